@@ -1,0 +1,98 @@
+/**
+ * Typed errors. Every message follows one format:
+ *   `op: what is wrong — arg=[shape] (rule)`
+ * e.g. `add: cannot broadcast a=[2,3] with b=[4,3] — dim -2 is 2 vs 4 (sizes must match or be 1)`.
+ */
+export interface ErrorInfo {
+  /** The public op that rejected its input. */
+  readonly op: string;
+  /** The argument at fault, as named in the op's signature (if one argument is). */
+  readonly arg?: string;
+}
+
+/** A shape is wrong: cannot broadcast, reshape, multiply, concatenate, … */
+export class ShapeError extends RangeError implements ErrorInfo {
+  override readonly name = 'ShapeError';
+  readonly op: string;
+  readonly arg?: string;
+  constructor(op: string, message: string, arg?: string) {
+    super(`${op}: ${message}`);
+    this.op = op;
+    if (arg !== undefined) this.arg = arg;
+  }
+}
+
+/** A dtype is wrong or two dtypes do not agree. */
+export class DTypeError extends TypeError implements ErrorInfo {
+  override readonly name = 'DTypeError';
+  readonly op: string;
+  readonly arg?: string;
+  constructor(op: string, message: string, arg?: string) {
+    super(`${op}: ${message}`);
+    this.op = op;
+    if (arg !== undefined) this.arg = arg;
+  }
+}
+
+/** An axis (dim) index is out of range or repeated. */
+export class AxisError extends RangeError implements ErrorInfo {
+  override readonly name = 'AxisError';
+  readonly op: string;
+  readonly arg?: string;
+  constructor(op: string, message: string, arg?: string) {
+    super(`${op}: ${message}`);
+    this.op = op;
+    if (arg !== undefined) this.arg = arg;
+  }
+}
+
+/** A value argument is invalid (a probability outside [0, 1), a negative count, a non-integer index, …). */
+export class ValueError extends RangeError implements ErrorInfo {
+  override readonly name = 'ValueError';
+  readonly op: string;
+  readonly arg?: string;
+  constructor(op: string, message: string, arg?: string) {
+    super(`${op}: ${message}`);
+    this.op = op;
+    if (arg !== undefined) this.arg = arg;
+  }
+}
+
+/** An index lies outside the axis it indexes. */
+export class IndexError extends RangeError implements ErrorInfo {
+  override readonly name = 'IndexError';
+  readonly op: string;
+  readonly arg?: string;
+  constructor(op: string, message: string, arg?: string) {
+    super(`${op}: ${message}`);
+    this.op = op;
+    if (arg !== undefined) this.arg = arg;
+  }
+}
+
+/** The analytical and numerical Jacobians disagree (see `gradcheck`). */
+export class GradcheckError extends Error implements ErrorInfo {
+  override readonly name = 'GradcheckError';
+  readonly op = 'gradcheck';
+  /** Index of the input whose Jacobian failed, and the flat element and output at fault. */
+  readonly inputIndex: number;
+  readonly outputIndex: number;
+  readonly element: number;
+  constructor(message: string, at: { inputIndex: number; outputIndex: number; element: number }) {
+    super(`gradcheck: ${message}`);
+    this.inputIndex = at.inputIndex;
+    this.outputIndex = at.outputIndex;
+    this.element = at.element;
+  }
+}
+
+/** Lazy check: the message thunk runs only on failure, so checks cost nothing on the happy path. */
+export function check(
+  cond: boolean,
+  ErrorClass: new (op: string, message: string, arg?: string) => Error,
+  op: string,
+  message: () => string,
+  arg?: string,
+): asserts cond {
+  if (!cond) throw new ErrorClass(op, message(), arg);
+}

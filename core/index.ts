@@ -1,0 +1,28 @@
+/** Public surface of core/: tensors, ops, autograd, gradcheck, randomness and optimizers. */
+export type { DType, TypedArray } from './dtype.js';
+export { AxisError, DTypeError, GradcheckError, IndexError, ShapeError, ValueError, type ErrorInfo } from './errors.js';
+export { broadcastShapes, fmtShape, sizeOf, stridesOf, type Shape } from './shape.js';
+export { Generator } from './random.js';
+export { Tensor, type NestedArray, type TensorLike } from './tensor.js';
+export {
+  arange, eye, fromArray, full, linspace, ones, onesLike, rand, randint, randn, tensor, zeros, zerosLike,
+  type RandomOptions, type TensorOptions,
+} from './creation.js';
+export { enableGrad, isGradEnabled, noGrad, record, type BackwardFn, type BackwardOptions, type GradNode } from './autograd.js';
+export { defineOp, grad, valueAndGrad, type CustomOpDefinition } from './custom-op.js';
+export { gradcheck, type GradcheckOptions } from './gradcheck.js';
+export {
+  abs, add, cast, clamp, clone, cos, div, dropout, eq, exp, ge, gelu, gt, le, log, lt, maximum, minimum, mul, ne, neg,
+  pow, reciprocal, relu, rsqrt, sigmoid, silu, sin, softplus, sqrt, square, sub, tanh, where,
+  type DropoutOptions, type GeluApproximation,
+} from './ops/elementwise.js';
+export { argmax, argmin, logsumexp, max, mean, min, sum, variance, type Axes, type VarOptions } from './ops/reduce.js';
+export { logSoftmax, softmax } from './ops/softmax.js';
+export { matmul, type MatmulOptions } from './ops/matmul.js';
+export {
+  concat, expand, flatten, flip, narrow, pad, permute, reshape, slice, split, squeeze, stack, transpose, tril, triu, unsqueeze,
+  type SliceRange,
+} from './ops/movement.js';
+export { gather, indexSelect, scatterAdd, type IndexLike } from './ops/indexing.js';
+export { crossEntropy, mseLoss, type CrossEntropyOptions, type Reduction } from './ops/loss.js';
+export { Adam, AdamW, clipGradNorm, Optimizer, SGD, warmupCosineLr, type AdamOptions, type SGDOptions, type WarmupCosineOptions } from './optim.js';

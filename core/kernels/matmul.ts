@@ -1,0 +1,389 @@
+/**
+ * Matrix multiply on flat row-major buffers: C[M,N] (+)= op(A)[M,K] · op(B)[K,N].
+ *
+ * Three paths, picked by shape:
+ *
+ * 1. Matrix-vector (M = 1 or N = 1): one pass over the matrix operand, no packing. When the matrix is read
+ *    along its rows it is a set of dot products; when it is read across rows it is a sum of scaled rows
+ *    (axpy) into a float64 scratch row, so memory is always walked contiguously.
+ * 2. Small outputs (M·N ≤ SMALL_OUTPUT): a direct strided loop, four dot products at a time. Packing costs more
+ *    than it saves here, and batched attention calls many tiny products.
+ * 3. Everything else: a GotoBLAS-style blocked product.
+ *
+ *      for each column panel jc of C (NC wide):       pack op(B)[:, jc]   -> packedB  (K × NC, NR-wide strips)
+ *        for each row block ic of C (MC tall):        pack op(A)[ic, :]   -> packedA  (MC × K, MR-tall strips)
+ *          for each depth slab pc (KC deep):
+ *            for each NR-wide strip jr of packedB:    slab KC × NR = 8 KiB: stays in L1
+ *              for each MR-tall strip ir of packedA:  slab KC × MR = 8 KiB: L1; the whole MC × KC block,
+ *                                                     64 KiB, stays in L2
+ *                microKernel: C[ir.., jr..] (+)= A-slab · B-slab with MR × NR accumulators in locals
+ *
+ *    Packing reads op(A) and op(B) through (row stride, column stride) pairs, so transposed operands cost
+ *    nothing extra: after packing every case runs the same micro-kernel on the same layout. Strips at the
+ *    right and bottom edges are zero-padded to full MR / NR so the micro-kernel never branches inside its
+ *    loop; only the valid part of an edge tile is stored.
+ *
+ * Accumulation is in float64 throughout (JS numbers; packed panels are Float64Array). A float64 C is
+ * updated in place slab by slab. A float32 C gets its block summed over all of K in a float64 scratch first
+ * and is rounded exactly once on the final store.
+ *
+ * Block sizes were measured on a 2-core AMD EPYC under Node 20 (see scripts/bench/matmul.ts): in JS the
+ * micro-kernel is bound by instruction throughput rather than memory, so throughput is flat (±3%) for
+ * KC ∈ 256…∞, MC ∈ 64…128, NC ∈ 256…1024; 4×4 and 4×8 tiles tie, 2×4 / 2×8 / 4×2 are ~10% slower,
+ * and unrolling the depth loop by two is ~25% slower. Scratch buffers are module-level and only grow.
+ */
+import type { TypedArray } from '../dtype.js';
+
+/** Rows of C per register tile (accumulators c00…c33 live in locals). */
+const MR = 4;
+/** Columns of C per register tile. */
+const NR = 4;
+/** Depth of one packed slab: a KC × NR strip of B plus a KC × MR strip of A is 16 KiB of float64 (L1). */
+const KC = 256;
+/** Rows of A packed at a time: an MC × KC block of float64 is 128 KiB (L2). */
+const MC = 64;
+/** Columns of B packed at a time. */
+const NC = 1024;
+/** Up to this many elements of C (two 4 × 4 tiles' worth of rows and columns, e.g. 8 × 8 or 4 × 32) the direct
+ * strided loop beats packing: measured crossover between 8 × 8 (direct ~20% faster) and 12 × 12 (blocked ~8%). */
+const SMALL_OUTPUT = 128;
+
+/** Packed op(A) block: MR-row strips, each K × MR, element (i, p) of a strip at p·MR + i. */
+let packedA: Float64Array = new Float64Array(0);
+/** Packed op(B) panel: NR-column strips, each K × NR, element (p, j) of a strip at p·NR + j. */
+let packedB: Float64Array = new Float64Array(0);
+/** float64 sums of one MC × NC block of a float32 C, rounded once when the block is done. */
+let blockC: Float64Array = new Float64Array(0);
+/** Partial sums for the axpy form of matrix-vector products. */
+let rowSums: Float64Array = new Float64Array(0);
+/** One MR × NR tile, for edge tiles that only partly overlap C. */
+const edgeTile = new Float64Array(MR * NR);
+
+function ensure(buf: Float64Array, length: number): Float64Array {
+  return buf.length >= length ? buf : new Float64Array(Math.max(length, 2 * buf.length));
+}
+
+/**
+ * C[M,N] = op(A)·op(B) (or += when accumulate), one matrix. op(A) is A stored row-major as [M,K] (transA=false)
+ * or as [K,M] (transA=true, i.e. A is read transposed); op(B) is B stored [K,N] (transB=false) or [N,K] (transB=true).
+ * aOff/bOff/cOff are element offsets into the buffers (batched callers step them). C is row-major [M,N].
+ * C must not overlap A or B. K = 0 gives C = 0 (unchanged when accumulating).
+ */
+export function gemm(
+  M: number,
+  N: number,
+  K: number,
+  a: TypedArray,
+  aOff: number,
+  transA: boolean,
+  b: TypedArray,
+  bOff: number,
+  transB: boolean,
+  c: TypedArray,
+  cOff: number,
+  accumulate: boolean,
+): void {
+  if (M === 0 || N === 0) return;
+  if (M === 1 && !transB) {
+    gemvAxpy(N, K, a, aOff, b, bOff, c, cOff, accumulate);
+  } else if (N === 1 && transA) {
+    gemvAxpy(M, K, b, bOff, a, aOff, c, cOff, accumulate);
+  } else if (M === 1 || N === 1 || M * N <= SMALL_OUTPUT) {
+    gemmDirect(M, N, K, a, aOff, transA, b, bOff, transB, c, cOff, accumulate);
+  } else {
+    gemmBlocked(M, N, K, a, aOff, transA, b, bOff, transB, c, cOff, accumulate);
+  }
+}
+
+/**
+ * Direct strided loop: C[i,j] (+)= Σ_p op(A)[i,p]·op(B)[p,j] as float64 dot products, row by row.
+ * op(A)[i,p] = a[aOff + i·aRow + p·aCol], op(B)[p,j] = b[bOff + p·bRow + j·bCol].
+ */
+function gemmDirect(
+  M: number,
+  N: number,
+  K: number,
+  a: TypedArray,
+  aOff: number,
+  transA: boolean,
+  b: TypedArray,
+  bOff: number,
+  transB: boolean,
+  c: TypedArray,
+  cOff: number,
+  accumulate: boolean,
+): void {
+  const aRow = transA ? 1 : K;
+  const aCol = transA ? M : 1;
+  const bRow = transB ? 1 : N;
+  const bCol = transB ? K : 1;
+  for (let i = 0; i < M; i++) {
+    directRow(N, K, a, aOff + i * aRow, aCol, b, bOff, bRow, bCol, c, cOff + i * N, accumulate);
+  }
+}
+
+/**
+ * One row of the direct loop: c[cRow + j] (+)= Σ_p a[aStart + p·aCol]·b[bOff + p·bRow + j·bCol] for j < N,
+ * four columns at a time so each element of the A row is loaded once per four products.
+ */
+function directRow(
+  N: number,
+  K: number,
+  a: TypedArray,
+  aStart: number,
+  aCol: number,
+  b: TypedArray,
+  bOff: number,
+  bRow: number,
+  bCol: number,
+  c: TypedArray,
+  cRow: number,
+  accumulate: boolean,
+): void {
+  const N4 = N - (N % 4);
+  for (let j = 0; j < N4; j += 4) {
+    let ia = aStart;
+    let ib = bOff + j * bCol;
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (let p = 0; p < K; p++, ia += aCol, ib += bRow) {
+      const x = a[ia]!;
+      s0 += x * b[ib]!;
+      s1 += x * b[ib + bCol]!;
+      s2 += x * b[ib + 2 * bCol]!;
+      s3 += x * b[ib + 3 * bCol]!;
+    }
+    const at = cRow + j;
+    if (accumulate) {
+      s0 += c[at]!;
+      s1 += c[at + 1]!;
+      s2 += c[at + 2]!;
+      s3 += c[at + 3]!;
+    }
+    c[at] = s0;
+    c[at + 1] = s1;
+    c[at + 2] = s2;
+    c[at + 3] = s3;
+  }
+  for (let j = N4; j < N; j++) {
+    let ia = aStart;
+    let ib = bOff + j * bCol;
+    let s = 0;
+    for (let p = 0; p < K; p++, ia += aCol, ib += bRow) s += a[ia]! * b[ib]!;
+    c[cRow + j] = accumulate ? c[cRow + j]! + s : s;
+  }
+}
+
+/**
+ * Matrix-vector product as a sum of scaled rows: out[j] (+)= Σ_p v[vOff + p]·m[mOff + p·len + j] for j < len.
+ * The matrix m is [K, len] row-major; out is contiguous at c[cOff…]. Sums are kept in float64.
+ */
+function gemvAxpy(
+  len: number,
+  K: number,
+  v: TypedArray,
+  vOff: number,
+  m: TypedArray,
+  mOff: number,
+  c: TypedArray,
+  cOff: number,
+  accumulate: boolean,
+): void {
+  rowSums = ensure(rowSums, len);
+  const sums = rowSums;
+  sums.fill(0, 0, len);
+  for (let p = 0; p < K; p++) {
+    const x = v[vOff + p]!;
+    const row = mOff + p * len;
+    for (let j = 0; j < len; j++) sums[j] = sums[j]! + x * m[row + j]!;
+  }
+  for (let j = 0; j < len; j++) c[cOff + j] = accumulate ? c[cOff + j]! + sums[j]! : sums[j]!;
+}
+
+/** The blocked product described at the top of the file. */
+function gemmBlocked(
+  M: number,
+  N: number,
+  K: number,
+  a: TypedArray,
+  aOff: number,
+  transA: boolean,
+  b: TypedArray,
+  bOff: number,
+  transB: boolean,
+  c: TypedArray,
+  cOff: number,
+  accumulate: boolean,
+): void {
+  const direct = c instanceof Float64Array;
+  for (let j0 = 0; j0 < N; j0 += NC) {
+    const nc = Math.min(NC, N - j0);
+    packB(b, bOff, transB ? 1 : N, transB ? K : 1, K, j0, nc);
+    for (let i0 = 0; i0 < M; i0 += MC) {
+      const mc = Math.min(MC, M - i0);
+      packA(a, aOff, transA ? 1 : K, transA ? M : 1, K, i0, mc);
+      if (direct) {
+        multiplyBlock(mc, nc, K, c, cOff + i0 * N + j0, N, accumulate);
+      } else {
+        blockC = ensure(blockC, mc * nc);
+        multiplyBlock(mc, nc, K, blockC, 0, nc, false);
+        storeBlock(mc, nc, c, cOff + i0 * N + j0, N, accumulate);
+      }
+    }
+  }
+}
+
+/**
+ * Packs op(A)[i0 : i0+mc, 0 : K] into packedA as MR-row strips (zero-padded rows at the bottom edge).
+ * op(A)[i,p] = a[aOff + i·rowStride + p·colStride].
+ */
+function packA(
+  a: TypedArray,
+  aOff: number,
+  rowStride: number,
+  colStride: number,
+  K: number,
+  i0: number,
+  mc: number,
+): void {
+  packedA = ensure(packedA, Math.ceil(mc / MR) * MR * K);
+  const dst = packedA;
+  let o = 0;
+  for (let ir = 0; ir < mc; ir += MR) {
+    const mr = Math.min(MR, mc - ir);
+    const start = aOff + (i0 + ir) * rowStride;
+    for (let p = 0; p < K; p++) {
+      let s = start + p * colStride;
+      for (let i = 0; i < mr; i++, s += rowStride) dst[o + i] = a[s]!;
+      for (let i = mr; i < MR; i++) dst[o + i] = 0;
+      o += MR;
+    }
+  }
+}
+
+/**
+ * Packs op(B)[0 : K, j0 : j0+nc] into packedB as NR-column strips (zero-padded columns at the right edge).
+ * op(B)[p,j] = b[bOff + p·rowStride + j·colStride].
+ */
+function packB(
+  b: TypedArray,
+  bOff: number,
+  rowStride: number,
+  colStride: number,
+  K: number,
+  j0: number,
+  nc: number,
+): void {
+  packedB = ensure(packedB, Math.ceil(nc / NR) * NR * K);
+  const dst = packedB;
+  let o = 0;
+  for (let jr = 0; jr < nc; jr += NR) {
+    const nr = Math.min(NR, nc - jr);
+    const start = bOff + (j0 + jr) * colStride;
+    for (let p = 0; p < K; p++) {
+      let s = start + p * rowStride;
+      for (let j = 0; j < nr; j++, s += colStride) dst[o + j] = b[s]!;
+      for (let j = nr; j < NR; j++) dst[o + j] = 0;
+      o += NR;
+    }
+  }
+}
+
+/**
+ * dst[mc, nc] (+)= packedA[mc, K] · packedB[K, nc], slab by slab along K. dst is float64, row stride ldc,
+ * starting at dOff. The first slab overwrites unless accumulate; later slabs always add.
+ */
+function multiplyBlock(
+  mc: number,
+  nc: number,
+  K: number,
+  dst: Float64Array,
+  dOff: number,
+  ldc: number,
+  accumulate: boolean,
+): void {
+  for (let p0 = 0; p0 < K; p0 += KC) {
+    const kc = Math.min(KC, K - p0);
+    const add = accumulate || p0 > 0;
+    for (let jr = 0; jr < nc; jr += NR) {
+      const nr = Math.min(NR, nc - jr);
+      const ib = jr * K + p0 * NR;
+      for (let ir = 0; ir < mc; ir += MR) {
+        const mr = Math.min(MR, mc - ir);
+        const ia = ir * K + p0 * MR;
+        const at = dOff + ir * ldc + jr;
+        if (mr === MR && nr === NR) {
+          microKernel(kc, packedA, ia, packedB, ib, dst, at, ldc, add);
+        } else {
+          microKernel(kc, packedA, ia, packedB, ib, edgeTile, 0, NR, false);
+          storeEdge(mr, nr, dst, at, ldc, add);
+        }
+      }
+    }
+  }
+}
+
+/** Copies the valid mr × nr corner of edgeTile into dst at dOff (row stride ldc), adding when add. */
+function storeEdge(mr: number, nr: number, dst: Float64Array, dOff: number, ldc: number, add: boolean): void {
+  for (let i = 0; i < mr; i++) {
+    for (let j = 0; j < nr; j++) {
+      const at = dOff + i * ldc + j;
+      const x = edgeTile[i * NR + j]!;
+      dst[at] = add ? dst[at]! + x : x;
+    }
+  }
+}
+
+/** Rounds blockC[mc, nc] into C at cOff (row stride ldc), adding to C's contents when accumulate. */
+function storeBlock(mc: number, nc: number, c: TypedArray, cOff: number, ldc: number, accumulate: boolean): void {
+  const src = blockC;
+  for (let i = 0; i < mc; i++) {
+    const row = cOff + i * ldc;
+    const from = i * nc;
+    if (accumulate) {
+      for (let j = 0; j < nc; j++) c[row + j] = c[row + j]! + src[from + j]!;
+    } else {
+      for (let j = 0; j < nc; j++) c[row + j] = src[from + j]!;
+    }
+  }
+}
+
+/**
+ * The 4 × 4 register tile: dst[4,4] at dOff (row stride ldc) (+)= Σ_{p<kc} A-strip[p, 0:4] ⊗ B-strip[p, 0:4],
+ * reading the packed strips from index ia of pa and ib of pb. Sixteen float64 accumulators live in locals;
+ * when add they start from dst's contents, otherwise from zero.
+ */
+function microKernel(
+  kc: number,
+  pa: Float64Array,
+  ia: number,
+  pb: Float64Array,
+  ib: number,
+  dst: Float64Array,
+  dOff: number,
+  ldc: number,
+  add: boolean,
+): void {
+  const r0 = dOff, r1 = r0 + ldc, r2 = r1 + ldc, r3 = r2 + ldc;
+  let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
+  let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+  let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
+  let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+  if (add) {
+    c00 = dst[r0]!; c01 = dst[r0 + 1]!; c02 = dst[r0 + 2]!; c03 = dst[r0 + 3]!;
+    c10 = dst[r1]!; c11 = dst[r1 + 1]!; c12 = dst[r1 + 2]!; c13 = dst[r1 + 3]!;
+    c20 = dst[r2]!; c21 = dst[r2 + 1]!; c22 = dst[r2 + 2]!; c23 = dst[r2 + 3]!;
+    c30 = dst[r3]!; c31 = dst[r3 + 1]!; c32 = dst[r3 + 2]!; c33 = dst[r3 + 3]!;
+  }
+  for (let p = 0; p < kc; p++, ia += MR, ib += NR) {
+    const a0 = pa[ia]!, a1 = pa[ia + 1]!, a2 = pa[ia + 2]!, a3 = pa[ia + 3]!;
+    const b0 = pb[ib]!, b1 = pb[ib + 1]!, b2 = pb[ib + 2]!, b3 = pb[ib + 3]!;
+    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+    c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+    c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+  }
+  dst[r0] = c00; dst[r0 + 1] = c01; dst[r0 + 2] = c02; dst[r0 + 3] = c03;
+  dst[r1] = c10; dst[r1 + 1] = c11; dst[r1 + 2] = c12; dst[r1 + 3] = c13;
+  dst[r2] = c20; dst[r2 + 1] = c21; dst[r2 + 2] = c22; dst[r2 + 3] = c23;
+  dst[r3] = c30; dst[r3 + 1] = c31; dst[r3 + 2] = c32; dst[r3 + 3] = c33;
+}

@@ -1,0 +1,110 @@
+/** Losses: fused cross-entropy over logits (class axis last) and mean squared error. */
+import { record } from '../autograd.js';
+import { allocate } from '../dtype.js';
+import { IndexError, ShapeError, ValueError } from '../errors.js';
+import { fmtShape, shapesEqual } from '../shape.js';
+import { Tensor } from '../tensor.js';
+import { square, sub } from './elementwise.js';
+import { mean, sum } from './reduce.js';
+
+export type Reduction = 'mean' | 'sum' | 'none';
+
+export interface CrossEntropyOptions {
+  /** Targets equal to this contribute nothing and are left out of the mean. Default −100 (as PyTorch). */
+  ignoreIndex?: number;
+  /** ε: the target distribution is (1 − ε)·onehot + ε/C (Szegedy et al. 2016). Default 0. */
+  labelSmoothing?: number;
+  reduction?: Reduction;
+}
+
+/**
+ * Cross-entropy between logits [..., C] and integer targets [...] (stored as numbers):
+ * loss = −(1 − ε)·log p[target] − (ε/C)·Σ_c log p[c], with p = softmax(logits). Unlike torch, the class axis is last.
+ * Backward: dlogits = (p − q)·scale with q the smoothed target distribution.
+ */
+export function crossEntropy(logits: Tensor, targets: Tensor | ArrayLike<number>, options: CrossEntropyOptions = {}): Tensor {
+  const { ignoreIndex = -100, labelSmoothing = 0, reduction = 'mean' } = options;
+  if (logits.ndim < 1) throw new ShapeError('crossEntropy', `logits need a class axis, got logits=${fmtShape(logits.shape)}`, 'logits');
+  if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) {
+    throw new ValueError('crossEntropy', `labelSmoothing must be in [0, 1], got ${labelSmoothing}`, 'labelSmoothing');
+  }
+  const C = logits.shape[logits.ndim - 1]!;
+  const rows = logits.size / Math.max(C, 1);
+  const rowShape = logits.shape.slice(0, -1);
+  const tData = targets instanceof Tensor ? targets.data : targets;
+  if (targets instanceof Tensor ? !shapesEqual(targets.shape, rowShape) : tData.length !== rows) {
+    const tShape = targets instanceof Tensor ? fmtShape(targets.shape) : `[${tData.length}]`;
+    throw new ShapeError('crossEntropy', `targets=${tShape} do not match logits=${fmtShape(logits.shape)} (one target per row: ${fmtShape(rowShape)})`, 'targets');
+  }
+  const target = new Int32Array(rows);
+  let count = 0;
+  for (let r = 0; r < rows; r++) {
+    const t = tData[r]!;
+    if (t === ignoreIndex) {
+      target[r] = -1;
+      continue;
+    }
+    if (!Number.isInteger(t) || t < 0 || t >= C) {
+      throw new IndexError('crossEntropy', `targets[${r}] = ${t} is not a class in [0, ${C}) nor ignoreIndex=${ignoreIndex}`, 'targets');
+    }
+    target[r] = t;
+    count++;
+  }
+
+  const x = logits.data;
+  const probs = allocate('float64', logits.size);
+  const losses = new Float64Array(rows);
+  const eps = labelSmoothing;
+  for (let r = 0; r < rows; r++) {
+    if (target[r]! < 0) continue;
+    const base = r * C;
+    let m = -Infinity;
+    for (let c = 0; c < C; c++) if (x[base + c]! > m) m = x[base + c]!;
+    let z = 0;
+    for (let c = 0; c < C; c++) z += Math.exp(x[base + c]! - m);
+    const lse = m + Math.log(z);
+    let sumLogp = 0;
+    for (let c = 0; c < C; c++) {
+      probs[base + c] = Math.exp(x[base + c]! - lse);
+      sumLogp += x[base + c]! - lse;
+    }
+    losses[r] = -(1 - eps) * (x[base + target[r]!]! - lse) - (eps / C) * sumLogp;
+  }
+
+  let out: Tensor;
+  if (reduction === 'none') {
+    const d = allocate(logits.dtype, rows);
+    d.set(losses);
+    out = new Tensor(d, rowShape);
+  } else if (reduction === 'sum' || reduction === 'mean') {
+    let total = 0;
+    for (let r = 0; r < rows; r++) total += losses[r]!;
+    const d = allocate(logits.dtype, 1);
+    d[0] = reduction === 'mean' ? total / count : total; // mean over zero targets is NaN, as in torch
+    out = new Tensor(d, []);
+  } else {
+    throw new ValueError('crossEntropy', `reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`, 'reduction');
+  }
+
+  return record('crossEntropy', out, [logits], (g) => {
+    const gx = allocate(logits.dtype, logits.size);
+    for (let r = 0; r < rows; r++) {
+      if (target[r]! < 0) continue;
+      const scale = reduction === 'none' ? g.data[r]! : reduction === 'mean' ? g.data[0]! / count : g.data[0]!;
+      const base = r * C;
+      for (let c = 0; c < C; c++) gx[base + c] = (probs[base + c]! - eps / C) * scale;
+      gx[base + target[r]!] -= (1 - eps) * scale;
+    }
+    return [new Tensor(gx, logits.shape)];
+  });
+}
+
+/** Mean squared error (a − b)², reduced by mean (default), sum or none. */
+export function mseLoss(a: Tensor, b: Tensor, options: { reduction?: Reduction } = {}): Tensor {
+  const { reduction = 'mean' } = options;
+  const sq = square(sub(a, b));
+  if (reduction === 'none') return sq;
+  if (reduction === 'sum') return sum(sq);
+  if (reduction === 'mean') return mean(sq);
+  throw new ValueError('mseLoss', `reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`, 'reduction');
+}

@@ -1,0 +1,69 @@
+/** Batched matrix product with NumPy semantics (1-D operands, broadcast batch dimensions), forward and backward. */
+import { record } from '../autograd.js';
+import { allocate } from '../dtype.js';
+import { DTypeError, ShapeError } from '../errors.js';
+import { forEachRow } from '../kernels/elementwise.js';
+import { gemm } from '../kernels/matmul.js';
+import { broadcastShapes, broadcastStrides, fmtShape, sizeOf } from '../shape.js';
+import { Tensor } from '../tensor.js';
+import { reshape } from './movement.js';
+
+export interface MatmulOptions {
+  /** Use the transpose of a's last two axes (no copy is made). */
+  transposeA?: boolean;
+  /** Use the transpose of b's last two axes (no copy is made). */
+  transposeB?: boolean;
+}
+
+/**
+ * a @ b. a: [..., M, K], b: [..., K, N] → [..., M, N], batch axes broadcast. A 1-D a is a row vector and a 1-D b
+ * a column vector; their unit axis is dropped from the result (so two vectors give their dot product).
+ */
+export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  if (!(a instanceof Tensor) || !(b instanceof Tensor)) throw new DTypeError('matmul', 'a and b must be Tensors', a instanceof Tensor ? 'b' : 'a');
+  if (a.ndim === 0 || b.ndim === 0) {
+    throw new ShapeError('matmul', `operands must have at least one axis — a=${fmtShape(a.shape)}, b=${fmtShape(b.shape)} (use mul for scalars)`, a.ndim === 0 ? 'a' : 'b');
+  }
+  const { transposeA = false, transposeB = false } = options;
+  const a2 = a.ndim === 1 ? reshape(a, transposeA ? [a.size, 1] : [1, a.size]) : a;
+  const b2 = b.ndim === 1 ? reshape(b, transposeB ? [1, b.size] : [b.size, 1]) : b;
+  const out = matmulCore(a2, b2, transposeA, transposeB);
+  if (a.ndim > 1 && b.ndim > 1) return out;
+  const shape = [...out.shape];
+  if (b.ndim === 1) shape.pop();
+  if (a.ndim === 1) shape.splice(shape.length - (b.ndim === 1 ? 1 : 2), 1);
+  return reshape(out, shape);
+}
+
+/** The rank ≥ 2 case: C[..., M, N] = op(A)[..., M, K] · op(B)[..., K, N], op = identity or transpose. */
+function matmulCore(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
+  if (a.dtype !== b.dtype) {
+    throw new DTypeError('matmul', `dtypes differ — a is ${a.dtype}, b is ${b.dtype} (cast one of them)`, 'b');
+  }
+  const [ra, ca] = a.shape.slice(-2) as [number, number];
+  const [rb, cb] = b.shape.slice(-2) as [number, number];
+  const [M, K] = transA ? [ca, ra] : [ra, ca];
+  const [Kb, N] = transB ? [cb, rb] : [rb, cb];
+  if (K !== Kb) {
+    throw new ShapeError('matmul', `inner dimensions differ — a=${fmtShape(a.shape)} (k=${K}), b=${fmtShape(b.shape)} (k=${Kb})${transA || transB ? ` with transposeA=${transA}, transposeB=${transB}` : ''}`);
+  }
+  const batchA = a.shape.slice(0, -2);
+  const batchB = b.shape.slice(0, -2);
+  const batch = broadcastShapes(batchA, batchB, 'matmul', ['a batch', 'b batch']);
+  const out = allocate(a.dtype, sizeOf(batch) * M * N);
+  const sa = broadcastStrides(batchA, batch).map((s) => s * ra * ca);
+  const sb = broadcastStrides(batchB, batch).map((s) => s * rb * cb);
+  const batchRows = batch.length === 0 ? [] : batch;
+  let c = 0;
+  forEachRow(batchRows, [sa, sb], (_, offs, len) => {
+    const incA = batchRows.length === 0 ? 0 : sa[sa.length - 1]!;
+    const incB = batchRows.length === 0 ? 0 : sb[sb.length - 1]!;
+    for (let j = 0; j < len; j++, c += M * N) gemm(M, N, K, a.data, offs[0]! + j * incA, transA, b.data, offs[1]! + j * incB, transB, out, c, false);
+  });
+  const result = new Tensor(out, [...batch, M, N]);
+  return record('matmul', result, [a, b], (g) => [
+    // dA = g·op(B)ᵀ (stored the way A is), dB = op(A)ᵀ·g (stored the way B is); the engine sums broadcast batches
+    a.requiresGrad ? (transA ? matmulCore(b, g, transB, true) : matmulCore(g, b, false, !transB)) : null,
+    b.requiresGrad ? (transB ? matmulCore(g, a, true, transA) : matmulCore(a, g, !transA, false)) : null,
+  ]);
+}

@@ -1,0 +1,66 @@
+/** Numerically stable softmax and log-softmax along one axis, fused forward and backward kernels. */
+import { record } from '../autograd.js';
+import { allocate, type TypedArray } from '../dtype.js';
+import { splitAt } from '../kernels/reduce.js';
+import { normAxis } from '../shape.js';
+import { Tensor } from '../tensor.js';
+
+/** Visit each line along the axis: `visit(start, stride)` addresses elements start + k·stride, k < n. */
+function forEachLine(outer: number, n: number, inner: number, visit: (start: number, stride: number) => void): void {
+  for (let o = 0; o < outer; o++) for (let i = 0; i < inner; i++) visit(o * n * inner + i, inner);
+}
+
+function softmaxLines(x: TypedArray, y: TypedArray, outer: number, n: number, inner: number, log: boolean): void {
+  forEachLine(outer, n, inner, (s, st) => {
+    let m = -Infinity;
+    for (let k = 0, p = s; k < n; k++, p += st) if (x[p]! > m) m = x[p]!;
+    if (m === -Infinity) m = 0; // all −∞: exp gives zeros, log gives −∞ / NaN as in torch
+    let z = 0;
+    for (let k = 0, p = s; k < n; k++, p += st) z += Math.exp(x[p]! - m);
+    if (log) {
+      const lz = m + Math.log(z);
+      for (let k = 0, p = s; k < n; k++, p += st) y[p] = x[p]! - lz;
+    } else {
+      const inv = 1 / z;
+      for (let k = 0, p = s; k < n; k++, p += st) y[p] = Math.exp(x[p]! - m) * inv;
+    }
+  });
+}
+
+/** softmax(x)_i = exp(x_i − max x) / Σ_j exp(x_j − max x); backward gx = y ⊙ (g − Σ g ⊙ y). */
+export function softmax(x: Tensor, axis = -1): Tensor {
+  const ax = normAxis(axis, x.ndim, 'softmax');
+  const [outer, n, inner] = splitAt(x.shape, ax);
+  const y = allocate(x.dtype, x.size);
+  softmaxLines(x.data, y, outer, n, inner, false);
+  const out = new Tensor(y, x.shape);
+  return record('softmax', out, [x], (g) => {
+    const gx = allocate(x.dtype, x.size);
+    const gs = g.data;
+    forEachLine(outer, n, inner, (s, st) => {
+      let dot = 0;
+      for (let k = 0, p = s; k < n; k++, p += st) dot += gs[p]! * y[p]!;
+      for (let k = 0, p = s; k < n; k++, p += st) gx[p] = y[p]! * (gs[p]! - dot);
+    });
+    return [new Tensor(gx, x.shape)];
+  });
+}
+
+/** logSoftmax(x) = x − logsumexp(x); backward gx = g − softmax(x) · Σ g. */
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  const ax = normAxis(axis, x.ndim, 'logSoftmax');
+  const [outer, n, inner] = splitAt(x.shape, ax);
+  const y = allocate(x.dtype, x.size);
+  softmaxLines(x.data, y, outer, n, inner, true);
+  const out = new Tensor(y, x.shape);
+  return record('logSoftmax', out, [x], (g) => {
+    const gx = allocate(x.dtype, x.size);
+    const gs = g.data;
+    forEachLine(outer, n, inner, (s, st) => {
+      let total = 0;
+      for (let k = 0, p = s; k < n; k++, p += st) total += gs[p]!;
+      for (let k = 0, p = s; k < n; k++, p += st) gx[p] = gs[p]! - Math.exp(y[p]!) * total;
+    });
+    return [new Tensor(gx, x.shape)];
+  });
+}
