@@ -1,0 +1,2 @@
+/** Public surface of models/: small complete models assembled from core/, positional/ and nn/. */
+export {};

@@ -1,0 +1,2 @@
+/** Public surface of positional/: rotary position encodings, built on core/ only. */
+export {};

@@ -1,0 +1,63 @@
+/**
+ * Shared benchmark plumbing: median timing, an environment header, aligned tables, and TF.js (cpu and wasm
+ * backends, loaded offline from node_modules) as the peer measured in the same run.
+ */
+import { cpus } from 'node:os';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+export type TfModule = typeof import('@tensorflow/tfjs-core');
+export type PeerBackend = 'cpu' | 'wasm';
+
+/** Median wall time in ms of `fn` over `reps` runs after `warmup` runs. */
+export async function medianMs(fn: () => unknown | Promise<unknown>, reps: number, warmup = 1): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+export function printEnvironment(title: string): void {
+  const cpu = cpus()[0]?.model ?? 'unknown cpu';
+  console.log(`${title}\nnode ${process.version} · ${cpu} · ${cpus().length} cores · one thread for ropelab\n`);
+}
+
+/** Print rows as a table with right-aligned columns. */
+export function printTable(header: readonly string[], rows: readonly (readonly string[])[]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padStart(widths[i]!)).join(' │ ');
+  console.log(line(header));
+  console.log(widths.map((w) => '─'.repeat(w)).join('─┼─'));
+  for (const r of rows) console.log(line(r));
+  console.log();
+}
+
+export const fmt = (x: number, digits = 2): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
+
+/** TF.js with its cpu and wasm backends registered; wasm binaries are read from node_modules (no network). */
+export async function loadTf(): Promise<TfModule> {
+  const tf = await import('@tensorflow/tfjs-core');
+  await import('@tensorflow/tfjs-backend-cpu');
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  const require = createRequire(import.meta.url);
+  const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+  wasm.setWasmPaths(`${pathToFileURL(wasmDir).href}/`);
+  return tf;
+}
+
+export async function useBackend(tf: TfModule, backend: PeerBackend): Promise<boolean> {
+  try {
+    const ok = await tf.setBackend(backend);
+    await tf.ready();
+    return ok && tf.getBackend() === backend;
+  } catch (err) {
+    console.warn(`TF.js ${backend} backend unavailable: ${(err as Error).message}`);
+    return false;
+  }
+}
