@@ -1,4 +1,4 @@
-import { DTypeError, ShapeError } from './errors.js';
+import { DTypeError, ShapeError, ValueError } from './errors.js';
 import { addNew, sumToShape } from './kernels/reduce.js';
 import { broadcastsTo, fmtShape, shapesEqual } from './shape.js';
 import { Tensor } from './tensor.js';
@@ -66,7 +66,7 @@ export interface BackwardOptions {
  */
 export function runBackward(root: Tensor, seed: Tensor | undefined, options: BackwardOptions = {}): void {
   if (!root.requiresGrad) {
-    throw new ShapeError('backward', `x=${fmtShape(root.shape)} does not require grad (no input of its graph has requiresGrad)`, 'x');
+    throw new ValueError('backward', `x=${fmtShape(root.shape)} does not require grad (no input of its graph has requiresGrad)`, 'x');
   }
   let g0: Tensor;
   if (seed === undefined) {
@@ -75,6 +75,9 @@ export function runBackward(root: Tensor, seed: Tensor | undefined, options: Bac
     }
     g0 = new Tensor(root.dtype === 'float64' ? new Float64Array([1]) : new Float32Array([1]), root.shape);
   } else {
+    if (!shapesEqual(seed.shape, root.shape)) {
+      throw new ShapeError('backward', `grad=${fmtShape(seed.shape)} must have the shape of x=${fmtShape(root.shape)} (one upstream gradient per element)`, 'grad');
+    }
     g0 = fitGradient(seed, root, 'backward', 'grad');
   }
 
@@ -101,7 +104,7 @@ export function runBackward(root: Tensor, seed: Tensor | undefined, options: Bac
       }
       const inputGrads = node.backward(g);
       if (inputGrads.length !== node.inputs.length) {
-        throw new Error(`autograd: backward of ${node.op} returned ${inputGrads.length} gradients for ${node.inputs.length} inputs (one per input, null where none)`);
+        throw new ValueError('autograd', `backward of ${node.op} returned ${inputGrads.length} gradients for ${node.inputs.length} inputs (one per input, null where none)`);
       }
       for (let j = 0; j < node.inputs.length; j++) {
         const x = node.inputs[j]!;

@@ -55,33 +55,45 @@ export function fromArray(data: TypedArray, shape: Shape, options: { requiresGra
 }
 
 export function full(shape: Shape, value: number, options: TensorOptions = {}): Tensor {
-  checkShape('full', shape);
-  const data = allocate(resolveDType('full', options.dtype), sizeOf(shape));
+  return filled('full', shape, value, options);
+}
+
+export function zeros(shape: Shape, options: TensorOptions = {}): Tensor {
+  return filled('zeros', shape, 0, options);
+}
+
+export function ones(shape: Shape, options: TensorOptions = {}): Tensor {
+  return filled('ones', shape, 1, options);
+}
+
+export function zerosLike(x: Tensor, options: TensorOptions = {}): Tensor {
+  return filled('zerosLike', x.shape, 0, { dtype: x.dtype, ...options });
+}
+
+export function onesLike(x: Tensor, options: TensorOptions = {}): Tensor {
+  return filled('onesLike', x.shape, 1, { dtype: x.dtype, ...options });
+}
+
+/** `full` under the name of the factory the caller used (errors name that one). */
+function filled(op: string, shape: Shape, value: number, options: TensorOptions): Tensor {
+  checkShape(op, shape);
+  const data = allocate(resolveDType(op, options.dtype), sizeOf(shape));
   if (value !== 0) data.fill(value);
   return new Tensor(data, shape, options.requiresGrad ?? false);
 }
 
-export function zeros(shape: Shape, options: TensorOptions = {}): Tensor {
-  return full(shape, 0, options);
-}
-
-export function ones(shape: Shape, options: TensorOptions = {}): Tensor {
-  return full(shape, 1, options);
-}
-
-export function zerosLike(x: Tensor, options: TensorOptions = {}): Tensor {
-  return full(x.shape, 0, { dtype: x.dtype, ...options });
-}
-
-export function onesLike(x: Tensor, options: TensorOptions = {}): Tensor {
-  return full(x.shape, 1, { dtype: x.dtype, ...options });
-}
-
-/** Values start, start+step, … < end (like `torch.arange`); `arange(5)` is 0..4. */
+/**
+ * Values start, start+step, … < end (like `torch.arange`); `arange(5)` is 0..4. As in torch the length is
+ * ⌈(end − start)/step⌉, and a step whose sign points away from end is an error, not an empty tensor.
+ */
 export function arange(start: number, end?: number, step = 1, options: TensorOptions = {}): Tensor {
   const [lo, hi] = end === undefined ? [0, start] : [start, end];
   if (step === 0 || !Number.isFinite(step)) throw new ValueError('arange', `step must be finite and non-zero, got step=${step}`, 'step');
-  const n = Math.max(0, Math.ceil((hi - lo) / step));
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new ValueError('arange', `start and end must be finite, got start=${lo}, end=${hi}`, 'end');
+  if ((step > 0 && hi < lo) || (step < 0 && hi > lo)) {
+    throw new ValueError('arange', `step=${step} points away from end — start=${lo}, end=${hi} (the sign of step must match end − start)`, 'step');
+  }
+  const n = Math.max(0, Math.ceil((hi - lo) / step)); // max: ⌈−0⌉ is −0
   const data = allocate(resolveDType('arange', options.dtype), n);
   for (let i = 0; i < n; i++) data[i] = lo + i * step;
   return new Tensor(data, [n], options.requiresGrad ?? false);
@@ -153,7 +165,10 @@ function flattenNested(values: NestedArray[], shape: number[]): number[] {
   const out: number[] = [];
   const walk = (v: NestedArray, depth: number, path: string): void => {
     if (depth === shape.length) {
-      if (typeof v !== 'number') throw new ShapeError('tensor', `ragged nested array: values${path} is an array, expected a number (all rows must have equal length)`, 'values');
+      if (typeof v !== 'number') {
+        const got = Array.isArray(v) ? 'an array' : `a ${typeof v}`;
+        throw new ShapeError('tensor', `ragged nested array: values${path} is ${got}, expected a number (all rows must have equal length)`, 'values');
+      }
       out.push(v);
       return;
     }

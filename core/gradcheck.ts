@@ -45,10 +45,11 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Outputs, inputs: readonly
     const cols = base.map((o) => new Float64Array(x.size * o.size));
     for (let e = 0; e < x.size; e++) {
       const orig = x.data[e]!;
+      // outputs are copied before the next perturbation: a view (reshape, identity) shares the input's buffer
       x.data[e] = orig + eps;
-      const plus = noGrad(() => run(inputs.map((t) => t.detach())));
+      const plus = noGrad(() => run(inputs.map((t) => t.detach()))).map(snapshot);
       x.data[e] = orig - eps;
-      const minus = noGrad(() => run(inputs.map((t) => t.detach())));
+      const minus = noGrad(() => run(inputs.map((t) => t.detach()))).map(snapshot);
       x.data[e] = orig;
       plus.forEach((p, o) => {
         if (!shapesEqual(p.shape, base[o]!.shape)) {
@@ -109,6 +110,10 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Outputs, inputs: readonly
     }
   });
   return true;
+}
+
+function snapshot(t: Tensor): Tensor {
+  return new Tensor(t.data.slice(), t.shape);
 }
 
 function backwardOnce(out: Tensor, seed: Tensor, leaves: readonly Tensor[]): (Tensor | null)[] {

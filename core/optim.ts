@@ -57,6 +57,8 @@ export class SGD extends Optimizer {
     this.dampening = options.dampening ?? 0;
     this.nesterov = options.nesterov ?? false;
     this.weightDecay = options.weightDecay ?? 0;
+    if (!(this.momentum >= 0)) throw new ValueError('SGD', `momentum must be ≥ 0, got momentum=${this.momentum}`, 'momentum');
+    if (!(this.weightDecay >= 0)) throw new ValueError('SGD', `weightDecay must be ≥ 0, got weightDecay=${this.weightDecay}`, 'weightDecay');
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
       throw new ValueError('SGD', `nesterov needs momentum > 0 and dampening = 0, got momentum=${this.momentum}, dampening=${this.dampening}`, 'nesterov');
     }
@@ -106,6 +108,8 @@ export class Adam extends Optimizer {
     for (const b of this.betas) {
       if (!(b >= 0 && b < 1)) throw new ValueError(name, `betas must lie in [0, 1), got betas=[${this.betas.join(', ')}]`, 'betas');
     }
+    if (!(this.eps >= 0)) throw new ValueError(name, `eps must be ≥ 0, got eps=${this.eps}`, 'eps');
+    if (!(this.weightDecay >= 0)) throw new ValueError(name, `weightDecay must be ≥ 0, got weightDecay=${this.weightDecay}`, 'weightDecay');
   }
 
   protected update(p: Tensor, g: Float32Array | Float64Array, index: number): void {
@@ -163,10 +167,14 @@ export interface WarmupCosineOptions {
   minLr?: number;
 }
 
-/** Linear warmup from 0 to maxLr over warmupSteps, then cosine decay to minLr at totalSteps (held after). */
+/**
+ * Linear warmup maxLr·(step + 1)/warmupSteps (reaching maxLr at step warmupSteps − 1, as in llm.c), then cosine
+ * decay from maxLr at step warmupSteps to minLr at totalSteps (held after).
+ */
 export function warmupCosineLr(step: number, options: WarmupCosineOptions): number {
   const { maxLr, warmupSteps, totalSteps, minLr = 0 } = options;
-  if (!(totalSteps > 0) || warmupSteps < 0 || warmupSteps > totalSteps) {
+  if (!(step >= 0)) throw new ValueError('warmupCosineLr', `step must be ≥ 0, got step=${step}`, 'step');
+  if (!(totalSteps > 0) || !(warmupSteps >= 0 && warmupSteps <= totalSteps)) {
     throw new ValueError('warmupCosineLr', `need 0 ≤ warmupSteps ≤ totalSteps, totalSteps > 0 — got warmupSteps=${warmupSteps}, totalSteps=${totalSteps}`, 'warmupSteps');
   }
   if (step < warmupSteps) return (maxLr * (step + 1)) / warmupSteps;

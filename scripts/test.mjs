@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Compile every tests/**/*.test.ts with esbuild into .cache/tests/, then run them all with uvu in one process.
+// Compile every tests/**/*.test.ts with esbuild into a per-run folder under .cache/, then run them all with uvu
+// in one process (a private folder per run, so concurrent runs never clobber each other).
 // Usage: node scripts/test.mjs [pattern]   (pattern filters test files by path, as a regular expression)
 // FC_SEED=<n> replays fast-check properties with another seed (the default is fixed).
 import { build } from 'esbuild';
@@ -8,7 +9,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = process.cwd();
-const outdir = join(root, '.cache/tests');
+const outdir = join(root, '.cache', `tests-${process.pid}`);
 const pattern = process.argv[2] ? new RegExp(process.argv[2]) : null;
 
 function findTests(dir) {
@@ -42,7 +43,7 @@ await build({
 
 // uvu runs every compiled file in one process and prints Total/Passed/Skipped; we add the plain closing line.
 const uvu = join(root, 'node_modules/uvu/bin.js');
-const child = spawn(process.execPath, ['--enable-source-maps', uvu, '.cache/tests', '\\.test\\.mjs$'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+const child = spawn(process.execPath, ['--enable-source-maps', uvu, relative(root, outdir), '\\.test\\.mjs$'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
 let out = '';
 child.stdout.on('data', (chunk) => {
   out += chunk;
@@ -54,5 +55,6 @@ child.on('close', (code) => {
   const passed = Number(/Passed:\s+(\d+)/.exec(plain)?.[1] ?? 0);
   const skipped = Number(/Skipped:\s+(\d+)/.exec(plain)?.[1] ?? 0);
   console.log(`\n${passed} passed, ${total - passed - skipped} failed, ${skipped} skipped`);
+  rmSync(outdir, { recursive: true, force: true });
   process.exit(code ?? 1);
 });

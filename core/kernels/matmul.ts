@@ -13,24 +13,29 @@
  *      for each column panel jc of C (NC wide):       pack op(B)[:, jc]   -> packedB  (K × NC, NR-wide strips)
  *        for each row block ic of C (MC tall):        pack op(A)[ic, :]   -> packedA  (MC × K, MR-tall strips)
  *          for each depth slab pc (KC deep):
- *            for each NR-wide strip jr of packedB:    slab KC × NR = 8 KiB: stays in L1
- *              for each MR-tall strip ir of packedA:  slab KC × MR = 8 KiB: L1; the whole MC × KC block,
- *                                                     64 KiB, stays in L2
- *                microKernel: C[ir.., jr..] (+)= A-slab · B-slab with MR × NR accumulators in locals
+ *            for each NR-wide strip jr of packedB:    its KC × NR slab (8 KiB) stays in L1
+ *              for each MR-tall strip ir of packedA:  its KC × MR slab (8 KiB) streams from the MC × KC
+ *                                                     block (128 KiB), which stays in L2
+ *                microKernel: C[ir.., jr..] += A-slab · B-slab with MR × NR float64 sums in locals
  *
  *    Packing reads op(A) and op(B) through (row stride, column stride) pairs, so transposed operands cost
  *    nothing extra: after packing every case runs the same micro-kernel on the same layout. Strips at the
  *    right and bottom edges are zero-padded to full MR / NR so the micro-kernel never branches inside its
- *    loop; only the valid part of an edge tile is stored.
+ *    loop; only the valid part of an edge tile is added to C.
  *
- * Accumulation is in float64 throughout (JS numbers; packed panels are Float64Array). A float64 C is
- * updated in place slab by slab. A float32 C gets its block summed over all of K in a float64 scratch first
- * and is rounded exactly once on the final store.
+ * Accumulation is in float64 throughout (JS numbers; packed panels are Float64Array). A float64 C is zeroed
+ * first (unless accumulating) and then updated in place slab by slab. A float32 C gets each MC × NC block summed
+ * over all of K in a zeroed float64 scratch and is rounded exactly once on the final store.
  *
- * Block sizes were measured on a 2-core AMD EPYC under Node 20 (see scripts/bench/matmul.ts): in JS the
- * micro-kernel is bound by instruction throughput rather than memory, so throughput is flat (±3%) for
- * KC ∈ 256…∞, MC ∈ 64…128, NC ∈ 256…1024; 4×4 and 4×8 tiles tie, 2×4 / 2×8 / 4×2 are ~10% slower,
- * and unrolling the depth loop by two is ~25% slower. Scratch buffers are module-level and only grow.
+ * Block sizes and tile shape were picked by timing variants on a 2-core AMD EPYC (Zen 5) under Node 20. In JS
+ * the micro-kernel is bound by instruction throughput rather than memory, so N = 512…1024 throughput was flat
+ * (within noise) for KC from 256 to unblocked, MC 64…128 and NC 256…1024 (KC = 128 was ~20% slower, MC = 32 up
+ * to 15%); the 4 × 4 tile tied 4 × 8, 4 × 6 and 8 × 4, beat 2 × 4, 4 × 2, 2 × 8 and 3 × 8 by 10–20%, and unrolling its
+ * depth loop by two made it ~25% slower. Scratch buffers are module-level and only grow: packedB holds
+ * K × NC float64 and packedA MC × K.
+ *
+ * V8 note: once anything in the process detaches an ArrayBuffer (WebAssembly memory growth, a transfer), V8
+ * adds a detach check to every typed-array access in optimized code and this kernel loses ~10–15%.
  */
 import type { TypedArray } from '../dtype.js';
 
@@ -43,9 +48,12 @@ const KC = 256;
 /** Rows of A packed at a time: an MC × KC block of float64 is 128 KiB (L2). */
 const MC = 64;
 /** Columns of B packed at a time. */
-const NC = 1024;
-/** Up to this many elements of C (two 4 × 4 tiles' worth of rows and columns, e.g. 8 × 8 or 4 × 32) the direct
- * strided loop beats packing: measured crossover between 8 × 8 (direct ~20% faster) and 12 × 12 (blocked ~8%). */
+const NC = 256;
+/**
+ * Up to this many elements of C (e.g. 8 × 8, 16 × 8 or 4 × 32) the direct strided loop beats packing. Measured
+ * with both dtypes in use: direct is ~10–80% faster for 8 × 8 × {8…64} and 4 × 4 × 256, even at 16 × 8 × 8,
+ * and ~8–30% slower from 12 × 12 × 12 and 32 × 32 × 4 up.
+ */
 const SMALL_OUTPUT = 128;
 
 /** Packed op(A) block: MR-row strips, each K × MR, element (i, p) of a strip at p·MR + i. */
@@ -84,6 +92,10 @@ export function gemm(
   accumulate: boolean,
 ): void {
   if (M === 0 || N === 0) return;
+  if (K === 0) {
+    if (!accumulate) c.fill(0, cOff, cOff + M * N);
+    return;
+  }
   if (M === 1 && !transB) {
     gemvAxpy(N, K, a, aOff, b, bOff, c, cOff, accumulate);
   } else if (N === 1 && transA) {
@@ -215,6 +227,7 @@ function gemmBlocked(
   accumulate: boolean,
 ): void {
   const direct = c instanceof Float64Array;
+  if (direct && !accumulate) c.fill(0, cOff, cOff + M * N);
   for (let j0 = 0; j0 < N; j0 += NC) {
     const nc = Math.min(NC, N - j0);
     packB(b, bOff, transB ? 1 : N, transB ? K : 1, K, j0, nc);
@@ -222,10 +235,11 @@ function gemmBlocked(
       const mc = Math.min(MC, M - i0);
       packA(a, aOff, transA ? 1 : K, transA ? M : 1, K, i0, mc);
       if (direct) {
-        multiplyBlock(mc, nc, K, c, cOff + i0 * N + j0, N, accumulate);
+        multiplyBlock(mc, nc, K, c, cOff + i0 * N + j0, N);
       } else {
         blockC = ensure(blockC, mc * nc);
-        multiplyBlock(mc, nc, K, blockC, 0, nc, false);
+        blockC.fill(0, 0, mc * nc);
+        multiplyBlock(mc, nc, K, blockC, 0, nc);
         storeBlock(mc, nc, c, cOff + i0 * N + j0, N, accumulate);
       }
     }
@@ -289,21 +303,12 @@ function packB(
 }
 
 /**
- * dst[mc, nc] (+)= packedA[mc, K] · packedB[K, nc], slab by slab along K. dst is float64, row stride ldc,
- * starting at dOff. The first slab overwrites unless accumulate; later slabs always add.
+ * dst[mc, nc] += packedA[mc, K] · packedB[K, nc], slab by slab along K. dst is float64, row stride ldc,
+ * starting at dOff.
  */
-function multiplyBlock(
-  mc: number,
-  nc: number,
-  K: number,
-  dst: Float64Array,
-  dOff: number,
-  ldc: number,
-  accumulate: boolean,
-): void {
+function multiplyBlock(mc: number, nc: number, K: number, dst: Float64Array, dOff: number, ldc: number): void {
   for (let p0 = 0; p0 < K; p0 += KC) {
     const kc = Math.min(KC, K - p0);
-    const add = accumulate || p0 > 0;
     for (let jr = 0; jr < nc; jr += NR) {
       const nr = Math.min(NR, nc - jr);
       const ib = jr * K + p0 * NR;
@@ -312,24 +317,21 @@ function multiplyBlock(
         const ia = ir * K + p0 * MR;
         const at = dOff + ir * ldc + jr;
         if (mr === MR && nr === NR) {
-          microKernel(kc, packedA, ia, packedB, ib, dst, at, ldc, add);
+          microKernel(kc, packedA, ia, packedB, ib, dst, at, ldc);
         } else {
-          microKernel(kc, packedA, ia, packedB, ib, edgeTile, 0, NR, false);
-          storeEdge(mr, nr, dst, at, ldc, add);
+          edgeTile.fill(0);
+          microKernel(kc, packedA, ia, packedB, ib, edgeTile, 0, NR);
+          addEdge(mr, nr, dst, at, ldc);
         }
       }
     }
   }
 }
 
-/** Copies the valid mr × nr corner of edgeTile into dst at dOff (row stride ldc), adding when add. */
-function storeEdge(mr: number, nr: number, dst: Float64Array, dOff: number, ldc: number, add: boolean): void {
+/** Adds the valid mr × nr corner of edgeTile into dst at dOff (row stride ldc). */
+function addEdge(mr: number, nr: number, dst: Float64Array, dOff: number, ldc: number): void {
   for (let i = 0; i < mr; i++) {
-    for (let j = 0; j < nr; j++) {
-      const at = dOff + i * ldc + j;
-      const x = edgeTile[i * NR + j]!;
-      dst[at] = add ? dst[at]! + x : x;
-    }
+    for (let j = 0; j < nr; j++) dst[dOff + i * ldc + j] += edgeTile[i * NR + j]!;
   }
 }
 
@@ -348,9 +350,9 @@ function storeBlock(mc: number, nc: number, c: TypedArray, cOff: number, ldc: nu
 }
 
 /**
- * The 4 × 4 register tile: dst[4,4] at dOff (row stride ldc) (+)= Σ_{p<kc} A-strip[p, 0:4] ⊗ B-strip[p, 0:4],
- * reading the packed strips from index ia of pa and ib of pb. Sixteen float64 accumulators live in locals;
- * when add they start from dst's contents, otherwise from zero.
+ * The 4 × 4 register tile: dst[4,4] at dOff (row stride ldc) += Σ_{p<kc} A-strip[p, 0:4] ⊗ B-strip[p, 0:4],
+ * reading the packed strips from index ia of pa and ib of pb. The sixteen sums live in float64 locals, loaded
+ * from dst before the loop and stored back after it (callers zero dst to overwrite).
  */
 function microKernel(
   kc: number,
@@ -361,19 +363,12 @@ function microKernel(
   dst: Float64Array,
   dOff: number,
   ldc: number,
-  add: boolean,
 ): void {
   const r0 = dOff, r1 = r0 + ldc, r2 = r1 + ldc, r3 = r2 + ldc;
-  let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
-  let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-  let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
-  let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
-  if (add) {
-    c00 = dst[r0]!; c01 = dst[r0 + 1]!; c02 = dst[r0 + 2]!; c03 = dst[r0 + 3]!;
-    c10 = dst[r1]!; c11 = dst[r1 + 1]!; c12 = dst[r1 + 2]!; c13 = dst[r1 + 3]!;
-    c20 = dst[r2]!; c21 = dst[r2 + 1]!; c22 = dst[r2 + 2]!; c23 = dst[r2 + 3]!;
-    c30 = dst[r3]!; c31 = dst[r3 + 1]!; c32 = dst[r3 + 2]!; c33 = dst[r3 + 3]!;
-  }
+  let c00 = dst[r0]!, c01 = dst[r0 + 1]!, c02 = dst[r0 + 2]!, c03 = dst[r0 + 3]!;
+  let c10 = dst[r1]!, c11 = dst[r1 + 1]!, c12 = dst[r1 + 2]!, c13 = dst[r1 + 3]!;
+  let c20 = dst[r2]!, c21 = dst[r2 + 1]!, c22 = dst[r2 + 2]!, c23 = dst[r2 + 3]!;
+  let c30 = dst[r3]!, c31 = dst[r3 + 1]!, c32 = dst[r3 + 2]!, c33 = dst[r3 + 3]!;
   for (let p = 0; p < kc; p++, ia += MR, ib += NR) {
     const a0 = pa[ia]!, a1 = pa[ia + 1]!, a2 = pa[ia + 2]!, a3 = pa[ia + 3]!;
     const b0 = pb[ib]!, b1 = pb[ib + 1]!, b2 = pb[ib + 2]!, b3 = pb[ib + 3]!;

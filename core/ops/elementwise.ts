@@ -85,11 +85,14 @@ export function div(a: TensorLike, b: TensorLike): Tensor {
   ]);
 }
 
-/** x^y elementwise; d/dx = y·x^(y−1), d/dy = x^y·ln x. */
+/**
+ * x^y elementwise; d/dx = y·x^(y−1), d/dy = x^y·ln x. As torch: d/dx = 0 where y = 0 (x⁰ ≡ 1, even at x = 0) and
+ * d/dy = 0 where x = 0 and y ≥ 0 (0^y ≡ 0 for y > 0), instead of 0·∞ = NaN.
+ */
 export function pow(a: TensorLike, exponent: TensorLike): Tensor {
   return binary('pow', Math.pow, a, exponent, (g, x, y, out) => [
-    x.requiresGrad ? mul(g, mul(y, pow(x, sub(y, 1)))) : null,
-    y.requiresGrad ? mul(g, mul(out, log(x))) : null,
+    x.requiresGrad ? mul(g, where(eq(y, 0), 0, mul(y, pow(x, sub(y, 1))))) : null,
+    y.requiresGrad ? mul(g, where(mul(eq(x, 0), ge(y, 0)), 0, mul(out, log(x)))) : null,
   ]);
 }
 
@@ -144,7 +147,8 @@ export const sin = (x: Tensor): Tensor => unary('sin', x, Math.sin, Math.cos);
 export const cos = (x: Tensor): Tensor => unary('cos', x, Math.cos, (v) => -Math.sin(v));
 export const tanh = (x: Tensor): Tensor => unary('tanh', x, Math.tanh, (_, y) => 1 - y * y);
 export const square = (x: Tensor): Tensor => unary('square', x, (v) => v * v, (v) => 2 * v);
-export const relu = (x: Tensor): Tensor => unary('relu', x, (v) => (v > 0 ? v : 0), (v) => (v > 0 ? 1 : 0));
+/** max(x, 0); NaN propagates (as torch.relu). */
+export const relu = (x: Tensor): Tensor => unary('relu', x, (v) => (v > 0 || Number.isNaN(v) ? v : 0), (v) => (v > 0 ? 1 : 0));
 
 function sigmoidScalar(v: number): number {
   if (v >= 0) return 1 / (1 + Math.exp(-v));

@@ -106,7 +106,10 @@ export function scatterAdd(x: Tensor, axis: number, index: IndexLike, src: Tenso
   const a = normAxis(axis, x.ndim, 'scatterAdd');
   const idx = toIndex('scatterAdd', index, x.shape[a]!);
   checkGatherShapes('scatterAdd', x.shape, idx.shape, a, 'x');
-  checkGatherShapes('scatterAdd', src.shape, idx.shape, a, 'src');
+  // torch: index.size(d) ≤ src.size(d) for every d, the scatter axis included (src is read at index's coordinates)
+  if (src.ndim !== idx.shape.length || idx.shape.some((d, i) => d > src.shape[i]!)) {
+    throw new ShapeError('scatterAdd', `index=${fmtShape(idx.shape)} does not fit src=${fmtShape(src.shape)} (same rank, sizes ≤ src's on every axis)`, 'index');
+  }
   const offsets = gatherOffsets(x.shape, a, idx);
   const srcOffsets = offsetsOf(stridesOf(src.shape), idx.shape);
   const out = allocate(promoteTypes(x.dtype, src.dtype), x.size);

@@ -2,7 +2,7 @@
 import { record } from '../autograd.js';
 import { allocate } from '../dtype.js';
 import { IndexError, ShapeError, ValueError } from '../errors.js';
-import { fmtShape, shapesEqual } from '../shape.js';
+import { broadcastShapes, fmtShape, shapesEqual, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { square, sub } from './elementwise.js';
 import { mean, sum } from './reduce.js';
@@ -29,8 +29,8 @@ export function crossEntropy(logits: Tensor, targets: Tensor | ArrayLike<number>
     throw new ValueError('crossEntropy', `labelSmoothing must be in [0, 1], got ${labelSmoothing}`, 'labelSmoothing');
   }
   const C = logits.shape[logits.ndim - 1]!;
-  const rows = logits.size / Math.max(C, 1);
   const rowShape = logits.shape.slice(0, -1);
+  const rows = sizeOf(rowShape); // not logits.size / C, which is 0 rows when C = 0
   const tData = targets instanceof Tensor ? targets.data : targets;
   if (targets instanceof Tensor ? !shapesEqual(targets.shape, rowShape) : tData.length !== rows) {
     const tShape = targets instanceof Tensor ? fmtShape(targets.shape) : `[${tData.length}]`;
@@ -62,13 +62,14 @@ export function crossEntropy(logits: Tensor, targets: Tensor | ArrayLike<number>
     for (let c = 0; c < C; c++) if (x[base + c]! > m) m = x[base + c]!;
     let z = 0;
     for (let c = 0; c < C; c++) z += Math.exp(x[base + c]! - m);
-    const lse = m + Math.log(z);
+    const logz = Math.log(z); // log p = (x − m) − log z, not x − (m + log z): a large m would absorb log z
     let sumLogp = 0;
     for (let c = 0; c < C; c++) {
-      probs[base + c] = Math.exp(x[base + c]! - lse);
-      sumLogp += x[base + c]! - lse;
+      const logp = x[base + c]! - m - logz;
+      probs[base + c] = Math.exp(logp);
+      sumLogp += logp;
     }
-    losses[r] = -(1 - eps) * (x[base + target[r]!]! - lse) - (eps / C) * sumLogp;
+    losses[r] = -(1 - eps) * (x[base + target[r]!]! - m - logz) - (eps / C) * sumLogp;
   }
 
   let out: Tensor;
@@ -102,6 +103,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor | ArrayLike<number>
 /** Mean squared error (a − b)², reduced by mean (default), sum or none. */
 export function mseLoss(a: Tensor, b: Tensor, options: { reduction?: Reduction } = {}): Tensor {
   const { reduction = 'mean' } = options;
+  broadcastShapes(a.shape, b.shape, 'mseLoss'); // so that a shape error names mseLoss, not the inner sub
   const sq = square(sub(a, b));
   if (reduction === 'none') return sq;
   if (reduction === 'sum') return sum(sq);

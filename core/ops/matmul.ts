@@ -4,7 +4,7 @@ import { allocate } from '../dtype.js';
 import { DTypeError, ShapeError } from '../errors.js';
 import { forEachRow } from '../kernels/elementwise.js';
 import { gemm } from '../kernels/matmul.js';
-import { broadcastShapes, broadcastStrides, fmtShape, sizeOf } from '../shape.js';
+import { broadcastShapes, broadcastStrides, fmtShape, sizeOf, type Shape } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { reshape } from './movement.js';
 
@@ -27,7 +27,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const { transposeA = false, transposeB = false } = options;
   const a2 = a.ndim === 1 ? reshape(a, transposeA ? [a.size, 1] : [1, a.size]) : a;
   const b2 = b.ndim === 1 ? reshape(b, transposeB ? [1, b.size] : [b.size, 1]) : b;
-  const out = matmulCore(a2, b2, transposeA, transposeB);
+  const out = matmulCore(a2, b2, transposeA, transposeB, [a.shape, b.shape]);
   if (a.ndim > 1 && b.ndim > 1) return out;
   const shape = [...out.shape];
   if (b.ndim === 1) shape.pop();
@@ -35,8 +35,11 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   return reshape(out, shape);
 }
 
-/** The rank ≥ 2 case: C[..., M, N] = op(A)[..., M, K] · op(B)[..., K, N], op = identity or transpose. */
-function matmulCore(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
+/**
+ * The rank ≥ 2 case: C[..., M, N] = op(A)[..., M, K] · op(B)[..., K, N], op = identity or transpose.
+ * `shown` are the caller's shapes for error messages (1-D operands arrive here reshaped to matrices).
+ */
+function matmulCore(a: Tensor, b: Tensor, transA: boolean, transB: boolean, shown: readonly [Shape, Shape] = [a.shape, b.shape]): Tensor {
   if (a.dtype !== b.dtype) {
     throw new DTypeError('matmul', `dtypes differ — a is ${a.dtype}, b is ${b.dtype} (cast one of them)`, 'b');
   }
@@ -45,11 +48,11 @@ function matmulCore(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Ten
   const [M, K] = transA ? [ca, ra] : [ra, ca];
   const [Kb, N] = transB ? [cb, rb] : [rb, cb];
   if (K !== Kb) {
-    throw new ShapeError('matmul', `inner dimensions differ — a=${fmtShape(a.shape)} (k=${K}), b=${fmtShape(b.shape)} (k=${Kb})${transA || transB ? ` with transposeA=${transA}, transposeB=${transB}` : ''}`);
+    throw new ShapeError('matmul', `inner dimensions differ — a=${fmtShape(shown[0])} (k=${K}), b=${fmtShape(shown[1])} (k=${Kb})${transA || transB ? ` with transposeA=${transA}, transposeB=${transB}` : ''}`);
   }
   const batchA = a.shape.slice(0, -2);
   const batchB = b.shape.slice(0, -2);
-  const batch = broadcastShapes(batchA, batchB, 'matmul', ['a batch', 'b batch']);
+  const batch = broadcastShapes(batchA, batchB, 'matmul', [`a=${fmtShape(shown[0])} batch`, `b=${fmtShape(shown[1])} batch`]);
   const out = allocate(a.dtype, sizeOf(batch) * M * N);
   const sa = broadcastStrides(batchA, batch).map((s) => s * ra * ca);
   const sb = broadcastStrides(batchB, batch).map((s) => s * rb * cb);

@@ -101,6 +101,9 @@ export function expand(x: Tensor, shape: Shape): Tensor {
   const off = shape.length - x.ndim;
   if (off < 0) throw new ShapeError('expand', `target ${fmtShape(shape)} has fewer axes than x=${fmtShape(x.shape)}`, 'shape');
   const target = shape.map((d, i) => (d === -1 && i >= off ? x.shape[i - off]! : d));
+  if (target.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new ShapeError('expand', `invalid target ${fmtShape(shape)} for x=${fmtShape(x.shape)} (non-negative integers; −1 only on existing axes)`, 'shape');
+  }
   for (let i = 0; i < x.ndim; i++) {
     const d = x.shape[i]!;
     if (d !== 1 && d !== target[i + off]) {
@@ -293,6 +296,7 @@ export function split(x: Tensor, sizes: number | readonly number[], axis = 0): T
     if (!Number.isInteger(sizes) || sizes <= 0) throw new ValueError('split', `chunk size must be a positive integer, got ${sizes}`, 'sizes');
     sections = [];
     for (let s = 0; s < n; s += sizes) sections.push(Math.min(sizes, n - s));
+    if (n === 0) sections.push(0); // as torch: an empty axis still gives one (empty) chunk, so concat(split(x)) is x
   } else {
     sections = [...sizes];
     const total = sections.reduce((p, s) => p + s, 0);

@@ -17,13 +17,14 @@ interface Reduced {
   keptShape: number[];
 }
 
-function reduceRaw(op: string, kind: ReduceKind, x: Tensor, axis: Axes, keepDim: boolean): Reduced {
+/** `emptyOk`: an empty axis reduces to the kind's identity (0 for sum, −∞ for max) instead of throwing. */
+function reduceRaw(op: string, kind: ReduceKind, x: Tensor, axis: Axes, keepDim: boolean, emptyOk = kind === 'sum'): Reduced {
   const axes = normAxes(axis, x.ndim, op);
-  let data = x.data;
+  let data = axes.length === 0 ? x.data.slice() : x.data; // nothing to reduce: still a fresh buffer, never x's own
   const shape = [...x.shape];
   for (const ax of axes) {
     const [outer, n, inner] = splitAt(shape, ax);
-    if (n === 0 && kind !== 'sum') {
+    if (n === 0 && !emptyOk) {
       throw new ValueError(op, `cannot reduce an empty axis ${ax} of x=[${x.shape.join(',')}] (${kind} of nothing is undefined)`, 'x');
     }
     data = reduceAxis(kind, data, outer, n, inner, allocate(x.dtype, outer * inner));
@@ -83,9 +84,9 @@ export function variance(x: Tensor, axis?: Axes, options: VarOptions = {}): Tens
   return div(sum(square(centered), axes, keepDim), Math.max(count - correction, 0));
 }
 
-/** log Σ exp(x) over axes, stabilised by the (constant) maximum: m + log Σ exp(x − m). */
+/** log Σ exp(x) over axes, stabilised by the (constant) maximum: m + log Σ exp(x − m). Empty axes give log 0 = −∞. */
 export function logsumexp(x: Tensor, axis: Axes, keepDim = false): Tensor {
-  const m = reduceRaw('logsumexp', 'max', x, axis, true).out; // not recorded: the gradient does not depend on m
+  const m = reduceRaw('logsumexp', 'max', x, axis, true, true).out; // not recorded: the gradient does not depend on m
   for (let i = 0; i < m.size; i++) if (!Number.isFinite(m.data[i]!)) m.data[i] = 0; // shift by 0 where max is ±∞/NaN
   const lse = add(log(sum(exp(sub(x, m)), axis, true)), m);
   if (keepDim) return lse;

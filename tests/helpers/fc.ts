@@ -5,7 +5,7 @@ import fc from 'fast-check';
 export const FC_SEED = Number(process.env['FC_SEED'] ?? 20261125);
 
 export function fcParams(numRuns = 60): fc.Parameters<unknown> {
-  return { seed: FC_SEED, numRuns, endOnFailure: true };
+  return { seed: FC_SEED, numRuns, endOnFailure: true, includeErrorInReport: true };
 }
 
 /** A shape of rank 0..maxRank with sizes 0..maxDim (size-1 axes are common). */

@@ -32,7 +32,7 @@ export function naiveBroadcastShape(a: readonly number[], b: readonly number[]):
     const da = a[a.length - n + i] ?? 1;
     const db = b[b.length - n + i] ?? 1;
     if (da !== db && da !== 1 && db !== 1) return null;
-    out.push(Math.max(da, db) === 1 ? 1 : da === 1 ? db : da);
+    out.push(da === 1 ? db : da); // size 0 against 1 gives 0
   }
   return out;
 }

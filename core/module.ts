@@ -1,0 +1,146 @@
+/**
+ * Module: the unit of model composition, in the manner of torch.nn.Module. Parameters and submodules are found
+ * by walking the module's own properties in declaration order: a `Parameter` is a parameter, a `Module` is a
+ * child, an array of modules is a list of children named `name.0`, `name.1`, …; so `namedParameters()` gives
+ * dotted, stable names (`blocks.0.attn.wq.weight`) that checkpoints use.
+ */
+import type { DType, TypedArray } from './dtype.js';
+import { ShapeError, ValueError } from './errors.js';
+import { fmtShape, type Shape } from './shape.js';
+import { Tensor } from './tensor.js';
+
+/** A trainable tensor: requiresGrad from birth, found by Module.parameters(). */
+export class Parameter extends Tensor {
+  constructor(data: TypedArray, shape: Shape) {
+    super(data, shape, true);
+  }
+
+  /** A parameter holding a copy of t's values. */
+  static from(t: Tensor): Parameter {
+    return new Parameter(t.data.slice(), t.shape);
+  }
+}
+
+export interface LoadStateDictOptions {
+  /** Require exactly the module's parameter names (default true). Non-strict loads what matches and reports the rest. */
+  strict?: boolean;
+}
+
+export interface LoadStateDictResult {
+  missing: string[];
+  unexpected: string[];
+}
+
+export abstract class Module {
+  /** Training mode (dropout active, caches off); switch with train()/eval(). */
+  training = true;
+
+  /** Direct children with their attribute names, in declaration order. */
+  namedChildren(): Array<[string, Module]> {
+    const out: Array<[string, Module]> = [];
+    for (const [key, value] of Object.entries(this)) {
+      if (value instanceof Module) out.push([key, value]);
+      else if (Array.isArray(value) && value.length > 0 && value.every((v) => v instanceof Module)) {
+        value.forEach((m: Module, i) => out.push([`${key}.${i}`, m]));
+      }
+    }
+    return out;
+  }
+
+  children(): Module[] {
+    return this.namedChildren().map(([, m]) => m);
+  }
+
+  /** All parameters with dotted names: own parameters first, then each child's, depth first. */
+  namedParameters(prefix = ''): Array<[string, Parameter]> {
+    const out: Array<[string, Parameter]> = [];
+    const seen = new Set<Parameter>();
+    const walk = (m: Module, path: string): void => {
+      for (const [key, value] of Object.entries(m)) {
+        if (value instanceof Parameter && !seen.has(value)) {
+          seen.add(value);
+          out.push([path + key, value]);
+        }
+      }
+      for (const [name, child] of m.namedChildren()) walk(child, `${path}${name}.`);
+    };
+    walk(this, prefix === '' ? '' : `${prefix}.`);
+    return out;
+  }
+
+  parameters(): Parameter[] {
+    return this.namedParameters().map(([, p]) => p);
+  }
+
+  /** Number of scalar parameters. */
+  numParameters(): number {
+    return this.parameters().reduce((n, p) => n + p.size, 0);
+  }
+
+  train(mode = true): this {
+    this.training = mode;
+    for (const child of this.children()) child.train(mode);
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.grad = null;
+  }
+
+  /** Parameters by dotted name (the tensors themselves, not copies). */
+  stateDict(): Record<string, Tensor> {
+    return Object.fromEntries(this.namedParameters());
+  }
+
+  /**
+   * Copy values into the parameters in place (optimizers keep working). Validates every name and shape before
+   * writing anything, so a failed load never leaves a half-loaded model. dtypes convert on copy.
+   */
+  loadStateDict(state: Readonly<Record<string, Tensor>>, options: LoadStateDictOptions = {}): LoadStateDictResult {
+    const { strict = true } = options;
+    const own = new Map(this.namedParameters());
+    const missing = [...own.keys()].filter((k) => !(k in state));
+    const unexpected = Object.keys(state).filter((k) => !own.has(k));
+    if (strict && (missing.length > 0 || unexpected.length > 0)) {
+      throw new ValueError(
+        'loadStateDict',
+        `names do not match — missing: [${missing.join(', ')}], unexpected: [${unexpected.join(', ')}] (pass { strict: false } to load the overlap)`,
+        'state',
+      );
+    }
+    for (const [name, p] of own) {
+      const src = state[name];
+      if (src !== undefined && (src.shape.length !== p.shape.length || src.shape.some((d, i) => d !== p.shape[i]))) {
+        throw new ShapeError('loadStateDict', `${name}=${fmtShape(src.shape)} does not match the parameter's ${fmtShape(p.shape)}`, name);
+      }
+    }
+    for (const [name, p] of own) {
+      const src = state[name];
+      if (src !== undefined) p.data.set(src.data);
+    }
+    return { missing, unexpected };
+  }
+
+  /** Convert every parameter to `dtype` (new Parameter objects, tied weights stay tied; build optimizers after). */
+  to(dtype: DType): this {
+    const converted = new Map<Parameter, Parameter>();
+    const convert = (m: Module): void => {
+      for (const [key, value] of Object.entries(m)) {
+        if (!(value instanceof Parameter) || value.dtype === dtype) continue;
+        let p = converted.get(value);
+        if (p === undefined) {
+          p = new Parameter(dtype === 'float64' ? Float64Array.from(value.data) : Float32Array.from(value.data), value.shape);
+          converted.set(value, p);
+        }
+        (m as unknown as Record<string, unknown>)[key] = p;
+      }
+      for (const child of m.children()) convert(child);
+    };
+    convert(this);
+    return this;
+  }
+}

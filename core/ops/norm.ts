@@ -1,0 +1,128 @@
+/** Normalisation over the last axis, fused forward and backward (per-row statistics saved for backward). */
+import { record } from '../autograd.js';
+import { allocate } from '../dtype.js';
+import { ShapeError, ValueError } from '../errors.js';
+import { fmtShape } from '../shape.js';
+import { Tensor } from '../tensor.js';
+
+function checkAffine(op: string, x: Tensor, t: Tensor | null, arg: string): void {
+  const d = x.shape[x.ndim - 1];
+  if (t !== null && (t.ndim !== 1 || t.shape[0] !== d)) {
+    throw new ShapeError(op, `${arg}=${fmtShape(t.shape)} must be [${d}] for x=${fmtShape(x.shape)} (one per feature of the last axis)`, arg);
+  }
+}
+
+function checkInput(op: string, x: Tensor, eps: number): void {
+  if (x.ndim === 0) throw new ShapeError(op, `x needs a feature axis, got x=${fmtShape(x.shape)}`, 'x');
+  if (!(eps >= 0)) throw new ValueError(op, `eps must be ≥ 0, got ${eps}`, 'eps');
+}
+
+/**
+ * LayerNorm (Ba et al. 2016): y = (x − μ)/√(σ² + ε) ⊙ w + b over the last axis, σ² biased.
+ * Backward: dx = r·(ĝ − mean(ĝ) − x̂·mean(ĝ ⊙ x̂)) with ĝ = g ⊙ w, r = 1/√(σ² + ε).
+ */
+export function layerNorm(x: Tensor, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
+  checkInput('layerNorm', x, eps);
+  checkAffine('layerNorm', x, weight, 'weight');
+  checkAffine('layerNorm', x, bias, 'bias');
+  const D = x.shape[x.ndim - 1]!;
+  const rows = D === 0 ? 0 : x.size / D;
+  const xhat = new Float64Array(x.size);
+  const rstd = new Float64Array(rows);
+  const y = allocate(x.dtype, x.size);
+  const w = weight?.data;
+  const b = bias?.data;
+  for (let r = 0; r < rows; r++) {
+    const o = r * D;
+    let mu = 0;
+    for (let j = 0; j < D; j++) mu += x.data[o + j]!;
+    mu /= D;
+    let v = 0;
+    for (let j = 0; j < D; j++) v += (x.data[o + j]! - mu) ** 2;
+    const rs = 1 / Math.sqrt(v / D + eps);
+    rstd[r] = rs;
+    for (let j = 0; j < D; j++) {
+      const h = (x.data[o + j]! - mu) * rs;
+      xhat[o + j] = h;
+      y[o + j] = (w ? h * w[j]! : h) + (b ? b[j]! : 0);
+    }
+  }
+  const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
+  return record('layerNorm', new Tensor(y, x.shape), inputs, (g) => {
+    const { dx, dw, db } = normBackward(g, xhat, rstd, w, D, true);
+    const grads: Tensor[] = [new Tensor(dx(x.dtype), x.shape)];
+    if (weight !== null) grads.push(new Tensor(dw(weight.dtype), weight.shape));
+    if (bias !== null) grads.push(new Tensor(db(bias.dtype), bias.shape));
+    return grads;
+  });
+}
+
+/**
+ * RMSNorm (Zhang & Sennrich 2019): y = x/√(mean(x²) + ε) ⊙ w over the last axis.
+ * Backward: dx = r·(ĝ − x̂·mean(ĝ ⊙ x̂)) with ĝ = g ⊙ w, r = 1/√(mean(x²) + ε).
+ */
+export function rmsNorm(x: Tensor, weight: Tensor | null = null, eps = 1e-6): Tensor {
+  checkInput('rmsNorm', x, eps);
+  checkAffine('rmsNorm', x, weight, 'weight');
+  const D = x.shape[x.ndim - 1]!;
+  const rows = D === 0 ? 0 : x.size / D;
+  const xhat = new Float64Array(x.size);
+  const rstd = new Float64Array(rows);
+  const y = allocate(x.dtype, x.size);
+  const w = weight?.data;
+  for (let r = 0; r < rows; r++) {
+    const o = r * D;
+    let ms = 0;
+    for (let j = 0; j < D; j++) ms += x.data[o + j]! ** 2;
+    const rs = 1 / Math.sqrt(ms / D + eps);
+    rstd[r] = rs;
+    for (let j = 0; j < D; j++) {
+      const h = x.data[o + j]! * rs;
+      xhat[o + j] = h;
+      y[o + j] = w ? h * w[j]! : h;
+    }
+  }
+  const inputs = weight === null ? [x] : [x, weight];
+  return record('rmsNorm', new Tensor(y, x.shape), inputs, (g) => {
+    const { dx, dw } = normBackward(g, xhat, rstd, w, D, false);
+    return weight === null ? [new Tensor(dx(x.dtype), x.shape)] : [new Tensor(dx(x.dtype), x.shape), new Tensor(dw(weight.dtype), weight.shape)];
+  });
+}
+
+/** Shared backward of the two norms; `centered` adds LayerNorm's −mean(ĝ) term. Buffers are built on demand. */
+function normBackward(g: Tensor, xhat: Float64Array, rstd: Float64Array, w: Float32Array | Float64Array | undefined, D: number, centered: boolean) {
+  const rows = rstd.length;
+  const gs = g.data;
+  return {
+    dx: (dtype: 'float32' | 'float64') => {
+      const dx = allocate(dtype, xhat.length);
+      for (let r = 0; r < rows; r++) {
+        const o = r * D;
+        let sumG = 0;
+        let sumGX = 0;
+        for (let j = 0; j < D; j++) {
+          const gh = w ? gs[o + j]! * w[j]! : gs[o + j]!;
+          sumG += gh;
+          sumGX += gh * xhat[o + j]!;
+        }
+        const meanG = centered ? sumG / D : 0;
+        const meanGX = sumGX / D;
+        for (let j = 0; j < D; j++) {
+          const gh = w ? gs[o + j]! * w[j]! : gs[o + j]!;
+          dx[o + j] = rstd[r]! * (gh - meanG - xhat[o + j]! * meanGX);
+        }
+      }
+      return dx;
+    },
+    dw: (dtype: 'float32' | 'float64') => {
+      const dw = allocate(dtype, D);
+      for (let i = 0; i < xhat.length; i++) dw[i % D] += gs[i]! * xhat[i]!;
+      return dw;
+    },
+    db: (dtype: 'float32' | 'float64') => {
+      const db = allocate(dtype, D);
+      for (let i = 0; i < gs.length; i++) db[i % D] += gs[i]!;
+      return db;
+    },
+  };
+}

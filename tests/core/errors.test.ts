@@ -1,0 +1,196 @@
+/**
+ * The typed errors of core/errors.ts and the shape helpers of core/shape.ts that raise them: class, name, op, arg,
+ * the builtin each extends, and the one message format `op: what is wrong — arg=[shape] (rule)`.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import {
+  AxisError, DTypeError, GradcheckError, IndexError, ShapeError, ValueError,
+  add, broadcastShapes, fmtShape, sizeOf, stridesOf, tensor, zeros,
+} from '../../core/index.js';
+import { check } from '../../core/errors.js';
+import { broadcastStrides, broadcastsTo, checkShape, normAxes, normAxis } from '../../core/shape.js';
+import { broadcastablePairArb, fcParams, nonBroadcastablePairArb, shapeArb } from '../helpers/fc.js';
+import { naiveBroadcastShape, ravel, sizeOfShape, unravel } from '../helpers/oracle.js';
+
+type ErrorCtor = new (op: string, message: string, arg?: string) => Error & { op: string; arg?: string };
+const classes: [string, ErrorCtor, ErrorConstructor | RangeErrorConstructor | TypeErrorConstructor][] = [
+  ['ShapeError', ShapeError, RangeError],
+  ['AxisError', AxisError, RangeError],
+  ['IndexError', IndexError, RangeError],
+  ['ValueError', ValueError, RangeError],
+  ['DTypeError', DTypeError, TypeError],
+];
+
+const word = fc.stringMatching(/^[a-z][a-zA-Z0-9]{0,10}$/);
+
+test('each error class has its name, op, arg, builtin parent, and a message that starts with `op: `', () => {
+  for (const [name, Ctor, Builtin] of classes) {
+    fc.assert(
+      fc.property(word, fc.string(), fc.option(word, { nil: undefined }), (op, what, arg) => {
+        const e = new Ctor(op, what, arg);
+        assert.ok(e instanceof Ctor, `${name} instanceof itself`);
+        assert.ok(e instanceof Builtin, `${name} instanceof ${Builtin.name}`);
+        assert.ok(e instanceof Error);
+        assert.is(e.name, name);
+        assert.is(e.op, op);
+        assert.is(e.message, `${op}: ${what}`);
+        assert.is(e.arg, arg);
+        assert.ok(String(e).startsWith(`${name}: ${op}: `), String(e));
+        assert.ok(String(e.stack).startsWith(`${name}: ${op}: `), 'stack header names the class');
+      }),
+      fcParams(30),
+    );
+  }
+  // the classes are distinct: one is never an instance of another
+  for (const [a, A] of classes) for (const [b, B] of classes) if (a !== b) assert.not.ok(new A('op', 'm') instanceof B, `${a} is not a ${b}`);
+});
+
+test('GradcheckError: op gradcheck, the failing input/output/element as fields, an Error but no RangeError/TypeError', () => {
+  fc.assert(
+    fc.property(fc.string(), fc.nat(9), fc.nat(9), fc.nat(99), (what, inputIndex, outputIndex, element) => {
+      const e = new GradcheckError(what, { inputIndex, outputIndex, element });
+      assert.is(e.name, 'GradcheckError');
+      assert.is(e.op, 'gradcheck');
+      assert.is(e.message, `gradcheck: ${what}`);
+      assert.equal([e.inputIndex, e.outputIndex, e.element], [inputIndex, outputIndex, element]);
+      assert.ok(e instanceof Error);
+      assert.not.ok(e instanceof RangeError);
+      assert.not.ok(e instanceof TypeError);
+    }),
+    fcParams(30),
+  );
+});
+
+test('check(): silent and lazy when the condition holds, throws the given class otherwise', () => {
+  let calls = 0;
+  const msg = (): string => {
+    calls++;
+    return 'bad — x=[2] (rule)';
+  };
+  check(true, ShapeError, 'op', msg, 'x');
+  assert.is(calls, 0, 'the message thunk must not run on the happy path');
+  for (const [, Ctor] of classes) {
+    try {
+      check(false, Ctor, 'myop', msg, 'x');
+      assert.unreachable('check(false) must throw');
+    } catch (e) {
+      assert.instance(e, Ctor);
+      assert.is((e as Error).message, 'myop: bad — x=[2] (rule)');
+      assert.is((e as ShapeError).arg, 'x');
+    }
+  }
+});
+
+// ── shape.ts ──
+
+test('fmtShape/sizeOf/stridesOf agree with the row-major definitions', () => {
+  fc.assert(
+    fc.property(shapeArb(5, 4), (shape) => {
+      assert.is(fmtShape(shape), `[${shape.join(',')}]`);
+      assert.is(sizeOf(shape), sizeOfShape(shape));
+      const strides = stridesOf(shape);
+      // the flat offset of every multi-index is Σ idx·stride, and equals the naive ravel
+      for (let i = 0; i < sizeOfShape(shape); i++) {
+        const idx = unravel(i, shape);
+        assert.is(idx.reduce((p, v, d) => p + v * strides[d]!, 0), ravel(idx, shape));
+      }
+    }),
+    fcParams(60),
+  );
+});
+
+test('broadcastShapes equals the naive NumPy rule on broadcastable pairs (both orders); broadcastsTo agrees', () => {
+  fc.assert(
+    fc.property(broadcastablePairArb(5, 4), ([a, b]) => {
+      const expected = naiveBroadcastShape(a, b)!;
+      assert.equal(broadcastShapes(a, b), expected);
+      assert.equal(broadcastShapes(b, a), expected);
+      assert.ok(broadcastsTo(a, expected) && broadcastsTo(b, expected));
+      // broadcastStrides: reading through them visits the element broadcastRead would
+      const s = broadcastStrides(a, expected);
+      for (let i = 0; i < sizeOfShape(expected); i++) {
+        const idx = unravel(i, expected);
+        const off = idx.length - a.length;
+        const own = a.map((d, k) => (d === 1 ? 0 : idx[k + off]!));
+        assert.is(idx.reduce((p, v, d) => p + v * s[d]!, 0), ravel(own, a));
+      }
+    }),
+    fcParams(80),
+  );
+});
+
+test('broadcastShapes on non-broadcastable pairs: ShapeError in the documented format naming the first bad dim from the right', () => {
+  fc.assert(
+    fc.property(nonBroadcastablePairArb(4, 4), word, ([a, b], op) => {
+      assert.is(naiveBroadcastShape(a, b), null);
+      assert.not.ok(broadcastsTo(a, b) || broadcastsTo(b, a));
+      // the first aligned dim from the right whose sizes differ and are both ≠ 1
+      let dim = 1;
+      while (dim <= Math.min(a.length, b.length)) {
+        const da = a[a.length - dim]!;
+        const db = b[b.length - dim]!;
+        if (da !== db && da !== 1 && db !== 1) break;
+        dim++;
+      }
+      const da = a[a.length - dim]!;
+      const db = b[b.length - dim]!;
+      const expected = `${op}: cannot broadcast a=${fmtShape(a)} with b=${fmtShape(b)} — dim -${dim} is ${da} vs ${db} (sizes must match or be 1)`;
+      assert.throws(() => broadcastShapes(a, b, op), (e: unknown) => e instanceof ShapeError && e.op === op && e.message === expected);
+    }),
+    fcParams(60),
+  );
+});
+
+test('the issue\'s example message, raised by add itself', () => {
+  const a = zeros([2, 3]);
+  const b = zeros([4, 3]);
+  assert.throws(
+    () => add(a, b),
+    (e: unknown) => e instanceof ShapeError && e.message === 'add: cannot broadcast a=[2,3] with b=[4,3] — dim -2 is 2 vs 4 (sizes must match or be 1)',
+  );
+});
+
+test('normAxis: accepts -ndim..ndim-1 and maps negatives; AxisError naming the valid range otherwise', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 5 }), fc.integer({ min: -8, max: 8 }), (ndim, axis) => {
+      if (axis >= -ndim && axis < ndim) {
+        assert.is(normAxis(axis, ndim, 'op'), axis < 0 ? axis + ndim : axis);
+      } else {
+        const valid = ndim === 0 ? 'none: x is a scalar' : `valid: ${-ndim}..${ndim - 1}`;
+        assert.throws(
+          () => normAxis(axis, ndim, 'sum', 'axis'),
+          (e: unknown) => e instanceof AxisError && e.op === 'sum' && e.arg === 'axis' && e.message.startsWith('sum: ') && e.message.includes(valid),
+        );
+      }
+    }),
+    fcParams(80),
+  );
+  assert.throws(() => normAxis(0.5, 3, 'op'), (e: unknown) => e instanceof AxisError);
+});
+
+test('normAxes: sorted, all axes for undefined, AxisError on a repeat', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 5 }).chain((n) => fc.tuple(fc.constant(n), fc.uniqueArray(fc.integer({ min: 0, max: n - 1 }), { maxLength: n }), fc.array(fc.boolean(), { minLength: n, maxLength: n }))), ([n, axes, neg]) => {
+      const given = axes.map((a, i) => (neg[i] ? a - n : a));
+      assert.equal(normAxes(given, n, 'op'), [...axes].sort((x, y) => x - y));
+      assert.equal(normAxes(undefined, n, 'op'), Array.from({ length: n }, (_, i) => i));
+      if (axes.length > 0) {
+        const repeated = [...given, axes[0]!];
+        assert.throws(() => normAxes(repeated, n, 'mean'), (e: unknown) => e instanceof AxisError && e.message.startsWith('mean: ') && e.message.includes('repeated'));
+      }
+    }),
+    fcParams(60),
+  );
+});
+
+test('checkShape and factories reject non-integer and negative sizes with ShapeError naming the shape', () => {
+  for (const bad of [[2, -1], [1.5], [Number.NaN], [2, Infinity]]) {
+    assert.throws(() => checkShape('zeros', bad), (e: unknown) => e instanceof ShapeError && e.arg === 'shape' && e.message.startsWith('zeros: ') && e.message.includes(fmtShape(bad)));
+    assert.throws(() => zeros(bad), (e: unknown) => e instanceof ShapeError && e.op === 'zeros');
+  }
+  assert.throws(() => tensor([1, 2, 3], [2, 2]), (e: unknown) => e instanceof ShapeError && e.op === 'tensor' && e.arg === 'shape' && e.message.includes('[2,2]'));
+});
+
+test.run();
