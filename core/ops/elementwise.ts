@@ -5,7 +5,9 @@
 import { record } from '../autograd.js';
 import { allocate, isDType, promoteTypes, type DType } from '../dtype.js';
 import { DTypeError, ValueError } from '../errors.js';
-import { mapBinary, mapTernary, mapUnary, type BinaryFn, type UnaryFn } from '../kernels/elementwise.js';
+import {
+  binaryKernel, derivativeKernel, mapTernary, unaryKernel, type BinaryFn, type BinaryKernel, type UnaryFn,
+} from '../kernels/elementwise.js';
 import { erf } from '../kernels/special.js';
 import type { Generator } from '../random.js';
 import { broadcastShapes, sizeOf } from '../shape.js';
@@ -31,29 +33,29 @@ function operands(op: string, a: TensorLike, b: TensorLike): [Tensor, Tensor] {
 
 type BinaryRule = (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Tensor | null, Tensor | null];
 
-function binary(op: string, f: BinaryFn, a: TensorLike, b: TensorLike, rule: BinaryRule | null): Tensor {
+function binary(op: string, kernel: BinaryKernel, a: TensorLike, b: TensorLike, rule: BinaryRule | null): Tensor {
   const [x, y] = operands(op, a, b);
   const shape = broadcastShapes(x.shape, y.shape, op);
-  const out = new Tensor(
-    mapBinary(f, x.data, x.shape, y.data, y.shape, allocate(promoteTypes(x.dtype, y.dtype), sizeOf(shape)), shape),
-    shape,
-  );
+  const out = new Tensor(kernel(x.data, x.shape, y.data, y.shape, allocate(promoteTypes(x.dtype, y.dtype), sizeOf(shape)), shape), shape);
   if (rule === null) return out;
   return record(op, out, [x, y], (g) => rule(g, x, y, out));
 }
 
-/** Unary op y = f(x) with derivative dy/dx given as a function of x and y. */
-function unary(op: string, x: Tensor, f: UnaryFn, dydx: (x: number, y: number) => number): Tensor {
-  checkTensor(op, x);
-  const out = new Tensor(mapUnary(f, x.data, allocate(x.dtype, x.size)), x.shape);
-  return record(op, out, [x], (g) => {
-    const gx = allocate(x.dtype, x.size);
-    const xs = x.data;
-    const ys = out.data;
-    const gs = g.data;
-    for (let i = 0; i < gx.length; i++) gx[i] = gs[i]! * dydx(xs[i]!, ys[i]!);
-    return [new Tensor(gx, x.shape)];
-  });
+/** A broadcasting binary op z = f(a, b) on its own compiled loop, with its backward rule (null: no gradient). */
+function defineBinary(op: string, f: BinaryFn, rule: BinaryRule | null): (a: TensorLike, b: TensorLike) => Tensor {
+  const kernel = binaryKernel(f);
+  return (a, b) => binary(op, kernel, a, b, rule);
+}
+
+/** A unary op y = f(x) whose derivative dy/dx is given as a function of x and y; both loops compiled per op. */
+function defineUnary(op: string, f: UnaryFn, dydx: BinaryFn): (x: Tensor) => Tensor {
+  const forward = unaryKernel(f);
+  const derivative = derivativeKernel(dydx);
+  return (x) => {
+    checkTensor(op, x);
+    const out = new Tensor(forward(x.data, allocate(x.dtype, x.size)), x.shape);
+    return record(op, out, [x], (g) => [new Tensor(derivative(g.data, x.data, out.data, allocate(x.dtype, x.size)), x.shape)]);
+  };
 }
 
 function checkTensor(op: string, x: unknown, arg = 'x'): asserts x is Tensor {
@@ -62,64 +64,54 @@ function checkTensor(op: string, x: unknown, arg = 'x'): asserts x is Tensor {
 
 // ── binary arithmetic ──
 
-export function add(a: TensorLike, b: TensorLike): Tensor {
-  return binary('add', (x, y) => x + y, a, b, (g) => [g, g]);
-}
+export const add = defineBinary('add', (x, y) => x + y, (g) => [g, g]);
 
-export function sub(a: TensorLike, b: TensorLike): Tensor {
-  return binary('sub', (x, y) => x - y, a, b, (g) => [g, neg(g)]);
-}
+export const sub = defineBinary('sub', (x, y) => x - y, (g) => [g, neg(g)]);
 
-export function mul(a: TensorLike, b: TensorLike): Tensor {
-  return binary('mul', (x, y) => x * y, a, b, (g, x, y) => [
-    x.requiresGrad ? mul(g, y) : null,
-    y.requiresGrad ? mul(g, x) : null,
-  ]);
-}
+export const mul = defineBinary('mul', (x, y) => x * y, (g, x, y) => [
+  x.requiresGrad ? mul(g, y) : null,
+  y.requiresGrad ? mul(g, x) : null,
+]);
 
-export function div(a: TensorLike, b: TensorLike): Tensor {
-  // d(x/y)/dx = 1/y, d(x/y)/dy = −x/y² = −out/y
-  return binary('div', (x, y) => x / y, a, b, (g, x, y, out) => [
-    x.requiresGrad ? div(g, y) : null,
-    y.requiresGrad ? neg(mul(g, div(out, y))) : null,
-  ]);
-}
+/** x / y; d/dx = 1/y, d/dy = −x/y² = −out/y. */
+export const div = defineBinary('div', (x, y) => x / y, (g, x, y, out) => [
+  x.requiresGrad ? div(g, y) : null,
+  y.requiresGrad ? neg(mul(g, div(out, y))) : null,
+]);
 
 /**
  * x^y elementwise; d/dx = y·x^(y−1), d/dy = x^y·ln x. As torch: d/dx = 0 where y = 0 (x⁰ ≡ 1, even at x = 0) and
  * d/dy = 0 where x = 0 and y ≥ 0 (0^y ≡ 0 for y > 0), instead of 0·∞ = NaN.
  */
-export function pow(a: TensorLike, exponent: TensorLike): Tensor {
-  return binary('pow', Math.pow, a, exponent, (g, x, y, out) => [
-    x.requiresGrad ? mul(g, where(eq(y, 0), 0, mul(y, pow(x, sub(y, 1))))) : null,
-    y.requiresGrad ? mul(g, where(mul(eq(x, 0), ge(y, 0)), 0, mul(out, log(x)))) : null,
-  ]);
-}
+export const pow = defineBinary('pow', Math.pow, (g, x, y, out) => [
+  x.requiresGrad ? mul(g, where(eq(y, 0), 0, mul(y, pow(x, sub(y, 1))))) : null,
+  y.requiresGrad ? mul(g, where(mul(eq(x, 0), ge(y, 0)), 0, mul(out, log(x)))) : null,
+]);
 
-/** Elementwise max; ties send half the gradient to each side (as torch.maximum). */
-export function maximum(a: TensorLike, b: TensorLike): Tensor {
-  return binary('maximum', (x, y) => (x > y || x !== x ? x : y), a, b, (g, x, y) => {
-    const share = binary('maximum', (p, q) => (p > q ? 1 : p === q ? 0.5 : 0), x, y, null);
-    return [x.requiresGrad ? mul(g, share) : null, y.requiresGrad ? mul(g, sub(1, share)) : null];
-  });
-}
+/** The share of the gradient that goes to a: 1 where a wins, ½ on ties, 0 where b wins. */
+const maximumShare = defineBinary('maximum', (p, q) => (p > q ? 1 : p === q ? 0.5 : 0), null);
+const minimumShare = defineBinary('minimum', (p, q) => (p < q ? 1 : p === q ? 0.5 : 0), null);
 
-/** Elementwise min; ties send half the gradient to each side (as torch.minimum). */
-export function minimum(a: TensorLike, b: TensorLike): Tensor {
-  return binary('minimum', (x, y) => (x < y || x !== x ? x : y), a, b, (g, x, y) => {
-    const share = binary('minimum', (p, q) => (p < q ? 1 : p === q ? 0.5 : 0), x, y, null);
-    return [x.requiresGrad ? mul(g, share) : null, y.requiresGrad ? mul(g, sub(1, share)) : null];
-  });
-}
+/** Elementwise max; NaN propagates; ties send half the gradient to each side (as torch.maximum). */
+export const maximum = defineBinary('maximum', (x, y) => (x > y || x !== x ? x : y), (g, x, y) => {
+  const share = maximumShare(x, y);
+  return [x.requiresGrad ? mul(g, share) : null, y.requiresGrad ? mul(g, sub(1, share)) : null];
+});
+
+/** Elementwise min; NaN propagates; ties send half the gradient to each side (as torch.minimum). */
+export const minimum = defineBinary('minimum', (x, y) => (x < y || x !== x ? x : y), (g, x, y) => {
+  const share = minimumShare(x, y);
+  return [x.requiresGrad ? mul(g, share) : null, y.requiresGrad ? mul(g, sub(1, share)) : null];
+});
 
 // ── comparisons (0/1 results, no gradient) ──
 
-export const eq = (a: TensorLike, b: TensorLike): Tensor => binary('eq', (x, y) => +(x === y), a, b, null);
-export const ne = (a: TensorLike, b: TensorLike): Tensor => binary('ne', (x, y) => +(x !== y), a, b, null);
-export const lt = (a: TensorLike, b: TensorLike): Tensor => binary('lt', (x, y) => +(x < y), a, b, null);
-export const le = (a: TensorLike, b: TensorLike): Tensor => binary('le', (x, y) => +(x <= y), a, b, null);
-export const gt = (a: TensorLike, b: TensorLike): Tensor => binary('gt', (x, y) => +(x > y), a, b, null);
-export const ge = (a: TensorLike, b: TensorLike): Tensor => binary('ge', (x, y) => +(x >= y), a, b, null);
+export const eq = defineBinary('eq', (x, y) => +(x === y), null);
+export const ne = defineBinary('ne', (x, y) => +(x !== y), null);
+export const lt = defineBinary('lt', (x, y) => +(x < y), null);
+export const le = defineBinary('le', (x, y) => +(x <= y), null);
+export const gt = defineBinary('gt', (x, y) => +(x > y), null);
+export const ge = defineBinary('ge', (x, y) => +(x >= y), null);
 
 /** where(cond, a, b): a where cond ≠ 0, else b; all three broadcast together. */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
@@ -136,19 +128,19 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
 
 // ── unary ──
 
-export const neg = (x: Tensor): Tensor => unary('neg', x, (v) => -v, () => -1);
-export const exp = (x: Tensor): Tensor => unary('exp', x, Math.exp, (_, y) => y);
-export const log = (x: Tensor): Tensor => unary('log', x, Math.log, (v) => 1 / v);
-export const sqrt = (x: Tensor): Tensor => unary('sqrt', x, Math.sqrt, (_, y) => 0.5 / y);
-export const rsqrt = (x: Tensor): Tensor => unary('rsqrt', x, (v) => 1 / Math.sqrt(v), (_, y) => -0.5 * y * y * y);
-export const reciprocal = (x: Tensor): Tensor => unary('reciprocal', x, (v) => 1 / v, (_, y) => -y * y);
-export const abs = (x: Tensor): Tensor => unary('abs', x, Math.abs, (v) => Math.sign(v));
-export const sin = (x: Tensor): Tensor => unary('sin', x, Math.sin, Math.cos);
-export const cos = (x: Tensor): Tensor => unary('cos', x, Math.cos, (v) => -Math.sin(v));
-export const tanh = (x: Tensor): Tensor => unary('tanh', x, Math.tanh, (_, y) => 1 - y * y);
-export const square = (x: Tensor): Tensor => unary('square', x, (v) => v * v, (v) => 2 * v);
+export const neg = defineUnary('neg', (v) => -v, () => -1);
+export const exp = defineUnary('exp', Math.exp, (_, y) => y);
+export const log = defineUnary('log', Math.log, (v) => 1 / v);
+export const sqrt = defineUnary('sqrt', Math.sqrt, (_, y) => 0.5 / y);
+export const rsqrt = defineUnary('rsqrt', (v) => 1 / Math.sqrt(v), (_, y) => -0.5 * y * y * y);
+export const reciprocal = defineUnary('reciprocal', (v) => 1 / v, (_, y) => -y * y);
+export const abs = defineUnary('abs', Math.abs, (v) => Math.sign(v));
+export const sin = defineUnary('sin', Math.sin, Math.cos);
+export const cos = defineUnary('cos', Math.cos, (v) => -Math.sin(v));
+export const tanh = defineUnary('tanh', Math.tanh, (_, y) => 1 - y * y);
+export const square = defineUnary('square', (v) => v * v, (v) => 2 * v);
 /** max(x, 0); NaN propagates (as torch.relu). */
-export const relu = (x: Tensor): Tensor => unary('relu', x, (v) => (v > 0 || Number.isNaN(v) ? v : 0), (v) => (v > 0 ? 1 : 0));
+export const relu = defineUnary('relu', (v) => (v > 0 || Number.isNaN(v) ? v : 0), (v) => (v > 0 ? 1 : 0));
 
 function sigmoidScalar(v: number): number {
   if (v >= 0) return 1 / (1 + Math.exp(-v));
@@ -156,18 +148,16 @@ function sigmoidScalar(v: number): number {
   return e / (1 + e);
 }
 
-export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x, sigmoidScalar, (_, y) => y * (1 - y));
+export const sigmoid = defineUnary('sigmoid', sigmoidScalar, (_, y) => y * (1 - y));
 
 /** SiLU / swish: x·σ(x); derivative σ(x)·(1 + x·(1 − σ(x))). */
-export const silu = (x: Tensor): Tensor =>
-  unary('silu', x, (v) => v * sigmoidScalar(v), (v) => {
+export const silu = defineUnary('silu', (v) => v * sigmoidScalar(v), (v) => {
     const s = sigmoidScalar(v);
     return s * (1 + v * (1 - s));
   });
 
 /** softplus(x) = ln(1 + eˣ), computed as max(x, 0) + ln(1 + e^−|x|); derivative σ(x). */
-export const softplus = (x: Tensor): Tensor =>
-  unary('softplus', x, (v) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v))), sigmoidScalar);
+export const softplus = defineUnary('softplus', (v) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v))), sigmoidScalar);
 
 export type GeluApproximation = 'none' | 'tanh';
 
@@ -181,20 +171,35 @@ const GELU_C = 0.044715;
  * ½x(1 + tanh(√(2/π)(x + 0.044715x³))), as torch.nn.functional.gelu(approximate='tanh').
  */
 export function gelu(x: Tensor, approximate: GeluApproximation = 'none'): Tensor {
-  if (approximate === 'tanh') {
-    return unary('gelu', x, (v) => 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + GELU_C * v * v * v))), (v) => {
-      const t = Math.tanh(SQRT_2_OVER_PI * (v + GELU_C * v * v * v));
-      return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * GELU_C * v * v);
-    });
-  }
+  if (approximate === 'tanh') return geluTanh(x);
   if (approximate !== 'none') throw new ValueError('gelu', `approximate must be 'none' or 'tanh', got '${String(approximate)}'`, 'approximate');
-  return unary('gelu', x, (v) => 0.5 * v * (1 + erf(v * INV_SQRT_2)), (v) => 0.5 * (1 + erf(v * INV_SQRT_2)) + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v));
+  return geluErf(x);
 }
+
+const geluErf = defineUnary('gelu', (v) => 0.5 * v * (1 + erf(v * INV_SQRT_2)), (v) => 0.5 * (1 + erf(v * INV_SQRT_2)) + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v));
+
+const geluTanh = defineUnary('gelu', (v) => 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + GELU_C * v * v * v))), (v) => {
+  const t = Math.tanh(SQRT_2_OVER_PI * (v + GELU_C * v * v * v));
+  return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * GELU_C * v * v);
+});
 
 /** Clamp into [min, max]; the gradient passes where min ≤ x ≤ max. */
 export function clamp(x: Tensor, min = -Infinity, max = Infinity): Tensor {
   if (min > max) throw new ValueError('clamp', `min must not exceed max, got min=${min}, max=${max}`, 'min');
-  return unary('clamp', x, (v) => (v < min ? min : v > max ? max : v), (v) => (v >= min && v <= max ? 1 : 0));
+  checkTensor('clamp', x);
+  const y = allocate(x.dtype, x.size);
+  for (let i = 0; i < y.length; i++) {
+    const v = x.data[i]!;
+    y[i] = v < min ? min : v > max ? max : v;
+  }
+  return record('clamp', new Tensor(y, x.shape), [x], (g) => {
+    const gx = allocate(x.dtype, x.size);
+    for (let i = 0; i < gx.length; i++) {
+      const v = x.data[i]!;
+      gx[i] = v >= min && v <= max ? g.data[i]! : 0;
+    }
+    return [new Tensor(gx, x.shape)];
+  });
 }
 
 /** Convert to another dtype; the gradient converts back. */

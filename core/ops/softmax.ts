@@ -11,18 +11,19 @@ function forEachLine(outer: number, n: number, inner: number, visit: (start: num
 }
 
 function softmaxLines(x: TypedArray, y: TypedArray, outer: number, n: number, inner: number, log: boolean): void {
+  const e = new Float64Array(n); // exp(x − m) of one line, kept so that exp runs once per element
   forEachLine(outer, n, inner, (s, st) => {
     let m = -Infinity;
     for (let k = 0, p = s; k < n; k++, p += st) if (x[p]! > m) m = x[p]!;
     if (m === -Infinity) m = 0; // all −∞: z = 0, so the row is NaN (0·∞ and −∞ − −∞), as in torch
     let z = 0;
-    for (let k = 0, p = s; k < n; k++, p += st) z += Math.exp(x[p]! - m);
+    for (let k = 0, p = s; k < n; k++, p += st) z += e[k] = Math.exp(x[p]! - m);
     if (log) {
       const lz = Math.log(z); // (x − m) − log z, not x − (m + log z): a large m would absorb log z
       for (let k = 0, p = s; k < n; k++, p += st) y[p] = x[p]! - m - lz;
     } else {
       const inv = 1 / z;
-      for (let k = 0, p = s; k < n; k++, p += st) y[p] = Math.exp(x[p]! - m) * inv;
+      for (let k = 0, p = s; k < n; k++, p += st) y[p] = e[k]! * inv;
     }
   });
 }
