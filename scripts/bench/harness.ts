@@ -40,7 +40,11 @@ export function printTable(header: readonly string[], rows: readonly (readonly s
 
 export const fmt = (x: number, digits = 2): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 
-/** TF.js with its cpu and wasm backends registered; wasm binaries are read from node_modules (no network). */
+/**
+ * TF.js with its cpu and wasm backends registered; wasm binaries are read from node_modules (no network).
+ * Time ropelab before the wasm backend starts: growing WebAssembly memory detaches an ArrayBuffer, after which
+ * V8 adds a check to every typed-array access in optimized JS for the rest of the process (~10–15% slower).
+ */
 export async function loadTf(): Promise<TfModule> {
   const tf = await import('@tensorflow/tfjs-core');
   await import('@tensorflow/tfjs-backend-cpu');

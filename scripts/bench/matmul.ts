@@ -1,0 +1,142 @@
+/**
+ * Square matmul benchmark: ropelab's `matmul` op against TF.js (cpu backend = plain JS, wasm backend = XNNPACK,
+ * single-threaded in Node) in the same process. Not a test; prints a table.
+ *
+ *   node scripts/run.mjs scripts/bench/matmul.ts
+ *
+ * Timings are the median of a few repetitions after warm-up; TF.js timings include `await result.data()` so its
+ * lazy execution is counted. GFLOP/s = 2·N³ / time. Ratios are speed ratios: > 1 means ropelab is faster.
+ */
+import { Generator, matmul, randn, type DType, type MatmulOptions, type Tensor } from '../../core/index.js';
+import { fmt, loadTf, medianMs, printEnvironment, printTable, useBackend, type PeerBackend, type TfModule } from './harness.js';
+
+const SIZES = [128, 256, 512, 1024] as const;
+const DTYPES: readonly DType[] = ['float32', 'float64'];
+/** Size used for the transposed variants. */
+const TRANSPOSED_N = 512;
+const SEED = 1234;
+
+const BACKENDS: readonly PeerBackend[] = ['cpu', 'wasm'];
+
+interface Variant {
+  label: string;
+  transposeA: boolean;
+  transposeB: boolean;
+}
+
+const PLAIN: Variant = { label: 'A·B', transposeA: false, transposeB: false };
+const VARIANTS: readonly Variant[] = [
+  PLAIN,
+  { label: 'A·Bᵀ', transposeA: false, transposeB: true },
+  { label: 'Aᵀ·B', transposeA: true, transposeB: false },
+];
+
+/** Repetitions (after warm-up) per size, fewer for big N so the whole run stays within a few minutes. */
+function repsFor(n: number): { warmup: number; reps: number } {
+  if (n <= 128) return { warmup: 10, reps: 31 };
+  if (n <= 256) return { warmup: 4, reps: 11 };
+  if (n <= 512) return { warmup: 2, reps: 5 };
+  return { warmup: 1, reps: 3 };
+}
+
+function gflops(n: number, ms: number): number {
+  return (2 * n ** 3) / (ms * 1e6);
+}
+
+/** ropelab: time of one n×n·n×n product through the public op. */
+async function timeRopelab(n: number, dtype: DType, variant: Variant): Promise<number> {
+  const generator = new Generator(SEED);
+  const a: Tensor = randn([n, n], { dtype, generator });
+  const b: Tensor = randn([n, n], { dtype, generator });
+  const options: MatmulOptions = { transposeA: variant.transposeA, transposeB: variant.transposeB };
+  const { warmup, reps } = repsFor(n);
+  return medianMs(() => matmul(a, b, options), reps, warmup);
+}
+
+/** TF.js: time of one n×n·n×n float32 product on `backend`, including the read-back of the result. */
+async function timeTfjs(tf: TfModule, n: number, variant: Variant): Promise<number> {
+  const { warmup, reps } = repsFor(n);
+  const a = tf.randomNormal([n, n], 0, 1, 'float32', SEED);
+  const b = tf.randomNormal([n, n], 0, 1, 'float32', SEED + 1);
+  const ms = await medianMs(async () => {
+    const c = tf.matMul(a, b, variant.transposeA, variant.transposeB);
+    await c.data();
+    c.dispose();
+  }, reps, warmup);
+  a.dispose();
+  b.dispose();
+  return ms;
+}
+
+interface Case {
+  label: string;
+  n: number;
+  dtype: DType;
+  variant: Variant;
+}
+
+interface Row extends Case {
+  ropelab: number;
+  tfjs: Record<PeerBackend, number | null>;
+}
+
+function timeCell(n: number, ms: number | null): string {
+  return ms === null ? 'n/a' : `${fmt(ms)} ms ${fmt(gflops(n, ms))}`;
+}
+
+function ratioCell(ropelabMs: number, otherMs: number | null): string {
+  return otherMs === null ? 'n/a' : fmt(otherMs / ropelabMs);
+}
+
+function printRows(rows: readonly Row[]): void {
+  printTable(
+    ['case', 'ropelab ms GFLOP/s', 'tfjs-cpu ms GFLOP/s', 'tfjs-wasm ms GFLOP/s', 'rl/cpu', 'rl/wasm'],
+    rows.map((r) => [
+      `${r.label} ${r.n} ${r.dtype === 'float32' ? 'f32' : 'f64'}`,
+      timeCell(r.n, r.ropelab),
+      timeCell(r.n, r.tfjs.cpu),
+      timeCell(r.n, r.tfjs.wasm),
+      ratioCell(r.ropelab, r.tfjs.cpu),
+      ratioCell(r.ropelab, r.tfjs.wasm),
+    ]),
+  );
+}
+
+/**
+ * Times every case: all of ropelab first, then TF.js cpu, then TF.js wasm. The order matters: initializing the
+ * wasm backend grows WebAssembly memory, which detaches an ArrayBuffer and invalidates V8's "no detached
+ * buffers" protector for the whole process; from then on every typed-array access in optimized JS carries an
+ * extra check (ropelab's kernel loses ~10–15%). The last line re-times one case to show that effect.
+ */
+async function measureAll(tf: TfModule, cases: readonly Case[]): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const c of cases) rows.push({ ...c, ropelab: await timeRopelab(c.n, c.dtype, c.variant), tfjs: { cpu: null, wasm: null } });
+  for (const backend of BACKENDS) {
+    if (!(await useBackend(tf, backend))) continue;
+    for (const row of rows) {
+      if (row.dtype === 'float32') row.tfjs[backend] = await timeTfjs(tf, row.n, row.variant);
+    }
+  }
+  return rows;
+}
+
+async function main(): Promise<void> {
+  printEnvironment('square matmul: ropelab vs TF.js cpu (plain JS) and wasm (XNNPACK, SIMD, one thread) in one process');
+  const tf = await loadTf();
+  console.log(`TF.js ${tf.version_core}, float32 only (f64 columns n/a); ratios = tfjs time / ropelab time (> 1: ropelab faster)`);
+
+  const square: Case[] = SIZES.flatMap((n) => DTYPES.map((dtype) => ({ label: PLAIN.label, n, dtype, variant: PLAIN })));
+  const transposed: Case[] = VARIANTS.flatMap((variant) =>
+    DTYPES.map((dtype) => ({ label: variant.label, n: TRANSPOSED_N, dtype, variant })),
+  );
+  const rows = await measureAll(tf, [...square, ...transposed]);
+  console.log(`wasm backend: SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')}, threads ${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')}\n`);
+  printRows(rows.slice(0, square.length));
+  console.log(`\ntransposed variants at N = ${TRANSPOSED_N}`);
+  printRows(rows.slice(square.length));
+
+  const after = await timeRopelab(TRANSPOSED_N, 'float32', PLAIN);
+  console.log(`\nropelab A·B ${TRANSPOSED_N} f32 re-timed after TF.js wasm ran: ${after.toFixed(2)} ms, ${gflops(TRANSPOSED_N, after).toFixed(2)} GFLOP/s`);
+}
+
+await main();
