@@ -36,7 +36,6 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Outputs, inputs: readonly
     const out = fn(...xs);
     return out instanceof Tensor ? [out] : [...out];
   };
-  const fresh = (): Tensor[] => inputs.map((x) => new Tensor(x.data, x.shape, x.requiresGrad));
 
   // numerical Jacobians: numeric[j][o] is [input size × output size], perturbing inputs in place
   const base = noGrad(() => run(inputs.map((x) => x.detach())));
@@ -63,9 +62,28 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Outputs, inputs: readonly
     return cols;
   });
 
-  // analytical Jacobians, one backward per output element through one retained graph
-  const leaves = fresh();
-  const outs = run(leaves);
+  // analytical Jacobians, one backward per output element through one retained graph. Leaf inputs are used
+  // themselves, so fn may also reach them by closure (a module's parameters); their .grad is restored after.
+  const leaves = inputs.map((x) => (x.gradNode === null ? x : new Tensor(x.data, x.shape, x.requiresGrad)));
+  const savedGrads = leaves.map((x) => x.grad);
+  try {
+    compareAnalytical(run(leaves), leaves, inputs, checked, numeric, atol, rtol);
+  } finally {
+    leaves.forEach((x, i) => (x.grad = savedGrads[i]!));
+  }
+  return true;
+}
+
+/** Backward with one-hot seeds through each output; every entry must match numeric[c][o] (see gradcheck). */
+function compareAnalytical(
+  outs: readonly Tensor[],
+  leaves: readonly Tensor[],
+  inputs: readonly Tensor[],
+  checked: readonly number[],
+  numeric: readonly Float64Array[][],
+  atol: number,
+  rtol: number,
+): void {
   outs.forEach((out, o) => {
     if (!out.requiresGrad) {
       numeric.forEach((cols, c) => {
@@ -109,7 +127,6 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Outputs, inputs: readonly
       }
     }
   });
-  return true;
 }
 
 function snapshot(t: Tensor): Tensor {

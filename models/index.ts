@@ -1,2 +1,2 @@
 /** Public surface of models/: small complete models assembled from core/, positional/ and nn/. */
-export {};
+export { GPT, type GPTConfig, type GPTForwardOptions } from './gpt.js';

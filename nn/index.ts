@@ -1,2 +1,13 @@
-/** Public surface of nn/: modules and layers built on core/ (see the nn issue for what lands here). */
-export {};
+/** Public surface of nn/: layers, attention and training utilities built on core/ and positional/. */
+export { Module, Parameter, type LoadStateDictOptions, type LoadStateDictResult } from '../core/index.js';
+export { constantParameter, normalParameter, uniformParameter } from './init.js';
+export { Linear, type LinearOptions } from './linear.js';
+export { Embedding, type EmbeddingOptions } from './embedding.js';
+export { LayerNorm, RMSNorm, type NormOptions } from './norm.js';
+export { Dropout, MLP, SwiGLU, type MLPOptions } from './mlp.js';
+export { causalMask, combineMasks, documentMask, paddingMask, slidingWindowMask } from './mask.js';
+export { KVCache, type KVCacheOptions } from './kv-cache.js';
+export {
+  MultiHeadAttention, scaledDotProductAttention, type AttentionCallOptions, type MultiHeadAttentionOptions, type SDPAOptions,
+} from './attention.js';
+export { Block, type BlockOptions } from './block.js';

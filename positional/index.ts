@@ -1,2 +1,5 @@
-/** Public surface of positional/: rotary position encodings, built on core/ only. */
-export {};
+/** Public surface of positional/: position encodings for attention, built on core/ only. */
+export { NoPE, PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
+export { LearnedAbsolute, type LearnedAbsoluteOptions } from './learned.js';
+export { RoPE, applyRotary, ropeInvFreq, rotaryAngles, type ApplyRotaryOptions, type PairLayout, type RoPEOptions } from './rope.js';
+export { createPositional, positionalNames, registerPositional, type PositionalFactory, type PositionalSpec } from './registry.js';

@@ -1,0 +1,43 @@
+/**
+ * The positional-encoding interface that attention layers call. Every variant (NoPE, learned absolute, RoPE and
+ * its relatives) is a Module implementing it, so its learnable parts are found by `parameters()`.
+ */
+import { Module, type Tensor } from '../core/index.js';
+
+/**
+ * Token positions: a float64 tensor [T] shared by the batch, or [B, T] per sequence; multi-axis variants use
+ * [T, axes] or [B, T, axes] coordinates. Values may be fractional.
+ */
+export type Positions = Tensor;
+
+export interface EncodedQK {
+  /** q: [B, H, Tq, d] after the encoding. */
+  q: Tensor;
+  /** k: [B, Hkv, Tk, d] after the encoding. */
+  k: Tensor;
+  /** Extra multiplier on the attention logits (1 when absent). */
+  logitScale?: number;
+}
+
+export abstract class PositionalEncoding extends Module {
+  /** Short name used in tables and configs ('nope', 'learned', 'rope', …). */
+  abstract readonly name: string;
+
+  /**
+   * Transform q [B, H, Tq, d] and k [B, Hkv, Tk, d] given their positions. The default passes them through.
+   * With a KV cache, keys are encoded once at their own positions before they are cached.
+   */
+  encodeQK(q: Tensor, k: Tensor, _qPositions: Positions, _kPositions: Positions): EncodedQK {
+    return { q, k };
+  }
+
+  /** Additive embedding for the residual stream at the given positions ([T] or [B, T] → [..., dim]), or null. */
+  inputEmbedding(_positions: Positions, _dim: number): Tensor | null {
+    return null;
+  }
+}
+
+/** NoPE: no positional signal at all; causal masking alone tells tokens apart (Kazemnejad et al. 2023). */
+export class NoPE extends PositionalEncoding {
+  readonly name = 'nope';
+}
