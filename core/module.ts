@@ -103,7 +103,7 @@ export abstract class Module {
   loadStateDict(state: Readonly<Record<string, Tensor>>, options: LoadStateDictOptions = {}): LoadStateDictResult {
     const { strict = true } = options;
     const own = new Map(this.namedParameters());
-    const missing = [...own.keys()].filter((k) => !(k in state));
+    const missing = [...own.keys()].filter((k) => !Object.hasOwn(state, k));
     const unexpected = Object.keys(state).filter((k) => !own.has(k));
     if (strict && (missing.length > 0 || unexpected.length > 0)) {
       throw new ValueError(
@@ -113,13 +113,13 @@ export abstract class Module {
       );
     }
     for (const [name, p] of own) {
-      const src = state[name];
+      const src = Object.hasOwn(state, name) ? state[name] : undefined;
       if (src !== undefined && (src.shape.length !== p.shape.length || src.shape.some((d, i) => d !== p.shape[i]))) {
         throw new ShapeError('loadStateDict', `${name}=${fmtShape(src.shape)} does not match the parameter's ${fmtShape(p.shape)}`, name);
       }
     }
     for (const [name, p] of own) {
-      const src = state[name];
+      const src = Object.hasOwn(state, name) ? state[name] : undefined;
       if (src !== undefined) p.data.set(src.data);
     }
     return { missing, unexpected };

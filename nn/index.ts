@@ -11,3 +11,7 @@ export {
   MultiHeadAttention, scaledDotProductAttention, type AttentionCallOptions, type MultiHeadAttentionOptions, type SDPAOptions,
 } from './attention.js';
 export { Block, type BlockOptions } from './block.js';
+export { SAFETENSORS_MAX_HEADER_BYTES, parseSafetensors, serializeSafetensors } from './safetensors.js';
+export { loadSafetensors, saveSafetensors, type LoadSafetensorsOptions, type LoadSafetensorsResult } from './safetensors-node.js';
+export { formatProgress, train, type ProgressOutput, type TrainOptions, type TrainProgress, type TrainResult } from './train.js';
+export { generate, sampleFromLogits, type CausalLM, type GenerateOptions, type SampleOptions } from './generate.js';

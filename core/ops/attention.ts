@@ -16,7 +16,7 @@ export interface AttentionOptions {
   mask?: Tensor | null;
   /** Causal, aligned bottom-right: query i sits at key position i + (Tk − Tq) and sees keys up to it. */
   causal?: boolean;
-  /** Sliding window: a query sees only keys less than `window` positions away (to its left when causal). */
+  /** Sliding window (an integer ≥ 1): a query sees only keys less than `window` positions away (to its left when causal). */
   window?: number;
   /** Logit scale; default 1/√d. */
   scale?: number;
@@ -66,7 +66,10 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   if (Tv !== Tk) throw new ShapeError('attention', `k and v lengths differ — k=${fmtShape(k.shape)}, v=${fmtShape(v.shape)}`, 'v');
   const { mask = null, causal = false, window = Infinity, scale = 1 / Math.sqrt(d) } = options;
   if (causal && Tq > Tk) throw new ShapeError('attention', `causal attention needs Tq ≤ Tk — q=${fmtShape(q.shape)}, k=${fmtShape(k.shape)}`, 'q');
-  if (!(window >= 1)) throw new ValueError('attention', `window must be ≥ 1, got ${window}`, 'window');
+  // an integer (or Infinity): block column ranges are computed from it and must be whole positions
+  if (!(window >= 1) || !(Number.isInteger(window) || window === Infinity)) {
+    throw new ValueError('attention', `window must be an integer ≥ 1 (or Infinity), got ${window}`, 'window');
+  }
   if (!Number.isFinite(scale)) throw new ValueError('attention', `scale must be finite, got ${scale}`, 'scale');
 
   const batch = broadcastShapes(broadcastShapes(q.shape.slice(0, -2), k.shape.slice(0, -2), 'attention', ['q', 'k']), v.shape.slice(0, -2), 'attention', ['q·k', 'v']);

@@ -114,15 +114,20 @@ function normBackward(g: Tensor, xhat: Float64Array, rstd: Float64Array, w: Floa
       }
       return dx;
     },
+    // dw and db sum over every row: accumulate in float64 and round once (as the reduction kernels do)
     dw: (dtype: 'float32' | 'float64') => {
-      const dw = allocate(dtype, D);
+      const dw = new Float64Array(D);
       for (let i = 0; i < xhat.length; i++) dw[i % D] += gs[i]! * xhat[i]!;
-      return dw;
+      return toDType(dw, dtype);
     },
     db: (dtype: 'float32' | 'float64') => {
-      const db = allocate(dtype, D);
+      const db = new Float64Array(D);
       for (let i = 0; i < gs.length; i++) db[i % D] += gs[i]!;
-      return db;
+      return toDType(db, dtype);
     },
   };
+}
+
+function toDType(sums: Float64Array, dtype: 'float32' | 'float64'): Float32Array | Float64Array {
+  return dtype === 'float64' ? sums : Float32Array.from(sums);
 }

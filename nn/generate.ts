@@ -1,0 +1,157 @@
+/**
+ * Autoregressive sampling with a KV cache: the prompt is encoded once (prefill), then each new token costs one
+ * single-position forward. Sampling is float64 on the host: temperature, top-k, top-p (nucleus), inverse CDF.
+ */
+import { Module, Tensor, ValueError, noGrad, type Generator } from '../core/index.js';
+import type { KVCache } from './kv-cache.js';
+
+/** A decoder that maps ids [B, T] to logits [B, T, V], continuing from per-layer caches (models/gpt.ts GPT is one). */
+export interface CausalLM {
+  forward(ids: Tensor, options?: { caches?: readonly KVCache[] }): Tensor;
+  newCaches(): KVCache[];
+}
+
+export interface SampleOptions {
+  /** Softmax temperature; default 1. 0 = greedy (argmax, lowest index on ties; needs no generator). */
+  temperature?: number;
+  /** Keep only the k highest logits (ties broken by lower index). Default: all. */
+  topK?: number;
+  /** Nucleus: keep the smallest set of most probable tokens whose probability sums to ≥ topP (after topK). Default 1. */
+  topP?: number;
+}
+
+export interface GenerateOptions extends SampleOptions {
+  maxNewTokens: number;
+  /** Source of randomness; required unless temperature is 0. */
+  generator?: Generator;
+  /** Stop after producing this token (it is included in the result). */
+  stopToken?: number;
+}
+
+/**
+ * Generate up to maxNewTokens tokens after `prompt` and return them (the prompt is not included). Runs under noGrad;
+ * a Module is put in eval mode for the call (dropout off) and restored after. Deterministic for a given generator
+ * state: one `generator.random()` per sampled token, none when greedy.
+ */
+export function generate(model: CausalLM, prompt: readonly number[], options: GenerateOptions): number[] {
+  const { maxNewTokens, generator, stopToken } = options;
+  const sample = validateSampling('generate', options, generator);
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) {
+    throw new ValueError('generate', `maxNewTokens must be an integer ≥ 0, got maxNewTokens=${maxNewTokens}`, 'maxNewTokens');
+  }
+  if (prompt.length === 0) throw new ValueError('generate', 'prompt is empty (need at least one token to condition on)', 'prompt');
+  prompt.forEach((t, i) => {
+    if (!Number.isInteger(t) || t < 0) throw new ValueError('generate', `prompt[${i}]=${t} is not a token id (an integer ≥ 0)`, 'prompt');
+  });
+  if (maxNewTokens === 0) return [];
+
+  const module = model instanceof Module ? model : null;
+  const wasTraining = module?.training ?? false;
+  module?.eval();
+  try {
+    return noGrad(() => {
+      const caches = model.newCaches();
+      const out: number[] = [];
+      let logits = model.forward(ids(prompt), { caches }); // prefill: [1, P, V]
+      for (;;) {
+        const next = sampleFromLogits(lastRow(logits), sample, generator);
+        out.push(next);
+        if (out.length === maxNewTokens || next === stopToken) return out;
+        logits = model.forward(ids([next]), { caches }); // [1, 1, V]
+      }
+    });
+  } finally {
+    if (module !== null) module.train(wasTraining);
+  }
+}
+
+/**
+ * Draw one token id from a row of logits. temperature 0 → argmax (lowest index among equal maxima). Otherwise, in
+ * float64: p ∝ exp((logit − max)/T) over the tokens sorted by logit (descending, ties by index), cut to the first
+ * topK, then to the shortest prefix whose probability reaches topP; u = generator.random() picks by inverse CDF
+ * along that order. −∞ logits have probability 0; if some logits are +∞ they share all the probability.
+ */
+export function sampleFromLogits(logits: ArrayLike<number>, options: SampleOptions = {}, generator?: Generator): number {
+  const { temperature, topK, topP } = validateSampling('sampleFromLogits', options, generator);
+  const V = logits.length;
+  if (V === 0) throw new ValueError('sampleFromLogits', 'logits are empty', 'logits');
+  let max = -Infinity;
+  let argmax = -1;
+  for (let i = 0; i < V; i++) {
+    const l = logits[i]!;
+    if (Number.isNaN(l)) throw new ValueError('sampleFromLogits', `logits[${i}] is NaN`, 'logits');
+    if (l > max) {
+      max = l;
+      argmax = i;
+    }
+  }
+  if (argmax < 0) throw new ValueError('sampleFromLogits', 'every logit is −∞ (nothing can be sampled)', 'logits');
+  if (temperature === 0) return argmax;
+
+  // candidates by logit, descending; ties by index (Array.prototype.sort is stable)
+  let order = Array.from({ length: V }, (_, i) => i).sort((a, b) => logits[b]! - logits[a]! || a - b);
+  if (topK < order.length) order = order.slice(0, topK);
+  const weights = new Float64Array(order.length);
+  let total = 0;
+  for (let j = 0; j < order.length; j++) {
+    const l = logits[order[j]!]!;
+    // with a +∞ maximum only the +∞ logits keep weight (equally); otherwise exp((l − max)/T) ∈ (0, 1]
+    const w = max === Infinity ? (l === Infinity ? 1 : 0) : Math.exp((l - max) / temperature);
+    weights[j] = w;
+    total += w;
+  }
+  let n = order.length;
+  if (topP < 1) {
+    const target = topP * total;
+    let cum = 0;
+    for (let j = 0; j < order.length; j++) {
+      cum += weights[j]!;
+      if (cum >= target) {
+        n = j + 1;
+        break;
+      }
+    }
+    total = 0;
+    for (let j = 0; j < n; j++) total += weights[j]!;
+  }
+  const u = generator!.random() * total;
+  let cum = 0;
+  let lastPositive = 0;
+  for (let j = 0; j < n; j++) {
+    const w = weights[j]!;
+    if (w === 0) continue;
+    cum += w;
+    lastPositive = j;
+    if (u < cum) return order[j]!;
+  }
+  return order[lastPositive]!; // u within rounding of the total
+}
+
+/** Validated sampling options with defaults. */
+function validateSampling(op: string, options: SampleOptions, generator: Generator | undefined): Required<SampleOptions> {
+  const { temperature = 1, topK = Infinity, topP = 1 } = options;
+  if (!(temperature >= 0) || temperature === Infinity) {
+    throw new ValueError(op, `temperature must be finite and ≥ 0 (0 = greedy), got temperature=${temperature}`, 'temperature');
+  }
+  if (!(topK >= 1) || (topK !== Infinity && !Number.isInteger(topK))) {
+    throw new ValueError(op, `topK must be an integer ≥ 1, got topK=${topK}`, 'topK');
+  }
+  if (!(topP > 0 && topP <= 1)) throw new ValueError(op, `topP must lie in (0, 1], got topP=${topP}`, 'topP');
+  if (temperature > 0 && generator === undefined) {
+    throw new ValueError(op, `sampling at temperature=${temperature} needs a generator (pass { generator: new Generator(seed) }, or temperature 0 for greedy)`, 'generator');
+  }
+  return { temperature, topK, topP };
+}
+
+function ids(tokens: readonly number[]): Tensor {
+  return new Tensor(Float64Array.from(tokens), [1, tokens.length]);
+}
+
+/** The last position's logits of [1, T, V] (a view, no copy). */
+function lastRow(logits: Tensor): ArrayLike<number> {
+  if (logits.ndim !== 3 || logits.shape[0] !== 1) {
+    throw new ValueError('generate', `model.forward must return logits [1, T, V], got [${logits.shape.join(', ')}]`, 'model');
+  }
+  const V = logits.shape[2]!;
+  return logits.data.subarray(logits.size - V);
+}

@@ -1,0 +1,60 @@
+/**
+ * safetensors checkpoints on disk (Node). The fs modules are imported inside the functions, so a browser bundle
+ * of nn/ that never calls these does not load them.
+ */
+import type { Module } from '../core/index.js';
+import { parseSafetensors, serializeSafetensors } from './safetensors.js';
+
+/**
+ * Write `module.stateDict()` to `path` as safetensors (F32/F64 as the parameters are), with `metadata` as the
+ * header's `__metadata__` (e.g. the model config as JSON text). Parent folders are created. The bytes go to a
+ * temporary file in the same folder, flushed to disk, then renamed over `path`, so a crash leaves either the old
+ * checkpoint or the new one, never half of one.
+ */
+export async function saveSafetensors(module: Module, path: string, metadata?: Readonly<Record<string, string>>): Promise<void> {
+  const bytes = serializeSafetensors(module.stateDict(), metadata);
+  const fs = await import('node:fs/promises');
+  const nodePath = await import('node:path');
+  await fs.mkdir(nodePath.dirname(nodePath.resolve(path)), { recursive: true });
+  const tmp = `${path}.${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}.tmp`;
+  try {
+    const handle = await fs.open(tmp, 'wx');
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(tmp, path);
+  } catch (err) {
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+}
+
+export interface LoadSafetensorsOptions {
+  /** Require the file's tensor names to be exactly the module's parameter names (default true). */
+  strict?: boolean;
+}
+
+export interface LoadSafetensorsResult {
+  /** The header's `__metadata__` ({} when absent). */
+  metadata: Record<string, string>;
+  /** Parameters the file has no tensor for (non-strict loads only; strict loads throw instead). */
+  missing: string[];
+  /** Tensors in the file that name no parameter (non-strict loads only). */
+  unexpected: string[];
+}
+
+/**
+ * Load a safetensors file into `module`'s parameters, in place. The whole file is parsed and validated first
+ * (parseSafetensors), then Module.loadStateDict checks every name and shape before copying anything (converting
+ * dtypes on copy), so a corrupt file or a mismatched checkpoint throws and leaves the module untouched.
+ */
+export async function loadSafetensors(module: Module, path: string, options: LoadSafetensorsOptions = {}): Promise<LoadSafetensorsResult> {
+  const fs = await import('node:fs/promises');
+  const file = await fs.readFile(path);
+  const { tensors, metadata } = parseSafetensors(new Uint8Array(file.buffer, file.byteOffset, file.byteLength));
+  const { missing, unexpected } = module.loadStateDict(tensors, { strict: options.strict ?? true });
+  return { metadata, missing, unexpected };
+}
