@@ -4,6 +4,7 @@
  * differentiable rotation here, `applyRotary`.
  */
 import { DTypeError, ShapeError, Tensor, ValueError, broadcastShapes, fmtShape, record, type DType } from '../core/index.js';
+import { toBFloat16 } from './bf16.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 
 /** Which channels form a rotation pair: 'half' pairs (i, i + d/2) (GPT-NeoX, HF Llama); 'interleaved' pairs (2i, 2i+1) (RoFormer, Meta, DeepSeek). */
@@ -30,8 +31,17 @@ export function rotaryAngles(positions: Positions | ArrayLike<number>, invFreq: 
   return new Tensor(data, [...pos.shape, P]);
 }
 
+/** Arithmetic of the rotation: exact (float64, then stored), or emulating float32 or bfloat16 kernels. */
+export type RotaryPrecision = 'float64' | 'float32' | 'bf16';
+
 export interface ApplyRotaryOptions {
   layout: PairLayout;
+  /**
+   * 'float32' / 'bf16' round the angle to float32 and then cos, sin, inputs, each product and each sum to the
+   * chosen format, as a low-precision kernel would; the backward treats that rounding as the identity.
+   * Default 'float64'.
+   */
+  precision?: RotaryPrecision;
   /** Multiplier on the rotated channels (YaRN/LongRoPE attention factor); default 1. */
   scale?: number;
   /** Channels [0, rotaryDim) rotate, the rest pass through; default 2·pairs. */
@@ -83,53 +93,90 @@ export function applyRotary(x: Tensor, angles: Tensor, options: ApplyRotaryOptio
   }
   const rows = x.size / Math.max(D, 1);
   const angleRow = angleRowIndex(angles.shape.slice(0, -1), lead, rows);
-  const half = R / 2;
-  // channel offsets of the two members of pair i
-  const aOf = (i: number): number => (layout === 'half' ? i : 2 * i);
-  const bStep = layout === 'half' ? half : 1;
-
+  const geometry: RotaryGeometry = { rows, D, P, R, half: layout === 'half', angleRow };
+  const precision = options.precision ?? 'float64';
   const { cos, sin } = trigOf(angles);
   const y = x.dtype === 'float64' ? new Float64Array(x.size) : new Float32Array(x.size);
-  const xs = x.data;
+  if (precision === 'float64') rotateRows(x.data, y, cos, sin, scale, geometry);
+  else rotateRowsRounded(precision === 'bf16' ? toBFloat16 : Math.fround, x.data, y, angles.data, scale, geometry);
+  const out = new Tensor(y, x.shape);
+  return record('applyRotary', out, [x, angles], (g) => {
+    const gx = x.dtype === 'float64' ? new Float64Array(x.size) : new Float32Array(x.size);
+    rotateRows(g.data, gx, cos, sin, scale, geometry, true); // ∂L/∂x = s·R(φ)ᵀ g = s·R(−φ) g
+    const gAngles = angles.requiresGrad ? angleGradient(g.data, y, geometry, [...lead, P], angles.dtype) : null;
+    return [new Tensor(gx, x.shape), gAngles];
+  });
+}
+
+/** Where the pairs are: rows of D channels, P pairs in the first R = 2P channels, each row's angle row. */
+interface RotaryGeometry {
+  rows: number;
+  D: number;
+  P: number;
+  R: number;
+  /** 'half' layout pairs (i, i + P), else (2i, 2i + 1). */
+  half: boolean;
+  angleRow: Int32Array;
+}
+
+/**
+ * out_a = s(x_a cos φ − x_b sin φ), out_b = s(x_a sin φ + x_b cos φ) for every pair; channels ≥ R are copied.
+ * With `transpose` it applies s·R(φ)ᵀ = s·R(−φ) instead (the backward), written with −sin.
+ */
+function rotateRows(xs: ArrayLike<number>, out: Float32Array | Float64Array, cos: Float64Array, sin: Float64Array, scale: number, geo: RotaryGeometry, transpose = false): void {
+  const { rows, D, P, R, half, angleRow } = geo;
+  const c0 = scale;
+  const s0 = transpose ? -scale : scale;
+  const step = half ? 1 : 2;
+  const bOff = half ? P : 1;
   for (let r = 0; r < rows; r++) {
     const o = r * D;
     const ao = angleRow[r]! * P;
-    for (let i = 0; i < P; i++) {
-      const ia = o + aOf(i);
-      const ib = ia + bStep;
-      const c = cos[ao + i]! * scale;
-      const s = sin[ao + i]! * scale;
+    for (let i = 0, ia = o; i < P; i++, ia += step) {
+      const ib = ia + bOff;
+      const c = cos[ao + i]! * c0;
+      const s = sin[ao + i]! * s0;
       const xa = xs[ia]!;
       const xb = xs[ib]!;
-      y[ia] = xa * c - xb * s;
-      y[ib] = xa * s + xb * c;
+      out[ia] = xa * c - xb * s;
+      out[ib] = xa * s + xb * c;
     }
-    for (let j = R; j < D; j++) y[o + j] = xs[o + j]!;
+    for (let j = R; j < D; j++) out[o + j] = xs[o + j]!;
   }
-  const out = new Tensor(y, x.shape);
-  return record('applyRotary', out, [x, angles], (g) => {
-    const gs = g.data;
-    const gx = x.dtype === 'float64' ? new Float64Array(x.size) : new Float32Array(x.size);
-    const ga = angles.requiresGrad ? new Float64Array(rows * P) : null;
-    for (let r = 0; r < rows; r++) {
-      const o = r * D;
-      const ao = angleRow[r]! * P;
-      for (let i = 0; i < P; i++) {
-        const ia = o + aOf(i);
-        const ib = ia + bStep;
-        const c = cos[ao + i]! * scale;
-        const s = sin[ao + i]! * scale;
-        const gA = gs[ia]!;
-        const gB = gs[ib]!;
-        gx[ia] = gA * c + gB * s;
-        gx[ib] = gB * c - gA * s;
-        if (ga !== null) ga[r * P + i] = gB * y[ia]! - gA * y[ib]!;
-      }
-      for (let j = R; j < D; j++) gx[o + j] = gs[o + j]!;
+}
+
+/** The forward rotation with every intermediate rounded by `round` (float32 or bf16 emulation). */
+function rotateRowsRounded(round: (v: number) => number, xs: ArrayLike<number>, out: Float32Array | Float64Array, angles: ArrayLike<number>, scale: number, geo: RotaryGeometry): void {
+  const { rows, D, P, R, half, angleRow } = geo;
+  const step = half ? 1 : 2;
+  const bOff = half ? P : 1;
+  for (let r = 0; r < rows; r++) {
+    const o = r * D;
+    const ao = angleRow[r]! * P;
+    for (let i = 0, ia = o; i < P; i++, ia += step) {
+      const ib = ia + bOff;
+      const phi = Math.fround(angles[ao + i]!);
+      const c = round(round(Math.cos(phi)) * scale);
+      const s = round(round(Math.sin(phi)) * scale);
+      const xa = round(xs[ia]!);
+      const xb = round(xs[ib]!);
+      out[ia] = round(round(xa * c) - round(xb * s));
+      out[ib] = round(round(xa * s) + round(xb * c));
     }
-    const gAngles = ga === null ? null : new Tensor(angles.dtype === 'float64' ? ga : Float32Array.from(ga), [...lead, P]);
-    return [new Tensor(gx, x.shape), gAngles];
-  });
+    for (let j = R; j < D; j++) out[o + j] = xs[o + j]!;
+  }
+}
+
+/** ∂L/∂φ = g_b·y_a − g_a·y_b per pair and row (y the rotated output): [...lead, P]. */
+function angleGradient(gs: ArrayLike<number>, y: ArrayLike<number>, geo: RotaryGeometry, shape: number[], dtype: DType): Tensor {
+  const { rows, D, P, half } = geo;
+  const ga = dtype === 'float64' ? new Float64Array(rows * P) : new Float32Array(rows * P);
+  const step = half ? 1 : 2;
+  const bOff = half ? P : 1;
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0, ia = r * D; i < P; i++, ia += step) ga[r * P + i] = gs[ia + bOff]! * y[ia]! - gs[ia]! * y[ia + bOff]!;
+  }
+  return new Tensor(ga, shape);
 }
 
 /** For each row of x's leading shape `lead`, the row of the (broadcast) angle table it uses. */
