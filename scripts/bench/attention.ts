@@ -1,0 +1,618 @@
+/**
+ * Attention and LM-training benchmark: ropelab against TF.js (cpu backend = plain JS, wasm backend = XNNPACK,
+ * SIMD, single-threaded in Node) in the same process, plus the process's peak RSS. Not a test; prints tables.
+ *
+ *   node scripts/run.mjs scripts/bench/attention.ts
+ *
+ * Cases (all float32):
+ *   attn T   one causal self-attention layer, x [1, T, 256], 4 heads of 64, q/k/v/o projections without bias,
+ *            RoPE (half layout, base 10000) on q and k; loss = sum(out ⊙ R) for a fixed random R; forward and
+ *            backward, gradients for x and all four weights.
+ *   LM step  one training step of a 2-layer pre-norm GPT (dim 128, 4 heads, RoPE, GELU-tanh MLP 4×, tied
+ *            embedding head, vocab 65) on a batch of 8 × 128 tokens: forward, mean cross-entropy, backward,
+ *            AdamW update (lr 1e-3, decoupled weight decay 0.01).
+ * The TF.js side is the same math written with tf ops and differentiated with `tf.valueAndGrads` /
+ * `tf.variableGrads` (gradients are registered only by the `@tensorflow/tfjs` umbrella), in two styles (TfOps):
+ * idiomatic (heads as a batch axis, transposeB), timed on cpu and wasm, and tuned for wasm (only unbatched,
+ * untransposed 2-D matmuls, also in the backward pass), timed on wasm. Before timing, each variant is checked
+ * against ropelab on a small case from the same weights (loss and gradients, and the LM loss after one AdamW step).
+ * Projection weights are handed to TF.js as [in, out] so that its projections are untransposed matmuls. The token
+ * embedding is oneHot(ids) · E in every TF.js variant: the wasm backend lacks gather's gradient
+ * (UnsortedSegmentSum), and on cpu the [1024, 65]·[65, 128] product is negligible.
+ *
+ * Order: all ropelab cases first, then TF.js cpu, then TF.js wasm (starting the wasm backend slows typed-array
+ * code for the rest of the process; see harness.ts). Times are medians after warm-up; TF.js times include
+ * reading back the loss and every gradient. Speedups are tfjs time / ropelab time (> 1: ropelab faster).
+ * Peak RSS is process.resourceUsage().maxRSS, a process-wide high-water mark, sampled after each case.
+ *
+ *   node scripts/run.mjs scripts/bench/attention.ts --check   # only the equivalence checks (seconds)
+ */
+import type * as TfNs from '@tensorflow/tfjs';
+import { AdamW, Generator, Tensor, randint, randn } from '../../core/index.js';
+import { MultiHeadAttention } from '../../nn/index.js';
+import { RoPE } from '../../positional/index.js';
+import { GPT, type GPTConfig } from '../../models/index.js';
+import { fmt, loadTf, medianMs, printEnvironment, printTable, useBackend, type PeerBackend } from './harness.js';
+
+type Tf = typeof TfNs;
+type TfTensor = TfNs.Tensor;
+
+const SEED = 1234;
+/** The TF.js peers, timed in this order: backend and how it multiplies (see TfOps). */
+type PeerId = 'cpu' | 'wasm' | 'wasmTuned';
+const PEERS: readonly { id: PeerId; backend: PeerBackend; tuned: boolean; label: string }[] = [
+  { id: 'cpu', backend: 'cpu', tuned: false, label: 'tfjs-cpu' },
+  { id: 'wasm', backend: 'wasm', tuned: false, label: 'tfjs-wasm' },
+  { id: 'wasmTuned', backend: 'wasm', tuned: true, label: 'tfjs-wasm tuned' },
+];
+
+const ATTN_DIM = 256;
+const ATTN_HEADS = 4;
+const ATTN_HEAD_DIM = ATTN_DIM / ATTN_HEADS;
+const ATTN_T = [256, 1024] as const;
+/** Sequence length of the ropelab-vs-TF.js equivalence check for attention. */
+const ATTN_CHECK_T = 48;
+const ROPE_BASE = 10000;
+
+const LM: GPTConfig = { vocabSize: 65, contextLength: 128, dim: 128, numLayers: 2, numHeads: 4, positional: 'rope', seed: SEED };
+const LM_BATCH = 8;
+const LM_T = 128;
+/** Batch and length of the LM equivalence check. */
+const LM_CHECK_B = 2;
+const LM_CHECK_T = 32;
+const LR = 1e-3;
+const WEIGHT_DECAY = 0.01;
+const LN_EPS = 1e-5;
+
+/** Relative tolerance of the equivalence checks (float32 on both sides, different summation orders). */
+const CHECK_RTOL = 1e-3;
+/** Targets from the issue, checked at T = 1024 and on the LM step. */
+const TARGET = { cpu: 6, wasm: 1.5 } as const;
+
+type Side = 'ropelab' | PeerId;
+type CaseId = 'attn256' | 'attn1024' | 'lm';
+const CASES: readonly { id: CaseId; label: string; targeted: boolean }[] = [
+  { id: 'attn256', label: 'attn fwd+bwd T=256', targeted: false },
+  { id: 'attn1024', label: 'attn fwd+bwd T=1024', targeted: true },
+  { id: 'lm', label: 'LM step 2L d128 8×128', targeted: true },
+];
+
+/** Warm-up and timed repetitions per case and side; a TF.js cpu step at T=1024 takes 8–16 s, so few reps there. */
+function repsFor(id: CaseId, side: Side): { warmup: number; reps: number } {
+  if (side === 'ropelab') return id === 'attn256' ? { warmup: 2, reps: 9 } : { warmup: 1, reps: 5 };
+  if (side === 'cpu') return { warmup: 1, reps: 3 };
+  return id === 'attn256' ? { warmup: 1, reps: 7 } : { warmup: 1, reps: 5 };
+}
+
+// ───────────────────────────── peak RSS ─────────────────────────────
+
+const MiB = 1024; // maxRSS is in KiB
+const rssMarks: { label: string; maxRssKiB: number; rssKiB: number }[] = [];
+
+function markRss(label: string): void {
+  rssMarks.push({ label, maxRssKiB: process.resourceUsage().maxRSS, rssKiB: process.memoryUsage().rss / 1024 });
+}
+
+// ───────────────────────────── shared data ─────────────────────────────
+
+interface AttnWeights {
+  /** ropelab layout [out, in], row-major. */
+  wq: Float32Array;
+  wk: Float32Array;
+  wv: Float32Array;
+  wo: Float32Array;
+}
+
+interface AttnReference {
+  T: number;
+  x: Float32Array;
+  r: Float32Array;
+  weights: AttnWeights;
+  loss: number;
+  /** Gradients in ropelab layout: x, wq, wk, wv, wo. */
+  grads: Float32Array[];
+}
+
+interface LmReference {
+  ids: Int32Array;
+  targets: Int32Array;
+  loss0: number;
+  /** Loss on the same batch after one AdamW step. */
+  loss1: number;
+  grads: Map<string, Float32Array>;
+}
+
+/**
+ * cos/sin tables [T, D/2] for RoPE at positions 0…T−1, θ_i = base^(−2i/D), in float64 as ropelab does (written
+ * out here rather than taken from positional/, so that the equivalence check covers ropelab's tables too).
+ */
+function ropeTables(T: number, D: number): { cos: Float32Array; sin: Float32Array } {
+  const P = D / 2;
+  const inv = Array.from({ length: P }, (_, i) => Math.pow(ROPE_BASE, (-2 * i) / D));
+  const cos = new Float32Array(T * P);
+  const sin = new Float32Array(T * P);
+  for (let t = 0; t < T; t++) {
+    for (let i = 0; i < P; i++) {
+      cos[t * P + i] = Math.cos(t * inv[i]!);
+      sin[t * P + i] = Math.sin(t * inv[i]!);
+    }
+  }
+  return { cos, sin };
+}
+
+/** [rows, cols] row-major → [cols, rows]. */
+function transposed(a: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j]!;
+  return out;
+}
+
+function f32(t: Tensor): Float32Array {
+  return Float32Array.from(t.data);
+}
+
+/** max |a − b| / max |b|. */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num = Math.max(num, Math.abs(a[i]! - b[i]!));
+    den = Math.max(den, Math.abs(b[i]!));
+  }
+  return num / (den || 1);
+}
+
+// ───────────────────────────── ropelab ─────────────────────────────
+
+interface RopelabAttention {
+  step: () => number;
+  mha: MultiHeadAttention;
+  x: Tensor;
+  r: Tensor;
+}
+
+function ropelabAttention(T: number): RopelabAttention {
+  const generator = new Generator(SEED + T);
+  const mha = new MultiHeadAttention(ATTN_DIM, { numHeads: ATTN_HEADS, positional: new RoPE(ATTN_HEAD_DIM), generator });
+  const x = new Tensor(randn([1, T, ATTN_DIM], { generator }).data, [1, T, ATTN_DIM], true);
+  const r = randn([1, T, ATTN_DIM], { generator });
+  const step = (): number => {
+    mha.zeroGrad();
+    x.grad = null;
+    const loss = mha.forward(x, { causal: true }).mul(r).sum();
+    loss.backward();
+    return loss.item();
+  };
+  return { step, mha, x, r };
+}
+
+function attentionReference(T: number): AttnReference {
+  const { step, mha, x, r } = ropelabAttention(T);
+  const loss = step();
+  const params = [mha.wq.weight, mha.wk.weight, mha.wv.weight, mha.wo.weight];
+  const grads = [x, ...params].map((p) => f32(p.grad!));
+  const [wq, wk, wv, wo] = params.map(f32) as [Float32Array, Float32Array, Float32Array, Float32Array];
+  return { T, x: f32(x), r: f32(r), weights: { wq, wk, wv, wo }, loss, grads };
+}
+
+function lmBatch(B: number, T: number, seed: number): { ids: Int32Array; targets: Int32Array } {
+  const generator = new Generator(seed);
+  const ids = Int32Array.from(randint(0, LM.vocabSize, [B, T], { generator }).data);
+  const targets = Int32Array.from(randint(0, LM.vocabSize, [B, T], { generator }).data);
+  return { ids, targets };
+}
+
+/** Copies of a model's parameters by name. */
+function paramData(gpt: GPT): Map<string, Float32Array> {
+  return new Map([...gpt.namedParameters()].map(([name, p]) => [name, f32(p)]));
+}
+
+const idTensor = (a: Int32Array, B: number, T: number): Tensor => new Tensor(Float64Array.from(a), [B, T]);
+
+/** One AdamW training step on a fresh GPT; returns the step and the model's initial parameters (by name). */
+function ropelabLm(): { step: () => number; init: Map<string, Float32Array> } {
+  const gpt = new GPT(LM);
+  const init = paramData(gpt);
+  const opt = new AdamW(gpt.parameters(), { lr: LR, weightDecay: WEIGHT_DECAY });
+  const { ids, targets } = lmBatch(LM_BATCH, LM_T, SEED);
+  const idsT = idTensor(ids, LM_BATCH, LM_T);
+  const targetsT = idTensor(targets, LM_BATCH, LM_T);
+  const step = (): number => {
+    opt.zeroGrad();
+    const loss = gpt.loss(idsT, targetsT);
+    loss.backward();
+    opt.step();
+    return loss.item();
+  };
+  return { step, init };
+}
+
+function lmReference(): LmReference {
+  const gpt = new GPT(LM);
+  const opt = new AdamW(gpt.parameters(), { lr: LR, weightDecay: WEIGHT_DECAY });
+  const { ids, targets } = lmBatch(LM_CHECK_B, LM_CHECK_T, SEED + 1);
+  const idsT = idTensor(ids, LM_CHECK_B, LM_CHECK_T);
+  const targetsT = idTensor(targets, LM_CHECK_B, LM_CHECK_T);
+  const loss = gpt.loss(idsT, targetsT);
+  loss.backward();
+  const grads = new Map([...gpt.namedParameters()].map(([name, p]) => [name, f32(p.grad!)]));
+  opt.step();
+  const loss1 = gpt.loss(idsT, targetsT).item();
+  return { ids, targets, loss0: loss.item(), loss1, grads };
+}
+
+// ───────────────────────────── TF.js ─────────────────────────────
+
+/** RoPE, half layout: x [..., T, D] with cos/sin [T, D/2] → (a cos − b sin, a sin + b cos). */
+function tfRope(tf: Tf, x: TfTensor, cos: TfTensor, sin: TfTensor): TfTensor {
+  const [a, b] = tf.split(x, 2, -1) as [TfTensor, TfTensor];
+  return tf.concat([tf.sub(tf.mul(a, cos), tf.mul(b, sin)), tf.add(tf.mul(a, sin), tf.mul(b, cos))], -1);
+}
+
+/** Additive causal mask [T, T]: 0 on and below the diagonal, −1e9 above. */
+function tfCausalMask(tf: Tf, T: number): TfTensor {
+  return tf.tidy(() => tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([T, T]), -1, 0)), -1e9));
+}
+
+/**
+ * How the TF.js side multiplies. 'idiomatic': tf.matMul, heads as a batch axis [B, H, T, D] and q·kᵀ through
+ * transposeB, as one writes it for any backend. 'tuned': every product an unbatched, untransposed 2-D tf.matMul,
+ * forward and backward (a customGrad whose gradients transpose explicitly), heads and sequences sliced out one by
+ * one — the only shape XNNPACK runs fast in tfjs-backend-wasm (transposed or batched products there are 10–50×
+ * slower); on the cpu backend the explicit transposes cost more than they save.
+ */
+interface TfOps {
+  tuned: boolean;
+  /** a [m, k] · b [k, n]. */
+  mm: (a: TfTensor, b: TfTensor) => TfTensor;
+  /** a [m, k] · bᵀ for b [n, k]. */
+  mmT: (a: TfTensor, b: TfTensor) => TfTensor;
+}
+
+function tfOps(tf: Tf, tuned: boolean): TfOps {
+  if (!tuned) return { tuned, mm: (a, b) => tf.matMul(a, b), mmT: (a, b) => tf.matMul(a, b, false, true) };
+  const plain = tf.customGrad((...args: (TfTensor | TfNs.GradSaveFunc)[]) => {
+    const [a, b, save] = args as [TfTensor, TfTensor, TfNs.GradSaveFunc];
+    save([a, b]);
+    const gradFunc = (dy: TfTensor, saved: TfTensor[]): TfTensor[] => {
+      const [sa, sb] = saved as [TfTensor, TfTensor];
+      return [tf.matMul(dy, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy)];
+    };
+    return { value: tf.matMul(a, b), gradFunc };
+  });
+  const mm = (a: TfTensor, b: TfTensor): TfTensor => plain(a, b);
+  return { tuned, mm, mmT: (a, b) => mm(a, tf.transpose(b)) };
+}
+
+/**
+ * Causal multi-head self-attention on h [B·T, C] with weights [in, out]: project, split heads, RoPE on q and k,
+ * softmax(q kᵀ/√D + mask) v, merge heads, output projection → [B·T, C].
+ */
+function tfSelfAttention(
+  tf: Tf, ops: TfOps, h: TfTensor, w: { wq: TfTensor; wk: TfTensor; wv: TfTensor; wo: TfTensor },
+  ctx: { B: number; T: number; H: number; D: number; cos: TfTensor; sin: TfTensor; mask: TfTensor },
+): TfTensor {
+  const { B, T, H, D, cos, sin, mask } = ctx;
+  const scale = 1 / Math.sqrt(D);
+  if (!ops.tuned) {
+    const heads = (t: TfTensor): TfTensor => tf.transpose(tf.reshape(t, [B, T, H, D]), [0, 2, 1, 3]); // [B, H, T, D]
+    const q = tf.mul(tfRope(tf, heads(tf.matMul(h, w.wq)), cos, sin), scale);
+    const k = tfRope(tf, heads(tf.matMul(h, w.wk)), cos, sin);
+    const v = heads(tf.matMul(h, w.wv));
+    const p = tf.softmax(tf.add(tf.matMul(q, k, false, true), mask)); // [B, H, T, T]
+    const o = tf.reshape(tf.transpose(tf.matMul(p, v), [0, 2, 1, 3]), [B * T, H * D]);
+    return tf.matMul(o, w.wo);
+  }
+  const q = ops.mm(h, w.wq); // [B·T, H·D]
+  const k = ops.mm(h, w.wk);
+  const v = ops.mm(h, w.wv);
+  const rows: TfTensor[] = [];
+  for (let b = 0; b < B; b++) {
+    const heads: TfTensor[] = [];
+    for (let hh = 0; hh < H; hh++) {
+      const at = (t: TfTensor): TfTensor => tf.slice(t, [b * T, hh * D], [T, D]); // [T, D]
+      const qh = tf.mul(tfRope(tf, at(q), cos, sin), scale);
+      const kh = tfRope(tf, at(k), cos, sin);
+      const p = tf.softmax(tf.add(ops.mmT(qh, kh), mask)); // [T, T]
+      heads.push(ops.mm(p, at(v)));
+    }
+    rows.push(tf.concat(heads, 1)); // [T, H·D]
+  }
+  return ops.mm(tf.concat(rows, 0), w.wo);
+}
+
+interface TfAttention {
+  /** Loss and gradients (x, wq, wk, wv, wo; weights as [in, out]), read back. */
+  step: () => Promise<{ loss: number; grads: Float32Array[] }>;
+  dispose: () => void;
+}
+
+function tfAttention(tf: Tf, ops: TfOps, ref: Pick<AttnReference, 'T' | 'x' | 'r' | 'weights'>): TfAttention {
+  const { T } = ref;
+  const C = ATTN_DIM;
+  const { cos, sin } = ropeTables(T, ATTN_HEAD_DIM);
+  const ctx = {
+    B: 1, T, H: ATTN_HEADS, D: ATTN_HEAD_DIM,
+    cos: tf.tensor2d(cos, [T, ATTN_HEAD_DIM / 2]), sin: tf.tensor2d(sin, [T, ATTN_HEAD_DIM / 2]), mask: tfCausalMask(tf, T),
+  };
+  const x = tf.tensor2d(ref.x, [T, C]);
+  const r = tf.tensor2d(ref.r, [T, C]);
+  const W = ref.weights;
+  const inOut = (a: Float32Array): TfTensor => tf.tensor2d(transposed(a, C, C), [C, C]);
+  const weights = [inOut(W.wq), inOut(W.wk), inOut(W.wv), inOut(W.wo)];
+  const f = (...args: TfTensor[]): TfTensor => {
+    const [xx, wq, wk, wv, wo] = args as [TfTensor, TfTensor, TfTensor, TfTensor, TfTensor];
+    return tf.sum(tf.mul(tfSelfAttention(tf, ops, xx, { wq, wk, wv, wo }, ctx), r));
+  };
+  const gradsOf = tf.valueAndGrads(f);
+  const step = async (): Promise<{ loss: number; grads: Float32Array[] }> => {
+    const out = tf.tidy(() => {
+      const { value, grads } = gradsOf([x, ...weights]);
+      return [value, ...grads];
+    });
+    const data = await Promise.all(out.map((t) => t.data<'float32'>()));
+    tf.dispose(out);
+    return { loss: data[0]![0]!, grads: data.slice(1) };
+  };
+  const dispose = (): void => tf.dispose([x, r, ...weights, ctx.cos, ctx.sin, ctx.mask]);
+  return { step, dispose };
+}
+
+interface TfLm {
+  /** One training step on the batch: returns the loss before the update. */
+  step: () => Promise<number>;
+  /** Loss and gradients (ropelab names and layout) without updating. */
+  lossAndGrads: () => Promise<{ loss: number; grads: Map<string, Float32Array> }>;
+  loss: () => Promise<number>;
+  dispose: () => void;
+}
+
+/**
+ * The same GPT in TF.js: variables from ropelab's initial parameters (Linear weights transposed to [in, out]),
+ * Adam from tf.train plus AdamW's decoupled decay p ← p − lr·λ·p before it, as ropelab's AdamW.
+ */
+function tfLm(tf: Tf, ops: TfOps, init: Map<string, Float32Array>, ids: Int32Array, targets: Int32Array, B: number, T: number): TfLm {
+  const { vocabSize: V, dim: C, numHeads: H, numLayers: L } = LM;
+  const D = C / H;
+  const N = B * T;
+  const vars = new Map<string, TfNs.Variable>();
+  for (const [name, data] of init) {
+    const isLinear = /\.(wq|wk|wv|wo|fc1|fc2)\.weight$/.test(name);
+    let value: TfTensor;
+    if (name === 'wte.weight') value = tf.tensor2d(data, [V, C]);
+    else if (isLinear) {
+      const [out, inp] = name.endsWith('fc1.weight') ? [4 * C, C] : name.endsWith('fc2.weight') ? [C, 4 * C] : [C, C];
+      value = tf.tensor2d(transposed(data, out, inp), [inp, out]);
+    } else value = tf.tensor1d(data);
+    vars.set(name, tf.variable(value, true, `lm/${name}`));
+    value.dispose();
+  }
+  const v = (name: string): TfNs.Variable => vars.get(name)!;
+  const { cos, sin } = ropeTables(T, D);
+  const ctx = { B, T, H, D, cos: tf.tensor2d(cos, [T, D / 2]), sin: tf.tensor2d(sin, [T, D / 2]), mask: tfCausalMask(tf, T) };
+  const idsOneHot = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(ids, 'int32'), V), 'float32'));
+  const targetsOneHot = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(targets, 'int32'), V), 'float32'));
+
+  const layerNorm = (x: TfTensor, prefix: string): TfTensor => {
+    const { mean, variance } = tf.moments(x, -1, true);
+    return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, LN_EPS))), v(`${prefix}.weight`)), v(`${prefix}.bias`));
+  };
+  const geluTanh = (x: TfTensor): TfTensor =>
+    tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3)))))));
+  const lossFn = (): TfNs.Scalar => {
+    let x = ops.mm(idsOneHot, v('wte.weight')); // [N, C]
+    for (let l = 0; l < L; l++) {
+      const p = `blocks.${l}`;
+      const a = tfSelfAttention(tf, ops, layerNorm(x, `${p}.norm1`), {
+        wq: v(`${p}.attn.wq.weight`), wk: v(`${p}.attn.wk.weight`), wv: v(`${p}.attn.wv.weight`), wo: v(`${p}.attn.wo.weight`),
+      }, ctx);
+      x = tf.add(x, a);
+      x = tf.add(x, ops.mm(geluTanh(ops.mm(layerNorm(x, `${p}.norm2`), v(`${p}.mlp.fc1.weight`))), v(`${p}.mlp.fc2.weight`)));
+    }
+    const logits = ops.mmT(layerNorm(x, 'lnF'), v('wte.weight')); // [N, V], tied head
+    return tf.neg(tf.div(tf.sum(tf.mul(targetsOneHot, tf.logSoftmax(logits))), N));
+  };
+
+  const names = [...vars.keys()];
+  const varList = names.map(v);
+  const opt = tf.train.adam(LR, 0.9, 0.999, 1e-8);
+  const step = async (): Promise<number> => {
+    const loss = tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(lossFn, varList);
+      for (const p of varList) p.assign(tf.mul(p, 1 - LR * WEIGHT_DECAY));
+      opt.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
+      return value;
+    });
+    const out = (await loss.data())[0]!;
+    loss.dispose();
+    await varList[varList.length - 1]!.data(); // the update has run
+    return out;
+  };
+  const lossAndGrads = async (): Promise<{ loss: number; grads: Map<string, Float32Array> }> => {
+    const { value, grads } = tf.variableGrads(lossFn, varList);
+    const loss = (await value.data())[0]!;
+    const out = new Map<string, Float32Array>();
+    for (const [i, name] of names.entries()) {
+      const g = grads[varList[i]!.name]!;
+      const data = (await g.data()) as Float32Array;
+      const isLinear = /\.(wq|wk|wv|wo|fc1|fc2)\.weight$/.test(name);
+      out.set(name, isLinear ? transposed(data, g.shape[0]!, g.shape[1]!) : data);
+    }
+    tf.dispose([value, ...Object.values(grads)]);
+    return { loss, grads: out };
+  };
+  const loss = async (): Promise<number> => {
+    const t = tf.tidy(lossFn);
+    const out = (await t.data())[0]!;
+    t.dispose();
+    return out;
+  };
+  const dispose = (): void => {
+    tf.dispose([...varList, ctx.cos, ctx.sin, ctx.mask, idsOneHot, targetsOneHot]);
+    opt.dispose();
+  };
+  return { step, lossAndGrads, loss, dispose };
+}
+
+/** Equivalence: the TF.js computation from ropelab's weights must reproduce ropelab's numbers. */
+async function checkTf(tf: Tf, label: string, ops: TfOps, attnRef: AttnReference, lmRef: LmReference, lmInit: Map<string, Float32Array>): Promise<boolean> {
+  const attn = tfAttention(tf, ops, attnRef);
+  const a = await attn.step();
+  attn.dispose();
+  const C = ATTN_DIM;
+  const tfGrads = [a.grads[0]!, ...a.grads.slice(1).map((g) => transposed(g, C, C))]; // back to [out, in]
+  const attnLossErr = Math.abs(a.loss - attnRef.loss) / Math.abs(attnRef.loss);
+  const attnGradErr = Math.max(...tfGrads.map((g, i) => relErr(g, attnRef.grads[i]!)));
+
+  const lm = tfLm(tf, ops, lmInit, lmRef.ids, lmRef.targets, LM_CHECK_B, LM_CHECK_T);
+  const { loss: l0, grads } = await lm.lossAndGrads();
+  await lm.step();
+  const l1 = await lm.loss();
+  lm.dispose();
+  const lmGradErr = Math.max(...[...lmRef.grads].map(([name, g]) => relErr(grads.get(name)!, g)));
+  const lm0Err = Math.abs(l0 - lmRef.loss0) / lmRef.loss0;
+  const lm1Err = Math.abs(l1 - lmRef.loss1) / lmRef.loss1;
+
+  const ok = Math.max(attnLossErr, attnGradErr, lm0Err, lm1Err, lmGradErr) <= CHECK_RTOL;
+  const e = (x: number): string => x.toExponential(1);
+  console.log(
+    `check ${label} vs ropelab (rel. err): attn T=${attnRef.T} loss ${e(attnLossErr)} grads ${e(attnGradErr)}; ` +
+    `LM ${LM_CHECK_B}×${LM_CHECK_T} loss ${e(lm0Err)} grads ${e(lmGradErr)}, after 1 AdamW step ${e(lm1Err)} ${ok ? 'ok' : `MISMATCH (tol ${CHECK_RTOL})`}`,
+  );
+  return ok;
+}
+
+// ───────────────────────────── main ─────────────────────────────
+
+type Times = Record<CaseId, number | null>;
+
+async function timeRopelab(): Promise<{ times: Times; attnRef: AttnReference; lmRef: LmReference; lmInit: Map<string, Float32Array> }> {
+  const times: Times = { attn256: null, attn1024: null, lm: null };
+  const attnRef = attentionReference(ATTN_CHECK_T);
+  const lmRef = lmReference();
+  markRss('ropelab: equivalence references');
+  for (const T of ATTN_T) {
+    const id: CaseId = T === 256 ? 'attn256' : 'attn1024';
+    const { warmup, reps } = repsFor(id, 'ropelab');
+    times[id] = await medianMs(ropelabAttention(T).step, reps, warmup);
+    markRss(`ropelab: attn T=${T}`);
+  }
+  const lm = ropelabLm();
+  const { warmup, reps } = repsFor('lm', 'ropelab');
+  times.lm = await medianMs(lm.step, reps, warmup);
+  markRss('ropelab: LM step');
+  return { times, attnRef, lmRef, lmInit: lm.init };
+}
+
+async function timeTf(tf: Tf, peer: (typeof PEERS)[number], lmInit: Map<string, Float32Array>): Promise<Times> {
+  const times: Times = { attn256: null, attn1024: null, lm: null };
+  const ops = tfOps(tf, peer.tuned);
+  for (const T of ATTN_T) {
+    const id: CaseId = T === 256 ? 'attn256' : 'attn1024';
+    const { warmup, reps } = repsFor(id, peer.id);
+    const { mha, x, r } = ropelabAttention(T); // the same weights and inputs as the ropelab case
+    const data = {
+      T, x: f32(x), r: f32(r),
+      weights: { wq: f32(mha.wq.weight), wk: f32(mha.wk.weight), wv: f32(mha.wv.weight), wo: f32(mha.wo.weight) },
+    };
+    const attn = tfAttention(tf, ops, data);
+    times[id] = await medianMs(attn.step, reps, warmup);
+    attn.dispose();
+    markRss(`${peer.label}: attn T=${T}`);
+  }
+  const { ids, targets } = lmBatch(LM_BATCH, LM_T, SEED);
+  const lm = tfLm(tf, ops, lmInit, ids, targets, LM_BATCH, LM_T);
+  const { warmup, reps } = repsFor('lm', peer.id);
+  times.lm = await medianMs(lm.step, reps, warmup);
+  lm.dispose();
+  markRss(`${peer.label}: LM step`);
+  return times;
+}
+
+/** The `@tensorflow/tfjs` umbrella (for its gradients) with the cpu and wasm backends registered. */
+async function loadTfUmbrella(): Promise<Tf> {
+  const tf: Tf = await import('@tensorflow/tfjs');
+  // harness.loadTf imports tfjs-core and the backends; Node resolves both packages to the same CommonJS tfjs-core
+  // the umbrella uses, so the wasm backend registers on the engine whose ops have gradients
+  const core = await loadTf();
+  if (core.engine() !== tf.engine()) throw new Error('@tensorflow/tfjs and @tensorflow/tfjs-core resolved to different copies');
+  tf.enableProdMode(); // silences the "install tfjs-node" banner
+  return tf;
+}
+
+/** Runs `fn` for each TF.js peer whose backend starts, switching backends as needed. */
+async function forEachPeer(tf: Tf, fn: (peer: (typeof PEERS)[number]) => Promise<void>): Promise<void> {
+  for (const peer of PEERS) {
+    if (tf.getBackend() === peer.backend || (await useBackend(tf, peer.backend))) await fn(peer);
+  }
+}
+
+/** `--check`: only the ropelab-vs-TF.js equivalence checks (a few seconds). */
+async function checkOnly(): Promise<void> {
+  const attnRef = attentionReference(ATTN_CHECK_T);
+  const lmRef = lmReference();
+  const tf = await loadTfUmbrella();
+  let ok = true;
+  await forEachPeer(tf, async (peer) => {
+    ok = (await checkTf(tf, peer.label, tfOps(tf, peer.tuned), attnRef, lmRef, paramData(new GPT(LM)))) && ok;
+  });
+  process.exitCode = ok ? 0 : 1;
+}
+
+const ratio = (ropelabMs: number | null, otherMs: number | null): number =>
+  ropelabMs === null || otherMs === null ? NaN : otherMs / ropelabMs;
+
+function targetCell(targeted: boolean, s: number, goal: number): string {
+  if (!targeted) return '—';
+  if (Number.isNaN(s)) return 'n/a';
+  return `${s >= goal ? 'met' : 'MISSED'} (≥${goal}×)`;
+}
+
+async function main(): Promise<void> {
+  printEnvironment('attention fwd+bwd and LM training step: ropelab vs TF.js cpu (plain JS) and wasm (XNNPACK, SIMD, one thread) in one process');
+  markRss('start');
+  const { times: ropelab, attnRef, lmRef, lmInit } = await timeRopelab();
+
+  const tf = await loadTfUmbrella();
+  markRss('TF.js loaded');
+  const peers: Record<PeerId, Times | null> = { cpu: null, wasm: null, wasmTuned: null };
+  const mismatched: string[] = [];
+  await forEachPeer(tf, async (peer) => {
+    if (!(await checkTf(tf, peer.label, tfOps(tf, peer.tuned), attnRef, lmRef, lmInit))) mismatched.push(peer.label);
+    peers[peer.id] = await timeTf(tf, peer, lmInit);
+  });
+  console.log(
+    `\nTF.js ${tf.version.tfjs}; wasm SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')}, threads ${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')}. ` +
+    'tfjs-cpu and tfjs-wasm: idiomatic tf code (batched heads, transposeB); tfjs-wasm tuned: only unbatched untransposed 2-D\n' +
+    'matmuls, forward and backward (wasm\'s fast path). Tokens are embedded as oneHot·E in every TF.js variant. Targets: ×cpu, ×wasm.\n',
+  );
+  if (mismatched.length > 0) console.log(`WARNING: ${mismatched.join(', ')} did not reproduce ropelab's numbers; those timings compare different math\n`);
+
+  const ms = (x: number | null | undefined): string => fmt(x ?? NaN, 1);
+  printTable(
+    ['case', 'ropelab ms', 'tfjs-cpu ms', 'tfjs-wasm ms', 'wasm tuned ms', '× cpu', '× wasm', '× wasm tuned', 'target cpu', 'target wasm'],
+    CASES.map(({ id, label, targeted }) => {
+      const sCpu = ratio(ropelab[id], peers.cpu?.[id] ?? null);
+      const sWasm = ratio(ropelab[id], peers.wasm?.[id] ?? null);
+      const sTuned = ratio(ropelab[id], peers.wasmTuned?.[id] ?? null);
+      return [
+        label, ms(ropelab[id]), ms(peers.cpu?.[id]), ms(peers.wasm?.[id]), ms(peers.wasmTuned?.[id]), fmt(sCpu), fmt(sWasm), fmt(sTuned),
+        targetCell(targeted, sCpu, TARGET.cpu), targetCell(targeted, sWasm, TARGET.wasm),
+      ];
+    }),
+  );
+
+  console.log('peak RSS = process.resourceUsage().maxRSS, a process-wide high-water mark (never falls); rss = current RSS at the mark');
+  printTable(
+    ['after', 'peak RSS MiB', 'peak +MiB', 'rss MiB'],
+    rssMarks.map((m, i) => [
+      m.label, fmt(m.maxRssKiB / MiB, 1), i === 0 ? '' : fmt((m.maxRssKiB - rssMarks[i - 1]!.maxRssKiB) / MiB, 1), fmt(m.rssKiB / MiB, 1),
+    ]),
+  );
+  const ropelabPeak = rssMarks.filter((m) => m.label.startsWith('ropelab')).at(-1)!.maxRssKiB;
+  const total = rssMarks.at(-1)!.maxRssKiB;
+  console.log(`peak RSS: ropelab phase ${fmt(ropelabPeak / MiB, 1)} MiB (before TF.js was loaded); whole process incl. TF.js ${fmt(total / MiB, 1)} MiB`);
+}
+
+if (process.argv.includes('--check')) await checkOnly();
+else await main();
