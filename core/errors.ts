@@ -10,65 +10,41 @@ export interface ErrorInfo {
   readonly arg?: string;
 }
 
-/** A shape is wrong: cannot broadcast, reshape, multiply, concatenate, … */
-export class ShapeError extends RangeError implements ErrorInfo {
-  override readonly name = 'ShapeError';
-  readonly op: string;
-  readonly arg?: string;
-  constructor(op: string, message: string, arg?: string) {
-    super(`${op}: ${message}`);
-    this.op = op;
-    if (arg !== undefined) this.arg = arg;
-  }
+/** One typed error class on a built-in base (so `instanceof RangeError` / `TypeError` still hold). */
+function opErrorClass(Base: RangeErrorConstructor | TypeErrorConstructor, name: string) {
+  const OpError = class extends (Base as new (message: string) => Error) implements ErrorInfo {
+    readonly op: string;
+    readonly arg?: string;
+    constructor(op: string, message: string, arg?: string) {
+      super(`${op}: ${message}`);
+      this.name = name;
+      this.op = op;
+      if (arg !== undefined) this.arg = arg;
+    }
+  };
+  Object.defineProperty(OpError, 'name', { value: name });
+  return OpError;
 }
+
+/** A shape is wrong: cannot broadcast, reshape, multiply, concatenate, … */
+export const ShapeError = opErrorClass(RangeError, 'ShapeError');
+export type ShapeError = InstanceType<typeof ShapeError>;
 
 /** A dtype is wrong or two dtypes do not agree. */
-export class DTypeError extends TypeError implements ErrorInfo {
-  override readonly name = 'DTypeError';
-  readonly op: string;
-  readonly arg?: string;
-  constructor(op: string, message: string, arg?: string) {
-    super(`${op}: ${message}`);
-    this.op = op;
-    if (arg !== undefined) this.arg = arg;
-  }
-}
+export const DTypeError = opErrorClass(TypeError, 'DTypeError');
+export type DTypeError = InstanceType<typeof DTypeError>;
 
 /** An axis (dim) index is out of range or repeated. */
-export class AxisError extends RangeError implements ErrorInfo {
-  override readonly name = 'AxisError';
-  readonly op: string;
-  readonly arg?: string;
-  constructor(op: string, message: string, arg?: string) {
-    super(`${op}: ${message}`);
-    this.op = op;
-    if (arg !== undefined) this.arg = arg;
-  }
-}
+export const AxisError = opErrorClass(RangeError, 'AxisError');
+export type AxisError = InstanceType<typeof AxisError>;
 
 /** A value argument is invalid (a probability outside [0, 1), a negative count, a non-integer index, …). */
-export class ValueError extends RangeError implements ErrorInfo {
-  override readonly name = 'ValueError';
-  readonly op: string;
-  readonly arg?: string;
-  constructor(op: string, message: string, arg?: string) {
-    super(`${op}: ${message}`);
-    this.op = op;
-    if (arg !== undefined) this.arg = arg;
-  }
-}
+export const ValueError = opErrorClass(RangeError, 'ValueError');
+export type ValueError = InstanceType<typeof ValueError>;
 
 /** An index lies outside the axis it indexes. */
-export class IndexError extends RangeError implements ErrorInfo {
-  override readonly name = 'IndexError';
-  readonly op: string;
-  readonly arg?: string;
-  constructor(op: string, message: string, arg?: string) {
-    super(`${op}: ${message}`);
-    this.op = op;
-    if (arg !== undefined) this.arg = arg;
-  }
-}
+export const IndexError = opErrorClass(RangeError, 'IndexError');
+export type IndexError = InstanceType<typeof IndexError>;
 
 /** The analytical and numerical Jacobians disagree (see `gradcheck`). */
 export class GradcheckError extends Error implements ErrorInfo {

@@ -230,10 +230,12 @@ function gemmBlocked(
   if (direct && !accumulate) c.fill(0, cOff, cOff + M * N);
   for (let j0 = 0; j0 < N; j0 += NC) {
     const nc = Math.min(NC, N - j0);
-    packB(b, bOff, transB ? 1 : N, transB ? K : 1, K, j0, nc);
+    packedB = ensure(packedB, Math.ceil(nc / NR) * NR * K);
+    packStrips(packedB, b, bOff, transB ? K : 1, transB ? 1 : N, K, j0, nc, NR); // op(B)[p, j]: column j is a line
     for (let i0 = 0; i0 < M; i0 += MC) {
       const mc = Math.min(MC, M - i0);
-      packA(a, aOff, transA ? 1 : K, transA ? M : 1, K, i0, mc);
+      packedA = ensure(packedA, Math.ceil(mc / MR) * MR * K);
+      packStrips(packedA, a, aOff, transA ? 1 : K, transA ? M : 1, K, i0, mc, MR); // op(A)[i, p]: row i is a line
       if (direct) {
         multiplyBlock(mc, nc, K, c, cOff + i0 * N + j0, N);
       } else {
@@ -247,57 +249,30 @@ function gemmBlocked(
 }
 
 /**
- * Packs op(A)[i0 : i0+mc, 0 : K] into packedA as MR-row strips (zero-padded rows at the bottom edge).
- * op(A)[i,p] = a[aOff + i·rowStride + p·colStride].
+ * Packs `count` lines of an operand, from line `first`, into strips of `width` lines, zero-padded at the edge:
+ * element (line l, depth p) is src[off + l·lineStride + p·depthStride] and lands at p·width + (l mod width) of its
+ * strip. op(A) is packed by its rows (MR-row strips), op(B) by its columns (NR-column strips).
  */
-function packA(
-  a: TypedArray,
-  aOff: number,
-  rowStride: number,
-  colStride: number,
+function packStrips(
+  dst: Float64Array,
+  src: TypedArray,
+  off: number,
+  lineStride: number,
+  depthStride: number,
   K: number,
-  i0: number,
-  mc: number,
+  first: number,
+  count: number,
+  width: number,
 ): void {
-  packedA = ensure(packedA, Math.ceil(mc / MR) * MR * K);
-  const dst = packedA;
   let o = 0;
-  for (let ir = 0; ir < mc; ir += MR) {
-    const mr = Math.min(MR, mc - ir);
-    const start = aOff + (i0 + ir) * rowStride;
+  for (let l0 = 0; l0 < count; l0 += width) {
+    const lines = Math.min(width, count - l0);
+    const start = off + (first + l0) * lineStride;
     for (let p = 0; p < K; p++) {
-      let s = start + p * colStride;
-      for (let i = 0; i < mr; i++, s += rowStride) dst[o + i] = a[s]!;
-      for (let i = mr; i < MR; i++) dst[o + i] = 0;
-      o += MR;
-    }
-  }
-}
-
-/**
- * Packs op(B)[0 : K, j0 : j0+nc] into packedB as NR-column strips (zero-padded columns at the right edge).
- * op(B)[p,j] = b[bOff + p·rowStride + j·colStride].
- */
-function packB(
-  b: TypedArray,
-  bOff: number,
-  rowStride: number,
-  colStride: number,
-  K: number,
-  j0: number,
-  nc: number,
-): void {
-  packedB = ensure(packedB, Math.ceil(nc / NR) * NR * K);
-  const dst = packedB;
-  let o = 0;
-  for (let jr = 0; jr < nc; jr += NR) {
-    const nr = Math.min(NR, nc - jr);
-    const start = bOff + (j0 + jr) * colStride;
-    for (let p = 0; p < K; p++) {
-      let s = start + p * rowStride;
-      for (let j = 0; j < nr; j++, s += colStride) dst[o + j] = b[s]!;
-      for (let j = nr; j < NR; j++) dst[o + j] = 0;
-      o += NR;
+      let s = start + p * depthStride;
+      for (let i = 0; i < lines; i++, s += lineStride) dst[o + i] = src[s]!;
+      for (let i = lines; i < width; i++) dst[o + i] = 0;
+      o += width;
     }
   }
 }

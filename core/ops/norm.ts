@@ -22,9 +22,22 @@ function checkInput(op: string, x: Tensor, eps: number): void {
  * Backward: dx = r·(ĝ − mean(ĝ) − x̂·mean(ĝ ⊙ x̂)) with ĝ = g ⊙ w, r = 1/√(σ² + ε).
  */
 export function layerNorm(x: Tensor, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
-  checkInput('layerNorm', x, eps);
-  checkAffine('layerNorm', x, weight, 'weight');
-  checkAffine('layerNorm', x, bias, 'bias');
+  return normalizeLastAxis('layerNorm', x, weight, bias, eps, true);
+}
+
+/**
+ * RMSNorm (Zhang & Sennrich 2019): y = x/√(mean(x²) + ε) ⊙ w over the last axis.
+ * Backward: dx = r·(ĝ − x̂·mean(ĝ ⊙ x̂)) with ĝ = g ⊙ w, r = 1/√(mean(x²) + ε).
+ */
+export function rmsNorm(x: Tensor, weight: Tensor | null = null, eps = 1e-6): Tensor {
+  return normalizeLastAxis('rmsNorm', x, weight, null, eps, false);
+}
+
+/** Both norms: x̂ = (x − μ)·r with μ the row mean when `centered` (LayerNorm), else 0 (RMSNorm); y = x̂ ⊙ w + b. */
+function normalizeLastAxis(op: string, x: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number, centered: boolean): Tensor {
+  checkInput(op, x, eps);
+  checkAffine(op, x, weight, 'weight');
+  checkAffine(op, x, bias, 'bias');
   const D = x.shape[x.ndim - 1]!;
   const rows = D === 0 ? 0 : x.size / D;
   const xhat = new Float64Array(x.size);
@@ -35,8 +48,10 @@ export function layerNorm(x: Tensor, weight: Tensor | null = null, bias: Tensor 
   for (let r = 0; r < rows; r++) {
     const o = r * D;
     let mu = 0;
-    for (let j = 0; j < D; j++) mu += x.data[o + j]!;
-    mu /= D;
+    if (centered) {
+      for (let j = 0; j < D; j++) mu += x.data[o + j]!;
+      mu /= D;
+    }
     let v = 0;
     for (let j = 0; j < D; j++) v += (x.data[o + j]! - mu) ** 2;
     const rs = 1 / Math.sqrt(v / D + eps);
@@ -48,44 +63,12 @@ export function layerNorm(x: Tensor, weight: Tensor | null = null, bias: Tensor 
     }
   }
   const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
-  return record('layerNorm', new Tensor(y, x.shape), inputs, (g) => {
-    const { dx, dw, db } = normBackward(g, xhat, rstd, w, D, true);
+  return record(op, new Tensor(y, x.shape), inputs, (g) => {
+    const { dx, dw, db } = normBackward(g, xhat, rstd, w, D, centered);
     const grads: Tensor[] = [new Tensor(dx(x.dtype), x.shape)];
     if (weight !== null) grads.push(new Tensor(dw(weight.dtype), weight.shape));
     if (bias !== null) grads.push(new Tensor(db(bias.dtype), bias.shape));
     return grads;
-  });
-}
-
-/**
- * RMSNorm (Zhang & Sennrich 2019): y = x/√(mean(x²) + ε) ⊙ w over the last axis.
- * Backward: dx = r·(ĝ − x̂·mean(ĝ ⊙ x̂)) with ĝ = g ⊙ w, r = 1/√(mean(x²) + ε).
- */
-export function rmsNorm(x: Tensor, weight: Tensor | null = null, eps = 1e-6): Tensor {
-  checkInput('rmsNorm', x, eps);
-  checkAffine('rmsNorm', x, weight, 'weight');
-  const D = x.shape[x.ndim - 1]!;
-  const rows = D === 0 ? 0 : x.size / D;
-  const xhat = new Float64Array(x.size);
-  const rstd = new Float64Array(rows);
-  const y = allocate(x.dtype, x.size);
-  const w = weight?.data;
-  for (let r = 0; r < rows; r++) {
-    const o = r * D;
-    let ms = 0;
-    for (let j = 0; j < D; j++) ms += x.data[o + j]! ** 2;
-    const rs = 1 / Math.sqrt(ms / D + eps);
-    rstd[r] = rs;
-    for (let j = 0; j < D; j++) {
-      const h = x.data[o + j]! * rs;
-      xhat[o + j] = h;
-      y[o + j] = w ? h * w[j]! : h;
-    }
-  }
-  const inputs = weight === null ? [x] : [x, weight];
-  return record('rmsNorm', new Tensor(y, x.shape), inputs, (g) => {
-    const { dx, dw } = normBackward(g, xhat, rstd, w, D, false);
-    return weight === null ? [new Tensor(dx(x.dtype), x.shape)] : [new Tensor(dx(x.dtype), x.shape), new Tensor(dw(weight.dtype), weight.shape)];
   });
 }
 
