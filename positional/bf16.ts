@@ -24,7 +24,7 @@ export function toBFloat16(x: number | Tensor): number | Tensor {
 function bf16(x: number): number {
   f32[0] = x;
   const u = u32[0]!;
-  if ((u & 0x7f800000) === 0x7f800000) return (u & 0x007fffff) !== 0 ? NaN : x; // NaN and ±∞ pass through
+  if ((u & 0x7f800000) === 0x7f800000) return (u & 0x007fffff) !== 0 ? NaN : f32[0]!; // NaN stays NaN; ±∞ (incl. float32 overflow) stays ±∞
   u32[0] = ((u + 0x7fff + ((u >>> 16) & 1)) >>> 0) & 0xffff0000; // add half an ulp (plus 1 on odd ties), truncate
   return f32[0]!;
 }
