@@ -5,6 +5,14 @@ export {
   RoPE, applyRotary, ropeInvFreq, rotaryAngles, type ApplyRotaryOptions, type PairLayout, type RoPEOptions, type RotaryPrecision,
 } from './rope.js';
 export { toBFloat16 } from './bf16.js';
+export { piInvFreq } from './pi.js';
+export { DynamicNTKRoPE, dynamicNtkInvFreq, ntkInvFreq, type DynamicNTKRoPEOptions, type DynamicNtkOptions, type NtkOptions } from './ntk.js';
+export { yarnAttentionFactor, yarnInvFreq, yarnMscale, yarnPairRegimes, yarnRamp, type YarnOptions, type YarnPairRegime } from './yarn.js';
+export { llama3InvFreq, type Llama3Options } from './llama3.js';
+export { longRopeAttentionFactor, longRopeInvFreq, type LongRopeAttentionOptions, type LongRopeOptions } from './longrope.js';
+export {
+  HF_ROPE_TYPES, fromHFConfig, type FromHFConfigOptions, type HFRopeConfig, type HFRopeParameters, type HFRopeSettings, type HFRopeType,
+} from './hf-config.js';
 export {
   anchorAttentionMask, flashAnchorMask, flashAnchorPositions, packFlashAnchor, packWithAnchor,
   type PackFlashOptions, type PackWithAnchorOptions, type PackedWindow,

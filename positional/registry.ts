@@ -5,7 +5,11 @@
 import { Generator, ValueError, type DType } from '../core/index.js';
 import { NoPE, type PositionalEncoding } from './encoding.js';
 import { LearnedAbsolute } from './learned.js';
-import { RoPE } from './rope.js';
+import { llama3InvFreq } from './llama3.js';
+import { DynamicNTKRoPE, ntkInvFreq } from './ntk.js';
+import { piInvFreq } from './pi.js';
+import { RoPE, ropeInvFreq } from './rope.js';
+import { yarnAttentionFactor, yarnInvFreq, type YarnOptions } from './yarn.js';
 
 /** What a factory may need to build an encoding for one model. */
 export interface PositionalSpec {
@@ -15,6 +19,8 @@ export interface PositionalSpec {
   contextLength: number;
   /** RoPE base θ; default 10000. */
   base?: number;
+  /** Context-extension factor s for the scaling rules ('pi', 'ntk', 'yarn', …); default 4. */
+  scalingFactor?: number;
   generator?: Generator;
   dtype?: DType;
 }
@@ -25,6 +31,16 @@ const registry = new Map<string, PositionalFactory>([
   ['nope', () => new NoPE()],
   ['learned', (s) => new LearnedAbsolute(s.contextLength, s.modelDim, { beyond: 'clamp', ...(s.generator ? { generator: s.generator } : {}), ...(s.dtype ? { dtype: s.dtype } : {}) })],
   ['rope', (s) => new RoPE(s.headDim, { base: s.base ?? 10000 })],
+  ['pi', (s) => new RoPE(s.headDim, { invFreq: piInvFreq(ropeInvFreq(s.headDim, s.base ?? 10000), s.scalingFactor ?? 4) })],
+  ['ntk', (s) => new RoPE(s.headDim, { invFreq: ntkInvFreq({ dim: s.headDim, base: s.base ?? 10000, factor: s.scalingFactor ?? 4 }) })],
+  ['dynamic-ntk', (s) => new DynamicNTKRoPE(s.headDim, { base: s.base ?? 10000, factor: s.scalingFactor ?? 4, maxPositions: s.contextLength })],
+  ['yarn', (s) => {
+    const o: YarnOptions = { dim: s.headDim, base: s.base ?? 10000, factor: s.scalingFactor ?? 4, originalMaxPositions: s.contextLength };
+    return new RoPE(s.headDim, { invFreq: yarnInvFreq(o), attentionFactor: yarnAttentionFactor(o) });
+  }],
+  ['llama3', (s) => new RoPE(s.headDim, {
+    invFreq: llama3InvFreq({ dim: s.headDim, base: s.base ?? 10000, factor: s.scalingFactor ?? 4, originalMaxPositions: s.contextLength }),
+  })],
 ]);
 
 /** Add (or replace) a named encoding. */

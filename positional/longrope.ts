@@ -1,0 +1,72 @@
+/**
+ * LongRoPE (Ding et al. 2024, rescaled frequencies θ′_i = θ_i/λ_i with searched per-pair factors λ; Phi-3): HF
+ * `_compute_longrope_parameters` uses `long_factor` once the sequence outgrows the pre-training context L and
+ * `short_factor` otherwise, and scales cos and sin by √(1 + ln s / ln L).
+ */
+import { ValueError } from '../core/index.js';
+import { ropeInvFreq } from './rope.js';
+
+export interface LongRopeOptions {
+  /** Rotary dim d (even). */
+  dim: number;
+  /** RoPE base; default 10000. */
+  base?: number;
+  /** Per-pair rescale factors λ [d/2] used while seqLen ≤ L (or seqLen absent). */
+  shortFactor: ArrayLike<number>;
+  /** Per-pair rescale factors λ [d/2] used once seqLen > L. */
+  longFactor: ArrayLike<number>;
+  /** L: the pre-training context (HF `original_max_position_embeddings`). */
+  originalMaxPositions: number;
+  /** Current sequence length (max position id + 1); absent means short. */
+  seqLen?: number;
+}
+
+export interface LongRopeAttentionOptions {
+  /** s = max_position_embeddings / L in Phi-3 (HF derives it so when the config has no factor); > 0. */
+  factor: number;
+  /** L: the pre-training context. */
+  originalMaxPositions: number;
+  /** Explicit multiplier on cos and sin; overrides the computed one. */
+  attentionFactor?: number;
+}
+
+/** θ′_i = 1/(λ_i · base^{2i/d}) with λ = longFactor if seqLen > L else shortFactor: [d/2] in float64. */
+export function longRopeInvFreq(options: LongRopeOptions): Float64Array {
+  const op = 'longRopeInvFreq';
+  const { dim, base = 10000, shortFactor, longFactor, originalMaxPositions, seqLen } = options;
+  if (!(Number.isInteger(dim) && dim > 0 && dim % 2 === 0)) throw new ValueError(op, `rotary dim is not a positive even integer — dim=${dim} (pairs of channels)`, 'dim');
+  if (!(Number.isFinite(base) && base > 1)) throw new ValueError(op, `RoPE base is not a finite number > 1 — base=${base} (θ_i = base^(−2i/d))`, 'base');
+  if (!(Number.isFinite(originalMaxPositions) && originalMaxPositions > 0)) {
+    throw new ValueError(op, `pre-training context is not a positive finite length — originalMaxPositions=${originalMaxPositions} (HF original_max_position_embeddings)`, 'originalMaxPositions');
+  }
+  if (seqLen !== undefined && !(Number.isFinite(seqLen) && seqLen >= 0)) {
+    throw new ValueError(op, `sequence length is not a finite number ≥ 0 — seqLen=${seqLen} (max position id + 1)`, 'seqLen');
+  }
+  for (const [name, list] of [['shortFactor', shortFactor], ['longFactor', longFactor]] as const) {
+    if (list.length !== dim / 2) throw new ValueError(op, `${name} has the wrong length — ${name}.length=${list.length} (one factor per pair: dim/2 = ${dim / 2})`, name);
+    for (let i = 0; i < list.length; i++) {
+      if (!(Number.isFinite(list[i]) && list[i]! > 0)) throw new ValueError(op, `${name}[${i}] is not a positive finite factor — ${name}[${i}]=${list[i]} (θ′_i = θ_i/λ_i)`, name);
+    }
+  }
+  const rescale = seqLen !== undefined && seqLen > originalMaxPositions ? longFactor : shortFactor;
+  const theta = ropeInvFreq(dim, base);
+  for (let i = 0; i < theta.length; i++) theta[i] = theta[i]! / rescale[i]!;
+  return theta;
+}
+
+/** attentionFactor if given; else 1 for s ≤ 1, otherwise √(1 + ln s / ln L) (Phi-3). */
+export function longRopeAttentionFactor(options: LongRopeAttentionOptions): number {
+  const op = 'longRopeAttentionFactor';
+  const { factor, originalMaxPositions, attentionFactor } = options;
+  if (attentionFactor !== undefined) {
+    if (!(Number.isFinite(attentionFactor) && attentionFactor > 0)) {
+      throw new ValueError(op, `attention factor is not a positive finite number — attentionFactor=${attentionFactor} (it multiplies cos and sin)`, 'attentionFactor');
+    }
+    return attentionFactor;
+  }
+  if (!(Number.isFinite(factor) && factor > 0)) throw new ValueError(op, `scaling factor is not a positive finite number — factor=${factor} (s = max_position_embeddings / L)`, 'factor');
+  if (!(Number.isFinite(originalMaxPositions) && originalMaxPositions > 1)) {
+    throw new ValueError(op, `pre-training context is not a finite length > 1 — originalMaxPositions=${originalMaxPositions} (the factor divides by ln L)`, 'originalMaxPositions');
+  }
+  return factor <= 1 ? 1 : Math.sqrt(1 + Math.log(factor) / Math.log(originalMaxPositions));
+}

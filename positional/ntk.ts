@@ -1,0 +1,163 @@
+/**
+ * NTK-aware base scaling (bloc97 2023; YaRN, Peng et al. 2023, §3.1: b′ = b·s^{d/(d−2)}) and its dynamic form
+ * (emozilla 2023; YaRN §3.3: b′ = b·(s·ℓ/L − (s−1))^{d/(d−2)}, ℓ = max(current length, L)). Raising the base keeps
+ * the fastest pair (θ′_0 = θ_0) and interpolates the slowest by exactly s (θ′_{d/2−1} = θ_{d/2−1}/s); the rotation
+ * itself is `applyRotary`, unchanged.
+ */
+import { ValueError, type Tensor } from '../core/index.js';
+import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
+import { applyRotary, ropeInvFreq, rotaryAngles, type PairLayout } from './rope.js';
+
+export interface NtkOptions {
+  /** Rotary dim d (even, ≥ 4: the exponent is d/(d−2)). */
+  dim: number;
+  /** RoPE base before scaling; default 10000. */
+  base?: number;
+  /** Scaling factor s ≥ 1 (1 gives plain RoPE). */
+  factor: number;
+}
+
+export interface DynamicNtkOptions extends NtkOptions {
+  /** L: the trained context (HF `max_position_embeddings`); up to this length the table is plain RoPE. */
+  maxPositions: number;
+  /** Current sequence length ℓ (HF: max position id + 1); absent means L, i.e. plain RoPE. */
+  seqLen?: number;
+}
+
+/** Static NTK-aware: θ′_i = (base·s^{d/(d−2)})^{−2i/d}. Returns [d/2] in float64. */
+export function ntkInvFreq(options: NtkOptions): Float64Array {
+  const { dim, base, factor } = checkNtk('ntkInvFreq', options);
+  return ropeInvFreq(dim, base * Math.pow(factor, dim / (dim - 2)));
+}
+
+/**
+ * Dynamic NTK (HF `_compute_dynamic_ntk_parameters`): ℓ = max(seqLen, L), base′ = base·(s·ℓ/L − (s−1))^{d/(d−2)},
+ * θ′_i = base′^{−2i/d}. Identity while ℓ ≤ L. Returns [d/2] in float64.
+ */
+export function dynamicNtkInvFreq(options: DynamicNtkOptions): Float64Array {
+  const op = 'dynamicNtkInvFreq';
+  const { dim, base, factor } = checkNtk(op, options);
+  const { maxPositions, seqLen } = options;
+  if (!(Number.isFinite(maxPositions) && maxPositions > 0)) {
+    throw new ValueError(op, `trained context is not a positive finite length — maxPositions=${maxPositions} (HF max_position_embeddings)`, 'maxPositions');
+  }
+  if (seqLen !== undefined && !(Number.isFinite(seqLen) && seqLen > 0)) {
+    throw new ValueError(op, `sequence length is not a positive finite number — seqLen=${seqLen} (max position id + 1)`, 'seqLen');
+  }
+  const length = Math.max(seqLen ?? maxPositions, maxPositions);
+  return ropeInvFreq(dim, base * Math.pow((factor * length) / maxPositions - (factor - 1), dim / (dim - 2)));
+}
+
+function checkNtk(op: string, options: NtkOptions): { dim: number; base: number; factor: number } {
+  const { dim, base = 10000, factor } = options;
+  if (!(Number.isInteger(dim) && dim >= 4 && dim % 2 === 0)) {
+    throw new ValueError(op, `rotary dim is not an even integer ≥ 4 — dim=${dim} (the NTK exponent is d/(d−2))`, 'dim');
+  }
+  if (!(Number.isFinite(base) && base > 1)) throw new ValueError(op, `RoPE base is not a finite number > 1 — base=${base} (θ_i = base^(−2i/d))`, 'base');
+  if (!(Number.isFinite(factor) && factor >= 1)) {
+    throw new ValueError(op, `scaling factor is not a finite number ≥ 1 — factor=${factor} (1 is plain RoPE)`, 'factor');
+  }
+  return { dim, base, factor };
+}
+
+export interface DynamicNTKRoPEOptions {
+  /** Scaling factor s ≥ 1 (HF `rope_parameters.factor`). */
+  factor: number;
+  /** L: the trained context (HF `max_position_embeddings`). */
+  maxPositions: number;
+  /** Rotated channels per head (even, ≤ headDim); default all of them. */
+  rotaryDim?: number;
+  /** RoPE base before scaling; default 10000. */
+  base?: number;
+  /** Channel pairing; default 'half' (HF). */
+  layout?: PairLayout;
+}
+
+/**
+ * Dynamic NTK RoPE whose table follows the current sequence length ℓ = max position + 1, with the state machine of
+ * HF's `dynamic_rope_update`: when ℓ exceeds the longest length seen (`cachedSeqLen`, initially L) the table is
+ * rebuilt for ℓ; when ℓ drops below L after a growth it returns to plain RoPE; otherwise the last table stays.
+ *
+ * KV-cache caveat (YaRN §3.3): `encodeQK` rotates keys at their own positions before attention caches them, as HF
+ * does, so keys cached while the table was built for a shorter ℓ keep that older rotation and no longer match
+ * queries rotated by the grown table; the logits then depend on absolute position. To be exact, cache keys before
+ * the rotation and rotate every key with the current table at each step (`rotate(k, kPositions)`).
+ */
+export class DynamicNTKRoPE extends PositionalEncoding {
+  readonly name: string = 'dynamic-ntk';
+  readonly layout: PairLayout;
+  readonly rotaryDim: number;
+  readonly base: number;
+  readonly factor: number;
+  readonly maxPositions: number;
+  /** Plain RoPE θ_i = base^(−2i/d), [rotaryDim/2]: the table whenever ℓ fits the trained context. */
+  readonly originalInvFreq: Float64Array;
+  private table: Float64Array;
+  private longest: number;
+
+  constructor(readonly headDim: number, options: DynamicNTKRoPEOptions) {
+    super();
+    this.rotaryDim = options.rotaryDim ?? headDim;
+    if (!(Number.isInteger(this.rotaryDim) && this.rotaryDim > 0 && this.rotaryDim <= headDim)) {
+      throw new ValueError('DynamicNTKRoPE', `rotary dim does not fit the head — rotaryDim=${this.rotaryDim}, headDim=${headDim} (0 < rotaryDim ≤ headDim)`, 'rotaryDim');
+    }
+    this.layout = options.layout ?? 'half';
+    this.base = options.base ?? 10000;
+    this.factor = options.factor;
+    this.maxPositions = options.maxPositions;
+    this.originalInvFreq = dynamicNtkInvFreq({ dim: this.rotaryDim, base: this.base, factor: this.factor, maxPositions: this.maxPositions });
+    this.table = this.originalInvFreq;
+    this.longest = this.maxPositions;
+  }
+
+  /** The table in use now, [rotaryDim/2] (do not mutate). */
+  get invFreq(): Float64Array {
+    return this.table;
+  }
+
+  /** Longest length the current table has been grown for (HF `max_seq_len_cached`); L until the first growth. */
+  get cachedSeqLen(): number {
+    return this.longest;
+  }
+
+  /** Apply HF's update rule for a forward pass whose positions reach seqLen − 1; returns the table now in use. */
+  updateFor(seqLen: number): Float64Array {
+    if (!Number.isFinite(seqLen)) {
+      throw new ValueError('DynamicNTKRoPE.updateFor', `sequence length is not finite — seqLen=${seqLen} (max position id + 1)`, 'seqLen');
+    }
+    const before = this.longest;
+    if (seqLen > before) {
+      this.table = dynamicNtkInvFreq({ dim: this.rotaryDim, base: this.base, factor: this.factor, maxPositions: this.maxPositions, seqLen });
+      this.longest = seqLen;
+    }
+    if (seqLen < this.maxPositions && before > this.maxPositions) {
+      this.table = this.originalInvFreq;
+      this.longest = this.maxPositions;
+    }
+    return this.table;
+  }
+
+  /** Angles [T, pairs] (or [B, 1, T, pairs] for positions [B, T]) with the current table; no update. */
+  angles(positions: Positions): Tensor {
+    const a = rotaryAngles(positions, this.table);
+    return positions.ndim === 2 ? a.reshape([positions.shape[0]!, 1, positions.shape[1]!, this.table.length]) : a;
+  }
+
+  /** Rotate x [..., T, headDim] by positions [T] (or [B, T] with x [B, H, T, headDim]) with the current table. */
+  rotate(x: Tensor, positions: Positions): Tensor {
+    return applyRotary(x, this.angles(positions), { layout: this.layout, rotaryDim: this.rotaryDim });
+  }
+
+  /** Update the table for ℓ = max(q and k positions) + 1 (no update without positions), then rotate q and k with it. */
+  override encodeQK(q: Tensor, k: Tensor, qPositions: Positions, kPositions: Positions): EncodedQK {
+    const last = Math.max(maxOf(qPositions), maxOf(kPositions));
+    if (last > -Infinity) this.updateFor(last + 1);
+    return { q: this.rotate(q, qPositions), k: this.rotate(k, kPositions) };
+  }
+}
+
+function maxOf(positions: Positions): number {
+  let m = -Infinity;
+  for (let i = 0; i < positions.size; i++) m = Math.max(m, positions.data[i]!);
+  return m;
+}

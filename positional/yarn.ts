@@ -1,0 +1,136 @@
+/**
+ * YaRN (Peng et al. 2023, eqs. 17–22): NTK-by-parts frequencies, θ′_i = (1 − γ_i)·θ_i + γ_i·θ_i/s with a ramp γ
+ * over the pairs that turn between β_fast and β_slow times within the trained context L, plus the attention
+ * temperature √(1/t) = 0.1·ln s + 1 that multiplies cos and sin. Semantics follow HF `_compute_yarn_parameters`.
+ */
+import { ValueError } from '../core/index.js';
+import { ropeInvFreq } from './rope.js';
+
+export interface YarnOptions {
+  /** Rotary dim d (even); the ramp covers its d/2 pairs. */
+  dim: number;
+  /** RoPE base; default 10000. */
+  base?: number;
+  /** Scaling factor s ≥ 1 (1 gives plain RoPE). */
+  factor: number;
+  /** L: the pre-training context (HF `original_max_position_embeddings`), used by the correction range. */
+  originalMaxPositions: number;
+  /** Pairs turning at least this often within L are kept (extrapolated); default 32. */
+  betaFast?: number;
+  /** Pairs turning at most this often within L are divided by s (interpolated); default 1. */
+  betaSlow?: number;
+  /** Round the correction range outward to whole pairs (floor low, ceil high); default true (HF). */
+  truncate?: boolean;
+  /** DeepSeek numerator μ of the attention factor; used only together with a non-zero mscaleAllDim. */
+  mscale?: number;
+  /** DeepSeek denominator μ_all of the attention factor; used only together with a non-zero mscale. */
+  mscaleAllDim?: number;
+  /** Explicit multiplier on cos and sin; overrides the computed one. */
+  attentionFactor?: number;
+}
+
+/** How a pair is treated: kept as trained, divided by s, or a blend of the two. */
+export type YarnPairRegime = 'extrapolated' | 'blended' | 'interpolated';
+
+/** HF `get_mscale`: 1 for s ≤ 1, else 0.1·μ·ln s + 1 (YaRN eq. 22 with μ = 1; DeepSeek-V2 uses μ = 0.707). */
+export function yarnMscale(factor: number, mscale = 1): number {
+  if (!Number.isFinite(factor) || !Number.isFinite(mscale)) {
+    throw new ValueError('yarnMscale', `factor and mscale must be finite — factor=${factor}, mscale=${mscale} (m = 0.1·mscale·ln factor + 1)`, 'factor');
+  }
+  return factor <= 1 ? 1 : 0.1 * mscale * Math.log(factor) + 1;
+}
+
+/**
+ * The correction range and the ramp γ [d/2]. corr(β) = d·ln(L/(2π·β)) / (2·ln base) is the fractional pair whose
+ * wavelength fits β times into L; low = corr(β_fast), high = corr(β_slow), floored/ceiled when truncating, then
+ * clamped to low ≥ 0 and high ≤ d − 1 (HF clamps to d − 1, not d/2 − 1). γ_i = clamp((i − low)/(high − low), 0, 1),
+ * with high − low taken as 0.001 when they are equal. `low` and `high` are returned as clamped, without that 0.001.
+ */
+export function yarnRamp(options: YarnOptions): { low: number; high: number; ramp: Float64Array } {
+  return rampOf('yarnRamp', options);
+}
+
+/** Per pair [d/2]: γ = 0 → 'extrapolated' (θ kept), γ = 1 → 'interpolated' (θ/s), otherwise 'blended'. */
+export function yarnPairRegimes(options: YarnOptions): Array<YarnPairRegime> {
+  return Array.from(rampOf('yarnPairRegimes', options).ramp, (g) => (g === 0 ? 'extrapolated' : g === 1 ? 'interpolated' : 'blended'));
+}
+
+/** θ′_i = (θ_i/s)·(1 − e_i) + θ_i·e_i with e_i = 1 − γ_i (HF's order of operations): [d/2], float64. */
+export function yarnInvFreq(options: YarnOptions): Float64Array {
+  const { factor, base = 10000, dim } = options;
+  const { ramp } = rampOf('yarnInvFreq', options);
+  const theta = ropeInvFreq(dim, base);
+  const out = new Float64Array(theta.length);
+  for (let i = 0; i < out.length; i++) {
+    const keep = 1 - ramp[i]!;
+    out[i] = (theta[i]! / factor) * (1 - keep) + theta[i]! * keep;
+  }
+  return out;
+}
+
+function rampOf(op: string, options: YarnOptions): { low: number; high: number; ramp: Float64Array } {
+  const o = checkYarn(op, options);
+  const correctionDim = (turns: number): number => (o.dim * Math.log(o.originalMaxPositions / (turns * 2 * Math.PI))) / (2 * Math.log(o.base));
+  let low = correctionDim(o.betaFast);
+  let high = correctionDim(o.betaSlow);
+  if (o.truncate) {
+    low = Math.floor(low);
+    high = Math.ceil(high);
+  }
+  low = Math.max(low, 0);
+  high = Math.min(high, o.dim - 1);
+  const span = high === low ? 0.001 : high - low;
+  const ramp = new Float64Array(o.dim / 2);
+  for (let i = 0; i < ramp.length; i++) ramp[i] = Math.min(Math.max((i - low) / span, 0), 1);
+  return { low, high, ramp };
+}
+
+/**
+ * Multiplier on cos and sin (so the logits get its square): attentionFactor if given; else, when mscale and
+ * mscaleAllDim are both given and non-zero, yarnMscale(s, mscale)/yarnMscale(s, mscaleAllDim) (DeepSeek); else
+ * yarnMscale(s) = 0.1·ln s + 1. DeepSeek-V2/V3 additionally multiply the softmax scale by yarnMscale(s, mscaleAllDim)².
+ */
+export function yarnAttentionFactor(options: Pick<YarnOptions, 'factor' | 'mscale' | 'mscaleAllDim' | 'attentionFactor'>): number {
+  const op = 'yarnAttentionFactor';
+  const { factor, mscale, mscaleAllDim, attentionFactor } = options;
+  checkFactor(op, factor);
+  if (attentionFactor !== undefined) {
+    if (!(Number.isFinite(attentionFactor) && attentionFactor > 0)) {
+      throw new ValueError(op, `attention factor is not a positive finite number — attentionFactor=${attentionFactor} (it multiplies cos and sin)`, 'attentionFactor');
+    }
+    return attentionFactor;
+  }
+  for (const [name, value] of [['mscale', mscale], ['mscaleAllDim', mscaleAllDim]] as const) {
+    if (value !== undefined && !Number.isFinite(value)) throw new ValueError(op, `${name} is not finite — ${name}=${value} (m = 0.1·${name}·ln s + 1)`, name);
+  }
+  if (mscale && mscaleAllDim) return yarnMscale(factor, mscale) / yarnMscale(factor, mscaleAllDim);
+  return yarnMscale(factor);
+}
+
+interface CheckedYarn {
+  dim: number;
+  base: number;
+  originalMaxPositions: number;
+  betaFast: number;
+  betaSlow: number;
+  truncate: boolean;
+}
+
+function checkYarn(op: string, options: YarnOptions): CheckedYarn {
+  const { dim, base = 10000, factor, originalMaxPositions, betaFast = 32, betaSlow = 1, truncate = true } = options;
+  if (!(Number.isInteger(dim) && dim > 0 && dim % 2 === 0)) throw new ValueError(op, `rotary dim is not a positive even integer — dim=${dim} (pairs of channels)`, 'dim');
+  if (!(Number.isFinite(base) && base > 1)) throw new ValueError(op, `RoPE base is not a finite number > 1 — base=${base} (θ_i = base^(−2i/d))`, 'base');
+  checkFactor(op, factor);
+  if (!(Number.isFinite(originalMaxPositions) && originalMaxPositions > 0)) {
+    throw new ValueError(op, `pre-training context is not a positive finite length — originalMaxPositions=${originalMaxPositions} (HF original_max_position_embeddings)`, 'originalMaxPositions');
+  }
+  if (!(Number.isFinite(betaFast) && betaFast > 0 && Number.isFinite(betaSlow) && betaSlow > 0 && betaFast >= betaSlow)) {
+    throw new ValueError(op, `rotation counts are out of order — betaFast=${betaFast}, betaSlow=${betaSlow} (finite, > 0, betaFast ≥ betaSlow)`, 'betaFast');
+  }
+  if (typeof truncate !== 'boolean') throw new ValueError(op, `truncate is not a boolean — truncate=${String(truncate)} (round the range to whole pairs or not)`, 'truncate');
+  return { dim, base, originalMaxPositions, betaFast, betaSlow, truncate };
+}
+
+function checkFactor(op: string, factor: number): void {
+  if (!(Number.isFinite(factor) && factor >= 1)) throw new ValueError(op, `scaling factor is not a finite number ≥ 1 — factor=${factor} (1 is plain RoPE)`, 'factor');
+}
