@@ -5,7 +5,7 @@
  */
 import { Generator, Module, Parameter, Tensor, ValueError, crossEntropy, fmtShape, matmul, randn, type DType } from '../core/index.js';
 import { Block, Embedding, KVCache, LayerNorm, RMSNorm } from '../nn/index.js';
-import { createPositional, type PositionalEncoding } from '../positional/index.js';
+import { NoPE, createPositional, type PositionalEncoding, type PositionalSpec } from '../positional/index.js';
 
 export interface GPTConfig {
   vocabSize: number;
@@ -39,6 +39,7 @@ export interface GPTForwardOptions {
 export class GPT extends Module {
   readonly config: Readonly<GPTConfig>;
   readonly wte: Embedding;
+  /** The model-level encoding (its input embedding, if any); per-layer encodings live in blocks.i.attn. */
   readonly positional: PositionalEncoding;
   readonly blocks: Block[];
   readonly lnF: LayerNorm | RMSNorm;
@@ -52,12 +53,16 @@ export class GPT extends Module {
     const g = new Generator(config.seed ?? 0);
     const dtype = config.dtype ? { dtype: config.dtype } : {};
     this.wte = new Embedding(V, C, { generator: g, std: 0.02, ...dtype });
-    this.positional = createPositional(config.positional, {
-      headDim: C / numHeads, modelDim: C, contextLength: config.contextLength, base: config.ropeBase ?? 10000, generator: g, ...dtype,
-    });
-    this.blocks = Array.from({ length: L }, () => new Block(C, {
+    const spec: PositionalSpec = {
+      headDim: C / numHeads, modelDim: C, contextLength: config.contextLength, base: config.ropeBase ?? 10000, generator: g,
+      numKVHeads: config.numKVHeads ?? numHeads, ...dtype,
+    };
+    const shared = createPositional(config.positional, spec);
+    // one instance for all layers, unless the encoding has per-layer parts (then each block builds its own)
+    this.positional = shared.scope === 'model' ? shared : new NoPE();
+    this.blocks = Array.from({ length: L }, (_, i) => new Block(C, {
       numHeads,
-      positional: this.positional,
+      positional: shared.scope === 'model' ? shared : i === 0 ? shared : createPositional(config.positional, spec),
       mlp: config.mlp ?? 'gelu',
       norm: config.norm ?? 'layer',
       dropout: config.dropout ?? 0,

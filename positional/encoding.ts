@@ -24,6 +24,12 @@ export abstract class PositionalEncoding extends Module {
   abstract readonly name: string;
 
   /**
+   * 'model': one instance serves every layer (parameter-free encodings, learned absolute tables);
+   * 'layer': each attention layer needs its own instance (per-layer learned parts, as PSC's gates).
+   */
+  readonly scope: 'model' | 'layer' = 'model';
+
+  /**
    * Transform q [B, H, Tq, d] and k [B, Hkv, Tk, d] given their positions. The default passes them through.
    * With a KV cache, keys are encoded once at their own positions before they are cached.
    */

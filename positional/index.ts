@@ -17,4 +17,11 @@ export {
   anchorAttentionMask, flashAnchorMask, flashAnchorPositions, packFlashAnchor, packWithAnchor,
   type PackFlashOptions, type PackWithAnchorOptions, type PackedWindow,
 } from './anchor.js';
+export { PRoPE, pRopeInvFreq, type PRoPEOptions, type PRopeInvFreqOptions } from './p-rope.js';
+export { PSC, PSCRoPE, pscCalibrate, pscCoefficient, withPSC, type PSCOptions, type PSCRoPEOptions } from './psc.js';
+export {
+  HiRoPE, hiropeAngles, hiropePositionTensor, hiropePositions, hiropeScores, segmentCode, type HiRoPEOptions, type HiropeLevels,
+  type HiropePositions, type HiropePositionsOptions, type HiropeScoreOptions, type HiropeSegment, type HiropeSyntax, type HiropeUnit,
+  type HiropeUnitKind, type LevelPositions, type SegmentCodeOptions,
+} from './hirope.js';
 export { createPositional, positionalNames, registerPositional, type PositionalFactory, type PositionalSpec } from './registry.js';

@@ -7,7 +7,9 @@ import { NoPE, type PositionalEncoding } from './encoding.js';
 import { LearnedAbsolute } from './learned.js';
 import { llama3InvFreq } from './llama3.js';
 import { DynamicNTKRoPE, ntkInvFreq } from './ntk.js';
+import { PRoPE } from './p-rope.js';
 import { piInvFreq } from './pi.js';
+import { PSCRoPE } from './psc.js';
 import { RoPE, ropeInvFreq } from './rope.js';
 import { yarnAttentionFactor, yarnInvFreq, type YarnOptions } from './yarn.js';
 
@@ -21,6 +23,8 @@ export interface PositionalSpec {
   base?: number;
   /** Context-extension factor s for the scaling rules ('pi', 'ntk', 'yarn', …); default 4. */
   scalingFactor?: number;
+  /** Key/value heads (for per-head modules such as PSC's key gate); default modelDim / headDim. */
+  numKVHeads?: number;
   generator?: Generator;
   dtype?: DType;
 }
@@ -38,6 +42,16 @@ const registry = new Map<string, PositionalFactory>([
     const o: YarnOptions = { dim: s.headDim, base: s.base ?? 10000, factor: s.scalingFactor ?? 4, originalMaxPositions: s.contextLength };
     return new RoPE(s.headDim, { invFreq: yarnInvFreq(o), attentionFactor: yarnAttentionFactor(o) });
   }],
+  ['p-rope-0.25', (s) => new PRoPE(s.headDim, 0.25, { base: s.base ?? 10000 })],
+  ['p-rope-0.5', (s) => new PRoPE(s.headDim, 0.5, { base: s.base ?? 10000 })],
+  ['p-rope-0.75', (s) => new PRoPE(s.headDim, 0.75, { base: s.base ?? 10000 })],
+  ['psc-rope', (s) => new PSCRoPE(new RoPE(s.headDim, { base: s.base ?? 10000 }), {
+    numHeads: s.modelDim / s.headDim,
+    numKVHeads: s.numKVHeads ?? s.modelDim / s.headDim,
+    headDim: s.headDim,
+    ...(s.generator ? { generator: s.generator } : {}),
+    ...(s.dtype ? { dtype: s.dtype } : {}),
+  })],
   ['llama3', (s) => new RoPE(s.headDim, {
     invFreq: llama3InvFreq({ dim: s.headDim, base: s.base ?? 10000, factor: s.scalingFactor ?? 4, originalMaxPositions: s.contextLength }),
   })],
