@@ -24,4 +24,6 @@ export {
   type HiropePositions, type HiropePositionsOptions, type HiropeScoreOptions, type HiropeSegment, type HiropeSyntax, type HiropeUnit,
   type HiropeUnitKind, type LevelPositions, type SegmentCodeOptions,
 } from './hirope.js';
+export { firstNegativeDistance, longTermDecay, minimalBase, type BaseBoundMethod, type FirstNegativeOptions, type MinimalBaseOptions } from './base-bound.js';
+export { decayCurve, pairWavelengths, type DecaySpacing } from './analysis.js';
 export { createPositional, positionalNames, registerPositional, type PositionalFactory, type PositionalSpec } from './registry.js';

@@ -1,0 +1,57 @@
+/**
+ * Read-outs of a RoPE frequency table for plots and reports: the wavelength of each pair (RoFormer, spec §0:
+ * λ_i = 2π/θ_i, the number of tokens for one full turn) and the long-term decay curve B_m/(d/2) of Men et al. 2024
+ * (spec §4), the similar-vs-random attention preference as a function of distance, 1 at m = 0.
+ */
+import { ValueError } from '../core/index.js';
+import { longTermDecay } from './base-bound.js';
+
+/** λ_i = 2π/θ_i per pair (spec §0); θ_i = 0 gives Infinity (a pair that never turns). */
+export function pairWavelengths(invFreq: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(invFreq.length);
+  for (let i = 0; i < out.length; i++) {
+    const theta = invFreq[i]!;
+    if (!(Number.isFinite(theta) && theta >= 0)) {
+      throw new ValueError('pairWavelengths', `invFreq[${i}] is not a finite non-negative frequency — invFreq[${i}]=${theta} (inverse frequencies are ≥ 0)`, 'invFreq');
+    }
+    out[i] = theta === 0 ? Infinity : (2 * Math.PI) / theta;
+  }
+  return out;
+}
+
+/** How decayCurve places its distances: log-spaced over [1, maxDistance] (after m = 0), or evenly over [0, maxDistance]. */
+export type DecaySpacing = 'log' | 'linear';
+
+/**
+ * [m, B_m/(d/2)] with B_m = Σ_i cos(m·θ_i) (Men et al. 2024, long-term decay; spec §4) at integer distances from 0 to
+ * maxDistance inclusive (both always present), at most `points` of them (default 512; distances that round to the
+ * same integer appear once), increasing. 'log' (default) spaces m = 1 … maxDistance geometrically after m = 0.
+ */
+export function decayCurve(invFreq: ArrayLike<number>, maxDistance: number, points = 512, spacing: DecaySpacing = 'log'): Array<[number, number]> {
+  const op = 'decayCurve';
+  if (invFreq.length === 0) throw new ValueError(op, 'no rotation pairs — invFreq.length=0 (B/(d/2) needs d/2 ≥ 1)', 'invFreq');
+  for (let i = 0; i < invFreq.length; i++) {
+    if (!Number.isFinite(invFreq[i]!)) throw new ValueError(op, `invFreq[${i}] is not finite — invFreq[${i}]=${invFreq[i]} (inverse frequencies are finite)`, 'invFreq');
+  }
+  if (!(Number.isInteger(maxDistance) && maxDistance >= 1)) {
+    throw new ValueError(op, `largest distance is not a positive integer — maxDistance=${maxDistance} (distances are token offsets)`, 'maxDistance');
+  }
+  if (!(Number.isInteger(points) && points >= 2)) throw new ValueError(op, `point count is not an integer ≥ 2 — points=${points} (both endpoints are drawn)`, 'points');
+  if (spacing !== 'log' && spacing !== 'linear') throw new ValueError(op, `unknown spacing — spacing='${String(spacing)}' (one of 'log', 'linear')`, 'spacing');
+  const distances: number[] = [0];
+  if (spacing === 'linear') {
+    for (let k = 1; k < points; k++) distances.push(Math.round((k * maxDistance) / (points - 1)));
+  } else {
+    const steps = points - 1; // m = 1 … maxDistance in `steps` geometric steps
+    const logMax = Math.log(maxDistance);
+    for (let k = 0; k < steps; k++) distances.push(Math.round(Math.exp(steps === 1 ? logMax : (k * logMax) / (steps - 1))));
+  }
+  distances[distances.length - 1] = maxDistance;
+  const half = invFreq.length;
+  const out: Array<[number, number]> = [];
+  for (const m of distances) {
+    if (out.length > 0 && m <= out[out.length - 1]![0]) continue;
+    out.push([m, longTermDecay(m, invFreq) / half]);
+  }
+  return out;
+}

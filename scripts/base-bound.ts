@@ -1,0 +1,147 @@
+/**
+ * The lower bound of the RoPE base for a context length (Men et al. 2024, "Base of RoPE Bounds Context Length";
+ * spec §4): the smallest base b whose long-term decay B_m = Σ_i cos(m·b^(−2i/d)) stays ≥ 0 for every m ≤ L, found by
+ * the spec's first-hit (upward, ρ = 1.002 from 1e3) and robust (downward, ρ = 1.005 from 1e10) grid scans.
+ *
+ * Usage: node scripts/run.mjs scripts/base-bound.ts --context 131072 [--dim 128] [--method robust|first-hit|both]
+ *        node scripts/run.mjs scripts/base-bound.ts --table [--dim 128]
+ */
+import { firstNegativeDistance, minimalBase, type BaseBoundMethod } from '../positional/base-bound.js';
+
+const HELP = `usage: node scripts/run.mjs scripts/base-bound.ts --context L [--dim d] [--method first-hit|robust|both]
+       node scripts/run.mjs scripts/base-bound.ts --table [--dim d]
+
+Minimal RoPE base for context length L (Men et al. 2024): the grid base b whose first negative distance
+m0(b) = min{m : Σ_i cos(m·b^(−2i/d)) < 0} exceeds L. The feasible set has islands, so two grid scans (spec §4):
+  first-hit  upward from 1e3, ratio 1.002: the first grid base with m0 > L
+  robust     downward from 1e10, ratio 1.005: the lowest base with every grid point above it feasible
+
+  --context L   context length, a positive integer
+  --dim d       rotary dim (default 128)
+  --method M    first-hit, robust or both (default both)
+  --table       L = 1k … 128k, both methods, next to the spec's computed values (d = 128 only)
+  --help        this text
+
+Prints each base with m0 at that base, the paper's fit 0.0424·L^1.628, and the time taken.`;
+
+interface Flags {
+  context?: number;
+  dim: number;
+  method: BaseBoundMethod | 'both';
+  table: boolean;
+}
+
+function parseFlags(argv: readonly string[]): Flags {
+  const flags: Flags = { dim: 128, method: 'both', table: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') {
+      console.log(HELP);
+      process.exit(0);
+    }
+    if (arg === '--table') {
+      flags.table = true;
+      continue;
+    }
+    const value = argv[++i];
+    if (value === undefined) throw new Error(`base-bound: missing value — '${arg}' (see --help)`);
+    if (arg === '--context' || arg === '--dim') {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 1) throw new Error(`base-bound: ${arg} needs a positive integer — got '${value}'`);
+      if (arg === '--context') flags.context = n;
+      else flags.dim = n;
+    } else if (arg === '--method') {
+      if (value !== 'first-hit' && value !== 'robust' && value !== 'both') throw new Error(`base-bound: --method is first-hit, robust or both — got '${value}'`);
+      flags.method = value;
+    } else throw new Error(`base-bound: unknown flag — '${arg}' (see --help)`);
+  }
+  if (flags.dim % 2 !== 0) throw new Error(`base-bound: --dim must be even — got ${flags.dim}`);
+  if (!flags.table && flags.context === undefined) throw new Error('base-bound: give --context L or --table (see --help)');
+  if (flags.table && flags.dim !== 128) throw new Error(`base-bound: the spec's table is for d = 128 — got --dim ${flags.dim}`);
+  return flags;
+}
+
+/** The paper's Figure 1 fit b ≈ 0.0424·L^1.628 (spec §4 (2)). */
+const fit = (L: number): number => 0.0424 * Math.pow(L, 1.628);
+
+/** Spec §4 (5), computed columns at d = 128: [L, first-hit b, m0 at it, robust b]. */
+const SPEC_TABLE: ReadonlyArray<readonly [number, number, number, number]> = [
+  [1024, 4.3e3, 1077, 6.043e3],
+  [2048, 1.161e4, 2051, 2.277e4],
+  [4096, 2.697e4, 4189, 5.904e4],
+  [8192, 8.39e4, 8592, 3.948e5],
+  [16384, 2.343e5, 19109, 1.327e6],
+  [32768, 6.312e5, 33235, 3.207e6],
+  [65536, 2.101e6, 77060, 8.11e6],
+  [131072, 7.024e6, 153803, 4.248e7],
+];
+
+function timed<T>(f: () => T): { value: T; ms: number } {
+  const t0 = performance.now();
+  const value = f();
+  return { value, ms: performance.now() - t0 };
+}
+
+function fmtM0(m0: number): string {
+  return Number.isFinite(m0) ? String(m0) : '> 2^24';
+}
+
+function single(L: number, dim: number, method: Flags['method']): void {
+  const methods: BaseBoundMethod[] = method === 'both' ? ['first-hit', 'robust'] : [method];
+  console.log(`minimal RoPE base for context L = ${L}, d = ${dim}   (fit 0.0424·L^1.628 = ${fit(L).toExponential(3)})`);
+  for (const m of methods) {
+    const { value: b, ms } = timed(() => minimalBase(L, dim, { method: m }));
+    const m0 = firstNegativeDistance(b, dim, { limit: Math.max(2 ** 24, 4 * L) });
+    console.log(
+      `  ${m.padEnd(9)}  b = ${b.toExponential(4)}   m0(b) = ${fmtM0(m0)}   b/fit = ${(b / fit(L)).toFixed(3)}   ${(ms / 1000).toFixed(2)} s`,
+    );
+  }
+}
+
+function table(): void {
+  const rel = (a: number, b: number): string => `${(((a - b) / b) * 100).toFixed(3)}%`.padStart(8);
+  console.log('spec §4 (5), d = 128: first-hit (up from 1e3, ρ = 1.002) and robust (down from 1e10, ρ = 1.005); Δ = (ours − spec)/spec');
+  const head = ['L', 'first-hit', 'spec', 'Δ', 'm0', 'spec m0', 's', 'robust', 'spec', 'Δ', 's', 'fit'];
+  const widths = [8, 11, 10, 8, 8, 8, 6, 11, 10, 8, 6, 10];
+  const line = (cells: string[]): string => cells.map((c, i) => c.padStart(widths[i]!)).join(' ');
+  console.log(line(head));
+  let worst = 0;
+  const start = performance.now();
+  for (const [L, specFirst, specM0, specRobust] of SPEC_TABLE) {
+    const first = timed(() => minimalBase(L, 128, { method: 'first-hit' }));
+    const robust = timed(() => minimalBase(L, 128, { method: 'robust' }));
+    const m0 = firstNegativeDistance(first.value, 128);
+    worst = Math.max(worst, Math.abs(first.value / specFirst - 1), Math.abs(robust.value / specRobust - 1));
+    console.log(
+      line([
+        String(L),
+        first.value.toExponential(4),
+        specFirst.toExponential(3),
+        rel(first.value, specFirst),
+        fmtM0(m0),
+        String(specM0),
+        (first.ms / 1000).toFixed(2),
+        robust.value.toExponential(4),
+        specRobust.toExponential(3),
+        rel(robust.value, specRobust),
+        (robust.ms / 1000).toFixed(2),
+        fit(L).toExponential(2),
+      ]),
+    );
+  }
+  console.log(`largest |Δ| ${(worst * 100).toFixed(3)}% (tolerance 0.5%); total ${((performance.now() - start) / 1000).toFixed(2)} s`);
+  if (worst > 0.005) process.exitCode = 1;
+}
+
+function main(): void {
+  try {
+    const flags = parseFlags(process.argv.slice(2));
+    if (flags.table) table();
+    else single(flags.context!, flags.dim, flags.method);
+  } catch (e) {
+    console.error(e instanceof Error ? e.message : String(e));
+    process.exitCode = 2;
+  }
+}
+
+main();
