@@ -27,3 +27,6 @@ export {
 export { firstNegativeDistance, longTermDecay, minimalBase, type BaseBoundMethod, type FirstNegativeOptions, type MinimalBaseOptions } from './base-bound.js';
 export { decayCurve, pairWavelengths, type DecaySpacing } from './analysis.js';
 export { createPositional, positionalNames, registerPositional, type PositionalFactory, type PositionalSpec } from './registry.js';
+export {
+  MultiAxisRoPE, allocateFrequencies, interleavedAxes, multiAxisAngles, perHeadFrequencies, sectionAxes, type MultiAxisRoPEOptions,
+} from './multi-axis.js';

@@ -1,0 +1,127 @@
+/**
+ * The multi-axis core: every image/video/agent variant builds an angle table φ[n, j] = Σ_a pos[n, a]·F[a, j]
+ * (multiaxis spec §0.1) from per-token coordinates on A axes and a frequency matrix F [A, P], then rotates with
+ * applyRotary. Sections, interleaving, zero-frequency (NoPE) pairs and per-head allocations are just ways to build F.
+ */
+import { ShapeError, Tensor, ValueError, fmtShape, matmul, type DType } from '../core/index.js';
+import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
+import { applyRotary, type PairLayout } from './rope.js';
+
+/**
+ * φ = pos · F. positions: [N, A] or [B, N, A] (fractional and negative allowed); freqs: [A, P] shared or [H, A, P]
+ * per head → angles [N, P], [B, N, P], [H, N, P] or [B, H, N, P]. Differentiable in both (RoPE-Mixed learns F).
+ */
+export function multiAxisAngles(positions: Tensor, freqs: Tensor): Tensor {
+  if (positions.ndim < 2 || positions.ndim > 3) {
+    throw new ShapeError('multiAxisAngles', `positions must be [N, axes] or [B, N, axes], got ${fmtShape(positions.shape)}`, 'positions');
+  }
+  if (freqs.ndim < 2 || freqs.ndim > 3 || freqs.shape[freqs.ndim - 2] !== positions.shape[positions.ndim - 1]) {
+    throw new ShapeError(
+      'multiAxisAngles',
+      `freqs=${fmtShape(freqs.shape)} must be [axes, pairs] or [heads, axes, pairs] with axes = ${positions.shape[positions.ndim - 1]} — positions=${fmtShape(positions.shape)}`,
+      'freqs',
+    );
+  }
+  const pos = freqs.ndim === 3 && positions.ndim === 3 ? positions.unsqueeze(1) : positions; // [B, 1, N, A] against [H, A, P]
+  return matmul(pos.cast(freqs.dtype), freqs);
+}
+
+/**
+ * F [A, P] from a pair → axis assignment: F[a, j] = invFreq[j] where axisOfPair[j] = a; null marks a NoPE pair
+ * (zero frequency on every axis: the pair passes through unrotated).
+ */
+export function allocateFrequencies(axisOfPair: readonly (number | null)[], invFreq: ArrayLike<number>, numAxes: number, dtype: DType = 'float64'): Tensor {
+  if (axisOfPair.length !== invFreq.length) {
+    throw new ShapeError('allocateFrequencies', `${axisOfPair.length} pair assignments for ${invFreq.length} frequencies (one per pair)`, 'axisOfPair');
+  }
+  const P = invFreq.length;
+  const F = dtype === 'float64' ? new Float64Array(numAxes * P) : new Float32Array(numAxes * P);
+  axisOfPair.forEach((a, j) => {
+    if (a === null) return;
+    if (!Number.isInteger(a) || a < 0 || a >= numAxes) {
+      throw new ValueError('allocateFrequencies', `axisOfPair[${j}] = ${a} is not an axis in [0, ${numAxes}) nor null (NoPE)`, 'axisOfPair');
+    }
+    F[a * P + j] = invFreq[j]!;
+  });
+  return new Tensor(F, [numAxes, P]);
+}
+
+/** Contiguous sections: the first sections[0] pairs read axis 0, the next sections[1] axis 1, … (M-RoPE's mrope_section). */
+export function sectionAxes(sections: readonly number[]): number[] {
+  if (sections.some((s) => !Number.isInteger(s) || s < 0)) throw new ValueError('sectionAxes', `sections must be non-negative integers, got [${sections.join(',')}]`, 'sections');
+  return sections.flatMap((s, a) => new Array<number>(s).fill(a));
+}
+
+/** Interleaved allocation: pair j reads axis j mod numAxes (spreads every axis over all frequency bands). */
+export function interleavedAxes(pairs: number, numAxes: number): number[] {
+  return Array.from({ length: pairs }, (_, j) => j % numAxes);
+}
+
+/**
+ * Per-head allocation [H, A, P]: head h uses its own pair → axis map (null entries are NoPE pairs), and a head
+ * given as null is a NoPE head (all pairs unrotated). Some heads can attend by time, some by space, some not at all.
+ */
+export function perHeadFrequencies(heads: readonly (readonly (number | null)[] | null)[], invFreq: ArrayLike<number>, numAxes: number, dtype: DType = 'float64'): Tensor {
+  const P = invFreq.length;
+  const F = dtype === 'float64' ? new Float64Array(heads.length * numAxes * P) : new Float32Array(heads.length * numAxes * P);
+  heads.forEach((assignment, h) => {
+    if (assignment !== null) F.set(allocateFrequencies(assignment, invFreq, numAxes, dtype).data, h * numAxes * P);
+  });
+  return new Tensor(F, [heads.length, numAxes, P]);
+}
+
+export interface MultiAxisRoPEOptions {
+  layout?: PairLayout;
+  /** Rotated channels per head (2·pairs); the rest pass through. Default 2·P. */
+  rotaryDim?: number;
+  /** Multiplier on rotated q and k (the logit gets its square). */
+  attentionFactor?: number;
+  name?: string;
+}
+
+/**
+ * RoPE over several axes for attention: positions [T, A] or [B, T, A] (1-D positions [T] mean the same index on
+ * every axis, as text tokens in M-RoPE), frequencies [A, P] or per head [H, A, P] (then q and k need H heads).
+ */
+export class MultiAxisRoPE extends PositionalEncoding {
+  readonly name: string;
+  readonly layout: PairLayout;
+  readonly rotaryDim: number;
+  readonly attentionFactor: number;
+
+  constructor(readonly freqs: Tensor, options: MultiAxisRoPEOptions = {}) {
+    super();
+    if (freqs.ndim < 2 || freqs.ndim > 3) throw new ShapeError('MultiAxisRoPE', `freqs must be [axes, pairs] or [heads, axes, pairs], got ${fmtShape(freqs.shape)}`, 'freqs');
+    this.name = options.name ?? 'multi-axis-rope';
+    this.layout = options.layout ?? 'half';
+    this.rotaryDim = options.rotaryDim ?? 2 * freqs.shape[freqs.ndim - 1]!;
+    this.attentionFactor = options.attentionFactor ?? 1;
+  }
+
+  get numAxes(): number {
+    return this.freqs.shape[this.freqs.ndim - 2]!;
+  }
+
+  /** Coordinates [T, A] or [B, T, A]; 1-D positions [T] are copied to every axis (text tokens in M-RoPE). */
+  coordinates(positions: Positions): Tensor {
+    const A = this.numAxes;
+    if (positions.ndim === 1) return positions.unsqueeze(-1).expand([positions.shape[0]!, A]);
+    if ((positions.ndim === 2 || positions.ndim === 3) && positions.shape[positions.ndim - 1] === A) return positions;
+    throw new ShapeError(this.name, `positions must be [T], [T, ${A}] or [B, T, ${A}], got ${fmtShape(positions.shape)}`, 'positions');
+  }
+
+  /** Angles broadcastable to q/k [B, H, T, ·]: [T, P], [H, T, P], [B, 1, T, P] or [B, H, T, P]. */
+  angles(positions: Positions): Tensor {
+    const coords = this.coordinates(positions);
+    const phi = multiAxisAngles(coords, this.freqs);
+    return coords.ndim === 3 && this.freqs.ndim === 2 ? phi.unsqueeze(1) : phi;
+  }
+
+  rotate(x: Tensor, positions: Positions): Tensor {
+    return applyRotary(x, this.angles(positions), { layout: this.layout, scale: this.attentionFactor, rotaryDim: this.rotaryDim });
+  }
+
+  override encodeQK(q: Tensor, k: Tensor, qPositions: Positions, kPositions: Positions): EncodedQK {
+    return { q: this.rotate(q, qPositions), k: this.rotate(k, kPositions) };
+  }
+}
