@@ -30,3 +30,7 @@ export { createPositional, positionalNames, registerPositional, type PositionalF
 export {
   MultiAxisRoPE, allocateFrequencies, interleavedAxes, multiAxisAngles, perHeadFrequencies, sectionAxes, type MultiAxisRoPEOptions,
 } from './multi-axis.js';
+export {
+  DROPE_AXES, DRoPE, dropeAngles, dropeFrequencies, dropeSplit,
+  type DRoPEAngleOptions, type DRoPEDimSplitOptions, type DRoPEHeadSplitOptions, type DRoPEMode, type DRoPEOptions, type DRoPESplit,
+} from './drope.js';
