@@ -178,9 +178,10 @@ export function gelu(x: Tensor, approximate: GeluApproximation = 'none'): Tensor
 
 const geluErf = defineUnary('gelu', (v) => 0.5 * v * (1 + erf(v * INV_SQRT_2)), (v) => 0.5 * (1 + erf(v * INV_SQRT_2)) + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v));
 
-const geluTanh = defineUnary('gelu', (v) => 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + GELU_C * v * v * v))), (v) => {
-  const t = Math.tanh(SQRT_2_OVER_PI * (v + GELU_C * v * v * v));
-  return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * GELU_C * v * v);
+// ½(1 + tanh u) = σ(2u), so the tanh form is x·σ(2u): one exp (Math.tanh is ~2× slower in V8), no cancellation
+const geluTanh = defineUnary('gelu', (v) => v * sigmoidScalar(2 * SQRT_2_OVER_PI * (v + GELU_C * v * v * v)), (v) => {
+  const s = sigmoidScalar(2 * SQRT_2_OVER_PI * (v + GELU_C * v * v * v));
+  return s + 2 * v * s * (1 - s) * SQRT_2_OVER_PI * (1 + 3 * GELU_C * v * v);
 });
 
 /** Clamp into [min, max]; the gradient passes where min ≤ x ≤ max. */
