@@ -34,3 +34,8 @@ export {
   DROPE_AXES, DRoPE, dropeAngles, dropeFrequencies, dropeSplit,
   type DRoPEAngleOptions, type DRoPEDimSplitOptions, type DRoPEHeadSplitOptions, type DRoPEMode, type DRoPEOptions, type DRoPESplit,
 } from './drope.js';
+export {
+  ROPE_VIT_AXIAL_THETA, ROPE_VIT_MIXED_THETA, RoPEAxial, RoPEMixed, ropeVitAxialAngles, ropeVitAxialFrequencies, ropeVitGrid,
+  ropeVitInvFreq, ropeVitMixedAngles, ropeVitMixedFrequencies, type RoPEAxialOptions, type RoPEMixedOptions,
+  type RopeVitAxialAnglesOptions, type RopeVitMixedAnglesOptions, type RopeVitMixedFrequencies, type RopeVitMixedInitOptions,
+} from './rope-vit.js';
