@@ -39,3 +39,11 @@ export {
   ropeVitInvFreq, ropeVitMixedAngles, ropeVitMixedFrequencies, type RoPEAxialOptions, type RoPEMixedOptions,
   type RopeVitAxialAnglesOptions, type RopeVitMixedAnglesOptions, type RopeVitMixedFrequencies, type RopeVitMixedInitOptions,
 } from './rope-vit.js';
+export {
+  MRoPE, buildMRopePositions, mropeDecodePositions, mropeFrequencies, mropeInvFreq, mropePositionsTensor, segmentTokenCount,
+  type MRoPEOptions, type MRopeFrequencyOptions, type MRopePositionOptions, type MRopePositions, type MRopeSegment,
+} from './mrope.js';
+export {
+  VideoRoPE, videoRopeAxisOfPair, videoRopeFrequencies, videoRopePositions,
+  type VideoRoPEOptions, type VideoRopeAxis, type VideoRopePositionOptions,
+} from './video-rope.js';

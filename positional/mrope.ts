@@ -1,0 +1,246 @@
+/**
+ * M-RoPE, the multimodal rotary embedding of Qwen2-VL (Wang et al. 2024, "Qwen2-VL", §2.1 "Multimodal Rotary
+ * Position Embedding"; multiaxis spec §2). Every token carries three position ids (t, h, w); the rotation pairs are
+ * split into contiguous sections (`mrope_section`, [16, 24, 24] for a 128-dim head) so that the highest-frequency
+ * pairs read t, the next ones h and the lowest ones w. Text tokens get t = h = w, so on text M-RoPE is plain 1-D
+ * RoPE; a vision block gets grid coordinates offset by a running start, and the next segment starts at the largest
+ * id used so far + 1.
+ *
+ * Choices this file makes:
+ * - the start of each segment follows the paper's rule (and HF transformers' token-id-based `get_rope_index`, up to
+ *   the commit before PR #43972): previous maximum id over all three rows + 1. The current HF code advances by
+ *   max(h, w)/merge only and ignores t, so after a video whose t extent is the largest the two differ (spec §2.2);
+ * - `delta` = max id + 1 − L, unclamped (can be negative), as the current HF code; the legacy code clamped it at 0;
+ * - ids are float64 (the builders here and in video-rope.ts share the segment format and the result type).
+ */
+import { ShapeError, Tensor, ValueError } from '../core/index.js';
+import { MultiAxisRoPE, allocateFrequencies, sectionAxes } from './multi-axis.js';
+import { ropeInvFreq, type PairLayout } from './rope.js';
+import type { Positions } from './encoding.js';
+
+// ── segments and position ids ──
+
+/**
+ * One run of the token sequence. Text: `length` tokens (special tokens such as <|vision_start|> are text).
+ * Image/video: `grid` = [t, h, w] as the vision processor reports it (Qwen2-VL's image_grid_thw / video_grid_thw):
+ * t temporal patches (frames / temporal_patch_size for videos, 1 for images), h × w patches before the spatial
+ * merge; it contributes t · (h/m) · (w/m) tokens, m = spatialMergeSize.
+ */
+export type MRopeSegment =
+  | { readonly type: 'text'; readonly length: number }
+  | { readonly type: 'image' | 'video'; readonly grid: readonly [number, number, number] };
+
+export interface MRopePositionOptions {
+  /** m: the vision merger joins m × m patches into one LLM token; default 2 (Qwen2-VL). */
+  spatialMergeSize?: number;
+}
+
+export interface MRopePositions {
+  /** [3][L] position ids, rows t, h, w (row a, token n = ids[a][n]). */
+  readonly ids: readonly [Float64Array, Float64Array, Float64Array];
+  /** rope_deltas: decoding continues 1-D, the token at sequence index c ≥ L gets c + delta on all three rows. */
+  readonly delta: number;
+  /** Token index at which each segment starts (length = number of segments). */
+  readonly offsets: readonly number[];
+}
+
+/** The LLM grid [t, h/m, w/m] of an image/video segment, after validating it; `op` names the caller in errors. */
+export function llmGrid(segment: MRopeSegment, index: number, spatialMergeSize: number, op: string): [number, number, number] {
+  const where = `segments[${index}]`;
+  if (segment === null || typeof segment !== 'object') throw new ValueError(op, `${where} is not a segment object — got ${String(segment)} ({type:'text', length} or {type:'image'|'video', grid:[t,h,w]})`, 'segments');
+  if (segment.type !== 'image' && segment.type !== 'video') {
+    throw new ValueError(op, `${where} has unknown type — type=${String((segment as { type: unknown }).type)} ('text', 'image' or 'video')`, 'segments');
+  }
+  const g = segment.grid;
+  if (!Array.isArray(g) || g.length !== 3 || g.some((v) => !Number.isInteger(v) || v < 1)) {
+    throw new ValueError(op, `${where}.grid is not three positive integers — grid=[${String(g)}] ([t, h, w] before the spatial merge)`, 'segments');
+  }
+  const [t, h, w] = g;
+  if (h % spatialMergeSize !== 0 || w % spatialMergeSize !== 0) {
+    throw new ValueError(op, `${where}.grid h, w are not multiples of the merge size — grid=[${g.join(',')}], spatialMergeSize=${spatialMergeSize} (the merger joins m × m patches)`, 'segments');
+  }
+  return [t, h / spatialMergeSize, w / spatialMergeSize];
+}
+
+/** Length of a text segment after validation. */
+function textLength(segment: { readonly length: number }, index: number, op: string): number {
+  const L = segment.length;
+  if (!Number.isInteger(L) || L < 0) throw new ValueError(op, `segments[${index}].length is not a non-negative integer — length=${L} (tokens in the text run)`, 'segments');
+  return L;
+}
+
+/** spatialMergeSize after validation (positive integer, default 2). */
+export function mergeSizeOf(options: MRopePositionOptions, op: string): number {
+  const m = options.spatialMergeSize ?? 2;
+  if (!Number.isInteger(m) || m < 1) throw new ValueError(op, `spatialMergeSize is not a positive integer — spatialMergeSize=${m}`, 'spatialMergeSize');
+  return m;
+}
+
+/** Number of LLM tokens the segments produce. */
+export function segmentTokenCount(segments: readonly MRopeSegment[], options: MRopePositionOptions = {}): number {
+  return countTokens(segments, mergeSizeOf(options, 'segmentTokenCount'), 'segmentTokenCount');
+}
+
+/** Tokens of validated segments (merge size m); `op` names the caller in errors. */
+export function countTokens(segments: readonly MRopeSegment[], m: number, op: string): number {
+  if (!Array.isArray(segments)) throw new ValueError(op, `segments is not an array — segments=${String(segments)}`, 'segments');
+  return segments.reduce((n, s, i) => {
+    if (s !== null && typeof s === 'object' && s.type === 'text') return n + textLength(s, i, op);
+    const [t, h, w] = llmGrid(s, i, m, op);
+    return n + t * h * w;
+  }, 0);
+}
+
+/**
+ * Qwen2-VL position ids (Qwen2-VL §2.1; HF `get_rope_index`, paper rule): running start s = 0; a text run of
+ * length L gets s…s+L−1 on all three rows; a vision block (T, H', W') = (t, h/m, w/m) gets (s+τ, s+r, s+c) for
+ * frame τ, row r, column c, enumerated τ-major then row then column; after each segment s = (max id so far) + 1.
+ * delta = (max id + 1) − L (0 for an empty sequence).
+ */
+export function buildMRopePositions(segments: readonly MRopeSegment[], options: MRopePositionOptions = {}): MRopePositions {
+  const op = 'buildMRopePositions';
+  const m = mergeSizeOf(options, op);
+  const L = countTokens(segments, m, op);
+  const ids: [Float64Array, Float64Array, Float64Array] = [new Float64Array(L), new Float64Array(L), new Float64Array(L)];
+  const offsets: number[] = [];
+  let n = 0;
+  let start = 0; // s = previous max id + 1
+  segments.forEach((seg, i) => {
+    offsets.push(n);
+    if (seg.type === 'text') {
+      for (let k = 0; k < seg.length; k++, n++) ids[0][n] = ids[1][n] = ids[2][n] = start + k; // t = h = w: 1-D RoPE
+      start += seg.length;
+      return;
+    }
+    const [T, H, W] = llmGrid(seg, i, m, op);
+    for (let tau = 0; tau < T; tau++) {
+      for (let r = 0; r < H; r++) {
+        for (let c = 0; c < W; c++, n++) {
+          ids[0][n] = start + tau; // Qwen2-VL §2.1: (t, h, w) = s + (τ, r, c)
+          ids[1][n] = start + r;
+          ids[2][n] = start + c;
+        }
+      }
+    }
+    start += Math.max(T, H, W); // max id of the block + 1 over all three rows (paper rule)
+  });
+  return { ids, delta: L === 0 ? 0 : start - L, offsets };
+}
+
+/** ids [3][L] (rows t, h, w) → positions Tensor [L, 3] for `MRoPE` / `VideoRoPE` (float64). */
+export function mropePositionsTensor(ids: readonly ArrayLike<number>[]): Tensor {
+  if (ids.length !== 3 || ids.some((row) => row.length !== ids[0]!.length)) {
+    throw new ShapeError('mropePositionsTensor', `ids must be three rows (t, h, w) of equal length — got ${ids.length} rows of lengths [${ids.map((r) => r.length).join(',')}]`, 'ids');
+  }
+  const L = ids[0]!.length;
+  const out = new Float64Array(3 * L);
+  for (let n = 0; n < L; n++) for (let a = 0; a < 3; a++) out[3 * n + a] = ids[a]![n]!;
+  return new Tensor(out, [L, 3]);
+}
+
+/**
+ * Positions [count] of the tokens at sequence (cache) indices start … start+count−1 during decoding: c + delta
+ * (HF `prepare_inputs_for_generation` with cached rope_deltas). 1-D: `MRoPE` / `VideoRoPE` copy them to t, h, w.
+ */
+export function mropeDecodePositions(delta: number, start: number, count = 1): Tensor {
+  if (!Number.isFinite(delta)) throw new ValueError('mropeDecodePositions', `delta is not finite — delta=${delta}`, 'delta');
+  if (!Number.isInteger(start) || start < 0) throw new ValueError('mropeDecodePositions', `start is not a non-negative integer — start=${start} (a cache index)`, 'start');
+  if (!Number.isInteger(count) || count < 0) throw new ValueError('mropeDecodePositions', `count is not a non-negative integer — count=${count}`, 'count');
+  return new Tensor(Float64Array.from({ length: count }, (_, i) => start + i + delta), [count]);
+}
+
+// ── frequencies ──
+
+export interface MRopeFrequencyOptions {
+  /** θ; default 1e6 (Qwen2-VL's rope_theta). */
+  base?: number;
+  /** Precomputed inverse frequencies [headDim/2] (overrides base; e.g. a scaled table). */
+  invFreq?: ArrayLike<number>;
+}
+
+/**
+ * ω_j = base^(−2j/headDim), j < headDim/2 (RoFormer eq. 15), after checking that mropeSection is three
+ * non-negative integers summing to headDim/2 (HF splits the cos/sin table by mrope_section·2). `op` names the
+ * caller in errors.
+ */
+export function mropeInvFreq(headDim: number, mropeSection: readonly number[], options: MRopeFrequencyOptions = {}, op = 'mropeInvFreq'): Float64Array {
+  if (!Number.isInteger(headDim) || headDim <= 0 || headDim % 2 !== 0) throw new ValueError(op, `headDim is not a positive even integer — headDim=${headDim}`, 'headDim');
+  if (!Array.isArray(mropeSection) || mropeSection.length !== 3 || mropeSection.some((s) => !Number.isInteger(s) || s < 0)) {
+    throw new ValueError(op, `mropeSection is not three non-negative integers — mropeSection=[${String(mropeSection)}] (pairs for t, h, w)`, 'mropeSection');
+  }
+  const total = mropeSection[0]! + mropeSection[1]! + mropeSection[2]!;
+  if (total !== headDim / 2) {
+    throw new ValueError(op, `mropeSection sums to ${total} — mropeSection=[${mropeSection.join(',')}], headDim=${headDim} (sum must be headDim/2 = ${headDim / 2})`, 'mropeSection');
+  }
+  if (options.invFreq !== undefined) {
+    if (options.invFreq.length !== headDim / 2) {
+      throw new ShapeError(op, `invFreq has ${options.invFreq.length} entries — headDim=${headDim} (one per pair: ${headDim / 2})`, 'invFreq');
+    }
+    return Float64Array.from(options.invFreq);
+  }
+  return ropeInvFreq(headDim, options.base ?? 1e6);
+}
+
+/** F [3, headDim/2]: pair j reads axis t for j < s_t, h for the next s_h pairs, w for the last s_w (spec §2.2). */
+export function mropeFrequencies(headDim: number, mropeSection: readonly number[], options: MRopeFrequencyOptions = {}): Tensor {
+  const invFreq = mropeInvFreq(headDim, mropeSection, options, 'mropeFrequencies');
+  return allocateFrequencies(sectionAxes(mropeSection), invFreq, 3);
+}
+
+// ── encoding ──
+
+/**
+ * Angle tables keyed by the positions tensor, so that q and k (and every layer sharing an encoding) get the same
+ * table and applyRotary's cos/sin cache computes the trigonometry once. A hit must still match the positions' and
+ * the frequencies' values (tensors are mutable); nothing is cached when either requires grad.
+ */
+export class AngleMemo {
+  #byTensor = new WeakMap<Tensor, { positions: Float64Array; freqs: Float64Array; angles: Tensor }>();
+
+  get(positions: Tensor, freqs: Tensor, compute: () => Tensor): Tensor {
+    if (positions.requiresGrad || freqs.requiresGrad) return compute();
+    const hit = this.#byTensor.get(positions);
+    if (hit !== undefined && sameValues(hit.positions, positions.data) && sameValues(hit.freqs, freqs.data)) return hit.angles;
+    const angles = compute();
+    this.#byTensor.set(positions, { positions: Float64Array.from(positions.data), freqs: Float64Array.from(freqs.data), angles });
+    return angles;
+  }
+}
+
+function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export interface MRoPEOptions extends MRopeFrequencyOptions {
+  /** Pair layout; default 'half' (rotate-half, as Qwen2-VL). */
+  layout?: PairLayout;
+  /** Multiplier on rotated q and k (HF attention_scaling); default 1. */
+  attentionFactor?: number;
+}
+
+/**
+ * M-RoPE for attention: positions [T, 3] (`mropePositionsTensor(buildMRopePositions(…).ids)`), [B, T, 3], or 1-D
+ * [T] (text / decoding: the same id on t, h, w). Pair j rotates by pos[axis(j)]·ω_j (spec §0.1, §2.2).
+ */
+export class MRoPE extends MultiAxisRoPE {
+  readonly mropeSection: readonly [number, number, number];
+  readonly invFreq: Float64Array;
+  #memo = new AngleMemo();
+
+  constructor(readonly headDim: number, mropeSection: readonly number[], options: MRoPEOptions = {}) {
+    const invFreq = mropeInvFreq(headDim, mropeSection, options, 'MRoPE');
+    super(allocateFrequencies(sectionAxes(mropeSection), invFreq, 3), {
+      layout: options.layout ?? 'half',
+      attentionFactor: options.attentionFactor ?? 1,
+      name: 'mrope',
+    });
+    this.mropeSection = [mropeSection[0]!, mropeSection[1]!, mropeSection[2]!];
+    this.invFreq = invFreq;
+  }
+
+  override angles(positions: Positions): Tensor {
+    return this.#memo.get(positions, this.freqs, () => super.angles(positions));
+  }
+}
