@@ -47,3 +47,15 @@ export {
   VideoRoPE, videoRopeAxisOfPair, videoRopeFrequencies, videoRopePositions,
   type VideoRoPEOptions, type VideoRopeAxis, type VideoRopePositionOptions,
 } from './video-rope.js';
+export {
+  VROPE_AXES, VRoPE, vropeFrequencies, vropePairPositions, vropePositions,
+  type VRoPEOptions, type VRopePositionOptions, type VRopePositions,
+} from './vrope.js';
+export {
+  HOPE_TRAINING_SCALES, HOPE_VNIAH_SCALE, HoPE, hopeAngles, hopeAxisOfPair, hopeFrequencies, hopePositions, sampleTemporalScale,
+  type HoPEOptions, type HopeAnglesOptions, type HopeAxis, type HopePositionOptions, type HopePositions, type HopeScaleSampling,
+} from './hope.js';
+export {
+  FLUX_AXES_DIM, FREEFLUX_PROBE_SHIFTS, FluxRoPE, fluxFrequencies, fluxLatentGrid, fluxPositions, fluxShiftImageIds, freeFluxProbe,
+  type FluxPositionsOptions, type FluxRoPEOptions, type FreeFluxProbeOptions,
+} from './flux.js';

@@ -1,0 +1,195 @@
+/**
+ * HoPE, Hybrid of Position Embedding (Li, Qin, Ou, Xu, Xu, "HoPE: Hybrid of Position Embedding for Length
+ * Generalization in Vision-Language Models", NeurIPS 2025; reference hrlics/HoPE `modeling_hope.py`, multiaxis
+ * spec §5). Not the ACL 2025 "HoPE: High-frequency rotary Position Encoding" (Chen et al.).
+ * - Hybrid frequency allocation (`apply_hybrid_multimodal_rotary_pos_emb`): with mrope_section [s_t, s_h, s_w],
+ *   the first S = s_h + s_w pairs (highest frequencies) alternate h, w, h, w, … as in VideoRoPE, and the last s_t
+ *   pairs (lowest frequencies, VideoRoPE's temporal slots) get frequency 0 — cos 1, sin 0 for every token, text
+ *   included. Those pairs are position-free (NoPE), so HoPE deliberately departs from 1-D RoPE on text: text-only
+ *   HoPE is RoPE with the s_t lowest frequencies zeroed (p-RoPE with p = S/P), not RoPE.
+ * - Position ids (`get_dynamic_rope_index`): VideoRoPE's diagonal layout with temporal spacing γ: a vision block
+ *   starting at s puts frame τ, row r, column c at t = s + γτ, h = t + r − ⌊(H'−1)/2⌋, w = t + c − ⌊(W'−1)/2⌋;
+ *   every segment starts at (t-row max of the previous one) + 1. Float ids.
+ * - Dynamic temporal scaling: while training, γ is drawn per vision segment from {0.5, 0.75, 1, 1.25, 1.5}; at
+ *   inference the user picks γ (the reference asserts one is chosen; its V-NIAH evaluation uses 0.75).
+ * Time is still encoded, through the t offset inside h and w; the t row itself never reaches a rotation.
+ * Segments, results and defaults are those of ropelab's M-RoPE/VideoRoPE (mrope.ts): spatialMergeSize 2, base 1e6.
+ */
+import { Generator, ShapeError, Tensor, ValueError, fmtShape } from '../core/index.js';
+import type { Positions } from './encoding.js';
+import { MultiAxisRoPE, allocateFrequencies, multiAxisAngles } from './multi-axis.js';
+import {
+  AngleMemo, countTokens, llmGrid, mergeSizeOf, mropeInvFreq, type MRoPEOptions, type MRopeFrequencyOptions, type MRopePositionOptions,
+  type MRopePositions, type MRopeSegment,
+} from './mrope.js';
+
+/** The spacings dynamic temporal scaling draws from while training (modeling_hope.py `forward`). */
+export const HOPE_TRAINING_SCALES: readonly number[] = [0.5, 0.75, 1, 1.25, 1.5];
+
+/** The spacing the reference's V-NIAH evaluation uses at inference (vision_niah/eval_vision_niah.py). */
+export const HOPE_VNIAH_SCALE = 0.75;
+
+/** What a HoPE pair reads: h, w, or nothing (a zero-frequency NoPE pair, VideoRoPE's temporal slot). */
+export type HopeAxis = 'h' | 'w' | null;
+
+/**
+ * Pair → axis map of hybrid frequency allocation (`apply_hybrid_multimodal_rotary_pos_emb`): pair j < S = s_h + s_w
+ * reads h when j is even and w when odd; the last s_t pairs read nothing. Only s_t and S matter, as in the
+ * reference (it regroups the sections to [s_t, s_h + s_w]).
+ */
+export function hopeAxisOfPair(mropeSection: readonly number[]): HopeAxis[] {
+  if (!Array.isArray(mropeSection) || mropeSection.length !== 3 || mropeSection.some((s) => !Number.isInteger(s) || s < 0)) {
+    throw new ValueError('hopeAxisOfPair', `mropeSection is not three non-negative integers — mropeSection=[${String(mropeSection)}] (pairs for t, h, w)`, 'mropeSection');
+  }
+  const spatial = mropeSection[1]! + mropeSection[2]!;
+  return Array.from({ length: spatial + mropeSection[0]! }, (_, j): HopeAxis => (j >= spatial ? null : j % 2 === 0 ? 'h' : 'w'));
+}
+
+const AXIS_INDEX = { h: 1, w: 2 } as const;
+
+function frequenciesOf(invFreq: ArrayLike<number>, mropeSection: readonly number[]): Tensor {
+  return allocateFrequencies(hopeAxisOfPair(mropeSection).map((a) => (a === null ? null : AXIS_INDEX[a])), invFreq, 3);
+}
+
+/** F [3, headDim/2] over rows (t, h, w): θ_j on row h (even spatial j) or w (odd), row t and the last s_t pairs 0. */
+export function hopeFrequencies(headDim: number, mropeSection: readonly number[], options: MRopeFrequencyOptions = {}): Tensor {
+  return frequenciesOf(mropeInvFreq(headDim, mropeSection, options, 'hopeFrequencies'), mropeSection);
+}
+
+export interface HopeAnglesOptions extends MRopeFrequencyOptions {
+  headDim: number;
+  /** [s_t, s_h, s_w], summing to headDim/2 ([16, 24, 24] for Qwen2-VL's 128-dim head). */
+  mropeSection: readonly number[];
+}
+
+/**
+ * φ[n, j] = h_n·θ_j (j < S even), w_n·θ_j (j < S odd), 0 (j ≥ S) (HoPE, hybrid frequency allocation). positions:
+ * [N, 3] or [B, N, 3] as (t, h, w), or [N] for text (the same id on every row) → angles [N, P] / [B, N, P];
+ * θ_j = base^(−2j/headDim), base default 1e6. Differentiable in positions.
+ */
+export function hopeAngles(positions: Tensor, options: HopeAnglesOptions): Tensor {
+  const F = frequenciesOf(mropeInvFreq(options.headDim, options.mropeSection, options, 'hopeAngles'), options.mropeSection);
+  if (positions.ndim === 1) return multiAxisAngles(positions.unsqueeze(-1).expand([positions.shape[0]!, 3]), F);
+  if ((positions.ndim !== 2 && positions.ndim !== 3) || positions.shape[positions.ndim - 1] !== 3) {
+    throw new ShapeError('hopeAngles', `positions are not [N], [N, 3] or [B, N, 3] (t, h, w) — positions=${fmtShape(positions.shape)}`, 'positions');
+  }
+  return multiAxisAngles(positions, F);
+}
+
+/** Training-time dynamic temporal scaling: γ drawn uniformly from `scales` with `generator`, once per vision segment. */
+export interface HopeScaleSampling {
+  generator: Generator;
+  /** Default HOPE_TRAINING_SCALES = {0.5, 0.75, 1, 1.25, 1.5}. */
+  scales?: readonly number[];
+}
+
+export interface HopePositionOptions extends MRopePositionOptions {
+  /** γ: a fixed spacing (inference: the caller chooses, e.g. HOPE_VNIAH_SCALE) or a sampler (training). */
+  temporalScale: number | HopeScaleSampling;
+}
+
+export interface HopePositions extends MRopePositions {
+  /** γ used by each vision segment, in order. */
+  readonly temporalScales: readonly number[];
+}
+
+function checkScales(op: string, scales: readonly number[]): void {
+  if (!Array.isArray(scales) || scales.length === 0 || scales.some((v) => !(v > 0) || !Number.isFinite(v))) {
+    throw new ValueError(op, `scales is not a non-empty list of finite positive spacings — scales=[${String(scales)}]`, 'scales');
+  }
+}
+
+/** One draw of dynamic temporal scaling: scales[u], u uniform over the indices (the reference's random.choice). */
+export function sampleTemporalScale(generator: Generator, scales: readonly number[] = HOPE_TRAINING_SCALES): number {
+  checkScales('sampleTemporalScale', scales);
+  return scales[generator.int(0, scales.length)]!;
+}
+
+/**
+ * HoPE position ids (modeling_hope.py `get_dynamic_rope_index`), the result shaped as M-RoPE's. Running base = 0;
+ * text of length L gets (text so far + k) + base on all three rows; a vision block (T, H', W') = (t, h/m, w/m)
+ * with spacing γ gets t = (γτ + text so far) + base, h = t + r − ⌊(H'−1)/2⌋, w = t + c − ⌊(W'−1)/2⌋ (dynamic
+ * temporal scaling on VideoRoPE's diagonal layout), then base = t-row max + 1 (trailing text may overlap the last
+ * frame's h/w ids, as the reference intends). delta = (t-row max + 1) − L (0 for an empty sequence).
+ */
+export function hopePositions(segments: readonly MRopeSegment[], options: HopePositionOptions): HopePositions {
+  const op = 'hopePositions';
+  const scale = options?.temporalScale;
+  if (typeof scale === 'number') {
+    if (!(scale > 0) || !Number.isFinite(scale)) {
+      throw new ValueError(op, `temporalScale is not a finite positive spacing — temporalScale=${scale} (the reference asserts γ > 0 at inference)`, 'temporalScale');
+    }
+  } else if (scale === undefined || scale === null || !(scale.generator instanceof Generator)) {
+    throw new ValueError(op, `temporalScale is neither a spacing γ nor { generator, scales? } — temporalScale=${String(scale)}`, 'temporalScale');
+  } else checkScales(op, scale.scales ?? HOPE_TRAINING_SCALES);
+  const m = mergeSizeOf(options, op);
+  const L = countTokens(segments, m, op);
+  const ids: [Float64Array, Float64Array, Float64Array] = [new Float64Array(L), new Float64Array(L), new Float64Array(L)];
+  const offsets: number[] = [];
+  const temporalScales: number[] = [];
+  let n = 0;
+  let base = 0; // previous vision block's t-row max + 1 (the reference's st_idx)
+  let text = 0; // text tokens since that block (the reference's text_len)
+  segments.forEach((seg, i) => {
+    offsets.push(n);
+    if (seg.type === 'text') {
+      for (let k = 0; k < seg.length; k++, n++) ids[0][n] = ids[1][n] = ids[2][n] = text + k + base;
+      text += seg.length;
+      return;
+    }
+    const [T, H, W] = llmGrid(seg, i, m, op);
+    const gamma = typeof scale === 'number' ? scale : sampleTemporalScale(scale.generator, scale.scales);
+    temporalScales.push(gamma);
+    const rowCentre = Math.floor((H - 1) / 2);
+    const colCentre = Math.floor((W - 1) / 2);
+    for (let tau = 0; tau < T; tau++) {
+      const t = gamma * tau + text + base; // dynamic temporal scaling: t = s + γ·τ
+      for (let r = 0; r < H; r++) {
+        for (let c = 0; c < W; c++, n++) {
+          ids[0][n] = t;
+          ids[1][n] = r - rowCentre + t; // diagonal layout: spatial ids centred on the frame's t
+          ids[2][n] = c - colCentre + t;
+        }
+      }
+    }
+    base = gamma * (T - 1) + text + base + 1;
+    text = 0;
+  });
+  let tMax = -Infinity; // as the reference: delta = t-row max + 1 − L
+  for (let k = 0; k < L; k++) tMax = Math.max(tMax, ids[0][k]!);
+  return { ids, delta: L === 0 ? 0 : tMax + 1 - L, offsets, temporalScales };
+}
+
+export type HoPEOptions = MRoPEOptions;
+
+/**
+ * HoPE for attention: positions [T, 3] (`mropePositionsTensor(hopePositions(…).ids)`), [B, T, 3], or 1-D [T]
+ * (text / decoding: the same id on every row). Rotate-half layout by default, θ = 1e6 by default; the t row never
+ * reaches a rotation and the last s_t pairs pass through unrotated.
+ */
+export class HoPE extends MultiAxisRoPE {
+  readonly mropeSection: readonly [number, number, number];
+  readonly invFreq: Float64Array;
+  readonly axisOfPair: readonly HopeAxis[];
+  /** s_t: the lowest-frequency pairs, zero frequency for every token. */
+  readonly temporalPairs: number;
+  #memo = new AngleMemo();
+
+  constructor(readonly headDim: number, mropeSection: readonly number[], options: HoPEOptions = {}) {
+    const invFreq = mropeInvFreq(headDim, mropeSection, options, 'HoPE');
+    super(frequenciesOf(invFreq, mropeSection), {
+      layout: options.layout ?? 'half',
+      attentionFactor: options.attentionFactor ?? 1,
+      name: 'hope',
+    });
+    this.mropeSection = [mropeSection[0]!, mropeSection[1]!, mropeSection[2]!];
+    this.invFreq = invFreq;
+    this.axisOfPair = hopeAxisOfPair(mropeSection);
+    this.temporalPairs = mropeSection[0]!;
+  }
+
+  /** Cached per positions tensor, so q and k (and every layer sharing this encoding) build the table once. */
+  override angles(positions: Positions): Tensor {
+    return this.#memo.get(positions, this.freqs, () => super.angles(positions));
+  }
+}
