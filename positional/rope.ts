@@ -1,9 +1,18 @@
 /**
  * RoFormer RoPE (Su et al. 2021, eq. 13–15): rotate each channel pair of q and k by m·θ_i, θ_i = base^(−2i/d), so
- * that ⟨R(m)q, R(n)k⟩ depends only on n − m. Every variant in positional/ builds an angle table and calls the one
- * differentiable rotation here, `applyRotary`.
+ * that ⟨R(m)q, R(n)k⟩ depends only on n − m. Every variant in positional/ reduces to (a) an angle table, per token
+ * (and optionally per head or sequence) × per pair, and (b) a pair layout; `applyRotary` is the one differentiable
+ * rotation they all call. Its backward rotates the upstream gradient by −φ and also returns ∂L/∂φ, so learnable
+ * frequencies train through it.
+ *
+ * Two caches keep repeated work out of a forward pass: `RoPE` keeps its angle tables per (positions, frequencies),
+ * and `applyRotary` keeps cos/sin per angle tensor, so q and k, and every layer sharing one `RoPE`, compute the
+ * trigonometry once. Neither cache is used for tensors that require grad.
  */
-import { DTypeError, ShapeError, Tensor, ValueError, broadcastShapes, fmtShape, record, type DType } from '../core/index.js';
+import {
+  DTypeError, ShapeError, Tensor, ValueError, fmtShape, isGradEnabled, record, type DType, type TypedArray,
+} from '../core/index.js';
+import { specialize } from '../core/kernels/elementwise.js';
 import { toBFloat16 } from './bf16.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 
@@ -19,16 +28,46 @@ export function ropeInvFreq(dim: number, base = 10000): Float64Array {
   return out;
 }
 
-/** φ[m, i] = positions[m] · invFreq[i]: positions [T] (or [B, T]) → angles [T, pairs] (or [B, T, pairs]). */
-export function rotaryAngles(positions: Positions | ArrayLike<number>, invFreq: ArrayLike<number>, options: { dtype?: DType } = {}): Tensor {
+/**
+ * φ[m, i] = positions[m] · invFreq[i]: positions [T] (or [B, T]) → angles [T, pairs] (or [B, T, pairs]), float64
+ * unless `dtype` says otherwise. Differentiable in positions and, when `invFreq` is a tensor [pairs], in the
+ * frequencies (∂φ[m, i]/∂θ_i = positions[m]), for learned frequencies.
+ */
+export function rotaryAngles(positions: Positions | ArrayLike<number>, invFreq: ArrayLike<number> | Tensor, options: { dtype?: DType } = {}): Tensor {
   const pos = positions instanceof Tensor ? positions : new Tensor(Float64Array.from(positions), [positions.length]);
-  const P = invFreq.length;
-  const data = options.dtype === 'float32' ? new Float32Array(pos.size * P) : new Float64Array(pos.size * P);
-  for (let t = 0; t < pos.size; t++) {
+  const freq = invFreq instanceof Tensor ? invFreq : null;
+  if (freq !== null && freq.ndim !== 1) throw new ShapeError('rotaryAngles', `invFreq=${fmtShape(freq.shape)} must be 1-D [pairs]`, 'invFreq');
+  const theta: ArrayLike<number> = freq !== null ? freq.data : (invFreq as ArrayLike<number>);
+  const P = theta.length;
+  const M = pos.size;
+  const data = options.dtype === 'float32' ? new Float32Array(M * P) : new Float64Array(M * P);
+  for (let t = 0; t < M; t++) {
     const m = pos.data[t]!;
-    for (let i = 0; i < P; i++) data[t * P + i] = m * invFreq[i]!;
+    for (let i = 0; i < P; i++) data[t * P + i] = m * theta[i]!;
   }
-  return new Tensor(data, [...pos.shape, P]);
+  const out = new Tensor(data, [...pos.shape, P]);
+  return record('rotaryAngles', out, freq !== null ? [pos, freq] : [pos], (g) => {
+    let gPos: Tensor | null = null;
+    if (pos.requiresGrad) {
+      const gp = new Float64Array(M); // ∂L/∂m = Σ_i g[m, i]·θ_i
+      for (let t = 0; t < M; t++) {
+        let acc = 0;
+        for (let i = 0; i < P; i++) acc += g.data[t * P + i]! * theta[i]!;
+        gp[t] = acc;
+      }
+      gPos = new Tensor(gp, pos.shape);
+    }
+    let gFreq: Tensor | null = null;
+    if (freq !== null && freq.requiresGrad) {
+      const gf = new Float64Array(P); // ∂L/∂θ_i = Σ_m g[m, i]·m
+      for (let t = 0; t < M; t++) {
+        const m = pos.data[t]!;
+        for (let i = 0; i < P; i++) gf[i] += g.data[t * P + i]! * m;
+      }
+      gFreq = new Tensor(gf, freq.shape);
+    }
+    return freq !== null ? [gPos, gFreq] : [gPos];
+  });
 }
 
 /** Arithmetic of the rotation: exact (float64, then stored), or emulating float32 or bfloat16 kernels. */
@@ -48,158 +87,268 @@ export interface ApplyRotaryOptions {
   rotaryDim?: number;
 }
 
-/** cos/sin tables per angles tensor, so that q and k rotated by the same table compute them once. */
-const trigCache = new WeakMap<Tensor, { cos: Float64Array; sin: Float64Array }>();
-
-function trigOf(angles: Tensor): { cos: Float64Array; sin: Float64Array } {
-  let t = trigCache.get(angles);
-  if (t === undefined) {
-    const cos = new Float64Array(angles.size);
-    const sin = new Float64Array(angles.size);
-    for (let i = 0; i < angles.size; i++) {
-      cos[i] = Math.cos(angles.data[i]!);
-      sin[i] = Math.sin(angles.data[i]!);
-    }
-    t = { cos, sin };
-    if (!angles.requiresGrad) trigCache.set(angles, t); // learnable angles change between steps
+/**
+ * Rotate channel pairs of x by the given angles: y_a = s(x_a cos φ − x_b sin φ), y_b = s(x_a sin φ + x_b cos φ).
+ * x: [..., T, D]; angles: [..., T, P] whose leading axes broadcast to x's (e.g. [T, P] shared by every head,
+ * [H, T, P] per head, [B, 1, T, P] per sequence); P = rotaryDim/2 pairs in the first rotaryDim channels, the other
+ * channels are copied. Backward: ∂L/∂x = s·R(−φ)g, ∂L/∂φ = g_b·y_a − g_a·y_b, summed over the axes that angles
+ * broadcast along.
+ */
+export function applyRotary(x: Tensor, angles: Tensor, options: ApplyRotaryOptions): Tensor {
+  const { layout, scale = 1, precision = 'float64' } = options;
+  const geo = rotaryGeometry(x, angles, options);
+  if (precision !== 'float64' && precision !== 'float32' && precision !== 'bf16') {
+    throw new ValueError('applyRotary', `precision must be 'float64', 'float32' or 'bf16', got '${String(precision)}'`, 'precision');
   }
-  return t;
+  if (!Number.isFinite(scale)) throw new ValueError('applyRotary', `scale must be a finite number, got ${scale}`, 'scale');
+  const kernels = KERNELS[x.dtype][layout];
+  const { cos, sin } = trigOf(angles);
+  const y = x.dtype === 'float64' ? new Float64Array(x.size) : new Float32Array(x.size);
+  if (precision === 'float64') kernels.rotate(x.data, y, cos, sin, scale, scale, geo.outer, geo.T, geo.D, geo.P, geo.angleOuter);
+  else rotateRounded(precision === 'bf16' ? toBFloat16 : Math.fround, x.data, y, angles.data, scale, layout === 'half', geo);
+  return record('applyRotary', new Tensor(y, x.shape), [x, angles], (g) => {
+    const gx = x.dtype === 'float64' ? new Float64Array(x.size) : new Float32Array(x.size);
+    if (!angles.requiresGrad) {
+      kernels.rotate(g.data, gx, cos, sin, scale, -scale, geo.outer, geo.T, geo.D, geo.P, geo.angleOuter); // s·R(φ)ᵀ g = s·R(−φ) g
+      return [new Tensor(gx, x.shape), null];
+    }
+    const ga = new Float64Array(angles.size); // accumulated over broadcast rows, in float64
+    kernels.backward(g.data, y, gx, ga, cos, sin, scale, geo.outer, geo.T, geo.D, geo.P, geo.angleOuter);
+    const gAngles = angles.dtype === 'float64' ? ga : Float32Array.from(ga);
+    return [new Tensor(gx, x.shape), new Tensor(gAngles, angles.shape)];
+  });
 }
 
 /**
- * Rotate channel pairs of x by the given angles: y_a = s(x_a cos φ − x_b sin φ), y_b = s(x_a sin φ + x_b cos φ).
- * x: [..., T, D]; angles: [..., T, P] broadcastable to x's leading axes (e.g. [T, P] shared, [H, T, P] per head);
- * P = rotaryDim/2 pairs. Backward rotates g by −φ (∂L/∂x = s·R(−φ)g) and gives ∂L/∂φ = g_b·y_a − g_a·y_b.
+ * How x's rows map onto the angle table. x is viewed as [outer, T, D] and angles as [outerA, T, P]; row (o, t) of
+ * x uses angle row angleOuter[o]·T + t, or t when the table is shared (angleOuter null, no per-call index).
  */
-export function applyRotary(x: Tensor, angles: Tensor, options: ApplyRotaryOptions): Tensor {
-  const { layout, scale = 1 } = options;
+interface RotaryGeometry {
+  outer: number;
+  T: number;
+  D: number;
+  P: number;
+  angleOuter: Int32Array | null;
+}
+
+function rotaryGeometry(x: Tensor, angles: Tensor, options: ApplyRotaryOptions): RotaryGeometry {
   if (!(x instanceof Tensor) || !(angles instanceof Tensor)) throw new DTypeError('applyRotary', 'x and angles must be Tensors', 'x');
-  if (layout !== 'half' && layout !== 'interleaved') throw new ValueError('applyRotary', `layout must be 'half' or 'interleaved', got '${String(layout)}'`, 'layout');
-  if (x.ndim < 2 || angles.ndim < 2) throw new ShapeError('applyRotary', `need x [..., T, D] and angles [..., T, P] — x=${fmtShape(x.shape)}, angles=${fmtShape(angles.shape)}`, 'x');
+  const shapes = (): string => `x=${fmtShape(x.shape)}, angles=${fmtShape(angles.shape)}`;
+  const { layout } = options;
+  if (layout !== 'half' && layout !== 'interleaved') {
+    throw new ValueError('applyRotary', `unknown layout '${String(layout)}' — ${shapes()} (use 'half' or 'interleaved')`, 'layout');
+  }
+  if (x.ndim < 2 || angles.ndim < 2) throw new ShapeError('applyRotary', `need x [..., T, D] and angles [..., T, P] — ${shapes()}`, 'x');
   const D = x.shape[x.ndim - 1]!;
   const T = x.shape[x.ndim - 2]!;
   const P = angles.shape[angles.ndim - 1]!;
   const R = options.rotaryDim ?? 2 * P;
+  if (!Number.isInteger(R) || R < 0 || R % 2 !== 0) {
+    throw new ValueError('applyRotary', `rotaryDim=${R} is not a non-negative even integer — ${shapes()} (channels rotate in pairs)`, 'rotaryDim');
+  }
   if (R !== 2 * P || R > D) {
-    throw new ShapeError('applyRotary', `rotaryDim=${R} must equal 2·pairs (${2 * P}) and not exceed the head dim — x=${fmtShape(x.shape)}, angles=${fmtShape(angles.shape)}`, 'angles');
+    throw new ShapeError('applyRotary', `rotaryDim=${R} does not match the angles or the head dim — ${shapes()} (rotaryDim = 2·pairs = ${2 * P}, ≤ ${D})`, 'angles');
   }
   if (angles.shape[angles.ndim - 2] !== T) {
-    throw new ShapeError('applyRotary', `angles=${fmtShape(angles.shape)} do not cover x=${fmtShape(x.shape)} at seq=${T} (one angle row per position)`, 'angles');
+    throw new ShapeError('applyRotary', `angles do not cover the sequence — ${shapes()} (one angle row per position: angles [..., ${T}, ${P}])`, 'angles');
   }
-  const lead = x.shape.slice(0, -1);
-  const angleLead = broadcastShapes(angles.shape.slice(0, -1), lead, 'applyRotary', ['angles', 'x']);
-  if (angleLead.length !== lead.length || angleLead.some((d, i) => d !== lead[i])) {
-    throw new ShapeError('applyRotary', `angles=${fmtShape(angles.shape)} would enlarge x=${fmtShape(x.shape)} (angles must broadcast to x's leading axes)`, 'angles');
+  const lead = x.shape.slice(0, -2);
+  const aLead = angles.shape.slice(0, -2);
+  const off = lead.length - aLead.length;
+  if (off < 0 || aLead.some((d, i) => d !== 1 && d !== lead[i + off])) {
+    const enlarges = off < 0 || aLead.some((d, i) => d > 1 && lead[i + off] === 1);
+    const what = enlarges ? 'angles would enlarge x' : 'angles do not broadcast to x';
+    throw new ShapeError('applyRotary', `${what} — ${shapes()} (each leading axis of angles must be 1 or match x's)`, 'angles');
   }
-  const rows = x.size / Math.max(D, 1);
-  const angleRow = angleRowIndex(angles.shape.slice(0, -1), lead, rows);
-  const geometry: RotaryGeometry = { rows, D, P, R, half: layout === 'half', angleRow };
-  const precision = options.precision ?? 'float64';
-  const { cos, sin } = trigOf(angles);
-  const y = x.dtype === 'float64' ? new Float64Array(x.size) : new Float32Array(x.size);
-  if (precision === 'float64') rotateRows(x.data, y, cos, sin, scale, geometry);
-  else rotateRowsRounded(precision === 'bf16' ? toBFloat16 : Math.fround, x.data, y, angles.data, scale, geometry);
-  const out = new Tensor(y, x.shape);
-  return record('applyRotary', out, [x, angles], (g) => {
-    const gx = x.dtype === 'float64' ? new Float64Array(x.size) : new Float32Array(x.size);
-    rotateRows(g.data, gx, cos, sin, scale, geometry, true); // ∂L/∂x = s·R(φ)ᵀ g = s·R(−φ) g
-    const gAngles = angles.requiresGrad ? angleGradient(g.data, y, geometry, [...lead, P], angles.dtype) : null;
-    return [new Tensor(gx, x.shape), gAngles];
-  });
+  const outer = T === 0 ? 0 : x.size / (T * Math.max(D, 1));
+  return { outer: D === 0 ? 0 : outer, T, D, P, angleOuter: angleOuterIndex(aLead, lead) };
 }
 
-/** Where the pairs are: rows of D channels, P pairs in the first R = 2P channels, each row's angle row. */
-interface RotaryGeometry {
-  rows: number;
-  D: number;
-  P: number;
-  R: number;
-  /** 'half' layout pairs (i, i + P), else (2i, 2i + 1). */
-  half: boolean;
-  angleRow: Int32Array;
-}
-
-/**
- * out_a = s(x_a cos φ − x_b sin φ), out_b = s(x_a sin φ + x_b cos φ) for every pair; channels ≥ R are copied.
- * With `transpose` it applies s·R(φ)ᵀ = s·R(−φ) instead (the backward), written with −sin.
- */
-function rotateRows(xs: ArrayLike<number>, out: Float32Array | Float64Array, cos: Float64Array, sin: Float64Array, scale: number, geo: RotaryGeometry, transpose = false): void {
-  const { rows, D, P, R, half, angleRow } = geo;
-  const c0 = scale;
-  const s0 = transpose ? -scale : scale;
-  const step = half ? 1 : 2;
-  const bOff = half ? P : 1;
-  for (let r = 0; r < rows; r++) {
-    const o = r * D;
-    const ao = angleRow[r]! * P;
-    for (let i = 0, ia = o; i < P; i++, ia += step) {
-      const ib = ia + bOff;
-      const c = cos[ao + i]! * c0;
-      const s = sin[ao + i]! * s0;
-      const xa = xs[ia]!;
-      const xb = xs[ib]!;
-      out[ia] = xa * c - xb * s;
-      out[ib] = xa * s + xb * c;
-    }
-    for (let j = R; j < D; j++) out[o + j] = xs[o + j]!;
-  }
-}
-
-/** The forward rotation with every intermediate rounded by `round` (float32 or bf16 emulation). */
-function rotateRowsRounded(round: (v: number) => number, xs: ArrayLike<number>, out: Float32Array | Float64Array, angles: ArrayLike<number>, scale: number, geo: RotaryGeometry): void {
-  const { rows, D, P, R, half, angleRow } = geo;
-  const step = half ? 1 : 2;
-  const bOff = half ? P : 1;
-  for (let r = 0; r < rows; r++) {
-    const o = r * D;
-    const ao = angleRow[r]! * P;
-    for (let i = 0, ia = o; i < P; i++, ia += step) {
-      const ib = ia + bOff;
-      const phi = Math.fround(angles[ao + i]!);
-      const c = round(round(Math.cos(phi)) * scale);
-      const s = round(round(Math.sin(phi)) * scale);
-      const xa = round(xs[ia]!);
-      const xb = round(xs[ib]!);
-      out[ia] = round(round(xa * c) - round(xb * s));
-      out[ib] = round(round(xa * s) + round(xb * c));
-    }
-    for (let j = R; j < D; j++) out[o + j] = xs[o + j]!;
-  }
-}
-
-/** ∂L/∂φ = g_b·y_a − g_a·y_b per pair and row (y the rotated output): [...lead, P]. */
-function angleGradient(gs: ArrayLike<number>, y: ArrayLike<number>, geo: RotaryGeometry, shape: number[], dtype: DType): Tensor {
-  const { rows, D, P, half } = geo;
-  const ga = dtype === 'float64' ? new Float64Array(rows * P) : new Float32Array(rows * P);
-  const step = half ? 1 : 2;
-  const bOff = half ? P : 1;
-  for (let r = 0; r < rows; r++) {
-    for (let i = 0, ia = r * D; i < P; i++, ia += step) ga[r * P + i] = gs[ia + bOff]! * y[ia]! - gs[ia]! * y[ia + bOff]!;
-  }
-  return new Tensor(ga, shape);
-}
-
-/** For each row of x's leading shape `lead`, the row of the (broadcast) angle table it uses. */
-function angleRowIndex(angleLead: readonly number[], lead: readonly number[], rows: number): Int32Array {
-  const out = new Int32Array(rows);
-  const off = lead.length - angleLead.length;
-  for (let r = 0; r < rows; r++) {
+/** For each outer row of x (shape xOuter), the outer row of the broadcast angle table; null when it is always 0. */
+function angleOuterIndex(aOuter: readonly number[], xOuter: readonly number[]): Int32Array | null {
+  if (aOuter.every((d) => d === 1)) return null;
+  const n = xOuter.reduce((p, d) => p * d, 1);
+  const out = new Int32Array(n);
+  const off = xOuter.length - aOuter.length;
+  for (let r = 0; r < n; r++) {
     let rem = r;
     let idx = 0;
     let stride = 1;
-    for (let ax = lead.length - 1; ax >= 0; ax--) {
-      const coord = rem % lead[ax]!;
-      rem = Math.floor(rem / lead[ax]!);
-      const a = ax - off;
-      if (a >= 0) {
-        if (angleLead[a] !== 1) idx += coord * stride;
-        stride *= angleLead[a]!;
-      }
+    for (let ax = xOuter.length - 1; ax >= off; ax--) {
+      const coord = rem % xOuter[ax]!;
+      rem = (rem - coord) / xOuter[ax]!;
+      const size = aOuter[ax - off]!;
+      if (size !== 1) idx += coord * stride;
+      stride *= size;
     }
     out[r] = idx;
   }
   return out;
 }
+
+// ── cos/sin cache ──
+
+interface Trig {
+  /** The angle values cos and sin were computed from: a hit must still match them (tensors are mutable). */
+  source: Float64Array;
+  cos: Float64Array;
+  sin: Float64Array;
+}
+
+/** cos/sin per angles tensor, so that q and k (and every layer) rotated by one table compute them once. */
+const trigCache = new WeakMap<Tensor, Trig>();
+
+function trigOf(angles: Tensor): Trig {
+  const learnable = angles.requiresGrad; // learnable angles change between steps: never cached
+  const hit = learnable ? undefined : trigCache.get(angles);
+  if (hit !== undefined && sameValues(hit.source, angles.data)) return hit;
+  const n = angles.size;
+  const a = angles.data;
+  const cos = new Float64Array(n);
+  const sin = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    cos[i] = Math.cos(a[i]!);
+    sin[i] = Math.sin(a[i]!);
+  }
+  const trig: Trig = { source: learnable ? new Float64Array(0) : Float64Array.from(a), cos, sin };
+  if (!learnable) trigCache.set(angles, trig);
+  return trig;
+}
+
+function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+// ── kernels ──
+// Self-contained loops (arguments and globals only): `specialize` compiles one private copy per dtype so that every
+// typed-array access stays monomorphic (a shared loop that sees both Float32Array and Float64Array runs ~1.8× slower).
+// Row (o, t) of x starts at (o·T + t)·D; its angles start at j = (angleOuter[o]·T + t)·P and run over P pairs.
+
+type RotateKernel = (
+  x: TypedArray, out: TypedArray, cos: Float64Array, sin: Float64Array, cScale: number, sScale: number,
+  outer: number, T: number, D: number, P: number, angleOuter: Int32Array | null,
+) => void;
+type BackwardKernel = (
+  g: TypedArray, y: TypedArray, gx: TypedArray, ga: Float64Array, cos: Float64Array, sin: Float64Array, scale: number,
+  outer: number, T: number, D: number, P: number, angleOuter: Int32Array | null,
+) => void;
+
+/** out_a = x_a·c − x_b·s, out_b = x_a·s + x_b·c with c = cScale·cos φ, s = sScale·sin φ; pair i = (i, i + P). */
+function rotateHalf(x: TypedArray, out: TypedArray, cos: Float64Array, sin: Float64Array, cScale: number, sScale: number, outer: number, T: number, D: number, P: number, angleOuter: Int32Array | null): void {
+  let o = 0;
+  for (let b = 0; b < outer; b++) {
+    let j = angleOuter === null ? 0 : angleOuter[b]! * T * P;
+    for (let t = 0; t < T; t++, o += D) {
+      for (let ia = o, ib = o + P, end = o + P; ia < end; ia++, ib++, j++) {
+        const c = cos[j]! * cScale;
+        const s = sin[j]! * sScale;
+        const xa = x[ia]!;
+        const xb = x[ib]!;
+        out[ia] = xa * c - xb * s;
+        out[ib] = xa * s + xb * c;
+      }
+      for (let k = o + 2 * P, end = o + D; k < end; k++) out[k] = x[k]!;
+    }
+  }
+}
+
+/** As rotateHalf with pair i = (2i, 2i + 1). */
+function rotateInterleaved(x: TypedArray, out: TypedArray, cos: Float64Array, sin: Float64Array, cScale: number, sScale: number, outer: number, T: number, D: number, P: number, angleOuter: Int32Array | null): void {
+  let o = 0;
+  for (let b = 0; b < outer; b++) {
+    let j = angleOuter === null ? 0 : angleOuter[b]! * T * P;
+    for (let t = 0; t < T; t++, o += D) {
+      for (let ia = o, end = o + 2 * P; ia < end; ia += 2, j++) {
+        const c = cos[j]! * cScale;
+        const s = sin[j]! * sScale;
+        const xa = x[ia]!;
+        const xb = x[ia + 1]!;
+        out[ia] = xa * c - xb * s;
+        out[ia + 1] = xa * s + xb * c;
+      }
+      for (let k = o + 2 * P, end = o + D; k < end; k++) out[k] = x[k]!;
+    }
+  }
+}
+
+/** gx = s·R(−φ)g and ga[j] += g_b·y_a − g_a·y_b (y the forward output) in one pass; half layout. */
+function backwardHalf(g: TypedArray, y: TypedArray, gx: TypedArray, ga: Float64Array, cos: Float64Array, sin: Float64Array, scale: number, outer: number, T: number, D: number, P: number, angleOuter: Int32Array | null): void {
+  let o = 0;
+  for (let b = 0; b < outer; b++) {
+    let j = angleOuter === null ? 0 : angleOuter[b]! * T * P;
+    for (let t = 0; t < T; t++, o += D) {
+      for (let ia = o, ib = o + P, end = o + P; ia < end; ia++, ib++, j++) {
+        const c = cos[j]! * scale;
+        const s = sin[j]! * scale;
+        const gA = g[ia]!;
+        const gB = g[ib]!;
+        gx[ia] = gA * c + gB * s;
+        gx[ib] = gB * c - gA * s;
+        ga[j] += gB * y[ia]! - gA * y[ib]!;
+      }
+      for (let k = o + 2 * P, end = o + D; k < end; k++) gx[k] = g[k]!;
+    }
+  }
+}
+
+/** As backwardHalf with pair i = (2i, 2i + 1). */
+function backwardInterleaved(g: TypedArray, y: TypedArray, gx: TypedArray, ga: Float64Array, cos: Float64Array, sin: Float64Array, scale: number, outer: number, T: number, D: number, P: number, angleOuter: Int32Array | null): void {
+  let o = 0;
+  for (let b = 0; b < outer; b++) {
+    let j = angleOuter === null ? 0 : angleOuter[b]! * T * P;
+    for (let t = 0; t < T; t++, o += D) {
+      for (let ia = o, end = o + 2 * P; ia < end; ia += 2, j++) {
+        const c = cos[j]! * scale;
+        const s = sin[j]! * scale;
+        const gA = g[ia]!;
+        const gB = g[ia + 1]!;
+        gx[ia] = gA * c + gB * s;
+        gx[ia + 1] = gB * c - gA * s;
+        ga[j] += gB * y[ia]! - gA * y[ia + 1]!;
+      }
+      for (let k = o + 2 * P, end = o + D; k < end; k++) gx[k] = g[k]!;
+    }
+  }
+}
+
+interface LayoutKernels {
+  rotate: RotateKernel;
+  backward: BackwardKernel;
+}
+
+const kernelsFor = (): Record<PairLayout, LayoutKernels> => ({
+  half: { rotate: specialize(rotateHalf), backward: specialize(backwardHalf) },
+  interleaved: { rotate: specialize(rotateInterleaved), backward: specialize(backwardInterleaved) },
+});
+const KERNELS: Record<DType, Record<PairLayout, LayoutKernels>> = { float32: kernelsFor(), float64: kernelsFor() };
+
+/** The forward rotation with every intermediate rounded by `round` (float32 or bf16 emulation); a reference path. */
+function rotateRounded(round: (v: number) => number, xs: ArrayLike<number>, out: TypedArray, angles: ArrayLike<number>, scale: number, half: boolean, geo: RotaryGeometry): void {
+  const { outer, T, D, P, angleOuter } = geo;
+  const step = half ? 1 : 2;
+  const bOff = half ? P : 1;
+  for (let b = 0; b < outer; b++) {
+    for (let t = 0; t < T; t++) {
+      const o = (b * T + t) * D;
+      const ao = ((angleOuter === null ? 0 : angleOuter[b]! * T) + t) * P;
+      for (let i = 0, ia = o; i < P; i++, ia += step) {
+        const ib = ia + bOff;
+        const phi = Math.fround(angles[ao + i]!);
+        const c = round(round(Math.cos(phi)) * scale);
+        const s = round(round(Math.sin(phi)) * scale);
+        const xa = round(xs[ia]!);
+        const xb = round(xs[ib]!);
+        out[ia] = round(round(xa * c) - round(xb * s));
+        out[ib] = round(round(xa * s) + round(xb * c));
+      }
+      for (let k = o + 2 * P; k < o + D; k++) out[k] = xs[k]!;
+    }
+  }
+}
+
+// ── RoPE ──
 
 export interface RoPEOptions {
   /** Rotated channels per head (even, ≤ headDim); default all of them. */
@@ -212,6 +361,36 @@ export interface RoPEOptions {
   attentionFactor?: number;
 }
 
+/** How many content-keyed angle tables (contiguous position ranges) one RoPE keeps. */
+const ANGLE_CACHE_LIMIT = 8;
+
+/**
+ * Angle tables of one RoPE, keyed by positions. Positions come as fresh tensors each forward, so a contiguous
+ * range offset…offset+T−1 (per row for [B, T]) is keyed by content, found in O(T); any other positions by tensor
+ * identity, checked against a copy of their values on every hit. Valid for one set of frequencies (`freq`).
+ */
+interface AngleCache {
+  freq: Float64Array;
+  ranges: Map<string, Tensor>;
+  byTensor: WeakMap<Tensor, { positions: Float64Array; angles: Tensor }>;
+}
+
+/** `${shape}:${offsets}` when every row of positions [T] or [B, T] is offset, offset+1, …; null otherwise. */
+function rangeKey(positions: Tensor): string | null {
+  if (positions.ndim !== 1 && positions.ndim !== 2) return null;
+  const T = positions.shape[positions.ndim - 1]!;
+  const rows = T === 0 ? 0 : positions.size / T;
+  const p = positions.data;
+  const offsets: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    const base = r * T;
+    const offset = p[base]!;
+    for (let t = 1; t < T; t++) if (p[base + t] !== offset + t) return null;
+    offsets.push(offset);
+  }
+  return `${positions.shape.join('x')}:${offsets.join(',')}`;
+}
+
 /** Plain RoPE for attention: rotates q and k by their positions; V is never rotated. */
 export class RoPE extends PositionalEncoding {
   readonly name: string = 'rope';
@@ -219,14 +398,18 @@ export class RoPE extends PositionalEncoding {
   readonly rotaryDim: number;
   readonly invFreq: Float64Array;
   readonly attentionFactor: number;
+  #cache: AngleCache | null = null;
 
   constructor(readonly headDim: number, options: RoPEOptions = {}) {
     super();
     this.rotaryDim = options.rotaryDim ?? headDim;
-    if (this.rotaryDim > headDim || this.rotaryDim % 2 !== 0) {
-      throw new ValueError('RoPE', `rotaryDim must be even and ≤ headDim=${headDim}, got ${this.rotaryDim}`, 'rotaryDim');
+    if (!Number.isInteger(this.rotaryDim) || this.rotaryDim <= 0 || this.rotaryDim > headDim || this.rotaryDim % 2 !== 0) {
+      throw new ValueError('RoPE', `rotaryDim must be a positive even integer ≤ headDim=${headDim}, got ${this.rotaryDim}`, 'rotaryDim');
     }
     this.layout = options.layout ?? 'half';
+    if (this.layout !== 'half' && this.layout !== 'interleaved') {
+      throw new ValueError('RoPE', `layout must be 'half' or 'interleaved', got '${String(this.layout)}'`, 'layout');
+    }
     this.invFreq = options.invFreq ? Float64Array.from(options.invFreq) : ropeInvFreq(this.rotaryDim, options.base ?? 10000);
     if (this.invFreq.length !== this.rotaryDim / 2) {
       throw new ShapeError('RoPE', `invFreq has ${this.invFreq.length} entries, expected rotaryDim/2 = ${this.rotaryDim / 2}`, 'invFreq');
@@ -234,10 +417,30 @@ export class RoPE extends PositionalEncoding {
     this.attentionFactor = options.attentionFactor ?? 1;
   }
 
-  /** Angles [T, pairs] (or [B, 1, T, pairs] for per-sequence positions [B, T]) in float64. */
+  /**
+   * Angles [T, pairs] (or [B, 1, T, pairs] for per-sequence positions [B, T]) in float64. Cached per (positions,
+   * invFreq): the table returned may be shared with other calls, so treat it as read-only. Positions that require
+   * grad get a fresh, differentiable table.
+   */
   angles(positions: Positions): Tensor {
-    const a = rotaryAngles(positions, this.invFreq);
-    return positions.ndim === 2 ? a.reshape([positions.shape[0]!, 1, positions.shape[1]!, this.invFreq.length]) : a;
+    if (positions.requiresGrad && isGradEnabled()) return this.computeAngles(positions);
+    const cache = this.angleCache();
+    const key = rangeKey(positions);
+    if (key !== null) {
+      let table = cache.ranges.get(key);
+      if (table !== undefined) cache.ranges.delete(key); // re-inserted below as the most recent
+      else {
+        table = this.computeAngles(positions);
+        if (cache.ranges.size >= ANGLE_CACHE_LIMIT) cache.ranges.delete(cache.ranges.keys().next().value!);
+      }
+      cache.ranges.set(key, table);
+      return table;
+    }
+    const hit = cache.byTensor.get(positions);
+    if (hit !== undefined && sameValues(hit.positions, positions.data)) return hit.angles;
+    const table = this.computeAngles(positions);
+    cache.byTensor.set(positions, { positions: Float64Array.from(positions.data), angles: table });
+    return table;
   }
 
   /** Rotate x [..., T, headDim] by positions [T] (or [B, T] with x [B, H, T, headDim]). */
@@ -247,5 +450,20 @@ export class RoPE extends PositionalEncoding {
 
   override encodeQK(q: Tensor, k: Tensor, qPositions: Positions, kPositions: Positions): EncodedQK {
     return { q: this.rotate(q, qPositions), k: this.rotate(k, kPositions) };
+  }
+
+  private computeAngles(positions: Positions): Tensor {
+    const a = rotaryAngles(positions, this.invFreq);
+    if (positions.ndim !== 2) return a;
+    const shape = [positions.shape[0]!, 1, positions.shape[1]!, this.invFreq.length];
+    return a.requiresGrad ? a.reshape(shape) : new Tensor(a.data, shape);
+  }
+
+  /** The cache for the current invFreq; emptied if invFreq was changed in place since it was filled. */
+  private angleCache(): AngleCache {
+    if (this.#cache === null || !sameValues(this.#cache.freq, this.invFreq)) {
+      this.#cache = { freq: Float64Array.from(this.invFreq), ranges: new Map(), byTensor: new WeakMap() };
+    }
+    return this.#cache;
   }
 }
