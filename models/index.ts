@@ -1,2 +1,3 @@
 /** Public surface of models/: small complete models assembled from core/, positional/ and nn/. */
 export { GPT, type GPTConfig, type GPTForwardOptions } from './gpt.js';
+export { MLABlock, MLALM, mlaLMParameterName, resolveMLALMConfig, type MLALMConfig, type MLALMForwardOptions, type ResolvedMLALMConfig } from './mla-lm.js';

@@ -15,3 +15,7 @@ export { SAFETENSORS_MAX_HEADER_BYTES, parseSafetensors, serializeSafetensors } 
 export { loadSafetensors, saveSafetensors, type LoadSafetensorsOptions, type LoadSafetensorsResult } from './safetensors-node.js';
 export { formatProgress, train, type ProgressOutput, type TrainOptions, type TrainProgress, type TrainResult } from './train.js';
 export { generate, sampleFromLogits, type CausalLM, type GenerateOptions, type SampleOptions } from './generate.js';
+export {
+  LatentKVCache, MultiHeadLatentAttention, mlaCacheNumbersPerToken, mlaParameterShapes,
+  type LatentKVCacheOptions, type MLACallOptions, type MLADims, type MLAMode, type MLARope, type MultiHeadLatentAttentionOptions,
+} from './mla.js';

@@ -1,0 +1,268 @@
+/**
+ * A decoder-only language model with Multi-head Latent Attention (DeepSeek-V2/V3's attention, nn/mla.ts), written
+ * like models/gpt.ts: all of it in this file, in dependency order, with shapes in comments. Each layer is pre-norm:
+ * x + MLA(RMSNorm(x)), then + SwiGLU(RMSNorm(·)) — DeepSeek's dense layers; its MoE layers are not modelled.
+ * Parameter names are HF `DeepseekV3ForCausalLM`'s camelCased without the `model.` prefix, so checkpoints map by
+ * name (`mlaLMParameterName`). Decoding caches are `LatentKVCache`s: kvLoraRank + qkRopeHeadDim numbers per token
+ * per layer. B batch, T sequence length, C model dim, V vocabulary size.
+ */
+import { Generator, Module, Tensor, ValueError, crossEntropy, fmtShape, matmul, type DType } from '../core/index.js';
+import { Embedding, Linear, RMSNorm, SwiGLU, type KVCache } from '../nn/index.js';
+import { LatentKVCache, MultiHeadLatentAttention, type MLACallOptions, type MLAMode, type MLARope } from '../nn/mla.js';
+import type { PairLayout, Positions } from '../positional/index.js';
+
+/**
+ * Every field may be given in camelCase or in DeepSeek's / HF's snake_case (shown second), so a parsed
+ * `config.json` can be passed as it is (unknown fields such as MoE settings are ignored). Giving both spellings
+ * with different values is an error.
+ */
+export interface MLALMConfig {
+  vocabSize?: number;
+  vocab_size?: number;
+  /** Model dim C. */
+  dim?: number;
+  hidden_size?: number;
+  numLayers?: number;
+  num_hidden_layers?: number;
+  numHeads?: number;
+  num_attention_heads?: number;
+  kvLoraRank?: number;
+  kv_lora_rank?: number;
+  /** null or absent: a plain q_proj (no query compression). */
+  qLoraRank?: number | null;
+  q_lora_rank?: number | null;
+  qkNopeHeadDim?: number;
+  qk_nope_head_dim?: number;
+  qkRopeHeadDim?: number;
+  qk_rope_head_dim?: number;
+  vHeadDim?: number;
+  v_head_dim?: number;
+  /** RoPE base; default 10000. */
+  ropeBase?: number;
+  rope_theta?: number;
+  /** Default 'interleaved' (DeepSeek's weights); rope_interleave: true = 'interleaved', false = 'half'. */
+  ropeLayout?: PairLayout;
+  rope_interleave?: boolean;
+  /** SwiGLU hidden size; default round(8C/3). */
+  hidden?: number;
+  intermediate_size?: number;
+  /** ε of every RMSNorm; default 1e-6. */
+  normEps?: number;
+  rms_norm_eps?: number;
+  /** Output head = token embedding (default true). */
+  tieEmbeddings?: boolean;
+  tie_word_embeddings?: boolean;
+  /** Biases on q_a_proj, kv_a_proj_with_mqa and o_proj; default false. */
+  attentionBias?: boolean;
+  attention_bias?: boolean;
+  /** Std of the N(0, σ²) init of every weight matrix and the embedding; default 0.02 (HF). */
+  initializerRange?: number;
+  initializer_range?: number;
+  /** 'decoupled' (DeepSeek, default) or 'pre-rope' (MLA-PreRoPE). */
+  rope?: MLARope;
+  /** 'explicit' (default) or 'absorbed'; switch later with setMode. */
+  mode?: MLAMode;
+  seed?: number;
+  dtype?: DType;
+}
+
+/** The config with one spelling (camelCase) and every default filled in. */
+export interface ResolvedMLALMConfig {
+  vocabSize: number;
+  dim: number;
+  numLayers: number;
+  numHeads: number;
+  kvLoraRank: number;
+  qLoraRank: number | null;
+  qkNopeHeadDim: number;
+  qkRopeHeadDim: number;
+  vHeadDim: number;
+  ropeBase: number;
+  ropeLayout: PairLayout;
+  hidden: number;
+  normEps: number;
+  tieEmbeddings: boolean;
+  attentionBias: boolean;
+  initializerRange: number;
+  rope: MLARope;
+  mode: MLAMode;
+  seed: number;
+  dtype: DType;
+}
+
+/** Normalise an MLALMConfig: one spelling per field, defaults filled, clear errors for missing or conflicting fields. */
+export function resolveMLALMConfig(config: MLALMConfig): ResolvedMLALMConfig {
+  const op = 'MLALM';
+  const raw = config as Readonly<Record<string, unknown>>;
+  const either = (camel: string, snake: string | null): unknown => {
+    const a = raw[camel];
+    const b = snake === null ? undefined : raw[snake];
+    if (a !== undefined && b !== undefined && a !== b) {
+      throw new ValueError(op, `config fields disagree — ${camel}=${String(a)}, ${snake}=${String(b)} (give one spelling, or equal values)`, camel);
+    }
+    return a !== undefined ? a : b;
+  };
+  const number = (camel: string, snake: string | null, fallback?: number): number => {
+    const v = either(camel, snake);
+    if (v === undefined && fallback !== undefined) return fallback;
+    const names = snake === null ? camel : `${camel} or DeepSeek's ${snake}`;
+    if (v === undefined) throw new ValueError(op, `config field is missing — ${camel}=undefined (give ${names})`, camel);
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new ValueError(op, `config field is not a finite number — ${camel}=${String(v)} (give ${names})`, camel);
+    return v;
+  };
+  const flag = (camel: string, snake: string, fallback: boolean): boolean => {
+    const v = either(camel, snake);
+    if (v === undefined) return fallback;
+    if (typeof v !== 'boolean') throw new ValueError(op, `config field is not a boolean — ${camel}=${String(v)} (true or false)`, camel);
+    return v;
+  };
+
+  const dim = number('dim', 'hidden_size');
+  const qLora = either('qLoraRank', 'q_lora_rank');
+  const qLoraRank = qLora === undefined || qLora === null ? null : number('qLoraRank', 'q_lora_rank');
+  const interleave = raw['rope_interleave'];
+  if (interleave !== undefined && typeof interleave !== 'boolean') {
+    throw new ValueError(op, `config field is not a boolean — rope_interleave=${String(interleave)} (true = interleaved pairs, false = half)`, 'rope_interleave');
+  }
+  const layoutFromSnake: PairLayout | undefined = interleave === undefined ? undefined : interleave ? 'interleaved' : 'half';
+  if (config.ropeLayout !== undefined && layoutFromSnake !== undefined && config.ropeLayout !== layoutFromSnake) {
+    throw new ValueError(op, `config fields disagree — ropeLayout='${config.ropeLayout}', rope_interleave=${String(interleave)} (give one, or matching values)`, 'ropeLayout');
+  }
+  const vocabSize = number('vocabSize', 'vocab_size');
+  const numLayers = number('numLayers', 'num_hidden_layers');
+  for (const [name, v] of [['vocabSize', vocabSize], ['numLayers', numLayers]] as const) {
+    if (!Number.isInteger(v) || v <= 0) throw new ValueError(op, `config field is not a positive integer — ${name}=${v}`, name);
+  }
+  return {
+    vocabSize,
+    dim,
+    numLayers,
+    numHeads: number('numHeads', 'num_attention_heads'),
+    kvLoraRank: number('kvLoraRank', 'kv_lora_rank'),
+    qLoraRank,
+    qkNopeHeadDim: number('qkNopeHeadDim', 'qk_nope_head_dim'),
+    qkRopeHeadDim: number('qkRopeHeadDim', 'qk_rope_head_dim'),
+    vHeadDim: number('vHeadDim', 'v_head_dim'),
+    ropeBase: number('ropeBase', 'rope_theta', 10000),
+    ropeLayout: config.ropeLayout ?? layoutFromSnake ?? 'interleaved',
+    hidden: number('hidden', 'intermediate_size', Math.round((8 * dim) / 3)),
+    normEps: number('normEps', 'rms_norm_eps', 1e-6),
+    tieEmbeddings: flag('tieEmbeddings', 'tie_word_embeddings', true),
+    attentionBias: flag('attentionBias', 'attention_bias', false),
+    initializerRange: number('initializerRange', 'initializer_range', 0.02),
+    rope: config.rope ?? 'decoupled',
+    mode: config.mode ?? 'explicit',
+    seed: number('seed', null, 0),
+    dtype: config.dtype ?? 'float32',
+  };
+}
+
+/**
+ * HF DeepSeek parameter name → this model's: drop `model.`, camelCase each segment, and name the dense MLP's
+ * projections as SwiGLU does (`gate_proj` → `gate`). `model.layers.0.self_attn.kv_a_proj_with_mqa.weight` →
+ * `layers.0.selfAttn.kvAProjWithMqa.weight`. MoE experts have no counterpart (loadStateDict reports them).
+ */
+export function mlaLMParameterName(hfName: string): string {
+  return hfName
+    .replace(/^model\./, '')
+    .replace(/\.mlp\.(gate|up|down)_proj\./, '.mlp.$1.')
+    .replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+export interface MLALMForwardOptions {
+  /** One LatentKVCache per layer (from newCaches()) for incremental decoding. */
+  caches?: readonly KVCache[];
+  /** Positions [T] or [B, T]; default continues from the caches (0 without). */
+  positions?: Positions;
+}
+
+/** Pre-norm decoder layer (HF `DeepseekV3DecoderLayer` with a dense MLP): x [B, T, C] → [B, T, C]. */
+export class MLABlock extends Module {
+  readonly inputLayernorm: RMSNorm;
+  readonly selfAttn: MultiHeadLatentAttention;
+  readonly postAttentionLayernorm: RMSNorm;
+  readonly mlp: SwiGLU;
+
+  constructor(c: ResolvedMLALMConfig, generator: Generator) {
+    super();
+    const dtype = { dtype: c.dtype };
+    this.inputLayernorm = new RMSNorm(c.dim, { eps: c.normEps, ...dtype });
+    this.selfAttn = new MultiHeadLatentAttention({
+      dim: c.dim, numHeads: c.numHeads, kvLoraRank: c.kvLoraRank, qLoraRank: c.qLoraRank, qkNopeHeadDim: c.qkNopeHeadDim,
+      qkRopeHeadDim: c.qkRopeHeadDim, vHeadDim: c.vHeadDim, rope: c.rope, mode: c.mode, ropeBase: c.ropeBase, ropeLayout: c.ropeLayout,
+      bias: c.attentionBias, normEps: c.normEps, generator, ...dtype,
+    });
+    this.postAttentionLayernorm = new RMSNorm(c.dim, { eps: c.normEps, ...dtype });
+    this.mlp = new SwiGLU(c.dim, c.hidden, { generator, ...dtype });
+  }
+
+  forward(x: Tensor, options: MLACallOptions = {}): Tensor {
+    const h = x.add(this.selfAttn.forward(this.inputLayernorm.forward(x), options)); // [B, T, C]
+    return h.add(this.mlp.forward(this.postAttentionLayernorm.forward(h))); // [B, T, C]
+  }
+}
+
+/** Satisfies nn/generate.ts's `CausalLM`: `generate(model, prompt, …)` decodes with latent caches. */
+export class MLALM extends Module {
+  readonly config: Readonly<ResolvedMLALMConfig>;
+  readonly embedTokens: Embedding;
+  readonly layers: MLABlock[];
+  readonly norm: RMSNorm;
+  /** Untied output head [V, C]; null when tied to embedTokens. */
+  readonly lmHead: Linear | null;
+
+  constructor(config: MLALMConfig) {
+    super();
+    const c = resolveMLALMConfig(config);
+    this.config = Object.freeze(c);
+    const g = new Generator(c.seed);
+    const dtype = { dtype: c.dtype };
+    this.embedTokens = new Embedding(c.vocabSize, c.dim, { generator: g, std: c.initializerRange, ...dtype });
+    this.layers = Array.from({ length: c.numLayers }, () => new MLABlock(c, g));
+    this.norm = new RMSNorm(c.dim, { eps: c.normEps, ...dtype });
+    this.lmHead = c.tieEmbeddings ? null : new Linear(c.dim, c.vocabSize, { bias: false, generator: g, ...dtype });
+    // HF DeepseekV3PreTrainedModel._init_weights: every Linear weight ~ N(0, initializer_range²), biases 0
+    for (const [name, p] of this.namedParameters()) {
+      if (name.endsWith('.bias')) p.data.fill(0);
+      else if (p.ndim === 2) for (let i = 0; i < p.size; i++) p.data[i] = c.initializerRange * g.normal();
+    }
+  }
+
+  /** One empty LatentKVCache per layer. */
+  newCaches(): LatentKVCache[] {
+    return this.layers.map((layer) => layer.selfAttn.newCache());
+  }
+
+  /** Run every layer's attention explicitly or absorbed (the logits agree up to rounding). */
+  setMode(mode: MLAMode): void {
+    for (const layer of this.layers) layer.selfAttn.mode = mode;
+  }
+
+  /** ids: [B, T] token ids → logits [B, T, V]. Positions continue from the caches when given. */
+  forward(ids: Tensor, options: MLALMForwardOptions = {}): Tensor {
+    const op = 'MLALM';
+    if (ids.ndim !== 2) throw new ValueError(op, `ids must be [B, T] — ids=${fmtShape(ids.shape)}`, 'ids');
+    const { caches } = options;
+    if (caches !== undefined && caches.length !== this.layers.length) {
+      throw new ValueError(op, `wrong number of caches — caches=${caches.length} for ${this.layers.length} layers (use newCaches())`, 'caches');
+    }
+    caches?.forEach((cache, i) => {
+      if (!(cache instanceof LatentKVCache)) throw new ValueError(op, `caches[${i}] is not a LatentKVCache (MLA caches latents: use newCaches())`, 'caches');
+    });
+    const T = ids.shape[1]!;
+    const offset = caches?.[0]?.position ?? 0;
+    const positions = options.positions ?? new Tensor(Float64Array.from({ length: T }, (_, i) => offset + i), [T]);
+    let x = this.embedTokens.forward(ids); // [B, T, C]
+    this.layers.forEach((layer, i) => {
+      const cache = caches?.[i] as LatentKVCache | undefined;
+      x = layer.forward(x, { positions, ...(cache !== undefined ? { cache } : {}) }); // [B, T, C]
+    });
+    x = this.norm.forward(x);
+    return this.lmHead !== null ? this.lmHead.forward(x) : matmul(x, this.embedTokens.weight, { transposeB: true }); // [B, T, V]
+  }
+
+  /** Mean next-token cross-entropy: ids [B, T], targets [B, T]. */
+  loss(ids: Tensor, targets: Tensor): Tensor {
+    return crossEntropy(this.forward(ids), targets);
+  }
+}
