@@ -1,3 +1,4 @@
 /** Public surface of models/: small complete models assembled from core/, positional/ and nn/. */
 export { GPT, type GPTConfig, type GPTForwardOptions } from './gpt.js';
 export { MLABlock, MLALM, mlaLMParameterName, resolveMLALMConfig, type MLALMConfig, type MLALMForwardOptions, type ResolvedMLALMConfig } from './mla-lm.js';
+export { MemoryTransformer, type MemoryForwardOptions, type MemoryForwardResult, type MemoryStream, type MemoryTransformerConfig } from './memory-transformer.js';

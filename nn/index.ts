@@ -19,3 +19,6 @@ export {
   LatentKVCache, MultiHeadLatentAttention, mlaCacheNumbersPerToken, mlaParameterShapes,
   type LatentKVCacheOptions, type MLACallOptions, type MLADims, type MLAMode, type MLARope, type MultiHeadLatentAttentionOptions,
 } from './mla.js';
+export { ChunkedAttention, chunkedAttention, type ChunkedAttentionCallOptions, type ChunkedAttentionFnOptions, type ChunkedAttentionOptions } from './chunked-attention.js';
+export { FifoMemory, type FifoMemoryOptions, type FifoState, type MemoryPool } from './fifo-memory.js';
+export { MemoryBlock, type MemoryBlockCallOptions, type MemoryBlockCaches, type MemoryBlockOptions, type MemoryBlockOutput, type PathCombine } from './memory-block.js';

@@ -1,0 +1,270 @@
+/**
+ * A recurrent memory-augmented transformer (spec language.md §12, after Kashyap 2025), written like models/gpt.ts:
+ * one file, dependency order, shapes in comments. B batch, T sequence length, S segment length, C model dim,
+ * V vocabulary size, L layers, N memory slots.
+ *
+ * The sequence is processed in segments of S tokens. Inside a segment every layer is a MemoryBlock (global causal
+ * attention + chunked local attention + memory read); across segments information flows only through each layer's
+ * gated FIFO memory, written after every segment from that layer's pooled outputs (one candidate per chunk).
+ * Truncated back-propagation through time: the memory entering segment s is detached when s is a positive multiple
+ * of `truncateBPTT`, so a loss reaches back through at most `truncateBPTT` segments (TBPTT(k, k)).
+ *
+ * Streaming (`forwardStream`, `generate`): tokens are fed in any pieces; the current segment's keys/values live in
+ * per-layer KV caches and its block outputs are kept, and when the segment fills (S tokens) every layer pools them,
+ * writes its memory and clears the caches. So token t always sees exactly what a full forward over ids[0..t] gives
+ * it: its segment's earlier tokens by attention and the completed earlier segments through memory.
+ */
+import {
+  Generator, Module, Parameter, Tensor, ValueError, concat, crossEntropy, fmtShape, matmul, noGrad, randn, type DType,
+} from '../core/index.js';
+import { Embedding, KVCache, LayerNorm, RMSNorm, sampleFromLogits, type GenerateOptions } from '../nn/index.js';
+import type { FifoMemory, FifoState, MemoryPool } from '../nn/fifo-memory.js';
+import { MemoryBlock, type MemoryBlockCaches, type PathCombine } from '../nn/memory-block.js';
+import { RoPE } from '../positional/index.js';
+
+export interface MemoryTransformerConfig {
+  vocabSize: number;
+  dim: number;
+  numLayers: number;
+  numHeads: number;
+  /** S: tokens per segment (the unit of recurrence). */
+  segmentLength: number;
+  /** C: tokens per local-attention chunk and per memory candidate. */
+  chunkSize: number;
+  /** N_mem: memory slots per layer. */
+  memorySlots: number;
+  /** Path combination: 'projection' (W_c over the concatenation, default) or 'weights' (learned softmax weights). */
+  combine?: PathCombine;
+  /** Segments a loss back-propagates through (memory detached beyond); default Infinity (the whole call). */
+  truncateBPTT?: number;
+  /** Memory write gate: 'learned' (default) or a constant in [0, 1]. */
+  gate?: 'learned' | number;
+  /** Candidate pooling; default 'chunk-mean'. */
+  pool?: MemoryPool;
+  /** Initial memory: 'zeros' (default) or 'learned'. */
+  memoryInit?: 'zeros' | 'learned';
+  /** RoPE base θ; default 10000. */
+  ropeBase?: number;
+  mlp?: 'gelu' | 'swiglu';
+  norm?: 'layer' | 'rms';
+  dropout?: number;
+  /** Share the token embedding with the output head; default true. */
+  tieEmbeddings?: boolean;
+  seed?: number;
+  dtype?: DType;
+}
+
+export interface MemoryForwardOptions {
+  /** Memory per layer to start from (from an earlier call); default initialMemory(B). */
+  memory?: readonly FifoState[];
+}
+
+export interface MemoryForwardResult {
+  /** [B, T, V]. */
+  logits: Tensor;
+  /** Memory per layer after the last segment (also a short last one), detached: a call is the unit of back-propagation. */
+  memory: FifoState[];
+}
+
+/** State of a streaming decode: memory, the current segment's caches and block outputs, and how full it is. */
+export interface MemoryStream {
+  memory: FifoState[];
+  caches: MemoryBlockCaches[];
+  /** Per layer, the block outputs [B, n, C] of the current segment so far (pooled when it fills). */
+  pending: Tensor[][];
+  /** Tokens of the current segment seen so far (0 ≤ filled < S). */
+  filled: number;
+}
+
+export class MemoryTransformer extends Module {
+  readonly config: Readonly<MemoryTransformerConfig>;
+  readonly truncateBPTT: number;
+  readonly wte: Embedding;
+  /** RoPE shared by the global and chunked paths of every layer (positions count from the segment start). */
+  readonly positional: RoPE;
+  readonly blocks: MemoryBlock[];
+  readonly lnF: LayerNorm | RMSNorm;
+  readonly lmHead: Parameter | null;
+
+  constructor(config: MemoryTransformerConfig) {
+    super();
+    const { vocabSize: V, dim: C, numLayers: L, numHeads, segmentLength, chunkSize, memorySlots } = config;
+    const positiveInt = (value: number, name: string): void => {
+      if (!Number.isInteger(value) || value < 1) throw new ValueError('MemoryTransformer', `${name} must be an integer ≥ 1, got ${name}=${value}`, name);
+    };
+    for (const [value, name] of [[V, 'vocabSize'], [C, 'dim'], [L, 'numLayers'], [numHeads, 'numHeads'], [segmentLength, 'segmentLength'], [chunkSize, 'chunkSize'], [memorySlots, 'memorySlots']] as const) {
+      positiveInt(value, name);
+    }
+    if (C % numHeads !== 0) throw new ValueError('MemoryTransformer', `dim=${C} must be divisible by numHeads=${numHeads}`, 'dim');
+    this.truncateBPTT = config.truncateBPTT ?? Infinity;
+    if (!(this.truncateBPTT >= 1) || (this.truncateBPTT !== Infinity && !Number.isInteger(this.truncateBPTT))) {
+      throw new ValueError('MemoryTransformer', `truncateBPTT must be an integer ≥ 1 or Infinity, got truncateBPTT=${this.truncateBPTT}`, 'truncateBPTT');
+    }
+    this.config = Object.freeze({ ...config });
+    const g = new Generator(config.seed ?? 0);
+    const dtype = config.dtype ? { dtype: config.dtype } : {};
+    this.wte = new Embedding(V, C, { generator: g, std: 0.02, ...dtype });
+    this.positional = new RoPE(C / numHeads, { base: config.ropeBase ?? 10000 });
+    this.blocks = Array.from({ length: L }, () => new MemoryBlock(C, {
+      numHeads, chunkSize, memorySlots, positional: this.positional, generator: g,
+      combine: config.combine ?? 'projection',
+      mlp: config.mlp ?? 'gelu',
+      norm: config.norm ?? 'layer',
+      dropout: config.dropout ?? 0,
+      ...(config.gate !== undefined ? { gate: config.gate } : {}),
+      ...(config.pool !== undefined ? { pool: config.pool } : {}),
+      ...(config.memoryInit !== undefined ? { memoryInit: config.memoryInit } : {}),
+      ...dtype,
+    }));
+    this.lnF = config.norm === 'rms' ? new RMSNorm(C, dtype) : new LayerNorm(C, dtype);
+    this.lmHead = config.tieEmbeddings === false ? Parameter.from(randn([V, C], { std: 0.02, generator: g, ...dtype })) : null;
+    this.initWeights(g);
+  }
+
+  /** GPT-2 init: N(0, 0.02) for matrices, the residual outputs (W_c or the path W_o's, fc2/down) N(0, 0.02/√(2L)). */
+  private initWeights(g: Generator): void {
+    const residualStd = 0.02 / Math.sqrt(2 * this.config.numLayers);
+    const residual = this.config.combine === 'weights' ? /\.(mix|fc2|down|wo)\.weight$/ : /\.(mix|fc2|down)\.weight$/;
+    for (const [name, p] of this.namedParameters()) {
+      if (!name.startsWith('blocks.') || !name.endsWith('.weight') || p.ndim !== 2) continue;
+      const std = residual.test(name) ? residualStd : 0.02;
+      for (let i = 0; i < p.size; i++) p.data[i] = std * g.normal();
+    }
+  }
+
+  /** Each layer's initial memory for a batch of B. */
+  initialMemory(batch: number): FifoState[] {
+    return this.blocks.map((b) => b.memory.initial(batch));
+  }
+
+  /** ids: [B, T] → logits [B, T, V], segment by segment. */
+  forward(ids: Tensor, options: MemoryForwardOptions = {}): Tensor {
+    return this.forwardWithMemory(ids, options).logits;
+  }
+
+  /** ids: [B, T] → logits [B, T, V] and the memory after the last segment. */
+  forwardWithMemory(ids: Tensor, options: MemoryForwardOptions = {}): MemoryForwardResult {
+    this.checkIds('MemoryTransformer.forward', ids);
+    const [B, T] = ids.shape as [number, number];
+    const S = this.config.segmentLength;
+    let memory = options.memory ? [...options.memory] : this.initialMemory(B);
+    if (memory.length !== this.blocks.length) {
+      throw new ValueError('MemoryTransformer.forward', `got memory for ${memory.length} layers, the model has ${this.blocks.length} (use initialMemory(B))`, 'memory');
+    }
+    const x = this.wte.forward(ids); // [B, T, C]
+    const outs: Tensor[] = [];
+    for (let s = 0, t0 = 0; t0 < T; s++, t0 += S) {
+      if (s > 0 && s % this.truncateBPTT === 0) memory = memory.map((m, l) => this.blocks[l]!.memory.detach(m)); // TBPTT cut
+      let h = T <= S ? x : x.narrow(1, t0, Math.min(S, T - t0)); // [B, S, C]
+      const next: FifoState[] = [];
+      this.blocks.forEach((block, l) => {
+        const { y, candidates } = block.forward(h, memory[l]!); // [B, S, C], [B, ⌈S/chunk⌉, C]
+        next.push(block.memory.write(memory[l]!, candidates));
+        h = y;
+      });
+      outs.push(h);
+      memory = next;
+    }
+    const hidden = outs.length === 1 ? outs[0]! : concat(outs, 1); // [B, T, C]
+    return { logits: this.head(hidden), memory: memory.map((m, l) => this.blocks[l]!.memory.detach(m)) };
+  }
+
+  /** Mean next-token cross-entropy: ids [B, T], targets [B, T]. */
+  loss(ids: Tensor, targets: Tensor): Tensor {
+    return crossEntropy(this.forward(ids), targets);
+  }
+
+  /** An empty stream (initial memory, empty caches) for a batch of B. */
+  newStream(batch = 1): MemoryStream {
+    return {
+      memory: this.initialMemory(batch).map((m, l) => this.blocks[l]!.memory.detach(m)),
+      caches: this.blocks.map(() => ({ global: new KVCache(), local: new KVCache() })),
+      pending: this.blocks.map(() => []),
+      filled: 0,
+    };
+  }
+
+  /**
+   * Feed ids [B, n] (continuing the stream) → logits [B, n, V]; equal to the matching rows of a full forward over
+   * everything fed so far. Memory is written (and detached) whenever a segment fills. Meant for inference (noGrad).
+   */
+  forwardStream(ids: Tensor, stream: MemoryStream): Tensor {
+    this.checkIds('MemoryTransformer.forwardStream', ids);
+    const T = ids.shape[1]!;
+    const S = this.config.segmentLength;
+    const outs: Tensor[] = [];
+    for (let t = 0; t < T;) {
+      const n = Math.min(T - t, S - stream.filled); // stop at the segment's end
+      let h = this.wte.forward(n === T ? ids : ids.narrow(1, t, n)); // [B, n, C]
+      this.blocks.forEach((block, l) => {
+        h = block.forward(h, stream.memory[l]!, { caches: stream.caches[l]! }).y; // [B, n, C]
+        stream.pending[l]!.push(h);
+      });
+      outs.push(h);
+      stream.filled += n;
+      t += n;
+      if (stream.filled === S) this.endSegment(stream);
+    }
+    return this.head(outs.length === 1 ? outs[0]! : concat(outs, 1)); // [B, T, V]
+  }
+
+  /**
+   * Stream `prompt` then up to maxNewTokens sampled tokens (returned without the prompt), one token per step with
+   * the segment's KV caches; memory is written when a segment fills. Same sampling contract as nn/generate.ts.
+   */
+  generate(prompt: readonly number[], options: GenerateOptions): number[] {
+    const { maxNewTokens, generator, stopToken, temperature = 1 } = options;
+    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) {
+      throw new ValueError('MemoryTransformer.generate', `maxNewTokens must be an integer ≥ 0, got maxNewTokens=${maxNewTokens}`, 'maxNewTokens');
+    }
+    if (prompt.length === 0) throw new ValueError('MemoryTransformer.generate', 'prompt is empty (need at least one token to condition on)', 'prompt');
+    if (temperature > 0 && generator === undefined) {
+      throw new ValueError('MemoryTransformer.generate', `sampling at temperature=${temperature} needs a generator (or temperature 0 for greedy)`, 'generator');
+    }
+    if (maxNewTokens === 0) return [];
+    const wasTraining = this.training;
+    this.eval();
+    try {
+      return noGrad(() => {
+        const stream = this.newStream(1);
+        const V = this.config.vocabSize;
+        const row = (tokens: readonly number[]): Tensor => new Tensor(Float64Array.from(tokens), [1, tokens.length]);
+        let logits = this.forwardStream(row(prompt), stream); // [1, P, V]
+        const out: number[] = [];
+        for (;;) {
+          const next = sampleFromLogits(logits.data.subarray(logits.size - V), options, generator);
+          out.push(next);
+          if (out.length === maxNewTokens || next === stopToken) return out;
+          logits = this.forwardStream(row([next]), stream); // [1, 1, V]
+        }
+      });
+    } finally {
+      this.train(wasTraining);
+    }
+  }
+
+  /** The current segment is full: each layer writes its pooled outputs into memory; caches start afresh. */
+  private endSegment(stream: MemoryStream): void {
+    this.blocks.forEach((block, l) => {
+      const pieces = stream.pending[l]!;
+      const segment = pieces.length === 1 ? pieces[0]! : concat(pieces, 1); // [B, S, C]
+      const memory: FifoMemory = block.memory;
+      stream.memory[l] = memory.detach(memory.write(stream.memory[l]!, memory.poolCandidates(segment)));
+      stream.caches[l]!.global.reset();
+      stream.caches[l]!.local.reset();
+      stream.pending[l] = [];
+    });
+    stream.filled = 0;
+  }
+
+  /** Final norm and output head: [B, T, C] → [B, T, V]. */
+  private head(h: Tensor): Tensor {
+    return matmul(this.lnF.forward(h), this.lmHead ?? this.wte.weight, { transposeB: true });
+  }
+
+  private checkIds(op: string, ids: Tensor): void {
+    if (!(ids instanceof Tensor) || ids.ndim !== 2) {
+      throw new ValueError(op, `ids must be [B, T], got ${ids instanceof Tensor ? fmtShape(ids.shape) : typeof ids}`, 'ids');
+    }
+  }
+}
