@@ -1,14 +1,16 @@
 /**
- * npm run demo — the main job. Trains small character-level GPTs on Moby-Dick (scripts/data/, public domain), one
- * per positional encoding, with a live progress line; prints train/val loss, samples text from the RoPE model and
- * saves it to out/demo.safetensors; then evaluates every model at 1×, 2× and 4× its training context and writes
- * the table to out/extrapolation.svg. Run with --help for the flags.
+ * npm run demo — the main job. Trains small character-level models on Moby-Dick (scripts/data/, public domain): a
+ * GPT per positional encoding and the MLA / memory-augmented architectures, with a live progress line; prints
+ * train/val loss, samples text from the RoPE GPT and saves it to out/demo.safetensors; then evaluates every model at
+ * 1×, 2× and 4× its training context (plus training-free PI/NTK/YaRN on the RoPE GPT) and writes the table to
+ * out/extrapolation.svg. Run with --help for the flags.
  */
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { AdamW, Generator, Tensor, noGrad, warmupCosineLr } from '../core/index.js';
-import { GPT, type GPTConfig } from '../models/index.js';
+import { AdamW, Generator, Tensor, noGrad, warmupCosineLr, type Module } from '../core/index.js';
+import { GPT, MLALM, MemoryTransformer } from '../models/index.js';
 import { generate, saveSafetensors, train } from '../nn/index.js';
+import { createPositional } from '../positional/index.js';
 import { lineChart } from './lib/svg.js';
 
 interface Flags {
@@ -19,8 +21,27 @@ interface Flags {
   layers: number;
   heads: number;
   seed: number;
-  encodings: string[];
+  models: string[];
 }
+
+/** What the demo needs of a model: its parameters and a next-token loss. */
+type LanguageModel = Module & { loss(ids: Tensor, targets: Tensor): Tensor };
+
+/** The attention architectures compared beside the GPT positional encodings (issue: MLA, PaTH, memory). */
+const ARCHITECTURES: Record<string, (f: Flags, vocabSize: number) => LanguageModel> = {
+  // DeepSeek-style latent attention with decoupled RoPE; the latent is half the model width
+  mla: (f, V) => new MLALM({
+    vocabSize: V, dim: f.dim, numLayers: f.layers, numHeads: f.heads, kvLoraRank: f.dim / 2,
+    qkNopeHeadDim: f.dim / f.heads / 2, qkRopeHeadDim: f.dim / f.heads / 2, vHeadDim: f.dim / f.heads, seed: f.seed,
+  }),
+  // segments of the training context, chunks of a quarter of it, 8 memory slots carried across segments
+  memory: (f, V) => new MemoryTransformer({
+    vocabSize: V, dim: f.dim, numLayers: f.layers, numHeads: f.heads, segmentLength: f.context,
+    chunkSize: Math.max(1, f.context / 4), memorySlots: 8, seed: f.seed,
+  }),
+};
+
+const DEFAULT_MODELS = ['nope', 'learned', 'rope', 'p-rope-0.75', 'mla', 'memory'];
 
 const HELP = `usage: npm run demo -- [flags]
 
@@ -28,18 +49,19 @@ Trains one small character-level GPT per positional encoding on Moby-Dick chapte
 RoPE model, saves it to out/demo.safetensors, and evaluates every model at 1×, 2× and 4× its training context
 (out/extrapolation.svg). Defaults take about two minutes of training on 2 cores.
 
-  --steps N       AdamW steps per model (default 150)
+  --steps N       AdamW steps per model (default 100)
   --context T     training context length in characters (default 64)
   --batch B       sequences per step (default 16)
   --dim C         model width (default 64)
   --layers L      transformer blocks (default 2)
   --heads H       attention heads (default 4)
   --seed S        seed for weights, batches and sampling (default 0)
-  --encodings a,b positional encodings to compare (default nope,learned,rope)
+  --models a,b    what to train: GPT positional encodings (nope, learned, rope, p-rope-0.75, …) and
+                  architectures (${Object.keys(ARCHITECTURES).join(', ')}); default all of ${DEFAULT_MODELS.join(',')}
   --help          this text`;
 
 function parseFlags(argv: readonly string[]): Flags {
-  const flags: Flags = { steps: 150, context: 64, batch: 16, dim: 64, layers: 2, heads: 4, seed: 0, encodings: ['nope', 'learned', 'rope'] };
+  const flags: Flags = { steps: 100, context: 64, batch: 16, dim: 64, layers: 2, heads: 4, seed: 0, models: [...DEFAULT_MODELS] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') {
@@ -49,8 +71,8 @@ function parseFlags(argv: readonly string[]): Flags {
     const key = arg.replace(/^--/, '');
     const value = argv[++i];
     if (!(key in flags) || value === undefined) throw new Error(`demo: unknown flag or missing value '${arg}' (see --help)`);
-    if (key === 'encodings') {
-      flags.encodings = value.split(',');
+    if (key === 'models') {
+      flags.models = value.split(',');
       continue;
     }
     const n = Number(value);
@@ -85,7 +107,7 @@ function sampleBatch(data: Int32Array, B: number, T: number, g: Generator): { x:
 }
 
 /** Mean validation loss over fixed windows of length T (the same windows for every model). */
-function evalLoss(model: GPT, data: Int32Array, T: number, windows: number, seed: number): number {
+function evalLoss(model: LanguageModel, data: Int32Array, T: number, windows: number, seed: number): number {
   const g = new Generator(seed);
   let total = 0;
   const B = 4;
@@ -100,18 +122,18 @@ async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
   const corpus = loadCorpus();
   const T = flags.context;
-  console.log(`ropelab demo: char-level GPT on Moby-Dick (${corpus.train.length + corpus.val.length} chars, vocab ${corpus.vocab.length})`);
+  console.log(`ropelab demo: char-level language models on Moby-Dick (${corpus.train.length + corpus.val.length} chars, vocab ${corpus.vocab.length})`);
   console.log(`model: ${flags.layers} layers, dim ${flags.dim}, ${flags.heads} heads, context ${T}; ${flags.steps} steps × batch ${flags.batch}\n`);
 
-  const models = new Map<string, GPT>();
-  for (const positional of flags.encodings) {
-    const config: GPTConfig = {
-      vocabSize: corpus.vocab.length, contextLength: T, dim: flags.dim, numLayers: flags.layers, numHeads: flags.heads, positional, seed: flags.seed,
-    };
-    const model = new GPT(config);
+  const models = new Map<string, LanguageModel>();
+  for (const name of flags.models) {
+    const architecture = ARCHITECTURES[name];
+    const model: LanguageModel = architecture
+      ? architecture(flags, corpus.vocab.length)
+      : new GPT({ vocabSize: corpus.vocab.length, contextLength: T, dim: flags.dim, numLayers: flags.layers, numHeads: flags.heads, positional: name, seed: flags.seed });
     const g = new Generator(flags.seed + 1);
     const optimizer = new AdamW(model.parameters(), { lr: 3e-3, weightDecay: 0.01 });
-    console.log(`[${positional}] ${model.numParameters()} parameters`);
+    console.log(`[${name}] ${model.numParameters()} parameters`);
     const result = train(model, () => {
       const { x, y } = sampleBatch(corpus.train, flags.batch, T, g);
       return model.loss(x, y);
@@ -127,11 +149,13 @@ async function main(): Promise<void> {
     const last = result.losses.slice(-10);
     const trainLoss = last.reduce((a, b) => a + b, 0) / last.length;
     const valLoss = result.valLosses[result.valLosses.length - 1]?.loss ?? NaN;
-    console.log(`[${positional}] train loss ${trainLoss.toFixed(3)}, val loss ${valLoss.toFixed(3)} (${result.seconds.toFixed(1)} s)\n`);
-    models.set(positional, model);
+    console.log(`[${name}] train loss ${trainLoss.toFixed(3)}, val loss ${valLoss.toFixed(3)} (${result.seconds.toFixed(1)} s)\n`);
+    models.set(name, model);
   }
 
-  const main = models.get('rope') ?? [...models.values()][0]!;
+  const main = [...models.values()].find((m): m is GPT => m instanceof GPT && m.config.positional === 'rope')
+    ?? [...models.values()].find((m): m is GPT => m instanceof GPT);
+  if (main === undefined) throw new Error('demo: train at least one GPT (a positional encoding name) to sample and save');
   const prompt = 'Call me Ishmael. ';
   const index = new Map(corpus.vocab.map((c, i) => [c, i]));
   const sample = generate(main, Array.from(prompt, (c) => index.get(c)!), {
@@ -147,10 +171,23 @@ async function main(): Promise<void> {
   for (const [name, model] of models) {
     rows.push({ name, losses: multiples.map((m) => evalLoss(model, corpus.val, m * T, 32, 11)) });
   }
-  console.log(`validation loss at 1×, 2×, 4× the training context (${T}):`);
-  console.log(` encoding │ ${multiples.map((m) => `${m}× (${m * T})`.padStart(10)).join(' │ ')}`);
-  console.log(`──────────┼─${multiples.map(() => '─'.repeat(10)).join('─┼─')}`);
-  for (const r of rows) console.log(` ${r.name.padEnd(8)} │ ${r.losses.map((l) => l.toFixed(3).padStart(10)).join(' │ ')}`);
+  // training-free context extension of the RoPE model: its frequencies rescaled with factor = eval / train length
+  const rope = models.get('rope') instanceof GPT ? (models.get('rope') as GPT) : undefined;
+  for (const rule of rope ? ['pi', 'ntk', 'yarn'] : []) {
+    const spec = { headDim: flags.dim / flags.heads, modelDim: flags.dim, contextLength: T };
+    rows.push({
+      name: `rope+${rule}`,
+      losses: multiples.map((m) => {
+        rope!.setPositional(createPositional(rule, { ...spec, scalingFactor: m }));
+        return evalLoss(rope!, corpus.val, m * T, 32, 11);
+      }),
+    });
+    rope!.setPositional(rope!.positional);
+  }
+  console.log(`validation loss at 1×, 2×, 4× the training context (${T}); rope+X rescale the RoPE model's frequencies by X with factor = eval/train length:`);
+  console.log(` model       │ ${multiples.map((m) => `${m}× (${m * T})`.padStart(10)).join(' │ ')}`);
+  console.log(`─────────────┼─${multiples.map(() => '─'.repeat(10)).join('─┼─')}`);
+  for (const r of rows) console.log(` ${r.name.padEnd(11)} │ ${r.losses.map((l) => l.toFixed(3).padStart(10)).join(' │ ')}`);
   writeFileSync('out/extrapolation.svg', lineChart({
     title: `Moby-Dick char LM: validation loss vs evaluation context (trained at ${T})`,
     xLabel: 'evaluation context (characters)',
