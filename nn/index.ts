@@ -22,3 +22,9 @@ export {
 export { ChunkedAttention, chunkedAttention, type ChunkedAttentionCallOptions, type ChunkedAttentionFnOptions, type ChunkedAttentionOptions } from './chunked-attention.js';
 export { FifoMemory, type FifoMemoryOptions, type FifoState, type MemoryPool } from './fifo-memory.js';
 export { MemoryBlock, type MemoryBlockCallOptions, type MemoryBlockCaches, type MemoryBlockOptions, type MemoryBlockOutput, type PathCombine } from './memory-block.js';
+export {
+  BASELINE_QUANTILES, baselineFromSpectra, bbpLocation, effectiveRank, marchenkoPasturCdf, marchenkoPasturEdges, marchenkoPasturMedian,
+  marchenkoPasturQuantile, qkSpectrum, randomInitBaseline, spectralDiagnostics, stableRank, tracyWidomScale,
+  type BaselineInit, type MarchenkoPasturEdges, type QKSpectra, type QKSpectrum, type QKSpectrumOptions, type RandomInitBaseline,
+  type RandomInitBaselineOptions, type SpectralBaseline, type SpectralDiagnostics, type SpectralDiagnosticsOptions,
+} from './spectral.js';
