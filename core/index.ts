@@ -26,6 +26,7 @@ export {
 export { gather, indexSelect, scatterAdd, type IndexLike } from './ops/indexing.js';
 export { layerNorm, rmsNorm } from './ops/norm.js';
 export { attention, type AttentionOptions } from './ops/attention.js';
+export { unitLowerInverse } from './ops/triangular.js';
 export { crossEntropy, mseLoss, type CrossEntropyOptions, type Reduction } from './ops/loss.js';
 export { symmetricEigenvalues, type SymmetricEigenOptions } from './linalg.js';
 export { Module, Parameter, type LoadStateDictOptions, type LoadStateDictResult } from './module.js';

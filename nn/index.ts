@@ -28,3 +28,7 @@ export {
   type BaselineInit, type MarchenkoPasturEdges, type QKSpectra, type QKSpectrum, type QKSpectrumOptions, type RandomInitBaseline,
   type RandomInitBaselineOptions, type SpectralBaseline, type SpectralDiagnostics, type SpectralDiagnosticsOptions,
 } from './spectral.js';
+export {
+  PaTHAttention, PaTHCache, ShortConvolution, pathAttention, pathAttentionDirect, pathAttentionRecurrent,
+  type PaTHAttentionOptions, type PaTHCallOptions, type PaTHOptions,
+} from './path-attention.js';

@@ -1,0 +1,144 @@
+/**
+ * A decoder-only language model with PaTH attention (Yang et al. 2025, arXiv 2505.16381; fla-org
+ * `fla/models/path_attn`), written like models/gpt.ts: pre-norm blocks x + attn(norm(x)), x + mlp(norm(x)), with
+ * PaTHAttention in place of multi-head attention and no positional encoding anywhere: position enters only through
+ * the data-dependent Householder transforms. B batch, T sequence length, C model dim, V vocabulary size.
+ */
+import { Generator, Module, Parameter, Tensor, ValueError, crossEntropy, fmtShape, matmul, randn, type DType } from '../core/index.js';
+import { Dropout, Embedding, LayerNorm, MLP, RMSNorm, SwiGLU, type KVCache } from '../nn/index.js';
+import { PaTHAttention, PaTHCache, type PaTHAttentionOptions } from '../nn/path-attention.js';
+
+export interface PaTHLMConfig {
+  vocabSize: number;
+  dim: number;
+  numLayers: number;
+  numHeads: number;
+  /** Grouped-query attention; default numHeads. */
+  numKVHeads?: number;
+  /** PaTH-FoX forget gate; default false (fla's `use_forget_gate`). */
+  useForgetGate?: boolean;
+  /** Rank of the w projection, or false for a full one; default 32 (fla). */
+  lowRankW?: number | false;
+  /** Short-conv kernel on w, or false; default 3 (fla). */
+  shortConv?: number | false;
+  /** RMSNorm on q and k; default false. */
+  qkNorm?: boolean;
+  /** Chunk size of the blockwise algorithm; default 64. */
+  chunkSize?: number;
+  /** 'swiglu' (default, fla's GatedMLP) or 'gelu' (GPT-2). */
+  mlp?: 'gelu' | 'swiglu';
+  /** 'rms' (default, as fla) or 'layer'. */
+  norm?: 'layer' | 'rms';
+  dropout?: number;
+  /** Share the token embedding with the output head. Default true (as GPT here; fla defaults to false). */
+  tieEmbeddings?: boolean;
+  seed?: number;
+  dtype?: DType;
+}
+
+export interface PaTHLMForwardOptions {
+  /** One PaTHCache per layer (from newCaches()) for incremental decoding. */
+  caches?: readonly KVCache[];
+}
+
+/** Pre-norm block: x + attn(norm(x)), then x + mlp(norm(x)). x: [B, T, C] → [B, T, C]. */
+export class PaTHBlock extends Module {
+  readonly norm1: LayerNorm | RMSNorm;
+  readonly attn: PaTHAttention;
+  readonly norm2: LayerNorm | RMSNorm;
+  readonly mlp: MLP | SwiGLU;
+  readonly drop: Dropout;
+
+  constructor(readonly dim: number, config: PaTHLMConfig, generator: Generator) {
+    super();
+    const dtype = config.dtype ? { dtype: config.dtype } : {};
+    const makeNorm = (): LayerNorm | RMSNorm => (config.norm === 'layer' ? new LayerNorm(dim, dtype) : new RMSNorm(dim, dtype));
+    const attn: PaTHAttentionOptions = { numHeads: config.numHeads, generator, ...dtype };
+    if (config.numKVHeads !== undefined) attn.numKVHeads = config.numKVHeads;
+    if (config.useForgetGate !== undefined) attn.useForgetGate = config.useForgetGate;
+    if (config.lowRankW !== undefined) attn.lowRankW = config.lowRankW;
+    if (config.shortConv !== undefined) attn.shortConv = config.shortConv;
+    if (config.qkNorm !== undefined) attn.qkNorm = config.qkNorm;
+    if (config.chunkSize !== undefined) attn.chunkSize = config.chunkSize;
+    this.norm1 = makeNorm();
+    this.attn = new PaTHAttention(dim, attn);
+    this.norm2 = makeNorm();
+    const mlpOpts = { generator, bias: false, ...dtype };
+    this.mlp = config.mlp === 'gelu' ? new MLP(dim, 4 * dim, mlpOpts) : new SwiGLU(dim, undefined, mlpOpts);
+    this.drop = new Dropout(config.dropout ?? 0, { generator: generator.fork() });
+  }
+
+  forward(x: Tensor, cache?: PaTHCache): Tensor {
+    const h = x.add(this.drop.forward(this.attn.forward(this.norm1.forward(x), cache === undefined ? {} : { cache })));
+    return h.add(this.drop.forward(this.mlp.forward(this.norm2.forward(h))));
+  }
+}
+
+export class PaTHLM extends Module {
+  readonly config: Readonly<PaTHLMConfig>;
+  readonly wte: Embedding;
+  readonly blocks: PaTHBlock[];
+  readonly lnF: LayerNorm | RMSNorm;
+  readonly lmHead: Parameter | null;
+
+  constructor(config: PaTHLMConfig) {
+    super();
+    const { vocabSize: V, dim: C, numLayers: L, numHeads } = config;
+    if (!Number.isInteger(numHeads) || numHeads < 1 || C % numHeads !== 0) {
+      throw new ValueError('PaTHLM', `dim=${C} must be divisible by numHeads=${numHeads}`, 'dim');
+    }
+    if (!Number.isInteger(L) || L < 1) throw new ValueError('PaTHLM', `numLayers must be an integer ≥ 1, got numLayers=${L}`, 'numLayers');
+    this.config = Object.freeze({ ...config });
+    const g = new Generator(config.seed ?? 0);
+    const dtype = config.dtype ? { dtype: config.dtype } : {};
+    this.wte = new Embedding(V, C, { generator: g, std: 0.02, ...dtype });
+    this.blocks = Array.from({ length: L }, () => new PaTHBlock(C, config, g));
+    this.lnF = config.norm === 'layer' ? new LayerNorm(C, dtype) : new RMSNorm(C, dtype);
+    this.lmHead = config.tieEmbeddings === false ? new Parameter(randn([V, C], { std: 0.02, generator: g, ...dtype }).data, [V, C]) : null;
+    this.initWeights(g);
+  }
+
+  /**
+   * GPT-2 init (Radford et al. 2019, §2.3): N(0, 0.02) for the q/k/v/o and MLP matrices, residual outputs scaled by
+   * 1/√(2L). The w path (wDown, wUp, wConv) and the β / gate projections keep their layer defaults: at 0.02 the
+   * pre-normalisation w of a small model would sit below fla's L2 eps and lose its unit length.
+   */
+  private initWeights(g: Generator): void {
+    const residualStd = 0.02 / Math.sqrt(2 * this.config.numLayers);
+    for (const [name, p] of this.namedParameters()) {
+      if (!/^blocks\.\d+\.(attn\.(wq|wk|wv|wo)|mlp\.\w+)\.weight$/.test(name)) continue;
+      const std = /\.(wo|fc2|down)\.weight$/.test(name) ? residualStd : 0.02;
+      for (let i = 0; i < p.size; i++) p.data[i] = std * g.normal();
+    }
+  }
+
+  /** One empty PaTH cache per layer. */
+  newCaches(): PaTHCache[] {
+    return this.blocks.map(() => new PaTHCache());
+  }
+
+  /** ids: [B, T] token ids → logits [B, T, V]; with caches, continues from the tokens they hold. */
+  forward(ids: Tensor, options: PaTHLMForwardOptions = {}): Tensor {
+    if (ids.ndim !== 2) throw new ValueError('PaTHLM', `ids must be [B, T], got ${fmtShape(ids.shape)}`, 'ids');
+    const { caches } = options;
+    if (caches !== undefined) {
+      if (caches.length !== this.blocks.length) {
+        throw new ValueError('PaTHLM', `got ${caches.length} caches for ${this.blocks.length} layers (use newCaches())`, 'caches');
+      }
+      caches.forEach((c, i) => {
+        if (!(c instanceof PaTHCache)) throw new ValueError('PaTHLM', `caches[${i}] is not a PaTHCache (use newCaches())`, 'caches');
+      });
+    }
+    let x = this.wte.forward(ids); // [B, T, C]
+    this.blocks.forEach((block, i) => {
+      x = block.forward(x, caches?.[i] as PaTHCache | undefined); // [B, T, C]
+    });
+    x = this.lnF.forward(x);
+    return matmul(x, this.lmHead ?? this.wte.weight, { transposeB: true }); // [B, T, V]
+  }
+
+  /** Mean next-token cross-entropy: ids [B, T], targets [B, T]. */
+  loss(ids: Tensor, targets: Tensor): Tensor {
+    return crossEntropy(this.forward(ids), targets);
+  }
+}
