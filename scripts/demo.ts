@@ -8,7 +8,7 @@
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AdamW, Generator, Tensor, noGrad, warmupCosineLr, type Module } from '../core/index.js';
-import { GPT, MLALM, MemoryTransformer } from '../models/index.js';
+import { GPT, MLALM, MemoryTransformer, PaTHLM } from '../models/index.js';
 import { generate, saveSafetensors, train } from '../nn/index.js';
 import { createPositional } from '../positional/index.js';
 import { lineChart } from './lib/svg.js';
@@ -34,6 +34,8 @@ const ARCHITECTURES: Record<string, (f: Flags, vocabSize: number) => LanguageMod
     vocabSize: V, dim: f.dim, numLayers: f.layers, numHeads: f.heads, kvLoraRank: f.dim / 2,
     qkNopeHeadDim: f.dim / f.heads / 2, qkRopeHeadDim: f.dim / f.heads / 2, vHeadDim: f.dim / f.heads, seed: f.seed,
   }),
+  // PaTH: data-dependent Householder transforms instead of RoPE (low-rank w as fla, chunk 32)
+  path: (f, V) => new PaTHLM({ vocabSize: V, dim: f.dim, numLayers: f.layers, numHeads: f.heads, lowRankW: 16, chunkSize: 32, seed: f.seed }),
   // segments of the training context, chunks of a quarter of it, 8 memory slots carried across segments
   memory: (f, V) => new MemoryTransformer({
     vocabSize: V, dim: f.dim, numLayers: f.layers, numHeads: f.heads, segmentLength: f.context,
@@ -41,7 +43,7 @@ const ARCHITECTURES: Record<string, (f: Flags, vocabSize: number) => LanguageMod
   }),
 };
 
-const DEFAULT_MODELS = ['nope', 'learned', 'rope', 'p-rope-0.75', 'mla', 'memory'];
+const DEFAULT_MODELS = ['nope', 'learned', 'rope', 'p-rope-0.75', 'mla', 'path', 'memory'];
 
 const HELP = `usage: npm run demo -- [flags]
 
