@@ -3,3 +3,4 @@ export { GPT, type GPTConfig, type GPTForwardOptions } from './gpt.js';
 export { MLABlock, MLALM, mlaLMParameterName, resolveMLALMConfig, type MLALMConfig, type MLALMForwardOptions, type ResolvedMLALMConfig } from './mla-lm.js';
 export { MemoryTransformer, type MemoryForwardOptions, type MemoryForwardResult, type MemoryStream, type MemoryTransformerConfig } from './memory-transformer.js';
 export { PaTHBlock, PaTHLM, type PaTHLMConfig, type PaTHLMForwardOptions } from './path-lm.js';
+export { ViT, bilinearResizeMatrix, patchify, type ViTConfig, type ViTPositional } from './vit.js';
