@@ -4,7 +4,7 @@
  * The positional encoding is chosen by name from positional/registry.ts.
  */
 import { Generator, Module, Parameter, Tensor, ValueError, crossEntropy, fmtShape, matmul, randn, type DType } from '../core/index.js';
-import { Block, Embedding, KVCache, LayerNorm, RMSNorm } from '../nn/index.js';
+import { Block, Embedding, KVCache, LayerNorm, RMSNorm, gpt2Init } from '../nn/index.js';
 import { NoPE, createPositional, type PositionalEncoding, type PositionalSpec } from '../positional/index.js';
 
 export interface GPTConfig {
@@ -72,17 +72,7 @@ export class GPT extends Module {
     }));
     this.lnF = config.norm === 'rms' ? new RMSNorm(C, dtype) : new LayerNorm(C, dtype);
     this.lmHead = config.tieEmbeddings === false ? new Parameter(randn([V, C], { std: 0.02, generator: g, ...dtype }).data, [V, C]) : null;
-    this.initWeights(g);
-  }
-
-  /** GPT-2 init: N(0, 0.02) for projections, residual outputs scaled by 1/√(2L) (Radford et al. 2019, §2.3). */
-  private initWeights(g: Generator): void {
-    const residualStd = 0.02 / Math.sqrt(2 * this.config.numLayers);
-    for (const [name, p] of this.namedParameters()) {
-      if (!name.startsWith('blocks.') || !name.endsWith('.weight') || p.ndim !== 2) continue;
-      const std = /\.(wo|fc2|down)\.weight$/.test(name) ? residualStd : 0.02;
-      for (let i = 0; i < p.size; i++) p.data[i] = std * g.normal();
-    }
+    gpt2Init(this, L, g, /^blocks\..*\.weight$/, /\.(wo|fc2|down)\.weight$/); // GPT-2 init, residual outputs scaled
   }
 
   /** One empty KV cache per layer. */

@@ -17,7 +17,7 @@
 import {
   Generator, Module, Parameter, Tensor, ValueError, concat, crossEntropy, fmtShape, matmul, noGrad, randn, type DType,
 } from '../core/index.js';
-import { Embedding, KVCache, LayerNorm, RMSNorm, sampleFromLogits, type GenerateOptions } from '../nn/index.js';
+import { Embedding, KVCache, LayerNorm, RMSNorm, gpt2Init, sampleFromLogits, type GenerateOptions } from '../nn/index.js';
 import type { FifoMemory, FifoState, MemoryPool } from '../nn/fifo-memory.js';
 import { MemoryBlock, type MemoryBlockCaches, type PathCombine } from '../nn/memory-block.js';
 import { RoPE } from '../positional/index.js';
@@ -118,18 +118,7 @@ export class MemoryTransformer extends Module {
     }));
     this.lnF = config.norm === 'rms' ? new RMSNorm(C, dtype) : new LayerNorm(C, dtype);
     this.lmHead = config.tieEmbeddings === false ? Parameter.from(randn([V, C], { std: 0.02, generator: g, ...dtype })) : null;
-    this.initWeights(g);
-  }
-
-  /** GPT-2 init: N(0, 0.02) for matrices, the residual outputs (W_c or the path W_o's, fc2/down) N(0, 0.02/√(2L)). */
-  private initWeights(g: Generator): void {
-    const residualStd = 0.02 / Math.sqrt(2 * this.config.numLayers);
-    const residual = this.config.combine === 'weights' ? /\.(mix|fc2|down|wo)\.weight$/ : /\.(mix|fc2|down)\.weight$/;
-    for (const [name, p] of this.namedParameters()) {
-      if (!name.startsWith('blocks.') || !name.endsWith('.weight') || p.ndim !== 2) continue;
-      const std = residual.test(name) ? residualStd : 0.02;
-      for (let i = 0; i < p.size; i++) p.data[i] = std * g.normal();
-    }
+    gpt2Init(this, config.numLayers, g, /^blocks\..*\.weight$/, config.combine === 'weights' ? /\.(mix|fc2|down|wo)\.weight$/ : /\.(mix|fc2|down)\.weight$/);
   }
 
   /** Each layer's initial memory for a batch of B. */

@@ -5,7 +5,7 @@
  * the data-dependent Householder transforms. B batch, T sequence length, C model dim, V vocabulary size.
  */
 import { Generator, Module, Parameter, Tensor, ValueError, crossEntropy, fmtShape, matmul, randn, type DType } from '../core/index.js';
-import { Dropout, Embedding, LayerNorm, MLP, RMSNorm, SwiGLU, type KVCache } from '../nn/index.js';
+import { Dropout, Embedding, LayerNorm, MLP, RMSNorm, SwiGLU, gpt2Init, type KVCache } from '../nn/index.js';
 import { PaTHAttention, PaTHCache, type PaTHAttentionOptions } from '../nn/path-attention.js';
 
 export interface PaTHLMConfig {
@@ -95,21 +95,7 @@ export class PaTHLM extends Module {
     this.blocks = Array.from({ length: L }, () => new PaTHBlock(C, config, g));
     this.lnF = config.norm === 'layer' ? new LayerNorm(C, dtype) : new RMSNorm(C, dtype);
     this.lmHead = config.tieEmbeddings === false ? new Parameter(randn([V, C], { std: 0.02, generator: g, ...dtype }).data, [V, C]) : null;
-    this.initWeights(g);
-  }
-
-  /**
-   * GPT-2 init (Radford et al. 2019, §2.3): N(0, 0.02) for the q/k/v/o and MLP matrices, residual outputs scaled by
-   * 1/√(2L). The w path (wDown, wUp, wConv) and the β / gate projections keep their layer defaults: at 0.02 the
-   * pre-normalisation w of a small model would sit below fla's L2 eps and lose its unit length.
-   */
-  private initWeights(g: Generator): void {
-    const residualStd = 0.02 / Math.sqrt(2 * this.config.numLayers);
-    for (const [name, p] of this.namedParameters()) {
-      if (!/^blocks\.\d+\.(attn\.(wq|wk|wv|wo)|mlp\.\w+)\.weight$/.test(name)) continue;
-      const std = /\.(wo|fc2|down)\.weight$/.test(name) ? residualStd : 0.02;
-      for (let i = 0; i < p.size; i++) p.data[i] = std * g.normal();
-    }
+    gpt2Init(this, config.numLayers, g, /^blocks\.\d+\.(attn\.(wq|wk|wv|wo)|mlp\.\w+)\.weight$/, /\.(wo|fc2|down)\.weight$/); // the w path, β and gate keep layer defaults: at 0.02 a small model's w falls below fla's L2 eps
   }
 
   /** One empty PaTH cache per layer. */

@@ -1,6 +1,6 @@
 /** Public surface of nn/: layers, attention and training utilities built on core/ and positional/. */
 export { Module, Parameter, type LoadStateDictOptions, type LoadStateDictResult } from '../core/index.js';
-export { constantParameter, normalParameter, uniformParameter } from './init.js';
+export { constantParameter, gpt2Init, normalParameter, uniformParameter } from './init.js';
 export { Linear, type LinearOptions } from './linear.js';
 export { Embedding, type EmbeddingOptions } from './embedding.js';
 export { LayerNorm, RMSNorm, type NormOptions } from './norm.js';
