@@ -49,9 +49,9 @@ const HELP = `usage: npm run demo -- [flags]
 
 Trains one small character-level GPT per positional encoding on Moby-Dick chapters 1–50, samples text from the
 RoPE model, saves it to out/demo.safetensors, and evaluates every model at 1×, 2× and 4× its training context
-(out/extrapolation.svg). Defaults take about two minutes of training on 2 cores.
+(out/extrapolation.svg). Defaults train seven models for ~20–60 s each: about three to four minutes on 2 cores.
 
-  --steps N       AdamW steps per model (default 100)
+  --steps N       AdamW steps per model (default 80)
   --context T     training context length in characters (default 64)
   --batch B       sequences per step (default 16)
   --dim C         model width (default 64)
@@ -63,7 +63,7 @@ RoPE model, saves it to out/demo.safetensors, and evaluates every model at 1×, 
   --help          this text`;
 
 function parseFlags(argv: readonly string[]): Flags {
-  const flags: Flags = { steps: 100, context: 64, batch: 16, dim: 64, layers: 2, heads: 4, seed: 0, models: [...DEFAULT_MODELS] };
+  const flags: Flags = { steps: 80, context: 64, batch: 16, dim: 64, layers: 2, heads: 4, seed: 0, models: [...DEFAULT_MODELS] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') {
