@@ -5,12 +5,12 @@
  * 1×, 2× and 4× its training context (plus training-free PI/NTK/YaRN on the RoPE GPT) and writes the table to
  * out/extrapolation.svg. Run with --help for the flags.
  */
-import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { AdamW, Generator, Tensor, noGrad, warmupCosineLr, type Module } from '../core/index.js';
 import { GPT, MLALM, MemoryTransformer, PaTHLM } from '../models/index.js';
 import { generate, saveSafetensors, train } from '../nn/index.js';
 import { createPositional } from '../positional/index.js';
+import { loadCorpus, sampleBatch } from './lib/corpus.js';
 import { lineChart } from './lib/svg.js';
 
 interface Flags {
@@ -82,30 +82,6 @@ function parseFlags(argv: readonly string[]): Flags {
     (flags as unknown as Record<string, number>)[key] = n;
   }
   return flags;
-}
-
-/** Character vocabulary and the corpus as ids, split 90/10 into train and validation. */
-function loadCorpus(): { vocab: string[]; train: Int32Array; val: Int32Array } {
-  const text = readFileSync(resolve('scripts/data/moby-dick.txt'), 'utf8'); // npm runs scripts from the package root
-  const vocab = [...new Set(text)].sort();
-  const index = new Map(vocab.map((c, i) => [c, i]));
-  const ids = Int32Array.from(text, (c) => index.get(c)!);
-  const cut = Math.floor(ids.length * 0.9);
-  return { vocab, train: ids.subarray(0, cut), val: ids.subarray(cut) };
-}
-
-/** B random windows of T + 1 characters: inputs [B, T] and next-character targets [B, T]. */
-function sampleBatch(data: Int32Array, B: number, T: number, g: Generator): { x: Tensor; y: Tensor } {
-  const x = new Float32Array(B * T);
-  const y = new Float32Array(B * T);
-  for (let b = 0; b < B; b++) {
-    const start = g.int(0, data.length - T - 1);
-    for (let t = 0; t < T; t++) {
-      x[b * T + t] = data[start + t]!;
-      y[b * T + t] = data[start + t + 1]!;
-    }
-  }
-  return { x: new Tensor(x, [B, T]), y: new Tensor(y, [B, T]) };
 }
 
 /** Mean validation loss over fixed windows of length T (the same windows for every model). */

@@ -24,10 +24,10 @@
  *
  * Usage: node scripts/run.mjs scripts/experiments/mla-spectrum.ts [--steps N] [--every K] [--seed S] [--lr X] [--raw-maps] [--help]
  */
-import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { AdamW, Generator, Tensor, noGrad, warmupCosineLr, type Module } from '../../core/index.js';
+import { loadCorpus, sampleBatch } from '../lib/corpus.js';
 import { GPT, MLALM } from '../../models/index.js';
 import {
   baselineFromSpectra, qkSpectrum, spectralDiagnostics, train, type QKSpectrum, type SpectralBaseline, type SpectralDiagnostics,
@@ -223,30 +223,6 @@ export function checkpointDiagnostics(
 }
 
 // ── data ──────────────────────────────────────────────────────────────────────────────────────────────────────────
-
-/** Character vocabulary of the demo corpus and its ids, split 90/10 into train and validation (as scripts/demo.ts). */
-export function loadCorpus(path = resolve('scripts/data/moby-dick.txt')): { vocab: string[]; train: Int32Array; val: Int32Array } {
-  const text = readFileSync(path, 'utf8');
-  const vocab = [...new Set(text)].sort();
-  const index = new Map(vocab.map((c, i) => [c, i]));
-  const ids = Int32Array.from(text, (c) => index.get(c)!);
-  const cut = Math.floor(ids.length * 0.9);
-  return { vocab, train: ids.subarray(0, cut), val: ids.subarray(cut) };
-}
-
-/** B random windows of T + 1 tokens: inputs [B, T] and next-token targets [B, T]. */
-export function sampleBatch(data: Int32Array, B: number, T: number, g: Generator): { x: Tensor; y: Tensor } {
-  const x = new Float32Array(B * T);
-  const y = new Float32Array(B * T);
-  for (let b = 0; b < B; b++) {
-    const start = g.int(0, data.length - T - 1);
-    for (let t = 0; t < T; t++) {
-      x[b * T + t] = data[start + t]!;
-      y[b * T + t] = data[start + t + 1]!;
-    }
-  }
-  return { x: new Tensor(x, [B, T]), y: new Tensor(y, [B, T]) };
-}
 
 function evalLoss(model: LanguageModel, data: Int32Array, T: number, batches: number, seed: number): number {
   const g = new Generator(seed);
