@@ -19,6 +19,7 @@ import { mropePositionsTensor, type MRopeSegment } from '../../positional/mrope.
 import { videoRopeAxisOfPair, videoRopePositions } from '../../positional/video-rope.js';
 import { assertClose } from '../helpers/close.js';
 import { fcParams } from '../helpers/fc.js';
+import { expectRangeErrors } from '../helpers/positional.js';
 
 const layoutArb = fc.constantFrom<PairLayout>('half', 'interleaved');
 
@@ -297,15 +298,7 @@ test('HoPE: spatialMergeSize, batched positions [B, T, 3], and typed errors', ()
     [() => hopeAngles(new Tensor(new Float64Array(8), [2, 4]), { headDim: 16, mropeSection: [2, 3, 3] }), /positions/],
     [() => hopeAngles(new Tensor(new Float64Array(3), [1, 3]), { headDim: 16, mropeSection: [2, 3, 3], invFreq: [1, 2] }), /invFreq/],
   ];
-  for (const [fn, msg] of bad) {
-    try {
-      fn();
-      assert.unreachable(`expected an error matching ${msg}`);
-    } catch (e) {
-      assert.ok(e instanceof RangeError, String(e));
-      assert.match((e as Error).message, msg);
-    }
-  }
+  expectRangeErrors(bad);
   try {
     hopePositions([], { temporalScale: 0 });
   } catch (e) {

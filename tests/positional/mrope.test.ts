@@ -24,35 +24,10 @@ import {
 import { RoPE, applyRotary, ropeInvFreq } from '../../positional/rope.js';
 import { assertClose } from '../helpers/close.js';
 import { fcParams } from '../helpers/fc.js';
+import { bitEqual, randVec, rowScores, rows } from '../helpers/positional.js';
 
 type Nested = number | Nested[];
 const flat = (v: Nested): number[] => (Array.isArray(v) ? v.flatMap(flat) : [v]);
-
-function randVec(g: Generator, n: number): Float64Array {
-  return Float64Array.from({ length: n }, () => g.normal());
-}
-
-function bitEqual(a: ArrayLike<number>, b: ArrayLike<number>, label: string): void {
-  assert.is(a.length, b.length, `${label}: length`);
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) assert.unreachable(`${label}: element ${i} is ${a[i]}, expected ${b[i]}`);
-}
-
-const rows = (ids: readonly ArrayLike<number>[]): number[][] => ids.map((r) => Array.from(r));
-
-/** Scores ⟨R(p_i) q_i, R(p_j) k_j⟩ [N, N] for rows q, k [N, d] at positions [N, 3]. */
-function scores(enc: MRoPE, q: Float64Array, k: Float64Array, positions: Tensor): Float64Array {
-  const N = positions.shape[0]!;
-  const d = q.length / N;
-  const rq = enc.rotate(new Tensor(q, [N, d]), positions).data;
-  const rk = enc.rotate(new Tensor(k, [N, d]), positions).data;
-  const out = new Float64Array(N * N);
-  for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) {
-    let s = 0;
-    for (let c = 0; c < d; c++) s += rq[i * d + c]! * rk[j * d + c]!;
-    out[i * N + j] = s;
-  }
-  return out;
-}
 
 /** Random sections [s_t, s_h, s_w] summing to P. */
 const sectionArb = (P: number): fc.Arbitrary<[number, number, number]> =>
@@ -273,7 +248,7 @@ test('per-axis translation invariance: shifting t, h, w by independent integers 
         const moved = pos.map((v, i) => v + shift[i % 3]!);
         const q = randVec(g, N * d);
         const k = randVec(g, N * d);
-        assertClose(scores(enc, q, k, new Tensor(moved, [N, 3])), scores(enc, q, k, new Tensor(pos, [N, 3])), { rtol: 1e-10, atol: 1e-10 });
+        assertClose(rowScores(enc, q, k, new Tensor(moved, [N, 3])), rowScores(enc, q, k, new Tensor(pos, [N, 3])), { rtol: 1e-10, atol: 1e-10 });
       },
     ),
     fcParams(40),
@@ -299,7 +274,7 @@ test('vision–vision scores depend only on (Δt, Δh, Δw): more preceding text
         const q = randVec(g, N * d);
         const k = randVec(g, N * d);
         const enc = new MRoPE(d, [2, 2, 2], { base: 100 });
-        assertClose(scores(enc, q, k, take(b)), scores(enc, q, k, take(a)), { rtol: 1e-10, atol: 1e-10 });
+        assertClose(rowScores(enc, q, k, take(b)), rowScores(enc, q, k, take(a)), { rtol: 1e-10, atol: 1e-10 });
       },
     ),
     fcParams(40),

@@ -11,13 +11,10 @@ import { PRoPE, pRopeInvFreq } from '../../positional/p-rope.js';
 import { RoPE, ropeInvFreq, type PairLayout } from '../../positional/rope.js';
 import { assertClose } from '../helpers/close.js';
 import { fcParams } from '../helpers/fc.js';
+import { bitEqual, randVec } from '../helpers/positional.js';
 
 const layoutArb = fc.constantFrom<PairLayout>('half', 'interleaved');
 const headDimArb = fc.integer({ min: 1, max: 12 }).map((n) => 2 * n);
-
-function randVec(g: Generator, n: number): Float64Array {
-  return Float64Array.from({ length: n }, () => g.normal());
-}
 
 /** x [T, d] rotated by `enc` at positions (float64). */
 function rotateRows(enc: RoPE, x: Float64Array, positions: number[]): Float64Array {
@@ -29,11 +26,6 @@ function dot(a: ArrayLike<number>, b: ArrayLike<number>, lo = 0, hi = a.length):
   let s = 0;
   for (let i = lo; i < hi; i++) s += a[i]! * b[i]!;
   return s;
-}
-
-function bitEqual(a: ArrayLike<number>, b: ArrayLike<number>, label: string): void {
-  assert.is(a.length, b.length, `${label}: length`);
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) assert.unreachable(`${label}: element ${i} is ${a[i]}, expected ${b[i]}`);
 }
 
 /** Channels of the pairs i ≥ k for a layout: (i, i + d/2) or (2i, 2i + 1). */

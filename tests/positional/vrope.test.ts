@@ -14,6 +14,7 @@ import { VRoPE, vropeFrequencies, vropePairPositions, vropePositions } from '../
 import type { MRopeSegment } from '../../positional/mrope.js';
 import { assertClose } from '../helpers/close.js';
 import { fcParams } from '../helpers/fc.js';
+import { expectRangeErrors } from '../helpers/positional.js';
 
 const layoutArb = fc.constantFrom<PairLayout>('half', 'interleaved');
 
@@ -252,15 +253,7 @@ test('vropePositions / VRoPE: typed errors', () => {
     [() => new VRoPE(8, { rotaryDim: 5 }), /rotaryDim/],
     [() => new VRoPE(8, { invFreq: [1, 2, 3] }), /invFreq/],
   ];
-  for (const [fn, msg] of bad) {
-    try {
-      fn();
-      assert.unreachable(`expected an error matching ${msg}`);
-    } catch (e) {
-      assert.ok(e instanceof RangeError, String(e));
-      assert.match((e as Error).message, msg);
-    }
-  }
+  expectRangeErrors(bad);
   try {
     vropePositions([{ type: 'text', length: -1 }]);
   } catch (e) {
