@@ -7,10 +7,11 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AdamW, Generator, Tensor, ValueError, concat, crossEntropy, noGrad, randn } from '../../core/index.js';
+import { Generator, Tensor, ValueError, concat, crossEntropy, noGrad, randn } from '../../core/index.js';
 import { MemoryBlock } from '../../nn/memory-block.js';
 import { MemoryTransformer, type MemoryTransformerConfig } from '../../models/memory-transformer.js';
 import { assertClose } from '../helpers/close.js';
+import { randomTokens, trainUntil } from '../helpers/lm.js';
 
 const V = 11;
 
@@ -20,10 +21,7 @@ function tiny(extra: Partial<MemoryTransformerConfig> = {}): MemoryTransformer {
   });
 }
 
-function ids(seed: number, B: number, T: number, vocab = V): Tensor {
-  const g = new Generator(seed);
-  return new Tensor(Float64Array.from({ length: B * T }, () => g.int(0, vocab)), [B, T]);
-}
+const ids = (seed: number, B: number, T: number, vocab = V): Tensor => randomTokens(seed, B, T, vocab);
 
 /** Rows [t0, t1) of logits [B, T, V] for sequence b. */
 function rows(logits: Tensor, b: number, t0: number, t1: number): Float64Array | Float32Array {
@@ -170,16 +168,7 @@ function recallBatch(): { x: Tensor; targets: Tensor } {
 function trainRecall(gate: 'learned' | number, steps: number): number {
   const model = new MemoryTransformer({ vocabSize: 6, dim: 16, numLayers: 1, numHeads: 2, segmentLength: 4, chunkSize: 4, memorySlots: 2, gate, seed: 1 });
   const { x, targets } = recallBatch();
-  const opt = new AdamW(model.parameters(), { lr: 1e-2, weightDecay: 0 });
-  let loss = Infinity;
-  for (let step = 0; step < steps && loss >= 0.05; step++) {
-    const l = crossEntropy(model.forward(x), targets);
-    opt.zeroGrad();
-    l.backward();
-    opt.step();
-    loss = l.item();
-  }
-  return loss;
+  return trainUntil(model.parameters(), () => crossEntropy(model.forward(x), targets), { lr: 1e-2, maxSteps: steps }).loss;
 }
 
 test('a tiny MemoryTransformer learns to recall a token from the previous segment through its memory', () => {
@@ -194,16 +183,8 @@ test('a tiny MemoryTransformer overfits a fixed batch of random tokens over 3 se
   const model = tiny({ numLayers: 1, segmentLength: 4, chunkSize: 2 });
   const x = ids(9, 2, 13); // no repeated token pair at a segment start (e.g. [6, 6] → two targets would tie)
   const [inp, tgt] = [x.narrow(1, 0, 12), x.narrow(1, 1, 12)];
-  const opt = new AdamW(model.parameters(), { lr: 1e-2, weightDecay: 0 });
-  let loss = Infinity;
-  for (let step = 0; step < 400 && loss >= 0.05; step++) {
-    const l = model.loss(inp, tgt);
-    opt.zeroGrad();
-    l.backward();
-    opt.step();
-    loss = l.item();
-  }
-  assert.ok(loss < 0.05, `loss ${loss}`);
+  const { loss, steps } = trainUntil(model.parameters(), () => model.loss(inp, tgt), { lr: 1e-2, maxSteps: 400 });
+  assert.ok(loss < 0.05, `loss ${loss} after ${steps} steps`);
 });
 
 test('errors name the op and the argument', () => {

@@ -5,42 +5,29 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AdamW, Generator, Tensor, ValueError, concat, noGrad } from '../../core/index.js';
+import { ValueError, concat, noGrad } from '../../core/index.js';
 import { generate, type CausalLM } from '../../nn/index.js';
 import { LatentKVCache } from '../../nn/mla.js';
 import { MLALM, mlaLMParameterName, resolveMLALMConfig, type MLALMConfig } from '../../models/mla-lm.js';
 import { assertClose } from '../helpers/close.js';
+import { greedyByFullForward, randomTokens, trainUntil } from '../helpers/lm.js';
 
 const tinyConfig: MLALMConfig = {
   vocabSize: 13, dim: 32, numLayers: 2, numHeads: 4, kvLoraRank: 16, qLoraRank: 24, qkNopeHeadDim: 8, qkRopeHeadDim: 4, vHeadDim: 8, seed: 7,
 };
 
-function batch(seed: number, B: number, T: number, V: number): Tensor {
-  const g = new Generator(seed);
-  return new Tensor(Float64Array.from({ length: B * T }, () => g.int(0, V)), [B, T]);
-}
-
 test('a tiny MLALM overfits a fixed batch: loss < 0.05 within 300 AdamW steps', () => {
   const model = new MLALM(tinyConfig);
-  const ids = batch(1, 2, 16, 13);
+  const ids = randomTokens(1, 2, 16, 13);
   const [inp, tgt] = [ids.narrow(1, 0, 15), ids.narrow(1, 1, 15)];
-  const opt = new AdamW(model.parameters(), { lr: 1e-2, weightDecay: 0 });
-  let loss = Infinity;
-  let steps = 0;
-  for (; steps < 300 && loss >= 0.05; steps++) {
-    const l = model.loss(inp, tgt);
-    opt.zeroGrad();
-    l.backward();
-    opt.step();
-    loss = l.item();
-  }
+  const { loss, steps } = trainUntil(model.parameters(), () => model.loss(inp, tgt), { lr: 1e-2, maxSteps: 300 });
   assert.ok(loss < 0.05, `loss ${loss} after ${steps} steps`);
 });
 
 test('absorbed and explicit logits agree (1e-10, float64), and token-by-token decoding with latent caches equals the full forward', () => {
   for (const rope of ['decoupled', 'pre-rope'] as const) {
     const model = new MLALM({ ...tinyConfig, rope, dtype: 'float64' });
-    const ids = batch(2, 2, 9, 13);
+    const ids = randomTokens(2, 2, 9, 13);
     const explicit = noGrad(() => model.forward(ids));
     const modes = rope === 'decoupled' ? (['explicit', 'absorbed'] as const) : (['explicit'] as const);
     for (const mode of modes) {
@@ -66,13 +53,7 @@ test('is a CausalLM: generate() decodes greedily with latent caches, matching ar
   const prompt = [1, 5, 2];
   const out = generate(model, prompt, { maxNewTokens: 4, temperature: 0 });
   assert.is(out.length, 4);
-  const seq = [...prompt];
-  for (let i = 0; i < 4; i++) {
-    const logits = noGrad(() => model.forward(new Tensor(Float64Array.from(seq), [1, seq.length])));
-    const last = Array.from(logits.data.subarray(logits.size - 13));
-    seq.push(last.indexOf(Math.max(...last)));
-  }
-  assert.equal(out, seq.slice(prompt.length));
+  assert.equal(out, greedyByFullForward(model, prompt, 4, 13));
 });
 
 test("DeepSeek's snake_case config fields are accepted and build the same model as camelCase", () => {
@@ -84,7 +65,7 @@ test("DeepSeek's snake_case config fields are accepted and build the same model 
   const fromSnake = new MLALM(snake);
   const fromCamel = new MLALM(tinyConfig);
   assert.equal(fromSnake.config, fromCamel.config);
-  const ids = batch(3, 1, 5, 13);
+  const ids = randomTokens(3, 1, 5, 13);
   assertClose(noGrad(() => fromSnake.forward(ids)).data, noGrad(() => fromCamel.forward(ids)).data, { rtol: 0, atol: 0 });
   // a parsed config.json carries fields this model ignores (MoE, ids, …) and q_lora_rank null (V2-Lite)
   const json = JSON.parse('{"vocab_size":11,"hidden_size":16,"num_hidden_layers":1,"num_attention_heads":2,"kv_lora_rank":8,"q_lora_rank":null,"qk_nope_head_dim":4,"qk_rope_head_dim":2,"v_head_dim":4,"n_routed_experts":64,"rope_interleave":false}') as MLALMConfig;

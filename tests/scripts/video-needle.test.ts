@@ -133,7 +133,6 @@ test('positions: shape per method, HoPE per sequence while training', () => {
 });
 
 test('one training step runs for every method; logits are [B, K]', () => {
-  const t0 = performance.now();
   for (const method of METHODS) {
     const { model, losses } = trainMethod(method, task, { steps: 1, frames: 3, batch: 4, seed: 0, base: 1000, output: null });
     assert.is(losses.length, 1);
@@ -144,7 +143,6 @@ test('one training step runs for every method; logits are [B, K]', () => {
     assert.ok(ev.accuracy >= 0 && ev.accuracy <= 1 && ev.picked.column >= 0 && ev.picked.temporal >= 0);
     assert.ok(model instanceof NeedleModel && model.method === method);
   }
-  assert.ok(performance.now() - t0 < 3000, `took ${(performance.now() - t0).toFixed(0)} ms`);
 });
 
 test.run();
