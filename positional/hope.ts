@@ -19,9 +19,10 @@ import { Generator, ShapeError, Tensor, ValueError, fmtShape } from '../core/ind
 import type { Positions } from './encoding.js';
 import { MultiAxisRoPE, allocateFrequencies, multiAxisAngles } from './multi-axis.js';
 import {
-  AngleMemo, countTokens, llmGrid, mergeSizeOf, mropeInvFreq, type MRoPEOptions, type MRopeFrequencyOptions, type MRopePositionOptions,
+  AngleMemo, mergeSizeOf, mropeInvFreq, type MRoPEOptions, type MRopeFrequencyOptions, type MRopePositionOptions,
   type MRopePositions, type MRopeSegment,
 } from './mrope.js';
+import { diagonalPositions } from './video-rope.js';
 
 /** The spacings dynamic temporal scaling draws from while training (modeling_hope.py `forward`). */
 export const HOPE_TRAINING_SCALES: readonly number[] = [0.5, 0.75, 1, 1.25, 1.5];
@@ -122,42 +123,13 @@ export function hopePositions(segments: readonly MRopeSegment[], options: HopePo
   } else if (scale === undefined || scale === null || !(scale.generator instanceof Generator)) {
     throw new ValueError(op, `temporalScale is neither a spacing γ nor { generator, scales? } — temporalScale=${String(scale)}`, 'temporalScale');
   } else checkScales(op, scale.scales ?? HOPE_TRAINING_SCALES);
-  const m = mergeSizeOf(options, op);
-  const L = countTokens(segments, m, op);
-  const ids: [Float64Array, Float64Array, Float64Array] = [new Float64Array(L), new Float64Array(L), new Float64Array(L)];
-  const offsets: number[] = [];
   const temporalScales: number[] = [];
-  let n = 0;
-  let base = 0; // previous vision block's t-row max + 1 (the reference's st_idx)
-  let text = 0; // text tokens since that block (the reference's text_len)
-  segments.forEach((seg, i) => {
-    offsets.push(n);
-    if (seg.type === 'text') {
-      for (let k = 0; k < seg.length; k++, n++) ids[0][n] = ids[1][n] = ids[2][n] = text + k + base;
-      text += seg.length;
-      return;
-    }
-    const [T, H, W] = llmGrid(seg, i, m, op);
+  const positions = diagonalPositions(segments, mergeSizeOf(options, op), op, () => {
     const gamma = typeof scale === 'number' ? scale : sampleTemporalScale(scale.generator, scale.scales);
     temporalScales.push(gamma);
-    const rowCentre = Math.floor((H - 1) / 2);
-    const colCentre = Math.floor((W - 1) / 2);
-    for (let tau = 0; tau < T; tau++) {
-      const t = gamma * tau + text + base; // dynamic temporal scaling: t = s + γ·τ
-      for (let r = 0; r < H; r++) {
-        for (let c = 0; c < W; c++, n++) {
-          ids[0][n] = t;
-          ids[1][n] = r - rowCentre + t; // diagonal layout: spatial ids centred on the frame's t
-          ids[2][n] = c - colCentre + t;
-        }
-      }
-    }
-    base = gamma * (T - 1) + text + base + 1;
-    text = 0;
+    return gamma; // dynamic temporal scaling: t = s + γ·τ on VideoRoPE's diagonal layout
   });
-  let tMax = -Infinity; // as the reference: delta = t-row max + 1 − L
-  for (let k = 0; k < L; k++) tMax = Math.max(tMax, ids[0][k]!);
-  return { ids, delta: L === 0 ? 0 : tMax + 1 - L, offsets, temporalScales };
+  return { ...positions, temporalScales };
 }
 
 export type HoPEOptions = MRoPEOptions;

@@ -38,12 +38,19 @@ export function videoRopePositions(segments: readonly MRopeSegment[], options: V
   const m = mergeSizeOf(options, op);
   const spacing = options.temporalSpacing ?? 2;
   if (!Number.isFinite(spacing) || spacing < 0) throw new ValueError(op, `temporalSpacing is not a finite number ≥ 0 — temporalSpacing=${spacing} (δ, the frame step)`, 'temporalSpacing');
+  return diagonalPositions(segments, m, op, () => spacing);
+}
+
+/**
+ * The diagonal-layout ids shared by VideoRoPE and HoPE: `spacingOf(i)` gives vision segment i's frame step (called
+ * once per vision segment, in order). Text ids are (text index) + base; frame τ sits at t = (δτ + text) + base, with
+ * h and w centred on t; after a block, base = t-row max + 1 (same order of operations as the references).
+ */
+export function diagonalPositions(segments: readonly MRopeSegment[], m: number, op: string, spacingOf: (segment: number) => number): MRopePositions {
   const L = countTokens(segments, m, op);
   const ids: [Float64Array, Float64Array, Float64Array] = [new Float64Array(L), new Float64Array(L), new Float64Array(L)];
   const offsets: number[] = [];
   let n = 0;
-  // as the reference: base = previous block's t-row max + 1 (0 at first), text = text tokens since that block;
-  // text ids are (text index) + base, frame τ sits at t = (δτ + text) + base (same order of operations)
   let base = 0;
   let text = 0;
   segments.forEach((seg, i) => {
@@ -54,12 +61,11 @@ export function videoRopePositions(segments: readonly MRopeSegment[], options: V
       return;
     }
     const [T, H, W] = llmGrid(seg, i, m, op);
+    const spacing = spacingOf(i);
     const rowCentre = Math.floor((H - 1) / 2);
     const colCentre = Math.floor((W - 1) / 2);
-    let tMax = -Infinity;
     for (let tau = 0; tau < T; tau++) {
       const t = spacing * tau + text + base; // ATS: t = s + δ·τ
-      tMax = Math.max(tMax, t);
       for (let r = 0; r < H; r++) {
         for (let c = 0; c < W; c++, n++) {
           ids[0][n] = t;
@@ -68,7 +74,7 @@ export function videoRopePositions(segments: readonly MRopeSegment[], options: V
         }
       }
     }
-    base = tMax + 1;
+    base = spacing * (T - 1) + text + base + 1; // the last frame's t (δ ≥ 0) + 1
     text = 0;
   });
   let tMax = -Infinity;
