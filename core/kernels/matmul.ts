@@ -10,43 +10,47 @@
  *    than it saves here, and batched attention calls many tiny products.
  * 3. Everything else: a GotoBLAS-style blocked product.
  *
- *      for each column panel jc of C (NC wide):       pack op(B)[:, jc]   -> packedB  (K × NC, NR-wide strips)
- *        for each row block ic of C (MC tall):        pack op(A)[ic, :]   -> packedA  (MC × K, MR-tall strips)
+ *      for each column panel jc of C (NC wide):       pack op(B)[:, jc]   -> B panel  (K × NC, NR-wide strips)
+ *        for each row block ic of C (MC tall):        pack op(A)[ic, :]   -> A block  (MC × K, MR-tall strips)
  *          for each depth slab pc (KC deep):
- *            for each NR-wide strip jr of packedB:    its KC × NR slab (8 KiB) stays in L1
- *              for each MR-tall strip ir of packedA:  its KC × MR slab (8 KiB) streams from the MC × KC
- *                                                     block (128 KiB), which stays in L2
+ *            for each NR-wide strip jr of the panel:  its KC × NR slab (8 KiB) stays in L1
+ *              for each MR-tall strip ir of the block: its KC × MR slab (6 KiB) streams from the MC × KC
+ *                                                     block (192 KiB), which stays in L2
  *                microKernel: C[ir.., jr..] += A-slab · B-slab with MR × NR float64 sums in locals
  *
  *    Packing reads op(A) and op(B) through (row stride, column stride) pairs, so transposed operands cost
- *    nothing extra: after packing every case runs the same micro-kernel on the same layout. Strips at the
- *    right and bottom edges are zero-padded to full MR / NR so the micro-kernel never branches inside its
- *    loop; only the valid part of an edge tile is added to C.
+ *    nothing extra: after packing every case runs the same micro-kernel on the same layout. Both packed
+ *    operands share one Float64Array, so the micro-kernel reads a single array. Strips at the right and bottom
+ *    edges are zero-padded to full MR / NR so the micro-kernel never branches inside its loop; only the valid
+ *    part of an edge tile is added to C.
  *
  * Accumulation is in float64 throughout (JS numbers; packed panels are Float64Array). A float64 C is zeroed
  * first (unless accumulating) and then updated in place slab by slab. A float32 C gets each MC × NC block summed
  * over all of K in a zeroed float64 scratch and is rounded exactly once on the final store.
  *
- * Block sizes and tile shape were picked by timing variants on a 2-core AMD EPYC (Zen 5) under Node 20. In JS
- * the micro-kernel is bound by instruction throughput rather than memory, so N = 512…1024 throughput was flat
- * (within noise) for KC from 256 to unblocked, MC 64…128 and NC 256…1024 (KC = 128 was ~20% slower, MC = 32 up
- * to 15%); the 4 × 4 tile tied 4 × 8, 4 × 6 and 8 × 4, beat 2 × 4, 4 × 2, 2 × 8 and 3 × 8 by 10–20%, and unrolling its
- * depth loop by two made it ~25% slower. Scratch buffers are module-level and only grow: packedB holds
- * K × NC float64 and packedA MC × K.
+ * Block sizes and tile shape were picked by timing variants on a 2-core AMD EPYC (Zen 5) under Node 20, pinned
+ * to one core (the two cores of these machines differ by up to 30% under neighbours' load, so unpinned A/B runs
+ * mislead). In JS the micro-kernel is bound by instruction count, not memory: every typed-array load is an
+ * index add, a sign extension, a bounds check and the load itself, and x64 has 16 float registers. The 3 × 4
+ * tile (12 sums + 3 A values + 1 B value fit in registers) beat 4 × 4 by ~10% and 4 × 3, 5 × 3, 2 × 4, 2 × 6,
+ * 2 × 8, 3 × 5 and 3 × 6 by 10–40%; wrapping indices in `| 0` (no overflow checks) and reading one array
+ * instead of two gave a few percent each; all together the product at N = 512 got ~15% faster. N = 512…1024 throughput was flat within noise for KC from 256 to unblocked, MC
+ * 64…128 and NC 256…1024. Scratch buffers are module-level and only grow: `packed` holds K × NC + MC × K
+ * float64.
  *
  * V8 note: once anything in the process detaches an ArrayBuffer (WebAssembly memory growth, a transfer), V8
  * adds a detach check to every typed-array access in optimized code and this kernel loses ~10–15%.
  */
 import type { TypedArray } from '../dtype.js';
 
-/** Rows of C per register tile (accumulators c00…c33 live in locals). */
-const MR = 4;
+/** Rows of C per register tile (accumulators c00…c23 live in locals). */
+const MR = 3;
 /** Columns of C per register tile. */
 const NR = 4;
 /** Depth of one packed slab: a KC × NR strip of B plus a KC × MR strip of A is 16 KiB of float64 (L1). */
 const KC = 256;
 /** Rows of A packed at a time: an MC × KC block of float64 is 128 KiB (L2). */
-const MC = 64;
+const MC = 96;
 /** Columns of B packed at a time. */
 const NC = 256;
 /**
@@ -56,10 +60,12 @@ const NC = 256;
  */
 const SMALL_OUTPUT = 128;
 
-/** Packed op(A) block: MR-row strips, each K × MR, element (i, p) of a strip at p·MR + i. */
-let packedA: Float64Array = new Float64Array(0);
-/** Packed op(B) panel: NR-column strips, each K × NR, element (p, j) of a strip at p·NR + j. */
-let packedB: Float64Array = new Float64Array(0);
+/**
+ * Packed operands, in one buffer so the micro-kernel reads a single array: first the op(B) panel (NR-column
+ * strips, each K × NR, element (p, j) of a strip at p·NR + j), then the op(A) block (MR-row strips, each K × MR,
+ * element (i, p) at p·MR + i).
+ */
+let packed: Float64Array = new Float64Array(0);
 /** float64 sums of one MC × NC block of a float32 C, rounded once when the block is done. */
 let blockC: Float64Array = new Float64Array(0);
 /** Partial sums for the axpy form of matrix-vector products. */
@@ -228,20 +234,21 @@ function gemmBlocked(
 ): void {
   const direct = c instanceof Float64Array;
   if (direct && !accumulate) c.fill(0, cOff, cOff + M * N);
+  const ncMax = Math.min(NC, N);
+  const aStart = Math.ceil(ncMax / NR) * NR * K; // packed op(A) follows the packed op(B) panel
+  packed = ensure(packed, aStart + Math.ceil(Math.min(MC, M) / MR) * MR * K);
   for (let j0 = 0; j0 < N; j0 += NC) {
     const nc = Math.min(NC, N - j0);
-    packedB = ensure(packedB, Math.ceil(nc / NR) * NR * K);
-    packStrips(packedB, b, bOff, transB ? K : 1, transB ? 1 : N, K, j0, nc, NR); // op(B)[p, j]: column j is a line
+    packStrips(packed, 0, b, bOff, transB ? K : 1, transB ? 1 : N, K, j0, nc, NR); // op(B)[p, j]: column j is a line
     for (let i0 = 0; i0 < M; i0 += MC) {
       const mc = Math.min(MC, M - i0);
-      packedA = ensure(packedA, Math.ceil(mc / MR) * MR * K);
-      packStrips(packedA, a, aOff, transA ? 1 : K, transA ? M : 1, K, i0, mc, MR); // op(A)[i, p]: row i is a line
+      packStrips(packed, aStart, a, aOff, transA ? 1 : K, transA ? M : 1, K, i0, mc, MR); // op(A)[i, p]: row i is a line
       if (direct) {
-        multiplyBlock(mc, nc, K, c, cOff + i0 * N + j0, N);
+        multiplyBlock(mc, nc, K, aStart, c, cOff + i0 * N + j0, N);
       } else {
         blockC = ensure(blockC, mc * nc);
         blockC.fill(0, 0, mc * nc);
-        multiplyBlock(mc, nc, K, blockC, 0, nc);
+        multiplyBlock(mc, nc, K, aStart, blockC, 0, nc);
         storeBlock(mc, nc, c, cOff + i0 * N + j0, N, accumulate);
       }
     }
@@ -249,12 +256,13 @@ function gemmBlocked(
 }
 
 /**
- * Packs `count` lines of an operand, from line `first`, into strips of `width` lines, zero-padded at the edge:
- * element (line l, depth p) is src[off + l·lineStride + p·depthStride] and lands at p·width + (l mod width) of its
- * strip. op(A) is packed by its rows (MR-row strips), op(B) by its columns (NR-column strips).
+ * Packs `count` lines of an operand, from line `first`, into strips of `width` lines at dst[at…], zero-padded at
+ * the edge: element (line l, depth p) is src[off + l·lineStride + p·depthStride] and lands at p·width + (l mod
+ * width) of its strip. op(A) is packed by its rows (MR-row strips), op(B) by its columns (NR-column strips).
  */
 function packStrips(
   dst: Float64Array,
+  at: number,
   src: TypedArray,
   off: number,
   lineStride: number,
@@ -264,7 +272,7 @@ function packStrips(
   count: number,
   width: number,
 ): void {
-  let o = 0;
+  let o = at;
   for (let l0 = 0; l0 < count; l0 += width) {
     const lines = Math.min(width, count - l0);
     const start = off + (first + l0) * lineStride;
@@ -278,10 +286,10 @@ function packStrips(
 }
 
 /**
- * dst[mc, nc] += packedA[mc, K] · packedB[K, nc], slab by slab along K. dst is float64, row stride ldc,
- * starting at dOff.
+ * dst[mc, nc] += A-block[mc, K] · B-panel[K, nc], slab by slab along K; both operands are read from `packed`
+ * (the B panel at 0, the A block at aStart). dst is float64, row stride ldc, starting at dOff.
  */
-function multiplyBlock(mc: number, nc: number, K: number, dst: Float64Array, dOff: number, ldc: number): void {
+function multiplyBlock(mc: number, nc: number, K: number, aStart: number, dst: Float64Array, dOff: number, ldc: number): void {
   for (let p0 = 0; p0 < K; p0 += KC) {
     const kc = Math.min(KC, K - p0);
     for (let jr = 0; jr < nc; jr += NR) {
@@ -289,13 +297,13 @@ function multiplyBlock(mc: number, nc: number, K: number, dst: Float64Array, dOf
       const ib = jr * K + p0 * NR;
       for (let ir = 0; ir < mc; ir += MR) {
         const mr = Math.min(MR, mc - ir);
-        const ia = ir * K + p0 * MR;
+        const ia = aStart + ir * K + p0 * MR;
         const at = dOff + ir * ldc + jr;
         if (mr === MR && nr === NR) {
-          microKernel(kc, packedA, ia, packedB, ib, dst, at, ldc);
+          microKernel(kc, packed, ia, ib, dst, at, ldc);
         } else {
           edgeTile.fill(0);
-          microKernel(kc, packedA, ia, packedB, ib, edgeTile, 0, NR);
+          microKernel(kc, packed, ia, ib, edgeTile, 0, NR);
           addEdge(mr, nr, dst, at, ldc);
         }
       }
@@ -325,35 +333,29 @@ function storeBlock(mc: number, nc: number, c: TypedArray, cOff: number, ldc: nu
 }
 
 /**
- * The 4 × 4 register tile: dst[4,4] at dOff (row stride ldc) += Σ_{p<kc} A-strip[p, 0:4] ⊗ B-strip[p, 0:4],
- * reading the packed strips from index ia of pa and ib of pb. The sixteen sums live in float64 locals, loaded
- * from dst before the loop and stored back after it (callers zero dst to overwrite).
+ * The 3 × 4 register tile: dst[3,4] at dOff (row stride ldc) += Σ_{p<kc} A-strip[p, 0:3] ⊗ B-strip[p, 0:4], the
+ * strips read from `buf` at ia (A, 3 per step) and ib (B, 4 per step). The twelve sums live in float64 locals.
+ * Indices are wrapped with `| 0` so V8 emits plain 32-bit adds instead of overflow-checked ones; each B value is
+ * loaded right before its column's four products, which keeps every live value in a register.
  */
-function microKernel(
-  kc: number,
-  pa: Float64Array,
-  ia: number,
-  pb: Float64Array,
-  ib: number,
-  dst: Float64Array,
-  dOff: number,
-  ldc: number,
-): void {
-  const r0 = dOff, r1 = r0 + ldc, r2 = r1 + ldc, r3 = r2 + ldc;
-  let c00 = dst[r0]!, c01 = dst[r0 + 1]!, c02 = dst[r0 + 2]!, c03 = dst[r0 + 3]!;
-  let c10 = dst[r1]!, c11 = dst[r1 + 1]!, c12 = dst[r1 + 2]!, c13 = dst[r1 + 3]!;
-  let c20 = dst[r2]!, c21 = dst[r2 + 1]!, c22 = dst[r2 + 2]!, c23 = dst[r2 + 3]!;
-  let c30 = dst[r3]!, c31 = dst[r3 + 1]!, c32 = dst[r3 + 2]!, c33 = dst[r3 + 3]!;
-  for (let p = 0; p < kc; p++, ia += MR, ib += NR) {
-    const a0 = pa[ia]!, a1 = pa[ia + 1]!, a2 = pa[ia + 2]!, a3 = pa[ia + 3]!;
-    const b0 = pb[ib]!, b1 = pb[ib + 1]!, b2 = pb[ib + 2]!, b3 = pb[ib + 3]!;
-    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
-    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
-    c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
-    c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+function microKernel(kc: number, buf: Float64Array, ia: number, ib: number, dst: Float64Array, dOff: number, ldc: number): void {
+  let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
+  let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+  let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
+  const end = (ia + MR * kc) | 0;
+  for (; ia < end; ia = (ia + MR) | 0, ib = (ib + NR) | 0) {
+    const a0 = buf[ia]!, a1 = buf[(ia + 1) | 0]!, a2 = buf[(ia + 2) | 0]!;
+    let b = buf[ib]!;
+    c00 += a0 * b; c10 += a1 * b; c20 += a2 * b;
+    b = buf[(ib + 1) | 0]!;
+    c01 += a0 * b; c11 += a1 * b; c21 += a2 * b;
+    b = buf[(ib + 2) | 0]!;
+    c02 += a0 * b; c12 += a1 * b; c22 += a2 * b;
+    b = buf[(ib + 3) | 0]!;
+    c03 += a0 * b; c13 += a1 * b; c23 += a2 * b;
   }
-  dst[r0] = c00; dst[r0 + 1] = c01; dst[r0 + 2] = c02; dst[r0 + 3] = c03;
-  dst[r1] = c10; dst[r1 + 1] = c11; dst[r1 + 2] = c12; dst[r1 + 3] = c13;
-  dst[r2] = c20; dst[r2 + 1] = c21; dst[r2 + 2] = c22; dst[r2 + 3] = c23;
-  dst[r3] = c30; dst[r3 + 1] = c31; dst[r3 + 2] = c32; dst[r3 + 3] = c33;
+  const r0 = dOff, r1 = r0 + ldc, r2 = r1 + ldc;
+  dst[r0] += c00; dst[r0 + 1] += c01; dst[r0 + 2] += c02; dst[r0 + 3] += c03;
+  dst[r1] += c10; dst[r1 + 1] += c11; dst[r1 + 2] += c12; dst[r1 + 3] += c13;
+  dst[r2] += c20; dst[r2 + 1] += c21; dst[r2 + 2] += c22; dst[r2 + 3] += c23;
 }
