@@ -10,36 +10,39 @@
  *    than it saves here, and batched attention calls many tiny products.
  * 3. Everything else: a GotoBLAS-style blocked product.
  *
- *      for each column panel jc of C (NC wide):       pack op(B)[:, jc]   -> B panel  (K × NC, NR-wide strips)
- *        for each row block ic of C (MC tall):        pack op(A)[ic, :]   -> A block  (MC × K, MR-tall strips)
- *          for each depth slab pc (KC deep):
- *            for each NR-wide strip jr of the panel:  its KC × NR slab (8 KiB) stays in L1
- *              for each MR-tall strip ir of the block: its KC × MR slab (6 KiB) streams from the MC × KC
- *                                                     block (192 KiB), which stays in L2
- *                microKernel: C[ir.., jr..] += A-slab · B-slab with MR × NR float64 sums in locals
+ *      for each column panel jc of C (NC wide):
+ *        for each depth slab pc (KC deep):            pack op(B)[pc, jc] -> B slab (KC × NC, NR-wide strips)
+ *          for each row block ic of C (MC tall):      pack op(A)[ic, pc] -> A slab (MC × KC, MR-tall strips)
+ *            for each NR-wide strip jr of B:          its KC × NR part (16 KiB) stays in L1
+ *              for each MR-tall strip ir of A:        its KC × MR part (12 KiB) streams from the A slab
+ *                                                     (384 KiB), which stays in L2
+ *                microKernel: C[ir.., jr..] (+)= A-strip · B-strip with MR × NR float64 sums in locals
  *
- *    Packing reads op(A) and op(B) through (row stride, column stride) pairs, so transposed operands cost
- *    nothing extra: after packing every case runs the same micro-kernel on the same layout. Both packed
- *    operands share one Float64Array, so the micro-kernel reads a single array. Strips at the right and bottom
- *    edges are zero-padded to full MR / NR so the micro-kernel never branches inside its loop; only the valid
- *    part of an edge tile is added to C.
+ *    Packing reads op(A) and op(B) through (line stride, depth stride) pairs, so transposed operands cost
+ *    nothing extra: after packing every case runs the same micro-kernel on the same layout. Both slabs share
+ *    one array, so the micro-kernel reads a single array, and its size is bounded by the block sizes whatever
+ *    the shapes. Strips at the right and bottom edges are zero-padded to full MR / NR so the micro-kernel never
+ *    branches inside its loop; only the valid part of an edge tile is stored.
  *
- * Accumulation is in float64 throughout (JS numbers; packed panels are Float64Array). A float64 C is zeroed
- * first (unless accumulating) and then updated in place slab by slab. A float32 C gets each MC × NC block summed
- * over all of K in a zeroed float64 scratch and is rounded exactly once on the final store.
+ * Accumulation is in float64 throughout (JS numbers, packed as doubles), and each element of C is rounded once.
+ * Tiles are stored straight into C when C is float64 (the first slab overwrites unless accumulating, later slabs
+ * add) or when one slab covers all of K. Otherwise (float32 C, K > KC) each M × NC column panel is summed over
+ * all of K in a float64 scratch and rounded on one final store.
  *
  * Block sizes and tile shape were picked by timing variants on a 2-core AMD EPYC (Zen 5) under Node 20, pinned
  * to one core (the two cores of these machines differ by up to 30% under neighbours' load, so unpinned A/B runs
  * mislead). In JS the micro-kernel is bound by instruction count, not memory: every typed-array load is an
- * index add, a sign extension, a bounds check and the load itself, and x64 has 16 float registers. The 3 × 4
- * tile (12 sums + 3 A values + 1 B value fit in registers) beat 4 × 4 by ~10% and 4 × 3, 5 × 3, 2 × 4, 2 × 6,
- * 2 × 8, 3 × 5 and 3 × 6 by 10–40%; wrapping indices in `| 0` (no overflow checks) and reading one array
- * instead of two gave a few percent each; all together the product at N = 512 got ~15% faster. N = 512…1024 throughput was flat within noise for KC from 256 to unblocked, MC
- * 64…128 and NC 256…1024. Scratch buffers are module-level and only grow: `packed` holds K × NC + MC × K
- * float64.
+ * index add, a sign extension, a bounds check and the load itself, and V8 schedules a step's loads before its
+ * products, so 4 × 4 (16 sums + 8 operands) spills more of x64's 16 float registers than 3 × 4 (12 + 7). The
+ * 3 × 4 tile beat 4 × 4 by ~10% and 4 × 3, 5 × 3, 3 × 3, 2 × 4, 2 × 6, 2 × 8, 3 × 5 and 3 × 6 by 2–40%;
+ * unrolling its depth loop made it 20–25% slower; wrapping indices in `| 0` (no overflow checks) and reading
+ * one array instead of two gave a few percent each. All together the product at N = 512 got ~15% faster.
+ * KC = 512 beat 256 by 2–3% at N = 512 (one slab: tiles go straight to C); MC 64…128 and NC 256…1024 were flat
+ * within noise. Scratch buffers are module-level and only grow: `packed` holds K × NC + MC × K float64.
  *
  * V8 note: once anything in the process detaches an ArrayBuffer (WebAssembly memory growth, a transfer), V8
- * adds a detach check to every typed-array access in optimized code and this kernel loses ~10–15%.
+ * adds a detach check to every typed-array access in optimized code (20–30% slower here). The micro-kernel reads
+ * a plain array of doubles, which that check does not touch.
  */
 import type { TypedArray } from '../dtype.js';
 
@@ -47,9 +50,9 @@ import type { TypedArray } from '../dtype.js';
 const MR = 3;
 /** Columns of C per register tile. */
 const NR = 4;
-/** Depth of one packed slab: a KC × NR strip of B plus a KC × MR strip of A is 16 KiB of float64 (L1). */
-const KC = 256;
-/** Rows of A packed at a time: an MC × KC block of float64 is 128 KiB (L2). */
+/** Depth of one packed slab: a KC × NR strip of B plus a KC × MR strip of A is 28 KiB of float64 (L1). */
+const KC = 512;
+/** Rows of A packed at a time: an MC × KC block of float64 is 384 KiB (L2). */
 const MC = 96;
 /** Columns of B packed at a time. */
 const NC = 256;
@@ -61,13 +64,14 @@ const NC = 256;
 const SMALL_OUTPUT = 128;
 
 /**
- * Packed operands, in one buffer so the micro-kernel reads a single array: first the op(B) panel (NR-column
- * strips, each K × NR, element (p, j) of a strip at p·NR + j), then the op(A) block (MR-row strips, each K × MR,
- * element (i, p) at p·MR + i).
+ * Packed operands, in one array so the micro-kernel reads a single array: first the op(B) slab (NR-column strips,
+ * each kc × NR, element (p, j) of a strip at p·NR + j), then the op(A) slab (MR-row strips, each kc × MR, element
+ * (i, p) at p·MR + i); at most KC × (NC + MC) numbers. A plain array of doubles rather than a Float64Array: its
+ * loads are as fast, and they stay fast after something in the process detaches an ArrayBuffer (see above).
  */
-let packed: Float64Array = new Float64Array(0);
-/** float64 sums of one MC × NC block of a float32 C, rounded once when the block is done. */
-let blockC: Float64Array = new Float64Array(0);
+const packed: number[] = [];
+/** float64 sums of one M × NC column panel of a float32 C when K spans several slabs, rounded once at the end. */
+let panelC: Float64Array = new Float64Array(0);
 /** Partial sums for the axpy form of matrix-vector products. */
 let rowSums: Float64Array = new Float64Array(0);
 /** One MR × NR tile, for edge tiles that only partly overlap C. */
@@ -75,6 +79,11 @@ const edgeTile = new Float64Array(MR * NR);
 
 function ensure(buf: Float64Array, length: number): Float64Array {
   return buf.length >= length ? buf : new Float64Array(Math.max(length, 2 * buf.length));
+}
+
+/** Grows `packed` to `length` numbers. It is filled with a fraction so V8 keeps it as unboxed doubles. */
+function ensurePacked(length: number): void {
+  while (packed.length < length) packed.push(0.5);
 }
 
 /**
@@ -232,51 +241,46 @@ function gemmBlocked(
   cOff: number,
   accumulate: boolean,
 ): void {
-  const direct = c instanceof Float64Array;
-  if (direct && !accumulate) c.fill(0, cOff, cOff + M * N);
-  const ncMax = Math.min(NC, N);
-  const aStart = Math.ceil(ncMax / NR) * NR * K; // packed op(A) follows the packed op(B) panel
-  packed = ensure(packed, aStart + Math.ceil(Math.min(MC, M) / MR) * MR * K);
+  // Tiles go straight into C when that rounds each element once: C is float64, or one slab covers all of K.
+  const viaPanel = K > KC && !(c instanceof Float64Array);
+  if (viaPanel) panelC = ensure(panelC, M * Math.min(NC, N));
+  const aStart = Math.ceil(Math.min(NC, N) / NR) * NR * Math.min(KC, K); // the op(A) slab follows the op(B) slab
+  ensurePacked(aStart + Math.ceil(Math.min(MC, M) / MR) * MR * Math.min(KC, K));
+  const aLine = transA ? 1 : K; // op(A)[i, p] = a[aOff + i·aLine + p·aDepth]
+  const aDepth = transA ? M : 1;
+  const bLine = transB ? K : 1; // op(B)[p, j] = b[bOff + j·bLine + p·bDepth]
+  const bDepth = transB ? 1 : N;
   for (let j0 = 0; j0 < N; j0 += NC) {
     const nc = Math.min(NC, N - j0);
-    packStrips(packed, 0, b, bOff, transB ? K : 1, transB ? 1 : N, K, j0, nc, NR); // op(B)[p, j]: column j is a line
-    for (let i0 = 0; i0 < M; i0 += MC) {
-      const mc = Math.min(MC, M - i0);
-      packStrips(packed, aStart, a, aOff, transA ? 1 : K, transA ? M : 1, K, i0, mc, MR); // op(A)[i, p]: row i is a line
-      if (direct) {
-        multiplyBlock(mc, nc, K, aStart, c, cOff + i0 * N + j0, N);
-      } else {
-        blockC = ensure(blockC, mc * nc);
-        blockC.fill(0, 0, mc * nc);
-        multiplyBlock(mc, nc, K, aStart, blockC, 0, nc);
-        storeBlock(mc, nc, c, cOff + i0 * N + j0, N, accumulate);
+    const dst = viaPanel ? panelC : c;
+    const dOff = viaPanel ? 0 : cOff + j0;
+    const ldd = viaPanel ? nc : N;
+    for (let p0 = 0; p0 < K; p0 += KC) {
+      const kc = Math.min(KC, K - p0);
+      const add = p0 > 0 || (accumulate && !viaPanel);
+      packStrips(0, b, bOff + j0 * bLine + p0 * bDepth, bLine, bDepth, kc, nc, NR);
+      for (let i0 = 0; i0 < M; i0 += MC) {
+        const mc = Math.min(MC, M - i0);
+        packStrips(aStart, a, aOff + i0 * aLine + p0 * aDepth, aLine, aDepth, kc, mc, MR);
+        multiplySlab(mc, nc, kc, aStart, dst, dOff + i0 * ldd, ldd, add);
       }
     }
+    if (viaPanel) storePanel(M, nc, c, cOff + j0, N, accumulate);
   }
 }
 
 /**
- * Packs `count` lines of an operand, from line `first`, into strips of `width` lines at dst[at…], zero-padded at
+ * Packs `count` lines of an operand, `depth` deep, into strips of `width` lines at packed[at…], zero-padded at
  * the edge: element (line l, depth p) is src[off + l·lineStride + p·depthStride] and lands at p·width + (l mod
  * width) of its strip. op(A) is packed by its rows (MR-row strips), op(B) by its columns (NR-column strips).
  */
-function packStrips(
-  dst: Float64Array,
-  at: number,
-  src: TypedArray,
-  off: number,
-  lineStride: number,
-  depthStride: number,
-  K: number,
-  first: number,
-  count: number,
-  width: number,
-): void {
+function packStrips(at: number, src: TypedArray, off: number, lineStride: number, depthStride: number, depth: number, count: number, width: number): void {
+  const dst = packed;
   let o = at;
   for (let l0 = 0; l0 < count; l0 += width) {
     const lines = Math.min(width, count - l0);
-    const start = off + (first + l0) * lineStride;
-    for (let p = 0; p < K; p++) {
+    const start = off + l0 * lineStride;
+    for (let p = 0; p < depth; p++) {
       let s = start + p * depthStride;
       for (let i = 0; i < lines; i++, s += lineStride) dst[o + i] = src[s]!;
       for (let i = lines; i < width; i++) dst[o + i] = 0;
@@ -286,42 +290,41 @@ function packStrips(
 }
 
 /**
- * dst[mc, nc] += A-block[mc, K] · B-panel[K, nc], slab by slab along K; both operands are read from `packed`
- * (the B panel at 0, the A block at aStart). dst is float64, row stride ldc, starting at dOff.
+ * dst[mc, nc] (+)= A-slab[mc, kc] · B-slab[kc, nc], both read from `packed` (the B slab at 0, the A slab at
+ * aStart). dst has row stride ldd and starts at dOff; the products overwrite it unless `add`.
  */
-function multiplyBlock(mc: number, nc: number, K: number, aStart: number, dst: Float64Array, dOff: number, ldc: number): void {
-  for (let p0 = 0; p0 < K; p0 += KC) {
-    const kc = Math.min(KC, K - p0);
-    for (let jr = 0; jr < nc; jr += NR) {
-      const nr = Math.min(NR, nc - jr);
-      const ib = jr * K + p0 * NR;
-      for (let ir = 0; ir < mc; ir += MR) {
-        const mr = Math.min(MR, mc - ir);
-        const ia = aStart + ir * K + p0 * MR;
-        const at = dOff + ir * ldc + jr;
-        if (mr === MR && nr === NR) {
-          microKernel(kc, packed, ia, ib, dst, at, ldc);
-        } else {
-          edgeTile.fill(0);
-          microKernel(kc, packed, ia, ib, edgeTile, 0, NR);
-          addEdge(mr, nr, dst, at, ldc);
-        }
+function multiplySlab(mc: number, nc: number, kc: number, aStart: number, dst: TypedArray, dOff: number, ldd: number, add: boolean): void {
+  for (let jr = 0; jr < nc; jr += NR) {
+    const nr = Math.min(NR, nc - jr);
+    const ib = jr * kc;
+    for (let ir = 0; ir < mc; ir += MR) {
+      const mr = Math.min(MR, mc - ir);
+      const ia = aStart + ir * kc;
+      const at = dOff + ir * ldd + jr;
+      if (mr === MR && nr === NR) {
+        microKernel(kc, packed, ia, ib, dst, at, ldd, add);
+      } else {
+        microKernel(kc, packed, ia, ib, edgeTile, 0, NR, false);
+        storeEdge(mr, nr, dst, at, ldd, add);
       }
     }
   }
 }
 
-/** Adds the valid mr × nr corner of edgeTile into dst at dOff (row stride ldc). */
-function addEdge(mr: number, nr: number, dst: Float64Array, dOff: number, ldc: number): void {
+/** Writes (or adds, when `add`) the valid mr × nr corner of edgeTile into dst at dOff (row stride ldc). */
+function storeEdge(mr: number, nr: number, dst: TypedArray, dOff: number, ldc: number, add: boolean): void {
   for (let i = 0; i < mr; i++) {
-    for (let j = 0; j < nr; j++) dst[dOff + i * ldc + j] += edgeTile[i * NR + j]!;
+    for (let j = 0; j < nr; j++) {
+      const at = dOff + i * ldc + j;
+      dst[at] = add ? dst[at]! + edgeTile[i * NR + j]! : edgeTile[i * NR + j]!;
+    }
   }
 }
 
-/** Rounds blockC[mc, nc] into C at cOff (row stride ldc), adding to C's contents when accumulate. */
-function storeBlock(mc: number, nc: number, c: TypedArray, cOff: number, ldc: number, accumulate: boolean): void {
-  const src = blockC;
-  for (let i = 0; i < mc; i++) {
+/** Rounds panelC[m, nc] into C at cOff (row stride ldc), adding to C's contents when accumulate. */
+function storePanel(m: number, nc: number, c: TypedArray, cOff: number, ldc: number, accumulate: boolean): void {
+  const src = panelC;
+  for (let i = 0; i < m; i++) {
     const row = cOff + i * ldc;
     const from = i * nc;
     if (accumulate) {
@@ -333,12 +336,12 @@ function storeBlock(mc: number, nc: number, c: TypedArray, cOff: number, ldc: nu
 }
 
 /**
- * The 3 × 4 register tile: dst[3,4] at dOff (row stride ldc) += Σ_{p<kc} A-strip[p, 0:3] ⊗ B-strip[p, 0:4], the
- * strips read from `buf` at ia (A, 3 per step) and ib (B, 4 per step). The twelve sums live in float64 locals.
- * Indices are wrapped with `| 0` so V8 emits plain 32-bit adds instead of overflow-checked ones; each B value is
- * loaded right before its column's four products, which keeps every live value in a register.
+ * The 3 × 4 register tile: dst[3,4] at dOff (row stride ldc) (+)= Σ_{p<kc} A-strip[p, 0:3] ⊗ B-strip[p, 0:4],
+ * the strips read from `buf` at ia (A, 3 per step) and ib (B, 4 per step); the sums overwrite dst unless `add`.
+ * The twelve sums live in float64 locals. Indices are wrapped with `| 0` so V8 emits plain 32-bit adds instead
+ * of overflow-checked ones.
  */
-function microKernel(kc: number, buf: Float64Array, ia: number, ib: number, dst: Float64Array, dOff: number, ldc: number): void {
+function microKernel(kc: number, buf: readonly number[], ia: number, ib: number, dst: TypedArray, dOff: number, ldc: number, add: boolean): void {
   let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
   let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
   let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
@@ -355,7 +358,12 @@ function microKernel(kc: number, buf: Float64Array, ia: number, ib: number, dst:
     c03 += a0 * b; c13 += a1 * b; c23 += a2 * b;
   }
   const r0 = dOff, r1 = r0 + ldc, r2 = r1 + ldc;
-  dst[r0] += c00; dst[r0 + 1] += c01; dst[r0 + 2] += c02; dst[r0 + 3] += c03;
-  dst[r1] += c10; dst[r1 + 1] += c11; dst[r1 + 2] += c12; dst[r1 + 3] += c13;
-  dst[r2] += c20; dst[r2 + 1] += c21; dst[r2 + 2] += c22; dst[r2 + 3] += c23;
+  if (add) {
+    c00 += dst[r0]!; c01 += dst[r0 + 1]!; c02 += dst[r0 + 2]!; c03 += dst[r0 + 3]!;
+    c10 += dst[r1]!; c11 += dst[r1 + 1]!; c12 += dst[r1 + 2]!; c13 += dst[r1 + 3]!;
+    c20 += dst[r2]!; c21 += dst[r2 + 1]!; c22 += dst[r2 + 2]!; c23 += dst[r2 + 3]!;
+  }
+  dst[r0] = c00; dst[r0 + 1] = c01; dst[r0 + 2] = c02; dst[r0 + 3] = c03;
+  dst[r1] = c10; dst[r1 + 1] = c11; dst[r1 + 2] = c12; dst[r1 + 3] = c13;
+  dst[r2] = c20; dst[r2 + 1] = c21; dst[r2 + 2] = c22; dst[r2 + 3] = c23;
 }

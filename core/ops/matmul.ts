@@ -54,19 +54,38 @@ function matmulCore(a: Tensor, b: Tensor, transA: boolean, transB: boolean, show
   const batchB = b.shape.slice(0, -2);
   const batch = broadcastShapes(batchA, batchB, 'matmul', [`a=${fmtShape(shown[0])} batch`, `b=${fmtShape(shown[1])} batch`]);
   const out = allocate(a.dtype, sizeOf(batch) * M * N);
-  const sa = broadcastStrides(batchA, batch).map((s) => s * ra * ca);
-  const sb = broadcastStrides(batchB, batch).map((s) => s * rb * cb);
-  const batchRows = batch.length === 0 ? [] : batch;
-  let c = 0;
-  forEachRow(batchRows, [sa, sb], (_, offs, len) => {
-    const incA = batchRows.length === 0 ? 0 : sa[sa.length - 1]!;
-    const incB = batchRows.length === 0 ? 0 : sb[sb.length - 1]!;
-    for (let j = 0; j < len; j++, c += M * N) gemm(M, N, K, a.data, offs[0]! + j * incA, transA, b.data, offs[1]! + j * incB, transB, out, c, false);
-  });
+  if (batchB.length === 0 && !transA) {
+    // b is one matrix for every batch: the stacked rows of a form one [batch·M, K] matrix, so one product does it
+    gemm(sizeOf(batch) * M, N, K, a.data, 0, false, b.data, 0, transB, out, 0, false);
+  } else {
+    const sa = broadcastStrides(batchA, batch).map((s) => s * ra * ca);
+    const sb = broadcastStrides(batchB, batch).map((s) => s * rb * cb);
+    let c = 0;
+    forEachRow(batch, [sa, sb], (_, offs, len) => {
+      const incA = batch.length === 0 ? 0 : sa[sa.length - 1]!;
+      const incB = batch.length === 0 ? 0 : sb[sb.length - 1]!;
+      for (let j = 0; j < len; j++, c += M * N) gemm(M, N, K, a.data, offs[0]! + j * incA, transA, b.data, offs[1]! + j * incB, transB, out, c, false);
+    });
+  }
   const result = new Tensor(out, [...batch, M, N]);
   return record('matmul', result, [a, b], (g) => [
     // dA = g·op(B)ᵀ (stored the way A is), dB = op(A)ᵀ·g (stored the way B is); the engine sums broadcast batches
     a.requiresGrad ? (transA ? matmulCore(b, g, transB, true) : matmulCore(g, b, false, !transB)) : null,
-    b.requiresGrad ? (transB ? matmulCore(g, a, true, transA) : matmulCore(a, g, !transA, false)) : null,
+    b.requiresGrad ? (batchB.length === 0 && !transA ? sharedMatrixGrad(a, g, transB) : transB ? matmulCore(g, a, true, transA) : matmulCore(a, g, !transA, false)) : null,
   ]);
+}
+
+/**
+ * Gradient of a matrix b shared by every batch of a (a: [..., M, K], g: [..., M, N]): Σ_batch aᵀ·g, as one
+ * product over the stacked rows ([batch·M, K]ᵀ · [batch·M, N]) instead of a product per batch and a sum. Stored
+ * the way b is: [K, N], or [N, K] when b is used transposed. Called from backward, where no graph is recorded.
+ */
+function sharedMatrixGrad(a: Tensor, g: Tensor, transB: boolean): Tensor {
+  const K = a.shape[a.ndim - 1]!;
+  const N = g.shape[g.ndim - 1]!;
+  const rows = a.size / K;
+  const out = allocate(a.dtype, K * N);
+  if (transB) gemm(N, K, rows, g.data, 0, true, a.data, 0, false, out, 0, false);
+  else gemm(K, N, rows, a.data, 0, true, g.data, 0, false, out, 0, false);
+  return new Tensor(out, transB ? [N, K] : [K, N]);
 }

@@ -23,6 +23,24 @@ export async function medianMs(fn: () => unknown | Promise<unknown>, reps: numbe
   return times[Math.floor(times.length / 2)]!;
 }
 
+/**
+ * Median wall times in ms of several functions run in alternation: after `warmup` rounds, each round times one
+ * call of every function. A machine that speeds up or slows down during the run (a neighbour's load, the
+ * scheduler moving the process to a busier core) then shifts all of them alike, so their ratios stay meaningful.
+ */
+export async function pairedMediansMs(fns: readonly (() => unknown | Promise<unknown>)[], reps: number, warmup = 1): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) for (const fn of fns) await fn();
+  const times: number[][] = fns.map(() => []);
+  for (let i = 0; i < reps; i++) {
+    for (let f = 0; f < fns.length; f++) {
+      const t0 = performance.now();
+      await fns[f]!();
+      times[f]!.push(performance.now() - t0);
+    }
+  }
+  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!);
+}
+
 export function printEnvironment(title: string): void {
   const cpu = cpus()[0]?.model ?? 'unknown cpu';
   console.log(`${title}\nnode ${process.version} · ${cpu} · ${cpus().length} cores · one thread for ropelab\n`);

@@ -4,19 +4,17 @@
  *
  *   node scripts/run.mjs scripts/bench/matmul.ts
  *
- * Timings are the median of a few repetitions after warm-up; TF.js timings include `await result.data()` so its
- * lazy execution is counted. GFLOP/s = 2·N³ / time. Ratios are speed ratios: > 1 means ropelab is faster.
+ * Timings are the median of a few repetitions after warm-up, ropelab and TF.js cpu alternating (see measureAll);
+ * TF.js timings include `await result.data()` so its lazy execution is counted. GFLOP/s = 2·N³ / time. Ratios are speed ratios: > 1 means ropelab is faster.
  */
 import { Generator, matmul, randn, type DType, type MatmulOptions, type Tensor } from '../../core/index.js';
-import { fmt, loadTf, medianMs, printEnvironment, printTable, useBackend, type PeerBackend, type TfModule } from './harness.js';
+import { fmt, loadTf, medianMs, pairedMediansMs, printEnvironment, printTable, useBackend, type PeerBackend, type TfModule } from './harness.js';
 
 const SIZES = [128, 256, 512, 1024] as const;
 const DTYPES: readonly DType[] = ['float32', 'float64'];
 /** Size used for the transposed variants. */
 const TRANSPOSED_N = 512;
 const SEED = 1234;
-
-const BACKENDS: readonly PeerBackend[] = ['cpu', 'wasm'];
 
 interface Variant {
   label: string;
@@ -35,7 +33,7 @@ const VARIANTS: readonly Variant[] = [
 function repsFor(n: number): { warmup: number; reps: number } {
   if (n <= 128) return { warmup: 10, reps: 31 };
   if (n <= 256) return { warmup: 4, reps: 11 };
-  if (n <= 512) return { warmup: 2, reps: 5 };
+  if (n <= 512) return { warmup: 2, reps: 9 };
   return { warmup: 1, reps: 3 };
 }
 
@@ -43,29 +41,32 @@ function gflops(n: number, ms: number): number {
   return (2 * n ** 3) / (ms * 1e6);
 }
 
-/** ropelab: time of one n×n·n×n product through the public op. */
-async function timeRopelab(n: number, dtype: DType, variant: Variant): Promise<number> {
+type Timed = () => unknown | Promise<unknown>;
+
+/** ropelab: one n×n·n×n product through the public op. */
+function ropelabProduct(n: number, dtype: DType, variant: Variant): Timed {
   const generator = new Generator(SEED);
   const a: Tensor = randn([n, n], { dtype, generator });
   const b: Tensor = randn([n, n], { dtype, generator });
   const options: MatmulOptions = { transposeA: variant.transposeA, transposeB: variant.transposeB };
-  const { warmup, reps } = repsFor(n);
-  return medianMs(() => matmul(a, b, options), reps, warmup);
+  return () => matmul(a, b, options);
 }
 
-/** TF.js: time of one n×n·n×n float32 product on `backend`, including the read-back of the result. */
-async function timeTfjs(tf: TfModule, n: number, variant: Variant): Promise<number> {
-  const { warmup, reps } = repsFor(n);
+/** TF.js: one n×n·n×n float32 product on the current backend, including the read-back of the result. */
+function tfjsProduct(tf: TfModule, n: number, variant: Variant): { run: Timed; dispose: () => void } {
   const a = tf.randomNormal([n, n], 0, 1, 'float32', SEED);
   const b = tf.randomNormal([n, n], 0, 1, 'float32', SEED + 1);
-  const ms = await medianMs(async () => {
+  const run = async (): Promise<void> => {
     const c = tf.matMul(a, b, variant.transposeA, variant.transposeB);
     await c.data();
     c.dispose();
-  }, reps, warmup);
-  a.dispose();
-  b.dispose();
-  return ms;
+  };
+  return { run, dispose: () => tf.dispose([a, b]) };
+}
+
+async function timeRopelab(n: number, dtype: DType, variant: Variant): Promise<number> {
+  const { warmup, reps } = repsFor(n);
+  return medianMs(ropelabProduct(n, dtype, variant), reps, warmup);
 }
 
 interface Case {
@@ -103,18 +104,34 @@ function printRows(rows: readonly Row[]): void {
 }
 
 /**
- * Times every case: all of ropelab first, then TF.js cpu, then TF.js wasm. The order matters: initializing the
- * wasm backend grows WebAssembly memory, which detaches an ArrayBuffer and invalidates V8's "no detached
- * buffers" protector for the whole process; from then on every typed-array access in optimized JS carries an
- * extra check (ropelab's kernel loses ~10–15%). The last line re-times one case to show that effect.
+ * Times every case. ropelab and TF.js cpu run in alternation, one product each per round (pairedMediansMs), so
+ * both see the same machine. TF.js wasm comes last: initializing the wasm backend grows WebAssembly memory,
+ * which detaches an ArrayBuffer and invalidates V8's "no detached buffers" protector for the whole process;
+ * from then on every typed-array access in optimized JS carries an extra check (ropelab's kernel loses
+ * ~10–15%). The last line re-times one case to show that effect.
  */
 async function measureAll(tf: TfModule, cases: readonly Case[]): Promise<Row[]> {
   const rows: Row[] = [];
-  for (const c of cases) rows.push({ ...c, ropelab: await timeRopelab(c.n, c.dtype, c.variant), tfjs: { cpu: null, wasm: null } });
-  for (const backend of BACKENDS) {
-    if (!(await useBackend(tf, backend))) continue;
+  const cpu = await useBackend(tf, 'cpu');
+  for (const c of cases) {
+    const { warmup, reps } = repsFor(c.n);
+    const ropelab = ropelabProduct(c.n, c.dtype, c.variant);
+    if (!cpu || c.dtype !== 'float32') {
+      rows.push({ ...c, ropelab: await medianMs(ropelab, reps, warmup), tfjs: { cpu: null, wasm: null } });
+      continue;
+    }
+    const peer = tfjsProduct(tf, c.n, c.variant);
+    const [ropelabMs, cpuMs] = await pairedMediansMs([ropelab, peer.run], reps, warmup);
+    peer.dispose();
+    rows.push({ ...c, ropelab: ropelabMs!, tfjs: { cpu: cpuMs!, wasm: null } });
+  }
+  if (await useBackend(tf, 'wasm')) {
     for (const row of rows) {
-      if (row.dtype === 'float32') row.tfjs[backend] = await timeTfjs(tf, row.n, row.variant);
+      if (row.dtype !== 'float32') continue;
+      const { warmup, reps } = repsFor(row.n);
+      const peer = tfjsProduct(tf, row.n, row.variant);
+      row.tfjs.wasm = await medianMs(peer.run, reps, warmup);
+      peer.dispose();
     }
   }
   return rows;
