@@ -204,6 +204,25 @@ test('matmul: gradcheck with broadcast batch dims, 1-D operands and each transpo
   );
 });
 
+test('matmul: a batched a times one matrix b (folded into one product) — forward and gradients, each flag on b', () => {
+  const arb = fc
+    .tuple(fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 2 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 5 }), fc.boolean())
+    .chain(([batch, M, K, N, tb]) =>
+      fc.tuple(valuesFor(sizeOfShape(batch) * M * K), valuesFor(K * N)).map(([a, b]) => ({ a, aShape: [...batch, M, K], b: stored(b, [K, N], tb), bLogical: b, tb })),
+    );
+  fc.assert(
+    fc.property(arb, ({ a, aShape, b, bLogical, tb }) => {
+      const bShape = [aShape[aShape.length - 1]!, bLogical.length / aShape[aShape.length - 1]!];
+      const want = naiveMatmulNd(a, aShape, bLogical, bShape);
+      const got = matmul(mk(a, aShape), mk(b.values, b.shape), { transposeB: tb });
+      assertShape(got.shape, want.shape, `matmul ${fmt(aShape)} @ ${fmt(b.shape)} shape`);
+      assertClose(got.data, want.data, TOL.float64, `matmul ${fmt(aShape)} @ ${fmt(b.shape)} transposeB=${tb}`);
+      gradcheck((x, y) => matmul(x!, y!, { transposeB: tb }), [mk(a, aShape, 'float64', true), mk(b.values, b.shape, 'float64', true)], GC);
+    }),
+    fcParams(40),
+  );
+});
+
 test('matmul: gradcheck on outputs large enough for the blocked kernel, with flags', () => {
   const arb = fc
     .tuple(fc.integer({ min: 12, max: 14 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 12, max: 14 }), fc.boolean(), fc.boolean())
