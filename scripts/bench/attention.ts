@@ -1,6 +1,6 @@
 /**
  * Attention and LM-training benchmark: ropelab against TF.js (cpu backend = plain JS, wasm backend = XNNPACK,
- * SIMD, single-threaded in Node) in the same process, plus the process's peak RSS. Not a test; prints tables.
+ * SIMD, single-threaded in Node) in the same run, plus the process's peak RSS. Not a test; prints tables.
  *
  *   node scripts/run.mjs scripts/bench/attention.ts
  *
@@ -20,10 +20,12 @@
  * embedding is oneHot(ids) · E in every TF.js variant: the wasm backend lacks gather's gradient
  * (UnsortedSegmentSum), and on cpu the [1024, 65]·[65, 128] product is negligible.
  *
- * Order: all ropelab cases first, then TF.js cpu, then TF.js wasm (starting the wasm backend slows typed-array
- * code for the rest of the process; see harness.ts). Times are medians after warm-up; TF.js times include
- * reading back the loss and every gradient. Speedups are tfjs time / ropelab time (> 1: ropelab faster).
- * Peak RSS is process.resourceUsage().maxRSS, a process-wide high-water mark, sampled after each case.
+ * Order: ropelab alone first (the equivalence references, every case built and run; its peak RSS), then TF.js in
+ * a worker thread (its own V8 isolate, so starting the wasm backend cannot slow ropelab's typed arrays; see
+ * harness.ts), peer by peer: for each case, ropelab and the peer alternate one step each per round, and each
+ * speedup is the peer's median over ropelab's median from the same rounds (> 1: ropelab faster), so a machine
+ * that changes speed during the run affects both sides alike. TF.js times include reading back the loss and every
+ * gradient. Peak RSS is process.resourceUsage().maxRSS, a process-wide high-water mark, sampled after each case.
  *
  *   node scripts/run.mjs scripts/bench/attention.ts --check   # only the equivalence checks (seconds)
  */
@@ -32,7 +34,8 @@ import { AdamW, Generator, Tensor, randint, randn } from '../../core/index.js';
 import { MultiHeadAttention } from '../../nn/index.js';
 import { RoPE } from '../../positional/index.js';
 import { GPT, type GPTConfig } from '../../models/index.js';
-import { fmt, loadTf, medianMs, printEnvironment, printTable, useBackend, type PeerBackend } from './harness.js';
+import { Worker, isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { fmt, loadTf, median, pairedMediansMs, printEnvironment, printTable, useBackend, type PeerBackend } from './harness.js';
 
 type Tf = typeof TfNs;
 type TfTensor = TfNs.Tensor;
@@ -69,7 +72,6 @@ const CHECK_RTOL = 1e-3;
 /** Targets from the issue, checked at T = 1024 and on the LM step. */
 const TARGET = { cpu: 6, wasm: 1.5 } as const;
 
-type Side = 'ropelab' | PeerId;
 type CaseId = 'attn256' | 'attn1024' | 'lm';
 const CASES: readonly { id: CaseId; label: string; targeted: boolean }[] = [
   { id: 'attn256', label: 'attn fwd+bwd T=256', targeted: false },
@@ -77,11 +79,10 @@ const CASES: readonly { id: CaseId; label: string; targeted: boolean }[] = [
   { id: 'lm', label: 'LM step 2L d128 8×128', targeted: true },
 ];
 
-/** Warm-up and timed repetitions per case and side; a TF.js cpu step at T=1024 takes 8–16 s, so few reps there. */
-function repsFor(id: CaseId, side: Side): { warmup: number; reps: number } {
-  if (side === 'ropelab') return id === 'attn256' ? { warmup: 2, reps: 9 } : { warmup: 1, reps: 5 };
-  if (side === 'cpu') return { warmup: 1, reps: 3 };
-  return id === 'attn256' ? { warmup: 1, reps: 7 } : { warmup: 1, reps: 5 };
+/** Warm-up and timed rounds per case and peer; a TF.js cpu step at T=1024 takes 8–16 s, so few rounds there. */
+function repsFor(id: CaseId, peer: PeerId): { warmup: number; reps: number } {
+  if (peer === 'cpu') return { warmup: 1, reps: 3 };
+  return id === 'attn1024' ? { warmup: 1, reps: 5 } : { warmup: 1, reps: 9 };
 }
 
 // ───────────────────────────── peak RSS ─────────────────────────────
@@ -112,6 +113,9 @@ interface AttnReference {
   /** Gradients in ropelab layout: x, wq, wk, wv, wo. */
   grads: Float32Array[];
 }
+
+/** What the TF.js side needs to build the attention case: the input, the loss weights and ropelab's weights. */
+type AttnData = Pick<AttnReference, 'T' | 'x' | 'r' | 'weights'>;
 
 interface LmReference {
   ids: Int32Array;
@@ -327,7 +331,7 @@ interface TfAttention {
   dispose: () => void;
 }
 
-function tfAttention(tf: Tf, ops: TfOps, ref: Pick<AttnReference, 'T' | 'x' | 'r' | 'weights'>): TfAttention {
+function tfAttention(tf: Tf, ops: TfOps, ref: AttnData): TfAttention {
   const { T } = ref;
   const C = ATTN_DIM;
   const { cos, sin } = ropeTables(T, ATTN_HEAD_DIM);
@@ -455,7 +459,7 @@ function tfLm(tf: Tf, ops: TfOps, init: Map<string, Float32Array>, ids: Int32Arr
 }
 
 /** Equivalence: the TF.js computation from ropelab's weights must reproduce ropelab's numbers. */
-async function checkTf(tf: Tf, label: string, ops: TfOps, attnRef: AttnReference, lmRef: LmReference, lmInit: Map<string, Float32Array>): Promise<boolean> {
+async function checkTf(tf: Tf, ops: TfOps, attnRef: AttnReference, lmRef: LmReference, lmInit: Map<string, Float32Array>): Promise<CheckResult> {
   const attn = tfAttention(tf, ops, attnRef);
   const a = await attn.step();
   attn.dispose();
@@ -475,58 +479,15 @@ async function checkTf(tf: Tf, label: string, ops: TfOps, attnRef: AttnReference
 
   const ok = Math.max(attnLossErr, attnGradErr, lm0Err, lm1Err, lmGradErr) <= CHECK_RTOL;
   const e = (x: number): string => x.toExponential(1);
-  console.log(
-    `check ${label} vs ropelab (rel. err): attn T=${attnRef.T} loss ${e(attnLossErr)} grads ${e(attnGradErr)}; ` +
-    `LM ${LM_CHECK_B}×${LM_CHECK_T} loss ${e(lm0Err)} grads ${e(lmGradErr)}, after 1 AdamW step ${e(lm1Err)} ${ok ? 'ok' : `MISMATCH (tol ${CHECK_RTOL})`}`,
-  );
-  return ok;
+  const summary =
+    `attn T=${attnRef.T} loss ${e(attnLossErr)} grads ${e(attnGradErr)}; ` +
+    `LM ${LM_CHECK_B}×${LM_CHECK_T} loss ${e(lm0Err)} grads ${e(lmGradErr)}, after 1 AdamW step ${e(lm1Err)} ${ok ? 'ok' : `MISMATCH (tol ${CHECK_RTOL})`}`;
+  return { ok, summary };
 }
 
-// ───────────────────────────── main ─────────────────────────────
-
-type Times = Record<CaseId, number | null>;
-
-async function timeRopelab(): Promise<{ times: Times; attnRef: AttnReference; lmRef: LmReference; lmInit: Map<string, Float32Array> }> {
-  const times: Times = { attn256: null, attn1024: null, lm: null };
-  const attnRef = attentionReference(ATTN_CHECK_T);
-  const lmRef = lmReference();
-  markRss('ropelab: equivalence references');
-  for (const T of ATTN_T) {
-    const id: CaseId = T === 256 ? 'attn256' : 'attn1024';
-    const { warmup, reps } = repsFor(id, 'ropelab');
-    times[id] = await medianMs(ropelabAttention(T).step, reps, warmup);
-    markRss(`ropelab: attn T=${T}`);
-  }
-  const lm = ropelabLm();
-  const { warmup, reps } = repsFor('lm', 'ropelab');
-  times.lm = await medianMs(lm.step, reps, warmup);
-  markRss('ropelab: LM step');
-  return { times, attnRef, lmRef, lmInit: lm.init };
-}
-
-async function timeTf(tf: Tf, peer: (typeof PEERS)[number], lmInit: Map<string, Float32Array>): Promise<Times> {
-  const times: Times = { attn256: null, attn1024: null, lm: null };
-  const ops = tfOps(tf, peer.tuned);
-  for (const T of ATTN_T) {
-    const id: CaseId = T === 256 ? 'attn256' : 'attn1024';
-    const { warmup, reps } = repsFor(id, peer.id);
-    const { mha, x, r } = ropelabAttention(T); // the same weights and inputs as the ropelab case
-    const data = {
-      T, x: f32(x), r: f32(r),
-      weights: { wq: f32(mha.wq.weight), wk: f32(mha.wk.weight), wv: f32(mha.wv.weight), wo: f32(mha.wo.weight) },
-    };
-    const attn = tfAttention(tf, ops, data);
-    times[id] = await medianMs(attn.step, reps, warmup);
-    attn.dispose();
-    markRss(`${peer.label}: attn T=${T}`);
-  }
-  const { ids, targets } = lmBatch(LM_BATCH, LM_T, SEED);
-  const lm = tfLm(tf, ops, lmInit, ids, targets, LM_BATCH, LM_T);
-  const { warmup, reps } = repsFor('lm', peer.id);
-  times.lm = await medianMs(lm.step, reps, warmup);
-  lm.dispose();
-  markRss(`${peer.label}: LM step`);
-  return times;
+interface CheckResult {
+  ok: boolean;
+  summary: string;
 }
 
 /** The `@tensorflow/tfjs` umbrella (for its gradients) with the cpu and wasm backends registered. */
@@ -540,27 +501,163 @@ async function loadTfUmbrella(): Promise<Tf> {
   return tf;
 }
 
-/** Runs `fn` for each TF.js peer whose backend starts, switching backends as needed. */
-async function forEachPeer(tf: Tf, fn: (peer: (typeof PEERS)[number]) => Promise<void>): Promise<void> {
-  for (const peer of PEERS) {
-    if (tf.getBackend() === peer.backend || (await useBackend(tf, peer.backend))) await fn(peer);
+// ───────────────────────────── TF.js worker ─────────────────────────────
+
+/** workerData.role of the worker thread that runs TF.js. */
+const TF_WORKER = 'tfjs-peer';
+
+/** What the main thread asks of the TF.js worker; each request gets one reply, in order. */
+type TfRequest =
+  | { kind: 'backend'; backend: PeerBackend }
+  | { kind: 'check'; tuned: boolean; attnRef: AttnReference; lmRef: LmReference; lmInit: Map<string, Float32Array> }
+  | { kind: 'attention'; tuned: boolean; data: AttnData }
+  | { kind: 'lm'; tuned: boolean; init: Map<string, Float32Array>; ids: Int32Array; targets: Int32Array }
+  | { kind: 'step' }
+  | { kind: 'release' }
+  | { kind: 'env' };
+type TfReply = { ok: true; value: unknown } | { ok: false; error: string };
+
+/** Worker side: loads TF.js, says 'ready', then serves requests one at a time; a prepared case is kept for 'step'. */
+async function serveTf(port: MessagePort): Promise<void> {
+  const tf = await loadTfUmbrella();
+  let current: { step: () => Promise<unknown>; dispose: () => void } | null = null;
+  const release = (): void => {
+    current?.dispose();
+    current = null;
+  };
+  const handle = async (req: TfRequest): Promise<unknown> => {
+    switch (req.kind) {
+      case 'backend':
+        return tf.getBackend() === req.backend || (await useBackend(tf, req.backend));
+      case 'check':
+        return checkTf(tf, tfOps(tf, req.tuned), req.attnRef, req.lmRef, req.lmInit);
+      case 'attention':
+        release();
+        current = tfAttention(tf, tfOps(tf, req.tuned), req.data);
+        return null;
+      case 'lm':
+        release();
+        current = tfLm(tf, tfOps(tf, req.tuned), req.init, req.ids, req.targets, LM_BATCH, LM_T);
+        return null;
+      case 'step':
+        if (current === null) throw new Error('step before a case was prepared');
+        await current.step();
+        return null;
+      case 'release':
+        release();
+        return null;
+      case 'env':
+        return `TF.js ${tf.version.tfjs}; wasm SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')}, threads ${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')}`;
+    }
+  };
+  let queue = Promise.resolve();
+  port.on('message', (req: TfRequest) => {
+    queue = queue.then(async () => {
+      try {
+        port.postMessage({ ok: true, value: await handle(req) } satisfies TfReply);
+      } catch (err) {
+        port.postMessage({ ok: false, error: (err as Error).stack ?? String(err) } satisfies TfReply);
+      }
+    });
+  });
+  port.postMessage({ ok: true, value: 'ready' } satisfies TfReply);
+}
+
+/**
+ * Main side of the TF.js worker. TF.js runs in its own thread, i.e. its own V8 isolate: starting the wasm backend
+ * detaches an ArrayBuffer, which slows every typed-array access in that isolate (see harness.ts), and this keeps
+ * ropelab's thread out of it, so ropelab and each TF.js backend can be timed in alternation.
+ */
+class TfWorker {
+  private readonly worker = new Worker(new URL(import.meta.url), { workerData: { role: TF_WORKER } });
+  private readonly waiting: ((reply: TfReply) => void)[] = [];
+
+  private constructor() {
+    this.worker.on('message', (reply: TfReply) => this.waiting.shift()?.(reply));
+    this.worker.on('error', (err) => {
+      for (const w of this.waiting.splice(0)) w({ ok: false, error: err.stack ?? String(err) });
+    });
   }
+
+  static async start(): Promise<TfWorker> {
+    const w = new TfWorker();
+    await w.reply();
+    return w;
+  }
+
+  call<T>(req: TfRequest): Promise<T> {
+    const reply = this.reply() as Promise<T>;
+    this.worker.postMessage(req);
+    return reply;
+  }
+
+  async stop(): Promise<void> {
+    await this.worker.terminate();
+  }
+
+  private reply(): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push((r) => (r.ok ? resolve(r.value) : reject(new Error(`TF.js worker: ${r.error}`))));
+    });
+  }
+}
+
+// ───────────────────────────── main ─────────────────────────────
+
+/** A timed case on the ropelab side, and how the worker builds the same case from the same data. */
+interface BenchCase {
+  step: () => number;
+  request: (tuned: boolean) => TfRequest;
+}
+
+/** ropelab alone first: the equivalence references, then every case built and run twice (peak RSS without TF.js). */
+function prepareRopelab(): { cases: Map<CaseId, BenchCase>; attnRef: AttnReference; lmRef: LmReference; lmInit: Map<string, Float32Array> } {
+  const attnRef = attentionReference(ATTN_CHECK_T);
+  const lmRef = lmReference();
+  markRss('ropelab: equivalence references');
+  const cases = new Map<CaseId, BenchCase>();
+  for (const T of ATTN_T) {
+    const attn = ropelabAttention(T);
+    attn.step();
+    attn.step();
+    const { mha, x, r } = attn;
+    const data: AttnData = {
+      T, x: f32(x), r: f32(r),
+      weights: { wq: f32(mha.wq.weight), wk: f32(mha.wk.weight), wv: f32(mha.wv.weight), wo: f32(mha.wo.weight) },
+    };
+    cases.set(T === 256 ? 'attn256' : 'attn1024', { step: attn.step, request: (tuned) => ({ kind: 'attention', tuned, data }) });
+    markRss(`ropelab: attn T=${T}`);
+  }
+  const lm = ropelabLm();
+  const { ids, targets } = lmBatch(LM_BATCH, LM_T, SEED);
+  lm.step();
+  lm.step();
+  cases.set('lm', { step: lm.step, request: (tuned) => ({ kind: 'lm', tuned, init: lm.init, ids, targets }) });
+  markRss('ropelab: LM step');
+  return { cases, attnRef, lmRef, lmInit: lm.init };
+}
+
+/** Medians of one ropelab-vs-peer pairing (the same alternating rounds). */
+interface Pairing {
+  ropelab: number;
+  peer: number;
 }
 
 /** `--check`: only the ropelab-vs-TF.js equivalence checks (a few seconds). */
 async function checkOnly(): Promise<void> {
   const attnRef = attentionReference(ATTN_CHECK_T);
   const lmRef = lmReference();
-  const tf = await loadTfUmbrella();
+  const worker = await TfWorker.start();
   let ok = true;
-  await forEachPeer(tf, async (peer) => {
-    ok = (await checkTf(tf, peer.label, tfOps(tf, peer.tuned), attnRef, lmRef, paramData(new GPT(LM)))) && ok;
-  });
+  for (const peer of PEERS) {
+    if (!(await worker.call<boolean>({ kind: 'backend', backend: peer.backend }))) continue;
+    const check = await worker.call<CheckResult>({ kind: 'check', tuned: peer.tuned, attnRef, lmRef, lmInit: paramData(new GPT(LM)) });
+    console.log(`check ${peer.label} vs ropelab (rel. err): ${check.summary}`);
+    ok &&= check.ok;
+  }
+  await worker.stop();
   process.exitCode = ok ? 0 : 1;
 }
-
-const ratio = (ropelabMs: number | null, otherMs: number | null): number =>
-  ropelabMs === null || otherMs === null ? NaN : otherMs / ropelabMs;
 
 function targetCell(targeted: boolean, s: number, goal: number): string {
   if (!targeted) return '—';
@@ -569,40 +666,55 @@ function targetCell(targeted: boolean, s: number, goal: number): string {
 }
 
 async function main(): Promise<void> {
-  printEnvironment('attention fwd+bwd and LM training step: ropelab vs TF.js cpu (plain JS) and wasm (XNNPACK, SIMD, one thread) in one process');
+  printEnvironment('attention fwd+bwd and LM training step: ropelab vs TF.js cpu (plain JS) and wasm (XNNPACK, SIMD, one thread)');
   markRss('start');
-  const { times: ropelab, attnRef, lmRef, lmInit } = await timeRopelab();
+  const { cases, attnRef, lmRef, lmInit } = prepareRopelab();
 
-  const tf = await loadTfUmbrella();
-  markRss('TF.js loaded');
-  const peers: Record<PeerId, Times | null> = { cpu: null, wasm: null, wasmTuned: null };
+  const worker = await TfWorker.start();
+  markRss('TF.js worker started');
+  const pairings: Record<CaseId, Partial<Record<PeerId, Pairing>>> = { attn256: {}, attn1024: {}, lm: {} };
   const mismatched: string[] = [];
-  await forEachPeer(tf, async (peer) => {
-    if (!(await checkTf(tf, peer.label, tfOps(tf, peer.tuned), attnRef, lmRef, lmInit))) mismatched.push(peer.label);
-    peers[peer.id] = await timeTf(tf, peer, lmInit);
-  });
+  for (const peer of PEERS) {
+    if (!(await worker.call<boolean>({ kind: 'backend', backend: peer.backend }))) continue;
+    const check = await worker.call<CheckResult>({ kind: 'check', tuned: peer.tuned, attnRef, lmRef, lmInit });
+    console.log(`check ${peer.label} vs ropelab (rel. err): ${check.summary}`);
+    if (!check.ok) mismatched.push(peer.label);
+    for (const { id, label } of CASES) {
+      const c = cases.get(id)!;
+      await worker.call({ ...c.request(peer.tuned) });
+      const { warmup, reps } = repsFor(id, peer.id);
+      const [ropelab, tfjs] = await pairedMediansMs([c.step, () => worker.call({ kind: 'step' })], reps, warmup);
+      await worker.call({ kind: 'release' });
+      pairings[id][peer.id] = { ropelab: ropelab!, peer: tfjs! };
+      markRss(`${peer.label}: ${label}`);
+    }
+  }
+  const env = await worker.call<string>({ kind: 'env' });
+  await worker.stop();
   console.log(
-    `\nTF.js ${tf.version.tfjs}; wasm SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')}, threads ${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')}. ` +
-    'tfjs-cpu and tfjs-wasm: idiomatic tf code (batched heads, transposeB); tfjs-wasm tuned: only unbatched untransposed 2-D\n' +
-    'matmuls, forward and backward (wasm\'s fast path). Tokens are embedded as oneHot·E in every TF.js variant. Targets: ×cpu, ×wasm.\n',
+    `\n${env}, in a worker thread. tfjs-cpu and tfjs-wasm: idiomatic tf code (batched heads, transposeB); tfjs-wasm tuned: only\n` +
+    'unbatched untransposed 2-D matmuls, forward and backward (wasm\'s fast path). Tokens are embedded as oneHot·E in every TF.js variant.\n' +
+    'Each ratio compares medians from the same rounds, ropelab and that peer alternating one step each; "ropelab ms" is the median\n' +
+    'over the three pairings. Targets: ×cpu, ×wasm.\n',
   );
   if (mismatched.length > 0) console.log(`WARNING: ${mismatched.join(', ')} did not reproduce ropelab's numbers; those timings compare different math\n`);
 
-  const ms = (x: number | null | undefined): string => fmt(x ?? NaN, 1);
+  const ms = (x: number | undefined): string => fmt(x ?? NaN, 1);
+  const speedup = (p: Pairing | undefined): number => (p === undefined ? NaN : p.peer / p.ropelab);
   printTable(
     ['case', 'ropelab ms', 'tfjs-cpu ms', 'tfjs-wasm ms', 'wasm tuned ms', '× cpu', '× wasm', '× wasm tuned', 'target cpu', 'target wasm'],
     CASES.map(({ id, label, targeted }) => {
-      const sCpu = ratio(ropelab[id], peers.cpu?.[id] ?? null);
-      const sWasm = ratio(ropelab[id], peers.wasm?.[id] ?? null);
-      const sTuned = ratio(ropelab[id], peers.wasmTuned?.[id] ?? null);
+      const p = pairings[id];
+      const ropelab = Object.values(p).map((x) => x.ropelab);
       return [
-        label, ms(ropelab[id]), ms(peers.cpu?.[id]), ms(peers.wasm?.[id]), ms(peers.wasmTuned?.[id]), fmt(sCpu), fmt(sWasm), fmt(sTuned),
-        targetCell(targeted, sCpu, TARGET.cpu), targetCell(targeted, sWasm, TARGET.wasm),
+        label, ms(ropelab.length > 0 ? median(ropelab) : undefined), ms(p.cpu?.peer), ms(p.wasm?.peer), ms(p.wasmTuned?.peer),
+        fmt(speedup(p.cpu)), fmt(speedup(p.wasm)), fmt(speedup(p.wasmTuned)),
+        targetCell(targeted, speedup(p.cpu), TARGET.cpu), targetCell(targeted, speedup(p.wasm), TARGET.wasm),
       ];
     }),
   );
 
-  console.log('peak RSS = process.resourceUsage().maxRSS, a process-wide high-water mark (never falls); rss = current RSS at the mark');
+  console.log('peak RSS = process.resourceUsage().maxRSS, a process-wide high-water mark (never falls; the TF.js worker counts too); rss = current RSS at the mark');
   printTable(
     ['after', 'peak RSS MiB', 'peak +MiB', 'rss MiB'],
     rssMarks.map((m, i) => [
@@ -611,8 +723,9 @@ async function main(): Promise<void> {
   );
   const ropelabPeak = rssMarks.filter((m) => m.label.startsWith('ropelab')).at(-1)!.maxRssKiB;
   const total = rssMarks.at(-1)!.maxRssKiB;
-  console.log(`peak RSS: ropelab phase ${fmt(ropelabPeak / MiB, 1)} MiB (before TF.js was loaded); whole process incl. TF.js ${fmt(total / MiB, 1)} MiB`);
+  console.log(`peak RSS: ropelab alone ${fmt(ropelabPeak / MiB, 1)} MiB (before the TF.js worker started); whole process incl. TF.js ${fmt(total / MiB, 1)} MiB`);
 }
 
-if (process.argv.includes('--check')) await checkOnly();
+if (!isMainThread && (workerData as { role?: string } | null)?.role === TF_WORKER) await serveTf(parentPort!);
+else if (process.argv.includes('--check')) await checkOnly();
 else await main();

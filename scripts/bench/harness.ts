@@ -19,16 +19,21 @@ export async function medianMs(fn: () => unknown | Promise<unknown>, reps: numbe
     await fn();
     times.push(performance.now() - t0);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+  return median(times);
+}
+
+export function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 /**
- * Median wall times in ms of several functions run in alternation: after `warmup` rounds, each round times one
- * call of every function. A machine that speeds up or slows down during the run (a neighbour's load, the
- * scheduler moving the process to a busier core) then shifts all of them alike, so their ratios stay meaningful.
+ * Wall times in ms of several functions run in alternation: after `warmup` rounds, each of `reps` rounds times
+ * one call of every function; returns each function's times. A machine that speeds up or slows down during the
+ * run (a neighbour's load, the scheduler moving the process to a busier core) then shifts all of them alike, so
+ * ratios of their medians stay meaningful.
  */
-export async function pairedMediansMs(fns: readonly (() => unknown | Promise<unknown>)[], reps: number, warmup = 1): Promise<number[]> {
+export async function pairedTimesMs(fns: readonly (() => unknown | Promise<unknown>)[], reps: number, warmup = 1): Promise<number[][]> {
   for (let i = 0; i < warmup; i++) for (const fn of fns) await fn();
   const times: number[][] = fns.map(() => []);
   for (let i = 0; i < reps; i++) {
@@ -38,7 +43,12 @@ export async function pairedMediansMs(fns: readonly (() => unknown | Promise<unk
       times[f]!.push(performance.now() - t0);
     }
   }
-  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!);
+  return times;
+}
+
+/** Medians of pairedTimesMs. */
+export async function pairedMediansMs(fns: readonly (() => unknown | Promise<unknown>)[], reps: number, warmup = 1): Promise<number[]> {
+  return (await pairedTimesMs(fns, reps, warmup)).map(median);
 }
 
 export function printEnvironment(title: string): void {
