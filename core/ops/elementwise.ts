@@ -178,9 +178,11 @@ export function gelu(x: Tensor, approximate: GeluApproximation = 'none'): Tensor
 
 const geluErf = defineUnary('gelu', (v) => 0.5 * v * (1 + erf(v * INV_SQRT_2)), (v) => 0.5 * (1 + erf(v * INV_SQRT_2)) + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v));
 
-// ½(1 + tanh u) = σ(2u), so the tanh form is x·σ(2u): one exp (Math.tanh is ~2× slower in V8), no cancellation
-const geluTanh = defineUnary('gelu', (v) => v * sigmoidScalar(2 * SQRT_2_OVER_PI * (v + GELU_C * v * v * v)), (v) => {
-  const s = sigmoidScalar(2 * SQRT_2_OVER_PI * (v + GELU_C * v * v * v));
+// ½(1 + tanh u) = σ(2u), so the tanh form is x·σ(2u): one exp (Math.tanh is ~2× slower in V8), no cancellation.
+// The derivative σ(2u) + 2x·σ(2u)(1 − σ(2u))·u' reads σ(2u) back from the output as y/x instead of a second exp;
+// for |x| ≤ 1e-30, σ(2u) is ½ to double precision (and y/x would lose digits to underflow).
+const geluTanh = defineUnary('gelu', (v) => v * sigmoidScalar(2 * SQRT_2_OVER_PI * (v + GELU_C * v * v * v)), (v, y) => {
+  const s = Math.abs(v) > 1e-30 ? y / v : 0.5;
   return s + 2 * v * s * (1 - s) * SQRT_2_OVER_PI * (1 + 3 * GELU_C * v * v);
 });
 

@@ -603,6 +603,20 @@ test("gelu('none'): matches high-precision x·Φ(x) values and Simpson's rule on
   assertClose(y32.data, GELU_REFERENCE.map(([, v]) => Math.fround(v)), { rtol: F32_RTOL, atol: 1e-12 }, 'gelu float32');
 });
 
+test("gelu('tanh') backward (σ(2u) read back as y/x) equals the closed-form derivative, at 0, tiny, large and negative x", () => {
+  const xs = [0, 1e-300, -1e-35, 1e-30, -1e-20, 1e-8, -0.3, 0.7, -2.5, 3, -6, 9, -11, 12, -40, 50, -700, 700];
+  const derivative = (v: number): number => {
+    const u = SQRT_2_OVER_PI * (v + 0.044715 * v ** 3);
+    const s = u >= 0 ? 1 / (1 + Math.exp(-2 * u)) : Math.exp(2 * u) / (1 + Math.exp(2 * u));
+    return s + 2 * v * s * (1 - s) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * v * v);
+  };
+  for (const [dtype, tol] of [['float64', { rtol: 1e-12, atol: 1e-300 }], ['float32', { rtol: 2e-6, atol: 1e-30 }]] as const) {
+    const x = makeTensor([xs.length], xs, dtype, true);
+    gelu(x, 'tanh').backward(makeTensor([xs.length], xs.map(() => 1), dtype));
+    assertClose(x.grad!.data, xs.map((v) => derivative(store(v, dtype))), tol, `gelu(tanh) derivative, ${dtype}`);
+  }
+});
+
 test("gelu('tanh'): within 5e-4 of the erf form and actually different from it; unknown approximation throws ValueError", () => {
   // the tanh approximation's worst error is 4.73e-4 near x = −2.70 (mpmath, step 1e-3 on [−8, 8])
   const grid = Array.from({ length: 1601 }, (_, i) => -8 + i * 0.01);
