@@ -280,11 +280,28 @@ function packStrips(at: number, src: TypedArray, off: number, lineStride: number
   for (let l0 = 0; l0 < count; l0 += width) {
     const lines = Math.min(width, count - l0);
     const start = off + l0 * lineStride;
-    for (let p = 0; p < depth; p++) {
-      let s = start + p * depthStride;
-      for (let i = 0; i < lines; i++, s += lineStride) dst[o + i] = src[s]!;
-      for (let i = lines; i < width; i++) dst[o + i] = 0;
-      o += width;
+    if (lines === 4) {
+      // full NR strip, unrolled: the common case for op(B)
+      for (let p = 0, s = start; p < depth; p++, s += depthStride, o += 4) {
+        dst[o] = src[s]!;
+        dst[o + 1] = src[s + lineStride]!;
+        dst[o + 2] = src[s + 2 * lineStride]!;
+        dst[o + 3] = src[s + 3 * lineStride]!;
+      }
+    } else if (lines === 3 && width === 3) {
+      // full MR strip, unrolled: the common case for op(A)
+      for (let p = 0, s = start; p < depth; p++, s += depthStride, o += 3) {
+        dst[o] = src[s]!;
+        dst[o + 1] = src[s + lineStride]!;
+        dst[o + 2] = src[s + 2 * lineStride]!;
+      }
+    } else {
+      for (let p = 0; p < depth; p++) {
+        let s = start + p * depthStride;
+        for (let i = 0; i < lines; i++, s += lineStride) dst[o + i] = src[s]!;
+        for (let i = lines; i < width; i++) dst[o + i] = 0;
+        o += width;
+      }
     }
   }
 }
