@@ -26,7 +26,7 @@
  *
  * Accumulation is in float64 throughout (JS numbers, packed as doubles), and each element of C is rounded once.
  * Tiles are stored straight into C when C is float64 (the first slab overwrites unless accumulating, later slabs
- * add) or when one slab covers all of K. Otherwise (float32 C, K > KC) each M × NC column panel is summed over
+ * add) or when one slab covers all of K. Otherwise (float32 C, K > KC) each PANEL_ROWS × NC panel is summed over
  * all of K in a float64 scratch and rounded on one final store.
  *
  * Block sizes and tile shape were picked by timing variants on a 2-core AMD EPYC (Zen 5) under Node 20, pinned
@@ -38,7 +38,8 @@
  * unrolling its depth loop made it 20–25% slower; wrapping indices in `| 0` (no overflow checks) and reading
  * one array instead of two gave a few percent each. All together the product at N = 512 got ~15% faster.
  * KC = 512 beat 256 by 2–3% at N = 512 (one slab: tiles go straight to C); MC 64…128 and NC 256…1024 were flat
- * within noise. Scratch buffers are module-level and only grow: `packed` holds K × NC + MC × K float64.
+ * within noise. Scratch buffers are module-level and only grow, and their sizes do not depend on the shapes: `packed`
+ * holds at most KC × (NC + MC) numbers and the panel PANEL_ROWS × NC float64.
  *
  * V8 note: once anything in the process detaches an ArrayBuffer (WebAssembly memory growth, a transfer), V8
  * adds a detach check to every typed-array access in optimized code (20–30% slower here). The micro-kernel reads
@@ -56,6 +57,8 @@ const KC = 512;
 const MC = 96;
 /** Columns of B packed at a time. */
 const NC = 256;
+/** Rows of a float32 C summed at a time in the float64 panel when K > KC (the panel is PANEL_ROWS × NC). */
+const PANEL_ROWS = 1024;
 /**
  * Up to this many elements of C (e.g. 8 × 8, 16 × 8 or 4 × 32) the direct strided loop beats packing. Measured
  * with both dtypes in use: direct is ~10–80% faster for 8 × 8 × {8…64} and 4 × 4 × 256, even at 16 × 8 × 8,
@@ -70,7 +73,7 @@ const SMALL_OUTPUT = 128;
  * loads are as fast, and they stay fast after something in the process detaches an ArrayBuffer (see above).
  */
 const packed: number[] = [];
-/** float64 sums of one M × NC column panel of a float32 C when K spans several slabs, rounded once at the end. */
+/** float64 sums of one PANEL_ROWS × NC panel of a float32 C when K spans several slabs, rounded once at the end. */
 let panelC: Float64Array = new Float64Array(0);
 /** Partial sums for the axpy form of matrix-vector products. */
 let rowSums: Float64Array = new Float64Array(0);
@@ -242,30 +245,35 @@ function gemmBlocked(
   accumulate: boolean,
 ): void {
   // Tiles go straight into C when that rounds each element once: C is float64, or one slab covers all of K.
+  // Otherwise rows are done PANEL_ROWS at a time, so the float64 panel stays small however tall C is.
   const viaPanel = K > KC && !(c instanceof Float64Array);
-  if (viaPanel) panelC = ensure(panelC, M * Math.min(NC, N));
+  const rowsPerPass = viaPanel ? PANEL_ROWS : M;
+  if (viaPanel) panelC = ensure(panelC, Math.min(PANEL_ROWS, M) * Math.min(NC, N));
   const aStart = Math.ceil(Math.min(NC, N) / NR) * NR * Math.min(KC, K); // the op(A) slab follows the op(B) slab
   ensurePacked(aStart + Math.ceil(Math.min(MC, M) / MR) * MR * Math.min(KC, K));
   const aLine = transA ? 1 : K; // op(A)[i, p] = a[aOff + i·aLine + p·aDepth]
   const aDepth = transA ? M : 1;
   const bLine = transB ? K : 1; // op(B)[p, j] = b[bOff + j·bLine + p·bDepth]
   const bDepth = transB ? 1 : N;
-  for (let j0 = 0; j0 < N; j0 += NC) {
-    const nc = Math.min(NC, N - j0);
-    const dst = viaPanel ? panelC : c;
-    const dOff = viaPanel ? 0 : cOff + j0;
-    const ldd = viaPanel ? nc : N;
-    for (let p0 = 0; p0 < K; p0 += KC) {
-      const kc = Math.min(KC, K - p0);
-      const add = p0 > 0 || (accumulate && !viaPanel);
-      packStrips(0, b, bOff + j0 * bLine + p0 * bDepth, bLine, bDepth, kc, nc, NR);
-      for (let i0 = 0; i0 < M; i0 += MC) {
-        const mc = Math.min(MC, M - i0);
-        packStrips(aStart, a, aOff + i0 * aLine + p0 * aDepth, aLine, aDepth, kc, mc, MR);
-        multiplySlab(mc, nc, kc, aStart, dst, dOff + i0 * ldd, ldd, add);
+  for (let r0 = 0; r0 < M; r0 += rowsPerPass) {
+    const m = Math.min(rowsPerPass, M - r0);
+    for (let j0 = 0; j0 < N; j0 += NC) {
+      const nc = Math.min(NC, N - j0);
+      const dst = viaPanel ? panelC : c;
+      const dOff = viaPanel ? 0 : cOff + r0 * N + j0;
+      const ldd = viaPanel ? nc : N;
+      for (let p0 = 0; p0 < K; p0 += KC) {
+        const kc = Math.min(KC, K - p0);
+        const add = p0 > 0 || (accumulate && !viaPanel);
+        packStrips(0, b, bOff + j0 * bLine + p0 * bDepth, bLine, bDepth, kc, nc, NR);
+        for (let i0 = 0; i0 < m; i0 += MC) {
+          const mc = Math.min(MC, m - i0);
+          packStrips(aStart, a, aOff + (r0 + i0) * aLine + p0 * aDepth, aLine, aDepth, kc, mc, MR);
+          multiplySlab(mc, nc, kc, aStart, dst, dOff + i0 * ldd, ldd, add);
+        }
       }
+      if (viaPanel) storePanel(m, nc, c, cOff + r0 * N + j0, N, accumulate);
     }
-    if (viaPanel) storePanel(M, nc, c, cOff + j0, N, accumulate);
   }
 }
 

@@ -83,13 +83,13 @@ function check(t: Case, Ctor: ArrayCtor, rtol: number): void {
 }
 
 const dim = fc.integer({ min: 0, max: 40 });
-/** Mostly small dims; sometimes one dim up to 300 to cross the MC = 96 and KC = 256 block edges. */
+/** Mostly small dims; sometimes one dim up to 600 to cross the MC = 96 and KC = 512 block edges. */
 const caseArb: fc.Arbitrary<Case> = fc
   .record({
     M: dim,
     N: dim,
     K: dim,
-    big: fc.option(fc.tuple(fc.constantFrom('M', 'N', 'K'), fc.integer({ min: 41, max: 300 })), { freq: 4 }),
+    big: fc.option(fc.tuple(fc.constantFrom('M', 'N', 'K'), fc.integer({ min: 41, max: 600 })), { freq: 4 }),
     transA: fc.boolean(),
     transB: fc.boolean(),
     aOff: fc.integer({ min: 0, max: 9 }),
@@ -113,12 +113,13 @@ test('gemm float32 matches a naive float64 loop within float32 rounding', () => 
   );
 });
 
-test('gemm crosses every block edge: K > KC, M > MC, N > NC', () => {
+test('gemm crosses every block edge: K > KC, M > MC, N > NC, and M > PANEL_ROWS with K > KC', () => {
   const shapes: [number, number, number][] = [
     [100, 66, 260],
     [130, 9, 513],
     [5, 1030, 6],
     [67, 1029, 3],
+    [1030, 5, 515],
   ];
   for (const [M, N, K] of shapes) {
     for (const transA of [false, true]) {
@@ -158,7 +159,7 @@ test('gemm with K = 0 zeroes C, or leaves it unchanged when accumulating', () =>
 });
 
 test('gemm float32 sums in float64 and rounds once, across KC slabs', () => {
-  for (const [M, N, K] of [[16, 16, 3], [16, 16, 300], [4, 4, 300], [1, 9, 300], [9, 1, 300]] as const) {
+  for (const [M, N, K] of [[16, 16, 3], [16, 16, 300], [16, 16, 1100], [4, 4, 600], [1, 9, 600], [9, 1, 600]] as const) {
     const a = new Float32Array(M * K).fill(1);
     const b = new Float32Array(K * N).fill(1);
     for (let i = 0; i < M; i++) {
