@@ -70,8 +70,10 @@ export const fmt = (x: number, digits = 2): string => (Number.isFinite(x) ? x.to
 
 /**
  * TF.js with its cpu and wasm backends registered; wasm binaries are read from node_modules (no network).
- * Time ropelab before the wasm backend starts: growing WebAssembly memory detaches an ArrayBuffer, after which
- * V8 adds a check to every typed-array access in optimized JS for the rest of the process (~10–15% slower).
+ * Time ropelab before the wasm backend starts, or run TF.js in a worker thread (its own isolate): growing
+ * WebAssembly memory detaches an ArrayBuffer, after which V8 adds a check to every typed-array access in
+ * optimized JS for the rest of the process (20–30% slower here; ropelab's matmul kernel is spared, see
+ * core/kernels/matmul.ts, its other typed-array loops are not).
  */
 export async function loadTf(): Promise<TfModule> {
   const tf = await import('@tensorflow/tfjs-core');

@@ -107,8 +107,9 @@ function printRows(rows: readonly Row[]): void {
  * Times every case. ropelab and TF.js cpu run in alternation, one product each per round (pairedMediansMs), so
  * both see the same machine. TF.js wasm comes last: initializing the wasm backend grows WebAssembly memory,
  * which detaches an ArrayBuffer and invalidates V8's "no detached buffers" protector for the whole process;
- * from then on every typed-array access in optimized JS carries an extra check (ropelab's kernel loses
- * ~10–15%). The last line re-times one case to show that effect.
+ * from then on every typed-array access in optimized JS carries an extra check (20–30% slower here). The
+ * matmul micro-kernel reads a plain array, which that check spares; the last line re-times one case after
+ * TF.js wasm ran to show it.
  */
 async function measureAll(tf: TfModule, cases: readonly Case[]): Promise<Row[]> {
   const rows: Row[] = [];
