@@ -1,9 +1,26 @@
 /**
- * safetensors checkpoints on disk (Node). The fs modules are imported inside the functions, so a browser bundle
- * of nn/ that never calls these does not load them.
+ * safetensors checkpoints on disk (Node). The fs modules are imported inside the functions, through a specifier
+ * bundlers do not follow, so nn/ bundles for the browser (where these two throw; serializeSafetensors and
+ * parseSafetensors work on bytes everywhere).
  */
 import type { Module } from '../core/index.js';
 import { parseSafetensors, serializeSafetensors } from './safetensors.js';
+
+type Fs = typeof import('node:fs/promises');
+type NodePath = typeof import('node:path');
+
+/**
+ * Node built-in `name`, imported at call time. The specifier is a parameter, so bundlers targeting the browser
+ * leave the import alone instead of failing to resolve a `node:` module; where there is no such module, `op`
+ * throws saying so.
+ */
+async function nodeBuiltin<T>(op: string, name: string): Promise<T> {
+  try {
+    return (await import(/* @vite-ignore */ /* webpackIgnore: true */ name)) as T;
+  } catch (cause) {
+    throw new Error(`${op}: needs Node's ${name}, which this runtime does not have (use serializeSafetensors / parseSafetensors on bytes)`, { cause });
+  }
+}
 
 /**
  * Write `module.stateDict()` to `path` as safetensors (F32/F64 as the parameters are), with `metadata` as the
@@ -13,8 +30,8 @@ import { parseSafetensors, serializeSafetensors } from './safetensors.js';
  */
 export async function saveSafetensors(module: Module, path: string, metadata?: Readonly<Record<string, string>>): Promise<void> {
   const bytes = serializeSafetensors(module.stateDict(), metadata);
-  const fs = await import('node:fs/promises');
-  const nodePath = await import('node:path');
+  const fs = await nodeBuiltin<Fs>('saveSafetensors', 'node:fs/promises');
+  const nodePath = await nodeBuiltin<NodePath>('saveSafetensors', 'node:path');
   await fs.mkdir(nodePath.dirname(nodePath.resolve(path)), { recursive: true });
   const tmp = `${path}.${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}.tmp`;
   try {
@@ -52,7 +69,7 @@ export interface LoadSafetensorsResult {
  * dtypes on copy), so a corrupt file or a mismatched checkpoint throws and leaves the module untouched.
  */
 export async function loadSafetensors(module: Module, path: string, options: LoadSafetensorsOptions = {}): Promise<LoadSafetensorsResult> {
-  const fs = await import('node:fs/promises');
+  const fs = await nodeBuiltin<Fs>('loadSafetensors', 'node:fs/promises');
   const file = await fs.readFile(path);
   const { tensors, metadata } = parseSafetensors(new Uint8Array(file.buffer, file.byteOffset, file.byteLength));
   const { missing, unexpected } = module.loadStateDict(tensors, { strict: options.strict ?? true });
