@@ -1,0 +1,89 @@
+/**
+ * Runs ropelab in a real browser: bundles scripts/lib/browser-scenario.ts (and with it the library, from source)
+ * for the browser with esbuild, serves it on localhost, loads it in headless Chromium through playwright-core,
+ * and compares what the page computes with the same scenario run here in Node. Not part of `npm test` (CI has no
+ * browser); `npm test` bundles for the browser and runs the bundle without Node globals instead.
+ *
+ *   npm run check:browser                # Chromium from /usr/bin/chromium (Debian: apt-get install chromium)
+ *   CHROMIUM=/path/to/chrome npm run check:browser
+ */
+import { build } from 'esbuild';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+import { runScenario, type ScenarioResult } from './lib/browser-scenario.js';
+
+const PAGE = '<!doctype html><meta charset="utf-8"><title>ropelab browser check</title><script type="module" src="/page.js"></script>';
+/** Node and Chromium run the same code on the same V8 math, so results should agree to the last bit or nearly. */
+const RTOL = 1e-12;
+
+async function bundleScenario(): Promise<string> {
+  const result = await build({
+    stdin: {
+      contents: "import { runScenario } from './scripts/lib/browser-scenario.ts';\nwindow.ropelabResult = runScenario();",
+      resolveDir: resolve('.'),
+      loader: 'ts',
+    },
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    write: false,
+    logLevel: 'error',
+  });
+  return result.outputFiles[0]!.text;
+}
+
+function maxRelDiff(a: readonly number[], b: readonly number[]): number {
+  if (a.length !== b.length) return Infinity;
+  return Math.max(0, ...a.map((x, i) => Math.abs(x - b[i]!) / Math.max(Math.abs(b[i]!), 1e-30)));
+}
+
+async function main(): Promise<void> {
+  const executablePath = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
+  if (!existsSync(executablePath)) {
+    console.error(`browser-check: no Chromium at ${executablePath} (Debian: apt-get install chromium, or set CHROMIUM=/path/to/chrome)`);
+    process.exit(2);
+  }
+  const script = await bundleScenario();
+  const server = createServer((req, res) => {
+    if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+    else if (req.url === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as AddressInfo;
+  const browser = await chromium.launch({
+    executablePath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  try {
+    const page = await browser.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    await page.goto(`http://127.0.0.1:${port}/`);
+    try {
+      await page.waitForFunction(() => 'ropelabResult' in window, null, { timeout: 60_000 });
+    } catch (err) {
+      throw new Error(`browser-check: the page produced no result — ${pageErrors.join('; ') || (err as Error).message}`);
+    }
+    const inBrowser = await page.evaluate(() => (window as unknown as { ropelabResult: ScenarioResult }).ropelabResult);
+    const inNode = runScenario();
+    const userAgent = await page.evaluate(() => navigator.userAgent);
+    const rows: [string, number][] = [
+      ['logits', maxRelDiff(inBrowser.logits, inNode.logits)],
+      ['logits after a safetensors round trip', maxRelDiff(inBrowser.reloadedLogits, inNode.logits)],
+      ['20 AdamW step losses', maxRelDiff(inBrowser.losses, inNode.losses)],
+    ];
+    console.log(`${userAgent}\nbrowser vs Node (max relative difference, tolerance ${RTOL}):`);
+    for (const [label, diff] of rows) console.log(`  ${label.padEnd(40)} ${diff.toExponential(2)} ${diff <= RTOL ? 'ok' : 'MISMATCH'}`);
+    console.log(`  loss ${inBrowser.losses[0]!.toFixed(4)} → ${inBrowser.losses.at(-1)!.toFixed(4)} in the browser`);
+    if (rows.some(([, diff]) => !(diff <= RTOL))) process.exitCode = 1;
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
+await main();
