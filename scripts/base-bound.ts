@@ -7,6 +7,7 @@
  *        node scripts/run.mjs scripts/base-bound.ts --table [--dim 128]
  */
 import { firstNegativeDistance, minimalBase, type BaseBoundMethod } from '../positional/base-bound.js';
+import { choiceFlag, integerFlag, parseFlags as parseScriptFlags } from './lib/flags.js';
 
 const HELP = `usage: node scripts/run.mjs scripts/base-bound.ts --context L [--dim d] [--method first-hit|robust|both]
        node scripts/run.mjs scripts/base-bound.ts --table [--dim d]
@@ -31,30 +32,16 @@ interface Flags {
   table: boolean;
 }
 
-function parseFlags(argv: readonly string[]): Flags {
-  const flags: Flags = { dim: 128, method: 'both', table: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') {
-      console.log(HELP);
-      process.exit(0);
-    }
-    if (arg === '--table') {
-      flags.table = true;
-      continue;
-    }
-    const value = argv[++i];
-    if (value === undefined) throw new Error(`base-bound: missing value — '${arg}' (see --help)`);
-    if (arg === '--context' || arg === '--dim') {
-      const n = Number(value);
-      if (!Number.isInteger(n) || n < 1) throw new Error(`base-bound: ${arg} needs a positive integer — got '${value}'`);
-      if (arg === '--context') flags.context = n;
-      else flags.dim = n;
-    } else if (arg === '--method') {
-      if (value !== 'first-hit' && value !== 'robust' && value !== 'both') throw new Error(`base-bound: --method is first-hit, robust or both — got '${value}'`);
-      flags.method = value;
-    } else throw new Error(`base-bound: unknown flag — '${arg}' (see --help)`);
-  }
+function parseFlags(argv: readonly string[]): Flags | 'help' {
+  const flags = parseScriptFlags<Flags>('base-bound', argv, { dim: 128, method: 'both', table: false }, {
+    values: {
+      context: (f, v) => (f.context = integerFlag(v, 1)),
+      dim: (f, v) => (f.dim = integerFlag(v, 2)),
+      method: (f, v) => (f.method = choiceFlag(v, ['first-hit', 'robust', 'both'] as const)),
+    },
+    switches: { table: (f) => (f.table = true) },
+  });
+  if (flags === 'help') return flags;
   if (flags.dim % 2 !== 0) throw new Error(`base-bound: --dim must be even — got ${flags.dim}`);
   if (!flags.table && flags.context === undefined) throw new Error('base-bound: give --context L or --table (see --help)');
   if (flags.table && flags.dim !== 128) throw new Error(`base-bound: the spec's table is for d = 128 — got --dim ${flags.dim}`);
@@ -136,7 +123,8 @@ function table(): void {
 function main(): void {
   try {
     const flags = parseFlags(process.argv.slice(2));
-    if (flags.table) table();
+    if (flags === 'help') console.log(HELP);
+    else if (flags.table) table();
     else single(flags.context!, flags.dim, flags.method);
   } catch (e) {
     console.error(e instanceof Error ? e.message : String(e));

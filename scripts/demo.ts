@@ -11,6 +11,7 @@ import { GPT, MLALM, MemoryTransformer, PaTHLM } from '../models/index.js';
 import { generate, saveSafetensors, train } from '../nn/index.js';
 import { createPositional } from '../positional/index.js';
 import { loadCorpus, sampleBatch } from './lib/corpus.js';
+import { integerFlag, listFlag, parseFlags as parseScriptFlags } from './lib/flags.js';
 import { lineChart } from './lib/svg.js';
 
 interface Flags {
@@ -62,26 +63,20 @@ RoPE model, saves it to out/demo.safetensors, and evaluates every model at 1×, 
                   architectures (${Object.keys(ARCHITECTURES).join(', ')}); default all of ${DEFAULT_MODELS.join(',')}
   --help          this text`;
 
-function parseFlags(argv: readonly string[]): Flags {
-  const flags: Flags = { steps: 80, context: 64, batch: 16, dim: 64, layers: 2, heads: 4, seed: 0, models: [...DEFAULT_MODELS] };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') {
-      console.log(HELP);
-      process.exit(0);
-    }
-    const key = arg.replace(/^--/, '');
-    const value = argv[++i];
-    if (!(key in flags) || value === undefined) throw new Error(`demo: unknown flag or missing value '${arg}' (see --help)`);
-    if (key === 'models') {
-      flags.models = value.split(',');
-      continue;
-    }
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`demo: --${key} needs a non-negative integer, got '${value}'`);
-    (flags as unknown as Record<string, number>)[key] = n;
-  }
-  return flags;
+function parseFlags(argv: readonly string[]): Flags | 'help' {
+  const defaults: Flags = { steps: 80, context: 64, batch: 16, dim: 64, layers: 2, heads: 4, seed: 0, models: [...DEFAULT_MODELS] };
+  return parseScriptFlags<Flags>('demo', argv, defaults, {
+    values: {
+      steps: (f, v) => (f.steps = integerFlag(v, 0)),
+      context: (f, v) => (f.context = integerFlag(v, 1)),
+      batch: (f, v) => (f.batch = integerFlag(v, 1)),
+      dim: (f, v) => (f.dim = integerFlag(v, 1)),
+      layers: (f, v) => (f.layers = integerFlag(v, 1)),
+      heads: (f, v) => (f.heads = integerFlag(v, 1)),
+      seed: (f, v) => (f.seed = integerFlag(v, 0)),
+      models: (f, v) => (f.models = listFlag(v)),
+    },
+  });
 }
 
 /** Mean validation loss over fixed windows of length T (the same windows for every model). */
@@ -98,6 +93,10 @@ function evalLoss(model: LanguageModel, data: Int32Array, T: number, windows: nu
 
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
+  if (flags === 'help') {
+    console.log(HELP);
+    return;
+  }
   const corpus = loadCorpus();
   const T = flags.context;
   console.log(`ropelab demo: char-level language models on Moby-Dick (${corpus.train.length + corpus.val.length} chars, vocab ${corpus.vocab.length})`);

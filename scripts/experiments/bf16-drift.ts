@@ -25,6 +25,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Generator, Tensor } from '../../core/index.js';
 import { applyRotary, ropeInvFreq, rotaryAngles, type RotaryPrecision } from '../../positional/rope.js';
+import { integerFlag, integerListFlag, numberFlag, parseFlags as parseScriptFlags } from '../lib/flags.js';
 import { lineChart } from '../lib/svg.js';
 
 interface Flags {
@@ -49,28 +50,19 @@ bf16 rotation arithmetic, with and without AnchorAttention's anchor. Prints a ta
   --seed S         seed of the pairs (default 0)
   --help           this text`;
 
-function parseFlags(argv: readonly string[]): Flags {
-  const flags: Flags = { offsets: [0, 64, 256, 1024, 4096, 16384, 65536], pairs: 200, delta: 16, dim: 128, base: 10000, seed: 0 };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') {
-      console.log(HELP);
-      process.exit(0);
-    }
-    const key = arg.replace(/^--/, '');
-    const value = argv[++i];
-    if (!(key in flags) || value === undefined) throw new Error(`bf16-drift: unknown flag or missing value — '${arg}' (see --help)`);
-    if (key === 'offsets') {
-      flags.offsets = value.split(',').map(Number);
-      if (flags.offsets.some((m) => !Number.isInteger(m) || m < 0)) throw new Error(`bf16-drift: --offsets must be non-negative integers — got '${value}'`);
-      continue;
-    }
-    const n = Number(value);
-    if (!Number.isFinite(n) || n < 0) throw new Error(`bf16-drift: --${key} needs a non-negative number — got '${value}'`);
-    (flags as unknown as Record<string, number>)[key] = n;
-  }
-  if (!Number.isInteger(flags.dim) || flags.dim < 2 || flags.dim % 2 !== 0) throw new Error(`bf16-drift: --dim must be a positive even integer — got ${flags.dim}`);
-  if (!Number.isInteger(flags.pairs) || flags.pairs < 1) throw new Error(`bf16-drift: --pairs must be a positive integer — got ${flags.pairs}`);
+function parseFlags(argv: readonly string[]): Flags | 'help' {
+  const defaults: Flags = { offsets: [0, 64, 256, 1024, 4096, 16384, 65536], pairs: 200, delta: 16, dim: 128, base: 10000, seed: 0 };
+  const flags = parseScriptFlags<Flags>('bf16-drift', argv, defaults, {
+    values: {
+      offsets: (f, v) => (f.offsets = integerListFlag(v, 0)),
+      pairs: (f, v) => (f.pairs = integerFlag(v, 1)),
+      delta: (f, v) => (f.delta = numberFlag(v, { atLeast: 0 })),
+      dim: (f, v) => (f.dim = integerFlag(v, 2)),
+      base: (f, v) => (f.base = numberFlag(v, { above: 1 })),
+      seed: (f, v) => (f.seed = integerFlag(v, 0)),
+    },
+  });
+  if (flags !== 'help' && flags.dim % 2 !== 0) throw new Error(`bf16-drift: --dim must be even — got ${flags.dim}`);
   return flags;
 }
 
@@ -133,6 +125,10 @@ function exactScores(q: Tensor, k: Tensor, m: number, n: number, invFreq: Float6
 
 function main(): void {
   const flags = parseFlags(process.argv.slice(2));
+  if (flags === 'help') {
+    console.log(HELP);
+    return;
+  }
   const { pairs: N, dim: d, delta, base } = flags;
   const g = new Generator(flags.seed);
   const draw = (): Tensor => new Tensor(Float64Array.from({ length: N * d }, () => g.normal()), [N, 1, d]);

@@ -32,6 +32,7 @@ import { GPT, MLALM } from '../../models/index.js';
 import {
   baselineFromSpectra, qkSpectrum, spectralDiagnostics, train, type QKSpectrum, type SpectralBaseline, type SpectralDiagnostics,
 } from '../../nn/index.js';
+import { integerFlag, numberFlag, parseFlags as parseScriptFlags } from '../lib/flags.js';
 import { lineChart, type LineSeries } from '../lib/svg.js';
 
 // ── configuration ─────────────────────────────────────────────────────────────────────────────────────────────────
@@ -527,28 +528,15 @@ interface Flags {
 }
 
 export function parseFlags(argv: readonly string[]): Flags | 'help' {
-  const flags: Flags = { steps: 200, every: 20, seed: 0, lr: 3e-3, rawMaps: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') return 'help';
-    if (arg === '--raw-maps') {
-      flags.rawMaps = true;
-      continue;
-    }
-    const key = arg.replace(/^--/, '') as 'steps' | 'every' | 'seed' | 'lr';
-    const value = argv[++i];
-    if (!['steps', 'every', 'seed', 'lr'].includes(key) || value === undefined) throw new Error(`mla-spectrum: unknown flag or missing value '${arg}' (see --help)`);
-    const n = Number(value);
-    if (key === 'lr') {
-      if (!(Number.isFinite(n) && n > 0)) throw new Error(`mla-spectrum: --lr needs a number > 0, got '${value}'`);
-      flags.lr = n;
-      continue;
-    }
-    const min = key === 'seed' ? 0 : 1;
-    if (!Number.isInteger(n) || n < min) throw new Error(`mla-spectrum: --${key} needs an integer ≥ ${min}, got '${value}'`);
-    flags[key] = n;
-  }
-  return flags;
+  return parseScriptFlags<Flags>('mla-spectrum', argv, { steps: 200, every: 20, seed: 0, lr: 3e-3, rawMaps: false }, {
+    values: {
+      steps: (f, v) => (f.steps = integerFlag(v, 1)),
+      every: (f, v) => (f.every = integerFlag(v, 1)),
+      seed: (f, v) => (f.seed = integerFlag(v, 0)),
+      lr: (f, v) => (f.lr = numberFlag(v, { above: 0 })),
+    },
+    switches: { 'raw-maps': (f) => (f.rawMaps = true) },
+  });
 }
 
 function main(): void {

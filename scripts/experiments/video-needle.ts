@@ -79,6 +79,7 @@ import {
   HOPE_VNIAH_SCALE, HoPE, MRoPE, NoPE, RoPE, VRoPE, VideoRoPE, buildMRopePositions, hopePositions, mropePositionsTensor,
   videoRopePositions, vropePositions, type MRopeSegment, type PositionalEncoding,
 } from '../../positional/index.js';
+import { choiceFlag, integerFlag, listFlag, numberFlag, parseFlags as parseScriptFlags } from '../lib/flags.js';
 import { lineChart } from '../lib/svg.js';
 
 // ── the task ──
@@ -423,52 +424,24 @@ Defaults take about 3 minutes (164 s measured on 2 shared cores; training is sin
   --lr η             peak AdamW learning rate (default 3e-3)
   --help             this text`;
 
-function parseFlags(argv: readonly string[]): Flags {
-  const flags: Flags = {
+function parseFlags(argv: readonly string[]): Flags | 'help' {
+  const defaults: Flags = {
     steps: 2000, frames: 8, seed: 0, methods: [...DEFAULT_METHODS], batch: 8, evalSeqs: 256, period: DEFAULT_TASK.period, base: DEFAULT_MODEL.base, lr: 3e-3, rule: DEFAULT_TASK.rule,
   };
-  const fields: Record<string, 'steps' | 'frames' | 'seed' | 'batch' | 'evalSeqs' | 'period'> = {
-    steps: 'steps', frames: 'frames', seed: 'seed', batch: 'batch', 'eval-seqs': 'evalSeqs', period: 'period',
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') {
-      console.log(HELP);
-      process.exit(0);
-    }
-    const key = arg.replace(/^--/, '');
-    const value = argv[++i];
-    if (value === undefined) throw new Error(`video-needle: missing value for '${arg}' (see --help)`);
-    if (key === 'methods') {
-      const names = value.split(',');
-      const bad = names.filter((m) => !(METHODS as readonly string[]).includes(m));
-      if (bad.length > 0) throw new Error(`video-needle: unknown method(s) ${bad.join(', ')} (choose from ${METHODS.join(', ')})`);
-      flags.methods = names as Method[];
-      continue;
-    }
-    const n = Number(value);
-    if (key === 'base') {
-      if (!(n > 1) || !Number.isFinite(n)) throw new Error(`video-needle: --base needs a finite number > 1, got '${value}'`);
-      flags.base = n;
-      continue;
-    }
-    if (key === 'rule') {
-      if (!(NEEDLE_RULES as readonly string[]).includes(value)) throw new Error(`video-needle: --rule must be ${NEEDLE_RULES.join(' or ')}, got '${value}'`);
-      flags.rule = value as NeedleRule;
-      continue;
-    }
-    if (key === 'lr') {
-      if (!(n > 0) || !Number.isFinite(n)) throw new Error(`video-needle: --lr needs a finite number > 0, got '${value}'`);
-      flags.lr = n;
-      continue;
-    }
-    const field = Object.hasOwn(fields, key) ? fields[key] : undefined;
-    if (field === undefined) throw new Error(`video-needle: unknown flag '${arg}' (see --help)`);
-    const min = field === 'seed' || field === 'steps' ? 0 : field === 'period' ? 2 : 1;
-    if (!Number.isInteger(n) || n < min) throw new Error(`video-needle: --${key} needs an integer ≥ ${min}, got '${value}'`);
-    flags[field] = n;
-  }
-  return flags;
+  return parseScriptFlags<Flags>('video-needle', argv, defaults, {
+    values: {
+      steps: (f, v) => (f.steps = integerFlag(v, 0)),
+      frames: (f, v) => (f.frames = integerFlag(v, 1)),
+      seed: (f, v) => (f.seed = integerFlag(v, 0)),
+      methods: (f, v) => (f.methods = listFlag(v, METHODS)),
+      batch: (f, v) => (f.batch = integerFlag(v, 1)),
+      'eval-seqs': (f, v) => (f.evalSeqs = integerFlag(v, 1)),
+      period: (f, v) => (f.period = integerFlag(v, 2)),
+      base: (f, v) => (f.base = numberFlag(v, { above: 1 })),
+      lr: (f, v) => (f.lr = numberFlag(v, { above: 0 })),
+      rule: (f, v) => (f.rule = choiceFlag(v, NEEDLE_RULES)),
+    },
+  });
 }
 
 /** One model's training run: returns the model and its training losses. */
@@ -497,6 +470,10 @@ export function trainMethod(
 
 function main(): void {
   const flags = parseFlags(process.argv.slice(2));
+  if (flags === 'help') {
+    console.log(HELP);
+    return;
+  }
   const task: TaskConfig = { ...DEFAULT_TASK, period: flags.period, rule: flags.rule };
   const lengths = [flags.frames, 2 * flags.frames, 4 * flags.frames];
   const cells = task.frameH * task.frameW;

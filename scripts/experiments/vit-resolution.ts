@@ -32,6 +32,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { AdamW, Generator, Tensor, noGrad, warmupCosineLr } from '../../core/index.js';
 import { ViT, type ViTPositional } from '../../models/vit.js';
 import { train } from '../../nn/index.js';
+import { choiceFlag, integerFlag, listFlag, parseFlags as parseScriptFlags } from '../lib/flags.js';
 import { lineChart } from '../lib/svg.js';
 
 const VARIANTS: readonly ViTPositional[] = ['rope-axial', 'rope-mixed', 'absolute', 'none'];
@@ -46,8 +47,6 @@ interface Flags {
   classes: number;
   evalImages: number;
 }
-
-type NumericFlag = 'steps' | 'seed' | 'batch' | 'classes' | 'evalImages';
 
 const TRAIN_SIZE = 16;
 const PATCH = 4;
@@ -71,44 +70,20 @@ writes out/vit-resolution.svg. Defaults take about 3 minutes on 2 cores.
   --eval-images N      evaluation images per resolution (default 512)
   --help               this text`;
 
-function parseFlags(argv: readonly string[]): Flags {
-  const flags: Flags = { steps: 300, seed: 0, variants: [...VARIANTS], objects: 'pixel', bars: 'dotted', batch: 64, classes: 8, evalImages: 512 };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') {
-      console.log(HELP);
-      process.exit(0);
-    }
-    const key = arg.replace(/^--/, '');
-    const value = argv[++i];
-    if (value === undefined) throw new Error(`vit-resolution: missing value for '${arg}' (see --help)`);
-    if (key === 'variants') {
-      const names = value.split(',');
-      const bad = names.filter((n) => !(VARIANTS as readonly string[]).includes(n));
-      if (bad.length > 0) throw new Error(`vit-resolution: unknown variant(s) ${bad.join(', ')} (choose from ${VARIANTS.join(', ')})`);
-      flags.variants = names as ViTPositional[];
-      continue;
-    }
-    if (key === 'objects') {
-      if (value !== 'pixel' && value !== 'relative') throw new Error(`vit-resolution: --objects must be 'pixel' or 'relative', got '${value}'`);
-      flags.objects = value;
-      continue;
-    }
-    if (key === 'bars') {
-      if (value !== 'dotted' && value !== 'solid') throw new Error(`vit-resolution: --bars must be 'dotted' or 'solid', got '${value}'`);
-      flags.bars = value;
-      continue;
-    }
-    const numeric: Readonly<Record<string, NumericFlag>> = { steps: 'steps', seed: 'seed', batch: 'batch', classes: 'classes', 'eval-images': 'evalImages' };
-    const field = Object.hasOwn(numeric, key) ? numeric[key] : undefined;
-    if (field === undefined) throw new Error(`vit-resolution: unknown flag '${arg}' (see --help)`);
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 0 || (field !== 'seed' && field !== 'steps' && n < 1) || (field === 'classes' && n < 2)) {
-      throw new Error(`vit-resolution: --${key} needs a ${field === 'classes' ? 'integer ≥ 2' : 'non-negative integer'}, got '${value}'`);
-    }
-    flags[field] = n;
-  }
-  return flags;
+function parseFlags(argv: readonly string[]): Flags | 'help' {
+  const defaults: Flags = { steps: 300, seed: 0, variants: [...VARIANTS], objects: 'pixel', bars: 'dotted', batch: 64, classes: 8, evalImages: 512 };
+  return parseScriptFlags<Flags>('vit-resolution', argv, defaults, {
+    values: {
+      steps: (f, v) => (f.steps = integerFlag(v, 0)),
+      seed: (f, v) => (f.seed = integerFlag(v, 0)),
+      variants: (f, v) => (f.variants = listFlag(v, VARIANTS)),
+      objects: (f, v) => (f.objects = choiceFlag(v, ['pixel', 'relative'] as const)),
+      bars: (f, v) => (f.bars = choiceFlag(v, ['dotted', 'solid'] as const)),
+      batch: (f, v) => (f.batch = integerFlag(v, 1)),
+      classes: (f, v) => (f.classes = integerFlag(v, 2)),
+      'eval-images': (f, v) => (f.evalImages = integerFlag(v, 1)),
+    },
+  });
 }
 
 /**
@@ -178,6 +153,10 @@ function accuracy(model: ViT, set: { images: Tensor; labels: Float64Array }): nu
 
 function main(): void {
   const flags = parseFlags(process.argv.slice(2));
+  if (flags === 'help') {
+    console.log(HELP);
+    return;
+  }
   const scaleAt = (S: number): number => (flags.objects === 'relative' ? S / TRAIN_SIZE : 1);
   console.log(
     `ViT resolution extrapolation: ${flags.classes} bar orientations, trained at ${TRAIN_SIZE}px (patch ${PATCH}, ${TRAIN_SIZE / PATCH}×${TRAIN_SIZE / PATCH} grid), ` +
