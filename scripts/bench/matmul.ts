@@ -5,7 +5,8 @@
  *   node scripts/run.mjs scripts/bench/matmul.ts
  *
  * Timings are the median of a few repetitions after warm-up, ropelab and TF.js cpu alternating (see measureAll);
- * TF.js timings include `await result.data()` so its lazy execution is counted. GFLOP/s = 2·N³ / time. Ratios are speed ratios: > 1 means ropelab is faster.
+ * TF.js timings include `await result.data()` so its lazy execution is counted. GFLOP/s = 2·N³ / time. Ratios are
+ * speed ratios: > 1 means ropelab is faster.
  */
 import { Generator, matmul, randn, type DType, type MatmulOptions, type Tensor } from '../../core/index.js';
 import { fmt, loadTf, medianMs, pairedMediansMs, printEnvironment, printTable, useBackend, type PeerBackend, type TfModule } from './harness.js';
