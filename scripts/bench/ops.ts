@@ -57,7 +57,10 @@ async function main(): Promise<void> {
   const f32 = inputs('float32');
   const f64 = inputs('float64');
 
-  // ropelab first: starting TF.js's wasm backend slows typed-array code for the rest of the process (harness.ts)
+  // ropelab first: starting TF.js's wasm backend slows typed-array code for the rest of the process (harness.ts).
+  // Three untimed passes over every case first: a process's first large allocations fault in fresh pages (~15 µs
+  // per 4 KiB on these machines) until the allocator has memory to reuse, and the first row timed would pay that.
+  for (let pass = 0; pass < 3; pass++) for (const c of CASES) for (const t of [f32, f64]) c.ours(...t);
   const ours = new Map<string, [number, number]>();
   for (const c of CASES) ours.set(c.name, [await medianMs(() => c.ours(...f32), REPS), await medianMs(() => c.ours(...f64), REPS)]);
 
