@@ -1,12 +1,12 @@
 /**
- * Square matmul benchmark: ropelab's `matmul` op against TF.js (cpu backend = plain JS, wasm backend = XNNPACK,
- * single-threaded in Node) in the same process. Not a test; prints a table.
+ * Matmul benchmark (square, transposed and batched products): ropelab's `matmul` op against TF.js (cpu backend
+ * = plain JS, wasm backend = XNNPACK, single-threaded in Node) in the same process. Not a test; prints tables.
  *
  *   node scripts/run.mjs scripts/bench/matmul.ts
  *
  * Timings are the median of a few repetitions after warm-up, ropelab and TF.js cpu alternating (see measureAll);
- * TF.js timings include `await result.data()` so its lazy execution is counted. GFLOP/s = 2·N³ / time. Ratios are
- * speed ratios: > 1 means ropelab is faster.
+ * TF.js timings include `await result.data()` so its lazy execution is counted. GFLOP/s = 2·N³·batch / time.
+ * Ratios are speed ratios: > 1 means ropelab is faster.
  */
 import { Generator, matmul, randn, type DType, type MatmulOptions, type Tensor } from '../../core/index.js';
 import { fmt, loadTf, medianMs, pairedMediansMs, printEnvironment, printTable, useBackend, type PeerBackend, type TfModule } from './harness.js';
@@ -15,6 +15,9 @@ const SIZES = [128, 256, 512, 1024] as const;
 const DTYPES: readonly DType[] = ['float32', 'float64'];
 /** Size used for the transposed variants. */
 const TRANSPOSED_N = 512;
+/** Batched products: BATCH matrices of BATCHED_N, the same FLOPs as one TRANSPOSED_N product (8 · 256³ = 512³). */
+const BATCH = 8;
+const BATCHED_N = 256;
 const SEED = 1234;
 
 interface Variant {
@@ -38,25 +41,36 @@ function repsFor(n: number): { warmup: number; reps: number } {
   return { warmup: 1, reps: 3 };
 }
 
-function gflops(n: number, ms: number): number {
-  return (2 * n ** 3) / (ms * 1e6);
+/** A product: `batch` matrices (batch 0 = one plain matrix) of n × n, b shared by every batch when sharedB. */
+interface Shape {
+  n: number;
+  batch: number;
+  sharedB: boolean;
 }
+
+const flops = ({ n, batch }: Shape): number => Math.max(batch, 1) * 2 * n ** 3;
+
+function gflops(shape: Shape, ms: number): number {
+  return flops(shape) / (ms * 1e6);
+}
+
+const dims = ({ n, batch }: Shape, shared = false): number[] => (batch === 0 || shared ? [n, n] : [batch, n, n]);
 
 type Timed = () => unknown | Promise<unknown>;
 
-/** ropelab: one n×n·n×n product through the public op. */
-function ropelabProduct(n: number, dtype: DType, variant: Variant): Timed {
+/** ropelab: one product through the public op. */
+function ropelabProduct(shape: Shape, dtype: DType, variant: Variant): Timed {
   const generator = new Generator(SEED);
-  const a: Tensor = randn([n, n], { dtype, generator });
-  const b: Tensor = randn([n, n], { dtype, generator });
+  const a: Tensor = randn(dims(shape), { dtype, generator });
+  const b: Tensor = randn(dims(shape, shape.sharedB), { dtype, generator });
   const options: MatmulOptions = { transposeA: variant.transposeA, transposeB: variant.transposeB };
   return () => matmul(a, b, options);
 }
 
-/** TF.js: one n×n·n×n float32 product on the current backend, including the read-back of the result. */
-function tfjsProduct(tf: TfModule, n: number, variant: Variant): { run: Timed; dispose: () => void } {
-  const a = tf.randomNormal([n, n], 0, 1, 'float32', SEED);
-  const b = tf.randomNormal([n, n], 0, 1, 'float32', SEED + 1);
+/** TF.js: one float32 product on the current backend, including the read-back of the result. */
+function tfjsProduct(tf: TfModule, shape: Shape, variant: Variant): { run: Timed; dispose: () => void } {
+  const a = tf.randomNormal(dims(shape), 0, 1, 'float32', SEED);
+  const b = tf.randomNormal(dims(shape, shape.sharedB), 0, 1, 'float32', SEED + 1);
   const run = async (): Promise<void> => {
     const c = tf.matMul(a, b, variant.transposeA, variant.transposeB);
     await c.data();
@@ -65,14 +79,13 @@ function tfjsProduct(tf: TfModule, n: number, variant: Variant): { run: Timed; d
   return { run, dispose: () => tf.dispose([a, b]) };
 }
 
-async function timeRopelab(n: number, dtype: DType, variant: Variant): Promise<number> {
-  const { warmup, reps } = repsFor(n);
-  return medianMs(ropelabProduct(n, dtype, variant), reps, warmup);
+async function timeRopelab(shape: Shape, dtype: DType, variant: Variant): Promise<number> {
+  const { warmup, reps } = repsFor(shape.n);
+  return medianMs(ropelabProduct(shape, dtype, variant), reps, warmup);
 }
 
-interface Case {
+interface Case extends Shape {
   label: string;
-  n: number;
   dtype: DType;
   variant: Variant;
 }
@@ -82,8 +95,8 @@ interface Row extends Case {
   tfjs: Record<PeerBackend, number | null>;
 }
 
-function timeCell(n: number, ms: number | null): string {
-  return ms === null ? 'n/a' : `${fmt(ms)} ms ${fmt(gflops(n, ms))}`;
+function timeCell(shape: Shape, ms: number | null): string {
+  return ms === null ? 'n/a' : `${fmt(ms)} ms ${fmt(gflops(shape, ms))}`;
 }
 
 function ratioCell(ropelabMs: number, otherMs: number | null): string {
@@ -95,9 +108,9 @@ function printRows(rows: readonly Row[]): void {
     ['case', 'ropelab ms GFLOP/s', 'tfjs-cpu ms GFLOP/s', 'tfjs-wasm ms GFLOP/s', 'rl/cpu', 'rl/wasm'],
     rows.map((r) => [
       `${r.label} ${r.n} ${r.dtype === 'float32' ? 'f32' : 'f64'}`,
-      timeCell(r.n, r.ropelab),
-      timeCell(r.n, r.tfjs.cpu),
-      timeCell(r.n, r.tfjs.wasm),
+      timeCell(r, r.ropelab),
+      timeCell(r, r.tfjs.cpu),
+      timeCell(r, r.tfjs.wasm),
       ratioCell(r.ropelab, r.tfjs.cpu),
       ratioCell(r.ropelab, r.tfjs.wasm),
     ]),
@@ -117,12 +130,12 @@ async function measureAll(tf: TfModule, cases: readonly Case[]): Promise<Row[]> 
   const cpu = await useBackend(tf, 'cpu');
   for (const c of cases) {
     const { warmup, reps } = repsFor(c.n);
-    const ropelab = ropelabProduct(c.n, c.dtype, c.variant);
+    const ropelab = ropelabProduct(c, c.dtype, c.variant);
     if (!cpu || c.dtype !== 'float32') {
       rows.push({ ...c, ropelab: await medianMs(ropelab, reps, warmup), tfjs: { cpu: null, wasm: null } });
       continue;
     }
-    const peer = tfjsProduct(tf, c.n, c.variant);
+    const peer = tfjsProduct(tf, c, c.variant);
     const [ropelabMs, cpuMs] = await pairedMediansMs([ropelab, peer.run], reps, warmup);
     peer.dispose();
     rows.push({ ...c, ropelab: ropelabMs!, tfjs: { cpu: cpuMs!, wasm: null } });
@@ -131,7 +144,7 @@ async function measureAll(tf: TfModule, cases: readonly Case[]): Promise<Row[]> 
     for (const row of rows) {
       if (row.dtype !== 'float32') continue;
       const { warmup, reps } = repsFor(row.n);
-      const peer = tfjsProduct(tf, row.n, row.variant);
+      const peer = tfjsProduct(tf, row, row.variant);
       row.tfjs.wasm = await medianMs(peer.run, reps, warmup);
       peer.dispose();
     }
@@ -140,22 +153,30 @@ async function measureAll(tf: TfModule, cases: readonly Case[]): Promise<Row[]> 
 }
 
 async function main(): Promise<void> {
-  printEnvironment('square matmul: ropelab vs TF.js cpu (plain JS) and wasm (XNNPACK, SIMD, one thread) in one process');
+  printEnvironment('matmul: ropelab vs TF.js cpu (plain JS) and wasm (XNNPACK, SIMD, one thread) in one process');
   const tf = await loadTf();
   console.log(`TF.js ${tf.version_core}, float32 only (f64 columns n/a); ratios = tfjs time / ropelab time (> 1: ropelab faster)`);
 
-  const square: Case[] = SIZES.flatMap((n) => DTYPES.map((dtype) => ({ label: PLAIN.label, n, dtype, variant: PLAIN })));
+  const plain = { batch: 0, sharedB: false };
+  const square: Case[] = SIZES.flatMap((n) => DTYPES.map((dtype) => ({ ...plain, label: PLAIN.label, n, dtype, variant: PLAIN })));
   const transposed: Case[] = VARIANTS.flatMap((variant) =>
-    DTYPES.map((dtype) => ({ label: variant.label, n: TRANSPOSED_N, dtype, variant })),
+    DTYPES.map((dtype) => ({ ...plain, label: variant.label, n: TRANSPOSED_N, dtype, variant })),
   );
-  const rows = await measureAll(tf, [...square, ...transposed]);
+  const batched: Case[] = [
+    ...VARIANTS.map((variant) => ({ label: `${BATCH}× ${variant.label}`, n: BATCHED_N, batch: BATCH, sharedB: false, dtype: 'float32' as const, variant })),
+    { label: `${BATCH}× A·shared Bᵀ`, n: BATCHED_N, batch: BATCH, sharedB: true, dtype: 'float32', variant: VARIANTS[1]! },
+  ];
+  const rows = await measureAll(tf, [...square, ...transposed, ...batched]);
   console.log(`wasm backend: SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')}, threads ${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')}\n`);
   printRows(rows.slice(0, square.length));
   console.log(`\ntransposed variants at N = ${TRANSPOSED_N}`);
-  printRows(rows.slice(square.length));
+  printRows(rows.slice(square.length, square.length + transposed.length));
+  console.log(`\nbatched: ${BATCH} products of ${BATCHED_N}³ (the FLOPs of one ${TRANSPOSED_N}³), float32; "shared B" is one [${BATCHED_N}, ${BATCHED_N}] matrix for every batch, as a Linear layer`);
+  printRows(rows.slice(square.length + transposed.length));
 
-  const after = await timeRopelab(TRANSPOSED_N, 'float32', PLAIN);
-  console.log(`\nropelab A·B ${TRANSPOSED_N} f32 re-timed after TF.js wasm ran: ${after.toFixed(2)} ms, ${gflops(TRANSPOSED_N, after).toFixed(2)} GFLOP/s`);
+  const single = { ...plain, n: TRANSPOSED_N };
+  const after = await timeRopelab(single, 'float32', PLAIN);
+  console.log(`\nropelab A·B ${TRANSPOSED_N} f32 re-timed after TF.js wasm ran: ${after.toFixed(2)} ms, ${gflops(single, after).toFixed(2)} GFLOP/s`);
 }
 
 await main();
