@@ -28,12 +28,12 @@ export function median(xs: readonly number[]): number {
 }
 
 /**
- * Wall times in ms of several functions run in alternation: after `warmup` rounds, each of `reps` rounds times
- * one call of every function; returns each function's times. A machine that speeds up or slows down during the
- * run (a neighbour's load, the scheduler moving the process to a busier core) then shifts all of them alike, so
- * ratios of their medians stay meaningful.
+ * Median wall times in ms of several functions run in alternation: after `warmup` rounds, each of `reps` rounds
+ * times one call of every function. A machine that speeds up or slows down during the run (a neighbour's load,
+ * the scheduler moving the process to a busier core) then shifts all of them alike, so ratios of the medians stay
+ * meaningful.
  */
-export async function pairedTimesMs(fns: readonly (() => unknown | Promise<unknown>)[], reps: number, warmup = 1): Promise<number[][]> {
+export async function pairedMediansMs(fns: readonly (() => unknown | Promise<unknown>)[], reps: number, warmup = 1): Promise<number[]> {
   for (let i = 0; i < warmup; i++) for (const fn of fns) await fn();
   const times: number[][] = fns.map(() => []);
   for (let i = 0; i < reps; i++) {
@@ -43,12 +43,7 @@ export async function pairedTimesMs(fns: readonly (() => unknown | Promise<unkno
       times[f]!.push(performance.now() - t0);
     }
   }
-  return times;
-}
-
-/** Medians of pairedTimesMs. */
-export async function pairedMediansMs(fns: readonly (() => unknown | Promise<unknown>)[], reps: number, warmup = 1): Promise<number[]> {
-  return (await pairedTimesMs(fns, reps, warmup)).map(median);
+  return times.map(median);
 }
 
 export function printEnvironment(title: string): void {

@@ -41,7 +41,7 @@ import {
   mlaCacheNumbersPerToken, type FifoState, type MLADims,
 } from '../../nn/index.js';
 import { RoPE } from '../../positional/index.js';
-import { fmt, printEnvironment, printTable } from './harness.js';
+import { fmt, median, printEnvironment, printTable } from './harness.js';
 
 const SEED = 4242;
 const DIM = 256;
@@ -209,7 +209,6 @@ function runCase(variant: Variant, T: number): CaseResult {
     const c = process.cpuUsage(c0);
     cpuTimes.push((c.user + c.system) / 1000);
   }
-  const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   return { variant, T, ms: median(times), times, cpuMs: median(cpuTimes), cpuTimes, maxRssKiB: process.resourceUsage().maxRSS, loss };
 }
 
@@ -236,7 +235,6 @@ function runPair(T: number): PairResult {
       cpu[name].push((c.user + c.system) / 1000);
     }
   }
-  const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   return { T, pathCpuMs: median(cpu.path), fullCpuMs: median(cpu.full), rounds };
 }
 
