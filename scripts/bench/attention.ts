@@ -681,7 +681,7 @@ async function main(): Promise<void> {
     if (!check.ok) mismatched.push(peer.label);
     for (const { id, label } of CASES) {
       const c = cases.get(id)!;
-      await worker.call({ ...c.request(peer.tuned) });
+      await worker.call(c.request(peer.tuned));
       const { warmup, reps } = repsFor(id, peer.id);
       const [ropelab, tfjs] = await pairedMediansMs([c.step, () => worker.call({ kind: 'step' })], reps, warmup);
       await worker.call({ kind: 'release' });
