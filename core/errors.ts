@@ -46,6 +46,21 @@ export type ValueError = InstanceType<typeof ValueError>;
 export const IndexError = opErrorClass(RangeError, 'IndexError');
 export type IndexError = InstanceType<typeof IndexError>;
 
+/**
+ * The autograd graph cannot answer: backward through a freed graph, a saved tensor modified in place after it was
+ * recorded, or a second derivative through an op whose backward is not itself differentiable.
+ */
+export class AutogradError extends Error implements ErrorInfo {
+  override readonly name = 'AutogradError';
+  readonly op: string;
+  readonly arg?: string;
+  constructor(op: string, message: string, arg?: string) {
+    super(`${op}: ${message}`);
+    this.op = op;
+    if (arg !== undefined) this.arg = arg;
+  }
+}
+
 /** The analytical and numerical Jacobians disagree (see `gradcheck`). */
 export class GradcheckError extends Error implements ErrorInfo {
   override readonly name = 'GradcheckError';

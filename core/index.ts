@@ -1,6 +1,10 @@
 /** Public surface of core/: tensors, ops, autograd, gradcheck, randomness and optimizers. */
 export type { DType, TypedArray } from './dtype.js';
-export { AxisError, DTypeError, GradcheckError, IndexError, ShapeError, ValueError, type ErrorInfo } from './errors.js';
+export { AutogradError, AxisError, DTypeError, GradcheckError, IndexError, ShapeError, ValueError, type ErrorInfo } from './errors.js';
+export {
+  describeValue, expectAllocatable, expectBoolean, expectFiniteValues, expectInteger, expectNumber, expectOneOf, expectOptions,
+  expectShape, expectTensor, expectTensorLike, MAX_TENSOR_ELEMENTS, type NumberRule,
+} from './args.js';
 export { broadcastShapes, fmtShape, sizeOf, stridesOf, type Shape } from './shape.js';
 export { Generator } from './random.js';
 export { Tensor, type NestedArray, type TensorLike } from './tensor.js';

@@ -10,6 +10,18 @@ import * as S from './ops/softmax.js';
 import { fmtShape, sizeOf, stridesOf, type Shape } from './shape.js';
 
 export type NestedArray = number | NestedArray[];
+
+/**
+ * Storage versions, as PyTorch's `_version`: one counter per typed array, shared by every tensor over it (views,
+ * `detach`). Every in-place write the library makes (optimizers, `loadStateDict`, `Tensor.assign`) bumps it; a
+ * backward rule whose saved tensor changed version since it was recorded refuses to run (autograd.ts).
+ */
+const storageVersions = new WeakMap<TypedArray, number>();
+
+/** The version of a typed array's contents (0 until something writes it in place). */
+export function storageVersion(data: TypedArray): number {
+  return storageVersions.get(data) ?? 0;
+}
 /** A tensor or a plain number (which takes the other operand's dtype). */
 export type TensorLike = Tensor | number;
 
@@ -49,6 +61,20 @@ export class Tensor {
   get strides(): number[] {
     return stridesOf(this.shape);
   }
+  /** How many in-place writes the library has made to this tensor's storage (shared with views of it). */
+  get version(): number {
+    return storageVersion(this.data);
+  }
+
+  /**
+   * Declare that `data` was written in place (call it after `t.data.set(…)` or any direct write): backward passes
+   * through graphs that saved this tensor before the write then throw instead of returning wrong gradients.
+   */
+  markModified(): this {
+    storageVersions.set(this.data, storageVersion(this.data) + 1);
+    return this;
+  }
+
   /** True if no op made this tensor (user-created, or detached). */
   get isLeaf(): boolean {
     return this.gradNode === null;
