@@ -6,7 +6,7 @@ export {
   expectShape, expectTensor, expectTensorLike, MAX_TENSOR_ELEMENTS, type NumberRule,
 } from './args.js';
 export { broadcastShapes, fmtShape, sizeOf, stridesOf, type Shape } from './shape.js';
-export { Generator } from './random.js';
+export { defaultGenerator, Generator, manualSeed } from './random.js';
 export { Tensor, type NestedArray, type TensorLike } from './tensor.js';
 export {
   arange, eye, fromArray, full, linspace, ones, onesLike, rand, randint, randn, tensor, zeros, zerosLike,

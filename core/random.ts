@@ -1,17 +1,46 @@
 /**
  * Seeded randomness. `new Generator(seed)` yields the same stream on every platform: xoshiro128** (Blackman &
  * Vigna, 2018) on 32-bit integer arithmetic, seeded through splitmix32. Nothing in ropelab draws from
- * Math.random: each random op takes a Generator explicitly.
+ * Math.random: a random op draws from the Generator it is given, or else from the one process-wide default
+ * generator (`defaultGenerator()`, seeded 0 at start and reseeded by `manualSeed(n)`), which advances with every
+ * draw as torch's default generator does.
  */
-export class Generator {
-  private s0: number;
-  private s1: number;
-  private s2: number;
-  private s3: number;
-  private spareNormal: number | null = null;
+import { expectInteger } from './args.js';
 
-  constructor(readonly seed: number = 0) {
-    let x = (Math.trunc(seed) ^ Math.trunc(seed / 0x100000000)) >>> 0;
+/** Seeds are integers of magnitude < 2⁵³ (so every seed is exact in a double). */
+function checkSeed(op: string, seed: unknown): number {
+  return expectInteger(op, 'seed', seed, { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
+}
+
+export class Generator {
+  private s0 = 0;
+  private s1 = 0;
+  private s2 = 0;
+  private s3 = 0;
+  private spareNormal: number | null = null;
+  private seedValue = 0;
+
+  /** `new Generator(42)`: the stream for seed 42 (an integer, |seed| < 2⁵³; default 0). */
+  constructor(seed: number = 0) {
+    this.reset('Generator', seed);
+  }
+
+  /** The seed this generator was constructed or last reseeded with. */
+  get seed(): number {
+    return this.seedValue;
+  }
+
+  /** Restart this generator's stream from `seed` (as torch.Generator.manual_seed); returns this. */
+  manualSeed(seed: number): this {
+    this.reset('Generator.manualSeed', seed);
+    return this;
+  }
+
+  private reset(op: string, seed: unknown): void {
+    const s = checkSeed(op, seed);
+    this.seedValue = s;
+    this.spareNormal = null;
+    let x = (Math.trunc(s) ^ Math.trunc(s / 0x100000000)) >>> 0;
     const next = (): number => {
       // splitmix32: z = mix(x += golden ratio)
       x = (x + 0x9e3779b9) | 0;
@@ -61,7 +90,7 @@ export class Generator {
     return r * Math.cos(2 * Math.PI * v);
   }
 
-  /** Uniform integer in [low, high). */
+  /** Uniform integer in [low, high) (integers, low < high; checked by the public callers, not per draw). */
   int(low: number, high: number): number {
     return low + Math.floor(this.random() * (high - low));
   }
@@ -74,4 +103,24 @@ export class Generator {
 
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
+}
+
+/** The process-wide generator that random ops use when they are given none (made on first use). */
+let defaultGen: Generator | null = null;
+
+/**
+ * The generator that `randn`, `rand`, `randint` (and other random ops) draw from when no `generator` option is
+ * given. It starts from seed 0 in every process and advances with each draw; `manualSeed(n)` restarts it.
+ */
+export function defaultGenerator(): Generator {
+  return (defaultGen ??= new Generator(0));
+}
+
+/**
+ * Reseed the default generator (as `torch.manual_seed`): after `manualSeed(7)`, the same sequence of random calls
+ * without a generator gives the same numbers. `seed` is an integer with |seed| < 2⁵³. Returns the default generator.
+ */
+export function manualSeed(seed: number): Generator {
+  checkSeed('manualSeed', seed);
+  return defaultGenerator().manualSeed(seed);
 }

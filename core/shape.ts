@@ -1,4 +1,5 @@
-import { AxisError, ShapeError } from './errors.js';
+import { describeValue, expectShape } from './args.js';
+import { AxisError, DTypeError, ShapeError } from './errors.js';
 
 /** A tensor shape: sizes of each dimension, outermost first (row-major). */
 export type Shape = readonly number[];
@@ -30,12 +31,12 @@ export function shapesEqual(a: Shape, b: Shape): boolean {
   return true;
 }
 
-export function checkShape(op: string, shape: Shape, arg = 'shape'): void {
-  for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) {
-      throw new ShapeError(op, `invalid shape ${arg}=${fmtShape(shape)} (sizes must be non-negative integers)`, arg);
-    }
-  }
+/**
+ * A shape argument of the public function `op`: an array of non-negative integers whose product fits in one tensor
+ * (`expectShape`); returns the element count.
+ */
+export function checkShape(op: string, shape: Shape, arg = 'shape'): number {
+  return expectShape(op, arg, shape);
 }
 
 /**
@@ -81,6 +82,7 @@ export function broadcastStrides(shape: Shape, target: Shape): number[] {
 
 /** Normalise a possibly negative axis; throws `AxisError` naming the valid range. */
 export function normAxis(axis: number, ndim: number, op: string, arg = 'axis'): number {
+  if (typeof axis !== 'number') throw new DTypeError(op, `${arg} must be an integer, got ${describeValue(axis)}`, arg);
   if (!Number.isInteger(axis) || axis < -ndim || axis >= ndim) {
     const valid = ndim === 0 ? 'none: x is a scalar' : `valid: ${-ndim}..${ndim - 1}`;
     throw new AxisError(op, `${arg} ${axis} out of range for a tensor of rank ${ndim} (${valid})`, arg);
@@ -91,7 +93,10 @@ export function normAxis(axis: number, ndim: number, op: string, arg = 'axis'): 
 /** Normalise a list of axes (undefined = all), sorted and without repeats. */
 export function normAxes(axes: number | readonly number[] | undefined, ndim: number, op: string, arg = 'axis'): number[] {
   if (axes === undefined) return Array.from({ length: ndim }, (_, i) => i);
-  const list = typeof axes === 'number' ? [axes] : axes;
+  if (typeof axes !== 'number' && !Array.isArray(axes)) {
+    throw new DTypeError(op, `${arg} must be an integer or an array of integers, got ${describeValue(axes)}`, arg);
+  }
+  const list: readonly number[] = typeof axes === 'number' ? [axes] : axes;
   const out = list.map((a) => normAxis(a, ndim, op, arg));
   const sorted = [...out].sort((x, y) => x - y);
   for (let i = 1; i < sorted.length; i++) {

@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { Generator, ValueError, rand, randint, randn } from '../../core/index.js';
+import { DTypeError, Generator, ValueError, defaultGenerator, manualSeed, rand, randint, randn, type Tensor } from '../../core/index.js';
 import { fcParams, shapeArb } from '../helpers/fc.js';
 import { sizeOfShape } from '../helpers/oracle.js';
 
@@ -205,18 +205,65 @@ test('rand/randn/randint: the same new Generator(seed) gives the same tensor; va
   );
 });
 
-test('random factories without a generator use a fresh new Generator(0), never Math.random', () => {
+test('random factories without a generator draw from the default generator: it advances, manualSeed restarts it, never Math.random', () => {
   const original = Math.random;
   Math.random = () => {
     throw new Error('Math.random must not be used');
   };
   try {
-    assert.equal(Array.from(rand([5]).data), Array.from(rand([5], { generator: new Generator(0) }).data));
-    assert.equal(Array.from(randn([5]).data), Array.from(randn([5], { generator: new Generator(0) }).data));
-    assert.equal(Array.from(randint(0, 9, [5]).data), Array.from(randint(0, 9, [5], { generator: new Generator(0) }).data));
+    const arr = (t: Tensor): number[] => Array.from(t.data);
+    // two calls in a row differ (each draw advances the one default stream) …
+    manualSeed(5);
+    const [r1, r2] = [arr(rand([6])), arr(rand([6]))];
+    assert.not.equal(r1, r2, 'rand twice without a generator must not repeat');
+    const [n1, n2] = [arr(randn([6])), arr(randn([6]))];
+    assert.not.equal(n1, n2, 'randn twice without a generator must not repeat');
+    const [i1, i2] = [arr(randint(0, 1000, [6])), arr(randint(0, 1000, [6]))];
+    assert.not.equal(i1, i2, 'randint twice without a generator must not repeat');
+    // … and are exactly the draws of one Generator(5) in call order
+    const g = new Generator(5);
+    assert.equal([r1, r2], [arr(rand([6], { generator: g })), arr(rand([6], { generator: g }))]);
+    assert.equal([n1, n2], [arr(randn([6], { generator: g })), arr(randn([6], { generator: g }))]);
+    assert.equal([i1, i2], [arr(randint(0, 1000, [6], { generator: g })), arr(randint(0, 1000, [6], { generator: g }))]);
+    // manualSeed restarts the same object that defaultGenerator() returns
+    const d = defaultGenerator();
+    assert.is(manualSeed(5), d);
+    assert.is(defaultGenerator(), d);
+    assert.is(d.seed, 5);
+    assert.equal(arr(rand([6])), r1, 'after manualSeed(5) the stream starts over');
+    manualSeed(6);
+    assert.not.equal(arr(rand([6])), r1, 'another seed, another stream');
+    // an explicit generator leaves the default stream where it was
+    manualSeed(5);
+    rand([3], { generator: new Generator(1) });
+    assert.equal(arr(rand([6])), r1);
   } finally {
     Math.random = original;
   }
+});
+
+test('Generator(seed), generator.manualSeed(seed) and manualSeed(seed) refuse non-integer seeds with a typed error', () => {
+  const bad: [unknown, typeof DTypeError | typeof ValueError][] = [
+    [Number.NaN, ValueError], [Infinity, ValueError], [-Infinity, ValueError], [1.5, ValueError], [2 ** 53, ValueError],
+    ['3', DTypeError], [null, DTypeError], [{}, DTypeError], [3n, DTypeError],
+  ];
+  for (const [seed, Err] of bad) {
+    const is = (op: string) => (e: unknown) => e instanceof Err && (e as ValueError).arg === 'seed' && (e as Error).message.startsWith(`${op}: seed`);
+    assert.throws(() => new Generator(seed as number), is('Generator'), `Generator(${String(seed)})`);
+    assert.throws(() => manualSeed(seed as number), is('manualSeed'), `manualSeed(${String(seed)})`);
+    assert.throws(() => new Generator(1).manualSeed(seed as number), is('Generator.manualSeed'), `g.manualSeed(${String(seed)})`);
+  }
+  const before = defaultGenerator().seed;
+  assert.throws(() => manualSeed(Number.NaN));
+  assert.is(defaultGenerator().seed, before, 'a refused seed leaves the default generator alone');
+  // the limits themselves, negatives and the default are accepted
+  for (const seed of [0, -1, 2 ** 53 - 1, -(2 ** 53 - 1)]) assert.is(new Generator(seed).seed, seed);
+  assert.is(new Generator().seed, 0);
+  // reseeding an existing generator restarts its stream, spare normal included
+  const g = new Generator(9);
+  const first = [g.normal(), g.random()];
+  g.normal(); // leaves a spare normal behind
+  assert.equal([g.manualSeed(9).normal(), g.random()], first);
 });
 
 test('randint: integers within [low, high) of the requested shape; bad bounds → ValueError', () => {
