@@ -4,9 +4,14 @@
  * Shape letters: B batch, T query length, S key length, C model dim, H query heads, Hkv key/value heads, D head dim.
  */
 import {
-  Generator, ShapeError, Tensor, ValueError, attention, fmtShape, reshape, type AttentionOptions, type DType,
+  DTypeError, Generator, ShapeError, Tensor, ValueError, attention, broadcastShapes, describeValue, expectInteger, expectNumber,
+  expectOptions, expectTensor, fmtShape, reshape, type AttentionOptions, type DType,
 } from '../core/index.js';
 import { NoPE, type PositionalEncoding, type Positions } from '../positional/index.js';
+import {
+  expectEncodingFits, expectPositions, expectSequence, expectSize, expectWeight, optionalBoolean, optionalCache, optionalDType,
+  optionalGenerator, optionalPositional,
+} from './checks.js';
 import type { KVCache } from './kv-cache.js';
 import { Linear } from './linear.js';
 import { Module } from '../core/index.js';
@@ -28,12 +33,46 @@ export interface SDPAOptions {
  * a query that may attend to nothing outputs 0 (not NaN).
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: SDPAOptions = {}): Tensor {
+  checkAttentionArgs('scaledDotProductAttention', q, k, v, options);
   const opts: AttentionOptions = {};
   if (options.mask !== undefined) opts.mask = options.mask;
   if (options.causal !== undefined) opts.causal = options.causal;
   if (options.window !== undefined) opts.window = options.window;
   if (options.scale !== undefined) opts.scale = options.scale;
   return attention(q, k, v, opts);
+}
+
+/**
+ * What the fused attention op checks, with `op` (the function the user called) in the messages: q [..., Tq, D],
+ * k [..., Tk, D], v [..., Tk, Dv] of one dtype with broadcasting batch axes, and the options.
+ */
+export function checkAttentionArgs(op: string, q: unknown, k: unknown, v: unknown, options: SDPAOptions | undefined): void {
+  const o = expectOptions(op, 'options', options, ['mask', 'causal', 'window', 'scale']);
+  for (const [t, name] of [[q, 'q'], [k, 'k'], [v, 'v']] as const) {
+    expectTensor(op, name, t);
+    if (t.ndim < 2) throw new ShapeError(op, `${name}=${fmtShape(t.shape)} needs at least [seq, dim]`, name);
+  }
+  const [qt, kt, vt] = [q as Tensor, k as Tensor, v as Tensor];
+  for (const [t, name] of [[kt, 'k'], [vt, 'v']] as const) {
+    if (t.dtype !== qt.dtype) throw new DTypeError(op, `dtypes differ — q is ${qt.dtype}, ${name} is ${t.dtype} (cast one of them)`, name);
+  }
+  const [Tq, d] = qt.shape.slice(-2) as [number, number];
+  const [Tk, dk] = kt.shape.slice(-2) as [number, number];
+  if (dk !== d) throw new ShapeError(op, `q and k head dims differ — q=${fmtShape(qt.shape)}, k=${fmtShape(kt.shape)}`, 'k');
+  if (vt.shape[vt.ndim - 2] !== Tk) throw new ShapeError(op, `k and v lengths differ — k=${fmtShape(kt.shape)}, v=${fmtShape(vt.shape)} (one value per key)`, 'v');
+  const batch = broadcastShapes(broadcastShapes(qt.shape.slice(0, -2), kt.shape.slice(0, -2), op, ['q', 'k']), vt.shape.slice(0, -2), op, ['q·k', 'v']);
+  const causal = optionalBoolean(op, 'options.causal', o.causal) ?? false;
+  if (causal && Tq > Tk) throw new ShapeError(op, `causal attention needs Tq ≤ Tk — q=${fmtShape(qt.shape)}, k=${fmtShape(kt.shape)}`, 'q');
+  if (o.window !== undefined && o.window !== Infinity) expectInteger(op, 'options.window', o.window, { min: 1 });
+  if (o.scale !== undefined) expectNumber(op, 'options.scale', o.scale);
+  if (o.mask !== undefined && o.mask !== null) checkMask(op, 'options.mask', o.mask, [...batch, Tq, Tk]);
+}
+
+/** mask must be a Tensor broadcasting to `scores` without enlarging them. */
+export function checkMask(op: string, arg: string, mask: unknown, scores: readonly number[]): void {
+  if (!(mask instanceof Tensor)) throw new DTypeError(op, `${arg} must be a Tensor or null, got ${describeValue(mask)}`, arg);
+  const ok = mask.ndim <= scores.length && mask.shape.every((s, i) => s === 1 || s === scores[scores.length - mask.ndim + i]);
+  if (!ok) throw new ShapeError(op, `${arg}=${fmtShape(mask.shape)} must broadcast to scores=${fmtShape(scores)} (sizes 1 or equal, at most ${scores.length} axes)`, arg);
 }
 
 export interface MultiHeadAttentionOptions {
@@ -81,36 +120,67 @@ export class MultiHeadAttention extends Module {
 
   constructor(readonly dim: number, options: MultiHeadAttentionOptions) {
     super();
-    const { numHeads, numKVHeads = numHeads, bias = false } = options;
-    this.headDim = options.headDim ?? dim / numHeads;
-    if (!Number.isInteger(this.headDim) || this.headDim <= 0) {
-      throw new ValueError('MultiHeadAttention', `dim=${dim} is not divisible by numHeads=${numHeads} (or pass headDim)`, 'numHeads');
+    const op = 'MultiHeadAttention';
+    expectSize(op, 'dim', dim);
+    const o = expectOptions(op, 'options', options, ['numHeads', 'numKVHeads', 'headDim', 'kvDim', 'bias', 'positional', 'window', 'generator', 'dtype']);
+    const numHeads = expectSize(op, 'options.numHeads', o.numHeads);
+    const numKVHeads = o.numKVHeads === undefined ? numHeads : expectSize(op, 'options.numKVHeads', o.numKVHeads);
+    if (numHeads % numKVHeads !== 0) throw new ValueError(op, `numKVHeads=${numKVHeads} must divide numHeads=${numHeads}`, 'options.numKVHeads');
+    if (o.headDim === undefined && dim % numHeads !== 0) {
+      throw new ValueError(op, `dim=${dim} is not divisible by numHeads=${numHeads} (or pass headDim)`, 'options.numHeads');
     }
-    if (!Number.isInteger(numKVHeads) || numKVHeads < 1 || numHeads % numKVHeads !== 0) {
-      throw new ValueError('MultiHeadAttention', `numKVHeads=${numKVHeads} must divide numHeads=${numHeads}`, 'numKVHeads');
-    }
+    this.headDim = o.headDim === undefined ? dim / numHeads : expectSize(op, 'options.headDim', o.headDim);
+    const kvDim = o.kvDim === undefined ? dim : expectSize(op, 'options.kvDim', o.kvDim);
+    const bias = optionalBoolean(op, 'options.bias', o.bias) ?? false;
+    this.window = o.window === undefined || o.window === Infinity ? Infinity : expectInteger(op, 'options.window', o.window, { min: 1 });
+    const positional = optionalPositional(op, 'options.positional', o.positional);
+    if (positional !== undefined) expectEncodingFits(op, 'options.positional', positional, this.headDim);
+    const g = optionalGenerator(op, 'options.generator', o.generator) ?? new Generator(0);
+    const dtype = optionalDType(op, 'options.dtype', o.dtype);
+    expectWeight(op, 'wq.weight', numHeads * this.headDim, dim);
+    expectWeight(op, 'wk.weight', numKVHeads * this.headDim, kvDim);
     this.numHeads = numHeads;
     this.numKVHeads = numKVHeads;
-    this.window = options.window ?? Infinity;
-    const g = options.generator ?? new Generator(0);
-    const lin = { bias, generator: g, ...(options.dtype ? { dtype: options.dtype } : {}) };
-    const kvDim = options.kvDim ?? dim;
+    const lin = { bias, generator: g, ...(dtype ? { dtype } : {}) };
     this.wq = new Linear(dim, numHeads * this.headDim, lin);
     this.wk = new Linear(kvDim, numKVHeads * this.headDim, lin);
     this.wv = new Linear(kvDim, numKVHeads * this.headDim, lin);
     this.wo = new Linear(numHeads * this.headDim, dim, lin);
-    this.positional = options.positional ?? new NoPE();
+    this.positional = positional ?? new NoPE();
   }
 
   /** x: [B, T, C] → [B, T, C]. */
   forward(x: Tensor, options: AttentionCallOptions = {}): Tensor {
-    if (x.ndim !== 3 || x.shape[2] !== this.dim) throw new ShapeError('MultiHeadAttention', `x=${fmtShape(x.shape)} must be [B, T, ${this.dim}]`, 'x');
+    const op = 'MultiHeadAttention.forward';
+    expectSequence(op, 'x', x, this.dim, this.wq.weight.dtype);
+    const o = expectOptions(op, 'options', options, ['context', 'mask', 'causal', 'positions', 'cache']);
     const [B, T] = x.shape as [number, number, number];
-    const { context, cache } = options;
+    const { context } = o;
+    const cache = optionalCache(op, 'options.cache', o.cache);
     const cross = context !== undefined;
+    const { numHeads: H, numKVHeads: Hkv, headDim: D } = this;
+    if (cross) {
+      expectSequence(op, 'options.context', context, this.wk.inFeatures, this.wq.weight.dtype);
+      if (context.shape[0] !== B) {
+        throw new ShapeError(op, `options.context=${fmtShape(context.shape)} and x=${fmtShape(x.shape)} differ in batch (one context per sequence)`, 'options.context');
+      }
+    } else if (this.wk.inFeatures !== this.dim) {
+      throw new ShapeError(op, `self-attention needs kvDim = dim, but kvDim=${this.wk.inFeatures}, dim=${this.dim} (pass options.context for cross-attention)`, 'options.context');
+    }
     const source = context ?? x;
     const S = source.shape[1]!;
-    const { numHeads: H, numKVHeads: Hkv, headDim: D } = this;
+    if (o.positions !== undefined) expectPositions(op, 'options.positions', o.positions);
+    if (cache !== undefined && cache.keys !== null) {
+      const [b, h, , d] = cache.keys.shape;
+      if (b !== B || h !== Hkv || d !== D || cache.keys.dtype !== x.dtype) {
+        throw new ShapeError(op, `options.cache holds keys=${fmtShape(cache.keys.shape)} ${cache.keys.dtype}, which this call cannot continue (needs [${B}, ${Hkv}, ·, ${D}] ${x.dtype})`, 'options.cache');
+      }
+    }
+    const Tk = (cache?.length ?? 0) + S;
+    const causal = optionalBoolean(op, 'options.causal', o.causal) ?? !cross;
+    if (causal && T > Tk) throw new ShapeError(op, `causal attention needs no more queries than keys — x=${fmtShape(x.shape)}, ${Tk} keys`, 'x');
+    const mask = o.mask ?? null;
+    if (mask !== null) checkMask(op, 'options.mask', mask, [B, H, T, Tk]);
 
     let q = this.wq.forward(x).reshape([B, T, H, D]).transpose(1, 2); // [B, H, T, D]
     let k = this.wk.forward(source).reshape([B, S, Hkv, D]).transpose(1, 2); // [B, Hkv, S, D]
@@ -118,7 +188,7 @@ export class MultiHeadAttention extends Module {
 
     let logitScale = 1;
     if (!cross) {
-      const positions = options.positions ?? this.defaultPositions(cache?.position ?? 0, T);
+      const positions = o.positions ?? this.defaultPositions(cache?.position ?? 0, T);
       const encoded = this.positional.encodeQK(q, k, positions, positions);
       q = encoded.q;
       k = encoded.k;
@@ -126,19 +196,18 @@ export class MultiHeadAttention extends Module {
     }
     if (cache !== undefined) ({ keys: k, values: v } = cache.append(k, v)); // [B, Hkv, Tk, D]
 
-    const causal = options.causal ?? !cross;
-    const sdpa: SDPAOptions = { causal, scale: logitScale / Math.sqrt(D) };
+    const sdpa: AttentionOptions = { causal, scale: logitScale / Math.sqrt(D) };
     if (Number.isFinite(this.window)) sdpa.window = this.window;
     const G = H / Hkv;
     let out: Tensor;
     if (G === 1) {
-      if (options.mask) sdpa.mask = options.mask;
-      out = scaledDotProductAttention(q, k, v, sdpa); // [B, H, T, D]
+      if (mask !== null) sdpa.mask = mask;
+      out = attention(q, k, v, sdpa); // [B, H, T, D]
     } else {
       // grouped-query: query head h reads key/value head ⌊h/G⌋, by broadcasting k, v over a group axis
-      if (options.mask) sdpa.mask = groupMask(options.mask, H, Hkv);
+      if (mask !== null) sdpa.mask = groupMask(mask, H, Hkv);
       const qg = q.reshape([B, Hkv, G, T, D]);
-      out = scaledDotProductAttention(qg, k.unsqueeze(2), v.unsqueeze(2), sdpa).reshape([B, H, T, D]);
+      out = attention(qg, k.unsqueeze(2), v.unsqueeze(2), sdpa).reshape([B, H, T, D]);
     }
     return this.wo.forward(out.transpose(1, 2).reshape([B, T, H * D])); // [B, T, C]
   }
@@ -150,12 +219,10 @@ export class MultiHeadAttention extends Module {
   }
 }
 
-/** A mask broadcastable to [B, H, T, S] in the grouped layout [B, Hkv, G, T, S]. */
+/** A mask broadcastable to [B, H, T, S] (checked by the caller) in the grouped layout [B, Hkv, G, T, S]. */
 function groupMask(mask: Tensor, H: number, Hkv: number): Tensor {
   const m = mask.ndim >= 4 ? mask : reshape(mask, [...new Array<number>(4 - mask.ndim).fill(1), ...mask.shape]);
   const [b, h, t, s] = m.shape.slice(-4) as [number, number, number, number];
-  if (m.ndim > 4) throw new ShapeError('MultiHeadAttention', `mask=${fmtShape(mask.shape)} has more than 4 axes ([B, H, T, S])`, 'mask');
   if (h === 1) return reshape(m, [b, 1, 1, t, s]);
-  if (h !== H) throw new ShapeError('MultiHeadAttention', `mask=${fmtShape(mask.shape)} head axis must be 1 or ${H}`, 'mask');
   return reshape(m, [b, Hkv, H / Hkv, t, s]);
 }

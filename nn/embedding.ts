@@ -1,4 +1,7 @@
-import { Generator, Tensor, indexSelect, reshape, type DType, type IndexLike } from '../core/index.js';
+import {
+  DTypeError, Generator, IndexError, Tensor, describeValue, expectNumber, expectOptions, indexSelect, reshape, type DType, type IndexLike,
+} from '../core/index.js';
+import { expectSize, expectWeight, optionalDType, optionalGenerator } from './checks.js';
 import { normalParameter } from './init.js';
 import { Module, type Parameter } from '../core/index.js';
 
@@ -15,13 +18,31 @@ export class Embedding extends Module {
 
   constructor(readonly numEmbeddings: number, readonly dim: number, options: EmbeddingOptions = {}) {
     super();
-    this.weight = normalParameter([numEmbeddings, dim], options.std ?? 1, options.generator ?? new Generator(0), options.dtype);
+    const op = 'Embedding';
+    expectSize(op, 'numEmbeddings', numEmbeddings);
+    expectSize(op, 'dim', dim);
+    expectWeight(op, 'weight', numEmbeddings, dim);
+    const o = expectOptions(op, 'options', options, ['generator', 'dtype', 'std']);
+    const std = o.std === undefined ? 1 : expectNumber(op, 'options.std', o.std, { min: 0 });
+    this.weight = normalParameter([numEmbeddings, dim], std, optionalGenerator(op, 'options.generator', o.generator) ?? new Generator(0), optionalDType(op, 'options.dtype', o.dtype));
   }
 
-  /** ids: a tensor of integer values (any shape) or a flat list. */
+  /** ids: a tensor of integer values (any shape) or a flat list, each in [0, numEmbeddings). */
   forward(ids: IndexLike): Tensor {
-    const shape = ids instanceof Tensor ? ids.shape : [ids.length];
-    const flat = ids instanceof Tensor ? ids.data : ids;
-    return reshape(indexSelect(this.weight, 0, flat instanceof Int32Array ? flat : Array.from(flat)), [...shape, this.dim]);
+    const op = 'Embedding.forward';
+    const isTensor = ids instanceof Tensor;
+    if (!isTensor && !Array.isArray(ids) && !(ids instanceof Int32Array)) {
+      throw new DTypeError(op, `ids must be a Tensor or an array of integer ids, got ${describeValue(ids)}`, 'ids');
+    }
+    const flat: ArrayLike<unknown> = isTensor ? ids.data : ids;
+    for (let i = 0; i < flat.length; i++) {
+      const v = flat[i];
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= this.numEmbeddings) {
+        throw new IndexError(op, `ids must be integers in [0, ${this.numEmbeddings}), got ${describeValue(v)} at flat index ${i}`, 'ids');
+      }
+    }
+    const shape = isTensor ? ids.shape : [ids.length];
+    const data = isTensor ? ids.data : ids;
+    return reshape(indexSelect(this.weight, 0, data instanceof Int32Array ? data : Array.from(data)), [...shape, this.dim]);
   }
 }

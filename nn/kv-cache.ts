@@ -3,7 +3,7 @@
  * so a step only encodes its new tokens. `position` counts every token seen, so positions continue correctly
  * even after sliding-window eviction drops the oldest entries.
  */
-import { ShapeError, ValueError, concat, fmtShape, narrow, noGrad, type Tensor } from '../core/index.js';
+import { ShapeError, ValueError, concat, expectOptions, expectTensor, fmtShape, narrow, noGrad, type Tensor } from '../core/index.js';
 
 export interface KVCacheOptions {
   /** Keep only the most recent maxLength keys and values (sliding-window eviction). Default: keep all. */
@@ -20,8 +20,13 @@ export class KVCache {
   readonly maxLength: number;
 
   constructor(options: KVCacheOptions = {}) {
-    this.maxLength = options.maxLength ?? Infinity;
-    if (!(this.maxLength >= 1)) throw new ValueError('KVCache', `maxLength must be ≥ 1, got ${this.maxLength}`, 'maxLength');
+    const op = 'KVCache';
+    const o = expectOptions(op, 'options', options, ['maxLength']);
+    const maxLength = o.maxLength ?? Infinity;
+    if (typeof maxLength !== 'number' || !(maxLength === Infinity || (Number.isInteger(maxLength) && maxLength >= 1))) {
+      throw new ValueError(op, `options.maxLength must be an integer ≥ 1 or Infinity, got ${String(maxLength)}`, 'options.maxLength');
+    }
+    this.maxLength = maxLength;
   }
 
   /** Number of cached entries (≤ maxLength). */
@@ -34,8 +39,19 @@ export class KVCache {
    * then keeps only the most recent maxLength of them. Cached tensors carry no graph (inference).
    */
   append(k: Tensor, v: Tensor): { keys: Tensor; values: Tensor } {
-    if (k.ndim !== 4 || v.ndim !== 4 || k.shape[2] !== v.shape[2]) {
-      throw new ShapeError('KVCache.append', `need k [B,H,T,d] and v [B,H,T,dv] of equal T — k=${fmtShape(k.shape)}, v=${fmtShape(v.shape)}`, 'k');
+    expectTensor('KVCache.append', 'k', k);
+    expectTensor('KVCache.append', 'v', v);
+    if (k.ndim !== 4 || v.ndim !== 4 || k.shape[2] !== v.shape[2] || k.shape[0] !== v.shape[0]) {
+      throw new ShapeError('KVCache.append', `need k [B,H,T,d] and v [B,H,T,dv] of equal B and T — k=${fmtShape(k.shape)}, v=${fmtShape(v.shape)}`, 'k');
+    }
+    const continues = (cached: Tensor | null, t: Tensor): boolean =>
+      cached === null || (cached.shape[0] === t.shape[0] && cached.shape[1] === t.shape[1] && cached.shape[3] === t.shape[3] && cached.dtype === t.dtype);
+    if (!continues(this.keys, k) || !continues(this.values, v)) {
+      throw new ShapeError(
+        'KVCache.append',
+        `k=${fmtShape(k.shape)} ${k.dtype}, v=${fmtShape(v.shape)} ${v.dtype} do not continue the cached keys=${fmtShape(this.keys!.shape)} ${this.keys!.dtype}, values=${fmtShape(this.values!.shape)} (same B, heads, dims and dtype)`,
+        'k',
+      );
     }
     const step = noGrad(() => ({
       keys: this.keys === null ? k.detach() : concat([this.keys, k.detach()], 2),

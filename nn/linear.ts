@@ -1,4 +1,5 @@
-import { Generator, ShapeError, fmtShape, matmul, type DType, type Tensor } from '../core/index.js';
+import { Generator, expectOptions, matmul, type DType, type Tensor } from '../core/index.js';
+import { expectFeatures, expectSize, expectWeight, optionalBoolean, optionalDType, optionalGenerator } from './checks.js';
 import { uniformParameter } from './init.js';
 import { Module, type Parameter } from '../core/index.js';
 
@@ -15,16 +16,21 @@ export class Linear extends Module {
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
     super();
-    const g = options.generator ?? new Generator(0);
+    const op = 'Linear';
+    expectSize(op, 'inFeatures', inFeatures);
+    expectSize(op, 'outFeatures', outFeatures);
+    expectWeight(op, 'weight', outFeatures, inFeatures);
+    const o = expectOptions(op, 'options', options, ['bias', 'generator', 'dtype']);
+    const bias = optionalBoolean(op, 'options.bias', o.bias);
+    const g = optionalGenerator(op, 'options.generator', o.generator) ?? new Generator(0);
+    const dtype = optionalDType(op, 'options.dtype', o.dtype);
     const bound = 1 / Math.sqrt(inFeatures);
-    this.weight = uniformParameter([outFeatures, inFeatures], bound, g, options.dtype);
-    this.bias = options.bias === false ? null : uniformParameter([outFeatures], bound, g, options.dtype);
+    this.weight = uniformParameter([outFeatures, inFeatures], bound, g, dtype);
+    this.bias = bias === false ? null : uniformParameter([outFeatures], bound, g, dtype);
   }
 
   forward(x: Tensor): Tensor {
-    if (x.ndim === 0 || x.shape[x.ndim - 1] !== this.inFeatures) {
-      throw new ShapeError('Linear', `x=${fmtShape(x.shape)} must end in inFeatures=${this.inFeatures}`, 'x');
-    }
+    expectFeatures('Linear.forward', 'x', x, this.inFeatures, this.weight.dtype);
     const y = matmul(x, this.weight, { transposeB: true });
     return this.bias === null ? y : y.add(this.bias);
   }

@@ -1,4 +1,5 @@
-import { Generator, dropout, gelu, silu, type DType, type Tensor } from '../core/index.js';
+import { Generator, dropout, expectNumber, expectOptions, expectTensor, gelu, silu, type DType, type Tensor } from '../core/index.js';
+import { expectFeatures, expectSize, optionalBoolean, optionalDType, optionalGenerator } from './checks.js';
 import { Linear } from './linear.js';
 import { Module } from '../core/index.js';
 
@@ -12,10 +13,13 @@ export class Dropout extends Module {
 
   constructor(readonly p: number, options: DropoutModuleOptions = {}) {
     super();
-    this.generator = options.generator ?? new Generator(0);
+    expectNumber('Dropout', 'p', p, { min: 0, below: 1 });
+    const o = expectOptions('Dropout', 'options', options, ['generator']);
+    this.generator = optionalGenerator('Dropout', 'options.generator', o.generator) ?? new Generator(0);
   }
 
   forward(x: Tensor): Tensor {
+    expectTensor('Dropout.forward', 'x', x);
     return dropout(x, this.p, { generator: this.generator, training: this.training });
   }
 }
@@ -26,6 +30,19 @@ export interface MLPOptions {
   dtype?: DType;
 }
 
+/** Validated feed-forward sizes and options; `op` names the class the user built. */
+function feedForward(op: string, dim: number, hidden: number, options: MLPOptions | undefined) {
+  expectSize(op, 'dim', dim);
+  expectSize(op, 'hidden', hidden);
+  const o = expectOptions(op, 'options', options, ['bias', 'generator', 'dtype']);
+  const dtype = optionalDType(op, 'options.dtype', o.dtype);
+  return {
+    bias: optionalBoolean(op, 'options.bias', o.bias),
+    generator: optionalGenerator(op, 'options.generator', o.generator) ?? new Generator(0),
+    ...(dtype !== undefined ? { dtype } : {}),
+  };
+}
+
 /** GPT-2 feed-forward: fc2(gelu(fc1(x))). x: [..., dim] → [..., dim]; hidden defaults to 4·dim. */
 export class MLP extends Module {
   readonly fc1: Linear;
@@ -33,12 +50,14 @@ export class MLP extends Module {
 
   constructor(dim: number, hidden = 4 * dim, options: MLPOptions = {}) {
     super();
-    const g = options.generator ?? new Generator(0);
-    this.fc1 = new Linear(dim, hidden, { ...options, generator: g });
-    this.fc2 = new Linear(hidden, dim, { ...options, generator: g });
+    const { bias, ...o } = feedForward('MLP', dim, hidden, options);
+    const lin = { ...o, ...(bias !== undefined ? { bias } : {}) };
+    this.fc1 = new Linear(dim, hidden, lin);
+    this.fc2 = new Linear(hidden, dim, lin);
   }
 
   forward(x: Tensor): Tensor {
+    expectFeatures('MLP.forward', 'x', x, this.fc1.inFeatures, this.fc1.weight.dtype);
     return this.fc2.forward(gelu(this.fc1.forward(x), 'tanh'));
   }
 }
@@ -51,14 +70,15 @@ export class SwiGLU extends Module {
 
   constructor(dim: number, hidden = Math.round((8 * dim) / 3), options: MLPOptions = {}) {
     super();
-    const g = options.generator ?? new Generator(0);
-    const opts = { bias: options.bias ?? false, generator: g, ...(options.dtype ? { dtype: options.dtype } : {}) };
+    const { bias, ...o } = feedForward('SwiGLU', dim, hidden, options);
+    const opts = { bias: bias ?? false, ...o };
     this.gate = new Linear(dim, hidden, opts);
     this.up = new Linear(dim, hidden, opts);
     this.down = new Linear(hidden, dim, opts);
   }
 
   forward(x: Tensor): Tensor {
+    expectFeatures('SwiGLU.forward', 'x', x, this.gate.inFeatures, this.gate.weight.dtype);
     return this.down.forward(silu(this.gate.forward(x)).mul(this.up.forward(x)));
   }
 }

@@ -1,4 +1,5 @@
-import { layerNorm, rmsNorm, type DType, type Tensor } from '../core/index.js';
+import { expectNumber, expectOptions, layerNorm, rmsNorm, type DType, type Tensor } from '../core/index.js';
+import { expectFeatures, expectSize, optionalBoolean, optionalDType } from './checks.js';
 import { constantParameter } from './init.js';
 import { Module, type Parameter } from '../core/index.js';
 
@@ -9,6 +10,18 @@ export interface NormOptions {
   dtype?: DType;
 }
 
+/** Validated norm options: dim an integer ≥ 1, eps finite ≥ 0, affine/bias booleans, dtype a known name. */
+function normOptions(op: string, dim: number, options: (NormOptions & { bias?: boolean }) | undefined, known: readonly string[], eps: number) {
+  expectSize(op, 'dim', dim);
+  const o = expectOptions(op, 'options', options, known);
+  return {
+    eps: o.eps === undefined ? eps : expectNumber(op, 'options.eps', o.eps, { min: 0 }),
+    affine: optionalBoolean(op, 'options.affine', o.affine) ?? true,
+    bias: optionalBoolean(op, 'options.bias', o.bias) ?? true,
+    dtype: optionalDType(op, 'options.dtype', o.dtype),
+  };
+}
+
 /** LayerNorm over the last axis: x [..., dim]. */
 export class LayerNorm extends Module {
   readonly weight: Parameter | null;
@@ -17,13 +30,14 @@ export class LayerNorm extends Module {
 
   constructor(readonly dim: number, options: NormOptions & { bias?: boolean } = {}) {
     super();
-    const affine = options.affine ?? true;
-    this.eps = options.eps ?? 1e-5;
-    this.weight = affine ? constantParameter([dim], 1, options.dtype) : null;
-    this.bias = affine && options.bias !== false ? constantParameter([dim], 0, options.dtype) : null;
+    const o = normOptions('LayerNorm', dim, options, ['eps', 'affine', 'dtype', 'bias'], 1e-5);
+    this.eps = o.eps;
+    this.weight = o.affine ? constantParameter([dim], 1, o.dtype) : null;
+    this.bias = o.affine && o.bias ? constantParameter([dim], 0, o.dtype) : null;
   }
 
   forward(x: Tensor): Tensor {
+    expectFeatures('LayerNorm.forward', 'x', x, this.dim, this.weight?.dtype);
     return layerNorm(x, this.weight, this.bias, this.eps);
   }
 }
@@ -35,11 +49,13 @@ export class RMSNorm extends Module {
 
   constructor(readonly dim: number, options: NormOptions = {}) {
     super();
-    this.eps = options.eps ?? 1e-6;
-    this.weight = options.affine ?? true ? constantParameter([dim], 1, options.dtype) : null;
+    const o = normOptions('RMSNorm', dim, options, ['eps', 'affine', 'dtype'], 1e-6);
+    this.eps = o.eps;
+    this.weight = o.affine ? constantParameter([dim], 1, o.dtype) : null;
   }
 
   forward(x: Tensor): Tensor {
+    expectFeatures('RMSNorm.forward', 'x', x, this.dim, this.weight?.dtype);
     return rmsNorm(x, this.weight, this.eps);
   }
 }

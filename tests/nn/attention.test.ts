@@ -108,8 +108,8 @@ test('grouped-query attention equals MHA whose key/value heads are repeated', ()
       const g = new Generator(seed);
       const H = 4;
       const D = 3;
-      const gqa = new MultiHeadAttention(12, { numHeads: H, numKVHeads: Hkv, headDim: D, positional: new RoPE(2, { rotaryDim: 2 }), generator: g }).to('float64');
-      const mha = new MultiHeadAttention(12, { numHeads: H, headDim: D, positional: new RoPE(2, { rotaryDim: 2 }), generator: g }).to('float64');
+      const gqa = new MultiHeadAttention(12, { numHeads: H, numKVHeads: Hkv, headDim: D, positional: new RoPE(3, { rotaryDim: 2 }), generator: g }).to('float64');
+      const mha = new MultiHeadAttention(12, { numHeads: H, headDim: D, positional: new RoPE(3, { rotaryDim: 2 }), generator: g }).to('float64');
       mha.wq.weight.data.set(gqa.wq.weight.data);
       mha.wo.weight.data.set(gqa.wo.weight.data);
       const G = H / Hkv;
