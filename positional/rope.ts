@@ -10,10 +10,12 @@
  * trigonometry once. Neither cache is used for tensors that require grad.
  */
 import {
-  DTypeError, ShapeError, Tensor, ValueError, fmtShape, isGradEnabled, record, type DType, type TypedArray,
+  DTypeError, ShapeError, Tensor, ValueError, describeValue, expectNumber, expectOneOf, expectOptions, expectTensor, fmtShape, isGradEnabled, record,
+  type DType, type TypedArray,
 } from '../core/index.js';
 import { specialize } from '../core/kernels/elementwise.js';
 import { toBFloat16 } from './bf16.js';
+import { checkAttentionFactor, checkBase, checkHead, checkInvFreq, checkLayout, checkOptions, checkPositions, checkRotaryDim, checkSize, positionsTensor } from './checks.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 
 /** Which channels form a rotation pair: 'half' pairs (i, i + d/2) (GPT-NeoX, HF Llama); 'interleaved' pairs (2i, 2i+1) (RoFormer, Meta, DeepSeek). */
@@ -21,8 +23,11 @@ export type PairLayout = 'half' | 'interleaved';
 
 /** θ_i = base^(−2i/dim) for i < dim/2 (RoFormer eq. 15); float64. */
 export function ropeInvFreq(dim: number, base = 10000): Float64Array {
-  if (!Number.isInteger(dim) || dim <= 0 || dim % 2 !== 0) throw new ValueError('ropeInvFreq', `dim must be a positive even integer, got ${dim}`, 'dim');
-  if (!(base > 1)) throw new ValueError('ropeInvFreq', `base must be > 1, got ${base}`, 'base');
+  return invFreqLadder(checkRotaryDim('ropeInvFreq', 'dim', dim), checkBase('ropeInvFreq', 'base', base));
+}
+
+/** θ_i = base^(−2i/dim) without argument checks: for callers that checked dim and base under their own name. */
+export function invFreqLadder(dim: number, base: number): Float64Array {
   const out = new Float64Array(dim / 2);
   for (let i = 0; i < out.length; i++) out[i] = 1 / Math.pow(base, (2 * i) / dim);
   return out;
@@ -34,13 +39,25 @@ export function ropeInvFreq(dim: number, base = 10000): Float64Array {
  * frequencies (∂φ[m, i]/∂θ_i = positions[m]), for learned frequencies.
  */
 export function rotaryAngles(positions: Positions | ArrayLike<number>, invFreq: ArrayLike<number> | Tensor, options: { dtype?: DType } = {}): Tensor {
-  const pos = positions instanceof Tensor ? positions : new Tensor(Float64Array.from(positions), [positions.length]);
+  const op = 'rotaryAngles';
+  const pos = positionsTensor(op, 'positions', positions);
+  const { dtype } = expectOptions(op, 'options', options, ['dtype']);
+  if (dtype !== undefined) expectOneOf(op, 'options.dtype', dtype, ['float32', 'float64']);
+  if (invFreq instanceof Tensor) {
+    if (invFreq.ndim !== 1) throw new ShapeError(op, `invFreq=${fmtShape(invFreq.shape)} must be 1-D [pairs]`, 'invFreq');
+    checkInvFreq(op, 'invFreq', invFreq.data);
+    return anglesOf(pos, invFreq, dtype);
+  }
+  return anglesOf(pos, checkInvFreq(op, 'invFreq', invFreq), dtype);
+}
+
+/** rotaryAngles without argument checks (positions a Tensor, the table checked by the caller). */
+export function anglesOf(pos: Tensor, invFreq: ArrayLike<number> | Tensor, dtype?: DType): Tensor {
   const freq = invFreq instanceof Tensor ? invFreq : null;
-  if (freq !== null && freq.ndim !== 1) throw new ShapeError('rotaryAngles', `invFreq=${fmtShape(freq.shape)} must be 1-D [pairs]`, 'invFreq');
   const theta: ArrayLike<number> = freq !== null ? freq.data : (invFreq as ArrayLike<number>);
   const P = theta.length;
   const M = pos.size;
-  const data = options.dtype === 'float32' ? new Float32Array(M * P) : new Float64Array(M * P);
+  const data = dtype === 'float32' ? new Float32Array(M * P) : new Float64Array(M * P);
   for (let t = 0; t < M; t++) {
     const m = pos.data[t]!;
     for (let i = 0; i < P; i++) data[t * P + i] = m * theta[i]!;
@@ -95,14 +112,26 @@ export interface ApplyRotaryOptions {
  * broadcast along.
  */
 export function applyRotary(x: Tensor, angles: Tensor, options: ApplyRotaryOptions): Tensor {
+  const op = 'applyRotary';
+  expectTensor(op, 'x', x);
+  expectTensor(op, 'angles', angles);
+  if (options === undefined) throw new DTypeError(op, `options must be an options object with a layout, got undefined`, 'options');
+  expectOptions(op, 'options', options, ['layout', 'precision', 'scale', 'rotaryDim']);
+  if (options.precision !== undefined) expectOneOf(op, 'precision', options.precision, ['float64', 'float32', 'bf16']);
+  if (options.scale !== undefined) expectNumber(op, 'scale', options.scale);
+  if (options.rotaryDim !== undefined) expectNumber(op, 'rotaryDim', options.rotaryDim, { integer: true, min: 0 });
+  return rotateBy(op, x, angles, options);
+}
+
+/**
+ * applyRotary for an encoding that checked its own arguments; `op` names it in the errors that remain (shapes that
+ * do not fit, non-finite angles). Without `rotaryDim`, the angles must cover every channel of x.
+ */
+export function rotateBy(op: string, x: Tensor, angles: Tensor, options: ApplyRotaryOptions): Tensor {
   const { layout, scale = 1, precision = 'float64' } = options;
-  const geo = rotaryGeometry(x, angles, options);
-  if (precision !== 'float64' && precision !== 'float32' && precision !== 'bf16') {
-    throw new ValueError('applyRotary', `precision must be 'float64', 'float32' or 'bf16', got '${String(precision)}'`, 'precision');
-  }
-  if (!Number.isFinite(scale)) throw new ValueError('applyRotary', `scale must be a finite number, got ${scale}`, 'scale');
+  const geo = rotaryGeometry(op, x, angles, options);
   const kernels = KERNELS[x.dtype][layout];
-  const { cos, sin } = trigOf(angles);
+  const { cos, sin } = trigOf(op, angles);
   const y = x.dtype === 'float64' ? new Float64Array(x.size) : new Float32Array(x.size);
   if (precision === 'float64') kernels.rotate(x.data, y, cos, sin, scale, scale, geo.outer, geo.T, geo.D, geo.P, geo.angleOuter);
   else rotateRounded(precision === 'bf16' ? toBFloat16 : Math.fround, x.data, y, angles.data, scale, layout === 'half', geo);
@@ -131,26 +160,28 @@ interface RotaryGeometry {
   angleOuter: Int32Array | null;
 }
 
-function rotaryGeometry(x: Tensor, angles: Tensor, options: ApplyRotaryOptions): RotaryGeometry {
-  if (!(x instanceof Tensor) || !(angles instanceof Tensor)) throw new DTypeError('applyRotary', 'x and angles must be Tensors', 'x');
+function rotaryGeometry(op: string, x: Tensor, angles: Tensor, options: ApplyRotaryOptions): RotaryGeometry {
   const shapes = (): string => `x=${fmtShape(x.shape)}, angles=${fmtShape(angles.shape)}`;
   const { layout } = options;
   if (layout !== 'half' && layout !== 'interleaved') {
-    throw new ValueError('applyRotary', `unknown layout '${String(layout)}' — ${shapes()} (use 'half' or 'interleaved')`, 'layout');
+    throw new ValueError(op, `layout must be 'half' or 'interleaved', got ${typeof layout === 'string' ? `'${layout}'` : describeValue(layout)} — ${shapes()}`, 'layout');
   }
-  if (x.ndim < 2 || angles.ndim < 2) throw new ShapeError('applyRotary', `need x [..., T, D] and angles [..., T, P] — ${shapes()}`, 'x');
+  if (x.ndim < 2 || angles.ndim < 2) throw new ShapeError(op, `need x [..., T, D] and angles [..., T, P] — ${shapes()}`, 'x');
   const D = x.shape[x.ndim - 1]!;
   const T = x.shape[x.ndim - 2]!;
   const P = angles.shape[angles.ndim - 1]!;
+  if (options.rotaryDim === undefined && 2 * P !== D) {
+    throw new ShapeError(op, `the angles rotate ${2 * P} channels but x has ${D} — ${shapes()} (angles [..., T, ${D / 2}] for the whole head; to rotate only the first ${2 * P} channels pass rotaryDim: ${2 * P})`, 'angles');
+  }
   const R = options.rotaryDim ?? 2 * P;
   if (!Number.isInteger(R) || R < 0 || R % 2 !== 0) {
-    throw new ValueError('applyRotary', `rotaryDim=${R} is not a non-negative even integer — ${shapes()} (channels rotate in pairs)`, 'rotaryDim');
+    throw new ValueError(op, `rotaryDim=${R} is not a non-negative even integer — ${shapes()} (channels rotate in pairs)`, 'rotaryDim');
   }
   if (R !== 2 * P || R > D) {
-    throw new ShapeError('applyRotary', `rotaryDim=${R} does not match the angles or the head dim — ${shapes()} (rotaryDim = 2·pairs = ${2 * P}, ≤ ${D})`, 'angles');
+    throw new ShapeError(op, `rotaryDim=${R} does not match the angles or the head dim — ${shapes()} (rotaryDim = 2·pairs = ${2 * P}, ≤ ${D})`, 'angles');
   }
   if (angles.shape[angles.ndim - 2] !== T) {
-    throw new ShapeError('applyRotary', `angles do not cover the sequence — ${shapes()} (one angle row per position: angles [..., ${T}, ${P}])`, 'angles');
+    throw new ShapeError(op, `angles do not cover the sequence — ${shapes()} (one angle row per position: angles [..., ${T}, ${P}])`, 'angles');
   }
   const lead = x.shape.slice(0, -2);
   const aLead = angles.shape.slice(0, -2);
@@ -158,7 +189,7 @@ function rotaryGeometry(x: Tensor, angles: Tensor, options: ApplyRotaryOptions):
   if (off < 0 || aLead.some((d, i) => d !== 1 && d !== lead[i + off])) {
     const enlarges = off < 0 || aLead.some((d, i) => d > 1 && lead[i + off] === 1);
     const what = enlarges ? 'angles would enlarge x' : 'angles do not broadcast to x';
-    throw new ShapeError('applyRotary', `${what} — ${shapes()} (each leading axis of angles must be 1 or match x's)`, 'angles');
+    throw new ShapeError(op, `${what} — ${shapes()} (each leading axis of angles must be 1 or match x's)`, 'angles');
   }
   const outer = T === 0 ? 0 : x.size / (T * Math.max(D, 1));
   return { outer: D === 0 ? 0 : outer, T, D, P, angleOuter: angleOuterIndex(aLead, lead) };
@@ -198,10 +229,11 @@ interface Trig {
 /** cos/sin per angles tensor, so that q and k (and every layer) rotated by one table compute them once. */
 const trigCache = new WeakMap<Tensor, Trig>();
 
-function trigOf(angles: Tensor): Trig {
+function trigOf(op: string, angles: Tensor): Trig {
   const learnable = angles.requiresGrad; // learnable angles change between steps: never cached
   const hit = learnable ? undefined : trigCache.get(angles);
   if (hit !== undefined && sameValues(hit.source, angles.data)) return hit;
+  expectFiniteAngles(op, angles); // once per table, on a cache miss
   const n = angles.size;
   const a = angles.data;
   const cos = new Float64Array(n);
@@ -213,6 +245,13 @@ function trigOf(angles: Tensor): Trig {
   const trig: Trig = { source: learnable ? new Float64Array(0) : Float64Array.from(a), cos, sin };
   if (!learnable) trigCache.set(angles, trig);
   return trig;
+}
+
+function expectFiniteAngles(op: string, angles: Tensor): void {
+  const a = angles.data;
+  for (let i = 0; i < a.length; i++) {
+    if (!Number.isFinite(a[i]!)) throw new ValueError(op, `angles must be finite, got ${a[i]} at flat index ${i} — angles=${fmtShape(angles.shape)} (a non-finite position or frequency)`, 'angles');
+  }
 }
 
 function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
@@ -402,19 +441,21 @@ export class RoPE extends PositionalEncoding {
 
   constructor(readonly headDim: number, options: RoPEOptions = {}) {
     super();
-    this.rotaryDim = options.rotaryDim ?? headDim;
-    if (!Number.isInteger(this.rotaryDim) || this.rotaryDim <= 0 || this.rotaryDim > headDim || this.rotaryDim % 2 !== 0) {
-      throw new ValueError('RoPE', `rotaryDim must be a positive even integer ≤ headDim=${headDim}, got ${this.rotaryDim}`, 'rotaryDim');
-    }
-    this.layout = options.layout ?? 'half';
-    if (this.layout !== 'half' && this.layout !== 'interleaved') {
-      throw new ValueError('RoPE', `layout must be 'half' or 'interleaved', got '${String(this.layout)}'`, 'layout');
-    }
-    this.invFreq = options.invFreq ? Float64Array.from(options.invFreq) : ropeInvFreq(this.rotaryDim, options.base ?? 10000);
-    if (this.invFreq.length !== this.rotaryDim / 2) {
-      throw new ShapeError('RoPE', `invFreq has ${this.invFreq.length} entries, expected rotaryDim/2 = ${this.rotaryDim / 2}`, 'invFreq');
-    }
-    this.attentionFactor = options.attentionFactor ?? 1;
+    const op = this.opName();
+    checkSize(op, 'headDim', headDim);
+    const o = checkOptions(op, options, ['rotaryDim', 'base', 'layout', 'invFreq', 'attentionFactor']);
+    this.rotaryDim = o.rotaryDim === undefined ? headDim : checkRotaryDim(op, 'rotaryDim', o.rotaryDim, headDim);
+    if (this.rotaryDim % 2 !== 0) checkRotaryDim(op, 'headDim', headDim); // the default rotaryDim is the whole head
+    this.layout = checkLayout(op, o.layout);
+    this.invFreq = o.invFreq !== undefined
+      ? checkInvFreq(op, 'invFreq', o.invFreq, this.rotaryDim / 2)
+      : invFreqLadder(this.rotaryDim, o.base === undefined ? 10000 : checkBase(op, 'base', o.base));
+    this.attentionFactor = checkAttentionFactor(op, o.attentionFactor);
+  }
+
+  /** The class name that starts this encoding's error messages (subclasses name themselves). */
+  protected opName(): string {
+    return 'RoPE';
   }
 
   /**
@@ -423,6 +464,11 @@ export class RoPE extends PositionalEncoding {
    * grad get a fresh, differentiable table.
    */
   angles(positions: Positions): Tensor {
+    checkPositions(this.opName(), 'positions', positions);
+    return this.cachedAngles(positions);
+  }
+
+  private cachedAngles(positions: Positions): Tensor {
     if (positions.requiresGrad && isGradEnabled()) return this.computeAngles(positions);
     const cache = this.angleCache();
     const key = rangeKey(positions);
@@ -445,15 +491,23 @@ export class RoPE extends PositionalEncoding {
 
   /** Rotate x [..., T, headDim] by positions [T] (or [B, T] with x [B, H, T, headDim]). */
   rotate(x: Tensor, positions: Positions): Tensor {
-    return applyRotary(x, this.angles(positions), { layout: this.layout, scale: this.attentionFactor, rotaryDim: this.rotaryDim });
+    return this.rotateAs(this.opName(), 'x', x, positions);
   }
 
   override encodeQK(q: Tensor, k: Tensor, qPositions: Positions, kPositions: Positions): EncodedQK {
-    return { q: this.rotate(q, qPositions), k: this.rotate(k, kPositions) };
+    const op = this.opName();
+    checkHead(op, 'k', k, this.headDim);
+    return { q: this.rotateAs(op, 'q', q, qPositions), k: this.rotateAs(op, 'k', k, kPositions) };
+  }
+
+  private rotateAs(op: string, arg: string, x: Tensor, positions: Positions): Tensor {
+    checkHead(op, arg, x, this.headDim);
+    checkPositions(op, arg === 'x' ? 'positions' : `${arg}Positions`, positions);
+    return rotateBy(op, x, this.cachedAngles(positions), { layout: this.layout, scale: this.attentionFactor, rotaryDim: this.rotaryDim });
   }
 
   private computeAngles(positions: Positions): Tensor {
-    const a = rotaryAngles(positions, this.invFreq);
+    const a = anglesOf(positions, this.invFreq);
     if (positions.ndim !== 2) return a;
     const shape = [positions.shape[0]!, 1, positions.shape[1]!, this.invFreq.length];
     return a.requiresGrad ? a.reshape(shape) : new Tensor(a.data, shape);

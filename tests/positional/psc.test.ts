@@ -32,7 +32,7 @@ function bitEqual(a: Tensor, b: Tensor, label: string): void {
 function yarnLike(h: number, s: number): { invFreq: Float64Array; attentionFactor: number } {
   const theta = ropeInvFreq(h);
   const invFreq = theta.map((t, i) => {
-    const ramp = Math.min(1, Math.max(0, (i - 2) / (h / 2 - 4)));
+    const ramp = Math.min(1, Math.max(0, (i - 2) / Math.max(1, h / 2 - 4))); // (a ramp over at least one pair: h = 8 gave 0/0 = NaN)
     return t * (1 - ramp) + (t / s) * ramp;
   });
   return { invFreq, attentionFactor: 0.1 * Math.log(s) + 1 };

@@ -198,8 +198,8 @@ test('scale multiplies the rotated channels only', () => {
   const x = randn([2, 4, 7], { dtype: 'float64', generator: g });
   const angles = randn([4, 3], { dtype: 'float64', generator: g });
   for (const layout of LAYOUTS) {
-    const plain = applyRotary(x, angles, { layout }).data;
-    const scaled = applyRotary(x, angles, { layout, scale: 1.2079441541679836 }).data;
+    const plain = applyRotary(x, angles, { layout, rotaryDim: 6 }).data;
+    const scaled = applyRotary(x, angles, { layout, scale: 1.2079441541679836, rotaryDim: 6 }).data;
     for (let r = 0; r < 8; r++) {
       for (let c = 0; c < 7; c++) {
         const i = r * 7 + c;
@@ -219,7 +219,7 @@ test('broadcast angle tables: [T, P] shared, [H, T, P] per head, [B, 1, T, P] pe
     const angles = randn(aShape, { dtype: 'float64', generator: g });
     const strides = aShape.slice(0, -2).map((_, i, a) => a.slice(i + 1).reduce((p, v) => p * v, 1) * T * P);
     for (const layout of LAYOUTS) {
-      const y = applyRotary(x, angles, { layout }).data;
+      const y = applyRotary(x, angles, { layout, rotaryDim: 2 * P }).data;
       for (let b = 0; b < B; b++) {
         for (let h = 0; h < H; h++) {
           // the angle slice this (b, h) reads, by the broadcasting rule

@@ -1,0 +1,118 @@
+/**
+ * The argument checks of positional/, one rule per concept, so that every entry point refuses the same inputs with
+ * the same words: rotary dim, base, scaling factor, context length, inverse-frequency tables, positions, pair
+ * layout, and the head dim of the tensors an encoding rotates. Each check takes `op`, the public function or class
+ * the user called, so the message starts with it (`RoPE: base must be a finite number > 1, got 1`). They build on
+ * core's argument checks and run once at an entry, never inside a kernel's loop.
+ */
+import {
+  DTypeError, ShapeError, Tensor, ValueError, describeValue, expectFiniteValues, expectNumber, expectOneOf, expectOptions, fmtShape,
+} from '../core/index.js';
+import type { PairLayout } from './rope.js';
+
+/** A rotary dim (channels that rotate): a positive even integer, at most `headDim` when given. */
+export function checkRotaryDim(op: string, arg: string, dim: unknown, headDim?: number): number {
+  const d = expectNumber(op, arg, dim, { integer: true, above: 0, ...(headDim !== undefined ? { max: headDim } : {}) });
+  if (d % 2 !== 0) throw new ValueError(op, `${arg} must be even (channels rotate in pairs), got ${d}`, arg);
+  return d;
+}
+
+/** A head dim or other channel count: a positive integer. */
+export function checkSize(op: string, arg: string, n: unknown): number {
+  return expectNumber(op, arg, n, { integer: true, above: 0 });
+}
+
+/** A RoPE base θ (θ_i = base^(−2i/d)): finite and > 1, so that the frequencies fall from 1 towards 0. */
+export function checkBase(op: string, arg: string, base: unknown): number {
+  return expectNumber(op, arg, base, { above: 1 });
+}
+
+/** A context-extension factor s: finite and ≥ `min` (1 for interpolation rules: 1 gives plain RoPE). */
+export function checkFactor(op: string, arg: string, factor: unknown, min = 1): number {
+  return expectNumber(op, arg, factor, { min });
+}
+
+/** A context length (trained, original or current sequence length): a finite number > 0. */
+export function checkContextLength(op: string, arg: string, length: unknown): number {
+  return expectNumber(op, arg, length, { above: 0 });
+}
+
+/**
+ * An inverse-frequency table θ [pairs]: an array (or typed array) of finite numbers ≥ 0 (0 is a NoPE pair), of
+ * `pairs` entries when given. Returns a float64 copy, so later changes to the caller's array change nothing.
+ */
+export function checkInvFreq(op: string, arg: string, invFreq: unknown, pairs?: number): Float64Array {
+  if (!(Array.isArray(invFreq) || (ArrayBuffer.isView(invFreq) && !(invFreq instanceof DataView)))) {
+    throw new DTypeError(op, `${arg} must be an array of inverse frequencies, got ${describeValue(invFreq)}`, arg);
+  }
+  const list = invFreq as ArrayLike<unknown>;
+  if (pairs !== undefined && list.length !== pairs) {
+    throw new ShapeError(op, `${arg} has ${list.length} entries, expected ${pairs} (one per rotated pair)`, arg);
+  }
+  const out = new Float64Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const v = list[i];
+    if (typeof v !== 'number' && typeof v !== 'bigint') throw new DTypeError(op, `${arg}[${i}] must be a number, got ${describeValue(v)}`, arg);
+    const x = Number(v);
+    if (!(Number.isFinite(x) && x >= 0)) throw new ValueError(op, `${arg}[${i}] must be a finite frequency ≥ 0, got ${x}`, arg);
+    out[i] = x;
+  }
+  return out;
+}
+
+/** Positions: a Tensor of finite values (a NaN or ±∞ position would give NaN rows of q and k). */
+export function checkPositions(op: string, arg: string, positions: unknown): asserts positions is Tensor {
+  if (!(positions instanceof Tensor)) throw new DTypeError(op, `${arg} must be a Tensor of positions, got ${describeValue(positions)}`, arg);
+  expectFiniteValues(op, arg, positions.data);
+}
+
+/** Positions given as a Tensor or a plain array of numbers, checked as `checkPositions`; returns a Tensor. */
+export function positionsTensor(op: string, arg: string, positions: unknown): Tensor {
+  if (positions instanceof Tensor) {
+    checkPositions(op, arg, positions);
+    return positions;
+  }
+  if (!(Array.isArray(positions) || (ArrayBuffer.isView(positions) && !(positions instanceof DataView)))) {
+    throw new DTypeError(op, `${arg} must be a Tensor or an array of positions, got ${describeValue(positions)}`, arg);
+  }
+  const list = positions as ArrayLike<unknown>;
+  const data = new Float64Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const v = list[i];
+    if (typeof v !== 'number') throw new DTypeError(op, `${arg}[${i}] must be a number, got ${describeValue(v)}`, arg);
+    data[i] = v;
+  }
+  expectFiniteValues(op, arg, data);
+  return new Tensor(data, [data.length]);
+}
+
+/** A pair layout: 'half' (GPT-NeoX, HF Llama) or 'interleaved' (RoFormer, Meta). */
+export function checkLayout(op: string, layout: unknown, fallback: PairLayout = 'half'): PairLayout {
+  return layout === undefined ? fallback : expectOneOf<PairLayout>(op, 'layout', layout, ['half', 'interleaved']);
+}
+
+/** An optional finite multiplier on rotated q and k (HF attention_scaling), > 0; default 1. */
+export function checkAttentionFactor(op: string, factor: unknown): number {
+  return factor === undefined ? 1 : expectNumber(op, 'attentionFactor', factor, { above: 0 });
+}
+
+/** An options argument (undefined → {}), refusing null, numbers, arrays and unknown keys. */
+export function checkOptions<T extends object>(op: string, options: T | undefined, known: readonly string[], arg = 'options'): T {
+  return expectOptions(op, arg, options, known);
+}
+
+/**
+ * The tensor an encoding rotates: a Tensor [..., T, headDim] whose last axis is the encoding's head dim. A wider
+ * head is refused rather than partly rotated: partial rotation is asked for with `rotaryDim`, never implied.
+ */
+export function checkHead(op: string, arg: string, x: unknown, headDim: number): asserts x is Tensor {
+  if (!(x instanceof Tensor)) throw new DTypeError(op, `${arg} must be a Tensor [..., T, ${headDim}], got ${describeValue(x)}`, arg);
+  const d = x.ndim === 0 ? undefined : x.shape[x.ndim - 1];
+  if (x.ndim < 2 || d !== headDim) {
+    throw new ShapeError(
+      op,
+      `${arg}=${fmtShape(x.shape)} has head dim ${d ?? 'none'}, but this encoding's head dim is ${headDim} (build it for ${d ?? 'that'} channels; rotate only some of them with the rotaryDim option)`,
+      arg,
+    );
+  }
+}
