@@ -12,6 +12,7 @@
  * Accuracy: backward stable — the computed eigenvalues are exact for A + E with ‖E‖₂ ≈ c·n·ε·‖A‖₂ (GVL §8.3.5), so the
  * absolute error of every eigenvalue is a small multiple of ε·‖A‖ (small eigenvalues have no relative accuracy).
  */
+import { expectNumber, expectOptions, expectTensor } from './args.js';
 import { ShapeError, ValueError } from './errors.js';
 import { fmtShape } from './shape.js';
 import type { Tensor } from './tensor.js';
@@ -31,13 +32,16 @@ const MAX_SWEEPS = 60;
  * Eigenvalues of a symmetric [n, n] matrix, ascending, as a Float64Array (n = 0 gives an empty array).
  * Householder tridiagonalisation + implicit shifted QL (GVL Alg. 8.3.1; EISPACK tql1).
  */
-export function symmetricEigenvalues(a: Tensor, options: SymmetricEigenOptions = {}): Float64Array {
+export function symmetricEigenvalues(a: Tensor, options?: SymmetricEigenOptions): Float64Array {
   const op = 'symmetricEigenvalues';
+  expectTensor(op, 'a', a);
+  const opts = expectOptions(op, 'options', options, ['symmetryTolerance']);
+  if (opts.symmetryTolerance !== undefined) expectNumber(op, 'symmetryTolerance', opts.symmetryTolerance, { min: 0, nonFinite: true }); // +∞ skips the check
   if (a.ndim !== 2 || a.shape[0] !== a.shape[1]) {
     throw new ShapeError(op, `matrix is not square — a=${fmtShape(a.shape)} (needs shape [n, n])`, 'a');
   }
   const n = a.shape[0]!;
-  const tol = options.symmetryTolerance ?? (a.dtype === 'float32' ? 1e-5 : 1e-10);
+  const tol = opts.symmetryTolerance ?? (a.dtype === 'float32' ? 1e-5 : 1e-10);
   if (!(tol >= 0)) throw new ValueError(op, `symmetry tolerance is not ≥ 0 — symmetryTolerance=${tol} (a fraction of max |a_ij|)`, 'symmetryTolerance');
   const src = a.data;
   const w = new Float64Array(n * n); // lower triangle (j ≤ i) of (A + Aᵀ)/2, row-major

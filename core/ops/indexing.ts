@@ -1,6 +1,7 @@
 /** Integer indexing: gather (torch.gather), indexSelect (torch.index_select) and scatterAdd (torch.scatter_add). */
 import { record } from '../autograd.js';
 import { allocate, promoteTypes } from '../dtype.js';
+import { describeValue, expectTensor } from '../args.js';
 import { DTypeError, IndexError, ShapeError } from '../errors.js';
 import { forEachRow } from '../kernels/elementwise.js';
 import { fmtShape, normAxis, sizeOf, stridesOf, type Shape } from '../shape.js';
@@ -20,10 +21,11 @@ function toIndex(op: string, index: IndexLike, bound: number, arg = 'index'): In
   let shape: Shape;
   if (index instanceof Tensor) [values, shape] = [index.data, index.shape];
   else if (index instanceof Int32Array || Array.isArray(index)) [values, shape] = [index, [index.length]];
-  else throw new DTypeError(op, `${arg} must be a Tensor, Int32Array or number[], got ${typeof index}`, arg);
+  else throw new DTypeError(op, `${arg} must be a Tensor, Int32Array or number[], got ${describeValue(index)}`, arg);
   const data = new Int32Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
+    if (typeof v !== 'number') throw new DTypeError(op, `${arg}[${i}] must be an integer, got ${describeValue(v)}`, arg);
     if (!Number.isInteger(v) || v < 0 || v >= bound) {
       throw new IndexError(op, `${arg}[${i}] = ${v} is not an integer in [0, ${bound}) (the size of the indexed axis)`, arg);
     }
@@ -58,6 +60,7 @@ function checkGatherShapes(op: string, xShape: Shape, idxShape: Shape, axis: num
 
 /** out[i][j][k] = x[i][index[i][j][k]][k] for axis 1 (any axis likewise); out has index's shape. */
 export function gather(x: Tensor, axis: number, index: IndexLike): Tensor {
+  expectTensor('gather', 'x', x);
   const a = normAxis(axis, x.ndim, 'gather');
   const idx = toIndex('gather', index, x.shape[a]!);
   checkGatherShapes('gather', x.shape, idx.shape, a, 'x');
@@ -73,6 +76,7 @@ export function gather(x: Tensor, axis: number, index: IndexLike): Tensor {
 
 /** Select entries `index` (1-D) of `axis`: out.shape[axis] = index.length. Rows may repeat. */
 export function indexSelect(x: Tensor, axis: number, index: IndexLike): Tensor {
+  expectTensor('indexSelect', 'x', x);
   const a = normAxis(axis, x.ndim, 'indexSelect');
   const idx = toIndex('indexSelect', index, x.shape[a]!);
   if (idx.shape.length !== 1) throw new ShapeError('indexSelect', `index must be 1-D, got index=${fmtShape(idx.shape)}`, 'index');
@@ -81,7 +85,7 @@ export function indexSelect(x: Tensor, axis: number, index: IndexLike): Tensor {
   const inner = sizeOf(x.shape.slice(a + 1));
   const m = idx.data.length;
   const shape = x.shape.map((d, i) => (i === a ? m : d));
-  const out = allocate(x.dtype, outer * m * inner);
+  const out = allocate(x.dtype, outer * m * inner, 'indexSelect', 'index');
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < m; j++) {
       const src = (o * n + idx.data[j]!) * inner;
@@ -103,6 +107,8 @@ export function indexSelect(x: Tensor, axis: number, index: IndexLike): Tensor {
 
 /** out = x, then out[i][index[i][j][k]][k] += src[i][j][k] (axis 1; any axis likewise). */
 export function scatterAdd(x: Tensor, axis: number, index: IndexLike, src: Tensor): Tensor {
+  expectTensor('scatterAdd', 'x', x);
+  expectTensor('scatterAdd', 'src', src);
   const a = normAxis(axis, x.ndim, 'scatterAdd');
   const idx = toIndex('scatterAdd', index, x.shape[a]!);
   checkGatherShapes('scatterAdd', x.shape, idx.shape, a, 'x');

@@ -4,6 +4,7 @@
  */
 import { record } from '../autograd.js';
 import { allocate, promoteTypes, type TypedArray } from '../dtype.js';
+import { describeValue, expectAllocatable, expectNumber, expectTensor } from '../args.js';
 import { AxisError, DTypeError, ShapeError, ValueError } from '../errors.js';
 import { stridedCopy, stridedScatter } from '../kernels/strided.js';
 import { broadcastStrides, fmtShape, normAxes, normAxis, shapesEqual, sizeOf, stridesOf, type Shape } from '../shape.js';
@@ -18,12 +19,17 @@ interface View {
 
 /** Materialise a view of x, recording a backward that scatters g through the same view. */
 function gatherView(op: string, x: Tensor, view: View): Tensor {
-  const out = new Tensor(stridedCopy(x.data, view.offset, view.shape, view.strides, allocate(x.dtype, sizeOf(view.shape))), view.shape);
-  return record(op, out, [x], (g) => [new Tensor(stridedScatter(allocate(x.dtype, x.size), view.offset, view.shape, view.strides, g.data, true), x.shape)]);
+  const out = gatherRaw(op, x, view);
+  return record(op, out, [x], (g) => [new Tensor(stridedScatter(allocate(x.dtype, x.size, op), view.offset, view.shape, view.strides, g.data, true), x.shape)]);
 }
 
 function checkTensor(op: string, x: unknown, arg = 'x'): asserts x is Tensor {
-  if (!(x instanceof Tensor)) throw new DTypeError(op, `${arg} must be a Tensor, got ${x === null ? 'null' : typeof x}`, arg);
+  expectTensor(op, arg, x);
+}
+
+/** `list` must be an array (of sizes, axes, tensors, …); its entries are checked by the caller. */
+function checkArray(op: string, arg: string, list: unknown, what: string): asserts list is readonly unknown[] {
+  if (!Array.isArray(list)) throw new DTypeError(op, `${arg} must be an array of ${what}, got ${describeValue(list)}`, arg);
 }
 
 /** Same data, new shape (one dimension may be −1 and is inferred). Shares the buffer. */
@@ -35,6 +41,7 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
 }
 
 function inferShape(x: Tensor, shape: Shape): number[] {
+  checkArray('reshape', 'shape', shape, 'sizes');
   const out = [...shape];
   const unknown = out.indexOf(-1);
   if (out.some((d, i) => !Number.isInteger(d) || d < -1 || (d === -1 && i !== unknown))) {
@@ -67,6 +74,7 @@ export function flatten(x: Tensor, startAxis = 0, endAxis = -1): Tensor {
 /** Reorder axes: out.shape[i] = x.shape[dims[i]]. */
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
   checkTensor('permute', x);
+  checkArray('permute', 'dims', dims, 'axes');
   if (dims.length !== x.ndim) {
     throw new AxisError('permute', `dims=[${dims.join(',')}] has ${dims.length} entries for x=${fmtShape(x.shape)} (one per axis)`, 'dims');
   }
@@ -74,15 +82,15 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   const perm = dims.map((d) => normAxis(d, x.ndim, 'permute', 'dims'));
   if (perm.every((d, i) => d === i)) return x;
   const xs = x.strides;
-  return record('permute', gatherRaw(x, { offset: 0, shape: perm.map((d) => x.shape[d]!), strides: perm.map((d) => xs[d]!) }), [x], (g) => {
+  return record('permute', gatherRaw('permute', x, { offset: 0, shape: perm.map((d) => x.shape[d]!), strides: perm.map((d) => xs[d]!) }), [x], (g) => {
     const inverse = new Array<number>(perm.length);
     perm.forEach((d, i) => (inverse[d] = i));
     return [permute(g, inverse)];
   });
 }
 
-function gatherRaw(x: Tensor, view: View): Tensor {
-  return new Tensor(stridedCopy(x.data, view.offset, view.shape, view.strides, allocate(x.dtype, sizeOf(view.shape))), view.shape);
+function gatherRaw(op: string, x: Tensor, view: View): Tensor {
+  return new Tensor(stridedCopy(x.data, view.offset, view.shape, view.strides, allocate(x.dtype, sizeOf(view.shape), op, 'shape')), view.shape);
 }
 
 /** Swap two axes. */
@@ -98,12 +106,14 @@ export function transpose(x: Tensor, a: number, b: number): Tensor {
 /** Broadcast to `shape` (new axes on the left; −1 keeps a size). The backward sums the broadcast axes. */
 export function expand(x: Tensor, shape: Shape): Tensor {
   checkTensor('expand', x);
+  checkArray('expand', 'shape', shape, 'sizes');
   const off = shape.length - x.ndim;
   if (off < 0) throw new ShapeError('expand', `target ${fmtShape(shape)} has fewer axes than x=${fmtShape(x.shape)}`, 'shape');
   const target = shape.map((d, i) => (d === -1 && i >= off ? x.shape[i - off]! : d));
   if (target.some((d) => !Number.isInteger(d) || d < 0)) {
     throw new ShapeError('expand', `invalid target ${fmtShape(shape)} for x=${fmtShape(x.shape)} (non-negative integers; −1 only on existing axes)`, 'shape');
   }
+  expectAllocatable('expand', 'shape', sizeOf(target), target);
   for (let i = 0; i < x.ndim; i++) {
     const d = x.shape[i]!;
     if (d !== 1 && d !== target[i + off]) {
@@ -111,7 +121,7 @@ export function expand(x: Tensor, shape: Shape): Tensor {
     }
   }
   if (shapesEqual(target, x.shape)) return x;
-  return record('expand', gatherRaw(x, { offset: 0, shape: target, strides: broadcastStrides(x.shape, target) }), [x], (g) => [g]);
+  return record('expand', gatherRaw('expand', x, { offset: 0, shape: target, strides: broadcastStrides(x.shape, target) }), [x], (g) => [g]);
 }
 
 /** Drop size-1 axes (all of them, or the given ones, which must have size 1). */
@@ -137,6 +147,7 @@ export type SliceRange = readonly [start?: number, end?: number, step?: number] 
 /** x[r0, r1, …] with Python slice semantics (negative indices, clamping, negative steps) on the leading axes. */
 export function slice(x: Tensor, ranges: readonly SliceRange[]): Tensor {
   checkTensor('slice', x);
+  checkArray('slice', 'ranges', ranges, 'ranges ([start, end, step] or null)');
   if (ranges.length > x.ndim) {
     throw new AxisError('slice', `${ranges.length} ranges for x=${fmtShape(x.shape)} (at most one per axis)`, 'ranges');
   }
@@ -155,6 +166,14 @@ export function slice(x: Tensor, ranges: readonly SliceRange[]): Tensor {
 
 /** Python's slice.indices: returns [first index, count, step]. */
 function sliceIndices(n: number, range: readonly [number?, number?, number?], axis: number): [number, number, number] {
+  if (!Array.isArray(range) || range.length > 3) {
+    throw new DTypeError('slice', `ranges[${axis}] must be null or [start?, end?, step?], got ${describeValue(range)}`, 'ranges');
+  }
+  for (const v of range) {
+    if (v !== undefined && typeof v !== 'number') {
+      throw new DTypeError('slice', `ranges[${axis}] must hold integers or undefined, got ${describeValue(v)}`, 'ranges');
+    }
+  }
   const step = range[2] ?? 1;
   if (!Number.isInteger(step) || step === 0) throw new ValueError('slice', `step must be a non-zero integer on axis ${axis}, got ${step}`, 'ranges');
   for (const v of [range[0], range[1]]) {
@@ -171,6 +190,8 @@ function sliceIndices(n: number, range: readonly [number?, number?, number?], ax
 export function narrow(x: Tensor, axis: number, start: number, length: number): Tensor {
   checkTensor('narrow', x);
   const a = normAxis(axis, x.ndim, 'narrow');
+  expectNumber('narrow', 'start', start, { nonFinite: true });
+  expectNumber('narrow', 'length', length, { nonFinite: true });
   const n = x.shape[a]!;
   const s = start < 0 ? start + n : start;
   if (!Number.isInteger(s) || !Number.isInteger(length) || s < 0 || length < 0 || s + length > n) {
@@ -200,6 +221,11 @@ export function flip(x: Tensor, axes: number | readonly number[]): Tensor {
  */
 export function pad(x: Tensor, pads: readonly (readonly [number, number])[], value = 0): Tensor {
   checkTensor('pad', x);
+  checkArray('pad', 'pads', pads, '[before, after] pairs');
+  pads.forEach((p, i) => {
+    if (!Array.isArray(p) || p.length !== 2) throw new DTypeError('pad', `pads[${i}] must be a [before, after] pair, got ${describeValue(p)}`, 'pads');
+  });
+  expectNumber('pad', 'value', value, { nonFinite: true });
   if (pads.length > x.ndim) throw new ShapeError('pad', `${pads.length} pad pairs for x=${fmtShape(x.shape)} (at most one per axis)`, 'pads');
   const off = x.ndim - pads.length;
   const before = x.shape.map((_, i) => (i < off ? 0 : pads[i - off]![0]));
@@ -208,9 +234,10 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[], val
     throw new ValueError('pad', `pads must be non-negative integers, got ${JSON.stringify(pads)} (slice to crop)`, 'pads');
   }
   const shape = x.shape.map((d, i) => d + before[i]! + after[i]!);
+  expectAllocatable('pad', 'pads', sizeOf(shape), shape);
   const strides = stridesOf(shape);
   const inner: View = { offset: before.reduce((p, b, i) => p + b * strides[i]!, 0), shape: [...x.shape], strides };
-  const data = allocate(x.dtype, sizeOf(shape));
+  const data = allocate(x.dtype, sizeOf(shape), 'pad', 'pads');
   if (value !== 0) data.fill(value);
   stridedScatter(data, inner.offset, inner.shape, inner.strides, x.data, false);
   const out = new Tensor(data, shape);
@@ -220,6 +247,7 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[], val
 function triangle(op: 'tril' | 'triu', x: Tensor, k: number): Tensor {
   checkTensor(op, x);
   if (x.ndim < 2) throw new ShapeError(op, `needs a matrix or a batch of matrices, got x=${fmtShape(x.shape)}`, 'x');
+  expectNumber(op, 'k', k, { nonFinite: true });
   if (!Number.isInteger(k)) throw new ValueError(op, `diagonal offset k must be an integer, got ${k}`, 'k');
   const rows = x.shape[x.ndim - 2]!;
   const cols = x.shape[x.ndim - 1]!;
@@ -241,6 +269,7 @@ export const triu = (x: Tensor, k = 0): Tensor => triangle('triu', x, k);
 
 /** Join tensors along an existing axis; all other sizes must agree. */
 export function concat(xs: readonly Tensor[], axis = 0): Tensor {
+  checkArray('concat', 'xs', xs, 'Tensors');
   if (xs.length === 0) throw new ValueError('concat', 'needs at least one tensor', 'xs');
   xs.forEach((x, i) => checkTensor('concat', x, `xs[${i}]`));
   const first = xs[0]!;
@@ -256,7 +285,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   const dtype = xs.reduce((d, x) => promoteTypes(d, x.dtype), first.dtype);
   const outer = first.shape.slice(0, a).reduce((p, d) => p * d, 1);
   const rowOut = sizeOf(shape.slice(a));
-  const data = allocate(dtype, sizeOf(shape));
+  const data = allocate(dtype, sizeOf(shape), 'concat', 'xs');
   let col = 0;
   for (const x of xs) {
     const row = sizeOf(x.shape.slice(a));
@@ -275,6 +304,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
 
 /** Join tensors of equal shape along a new axis. */
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {
+  checkArray('stack', 'xs', xs, 'Tensors');
   if (xs.length === 0) throw new ValueError('stack', 'needs at least one tensor', 'xs');
   xs.forEach((x, i) => {
     checkTensor('stack', x, `xs[${i}]`);
@@ -298,6 +328,7 @@ export function split(x: Tensor, sizes: number | readonly number[], axis = 0): T
     for (let s = 0; s < n; s += sizes) sections.push(Math.min(sizes, n - s));
     if (n === 0) sections.push(0); // as torch: an empty axis still gives one (empty) chunk, so concat(split(x)) is x
   } else {
+    checkArray('split', 'sizes', sizes, 'section sizes (or one chunk size)');
     sections = [...sizes];
     const total = sections.reduce((p, s) => p + s, 0);
     if (total !== n || sections.some((s) => !Number.isInteger(s) || s < 0)) {
