@@ -3,13 +3,14 @@
  * (`standardize_rope_params`, then `ROPE_INIT_FUNCTIONS[rope_type]` in `modeling_rope_utils.py`, v5):
  * θ_i = rope_theta^(−2i/d) with d = int(head_dim · partial_rotary_factor), then the scaling rule of the rope type.
  */
-import { ValueError } from '../core/index.js';
-import { llama3InvFreq } from './llama3.js';
-import { longRopeAttentionFactor, longRopeInvFreq } from './longrope.js';
-import { dynamicNtkInvFreq } from './ntk.js';
-import { piInvFreq } from './pi.js';
-import { ropeInvFreq } from './rope.js';
-import { yarnAttentionFactor, yarnInvFreq, type YarnOptions } from './yarn.js';
+import { DTypeError, ValueError, describeValue, expectBoolean, expectOptions } from '../core/index.js';
+import { checkContextLength } from './checks.js';
+import { llama3Table } from './llama3.js';
+import { longRopeAttention, longRopeTable } from './longrope.js';
+import { dynamicNtkTable } from './ntk.js';
+import { piTable } from './pi.js';
+import { invFreqLadder } from './rope.js';
+import { yarnAttention, yarnTable, type YarnOptions } from './yarn.js';
 
 /** The rope types computed here: HF's 'default' and its scaling rules ('proportional' is p-RoPE, a separate method). */
 export const HF_ROPE_TYPES = ['default', 'linear', 'dynamic', 'yarn', 'llama3', 'longrope'] as const;
@@ -75,6 +76,8 @@ export interface FromHFConfigOptions {
   seqLen?: number;
   /** Which entry of a per-layer rope_parameters dict to use. */
   layerType?: string;
+  /** Refuse keys of the rope dict that its rope type does not read (HF only warns; default false: listed in `warnings`). */
+  strict?: boolean;
 }
 
 export interface HFRopeSettings {
@@ -85,6 +88,8 @@ export interface HFRopeSettings {
   /** Rotated channels per head: int(head_dim · partial_rotary_factor). */
   rotaryDim: number;
   ropeType: HFRopeType;
+  /** What transformers would warn about: keys of the rope dict that its rope type ignores. */
+  warnings: string[];
 }
 
 /** Keys each rope type reads from its dict, as HF's `_validate_*_rope_parameters` list them. */
@@ -108,17 +113,18 @@ const OP = 'fromHFConfig';
  * 'default'. original_max_position_embeddings comes from the top level, else the dict, else max_position_embeddings.
  */
 export function fromHFConfig(config: HFRopeConfig, options: FromHFConfigOptions = {}): HFRopeSettings {
-  if (!isRecord(config)) throw new ValueError(OP, `config is not an object — config=${describe(config)} (pass the parsed config.json)`, 'config');
-  const { seqLen } = options;
-  if (seqLen !== undefined && !(Number.isFinite(seqLen) && seqLen > 0)) {
-    throw new ValueError(OP, `sequence length is not a positive finite number — seqLen=${seqLen} (max position id + 1)`, 'seqLen');
-  }
-  const { params, where, perLayer } = ropeDict(config, options.layerType);
+  if (!isRecord(config)) throw new DTypeError(OP, `config must be an object (the parsed config.json), got ${describeValue(config)}`, 'config');
+  const o = expectOptions(OP, 'options', options, ['seqLen', 'layerType', 'strict']);
+  const seqLen = o.seqLen === undefined ? undefined : checkContextLength(OP, 'seqLen', o.seqLen);
+  if (o.layerType !== undefined && typeof o.layerType !== 'string') throw new DTypeError(OP, `layerType must be a string, got ${describeValue(o.layerType)}`, 'layerType');
+  const strict = o.strict === undefined ? false : expectBoolean(OP, 'strict', o.strict);
+  const { params, where, perLayer } = ropeDict(config, o.layerType);
   const ropeType = ropeTypeOf(params, where);
   const read = new FieldReader(params, where, ropeType);
+  const warnings = unknownKeys(params, where, ropeType, strict);
 
   const base = read.number('rope_theta') ?? topNumber(config, 'rope_theta') ?? 10000;
-  if (!(base > 1)) throw new ValueError(OP, `RoPE base is not a number > 1 — rope_theta=${base} (θ_i = rope_theta^(−2i/d))`, 'rope_theta');
+  if (!(base > 1)) throw new ValueError(OP, `rope_theta must be a finite number > 1, got ${base} (θ_i = rope_theta^(−2i/d))`, 'rope_theta');
   const partial = topNumber(config, 'partial_rotary_factor') ?? read.number('partial_rotary_factor') ?? 1;
   if (!(partial > 0 && partial <= 1)) throw new ValueError(OP, `partial_rotary_factor is outside (0, 1] — partial_rotary_factor=${partial} (the rotated fraction of each head)`, 'partial_rotary_factor');
   const headDim = headDimOf(config);
@@ -141,16 +147,16 @@ export function fromHFConfig(config: HFRopeConfig, options: FromHFConfigOptions 
     return maxPositions('the default of original_max_position_embeddings');
   };
 
-  const plain = (): Float64Array => ropeInvFreq(rotaryDim, base);
+  const plain = (): Float64Array => invFreqLadder(rotaryDim, base);
   switch (ropeType) {
     case 'default':
-      return { invFreq: plain(), attentionFactor: 1, rotaryDim, ropeType };
+      return { invFreq: plain(), attentionFactor: 1, rotaryDim, ropeType, warnings };
     case 'linear':
-      return { invFreq: piInvFreq(plain(), read.required('factor')), attentionFactor: 1, rotaryDim, ropeType };
+      return { invFreq: piTable(OP, plain(), read.required('factor')), attentionFactor: 1, rotaryDim, ropeType, warnings };
     case 'dynamic': {
       const factor = read.required('factor');
-      const invFreq = dynamicNtkInvFreq({ dim: rotaryDim, base, factor, maxPositions: maxPositions('dynamic rescales beyond this trained length'), ...(seqLen !== undefined ? { seqLen } : {}) });
-      return { invFreq, attentionFactor: 1, rotaryDim, ropeType };
+      const invFreq = dynamicNtkTable(OP, { dim: rotaryDim, base, factor, maxPositions: maxPositions('dynamic rescales beyond this trained length'), ...(seqLen !== undefined ? { seqLen } : {}) });
+      return { invFreq, attentionFactor: 1, rotaryDim, ropeType, warnings };
     }
     case 'yarn': {
       if (!read.has('factor')) read.missing('factor', where);
@@ -168,10 +174,10 @@ export function fromHFConfig(config: HFRopeConfig, options: FromHFConfigOptions 
         ...optional('mscaleAllDim', read.number('mscale_all_dim')),
         ...optional('attentionFactor', read.number('attention_factor')),
       };
-      return { invFreq: yarnInvFreq(yarn), attentionFactor: yarnAttentionFactor(yarn), rotaryDim, ropeType };
+      return { invFreq: yarnTable(OP, yarn), attentionFactor: yarnAttention(OP, yarn), rotaryDim, ropeType, warnings };
     }
     case 'llama3': {
-      const invFreq = llama3InvFreq({
+      const invFreq = llama3Table(OP, {
         dim: rotaryDim,
         base,
         factor: read.required('factor'),
@@ -179,28 +185,31 @@ export function fromHFConfig(config: HFRopeConfig, options: FromHFConfigOptions 
         lowFreqFactor: read.required('low_freq_factor'),
         highFreqFactor: read.required('high_freq_factor'),
       });
-      return { invFreq, attentionFactor: 1, rotaryDim, ropeType };
+      return { invFreq, attentionFactor: 1, rotaryDim, ropeType, warnings };
     }
     case 'longrope': {
       const shortFactor = read.list('short_factor');
       const longFactor = read.list('long_factor');
       const original = originalMaxPositions();
       const factor = read.number('factor') ?? maxPositions('without factor, s = max_position_embeddings / original') / original; // HF: Phi-3 derives s from the two lengths
-      const invFreq = longRopeInvFreq({ dim: rotaryDim, base, shortFactor, longFactor, originalMaxPositions: original, ...(seqLen !== undefined ? { seqLen } : {}) });
-      const attentionFactor = longRopeAttentionFactor({ factor, originalMaxPositions: original, ...optional('attentionFactor', read.number('attention_factor')) });
-      return { invFreq, attentionFactor, rotaryDim, ropeType };
+      const invFreq = longRopeTable(OP, { dim: rotaryDim, base, shortFactor, longFactor, originalMaxPositions: original, ...(seqLen !== undefined ? { seqLen } : {}) });
+      const attentionFactor = longRopeAttention(OP, { factor, originalMaxPositions: original, ...optional('attentionFactor', read.number('attention_factor')) });
+      return { invFreq, attentionFactor, rotaryDim, ropeType, warnings };
     }
   }
 }
 
 /** The rope dict in use and how to name it in messages; per-layer dicts are resolved by layerType. */
 function ropeDict(config: HFRopeConfig, layerType: string | undefined): { params: Readonly<Record<string, unknown>>; where: string; perLayer: boolean } {
-  const legacy = config.rope_scaling;
+  const legacy: unknown = config.rope_scaling;
+  if (legacy !== undefined && legacy !== null && !isRecord(legacy)) {
+    throw new DTypeError(OP, `rope_scaling must be an object, got ${describeValue(legacy)}`, 'rope_scaling');
+  }
   const useLegacy = isRecord(legacy) && Object.keys(legacy).length > 0;
   const where = useLegacy ? 'rope_scaling' : 'rope_parameters';
   const raw: unknown = useLegacy ? legacy : config.rope_parameters;
   if (raw === undefined || raw === null) return { params: {}, where, perLayer: false };
-  if (!isRecord(raw)) throw new ValueError(OP, `${where} is not an object — ${where}=${describe(raw)} (a dict of rope fields)`, where);
+  if (!isRecord(raw)) throw new DTypeError(OP, `${where} must be an object, got ${describeValue(raw)}`, where);
   const values = Object.values(raw);
   const perLayer = values.length > 0 && values.every(isRecord);
   if (!perLayer) {
@@ -210,10 +219,21 @@ function ropeDict(config: HFRopeConfig, layerType: string | undefined): { params
     return { params: raw, where, perLayer };
   }
   const layers = Object.keys(raw);
-  if (layerType === undefined || !isRecord(raw[layerType])) {
+  if (layerType === undefined || !Object.prototype.hasOwnProperty.call(raw, layerType) || !isRecord(raw[layerType])) {
     throw new ValueError(OP, `${where} holds one dict per layer type — layerType=${layerType === undefined ? 'undefined' : `'${layerType}'`} (pass options.layerType, one of: ${layers.join(', ')})`, 'layerType');
   }
   return { params: raw[layerType], where: `${where}.${layerType}`, perLayer };
+}
+
+/** Keys of the rope dict that its rope type does not read: warnings (as HF logs them), or an error when strict. */
+function unknownKeys(params: Readonly<Record<string, unknown>>, where: string, ropeType: HFRopeType, strict: boolean): string[] {
+  const { required, optional } = ROPE_KEYS[ropeType];
+  const known = new Set(['rope_type', 'type', ...required, ...optional]);
+  const unknown = Object.keys(params).filter((k) => !known.has(k));
+  if (unknown.length === 0) return [];
+  const message = `${where} has keys that rope_type '${ropeType}' does not read: ${unknown.join(', ')} (it reads: ${[...required, ...optional].join(', ')})`;
+  if (strict) throw new ValueError(OP, `${message}; strict refuses them`, `${where}.${unknown[0]}`);
+  return [`${OP}: ${message}`];
 }
 
 function ropeTypeOf(params: Readonly<Record<string, unknown>>, where: string): HFRopeType {

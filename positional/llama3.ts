@@ -5,7 +5,8 @@
  * Attention factor 1.
  */
 import { ValueError } from '../core/index.js';
-import { ropeInvFreq } from './rope.js';
+import { checkBase, checkContextLength, checkFactor, checkOptions, checkRotaryDim } from './checks.js';
+import { invFreqLadder } from './rope.js';
 
 export interface Llama3Options {
   /** Rotary dim d (even). */
@@ -24,20 +25,23 @@ export interface Llama3Options {
 
 /** θ′ [d/2] in float64: kept, smoothed or divided by s per pair as above. */
 export function llama3InvFreq(options: Llama3Options): Float64Array {
-  const op = 'llama3InvFreq';
-  const { dim, base = 10000, factor, originalMaxPositions, lowFreqFactor = 1, highFreqFactor = 4 } = options;
-  if (!(Number.isInteger(dim) && dim > 0 && dim % 2 === 0)) throw new ValueError(op, `rotary dim is not a positive even integer — dim=${dim} (pairs of channels)`, 'dim');
-  if (!(Number.isFinite(base) && base > 1)) throw new ValueError(op, `RoPE base is not a finite number > 1 — base=${base} (θ_i = base^(−2i/d))`, 'base');
-  if (!(Number.isFinite(factor) && factor >= 1)) throw new ValueError(op, `scaling factor is not a finite number ≥ 1 — factor=${factor} (1 is plain RoPE)`, 'factor');
-  if (!(Number.isFinite(originalMaxPositions) && originalMaxPositions > 0)) {
-    throw new ValueError(op, `pre-training context is not a positive finite length — originalMaxPositions=${originalMaxPositions} (HF original_max_position_embeddings)`, 'originalMaxPositions');
-  }
+  return llama3Table('llama3InvFreq', options);
+}
+
+/** llama3InvFreq with `op` naming the public entry in errors (fromHFConfig, the registry). */
+export function llama3Table(op: string, options: Llama3Options): Float64Array {
+  const o = checkOptions(op, options, ['dim', 'base', 'factor', 'originalMaxPositions', 'lowFreqFactor', 'highFreqFactor']);
+  const { lowFreqFactor = 1, highFreqFactor = 4 } = o;
+  const dim = checkRotaryDim(op, 'dim', o.dim);
+  const base = o.base === undefined ? 10000 : checkBase(op, 'base', o.base);
+  const factor = checkFactor(op, 'factor', o.factor);
+  const originalMaxPositions = checkContextLength(op, 'originalMaxPositions', o.originalMaxPositions);
   if (!(Number.isFinite(lowFreqFactor) && lowFreqFactor > 0 && Number.isFinite(highFreqFactor) && highFreqFactor > lowFreqFactor)) {
     throw new ValueError(op, `frequency band is empty or inverted — lowFreqFactor=${lowFreqFactor}, highFreqFactor=${highFreqFactor} (0 < lowFreqFactor < highFreqFactor)`, 'highFreqFactor');
   }
   const longestKept = originalMaxPositions / highFreqFactor;
   const shortestDivided = originalMaxPositions / lowFreqFactor;
-  const theta = ropeInvFreq(dim, base);
+  const theta = invFreqLadder(dim, base);
   const out = new Float64Array(theta.length);
   for (let i = 0; i < out.length; i++) {
     const t = theta[i]!;

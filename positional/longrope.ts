@@ -4,7 +4,8 @@
  * `short_factor` otherwise, and scales cos and sin by √(1 + ln s / ln L).
  */
 import { ValueError } from '../core/index.js';
-import { ropeInvFreq } from './rope.js';
+import { checkBase, checkContextLength, checkOptions, checkRotaryDim } from './checks.js';
+import { invFreqLadder } from './rope.js';
 
 export interface LongRopeOptions {
   /** Rotary dim d (even). */
@@ -32,32 +33,40 @@ export interface LongRopeAttentionOptions {
 
 /** θ′_i = 1/(λ_i · base^{2i/d}) with λ = longFactor if seqLen > L else shortFactor: [d/2] in float64. */
 export function longRopeInvFreq(options: LongRopeOptions): Float64Array {
-  const op = 'longRopeInvFreq';
-  const { dim, base = 10000, shortFactor, longFactor, originalMaxPositions, seqLen } = options;
-  if (!(Number.isInteger(dim) && dim > 0 && dim % 2 === 0)) throw new ValueError(op, `rotary dim is not a positive even integer — dim=${dim} (pairs of channels)`, 'dim');
-  if (!(Number.isFinite(base) && base > 1)) throw new ValueError(op, `RoPE base is not a finite number > 1 — base=${base} (θ_i = base^(−2i/d))`, 'base');
-  if (!(Number.isFinite(originalMaxPositions) && originalMaxPositions > 0)) {
-    throw new ValueError(op, `pre-training context is not a positive finite length — originalMaxPositions=${originalMaxPositions} (HF original_max_position_embeddings)`, 'originalMaxPositions');
-  }
+  return longRopeTable('longRopeInvFreq', options);
+}
+
+/** longRopeInvFreq with `op` naming the public entry in errors (fromHFConfig). */
+export function longRopeTable(op: string, options: LongRopeOptions): Float64Array {
+  const o = checkOptions(op, options, ['dim', 'base', 'shortFactor', 'longFactor', 'originalMaxPositions', 'seqLen']);
+  const { shortFactor, longFactor, seqLen } = o;
+  const dim = checkRotaryDim(op, 'dim', o.dim);
+  const base = o.base === undefined ? 10000 : checkBase(op, 'base', o.base);
+  const originalMaxPositions = checkContextLength(op, 'originalMaxPositions', o.originalMaxPositions);
   if (seqLen !== undefined && !(Number.isFinite(seqLen) && seqLen >= 0)) {
     throw new ValueError(op, `sequence length is not a finite number ≥ 0 — seqLen=${seqLen} (max position id + 1)`, 'seqLen');
   }
   for (const [name, list] of [['shortFactor', shortFactor], ['longFactor', longFactor]] as const) {
+    if (list === null || typeof list !== 'object' || typeof list.length !== 'number') throw new ValueError(op, `${name} must be a list of factors, got ${String(list)}`, name);
     if (list.length !== dim / 2) throw new ValueError(op, `${name} has the wrong length — ${name}.length=${list.length} (one factor per pair: dim/2 = ${dim / 2})`, name);
     for (let i = 0; i < list.length; i++) {
       if (!(Number.isFinite(list[i]) && list[i]! > 0)) throw new ValueError(op, `${name}[${i}] is not a positive finite factor — ${name}[${i}]=${list[i]} (θ′_i = θ_i/λ_i)`, name);
     }
   }
   const rescale = seqLen !== undefined && seqLen > originalMaxPositions ? longFactor : shortFactor;
-  const theta = ropeInvFreq(dim, base);
+  const theta = invFreqLadder(dim, base);
   for (let i = 0; i < theta.length; i++) theta[i] = theta[i]! / rescale[i]!;
   return theta;
 }
 
 /** attentionFactor if given; else 1 for s ≤ 1, otherwise √(1 + ln s / ln L) (Phi-3). */
 export function longRopeAttentionFactor(options: LongRopeAttentionOptions): number {
-  const op = 'longRopeAttentionFactor';
-  const { factor, originalMaxPositions, attentionFactor } = options;
+  return longRopeAttention('longRopeAttentionFactor', options);
+}
+
+/** longRopeAttentionFactor with `op` naming the public entry in errors. */
+export function longRopeAttention(op: string, options: LongRopeAttentionOptions): number {
+  const { factor, originalMaxPositions, attentionFactor } = checkOptions(op, options, ['factor', 'originalMaxPositions', 'attentionFactor']);
   if (attentionFactor !== undefined) {
     if (!(Number.isFinite(attentionFactor) && attentionFactor > 0)) {
       throw new ValueError(op, `attention factor is not a positive finite number — attentionFactor=${attentionFactor} (it multiplies cos and sin)`, 'attentionFactor');

@@ -4,9 +4,10 @@
  * the fastest pair (θ′_0 = θ_0) and interpolates the slowest by exactly s (θ′_{d/2−1} = θ_{d/2−1}/s); the rotation
  * itself is `applyRotary`, unchanged.
  */
-import { ValueError, type Tensor } from '../core/index.js';
+import { ValueError, expectNumber, type Tensor } from '../core/index.js';
+import { checkBase, checkContextLength, checkFactor, checkHead, checkLayout, checkOptions, checkPositions, checkRotaryDim, checkSize } from './checks.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
-import { applyRotary, ropeInvFreq, rotaryAngles, type PairLayout } from './rope.js';
+import { anglesOf, invFreqLadder, rotateBy, type PairLayout } from './rope.js';
 
 export interface NtkOptions {
   /** Rotary dim d (even, ≥ 4: the exponent is d/(d−2)). */
@@ -27,7 +28,7 @@ export interface DynamicNtkOptions extends NtkOptions {
 /** Static NTK-aware: θ′_i = (base·s^{d/(d−2)})^{−2i/d}. Returns [d/2] in float64. */
 export function ntkInvFreq(options: NtkOptions): Float64Array {
   const { dim, base, factor } = checkNtk('ntkInvFreq', options);
-  return ropeInvFreq(dim, base * Math.pow(factor, dim / (dim - 2)));
+  return invFreqLadder(dim, base * Math.pow(factor, dim / (dim - 2)));
 }
 
 /**
@@ -35,29 +36,24 @@ export function ntkInvFreq(options: NtkOptions): Float64Array {
  * θ′_i = base′^{−2i/d}. Identity while ℓ ≤ L. Returns [d/2] in float64.
  */
 export function dynamicNtkInvFreq(options: DynamicNtkOptions): Float64Array {
-  const op = 'dynamicNtkInvFreq';
-  const { dim, base, factor } = checkNtk(op, options);
-  const { maxPositions, seqLen } = options;
-  if (!(Number.isFinite(maxPositions) && maxPositions > 0)) {
-    throw new ValueError(op, `trained context is not a positive finite length — maxPositions=${maxPositions} (HF max_position_embeddings)`, 'maxPositions');
-  }
-  if (seqLen !== undefined && !(Number.isFinite(seqLen) && seqLen > 0)) {
-    throw new ValueError(op, `sequence length is not a positive finite number — seqLen=${seqLen} (max position id + 1)`, 'seqLen');
-  }
-  const length = Math.max(seqLen ?? maxPositions, maxPositions);
-  return ropeInvFreq(dim, base * Math.pow((factor * length) / maxPositions - (factor - 1), dim / (dim - 2)));
+  return dynamicNtkTable('dynamicNtkInvFreq', options);
 }
 
-function checkNtk(op: string, options: NtkOptions): { dim: number; base: number; factor: number } {
-  const { dim, base = 10000, factor } = options;
-  if (!(Number.isInteger(dim) && dim >= 4 && dim % 2 === 0)) {
-    throw new ValueError(op, `rotary dim is not an even integer ≥ 4 — dim=${dim} (the NTK exponent is d/(d−2))`, 'dim');
-  }
-  if (!(Number.isFinite(base) && base > 1)) throw new ValueError(op, `RoPE base is not a finite number > 1 — base=${base} (θ_i = base^(−2i/d))`, 'base');
-  if (!(Number.isFinite(factor) && factor >= 1)) {
-    throw new ValueError(op, `scaling factor is not a finite number ≥ 1 — factor=${factor} (1 is plain RoPE)`, 'factor');
-  }
-  return { dim, base, factor };
+/** dynamicNtkInvFreq with `op` naming the public entry in errors. */
+export function dynamicNtkTable(op: string, options: DynamicNtkOptions): Float64Array {
+  const { dim, base, factor } = checkNtk(op, options, ['maxPositions', 'seqLen']);
+  const maxPositions = checkContextLength(op, 'maxPositions', options.maxPositions);
+  const seqLen = options.seqLen === undefined ? undefined : checkContextLength(op, 'seqLen', options.seqLen);
+  const length = Math.max(seqLen ?? maxPositions, maxPositions);
+  return invFreqLadder(dim, base * Math.pow((factor * length) / maxPositions - (factor - 1), dim / (dim - 2)));
+}
+
+function checkNtk(op: string, options: NtkOptions, extra: readonly string[] = []): { dim: number; base: number; factor: number } {
+  const o = checkOptions(op, options, ['dim', 'base', 'factor', ...extra]);
+  const dim = checkRotaryDim(op, 'dim', o.dim);
+  if (dim < 4) throw new ValueError(op, `dim must be ≥ 4 (the NTK exponent is d/(d−2)), got ${dim}`, 'dim');
+  const base = o.base === undefined ? 10000 : checkBase(op, 'base', o.base);
+  return { dim, base, factor: checkFactor(op, 'factor', o.factor) };
 }
 
 export interface DynamicNTKRoPEOptions {
@@ -97,15 +93,16 @@ export class DynamicNTKRoPE extends PositionalEncoding {
 
   constructor(readonly headDim: number, options: DynamicNTKRoPEOptions) {
     super();
-    this.rotaryDim = options.rotaryDim ?? headDim;
-    if (!(Number.isInteger(this.rotaryDim) && this.rotaryDim > 0 && this.rotaryDim <= headDim)) {
-      throw new ValueError('DynamicNTKRoPE', `rotary dim does not fit the head — rotaryDim=${this.rotaryDim}, headDim=${headDim} (0 < rotaryDim ≤ headDim)`, 'rotaryDim');
-    }
-    this.layout = options.layout ?? 'half';
-    this.base = options.base ?? 10000;
-    this.factor = options.factor;
-    this.maxPositions = options.maxPositions;
-    this.originalInvFreq = dynamicNtkInvFreq({ dim: this.rotaryDim, base: this.base, factor: this.factor, maxPositions: this.maxPositions });
+    const op = 'DynamicNTKRoPE';
+    checkSize(op, 'headDim', headDim);
+    const o = checkOptions(op, options, ['factor', 'maxPositions', 'rotaryDim', 'base', 'layout']);
+    if (options === undefined) checkFactor(op, 'factor', undefined);
+    this.rotaryDim = o.rotaryDim === undefined ? checkRotaryDim(op, 'headDim', headDim) : checkRotaryDim(op, 'rotaryDim', o.rotaryDim, headDim);
+    this.layout = checkLayout(op, o.layout);
+    this.base = o.base ?? 10000;
+    this.factor = o.factor;
+    this.maxPositions = o.maxPositions;
+    this.originalInvFreq = dynamicNtkTable(op, { dim: this.rotaryDim, base: this.base, factor: this.factor, maxPositions: this.maxPositions });
     this.table = this.originalInvFreq;
     this.longest = this.maxPositions;
   }
@@ -122,12 +119,10 @@ export class DynamicNTKRoPE extends PositionalEncoding {
 
   /** Apply HF's update rule for a forward pass whose positions reach seqLen − 1; returns the table now in use. */
   updateFor(seqLen: number): Float64Array {
-    if (!Number.isFinite(seqLen)) {
-      throw new ValueError('DynamicNTKRoPE.updateFor', `sequence length is not finite — seqLen=${seqLen} (max position id + 1)`, 'seqLen');
-    }
+    expectNumber('DynamicNTKRoPE.updateFor', 'seqLen', seqLen);
     const before = this.longest;
     if (seqLen > before) {
-      this.table = dynamicNtkInvFreq({ dim: this.rotaryDim, base: this.base, factor: this.factor, maxPositions: this.maxPositions, seqLen });
+      this.table = dynamicNtkTable('DynamicNTKRoPE', { dim: this.rotaryDim, base: this.base, factor: this.factor, maxPositions: this.maxPositions, seqLen });
       this.longest = seqLen;
     }
     if (seqLen < this.maxPositions && before > this.maxPositions) {
@@ -139,20 +134,36 @@ export class DynamicNTKRoPE extends PositionalEncoding {
 
   /** Angles [T, pairs] (or [B, 1, T, pairs] for positions [B, T]) with the current table; no update. */
   angles(positions: Positions): Tensor {
-    const a = rotaryAngles(positions, this.table);
-    return positions.ndim === 2 ? a.reshape([positions.shape[0]!, 1, positions.shape[1]!, this.table.length]) : a;
+    checkPositions('DynamicNTKRoPE', 'positions', positions);
+    return this.anglesOf(positions);
   }
 
   /** Rotate x [..., T, headDim] by positions [T] (or [B, T] with x [B, H, T, headDim]) with the current table. */
   rotate(x: Tensor, positions: Positions): Tensor {
-    return applyRotary(x, this.angles(positions), { layout: this.layout, rotaryDim: this.rotaryDim });
+    return this.rotateAs('x', x, 'positions', positions);
   }
 
   /** Update the table for ℓ = max(q and k positions) + 1 (no update without positions), then rotate q and k with it. */
   override encodeQK(q: Tensor, k: Tensor, qPositions: Positions, kPositions: Positions): EncodedQK {
+    const op = 'DynamicNTKRoPE';
+    checkHead(op, 'q', q, this.headDim);
+    checkHead(op, 'k', k, this.headDim);
+    checkPositions(op, 'qPositions', qPositions);
+    checkPositions(op, 'kPositions', kPositions);
     const last = Math.max(maxOf(qPositions), maxOf(kPositions));
     if (last > -Infinity) this.updateFor(last + 1);
-    return { q: this.rotate(q, qPositions), k: this.rotate(k, kPositions) };
+    return { q: this.rotateAs('q', q, 'qPositions', qPositions), k: this.rotateAs('k', k, 'kPositions', kPositions) };
+  }
+
+  private anglesOf(positions: Positions): Tensor {
+    const a = anglesOf(positions, this.table);
+    return positions.ndim === 2 ? a.reshape([positions.shape[0]!, 1, positions.shape[1]!, this.table.length]) : a;
+  }
+
+  private rotateAs(arg: string, x: Tensor, positionsArg: string, positions: Positions): Tensor {
+    checkHead('DynamicNTKRoPE', arg, x, this.headDim);
+    checkPositions('DynamicNTKRoPE', positionsArg, positions);
+    return rotateBy('DynamicNTKRoPE', x, this.anglesOf(positions), { layout: this.layout, rotaryDim: this.rotaryDim });
   }
 }
 

@@ -4,7 +4,8 @@
  * temperature √(1/t) = 0.1·ln s + 1 that multiplies cos and sin. Semantics follow HF `_compute_yarn_parameters`.
  */
 import { ValueError } from '../core/index.js';
-import { ropeInvFreq } from './rope.js';
+import { checkBase, checkContextLength, checkFactor, checkOptions, checkRotaryDim } from './checks.js';
+import { invFreqLadder } from './rope.js';
 
 export interface YarnOptions {
   /** Rotary dim d (even); the ramp covers its d/2 pairs. */
@@ -57,9 +58,14 @@ export function yarnPairRegimes(options: YarnOptions): Array<YarnPairRegime> {
 
 /** θ′_i = (θ_i/s)·(1 − e_i) + θ_i·e_i with e_i = 1 − γ_i (HF's order of operations): [d/2], float64. */
 export function yarnInvFreq(options: YarnOptions): Float64Array {
+  return yarnTable('yarnInvFreq', options);
+}
+
+/** yarnInvFreq with `op` naming the public entry in errors (fromHFConfig, the registry). */
+export function yarnTable(op: string, options: YarnOptions): Float64Array {
+  const { ramp } = rampOf(op, options);
   const { factor, base = 10000, dim } = options;
-  const { ramp } = rampOf('yarnInvFreq', options);
-  const theta = ropeInvFreq(dim, base);
+  const theta = invFreqLadder(dim, base);
   const out = new Float64Array(theta.length);
   for (let i = 0; i < out.length; i++) {
     const keep = 1 - ramp[i]!;
@@ -91,9 +97,14 @@ function rampOf(op: string, options: YarnOptions): { low: number; high: number; 
  * yarnMscale(s) = 0.1·ln s + 1. DeepSeek-V2/V3 additionally multiply the softmax scale by yarnMscale(s, mscaleAllDim)².
  */
 export function yarnAttentionFactor(options: Pick<YarnOptions, 'factor' | 'mscale' | 'mscaleAllDim' | 'attentionFactor'>): number {
-  const op = 'yarnAttentionFactor';
-  const { factor, mscale, mscaleAllDim, attentionFactor } = options;
-  checkFactor(op, factor);
+  return yarnAttention('yarnAttentionFactor', options);
+}
+
+/** yarnAttentionFactor with `op` naming the public entry in errors. */
+export function yarnAttention(op: string, options: Pick<YarnOptions, 'factor' | 'mscale' | 'mscaleAllDim' | 'attentionFactor'>): number {
+  const o = checkOptions(op, options, YARN_KEYS);
+  const { factor, mscale, mscaleAllDim, attentionFactor } = o;
+  checkFactor(op, 'factor', factor);
   if (attentionFactor !== undefined) {
     if (!(Number.isFinite(attentionFactor) && attentionFactor > 0)) {
       throw new ValueError(op, `attention factor is not a positive finite number — attentionFactor=${attentionFactor} (it multiplies cos and sin)`, 'attentionFactor');
@@ -116,21 +127,17 @@ interface CheckedYarn {
   truncate: boolean;
 }
 
+const YARN_KEYS = ['dim', 'base', 'factor', 'originalMaxPositions', 'betaFast', 'betaSlow', 'truncate', 'mscale', 'mscaleAllDim', 'attentionFactor'];
+
 function checkYarn(op: string, options: YarnOptions): CheckedYarn {
-  const { dim, base = 10000, factor, originalMaxPositions, betaFast = 32, betaSlow = 1, truncate = true } = options;
-  if (!(Number.isInteger(dim) && dim > 0 && dim % 2 === 0)) throw new ValueError(op, `rotary dim is not a positive even integer — dim=${dim} (pairs of channels)`, 'dim');
-  if (!(Number.isFinite(base) && base > 1)) throw new ValueError(op, `RoPE base is not a finite number > 1 — base=${base} (θ_i = base^(−2i/d))`, 'base');
-  checkFactor(op, factor);
-  if (!(Number.isFinite(originalMaxPositions) && originalMaxPositions > 0)) {
-    throw new ValueError(op, `pre-training context is not a positive finite length — originalMaxPositions=${originalMaxPositions} (HF original_max_position_embeddings)`, 'originalMaxPositions');
-  }
+  const { dim: d, base: b = 10000, factor, originalMaxPositions: L, betaFast = 32, betaSlow = 1, truncate = true } = checkOptions(op, options, YARN_KEYS);
+  const dim = checkRotaryDim(op, 'dim', d);
+  const base = checkBase(op, 'base', b);
+  checkFactor(op, 'factor', factor);
+  const originalMaxPositions = checkContextLength(op, 'originalMaxPositions', L);
   if (!(Number.isFinite(betaFast) && betaFast > 0 && Number.isFinite(betaSlow) && betaSlow > 0 && betaFast >= betaSlow)) {
     throw new ValueError(op, `rotation counts are out of order — betaFast=${betaFast}, betaSlow=${betaSlow} (finite, > 0, betaFast ≥ betaSlow)`, 'betaFast');
   }
   if (typeof truncate !== 'boolean') throw new ValueError(op, `truncate is not a boolean — truncate=${String(truncate)} (round the range to whole pairs or not)`, 'truncate');
   return { dim, base, originalMaxPositions, betaFast, betaSlow, truncate };
-}
-
-function checkFactor(op: string, factor: number): void {
-  if (!(Number.isFinite(factor) && factor >= 1)) throw new ValueError(op, `scaling factor is not a finite number ≥ 1 — factor=${factor} (1 is plain RoPE)`, 'factor');
 }
