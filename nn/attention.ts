@@ -61,11 +61,11 @@ export function checkAttentionArgs(op: string, q: unknown, k: unknown, v: unknow
   if (dk !== d) throw new ShapeError(op, `q and k head dims differ — q=${fmtShape(qt.shape)}, k=${fmtShape(kt.shape)}`, 'k');
   if (vt.shape[vt.ndim - 2] !== Tk) throw new ShapeError(op, `k and v lengths differ — k=${fmtShape(kt.shape)}, v=${fmtShape(vt.shape)} (one value per key)`, 'v');
   const batch = broadcastShapes(broadcastShapes(qt.shape.slice(0, -2), kt.shape.slice(0, -2), op, ['q', 'k']), vt.shape.slice(0, -2), op, ['q·k', 'v']);
-  const causal = optionalBoolean(op, 'options.causal', o.causal) ?? false;
+  const causal = optionalBoolean(op, 'causal', o.causal) ?? false;
   if (causal && Tq > Tk) throw new ShapeError(op, `causal attention needs Tq ≤ Tk — q=${fmtShape(qt.shape)}, k=${fmtShape(kt.shape)}`, 'q');
-  if (o.window !== undefined && o.window !== Infinity) expectInteger(op, 'options.window', o.window, { min: 1 });
-  if (o.scale !== undefined) expectNumber(op, 'options.scale', o.scale);
-  if (o.mask !== undefined && o.mask !== null) checkMask(op, 'options.mask', o.mask, [...batch, Tq, Tk]);
+  if (o.window !== undefined && o.window !== Infinity) expectInteger(op, 'window', o.window, { min: 1 });
+  if (o.scale !== undefined) expectNumber(op, 'scale', o.scale);
+  if (o.mask !== undefined && o.mask !== null) checkMask(op, 'mask', o.mask, [...batch, Tq, Tk]);
 }
 
 /** mask must be a Tensor broadcasting to `scores` without enlarging them. */
@@ -123,20 +123,20 @@ export class MultiHeadAttention extends Module {
     const op = 'MultiHeadAttention';
     expectSize(op, 'dim', dim);
     const o = expectOptions(op, 'options', options, ['numHeads', 'numKVHeads', 'headDim', 'kvDim', 'bias', 'positional', 'window', 'generator', 'dtype']);
-    const numHeads = expectSize(op, 'options.numHeads', o.numHeads);
-    const numKVHeads = o.numKVHeads === undefined ? numHeads : expectSize(op, 'options.numKVHeads', o.numKVHeads);
-    if (numHeads % numKVHeads !== 0) throw new ValueError(op, `numKVHeads=${numKVHeads} must divide numHeads=${numHeads}`, 'options.numKVHeads');
+    const numHeads = expectSize(op, 'numHeads', o.numHeads);
+    const numKVHeads = o.numKVHeads === undefined ? numHeads : expectSize(op, 'numKVHeads', o.numKVHeads);
+    if (numHeads % numKVHeads !== 0) throw new ValueError(op, `numKVHeads=${numKVHeads} must divide numHeads=${numHeads}`, 'numKVHeads');
     if (o.headDim === undefined && dim % numHeads !== 0) {
-      throw new ValueError(op, `dim=${dim} is not divisible by numHeads=${numHeads} (or pass headDim)`, 'options.numHeads');
+      throw new ValueError(op, `dim=${dim} is not divisible by numHeads=${numHeads} (or pass headDim)`, 'numHeads');
     }
-    this.headDim = o.headDim === undefined ? dim / numHeads : expectSize(op, 'options.headDim', o.headDim);
-    const kvDim = o.kvDim === undefined ? dim : expectSize(op, 'options.kvDim', o.kvDim);
-    const bias = optionalBoolean(op, 'options.bias', o.bias) ?? false;
-    this.window = o.window === undefined || o.window === Infinity ? Infinity : expectInteger(op, 'options.window', o.window, { min: 1 });
-    const positional = optionalPositional(op, 'options.positional', o.positional);
-    if (positional !== undefined) expectEncodingFits(op, 'options.positional', positional, this.headDim);
-    const g = optionalGenerator(op, 'options.generator', o.generator) ?? new Generator(0);
-    const dtype = optionalDType(op, 'options.dtype', o.dtype);
+    this.headDim = o.headDim === undefined ? dim / numHeads : expectSize(op, 'headDim', o.headDim);
+    const kvDim = o.kvDim === undefined ? dim : expectSize(op, 'kvDim', o.kvDim);
+    const bias = optionalBoolean(op, 'bias', o.bias) ?? false;
+    this.window = o.window === undefined || o.window === Infinity ? Infinity : expectInteger(op, 'window', o.window, { min: 1 });
+    const positional = optionalPositional(op, 'positional', o.positional);
+    if (positional !== undefined) expectEncodingFits(op, 'positional', positional, this.headDim);
+    const g = optionalGenerator(op, 'generator', o.generator) ?? new Generator(0);
+    const dtype = optionalDType(op, 'dtype', o.dtype);
     expectWeight(op, 'wq.weight', numHeads * this.headDim, dim);
     expectWeight(op, 'wk.weight', numKVHeads * this.headDim, kvDim);
     this.numHeads = numHeads;
@@ -149,38 +149,52 @@ export class MultiHeadAttention extends Module {
     this.positional = positional ?? new NoPE();
   }
 
-  /** x: [B, T, C] → [B, T, C]. */
-  forward(x: Tensor, options: AttentionCallOptions = {}): Tensor {
-    const op = 'MultiHeadAttention.forward';
+  /**
+   * Check a forward call's x [B, T, C] and options before anything runs (a KV cache is not touched when they are
+   * wrong); `op` is the method the user called (this layer's forward, or a block's). Returns causal and the mask.
+   */
+  checkCall(op: string, x: unknown, options: AttentionCallOptions | undefined): { causal: boolean; mask: Tensor | null } {
     expectSequence(op, 'x', x, this.dim, this.wq.weight.dtype);
     const o = expectOptions(op, 'options', options, ['context', 'mask', 'causal', 'positions', 'cache']);
     const [B, T] = x.shape as [number, number, number];
     const { context } = o;
-    const cache = optionalCache(op, 'options.cache', o.cache);
+    const cache = optionalCache(op, 'cache', o.cache);
     const cross = context !== undefined;
     const { numHeads: H, numKVHeads: Hkv, headDim: D } = this;
     if (cross) {
-      expectSequence(op, 'options.context', context, this.wk.inFeatures, this.wq.weight.dtype);
+      expectSequence(op, 'context', context, this.wk.inFeatures, this.wq.weight.dtype);
       if (context.shape[0] !== B) {
-        throw new ShapeError(op, `options.context=${fmtShape(context.shape)} and x=${fmtShape(x.shape)} differ in batch (one context per sequence)`, 'options.context');
+        throw new ShapeError(op, `options.context=${fmtShape(context.shape)} and x=${fmtShape(x.shape)} differ in batch (one context per sequence)`, 'context');
       }
     } else if (this.wk.inFeatures !== this.dim) {
-      throw new ShapeError(op, `self-attention needs kvDim = dim, but kvDim=${this.wk.inFeatures}, dim=${this.dim} (pass options.context for cross-attention)`, 'options.context');
+      throw new ShapeError(op, `self-attention needs kvDim = dim, but kvDim=${this.wk.inFeatures}, dim=${this.dim} (pass options.context for cross-attention)`, 'context');
     }
-    const source = context ?? x;
-    const S = source.shape[1]!;
-    if (o.positions !== undefined) expectPositions(op, 'options.positions', o.positions);
+    const S = (context ?? x).shape[1]!;
+    if (o.positions !== undefined) expectPositions(op, 'positions', o.positions);
     if (cache !== undefined && cache.keys !== null) {
       const [b, h, , d] = cache.keys.shape;
       if (b !== B || h !== Hkv || d !== D || cache.keys.dtype !== x.dtype) {
-        throw new ShapeError(op, `options.cache holds keys=${fmtShape(cache.keys.shape)} ${cache.keys.dtype}, which this call cannot continue (needs [${B}, ${Hkv}, ·, ${D}] ${x.dtype})`, 'options.cache');
+        throw new ShapeError(op, `options.cache holds keys=${fmtShape(cache.keys.shape)} ${cache.keys.dtype}, which this call cannot continue (needs [${B}, ${Hkv}, ·, ${D}] ${x.dtype})`, 'cache');
       }
     }
     const Tk = (cache?.length ?? 0) + S;
-    const causal = optionalBoolean(op, 'options.causal', o.causal) ?? !cross;
+    const causal = optionalBoolean(op, 'causal', o.causal) ?? !cross;
     if (causal && T > Tk) throw new ShapeError(op, `causal attention needs no more queries than keys — x=${fmtShape(x.shape)}, ${Tk} keys`, 'x');
     const mask = o.mask ?? null;
-    if (mask !== null) checkMask(op, 'options.mask', mask, [B, H, T, Tk]);
+    if (mask !== null) checkMask(op, 'mask', mask, [B, H, T, Tk]);
+    return { causal, mask };
+  }
+
+  /** x: [B, T, C] → [B, T, C]. */
+  forward(x: Tensor, options: AttentionCallOptions = {}): Tensor {
+    const { causal, mask } = this.checkCall('MultiHeadAttention.forward', x, options);
+    const o = options;
+    const [B, T] = x.shape as [number, number, number];
+    const { context, cache } = o;
+    const cross = context !== undefined;
+    const source = context ?? x;
+    const S = source.shape[1]!;
+    const { numHeads: H, numKVHeads: Hkv, headDim: D } = this;
 
     let q = this.wq.forward(x).reshape([B, T, H, D]).transpose(1, 2); // [B, H, T, D]
     let k = this.wk.forward(source).reshape([B, S, Hkv, D]).transpose(1, 2); // [B, Hkv, S, D]

@@ -1,9 +1,36 @@
 /** The pre-norm transformer block (GPT-2 / Llama): x + attn(norm(x)), then x + mlp(norm(x)). */
-import { Generator, Module, type DType, type Tensor } from '../core/index.js';
+import { Generator, Module, ValueError, expectInteger, expectOneOf, expectOptions, type DType, type Tensor } from '../core/index.js';
 import type { PositionalEncoding } from '../positional/index.js';
 import { MultiHeadAttention, type AttentionCallOptions } from './attention.js';
 import { Dropout, MLP, SwiGLU } from './mlp.js';
 import { LayerNorm, RMSNorm } from './norm.js';
+import {
+  expectEncodingFits, expectSize, optionalBoolean, optionalDType, optionalGenerator, optionalPositional, optionalProbability,
+} from './checks.js';
+
+const BLOCK_OPTIONS = ['numHeads', 'numKVHeads', 'mlp', 'norm', 'hidden', 'positional', 'window', 'dropout', 'bias', 'generator', 'dtype'] as const;
+
+/** Every Block option checked with `op` (the class the user built: Block, or a model assembling blocks) in the messages. */
+export function checkBlockOptions(op: string, dim: number, options: BlockOptions, prefix = 'options'): void {
+  expectSize(op, 'dim', dim);
+  const o = expectOptions(op, prefix, options, BLOCK_OPTIONS);
+  const numHeads = expectSize(op, 'numHeads', o.numHeads);
+  if (dim % numHeads !== 0) throw new ValueError(op, `dim=${dim} is not divisible by numHeads=${numHeads}`, 'numHeads');
+  if (o.numKVHeads !== undefined) {
+    const kv = expectSize(op, 'numKVHeads', o.numKVHeads);
+    if (numHeads % kv !== 0) throw new ValueError(op, `numKVHeads=${kv} must divide numHeads=${numHeads}`, 'numKVHeads');
+  }
+  if (o.mlp !== undefined) expectOneOf(op, 'mlp', o.mlp, ['gelu', 'swiglu'] as const);
+  if (o.norm !== undefined) expectOneOf(op, 'norm', o.norm, ['layer', 'rms'] as const);
+  if (o.hidden !== undefined) expectSize(op, 'hidden', o.hidden);
+  const positional = optionalPositional(op, 'positional', o.positional);
+  if (positional !== undefined) expectEncodingFits(op, 'positional', positional, dim / numHeads);
+  if (o.window !== undefined && o.window !== Infinity) expectInteger(op, 'window', o.window, { min: 1 });
+  optionalProbability(op, 'dropout', o.dropout);
+  optionalBoolean(op, 'bias', o.bias);
+  optionalGenerator(op, 'generator', o.generator);
+  optionalDType(op, 'dtype', o.dtype);
+}
 
 export interface BlockOptions {
   numHeads: number;
@@ -30,6 +57,7 @@ export class Block extends Module {
 
   constructor(readonly dim: number, options: BlockOptions) {
     super();
+    checkBlockOptions('Block', dim, options);
     const g = options.generator ?? new Generator(0);
     const dtype = options.dtype ? { dtype: options.dtype } : {};
     const makeNorm = (): LayerNorm | RMSNorm => (options.norm === 'rms' ? new RMSNorm(dim, dtype) : new LayerNorm(dim, dtype));
@@ -51,6 +79,7 @@ export class Block extends Module {
 
   /** x: [B, T, C] → [B, T, C]. */
   forward(x: Tensor, options: AttentionCallOptions = {}): Tensor {
+    this.attn.checkCall('Block.forward', x, options);
     const h = x.add(this.drop.forward(this.attn.forward(this.norm1.forward(x), options)));
     return h.add(this.drop.forward(this.mlp.forward(this.norm2.forward(h))));
   }

@@ -6,9 +6,14 @@
  * Shape letters: B batch, T length, C model dim, H heads, D head dim, n = ⌈T/chunk⌉ chunks.
  */
 import {
-  DTypeError, Generator, Module, ShapeError, Tensor, ValueError, attention, concat, fmtShape, type DType,
+  Generator, Module, ShapeError, Tensor, ValueError, attention, concat, expectInteger, expectOptions, fmtShape, type DType,
 } from '../core/index.js';
 import { RoPE, type PositionalEncoding, type Positions } from '../positional/index.js';
+import { checkAttentionArgs } from './attention.js';
+import {
+  expectEncodingFits, expectPositions, expectSequence, expectSize, expectWeight, optionalBoolean, optionalCache, optionalDType, optionalGenerator,
+  optionalPositional,
+} from './checks.js';
 import type { KVCache } from './kv-cache.js';
 import { Linear } from './linear.js';
 
@@ -28,18 +33,16 @@ export interface ChunkedAttentionFnOptions {
  */
 export function chunkedAttention(q: Tensor, k: Tensor, v: Tensor, chunkSize: number, options: ChunkedAttentionFnOptions = {}): Tensor {
   const op = 'chunkedAttention';
-  for (const [t, name] of [[q, 'q'], [k, 'k'], [v, 'v']] as const) {
-    if (!(t instanceof Tensor)) throw new DTypeError(op, `${name} must be a Tensor`, name);
-    if (t.ndim < 2) throw new ShapeError(op, `${name}=${fmtShape(t.shape)} needs at least [seq, dim]`, name);
-  }
-  if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new ValueError(op, `chunkSize must be an integer ≥ 1, got chunkSize=${chunkSize}`, 'chunkSize');
-  const { causal = true, offset = 0 } = options;
-  if (!Number.isInteger(offset) || offset < 0) throw new ValueError(op, `offset must be an integer ≥ 0, got offset=${offset}`, 'offset');
+  const o = expectOptions(op, 'options', options, ['causal', 'scale', 'offset']);
+  checkAttentionArgs(op, q, k, v, o.scale === undefined ? {} : { scale: o.scale });
+  expectInteger(op, 'chunkSize', chunkSize, { min: 1 });
+  const causal = optionalBoolean(op, 'causal', o.causal) ?? true;
+  const offset = o.offset === undefined ? 0 : expectInteger(op, 'offset', o.offset, { min: 0 });
   const Tq = q.shape[q.ndim - 2]!;
   const Tk = k.shape[k.ndim - 2]!;
   if (v.shape[v.ndim - 2] !== Tk) throw new ShapeError(op, `k and v lengths differ — k=${fmtShape(k.shape)}, v=${fmtShape(v.shape)} (one value per key)`, 'v');
   if (Tq > Tk) throw new ShapeError(op, `more queries than keys — q=${fmtShape(q.shape)}, k=${fmtShape(k.shape)} (self-attention: Tq ≤ Tk)`, 'q');
-  const scale = options.scale ?? 1 / Math.sqrt(q.shape[q.ndim - 1]!);
+  const scale = o.scale ?? 1 / Math.sqrt(q.shape[q.ndim - 1]!);
   if (Tq === 0) return attention(q, k, v, { scale });
   const C = chunkSize;
   if (Tq === Tk && offset % C === 0) return chunkBatch(q, k, v, C, causal, scale);
@@ -111,31 +114,47 @@ export class ChunkedAttention extends Module {
 
   constructor(readonly dim: number, readonly numHeads: number, readonly chunkSize: number, options: ChunkedAttentionOptions = {}) {
     super();
+    const op = 'ChunkedAttention';
+    expectSize(op, 'dim', dim);
+    expectSize(op, 'numHeads', numHeads);
+    if (dim % numHeads !== 0) throw new ValueError(op, `dim=${dim} is not divisible by numHeads=${numHeads} (head dim = dim / numHeads)`, 'numHeads');
+    expectSize(op, 'chunkSize', chunkSize);
     this.headDim = dim / numHeads;
-    if (!Number.isInteger(numHeads) || numHeads < 1 || !Number.isInteger(this.headDim)) {
-      throw new ValueError('ChunkedAttention', `dim=${dim} is not divisible by numHeads=${numHeads} (head dim = dim / numHeads)`, 'numHeads');
-    }
-    if (!Number.isInteger(chunkSize) || chunkSize < 1) {
-      throw new ValueError('ChunkedAttention', `chunkSize must be an integer ≥ 1, got chunkSize=${chunkSize}`, 'chunkSize');
-    }
-    const g = options.generator ?? new Generator(0);
-    const lin = { bias: options.bias ?? false, generator: g, ...(options.dtype ? { dtype: options.dtype } : {}) };
+    const o = expectOptions(op, 'options', options, ['positional', 'bias', 'generator', 'dtype']);
+    const positional = optionalPositional(op, 'positional', o.positional);
+    if (positional !== undefined) expectEncodingFits(op, 'positional', positional, this.headDim);
+    const dtype = optionalDType(op, 'dtype', o.dtype);
+    expectWeight(op, 'wq.weight', dim, dim);
+    const g = optionalGenerator(op, 'generator', o.generator) ?? new Generator(0);
+    const lin = { bias: optionalBoolean(op, 'bias', o.bias) ?? false, generator: g, ...(dtype ? { dtype } : {}) };
     this.wq = new Linear(dim, dim, lin);
     this.wk = new Linear(dim, dim, lin);
     this.wv = new Linear(dim, dim, lin);
     this.wo = new Linear(dim, dim, lin);
-    this.positional = options.positional ?? new RoPE(this.headDim);
+    this.positional = positional ?? new RoPE(this.headDim);
+  }
+
+  /** Check a forward call's x [B, T, C] and options before anything runs; `op` is the method the user called. */
+  checkCall(op: string, x: unknown, options: ChunkedAttentionCallOptions | undefined): void {
+    expectSequence(op, 'x', x, this.dim, this.wq.weight.dtype);
+    const o = expectOptions(op, 'options', options, ['positions', 'cache']);
+    if (o.positions !== undefined) expectPositions(op, 'positions', o.positions);
+    const cache = optionalCache(op, 'cache', o.cache);
+    if (cache !== undefined && cache.maxLength < this.chunkSize) {
+      throw new ValueError(op, `cache.maxLength=${cache.maxLength} < chunkSize=${this.chunkSize} (a query needs up to chunkSize − 1 earlier keys)`, 'cache');
+    }
+    if (cache !== undefined && cache.keys !== null) {
+      const [b, h, , d] = cache.keys.shape;
+      if (b !== x.shape[0] || h !== this.numHeads || d !== this.headDim || cache.keys.dtype !== x.dtype) {
+        throw new ShapeError(op, `options.cache holds keys=${fmtShape(cache.keys.shape)} ${cache.keys.dtype}, which this call cannot continue (needs [${x.shape[0]}, ${this.numHeads}, ·, ${this.headDim}] ${x.dtype})`, 'cache');
+      }
+    }
   }
 
   /** x: [B, T, C] → [B, T, C]. */
   forward(x: Tensor, options: ChunkedAttentionCallOptions = {}): Tensor {
-    if (!(x instanceof Tensor) || x.ndim !== 3 || x.shape[2] !== this.dim) {
-      throw new ShapeError('ChunkedAttention', `x=${x instanceof Tensor ? fmtShape(x.shape) : typeof x} must be [B, T, ${this.dim}]`, 'x');
-    }
+    this.checkCall('ChunkedAttention.forward', x, options);
     const { cache } = options;
-    if (cache !== undefined && cache.maxLength < this.chunkSize) {
-      throw new ValueError('ChunkedAttention', `cache.maxLength=${cache.maxLength} < chunkSize=${this.chunkSize} (a query needs up to chunkSize − 1 earlier keys)`, 'cache');
-    }
     const [B, T] = x.shape as [number, number, number];
     const { numHeads: H, headDim: D } = this;
     const start = cache?.position ?? 0;

@@ -23,8 +23,8 @@ export class Embedding extends Module {
     expectSize(op, 'dim', dim);
     expectWeight(op, 'weight', numEmbeddings, dim);
     const o = expectOptions(op, 'options', options, ['generator', 'dtype', 'std']);
-    const std = o.std === undefined ? 1 : expectNumber(op, 'options.std', o.std, { min: 0 });
-    this.weight = normalParameter([numEmbeddings, dim], std, optionalGenerator(op, 'options.generator', o.generator) ?? new Generator(0), optionalDType(op, 'options.dtype', o.dtype));
+    const std = o.std === undefined ? 1 : expectNumber(op, 'std', o.std, { min: 0 });
+    this.weight = normalParameter([numEmbeddings, dim], std, optionalGenerator(op, 'generator', o.generator) ?? new Generator(0), optionalDType(op, 'dtype', o.dtype));
   }
 
   /** ids: a tensor of integer values (any shape) or a flat list, each in [0, numEmbeddings). */

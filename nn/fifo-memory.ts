@@ -10,8 +10,10 @@
  * Shape letters: B batch, S segment length, N slots, K candidates, C model dim, H heads, D head dim.
  */
 import {
-  DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, attention, concat, fmtShape, randn, zeros, type DType,
+  DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, attention, concat, describeValue, expectAllocatable, expectInteger, expectNumber,
+  expectOneOf, expectOptions, expectTensor, fmtShape, randn, zeros, type DType,
 } from '../core/index.js';
+import { expectSize, expectWeight, optionalBoolean, optionalDType, optionalGenerator } from './checks.js';
 import { Linear } from './linear.js';
 
 /** How a segment [B, S, C] becomes write candidates: one per chunk of `poolSize` tokens (the last chunk may be short). */
@@ -59,29 +61,26 @@ export class FifoMemory extends Module {
   constructor(readonly numSlots: number, readonly dim: number, options: FifoMemoryOptions = {}) {
     super();
     const op = 'FifoMemory';
-    if (!Number.isInteger(numSlots) || numSlots < 1) throw new ValueError(op, `numSlots must be an integer ≥ 1, got numSlots=${numSlots}`, 'numSlots');
-    if (!Number.isInteger(dim) || dim < 1) throw new ValueError(op, `dim must be an integer ≥ 1, got dim=${dim}`, 'dim');
-    this.numHeads = options.numHeads ?? 1;
+    expectSize(op, 'numSlots', numSlots);
+    expectSize(op, 'dim', dim);
+    const o = expectOptions(op, 'options', options, ['numHeads', 'pool', 'poolSize', 'gate', 'init', 'bias', 'generator', 'dtype']);
+    this.numHeads = o.numHeads === undefined ? 1 : expectSize(op, 'numHeads', o.numHeads);
+    if (dim % this.numHeads !== 0) throw new ValueError(op, `dim=${dim} is not divisible by numHeads=${this.numHeads}`, 'numHeads');
     this.headDim = dim / this.numHeads;
-    if (!Number.isInteger(this.numHeads) || this.numHeads < 1 || !Number.isInteger(this.headDim)) {
-      throw new ValueError(op, `dim=${dim} is not divisible by numHeads=${this.numHeads}`, 'numHeads');
-    }
-    this.pool = options.pool ?? 'chunk-mean';
-    if (this.pool !== 'chunk-mean' && this.pool !== 'chunk-last') {
-      throw new ValueError(op, `pool must be 'chunk-mean' or 'chunk-last', got pool='${String(this.pool)}'`, 'pool');
-    }
-    this.poolSize = options.poolSize ?? 1;
-    if (!Number.isInteger(this.poolSize) || this.poolSize < 1) throw new ValueError(op, `poolSize must be an integer ≥ 1, got poolSize=${this.poolSize}`, 'poolSize');
-    const gate = options.gate ?? 'learned';
-    if (gate !== 'learned' && !(typeof gate === 'number' && gate >= 0 && gate <= 1)) {
-      throw new ValueError(op, `gate must be 'learned' or a number in [0, 1], got gate=${String(gate)}`, 'gate');
-    }
+    this.pool = o.pool === undefined ? 'chunk-mean' : expectOneOf(op, 'pool', o.pool, ['chunk-mean', 'chunk-last'] as const);
+    this.poolSize = o.poolSize === undefined ? 1 : expectSize(op, 'poolSize', o.poolSize);
+    const gate = o.gate ?? 'learned';
+    if (gate !== 'learned') expectNumber(op, 'gate', gate, { min: 0, max: 1 });
+    const init = o.init === undefined ? 'zeros' : expectOneOf(op, 'init', o.init, ['zeros', 'learned'] as const);
+    optionalBoolean(op, 'bias', o.bias);
+    optionalGenerator(op, 'generator', o.generator);
+    optionalDType(op, 'dtype', o.dtype);
+    expectWeight(op, 'gateProj.weight', dim, 2 * dim);
+    expectWeight(op, 'init', numSlots, dim);
     const g = options.generator ?? new Generator(0);
     const dtype = options.dtype ? { dtype: options.dtype } : {};
     this.constantGate = gate === 'learned' ? null : gate;
     this.gateProj = gate === 'learned' ? new Linear(2 * dim, dim, { bias: true, generator: g, ...dtype }) : null;
-    const init = options.init ?? 'zeros';
-    if (init !== 'zeros' && init !== 'learned') throw new ValueError(op, `init must be 'zeros' or 'learned', got init='${String(init)}'`, 'init');
     this.init = init === 'learned' ? Parameter.from(randn([numSlots, dim], { std: 0.02, generator: g, ...dtype })) : null;
     const lin = { bias: options.bias ?? false, generator: g, ...dtype };
     this.wq = new Linear(dim, dim, lin);
@@ -92,8 +91,9 @@ export class FifoMemory extends Module {
 
   /** The empty bank for a batch of B: zeros, or the learned slots broadcast over the batch; head 0. */
   initial(batch: number): FifoState {
-    if (!Number.isInteger(batch) || batch < 1) throw new ValueError('FifoMemory.initial', `batch must be an integer ≥ 1, got batch=${batch}`, 'batch');
+    expectInteger('FifoMemory.initial', 'batch', batch, { min: 1 });
     const shape = [batch, this.numSlots, this.dim];
+    expectAllocatable('FifoMemory.initial', 'batch', batch * this.numSlots * this.dim, shape);
     const slots = this.init === null ? zeros(shape, { dtype: this.wq.weight.dtype }) : this.init.unsqueeze(0).expand(shape); // [B, N, C]
     return { slots, head: 0 };
   }
@@ -120,6 +120,12 @@ export class FifoMemory extends Module {
 
   /** Gate g [B, K, C] for candidates u replacing slots old (both [B, K, C]): σ(W_g [old; u] + b_g) or the constant. */
   gate(old: Tensor, u: Tensor): Tensor {
+    const op = 'FifoMemory.gate';
+    this.checkRows(op, old, 'old');
+    this.checkRows(op, u, 'u');
+    if (old.shape[0] !== u.shape[0] || old.shape[1] !== u.shape[1] || old.dtype !== u.dtype) {
+      throw new ShapeError(op, `old=${fmtShape(old.shape)} ${old.dtype} and u=${fmtShape(u.shape)} ${u.dtype} must have one shape [B, K, ${this.dim}] and dtype`, 'u');
+    }
     if (this.gateProj === null) return new Tensor(new Float64Array([this.constantGate!]), [1]).cast(u.dtype);
     return this.gateProj.forward(concat([old, u], 2)).sigmoid(); // [B, K, C]
   }
@@ -165,6 +171,7 @@ export class FifoMemory extends Module {
 
   /** The same bank cut from the autograd graph (truncated back-propagation). */
   detach(state: FifoState): FifoState {
+    this.checkState('FifoMemory.detach', state);
     return { slots: state.slots.detach(), head: state.head };
   }
 
@@ -184,15 +191,20 @@ export class FifoMemory extends Module {
   }
 
   private checkRows(op: string, t: Tensor, arg: string): void {
-    if (!(t instanceof Tensor) || t.ndim !== 3 || t.shape[2] !== this.dim) {
-      throw new ShapeError(op, `${arg}=${t instanceof Tensor ? fmtShape(t.shape) : typeof t} must be [B, rows, ${this.dim}]`, arg);
+    expectTensor(op, arg, t);
+    if (t.ndim !== 3 || t.shape[2] !== this.dim) throw new ShapeError(op, `${arg}=${fmtShape(t.shape)} must be [B, rows, ${this.dim}]`, arg);
+    if (t.dtype !== this.wq.weight.dtype) {
+      throw new DTypeError(op, `${arg} is ${t.dtype} but the layer's weights are ${this.wq.weight.dtype} (cast one of them)`, arg);
     }
   }
 
-  private checkState(op: string, state: FifoState): void {
-    const s = state?.slots;
-    if (!(s instanceof Tensor) || s.ndim !== 3 || s.shape[1] !== this.numSlots || s.shape[2] !== this.dim) {
-      throw new ShapeError(op, `slots=${s instanceof Tensor ? fmtShape(s.shape) : typeof s} must be [B, ${this.numSlots}, ${this.dim}] (use initial(B))`, 'state');
+  /** A FifoState of this bank ({ slots [B, N, C], head }), checked once at the method the user called. */
+  checkState(op: string, state: FifoState): void {
+    if (state === null || typeof state !== 'object') throw new DTypeError(op, `state must be a FifoState { slots, head } (use initial(B)), got ${describeValue(state)}`, 'state');
+    const s: unknown = state.slots;
+    if (!(s instanceof Tensor)) throw new DTypeError(op, `state.slots must be a Tensor (use initial(B)), got ${describeValue(s)}`, 'state');
+    if (s.ndim !== 3 || s.shape[1] !== this.numSlots || s.shape[2] !== this.dim) {
+      throw new ShapeError(op, `slots=${fmtShape(s.shape)} must be [B, ${this.numSlots}, ${this.dim}] (use initial(B))`, 'state');
     }
     if (!Number.isInteger(state.head) || state.head < 0 || state.head >= this.numSlots) {
       throw new ValueError(op, `head=${state.head} must be an integer in [0, ${this.numSlots}) (the oldest slot)`, 'state');

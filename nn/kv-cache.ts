@@ -24,7 +24,7 @@ export class KVCache {
     const o = expectOptions(op, 'options', options, ['maxLength']);
     const maxLength = o.maxLength ?? Infinity;
     if (typeof maxLength !== 'number' || !(maxLength === Infinity || (Number.isInteger(maxLength) && maxLength >= 1))) {
-      throw new ValueError(op, `options.maxLength must be an integer ≥ 1 or Infinity, got ${String(maxLength)}`, 'options.maxLength');
+      throw new ValueError(op, `options.maxLength must be an integer ≥ 1 or Infinity, got ${String(maxLength)}`, 'maxLength');
     }
     this.maxLength = maxLength;
   }

@@ -21,9 +21,9 @@ export class Linear extends Module {
     expectSize(op, 'outFeatures', outFeatures);
     expectWeight(op, 'weight', outFeatures, inFeatures);
     const o = expectOptions(op, 'options', options, ['bias', 'generator', 'dtype']);
-    const bias = optionalBoolean(op, 'options.bias', o.bias);
-    const g = optionalGenerator(op, 'options.generator', o.generator) ?? new Generator(0);
-    const dtype = optionalDType(op, 'options.dtype', o.dtype);
+    const bias = optionalBoolean(op, 'bias', o.bias);
+    const g = optionalGenerator(op, 'generator', o.generator) ?? new Generator(0);
+    const dtype = optionalDType(op, 'dtype', o.dtype);
     const bound = 1 / Math.sqrt(inFeatures);
     this.weight = uniformParameter([outFeatures, inFeatures], bound, g, dtype);
     this.bias = bias === false ? null : uniformParameter([outFeatures], bound, g, dtype);

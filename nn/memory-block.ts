@@ -8,7 +8,13 @@
  * x' = x + a, y = x' + mlp(norm₂(x')). The block also pools y into the candidates for the next memory write.
  * Shape letters: B batch, S segment length, C model dim, K candidates.
  */
-import { Generator, Module, Parameter, ShapeError, Tensor, ValueError, concat, fmtShape, zeros, type DType } from '../core/index.js';
+import {
+  Generator, Module, Parameter, ShapeError, Tensor, ValueError, concat, expectNumber, expectOneOf, expectOptions, fmtShape, zeros, type DType,
+} from '../core/index.js';
+import {
+  expectEncodingFits, expectPositions, expectSequence, expectSize, optionalBoolean, optionalCache, optionalDType, optionalGenerator,
+  optionalPositional, optionalProbability,
+} from './checks.js';
 import { RoPE, type PositionalEncoding, type Positions } from '../positional/index.js';
 import { MultiHeadAttention } from './attention.js';
 import { ChunkedAttention } from './chunked-attention.js';
@@ -68,6 +74,34 @@ export interface MemoryBlockOutput {
   candidates: Tensor;
 }
 
+const MEMORY_BLOCK_OPTIONS = [
+  'numHeads', 'chunkSize', 'memorySlots', 'combine', 'positional', 'gate', 'pool', 'memoryInit', 'mlp', 'norm', 'hidden', 'dropout', 'bias',
+  'generator', 'dtype',
+] as const;
+
+/** Every MemoryBlock option checked with `op` (MemoryBlock, or a model assembling them) in the messages. */
+export function checkMemoryBlockOptions(op: string, dim: number, options: MemoryBlockOptions, prefix: string, known: readonly string[] = MEMORY_BLOCK_OPTIONS): void {
+  expectSize(op, 'dim', dim);
+  const o = expectOptions(op, prefix, options, known);
+  const numHeads = expectSize(op, 'numHeads', o.numHeads);
+  if (dim % numHeads !== 0) throw new ValueError(op, `dim=${dim} is not divisible by numHeads=${numHeads}`, 'numHeads');
+  expectSize(op, 'chunkSize', o.chunkSize);
+  expectSize(op, 'memorySlots', o.memorySlots);
+  if (o.combine !== undefined) expectOneOf(op, 'combine', o.combine, ['projection', 'weights'] as const);
+  const positional = optionalPositional(op, 'positional', o.positional);
+  if (positional !== undefined) expectEncodingFits(op, 'positional', positional, dim / numHeads);
+  if (o.gate !== undefined && o.gate !== 'learned') expectNumber(op, 'gate', o.gate, { min: 0, max: 1 });
+  if (o.pool !== undefined) expectOneOf(op, 'pool', o.pool, ['chunk-mean', 'chunk-last'] as const);
+  if (o.memoryInit !== undefined) expectOneOf(op, 'memoryInit', o.memoryInit, ['zeros', 'learned'] as const);
+  if (o.mlp !== undefined) expectOneOf(op, 'mlp', o.mlp, ['gelu', 'swiglu'] as const);
+  if (o.norm !== undefined) expectOneOf(op, 'norm', o.norm, ['layer', 'rms'] as const);
+  if (o.hidden !== undefined) expectSize(op, 'hidden', o.hidden);
+  optionalProbability(op, 'dropout', o.dropout);
+  optionalBoolean(op, 'bias', o.bias);
+  optionalGenerator(op, 'generator', o.generator);
+  optionalDType(op, 'dtype', o.dtype);
+}
+
 export class MemoryBlock extends Module {
   readonly combine: PathCombine;
   readonly norm1: LayerNorm | RMSNorm;
@@ -84,14 +118,9 @@ export class MemoryBlock extends Module {
 
   constructor(readonly dim: number, options: MemoryBlockOptions) {
     super();
+    checkMemoryBlockOptions('MemoryBlock', dim, options, 'options');
     const { numHeads, chunkSize, memorySlots } = options;
-    if (!Number.isInteger(numHeads) || numHeads < 1 || dim % numHeads !== 0) {
-      throw new ValueError('MemoryBlock', `dim=${dim} is not divisible by numHeads=${numHeads}`, 'numHeads');
-    }
     this.combine = options.combine ?? 'projection';
-    if (this.combine !== 'projection' && this.combine !== 'weights') {
-      throw new ValueError('MemoryBlock', `combine must be 'projection' or 'weights', got combine='${String(this.combine)}'`, 'combine');
-    }
     const g = options.generator ?? new Generator(0);
     const dtype = options.dtype ? { dtype: options.dtype } : {};
     const bias = options.bias ?? false;
@@ -114,6 +143,25 @@ export class MemoryBlock extends Module {
     this.drop = new Dropout(options.dropout ?? 0, { generator: g.fork() });
   }
 
+  /** Check a forward call (x [B, S, C], the memory, options) before anything runs; `op` is the method the user called. */
+  checkCall(op: string, x: unknown, memory: FifoState, options: MemoryBlockCallOptions | undefined): void {
+    expectSequence(op, 'x', x, this.dim, this.norm1.weight?.dtype ?? this.global.wq.weight.dtype);
+    const o = expectOptions(op, 'options', options, ['positions', 'caches']);
+    if (o.positions !== undefined) expectPositions(op, 'positions', o.positions);
+    this.memory.checkState(op, memory);
+    if (memory.slots.shape[0] !== x.shape[0]) {
+      throw new ShapeError(op, `x=${fmtShape(x.shape)} and memory slots=${fmtShape(memory.slots.shape)} differ in batch`, 'memory');
+    }
+    if (o.caches !== undefined) {
+      if (o.caches === null || typeof o.caches !== 'object') throw new ValueError(op, 'options.caches must be { global: KVCache, local: KVCache }', 'caches');
+      const global = optionalCache(op, 'caches.global', o.caches.global);
+      const local = optionalCache(op, 'caches.local', o.caches.local);
+      if (global === undefined || local === undefined) throw new ValueError(op, 'options.caches must be { global: KVCache, local: KVCache }', 'caches');
+      this.global.checkCall(op, x, { cache: global });
+      this.local.checkCall(op, x, { cache: local });
+    }
+  }
+
   /** Mixing weights α = softmax(β) [3] (global, local, memory) for 'weights'; null for 'projection'. */
   pathWeights(): Tensor | null {
     return this.pathLogits === null ? null : this.pathLogits.softmax(0);
@@ -121,7 +169,7 @@ export class MemoryBlock extends Module {
 
   /** x: [B, S, C] with the memory carried in from earlier segments → y [B, S, C] and the write candidates. */
   forward(x: Tensor, memory: FifoState, options: MemoryBlockCallOptions = {}): MemoryBlockOutput {
-    if (x.ndim !== 3 || x.shape[2] !== this.dim) throw new ShapeError('MemoryBlock', `x=${fmtShape(x.shape)} must be [B, S, ${this.dim}]`, 'x');
+    this.checkCall('MemoryBlock.forward', x, memory, options);
     const { caches } = options;
     const S = x.shape[1]!;
     const start = caches?.global.position ?? 0;

@@ -15,7 +15,7 @@ export class Dropout extends Module {
     super();
     expectNumber('Dropout', 'p', p, { min: 0, below: 1 });
     const o = expectOptions('Dropout', 'options', options, ['generator']);
-    this.generator = optionalGenerator('Dropout', 'options.generator', o.generator) ?? new Generator(0);
+    this.generator = optionalGenerator('Dropout', 'generator', o.generator) ?? new Generator(0);
   }
 
   forward(x: Tensor): Tensor {
@@ -35,10 +35,10 @@ function feedForward(op: string, dim: number, hidden: number, options: MLPOption
   expectSize(op, 'dim', dim);
   expectSize(op, 'hidden', hidden);
   const o = expectOptions(op, 'options', options, ['bias', 'generator', 'dtype']);
-  const dtype = optionalDType(op, 'options.dtype', o.dtype);
+  const dtype = optionalDType(op, 'dtype', o.dtype);
   return {
-    bias: optionalBoolean(op, 'options.bias', o.bias),
-    generator: optionalGenerator(op, 'options.generator', o.generator) ?? new Generator(0),
+    bias: optionalBoolean(op, 'bias', o.bias),
+    generator: optionalGenerator(op, 'generator', o.generator) ?? new Generator(0),
     ...(dtype !== undefined ? { dtype } : {}),
   };
 }

@@ -15,10 +15,10 @@ function normOptions(op: string, dim: number, options: (NormOptions & { bias?: b
   expectSize(op, 'dim', dim);
   const o = expectOptions(op, 'options', options, known);
   return {
-    eps: o.eps === undefined ? eps : expectNumber(op, 'options.eps', o.eps, { min: 0 }),
-    affine: optionalBoolean(op, 'options.affine', o.affine) ?? true,
-    bias: optionalBoolean(op, 'options.bias', o.bias) ?? true,
-    dtype: optionalDType(op, 'options.dtype', o.dtype),
+    eps: o.eps === undefined ? eps : expectNumber(op, 'eps', o.eps, { min: 0 }),
+    affine: optionalBoolean(op, 'affine', o.affine) ?? true,
+    bias: optionalBoolean(op, 'bias', o.bias) ?? true,
+    dtype: optionalDType(op, 'dtype', o.dtype),
   };
 }
 

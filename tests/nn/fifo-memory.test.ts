@@ -22,7 +22,8 @@ function candidate(i: number, B = 1): Tensor {
 }
 
 function memory(N: number, gate: 'learned' | number, extra: { init?: 'zeros' | 'learned'; numHeads?: number; seed?: number } = {}): FifoMemory {
-  return new FifoMemory(N, C, { gate, generator: new Generator(extra.seed ?? 0), dtype: 'float64', ...extra });
+  const { seed = 0, ...options } = extra;
+  return new FifoMemory(N, C, { gate, generator: new Generator(seed), dtype: 'float64', ...options });
 }
 
 /** Set the learned gate to the constant σ(bias): W_g = 0, b_g = bias. */
