@@ -5,6 +5,7 @@
  * reentrant (same result twice) and linear in the upstream gradient (zero in, zero out).
  */
 import { noGrad } from './autograd.js';
+import { describeValue, expectNumber, expectOptions } from './args.js';
 import { DTypeError, GradcheckError, ShapeError, ValueError } from './errors.js';
 import { fmtShape, shapesEqual, stridesOf, type Shape } from './shape.js';
 import { Tensor } from './tensor.js';
@@ -21,10 +22,16 @@ export interface GradcheckOptions {
 type Outputs = Tensor | readonly Tensor[];
 
 /** Throws `GradcheckError` naming the output, input and element at fault; returns true when every pair agrees. */
-export function gradcheck(fn: (...inputs: Tensor[]) => Outputs, inputs: readonly Tensor[], options: GradcheckOptions = {}): true {
-  const { eps = 1e-6, atol = 1e-5, rtol = 1e-3 } = options;
-  inputs.forEach((x, i) => {
-    if (!(x instanceof Tensor)) throw new DTypeError('gradcheck', `inputs[${i}] must be a Tensor`, `inputs[${i}]`);
+export function gradcheck(fn: (...inputs: Tensor[]) => Outputs, inputs: readonly Tensor[], options?: GradcheckOptions): true {
+  const op = 'gradcheck';
+  if (typeof fn !== 'function') throw new DTypeError(op, `fn must be a function of the inputs, got ${describeValue(fn)}`, 'fn');
+  if (!Array.isArray(inputs)) throw new DTypeError(op, `inputs must be an array of Tensors, got ${describeValue(inputs)}`, 'inputs');
+  const opts = expectOptions(op, 'options', options, ['eps', 'atol', 'rtol']);
+  const eps = opts.eps === undefined ? 1e-6 : expectNumber(op, 'eps', opts.eps, { above: 0 });
+  const atol = opts.atol === undefined ? 1e-5 : expectNumber(op, 'atol', opts.atol, { min: 0 });
+  const rtol = opts.rtol === undefined ? 1e-3 : expectNumber(op, 'rtol', opts.rtol, { min: 0 });
+  inputs.forEach((x: unknown, i) => {
+    if (!(x instanceof Tensor)) throw new DTypeError(op, `inputs[${i}] must be a Tensor, got ${describeValue(x)}`, `inputs[${i}]`);
     if (x.requiresGrad && x.dtype !== 'float64') {
       throw new DTypeError('gradcheck', `inputs[${i}] is ${x.dtype}; finite differences need float64 (cast it)`, `inputs[${i}]`);
     }
@@ -33,11 +40,17 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Outputs, inputs: readonly
   if (checked.length === 0) throw new ValueError('gradcheck', 'no input has requiresGrad (nothing to check)', 'inputs');
 
   const run = (xs: readonly Tensor[]): Tensor[] => {
-    const out = fn(...xs);
-    return out instanceof Tensor ? [out] : [...out];
+    const out: unknown = fn(...xs);
+    if (out instanceof Tensor) return [out];
+    if (!Array.isArray(out) || out.length === 0 || !out.every((o) => o instanceof Tensor)) {
+      throw new DTypeError(op, `fn must return a Tensor or a non-empty array of Tensors, got ${describeValue(out)}`, 'fn');
+    }
+    return [...(out as Tensor[])];
   };
 
-  // numerical Jacobians: numeric[j][o] is [input size × output size], perturbing inputs in place
+  // numerical Jacobians: numeric[j][o] is [input size × output size], perturbing inputs in place (fn may reach a leaf
+  // by closure, so the tensor itself is perturbed). Each element is restored to its exact bits before the next, and
+  // no graph is recorded meanwhile, so the storage version is left as it was: a graph saved before gradcheck stays valid.
   const base = noGrad(() => run(inputs.map((x) => x.detach())));
   const numeric = checked.map((j) => {
     const x = inputs[j]!;

@@ -4,19 +4,27 @@
  * child, an array of modules is a list of children named `name.0`, `name.1`, …; so `namedParameters()` gives
  * dotted, stable names (`blocks.0.attn.wq.weight`) that checkpoints use.
  */
-import type { DType, TypedArray } from './dtype.js';
-import { ShapeError, ValueError } from './errors.js';
+import { describeValue, expectBoolean, expectOptions, expectShape, expectTensor } from './args.js';
+import { DTYPES, isDType, type DType, type TypedArray } from './dtype.js';
+import { DTypeError, ShapeError, ValueError } from './errors.js';
 import { fmtShape, type Shape } from './shape.js';
 import { Tensor } from './tensor.js';
 
 /** A trainable tensor: requiresGrad from birth, found by Module.parameters(). */
 export class Parameter extends Tensor {
+  /** Wrap `data` (a Float32Array or Float64Array, not copied) as a parameter of `shape`. */
   constructor(data: TypedArray, shape: Shape) {
+    if (!(data instanceof Float32Array) && !(data instanceof Float64Array)) {
+      throw new DTypeError('Parameter', `data must be a Float32Array or a Float64Array, got ${describeValue(data)}`, 'data');
+    }
+    const n = expectShape('Parameter', 'shape', shape);
+    if (n !== data.length) throw new ShapeError('Parameter', `data has ${data.length} elements but shape=${fmtShape(shape)} needs ${n}`, 'shape');
     super(data, shape, true);
   }
 
   /** A parameter holding a copy of t's values. */
   static from(t: Tensor): Parameter {
+    expectTensor('Parameter.from', 't', t);
     return new Parameter(t.data.slice(), t.shape);
   }
 }
@@ -53,6 +61,7 @@ export abstract class Module {
 
   /** All parameters with dotted names: own parameters first, then each child's, depth first. */
   namedParameters(prefix = ''): Array<[string, Parameter]> {
+    if (typeof prefix !== 'string') throw new DTypeError(`${this.constructor.name}.namedParameters`, `prefix must be a string, got ${describeValue(prefix)}`, 'prefix');
     const out: Array<[string, Parameter]> = [];
     const seen = new Set<Parameter>();
     const walk = (m: Module, path: string): void => {
@@ -78,6 +87,7 @@ export abstract class Module {
   }
 
   train(mode = true): this {
+    expectBoolean(`${this.constructor.name}.train`, 'mode', mode);
     this.training = mode;
     for (const child of this.children()) child.train(mode);
     return this;
@@ -97,11 +107,17 @@ export abstract class Module {
   }
 
   /**
-   * Copy values into the parameters in place (optimizers keep working). Validates every name and shape before
-   * writing anything, so a failed load never leaves a half-loaded model. dtypes convert on copy.
+   * Copy values into the parameters in place (optimizers keep working). Validates every name, type, shape and data
+   * length before writing anything, so a failed load never leaves a half-loaded model; then writes every matching
+   * parameter and marks it modified (graphs recorded before the load refuse to backpropagate). dtypes convert on copy.
    */
-  loadStateDict(state: Readonly<Record<string, Tensor>>, options: LoadStateDictOptions = {}): LoadStateDictResult {
-    const { strict = true } = options;
+  loadStateDict(state: Readonly<Record<string, Tensor>>, options?: LoadStateDictOptions): LoadStateDictResult {
+    const op = 'loadStateDict';
+    if (state === null || typeof state !== 'object' || Array.isArray(state) || state instanceof Tensor || ArrayBuffer.isView(state)) {
+      throw new DTypeError(op, `state must be an object of Tensors by parameter name, got ${describeValue(state)}`, 'state');
+    }
+    const opts = expectOptions(op, 'options', options, ['strict']);
+    const strict = opts.strict === undefined ? true : expectBoolean(op, 'options.strict', opts.strict);
     const own = new Map(this.namedParameters());
     const missing = [...own.keys()].filter((k) => !Object.hasOwn(state, k));
     const unexpected = Object.keys(state).filter((k) => !own.has(k));
@@ -112,21 +128,36 @@ export abstract class Module {
         'state',
       );
     }
+    // every check first: nothing is written unless every entry that would be loaded is valid
+    const writes: Array<[Parameter, TypedArray]> = [];
     for (const [name, p] of own) {
-      const src = Object.hasOwn(state, name) ? state[name] : undefined;
-      if (src !== undefined && (src.shape.length !== p.shape.length || src.shape.some((d, i) => d !== p.shape[i]))) {
-        throw new ShapeError('loadStateDict', `${name}=${fmtShape(src.shape)} does not match the parameter's ${fmtShape(p.shape)}`, name);
+      if (!Object.hasOwn(state, name)) continue;
+      const src: unknown = state[name];
+      if (!(src instanceof Tensor)) throw new DTypeError(op, `state['${name}'] must be a Tensor, got ${describeValue(src)}`, name);
+      if (src.shape.length !== p.shape.length || src.shape.some((d, i) => d !== p.shape[i])) {
+        throw new ShapeError(op, `${name}=${fmtShape(src.shape)} does not match the parameter's ${fmtShape(p.shape)}`, name);
       }
+      const data: unknown = src.data;
+      if (!(data instanceof Float32Array) && !(data instanceof Float64Array)) {
+        throw new DTypeError(op, `state['${name}'].data must be a Float32Array or a Float64Array, got ${describeValue(data)}`, name);
+      }
+      if (data.length !== p.size) {
+        throw new ShapeError(op, `state['${name}'] holds ${data.length} values but its shape ${fmtShape(src.shape)} needs ${p.size}`, name);
+      }
+      writes.push([p, data]);
     }
-    for (const [name, p] of own) {
-      const src = Object.hasOwn(state, name) ? state[name] : undefined;
-      if (src !== undefined) p.data.set(src.data);
+    for (const [p, data] of writes) {
+      p.data.set(data);
+      p.markModified();
     }
     return { missing, unexpected };
   }
 
   /** Convert every parameter to `dtype` (new Parameter objects, tied weights stay tied; build optimizers after). */
   to(dtype: DType): this {
+    if (!isDType(dtype)) {
+      throw new DTypeError(`${this.constructor.name}.to`, `dtype must be one of ${DTYPES.map((d) => `'${d}'`).join(', ')}, got ${typeof dtype === 'string' ? `'${dtype}'` : describeValue(dtype)}`, 'dtype');
+    }
     const converted = new Map<Parameter, Parameter>();
     const convert = (m: Module): void => {
       for (const [key, value] of Object.entries(m)) {

@@ -1,22 +1,69 @@
 /** Optimizers that update parameters in place from their `.grad`, gradient clipping, and learning-rate schedules. */
-import { ValueError } from './errors.js';
-import type { Tensor } from './tensor.js';
+import { describeValue, expectBoolean, expectInteger, expectNumber, expectOptions } from './args.js';
+import { DTypeError, ShapeError, ValueError } from './errors.js';
+import { fmtShape } from './shape.js';
+import { Tensor } from './tensor.js';
 
-/** Common surface: a parameter list, a mutable learning rate, `step()` and `zeroGrad()`. */
+/** `params` of the public function or class `op`: an iterable of distinct Tensors (a module's `parameters()`). */
+function tensorList(op: string, params: unknown): Tensor[] {
+  if (params === null || params === undefined || typeof params === 'string' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
+    throw new DTypeError(op, `params must be an iterable of Tensors (e.g. model.parameters()), got ${describeValue(params)}`, 'params');
+  }
+  const list = [...(params as Iterable<unknown>)];
+  const seen = new Set<Tensor>();
+  list.forEach((p, i) => {
+    if (!(p instanceof Tensor)) throw new DTypeError(op, `params[${i}] must be a Tensor, got ${describeValue(p)}`, 'params');
+    if (seen.has(p)) throw new ValueError(op, `params[${i}] appears twice (each parameter at most once, or it is updated twice per step)`, 'params');
+    seen.add(p);
+  });
+  return list as Tensor[];
+}
+
+/** A learning rate: a finite number ≥ 0. */
+function checkLr(op: string, lr: unknown): number {
+  if (lr === undefined) throw new ValueError(op, 'lr is required (pass { lr: … }), got undefined', 'lr');
+  return expectNumber(op, 'lr', lr, { min: 0 });
+}
+
+/**
+ * Common surface: a parameter list, a mutable learning rate, `step()` and `zeroGrad()`. Every write `step()` makes
+ * to a parameter is followed by `markModified()`, so a backward through a graph recorded before the step refuses to
+ * run instead of returning gradients of values that no longer exist.
+ */
 export abstract class Optimizer {
   readonly params: readonly Tensor[];
-  lr: number;
+  private lrValue: number;
+  private readonly opName: string;
 
   constructor(op: string, params: Iterable<Tensor>, lr: number) {
-    this.params = [...params];
-    if (!(lr >= 0)) throw new ValueError(op, `lr must be ≥ 0, got lr=${lr}`, 'lr');
-    this.lr = lr;
+    this.opName = op;
+    this.params = tensorList(op, params);
+    this.lrValue = checkLr(op, lr);
   }
 
-  /** Apply one update to every parameter that has a gradient. */
+  /** The learning rate; assigning a value that is not a finite number ≥ 0 throws a ValueError. */
+  get lr(): number {
+    return this.lrValue;
+  }
+  set lr(value: number) {
+    this.lrValue = expectNumber(`${this.opName}.lr`, 'lr', value, { min: 0 });
+  }
+
+  /** Apply one update to every parameter that has a gradient (a gradient of another shape is refused first). */
   step(): void {
     this.params.forEach((p, i) => {
-      if (p.grad !== null) this.update(p, p.grad.data, i);
+      const g: unknown = p.grad;
+      if (g === null) return;
+      if (!(g instanceof Tensor)) throw new DTypeError(`${this.opName}.step`, `params[${i}].grad must be a Tensor or null, got ${describeValue(g)}`, 'params');
+      if (g.size !== p.size) {
+        throw new ShapeError(`${this.opName}.step`, `params[${i}].grad=${fmtShape(g.shape)} does not match the parameter's ${fmtShape(p.shape)}`, 'params');
+      }
+    });
+    this.params.forEach((p, i) => {
+      if (p.grad !== null) {
+        this.update(p, p.grad.data, i);
+        p.markModified();
+      }
     });
   }
 
@@ -51,14 +98,15 @@ export class SGD extends Optimizer {
   readonly weightDecay: number;
   private readonly buffers = new Map<number, Float64Array>();
 
+  /** `new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 })`; `lr` is required. */
   constructor(params: Iterable<Tensor>, options: SGDOptions) {
-    super('SGD', params, options.lr);
-    this.momentum = options.momentum ?? 0;
-    this.dampening = options.dampening ?? 0;
-    this.nesterov = options.nesterov ?? false;
-    this.weightDecay = options.weightDecay ?? 0;
-    if (!(this.momentum >= 0)) throw new ValueError('SGD', `momentum must be ≥ 0, got momentum=${this.momentum}`, 'momentum');
-    if (!(this.weightDecay >= 0)) throw new ValueError('SGD', `weightDecay must be ≥ 0, got weightDecay=${this.weightDecay}`, 'weightDecay');
+    if (options === undefined) throw new ValueError('SGD', 'options are required: new SGD(params, { lr, momentum?, dampening?, nesterov?, weightDecay? })', 'options');
+    const opts = expectOptions('SGD', 'options', options, ['lr', 'momentum', 'dampening', 'nesterov', 'weightDecay']);
+    super('SGD', params, opts.lr);
+    this.momentum = opts.momentum === undefined ? 0 : expectNumber('SGD', 'momentum', opts.momentum, { min: 0 });
+    this.dampening = opts.dampening === undefined ? 0 : expectNumber('SGD', 'dampening', opts.dampening);
+    this.nesterov = opts.nesterov === undefined ? false : expectBoolean('SGD', 'nesterov', opts.nesterov);
+    this.weightDecay = opts.weightDecay === undefined ? 0 : expectNumber('SGD', 'weightDecay', opts.weightDecay, { min: 0 });
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
       throw new ValueError('SGD', `nesterov needs momentum > 0 and dampening = 0, got momentum=${this.momentum}, dampening=${this.dampening}`, 'nesterov');
     }
@@ -100,16 +148,21 @@ export class Adam extends Optimizer {
   private readonly v = new Map<number, Float64Array>();
   private readonly steps = new Map<number, number>();
 
-  constructor(params: Iterable<Tensor>, options: AdamOptions = {}, name = 'Adam') {
-    super(name, params, options.lr ?? 1e-3);
-    this.betas = options.betas ?? [0.9, 0.999];
-    this.eps = options.eps ?? 1e-8;
-    this.weightDecay = options.weightDecay ?? 0;
-    for (const b of this.betas) {
-      if (!(b >= 0 && b < 1)) throw new ValueError(name, `betas must lie in [0, 1), got betas=[${this.betas.join(', ')}]`, 'betas');
+  /** `new Adam(model.parameters(), { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 })` (all optional). */
+  constructor(params: Iterable<Tensor>, options?: AdamOptions, name = 'Adam') {
+    const opts = expectOptions(name, 'options', options, ['lr', 'betas', 'eps', 'weightDecay']);
+    super(name, params, opts.lr ?? 1e-3);
+    const betas = opts.betas ?? [0.9, 0.999];
+    if (!Array.isArray(betas) || betas.length !== 2) {
+      throw new DTypeError(name, `betas must be a pair [β₁, β₂], got ${describeValue(betas)}`, 'betas');
     }
-    if (!(this.eps >= 0)) throw new ValueError(name, `eps must be ≥ 0, got eps=${this.eps}`, 'eps');
-    if (!(this.weightDecay >= 0)) throw new ValueError(name, `weightDecay must be ≥ 0, got weightDecay=${this.weightDecay}`, 'weightDecay');
+    for (const b of betas) {
+      if (typeof b !== 'number') throw new DTypeError(name, `betas must be numbers in [0, 1), got ${describeValue(b)}`, 'betas');
+      if (!(b >= 0 && b < 1)) throw new ValueError(name, `betas must lie in [0, 1), got betas=[${betas.join(', ')}]`, 'betas');
+    }
+    this.betas = [betas[0], betas[1]];
+    this.eps = opts.eps === undefined ? 1e-8 : expectNumber(name, 'eps', opts.eps, { above: 0 });
+    this.weightDecay = opts.weightDecay === undefined ? 0 : expectNumber(name, 'weightDecay', opts.weightDecay, { min: 0 });
   }
 
   protected update(p: Tensor, g: Float32Array | Float64Array, index: number): void {
@@ -138,8 +191,8 @@ export class Adam extends Optimizer {
 export class AdamW extends Adam {
   protected override readonly decoupled = true;
 
-  constructor(params: Iterable<Tensor>, options: AdamOptions = {}) {
-    super(params, { weightDecay: 0.01, ...options }, 'AdamW');
+  constructor(params: Iterable<Tensor>, options?: AdamOptions) {
+    super(params, { weightDecay: 0.01, ...expectOptions('AdamW', 'options', options, ['lr', 'betas', 'eps', 'weightDecay']) }, 'AdamW');
   }
 }
 
@@ -148,13 +201,19 @@ export class AdamW extends Adam {
  * Returns the norm before clipping.
  */
 export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number): number {
-  if (!(maxNorm > 0)) throw new ValueError('clipGradNorm', `maxNorm must be > 0, got ${maxNorm}`, 'maxNorm');
-  const list = [...params].filter((p) => p.grad !== null);
+  const list = tensorList('clipGradNorm', params).filter((p) => p.grad !== null);
+  expectNumber('clipGradNorm', 'maxNorm', maxNorm, { above: 0, nonFinite: true }); // +∞: measure without clipping
   let sq = 0;
   for (const p of list) for (const v of p.grad!.data) sq += v * v;
   const norm = Math.sqrt(sq);
   const scale = maxNorm / (norm + 1e-6);
-  if (scale < 1) for (const p of list) { const d = p.grad!.data; for (let i = 0; i < d.length; i++) d[i] = d[i]! * scale; }
+  if (scale < 1) {
+    for (const p of list) {
+      const d = p.grad!.data;
+      for (let i = 0; i < d.length; i++) d[i] = d[i]! * scale;
+      p.grad!.markModified();
+    }
+  }
   return norm;
 }
 
@@ -172,10 +231,16 @@ export interface WarmupCosineOptions {
  * decay from maxLr at step warmupSteps to minLr at totalSteps (held after).
  */
 export function warmupCosineLr(step: number, options: WarmupCosineOptions): number {
-  const { maxLr, warmupSteps, totalSteps, minLr = 0 } = options;
-  if (!(step >= 0)) throw new ValueError('warmupCosineLr', `step must be ≥ 0, got step=${step}`, 'step');
-  if (!(totalSteps > 0) || !(warmupSteps >= 0 && warmupSteps <= totalSteps)) {
-    throw new ValueError('warmupCosineLr', `need 0 ≤ warmupSteps ≤ totalSteps, totalSteps > 0 — got warmupSteps=${warmupSteps}, totalSteps=${totalSteps}`, 'warmupSteps');
+  const op = 'warmupCosineLr';
+  expectNumber(op, 'step', step, { min: 0 });
+  if (options === undefined) throw new ValueError(op, 'options are required: { maxLr, warmupSteps, totalSteps, minLr? }', 'options');
+  const { maxLr, warmupSteps, totalSteps, minLr = 0 } = expectOptions(op, 'options', options, ['maxLr', 'warmupSteps', 'totalSteps', 'minLr']);
+  expectNumber(op, 'maxLr', maxLr, { min: 0 });
+  expectNumber(op, 'minLr', minLr, { min: 0 });
+  expectInteger(op, 'totalSteps', totalSteps, { min: 1 });
+  expectInteger(op, 'warmupSteps', warmupSteps, { min: 0 });
+  if (warmupSteps > totalSteps) {
+    throw new ValueError(op, `need 0 ≤ warmupSteps ≤ totalSteps — got warmupSteps=${warmupSteps}, totalSteps=${totalSteps}`, 'warmupSteps');
   }
   if (step < warmupSteps) return (maxLr * (step + 1)) / warmupSteps;
   if (step >= totalSteps) return minLr;

@@ -290,7 +290,7 @@ test('bad options → ValueError naming the option', () => {
     ['clipGradNorm', 'maxNorm', () => clipGradNorm(p, Number.NaN)],
     ['warmupCosineLr', 'warmupSteps', () => warmupCosineLr(0, { maxLr: 1, warmupSteps: 5, totalSteps: 4 })],
     ['warmupCosineLr', 'warmupSteps', () => warmupCosineLr(0, { maxLr: 1, warmupSteps: -1, totalSteps: 4 })],
-    ['warmupCosineLr', 'warmupSteps', () => warmupCosineLr(0, { maxLr: 1, warmupSteps: 0, totalSteps: 0 })],
+    ['warmupCosineLr', 'totalSteps', () => warmupCosineLr(0, { maxLr: 1, warmupSteps: 0, totalSteps: 0 })],
     ['warmupCosineLr', 'warmupSteps', () => warmupCosineLr(0, { maxLr: 1, warmupSteps: Number.NaN, totalSteps: 4 })],
     ['warmupCosineLr', 'step', () => warmupCosineLr(-1, { maxLr: 1, warmupSteps: 2, totalSteps: 4 })],
   ];
