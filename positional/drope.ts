@@ -16,7 +16,7 @@
  * Only q and k are rotated; values and the attention output are untouched (spec §6 applies nothing else; the
  * multiaxis spec §11 lists rotating V only for MuseControlLite).
  */
-import { ShapeError, Tensor, ValueError, add, fmtShape } from '../core/index.js';
+import { ShapeError, Tensor, ValueError, add, expectFiniteValues, fmtShape } from '../core/index.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 import { allocateFrequencies, multiAxisAngles, perHeadFrequencies, sectionAxes } from './multi-axis.js';
 import { applyRotary, ropeInvFreq, type PairLayout } from './rope.js';
@@ -170,6 +170,7 @@ function checkAgents(agents: Tensor, op: string): void {
   if ((agents.ndim !== 2 && agents.ndim !== 3) || agents.shape[agents.ndim - 1] !== 3) {
     throw new ShapeError(op, `agents must be [N, 3] or [B, N, 3] — agents=${fmtShape(agents.shape)} (last axis = (x, y, heading))`, 'agents');
   }
+  expectFiniteValues(op, 'agents', agents.data);
 }
 
 /**
@@ -222,7 +223,7 @@ export class DRoPE extends PositionalEncoding {
    * the table of the kv heads (query heads g·G … g·G + G − 1 share kv head g, G = H/Hkv).
    */
   angles(positions: Positions, heads?: number): Tensor {
-    checkAgents(positions, this.name);
+    checkAgents(positions, 'DRoPE');
     const phi = multiAxisAngles(positions, this.freqsFor(heads ?? this.split.numHeads));
     return positions.ndim === 3 && this.split.mode === 'dimSplit' ? phi.unsqueeze(1) : phi;
   }
@@ -230,28 +231,28 @@ export class DRoPE extends PositionalEncoding {
   /** Rotate x [B, heads, T, headDim] (or [T, headDim] in dimSplit) by agents [T, 3] / [B, T, 3]. */
   rotate(x: Tensor, positions: Positions): Tensor {
     if (x.shape[x.ndim - 1] !== this.split.headDim) {
-      throw new ShapeError(this.name, `x's last axis must be headDim=${this.split.headDim} — x=${fmtShape(x.shape)}`, 'x');
+      throw new ShapeError('DRoPE', `x's last axis must be headDim=${this.split.headDim} — x=${fmtShape(x.shape)}`, 'x');
     }
-    checkAgents(positions, this.name);
+    checkAgents(positions, 'DRoPE');
     const T = positions.shape[positions.ndim - 2]!;
     if (x.ndim < 2 || x.shape[x.ndim - 2] !== T) {
-      throw new ShapeError(this.name, `one agent per token — x=${fmtShape(x.shape)}, positions=${fmtShape(positions.shape)} (x [..., ${T}, ${this.split.headDim}])`, 'positions');
+      throw new ShapeError('DRoPE', `one agent per token — x=${fmtShape(x.shape)}, positions=${fmtShape(positions.shape)} (x [..., ${T}, ${this.split.headDim}])`, 'positions');
     }
     let heads = this.split.numHeads;
     if (this.split.mode === 'headSplit') {
-      if (x.ndim !== 4) throw new ShapeError(this.name, `headSplit needs x [B, heads, T, d] — x=${fmtShape(x.shape)}`, 'x');
+      if (x.ndim !== 4) throw new ShapeError('DRoPE', `headSplit needs x [B, heads, T, d] — x=${fmtShape(x.shape)}`, 'x');
       heads = x.shape[1]!;
     }
     return applyRotary(x, this.angles(positions, heads), { layout: this.layout });
   }
 
   override encodeQK(q: Tensor, k: Tensor, qPositions: Positions, kPositions: Positions): EncodedQK {
-    if (q.ndim !== 4 || k.ndim !== 4) throw new ShapeError(this.name, `need q [B, H, Tq, d] and k [B, Hkv, Tk, d] — q=${fmtShape(q.shape)}, k=${fmtShape(k.shape)}`, 'q');
+    if (q.ndim !== 4 || k.ndim !== 4) throw new ShapeError('DRoPE', `need q [B, H, Tq, d] and k [B, Hkv, Tk, d] — q=${fmtShape(q.shape)}, k=${fmtShape(k.shape)}`, 'q');
     if (this.split.mode === 'headSplit' && q.shape[1] !== this.split.numHeads) {
-      throw new ShapeError(this.name, `q has ${q.shape[1]} heads, the headSplit table ${this.split.numHeads} — q=${fmtShape(q.shape)} (numHeads = q's heads)`, 'q');
+      throw new ShapeError('DRoPE', `q has ${q.shape[1]} heads, the headSplit table ${this.split.numHeads} — q=${fmtShape(q.shape)} (numHeads = q's heads)`, 'q');
     }
     if (q.shape[1]! % k.shape[1]! !== 0) {
-      throw new ShapeError(this.name, `kv heads do not divide query heads — q=${fmtShape(q.shape)}, k=${fmtShape(k.shape)} (H % Hkv = 0)`, 'k');
+      throw new ShapeError('DRoPE', `kv heads do not divide query heads — q=${fmtShape(q.shape)}, k=${fmtShape(k.shape)} (H % Hkv = 0)`, 'k');
     }
     return { q: this.rotate(q, qPositions), k: this.rotate(k, kPositions) };
   }
@@ -261,11 +262,11 @@ export class DRoPE extends PositionalEncoding {
     const { mode, numHeads, headingHeads } = this.split;
     if (mode === 'dimSplit' || heads === numHeads) return this.freqs;
     if (!(heads > 0) || numHeads % heads !== 0) {
-      throw new ShapeError(this.name, `${heads} heads do not divide numHeads=${numHeads} (kv heads must divide query heads)`, 'k');
+      throw new ShapeError('DRoPE', `${heads} heads do not divide numHeads=${numHeads} (kv heads must divide query heads)`, 'k');
     }
     const G = numHeads / heads;
     if (headingHeads % G !== 0) {
-      throw new ValueError(this.name, `a kv head would serve both position and heading query heads — numHeads=${numHeads}, kv heads=${heads}, headingHeads=${headingHeads} (headingHeads must be a multiple of H/Hkv = ${G})`, 'headingHeads');
+      throw new ValueError('DRoPE', `a kv head would serve both position and heading query heads — numHeads=${numHeads}, kv heads=${heads}, headingHeads=${headingHeads} (headingHeads must be a multiple of H/Hkv = ${G})`, 'headingHeads');
     }
     let f = this.#kvFreqs.get(heads);
     if (f === undefined) {

@@ -121,8 +121,12 @@ export class FluxRoPE extends MultiAxisRoPE {
   }
 
   /** Cached per ids tensor: q and k of joint attention (and every block sharing this encoding) build it once. */
-  override angles(positions: Positions): Tensor {
-    return this.#memo.get(positions, this.freqs, () => super.angles(positions));
+  protected override tableFor(positions: Positions): Tensor {
+    return this.#memo.get(positions, this.freqs, () => super.tableFor(positions));
+  }
+
+  protected override opName(): string {
+    return 'FluxRoPE';
   }
 }
 

@@ -16,6 +16,7 @@
  */
 import { ShapeError, Tensor, ValueError, fmtShape, matmul, where } from '../core/index.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
+import { checkHead, checkPositions, positionsTensor } from './checks.js';
 import { applyRotary, ropeInvFreq, rotaryAngles, type PairLayout } from './rope.js';
 
 // ── segmentation ──
@@ -466,7 +467,7 @@ export function hiropePositions(source: string | readonly string[], options: Hir
 export type LevelPositions = Tensor | ArrayLike<number>;
 
 function asPositions(x: LevelPositions, op: string, arg: string): Tensor {
-  const t = x instanceof Tensor ? x : new Tensor(Float64Array.from(x), [x.length]);
+  const t = positionsTensor(op, arg, x);
   if (t.ndim !== 1 && t.ndim !== 2) throw new ShapeError(op, `${arg}=${fmtShape(t.shape)} must be [T] or [B, T]`, arg);
   return t;
 }
@@ -638,6 +639,7 @@ export class HiRoPE extends PositionalEncoding {
 
   /** Hierarchical angles [T, P] (or [B, 1, T, P]) from positions [T, 2] (or [B, T, 2]). */
   angles(positions: Positions): Tensor {
+    checkPositions('HiRoPE', 'positions', positions);
     const { token, unit } = splitLevels(positions);
     return forHeads(hiropeAngles(token, unit, this.invFreq, this.split));
   }
@@ -646,12 +648,16 @@ export class HiRoPE extends PositionalEncoding {
     if (this.window > 0) {
       throw new ValueError('HiRoPE.encodeQK', `a window needs two score passes — window=${this.window} (one rotation of q and k is the window-0 form; use scores() / hiropeScores)`, 'window');
     }
+    checkHead('HiRoPE', 'q', q, this.headDim);
+    checkHead('HiRoPE', 'k', k, this.headDim);
     const rot = { layout: this.layout, scale: this.attentionFactor, rotaryDim: this.rotaryDim };
     return { q: applyRotary(q, this.angles(qPositions), rot), k: applyRotary(k, this.angles(kPositions), rot) };
   }
 
   /** Windowed HiRoPE logits with this encoding's table, split and window (see hiropeScores). */
   scores(q: Tensor, k: Tensor, positions: HiropeLevels | { q: HiropeLevels; k: HiropeLevels }): Tensor {
+    checkHead('HiRoPE', 'q', q, this.headDim);
+    checkHead('HiRoPE', 'k', k, this.headDim);
     return hiropeScores(q, k, positions, { invFreq: this.invFreq, split: this.split, window: this.window, layout: this.layout, attentionFactor: this.attentionFactor });
   }
 }

@@ -153,6 +153,7 @@ export class HoPE extends MultiAxisRoPE {
       layout: options.layout ?? 'half',
       attentionFactor: options.attentionFactor ?? 1,
       name: 'hope',
+      headDim,
     });
     this.mropeSection = [mropeSection[0]!, mropeSection[1]!, mropeSection[2]!];
     this.invFreq = invFreq;
@@ -161,7 +162,11 @@ export class HoPE extends MultiAxisRoPE {
   }
 
   /** Cached per positions tensor, so q and k (and every layer sharing this encoding) build the table once. */
-  override angles(positions: Positions): Tensor {
-    return this.#memo.get(positions, this.freqs, () => super.angles(positions));
+  protected override tableFor(positions: Positions): Tensor {
+    return this.#memo.get(positions, this.freqs, () => super.tableFor(positions));
+  }
+
+  protected override opName(): string {
+    return 'HoPE';
   }
 }

@@ -1,5 +1,6 @@
 /** Learned absolute position embeddings (GPT-2): a trained vector per position, added to the token embeddings. */
-import { Generator, ShapeError, Tensor, ValueError, fmtShape, indexSelect, randn, Parameter, type DType } from '../core/index.js';
+import { DTypeError, Generator, ShapeError, Tensor, ValueError, describeValue, expectNumber, expectOneOf, fmtShape, indexSelect, randn, Parameter, type DType } from '../core/index.js';
+import { checkOptions, checkSize } from './checks.js';
 import { PositionalEncoding, type Positions } from './encoding.js';
 
 export interface LearnedAbsoluteOptions {
@@ -22,13 +23,20 @@ export class LearnedAbsolute extends PositionalEncoding {
 
   constructor(readonly maxPositions: number, readonly dim: number, options: LearnedAbsoluteOptions = {}) {
     super();
-    const g = options.generator ?? new Generator(0);
-    this.weight = new Parameter(randn([maxPositions, dim], { std: options.std ?? 0.02, generator: g, dtype: options.dtype ?? 'float32' }).data, [maxPositions, dim]);
-    this.beyond = options.beyond ?? 'error';
+    const op = 'LearnedAbsolute';
+    checkSize(op, 'maxPositions', maxPositions);
+    checkSize(op, 'dim', dim);
+    const o = checkOptions(op, options, ['generator', 'dtype', 'std', 'beyond']);
+    const std = o.std === undefined ? 0.02 : expectNumber(op, 'std', o.std, { min: 0 });
+    const dtype = o.dtype === undefined ? 'float32' : expectOneOf(op, 'dtype', o.dtype, ['float32', 'float64']);
+    this.beyond = o.beyond === undefined ? 'error' : expectOneOf(op, 'beyond', o.beyond, ['error', 'clamp']);
+    const g = o.generator ?? new Generator(0);
+    this.weight = new Parameter(randn([maxPositions, dim], { std, generator: g, dtype }).data, [maxPositions, dim]);
   }
 
   /** positions [T] or [B, T] → [T, dim] or [B, T, dim]. */
   override inputEmbedding(positions: Positions, dim: number): Tensor {
+    if (!(positions instanceof Tensor)) throw new DTypeError('LearnedAbsolute', `positions must be a Tensor [T] or [B, T], got ${describeValue(positions)}`, 'positions');
     if (dim !== this.dim) throw new ShapeError('LearnedAbsolute', `model dim ${dim} differs from the table's ${this.dim}`, 'dim');
     const ids = Array.from(positions.data, (p, i) => {
       if (!Number.isInteger(p) || p < 0) throw new ValueError('LearnedAbsolute', `positions[${i}] = ${p} is not a non-negative integer`, 'positions');

@@ -235,12 +235,17 @@ export class MRoPE extends MultiAxisRoPE {
       layout: options.layout ?? 'half',
       attentionFactor: options.attentionFactor ?? 1,
       name: 'mrope',
+      headDim,
     });
     this.mropeSection = [mropeSection[0]!, mropeSection[1]!, mropeSection[2]!];
     this.invFreq = invFreq;
   }
 
-  override angles(positions: Positions): Tensor {
-    return this.#memo.get(positions, this.freqs, () => super.angles(positions));
+  protected override tableFor(positions: Positions): Tensor {
+    return this.#memo.get(positions, this.freqs, () => super.tableFor(positions));
+  }
+
+  protected override opName(): string {
+    return 'MRoPE';
   }
 }

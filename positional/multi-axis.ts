@@ -5,13 +5,21 @@
  */
 import { ShapeError, Tensor, ValueError, fmtShape, matmul, type DType } from '../core/index.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
-import { applyRotary, type PairLayout } from './rope.js';
+import { checkAttentionFactor, checkHead, checkLayout, checkOptions, checkPositions, checkRotaryDim } from './checks.js';
+import { rotateBy, type PairLayout } from './rope.js';
 
 /**
  * φ = pos · F. positions: [N, A] or [B, N, A] (fractional and negative allowed); freqs: [A, P] shared or [H, A, P]
  * per head → angles [N, P], [B, N, P], [H, N, P] or [B, H, N, P]. Differentiable in both (RoPE-Mixed learns F).
  */
 export function multiAxisAngles(positions: Tensor, freqs: Tensor): Tensor {
+  checkPositions('multiAxisAngles', 'positions', positions);
+  if (!(freqs instanceof Tensor)) throw new ShapeError('multiAxisAngles', 'freqs must be a Tensor [axes, pairs] or [heads, axes, pairs]', 'freqs');
+  return axisAngles(positions, freqs);
+}
+
+/** multiAxisAngles without argument checks beyond shapes (positions checked by the caller). */
+export function axisAngles(positions: Tensor, freqs: Tensor): Tensor {
   if (positions.ndim < 2 || positions.ndim > 3) {
     throw new ShapeError('multiAxisAngles', `positions must be [N, axes] or [B, N, axes], got ${fmtShape(positions.shape)}`, 'positions');
   }
@@ -77,6 +85,8 @@ export interface MultiAxisRoPEOptions {
   /** Multiplier on rotated q and k (the logit gets its square). */
   attentionFactor?: number;
   name?: string;
+  /** Channels per head of the q and k it rotates; default rotaryDim (a wider head is refused, not partly rotated). */
+  headDim?: number;
 }
 
 /**
@@ -89,13 +99,28 @@ export class MultiAxisRoPE extends PositionalEncoding {
   readonly rotaryDim: number;
   readonly attentionFactor: number;
 
+  readonly #headDim: number;
+
   constructor(readonly freqs: Tensor, options: MultiAxisRoPEOptions = {}) {
     super();
-    if (freqs.ndim < 2 || freqs.ndim > 3) throw new ShapeError('MultiAxisRoPE', `freqs must be [axes, pairs] or [heads, axes, pairs], got ${fmtShape(freqs.shape)}`, 'freqs');
-    this.name = options.name ?? 'multi-axis-rope';
-    this.layout = options.layout ?? 'half';
-    this.rotaryDim = options.rotaryDim ?? 2 * freqs.shape[freqs.ndim - 1]!;
-    this.attentionFactor = options.attentionFactor ?? 1;
+    const op = this.opName();
+    if (!(freqs instanceof Tensor) || freqs.ndim < 2 || freqs.ndim > 3) {
+      throw new ShapeError(op, `freqs must be a Tensor [axes, pairs] or [heads, axes, pairs], got ${freqs instanceof Tensor ? fmtShape(freqs.shape) : String(freqs)}`, 'freqs');
+    }
+    const o = checkOptions(op, options, ['layout', 'rotaryDim', 'attentionFactor', 'name', 'headDim']);
+    this.name = o.name ?? 'multi-axis-rope';
+    this.layout = checkLayout(op, o.layout);
+    const pairs = 2 * freqs.shape[freqs.ndim - 1]!;
+    this.rotaryDim = o.rotaryDim === undefined ? pairs : checkRotaryDim(op, 'rotaryDim', o.rotaryDim);
+    if (this.rotaryDim !== pairs) throw new ShapeError(op, `rotaryDim=${this.rotaryDim} must be 2·pairs = ${pairs} of freqs=${fmtShape(freqs.shape)}`, 'rotaryDim');
+    this.#headDim = o.headDim === undefined ? this.rotaryDim : checkRotaryDim(op, 'headDim', o.headDim);
+    if (this.#headDim < this.rotaryDim) throw new ShapeError(op, `headDim=${this.#headDim} is smaller than rotaryDim=${this.rotaryDim}`, 'headDim');
+    this.attentionFactor = checkAttentionFactor(op, o.attentionFactor);
+  }
+
+  /** The class name that starts this encoding's error messages (subclasses name themselves). */
+  protected opName(): string {
+    return 'MultiAxisRoPE';
   }
 
   get numAxes(): number {
@@ -107,21 +132,35 @@ export class MultiAxisRoPE extends PositionalEncoding {
     const A = this.numAxes;
     if (positions.ndim === 1) return positions.unsqueeze(-1).expand([positions.shape[0]!, A]);
     if ((positions.ndim === 2 || positions.ndim === 3) && positions.shape[positions.ndim - 1] === A) return positions;
-    throw new ShapeError(this.name, `positions must be [T], [T, ${A}] or [B, T, ${A}], got ${fmtShape(positions.shape)}`, 'positions');
+    throw new ShapeError(this.opName(), `positions must be [T], [T, ${A}] or [B, T, ${A}], got ${fmtShape(positions.shape)}`, 'positions');
   }
 
   /** Angles broadcastable to q/k [B, H, T, ·]: [T, P], [H, T, P], [B, 1, T, P] or [B, H, T, P]. */
   angles(positions: Positions): Tensor {
+    checkPositions(this.opName(), 'positions', positions);
+    return this.tableFor(positions);
+  }
+
+  /** The angle table of checked positions; subclasses memoise it. */
+  protected tableFor(positions: Positions): Tensor {
     const coords = this.coordinates(positions);
-    const phi = multiAxisAngles(coords, this.freqs);
+    const phi = axisAngles(coords, this.freqs);
     return coords.ndim === 3 && this.freqs.ndim === 2 ? phi.unsqueeze(1) : phi;
   }
 
   rotate(x: Tensor, positions: Positions): Tensor {
-    return applyRotary(x, this.angles(positions), { layout: this.layout, scale: this.attentionFactor, rotaryDim: this.rotaryDim });
+    return this.rotateAs('x', x, 'positions', positions);
   }
 
   override encodeQK(q: Tensor, k: Tensor, qPositions: Positions, kPositions: Positions): EncodedQK {
-    return { q: this.rotate(q, qPositions), k: this.rotate(k, kPositions) };
+    checkHead(this.opName(), 'k', k, this.#headDim);
+    return { q: this.rotateAs('q', q, 'qPositions', qPositions), k: this.rotateAs('k', k, 'kPositions', kPositions) };
+  }
+
+  private rotateAs(arg: string, x: Tensor, positionsArg: string, positions: Positions): Tensor {
+    const op = this.opName();
+    checkHead(op, arg, x, this.#headDim);
+    checkPositions(op, positionsArg, positions);
+    return rotateBy(op, x, this.tableFor(positions), { layout: this.layout, scale: this.attentionFactor, rotaryDim: this.rotaryDim });
   }
 }

@@ -5,7 +5,8 @@
  * HF's "proportional" RoPE (`_compute_proportional_rope_parameters` in transformers' modeling_rope_utils.py),
  * and the rotation is rope.ts's `applyRotary`, through `RoPE`.
  */
-import { ValueError } from '../core/index.js';
+import { expectNumber } from '../core/index.js';
+import { checkBase, checkFactor, checkLayout, checkOptions, checkRotaryDim } from './checks.js';
 import { RoPE, type PairLayout } from './rope.js';
 
 export interface PRopeInvFreqOptions {
@@ -22,13 +23,16 @@ export interface PRopeInvFreqOptions {
  * `int(p * h // 2)` = ⌊(p·h)/2⌋. Values are float64 and, for the kept pairs, bit-identical to `ropeInvFreq(h, base)`.
  */
 export function pRopeInvFreq(headDim: number, p: number, options: PRopeInvFreqOptions = {}): Float64Array {
-  const { base = 10000, factor = 1 } = options;
-  if (!Number.isInteger(headDim) || headDim <= 0 || headDim % 2 !== 0) {
-    throw new ValueError('pRopeInvFreq', `headDim must be a positive even integer — headDim=${headDim} (pairs are channel pairs)`, 'headDim');
-  }
-  if (!(p >= 0 && p <= 1)) throw new ValueError('pRopeInvFreq', `p is the kept fraction of pairs — p=${p} (0 ≤ p ≤ 1)`, 'p');
-  if (!(base > 1) || !Number.isFinite(base)) throw new ValueError('pRopeInvFreq', `base must be finite and > 1 — base=${base}`, 'base');
-  if (!(factor > 0) || !Number.isFinite(factor)) throw new ValueError('pRopeInvFreq', `factor must be finite and > 0 — factor=${factor}`, 'factor');
+  return pRopeTable('pRopeInvFreq', headDim, p, options);
+}
+
+/** pRopeInvFreq with `op` naming the public entry in errors. */
+function pRopeTable(op: string, headDim: number, p: number, options: PRopeInvFreqOptions & { layout?: PairLayout }): Float64Array {
+  const o = checkOptions(op, options, ['base', 'factor', 'layout']);
+  checkRotaryDim(op, 'headDim', headDim);
+  expectNumber(op, 'p', p, { min: 0, max: 1 });
+  const base = o.base === undefined ? 10000 : checkBase(op, 'base', o.base);
+  const factor = o.factor === undefined ? 1 : checkFactor(op, 'factor', o.factor, Number.MIN_VALUE);
   const kept = Math.floor((p * headDim) / 2);
   const out = new Float64Array(headDim / 2); // the dropped tail stays 0
   // same expression as ropeInvFreq, so p = 1 reproduces RoPE bit for bit; x / 1 is exact
@@ -51,9 +55,13 @@ export class PRoPE extends RoPE {
   readonly keptPairs: number;
 
   constructor(headDim: number, readonly p: number, options: PRoPEOptions = {}) {
-    const invFreq = pRopeInvFreq(headDim, p, options);
-    super(headDim, { invFreq, layout: options.layout ?? 'half' });
+    const invFreq = pRopeTable('PRoPE', headDim, p, options);
+    super(headDim, { invFreq, layout: checkLayout('PRoPE', options?.layout) });
     this.keptPairs = Math.floor((p * headDim) / 2);
     this.name = `p-rope-${p}`;
+  }
+
+  protected override opName(): string {
+    return 'PRoPE';
   }
 }

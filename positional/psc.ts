@@ -4,7 +4,8 @@
  * frequency rule (PI, NTK, YaRN, LongRoPE, …) can be calibrated during long-context fine-tuning. It never touches
  * the frequencies: `PSCRoPE` calibrates q and k and then hands them to any base encoding, which rotates them.
  */
-import { DTypeError, Generator, Module, Parameter, ShapeError, ValueError, add, fmtShape, matmul, mul, silu, tanh, type DType, type Tensor } from '../core/index.js';
+import { DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, add, describeValue, expectOneOf, fmtShape, matmul, mul, silu, tanh, type DType } from '../core/index.js';
+import { checkOptions, checkPositions, checkSize } from './checks.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 
 export interface PSCOptions {
@@ -31,11 +32,11 @@ export class PSC extends Module {
 
   constructor(readonly numHeads: number, readonly headDim: number, options: PSCOptions = {}) {
     super();
-    for (const [v, arg] of [[numHeads, 'numHeads'], [headDim, 'headDim']] as const) {
-      if (!Number.isInteger(v) || v <= 0) throw new ValueError('PSC', `${arg} must be a positive integer — ${arg}=${v}`, arg);
-    }
-    const dtype = options.dtype ?? 'float32';
-    const g = options.generator ?? new Generator(0);
+    checkSize('PSC', 'numHeads', numHeads);
+    checkSize('PSC', 'headDim', headDim);
+    const o = checkOptions('PSC', options, ['generator', 'dtype']);
+    const dtype = o.dtype === undefined ? 'float32' : expectOneOf('PSC', 'dtype', o.dtype, ['float32', 'float64']);
+    const g = o.generator ?? new Generator(0);
     const n = numHeads * headDim * headDim;
     const shape = [numHeads, headDim, headDim];
     this.up = new Parameter(dtype === 'float64' ? new Float64Array(n) : new Float32Array(n), shape);
@@ -58,6 +59,7 @@ export class PSC extends Module {
   }
 
   private check(x: Tensor): void {
+    if (!(x instanceof Tensor)) throw new DTypeError('PSC', `x must be a Tensor [..., ${this.numHeads}, T, ${this.headDim}], got ${describeValue(x)}`, 'x');
     if (x.ndim < 3 || x.shape[x.ndim - 3] !== this.numHeads || x.shape[x.ndim - 1] !== this.headDim) {
       throw new ShapeError('PSC', `x=${fmtShape(x.shape)} must be [..., ${this.numHeads}, T, ${this.headDim}] (heads on axis −3, head dim last)`, 'x');
     }
@@ -102,14 +104,24 @@ export class PSCRoPE extends PositionalEncoding {
 
   constructor(readonly base: PositionalEncoding, options: PSCRoPEOptions) {
     super();
-    const g = options.generator ?? new Generator(0);
-    const dtype = options.dtype ?? 'float32';
-    this.qPhase = new PSC(options.numHeads, options.headDim, { generator: g, dtype });
-    this.kPhase = new PSC(options.numKVHeads ?? options.numHeads, options.headDim, { generator: g, dtype });
+    const op = 'PSCRoPE';
+    if (!(base instanceof PositionalEncoding)) throw new DTypeError(op, `base must be a PositionalEncoding, got ${describeValue(base)}`, 'base');
+    if (options === undefined) throw new DTypeError(op, 'options must be an options object with numHeads and headDim, got undefined', 'options');
+    const o = checkOptions(op, options, ['generator', 'dtype', 'numHeads', 'numKVHeads', 'headDim']);
+    const numHeads = checkSize(op, 'numHeads', o.numHeads);
+    const numKVHeads = o.numKVHeads === undefined ? numHeads : checkSize(op, 'numKVHeads', o.numKVHeads);
+    const headDim = checkSize(op, 'headDim', o.headDim);
+    if (numHeads % numKVHeads !== 0) throw new ValueError(op, `numKVHeads=${numKVHeads} must divide numHeads=${numHeads}`, 'numKVHeads');
+    const g = o.generator ?? new Generator(0);
+    const dtype = o.dtype === undefined ? 'float32' : expectOneOf(op, 'dtype', o.dtype, ['float32', 'float64']);
+    this.qPhase = new PSC(numHeads, headDim, { generator: g, dtype });
+    this.kPhase = new PSC(numKVHeads, headDim, { generator: g, dtype });
     this.name = `psc-${base.name}`;
   }
 
   override encodeQK(q: Tensor, k: Tensor, qPositions: Positions, kPositions: Positions): EncodedQK {
+    checkPositions('PSCRoPE', 'qPositions', qPositions);
+    checkPositions('PSCRoPE', 'kPositions', kPositions);
     return this.base.encodeQK(this.qPhase.calibrate(q), this.kPhase.calibrate(k), qPositions, kPositions);
   }
 

@@ -14,8 +14,7 @@
  * any other prefix token) is not rotated: see `prefixTokens`.
  */
 import {
-  DTypeError, Generator, Parameter, ShapeError, Tensor, ValueError, concat, fmtShape, stack, zeros, type DType,
-} from '../core/index.js';
+  DTypeError, Generator, Parameter, ShapeError, Tensor, ValueError, concat, fmtShape, stack, zeros, type DType, describeValue, expectFiniteValues } from '../core/index.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 import { allocateFrequencies, multiAxisAngles, sectionAxes } from './multi-axis.js';
 import { applyRotary } from './rope.js';
@@ -211,8 +210,9 @@ function checkPrefix(op: string, prefixTokens: number): void {
 }
 
 /** Positions must be [N, 2] or [B, N, 2] (x, y) per patch token. */
-function checkPositions(op: string, positions: Positions): void {
-  if (!(positions instanceof Tensor)) throw new DTypeError(op, 'positions must be a Tensor [N, 2] or [B, N, 2]', 'positions');
+function checkPositions(op: string, positions: Positions, finite = true): void {
+  if (!(positions instanceof Tensor)) throw new DTypeError(op, `positions must be a Tensor [N, 2] or [B, N, 2], got ${describeValue(positions)}`, 'positions');
+  if (finite) expectFiniteValues(op, 'positions', positions.data);
   if ((positions.ndim !== 2 && positions.ndim !== 3) || positions.shape[positions.ndim - 1] !== 2) {
     throw new ShapeError(op, `positions must be [N, 2] or [B, N, 2] — positions=${fmtShape(positions.shape)} (column 0 = x, column 1 = y)`, 'positions');
   }
@@ -223,10 +223,13 @@ function checkPositions(op: string, positions: Positions): void {
  * cover the patches only (N = T − prefix rows) or every token (T rows; the prefix rows are ignored).
  */
 function patchPositions(op: string, positions: Positions, T: number, prefix: number): Tensor {
-  checkPositions(op, positions);
+  checkPositions(op, positions, false); // rows of prefix tokens are ignored, whatever they hold
   const rows = positions.shape[positions.ndim - 2]!;
-  if (rows === T - prefix) return positions;
-  if (rows === T && prefix > 0) return positions.narrow(-2, prefix, T - prefix);
+  const patches = rows === T - prefix ? positions : rows === T && prefix > 0 ? positions.narrow(-2, prefix, T - prefix) : null;
+  if (patches !== null) {
+    expectFiniteValues(op, 'positions', patches.data); // narrow copies: data holds the patch rows only
+    return patches;
+  }
   const hint = prefix > 0 ? `${T - prefix} patch rows or ${T} rows with the first ${prefix} ignored` : `${T} rows (pass { prefixTokens } to leave a class token unrotated)`;
   throw new ShapeError(op, `positions do not cover the ${T} tokens — positions=${fmtShape(positions.shape)} (${hint})`, 'positions');
 }

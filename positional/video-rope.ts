@@ -125,13 +125,18 @@ export class VideoRoPE extends MultiAxisRoPE {
       layout: options.layout ?? 'half',
       attentionFactor: options.attentionFactor ?? 1,
       name: 'video-rope',
+      headDim,
     });
     this.mropeSection = [mropeSection[0]!, mropeSection[1]!, mropeSection[2]!];
     this.invFreq = invFreq;
     this.axisOfPair = axisOfPair;
   }
 
-  override angles(positions: Positions): Tensor {
-    return this.#memo.get(positions, this.freqs, () => super.angles(positions));
+  protected override tableFor(positions: Positions): Tensor {
+    return this.#memo.get(positions, this.freqs, () => super.tableFor(positions));
+  }
+
+  protected override opName(): string {
+    return 'VideoRoPE';
   }
 }

@@ -147,12 +147,17 @@ export class VRoPE extends MultiAxisRoPE {
       rotaryDim: 2 * invFreq.length,
       attentionFactor: options.attentionFactor ?? 1,
       name: 'vrope',
+      headDim,
     });
     this.invFreq = invFreq;
   }
 
   /** Cached per positions tensor, so q and k (and every layer sharing this encoding) build the table once. */
-  override angles(positions: Positions): Tensor {
-    return this.#memo.get(positions, this.freqs, () => super.angles(positions));
+  protected override tableFor(positions: Positions): Tensor {
+    return this.#memo.get(positions, this.freqs, () => super.tableFor(positions));
+  }
+
+  protected override opName(): string {
+    return 'VRoPE';
   }
 }
