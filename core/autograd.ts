@@ -1,7 +1,11 @@
-import { DTypeError, ShapeError, ValueError } from './errors.js';
+import { AutogradError, DTypeError, ShapeError, ValueError } from './errors.js';
+import { describeValue } from './args.js';
 import { addNew, sumToShape } from './kernels/reduce.js';
 import { broadcastsTo, fmtShape, shapesEqual } from './shape.js';
-import { Tensor } from './tensor.js';
+import { storageVersion, Tensor } from './tensor.js';
+import { add, cast } from './ops/elementwise.js';
+import { sum } from './ops/reduce.js';
+import { reshape } from './ops/movement.js';
 
 /** Maps dL/d(output) to one gradient per input (null where an input needs none). */
 export type BackwardFn = (grad: Tensor) => ReadonlyArray<Tensor | null>;
@@ -11,6 +15,27 @@ export interface GradNode {
   readonly op: string;
   inputs: readonly Tensor[];
   backward: BackwardFn | null; // null once freed by a backward pass without retainGraph
+  /** The tensors the rule reads, with their storage versions when recorded (see `Tensor.markModified`). */
+  saved: readonly Tensor[];
+  savedVersions: readonly number[];
+  /** The rule computes with differentiable ops when grad mode is on, so `createGraph` can differentiate it again. */
+  readonly differentiableBackward: boolean;
+}
+
+/** What `record` may be told about a rule beyond its function. */
+export interface RecordOptions {
+  /**
+   * The tensors the rule reads when it runs (default: every input and the output). A backward pass refuses to run
+   * the rule if any of them was written in place since (its `version` changed). Pass `[]` for rules that read no
+   * values (add, reshape, …).
+   */
+  saved?: readonly Tensor[];
+  /**
+   * The rule is built from differentiable ops when grad mode is on (it is during a `createGraph` backward), so its
+   * gradients can be differentiated again. Rules without it (fused kernels) make a second derivative through them
+   * throw an AutogradError naming the op.
+   */
+  differentiableBackward?: boolean;
 }
 
 let gradEnabled = true;
@@ -45,46 +70,91 @@ export function enableGrad<T>(fn: () => T): T {
  * Record that `out` was computed by `op` from `inputs`. Called by every differentiable op right after its forward;
  * `backward` closes over whatever the rule needs. Gradients may come back broadcast (the engine sums them down).
  */
-export function record(op: string, out: Tensor, inputs: readonly Tensor[], backward: BackwardFn): Tensor {
+export function record(op: string, out: Tensor, inputs: readonly Tensor[], backward: BackwardFn, options: RecordOptions = {}): Tensor {
   if (!gradEnabled) return out;
   let needed = false;
   for (const x of inputs) needed ||= x.requiresGrad;
   if (!needed) return out;
+  const saved = options.saved ?? [...inputs, out];
   out.requiresGrad = true;
-  out.gradNode = { op, inputs, backward };
+  out.gradNode = {
+    op,
+    inputs,
+    backward,
+    saved,
+    savedVersions: saved.map((t) => storageVersion(t.data)),
+    differentiableBackward: options.differentiableBackward ?? false,
+  };
   return out;
 }
 
 export interface BackwardOptions {
-  /** Keep the graph (and what its rules saved) so that backward can run through it again. */
+  /** Keep the graph (and what its rules saved) so that backward can run through it again. Default: createGraph. */
   retainGraph?: boolean;
+  /**
+   * Record the backward pass itself, so that the gradients it produces can be differentiated again
+   * (Hessian-vector products, gradient penalties). Works through elementwise ops, reductions, matmul, movement,
+   * softmax and losses; a fused kernel (attention, norms, rotation) throws an AutogradError when differentiated twice.
+   */
+  createGraph?: boolean;
 }
 
 /**
- * Reverse-mode sweep from `root`: an iterative topological sort (deep graphs cannot overflow the stack), then
- * rules in reverse order, gradients of reused tensors summed, leaf gradients accumulated into `.grad`.
+ * `x.backward(grad?, options?)`: accumulate dL/d(leaf) into the `.grad` of every leaf that requires grad.
+ * Atomic: if any rule cannot run (freed graph, a saved tensor modified in place), no `.grad` is written.
  */
 export function runBackward(root: Tensor, seed: Tensor | undefined, options: BackwardOptions = {}): void {
+  const grads = sweep('backward', root, seed, options, null);
+  for (const [leaf, g] of grads) {
+    leaf.grad = leaf.grad === null ? (options.createGraph ? g : copyOf(g)) : accumulate(leaf.grad, g, options.createGraph === true);
+  }
+}
+
+/**
+ * Gradients of `root` with respect to `inputs` (as torch.autograd.grad): nothing is written to any `.grad`.
+ * An input that `root` does not depend on gets null.
+ */
+export function gradientsOf(op: string, root: Tensor, inputs: readonly Tensor[], options: BackwardOptions = {}): Array<Tensor | null> {
+  const grads = sweep(op, root, undefined, options, new Set(inputs));
+  return inputs.map((x) => grads.get(x) ?? null);
+}
+
+/**
+ * Reverse-mode sweep from `root`: an iterative topological sort (deep graphs cannot overflow the stack), every node
+ * checked before any rule runs, then rules in reverse order with gradients of reused tensors summed. Returns the
+ * gradients of the leaves (or, when `targets` is given, of those tensors).
+ */
+function sweep(op: string, root: Tensor, seed: Tensor | undefined, options: BackwardOptions, targets: ReadonlySet<Tensor> | null): Map<Tensor, Tensor> {
+  if (!(root instanceof Tensor)) throw new DTypeError(op, `x must be a Tensor, got ${describeValue(root)}`, 'x');
+  if (options === null || typeof options !== 'object') throw new DTypeError(op, `options must be an options object, got ${describeValue(options)}`, 'options');
+  const createGraph = options.createGraph ?? false;
+  const retainGraph = options.retainGraph ?? createGraph;
+  if (typeof createGraph !== 'boolean') throw new DTypeError(op, `createGraph must be true or false, got ${describeValue(createGraph)}`, 'createGraph');
+  if (typeof retainGraph !== 'boolean') throw new DTypeError(op, `retainGraph must be true or false, got ${describeValue(retainGraph)}`, 'retainGraph');
   if (!root.requiresGrad) {
-    throw new ValueError('backward', `x=${fmtShape(root.shape)} does not require grad (no input of its graph has requiresGrad)`, 'x');
+    throw new ValueError(op, `x=${fmtShape(root.shape)} does not require grad (no input of its graph has requiresGrad)`, 'x');
   }
   let g0: Tensor;
   if (seed === undefined) {
     if (root.size !== 1) {
-      throw new ShapeError('backward', `grad can be implied only for a single-element output — x=${fmtShape(root.shape)} (pass grad explicitly)`, 'grad');
+      throw new ShapeError(op, `grad can be implied only for a single-element output — x=${fmtShape(root.shape)} (pass grad explicitly)`, 'grad');
     }
     g0 = new Tensor(root.dtype === 'float64' ? new Float64Array([1]) : new Float32Array([1]), root.shape);
   } else {
+    if (!(seed instanceof Tensor)) throw new DTypeError(op, `grad must be a Tensor, got ${describeValue(seed)}`, 'grad');
     if (!shapesEqual(seed.shape, root.shape)) {
-      throw new ShapeError('backward', `grad=${fmtShape(seed.shape)} must have the shape of x=${fmtShape(root.shape)} (one upstream gradient per element)`, 'grad');
+      throw new ShapeError(op, `grad=${fmtShape(seed.shape)} must have the shape of x=${fmtShape(root.shape)} (one upstream gradient per element)`, 'grad');
     }
-    g0 = fitGradient(seed, root, 'backward', 'grad');
+    if (seed.dtype !== root.dtype) throw new DTypeError(op, `grad dtype ${seed.dtype} differs from x dtype ${root.dtype}`, 'grad');
+    g0 = seed;
   }
 
   const order = topologicalOrder(root);
+  checkRunnable(op, order);
   const grads = new Map<Tensor, Tensor>([[root, g0]]);
+  const result = new Map<Tensor, Tensor>();
   const prev = gradEnabled;
-  gradEnabled = false;
+  gradEnabled = createGraph;
   try {
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i]!;
@@ -92,36 +162,78 @@ export function runBackward(root: Tensor, seed: Tensor | undefined, options: Bac
       if (g === undefined) continue;
       grads.delete(t);
       const node = t.gradNode;
-      if (node === null) {
-        t.grad = t.grad === null ? copyOf(g) : new Tensor(addNew(t.grad.data, g.data), t.shape);
-        continue;
+      if (targets !== null ? targets.has(t) : node === null) {
+        const acc = result.get(t);
+        result.set(t, acc === undefined ? g : accumulate(acc, g, createGraph));
       }
-      if (t.retainsGrad) t.grad = t.grad === null ? copyOf(g) : new Tensor(addNew(t.grad.data, g.data), t.shape);
-      if (node.backward === null) {
-        throw new Error(
-          `backward: trying to backward through ${node.op} a second time — its saved values were freed (pass { retainGraph: true } to the first backward)`,
-        );
-      }
-      const inputGrads = node.backward(g);
+      if (node === null) continue;
+      if (t.retainsGrad && targets === null) t.grad = t.grad === null ? (createGraph ? g : copyOf(g)) : accumulate(t.grad, g, createGraph);
+      let inputGrads = node.backward!(g);
       if (inputGrads.length !== node.inputs.length) {
-        throw new ValueError('autograd', `backward of ${node.op} returned ${inputGrads.length} gradients for ${node.inputs.length} inputs (one per input, null where none)`);
+        throw new ValueError(op, `backward of ${node.op} returned ${inputGrads.length} gradients for ${node.inputs.length} inputs (one per input, null where none)`);
       }
+      if (createGraph && !node.differentiableBackward) inputGrads = guardSecondOrder(node, g, inputGrads);
       for (let j = 0; j < node.inputs.length; j++) {
         const x = node.inputs[j]!;
         const gx = inputGrads[j];
         if (gx === null || gx === undefined || !x.requiresGrad) continue;
-        const fitted = fitGradient(gx, x, node.op, `input ${j}`);
+        const fitted = fitGradient(gx, x, node.op, `input ${j}`, createGraph);
         const acc = grads.get(x);
-        grads.set(x, acc === undefined ? fitted : new Tensor(addNew(acc.data, fitted.data), x.shape));
+        grads.set(x, acc === undefined ? fitted : accumulate(acc, fitted, createGraph));
       }
-      if (!options.retainGraph) {
+      if (!retainGraph) {
         node.backward = null;
         node.inputs = [];
+        node.saved = [];
       }
     }
   } finally {
     gradEnabled = prev;
   }
+  return result;
+}
+
+/** Before any rule runs: every node on the path still has its rule, and nothing it saved was written in place. */
+function checkRunnable(op: string, order: readonly Tensor[]): void {
+  for (const t of order) {
+    const node = t.gradNode;
+    if (node === null) continue;
+    if (node.backward === null) {
+      throw new AutogradError(
+        op,
+        `trying to backward through ${node.op} a second time — its saved values were freed (pass { retainGraph: true } to the first backward)`,
+      );
+    }
+    for (let k = 0; k < node.saved.length; k++) {
+      const s = node.saved[k]!;
+      const now = storageVersion(s.data);
+      if (now !== node.savedVersions[k]) {
+        throw new AutogradError(
+          op,
+          `a tensor ${fmtShape(s.shape)} that ${node.op} saved for its gradient was modified in place after it was used ` +
+            `(version ${node.savedVersions[k]} when recorded, ${now} now) — run the forward pass again after optimizer.step() or other in-place writes`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * A fused rule's gradients during a `createGraph` pass: correct values, recorded with a rule that refuses to be
+ * differentiated again (a silent zero second derivative would be a wrong answer).
+ */
+function guardSecondOrder(node: GradNode, g: Tensor, inputGrads: ReadonlyArray<Tensor | null>): Array<Tensor | null> {
+  const sources = [g, ...node.inputs];
+  return inputGrads.map((gx) => {
+    if (gx === null || gx === undefined) return null;
+    return record(`${node.op} (backward)`, new Tensor(gx.data, gx.shape), sources, () => {
+      throw new AutogradError(
+        'backward',
+        `cannot differentiate ${node.op} twice — its backward is a fused kernel, not built from differentiable ops ` +
+          `(createGraph works through elementwise ops, reductions, matmul, movement, softmax and losses)`,
+      );
+    }, { saved: [] });
+  });
 }
 
 /** Tensors that require grad, reachable from root, in topological order (inputs before outputs). */
@@ -152,8 +264,11 @@ function topologicalOrder(root: Tensor): Tensor[] {
   return order;
 }
 
-/** The one place where gradients are checked against their input and broadcast axes are summed away. */
-function fitGradient(g: Tensor, x: Tensor, op: string, which: string): Tensor {
+/**
+ * The one place where gradients are checked against their input and broadcast axes are summed away. Under
+ * `createGraph` the sum and the dtype conversion are recorded ops, so the result stays differentiable.
+ */
+function fitGradient(g: Tensor, x: Tensor, op: string, which: string, createGraph: boolean): Tensor {
   let out = g;
   if (!shapesEqual(g.shape, x.shape)) {
     if (!broadcastsTo(x.shape, g.shape)) {
@@ -163,13 +278,25 @@ function fitGradient(g: Tensor, x: Tensor, op: string, which: string): Tensor {
         which,
       );
     }
-    out = new Tensor(sumToShape(g.data, g.shape, x.shape), x.shape);
+    out = createGraph ? sumToShapeOp(g, x.shape) : new Tensor(sumToShape(g.data, g.shape, x.shape), x.shape);
   }
   if (out.dtype !== x.dtype) {
-    if (op === 'backward') throw new DTypeError('backward', `grad dtype ${g.dtype} differs from x dtype ${x.dtype}`, 'grad');
-    out = new Tensor(x.dtype === 'float64' ? Float64Array.from(out.data) : Float32Array.from(out.data), x.shape);
+    out = createGraph ? cast(out, x.dtype) : new Tensor(x.dtype === 'float64' ? Float64Array.from(out.data) : Float32Array.from(out.data), x.shape);
   }
   return out;
+}
+
+/** Sum g [..., broadcast] down to `shape` with recorded ops: leading axes summed away, unit axes summed keeping them. */
+function sumToShapeOp(g: Tensor, shape: readonly number[]): Tensor {
+  const lead = g.ndim - shape.length;
+  const axes: number[] = [];
+  for (let d = 0; d < g.ndim; d++) if (d < lead || (shape[d - lead] === 1 && g.shape[d] !== 1)) axes.push(d);
+  return reshape(sum(g, axes, true), shape);
+}
+
+/** a + b for gradients: a new buffer (never written in place), recorded under `createGraph`. */
+function accumulate(a: Tensor, b: Tensor, createGraph: boolean): Tensor {
+  return createGraph ? add(a, b) : new Tensor(addNew(a.data, b.data), a.shape);
 }
 
 function copyOf(t: Tensor): Tensor {

@@ -1,5 +1,6 @@
 /** User-defined differentiable ops, in the manner of torch.autograd.Function, and functional gradients. */
-import { enableGrad, noGrad, record } from './autograd.js';
+import { describeValue, expectBoolean, expectOptions, expectTensor } from './args.js';
+import { enableGrad, gradientsOf, isGradEnabled, noGrad, record } from './autograd.js';
 import { DTypeError, ShapeError } from './errors.js';
 import { fmtShape } from './shape.js';
 import { Tensor } from './tensor.js';
@@ -11,6 +12,11 @@ export interface CustomOpDefinition<S> {
   forward(...inputs: Tensor[]): { output: Tensor; saved: S };
   /** One gradient per input (null where none): dL/d(input) given dL/d(output) and what forward saved. */
   backward(grad: Tensor, saved: S, needsInputGrad: readonly boolean[]): ReadonlyArray<Tensor | null>;
+  /**
+   * Set when `backward` computes only with Tensor ops (no writes to `.data`): then a `createGraph` backward records
+   * it and second derivatives flow through. Default false: differentiating the op twice throws an AutogradError.
+   */
+  differentiableBackward?: boolean;
 }
 
 /**
@@ -20,34 +26,62 @@ export interface CustomOpDefinition<S> {
  *                           backward: (g, x) => [g.mul(x.square()).mul(3)] });
  */
 export function defineOp<S>(definition: CustomOpDefinition<S>): (...inputs: Tensor[]) => Tensor {
+  expectOptions('defineOp', 'definition', definition);
+  if (typeof definition.name !== 'string' || definition.name === '') {
+    throw new DTypeError('defineOp', `definition.name must be a non-empty string, got ${describeValue(definition.name)}`, 'definition.name');
+  }
+  for (const key of ['forward', 'backward'] as const) {
+    if (typeof definition[key] !== 'function') throw new DTypeError('defineOp', `definition.${key} must be a function, got ${describeValue(definition[key])}`, `definition.${key}`);
+  }
+  const differentiableBackward = expectBoolean('defineOp', 'definition.differentiableBackward', definition.differentiableBackward ?? false);
   return (...inputs: Tensor[]): Tensor => {
-    inputs.forEach((x, i) => {
-      if (!(x instanceof Tensor)) throw new DTypeError(definition.name, `input ${i} must be a Tensor, got ${typeof x}`, `input ${i}`);
-    });
+    inputs.forEach((x, i) => expectTensor(definition.name, `input ${i}`, x));
     const { output, saved } = noGrad(() => definition.forward(...inputs));
     if (!(output instanceof Tensor)) throw new DTypeError(definition.name, 'forward must return { output: Tensor, saved }', 'forward');
     const result = new Tensor(output.data, output.shape); // a fresh node, even if forward returned an input
     const needs = inputs.map((x) => x.requiresGrad);
-    return record(definition.name, result, inputs, (g) => definition.backward(g, saved, needs));
+    return record(definition.name, result, inputs, (g) => definition.backward(g, saved, needs), { differentiableBackward });
   };
 }
 
-/** The gradients of a scalar-valued fn with respect to each of its inputs: grad(fn)(x, y) → [dfdx, dfdy]. */
-export function grad(fn: (...inputs: Tensor[]) => Tensor): (...inputs: Tensor[]) => Tensor[] {
-  return (...inputs: Tensor[]) => valueAndGrad(fn)(...inputs).grads;
+/**
+ * The gradients of a scalar-valued fn with respect to each of its inputs: grad(fn)(x, y) → [dfdx, dfdy].
+ * Composable: inside another `grad` the gradients are recorded, so `grad((x) => grad(f)(x)[0]!)` (or simply
+ * `grad(grad(f))` for a one-input f) gives second derivatives — through every op whose backward is built from
+ * differentiable ops; a fused kernel's backward throws an AutogradError naming the op.
+ */
+export function grad(fn: (...inputs: Tensor[]) => Tensor | readonly Tensor[]): (...inputs: Tensor[]) => Tensor[] {
+  checkFn('grad', fn);
+  return (...inputs: Tensor[]) => gradAndValue('grad', fn, inputs).grads;
 }
 
-/** The value of a scalar-valued fn together with its gradients. */
-export function valueAndGrad(fn: (...inputs: Tensor[]) => Tensor): (...inputs: Tensor[]) => { value: Tensor; grads: Tensor[] } {
-  return (...inputs: Tensor[]) => {
-    const leaves = inputs.map((x) => new Tensor(x.data, x.shape, true));
-    const value = enableGrad(() => fn(...leaves));
-    if (!(value instanceof Tensor) || value.size !== 1) {
-      const got = value instanceof Tensor ? fmtShape(value.shape) : typeof value;
-      throw new ShapeError('grad', `fn must return a single-element tensor, got ${got} (reduce it, e.g. with sum)`, 'fn');
-    }
-    if (value.requiresGrad) value.backward();
-    const grads = leaves.map((x) => x.grad ?? new Tensor(x.data.slice().fill(0), x.shape));
-    return { value: value.detach(), grads };
-  };
+/** The value of a scalar-valued fn together with its gradients (composable as `grad` is). */
+export function valueAndGrad(fn: (...inputs: Tensor[]) => Tensor | readonly Tensor[]): (...inputs: Tensor[]) => { value: Tensor; grads: Tensor[] } {
+  checkFn('valueAndGrad', fn);
+  return (...inputs: Tensor[]) => gradAndValue('valueAndGrad', fn, inputs);
+}
+
+function checkFn(op: string, fn: unknown): void {
+  if (typeof fn !== 'function') throw new DTypeError(op, `fn must be a function, got ${describeValue(fn)}`, 'fn');
+}
+
+/**
+ * Each input becomes a fresh leaf — or, when an enclosing `grad` is differentiating it, an identity of it, so the
+ * gradients computed here (with `createGraph`) stay connected to the enclosing computation.
+ */
+function gradAndValue(op: string, fn: (...inputs: Tensor[]) => Tensor | readonly Tensor[], inputs: readonly Tensor[]): { value: Tensor; grads: Tensor[] } {
+  inputs.forEach((x, i) => expectTensor(op, `inputs[${i}]`, x));
+  const nested = isGradEnabled() && inputs.some((x) => x.requiresGrad);
+  const leaves = inputs.map((x) =>
+    nested && x.requiresGrad ? record('grad input', new Tensor(x.data, x.shape), [x], (g) => [g], { saved: [], differentiableBackward: true }) : new Tensor(x.data, x.shape, true),
+  );
+  const returned = enableGrad(() => fn(...leaves));
+  const value = Array.isArray(returned) && returned.length === 1 ? returned[0] : returned;
+  if (!(value instanceof Tensor) || value.size !== 1) {
+    const got = value instanceof Tensor ? fmtShape(value.shape) : describeValue(value);
+    throw new ShapeError(op, `fn must return a single-element tensor, got ${got} (reduce it, e.g. with sum)`, 'fn');
+  }
+  const found = value.requiresGrad ? gradientsOf(op, value, leaves, { createGraph: nested }) : leaves.map(() => null);
+  const grads = leaves.map((x, i) => found[i] ?? new Tensor(x.data.slice().fill(0), x.shape));
+  return { value: nested ? value : value.detach(), grads };
 }

@@ -1,6 +1,7 @@
 import { runBackward, type BackwardOptions, type GradNode } from './autograd.js';
 import { dtypeOf, type DType, type TypedArray } from './dtype.js';
-import { ShapeError, ValueError } from './errors.js';
+import { describeValue } from './args.js';
+import { DTypeError, ShapeError, ValueError } from './errors.js';
 import * as E from './ops/elementwise.js';
 import * as I from './ops/indexing.js';
 import * as M from './ops/matmul.js';
@@ -43,6 +44,14 @@ export class Tensor {
   retainsGrad = false;
 
   constructor(data: TypedArray, shape: Shape, requiresGrad = false) {
+    if (!(data instanceof Float32Array) && !(data instanceof Float64Array)) {
+      throw new DTypeError('Tensor', `data must be a Float32Array or a Float64Array, got ${describeValue(data)}`, 'data');
+    }
+    if (!Array.isArray(shape)) throw new DTypeError('Tensor', `shape must be an array of sizes, got ${describeValue(shape)}`, 'shape');
+    if (typeof requiresGrad !== 'boolean') throw new DTypeError('Tensor', `requiresGrad must be true or false, got ${describeValue(requiresGrad)}`, 'requiresGrad');
+    for (const d of shape) {
+      if (!Number.isInteger(d) || d < 0) throw new ShapeError('Tensor', `invalid shape=${fmtShape(shape)} (sizes must be non-negative integers)`, 'shape');
+    }
     if (sizeOf(shape) !== data.length) {
       throw new ShapeError('Tensor', `data has ${data.length} elements but shape=${fmtShape(shape)} needs ${sizeOf(shape)}`, 'shape');
     }
@@ -121,7 +130,9 @@ export class Tensor {
   }
 
   toString(): string {
-    const body = this.size <= 64 ? JSON.stringify(this.toArray()) : `[${Array.from(this.data.subarray(0, 8)).join(', ')}, …]`;
+    // String(v), not JSON: JSON prints NaN and ±∞ as null
+    const show = (a: NestedArray): string => (typeof a === 'number' ? String(a) : `[${a.map(show).join(',')}]`);
+    const body = this.size <= 64 ? show(this.toArray()) : `[${Array.from(this.data.subarray(0, 8)).join(', ')}, …]`;
     return `Tensor(${body}, shape=${fmtShape(this.shape)}, dtype=${this.dtype}${this.requiresGrad ? ', requiresGrad' : ''})`;
   }
 

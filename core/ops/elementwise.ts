@@ -2,7 +2,8 @@
  * Elementwise ops with NumPy broadcasting, forward and backward side by side. Backward rules return gradients
  * shaped like the output; the engine sums broadcast axes down to each input (autograd.ts, fitGradient).
  */
-import { record } from '../autograd.js';
+import { expectNumber, expectTensor } from '../args.js';
+import { isGradEnabled, record } from '../autograd.js';
 import { allocate, isDType, promoteTypes, type DType } from '../dtype.js';
 import { DTypeError, ValueError } from '../errors.js';
 import {
@@ -31,42 +32,63 @@ function operands(op: string, a: TensorLike, b: TensorLike): [Tensor, Tensor] {
   return [asTensor(a, tb, op, 'a'), asTensor(b, ta, op, 'b')];
 }
 
+/** A binary rule is built from these ops, so it is differentiable again (`createGraph`). */
 type BinaryRule = (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Tensor | null, Tensor | null];
 
-function binary(op: string, kernel: BinaryKernel, a: TensorLike, b: TensorLike, rule: BinaryRule | null): Tensor {
+function binary(op: string, kernel: BinaryKernel, a: TensorLike, b: TensorLike, rule: BinaryRule | null, readsValues: boolean): Tensor {
   const [x, y] = operands(op, a, b);
   const shape = broadcastShapes(x.shape, y.shape, op);
-  const out = new Tensor(kernel(x.data, x.shape, y.data, y.shape, allocate(promoteTypes(x.dtype, y.dtype), sizeOf(shape)), shape), shape);
+  const out = new Tensor(kernel(x.data, x.shape, y.data, y.shape, allocate(promoteTypes(x.dtype, y.dtype), sizeOf(shape), op), shape), shape);
   if (rule === null) return out;
-  return record(op, out, [x, y], (g) => rule(g, x, y, out));
+  return record(op, out, [x, y], (g) => rule(g, x, y, out), { differentiableBackward: true, ...(readsValues ? {} : { saved: [] }) });
 }
 
-/** A broadcasting binary op z = f(a, b) on its own compiled loop, with its backward rule (null: no gradient). */
-function defineBinary(op: string, f: BinaryFn, rule: BinaryRule | null): (a: TensorLike, b: TensorLike) => Tensor {
+/**
+ * A broadcasting binary op z = f(a, b) on its own compiled loop, with its backward rule (null: no gradient).
+ * `readsValues: false` for rules that never read a, b or z (add, sub): writing them in place later is harmless.
+ */
+function defineBinary(op: string, f: BinaryFn, rule: BinaryRule | null, readsValues = true): (a: TensorLike, b: TensorLike) => Tensor {
   const kernel = binaryKernel(f);
-  return (a, b) => binary(op, kernel, a, b, rule);
+  return (a, b) => binary(op, kernel, a, b, rule, readsValues);
 }
 
-/** A unary op y = f(x) whose derivative dy/dx is given as a function of x and y; both loops compiled per op. */
-function defineUnary(op: string, f: UnaryFn, dydx: BinaryFn): (x: Tensor) => Tensor {
+/**
+ * A unary op y = f(x) whose derivative dy/dx is given twice: as a scalar function of x and y (the compiled loop of
+ * an ordinary backward) and as the same formula in ops (`dydxOps`, used when a `createGraph` backward records
+ * the rule, so it can be differentiated again).
+ */
+function defineUnary(op: string, f: UnaryFn, dydx: BinaryFn, dydxOps: (x: Tensor, y: Tensor) => Tensor): (x: Tensor) => Tensor {
   const forward = unaryKernel(f);
   const derivative = derivativeKernel(dydx);
   return (x) => {
     checkTensor(op, x);
     const out = new Tensor(forward(x.data, allocate(x.dtype, x.size)), x.shape);
-    return record(op, out, [x], (g) => [new Tensor(derivative(g.data, x.data, out.data, allocate(x.dtype, x.size)), x.shape)]);
+    return record(
+      op,
+      out,
+      [x],
+      (g) => [isGradEnabled() ? mul(g, dydxOps(x, out)) : new Tensor(derivative(g.data, x.data, out.data, allocate(x.dtype, x.size)), x.shape)],
+      { differentiableBackward: true },
+    );
   };
 }
 
 function checkTensor(op: string, x: unknown, arg = 'x'): asserts x is Tensor {
-  if (!(x instanceof Tensor)) throw new DTypeError(op, `${arg} must be a Tensor, got ${x === null ? 'null' : typeof x}`, arg);
+  expectTensor(op, arg, x);
+}
+
+/** A tensor of the values of `kernel` on x, outside the graph (masks and signs whose own derivative is 0). */
+function constantOf(x: Tensor, value: (v: number) => number): Tensor {
+  const out = allocate(x.dtype, x.size);
+  for (let i = 0; i < out.length; i++) out[i] = value(x.data[i]!);
+  return new Tensor(out, x.shape);
 }
 
 // ── binary arithmetic ──
 
-export const add = defineBinary('add', (x, y) => x + y, (g) => [g, g]);
+export const add = defineBinary('add', (x, y) => x + y, (g) => [g, g], false);
 
-export const sub = defineBinary('sub', (x, y) => x - y, (g) => [g, neg(g)]);
+export const sub = defineBinary('sub', (x, y) => x - y, (g) => [g, neg(g)], false);
 
 export const mul = defineBinary('mul', (x, y) => x * y, (g, x, y) => [
   x.requiresGrad ? mul(g, y) : null,
@@ -123,24 +145,27 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
     mapTernary(select, cond.data, cond.shape, x.data, x.shape, y.data, y.shape, allocate(promoteTypes(x.dtype, y.dtype), sizeOf(shape)), shape),
     shape,
   );
-  return record('where', out, [x, y], (g) => [x.requiresGrad ? where(cond, g, 0) : null, y.requiresGrad ? where(cond, 0, g) : null]);
+  return record('where', out, [x, y], (g) => [x.requiresGrad ? where(cond, g, 0) : null, y.requiresGrad ? where(cond, 0, g) : null], {
+    differentiableBackward: true,
+    saved: [cond],
+  });
 }
 
 // ── unary ──
 
-export const neg = defineUnary('neg', (v) => -v, () => -1);
-export const exp = defineUnary('exp', Math.exp, (_, y) => y);
-export const log = defineUnary('log', Math.log, (v) => 1 / v);
-export const sqrt = defineUnary('sqrt', Math.sqrt, (_, y) => 0.5 / y);
-export const rsqrt = defineUnary('rsqrt', (v) => 1 / Math.sqrt(v), (_, y) => -0.5 * y * y * y);
-export const reciprocal = defineUnary('reciprocal', (v) => 1 / v, (_, y) => -y * y);
-export const abs = defineUnary('abs', Math.abs, (v) => Math.sign(v));
-export const sin = defineUnary('sin', Math.sin, Math.cos);
-export const cos = defineUnary('cos', Math.cos, (v) => -Math.sin(v));
-export const tanh = defineUnary('tanh', Math.tanh, (_, y) => 1 - y * y);
-export const square = defineUnary('square', (v) => v * v, (v) => 2 * v);
+export const neg = defineUnary('neg', (v) => -v, () => -1, (x) => constantOf(x, () => -1));
+export const exp = defineUnary('exp', Math.exp, (_, y) => y, (_, y) => y);
+export const log = defineUnary('log', Math.log, (v) => 1 / v, (x) => reciprocal(x));
+export const sqrt = defineUnary('sqrt', Math.sqrt, (_, y) => 0.5 / y, (_, y) => div(0.5, y));
+export const rsqrt = defineUnary('rsqrt', (v) => 1 / Math.sqrt(v), (_, y) => -0.5 * y * y * y, (_, y) => mul(-0.5, mul(y, square(y))));
+export const reciprocal = defineUnary('reciprocal', (v) => 1 / v, (_, y) => -y * y, (_, y) => neg(square(y)));
+export const abs = defineUnary('abs', Math.abs, (v) => Math.sign(v), (x) => constantOf(x, Math.sign));
+export const sin = defineUnary('sin', Math.sin, Math.cos, (x) => cos(x));
+export const cos = defineUnary('cos', Math.cos, (v) => -Math.sin(v), (x) => neg(sin(x)));
+export const tanh = defineUnary('tanh', Math.tanh, (_, y) => 1 - y * y, (_, y) => sub(1, square(y)));
+export const square = defineUnary('square', (v) => v * v, (v) => 2 * v, (x) => mul(2, x));
 /** max(x, 0); NaN propagates (as torch.relu). */
-export const relu = defineUnary('relu', (v) => (v > 0 || Number.isNaN(v) ? v : 0), (v) => (v > 0 ? 1 : 0));
+export const relu = defineUnary('relu', (v) => (v > 0 || Number.isNaN(v) ? v : 0), (v) => (v > 0 ? 1 : 0), (x) => constantOf(x, (v) => (v > 0 ? 1 : 0)));
 
 function sigmoidScalar(v: number): number {
   if (v >= 0) return 1 / (1 + Math.exp(-v));
@@ -148,16 +173,24 @@ function sigmoidScalar(v: number): number {
   return e / (1 + e);
 }
 
-export const sigmoid = defineUnary('sigmoid', sigmoidScalar, (_, y) => y * (1 - y));
+export const sigmoid = defineUnary('sigmoid', sigmoidScalar, (_, y) => y * (1 - y), (_, y) => mul(y, sub(1, y)));
 
 /** SiLU / swish: x·σ(x); derivative σ(x)·(1 + x·(1 − σ(x))). */
-export const silu = defineUnary('silu', (v) => v * sigmoidScalar(v), (v) => {
+export const silu = defineUnary(
+  'silu',
+  (v) => v * sigmoidScalar(v),
+  (v) => {
     const s = sigmoidScalar(v);
     return s * (1 + v * (1 - s));
-  });
+  },
+  (x) => {
+    const s = sigmoid(x);
+    return mul(s, add(1, mul(x, sub(1, s))));
+  },
+);
 
 /** softplus(x) = ln(1 + eˣ), computed as max(x, 0) + ln(1 + e^−|x|); derivative σ(x). */
-export const softplus = defineUnary('softplus', (v) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v))), sigmoidScalar);
+export const softplus = defineUnary('softplus', (v) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v))), sigmoidScalar, (x) => sigmoid(x));
 
 export type GeluApproximation = 'none' | 'tanh';
 
@@ -176,33 +209,55 @@ export function gelu(x: Tensor, approximate: GeluApproximation = 'none'): Tensor
   return geluErf(x);
 }
 
-const geluErf = defineUnary('gelu', (v) => 0.5 * v * (1 + erf(v * INV_SQRT_2)), (v) => 0.5 * (1 + erf(v * INV_SQRT_2)) + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v));
+/** Standard normal density φ(x) = e^(−x²/2)/√(2π), in ops. */
+const normalPdf = (x: Tensor): Tensor => mul(INV_SQRT_2PI, exp(mul(-0.5, square(x))));
+
+/** Standard normal CDF Φ(x) = ½(1 + erf(x/√2)); dΦ/dx = φ(x). Private: the derivative of GELU in ops. */
+const normalCdf = defineUnary('gelu', (v) => 0.5 * (1 + erf(v * INV_SQRT_2)), (v) => INV_SQRT_2PI * Math.exp(-0.5 * v * v), normalPdf);
+
+const geluErf = defineUnary(
+  'gelu',
+  (v) => 0.5 * v * (1 + erf(v * INV_SQRT_2)),
+  (v) => 0.5 * (1 + erf(v * INV_SQRT_2)) + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v),
+  (x) => add(normalCdf(x), mul(x, normalPdf(x))), // GELU′ = Φ(x) + x·φ(x)
+);
 
 // ½(1 + tanh u) = σ(2u), so the tanh form is x·σ(2u): one exp (Math.tanh is ~2× slower in V8), no cancellation.
 // The derivative σ(2u) + 2x·σ(2u)(1 − σ(2u))·u' reads σ(2u) back from the output as y/x instead of a second exp;
 // for |x| ≤ 1e-30, σ(2u) is ½ to double precision (and y/x would lose digits to underflow).
-const geluTanh = defineUnary('gelu', (v) => v * sigmoidScalar(2 * SQRT_2_OVER_PI * (v + GELU_C * v * v * v)), (v, y) => {
-  const s = Math.abs(v) > 1e-30 ? y / v : 0.5;
-  return s + 2 * v * s * (1 - s) * SQRT_2_OVER_PI * (1 + 3 * GELU_C * v * v);
-});
+const geluTanh = defineUnary(
+  'gelu',
+  (v) => v * sigmoidScalar(2 * SQRT_2_OVER_PI * (v + GELU_C * v * v * v)),
+  (v, y) => {
+    const s = Math.abs(v) > 1e-30 ? y / v : 0.5;
+    return s + 2 * v * s * (1 - s) * SQRT_2_OVER_PI * (1 + 3 * GELU_C * v * v);
+  },
+  (x) => {
+    const x2 = square(x);
+    const s = sigmoid(mul(2 * SQRT_2_OVER_PI, mul(x, add(1, mul(GELU_C, x2))))); // σ(2u), u = √(2/π)(x + 0.044715x³)
+    return add(s, mul(mul(mul(2 * SQRT_2_OVER_PI, x), mul(s, sub(1, s))), add(1, mul(3 * GELU_C, x2))));
+  },
+);
 
 /** Clamp into [min, max]; the gradient passes where min ≤ x ≤ max. */
 export function clamp(x: Tensor, min = -Infinity, max = Infinity): Tensor {
-  if (min > max) throw new ValueError('clamp', `min must not exceed max, got min=${min}, max=${max}`, 'min');
   checkTensor('clamp', x);
+  expectNumber('clamp', 'min', min, { nonFinite: true });
+  expectNumber('clamp', 'max', max, { nonFinite: true });
+  if (Number.isNaN(min) || Number.isNaN(max)) throw new ValueError('clamp', `min and max must not be NaN, got min=${min}, max=${max}`, Number.isNaN(min) ? 'min' : 'max');
+  if (min > max) throw new ValueError('clamp', `min must not exceed max, got min=${min}, max=${max}`, 'min');
   const y = allocate(x.dtype, x.size);
   for (let i = 0; i < y.length; i++) {
     const v = x.data[i]!;
     y[i] = v < min ? min : v > max ? max : v;
   }
+  const passes = (v: number): number => (v >= min && v <= max ? 1 : 0);
   return record('clamp', new Tensor(y, x.shape), [x], (g) => {
+    if (isGradEnabled()) return [mul(g, constantOf(x, passes))];
     const gx = allocate(x.dtype, x.size);
-    for (let i = 0; i < gx.length; i++) {
-      const v = x.data[i]!;
-      gx[i] = v >= min && v <= max ? g.data[i]! : 0;
-    }
+    for (let i = 0; i < gx.length; i++) gx[i] = passes(x.data[i]!) * g.data[i]!;
     return [new Tensor(gx, x.shape)];
-  });
+  }, { differentiableBackward: true, saved: [x] });
 }
 
 /** Convert to another dtype; the gradient converts back. */
@@ -211,13 +266,13 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   if (!isDType(dtype)) throw new DTypeError('cast', `unknown dtype '${String(dtype)}' (use 'float32' or 'float64')`, 'dtype');
   if (dtype === x.dtype) return x;
   const out = new Tensor(dtype === 'float64' ? Float64Array.from(x.data) : Float32Array.from(x.data), x.shape);
-  return record('cast', out, [x], (g) => [g]);
+  return record('cast', out, [x], (g) => [g], { differentiableBackward: true, saved: [] });
 }
 
 /** A copy of x (new buffer), differentiable. */
 export function clone(x: Tensor): Tensor {
   checkTensor('clone', x);
-  return record('clone', new Tensor(x.data.slice(), x.shape), [x], (g) => [g]);
+  return record('clone', new Tensor(x.data.slice(), x.shape), [x], (g) => [g], { differentiableBackward: true, saved: [] });
 }
 
 export interface DropoutOptions {

@@ -58,6 +58,17 @@ function checkGatherShapes(op: string, xShape: Shape, idxShape: Shape, axis: num
   }
 }
 
+/** Indexing ops are linear and their rules read only the index (`saved: []`), so createGraph can record them. */
+const LINEAR_RULE = { saved: [], differentiableBackward: true } as const;
+
+/**
+ * A rule's result Lᵀg for a linear op L, recorded (under createGraph) with L itself as its rule: the adjoint of the
+ * adjoint, so second derivatives flow through gather, indexSelect and scatterAdd.
+ */
+function adjoint(op: string, value: Tensor, g: Tensor, forward: (h: Tensor) => Tensor): Tensor {
+  return record(op, value, [g], (h) => [forward(h)], LINEAR_RULE);
+}
+
 /** out[i][j][k] = x[i][index[i][j][k]][k] for axis 1 (any axis likewise); out has index's shape. */
 export function gather(x: Tensor, axis: number, index: IndexLike): Tensor {
   expectTensor('gather', 'x', x);
@@ -70,8 +81,8 @@ export function gather(x: Tensor, axis: number, index: IndexLike): Tensor {
   return record('gather', new Tensor(out, idx.shape), [x], (g) => {
     const gx = allocate(x.dtype, x.size);
     for (let i = 0; i < offsets.length; i++) gx[offsets[i]!] += g.data[i]!;
-    return [new Tensor(gx, x.shape)];
-  });
+    return [adjoint('gather', new Tensor(gx, x.shape), g, (h) => gather(h, axis, index))];
+  }, LINEAR_RULE);
 }
 
 /** Select entries `index` (1-D) of `axis`: out.shape[axis] = index.length. Rows may repeat. */
@@ -101,8 +112,8 @@ export function indexSelect(x: Tensor, axis: number, index: IndexLike): Tensor {
         for (let i = 0; i < inner; i++) gx[dst + i] += g.data[src + i]!;
       }
     }
-    return [new Tensor(gx, x.shape)];
-  });
+    return [adjoint('indexSelect', new Tensor(gx, x.shape), g, (h) => indexSelect(h, axis, index))];
+  }, LINEAR_RULE);
 }
 
 /** out = x, then out[i][index[i][j][k]][k] += src[i][j][k] (axis 1; any axis likewise). */
@@ -124,6 +135,7 @@ export function scatterAdd(x: Tensor, axis: number, index: IndexLike, src: Tenso
   return record('scatterAdd', new Tensor(out, x.shape), [x, src], (g) => {
     const gsrc = allocate(src.dtype, src.size);
     for (let i = 0; i < offsets.length; i++) gsrc[srcOffsets[i]!] = g.data[offsets[i]!]!;
-    return [g, new Tensor(gsrc, src.shape)];
-  });
+    const scatterInto = (h: Tensor): Tensor => scatterAdd(new Tensor(allocate(h.dtype, x.size), x.shape), axis, index, h);
+    return [g, adjoint('scatterAdd', new Tensor(gsrc, src.shape), g, scatterInto)];
+  }, LINEAR_RULE);
 }

@@ -1,10 +1,13 @@
 /** Losses: fused cross-entropy over logits (class axis last) and mean squared error. */
-import { record } from '../autograd.js';
+import { describeValue, expectInteger, expectNumber, expectOneOf, expectOptions, expectTensor } from '../args.js';
+import { isGradEnabled, record } from '../autograd.js';
 import { allocate } from '../dtype.js';
-import { IndexError, ShapeError, ValueError } from '../errors.js';
+import { DTypeError, IndexError, ShapeError, ValueError } from '../errors.js';
 import { broadcastShapes, fmtShape, shapesEqual, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { square, sub } from './elementwise.js';
+import { mul, square, sub } from './elementwise.js';
+import { reshape } from './movement.js';
+import { softmax } from './softmax.js';
 import { mean, sum } from './reduce.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -23,11 +26,15 @@ export interface CrossEntropyOptions {
  * Backward: dlogits = (p − q)·scale with q the smoothed target distribution.
  */
 export function crossEntropy(logits: Tensor, targets: Tensor | ArrayLike<number>, options: CrossEntropyOptions = {}): Tensor {
-  const { ignoreIndex = -100, labelSmoothing = 0, reduction = 'mean' } = options;
-  if (logits.ndim < 1) throw new ShapeError('crossEntropy', `logits need a class axis, got logits=${fmtShape(logits.shape)}`, 'logits');
-  if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) {
-    throw new ValueError('crossEntropy', `labelSmoothing must be in [0, 1], got ${labelSmoothing}`, 'labelSmoothing');
+  expectTensor('crossEntropy', 'logits', logits);
+  if (!(targets instanceof Tensor) && !Array.isArray(targets) && !ArrayBuffer.isView(targets)) {
+    throw new DTypeError('crossEntropy', `targets must be a Tensor or an array of class indices, got ${describeValue(targets)}`, 'targets');
   }
+  const { ignoreIndex = -100, labelSmoothing = 0, reduction = 'mean' } = expectOptions('crossEntropy', 'options', options, ['ignoreIndex', 'labelSmoothing', 'reduction']);
+  expectInteger('crossEntropy', 'ignoreIndex', ignoreIndex);
+  expectOneOf('crossEntropy', 'reduction', reduction, ['mean', 'sum', 'none'] as const);
+  if (logits.ndim < 1) throw new ShapeError('crossEntropy', `logits need a class axis, got logits=${fmtShape(logits.shape)}`, 'logits');
+  expectNumber('crossEntropy', 'labelSmoothing', labelSmoothing, { min: 0, max: 1 });
   const C = logits.shape[logits.ndim - 1]!;
   const rowShape = logits.shape.slice(0, -1);
   const rows = sizeOf(rowShape); // not logits.size / C, which is 0 rows when C = 0
@@ -44,7 +51,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor | ArrayLike<number>
       target[r] = -1;
       continue;
     }
-    if (!Number.isInteger(t) || t < 0 || t >= C) {
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t >= C) {
       throw new IndexError('crossEntropy', `targets[${r}] = ${t} is not a class in [0, ${C}) nor ignoreIndex=${ignoreIndex}`, 'targets');
     }
     target[r] = t;
@@ -69,7 +76,8 @@ export function crossEntropy(logits: Tensor, targets: Tensor | ArrayLike<number>
       probs[base + c] = Math.exp(logp);
       sumLogp += logp;
     }
-    losses[r] = -(1 - eps) * (x[base + target[r]!]! - m - logz) - (eps / C) * sumLogp;
+    // the smoothing term only when ε > 0: a masked logit (−∞) makes Σ log p = −∞, and 0·(−∞) would be NaN
+    losses[r] = -(1 - eps) * (x[base + target[r]!]! - m - logz) - (eps > 0 ? (eps / C) * sumLogp : 0);
   }
 
   let out: Tensor;
@@ -88,6 +96,19 @@ export function crossEntropy(logits: Tensor, targets: Tensor | ArrayLike<number>
   }
 
   return record('crossEntropy', out, [logits], (g) => {
+    if (isGradEnabled()) {
+      // createGraph: dlogits = (softmax(logits) − q)·scale in ops, q the smoothed one-hot (0 on ignored rows)
+      const q = allocate(logits.dtype, logits.size);
+      const weight = allocate(logits.dtype, rows);
+      for (let r = 0; r < rows; r++) {
+        if (target[r]! < 0) continue;
+        weight[r] = reduction === 'mean' ? 1 / count : 1;
+        for (let c = 0; c < C; c++) q[r * C + c] = eps / C;
+        q[r * C + target[r]!] += 1 - eps;
+      }
+      const rowScale = mul(reshape(g, reduction === 'none' ? [...rowShape, 1] : [...rowShape.map(() => 1), 1]), new Tensor(weight, [...rowShape, 1]));
+      return [mul(sub(softmax(logits, -1), new Tensor(q, logits.shape)), rowScale)];
+    }
     const gx = allocate(logits.dtype, logits.size);
     for (let r = 0; r < rows; r++) {
       if (target[r]! < 0) continue;
@@ -97,12 +118,15 @@ export function crossEntropy(logits: Tensor, targets: Tensor | ArrayLike<number>
       gx[base + target[r]!] -= (1 - eps) * scale;
     }
     return [new Tensor(gx, logits.shape)];
-  });
+  }, { differentiableBackward: true, saved: [logits] });
 }
 
 /** Mean squared error (a − b)², reduced by mean (default), sum or none. */
 export function mseLoss(a: Tensor, b: Tensor, options: { reduction?: Reduction } = {}): Tensor {
-  const { reduction = 'mean' } = options;
+  expectTensor('mseLoss', 'a', a);
+  expectTensor('mseLoss', 'b', b);
+  const { reduction = 'mean' } = expectOptions('mseLoss', 'options', options, ['reduction']);
+  expectOneOf('mseLoss', 'reduction', reduction, ['mean', 'sum', 'none'] as const);
   broadcastShapes(a.shape, b.shape, 'mseLoss'); // so that a shape error names mseLoss, not the inner sub
   const sq = square(sub(a, b));
   if (reduction === 'none') return sq;

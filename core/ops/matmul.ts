@@ -1,5 +1,6 @@
 /** Batched matrix product with NumPy semantics (1-D operands, broadcast batch dimensions), forward and backward. */
-import { record } from '../autograd.js';
+import { expectBoolean, expectOptions, expectTensor } from '../args.js';
+import { isGradEnabled, record } from '../autograd.js';
 import { allocate } from '../dtype.js';
 import { DTypeError, ShapeError } from '../errors.js';
 import { forEachRow } from '../kernels/elementwise.js';
@@ -20,11 +21,14 @@ export interface MatmulOptions {
  * a column vector; their unit axis is dropped from the result (so two vectors give their dot product).
  */
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
-  if (!(a instanceof Tensor) || !(b instanceof Tensor)) throw new DTypeError('matmul', 'a and b must be Tensors', a instanceof Tensor ? 'b' : 'a');
+  expectTensor('matmul', 'a', a);
+  expectTensor('matmul', 'b', b);
   if (a.ndim === 0 || b.ndim === 0) {
     throw new ShapeError('matmul', `operands must have at least one axis — a=${fmtShape(a.shape)}, b=${fmtShape(b.shape)} (use mul for scalars)`, a.ndim === 0 ? 'a' : 'b');
   }
-  const { transposeA = false, transposeB = false } = options;
+  const { transposeA = false, transposeB = false } = expectOptions('matmul', 'options', options, ['transposeA', 'transposeB']);
+  expectBoolean('matmul', 'transposeA', transposeA);
+  expectBoolean('matmul', 'transposeB', transposeB);
   const a2 = a.ndim === 1 ? reshape(a, transposeA ? [a.size, 1] : [1, a.size]) : a;
   const b2 = b.ndim === 1 ? reshape(b, transposeB ? [1, b.size] : [b.size, 1]) : b;
   const out = matmulCore(a2, b2, transposeA, transposeB, [a.shape, b.shape]);
@@ -53,7 +57,7 @@ function matmulCore(a: Tensor, b: Tensor, transA: boolean, transB: boolean, show
   const batchA = a.shape.slice(0, -2);
   const batchB = b.shape.slice(0, -2);
   const batch = broadcastShapes(batchA, batchB, 'matmul', [`a=${fmtShape(shown[0])} batch`, `b=${fmtShape(shown[1])} batch`]);
-  const out = allocate(a.dtype, sizeOf(batch) * M * N);
+  const out = allocate(a.dtype, sizeOf(batch) * M * N, 'matmul');
   if (batchB.length === 0 && !transA) {
     // b is one matrix for every batch: the stacked rows of a form one [batch·M, K] matrix, so one product does it
     gemm(sizeOf(batch) * M, N, K, a.data, 0, false, b.data, 0, transB, out, 0, false);
@@ -72,7 +76,7 @@ function matmulCore(a: Tensor, b: Tensor, transA: boolean, transB: boolean, show
     // dA = g·op(B)ᵀ (stored the way A is), dB = op(A)ᵀ·g (stored the way B is); the engine sums broadcast batches
     a.requiresGrad ? (transA ? matmulCore(b, g, transB, true) : matmulCore(g, b, false, !transB)) : null,
     b.requiresGrad ? (batchB.length === 0 && !transA ? sharedMatrixGrad(a, g, transB) : transB ? matmulCore(g, a, true, transA) : matmulCore(a, g, !transA, false)) : null,
-  ]);
+  ], { differentiableBackward: true, saved: [a, b] }); // the products are recorded when createGraph turns grad mode on
 }
 
 /**
@@ -83,7 +87,13 @@ function matmulCore(a: Tensor, b: Tensor, transA: boolean, transB: boolean, show
 function sharedMatrixGrad(a: Tensor, g: Tensor, transB: boolean): Tensor {
   const K = a.shape[a.ndim - 1]!;
   const N = g.shape[g.ndim - 1]!;
-  const rows = a.size / K;
+  const rows = K === 0 ? 0 : a.size / K;
+  if (isGradEnabled()) {
+    // createGraph: the same product, recorded ([rows, K]ᵀ·[rows, N], or its transpose)
+    const a2 = reshape(a, [rows, K]);
+    const g2 = reshape(g, [rows, N]);
+    return transB ? matmulCore(g2, a2, true, false) : matmulCore(a2, g2, true, false);
+  }
   const out = allocate(a.dtype, K * N);
   if (transB) gemm(N, K, rows, g.data, 0, true, a.data, 0, false, out, 0, false);
   else gemm(K, N, rows, a.data, 0, true, g.data, 0, false, out, 0, false);

@@ -17,10 +17,22 @@ interface View {
   strides: number[];
 }
 
+/**
+ * Every movement rule is linear in g and made of movements, so each records its adjoint and a `createGraph`
+ * backward can differentiate it again; rules read shapes only, never values (`saved: []`).
+ */
+const MOVEMENT_RULE = { saved: [], differentiableBackward: true } as const;
+
 /** Materialise a view of x, recording a backward that scatters g through the same view. */
 function gatherView(op: string, x: Tensor, view: View): Tensor {
   const out = gatherRaw(op, x, view);
-  return record(op, out, [x], (g) => [new Tensor(stridedScatter(allocate(x.dtype, x.size, op), view.offset, view.shape, view.strides, g.data, true), x.shape)]);
+  return record(op, out, [x], (g) => [scatterView(op, g, view, x.shape)], MOVEMENT_RULE);
+}
+
+/** The adjoint of `gatherView`: g placed at the view inside zeros shaped `shape`; its own adjoint is the gather. */
+function scatterView(op: string, g: Tensor, view: View, shape: readonly number[]): Tensor {
+  const out = new Tensor(stridedScatter(allocate(g.dtype, sizeOf(shape), op), view.offset, view.shape, view.strides, g.data, true), shape);
+  return record(op, out, [g], (h) => [gatherView(op, h, view)], MOVEMENT_RULE);
 }
 
 function checkTensor(op: string, x: unknown, arg = 'x'): asserts x is Tensor {
@@ -37,7 +49,7 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
   checkTensor('reshape', x);
   const target = inferShape(x, shape);
   if (shapesEqual(target, x.shape)) return x;
-  return record('reshape', new Tensor(x.data, target), [x], (g) => [reshape(g, x.shape)]);
+  return record('reshape', new Tensor(x.data, target), [x], (g) => [reshape(g, x.shape)], MOVEMENT_RULE);
 }
 
 function inferShape(x: Tensor, shape: Shape): number[] {
@@ -86,7 +98,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
     const inverse = new Array<number>(perm.length);
     perm.forEach((d, i) => (inverse[d] = i));
     return [permute(g, inverse)];
-  });
+  }, MOVEMENT_RULE);
 }
 
 function gatherRaw(op: string, x: Tensor, view: View): Tensor {
@@ -121,7 +133,7 @@ export function expand(x: Tensor, shape: Shape): Tensor {
     }
   }
   if (shapesEqual(target, x.shape)) return x;
-  return record('expand', gatherRaw('expand', x, { offset: 0, shape: target, strides: broadcastStrides(x.shape, target) }), [x], (g) => [g]);
+  return record('expand', gatherRaw('expand', x, { offset: 0, shape: target, strides: broadcastStrides(x.shape, target) }), [x], (g) => [g], MOVEMENT_RULE);
 }
 
 /** Drop size-1 axes (all of them, or the given ones, which must have size 1). */
@@ -241,7 +253,9 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[], val
   if (value !== 0) data.fill(value);
   stridedScatter(data, inner.offset, inner.shape, inner.strides, x.data, false);
   const out = new Tensor(data, shape);
-  return record('pad', out, [x], (g) => [new Tensor(stridedCopy(g.data, inner.offset, inner.shape, inner.strides, allocate(x.dtype, x.size)), x.shape)]);
+  const crop = (g: Tensor): Tensor =>
+    record('pad', new Tensor(stridedCopy(g.data, inner.offset, inner.shape, inner.strides, allocate(x.dtype, x.size)), x.shape), [g], (h) => [pad(h, pads, 0)], MOVEMENT_RULE);
+  return record('pad', out, [x], (g) => [crop(g)], MOVEMENT_RULE);
 }
 
 function triangle(op: 'tril' | 'triu', x: Tensor, k: number): Tensor {
@@ -259,7 +273,7 @@ function triangle(op: 'tril' | 'triu', x: Tensor, k: number): Tensor {
     }
     return out;
   };
-  return record(op, new Tensor(mask(x.data), x.shape), [x], (g) => [new Tensor(mask(g.data), x.shape)]);
+  return record(op, new Tensor(mask(x.data), x.shape), [x], (g) => [triangle(op, g, k)], MOVEMENT_RULE); // the mask is its own adjoint
 }
 
 /** Lower triangle of the last two axes: keep entries with j − i ≤ k. */
@@ -299,7 +313,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
       start += x.shape[a]!;
       return part;
     });
-  });
+  }, MOVEMENT_RULE);
 }
 
 /** Join tensors of equal shape along a new axis. */

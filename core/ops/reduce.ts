@@ -1,4 +1,5 @@
 /** Reductions over one or several axes, with keepDim. Composite ones (mean, var, logsumexp) reuse sum and max. */
+import { expectBoolean, expectNumber, expectOptions, expectTensor } from '../args.js';
 import { record } from '../autograd.js';
 import { allocate } from '../dtype.js';
 import { ValueError } from '../errors.js';
@@ -19,6 +20,7 @@ interface Reduced {
 
 /** `emptyOk`: an empty axis reduces to the kind's identity (0 for sum, −∞ for max) instead of throwing. */
 function reduceRaw(op: string, kind: ReduceKind, x: Tensor, axis: Axes, keepDim: boolean, emptyOk = kind === 'sum'): Reduced {
+  checkReduction(op, x, keepDim);
   const axes = normAxes(axis, x.ndim, op);
   let data = axes.length === 0 ? x.data.slice() : x.data; // nothing to reduce: still a fresh buffer, never x's own
   const shape = [...x.shape];
@@ -34,14 +36,21 @@ function reduceRaw(op: string, kind: ReduceKind, x: Tensor, axis: Axes, keepDim:
   return { out: new Tensor(data, outShape), keptShape: shape };
 }
 
+/** The entry check of every reduction: x a Tensor, keepDim a boolean (axes are checked by normAxes). */
+function checkReduction(op: string, x: unknown, keepDim: unknown): asserts x is Tensor {
+  expectTensor(op, 'x', x);
+  expectBoolean(op, 'keepDim', keepDim);
+}
+
 /** Σ over axes. */
 export function sum(x: Tensor, axis?: Axes, keepDim = false): Tensor {
   const { out, keptShape } = reduceRaw('sum', 'sum', x, axis, keepDim);
-  return record('sum', out, [x], (g) => [expand(reshape(g, keptShape), x.shape)]);
+  return record('sum', out, [x], (g) => [expand(reshape(g, keptShape), x.shape)], { differentiableBackward: true, saved: [] });
 }
 
 /** Arithmetic mean over axes. */
 export function mean(x: Tensor, axis?: Axes, keepDim = false): Tensor {
+  checkReduction('mean', x, keepDim);
   const axes = normAxes(axis, x.ndim, 'mean');
   let count = 1;
   for (const a of axes) count *= x.shape[a]!;
@@ -55,7 +64,7 @@ function extremum(op: 'max' | 'min', x: Tensor, axis: Axes, keepDim: boolean): T
     const hit = eq(x, reshape(out, keptShape));
     const share = div(hit, sum(hit, axis, true));
     return [mul(share, reshape(g, keptShape))];
-  });
+  }, { differentiableBackward: true });
 }
 
 /** Largest value over axes (values only; see argmax for indices). */
@@ -76,7 +85,10 @@ export interface VarOptions {
 
 /** Variance Σ(x − mean)² / (N − correction). */
 export function variance(x: Tensor, axis?: Axes, options: VarOptions = {}): Tensor {
-  const { keepDim = false, correction = 1 } = options;
+  expectTensor('var', 'x', x);
+  const { keepDim = false, correction = 1 } = expectOptions('var', 'options', options, ['keepDim', 'correction']);
+  expectBoolean('var', 'keepDim', keepDim);
+  expectNumber('var', 'correction', correction);
   const axes = normAxes(axis, x.ndim, 'var');
   let count = 1;
   for (const a of axes) count *= x.shape[a]!;
@@ -86,6 +98,7 @@ export function variance(x: Tensor, axis?: Axes, options: VarOptions = {}): Tens
 
 /** log Σ exp(x) over axes, stabilised by the (constant) maximum: m + log Σ exp(x − m). Empty axes give log 0 = −∞. */
 export function logsumexp(x: Tensor, axis: Axes, keepDim = false): Tensor {
+  checkReduction('logsumexp', x, keepDim);
   const m = reduceRaw('logsumexp', 'max', x, axis, true, true).out; // not recorded: the gradient does not depend on m
   for (let i = 0; i < m.size; i++) if (!Number.isFinite(m.data[i]!)) m.data[i] = 0; // shift by 0 where max is ±∞/NaN
   const lse = add(log(sum(exp(sub(x, m)), axis, true)), m);
@@ -95,6 +108,7 @@ export function logsumexp(x: Tensor, axis: Axes, keepDim = false): Tensor {
 }
 
 function argExtremum(op: 'argmax' | 'argmin', x: Tensor, axis: number | undefined, keepDim: boolean): Tensor {
+  checkReduction(op, x, keepDim);
   const flat = axis === undefined;
   const src = flat ? reshape(x, [x.size]) : x;
   const ax = flat ? 0 : normAxis(axis, x.ndim, op);

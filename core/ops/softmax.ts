@@ -1,5 +1,8 @@
 /** Numerically stable softmax and log-softmax along one axis, fused forward and backward kernels. */
-import { record } from '../autograd.js';
+import { expectTensor } from '../args.js';
+import { isGradEnabled, record } from '../autograd.js';
+import { exp, mul, sub } from './elementwise.js';
+import { sum } from './reduce.js';
 import { allocate, type TypedArray } from '../dtype.js';
 import { splitAt } from '../kernels/reduce.js';
 import { normAxis } from '../shape.js';
@@ -30,12 +33,14 @@ function softmaxLines(x: TypedArray, y: TypedArray, outer: number, n: number, in
 
 /** softmax(x)_i = exp(x_i − max x) / Σ_j exp(x_j − max x); backward gx = y ⊙ (g − Σ g ⊙ y). */
 export function softmax(x: Tensor, axis = -1): Tensor {
+  expectTensor('softmax', 'x', x);
   const ax = normAxis(axis, x.ndim, 'softmax');
   const [outer, n, inner] = splitAt(x.shape, ax);
   const y = allocate(x.dtype, x.size);
   softmaxLines(x.data, y, outer, n, inner, false);
   const out = new Tensor(y, x.shape);
   return record('softmax', out, [x], (g) => {
+    if (isGradEnabled()) return [mul(out, sub(g, sum(mul(g, out), ax, true)))]; // createGraph: the same rule in ops
     const gx = allocate(x.dtype, x.size);
     const gs = g.data;
     forEachLine(outer, n, inner, (s, st) => {
@@ -44,17 +49,19 @@ export function softmax(x: Tensor, axis = -1): Tensor {
       for (let k = 0, p = s; k < n; k++, p += st) gx[p] = y[p]! * (gs[p]! - dot);
     });
     return [new Tensor(gx, x.shape)];
-  });
+  }, { differentiableBackward: true, saved: [out] });
 }
 
 /** logSoftmax(x) = x − logsumexp(x); backward gx = g − softmax(x) · Σ g. */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  expectTensor('logSoftmax', 'x', x);
   const ax = normAxis(axis, x.ndim, 'logSoftmax');
   const [outer, n, inner] = splitAt(x.shape, ax);
   const y = allocate(x.dtype, x.size);
   softmaxLines(x.data, y, outer, n, inner, true);
   const out = new Tensor(y, x.shape);
   return record('logSoftmax', out, [x], (g) => {
+    if (isGradEnabled()) return [sub(g, mul(exp(out), sum(g, ax, true)))]; // createGraph: the same rule in ops
     const gx = allocate(x.dtype, x.size);
     const gs = g.data;
     forEachLine(outer, n, inner, (s, st) => {
@@ -63,5 +70,5 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
       for (let k = 0, p = s; k < n; k++, p += st) gx[p] = gs[p]! - Math.exp(y[p]!) * total;
     });
     return [new Tensor(gx, x.shape)];
-  });
+  }, { differentiableBackward: true, saved: [out] });
 }

@@ -202,10 +202,10 @@ test('a backward may return a broadcast-shaped gradient: the engine sums it down
   );
 });
 
-test('a backward that returns the wrong number of gradients → ValueError from autograd', () => {
+test('a backward that returns the wrong number of gradients → ValueError from backward, the call the user made', () => {
   const op = defineOp<null>({ name: 'twoGrads', forward: (x) => ({ output: x!.mul(1), saved: null }), backward: (g) => [g, g] });
   const x = f64([1], [1], true);
-  assert.throws(() => op(x).sum().backward(), (e: unknown) => e instanceof ValueError && e.op === 'autograd' && /twoGrads returned 2 gradients for 1 inputs/.test(e.message));
+  assert.throws(() => op(x).sum().backward(), (e: unknown) => e instanceof ValueError && e.op === 'backward' && /twoGrads returned 2 gradients for 1 inputs/.test(e.message));
 });
 
 // ── graph lifetime ──
