@@ -18,8 +18,10 @@
  * rope / value head dims, dc = kvLoraRank, dq = qLoraRank (or C without query compression).
  */
 import {
-  Generator, Module, ShapeError, Tensor, ValueError, concat, fmtShape, matmul, noGrad, type DType,
+  DTypeError, Generator, Module, ShapeError, Tensor, ValueError, concat, describeValue, expectInteger, expectNumber, expectOneOf, expectOptions,
+  fmtShape, matmul, noGrad, type DType,
 } from '../core/index.js';
+import { expectPositions, expectSequence, expectSize, expectWeight, optionalBoolean, optionalDType, optionalGenerator } from './checks.js';
 import { RoPE, type PairLayout, type Positions } from '../positional/index.js';
 import { scaledDotProductAttention } from './attention.js';
 import { KVCache, type KVCacheOptions } from './kv-cache.js';
@@ -90,23 +92,20 @@ interface Dims {
 }
 
 /** Validated dims with defaults; `op` names the caller in errors. */
-function checkDims(op: string, d: MLADims): Dims {
-  const positive = (name: keyof MLADims, v: unknown, rule = 'a positive integer'): void => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new ValueError(op, `${name} is not ${rule} — ${name}=${String(v)}`, name);
-  };
+function checkDims(op: string, dims: MLADims, known?: readonly string[]): Dims {
+  const d = expectOptions(op, 'dims', dims, known);
+  const positive = (name: keyof MLADims, v: unknown): number => expectSize(op, name, v);
   positive('dim', d.dim);
   positive('numHeads', d.numHeads);
   positive('kvLoraRank', d.kvLoraRank);
   positive('vHeadDim', d.vHeadDim);
-  positive('qkNopeHeadDim', d.qkNopeHeadDim, 'a positive integer (the channels W^UK can be absorbed into)');
-  positive('qkRopeHeadDim', d.qkRopeHeadDim, 'a positive even integer (rotary channels come in pairs)');
+  positive('qkNopeHeadDim', d.qkNopeHeadDim);
+  positive('qkRopeHeadDim', d.qkRopeHeadDim);
   if (d.qkRopeHeadDim % 2 !== 0) throw new ValueError(op, `qkRopeHeadDim is odd — qkRopeHeadDim=${d.qkRopeHeadDim} (rotary channels come in pairs)`, 'qkRopeHeadDim');
   const qLoraRank = d.qLoraRank ?? null;
-  if (qLoraRank !== null) positive('qLoraRank', qLoraRank, 'a positive integer or null (null = a plain q_proj)');
-  const rope = d.rope ?? 'decoupled';
-  if (rope !== 'decoupled' && rope !== 'pre-rope') throw new ValueError(op, `unknown rope — rope='${String(rope)}' (use 'decoupled' or 'pre-rope')`, 'rope');
-  const bias = d.bias ?? false;
-  if (typeof bias !== 'boolean') throw new ValueError(op, `bias is not a boolean — bias=${String(bias)}`, 'bias');
+  if (qLoraRank !== null) positive('qLoraRank', qLoraRank);
+  const rope = d.rope === undefined ? 'decoupled' : expectOneOf(op, 'rope', d.rope, ['decoupled', 'pre-rope'] as const);
+  const bias = optionalBoolean(op, 'bias', d.bias) ?? false;
   return { ...d, qLoraRank, rope, bias };
 }
 
@@ -165,11 +164,13 @@ export class LatentKVCache extends KVCache {
   readonly numbersPerToken: number;
 
   constructor(options: LatentKVCacheOptions) {
-    super(options.maxLength !== undefined ? { maxLength: options.maxLength } : {});
-    const { kvLoraRank, qkRopeHeadDim, ropeKeyHeads = 1 } = options;
-    for (const [name, v] of [['kvLoraRank', kvLoraRank], ['qkRopeHeadDim', qkRopeHeadDim], ['ropeKeyHeads', ropeKeyHeads]] as const) {
-      if (!Number.isInteger(v) || v <= 0) throw new ValueError('LatentKVCache', `${name} is not a positive integer — ${name}=${v}`, name);
-    }
+    const op = 'LatentKVCache';
+    const o = expectOptions(op, 'options', options, ['maxLength', 'kvLoraRank', 'qkRopeHeadDim', 'ropeKeyHeads']);
+    if (o.maxLength !== undefined && o.maxLength !== Infinity) expectInteger(op, 'maxLength', o.maxLength, { min: 1 });
+    super(o.maxLength !== undefined ? { maxLength: o.maxLength } : {});
+    const kvLoraRank = expectSize(op, 'kvLoraRank', o.kvLoraRank);
+    const qkRopeHeadDim = expectSize(op, 'qkRopeHeadDim', o.qkRopeHeadDim);
+    const ropeKeyHeads = o.ropeKeyHeads === undefined ? 1 : expectSize(op, 'ropeKeyHeads', o.ropeKeyHeads);
     this.kvLoraRank = kvLoraRank;
     this.qkRopeHeadDim = qkRopeHeadDim;
     this.ropeKeyHeads = ropeKeyHeads;
@@ -188,22 +189,35 @@ export class LatentKVCache extends KVCache {
 
   /** KVCache.append with the latent layout enforced: k = rotary keys [B, ropeKeyHeads, T, dR], v = latents [B, 1, T, dc]. */
   override append(k: Tensor, v: Tensor): { keys: Tensor; values: Tensor } {
-    const okK = k.ndim === 4 && k.shape[1] === this.ropeKeyHeads && k.shape[3] === this.qkRopeHeadDim;
-    const okV = v.ndim === 4 && v.shape[1] === 1 && v.shape[3] === this.kvLoraRank;
-    if (!okK || !okV) {
-      throw new ShapeError(
-        'LatentKVCache.append',
-        `rotary keys or latents have the wrong shape — k=${fmtShape(k.shape)}, v=${fmtShape(v.shape)} (k [B, ${this.ropeKeyHeads}, T, ${this.qkRopeHeadDim}], v [B, 1, T, ${this.kvLoraRank}])`,
-        okK ? 'v' : 'k',
-      );
-    }
-    return super.append(k, v);
+    return this.appendChecked('LatentKVCache.append', k, v);
   }
 
   /** Append one step's latents [B, 1, T, dc] and rotated keys [B, ropeKeyHeads, T, dR]; returns everything cached. */
   appendLatent(latent: Tensor, ropeKey: Tensor): { latents: Tensor; ropeKeys: Tensor } {
-    const step = this.append(ropeKey, latent);
+    const step = this.appendChecked('LatentKVCache.appendLatent', ropeKey, latent);
     return { latents: step.values, ropeKeys: step.keys };
+  }
+
+  private appendChecked(op: string, k: Tensor, v: Tensor): { keys: Tensor; values: Tensor } {
+    if (!(k instanceof Tensor)) throw new DTypeError(op, `rotary keys must be a Tensor, got ${describeValue(k)}`, 'k');
+    if (!(v instanceof Tensor)) throw new DTypeError(op, `latents must be a Tensor, got ${describeValue(v)}`, 'v');
+    const okK = k.ndim === 4 && k.shape[1] === this.ropeKeyHeads && k.shape[3] === this.qkRopeHeadDim;
+    const okV = v.ndim === 4 && v.shape[1] === 1 && v.shape[3] === this.kvLoraRank;
+    if (!okK || !okV) {
+      throw new ShapeError(
+        op,
+        `rotary keys or latents have the wrong shape — k=${fmtShape(k.shape)}, v=${fmtShape(v.shape)} (k [B, ${this.ropeKeyHeads}, T, ${this.qkRopeHeadDim}], v [B, 1, T, ${this.kvLoraRank}])`,
+        okK ? 'v' : 'k',
+      );
+    }
+    if (k.shape[0] !== v.shape[0] || k.shape[2] !== v.shape[2] || k.dtype !== v.dtype) {
+      throw new ShapeError(op, `rotary keys k=${fmtShape(k.shape)} ${k.dtype} and latents v=${fmtShape(v.shape)} ${v.dtype} differ in batch, length or dtype`, 'v');
+    }
+    const cached = this.keys;
+    if (cached !== null && (cached.shape[0] !== k.shape[0] || cached.dtype !== k.dtype)) {
+      throw new ShapeError(op, `k=${fmtShape(k.shape)} ${k.dtype} does not continue the cache's ${fmtShape(cached.shape)} ${cached.dtype} (same batch and dtype)`, 'k');
+    }
+    return super.append(k, v);
   }
 }
 
@@ -245,7 +259,24 @@ export class MultiHeadLatentAttention extends Module {
   constructor(options: MultiHeadLatentAttentionOptions) {
     super();
     const op = 'MultiHeadLatentAttention';
-    const d = checkDims(op, options);
+    const d = checkDims(op, options, [
+      'dim', 'numHeads', 'kvLoraRank', 'qLoraRank', 'qkNopeHeadDim', 'qkRopeHeadDim', 'vHeadDim', 'rope', 'bias', 'mode', 'ropeBase', 'ropeLayout',
+      'rotary', 'softmaxScale', 'normEps', 'generator', 'dtype',
+    ]);
+    if (options.mode !== undefined) expectOneOf(op, 'mode', options.mode, ['explicit', 'absorbed'] as const);
+    if (options.ropeBase !== undefined) expectNumber(op, 'ropeBase', options.ropeBase, { above: 1 });
+    if (options.ropeLayout !== undefined) expectOneOf(op, 'ropeLayout', options.ropeLayout, ['interleaved', 'half'] as const);
+    if (options.rotary !== undefined && !(options.rotary instanceof RoPE)) {
+      throw new DTypeError(op, `rotary must be a RoPE, got ${describeValue(options.rotary)}`, 'rotary');
+    }
+    if (options.softmaxScale !== undefined) expectNumber(op, 'softmaxScale', options.softmaxScale, { above: 0 });
+    if (options.normEps !== undefined) expectNumber(op, 'normEps', options.normEps, { min: 0 });
+    optionalGenerator(op, 'generator', options.generator);
+    optionalDType(op, 'dtype', options.dtype);
+    const qOut = d.numHeads * (d.qkNopeHeadDim + d.qkRopeHeadDim);
+    expectWeight(op, 'qProj.weight', qOut, d.qLoraRank ?? d.dim);
+    expectWeight(op, 'kvBProj.weight', d.numHeads * (d.qkNopeHeadDim + d.qkRopeHeadDim + d.vHeadDim), d.kvLoraRank);
+    expectWeight(op, 'oProj.weight', d.dim, d.numHeads * d.vHeadDim);
     const { dim: C, numHeads: H, kvLoraRank: dc, qLoraRank: dq, qkNopeHeadDim: dn, qkRopeHeadDim: dR, vHeadDim: dv } = d;
     this.dim = C;
     this.numHeads = H;
@@ -284,14 +315,16 @@ export class MultiHeadLatentAttention extends Module {
 
   /** Switch between 'explicit' and 'absorbed' at any time (same weights); MLA-PreRoPE cannot be absorbed. */
   set mode(mode: MLAMode) {
-    const op = 'MultiHeadLatentAttention';
-    if (mode !== 'explicit' && mode !== 'absorbed') throw new ValueError(op, `unknown mode — mode='${String(mode)}' (use 'explicit' or 'absorbed')`, 'mode');
+    expectOneOf('MultiHeadLatentAttention', 'mode', mode, ['explicit', 'absorbed'] as const);
     if (mode === 'absorbed' && this.rope === 'pre-rope') throw preRopeAbsorptionError('mode');
     this.#mode = mode;
   }
 
   /** An empty cache laid out for this layer (latent + shared rotary key, or + every head's rotary key for PreRoPE). */
   newCache(options: KVCacheOptions = {}): LatentKVCache {
+    const op = 'MultiHeadLatentAttention.newCache';
+    const o = expectOptions(op, 'options', options, ['maxLength']);
+    if (o.maxLength !== undefined && o.maxLength !== Infinity) expectInteger(op, 'maxLength', o.maxLength, { min: 1 });
     return new LatentKVCache({
       ...options, kvLoraRank: this.kvLoraRank, qkRopeHeadDim: this.qkRopeHeadDim, ropeKeyHeads: this.rope === 'decoupled' ? 1 : this.numHeads,
     });
@@ -299,6 +332,7 @@ export class MultiHeadLatentAttention extends Module {
 
   /** x: [B, T, C] → [B, T, C]. Causal (bottom-right aligned, so it continues a cache). */
   forward(x: Tensor, options: MLACallOptions = {}): Tensor {
+    this.checkCall('MultiHeadLatentAttention.forward', x, options);
     const { q, k, v } = this.attentionInputs(x, options);
     const o = scaledDotProductAttention(q, k, v, { causal: true, scale: this.softmaxScale }); // [B, H, T, dv] explicit, [B, H, T, dc] absorbed
     return this.outputProjection(o); // [B, T, C]
@@ -309,6 +343,7 @@ export class MultiHeadLatentAttention extends Module {
    * current mode computes them. With a cache, the new tokens are appended exactly as in forward.
    */
   logits(x: Tensor, options: MLACallOptions = {}): Tensor {
+    this.checkCall('MultiHeadLatentAttention.logits', x, options);
     const { q, k } = this.attentionInputs(x, options);
     return matmul(q, k, { transposeB: true }).mul(this.softmaxScale);
   }
@@ -357,11 +392,16 @@ export class MultiHeadLatentAttention extends Module {
   // ── the two modes ──
 
   /** Project x, extend the cache, and build the fused attention op's q, k, v for the current mode. */
+  /** Check x [B, T, C] and the call's options before anything runs (a wrong call leaves the cache untouched). */
+  checkCall(op: string, x: unknown, options: MLACallOptions | undefined): void {
+    expectSequence(op, 'x', x, this.dim, this.oProj.weight.dtype);
+    const o = expectOptions(op, 'options', options, ['cache', 'positions']);
+    if (o.positions !== undefined) expectPositions(op, 'positions', o.positions);
+    if (o.cache !== undefined) this.checkCache(op, o.cache, x);
+  }
+
   private attentionInputs(x: Tensor, options: MLACallOptions): AttentionInputs {
-    const op = 'MultiHeadLatentAttention';
-    if (x.ndim !== 3 || x.shape[2] !== this.dim) throw new ShapeError(op, `x has the wrong shape — x=${fmtShape(x.shape)} (must be [B, T, ${this.dim}])`, 'x');
     const { cache } = options;
-    if (cache !== undefined) this.checkCache(cache);
     const positions = options.positions ?? defaultPositions(cache?.position ?? 0, x.shape[1]!);
     const fresh = this.compressKV(x, positions);
     const { latents, ropeKeys } = cache === undefined ? { latents: fresh.latent, ropeKeys: fresh.ropeKey } : cache.appendLatent(fresh.latent, fresh.ropeKey);
@@ -445,10 +485,9 @@ export class MultiHeadLatentAttention extends Module {
     return { nope: nope!, rope: rope! };
   }
 
-  private checkCache(cache: KVCache): void {
-    const op = 'MultiHeadLatentAttention';
+  private checkCache(op: string, cache: KVCache, x: Tensor): void {
     if (!(cache instanceof LatentKVCache)) {
-      throw new ValueError(op, `cache is not a LatentKVCache — cache=${cache?.constructor?.name ?? String(cache)} (MLA caches latents: use mla.newCache())`, 'cache');
+      throw new DTypeError(op, `cache is not a LatentKVCache — cache=${cache?.constructor?.name ?? String(cache)} (MLA caches latents: use mla.newCache())`, 'cache');
     }
     const heads = this.rope === 'decoupled' ? 1 : this.numHeads;
     if (cache.kvLoraRank !== this.kvLoraRank || cache.qkRopeHeadDim !== this.qkRopeHeadDim || cache.ropeKeyHeads !== heads) {
@@ -457,6 +496,9 @@ export class MultiHeadLatentAttention extends Module {
         `cache layout does not match the layer — cache kvLoraRank=${cache.kvLoraRank}, qkRopeHeadDim=${cache.qkRopeHeadDim}, ropeKeyHeads=${cache.ropeKeyHeads} (layer: ${this.kvLoraRank}, ${this.qkRopeHeadDim}, ${heads}; use mla.newCache())`,
         'cache',
       );
+    }
+    if (cache.keys !== null && (cache.keys.shape[0] !== x.shape[0] || cache.keys.dtype !== x.dtype)) {
+      throw new ShapeError(op, `cache holds ${fmtShape(cache.keys.shape)} ${cache.keys.dtype} rotary keys, which x=${fmtShape(x.shape)} ${x.dtype} cannot continue (same batch and dtype)`, 'cache');
     }
   }
 }

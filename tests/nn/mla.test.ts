@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { Generator, ShapeError, Tensor, ValueError, concat, gradcheck, noGrad, randn } from '../../core/index.js';
+import { DTypeError, Generator, ShapeError, Tensor, ValueError, concat, gradcheck, noGrad, randn } from '../../core/index.js';
 import { KVCache } from '../../nn/index.js';
 import {
   LatentKVCache, MultiHeadLatentAttention, mlaCacheNumbersPerToken, mlaParameterShapes, type MLADims, type MLARope,
@@ -234,12 +234,12 @@ test('errors: PreRoPE cannot be absorbed; caches must be latent caches of the ri
   assert.is(pre.mode, 'explicit');
   const layer = new MultiHeadLatentAttention(dims);
   const x = randn([1, 2, 8], { generator: new Generator(1) });
-  assert.throws(() => layer.forward(x, { cache: new KVCache() as unknown as LatentKVCache }), (e: unknown) => e instanceof ValueError && /not a LatentKVCache/.test(e.message));
+  assert.throws(() => layer.forward(x, { cache: new KVCache() as unknown as LatentKVCache }), (e: unknown) => e instanceof DTypeError && /^MultiHeadLatentAttention.forward: cache is not a LatentKVCache/.test(e.message));
   assert.throws(() => layer.forward(x, { cache: pre.newCache() }), (e: unknown) => e instanceof ShapeError && /ropeKeyHeads=2/.test(e.message));
   assert.throws(() => layer.forward(randn([1, 2, 5])), (e: unknown) => e instanceof ShapeError && /x=\[1,2,5\]/.test(e.message));
   assert.throws(() => new MultiHeadLatentAttention({ ...dims, qkRopeHeadDim: 3 }), (e: unknown) => e instanceof ValueError && /qkRopeHeadDim is odd/.test(e.message));
-  assert.throws(() => new MultiHeadLatentAttention({ ...dims, kvLoraRank: 0 }), (e: unknown) => e instanceof ValueError && /kvLoraRank=0/.test(e.message));
-  assert.throws(() => mlaParameterShapes({ ...dims, qLoraRank: 1.5 }), (e: unknown) => e instanceof ValueError && /qLoraRank=1.5/.test(e.message));
+  assert.throws(() => new MultiHeadLatentAttention({ ...dims, kvLoraRank: 0 }), (e: unknown) => e instanceof ValueError && /^MultiHeadLatentAttention: kvLoraRank must be an integer ≥ 1, got 0/.test(e.message));
+  assert.throws(() => mlaParameterShapes({ ...dims, qLoraRank: 1.5 }), (e: unknown) => e instanceof ValueError && /^mlaParameterShapes: qLoraRank must be an integer ≥ 1, got 1.5/.test(e.message));
   const cache = layer.newCache();
   assert.throws(() => cache.append(randn([1, 2, 1, 2]), randn([1, 1, 1, 4])), (e: unknown) => e instanceof ShapeError && /rotary keys or latents/.test(e.message));
 });
