@@ -6,8 +6,9 @@
  * Usage: node scripts/run.mjs scripts/base-bound.ts --context 131072 [--dim 128] [--method robust|first-hit|both]
  *        node scripts/run.mjs scripts/base-bound.ts --table [--dim 128]
  */
+import { ValueError } from '../core/index.js';
 import { firstNegativeDistance, minimalBase, type BaseBoundMethod } from '../positional/base-bound.js';
-import { choiceFlag, integerFlag, parseFlags as parseScriptFlags } from './lib/flags.js';
+import { FlagError, choiceFlag, integerFlag, readFlags } from './lib/flags.js';
 
 const HELP = `usage: node scripts/run.mjs scripts/base-bound.ts --context L [--dim d] [--method first-hit|robust|both]
        node scripts/run.mjs scripts/base-bound.ts --table [--dim d]
@@ -32,20 +33,20 @@ interface Flags {
   table: boolean;
 }
 
-function parseFlags(argv: readonly string[]): Flags | 'help' {
-  const flags = parseScriptFlags<Flags>('base-bound', argv, { dim: 128, method: 'both', table: false }, {
+function readCommandLine(): Flags {
+  return readFlags<Flags>('base-bound', HELP, { dim: 128, method: 'both', table: false }, {
     values: {
       context: (f, v) => (f.context = integerFlag(v, 1)),
       dim: (f, v) => (f.dim = integerFlag(v, 2)),
       method: (f, v) => (f.method = choiceFlag(v, ['first-hit', 'robust', 'both'] as const)),
     },
     switches: { table: (f) => (f.table = true) },
+    check: (f) => {
+      if (f.dim % 2 !== 0) throw new FlagError(`base-bound: --dim must be even, got '${f.dim}'`);
+      if (!f.table && f.context === undefined) throw new FlagError('base-bound: give --context L or --table (see --help)');
+      if (f.table && f.dim !== 128) throw new FlagError(`base-bound: the spec's table is for --dim 128, got '${f.dim}'`);
+    },
   });
-  if (flags === 'help') return flags;
-  if (flags.dim % 2 !== 0) throw new Error(`base-bound: --dim must be even — got ${flags.dim}`);
-  if (!flags.table && flags.context === undefined) throw new Error('base-bound: give --context L or --table (see --help)');
-  if (flags.table && flags.dim !== 128) throw new Error(`base-bound: the spec's table is for d = 128 — got --dim ${flags.dim}`);
-  return flags;
 }
 
 /** The paper's Figure 1 fit b ≈ 0.0424·L^1.628 (spec §4 (2)). */
@@ -121,14 +122,15 @@ function table(): void {
 }
 
 function main(): void {
+  const flags = readCommandLine();
   try {
-    const flags = parseFlags(process.argv.slice(2));
-    if (flags === 'help') console.log(HELP);
-    else if (flags.table) table();
+    if (flags.table) table();
     else single(flags.context!, flags.dim, flags.method);
-  } catch (e) {
-    console.error(e instanceof Error ? e.message : String(e));
-    process.exitCode = 2;
+  } catch (err) {
+    // a context beyond the scan's reach: the library's message says why, as one line like a bad flag's
+    if (!(err instanceof ValueError)) throw err;
+    console.error(`base-bound: ${err.message}`);
+    process.exit(2);
   }
 }
 

@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { runScenario, type ScenarioResult } from './lib/browser-scenario.js';
+import { readFlags } from './lib/flags.js';
 
 const PAGE = '<!doctype html><meta charset="utf-8"><title>ropelab browser check</title><script type="module" src="/page.js"></script>';
 /** Node and Chromium run the same code on the same V8 math, so results should agree to the last bit or nearly. */
@@ -40,7 +41,13 @@ function maxRelDiff(a: readonly number[], b: readonly number[]): number {
   return Math.max(0, ...a.map((x, i) => Math.abs(x - b[i]!) / Math.max(Math.abs(b[i]!), 1e-30)));
 }
 
+const HELP = `usage: npm run check:browser          (CHROMIUM=/path/to/chrome to pick the browser; default /usr/bin/chromium)
+
+Runs a seeded GPT, a safetensors round trip and 20 training steps in headless Chromium and compares them with Node.
+Takes no flags but --help.`;
+
 async function main(): Promise<void> {
+  readFlags('check:browser', HELP, {}, { values: {} });
   const executablePath = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
   if (!existsSync(executablePath)) {
     console.error(`browser-check: no Chromium at ${executablePath} (Debian: apt-get install chromium, or set CHROMIUM=/path/to/chrome)`);

@@ -9,9 +9,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { AdamW, Generator, Tensor, noGrad, warmupCosineLr, type Module } from '../core/index.js';
 import { GPT, MLALM, MemoryTransformer, PaTHLM } from '../models/index.js';
 import { generate, saveSafetensors, train } from '../nn/index.js';
-import { createPositional } from '../positional/index.js';
+import { createPositional, positionalNames } from '../positional/index.js';
 import { loadCorpus, sampleBatch } from './lib/corpus.js';
-import { integerFlag, listFlag, parseFlags as parseScriptFlags } from './lib/flags.js';
+import { FlagError, integerFlag, listFlag, readFlags } from './lib/flags.js';
 import { lineChart } from './lib/svg.js';
 
 interface Flags {
@@ -63,9 +63,10 @@ RoPE model, saves it to out/demo.safetensors, and evaluates every model at 1×, 
                   architectures (${Object.keys(ARCHITECTURES).join(', ')}); default all of ${DEFAULT_MODELS.join(',')}
   --help          this text`;
 
-function parseFlags(argv: readonly string[]): Flags | 'help' {
+function readCommandLine(): Flags {
   const defaults: Flags = { steps: 80, context: 64, batch: 16, dim: 64, layers: 2, heads: 4, seed: 0, models: [...DEFAULT_MODELS] };
-  return parseScriptFlags<Flags>('demo', argv, defaults, {
+  const encodings = positionalNames();
+  return readFlags<Flags>('demo', HELP, defaults, {
     values: {
       steps: (f, v) => (f.steps = integerFlag(v, 0)),
       context: (f, v) => (f.context = integerFlag(v, 1)),
@@ -74,7 +75,21 @@ function parseFlags(argv: readonly string[]): Flags | 'help' {
       layers: (f, v) => (f.layers = integerFlag(v, 1)),
       heads: (f, v) => (f.heads = integerFlag(v, 1)),
       seed: (f, v) => (f.seed = integerFlag(v, 0)),
-      models: (f, v) => (f.models = listFlag(v)),
+      models: (f, v) => (f.models = listFlag(v, [...encodings, ...Object.keys(ARCHITECTURES)])),
+    },
+    check: (f) => {
+      const headDim = f.dim / f.heads;
+      if (!Number.isInteger(headDim)) throw new FlagError(`demo: --dim must be a multiple of --heads (${f.heads}), got '${f.dim}'`);
+      if (headDim % 2 !== 0) throw new FlagError(`demo: --dim / --heads must be even (rotary pairs), got ${f.dim} / ${f.heads} = ${headDim}`);
+      if (f.models.includes('mla') && headDim % 4 !== 0) {
+        throw new FlagError(`demo: --models mla needs --dim / --heads divisible by 4 (half of each head is rotary), got ${headDim}`);
+      }
+      if (f.models.includes('memory') && f.context % 4 !== 0) {
+        throw new FlagError(`demo: --models memory needs --context divisible by 4 (chunks of a quarter of it), got '${f.context}'`);
+      }
+      if (!f.models.some((name) => encodings.includes(name))) {
+        throw new FlagError(`demo: --models needs at least one GPT positional encoding (${encodings.join(', ')}) to sample and save, got '${f.models.join(',')}'`);
+      }
     },
   });
 }
@@ -92,15 +107,13 @@ function evalLoss(model: LanguageModel, data: Int32Array, T: number, windows: nu
 }
 
 async function main(): Promise<void> {
-  const flags = parseFlags(process.argv.slice(2));
-  if (flags === 'help') {
-    console.log(HELP);
-    return;
-  }
+  const flags = readCommandLine();
   const corpus = loadCorpus();
   const T = flags.context;
   console.log(`ropelab demo: char-level language models on Moby-Dick (${corpus.train.length + corpus.val.length} chars, vocab ${corpus.vocab.length})`);
-  console.log(`model: ${flags.layers} layers, dim ${flags.dim}, ${flags.heads} heads, context ${T}; ${flags.steps} steps × batch ${flags.batch}\n`);
+  console.log(`model: ${flags.layers} layers, dim ${flags.dim}, ${flags.heads} heads, context ${T}; ${flags.steps} steps × batch ${flags.batch}`);
+  if (flags.steps === 0) console.log('--steps 0: no training; every model is evaluated, sampled and saved at its random initialization');
+  console.log();
 
   const models = new Map<string, LanguageModel>();
   for (const name of flags.models) {
@@ -111,6 +124,11 @@ async function main(): Promise<void> {
     const g = new Generator(flags.seed + 1);
     const optimizer = new AdamW(model.parameters(), { lr: 3e-3, weightDecay: 0.01 });
     console.log(`[${name}] ${model.numParameters()} parameters`);
+    if (flags.steps === 0) {
+      console.log(`[${name}] not trained (--steps 0): val loss ${evalLoss(model, corpus.val, T, 32, 7).toFixed(3)} at initialization\n`);
+      models.set(name, model);
+      continue;
+    }
     const result = train(model, () => {
       const { x, y } = sampleBatch(corpus.train, flags.batch, T, g);
       return model.loss(x, y);
@@ -132,7 +150,7 @@ async function main(): Promise<void> {
 
   const main = [...models.values()].find((m): m is GPT => m instanceof GPT && m.config.positional === 'rope')
     ?? [...models.values()].find((m): m is GPT => m instanceof GPT);
-  if (main === undefined) throw new Error('demo: train at least one GPT (a positional encoding name) to sample and save');
+  if (main === undefined) throw new Error('demo: unreachable — readCommandLine asks for at least one GPT');
   const prompt = 'Call me Ishmael. ';
   const index = new Map(corpus.vocab.map((c, i) => [c, i]));
   const sample = generate(main, Array.from(prompt, (c) => index.get(c)!), {

@@ -29,16 +29,16 @@
  *
  *   node scripts/run.mjs scripts/bench/attention.ts --check   # only the equivalence checks (seconds)
  */
-import type * as TfNs from '@tensorflow/tfjs';
 import { AdamW, Generator, Tensor, randint, randn } from '../../core/index.js';
 import { MultiHeadAttention } from '../../nn/index.js';
 import { RoPE } from '../../positional/index.js';
 import { GPT, type GPTConfig } from '../../models/index.js';
 import { Worker, isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { fmt, loadTf, median, pairedMediansMs, printEnvironment, printTable, useBackend, type PeerBackend } from './harness.js';
+import { readFlags } from '../lib/flags.js';
+import { fmt, importTf, loadTf, median, pairedMediansMs, printEnvironment, printTable, requirePeers, useBackend, type PeerBackend } from './harness.js';
+import type { TfGradSaveFunc, TfScalar, TfTensor, TfUmbrella, TfVariable } from './tfjs-types.js';
 
-type Tf = typeof TfNs;
-type TfTensor = TfNs.Tensor;
+type Tf = TfUmbrella;
 
 const SEED = 1234;
 /** The TF.js peers, timed in this order: backend and how it multiplies (see TfOps). */
@@ -275,8 +275,8 @@ interface TfOps {
 
 function tfOps(tf: Tf, tuned: boolean): TfOps {
   if (!tuned) return { tuned, mm: (a, b) => tf.matMul(a, b), mmT: (a, b) => tf.matMul(a, b, false, true) };
-  const plain = tf.customGrad((...args: (TfTensor | TfNs.GradSaveFunc)[]) => {
-    const [a, b, save] = args as [TfTensor, TfTensor, TfNs.GradSaveFunc];
+  const plain = tf.customGrad((...args: (TfTensor | TfGradSaveFunc)[]) => {
+    const [a, b, save] = args as [TfTensor, TfTensor, TfGradSaveFunc];
     save([a, b]);
     const gradFunc = (dy: TfTensor, saved: TfTensor[]): TfTensor[] => {
       const [sa, sb] = saved as [TfTensor, TfTensor];
@@ -379,7 +379,7 @@ function tfLm(tf: Tf, ops: TfOps, init: Map<string, Float32Array>, ids: Int32Arr
   const { vocabSize: V, dim: C, numHeads: H, numLayers: L } = LM;
   const D = C / H;
   const N = B * T;
-  const vars = new Map<string, TfNs.Variable>();
+  const vars = new Map<string, TfVariable>();
   for (const [name, data] of init) {
     const isLinear = /\.(wq|wk|wv|wo|fc1|fc2)\.weight$/.test(name);
     let value: TfTensor;
@@ -391,7 +391,7 @@ function tfLm(tf: Tf, ops: TfOps, init: Map<string, Float32Array>, ids: Int32Arr
     vars.set(name, tf.variable(value, true, `lm/${name}`));
     value.dispose();
   }
-  const v = (name: string): TfNs.Variable => vars.get(name)!;
+  const v = (name: string): TfVariable => vars.get(name)!;
   const { cos, sin } = ropeTables(T, D);
   const ctx = { B, T, H, D, cos: tf.tensor2d(cos, [T, D / 2]), sin: tf.tensor2d(sin, [T, D / 2]), mask: tfCausalMask(tf, T) };
   const idsOneHot = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(ids, 'int32'), V), 'float32'));
@@ -403,7 +403,7 @@ function tfLm(tf: Tf, ops: TfOps, init: Map<string, Float32Array>, ids: Int32Arr
   };
   const geluTanh = (x: TfTensor): TfTensor =>
     tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3)))))));
-  const lossFn = (): TfNs.Scalar => {
+  const lossFn = (): TfScalar => {
     let x = ops.mm(idsOneHot, v('wte.weight')); // [N, C]
     for (let l = 0; l < L; l++) {
       const p = `blocks.${l}`;
@@ -492,7 +492,7 @@ interface CheckResult {
 
 /** The `@tensorflow/tfjs` umbrella (for its gradients) with the cpu and wasm backends registered. */
 async function loadTfUmbrella(): Promise<Tf> {
-  const tf: Tf = await import('@tensorflow/tfjs');
+  const tf = await importTf<Tf>('@tensorflow/tfjs');
   // harness.loadTf imports tfjs-core and the backends; Node resolves both packages to the same CommonJS tfjs-core
   // the umbrella uses, so the wasm backend registers on the engine whose ops have gradients
   const core = await loadTf();
@@ -726,6 +726,18 @@ async function main(): Promise<void> {
   console.log(`peak RSS: ropelab alone ${fmt(ropelabPeak / MiB, 1)} MiB (before the TF.js worker started); whole process incl. TF.js ${fmt(total / MiB, 1)} MiB`);
 }
 
+const HELP = `usage: npm run bench:attention [-- --check]
+
+Times one attention layer (fwd+bwd) and a GPT training step, ropelab against TF.js cpu and wasm (in a worker thread),
+after checking that both compute the same numbers. Needs the benchmark peers (npm run peers:install).
+
+  --check   only the ropelab-vs-TF.js equivalence checks (seconds)
+  --help    this text`;
+
 if (!isMainThread && (workerData as { role?: string } | null)?.role === TF_WORKER) await serveTf(parentPort!);
-else if (process.argv.includes('--check')) await checkOnly();
-else await main();
+else {
+  const flags = readFlags('bench:attention', HELP, { check: false }, { values: {}, switches: { check: (f) => (f.check = true) } });
+  requirePeers('bench:attention');
+  if (flags.check) await checkOnly();
+  else await main();
+}

@@ -1,13 +1,14 @@
 /**
  * Shared benchmark plumbing: median timing, an environment header, aligned tables, and TF.js (cpu and wasm
- * backends, loaded offline from node_modules) as the peer measured in the same run.
+ * backends, loaded offline from node_modules) as the peer measured in the same run. TF.js is not installed by
+ * `npm ci`: `npm run peers:install` adds the exact versions in package.json's `peers:install` script.
  */
 import { cpus } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { TF_CORE_FUNCTIONS, type TfCore } from './tfjs-types.js';
 
-export type TfModule = typeof import('@tensorflow/tfjs-core');
 export type PeerBackend = 'cpu' | 'wasm';
 
 /** Median wall time in ms of `fn` over `reps` runs after `warmup` runs. */
@@ -63,6 +64,39 @@ export function printTable(header: readonly string[], rows: readonly (readonly s
 
 export const fmt = (x: number, digits = 2): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 
+/** The benchmark peers, exactly as `npm run peers:install` installs them (package.json). */
+export const TF_PEERS = ['@tensorflow/tfjs', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm'] as const;
+
+/**
+ * Exits with one line on stderr when the TF.js peers are not installed (they are not part of `npm ci`). Call it
+ * before any work, in the process that runs the benchmark.
+ */
+export function requirePeers(script: string): void {
+  const require = createRequire(import.meta.url);
+  const missing = TF_PEERS.filter((name) => {
+    try {
+      require.resolve(name);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length === 0) return;
+  console.error(`${script}: the benchmark peers are not installed (${missing.join(', ')}) — run \`npm run peers:install\` first`);
+  process.exit(2);
+}
+
+/**
+ * Imports a peer by a name TypeScript does not resolve (TF.js need not be installed to type-check the benchmarks;
+ * tfjs-types.ts types what they use) and checks that the functions the benchmarks call are there.
+ */
+export async function importTf<T extends TfCore>(name: (typeof TF_PEERS)[number]): Promise<T> {
+  const tf = (await import(name)) as Record<string, unknown>;
+  const absent = TF_CORE_FUNCTIONS.filter((f) => typeof tf[f] !== 'function');
+  if (absent.length > 0) throw new Error(`${name} ${String(tf['version_core'])} lacks ${absent.join(', ')} (the benchmarks expect TF.js 4.22)`);
+  return tf as unknown as T;
+}
+
 /**
  * TF.js with its cpu and wasm backends registered; wasm binaries are read from node_modules (no network).
  * Time ropelab before the wasm backend starts, or run TF.js in a worker thread (its own isolate): growing
@@ -70,17 +104,17 @@ export const fmt = (x: number, digits = 2): string => (Number.isFinite(x) ? x.to
  * optimized JS for the rest of the process (20–30% slower here; ropelab's matmul kernel is spared, see
  * core/kernels/matmul.ts, its other typed-array loops are not).
  */
-export async function loadTf(): Promise<TfModule> {
-  const tf = await import('@tensorflow/tfjs-core');
-  await import('@tensorflow/tfjs-backend-cpu');
-  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+export async function loadTf(): Promise<TfCore> {
+  const tf = await importTf('@tensorflow/tfjs-core');
+  await import(TF_PEERS[2]);
+  const wasm = (await import(TF_PEERS[3])) as { setWasmPaths(prefix: string): void };
   const require = createRequire(import.meta.url);
   const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
   wasm.setWasmPaths(`${pathToFileURL(wasmDir).href}/`);
   return tf;
 }
 
-export async function useBackend(tf: TfModule, backend: PeerBackend): Promise<boolean> {
+export async function useBackend(tf: TfCore, backend: PeerBackend): Promise<boolean> {
   try {
     const ok = await tf.setBackend(backend);
     await tf.ready();

@@ -5,7 +5,7 @@
  *
  *   node scripts/run.mjs scripts/bench/long-context.ts                    # every case (≈ 5 min on a loaded 2-core box)
  *   node scripts/run.mjs scripts/bench/long-context.ts --lengths 256,1024 # other lengths (a quick look)
- *   node scripts/run.mjs scripts/bench/long-context.ts --case full 1024   # one case in this process, one JSON line
+ *   node scripts/run.mjs scripts/bench/long-context.ts --case full --length 1024   # one case in this process, one JSON line
  *
  * Cases (float32, batch 1, x [1, T, 256] with gradient, 4 heads everywhere; loss = sum(out ⊙ R) for a fixed random
  * R; forward and backward, gradients for x and every parameter):
@@ -41,6 +41,7 @@ import {
   mlaCacheNumbersPerToken, type FifoState, type MLADims,
 } from '../../nn/index.js';
 import { RoPE } from '../../positional/index.js';
+import { FlagError, choiceFlag, integerFlag, integerListFlag, readFlags } from '../lib/flags.js';
 import { fmt, median, printEnvironment, printTable } from './harness.js';
 
 const SEED = 4242;
@@ -83,7 +84,6 @@ const VARIANTS: readonly { id: LayerVariant; label: string; quadratic: boolean }
   { id: 'mla', label: 'MLA (decoupled RoPE)', quadratic: true },
   { id: 'path', label: 'PaTH (blockwise, chunk 64)', quadratic: true },
 ];
-const isVariant = (s: string | undefined): s is Variant => s === 'baseline' || VARIANTS.some((v) => v.id === s);
 
 // ───────────────────────────── one case (child process) ─────────────────────────────
 
@@ -256,7 +256,7 @@ function spawnChild<R>(args: readonly string[]): { kind: 'ok'; result: R } | { k
 }
 
 function spawnCase(variant: Variant, T: number): Outcome {
-  return spawnChild<CaseResult>(['--case', variant, String(T)]);
+  return spawnChild<CaseResult>(['--case', variant, '--length', String(T)]);
 }
 
 /**
@@ -320,17 +320,8 @@ function measuredCaches(): { mha: number; mla: number } {
   });
 }
 
-function parseLengths(): readonly number[] {
-  const i = process.argv.indexOf('--lengths');
-  if (i < 0) return LENGTHS_DEFAULT;
-  const lengths = (process.argv[i + 1] ?? '').split(',').map(Number);
-  if (lengths.length === 0 || lengths.some((t) => !Number.isInteger(t) || t < 1)) throw new Error('--lengths wants integers ≥ 1, e.g. --lengths 256,1024');
-  return [...lengths].sort((a, b) => a - b);
-}
-
-function main(): void {
+function main(lengths: readonly number[]): void {
   printEnvironment('long-context attention: forward+backward time and peak RSS per layer, each (variant, T) in its own process');
-  const lengths = parseLengths();
   const started = performance.now();
   const baseline = new Map<number, number>();
   for (const T of lengths) {
@@ -488,21 +479,35 @@ function main(): void {
   for (const c of checks) console.log(`  ${c.ok === null ? 'N/A ' : verdict(c.ok)}  ${c.target} — ${c.detail}`);
 }
 
-const caseAt = process.argv.indexOf('--case');
-const pairAt = process.argv.indexOf('--pair');
-if (pairAt >= 0) {
-  const T = Number(process.argv[pairAt + 1]);
-  if (!Number.isInteger(T) || T < 1) {
-    console.error('usage: --pair <T>');
-    process.exit(2);
-  }
-  console.log(JSON.stringify(runPair(T)));
-} else if (caseAt >= 0) {
-  const variant = process.argv[caseAt + 1];
-  const T = Number(process.argv[caseAt + 2]);
-  if (!isVariant(variant) || !Number.isInteger(T) || T < 1) {
-    console.error(`usage: --case <${['baseline', ...VARIANTS.map((v) => v.id)].join('|')}> <T>`);
-    process.exit(2);
-  }
-  console.log(JSON.stringify(runCase(variant, T)));
-} else main();
+interface Flags {
+  lengths: readonly number[];
+  case?: Variant;
+  pair?: number;
+  length?: number;
+}
+
+const HELP = `usage: npm run bench:long-context [-- flags]
+
+Forward+backward time and peak RSS of one attention layer per variant and length, each in its own process.
+
+  --lengths a,b,…        the lengths T to run (default ${LENGTHS_DEFAULT.join(',')})
+  --case V --length T    one case in this process, one JSON line (V: ${['baseline', ...VARIANTS.map((v) => v.id)].join(', ')})
+  --pair T               PaTH and plain attention alternating at length T, one JSON line
+  --help                 this text`;
+
+const flags = readFlags<Flags>('bench:long-context', HELP, { lengths: LENGTHS_DEFAULT }, {
+  values: {
+    lengths: (f, v) => (f.lengths = integerListFlag(v, 1).sort((a, b) => a - b)),
+    case: (f, v) => (f.case = choiceFlag(v, ['baseline', ...VARIANTS.map((x) => x.id)] as const)),
+    length: (f, v) => (f.length = integerFlag(v, 1)),
+    pair: (f, v) => (f.pair = integerFlag(v, 1)),
+  },
+  check: (f) => {
+    if (f.case !== undefined && f.length === undefined) throw new FlagError(`bench:long-context: --case ${f.case} needs --length T`);
+    if (f.case === undefined && f.length !== undefined) throw new FlagError('bench:long-context: --length goes with --case (see --help)');
+    if (f.case !== undefined && f.pair !== undefined) throw new FlagError('bench:long-context: give --case or --pair, not both');
+  },
+});
+if (flags.pair !== undefined) console.log(JSON.stringify(runPair(flags.pair)));
+else if (flags.case !== undefined) console.log(JSON.stringify(runCase(flags.case, flags.length!)));
+else main(flags.lengths);

@@ -2,14 +2,16 @@
  * Matmul benchmark (square, transposed and batched products): ropelab's `matmul` op against TF.js (cpu backend
  * = plain JS, wasm backend = XNNPACK, single-threaded in Node) in the same process. Not a test; prints tables.
  *
- *   node scripts/run.mjs scripts/bench/matmul.ts
+ *   npm run bench:matmul          (after `npm run peers:install`, once)
  *
  * Timings are the median of a few repetitions after warm-up, ropelab and TF.js cpu alternating (see measureAll);
  * TF.js timings include `await result.data()` so its lazy execution is counted. GFLOP/s = 2·N³·batch / time.
  * Ratios are speed ratios: > 1 means ropelab is faster.
  */
 import { Generator, matmul, randn, type DType, type MatmulOptions, type Tensor } from '../../core/index.js';
-import { fmt, loadTf, medianMs, pairedMediansMs, printEnvironment, printTable, useBackend, type PeerBackend, type TfModule } from './harness.js';
+import { readFlags } from '../lib/flags.js';
+import { fmt, loadTf, medianMs, pairedMediansMs, printEnvironment, printTable, requirePeers, useBackend, type PeerBackend } from './harness.js';
+import type { TfCore } from './tfjs-types.js';
 
 const SIZES = [128, 256, 512, 1024] as const;
 const DTYPES: readonly DType[] = ['float32', 'float64'];
@@ -68,7 +70,7 @@ function ropelabProduct(shape: Shape, dtype: DType, variant: Variant): Timed {
 }
 
 /** TF.js: one float32 product on the current backend, including the read-back of the result. */
-function tfjsProduct(tf: TfModule, shape: Shape, variant: Variant): { run: Timed; dispose: () => void } {
+function tfjsProduct(tf: TfCore, shape: Shape, variant: Variant): { run: Timed; dispose: () => void } {
   const a = tf.randomNormal(dims(shape), 0, 1, 'float32', SEED);
   const b = tf.randomNormal(dims(shape, shape.sharedB), 0, 1, 'float32', SEED + 1);
   const run = async (): Promise<void> => {
@@ -125,7 +127,7 @@ function printRows(rows: readonly Row[]): void {
  * matmul micro-kernel reads a plain array, which that check spares; the last line re-times one case after
  * TF.js wasm ran to show it.
  */
-async function measureAll(tf: TfModule, cases: readonly Case[]): Promise<Row[]> {
+async function measureAll(tf: TfCore, cases: readonly Case[]): Promise<Row[]> {
   const rows: Row[] = [];
   const cpu = await useBackend(tf, 'cpu');
   for (const c of cases) {
@@ -152,7 +154,14 @@ async function measureAll(tf: TfModule, cases: readonly Case[]): Promise<Row[]> 
   return rows;
 }
 
+const HELP = `usage: npm run bench:matmul
+
+Times ropelab's matmul (square, transposed, batched) against TF.js cpu and wasm in one process and prints tables.
+Takes no flags but --help; needs the benchmark peers (npm run peers:install).`;
+
 async function main(): Promise<void> {
+  readFlags('bench:matmul', HELP, {}, { values: {} });
+  requirePeers('bench:matmul');
   printEnvironment('matmul: ropelab vs TF.js cpu (plain JS) and wasm (XNNPACK, SIMD, one thread) in one process');
   const tf = await loadTf();
   console.log(`TF.js ${tf.version_core}, float32 only (f64 columns n/a); ratios = tfjs time / ropelab time (> 1: ropelab faster)`);

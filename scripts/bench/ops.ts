@@ -4,19 +4,20 @@
  * Run: npm run bench:ops
  */
 import { Generator, add, exp, gelu, mul, randn, softmax, sum, tanh, transpose, type DType, type Tensor } from '../../core/index.js';
-import { fmt, loadTf, medianMs, printEnvironment, printTable, useBackend, type TfModule } from './harness.js';
+import { readFlags } from '../lib/flags.js';
+import { fmt, loadTf, medianMs, printEnvironment, printTable, requirePeers, useBackend } from './harness.js';
+import type { TfCore, TfTensor } from './tfjs-types.js';
 
 const ROWS = 1024;
 const COLS = 1024;
 const N = ROWS * COLS;
 const REPS = 9;
 
-type TfTensor = ReturnType<TfModule['tensor']>;
 
 interface OpCase {
   name: string;
   ours: (x: Tensor, y: Tensor, row: Tensor) => Tensor;
-  peer: (tf: TfModule, x: TfTensor, y: TfTensor, row: TfTensor) => TfTensor;
+  peer: (tf: TfCore, x: TfTensor, y: TfTensor, row: TfTensor) => TfTensor;
 }
 
 const CASES: OpCase[] = [
@@ -33,12 +34,19 @@ const CASES: OpCase[] = [
 ];
 
 /** TF.js has no gelu op in tfjs-core; compose the tanh form the same way ropelab defines it. */
-function geluTanhTf(tf: TfModule, x: TfTensor): TfTensor {
+function geluTanhTf(tf: TfCore, x: TfTensor): TfTensor {
   const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
   return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
 }
 
+const HELP = `usage: npm run bench:ops
+
+Times ropelab's elementwise ops, reductions, softmax and transpose against a copy loop and TF.js cpu and wasm.
+Takes no flags but --help; needs the benchmark peers (npm run peers:install).`;
+
 async function main(): Promise<void> {
+  readFlags('bench:ops', HELP, {}, { values: {} });
+  requirePeers('bench:ops');
   printEnvironment(`ops throughput on [${ROWS}, ${COLS}] (${N} elements); Melem/s, higher is better`);
   const src = new Float32Array(N).map((_, i) => Math.sin(i));
   const dst = new Float32Array(N);

@@ -25,6 +25,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Generator, Tensor, randn, type DType } from '../../core/index.js';
 import { applyRotary, ropeInvFreq, rotaryAngles, type PairLayout } from '../../positional/rope.js';
+import { integerFlag, readFlags } from '../lib/flags.js';
 import { fmt, printEnvironment, printTable } from './harness.js';
 
 const SHAPE: readonly number[] = [1, 32, 4096, 128];
@@ -33,8 +34,18 @@ const D = SHAPE[3]!;
 const P = D / 2;
 const N = SHAPE.reduce((a, b) => a * b, 1);
 const CHILD_ENV = 'ROPELAB_BENCH_WARM_HEAP';
-const repsArg = process.argv.indexOf('--reps');
-const REPS = repsArg >= 0 ? Number(process.argv[repsArg + 1]) : 7;
+const HELP = `usage: npm run bench:rope [-- --reps N] [-- --one-heap]
+
+applyRotary throughput on x [1, 32, 4096, 128] against copy loops, in this process and then in a child with a warm heap.
+
+  --reps N     timed repetitions per row (default 7)
+  --one-heap   only the first table (no child process)
+  --help       this text`;
+const FLAGS = readFlags('bench:rope', HELP, { reps: 7, oneHeap: false }, {
+  values: { reps: (f, v) => (f.reps = integerFlag(v, 1)) },
+  switches: { 'one-heap': (f) => (f.oneHeap = true) },
+});
+const REPS = FLAGS.reps;
 
 function loadAverage(): string {
   try {
@@ -154,7 +165,7 @@ async function main(): Promise<void> {
 }
 
 await main();
-if (process.env[CHILD_ENV] !== '1' && !process.argv.includes('--one-heap')) {
+if (process.env[CHILD_ENV] !== '1' && !FLAGS.oneHeap) {
   const env = { ...process.env, [CHILD_ENV]: '1', MALLOC_MMAP_MAX_: '0', MALLOC_TRIM_THRESHOLD_: String(2 ** 34) };
   spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], { stdio: 'inherit', env });
 }

@@ -25,7 +25,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Generator, Tensor } from '../../core/index.js';
 import { applyRotary, ropeInvFreq, rotaryAngles, type RotaryPrecision } from '../../positional/rope.js';
-import { integerFlag, integerListFlag, numberFlag, parseFlags as parseScriptFlags } from '../lib/flags.js';
+import { FlagError, integerFlag, integerListFlag, numberFlag, readFlags } from '../lib/flags.js';
 import { lineChart } from '../lib/svg.js';
 
 interface Flags {
@@ -50,9 +50,9 @@ bf16 rotation arithmetic, with and without AnchorAttention's anchor. Prints a ta
   --seed S         seed of the pairs (default 0)
   --help           this text`;
 
-function parseFlags(argv: readonly string[]): Flags | 'help' {
+function readCommandLine(): Flags {
   const defaults: Flags = { offsets: [0, 64, 256, 1024, 4096, 16384, 65536], pairs: 200, delta: 16, dim: 128, base: 10000, seed: 0 };
-  const flags = parseScriptFlags<Flags>('bf16-drift', argv, defaults, {
+  return readFlags<Flags>('bf16-drift', HELP, defaults, {
     values: {
       offsets: (f, v) => (f.offsets = integerListFlag(v, 0)),
       pairs: (f, v) => (f.pairs = integerFlag(v, 1)),
@@ -61,9 +61,10 @@ function parseFlags(argv: readonly string[]): Flags | 'help' {
       base: (f, v) => (f.base = numberFlag(v, { above: 1 })),
       seed: (f, v) => (f.seed = integerFlag(v, 0)),
     },
+    check: (f) => {
+      if (f.dim % 2 !== 0) throw new FlagError(`bf16-drift: --dim must be even, got '${f.dim}'`);
+    },
   });
-  if (flags !== 'help' && flags.dim % 2 !== 0) throw new Error(`bf16-drift: --dim must be even — got ${flags.dim}`);
-  return flags;
 }
 
 const PRECISIONS: readonly RotaryPrecision[] = ['float64', 'float32', 'bf16'];
@@ -124,11 +125,7 @@ function exactScores(q: Tensor, k: Tensor, m: number, n: number, invFreq: Float6
 }
 
 function main(): void {
-  const flags = parseFlags(process.argv.slice(2));
-  if (flags === 'help') {
-    console.log(HELP);
-    return;
-  }
+  const flags = readCommandLine();
   const { pairs: N, dim: d, delta, base } = flags;
   const g = new Generator(flags.seed);
   const draw = (): Tensor => new Tensor(Float64Array.from({ length: N * d }, () => g.normal()), [N, 1, d]);

@@ -32,7 +32,7 @@ import { GPT, MLALM } from '../../models/index.js';
 import {
   baselineFromSpectra, qkSpectrum, spectralDiagnostics, train, type QKSpectrum, type SpectralBaseline, type SpectralDiagnostics,
 } from '../../nn/index.js';
-import { integerFlag, numberFlag, parseFlags as parseScriptFlags } from '../lib/flags.js';
+import { integerFlag, numberFlag, parseFlags as parseScriptFlags, readFlags, type FlagSpec } from '../lib/flags.js';
 import { lineChart, type LineSeries } from '../lib/svg.js';
 
 // ── configuration ─────────────────────────────────────────────────────────────────────────────────────────────────
@@ -527,24 +527,23 @@ interface Flags {
   rawMaps: boolean;
 }
 
+const DEFAULT_FLAGS: Flags = { steps: 200, every: 20, seed: 0, lr: 3e-3, rawMaps: false };
+const FLAG_SPEC: FlagSpec<Flags> = {
+  values: {
+    steps: (f, v) => (f.steps = integerFlag(v, 1)),
+    every: (f, v) => (f.every = integerFlag(v, 1)),
+    seed: (f, v) => (f.seed = integerFlag(v, 0)),
+    lr: (f, v) => (f.lr = numberFlag(v, { above: 0 })),
+  },
+  switches: { 'raw-maps': (f) => (f.rawMaps = true) },
+};
+
 export function parseFlags(argv: readonly string[]): Flags | 'help' {
-  return parseScriptFlags<Flags>('mla-spectrum', argv, { steps: 200, every: 20, seed: 0, lr: 3e-3, rawMaps: false }, {
-    values: {
-      steps: (f, v) => (f.steps = integerFlag(v, 1)),
-      every: (f, v) => (f.every = integerFlag(v, 1)),
-      seed: (f, v) => (f.seed = integerFlag(v, 0)),
-      lr: (f, v) => (f.lr = numberFlag(v, { above: 0 })),
-    },
-    switches: { 'raw-maps': (f) => (f.rawMaps = true) },
-  });
+  return parseScriptFlags<Flags>('mla-spectrum', argv, DEFAULT_FLAGS, FLAG_SPEC);
 }
 
 function main(): void {
-  const flags = parseFlags(process.argv.slice(2));
-  if (flags === 'help') {
-    console.log(HELP);
-    return;
-  }
+  const flags = readFlags('mla-spectrum', HELP, DEFAULT_FLAGS, FLAG_SPEC);
   const corpus = loadCorpus();
   const sizes: ModelSizes = { vocabSize: corpus.vocab.length, dim: 64, numLayers: 2, numHeads: 4, context: 64 };
   const options: RunOptions = { steps: flags.steps, every: flags.every, seed: flags.seed, batch: 16, lr: flags.lr, rawMaps: flags.rawMaps };

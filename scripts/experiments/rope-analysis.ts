@@ -15,11 +15,13 @@ import { decayCurve, pairWavelengths } from '../../positional/analysis.js';
 import { firstNegativeDistance } from '../../positional/base-bound.js';
 import { ropeInvFreq } from '../../positional/rope.js';
 import { yarnInvFreq, yarnPairRegimes, type YarnOptions, type YarnPairRegime } from '../../positional/yarn.js';
+import { readFlags } from '../lib/flags.js';
 import { lineChart, type LineSeries } from '../lib/svg.js';
 
 const HELP = `usage: node scripts/run.mjs scripts/experiments/rope-analysis.ts
 
-Writes out/rope-wavelengths.svg, out/rope-decay.svg and out/yarn-regimes.svg (d = 128) and prints a summary.`;
+Writes out/rope-wavelengths.svg, out/rope-decay.svg and out/yarn-regimes.svg (d = 128) and prints a summary.
+It takes no flags but --help.`;
 
 const DIM = 128;
 const PAIRS = DIM / 2;
@@ -108,10 +110,7 @@ function yarn(): string {
 }
 
 function main(): void {
-  if (process.argv.slice(2).some((a) => a === '--help' || a === '-h')) {
-    console.log(HELP);
-    return;
-  }
+  readFlags('rope-analysis', HELP, {}, { values: {} });
   mkdirSync('out', { recursive: true });
   console.log([wavelengths(), decay(), yarn()].join('\n\n'));
 }

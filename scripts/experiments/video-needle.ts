@@ -79,7 +79,7 @@ import {
   HOPE_VNIAH_SCALE, HoPE, MRoPE, NoPE, RoPE, VRoPE, VideoRoPE, buildMRopePositions, hopePositions, mropePositionsTensor,
   videoRopePositions, vropePositions, type MRopeSegment, type PositionalEncoding,
 } from '../../positional/index.js';
-import { choiceFlag, integerFlag, listFlag, numberFlag, parseFlags as parseScriptFlags } from '../lib/flags.js';
+import { choiceFlag, integerFlag, listFlag, numberFlag, readFlags } from '../lib/flags.js';
 import { lineChart } from '../lib/svg.js';
 
 // ── the task ──
@@ -424,11 +424,11 @@ Defaults take about 3 minutes (164 s measured on 2 shared cores; training is sin
   --lr η             peak AdamW learning rate (default 3e-3)
   --help             this text`;
 
-function parseFlags(argv: readonly string[]): Flags | 'help' {
+function readCommandLine(): Flags {
   const defaults: Flags = {
     steps: 2000, frames: 8, seed: 0, methods: [...DEFAULT_METHODS], batch: 8, evalSeqs: 256, period: DEFAULT_TASK.period, base: DEFAULT_MODEL.base, lr: 3e-3, rule: DEFAULT_TASK.rule,
   };
-  return parseScriptFlags<Flags>('video-needle', argv, defaults, {
+  return readFlags<Flags>('video-needle', HELP, defaults, {
     values: {
       steps: (f, v) => (f.steps = integerFlag(v, 0)),
       frames: (f, v) => (f.frames = integerFlag(v, 1)),
@@ -469,11 +469,7 @@ export function trainMethod(
 }
 
 function main(): void {
-  const flags = parseFlags(process.argv.slice(2));
-  if (flags === 'help') {
-    console.log(HELP);
-    return;
-  }
+  const flags = readCommandLine();
   const task: TaskConfig = { ...DEFAULT_TASK, period: flags.period, rule: flags.rule };
   const lengths = [flags.frames, 2 * flags.frames, 4 * flags.frames];
   const cells = task.frameH * task.frameW;
@@ -492,8 +488,8 @@ function main(): void {
     const { model, losses, seconds } = trainMethod(method, task, flags);
     const evals = evalSets.map((set) => evaluate(model, set, task));
     const last = losses.slice(-20);
-    const loss = last.reduce((a, b) => a + b, 0) / Math.max(1, last.length);
-    console.log(`[${method}] train loss ${loss.toFixed(3)} (${seconds.toFixed(1)} s); accuracy ${evals.map((e) => e.accuracy.toFixed(3)).join(' / ')}\n`);
+    const trained = last.length === 0 ? 'not trained (--steps 0)' : `train loss ${(last.reduce((a, b) => a + b, 0) / last.length).toFixed(3)}`;
+    console.log(`[${method}] ${trained} (${seconds.toFixed(1)} s); accuracy ${evals.map((e) => e.accuracy.toFixed(3)).join(' / ')}\n`);
     rows.push({ name: method, evals, seconds });
   }
 

@@ -32,7 +32,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { AdamW, Generator, Tensor, noGrad, warmupCosineLr } from '../../core/index.js';
 import { ViT, type ViTPositional } from '../../models/vit.js';
 import { train } from '../../nn/index.js';
-import { choiceFlag, integerFlag, listFlag, parseFlags as parseScriptFlags } from '../lib/flags.js';
+import { choiceFlag, integerFlag, listFlag, readFlags } from '../lib/flags.js';
 import { lineChart } from '../lib/svg.js';
 
 const VARIANTS: readonly ViTPositional[] = ['rope-axial', 'rope-mixed', 'absolute', 'none'];
@@ -70,9 +70,9 @@ writes out/vit-resolution.svg. Defaults take about 3 minutes on 2 cores.
   --eval-images N      evaluation images per resolution (default 512)
   --help               this text`;
 
-function parseFlags(argv: readonly string[]): Flags | 'help' {
+function readCommandLine(): Flags {
   const defaults: Flags = { steps: 300, seed: 0, variants: [...VARIANTS], objects: 'pixel', bars: 'dotted', batch: 64, classes: 8, evalImages: 512 };
-  return parseScriptFlags<Flags>('vit-resolution', argv, defaults, {
+  return readFlags<Flags>('vit-resolution', HELP, defaults, {
     values: {
       steps: (f, v) => (f.steps = integerFlag(v, 0)),
       seed: (f, v) => (f.seed = integerFlag(v, 0)),
@@ -152,11 +152,7 @@ function accuracy(model: ViT, set: { images: Tensor; labels: Float64Array }): nu
 }
 
 function main(): void {
-  const flags = parseFlags(process.argv.slice(2));
-  if (flags === 'help') {
-    console.log(HELP);
-    return;
-  }
+  const flags = readCommandLine();
   const scaleAt = (S: number): number => (flags.objects === 'relative' ? S / TRAIN_SIZE : 1);
   console.log(
     `ViT resolution extrapolation: ${flags.classes} bar orientations, trained at ${TRAIN_SIZE}px (patch ${PATCH}, ${TRAIN_SIZE / PATCH}×${TRAIN_SIZE / PATCH} grid), ` +
@@ -189,8 +185,8 @@ function main(): void {
     model.eval();
     const acc = evalSets.map((set) => accuracy(model, set));
     const last = result.losses.slice(-20);
-    const trainLoss = last.reduce((a, b) => a + b, 0) / Math.max(1, last.length);
-    console.log(`[${positional}] train loss ${trainLoss.toFixed(3)} (${result.seconds.toFixed(1)} s); accuracy ${acc.map((a) => a.toFixed(3)).join(' / ')}\n`);
+    const trained = last.length === 0 ? 'not trained (--steps 0)' : `train loss ${(last.reduce((a, b) => a + b, 0) / last.length).toFixed(3)}`;
+    console.log(`[${positional}] ${trained} (${result.seconds.toFixed(1)} s); accuracy ${acc.map((a) => a.toFixed(3)).join(' / ')}\n`);
     rows.push({ name: positional, acc, seconds: result.seconds });
   }
 

@@ -1,9 +1,15 @@
 /**
  * Command-line flags for the scripts: `--name value` pairs and value-less switches, parsed into a copy of the
  * defaults. Each flag has a setter that parses its value with the checkers below; `--help` / `-h` makes parseFlags
- * return 'help' (the script prints its text). Errors name the script and the flag, e.g.
- * `demo: --steps needs an integer ≥ 0, got 'x'`.
+ * return 'help' (the script prints its text). Errors are FlagErrors that name the script and the flag, e.g.
+ * `demo: --steps needs an integer ≥ 0, got 'x'`. Scripts call readFlags, which prints such an error as one line on
+ * stderr and exits with status 2 (no stack trace), and prints the help text and exits 0 for --help.
  */
+
+/** A bad command line: the message is the whole story (script, flag, value), printed without a stack trace. */
+export class FlagError extends Error {
+  override name = 'FlagError';
+}
 
 /** Thrown by a checker: says what the flag needs; parseFlags adds the script, the flag and the value. */
 class FlagValueError extends Error {}
@@ -27,17 +33,43 @@ export function parseFlags<F extends object>(script: string, argv: readonly stri
       continue;
     }
     const set = Object.hasOwn(spec.values, name) ? spec.values[name] : undefined;
-    if (set === undefined) throw new Error(`${script}: unknown flag '${arg}' (see --help)`);
+    if (set === undefined) throw new FlagError(`${script}: unknown flag '${arg}' (see --help)`);
     const value = argv[++i];
-    if (value === undefined) throw new Error(`${script}: ${arg} needs a value (see --help)`);
+    if (value === undefined) throw new FlagError(`${script}: ${arg} needs a value (see --help)`);
     try {
       set(flags, value);
     } catch (err) {
-      if (err instanceof FlagValueError) throw new Error(`${script}: ${arg} ${err.message}, got '${value}'`);
+      if (err instanceof FlagValueError) throw new FlagError(`${script}: ${arg} ${err.message}, got '${value}'`);
       throw err;
     }
   }
   return flags;
+}
+
+/**
+ * The command line of a script: parseFlags over process.argv, then `check` (cross-flag rules; it throws FlagError).
+ * `--help` prints `help` and exits 0; a FlagError prints its one-line message on stderr and exits 2.
+ */
+export function readFlags<F extends object>(
+  script: string,
+  help: string,
+  defaults: F,
+  spec: FlagSpec<F> & { check?: (flags: F) => void },
+  argv: readonly string[] = process.argv.slice(2),
+): F {
+  try {
+    const flags = parseFlags(script, argv, defaults, spec);
+    if (flags === 'help') {
+      console.log(help);
+      process.exit(0);
+    }
+    spec.check?.(flags);
+    return flags;
+  } catch (err) {
+    if (!(err instanceof FlagError)) throw err;
+    console.error(err.message);
+    process.exit(2);
+  }
 }
 
 /** An integer ≥ min. */
@@ -73,7 +105,8 @@ export function listFlag<T extends string>(value: string, choices?: readonly T[]
 
 /** A comma-separated list of integers ≥ min. */
 export function integerListFlag(value: string, min: number): number[] {
-  const items = value.split(',').map(Number);
-  if (items.some((n) => !Number.isInteger(n) || n < min)) throw new FlagValueError(`takes a comma-separated list of integers ≥ ${min}`);
+  const parts = value.split(',');
+  const items = parts.map(Number);
+  if (parts.some((part) => part.trim() === '') || items.some((n) => !Number.isInteger(n) || n < min)) throw new FlagValueError(`takes a comma-separated list of integers ≥ ${min}`);
   return items;
 }
