@@ -4,6 +4,7 @@
  * see (about half the work for causal). Backward (per block, with P the saved probabilities):
  *   dV += Pᵀ dO,   dP = dO vᵀ,   dS = P ⊙ (dP − rowsum(dO ⊙ O)),   dQ += scale · dS k,   dK += scale · dSᵀ q.
  */
+import { expectBoolean, expectNumber, expectOptions, expectTensor } from '../args.js';
 import { record } from '../autograd.js';
 import { allocate, type TypedArray } from '../dtype.js';
 import { DTypeError, ShapeError, ValueError } from '../errors.js';
@@ -55,7 +56,7 @@ function planBlocks(Tq: number, Tk: number, causal: boolean, window: number): { 
 /** Scaled dot-product attention. q: [..., Tq, d], k: [..., Tk, d], v: [..., Tk, dv] (batch axes broadcast) → [..., Tq, dv]. */
 export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
   for (const [t, name] of [[q, 'q'], [k, 'k'], [v, 'v']] as const) {
-    if (!(t instanceof Tensor)) throw new DTypeError('attention', `${name} must be a Tensor`, name);
+    expectTensor('attention', name, t);
     if (t.ndim < 2) throw new ShapeError('attention', `${name}=${fmtShape(t.shape)} needs at least [seq, dim]`, name);
     if (t.dtype !== q.dtype) throw new DTypeError('attention', `dtypes differ — q is ${q.dtype}, ${name} is ${t.dtype}`, name);
   }
@@ -64,7 +65,11 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   const [Tv, dv] = v.shape.slice(-2) as [number, number];
   if (dk !== d) throw new ShapeError('attention', `q and k head dims differ — q=${fmtShape(q.shape)}, k=${fmtShape(k.shape)}`, 'k');
   if (Tv !== Tk) throw new ShapeError('attention', `k and v lengths differ — k=${fmtShape(k.shape)}, v=${fmtShape(v.shape)}`, 'v');
-  const { mask = null, causal = false, window = Infinity, scale = 1 / Math.sqrt(d) } = options;
+  const { mask = null, causal = false, window = Infinity, scale = 1 / Math.sqrt(d) } = expectOptions('attention', 'options', options, ['mask', 'causal', 'window', 'scale']);
+  if (mask !== null) expectTensor('attention', 'mask', mask);
+  expectBoolean('attention', 'causal', causal);
+  expectNumber('attention', 'window', window, { nonFinite: true });
+  expectNumber('attention', 'scale', scale);
   if (causal && Tq > Tk) throw new ShapeError('attention', `causal attention needs Tq ≤ Tk — q=${fmtShape(q.shape)}, k=${fmtShape(k.shape)}`, 'q');
   // an integer (or Infinity): block column ranges are computed from it and must be whole positions
   if (!(window >= 1) || !(Number.isInteger(window) || window === Infinity)) {
@@ -86,8 +91,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
 
   const { blocks, pSize } = planBlocks(Tq, Tk, causal, window);
   const nb = sizeOf(batch);
-  const P = allocate(q.dtype, nb * pSize); // saved probabilities, block by block
-  const out = allocate(q.dtype, nb * Tq * dv);
+  const P = allocate(q.dtype, nb * pSize, 'attention'); // saved probabilities, block by block
+  const out = allocate(q.dtype, nb * Tq * dv, 'attention');
   const S = new Float64Array(ROW_BLOCK * Tk);
 
   for (let b = 0; b < nb; b++) {

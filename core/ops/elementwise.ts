@@ -2,7 +2,7 @@
  * Elementwise ops with NumPy broadcasting, forward and backward side by side. Backward rules return gradients
  * shaped like the output; the engine sums broadcast axes down to each input (autograd.ts, fitGradient).
  */
-import { expectNumber, expectTensor } from '../args.js';
+import { describeValue, expectBoolean, expectNumber, expectOneOf, expectOptions, expectTensor } from '../args.js';
 import { isGradEnabled, record } from '../autograd.js';
 import { allocate, isDType, promoteTypes, type DType } from '../dtype.js';
 import { DTypeError, ValueError } from '../errors.js';
@@ -10,7 +10,7 @@ import {
   binaryKernel, derivativeKernel, mapTernary, unaryKernel, type BinaryFn, type BinaryKernel, type UnaryFn,
 } from '../kernels/elementwise.js';
 import { erf } from '../kernels/special.js';
-import type { Generator } from '../random.js';
+import { defaultGenerator, Generator } from '../random.js';
 import { broadcastShapes, sizeOf } from '../shape.js';
 import { Tensor, type TensorLike } from '../tensor.js';
 
@@ -204,9 +204,8 @@ const GELU_C = 0.044715;
  * ½x(1 + tanh(√(2/π)(x + 0.044715x³))), as torch.nn.functional.gelu(approximate='tanh').
  */
 export function gelu(x: Tensor, approximate: GeluApproximation = 'none'): Tensor {
-  if (approximate === 'tanh') return geluTanh(x);
-  if (approximate !== 'none') throw new ValueError('gelu', `approximate must be 'none' or 'tanh', got '${String(approximate)}'`, 'approximate');
-  return geluErf(x);
+  checkTensor('gelu', x);
+  return expectOneOf('gelu', 'approximate', approximate, ['none', 'tanh'] as const) === 'tanh' ? geluTanh(x) : geluErf(x);
 }
 
 /** Standard normal density φ(x) = e^(−x²/2)/√(2π), in ops. */
@@ -276,18 +275,22 @@ export function clone(x: Tensor): Tensor {
 }
 
 export interface DropoutOptions {
-  generator: Generator;
+  /** Where the mask is drawn from; default the process-wide generator (`defaultGenerator()`, `manualSeed`). */
+  generator?: Generator;
   /** When false (evaluation), dropout is the identity. Default true. */
   training?: boolean;
 }
 
 /** Inverted dropout (Srivastava et al. 2014): zero each element with probability p, scale the rest by 1/(1 − p). */
-export function dropout(x: Tensor, p: number, options: DropoutOptions): Tensor {
+export function dropout(x: Tensor, p: number, options: DropoutOptions = {}): Tensor {
   checkTensor('dropout', x);
-  if (!(p >= 0 && p < 1)) throw new ValueError('dropout', `p must be in [0, 1), got p=${p}`, 'p');
-  if (options.training === false || p === 0) return x;
+  expectNumber('dropout', 'p', p, { min: 0, below: 1 });
+  const { generator = defaultGenerator(), training = true } = expectOptions('dropout', 'options', options, ['generator', 'training']);
+  if (!(generator instanceof Generator)) throw new DTypeError('dropout', `generator must be a Generator, got ${describeValue(generator)}`, 'generator');
+  expectBoolean('dropout', 'training', training);
+  if (!training || p === 0) return x;
   const mask = allocate(x.dtype, x.size);
   const keep = 1 / (1 - p);
-  for (let i = 0; i < mask.length; i++) mask[i] = options.generator.random() < p ? 0 : keep;
+  for (let i = 0; i < mask.length; i++) mask[i] = generator.random() < p ? 0 : keep;
   return mul(x, new Tensor(mask, x.shape));
 }

@@ -1,4 +1,5 @@
 /** Normalisation over the last axis, fused forward and backward (per-row statistics saved for backward). */
+import { expectNumber, expectTensor } from '../args.js';
 import { record } from '../autograd.js';
 import { allocate } from '../dtype.js';
 import { ShapeError, ValueError } from '../errors.js';
@@ -6,6 +7,7 @@ import { fmtShape } from '../shape.js';
 import { Tensor } from '../tensor.js';
 
 function checkAffine(op: string, x: Tensor, t: Tensor | null, arg: string): void {
+  if (t !== null) expectTensor(op, arg, t);
   const d = x.shape[x.ndim - 1];
   if (t !== null && (t.ndim !== 1 || t.shape[0] !== d)) {
     throw new ShapeError(op, `${arg}=${fmtShape(t.shape)} must be [${d}] for x=${fmtShape(x.shape)} (one per feature of the last axis)`, arg);
@@ -13,6 +15,8 @@ function checkAffine(op: string, x: Tensor, t: Tensor | null, arg: string): void
 }
 
 function checkInput(op: string, x: Tensor, eps: number): void {
+  expectTensor(op, 'x', x);
+  expectNumber(op, 'eps', eps, { min: 0 });
   if (x.ndim === 0) throw new ShapeError(op, `x needs a feature axis, got x=${fmtShape(x.shape)}`, 'x');
   if (!(eps >= 0)) throw new ValueError(op, `eps must be ≥ 0, got ${eps}`, 'eps');
 }

@@ -5,16 +5,17 @@
  *   forward: forward substitution, row by row: T_i = e_i − Σ_{m<i} A_im T_m (T_m is zero right of m).
  *   backward: dT = −T dL T, so dA = strictLower(−Tᵀ G Tᵀ) for the upstream gradient G.
  */
+import { expectTensor } from '../args.js';
 import { record } from '../autograd.js';
 import { allocate } from '../dtype.js';
-import { DTypeError, ShapeError } from '../errors.js';
+import { ShapeError } from '../errors.js';
 import { gemm } from '../kernels/matmul.js';
 import { fmtShape } from '../shape.js';
 import { Tensor } from '../tensor.js';
 
 /** (I + strictLower(a))⁻¹ for a [..., n, n] → [..., n, n], unit lower triangular; a's diagonal and upper part are ignored. */
 export function unitLowerInverse(a: Tensor): Tensor {
-  if (!(a instanceof Tensor)) throw new DTypeError('unitLowerInverse', `a must be a Tensor, got ${a === null ? 'null' : typeof a}`, 'a');
+  expectTensor('unitLowerInverse', 'a', a);
   if (a.ndim < 2 || a.shape[a.ndim - 1] !== a.shape[a.ndim - 2]) {
     throw new ShapeError('unitLowerInverse', `a=${fmtShape(a.shape)} must be a square matrix or a batch of them ([..., n, n])`, 'a');
   }

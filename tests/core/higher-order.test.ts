@@ -9,7 +9,7 @@ import {
   add, attention, AutogradError, cos, crossEntropy, div, exp, gelu, grad, gradcheck, layerNorm, log, logSoftmax, matmul, max,
   mean, mseLoss, mul, noGrad, pow, randn, relu, rsqrt, sigmoid, silu, sin, softmax, softplus, sqrt, square, sub, sum, tanh,
   tensor, Tensor, valueAndGrad, Generator, clamp, where, gt, reshape, permute, expand, slice, flip, pad, tril, concat, gather,
-  indexSelect, scatterAdd,
+  indexSelect, scatterAdd, SGD, dropout,
 } from '../../core/index.js';
 import { assertClose } from '../helpers/close.js';
 import { fcParams } from '../helpers/fc.js';
@@ -172,6 +172,30 @@ test('writing a saved tensor in place before backward → AutogradError, and no 
   assert.is(w.grad, null, 'w.grad untouched');
   assert.is(x.grad, null, 'x.grad untouched');
   assert.is(w.version, 1);
+});
+
+test('opt.step() between forward and backward → AutogradError (the step wrote the weights the graph saved)', () => {
+  const w = f64([0.5, -0.5], [2], true);
+  const x = f64([1, 2], [2]);
+  const opt = new SGD([w], { lr: 0.1 });
+  const first = sum(square(mul(w, x)));
+  first.backward();
+  const stale = sum(square(mul(w, x))); // recorded with w at version 0
+  opt.step();
+  assert.throws(() => stale.backward(), (e: unknown) => e instanceof AutogradError && /modified in place/.test(e.message));
+  const fresh = sum(square(mul(w, x))); // the forward pass run again after the step is fine
+  opt.zeroGrad();
+  fresh.backward();
+  assertClose(w.grad!.data, Array.from(w.data, (wv, i) => 2 * wv * x.data[i]! ** 2), F64, 'gradient at the new weights');
+});
+
+test('dropout draws from the default generator when none is given, and checks its arguments', () => {
+  const x = f64(Array.from({ length: 64 }, () => 1), [64]);
+  const a = dropout(x, 0.5);
+  const b = dropout(x, 0.5);
+  assert.not.equal(Array.from(a.data), Array.from(b.data), 'two calls draw different masks');
+  assert.throws(() => dropout(x, 1), (e: unknown) => e instanceof Error && e.message.startsWith('dropout: p must be'));
+  assert.throws(() => dropout(x, 0.5, { generator: 3 as unknown as Generator }), (e: unknown) => e instanceof Error && e.message.startsWith('dropout: generator'));
 });
 
 test('a rule that reads no saved values (add) still runs after an in-place write: no false refusal', () => {
