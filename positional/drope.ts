@@ -17,6 +17,7 @@
  * multiaxis spec §11 lists rotating V only for MuseControlLite).
  */
 import { ShapeError, Tensor, ValueError, add, expectFiniteValues, fmtShape } from '../core/index.js';
+import { checkBase } from './checks.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 import { allocateFrequencies, multiAxisAngles, perHeadFrequencies, sectionAxes } from './multi-axis.js';
 import { applyRotary, ropeInvFreq, type PairLayout } from './rope.js';
@@ -81,7 +82,7 @@ export function dropeSplit(options: DRoPEAngleOptions, op = 'dropeSplit'): DRoPE
   if (!Number.isInteger(headDim) || headDim <= 0 || headDim % 2 !== 0) {
     throw new ValueError(op, `headDim must be a positive even integer — headDim=${headDim} (channels rotate in pairs)`, 'headDim');
   }
-  if (!(base > 1) || !Number.isFinite(base)) throw new ValueError(op, `base must be finite and > 1 — base=${base}`, 'base');
+  checkBase(op, 'base', base);
   const P = headDim / 2;
   const has = (key: string): boolean => (options as unknown as Record<string, unknown>)[key] !== undefined;
   if (mode === 'dimSplit') {

@@ -16,8 +16,8 @@
  */
 import { ShapeError, Tensor, ValueError, fmtShape, matmul, where } from '../core/index.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
-import { checkHead, checkPositions, positionsTensor } from './checks.js';
-import { applyRotary, ropeInvFreq, rotaryAngles, type PairLayout } from './rope.js';
+import { checkBase, checkHead, checkInvFreq, checkPositions, positionsTensor } from './checks.js';
+import { applyRotary, invFreqLadder, rotaryAngles, type PairLayout } from './rope.js';
 
 // ── segmentation ──
 
@@ -261,13 +261,45 @@ function braceUnits(src: string): HiropeSegment[] {
   return merged;
 }
 
-/** Kind of a unit from its header text (before the first `{`, or the first line), comments removed. */
-function classifyHeader(header: string): HiropeUnitKind {
-  const h = header.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/\/\/[^\n]*/g, ' ').replace(/#[^\n]*/g, ' ').trim();
+/**
+ * Kind of a unit from its header text (before the first `{`, or the first line), comments removed. Linear in the
+ * header's length: no pattern here can backtrack over a long run of spaces (`f():      …` or `throws      …`).
+ */
+export function classifyHeader(header: string): HiropeUnitKind {
+  const h = stripComments(header).trim();
   if (/\b(class|interface|struct|enum|trait|impl|union|record)\b/.test(h)) return 'class';
   if (/^(if|for|while|switch|catch|with|else|do|try|finally|return|unless|until|loop|match)\b/.test(h)) return 'block';
-  if (/\b(function|fn|func|fun|def)\b/.test(h) || /=>\s*$/.test(h) || /\)\s*((:|->)\s*[^=;{}()]*|throws\s+[\w.,\s]+)?$/.test(h)) return 'function';
+  if (/\b(function|fn|func|fun|def)\b/.test(h) || h.endsWith('=>') || endsInParameterList(h)) return 'function';
   return 'block';
+}
+
+/** Block comments, then // and # comments, each replaced by one space, in one pass per kind. */
+function stripComments(text: string): string {
+  let out = '';
+  let at = 0;
+  for (;;) {
+    const open = text.indexOf('/*', at);
+    if (open < 0) break;
+    const close = text.indexOf('*/', open + 2);
+    if (close < 0) break; // no later comment can close either
+    out += text.slice(at, open) + ' ';
+    at = close + 2;
+  }
+  out += text.slice(at);
+  return out.replace(/\/\/[^\n]*/g, ' ').replace(/#[^\n]*/g, ' ');
+}
+
+/**
+ * A header ending in a parameter list: its last `)` followed only by whitespace, a return type (`: T`, `-> T`
+ * without = ; { } ( )), or a throws clause (`throws A, b.C`).
+ */
+function endsInParameterList(h: string): boolean {
+  const close = h.lastIndexOf(')');
+  if (close < 0) return false;
+  const rest = h.slice(close + 1).trimStart();
+  if (rest === '') return true;
+  if (rest.startsWith(':') || rest.startsWith('->')) return !/[=;{}()]/.test(rest.slice(rest.startsWith(':') ? 1 : 2));
+  return rest.startsWith('throws') && /^\s[\w.,\s]+$/.test(rest.slice(6));
 }
 
 interface LogicalLine {
@@ -626,7 +658,9 @@ export class HiRoPE extends PositionalEncoding {
     if (!Number.isInteger(this.rotaryDim) || this.rotaryDim <= 0 || this.rotaryDim % 2 !== 0 || this.rotaryDim > headDim) {
       throw new ValueError('HiRoPE', `rotaryDim must be even, positive and ≤ headDim=${headDim} — rotaryDim=${this.rotaryDim}`, 'rotaryDim');
     }
-    this.invFreq = options.invFreq ? Float64Array.from(options.invFreq) : ropeInvFreq(this.rotaryDim, options.base ?? 10000);
+    this.invFreq = options.invFreq !== undefined
+      ? checkInvFreq('HiRoPE', 'invFreq', options.invFreq, this.rotaryDim / 2)
+      : invFreqLadder(this.rotaryDim, options.base === undefined ? 10000 : checkBase('HiRoPE', 'base', options.base));
     const P = this.rotaryDim / 2;
     if (this.invFreq.length !== P) throw new ShapeError('HiRoPE', `invFreq has ${this.invFreq.length} entries — expected rotaryDim/2 = ${P}`, 'invFreq');
     this.split = options.split ?? Math.floor(P / 2);

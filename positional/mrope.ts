@@ -15,7 +15,8 @@
  */
 import { ShapeError, Tensor, ValueError } from '../core/index.js';
 import { MultiAxisRoPE, allocateFrequencies, sectionAxes } from './multi-axis.js';
-import { ropeInvFreq, type PairLayout } from './rope.js';
+import { checkBase, checkInvFreq } from './checks.js';
+import { invFreqLadder, type PairLayout } from './rope.js';
 import type { Positions } from './encoding.js';
 
 // ── segments and position ids ──
@@ -172,13 +173,8 @@ export function mropeInvFreq(headDim: number, mropeSection: readonly number[], o
   if (total !== headDim / 2) {
     throw new ValueError(op, `mropeSection sums to ${total} — mropeSection=[${mropeSection.join(',')}], headDim=${headDim} (sum must be headDim/2 = ${headDim / 2})`, 'mropeSection');
   }
-  if (options.invFreq !== undefined) {
-    if (options.invFreq.length !== headDim / 2) {
-      throw new ShapeError(op, `invFreq has ${options.invFreq.length} entries — headDim=${headDim} (one per pair: ${headDim / 2})`, 'invFreq');
-    }
-    return Float64Array.from(options.invFreq);
-  }
-  return ropeInvFreq(headDim, options.base ?? 1e6);
+  if (options.invFreq !== undefined) return checkInvFreq(op, 'invFreq', options.invFreq, headDim / 2);
+  return invFreqLadder(headDim, options.base === undefined ? 1e6 : checkBase(op, 'base', options.base));
 }
 
 /** F [3, headDim/2]: pair j reads axis t for j < s_t, h for the next s_h pairs, w for the last s_w (spec §2.2). */

@@ -19,7 +19,8 @@ import { ShapeError, Tensor, ValueError, fmtShape } from '../core/index.js';
 import { MultiAxisRoPE, allocateFrequencies, interleavedAxes } from './multi-axis.js';
 import type { Positions } from './encoding.js';
 import { AngleMemo, countTokens, llmGrid, mergeSizeOf, type MRopePositionOptions, type MRopeSegment } from './mrope.js';
-import { ropeInvFreq, type PairLayout } from './rope.js';
+import { checkBase, checkInvFreq } from './checks.js';
+import { invFreqLadder, type PairLayout } from './rope.js';
 
 /** Number of VRoPE virtual axes for 2-D frames (2^2 corner-reflected sums). */
 export const VROPE_AXES = 4;
@@ -125,11 +126,8 @@ function backboneInvFreq(op: string, headDim: number, options: VRoPEOptions): Fl
   if (!Number.isInteger(rotaryDim) || rotaryDim <= 0 || rotaryDim % 2 !== 0 || rotaryDim > headDim) {
     throw new ValueError(op, `rotaryDim must be a positive even integer ≤ headDim=${headDim} — rotaryDim=${rotaryDim}`, 'rotaryDim');
   }
-  if (options.invFreq === undefined) return ropeInvFreq(rotaryDim, options.base ?? 1e6);
-  if (options.invFreq.length !== rotaryDim / 2) {
-    throw new ShapeError(op, `invFreq has ${options.invFreq.length} entries — rotaryDim=${rotaryDim} (one per pair: ${rotaryDim / 2})`, 'invFreq');
-  }
-  return Float64Array.from(options.invFreq);
+  if (options.invFreq === undefined) return invFreqLadder(rotaryDim, options.base === undefined ? 1e6 : checkBase(op, 'base', options.base));
+  return checkInvFreq(op, 'invFreq', options.invFreq, rotaryDim / 2);
 }
 
 /**

@@ -337,7 +337,7 @@ test('errors: odd / invalid dims, too many heading pairs or heads, heads not div
   throwsWith(() => dropeAngles(agents, { mode: 'dimSplit', headDim: 8, positionPairs: 2, headingPairs: 3 }), ValueError, /too many heading pairs/, 'headingPairs');
   throwsWith(() => dropeAngles(agents, { mode: 'dimSplit', headDim: 8, headingPairs: 5 }), ValueError, /too many heading pairs/, 'headingPairs');
   throwsWith(() => dropeAngles(agents, { mode: 'dimSplit', headDim: 8, headingPairs: 1 }), ValueError, /pairs left for \(x, y\) are odd/, 'headingPairs');
-  throwsWith(() => dropeAngles(agents, { mode: 'dimSplit', headDim: 8, base: 1 }), ValueError, /base must be finite and > 1/, 'base');
+  throwsWith(() => dropeAngles(agents, { mode: 'dimSplit', headDim: 8, base: 1 }), ValueError, /base must be a finite number > 1/, 'base');
   throwsWith(() => dropeAngles(agents, { mode: 'headSplit', headDim: 6, numHeads: 2 }), ValueError, /position heads need an even number of pairs/, 'headDim');
   throwsWith(() => dropeAngles(agents, { mode: 'headSplit', headDim: 8, numHeads: 4, headingHeads: 5 }), ValueError, /too many heading heads/, 'headingHeads');
   throwsWith(() => dropeAngles(agents, { mode: 'headSplit', headDim: 8, numHeads: 1 }), ValueError, /too small for the default headingHeads/, 'numHeads');

@@ -324,7 +324,7 @@ test('section validation: sum(mropeSection) = headDim/2, three non-negative inte
   assert.throws(() => mropeFrequencies(12, [3, -1, 4]), msg(/three non-negative integers/));
   assert.throws(() => mropeFrequencies(12, [2.5, 1.5, 2]), msg(/three non-negative integers/));
   assert.throws(() => mropeFrequencies(13, [2, 2, 2]), msg(/positive even integer/));
-  assert.throws(() => mropeFrequencies(12, [2, 2, 2], { invFreq: [1, 2, 3] }), (e: unknown) => e instanceof ShapeError && /one per pair: 6/.test(e.message));
+  assert.throws(() => mropeFrequencies(12, [2, 2, 2], { invFreq: [1, 2, 3] }), (e: unknown) => e instanceof ShapeError && /expected 6 \(one per rotated pair\)/.test(e.message));
   // an empty section is allowed (e.g. no temporal pairs)
   assert.equal(mropeFrequencies(4, [0, 1, 1]).shape, [3, 2]);
 });
