@@ -17,9 +17,10 @@
  * T length, d head dim, dv value dim, BT chunk size, n = ⌈T/BT⌉ chunks, C model dim.
  */
 import {
-  DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, concat, defineOp, eye, fmtShape, matmul, narrow,
-  noGrad, pad, rand, softmax, sum, tril, zeros, type DType, type TypedArray,
+  DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, concat, defineOp, describeValue, expectInteger, expectNumber,
+  expectOptions, expectTensor, eye, fmtShape, matmul, narrow, noGrad, pad, rand, softmax, sum, tril, zeros, type DType, type TypedArray,
 } from '../core/index.js';
+import { expectSequence, expectSize, expectWeight, optionalBoolean, optionalDType, optionalGenerator } from './checks.js';
 import { allocate } from '../core/dtype.js';
 import { gemm } from '../core/kernels/matmul.js';
 import { unitLowerInverse } from '../core/ops/triangular.js';
@@ -53,10 +54,11 @@ interface Dims {
 }
 
 /** Validate q [B, HQ, T, d], k, w [B, H, T, d], v [B, H, T, dv], beta [B, H, T], forgetGate [B, HQ, T]. */
-function checkInputs(op: string, q: Tensor, k: Tensor, v: Tensor, w: Tensor, beta: Tensor, options: PaTHOptions): Dims {
+function checkInputs(op: string, q: Tensor, k: Tensor, v: Tensor, w: Tensor, beta: Tensor, options: PaTHOptions | undefined): Dims {
+  const o = expectOptions(op, 'options', options, ['scale', 'chunkSize', 'forgetGate']);
   const named = [[q, 'q'], [k, 'k'], [v, 'v'], [w, 'w'], [beta, 'beta']] as const;
+  for (const [t, name] of named) expectTensor(op, name, t);
   for (const [t, name] of named) {
-    if (!(t instanceof Tensor)) throw new DTypeError(op, `${name} must be a Tensor`, name);
     if (t.dtype !== q.dtype) throw new DTypeError(op, `dtypes differ — q is ${q.dtype}, ${name} is ${t.dtype} (cast one of them)`, name);
   }
   for (const [t, name] of [[q, 'q'], [k, 'k'], [v, 'v'], [w, 'w']] as const) {
@@ -75,14 +77,14 @@ function checkInputs(op: string, q: Tensor, k: Tensor, v: Tensor, w: Tensor, bet
   want(v, [B, H, T, dv], 'v', 'v is [B, H, T, dv] with k [B, H, T, d]');
   want(beta, [B, H, T], 'beta', 'one β per key token and head');
   if (H === 0 || HQ % H !== 0) throw new ShapeError(op, `query heads HQ=${HQ} must be a multiple of key heads H=${H} — k=${fmtShape(k.shape)} (grouped-query attention)`, 'k');
-  const gate = options.forgetGate ?? null;
+  const gate = o.forgetGate ?? null;
   if (gate !== null) {
-    if (!(gate instanceof Tensor)) throw new DTypeError(op, 'forgetGate must be a Tensor', 'forgetGate');
+    if (!(gate instanceof Tensor)) throw new DTypeError(op, `forgetGate must be a Tensor or null, got ${describeValue(gate)}`, 'forgetGate');
     if (gate.dtype !== q.dtype) throw new DTypeError(op, `dtypes differ — q is ${q.dtype}, forgetGate is ${gate.dtype}`, 'forgetGate');
     want(gate, [B, HQ, T], 'forgetGate', 'one log gate per query token and head');
   }
-  const scale = options.scale ?? 1 / Math.sqrt(d);
-  if (!Number.isFinite(scale)) throw new ValueError(op, `scale must be finite, got scale=${scale}`, 'scale');
+  const scale = o.scale === undefined ? 1 / Math.sqrt(d) : expectNumber(op, 'scale', o.scale);
+  if (o.chunkSize !== undefined) expectInteger(op, 'chunkSize', o.chunkSize, { min: 1 });
   return { B, HQ, H, G: HQ / H, T, d, dv, scale, gate };
 }
 
@@ -100,9 +102,6 @@ function checkInputs(op: string, q: Tensor, k: Tensor, v: Tensor, w: Tensor, bet
 export function pathAttention(q: Tensor, k: Tensor, v: Tensor, w: Tensor, beta: Tensor, options: PaTHOptions = {}): Tensor {
   const { B, HQ, H, G, T, d, dv, scale, gate } = checkInputs('pathAttention', q, k, v, w, beta, options);
   const chunkSize = options.chunkSize ?? 64;
-  if (!Number.isInteger(chunkSize) || chunkSize < 1) {
-    throw new ValueError('pathAttention', `chunkSize must be an integer ≥ 1, got chunkSize=${chunkSize}`, 'chunkSize');
-  }
   if (T === 0) return zeros([B, HQ, 0, dv], { dtype: q.dtype });
   const BT = Math.min(chunkSize, T);
   const n = Math.ceil(T / BT);
@@ -356,15 +355,7 @@ export class PaTHCache extends KVCache {
    */
   step(q: Tensor, k: Tensor, v: Tensor, w: Tensor, beta: Tensor, options: PaTHOptions = {}): Tensor {
     const { B, HQ, H, G, T, d, dv, scale, gate } = checkInputs('PaTHCache.step', q, k, v, w, beta, options);
-    if (this.keys !== null) {
-      const [b0, h0, , d0] = this.keys.shape;
-      if (b0 !== B || h0 !== H || d0 !== d || this.values!.shape[3] !== dv) {
-        throw new ShapeError('PaTHCache.step', `k=${fmtShape(k.shape)} does not continue cached keys=${fmtShape(this.keys.shape)} (same B, H, d)`, 'k');
-      }
-      if ((gate === null) !== (this.gates === null)) {
-        throw new ValueError('PaTHCache.step', `forgetGate is ${gate === null ? 'missing' : 'given'} but the cache was filled ${this.gates === null ? 'without' : 'with'} one (be consistent)`, 'forgetGate');
-      }
-    }
+    this.checkContinues('PaTHCache.step', { B, H, d, dv, dtype: q.dtype, gated: gate !== null });
     if (T === 0) return zeros([B, HQ, 0, dv], { dtype: q.dtype });
     return noGrad(() => {
       const outs: Tensor[] = [];
@@ -392,6 +383,18 @@ export class PaTHCache extends KVCache {
     });
   }
 
+  /** The cache can take tokens of batch B, H key heads of dims d / dv in dtype, with or without a forget gate; `op` is the caller. */
+  checkContinues(op: string, next: { B: number; H: number; d: number; dv: number; dtype: DType; gated: boolean }): void {
+    if (this.keys === null) return;
+    const [b0, h0, , d0] = this.keys.shape;
+    if (b0 !== next.B || h0 !== next.H || d0 !== next.d || this.values!.shape[3] !== next.dv || this.keys.dtype !== next.dtype) {
+      throw new ShapeError(op, `the new tokens [B=${next.B}, H=${next.H}, d=${next.d}, dv=${next.dv}] ${next.dtype} do not continue cached keys=${fmtShape(this.keys.shape)} ${this.keys.dtype} (same B, H, d, dv, dtype)`, 'cache');
+    }
+    if (next.gated !== (this.gates !== null)) {
+      throw new ValueError(op, `forgetGate is ${next.gated ? 'given' : 'missing'} but the cache was filled ${this.gates === null ? 'without' : 'with'} one (be consistent)`, 'forgetGate');
+    }
+  }
+
   override reset(): void {
     super.reset();
     this.gates = null;
@@ -416,20 +419,34 @@ export class ShortConvolution extends Module {
 
   constructor(readonly channels: number, readonly kernel: number, options: { generator?: Generator; dtype?: DType } = {}) {
     super();
-    if (!Number.isInteger(kernel) || kernel < 1) throw new ValueError('ShortConvolution', `kernel must be an integer ≥ 1, got kernel=${kernel}`, 'kernel');
+    const op = 'ShortConvolution';
+    expectSize(op, 'channels', channels);
+    expectSize(op, 'kernel', kernel);
+    expectWeight(op, 'weight', channels, kernel);
+    const o = expectOptions(op, 'options', options, ['generator', 'dtype']);
+    optionalGenerator(op, 'generator', o.generator);
+    optionalDType(op, 'dtype', o.dtype);
     const bound = 1 / Math.sqrt(kernel); // PyTorch's Conv1d init U(±1/√fanIn), fanIn = kernel when depthwise
     this.weight = Parameter.from(rand([channels, kernel], { low: -bound, high: bound, generator: options.generator ?? new Generator(0), dtype: options.dtype ?? 'float32' }));
   }
 
+  /** u [B, T, channels] and state [B, kernel − 1, channels] (or null), checked with `op` (the method the user called). */
+  checkCall(op: string, u: unknown, state: unknown, arg = 'u'): void {
+    expectSequence(op, arg, u, this.channels, this.weight.dtype);
+    if (state === null || state === undefined) return;
+    expectTensor(op, 'state', state);
+    const [B, K, C] = [u.shape[0]!, this.kernel, this.channels];
+    if (state.ndim !== 3 || state.shape[0] !== B || state.shape[1] !== K - 1 || state.shape[2] !== C || state.dtype !== u.dtype) {
+      throw new ShapeError(op, `state=${fmtShape(state.shape)} ${state.dtype} must be [${B}, ${K - 1}, ${C}] ${u.dtype} (the last kernel − 1 inputs)`, 'state');
+    }
+  }
+
   /** u: [B, T, channels] → output [B, T, channels], and the last K − 1 inputs [B, K − 1, channels] to continue from. */
   forward(u: Tensor, state: Tensor | null = null): { output: Tensor; state: Tensor } {
-    if (u.ndim !== 3 || u.shape[2] !== this.channels) throw new ShapeError('ShortConvolution', `u=${fmtShape(u.shape)} must be [B, T, ${this.channels}]`, 'u');
+    this.checkCall('ShortConvolution.forward', u, state);
     const [B, T, C] = u.shape as [number, number, number];
     const K = this.kernel;
     const prefix = state ?? zeros([B, K - 1, C], { dtype: u.dtype });
-    if (prefix.ndim !== 3 || prefix.shape[0] !== B || prefix.shape[1] !== K - 1 || prefix.shape[2] !== C) {
-      throw new ShapeError('ShortConvolution', `state=${fmtShape(prefix.shape)} must be [${B}, ${K - 1}, ${C}] (the last kernel − 1 inputs)`, 'state');
-    }
     const padded = K === 1 ? u : concat([prefix, u], 1); // [B, T + K − 1, C]
     let y: Tensor | null = null;
     for (let kappa = 0; kappa < K; kappa++) {
@@ -463,6 +480,26 @@ export interface PaTHCallOptions {
   cache?: PaTHCache;
 }
 
+const PATH_ATTENTION_OPTIONS = ['numHeads', 'numKVHeads', 'useForgetGate', 'lowRankW', 'shortConv', 'qkNorm', 'chunkSize', 'generator', 'dtype'] as const;
+
+/** Every PaTHAttention option checked with `op` (PaTHAttention, or a model building it) in the messages. */
+export function checkPaTHOptions(op: string, dim: number, options: PaTHAttentionOptions, known: readonly string[]): void {
+  expectSize(op, 'dim', dim);
+  const o = expectOptions(op, 'options', options, known);
+  const numHeads = expectSize(op, 'numHeads', o.numHeads);
+  if (dim % numHeads !== 0) throw new ValueError(op, `dim=${dim} must be divisible by numHeads=${numHeads}`, 'numHeads');
+  const numKVHeads = o.numKVHeads === undefined ? numHeads : expectSize(op, 'numKVHeads', o.numKVHeads);
+  if (numHeads % numKVHeads !== 0) throw new ValueError(op, `numKVHeads=${numKVHeads} must divide numHeads=${numHeads}`, 'numKVHeads');
+  optionalBoolean(op, 'useForgetGate', o.useForgetGate);
+  if (o.lowRankW !== undefined && o.lowRankW !== false) expectSize(op, 'lowRankW', o.lowRankW);
+  if (o.shortConv !== undefined && o.shortConv !== false) expectSize(op, 'shortConv', o.shortConv);
+  optionalBoolean(op, 'qkNorm', o.qkNorm);
+  if (o.chunkSize !== undefined) expectSize(op, 'chunkSize', o.chunkSize);
+  optionalGenerator(op, 'generator', o.generator);
+  optionalDType(op, 'dtype', o.dtype);
+  expectWeight(op, 'wq.weight', dim, dim);
+}
+
 /** fla's `l2_norm`: x / √(Σx² + 1e-6) over the last axis. */
 const L2_EPS = 1e-6;
 
@@ -493,19 +530,8 @@ export class PaTHAttention extends Module {
 
   constructor(readonly dim: number, options: PaTHAttentionOptions) {
     super();
+    checkPaTHOptions('PaTHAttention', dim, options, [...PATH_ATTENTION_OPTIONS]);
     const { numHeads, numKVHeads = numHeads, lowRankW = 32, shortConv = 3 } = options;
-    if (!Number.isInteger(numHeads) || numHeads < 1 || dim % numHeads !== 0) {
-      throw new ValueError('PaTHAttention', `dim=${dim} must be divisible by numHeads=${numHeads} (a positive integer)`, 'numHeads');
-    }
-    if (!Number.isInteger(numKVHeads) || numKVHeads < 1 || numHeads % numKVHeads !== 0) {
-      throw new ValueError('PaTHAttention', `numKVHeads=${numKVHeads} must divide numHeads=${numHeads}`, 'numKVHeads');
-    }
-    if (lowRankW !== false && (!Number.isInteger(lowRankW) || lowRankW < 1)) {
-      throw new ValueError('PaTHAttention', `lowRankW must be a positive integer or false, got lowRankW=${lowRankW}`, 'lowRankW');
-    }
-    if (shortConv !== false && (!Number.isInteger(shortConv) || shortConv < 1)) {
-      throw new ValueError('PaTHAttention', `shortConv must be a kernel size ≥ 1 or false, got shortConv=${shortConv}`, 'shortConv');
-    }
     this.numHeads = numHeads;
     this.numKVHeads = numKVHeads;
     this.headDim = dim / numHeads;
@@ -527,13 +553,24 @@ export class PaTHAttention extends Module {
     this.wo = new Linear(dim, dim, lin);
   }
 
+  /** Check x [B, T, C] and the options before anything runs (a wrong call leaves the cache untouched); `op` is the caller. */
+  checkCall(op: string, x: unknown, options: PaTHCallOptions | undefined): void {
+    expectSequence(op, 'x', x, this.dim, this.wq.weight.dtype);
+    const o = expectOptions(op, 'options', options, ['cache']);
+    const cache = o.cache;
+    if (cache === undefined) return;
+    if (!(cache instanceof PaTHCache)) {
+      throw new DTypeError(op, `cache must be a PaTHCache (PaTH transforms cached keys; a plain KVCache cannot), got ${describeValue(cache)}`, 'cache');
+    }
+    const d = this.headDim;
+    cache.checkContinues(op, { B: x.shape[0]!, H: this.numKVHeads, d, dv: d, dtype: x.dtype, gated: this.gateProj !== null });
+    if (this.wConv !== null) this.wConv.checkCall(op, new Tensor(new Float64Array(0), [x.shape[0]!, 0, this.wConv.channels]).cast(x.dtype), cache.convState);
+  }
+
   /** x: [B, T, C] → [B, T, C]; with a cache, continues from the tokens it holds. */
   forward(x: Tensor, options: PaTHCallOptions = {}): Tensor {
-    if (x.ndim !== 3 || x.shape[2] !== this.dim) throw new ShapeError('PaTHAttention', `x=${fmtShape(x.shape)} must be [B, T, ${this.dim}]`, 'x');
+    this.checkCall('PaTHAttention.forward', x, options);
     const { cache } = options;
-    if (cache !== undefined && !(cache instanceof PaTHCache)) {
-      throw new ValueError('PaTHAttention', 'cache must be a PaTHCache (PaTH transforms cached keys; a plain KVCache cannot)', 'cache');
-    }
     const [B, T] = x.shape as [number, number, number];
     const { numHeads: HQ, numKVHeads: H, headDim: d } = this;
     let q = this.wq.forward(x);

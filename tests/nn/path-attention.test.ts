@@ -281,7 +281,7 @@ test('bad inputs are refused with the argument named', () => {
   throwsWith(() => pathAttention(x.q, x.k, x.v, x.w, x.beta, { forgetGate: x.gate.narrow(1, 0, 1) }), ShapeError, 'forgetGate', /forgetGate=/);
   throwsWith(() => pathAttention(x.q, x.k.cast('float32'), x.v, x.w, x.beta), DTypeError, 'k', /dtypes differ/);
   throwsWith(() => pathAttentionDirect(x.q.reshape([2, 4, 3]), x.k, x.v, x.w, x.beta), ShapeError, 'q', /must be \[B, heads, T, dim\]/);
-  throwsWith(() => pathAttention(x.q, x.k, x.v, x.w, x.beta, { scale: NaN }), ValueError, 'scale', /scale must be finite/);
+  throwsWith(() => pathAttention(x.q, x.k, x.v, x.w, x.beta, { scale: NaN }), ValueError, 'scale', /^pathAttention: scale must be a finite number/);
   const cache = new PaTHCache();
   cache.step(x.q, x.k, x.v, x.w, x.beta, { forgetGate: x.gate });
   throwsWith(() => cache.step(x.q, x.k, x.v, x.w, x.beta), ValueError, 'forgetGate', /forgetGate is missing/);
@@ -330,7 +330,7 @@ test('PaTHAttention: w rows are unit length, β ∈ (0, 2), every parameter gets
   for (const [name, p] of attn.namedParameters()) {
     assert.ok(p.grad !== null && p.grad.data.some((v) => v !== 0), `${name} has a non-zero gradient`);
   }
-  assert.throws(() => attn.forward(x, { cache: new KVCache() as PaTHCache }), (e: unknown) => e instanceof ValueError && /cache must be a PaTHCache/.test((e as Error).message));
+  assert.throws(() => attn.forward(x, { cache: new KVCache() as PaTHCache }), (e: unknown) => e instanceof DTypeError && /^PaTHAttention.forward: cache must be a PaTHCache/.test((e as Error).message));
   assert.throws(() => attn.forward(x.reshape([6, 16])), (e: unknown) => e instanceof ShapeError && (e as ShapeError).arg === 'x');
   assert.throws(() => layer({ numKVHeads: 3 }), (e: unknown) => e instanceof ValueError && /numKVHeads=3 must divide numHeads=4/.test((e as Error).message));
   assert.throws(() => layer({ lowRankW: 0 }), (e: unknown) => e instanceof ValueError && (e as ValueError).arg === 'lowRankW');
@@ -367,7 +367,7 @@ test('a PaTHCache resets, and refuses keys of another shape', () => {
   assert.is(cache.length, 0);
   assertClose(cache.step(x.q, x.k, x.v, x.w, x.beta).data, first.data, { atol: 0, rtol: 0 }, 'after reset');
   const y = randomInputs(16, 1, 2, 2, 1, 3);
-  assert.throws(() => cache.step(y.q, y.k, y.v, y.w, y.beta), (e: unknown) => e instanceof ShapeError && /does not continue cached keys/.test((e as Error).message));
+  assert.throws(() => cache.step(y.q, y.k, y.v, y.w, y.beta), (e: unknown) => e instanceof ShapeError && /^PaTHCache.step: .*continue cached keys/.test((e as Error).message));
 });
 
 test.run();
