@@ -3,8 +3,15 @@
  * bundlers do not follow, so nn/ bundles for the browser (where these two throw; serializeSafetensors and
  * parseSafetensors work on bytes everywhere).
  */
-import type { Module } from '../core/index.js';
+import { DTypeError, ValueError, describeValue, expectOptions, type Module } from '../core/index.js';
+import { expectModule, optionalBoolean } from './checks.js';
 import { parseSafetensors, serializeSafetensors } from './safetensors.js';
+
+/** A file path: a non-empty string. */
+function expectPath(op: string, path: unknown): asserts path is string {
+  if (typeof path !== 'string') throw new DTypeError(op, `path must be a string, got ${describeValue(path)}`, 'path');
+  if (path.length === 0) throw new ValueError(op, 'path is empty', 'path');
+}
 
 type Fs = typeof import('node:fs/promises');
 type NodePath = typeof import('node:path');
@@ -18,7 +25,9 @@ async function nodeBuiltin<T>(op: string, name: string): Promise<T> {
   try {
     return (await import(/* @vite-ignore */ /* webpackIgnore: true */ name)) as T;
   } catch (cause) {
-    throw new Error(`${op}: needs Node's ${name}, which this runtime does not have (use serializeSafetensors / parseSafetensors on bytes)`, { cause });
+    const err = new ValueError(op, `needs Node's ${name}, which this runtime does not have (use serializeSafetensors / parseSafetensors on bytes)`);
+    (err as { cause?: unknown }).cause = cause;
+    throw err;
   }
 }
 
@@ -29,6 +38,8 @@ async function nodeBuiltin<T>(op: string, name: string): Promise<T> {
  * checkpoint or the new one, never half of one.
  */
 export async function saveSafetensors(module: Module, path: string, metadata?: Readonly<Record<string, string>>): Promise<void> {
+  expectModule('saveSafetensors', 'module', module);
+  expectPath('saveSafetensors', path);
   const bytes = serializeSafetensors(module.stateDict(), metadata);
   const fs = await nodeBuiltin<Fs>('saveSafetensors', 'node:fs/promises');
   const nodePath = await nodeBuiltin<NodePath>('saveSafetensors', 'node:path');
@@ -69,9 +80,12 @@ export interface LoadSafetensorsResult {
  * dtypes on copy), so a corrupt file or a mismatched checkpoint throws and leaves the module untouched.
  */
 export async function loadSafetensors(module: Module, path: string, options: LoadSafetensorsOptions = {}): Promise<LoadSafetensorsResult> {
+  expectModule('loadSafetensors', 'module', module);
+  expectPath('loadSafetensors', path);
+  const strict = optionalBoolean('loadSafetensors', 'strict', expectOptions('loadSafetensors', 'options', options, ['strict']).strict) ?? true;
   const fs = await nodeBuiltin<Fs>('loadSafetensors', 'node:fs/promises');
   const file = await fs.readFile(path);
-  const { tensors, metadata } = parseSafetensors(new Uint8Array(file.buffer, file.byteOffset, file.byteLength));
-  const { missing, unexpected } = module.loadStateDict(tensors, { strict: options.strict ?? true });
+  const { tensors, metadata } = parseSafetensors(file);
+  const { missing, unexpected } = module.loadStateDict(tensors, { strict });
   return { metadata, missing, unexpected };
 }

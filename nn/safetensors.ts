@@ -52,15 +52,15 @@ export function serializeSafetensors(
   tensors: Readonly<Record<string, Tensor>>,
   metadata?: Readonly<Record<string, string>>,
 ): Uint8Array {
-  if (typeof tensors !== 'object' || tensors === null) {
-    throw new ValueError(SER, `tensors must be an object of name → Tensor — got ${kindOf(tensors)}`, 'tensors');
+  if (typeof tensors !== 'object' || tensors === null || Array.isArray(tensors) || tensors instanceof Tensor) {
+    throw new DTypeError(SER, `tensors must be an object of name → Tensor — got ${kindOf(tensors)}`, 'tensors');
   }
   const encoder = new TextEncoder();
   const entries: Array<{ name: string; key: Uint8Array; dtype: FileDType; tensor: Tensor }> = [];
   for (const name of Object.keys(tensors)) {
     const tensor = tensors[name];
     if (!(tensor instanceof Tensor)) {
-      throw new ValueError(SER, `tensors[${JSON.stringify(name)}] is ${kindOf(tensor)}, not a Tensor`, 'tensors');
+      throw new DTypeError(SER, `tensors[${JSON.stringify(name)}] is ${kindOf(tensor)}, not a Tensor`, 'tensors');
     }
     if (name === '__metadata__') {
       throw new ValueError(SER, `"__metadata__" cannot name a tensor (the format reserves it for the metadata map)`, 'tensors');
@@ -74,8 +74,8 @@ export function serializeSafetensors(
 
   const parts: string[] = [];
   if (metadata !== undefined) {
-    if (typeof metadata !== 'object' || metadata === null) {
-      throw new ValueError(SER, `metadata must be an object of string → string — got ${kindOf(metadata)}`, 'metadata');
+    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+      throw new DTypeError(SER, `metadata must be an object of string → string — got ${kindOf(metadata)}`, 'metadata');
     }
     const keys = Object.keys(metadata)
       .map((k) => ({ k, bytes: encoder.encode(k) }))
@@ -85,7 +85,7 @@ export function serializeSafetensors(
     for (const k of keys) {
       const v: unknown = metadata[k];
       if (typeof v !== 'string') {
-        throw new ValueError(SER, `metadata[${JSON.stringify(k)}] is ${kindOf(v)} (safetensors metadata values must be strings)`, 'metadata');
+        throw new DTypeError(SER, `metadata[${JSON.stringify(k)}] is ${kindOf(v)} (safetensors metadata values must be strings)`, 'metadata');
       }
       if (LONE_SURROGATE.test(k) || LONE_SURROGATE.test(v)) {
         throw new ValueError(SER, `metadata[${JSON.stringify(k)}] contains a lone UTF-16 surrogate (keys and values must be valid Unicode)`, 'metadata');
@@ -135,14 +135,18 @@ interface TensorEntry {
 }
 
 /**
- * Tensors and metadata of a safetensors file. F32/F64 tensors come back as float32/float64, BF16/F16 widened
+ * Tensors and metadata of a safetensors file, given as any ArrayBufferView (a Node Buffer from readFileSync, a
+ * Uint8Array at any byteOffset, a DataView) or an ArrayBuffer. F32/F64 tensors come back as float32/float64, BF16/F16 widened
  * (exactly) to float32; every tensor owns its data (copied out of `bytes`). Throws ValueError / ShapeError /
  * DTypeError (op 'parseSafetensors') for any malformed, truncated or unsupported file, and never returns part of one.
  */
-export function parseSafetensors(bytes: Uint8Array): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
-  if (!(bytes instanceof Uint8Array)) {
-    throw new ValueError(PARSE, `bytes must be a Uint8Array — got ${kindOf(bytes)}`, 'bytes');
-  }
+export function parseSafetensors(input: ArrayBufferView | ArrayBuffer): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+  // Any view (a Node Buffer is a Uint8Array over a slice of a larger pooled ArrayBuffer; a DataView; a Uint8Array at
+  // any byteOffset) or a whole ArrayBuffer: read as plain bytes [byteOffset, byteOffset + byteLength) of its buffer.
+  let bytes: Uint8Array;
+  if (ArrayBuffer.isView(input)) bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  else if (input instanceof ArrayBuffer) bytes = new Uint8Array(input);
+  else throw new DTypeError(PARSE, `bytes must be an ArrayBufferView (Uint8Array, Buffer, DataView) or an ArrayBuffer — got ${kindOf(input)}`, 'bytes');
   if (bytes.length < 8) {
     throw new ValueError(PARSE, `the file is ${bytes.length} bytes, too short for the 8-byte header length (truncated or not safetensors)`, 'bytes');
   }
@@ -255,7 +259,8 @@ function readEntry(name: string, value: unknown): TensorEntry {
 /** A tensor that owns a fresh copy of bytes[start, end) in host order (any alignment, any host endianness). */
 function decode(bytes: Uint8Array, start: number, end: number, e: TensorEntry): Tensor {
   if (e.dtype === 'F32' || e.dtype === 'F64') {
-    const copy = bytes.slice(start, end); // a new, aligned buffer
+    const copy = new Uint8Array(end - start); // a new buffer of exactly this tensor's bytes (aligned)
+    copy.set(bytes.subarray(start, end));
     const size = ITEMSIZE[e.dtype];
     if (!LITTLE_ENDIAN_HOST) swapBytes(copy, 0, copy.length, size);
     return new Tensor(e.dtype === 'F64' ? new Float64Array(copy.buffer) : new Float32Array(copy.buffer), e.shape);

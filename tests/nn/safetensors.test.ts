@@ -20,6 +20,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -227,6 +228,42 @@ test('parsing copes with unaligned data (odd header length, odd byteOffset) and 
     assert.equal(Array.from(tensors['x']!.data), [Math.PI, -1e-300]);
     assert.equal([...tensors['y']!.shape], []);
     assert.is(tensors['y']!.data[0], Math.fround(0.1));
+  }
+});
+
+test('parseSafetensors reads any ArrayBufferView: a Node Buffer (readFileSync, Buffer.from: views into a larger pool), a DataView, a Uint8Array inside a larger buffer, and an ArrayBuffer', async () => {
+  const file = serializeSafetensors({ a: new Tensor(Float32Array.from([1, 2, 3]), [3]), b: new Tensor(Float64Array.from([-0.5, 7]), [2, 1]) }, { k: 'v' });
+  const dir = await mkdtemp(join(tmpdir(), 'ropelab-st-view-'));
+  try {
+    const path = join(dir, 'm.safetensors');
+    await writeFile(path, file);
+    const big = new Uint8Array(file.length + 24).fill(0xab); // garbage on both sides of the file's bytes
+    big.set(file, 8);
+    const pooled = Buffer.from(file);
+    assert.ok(pooled.byteOffset !== 0 || pooled.buffer.byteLength !== file.length, 'Buffer.from gives a view into a larger pool');
+    const inputs: Array<[string, ArrayBufferView | ArrayBuffer]> = [
+      ['readFileSync', readFileSync(path)],
+      ['Buffer.from', pooled],
+      ['DataView', new DataView(big.buffer, 8, file.length)],
+      ['Uint8Array at byteOffset 8', big.subarray(8, 8 + file.length)],
+      ['ArrayBuffer', file.slice().buffer],
+    ];
+    for (const [label, input] of inputs) {
+      const { tensors, metadata } = parseSafetensors(input);
+      assert.equal(Array.from(tensors['a']!.data), [1, 2, 3], label);
+      assert.equal(Array.from(tensors['b']!.data), [-0.5, 7], label);
+      assert.equal([...tensors['b']!.shape], [2, 1], label);
+      assert.is(tensors['a']!.data.buffer.byteLength, 12, `${label}: a owns exactly its bytes`);
+      assert.equal(metadata, { k: 'v' }, label);
+    }
+    for (let n = 0; n < file.length; n++) {
+      assert.throws(() => parseSafetensors(pooled.subarray(0, n)), (e: unknown) => (e instanceof ValueError || e instanceof ShapeError) && /^parseSafetensors: /.test((e as Error).message), `Buffer prefix of ${n} bytes`);
+    }
+    for (const bad of [null, 'abc', [1, 2], 42, {}]) {
+      assert.throws(() => parseSafetensors(bad as unknown as Uint8Array), (e: unknown) => e instanceof DTypeError && /^parseSafetensors: bytes must be an ArrayBufferView/.test((e as Error).message), String(bad));
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });
 
