@@ -6,12 +6,13 @@
  * out/extrapolation.svg. Run with --help for the flags.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { AdamW, Generator, Tensor, noGrad, warmupCosineLr, type Module } from '../core/index.js';
 import { GPT, MLALM, MemoryTransformer, PaTHLM } from '../models/index.js';
 import { generate, saveSafetensors, train } from '../nn/index.js';
 import { createPositional, positionalNames } from '../positional/index.js';
 import { loadCorpus, sampleBatch } from './lib/corpus.js';
-import { FlagError, integerFlag, listFlag, readFlags } from './lib/flags.js';
+import { FlagError, integerFlag, listFlag, pathFlag, readFlags } from './lib/flags.js';
 import { lineChart } from './lib/svg.js';
 
 interface Flags {
@@ -23,6 +24,7 @@ interface Flags {
   heads: number;
   seed: number;
   models: string[];
+  out: string;
 }
 
 /** What the demo needs of a model: its parameters and a next-token loss. */
@@ -61,10 +63,11 @@ RoPE model, saves it to out/demo.safetensors, and evaluates every model at 1×, 
   --seed S        seed for weights, batches and sampling (default 0)
   --models a,b    what to train: GPT positional encodings (nope, learned, rope, p-rope-0.75, …) and
                   architectures (${Object.keys(ARCHITECTURES).join(', ')}); default all of ${DEFAULT_MODELS.join(',')}
+  --out DIR       where demo.safetensors and extrapolation.svg go (default out)
   --help          this text`;
 
 function readCommandLine(): Flags {
-  const defaults: Flags = { steps: 80, context: 64, batch: 16, dim: 64, layers: 2, heads: 4, seed: 0, models: [...DEFAULT_MODELS] };
+  const defaults: Flags = { steps: 80, context: 64, batch: 16, dim: 64, layers: 2, heads: 4, seed: 0, models: [...DEFAULT_MODELS], out: 'out' };
   const encodings = positionalNames();
   return readFlags<Flags>('demo', HELP, defaults, {
     values: {
@@ -76,6 +79,7 @@ function readCommandLine(): Flags {
       heads: (f, v) => (f.heads = integerFlag(v, 1)),
       seed: (f, v) => (f.seed = integerFlag(v, 0)),
       models: (f, v) => (f.models = listFlag(v, [...encodings, ...Object.keys(ARCHITECTURES)])),
+      out: (f, v) => (f.out = pathFlag(v)),
     },
     check: (f) => {
       const headDim = f.dim / f.heads;
@@ -157,9 +161,10 @@ async function main(): Promise<void> {
     maxNewTokens: 240, temperature: 0.8, topK: 20, generator: new Generator(flags.seed + 2),
   });
   console.log(`sample from the ${main.config.positional} model:\n${prompt}${sample.map((i) => corpus.vocab[i]).join('')}\n`);
-  mkdirSync('out', { recursive: true });
-  await saveSafetensors(main, 'out/demo.safetensors', { config: JSON.stringify(main.config), vocab: JSON.stringify(corpus.vocab) });
-  console.log('saved out/demo.safetensors\n');
+  mkdirSync(flags.out, { recursive: true });
+  const weightsFile = join(flags.out, 'demo.safetensors');
+  await saveSafetensors(main, weightsFile, { config: JSON.stringify(main.config), vocab: JSON.stringify(corpus.vocab) });
+  console.log(`saved ${weightsFile}\n`);
 
   const multiples = [1, 2, 4];
   const rows: Array<{ name: string; losses: number[] }> = [];
@@ -183,14 +188,15 @@ async function main(): Promise<void> {
   console.log(` model       │ ${multiples.map((m) => `${m}× (${m * T})`.padStart(10)).join(' │ ')}`);
   console.log(`─────────────┼─${multiples.map(() => '─'.repeat(10)).join('─┼─')}`);
   for (const r of rows) console.log(` ${r.name.padEnd(11)} │ ${r.losses.map((l) => l.toFixed(3).padStart(10)).join(' │ ')}`);
-  writeFileSync('out/extrapolation.svg', lineChart({
+  const chartFile = join(flags.out, 'extrapolation.svg');
+  writeFileSync(chartFile, lineChart({
     title: `Moby-Dick char LM: validation loss vs evaluation context (trained at ${T})`,
     xLabel: 'evaluation context (characters)',
     yLabel: 'validation loss (nats/char)',
     logX: true,
     series: rows.map((r) => ({ name: r.name, points: r.losses.map((l, i) => [multiples[i]! * T, l] as [number, number]) })),
   }));
-  console.log('\nwrote out/extrapolation.svg');
+  console.log(`\nwrote ${chartFile}`);
 }
 
 await main();

@@ -93,6 +93,12 @@ export function choiceFlag<T extends string>(value: string, choices: readonly T[
   return value as T;
 }
 
+/** A file or folder path: any non-empty string. */
+export function pathFlag(value: string): string {
+  if (value.trim() === '') throw new FlagValueError('needs a path');
+  return value;
+}
+
 /** A comma-separated list; each item one of `choices` when given. */
 export function listFlag<T extends string>(value: string, choices?: readonly T[]): T[] {
   const items = value.split(',');
