@@ -166,12 +166,12 @@ function frequenciesOf(s: DRoPESplit): Tensor {
   return add(fPos, fHead);
 }
 
-function checkAgents(agents: Tensor, op: string): void {
+function checkAgents(agents: Tensor, op: string, arg = 'agents'): void {
   if (!(agents instanceof Tensor)) throw new ShapeError(op, 'agents must be a Tensor [N, 3] or [B, N, 3] of (x, y, heading)', 'agents');
   if ((agents.ndim !== 2 && agents.ndim !== 3) || agents.shape[agents.ndim - 1] !== 3) {
     throw new ShapeError(op, `agents must be [N, 3] or [B, N, 3] — agents=${fmtShape(agents.shape)} (last axis = (x, y, heading))`, 'agents');
   }
-  expectFiniteValues(op, 'agents', agents.data);
+  expectFiniteValues(op, arg, agents.data);
 }
 
 /**
@@ -224,7 +224,7 @@ export class DRoPE extends PositionalEncoding {
    * the table of the kv heads (query heads g·G … g·G + G − 1 share kv head g, G = H/Hkv).
    */
   angles(positions: Positions, heads?: number): Tensor {
-    checkAgents(positions, 'DRoPE');
+    checkAgents(positions, 'DRoPE', 'positions');
     const phi = multiAxisAngles(positions, this.freqsFor(heads ?? this.split.numHeads));
     return positions.ndim === 3 && this.split.mode === 'dimSplit' ? phi.unsqueeze(1) : phi;
   }
@@ -234,7 +234,7 @@ export class DRoPE extends PositionalEncoding {
     if (x.shape[x.ndim - 1] !== this.split.headDim) {
       throw new ShapeError('DRoPE', `x's last axis must be headDim=${this.split.headDim} — x=${fmtShape(x.shape)}`, 'x');
     }
-    checkAgents(positions, 'DRoPE');
+    checkAgents(positions, 'DRoPE', 'positions');
     const T = positions.shape[positions.ndim - 2]!;
     if (x.ndim < 2 || x.shape[x.ndim - 2] !== T) {
       throw new ShapeError('DRoPE', `one agent per token — x=${fmtShape(x.shape)}, positions=${fmtShape(positions.shape)} (x [..., ${T}, ${this.split.headDim}])`, 'positions');

@@ -1,0 +1,201 @@
+/**
+ * Trust (issue #10) for positional/: every entry returns a right answer or throws a typed error that starts with the
+ * name of what the user called. Non-finite positions, bad bases and tables, wider heads than the encoding's,
+ * malformed HF configs; and HiRoPE's header classifier stays linear (compared with the old backtracking patterns).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { DTypeError, ShapeError, Tensor, ValueError, randn } from '../../core/index.js';
+import {
+  DRoPE, DynamicNTKRoPE, FluxRoPE, HiRoPE, HoPE, MRoPE, MultiAxisRoPE, PRoPE, PSCRoPE, RoPE, RoPEAxial, RoPEMixed, VRoPE, VideoRoPE,
+  applyRotary, dropeAngles, fromHFConfig, hiropeAngles, multiAxisAngles, rotaryAngles, segmentCode, type HFRopeConfig,
+} from '../../positional/index.js';
+import { classifyHeader } from '../../positional/hirope.js';
+import { fcParams } from '../helpers/fc.js';
+
+/** fn throws an instance of `type` whose message starts with `${op}: ` and contains every `words` entry. */
+function throwsTyped(fn: () => unknown, type: new (...a: never[]) => Error, op: string, words: readonly string[] = []): void {
+  try {
+    fn();
+  } catch (e) {
+    assert.instance(e, type, `${op}: got ${String(e)}`);
+    const m = (e as Error).message;
+    assert.ok(m.startsWith(`${op}: `), `message starts with ${op}: "${m}"`);
+    for (const w of words) assert.ok(m.toLowerCase().includes(w.toLowerCase()), `"${m}" mentions ${w}`);
+    return;
+  }
+  assert.unreachable(`${op}: expected a ${type.name}`);
+}
+
+const pos1 = (values: number[]): Tensor => new Tensor(Float64Array.from(values), [values.length]);
+const posA = (values: number[], axes: number): Tensor => new Tensor(Float64Array.from(values), [values.length / axes, axes]);
+
+/** Every rotary encoding, a q of its head size, and positions of its kind with one bad value at index 1. */
+function encodings(bad: number): Array<[string, { encodeQK(q: Tensor, k: Tensor, a: Tensor, b: Tensor): unknown }, Tensor, Tensor]> {
+  const q = (H: number, T: number, d: number): Tensor => randn([1, H, T, d], { dtype: 'float64' });
+  return [
+    ['RoPE', new RoPE(8), q(1, 3, 8), pos1([0, bad, 2])],
+    ['PRoPE', new PRoPE(8, 0.5), q(1, 3, 8), pos1([0, bad, 2])],
+    ['DynamicNTKRoPE', new DynamicNTKRoPE(8, { factor: 2, maxPositions: 16 }), q(1, 3, 8), pos1([0, bad, 2])],
+    ['PSCRoPE', new PSCRoPE(new RoPE(8), { numHeads: 1, headDim: 8, dtype: 'float64' }), q(1, 3, 8), pos1([0, bad, 2])],
+    ['HiRoPE', new HiRoPE(8), q(1, 3, 8), posA([0, 0, bad, 1, 2, 1], 2)],
+    ['MultiAxisRoPE', new MultiAxisRoPE(new Tensor(new Float64Array([1, 0, 0, 1]), [2, 2])), q(1, 3, 4), posA([0, 0, bad, 1, 2, 1], 2)],
+    ['MRoPE', new MRoPE(8, [2, 1, 1]), q(1, 2, 8), posA([0, 0, 0, bad, 1, 1], 3)],
+    ['VideoRoPE', new VideoRoPE(8, [2, 1, 1]), q(1, 2, 8), posA([0, 0, 0, bad, 1, 1], 3)],
+    ['HoPE', new HoPE(8, [2, 1, 1]), q(1, 2, 8), posA([0, 0, 0, bad, 1, 1], 3)],
+    ['VRoPE', new VRoPE(8), q(1, 2, 8), posA([0, 0, 0, 0, bad, 1, 1, 1], 4)],
+    ['FluxRoPE', new FluxRoPE([4, 2, 2]), q(1, 2, 8), posA([0, 0, 0, bad, 1, 1], 3)],
+    ['DRoPE', new DRoPE({ mode: 'dimSplit', headDim: 8 }), q(1, 2, 8), posA([0, 0, 0, bad, 1, 1], 3)],
+    ['RoPEAxial', new RoPEAxial(8), q(1, 2, 8), posA([0, 0, bad, 1], 2)],
+    ['RoPEMixed', new RoPEMixed(1, 8, { dtype: 'float64' }), q(1, 2, 8), posA([0, 0, bad, 1], 2)],
+  ];
+}
+
+test('a NaN or ±∞ position is refused by every rotary encoding, by the class called (no NaN rows)', () => {
+  for (const bad of [Number.NaN, Infinity, -Infinity]) {
+    for (const [op, enc, q, p] of encodings(bad)) throwsTyped(() => enc.encodeQK(q, q, p, p), ValueError, op, ['positions', String(bad)]);
+  }
+  // and finite positions still work for each of them (the fixture above is valid once the bad value is replaced)
+  for (const [op, enc, q, p] of encodings(1)) assert.ok(enc.encodeQK(q, q, p, p), op);
+});
+
+test('the angle functions refuse non-finite positions too', () => {
+  throwsTyped(() => rotaryAngles([0, Number.NaN], [1, 0.1]), ValueError, 'rotaryAngles', ['positions']);
+  throwsTyped(() => multiAxisAngles(posA([0, Infinity], 2), new Tensor(new Float64Array([1, 0, 0, 1]), [2, 2])), ValueError, 'multiAxisAngles', ['positions']);
+  throwsTyped(() => hiropeAngles([0, Number.NaN], [0, 0], [1, 0.1], 1), ValueError, 'hiropeAngles', ['token']);
+  throwsTyped(() => dropeAngles(posA([0, 0, -Infinity], 3), { mode: 'dimSplit', headDim: 8 }), ValueError, 'dropeAngles', ['agents']);
+  throwsTyped(() => applyRotary(randn([2, 4], { dtype: 'float64' }), new Tensor(new Float64Array([0, Number.NaN, 0, 0]), [2, 2]), { layout: 'half' }), ValueError, 'applyRotary', ['angles']);
+});
+
+test('one rule for bases and tables: finite base > 1, invFreq entries finite and ≥ 0, in every class', () => {
+  for (const base of [1, 0.5, -2, Number.NaN, Infinity]) {
+    throwsTyped(() => new RoPE(8, { base }), ValueError, 'RoPE', ['base']);
+    throwsTyped(() => new PRoPE(8, 0.5, { base }), ValueError, 'PRoPE', ['base']);
+    throwsTyped(() => new DynamicNTKRoPE(8, { base, factor: 2, maxPositions: 8 }), ValueError, 'DynamicNTKRoPE', ['base']);
+    throwsTyped(() => new HiRoPE(8, { base }), ValueError, 'HiRoPE', ['base']);
+    throwsTyped(() => new MRoPE(8, [2, 1, 1], { base }), ValueError, 'MRoPE', ['base']);
+    throwsTyped(() => new VideoRoPE(8, [2, 1, 1], { base }), ValueError, 'VideoRoPE', ['base']);
+    throwsTyped(() => new HoPE(8, [2, 1, 1], { base }), ValueError, 'HoPE', ['base']);
+    throwsTyped(() => new VRoPE(8, { base }), ValueError, 'VRoPE', ['base']);
+    throwsTyped(() => new DRoPE({ mode: 'dimSplit', headDim: 8, base }), ValueError, 'DRoPE', ['base']);
+  }
+  for (const v of [Number.NaN, Infinity, -0.5]) {
+    const invFreq = [1, v, 0.01, 0.001];
+    throwsTyped(() => new RoPE(8, { invFreq }), ValueError, 'RoPE', ['invFreq[1]']);
+    throwsTyped(() => new HiRoPE(8, { invFreq }), ValueError, 'HiRoPE', ['invFreq[1]']);
+    throwsTyped(() => new MRoPE(8, [2, 1, 1], { invFreq }), ValueError, 'MRoPE', ['invFreq[1]']);
+    throwsTyped(() => new VRoPE(8, { invFreq }), ValueError, 'VRoPE', ['invFreq[1]']);
+    throwsTyped(() => rotaryAngles([0, 1], invFreq), ValueError, 'rotaryAngles', ['invFreq[1]']);
+  }
+});
+
+test('a head wider than the encoding is refused, naming both dims; partial rotation only through rotaryDim', () => {
+  const x = randn([1, 1, 3, 64], { dtype: 'float64' });
+  const p = pos1([0, 1, 2]);
+  throwsTyped(() => new RoPE(32).encodeQK(x, x, p, p), ShapeError, 'RoPE', ['64', '32', 'rotaryDim']);
+  throwsTyped(() => new RoPE(32).rotate(x, p), ShapeError, 'RoPE', ['64', '32']);
+  throwsTyped(() => new PRoPE(32, 0.5).rotate(x, p), ShapeError, 'PRoPE', ['64', '32']);
+  throwsTyped(() => new DynamicNTKRoPE(32, { factor: 2, maxPositions: 8 }).rotate(x, p), ShapeError, 'DynamicNTKRoPE', ['64', '32']);
+  throwsTyped(() => new HiRoPE(32).encodeQK(x, x, posA([0, 0, 1, 0, 2, 0], 2), posA([0, 0, 1, 0, 2, 0], 2)), ShapeError, 'HiRoPE', ['64', '32']);
+  throwsTyped(() => new MRoPE(32, [8, 4, 4]).rotate(x, p), ShapeError, 'MRoPE', ['64', '32']);
+  throwsTyped(() => new VRoPE(32).rotate(x, p), ShapeError, 'VRoPE', ['64', '32']);
+  throwsTyped(() => new FluxRoPE([16, 8, 8]).rotate(x, posA([0, 0, 0, 0, 1, 1, 0, 2, 2], 3)), ShapeError, 'FluxRoPE', ['64', '32']);
+  throwsTyped(() => applyRotary(x, rotaryAngles([0, 1, 2], new Float64Array(16).fill(0.1)), { layout: 'half' }), ShapeError, 'applyRotary', ['64', '32', 'rotaryDim']);
+  // asked for: a 64-channel RoPE rotating 32 of them, and applyRotary with rotaryDim
+  const partial = new RoPE(64, { rotaryDim: 32 }).rotate(x, p);
+  assert.equal(Array.from(partial.data.subarray(32, 64)), Array.from(x.data.subarray(32, 64)), 'pass-through channels copied');
+  assert.ok(applyRotary(x, rotaryAngles([0, 1, 2], new Float64Array(16).fill(0.1)), { layout: 'half', rotaryDim: 32 }));
+});
+
+test('errors name what the user called and refuse JS-engine crashes: null, strings, bad options', () => {
+  throwsTyped(() => new RoPE(8, { base: 1 }), ValueError, 'RoPE', ['base']);
+  throwsTyped(() => new RoPE(Number.NaN), ValueError, 'RoPE', ['headDim']);
+  throwsTyped(() => new RoPE(7), ValueError, 'RoPE', ['headDim']);
+  throwsTyped(() => new RoPE(8, null as never), DTypeError, 'RoPE', ['options']);
+  throwsTyped(() => new RoPE(8, 5 as never), DTypeError, 'RoPE', ['options']);
+  throwsTyped(() => new RoPE(8, { layout: 'diagonal' as never }), ValueError, 'RoPE', ['layout']);
+  throwsTyped(() => new RoPE(8, { bsae: 500000 } as never), ValueError, 'RoPE', ['bsae']);
+  throwsTyped(() => new RoPE(8).rotate(null as never, pos1([0])), DTypeError, 'RoPE', ['x']);
+  throwsTyped(() => new RoPE(8).rotate(randn([1, 8]), 'abc' as never), DTypeError, 'RoPE', ['positions']);
+  throwsTyped(() => new DynamicNTKRoPE(8, undefined as never), DTypeError, 'DynamicNTKRoPE', ['factor']);
+  throwsTyped(() => new PSCRoPE(new RoPE(8), undefined as never), DTypeError, 'PSCRoPE', ['options']);
+  throwsTyped(() => applyRotary(randn([2, 8]), randn([2, 4]), undefined as never), DTypeError, 'applyRotary', ['options']);
+  throwsTyped(() => rotaryAngles(null as never, [1]), DTypeError, 'rotaryAngles', ['positions']);
+  throwsTyped(() => rotaryAngles([0], 'abc' as never), DTypeError, 'rotaryAngles', ['invFreq']);
+});
+
+const llama = { head_dim: 64, max_position_embeddings: 4096 };
+
+test("fromHFConfig: rope_scaling that is not an object is refused, naming the field", () => {
+  for (const [value, words] of [['yarn', "a string 'yarn'"], [4, '4'], [[1, 2], 'an array']] as const) {
+    throwsTyped(() => fromHFConfig({ ...llama, rope_scaling: value } as unknown as HFRopeConfig), DTypeError, 'fromHFConfig', ['rope_scaling must be an object', words]);
+    throwsTyped(() => fromHFConfig({ ...llama, rope_parameters: value } as unknown as HFRopeConfig), DTypeError, 'fromHFConfig', ['rope_parameters must be an object']);
+  }
+  throwsTyped(() => fromHFConfig({ ...llama, rope_scaling: 'yarn' } as unknown as HFRopeConfig), DTypeError, 'fromHFConfig', ["rope_scaling must be an object, got a string 'yarn'"]);
+  throwsTyped(() => fromHFConfig(null as never), DTypeError, 'fromHFConfig', ['config']);
+  throwsTyped(() => fromHFConfig(llama, 3 as never), DTypeError, 'fromHFConfig', ['options']);
+});
+
+test('fromHFConfig: prototype keys are not layer types', () => {
+  const config: HFRopeConfig = { ...llama, rope_parameters: { full_attention: { rope_type: 'linear', factor: 2 }, sliding_attention: { rope_type: 'default' } } };
+  for (const layerType of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
+    throwsTyped(() => fromHFConfig(config, { layerType }), ValueError, 'fromHFConfig', ['layerType', 'full_attention, sliding_attention']);
+  }
+  assert.is(fromHFConfig(config, { layerType: 'full_attention' }).ropeType, 'linear');
+});
+
+test('fromHFConfig: unknown keys become warnings, and errors with strict; scaling errors say fromHFConfig', () => {
+  const config = { ...llama, rope_scaling: { rope_type: 'linear', factor: 2, facter: 4, low_freq_factor: 1 } } as HFRopeConfig;
+  const result = fromHFConfig(config);
+  assert.is(result.warnings.length, 1);
+  assert.ok(result.warnings[0]!.startsWith('fromHFConfig: '), result.warnings[0]);
+  assert.ok(result.warnings[0]!.includes('facter') && result.warnings[0]!.includes('low_freq_factor'), result.warnings[0]);
+  assert.equal(fromHFConfig({ ...llama, rope_scaling: { rope_type: 'linear', factor: 2 } }).warnings, []);
+  throwsTyped(() => fromHFConfig(config, { strict: true }), ValueError, 'fromHFConfig', ['facter']);
+  assert.equal(fromHFConfig({ ...llama, rope_scaling: { rope_type: 'linear', factor: 2 } }, { strict: true }).warnings, []);
+  throwsTyped(() => fromHFConfig({ ...llama, rope_scaling: { rope_type: 'linear', factor: 0.5 } }), ValueError, 'fromHFConfig', ['factor']);
+  throwsTyped(() => fromHFConfig({ ...llama, rope_scaling: { rope_type: 'yarn', factor: 0.5, original_max_position_embeddings: 2048 } }), ValueError, 'fromHFConfig', ['factor']);
+  throwsTyped(() => fromHFConfig({ ...llama, rope_scaling: { rope_type: 'llama3', factor: 0.5, original_max_position_embeddings: 2048, low_freq_factor: 1, high_freq_factor: 4 } }), ValueError, 'fromHFConfig', ['factor']);
+  throwsTyped(() => fromHFConfig({ ...llama, rope_scaling: { rope_type: 'dynamic', factor: 0.5 } }), ValueError, 'fromHFConfig', ['factor']);
+  throwsTyped(() => fromHFConfig(llama, { strict: 'yes' as never }), DTypeError, 'fromHFConfig', ['strict']);
+});
+
+// ── HiRoPE's header classifier: the old patterns, kept here as the reference ──
+
+function classifyHeaderOld(header: string): string {
+  const h = header.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/\/\/[^\n]*/g, ' ').replace(/#[^\n]*/g, ' ').trim();
+  if (/\b(class|interface|struct|enum|trait|impl|union|record)\b/.test(h)) return 'class';
+  if (/^(if|for|while|switch|catch|with|else|do|try|finally|return|unless|until|loop|match)\b/.test(h)) return 'block';
+  if (/\b(function|fn|func|fun|def)\b/.test(h) || /=>\s*$/.test(h) || /\)\s*((:|->)\s*[^=;{}()]*|throws\s+[\w.,\s]+)?$/.test(h)) return 'function';
+  return 'block';
+}
+
+test('segmentCode header kinds: the linear classifier agrees with the old patterns on generated headers', () => {
+  const piece = fc.constantFrom('f', '(', ')', ':', '->', ' ', '\n', 'throws', 'int', '=', ';', '{', '}', '/*', '*/', '//', '#', '=>', 'a.b', ',', 'class', 'if ', 'fn ', '\t');
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 24 }), (parts) => {
+      const h = parts.join('');
+      assert.is(classifyHeader(h), classifyHeaderOld(h), JSON.stringify(h));
+    }),
+    fcParams(3000),
+  );
+});
+
+test('segmentCode stays linear on headers the old patterns backtracked over (long runs of spaces, unclosed comments)', () => {
+  // The old patterns took ~0.5 s at 20 kB and grew 4× per doubling: at 400 kB these would take minutes.
+  const n = 400_000;
+  const cases: Array<[string, string]> = [
+    [`f() throws${' '.repeat(n)}!{}\n`, 'block'],
+    [`f():${' '.repeat(n)}={}\n`, 'block'],
+    [`${'"/*"'.repeat(n / 4)}{}\n`, 'block'],
+    [`f(a):${' '.repeat(n)}int {}\n`, 'function'],
+  ];
+  for (const [src, kind] of cases) {
+    const segments = segmentCode(src, { syntax: 'braces' });
+    assert.is(segments[0]!.kind, kind);
+    assert.is(segments[segments.length - 1]!.end, src.length);
+  }
+});
+
+test.run();
