@@ -1,5 +1,5 @@
 import { AutogradError, DTypeError, ShapeError, ValueError } from './errors.js';
-import { describeValue } from './args.js';
+import { describeValue, expectBoolean, expectOptions, expectTensor } from './args.js';
 import { addNew, sumToShape } from './kernels/reduce.js';
 import { broadcastsTo, fmtShape, shapesEqual } from './shape.js';
 import { storageVersion, Tensor } from './tensor.js';
@@ -46,6 +46,7 @@ export function isGradEnabled(): boolean {
 
 /** Run `fn` without recording a graph (inference, optimizer updates, backward rules). */
 export function noGrad<T>(fn: () => T): T {
+  checkFunction('noGrad', fn);
   const prev = gradEnabled;
   gradEnabled = false;
   try {
@@ -57,6 +58,7 @@ export function noGrad<T>(fn: () => T): T {
 
 /** Run `fn` with graph recording on, even inside `noGrad`. */
 export function enableGrad<T>(fn: () => T): T {
+  checkFunction('enableGrad', fn);
   const prev = gradEnabled;
   gradEnabled = true;
   try {
@@ -66,14 +68,25 @@ export function enableGrad<T>(fn: () => T): T {
   }
 }
 
+function checkFunction(op: string, fn: unknown): void {
+  if (typeof fn !== 'function') throw new DTypeError(op, `fn must be a function, got ${describeValue(fn)}`, 'fn');
+}
+
 /**
  * Record that `out` was computed by `op` from `inputs`. Called by every differentiable op right after its forward;
  * `backward` closes over whatever the rule needs. Gradients may come back broadcast (the engine sums them down).
  */
 export function record(op: string, out: Tensor, inputs: readonly Tensor[], backward: BackwardFn, options: RecordOptions = {}): Tensor {
+  if (typeof op !== 'string') throw new DTypeError('record', `op must be the op's name, got ${describeValue(op)}`, 'op');
+  expectTensor('record', 'out', out);
+  if (!Array.isArray(inputs)) throw new DTypeError('record', `inputs must be an array of Tensors, got ${describeValue(inputs)}`, 'inputs');
+  checkFunction('record', backward);
   if (!gradEnabled) return out;
   let needed = false;
-  for (const x of inputs) needed ||= x.requiresGrad;
+  for (const x of inputs) {
+    if (!(x instanceof Tensor)) throw new DTypeError('record', `inputs must be an array of Tensors, got an element ${describeValue(x)}`, 'inputs');
+    needed ||= x.requiresGrad;
+  }
   if (!needed) return out;
   const saved = options.saved ?? [...inputs, out];
   out.requiresGrad = true;
@@ -104,7 +117,7 @@ export interface BackwardOptions {
  * Atomic: if any rule cannot run (freed graph, a saved tensor modified in place), no `.grad` is written.
  */
 export function runBackward(root: Tensor, seed: Tensor | undefined, options: BackwardOptions = {}): void {
-  const grads = sweep('backward', root, seed, options, null);
+  const grads = sweep('Tensor.backward', root, seed, options, null);
   for (const [leaf, g] of grads) {
     leaf.grad = leaf.grad === null ? (options.createGraph ? g : copyOf(g)) : accumulate(leaf.grad, g, options.createGraph === true);
   }
@@ -125,12 +138,10 @@ export function gradientsOf(op: string, root: Tensor, inputs: readonly Tensor[],
  * gradients of the leaves (or, when `targets` is given, of those tensors).
  */
 function sweep(op: string, root: Tensor, seed: Tensor | undefined, options: BackwardOptions, targets: ReadonlySet<Tensor> | null): Map<Tensor, Tensor> {
-  if (!(root instanceof Tensor)) throw new DTypeError(op, `x must be a Tensor, got ${describeValue(root)}`, 'x');
-  if (options === null || typeof options !== 'object') throw new DTypeError(op, `options must be an options object, got ${describeValue(options)}`, 'options');
-  const createGraph = options.createGraph ?? false;
-  const retainGraph = options.retainGraph ?? createGraph;
-  if (typeof createGraph !== 'boolean') throw new DTypeError(op, `createGraph must be true or false, got ${describeValue(createGraph)}`, 'createGraph');
-  if (typeof retainGraph !== 'boolean') throw new DTypeError(op, `retainGraph must be true or false, got ${describeValue(retainGraph)}`, 'retainGraph');
+  expectTensor(op, 'x', root);
+  expectOptions(op, 'options', options, ['retainGraph', 'createGraph']);
+  const createGraph = expectBoolean(op, 'createGraph', options.createGraph ?? false);
+  const retainGraph = expectBoolean(op, 'retainGraph', options.retainGraph ?? createGraph);
   if (!root.requiresGrad) {
     throw new ValueError(op, `x=${fmtShape(root.shape)} does not require grad (no input of its graph has requiresGrad)`, 'x');
   }
@@ -168,7 +179,14 @@ function sweep(op: string, root: Tensor, seed: Tensor | undefined, options: Back
       }
       if (node === null) continue;
       if (t.retainsGrad && targets === null) t.grad = t.grad === null ? (createGraph ? g : copyOf(g)) : accumulate(t.grad, g, createGraph);
-      let inputGrads = node.backward!(g);
+      let inputGrads: ReadonlyArray<Tensor | null>;
+      try {
+        inputGrads = node.backward!(g);
+      } catch (e) {
+        // the guard of a fused rule (guardSecondOrder) does not know which call reached it: name that call
+        if (e instanceof AutogradError && e.op === SECOND_ORDER) throw new AutogradError(op, e.message.slice(SECOND_ORDER.length + 2));
+        throw e;
+      }
       if (inputGrads.length !== node.inputs.length) {
         throw new ValueError(op, `backward of ${node.op} returned ${inputGrads.length} gradients for ${node.inputs.length} inputs (one per input, null where none)`);
       }
@@ -222,13 +240,15 @@ function checkRunnable(op: string, order: readonly Tensor[]): void {
  * A fused rule's gradients during a `createGraph` pass: correct values, recorded with a rule that refuses to be
  * differentiated again (a silent zero second derivative would be a wrong answer).
  */
+const SECOND_ORDER = 'second-order backward';
+
 function guardSecondOrder(node: GradNode, g: Tensor, inputGrads: ReadonlyArray<Tensor | null>): Array<Tensor | null> {
   const sources = [g, ...node.inputs];
   return inputGrads.map((gx) => {
     if (gx === null || gx === undefined) return null;
     return record(`${node.op} (backward)`, new Tensor(gx.data, gx.shape), sources, () => {
       throw new AutogradError(
-        'backward',
+        SECOND_ORDER,
         `cannot differentiate ${node.op} twice — its backward is a fused kernel, not built from differentiable ops ` +
           `(createGraph works through elementwise ops, reductions, matmul, movement, softmax and losses)`,
       );

@@ -85,11 +85,11 @@ export interface VarOptions {
 
 /** Variance Σ(x − mean)² / (N − correction). */
 export function variance(x: Tensor, axis?: Axes, options: VarOptions = {}): Tensor {
-  expectTensor('var', 'x', x);
-  const { keepDim = false, correction = 1 } = expectOptions('var', 'options', options, ['keepDim', 'correction']);
-  expectBoolean('var', 'keepDim', keepDim);
-  expectNumber('var', 'correction', correction);
-  const axes = normAxes(axis, x.ndim, 'var');
+  expectTensor('variance', 'x', x);
+  const { keepDim = false, correction = 1 } = expectOptions('variance', 'options', options, ['keepDim', 'correction']);
+  expectBoolean('variance', 'keepDim', keepDim);
+  expectNumber('variance', 'correction', correction);
+  const axes = normAxes(axis, x.ndim, 'variance');
   let count = 1;
   for (const a of axes) count *= x.shape[a]!;
   const centered = sub(x, mean(x, axes, true));

@@ -205,7 +205,7 @@ test('a backward may return a broadcast-shaped gradient: the engine sums it down
 test('a backward that returns the wrong number of gradients → ValueError from backward, the call the user made', () => {
   const op = defineOp<null>({ name: 'twoGrads', forward: (x) => ({ output: x!.mul(1), saved: null }), backward: (g) => [g, g] });
   const x = f64([1], [1], true);
-  assert.throws(() => op(x).sum().backward(), (e: unknown) => e instanceof ValueError && e.op === 'backward' && /twoGrads returned 2 gradients for 1 inputs/.test(e.message));
+  assert.throws(() => op(x).sum().backward(), (e: unknown) => e instanceof ValueError && e.op === 'Tensor.backward' && /twoGrads returned 2 gradients for 1 inputs/.test(e.message));
 });
 
 // ── graph lifetime ──
@@ -216,7 +216,7 @@ test('backward twice without retainGraph → clear error; with retainGraph the s
       const x = f64(v, shape, true);
       const y = x.mul(x).sum();
       y.backward();
-      assert.throws(() => y.backward(), (e: unknown) => e instanceof Error && /second time/.test(e.message) && /retainGraph/.test(e.message) && e.message.startsWith('backward: '));
+      assert.throws(() => y.backward(), (e: unknown) => e instanceof Error && /second time/.test(e.message) && /retainGraph/.test(e.message) && e.message.startsWith('Tensor.backward: '));
       assertClose(x.grad!.data, v.map((t) => 2 * t), F64, 'grad after one pass');
 
       const x2 = f64(v, shape, true);
@@ -441,10 +441,10 @@ test('backward on a non-scalar without a grad → ShapeError; with a grad of the
     fc.property(shapeArb(4, 4, 1).filter((s) => sizeOfShape(s) > 1), (shape) => {
       const x = ones(shape, { dtype: 'float64', requiresGrad: true });
       const y = x.mul(2);
-      assert.throws(() => y.backward(), (e: unknown) => e instanceof ShapeError && e.op === 'backward' && e.arg === 'grad' && e.message.includes(`[${shape.join(',')}]`));
+      assert.throws(() => y.backward(), (e: unknown) => e instanceof ShapeError && e.op === 'Tensor.backward' && e.arg === 'grad' && e.message.includes(`[${shape.join(',')}]`));
       // a grad that merely broadcasts to y is not y's shape
-      assert.throws(() => y.backward(ones([2, ...shape], { dtype: 'float64' })), (e: unknown) => e instanceof ShapeError && e.op === 'backward');
-      assert.throws(() => y.backward(ones(shape, { dtype: 'float32' })), (e: unknown) => e instanceof DTypeError && e.op === 'backward');
+      assert.throws(() => y.backward(ones([2, ...shape], { dtype: 'float64' })), (e: unknown) => e instanceof ShapeError && e.op === 'Tensor.backward');
+      assert.throws(() => y.backward(ones(shape, { dtype: 'float32' })), (e: unknown) => e instanceof DTypeError && e.op === 'Tensor.backward');
       y.backward(ones(shape, { dtype: 'float64' }));
       assert.ok(x.grad!.data.every((t) => t === 2));
     }),
@@ -454,7 +454,7 @@ test('backward on a non-scalar without a grad → ShapeError; with a grad of the
 
 test('backward on a tensor that does not require grad → ValueError from backward', () => {
   const x = f64([1, 2], [2]);
-  assert.throws(() => x.sum().backward(), (e: unknown) => e instanceof ValueError && e.op === 'backward' && /does not require grad/.test(e.message));
+  assert.throws(() => x.sum().backward(), (e: unknown) => e instanceof ValueError && e.op === 'Tensor.backward' && /does not require grad/.test(e.message));
 });
 
 test('a single-element output of any rank gets an implied grad of 1 in its own dtype', () => {

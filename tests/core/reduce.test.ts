@@ -291,7 +291,7 @@ test('every reduction throws AxisError naming the op for out-of-range, repeated 
     ['mean', (x, a) => mean(x, a)],
     ['max', (x, a) => max(x, a)],
     ['min', (x, a) => min(x, a)],
-    ['var', (x, a) => variance(x, a)],
+    ['variance', (x, a) => variance(x, a)],
     ['logsumexp', (x, a) => logsumexp(x, a)],
     ['argmax', (x, a) => argmax(x, typeof a === 'number' ? a : 0.5)],
     ['argmin', (x, a) => argmin(x, typeof a === 'number' ? a : 0.5)],
