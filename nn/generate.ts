@@ -2,7 +2,7 @@
  * Autoregressive sampling with a KV cache: the prompt is encoded once (prefill), then each new token costs one
  * single-position forward. Sampling is float64 on the host: temperature, top-k, top-p (nucleus), inverse CDF.
  */
-import { Module, Tensor, ValueError, noGrad, type Generator } from '../core/index.js';
+import { DTypeError, Generator, Module, Tensor, ValueError, describeValue, expectInteger, expectNumber, expectOptions, noGrad } from '../core/index.js';
 import type { KVCache } from './kv-cache.js';
 
 /** A decoder that maps ids [B, T] to logits [B, T, V], continuing from per-layer caches (models/gpt.ts GPT is one). */
@@ -34,15 +34,12 @@ export interface GenerateOptions extends SampleOptions {
  * state: one `generator.random()` per sampled token, none when greedy.
  */
 export function generate(model: CausalLM, prompt: readonly number[], options: GenerateOptions): number[] {
-  const { maxNewTokens, generator, stopToken } = options;
-  const sample = validateSampling('generate', options, generator);
-  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) {
-    throw new ValueError('generate', `maxNewTokens must be an integer ≥ 0, got maxNewTokens=${maxNewTokens}`, 'maxNewTokens');
+  const op = 'generate';
+  if (model === null || typeof model !== 'object' || typeof model.forward !== 'function' || typeof model.newCaches !== 'function') {
+    throw new DTypeError(op, `model must be a causal LM with forward(ids, { caches }) and newCaches(), got ${describeValue(model)}`, 'model');
   }
-  if (prompt.length === 0) throw new ValueError('generate', 'prompt is empty (need at least one token to condition on)', 'prompt');
-  prompt.forEach((t, i) => {
-    if (!Number.isInteger(t) || t < 0) throw new ValueError('generate', `prompt[${i}]=${t} is not a token id (an integer ≥ 0)`, 'prompt');
-  });
+  checkPrompt(op, prompt, (model as { config?: { vocabSize?: unknown } }).config?.vocabSize);
+  const { maxNewTokens, generator, stopToken, sample } = checkGenerateOptions(op, options);
   if (maxNewTokens === 0) return [];
 
   const module = model instanceof Module ? model : null;
@@ -72,14 +69,18 @@ export function generate(model: CausalLM, prompt: readonly number[], options: Ge
  * along that order. −∞ logits have probability 0; if some logits are +∞ they share all the probability.
  */
 export function sampleFromLogits(logits: ArrayLike<number>, options: SampleOptions = {}, generator?: Generator): number {
-  const { temperature, topK, topP } = validateSampling('sampleFromLogits', options, generator);
+  const op = 'sampleFromLogits';
+  const { temperature, topK, topP } = validateSampling(op, expectOptions(op, 'options', options), generator);
+  if (logits instanceof Tensor || logits === null || typeof logits !== 'object' || typeof logits.length !== 'number') {
+    throw new DTypeError(op, `logits must be an array of numbers (a Tensor's .data row), got ${describeValue(logits)}`, 'logits');
+  }
   const V = logits.length;
   if (V === 0) throw new ValueError('sampleFromLogits', 'logits are empty', 'logits');
   let max = -Infinity;
   let argmax = -1;
   for (let i = 0; i < V; i++) {
     const l = logits[i]!;
-    if (Number.isNaN(l)) throw new ValueError('sampleFromLogits', `logits[${i}] is NaN`, 'logits');
+    if (typeof l !== 'number' || Number.isNaN(l)) throw new ValueError('sampleFromLogits', `logits[${i}] is ${describeValue(l)}, not a number`, 'logits');
     if (l > max) {
       max = l;
       argmax = i;
@@ -127,16 +128,43 @@ export function sampleFromLogits(logits: ArrayLike<number>, options: SampleOptio
   return order[lastPositive]!; // u within rounding of the total
 }
 
+/** A prompt: a non-empty array of token ids (integers ≥ 0, and < vocabSize when the model says its vocabulary size). */
+export function checkPrompt(op: string, prompt: unknown, vocabSize?: unknown): asserts prompt is readonly number[] {
+  const V = typeof vocabSize === 'number' ? vocabSize : Infinity;
+  if (!Array.isArray(prompt)) throw new DTypeError(op, `prompt must be an array of token ids, got ${describeValue(prompt)}`, 'prompt');
+  if (prompt.length === 0) throw new ValueError(op, 'prompt is empty (need at least one token to condition on)', 'prompt');
+  prompt.forEach((t: unknown, i) => {
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t >= V) {
+      throw new ValueError(op, `prompt[${i}]=${describeValue(t)} is not a token id (an integer in [0, ${V}))`, 'prompt');
+    }
+  });
+}
+
+/** generate's options checked with `op` (generate, or a model's own generate method) in the messages. */
+export function checkGenerateOptions(op: string, options: GenerateOptions): {
+  maxNewTokens: number; generator: Generator | undefined; stopToken: number | undefined; sample: Required<SampleOptions>;
+} {
+  if (options === undefined || options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new DTypeError(op, `options must be an object with maxNewTokens, got ${describeValue(options)}`, 'options');
+  }
+  const o = expectOptions(op, 'options', options, ['maxNewTokens', 'generator', 'stopToken', 'temperature', 'topK', 'topP']);
+  const maxNewTokens = expectInteger(op, 'maxNewTokens', o.maxNewTokens, { min: 0 });
+  if (o.generator !== undefined && !(o.generator instanceof Generator)) {
+    throw new DTypeError(op, `generator must be a Generator, got ${describeValue(o.generator)}`, 'generator');
+  }
+  if (o.stopToken !== undefined) expectInteger(op, 'stopToken', o.stopToken, { min: 0 });
+  return { maxNewTokens, generator: o.generator, stopToken: o.stopToken, sample: validateSampling(op, o, o.generator) };
+}
+
 /** Validated sampling options with defaults. */
 function validateSampling(op: string, options: SampleOptions, generator: Generator | undefined): Required<SampleOptions> {
   const { temperature = 1, topK = Infinity, topP = 1 } = options;
-  if (!(temperature >= 0) || temperature === Infinity) {
-    throw new ValueError(op, `temperature must be finite and ≥ 0 (0 = greedy), got temperature=${temperature}`, 'temperature');
+  expectNumber(op, 'temperature', temperature, { min: 0 });
+  if (topK !== Infinity) expectInteger(op, 'topK', topK, { min: 1 });
+  expectNumber(op, 'topP', topP, { above: 0, max: 1 });
+  if (generator !== undefined && !(generator instanceof Generator)) {
+    throw new DTypeError(op, `generator must be a Generator, got ${describeValue(generator)}`, 'generator');
   }
-  if (!(topK >= 1) || (topK !== Infinity && !Number.isInteger(topK))) {
-    throw new ValueError(op, `topK must be an integer ≥ 1, got topK=${topK}`, 'topK');
-  }
-  if (!(topP > 0 && topP <= 1)) throw new ValueError(op, `topP must lie in (0, 1], got topP=${topP}`, 'topP');
   if (temperature > 0 && generator === undefined) {
     throw new ValueError(op, `sampling at temperature=${temperature} needs a generator (pass { generator: new Generator(seed) }, or temperature 0 for greedy)`, 'generator');
   }

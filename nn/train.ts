@@ -3,7 +3,10 @@
  * periodic evaluation and a progress line (rewritten in place on a terminal, plain lines otherwise).
  * Nothing here imports a Node module: the default output is `globalThis.process?.stdout`, absent in a browser.
  */
-import { Module, ValueError, clipGradNorm, noGrad, type Optimizer, type Tensor } from '../core/index.js';
+import {
+  DTypeError, Module, Optimizer, Tensor, ValueError, clipGradNorm, describeValue, expectInteger, expectNumber, expectOptions, noGrad,
+} from '../core/index.js';
+import { expectFunction, optionalFunction } from './checks.js';
 
 /** Progress after a step. `step` counts completed steps (1…steps); the schedule and lossFn see 0-based steps. */
 export interface TrainProgress {
@@ -75,10 +78,10 @@ const TTY_REDRAW_MS = 50;
  * finite, before any parameter is updated with it.
  */
 export function train(params: Module | readonly Tensor[], lossFn: (step: number) => Tensor, options: TrainOptions): TrainResult {
+  validate(params, lossFn, options);
   const { steps, optimizer, schedule, evaluate, onStep } = options;
   const module = params instanceof Module ? params : null;
   const paramList: readonly Tensor[] = module !== null ? module.parameters() : params as readonly Tensor[];
-  validate(options);
   const maxNorm = options.clipGradNorm;
   const tokensPerStep = options.tokensPerStep ?? 0;
   const evalEvery = options.evalEvery ?? Infinity;
@@ -102,7 +105,9 @@ export function train(params: Module | readonly Tensor[], lossFn: (step: number)
     module?.eval();
     let v: number;
     try {
-      v = noGrad(() => evaluate!());
+      const result: unknown = noGrad(() => evaluate!());
+      if (typeof result !== 'number') throw new DTypeError('train', `evaluate() returned ${describeValue(result)}, not a number`, 'evaluate');
+      v = result;
     } finally {
       if (module !== null) module.train(wasTraining);
     }
@@ -116,12 +121,14 @@ export function train(params: Module | readonly Tensor[], lossFn: (step: number)
     for (let step = 0; step < steps; step++) {
       const t0 = now();
       if (schedule !== undefined) {
-        const lr = schedule(step);
-        if (!(lr >= 0) || !Number.isFinite(lr)) throw new ValueError('train', `schedule(${step}) returned lr=${lr} (need a finite lr ≥ 0)`, 'schedule');
+        const lr: unknown = schedule(step);
+        if (typeof lr !== 'number' || !(lr >= 0) || !Number.isFinite(lr)) throw new ValueError('train', `schedule(${step}) returned lr=${lr} (need a finite lr ≥ 0)`, 'schedule');
         optimizer.lr = lr;
       }
       const lr = optimizer.lr;
-      const lossTensor = lossFn(step);
+      const lossTensor: unknown = lossFn(step);
+      if (!(lossTensor instanceof Tensor)) throw new DTypeError('train', `lossFn(${step}) returned ${describeValue(lossTensor)}, not a Tensor`, 'lossFn');
+      if (lossTensor.size !== 1) throw new ValueError('train', `lossFn(${step}) returned a Tensor [${lossTensor.shape.join(',')}], not a one-element loss`, 'lossFn');
       const loss = lossTensor.item();
       if (!Number.isFinite(loss)) {
         throw new ValueError('train', `loss is ${loss} at step ${step} (0-based, of ${steps}) — stopped before updating (lower the lr, clip gradients, or check the inputs)`, 'loss');
@@ -196,15 +203,32 @@ export function formatProgress(p: TrainProgress, secondsPerStep?: number): strin
   return parts.join(' │ ');
 }
 
-function validate(options: TrainOptions): void {
-  const { steps, clipGradNorm: clip, tokensPerStep, evalEvery, logEvery } = options;
-  if (!Number.isInteger(steps) || steps < 0) throw new ValueError('train', `steps must be an integer ≥ 0, got steps=${steps}`, 'steps');
-  if (clip !== undefined && !(clip > 0)) throw new ValueError('train', `clipGradNorm must be > 0, got clipGradNorm=${clip}`, 'clipGradNorm');
-  if (tokensPerStep !== undefined && !(tokensPerStep >= 0)) {
-    throw new ValueError('train', `tokensPerStep must be ≥ 0, got tokensPerStep=${tokensPerStep}`, 'tokensPerStep');
+const TRAIN_OPTIONS = ['steps', 'optimizer', 'clipGradNorm', 'schedule', 'tokensPerStep', 'evaluate', 'evalEvery', 'logEvery', 'output', 'onStep'] as const;
+
+function validate(params: unknown, lossFn: unknown, options: TrainOptions): void {
+  const op = 'train';
+  if (!(params instanceof Module)) {
+    if (!Array.isArray(params)) throw new DTypeError(op, `params must be a Module or an array of Tensors, got ${describeValue(params)}`, 'params');
+    params.forEach((p: unknown, i) => {
+      if (!(p instanceof Tensor)) throw new DTypeError(op, `params[${i}] must be a Tensor, got ${describeValue(p)}`, 'params');
+    });
   }
-  for (const [name, v] of [['evalEvery', evalEvery], ['logEvery', logEvery]] as const) {
-    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new ValueError('train', `${name} must be an integer ≥ 1, got ${name}=${v}`, name);
+  expectFunction(op, 'lossFn', lossFn);
+  if (options === undefined || options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new DTypeError(op, `options must be an object with steps and optimizer, got ${describeValue(options)}`, 'options');
+  }
+  const o = expectOptions(op, 'options', options, TRAIN_OPTIONS);
+  expectInteger(op, 'steps', o.steps, { min: 0 });
+  if (!(o.optimizer instanceof Optimizer)) throw new DTypeError(op, `optimizer must be an Optimizer (SGD, Adam, AdamW), got ${describeValue(o.optimizer)}`, 'optimizer');
+  if (o.clipGradNorm !== undefined) expectNumber(op, 'clipGradNorm', o.clipGradNorm, { above: 0 });
+  if (o.tokensPerStep !== undefined) expectNumber(op, 'tokensPerStep', o.tokensPerStep, { min: 0 });
+  if (o.evalEvery !== undefined) expectInteger(op, 'evalEvery', o.evalEvery, { min: 1 });
+  if (o.logEvery !== undefined) expectInteger(op, 'logEvery', o.logEvery, { min: 1 });
+  optionalFunction(op, 'schedule', o.schedule);
+  optionalFunction(op, 'evaluate', o.evaluate);
+  optionalFunction(op, 'onStep', o.onStep);
+  if (o.output !== undefined && o.output !== null && (typeof o.output !== 'object' || typeof o.output.write !== 'function')) {
+    throw new DTypeError(op, `output must be null or an object with write(s), got ${describeValue(o.output)}`, 'output');
   }
 }
 
