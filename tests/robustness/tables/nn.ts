@@ -1,0 +1,235 @@
+/** Robustness table for nn/: one entry per runtime export (see harness.ts for what each argument kind gets). */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import {
+  FifoMemory, GPT, Generator, qkSpectrum, randn, KVCache, LatentKVCache, Linear, MLP, PaTHCache, RoPE, SGD, Tensor, mseLoss, serializeSafetensors,
+} from '../../../index.js';
+import { A, cls, exempt, fn, method, opt, type ArgSpec, type Entry } from '../harness.js';
+import { ints, t, vals } from './fixtures.js';
+
+const D = 8; // model width
+const T = 4; // tokens
+const x = () => t(1, T, D);
+const dtype = A.enum('dtype');
+const gen = A.object('generator');
+const bhtd = () => t(1, 2, T, 4); // [B, H, T, d]
+const unit = (v: Tensor) => v.div(v.square().sum(-1, true).sqrt()); // PaTH's w rows are unit vectors
+const beta = () => vals(Array.from({ length: 2 * T }, (_, i) => 0.5 + 0.1 * (i % 3)), [1, 2, T]);
+const pathArgs = () => [bhtd(), bhtd(), bhtd(), unit(bhtd()), beta(), { chunkSize: 2 }];
+const pathSpec: ArgSpec[] = [
+  A.tensor('q'), A.tensor('k'), A.tensor('v'), A.tensor('w'), A.tensor('beta'),
+  A.options('options', { scale: A.real('scale'), chunkSize: A.size('chunkSize'), forgetGate: A.tensor('forgetGate', { nullable: true }) }),
+];
+const mla = () => ({ dim: D, numHeads: 2, kvLoraRank: 4, qLoraRank: null, qkNopeHeadDim: 4, qkRopeHeadDim: 2, vHeadDim: 4, generator: new Generator(1) });
+const mlaDims: Record<string, ArgSpec> = {
+  dim: A.size('dim', { required: true }), numHeads: A.size('numHeads', { required: true }), kvLoraRank: A.size('kvLoraRank', { required: true }),
+  qLoraRank: A.size('qLoraRank', { nullable: true }), qkNopeHeadDim: A.size('qkNopeHeadDim', { required: true }), qkRopeHeadDim: A.size('qkRopeHeadDim', { required: true }),
+  vHeadDim: A.size('vHeadDim', { required: true }), rope: A.enum('rope'), bias: A.bool('bias'),
+};
+const tinyModel = () => new Linear(2, 2, { generator: new Generator(1) });
+/** One scratch file per test process, overwritten by every saveSafetensors call. */
+const tmpPath = () => join(tmpdir(), `ropelab-robustness-${process.pid}.safetensors`);
+/** A valid file for loadSafetensors: the state of tinyModel(), written before the call. */
+const savedPath = () => {
+  const path = join(tmpdir(), `ropelab-robustness-${process.pid}-load.safetensors`);
+  writeFileSync(path, serializeSafetensors(tinyModel().stateDict()));
+  return path;
+};
+const eig = () => Float64Array.from([3, 2, 1, 0.5, 0.25, 0.1]);
+const tinyGPT = () => new GPT({ vocabSize: 11, contextLength: 8, dim: D, numLayers: 1, numHeads: 2, positional: 'rope', seed: 1 });
+const memState = (m: FifoMemory) => m.initial(1);
+
+export const nnEntries: readonly Entry[] = [
+  exempt('BASELINE_QUANTILES', 'a constant array, not callable'),
+  exempt('SAFETENSORS_MAX_HEADER_BYTES', 'a constant number, not callable'),
+  // Module and Parameter are re-exports of core's (the same objects): their entries live in core.test.ts.
+
+  // init
+  fn('uniformParameter', () => [[2, 3], 0.1, new Generator(1), 'float32'], [A.shape('shape'), A.real('bound'), gen, A.enum('dtype', { optional: true })]),
+  fn('normalParameter', () => [[2, 3], 0.02, new Generator(1), 'float32'], [A.shape('shape'), A.real('std'), gen, A.enum('dtype', { optional: true })]),
+  fn('constantParameter', () => [[2, 3], 1, 'float32'], [A.shape('shape'), A.data('value'), A.enum('dtype', { optional: true })]),
+  fn('gpt2Init', () => [new MLP(D, 16, { generator: new Generator(1) }), 2, new Generator(1), /weight/, /fc2/], [A.object('model'), A.size('numLayers'), gen, A.object('select'), A.object('residual')]),
+
+  // layers
+  cls('Linear', () => [D, 4, { bias: true, generator: new Generator(1) }], [A.size('inFeatures'), A.size('outFeatures'), A.options('options', { bias: A.bool('bias'), generator: gen, dtype })], [
+    method('forward', () => [x()], [A.tensor('x')]),
+  ]),
+  cls('Embedding', () => [11, D, { generator: new Generator(1), std: 0.02 }], [A.size('numEmbeddings'), A.size('dim'), A.options('options', { generator: gen, dtype, std: A.real('std') })], [
+    method('forward', () => [ints([1, 2, 10], [1, 3])], [A.configTensor('ids', { arrayOk: true })]),
+  ]),
+  cls('LayerNorm', () => [D, { eps: 1e-5, affine: true, bias: true }], [A.size('dim'), A.options('options', { eps: A.real('eps'), affine: A.bool('affine'), dtype, bias: A.bool('bias') })], [
+    method('forward', () => [x()], [A.tensor('x')]),
+  ]),
+  cls('RMSNorm', () => [D, { eps: 1e-5, affine: true }], [A.size('dim'), A.options('options', { eps: A.real('eps'), affine: A.bool('affine'), dtype })], [
+    method('forward', () => [x()], [A.tensor('x')]),
+  ]),
+  cls('Dropout', () => [0.5, { generator: new Generator(1) }], [A.real('p'), A.options('options', { generator: gen })], [method('forward', () => [x()], [A.tensor('x')])]),
+  cls('MLP', () => [D, 16, { generator: new Generator(1) }], [A.size('dim'), A.size('hidden', { optional: true }), A.options('options', { bias: A.bool('bias'), generator: gen, dtype })], [
+    method('forward', () => [x()], [A.tensor('x')]),
+  ]),
+  cls('SwiGLU', () => [D, 16, { generator: new Generator(1) }], [A.size('dim'), A.size('hidden', { optional: true }), A.options('options', { bias: A.bool('bias'), generator: gen, dtype })], [
+    method('forward', () => [x()], [A.tensor('x')]),
+  ]),
+
+  // masks
+  fn('causalMask', () => [3, 4], [A.size('Tq'), A.size('Tk', { optional: true })]),
+  fn('slidingWindowMask', () => [3, 4, 2], [A.size('Tq'), A.size('Tk'), A.size('window')]),
+  fn('paddingMask', () => [[2, 3], 4], [A.ints('lengths'), A.size('Tk')]),
+  fn('documentMask', () => [ints([0, 0, 1, 1])], [A.configTensor('docIds', { arrayOk: true })]),
+  fn('combineMasks', () => [vals([0, -Infinity, 0, 0], [2, 2]), vals([0, 0, -Infinity, 0], [2, 2])], [A.tensor('masks[0]'), A.tensor('masks[1]')]),
+
+  // caches and attention
+  cls('KVCache', () => [{ maxLength: 16 }], [A.options('options', { maxLength: A.size('maxLength') })], [
+    method('append', () => [t(1, 2, 1, 4), t(1, 2, 1, 4)], [A.tensor('k'), A.tensor('v')]),
+  ]),
+  fn('scaledDotProductAttention', () => [bhtd(), bhtd(), bhtd(), { causal: true, scale: 0.5 }], [
+    A.tensor('q'), A.tensor('k'), A.tensor('v'),
+    A.options('options', { mask: A.tensor('mask', { nullable: true }), causal: A.bool('causal'), window: A.size('window'), scale: A.real('scale') }),
+  ]),
+  cls('MultiHeadAttention', () => [D, { numHeads: 2, positional: new RoPE(4), generator: new Generator(1) }], [
+    A.size('dim'),
+    A.options('options', {
+      numHeads: A.size('numHeads', { required: true }), numKVHeads: A.size('numKVHeads'), headDim: A.size('headDim'), kvDim: A.size('kvDim'), bias: A.bool('bias'),
+      positional: A.object('positional'), window: A.size('window'), generator: gen, dtype,
+    }, { optional: false }),
+  ], [
+    method('forward', () => [x(), { causal: true, positions: vals([0, 1, 2, 3]) }], [
+      A.tensor('x'),
+      A.options('options', { context: A.tensor('context'), mask: A.tensor('mask', { nullable: true }), causal: A.bool('causal'), positions: A.configTensor('positions'), cache: A.object('cache') }),
+    ]),
+  ]),
+  cls('Block', () => [D, { numHeads: 2, mlp: 'gelu', norm: 'layer', hidden: 16, positional: new RoPE(4), generator: new Generator(1) }], [
+    A.size('dim'),
+    A.options('options', {
+      numHeads: A.size('numHeads', { required: true }), numKVHeads: A.size('numKVHeads'), mlp: A.enum('mlp'), norm: A.enum('norm'), hidden: A.size('hidden'),
+      positional: A.object('positional'), window: A.size('window'), dropout: A.real('dropout'), bias: A.bool('bias'), generator: gen, dtype,
+    }, { optional: false }),
+  ], [
+    method('forward', () => [x(), { causal: true }], [A.tensor('x'), A.options('options', { mask: A.tensor('mask', { nullable: true }), causal: A.bool('causal'), positions: A.configTensor('positions'), cache: A.object('cache') })]),
+  ]),
+  fn('chunkedAttention', () => [bhtd(), bhtd(), bhtd(), 2, { causal: true, scale: 0.5, offset: 0 }], [
+    A.tensor('q'), A.tensor('k'), A.tensor('v'), A.size('chunkSize'), A.options('options', { causal: A.bool('causal'), scale: A.real('scale'), offset: A.size('offset') }),
+  ]),
+  cls('ChunkedAttention', () => [D, 2, 2, { generator: new Generator(1) }], [
+    A.size('dim'), A.size('numHeads'), A.size('chunkSize'), A.options('options', { positional: A.object('positional'), bias: A.bool('bias'), generator: gen, dtype }),
+  ], [method('forward', () => [x(), {}], [A.tensor('x'), A.options('options', { positions: A.configTensor('positions'), cache: A.object('cache') })])]),
+  cls('FifoMemory', () => [4, D, { numHeads: 2, pool: 'chunk-mean', poolSize: 2, gate: 0.5, init: 'zeros', generator: new Generator(1) }], [
+    A.size('numSlots'), A.size('dim'),
+    A.options('options', { numHeads: A.size('numHeads'), pool: A.enum('pool'), poolSize: A.size('poolSize'), gate: A.real('gate'), init: A.enum('init'), bias: A.bool('bias'), generator: gen, dtype }),
+  ], [
+    method('initial', () => [1], [A.size('batch')]),
+    method('poolCandidates', () => [x()], [A.tensor('h')]),
+    method('read', (m: FifoMemory) => [x(), memState(m)], [A.tensor('x'), A.object('state')]),
+    method('write', (m: FifoMemory) => [memState(m), t(1, 2, D)], [A.object('state'), A.tensor('candidates')]),
+    method('ordered', (m: FifoMemory) => [memState(m)], [A.object('state')]),
+  ]),
+  cls('MemoryBlock', () => [D, { numHeads: 2, chunkSize: 2, memorySlots: 4, generator: new Generator(1) }], [
+    A.size('dim'),
+    A.options('options', {
+      numHeads: A.size('numHeads', { required: true }), chunkSize: A.size('chunkSize', { required: true }), memorySlots: A.size('memorySlots', { required: true }),
+      combine: A.enum('combine'), gate: A.real('gate'), pool: A.enum('pool'), memoryInit: A.enum('memoryInit'), mlp: A.enum('mlp'), norm: A.enum('norm'),
+      hidden: A.size('hidden'), dropout: A.real('dropout'), bias: A.bool('bias'), generator: gen, dtype,
+    }, { optional: false }),
+  ], [
+    method('forward', (m: { memory: FifoMemory }) => [x(), m.memory.initial(1), {}], [A.tensor('x'), A.object('memory'), A.options('options', { positions: A.configTensor('positions'), caches: A.object('caches') })]),
+  ]),
+
+  // MLA
+  fn('mlaParameterShapes', () => [mla()], [A.options('dims', mlaDims, { optional: false })]),
+  fn('mlaCacheNumbersPerToken', () => [mla()], [A.options('dims', mlaDims, { optional: false })]),
+  cls('LatentKVCache', () => [{ kvLoraRank: 4, qkRopeHeadDim: 2, maxLength: 16 }], [
+    A.options('options', { kvLoraRank: A.size('kvLoraRank', { required: true }), qkRopeHeadDim: A.size('qkRopeHeadDim', { required: true }), ropeKeyHeads: A.size('ropeKeyHeads'), maxLength: A.size('maxLength') }, { optional: false }),
+  ], [method('appendLatent', () => [t(1, 1, 1, 4), t(1, 1, 1, 2)], [A.tensor('latent'), A.tensor('ropeKey')])]),
+  cls('MultiHeadLatentAttention', () => [{ ...mla(), mode: 'explicit', ropeBase: 10000, ropeLayout: 'half', normEps: 1e-6 }], [
+    A.options('options', {
+      ...mlaDims, mode: A.enum('mode'), ropeBase: A.real('ropeBase'), ropeLayout: A.enum('ropeLayout'), rotary: A.object('rotary'), softmaxScale: A.real('softmaxScale'),
+      normEps: A.real('normEps'), generator: gen, dtype,
+    }, { optional: false }),
+  ], [
+    method('forward', () => [x(), {}], [A.tensor('x'), A.options('options', { cache: A.object('cache'), positions: A.configTensor('positions') })]),
+    method('logits', () => [x(), {}], [A.tensor('x'), A.options('options', { cache: A.object('cache'), positions: A.configTensor('positions') })]),
+    method('newCache', () => [{ maxLength: 16 }], [A.options('options', { maxLength: A.size('maxLength') })]),
+  ]),
+
+  // PaTH
+  fn('pathAttention', pathArgs, pathSpec),
+  fn('pathAttentionDirect', pathArgs, pathSpec),
+  fn('pathAttentionRecurrent', pathArgs, pathSpec),
+  cls('PaTHCache', () => [], [], [
+    method('step', () => [t(1, 2, 1, 4), t(1, 2, 1, 4), t(1, 2, 1, 4), unit(t(1, 2, 1, 4)), vals([0.5, 0.6], [1, 2, 1]), {}], pathSpec),
+  ]),
+  cls('ShortConvolution', () => [D, 3, { generator: new Generator(1) }], [A.size('channels'), A.size('kernel'), A.options('options', { generator: gen, dtype })], [
+    method('forward', () => [x(), null], [A.tensor('u'), A.tensor('state', { optional: true, nullable: true })]),
+  ]),
+  cls('PaTHAttention', () => [D, { numHeads: 2, chunkSize: 2, generator: new Generator(1) }], [
+    A.size('dim'),
+    A.options('options', {
+      numHeads: A.size('numHeads', { required: true }), numKVHeads: A.size('numKVHeads'), useForgetGate: A.bool('useForgetGate'), lowRankW: A.size('lowRankW'),
+      shortConv: A.size('shortConv'), qkNorm: A.bool('qkNorm'), chunkSize: A.size('chunkSize'), generator: gen, dtype,
+    }, { optional: false }),
+  ], [method('forward', () => [x(), {}], [A.tensor('x'), A.options('options', { cache: A.object('cache') })])]),
+
+  // safetensors
+  fn('serializeSafetensors', () => [{ w: t(2, 2) }, { format: 'pt' }], [A.object('tensors'), A.object('metadata', { optional: true })]),
+  fn('parseSafetensors', () => [serializeSafetensors({ w: t(2, 2) })], [A.bytes('bytes')]),
+  fn('saveSafetensors', () => [tinyModel(), tmpPath(), { format: 'pt' }], [A.object('module'), A.path('path'), A.object('metadata', { optional: true })]),
+  fn('loadSafetensors', () => [tinyModel(), savedPath(), { strict: true }], [
+    A.object('module'), A.path('path'), A.options('options', { strict: A.bool('strict') }),
+  ]),
+
+  // training and generation
+  fn('train', () => {
+    const m = tinyModel();
+    const target = t(3, 2);
+    return [m, () => mseLoss(m.forward(t(3, 2)), target), { steps: 2, optimizer: new SGD(m.parameters(), { lr: 0.01 }), output: null, clipGradNorm: 1 }];
+  }, [
+    A.object('params'), A.fn('lossFn'),
+    A.options('options', {
+      steps: A.size('steps', { required: true, work: true }), optimizer: A.object('optimizer', { required: true }), clipGradNorm: A.real('clipGradNorm'), schedule: A.fn('schedule'),
+      tokensPerStep: A.size('tokensPerStep'), evaluate: A.fn('evaluate'), evalEvery: A.size('evalEvery', { work: true }), logEvery: A.size('logEvery', { work: true }), output: A.object('output', { nullable: true }), onStep: A.fn('onStep'),
+    }, { optional: false }),
+  ]),
+  fn('formatProgress', () => [{ step: 1, steps: 10, loss: 2.5, lr: 1e-3, tokensPerSecond: 100, etaSeconds: 5 }, 0.1], [
+    A.options('p', {
+      step: A.size('step', { required: true }), steps: A.size('steps', { required: true }), loss: A.data('loss', { required: true }), lr: A.real('lr', { required: true }),
+      tokensPerSecond: A.real('tokensPerSecond', { required: true }), etaSeconds: A.real('etaSeconds', { required: true }), valLoss: A.data('valLoss'),
+    }, { optional: false }),
+    A.real('secondsPerStep', { optional: true }),
+  ]),
+  fn('generate', () => [tinyGPT(), [1, 2, 3], { maxNewTokens: 2, generator: new Generator(1), temperature: 1, topK: 5, topP: 0.9 }], [
+    A.object('model'), A.ints('prompt'),
+    A.options('options', {
+      maxNewTokens: A.size('maxNewTokens', { required: true, work: true }), generator: gen, stopToken: A.int('stopToken'), temperature: A.real('temperature'), topK: A.size('topK'), topP: A.real('topP'),
+    }, { optional: false }),
+  ]),
+  fn('sampleFromLogits', () => [[0.1, 2, -1, 0.5], { temperature: 1, topK: 2, topP: 0.9 }, new Generator(1)], [
+    A.reals('logits'), A.options('options', { temperature: A.real('temperature'), topK: A.size('topK'), topP: A.real('topP') }), opt(gen),
+  ]),
+
+  // spectral diagnostics
+  fn('marchenkoPasturEdges', () => [0.5, 1], [A.real('gamma'), A.real('sigma2', { optional: true })]),
+  fn('bbpLocation', () => [2, 0.5, 1], [A.real('theta'), A.real('gamma'), A.real('sigma2', { optional: true })]),
+  fn('tracyWidomScale', () => [100, 50, 1], [A.size('n'), A.size('p'), A.real('sigma2', { optional: true })]),
+  fn('marchenkoPasturCdf', () => [1, 0.5, 1], [A.real('x'), A.real('gamma'), A.real('sigma2', { optional: true })]),
+  fn('marchenkoPasturQuantile', () => [0.5, 0.5, 1], [A.real('q'), A.real('gamma'), A.real('sigma2', { optional: true })]),
+  fn('marchenkoPasturMedian', () => [0.5, 1], [A.real('gamma'), A.real('sigma2', { optional: true })]),
+  fn('effectiveRank', () => [eig()], [A.reals('eigenvalues')]),
+  fn('stableRank', () => [eig()], [A.reals('eigenvalues')]),
+  fn('spectralDiagnostics', () => [eig(), { n: 64, p: 6, sigma2: 1, edgeMargin: 0.1 }], [
+    A.reals('eigenvalues'),
+    A.options('options', { n: A.size('n', { required: true }), p: A.size('p'), sigma2: A.real('sigma2'), baseline: A.object('baseline'), edgeMargin: A.real('edgeMargin') }, { optional: false }),
+  ]),
+  fn('qkSpectrum', () => [t(D, D), t(D, D), { numHeads: 2, numKVHeads: 2, perHead: true }], [
+    A.tensor('wq'), A.tensor('wk'), A.options('options', { numHeads: A.size('numHeads'), numKVHeads: A.size('numKVHeads'), perHead: A.bool('perHead') }),
+  ]),
+  fn('baselineFromSpectra', () => [[1, 2].map((s) => qkSpectrum(randn([D, D], { generator: new Generator(s) }), randn([D, D], { generator: new Generator(s + 9) })).layer), { margin: 0.1 }], [A.object('spectra'), A.options('options', { margin: A.real('margin') })]),
+  fn('randomInitBaseline', () => [[D, D], 'linear', { numHeads: 2, samples: 2, generator: new Generator(1), margin: 0.1 }], [
+    A.ints('shape'), A.object('init', { optional: true }),
+    A.options('options', { numHeads: A.size('numHeads'), numKVHeads: A.size('numKVHeads'), perHead: A.bool('perHead'), samples: A.size('samples', { work: true }), generator: gen, margin: A.real('margin') }),
+  ]),
+];
+
+void KVCache;
+void LatentKVCache;
+void PaTHCache;
