@@ -3,9 +3,60 @@
  * with shapes in comments. B batch, T sequence length, C model dim, V vocabulary size.
  * The positional encoding is chosen by name from positional/registry.ts.
  */
-import { Generator, Module, Parameter, Tensor, ValueError, crossEntropy, fmtShape, matmul, randn, type DType } from '../core/index.js';
+import {
+  DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, crossEntropy, describeValue, expectNumber, expectOneOf,
+  expectOptions, fmtShape, matmul, randn, type DType,
+} from '../core/index.js';
 import { Block, Embedding, KVCache, LayerNorm, RMSNorm, gpt2Init } from '../nn/index.js';
-import { NoPE, createPositional, type PositionalEncoding, type PositionalSpec } from '../positional/index.js';
+import {
+  expectEncodingFits, expectSize, expectTokenIds, expectWeight, optionalBoolean, optionalCaches, optionalDType, optionalProbability,
+} from '../nn/checks.js';
+import { NoPE, PositionalEncoding, createPositional, positionalNames, type PositionalSpec } from '../positional/index.js';
+
+const GPT_CONFIG = [
+  'vocabSize', 'contextLength', 'dim', 'numLayers', 'numHeads', 'numKVHeads', 'positional', 'ropeBase', 'mlp', 'norm', 'dropout',
+  'tieEmbeddings', 'seed', 'dtype',
+] as const;
+
+/** Every config field checked, so that nothing inside the model throws later under another name. */
+function checkConfig(config: GPTConfig): void {
+  const op = 'GPT';
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new DTypeError(op, `config must be an object, got ${describeValue(config)}`, 'config');
+  const c = expectOptions(op, 'config', config, GPT_CONFIG);
+  const V = expectSize(op, 'vocabSize', c.vocabSize);
+  expectSize(op, 'contextLength', c.contextLength);
+  const C = expectSize(op, 'dim', c.dim);
+  expectSize(op, 'numLayers', c.numLayers);
+  const H = expectSize(op, 'numHeads', c.numHeads);
+  if (C % H !== 0) throw new ValueError(op, `dim=${C} must be divisible by numHeads=${H}`, 'dim');
+  if (c.numKVHeads !== undefined) {
+    const kv = expectSize(op, 'numKVHeads', c.numKVHeads);
+    if (H % kv !== 0) throw new ValueError(op, `numKVHeads=${kv} must divide numHeads=${H}`, 'numKVHeads');
+  }
+  if (typeof c.positional !== 'string') throw new DTypeError(op, `positional must be a name (${positionalNames().join(', ')}), got ${describeValue(c.positional)}`, 'positional');
+  if (!positionalNames().includes(c.positional)) {
+    throw new ValueError(op, `unknown positional encoding '${c.positional}' (known: ${positionalNames().join(', ')})`, 'positional');
+  }
+  if (c.ropeBase !== undefined) expectNumber(op, 'ropeBase', c.ropeBase, { above: 1 });
+  if (c.mlp !== undefined) expectOneOf(op, 'mlp', c.mlp, ['gelu', 'swiglu'] as const);
+  if (c.norm !== undefined) expectOneOf(op, 'norm', c.norm, ['layer', 'rms'] as const);
+  optionalProbability(op, 'dropout', c.dropout);
+  optionalBoolean(op, 'tieEmbeddings', c.tieEmbeddings);
+  if (c.seed !== undefined) expectNumber(op, 'seed', c.seed);
+  optionalDType(op, 'dtype', c.dtype);
+  expectWeight(op, 'wte.weight', V, C);
+  expectWeight(op, 'mlp weight', 4 * C, C);
+}
+
+/** Build registry encoding `name` for a GPT; a spec the encoding refuses is reported as `op`'s error on `positional`. */
+function buildPositional(op: string, name: string, spec: PositionalSpec): PositionalEncoding {
+  try {
+    return createPositional(name, spec);
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    throw new ValueError(op, `positional encoding '${name}' cannot be built for headDim=${spec.headDim}, dim=${spec.modelDim} — ${message}`, 'positional');
+  }
+}
 
 export interface GPTConfig {
   vocabSize: number;
@@ -39,30 +90,31 @@ export interface GPTForwardOptions {
 export class GPT extends Module {
   readonly config: Readonly<GPTConfig>;
   readonly wte: Embedding;
-  /** The model-level encoding (its input embedding, if any); per-layer encodings live in blocks.i.attn. */
-  readonly positional: PositionalEncoding;
+  /** The model-level encoding (its input embedding, if any); per-layer encodings live in blocks.i.attn. Set by setPositional. */
+  positional: PositionalEncoding;
+  /** What the registry builds encodings from (head dim, context length, base, the init generator, dtype). */
+  private readonly spec: PositionalSpec;
   readonly blocks: Block[];
   readonly lnF: LayerNorm | RMSNorm;
   readonly lmHead: Parameter | null;
 
   constructor(config: GPTConfig) {
     super();
+    checkConfig(config);
     const { vocabSize: V, dim: C, numLayers: L, numHeads } = config;
-    if (C % numHeads !== 0) throw new ValueError('GPT', `dim=${C} must be divisible by numHeads=${numHeads}`, 'dim');
     this.config = Object.freeze({ ...config });
     const g = new Generator(config.seed ?? 0);
     const dtype = config.dtype ? { dtype: config.dtype } : {};
     this.wte = new Embedding(V, C, { generator: g, std: 0.02, ...dtype });
-    const spec: PositionalSpec = {
+    this.spec = {
       headDim: C / numHeads, modelDim: C, contextLength: config.contextLength, base: config.ropeBase ?? 10000, generator: g,
       numKVHeads: config.numKVHeads ?? numHeads, ...dtype,
     };
-    const shared = createPositional(config.positional, spec);
-    // one instance for all layers, unless the encoding has per-layer parts (then each block builds its own)
-    this.positional = shared.scope === 'model' ? shared : new NoPE();
+    const perLayer = this.encodingsWithSpec('GPT', config.positional, this.spec, L);
+    this.positional = perLayer.model;
     this.blocks = Array.from({ length: L }, (_, i) => new Block(C, {
       numHeads,
-      positional: shared.scope === 'model' ? shared : i === 0 ? shared : createPositional(config.positional, spec),
+      positional: perLayer.layers[i]!,
       mlp: config.mlp ?? 'gelu',
       norm: config.norm ?? 'layer',
       dropout: config.dropout ?? 0,
@@ -82,11 +134,8 @@ export class GPT extends Module {
 
   /** ids: [B, T] token ids → logits [B, T, V]. Positions continue from the caches when given. */
   forward(ids: Tensor, options: GPTForwardOptions = {}): Tensor {
-    if (ids.ndim !== 2) throw new ValueError('GPT', `ids must be [B, T], got ${fmtShape(ids.shape)}`, 'ids');
+    this.checkForward('GPT.forward', ids, options);
     const { caches } = options;
-    if (caches !== undefined && caches.length !== this.blocks.length) {
-      throw new ValueError('GPT', `got ${caches.length} caches for ${this.blocks.length} layers (use newCaches())`, 'caches');
-    }
     const T = ids.shape[1]!;
     const offset = caches?.[0]?.position ?? 0;
     const positions = new Tensor(Float64Array.from({ length: T }, (_, i) => offset + i), [T]);
@@ -102,11 +151,81 @@ export class GPT extends Module {
 
   /** Mean next-token cross-entropy: ids [B, T], targets [B, T]. */
   loss(ids: Tensor, targets: Tensor): Tensor {
+    const op = 'GPT.loss';
+    this.checkForward(op, ids, {});
+    expectTokenIds(op, 'targets', targets, this.config.vocabSize);
+    if (targets.shape[0] !== ids.shape[0] || targets.shape[1] !== ids.shape[1]) {
+      throw new ShapeError(op, `targets=${fmtShape(targets.shape)} must have the shape of ids=${fmtShape(ids.shape)} (one next token per position)`, 'targets');
+    }
     return crossEntropy(this.forward(ids), targets);
   }
 
-  /** Use another positional encoding in every layer (e.g. a context-extension rule at evaluation). */
-  setPositional(positional: PositionalEncoding): void {
-    for (const block of this.blocks) block.attn.positional = positional;
+  /**
+   * Use another positional encoding (e.g. a context-extension rule at evaluation), honouring its `scope`:
+   * - a 'model'-scoped instance serves every layer and becomes the model-level encoding (its input embedding, such
+   *   as a learned absolute table, is added to the token embeddings);
+   * - a 'layer'-scoped encoding (own learnable parts per layer, as PSC) cannot be one instance shared by several
+   *   layers: pass a registry name (a new instance per layer, built with this model's spec, as the constructor
+   *   does) or a function layer index → a new instance; the model-level encoding becomes NoPE.
+   */
+  setPositional(positional: PositionalEncoding | string | ((layer: number) => PositionalEncoding)): void {
+    const op = 'GPT.setPositional';
+    const L = this.blocks.length;
+    let model: PositionalEncoding;
+    let layers: PositionalEncoding[];
+    if (typeof positional === 'string') {
+      if (!positionalNames().includes(positional)) {
+        throw new ValueError(op, `unknown positional encoding '${positional}' (known: ${positionalNames().join(', ')})`, 'positional');
+      }
+      const dtype = this.wte.weight.dtype;
+      ({ model, layers } = this.encodingsWithSpec(op, positional, { ...this.spec, dtype }));
+    } else if (positional instanceof PositionalEncoding) {
+      if (positional.scope === 'layer' && L > 1) {
+        throw new ValueError(op, `'${positional.name}' is 'layer'-scoped (per-layer learnable parts) and cannot be shared by ${L} layers — pass its registry name or a function (layer) => new encoding`, 'positional');
+      }
+      model = positional.scope === 'model' ? positional : new NoPE();
+      layers = new Array<PositionalEncoding>(L).fill(positional);
+    } else if (typeof positional === 'function') {
+      layers = Array.from({ length: L }, (_, i) => {
+        const p: unknown = positional(i);
+        if (!(p instanceof PositionalEncoding)) throw new DTypeError(op, `positional(${i}) returned ${describeValue(p)}, not a PositionalEncoding`, 'positional');
+        return p;
+      });
+      const shared = layers.every((p) => p === layers[0]);
+      if (layers.some((p, i) => p.scope === 'layer' && layers.indexOf(p) !== i)) {
+        throw new ValueError(op, "the function returned one 'layer'-scoped encoding for several layers (each layer needs its own instance)", 'positional');
+      }
+      model = shared && layers[0]!.scope === 'model' ? layers[0]! : new NoPE();
+    } else {
+      throw new DTypeError(op, `positional must be a PositionalEncoding, a registry name or a function (layer) => encoding, got ${describeValue(positional)}`, 'positional');
+    }
+    for (const p of layers) expectEncodingFits(op, 'positional', p, this.config.dim / this.config.numHeads);
+    this.positional = model;
+    this.blocks.forEach((block, i) => (block.attn.positional = layers[i]!));
+  }
+
+  /**
+   * The encodings of registry name `name` for L layers: 'model' scope → one instance for every layer and the
+   * model-level slot; 'layer' scope → a new instance per layer (its own learnable parts), NoPE at the model level.
+   */
+  private encodingsWithSpec(op: string, name: string, spec: PositionalSpec, L = this.blocks.length): { model: PositionalEncoding; layers: PositionalEncoding[] } {
+    const first = buildPositional(op, name, spec);
+    if (first.scope === 'model') return { model: first, layers: new Array<PositionalEncoding>(L).fill(first) };
+    return { model: new NoPE(), layers: Array.from({ length: L }, (_, i) => (i === 0 ? first : buildPositional(op, name, spec))) };
+  }
+
+  /** ids [B, T] of token ids, and one KVCache per layer that this call can continue. */
+  private checkForward(op: string, ids: unknown, options: GPTForwardOptions | undefined): asserts ids is Tensor {
+    expectTokenIds(op, 'ids', ids, this.config.vocabSize);
+    const o = expectOptions(op, 'options', options, ['caches']);
+    const caches = optionalCaches(op, 'caches', o.caches, this.blocks.length, KVCache, 'use newCaches()');
+    caches?.forEach((cache, i) => {
+      const attn = this.blocks[i]!.attn;
+      const k = cache.keys;
+      if (k !== null && (k.shape[0] !== ids.shape[0] || k.shape[1] !== attn.numKVHeads || k.shape[3] !== attn.headDim || k.dtype !== attn.wq.weight.dtype)) {
+        throw new ShapeError(op, `caches[${i}] holds keys=${fmtShape(k.shape)} ${k.dtype}, which ids=${fmtShape(ids.shape)} cannot continue (same batch; use newCaches())`, 'caches');
+      }
+      if (cache.position !== caches[0]!.position) throw new ValueError(op, `caches[${i}].position=${cache.position} differs from caches[0]'s ${caches[0]!.position} (use newCaches())`, 'caches');
+    });
   }
 }

@@ -1,7 +1,7 @@
 /** models/gpt.ts: a tiny GPT overfits a fixed batch with each positional encoding; cached decoding equals the full forward. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ValueError, noGrad } from '../../core/index.js';
+import { ShapeError, ValueError, noGrad } from '../../core/index.js';
 import { GPT, type GPTConfig } from '../../models/index.js';
 import { positionalNames } from '../../positional/index.js';
 import { assertCachedDecodingMatches, randomTokens, trainUntil } from '../helpers/lm.js';
@@ -48,7 +48,7 @@ test('a state dict round trip reproduces the logits exactly', () => {
 test('bad config and input are refused with the field named', () => {
   assert.throws(() => tiny('rope', { dim: 30 }), (e: unknown) => e instanceof ValueError && /dim=30/.test((e as Error).message));
   assert.throws(() => tiny('alibi'), (e: unknown) => e instanceof ValueError && /unknown positional encoding 'alibi'/.test((e as Error).message));
-  assert.throws(() => tiny('rope').forward(randomTokens(1, 1, 4, 13).reshape([4])), (e: unknown) => e instanceof ValueError);
+  assert.throws(() => tiny('rope').forward(randomTokens(1, 1, 4, 13).reshape([4])), (e: unknown) => e instanceof ShapeError && /^GPT.forward: ids must be \[B, T\]/.test((e as Error).message));
 });
 
 test.run();
