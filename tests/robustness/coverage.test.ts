@@ -30,7 +30,7 @@ test('every runtime export of the package root has a robustness entry in its fol
   for (const name of Object.keys(root)) {
     const folder = owner(name);
     const table = TABLES.find(([f]) => f === folder)?.[2] ?? [];
-    if (!table.some((e) => e.name === name)) missing.push(`${name} (add it to tests/robustness/${folder}.test.ts)`);
+    if (!table.some((e) => e.name === name)) missing.push(`${name} (add it to tests/robustness/tables/${folder}.ts)`);
   }
   assert.equal(missing, [], `exports without a robustness entry:\n  ${missing.join('\n  ')}`);
 });
