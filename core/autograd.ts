@@ -140,8 +140,8 @@ export function gradientsOf(op: string, root: Tensor, inputs: readonly Tensor[],
 function sweep(op: string, root: Tensor, seed: Tensor | undefined, options: BackwardOptions, targets: ReadonlySet<Tensor> | null): Map<Tensor, Tensor> {
   expectTensor(op, 'x', root);
   expectOptions(op, 'options', options, ['retainGraph', 'createGraph']);
-  const createGraph = expectBoolean(op, 'createGraph', options.createGraph ?? false);
-  const retainGraph = expectBoolean(op, 'retainGraph', options.retainGraph ?? createGraph);
+  const createGraph = expectBoolean(op, 'createGraph', options.createGraph === undefined ? false : options.createGraph);
+  const retainGraph = expectBoolean(op, 'retainGraph', options.retainGraph === undefined ? createGraph : options.retainGraph);
   if (!root.requiresGrad) {
     throw new ValueError(op, `x=${fmtShape(root.shape)} does not require grad (no input of its graph has requiresGrad)`, 'x');
   }

@@ -26,7 +26,8 @@ export interface CustomOpDefinition<S> {
  *                           backward: (g, x) => [g.mul(x.square()).mul(3)] });
  */
 export function defineOp<S>(definition: CustomOpDefinition<S>): (...inputs: Tensor[]) => Tensor {
-  expectOptions('defineOp', 'definition', definition);
+  if (definition === undefined) throw new DTypeError('defineOp', 'definition must be an object { name, forward, backward }, got undefined', 'definition');
+  expectOptions('defineOp', 'definition', definition, ['name', 'forward', 'backward', 'differentiableBackward']);
   if (typeof definition.name !== 'string' || definition.name === '') {
     throw new DTypeError('defineOp', `definition.name must be a non-empty string, got ${describeValue(definition.name)}`, 'definition.name');
   }

@@ -5,7 +5,7 @@ export {
   describeValue, expectAllocatable, expectBoolean, expectFiniteValues, expectInteger, expectNumber, expectOneOf, expectOptions,
   expectShape, expectTensor, expectTensorLike, MAX_TENSOR_ELEMENTS, type NumberRule,
 } from './args.js';
-export { broadcastShapes, fmtShape, sizeOf, stridesOf, type Shape } from './shape.js';
+export { broadcastShapes, checkedFmtShape as fmtShape, checkedSizeOf as sizeOf, checkedStridesOf as stridesOf, type Shape } from './shape.js';
 export { defaultGenerator, Generator, manualSeed } from './random.js';
 export { Tensor, type NestedArray, type TensorLike } from './tensor.js';
 export {

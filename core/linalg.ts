@@ -36,7 +36,7 @@ export function symmetricEigenvalues(a: Tensor, options?: SymmetricEigenOptions)
   const op = 'symmetricEigenvalues';
   expectTensor(op, 'a', a);
   const opts = expectOptions(op, 'options', options, ['symmetryTolerance']);
-  if (opts.symmetryTolerance !== undefined) expectNumber(op, 'symmetryTolerance', opts.symmetryTolerance, { min: 0, nonFinite: true }); // +∞ skips the check
+  if (opts.symmetryTolerance !== undefined) expectNumber(op, 'symmetryTolerance', opts.symmetryTolerance, { min: 0 });
   if (a.ndim !== 2 || a.shape[0] !== a.shape[1]) {
     throw new ShapeError(op, `matrix is not square — a=${fmtShape(a.shape)} (needs shape [n, n])`, 'a');
   }

@@ -61,7 +61,7 @@ export abstract class Module {
 
   /** All parameters with dotted names: own parameters first, then each child's, depth first. */
   namedParameters(prefix = ''): Array<[string, Parameter]> {
-    if (typeof prefix !== 'string') throw new DTypeError(`${this.constructor.name}.namedParameters`, `prefix must be a string, got ${describeValue(prefix)}`, 'prefix');
+    if (typeof prefix !== 'string') throw new DTypeError('Module.namedParameters', `prefix must be a string, got ${describeValue(prefix)}`, 'prefix');
     const out: Array<[string, Parameter]> = [];
     const seen = new Set<Parameter>();
     const walk = (m: Module, path: string): void => {
@@ -87,7 +87,7 @@ export abstract class Module {
   }
 
   train(mode = true): this {
-    expectBoolean(`${this.constructor.name}.train`, 'mode', mode);
+    expectBoolean('Module.train', 'mode', mode);
     this.training = mode;
     for (const child of this.children()) child.train(mode);
     return this;
@@ -112,7 +112,7 @@ export abstract class Module {
    * parameter and marks it modified (graphs recorded before the load refuse to backpropagate). dtypes convert on copy.
    */
   loadStateDict(state: Readonly<Record<string, Tensor>>, options?: LoadStateDictOptions): LoadStateDictResult {
-    const op = 'loadStateDict';
+    const op = 'Module.loadStateDict';
     if (state === null || typeof state !== 'object' || Array.isArray(state) || state instanceof Tensor || ArrayBuffer.isView(state)) {
       throw new DTypeError(op, `state must be an object of Tensors by parameter name, got ${describeValue(state)}`, 'state');
     }
@@ -156,7 +156,7 @@ export abstract class Module {
   /** Convert every parameter to `dtype` (new Parameter objects, tied weights stay tied; build optimizers after). */
   to(dtype: DType): this {
     if (!isDType(dtype)) {
-      throw new DTypeError(`${this.constructor.name}.to`, `dtype must be one of ${DTYPES.map((d) => `'${d}'`).join(', ')}, got ${typeof dtype === 'string' ? `'${dtype}'` : describeValue(dtype)}`, 'dtype');
+      throw new DTypeError('Module.to', `dtype must be one of ${DTYPES.map((d) => `'${d}'`).join(', ')}, got ${typeof dtype === 'string' ? `'${dtype}'` : describeValue(dtype)}`, 'dtype');
     }
     const converted = new Map<Parameter, Parameter>();
     const convert = (m: Module): void => {

@@ -151,8 +151,8 @@ export class Adam extends Optimizer {
   /** `new Adam(model.parameters(), { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 })` (all optional). */
   constructor(params: Iterable<Tensor>, options?: AdamOptions, name = 'Adam') {
     const opts = expectOptions(name, 'options', options, ['lr', 'betas', 'eps', 'weightDecay']);
-    super(name, params, opts.lr ?? 1e-3);
-    const betas = opts.betas ?? [0.9, 0.999];
+    super(name, params, opts.lr === undefined ? 1e-3 : opts.lr);
+    const betas = opts.betas === undefined ? [0.9, 0.999] : opts.betas;
     if (!Array.isArray(betas) || betas.length !== 2) {
       throw new DTypeError(name, `betas must be a pair [β₁, β₂], got ${describeValue(betas)}`, 'betas');
     }
@@ -202,7 +202,7 @@ export class AdamW extends Adam {
  */
 export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number): number {
   const list = tensorList('clipGradNorm', params).filter((p) => p.grad !== null);
-  expectNumber('clipGradNorm', 'maxNorm', maxNorm, { above: 0, nonFinite: true }); // +∞: measure without clipping
+  expectNumber('clipGradNorm', 'maxNorm', maxNorm, { above: 0 });
   let sq = 0;
   for (const p of list) for (const v of p.grad!.data) sq += v * v;
   const norm = Math.sqrt(sq);
@@ -232,7 +232,7 @@ export interface WarmupCosineOptions {
  */
 export function warmupCosineLr(step: number, options: WarmupCosineOptions): number {
   const op = 'warmupCosineLr';
-  expectNumber(op, 'step', step, { min: 0 });
+  expectInteger(op, 'step', step, { min: 0 });
   if (options === undefined) throw new ValueError(op, 'options are required: { maxLr, warmupSteps, totalSteps, minLr? }', 'options');
   const { maxLr, warmupSteps, totalSteps, minLr = 0 } = expectOptions(op, 'options', options, ['maxLr', 'warmupSteps', 'totalSteps', 'minLr']);
   expectNumber(op, 'maxLr', maxLr, { min: 0 });

@@ -6,10 +6,20 @@
  * draw as torch's default generator does.
  */
 import { expectInteger } from './args.js';
+import { ValueError } from './errors.js';
 
 /** Seeds are integers of magnitude < 2⁵³ (so every seed is exact in a double). */
 function checkSeed(op: string, seed: unknown): number {
   return expectInteger(op, 'seed', seed, { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
+}
+
+/** `low` and `high` bound uniform integers in [low, high): safe integers, low < high, width < 2⁵³. */
+export function checkIntRange(op: string, low: unknown, high: unknown): void {
+  const lo = expectInteger(op, 'low', low, { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
+  const hi = expectInteger(op, 'high', high, { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
+  if (hi <= lo || !Number.isSafeInteger(hi - lo)) {
+    throw new ValueError(op, `need integers low < high (with high − low < 2⁵³), got low=${lo}, high=${hi}`, 'high');
+  }
 }
 
 export class Generator {
@@ -90,8 +100,9 @@ export class Generator {
     return r * Math.cos(2 * Math.PI * v);
   }
 
-  /** Uniform integer in [low, high) (integers, low < high; checked by the public callers, not per draw). */
+  /** Uniform integer in [low, high): integers with low < high and high − low < 2⁵³. */
   int(low: number, high: number): number {
+    checkIntRange('Generator.int', low, high);
     return low + Math.floor(this.random() * (high - low));
   }
 

@@ -4,17 +4,24 @@ import { AxisError, DTypeError, ShapeError } from './errors.js';
 /** A tensor shape: sizes of each dimension, outermost first (row-major). */
 export type Shape = readonly number[];
 
+/** `[2,3]` for a shape; anything else (in an error message about a bad argument) is described instead. */
 export function fmtShape(shape: Shape): string {
-  return `[${shape.join(',')}]`;
+  return Array.isArray(shape) ? `[${shape.join(',')}]` : describeValue(shape);
 }
 
+/** A shape argument of the public utility `op` must be an array (entries are checked by the caller). */
+function checkShapeArray(op: string, shape: unknown, arg = 'shape'): asserts shape is Shape {
+  if (!Array.isArray(shape)) throw new DTypeError(op, `${arg} must be an array of sizes, got ${describeValue(shape)}`, arg);
+}
+
+/** Number of elements of `shape` (the product of its sizes; 1 for a scalar []). Unchecked: for shapes already valid. */
 export function sizeOf(shape: Shape): number {
   let n = 1;
   for (let i = 0; i < shape.length; i++) n *= shape[i]!;
   return n;
 }
 
-/** Row-major (C-order) strides of a contiguous tensor. */
+/** Row-major (C-order) strides of a contiguous tensor. Unchecked: for shapes already valid. */
 export function stridesOf(shape: Shape): number[] {
   const strides = new Array<number>(shape.length);
   let s = 1;
@@ -31,6 +38,25 @@ export function shapesEqual(a: Shape, b: Shape): boolean {
   return true;
 }
 
+// The package's `fmtShape`, `sizeOf` and `stridesOf` (core/index.ts): the same, with the argument checked.
+
+/** `fmtShape` as exported: `[2,3]` for any array (also an invalid shape, to show it in a message); not an array → DTypeError. */
+export function checkedFmtShape(shape: Shape): string {
+  checkShapeArray('fmtShape', shape);
+  return fmtShape(shape);
+}
+
+/** `sizeOf` as exported: the element count of a valid shape (non-negative integers, at most 2³¹ − 1 elements). */
+export function checkedSizeOf(shape: Shape): number {
+  return expectShape('sizeOf', 'shape', shape);
+}
+
+/** `stridesOf` as exported: row-major strides of a valid shape. */
+export function checkedStridesOf(shape: Shape): number[] {
+  expectShape('stridesOf', 'shape', shape);
+  return stridesOf(shape);
+}
+
 /**
  * A shape argument of the public function `op`: an array of non-negative integers whose product fits in one tensor
  * (`expectShape`); returns the element count.
@@ -43,12 +69,17 @@ export function checkShape(op: string, shape: Shape, arg = 'shape'): number {
  * NumPy broadcasting of two shapes: align from the right; sizes must match or be 1.
  * Throws `op: cannot broadcast a=[2,3] with b=[4,3] — dim -2 is 2 vs 4 (sizes must match or be 1)`.
  */
-export function broadcastShapes(a: Shape, b: Shape, op = 'broadcast', names: [string, string] = ['a', 'b']): number[] {
+export function broadcastShapes(a: Shape, b: Shape, op = 'broadcastShapes', names: [string, string] = ['a', 'b']): number[] {
+  checkShapeArray(op, a, names[0]);
+  checkShapeArray(op, b, names[1]);
   const n = Math.max(a.length, b.length);
   const out = new Array<number>(n);
   for (let i = 1; i <= n; i++) {
     const da = i <= a.length ? a[a.length - i]! : 1;
     const db = i <= b.length ? b[b.length - i]! : 1;
+    if (!(da >= 0 && db >= 0 && Number.isInteger(da) && Number.isInteger(db))) {
+      throw new ShapeError(op, `invalid shape ${names[0]}=${fmtShape(a)} or ${names[1]}=${fmtShape(b)} (sizes must be non-negative integers)`, da >= 0 && Number.isInteger(da) ? names[1] : names[0]);
+    }
     if (da !== db && da !== 1 && db !== 1) {
       throw new ShapeError(
         op,

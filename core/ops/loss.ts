@@ -89,7 +89,11 @@ export function crossEntropy(logits: Tensor, targets: Tensor | ArrayLike<number>
     let total = 0;
     for (let r = 0; r < rows; r++) total += losses[r]!;
     const d = allocate(logits.dtype, 1);
-    d[0] = reduction === 'mean' ? total / count : total; // mean over zero targets is NaN, as in torch
+    if (reduction === 'mean' && count === 0) {
+      // torch returns NaN here; a NaN out of finite logits is refused instead
+      throw new ValueError('crossEntropy', `every target is ignoreIndex=${ignoreIndex}: the mean over zero targets is undefined (use reduction 'sum')`, 'targets');
+    }
+    d[0] = reduction === 'mean' ? total / count : total;
     out = new Tensor(d, []);
   } else {
     throw new ValueError('crossEntropy', `reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`, 'reduction');
@@ -131,6 +135,9 @@ export function mseLoss(a: Tensor, b: Tensor, options: { reduction?: Reduction }
   const sq = square(sub(a, b));
   if (reduction === 'none') return sq;
   if (reduction === 'sum') return sum(sq);
-  if (reduction === 'mean') return mean(sq);
+  if (reduction === 'mean') {
+    if (sq.size === 0) throw new ValueError('mseLoss', `a=${fmtShape(a.shape)} and b=${fmtShape(b.shape)} have no elements: their mean is undefined (use reduction 'sum')`, 'a');
+    return mean(sq);
+  }
   throw new ValueError('mseLoss', `reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`, 'reduction');
 }

@@ -54,6 +54,11 @@ export function mean(x: Tensor, axis?: Axes, keepDim = false): Tensor {
   const axes = normAxes(axis, x.ndim, 'mean');
   let count = 1;
   for (const a of axes) count *= x.shape[a]!;
+  const outputs = x.shape.reduce((n, d, i) => (axes.includes(i) ? n : n * d), 1);
+  if (count === 0 && outputs > 0) {
+    // every output element would average nothing: 0/0, a NaN out of finite inputs
+    throw new ValueError('mean', `cannot average over an empty axis — x=[${x.shape.join(',')}], axes [${axes.join(',')}] (the mean of nothing is undefined; use sum)`, 'x');
+  }
   return div(sum(x, axes, keepDim), count);
 }
 
@@ -92,8 +97,12 @@ export function variance(x: Tensor, axis?: Axes, options: VarOptions = {}): Tens
   const axes = normAxes(axis, x.ndim, 'variance');
   let count = 1;
   for (const a of axes) count *= x.shape[a]!;
+  if (count - correction <= 0 && x.shape.reduce((n, d, i) => (axes.includes(i) ? n : n * d), 1) > 0) {
+    // Σ(x − μ)²/(N − correction) with N − correction ≤ 0 is 0/0 or x/0: torch returns NaN or ∞, we refuse
+    throw new ValueError('variance', `needs more than correction=${correction} values per output — x=[${x.shape.join(',')}] reduces ${count} (N − correction must be > 0)`, 'x');
+  }
   const centered = sub(x, mean(x, axes, true));
-  return div(sum(square(centered), axes, keepDim), Math.max(count - correction, 0));
+  return div(sum(square(centered), axes, keepDim), count - correction);
 }
 
 /** log Σ exp(x) over axes, stabilised by the (constant) maximum: m + log Σ exp(x − m). Empty axes give log 0 = −∞. */

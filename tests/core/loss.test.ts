@@ -97,8 +97,13 @@ test('crossEntropy equals (1 − ε)·nll + ε·mean_c(−log p_c) per row, igno
   fc.assert(
     fc.property(ceCaseArb(), (c) => {
       const x = tensor(c.logits, [...c.rowShape, c.C], { dtype: c.dtype });
-      const out = crossEntropy(x, targetsOf(c), ceOptions(c));
       const { losses, count } = naiveCrossEntropy(x.data, c.C, c.targets, c.ignoreIndex ?? -100, c.labelSmoothing ?? 0);
+      if ((c.reduction ?? 'mean') === 'mean' && count === 0) {
+        // every row ignored: the mean of nothing is refused (torch returns NaN)
+        assert.throws(() => crossEntropy(x, targetsOf(c), ceOptions(c)), (e: unknown) => e instanceof ValueError && e.op === 'crossEntropy' && /zero targets/.test(e.message));
+        return;
+      }
+      const out = crossEntropy(x, targetsOf(c), ceOptions(c));
       const scale = losses.map((l) => Math.abs(l) + 1);
       const rel = REL[c.dtype];
       assert.is(out.dtype, c.dtype, 'loss dtype follows the logits');
@@ -110,7 +115,7 @@ test('crossEntropy equals (1 − ε)·nll + ε·mean_c(−log p_c) per row, igno
       }
       assertShape(out.shape, [], 'a reduced loss is a scalar');
       const total = naiveSum(losses);
-      const expected = reduction === 'sum' ? total : total / count; // 0/0 = NaN when every row is ignored, as torch
+      const expected = reduction === 'sum' ? total : total / count;
       assertCloseScaled(out.data, [expected], [naiveSum(scale) / (reduction === 'sum' ? 1 : Math.max(count, 1))], rel, `crossEntropy ${reduction}`);
     }),
     fcParams(100),
@@ -124,6 +129,7 @@ test('crossEntropy is invariant to a per-row shift of the logits (±1000, ±1e4,
   fc.assert(
     fc.property(shiftCase, ({ c, shifts }) => {
       const shape = [...c.rowShape, c.C];
+      fc.pre(!((c.reduction ?? 'mean') === 'mean' && c.targets.every((t) => t === (c.ignoreIndex ?? -100)))); // refused: see the naive-loop test
       const shifted = c.logits.map((v, i) => v + shifts[Math.floor(i / c.C)]!);
       const base = crossEntropy(tensor(c.logits, shape, { dtype: 'float64' }), targetsOf(c), ceOptions(c));
       const out = crossEntropy(tensor(shifted, shape, { dtype: 'float64' }), targetsOf(c), ceOptions(c));
@@ -287,6 +293,10 @@ test('mseLoss equals the naive broadcast (a − b)² reduced by mean (default), 
     fc.property(mseCaseArb, ({ a, b, va, vb, da, db, reduction }) => {
       const ta = tensor(va, a, { dtype: da });
       const tb = tensor(vb, b, { dtype: db });
+      if (reduction !== 'none' && reduction !== 'sum' && sizeOfShape(naiveBroadcastShape(a, b)!) === 0) {
+        assert.throws(() => mseLoss(ta, tb, reduction === undefined ? {} : { reduction }), (e: unknown) => e instanceof ValueError && e.op === 'mseLoss');
+        return;
+      }
       const out = reduction === undefined ? mseLoss(ta, tb) : mseLoss(ta, tb, { reduction });
       const dtype: DType = da === 'float64' || db === 'float64' ? 'float64' : 'float32';
       assert.is(out.dtype, dtype, 'promoted dtype');
@@ -300,7 +310,7 @@ test('mseLoss equals the naive broadcast (a − b)² reduced by mean (default), 
       }
       assertShape(out.shape, [], 'mseLoss reduces to a scalar');
       const total = naiveSum(sq.data);
-      const expected = reduction === 'sum' ? total : total / sq.data.length; // mean of nothing: NaN
+      const expected = reduction === 'sum' ? total : total / sq.data.length;
       assertCloseScaled(out.data, [expected], [(4 * expected) || 0], rel, `mseLoss ${reduction ?? 'mean'}`, abs);
     }),
     fcParams(100),
@@ -333,6 +343,15 @@ test('gradcheck (float64): mseLoss of broadcastable a, b (both differentiable), 
     }),
     fcParams(60),
   );
+});
+
+test('the mean of nothing is refused, not NaN: mseLoss and crossEntropy name themselves; sum still gives 0', () => {
+  const empty = tensor([], [2, 0]);
+  assert.throws(() => mseLoss(empty, empty), (e: unknown) => e instanceof ValueError && e.op === 'mseLoss' && /no elements/.test(e.message));
+  assert.is(mseLoss(empty, empty, { reduction: 'sum' }).item(), 0);
+  const logits = tensor([[1, 2], [3, 4]]);
+  assert.throws(() => crossEntropy(logits, [-100, -100]), (e: unknown) => e instanceof ValueError && e.op === 'crossEntropy' && /zero targets/.test(e.message));
+  assert.is(crossEntropy(logits, [-100, -100], { reduction: 'sum' }).item(), 0);
 });
 
 test.run();
