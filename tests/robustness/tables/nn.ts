@@ -77,7 +77,7 @@ export const nnEntries: readonly Entry[] = [
   fn('slidingWindowMask', () => [3, 4, 2], [A.size('Tq'), A.size('Tk'), A.size('window')]),
   fn('paddingMask', () => [[2, 3], 4], [A.ints('lengths'), A.size('Tk')]),
   fn('documentMask', () => [ints([0, 0, 1, 1])], [A.configTensor('docIds', { arrayOk: true })]),
-  fn('combineMasks', () => [vals([0, -Infinity, 0, 0], [2, 2]), vals([0, 0, -Infinity, 0], [2, 2])], [A.tensor('masks[0]'), A.tensor('masks[1]')]),
+  fn('combineMasks', () => [vals([1, 0, 1, 1], [2, 2]), vals([1, 1, 0, 1], [2, 2])], [A.tensor('masks[0]'), A.tensor('masks[1]')]),
 
   // caches and attention
   cls('KVCache', () => [{ maxLength: 16 }], [A.options('options', { maxLength: A.size('maxLength') })], [
