@@ -40,9 +40,14 @@ export function shapesEqual(a: Shape, b: Shape): boolean {
 
 // The package's `fmtShape`, `sizeOf` and `stridesOf` (core/index.ts): the same, with the argument checked.
 
-/** `fmtShape` as exported: `[2,3]` for any array (also an invalid shape, to show it in a message); not an array → DTypeError. */
+/**
+ * `fmtShape` as exported: `[2,3]` for any array of numbers — an invalid shape too, since showing one in a message is
+ * what it is for; not an array, or a non-number entry → DTypeError.
+ */
 export function checkedFmtShape(shape: Shape): string {
   checkShapeArray('fmtShape', shape);
+  const bad = shape.findIndex((d) => typeof d !== 'number');
+  if (bad >= 0) throw new DTypeError('fmtShape', `shape[${bad}] must be a number, got ${describeValue(shape[bad])}`, 'shape');
   return fmtShape(shape);
 }
 
