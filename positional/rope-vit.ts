@@ -223,13 +223,10 @@ function checkPositions(op: string, positions: Positions, finite = true): void {
  * cover the patches only (N = T − prefix rows) or every token (T rows; the prefix rows are ignored).
  */
 function patchPositions(op: string, positions: Positions, T: number, prefix: number): Tensor {
-  checkPositions(op, positions, false); // rows of prefix tokens are ignored, whatever they hold
+  checkPositions(op, positions, false); // rows of prefix tokens are ignored, whatever they hold; anglesAt checks the patch rows
   const rows = positions.shape[positions.ndim - 2]!;
-  const patches = rows === T - prefix ? positions : rows === T && prefix > 0 ? positions.narrow(-2, prefix, T - prefix) : null;
-  if (patches !== null) {
-    expectFiniteValues(op, 'positions', patches.data); // narrow copies: data holds the patch rows only
-    return patches;
-  }
+  if (rows === T - prefix) return positions;
+  if (rows === T && prefix > 0) return positions.narrow(-2, prefix, T - prefix);
   const hint = prefix > 0 ? `${T - prefix} patch rows or ${T} rows with the first ${prefix} ignored` : `${T} rows (pass { prefixTokens } to leave a class token unrotated)`;
   throw new ShapeError(op, `positions do not cover the ${T} tokens — positions=${fmtShape(positions.shape)} (${hint})`, 'positions');
 }
