@@ -4,9 +4,35 @@
  * PaTHAttention in place of multi-head attention and no positional encoding anywhere: position enters only through
  * the data-dependent Householder transforms. B batch, T sequence length, C model dim, V vocabulary size.
  */
-import { Generator, Module, Parameter, Tensor, ValueError, crossEntropy, fmtShape, matmul, randn, type DType } from '../core/index.js';
+import {
+  DTypeError, Generator, Module, Parameter, ShapeError, Tensor, crossEntropy, describeValue, expectNumber, expectOneOf, expectOptions,
+  fmtShape, matmul, randn, type DType,
+} from '../core/index.js';
+import { expectSize, expectTokenIds, expectWeight, optionalBoolean, optionalCaches, optionalDType, optionalProbability } from '../nn/checks.js';
 import { Dropout, Embedding, LayerNorm, MLP, RMSNorm, SwiGLU, gpt2Init, type KVCache } from '../nn/index.js';
-import { PaTHAttention, PaTHCache, type PaTHAttentionOptions } from '../nn/path-attention.js';
+import { PaTHAttention, PaTHCache, checkPaTHOptions, type PaTHAttentionOptions } from '../nn/path-attention.js';
+
+const PATH_LM_CONFIG = [
+  'vocabSize', 'dim', 'numLayers', 'numHeads', 'numKVHeads', 'useForgetGate', 'lowRankW', 'shortConv', 'qkNorm', 'chunkSize', 'mlp', 'norm',
+  'dropout', 'tieEmbeddings', 'seed', 'dtype',
+] as const;
+
+function checkConfig(config: PaTHLMConfig): void {
+  const op = 'PaTHLM';
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new DTypeError(op, `config must be an object, got ${describeValue(config)}`, 'config');
+  const c = expectOptions(op, 'config', config, PATH_LM_CONFIG);
+  const V = expectSize(op, 'vocabSize', c.vocabSize);
+  expectSize(op, 'numLayers', c.numLayers);
+  const { vocabSize: _v, dim, numLayers: _l, mlp, norm, dropout, tieEmbeddings, seed, ...attention } = c;
+  checkPaTHOptions(op, dim, attention as PaTHAttentionOptions, PATH_LM_CONFIG);
+  if (mlp !== undefined) expectOneOf(op, 'mlp', mlp, ['gelu', 'swiglu'] as const);
+  if (norm !== undefined) expectOneOf(op, 'norm', norm, ['layer', 'rms'] as const);
+  optionalProbability(op, 'dropout', dropout);
+  optionalBoolean(op, 'tieEmbeddings', tieEmbeddings);
+  if (seed !== undefined) expectNumber(op, 'seed', seed);
+  optionalDType(op, 'dtype', c.dtype);
+  expectWeight(op, 'wte.weight', V, dim);
+}
 
 export interface PaTHLMConfig {
   vocabSize: number;
@@ -83,11 +109,8 @@ export class PaTHLM extends Module {
 
   constructor(config: PaTHLMConfig) {
     super();
-    const { vocabSize: V, dim: C, numLayers: L, numHeads } = config;
-    if (!Number.isInteger(numHeads) || numHeads < 1 || C % numHeads !== 0) {
-      throw new ValueError('PaTHLM', `dim=${C} must be divisible by numHeads=${numHeads}`, 'dim');
-    }
-    if (!Number.isInteger(L) || L < 1) throw new ValueError('PaTHLM', `numLayers must be an integer ≥ 1, got numLayers=${L}`, 'numLayers');
+    checkConfig(config);
+    const { vocabSize: V, dim: C, numLayers: L } = config;
     this.config = Object.freeze({ ...config });
     const g = new Generator(config.seed ?? 0);
     const dtype = config.dtype ? { dtype: config.dtype } : {};
@@ -105,16 +128,8 @@ export class PaTHLM extends Module {
 
   /** ids: [B, T] token ids → logits [B, T, V]; with caches, continues from the tokens they hold. */
   forward(ids: Tensor, options: PaTHLMForwardOptions = {}): Tensor {
-    if (ids.ndim !== 2) throw new ValueError('PaTHLM', `ids must be [B, T], got ${fmtShape(ids.shape)}`, 'ids');
+    this.checkForward('PaTHLM.forward', ids, options);
     const { caches } = options;
-    if (caches !== undefined) {
-      if (caches.length !== this.blocks.length) {
-        throw new ValueError('PaTHLM', `got ${caches.length} caches for ${this.blocks.length} layers (use newCaches())`, 'caches');
-      }
-      caches.forEach((c, i) => {
-        if (!(c instanceof PaTHCache)) throw new ValueError('PaTHLM', `caches[${i}] is not a PaTHCache (use newCaches())`, 'caches');
-      });
-    }
     let x = this.wte.forward(ids); // [B, T, C]
     this.blocks.forEach((block, i) => {
       x = block.forward(x, caches?.[i] as PaTHCache | undefined); // [B, T, C]
@@ -125,6 +140,21 @@ export class PaTHLM extends Module {
 
   /** Mean next-token cross-entropy: ids [B, T], targets [B, T]. */
   loss(ids: Tensor, targets: Tensor): Tensor {
+    const op = 'PaTHLM.loss';
+    this.checkForward(op, ids, {});
+    expectTokenIds(op, 'targets', targets, this.config.vocabSize);
+    if (targets.shape[0] !== ids.shape[0] || targets.shape[1] !== ids.shape[1]) {
+      throw new ShapeError(op, `targets=${fmtShape(targets.shape)} must have the shape of ids=${fmtShape(ids.shape)}`, 'targets');
+    }
     return crossEntropy(this.forward(ids), targets);
+  }
+
+  /** ids [B, T] of token ids, and one PaTHCache per layer that this call can continue. */
+  private checkForward(op: string, ids: unknown, options: PaTHLMForwardOptions | undefined): asserts ids is Tensor {
+    expectTokenIds(op, 'ids', ids, this.config.vocabSize);
+    const o = expectOptions(op, 'options', options, ['caches']);
+    const caches = optionalCaches(op, 'caches', o.caches, this.blocks.length, PaTHCache, 'use newCaches()');
+    const x = new Tensor(new Float64Array(0), [ids.shape[0]!, 0, this.config.dim]).cast(this.wte.weight.dtype);
+    caches?.forEach((cache, i) => this.blocks[i]!.attn.checkCall(op, x, { cache }));
   }
 }

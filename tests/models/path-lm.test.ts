@@ -1,7 +1,7 @@
 /** models/path-lm.ts: a tiny PaTH LM overfits a fixed batch, cached decoding equals the full forward, it generates, and it checks its input. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ValueError } from '../../core/index.js';
+import { DTypeError, ShapeError, ValueError } from '../../core/index.js';
 import { KVCache, generate, type CausalLM } from '../../nn/index.js';
 import { PaTHCache } from '../../nn/path-attention.js';
 import { PaTHLM, type PaTHLMConfig } from '../../models/path-lm.js';
@@ -40,8 +40,8 @@ test('parameter names are dotted and stable; bad config, ids and caches are refu
   assert.is(new Set(names).size, names.length);
   assert.ok(model.newCaches().every((c) => c instanceof PaTHCache));
   assert.throws(() => tiny({ dim: 30 }), (e: unknown) => e instanceof ValueError && /dim=30/.test((e as Error).message));
-  assert.throws(() => model.forward(randomTokens(1, 1, 4, 13).reshape([4])), (e: unknown) => e instanceof ValueError && (e as ValueError).arg === 'ids');
-  assert.throws(() => model.forward(randomTokens(1, 1, 4, 13), { caches: [new KVCache(), new KVCache()] }), (e: unknown) => e instanceof ValueError && /caches\[0\] is not a PaTHCache/.test((e as Error).message));
+  assert.throws(() => model.forward(randomTokens(1, 1, 4, 13).reshape([4])), (e: unknown) => e instanceof ShapeError && (e as ShapeError).arg === 'ids' && /^PaTHLM.forward: /.test((e as Error).message));
+  assert.throws(() => model.forward(randomTokens(1, 1, 4, 13), { caches: [new KVCache(), new KVCache()] }), (e: unknown) => e instanceof DTypeError && /^PaTHLM.forward: caches\[0\] must be a PaTHCache/.test((e as Error).message));
   assert.throws(() => model.forward(randomTokens(1, 1, 4, 13), { caches: model.newCaches().slice(1) }), (e: unknown) => e instanceof ValueError && /got 1 caches for 2 layers/.test((e as Error).message));
 });
 
