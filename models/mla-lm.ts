@@ -6,7 +6,10 @@
  * name (`mlaLMParameterName`). Decoding caches are `LatentKVCache`s: kvLoraRank + qkRopeHeadDim numbers per token
  * per layer. B batch, T sequence length, C model dim, V vocabulary size.
  */
-import { Generator, Module, Tensor, ValueError, crossEntropy, fmtShape, matmul, type DType } from '../core/index.js';
+import {
+  DTypeError, Generator, Module, ShapeError, Tensor, ValueError, crossEntropy, describeValue, expectNumber, expectOneOf, fmtShape, matmul, type DType,
+} from '../core/index.js';
+import { expectPositions, expectSize, expectTokenIds, expectWeight, optionalCaches, optionalDType } from '../nn/checks.js';
 import { Embedding, Linear, RMSNorm, SwiGLU, type KVCache } from '../nn/index.js';
 import { LatentKVCache, MultiHeadLatentAttention, type MLACallOptions, type MLAMode, type MLARope } from '../nn/mla.js';
 import type { PairLayout, Positions } from '../positional/index.js';
@@ -93,6 +96,7 @@ export interface ResolvedMLALMConfig {
 /** Normalise an MLALMConfig: one spelling per field, defaults filled, clear errors for missing or conflicting fields. */
 export function resolveMLALMConfig(config: MLALMConfig): ResolvedMLALMConfig {
   const op = 'MLALM';
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new DTypeError(op, `config must be an object, got ${describeValue(config)}`, 'config');
   const raw = config as Readonly<Record<string, unknown>>;
   const either = (camel: string, snake: string | null): unknown => {
     const a = raw[camel];
@@ -133,7 +137,7 @@ export function resolveMLALMConfig(config: MLALMConfig): ResolvedMLALMConfig {
   for (const [name, v] of [['vocabSize', vocabSize], ['numLayers', numLayers]] as const) {
     if (!Number.isInteger(v) || v <= 0) throw new ValueError(op, `config field is not a positive integer — ${name}=${v}`, name);
   }
-  return {
+  const resolved: ResolvedMLALMConfig = {
     vocabSize,
     dim,
     numLayers,
@@ -155,6 +159,22 @@ export function resolveMLALMConfig(config: MLALMConfig): ResolvedMLALMConfig {
     seed: number('seed', null, 0),
     dtype: config.dtype ?? 'float32',
   };
+  // every field in range here, so the layers built from it never throw under their own names
+  const c = resolved;
+  for (const name of ['dim', 'numHeads', 'kvLoraRank', 'qkNopeHeadDim', 'qkRopeHeadDim', 'vHeadDim', 'hidden'] as const) expectSize(op, name, c[name]);
+  if (c.qLoraRank !== null) expectSize(op, 'qLoraRank', c.qLoraRank);
+  if (c.qkRopeHeadDim % 2 !== 0) throw new ValueError(op, `qkRopeHeadDim=${c.qkRopeHeadDim} must be even (rotary channels come in pairs)`, 'qkRopeHeadDim');
+  expectNumber(op, 'ropeBase', c.ropeBase, { above: 1 });
+  expectNumber(op, 'normEps', c.normEps, { min: 0 });
+  expectNumber(op, 'initializerRange', c.initializerRange, { min: 0 });
+  expectOneOf(op, 'ropeLayout', c.ropeLayout, ['interleaved', 'half'] as const);
+  expectOneOf(op, 'rope', c.rope, ['decoupled', 'pre-rope'] as const);
+  expectOneOf(op, 'mode', c.mode, ['explicit', 'absorbed'] as const);
+  if (c.rope === 'pre-rope' && c.mode === 'absorbed') throw new ValueError(op, "mode 'absorbed' is impossible with rope 'pre-rope' (use 'explicit')", 'mode');
+  optionalDType(op, 'dtype', c.dtype);
+  expectWeight(op, 'embedTokens.weight', c.vocabSize, c.dim);
+  expectWeight(op, 'kvBProj.weight', c.numHeads * (c.qkNopeHeadDim + c.qkRopeHeadDim + c.vHeadDim), c.kvLoraRank);
+  return resolved;
 }
 
 /**
@@ -235,20 +255,15 @@ export class MLALM extends Module {
 
   /** Run every layer's attention explicitly or absorbed (the logits agree up to rounding). */
   setMode(mode: MLAMode): void {
+    expectOneOf('MLALM.setMode', 'mode', mode, ['explicit', 'absorbed'] as const);
+    if (mode === 'absorbed' && this.config.rope === 'pre-rope') throw new ValueError('MLALM.setMode', "MLA-PreRoPE cannot be absorbed (use 'explicit')", 'mode');
     for (const layer of this.layers) layer.selfAttn.mode = mode;
   }
 
   /** ids: [B, T] token ids → logits [B, T, V]. Positions continue from the caches when given. */
   forward(ids: Tensor, options: MLALMForwardOptions = {}): Tensor {
-    const op = 'MLALM';
-    if (ids.ndim !== 2) throw new ValueError(op, `ids must be [B, T] — ids=${fmtShape(ids.shape)}`, 'ids');
+    this.checkForward('MLALM.forward', ids, options);
     const { caches } = options;
-    if (caches !== undefined && caches.length !== this.layers.length) {
-      throw new ValueError(op, `wrong number of caches — caches=${caches.length} for ${this.layers.length} layers (use newCaches())`, 'caches');
-    }
-    caches?.forEach((cache, i) => {
-      if (!(cache instanceof LatentKVCache)) throw new ValueError(op, `caches[${i}] is not a LatentKVCache (MLA caches latents: use newCaches())`, 'caches');
-    });
     const T = ids.shape[1]!;
     const offset = caches?.[0]?.position ?? 0;
     const positions = options.positions ?? new Tensor(Float64Array.from({ length: T }, (_, i) => offset + i), [T]);
@@ -263,6 +278,22 @@ export class MLALM extends Module {
 
   /** Mean next-token cross-entropy: ids [B, T], targets [B, T]. */
   loss(ids: Tensor, targets: Tensor): Tensor {
+    const op = 'MLALM.loss';
+    this.checkForward(op, ids, {});
+    expectTokenIds(op, 'targets', targets, this.config.vocabSize);
+    if (targets.shape[0] !== ids.shape[0] || targets.shape[1] !== ids.shape[1]) {
+      throw new ShapeError(op, `targets=${fmtShape(targets.shape)} must have the shape of ids=${fmtShape(ids.shape)}`, 'targets');
+    }
     return crossEntropy(this.forward(ids), targets);
+  }
+
+  /** ids [B, T] of token ids, positions, and one LatentKVCache per layer that this call can continue. */
+  private checkForward(op: string, ids: unknown, options: MLALMForwardOptions | undefined): asserts ids is Tensor {
+    expectTokenIds(op, 'ids', ids, this.config.vocabSize);
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new DTypeError(op, `options must be an options object, got ${describeValue(options)}`, 'options');
+    if (options.positions !== undefined) expectPositions(op, 'positions', options.positions);
+    const caches = optionalCaches(op, 'caches', options.caches, this.layers.length, LatentKVCache, 'MLA caches latents: use newCaches()');
+    const x = new Tensor(new Float64Array(0), [ids.shape[0]!, 0, this.config.dim]).cast(this.embedTokens.weight.dtype);
+    caches?.forEach((cache, i) => this.layers[i]!.selfAttn.checkCall(op, x, { cache }));
   }
 }
