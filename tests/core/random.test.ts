@@ -266,6 +266,24 @@ test('Generator(seed), generator.manualSeed(seed) and manualSeed(seed) refuse no
   assert.equal([g.manualSeed(9).normal(), g.random()], first);
 });
 
+test('Generator.int refuses non-integer, reversed and too-wide bounds; randint draws what int() draws', () => {
+  const g = new Generator(3);
+  const bad: [unknown, unknown, typeof DTypeError | typeof ValueError, string][] = [
+    [Number.NaN, 3, ValueError, 'low'], [0, Infinity, ValueError, 'high'], [0.5, 3, ValueError, 'low'], ['0', 3, DTypeError, 'low'],
+    [0, null, DTypeError, 'high'], [3, 3, ValueError, 'high'], [4, 2, ValueError, 'high'], [-(2 ** 52), 2 ** 52, ValueError, 'high'],
+  ];
+  for (const [low, high, Err, arg] of bad) {
+    assert.throws(
+      () => g.int(low as number, high as number),
+      (e: unknown) => e instanceof Err && (e as ValueError).arg === arg && (e as Error).message.startsWith('Generator.int: '),
+      `int(${String(low)}, ${String(high)})`,
+    );
+  }
+  const a = new Generator(11);
+  const fromInt = Array.from({ length: 20 }, () => a.int(-3, 9));
+  assert.equal(Array.from(randint(-3, 9, [20], { generator: new Generator(11), dtype: 'float64' }).data), fromInt);
+});
+
 test('randint: integers within [low, high) of the requested shape; bad bounds → ValueError', () => {
   fc.assert(
     fc.property(shapeArb(4, 4), fc.integer({ min: -50, max: 50 }), fc.integer({ min: 1, max: 20 }), fc.nat(), (shape, low, width, seed) => {
