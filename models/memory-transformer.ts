@@ -15,11 +15,19 @@
  * it: its segment's earlier tokens by attention and the completed earlier segments through memory.
  */
 import {
-  Generator, Module, Parameter, Tensor, ValueError, concat, crossEntropy, fmtShape, matmul, noGrad, randn, type DType,
+  DTypeError, Generator, Module, Parameter, Tensor, ValueError, concat, crossEntropy, describeValue, expectInteger, expectNumber, expectOptions,
+  matmul, noGrad, randn, type DType,
 } from '../core/index.js';
+import { checkGenerateOptions, checkPrompt } from '../nn/generate.js';
+import { expectSize, expectTokenIds, expectWeight, optionalBoolean } from '../nn/checks.js';
 import { Embedding, KVCache, LayerNorm, RMSNorm, gpt2Init, sampleFromLogits, type GenerateOptions } from '../nn/index.js';
 import type { FifoMemory, FifoState, MemoryPool } from '../nn/fifo-memory.js';
-import { MemoryBlock, type MemoryBlockCaches, type PathCombine } from '../nn/memory-block.js';
+import { MemoryBlock, checkMemoryBlockOptions, type MemoryBlockCaches, type PathCombine } from '../nn/memory-block.js';
+
+const MEMORY_TRANSFORMER_CONFIG = [
+  'vocabSize', 'dim', 'numLayers', 'numHeads', 'segmentLength', 'chunkSize', 'memorySlots', 'combine', 'truncateBPTT', 'gate', 'pool',
+  'memoryInit', 'ropeBase', 'mlp', 'norm', 'dropout', 'tieEmbeddings', 'seed', 'dtype',
+] as const;
 import { RoPE } from '../positional/index.js';
 
 export interface MemoryTransformerConfig {
@@ -88,16 +96,21 @@ export class MemoryTransformer extends Module {
 
   constructor(config: MemoryTransformerConfig) {
     super();
-    const { vocabSize: V, dim: C, numLayers: L, numHeads, segmentLength, chunkSize, memorySlots } = config;
-    const positiveInt = (value: number, name: string): void => {
-      if (!Number.isInteger(value) || value < 1) throw new ValueError('MemoryTransformer', `${name} must be an integer ≥ 1, got ${name}=${value}`, name);
-    };
-    for (const [value, name] of [[V, 'vocabSize'], [C, 'dim'], [L, 'numLayers'], [numHeads, 'numHeads'], [segmentLength, 'segmentLength'], [chunkSize, 'chunkSize'], [memorySlots, 'memorySlots']] as const) {
-      positiveInt(value, name);
-    }
-    if (C % numHeads !== 0) throw new ValueError('MemoryTransformer', `dim=${C} must be divisible by numHeads=${numHeads}`, 'dim');
+    const op = 'MemoryTransformer';
+    if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new DTypeError(op, `config must be an object, got ${describeValue(config)}`, 'config');
+    const raw = expectOptions(op, 'config', config, MEMORY_TRANSFORMER_CONFIG);
+    const { vocabSize: V, dim: C, numLayers: L, numHeads, chunkSize, memorySlots } = config;
+    expectSize(op, 'vocabSize', raw.vocabSize);
+    expectSize(op, 'numLayers', raw.numLayers);
+    expectSize(op, 'segmentLength', raw.segmentLength);
+    const { vocabSize: _v, numLayers: _l, segmentLength: _s, truncateBPTT: _t, ropeBase, tieEmbeddings, seed, ...block } = raw;
+    checkMemoryBlockOptions(op, C, block, 'config', MEMORY_TRANSFORMER_CONFIG);
+    if (ropeBase !== undefined) expectNumber(op, 'ropeBase', ropeBase, { above: 1 });
+    optionalBoolean(op, 'tieEmbeddings', tieEmbeddings);
+    if (seed !== undefined) expectNumber(op, 'seed', seed);
+    expectWeight(op, 'wte.weight', V, C);
     this.truncateBPTT = config.truncateBPTT ?? Infinity;
-    if (!(this.truncateBPTT >= 1) || (this.truncateBPTT !== Infinity && !Number.isInteger(this.truncateBPTT))) {
+    if (typeof this.truncateBPTT !== 'number' || !(this.truncateBPTT >= 1) || (this.truncateBPTT !== Infinity && !Number.isInteger(this.truncateBPTT))) {
       throw new ValueError('MemoryTransformer', `truncateBPTT must be an integer ≥ 1 or Infinity, got truncateBPTT=${this.truncateBPTT}`, 'truncateBPTT');
     }
     this.config = Object.freeze({ ...config });
@@ -123,6 +136,7 @@ export class MemoryTransformer extends Module {
 
   /** Each layer's initial memory for a batch of B. */
   initialMemory(batch: number): FifoState[] {
+    expectInteger('MemoryTransformer.initialMemory', 'batch', batch, { min: 1 });
     return this.blocks.map((b) => b.memory.initial(batch));
   }
 
@@ -133,13 +147,22 @@ export class MemoryTransformer extends Module {
 
   /** ids: [B, T] → logits [B, T, V] and the memory after the last segment. */
   forwardWithMemory(ids: Tensor, options: MemoryForwardOptions = {}): MemoryForwardResult {
-    this.checkIds('MemoryTransformer.forward', ids);
+    const op = 'MemoryTransformer.forward';
+    this.checkIds(op, ids);
     const [B, T] = ids.shape as [number, number];
     const S = this.config.segmentLength;
-    let memory = options.memory ? [...options.memory] : this.initialMemory(B);
-    if (memory.length !== this.blocks.length) {
-      throw new ValueError('MemoryTransformer.forward', `got memory for ${memory.length} layers, the model has ${this.blocks.length} (use initialMemory(B))`, 'memory');
+    const o = expectOptions(op, 'options', options, ['memory']);
+    if (o.memory !== undefined) {
+      if (!Array.isArray(o.memory)) throw new DTypeError(op, `memory must be an array of FifoStates (use initialMemory(B)), got ${describeValue(o.memory)}`, 'memory');
+      if (o.memory.length !== this.blocks.length) {
+        throw new ValueError(op, `got memory for ${o.memory.length} layers, the model has ${this.blocks.length} (use initialMemory(B))`, 'memory');
+      }
+      o.memory.forEach((m, l) => {
+        this.blocks[l]!.memory.checkState(op, m);
+        if (m.slots.shape[0] !== B) throw new ValueError(op, `memory[${l}] is for a batch of ${m.slots.shape[0]}, ids have ${B} (use initialMemory(B))`, 'memory');
+      });
     }
+    let memory = o.memory ? [...o.memory] : this.initialMemory(B);
     const x = this.wte.forward(ids); // [B, T, C]
     const outs: Tensor[] = [];
     for (let s = 0, t0 = 0; t0 < T; s++, t0 += S) {
@@ -160,11 +183,17 @@ export class MemoryTransformer extends Module {
 
   /** Mean next-token cross-entropy: ids [B, T], targets [B, T]. */
   loss(ids: Tensor, targets: Tensor): Tensor {
+    this.checkIds('MemoryTransformer.loss', ids);
+    expectTokenIds('MemoryTransformer.loss', 'targets', targets, this.config.vocabSize);
+    if (targets.shape[0] !== ids.shape[0] || targets.shape[1] !== ids.shape[1]) {
+      throw new ValueError('MemoryTransformer.loss', `targets=[${targets.shape.join(',')}] must have the shape of ids=[${ids.shape.join(',')}]`, 'targets');
+    }
     return crossEntropy(this.forward(ids), targets);
   }
 
   /** An empty stream (initial memory, empty caches) for a batch of B. */
   newStream(batch = 1): MemoryStream {
+    expectInteger('MemoryTransformer.newStream', 'batch', batch, { min: 1 });
     return {
       memory: this.initialMemory(batch).map((m, l) => this.blocks[l]!.memory.detach(m)),
       caches: this.blocks.map(() => ({ global: new KVCache(), local: new KVCache() })),
@@ -178,7 +207,9 @@ export class MemoryTransformer extends Module {
    * everything fed so far. Memory is written (and detached) whenever a segment fills. Meant for inference (noGrad).
    */
   forwardStream(ids: Tensor, stream: MemoryStream): Tensor {
-    this.checkIds('MemoryTransformer.forwardStream', ids);
+    const op = 'MemoryTransformer.forwardStream';
+    this.checkIds(op, ids);
+    this.checkStream(op, stream, ids.shape[0]!);
     const T = ids.shape[1]!;
     const S = this.config.segmentLength;
     const outs: Tensor[] = [];
@@ -202,14 +233,9 @@ export class MemoryTransformer extends Module {
    * the segment's KV caches; memory is written when a segment fills. Same sampling contract as nn/generate.ts.
    */
   generate(prompt: readonly number[], options: GenerateOptions): number[] {
-    const { maxNewTokens, generator, stopToken, temperature = 1 } = options;
-    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) {
-      throw new ValueError('MemoryTransformer.generate', `maxNewTokens must be an integer ≥ 0, got maxNewTokens=${maxNewTokens}`, 'maxNewTokens');
-    }
-    if (prompt.length === 0) throw new ValueError('MemoryTransformer.generate', 'prompt is empty (need at least one token to condition on)', 'prompt');
-    if (temperature > 0 && generator === undefined) {
-      throw new ValueError('MemoryTransformer.generate', `sampling at temperature=${temperature} needs a generator (or temperature 0 for greedy)`, 'generator');
-    }
+    const op = 'MemoryTransformer.generate';
+    checkPrompt(op, prompt, this.config.vocabSize);
+    const { maxNewTokens, generator, stopToken } = checkGenerateOptions(op, options);
     if (maxNewTokens === 0) return [];
     const wasTraining = this.training;
     this.eval();
@@ -252,8 +278,19 @@ export class MemoryTransformer extends Module {
   }
 
   private checkIds(op: string, ids: Tensor): void {
-    if (!(ids instanceof Tensor) || ids.ndim !== 2) {
-      throw new ValueError(op, `ids must be [B, T], got ${ids instanceof Tensor ? fmtShape(ids.shape) : typeof ids}`, 'ids');
-    }
+    expectTokenIds(op, 'ids', ids, this.config.vocabSize);
+  }
+
+  /** A stream from newStream(B) for this model and batch. */
+  private checkStream(op: string, stream: MemoryStream, batch: number): void {
+    const L = this.blocks.length;
+    const ok = stream !== null && typeof stream === 'object' && Array.isArray(stream.memory) && Array.isArray(stream.caches) && Array.isArray(stream.pending)
+      && stream.memory.length === L && stream.caches.length === L && stream.pending.length === L && Number.isInteger(stream.filled)
+      && stream.filled >= 0 && stream.filled < this.config.segmentLength;
+    if (!ok) throw new DTypeError(op, `stream must be a MemoryStream of this model (use newStream(B)), got ${describeValue(stream)}`, 'stream');
+    stream.memory.forEach((m, l) => {
+      this.blocks[l]!.memory.checkState(op, m);
+      if (m.slots.shape[0] !== batch) throw new ValueError(op, `stream is for a batch of ${m.slots.shape[0]}, ids have ${batch} (use newStream(B))`, 'stream');
+    });
   }
 }

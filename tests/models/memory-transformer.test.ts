@@ -7,7 +7,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Generator, Tensor, ValueError, concat, crossEntropy, noGrad, randn } from '../../core/index.js';
+import { Generator, ShapeError, Tensor, ValueError, concat, crossEntropy, noGrad, randn } from '../../core/index.js';
 import { MemoryBlock } from '../../nn/memory-block.js';
 import { MemoryTransformer, type MemoryTransformerConfig } from '../../models/memory-transformer.js';
 import { assertClose } from '../helpers/close.js';
@@ -195,12 +195,13 @@ test('a tiny MemoryTransformer overfits a fixed batch of random tokens over 3 se
 });
 
 test('errors name the op and the argument', () => {
-  const throwsArg = (fn: () => unknown, arg: string): void => assert.throws(fn, (e: unknown) => e instanceof ValueError && e.arg === arg);
+  const throwsArg = (fn: () => unknown, arg: string, type: new (...a: never[]) => Error = ValueError): void =>
+    assert.throws(fn, (e: unknown) => e instanceof type && (e as ValueError).arg === arg && /^MemoryTransformer(\.\w+)?: /.test((e as Error).message));
   throwsArg(() => tiny({ segmentLength: 0 }), 'segmentLength');
   throwsArg(() => tiny({ truncateBPTT: 0 }), 'truncateBPTT');
-  throwsArg(() => tiny({ dim: 15 }), 'dim');
+  throwsArg(() => tiny({ dim: 15 }), 'numHeads');
   const model = tiny();
-  throwsArg(() => model.forward(new Tensor(new Float64Array(3), [3])), 'ids');
+  throwsArg(() => model.forward(new Tensor(new Float64Array(3), [3])), 'ids', ShapeError);
   throwsArg(() => model.forward(ids(1, 1, 4), { memory: [] }), 'memory');
   throwsArg(() => model.generate([], { maxNewTokens: 1, temperature: 0 }), 'prompt');
   throwsArg(() => model.generate([1], { maxNewTokens: 2 }), 'generator');
