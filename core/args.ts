@@ -16,11 +16,19 @@ import { Tensor } from './tensor.js';
  */
 export const MAX_TENSOR_ELEMENTS = 2 ** 31 - 1;
 
+/**
+ * A tensor by its shape, without `instanceof Tensor`: the checks of numbers and options must not import the Tensor
+ * class, so that `import { ropeInvFreq }` bundles without the whole engine (tree-shaking).
+ */
+function looksLikeTensor(x: object): x is { shape: readonly number[]; dtype: string } {
+  return 'shape' in x && 'dtype' in x && 'data' in x && Array.isArray((x as { shape: unknown }).shape);
+}
+
 /** A short description of any value, for error messages: `null`, `a string 'abc'`, `NaN`, `Tensor [2,3] float32`. */
 export function describeValue(x: unknown): string {
   if (x === null) return 'null';
   if (x === undefined) return 'undefined';
-  if (x instanceof Tensor) return `Tensor [${x.shape.join(',')}] ${x.dtype}`;
+  if (typeof x === 'object' && looksLikeTensor(x)) return `Tensor [${x.shape.join(',')}] ${x.dtype}`;
   switch (typeof x) {
     case 'number':
       return String(x);
@@ -118,7 +126,7 @@ export function expectOneOf<T extends string | number | boolean>(op: string, arg
  */
 export function expectOptions<T extends object>(op: string, arg: string, x: T | undefined, known?: readonly string[]): T {
   if (x === undefined) return {} as T;
-  if (x === null || typeof x !== 'object' || Array.isArray(x) || x instanceof Tensor) {
+  if (x === null || typeof x !== 'object' || Array.isArray(x) || looksLikeTensor(x)) {
     throw new DTypeError(op, `${arg} must be an options object, got ${describeValue(x)}`, arg);
   }
   if (known !== undefined) {
