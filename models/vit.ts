@@ -14,7 +14,40 @@
  * actual image size: a larger image extends the grid (the RoPE-ViT paper's resolution extrapolation). The class
  * token is left unrotated (prefixTokens: 1) and has no absolute embedding (it is itself a learned vector).
  */
-import { Generator, Module, Parameter, ShapeError, Tensor, ValueError, concat, crossEntropy, fmtShape, matmul, randn, type DType } from '../core/index.js';
+import {
+  DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, concat, crossEntropy, describeValue, expectNumber,
+  expectOneOf, expectOptions, expectTensor, fmtShape, matmul, randn, type DType,
+} from '../core/index.js';
+import { expectSize, expectWeight, optionalDType } from '../nn/checks.js';
+
+const VIT_CONFIG = [
+  'imageSize', 'patchSize', 'channels', 'numClasses', 'dim', 'depth', 'numHeads', 'mlpRatio', 'positional', 'ropeTheta', 'seed', 'dtype',
+] as const;
+
+function checkConfig(config: ViTConfig): void {
+  const op = 'ViT';
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new DTypeError(op, `config must be an object, got ${describeValue(config)}`, 'config');
+  const c = expectOptions(op, 'config', config, VIT_CONFIG);
+  const p = expectSize(op, 'patchSize', c.patchSize);
+  const channels = c.channels === undefined ? 3 : expectSize(op, 'channels', c.channels);
+  expectSize(op, 'numClasses', c.numClasses);
+  const D = expectSize(op, 'dim', c.dim);
+  expectSize(op, 'depth', c.depth);
+  const H = expectSize(op, 'numHeads', c.numHeads);
+  if (D % H !== 0) throw new ValueError(op, `dim=${D} must be divisible by numHeads=${H}`, 'dim');
+  if (c.mlpRatio !== undefined) expectNumber(op, 'mlpRatio', c.mlpRatio, { above: 0 });
+  if (Math.round((c.mlpRatio ?? 4) * D) < 1) throw new ValueError(op, `mlpRatio=${c.mlpRatio} gives an empty MLP for dim=${D}`, 'mlpRatio');
+  expectOneOf(op, 'positional', c.positional, ['rope-axial', 'rope-mixed', 'absolute', 'none'] as const);
+  if (c.ropeTheta !== undefined) expectNumber(op, 'ropeTheta', c.ropeTheta, { above: 1 });
+  if (c.seed !== undefined) expectNumber(op, 'seed', c.seed);
+  optionalDType(op, 'dtype', c.dtype);
+  if (c.imageSize !== undefined) {
+    const size = typeof c.imageSize === 'number' ? [c.imageSize, c.imageSize] : c.imageSize;
+    if (!Array.isArray(size) || size.length !== 2) throw new DTypeError(op, `imageSize must be a number or [H, W], got ${describeValue(c.imageSize)}`, 'imageSize');
+    size.forEach((v: unknown) => expectSize(op, 'imageSize', v));
+  }
+  expectWeight(op, 'patchEmbed.weight', D, channels * p * p);
+}
 import { Block, LayerNorm, Linear } from '../nn/index.js';
 import { NoPE, RoPEAxial, RoPEMixed, ropeVitGrid, type PositionalEncoding } from '../positional/index.js';
 
@@ -59,6 +92,10 @@ function linearResizeWeights(inSize: number, outSize: number): Float64Array {
  * the Kronecker product of the row and column weights, so table' = M · table is F.interpolate of the table.
  */
 export function bilinearResizeMatrix(gh0: number, gw0: number, gh: number, gw: number, dtype: DType = 'float64'): Tensor {
+  const op = 'bilinearResizeMatrix';
+  for (const [name, v] of [['gh0', gh0], ['gw0', gw0], ['gh', gh], ['gw', gw]] as const) expectSize(op, name, v);
+  optionalDType(op, 'dtype', dtype);
+  expectWeight(op, 'the matrix', gh * gw, gh0 * gw0);
   const wy = linearResizeWeights(gh0, gh); // [gh, gh0]
   const wx = linearResizeWeights(gw0, gw); // [gw, gw0]
   const N0 = gh0 * gw0;
@@ -78,14 +115,25 @@ export function bilinearResizeMatrix(gh0: number, gw0: number, gh: number, gw: n
 
 /** images [B, C, H, W] → patches [B, N, C·p·p], raster order (row-major over the grid), each flattened (c, i, j) like a conv kernel. */
 export function patchify(images: Tensor, patchSize: number): Tensor {
+  const op = 'patchify';
+  expectTensor(op, 'images', images);
+  if (images.ndim !== 4) throw new ShapeError(op, `images=${fmtShape(images.shape)} must be [B, C, H, W]`, 'images');
+  const p = expectSize(op, 'patchSize', patchSize);
   const [B, C, H, W] = images.shape as [number, number, number, number];
-  const p = patchSize;
+  if (H % p !== 0 || W % p !== 0) throw new ShapeError(op, `image size ${H}×${W} must be multiples of patchSize=${p}`, 'images');
   const gh = H / p;
   const gw = W / p;
   return images
     .reshape([B, C, gh, p, gw, p]) // [B, C, gh, p, gw, p]
     .permute([0, 2, 4, 1, 3, 5]) // [B, gh, gw, C, p, p]
     .reshape([B, gh * gw, C * p * p]); // [B, N, C·p·p]
+}
+
+/** images must be a Tensor [B, …]; returns B. */
+function expectTensorBatch(op: string, images: unknown): number {
+  expectTensor(op, 'images', images);
+  if (images.ndim !== 4) throw new ShapeError(op, `images=${fmtShape(images.shape)} must be [B, C, H, W]`, 'images');
+  return images.shape[0]!;
 }
 
 export class ViT extends Module {
@@ -106,6 +154,7 @@ export class ViT extends Module {
 
   constructor(config: ViTConfig) {
     super();
+    checkConfig(config);
     const { patchSize: p, dim: D, depth, numHeads, numClasses, positional } = config;
     const channels = config.channels ?? 3;
     const headDim = D / numHeads;
@@ -156,6 +205,8 @@ export class ViT extends Module {
 
   /** Patch coordinates [N, 2] (x, y) of a gh × gw grid, for RoPE (ropeVitGrid). */
   positions(gh: number, gw: number): Tensor {
+    expectSize('ViT.positions', 'gh', gh);
+    expectSize('ViT.positions', 'gw', gw);
     const key = `${gh}x${gw}`;
     let grid = this.#grids.get(key);
     if (grid === undefined) {
@@ -167,7 +218,9 @@ export class ViT extends Module {
 
   /** The absolute table at a gh × gw grid: [gh·gw, D], bilinearly resampled from the training grid (exact there). */
   absoluteEmbedding(gh: number, gw: number): Tensor {
-    if (this.posEmbed === null || this.trainGrid === null) throw new ValueError('ViT', "absoluteEmbedding needs positional 'absolute'", 'positional');
+    if (this.posEmbed === null || this.trainGrid === null) throw new ValueError('ViT.absoluteEmbedding', "needs positional 'absolute'", 'positional');
+    expectSize('ViT.absoluteEmbedding', 'gh', gh);
+    expectSize('ViT.absoluteEmbedding', 'gw', gw);
     const [gh0, gw0] = this.trainGrid;
     if (gh === gh0 && gw === gw0) return this.posEmbed; // [N0, D]
     const key = `${gh}x${gw}:${this.posEmbed.dtype}`;
@@ -181,14 +234,22 @@ export class ViT extends Module {
 
   /** images: [B, C, H, W] with H, W multiples of patchSize → logits [B, numClasses]. */
   forward(images: Tensor): Tensor {
+    return this.forwardAs('ViT.forward', images);
+  }
+
+  private forwardAs(op: string, images: Tensor): Tensor {
     const p = this.config.patchSize;
     const C = this.patchEmbed.inFeatures / (p * p);
+    expectTensor(op, 'images', images);
     if (images.ndim !== 4 || images.shape[1] !== C) {
-      throw new ShapeError('ViT', `images=${fmtShape(images.shape)} must be [B, ${C}, H, W]`, 'images');
+      throw new ShapeError(op, `images=${fmtShape(images.shape)} must be [B, ${C}, H, W]`, 'images');
+    }
+    if (images.dtype !== this.patchEmbed.weight.dtype) {
+      throw new DTypeError(op, `images are ${images.dtype} but the model's weights are ${this.patchEmbed.weight.dtype} (cast one of them)`, 'images');
     }
     const [B, , H, W] = images.shape as [number, number, number, number];
     if (H % p !== 0 || W % p !== 0 || H === 0 || W === 0) {
-      throw new ShapeError('ViT', `image size ${H}×${W} must be positive multiples of patchSize=${p} — images=${fmtShape(images.shape)}`, 'images');
+      throw new ShapeError(op, `image size ${H}×${W} must be positive multiples of patchSize=${p} — images=${fmtShape(images.shape)}`, 'images');
     }
     const gh = H / p;
     const gw = W / p;
@@ -205,6 +266,17 @@ export class ViT extends Module {
 
   /** Mean cross-entropy of the logits against integer labels [B]. */
   loss(images: Tensor, labels: Tensor | ArrayLike<number>): Tensor {
-    return crossEntropy(this.forward(images), labels);
+    const op = 'ViT.loss';
+    const list: ArrayLike<unknown> | null = labels instanceof Tensor ? labels.data : Array.isArray(labels) || ArrayBuffer.isView(labels) ? labels as ArrayLike<unknown> : null;
+    if (list === null) throw new DTypeError(op, `labels must be a Tensor or an array of class ids, got ${describeValue(labels)}`, 'labels');
+    const B = expectTensorBatch(op, images);
+    if (list.length !== B) throw new ShapeError(op, `got ${list.length} labels for ${B} images`, 'labels');
+    for (let i = 0; i < list.length; i++) {
+      const v = list[i];
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= this.config.numClasses) {
+        throw new ValueError(op, `labels[${i}]=${describeValue(v)} is not a class id (an integer in [0, ${this.config.numClasses}))`, 'labels');
+      }
+    }
+    return crossEntropy(this.forwardAs(op, images), labels);
   }
 }
