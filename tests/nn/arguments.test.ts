@@ -1,0 +1,175 @@
+/**
+ * nn/ entries refuse bad arguments with a typed error whose message starts with what the user called (the class, or
+ * Class.method), never an inner helper or a JS engine error: null, strings, plain arrays, wrong ranks, NaN/±∞
+ * numbers and positions, bad options, sizes too large to allocate. Each row is one probe.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { AdamW, DTypeError, Generator, ShapeError, Tensor, ValueError, randn, zeros } from '../../core/index.js';
+import {
+  Block, ChunkedAttention, Dropout, Embedding, FifoMemory, KVCache, LayerNorm, Linear, MLP, MemoryBlock, MultiHeadAttention,
+  MultiHeadLatentAttention, PaTHAttention, PaTHCache, RMSNorm, SwiGLU, chunkedAttention, generate, sampleFromLogits,
+  scaledDotProductAttention, serializeSafetensors, train, type CausalLM,
+} from '../../nn/index.js';
+import { RoPE } from '../../positional/index.js';
+
+type ErrorClass = typeof DTypeError | typeof ValueError | typeof ShapeError;
+
+/** fn throws an instance of `type` whose message starts with `prefix: `. */
+function refuses(fn: () => unknown, type: ErrorClass, prefix: string, label: string): void {
+  let caught: unknown = null;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(caught !== null, `${label}: did not throw`);
+  assert.ok(caught instanceof type, `${label}: threw ${(caught as Error).name}: ${(caught as Error).message}, not ${type.name}`);
+  const message = (caught as Error).message;
+  assert.ok(message.startsWith(`${prefix}: `), `${label}: message '${message}' does not start with '${prefix}: '`);
+}
+
+const f32 = (shape: number[], seed = 1): Tensor => randn(shape, { generator: new Generator(seed) });
+const positionsWith = (v: number, T: number): Tensor => new Tensor(Float64Array.from({ length: T }, (_, i) => (i === 1 ? v : i)), [T]);
+
+test('NaN / ±∞ positions are refused by every layer taking positions, before anything is computed', () => {
+  const x = f32([1, 3, 8]);
+  const mha = new MultiHeadAttention(8, { numHeads: 2, positional: new RoPE(4) });
+  const block = new Block(8, { numHeads: 2, positional: new RoPE(4) });
+  const chunked = new ChunkedAttention(8, 2, 2);
+  const mla = new MultiHeadLatentAttention({ dim: 8, numHeads: 2, kvLoraRank: 4, qkNopeHeadDim: 2, qkRopeHeadDim: 2, vHeadDim: 2 });
+  const mem = new MemoryBlock(8, { numHeads: 2, chunkSize: 2, memorySlots: 2 });
+  for (const bad of [NaN, Infinity, -Infinity]) {
+    const positions = positionsWith(bad, 3);
+    refuses(() => mha.forward(x, { positions }), ValueError, 'MultiHeadAttention.forward', `MHA ${bad}`);
+    refuses(() => block.forward(x, { positions }), ValueError, 'Block.forward', `Block ${bad}`);
+    refuses(() => chunked.forward(x, { positions }), ValueError, 'ChunkedAttention.forward', `Chunked ${bad}`);
+    refuses(() => mla.forward(x, { positions }), ValueError, 'MultiHeadLatentAttention.forward', `MLA ${bad}`);
+    refuses(() => mla.logits(x, { positions }), ValueError, 'MultiHeadLatentAttention.logits', `MLA logits ${bad}`);
+    refuses(() => mem.forward(x, mem.memory.initial(1), { positions }), ValueError, 'MemoryBlock.forward', `MemoryBlock ${bad}`);
+  }
+  // a refused call leaves a cache untouched
+  const cache = new KVCache();
+  refuses(() => mha.forward(x, { positions: positionsWith(NaN, 3), cache }), ValueError, 'MultiHeadAttention.forward', 'with cache');
+  assert.is(cache.length, 0);
+  assert.is(cache.position, 0);
+  // finite fractional positions are fine
+  assert.equal(mha.forward(x, { positions: positionsWith(0.5, 3) }).shape, [1, 3, 8]);
+});
+
+test('layer configs are refused at construction with the class and option named', () => {
+  const rows: Array<[() => unknown, ErrorClass, string, string]> = [
+    [() => new Linear(2.5, 3), ValueError, 'Linear', 'inFeatures 2.5'],
+    [() => new Linear(-1, 3), ValueError, 'Linear', 'inFeatures -1'],
+    [() => new Linear(2, NaN), ValueError, 'Linear', 'outFeatures NaN'],
+    [() => new Linear('2' as unknown as number, 3), DTypeError, 'Linear', "inFeatures '2'"],
+    [() => new Linear(2, 3, { bias: 'no' as unknown as boolean }), DTypeError, 'Linear', 'bias string'],
+    [() => new Linear(2, 3, { biass: false } as unknown as object), ValueError, 'Linear', 'misspelt option'],
+    [() => new Linear(2, 3, null as unknown as object), DTypeError, 'Linear', 'null options'],
+    [() => new Linear(2 ** 20, 2 ** 20), ValueError, 'Linear', 'too large'],
+    [() => new Embedding(0, 4), ValueError, 'Embedding', 'numEmbeddings 0'],
+    [() => new Embedding(4, 4, { std: NaN }), ValueError, 'Embedding', 'std NaN'],
+    [() => new LayerNorm(Infinity), ValueError, 'LayerNorm', 'dim ∞'],
+    [() => new LayerNorm(4, { eps: -1 }), ValueError, 'LayerNorm', 'eps -1'],
+    [() => new RMSNorm(4, { eps: NaN }), ValueError, 'RMSNorm', 'eps NaN'],
+    [() => new RMSNorm(4, { affine: 1 as unknown as boolean }), DTypeError, 'RMSNorm', 'affine 1'],
+    [() => new Dropout(1), ValueError, 'Dropout', 'p 1'],
+    [() => new Dropout(NaN), ValueError, 'Dropout', 'p NaN'],
+    [() => new MLP(4, 0), ValueError, 'MLP', 'hidden 0'],
+    [() => new SwiGLU(4, 2.5), ValueError, 'SwiGLU', 'hidden 2.5'],
+    [() => new KVCache({ maxLength: 2.5 }), ValueError, 'KVCache', 'maxLength 2.5'],
+    [() => new KVCache({ maxLength: NaN }), ValueError, 'KVCache', 'maxLength NaN'],
+    [() => new MultiHeadAttention(8, { numHeads: 1.5 }), ValueError, 'MultiHeadAttention', 'numHeads 1.5'],
+    [() => new MultiHeadAttention(8, { numHeads: 2, window: 0.5 }), ValueError, 'MultiHeadAttention', 'window 0.5'],
+    [() => new MultiHeadAttention(8, { numHeads: 2, positional: {} as RoPE }), DTypeError, 'MultiHeadAttention', 'positional {}'],
+    [() => new MultiHeadAttention(8, { numHeads: 2, positional: new RoPE(8) }), ShapeError, 'MultiHeadAttention', 'RoPE for another head dim'],
+    [() => new MultiHeadAttention(8, null as unknown as { numHeads: number }), DTypeError, 'MultiHeadAttention', 'null options'],
+    [() => new Block(8, { numHeads: 2, mlp: 'relu' as 'gelu' }), ValueError, 'Block', "mlp 'relu'"],
+    [() => new Block(8, { numHeads: 2, dropout: -0.1 }), ValueError, 'Block', 'dropout -0.1'],
+    [() => new Block(8, { numHeads: 3 }), ValueError, 'Block', 'numHeads 3'],
+    [() => new ChunkedAttention(8, 2, NaN), ValueError, 'ChunkedAttention', 'chunkSize NaN'],
+    [() => new FifoMemory(2, 8, { gate: NaN }), ValueError, 'FifoMemory', 'gate NaN'],
+    [() => new FifoMemory(2, 8, { pool: 'max' as 'chunk-mean' }), ValueError, 'FifoMemory', "pool 'max'"],
+    [() => new MemoryBlock(8, { numHeads: 2, chunkSize: 0, memorySlots: 2 }), ValueError, 'MemoryBlock', 'chunkSize 0'],
+    [() => new MemoryBlock(8, { numHeads: 2, chunkSize: 2, memorySlots: 2.5 }), ValueError, 'MemoryBlock', 'memorySlots 2.5'],
+    [() => new MultiHeadLatentAttention({ dim: 8, numHeads: 2, kvLoraRank: 4, qkNopeHeadDim: 2, qkRopeHeadDim: 2, vHeadDim: 2, ropeBase: NaN }), ValueError, 'MultiHeadLatentAttention', 'ropeBase NaN'],
+    [() => new MultiHeadLatentAttention(null as unknown as { dim: 8, numHeads: 2, kvLoraRank: 4, qkNopeHeadDim: 2, qkRopeHeadDim: 2, vHeadDim: 2 }), DTypeError, 'MultiHeadLatentAttention', 'null'],
+    [() => new PaTHAttention(8, { numHeads: 2, chunkSize: 0 }), ValueError, 'PaTHAttention', 'chunkSize 0'],
+    [() => new PaTHAttention(8, { numHeads: 2, lowRankW: 1.5 }), ValueError, 'PaTHAttention', 'lowRankW 1.5'],
+  ];
+  for (const [fn, type, prefix, label] of rows) refuses(fn, type, prefix, label);
+});
+
+test('forward calls refuse null, strings, plain arrays, wrong ranks and wrong dtypes at the method called', () => {
+  const lin = new Linear(4, 3);
+  const x = f32([1, 3, 8]);
+  const mha = new MultiHeadAttention(8, { numHeads: 2 });
+  const cross = new MultiHeadAttention(8, { numHeads: 2 });
+  const emb = new Embedding(5, 4);
+  const rows: Array<[() => unknown, ErrorClass, string, string]> = [
+    [() => lin.forward(null as unknown as Tensor), DTypeError, 'Linear.forward', 'null'],
+    [() => lin.forward('x' as unknown as Tensor), DTypeError, 'Linear.forward', 'string'],
+    [() => lin.forward([1, 2, 3, 4] as unknown as Tensor), DTypeError, 'Linear.forward', 'plain array'],
+    [() => lin.forward(f32([2, 5])), ShapeError, 'Linear.forward', 'wrong features'],
+    [() => lin.forward(f32([2, 4]).cast('float64')), DTypeError, 'Linear.forward', 'float64 into float32'],
+    [() => new LayerNorm(4).forward(undefined as unknown as Tensor), DTypeError, 'LayerNorm.forward', 'undefined'],
+    [() => new MLP(4).forward(f32([4, 3])), ShapeError, 'MLP.forward', 'wrong features'],
+    [() => new Dropout(0.1).forward(null as unknown as Tensor), DTypeError, 'Dropout.forward', 'null'],
+    [() => emb.forward('abc' as unknown as number[]), DTypeError, 'Embedding.forward', 'string ids'],
+    [() => mha.forward(null as unknown as Tensor), DTypeError, 'MultiHeadAttention.forward', 'null'],
+    [() => mha.forward(f32([3, 8])), ShapeError, 'MultiHeadAttention.forward', 'rank 2'],
+    [() => mha.forward(x, { positions: [0, 1, 2] as unknown as Tensor }), DTypeError, 'MultiHeadAttention.forward', 'array positions'],
+    [() => mha.forward(x, { causal: 'yes' as unknown as boolean }), DTypeError, 'MultiHeadAttention.forward', 'causal string'],
+    [() => mha.forward(x, { cache: {} as KVCache }), DTypeError, 'MultiHeadAttention.forward', 'cache {}'],
+    [() => mha.forward(x, { mask: f32([2, 3]) }), ShapeError, 'MultiHeadAttention.forward', 'mask [2, 3]'],
+    [() => mha.forward(x, { mask: 1 as unknown as Tensor }), DTypeError, 'MultiHeadAttention.forward', 'mask 1'],
+    [() => cross.forward(x, { context: f32([2, 5, 8]) }), ShapeError, 'MultiHeadAttention.forward', 'cross-attention batch mismatch'],
+    [() => mha.forward(x, { contxt: x } as unknown as object), ValueError, 'MultiHeadAttention.forward', 'misspelt option'],
+    [() => new Block(8, { numHeads: 2 }).forward(f32([1, 3, 6])), ShapeError, 'Block.forward', 'wrong features'],
+    [() => new ChunkedAttention(8, 2, 2).forward(null as unknown as Tensor), DTypeError, 'ChunkedAttention.forward', 'null'],
+    [() => new FifoMemory(2, 8).read(x, null as unknown as { slots: Tensor; head: number }), DTypeError, 'FifoMemory.read', 'null state'],
+    [() => new FifoMemory(2, 8).initial(2 ** 30), ValueError, 'FifoMemory.initial', 'too large'],
+    [() => new PaTHAttention(8, { numHeads: 2 }).forward(x, { cache: new KVCache() as PaTHCache }), DTypeError, 'PaTHAttention.forward', 'plain KVCache'],
+    [() => new KVCache().append(null as unknown as Tensor, f32([1, 1, 1, 2])), DTypeError, 'KVCache.append', 'null k'],
+    [() => scaledDotProductAttention(f32([2, 4]), f32([3, 5]), f32([3, 4])), ShapeError, 'scaledDotProductAttention', 'head dims'],
+    [() => scaledDotProductAttention(f32([2, 2, 4]), f32([3, 3, 4]), f32([3, 3, 4])), ShapeError, 'scaledDotProductAttention', 'batch'],
+    [() => scaledDotProductAttention(f32([2, 4]), f32([3, 4]), f32([3, 4]), { scale: NaN }), ValueError, 'scaledDotProductAttention', 'scale NaN'],
+    [() => chunkedAttention(f32([2, 4]), f32([2, 4]), null as unknown as Tensor, 2), DTypeError, 'chunkedAttention', 'null v'],
+  ];
+  for (const [fn, type, prefix, label] of rows) refuses(fn, type, prefix, label);
+});
+
+test('generate, sampleFromLogits, train and serializeSafetensors refuse bad arguments with their own name', () => {
+  const model: CausalLM = { forward: () => zeros([1, 1, 3]), newCaches: () => [] };
+  const w = f32([2]);
+  w.requiresGrad = true;
+  const optimizer = new AdamW([w], { lr: 1e-3 });
+  const rows: Array<[() => unknown, ErrorClass, string, string]> = [
+    [() => generate(model, 'hello' as unknown as number[], { maxNewTokens: 1, temperature: 0 }), DTypeError, 'generate', 'string prompt'],
+    [() => generate(null as unknown as CausalLM, [1], { maxNewTokens: 1, temperature: 0 }), DTypeError, 'generate', 'null model'],
+    [() => generate(model, [1], null as unknown as { maxNewTokens: number }), DTypeError, 'generate', 'null options'],
+    [() => generate(model, [1], { maxNewTokens: 1.5, temperature: 0 }), ValueError, 'generate', 'maxNewTokens 1.5'],
+    [() => generate(model, [1], { maxNewTokens: 1, temperature: NaN }), ValueError, 'generate', 'temperature NaN'],
+    [() => generate(model, [1], { maxNewTokens: 1, temperature: 0, stopToken: -1 }), ValueError, 'generate', 'stopToken -1'],
+    [() => generate(model, [1], { maxNewTokens: 1, generator: 7 as unknown as Generator }), DTypeError, 'generate', 'generator 7'],
+    [() => sampleFromLogits(null as unknown as number[], { temperature: 0 }), DTypeError, 'sampleFromLogits', 'null logits'],
+    [() => sampleFromLogits(['a'] as unknown as number[], { temperature: 0 }), ValueError, 'sampleFromLogits', 'string logit'],
+    [() => train([w], () => w.sum(), null as unknown as { steps: number; optimizer: AdamW }), DTypeError, 'train', 'null options'],
+    [() => train([w], null as unknown as () => Tensor, { steps: 1, optimizer, output: null }), DTypeError, 'train', 'null lossFn'],
+    [() => train('w' as unknown as Tensor[], () => w.sum(), { steps: 1, optimizer, output: null }), DTypeError, 'train', 'string params'],
+    [() => train([w], () => w.sum(), { steps: 1.5, optimizer, output: null }), ValueError, 'train', 'steps 1.5'],
+    [() => train([w], () => w.sum(), { steps: 1, optimizer: {} as AdamW, output: null }), DTypeError, 'train', 'optimizer {}'],
+    [() => train([w], () => w.sum(), { steps: 1, optimizer, clipGradNorm: NaN, output: null }), ValueError, 'train', 'clipGradNorm NaN'],
+    [() => train([w], () => 3 as unknown as Tensor, { steps: 1, optimizer, output: null }), DTypeError, 'train', 'lossFn returns a number'],
+    [() => train([w], () => w, { steps: 1, optimizer, output: null }), ValueError, 'train', 'lossFn returns [2]'],
+    [() => serializeSafetensors(null as unknown as Record<string, Tensor>), DTypeError, 'serializeSafetensors', 'null'],
+    [() => serializeSafetensors({ a: [1, 2] as unknown as Tensor }), DTypeError, 'serializeSafetensors', 'array value'],
+  ];
+  for (const [fn, type, prefix, label] of rows) refuses(fn, type, prefix, label);
+  // train still stops before a NaN update
+  const before = Array.from(w.data);
+  refuses(() => train([w], () => w.sum().mul(NaN), { steps: 3, optimizer, output: null }), ValueError, 'train', 'NaN loss');
+  assert.equal(Array.from(w.data), before, 'no parameter was updated with a NaN loss');
+});
+
+test.run();
