@@ -1,0 +1,109 @@
+/**
+ * models/ refuse every bad config field at construction, and bad ids / targets / caches / options at the method
+ * called, with a typed error whose message starts with that model (or Model.method).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { DTypeError, ShapeError, Tensor, ValueError, zeros } from '../../core/index.js';
+import { GPT, MLALM, MemoryTransformer, PaTHLM, ViT, bilinearResizeMatrix, patchify, type GPTConfig } from '../../models/index.js';
+import { KVCache, generate } from '../../nn/index.js';
+
+type ErrorClass = typeof DTypeError | typeof ValueError | typeof ShapeError;
+
+function refuses(fn: () => unknown, type: ErrorClass, prefix: string, label: string): void {
+  let caught: unknown = null;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(caught !== null, `${label}: did not throw`);
+  assert.ok(caught instanceof type, `${label}: threw ${(caught as Error).name}: ${(caught as Error).message}, not ${type.name}`);
+  assert.ok((caught as Error).message.startsWith(`${prefix}: `), `${label}: '${(caught as Error).message}' does not start with '${prefix}: '`);
+}
+
+const gpt: GPTConfig = { vocabSize: 11, contextLength: 8, dim: 8, numLayers: 1, numHeads: 2, positional: 'rope' };
+const mla = { vocabSize: 11, dim: 8, numLayers: 1, numHeads: 2, kvLoraRank: 4, qkNopeHeadDim: 2, qkRopeHeadDim: 2, vHeadDim: 2 };
+const path = { vocabSize: 11, dim: 8, numLayers: 1, numHeads: 2, lowRankW: 4 as number | false };
+const mem = { vocabSize: 11, dim: 8, numLayers: 1, numHeads: 2, segmentLength: 4, chunkSize: 2, memorySlots: 2 };
+const vit = { patchSize: 2, numClasses: 3, dim: 8, depth: 1, numHeads: 2, positional: 'rope-axial' as const, channels: 1 };
+const ids = (values: number[], shape = [1, values.length]): Tensor => new Tensor(Float64Array.from(values), shape);
+
+test('every config field of every model is checked at construction', () => {
+  const rows: Array<[() => unknown, ErrorClass, string, string]> = [
+    [() => new GPT({ ...gpt, numLayers: -1 }), ValueError, 'GPT', 'numLayers -1'],
+    [() => new GPT({ ...gpt, numLayers: 1.5 }), ValueError, 'GPT', 'numLayers 1.5'],
+    [() => new GPT({ ...gpt, vocabSize: NaN }), ValueError, 'GPT', 'vocabSize NaN'],
+    [() => new GPT({ ...gpt, contextLength: 0 }), ValueError, 'GPT', 'contextLength 0'],
+    [() => new GPT({ ...gpt, numKVHeads: 3 }), ValueError, 'GPT', 'numKVHeads 3'],
+    [() => new GPT({ ...gpt, ropeBase: 1 }), ValueError, 'GPT', 'ropeBase 1'],
+    [() => new GPT({ ...gpt, dropout: 2 }), ValueError, 'GPT', 'dropout 2'],
+    [() => new GPT({ ...gpt, norm: 'batch' as 'layer' }), ValueError, 'GPT', "norm 'batch'"],
+    [() => new GPT({ ...gpt, tieEmbeddings: 'yes' as unknown as boolean }), DTypeError, 'GPT', 'tieEmbeddings string'],
+    [() => new GPT({ ...gpt, seed: NaN }), ValueError, 'GPT', 'seed NaN'],
+    [() => new GPT({ ...gpt, positional: 7 as unknown as string }), DTypeError, 'GPT', 'positional 7'],
+    [() => new GPT({ ...gpt, numLayer: 2 } as unknown as GPTConfig), ValueError, 'GPT', 'misspelt field'],
+    [() => new GPT({ ...gpt, dim: 6, numHeads: 2 }), ValueError, 'GPT', 'odd head dim for RoPE'],
+    [() => new GPT(null as unknown as GPTConfig), DTypeError, 'GPT', 'null'],
+    [() => new GPT({ ...gpt, vocabSize: 2 ** 30, dim: 2 ** 10 }), ValueError, 'GPT', 'too large'],
+    [() => new MLALM({ ...mla, numLayers: 1.5 }), ValueError, 'MLALM', 'numLayers 1.5'],
+    [() => new MLALM({ ...mla, numHeads: 0 }), ValueError, 'MLALM', 'numHeads 0'],
+    [() => new MLALM({ ...mla, qkRopeHeadDim: 3 }), ValueError, 'MLALM', 'qkRopeHeadDim 3'],
+    [() => new MLALM({ ...mla, ropeBase: NaN }), ValueError, 'MLALM', 'ropeBase NaN'],
+    [() => new MLALM({ ...mla, ropeBase: 1 }), ValueError, 'MLALM', 'ropeBase 1'],
+    [() => new MLALM({ ...mla, normEps: -1 }), ValueError, 'MLALM', 'normEps -1'],
+    [() => new MLALM({ ...mla, rope: 'pre-rope', mode: 'absorbed' }), ValueError, 'MLALM', 'pre-rope absorbed'],
+    [() => new MLALM(null as unknown as typeof mla), DTypeError, 'MLALM', 'null'],
+    [() => new PaTHLM({ ...path, numLayers: -1 }), ValueError, 'PaTHLM', 'numLayers -1'],
+    [() => new PaTHLM({ ...path, chunkSize: 0.5 }), ValueError, 'PaTHLM', 'chunkSize 0.5'],
+    [() => new PaTHLM({ ...path, numKVHeads: 3 }), ValueError, 'PaTHLM', 'numKVHeads 3'],
+    [() => new PaTHLM({ ...path, mlp: 'relu' as 'gelu' }), ValueError, 'PaTHLM', "mlp 'relu'"],
+    [() => new MemoryTransformer({ ...mem, numLayers: 1.5 }), ValueError, 'MemoryTransformer', 'numLayers 1.5'],
+    [() => new MemoryTransformer({ ...mem, chunkSize: 0 }), ValueError, 'MemoryTransformer', 'chunkSize 0'],
+    [() => new MemoryTransformer({ ...mem, gate: 2 }), ValueError, 'MemoryTransformer', 'gate 2'],
+    [() => new MemoryTransformer({ ...mem, ropeBase: -1 }), ValueError, 'MemoryTransformer', 'ropeBase -1'],
+    [() => new MemoryTransformer({ ...mem, combine: 'sum' as 'weights' }), ValueError, 'MemoryTransformer', "combine 'sum'"],
+    [() => new ViT({ ...vit, depth: 1.5 }), ValueError, 'ViT', 'depth 1.5'],
+    [() => new ViT({ ...vit, mlpRatio: NaN }), ValueError, 'ViT', 'mlpRatio NaN'],
+    [() => new ViT({ ...vit, channels: 0 }), ValueError, 'ViT', 'channels 0'],
+    [() => new ViT({ ...vit, positional: 'sin' as 'none' }), ValueError, 'ViT', "positional 'sin'"],
+  ];
+  for (const [fn, type, prefix, label] of rows) refuses(fn, type, prefix, label);
+});
+
+test('forward, loss, caches and generate refuse bad inputs at the method called', () => {
+  const g = new GPT(gpt);
+  const m = new MLALM(mla);
+  const p = new PaTHLM(path);
+  const t = new MemoryTransformer(mem);
+  const v = new ViT(vit);
+  const rows: Array<[() => unknown, ErrorClass, string, string]> = [
+    [() => g.forward(null as unknown as Tensor), DTypeError, 'GPT.forward', 'null ids'],
+    [() => g.forward([[1, 2]] as unknown as Tensor), DTypeError, 'GPT.forward', 'nested array ids'],
+    [() => g.forward(ids([1, 11])), ValueError, 'GPT.forward', 'id = vocabSize'],
+    [() => g.forward(ids([1, NaN])), ValueError, 'GPT.forward', 'NaN id'],
+    [() => g.forward(ids([1, 2]), { caches: [new KVCache(), new KVCache()] }), ValueError, 'GPT.forward', 'two caches for one layer'],
+    [() => g.forward(ids([1, 2]), { caches: [{}] as unknown as KVCache[] }), DTypeError, 'GPT.forward', 'cache {}'],
+    [() => g.loss(ids([1, 2]), ids([1, 2, 3])), ShapeError, 'GPT.loss', 'targets shape'],
+    [() => g.loss(ids([1, 2]), ids([1, 1.5])), ValueError, 'GPT.loss', 'fractional target'],
+    [() => generate(g, [1, 11], { maxNewTokens: 1, temperature: 0 }), ValueError, 'generate', 'prompt id = vocabSize'],
+    [() => m.forward(ids([1, 2]), { positions: new Tensor(Float64Array.from([0, NaN]), [2]) }), ValueError, 'MLALM.forward', 'NaN position'],
+    [() => m.forward(ids([1, 2]), { caches: [new KVCache()] }), DTypeError, 'MLALM.forward', 'plain KVCache'],
+    [() => m.setMode('fast' as 'explicit'), ValueError, 'MLALM.setMode', "mode 'fast'"],
+    [() => p.forward(ids([1, -1])), ValueError, 'PaTHLM.forward', 'negative id'],
+    [() => t.forward(ids([1, 2]), { memory: null as unknown as [] }), DTypeError, 'MemoryTransformer.forward', 'null memory'],
+    [() => t.forwardStream(ids([1, 2]), null as unknown as ReturnType<MemoryTransformer['newStream']>), DTypeError, 'MemoryTransformer.forwardStream', 'null stream'],
+    [() => t.forwardStream(ids([1, 2, 1, 2], [2, 2]), t.newStream(1)), ValueError, 'MemoryTransformer.forwardStream', 'stream batch'],
+    [() => t.generate('hi' as unknown as number[], { maxNewTokens: 1, temperature: 0 }), DTypeError, 'MemoryTransformer.generate', 'string prompt'],
+    [() => t.newStream(0), ValueError, 'MemoryTransformer.newStream', 'batch 0'],
+    [() => v.forward(null as unknown as Tensor), DTypeError, 'ViT.forward', 'null images'],
+    [() => v.forward(zeros([1, 1, 3, 4])), ShapeError, 'ViT.forward', 'odd image size'],
+    [() => v.loss(zeros([2, 1, 4, 4]), [0, 3]), ValueError, 'ViT.loss', 'label = numClasses'],
+    [() => v.positions(NaN, 2), ValueError, 'ViT.positions', 'gh NaN'],
+    [() => patchify(zeros([1, 1, 3, 4]), 2), ShapeError, 'patchify', 'odd image size'],
+    [() => bilinearResizeMatrix(2, 2, 1.5, 2), ValueError, 'bilinearResizeMatrix', 'gh 1.5'],
+  ];
+  for (const [fn, type, prefix, label] of rows) refuses(fn, type, prefix, label);
+});
+
+test.run();
