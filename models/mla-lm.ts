@@ -95,7 +95,11 @@ export interface ResolvedMLALMConfig {
 
 /** Normalise an MLALMConfig: one spelling per field, defaults filled, clear errors for missing or conflicting fields. */
 export function resolveMLALMConfig(config: MLALMConfig): ResolvedMLALMConfig {
-  const op = 'MLALM';
+  return resolveAs('resolveMLALMConfig', config);
+}
+
+/** resolveMLALMConfig with `op` (the function or class the user called) in the error messages. */
+function resolveAs(op: string, config: MLALMConfig): ResolvedMLALMConfig {
   if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new DTypeError(op, `config must be an object, got ${describeValue(config)}`, 'config');
   const raw = config as Readonly<Record<string, unknown>>;
   const either = (camel: string, snake: string | null): unknown => {
@@ -233,7 +237,7 @@ export class MLALM extends Module {
 
   constructor(config: MLALMConfig) {
     super();
-    const c = resolveMLALMConfig(config);
+    const c = resolveAs('MLALM', config);
     this.config = Object.freeze(c);
     const g = new Generator(c.seed);
     const dtype = { dtype: c.dtype };

@@ -354,8 +354,13 @@ export class PaTHCache extends KVCache {
    * append raw k_t, v_t and G_t, then softmax(scale·(q_t·k_j + G_t − G_j)) over the cache. Runs without a graph.
    */
   step(q: Tensor, k: Tensor, v: Tensor, w: Tensor, beta: Tensor, options: PaTHOptions = {}): Tensor {
-    const { B, HQ, H, G, T, d, dv, scale, gate } = checkInputs('PaTHCache.step', q, k, v, w, beta, options);
-    this.checkContinues('PaTHCache.step', { B, H, d, dv, dtype: q.dtype, gated: gate !== null });
+    return this.stepAs('PaTHCache.step', q, k, v, w, beta, options);
+  }
+
+  /** step with `op` (the method or function the user called) in the error messages. */
+  stepAs(op: string, q: Tensor, k: Tensor, v: Tensor, w: Tensor, beta: Tensor, options: PaTHOptions = {}): Tensor {
+    const { B, HQ, H, G, T, d, dv, scale, gate } = checkInputs(op, q, k, v, w, beta, options);
+    this.checkContinues(op, { B, H, d, dv, dtype: q.dtype, gated: gate !== null });
     if (T === 0) return zeros([B, HQ, 0, dv], { dtype: q.dtype });
     return noGrad(() => {
       const outs: Tensor[] = [];
@@ -404,7 +409,7 @@ export class PaTHCache extends KVCache {
 
 /** PaTH attention by recurrent decoding from an empty cache (see PaTHCache.step); same arguments as pathAttention. */
 export function pathAttentionRecurrent(q: Tensor, k: Tensor, v: Tensor, w: Tensor, beta: Tensor, options: PaTHOptions = {}): Tensor {
-  return new PaTHCache().step(q, k, v, w, beta, options);
+  return new PaTHCache().stepAs('pathAttentionRecurrent', q, k, v, w, beta, options);
 }
 
 // ── the layer ──
