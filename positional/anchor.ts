@@ -13,7 +13,8 @@
  *   every non-BOS token that has the same rotary position in both.
  * Masks are 0/1 float32 tensors (1 = may attend) that combine with the nn/ masks by elementwise product.
  */
-import { Tensor, ValueError, fmtShape } from '../core/index.js';
+import { DTypeError, ShapeError, Tensor, ValueError, describeValue, expectInteger, fmtShape } from '../core/index.js';
+import { checkIntegers, checkOptions, checkTableSize } from './checks.js';
 
 export interface PackWithAnchorOptions {
   /** Tokens in the packed window, the anchor included (the reference's `seq_length`). */
@@ -41,14 +42,12 @@ export interface PackedWindow {
  */
 export function packWithAnchor(documents: readonly (readonly number[])[], options: PackWithAnchorOptions): PackedWindow {
   const op = 'packWithAnchor';
-  const { windowLength, anchorToken } = options;
-  const bosToken = options.bosToken ?? anchorToken;
-  if (!Number.isInteger(windowLength) || windowLength < 1) {
-    throw new ValueError(op, `windowLength must be a positive integer — windowLength=${windowLength} (the window holds the anchor plus document tokens)`, 'windowLength');
-  }
-  if (!Number.isInteger(anchorToken)) throw new ValueError(op, `anchorToken must be an integer token id — anchorToken=${anchorToken} (token ids are integers)`, 'anchorToken');
-  if (!Number.isInteger(bosToken)) throw new ValueError(op, `bosToken must be an integer token id — bosToken=${bosToken} (token ids are integers)`, 'bosToken');
-  if (!Array.isArray(documents)) throw new ValueError(op, 'documents must be an array of token arrays — documents is not an array (one number[] per document)', 'documents');
+  if (options === undefined) throw new DTypeError(op, 'options must be an options object with windowLength and anchorToken, got undefined', 'options');
+  const o = checkOptions(op, options, ['windowLength', 'anchorToken', 'bosToken']);
+  const windowLength = expectInteger(op, 'windowLength', o.windowLength, { min: 1 }); // the anchor plus document tokens
+  const anchorToken = expectInteger(op, 'anchorToken', o.anchorToken);
+  const bosToken = o.bosToken === undefined ? anchorToken : expectInteger(op, 'bosToken', o.bosToken);
+  checkDocuments(op, documents);
 
   const tokens: number[] = [anchorToken];
   const docIds: number[] = [0];
@@ -76,6 +75,14 @@ export function packWithAnchor(documents: readonly (readonly number[])[], option
   return { tokens, docIds, positions };
 }
 
+/** documents: an array of token arrays (the ids themselves are checked while packing, only as far as the window). */
+function checkDocuments(op: string, documents: unknown): void {
+  if (!Array.isArray(documents)) throw new DTypeError(op, `documents must be an array of token arrays (one number[] per document), got ${describeValue(documents)}`, 'documents');
+  documents.forEach((doc, d) => {
+    if (!Array.isArray(doc)) throw new DTypeError(op, `documents[${d}] must be an array of token ids, got ${describeValue(doc)}`, 'documents');
+  });
+}
+
 export interface PackFlashOptions {
   /** Tokens in the packed window, every document's BOS included. */
   windowLength: number;
@@ -91,12 +98,11 @@ export interface PackFlashOptions {
  */
 export function packFlashAnchor(documents: readonly (readonly number[])[], options: PackFlashOptions): PackedWindow {
   const op = 'packFlashAnchor';
-  const { windowLength, bosToken } = options;
-  if (!Number.isInteger(windowLength) || windowLength < 1) {
-    throw new ValueError(op, `windowLength must be a positive integer — windowLength=${windowLength} (the window holds every document's BOS and tokens)`, 'windowLength');
-  }
-  if (!Number.isInteger(bosToken)) throw new ValueError(op, `bosToken must be an integer token id — bosToken=${bosToken} (token ids are integers)`, 'bosToken');
-  if (!Array.isArray(documents)) throw new ValueError(op, 'documents must be an array of token arrays — documents is not an array (one number[] per document)', 'documents');
+  if (options === undefined) throw new DTypeError(op, 'options must be an options object with windowLength and bosToken, got undefined', 'options');
+  const o = checkOptions(op, options, ['windowLength', 'bosToken']);
+  const windowLength = expectInteger(op, 'windowLength', o.windowLength, { min: 1 }); // every document's BOS and tokens
+  const bosToken = expectInteger(op, 'bosToken', o.bosToken);
+  checkDocuments(op, documents);
   const tokens: number[] = [];
   const docIds: number[] = [];
   let nextId = 1;
@@ -118,12 +124,17 @@ export function packFlashAnchor(documents: readonly (readonly number[])[], optio
 }
 
 /** Document ids as a [T] or [B, T] tensor, validated. */
-function docIdTensor(op: string, docIds: readonly number[] | Tensor): Tensor {
-  const ids = docIds instanceof Tensor ? docIds : new Tensor(Float64Array.from(docIds), [docIds.length]);
-  if (ids.ndim !== 1 && ids.ndim !== 2) throw new ValueError(op, `docIds must be [T] or [B, T] — docIds=${fmtShape(ids.shape)} (one id per token)`, 'docIds');
-  for (let i = 0; i < ids.size; i++) {
-    if (!Number.isFinite(ids.data[i]!)) throw new ValueError(op, `docIds[${i}] = ${ids.data[i]} is not finite — docIds (document ids are finite numbers)`, 'docIds');
+function docIdTensor(op: string, docIds: readonly number[] | Tensor, mask: boolean): Tensor {
+  if (!(docIds instanceof Tensor) && !Array.isArray(docIds)) {
+    throw new DTypeError(op, `docIds must be an array or a Tensor [T] / [B, T] of document ids, got ${describeValue(docIds)}`, 'docIds');
   }
+  const ids = docIds instanceof Tensor ? docIds : new Tensor(Float64Array.from(checkIntegers(op, 'docIds', docIds)), [docIds.length]);
+  if (ids.ndim !== 1 && ids.ndim !== 2) throw new ShapeError(op, `docIds must be [T] or [B, T] — docIds=${fmtShape(ids.shape)} (one id per token)`, 'docIds');
+  for (let i = 0; i < ids.size; i++) {
+    if (!Number.isInteger(ids.data[i]!)) throw new ValueError(op, `docIds[${i}] = ${ids.data[i]} is not an integer — docIds (document ids are whole numbers)`, 'docIds');
+  }
+  const T = ids.shape[ids.ndim - 1]!;
+  if (mask) checkTableSize(op, 'docIds', ids.size / Math.max(T, 1), T, T); // the mask is [B, T, T]
   return ids;
 }
 
@@ -143,7 +154,7 @@ function buildMask(ids: Tensor, allowed: (row: number, q: number, k: number) => 
  * allowed(q, k) = q ≥ k ∧ (doc[q] = doc[k] ∨ doc[k] = 0). docIds [T] → [T, T], or [B, T] → [B, 1, T, T].
  */
 export function anchorAttentionMask(docIds: readonly number[] | Tensor): Tensor {
-  const ids = docIdTensor('anchorAttentionMask', docIds);
+  const ids = docIdTensor('anchorAttentionMask', docIds, true);
   const d = ids.data;
   return buildMask(ids, (o, q, k) => d[o + k] === 0 || d[o + q] === d[o + k]);
 }
@@ -161,7 +172,7 @@ function runIndex(d: ArrayLike<number>, o: number, T: number): Int32Array {
  * are contiguous runs of equal ids) → float64 positions of the same shape.
  */
 export function flashAnchorPositions(docIds: readonly number[] | Tensor): Tensor {
-  const ids = docIdTensor('flashAnchorPositions', docIds);
+  const ids = docIdTensor('flashAnchorPositions', docIds, false);
   const T = ids.shape[ids.ndim - 1]!;
   const out = new Float64Array(ids.size);
   for (let o = 0; o < ids.size; o += T) {
@@ -175,7 +186,7 @@ export function flashAnchorPositions(docIds: readonly number[] | Tensor): Tensor
  * documents' starts): allowed(q, k) = q ≥ k ∧ run(q) = run(k). docIds [T] → [T, T], or [B, T] → [B, 1, T, T].
  */
 export function flashAnchorMask(docIds: readonly number[] | Tensor): Tensor {
-  const ids = docIdTensor('flashAnchorMask', docIds);
+  const ids = docIdTensor('flashAnchorMask', docIds, true);
   const T = ids.shape[ids.ndim - 1]!;
   const runs = new Int32Array(ids.size);
   for (let o = 0; o < ids.size; o += T) runs.set(runIndex(ids.data, o, T), o);

@@ -3,7 +3,7 @@
  * pattern — what a bf16 kernel stores. Used to measure how low precision breaks RoPE's relative property
  * (AnchorAttention, Wang et al. 2025, §3).
  */
-import { Tensor } from '../core/index.js';
+import { DTypeError, Tensor, describeValue } from '../core/index.js';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -18,6 +18,7 @@ export function toBFloat16(x: number | Tensor): number | Tensor {
     for (let i = 0; i < out.length; i++) out[i] = bf16(x.data[i]!);
     return new Tensor(out, x.shape);
   }
+  if (typeof x !== 'number') throw new DTypeError('toBFloat16', `x must be a number or a Tensor, got ${describeValue(x)}`, 'x');
   return bf16(x);
 }
 

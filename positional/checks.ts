@@ -6,20 +6,72 @@
  * core's argument checks and run once at an entry, never inside a kernel's loop.
  */
 import {
-  DTypeError, ShapeError, Tensor, ValueError, describeValue, expectFiniteValues, expectNumber, expectOneOf, expectOptions, fmtShape,
+  AxisError, DTypeError, Generator, IndexError, ShapeError, Tensor, ValueError, defaultGenerator, describeValue, expectAllocatable, expectFiniteValues, expectNumber, expectOneOf,
+  expectOptions, fmtShape, type DType, type NumberRule,
 } from '../core/index.js';
 import type { PairLayout } from './rope.js';
 
-/** A rotary dim (channels that rotate): a positive even integer, at most `headDim` when given. */
+/** A rotary dim (channels that rotate): a positive even integer, at most `headDim` when given, that fits in a table. */
 export function checkRotaryDim(op: string, arg: string, dim: unknown, headDim?: number): number {
   const d = expectNumber(op, arg, dim, { integer: true, above: 0, ...(headDim !== undefined ? { max: headDim } : {}) });
   if (d % 2 !== 0) throw new ValueError(op, `${arg} must be even (channels rotate in pairs), got ${d}`, arg);
+  expectAllocatable(op, arg, d);
   return d;
 }
 
-/** A head dim or other channel count: a positive integer. */
+/** A head dim or other channel count: a positive integer small enough to allocate (2**40 is refused, not a RangeError). */
 export function checkSize(op: string, arg: string, n: unknown): number {
-  return expectNumber(op, arg, n, { integer: true, above: 0 });
+  const v = expectNumber(op, arg, n, { integer: true, above: 0 });
+  expectAllocatable(op, arg, v);
+  return v;
+}
+
+/** A count that may be 0 (a start index, prefix tokens, a window): a non-negative integer small enough to allocate. */
+export function checkCount(op: string, arg: string, n: unknown): number {
+  const v = expectNumber(op, arg, n, { integer: true, min: 0 });
+  expectAllocatable(op, arg, v);
+  return v;
+}
+
+/**
+ * An optional number: `undefined` gives `fallback`; anything else (null included: an option set to null is a
+ * mistake, not a request for the default) must obey `rule`.
+ */
+export function optionalNumber(op: string, arg: string, x: unknown, fallback: number, rule: NumberRule = {}): number {
+  return x === undefined ? fallback : expectNumber(op, arg, x, rule);
+}
+
+/** An optional Generator: `undefined` gives the default generator; null, numbers and other objects are refused. */
+export function checkGenerator(op: string, arg: string, g: unknown, fallback: () => Generator = defaultGenerator): Generator {
+  if (g === undefined) return fallback();
+  if (!(g instanceof Generator)) throw new DTypeError(op, `${arg} must be a Generator, got ${describeValue(g)}`, arg);
+  return g;
+}
+
+/** An optional storage dtype of a table: 'float32' or 'float64' (`fallback` when undefined). */
+export function checkDType(op: string, arg: string, dtype: unknown, fallback: DType): DType {
+  return dtype === undefined ? fallback : expectOneOf<DType>(op, arg, dtype, ['float32', 'float64']);
+}
+
+/** An array of integers (sections, axis sizes, ids) each ≥ `min`; returns a plain copy. */
+export function checkIntegers(op: string, arg: string, list: unknown, min = -Infinity): number[] {
+  if (!(Array.isArray(list) || (ArrayBuffer.isView(list) && !(list instanceof DataView)))) {
+    throw new DTypeError(op, `${arg} must be an array of integers, got ${describeValue(list)}`, arg);
+  }
+  const a = list as ArrayLike<unknown>;
+  const out = new Array<number>(a.length);
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i];
+    if (typeof v !== 'number') throw new DTypeError(op, `${arg}[${i}] must be an integer, got ${describeValue(v)}`, arg);
+    if (!Number.isInteger(v) || v < min) throw new ValueError(op, `${arg}[${i}] must be an integer${min > -Infinity ? ` ≥ ${min}` : ''}, got ${v}`, arg);
+    out[i] = v;
+  }
+  return out;
+}
+
+/** The total element count of a table with these sizes must fit in one tensor (2**20 × 2**20 is refused). */
+export function checkTableSize(op: string, arg: string, ...sizes: number[]): void {
+  expectAllocatable(op, arg, sizes.reduce((p, d) => p * d, 1), sizes);
 }
 
 /** A RoPE base θ (θ_i = base^(−2i/d)): finite and > 1, so that the frequencies fall from 1 towards 0. */
@@ -32,9 +84,9 @@ export function checkFactor(op: string, arg: string, factor: unknown, min = 1): 
   return expectNumber(op, arg, factor, { min });
 }
 
-/** A context length (trained, original or current sequence length): a finite number > 0. */
+/** A context length (trained, original or current sequence length): a whole number of tokens, > 0. */
 export function checkContextLength(op: string, arg: string, length: unknown): number {
-  return expectNumber(op, arg, length, { above: 0 });
+  return expectNumber(op, arg, length, { integer: true, above: 0 });
 }
 
 /**
@@ -114,5 +166,20 @@ export function checkHead(op: string, arg: string, x: unknown, headDim: number):
       `${arg}=${fmtShape(x.shape)} has head dim ${d ?? 'none'}, but this encoding's head dim is ${headDim} (build it for ${d ?? 'that'} channels; rotate only some of them with the rotaryDim option)`,
       arg,
     );
+  }
+}
+
+/**
+ * Run `call` (a user-supplied encoding doing its part of `op`'s work, e.g. the base of PSCRoPE) so that a typed
+ * error it throws about arguments that `op` passed on still starts with `op`: `PSCRoPE.encodeQK: RoPE: angles …`.
+ */
+export function asPartOf<T>(op: string, call: () => T): T {
+  try {
+    return call();
+  } catch (e) {
+    for (const E of [ShapeError, DTypeError, ValueError, AxisError, IndexError]) {
+      if (e instanceof E && !e.message.startsWith(`${op}:`)) throw new E(op, e.message, e.arg);
+    }
+    throw e;
   }
 }

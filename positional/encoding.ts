@@ -2,7 +2,8 @@
  * The positional-encoding interface that attention layers call. Every variant (NoPE, learned absolute, RoPE and
  * its relatives) is a Module implementing it, so its learnable parts are found by `parameters()`.
  */
-import { Module, type Tensor } from '../core/index.js';
+import { Module, expectTensor, type Tensor } from '../core/index.js';
+import { checkPositions, checkSize } from './checks.js';
 
 /**
  * Token positions: a float64 tensor [T] shared by the batch, or [B, T] per sequence; multi-axis variants use
@@ -33,17 +34,34 @@ export abstract class PositionalEncoding extends Module {
    * Transform q [B, H, Tq, d] and k [B, Hkv, Tk, d] given their positions. The default passes them through.
    * With a KV cache, keys are encoded once at their own positions before they are cached.
    */
-  encodeQK(q: Tensor, k: Tensor, _qPositions: Positions, _kPositions: Positions): EncodedQK {
+  encodeQK(q: Tensor, k: Tensor, qPositions: Positions, kPositions: Positions): EncodedQK {
+    checkPassThrough('PositionalEncoding', q, k, qPositions, kPositions);
     return { q, k };
   }
 
   /** Additive embedding for the residual stream at the given positions ([T] or [B, T] → [..., dim]), or null. */
-  inputEmbedding(_positions: Positions, _dim: number): Tensor | null {
+  inputEmbedding(positions: Positions, dim: number): Tensor | null {
+    const op = 'PositionalEncoding';
+    checkPositions(op, 'positions', positions);
+    checkSize(op, 'dim', dim);
     return null;
   }
+}
+
+/** The arguments of an encodeQK that returns q and k unchanged: still Tensors, with finite positions. */
+function checkPassThrough(op: string, q: unknown, k: unknown, qPositions: unknown, kPositions: unknown): void {
+  expectTensor(op, 'q', q);
+  expectTensor(op, 'k', k);
+  checkPositions(op, 'qPositions', qPositions);
+  checkPositions(op, 'kPositions', kPositions);
 }
 
 /** NoPE: no positional signal at all; causal masking alone tells tokens apart (Kazemnejad et al. 2023). */
 export class NoPE extends PositionalEncoding {
   readonly name = 'nope';
+
+  override encodeQK(q: Tensor, k: Tensor, qPositions: Positions, kPositions: Positions): EncodedQK {
+    checkPassThrough('NoPE', q, k, qPositions, kPositions);
+    return { q, k };
+  }
 }

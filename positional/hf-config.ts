@@ -3,8 +3,8 @@
  * (`standardize_rope_params`, then `ROPE_INIT_FUNCTIONS[rope_type]` in `modeling_rope_utils.py`, v5):
  * θ_i = rope_theta^(−2i/d) with d = int(head_dim · partial_rotary_factor), then the scaling rule of the rope type.
  */
-import { DTypeError, ValueError, describeValue, expectBoolean, expectOptions } from '../core/index.js';
-import { checkContextLength } from './checks.js';
+import { DTypeError, ValueError, describeValue, expectBoolean, expectNumber, expectOptions, type NumberRule } from '../core/index.js';
+import { checkContextLength, checkSize } from './checks.js';
 import { llama3Table } from './llama3.js';
 import { longRopeAttention, longRopeTable } from './longrope.js';
 import { dynamicNtkTable } from './ntk.js';
@@ -118,6 +118,7 @@ export function fromHFConfig(config: HFRopeConfig, options: FromHFConfigOptions 
   const seqLen = o.seqLen === undefined ? undefined : checkContextLength(OP, 'seqLen', o.seqLen);
   if (o.layerType !== undefined && typeof o.layerType !== 'string') throw new DTypeError(OP, `layerType must be a string, got ${describeValue(o.layerType)}`, 'layerType');
   const strict = o.strict === undefined ? false : expectBoolean(OP, 'strict', o.strict);
+  checkTopFields(config);
   const { params, where, perLayer } = ropeDict(config, o.layerType);
   const ropeType = ropeTypeOf(params, where);
   const read = new FieldReader(params, where, ropeType);
@@ -245,12 +246,31 @@ function ropeTypeOf(params: Readonly<Record<string, unknown>>, where: string): H
   return given as HFRopeType;
 }
 
+/**
+ * The config's top-level numeric fields that this reader knows, checked whenever present — also when the rope type
+ * at hand does not read them — so that a null, a string or a fractional size is refused rather than ignored.
+ * (head_dim and qk_rope_head_dim may be null: HF configs write null for "derive it from hidden_size".)
+ */
+const TOP_FIELDS: Readonly<Record<string, NumberRule>> = {
+  rope_theta: { above: 1 },
+  hidden_size: { integer: true, above: 0 },
+  num_attention_heads: { integer: true, above: 0 },
+  max_position_embeddings: { integer: true, above: 0 },
+  partial_rotary_factor: { above: 0, max: 1 },
+};
+
+function checkTopFields(config: HFRopeConfig): void {
+  for (const [key, rule] of Object.entries(TOP_FIELDS)) {
+    if (config[key] !== undefined) expectNumber(OP, key, config[key], rule);
+  }
+}
+
 /** head_dim as HF's configs resolve it: qk_rope_head_dim (DeepSeek), else head_dim, else hidden_size // num_attention_heads. */
 function headDimOf(config: HFRopeConfig): number {
   const explicit = topNumber(config, 'qk_rope_head_dim') || topNumber(config, 'head_dim');
   if (explicit !== undefined) {
     if (!(Number.isInteger(explicit) && explicit > 0)) throw new ValueError(OP, `head_dim is not a positive integer — head_dim=${explicit} (channels per head)`, 'head_dim');
-    return explicit;
+    return checkSize(OP, 'head_dim', explicit);
   }
   const hidden = topNumber(config, 'hidden_size');
   const heads = topNumber(config, 'num_attention_heads');

@@ -1,6 +1,6 @@
 /** Learned absolute position embeddings (GPT-2): a trained vector per position, added to the token embeddings. */
 import { DTypeError, Generator, ShapeError, Tensor, ValueError, describeValue, expectNumber, expectOneOf, fmtShape, indexSelect, randn, Parameter, type DType } from '../core/index.js';
-import { checkOptions, checkSize } from './checks.js';
+import { checkGenerator, checkOptions, checkSize, checkTableSize } from './checks.js';
 import { PositionalEncoding, type Positions } from './encoding.js';
 
 export interface LearnedAbsoluteOptions {
@@ -26,11 +26,12 @@ export class LearnedAbsolute extends PositionalEncoding {
     const op = 'LearnedAbsolute';
     checkSize(op, 'maxPositions', maxPositions);
     checkSize(op, 'dim', dim);
+    checkTableSize(op, 'maxPositions × dim', maxPositions, dim);
     const o = checkOptions(op, options, ['generator', 'dtype', 'std', 'beyond']);
     const std = o.std === undefined ? 0.02 : expectNumber(op, 'std', o.std, { min: 0 });
     const dtype = o.dtype === undefined ? 'float32' : expectOneOf(op, 'dtype', o.dtype, ['float32', 'float64']);
     this.beyond = o.beyond === undefined ? 'error' : expectOneOf(op, 'beyond', o.beyond, ['error', 'clamp']);
-    const g = o.generator ?? new Generator(0);
+    const g = checkGenerator(op, 'generator', o.generator, () => new Generator(0));
     this.weight = new Parameter(randn([maxPositions, dim], { std, generator: g, dtype }).data, [maxPositions, dim]);
   }
 

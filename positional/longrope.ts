@@ -3,8 +3,8 @@
  * `_compute_longrope_parameters` uses `long_factor` once the sequence outgrows the pre-training context L and
  * `short_factor` otherwise, and scales cos and sin by √(1 + ln s / ln L).
  */
-import { ValueError } from '../core/index.js';
-import { checkBase, checkContextLength, checkOptions, checkRotaryDim } from './checks.js';
+import { ValueError, expectNumber } from '../core/index.js';
+import { checkAttentionFactor, checkBase, checkContextLength, checkCount, checkInvFreq, checkOptions, checkRotaryDim } from './checks.js';
 import { invFreqLadder } from './rope.js';
 
 export interface LongRopeOptions {
@@ -43,14 +43,11 @@ export function longRopeTable(op: string, options: LongRopeOptions): Float64Arra
   const dim = checkRotaryDim(op, 'dim', o.dim);
   const base = o.base === undefined ? 10000 : checkBase(op, 'base', o.base);
   const originalMaxPositions = checkContextLength(op, 'originalMaxPositions', o.originalMaxPositions);
-  if (seqLen !== undefined && !(Number.isFinite(seqLen) && seqLen >= 0)) {
-    throw new ValueError(op, `sequence length is not a finite number ≥ 0 — seqLen=${seqLen} (max position id + 1)`, 'seqLen');
-  }
+  if (seqLen !== undefined) checkCount(op, 'seqLen', seqLen); // max position id + 1
   for (const [name, list] of [['shortFactor', shortFactor], ['longFactor', longFactor]] as const) {
-    if (list === null || typeof list !== 'object' || typeof list.length !== 'number') throw new ValueError(op, `${name} must be a list of factors, got ${String(list)}`, name);
-    if (list.length !== dim / 2) throw new ValueError(op, `${name} has the wrong length — ${name}.length=${list.length} (one factor per pair: dim/2 = ${dim / 2})`, name);
-    for (let i = 0; i < list.length; i++) {
-      if (!(Number.isFinite(list[i]) && list[i]! > 0)) throw new ValueError(op, `${name}[${i}] is not a positive finite factor — ${name}[${i}]=${list[i]} (θ′_i = θ_i/λ_i)`, name);
+    const factors = checkInvFreq(op, name, list, dim / 2); // finite numbers, one per pair
+    for (let i = 0; i < factors.length; i++) {
+      if (!(factors[i]! > 0)) throw new ValueError(op, `${name}[${i}] is not a positive finite factor — ${name}[${i}]=${factors[i]} (θ′_i = θ_i/λ_i)`, name);
     }
   }
   const rescale = seqLen !== undefined && seqLen > originalMaxPositions ? longFactor : shortFactor;
@@ -67,15 +64,9 @@ export function longRopeAttentionFactor(options: LongRopeAttentionOptions): numb
 /** longRopeAttentionFactor with `op` naming the public entry in errors. */
 export function longRopeAttention(op: string, options: LongRopeAttentionOptions): number {
   const { factor, originalMaxPositions, attentionFactor } = checkOptions(op, options, ['factor', 'originalMaxPositions', 'attentionFactor']);
-  if (attentionFactor !== undefined) {
-    if (!(Number.isFinite(attentionFactor) && attentionFactor > 0)) {
-      throw new ValueError(op, `attention factor is not a positive finite number — attentionFactor=${attentionFactor} (it multiplies cos and sin)`, 'attentionFactor');
-    }
-    return attentionFactor;
-  }
-  if (!(Number.isFinite(factor) && factor > 0)) throw new ValueError(op, `scaling factor is not a positive finite number — factor=${factor} (s = max_position_embeddings / L)`, 'factor');
-  if (!(Number.isFinite(originalMaxPositions) && originalMaxPositions > 1)) {
-    throw new ValueError(op, `pre-training context is not a finite length > 1 — originalMaxPositions=${originalMaxPositions} (the factor divides by ln L)`, 'originalMaxPositions');
-  }
+  if (attentionFactor !== undefined) return checkAttentionFactor(op, attentionFactor);
+  expectNumber(op, 'factor', factor, { above: 0 }); // s = max_position_embeddings / L
+  checkContextLength(op, 'originalMaxPositions', originalMaxPositions);
+  if (originalMaxPositions < 2) throw new ValueError(op, `originalMaxPositions must be ≥ 2 (the factor divides by ln L), got ${originalMaxPositions}`, 'originalMaxPositions');
   return factor <= 1 ? 1 : Math.sqrt(1 + Math.log(factor) / Math.log(originalMaxPositions));
 }

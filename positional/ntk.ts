@@ -4,7 +4,7 @@
  * the fastest pair (θ′_0 = θ_0) and interpolates the slowest by exactly s (θ′_{d/2−1} = θ_{d/2−1}/s); the rotation
  * itself is `applyRotary`, unchanged.
  */
-import { ValueError, expectNumber, type Tensor } from '../core/index.js';
+import { ValueError, type Tensor } from '../core/index.js';
 import { checkBase, checkContextLength, checkFactor, checkHead, checkLayout, checkOptions, checkPositions, checkRotaryDim, checkSize } from './checks.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 import { anglesOf, invFreqLadder, rotateBy, type PairLayout } from './rope.js';
@@ -44,7 +44,12 @@ export function dynamicNtkTable(op: string, options: DynamicNtkOptions): Float64
   const { dim, base, factor } = checkNtk(op, options, ['maxPositions', 'seqLen']);
   const maxPositions = checkContextLength(op, 'maxPositions', options.maxPositions);
   const seqLen = options.seqLen === undefined ? undefined : checkContextLength(op, 'seqLen', options.seqLen);
-  const length = Math.max(seqLen ?? maxPositions, maxPositions);
+  return dynamicNtkLadder(dim, base, factor, maxPositions, seqLen ?? maxPositions);
+}
+
+/** The dynamic NTK table for checked arguments: ℓ = max(seqLen, L), base′ = base·(s·ℓ/L − (s−1))^{d/(d−2)}. */
+function dynamicNtkLadder(dim: number, base: number, factor: number, maxPositions: number, seqLen: number): Float64Array {
+  const length = Math.max(seqLen, maxPositions);
   return invFreqLadder(dim, base * Math.pow((factor * length) / maxPositions - (factor - 1), dim / (dim - 2)));
 }
 
@@ -99,9 +104,9 @@ export class DynamicNTKRoPE extends PositionalEncoding {
     if (options === undefined) checkFactor(op, 'factor', undefined);
     this.rotaryDim = o.rotaryDim === undefined ? checkRotaryDim(op, 'headDim', headDim) : checkRotaryDim(op, 'rotaryDim', o.rotaryDim, headDim);
     this.layout = checkLayout(op, o.layout);
-    this.base = o.base ?? 10000;
-    this.factor = o.factor;
-    this.maxPositions = o.maxPositions;
+    this.base = o.base === undefined ? 10000 : checkBase(op, 'base', o.base);
+    this.factor = checkFactor(op, 'factor', o.factor);
+    this.maxPositions = checkContextLength(op, 'maxPositions', o.maxPositions);
     this.originalInvFreq = dynamicNtkTable(op, { dim: this.rotaryDim, base: this.base, factor: this.factor, maxPositions: this.maxPositions });
     this.table = this.originalInvFreq;
     this.longest = this.maxPositions;
@@ -119,10 +124,14 @@ export class DynamicNTKRoPE extends PositionalEncoding {
 
   /** Apply HF's update rule for a forward pass whose positions reach seqLen − 1; returns the table now in use. */
   updateFor(seqLen: number): Float64Array {
-    expectNumber('DynamicNTKRoPE.updateFor', 'seqLen', seqLen);
+    return this.grow(checkContextLength('DynamicNTKRoPE.updateFor', 'seqLen', seqLen));
+  }
+
+  /** updateFor for a length from checked positions (max position + 1, which may be fractional or ≤ 0). */
+  private grow(seqLen: number): Float64Array {
     const before = this.longest;
     if (seqLen > before) {
-      this.table = dynamicNtkTable('DynamicNTKRoPE', { dim: this.rotaryDim, base: this.base, factor: this.factor, maxPositions: this.maxPositions, seqLen });
+      this.table = dynamicNtkLadder(this.rotaryDim, this.base, this.factor, this.maxPositions, seqLen);
       this.longest = seqLen;
     }
     if (seqLen < this.maxPositions && before > this.maxPositions) {
@@ -151,7 +160,7 @@ export class DynamicNTKRoPE extends PositionalEncoding {
     checkPositions(op, 'qPositions', qPositions);
     checkPositions(op, 'kPositions', kPositions);
     const last = Math.max(maxOf(qPositions), maxOf(kPositions));
-    if (last > -Infinity) this.updateFor(last + 1);
+    if (last > -Infinity) this.grow(last + 1);
     return { q: this.rotateAs('q', q, 'qPositions', qPositions), k: this.rotateAs('k', k, 'kPositions', kPositions) };
   }
 

@@ -4,8 +4,8 @@
  * frequency rule (PI, NTK, YaRN, LongRoPE, …) can be calibrated during long-context fine-tuning. It never touches
  * the frequencies: `PSCRoPE` calibrates q and k and then hands them to any base encoding, which rotates them.
  */
-import { DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, add, describeValue, expectOneOf, fmtShape, matmul, mul, silu, tanh, type DType } from '../core/index.js';
-import { checkOptions, checkPositions, checkSize } from './checks.js';
+import { DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, add, describeValue, expectTensor, fmtShape, matmul, mul, silu, tanh, type DType } from '../core/index.js';
+import { asPartOf, checkDType, checkGenerator, checkOptions, checkPositions, checkSize, checkTableSize } from './checks.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 
 export interface PSCOptions {
@@ -32,11 +32,13 @@ export class PSC extends Module {
 
   constructor(readonly numHeads: number, readonly headDim: number, options: PSCOptions = {}) {
     super();
-    checkSize('PSC', 'numHeads', numHeads);
-    checkSize('PSC', 'headDim', headDim);
-    const o = checkOptions('PSC', options, ['generator', 'dtype']);
-    const dtype = o.dtype === undefined ? 'float32' : expectOneOf('PSC', 'dtype', o.dtype, ['float32', 'float64']);
-    const g = o.generator ?? new Generator(0);
+    const op = 'PSC';
+    checkSize(op, 'numHeads', numHeads);
+    checkSize(op, 'headDim', headDim);
+    checkTableSize(op, 'numHeads × headDim × headDim', numHeads, headDim, headDim);
+    const o = checkOptions(op, options, ['generator', 'dtype']);
+    const dtype = checkDType(op, 'dtype', o.dtype, 'float32');
+    const g = checkGenerator(op, 'generator', o.generator, () => new Generator(0));
     const n = numHeads * headDim * headDim;
     const shape = [numHeads, headDim, headDim];
     this.up = new Parameter(dtype === 'float64' ? new Float64Array(n) : new Float32Array(n), shape);
@@ -48,35 +50,69 @@ export class PSC extends Module {
 
   /** c(x) = 1 + ½·tanh(SiLU(x U) D) for x [..., H, T, h] (per-head matmuls broadcast over the leading axes). */
   coefficient(x: Tensor): Tensor {
-    this.check(x);
-    return pscCoefficient(x, this.up, this.down);
+    checkGateInput('PSC', 'x', x, this.up);
+    return coefficientOf(x, this.up, this.down);
   }
 
   /** x ⊙ c(x): x [..., H, T, h] (e.g. [B, H, T, h]) → same shape; differentiable in x, U and D. */
   calibrate(x: Tensor): Tensor {
-    this.check(x);
-    return pscCalibrate(x, this.up, this.down);
+    return this.calibrateAs('PSC', 'x', x);
   }
 
-  private check(x: Tensor): void {
-    if (!(x instanceof Tensor)) throw new DTypeError('PSC', `x must be a Tensor [..., ${this.numHeads}, T, ${this.headDim}], got ${describeValue(x)}`, 'x');
-    if (x.ndim < 3 || x.shape[x.ndim - 3] !== this.numHeads || x.shape[x.ndim - 1] !== this.headDim) {
-      throw new ShapeError('PSC', `x=${fmtShape(x.shape)} must be [..., ${this.numHeads}, T, ${this.headDim}] (heads on axis −3, head dim last)`, 'x');
-    }
-    if (x.dtype !== this.up.dtype) {
-      throw new DTypeError('PSC', `x is ${x.dtype} but the PSC weights are ${this.up.dtype} — x=${fmtShape(x.shape)} (build with { dtype } or call .to(dtype))`, 'x');
-    }
+  /** calibrate with `op` and `arg` naming the public call (PSCRoPE.encodeQK's q and k) in errors. */
+  calibrateAs(op: string, arg: string, x: Tensor): Tensor {
+    checkGateInput(op, arg, x, this.up);
+    return mul(x, coefficientOf(x, this.up, this.down));
   }
+}
+
+/**
+ * The head vectors a gate calibrates: x [..., H, T, h] of the gate's dtype, with U (and D) [H, h, h] or [h, h]
+ * (one gate shared by every head).
+ */
+function checkGateInput(op: string, arg: string, x: unknown, up: Tensor): asserts x is Tensor {
+  const h = up.shape[up.ndim - 1]!;
+  const heads = up.ndim === 3 ? `${up.shape[0]}` : 'H';
+  if (!(x instanceof Tensor)) throw new DTypeError(op, `${arg} must be a Tensor [..., ${heads}, T, ${h}], got ${describeValue(x)}`, arg);
+  if (x.ndim < 3 || x.shape[x.ndim - 1] !== h || (up.ndim === 3 && x.shape[x.ndim - 3] !== up.shape[0])) {
+    throw new ShapeError(op, `${arg}=${fmtShape(x.shape)} must be [..., ${heads}, T, ${h}] (heads on axis −3, head dim last)`, arg);
+  }
+  if (x.dtype !== up.dtype) {
+    throw new DTypeError(op, `${arg} is ${x.dtype} but the PSC weights are ${up.dtype} — ${arg}=${fmtShape(x.shape)} (build with { dtype } or call .to(dtype))`, arg);
+  }
+}
+
+/** U and D of a gate passed by hand: Tensors [H, h, h] (or [h, h]) of one shape and dtype. */
+function checkGateWeights(op: string, up: unknown, down: unknown): asserts up is Tensor {
+  expectTensor(op, 'up', up);
+  expectTensor(op, 'down', down);
+  const h = up.shape[up.ndim - 1];
+  if ((up.ndim !== 2 && up.ndim !== 3) || up.shape[up.ndim - 2] !== h) {
+    throw new ShapeError(op, `up=${fmtShape(up.shape)} must be [H, h, h] or [h, h]`, 'up');
+  }
+  if (down.ndim !== up.ndim || down.shape.some((d, i) => d !== up.shape[i])) {
+    throw new ShapeError(op, `down=${fmtShape(down.shape)} must have up's shape ${fmtShape(up.shape)}`, 'down');
+  }
+  if (down.dtype !== up.dtype) throw new DTypeError(op, `down is ${down.dtype} but up is ${up.dtype}`, 'down');
 }
 
 /** c(x) = 1 + ½·tanh(SiLU(x U) D) (PSC `Phase.forward`): x [..., H, T, h], U and D [H, h, h] (or [h, h], shared). */
 export function pscCoefficient(x: Tensor, up: Tensor, down: Tensor): Tensor {
-  return add(1, mul(0.5, tanh(matmul(silu(matmul(x, up)), down))));
+  checkGateWeights('pscCoefficient', up, down);
+  checkGateInput('pscCoefficient', 'x', x, up);
+  return coefficientOf(x, up, down);
 }
 
 /** x' = x ⊙ (1 + ½·tanh(SiLU(x U) D)) (PSC `Phase.forward`), through differentiable ops. */
 export function pscCalibrate(x: Tensor, up: Tensor, down: Tensor): Tensor {
-  return mul(x, pscCoefficient(x, up, down));
+  checkGateWeights('pscCalibrate', up, down);
+  checkGateInput('pscCalibrate', 'x', x, up);
+  return mul(x, coefficientOf(x, up, down));
+}
+
+/** pscCoefficient for checked arguments. */
+function coefficientOf(x: Tensor, up: Tensor, down: Tensor): Tensor {
+  return add(1, mul(0.5, tanh(matmul(silu(matmul(x, up)), down))));
 }
 
 export interface PSCRoPEOptions extends PSCOptions {
@@ -102,27 +138,31 @@ export class PSCRoPE extends PositionalEncoding {
   /** Key gate, numKVHeads heads. */
   readonly kPhase: PSC;
 
-  constructor(readonly base: PositionalEncoding, options: PSCRoPEOptions) {
+  /** `op`: the call named in argument errors ('PSCRoPE'; `withPSC` passes its own name). */
+  constructor(readonly base: PositionalEncoding, options: PSCRoPEOptions, op = 'PSCRoPE') {
     super();
-    const op = 'PSCRoPE';
     if (!(base instanceof PositionalEncoding)) throw new DTypeError(op, `base must be a PositionalEncoding, got ${describeValue(base)}`, 'base');
     if (options === undefined) throw new DTypeError(op, 'options must be an options object with numHeads and headDim, got undefined', 'options');
     const o = checkOptions(op, options, ['generator', 'dtype', 'numHeads', 'numKVHeads', 'headDim']);
     const numHeads = checkSize(op, 'numHeads', o.numHeads);
     const numKVHeads = o.numKVHeads === undefined ? numHeads : checkSize(op, 'numKVHeads', o.numKVHeads);
     const headDim = checkSize(op, 'headDim', o.headDim);
+    checkTableSize(op, 'numHeads × headDim × headDim', numHeads, headDim, headDim);
     if (numHeads % numKVHeads !== 0) throw new ValueError(op, `numKVHeads=${numKVHeads} must divide numHeads=${numHeads}`, 'numKVHeads');
-    const g = o.generator ?? new Generator(0);
-    const dtype = o.dtype === undefined ? 'float32' : expectOneOf(op, 'dtype', o.dtype, ['float32', 'float64']);
+    const g = checkGenerator(op, 'generator', o.generator, () => new Generator(0));
+    const dtype = checkDType(op, 'dtype', o.dtype, 'float32');
     this.qPhase = new PSC(numHeads, headDim, { generator: g, dtype });
     this.kPhase = new PSC(numKVHeads, headDim, { generator: g, dtype });
     this.name = `psc-${base.name}`;
   }
 
   override encodeQK(q: Tensor, k: Tensor, qPositions: Positions, kPositions: Positions): EncodedQK {
-    checkPositions('PSCRoPE', 'qPositions', qPositions);
-    checkPositions('PSCRoPE', 'kPositions', kPositions);
-    return this.base.encodeQK(this.qPhase.calibrate(q), this.kPhase.calibrate(k), qPositions, kPositions);
+    const op = 'PSCRoPE';
+    checkPositions(op, 'qPositions', qPositions);
+    checkPositions(op, 'kPositions', kPositions);
+    const qc = this.qPhase.calibrateAs(op, 'q', q);
+    const kc = this.kPhase.calibrateAs(op, 'k', k);
+    return asPartOf(op, () => this.base.encodeQK(qc, kc, qPositions, kPositions));
   }
 
   override inputEmbedding(positions: Positions, dim: number): Tensor | null {
@@ -132,5 +172,5 @@ export class PSCRoPE extends PositionalEncoding {
 
 /** `new PSCRoPE(base, options)`: add PSC gates in front of a rotating encoding. */
 export function withPSC(base: PositionalEncoding, options: PSCRoPEOptions): PSCRoPE {
-  return new PSCRoPE(base, options);
+  return new PSCRoPE(base, options, 'withPSC');
 }

@@ -118,10 +118,17 @@ export function applyRotary(x: Tensor, angles: Tensor, options: ApplyRotaryOptio
   if (options === undefined) throw new DTypeError(op, `options must be an options object with a layout, got undefined`, 'options');
   expectOptions(op, 'options', options, ['layout', 'precision', 'scale', 'rotaryDim']);
   if (options.precision !== undefined) expectOneOf(op, 'precision', options.precision, ['float64', 'float32', 'bf16']);
-  if (options.scale !== undefined) expectNumber(op, 'scale', options.scale);
+  if (options.scale !== undefined) {
+    // In float32/bf16 emulation s·cos φ is rounded to float32: a larger |s| overflows to ±∞ and ∞ − ∞ gives NaN.
+    const rounded = options.precision === 'float32' || options.precision === 'bf16';
+    expectNumber(op, 'scale', options.scale, rounded ? { min: -FLOAT32_MAX, max: FLOAT32_MAX } : {});
+  }
   if (options.rotaryDim !== undefined) expectNumber(op, 'rotaryDim', options.rotaryDim, { integer: true, min: 0 });
   return rotateBy(op, x, angles, options);
 }
+
+/** The largest finite float32. */
+const FLOAT32_MAX = 3.4028234663852886e38;
 
 /**
  * applyRotary for an encoding that checked its own arguments; `op` names it in the errors that remain (shapes that

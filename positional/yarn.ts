@@ -3,8 +3,8 @@
  * over the pairs that turn between β_fast and β_slow times within the trained context L, plus the attention
  * temperature √(1/t) = 0.1·ln s + 1 that multiplies cos and sin. Semantics follow HF `_compute_yarn_parameters`.
  */
-import { ValueError } from '../core/index.js';
-import { checkBase, checkContextLength, checkFactor, checkOptions, checkRotaryDim } from './checks.js';
+import { ValueError, expectNumber } from '../core/index.js';
+import { checkAttentionFactor, checkBase, checkContextLength, checkFactor, checkOptions, checkRotaryDim } from './checks.js';
 import { invFreqLadder } from './rope.js';
 
 export interface YarnOptions {
@@ -35,9 +35,8 @@ export type YarnPairRegime = 'extrapolated' | 'blended' | 'interpolated';
 
 /** HF `get_mscale`: 1 for s ≤ 1, else 0.1·μ·ln s + 1 (YaRN eq. 22 with μ = 1; DeepSeek-V2 uses μ = 0.707). */
 export function yarnMscale(factor: number, mscale = 1): number {
-  if (!Number.isFinite(factor) || !Number.isFinite(mscale)) {
-    throw new ValueError('yarnMscale', `factor and mscale must be finite — factor=${factor}, mscale=${mscale} (m = 0.1·mscale·ln factor + 1)`, 'factor');
-  }
+  expectNumber('yarnMscale', 'factor', factor);
+  expectNumber('yarnMscale', 'mscale', mscale);
   return factor <= 1 ? 1 : 0.1 * mscale * Math.log(factor) + 1;
 }
 
@@ -105,17 +104,17 @@ export function yarnAttention(op: string, options: Pick<YarnOptions, 'factor' | 
   const o = checkOptions(op, options, YARN_KEYS);
   const { factor, mscale, mscaleAllDim, attentionFactor } = o;
   checkFactor(op, 'factor', factor);
-  if (attentionFactor !== undefined) {
-    if (!(Number.isFinite(attentionFactor) && attentionFactor > 0)) {
-      throw new ValueError(op, `attention factor is not a positive finite number — attentionFactor=${attentionFactor} (it multiplies cos and sin)`, 'attentionFactor');
-    }
-    return attentionFactor;
-  }
-  for (const [name, value] of [['mscale', mscale], ['mscaleAllDim', mscaleAllDim]] as const) {
-    if (value !== undefined && !Number.isFinite(value)) throw new ValueError(op, `${name} is not finite — ${name}=${value} (m = 0.1·${name}·ln s + 1)`, name);
-  }
+  checkYarnScaling(op, o);
+  if (attentionFactor !== undefined) return attentionFactor;
   if (mscale && mscaleAllDim) return yarnMscale(factor, mscale) / yarnMscale(factor, mscaleAllDim);
   return yarnMscale(factor);
+}
+
+/** The optional attention-factor fields: finite mscale and mscaleAllDim, an attentionFactor > 0 (null is refused). */
+function checkYarnScaling(op: string, o: Pick<YarnOptions, 'mscale' | 'mscaleAllDim' | 'attentionFactor'>): void {
+  if (o.mscale !== undefined) expectNumber(op, 'mscale', o.mscale);
+  if (o.mscaleAllDim !== undefined) expectNumber(op, 'mscaleAllDim', o.mscaleAllDim);
+  checkAttentionFactor(op, o.attentionFactor);
 }
 
 interface CheckedYarn {
@@ -139,5 +138,6 @@ function checkYarn(op: string, options: YarnOptions): CheckedYarn {
     throw new ValueError(op, `rotation counts are out of order — betaFast=${betaFast}, betaSlow=${betaSlow} (finite, > 0, betaFast ≥ betaSlow)`, 'betaFast');
   }
   if (typeof truncate !== 'boolean') throw new ValueError(op, `truncate is not a boolean — truncate=${String(truncate)} (round the range to whole pairs or not)`, 'truncate');
+  checkYarnScaling(op, options);
   return { dim, base, originalMaxPositions, betaFast, betaSlow, truncate };
 }

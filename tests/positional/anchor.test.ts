@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { Generator, Tensor, ValueError, randn } from '../../core/index.js';
+import { Generator, ShapeError, Tensor, ValueError, randn } from '../../core/index.js';
 import { MultiHeadAttention, causalMask, combineMasks, documentMask } from '../../nn/index.js';
 import { RoPE } from '../../positional/index.js';
 import { anchorAttentionMask, flashAnchorMask, flashAnchorPositions, packFlashAnchor, packWithAnchor } from '../../positional/anchor.js';
@@ -21,11 +21,11 @@ function visible(mask: Tensor, q: number): number[] {
   return out;
 }
 
-function throwsValueError(fn: () => unknown, op: string, arg: string): void {
+function throwsValueError(fn: () => unknown, op: string, arg: string, type: new (...a: never[]) => Error = ValueError): void {
   try {
     fn();
   } catch (e) {
-    assert.instance(e, ValueError);
+    assert.instance(e, type);
     assert.is((e as ValueError).op, op);
     assert.is((e as ValueError).arg, arg);
     assert.ok((e as Error).message.startsWith(`${op}: `), (e as Error).message);
@@ -82,9 +82,9 @@ test('anchorAttentionMask plugs into the nn/ masks: without id 0 it is documentM
 });
 
 test('anchorAttentionMask / flash helpers reject bad ids with typed errors', () => {
-  throwsValueError(() => anchorAttentionMask(new Tensor(new Float64Array(8), [2, 2, 2])), 'anchorAttentionMask', 'docIds');
+  throwsValueError(() => anchorAttentionMask(new Tensor(new Float64Array(8), [2, 2, 2])), 'anchorAttentionMask', 'docIds', ShapeError);
   throwsValueError(() => anchorAttentionMask([0, 1, NaN]), 'anchorAttentionMask', 'docIds');
-  throwsValueError(() => flashAnchorMask(new Tensor(new Float64Array(1), [])), 'flashAnchorMask', 'docIds');
+  throwsValueError(() => flashAnchorMask(new Tensor(new Float64Array(1), [])), 'flashAnchorMask', 'docIds', ShapeError);
   throwsValueError(() => flashAnchorPositions([1, Infinity]), 'flashAnchorPositions', 'docIds');
   assertShape(anchorAttentionMask([]).shape, [0, 0]);
 });

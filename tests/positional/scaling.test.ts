@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { Tensor, ValueError } from '../../core/index.js';
+import { ShapeError, Tensor, ValueError } from '../../core/index.js';
 import { fromHFConfig, HF_ROPE_TYPES, type HFRopeConfig, type HFRopeParameters } from '../../positional/hf-config.js';
 import { llama3InvFreq } from '../../positional/llama3.js';
 import { longRopeAttentionFactor, longRopeInvFreq } from '../../positional/longrope.js';
@@ -413,10 +413,11 @@ test('errors: unknown rope_type lists the accepted ones; missing and mistyped fi
     ['ntk dim 2', () => ntkInvFreq({ dim: 2, factor: 2 }), 'dim'],
     ['yarn betas inverted', () => yarnInvFreq({ dim: 8, factor: 4, originalMaxPositions: 2048, betaFast: 1, betaSlow: 32 }), 'betaFast'],
     ['llama3 empty band', () => llama3InvFreq({ dim: 8, factor: 4, originalMaxPositions: 64, lowFreqFactor: 4, highFreqFactor: 4 }), 'highFreqFactor'],
-    ['longrope list length', () => longRopeInvFreq({ dim: 8, shortFactor: [1, 1, 1], longFactor: [1, 1, 1, 1], originalMaxPositions: 64 }), 'shortFactor'],
     ['seqLen', () => fromHFConfig({ head_dim: 8 }, { seqLen: -1 }), 'seqLen'],
   ];
   for (const [label, fn, arg] of bad) assert.is(valueError(fn, label).arg, arg, label);
+  // a factor list of the wrong length is a shape error (one factor per pair), as for invFreq
+  assert.throws(() => longRopeInvFreq({ dim: 8, shortFactor: [1, 1, 1], longFactor: [1, 1, 1, 1], originalMaxPositions: 64 }), (e: unknown) => e instanceof ShapeError && /^longRopeInvFreq: shortFactor has 3 entries, expected 4/.test((e as Error).message));
   const perLayer = valueError(() => fromHFConfig({ head_dim: 8, rope_parameters: { full_attention: { rope_type: 'default' }, sliding_attention: {} } }), 'per-layer');
   assert.ok(perLayer.message.includes('full_attention, sliding_attention'), perLayer.message);
 });
