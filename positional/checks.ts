@@ -143,10 +143,14 @@ export function checkLayout(op: string, layout: unknown, fallback: PairLayout = 
   return layout === undefined ? fallback : expectOneOf<PairLayout>(op, 'layout', layout, ['half', 'interleaved']);
 }
 
-/** An optional finite multiplier on rotated q and k (HF attention_scaling), > 0; default 1. */
+/**
+ * An optional multiplier s on rotated q and k (HF attention_scaling), > 0; default 1. The logits get s², so s is
+ * at most √(float32 max) ≈ 1.8e19: beyond it s² overflows a float32 logit to ∞ (and ∞ − ∞ to NaN).
+ */
 export function checkAttentionFactor(op: string, factor: unknown): number {
-  return factor === undefined ? 1 : expectNumber(op, 'attentionFactor', factor, { above: 0 });
+  return factor === undefined ? 1 : expectNumber(op, 'attentionFactor', factor, { above: 0, max: MAX_ATTENTION_FACTOR });
 }
+const MAX_ATTENTION_FACTOR = 1.8e19;
 
 /** An options argument (undefined → {}), refusing null, numbers, arrays and unknown keys. */
 export function checkOptions<T extends object>(op: string, options: T | undefined, known: readonly string[], arg = 'options'): T {

@@ -14,10 +14,10 @@
  * - the window compares global positions (`position`, 0…T−1 by default), not p_tok, so it measures real distance;
  * - `HiRoPE` (one rotation of q and k) is the window-0 form; the windowed form needs `hiropeScores` (two passes).
  */
-import { ShapeError, Tensor, ValueError, fmtShape, matmul, where } from '../core/index.js';
+import { DTypeError, ShapeError, Tensor, ValueError, describeValue, expectInteger, expectNumber, expectOneOf, expectTensor, fmtShape, matmul, where } from '../core/index.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
-import { checkBase, checkHead, checkInvFreq, checkPositions, positionsTensor } from './checks.js';
-import { applyRotary, invFreqLadder, rotaryAngles, type PairLayout } from './rope.js';
+import { checkAttentionFactor, checkBase, checkHead, checkInvFreq, checkLayout, checkOptions, checkPositions, checkRotaryDim, checkSize, positionsTensor } from './checks.js';
+import { anglesOf as rotaryAnglesOf, invFreqLadder, rotateBy, type PairLayout } from './rope.js';
 
 // ── segmentation ──
 
@@ -71,15 +71,25 @@ export interface SegmentCodeOptions {
  * 'auto' only compares counts of colon-ended block headers with lines that open or close braces.
  */
 export function segmentCode(source: string, options: SegmentCodeOptions = {}): HiropeSegment[] {
-  if (typeof source !== 'string') throw new ValueError('segmentCode', `source must be a string, got ${typeof source}`, 'source');
-  const syntax = resolveSyntax(source, options.syntax ?? 'auto');
-  const raw = syntax === 'indent' ? indentUnits(source) : braceUnits(source);
+  const op = 'segmentCode';
+  if (typeof source !== 'string') throw new DTypeError(op, `source must be a string, got ${describeValue(source)}`, 'source');
+  return segmentsOf(source, checkSyntax(op, checkOptions(op, options, ['syntax']).syntax));
+}
+
+/** An optional `syntax` option: 'auto' (default), 'braces' or 'indent'. */
+function checkSyntax(op: string, syntax: unknown): HiropeSyntax {
+  return syntax === undefined ? 'auto' : expectOneOf<HiropeSyntax>(op, 'syntax', syntax, ['auto', 'braces', 'indent']);
+}
+
+/** segmentCode for a checked source and syntax. */
+function segmentsOf(source: string, syntax: HiropeSyntax): HiropeSegment[] {
+  const resolved = resolveSyntax(source, syntax);
+  const raw = resolved === 'indent' ? indentUnits(source) : braceUnits(source);
   return fillGaps(source, raw);
 }
 
 function resolveSyntax(source: string, syntax: HiropeSyntax): 'braces' | 'indent' {
   if (syntax === 'braces' || syntax === 'indent') return syntax;
-  if (syntax !== 'auto') throw new ValueError('segmentCode', `syntax must be 'auto', 'braces' or 'indent', got '${String(syntax)}'`, 'syntax');
   const colonHeaders = source.match(/^[ \t]*(async[ \t]+def|def|class|if|elif|else|for|while|with|try|except|finally)\b[^\n]*:[ \t]*(#[^\n]*)?$/gm)?.length ?? 0;
   const braceLines = source.match(/(\{[ \t]*$|^[ \t]*\})/gm)?.length ?? 0;
   return colonHeaders > braceLines ? 'indent' : 'braces';
@@ -446,9 +456,11 @@ export interface HiropePositions {
  * segment holding its first character (an empty token to the one at its offset).
  */
 export function hiropePositions(source: string | readonly string[], options: HiropePositionsOptions = {}): HiropePositions {
-  const { tokenIndex = 'reset', gaps = 'own' } = options;
-  if (tokenIndex !== 'reset' && tokenIndex !== 'global') throw new ValueError('hiropePositions', `tokenIndex must be 'reset' or 'global', got '${String(tokenIndex)}'`, 'tokenIndex');
-  if (gaps !== 'own' && gaps !== 'previous') throw new ValueError('hiropePositions', `gaps must be 'own' or 'previous', got '${String(gaps)}'`, 'gaps');
+  const op = 'hiropePositions';
+  const o = checkOptions(op, options, ['syntax', 'tokenIndex', 'gaps']);
+  const syntax = checkSyntax(op, o.syntax);
+  const tokenIndex = o.tokenIndex === undefined ? 'reset' : expectOneOf(op, 'tokenIndex', o.tokenIndex, ['reset', 'global']);
+  const gaps = o.gaps === undefined ? 'own' : expectOneOf(op, 'gaps', o.gaps, ['own', 'previous']);
   let text: string;
   let offsets: Int32Array;
   if (typeof source === 'string') {
@@ -459,16 +471,16 @@ export function hiropePositions(source: string | readonly string[], options: Hir
     offsets = new Int32Array(tokens.length);
     let at = 0;
     tokens.forEach((t, j) => {
-      if (typeof t !== 'string') throw new ValueError('hiropePositions', `tokens[${j}] is a ${typeof t}, not a string`, 'source');
+      if (typeof t !== 'string') throw new DTypeError(op, `source[${j}] must be a token string, got ${describeValue(t)}`, 'source');
       offsets[j] = at;
       at += t.length;
     });
     text = source.join('');
   } else {
-    throw new ValueError('hiropePositions', `source must be a string or an array of token strings, got ${typeof source}`, 'source');
+    throw new DTypeError(op, `source must be a string or an array of token strings, got ${describeValue(source)}`, 'source');
   }
 
-  const segments = segmentCode(text, options.syntax === undefined ? {} : { syntax: options.syntax });
+  const segments = segmentsOf(text, syntax);
   let counter = -1;
   const units: HiropeUnit[] = segments.map((s, ordinal) => {
     if (gaps === 'own') return { ...s, index: ordinal };
@@ -509,13 +521,24 @@ function asPositions(x: LevelPositions, op: string, arg: string): Tensor {
  * and unit of the same shape → angles [..., T, P], float64. split = P gives plain RoPE angles of `token`.
  */
 export function hiropeAngles(token: LevelPositions, unit: LevelPositions, invFreq: ArrayLike<number>, split: number): Tensor {
-  const tok = asPositions(token, 'hiropeAngles', 'token');
-  const hi = asPositions(unit, 'hiropeAngles', 'unit');
+  const op = 'hiropeAngles';
+  const theta = checkInvFreq(op, 'invFreq', invFreq);
+  return levelAngles(op, token, unit, theta, checkSplit(op, split, theta.length));
+}
+
+/** A split pair index: an integer in [0, pairs]. */
+function checkSplit(op: string, split: unknown, pairs: number): number {
+  return expectInteger(op, 'split', split, { min: 0, max: pairs });
+}
+
+/** hiropeAngles for a checked table and split; the levels are checked here, under `op`. */
+function levelAngles(op: string, token: unknown, unit: unknown, invFreq: Float64Array, split: number, prefix = ''): Tensor {
+  const tok = asPositions(token as LevelPositions, op, `${prefix}token`);
+  const hi = asPositions(unit as LevelPositions, op, `${prefix}unit`);
   if (tok.shape.length !== hi.shape.length || tok.shape.some((d, i) => d !== hi.shape[i])) {
-    throw new ShapeError('hiropeAngles', `token=${fmtShape(tok.shape)} and unit=${fmtShape(hi.shape)} differ (one of each per token)`, 'unit');
+    throw new ShapeError(op, `${prefix}token=${fmtShape(tok.shape)} and ${prefix}unit=${fmtShape(hi.shape)} differ (one of each per token)`, `${prefix}unit`);
   }
   const P = invFreq.length;
-  if (!Number.isInteger(split) || split < 0 || split > P) throw new ValueError('hiropeAngles', `split must be an integer pair index — split=${split} (0 ≤ split ≤ pairs = ${P})`, 'split');
   const out = new Float64Array(tok.size * P);
   for (let t = 0; t < tok.size; t++) {
     const m = tok.data[t]!;
@@ -558,20 +581,69 @@ function forHeads(angles: Tensor): Tensor {
  * The windowed form cannot be one rotation of q and k: a pair's angle would have to depend on the other token.
  */
 export function hiropeScores(q: Tensor, k: Tensor, positions: HiropeLevels | { q: HiropeLevels; k: HiropeLevels }, options: HiropeScoreOptions): Tensor {
-  const { invFreq, split, window, layout = 'half', attentionFactor = 1 } = options;
-  if (!(window >= 0)) throw new ValueError('hiropeScores', `window must be ≥ 0 (or Infinity) — window=${window}`, 'window');
-  if (q.ndim < 2 || k.ndim < 2) throw new ShapeError('hiropeScores', `need q [..., Tq, d] and k [..., Tk, d] — q=${fmtShape(q.shape)}, k=${fmtShape(k.shape)}`, 'q');
-  const qLevels = 'q' in positions ? positions.q : positions;
-  const kLevels = 'k' in positions ? positions.k : positions;
+  const op = 'hiropeScores';
+  if (options === undefined) throw new DTypeError(op, 'options must be an options object with invFreq, split and window, got undefined', 'options');
+  const o = checkOptions(op, options, ['invFreq', 'split', 'window', 'layout', 'attentionFactor']);
+  const invFreq = checkInvFreq(op, 'invFreq', o.invFreq);
+  const settings: ScoreSettings = {
+    invFreq,
+    split: checkSplit(op, o.split, invFreq.length),
+    window: checkWindow(op, o.window),
+    layout: checkLayout(op, o.layout),
+    attentionFactor: checkAttentionFactor(op, o.attentionFactor),
+  };
+  return scoresOf(op, q, k, positions, settings);
+}
+
+/** A window L: a number ≥ 0, Infinity allowed (every pair inside: plain RoPE). */
+function checkWindow(op: string, window: unknown): number {
+  return expectNumber(op, 'window', window, { min: 0, nonFinite: true });
+}
+
+/** hiropeScores' options, checked. */
+interface ScoreSettings {
+  invFreq: Float64Array;
+  split: number;
+  window: number;
+  layout: PairLayout;
+  attentionFactor: number;
+}
+
+/** One HiropeLevels argument: an object with token and unit (and optionally position). */
+function checkLevels(op: string, arg: string, levels: unknown): HiropeLevels {
+  if (levels === null || typeof levels !== 'object' || Array.isArray(levels) || levels instanceof Tensor) {
+    throw new DTypeError(op, `${arg} must be an object { token, unit, position? }, got ${describeValue(levels)}`, arg);
+  }
+  return levels as HiropeLevels;
+}
+
+/** hiropeScores with checked settings; q, k and positions are checked here, under `op`. */
+function scoresOf(op: string, q: unknown, k: unknown, positions: unknown, settings: ScoreSettings): Tensor {
+  const { invFreq, split, window, layout, attentionFactor } = settings;
+  expectTensor(op, 'q', q);
+  expectTensor(op, 'k', k);
+  const R = 2 * invFreq.length;
+  const d = q.shape[q.ndim - 1];
+  if (q.ndim < 2 || k.ndim < 2 || k.shape[k.ndim - 1] !== d || d! < R || q.ndim !== k.ndim || q.shape.slice(0, -2).some((n, i) => n !== k.shape[i])) {
+    throw new ShapeError(op, `need q [..., Tq, d] and k [..., Tk, d] with the same leading axes and d ≥ 2·pairs = ${R} — q=${fmtShape(q.shape)}, k=${fmtShape(k.shape)}`, 'q');
+  }
+  const pair = checkLevels(op, 'positions', positions) as HiropeLevels | { q: HiropeLevels; k: HiropeLevels };
+  const split2 = 'q' in pair || 'k' in pair;
+  const qLevels = split2 ? checkLevels(op, 'positions.q', (pair as { q: unknown }).q) : (pair as HiropeLevels);
+  const kLevels = split2 ? checkLevels(op, 'positions.k', (pair as { k: unknown }).k) : (pair as HiropeLevels);
+  const qArg = split2 ? 'positions.q.' : 'positions.';
+  const kArg = split2 ? 'positions.k.' : 'positions.';
   const Tq = q.shape[q.ndim - 2]!;
   const Tk = k.shape[k.ndim - 2]!;
-  const qPos = qLevels.position === undefined ? arangePositions(Tq) : asPositions(qLevels.position, 'hiropeScores', 'positions.q.position');
-  const kPos = kLevels.position === undefined ? arangePositions(Tk) : asPositions(kLevels.position, 'hiropeScores', 'positions.k.position');
-  const mask = windowMask(qPos, kPos, Tq, Tk, window);
-  const rot = { layout, scale: attentionFactor, rotaryDim: 2 * invFreq.length };
-  const logits = (qa: Tensor, ka: Tensor): Tensor => matmul(applyRotary(q, forHeads(qa), rot), applyRotary(k, forHeads(ka), rot), { transposeB: true });
-  const plain = mask.any ? logits(rotaryAngles(qPos, invFreq), rotaryAngles(kPos, invFreq)) : null;
-  const hier = mask.all ? null : logits(hiropeAngles(qLevels.token, qLevels.unit, invFreq, split), hiropeAngles(kLevels.token, kLevels.unit, invFreq, split));
+  const qPos = qLevels.position === undefined ? arangePositions(Tq) : asPositions(qLevels.position, op, `${qArg}position`);
+  const kPos = kLevels.position === undefined ? arangePositions(Tk) : asPositions(kLevels.position, op, `${kArg}position`);
+  const qHier = levelAngles(op, qLevels.token, qLevels.unit, invFreq, split, qArg);
+  const kHier = levelAngles(op, kLevels.token, kLevels.unit, invFreq, split, kArg);
+  const mask = windowMask(op, qPos, kPos, Tq, Tk, window);
+  const rot = { layout, scale: attentionFactor, rotaryDim: R };
+  const logits = (qa: Tensor, ka: Tensor): Tensor => matmul(rotateBy(op, q, forHeads(qa), rot), rotateBy(op, k, forHeads(ka), rot), { transposeB: true });
+  const plain = mask.any ? logits(rotaryAnglesOf(qPos, invFreq), rotaryAnglesOf(kPos, invFreq)) : null;
+  const hier = mask.all ? null : logits(qHier, kHier);
   if (hier === null) return plain!;
   if (plain === null) return hier;
   return where(mask.tensor, plain, hier);
@@ -582,14 +654,14 @@ function arangePositions(T: number): Tensor {
 }
 
 /** 1 where |m − n| < window: [Tq, Tk] for shared positions, [B, 1, Tq, Tk] for per-sequence ones. */
-function windowMask(qPos: Tensor, kPos: Tensor, Tq: number, Tk: number, window: number): { tensor: Tensor; any: boolean; all: boolean } {
+function windowMask(op: string, qPos: Tensor, kPos: Tensor, Tq: number, Tk: number, window: number): { tensor: Tensor; any: boolean; all: boolean } {
   const check = (p: Tensor, T: number, arg: string): number => {
-    if (p.shape[p.ndim - 1] !== T) throw new ShapeError('hiropeScores', `${arg}=${fmtShape(p.shape)} does not cover ${T} tokens (one position per token)`, arg);
+    if (p.shape[p.ndim - 1] !== T) throw new ShapeError(op, `${arg}=${fmtShape(p.shape)} does not cover ${T} tokens (one position per token)`, arg);
     return p.ndim === 2 ? p.shape[0]! : 1;
   };
   const Bq = check(qPos, Tq, 'positions.q.position');
   const Bk = check(kPos, Tk, 'positions.k.position');
-  if (Bq !== Bk && Bq !== 1 && Bk !== 1) throw new ShapeError('hiropeScores', `query positions=${fmtShape(qPos.shape)} and key positions=${fmtShape(kPos.shape)} have different batches`, 'positions');
+  if (Bq !== Bk && Bq !== 1 && Bk !== 1) throw new ShapeError(op, `query positions=${fmtShape(qPos.shape)} and key positions=${fmtShape(kPos.shape)} have different batches`, 'positions');
   const B = Math.max(Bq, Bk);
   const data = new Float64Array(B * Tq * Tk);
   let count = 0;
@@ -610,10 +682,13 @@ function windowMask(qPos: Tensor, kPos: Tensor, Tq: number, Tk: number, window: 
 
 /** HiropeLevels (or plain arrays) → the [T, 2] positions tensor HiRoPE.encodeQK takes: [..., 0] p_tok, [..., 1] p_hi. */
 export function hiropePositionTensor(levels: HiropeLevels): Tensor {
-  const tok = asPositions(levels.token, 'hiropePositionTensor', 'token');
-  const hi = asPositions(levels.unit, 'hiropePositionTensor', 'unit');
+  const op = 'hiropePositionTensor';
+  checkLevels(op, 'levels', levels);
+  const tok = asPositions(levels.token, op, 'token');
+  const hi = asPositions(levels.unit, op, 'unit');
+  if (levels.position !== undefined) asPositions(levels.position, op, 'position'); // not stored, but a bad one is a mistake
   if (tok.shape.length !== hi.shape.length || tok.shape.some((d, i) => d !== hi.shape[i])) {
-    throw new ShapeError('hiropePositionTensor', `token=${fmtShape(tok.shape)} and unit=${fmtShape(hi.shape)} differ`, 'unit');
+    throw new ShapeError(op, `token=${fmtShape(tok.shape)} and unit=${fmtShape(hi.shape)} differ`, 'unit');
   }
   const out = new Float64Array(tok.size * 2);
   for (let t = 0; t < tok.size; t++) {
@@ -654,28 +729,29 @@ export class HiRoPE extends PositionalEncoding {
 
   constructor(readonly headDim: number, options: HiRoPEOptions = {}) {
     super();
-    this.rotaryDim = options.rotaryDim ?? headDim;
-    if (!Number.isInteger(this.rotaryDim) || this.rotaryDim <= 0 || this.rotaryDim % 2 !== 0 || this.rotaryDim > headDim) {
-      throw new ValueError('HiRoPE', `rotaryDim must be even, positive and ≤ headDim=${headDim} — rotaryDim=${this.rotaryDim}`, 'rotaryDim');
-    }
-    this.invFreq = options.invFreq !== undefined
-      ? checkInvFreq('HiRoPE', 'invFreq', options.invFreq, this.rotaryDim / 2)
-      : invFreqLadder(this.rotaryDim, options.base === undefined ? 10000 : checkBase('HiRoPE', 'base', options.base));
+    const op = 'HiRoPE';
+    checkSize(op, 'headDim', headDim);
+    const o = checkOptions(op, options, ['split', 'base', 'invFreq', 'rotaryDim', 'layout', 'window', 'attentionFactor']);
+    this.rotaryDim = o.rotaryDim === undefined ? checkRotaryDim(op, 'headDim', headDim) : checkRotaryDim(op, 'rotaryDim', o.rotaryDim, headDim);
     const P = this.rotaryDim / 2;
-    if (this.invFreq.length !== P) throw new ShapeError('HiRoPE', `invFreq has ${this.invFreq.length} entries — expected rotaryDim/2 = ${P}`, 'invFreq');
-    this.split = options.split ?? Math.floor(P / 2);
-    if (!Number.isInteger(this.split) || this.split < 0 || this.split > P) throw new ValueError('HiRoPE', `split must be an integer — split=${this.split} (0 ≤ split ≤ ${P})`, 'split');
-    this.layout = options.layout ?? 'half';
-    this.window = options.window ?? 0;
-    if (!(this.window >= 0)) throw new ValueError('HiRoPE', `window must be ≥ 0 — window=${this.window}`, 'window');
-    this.attentionFactor = options.attentionFactor ?? 1;
+    this.invFreq = o.invFreq !== undefined
+      ? checkInvFreq(op, 'invFreq', o.invFreq, P)
+      : invFreqLadder(this.rotaryDim, o.base === undefined ? 10000 : checkBase(op, 'base', o.base));
+    this.split = o.split === undefined ? Math.floor(P / 2) : checkSplit(op, o.split, P);
+    this.layout = checkLayout(op, o.layout);
+    this.window = o.window === undefined ? 0 : checkWindow(op, o.window);
+    this.attentionFactor = checkAttentionFactor(op, o.attentionFactor);
   }
 
   /** Hierarchical angles [T, P] (or [B, 1, T, P]) from positions [T, 2] (or [B, T, 2]). */
   angles(positions: Positions): Tensor {
-    checkPositions('HiRoPE', 'positions', positions);
-    const { token, unit } = splitLevels(positions);
-    return forHeads(hiropeAngles(token, unit, this.invFreq, this.split));
+    return this.anglesAs('positions', positions);
+  }
+
+  private anglesAs(arg: string, positions: Positions): Tensor {
+    checkPositions('HiRoPE', arg, positions);
+    const { token, unit } = splitLevels(arg, positions);
+    return forHeads(levelAngles('HiRoPE', token, unit, this.invFreq, this.split));
   }
 
   override encodeQK(q: Tensor, k: Tensor, qPositions: Positions, kPositions: Positions): EncodedQK {
@@ -685,21 +761,21 @@ export class HiRoPE extends PositionalEncoding {
     checkHead('HiRoPE', 'q', q, this.headDim);
     checkHead('HiRoPE', 'k', k, this.headDim);
     const rot = { layout: this.layout, scale: this.attentionFactor, rotaryDim: this.rotaryDim };
-    return { q: applyRotary(q, this.angles(qPositions), rot), k: applyRotary(k, this.angles(kPositions), rot) };
+    return { q: rotateBy('HiRoPE', q, this.anglesAs('qPositions', qPositions), rot), k: rotateBy('HiRoPE', k, this.anglesAs('kPositions', kPositions), rot) };
   }
 
   /** Windowed HiRoPE logits with this encoding's table, split and window (see hiropeScores). */
   scores(q: Tensor, k: Tensor, positions: HiropeLevels | { q: HiropeLevels; k: HiropeLevels }): Tensor {
     checkHead('HiRoPE', 'q', q, this.headDim);
     checkHead('HiRoPE', 'k', k, this.headDim);
-    return hiropeScores(q, k, positions, { invFreq: this.invFreq, split: this.split, window: this.window, layout: this.layout, attentionFactor: this.attentionFactor });
+    return scoresOf('HiRoPE', q, k, positions, { invFreq: this.invFreq, split: this.split, window: this.window, layout: this.layout, attentionFactor: this.attentionFactor });
   }
 }
 
 /** [..., T, 2] positions → p_tok and p_hi tensors [..., T]. */
-function splitLevels(positions: Positions): { token: Tensor; unit: Tensor } {
-  if (!(positions instanceof Tensor) || (positions.ndim !== 2 && positions.ndim !== 3) || positions.shape[positions.ndim - 1] !== 2) {
-    throw new ShapeError('HiRoPE', `positions=${positions instanceof Tensor ? fmtShape(positions.shape) : typeof positions} must be [T, 2] or [B, T, 2] (p_tok, p_hi; see hiropePositionTensor)`, 'positions');
+function splitLevels(arg: string, positions: Positions): { token: Tensor; unit: Tensor } {
+  if ((positions.ndim !== 2 && positions.ndim !== 3) || positions.shape[positions.ndim - 1] !== 2) {
+    throw new ShapeError('HiRoPE', `${arg}=${fmtShape(positions.shape)} must be [T, 2] or [B, T, 2] (p_tok, p_hi; see hiropePositionTensor)`, arg);
   }
   const shape = positions.shape.slice(0, -1);
   const n = positions.size / 2;

@@ -195,15 +195,15 @@ test('HiRoPE encoding: window-0 form through encodeQK equals hiropeScores; [B, T
   const ws = windowed.scores(q, k, lv);
   const ref = hiropeScores(q, k, lv, { invFreq: enc.invFreq, split: 2, window: 3 });
   assert.equal(Array.from(ws.data), Array.from(ref.data));
-  assert.throws(() => enc.encodeQK(q, k, new Tensor(new Float64Array(T), [T]), new Tensor(new Float64Array(T), [T])), /HiRoPE: positions=\[6\] must be \[T, 2\] or \[B, T, 2\]/);
+  assert.throws(() => enc.encodeQK(q, k, new Tensor(new Float64Array(T), [T]), new Tensor(new Float64Array(T), [T])), /HiRoPE: qPositions=\[6\] must be \[T, 2\] or \[B, T, 2\]/);
 });
 
 test('errors: split out of range, mismatched levels, negative window', () => {
   const t = new Tensor(new Float64Array(3 * 4), [3, 4]);
-  assert.throws(() => hiropeAngles([0, 1], [0, 0], [1, 0.1], 3), (e: unknown) => e instanceof ValueError && /split=3 \(0 ≤ split ≤ pairs = 2\)/.test((e as Error).message));
+  assert.throws(() => hiropeAngles([0, 1], [0, 0], [1, 0.1], 3), (e: unknown) => e instanceof ValueError && /^hiropeAngles: split must be an integer ≥ 0 ≤ 2, got 3/.test((e as Error).message));
   assert.throws(() => hiropeAngles([0, 1], [0], [1, 0.1], 1), /hiropeAngles: token=\[2\] and unit=\[1\] differ/);
-  assert.throws(() => hiropeScores(t, t, { token: [0, 1, 2], unit: [0, 0, 0] }, { invFreq: [1, 0.1], split: 1, window: -1 }), /hiropeScores: window must be ≥ 0/);
-  assert.throws(() => new HiRoPE(8, { split: 5 }), /HiRoPE: split must be an integer — split=5/);
+  assert.throws(() => hiropeScores(t, t, { token: [0, 1, 2], unit: [0, 0, 0] }, { invFreq: [1, 0.1], split: 1, window: -1 }), /^hiropeScores: window must be a number ≥ 0, got -1/);
+  assert.throws(() => new HiRoPE(8, { split: 5 }), /HiRoPE: split must be an integer ≥ 0 ≤ 4, got 5/);
   assert.throws(() => hiropePositions('x', { tokenIndex: 'local' as 'reset' }), /hiropePositions: tokenIndex must be/);
 });
 
