@@ -10,8 +10,7 @@ import {
 import { NoPE, type PositionalEncoding, type Positions } from '../positional/index.js';
 import {
   expectEncodingFits, expectPositions, expectSequence, expectSize, expectWeight, optionalBoolean, optionalCache, optionalDType,
-  optionalGenerator, optionalPositional,
-} from './checks.js';
+  optionalPositional, generatorOrDefault} from './checks.js';
 import type { KVCache } from './kv-cache.js';
 import { Linear } from './linear.js';
 import { Module } from '../core/index.js';
@@ -135,7 +134,7 @@ export class MultiHeadAttention extends Module {
     this.window = o.window === undefined || o.window === Infinity ? Infinity : expectInteger(op, 'window', o.window, { min: 1 });
     const positional = optionalPositional(op, 'positional', o.positional);
     if (positional !== undefined) expectEncodingFits(op, 'positional', positional, this.headDim);
-    const g = optionalGenerator(op, 'generator', o.generator) ?? new Generator(0);
+    const g = generatorOrDefault(op, 'generator', o.generator);
     const dtype = optionalDType(op, 'dtype', o.dtype);
     expectWeight(op, 'wq.weight', numHeads * this.headDim, dim);
     expectWeight(op, 'wk.weight', numKVHeads * this.headDim, kvDim);

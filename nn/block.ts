@@ -1,5 +1,5 @@
 /** The pre-norm transformer block (GPT-2 / Llama): x + attn(norm(x)), then x + mlp(norm(x)). */
-import { Generator, Module, ValueError, expectInteger, expectOneOf, expectOptions, type DType, type Tensor } from '../core/index.js';
+import { defaultGenerator, Generator, Module, ValueError, expectInteger, expectOneOf, expectOptions, type DType, type Tensor } from '../core/index.js';
 import type { PositionalEncoding } from '../positional/index.js';
 import { MultiHeadAttention, type AttentionCallOptions } from './attention.js';
 import { Dropout, MLP, SwiGLU } from './mlp.js';
@@ -58,7 +58,7 @@ export class Block extends Module {
   constructor(readonly dim: number, options: BlockOptions) {
     super();
     checkBlockOptions('Block', dim, options);
-    const g = options.generator ?? new Generator(0);
+    const g = options.generator ?? defaultGenerator();
     const dtype = options.dtype ? { dtype: options.dtype } : {};
     const makeNorm = (): LayerNorm | RMSNorm => (options.norm === 'rms' ? new RMSNorm(dim, dtype) : new LayerNorm(dim, dtype));
     this.norm1 = makeNorm();

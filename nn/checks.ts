@@ -4,7 +4,7 @@
  * Internal: not exported from nn/index.ts.
  */
 import {
-  DTypeError, Generator, Module, ShapeError, Tensor, ValueError, describeValue, expectAllocatable, expectFiniteValues,
+  DTypeError, Generator, Module, defaultGenerator, ShapeError, Tensor, ValueError, describeValue, expectAllocatable, expectFiniteValues,
   expectInteger, expectNumber, expectOneOf, expectTensor, fmtShape, type DType,
 } from '../core/index.js';
 import { PositionalEncoding } from '../positional/index.js';
@@ -27,11 +27,32 @@ export function optionalBoolean(op: string, arg: string, x: unknown): boolean | 
   return x;
 }
 
-/** An optional Generator. */
+/** A Generator (required). */
+export function expectGenerator(op: string, arg: string, x: unknown): asserts x is Generator {
+  if (!(x instanceof Generator)) throw new DTypeError(op, `${arg} must be a Generator, got ${describeValue(x)}`, arg);
+}
+
+/** An optional Generator (validated; `undefined` when omitted). */
 export function optionalGenerator(op: string, arg: string, x: unknown): Generator | undefined {
   if (x === undefined) return undefined;
-  if (!(x instanceof Generator)) throw new DTypeError(op, `${arg} must be a Generator, got ${describeValue(x)}`, arg);
+  expectGenerator(op, arg, x);
   return x;
+}
+
+/**
+ * An optional Generator; when omitted, core's default generator (`defaultGenerator()`: it advances with every draw
+ * and `manualSeed(n)` reseeds it), so two layers built without one differ, as PyTorch's layers drawing from the
+ * global RNG do.
+ */
+export function generatorOrDefault(op: string, arg: string, x: unknown): Generator {
+  if (x === undefined) return defaultGenerator();
+  expectGenerator(op, arg, x);
+  return x;
+}
+
+/** An optional size (an integer ≥ `min`, default 1): `undefined` passes, `null` and ±∞ are refused. */
+export function optionalSize(op: string, arg: string, x: unknown, min = 1): number | undefined {
+  return x === undefined ? undefined : expectSize(op, arg, x, min);
 }
 
 /** An optional dtype name. */

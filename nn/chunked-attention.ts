@@ -11,9 +11,8 @@ import {
 import { RoPE, type PositionalEncoding, type Positions } from '../positional/index.js';
 import { checkAttentionArgs } from './attention.js';
 import {
-  expectEncodingFits, expectPositions, expectSequence, expectSize, expectWeight, optionalBoolean, optionalCache, optionalDType, optionalGenerator,
-  optionalPositional,
-} from './checks.js';
+  expectEncodingFits, expectPositions, expectSequence, expectSize, expectWeight, optionalBoolean, optionalCache, optionalDType, 
+  optionalPositional, generatorOrDefault} from './checks.js';
 import type { KVCache } from './kv-cache.js';
 import { Linear } from './linear.js';
 
@@ -125,7 +124,7 @@ export class ChunkedAttention extends Module {
     if (positional !== undefined) expectEncodingFits(op, 'positional', positional, this.headDim);
     const dtype = optionalDType(op, 'dtype', o.dtype);
     expectWeight(op, 'wq.weight', dim, dim);
-    const g = optionalGenerator(op, 'generator', o.generator) ?? new Generator(0);
+    const g = generatorOrDefault(op, 'generator', o.generator);
     const lin = { bias: optionalBoolean(op, 'bias', o.bias) ?? false, generator: g, ...(dtype ? { dtype } : {}) };
     this.wq = new Linear(dim, dim, lin);
     this.wk = new Linear(dim, dim, lin);

@@ -10,6 +10,7 @@
  * Shape letters: B batch, S segment length, N slots, K candidates, C model dim, H heads, D head dim.
  */
 import {
+  defaultGenerator,
   DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, attention, concat, describeValue, expectAllocatable, expectInteger, expectNumber,
   expectOneOf, expectOptions, expectTensor, fmtShape, randn, zeros, type DType,
 } from '../core/index.js';
@@ -77,7 +78,7 @@ export class FifoMemory extends Module {
     optionalDType(op, 'dtype', o.dtype);
     expectWeight(op, 'gateProj.weight', dim, 2 * dim);
     expectWeight(op, 'init', numSlots, dim);
-    const g = options.generator ?? new Generator(0);
+    const g = options.generator ?? defaultGenerator();
     const dtype = options.dtype ? { dtype: options.dtype } : {};
     this.constantGate = gate === 'learned' ? null : gate;
     this.gateProj = gate === 'learned' ? new Linear(2 * dim, dim, { bias: true, generator: g, ...dtype }) : null;

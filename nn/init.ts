@@ -1,30 +1,62 @@
-/** Parameter initialisers, each drawing from an explicit Generator. */
-import { Parameter, full, rand, randn, type DType, type Generator, type Module, type Shape } from '../core/index.js';
+/**
+ * Parameter initialisers. Each checks its arguments at the entry (so an error names the initialiser the user
+ * called, not `rand` or `full`) and draws from the Generator it is given.
+ */
+import {
+  DTypeError, Module, Parameter, describeValue, expectNumber, expectShape, full, rand, randn, type DType, type Generator, type Shape,
+} from '../core/index.js';
+import { expectGenerator, expectSize, optionalDType } from './checks.js';
 
-/** U(−bound, bound): PyTorch's Linear init uses bound = 1/√fanIn (kaiming_uniform with a = √5). */
+/** U(−bound, bound): PyTorch's Linear init uses bound = 1/√fanIn (kaiming_uniform with a = √5). shape: any sizes. */
 export function uniformParameter(shape: Shape, bound: number, generator: Generator, dtype: DType = 'float32'): Parameter {
-  return new Parameter(rand(shape, { low: -bound, high: bound, generator, dtype }).data, shape);
+  const op = 'uniformParameter';
+  expectShape(op, 'shape', shape);
+  expectNumber(op, 'bound', bound, { min: 0, max: Number.MAX_VALUE / 2 });
+  expectGenerator(op, 'generator', generator);
+  const dt = optionalDType(op, 'dtype', dtype);
+  return new Parameter(rand(shape, { low: -bound, high: bound, generator, ...(dt ? { dtype: dt } : {}) }).data, shape);
 }
 
-/** N(0, std²). */
+/** N(0, std²). shape: any sizes. */
 export function normalParameter(shape: Shape, std: number, generator: Generator, dtype: DType = 'float32'): Parameter {
-  return new Parameter(randn(shape, { std, generator, dtype }).data, shape);
+  const op = 'normalParameter';
+  expectShape(op, 'shape', shape);
+  expectNumber(op, 'std', std, { min: 0 });
+  expectGenerator(op, 'generator', generator);
+  const dt = optionalDType(op, 'dtype', dtype);
+  return new Parameter(randn(shape, { std, generator, ...(dt ? { dtype: dt } : {}) }).data, shape);
 }
 
+/** Every entry `value` (any number, NaN included: it is data). shape: any sizes. */
 export function constantParameter(shape: Shape, value: number, dtype: DType = 'float32'): Parameter {
-  return new Parameter(full(shape, value, { dtype }).data, shape);
+  const op = 'constantParameter';
+  expectShape(op, 'shape', shape);
+  expectNumber(op, 'value', value, { nonFinite: true });
+  const dt = optionalDType(op, 'dtype', dtype);
+  return new Parameter(full(shape, value, dt ? { dtype: dt } : {}).data, shape);
+}
+
+function expectRegExp(op: string, arg: string, x: unknown): asserts x is RegExp {
+  if (!(x instanceof RegExp)) throw new DTypeError(op, `${arg} must be a RegExp over dotted parameter names, got ${describeValue(x)}`, arg);
 }
 
 /**
  * GPT-2 init (Radford et al. 2019, §2.3) in place: every weight matrix whose dotted name matches `select` is drawn
  * from N(0, 0.02²), and those matching `residual` (projections writing into the residual stream) from
- * N(0, (0.02/√(2L))²), so the residual stream's variance does not grow with depth.
+ * N(0, (0.02/√(2L))²), so the residual stream's variance does not grow with depth. L = numLayers ≥ 1.
  */
 export function gpt2Init(model: Module, numLayers: number, generator: Generator, select: RegExp, residual: RegExp): void {
+  const op = 'gpt2Init';
+  if (!(model instanceof Module)) throw new DTypeError(op, `model must be a Module, got ${describeValue(model)}`, 'model');
+  expectSize(op, 'numLayers', numLayers);
+  expectGenerator(op, 'generator', generator);
+  expectRegExp(op, 'select', select);
+  expectRegExp(op, 'residual', residual);
   const residualStd = 0.02 / Math.sqrt(2 * numLayers);
   for (const [name, p] of model.namedParameters()) {
     if (p.ndim !== 2 || !select.test(name)) continue;
     const std = residual.test(name) ? residualStd : 0.02;
     for (let i = 0; i < p.size; i++) p.data[i] = std * generator.normal();
+    p.markModified();
   }
 }

@@ -1,5 +1,5 @@
 import { Generator, expectOptions, matmul, type DType, type Tensor } from '../core/index.js';
-import { expectFeatures, expectSize, expectWeight, optionalBoolean, optionalDType, optionalGenerator } from './checks.js';
+import { expectFeatures, expectSize, expectWeight, optionalBoolean, optionalDType, generatorOrDefault } from './checks.js';
 import { uniformParameter } from './init.js';
 import { Module, type Parameter } from '../core/index.js';
 
@@ -22,7 +22,7 @@ export class Linear extends Module {
     expectWeight(op, 'weight', outFeatures, inFeatures);
     const o = expectOptions(op, 'options', options, ['bias', 'generator', 'dtype']);
     const bias = optionalBoolean(op, 'bias', o.bias);
-    const g = optionalGenerator(op, 'generator', o.generator) ?? new Generator(0);
+    const g = generatorOrDefault(op, 'generator', o.generator);
     const dtype = optionalDType(op, 'dtype', o.dtype);
     const bound = 1 / Math.sqrt(inFeatures);
     this.weight = uniformParameter([outFeatures, inFeatures], bound, g, dtype);

@@ -9,6 +9,7 @@
  * Shape letters: B batch, S segment length, C model dim, K candidates.
  */
 import {
+  defaultGenerator,
   Generator, Module, Parameter, ShapeError, Tensor, ValueError, concat, expectNumber, expectOneOf, expectOptions, fmtShape, zeros, type DType,
 } from '../core/index.js';
 import {
@@ -121,7 +122,7 @@ export class MemoryBlock extends Module {
     checkMemoryBlockOptions('MemoryBlock', dim, options, 'options');
     const { numHeads, chunkSize, memorySlots } = options;
     this.combine = options.combine ?? 'projection';
-    const g = options.generator ?? new Generator(0);
+    const g = options.generator ?? defaultGenerator();
     const dtype = options.dtype ? { dtype: options.dtype } : {};
     const bias = options.bias ?? false;
     const positional = options.positional ?? new RoPE(dim / numHeads);

@@ -18,6 +18,7 @@
  * rope / value head dims, dc = kvLoraRank, dq = qLoraRank (or C without query compression).
  */
 import {
+  defaultGenerator,
   DTypeError, Generator, Module, ShapeError, Tensor, ValueError, concat, describeValue, expectInteger, expectNumber, expectOneOf, expectOptions,
   fmtShape, matmul, noGrad, type DType,
 } from '../core/index.js';
@@ -290,7 +291,7 @@ export class MultiHeadLatentAttention extends Module {
     if (!(Number.isFinite(this.softmaxScale) && this.softmaxScale > 0)) {
       throw new ValueError(op, `softmaxScale is not a positive finite number — softmaxScale=${this.softmaxScale}`, 'softmaxScale');
     }
-    const g = options.generator ?? new Generator(0);
+    const g = options.generator ?? defaultGenerator();
     const dtype = options.dtype ? { dtype: options.dtype } : {};
     const eps = options.normEps ?? 1e-6;
     const linear = (inFeatures: number, outFeatures: number, bias: boolean): Linear => new Linear(inFeatures, outFeatures, { bias, generator: g, ...dtype });

@@ -1,5 +1,5 @@
 import { Generator, dropout, expectNumber, expectOptions, expectTensor, gelu, silu, type DType, type Tensor } from '../core/index.js';
-import { expectFeatures, expectSize, optionalBoolean, optionalDType, optionalGenerator } from './checks.js';
+import { expectFeatures, expectSize, optionalBoolean, optionalDType, generatorOrDefault } from './checks.js';
 import { Linear } from './linear.js';
 import { Module } from '../core/index.js';
 
@@ -15,7 +15,7 @@ export class Dropout extends Module {
     super();
     expectNumber('Dropout', 'p', p, { min: 0, below: 1 });
     const o = expectOptions('Dropout', 'options', options, ['generator']);
-    this.generator = optionalGenerator('Dropout', 'generator', o.generator) ?? new Generator(0);
+    this.generator = generatorOrDefault('Dropout', 'generator', o.generator);
   }
 
   forward(x: Tensor): Tensor {
@@ -38,7 +38,7 @@ function feedForward(op: string, dim: number, hidden: number, options: MLPOption
   const dtype = optionalDType(op, 'dtype', o.dtype);
   return {
     bias: optionalBoolean(op, 'bias', o.bias),
-    generator: optionalGenerator(op, 'generator', o.generator) ?? new Generator(0),
+    generator: generatorOrDefault(op, 'generator', o.generator),
     ...(dtype !== undefined ? { dtype } : {}),
   };
 }

@@ -17,6 +17,7 @@
  * T length, d head dim, dv value dim, BT chunk size, n = ⌈T/BT⌉ chunks, C model dim.
  */
 import {
+  defaultGenerator,
   DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, concat, defineOp, describeValue, expectInteger, expectNumber,
   expectOptions, expectTensor, eye, fmtShape, matmul, narrow, noGrad, pad, rand, softmax, sum, tril, zeros, type DType, type TypedArray,
 } from '../core/index.js';
@@ -432,7 +433,7 @@ export class ShortConvolution extends Module {
     optionalGenerator(op, 'generator', o.generator);
     optionalDType(op, 'dtype', o.dtype);
     const bound = 1 / Math.sqrt(kernel); // PyTorch's Conv1d init U(±1/√fanIn), fanIn = kernel when depthwise
-    this.weight = Parameter.from(rand([channels, kernel], { low: -bound, high: bound, generator: options.generator ?? new Generator(0), dtype: options.dtype ?? 'float32' }));
+    this.weight = Parameter.from(rand([channels, kernel], { low: -bound, high: bound, generator: options.generator ?? defaultGenerator(), dtype: options.dtype ?? 'float32' }));
   }
 
   /** u [B, T, channels] and state [B, kernel − 1, channels] (or null), checked with `op` (the method the user called). */
@@ -541,7 +542,7 @@ export class PaTHAttention extends Module {
     this.numKVHeads = numKVHeads;
     this.headDim = dim / numHeads;
     this.chunkSize = options.chunkSize ?? 64;
-    const g = options.generator ?? new Generator(0);
+    const g = options.generator ?? defaultGenerator();
     const dtype = options.dtype ? { dtype: options.dtype } : {};
     const kvDim = numKVHeads * this.headDim;
     const lin = { bias: false, generator: g, ...dtype };

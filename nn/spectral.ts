@@ -15,7 +15,7 @@
  * of weight norm during training (weight decay, growth) neither creates nor hides spikes. `randomInitBaseline` draws
  * plain i.i.d. W_q, W_k; for composite weights (MLA's W_UQ·W_DQ) pass fresh-init models' spectra to `baselineFromSpectra`.
  */
-import { Generator, ShapeError, Tensor, ValueError, fmtShape } from '../core/index.js';
+import { defaultGenerator, Generator, ShapeError, Tensor, ValueError, fmtShape } from '../core/index.js';
 import { gemm } from '../core/kernels/matmul.js';
 import { symmetricEigenvalues } from '../core/linalg.js';
 
@@ -531,7 +531,7 @@ export function randomInitBaseline(shape: readonly [number, number], init: Basel
   const op = 'randomInitBaseline';
   const { numHeads = 1, perHead = false, samples = 4, margin = 0.25 } = options;
   const numKVHeads = options.numKVHeads ?? numHeads;
-  const generator = options.generator ?? new Generator(0);
+  const generator = options.generator ?? defaultGenerator();
   if (shape.length !== 2 || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
     throw new ShapeError(op, `weight shape is not [out, in] with positive sizes — shape=${fmtShape(shape)} (Linear's [H·d_head, d_model])`, 'shape');
   }

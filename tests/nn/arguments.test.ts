@@ -5,9 +5,9 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AdamW, DTypeError, Generator, ShapeError, Tensor, ValueError, randn, zeros } from '../../core/index.js';
+import { AdamW, DTypeError, Generator, Module, ShapeError, Tensor, ValueError, manualSeed, randn, zeros } from '../../core/index.js';
 import {
-  Block, ChunkedAttention, Dropout, Embedding, FifoMemory, KVCache, LayerNorm, Linear, MLP, MemoryBlock, MultiHeadAttention,
+  Block, ChunkedAttention, Dropout, ShortConvolution, constantParameter, gpt2Init, normalParameter, uniformParameter, Embedding, FifoMemory, KVCache, LayerNorm, Linear, MLP, MemoryBlock, MultiHeadAttention,
   MultiHeadLatentAttention, PaTHAttention, PaTHCache, RMSNorm, SwiGLU, chunkedAttention, generate, sampleFromLogits,
   scaledDotProductAttention, serializeSafetensors, train, type CausalLM,
 } from '../../nn/index.js';
@@ -170,6 +170,62 @@ test('generate, sampleFromLogits, train and serializeSafetensors refuse bad argu
   const before = Array.from(w.data);
   refuses(() => train([w], () => w.sum().mul(NaN), { steps: 3, optimizer, output: null }), ValueError, 'train', 'NaN loss');
   assert.equal(Array.from(w.data), before, 'no parameter was updated with a NaN loss');
+});
+
+
+test('layers built without a generator draw from the default generator: two builds differ, manualSeed(n) reproduces them', () => {
+  const builds: Array<[string, () => Module]> = [
+    ['Linear', () => new Linear(4, 4)],
+    ['Embedding', () => new Embedding(5, 4)],
+    ['MLP', () => new MLP(4, 8)],
+    ['SwiGLU', () => new SwiGLU(4, 8)],
+    ['MultiHeadAttention', () => new MultiHeadAttention(8, { numHeads: 2 })],
+    ['Block', () => new Block(8, { numHeads: 2 })],
+    ['ChunkedAttention', () => new ChunkedAttention(8, 2, 2)],
+    ['FifoMemory', () => new FifoMemory(4, 8, { numHeads: 2, init: 'learned' })],
+    ['MemoryBlock', () => new MemoryBlock(8, { numHeads: 2, chunkSize: 2, memorySlots: 4 })],
+    ['MultiHeadLatentAttention', () => new MultiHeadLatentAttention({ dim: 8, numHeads: 2, kvLoraRank: 4, qkNopeHeadDim: 2, qkRopeHeadDim: 2, vHeadDim: 2 })],
+    ['PaTHAttention', () => new PaTHAttention(8, { numHeads: 2 })],
+    ['ShortConvolution', () => new ShortConvolution(8, 3)],
+  ];
+  const flat = (m: Module): number[] => m.parameters().flatMap((p) => Array.from(p.data));
+  for (const [name, build] of builds) {
+    manualSeed(5);
+    const a = flat(build());
+    const b = flat(build());
+    assert.ok(a.some((v, i) => v !== b[i]), `${name}: two layers built without a generator have the same weights`);
+    manualSeed(5);
+    assert.equal(flat(build()), a, `${name}: manualSeed(5) does not reproduce the weights`);
+  }
+  // Dropout without a generator draws its masks from the default generator too
+  const drop = new Dropout(0.5);
+  manualSeed(3);
+  const m1 = Array.from(drop.forward(zeros([64]).add(1)).data);
+  const m2 = Array.from(drop.forward(zeros([64]).add(1)).data);
+  assert.ok(m1.some((v, i) => v !== m2[i]), 'Dropout: two calls without a generator drew the same mask');
+  manualSeed(3);
+  assert.equal(Array.from(drop.forward(zeros([64]).add(1)).data), m1, 'Dropout: manualSeed(3) does not reproduce the mask');
+});
+
+test('initialisers check their arguments under their own name', () => {
+  const g = new Generator(1);
+  const bad = null as unknown as never;
+  refuses(() => uniformParameter(bad, 0.1, g), DTypeError, 'uniformParameter', 'uniformParameter(shape = null)');
+  refuses(() => uniformParameter([2, -1], 0.1, g), ShapeError, 'uniformParameter', 'uniformParameter(shape = [2, -1])');
+  refuses(() => uniformParameter([2, 2], -1, g), ValueError, 'uniformParameter', 'uniformParameter(bound = -1)');
+  refuses(() => uniformParameter([2, 2], 0.1, bad), DTypeError, 'uniformParameter', 'uniformParameter(generator = null)');
+  refuses(() => uniformParameter([2, 2], 0.1, g, 'bogus' as never), ValueError, 'uniformParameter', 'uniformParameter(dtype = bogus)');
+  refuses(() => normalParameter([2, 2], Number.NaN, g), ValueError, 'normalParameter', 'normalParameter(std = NaN)');
+  refuses(() => normalParameter([2 ** 20, 2 ** 20], 1, g), ValueError, 'normalParameter', 'normalParameter(shape too large)');
+  refuses(() => constantParameter([2, 2], 'abc' as never), DTypeError, 'constantParameter', "constantParameter(value = 'abc')");
+  const mlp = new MLP(4, 8, { generator: g });
+  refuses(() => gpt2Init(bad, 2, g, /weight/, /fc2/), DTypeError, 'gpt2Init', 'gpt2Init(model = null)');
+  refuses(() => gpt2Init(mlp, 1.5, g, /weight/, /fc2/), ValueError, 'gpt2Init', 'gpt2Init(numLayers = 1.5)');
+  refuses(() => gpt2Init(mlp, 2, bad, /weight/, /fc2/), DTypeError, 'gpt2Init', 'gpt2Init(generator = null)');
+  refuses(() => gpt2Init(mlp, 2, g, 'weight' as never, /fc2/), DTypeError, 'gpt2Init', "gpt2Init(select = 'weight')");
+  const before = mlp.fc1.weight.version;
+  gpt2Init(mlp, 2, g, /weight/, /fc2/);
+  assert.ok(mlp.fc1.weight.version > before, 'gpt2Init writes in place, so it must bump the parameter version');
 });
 
 test.run();

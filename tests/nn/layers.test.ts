@@ -8,7 +8,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { Generator, IndexError, Module, ShapeError, Tensor, gradcheck, randn, type DType } from '../../core/index.js';
+import { Generator, IndexError, Module, ShapeError, Tensor, gradcheck, manualSeed, randn, type DType } from '../../core/index.js';
 import { Embedding } from '../../nn/embedding.js';
 import { Linear } from '../../nn/linear.js';
 import { Dropout, MLP, SwiGLU } from '../../nn/mlp.js';
@@ -82,7 +82,14 @@ test('Linear init: every weight and bias entry lies in [−1/√in, 1/√in] and
   const a = new Linear(16, 16, { generator: new Generator(1) });
   const b = new Linear(16, 16, { generator: new Generator(2) });
   assert.ok(a.weight.data.some((v, i) => v !== b.weight.data[i]), 'different seeds, different weights');
-  assertClose(new Linear(5, 3).weight.data, new Linear(5, 3).weight.data, EXACT, 'default generator is deterministic');
+  // without a generator, layers draw from core's default generator (as PyTorch's global RNG): it advances, so two
+  // layers differ, and manualSeed(n) reproduces them
+  manualSeed(11);
+  const first = new Linear(5, 3).weight.data.slice();
+  const second = new Linear(5, 3).weight.data.slice();
+  assert.ok(first.some((v, i) => v !== second[i]), 'two default-initialised layers must differ (the default generator advances)');
+  manualSeed(11);
+  assertClose(new Linear(5, 3).weight.data, first, EXACT, 'manualSeed(11) reproduces the default-initialised weights');
   const mean = (t: Tensor): number => Array.from(t.data).reduce((s, v) => s + v, 0) / t.size;
   const big = new Linear(400, 50, { generator: new Generator(3) }).weight;
   // U(−b, b) has variance b²/3: with 20000 draws the sample mean is within 5 standard errors (b/√3/√20000·5) of 0
