@@ -3,18 +3,17 @@
  * λ_i = 2π/θ_i, the number of tokens for one full turn) and the long-term decay curve B_m/(d/2) of Men et al. 2024
  * (spec §4), the similar-vs-random attention preference as a function of distance, 1 at m = 0.
  */
-import { ValueError } from '../core/index.js';
-import { longTermDecay } from './base-bound.js';
+import { ValueError, expectAllocatable, expectInteger, expectOneOf } from '../core/index.js';
+import { decayAt } from './base-bound.js';
+import { checkInvFreq } from './checks.js';
 
 /** λ_i = 2π/θ_i per pair (spec §0); θ_i = 0 gives Infinity (a pair that never turns). */
 export function pairWavelengths(invFreq: ArrayLike<number>): Float64Array {
-  const out = new Float64Array(invFreq.length);
+  const theta = checkInvFreq('pairWavelengths', 'invFreq', invFreq);
+  const out = new Float64Array(theta.length);
   for (let i = 0; i < out.length; i++) {
-    const theta = invFreq[i]!;
-    if (!(Number.isFinite(theta) && theta >= 0)) {
-      throw new ValueError('pairWavelengths', `invFreq[${i}] is not a finite non-negative frequency — invFreq[${i}]=${theta} (inverse frequencies are ≥ 0)`, 'invFreq');
-    }
-    out[i] = theta === 0 ? Infinity : (2 * Math.PI) / theta;
+    const t = theta[i]!;
+    out[i] = t === 0 ? Infinity : (2 * Math.PI) / t;
   }
   return out;
 }
@@ -29,15 +28,12 @@ export type DecaySpacing = 'log' | 'linear';
  */
 export function decayCurve(invFreq: ArrayLike<number>, maxDistance: number, points = 512, spacing: DecaySpacing = 'log'): Array<[number, number]> {
   const op = 'decayCurve';
-  if (invFreq.length === 0) throw new ValueError(op, 'no rotation pairs — invFreq.length=0 (B/(d/2) needs d/2 ≥ 1)', 'invFreq');
-  for (let i = 0; i < invFreq.length; i++) {
-    if (!Number.isFinite(invFreq[i]!)) throw new ValueError(op, `invFreq[${i}] is not finite — invFreq[${i}]=${invFreq[i]} (inverse frequencies are finite)`, 'invFreq');
-  }
-  if (!(Number.isInteger(maxDistance) && maxDistance >= 1)) {
-    throw new ValueError(op, `largest distance is not a positive integer — maxDistance=${maxDistance} (distances are token offsets)`, 'maxDistance');
-  }
-  if (!(Number.isInteger(points) && points >= 2)) throw new ValueError(op, `point count is not an integer ≥ 2 — points=${points} (both endpoints are drawn)`, 'points');
-  if (spacing !== 'log' && spacing !== 'linear') throw new ValueError(op, `unknown spacing — spacing='${String(spacing)}' (one of 'log', 'linear')`, 'spacing');
+  const theta = checkInvFreq(op, 'invFreq', invFreq);
+  if (theta.length === 0) throw new ValueError(op, 'no rotation pairs — invFreq.length=0 (B/(d/2) needs d/2 ≥ 1)', 'invFreq');
+  expectInteger(op, 'maxDistance', maxDistance, { min: 1 }); // distances are token offsets
+  expectInteger(op, 'points', points, { min: 2 }); // both endpoints are drawn
+  expectAllocatable(op, 'points', points);
+  expectOneOf(op, 'spacing', spacing, ['log', 'linear']);
   const distances: number[] = [0];
   if (spacing === 'linear') {
     for (let k = 1; k < points; k++) distances.push(Math.round((k * maxDistance) / (points - 1)));
@@ -51,7 +47,7 @@ export function decayCurve(invFreq: ArrayLike<number>, maxDistance: number, poin
   const out: Array<[number, number]> = [];
   for (const m of distances) {
     if (out.length > 0 && m <= out[out.length - 1]![0]) continue;
-    out.push([m, longTermDecay(m, invFreq) / half]);
+    out.push([m, decayAt(m, theta) / half]);
   }
   return out;
 }

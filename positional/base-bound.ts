@@ -17,12 +17,18 @@
  * Math.cos(m·θ_i) per pair for m ≤ 2^17 (2e-9 at m ≈ 2^24, where the rounding of m·θ_i itself dominates), so every
  * position whose B is anywhere near its sign change is decided by the exact sum.
  */
-import { ValueError } from '../core/index.js';
+import { ValueError, expectInteger, expectNumber, expectOneOf } from '../core/index.js';
+import { checkBase, checkInvFreq, checkOptions, checkRotaryDim } from './checks.js';
 import { ropeInvFreq } from './rope.js';
 
 /** B_{m,θ} = Σ_i cos(m·θ_i) (Men et al. 2024, the long-term decay B_{m,θ}; spec §4 (2)); float64, pairs in order. */
 export function longTermDecay(m: number, invFreq: ArrayLike<number>): number {
-  if (!Number.isFinite(m)) throw new ValueError('longTermDecay', `distance is not finite — m=${m} (B is defined for finite distances)`, 'm');
+  expectNumber('longTermDecay', 'm', m); // B is defined for finite distances
+  return decayAt(m, checkInvFreq('longTermDecay', 'invFreq', invFreq));
+}
+
+/** B_{m,θ} for a checked table. */
+export function decayAt(m: number, invFreq: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < invFreq.length; i++) s += Math.cos(m * invFreq[i]!);
   return s;
@@ -36,10 +42,10 @@ export interface FirstNegativeOptions {
 /** m0(b) = min{m ∈ ℤ, m ≥ 0 : Σ_i cos(m·b^(−2i/d)) < 0} (Men et al. 2024; spec §4 (2)); Infinity if none ≤ limit. */
 export function firstNegativeDistance(base: number, dim: number, options: FirstNegativeOptions = {}): number {
   const op = 'firstNegativeDistance';
-  checkBase(op, base, 'base');
-  checkDim(op, dim);
-  const { limit = 2 ** 24 } = options;
-  if (!(Number.isInteger(limit) && limit >= 0)) throw new ValueError(op, `limit is not a non-negative integer — limit=${limit} (the largest distance scanned)`, 'limit');
+  checkBase(op, 'base', base);
+  checkRotaryDim(op, 'dim', dim);
+  const o = checkOptions(op, options, ['limit']);
+  const limit = o.limit === undefined ? 2 ** 24 : expectInteger(op, 'limit', o.limit, { min: 0 }); // the largest distance scanned
   const scanner = new DecayScanner(dim / 2);
   scanner.setInvFreq(ropeInvFreq(dim, base));
   const m = scanner.firstNegative(0, limit);
@@ -68,20 +74,15 @@ export interface MinimalBaseOptions {
  */
 export function minimalBase(contextLength: number, dim: number, options: MinimalBaseOptions = {}): number {
   const op = 'minimalBase';
-  if (!(Number.isInteger(contextLength) && contextLength >= 1)) {
-    throw new ValueError(op, `context length is not a positive integer — contextLength=${contextLength} (B must stay ≥ 0 for every distance m ≤ L)`, 'contextLength');
-  }
-  checkDim(op, dim);
-  const { method = 'first-hit', start = 1e3, top = 1e10 } = options;
-  if (method !== 'first-hit' && method !== 'robust') {
-    throw new ValueError(op, `unknown method — method='${String(method)}' (one of 'first-hit', 'robust')`, 'method');
-  }
-  const { ratio = method === 'first-hit' ? 1.002 : 1.005 } = options;
-  if (!(Number.isFinite(ratio) && ratio > 1)) throw new ValueError(op, `grid ratio is not a finite number > 1 — ratio=${ratio} (b_k = start·ratio^k)`, 'ratio');
-  checkBase(op, top, 'top');
+  expectInteger(op, 'contextLength', contextLength, { min: 1 }); // B must stay ≥ 0 for every distance m ≤ L
+  checkRotaryDim(op, 'dim', dim);
+  const o = checkOptions(op, options, ['method', 'start', 'top', 'ratio']);
+  const method = o.method === undefined ? 'first-hit' : expectOneOf<BaseBoundMethod>(op, 'method', o.method, ['first-hit', 'robust']);
+  const ratio = o.ratio === undefined ? (method === 'first-hit' ? 1.002 : 1.005) : expectNumber(op, 'ratio', o.ratio, { above: 1 }); // b_k = start·ratio^k
+  const top = o.top === undefined ? 1e10 : checkBase(op, 'top', o.top);
   const scanner = new DecayScanner(dim / 2);
   if (method === 'robust') return robustScan(scanner, contextLength, dim, top, ratio);
-  checkBase(op, start, 'start');
+  const start = o.start === undefined ? 1e3 : checkBase(op, 'start', o.start);
   if (!(start <= top)) throw new ValueError(op, `start is above top — start=${start}, top=${top} (the upward scan runs from start to top)`, 'start');
   return firstHitScan(scanner, contextLength, dim, start, top, ratio);
 }
@@ -371,12 +372,4 @@ class DecayScanner {
 
 // ── argument checks ───────────────────────────────────────────────────────────────────────────────────────────
 
-function checkBase(op: string, base: number, arg: string): void {
-  if (!(Number.isFinite(base) && base > 1)) throw new ValueError(op, `RoPE base is not a finite number > 1 — ${arg}=${base} (θ_i = base^(−2i/d))`, arg);
-}
 
-function checkDim(op: string, dim: number): void {
-  if (!(Number.isInteger(dim) && dim >= 2 && dim % 2 === 0)) {
-    throw new ValueError(op, `rotary dim is not a positive even integer — dim=${dim} (d/2 rotation pairs)`, 'dim');
-  }
-}

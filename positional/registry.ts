@@ -2,7 +2,8 @@
  * Positional encodings by name, so that models and experiments can choose one from a config string.
  * Later variants register here too; `positionalNames()` lists what exists.
  */
-import { Generator, ValueError, type DType } from '../core/index.js';
+import { DTypeError, Generator, ValueError, describeValue, type DType } from '../core/index.js';
+import { asPartOf, checkBase, checkContextLength, checkDType, checkFactor, checkGenerator, checkOptions, checkSize } from './checks.js';
 import { NoPE, type PositionalEncoding } from './encoding.js';
 import { LearnedAbsolute } from './learned.js';
 import { llama3InvFreq } from './llama3.js';
@@ -59,17 +60,44 @@ const registry = new Map<string, PositionalFactory>([
 
 /** Add (or replace) a named encoding. */
 export function registerPositional(name: string, factory: PositionalFactory): void {
+  const op = 'registerPositional';
+  if (typeof name !== 'string' || name === '') throw new DTypeError(op, `name must be a non-empty string, got ${describeValue(name)}`, 'name');
+  if (typeof factory !== 'function') throw new DTypeError(op, `factory must be a function (spec) => PositionalEncoding, got ${describeValue(factory)}`, 'factory');
   registry.set(name, factory);
+}
+
+const SPEC_KEYS = ['headDim', 'modelDim', 'contextLength', 'base', 'scalingFactor', 'numKVHeads', 'generator', 'dtype'];
+
+/** The whole spec, checked once here, so that every factory (also a registered one) gets valid fields. */
+function checkSpec(op: string, spec: unknown): PositionalSpec {
+  if (spec === undefined) throw new DTypeError(op, 'spec must be an object with headDim, modelDim and contextLength, got undefined', 'spec');
+  const s = checkOptions(op, spec as PositionalSpec, SPEC_KEYS, 'spec');
+  checkSize(op, 'spec.headDim', s.headDim);
+  checkSize(op, 'spec.modelDim', s.modelDim);
+  checkContextLength(op, 'spec.contextLength', s.contextLength);
+  if (s.base !== undefined) checkBase(op, 'spec.base', s.base);
+  if (s.scalingFactor !== undefined) checkFactor(op, 'spec.scalingFactor', s.scalingFactor);
+  if (s.numKVHeads !== undefined) checkSize(op, 'spec.numKVHeads', s.numKVHeads);
+  if (s.generator !== undefined) checkGenerator(op, 'spec.generator', s.generator);
+  if (s.dtype !== undefined) checkDType(op, 'spec.dtype', s.dtype, 'float32');
+  return s;
 }
 
 export function positionalNames(): string[] {
   return [...registry.keys()];
 }
 
+/**
+ * Build the encoding registered as `name` for `spec`. The spec is checked here; what a factory still refuses (a
+ * head dim that is odd for RoPE, heads that do not divide for PSC) is reported as `createPositional: …`.
+ */
 export function createPositional(name: string, spec: PositionalSpec): PositionalEncoding {
+  const op = 'createPositional';
+  if (typeof name !== 'string') throw new DTypeError(op, `name must be a string, got ${describeValue(name)}`, 'name');
   const factory = registry.get(name);
   if (factory === undefined) {
-    throw new ValueError('createPositional', `unknown positional encoding '${name}' (known: ${positionalNames().join(', ')})`, 'name');
+    throw new ValueError(op, `unknown positional encoding '${name}' (known: ${positionalNames().join(', ')})`, 'name');
   }
-  return factory(spec);
+  const checked = checkSpec(op, spec);
+  return asPartOf(op, () => factory(checked));
 }

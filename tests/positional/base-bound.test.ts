@@ -45,7 +45,8 @@ function throwsValueError(f: () => unknown, arg: string, label: string): void {
   } catch (e) {
     assert.instance(e, ValueError, label);
     assert.is((e as ValueError).arg, arg, `${label}: arg`);
-    assert.match((e as Error).message, / — /, `${label}: message format`);
+    const { op, message } = e as ValueError;
+    assert.ok(message.startsWith(`${op}: `) && message.includes(arg), `${label}: message format "${message}" (starts with the call, names ${arg})`);
     return;
   }
   assert.unreachable(`${label}: did not throw`);
