@@ -3,47 +3,74 @@
  * `combineMasks` (elementwise product). Causal and sliding-window masks are also available as flags of
  * `scaledDotProductAttention`, which then skips the masked blocks instead of computing and discarding them.
  */
-import { Tensor, ValueError, fmtShape, type IndexLike } from '../core/index.js';
+import {
+  DTypeError, ShapeError, Tensor, ValueError, describeValue, expectAllocatable, expectFiniteValues, expectInteger, expectTensor, fmtShape, type IndexLike,
+} from '../core/index.js';
+import { expectSize } from './checks.js';
 
-function check(op: string, cond: boolean, message: () => string, arg: string): void {
-  if (!cond) throw new ValueError(op, message(), arg);
+/** Tq and Tk: integers 0 ≤ Tq ≤ Tk whose [Tq, Tk] mask fits in one tensor. */
+function maskSizes(op: string, Tq: unknown, Tk: unknown): [number, number] {
+  const q = expectSize(op, 'Tq', Tq, 0);
+  const k = expectSize(op, 'Tk', Tk, 0);
+  if (q > k) throw new ValueError(op, `need Tq ≤ Tk (queries are the last Tq of the Tk keys), got Tq=${q}, Tk=${k}`, 'Tq');
+  expectAllocatable(op, 'Tq·Tk', q * k, [q, k]);
+  return [q, k];
 }
 
-/** [Tq, Tk]: query i (at key position i + Tk − Tq, bottom-right aligned) sees keys j ≤ its position. */
-export function causalMask(Tq: number, Tk = Tq): Tensor {
-  check('causalMask', Number.isInteger(Tq) && Number.isInteger(Tk) && Tq >= 0 && Tq <= Tk, () => `need integers 0 ≤ Tq ≤ Tk, got Tq=${Tq}, Tk=${Tk}`, 'Tq');
+/** The causal 0/1 mask [Tq, Tk], bottom-right aligned (sizes checked by the caller). */
+function causalOnes(Tq: number, Tk: number): Tensor {
   const m = new Float32Array(Tq * Tk);
   for (let i = 0; i < Tq; i++) for (let j = 0; j <= i + Tk - Tq; j++) m[i * Tk + j] = 1;
   return new Tensor(m, [Tq, Tk]);
 }
 
+/** [Tq, Tk]: query i (at key position i + Tk − Tq, bottom-right aligned) sees keys j ≤ its position. */
+export function causalMask(Tq: number, Tk = Tq): Tensor {
+  const [q, k] = maskSizes('causalMask', Tq, Tk);
+  return causalOnes(q, k);
+}
+
 /** [Tq, Tk]: causal, and at most `window` keys back: position p sees j with p − window < j ≤ p. */
 export function slidingWindowMask(Tq: number, Tk: number, window: number): Tensor {
-  check('slidingWindowMask', Number.isInteger(window) && window >= 1, () => `window must be a positive integer, got ${window}`, 'window');
-  const m = causalMask(Tq, Tk);
-  for (let i = 0; i < Tq; i++) for (let j = 0; j <= i + Tk - Tq - window; j++) m.data[i * Tk + j] = 0;
+  const op = 'slidingWindowMask';
+  const [q, k] = maskSizes(op, Tq, Tk);
+  expectSize(op, 'window', window);
+  const m = causalOnes(q, k);
+  for (let i = 0; i < q; i++) for (let j = 0; j <= i + k - q - window; j++) m.data[i * k + j] = 0;
   return m;
 }
 
 /** [B, 1, 1, Tk]: key j of sequence b is real when j < lengths[b] (right padding). */
 export function paddingMask(lengths: readonly number[], Tk: number): Tensor {
-  const m = new Float32Array(lengths.length * Tk);
-  lengths.forEach((len, b) => {
-    check('paddingMask', Number.isInteger(len) && len >= 0 && len <= Tk, () => `lengths[${b}] = ${len} must be an integer in [0, ${Tk}]`, 'lengths');
-    m.fill(1, b * Tk, b * Tk + len);
-  });
-  return new Tensor(m, [lengths.length, 1, 1, Tk]);
+  const op = 'paddingMask';
+  if (!Array.isArray(lengths)) throw new DTypeError(op, `lengths must be an array of integers, got ${describeValue(lengths)}`, 'lengths');
+  const k = expectSize(op, 'Tk', Tk, 0);
+  lengths.forEach((len: unknown, b) => expectInteger(op, `lengths[${b}]`, len, { min: 0, max: k }));
+  expectAllocatable(op, 'B·Tk', lengths.length * k, [lengths.length, 1, 1, k]);
+  const m = new Float32Array(lengths.length * k);
+  lengths.forEach((len, b) => m.fill(1, b * k, b * k + len));
+  return new Tensor(m, [lengths.length, 1, 1, k]);
 }
 
 /**
  * Block-diagonal mask for packed sequences: tokens attend only within their own document.
- * docIds [T] → [T, T], or [B, T] → [B, 1, T, T]. Combine with causal for decoders.
+ * docIds [T] → [T, T], or [B, T] → [B, 1, T, T] (finite ids, a Tensor or a flat array). Combine with causal for decoders.
  */
 export function documentMask(docIds: Tensor | IndexLike): Tensor {
-  const ids = docIds instanceof Tensor ? docIds : new Tensor(Float64Array.from(docIds), [docIds.length]);
-  check('documentMask', ids.ndim === 1 || ids.ndim === 2, () => `docIds must be [T] or [B, T], got ${fmtShape(ids.shape)}`, 'docIds');
+  const op = 'documentMask';
+  let ids: Tensor;
+  if (docIds instanceof Tensor) ids = docIds;
+  else if (Array.isArray(docIds) || docIds instanceof Int32Array) {
+    for (let i = 0; i < docIds.length; i++) {
+      if (typeof docIds[i] !== 'number') throw new DTypeError(op, `docIds[${i}] must be a number, got ${describeValue(docIds[i])}`, 'docIds');
+    }
+    ids = new Tensor(Float64Array.from(docIds), [docIds.length]);
+  } else throw new DTypeError(op, `docIds must be a Tensor or an array of document ids, got ${describeValue(docIds)}`, 'docIds');
+  if (ids.ndim !== 1 && ids.ndim !== 2) throw new ValueError(op, `docIds must be [T] or [B, T], got ${fmtShape(ids.shape)}`, 'docIds');
+  expectFiniteValues(op, 'docIds', ids.data);
   const T = ids.shape[ids.ndim - 1]!;
   const B = ids.ndim === 2 ? ids.shape[0]! : 1;
+  expectAllocatable(op, 'docIds', B * T * T, ids.ndim === 2 ? [B, 1, T, T] : [T, T]);
   const m = new Float32Array(B * T * T);
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) m[(b * T + i) * T + j] = +(ids.data[b * T + i] === ids.data[b * T + j]);
@@ -53,6 +80,20 @@ export function documentMask(docIds: Tensor | IndexLike): Tensor {
 
 /** Elementwise product of masks (attend only where all allow), broadcasting their shapes. */
 export function combineMasks(...masks: Tensor[]): Tensor {
-  check('combineMasks', masks.length > 0, () => 'needs at least one mask', 'masks');
+  const op = 'combineMasks';
+  if (masks.length === 0) throw new ValueError(op, 'needs at least one mask', 'masks');
+  masks.forEach((m, i) => expectTensor(op, `masks[${i}]`, m));
+  const shape: number[] = [];
+  for (const [i, m] of masks.entries()) {
+    for (let a = 1; a <= m.ndim; a++) {
+      const d = m.shape[m.ndim - a]!;
+      const have = shape[shape.length - a];
+      if (have === undefined) shape.unshift(d);
+      else if (have === 1) shape[shape.length - a] = d;
+      else if (d !== 1 && d !== have) {
+        throw new ShapeError(op, `masks[${i}]=${fmtShape(m.shape)} does not broadcast with the masks before it (${fmtShape(shape)})`, `masks[${i}]`);
+      }
+    }
+  }
   return masks.reduce((acc, m) => acc.mul(m));
 }

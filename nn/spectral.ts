@@ -15,7 +15,11 @@
  * of weight norm during training (weight decay, growth) neither creates nor hides spikes. `randomInitBaseline` draws
  * plain i.i.d. W_q, W_k; for composite weights (MLA's W_UQ·W_DQ) pass fresh-init models' spectra to `baselineFromSpectra`.
  */
-import { defaultGenerator, Generator, ShapeError, Tensor, ValueError, fmtShape } from '../core/index.js';
+import {
+  DTypeError, Generator, ShapeError, Tensor, ValueError, describeValue, expectBoolean, expectFiniteValues, expectInteger, expectNumber,
+  expectOptions, expectTensor, fmtShape,
+} from '../core/index.js';
+import { generatorOrDefault } from './checks.js';
 import { gemm } from '../core/kernels/matmul.js';
 import { symmetricEigenvalues } from '../core/linalg.js';
 
@@ -64,13 +68,16 @@ export function tracyWidomScale(n: number, p: number, sigma2 = 1): { readonly ce
 
 /** MP cumulative distribution F(x) of XᵀX/n (atom of mass 1 − 1/γ at 0 when γ > 1), by quadrature of the density. */
 export function marchenkoPasturCdf(x: number, gamma: number, sigma2 = 1): number {
-  checkLaw('marchenkoPasturCdf', gamma, sigma2);
+  const op = 'marchenkoPasturCdf';
+  expectNumber(op, 'x', x);
+  checkLaw(op, gamma, sigma2);
   return mpLaw(gamma).cdf(x / sigma2);
 }
 
 /** Quantile of the MP law of XᵀX/n: the smallest x with F(x) ≥ q (0 for q within the atom at 0 when γ > 1). */
 export function marchenkoPasturQuantile(q: number, gamma: number, sigma2 = 1): number {
   const op = 'marchenkoPasturQuantile';
+  expectNumber(op, 'q', q);
   checkLaw(op, gamma, sigma2);
   if (!(q >= 0 && q <= 1)) throw new ValueError(op, `probability is outside [0, 1] — q=${q} (a quantile level)`, 'q');
   return sigma2 * mpLaw(gamma).quantile(q);
@@ -242,7 +249,14 @@ export function spectralDiagnostics(eigenvalues: ArrayLike<number>, options: Spe
   const lam = checkedSpectrum(op, eigenvalues).sort();
   const count = lam.length;
   if (count === 0) throw new ShapeError(op, 'no eigenvalues — eigenvalues.length=0 (needs p ≥ 1)', 'eigenvalues');
+  if (options === undefined) throw new DTypeError(op, 'options must be an options object with n (the sample count), got undefined', 'options');
+  expectOptions(op, 'options', options, ['n', 'p', 'sigma2', 'baseline', 'edgeMargin']);
   const { n, p = count, edgeMargin = 4, baseline } = options;
+  expectNumber(op, 'n', n, { nonFinite: true });
+  expectNumber(op, 'p', p, { nonFinite: true });
+  expectNumber(op, 'edgeMargin', edgeMargin, { nonFinite: true });
+  if (options.sigma2 !== undefined) expectNumber(op, 'sigma2', options.sigma2, { nonFinite: true });
+  if (baseline !== undefined) checkBaseline(op, baseline);
   checkSizes(op, n, p);
   if (p !== count) throw new ShapeError(op, `p does not match the spectrum — p=${p}, eigenvalues.length=${count} (one eigenvalue per dimension)`, 'p');
   if (p > n) throw new ValueError(op, `more dimensions than samples — p=${p}, n=${n} (the MP fit needs γ = p/n ≤ 1; use the smaller side)`, 'p');
@@ -343,8 +357,15 @@ export interface QKSpectra {
  * O(d_model·d_head²); when r ≥ d_model G and GᵀG are formed directly. λ are eigenvalues of the Gram matrix over n.
  */
 export function qkSpectrum(wq: Tensor, wk: Tensor, options: QKSpectrumOptions = {}): QKSpectra {
-  const w = expandedQK('qkSpectrum', wq, wk, options);
-  return { layer: productSpectrum(w.q, w.k, w.q.length / w.m, w.m), heads: options.perHead === true ? headSpectra(w) : [] };
+  const op = 'qkSpectrum';
+  expectTensor(op, 'wq', wq);
+  expectTensor(op, 'wk', wk);
+  const o = expectOptions(op, 'options', options, ['numHeads', 'numKVHeads', 'perHead']);
+  headOptions(op, o);
+  expectFiniteValues(op, 'wq', wq.data);
+  expectFiniteValues(op, 'wk', wk.data);
+  const w = expandedQK(op, wq, wk, o);
+  return { layer: productSpectrum(w.q, w.k, w.q.length / w.m, w.m), heads: o.perHead === true ? headSpectra(w) : [] };
 }
 
 /** W_q and W_k as float64 rows of length m = d_model, W_k's heads repeated so row i·d_head + c pairs with W_q's. */
@@ -354,6 +375,13 @@ interface ExpandedQK {
   readonly m: number;
   readonly headDim: number;
   readonly numHeads: number;
+}
+
+/** qkSpectrum's (and randomInitBaseline's) head options: numHeads/numKVHeads integers ≥ 1, perHead a boolean. */
+function headOptions(op: string, o: { numHeads?: unknown; numKVHeads?: unknown; perHead?: unknown }): void {
+  if (o.numHeads !== undefined) expectInteger(op, 'numHeads', o.numHeads, { min: 1 });
+  if (o.numKVHeads !== undefined) expectInteger(op, 'numKVHeads', o.numKVHeads, { min: 1 });
+  if (o.perHead !== undefined) expectBoolean(op, 'perHead', o.perHead);
 }
 
 function expandedQK(op: string, wq: Tensor, wk: Tensor, options: QKSpectrumOptions): ExpandedQK {
@@ -520,7 +548,12 @@ export interface RandomInitBaseline extends SpectralBaseline {
  * structured inits). Spikes are then λ > topRatio.max·(1 + margin)·median(λ) (margin default 0.25).
  */
 export function baselineFromSpectra(spectra: readonly QKSpectrum[], options: { margin?: number } = {}): SpectralBaseline {
-  return summarizeBaseline('baselineFromSpectra', spectra, options.margin ?? 0.25);
+  const op = 'baselineFromSpectra';
+  if (!Array.isArray(spectra)) throw new DTypeError(op, `spectra must be an array of QKSpectrum ({ eigenvalues, n, p }), got ${describeValue(spectra)}`, 'spectra');
+  spectra.forEach((sp: unknown, i) => checkSpectrumRecord(op, `spectra[${i}]`, sp));
+  const o = expectOptions(op, 'options', options, ['margin']);
+  if (o.margin !== undefined) expectNumber(op, 'margin', o.margin, { nonFinite: true });
+  return summarizeBaseline(op, spectra, o.margin ?? 0.25);
 }
 
 /**
@@ -529,9 +562,17 @@ export function baselineFromSpectra(spectra: readonly QKSpectrum[], options: { m
  */
 export function randomInitBaseline(shape: readonly [number, number], init: BaselineInit = 'linear', options: RandomInitBaselineOptions = {}): RandomInitBaseline {
   const op = 'randomInitBaseline';
-  const { numHeads = 1, perHead = false, samples = 4, margin = 0.25 } = options;
-  const numKVHeads = options.numKVHeads ?? numHeads;
-  const generator = options.generator ?? defaultGenerator();
+  if (!Array.isArray(shape)) throw new DTypeError(op, `shape must be [out, in], got ${describeValue(shape)}`, 'shape');
+  const o = expectOptions(op, 'options', options, ['numHeads', 'numKVHeads', 'perHead', 'samples', 'generator', 'margin']);
+  headOptions(op, o);
+  if (o.samples !== undefined) expectInteger(op, 'samples', o.samples, { min: 1 });
+  if (o.margin !== undefined) expectNumber(op, 'margin', o.margin, { nonFinite: true });
+  const { numHeads = 1, perHead = false, samples = 4, margin = 0.25 } = o;
+  const numKVHeads = o.numKVHeads ?? numHeads;
+  const generator = generatorOrDefault(op, 'generator', o.generator);
+  if (shape.length !== 2 || !shape.every((d) => typeof d === 'number')) {
+    throw new ShapeError(op, `weight shape is not [out, in] with positive sizes — shape=[${shape.map((d) => describeValue(d)).join(',')}] (Linear's [H·d_head, d_model])`, 'shape');
+  }
   if (shape.length !== 2 || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
     throw new ShapeError(op, `weight shape is not [out, in] with positive sizes — shape=${fmtShape(shape)} (Linear's [H·d_head, d_model])`, 'shape');
   }
@@ -630,6 +671,28 @@ function fill(length: number, draw: (g: Generator) => number, g: Generator): Flo
 
 // ── helpers ───────────────────────────────────────────────────────────────────────────────────────────────────────
 
+/** A QKSpectrum record: { eigenvalues (numbers), n, p }. */
+function checkSpectrumRecord(op: string, arg: string, x: unknown): void {
+  if (x === null || typeof x !== 'object' || !('eigenvalues' in x) || !('n' in x) || !('p' in x)) {
+    throw new DTypeError(op, `${arg} must be a QKSpectrum ({ eigenvalues, n, p }), got ${describeValue(x)}`, arg);
+  }
+  expectInteger(op, `${arg}.n`, x.n, { min: 1 });
+  expectInteger(op, `${arg}.p`, x.p, { min: 1 });
+  checkedSpectrum(op, x.eigenvalues as ArrayLike<number>);
+}
+
+/** A SpectralBaseline record (from baselineFromSpectra or randomInitBaseline). */
+function checkBaseline(op: string, x: unknown): void {
+  const fields = ['n', 'count', 'threshold', 'pooled'];
+  if (x === null || typeof x !== 'object' || !fields.every((f) => f in x) || !((x as { pooled: unknown }).pooled instanceof Float64Array)) {
+    throw new DTypeError(op, `baseline must be a SpectralBaseline (from baselineFromSpectra or randomInitBaseline), got ${describeValue(x)}`, 'baseline');
+  }
+  const b = x as SpectralBaseline;
+  expectInteger(op, 'baseline.n', b.n, { min: 1 });
+  expectInteger(op, 'baseline.count', b.count, { min: 1 });
+  expectNumber(op, 'baseline.threshold', b.threshold, { above: 0 });
+}
+
 function checkLaw(op: string, gamma: number, sigma2: number): void {
   if (!(Number.isFinite(gamma) && gamma > 0)) throw new ValueError(op, `aspect ratio is not a finite number > 0 — gamma=${gamma} (γ = p/n)`, 'gamma');
   if (!(Number.isFinite(sigma2) && sigma2 > 0)) throw new ValueError(op, `variance is not a finite number > 0 — sigma2=${sigma2} (entry variance σ²)`, 'sigma2');
@@ -642,6 +705,12 @@ function checkSizes(op: string, n: number, p: number): void {
 
 /** A float64 copy; rejects non-finite values and negatives beyond rounding (−1e-9·max|λ|), clipping the rest to 0. */
 function checkedSpectrum(op: string, eigenvalues: ArrayLike<number>): Float64Array {
+  const ok = Array.isArray(eigenvalues) || (ArrayBuffer.isView(eigenvalues) && !(eigenvalues instanceof DataView));
+  if (!ok) throw new DTypeError(op, `eigenvalues must be an array or typed array of numbers, got ${describeValue(eigenvalues)}`, 'eigenvalues');
+  for (let i = 0; i < eigenvalues.length; i++) {
+    const v: unknown = eigenvalues[i];
+    if (typeof v !== 'number') throw new DTypeError(op, `eigenvalues[${i}] must be a number, got ${describeValue(v)}`, 'eigenvalues');
+  }
   const lam = Float64Array.from(eigenvalues);
   let maxAbs = 0;
   for (let i = 0; i < lam.length; i++) {

@@ -40,7 +40,7 @@ export interface TrainOptions {
   /** Learning-rate schedule: lr at step (0-based); sets optimizer.lr before each step. */
   schedule?: (step: number) => number;
   /** Tokens processed per step, for the tokens/s figure. */
-  tokensPerStep?: number;
+  tokensPerStep?: number; // an integer ≥ 0
   /**
    * Evaluate (e.g. validation loss) every evalEvery steps and at the end. Runs under noGrad; when `train` was given
    * a Module, the module is in eval mode during the call and back in its previous mode after.
@@ -173,13 +173,13 @@ export function train(params: Module | readonly Tensor[], lossFn: (step: number)
           const t = now();
           if (last || evaluated || done === 1 || t - lastDraw >= TTY_REDRAW_MS) {
             lastDraw = t;
-            let line = formatProgress(progress, secondsPerStep);
+            let line = progressLine(progress, secondsPerStep);
             if (output.columns !== undefined && output.columns > 1 && line.length > output.columns - 1) line = line.slice(0, output.columns - 1);
             output.write(`\r${line}\x1b[K${last ? '\n' : ''}`);
             lineOpen = !last;
           }
         } else if (last || done % logEvery === 0) {
-          output.write(`${formatProgress(progress, secondsPerStep)}\n`);
+          output.write(`${progressLine(progress, secondsPerStep)}\n`);
         }
       }
       onStep?.(progress);
@@ -192,8 +192,27 @@ export function train(params: Module | readonly Tensor[], lossFn: (step: number)
   return { losses, valLosses, seconds: (now() - start) / 1000 };
 }
 
-/** `step 120/400 │ loss 2.3456 │ val 2.4100 │ lr 3.0e-4 │ 12.3k tok/s │ ETA 0:45` (it/s when tokens are not counted). */
+/**
+ * `step 120/400 │ loss 2.3456 │ val 2.4100 │ lr 3.0e-4 │ 12.3k tok/s │ ETA 0:45` (it/s when tokens are not counted).
+ * `p` is a TrainProgress (step and steps integers ≥ 0, lr finite, tokensPerSecond and etaSeconds finite ≥ 0; loss
+ * and valLoss any number: a NaN loss prints as NaN); secondsPerStep, when given, finite ≥ 0.
+ */
 export function formatProgress(p: TrainProgress, secondsPerStep?: number): string {
+  const op = 'formatProgress';
+  if (p === null || typeof p !== 'object' || Array.isArray(p)) throw new DTypeError(op, `p must be a TrainProgress object, got ${describeValue(p)}`, 'p');
+  expectInteger(op, 'p.step', p.step, { min: 0 });
+  expectInteger(op, 'p.steps', p.steps, { min: 0 });
+  expectNumber(op, 'p.loss', p.loss, { nonFinite: true });
+  if (p.valLoss !== undefined) expectNumber(op, 'p.valLoss', p.valLoss, { nonFinite: true });
+  expectNumber(op, 'p.lr', p.lr);
+  expectNumber(op, 'p.tokensPerSecond', p.tokensPerSecond, { min: 0 });
+  expectNumber(op, 'p.etaSeconds', p.etaSeconds, { min: 0 });
+  if (secondsPerStep !== undefined) expectNumber(op, 'secondsPerStep', secondsPerStep, { min: 0 });
+  return progressLine(p, secondsPerStep);
+}
+
+/** formatProgress without the checks: train's own progress, built from checked numbers, once per logged step. */
+function progressLine(p: TrainProgress, secondsPerStep: number | undefined): string {
   const parts = [`step ${p.step}/${p.steps}`, `loss ${p.loss.toFixed(4)}`];
   if (p.valLoss !== undefined) parts.push(`val ${p.valLoss.toFixed(4)}`);
   parts.push(`lr ${p.lr.toExponential(1)}`);
@@ -221,7 +240,7 @@ function validate(params: unknown, lossFn: unknown, options: TrainOptions): void
   expectInteger(op, 'steps', o.steps, { min: 0 });
   if (!(o.optimizer instanceof Optimizer)) throw new DTypeError(op, `optimizer must be an Optimizer (SGD, Adam, AdamW), got ${describeValue(o.optimizer)}`, 'optimizer');
   if (o.clipGradNorm !== undefined) expectNumber(op, 'clipGradNorm', o.clipGradNorm, { above: 0 });
-  if (o.tokensPerStep !== undefined) expectNumber(op, 'tokensPerStep', o.tokensPerStep, { min: 0 });
+  if (o.tokensPerStep !== undefined) expectInteger(op, 'tokensPerStep', o.tokensPerStep, { min: 0 });
   if (o.evalEvery !== undefined) expectInteger(op, 'evalEvery', o.evalEvery, { min: 1 });
   if (o.logEvery !== undefined) expectInteger(op, 'logEvery', o.logEvery, { min: 1 });
   optionalFunction(op, 'schedule', o.schedule);

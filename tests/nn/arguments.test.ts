@@ -7,7 +7,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AdamW, DTypeError, Generator, Module, ShapeError, Tensor, ValueError, manualSeed, randn, zeros } from '../../core/index.js';
 import {
-  Block, ChunkedAttention, Dropout, ShortConvolution, constantParameter, gpt2Init, normalParameter, uniformParameter, Embedding, FifoMemory, KVCache, LayerNorm, Linear, MLP, MemoryBlock, MultiHeadAttention,
+  Block, ChunkedAttention, Dropout, ShortConvolution, baselineFromSpectra, causalMask, combineMasks, documentMask, effectiveRank,
+  formatProgress, marchenkoPasturCdf, marchenkoPasturQuantile, paddingMask, qkSpectrum, randomInitBaseline, slidingWindowMask,
+  spectralDiagnostics, stableRank, constantParameter, gpt2Init, normalParameter, uniformParameter, Embedding, FifoMemory, KVCache, LayerNorm, Linear, MLP, MemoryBlock, MultiHeadAttention,
   MultiHeadLatentAttention, PaTHAttention, PaTHCache, RMSNorm, SwiGLU, chunkedAttention, generate, sampleFromLogits,
   scaledDotProductAttention, serializeSafetensors, train, type CausalLM,
 } from '../../nn/index.js';
@@ -226,6 +228,51 @@ test('initialisers check their arguments under their own name', () => {
   const before = mlp.fc1.weight.version;
   gpt2Init(mlp, 2, g, /weight/, /fc2/);
   assert.ok(mlp.fc1.weight.version > before, 'gpt2Init writes in place, so it must bump the parameter version');
+});
+
+test('masks, formatProgress and the spectral read-outs refuse bad arguments under their own name', () => {
+  const bad = null as unknown as never;
+  refuses(() => causalMask(3, 2 ** 40), ValueError, 'causalMask', 'causalMask(Tk = 2**40)');
+  refuses(() => slidingWindowMask(3, 1.5, 2), ValueError, 'slidingWindowMask', 'slidingWindowMask(Tk = 1.5)');
+  refuses(() => slidingWindowMask(3, undefined as never, 2), DTypeError, 'slidingWindowMask', 'slidingWindowMask(Tk missing)');
+  refuses(() => paddingMask(bad, 4), DTypeError, 'paddingMask', 'paddingMask(lengths = null)');
+  refuses(() => paddingMask([2, 3], -1), ValueError, 'paddingMask', 'paddingMask(Tk = -1)');
+  refuses(() => documentMask('abc' as never), DTypeError, 'documentMask', "documentMask('abc')");
+  refuses(() => documentMask([0, Number.NaN, 1]), ValueError, 'documentMask', 'documentMask(NaN id)');
+  refuses(() => combineMasks(bad, causalMask(2)), DTypeError, 'combineMasks', 'combineMasks(null, mask)');
+  refuses(() => combineMasks(causalMask(2, 3), causalMask(2)), ShapeError, 'combineMasks', 'combineMasks([2,3], [2,2])');
+  const p = { step: 1, steps: 10, loss: 2.5, lr: 1e-3, tokensPerSecond: 100, etaSeconds: 5 };
+  refuses(() => formatProgress(bad), DTypeError, 'formatProgress', 'formatProgress(null)');
+  refuses(() => formatProgress({ ...p, step: 1.5 }), ValueError, 'formatProgress', 'formatProgress(step = 1.5)');
+  refuses(() => formatProgress({ ...p, lr: 'abc' as never }), DTypeError, 'formatProgress', "formatProgress(lr = 'abc')");
+  refuses(() => formatProgress({ ...p, etaSeconds: Number.NaN }), ValueError, 'formatProgress', 'formatProgress(etaSeconds = NaN)');
+  refuses(() => formatProgress(p, Number.POSITIVE_INFINITY), ValueError, 'formatProgress', 'formatProgress(secondsPerStep = ∞)');
+  assert.match(formatProgress({ ...p, loss: Number.NaN }), /loss NaN/, 'a NaN loss is data: it prints');
+  refuses(() => marchenkoPasturCdf(Number.NaN, 0.5), ValueError, 'marchenkoPasturCdf', 'marchenkoPasturCdf(x = NaN)');
+  refuses(() => marchenkoPasturCdf(true as never, 0.5), DTypeError, 'marchenkoPasturCdf', 'marchenkoPasturCdf(x = true)');
+  refuses(() => marchenkoPasturQuantile(null as never, 0.5), DTypeError, 'marchenkoPasturQuantile', 'marchenkoPasturQuantile(q = null)');
+  refuses(() => effectiveRank(bad), DTypeError, 'effectiveRank', 'effectiveRank(null)');
+  refuses(() => stableRank(['1'] as never), DTypeError, 'stableRank', "stableRank(['1'])");
+  refuses(() => spectralDiagnostics([3, 2, 1], bad), DTypeError, 'spectralDiagnostics', 'spectralDiagnostics(options = null)');
+  refuses(() => spectralDiagnostics([3, 2, 1], { n: 8, baseline: null as never }), DTypeError, 'spectralDiagnostics', 'spectralDiagnostics(baseline = null)');
+  const w = f32([8, 8]);
+  refuses(() => qkSpectrum(bad, w), DTypeError, 'qkSpectrum', 'qkSpectrum(wq = null)');
+  refuses(() => qkSpectrum(w, new Tensor(new Float32Array(64).fill(Number.NaN), [8, 8])), ValueError, 'qkSpectrum', 'qkSpectrum(wk = NaN inside)');
+  refuses(() => qkSpectrum(w, w, 'abc' as never), DTypeError, 'qkSpectrum', "qkSpectrum(options = 'abc')");
+  refuses(() => qkSpectrum(w, w, { numHeads: 2, perHead: 1 as never }), DTypeError, 'qkSpectrum', 'qkSpectrum(perHead = 1)');
+  refuses(() => qkSpectrum(w, w, { numHeads: 2, numKVHeads: null as never }), DTypeError, 'qkSpectrum', 'qkSpectrum(numKVHeads = null)');
+  refuses(() => baselineFromSpectra('abc' as never), DTypeError, 'baselineFromSpectra', "baselineFromSpectra('abc')");
+  refuses(() => baselineFromSpectra([qkSpectrum(w, w).layer], { margin: null as never }), DTypeError, 'baselineFromSpectra', 'baselineFromSpectra(margin = null)');
+  refuses(() => randomInitBaseline(bad), DTypeError, 'randomInitBaseline', 'randomInitBaseline(shape = null)');
+  refuses(() => randomInitBaseline([8, 8], 'linear', { generator: 42 as never }), DTypeError, 'randomInitBaseline', 'randomInitBaseline(generator = 42)');
+  refuses(() => randomInitBaseline([8, 8], 'linear', { bogus: 1 } as never), ValueError, 'randomInitBaseline', 'randomInitBaseline(unknown option)');
+});
+
+test('train counts tokens per step as an integer', () => {
+  const lin = new Linear(2, 2, { generator: new Generator(1) });
+  const x = f32([3, 2]);
+  const opt = { steps: 1, optimizer: new AdamW(lin.parameters(), { lr: 0.01 }), output: null, tokensPerStep: 1.5 };
+  refuses(() => train(lin, () => lin.forward(x).square().mean(), opt), ValueError, 'train', 'train(tokensPerStep = 1.5)');
 });
 
 test.run();

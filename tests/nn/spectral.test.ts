@@ -348,7 +348,7 @@ test('errors: typed, naming the argument', () => {
     [() => qkSpectrum(randn([8, 4]), randn([8, 4]), { numHeads: 4, numKVHeads: 3 }), ValueError, 'numKVHeads', /does not divide/],
     [() => qkSpectrum(randn([8, 4]), randn([8, 4]), { numHeads: 4, numKVHeads: 2 }), ShapeError, 'wk', /needs \[4,4\]/],
     [() => randomInitBaseline([4, 4], { kind: 'normal', std: 0 }), ValueError, 'init', /unknown or degenerate init/],
-    [() => randomInitBaseline([4, 4], 'linear', { samples: 0 }), ValueError, 'samples', /samples=0/],
+    [() => randomInitBaseline([4, 4], 'linear', { samples: 0 }), ValueError, 'samples', /samples must be an integer ≥ 1, got 0/],
     [() => randomInitBaseline([4, 0] as unknown as [number, number]), ShapeError, 'shape', /shape=\[4,0\]/],
     [() => baselineFromSpectra([]), ShapeError, 'spectra', /no reference spectra/],
     [() => baselineFromSpectra([qkSpectrum(randn([4, 4]), randn([4, 4])).layer, qkSpectrum(randn([2, 4]), randn([2, 4])).layer]), ShapeError, 'spectra', /spectra\[1\] has n=4, p=2/],
