@@ -16,11 +16,11 @@
  * Only q and k are rotated; values and the attention output are untouched (spec §6 applies nothing else; the
  * multiaxis spec §11 lists rotating V only for MuseControlLite).
  */
-import { ShapeError, Tensor, ValueError, add, expectFiniteValues, fmtShape } from '../core/index.js';
-import { checkBase } from './checks.js';
+import { DTypeError, ShapeError, Tensor, ValueError, add, describeValue, expectFiniteValues, expectOptions, expectTensor, fmtShape } from '../core/index.js';
+import { checkBase, checkHead, checkLayout, checkRotaryDim, checkSize } from './checks.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
-import { allocateFrequencies, multiAxisAngles, perHeadFrequencies, sectionAxes } from './multi-axis.js';
-import { applyRotary, ropeInvFreq, type PairLayout } from './rope.js';
+import { allocateFrequencies, axisAngles, perHeadFrequencies, sectionAxes } from './multi-axis.js';
+import { invFreqLadder, rotateBy, type PairLayout } from './rope.js';
 
 /** Axis order of an agent's coordinates: positions [..., 3] = (x, y, heading in radians). */
 export const DROPE_AXES = ['x', 'y', 'heading'] as const;
@@ -77,12 +77,11 @@ const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isI
 
 /** Fill in the defaults of a DRoPE configuration and check it; throws ValueError naming the offending option. */
 export function dropeSplit(options: DRoPEAngleOptions, op = 'dropeSplit'): DRoPESplit {
-  const { headDim, mode } = options;
-  const base = options.base ?? 10000;
-  if (!Number.isInteger(headDim) || headDim <= 0 || headDim % 2 !== 0) {
-    throw new ValueError(op, `headDim must be a positive even integer — headDim=${headDim} (channels rotate in pairs)`, 'headDim');
-  }
-  checkBase(op, 'base', base);
+  if (options === undefined) throw new DTypeError(op, `options must be an options object with mode and headDim, got undefined`, 'options');
+  expectOptions(op, 'options', options);
+  const { mode } = options;
+  const headDim = checkRotaryDim(op, 'headDim', options.headDim); // channels rotate in pairs
+  const base = options.base === undefined ? 10000 : checkBase(op, 'base', options.base);
   const P = headDim / 2;
   const has = (key: string): boolean => (options as unknown as Record<string, unknown>)[key] !== undefined;
   if (mode === 'dimSplit') {
@@ -148,7 +147,7 @@ function frequenciesOf(s: DRoPESplit): Tensor {
   const P = s.pairs;
   if (s.mode === 'dimSplit') {
     const perAxis = s.positionPairs / 2;
-    const ladder = perAxis > 0 ? ropeInvFreq(2 * perAxis, s.base) : new Float64Array(0);
+    const ladder = perAxis > 0 ? invFreqLadder(2 * perAxis, s.base) : new Float64Array(0);
     const rest = P - s.positionPairs - s.headingPairs;
     const axisOfPair: (number | null)[] = [...sectionAxes([perAxis, perAxis, s.headingPairs]), ...new Array<null>(rest).fill(null)];
     const invFreq = [...ladder, ...ladder, ...new Array<number>(s.headingPairs).fill(1), ...new Array<number>(rest).fill(0)];
@@ -157,7 +156,7 @@ function frequenciesOf(s: DRoPESplit): Tensor {
   const H = s.numHeads;
   const positionHeads = H - s.headingHeads;
   // P is even whenever a position head exists (checked in dropeSplit); with none, the position table is all zeros
-  const ladder = positionHeads > 0 ? ropeInvFreq(P, s.base) : null;
+  const ladder = positionHeads > 0 ? invFreqLadder(P, s.base) : null;
   const xy = positionHeads > 0 ? sectionAxes([P / 2, P / 2]) : [];
   const headingOnly = new Array<number>(P).fill(2);
   // F = F_position + F_heading: disjoint heads, so the sum is the per-head table [H, 3, P]
@@ -167,7 +166,7 @@ function frequenciesOf(s: DRoPESplit): Tensor {
 }
 
 function checkAgents(agents: Tensor, op: string, arg = 'agents'): void {
-  if (!(agents instanceof Tensor)) throw new ShapeError(op, 'agents must be a Tensor [N, 3] or [B, N, 3] of (x, y, heading)', 'agents');
+  if (!(agents instanceof Tensor)) throw new DTypeError(op, `${arg} must be a Tensor [N, 3] or [B, N, 3] of (x, y, heading), got ${describeValue(agents)}`, arg);
   if ((agents.ndim !== 2 && agents.ndim !== 3) || agents.shape[agents.ndim - 1] !== 3) {
     throw new ShapeError(op, `agents must be [N, 3] or [B, N, 3] — agents=${fmtShape(agents.shape)} (last axis = (x, y, heading))`, 'agents');
   }
@@ -181,7 +180,7 @@ function checkAgents(agents: Tensor, op: string, arg = 'agents'): void {
  */
 export function dropeAngles(agents: Tensor, options: DRoPEAngleOptions): Tensor {
   checkAgents(agents, 'dropeAngles');
-  return multiAxisAngles(agents, frequenciesOf(dropeSplit(options, 'dropeAngles')));
+  return axisAngles('dropeAngles', agents, frequenciesOf(dropeSplit(options, 'dropeAngles')));
 }
 
 export type DRoPEOptions = DRoPEAngleOptions & {
@@ -206,10 +205,8 @@ export class DRoPE extends PositionalEncoding {
   constructor(options: DRoPEOptions) {
     super();
     this.split = dropeSplit(options, 'DRoPE');
-    this.layout = options.layout ?? 'interleaved';
-    if (this.layout !== 'half' && this.layout !== 'interleaved') {
-      throw new ValueError('DRoPE', `layout must be 'half' or 'interleaved', got '${String(this.layout)}'`, 'layout');
-    }
+    this.layout = checkLayout('DRoPE', options.layout, 'interleaved');
+    if (options.name !== undefined && typeof options.name !== 'string') throw new DTypeError('DRoPE', `name must be a string, got ${describeValue(options.name)}`, 'name');
     this.name = options.name ?? 'drope';
     this.freqs = frequenciesOf(this.split);
   }
@@ -225,12 +222,19 @@ export class DRoPE extends PositionalEncoding {
    */
   angles(positions: Positions, heads?: number): Tensor {
     checkAgents(positions, 'DRoPE', 'positions');
-    const phi = multiAxisAngles(positions, this.freqsFor(heads ?? this.split.numHeads));
+    if (heads !== undefined && this.split.mode === 'headSplit') checkSize('DRoPE', 'heads', heads);
+    const phi = axisAngles('DRoPE', positions, this.freqsFor(heads ?? this.split.numHeads));
     return positions.ndim === 3 && this.split.mode === 'dimSplit' ? phi.unsqueeze(1) : phi;
   }
 
   /** Rotate x [B, heads, T, headDim] (or [T, headDim] in dimSplit) by agents [T, 3] / [B, T, 3]. */
   rotate(x: Tensor, positions: Positions): Tensor {
+    return this.rotateAs('x', x, 'positions', positions);
+  }
+
+  private rotateAs(arg: string, x: Tensor, positionsArg: string, positions: Positions): Tensor {
+    checkHead('DRoPE', arg, x, this.split.headDim);
+    checkAgents(positions, 'DRoPE', positionsArg);
     if (x.shape[x.ndim - 1] !== this.split.headDim) {
       throw new ShapeError('DRoPE', `x's last axis must be headDim=${this.split.headDim} — x=${fmtShape(x.shape)}`, 'x');
     }
@@ -244,10 +248,12 @@ export class DRoPE extends PositionalEncoding {
       if (x.ndim !== 4) throw new ShapeError('DRoPE', `headSplit needs x [B, heads, T, d] — x=${fmtShape(x.shape)}`, 'x');
       heads = x.shape[1]!;
     }
-    return applyRotary(x, this.angles(positions, heads), { layout: this.layout });
+    return rotateBy('DRoPE', x, this.angles(positions, heads), { layout: this.layout });
   }
 
   override encodeQK(q: Tensor, k: Tensor, qPositions: Positions, kPositions: Positions): EncodedQK {
+    expectTensor('DRoPE', 'q', q);
+    expectTensor('DRoPE', 'k', k);
     if (q.ndim !== 4 || k.ndim !== 4) throw new ShapeError('DRoPE', `need q [B, H, Tq, d] and k [B, Hkv, Tk, d] — q=${fmtShape(q.shape)}, k=${fmtShape(k.shape)}`, 'q');
     if (this.split.mode === 'headSplit' && q.shape[1] !== this.split.numHeads) {
       throw new ShapeError('DRoPE', `q has ${q.shape[1]} heads, the headSplit table ${this.split.numHeads} — q=${fmtShape(q.shape)} (numHeads = q's heads)`, 'q');
@@ -255,7 +261,7 @@ export class DRoPE extends PositionalEncoding {
     if (q.shape[1]! % k.shape[1]! !== 0) {
       throw new ShapeError('DRoPE', `kv heads do not divide query heads — q=${fmtShape(q.shape)}, k=${fmtShape(k.shape)} (H % Hkv = 0)`, 'k');
     }
-    return { q: this.rotate(q, qPositions), k: this.rotate(k, kPositions) };
+    return { q: this.rotateAs('q', q, 'qPositions', qPositions), k: this.rotateAs('k', k, 'kPositions', kPositions) };
   }
 
   /** F for `heads` heads: the full table, or (headSplit) the kv-head table of a divisor of numHeads. */

@@ -3,9 +3,12 @@
  * (multiaxis spec §0.1) from per-token coordinates on A axes and a frequency matrix F [A, P], then rotates with
  * applyRotary. Sections, interleaving, zero-frequency (NoPE) pairs and per-head allocations are just ways to build F.
  */
-import { ShapeError, Tensor, ValueError, fmtShape, matmul, type DType } from '../core/index.js';
+import { DTypeError, ShapeError, Tensor, ValueError, describeValue, expectFiniteValues, fmtShape, matmul, type DType } from '../core/index.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
-import { checkAttentionFactor, checkHead, checkLayout, checkOptions, checkPositions, checkRotaryDim } from './checks.js';
+import {
+  checkAttentionFactor, checkCount, checkDType, checkHead, checkIntegers, checkInvFreq, checkLayout, checkOptions, checkPositions, checkRotaryDim, checkSize,
+  checkTableSize,
+} from './checks.js';
 import { rotateBy, type PairLayout } from './rope.js';
 
 /**
@@ -13,19 +16,27 @@ import { rotateBy, type PairLayout } from './rope.js';
  * per head → angles [N, P], [B, N, P], [H, N, P] or [B, H, N, P]. Differentiable in both (RoPE-Mixed learns F).
  */
 export function multiAxisAngles(positions: Tensor, freqs: Tensor): Tensor {
-  checkPositions('multiAxisAngles', 'positions', positions);
-  if (!(freqs instanceof Tensor)) throw new ShapeError('multiAxisAngles', 'freqs must be a Tensor [axes, pairs] or [heads, axes, pairs]', 'freqs');
-  return axisAngles(positions, freqs);
+  const op = 'multiAxisAngles';
+  checkPositions(op, 'positions', positions);
+  checkFreqs(op, freqs);
+  return axisAngles(op, positions, freqs);
 }
 
-/** multiAxisAngles without argument checks beyond shapes (positions checked by the caller). */
-export function axisAngles(positions: Tensor, freqs: Tensor): Tensor {
+/** A frequency matrix: a Tensor [axes, pairs] or [heads, axes, pairs] of finite values (O(H·A·P), once per call). */
+export function checkFreqs(op: string, freqs: unknown, arg = 'freqs'): asserts freqs is Tensor {
+  if (!(freqs instanceof Tensor)) throw new DTypeError(op, `${arg} must be a Tensor [axes, pairs] or [heads, axes, pairs], got ${describeValue(freqs)}`, arg);
+  if (freqs.ndim < 2 || freqs.ndim > 3) throw new ShapeError(op, `${arg} must be [axes, pairs] or [heads, axes, pairs], got ${fmtShape(freqs.shape)}`, arg);
+  expectFiniteValues(op, arg, freqs.data);
+}
+
+/** multiAxisAngles without argument checks beyond shapes (positions and freqs checked by the caller, `op`). */
+export function axisAngles(op: string, positions: Tensor, freqs: Tensor): Tensor {
   if (positions.ndim < 2 || positions.ndim > 3) {
-    throw new ShapeError('multiAxisAngles', `positions must be [N, axes] or [B, N, axes], got ${fmtShape(positions.shape)}`, 'positions');
+    throw new ShapeError(op, `positions must be [N, axes] or [B, N, axes], got ${fmtShape(positions.shape)}`, 'positions');
   }
   if (freqs.ndim < 2 || freqs.ndim > 3 || freqs.shape[freqs.ndim - 2] !== positions.shape[positions.ndim - 1]) {
     throw new ShapeError(
-      'multiAxisAngles',
+      op,
       `freqs=${fmtShape(freqs.shape)} must be [axes, pairs] or [heads, axes, pairs] with axes = ${positions.shape[positions.ndim - 1]} — positions=${fmtShape(positions.shape)}`,
       'freqs',
     );
@@ -39,30 +50,52 @@ export function axisAngles(positions: Tensor, freqs: Tensor): Tensor {
  * (zero frequency on every axis: the pair passes through unrotated).
  */
 export function allocateFrequencies(axisOfPair: readonly (number | null)[], invFreq: ArrayLike<number>, numAxes: number, dtype: DType = 'float64'): Tensor {
-  if (axisOfPair.length !== invFreq.length) {
-    throw new ShapeError('allocateFrequencies', `${axisOfPair.length} pair assignments for ${invFreq.length} frequencies (one per pair)`, 'axisOfPair');
-  }
-  const P = invFreq.length;
-  const F = dtype === 'float64' ? new Float64Array(numAxes * P) : new Float32Array(numAxes * P);
-  axisOfPair.forEach((a, j) => {
+  return allocate('allocateFrequencies', axisOfPair, invFreq, numAxes, dtype);
+}
+
+/** allocateFrequencies with `op` naming the public call in errors; checks every argument (O(P)). */
+export function allocate(op: string, axisOfPair: unknown, invFreq: unknown, numAxes: unknown, dtype: unknown = 'float64'): Tensor {
+  const theta = checkInvFreq(op, 'invFreq', invFreq);
+  const A = checkSize(op, 'numAxes', numAxes);
+  const type = checkDType(op, 'dtype', dtype, 'float64');
+  checkTableSize(op, 'numAxes × pairs', A, theta.length);
+  const F = type === 'float64' ? new Float64Array(A * theta.length) : new Float32Array(A * theta.length);
+  fillAllocation(op, 'axisOfPair', axisOfPair, theta, A, F, 0);
+  return new Tensor(F, [A, theta.length]);
+}
+
+/** Writes F[a, j] = θ_j for axisOfPair[j] = a (null: a NoPE pair) into F from `offset`. */
+function fillAllocation(op: string, arg: string, axisOfPair: unknown, theta: Float64Array, numAxes: number, F: Float32Array | Float64Array, offset: number): void {
+  if (!Array.isArray(axisOfPair)) throw new DTypeError(op, `${arg} must be an array of axis indices (or null), got ${describeValue(axisOfPair)}`, arg);
+  const P = theta.length;
+  if (axisOfPair.length !== P) throw new ShapeError(op, `${arg} has ${axisOfPair.length} pair assignments for ${P} frequencies (one per pair)`, arg);
+  axisOfPair.forEach((a: unknown, j) => {
     if (a === null) return;
-    if (!Number.isInteger(a) || a < 0 || a >= numAxes) {
-      throw new ValueError('allocateFrequencies', `axisOfPair[${j}] = ${a} is not an axis in [0, ${numAxes}) nor null (NoPE)`, 'axisOfPair');
+    if (typeof a !== 'number' || !Number.isInteger(a) || a < 0 || a >= numAxes) {
+      throw new ValueError(op, `${arg}[${j}] = ${describeValue(a)} is not an axis in [0, ${numAxes}) nor null (NoPE)`, arg);
     }
-    F[a * P + j] = invFreq[j]!;
+    F[offset + a * P + j] = theta[j]!;
   });
-  return new Tensor(F, [numAxes, P]);
 }
 
 /** Contiguous sections: the first sections[0] pairs read axis 0, the next sections[1] axis 1, … (M-RoPE's mrope_section). */
 export function sectionAxes(sections: readonly number[]): number[] {
-  if (sections.some((s) => !Number.isInteger(s) || s < 0)) throw new ValueError('sectionAxes', `sections must be non-negative integers, got [${sections.join(',')}]`, 'sections');
-  return sections.flatMap((s, a) => new Array<number>(s).fill(a));
+  return sectionsOf('sectionAxes', sections);
+}
+
+/** sectionAxes with `op` naming the public call in errors. */
+export function sectionsOf(op: string, sections: unknown, arg = 'sections'): number[] {
+  const list = checkIntegers(op, arg, sections, 0);
+  checkTableSize(op, arg, list.reduce((p, d) => p + d, 0));
+  return list.flatMap((s, a) => new Array<number>(s).fill(a));
 }
 
 /** Interleaved allocation: pair j reads axis j mod numAxes (spreads every axis over all frequency bands). */
 export function interleavedAxes(pairs: number, numAxes: number): number[] {
-  return Array.from({ length: pairs }, (_, j) => j % numAxes);
+  const op = 'interleavedAxes';
+  const n = checkCount(op, 'pairs', pairs);
+  const A = checkSize(op, 'numAxes', numAxes);
+  return Array.from({ length: n }, (_, j) => j % A);
 }
 
 /**
@@ -70,12 +103,22 @@ export function interleavedAxes(pairs: number, numAxes: number): number[] {
  * given as null is a NoPE head (all pairs unrotated). Some heads can attend by time, some by space, some not at all.
  */
 export function perHeadFrequencies(heads: readonly (readonly (number | null)[] | null)[], invFreq: ArrayLike<number>, numAxes: number, dtype: DType = 'float64'): Tensor {
-  const P = invFreq.length;
-  const F = dtype === 'float64' ? new Float64Array(heads.length * numAxes * P) : new Float32Array(heads.length * numAxes * P);
-  heads.forEach((assignment, h) => {
-    if (assignment !== null) F.set(allocateFrequencies(assignment, invFreq, numAxes, dtype).data, h * numAxes * P);
+  return perHead('perHeadFrequencies', heads, invFreq, numAxes, dtype);
+}
+
+/** perHeadFrequencies with `op` naming the public call in errors; checks every argument. */
+export function perHead(op: string, heads: unknown, invFreq: unknown, numAxes: unknown, dtype: unknown = 'float64'): Tensor {
+  if (!Array.isArray(heads)) throw new DTypeError(op, `heads must be an array of per-head assignments (or null), got ${describeValue(heads)}`, 'heads');
+  const theta = checkInvFreq(op, 'invFreq', invFreq);
+  const A = checkSize(op, 'numAxes', numAxes);
+  const type = checkDType(op, 'dtype', dtype, 'float64');
+  const P = theta.length;
+  checkTableSize(op, 'heads × numAxes × pairs', heads.length, A, P);
+  const F = type === 'float64' ? new Float64Array(heads.length * A * P) : new Float32Array(heads.length * A * P);
+  heads.forEach((assignment: unknown, h) => {
+    if (assignment !== null) fillAllocation(op, `heads[${h}]`, assignment, theta, A, F, h * A * P);
   });
-  return new Tensor(F, [heads.length, numAxes, P]);
+  return new Tensor(F, [heads.length, A, P]);
 }
 
 export interface MultiAxisRoPEOptions {
@@ -104,10 +147,9 @@ export class MultiAxisRoPE extends PositionalEncoding {
   constructor(readonly freqs: Tensor, options: MultiAxisRoPEOptions = {}) {
     super();
     const op = this.opName();
-    if (!(freqs instanceof Tensor) || freqs.ndim < 2 || freqs.ndim > 3) {
-      throw new ShapeError(op, `freqs must be a Tensor [axes, pairs] or [heads, axes, pairs], got ${freqs instanceof Tensor ? fmtShape(freqs.shape) : String(freqs)}`, 'freqs');
-    }
+    checkFreqs(op, freqs);
     const o = checkOptions(op, options, ['layout', 'rotaryDim', 'attentionFactor', 'name', 'headDim']);
+    if (o.name !== undefined && typeof o.name !== 'string') throw new DTypeError(op, `name must be a string, got ${describeValue(o.name)}`, 'name');
     this.name = o.name ?? 'multi-axis-rope';
     this.layout = checkLayout(op, o.layout);
     const pairs = 2 * freqs.shape[freqs.ndim - 1]!;
@@ -129,6 +171,12 @@ export class MultiAxisRoPE extends PositionalEncoding {
 
   /** Coordinates [T, A] or [B, T, A]; 1-D positions [T] are copied to every axis (text tokens in M-RoPE). */
   coordinates(positions: Positions): Tensor {
+    checkPositions(this.opName(), 'positions', positions);
+    return this.coordinatesOf(positions);
+  }
+
+  /** coordinates of checked positions. */
+  protected coordinatesOf(positions: Positions): Tensor {
     const A = this.numAxes;
     if (positions.ndim === 1) return positions.unsqueeze(-1).expand([positions.shape[0]!, A]);
     if ((positions.ndim === 2 || positions.ndim === 3) && positions.shape[positions.ndim - 1] === A) return positions;
@@ -143,8 +191,8 @@ export class MultiAxisRoPE extends PositionalEncoding {
 
   /** The angle table of checked positions; subclasses memoise it. */
   protected tableFor(positions: Positions): Tensor {
-    const coords = this.coordinates(positions);
-    const phi = axisAngles(coords, this.freqs);
+    const coords = this.coordinatesOf(positions);
+    const phi = axisAngles(this.opName(), coords, this.freqs);
     return coords.ndim === 3 && this.freqs.ndim === 2 ? phi.unsqueeze(1) : phi;
   }
 

@@ -331,7 +331,7 @@ test('errors: odd / invalid dims, too many heading pairs or heads, heads not div
     assert.unreachable(`expected ${re}`);
   };
   const agents = new Tensor(new Float64Array(6), [2, 3]);
-  throwsWith(() => dropeAngles(agents, { mode: 'dimSplit', headDim: 7 }), ValueError, /^dropeAngles: headDim must be a positive even integer — headDim=7/, 'headDim');
+  throwsWith(() => dropeAngles(agents, { mode: 'dimSplit', headDim: 7 }), ValueError, /^dropeAngles: headDim must be even \(channels rotate in pairs\), got 7/, 'headDim');
   throwsWith(() => dropeAngles(agents, { mode: 'dimSplit', headDim: 6 }), ValueError, /too small for the default split/, 'headDim');
   throwsWith(() => dropeAngles(agents, { mode: 'dimSplit', headDim: 8, positionPairs: 3 }), ValueError, /positionPairs must be a non-negative even integer/, 'positionPairs');
   throwsWith(() => dropeAngles(agents, { mode: 'dimSplit', headDim: 8, positionPairs: 2, headingPairs: 3 }), ValueError, /too many heading pairs/, 'headingPairs');
@@ -355,7 +355,7 @@ test('errors: odd / invalid dims, too many heading pairs or heads, heads not div
   throwsWith(() => head.encodeQK(randn(g, [1, 4, 3, 8]), randn(g, [1, 3, 3, 8]), a3, a3), ShapeError, /kv heads do not divide query heads/, 'k');
   const dim = new DRoPE({ mode: 'dimSplit', headDim: 8 });
   throwsWith(() => dim.encodeQK(randn(g, [1, 2, 3, 8]), randn(g, [1, 2, 3, 8]), randAgents(g, [4]), a3), ShapeError, /one agent per token/, 'positions');
-  throwsWith(() => dim.encodeQK(randn(g, [1, 2, 3, 6]), randn(g, [1, 2, 3, 6]), a3, a3), ShapeError, /last axis must be headDim=8/, 'x');
+  throwsWith(() => dim.encodeQK(randn(g, [1, 2, 3, 6]), randn(g, [1, 2, 3, 6]), a3, a3), ShapeError, /^DRoPE: q=\[1,2,3,6\] has head dim 6, but this encoding's head dim is 8/, 'q');
   throwsWith(() => dim.encodeQK(randn(g, [2, 3, 8]), randn(g, [2, 3, 8]), a3, a3), ShapeError, /need q \[B, H, Tq, d\]/, 'q');
 });
 
