@@ -6,11 +6,12 @@
  * result (no NaN out when every input is finite), or one of ropelab's typed errors whose message starts with the
  * name of the function or class the user called (`softmax: …`, `RoPE: …`, `RoPE.apply: …`).
  *
- * Calls run in a worker thread with a per-call timeout, so an input that hangs a kernel or exhausts memory is
- * reported as one failure instead of stopping `npm test`.
+ * Calls run in a child process with a per-call timeout and a capped heap, so an input that hangs a kernel or
+ * exhausts memory is reported as one failure instead of stopping `npm test` (a worker thread that runs out of heap
+ * can take the whole process down).
  */
 import fc from 'fast-check';
-import { isMainThread, parentPort, Worker } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { appendFileSync } from 'node:fs';
 import { test } from 'uvu';
@@ -352,7 +353,7 @@ function casesFor(entry: Entry): Case[] {
 
 // ───────────────────────────── judging one call ─────────────────────────────
 
-export type Category = 'typed' | 'ok' | 'unclear' | 'wrong-name' | 'silent' | 'silent-nan' | 'refused-valid' | 'hang';
+export type Category = 'skipped' | 'typed' | 'ok' | 'unclear' | 'wrong-name' | 'silent' | 'silent-nan' | 'refused-valid' | 'hang';
 export interface Outcome {
   readonly export: string;
   readonly call: string;
@@ -448,7 +449,9 @@ async function runCase(entry: Exclude<Entry, { type: 'exempt' }>, c: Case): Prom
       invoke = (a) => f(...a);
     }
   } catch (e) {
-    return out('refused-valid', `building the valid call failed: ${firstLine(e)}`);
+    // The instance (or the valid arguments) could not be built: reported once, at the valid call; the bad-input
+    // calls of that method are skipped, since there is nothing valid to corrupt.
+    return c.corruption ? out('skipped', 'not run: the valid call could not be built') : out('refused-valid', `building the valid call failed: ${firstLine(e)}`);
   }
   const corruption = c.corruption;
   if (corruption) {
@@ -500,41 +503,52 @@ type Reply =
   | { type: 'case'; index: number; outcome: Outcome }
   | { type: 'end'; count: number };
 
+/** Set in the child processes that run the calls. */
+const CHILD_ENV = 'ROPELAB_ROBUSTNESS_CHILD';
+const send = (r: Reply) => process.send!(r);
+
 function serveEntries(entries: readonly Entry[]): void {
   const byName = new Map(entries.map((e) => [e.name, e]));
-  parentPort!.on('message', async (req: Request) => {
+  process.on('disconnect', () => process.exit(0));
+  process.on('message', async (req: Request) => {
     const entry = byName.get(req.entry)!;
     if (entry.type === 'exempt') {
-      parentPort!.postMessage({ type: 'end', count: 0 } satisfies Reply);
+      send({ type: 'end', count: 0 } satisfies Reply);
       return;
     }
     const cases = casesFor(entry);
     for (let i = req.from; i < cases.length; i++) {
       const c = cases[i]!;
       const specs = c.target === '' || entry.type !== 'class' ? entry.args : entry.methods.find((x) => x.name === c.target)!.args;
-      parentPort!.postMessage({ type: 'start', index: i, ...describeCase(entry.name, c, specs) } satisfies Reply);
+      send({ type: 'start', index: i, ...describeCase(entry.name, c, specs) } satisfies Reply);
       const outcome = await runCase(entry, cases[i]!);
-      parentPort!.postMessage({ type: 'case', index: i, outcome } satisfies Reply);
+      send({ type: 'case', index: i, outcome } satisfies Reply);
     }
-    parentPort!.postMessage({ type: 'end', count: cases.length } satisfies Reply);
+    send({ type: 'end', count: cases.length } satisfies Reply);
   });
 }
 
 class CasePool {
-  private worker: Worker | null = null;
+  private worker: ChildProcess | null = null;
   constructor(private readonly file: string) {}
 
-  private spawn(): Worker {
-    this.worker ??= new Worker(this.file, { resourceLimits: { maxOldGenerationSizeMb: 768 }, stdout: true, stderr: true });
-    this.worker.unref();
-    this.worker.stdout.resume();
-    this.worker.stderr.resume();
+  private spawn(): ChildProcess {
+    this.worker ??= fork(this.file, [], {
+      env: { ...process.env, [CHILD_ENV]: '1' },
+      execArgv: ['--enable-source-maps', '--max-old-space-size=768'],
+      stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+    });
     return this.worker;
   }
 
   async close(): Promise<void> {
-    if (this.worker) await this.worker.terminate();
+    const child = this.worker;
     this.worker = null;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
   }
 
   /** Every outcome of one entry's cases; a case that hangs or kills its worker becomes a 'hang' outcome. */
@@ -558,16 +572,16 @@ class CasePool {
           from = r.index + 1;
           timer = setTimeout(() => finish('stuck'), CASE_TIMEOUT_MS);
         };
-        const onError = (e: unknown) => {
+        const onError = (code: number | null, signal: string | null) => {
           clearTimeout(timer);
-          outcomes.push({ export: entry.name, ...current, category: 'hang', detail: `killed the worker: ${firstLine(e)}` });
+          outcomes.push({ export: entry.name, ...current, category: 'hang', detail: `killed its process (exit code ${code}, signal ${signal}): out of memory or a crash` });
           from += 1;
           finish('stuck', true);
         };
         const finish = (how: 'end' | 'stuck', reported = false) => {
           clearTimeout(timer);
           worker.off('message', onMessage);
-          worker.off('error', onError);
+          worker.off('exit', onError);
           if (how === 'stuck' && !reported) {
             outcomes.push({ export: entry.name, ...current, category: 'hang', detail: `no answer within ${CASE_TIMEOUT_MS} ms (a hang or a huge loop)` });
             from += 1;
@@ -575,8 +589,8 @@ class CasePool {
           resolve(how);
         };
         worker.on('message', onMessage);
-        worker.on('error', onError);
-        worker.postMessage({ entry: entry.name, from } satisfies Request);
+        worker.on('exit', onError);
+        worker.send({ entry: entry.name, from } satisfies Request);
       });
       if (done === 'end') return outcomes;
       await this.close();
@@ -592,12 +606,12 @@ export function formatFailures(outcomes: readonly Outcome[]): string {
 }
 
 /**
- * Register one uvu test per entry of `entries` (main thread), or serve their calls (worker thread). Call it from
+ * Register one uvu test per entry of `entries` (the test process), or serve their calls (a child process). Call it from
  * each folder's test file with that file's `import.meta.url`. With ROBUSTNESS_REPORT=<file>, every outcome is
  * appended to that file as a JSON line (tests/robustness/write-report.mjs turns it into the failure list).
  */
 export function robustnessSuite(folder: string, entries: readonly Entry[], moduleUrl: string): void {
-  if (!isMainThread) {
+  if (process.env[CHILD_ENV] === '1') {
     serveEntries(entries);
     return;
   }

@@ -13,7 +13,7 @@ spawnSync(process.execPath, ['scripts/test.mjs', 'tests/robustness/(core|positio
   env: { ...process.env, ROBUSTNESS_REPORT: jsonl },
   stdio: 'ignore',
 });
-const rows = readFileSync(jsonl, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const rows = readFileSync(jsonl, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((r) => r.category !== 'skipped');
 rmSync(jsonl, { force: true });
 
 // The issue's probe classes: typed OK, unclear error, wrong op name, silent NaN / silent wrong answer, refused-valid.
