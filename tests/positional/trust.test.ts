@@ -6,10 +6,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { DTypeError, ShapeError, Tensor, ValueError, randn } from '../../core/index.js';
+import { DTypeError, Generator, ShapeError, Tensor, ValueError, randn, type DType } from '../../core/index.js';
 import {
-  DRoPE, DynamicNTKRoPE, FluxRoPE, HiRoPE, HoPE, MRoPE, MultiAxisRoPE, PRoPE, PSCRoPE, RoPE, RoPEAxial, RoPEMixed, VRoPE, VideoRoPE,
-  applyRotary, dropeAngles, fromHFConfig, hiropeAngles, multiAxisAngles, rotaryAngles, segmentCode, type HFRopeConfig,
+  DRoPE, DynamicNTKRoPE, FluxRoPE, HiRoPE, HoPE, LearnedAbsolute, MRoPE, MultiAxisRoPE, NoPE, PRoPE, PSC, PSCRoPE, RoPE, RoPEAxial, RoPEMixed,
+  VRoPE, VideoRoPE, allocateFrequencies, anchorAttentionMask, applyRotary, createPositional, decayCurve, dropeAngles, flashAnchorPositions,
+  fromHFConfig, hiropeAngles, hiropePositions, hiropeScores, interleavedAxes, longTermDecay, minimalBase, multiAxisAngles, packFlashAnchor,
+  packWithAnchor, perHeadFrequencies, pscCalibrate, pscCoefficient, registerPositional, ropeInvFreq, rotaryAngles, segmentCode, toBFloat16,
+  withPSC, yarnInvFreq, type HFRopeConfig, type MinimalBaseOptions, type PackWithAnchorOptions, type PositionalFactory, type PositionalSpec,
 } from '../../positional/index.js';
 import { classifyHeader } from '../../positional/hirope.js';
 import { fcParams } from '../helpers/fc.js';
@@ -196,6 +199,99 @@ test('segmentCode stays linear on headers the old patterns backtracked over (lon
     assert.is(segments[0]!.kind, kind);
     assert.is(segments[segments.length - 1]!.end, src.length);
   }
+});
+
+// ── the robustness classes (tests/robustness/positional): each line failed before the entry checks were added ──
+
+type ErrorClass = new (...a: never[]) => Error;
+const q8 = (): Tensor => randn([1, 2, 3, 8], { generator: new Generator(1) });
+const pos3 = (): Tensor => new Tensor(Float64Array.from([0, 1, 2]), [3]);
+const yarn = { dim: 8, factor: 4, originalMaxPositions: 32 };
+const bad = <T>(x: unknown): T => x as T; // a wrong argument, as a JavaScript caller could pass it
+
+/** [what, call, error class, the name the message starts with, a word it must contain]. */
+const REFUSED: ReadonlyArray<readonly [string, () => unknown, ErrorClass, string, string]> = [
+  // sizes too large to allocate: a typed error, not a RangeError from a typed array
+  ['RoPE head dim 2**40', () => new RoPE(2 ** 40), ValueError, 'RoPE', 'headDim'],
+  ['ropeInvFreq dim 2**40', () => ropeInvFreq(2 ** 40), ValueError, 'ropeInvFreq', 'dim'],
+  ['LearnedAbsolute table 2**20 × 2**20', () => new LearnedAbsolute(2 ** 20, 2 ** 20), ValueError, 'LearnedAbsolute', 'maxPositions × dim'],
+  ['PSC gates 2**20 × 2**10²', () => new PSC(2 ** 20, 2 ** 10), ValueError, 'PSC', 'numHeads'],
+  ['decayCurve 2**40 points', () => decayCurve(ropeInvFreq(8), 10, 2 ** 40), ValueError, 'decayCurve', 'points'],
+  // lengths are whole numbers of tokens
+  ['DynamicNTKRoPE maxPositions 1.5', () => new DynamicNTKRoPE(8, { factor: 2, maxPositions: 1.5 }), ValueError, 'DynamicNTKRoPE', 'maxPositions'],
+  ['DynamicNTKRoPE.updateFor 1.5', () => new DynamicNTKRoPE(8, { factor: 2, maxPositions: 16 }).updateFor(1.5), ValueError, 'DynamicNTKRoPE.updateFor', 'seqLen'],
+  ['yarnInvFreq originalMaxPositions 1.5', () => yarnInvFreq({ ...yarn, originalMaxPositions: 1.5 }), ValueError, 'yarnInvFreq', 'originalMaxPositions'],
+  ['fromHFConfig seqLen 1.5', () => fromHFConfig({ head_dim: 8 }, { seqLen: 1.5 }), ValueError, 'fromHFConfig', 'seqLen'],
+  // null is not "the default"
+  ['DynamicNTKRoPE base null', () => new DynamicNTKRoPE(8, { factor: 2, maxPositions: 16, base: bad(null) }), DTypeError, 'DynamicNTKRoPE', 'base'],
+  ['LearnedAbsolute generator null', () => new LearnedAbsolute(4, 4, { generator: bad(null) }), DTypeError, 'LearnedAbsolute', 'generator'],
+  ['PSC generator a string', () => new PSC(2, 4, { generator: bad('abc') }), DTypeError, 'PSC', 'generator'],
+  ['yarnInvFreq mscale null', () => yarnInvFreq({ ...yarn, mscale: bad(null) }), DTypeError, 'yarnInvFreq', 'mscale'],
+  ['HiRoPE window null', () => new HiRoPE(8, { window: bad(null) }), DTypeError, 'HiRoPE', 'window'],
+  ['fromHFConfig rope_theta null', () => fromHFConfig(bad({ head_dim: 8, rope_theta: null })), DTypeError, 'fromHFConfig', 'rope_theta'],
+  ['fromHFConfig hidden_size null', () => fromHFConfig(bad({ head_dim: 8, hidden_size: null })), DTypeError, 'fromHFConfig', 'hidden_size'],
+  ['fromHFConfig max_position_embeddings 1.5', () => fromHFConfig({ head_dim: 8, max_position_embeddings: 1.5 }), ValueError, 'fromHFConfig', 'max_position_embeddings'],
+  // NaN out of finite inputs
+  ['applyRotary scale 1e300 in float32', () => applyRotary(q8(), rotaryAngles(pos3(), ropeInvFreq(8)), { layout: 'half', precision: 'float32', scale: 1e300 }), ValueError, 'applyRotary', 'scale'],
+  ['hiropeScores attentionFactor 1e300', () => hiropeScores(q8(), q8(), { token: [0, 1, 2], unit: [0, 0, 1] }, { invFreq: ropeInvFreq(8), split: 2, window: 2, attentionFactor: 1e300 }), ValueError, 'hiropeScores', 'attentionFactor'],
+  // wrong types
+  ['toBFloat16(null)', () => toBFloat16(bad(null)), DTypeError, 'toBFloat16', 'x'],
+  ["toBFloat16('abc')", () => toBFloat16(bad('abc')), DTypeError, 'toBFloat16', 'x'],
+  ['NoPE.encodeQK q null', () => new NoPE().encodeQK(bad(null), q8(), pos3(), pos3()), DTypeError, 'NoPE', 'q'],
+  ['NoPE.encodeQK NaN position', () => new NoPE().encodeQK(q8(), q8(), new Tensor(Float64Array.from([0, NaN, 2]), [3]), pos3()), ValueError, 'NoPE', 'qPositions'],
+  ['longTermDecay invFreq a string', () => longTermDecay(1, bad('abc')), DTypeError, 'longTermDecay', 'invFreq'],
+  ['minimalBase options null', () => minimalBase(1024, 8, bad<MinimalBaseOptions>(null)), DTypeError, 'minimalBase', 'options'],
+  ["segmentCode syntax null", () => segmentCode('x', { syntax: bad(null) }), ValueError, 'segmentCode', 'syntax'],
+  // anchors
+  ['packWithAnchor without options', () => packWithAnchor([[1, 2]], bad<PackWithAnchorOptions>(undefined)), DTypeError, 'packWithAnchor', 'options'],
+  ['packWithAnchor bosToken null', () => packWithAnchor([[1, 2]], { windowLength: 4, anchorToken: 0, bosToken: bad(null) }), DTypeError, 'packWithAnchor', 'bosToken'],
+  ['packFlashAnchor a document that is not an array', () => packFlashAnchor(bad([null]), { windowLength: 4, bosToken: 0 }), DTypeError, 'packFlashAnchor', 'documents'],
+  ['anchorAttentionMask fractional id', () => anchorAttentionMask([0, 1.5]), ValueError, 'anchorAttentionMask', 'docIds'],
+  ["anchorAttentionMask ids as strings", () => anchorAttentionMask(bad(['0', '1'])), DTypeError, 'anchorAttentionMask', 'docIds'],
+  ['flashAnchorPositions(undefined)', () => flashAnchorPositions(bad(undefined)), DTypeError, 'flashAnchorPositions', 'docIds'],
+  // errors name the call, not an inner helper
+  ['pscCoefficient x undefined (not matmul:)', () => pscCoefficient(bad(undefined), randn([2, 8, 8]), randn([2, 8, 8])), DTypeError, 'pscCoefficient', 'x'],
+  ['pscCalibrate down of another shape', () => pscCalibrate(q8(), randn([2, 8, 8]), randn([8, 8])), ShapeError, 'pscCalibrate', 'down'],
+  ['withPSC numHeads missing (not PSCRoPE:)', () => withPSC(new RoPE(8), bad({ headDim: 8 })), DTypeError, 'withPSC', 'numHeads'],
+  ['PSCRoPE.encodeQK positions of another length (not RoPE:)', () => new PSCRoPE(new RoPE(8), { numHeads: 2, headDim: 8 }).encodeQK(q8(), q8(), new Tensor(new Float64Array(4), [4]), pos3()), ShapeError, 'PSCRoPE', 'angles'],
+  ['hiropeScores bad layout (not applyRotary:)', () => hiropeScores(q8(), q8(), { token: [0, 1, 2], unit: [0, 0, 1] }, { invFreq: ropeInvFreq(8), split: 2, window: 0, layout: bad('bogus') }), ValueError, 'hiropeScores', 'layout'],
+  ['hiropePositions bad syntax (not segmentCode:)', () => hiropePositions('x', { syntax: bad('bogus') }), ValueError, 'hiropePositions', 'syntax'],
+  ['HiRoPE.scores positions without token (not hiropeAngles:)', () => new HiRoPE(8).scores(q8(), q8(), bad({ unit: [0, 0, 1] })), DTypeError, 'HiRoPE', 'token'],
+  ['perHeadFrequencies invFreq a string (not allocateFrequencies:)', () => perHeadFrequencies([[0, 0, 1, 1]], bad('abc'), 2), DTypeError, 'perHeadFrequencies', 'invFreq'],
+  ['allocateFrequencies dtype bogus', () => allocateFrequencies([0, 1], [1, 0.1], 2, bad<DType>('bogus')), ValueError, 'allocateFrequencies', 'dtype'],
+  ['interleavedAxes numAxes 0', () => interleavedAxes(4, 0), ValueError, 'interleavedAxes', 'numAxes'],
+  ['DRoPE without options', () => new DRoPE(bad(undefined)), DTypeError, 'DRoPE', 'options'],
+  ['DRoPE.encodeQK q null', () => new DRoPE({ mode: 'dimSplit', headDim: 8 }).encodeQK(bad(null), q8(), pos3(), pos3()), DTypeError, 'DRoPE', 'q'],
+  // the registry
+  ['createPositional without a spec', () => createPositional('rope', bad<PositionalSpec>(undefined)), DTypeError, 'createPositional', 'spec'],
+  ['createPositional spec.dtype bogus', () => createPositional('rope', { headDim: 8, modelDim: 16, contextLength: 32, dtype: bad('bogus') }), ValueError, 'createPositional', 'dtype'],
+  ['createPositional psc-rope with 1.5 heads (not PSCRoPE:)', () => createPositional('psc-rope', { headDim: 8, modelDim: 12, contextLength: 32 }), ValueError, 'createPositional', 'numHeads'],
+  ['registerPositional without a factory', () => registerPositional('mine', bad<PositionalFactory>(undefined)), DTypeError, 'registerPositional', 'factory'],
+];
+
+test('robustness classes: bad sizes, lengths, nulls, types and overflowing scales are refused by the call made', () => {
+  const broken: string[] = [];
+  for (const [what, fn, type, op, word] of REFUSED) {
+    try {
+      throwsTyped(fn, type, op, [word]);
+    } catch (e) {
+      broken.push(`${what}: ${(e as Error).message}`);
+    }
+  }
+  assert.equal(broken, [], `${broken.length} of ${REFUSED.length} broke the rule:\n${broken.join('\n')}`);
+});
+
+test('what stays valid: window Infinity, fractional positions in DynamicNTK, head_dim null, an empty window', () => {
+  const hi = new HiRoPE(8, { window: Infinity }); // documented: every pair inside the window (plain RoPE)
+  assert.is(hi.window, Infinity);
+  const ntk = new DynamicNTKRoPE(8, { factor: 2, maxPositions: 4 });
+  const frac = new Tensor(Float64Array.from([0.5, 5.5]), [2]);
+  const out = ntk.encodeQK(randn([1, 1, 2, 8]), randn([1, 1, 2, 8]), frac, frac); // ℓ = 6.5 grows the table
+  assert.is(ntk.cachedSeqLen, 6.5);
+  assert.ok(out.q.data.every(Number.isFinite));
+  assert.is(fromHFConfig(bad<HFRopeConfig>({ head_dim: null, hidden_size: 64, num_attention_heads: 8 })).rotaryDim, 8);
+  assert.equal(toBFloat16(NaN), NaN);
+  assert.is(applyRotary(q8(), rotaryAngles(pos3(), ropeInvFreq(8)), { layout: 'half', precision: 'float64', scale: 1e300 }).data.some(Number.isNaN), false);
 });
 
 test.run();
