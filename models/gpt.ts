@@ -4,8 +4,8 @@
  * The positional encoding is chosen by name from positional/registry.ts.
  */
 import {
-  DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, crossEntropy, describeValue, expectNumber, expectOneOf,
-  expectOptions, fmtShape, matmul, randn, type DType,
+  DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, crossEntropy, describeValue, expectAllocatable, expectInteger, expectNumber,
+  expectOneOf, expectOptions, fmtShape, matmul, randn, type DType,
 } from '../core/index.js';
 import { Block, Embedding, KVCache, LayerNorm, RMSNorm, gpt2Init } from '../nn/index.js';
 import {
@@ -26,7 +26,7 @@ function checkConfig(config: GPTConfig): void {
   const V = expectSize(op, 'vocabSize', c.vocabSize);
   expectSize(op, 'contextLength', c.contextLength);
   const C = expectSize(op, 'dim', c.dim);
-  expectSize(op, 'numLayers', c.numLayers);
+  expectAllocatable(op, 'numLayers', expectSize(op, 'numLayers', c.numLayers) * C * C); // each layer holds at least a [C, C] projection
   const H = expectSize(op, 'numHeads', c.numHeads);
   if (C % H !== 0) throw new ValueError(op, `dim=${C} must be divisible by numHeads=${H}`, 'dim');
   if (c.numKVHeads !== undefined) {
@@ -42,7 +42,7 @@ function checkConfig(config: GPTConfig): void {
   if (c.norm !== undefined) expectOneOf(op, 'norm', c.norm, ['layer', 'rms'] as const);
   optionalProbability(op, 'dropout', c.dropout);
   optionalBoolean(op, 'tieEmbeddings', c.tieEmbeddings);
-  if (c.seed !== undefined) expectNumber(op, 'seed', c.seed);
+  if (c.seed !== undefined) expectInteger(op, 'seed', c.seed, { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
   optionalDType(op, 'dtype', c.dtype);
   expectWeight(op, 'wte.weight', V, C);
   expectWeight(op, 'mlp weight', 4 * C, C);

@@ -19,7 +19,7 @@ import {
   matmul, noGrad, randn, type DType,
 } from '../core/index.js';
 import { checkGenerateOptions, checkPrompt } from '../nn/generate.js';
-import { expectSize, expectTokenIds, expectWeight, optionalBoolean } from '../nn/checks.js';
+import { expectLayerStack, expectSize, expectTokenIds, expectWeight, optionalBoolean } from '../nn/checks.js';
 import { Embedding, KVCache, LayerNorm, RMSNorm, gpt2Init, sampleFromLogits, type GenerateOptions } from '../nn/index.js';
 import type { FifoMemory, FifoState, MemoryPool } from '../nn/fifo-memory.js';
 import { MemoryBlock, checkMemoryBlockOptions, type MemoryBlockCaches, type PathCombine } from '../nn/memory-block.js';
@@ -101,13 +101,14 @@ export class MemoryTransformer extends Module {
     const raw = expectOptions(op, 'config', config, MEMORY_TRANSFORMER_CONFIG);
     const { vocabSize: V, dim: C, numLayers: L, numHeads, chunkSize, memorySlots } = config;
     expectSize(op, 'vocabSize', raw.vocabSize);
-    expectSize(op, 'numLayers', raw.numLayers);
+    expectLayerStack(op, 'numLayers', expectSize(op, 'numLayers', raw.numLayers), expectSize(op, 'dim', raw.dim) ** 2);
     expectSize(op, 'segmentLength', raw.segmentLength);
     const { vocabSize: _v, numLayers: _l, segmentLength: _s, truncateBPTT: _t, ropeBase, tieEmbeddings, seed, ...block } = raw;
     checkMemoryBlockOptions(op, C, block, 'config', MEMORY_TRANSFORMER_CONFIG);
     if (ropeBase !== undefined) expectNumber(op, 'ropeBase', ropeBase, { above: 1 });
     optionalBoolean(op, 'tieEmbeddings', tieEmbeddings);
-    if (seed !== undefined) expectNumber(op, 'seed', seed);
+    if (seed !== undefined) expectInteger(op, 'seed', seed, { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
+    if (raw.truncateBPTT !== undefined && raw.truncateBPTT !== Infinity) expectSize(op, 'truncateBPTT', raw.truncateBPTT); // Infinity: full BPTT (the default)
     expectWeight(op, 'wte.weight', V, C);
     this.truncateBPTT = config.truncateBPTT ?? Infinity;
     if (typeof this.truncateBPTT !== 'number' || !(this.truncateBPTT >= 1) || (this.truncateBPTT !== Infinity && !Number.isInteger(this.truncateBPTT))) {

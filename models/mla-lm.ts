@@ -7,9 +7,9 @@
  * per layer. B batch, T sequence length, C model dim, V vocabulary size.
  */
 import {
-  DTypeError, Generator, Module, ShapeError, Tensor, ValueError, crossEntropy, describeValue, expectNumber, expectOneOf, fmtShape, matmul, type DType,
+  DTypeError, Generator, Module, ShapeError, Tensor, ValueError, crossEntropy, describeValue, expectInteger, expectNumber, expectOneOf, fmtShape, matmul, type DType,
 } from '../core/index.js';
-import { expectPositions, expectSize, expectTokenIds, expectWeight, optionalCaches, optionalDType } from '../nn/checks.js';
+import { expectGenerator, expectLayerStack, expectPositions, expectSize, expectTokenIds, expectWeight, optionalCaches, optionalDType } from '../nn/checks.js';
 import { Embedding, Linear, RMSNorm, SwiGLU, type KVCache } from '../nn/index.js';
 import { LatentKVCache, MultiHeadLatentAttention, type MLACallOptions, type MLAMode, type MLARope } from '../nn/mla.js';
 import type { PairLayout, Positions } from '../positional/index.js';
@@ -125,6 +125,11 @@ function resolveAs(op: string, config: MLALMConfig): ResolvedMLALMConfig {
     return v;
   };
 
+  // an enum field given as null is refused, not read as "use the default"
+  if (raw['ropeLayout'] !== undefined) expectOneOf(op, 'ropeLayout', raw['ropeLayout'], ['interleaved', 'half'] as const);
+  if (raw['rope'] !== undefined) expectOneOf(op, 'rope', raw['rope'], ['decoupled', 'pre-rope'] as const);
+  if (raw['mode'] !== undefined) expectOneOf(op, 'mode', raw['mode'], ['explicit', 'absorbed'] as const);
+  if (raw['dtype'] !== undefined) optionalDType(op, 'dtype', raw['dtype']);
   const dim = number('dim', 'hidden_size');
   const qLora = either('qLoraRank', 'q_lora_rank');
   const qLoraRank = qLora === undefined || qLora === null ? null : number('qLoraRank', 'q_lora_rank');
@@ -176,7 +181,11 @@ function resolveAs(op: string, config: MLALMConfig): ResolvedMLALMConfig {
   expectOneOf(op, 'mode', c.mode, ['explicit', 'absorbed'] as const);
   if (c.rope === 'pre-rope' && c.mode === 'absorbed') throw new ValueError(op, "mode 'absorbed' is impossible with rope 'pre-rope' (use 'explicit')", 'mode');
   optionalDType(op, 'dtype', c.dtype);
+  expectInteger(op, 'seed', c.seed, { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
   expectWeight(op, 'embedTokens.weight', c.vocabSize, c.dim);
+  if (c.qLoraRank !== null) expectWeight(op, 'qLoraRank', c.numHeads * (c.qkNopeHeadDim + c.qkRopeHeadDim), c.qLoraRank);
+  expectWeight(op, 'hidden', c.hidden, c.dim);
+  expectLayerStack(op, 'numLayers', c.numLayers, c.dim * c.dim);
   expectWeight(op, 'kvBProj.weight', c.numHeads * (c.qkNopeHeadDim + c.qkRopeHeadDim + c.vHeadDim), c.kvLoraRank);
   return resolved;
 }
@@ -187,6 +196,7 @@ function resolveAs(op: string, config: MLALMConfig): ResolvedMLALMConfig {
  * `layers.0.selfAttn.kvAProjWithMqa.weight`. MoE experts have no counterpart (loadStateDict reports them).
  */
 export function mlaLMParameterName(hfName: string): string {
+  if (typeof hfName !== 'string') throw new DTypeError('mlaLMParameterName', `hfName must be a string, got ${describeValue(hfName)}`, 'hfName');
   return hfName
     .replace(/^model\./, '')
     .replace(/\.mlp\.(gate|up|down)_proj\./, '.mlp.$1.')
@@ -207,8 +217,11 @@ export class MLABlock extends Module {
   readonly postAttentionLayernorm: RMSNorm;
   readonly mlp: SwiGLU;
 
-  constructor(c: ResolvedMLALMConfig, generator: Generator) {
+  /** c: a config (resolved by resolveMLALMConfig, or raw: it is resolved and checked here); generator: the init draws. */
+  constructor(config: ResolvedMLALMConfig, generator: Generator) {
     super();
+    const c = resolveAs('MLABlock', config);
+    expectGenerator('MLABlock', 'generator', generator);
     const dtype = { dtype: c.dtype };
     this.inputLayernorm = new RMSNorm(c.dim, { eps: c.normEps, ...dtype });
     this.selfAttn = new MultiHeadLatentAttention({
@@ -220,7 +233,14 @@ export class MLABlock extends Module {
     this.mlp = new SwiGLU(c.dim, c.hidden, { generator, ...dtype });
   }
 
+  /** x: [B, T, C] → [B, T, C]; options: a LatentKVCache and positions, as MultiHeadLatentAttention.forward. */
   forward(x: Tensor, options: MLACallOptions = {}): Tensor {
+    this.selfAttn.checkCall('MLABlock.forward', x, options);
+    return this.run(x, options);
+  }
+
+  /** forward without the checks: MLALM checks ids, positions and caches once at its own entry. */
+  run(x: Tensor, options: MLACallOptions): Tensor {
     const h = x.add(this.selfAttn.forward(this.inputLayernorm.forward(x), options)); // [B, T, C]
     return h.add(this.mlp.forward(this.postAttentionLayernorm.forward(h))); // [B, T, C]
   }
@@ -274,7 +294,7 @@ export class MLALM extends Module {
     let x = this.embedTokens.forward(ids); // [B, T, C]
     this.layers.forEach((layer, i) => {
       const cache = caches?.[i] as LatentKVCache | undefined;
-      x = layer.forward(x, { positions, ...(cache !== undefined ? { cache } : {}) }); // [B, T, C]
+      x = layer.run(x, { positions, ...(cache !== undefined ? { cache } : {}) }); // [B, T, C]
     });
     x = this.norm.forward(x);
     return this.lmHead !== null ? this.lmHead.forward(x) : matmul(x, this.embedTokens.weight, { transposeB: true }); // [B, T, V]

@@ -5,10 +5,12 @@
  * the data-dependent Householder transforms. B batch, T sequence length, C model dim, V vocabulary size.
  */
 import {
-  DTypeError, Generator, Module, Parameter, ShapeError, Tensor, crossEntropy, describeValue, expectNumber, expectOneOf, expectOptions,
+  DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, crossEntropy, describeValue, expectInteger, expectOneOf, expectOptions,
   fmtShape, matmul, randn, type DType,
 } from '../core/index.js';
-import { expectSize, expectTokenIds, expectWeight, optionalBoolean, optionalCaches, optionalDType, optionalProbability } from '../nn/checks.js';
+import {
+  expectGenerator, expectLayerStack, expectSize, expectTokenIds, expectWeight, optionalBoolean, optionalCaches, optionalDType, optionalProbability,
+} from '../nn/checks.js';
 import { Dropout, Embedding, LayerNorm, MLP, RMSNorm, SwiGLU, gpt2Init, type KVCache } from '../nn/index.js';
 import { PaTHAttention, PaTHCache, checkPaTHOptions, type PaTHAttentionOptions } from '../nn/path-attention.js';
 
@@ -17,21 +19,23 @@ const PATH_LM_CONFIG = [
   'dropout', 'tieEmbeddings', 'seed', 'dtype',
 ] as const;
 
-function checkConfig(config: PaTHLMConfig): void {
-  const op = 'PaTHLM';
+/** The whole config, checked under `op` (PaTHLM, or PaTHBlock built on its own). */
+function checkConfig(op: string, config: PaTHLMConfig): void {
   if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new DTypeError(op, `config must be an object, got ${describeValue(config)}`, 'config');
   const c = expectOptions(op, 'config', config, PATH_LM_CONFIG);
   const V = expectSize(op, 'vocabSize', c.vocabSize);
-  expectSize(op, 'numLayers', c.numLayers);
+  const L = expectSize(op, 'numLayers', c.numLayers);
   const { vocabSize: _v, dim, numLayers: _l, mlp, norm, dropout, tieEmbeddings, seed, ...attention } = c;
   checkPaTHOptions(op, dim, attention as PaTHAttentionOptions, PATH_LM_CONFIG);
   if (mlp !== undefined) expectOneOf(op, 'mlp', mlp, ['gelu', 'swiglu'] as const);
   if (norm !== undefined) expectOneOf(op, 'norm', norm, ['layer', 'rms'] as const);
   optionalProbability(op, 'dropout', dropout);
   optionalBoolean(op, 'tieEmbeddings', tieEmbeddings);
-  if (seed !== undefined) expectNumber(op, 'seed', seed);
+  if (seed !== undefined) expectInteger(op, 'seed', seed, { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
   optionalDType(op, 'dtype', c.dtype);
   expectWeight(op, 'wte.weight', V, dim);
+  expectWeight(op, 'mlp weight', 4 * dim, dim);
+  expectLayerStack(op, 'numLayers', L, dim * dim);
 }
 
 export interface PaTHLMConfig {
@@ -75,8 +79,14 @@ export class PaTHBlock extends Module {
   readonly mlp: MLP | SwiGLU;
   readonly drop: Dropout;
 
+  /** dim: the model width (config.dim); config: the PaTHLM config the block is one layer of; generator: its init draws. */
   constructor(readonly dim: number, config: PaTHLMConfig, generator: Generator) {
     super();
+    const op = 'PaTHBlock';
+    expectSize(op, 'dim', dim);
+    checkConfig(op, config);
+    if (config.dim !== dim) throw new ValueError(op, `dim=${dim} differs from config.dim=${config.dim}`, 'dim');
+    expectGenerator(op, 'generator', generator);
     const dtype = config.dtype ? { dtype: config.dtype } : {};
     const makeNorm = (): LayerNorm | RMSNorm => (config.norm === 'layer' ? new LayerNorm(dim, dtype) : new RMSNorm(dim, dtype));
     const attn: PaTHAttentionOptions = { numHeads: config.numHeads, generator, ...dtype };
@@ -94,7 +104,14 @@ export class PaTHBlock extends Module {
     this.drop = new Dropout(config.dropout ?? 0, { generator: generator.fork() });
   }
 
+  /** x: [B, T, C] → [B, T, C]; with a cache (a PaTHCache), continues from the tokens it holds. */
   forward(x: Tensor, cache?: PaTHCache): Tensor {
+    this.attn.checkCall('PaTHBlock.forward', x, cache === undefined ? {} : { cache });
+    return this.run(x, cache);
+  }
+
+  /** forward without the checks: PaTHLM checks ids and caches once at its own entry. */
+  run(x: Tensor, cache?: PaTHCache): Tensor {
     const h = x.add(this.drop.forward(this.attn.forward(this.norm1.forward(x), cache === undefined ? {} : { cache })));
     return h.add(this.drop.forward(this.mlp.forward(this.norm2.forward(h))));
   }
@@ -109,7 +126,7 @@ export class PaTHLM extends Module {
 
   constructor(config: PaTHLMConfig) {
     super();
-    checkConfig(config);
+    checkConfig('PaTHLM', config);
     const { vocabSize: V, dim: C, numLayers: L } = config;
     this.config = Object.freeze({ ...config });
     const g = new Generator(config.seed ?? 0);
@@ -132,7 +149,7 @@ export class PaTHLM extends Module {
     const { caches } = options;
     let x = this.wte.forward(ids); // [B, T, C]
     this.blocks.forEach((block, i) => {
-      x = block.forward(x, caches?.[i] as PaTHCache | undefined); // [B, T, C]
+      x = block.run(x, caches?.[i] as PaTHCache | undefined); // [B, T, C]
     });
     x = this.lnF.forward(x);
     return matmul(x, this.lmHead ?? this.wte.weight, { transposeB: true }); // [B, T, V]

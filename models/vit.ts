@@ -15,10 +15,10 @@
  * token is left unrotated (prefixTokens: 1) and has no absolute embedding (it is itself a learned vector).
  */
 import {
-  DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, concat, crossEntropy, describeValue, expectNumber,
+  DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, concat, crossEntropy, describeValue, expectInteger, expectNumber,
   expectOneOf, expectOptions, expectTensor, fmtShape, matmul, randn, type DType,
 } from '../core/index.js';
-import { expectSize, expectWeight, optionalDType } from '../nn/checks.js';
+import { expectLayerStack, expectSize, expectWeight, optionalDType } from '../nn/checks.js';
 
 const VIT_CONFIG = [
   'imageSize', 'patchSize', 'channels', 'numClasses', 'dim', 'depth', 'numHeads', 'mlpRatio', 'positional', 'ropeTheta', 'seed', 'dtype',
@@ -32,14 +32,17 @@ function checkConfig(config: ViTConfig): void {
   const channels = c.channels === undefined ? 3 : expectSize(op, 'channels', c.channels);
   expectSize(op, 'numClasses', c.numClasses);
   const D = expectSize(op, 'dim', c.dim);
-  expectSize(op, 'depth', c.depth);
+  const depth = expectSize(op, 'depth', c.depth);
+  expectLayerStack(op, 'depth', depth, D * D);
   const H = expectSize(op, 'numHeads', c.numHeads);
   if (D % H !== 0) throw new ValueError(op, `dim=${D} must be divisible by numHeads=${H}`, 'dim');
   if (c.mlpRatio !== undefined) expectNumber(op, 'mlpRatio', c.mlpRatio, { above: 0 });
   if (Math.round((c.mlpRatio ?? 4) * D) < 1) throw new ValueError(op, `mlpRatio=${c.mlpRatio} gives an empty MLP for dim=${D}`, 'mlpRatio');
+  expectWeight(op, 'mlpRatio', Math.round((c.mlpRatio ?? 4) * D), D);
+  expectWeight(op, 'numClasses', c.numClasses, D);
   expectOneOf(op, 'positional', c.positional, ['rope-axial', 'rope-mixed', 'absolute', 'none'] as const);
   if (c.ropeTheta !== undefined) expectNumber(op, 'ropeTheta', c.ropeTheta, { above: 1 });
-  if (c.seed !== undefined) expectNumber(op, 'seed', c.seed);
+  if (c.seed !== undefined) expectInteger(op, 'seed', c.seed, { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
   optionalDType(op, 'dtype', c.dtype);
   if (c.imageSize !== undefined) {
     const size = typeof c.imageSize === 'number' ? [c.imageSize, c.imageSize] : c.imageSize;

@@ -4,11 +4,22 @@
  * Internal: not exported from nn/index.ts.
  */
 import {
-  DTypeError, Generator, Module, defaultGenerator, ShapeError, Tensor, ValueError, describeValue, expectAllocatable, expectFiniteValues,
+  DTypeError, Generator, MAX_TENSOR_ELEMENTS, Module, defaultGenerator, ShapeError, Tensor, ValueError, describeValue, expectAllocatable, expectFiniteValues,
   expectInteger, expectNumber, expectOneOf, expectTensor, fmtShape, type DType,
 } from '../core/index.js';
 import { PositionalEncoding } from '../positional/index.js';
 import { KVCache } from './kv-cache.js';
+
+/**
+ * A stack of `numLayers` layers, each holding at least `perLayer` parameters (a lower bound the caller gives, e.g.
+ * dim² for an attention projection): refused when the stack could not be allocated (more than 2³¹ − 1 numbers in
+ * all, 8 GiB of float32), so `numLayers: 2 ** 40` is a typed error, not a RangeError from building 2⁴⁰ layers.
+ */
+export function expectLayerStack(op: string, arg: string, numLayers: number, perLayer: number): void {
+  if (numLayers * perLayer > MAX_TENSOR_ELEMENTS) {
+    throw new ValueError(op, `${arg}=${numLayers} layers of at least ${perLayer} parameters each is more than can be allocated (at most 2³¹ − 1 in all)`, arg);
+  }
+}
 
 /** A layer size: an integer ≥ 1 (or ≥ `min`). */
 export function expectSize(op: string, arg: string, x: unknown, min = 1): number {

@@ -70,7 +70,7 @@ export class FifoMemory extends Module {
     this.headDim = dim / this.numHeads;
     this.pool = o.pool === undefined ? 'chunk-mean' : expectOneOf(op, 'pool', o.pool, ['chunk-mean', 'chunk-last'] as const);
     this.poolSize = o.poolSize === undefined ? 1 : expectSize(op, 'poolSize', o.poolSize);
-    const gate = o.gate ?? 'learned';
+    const gate = o.gate === undefined ? 'learned' : o.gate;
     if (gate !== 'learned') expectNumber(op, 'gate', gate, { min: 0, max: 1 });
     const init = o.init === undefined ? 'zeros' : expectOneOf(op, 'init', o.init, ['zeros', 'learned'] as const);
     optionalBoolean(op, 'bias', o.bias);

@@ -22,7 +22,7 @@ export class KVCache {
   constructor(options: KVCacheOptions = {}) {
     const op = 'KVCache';
     const o = expectOptions(op, 'options', options, ['maxLength']);
-    const maxLength = o.maxLength ?? Infinity;
+    const maxLength = o.maxLength === undefined ? Infinity : o.maxLength;
     if (typeof maxLength !== 'number' || !(maxLength === Infinity || (Number.isInteger(maxLength) && maxLength >= 1))) {
       throw new ValueError(op, `options.maxLength must be an integer ≥ 1 or Infinity, got ${String(maxLength)}`, 'maxLength');
     }

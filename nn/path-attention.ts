@@ -497,8 +497,8 @@ export function checkPaTHOptions(op: string, dim: number, options: PaTHAttention
   const numKVHeads = o.numKVHeads === undefined ? numHeads : expectSize(op, 'numKVHeads', o.numKVHeads);
   if (numHeads % numKVHeads !== 0) throw new ValueError(op, `numKVHeads=${numKVHeads} must divide numHeads=${numHeads}`, 'numKVHeads');
   optionalBoolean(op, 'useForgetGate', o.useForgetGate);
-  if (o.lowRankW !== undefined && o.lowRankW !== false) expectSize(op, 'lowRankW', o.lowRankW);
-  if (o.shortConv !== undefined && o.shortConv !== false) expectSize(op, 'shortConv', o.shortConv);
+  if (o.lowRankW !== undefined && o.lowRankW !== false) expectWeight(op, 'lowRankW', expectSize(op, 'lowRankW', o.lowRankW), dim);
+  if (o.shortConv !== undefined && o.shortConv !== false) expectWeight(op, 'shortConv', dim, expectSize(op, 'shortConv', o.shortConv));
   optionalBoolean(op, 'qkNorm', o.qkNorm);
   if (o.chunkSize !== undefined) expectSize(op, 'chunkSize', o.chunkSize);
   optionalGenerator(op, 'generator', o.generator);

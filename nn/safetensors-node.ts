@@ -5,7 +5,7 @@
  */
 import { DTypeError, ValueError, describeValue, expectOptions, type Module } from '../core/index.js';
 import { expectModule, optionalBoolean } from './checks.js';
-import { parseSafetensors, serializeSafetensors } from './safetensors.js';
+import { checkMetadata, parseSafetensors, serializeSafetensors } from './safetensors.js';
 
 /** A file path: a non-empty string. */
 function expectPath(op: string, path: unknown): asserts path is string {
@@ -40,6 +40,7 @@ async function nodeBuiltin<T>(op: string, name: string): Promise<T> {
 export async function saveSafetensors(module: Module, path: string, metadata?: Readonly<Record<string, string>>): Promise<void> {
   expectModule('saveSafetensors', 'module', module);
   expectPath('saveSafetensors', path);
+  if (metadata !== undefined) checkMetadata('saveSafetensors', metadata);
   const bytes = serializeSafetensors(module.stateDict(), metadata);
   const fs = await nodeBuiltin<Fs>('saveSafetensors', 'node:fs/promises');
   const nodePath = await nodeBuiltin<NodePath>('saveSafetensors', 'node:path');

@@ -42,6 +42,21 @@ const LONE_SURROGATE = /\p{Cs}/u;
 
 // ─────────────────────────────────────────────── writing ───────────────────────────────────────────────
 
+/** safetensors `__metadata__`: a plain object of string → string (valid Unicode); `op` is the function the user called. */
+export function checkMetadata(op: string, metadata: unknown): asserts metadata is Readonly<Record<string, string>> {
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+    throw new DTypeError(op, `metadata must be an object of string → string — got ${kindOf(metadata)}`, 'metadata');
+  }
+  for (const [k, v] of Object.entries(metadata)) {
+    if (typeof v !== 'string') {
+      throw new DTypeError(op, `metadata[${JSON.stringify(k)}] is ${kindOf(v)} (safetensors metadata values must be strings)`, 'metadata');
+    }
+    if (LONE_SURROGATE.test(k) || LONE_SURROGATE.test(v)) {
+      throw new ValueError(op, `metadata[${JSON.stringify(k)}] contains a lone UTF-16 surrogate (keys and values must be valid Unicode)`, 'metadata');
+    }
+  }
+}
+
 /**
  * The safetensors bytes of `tensors` (F32 for float32 tensors, F64 for float64), with `metadata` as the header's
  * `__metadata__` (string values only; omitted when metadata is undefined). Byte-for-byte what the reference
@@ -74,9 +89,7 @@ export function serializeSafetensors(
 
   const parts: string[] = [];
   if (metadata !== undefined) {
-    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
-      throw new DTypeError(SER, `metadata must be an object of string → string — got ${kindOf(metadata)}`, 'metadata');
-    }
+    checkMetadata(SER, metadata);
     const keys = Object.keys(metadata)
       .map((k) => ({ k, bytes: encoder.encode(k) }))
       .sort((a, b) => compareBytes(a.bytes, b.bytes))
@@ -84,12 +97,7 @@ export function serializeSafetensors(
     const items: string[] = [];
     for (const k of keys) {
       const v: unknown = metadata[k];
-      if (typeof v !== 'string') {
-        throw new DTypeError(SER, `metadata[${JSON.stringify(k)}] is ${kindOf(v)} (safetensors metadata values must be strings)`, 'metadata');
-      }
-      if (LONE_SURROGATE.test(k) || LONE_SURROGATE.test(v)) {
-        throw new ValueError(SER, `metadata[${JSON.stringify(k)}] contains a lone UTF-16 surrogate (keys and values must be valid Unicode)`, 'metadata');
-      }
+      if (typeof v !== 'string') throw new DTypeError(SER, 'metadata changed while it was written', 'metadata'); // checked above
       items.push(`${JSON.stringify(k)}:${JSON.stringify(v)}`);
     }
     parts.push(`"__metadata__":{${items.join(',')}}`);

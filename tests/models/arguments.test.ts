@@ -4,9 +4,11 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DTypeError, ShapeError, Tensor, ValueError, zeros } from '../../core/index.js';
-import { GPT, MLALM, MemoryTransformer, PaTHLM, ViT, bilinearResizeMatrix, patchify, type GPTConfig } from '../../models/index.js';
-import { KVCache, generate } from '../../nn/index.js';
+import { DTypeError, Generator, ShapeError, Tensor, ValueError, randn, zeros } from '../../core/index.js';
+import {
+  GPT, MLABlock, MLALM, MemoryTransformer, PaTHBlock, PaTHLM, ViT, bilinearResizeMatrix, mlaLMParameterName, patchify, resolveMLALMConfig, type GPTConfig,
+} from '../../models/index.js';
+import { FifoMemory, KVCache, generate } from '../../nn/index.js';
 
 type ErrorClass = typeof DTypeError | typeof ValueError | typeof ShapeError;
 
@@ -104,6 +106,55 @@ test('forward, loss, caches and generate refuse bad inputs at the method called'
     [() => bilinearResizeMatrix(2, 2, 1.5, 2), ValueError, 'bilinearResizeMatrix', 'gh 1.5'],
   ];
   for (const [fn, type, prefix, label] of rows) refuses(fn, type, prefix, label);
+});
+
+test('PaTHBlock and MLABlock check their config, generator, x and cache at their own entry', () => {
+  const g = new Generator(1);
+  const x = randn([1, 4, 8], { generator: g });
+  const bad = null as unknown as never;
+  refuses(() => new PaTHBlock(8, bad, g), DTypeError, 'PaTHBlock', 'PaTHBlock(config = null)');
+  refuses(() => new PaTHBlock(1.5, path, g), ValueError, 'PaTHBlock', 'PaTHBlock(dim = 1.5)');
+  refuses(() => new PaTHBlock(8, { ...path, numLayers: Number.NaN }, g), ValueError, 'PaTHBlock', 'PaTHBlock(numLayers = NaN)');
+  refuses(() => new PaTHBlock(8, path, bad), DTypeError, 'PaTHBlock', 'PaTHBlock(generator = null)');
+  const pb = new PaTHBlock(8, path, g);
+  refuses(() => pb.forward(bad), DTypeError, 'PaTHBlock.forward', 'PaTHBlock.forward(x = null)');
+  refuses(() => pb.forward(randn([1, 4, 9])), ShapeError, 'PaTHBlock.forward', 'PaTHBlock.forward(x = [1,4,9])');
+  refuses(() => pb.forward(x, 42 as never), DTypeError, 'PaTHBlock.forward', 'PaTHBlock.forward(cache = 42)');
+  const c = resolveMLALMConfig(mla);
+  refuses(() => new MLABlock(bad, g), DTypeError, 'MLABlock', 'MLABlock(c = null)');
+  refuses(() => new MLABlock(c, undefined as never), DTypeError, 'MLABlock', 'MLABlock(generator missing)');
+  const mb = new MLABlock(c, g);
+  refuses(() => mb.forward(bad), DTypeError, 'MLABlock.forward', 'MLABlock.forward(x = null)');
+  refuses(() => mb.forward(x, { cache: 'abc' as never }), DTypeError, 'MLABlock.forward', "MLABlock.forward(cache = 'abc')");
+  refuses(() => mb.forward(x, { bogus: 1 } as never), ValueError, 'MLABlock.forward', 'MLABlock.forward(unknown option)');
+});
+
+test('seeds are integers, enum fields are not null, and layer stacks too large to allocate are refused under the model name', () => {
+  refuses(() => new GPT({ ...gpt, seed: 1.5 }), ValueError, 'GPT', 'GPT(seed = 1.5)');
+  refuses(() => new GPT({ ...gpt, numLayers: 2 ** 40 }), ValueError, 'GPT', 'GPT(numLayers = 2**40)');
+  refuses(() => new ViT({ ...vit, seed: 1.5 }), ValueError, 'ViT', 'ViT(seed = 1.5)');
+  refuses(() => new ViT({ ...vit, depth: 2 ** 40 }), ValueError, 'ViT', 'ViT(depth = 2**40)');
+  refuses(() => new ViT({ ...vit, numClasses: 2 ** 40 }), ValueError, 'ViT', 'ViT(numClasses = 2**40)');
+  refuses(() => new MemoryTransformer({ ...mem, seed: 1.5 }), ValueError, 'MemoryTransformer', 'MemoryTransformer(seed = 1.5)');
+  refuses(() => new MemoryTransformer({ ...mem, numLayers: 2 ** 40 }), ValueError, 'MemoryTransformer', 'MemoryTransformer(numLayers = 2**40)');
+  refuses(() => new MemoryTransformer({ ...mem, truncateBPTT: null as never }), DTypeError, 'MemoryTransformer', 'MemoryTransformer(truncateBPTT = null)');
+  refuses(() => new PaTHLM({ ...path, seed: 1.5 }), ValueError, 'PaTHLM', 'PaTHLM(seed = 1.5)');
+  refuses(() => new PaTHLM({ ...path, numLayers: 2 ** 40 }), ValueError, 'PaTHLM', 'PaTHLM(numLayers = 2**40)');
+  refuses(() => new PaTHLM({ ...path, lowRankW: 2 ** 40 }), ValueError, 'PaTHLM', 'PaTHLM(lowRankW = 2**40)');
+  refuses(() => new MLALM({ ...mla, numLayers: 2 ** 40 }), ValueError, 'MLALM', 'MLALM(numLayers = 2**40)');
+  refuses(() => new MLALM({ ...mla, hidden: 2 ** 40 }), ValueError, 'MLALM', 'MLALM(hidden = 2**40)');
+  refuses(() => new MLALM({ ...mla, qLoraRank: 2 ** 40 }), ValueError, 'MLALM', 'MLALM(qLoraRank = 2**40)');
+  for (const field of ['ropeLayout', 'rope', 'mode', 'dtype']) {
+    refuses(() => resolveMLALMConfig({ ...mla, [field]: null } as never), ValueError, 'resolveMLALMConfig', `resolveMLALMConfig(${field} = null)`);
+  }
+  refuses(() => resolveMLALMConfig({ ...mla, seed: 1.5 }), ValueError, 'resolveMLALMConfig', 'resolveMLALMConfig(seed = 1.5)');
+  refuses(() => mlaLMParameterName(42 as never), DTypeError, 'mlaLMParameterName', 'mlaLMParameterName(42)');
+  assert.is(mlaLMParameterName('model.layers.0.mlp.gate_proj.weight'), 'layers.0.mlp.gate.weight');
+});
+
+test('nn option fields given as null are refused, not read as their default', () => {
+  refuses(() => new KVCache({ maxLength: null as never }), ValueError, 'KVCache', 'KVCache(maxLength = null)');
+  refuses(() => new FifoMemory(4, 8, { gate: null as never }), DTypeError, 'FifoMemory', 'FifoMemory(gate = null)');
 });
 
 test.run();

@@ -9,7 +9,7 @@ import { AdamW, DTypeError, Generator, Module, ShapeError, Tensor, ValueError, m
 import {
   Block, ChunkedAttention, Dropout, ShortConvolution, baselineFromSpectra, causalMask, combineMasks, documentMask, effectiveRank,
   formatProgress, marchenkoPasturCdf, marchenkoPasturQuantile, paddingMask, qkSpectrum, randomInitBaseline, slidingWindowMask,
-  spectralDiagnostics, stableRank, constantParameter, gpt2Init, normalParameter, uniformParameter, Embedding, FifoMemory, KVCache, LayerNorm, Linear, MLP, MemoryBlock, MultiHeadAttention,
+  saveSafetensors, spectralDiagnostics, stableRank, constantParameter, gpt2Init, normalParameter, uniformParameter, Embedding, FifoMemory, KVCache, LayerNorm, Linear, MLP, MemoryBlock, MultiHeadAttention,
   MultiHeadLatentAttention, PaTHAttention, PaTHCache, RMSNorm, SwiGLU, chunkedAttention, generate, sampleFromLogits,
   scaledDotProductAttention, serializeSafetensors, train, type CausalLM,
 } from '../../nn/index.js';
@@ -273,6 +273,20 @@ test('train counts tokens per step as an integer', () => {
   const x = f32([3, 2]);
   const opt = { steps: 1, optimizer: new AdamW(lin.parameters(), { lr: 0.01 }), output: null, tokensPerStep: 1.5 };
   refuses(() => train(lin, () => lin.forward(x).square().mean(), opt), ValueError, 'train', 'train(tokensPerStep = 1.5)');
+});
+
+test('saveSafetensors refuses bad metadata under its own name (not serializeSafetensors)', async () => {
+  const lin = new Linear(2, 2, { generator: new Generator(1) });
+  for (const metadata of [null, 'abc', 42, { a: 1 }]) {
+    let caught: unknown = null;
+    try {
+      await saveSafetensors(lin, '/nonexistent-dir-never-written/x.safetensors', metadata as never);
+    } catch (e) {
+      caught = e;
+    }
+    assert.ok(caught instanceof DTypeError, `metadata=${String(metadata)}: ${String(caught)}`);
+    assert.ok((caught as Error).message.startsWith('saveSafetensors: '), (caught as Error).message);
+  }
 });
 
 test.run();
