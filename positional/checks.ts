@@ -152,6 +152,31 @@ export function checkAttentionFactor(op: string, factor: unknown): number {
 }
 const MAX_ATTENTION_FACTOR = 1.8e19;
 
+/**
+ * An options argument that must be given (its fields are required): undefined is refused as null is, with the
+ * fields it needs named; otherwise as `checkOptions`.
+ */
+export function checkRequiredOptions<T extends object>(op: string, options: T | undefined, known: readonly string[], needs: string, arg = 'options'): T {
+  if (options === undefined) throw new DTypeError(op, `${arg} must be an options object ${needs}, got undefined`, arg);
+  return expectOptions(op, arg, options, known);
+}
+
+/** An array (or typed array) of finite numbers of any sign (angles, offsets); returns a float64 copy. */
+export function checkReals(op: string, arg: string, list: unknown): Float64Array {
+  if (!(Array.isArray(list) || (ArrayBuffer.isView(list) && !(list instanceof DataView)))) {
+    throw new DTypeError(op, `${arg} must be an array of finite numbers, got ${describeValue(list)}`, arg);
+  }
+  const a = list as ArrayLike<unknown>;
+  const out = new Float64Array(a.length);
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i];
+    if (typeof v !== 'number') throw new DTypeError(op, `${arg}[${i}] must be a finite number, got ${describeValue(v)}`, arg);
+    if (!Number.isFinite(v)) throw new ValueError(op, `${arg}[${i}] must be a finite number, got ${v}`, arg);
+    out[i] = v;
+  }
+  return out;
+}
+
 /** An options argument (undefined → {}), refusing null, numbers, arrays and unknown keys. */
 export function checkOptions<T extends object>(op: string, options: T | undefined, known: readonly string[], arg = 'options'): T {
   return expectOptions(op, arg, options, known);

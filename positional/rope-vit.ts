@@ -14,41 +14,42 @@
  * any other prefix token) is not rotated: see `prefixTokens`.
  */
 import {
-  DTypeError, Generator, Parameter, ShapeError, Tensor, ValueError, concat, fmtShape, stack, zeros, type DType, describeValue, expectFiniteValues } from '../core/index.js';
+  DTypeError, Generator, Parameter, ShapeError, Tensor, ValueError, concat, describeValue, expectAllocatable, expectBoolean, expectFiniteValues, expectNumber,
+  fmtShape, stack, zeros, type DType,
+} from '../core/index.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
-import { allocateFrequencies, multiAxisAngles, sectionAxes } from './multi-axis.js';
-import { applyRotary } from './rope.js';
+import { allocate, axisAngles, sectionsOf } from './multi-axis.js';
+import { rotateBy } from './rope.js';
+import {
+  checkBase, checkCount, checkDType, checkGenerator, checkOptions, checkReals, checkRequiredOptions, checkSize, checkTableSize,
+} from './checks.js';
 
 /** RoPE-Axial's default θ (`compute_axial_cis`, DeiT-III `rope_axial_*` models). */
 export const ROPE_VIT_AXIAL_THETA = 100;
 /** RoPE-Mixed's default θ (`init_random_2d_freqs`, DeiT-III `rope_mixed_*` models). */
 export const ROPE_VIT_MIXED_THETA = 10;
 
-function checkGridSide(op: string, name: 'gridW' | 'gridH', v: number): void {
-  if (!Number.isInteger(v) || v < 1) {
-    const what = name === 'gridW' ? 'patch columns = image width / patch size' : 'patch rows = image height / patch size';
-    throw new ValueError(op, `${name} must be a positive integer — ${name}=${v} (${what})`, name);
-  }
-}
-
-function checkHeadDim(op: string, dim: number, arg = 'dim'): void {
-  if (!Number.isInteger(dim) || dim < 4 || dim % 4 !== 0) {
-    throw new ValueError(op, `the head dim must be a positive multiple of 4 — ${arg}=${dim} (d/4 pairs per axis)`, arg);
-  }
-}
-
-function checkTheta(op: string, theta: number): void {
-  if (!(theta > 0) || !Number.isFinite(theta)) throw new ValueError(op, `theta must be finite and > 0 — theta=${theta}`, 'theta');
+/** A head dim of RoPE-ViT: a positive multiple of 4 (d/4 pairs per axis) that fits in a table. */
+function checkHeadDim(op: string, dim: unknown, arg = 'dim'): number {
+  const d = expectNumber(op, arg, dim, { integer: true });
+  if (d < 4 || d % 4 !== 0) throw new ValueError(op, `${arg} must be a positive multiple of 4 (d/4 pairs per axis), got ${d}`, arg);
+  expectAllocatable(op, arg, d);
+  return d;
 }
 
 /**
- * Patch coordinates [N, 2], N = gridW·gridH, of `init_t_xy(end_x = gridW, end_y = gridH)`: token n (raster order,
- * x fastest) sits at column x = n mod gridW (axis 0) and row y = ⌊n / gridW⌋ (axis 1). 0-based integers, no class
- * token row. gridW is the image width / patch size (the reference's end_x), gridH the height / patch size (end_y).
+ * gridW, gridH: positive integers whose grid, and the angle table of `heads` × gridW·gridH × `pairs` built from
+ * it, fit in one tensor; checked before anything is allocated.
  */
-export function ropeVitGrid(gridW: number, gridH: number, dtype: DType = 'float64'): Tensor {
-  checkGridSide('ropeVitGrid', 'gridW', gridW);
-  checkGridSide('ropeVitGrid', 'gridH', gridH);
+function checkGrid(op: string, gridW: unknown, gridH: unknown, pairs: number, heads = 1): [number, number] {
+  const w = checkSize(op, 'gridW', gridW);
+  const h = checkSize(op, 'gridH', gridH);
+  checkTableSize(op, 'gridW × gridH', heads, w, h, Math.max(2, pairs));
+  return [w, h];
+}
+
+/** init_t_xy of a checked gridW × gridH grid: [N, 2], token n at (n mod gridW, ⌊n / gridW⌋). */
+function patchGrid(gridW: number, gridH: number, dtype: DType): Tensor {
   const N = gridW * gridH;
   const data = dtype === 'float64' ? new Float64Array(2 * N) : new Float32Array(2 * N);
   for (let n = 0; n < N; n++) {
@@ -58,31 +59,45 @@ export function ropeVitGrid(gridW: number, gridH: number, dtype: DType = 'float6
   return new Tensor(data, [N, 2]);
 }
 
+/**
+ * Patch coordinates [N, 2], N = gridW·gridH, of `init_t_xy(end_x = gridW, end_y = gridH)`: token n (raster order,
+ * x fastest) sits at column x = n mod gridW (axis 0) and row y = ⌊n / gridW⌋ (axis 1). 0-based integers, no class
+ * token row. gridW is the image width / patch size (the reference's end_x), gridH the height / patch size (end_y).
+ */
+export function ropeVitGrid(gridW: number, gridH: number, dtype: DType = 'float64'): Tensor {
+  const op = 'ropeVitGrid';
+  const type = checkDType(op, 'dtype', dtype, 'float64');
+  const [w, h] = checkGrid(op, gridW, gridH, 2);
+  return patchGrid(w, h, type);
+}
+
 /** ω_k = θ^(−4k/d), k < d/4: one ladder per axis (Heo et al. 2024, RoPE-Axial; `compute_axial_cis`); float64. */
 export function ropeVitInvFreq(dim: number, theta: number = ROPE_VIT_AXIAL_THETA): Float64Array {
   return ladder('ropeVitInvFreq', dim, theta);
 }
 
-function ladder(op: string, dim: number, theta: number, arg = 'dim'): Float64Array {
-  checkHeadDim(op, dim, arg);
-  checkTheta(op, theta);
-  const out = new Float64Array(dim / 4);
-  for (let k = 0; k < out.length; k++) out[k] = 1 / Math.pow(theta, (4 * k) / dim);
+/** ω_k = θ^(−4k/d) after checking d (a multiple of 4) and θ (finite, > 1) under `op`. */
+function ladder(op: string, dim: unknown, theta: unknown, arg = 'dim'): Float64Array {
+  const d = checkHeadDim(op, dim, arg);
+  const base = checkBase(op, 'theta', theta);
+  const out = new Float64Array(d / 4);
+  for (let k = 0; k < out.length; k++) out[k] = 1 / Math.pow(base, (4 * k) / d);
   return out;
 }
 
 /** Axial F [2, d/2] (RoPE-Axial): F[0, j] = ω_j, F[1, j] = 0 for j < d/4; F[0, j] = 0, F[1, j] = ω_{j−d/4} after. */
 export function ropeVitAxialFrequencies(dim: number, theta: number = ROPE_VIT_AXIAL_THETA, dtype: DType = 'float64'): Tensor {
-  return axialFrequencies('ropeVitAxialFrequencies', dim, theta, dtype);
+  const op = 'ropeVitAxialFrequencies';
+  return axialFrequencies(op, dim, theta, checkDType(op, 'dtype', dtype, 'float64'));
 }
 
-function axialFrequencies(op: string, dim: number, theta: number, dtype: DType, arg = 'dim'): Tensor {
+function axialFrequencies(op: string, dim: unknown, theta: unknown, dtype: DType, arg = 'dim'): Tensor {
   const omega = ladder(op, dim, theta, arg);
   const Q = omega.length;
   const invFreq = new Float64Array(2 * Q);
   invFreq.set(omega, 0);
   invFreq.set(omega, Q);
-  return allocateFrequencies(sectionAxes([Q, Q]), invFreq, 2, dtype);
+  return allocate(op, sectionsOf(op, [Q, Q]), invFreq, 2, dtype);
 }
 
 export interface RopeVitAxialAnglesOptions {
@@ -103,20 +118,36 @@ export interface RopeVitAxialAnglesOptions {
  * y_n·ω_{j−d/4} after. cos/sin of this table are the reference's freqs_cis.
  */
 export function ropeVitAxialAngles(options: RopeVitAxialAnglesOptions): Tensor {
-  const { dim, gridW, gridH, theta = ROPE_VIT_AXIAL_THETA, dtype = 'float64' } = options;
-  const F = axialFrequencies('ropeVitAxialAngles', dim, theta, dtype);
-  return multiAxisAngles(ropeVitGrid(gridW, gridH, dtype), F);
+  const op = 'ropeVitAxialAngles';
+  const o = checkRequiredOptions(op, options, ['dim', 'gridW', 'gridH', 'theta', 'dtype'], '{ dim, gridW, gridH }');
+  const dtype = checkDType(op, 'dtype', o.dtype, 'float64');
+  const F = axialFrequencies(op, o.dim, o.theta === undefined ? ROPE_VIT_AXIAL_THETA : o.theta, dtype);
+  const [w, h] = checkGrid(op, o.gridW, o.gridH, F.shape[1]!);
+  return axisAngles(op, patchGrid(w, h, dtype), F);
 }
 
-/** [H, 2, P] = stack(freqsX, freqsY) after checking both are [heads, d/2] of one dtype. */
-function mixedFrequencyMatrix(op: string, freqsX: Tensor, freqsY: Tensor): Tensor {
-  if (!(freqsX instanceof Tensor) || !(freqsY instanceof Tensor)) throw new DTypeError(op, 'freqsX and freqsY must be Tensors', 'freqsX');
-  const shapes = `freqsX=${fmtShape(freqsX.shape)}, freqsY=${fmtShape(freqsY.shape)}`;
-  if (freqsX.ndim !== 2 || freqsY.ndim !== 2 || freqsX.shape[0] !== freqsY.shape[0] || freqsX.shape[1] !== freqsY.shape[1]) {
+/** [H, 2, P] = stack(freqsX, freqsY) after checking both are finite [heads, d/2] tensors of one dtype. */
+function mixedFrequencyMatrix(op: string, freqsX: unknown, freqsY: unknown): Tensor {
+  for (const [arg, f] of [['freqsX', freqsX], ['freqsY', freqsY]] as const) {
+    if (!(f instanceof Tensor)) throw new DTypeError(op, `${arg} must be a Tensor [heads, d/2], got ${describeValue(f)}`, arg);
+  }
+  const fx = freqsX as Tensor;
+  const fy = freqsY as Tensor;
+  const shapes = `freqsX=${fmtShape(fx.shape)}, freqsY=${fmtShape(fy.shape)}`;
+  if (fx.ndim !== 2 || fy.ndim !== 2 || fx.shape[0] !== fy.shape[0] || fx.shape[1] !== fy.shape[1]) {
     throw new ShapeError(op, `freqsX and freqsY must both be [heads, d/2] — ${shapes} (one frequency per head and pair on each axis)`, 'freqsY');
   }
-  if (freqsX.dtype !== freqsY.dtype) throw new DTypeError(op, `freqsX is ${freqsX.dtype} but freqsY is ${freqsY.dtype} — ${shapes} (use one dtype)`, 'freqsY');
-  return stack([freqsX, freqsY], 1);
+  if (fx.dtype !== fy.dtype) throw new DTypeError(op, `freqsX is ${fx.dtype} but freqsY is ${fy.dtype} — ${shapes} (use one dtype)`, 'freqsY');
+  expectFiniteValues(op, 'freqsX', fx.data);
+  expectFiniteValues(op, 'freqsY', fy.data);
+  return stack([fx, fy], 1);
+}
+
+/** RoPE-Mixed angles [H, N, P] of the gridW × gridH grid, every argument checked under `op`. */
+function mixedAngles(op: string, freqsX: unknown, freqsY: unknown, gridW: unknown, gridH: unknown): Tensor {
+  const F = mixedFrequencyMatrix(op, freqsX, freqsY);
+  const [w, h] = checkGrid(op, gridW, gridH, F.shape[2]!, F.shape[0]!);
+  return axisAngles(op, patchGrid(w, h, F.dtype), F);
 }
 
 export interface RopeVitMixedAnglesOptions {
@@ -134,9 +165,9 @@ export interface RopeVitMixedAnglesOptions {
  * dtype is the frequencies'.
  */
 export function ropeVitMixedAngles(options: RopeVitMixedAnglesOptions): Tensor {
-  const { freqsX, freqsY, gridW, gridH } = options;
-  const F = mixedFrequencyMatrix('ropeVitMixedAngles', freqsX, freqsY);
-  return multiAxisAngles(ropeVitGrid(gridW, gridH, F.dtype), F);
+  const op = 'ropeVitMixedAngles';
+  const o = checkRequiredOptions(op, options, ['freqsX', 'freqsY', 'gridW', 'gridH'], '{ freqsX, freqsY, gridW, gridH }');
+  return mixedAngles(op, o.freqsX, o.freqsY, o.gridW, o.gridH);
 }
 
 export interface RopeVitMixedInitOptions {
@@ -152,6 +183,8 @@ export interface RopeVitMixedInitOptions {
   dtype?: DType;
 }
 
+const MIXED_INIT_KEYS = ['theta', 'rotate', 'orientations', 'generator', 'dtype'] as const;
+
 /**
  * `init_random_2d_freqs`: for head h draw a_h ~ U[0, 2π) (0 when rotate is false); with mag_k = θ^(−4k/d), k < d/4,
  * freqsX[h] = [mag·cos a_h ‖ −mag·sin a_h], freqsY[h] = [mag·sin a_h ‖ mag·cos a_h]. The first d/4 pairs point
@@ -160,7 +193,8 @@ export interface RopeVitMixedInitOptions {
  * reproduced. Returns [heads, d/2] tensors and the orientations used.
  */
 export function ropeVitMixedFrequencies(numHeads: number, headDim: number, options: RopeVitMixedInitOptions = {}): RopeVitMixedFrequencies {
-  return mixedInit('ropeVitMixedFrequencies', numHeads, headDim, options);
+  const op = 'ropeVitMixedFrequencies';
+  return mixedInit(op, numHeads, headDim, checkOptions(op, options, MIXED_INIT_KEYS));
 }
 
 export interface RopeVitMixedFrequencies {
@@ -172,22 +206,25 @@ export interface RopeVitMixedFrequencies {
   orientations: Float64Array;
 }
 
-function mixedInit(op: string, numHeads: number, headDim: number, options: RopeVitMixedInitOptions): RopeVitMixedFrequencies {
-  const { theta = ROPE_VIT_MIXED_THETA, rotate = true, dtype = 'float32' } = options;
-  if (!Number.isInteger(numHeads) || numHeads < 1) throw new ValueError(op, `numHeads must be a positive integer — numHeads=${numHeads}`, 'numHeads');
-  if (options.orientations !== undefined && options.orientations.length !== numHeads) {
-    throw new ShapeError(op, `${options.orientations.length} orientations for ${numHeads} heads — orientations (one angle a_h per head)`, 'orientations');
+/** init_random_2d_freqs with every field of `options` (an object whose keys the caller checked) checked under `op`. */
+function mixedInit(op: string, numHeads: unknown, headDim: unknown, options: RopeVitMixedInitOptions): RopeVitMixedFrequencies {
+  const H = checkSize(op, 'numHeads', numHeads);
+  const mag = ladder(op, headDim, options.theta === undefined ? ROPE_VIT_MIXED_THETA : options.theta, 'headDim');
+  const rotate = options.rotate === undefined ? true : expectBoolean(op, 'rotate', options.rotate);
+  const given = options.orientations === undefined ? undefined : checkReals(op, 'orientations', options.orientations);
+  if (given !== undefined && given.length !== H) {
+    throw new ShapeError(op, `${given.length} orientations for ${H} heads — orientations (one angle a_h per head)`, 'orientations');
   }
-  const g = options.generator ?? new Generator(0);
-  const mag = ladder(op, headDim, theta, 'headDim');
+  const g = checkGenerator(op, 'generator', options.generator, () => new Generator(0));
+  const dtype = checkDType(op, 'dtype', options.dtype, 'float32');
   const Q = mag.length;
   const P = 2 * Q;
-  const fx = dtype === 'float64' ? new Float64Array(numHeads * P) : new Float32Array(numHeads * P);
-  const fy = dtype === 'float64' ? new Float64Array(numHeads * P) : new Float32Array(numHeads * P);
-  const orientations = new Float64Array(numHeads);
-  for (let h = 0; h < numHeads; h++) {
-    const a = options.orientations !== undefined ? options.orientations[h]! : rotate ? g.random() * 2 * Math.PI : 0;
-    if (!Number.isFinite(a)) throw new ValueError(op, `orientations[${h}] = ${a} is not a finite angle`, 'orientations');
+  checkTableSize(op, 'numHeads × headDim/2', H, P);
+  const fx = dtype === 'float64' ? new Float64Array(H * P) : new Float32Array(H * P);
+  const fy = dtype === 'float64' ? new Float64Array(H * P) : new Float32Array(H * P);
+  const orientations = new Float64Array(H);
+  for (let h = 0; h < H; h++) {
+    const a = given !== undefined ? given[h]! : rotate ? g.random() * 2 * Math.PI : 0;
     orientations[h] = a;
     const c = Math.cos(a);
     const s = Math.sin(a);
@@ -198,37 +235,36 @@ function mixedInit(op: string, numHeads: number, headDim: number, options: RopeV
       fy[h * P + Q + k] = mag[k]! * c; // mag·sin(a + π/2)
     }
   }
-  return { freqsX: new Tensor(fx, [numHeads, P]), freqsY: new Tensor(fy, [numHeads, P]), orientations };
+  return { freqsX: new Tensor(fx, [H, P]), freqsY: new Tensor(fy, [H, P]), orientations };
 }
 
 // ── shared by the two modules ──
 
-function checkPrefix(op: string, prefixTokens: number): void {
-  if (!Number.isInteger(prefixTokens) || prefixTokens < 0) {
-    throw new ValueError(op, `prefixTokens must be a non-negative integer — prefixTokens=${prefixTokens} (leading tokens left unrotated, 1 for a class token)`, 'prefixTokens');
-  }
-}
-
-/** Positions must be [N, 2] or [B, N, 2] (x, y) per patch token. */
-function checkPositions(op: string, positions: Positions, finite = true): void {
-  if (!(positions instanceof Tensor)) throw new DTypeError(op, `positions must be a Tensor [N, 2] or [B, N, 2], got ${describeValue(positions)}`, 'positions');
-  if (finite) expectFiniteValues(op, 'positions', positions.data);
+/** Positions must be a Tensor [N, 2] or [B, N, 2] (x, y) per patch token; finite values checked when `finite`. */
+function checkPatchPositions(op: string, arg: string, positions: unknown, finite = true): asserts positions is Tensor {
+  if (!(positions instanceof Tensor)) throw new DTypeError(op, `${arg} must be a Tensor [N, 2] or [B, N, 2], got ${describeValue(positions)}`, arg);
+  if (finite) expectFiniteValues(op, arg, positions.data);
   if ((positions.ndim !== 2 && positions.ndim !== 3) || positions.shape[positions.ndim - 1] !== 2) {
-    throw new ShapeError(op, `positions must be [N, 2] or [B, N, 2] — positions=${fmtShape(positions.shape)} (column 0 = x, column 1 = y)`, 'positions');
+    throw new ShapeError(op, `${arg} must be [N, 2] or [B, N, 2] — ${arg}=${fmtShape(positions.shape)} (column 0 = x, column 1 = y)`, arg);
   }
 }
 
 /**
- * The patch rows of positions for a sequence of T tokens whose first `prefix` tokens are unrotated: positions either
- * cover the patches only (N = T − prefix rows) or every token (T rows; the prefix rows are ignored).
+ * The patch rows of checked positions for a sequence of T tokens whose first `prefix` tokens are unrotated:
+ * positions either cover the patches only (N = T − prefix rows) or every token (T rows; the prefix rows are
+ * ignored, whatever they hold). The patch rows must be finite.
  */
-function patchPositions(op: string, positions: Positions, T: number, prefix: number): Tensor {
-  checkPositions(op, positions, false); // rows of prefix tokens are ignored, whatever they hold; anglesAt checks the patch rows
+function patchPositions(op: string, arg: string, positions: Tensor, T: number, prefix: number): Tensor {
   const rows = positions.shape[positions.ndim - 2]!;
-  if (rows === T - prefix) return positions;
-  if (rows === T && prefix > 0) return positions.narrow(-2, prefix, T - prefix);
-  const hint = prefix > 0 ? `${T - prefix} patch rows or ${T} rows with the first ${prefix} ignored` : `${T} rows (pass { prefixTokens } to leave a class token unrotated)`;
-  throw new ShapeError(op, `positions do not cover the ${T} tokens — positions=${fmtShape(positions.shape)} (${hint})`, 'positions');
+  let patches: Tensor;
+  if (rows === T - prefix) patches = positions;
+  else if (rows === T && prefix > 0) patches = positions.narrow(-2, prefix, T - prefix);
+  else {
+    const hint = prefix > 0 ? `${T - prefix} patch rows or ${T} rows with the first ${prefix} ignored` : `${T} rows (pass { prefixTokens } to leave a class token unrotated)`;
+    throw new ShapeError(op, `${arg} do not cover the ${T} tokens — ${arg}=${fmtShape(positions.shape)} (${hint})`, arg);
+  }
+  expectFiniteValues(op, arg, patches.data);
+  return patches;
 }
 
 /** φ for the patches preceded by `prefix` rows of zero angles (cos 1, sin 0: those tokens pass through bit for bit). */
@@ -238,10 +274,10 @@ function withPrefix(phi: Tensor, prefix: number): Tensor {
   return concat([zeros([...lead, prefix, phi.shape[phi.ndim - 1]!], { dtype: phi.dtype }), phi], -2);
 }
 
-function checkHeadVectors(op: string, x: Tensor, headDim: number): void {
-  if (!(x instanceof Tensor)) throw new DTypeError(op, 'x must be a Tensor [..., T, headDim]', 'x');
+function checkHeadVectors(op: string, arg: string, x: unknown, headDim: number): asserts x is Tensor {
+  if (!(x instanceof Tensor)) throw new DTypeError(op, `${arg} must be a Tensor [..., T, ${headDim}], got ${describeValue(x)}`, arg);
   if (x.ndim < 2 || x.shape[x.ndim - 1] !== headDim) {
-    throw new ShapeError(op, `x must be [..., T, ${headDim}] — x=${fmtShape(x.shape)} (the last axis is the head dim)`, 'x');
+    throw new ShapeError(op, `${arg} must be [..., T, ${headDim}] — ${arg}=${fmtShape(x.shape)} (the last axis is the head dim)`, arg);
   }
 }
 
@@ -275,37 +311,51 @@ export class RoPEAxial extends PositionalEncoding {
 
   constructor(readonly headDim: number, options: RoPEAxialOptions = {}) {
     super();
-    this.theta = options.theta ?? ROPE_VIT_AXIAL_THETA;
-    this.prefixTokens = options.prefixTokens ?? 0;
-    checkPrefix('RoPEAxial', this.prefixTokens);
-    this.freqs = axialFrequencies('RoPEAxial', headDim, this.theta, options.dtype ?? 'float64', 'headDim');
+    const op = 'RoPEAxial';
+    const o = checkOptions(op, options, ['theta', 'prefixTokens', 'dtype']);
+    const theta = o.theta === undefined ? ROPE_VIT_AXIAL_THETA : o.theta;
+    this.prefixTokens = o.prefixTokens === undefined ? 0 : checkCount(op, 'prefixTokens', o.prefixTokens);
+    this.freqs = axialFrequencies(op, headDim, theta, checkDType(op, 'dtype', o.dtype, 'float64'), 'headDim');
+    this.theta = theta;
   }
 
   /** The angle table [N, headDim/2] of the gridW × gridH patch grid (no prefix rows). */
   angles(gridW: number, gridH: number): Tensor {
-    return this.anglesAt(ropeVitGrid(gridW, gridH, this.freqs.dtype));
+    const [w, h] = checkGrid('RoPEAxial', gridW, gridH, this.freqs.shape[1]!);
+    return this.#angles(patchGrid(w, h, this.freqs.dtype));
   }
 
   /** Angles of patch positions: [N, 2] → [N, P]; [B, N, 2] → [B, 1, N, P] (broadcast over heads). */
   anglesAt(positions: Positions): Tensor {
-    checkPositions('RoPEAxial', positions);
-    const phi = multiAxisAngles(positions, this.freqs);
+    checkPatchPositions('RoPEAxial', 'positions', positions);
+    return this.#angles(positions);
+  }
+
+  #angles(positions: Tensor): Tensor {
+    const phi = axisAngles('RoPEAxial', positions, this.freqs);
     return positions.ndim === 3 ? phi.unsqueeze(1) : phi;
   }
 
   /** Rotate x [..., T, headDim]; the first prefixTokens rows are returned unchanged. */
   rotate(x: Tensor, positions: Positions): Tensor {
-    checkHeadVectors('RoPEAxial', x, this.headDim);
-    return applyRotary(x, this.tokenAngles(positions, x.shape[x.ndim - 2]!), { layout: 'interleaved' });
+    checkHeadVectors('RoPEAxial', 'x', x, this.headDim);
+    return this.#rotate(x, 'positions', positions);
   }
 
   override encodeQK(q: Tensor, k: Tensor, qPositions: Positions, kPositions: Positions): EncodedQK {
-    return { q: this.rotate(q, qPositions), k: this.rotate(k, kPositions) };
+    checkHeadVectors('RoPEAxial', 'q', q, this.headDim);
+    checkHeadVectors('RoPEAxial', 'k', k, this.headDim);
+    return { q: this.#rotate(q, 'qPositions', qPositions), k: this.#rotate(k, 'kPositions', kPositions) };
+  }
+
+  #rotate(x: Tensor, arg: string, positions: unknown): Tensor {
+    checkPatchPositions('RoPEAxial', arg, positions, false);
+    return rotateBy('RoPEAxial', x, this.tokenAngles(arg, positions, x.shape[x.ndim - 2]!), { layout: 'interleaved' });
   }
 
   /** [..., T, P] with zero rows for the prefix, cached per positions tensor so q, k and every layer share one table. */
-  private tokenAngles(positions: Positions, T: number): Tensor {
-    const build = (): Tensor => withPrefix(this.anglesAt(patchPositions('RoPEAxial', positions, T, this.prefixTokens)), this.prefixTokens);
+  private tokenAngles(arg: string, positions: Tensor, T: number): Tensor {
+    const build = (): Tensor => withPrefix(this.#angles(patchPositions('RoPEAxial', arg, positions, T, this.prefixTokens)), this.prefixTokens);
     if (positions.requiresGrad) return build();
     const hit = this.#cache.get(positions);
     if (hit !== undefined && hit.T === T && sameValues(hit.positions, positions.data) && sameValues(hit.freqs, this.freqs.data)) return hit.angles;
@@ -339,49 +389,57 @@ export class RoPEMixed extends PositionalEncoding {
 
   constructor(readonly numHeads: number, readonly headDim: number, options: RoPEMixedOptions = {}) {
     super();
-    this.theta = options.theta ?? ROPE_VIT_MIXED_THETA;
-    this.prefixTokens = options.prefixTokens ?? 0;
-    checkPrefix('RoPEMixed', this.prefixTokens);
-    const { freqsX, freqsY } = mixedInit('RoPEMixed', numHeads, headDim, options);
+    const op = 'RoPEMixed';
+    const o = checkOptions(op, options, [...MIXED_INIT_KEYS, 'prefixTokens']);
+    this.prefixTokens = o.prefixTokens === undefined ? 0 : checkCount(op, 'prefixTokens', o.prefixTokens);
+    const { freqsX, freqsY } = mixedInit(op, numHeads, headDim, o);
+    this.theta = o.theta === undefined ? ROPE_VIT_MIXED_THETA : o.theta;
     this.freqsX = new Parameter(freqsX.data, freqsX.shape);
     this.freqsY = new Parameter(freqsY.data, freqsY.shape);
   }
 
   /** The angle table [numHeads, N, headDim/2] of the gridW × gridH patch grid (no prefix rows); differentiable. */
   angles(gridW: number, gridH: number): Tensor {
-    return ropeVitMixedAngles({ freqsX: this.freqsX, freqsY: this.freqsY, gridW, gridH });
+    return mixedAngles('RoPEMixed', this.freqsX, this.freqsY, gridW, gridH);
   }
 
   /** Angles of patch positions: [N, 2] → [H, N, P]; [B, N, 2] → [B, H, N, P]. */
   anglesAt(positions: Positions): Tensor {
-    checkPositions('RoPEMixed', positions);
-    return multiAxisAngles(positions, mixedFrequencyMatrix('RoPEMixed', this.freqsX, this.freqsY));
+    checkPatchPositions('RoPEMixed', 'positions', positions);
+    return this.#angles(positions);
+  }
+
+  #angles(positions: Tensor): Tensor {
+    return axisAngles('RoPEMixed', positions, mixedFrequencyMatrix('RoPEMixed', this.freqsX, this.freqsY));
   }
 
   /** Rotate x [B, numHeads, T, headDim] (or [numHeads, T, headDim]); the first prefixTokens rows are unchanged. */
   rotate(x: Tensor, positions: Positions): Tensor {
-    this.checkHeads(x);
-    return applyRotary(x, this.tokenAngles(positions, x.shape[x.ndim - 2]!), { layout: 'interleaved' });
+    this.checkHeads('x', x);
+    checkPatchPositions('RoPEMixed', 'positions', positions, false);
+    return rotateBy('RoPEMixed', x, this.tokenAngles('positions', positions, x.shape[x.ndim - 2]!), { layout: 'interleaved' });
   }
 
   override encodeQK(q: Tensor, k: Tensor, qPositions: Positions, kPositions: Positions): EncodedQK {
-    this.checkHeads(q);
-    this.checkHeads(k);
+    this.checkHeads('q', q);
+    this.checkHeads('k', k);
+    checkPatchPositions('RoPEMixed', 'qPositions', qPositions, false);
+    checkPatchPositions('RoPEMixed', 'kPositions', kPositions, false);
     const Tq = q.shape[q.ndim - 2]!;
     const Tk = k.shape[k.ndim - 2]!;
-    const qPhi = this.tokenAngles(qPositions, Tq);
-    const kPhi = qPositions === kPositions && Tq === Tk ? qPhi : this.tokenAngles(kPositions, Tk); // self-attention: one table
-    return { q: applyRotary(q, qPhi, { layout: 'interleaved' }), k: applyRotary(k, kPhi, { layout: 'interleaved' }) };
+    const qPhi = this.tokenAngles('qPositions', qPositions, Tq);
+    const kPhi = qPositions === kPositions && Tq === Tk ? qPhi : this.tokenAngles('kPositions', kPositions, Tk); // self-attention: one table
+    return { q: rotateBy('RoPEMixed', q, qPhi, { layout: 'interleaved' }), k: rotateBy('RoPEMixed', k, kPhi, { layout: 'interleaved' }) };
   }
 
-  private tokenAngles(positions: Positions, T: number): Tensor {
-    return withPrefix(this.anglesAt(patchPositions('RoPEMixed', positions, T, this.prefixTokens)), this.prefixTokens);
+  private tokenAngles(arg: string, positions: Tensor, T: number): Tensor {
+    return withPrefix(this.#angles(patchPositions('RoPEMixed', arg, positions, T, this.prefixTokens)), this.prefixTokens);
   }
 
-  private checkHeads(x: Tensor): void {
-    checkHeadVectors('RoPEMixed', x, this.headDim);
+  private checkHeads(arg: string, x: unknown): asserts x is Tensor {
+    checkHeadVectors('RoPEMixed', arg, x, this.headDim);
     if (x.ndim < 3 || x.shape[x.ndim - 3] !== this.numHeads) {
-      throw new ShapeError('RoPEMixed', `x must have ${this.numHeads} heads — x=${fmtShape(x.shape)} (one frequency set per head: x [B, ${this.numHeads}, T, ${this.headDim}])`, 'x');
+      throw new ShapeError('RoPEMixed', `${arg} must have ${this.numHeads} heads — ${arg}=${fmtShape(x.shape)} (one frequency set per head: ${arg} [B, ${this.numHeads}, T, ${this.headDim}])`, arg);
     }
   }
 }
