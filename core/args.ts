@@ -7,7 +7,7 @@
  * `DTypeError` (a TypeError); a value of the right type outside its range is a `ValueError`; a shape that does not
  * fit is a `ShapeError`; a size too large to allocate is a `ValueError`.
  */
-import { DTypeError, ShapeError, ValueError } from './errors.js';
+import { AxisError, DTypeError, IndexError, ShapeError, ValueError } from './errors.js';
 import { Tensor } from './tensor.js';
 
 /**
@@ -169,5 +169,24 @@ export function expectFiniteValues(op: string, arg: string, data: ArrayLike<numb
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;
     if (!Number.isFinite(v)) throw new ValueError(op, `${arg} must hold finite numbers, got ${v} at flat index ${i}`, arg);
+  }
+}
+
+/**
+ * Run `call` — work that `op` hands to a part the user supplied or built (a positional encoding inside an
+ * attention layer, a base encoding inside PSCRoPE) — so that a typed argument error it throws still starts with
+ * `op`, the call the user made: `MultiHeadAttention.forward: RoPE: angles do not cover the sequence …`.
+ * Other errors pass through unchanged.
+ */
+export function asPartOf<T>(op: string, call: () => T): T {
+  if (typeof op !== 'string' || op === '') throw new DTypeError('asPartOf', `op must be the name of the call, got ${describeValue(op)}`, 'op');
+  if (typeof call !== 'function') throw new DTypeError('asPartOf', `call must be a function, got ${describeValue(call)}`, 'call');
+  try {
+    return call();
+  } catch (e) {
+    for (const E of [ShapeError, DTypeError, ValueError, AxisError, IndexError]) {
+      if (e instanceof E && !e.message.startsWith(`${op}:`)) throw new E(op, e.message, e.arg);
+    }
+    throw e;
   }
 }

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import {
   AxisError, DTypeError, GradcheckError, IndexError, ShapeError, ValueError,
-  add, broadcastShapes, fmtShape, sizeOf, stridesOf, tensor, zeros,
+  add, asPartOf, broadcastShapes, fmtShape, sizeOf, stridesOf, tensor, zeros,
 } from '../../core/index.js';
 import { check } from '../../core/errors.js';
 import { broadcastStrides, broadcastsTo, checkShape, normAxes, normAxis } from '../../core/shape.js';
@@ -191,6 +191,19 @@ test('checkShape and factories reject non-integer and negative sizes with ShapeE
     assert.throws(() => zeros(bad), (e: unknown) => e instanceof ShapeError && e.op === 'zeros');
   }
   assert.throws(() => tensor([1, 2, 3], [2, 2]), (e: unknown) => e instanceof ShapeError && e.op === 'tensor' && e.arg === 'shape' && e.message.includes('[2,2]'));
+});
+
+test('asPartOf re-prefixes a typed error with the call the user made, keeps its class and arg, and passes other errors through', () => {
+  const inner = () => add(zeros([2]), zeros([3]));
+  assert.throws(
+    () => asPartOf('Layer.forward', inner),
+    (e: unknown) => e instanceof ShapeError && e.message.startsWith('Layer.forward: add: cannot broadcast') && e.op === 'Layer.forward',
+  );
+  const plain = new Error('not ours');
+  assert.throws(() => asPartOf('Layer.forward', () => { throw plain; }), (e: unknown) => e === plain);
+  assert.is(asPartOf('Layer.forward', () => 7), 7);
+  assert.throws(() => asPartOf('', () => 1), (e: unknown) => e instanceof DTypeError && e.message.startsWith('asPartOf: op'));
+  assert.throws(() => asPartOf('x', null as unknown as () => number), (e: unknown) => e instanceof DTypeError && e.message.startsWith('asPartOf: call'));
 });
 
 test.run();

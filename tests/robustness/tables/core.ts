@@ -64,7 +64,8 @@ export const coreEntries: readonly Entry[] = [
 
   // shapes
   fn('broadcastShapes', () => [[2, 3], [3]], [A.shape('a'), A.shape('b')]),
-  fn('fmtShape', () => [[2, 3]], [A.shape('shape')]),
+  fn('asPartOf', () => ['myOp', () => 1], [A.string('op'), A.fn('call')]),
+  fn('fmtShape', () => [[2, 3]], [A.object('shape')]), // formats any array of numbers (error messages show bad shapes), refuses the rest
   fn('sizeOf', () => [[2, 3]], [A.shape('shape')]),
   fn('stridesOf', () => [[2, 3]], [A.shape('shape')]),
 
@@ -129,7 +130,7 @@ export const coreEntries: readonly Entry[] = [
   fn('cast', () => [t(2, 3), 'float64'], [X, A.enum('dtype')]),
   fn('clone', () => [t(2, 3)], [X]),
   fn('dropout', () => [t(2, 3), 0.5, { generator: new Generator(3), training: true }], [
-    X, A.real('p'), A.options('options', { generator: A.object('generator', { required: true }), training: A.bool('training') }, { optional: false }),
+    X, A.real('p'), A.options('options', { generator: A.object('generator'), training: A.bool('training') }), // no generator: the default one
   ]),
 
   // reductions, softmax
@@ -150,12 +151,12 @@ export const coreEntries: readonly Entry[] = [
   fn('flatten', () => [t(2, 3, 2), 0, 1], [X, A.axis('startAxis', { optional: true }), A.axis('endAxis', { optional: true })]),
   fn('permute', () => [t(2, 3), [1, 0]], [X, A.ints('dims')]),
   fn('transpose', () => [t(2, 3), 0, 1], [X, A.axis('a'), A.axis('b')]),
-  fn('expand', () => [t(1, 3), [2, 3]], [X, A.shape('shape')]),
+  fn('expand', () => [t(1, 3), [2, 3]], [X, A.ints('shape')]), // any number of −1 keep their sizes, as torch: integers, not a plain shape
   fn('squeeze', () => [t(2, 1, 3), 1], [X, A.axis('axis', { optional: true, alsoArray: true })]),
   fn('unsqueeze', () => [t(2, 3), 0], [X, A.axis('axis')]),
   fn('slice', () => [t(4, 3), [[0, 2], null]], [X, A.object('ranges')]),
   fn('narrow', () => [t(4, 3), 0, 1, 2], [X, A.axis('axis'), A.size('start'), A.size('length')]),
-  fn('flip', () => [t(2, 3), 1], [X, A.axis('axes', { alsoArray: true })]),
+  fn('flip', () => [t(2, 3), 1], [X, A.axis('axes', { alsoArray: true, optional: true })]), // no axes: every axis, as NumPy
   fn('pad', () => [t(2, 3), [[0, 0], [1, 1]], 0], [X, A.object('pads'), A.data('value', { optional: true })]),
   fn('tril', () => [t(3, 3), 0], [X, A.int('k', { optional: true })]),
   fn('triu', () => [t(3, 3), 0], [X, A.int('k', { optional: true })]),
@@ -173,7 +174,7 @@ export const coreEntries: readonly Entry[] = [
   fn('rmsNorm', () => [t(2, 4), t(4), 1e-5], [X, A.tensor('weight', { optional: true, nullable: true }), A.real('eps', { optional: true })]),
   fn('attention', () => [t(1, 3, 4), t(1, 3, 4), t(1, 3, 4), { causal: true }], [
     A.tensor('q'), A.tensor('k'), A.tensor('v'),
-    A.options('options', { mask: A.tensor('mask', { nullable: true }), causal: A.bool('causal'), window: A.size('window'), scale: A.real('scale') }),
+    A.options('options', { mask: A.tensor('mask', { nullable: true }), causal: A.bool('causal'), window: A.size('window', { infinityOk: true }), scale: A.real('scale') }), // window ∞: unbounded
   ]),
   fn('crossEntropy', () => [t(3, 4), ints([0, 3, 1]), { reduction: 'mean' }], [
     A.tensor('logits'), A.configTensor('targets', { arrayOk: true }),

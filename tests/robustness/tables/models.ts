@@ -53,7 +53,7 @@ export const modelsEntries: readonly Entry[] = [
     A.options('config', {
       vocabSize: A.size('vocabSize', { required: true }), dim: A.size('dim', { required: true }), numLayers: A.size('numLayers', { required: true }),
       numHeads: A.size('numHeads', { required: true }), segmentLength: A.size('segmentLength', { required: true }), chunkSize: A.size('chunkSize', { required: true }),
-      memorySlots: A.size('memorySlots', { required: true }), combine: A.enum('combine'), truncateBPTT: A.size('truncateBPTT'), gate: A.real('gate'),
+      memorySlots: A.size('memorySlots', { required: true }), combine: A.enum('combine'), truncateBPTT: A.size('truncateBPTT', { infinityOk: true }), gate: A.real('gate'),
       pool: A.enum('pool'), memoryInit: A.enum('memoryInit'), ropeBase: A.real('ropeBase'), ...common,
     }, { optional: false }),
   ], [
@@ -61,7 +61,7 @@ export const modelsEntries: readonly Entry[] = [
     method('initialMemory', () => [1], [A.size('batch')]),
     method('newStream', () => [1], [A.size('batch', { optional: true })]),
     method('generate', () => [[1, 2], { maxNewTokens: 2, generator: new Generator(1) }], [
-      A.ints('prompt'), A.options('options', { maxNewTokens: A.size('maxNewTokens', { required: true, work: true }), generator: A.object('generator'), temperature: A.real('temperature'), topK: A.size('topK') }, { optional: false }),
+      A.ints('prompt'), A.options('options', { maxNewTokens: A.size('maxNewTokens', { required: true, work: true }), generator: A.object('generator'), temperature: A.real('temperature'), topK: A.size('topK', { infinityOk: true }) }, { optional: false }),
     ]),
   ]),
   cls('PaTHBlock', () => [8, pathlm(), new Generator(1)], [A.size('dim'), A.options('config', pathlmFields, { optional: false }), A.object('generator')], [

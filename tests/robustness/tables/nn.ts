@@ -80,18 +80,18 @@ export const nnEntries: readonly Entry[] = [
   fn('combineMasks', () => [vals([1, 0, 1, 1], [2, 2]), vals([1, 1, 0, 1], [2, 2])], [A.tensor('masks[0]'), A.tensor('masks[1]')]),
 
   // caches and attention
-  cls('KVCache', () => [{ maxLength: 16 }], [A.options('options', { maxLength: A.size('maxLength') })], [
+  cls('KVCache', () => [{ maxLength: 16 }], [A.options('options', { maxLength: A.size('maxLength', { infinityOk: true }) })], [
     method('append', () => [t(1, 2, 1, 4), t(1, 2, 1, 4)], [A.tensor('k'), A.tensor('v')]),
   ]),
   fn('scaledDotProductAttention', () => [bhtd(), bhtd(), bhtd(), { causal: true, scale: 0.5 }], [
     A.tensor('q'), A.tensor('k'), A.tensor('v'),
-    A.options('options', { mask: A.tensor('mask', { nullable: true }), causal: A.bool('causal'), window: A.size('window'), scale: A.real('scale') }),
+    A.options('options', { mask: A.tensor('mask', { nullable: true }), causal: A.bool('causal'), window: A.size('window', { infinityOk: true }), scale: A.real('scale') }),
   ]),
   cls('MultiHeadAttention', () => [D, { numHeads: 2, positional: new RoPE(4), generator: new Generator(1) }], [
     A.size('dim'),
     A.options('options', {
       numHeads: A.size('numHeads', { required: true }), numKVHeads: A.size('numKVHeads'), headDim: A.size('headDim'), kvDim: A.size('kvDim'), bias: A.bool('bias'),
-      positional: A.object('positional'), window: A.size('window'), generator: gen, dtype,
+      positional: A.object('positional'), window: A.size('window', { infinityOk: true }), generator: gen, dtype,
     }, { optional: false }),
   ], [
     method('forward', () => [x(), { causal: true, positions: vals([0, 1, 2, 3]) }], [
@@ -103,7 +103,7 @@ export const nnEntries: readonly Entry[] = [
     A.size('dim'),
     A.options('options', {
       numHeads: A.size('numHeads', { required: true }), numKVHeads: A.size('numKVHeads'), mlp: A.enum('mlp'), norm: A.enum('norm'), hidden: A.size('hidden'),
-      positional: A.object('positional'), window: A.size('window'), dropout: A.real('dropout'), bias: A.bool('bias'), generator: gen, dtype,
+      positional: A.object('positional'), window: A.size('window', { infinityOk: true }), dropout: A.real('dropout'), bias: A.bool('bias'), generator: gen, dtype,
     }, { optional: false }),
   ], [
     method('forward', () => [x(), { causal: true }], [A.tensor('x'), A.options('options', { mask: A.tensor('mask', { nullable: true }), causal: A.bool('causal'), positions: A.configTensor('positions'), cache: A.object('cache') })]),
@@ -139,7 +139,7 @@ export const nnEntries: readonly Entry[] = [
   fn('mlaParameterShapes', () => [mla()], [A.options('dims', mlaDims, { optional: false })]),
   fn('mlaCacheNumbersPerToken', () => [mla()], [A.options('dims', mlaDims, { optional: false })]),
   cls('LatentKVCache', () => [{ kvLoraRank: 4, qkRopeHeadDim: 2, maxLength: 16 }], [
-    A.options('options', { kvLoraRank: A.size('kvLoraRank', { required: true }), qkRopeHeadDim: A.size('qkRopeHeadDim', { required: true }), ropeKeyHeads: A.size('ropeKeyHeads'), maxLength: A.size('maxLength') }, { optional: false }),
+    A.options('options', { kvLoraRank: A.size('kvLoraRank', { required: true }), qkRopeHeadDim: A.size('qkRopeHeadDim', { required: true }), ropeKeyHeads: A.size('ropeKeyHeads'), maxLength: A.size('maxLength', { infinityOk: true }) }, { optional: false }),
   ], [method('appendLatent', () => [t(1, 1, 1, 4), t(1, 1, 1, 2)], [A.tensor('latent'), A.tensor('ropeKey')])]),
   cls('MultiHeadLatentAttention', () => [{ ...mla(), mode: 'explicit', ropeBase: 10000, ropeLayout: 'half', normEps: 1e-6 }], [
     A.options('options', {
@@ -149,7 +149,7 @@ export const nnEntries: readonly Entry[] = [
   ], [
     method('forward', () => [x(), {}], [A.tensor('x'), A.options('options', { cache: A.object('cache'), positions: A.configTensor('positions') })]),
     method('logits', () => [x(), {}], [A.tensor('x'), A.options('options', { cache: A.object('cache'), positions: A.configTensor('positions') })]),
-    method('newCache', () => [{ maxLength: 16 }], [A.options('options', { maxLength: A.size('maxLength') })]),
+    method('newCache', () => [{ maxLength: 16 }], [A.options('options', { maxLength: A.size('maxLength', { infinityOk: true }) })]),
   ]),
 
   // PaTH
@@ -200,11 +200,11 @@ export const nnEntries: readonly Entry[] = [
   fn('generate', () => [tinyGPT(), [1, 2, 3], { maxNewTokens: 2, generator: new Generator(1), temperature: 1, topK: 5, topP: 0.9 }], [
     A.object('model'), A.ints('prompt'),
     A.options('options', {
-      maxNewTokens: A.size('maxNewTokens', { required: true, work: true }), generator: gen, stopToken: A.int('stopToken'), temperature: A.real('temperature'), topK: A.size('topK'), topP: A.real('topP'),
+      maxNewTokens: A.size('maxNewTokens', { required: true, work: true }), generator: gen, stopToken: A.int('stopToken'), temperature: A.real('temperature'), topK: A.size('topK', { infinityOk: true }), topP: A.real('topP'),
     }, { optional: false }),
   ]),
   fn('sampleFromLogits', () => [[0.1, 2, -1, 0.5], { temperature: 1, topK: 2, topP: 0.9 }, new Generator(1)], [
-    A.reals('logits'), A.options('options', { temperature: A.real('temperature'), topK: A.size('topK'), topP: A.real('topP') }), opt(gen),
+    A.reals('logits'), A.options('options', { temperature: A.real('temperature'), topK: A.size('topK', { infinityOk: true }), topP: A.real('topP') }), opt(gen),
   ]),
 
   // spectral diagnostics

@@ -40,7 +40,7 @@ const segArgs: ArgSpec[] = [A.object('segments'), A.options('options', { spatial
 const levels = () => ({ token: [0, 1, 2], unit: [0, 0, 1] });
 const hiScoreOpts = () => ({ invFreq: invFreq(), split: 2, window: 2, layout: 'half', attentionFactor: 1 });
 const hiScoreSpec: ArgSpec = A.options('options', {
-  invFreq: A.reals('invFreq', { required: true }), split: A.size('split', { required: true }), window: A.size('window', { required: true }),
+  invFreq: A.reals('invFreq', { required: true }), split: A.size('split', { required: true }), window: A.real('window', { required: true, infinityOk: true }), // 0: none, ∞: all; fractional with fractional positions
   layout, attentionFactor: A.real('attentionFactor'),
 }, { optional: false });
 const drope = () => ({ mode: 'dimSplit', headDim: HD, base: 100 });
@@ -173,7 +173,7 @@ export const positionalEntries: readonly Entry[] = [
   fn('hiropePositionTensor', () => [levels()], [A.options('levels', { token: A.reals('token', { required: true }), unit: A.reals('unit', { required: true }), position: A.reals('position') }, { optional: false })]),
   cls('HiRoPE', () => [HD, { split: 2, base: 10000, layout: 'half', window: 0, attentionFactor: 1 }], [
     A.size('headDim'),
-    A.options('options', { split: A.size('split'), base: A.real('base'), invFreq: A.reals('invFreq'), rotaryDim: A.size('rotaryDim'), layout, window: A.size('window'), attentionFactor: A.real('attentionFactor') }),
+    A.options('options', { split: A.size('split'), base: A.real('base'), invFreq: A.reals('invFreq'), rotaryDim: A.size('rotaryDim'), layout, window: A.real('window', { infinityOk: true }), attentionFactor: A.real('attentionFactor') }),
   ], [
     method('angles', () => [hiropePositionTensor3()], [A.configTensor('positions')]),
     method('encodeQK', () => [qk(), qk(), hiropePositionTensor3(), hiropePositionTensor3()], [A.tensor('q'), A.tensor('k'), A.configTensor('qPositions'), A.configTensor('kPositions')]),
