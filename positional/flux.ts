@@ -13,11 +13,15 @@
  * image id shifted by (0, Δh, Δw) (text key ids stay 0), and the change of the generated image measures how much
  * that layer depends on position.
  */
-import { ShapeError, Tensor, ValueError, fmtShape } from '../core/index.js';
+import { DTypeError, ShapeError, Tensor, ValueError, describeValue, expectNumber, fmtShape } from '../core/index.js';
 import type { EncodedQK, Positions } from './encoding.js';
-import { MultiAxisRoPE, allocateFrequencies, sectionAxes } from './multi-axis.js';
+import { MultiAxisRoPE, allocate, sectionsOf } from './multi-axis.js';
 import { AngleMemo } from './mrope.js';
-import { ropeInvFreq } from './rope.js';
+import { invFreqLadder } from './rope.js';
+import {
+  asPartOf, checkAttentionFactor, checkBase, checkCount, checkHead, checkIntegers, checkOptions, checkPositions, checkReals, checkRequiredOptions,
+  checkRotaryDim, checkTableSize, optionalNumber,
+} from './checks.js';
 
 /** FLUX.1's axes_dim (FluxTransformer2DModel `axes_dims_rope`): 16 channels for axis 0, 56 for rows, 56 for columns. */
 export const FLUX_AXES_DIM: readonly number[] = [16, 56, 56];
@@ -38,19 +42,21 @@ export interface FluxPositionsOptions {
  * `FluxTransformer2DModel.forward`).
  */
 export function fluxPositions(options: FluxPositionsOptions): Tensor {
-  const { textLength, height, width, axis0 = 0 } = options;
-  for (const [name, v] of [['textLength', textLength], ['height', height], ['width', width]] as const) {
-    if (!Number.isInteger(v) || v < 0) throw new ValueError('fluxPositions', `${name} must be a non-negative integer — ${name}=${v}`, name);
-  }
-  if (!Number.isFinite(axis0)) throw new ValueError('fluxPositions', `axis0 must be a finite number — axis0=${axis0}`, 'axis0');
+  const op = 'fluxPositions';
+  const o = checkRequiredOptions(op, options, ['textLength', 'height', 'width', 'axis0'], '{ textLength, height, width }');
+  const textLength = checkCount(op, 'textLength', o.textLength);
+  const height = checkCount(op, 'height', o.height);
+  const width = checkCount(op, 'width', o.width);
+  const axis0 = optionalNumber(op, 'axis0', o.axis0, 0);
   const n = textLength + height * width;
+  checkTableSize(op, 'textLength + height × width', n, 3);
   const ids = new Float64Array(n * 3); // text rows stay 0
-  let o = textLength * 3;
+  let at = textLength * 3;
   for (let r = 0; r < height; r++) {
-    for (let c = 0; c < width; c++, o += 3) {
-      ids[o] = axis0;
-      ids[o + 1] = r;
-      ids[o + 2] = c;
+    for (let c = 0; c < width; c++, at += 3) {
+      ids[at] = axis0;
+      ids[at + 1] = r;
+      ids[at + 2] = c;
     }
   }
   return new Tensor(ids, [n, 3]);
@@ -62,7 +68,7 @@ export function fluxPositions(options: FluxPositionsOptions): Tensor {
  */
 export function fluxLatentGrid(pixelHeight: number, pixelWidth: number, vaeScaleFactor = 8): [number, number] {
   for (const [name, v] of [['pixelHeight', pixelHeight], ['pixelWidth', pixelWidth], ['vaeScaleFactor', vaeScaleFactor]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new ValueError('fluxLatentGrid', `${name} must be a positive integer — ${name}=${v}`, name);
+    expectNumber('fluxLatentGrid', name, v, { integer: true, above: 0 });
   }
   return [Math.floor(pixelHeight / (2 * vaeScaleFactor)), Math.floor(pixelWidth / (2 * vaeScaleFactor))];
 }
@@ -72,12 +78,19 @@ export function fluxLatentGrid(pixelHeight: number, pixelWidth: number, vaeScale
  * (get_1d_rotary_pos_embed per axis, concatenated by FluxPosEmbed); F is zero outside the block.
  */
 export function fluxFrequencies(axesDim: readonly number[] = FLUX_AXES_DIM, theta = 10000): Tensor {
-  if (!Array.isArray(axesDim) || axesDim.length === 0 || axesDim.some((d) => !Number.isInteger(d) || d <= 0 || d % 2 !== 0)) {
-    throw new ValueError('fluxFrequencies', `axesDim must be positive even channel counts — axesDim=[${String(axesDim)}] (each axis rotates pairs)`, 'axesDim');
-  }
-  if (!(theta > 1) || !Number.isFinite(theta)) throw new ValueError('fluxFrequencies', `theta must be finite and > 1 — theta=${theta}`, 'theta');
-  const ladder = axesDim.flatMap((d) => Array.from(ropeInvFreq(d, theta)));
-  return allocateFrequencies(sectionAxes(axesDim.map((d) => d / 2)), ladder, axesDim.length);
+  return frequencies('fluxFrequencies', axesDim, theta);
+}
+
+/** fluxFrequencies with `op` naming the caller; axesDim and theta checked here. */
+function frequencies(op: string, axesDim: unknown, theta: unknown): Tensor {
+  const dims = checkIntegers(op, 'axesDim', axesDim);
+  if (dims.length === 0) throw new ValueError(op, `axesDim must be positive even channel counts, one per axis — axesDim=[] (each axis rotates pairs)`, 'axesDim');
+  dims.forEach((d, a) => checkRotaryDim(op, `axesDim[${a}]`, d));
+  const base = checkBase(op, 'theta', theta);
+  const P = dims.reduce((p, d) => p + d / 2, 0);
+  checkTableSize(op, 'axes × pairs of axesDim', dims.length, P);
+  const ladder = dims.flatMap((d) => Array.from(invFreqLadder(d, base)));
+  return allocate(op, sectionsOf(op, dims.map((d) => d / 2)), ladder, dims.length);
 }
 
 /**
@@ -85,14 +98,24 @@ export function fluxFrequencies(axesDim: readonly number[] = FLUX_AXES_DIM, thet
  * gen_rope_probing_dataset.py `get_rotary_emb`). ids: [n, 3].
  */
 export function fluxShiftImageIds(ids: Tensor, textLength: number, shift: readonly [number, number]): Tensor {
-  if (ids.ndim !== 2 || ids.shape[1] !== 3) throw new ShapeError('fluxShiftImageIds', `ids must be [n, 3] — ids=${fmtShape(ids.shape)}`, 'ids');
-  if (!Number.isInteger(textLength) || textLength < 0 || textLength > ids.shape[0]!) {
-    throw new ValueError('fluxShiftImageIds', `textLength must be an integer in [0, ${ids.shape[0]}] — textLength=${textLength}`, 'textLength');
-  }
-  const [dh, dw] = shift;
-  if (!Number.isFinite(dh) || !Number.isFinite(dw)) throw new ValueError('fluxShiftImageIds', `shift must be two finite numbers — shift=[${String(shift)}]`, 'shift');
+  return shiftIds('fluxShiftImageIds', ids, textLength, shift, 'textLength', 'shift');
+}
+
+/** A shift (Δh, Δw): two finite numbers. */
+function checkShift(op: string, arg: string, shift: unknown): [number, number] {
+  const s = checkReals(op, arg, shift);
+  if (s.length !== 2) throw new ValueError(op, `${arg} must be two finite numbers (Δh, Δw) — ${arg}=[${Array.from(s).join(',')}]`, arg);
+  return [s[0]!, s[1]!];
+}
+
+/** fluxShiftImageIds with `op` naming the caller and the names its arguments have there. */
+function shiftIds(op: string, ids: unknown, textLength: unknown, shift: unknown, textArg: string, shiftArg: string): Tensor {
+  checkPositions(op, 'ids', ids);
+  if (ids.ndim !== 2 || ids.shape[1] !== 3) throw new ShapeError(op, `ids must be [n, 3] — ids=${fmtShape(ids.shape)}`, 'ids');
+  const text = expectNumber(op, textArg, textLength, { integer: true, min: 0, max: ids.shape[0]! });
+  const [dh, dw] = checkShift(op, shiftArg, shift);
   const out = Float64Array.from(ids.data);
-  for (let o = textLength * 3; o < out.length; o += 3) {
+  for (let o = text * 3; o < out.length; o += 3) {
     out[o + 1] += dh;
     out[o + 2] += dw;
   }
@@ -115,7 +138,10 @@ export class FluxRoPE extends MultiAxisRoPE {
   #memo = new AngleMemo();
 
   constructor(axesDim: readonly number[] = FLUX_AXES_DIM, options: FluxRoPEOptions = {}) {
-    super(fluxFrequencies(axesDim, options.theta ?? 10000), { layout: 'interleaved', attentionFactor: options.attentionFactor ?? 1, name: 'flux-rope' });
+    const op = 'FluxRoPE';
+    const o = checkOptions(op, options, ['theta', 'attentionFactor']);
+    const F = frequencies(op, axesDim, o.theta === undefined ? 10000 : o.theta);
+    super(F, { layout: 'interleaved', attentionFactor: checkAttentionFactor(op, o.attentionFactor), name: 'flux-rope' });
     this.axesDim = [...axesDim];
     this.headDim = axesDim.reduce((a, d) => a + d, 0);
   }
@@ -142,7 +168,16 @@ export interface FreeFluxProbeOptions {
  * by its ids; k is left unrotated or rotated by the shifted ids. q, k: [B, H, n, Σ axesDim]; ids [n, 3].
  */
 export function freeFluxProbe(rope: FluxRoPE, q: Tensor, k: Tensor, ids: Tensor, options: FreeFluxProbeOptions): EncodedQK {
-  const qRot = rope.rotate(q, ids);
-  if (options.keys === 'unrotated') return { q: qRot, k };
-  return { q: qRot, k: rope.rotate(k, fluxShiftImageIds(ids, options.textLength, options.keys)) };
+  const op = 'freeFluxProbe';
+  if (!(rope instanceof FluxRoPE)) throw new DTypeError(op, `rope must be a FluxRoPE, got ${describeValue(rope)}`, 'rope');
+  checkHead(op, 'q', q, rope.headDim);
+  checkHead(op, 'k', k, rope.headDim);
+  checkPositions(op, 'ids', ids);
+  if (ids.ndim !== 2 || ids.shape[1] !== 3) throw new ShapeError(op, `ids must be [n, 3] — ids=${fmtShape(ids.shape)}`, 'ids');
+  const o = checkRequiredOptions(op, options, ['textLength', 'keys'], '{ textLength, keys }');
+  expectNumber(op, 'textLength', o.textLength, { integer: true, min: 0, max: ids.shape[0]! });
+  const keys: unknown = o.keys;
+  if (keys !== 'unrotated' && !Array.isArray(keys)) throw new DTypeError(op, `keys must be 'unrotated' or a shift [Δh, Δw], got ${describeValue(keys)}`, 'keys');
+  const kIds = keys === 'unrotated' ? null : shiftIds(op, ids, o.textLength, keys, 'textLength', 'keys');
+  return asPartOf(op, () => ({ q: rope.rotate(q, ids), k: kIds === null ? k : rope.rotate(k, kIds) }));
 }

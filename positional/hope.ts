@@ -15,13 +15,14 @@
  * Time is still encoded, through the t offset inside h and w; the t row itself never reaches a rotation.
  * Segments, results and defaults are those of ropelab's M-RoPE/VideoRoPE (mrope.ts): spatialMergeSize 2, base 1e6.
  */
-import { Generator, ShapeError, Tensor, ValueError, fmtShape } from '../core/index.js';
+import { DTypeError, Generator, ShapeError, Tensor, ValueError, describeValue, fmtShape } from '../core/index.js';
 import type { Positions } from './encoding.js';
-import { MultiAxisRoPE, allocateFrequencies, multiAxisAngles } from './multi-axis.js';
+import { MultiAxisRoPE, allocate, axisAngles } from './multi-axis.js';
 import {
-  AngleMemo, mergeSizeOf, mropeInvFreq, type MRoPEOptions, type MRopeFrequencyOptions, type MRopePositionOptions,
-  type MRopePositions, type MRopeSegment,
+  AngleMemo, ENCODING_KEYS, FREQUENCY_KEYS, checkSections, encodingOptions, mergeSizeOf, sectionInvFreq, type MRoPEOptions, type MRopeFrequencyOptions,
+  type MRopePositionOptions, type MRopePositions, type MRopeSegment,
 } from './mrope.js';
+import { checkOptions, checkPositions, checkReals, checkRequiredOptions } from './checks.js';
 import { diagonalPositions } from './video-rope.js';
 
 /** The spacings dynamic temporal scaling draws from while training (modeling_hope.py `forward`). */
@@ -39,22 +40,28 @@ export type HopeAxis = 'h' | 'w' | null;
  * reference (it regroups the sections to [s_t, s_h + s_w]).
  */
 export function hopeAxisOfPair(mropeSection: readonly number[]): HopeAxis[] {
-  if (!Array.isArray(mropeSection) || mropeSection.length !== 3 || mropeSection.some((s) => !Number.isInteger(s) || s < 0)) {
-    throw new ValueError('hopeAxisOfPair', `mropeSection is not three non-negative integers — mropeSection=[${String(mropeSection)}] (pairs for t, h, w)`, 'mropeSection');
-  }
-  const spatial = mropeSection[1]! + mropeSection[2]!;
-  return Array.from({ length: spatial + mropeSection[0]! }, (_, j): HopeAxis => (j >= spatial ? null : j % 2 === 0 ? 'h' : 'w'));
+  return axisOfPair('hopeAxisOfPair', mropeSection);
+}
+
+/** hopeAxisOfPair with `op` naming the caller. */
+function axisOfPair(op: string, mropeSection: unknown): HopeAxis[] {
+  const [st, sh, sw] = checkSections(op, mropeSection);
+  const spatial = sh + sw;
+  return Array.from({ length: spatial + st }, (_, j): HopeAxis => (j >= spatial ? null : j % 2 === 0 ? 'h' : 'w'));
 }
 
 const AXIS_INDEX = { h: 1, w: 2 } as const;
 
-function frequenciesOf(invFreq: ArrayLike<number>, mropeSection: readonly number[]): Tensor {
-  return allocateFrequencies(hopeAxisOfPair(mropeSection).map((a) => (a === null ? null : AXIS_INDEX[a])), invFreq, 3);
+/** F [3, P] of a HoPE head after checking headDim, sections and the frequency fields of `options` under `op`. */
+function frequenciesOf(op: string, headDim: unknown, mropeSection: unknown, options: MRopeFrequencyOptions): { F: Tensor; invFreq: Float64Array } {
+  const invFreq = sectionInvFreq(op, headDim, mropeSection, options);
+  return { F: allocate(op, axisOfPair(op, mropeSection).map((a) => (a === null ? null : AXIS_INDEX[a])), invFreq, 3), invFreq };
 }
 
 /** F [3, headDim/2] over rows (t, h, w): θ_j on row h (even spatial j) or w (odd), row t and the last s_t pairs 0. */
 export function hopeFrequencies(headDim: number, mropeSection: readonly number[], options: MRopeFrequencyOptions = {}): Tensor {
-  return frequenciesOf(mropeInvFreq(headDim, mropeSection, options, 'hopeFrequencies'), mropeSection);
+  const op = 'hopeFrequencies';
+  return frequenciesOf(op, headDim, mropeSection, checkOptions(op, options, FREQUENCY_KEYS)).F;
 }
 
 export interface HopeAnglesOptions extends MRopeFrequencyOptions {
@@ -69,12 +76,15 @@ export interface HopeAnglesOptions extends MRopeFrequencyOptions {
  * θ_j = base^(−2j/headDim), base default 1e6. Differentiable in positions.
  */
 export function hopeAngles(positions: Tensor, options: HopeAnglesOptions): Tensor {
-  const F = frequenciesOf(mropeInvFreq(options.headDim, options.mropeSection, options, 'hopeAngles'), options.mropeSection);
-  if (positions.ndim === 1) return multiAxisAngles(positions.unsqueeze(-1).expand([positions.shape[0]!, 3]), F);
+  const op = 'hopeAngles';
+  checkPositions(op, 'positions', positions);
+  const o = checkRequiredOptions(op, options, ['headDim', 'mropeSection', ...FREQUENCY_KEYS], '{ headDim, mropeSection }');
+  const { F } = frequenciesOf(op, o.headDim, o.mropeSection, o);
+  if (positions.ndim === 1) return axisAngles(op, positions.unsqueeze(-1).expand([positions.shape[0]!, 3]), F);
   if ((positions.ndim !== 2 && positions.ndim !== 3) || positions.shape[positions.ndim - 1] !== 3) {
-    throw new ShapeError('hopeAngles', `positions are not [N], [N, 3] or [B, N, 3] (t, h, w) — positions=${fmtShape(positions.shape)}`, 'positions');
+    throw new ShapeError(op, `positions are not [N], [N, 3] or [B, N, 3] (t, h, w) — positions=${fmtShape(positions.shape)}`, 'positions');
   }
-  return multiAxisAngles(positions, F);
+  return axisAngles(op, positions, F);
 }
 
 /** Training-time dynamic temporal scaling: γ drawn uniformly from `scales` with `generator`, once per vision segment. */
@@ -94,16 +104,25 @@ export interface HopePositions extends MRopePositions {
   readonly temporalScales: readonly number[];
 }
 
-function checkScales(op: string, scales: readonly number[]): void {
-  if (!Array.isArray(scales) || scales.length === 0 || scales.some((v) => !(v > 0) || !Number.isFinite(v))) {
-    throw new ValueError(op, `scales is not a non-empty list of finite positive spacings — scales=[${String(scales)}]`, 'scales');
+/** A non-empty list of finite spacings > 0 (a copy). */
+function checkScales(op: string, scales: unknown): Float64Array {
+  const list = checkReals(op, 'scales', scales);
+  if (list.length === 0 || list.some((v) => !(v > 0))) {
+    throw new ValueError(op, `scales is not a non-empty list of finite positive spacings — scales=[${Array.from(list).join(',')}]`, 'scales');
   }
+  return list;
+}
+
+function checkSampler(op: string, arg: string, generator: unknown): asserts generator is Generator {
+  if (!(generator instanceof Generator)) throw new DTypeError(op, `${arg} must be a Generator, got ${describeValue(generator)}`, arg);
 }
 
 /** One draw of dynamic temporal scaling: scales[u], u uniform over the indices (the reference's random.choice). */
 export function sampleTemporalScale(generator: Generator, scales: readonly number[] = HOPE_TRAINING_SCALES): number {
-  checkScales('sampleTemporalScale', scales);
-  return scales[generator.int(0, scales.length)]!;
+  const op = 'sampleTemporalScale';
+  checkSampler(op, 'generator', generator);
+  const list = checkScales(op, scales);
+  return list[generator.int(0, list.length)]!;
 }
 
 /**
@@ -115,17 +134,24 @@ export function sampleTemporalScale(generator: Generator, scales: readonly numbe
  */
 export function hopePositions(segments: readonly MRopeSegment[], options: HopePositionOptions): HopePositions {
   const op = 'hopePositions';
-  const scale = options?.temporalScale;
+  const o = checkRequiredOptions(op, options, ['spatialMergeSize', 'temporalScale'], '{ temporalScale }');
+  const scale: unknown = o.temporalScale;
+  let sample: () => number;
   if (typeof scale === 'number') {
     if (!(scale > 0) || !Number.isFinite(scale)) {
       throw new ValueError(op, `temporalScale is not a finite positive spacing — temporalScale=${scale} (the reference asserts γ > 0 at inference)`, 'temporalScale');
     }
-  } else if (scale === undefined || scale === null || !(scale.generator instanceof Generator)) {
-    throw new ValueError(op, `temporalScale is neither a spacing γ nor { generator, scales? } — temporalScale=${String(scale)}`, 'temporalScale');
-  } else checkScales(op, scale.scales ?? HOPE_TRAINING_SCALES);
+    sample = () => scale;
+  } else if (scale === null || typeof scale !== 'object' || !((scale as HopeScaleSampling).generator instanceof Generator)) {
+    throw new ValueError(op, `temporalScale is neither a spacing γ nor { generator, scales? } — temporalScale=${describeValue(scale)}`, 'temporalScale');
+  } else {
+    const sampler = checkOptions(op, scale as HopeScaleSampling, ['generator', 'scales'], 'temporalScale');
+    const scales = checkScales(op, sampler.scales === undefined ? HOPE_TRAINING_SCALES : sampler.scales);
+    sample = () => scales[sampler.generator.int(0, scales.length)]!;
+  }
   const temporalScales: number[] = [];
-  const positions = diagonalPositions(segments, mergeSizeOf(options, op), op, () => {
-    const gamma = typeof scale === 'number' ? scale : sampleTemporalScale(scale.generator, scale.scales);
+  const positions = diagonalPositions(segments, mergeSizeOf(o, op), op, () => {
+    const gamma = sample();
     temporalScales.push(gamma);
     return gamma; // dynamic temporal scaling: t = s + γ·τ on VideoRoPE's diagonal layout
   });
@@ -148,16 +174,13 @@ export class HoPE extends MultiAxisRoPE {
   #memo = new AngleMemo();
 
   constructor(readonly headDim: number, mropeSection: readonly number[], options: HoPEOptions = {}) {
-    const invFreq = mropeInvFreq(headDim, mropeSection, options, 'HoPE');
-    super(frequenciesOf(invFreq, mropeSection), {
-      layout: options.layout ?? 'half',
-      attentionFactor: options.attentionFactor ?? 1,
-      name: 'hope',
-      headDim,
-    });
+    const op = 'HoPE';
+    const o = checkOptions(op, options, ENCODING_KEYS);
+    const { F, invFreq } = frequenciesOf(op, headDim, mropeSection, o);
+    super(F, { ...encodingOptions(op, o), name: 'hope', headDim });
     this.mropeSection = [mropeSection[0]!, mropeSection[1]!, mropeSection[2]!];
     this.invFreq = invFreq;
-    this.axisOfPair = hopeAxisOfPair(mropeSection);
+    this.axisOfPair = axisOfPair(op, mropeSection);
     this.temporalPairs = mropeSection[0]!;
   }
 

@@ -13,9 +13,11 @@
  * - `delta` = max id + 1 − L, unclamped (can be negative), as the current HF code; the legacy code clamped it at 0;
  * - ids are float64 (the builders here and in video-rope.ts share the segment format and the result type).
  */
-import { ShapeError, Tensor, ValueError } from '../core/index.js';
-import { MultiAxisRoPE, allocateFrequencies, sectionAxes } from './multi-axis.js';
-import { checkBase, checkInvFreq } from './checks.js';
+import { DTypeError, ShapeError, Tensor, ValueError, describeValue, expectNumber } from '../core/index.js';
+import { MultiAxisRoPE, allocate, sectionsOf } from './multi-axis.js';
+import {
+  checkAttentionFactor, checkBase, checkCount, checkInvFreq, checkLayout, checkOptions, checkReals, checkRotaryDim, checkTableSize,
+} from './checks.js';
 import { invFreqLadder, type PairLayout } from './rope.js';
 import type { Positions } from './encoding.js';
 
@@ -48,7 +50,7 @@ export interface MRopePositions {
 /** The LLM grid [t, h/m, w/m] of an image/video segment, after validating it; `op` names the caller in errors. */
 export function llmGrid(segment: MRopeSegment, index: number, spatialMergeSize: number, op: string): [number, number, number] {
   const where = `segments[${index}]`;
-  if (segment === null || typeof segment !== 'object') throw new ValueError(op, `${where} is not a segment object — got ${String(segment)} ({type:'text', length} or {type:'image'|'video', grid:[t,h,w]})`, 'segments');
+  if (segment === null || typeof segment !== 'object') throw new DTypeError(op, `${where} is not a segment object — got ${describeValue(segment)} ({type:'text', length} or {type:'image'|'video', grid:[t,h,w]})`, 'segments');
   if (segment.type !== 'image' && segment.type !== 'video') {
     throw new ValueError(op, `${where} has unknown type — type=${String((segment as { type: unknown }).type)} ('text', 'image' or 'video')`, 'segments');
   }
@@ -70,26 +72,34 @@ function textLength(segment: { readonly length: number }, index: number, op: str
   return L;
 }
 
-/** spatialMergeSize after validation (positive integer, default 2). */
+/** spatialMergeSize of checked options (positive integer; undefined gives 2, null is refused). */
 export function mergeSizeOf(options: MRopePositionOptions, op: string): number {
-  const m = options.spatialMergeSize ?? 2;
+  const m: unknown = options.spatialMergeSize;
+  if (m === undefined) return 2;
+  if (typeof m !== 'number') throw new DTypeError(op, `spatialMergeSize must be a positive integer, got ${describeValue(m)}`, 'spatialMergeSize');
   if (!Number.isInteger(m) || m < 1) throw new ValueError(op, `spatialMergeSize is not a positive integer — spatialMergeSize=${m}`, 'spatialMergeSize');
   return m;
 }
 
 /** Number of LLM tokens the segments produce. */
 export function segmentTokenCount(segments: readonly MRopeSegment[], options: MRopePositionOptions = {}): number {
-  return countTokens(segments, mergeSizeOf(options, 'segmentTokenCount'), 'segmentTokenCount');
+  const op = 'segmentTokenCount';
+  return countTokens(segments, mergeSizeOf(checkOptions(op, options, ['spatialMergeSize']), op), op);
 }
 
-/** Tokens of validated segments (merge size m); `op` names the caller in errors. */
-export function countTokens(segments: readonly MRopeSegment[], m: number, op: string): number {
-  if (!Array.isArray(segments)) throw new ValueError(op, `segments is not an array — segments=${String(segments)}`, 'segments');
-  return segments.reduce((n, s, i) => {
+/**
+ * Tokens of the segments, checked (merge size m); `op` names the caller in errors. With `rows`, the id table
+ * [rows][L] a builder will allocate must fit in tensors (checked before anything is allocated).
+ */
+export function countTokens(segments: readonly MRopeSegment[], m: number, op: string, rows?: number): number {
+  if (!Array.isArray(segments)) throw new DTypeError(op, `segments is not an array — segments=${describeValue(segments)}`, 'segments');
+  const L = segments.reduce((n: number, s, i) => {
     if (s !== null && typeof s === 'object' && s.type === 'text') return n + textLength(s, i, op);
     const [t, h, w] = llmGrid(s, i, m, op);
     return n + t * h * w;
   }, 0);
+  if (rows !== undefined) checkTableSize(op, 'segments', L, rows);
+  return L;
 }
 
 /**
@@ -100,8 +110,8 @@ export function countTokens(segments: readonly MRopeSegment[], m: number, op: st
  */
 export function buildMRopePositions(segments: readonly MRopeSegment[], options: MRopePositionOptions = {}): MRopePositions {
   const op = 'buildMRopePositions';
-  const m = mergeSizeOf(options, op);
-  const L = countTokens(segments, m, op);
+  const m = mergeSizeOf(checkOptions(op, options, ['spatialMergeSize']), op);
+  const L = countTokens(segments, m, op, 3);
   const ids: [Float64Array, Float64Array, Float64Array] = [new Float64Array(L), new Float64Array(L), new Float64Array(L)];
   const offsets: number[] = [];
   let n = 0;
@@ -130,12 +140,16 @@ export function buildMRopePositions(segments: readonly MRopeSegment[], options: 
 
 /** ids [3][L] (rows t, h, w) → positions Tensor [L, 3] for `MRoPE` / `VideoRoPE` (float64). */
 export function mropePositionsTensor(ids: readonly ArrayLike<number>[]): Tensor {
-  if (ids.length !== 3 || ids.some((row) => row.length !== ids[0]!.length)) {
-    throw new ShapeError('mropePositionsTensor', `ids must be three rows (t, h, w) of equal length — got ${ids.length} rows of lengths [${ids.map((r) => r.length).join(',')}]`, 'ids');
+  const op = 'mropePositionsTensor';
+  if (!Array.isArray(ids)) throw new DTypeError(op, `ids must be three rows (t, h, w) of position ids, got ${describeValue(ids)}`, 'ids');
+  const rows = ids.map((row: unknown, a) => checkReals(op, `ids[${a}]`, row));
+  if (rows.length !== 3 || rows.some((row) => row.length !== rows[0]!.length)) {
+    throw new ShapeError(op, `ids must be three rows (t, h, w) of equal length — got ${rows.length} rows of lengths [${rows.map((r) => r.length).join(',')}]`, 'ids');
   }
-  const L = ids[0]!.length;
+  const L = rows[0]!.length;
+  checkTableSize(op, 'ids', L, 3);
   const out = new Float64Array(3 * L);
-  for (let n = 0; n < L; n++) for (let a = 0; a < 3; a++) out[3 * n + a] = ids[a]![n]!;
+  for (let n = 0; n < L; n++) for (let a = 0; a < 3; a++) out[3 * n + a] = rows[a]![n]!;
   return new Tensor(out, [L, 3]);
 }
 
@@ -144,10 +158,11 @@ export function mropePositionsTensor(ids: readonly ArrayLike<number>[]): Tensor 
  * (HF `prepare_inputs_for_generation` with cached rope_deltas). 1-D: `MRoPE` / `VideoRoPE` copy them to t, h, w.
  */
 export function mropeDecodePositions(delta: number, start: number, count = 1): Tensor {
-  if (!Number.isFinite(delta)) throw new ValueError('mropeDecodePositions', `delta is not finite — delta=${delta}`, 'delta');
-  if (!Number.isInteger(start) || start < 0) throw new ValueError('mropeDecodePositions', `start is not a non-negative integer — start=${start} (a cache index)`, 'start');
-  if (!Number.isInteger(count) || count < 0) throw new ValueError('mropeDecodePositions', `count is not a non-negative integer — count=${count}`, 'count');
-  return new Tensor(Float64Array.from({ length: count }, (_, i) => start + i + delta), [count]);
+  const op = 'mropeDecodePositions';
+  const d = expectNumber(op, 'delta', delta); // fractional for VideoRoPE / HoPE spacings (e.g. γ = 0.75)
+  const s = expectNumber(op, 'start', start, { integer: true, min: 0 });
+  const n = checkCount(op, 'count', count);
+  return new Tensor(Float64Array.from({ length: n }, (_, i) => s + i + d), [n]);
 }
 
 // ── frequencies ──
@@ -165,23 +180,54 @@ export interface MRopeFrequencyOptions {
  * caller in errors.
  */
 export function mropeInvFreq(headDim: number, mropeSection: readonly number[], options: MRopeFrequencyOptions = {}, op = 'mropeInvFreq'): Float64Array {
-  if (!Number.isInteger(headDim) || headDim <= 0 || headDim % 2 !== 0) throw new ValueError(op, `headDim is not a positive even integer — headDim=${headDim}`, 'headDim');
-  if (!Array.isArray(mropeSection) || mropeSection.length !== 3 || mropeSection.some((s) => !Number.isInteger(s) || s < 0)) {
-    throw new ValueError(op, `mropeSection is not three non-negative integers — mropeSection=[${String(mropeSection)}] (pairs for t, h, w)`, 'mropeSection');
+  if (typeof op !== 'string') throw new DTypeError('mropeInvFreq', `op must be the name of the caller, got ${describeValue(op)}`, 'op');
+  return sectionInvFreq(op, headDim, mropeSection, checkOptions(op, options, FREQUENCY_KEYS));
+}
+
+/** The option keys of the frequency functions. */
+export const FREQUENCY_KEYS = ['base', 'invFreq'] as const;
+
+/** A [t, h, w] section list: three non-negative integers (`op` names the caller). */
+export function checkSections(op: string, mropeSection: unknown): [number, number, number] {
+  if (!Array.isArray(mropeSection) || mropeSection.length !== 3 || mropeSection.some((s) => typeof s !== 'number' || !Number.isInteger(s) || s < 0)) {
+    const shown = Array.isArray(mropeSection) ? `[${mropeSection.map((v) => describeValue(v)).join(',')}]` : describeValue(mropeSection);
+    throw new ValueError(op, `mropeSection is not three non-negative integers — mropeSection=${shown} (pairs for t, h, w)`, 'mropeSection');
   }
-  const total = mropeSection[0]! + mropeSection[1]! + mropeSection[2]!;
-  if (total !== headDim / 2) {
-    throw new ValueError(op, `mropeSection sums to ${total} — mropeSection=[${mropeSection.join(',')}], headDim=${headDim} (sum must be headDim/2 = ${headDim / 2})`, 'mropeSection');
+  return [mropeSection[0], mropeSection[1], mropeSection[2]];
+}
+
+/**
+ * mropeInvFreq of options whose keys the caller checked (they may hold its own options too): headDim, the sections
+ * and the base / invFreq fields are checked under `op`.
+ */
+export function sectionInvFreq(op: string, headDim: unknown, mropeSection: unknown, options: MRopeFrequencyOptions): Float64Array {
+  const d = checkRotaryDim(op, 'headDim', headDim);
+  const sections = checkSections(op, mropeSection);
+  const total = sections[0] + sections[1] + sections[2];
+  if (total !== d / 2) {
+    throw new ValueError(op, `mropeSection sums to ${total} — mropeSection=[${sections.join(',')}], headDim=${d} (sum must be headDim/2 = ${d / 2})`, 'mropeSection');
   }
-  if (options.invFreq !== undefined) return checkInvFreq(op, 'invFreq', options.invFreq, headDim / 2);
-  return invFreqLadder(headDim, options.base === undefined ? 1e6 : checkBase(op, 'base', options.base));
+  if (options.invFreq !== undefined) return checkInvFreq(op, 'invFreq', options.invFreq, d / 2);
+  return invFreqLadder(d, options.base === undefined ? 1e6 : checkBase(op, 'base', options.base));
 }
 
 /** F [3, headDim/2]: pair j reads axis t for j < s_t, h for the next s_h pairs, w for the last s_w (spec §2.2). */
 export function mropeFrequencies(headDim: number, mropeSection: readonly number[], options: MRopeFrequencyOptions = {}): Tensor {
-  const invFreq = mropeInvFreq(headDim, mropeSection, options, 'mropeFrequencies');
-  return allocateFrequencies(sectionAxes(mropeSection), invFreq, 3);
+  const op = 'mropeFrequencies';
+  const invFreq = sectionInvFreq(op, headDim, mropeSection, checkOptions(op, options, FREQUENCY_KEYS));
+  return allocate(op, sectionsOf(op, mropeSection), invFreq, 3);
 }
+
+/**
+ * The options a MultiAxisRoPE subclass (MRoPE, VideoRoPE, HoPE) passes on, checked under `op`: undefined keeps the
+ * default, null and wrong values are refused.
+ */
+export function encodingOptions(op: string, options: MRoPEOptions): { layout: PairLayout; attentionFactor: number } {
+  return { layout: checkLayout(op, options.layout), attentionFactor: checkAttentionFactor(op, options.attentionFactor) };
+}
+
+/** The option keys of MRoPE, VideoRoPE and HoPE. */
+export const ENCODING_KEYS = [...FREQUENCY_KEYS, 'layout', 'attentionFactor'] as const;
 
 // ── encoding ──
 
@@ -226,13 +272,10 @@ export class MRoPE extends MultiAxisRoPE {
   #memo = new AngleMemo();
 
   constructor(readonly headDim: number, mropeSection: readonly number[], options: MRoPEOptions = {}) {
-    const invFreq = mropeInvFreq(headDim, mropeSection, options, 'MRoPE');
-    super(allocateFrequencies(sectionAxes(mropeSection), invFreq, 3), {
-      layout: options.layout ?? 'half',
-      attentionFactor: options.attentionFactor ?? 1,
-      name: 'mrope',
-      headDim,
-    });
+    const op = 'MRoPE';
+    const o = checkOptions(op, options, ENCODING_KEYS);
+    const invFreq = sectionInvFreq(op, headDim, mropeSection, o);
+    super(allocate(op, sectionsOf(op, mropeSection), invFreq, 3), { ...encodingOptions(op, o), name: 'mrope', headDim });
     this.mropeSection = [mropeSection[0]!, mropeSection[1]!, mropeSection[2]!];
     this.invFreq = invFreq;
   }

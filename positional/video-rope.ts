@@ -14,12 +14,13 @@
  * fractional (δ is a float) and negative (centring in a first segment). The reference forms ids in float32; here
  * they are float64, equal whenever δ·τ and the ids are exact in float32 (any dyadic δ at moderate lengths).
  */
-import { Tensor, ValueError } from '../core/index.js';
-import { MultiAxisRoPE, allocateFrequencies } from './multi-axis.js';
+import { DTypeError, Tensor, ValueError, describeValue } from '../core/index.js';
+import { MultiAxisRoPE, allocate } from './multi-axis.js';
 import {
-  AngleMemo, countTokens, llmGrid, mergeSizeOf, mropeInvFreq, type MRoPEOptions, type MRopeFrequencyOptions, type MRopePositionOptions,
-  type MRopePositions, type MRopeSegment,
+  AngleMemo, ENCODING_KEYS, FREQUENCY_KEYS, checkSections, countTokens, encodingOptions, llmGrid, mergeSizeOf, sectionInvFreq, type MRoPEOptions,
+  type MRopeFrequencyOptions, type MRopePositionOptions, type MRopePositions, type MRopeSegment,
 } from './mrope.js';
+import { checkOptions } from './checks.js';
 import type { Positions } from './encoding.js';
 
 export interface VideoRopePositionOptions extends MRopePositionOptions {
@@ -35,8 +36,10 @@ export interface VideoRopePositionOptions extends MRopePositionOptions {
  */
 export function videoRopePositions(segments: readonly MRopeSegment[], options: VideoRopePositionOptions = {}): MRopePositions {
   const op = 'videoRopePositions';
-  const m = mergeSizeOf(options, op);
-  const spacing = options.temporalSpacing ?? 2;
+  const o = checkOptions(op, options, ['spatialMergeSize', 'temporalSpacing']);
+  const m = mergeSizeOf(o, op);
+  const spacing: unknown = o.temporalSpacing === undefined ? 2 : o.temporalSpacing;
+  if (typeof spacing !== 'number') throw new DTypeError(op, `temporalSpacing must be a finite number ≥ 0, got ${describeValue(spacing)}`, 'temporalSpacing');
   if (!Number.isFinite(spacing) || spacing < 0) throw new ValueError(op, `temporalSpacing is not a finite number ≥ 0 — temporalSpacing=${spacing} (δ, the frame step)`, 'temporalSpacing');
   return diagonalPositions(segments, m, op, () => spacing);
 }
@@ -47,7 +50,7 @@ export function videoRopePositions(segments: readonly MRopeSegment[], options: V
  * h and w centred on t; after a block, base = t-row max + 1 (same order of operations as the references).
  */
 export function diagonalPositions(segments: readonly MRopeSegment[], m: number, op: string, spacingOf: (segment: number) => number): MRopePositions {
-  const L = countTokens(segments, m, op);
+  const L = countTokens(segments, m, op, 3);
   const ids: [Float64Array, Float64Array, Float64Array] = [new Float64Array(L), new Float64Array(L), new Float64Array(L)];
   const offsets: number[] = [];
   let n = 0;
@@ -91,19 +94,23 @@ export type VideoRopeAxis = 't' | 'h' | 'w';
  * frequencies). Only the totals matter: [16, 24, 24] gives 24 h, 24 w, 16 t.
  */
 export function videoRopeAxisOfPair(mropeSection: readonly number[]): VideoRopeAxis[] {
-  if (!Array.isArray(mropeSection) || mropeSection.length !== 3 || mropeSection.some((s) => !Number.isInteger(s) || s < 0)) {
-    throw new ValueError('videoRopeAxisOfPair', `mropeSection is not three non-negative integers — mropeSection=[${String(mropeSection)}] (pairs for t, h, w)`, 'mropeSection');
-  }
-  const spatial = mropeSection[1]! + mropeSection[2]!;
-  return Array.from({ length: spatial + mropeSection[0]! }, (_, j): VideoRopeAxis => (j >= spatial ? 't' : j % 2 === 0 ? 'h' : 'w'));
+  return axisOfPair('videoRopeAxisOfPair', mropeSection);
+}
+
+/** videoRopeAxisOfPair with `op` naming the caller. */
+function axisOfPair(op: string, mropeSection: unknown): VideoRopeAxis[] {
+  const [st, sh, sw] = checkSections(op, mropeSection);
+  const spatial = sh + sw;
+  return Array.from({ length: spatial + st }, (_, j): VideoRopeAxis => (j >= spatial ? 't' : j % 2 === 0 ? 'h' : 'w'));
 }
 
 const AXIS_INDEX: Record<VideoRopeAxis, number> = { t: 0, h: 1, w: 2 };
 
 /** F [3, headDim/2] (rows t, h, w) with the LTA allocation; ω_j = base^(−2j/headDim), base default 1e6. */
 export function videoRopeFrequencies(headDim: number, mropeSection: readonly number[], options: MRopeFrequencyOptions = {}): Tensor {
-  const invFreq = mropeInvFreq(headDim, mropeSection, options, 'videoRopeFrequencies');
-  return allocateFrequencies(videoRopeAxisOfPair(mropeSection).map((a) => AXIS_INDEX[a]), invFreq, 3);
+  const op = 'videoRopeFrequencies';
+  const invFreq = sectionInvFreq(op, headDim, mropeSection, checkOptions(op, options, FREQUENCY_KEYS));
+  return allocate(op, axisOfPair(op, mropeSection).map((a) => AXIS_INDEX[a]), invFreq, 3);
 }
 
 export type VideoRoPEOptions = MRoPEOptions;
@@ -119,17 +126,14 @@ export class VideoRoPE extends MultiAxisRoPE {
   #memo = new AngleMemo();
 
   constructor(readonly headDim: number, mropeSection: readonly number[], options: VideoRoPEOptions = {}) {
-    const invFreq = mropeInvFreq(headDim, mropeSection, options, 'VideoRoPE');
-    const axisOfPair = videoRopeAxisOfPair(mropeSection);
-    super(allocateFrequencies(axisOfPair.map((a) => AXIS_INDEX[a]), invFreq, 3), {
-      layout: options.layout ?? 'half',
-      attentionFactor: options.attentionFactor ?? 1,
-      name: 'video-rope',
-      headDim,
-    });
+    const op = 'VideoRoPE';
+    const o = checkOptions(op, options, ENCODING_KEYS);
+    const invFreq = sectionInvFreq(op, headDim, mropeSection, o);
+    const axes = axisOfPair(op, mropeSection);
+    super(allocate(op, axes.map((a) => AXIS_INDEX[a]), invFreq, 3), { ...encodingOptions(op, o), name: 'video-rope', headDim });
     this.mropeSection = [mropeSection[0]!, mropeSection[1]!, mropeSection[2]!];
     this.invFreq = invFreq;
-    this.axisOfPair = axisOfPair;
+    this.axisOfPair = axes;
   }
 
   protected override tableFor(positions: Positions): Tensor {

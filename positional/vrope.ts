@@ -15,11 +15,11 @@
  * (default base 1e6 and the 'half' layout, as ropelab's M-RoPE and VideoRoPE — both configurable; the reference
  * does not say). Segments are M-RoPE's (mrope.ts), so one segment list drives M-RoPE, VideoRoPE, HoPE and VRoPE.
  */
-import { ShapeError, Tensor, ValueError, fmtShape } from '../core/index.js';
-import { MultiAxisRoPE, allocateFrequencies, interleavedAxes } from './multi-axis.js';
+import { ShapeError, Tensor, expectNumber, fmtShape } from '../core/index.js';
+import { MultiAxisRoPE, allocate } from './multi-axis.js';
 import type { Positions } from './encoding.js';
-import { AngleMemo, countTokens, llmGrid, mergeSizeOf, type MRopePositionOptions, type MRopeSegment } from './mrope.js';
-import { checkBase, checkInvFreq } from './checks.js';
+import { AngleMemo, countTokens, encodingOptions, llmGrid, mergeSizeOf, type MRopePositionOptions, type MRopeSegment } from './mrope.js';
+import { checkBase, checkInvFreq, checkOptions, checkPositions, checkRotaryDim, checkSize, checkTableSize } from './checks.js';
 import { invFreqLadder, type PairLayout } from './rope.js';
 
 /** Number of VRoPE virtual axes for 2-D frames (2^2 corner-reflected sums). */
@@ -50,10 +50,10 @@ export interface VRopePositions {
  */
 export function vropePositions(segments: readonly MRopeSegment[], options: VRopePositionOptions = {}): VRopePositions {
   const op = 'vropePositions';
-  const m = mergeSizeOf(options, op);
-  const { start = 0 } = options;
-  if (!Number.isFinite(start)) throw new ValueError(op, `start is not a finite number — start=${start}`, 'start');
-  const L = countTokens(segments, m, op);
+  const o = checkOptions(op, options, ['spatialMergeSize', 'start']);
+  const m = mergeSizeOf(o, op);
+  const start = o.start === undefined ? 0 : expectNumber(op, 'start', o.start, { integer: true, min: 0 }); // an id: ids are whole numbers from 0
+  const L = countTokens(segments, m, op, VROPE_AXES);
   const ids: [Float64Array, Float64Array, Float64Array, Float64Array] = [new Float64Array(L), new Float64Array(L), new Float64Array(L), new Float64Array(L)];
   const [c0, c1, c2, c3] = ids;
   const offsets: number[] = [];
@@ -88,7 +88,13 @@ export function vropePositions(segments: readonly MRopeSegment[], options: VRope
 
 /** F [4, P]: pair k rotates by c_{k mod 4}·θ_k (vrope.py channel allocation `i % 2^n`), the ladder kept per pair. */
 export function vropeFrequencies(invFreq: ArrayLike<number>): Tensor {
-  return allocateFrequencies(interleavedAxes(invFreq.length, VROPE_AXES), invFreq, VROPE_AXES);
+  return frequenciesOf('vropeFrequencies', invFreq);
+}
+
+/** vropeFrequencies with `op` naming the caller (invFreq checked here). */
+function frequenciesOf(op: string, invFreq: unknown): Tensor {
+  const theta = checkInvFreq(op, 'invFreq', invFreq);
+  return allocate(op, Array.from({ length: theta.length }, (_, k) => k % VROPE_AXES), theta, VROPE_AXES);
 }
 
 /**
@@ -96,11 +102,14 @@ export function vropeFrequencies(invFreq: ArrayLike<number>): Tensor {
  * (vrope.py returns this [seq_len, half_head_dim] matrix; angle = column·θ_k).
  */
 export function vropePairPositions(positions: Tensor, pairs: number): Tensor {
+  const op = 'vropePairPositions';
+  checkPositions(op, 'positions', positions);
   if (positions.ndim < 2 || positions.shape[positions.ndim - 1] !== VROPE_AXES) {
-    throw new ShapeError('vropePairPositions', `positions must be [..., L, 4] — positions=${fmtShape(positions.shape)}`, 'positions');
+    throw new ShapeError(op, `positions must be [..., L, 4] — positions=${fmtShape(positions.shape)}`, 'positions');
   }
-  if (!Number.isInteger(pairs) || pairs < 1) throw new ValueError('vropePairPositions', `pairs must be a positive integer — pairs=${pairs}`, 'pairs');
+  checkSize(op, 'pairs', pairs);
   const rows = positions.size / VROPE_AXES;
+  checkTableSize(op, 'positions rows × pairs', rows, pairs);
   const out = new Float64Array(rows * pairs);
   for (let r = 0; r < rows; r++) for (let k = 0; k < pairs; k++) out[r * pairs + k] = positions.data[r * VROPE_AXES + (k % VROPE_AXES)]!;
   return new Tensor(out, [...positions.shape.slice(0, -1), pairs]);
@@ -120,12 +129,9 @@ export interface VRoPEOptions {
 }
 
 /** The ladder of a VRoPE head: `invFreq` if given, else base^(−2k/rotaryDim); checked against headDim. */
-function backboneInvFreq(op: string, headDim: number, options: VRoPEOptions): Float64Array {
-  const rotaryDim = options.rotaryDim ?? headDim;
-  if (!Number.isInteger(headDim) || headDim <= 0) throw new ValueError(op, `headDim must be a positive integer — headDim=${headDim}`, 'headDim');
-  if (!Number.isInteger(rotaryDim) || rotaryDim <= 0 || rotaryDim % 2 !== 0 || rotaryDim > headDim) {
-    throw new ValueError(op, `rotaryDim must be a positive even integer ≤ headDim=${headDim} — rotaryDim=${rotaryDim}`, 'rotaryDim');
-  }
+function backboneInvFreq(op: string, headDim: unknown, options: VRoPEOptions): Float64Array {
+  const d = checkSize(op, 'headDim', headDim);
+  const rotaryDim = options.rotaryDim === undefined ? checkRotaryDim(op, 'headDim', d) : checkRotaryDim(op, 'rotaryDim', options.rotaryDim, d);
   if (options.invFreq === undefined) return invFreqLadder(rotaryDim, options.base === undefined ? 1e6 : checkBase(op, 'base', options.base));
   return checkInvFreq(op, 'invFreq', options.invFreq, rotaryDim / 2);
 }
@@ -139,14 +145,10 @@ export class VRoPE extends MultiAxisRoPE {
   #memo = new AngleMemo();
 
   constructor(readonly headDim: number, options: VRoPEOptions = {}) {
-    const invFreq = backboneInvFreq('VRoPE', headDim, options);
-    super(vropeFrequencies(invFreq), {
-      layout: options.layout ?? 'half',
-      rotaryDim: 2 * invFreq.length,
-      attentionFactor: options.attentionFactor ?? 1,
-      name: 'vrope',
-      headDim,
-    });
+    const op = 'VRoPE';
+    const o = checkOptions(op, options, ['rotaryDim', 'base', 'invFreq', 'layout', 'attentionFactor']);
+    const invFreq = backboneInvFreq(op, headDim, o);
+    super(frequenciesOf(op, invFreq), { ...encodingOptions(op, o), rotaryDim: 2 * invFreq.length, name: 'vrope', headDim });
     this.invFreq = invFreq;
   }
 

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { Generator, ShapeError, Tensor, ValueError, noGrad } from '../../core/index.js';
+import { DTypeError, Generator, ShapeError, Tensor, ValueError, noGrad } from '../../core/index.js';
 import { KVCache } from '../../nn/kv-cache.js';
 import { MultiHeadAttention } from '../../nn/attention.js';
 import {
@@ -323,7 +323,7 @@ test('section validation: sum(mropeSection) = headDim/2, three non-negative inte
   assert.throws(() => mropeFrequencies(12, [3, 3]), msg(/three non-negative integers/));
   assert.throws(() => mropeFrequencies(12, [3, -1, 4]), msg(/three non-negative integers/));
   assert.throws(() => mropeFrequencies(12, [2.5, 1.5, 2]), msg(/three non-negative integers/));
-  assert.throws(() => mropeFrequencies(13, [2, 2, 2]), msg(/positive even integer/));
+  assert.throws(() => mropeFrequencies(13, [2, 2, 2]), msg(/^mropeFrequencies: headDim must be even/));
   assert.throws(() => mropeFrequencies(12, [2, 2, 2], { invFreq: [1, 2, 3] }), (e: unknown) => e instanceof ShapeError && /expected 6 \(one per rotated pair\)/.test(e.message));
   // an empty section is allowed (e.g. no temporal pairs)
   assert.equal(mropeFrequencies(4, [0, 1, 1]).shape, [3, 2]);
@@ -338,7 +338,7 @@ test('segment validation: grid must be positive integers with h, w divisible by 
   bad([{ type: 'text', length: -1 }], /segments\[0\]\.length is not a non-negative integer/);
   bad([{ type: 'audio', length: 3 }], /unknown type — type=audio/);
   bad([{ type: 'text', length: 1 }], /spatialMergeSize is not a positive integer/, { spatialMergeSize: 0 });
-  bad('text', /segments is not an array/);
+  assert.throws(() => buildMRopePositions('text' as unknown as MRopeSegment[]), (e: unknown) => e instanceof DTypeError && /^buildMRopePositions: segments is not an array/.test(e.message));
   // merge size 1: the grid is used as is
   assert.equal(rows(buildMRopePositions([{ type: 'image', grid: [1, 1, 3] }], { spatialMergeSize: 1 }).ids), [[0, 0, 0], [0, 0, 0], [0, 1, 2]]);
   assert.throws(() => mropeDecodePositions(Number.NaN, 0), (e: unknown) => e instanceof ValueError);

@@ -8,7 +8,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { Generator, Tensor, ValueError, noGrad } from '../../core/index.js';
+import { DTypeError, Generator, Tensor, ValueError, noGrad } from '../../core/index.js';
 import { KVCache } from '../../nn/kv-cache.js';
 import { MultiHeadAttention } from '../../nn/attention.js';
 import { buildMRopePositions, mropeDecodePositions, mropePositionsTensor, segmentTokenCount, type MRopeSegment } from '../../positional/mrope.js';
@@ -293,7 +293,7 @@ test('validation: temporalSpacing finite and ≥ 0; segment errors name videoRop
   bad([{ type: 'text', length: 1 }], { temporalSpacing: Number.NaN }, /temporalSpacing/);
   bad([{ type: 'video', grid: [2, 3, 4] }], {}, /^videoRopePositions: segments\[0\]\.grid h, w are not multiples/);
   bad([{ type: 'text', length: 0.5 }], {}, /^videoRopePositions: segments\[0\]\.length/);
-  bad(null, {}, /segments is not an array/);
+  assert.throws(() => videoRopePositions(null as unknown as MRopeSegment[]), (e: unknown) => e instanceof DTypeError && /^videoRopePositions: segments is not an array/.test(e.message));
   // δ = 0 is allowed: every frame shares the block's start on t
   assert.equal(rows(videoRopePositions([{ type: 'video', grid: [2, 2, 2] }, { type: 'text', length: 1 }], { temporalSpacing: 0 }).ids), [[0, 0, 1], [0, 0, 1], [0, 0, 1]]);
 });
