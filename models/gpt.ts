@@ -143,7 +143,7 @@ export class GPT extends Module {
     const absolute = this.positional.inputEmbedding(positions, this.config.dim); // [T, C] or null
     if (absolute !== null) x = x.add(absolute);
     this.blocks.forEach((block, i) => {
-      x = block.forward(x, { positions, ...(caches ? { cache: caches[i]! } : {}) }); // [B, T, C]
+      x = block.forwardAs('GPT.forward', x, { positions, ...(caches ? { cache: caches[i]! } : {}) }); // [B, T, C]
     });
     x = this.lnF.forward(x);
     return matmul(x, this.lmHead ?? this.wte.weight, { transposeB: true }); // [B, T, V]

@@ -15,12 +15,12 @@
  * it: its segment's earlier tokens by attention and the completed earlier segments through memory.
  */
 import {
-  DTypeError, Generator, Module, Parameter, Tensor, ValueError, concat, crossEntropy, describeValue, expectInteger, expectNumber, expectOptions,
+  DTypeError, Generator, Module, Parameter, Tensor, ValueError, concat, crossEntropy, describeValue, expectAllocatable, expectInteger, expectNumber, expectOptions,
   matmul, noGrad, randn, type DType,
 } from '../core/index.js';
-import { checkGenerateOptions, checkPrompt } from '../nn/generate.js';
+import { checkGenerateOptions, checkPrompt, sampleToken } from '../nn/generate.js';
 import { expectLayerStack, expectSize, expectTokenIds, expectWeight, optionalBoolean } from '../nn/checks.js';
-import { Embedding, KVCache, LayerNorm, RMSNorm, gpt2Init, sampleFromLogits, type GenerateOptions } from '../nn/index.js';
+import { Embedding, KVCache, LayerNorm, RMSNorm, gpt2Init, type GenerateOptions } from '../nn/index.js';
 import type { FifoMemory, FifoState, MemoryPool } from '../nn/fifo-memory.js';
 import { MemoryBlock, checkMemoryBlockOptions, type MemoryBlockCaches, type PathCombine } from '../nn/memory-block.js';
 
@@ -137,7 +137,7 @@ export class MemoryTransformer extends Module {
 
   /** Each layer's initial memory for a batch of B. */
   initialMemory(batch: number): FifoState[] {
-    expectInteger('MemoryTransformer.initialMemory', 'batch', batch, { min: 1 });
+    this.checkBatch('MemoryTransformer.initialMemory', batch);
     return this.blocks.map((b) => b.memory.initial(batch));
   }
 
@@ -171,7 +171,7 @@ export class MemoryTransformer extends Module {
       let h = T <= S ? x : x.narrow(1, t0, Math.min(S, T - t0)); // [B, S, C]
       const next: FifoState[] = [];
       this.blocks.forEach((block, l) => {
-        const { y, candidates } = block.forward(h, memory[l]!); // [B, S, C], [B, ⌈S/chunk⌉, C]
+        const { y, candidates } = block.forwardAs(op, h, memory[l]!, {}); // [B, S, C], [B, ⌈S/chunk⌉, C]
         next.push(block.memory.write(memory[l]!, candidates));
         h = y;
       });
@@ -194,7 +194,7 @@ export class MemoryTransformer extends Module {
 
   /** An empty stream (initial memory, empty caches) for a batch of B. */
   newStream(batch = 1): MemoryStream {
-    expectInteger('MemoryTransformer.newStream', 'batch', batch, { min: 1 });
+    this.checkBatch('MemoryTransformer.newStream', batch);
     return {
       memory: this.initialMemory(batch).map((m, l) => this.blocks[l]!.memory.detach(m)),
       caches: this.blocks.map(() => ({ global: new KVCache(), local: new KVCache() })),
@@ -218,7 +218,7 @@ export class MemoryTransformer extends Module {
       const n = Math.min(T - t, S - stream.filled); // stop at the segment's end
       let h = this.wte.forward(n === T ? ids : ids.narrow(1, t, n)); // [B, n, C]
       this.blocks.forEach((block, l) => {
-        h = block.forward(h, stream.memory[l]!, { caches: stream.caches[l]! }).y; // [B, n, C]
+        h = block.forwardAs(op, h, stream.memory[l]!, { caches: stream.caches[l]! }).y; // [B, n, C]
         stream.pending[l]!.push(h);
       });
       outs.push(h);
@@ -236,7 +236,7 @@ export class MemoryTransformer extends Module {
   generate(prompt: readonly number[], options: GenerateOptions): number[] {
     const op = 'MemoryTransformer.generate';
     checkPrompt(op, prompt, this.config.vocabSize);
-    const { maxNewTokens, generator, stopToken } = checkGenerateOptions(op, options);
+    const { maxNewTokens, generator, stopToken, sample } = checkGenerateOptions(op, options);
     if (maxNewTokens === 0) return [];
     const wasTraining = this.training;
     this.eval();
@@ -248,7 +248,7 @@ export class MemoryTransformer extends Module {
         let logits = this.forwardStream(row(prompt), stream); // [1, P, V]
         const out: number[] = [];
         for (;;) {
-          const next = sampleFromLogits(logits.data.subarray(logits.size - V), options, generator);
+          const next = sampleToken(op, logits.data.subarray(logits.size - V), sample, generator);
           out.push(next);
           if (out.length === maxNewTokens || next === stopToken) return out;
           logits = this.forwardStream(row([next]), stream); // [1, 1, V]
@@ -276,6 +276,13 @@ export class MemoryTransformer extends Module {
   /** Final norm and output head: [B, T, C] → [B, T, V]. */
   private head(h: Tensor): Tensor {
     return matmul(this.lnF.forward(h), this.lmHead ?? this.wte.weight, { transposeB: true });
+  }
+
+  /** A batch size whose memory (each layer's slots [batch, memorySlots, dim]) can be allocated. */
+  private checkBatch(op: string, batch: number): void {
+    expectInteger(op, 'batch', batch, { min: 1 });
+    const shape = [batch, this.config.memorySlots, this.config.dim];
+    expectAllocatable(op, 'batch', batch * this.config.memorySlots * this.config.dim, shape);
   }
 
   private checkIds(op: string, ids: Tensor): void {

@@ -235,13 +235,17 @@ export class MLABlock extends Module {
 
   /** x: [B, T, C] → [B, T, C]; options: a LatentKVCache and positions, as MultiHeadLatentAttention.forward. */
   forward(x: Tensor, options: MLACallOptions = {}): Tensor {
-    this.selfAttn.checkCall('MLABlock.forward', x, options);
-    return this.run(x, options);
+    const op = 'MLABlock.forward';
+    this.selfAttn.checkCall(op, x, options);
+    return this.run(x, options, op);
   }
 
-  /** forward without the checks: MLALM checks ids, positions and caches once at its own entry. */
-  run(x: Tensor, options: MLACallOptions): Tensor {
-    const h = x.add(this.selfAttn.forward(this.inputLayernorm.forward(x), options)); // [B, T, C]
+  /**
+   * forward without the checks: MLALM checks ids, positions and caches once at its own entry. `op` (the method the
+   * user called) names what the rotary encoding refuses.
+   */
+  run(x: Tensor, options: MLACallOptions, op = 'MLABlock.forward'): Tensor {
+    const h = x.add(this.selfAttn.forwardChecked(op, this.inputLayernorm.forward(x), options)); // [B, T, C]
     return h.add(this.mlp.forward(this.postAttentionLayernorm.forward(h))); // [B, T, C]
   }
 }
@@ -294,7 +298,7 @@ export class MLALM extends Module {
     let x = this.embedTokens.forward(ids); // [B, T, C]
     this.layers.forEach((layer, i) => {
       const cache = caches?.[i] as LatentKVCache | undefined;
-      x = layer.run(x, { positions, ...(cache !== undefined ? { cache } : {}) }); // [B, T, C]
+      x = layer.run(x, { positions, ...(cache !== undefined ? { cache } : {}) }, 'MLALM.forward'); // [B, T, C]
     });
     x = this.norm.forward(x);
     return this.lmHead !== null ? this.lmHead.forward(x) : matmul(x, this.embedTokens.weight, { transposeB: true }); // [B, T, V]

@@ -15,7 +15,7 @@
  * token is left unrotated (prefixTokens: 1) and has no absolute embedding (it is itself a learned vector).
  */
 import {
-  DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, concat, crossEntropy, describeValue, expectInteger, expectNumber,
+  DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, concat, crossEntropy, describeValue, expectAllocatable, expectInteger, expectNumber,
   expectOneOf, expectOptions, expectTensor, fmtShape, matmul, randn, type DType,
 } from '../core/index.js';
 import { expectLayerStack, expectSize, expectWeight, optionalDType } from '../nn/checks.js';
@@ -210,6 +210,7 @@ export class ViT extends Module {
   positions(gh: number, gw: number): Tensor {
     expectSize('ViT.positions', 'gh', gh);
     expectSize('ViT.positions', 'gw', gw);
+    expectAllocatable('ViT.positions', gh >= gw ? 'gh' : 'gw', gh * gw * 2, [gh * gw, 2]); // the grid [gh·gw, 2]
     const key = `${gh}x${gw}`;
     let grid = this.#grids.get(key);
     if (grid === undefined) {
@@ -262,7 +263,7 @@ export class ViT extends Module {
     if (this.posEmbed !== null) x = x.add(this.absoluteEmbedding(gh, gw)); // + [N, D]
     x = concat([this.clsToken.expand([B, 1, D]), x], 1); // [B, T, D]
     const positions = this.positions(gh, gw); // [N, 2]; RoPE skips the class token (prefixTokens: 1), NoPE ignores it
-    for (const block of this.blocks) x = block.forward(x, { positions, causal: false }); // [B, T, D]
+    for (const block of this.blocks) x = block.forwardAs(op, x, { positions, causal: false }); // [B, T, D]
     x = this.norm.forward(x.narrow(1, 0, 1).reshape([B, D])); // class token [B, D]
     return this.head.forward(x); // [B, numClasses]
   }
@@ -273,6 +274,7 @@ export class ViT extends Module {
     const list: ArrayLike<unknown> | null = labels instanceof Tensor ? labels.data : Array.isArray(labels) || ArrayBuffer.isView(labels) ? labels as ArrayLike<unknown> : null;
     if (list === null) throw new DTypeError(op, `labels must be a Tensor or an array of class ids, got ${describeValue(labels)}`, 'labels');
     const B = expectTensorBatch(op, images);
+    if (labels instanceof Tensor && labels.ndim !== 1) throw new ShapeError(op, `labels=${fmtShape(labels.shape)} must be [B], one class id per image`, 'labels');
     if (list.length !== B) throw new ShapeError(op, `got ${list.length} labels for ${B} images`, 'labels');
     for (let i = 0; i < list.length; i++) {
       const v = list[i];

@@ -4,7 +4,7 @@
  * Shape letters: B batch, T query length, S key length, C model dim, H query heads, Hkv key/value heads, D head dim.
  */
 import {
-  DTypeError, Generator, ShapeError, Tensor, ValueError, attention, broadcastShapes, describeValue, expectInteger, expectNumber,
+  DTypeError, Generator, ShapeError, Tensor, ValueError, asPartOf, attention, broadcastShapes, describeValue, expectInteger, expectNumber,
   expectOptions, expectTensor, fmtShape, reshape, type AttentionOptions, type DType,
 } from '../core/index.js';
 import { NoPE, type PositionalEncoding, type Positions } from '../positional/index.js';
@@ -105,6 +105,12 @@ export interface AttentionCallOptions {
   cache?: KVCache;
 }
 
+/** What `MultiHeadAttention.checkCall` resolved: whether the call is causal, and its extra mask (or null). */
+export interface AttentionCallCheck {
+  causal: boolean;
+  mask: Tensor | null;
+}
+
 export class MultiHeadAttention extends Module {
   readonly numHeads: number;
   readonly numKVHeads: number;
@@ -152,7 +158,7 @@ export class MultiHeadAttention extends Module {
    * Check a forward call's x [B, T, C] and options before anything runs (a KV cache is not touched when they are
    * wrong); `op` is the method the user called (this layer's forward, or a block's). Returns causal and the mask.
    */
-  checkCall(op: string, x: unknown, options: AttentionCallOptions | undefined): { causal: boolean; mask: Tensor | null } {
+  checkCall(op: string, x: unknown, options: AttentionCallOptions | undefined): AttentionCallCheck {
     expectSequence(op, 'x', x, this.dim, this.wq.weight.dtype);
     const o = expectOptions(op, 'options', options, ['context', 'mask', 'causal', 'positions', 'cache']);
     const [B, T] = x.shape as [number, number, number];
@@ -186,7 +192,17 @@ export class MultiHeadAttention extends Module {
 
   /** x: [B, T, C] → [B, T, C]. */
   forward(x: Tensor, options: AttentionCallOptions = {}): Tensor {
-    const { causal, mask } = this.checkCall('MultiHeadAttention.forward', x, options);
+    const op = 'MultiHeadAttention.forward';
+    return this.forwardChecked(op, x, options, this.checkCall(op, x, options));
+  }
+
+  /**
+   * forward for a call that `checkCall(op, …)` already accepted (a block checks its input once, then runs its
+   * attention on norm(x), of the same shape): nothing is checked again, and what the positional encoding refuses
+   * (e.g. positions that do not cover the sequence) is reported under `op`, the method the user called.
+   */
+  forwardChecked(op: string, x: Tensor, options: AttentionCallOptions, checked: AttentionCallCheck): Tensor {
+    const { causal, mask } = checked;
     const o = options;
     const [B, T] = x.shape as [number, number, number];
     const { context, cache } = o;
@@ -202,7 +218,7 @@ export class MultiHeadAttention extends Module {
     let logitScale = 1;
     if (!cross) {
       const positions = o.positions ?? this.defaultPositions(cache?.position ?? 0, T);
-      const encoded = this.positional.encodeQK(q, k, positions, positions);
+      const encoded = asPartOf(op, () => this.positional.encodeQK(q, k, positions, positions));
       q = encoded.q;
       k = encoded.k;
       logitScale = encoded.logitScale ?? 1;

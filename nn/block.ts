@@ -5,7 +5,7 @@ import { MultiHeadAttention, type AttentionCallOptions } from './attention.js';
 import { Dropout, MLP, SwiGLU } from './mlp.js';
 import { LayerNorm, RMSNorm } from './norm.js';
 import {
-  expectEncodingFits, expectSize, optionalBoolean, optionalDType, optionalGenerator, optionalPositional, optionalProbability,
+  expectEncodingFits, expectSize, expectWeight, optionalBoolean, optionalDType, optionalGenerator, optionalPositional, optionalProbability,
 } from './checks.js';
 
 const BLOCK_OPTIONS = ['numHeads', 'numKVHeads', 'mlp', 'norm', 'hidden', 'positional', 'window', 'dropout', 'bias', 'generator', 'dtype'] as const;
@@ -22,7 +22,7 @@ export function checkBlockOptions(op: string, dim: number, options: BlockOptions
   }
   if (o.mlp !== undefined) expectOneOf(op, 'mlp', o.mlp, ['gelu', 'swiglu'] as const);
   if (o.norm !== undefined) expectOneOf(op, 'norm', o.norm, ['layer', 'rms'] as const);
-  if (o.hidden !== undefined) expectSize(op, 'hidden', o.hidden);
+  if (o.hidden !== undefined) expectWeight(op, 'hidden', expectSize(op, 'hidden', o.hidden), dim); // the MLP's [hidden, dim]
   const positional = optionalPositional(op, 'positional', o.positional);
   if (positional !== undefined) expectEncodingFits(op, 'positional', positional, dim / numHeads);
   if (o.window !== undefined && o.window !== Infinity) expectInteger(op, 'window', o.window, { min: 1 });
@@ -79,8 +79,13 @@ export class Block extends Module {
 
   /** x: [B, T, C] → [B, T, C]. */
   forward(x: Tensor, options: AttentionCallOptions = {}): Tensor {
-    this.attn.checkCall('Block.forward', x, options);
-    const h = x.add(this.drop.forward(this.attn.forward(this.norm1.forward(x), options)));
+    return this.forwardAs('Block.forward', x, options);
+  }
+
+  /** forward with `op` (the method the user called: Block.forward, or a model's forward) in every error message. */
+  forwardAs(op: string, x: Tensor, options: AttentionCallOptions): Tensor {
+    const checked = this.attn.checkCall(op, x, options); // once: norm1(x) has x's shape and dtype
+    const h = x.add(this.drop.forward(this.attn.forwardChecked(op, this.norm1.forward(x), options, checked)));
     return h.add(this.drop.forward(this.mlp.forward(this.norm2.forward(h))));
   }
 }

@@ -6,7 +6,7 @@
  * Shape letters: B batch, T length, C model dim, H heads, D head dim, n = ⌈T/chunk⌉ chunks.
  */
 import {
-  Generator, Module, ShapeError, Tensor, ValueError, attention, concat, expectInteger, expectOptions, fmtShape, type DType,
+  Generator, Module, ShapeError, Tensor, ValueError, asPartOf, attention, concat, expectInteger, expectOptions, fmtShape, type DType,
 } from '../core/index.js';
 import { RoPE, type PositionalEncoding, type Positions } from '../positional/index.js';
 import { checkAttentionArgs } from './attention.js';
@@ -67,6 +67,8 @@ export function chunkedAttention(q: Tensor, k: Tensor, v: Tensor, chunkSize: num
 /** Tq = Tk, chunks aligned at 0: [..., T, d] → pad to n·C → [..., n, C, d] → attention per chunk → [..., T, dv]. */
 function chunkBatch(q: Tensor, k: Tensor, v: Tensor, C: number, causal: boolean, scale: number): Tensor {
   const T = q.shape[q.ndim - 2]!;
+  // one chunk holds the whole sequence: plain (causal) attention, with no padding up to C (C may be far larger than T)
+  if (T <= C) return attention(q, k, v, { causal, scale });
   const n = Math.ceil(T / C);
   const padRows = n * C - T;
   // padding rows sit after every real token, so the causal mask already hides them from real queries
@@ -152,7 +154,16 @@ export class ChunkedAttention extends Module {
 
   /** x: [B, T, C] → [B, T, C]. */
   forward(x: Tensor, options: ChunkedAttentionCallOptions = {}): Tensor {
-    this.checkCall('ChunkedAttention.forward', x, options);
+    const op = 'ChunkedAttention.forward';
+    this.checkCall(op, x, options);
+    return this.forwardChecked(op, x, options);
+  }
+
+  /**
+   * forward for a call that `checkCall(op, …)` already accepted (MemoryBlock checks its input once): nothing is checked
+   * again, and what the positional encoding refuses is reported under `op`, the method the user called.
+   */
+  forwardChecked(op: string, x: Tensor, options: ChunkedAttentionCallOptions): Tensor {
     const { cache } = options;
     const [B, T] = x.shape as [number, number, number];
     const { numHeads: H, headDim: D } = this;
@@ -161,7 +172,7 @@ export class ChunkedAttention extends Module {
     let k = this.wk.forward(x).reshape([B, T, H, D]).transpose(1, 2); // [B, H, T, D]
     let v = this.wv.forward(x).reshape([B, T, H, D]).transpose(1, 2); // [B, H, T, D]
     const positions = options.positions ?? new Tensor(Float64Array.from({ length: T }, (_, i) => start + i), [T]);
-    const encoded = this.positional.encodeQK(q, k, positions, positions);
+    const encoded = asPartOf(op, () => this.positional.encodeQK(q, k, positions, positions));
     q = encoded.q;
     k = encoded.k;
     if (cache !== undefined) ({ keys: k, values: v } = cache.append(k, v)); // [B, H, Tk, D]

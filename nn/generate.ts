@@ -51,7 +51,7 @@ export function generate(model: CausalLM, prompt: readonly number[], options: Ge
       const out: number[] = [];
       let logits = model.forward(ids(prompt), { caches }); // prefill: [1, P, V]
       for (;;) {
-        const next = sampleFromLogits(lastRow(logits), sample, generator);
+        const next = sampleToken(op, lastRow(logits), sample, generator);
         out.push(next);
         if (out.length === maxNewTokens || next === stopToken) return out;
         logits = model.forward(ids([next]), { caches }); // [1, 1, V]
@@ -63,30 +63,41 @@ export function generate(model: CausalLM, prompt: readonly number[], options: Ge
 }
 
 /**
- * Draw one token id from a row of logits. temperature 0 → argmax (lowest index among equal maxima). Otherwise, in
- * float64: p ∝ exp((logit − max)/T) over the tokens sorted by logit (descending, ties by index), cut to the first
- * topK, then to the shortest prefix whose probability reaches topP; u = generator.random() picks by inverse CDF
- * along that order. −∞ logits have probability 0; if some logits are +∞ they share all the probability.
+ * Draw one token id from a row of logits: each finite, or −∞ for a masked token (probability 0); NaN and +∞ (an
+ * overflowed model, not a distribution) are refused. temperature 0 → argmax (lowest index among equal maxima).
+ * Otherwise, in float64: p ∝ exp((logit − max)/T) over the tokens sorted by logit (descending, ties by index), cut
+ * to the first topK, then to the shortest prefix whose probability reaches topP; u = generator.random() picks by
+ * inverse CDF along that order.
  */
 export function sampleFromLogits(logits: ArrayLike<number>, options: SampleOptions = {}, generator?: Generator): number {
   const op = 'sampleFromLogits';
-  const { temperature, topK, topP } = validateSampling(op, expectOptions(op, 'options', options), generator);
+  return sampleToken(op, logits, validateSampling(op, expectOptions(op, 'options', options), generator), generator);
+}
+
+/**
+ * sampleFromLogits after its options were checked; `op` (sampleFromLogits, generate, or a model's generate) names
+ * what is wrong with the logits — in generate they come from the model. Internal: not exported from nn/index.ts.
+ */
+export function sampleToken(op: string, logits: ArrayLike<number>, sample: Required<SampleOptions>, generator: Generator | undefined): number {
+  const { temperature, topK, topP } = sample;
   if (logits instanceof Tensor || logits === null || typeof logits !== 'object' || typeof logits.length !== 'number') {
     throw new DTypeError(op, `logits must be an array of numbers (a Tensor's .data row), got ${describeValue(logits)}`, 'logits');
   }
   const V = logits.length;
-  if (V === 0) throw new ValueError('sampleFromLogits', 'logits are empty', 'logits');
+  if (V === 0) throw new ValueError(op, 'logits are empty', 'logits');
   let max = -Infinity;
   let argmax = -1;
   for (let i = 0; i < V; i++) {
     const l = logits[i]!;
-    if (typeof l !== 'number' || Number.isNaN(l)) throw new ValueError('sampleFromLogits', `logits[${i}] is ${describeValue(l)}, not a number`, 'logits');
+    if (typeof l !== 'number' || Number.isNaN(l) || l === Infinity) {
+      throw new ValueError(op, `logits[${i}] is ${describeValue(l)} (logits must be finite, or −∞ for a masked token)`, 'logits');
+    }
     if (l > max) {
       max = l;
       argmax = i;
     }
   }
-  if (argmax < 0) throw new ValueError('sampleFromLogits', 'every logit is −∞ (nothing can be sampled)', 'logits');
+  if (argmax < 0) throw new ValueError(op, 'every logit is −∞ (nothing can be sampled)', 'logits');
   if (temperature === 0) return argmax;
 
   // candidates by logit, descending; ties by index (Array.prototype.sort is stable)
@@ -96,8 +107,7 @@ export function sampleFromLogits(logits: ArrayLike<number>, options: SampleOptio
   let total = 0;
   for (let j = 0; j < order.length; j++) {
     const l = logits[order[j]!]!;
-    // with a +∞ maximum only the +∞ logits keep weight (equally); otherwise exp((l − max)/T) ∈ (0, 1]
-    const w = max === Infinity ? (l === Infinity ? 1 : 0) : Math.exp((l - max) / temperature);
+    const w = Math.exp((l - max) / temperature); // ∈ [0, 1]: max is finite, −∞ logits get 0
     weights[j] = w;
     total += w;
   }

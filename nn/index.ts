@@ -8,7 +8,7 @@ export { Dropout, MLP, SwiGLU, type MLPOptions } from './mlp.js';
 export { causalMask, combineMasks, documentMask, paddingMask, slidingWindowMask } from './mask.js';
 export { KVCache, type KVCacheOptions } from './kv-cache.js';
 export {
-  MultiHeadAttention, scaledDotProductAttention, type AttentionCallOptions, type MultiHeadAttentionOptions, type SDPAOptions,
+  MultiHeadAttention, scaledDotProductAttention, type AttentionCallCheck, type AttentionCallOptions, type MultiHeadAttentionOptions, type SDPAOptions,
 } from './attention.js';
 export { Block, type BlockOptions } from './block.js';
 export { SAFETENSORS_MAX_HEADER_BYTES, parseSafetensors, serializeSafetensors } from './safetensors.js';

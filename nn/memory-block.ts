@@ -13,7 +13,7 @@ import {
   Generator, Module, Parameter, ShapeError, Tensor, ValueError, concat, expectNumber, expectOneOf, expectOptions, fmtShape, zeros, type DType,
 } from '../core/index.js';
 import {
-  expectEncodingFits, expectPositions, expectSequence, expectSize, optionalBoolean, optionalCache, optionalDType, optionalGenerator,
+  expectEncodingFits, expectPositions, expectSequence, expectSize, expectWeight, optionalBoolean, optionalCache, optionalDType, optionalGenerator,
   optionalPositional, optionalProbability,
 } from './checks.js';
 import { RoPE, type PositionalEncoding, type Positions } from '../positional/index.js';
@@ -86,8 +86,9 @@ export function checkMemoryBlockOptions(op: string, dim: number, options: Memory
   const o = expectOptions(op, prefix, options, known);
   const numHeads = expectSize(op, 'numHeads', o.numHeads);
   if (dim % numHeads !== 0) throw new ValueError(op, `dim=${dim} is not divisible by numHeads=${numHeads}`, 'numHeads');
+  expectWeight(op, 'dim', dim, dim); // every path projects [dim, dim]
   expectSize(op, 'chunkSize', o.chunkSize);
-  expectSize(op, 'memorySlots', o.memorySlots);
+  expectWeight(op, 'memorySlots', expectSize(op, 'memorySlots', o.memorySlots), dim); // the slots [memorySlots, dim]
   if (o.combine !== undefined) expectOneOf(op, 'combine', o.combine, ['projection', 'weights'] as const);
   const positional = optionalPositional(op, 'positional', o.positional);
   if (positional !== undefined) expectEncodingFits(op, 'positional', positional, dim / numHeads);
@@ -96,7 +97,7 @@ export function checkMemoryBlockOptions(op: string, dim: number, options: Memory
   if (o.memoryInit !== undefined) expectOneOf(op, 'memoryInit', o.memoryInit, ['zeros', 'learned'] as const);
   if (o.mlp !== undefined) expectOneOf(op, 'mlp', o.mlp, ['gelu', 'swiglu'] as const);
   if (o.norm !== undefined) expectOneOf(op, 'norm', o.norm, ['layer', 'rms'] as const);
-  if (o.hidden !== undefined) expectSize(op, 'hidden', o.hidden);
+  if (o.hidden !== undefined) expectWeight(op, 'hidden', expectSize(op, 'hidden', o.hidden), dim); // the MLP's [hidden, dim]
   optionalProbability(op, 'dropout', o.dropout);
   optionalBoolean(op, 'bias', o.bias);
   optionalGenerator(op, 'generator', o.generator);
@@ -170,14 +171,20 @@ export class MemoryBlock extends Module {
 
   /** x: [B, S, C] with the memory carried in from earlier segments → y [B, S, C] and the write candidates. */
   forward(x: Tensor, memory: FifoState, options: MemoryBlockCallOptions = {}): MemoryBlockOutput {
-    this.checkCall('MemoryBlock.forward', x, memory, options);
+    return this.forwardAs('MemoryBlock.forward', x, memory, options);
+  }
+
+  /** forward with `op` (the method the user called: MemoryBlock.forward, or a model's) in every error message. */
+  forwardAs(op: string, x: Tensor, memory: FifoState, options: MemoryBlockCallOptions): MemoryBlockOutput {
+    this.checkCall(op, x, memory, options);
     const { caches } = options;
     const S = x.shape[1]!;
     const start = caches?.global.position ?? 0;
     const positions = options.positions ?? new Tensor(Float64Array.from({ length: S }, (_, i) => start + i), [S]);
     const h = this.norm1.forward(x); // [B, S, C]
-    const oGlobal = this.global.forward(h, { positions, ...(caches ? { cache: caches.global } : {}) }); // [B, S, C]
-    const oLocal = this.local.forward(h, { positions, ...(caches ? { cache: caches.local } : {}) }); // [B, S, C]
+    // checkCall covered both paths' inputs (x, positions, caches): they run unchecked, their refusals named `op`
+    const oGlobal = this.global.forwardChecked(op, h, { positions, ...(caches ? { cache: caches.global } : {}) }, { causal: true, mask: null }); // [B, S, C]
+    const oLocal = this.local.forwardChecked(op, h, { positions, ...(caches ? { cache: caches.local } : {}) }); // [B, S, C]
     const oMemory = this.memory.read(h, memory); // [B, S, C]
     let a: Tensor;
     if (this.mix !== null) a = this.mix.forward(concat([oGlobal, oLocal, oMemory], 2)); // W_c [o_g; o_c; o_m]

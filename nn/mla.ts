@@ -19,7 +19,7 @@
  */
 import {
   defaultGenerator,
-  DTypeError, Generator, Module, ShapeError, Tensor, ValueError, concat, describeValue, expectInteger, expectNumber, expectOneOf, expectOptions,
+  DTypeError, Generator, Module, ShapeError, Tensor, ValueError, asPartOf, concat, describeValue, expectInteger, expectNumber, expectOneOf, expectOptions,
   fmtShape, matmul, noGrad, type DType,
 } from '../core/index.js';
 import { expectPositions, expectSequence, expectSize, expectWeight, optionalBoolean, optionalDType, optionalGenerator } from './checks.js';
@@ -333,8 +333,17 @@ export class MultiHeadLatentAttention extends Module {
 
   /** x: [B, T, C] → [B, T, C]. Causal (bottom-right aligned, so it continues a cache). */
   forward(x: Tensor, options: MLACallOptions = {}): Tensor {
-    this.checkCall('MultiHeadLatentAttention.forward', x, options);
-    const { q, k, v } = this.attentionInputs(x, options);
+    const op = 'MultiHeadLatentAttention.forward';
+    this.checkCall(op, x, options);
+    return this.forwardChecked(op, x, options);
+  }
+
+  /**
+   * forward for a call that `checkCall(op, …)` already accepted (MLABlock checks its input once, then runs this on
+   * norm(x)): nothing is checked again, and what the rotary encoding refuses is reported under `op`.
+   */
+  forwardChecked(op: string, x: Tensor, options: MLACallOptions): Tensor {
+    const { q, k, v } = this.attentionInputs(op, x, options);
     const o = scaledDotProductAttention(q, k, v, { causal: true, scale: this.softmaxScale }); // [B, H, T, dv] explicit, [B, H, T, dc] absorbed
     return this.outputProjection(o); // [B, T, C]
   }
@@ -344,8 +353,9 @@ export class MultiHeadLatentAttention extends Module {
    * current mode computes them. With a cache, the new tokens are appended exactly as in forward.
    */
   logits(x: Tensor, options: MLACallOptions = {}): Tensor {
-    this.checkCall('MultiHeadLatentAttention.logits', x, options);
-    const { q, k } = this.attentionInputs(x, options);
+    const op = 'MultiHeadLatentAttention.logits';
+    this.checkCall(op, x, options);
+    const { q, k } = this.attentionInputs(op, x, options);
     return matmul(q, k, { transposeB: true }).mul(this.softmaxScale);
   }
 
@@ -401,34 +411,35 @@ export class MultiHeadLatentAttention extends Module {
     if (o.cache !== undefined) this.checkCache(op, o.cache, x);
   }
 
-  private attentionInputs(x: Tensor, options: MLACallOptions): AttentionInputs {
+  /** `op`: the method the user called, named by what the rotary encoding refuses (positions that miss the sequence). */
+  private attentionInputs(op: string, x: Tensor, options: MLACallOptions): AttentionInputs {
     const { cache } = options;
     const positions = options.positions ?? defaultPositions(cache?.position ?? 0, x.shape[1]!);
-    const fresh = this.compressKV(x, positions);
+    const fresh = this.compressKV(op, x, positions);
     const { latents, ropeKeys } = cache === undefined ? { latents: fresh.latent, ropeKeys: fresh.ropeKey } : cache.appendLatent(fresh.latent, fresh.ropeKey);
     const cQ = this.qAProj !== null && this.qALayernorm !== null ? this.qALayernorm.forward(this.qAProj.forward(x)) : x; // c^Q (eq. 12): [B, T, dq]
-    return this.mode === 'absorbed' ? this.absorbedInputs(cQ, positions, latents, ropeKeys) : this.explicitInputs(cQ, positions, latents, ropeKeys);
+    return this.mode === 'absorbed' ? this.absorbedInputs(op, cQ, positions, latents, ropeKeys) : this.explicitInputs(op, cQ, positions, latents, ropeKeys);
   }
 
   /**
    * The per-token cache entries of the new tokens: latent c^KV = RMSNorm(W^DKV h) [B, 1, T, dc] (eq. 9) and the
    * rotated key: decoupled k^R = RoPE(W^KR h) [B, 1, T, dR] (eq. 15), PreRoPE R(n) W^UR_i c^KV [B, H, T, dR].
    */
-  private compressKV(x: Tensor, positions: Positions): { latent: Tensor; ropeKey: Tensor } {
+  private compressKV(op: string, x: Tensor, positions: Positions): { latent: Tensor; ropeKey: Tensor } {
     const { kvLoraRank: dc, qkRopeHeadDim: dR } = this;
     const kva = this.kvAProjWithMqa.forward(x); // [B, T, dc (+ dR)]
     if (this.rope === 'decoupled') {
       const [compressed, keyRope] = kva.split([dc, dR], 2);
       const latent = this.kvALayernorm.forward(compressed!).unsqueeze(1); // [B, 1, T, dc]
-      return { latent, ropeKey: this.rotary.rotate(keyRope!.unsqueeze(1), positions) }; // [B, 1, T, dR]
+      return { latent, ropeKey: this.rotate(op, keyRope!.unsqueeze(1), positions) }; // [B, 1, T, dR]
     }
     const latent = this.kvALayernorm.forward(kva).unsqueeze(1); // [B, 1, T, dc]
     const keyRope = matmul(latent, this.upWeights().rope!, { transposeB: true }); // W^UR_i c: [B, H, T, dR]
-    return { latent, ropeKey: this.rotary.rotate(keyRope, positions) };
+    return { latent, ropeKey: this.rotate(op, keyRope, positions) };
   }
 
   /** HF's computation: every head's q, k, v materialised. q/k: [B, H, ·, dn+dR], v: [B, H, S, dv]. */
-  private explicitInputs(cQ: Tensor, positions: Positions, latents: Tensor, ropeKeys: Tensor): AttentionInputs {
+  private explicitInputs(op: string, cQ: Tensor, positions: Positions, latents: Tensor, ropeKeys: Tensor): AttentionInputs {
     const { numHeads: H, qkNopeHeadDim: dn, qkRopeHeadDim: dR, vHeadDim: dv } = this;
     const [B, T] = cQ.shape as [number, number, number];
     const S = latents.shape[2]!;
@@ -441,19 +452,24 @@ export class MultiHeadLatentAttention extends Module {
     const kNope = parts[0]!;
     const v = parts[parts.length - 1]!;
     return {
-      q: concat([qNope!, this.rotary.rotate(qRope!, positions)], 3), // q_i = [q^C_i; R(m) q^R_i] (eq. 16)
+      q: concat([qNope!, this.rotate(op, qRope!, positions)], 3), // q_i = [q^C_i; R(m) q^R_i] (eq. 16)
       k: concat([kNope, ropeKeys.expand([B, H, S, dR])], 3), // k_i = [k^C_i; k^R] (eq. 17): [B, H, S, dn+dR]
       v, // v^C_i: [B, H, S, dv]
     };
   }
 
   /** Scores against the latents: q̂ [B, H, T, dc+dR], keys [c; k^R] [B, 1, S, dc+dR], values c [B, 1, S, dc]. */
-  private absorbedInputs(cQ: Tensor, positions: Positions, latents: Tensor, ropeKeys: Tensor): AttentionInputs {
+  private absorbedInputs(op: string, cQ: Tensor, positions: Positions, latents: Tensor, ropeKeys: Tensor): AttentionInputs {
     const w = this.absorbedWeights();
     const c = cQ.unsqueeze(1); // [B, 1, T, dq]
     const qLatent = matmul(c, w.query, { transposeB: true }); // W^UKᵀ_i q^C_i: [B, H, T, dc]
-    const qRope = this.rotary.rotate(matmul(c, w.queryRope, { transposeB: true }), positions); // R(m) q^R_i: [B, H, T, dR]
+    const qRope = this.rotate(op, matmul(c, w.queryRope, { transposeB: true }), positions); // R(m) q^R_i: [B, H, T, dR]
     return { q: concat([qLatent, qRope], 3), k: concat([latents, ropeKeys], 3), v: latents };
+  }
+
+  /** R(m) x by the rotary encoding; what it refuses (positions that do not cover x's sequence) is named `op`. */
+  private rotate(op: string, x: Tensor, positions: Positions): Tensor {
+    return asPartOf(op, () => this.rotary.rotate(x, positions));
   }
 
   /** Heads → model dim: W^O [o_1; …] (eq. 19); absorbed mode applies W^O_i W^UV_i to the latent outputs. */

@@ -1,5 +1,5 @@
 import { Generator, dropout, expectNumber, expectOptions, expectTensor, gelu, silu, type DType, type Tensor } from '../core/index.js';
-import { expectFeatures, expectSize, optionalBoolean, optionalDType, generatorOrDefault } from './checks.js';
+import { expectFeatures, expectSize, expectWeight, optionalBoolean, optionalDType, generatorOrDefault } from './checks.js';
 import { Linear } from './linear.js';
 import { Module } from '../core/index.js';
 
@@ -34,6 +34,7 @@ export interface MLPOptions {
 function feedForward(op: string, dim: number, hidden: number, options: MLPOptions | undefined) {
   expectSize(op, 'dim', dim);
   expectSize(op, 'hidden', hidden);
+  expectWeight(op, dim >= hidden ? 'dim' : 'hidden', hidden, dim); // each projection is [hidden, dim] or [dim, hidden]
   const o = expectOptions(op, 'options', options, ['bias', 'generator', 'dtype']);
   const dtype = optionalDType(op, 'dtype', o.dtype);
   return {

@@ -1,4 +1,4 @@
-import { expectNumber, expectOptions, layerNorm, rmsNorm, type DType, type Tensor } from '../core/index.js';
+import { expectAllocatable, expectNumber, expectOptions, layerNorm, rmsNorm, type DType, type Tensor } from '../core/index.js';
 import { expectFeatures, expectSize, optionalBoolean, optionalDType } from './checks.js';
 import { constantParameter } from './init.js';
 import { Module, type Parameter } from '../core/index.js';
@@ -12,7 +12,7 @@ export interface NormOptions {
 
 /** Validated norm options: dim an integer ≥ 1, eps finite ≥ 0, affine/bias booleans, dtype a known name. */
 function normOptions(op: string, dim: number, options: (NormOptions & { bias?: boolean }) | undefined, known: readonly string[], eps: number) {
-  expectSize(op, 'dim', dim);
+  expectAllocatable(op, 'dim', expectSize(op, 'dim', dim)); // the scale (and shift) [dim]
   const o = expectOptions(op, 'options', options, known);
   return {
     eps: o.eps === undefined ? eps : expectNumber(op, 'eps', o.eps, { min: 0 }),

@@ -19,7 +19,7 @@
 import {
   defaultGenerator,
   DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, concat, defineOp, describeValue, expectInteger, expectNumber,
-  expectOptions, expectTensor, eye, fmtShape, matmul, narrow, noGrad, pad, rand, softmax, sum, tril, zeros, type DType, type TypedArray,
+  expectOptions, expectTensor, eye, fmtShape, matmul, narrow, noGrad, pad, rand, sum, tril, zeros, type DType, type TypedArray,
 } from '../core/index.js';
 import { expectSequence, expectSize, expectWeight, optionalBoolean, optionalDType, optionalGenerator } from './checks.js';
 import { allocate } from '../core/dtype.js';
@@ -87,6 +87,41 @@ function checkInputs(op: string, q: Tensor, k: Tensor, v: Tensor, w: Tensor, bet
   const scale = o.scale === undefined ? 1 / Math.sqrt(d) : expectNumber(op, 'scale', o.scale);
   if (o.chunkSize !== undefined) expectInteger(op, 'chunkSize', o.chunkSize, { min: 1 });
   return { B, HQ, H, G: HQ / H, T, d, dv, scale, gate };
+}
+
+/**
+ * row[off … off+n) ← softmax_j(scale·s_j), as exp(scale·(s_j − s*)) / Σ_j with s* the s_j that scale·s makes largest
+ * (max s for scale ≥ 0, min s for scale < 0). scale·(s_j − s*) ≤ 0 cannot overflow, so every finite scale gives
+ * probabilities — 1e300 gives the argmax, the limit of softmax(scale·s) — where exp(scale·s_j − max) turns ∞ − ∞ into
+ * NaN once scale·s_j leaves the float range (float32: |scale·s| > 3.4e38). Computing it right beats refusing large
+ * scales: softmax(scale·s) is defined for every finite scale, and where scale·s overflows depends on the logits, so
+ * no bound on scale alone would be right. Σ_j ≥ 1 (the s* term is exp(0)), never 0/0.
+ */
+function scaledSoftmaxRow(row: Float64Array, off: number, n: number, scale: number): void {
+  if (scale === 0) {
+    row.fill(1 / n, off, off + n); // softmax(0) is uniform (and 0·(s_j − s*) would be NaN if s_j − s* overflowed)
+    return;
+  }
+  let hi = -Infinity;
+  let lo = Infinity;
+  for (let j = off; j < off + n; j++) {
+    const v = row[j]!;
+    if (v > hi) hi = v;
+    if (v < lo) lo = v;
+  }
+  const top = scale > 0 ? hi : lo;
+  let z = 0;
+  for (let j = off; j < off + n; j++) z += row[j] = Math.exp(scale * (row[j]! - top));
+  const inv = 1 / z;
+  for (let j = off; j < off + n; j++) row[j] = row[j]! * inv;
+}
+
+/** softmax over the last axis of scale·scores (see scaledSoftmaxRow), in float64, returned in scores' dtype. No graph. */
+function scaledSoftmaxLast(scores: Tensor, scale: number): Tensor {
+  const L = scores.shape[scores.ndim - 1]!;
+  const buf = Float64Array.from(scores.data);
+  for (let off = 0; off < buf.length; off += L) scaledSoftmaxRow(buf, off, L, scale);
+  return new Tensor(scores.dtype === 'float64' ? buf : Float32Array.from(buf), [...scores.shape]);
 }
 
 // ── blockwise UT/WY form (the one used) ──
@@ -188,18 +223,13 @@ function blockCausalAttention(blocks: readonly Tensor[], v: Tensor, cum: Tensor 
           const pOff = m * pSize + rowBlock(c);
           for (let r = 0; r < BT; r++) {
             const i = c * BT + r; // global query index: sees key columns 0 … i
-            const gi = cum === null ? 0 : cum.data[m * Tp + i]!;
-            let max = -Infinity;
-            for (let j = 0; j <= i; j++) {
-              const x = scale * (S[r * width + j]! + (cum === null ? 0 : gi - cum.data[m * Tp + j]!));
-              S[r * width + j] = x;
-              if (x > max) max = x;
+            if (cum !== null) {
+              const gi = cum.data[m * Tp + i]!;
+              for (let j = 0; j <= i; j++) S[r * width + j] += gi - cum.data[m * Tp + j]!; // s_ij + G_i − G_j
             }
-            let z = 0;
-            for (let j = 0; j <= i; j++) z += S[r * width + j] = Math.exp(S[r * width + j]! - max);
-            const inv = 1 / z;
+            scaledSoftmaxRow(S, r * width, i + 1, scale);
             const row = pOff + r * width;
-            for (let j = 0; j <= i; j++) P[row + j] = S[r * width + j]! * inv;
+            for (let j = 0; j <= i; j++) P[row + j] = S[r * width + j]!;
             for (let j = i + 1; j < width; j++) P[row + j] = 0;
           }
           gemm(BT, dv, width, P, pOff, false, v.data, vOff, false, out, (m * Tp + c * BT) * dv, false);
@@ -299,7 +329,6 @@ export function pathAttentionDirect(q: Tensor, k: Tensor, v: Tensor, w: Tensor, 
       for (let i = 0; i < T; i++) {
         M.fill(0);
         for (let r = 0; r < d; r++) M[r * d + r] = 1;
-        let max = -Infinity;
         for (let j = i; j >= 0; j--) {
           let dot = 0; // q_iᵀ M k_j
           for (let r = 0; r < d; r++) {
@@ -307,8 +336,7 @@ export function pathAttentionDirect(q: Tensor, k: Tensor, v: Tensor, w: Tensor, 
             for (let c = 0; c < d; c++) mk += M[r * d + c]! * k.data[kOff + j * d + c]!;
             dot += q.data[qOff + i * d + r]! * mk;
           }
-          s[j] = scale * (dot + cum[i]! - cum[j]!);
-          if (s[j]! > max) max = s[j]!;
+          s[j] = dot + cum[i]! - cum[j]!;
           // M ← M H_j = M − β_j (M w_j) w_jᵀ
           const bj = beta.data[bOff + j]!;
           for (let r = 0; r < d; r++) {
@@ -318,11 +346,10 @@ export function pathAttentionDirect(q: Tensor, k: Tensor, v: Tensor, w: Tensor, 
           }
           for (let r = 0; r < d; r++) for (let c = 0; c < d; c++) M[r * d + c] -= bj * Mw[r]! * w.data[kOff + j * d + c]!;
         }
-        let z = 0;
-        for (let j = 0; j <= i; j++) z += s[j] = Math.exp(s[j]! - max);
+        scaledSoftmaxRow(s, 0, i + 1, scale);
         const oRow = ((b * HQ + hq) * T + i) * dv;
         for (let j = 0; j <= i; j++) {
-          const p = s[j]! / z;
+          const p = s[j]!;
           for (let c = 0; c < dv; c++) out.data[oRow + c] += p * v.data[vOff + j * dv + c]!;
         }
       }
@@ -381,7 +408,7 @@ export class PaTHCache extends KVCache {
           this.gates = this.gates === null ? gt : concat([this.gates, gt], 2);
           scores = scores.add(gt.reshape([B, H, G, 1, 1])).sub(this.gates.reshape([B, H, G, 1, L])); // + G_t − G_j
         }
-        const probs = softmax(scores.mul(scale), -1);
+        const probs = scaledSoftmaxLast(scores, scale); // [B, H, G, 1, L]
         outs.push(matmul(probs, this.values.unsqueeze(2))); // [B, H, G, 1, dv]
       }
       this.position += T;

@@ -168,13 +168,14 @@ test('top-p never returns a token outside the nucleus (after top-k) — property
   );
 });
 
-test('−∞ logits are never drawn; +∞ logits share all the probability; NaN and all −∞ are errors', () => {
+test('−∞ logits (masked) are never drawn; NaN, +∞ and all −∞ are errors naming sampleFromLogits', () => {
   const g = new Generator(3);
-  for (let r = 0; r < 200; r++) {
-    assert.ok(sampleFromLogits([-Infinity, 0, -Infinity, 1], {}, g) % 2 === 1);
-    assert.ok([1, 3].includes(sampleFromLogits([0, Infinity, 5, Infinity], {}, g)));
-  }
-  assert.throws(() => sampleFromLogits([0, NaN], {}, g), (e: unknown) => e instanceof ValueError && e.arg === 'logits' && /NaN/.test(e.message));
+  for (let r = 0; r < 200; r++) assert.ok(sampleFromLogits([-Infinity, 0, -Infinity, 1], {}, g) % 2 === 1);
+  const refused = (e: unknown): boolean => e instanceof ValueError && e.arg === 'logits' && e.message.startsWith('sampleFromLogits: logits[1]');
+  assert.throws(() => sampleFromLogits([0, NaN], {}, g), (e: unknown) => refused(e) && /NaN/.test((e as Error).message));
+  // +∞ is an overflowed model, not a distribution: refused at every temperature (greedy included)
+  assert.throws(() => sampleFromLogits([0, Infinity, 5, Infinity], {}, g), (e: unknown) => refused(e) && /Infinity/.test((e as Error).message));
+  assert.throws(() => sampleFromLogits([0, Infinity], { temperature: 0 }), refused);
   assert.throws(() => sampleFromLogits([-Infinity, -Infinity], {}, g), (e: unknown) => e instanceof ValueError && e.arg === 'logits');
   assert.throws(() => sampleFromLogits([], {}, g), (e: unknown) => e instanceof ValueError && e.arg === 'logits');
 });
