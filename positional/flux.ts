@@ -13,13 +13,13 @@
  * image id shifted by (0, Δh, Δw) (text key ids stay 0), and the change of the generated image measures how much
  * that layer depends on position.
  */
-import { DTypeError, ShapeError, Tensor, ValueError, describeValue, expectNumber, fmtShape } from '../core/index.js';
+import { DTypeError, ShapeError, Tensor, ValueError, asPartOf, describeValue, expectNumber, fmtShape } from '../core/index.js';
 import type { EncodedQK, Positions } from './encoding.js';
 import { MultiAxisRoPE, allocate, sectionsOf } from './multi-axis.js';
 import { AngleMemo } from './mrope.js';
 import { invFreqLadder } from './rope.js';
 import {
-  asPartOf, checkAttentionFactor, checkBase, checkCount, checkHead, checkIntegers, checkOptions, checkPositions, checkReals, checkRequiredOptions,
+  checkAttentionFactor, checkBase, checkCount, checkHead, checkIntegers, checkOptions, checkPositions, checkReals, checkRequiredOptions,
   checkRotaryDim, checkTableSize, optionalNumber,
 } from './checks.js';
 
