@@ -6,7 +6,7 @@
  * core's argument checks and run once at an entry, never inside a kernel's loop.
  */
 import {
-  AxisError, DTypeError, Generator, IndexError, ShapeError, Tensor, ValueError, defaultGenerator, describeValue, expectAllocatable, expectFiniteValues, expectNumber, expectOneOf,
+  DTypeError, Generator, ShapeError, Tensor, ValueError, defaultGenerator, describeValue, expectAllocatable, expectFiniteValues, expectNumber, expectOneOf,
   expectOptions, fmtShape, type DType, type NumberRule,
 } from '../core/index.js';
 import type { PairLayout } from './rope.js';
@@ -198,17 +198,3 @@ export function checkHead(op: string, arg: string, x: unknown, headDim: number):
   }
 }
 
-/**
- * Run `call` (a user-supplied encoding doing its part of `op`'s work, e.g. the base of PSCRoPE) so that a typed
- * error it throws about arguments that `op` passed on still starts with `op`: `PSCRoPE.encodeQK: RoPE: angles …`.
- */
-export function asPartOf<T>(op: string, call: () => T): T {
-  try {
-    return call();
-  } catch (e) {
-    for (const E of [ShapeError, DTypeError, ValueError, AxisError, IndexError]) {
-      if (e instanceof E && !e.message.startsWith(`${op}:`)) throw new E(op, e.message, e.arg);
-    }
-    throw e;
-  }
-}

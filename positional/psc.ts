@@ -4,8 +4,8 @@
  * frequency rule (PI, NTK, YaRN, LongRoPE, …) can be calibrated during long-context fine-tuning. It never touches
  * the frequencies: `PSCRoPE` calibrates q and k and then hands them to any base encoding, which rotates them.
  */
-import { DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, add, describeValue, expectTensor, fmtShape, matmul, mul, silu, tanh, type DType } from '../core/index.js';
-import { asPartOf, checkDType, checkGenerator, checkOptions, checkPositions, checkSize, checkTableSize } from './checks.js';
+import { DTypeError, Generator, Module, asPartOf, Parameter, ShapeError, Tensor, ValueError, add, describeValue, expectTensor, fmtShape, matmul, mul, silu, tanh, type DType } from '../core/index.js';
+import { checkDType, checkGenerator, checkOptions, checkPositions, checkSize, checkTableSize } from './checks.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 
 export interface PSCOptions {

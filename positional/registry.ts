@@ -2,8 +2,8 @@
  * Positional encodings by name, so that models and experiments can choose one from a config string.
  * Later variants register here too; `positionalNames()` lists what exists.
  */
-import { DTypeError, Generator, ValueError, describeValue, type DType } from '../core/index.js';
-import { asPartOf, checkBase, checkContextLength, checkDType, checkFactor, checkGenerator, checkOptions, checkSize } from './checks.js';
+import { DTypeError, Generator, ValueError, asPartOf, describeValue, type DType } from '../core/index.js';
+import { checkBase, checkContextLength, checkDType, checkFactor, checkGenerator, checkOptions, checkSize } from './checks.js';
 import { NoPE, type PositionalEncoding } from './encoding.js';
 import { LearnedAbsolute } from './learned.js';
 import { llama3InvFreq } from './llama3.js';
