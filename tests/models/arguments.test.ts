@@ -157,4 +157,56 @@ test('nn option fields given as null are refused, not read as their default', ()
   refuses(() => new FifoMemory(4, 8, { gate: null as never }), DTypeError, 'FifoMemory', 'FifoMemory(gate = null)');
 });
 
+test('positions the rotary encoding refuses are named by the method the user called (MLABlock.forward, MLALM.forward)', () => {
+  const g = new Generator(1);
+  const x = randn([1, 4, 8], { generator: g });
+  const block = new MLABlock(resolveMLALMConfig(mla), g);
+  const m = new MLALM(mla);
+  const wrong: Array<[string, Tensor]> = [
+    ['T + 1 positions', new Tensor(Float64Array.from([0, 1, 2, 3, 4]), [5])],
+    ['an extra leading axis', new Tensor(Float64Array.from([0, 1]), [1, 1, 2])],
+    ['no positions', new Tensor(new Float64Array(0), [0])],
+  ];
+  for (const [label, positions] of wrong) {
+    refuses(() => block.forward(x, { positions }), ShapeError, 'MLABlock.forward', `MLABlock: ${label}`);
+    refuses(() => m.forward(ids([1, 2, 3, 4]), { positions }), ShapeError, 'MLALM.forward', `MLALM: ${label}`);
+  }
+  const caches = m.newCaches();
+  refuses(() => m.forward(ids([1, 2, 3, 4]), { positions: wrong[0]![1], caches }), ShapeError, 'MLALM.forward', 'with caches');
+  assert.is(caches[0]!.length, 0, 'a refused call leaves the caches empty');
+});
+
+test('sizes too large to allocate are refused at the model method the user called, naming its argument', () => {
+  const big = 2 ** 40;
+  const t = new MemoryTransformer(mem);
+  const v = new ViT(vit);
+  const rows: Array<[() => unknown, string, string]> = [
+    [() => new MemoryTransformer({ ...mem, memorySlots: big }), 'MemoryTransformer', 'memorySlots'],
+    [() => t.initialMemory(big), 'MemoryTransformer.initialMemory', 'batch'],
+    [() => t.newStream(big), 'MemoryTransformer.newStream', 'batch'],
+    [() => v.positions(big, 2), 'ViT.positions', 'gh'],
+    [() => v.positions(2, big), 'ViT.positions', 'gw'],
+  ];
+  for (const [fn, prefix, arg] of rows) {
+    let caught: unknown = null;
+    try {
+      fn();
+    } catch (e) {
+      caught = e;
+    }
+    refuses(() => { if (caught !== null) throw caught; }, ValueError, prefix, `${prefix} ${arg}`);
+    assert.is((caught as ValueError).arg, arg, `${prefix}: names ${arg}`);
+  }
+});
+
+test('ViT.loss refuses labels with an extra axis; MemoryTransformer.generate names itself for NaN logits', () => {
+  const v = new ViT(vit);
+  refuses(() => v.loss(zeros([1, 1, 4, 4]), new Tensor(Float64Array.from([0]), [1, 1])), ShapeError, 'ViT.loss', 'labels [1, 1]');
+  assert.ok(Number.isFinite(v.loss(zeros([1, 1, 4, 4]), new Tensor(Float64Array.from([0]), [1])).data[0]!), 'labels [1] still work');
+  const t = new MemoryTransformer(mem);
+  t.lnF.weight!.data.fill(NaN);
+  t.lnF.weight!.markModified();
+  refuses(() => t.generate([1, 2], { maxNewTokens: 1, temperature: 0 }), ValueError, 'MemoryTransformer.generate', 'NaN logits');
+});
+
 test.run();

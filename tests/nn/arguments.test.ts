@@ -10,8 +10,8 @@ import {
   Block, ChunkedAttention, Dropout, ShortConvolution, baselineFromSpectra, causalMask, combineMasks, documentMask, effectiveRank,
   formatProgress, marchenkoPasturCdf, marchenkoPasturQuantile, paddingMask, qkSpectrum, randomInitBaseline, slidingWindowMask,
   saveSafetensors, spectralDiagnostics, stableRank, constantParameter, gpt2Init, normalParameter, uniformParameter, Embedding, FifoMemory, KVCache, LayerNorm, Linear, MLP, MemoryBlock, MultiHeadAttention,
-  MultiHeadLatentAttention, PaTHAttention, PaTHCache, RMSNorm, SwiGLU, chunkedAttention, generate, sampleFromLogits,
-  scaledDotProductAttention, serializeSafetensors, train, type CausalLM,
+  MultiHeadLatentAttention, PaTHAttention, PaTHCache, RMSNorm, SwiGLU, chunkedAttention, generate, pathAttention, pathAttentionDirect,
+  pathAttentionRecurrent, sampleFromLogits, scaledDotProductAttention, serializeSafetensors, train, type CausalLM,
 } from '../../nn/index.js';
 import { RoPE } from '../../positional/index.js';
 
@@ -32,6 +32,7 @@ function refuses(fn: () => unknown, type: ErrorClass, prefix: string, label: str
 }
 
 const f32 = (shape: number[], seed = 1): Tensor => randn(shape, { generator: new Generator(seed) });
+const maxAbsDiff = (a: Tensor, b: Tensor): number => Array.from(a.data).reduce<number>((m, x, i) => Math.max(m, Math.abs(x - b.data[i]!)), 0);
 const positionsWith = (v: number, T: number): Tensor => new Tensor(Float64Array.from({ length: T }, (_, i) => (i === 1 ? v : i)), [T]);
 
 test('NaN / ±∞ positions are refused by every layer taking positions, before anything is computed', () => {
@@ -287,6 +288,121 @@ test('saveSafetensors refuses bad metadata under its own name (not serializeSafe
     assert.ok(caught instanceof DTypeError, `metadata=${String(metadata)}: ${String(caught)}`);
     assert.ok((caught as Error).message.startsWith('saveSafetensors: '), (caught as Error).message);
   }
+});
+
+test('positions the encoding refuses (one too many, an extra axis, none) are named by the method the user called', () => {
+  const x = f32([1, 4, 8]);
+  const mha = new MultiHeadAttention(8, { numHeads: 2, positional: new RoPE(4) });
+  const block = new Block(8, { numHeads: 2, positional: new RoPE(4) });
+  const chunked = new ChunkedAttention(8, 2, 2);
+  const mla = new MultiHeadLatentAttention({ dim: 8, numHeads: 2, kvLoraRank: 4, qkNopeHeadDim: 2, qkRopeHeadDim: 2, vHeadDim: 2 });
+  const mem = new MemoryBlock(8, { numHeads: 2, chunkSize: 2, memorySlots: 2 });
+  const wrong: Array<[string, Tensor]> = [
+    ['T + 1 positions', new Tensor(Float64Array.from([0, 1, 2, 3, 4]), [5])],
+    ['an extra leading axis', new Tensor(Float64Array.from([0, 1]), [1, 1, 2])],
+    ['no positions', new Tensor(new Float64Array(0), [0])],
+  ];
+  for (const [label, positions] of wrong) {
+    refuses(() => mha.forward(x, { positions }), ShapeError, 'MultiHeadAttention.forward', `MHA: ${label}`);
+    refuses(() => block.forward(x, { positions }), ShapeError, 'Block.forward', `Block: ${label}`);
+    refuses(() => chunked.forward(x, { positions }), ShapeError, 'ChunkedAttention.forward', `Chunked: ${label}`);
+    refuses(() => mem.forward(x, mem.memory.initial(1), { positions }), ShapeError, 'MemoryBlock.forward', `MemoryBlock: ${label}`);
+    for (const mode of ['explicit', 'absorbed'] as const) {
+      mla.mode = mode;
+      refuses(() => mla.forward(x, { positions }), ShapeError, 'MultiHeadLatentAttention.forward', `MLA ${mode}: ${label}`);
+      refuses(() => mla.logits(x, { positions }), ShapeError, 'MultiHeadLatentAttention.logits', `MLA logits ${mode}: ${label}`);
+    }
+  }
+  // the refusal comes before a cache is touched
+  const bad = wrong[0]![1];
+  const cache = new KVCache();
+  refuses(() => mha.forward(x, { positions: bad, cache }), ShapeError, 'MultiHeadAttention.forward', 'MHA with a cache');
+  assert.is(cache.length, 0);
+  const latent = mla.newCache();
+  refuses(() => mla.forward(x, { positions: bad, cache: latent }), ShapeError, 'MultiHeadLatentAttention.forward', 'MLA with a cache');
+  assert.is(latent.length, 0);
+  // the right positions still run: [T] and [B, T]
+  assert.equal(block.forward(x, { positions: new Tensor(Float64Array.from([3, 4, 5, 6]), [1, 4]) }).shape, [1, 4, 8]);
+  assert.equal(mla.forward(x, { positions: new Tensor(Float64Array.from([3, 4, 5, 6]), [4]) }).shape, [1, 4, 8]);
+});
+
+test('sizes too large to allocate are refused at the layer the user built, naming its argument', () => {
+  const big = 2 ** 40;
+  const rows: Array<[() => unknown, string, string]> = [
+    [() => new LayerNorm(big), 'LayerNorm', 'dim'],
+    [() => new RMSNorm(big), 'RMSNorm', 'dim'],
+    [() => new MLP(big, 16), 'MLP', 'dim'],
+    [() => new MLP(8, big), 'MLP', 'hidden'],
+    [() => new SwiGLU(big, 16), 'SwiGLU', 'dim'],
+    [() => new SwiGLU(8, big), 'SwiGLU', 'hidden'],
+    [() => new Block(8, { numHeads: 2, hidden: big }), 'Block', 'hidden'],
+    [() => new MemoryBlock(big, { numHeads: 2, chunkSize: 2, memorySlots: 2 }), 'MemoryBlock', 'dim'],
+    [() => new MemoryBlock(8, { numHeads: 2, chunkSize: 2, memorySlots: big }), 'MemoryBlock', 'memorySlots'],
+    [() => new MemoryBlock(8, { numHeads: 2, chunkSize: 2, memorySlots: 2, hidden: big }), 'MemoryBlock', 'hidden'],
+  ];
+  for (const [fn, prefix, arg] of rows) {
+    refuses(fn, ValueError, prefix, `${prefix} ${arg}`);
+    try {
+      fn();
+    } catch (e) {
+      assert.is((e as ValueError).arg, arg, `${prefix}: names ${arg}`);
+    }
+  }
+});
+
+test('chunkedAttention with a chunk longer than the sequence is plain (causal) attention, allocating nothing of the chunk size', () => {
+  const q = f32([1, 2, 4, 4], 1);
+  const k = f32([1, 2, 4, 4], 2);
+  const v = f32([1, 2, 4, 4], 3);
+  for (const causal of [true, false]) {
+    const plain = scaledDotProductAttention(q, k, v, { causal });
+    for (const chunkSize of [4, 5, 2 ** 40]) {
+      const out = chunkedAttention(q, k, v, chunkSize, { causal });
+      assert.ok(maxAbsDiff(out, plain) < 1e-6, `chunkSize ${chunkSize}, causal ${causal}`);
+    }
+  }
+});
+
+test('PaTH attention at a huge scale gives the argmax limit, not NaN, in all four computations', () => {
+  // softmax(scale·s) → one-hot at the largest (scale > 0) or smallest (scale < 0) logit: each output row is one of v's rows
+  const g = new Generator(5);
+  const [B, H, T, d] = [1, 2, 4, 4];
+  const unit = (t: Tensor): Tensor => t.div(t.mul(t).sum(-1, true).sqrt());
+  const q = randn([B, H, T, d], { generator: g });
+  const k = randn([B, H, T, d], { generator: g });
+  const v = randn([B, H, T, d], { generator: g });
+  const w = unit(randn([B, H, T, d], { generator: g }));
+  const beta = randn([B, H, T], { generator: g }).sigmoid().mul(2);
+  for (const scale of [1e300, -1e300, 1e38]) {
+    const outs: Array<[string, Tensor]> = [
+      ['pathAttention', pathAttention(q, k, v, w, beta, { scale })],
+      ['pathAttentionDirect', pathAttentionDirect(q, k, v, w, beta, { scale })],
+      ['pathAttentionRecurrent', pathAttentionRecurrent(q, k, v, w, beta, { scale })],
+      ['PaTHCache.step', new PaTHCache().step(q, k, v, w, beta, { scale })],
+    ];
+    for (const [name, out] of outs) {
+      assert.ok(out.data.every(Number.isFinite), `${name} scale ${scale}: finite`);
+      for (let h = 0; h < H; h++) {
+        for (let i = 0; i < T; i++) {
+          const row = Array.from(out.data.subarray(((h * T) + i) * d, ((h * T) + i + 1) * d));
+          const hit = Array.from({ length: i + 1 }, (_, j) => Array.from(v.data.subarray(((h * T) + j) * d, ((h * T) + j + 1) * d)))
+            .some((vj) => vj.every((x, c) => Math.abs(x - row[c]!) < 1e-6));
+          assert.ok(hit, `${name} scale ${scale}: head ${h} row ${i} is one of v[0..${i}]`);
+        }
+      }
+    }
+    for (const [name, out] of outs.slice(1)) assert.ok(maxAbsDiff(out, outs[0]![1]) < 1e-6, `${name} agrees with pathAttention at scale ${scale}`);
+  }
+});
+
+test('generate names itself when the model returns NaN or +∞ logits', () => {
+  for (const bad of [NaN, Infinity]) {
+    const model: CausalLM = { forward: () => new Tensor(Float64Array.from([0, bad, 1]), [1, 1, 3]), newCaches: () => [] };
+    refuses(() => generate(model, [0], { maxNewTokens: 1, temperature: 0 }), ValueError, 'generate', `logit ${bad}`);
+  }
+  // −∞ is a masked token: fine
+  const masked: CausalLM = { forward: () => new Tensor(Float64Array.from([-Infinity, 0, 1]), [1, 1, 3]), newCaches: () => [] };
+  assert.equal(generate(masked, [0], { maxNewTokens: 2, temperature: 0 }), [2, 2]);
 });
 
 test.run();
