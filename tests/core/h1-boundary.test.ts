@@ -7,6 +7,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { assertRefused } from '../helpers/refusal.js';
 import {
   Adam, AdamW, AxisError, DTypeError, Generator, IndexError, Module, Parameter, SGD, ShapeError, Tensor, ValueError, arange,
   clipGradNorm, concat, expand, eye, flatten, flip, fromArray, full, gather, gradcheck, indexSelect, linspace, mul,
@@ -16,24 +17,10 @@ import {
 import { allocate } from '../../core/dtype.js';
 
 type ErrorClass = abstract new (...args: never[]) => Error;
-const TYPED: ErrorClass[] = [DTypeError, ValueError, ShapeError, AxisError, IndexError];
 
-/** `make()` throws `Err` (one of ours, not a bare engine error) whose message starts with `op: ` and whose arg is `arg`. */
-function refuses(make: () => unknown, Err: ErrorClass, op: string, arg?: string, what = `${op} ${arg ?? ''}`): void {
-  let error: unknown = null;
-  try {
-    make();
-  } catch (e) {
-    error = e;
-  }
-  assert.ok(error !== null, `${what}: did not throw`);
-  const e = error as Error & { op?: string; arg?: string };
-  assert.ok(TYPED.some((C) => e instanceof C), `${what}: threw an untyped ${e.name}: ${e.message}`);
-  assert.ok(e instanceof Err, `${what}: expected ${Err.name}, got ${e.name}: ${e.message}`);
-  assert.ok(e.message.startsWith(`${op}: `), `${what}: message does not start with '${op}: ' — ${e.message}`);
-  assert.is(e.op, op, `${what}: op`);
-  if (arg !== undefined) assert.is(e.arg, arg, `${what}: arg (${e.message})`);
-}
+/** `make()` is refused with `Err` named `op` (and `arg`, when given). */
+const refuses = (make: () => unknown, Err: ErrorClass, op: string, arg?: string, label?: string): void =>
+  assertRefused(make, Err, op, { ...(arg === undefined ? {} : { arg }), ...(label === undefined ? {} : { label }) });
 
 const f32 = (values: number[], shape = [values.length]): Tensor => tensor(values, shape);
 const f64 = (values: number[], shape = [values.length]): Tensor => tensor(values, shape, { dtype: 'float64' });

@@ -4,6 +4,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { assertRefused } from '../helpers/refusal.js';
 import { DTypeError, Generator, ShapeError, Tensor, ValueError, randn, zeros } from '../../core/index.js';
 import {
   GPT, MLABlock, MLALM, MemoryTransformer, PaTHBlock, PaTHLM, ViT, bilinearResizeMatrix, mlaLMParameterName, patchify, resolveMLALMConfig, type GPTConfig,
@@ -12,17 +13,7 @@ import { FifoMemory, KVCache, generate } from '../../nn/index.js';
 
 type ErrorClass = typeof DTypeError | typeof ValueError | typeof ShapeError;
 
-function refuses(fn: () => unknown, type: ErrorClass, prefix: string, label: string): void {
-  let caught: unknown = null;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught !== null, `${label}: did not throw`);
-  assert.ok(caught instanceof type, `${label}: threw ${(caught as Error).name}: ${(caught as Error).message}, not ${type.name}`);
-  assert.ok((caught as Error).message.startsWith(`${prefix}: `), `${label}: '${(caught as Error).message}' does not start with '${prefix}: '`);
-}
+const refuses = (fn: () => unknown, type: ErrorClass, prefix: string, label: string): void => assertRefused(fn, type, prefix, { label });
 
 const gpt: GPTConfig = { vocabSize: 11, contextLength: 8, dim: 8, numLayers: 1, numHeads: 2, positional: 'rope' };
 const mla = { vocabSize: 11, dim: 8, numLayers: 1, numHeads: 2, kvLoraRank: 4, qkNopeHeadDim: 2, qkRopeHeadDim: 2, vHeadDim: 2 };

@@ -5,6 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { assertRefused } from '../helpers/refusal.js';
 import { AdamW, DTypeError, Generator, Module, ShapeError, Tensor, ValueError, manualSeed, randn, zeros } from '../../core/index.js';
 import {
   Block, ChunkedAttention, Dropout, ShortConvolution, baselineFromSpectra, causalMask, combineMasks, documentMask, effectiveRank,
@@ -17,19 +18,8 @@ import { RoPE } from '../../positional/index.js';
 
 type ErrorClass = typeof DTypeError | typeof ValueError | typeof ShapeError;
 
-/** fn throws an instance of `type` whose message starts with `prefix: `. */
-function refuses(fn: () => unknown, type: ErrorClass, prefix: string, label: string): void {
-  let caught: unknown = null;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught !== null, `${label}: did not throw`);
-  assert.ok(caught instanceof type, `${label}: threw ${(caught as Error).name}: ${(caught as Error).message}, not ${type.name}`);
-  const message = (caught as Error).message;
-  assert.ok(message.startsWith(`${prefix}: `), `${label}: message '${message}' does not start with '${prefix}: '`);
-}
+/** fn is refused with `type`, its message starting with `prefix: `. */
+const refuses = (fn: () => unknown, type: ErrorClass, prefix: string, label: string): void => assertRefused(fn, type, prefix, { label });
 
 const f32 = (shape: number[], seed = 1): Tensor => randn(shape, { generator: new Generator(seed) });
 const maxAbsDiff = (a: Tensor, b: Tensor): number => Array.from(a.data).reduce<number>((m, x, i) => Math.max(m, Math.abs(x - b.data[i]!)), 0);

@@ -8,6 +8,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { assertRefused } from '../helpers/refusal.js';
 import { DTypeError, Generator, ShapeError, Tensor, ValueError, randn } from '../../core/index.js';
 import {
   FluxRoPE, HoPE, MRoPE, RoPEAxial, RoPEMixed, VRoPE, VideoRoPE, buildMRopePositions, fluxFrequencies, fluxLatentGrid, fluxPositions, fluxShiftImageIds,
@@ -18,19 +19,8 @@ import {
 
 type ErrorClass = new (...a: never[]) => Error;
 
-/** fn throws an instance of `type` whose message starts with `${op}: ` and mentions every word of `words`. */
-function throwsTyped(fn: () => unknown, type: ErrorClass, op: string, words: readonly string[] = []): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, type, `${op}: got ${String(e)}`);
-    const m = (e as Error).message;
-    assert.ok(m.startsWith(`${op}: `), `message starts with ${op}: "${m}"`);
-    for (const w of words) assert.ok(m.includes(w), `"${m}" mentions ${w}`);
-    return;
-  }
-  assert.unreachable(`${op}: expected a ${type.name}`);
-}
+/** fn is refused with `type`, its message starting with `${op}: ` and mentioning every word. */
+const throwsTyped = (fn: () => unknown, type: ErrorClass, op: string, words: readonly string[] = []): void => assertRefused(fn, type, op, { words });
 
 const f64 = (values: number[], shape: number[]): Tensor => new Tensor(Float64Array.from(values), shape);
 const segments = (): MRopeSegment[] => [{ type: 'text', length: 2 }, { type: 'image', grid: [1, 4, 4] }, { type: 'text', length: 1 }];

@@ -5,6 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { assertRefused } from '../helpers/refusal.js';
 import fc from 'fast-check';
 import { DTypeError, Generator, ShapeError, Tensor, ValueError, randn, type DType } from '../../core/index.js';
 import {
@@ -17,19 +18,8 @@ import {
 import { classifyHeader } from '../../positional/hirope.js';
 import { fcParams } from '../helpers/fc.js';
 
-/** fn throws an instance of `type` whose message starts with `${op}: ` and contains every `words` entry. */
-function throwsTyped(fn: () => unknown, type: new (...a: never[]) => Error, op: string, words: readonly string[] = []): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, type, `${op}: got ${String(e)}`);
-    const m = (e as Error).message;
-    assert.ok(m.startsWith(`${op}: `), `message starts with ${op}: "${m}"`);
-    for (const w of words) assert.ok(m.toLowerCase().includes(w.toLowerCase()), `"${m}" mentions ${w}`);
-    return;
-  }
-  assert.unreachable(`${op}: expected a ${type.name}`);
-}
+/** fn is refused with `type`, its message starting with `${op}: ` and mentioning every word. */
+const throwsTyped = (fn: () => unknown, type: ErrorClass, op: string, words: readonly string[] = []): void => assertRefused(fn, type, op, { words });
 
 const pos1 = (values: number[]): Tensor => new Tensor(Float64Array.from(values), [values.length]);
 const posA = (values: number[], axes: number): Tensor => new Tensor(Float64Array.from(values), [values.length / axes, axes]);
