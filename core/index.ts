@@ -15,6 +15,7 @@ export {
 export { enableGrad, isGradEnabled, noGrad, record, type BackwardFn, type BackwardOptions, type GradNode } from './autograd.js';
 export { defineOp, grad, valueAndGrad, type CustomOpDefinition } from './custom-op.js';
 export { gradcheck, type GradcheckOptions } from './gradcheck.js';
+export { specialize } from './kernels/elementwise.js';
 export {
   abs, add, cast, clamp, clone, cos, div, dropout, eq, exp, ge, gelu, gt, le, log, lt, maximum, minimum, mul, ne, neg,
   pow, reciprocal, relu, rsqrt, sigmoid, silu, sin, softplus, sqrt, square, sub, tanh, where,

@@ -4,18 +4,24 @@
 import type { TypedArray } from '../dtype.js';
 import type { Shape } from '../shape.js';
 import { broadcastStrides } from '../shape.js';
+import { describeValue } from '../args.js';
+import { DTypeError } from '../errors.js';
 
 export type UnaryFn = (x: number) => number;
 export type BinaryFn = (x: number, y: number) => number;
 export type TernaryFn = (c: number, x: number, y: number) => number;
 
 /**
- * V8 keeps one set of inline caches per function literal, so a loop shared by every op calls each op's `f`
- * megamorphically (~10 ns per element instead of ~1). `specialize` compiles a private copy of a self-contained
- * loop (one that uses only its arguments and globals) so that `f` stays monomorphic and is inlined. Where eval is
- * blocked (a strict Content-Security-Policy) the shared loop serves unchanged: slower, same results.
+ * A private copy of a self-contained loop `loop` (one that uses only its arguments and globals), with its own inline
+ * caches. V8 keeps one set of inline caches per function literal, so a loop shared by every op calls each op's `f`
+ * megamorphically (~10 ns per element instead of ~1), and a loop that sees both Float32Array and Float64Array
+ * indexes them polymorphically (~1.8× slower); one copy per op (or per dtype) keeps both monomorphic. Where eval is
+ * blocked (a strict Content-Security-Policy) the shared loop serves unchanged: slower, same results. Public (core's
+ * index) for kernels outside core, e.g. positional/rope.ts compiles one rotation loop per dtype with it.
+ * @example const rotate32 = specialize(rotateLoop), rotate64 = specialize(rotateLoop);
  */
 export function specialize<F extends (...args: never[]) => unknown>(loop: F): F {
+  if (typeof loop !== 'function') throw new DTypeError('specialize', `loop must be a function, got ${describeValue(loop)}`, 'loop');
   try {
     return new Function(`return (${loop.toString()});`)() as F;
   } catch {

@@ -115,6 +115,7 @@ export const coreEntries: readonly Entry[] = [
   ]),
   fn('grad', () => [(x: Tensor) => sum(mul(x, x))], [A.fn('fn')]),
   fn('valueAndGrad', () => [(x: Tensor) => sum(mul(x, x))], [A.fn('fn')]),
+  fn('specialize', () => [(x: number) => x + 1], [A.fn('loop')]),
   fn('gradcheck', () => [(x: Tensor) => exp(x), [t64([3], true)], { eps: 1e-6, atol: 1e-5, rtol: 1e-3 }], [
     A.fn('fn'), A.tensors('inputs'), A.options('options', { eps: A.real('eps'), atol: A.real('atol'), rtol: A.real('rtol') }),
   ]),
