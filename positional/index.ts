@@ -20,10 +20,10 @@ export {
 export { PRoPE, pRopeInvFreq, type PRoPEOptions, type PRopeInvFreqOptions } from './p-rope.js';
 export { PSC, PSCRoPE, pscCalibrate, pscCoefficient, withPSC, type PSCOptions, type PSCRoPEOptions } from './psc.js';
 export {
-  HiRoPE, hiropeAngles, hiropePositionTensor, hiropePositions, hiropeScores, segmentCode, type HiRoPEOptions, type HiropeLevels,
-  type HiropePositions, type HiropePositionsOptions, type HiropeScoreOptions, type HiropeSegment, type HiropeSyntax, type HiropeUnit,
-  type HiropeUnitKind, type LevelPositions, type SegmentCodeOptions,
+  HiRoPE, hiropeAngles, hiropePositionTensor, hiropePositions, hiropeScores, type HiRoPEOptions, type HiropeLevels, type HiropePositions,
+  type HiropePositionsOptions, type HiropeScoreOptions, type HiropeUnit, type LevelPositions,
 } from './hirope.js';
+export { segmentCode, type HiropeSegment, type HiropeSyntax, type HiropeUnitKind, type SegmentCodeOptions } from './source-lexer.js';
 export { firstNegativeDistance, longTermDecay, minimalBase, type BaseBoundMethod, type FirstNegativeOptions, type MinimalBaseOptions } from './base-bound.js';
 export { decayCurve, pairWavelengths, type DecaySpacing } from './analysis.js';
 export { createPositional, positionalNames, registerPositional, type PositionalFactory, type PositionalSpec } from './registry.js';

@@ -1,17 +1,18 @@
 /**
- * HiRoPE (positional/hirope.ts) against the spec §7 proposal: split = pairs with window ∞ (or 0 and global
- * tokens) ⇒ plain RoPE; inside the window the logits are plain RoPE's bit for bit; outside they depend only on
- * (Δp_tok, Δp_hi); a single unit ⇒ RoPE with the low pairs frozen; the worked toy; gradcheck through the two
- * passes; the HiRoPE encoding (window-0 form); and the code segmenter on TypeScript and Python snippets
- * (braces in strings, comments, templates and regexes), the partition property and token-list mapping.
+ * HiRoPE (positional/hirope.ts; Zhang et al. 2024, §3; docs/notes/hirope.md): split = pairs with window ∞ (or 0
+ * and global tokens) ⇒ plain RoPE; inside the window the logits are plain RoPE's bit for bit; beyond it they are
+ * the hierarchical ones with L_window − 1 added to the unit-level distance (§3.2) and depend only on
+ * (Δp_tok, Δp_hi); a single unit ⇒ RoPE with the low pairs frozen; the worked toy; gradchecks through the angle
+ * table (in the positions) and the two passes; the HiRoPE encoding (window-0 form); and the code segmenter
+ * (positional/source-lexer.ts) on TypeScript and Python snippets (braces in strings, comments, templates and
+ * regexes), the partition property and token-list mapping.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { Generator, Tensor, ValueError, gradcheck, matmul } from '../../core/index.js';
-import {
-  HiRoPE, hiropeAngles, hiropePositionTensor, hiropePositions, hiropeScores, segmentCode, type HiropeLevels, type HiropeSegment,
-} from '../../positional/hirope.js';
+import { HiRoPE, hiropeAngles, hiropePositionTensor, hiropePositions, hiropeScores, type HiropeLevels } from '../../positional/hirope.js';
+import { segmentCode, type HiropeSegment } from '../../positional/source-lexer.js';
 import { RoPE, ropeInvFreq, type PairLayout } from '../../positional/rope.js';
 import { assertClose } from '../helpers/close.js';
 import { fcParams } from '../helpers/fc.js';
@@ -72,7 +73,7 @@ test('split = pairs: window ∞ is plain RoPE; window 0 with global p_tok is pla
   );
 });
 
-test('inside the window the logits are plain RoPE bit for bit; outside they are the hierarchical ones', () => {
+test('inside the window the logits are plain RoPE bit for bit; outside they are the hierarchical ones, query p_hi + max(L − 1, 0)', () => {
   fc.assert(
     fc.property(caseArb, fc.integer({ min: 0, max: 5 }), ({ pairs, T, layout, reset, window, seed }, s) => {
       const g = new Generator(seed);
@@ -84,8 +85,9 @@ test('inside the window the logits are plain RoPE bit for bit; outside they are 
       const lv = randomLevels(g, T, reset);
       const scores = hiropeScores(q, k, lv, { invFreq, split, window, layout });
       const plain = plainLogits(q, k, invFreq, layout, lv.position, lv.position);
-      const pt = hiropePositionTensor(lv);
-      const e = new HiRoPE(d, { invFreq, split, layout }).encodeQK(q, k, pt, pt);
+      const shift = Math.max(window - 1, 0);
+      const qt = hiropePositionTensor({ token: lv.token, unit: lv.unit.map((u) => u + shift) });
+      const e = new HiRoPE(d, { invFreq, split, layout }).encodeQK(q, k, qt, hiropePositionTensor(lv));
       const hier = matmul(e.q, e.k, { transposeB: true });
       for (let m = 0; m < T; m++) {
         for (let n = 0; n < T; n++) {
@@ -140,7 +142,7 @@ test('a single unit with global p_tok ⇒ RoPE with the pairs ≥ split frozen (
   );
 });
 
-test('worked toy (spec §7): [f0: 0 1 2 | f1: 0 1 | f2: 0 1 2 3], d = 8, s = 2', () => {
+test('worked toy (docs/notes/hirope.md): [f0: 0 1 2 | f1: 0 1 | f2: 0 1 2 3], d = 8, s = 2', () => {
   const r = hiropePositions(['a(){', ' ', '}\n', 'b(){', '}\n', 'c(){', ' ', ' ', '}\n']);
   assert.equal(Array.from(r.unit), [0, 0, 0, 1, 1, 2, 2, 2, 2]);
   assert.equal(Array.from(r.token), [0, 1, 2, 0, 1, 0, 1, 2, 3]);
@@ -156,6 +158,36 @@ test('worked toy (spec §7): [f0: 0 1 2 | f1: 0 1 | f2: 0 1 2 3], d = 8, s = 2',
   }
   const global = hiropePositions(['a(){', ' ', '}\n', 'b(){', '}\n', 'c(){', ' ', ' ', '}\n'], { tokenIndex: 'global' });
   assert.equal(Array.from(global.token), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+});
+
+test('beyond L_window the unit-level distance gains L_window − 1 (Zhang et al. 2024, §3.2): one pair, θ = 1, q = k = e₁', () => {
+  // d = 2, split 0: the single pair rotates with p_hi beyond the window, with global positions inside it; for
+  // q = k = (1, 0) the logit is cos(φ_m − φ_n). Units [0, 0, 1, 1] at positions 0…3.
+  const q = new Tensor(new Float64Array([1, 0, 1, 0, 1, 0, 1, 0]), [4, 2]);
+  const lv = { token: [0, 1, 0, 1], unit: [0, 0, 1, 1] };
+  const logit = (window: number, m: number, n: number): number => hiropeScores(q, q, lv, { invFreq: [1], split: 0, window }).data[m * 4 + n]!;
+  // L = 3: (3, 0) and (0, 3) are beyond it (|Δ| = 3): Δp_hi = ±1, shifted by 2 on the query side
+  assertClose([logit(3, 3, 0)], [Math.cos(1 + 2)], { atol: 1e-15, rtol: 0 }, 'query after key: cos(Δp_hi + L − 1)');
+  assertClose([logit(3, 0, 3)], [Math.cos(-1 + 2)], { atol: 1e-15, rtol: 0 }, 'query before key: the shift is on the query side');
+  assertClose([logit(3, 2, 0)], [Math.cos(2)], { atol: 1e-15, rtol: 0 }, 'inside (|Δ| = 2 < 3): plain RoPE with global positions');
+  // L = 2: (2, 0) and (3, 1) are beyond it; (2, 0) spans a unit, (3, 1) too; (3, 2) is inside
+  assertClose([logit(2, 2, 0), logit(2, 3, 1), logit(2, 3, 2)], [Math.cos(1 + 1), Math.cos(1 + 1), Math.cos(1)], { atol: 1e-15, rtol: 0 }, 'L = 2');
+  // L = 1 and L = 0 shift nothing: the pure hierarchical distance
+  assertClose([logit(1, 3, 0), logit(0, 3, 0), logit(0, 1, 0)], [Math.cos(1), Math.cos(1), 1], { atol: 1e-15, rtol: 0 }, 'L ≤ 1');
+});
+
+test('gradcheck through hiropeAngles (the multi-axis table) in p_tok and p_hi, float64, shared and per-sequence', () => {
+  const g = new Generator(13);
+  const invFreq = ropeInvFreq(8, 30);
+  for (const shape of [[5], [2, 4]]) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const token = new Tensor(Float64Array.from({ length: n }, () => g.normal() * 3), shape);
+    const unit = new Tensor(Float64Array.from({ length: n }, () => g.normal()), shape);
+    token.requiresGrad = true;
+    unit.requiresGrad = true;
+    const w = randTensor(g, [...shape, 4]);
+    assert.ok(gradcheck((a, b) => hiropeAngles(a!, b!, invFreq, 2).sin().mul(w).sum(), [token, unit], { atol: 1e-7, rtol: 1e-5 }), `shape [${shape}]`);
+  }
 });
 
 test('gradcheck through both passes and the merge (window 2), in q and k', () => {

@@ -15,7 +15,7 @@ import {
   packWithAnchor, perHeadFrequencies, pscCalibrate, pscCoefficient, registerPositional, ropeInvFreq, rotaryAngles, segmentCode, toBFloat16,
   withPSC, yarnInvFreq, type HFRopeConfig, type MinimalBaseOptions, type PackWithAnchorOptions, type PositionalFactory, type PositionalSpec,
 } from '../../positional/index.js';
-import { classifyHeader } from '../../positional/hirope.js';
+import { classifyHeader } from '../../positional/source-lexer.js';
 import { fcParams } from '../helpers/fc.js';
 
 /** fn is refused with `type`, its message starting with `${op}: ` and mentioning every word. */
