@@ -1,21 +1,26 @@
 /**
- * Dense symmetric eigenvalues in float64: Householder tridiagonalisation (Golub & Van Loan, Matrix Computations,
- * 4th ed., Alg. 8.3.1: Q ᵀAQ = T) followed by the implicit QL iteration with the Wilkinson-type shift taken from the
+ * Dense linear algebra in float64, for analysis rather than training (neither routine records a gradient):
+ *
+ * `symmetricEigenvalues`: Householder tridiagonalisation (Golub & Van Loan, Matrix Computations, 4th ed.,
+ * Alg. 8.3.1: Q ᵀAQ = T) followed by the implicit QL iteration with the Wilkinson-type shift taken from the
  * leading 2 × 2 block (EISPACK tql1/tql2, Bowdler, Martin, Reinsch & Wilkinson, Numer. Math. 11, 1968; as in JAMA's
  * `EigenvalueDecomposition.tql2` without the eigenvector accumulation).
- *
  * Layout: only the lower triangle of a row-major float64 copy is read and updated, row by row: the symmetric
  * product p = A·v reads row i once (j < i) and scatters the transposed contribution into p[j], and the rank-2 update
  * A ← A − v wᵀ − w vᵀ of one step is fused with the product of the next, so each step makes a single contiguous pass
  * over the trailing triangle: (4/3)·n³ flops in all. The QL phase costs O(n²).
- *
  * Accuracy: backward stable — the computed eigenvalues are exact for A + E with ‖E‖₂ ≈ c·n·ε·‖A‖₂ (GVL §8.3.5), so the
  * absolute error of every eigenvalue is a small multiple of ε·‖A‖ (small eigenvalues have no relative accuracy).
+ *
+ * `qr`: thin QR by Householder reflections (GVL Alg. 5.2.1), Q accumulated backward (GVL §5.1.6); backward stable
+ * (GVL §5.2.2: Q R = A + E, ‖E‖ ≈ c·m·n·ε·‖A‖, and Q orthonormal to c·m·n·ε).
  */
-import { expectNumber, expectOptions, expectTensor } from './args.js';
-import { ShapeError, ValueError } from './errors.js';
+import { expectFiniteValues, expectNumber, expectOptions, expectTensor } from './args.js';
+import { isGradEnabled } from './autograd.js';
+import { allocate } from './dtype.js';
+import { AutogradError, ShapeError, ValueError } from './errors.js';
 import { fmtShape } from './shape.js';
-import type { Tensor } from './tensor.js';
+import { Tensor } from './tensor.js';
 
 export interface SymmetricEigenOptions {
   /**
@@ -276,4 +281,102 @@ function tridiagonalQL(d: Float64Array, e: Float64Array, n: number, op: string):
     d[l] = d[l]! + f;
     e[l] = 0;
   }
+}
+
+// ── thin QR ──────────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** The thin QR factors of an [m, n] matrix (m ≥ n): a = q·r. */
+export interface QR {
+  /** [m, n] with orthonormal columns: qᵀq = I. */
+  readonly q: Tensor;
+  /** [n, n] upper triangular with diag(r) ≥ 0. */
+  readonly r: Tensor;
+}
+
+/**
+ * Thin QR of a [m, n] matrix with m ≥ n: q [m, n] with orthonormal columns and r [n, n] upper triangular with a
+ * non-negative diagonal, so that a = q·r (unique when a has full column rank). Householder reflections in float64
+ * (GVL Alg. 5.2.1), q accumulated backward (GVL §5.1.6); q and r come back in a's dtype. A column that is already
+ * zero below the diagonal gets no reflection, so a rank-deficient a still gives a = q·r with qᵀq = I.
+ * Not differentiable: a tensor that requires grad is refused while gradients are recorded (use noGrad or detach).
+ * @example const { q, r } = qr(randn([5, 3], { dtype: 'float64' })); // q [5, 3], r [3, 3]
+ */
+export function qr(a: Tensor): QR {
+  const op = 'qr';
+  expectTensor(op, 'a', a);
+  if (a.ndim !== 2) throw new ShapeError(op, `a=${fmtShape(a.shape)} is not a matrix (needs shape [m, n] with m ≥ n)`, 'a');
+  const [m, n] = a.shape as [number, number];
+  if (m < n) throw new ShapeError(op, `a=${fmtShape(a.shape)} has fewer rows than columns — m=${m} < n=${n} (thin QR needs m ≥ n; factor the transpose)`, 'a');
+  if (a.requiresGrad && isGradEnabled()) {
+    throw new AutogradError(op, `a=${fmtShape(a.shape)} requires grad, but qr has no gradient (call it under noGrad, or on a.detach())`, 'a');
+  }
+  expectFiniteValues(op, 'a', a.data);
+  const qOut = allocate(a.dtype, m * n, op, 'a');
+  const rOut = allocate(a.dtype, n * n, op, 'a');
+  const { q, r } = householderQR(a.data, m, n);
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) qOut[i * n + j] = q[j * m + i]!;
+  rOut.set(r);
+  return { q: new Tensor(qOut, [m, n]), r: new Tensor(rOut, [n, n]) };
+}
+
+/**
+ * Householder thin QR of a row-major [m, n] array (m ≥ n, finite): q column-major (column j at j·m), r row-major
+ * [n, n]. The matrix is first divided by a power of two near max|a| (exact), so no square or dot product overflows.
+ */
+function householderQR(a: ArrayLike<number>, m: number, n: number): { q: Float64Array; r: Float64Array } {
+  let maxAbs = 0;
+  for (let i = 0; i < m * n; i++) maxAbs = Math.max(maxAbs, Math.abs(a[i]!));
+  const unit = maxAbs > 0 ? 2 ** Math.floor(Math.log2(maxAbs)) : 1;
+  const x = new Float64Array(m * n); // column-major: every reflection walks contiguous memory
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) x[j * m + i] = a[i * n + j]! / unit;
+  const r = new Float64Array(n * n);
+  const beta = new Float64Array(n); // H_k = I − β_k v_k v_kᵀ, v_k = x[k·m + k … k·m + m); β_k = 0: no reflection
+  for (let k = 0; k < n; k++) {
+    const ck = k * m;
+    let scale = 0;
+    for (let i = k; i < m; i++) scale = Math.max(scale, Math.abs(x[ck + i]!));
+    if (scale === 0) {
+      for (let j = k + 1; j < n; j++) r[k * n + j] = x[j * m + k]!; // nothing to reflect: R's row k is X's row k
+      continue;
+    }
+    let ss = 0;
+    for (let i = k; i < m; i++) ss += (x[ck + i]! / scale) ** 2;
+    const sigma = scale * Math.sqrt(ss);
+    const x0 = x[ck + k]!;
+    const sign = x0 < 0 ? -1 : 1;
+    x[ck + k] = x0 + sign * sigma; // v = x + sign(x₀)‖x‖e₁, vᵀv = 2‖x‖(‖x‖ + |x₀|)
+    const b = 1 / (sigma * (sigma + Math.abs(x0)));
+    beta[k] = b;
+    r[k * n + k] = -sign * sigma;
+    for (let j = k + 1; j < n; j++) {
+      const cj = j * m;
+      let dot = 0;
+      for (let i = k; i < m; i++) dot += x[ck + i]! * x[cj + i]!;
+      const f = b * dot;
+      for (let i = k; i < m; i++) x[cj + i] -= f * x[ck + i]!;
+      r[k * n + j] = x[cj + k]!;
+    }
+  }
+  // Q = H_0 H_1 ⋯ H_{n−1} [I_n; 0], applied right to left: H_k only touches rows ≥ k, columns j < k are still e_j.
+  const q = new Float64Array(m * n);
+  for (let j = 0; j < n; j++) q[j * m + j] = 1;
+  for (let k = n - 1; k >= 0; k--) {
+    const b = beta[k]!;
+    if (b === 0) continue;
+    const ck = k * m;
+    for (let j = k; j < n; j++) {
+      const cj = j * m;
+      let dot = 0;
+      for (let i = k; i < m; i++) dot += x[ck + i]! * q[cj + i]!;
+      const f = b * dot;
+      for (let i = k; i < m; i++) q[cj + i] -= f * x[ck + i]!;
+    }
+  }
+  // diag(R) ≥ 0 (the unique thin QR of a full-rank a): flip row k of R and column k of Q together. Undo the scaling.
+  for (let k = 0; k < n; k++) {
+    const flip = r[k * n + k]! < 0 ? -1 : 1;
+    for (let j = k; j < n; j++) r[k * n + j] = flip * unit * r[k * n + j]!;
+    if (flip < 0) for (let i = 0; i < m; i++) q[k * m + i] = -q[k * m + i]!;
+  }
+  return { q, r };
 }
