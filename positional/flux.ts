@@ -14,9 +14,8 @@
  * that layer depends on position.
  */
 import { DTypeError, ShapeError, Tensor, ValueError, asPartOf, describeValue, expectNumber, fmtShape } from '../core/index.js';
-import type { EncodedQK, Positions } from './encoding.js';
+import type { EncodedQK } from './encoding.js';
 import { MultiAxisRoPE, allocate, sectionsOf } from './multi-axis.js';
-import { AngleMemo } from './mrope.js';
 import { invFreqLadder } from './rope.js';
 import {
   checkAttentionFactor, checkBase, checkCount, checkHead, checkIntegers, checkOptions, checkPositions, checkReals, checkRequiredOptions,
@@ -135,7 +134,6 @@ export interface FluxRoPEOptions {
 export class FluxRoPE extends MultiAxisRoPE {
   readonly axesDim: readonly number[];
   readonly headDim: number;
-  #memo = new AngleMemo();
 
   constructor(axesDim: readonly number[] = FLUX_AXES_DIM, options: FluxRoPEOptions = {}) {
     const op = 'FluxRoPE';
@@ -144,11 +142,6 @@ export class FluxRoPE extends MultiAxisRoPE {
     super(F, { layout: 'interleaved', attentionFactor: checkAttentionFactor(op, o.attentionFactor), name: 'flux-rope' });
     this.axesDim = [...axesDim];
     this.headDim = axesDim.reduce((a, d) => a + d, 0);
-  }
-
-  /** Cached per ids tensor: q and k of joint attention (and every block sharing this encoding) build it once. */
-  protected override tableFor(positions: Positions): Tensor {
-    return this.#memo.get(positions, this.freqs, () => super.tableFor(positions));
   }
 
   protected override opName(): string {

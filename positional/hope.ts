@@ -16,10 +16,9 @@
  * Segments, results and defaults are those of ropelab's M-RoPE/VideoRoPE (mrope.ts): spatialMergeSize 2, base 1e6.
  */
 import { DTypeError, Generator, ShapeError, Tensor, ValueError, describeValue, fmtShape } from '../core/index.js';
-import type { Positions } from './encoding.js';
 import { MultiAxisRoPE, allocate, axisAngles } from './multi-axis.js';
 import {
-  AngleMemo, ENCODING_KEYS, FREQUENCY_KEYS, checkSections, encodingOptions, mergeSizeOf, sectionInvFreq, type MRoPEOptions, type MRopeFrequencyOptions,
+  ENCODING_KEYS, FREQUENCY_KEYS, checkSections, encodingOptions, mergeSizeOf, sectionInvFreq, type MRoPEOptions, type MRopeFrequencyOptions,
   type MRopePositionOptions, type MRopePositions, type MRopeSegment,
 } from './mrope.js';
 import { checkOptions, checkPositions, checkReals, checkRequiredOptions } from './checks.js';
@@ -171,7 +170,6 @@ export class HoPE extends MultiAxisRoPE {
   readonly axisOfPair: readonly HopeAxis[];
   /** s_t: the lowest-frequency pairs, zero frequency for every token. */
   readonly temporalPairs: number;
-  #memo = new AngleMemo();
 
   constructor(readonly headDim: number, mropeSection: readonly number[], options: HoPEOptions = {}) {
     const op = 'HoPE';
@@ -182,11 +180,6 @@ export class HoPE extends MultiAxisRoPE {
     this.invFreq = invFreq;
     this.axisOfPair = axisOfPair(op, mropeSection);
     this.temporalPairs = mropeSection[0]!;
-  }
-
-  /** Cached per positions tensor, so q and k (and every layer sharing this encoding) build the table once. */
-  protected override tableFor(positions: Positions): Tensor {
-    return this.#memo.get(positions, this.freqs, () => super.tableFor(positions));
   }
 
   protected override opName(): string {

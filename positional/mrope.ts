@@ -19,7 +19,6 @@ import {
   checkAttentionFactor, checkBase, checkCount, checkInvFreq, checkLayout, checkOptions, checkReals, checkRotaryDim, checkTableSize,
 } from './checks.js';
 import { invFreqLadder, type PairLayout } from './rope.js';
-import type { Positions } from './encoding.js';
 
 // ── segments and position ids ──
 
@@ -231,30 +230,6 @@ export const ENCODING_KEYS = [...FREQUENCY_KEYS, 'layout', 'attentionFactor'] as
 
 // ── encoding ──
 
-/**
- * Angle tables keyed by the positions tensor, so that q and k (and every layer sharing an encoding) get the same
- * table and applyRotary's cos/sin cache computes the trigonometry once. A hit must still match the positions' and
- * the frequencies' values (tensors are mutable); nothing is cached when either requires grad.
- */
-export class AngleMemo {
-  #byTensor = new WeakMap<Tensor, { positions: Float64Array; freqs: Float64Array; angles: Tensor }>();
-
-  get(positions: Tensor, freqs: Tensor, compute: () => Tensor): Tensor {
-    if (positions.requiresGrad || freqs.requiresGrad) return compute();
-    const hit = this.#byTensor.get(positions);
-    if (hit !== undefined && sameValues(hit.positions, positions.data) && sameValues(hit.freqs, freqs.data)) return hit.angles;
-    const angles = compute();
-    this.#byTensor.set(positions, { positions: Float64Array.from(positions.data), freqs: Float64Array.from(freqs.data), angles });
-    return angles;
-  }
-}
-
-function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 export interface MRoPEOptions extends MRopeFrequencyOptions {
   /** Pair layout; default 'half' (rotate-half, as Qwen2-VL). */
   layout?: PairLayout;
@@ -269,7 +244,6 @@ export interface MRoPEOptions extends MRopeFrequencyOptions {
 export class MRoPE extends MultiAxisRoPE {
   readonly mropeSection: readonly [number, number, number];
   readonly invFreq: Float64Array;
-  #memo = new AngleMemo();
 
   constructor(readonly headDim: number, mropeSection: readonly number[], options: MRoPEOptions = {}) {
     const op = 'MRoPE';
@@ -278,10 +252,6 @@ export class MRoPE extends MultiAxisRoPE {
     super(allocate(op, sectionsOf(op, mropeSection), invFreq, 3), { ...encodingOptions(op, o), name: 'mrope', headDim });
     this.mropeSection = [mropeSection[0]!, mropeSection[1]!, mropeSection[2]!];
     this.invFreq = invFreq;
-  }
-
-  protected override tableFor(positions: Positions): Tensor {
-    return this.#memo.get(positions, this.freqs, () => super.tableFor(positions));
   }
 
   protected override opName(): string {

@@ -10,6 +10,7 @@ import {
   checkTableSize,
 } from './checks.js';
 import { rotateBy, type PairLayout } from './rope.js';
+import { AngleMemo } from './angle-cache.js';
 
 /**
  * φ = pos · F. positions: [N, A] or [B, N, A] (fractional and negative allowed); freqs: [A, P] shared or [H, A, P]
@@ -143,6 +144,7 @@ export class MultiAxisRoPE extends PositionalEncoding {
   readonly attentionFactor: number;
 
   readonly #headDim: number;
+  readonly #memo = new AngleMemo();
 
   constructor(readonly freqs: Tensor, options: MultiAxisRoPEOptions = {}) {
     super();
@@ -189,11 +191,16 @@ export class MultiAxisRoPE extends PositionalEncoding {
     return this.tableFor(positions);
   }
 
-  /** The angle table of checked positions; subclasses memoise it. */
+  /**
+   * The angle table of checked positions, memoised per (positions, freqs) values (angle-cache.ts), so q and k, and
+   * every layer sharing this encoding, build it once; learned frequencies (requiring grad) get a fresh table.
+   */
   protected tableFor(positions: Positions): Tensor {
-    const coords = this.coordinatesOf(positions);
-    const phi = axisAngles(this.opName(), coords, this.freqs);
-    return coords.ndim === 3 && this.freqs.ndim === 2 ? phi.unsqueeze(1) : phi;
+    return this.#memo.get(positions, [this.freqs], () => {
+      const coords = this.coordinatesOf(positions);
+      const phi = axisAngles(this.opName(), coords, this.freqs);
+      return coords.ndim === 3 && this.freqs.ndim === 2 ? phi.unsqueeze(1) : phi;
+    });
   }
 
   rotate(x: Tensor, positions: Positions): Tensor {

@@ -20,6 +20,7 @@ import {
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 import { allocate, axisAngles, sectionsOf } from './multi-axis.js';
 import { rotateBy } from './rope.js';
+import { AngleMemo } from './angle-cache.js';
 import {
   checkBase, checkCount, checkDType, checkGenerator, checkOptions, checkReals, checkRequiredOptions, checkSize, checkTableSize,
 } from './checks.js';
@@ -281,12 +282,6 @@ function checkHeadVectors(op: string, arg: string, x: unknown, headDim: number):
   }
 }
 
-function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 export interface RoPEAxialOptions {
   /** Default 100. */
   theta?: number;
@@ -307,7 +302,7 @@ export class RoPEAxial extends PositionalEncoding {
   readonly prefixTokens: number;
   /** F [2, headDim/2] (fixed; read-only). */
   readonly freqs: Tensor;
-  #cache = new WeakMap<Tensor, { positions: Float64Array; freqs: Float64Array; T: number; angles: Tensor }>();
+  readonly #memo = new AngleMemo();
 
   constructor(readonly headDim: number, options: RoPEAxialOptions = {}) {
     super();
@@ -353,15 +348,13 @@ export class RoPEAxial extends PositionalEncoding {
     return rotateBy('RoPEAxial', x, this.tokenAngles(arg, positions, x.shape[x.ndim - 2]!), { layout: 'interleaved' });
   }
 
-  /** [..., T, P] with zero rows for the prefix, cached per positions tensor so q, k and every layer share one table. */
+  /**
+   * [..., T, P] with zero rows for the prefix, memoised per (positions, freqs, T, prefixTokens) values
+   * (angle-cache.ts), so q, k and every layer share one table.
+   */
   private tokenAngles(arg: string, positions: Tensor, T: number): Tensor {
-    const build = (): Tensor => withPrefix(this.#angles(patchPositions('RoPEAxial', arg, positions, T, this.prefixTokens)), this.prefixTokens);
-    if (positions.requiresGrad) return build();
-    const hit = this.#cache.get(positions);
-    if (hit !== undefined && hit.T === T && sameValues(hit.positions, positions.data) && sameValues(hit.freqs, this.freqs.data)) return hit.angles;
-    const angles = build();
-    this.#cache.set(positions, { positions: Float64Array.from(positions.data), freqs: Float64Array.from(this.freqs.data), T, angles });
-    return angles;
+    const prefix = this.prefixTokens;
+    return this.#memo.get(positions, [this.freqs, [T, prefix]], () => withPrefix(this.#angles(patchPositions('RoPEAxial', arg, positions, T, prefix)), prefix));
   }
 }
 
@@ -386,6 +379,7 @@ export class RoPEMixed extends PositionalEncoding {
   readonly freqsX: Parameter;
   /** [numHeads, headDim/2]: row (y) frequencies. */
   readonly freqsY: Parameter;
+  readonly #memo = new AngleMemo();
 
   constructor(readonly numHeads: number, readonly headDim: number, options: RoPEMixedOptions = {}) {
     super();
@@ -432,8 +426,14 @@ export class RoPEMixed extends PositionalEncoding {
     return { q: rotateBy('RoPEMixed', q, qPhi, { layout: 'interleaved' }), k: rotateBy('RoPEMixed', k, kPhi, { layout: 'interleaved' }) };
   }
 
+  /**
+   * [..., T, P] with zero rows for the prefix; memoised like RoPEAxial's (angle-cache.ts), which applies only to
+   * frozen frequencies: trainable ones (requiring grad) get a fresh, differentiable table each call.
+   */
   private tokenAngles(arg: string, positions: Tensor, T: number): Tensor {
-    return withPrefix(this.#angles(patchPositions('RoPEMixed', arg, positions, T, this.prefixTokens)), this.prefixTokens);
+    const prefix = this.prefixTokens;
+    const build = (): Tensor => withPrefix(this.#angles(patchPositions('RoPEMixed', arg, positions, T, prefix)), prefix);
+    return this.#memo.get(positions, [this.freqsX, this.freqsY, [T, prefix]], build);
   }
 
   private checkHeads(arg: string, x: unknown): asserts x is Tensor {

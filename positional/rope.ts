@@ -5,15 +5,15 @@
  * rotation they all call. Its backward rotates the upstream gradient by −φ and also returns ∂L/∂φ, so learnable
  * frequencies train through it.
  *
- * Two caches keep repeated work out of a forward pass: `RoPE` keeps its angle tables per (positions, frequencies),
- * and `applyRotary` keeps cos/sin per angle tensor, so q and k, and every layer sharing one `RoPE`, compute the
- * trigonometry once. Neither cache is used for tensors that require grad.
+ * Repeated work stays out of a forward pass through angle-cache.ts: `RoPE` memoises its angle tables per (positions,
+ * frequencies) and `applyRotary` cos/sin per angle tensor, so q and k, and every layer sharing one `RoPE`, compute the
+ * trigonometry once (one staleness rule, stated there).
  */
 import {
-  DTypeError, ShapeError, Tensor, ValueError, describeValue, expectNumber, expectOneOf, expectOptions, expectTensor, fmtShape, isGradEnabled, record,
+  DTypeError, ShapeError, Tensor, ValueError, describeValue, expectNumber, expectOneOf, expectOptions, expectTensor, fmtShape, record, specialize,
   type DType, type TypedArray,
 } from '../core/index.js';
-import { specialize } from '../core/kernels/elementwise.js';
+import { AngleMemo } from './angle-cache.js';
 import { toBFloat16 } from './bf16.js';
 import { checkAttentionFactor, checkBase, checkHead, checkInvFreq, checkLayout, checkOptions, checkPositions, checkRotaryDim, checkSize, positionsTensor } from './checks.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
@@ -227,31 +227,26 @@ function angleOuterIndex(aOuter: readonly number[], xOuter: readonly number[]): 
 // ── cos/sin cache ──
 
 interface Trig {
-  /** The angle values cos and sin were computed from: a hit must still match them (tensors are mutable). */
-  source: Float64Array;
   cos: Float64Array;
   sin: Float64Array;
 }
 
-/** cos/sin per angles tensor, so that q and k (and every layer) rotated by one table compute them once. */
-const trigCache = new WeakMap<Tensor, Trig>();
+/** cos/sin per angles tensor (angle-cache.ts's rule: a hit must match the angles' current values). */
+const trigMemo = new AngleMemo<Trig>('trig', false);
 
 function trigOf(op: string, angles: Tensor): Trig {
-  const learnable = angles.requiresGrad; // learnable angles change between steps: never cached
-  const hit = learnable ? undefined : trigCache.get(angles);
-  if (hit !== undefined && sameValues(hit.source, angles.data)) return hit;
-  expectFiniteAngles(op, angles); // once per table, on a cache miss
-  const n = angles.size;
-  const a = angles.data;
-  const cos = new Float64Array(n);
-  const sin = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    cos[i] = Math.cos(a[i]!);
-    sin[i] = Math.sin(a[i]!);
-  }
-  const trig: Trig = { source: learnable ? new Float64Array(0) : Float64Array.from(a), cos, sin };
-  if (!learnable) trigCache.set(angles, trig);
-  return trig;
+  return trigMemo.get(angles, [], () => {
+    expectFiniteAngles(op, angles); // once per table, on a cache miss
+    const n = angles.size;
+    const a = angles.data;
+    const cos = new Float64Array(n);
+    const sin = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      cos[i] = Math.cos(a[i]!);
+      sin[i] = Math.sin(a[i]!);
+    }
+    return { cos, sin };
+  });
 }
 
 function expectFiniteAngles(op: string, angles: Tensor): void {
@@ -259,12 +254,6 @@ function expectFiniteAngles(op: string, angles: Tensor): void {
   for (let i = 0; i < a.length; i++) {
     if (!Number.isFinite(a[i]!)) throw new ValueError(op, `angles must be finite, got ${a[i]} at flat index ${i} — angles=${fmtShape(angles.shape)} (a non-finite position or frequency)`, 'angles');
   }
-}
-
-function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 // ── kernels ──
@@ -407,36 +396,6 @@ export interface RoPEOptions {
   attentionFactor?: number;
 }
 
-/** How many content-keyed angle tables (contiguous position ranges) one RoPE keeps. */
-const ANGLE_CACHE_LIMIT = 8;
-
-/**
- * Angle tables of one RoPE, keyed by positions. Positions come as fresh tensors each forward, so a contiguous
- * range offset…offset+T−1 (per row for [B, T]) is keyed by content, found in O(T); any other positions by tensor
- * identity, checked against a copy of their values on every hit. Valid for one set of frequencies (`freq`).
- */
-interface AngleCache {
-  freq: Float64Array;
-  ranges: Map<string, Tensor>;
-  byTensor: WeakMap<Tensor, { positions: Float64Array; angles: Tensor }>;
-}
-
-/** `${shape}:${offsets}` when every row of positions [T] or [B, T] is offset, offset+1, …; null otherwise. */
-function rangeKey(positions: Tensor): string | null {
-  if (positions.ndim !== 1 && positions.ndim !== 2) return null;
-  const T = positions.shape[positions.ndim - 1]!;
-  const rows = T === 0 ? 0 : positions.size / T;
-  const p = positions.data;
-  const offsets: number[] = [];
-  for (let r = 0; r < rows; r++) {
-    const base = r * T;
-    const offset = p[base]!;
-    for (let t = 1; t < T; t++) if (p[base + t] !== offset + t) return null;
-    offsets.push(offset);
-  }
-  return `${positions.shape.join('x')}:${offsets.join(',')}`;
-}
-
 /** Plain RoPE for attention: rotates q and k by their positions; V is never rotated. */
 export class RoPE extends PositionalEncoding {
   readonly name: string = 'rope';
@@ -444,7 +403,7 @@ export class RoPE extends PositionalEncoding {
   readonly rotaryDim: number;
   readonly invFreq: Float64Array;
   readonly attentionFactor: number;
-  #cache: AngleCache | null = null;
+  readonly #memo = new AngleMemo();
 
   constructor(readonly headDim: number, options: RoPEOptions = {}) {
     super();
@@ -467,8 +426,8 @@ export class RoPE extends PositionalEncoding {
 
   /**
    * Angles [T, pairs] (or [B, 1, T, pairs] for per-sequence positions [B, T]) in float64. Cached per (positions,
-   * invFreq): the table returned may be shared with other calls, so treat it as read-only. Positions that require
-   * grad get a fresh, differentiable table.
+   * invFreq) values (angle-cache.ts): the table returned may be shared with other calls, so treat it as read-only.
+   * Positions that require grad get a fresh, differentiable table.
    */
   angles(positions: Positions): Tensor {
     checkPositions(this.opName(), 'positions', positions);
@@ -476,24 +435,7 @@ export class RoPE extends PositionalEncoding {
   }
 
   private cachedAngles(positions: Positions): Tensor {
-    if (positions.requiresGrad && isGradEnabled()) return this.computeAngles(positions);
-    const cache = this.angleCache();
-    const key = rangeKey(positions);
-    if (key !== null) {
-      let table = cache.ranges.get(key);
-      if (table !== undefined) cache.ranges.delete(key); // re-inserted below as the most recent
-      else {
-        table = this.computeAngles(positions);
-        if (cache.ranges.size >= ANGLE_CACHE_LIMIT) cache.ranges.delete(cache.ranges.keys().next().value!);
-      }
-      cache.ranges.set(key, table);
-      return table;
-    }
-    const hit = cache.byTensor.get(positions);
-    if (hit !== undefined && sameValues(hit.positions, positions.data)) return hit.angles;
-    const table = this.computeAngles(positions);
-    cache.byTensor.set(positions, { positions: Float64Array.from(positions.data), angles: table });
-    return table;
+    return this.#memo.get(positions, [this.invFreq], () => this.computeAngles(positions));
   }
 
   /** Rotate x [..., T, headDim] by positions [T] (or [B, T] with x [B, H, T, headDim]). */
@@ -518,13 +460,5 @@ export class RoPE extends PositionalEncoding {
     if (positions.ndim !== 2) return a;
     const shape = [positions.shape[0]!, 1, positions.shape[1]!, this.invFreq.length];
     return a.requiresGrad ? a.reshape(shape) : new Tensor(a.data, shape);
-  }
-
-  /** The cache for the current invFreq; emptied if invFreq was changed in place since it was filled. */
-  private angleCache(): AngleCache {
-    if (this.#cache === null || !sameValues(this.#cache.freq, this.invFreq)) {
-      this.#cache = { freq: Float64Array.from(this.invFreq), ranges: new Map(), byTensor: new WeakMap() };
-    }
-    return this.#cache;
   }
 }

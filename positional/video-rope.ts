@@ -17,11 +17,10 @@
 import { DTypeError, Tensor, ValueError, describeValue } from '../core/index.js';
 import { MultiAxisRoPE, allocate } from './multi-axis.js';
 import {
-  AngleMemo, ENCODING_KEYS, FREQUENCY_KEYS, checkSections, countTokens, encodingOptions, llmGrid, mergeSizeOf, sectionInvFreq, type MRoPEOptions,
+  ENCODING_KEYS, FREQUENCY_KEYS, checkSections, countTokens, encodingOptions, llmGrid, mergeSizeOf, sectionInvFreq, type MRoPEOptions,
   type MRopeFrequencyOptions, type MRopePositionOptions, type MRopePositions, type MRopeSegment,
 } from './mrope.js';
 import { checkOptions } from './checks.js';
-import type { Positions } from './encoding.js';
 
 export interface VideoRopePositionOptions extends MRopePositionOptions {
   /** δ: temporal id step between consecutive frames (temporal patches); default 2 (the reference's value). */
@@ -123,7 +122,6 @@ export class VideoRoPE extends MultiAxisRoPE {
   readonly mropeSection: readonly [number, number, number];
   readonly invFreq: Float64Array;
   readonly axisOfPair: readonly VideoRopeAxis[];
-  #memo = new AngleMemo();
 
   constructor(readonly headDim: number, mropeSection: readonly number[], options: VideoRoPEOptions = {}) {
     const op = 'VideoRoPE';
@@ -134,10 +132,6 @@ export class VideoRoPE extends MultiAxisRoPE {
     this.mropeSection = [mropeSection[0]!, mropeSection[1]!, mropeSection[2]!];
     this.invFreq = invFreq;
     this.axisOfPair = axes;
-  }
-
-  protected override tableFor(positions: Positions): Tensor {
-    return this.#memo.get(positions, this.freqs, () => super.tableFor(positions));
   }
 
   protected override opName(): string {

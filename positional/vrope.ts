@@ -17,8 +17,7 @@
  */
 import { ShapeError, Tensor, expectNumber, fmtShape } from '../core/index.js';
 import { MultiAxisRoPE, allocate } from './multi-axis.js';
-import type { Positions } from './encoding.js';
-import { AngleMemo, countTokens, encodingOptions, llmGrid, mergeSizeOf, type MRopePositionOptions, type MRopeSegment } from './mrope.js';
+import { countTokens, encodingOptions, llmGrid, mergeSizeOf, type MRopePositionOptions, type MRopeSegment } from './mrope.js';
 import { checkBase, checkInvFreq, checkOptions, checkPositions, checkRotaryDim, checkSize, checkTableSize } from './checks.js';
 import { invFreqLadder, type PairLayout } from './rope.js';
 
@@ -142,7 +141,6 @@ function backboneInvFreq(op: string, headDim: unknown, options: VRoPEOptions): F
  */
 export class VRoPE extends MultiAxisRoPE {
   readonly invFreq: Float64Array;
-  #memo = new AngleMemo();
 
   constructor(readonly headDim: number, options: VRoPEOptions = {}) {
     const op = 'VRoPE';
@@ -150,11 +148,6 @@ export class VRoPE extends MultiAxisRoPE {
     const invFreq = backboneInvFreq(op, headDim, o);
     super(frequenciesOf(op, invFreq), { ...encodingOptions(op, o), rotaryDim: 2 * invFreq.length, name: 'vrope', headDim });
     this.invFreq = invFreq;
-  }
-
-  /** Cached per positions tensor, so q and k (and every layer sharing this encoding) build the table once. */
-  protected override tableFor(positions: Positions): Tensor {
-    return this.#memo.get(positions, this.freqs, () => super.tableFor(positions));
   }
 
   protected override opName(): string {

@@ -305,17 +305,6 @@ test('mropePositionsTensor: [3][L] → [L, 3] row-major (token-major), and its s
   assert.throws(() => mropePositionsTensor([[0, 1], [1], [2, 3]]), (e: unknown) => e instanceof ShapeError);
 });
 
-test('angle tables are shared by q and k (one cos/sin pass) and recomputed when positions change in place', () => {
-  const enc = new MRoPE(8, [2, 1, 1], { base: 100 });
-  const pos = mropePositionsTensor(buildMRopePositions([{ type: 'text', length: 2 }, { type: 'image', grid: [1, 4, 4] }]).ids);
-  const first = enc.angles(pos);
-  assert.ok(enc.angles(pos) === first);
-  pos.data[3] = 42;
-  const again = enc.angles(pos);
-  assert.ok(again !== first);
-  assert.is(again.data[4], 42 * ropeInvFreq(8, 100)[0]!); // token 1, pair 0 reads t
-});
-
 test('section validation: sum(mropeSection) = headDim/2, three non-negative integers, even headDim, invFreq length', () => {
   const msg = (re: RegExp) => (e: unknown): boolean => e instanceof ValueError && re.test(e.message);
   assert.throws(() => mropeFrequencies(128, [16, 24, 23]), msg(/^mropeFrequencies: mropeSection sums to 63 — .*sum must be headDim\/2 = 64/));

@@ -1,6 +1,6 @@
 /**
  * positional/rope.ts: the one rotation op `applyRotary` (both pair layouts, partial rotary, attention factor,
- * broadcast angle tables, gradients for x and the angles), `rotaryAngles`, `ropeInvFreq`, and RoPE's angle cache.
+ * broadcast angle tables, gradients for x and the angles), `rotaryAngles`, `ropeInvFreq`; its cache's staleness tests are in angle-cache.test.ts.
  * Checked against the algebra of rotations (spec language.md §0–§1), the spec's worked example, and HF Llama /
  * DeepSeek-V2 outputs (tests/fixtures/rope_apply.json). Everything is float64 unless a test says otherwise.
  */
@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Generator, ShapeError, Tensor, ValueError, gradcheck, matmul, noGrad, randn } from '../../core/index.js';
+import { Generator, ShapeError, Tensor, ValueError, gradcheck, matmul, randn } from '../../core/index.js';
 import { RoPE, applyRotary, ropeInvFreq, rotaryAngles, type PairLayout } from '../../positional/rope.js';
 import { assertClose } from '../helpers/close.js';
 import { fcParams } from '../helpers/fc.js';
@@ -400,59 +400,6 @@ test('RoPE cache: identical results to an uncached computation for ranges, arbit
         const fresh = f64(p.data, p.shape); // a new tensor each forward, as attention makes them
         assertClose(rope.rotate(x, fresh).data, uncached(x, p).data, { rtol: 0, atol: 0 }, `${layout} positions ${Array.from(p.data)}`);
       }
-    }
-  }
-});
-
-test('RoPE cache: equal ranges share one table (q, k and every layer), tables are never modified, and it is bounded', () => {
-  const rope = new RoPE(8);
-  const t1 = rope.angles(arange(3, 6));
-  assert.ok(rope.angles(arange(3, 6)) === t1, 'a fresh tensor with the same range hits');
-  assert.ok(rope.angles(arange(4, 6)) !== t1);
-  assert.ok(rope.angles(f64([3, 4, 5, 6, 7, 8], [1, 6])) !== t1, '[1, T] positions have their own [1, 1, T, P] table');
-  const snapshot = t1.data.slice();
-  const g = new Generator(8);
-  const q = randn([1, 2, 6, 8], { dtype: 'float64', generator: g, requiresGrad: true });
-  const k = randn([1, 2, 6, 8], { dtype: 'float64', generator: g, requiresGrad: true });
-  const { q: qr, k: kr } = rope.encodeQK(q, k, arange(3, 6), arange(3, 6));
-  matmul(qr, kr, { transposeB: true }).sum().backward();
-  assert.equal(Array.from(rope.angles(arange(3, 6)).data), Array.from(snapshot), 'forward and backward left the table as it was');
-  assert.not.ok(t1.requiresGrad);
-  assert.is(t1.grad, null);
-  // bounded: many distinct ranges evict the oldest, results stay right
-  for (let off = 100; off < 140; off++) rope.angles(arange(off, 6));
-  assert.ok(rope.angles(arange(3, 6)) !== t1, 'the first range was evicted');
-  assert.equal(Array.from(rope.angles(arange(3, 6)).data), Array.from(snapshot));
-  // arbitrary positions are keyed by the tensor, and re-checked against its values
-  const p = f64([5, 1, 3], [3]);
-  const a1 = rope.angles(p);
-  assert.ok(rope.angles(p) === a1);
-  p.data[1] = 2;
-  assertClose(rope.angles(p).data, rotaryAngles([5, 2, 3], ropeInvFreq(8)).data, { rtol: 0, atol: 0 }, 'positions changed in place');
-});
-
-test('RoPE cache does not leak across frequencies: other RoPEs, and invFreq changed in place', () => {
-  const a = new RoPE(8);
-  const b = new RoPE(8, { base: 500000 });
-  const pos = arange(0, 4);
-  const ta = a.angles(pos);
-  const tb = b.angles(arange(0, 4));
-  assertClose(tb.data, rotaryAngles(pos, ropeInvFreq(8, 500000)).data, { rtol: 0, atol: 0 });
-  assertClose(ta.data, rotaryAngles(pos, ropeInvFreq(8)).data, { rtol: 0, atol: 0 });
-  a.invFreq[1] = 0.25; // e.g. a rule that rescales frequencies in place
-  assertClose(a.angles(arange(0, 4)).data, rotaryAngles(pos, a.invFreq).data, { rtol: 0, atol: 0 });
-});
-
-test('trig cache: an angles tensor changed in place is re-read, and angles that require grad are never cached', () => {
-  const g = new Generator(9);
-  const x = randn([2, 3, 4], { dtype: 'float64', generator: g });
-  for (const requiresGrad of [false, true]) {
-    const angles = randn([3, 2], { dtype: 'float64', generator: g, requiresGrad });
-    for (const layout of LAYOUTS) {
-      applyRotary(x, angles, { layout });
-      for (let i = 0; i < angles.size; i++) angles.data[i]! += 0.5; // as an optimizer step would
-      const expected = applyRotary(x, new Tensor(angles.data.slice(), angles.shape), { layout });
-      assertClose(noGrad(() => applyRotary(x, angles, { layout })).data, expected.data, { rtol: 0, atol: 0 }, `${layout} requiresGrad=${requiresGrad}`);
     }
   }
 });
