@@ -1,8 +1,7 @@
 /**
  * FLUX 3-axis RoPE as in diffusers (`FluxPosEmbed`, `get_1d_rotary_pos_embed(use_real=True,
- * repeat_interleave_real=True)`, `apply_rotary_emb(use_real_unbind_dim=-1)`, `FluxPipeline._prepare_latent_image_ids`;
- * multiaxis spec §9), and the positional probe of FreeFlux (Wei, Zhou, Chen, Pan, ICCV 2025; wtybest/FreeFlux
- * `probing/`).
+ * repeat_interleave_real=True)`, `apply_rotary_emb(use_real_unbind_dim=-1)`, `FluxPipeline._prepare_latent_image_ids`),
+ * and the positional probe of FreeFlux (Wei, Zhou, Chen, Pan, ICCV 2025; wtybest/FreeFlux `probing/`).
  * - ids [n, 3]: the joint sequence is [text; image]; text tokens (T5) are all zeros, image tokens of the packed
  *   latent grid (H/16 × W/16 for an H × W image) are (axis0, row, col) in raster order, axis0 = 0 (FLUX Kontext gives
  *   its reference-image tokens axis0 = 1).

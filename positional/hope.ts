@@ -1,7 +1,7 @@
 /**
  * HoPE, Hybrid of Position Embedding (Li, Qin, Ou, Xu, Xu, "HoPE: Hybrid of Position Embedding for Length
- * Generalization in Vision-Language Models", NeurIPS 2025; reference hrlics/HoPE `modeling_hope.py`, multiaxis
- * spec §5). Not the ACL 2025 "HoPE: High-frequency rotary Position Encoding" (Chen et al.).
+ * Generalization in Vision-Language Models", NeurIPS 2025; reference hrlics/HoPE `modeling_hope.py`). Not the ACL
+ * 2025 "HoPE: High-frequency rotary Position Encoding" (Chen et al.).
  * - Hybrid frequency allocation (`apply_hybrid_multimodal_rotary_pos_emb`): with mrope_section [s_t, s_h, s_w],
  *   the first S = s_h + s_w pairs (highest frequencies) alternate h, w, h, w, … as in VideoRoPE, and the last s_t
  *   pairs (lowest frequencies, VideoRoPE's temporal slots) get frequency 0 — cos 1, sin 0 for every token, text

@@ -1,15 +1,16 @@
 /**
  * M-RoPE, the multimodal rotary embedding of Qwen2-VL (Wang et al. 2024, "Qwen2-VL", §2.1 "Multimodal Rotary
- * Position Embedding"; multiaxis spec §2). Every token carries three position ids (t, h, w); the rotation pairs are
- * split into contiguous sections (`mrope_section`, [16, 24, 24] for a 128-dim head) so that the highest-frequency
- * pairs read t, the next ones h and the lowest ones w. Text tokens get t = h = w, so on text M-RoPE is plain 1-D
- * RoPE; a vision block gets grid coordinates offset by a running start, and the next segment starts at the largest
- * id used so far + 1.
+ * Position Embedding"; HF transformers `models/qwen2_vl/modeling_qwen2_vl.py`). Every token carries three position
+ * ids (t, h, w); the rotation pairs are split into contiguous sections (`mrope_section`, [16, 24, 24] for a 128-dim
+ * head) so that the highest-frequency pairs read t, the next ones h and the lowest ones w. Text tokens get
+ * t = h = w, so on text M-RoPE is plain 1-D RoPE; a vision block gets grid coordinates offset by a running start,
+ * and the next segment starts at the largest id used so far + 1.
  *
  * Choices this file makes:
  * - the start of each segment follows the paper's rule (and HF transformers' token-id-based `get_rope_index`, up to
  *   the commit before PR #43972): previous maximum id over all three rows + 1. The current HF code advances by
- *   max(h, w)/merge only and ignores t, so after a video whose t extent is the largest the two differ (spec §2.2);
+ *   max(h, w)/merge only and ignores t, so after a video whose t extent is the largest the two differ (the text
+ *   after a 4×2×2 video gets ids 3, 4 there, 6, 7 here);
  * - `delta` = max id + 1 − L, unclamped (can be negative), as the current HF code; the legacy code clamped it at 0;
  * - ids are float64 (the builders here and in video-rope.ts share the segment format and the result type).
  */
@@ -210,7 +211,8 @@ export function sectionInvFreq(op: string, headDim: unknown, mropeSection: unkno
   return invFreqLadder(d, options.base === undefined ? 1e6 : checkBase(op, 'base', options.base));
 }
 
-/** F [3, headDim/2]: pair j reads axis t for j < s_t, h for the next s_h pairs, w for the last s_w (spec §2.2). */
+/** F [3, headDim/2]: pair j reads axis t for j < s_t, h for the next s_h pairs, w for the last s_w (HF
+ * `apply_multimodal_rotary_pos_emb`, which splits cos/sin into chunks by mrope_section). */
 export function mropeFrequencies(headDim: number, mropeSection: readonly number[], options: MRopeFrequencyOptions = {}): Tensor {
   const op = 'mropeFrequencies';
   const invFreq = sectionInvFreq(op, headDim, mropeSection, checkOptions(op, options, FREQUENCY_KEYS));
@@ -239,7 +241,8 @@ export interface MRoPEOptions extends MRopeFrequencyOptions {
 
 /**
  * M-RoPE for attention: positions [T, 3] (`mropePositionsTensor(buildMRopePositions(…).ids)`), [B, T, 3], or 1-D
- * [T] (text / decoding: the same id on t, h, w). Pair j rotates by pos[axis(j)]·ω_j (spec §0.1, §2.2).
+ * [T] (text / decoding: the same id on t, h, w). Pair j rotates by pos[axis(j)]·ω_j (`multiAxisAngles` with
+ * `mropeFrequencies`; HF `apply_multimodal_rotary_pos_emb`).
  */
 export class MRoPE extends MultiAxisRoPE {
   readonly mropeSection: readonly [number, number, number];

@@ -1,7 +1,8 @@
 /**
  * The multi-axis core: every image/video/agent variant builds an angle table φ[n, j] = Σ_a pos[n, a]·F[a, j]
- * (multiaxis spec §0.1) from per-token coordinates on A axes and a frequency matrix F [A, P], then rotates with
- * applyRotary. Sections, interleaving, zero-frequency (NoPE) pairs and per-head allocations are just ways to build F.
+ * (RoFormer eq. 13–15, the angle m·θ_j summed over axes) from per-token coordinates on A axes and a frequency matrix
+ * F [A, P], then rotates with applyRotary. Sections, interleaving, zero-frequency (NoPE) pairs and per-head
+ * allocations are just ways to build F.
  */
 import { DTypeError, ShapeError, Tensor, ValueError, describeValue, expectFiniteValues, fmtShape, matmul, type DType } from '../core/index.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';

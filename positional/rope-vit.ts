@@ -1,7 +1,7 @@
 /**
  * RoPE for ViT (Heo, Park, Han, Yun, "Rotary Position Embedding for Vision Transformer", ECCV 2024;
  * naver-ai/rope-vit `models/vit_rope.py`): 2-D RoPE over a grid of patches, on the multi-axis core
- * φ[n, j] = x_n·F[0, j] + y_n·F[1, j] (multiaxis spec §0.1) and rope.ts's `applyRotary`.
+ * φ[n, j] = x_n·F[0, j] + y_n·F[1, j] (multi-axis.ts) and rope.ts's `applyRotary`.
  *
  * - RoPE-Axial: F is fixed; pairs j < d/4 turn with the column x, pairs j ≥ d/4 with the row y, each with the ladder
  *   ω_k = θ^(−4k/d), θ = 100 (`compute_axial_cis`).

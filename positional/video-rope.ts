@@ -1,6 +1,6 @@
 /**
- * VideoRoPE (Wei, Liu, et al., "VideoRoPE: What Makes for Good Video Rotary Position Embedding?", ICML 2025;
- * multiaxis spec §3), read from the reference code Wiselnn570/VideoRoPE `videorope-transformer/modeling_videorope.py`
+ * VideoRoPE (Wei, Liu, et al., "VideoRoPE: What Makes for Good Video Rotary Position Embedding?", ICML 2025),
+ * read from the reference code Wiselnn570/VideoRoPE `videorope-transformer/modeling_videorope.py`
  * (`apply_m_modify_multimodal_rotary_pos_emb`, `get_t_scale_rope_index`). Three changes to M-RoPE:
  * - LTA, low-frequency temporal allocation: the first s_h + s_w pairs (highest frequencies) alternate h, w, h, w, …
  *   and the last s_t pairs (lowest frequencies) read t, so temporal similarity does not oscillate over frames;
@@ -116,7 +116,8 @@ export type VideoRoPEOptions = MRoPEOptions;
 
 /**
  * VideoRoPE for attention: positions [T, 3] (`mropePositionsTensor(videoRopePositions(…).ids)`), [B, T, 3], or 1-D
- * [T] (text / decoding). Pair j rotates by pos[axis(j)]·ω_j with the LTA axis map (spec §3.2), rotate-half layout.
+ * [T] (text / decoding). Pair j rotates by pos[axis(j)]·ω_j with the LTA axis map (VideoRoPE §3, reference
+ * `apply_m_modify_multimodal_rotary_pos_emb`), rotate-half layout.
  */
 export class VideoRoPE extends MultiAxisRoPE {
   readonly mropeSection: readonly [number, number, number];

@@ -1,6 +1,6 @@
 /**
  * VRoPE (Liu, Guo, Tang, et al., "VRoPE: Rotary Position Embedding for Video Large Language Models", EMNLP 2025;
- * reference johncaged/VRoPE `vrope.py`, multiaxis spec §4). Two ideas:
+ * reference johncaged/VRoPE `vrope.py`). Two ideas:
  * - symmetric coordinates: a frame token at (row i, col j) gets four "virtual axes", the corner-reflected sums
  *   c0 = i + j, c1 = i + (W'−1−j), c2 = (H'−1−i) + j, c3 = (H'−1−i) + (W'−1−j), and rotation pair k reads
  *   c_{k mod 4}; every direction in the frame is seen both increasing and decreasing, so RoPE's long-range decay

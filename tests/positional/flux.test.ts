@@ -1,10 +1,10 @@
 /**
- * FLUX 3-axis RoPE (positional/flux.ts) against multiaxis spec §9 and diffusers: the per-axis ladders and cos
- * values of the worked example (§9.5), ids with text first and zero, image ids (0, row, col) in raster order,
- * the rotation against an independent transcription of diffusers' cos/sin tables (repeat_interleave, width
- * Σ axes_dim) and `apply_rotary_emb(use_real_unbind_dim=-1)`, and the §9.4 properties: text tokens unrotated,
- * image–image scores invariant under a shift of every image id on any axis (text–image scores are not: text
- * stays at the origin), key-only shift by Δ ≡ query-only shift by −Δ; the FreeFlux probe; errors.
+ * FLUX 3-axis RoPE (positional/flux.ts) against diffusers: the per-axis ladders and cos values of an example worked
+ * by hand from `get_1d_rotary_pos_embed`, ids with text first and zero, image ids (0, row, col) in raster order, the
+ * rotation against an independent transcription of diffusers' cos/sin tables (repeat_interleave, width Σ axes_dim)
+ * and `apply_rotary_emb(use_real_unbind_dim=-1)`, and the properties of an additive per-axis RoPE: text tokens
+ * unrotated, image–image scores invariant under a shift of every image id on any axis (text–image scores are not:
+ * text stays at the origin), key-only shift by Δ ≡ query-only shift by −Δ; the FreeFlux probe; errors.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -61,7 +61,7 @@ function diffusersRotate(x: Float64Array, ids: Float64Array, n: number, axesDim:
   return out;
 }
 
-test('fluxFrequencies: spec §9.5 ladders — d = 16 → 8 freqs 1 … 3.162278e−4, d = 56 → 28 freqs 1, 0.719686, 0.517947 … 1.389495e−4', () => {
+test('fluxFrequencies: hand-worked ladders — d = 16 → 8 freqs 1 … 3.162278e−4, d = 56 → 28 freqs 1, 0.719686, 0.517947 … 1.389495e−4', () => {
   const F = fluxFrequencies();
   assert.equal(F.shape, [3, 64]);
   const ladder = Array.from({ length: 64 }, (_, j) => F.data[j]! + F.data[64 + j]! + F.data[128 + j]!);
@@ -75,7 +75,7 @@ test('fluxFrequencies: spec §9.5 ladders — d = 16 → 8 freqs 1 … 3.162278e
   }
 });
 
-test('FluxRoPE: spec §9.5 cos values — image token (0,3,5): cos[16:22] and cos[72:78], each value twice (interleaved)', () => {
+test('FluxRoPE: hand-worked cos values — image token (0,3,5): cos[16:22] and cos[72:78], each value twice (interleaved)', () => {
   const rope = new FluxRoPE();
   assert.is(rope.headDim, 128);
   const x = new Tensor(Float64Array.from({ length: 128 }, (_, c) => (c % 2 === 0 ? 1 : 0)), [1, 128]); // every pair (1, 0)
@@ -120,7 +120,7 @@ test('FluxRoPE ≡ diffusers FluxPosEmbed + apply_rotary_emb (interleaved), any 
   );
 });
 
-test('FLUX §9.4.1: text tokens (ids 0) come out unrotated, bit for bit', () => {
+test('FLUX: text tokens (ids 0) come out unrotated, bit for bit', () => {
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 1e6 }), (textLength, seed) => {
       const g = new Generator(seed);
@@ -139,7 +139,7 @@ test('FLUX §9.4.1: text tokens (ids 0) come out unrotated, bit for bit', () => 
   );
 });
 
-test('FLUX §9.4.2: shifting every image id on any axis keeps image–image scores; text–image scores change (text stays at 0)', () => {
+test('FLUX: shifting every image id on any axis keeps image–image scores; text–image scores change (text stays at 0)', () => {
   fc.assert(
     fc.property(fc.integer({ min: 0, max: 1e6 }), (seed) => {
       const g = new Generator(seed);
@@ -170,7 +170,7 @@ test('FLUX §9.4.2: shifting every image id on any axis keeps image–image scor
   );
 });
 
-test('FLUX §9.4.3 / FreeFlux probe: key-only image shift by Δ ≡ query-only shift by −Δ on image–image scores; unrotated keys', () => {
+test('FLUX / FreeFlux probe: key-only image shift by Δ ≡ query-only shift by −Δ on image–image scores; unrotated keys', () => {
   const g = new Generator(4);
   const rope = new FluxRoPE([4, 8, 8], { theta: 100 });
   const textLength = 3;

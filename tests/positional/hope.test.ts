@@ -1,6 +1,6 @@
 /**
- * HoPE (positional/hope.ts) against multiaxis spec §5 and hrlics/HoPE modeling_hope.py: the worked angles and
- * index table (§5.5), the hybrid slot map, the §5.4 properties — t-row independence, identity (position-free)
+ * HoPE (positional/hope.ts) against hrlics/HoPE modeling_hope.py: angles and an index table worked by hand from it,
+ * the hybrid slot map, the properties the paper's design implies — t-row independence, identity (position-free)
  * temporal slots, VideoRoPE's index formula with γ and translation invariance, dynamic temporal scaling's support
  * and one draw per vision segment — and text-only input, which is deliberately NOT 1-D RoPE with the full ladder:
  * it equals RoPE whose s_t lowest frequencies are zero (p-RoPE with p = S/P), since HoPE's temporal pairs are NoPE
@@ -47,7 +47,7 @@ function pairChannels(j: number, P: number, layout: PairLayout): [number, number
   return layout === 'half' ? [j, j + P] : [2 * j, 2 * j + 1];
 }
 
-test('hopeAngles: spec §5.5 worked example — d = 16, sections [2,3,3], θ = 1e4, token (t,h,w) = (4,3,5)', () => {
+test('hopeAngles: hand-worked example — d = 16, sections [2,3,3], θ = 1e4, token (t,h,w) = (4,3,5)', () => {
   const phi = hopeAngles(new Tensor(Float64Array.from([4, 3, 5]), [1, 3]), { headDim: 16, mropeSection: [2, 3, 3], base: 1e4 });
   assert.equal(phi.shape, [1, 8]);
   assertClose(phi.data, [3, 1.581139, 0.3, 0.158114, 0.03, 0.015811, 0, 0], { rtol: 0, atol: 5e-7 });
@@ -76,7 +76,7 @@ test('hopeAxisOfPair: [16,24,24] → 48 spatial pairs alternating h,w from h, th
   for (let j = 0; j < 8; j++) assert.is(F.data[8 + j]! + F.data[16 + j]!, j < 6 ? theta[j] : 0);
 });
 
-test('hopePositions: spec §5.5 index table — γ = 0.75, [text 2][video T=3 H′=1 W′=3][text 1]', () => {
+test('hopePositions: hand-worked index table — γ = 0.75, [text 2][video T=3 H′=1 W′=3][text 1]', () => {
   const { ids, delta, offsets, temporalScales } = hopePositions(
     [{ type: 'text', length: 2 }, { type: 'video', grid: [3, 1, 3] }, { type: 'text', length: 1 }],
     { temporalScale: HOPE_VNIAH_SCALE, ...ONE },
@@ -110,7 +110,8 @@ test('hopePositions: VideoRoPE index formula with δ = γ — segment start = t-
     fc.property(segmentsArb, fc.constantFrom(...HOPE_TRAINING_SCALES, 2, 0.3), (segments, gamma) => {
       const result = hopePositions(segments, { temporalScale: gamma, ...ONE });
       const positions = mropePositionsTensor(result.ids);
-      // bit-identical to ropelab's VideoRoPE builder with δ = γ (spec §5.4.3)
+      // bit-identical to ropelab's VideoRoPE builder with δ = γ (`get_dynamic_rope_index` is VideoRoPE's diagonal
+      // layout with spacing γ)
       const video = videoRopePositions(segments, { temporalSpacing: gamma, ...ONE });
       for (let a = 0; a < 3; a++) assert.equal(result.ids[a], video.ids[a]);
       assert.is(result.delta, video.delta);
@@ -150,7 +151,7 @@ test('hopePositions: VideoRoPE index formula with δ = γ — segment start = t-
   );
 });
 
-test('HoPE §5.4.1: t-row independence — any change to the t row leaves q′ and k′ unchanged (bit for bit)', () => {
+test('HoPE: t-row independence — any change to the t row leaves q′ and k′ unchanged (bit for bit)', () => {
   fc.assert(
     fc.property(fc.integer({ min: 0, max: 1e6 }), layoutArb, fc.integer({ min: 1, max: 8 }), (seed, layout, T) => {
       const g = new Generator(seed);
@@ -165,7 +166,7 @@ test('HoPE §5.4.1: t-row independence — any change to the t row leaves q′ a
   );
 });
 
-test('HoPE §5.4.2: the temporal pairs are position-free — their channels of q′ equal q for every token, text included', () => {
+test('HoPE: the temporal pairs are position-free — their channels of q′ equal q for every token, text included', () => {
   fc.assert(
     fc.property(fc.integer({ min: 0, max: 1e6 }), layoutArb, fc.constantFrom<[number, number, number]>([2, 3, 3], [4, 2, 2], [1, 4, 3]), (seed, layout, sections) => {
       const g = new Generator(seed);
@@ -189,7 +190,7 @@ test('HoPE §5.4.2: the temporal pairs are position-free — their channels of q
   );
 });
 
-test('HoPE §5.4.3: translation invariance — shifting both tokens by the same (Δt, Δh, Δw) keeps every score', () => {
+test('HoPE: translation invariance — shifting both tokens by the same (Δt, Δh, Δw) keeps every score', () => {
   fc.assert(
     fc.property(fc.integer({ min: 0, max: 1e6 }), layoutArb, (seed, layout) => {
       const g = new Generator(seed);

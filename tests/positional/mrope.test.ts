@@ -1,8 +1,8 @@
 /**
- * M-RoPE (positional/mrope.ts) against spec §2: the worked table (§2.5) and tiny config, HF transformers' position ids
- * and rotary outputs (tests/fixtures/mrope.json), text-only ≡ 1-D RoPE bit for bit, delta continuation, the
- * segment-start rule, per-axis translation invariance and vision–vision scores unchanged by preceding text, section
- * and segment validation, and use inside MultiHeadAttention with a KV cache.
+ * M-RoPE (positional/mrope.ts): a hand-worked position table and tiny config (Qwen2-VL §2.1), HF transformers'
+ * position ids and rotary outputs (tests/fixtures/mrope.json), text-only ≡ 1-D RoPE bit for bit, delta continuation,
+ * the segment-start rule, per-axis translation invariance and vision–vision scores unchanged by preceding text,
+ * section and segment validation, and use inside MultiHeadAttention with a KV cache.
  *
  * mrope.json holds ids from two HF commits. ropelab follows the paper's rule (each segment starts at the previous
  * maximum id over all three rows + 1), which is the rule of the legacy `get_rope_index` (3c52b78a). The current code
@@ -44,7 +44,7 @@ const segmentArb: fc.Arbitrary<MRopeSegment> = fc.oneof(
 
 // ── worked examples ──
 
-test('buildMRopePositions: spec §2.5 table — [text 2][video T=2, H\'=2, W\'=3][text 2], delta = 7 − 16 = −9', () => {
+test('buildMRopePositions: hand-worked table — [text 2][video T=2, H\'=2, W\'=3][text 2], delta = 7 − 16 = −9', () => {
   const p = buildMRopePositions([{ type: 'text', length: 2 }, { type: 'video', grid: [2, 4, 6] }, { type: 'text', length: 2 }], { spatialMergeSize: 2 });
   assert.equal(rows(p.ids), [
     [0, 1, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 5, 6],
@@ -57,7 +57,7 @@ test('buildMRopePositions: spec §2.5 table — [text 2][video T=2, H\'=2, W\'=3
   assert.equal(Array.from(mropeDecodePositions(p.delta, 16, 2).data), [7, 8]);
 });
 
-test('mropeFrequencies: spec §2.5 tiny config d=12, [2,2,2], θ=1e4 — angles of (3,1,2), expanded cos; text at 5 → 5·ω', () => {
+test('mropeFrequencies: hand-worked tiny config d=12, [2,2,2], θ=1e4 — angles of (3,1,2), expanded cos; text at 5 → 5·ω', () => {
   const F = mropeFrequencies(12, [2, 2, 2], { base: 1e4 });
   assert.equal(F.shape, [3, 6]);
   const omega = ropeInvFreq(12, 1e4);
@@ -71,7 +71,7 @@ test('mropeFrequencies: spec §2.5 tiny config d=12, [2,2,2], θ=1e4 — angles 
   bitEqual(enc.angles(new Tensor(Float64Array.from([5, 5, 5]), [1, 3])).data, omega.map((w) => 5 * w), 'text token at 5');
 });
 
-test('mropeFrequencies: [16,24,24] at d=128 — t pairs 0–15, h 16–39, w 40–63; θ default 1e6 (ω ranges of spec §2.5)', () => {
+test('mropeFrequencies: [16,24,24] at d=128 — t pairs 0–15, h 16–39, w 40–63; θ default 1e6 (Qwen2-VL\'s rope_theta)', () => {
   const F = mropeFrequencies(128, [16, 24, 24]);
   const omega = ropeInvFreq(128, 1e6);
   const axis = (j: number): number => (j < 16 ? 0 : j < 40 ? 1 : 2);

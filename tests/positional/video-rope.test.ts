@@ -1,8 +1,8 @@
 /**
- * VideoRoPE (positional/video-rope.ts) against spec §3 and the reference code (Wiselnn570/VideoRoPE
- * `modeling_videorope.py`): the worked table (§3.5) at δ = 2 and δ = 1, a hand-worked case with a leading video
- * (negative ids), a fractional δ, the LTA pair → axis map, text-only ≡ 1-D RoPE bit for bit, the diagonal layout,
- * δ scaling the temporal offsets only, the t-row segment-start rule and delta continuation, per-axis translation
+ * VideoRoPE (positional/video-rope.ts) against the reference code (Wiselnn570/VideoRoPE `modeling_videorope.py`): a
+ * table worked by hand from `get_t_scale_rope_index` at δ = 2 and δ = 1, a hand-worked case with a leading video
+ * (negative ids), a fractional δ, the LTA pair → axis map, text-only ≡ 1-D RoPE bit for bit, the diagonal layout, δ
+ * scaling the temporal offsets only, the t-row segment-start rule and delta continuation, per-axis translation
  * invariance and vision–vision scores unchanged by preceding text, validation errors, and cached decoding.
  */
 import { test } from 'uvu';
@@ -28,7 +28,7 @@ const spacingArb = fc.oneof(fc.constantFrom(0.5, 0.75, 1, 1.25, 1.5, 2, 3), fc.d
 
 // ── worked examples ──
 
-test('videoRopePositions: spec §3.5 table — [text 2][video T=2, H\'=3, W\'=3][text 2], δ = 2 (default) and δ = 1', () => {
+test('videoRopePositions: hand-worked table — [text 2][video T=2, H\'=3, W\'=3][text 2], δ = 2 (default) and δ = 1', () => {
   const segments: MRopeSegment[] = [{ type: 'text', length: 2 }, { type: 'video', grid: [2, 6, 6] }, { type: 'text', length: 2 }];
   const p = videoRopePositions(segments);
   assert.equal(rows(p.ids), [
@@ -88,7 +88,7 @@ test('videoRopeAxisOfPair: first s_h + s_w pairs alternate h, w from h; the last
   assert.throws(() => videoRopeAxisOfPair([16, 24]), (e: unknown) => e instanceof ValueError && /^videoRopeAxisOfPair: mropeSection is not three/.test(e.message));
 });
 
-test('videoRopeFrequencies: spec §3.5 tiny head d=16, [2,3,3], θ=1e4 — angles of (t,h,w) = (4,3,5); t gets the 16 lowest ω at d=128', () => {
+test('videoRopeFrequencies: hand-worked tiny head d=16, [2,3,3], θ=1e4 — angles of (t,h,w) = (4,3,5); t gets the 16 lowest ω at d=128', () => {
   const F = videoRopeFrequencies(16, [2, 3, 3], { base: 1e4 });
   assert.equal(F.shape, [3, 8]);
   const omega = ropeInvFreq(16, 1e4);

@@ -1,7 +1,7 @@
 /**
- * VRoPE (positional/vrope.ts) against multiaxis spec §4 and johncaged/VRoPE vrope.py: the worked table (§4.5),
+ * VRoPE (positional/vrope.ts) against johncaged/VRoPE vrope.py: a table worked by hand from it,
  * the reference's per-pair output (pair k reads c_{k mod 4}), symmetry and mirror of the four coordinates,
- * continuity between video and text tokens (the spec's claim: every segment starts one past the previous one's
+ * continuity between video and text tokens (the paper's claim: every segment starts one past the previous one's
  * last id, frames tile the index line without gap or overlap), text-only ≡ 1-D RoPE, translation invariance in
  * (frame, row, column) and in the start offset (VRoPE's coordinates are linear in them), batches, errors.
  */
@@ -51,7 +51,7 @@ function score(enc: VRoPE, q: Tensor, k: Tensor, pq: number[], pk: number[]): nu
   return dot(rq.data, rk.data);
 }
 
-test('vropePositions: spec §4.5 worked table — text(3), video T=2 H′=2 W′=3, text(2)', () => {
+test('vropePositions: hand-worked table — text(3), video T=2 H′=2 W′=3, text(2)', () => {
   const { ids, positions, delta, offsets } = vropePositions([
     { type: 'text', length: 3 },
     { type: 'video', grid: [2, 2, 3] },
