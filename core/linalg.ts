@@ -15,7 +15,7 @@
  * `qr`: thin QR by Householder reflections (GVL Alg. 5.2.1), Q accumulated backward (GVL §5.1.6); backward stable
  * (GVL §5.2.2: Q R = A + E, ‖E‖ ≈ c·m·n·ε·‖A‖, and Q orthonormal to c·m·n·ε).
  */
-import { expectFiniteValues, expectNumber, expectOptions, expectTensor } from './args.js';
+import { expectFiniteValues, expectNumber, expectOneOf, expectOptions, expectTensor } from './args.js';
 import { isGradEnabled } from './autograd.js';
 import { allocate } from './dtype.js';
 import { AutogradError, ShapeError, ValueError } from './errors.js';
@@ -293,6 +293,14 @@ export interface QR {
   readonly r: Tensor;
 }
 
+export interface QROptions {
+  /**
+   * 'reduced' (default): q and r. 'r': r alone (NumPy's mode='r'), about half the work — enough for singular values,
+   * norms and Gram matrices (aᵀa = rᵀr).
+   */
+  mode?: 'reduced' | 'r';
+}
+
 /**
  * Thin QR of a [m, n] matrix with m ≥ n: q [m, n] with orthonormal columns and r [n, n] upper triangular with a
  * non-negative diagonal, so that a = q·r (unique when a has full column rank). Householder reflections in float64
@@ -301,9 +309,14 @@ export interface QR {
  * Not differentiable: a tensor that requires grad is refused while gradients are recorded (use noGrad or detach).
  * @example const { q, r } = qr(randn([5, 3], { dtype: 'float64' })); // q [5, 3], r [3, 3]
  */
-export function qr(a: Tensor): QR {
+export function qr(a: Tensor, options?: { mode?: 'reduced' }): QR;
+export function qr(a: Tensor, options: { mode: 'r' }): { readonly r: Tensor };
+export function qr(a: Tensor, options?: QROptions): QR | { readonly r: Tensor };
+export function qr(a: Tensor, options?: QROptions): QR | { readonly r: Tensor } {
   const op = 'qr';
   expectTensor(op, 'a', a);
+  const { mode = 'reduced' } = expectOptions(op, 'options', options, ['mode']);
+  expectOneOf(op, 'options.mode', mode, ['reduced', 'r']);
   if (a.ndim !== 2) throw new ShapeError(op, `a=${fmtShape(a.shape)} is not a matrix (needs shape [m, n] with m ≥ n)`, 'a');
   const [m, n] = a.shape as [number, number];
   if (m < n) throw new ShapeError(op, `a=${fmtShape(a.shape)} has fewer rows than columns — m=${m} < n=${n} (thin QR needs m ≥ n; factor the transpose)`, 'a');
@@ -311,19 +324,22 @@ export function qr(a: Tensor): QR {
     throw new AutogradError(op, `a=${fmtShape(a.shape)} requires grad, but qr has no gradient (call it under noGrad, or on a.detach())`, 'a');
   }
   expectFiniteValues(op, 'a', a.data);
-  const qOut = allocate(a.dtype, m * n, op, 'a');
+  const wantQ = mode === 'reduced';
+  const qOut = wantQ ? allocate(a.dtype, m * n, op, 'a') : null;
   const rOut = allocate(a.dtype, n * n, op, 'a');
-  const { q, r } = householderQR(a.data, m, n);
-  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) qOut[i * n + j] = q[j * m + i]!;
+  const { q, r } = householderQR(a.data, m, n, wantQ);
   rOut.set(r);
+  if (qOut === null || q === null) return { r: new Tensor(rOut, [n, n]) };
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) qOut[i * n + j] = q[j * m + i]!;
   return { q: new Tensor(qOut, [m, n]), r: new Tensor(rOut, [n, n]) };
 }
 
 /**
- * Householder thin QR of a row-major [m, n] array (m ≥ n, finite): q column-major (column j at j·m), r row-major
- * [n, n]. The matrix is first divided by a power of two near max|a| (exact), so no square or dot product overflows.
+ * Householder thin QR of a row-major [m, n] array (m ≥ n, finite): q column-major (column j at j·m; null unless
+ * wantQ), r row-major [n, n]. The matrix is first divided by a power of two near max|a| (exact), so no square or dot
+ * product overflows.
  */
-function householderQR(a: ArrayLike<number>, m: number, n: number): { q: Float64Array; r: Float64Array } {
+function householderQR(a: ArrayLike<number>, m: number, n: number, wantQ: boolean): { q: Float64Array | null; r: Float64Array } {
   let maxAbs = 0;
   for (let i = 0; i < m * n; i++) maxAbs = Math.max(maxAbs, Math.abs(a[i]!));
   const unit = maxAbs > 0 ? 2 ** Math.floor(Math.log2(maxAbs)) : 1;
@@ -358,9 +374,9 @@ function householderQR(a: ArrayLike<number>, m: number, n: number): { q: Float64
     }
   }
   // Q = H_0 H_1 ⋯ H_{n−1} [I_n; 0], applied right to left: H_k only touches rows ≥ k, columns j < k are still e_j.
-  const q = new Float64Array(m * n);
-  for (let j = 0; j < n; j++) q[j * m + j] = 1;
-  for (let k = n - 1; k >= 0; k--) {
+  const q = wantQ ? new Float64Array(m * n) : null;
+  for (let j = 0; q !== null && j < n; j++) q[j * m + j] = 1;
+  for (let k = n - 1; q !== null && k >= 0; k--) {
     const b = beta[k]!;
     if (b === 0) continue;
     const ck = k * m;
@@ -376,7 +392,7 @@ function householderQR(a: ArrayLike<number>, m: number, n: number): { q: Float64
   for (let k = 0; k < n; k++) {
     const flip = r[k * n + k]! < 0 ? -1 : 1;
     for (let j = k; j < n; j++) r[k * n + j] = flip * unit * r[k * n + j]!;
-    if (flip < 0) for (let i = 0; i < m; i++) q[k * m + i] = -q[k * m + i]!;
+    if (flip < 0 && q !== null) for (let i = 0; i < m; i++) q[k * m + i] = -q[k * m + i]!;
   }
   return { q, r };
 }

@@ -23,11 +23,14 @@ export { ChunkedAttention, chunkedAttention, type ChunkedAttentionCallOptions, t
 export { FifoMemory, type FifoMemoryOptions, type FifoState, type MemoryPool } from './fifo-memory.js';
 export { MemoryBlock, type MemoryBlockCallOptions, type MemoryBlockCaches, type MemoryBlockOptions, type MemoryBlockOutput, type PathCombine } from './memory-block.js';
 export {
-  BASELINE_QUANTILES, baselineFromSpectra, bbpLocation, effectiveRank, marchenkoPasturCdf, marchenkoPasturEdges, marchenkoPasturMedian,
-  marchenkoPasturQuantile, qkSpectrum, randomInitBaseline, spectralDiagnostics, stableRank, tracyWidomScale,
-  type BaselineInit, type MarchenkoPasturEdges, type QKSpectra, type QKSpectrum, type QKSpectrumOptions, type RandomInitBaseline,
-  type RandomInitBaselineOptions, type SpectralBaseline, type SpectralDiagnostics, type SpectralDiagnosticsOptions,
-} from './spectral.js';
+  bbpLocation, marchenkoPasturCdf, marchenkoPasturEdges, marchenkoPasturMedian, marchenkoPasturQuantile, tracyWidomScale, type MarchenkoPasturEdges,
+} from './marchenko-pastur.js';
+export { qkSpectrum, type QKSpectra, type QKSpectrum, type QKSpectrumOptions } from './qk-spectrum.js';
+export { effectiveRank, spectralDiagnostics, stableRank, type SpectralDiagnostics, type SpectralDiagnosticsOptions } from './spectral-diagnostics.js';
+export {
+  BASELINE_QUANTILES, baselineFromSpectra, randomInitBaseline, type BaselineInit, type RandomInitBaseline, type RandomInitBaselineOptions,
+  type SpectralBaseline,
+} from './spectral-baseline.js';
 export {
   PaTHAttention, PaTHCache, ShortConvolution, pathAttention, pathAttentionDirect, pathAttentionRecurrent,
   type PaTHAttentionOptions, type PaTHCallOptions, type PaTHOptions,

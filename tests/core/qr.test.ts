@@ -140,6 +140,19 @@ test('qr: float32 in, float32 out; extreme scales neither overflow nor underflow
   }
 });
 
+test("qr mode 'r': the same r as the full factorisation, bit for bit, and no q", () => {
+  const g = new Generator(21);
+  for (const [m, n] of [[1, 1], [5, 5], [12, 4], [3, 0]] as const) {
+    for (const dtype of ['float64', 'float32'] as const) {
+      const a = randn([m, n], { dtype, generator: g });
+      const only = qr(a, { mode: 'r' });
+      assert.equal(Object.keys(only), ['r'], `[${m},${n}] ${dtype}: only r`);
+      assert.is(only.r.dtype, dtype);
+      assert.equal(Array.from(only.r.data), Array.from(qr(a, { mode: 'reduced' }).r.data), `[${m},${n}] ${dtype}: r`);
+    }
+  }
+});
+
 test('qr: edge sizes [m, 0], [0, 0], [1, 1]', () => {
   const e = qr(zeros([3, 0], { dtype: 'float64' }));
   assertShape(e.q.shape, [3, 0]);
@@ -157,6 +170,8 @@ test('qr: refuses non-matrices, m < n, non-finite entries and a tensor recording
   assertRefused(() => qr(zeros([2, 3])), ShapeError, 'qr', { arg: 'a', words: ['m ≥ n'] });
   assertRefused(() => qr(tensor([[1, NaN], [0, 1]])), ValueError, 'qr', { arg: 'a', words: ['finite'] });
   assertRefused(() => qr(tensor([[1], [Infinity]])), ValueError, 'qr', { arg: 'a' });
+  assertRefused(() => qr(zeros([2, 2]), { mode: 'complete' } as unknown as { mode: 'r' }), ValueError, 'qr', { arg: 'options.mode' });
+  assertRefused(() => qr(zeros([2, 2]), { pivoting: true } as unknown as { mode: 'r' }), ValueError, 'qr', { words: ['pivoting'] });
   const p = randn([3, 2], { requiresGrad: true, generator: new Generator(1) });
   assertRefused(() => qr(p), AutogradError, 'qr', { arg: 'a', words: ['noGrad'] });
   assertQR(noGrad(() => p.detach()), 'detached');

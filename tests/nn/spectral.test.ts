@@ -1,7 +1,8 @@
 /**
- * The Marchenko–Pastur diagnostic of nn/spectral.ts (spec §10): MP edges, the BBP outlier location, the MP CDF and
+ * The Marchenko–Pastur diagnostic of attention weights (nn/marchenko-pastur.ts, qk-spectrum.ts, spectral-diagnostics.ts,
+ * spectral-baseline.ts; after Jha & Reagen 2025, arXiv 2507.09394): MP edges, the BBP outlier location, the MP CDF and
  * median against direct quadrature, Gaussian null spectra and planted spikes, effective / stable rank, the W_Q W_Kᵀ
- * spectra against a direct svd(G)² computation, and the random-init baseline (spec caveat: a product of two random
+ * spectra against a direct svd(G)² computation, and the random-init baseline (a product of two random
  * matrices is not MP, so pure-MP thresholds flag spikes on a fresh init while the calibrated ones do not).
  *
  * Finite-size margins (stated, not tuned to a seed):
@@ -13,14 +14,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { Generator, ShapeError, Tensor, ValueError, randn } from '../../core/index.js';
-import { gemm } from '../../core/kernels/matmul.js';
-import { symmetricEigenvalues } from '../../core/linalg.js';
-import { Linear } from '../../nn/linear.js';
+import { Generator, ShapeError, Tensor, ValueError, matmul, randn, symmetricEigenvalues } from '../../core/index.js';
 import {
-  baselineFromSpectra, bbpLocation, effectiveRank, marchenkoPasturCdf, marchenkoPasturEdges, marchenkoPasturMedian, marchenkoPasturQuantile, qkSpectrum, randomInitBaseline,
-  spectralDiagnostics, stableRank, tracyWidomScale,
-} from '../../nn/spectral.js';
+  Linear, baselineFromSpectra, bbpLocation, effectiveRank, marchenkoPasturCdf, marchenkoPasturEdges, marchenkoPasturMedian, marchenkoPasturQuantile, qkSpectrum,
+  randomInitBaseline, spectralDiagnostics, stableRank, tracyWidomScale,
+} from '../../nn/index.js';
 import { assertClose } from '../helpers/close.js';
 import { fcParams } from '../helpers/fc.js';
 import { thrown } from '../helpers/oracle-reduce.js';
@@ -37,8 +35,8 @@ function sampleCovarianceEigenvalues(n: number, p: number, g: Generator, theta =
   const x = new Float64Array(n * p);
   const spike = Math.sqrt(1 + theta);
   for (let i = 0; i < n; i++) for (let j = 0; j < p; j++) x[i * p + j] = sigma * g.normal() * (j === 0 ? spike : 1);
-  const c = new Float64Array(p * p);
-  gemm(p, p, n, x, 0, true, x, 0, false, c, 0, false);
+  const xt = new Tensor(x, [n, p]);
+  const c = matmul(xt, xt, { transposeA: true }).data;
   for (let i = 0; i < p; i++) for (let j = 0; j <= i; j++) c[i * p + j] = c[j * p + i] = c[j * p + i]! / n;
   return symmetricEigenvalues(new Tensor(c, [p, p]));
 }
@@ -61,7 +59,7 @@ function mpCdfByQuadrature(x: number, gamma: number): number {
   return atom + s * h;
 }
 
-test('MP edges λ± = σ²(1 ± √γ)²: γ = 0.25 → [0.25, 2.25] (spec worked numbers), γ = 1 → [0, 4σ²], width 4σ²√γ', () => {
+test('MP edges λ± = σ²(1 ± √γ)²: γ = 0.25 → [0.25, 2.25], γ = 1 → [0, 4σ²], width 4σ²√γ', () => {
   const e = marchenkoPasturEdges(0.25);
   assertClose([e.lower, e.upper], [0.25, 2.25], { rtol: 1e-15, atol: 0 });
   assertClose(Object.values(marchenkoPasturEdges(1, 2)), [0, 8], { rtol: 1e-15, atol: 0 });
@@ -247,7 +245,7 @@ test('random-init baseline: top/median ≈ 20 for a square layer (not MP: pure M
   const m = 64;
   const base = randomInitBaseline([m, m], 'linear', { samples: 4, generator: new Generator(1) });
   assert.equal([base.n, base.count, base.spectra, base.numHeads, base.perHead], [m, m, 4, 1, false]);
-  assert.ok(base.topRatio.mean > 15 && base.topRatio.mean < 25, `top/median ${base.topRatio.mean} (spec: ≈ 21 at 256 × 256)`);
+  assert.ok(base.topRatio.mean > 15 && base.topRatio.mean < 25, `top/median ${base.topRatio.mean} (≈ 21 at 256 × 256)`);
   assertClose([base.threshold], [base.topRatio.max * 1.25], { rtol: 1e-15, atol: 0 });
   assert.is(base.pooled.length, 4 * m);
   assertClose([base.quantiles.find((q) => q.q === 0.5)!.ratio], [1], { rtol: 1e-12, atol: 0 }, 'median ratio');

@@ -146,7 +146,7 @@ export const coreEntries: readonly Entry[] = [
   fn('matmul', () => [t(2, 3), t(3, 4), {}], [A.tensor('a'), A.tensor('b'), A.options('options', { transposeA: A.bool('transposeA'), transposeB: A.bool('transposeB') })]),
   fn('symmetricEigenvalues', () => [sym(3), { symmetryTolerance: 1e-9 }], [A.tensor('a'), A.options('options', { symmetryTolerance: A.real('symmetryTolerance') })]),
   fn('unitLowerInverse', () => [t(3, 3)], [A.tensor('a')]),
-  fn('qr', () => [t64([4, 3])], [A.tensor('a')]),
+  fn('qr', () => [t64([4, 3]), { mode: 'reduced' }], [A.tensor('a'), A.options('options', { mode: A.enum('mode') })]),
 
   // movement
   fn('reshape', () => [t(2, 3), [3, 2]], [X, A.shape('shape', { inferOk: true })]),
