@@ -231,8 +231,11 @@ interface Trig {
   sin: Float64Array;
 }
 
-/** cos/sin per angles tensor (angle-cache.ts's rule: a hit must match the angles' current values). */
-const trigMemo = new AngleMemo<Trig>('trig', false);
+/**
+ * cos/sin per angles tensor (angle-cache.ts's rule: a hit must match the angles' current values). Marked pure so
+ * that a bundle using none of rope.ts's rotation (e.g. `ropeInvFreq` alone) drops the memo and what it imports.
+ */
+const trigMemo = /* @__PURE__ */ new AngleMemo<Trig>('trig', false);
 
 function trigOf(op: string, angles: Tensor): Trig {
   return trigMemo.get(angles, [], () => {
