@@ -1,17 +1,16 @@
 /**
- * A decoder-only transformer language model, written like nanoGPT: all of it in this file, in dependency order,
- * with shapes in comments. B batch, T sequence length, C model dim, V vocabulary size.
+ * A decoder-only transformer language model in the manner of nanoGPT: the model (config, embedding, blocks, final
+ * norm, head, loss) in this file, with shapes in comments; the pre-norm block, attention and MLP are nn/'s (nn/block.ts,
+ * nn/attention.ts, nn/mlp.ts). B batch, T sequence length, C model dim, V vocabulary size.
  * The positional encoding is chosen by name from positional/registry.ts.
  */
 import {
-  DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, crossEntropy, describeValue, expectAllocatable, expectInteger, expectNumber,
-  expectOneOf, expectOptions, fmtShape, matmul, randn, type DType,
+  DTypeError, Generator, Module, ShapeError, Tensor, ValueError, arange, crossEntropy, describeValue, expectAllocatable, expectBoolean, expectInteger,
+  expectNumber, expectOneOf, expectOptions, fmtShape, matmul, type DType,
 } from '../core/index.js';
-import { Block, Embedding, KVCache, LayerNorm, RMSNorm, gpt2Init } from '../nn/index.js';
-import {
-  expectEncodingFits, expectSize, expectTokenIds, expectWeight, optionalBoolean, optionalCaches, optionalDType, optionalProbability,
-} from '../nn/checks.js';
+import { Block, Embedding, KVCache, LayerNorm, Linear, RMSNorm, expectEncodingFits, expectSize, expectWeight, gpt2Init } from '../nn/index.js';
 import { NoPE, PositionalEncoding, createPositional, positionalNames, type PositionalSpec } from '../positional/index.js';
+import { expectTokenIds, optionalCaches } from './checks.js';
 
 const GPT_CONFIG = [
   'vocabSize', 'contextLength', 'dim', 'numLayers', 'numHeads', 'numKVHeads', 'positional', 'ropeBase', 'mlp', 'norm', 'dropout',
@@ -40,10 +39,10 @@ function checkConfig(config: GPTConfig): void {
   if (c.ropeBase !== undefined) expectNumber(op, 'ropeBase', c.ropeBase, { above: 1 });
   if (c.mlp !== undefined) expectOneOf(op, 'mlp', c.mlp, ['gelu', 'swiglu'] as const);
   if (c.norm !== undefined) expectOneOf(op, 'norm', c.norm, ['layer', 'rms'] as const);
-  optionalProbability(op, 'dropout', c.dropout);
-  optionalBoolean(op, 'tieEmbeddings', c.tieEmbeddings);
+  if (c.dropout !== undefined) expectNumber(op, 'dropout', c.dropout, { min: 0, below: 1 });
+  if (c.tieEmbeddings !== undefined) expectBoolean(op, 'tieEmbeddings', c.tieEmbeddings);
   if (c.seed !== undefined) expectInteger(op, 'seed', c.seed, { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
-  optionalDType(op, 'dtype', c.dtype);
+  if (c.dtype !== undefined) expectOneOf(op, 'dtype', c.dtype, ['float32', 'float64'] as const);
   expectWeight(op, 'wte.weight', V, C);
   expectWeight(op, 'mlp weight', 4 * C, C);
 }
@@ -96,7 +95,8 @@ export class GPT extends Module {
   private readonly spec: PositionalSpec;
   readonly blocks: Block[];
   readonly lnF: LayerNorm | RMSNorm;
-  readonly lmHead: Parameter | null;
+  /** Untied output head [V, C] (weight lmHead.weight); null when tied to wte. */
+  readonly lmHead: Linear | null;
 
   constructor(config: GPTConfig) {
     super();
@@ -104,27 +104,27 @@ export class GPT extends Module {
     const { vocabSize: V, dim: C, numLayers: L, numHeads } = config;
     this.config = Object.freeze({ ...config });
     const g = new Generator(config.seed ?? 0);
-    const dtype = config.dtype ? { dtype: config.dtype } : {};
-    this.wte = new Embedding(V, C, { generator: g, std: 0.02, ...dtype });
+    const { dtype } = config;
+    this.wte = new Embedding(V, C, { generator: g, std: 0.02, dtype });
     this.spec = {
       headDim: C / numHeads, modelDim: C, contextLength: config.contextLength, base: config.ropeBase ?? 10000, generator: g,
-      numKVHeads: config.numKVHeads ?? numHeads, ...dtype,
+      numKVHeads: config.numKVHeads ?? numHeads, dtype,
     };
     const perLayer = this.encodingsWithSpec('GPT', config.positional, this.spec, L);
     this.positional = perLayer.model;
     this.blocks = Array.from({ length: L }, (_, i) => new Block(C, {
       numHeads,
+      numKVHeads: config.numKVHeads,
       positional: perLayer.layers[i]!,
       mlp: config.mlp ?? 'gelu',
       norm: config.norm ?? 'layer',
       dropout: config.dropout ?? 0,
       generator: g,
-      ...(config.numKVHeads !== undefined ? { numKVHeads: config.numKVHeads } : {}),
-      ...dtype,
+      dtype,
     }));
-    this.lnF = config.norm === 'rms' ? new RMSNorm(C, dtype) : new LayerNorm(C, dtype);
-    this.lmHead = config.tieEmbeddings === false ? new Parameter(randn([V, C], { std: 0.02, generator: g, ...dtype }).data, [V, C]) : null;
-    gpt2Init(this, L, g, /^blocks\..*\.weight$/, /\.(wo|fc2|down)\.weight$/); // GPT-2 init, residual outputs scaled
+    this.lnF = config.norm === 'rms' ? new RMSNorm(C, { dtype }) : new LayerNorm(C, { dtype });
+    this.lmHead = config.tieEmbeddings === false ? new Linear(C, V, { bias: false, std: 0.02, generator: g, dtype }) : null;
+    gpt2Init(this, L, g, /^blocks\..*\.weight$/); // GPT-2 init; the projections the blocks mark residual are scaled
   }
 
   /** One empty KV cache per layer. */
@@ -138,15 +138,15 @@ export class GPT extends Module {
     const { caches } = options;
     const T = ids.shape[1]!;
     const offset = caches?.[0]?.position ?? 0;
-    const positions = new Tensor(Float64Array.from({ length: T }, (_, i) => offset + i), [T]);
+    const positions = arange(offset, offset + T, 1, { dtype: 'float64' }); // [T]
     let x = this.wte.forward(ids); // [B, T, C]
     const absolute = this.positional.inputEmbedding(positions, this.config.dim); // [T, C] or null
     if (absolute !== null) x = x.add(absolute);
     this.blocks.forEach((block, i) => {
-      x = block.forwardAs('GPT.forward', x, { positions, ...(caches ? { cache: caches[i]! } : {}) }); // [B, T, C]
+      x = block.forwardAs('GPT.forward', x, { positions, cache: caches?.[i] }); // [B, T, C]
     });
     x = this.lnF.forward(x);
-    return matmul(x, this.lmHead ?? this.wte.weight, { transposeB: true }); // [B, T, V]
+    return this.lmHead?.forward(x) ?? matmul(x, this.wte.weight, { transposeB: true }); // [B, T, V]
   }
 
   /** Mean next-token cross-entropy: ids [B, T], targets [B, T]. */

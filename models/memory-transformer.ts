@@ -1,7 +1,8 @@
 /**
- * A recurrent memory-augmented transformer (spec language.md §12, after Kashyap 2025), written like models/gpt.ts:
- * one file, dependency order, shapes in comments. B batch, T sequence length, S segment length, C model dim,
- * V vocabulary size, L layers, N memory slots.
+ * A recurrent memory-augmented transformer (after Kashyap 2025, arXiv 2507.00453), written like models/gpt.ts: the
+ * model (segments, memory hand-over, streaming, head, loss) in this file, with shapes in comments; each layer is
+ * nn/memory-block.ts's MemoryBlock (global and chunked attention, FifoMemory read, MLP), sampling is nn/generate.ts's.
+ * B batch, T sequence length, S segment length, C model dim, V vocabulary size, L layers, N memory slots.
  *
  * The sequence is processed in segments of S tokens. Inside a segment every layer is a MemoryBlock (global causal
  * attention + chunked local attention + memory read); across segments information flows only through each layer's
@@ -15,20 +16,20 @@
  * it: its segment's earlier tokens by attention and the completed earlier segments through memory.
  */
 import {
-  DTypeError, Generator, Module, Parameter, Tensor, ValueError, concat, crossEntropy, describeValue, expectAllocatable, expectInteger, expectNumber, expectOptions,
-  matmul, noGrad, randn, type DType,
+  DTypeError, Generator, Module, Tensor, ValueError, asPartOf, concat, crossEntropy, describeValue, expectAllocatable, expectBoolean, expectInteger,
+  expectNumber, expectOneOf, expectOptions, matmul, type DType,
 } from '../core/index.js';
-import { checkGenerateOptions, checkPrompt, sampleToken } from '../nn/generate.js';
-import { expectLayerStack, expectSize, expectTokenIds, expectWeight, optionalBoolean } from '../nn/checks.js';
-import { Embedding, KVCache, LayerNorm, RMSNorm, gpt2Init, type GenerateOptions } from '../nn/index.js';
-import type { FifoMemory, FifoState, MemoryPool } from '../nn/fifo-memory.js';
-import { MemoryBlock, checkMemoryBlockOptions, type MemoryBlockCaches, type PathCombine } from '../nn/memory-block.js';
+import {
+  Embedding, KVCache, LayerNorm, Linear, MemoryBlock, RMSNorm, expectSize, expectWeight, generate, gpt2Init,
+  type CausalLM, type FifoMemory, type FifoState, type GenerateOptions, type MemoryBlockCaches, type MemoryPool, type PathCombine,
+} from '../nn/index.js';
+import { RoPE } from '../positional/index.js';
+import { expectLayerStack, expectTokenIds } from './checks.js';
 
 const MEMORY_TRANSFORMER_CONFIG = [
   'vocabSize', 'dim', 'numLayers', 'numHeads', 'segmentLength', 'chunkSize', 'memorySlots', 'combine', 'truncateBPTT', 'gate', 'pool',
   'memoryInit', 'ropeBase', 'mlp', 'norm', 'dropout', 'tieEmbeddings', 'seed', 'dtype',
 ] as const;
-import { RoPE } from '../positional/index.js';
 
 export interface MemoryTransformerConfig {
   vocabSize: number;
@@ -92,7 +93,8 @@ export class MemoryTransformer extends Module {
   readonly positional: RoPE;
   readonly blocks: MemoryBlock[];
   readonly lnF: LayerNorm | RMSNorm;
-  readonly lmHead: Parameter | null;
+  /** Untied output head [V, C] (weight lmHead.weight); null when tied to wte. */
+  readonly lmHead: Linear | null;
 
   constructor(config: MemoryTransformerConfig) {
     super();
@@ -103,11 +105,12 @@ export class MemoryTransformer extends Module {
     expectSize(op, 'vocabSize', raw.vocabSize);
     expectLayerStack(op, 'numLayers', expectSize(op, 'numLayers', raw.numLayers), expectSize(op, 'dim', raw.dim) ** 2);
     expectSize(op, 'segmentLength', raw.segmentLength);
-    const { vocabSize: _v, numLayers: _l, segmentLength: _s, truncateBPTT: _t, ropeBase, tieEmbeddings, seed, ...block } = raw;
-    checkMemoryBlockOptions(op, C, block, 'config', MEMORY_TRANSFORMER_CONFIG);
-    if (ropeBase !== undefined) expectNumber(op, 'ropeBase', ropeBase, { above: 1 });
-    optionalBoolean(op, 'tieEmbeddings', tieEmbeddings);
-    if (seed !== undefined) expectInteger(op, 'seed', seed, { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
+    const H = expectSize(op, 'numHeads', raw.numHeads);
+    if (C % H !== 0) throw new ValueError(op, `dim=${C} is not divisible by numHeads=${H}`, 'numHeads'); // the RoPE below is per head
+    if (raw.ropeBase !== undefined) expectNumber(op, 'ropeBase', raw.ropeBase, { above: 1 });
+    if (raw.tieEmbeddings !== undefined) expectBoolean(op, 'tieEmbeddings', raw.tieEmbeddings);
+    if (raw.seed !== undefined) expectInteger(op, 'seed', raw.seed, { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
+    if (raw.dtype !== undefined) expectOneOf(op, 'dtype', raw.dtype, ['float32', 'float64'] as const);
     if (raw.truncateBPTT !== undefined && raw.truncateBPTT !== Infinity) expectSize(op, 'truncateBPTT', raw.truncateBPTT); // Infinity: full BPTT (the default)
     expectWeight(op, 'wte.weight', V, C);
     this.truncateBPTT = config.truncateBPTT ?? Infinity;
@@ -116,23 +119,24 @@ export class MemoryTransformer extends Module {
     }
     this.config = Object.freeze({ ...config });
     const g = new Generator(config.seed ?? 0);
-    const dtype = config.dtype ? { dtype: config.dtype } : {};
-    this.wte = new Embedding(V, C, { generator: g, std: 0.02, ...dtype });
-    this.positional = new RoPE(C / numHeads, { base: config.ropeBase ?? 10000 });
-    this.blocks = Array.from({ length: L }, () => new MemoryBlock(C, {
+    const { dtype } = config;
+    this.wte = new Embedding(V, C, { generator: g, std: 0.02, dtype });
+    this.positional = asPartOf(op, () => new RoPE(C / numHeads, { base: config.ropeBase ?? 10000 }));
+    // the block options (chunkSize, memorySlots, combine, gate, pool, …) are checked by MemoryBlock, named as this call
+    this.blocks = asPartOf(op, () => Array.from({ length: L }, () => new MemoryBlock(C, {
       numHeads, chunkSize, memorySlots, positional: this.positional, generator: g,
-      combine: config.combine ?? 'projection',
-      mlp: config.mlp ?? 'gelu',
-      norm: config.norm ?? 'layer',
-      dropout: config.dropout ?? 0,
-      ...(config.gate !== undefined ? { gate: config.gate } : {}),
-      ...(config.pool !== undefined ? { pool: config.pool } : {}),
-      ...(config.memoryInit !== undefined ? { memoryInit: config.memoryInit } : {}),
-      ...dtype,
-    }));
-    this.lnF = config.norm === 'rms' ? new RMSNorm(C, dtype) : new LayerNorm(C, dtype);
-    this.lmHead = config.tieEmbeddings === false ? Parameter.from(randn([V, C], { std: 0.02, generator: g, ...dtype })) : null;
-    gpt2Init(this, config.numLayers, g, /^blocks\..*\.weight$/, config.combine === 'weights' ? /\.(mix|fc2|down|wo)\.weight$/ : /\.(mix|fc2|down)\.weight$/);
+      combine: config.combine,
+      mlp: config.mlp,
+      norm: config.norm,
+      dropout: config.dropout,
+      gate: config.gate,
+      pool: config.pool,
+      memoryInit: config.memoryInit,
+      dtype,
+    })));
+    this.lnF = config.norm === 'rms' ? new RMSNorm(C, { dtype }) : new LayerNorm(C, { dtype });
+    this.lmHead = config.tieEmbeddings === false ? new Linear(C, V, { bias: false, std: 0.02, generator: g, dtype }) : null;
+    gpt2Init(this, config.numLayers, g, /^blocks\..*\.weight$/); // GPT-2 init; the projections each MemoryBlock marks residual are scaled
   }
 
   /** Each layer's initial memory for a batch of B. */
@@ -230,30 +234,20 @@ export class MemoryTransformer extends Module {
   }
 
   /**
-   * Stream `prompt` then up to maxNewTokens sampled tokens (returned without the prompt), one token per step with
-   * the segment's KV caches; memory is written when a segment fills. Same sampling contract as nn/generate.ts.
+   * Stream `prompt` then up to maxNewTokens sampled tokens (returned without the prompt): nn/generate.ts's loop, with
+   * a MemoryStream as its decoding state, so one token per step with the segment's KV caches, and memory written
+   * when a segment fills. Errors are named `MemoryTransformer.generate`.
    */
   generate(prompt: readonly number[], options: GenerateOptions): number[] {
-    const op = 'MemoryTransformer.generate';
-    checkPrompt(op, prompt, this.config.vocabSize);
-    const { maxNewTokens, generator, stopToken, sample } = checkGenerateOptions(op, options);
-    if (maxNewTokens === 0) return [];
+    const decoder: CausalLM<MemoryStream> & { config: { vocabSize: number } } = {
+      config: this.config,
+      newCaches: () => this.newStream(1),
+      forward: (ids, o) => this.forwardStream(ids, o?.caches ?? this.newStream(ids.shape[0])),
+    };
     const wasTraining = this.training;
     this.eval();
     try {
-      return noGrad(() => {
-        const stream = this.newStream(1);
-        const V = this.config.vocabSize;
-        const row = (tokens: readonly number[]): Tensor => new Tensor(Float64Array.from(tokens), [1, tokens.length]);
-        let logits = this.forwardStream(row(prompt), stream); // [1, P, V]
-        const out: number[] = [];
-        for (;;) {
-          const next = sampleToken(op, logits.data.subarray(logits.size - V), sample, generator);
-          out.push(next);
-          if (out.length === maxNewTokens || next === stopToken) return out;
-          logits = this.forwardStream(row([next]), stream); // [1, 1, V]
-        }
-      });
+      return asPartOf('MemoryTransformer.generate', () => generate(decoder, prompt, options));
     } finally {
       this.train(wasTraining);
     }
@@ -275,7 +269,8 @@ export class MemoryTransformer extends Module {
 
   /** Final norm and output head: [B, T, C] → [B, T, V]. */
   private head(h: Tensor): Tensor {
-    return matmul(this.lnF.forward(h), this.lmHead ?? this.wte.weight, { transposeB: true });
+    const x = this.lnF.forward(h);
+    return this.lmHead?.forward(x) ?? matmul(x, this.wte.weight, { transposeB: true });
   }
 
   /** A batch size whose memory (each layer's slots [batch, memorySlots, dim]) can be allocated. */

@@ -1,18 +1,24 @@
 /**
  * A decoder-only language model with Multi-head Latent Attention (DeepSeek-V2/V3's attention, nn/mla.ts), written
- * like models/gpt.ts: all of it in this file, in dependency order, with shapes in comments. Each layer is pre-norm:
+ * like models/gpt.ts: the config, block, model, head and loss in this file, with shapes in comments; the attention
+ * is nn/mla.ts's MultiHeadLatentAttention, the norms and SwiGLU nn/'s. Each layer is pre-norm:
  * x + MLA(RMSNorm(x)), then + SwiGLU(RMSNorm(·)) — DeepSeek's dense layers; its MoE layers are not modelled.
  * Parameter names are HF `DeepseekV3ForCausalLM`'s camelCased without the `model.` prefix, so checkpoints map by
  * name (`mlaLMParameterName`). Decoding caches are `LatentKVCache`s: kvLoraRank + qkRopeHeadDim numbers per token
  * per layer. B batch, T sequence length, C model dim, V vocabulary size.
  */
 import {
-  DTypeError, Generator, Module, ShapeError, Tensor, ValueError, crossEntropy, describeValue, expectInteger, expectNumber, expectOneOf, fmtShape, matmul, type DType,
+  DTypeError, Generator, Module, ShapeError, Tensor, ValueError, arange, crossEntropy, describeValue, expectInteger, expectNumber, expectOneOf, fmtShape, matmul,
+  type DType,
 } from '../core/index.js';
-import { expectGenerator, expectLayerStack, expectPositions, expectSize, expectTokenIds, expectWeight, optionalCaches, optionalDType } from '../nn/checks.js';
-import { Embedding, Linear, RMSNorm, SwiGLU, type KVCache } from '../nn/index.js';
-import { LatentKVCache, MultiHeadLatentAttention, type MLACallOptions, type MLAMode, type MLARope } from '../nn/mla.js';
+import {
+  Embedding, LatentKVCache, Linear, MultiHeadLatentAttention, RMSNorm, SwiGLU, expectGenerator, expectPositions, expectSize, expectWeight,
+  type KVCache, type MLACallOptions, type MLAMode, type MLARope,
+} from '../nn/index.js';
 import type { PairLayout, Positions } from '../positional/index.js';
+import { expectLayerStack, expectTokenIds, optionalCaches } from './checks.js';
+
+const DTYPES = ['float32', 'float64'] as const;
 
 /**
  * Every field may be given in camelCase or in DeepSeek's / HF's snake_case (shown second), so a parsed
@@ -129,7 +135,7 @@ function resolveAs(op: string, config: MLALMConfig): ResolvedMLALMConfig {
   if (raw['ropeLayout'] !== undefined) expectOneOf(op, 'ropeLayout', raw['ropeLayout'], ['interleaved', 'half'] as const);
   if (raw['rope'] !== undefined) expectOneOf(op, 'rope', raw['rope'], ['decoupled', 'pre-rope'] as const);
   if (raw['mode'] !== undefined) expectOneOf(op, 'mode', raw['mode'], ['explicit', 'absorbed'] as const);
-  if (raw['dtype'] !== undefined) optionalDType(op, 'dtype', raw['dtype']);
+  if (raw['dtype'] !== undefined) expectOneOf(op, 'dtype', raw['dtype'], DTYPES);
   const dim = number('dim', 'hidden_size');
   const qLora = either('qLoraRank', 'q_lora_rank');
   const qLoraRank = qLora === undefined || qLora === null ? null : number('qLoraRank', 'q_lora_rank');
@@ -180,7 +186,7 @@ function resolveAs(op: string, config: MLALMConfig): ResolvedMLALMConfig {
   expectOneOf(op, 'rope', c.rope, ['decoupled', 'pre-rope'] as const);
   expectOneOf(op, 'mode', c.mode, ['explicit', 'absorbed'] as const);
   if (c.rope === 'pre-rope' && c.mode === 'absorbed') throw new ValueError(op, "mode 'absorbed' is impossible with rope 'pre-rope' (use 'explicit')", 'mode');
-  optionalDType(op, 'dtype', c.dtype);
+  expectOneOf(op, 'dtype', c.dtype, DTYPES);
   expectInteger(op, 'seed', c.seed, { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
   expectWeight(op, 'embedTokens.weight', c.vocabSize, c.dim);
   if (c.qLoraRank !== null) expectWeight(op, 'qLoraRank', c.numHeads * (c.qkNopeHeadDim + c.qkRopeHeadDim), c.qLoraRank);
@@ -294,14 +300,13 @@ export class MLALM extends Module {
     const { caches } = options;
     const T = ids.shape[1]!;
     const offset = caches?.[0]?.position ?? 0;
-    const positions = options.positions ?? new Tensor(Float64Array.from({ length: T }, (_, i) => offset + i), [T]);
+    const positions = options.positions ?? arange(offset, offset + T, 1, { dtype: 'float64' }); // [T]
     let x = this.embedTokens.forward(ids); // [B, T, C]
     this.layers.forEach((layer, i) => {
-      const cache = caches?.[i] as LatentKVCache | undefined;
-      x = layer.run(x, { positions, ...(cache !== undefined ? { cache } : {}) }, 'MLALM.forward'); // [B, T, C]
+      x = layer.run(x, { positions, cache: caches?.[i] as LatentKVCache | undefined }, 'MLALM.forward'); // [B, T, C]
     });
     x = this.norm.forward(x);
-    return this.lmHead !== null ? this.lmHead.forward(x) : matmul(x, this.embedTokens.weight, { transposeB: true }); // [B, T, V]
+    return this.lmHead?.forward(x) ?? matmul(x, this.embedTokens.weight, { transposeB: true }); // [B, T, V]
   }
 
   /** Mean next-token cross-entropy: ids [B, T], targets [B, T]. */

@@ -1,38 +1,42 @@
 /**
  * A decoder-only language model with PaTH attention (Yang et al. 2025, arXiv 2505.16381; fla-org
  * `fla/models/path_attn`), written like models/gpt.ts: pre-norm blocks x + attn(norm(x)), x + mlp(norm(x)), with
- * PaTHAttention in place of multi-head attention and no positional encoding anywhere: position enters only through
- * the data-dependent Householder transforms. B batch, T sequence length, C model dim, V vocabulary size.
+ * nn/path-attention.ts's PaTHAttention in place of multi-head attention and no positional encoding anywhere: position
+ * enters only through the data-dependent Householder transforms. The block, model, head and loss are in this file.
+ * B batch, T sequence length, C model dim, V vocabulary size.
  */
 import {
-  DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, crossEntropy, describeValue, expectInteger, expectOneOf, expectOptions,
-  fmtShape, matmul, randn, type DType,
+  DTypeError, Generator, Module, ShapeError, Tensor, ValueError, asPartOf, crossEntropy, describeValue, expectBoolean, expectInteger, expectNumber,
+  expectOneOf, expectOptions, fmtShape, matmul, type DType,
 } from '../core/index.js';
 import {
-  expectGenerator, expectLayerStack, expectSize, expectTokenIds, expectWeight, optionalBoolean, optionalCaches, optionalDType, optionalProbability,
-} from '../nn/checks.js';
-import { Dropout, Embedding, LayerNorm, MLP, RMSNorm, SwiGLU, gpt2Init, type KVCache } from '../nn/index.js';
-import { PaTHAttention, PaTHCache, checkPaTHOptions, type PaTHAttentionOptions } from '../nn/path-attention.js';
+  Dropout, Embedding, LayerNorm, Linear, MLP, PaTHAttention, PaTHCache, RMSNorm, SwiGLU, expectGenerator, expectSize, expectWeight, gpt2Init,
+  type KVCache, type PaTHAttentionOptions,
+} from '../nn/index.js';
+import { expectLayerStack, expectTokenIds, optionalCaches } from './checks.js';
 
 const PATH_LM_CONFIG = [
   'vocabSize', 'dim', 'numLayers', 'numHeads', 'numKVHeads', 'useForgetGate', 'lowRankW', 'shortConv', 'qkNorm', 'chunkSize', 'mlp', 'norm',
   'dropout', 'tieEmbeddings', 'seed', 'dtype',
 ] as const;
 
-/** The whole config, checked under `op` (PaTHLM, or PaTHBlock built on its own). */
+/**
+ * The config's model fields, checked under `op` (PaTHLM, or PaTHBlock built on its own); the attention fields
+ * (numHeads, numKVHeads, useForgetGate, lowRankW, shortConv, qkNorm, chunkSize) are checked by PaTHAttention when
+ * each block builds it, under `op` too (asPartOf).
+ */
 function checkConfig(op: string, config: PaTHLMConfig): void {
   if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new DTypeError(op, `config must be an object, got ${describeValue(config)}`, 'config');
   const c = expectOptions(op, 'config', config, PATH_LM_CONFIG);
   const V = expectSize(op, 'vocabSize', c.vocabSize);
   const L = expectSize(op, 'numLayers', c.numLayers);
-  const { vocabSize: _v, dim, numLayers: _l, mlp, norm, dropout, tieEmbeddings, seed, ...attention } = c;
-  checkPaTHOptions(op, dim, attention as PaTHAttentionOptions, PATH_LM_CONFIG);
-  if (mlp !== undefined) expectOneOf(op, 'mlp', mlp, ['gelu', 'swiglu'] as const);
-  if (norm !== undefined) expectOneOf(op, 'norm', norm, ['layer', 'rms'] as const);
-  optionalProbability(op, 'dropout', dropout);
-  optionalBoolean(op, 'tieEmbeddings', tieEmbeddings);
-  if (seed !== undefined) expectInteger(op, 'seed', seed, { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
-  optionalDType(op, 'dtype', c.dtype);
+  const dim = expectSize(op, 'dim', c.dim);
+  if (c.mlp !== undefined) expectOneOf(op, 'mlp', c.mlp, ['gelu', 'swiglu'] as const);
+  if (c.norm !== undefined) expectOneOf(op, 'norm', c.norm, ['layer', 'rms'] as const);
+  if (c.dropout !== undefined) expectNumber(op, 'dropout', c.dropout, { min: 0, below: 1 });
+  if (c.tieEmbeddings !== undefined) expectBoolean(op, 'tieEmbeddings', c.tieEmbeddings);
+  if (c.seed !== undefined) expectInteger(op, 'seed', c.seed, { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
+  if (c.dtype !== undefined) expectOneOf(op, 'dtype', c.dtype, ['float32', 'float64'] as const);
   expectWeight(op, 'wte.weight', V, dim);
   expectWeight(op, 'mlp weight', 4 * dim, dim);
   expectLayerStack(op, 'numLayers', L, dim * dim);
@@ -87,21 +91,21 @@ export class PaTHBlock extends Module {
     checkConfig(op, config);
     if (config.dim !== dim) throw new ValueError(op, `dim=${dim} differs from config.dim=${config.dim}`, 'dim');
     expectGenerator(op, 'generator', generator);
-    const dtype = config.dtype ? { dtype: config.dtype } : {};
-    const makeNorm = (): LayerNorm | RMSNorm => (config.norm === 'layer' ? new LayerNorm(dim, dtype) : new RMSNorm(dim, dtype));
-    const attn: PaTHAttentionOptions = { numHeads: config.numHeads, generator, ...dtype };
-    if (config.numKVHeads !== undefined) attn.numKVHeads = config.numKVHeads;
-    if (config.useForgetGate !== undefined) attn.useForgetGate = config.useForgetGate;
-    if (config.lowRankW !== undefined) attn.lowRankW = config.lowRankW;
-    if (config.shortConv !== undefined) attn.shortConv = config.shortConv;
-    if (config.qkNorm !== undefined) attn.qkNorm = config.qkNorm;
-    if (config.chunkSize !== undefined) attn.chunkSize = config.chunkSize;
+    const { dtype } = config;
+    const makeNorm = (): LayerNorm | RMSNorm => (config.norm === 'layer' ? new LayerNorm(dim, { dtype }) : new RMSNorm(dim, { dtype }));
+    const attn: PaTHAttentionOptions = {
+      numHeads: config.numHeads, numKVHeads: config.numKVHeads, useForgetGate: config.useForgetGate, lowRankW: config.lowRankW,
+      shortConv: config.shortConv, qkNorm: config.qkNorm, chunkSize: config.chunkSize, generator, dtype,
+    };
     this.norm1 = makeNorm();
-    this.attn = new PaTHAttention(dim, attn);
+    this.attn = asPartOf(op, () => new PaTHAttention(dim, attn));
     this.norm2 = makeNorm();
-    const mlpOpts = { generator, bias: false, ...dtype };
+    const mlpOpts = { generator, bias: false, dtype };
     this.mlp = config.mlp === 'gelu' ? new MLP(dim, 4 * dim, mlpOpts) : new SwiGLU(dim, undefined, mlpOpts);
     this.drop = new Dropout(config.dropout ?? 0, { generator: generator.fork() });
+    // both branches add into the residual stream: gpt2Init draws these two at the depth-scaled std
+    this.attn.wo.residualProjection = true;
+    this.mlp.output.residualProjection = true;
   }
 
   /** x: [B, T, C] → [B, T, C]; with a cache (a PaTHCache), continues from the tokens it holds. */
@@ -122,7 +126,8 @@ export class PaTHLM extends Module {
   readonly wte: Embedding;
   readonly blocks: PaTHBlock[];
   readonly lnF: LayerNorm | RMSNorm;
-  readonly lmHead: Parameter | null;
+  /** Untied output head [V, C] (weight lmHead.weight); null when tied to wte. */
+  readonly lmHead: Linear | null;
 
   constructor(config: PaTHLMConfig) {
     super();
@@ -130,12 +135,14 @@ export class PaTHLM extends Module {
     const { vocabSize: V, dim: C, numLayers: L } = config;
     this.config = Object.freeze({ ...config });
     const g = new Generator(config.seed ?? 0);
-    const dtype = config.dtype ? { dtype: config.dtype } : {};
-    this.wte = new Embedding(V, C, { generator: g, std: 0.02, ...dtype });
-    this.blocks = Array.from({ length: L }, () => new PaTHBlock(C, config, g));
-    this.lnF = config.norm === 'layer' ? new LayerNorm(C, dtype) : new RMSNorm(C, dtype);
-    this.lmHead = config.tieEmbeddings === false ? new Parameter(randn([V, C], { std: 0.02, generator: g, ...dtype }).data, [V, C]) : null;
-    gpt2Init(this, config.numLayers, g, /^blocks\.\d+\.(attn\.(wq|wk|wv|wo)|mlp\.\w+)\.weight$/, /\.(wo|fc2|down)\.weight$/); // the w path, β and gate keep layer defaults: at 0.02 a small model's w falls below fla's L2 eps
+    const { dtype } = config;
+    this.wte = new Embedding(V, C, { generator: g, std: 0.02, dtype });
+    this.blocks = asPartOf('PaTHLM', () => Array.from({ length: L }, () => new PaTHBlock(C, config, g)));
+    this.lnF = config.norm === 'layer' ? new LayerNorm(C, { dtype }) : new RMSNorm(C, { dtype });
+    this.lmHead = config.tieEmbeddings === false ? new Linear(C, V, { bias: false, std: 0.02, generator: g, dtype }) : null;
+    // GPT-2 init of q, k, v, o and the MLP, the marked residual projections scaled; the w path, β and gate keep the
+    // layer defaults: at 0.02 a small model's w falls below fla's L2 eps
+    gpt2Init(this, config.numLayers, g, /^blocks\.\d+\.(attn\.(wq|wk|wv|wo)|mlp\.\w+)\.weight$/);
   }
 
   /** One empty PaTH cache per layer. */
@@ -152,7 +159,7 @@ export class PaTHLM extends Module {
       x = block.run(x, caches?.[i] as PaTHCache | undefined); // [B, T, C]
     });
     x = this.lnF.forward(x);
-    return matmul(x, this.lmHead ?? this.wte.weight, { transposeB: true }); // [B, T, V]
+    return this.lmHead?.forward(x) ?? matmul(x, this.wte.weight, { transposeB: true }); // [B, T, V]
   }
 
   /** Mean next-token cross-entropy: ids [B, T], targets [B, T]. */

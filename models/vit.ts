@@ -1,6 +1,6 @@
 /**
- * A small Vision Transformer (Dosovitskiy et al. 2021), written like models/gpt.ts: all of it in this file, in
- * dependency order, with shapes in comments. B batch, C channels, H × W image, p patch size, gh × gw patch grid
+ * A small Vision Transformer (Dosovitskiy et al. 2021), written like models/gpt.ts: patches, class token, position
+ * signal, head and loss in this file, with shapes in comments; the pre-norm blocks are nn/block.ts's. B batch, C channels, H × W image, p patch size, gh × gw patch grid
  * (gh = H/p rows, gw = W/p columns), N = gh·gw patches, T = 1 + N tokens (class token first), D model dim.
  *
  * The 2-D position signal is one of
@@ -18,7 +18,11 @@ import {
   DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, concat, crossEntropy, describeValue, expectAllocatable, expectInteger, expectNumber,
   expectOneOf, expectOptions, expectTensor, fmtShape, matmul, randn, type DType,
 } from '../core/index.js';
-import { expectLayerStack, expectSize, expectWeight, optionalDType } from '../nn/checks.js';
+import { Block, LayerNorm, Linear, expectSize, expectWeight } from '../nn/index.js';
+import { NoPE, RoPEAxial, RoPEMixed, ropeVitGrid, type PositionalEncoding } from '../positional/index.js';
+import { expectLayerStack } from './checks.js';
+
+const DTYPES = ['float32', 'float64'] as const;
 
 const VIT_CONFIG = [
   'imageSize', 'patchSize', 'channels', 'numClasses', 'dim', 'depth', 'numHeads', 'mlpRatio', 'positional', 'ropeTheta', 'seed', 'dtype',
@@ -43,7 +47,7 @@ function checkConfig(config: ViTConfig): void {
   expectOneOf(op, 'positional', c.positional, ['rope-axial', 'rope-mixed', 'absolute', 'none'] as const);
   if (c.ropeTheta !== undefined) expectNumber(op, 'ropeTheta', c.ropeTheta, { above: 1 });
   if (c.seed !== undefined) expectInteger(op, 'seed', c.seed, { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
-  optionalDType(op, 'dtype', c.dtype);
+  if (c.dtype !== undefined) expectOneOf(op, 'dtype', c.dtype, DTYPES);
   if (c.imageSize !== undefined) {
     const size = typeof c.imageSize === 'number' ? [c.imageSize, c.imageSize] : c.imageSize;
     if (!Array.isArray(size) || size.length !== 2) throw new DTypeError(op, `imageSize must be a number or [H, W], got ${describeValue(c.imageSize)}`, 'imageSize');
@@ -51,8 +55,6 @@ function checkConfig(config: ViTConfig): void {
   }
   expectWeight(op, 'patchEmbed.weight', D, channels * p * p);
 }
-import { Block, LayerNorm, Linear } from '../nn/index.js';
-import { NoPE, RoPEAxial, RoPEMixed, ropeVitGrid, type PositionalEncoding } from '../positional/index.js';
 
 export type ViTPositional = 'rope-axial' | 'rope-mixed' | 'absolute' | 'none';
 
@@ -97,7 +99,7 @@ function linearResizeWeights(inSize: number, outSize: number): Float64Array {
 export function bilinearResizeMatrix(gh0: number, gw0: number, gh: number, gw: number, dtype: DType = 'float64'): Tensor {
   const op = 'bilinearResizeMatrix';
   for (const [name, v] of [['gh0', gh0], ['gw0', gw0], ['gh', gh], ['gw', gw]] as const) expectSize(op, name, v);
-  optionalDType(op, 'dtype', dtype);
+  expectOneOf(op, 'dtype', dtype, DTYPES);
   expectWeight(op, 'the matrix', gh * gw, gh0 * gw0);
   const wy = linearResizeWeights(gh0, gh); // [gh, gh0]
   const wx = linearResizeWeights(gw0, gw); // [gw, gw0]
@@ -171,7 +173,7 @@ export class ViT extends Module {
     if (!Number.isInteger(p) || p < 1) throw new ValueError('ViT', `patchSize must be a positive integer, got ${p}`, 'patchSize');
     this.config = Object.freeze({ ...config });
     const g = new Generator(config.seed ?? 0);
-    const dtype = config.dtype ? { dtype: config.dtype } : {};
+    const { dtype } = config;
 
     if (config.imageSize !== undefined) {
       const [H, W] = typeof config.imageSize === 'number' ? [config.imageSize, config.imageSize] : config.imageSize;
@@ -186,24 +188,24 @@ export class ViT extends Module {
       throw new ValueError('ViT', "positional 'absolute' needs imageSize (the learned table covers the training grid)", 'imageSize');
     }
 
-    this.patchEmbed = new Linear(channels * p * p, D, { generator: g, ...dtype });
-    this.clsToken = new Parameter(randn([1, 1, D], { std: 0.02, generator: g, ...dtype }).data, [1, 1, D]);
+    this.patchEmbed = new Linear(channels * p * p, D, { generator: g, dtype });
+    this.clsToken = new Parameter(randn([1, 1, D], { std: 0.02, generator: g, dtype }).data, [1, 1, D]);
     const N0 = this.trainGrid === null ? 0 : this.trainGrid[0] * this.trainGrid[1];
-    this.posEmbed = positional === 'absolute' ? new Parameter(randn([N0, D], { std: 0.02, generator: g, ...dtype }).data, [N0, D]) : null;
+    this.posEmbed = positional === 'absolute' ? new Parameter(randn([N0, D], { std: 0.02, generator: g, dtype }).data, [N0, D]) : null;
 
     // RoPE-Axial has no parameters and serves every layer; RoPE-Mixed learns frequencies per layer
     const axial = positional === 'rope-axial' ? new RoPEAxial(headDim, { prefixTokens: 1, theta: config.ropeTheta ?? 100 }) : null;
     const makePositional = (): PositionalEncoding => {
       if (axial !== null) return axial;
       if (positional === 'rope-mixed') {
-        return new RoPEMixed(numHeads, headDim, { prefixTokens: 1, theta: config.ropeTheta ?? 10, generator: g, ...dtype });
+        return new RoPEMixed(numHeads, headDim, { prefixTokens: 1, theta: config.ropeTheta ?? 10, generator: g, dtype });
       }
       return new NoPE();
     };
     const hidden = Math.round((config.mlpRatio ?? 4) * D);
-    this.blocks = Array.from({ length: depth }, () => new Block(D, { numHeads, hidden, positional: makePositional(), bias: true, generator: g, ...dtype }));
-    this.norm = new LayerNorm(D, dtype);
-    this.head = new Linear(D, numClasses, { generator: g, ...dtype });
+    this.blocks = Array.from({ length: depth }, () => new Block(D, { numHeads, hidden, positional: makePositional(), bias: true, generator: g, dtype }));
+    this.norm = new LayerNorm(D, { dtype });
+    this.head = new Linear(D, numClasses, { generator: g, dtype });
   }
 
   /** Patch coordinates [N, 2] (x, y) of a gh × gw grid, for RoPE (ropeVitGrid). */

@@ -4,7 +4,7 @@
  * Shape letters: B batch, T query length, S key length, C model dim, H query heads, Hkv key/value heads, D head dim.
  */
 import {
-  DTypeError, Generator, ShapeError, Tensor, ValueError, asPartOf, attention, broadcastShapes, describeValue, expectInteger, expectNumber,
+  DTypeError, Generator, ShapeError, Tensor, ValueError, arange, asPartOf, attention, broadcastShapes, describeValue, expectInteger, expectNumber,
   expectOptions, expectTensor, fmtShape, reshape, type AttentionOptions, type DType,
 } from '../core/index.js';
 import { NoPE, type PositionalEncoding, type Positions } from '../positional/index.js';
@@ -15,37 +15,22 @@ import type { KVCache } from './kv-cache.js';
 import { Linear } from './linear.js';
 import { Module } from '../core/index.js';
 
-export interface SDPAOptions {
-  /** 0/1 tensor broadcastable to [..., Tq, Tk]; 1 = may attend. */
-  mask?: Tensor | null;
-  /** Causal, aligned bottom-right (the last query sees the last key), as KV-cache decoding needs. */
-  causal?: boolean;
-  /** Sliding window: each query sees at most this many keys (the most recent ones when causal). */
-  window?: number;
-  /** Logit scale; default 1/√D. */
-  scale?: number;
-}
-
 /**
  * softmax(q kᵀ · scale + mask) v. q: [..., Tq, D], k: [..., Tk, D], v: [..., Tk, Dv] → [..., Tq, Dv].
- * Computed by the fused blockwise kernel of core/ops/attention.ts, which skips causal/window-masked blocks;
- * a query that may attend to nothing outputs 0 (not NaN).
+ * Computed by the fused blockwise kernel of core/ops/attention.ts (core's `attention`, with its options: mask,
+ * causal aligned bottom-right as KV-cache decoding needs, window, scale), which skips causal/window-masked blocks;
+ * a query that may attend to nothing outputs 0 (not NaN). This entry checks its arguments under its own name.
  */
-export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: SDPAOptions = {}): Tensor {
+export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
   checkAttentionArgs('scaledDotProductAttention', q, k, v, options);
-  const opts: AttentionOptions = {};
-  if (options.mask !== undefined) opts.mask = options.mask;
-  if (options.causal !== undefined) opts.causal = options.causal;
-  if (options.window !== undefined) opts.window = options.window;
-  if (options.scale !== undefined) opts.scale = options.scale;
-  return attention(q, k, v, opts);
+  return attention(q, k, v, options);
 }
 
 /**
  * What the fused attention op checks, with `op` (the function the user called) in the messages: q [..., Tq, D],
  * k [..., Tk, D], v [..., Tk, Dv] of one dtype with broadcasting batch axes, and the options.
  */
-export function checkAttentionArgs(op: string, q: unknown, k: unknown, v: unknown, options: SDPAOptions | undefined): void {
+export function checkAttentionArgs(op: string, q: unknown, k: unknown, v: unknown, options: AttentionOptions | undefined): void {
   const o = expectOptions(op, 'options', options, ['mask', 'causal', 'window', 'scale']);
   for (const [t, name] of [[q, 'q'], [k, 'k'], [v, 'v']] as const) {
     expectTensor(op, name, t);
@@ -146,7 +131,7 @@ export class MultiHeadAttention extends Module {
     expectWeight(op, 'wk.weight', numKVHeads * this.headDim, kvDim);
     this.numHeads = numHeads;
     this.numKVHeads = numKVHeads;
-    const lin = { bias, generator: g, ...(dtype ? { dtype } : {}) };
+    const lin = { bias, generator: g, dtype };
     this.wq = new Linear(dim, numHeads * this.headDim, lin);
     this.wk = new Linear(kvDim, numKVHeads * this.headDim, lin);
     this.wv = new Linear(kvDim, numKVHeads * this.headDim, lin);
@@ -217,7 +202,8 @@ export class MultiHeadAttention extends Module {
 
     let logitScale = 1;
     if (!cross) {
-      const positions = o.positions ?? this.defaultPositions(cache?.position ?? 0, T);
+      const start = cache?.position ?? 0;
+      const positions = o.positions ?? arange(start, start + T, 1, { dtype: 'float64' }); // [T]
       const encoded = asPartOf(op, () => this.positional.encodeQK(q, k, positions, positions));
       q = encoded.q;
       k = encoded.k;
@@ -239,12 +225,6 @@ export class MultiHeadAttention extends Module {
       out = attention(qg, k.unsqueeze(2), v.unsqueeze(2), sdpa).reshape([B, H, T, D]);
     }
     return this.wo.forward(out.transpose(1, 2).reshape([B, T, H * D])); // [B, T, C]
-  }
-
-  private defaultPositions(offset: number, T: number): Positions {
-    const p = new Float64Array(T);
-    for (let i = 0; i < T; i++) p[i] = offset + i;
-    return new Tensor(p, [T]);
   }
 }
 

@@ -59,22 +59,24 @@ export class Block extends Module {
     super();
     checkBlockOptions('Block', dim, options);
     const g = options.generator ?? defaultGenerator();
-    const dtype = options.dtype ? { dtype: options.dtype } : {};
-    const makeNorm = (): LayerNorm | RMSNorm => (options.norm === 'rms' ? new RMSNorm(dim, dtype) : new LayerNorm(dim, dtype));
+    const makeNorm = (): LayerNorm | RMSNorm => (options.norm === 'rms' ? new RMSNorm(dim, { dtype: options.dtype }) : new LayerNorm(dim, { dtype: options.dtype }));
     this.norm1 = makeNorm();
     this.attn = new MultiHeadAttention(dim, {
       numHeads: options.numHeads,
-      generator: g,
+      numKVHeads: options.numKVHeads,
+      positional: options.positional,
+      window: options.window,
       bias: options.bias ?? false,
-      ...(options.numKVHeads !== undefined ? { numKVHeads: options.numKVHeads } : {}),
-      ...(options.positional ? { positional: options.positional } : {}),
-      ...(options.window !== undefined ? { window: options.window } : {}),
-      ...dtype,
+      generator: g,
+      dtype: options.dtype,
     });
     this.norm2 = makeNorm();
-    const mlpOpts = { generator: g, bias: options.bias ?? false, ...dtype };
+    const mlpOpts = { generator: g, bias: options.bias ?? false, dtype: options.dtype };
     this.mlp = options.mlp === 'swiglu' ? new SwiGLU(dim, options.hidden, mlpOpts) : new MLP(dim, options.hidden ?? 4 * dim, mlpOpts);
     this.drop = new Dropout(options.dropout ?? 0, { generator: g.fork() });
+    // both branches add into the residual stream: gpt2Init draws these two at the depth-scaled std
+    this.attn.wo.residualProjection = true;
+    this.mlp.output.residualProjection = true;
   }
 
   /** x: [B, T, C] → [B, T, C]. */

@@ -1,25 +1,15 @@
 /**
- * Argument checks shared by nn/ and models/ entries, built on core's (core/args.ts): each runs once at the class or
- * function the user called, never inside a loop, and throws a typed error whose message starts with that name.
- * Internal: not exported from nn/index.ts.
+ * Argument checks of nn/'s entries, built on core's (core/args.ts): each runs once at the class or function the user
+ * called, never inside a loop, and throws a typed error whose message starts with that name. nn/index.ts exports the
+ * five that models built on nn/ need (expectSize, expectWeight, expectGenerator, expectPositions, expectEncodingFits);
+ * the rest are internal.
  */
 import {
-  DTypeError, Generator, MAX_TENSOR_ELEMENTS, Module, defaultGenerator, ShapeError, Tensor, ValueError, describeValue, expectAllocatable, expectFiniteValues,
+  DTypeError, Generator, Module, defaultGenerator, ShapeError, Tensor, describeValue, expectAllocatable, expectFiniteValues,
   expectInteger, expectNumber, expectOneOf, expectTensor, fmtShape, type DType,
 } from '../core/index.js';
 import { PositionalEncoding } from '../positional/index.js';
 import { KVCache } from './kv-cache.js';
-
-/**
- * A stack of `numLayers` layers, each holding at least `perLayer` parameters (a lower bound the caller gives, e.g.
- * dim² for an attention projection): refused when the stack could not be allocated (more than 2³¹ − 1 numbers in
- * all, 8 GiB of float32), so `numLayers: 2 ** 40` is a typed error, not a RangeError from building 2⁴⁰ layers.
- */
-export function expectLayerStack(op: string, arg: string, numLayers: number, perLayer: number): void {
-  if (numLayers * perLayer > MAX_TENSOR_ELEMENTS) {
-    throw new ValueError(op, `${arg}=${numLayers} layers of at least ${perLayer} parameters each is more than can be allocated (at most 2³¹ − 1 in all)`, arg);
-  }
-}
 
 /** A layer size: an integer ≥ 1 (or ≥ `min`). */
 export function expectSize(op: string, arg: string, x: unknown, min = 1): number {
@@ -127,32 +117,6 @@ export function expectPositions(op: string, arg: string, x: unknown): asserts x 
   expectTensor(op, arg, x);
   if (x.ndim === 0) throw new ShapeError(op, `${arg}=${fmtShape(x.shape)} must have a sequence axis ([T] or [B, T])`, arg);
   expectFiniteValues(op, arg, x.data);
-}
-
-/** Token ids [B, T]: a Tensor of integers in [0, vocabSize). One pass over the ids at the model's entry. */
-export function expectTokenIds(op: string, arg: string, x: unknown, vocabSize: number): asserts x is Tensor {
-  expectTensor(op, arg, x);
-  if (x.ndim !== 2) throw new ShapeError(op, `${arg} must be [B, T], got ${fmtShape(x.shape)}`, arg);
-  const d = x.data;
-  for (let i = 0; i < d.length; i++) {
-    const v = d[i]!;
-    if (!(Number.isInteger(v) && v >= 0 && v < vocabSize)) {
-      throw new ValueError(op, `${arg} must hold token ids (integers in [0, ${vocabSize})), got ${v} at flat index ${i}`, arg);
-    }
-  }
-}
-
-/** An optional array of per-layer caches, each an instance of `kind`, one per layer. */
-export function optionalCaches<C extends KVCache>(
-  op: string, arg: string, x: unknown, layers: number, kind: abstract new (...args: never[]) => C, hint: string,
-): readonly C[] | undefined {
-  if (x === undefined) return undefined;
-  if (!Array.isArray(x)) throw new DTypeError(op, `${arg} must be an array of caches (${hint}), got ${describeValue(x)}`, arg);
-  if (x.length !== layers) throw new ValueError(op, `got ${x.length} caches for ${layers} layers (${hint})`, arg);
-  x.forEach((c: unknown, i) => {
-    if (!(c instanceof kind)) throw new DTypeError(op, `${arg}[${i}] must be a ${kind.name}, got ${describeValue(c)} (${hint})`, arg);
-  });
-  return x as readonly C[];
 }
 
 /** `x` must be a Module. */

@@ -1,12 +1,12 @@
 /**
- * Chunked local attention (spec language.md §12): the sequence is cut into chunks of C tokens and each query attends
+ * Chunked local attention (the local path of Kashyap 2025, arXiv 2507.00453): the sequence is cut into chunks of C tokens and each query attends
  * causally to the keys of its own chunk only — a block-diagonal causal mask. Computed by reshaping [..., T, d] into
  * a batch of chunks [..., T/C, C, d] (T padded up to a multiple of C) and calling the fused causal attention op on
  * that batch, so no [T, T] score matrix exists: time O(T·C·d) and saved probabilities O(T·C), not O(T²).
  * Shape letters: B batch, T length, C model dim, H heads, D head dim, n = ⌈T/chunk⌉ chunks.
  */
 import {
-  Generator, Module, ShapeError, Tensor, ValueError, asPartOf, attention, concat, expectInteger, expectOptions, fmtShape, type DType,
+  Generator, Module, ShapeError, Tensor, ValueError, arange, asPartOf, attention, concat, expectInteger, expectOptions, fmtShape, type DType,
 } from '../core/index.js';
 import { RoPE, type PositionalEncoding, type Positions } from '../positional/index.js';
 import { checkAttentionArgs } from './attention.js';
@@ -33,7 +33,7 @@ export interface ChunkedAttentionFnOptions {
 export function chunkedAttention(q: Tensor, k: Tensor, v: Tensor, chunkSize: number, options: ChunkedAttentionFnOptions = {}): Tensor {
   const op = 'chunkedAttention';
   const o = expectOptions(op, 'options', options, ['causal', 'scale', 'offset']);
-  checkAttentionArgs(op, q, k, v, o.scale === undefined ? {} : { scale: o.scale });
+  checkAttentionArgs(op, q, k, v, { scale: o.scale });
   expectInteger(op, 'chunkSize', chunkSize, { min: 1 });
   const causal = optionalBoolean(op, 'causal', o.causal) ?? true;
   const offset = o.offset === undefined ? 0 : expectInteger(op, 'offset', o.offset, { min: 0 });
@@ -127,7 +127,7 @@ export class ChunkedAttention extends Module {
     const dtype = optionalDType(op, 'dtype', o.dtype);
     expectWeight(op, 'wq.weight', dim, dim);
     const g = generatorOrDefault(op, 'generator', o.generator);
-    const lin = { bias: optionalBoolean(op, 'bias', o.bias) ?? false, generator: g, ...(dtype ? { dtype } : {}) };
+    const lin = { bias: optionalBoolean(op, 'bias', o.bias) ?? false, generator: g, dtype };
     this.wq = new Linear(dim, dim, lin);
     this.wk = new Linear(dim, dim, lin);
     this.wv = new Linear(dim, dim, lin);
@@ -171,7 +171,7 @@ export class ChunkedAttention extends Module {
     let q = this.wq.forward(x).reshape([B, T, H, D]).transpose(1, 2); // [B, H, T, D]
     let k = this.wk.forward(x).reshape([B, T, H, D]).transpose(1, 2); // [B, H, T, D]
     let v = this.wv.forward(x).reshape([B, T, H, D]).transpose(1, 2); // [B, H, T, D]
-    const positions = options.positions ?? new Tensor(Float64Array.from({ length: T }, (_, i) => start + i), [T]);
+    const positions = options.positions ?? arange(start, start + T, 1, { dtype: 'float64' }); // [T]
     const encoded = asPartOf(op, () => this.positional.encodeQK(q, k, positions, positions));
     q = encoded.q;
     k = encoded.k;

@@ -1,5 +1,6 @@
 /**
- * Gated FIFO memory bank (spec language.md §12, a concretisation of Kashyap 2025's abstract): N memory slots of
+ * Gated FIFO memory bank (Kashyap 2025, arXiv 2507.00453; the paper describes it in its abstract only, so the rules
+ * below are this library's concretisation): N memory slots of
  * width C carried across segments. Write: pool the segment into K candidates, then each candidate u takes the place
  * of the oldest slot m_old (the one FIFO evicts) as m = g ⊙ u + (1 − g) ⊙ m_old, g = σ(W_g [m_old; u] + b_g).
  * Read: multi-head attention from the segment's queries to keys/values of the slots, with no positions and no mask.
@@ -79,11 +80,11 @@ export class FifoMemory extends Module {
     expectWeight(op, 'gateProj.weight', dim, 2 * dim);
     expectWeight(op, 'init', numSlots, dim);
     const g = options.generator ?? defaultGenerator();
-    const dtype = options.dtype ? { dtype: options.dtype } : {};
+    const { dtype } = options;
     this.constantGate = gate === 'learned' ? null : gate;
-    this.gateProj = gate === 'learned' ? new Linear(2 * dim, dim, { bias: true, generator: g, ...dtype }) : null;
-    this.init = init === 'learned' ? Parameter.from(randn([numSlots, dim], { std: 0.02, generator: g, ...dtype })) : null;
-    const lin = { bias: options.bias ?? false, generator: g, ...dtype };
+    this.gateProj = gate === 'learned' ? new Linear(2 * dim, dim, { bias: true, generator: g, dtype }) : null;
+    this.init = init === 'learned' ? Parameter.from(randn([numSlots, dim], { std: 0.02, generator: g, dtype })) : null;
+    const lin = { bias: options.bias ?? false, generator: g, dtype };
     this.wq = new Linear(dim, dim, lin);
     this.wk = new Linear(dim, dim, lin);
     this.wv = new Linear(dim, dim, lin);

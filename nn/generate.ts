@@ -5,10 +5,13 @@
 import { DTypeError, Generator, Module, Tensor, ValueError, describeValue, expectInteger, expectNumber, expectOptions, noGrad } from '../core/index.js';
 import type { KVCache } from './kv-cache.js';
 
-/** A decoder that maps ids [B, T] to logits [B, T, V], continuing from per-layer caches (models/gpt.ts GPT is one). */
-export interface CausalLM {
-  forward(ids: Tensor, options?: { caches?: readonly KVCache[] }): Tensor;
-  newCaches(): KVCache[];
+/**
+ * A decoder that maps ids [B, T] to logits [B, T, V], continuing from its decoding state `Caches`: per-layer KV
+ * caches for GPT, PaTHLM and MLALM (models/), a MemoryStream inside MemoryTransformer.generate.
+ */
+export interface CausalLM<Caches = readonly KVCache[]> {
+  forward(ids: Tensor, options?: { caches?: Caches }): Tensor;
+  newCaches(): Caches;
 }
 
 export interface SampleOptions {
@@ -33,7 +36,7 @@ export interface GenerateOptions extends SampleOptions {
  * a Module is put in eval mode for the call (dropout off) and restored after. Deterministic for a given generator
  * state: one `generator.random()` per sampled token, none when greedy.
  */
-export function generate(model: CausalLM, prompt: readonly number[], options: GenerateOptions): number[] {
+export function generate<Caches>(model: CausalLM<Caches>, prompt: readonly number[], options: GenerateOptions): number[] {
   const op = 'generate';
   if (model === null || typeof model !== 'object' || typeof model.forward !== 'function' || typeof model.newCaches !== 'function') {
     throw new DTypeError(op, `model must be a causal LM with forward(ids, { caches }) and newCaches(), got ${describeValue(model)}`, 'model');
@@ -76,9 +79,9 @@ export function sampleFromLogits(logits: ArrayLike<number>, options: SampleOptio
 
 /**
  * sampleFromLogits after its options were checked; `op` (sampleFromLogits, generate, or a model's generate) names
- * what is wrong with the logits — in generate they come from the model. Internal: not exported from nn/index.ts.
+ * what is wrong with the logits — in generate they come from the model.
  */
-export function sampleToken(op: string, logits: ArrayLike<number>, sample: Required<SampleOptions>, generator: Generator | undefined): number {
+function sampleToken(op: string, logits: ArrayLike<number>, sample: Required<SampleOptions>, generator: Generator | undefined): number {
   const { temperature, topK, topP } = sample;
   if (logits instanceof Tensor || logits === null || typeof logits !== 'object' || typeof logits.length !== 'number') {
     throw new DTypeError(op, `logits must be an array of numbers (a Tensor's .data row), got ${describeValue(logits)}`, 'logits');
@@ -139,7 +142,7 @@ export function sampleToken(op: string, logits: ArrayLike<number>, sample: Requi
 }
 
 /** A prompt: a non-empty array of token ids (integers ≥ 0, and < vocabSize when the model says its vocabulary size). */
-export function checkPrompt(op: string, prompt: unknown, vocabSize?: unknown): asserts prompt is readonly number[] {
+function checkPrompt(op: string, prompt: unknown, vocabSize?: unknown): asserts prompt is readonly number[] {
   const V = typeof vocabSize === 'number' ? vocabSize : Infinity;
   if (!Array.isArray(prompt)) throw new DTypeError(op, `prompt must be an array of token ids, got ${describeValue(prompt)}`, 'prompt');
   if (prompt.length === 0) throw new ValueError(op, 'prompt is empty (need at least one token to condition on)', 'prompt');
@@ -150,8 +153,8 @@ export function checkPrompt(op: string, prompt: unknown, vocabSize?: unknown): a
   });
 }
 
-/** generate's options checked with `op` (generate, or a model's own generate method) in the messages. */
-export function checkGenerateOptions(op: string, options: GenerateOptions): {
+/** generate's options checked with `op` (always generate: a model's own generate method names itself with asPartOf). */
+function checkGenerateOptions(op: string, options: GenerateOptions): {
   maxNewTokens: number; generator: Generator | undefined; stopToken: number | undefined; sample: Required<SampleOptions>;
 } {
   if (options === undefined || options === null || typeof options !== 'object' || Array.isArray(options)) {

@@ -1,6 +1,8 @@
 /** Public surface of nn/: layers, attention and training utilities built on core/ and positional/. */
 export { Module, Parameter, type LoadStateDictOptions, type LoadStateDictResult } from '../core/index.js';
 export { constantParameter, gpt2Init, normalParameter, uniformParameter } from './init.js';
+/** Argument checks for layers and models built on nn/: each throws a typed error whose message starts with `op`, the call the user made. */
+export { expectEncodingFits, expectGenerator, expectPositions, expectSize, expectWeight } from './checks.js';
 export { Linear, type LinearOptions } from './linear.js';
 export { Embedding, type EmbeddingOptions } from './embedding.js';
 export { LayerNorm, RMSNorm, type NormOptions } from './norm.js';
@@ -8,7 +10,7 @@ export { Dropout, MLP, SwiGLU, type MLPOptions } from './mlp.js';
 export { causalMask, combineMasks, documentMask, paddingMask, slidingWindowMask } from './mask.js';
 export { KVCache, type KVCacheOptions } from './kv-cache.js';
 export {
-  MultiHeadAttention, scaledDotProductAttention, type AttentionCallCheck, type AttentionCallOptions, type MultiHeadAttentionOptions, type SDPAOptions,
+  MultiHeadAttention, scaledDotProductAttention, type AttentionCallCheck, type AttentionCallOptions, type MultiHeadAttentionOptions,
 } from './attention.js';
 export { Block, type BlockOptions } from './block.js';
 export { SAFETENSORS_MAX_HEADER_BYTES, parseSafetensors, serializeSafetensors } from './safetensors.js';

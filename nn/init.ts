@@ -6,6 +6,7 @@ import {
   DTypeError, Module, Parameter, describeValue, expectNumber, expectShape, full, rand, randn, type DType, type Generator, type Shape,
 } from '../core/index.js';
 import { expectGenerator, expectSize, optionalDType } from './checks.js';
+import { Linear } from './linear.js'; // a cycle (Linear draws with the initialisers above) that is safe: each is used only when called
 
 /** U(−bound, bound): PyTorch's Linear init uses bound = 1/√fanIn (kaiming_uniform with a = √5). shape: any sizes. */
 export function uniformParameter(shape: Shape, bound: number, generator: Generator, dtype: DType = 'float32'): Parameter {
@@ -14,7 +15,7 @@ export function uniformParameter(shape: Shape, bound: number, generator: Generat
   expectNumber(op, 'bound', bound, { min: 0, max: Number.MAX_VALUE / 2 });
   expectGenerator(op, 'generator', generator);
   const dt = optionalDType(op, 'dtype', dtype);
-  return new Parameter(rand(shape, { low: -bound, high: bound, generator, ...(dt ? { dtype: dt } : {}) }).data, shape);
+  return new Parameter(rand(shape, { low: -bound, high: bound, generator, dtype: dt }).data, shape);
 }
 
 /** N(0, std²). shape: any sizes. */
@@ -24,7 +25,7 @@ export function normalParameter(shape: Shape, std: number, generator: Generator,
   expectNumber(op, 'std', std, { min: 0 });
   expectGenerator(op, 'generator', generator);
   const dt = optionalDType(op, 'dtype', dtype);
-  return new Parameter(randn(shape, { std, generator, ...(dt ? { dtype: dt } : {}) }).data, shape);
+  return new Parameter(randn(shape, { std, generator, dtype: dt }).data, shape);
 }
 
 /** Every entry `value` (any number, NaN included: it is data). shape: any sizes. */
@@ -33,7 +34,7 @@ export function constantParameter(shape: Shape, value: number, dtype: DType = 'f
   expectShape(op, 'shape', shape);
   expectNumber(op, 'value', value, { nonFinite: true });
   const dt = optionalDType(op, 'dtype', dtype);
-  return new Parameter(full(shape, value, dt ? { dtype: dt } : {}).data, shape);
+  return new Parameter(full(shape, value, { dtype: dt }).data, shape);
 }
 
 function expectRegExp(op: string, arg: string, x: unknown): asserts x is RegExp {
@@ -42,20 +43,26 @@ function expectRegExp(op: string, arg: string, x: unknown): asserts x is RegExp 
 
 /**
  * GPT-2 init (Radford et al. 2019, §2.3) in place: every weight matrix whose dotted name matches `select` is drawn
- * from N(0, 0.02²), and those matching `residual` (projections writing into the residual stream) from
- * N(0, (0.02/√(2L))²), so the residual stream's variance does not grow with depth. L = numLayers ≥ 1.
+ * from N(0, 0.02²), in `namedParameters()` order, except the weights of Linears marked `residualProjection` (set by
+ * the block that adds their output to the residual stream), drawn from N(0, (0.02/√(2L))²) so that the residual
+ * stream's variance does not grow with depth. L = numLayers ≥ 1.
  */
-export function gpt2Init(model: Module, numLayers: number, generator: Generator, select: RegExp, residual: RegExp): void {
+export function gpt2Init(model: Module, numLayers: number, generator: Generator, select: RegExp): void {
   const op = 'gpt2Init';
   if (!(model instanceof Module)) throw new DTypeError(op, `model must be a Module, got ${describeValue(model)}`, 'model');
   expectSize(op, 'numLayers', numLayers);
   expectGenerator(op, 'generator', generator);
   expectRegExp(op, 'select', select);
-  expectRegExp(op, 'residual', residual);
+  const residual = new Set<Parameter>();
+  const mark = (m: Module): void => {
+    if (m instanceof Linear && m.residualProjection) residual.add(m.weight);
+    m.children().forEach(mark);
+  };
+  mark(model);
   const residualStd = 0.02 / Math.sqrt(2 * numLayers);
   for (const [name, p] of model.namedParameters()) {
     if (p.ndim !== 2 || !select.test(name)) continue;
-    const std = residual.test(name) ? residualStd : 0.02;
+    const std = residual.has(p) ? residualStd : 0.02;
     for (let i = 0; i < p.size; i++) p.data[i] = std * generator.normal();
     p.markModified();
   }

@@ -1,5 +1,5 @@
 /**
- * The unified block of the recurrent memory-augmented transformer (spec language.md §12, after Kashyap 2025):
+ * The unified block of the recurrent memory-augmented transformer (after Kashyap 2025):
  * pre-norm residual, h = norm₁(x), three paths read h —
  *   global causal self-attention over the segment (RoPE per head),
  *   chunked local attention (block-diagonal causal, chunk size C, RoPE per head),
@@ -10,7 +10,7 @@
  */
 import {
   defaultGenerator,
-  Generator, Module, Parameter, ShapeError, Tensor, ValueError, concat, expectNumber, expectOneOf, expectOptions, fmtShape, zeros, type DType,
+  Generator, Module, Parameter, ShapeError, Tensor, ValueError, arange, concat, expectNumber, expectOneOf, expectOptions, fmtShape, zeros, type DType,
 } from '../core/index.js';
 import {
   expectEncodingFits, expectPositions, expectSequence, expectSize, expectWeight, optionalBoolean, optionalCache, optionalDType, optionalGenerator,
@@ -80,10 +80,10 @@ const MEMORY_BLOCK_OPTIONS = [
   'generator', 'dtype',
 ] as const;
 
-/** Every MemoryBlock option checked with `op` (MemoryBlock, or a model assembling them) in the messages. */
-export function checkMemoryBlockOptions(op: string, dim: number, options: MemoryBlockOptions, prefix: string, known: readonly string[] = MEMORY_BLOCK_OPTIONS): void {
+/** Every MemoryBlock option, checked before anything is built. */
+function checkMemoryBlockOptions(op: string, dim: number, options: MemoryBlockOptions): void {
   expectSize(op, 'dim', dim);
-  const o = expectOptions(op, prefix, options, known);
+  const o = expectOptions(op, 'options', options, MEMORY_BLOCK_OPTIONS);
   const numHeads = expectSize(op, 'numHeads', o.numHeads);
   if (dim % numHeads !== 0) throw new ValueError(op, `dim=${dim} is not divisible by numHeads=${numHeads}`, 'numHeads');
   expectWeight(op, 'dim', dim, dim); // every path projects [dim, dim]
@@ -120,29 +120,30 @@ export class MemoryBlock extends Module {
 
   constructor(readonly dim: number, options: MemoryBlockOptions) {
     super();
-    checkMemoryBlockOptions('MemoryBlock', dim, options, 'options');
+    checkMemoryBlockOptions('MemoryBlock', dim, options);
     const { numHeads, chunkSize, memorySlots } = options;
     this.combine = options.combine ?? 'projection';
     const g = options.generator ?? defaultGenerator();
-    const dtype = options.dtype ? { dtype: options.dtype } : {};
+    const { dtype } = options;
     const bias = options.bias ?? false;
     const positional = options.positional ?? new RoPE(dim / numHeads);
-    const makeNorm = (): LayerNorm | RMSNorm => (options.norm === 'rms' ? new RMSNorm(dim, dtype) : new LayerNorm(dim, dtype));
+    const makeNorm = (): LayerNorm | RMSNorm => (options.norm === 'rms' ? new RMSNorm(dim, { dtype }) : new LayerNorm(dim, { dtype }));
     this.norm1 = makeNorm();
-    this.global = new MultiHeadAttention(dim, { numHeads, positional, bias, generator: g, ...dtype });
-    this.local = new ChunkedAttention(dim, numHeads, chunkSize, { positional, bias, generator: g, ...dtype });
+    this.global = new MultiHeadAttention(dim, { numHeads, positional, bias, generator: g, dtype });
+    this.local = new ChunkedAttention(dim, numHeads, chunkSize, { positional, bias, generator: g, dtype });
     this.memory = new FifoMemory(memorySlots, dim, {
-      numHeads, poolSize: chunkSize, bias, generator: g, ...dtype,
-      ...(options.gate !== undefined ? { gate: options.gate } : {}),
-      ...(options.pool !== undefined ? { pool: options.pool } : {}),
-      ...(options.memoryInit !== undefined ? { init: options.memoryInit } : {}),
+      numHeads, poolSize: chunkSize, bias, generator: g, dtype, gate: options.gate, pool: options.pool, init: options.memoryInit,
     });
-    this.mix = this.combine === 'projection' ? new Linear(3 * dim, dim, { bias, generator: g, ...dtype }) : null;
-    this.pathLogits = this.combine === 'weights' ? Parameter.from(zeros([3], dtype)) : null; // α = 1/3 each at init
+    this.mix = this.combine === 'projection' ? new Linear(3 * dim, dim, { bias, generator: g, dtype }) : null;
+    this.pathLogits = this.combine === 'weights' ? Parameter.from(zeros([3], { dtype })) : null; // α = 1/3 each at init
     this.norm2 = makeNorm();
-    const mlpOpts = { generator: g, bias, ...dtype };
+    const mlpOpts = { generator: g, bias, dtype };
     this.mlp = options.mlp === 'swiglu' ? new SwiGLU(dim, options.hidden, mlpOpts) : new MLP(dim, options.hidden ?? 4 * dim, mlpOpts);
     this.drop = new Dropout(options.dropout ?? 0, { generator: g.fork() });
+    // what adds into the residual stream (gpt2Init draws it at the depth-scaled std): W_c, or with 'weights' each
+    // path's output projection; and the feed-forward's last projection
+    const residual = this.mix !== null ? [this.mix] : [this.global.wo, this.local.wo, this.memory.wo];
+    for (const linear of [...residual, this.mlp.output]) linear.residualProjection = true;
   }
 
   /** Check a forward call (x [B, S, C], the memory, options) before anything runs; `op` is the method the user called. */
@@ -180,11 +181,11 @@ export class MemoryBlock extends Module {
     const { caches } = options;
     const S = x.shape[1]!;
     const start = caches?.global.position ?? 0;
-    const positions = options.positions ?? new Tensor(Float64Array.from({ length: S }, (_, i) => start + i), [S]);
+    const positions = options.positions ?? arange(start, start + S, 1, { dtype: 'float64' });
     const h = this.norm1.forward(x); // [B, S, C]
     // checkCall covered both paths' inputs (x, positions, caches): they run unchecked, their refusals named `op`
-    const oGlobal = this.global.forwardChecked(op, h, { positions, ...(caches ? { cache: caches.global } : {}) }, { causal: true, mask: null }); // [B, S, C]
-    const oLocal = this.local.forwardChecked(op, h, { positions, ...(caches ? { cache: caches.local } : {}) }); // [B, S, C]
+    const oGlobal = this.global.forwardChecked(op, h, { positions, cache: caches?.global }, { causal: true, mask: null }); // [B, S, C]
+    const oLocal = this.local.forwardChecked(op, h, { positions, cache: caches?.local }); // [B, S, C]
     const oMemory = this.memory.read(h, memory); // [B, S, C]
     let a: Tensor;
     if (this.mix !== null) a = this.mix.forward(concat([oGlobal, oLocal, oMemory], 2)); // W_c [o_g; o_c; o_m]

@@ -10,8 +10,8 @@
  *  - 'absorbed' folds W^UK into the query projection and W^UV into the output projection (DeepSeek-V2 §2.1.2) and
  *    attends over the latents themselves: scores q̂_i·[c; k^R] with q̂_i = [W^UKᵀ_i q^C_i; R(m) q^R_i], outputs
  *    W^O_i W^UV_i Σ_j p_ij c_j. Keys [c; k^R] and values c have one "head" that all query heads share.
- * MLA-PreRoPE (spec §10's implementable construction of the RMT paper's baseline): no shared rotary key; each head
- * rotates its own up-projected rotary channels, k_i = [W^UK_i c; R(n) W^UR_i c]. R(n) then sits between the query
+ * MLA-PreRoPE (the baseline of Jha & Reagen 2025, arXiv 2507.09394, named in its abstract; this construction is
+ * ours, the paper gives none): no shared rotary key; each head rotates its own up-projected rotary channels, k_i = [W^UK_i c; R(n) W^UR_i c]. R(n) then sits between the query
  * and W^UR, so absorption is impossible ('absorbed' throws) and the cache keeps every head's rotated rotary key.
  *
  * Letters: B batch, T new tokens, S attended tokens (cached + new), C model dim, H heads, dn / dR / dv the nope /
@@ -19,7 +19,7 @@
  */
 import {
   defaultGenerator,
-  DTypeError, Generator, Module, ShapeError, Tensor, ValueError, asPartOf, concat, describeValue, expectInteger, expectNumber, expectOneOf, expectOptions,
+  DTypeError, Generator, Module, ShapeError, Tensor, ValueError, arange, asPartOf, concat, describeValue, expectInteger, expectNumber, expectOneOf, expectOptions,
   fmtShape, matmul, noGrad, type DType,
 } from '../core/index.js';
 import { expectPositions, expectSequence, expectSize, expectWeight, optionalBoolean, optionalDType, optionalGenerator } from './checks.js';
@@ -168,7 +168,7 @@ export class LatentKVCache extends KVCache {
     const op = 'LatentKVCache';
     const o = expectOptions(op, 'options', options, ['maxLength', 'kvLoraRank', 'qkRopeHeadDim', 'ropeKeyHeads']);
     if (o.maxLength !== undefined && o.maxLength !== Infinity) expectInteger(op, 'maxLength', o.maxLength, { min: 1 });
-    super(o.maxLength !== undefined ? { maxLength: o.maxLength } : {});
+    super({ maxLength: o.maxLength });
     const kvLoraRank = expectSize(op, 'kvLoraRank', o.kvLoraRank);
     const qkRopeHeadDim = expectSize(op, 'qkRopeHeadDim', o.qkRopeHeadDim);
     const ropeKeyHeads = o.ropeKeyHeads === undefined ? 1 : expectSize(op, 'ropeKeyHeads', o.ropeKeyHeads);
@@ -292,15 +292,15 @@ export class MultiHeadLatentAttention extends Module {
       throw new ValueError(op, `softmaxScale is not a positive finite number — softmaxScale=${this.softmaxScale}`, 'softmaxScale');
     }
     const g = options.generator ?? defaultGenerator();
-    const dtype = options.dtype ? { dtype: options.dtype } : {};
+    const { dtype } = options;
     const eps = options.normEps ?? 1e-6;
-    const linear = (inFeatures: number, outFeatures: number, bias: boolean): Linear => new Linear(inFeatures, outFeatures, { bias, generator: g, ...dtype });
+    const linear = (inFeatures: number, outFeatures: number, bias: boolean): Linear => new Linear(inFeatures, outFeatures, { bias, generator: g, dtype });
     this.qProj = dq === null ? linear(C, H * (dn + dR), false) : null;
     this.qAProj = dq === null ? null : linear(C, dq, d.bias);
-    this.qALayernorm = dq === null ? null : new RMSNorm(dq, { eps, ...dtype });
+    this.qALayernorm = dq === null ? null : new RMSNorm(dq, { eps, dtype });
     this.qBProj = dq === null ? null : linear(dq, H * (dn + dR), false);
     this.kvAProjWithMqa = linear(C, dc + (d.rope === 'decoupled' ? dR : 0), d.bias);
-    this.kvALayernorm = new RMSNorm(dc, { eps, ...dtype });
+    this.kvALayernorm = new RMSNorm(dc, { eps, dtype });
     this.kvBProj = linear(dc, H * (dn + (d.rope === 'pre-rope' ? dR : 0) + dv), false);
     this.oProj = linear(H * dv, C, d.bias);
     this.rotary = options.rotary ?? new RoPE(dR, { layout: options.ropeLayout ?? 'interleaved', base: options.ropeBase ?? 10000 });
@@ -414,7 +414,8 @@ export class MultiHeadLatentAttention extends Module {
   /** `op`: the method the user called, named by what the rotary encoding refuses (positions that miss the sequence). */
   private attentionInputs(op: string, x: Tensor, options: MLACallOptions): AttentionInputs {
     const { cache } = options;
-    const positions = options.positions ?? defaultPositions(cache?.position ?? 0, x.shape[1]!);
+    const start = cache?.position ?? 0;
+    const positions = options.positions ?? arange(start, start + x.shape[1]!, 1, { dtype: 'float64' }); // [T]
     const fresh = this.compressKV(op, x, positions);
     const { latents, ropeKeys } = cache === undefined ? { latents: fresh.latent, ropeKeys: fresh.ropeKey } : cache.appendLatent(fresh.latent, fresh.ropeKey);
     const cQ = this.qAProj !== null && this.qALayernorm !== null ? this.qALayernorm.forward(this.qAProj.forward(x)) : x; // c^Q (eq. 12): [B, T, dq]
@@ -532,8 +533,4 @@ function preRopeAbsorptionError(arg: string): ValueError {
 function gained(w: Tensor, norm: RMSNorm | null): Tensor {
   const gain = norm?.weight ?? null;
   return gain === null ? w : w.mul(gain.cast(w.dtype).unsqueeze(1));
-}
-
-function defaultPositions(offset: number, T: number): Positions {
-  return new Tensor(Float64Array.from({ length: T }, (_, i) => offset + i), [T]);
 }

@@ -37,11 +37,7 @@ function feedForward(op: string, dim: number, hidden: number, options: MLPOption
   expectWeight(op, dim >= hidden ? 'dim' : 'hidden', hidden, dim); // each projection is [hidden, dim] or [dim, hidden]
   const o = expectOptions(op, 'options', options, ['bias', 'generator', 'dtype']);
   const dtype = optionalDType(op, 'dtype', o.dtype);
-  return {
-    bias: optionalBoolean(op, 'bias', o.bias),
-    generator: generatorOrDefault(op, 'generator', o.generator),
-    ...(dtype !== undefined ? { dtype } : {}),
-  };
+  return { bias: optionalBoolean(op, 'bias', o.bias), generator: generatorOrDefault(op, 'generator', o.generator), dtype };
 }
 
 /** GPT-2 feed-forward: fc2(gelu(fc1(x))). x: [..., dim] → [..., dim]; hidden defaults to 4·dim. */
@@ -51,10 +47,14 @@ export class MLP extends Module {
 
   constructor(dim: number, hidden = 4 * dim, options: MLPOptions = {}) {
     super();
-    const { bias, ...o } = feedForward('MLP', dim, hidden, options);
-    const lin = { ...o, ...(bias !== undefined ? { bias } : {}) };
+    const lin = feedForward('MLP', dim, hidden, options);
     this.fc1 = new Linear(dim, hidden, lin);
     this.fc2 = new Linear(hidden, dim, lin);
+  }
+
+  /** The projection whose output leaves the feed-forward (fc2). */
+  get output(): Linear {
+    return this.fc2;
   }
 
   forward(x: Tensor): Tensor {
@@ -76,6 +76,11 @@ export class SwiGLU extends Module {
     this.gate = new Linear(dim, hidden, opts);
     this.up = new Linear(dim, hidden, opts);
     this.down = new Linear(hidden, dim, opts);
+  }
+
+  /** The projection whose output leaves the feed-forward (down). */
+  get output(): Linear {
+    return this.down;
   }
 
   forward(x: Tensor): Tensor {

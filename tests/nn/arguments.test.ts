@@ -212,12 +212,12 @@ test('initialisers check their arguments under their own name', () => {
   refuses(() => normalParameter([2 ** 20, 2 ** 20], 1, g), ValueError, 'normalParameter', 'normalParameter(shape too large)');
   refuses(() => constantParameter([2, 2], 'abc' as never), DTypeError, 'constantParameter', "constantParameter(value = 'abc')");
   const mlp = new MLP(4, 8, { generator: g });
-  refuses(() => gpt2Init(bad, 2, g, /weight/, /fc2/), DTypeError, 'gpt2Init', 'gpt2Init(model = null)');
-  refuses(() => gpt2Init(mlp, 1.5, g, /weight/, /fc2/), ValueError, 'gpt2Init', 'gpt2Init(numLayers = 1.5)');
-  refuses(() => gpt2Init(mlp, 2, bad, /weight/, /fc2/), DTypeError, 'gpt2Init', 'gpt2Init(generator = null)');
-  refuses(() => gpt2Init(mlp, 2, g, 'weight' as never, /fc2/), DTypeError, 'gpt2Init', "gpt2Init(select = 'weight')");
+  refuses(() => gpt2Init(bad, 2, g, /weight/), DTypeError, 'gpt2Init', 'gpt2Init(model = null)');
+  refuses(() => gpt2Init(mlp, 1.5, g, /weight/), ValueError, 'gpt2Init', 'gpt2Init(numLayers = 1.5)');
+  refuses(() => gpt2Init(mlp, 2, bad, /weight/), DTypeError, 'gpt2Init', 'gpt2Init(generator = null)');
+  refuses(() => gpt2Init(mlp, 2, g, 'weight' as never), DTypeError, 'gpt2Init', "gpt2Init(select = 'weight')");
   const before = mlp.fc1.weight.version;
-  gpt2Init(mlp, 2, g, /weight/, /fc2/);
+  gpt2Init(mlp, 2, g, /weight/);
   assert.ok(mlp.fc1.weight.version > before, 'gpt2Init writes in place, so it must bump the parameter version');
 });
 

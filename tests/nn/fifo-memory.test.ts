@@ -1,5 +1,5 @@
 /**
- * nn/fifo-memory.ts: the worked example of spec §12 (N = 3, writes u1…u5 with g = 1 → [u3, u4, u5]); FIFO order after
+ * nn/fifo-memory.ts: a worked example (N = 3, writes u1…u5 with g = 1 → [u3, u4, u5]); FIFO order after
  * any number of writes; gate 1 ⇒ replacement, gate 0 ⇒ slots unchanged, a gate in between mixes each candidate with
  * the oldest slot; one write of K equals K writes of one (K > N included); learned gate saturation; the read is
  * invariant to slot order; pooling; gradients; errors.
@@ -32,7 +32,7 @@ function saturate(m: FifoMemory, bias: number): void {
   m.gateProj!.bias!.data.fill(bias);
 }
 
-test('worked example (spec §12): N = 3, one slot per write, u1…u5 with g = 1 → [u3, u4, u5]', () => {
+test('worked example: N = 3, one slot per write, u1…u5 with g = 1 → [u3, u4, u5]', () => {
   const constant = memory(3, 1);
   const learned = memory(3, 'learned');
   saturate(learned, 50); // σ(50) rounds to 1 in float64

@@ -3,7 +3,7 @@
  * U(−1/√in, 1/√in) init, seeded), Embedding (row lookup for every id form, IndexError, gradient accumulation over
  * repeated ids), LayerNorm/RMSNorm modules, Dropout (identity in eval mode, inverted dropout in train mode), MLP and
  * SwiGLU (forward composition; gradcheck through the module in float64 with respect to input and weights, which
- * gradcheck reaches by closure).
+ * gradcheck reaches by closure); Linear's std init and gpt2Init's residual marks.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -12,6 +12,7 @@ import { Generator, IndexError, Module, ShapeError, Tensor, gradcheck, manualSee
 import { Embedding } from '../../nn/embedding.js';
 import { Linear } from '../../nn/linear.js';
 import { Dropout, MLP, SwiGLU } from '../../nn/mlp.js';
+import { Block, MemoryBlock, gpt2Init } from '../../nn/index.js';
 import { LayerNorm, RMSNorm } from '../../nn/norm.js';
 import { assertClose, assertShape } from '../helpers/close.js';
 import { fcParams } from '../helpers/fc.js';
@@ -320,6 +321,39 @@ test('gradcheck through MLP and SwiGLU (Module.to("float64")) with respect to th
     m.forward(x).sum().backward();
     assert.ok(m.parameters().every((p) => p.grad !== null && p.grad.dtype === 'float64'), `${label}: grads on every parameter`);
   }
+});
+
+
+test('Linear std: the weight is N(0, std²) drawn as normalParameter draws it, biases 0; without std, U(±1/√in)', () => {
+  const lin = new Linear(6, 5, { std: 0.02, generator: new Generator(3) });
+  const expected = randn([5, 6], { std: 0.02, generator: new Generator(3) });
+  assert.equal(Array.from(lin.weight.data), Array.from(expected.data), 'same draws as randn with std');
+  assert.equal(Array.from(lin.bias!.data), [0, 0, 0, 0, 0]);
+  assert.ok(!new Linear(6, 5, { generator: new Generator(3) }).weight.data.every((v, i) => v === expected.data[i]), 'default init differs');
+});
+
+test('gpt2Init: weights of Linears marked residualProjection get std 0.02/√(2L), the other selected weights 0.02; blocks mark what adds into the residual stream', () => {
+  const L = 8;
+  const mlp = new MLP(64, 256, { generator: new Generator(1) });
+  mlp.output.residualProjection = true;
+  gpt2Init(mlp, L, new Generator(2), /weight$/);
+  const std = (w: Tensor) => Math.sqrt(Array.from(w.data).reduce((s, v) => s + v * v, 0) / w.size);
+  assertClose([std(mlp.fc1.weight)], [0.02], { rtol: 0.05 }, 'fc1 (not marked)');
+  assertClose([std(mlp.fc2.weight)], [0.02 / Math.sqrt(2 * L)], { rtol: 0.05 }, 'fc2 (marked)');
+  const marked = (m: Module) => m.namedParameters().filter(([, p]) => {
+    let hit = false;
+    const walk = (x: Module): void => {
+      if (x instanceof Linear && x.residualProjection && x.weight === p) hit = true;
+      x.children().forEach(walk);
+    };
+    walk(m);
+    return hit;
+  }).map(([n]) => n);
+  assert.equal(marked(new Block(8, { numHeads: 2, mlp: 'swiglu' })), ['attn.wo.weight', 'mlp.down.weight']);
+  assert.equal(marked(new Block(8, { numHeads: 2 })), ['attn.wo.weight', 'mlp.fc2.weight']);
+  const mem = { numHeads: 2, chunkSize: 2, memorySlots: 2 };
+  assert.equal(marked(new MemoryBlock(8, { ...mem })), ['mix.weight', 'mlp.fc2.weight']);
+  assert.equal(marked(new MemoryBlock(8, { ...mem, combine: 'weights' })), ['global.wo.weight', 'local.wo.weight', 'memory.wo.weight', 'mlp.fc2.weight']);
 });
 
 test.run();

@@ -82,7 +82,7 @@ test('the full MLA logit depends only on relative position: shifting every posit
         layer.mode = mode;
         const base = noGrad(() => layer.logits(x, { positions: range(0, T) }));
         const shifted = noGrad(() => layer.logits(x, { positions: range(shift, T) }));
-        // float64 angles: the error grows with the position (spec §0), ~1e-13 per unit of m·θ
+        // float64 angles: the rounding error grows with the position, ~1e-13 per unit of m·θ
         assertClose(shifted.data, base.data, { rtol: 1e-9, atol: 1e-9 }, `${rope}/${mode} shift ${shift}`);
       }
     }),
@@ -126,7 +126,7 @@ test('the latent cache holds kvLoraRank + qkRopeHeadDim numbers per token (PreRo
   }
 });
 
-test('DeepSeek-V2 dims give the spec shapes without allocating them; the cache is 576 numbers vs MHA 32768', () => {
+test('DeepSeek-V2 dims give its shapes (tech report §2.1, HF configuration_deepseek_v2) without allocating them; the cache is 576 numbers vs MHA 32768', () => {
   const v2: MLADims = { dim: 5120, numHeads: 128, kvLoraRank: 512, qLoraRank: 1536, qkNopeHeadDim: 128, qkRopeHeadDim: 64, vHeadDim: 128 };
   assert.equal(mlaParameterShapes(v2), {
     'qAProj.weight': [1536, 5120], // W^DQ: c^Q has d′_c = 1536
@@ -141,7 +141,7 @@ test('DeepSeek-V2 dims give the spec shapes without allocating them; the cache i
   const mha = 2 * 128 * 128; // MHA caches k and v for 128 heads of 128
   assert.is(perToken, 576);
   assert.is(mha, 32768);
-  assertClose([perToken / mha], [0.017578125], {}, 'cache ratio'); // 0.0176 (spec §10); = GQA with 2.25 groups
+  assertClose([perToken / mha], [0.017578125], {}, 'cache ratio'); // 0.0176; = GQA with 2.25 groups (DeepSeek-V2 §2.1.4, Table 1)
   assertClose([perToken / (2 * 128)], [2.25], {}, 'GQA-equivalent groups');
   // softmax scale (d_nope + d_rope)^(−1/2) = 192^(−1/2): checked on a small layer with the same head dims
   const small = new MultiHeadLatentAttention({ ...v2, dim: 4, numHeads: 1, kvLoraRank: 2, qLoraRank: 2, dtype: 'float64' });

@@ -37,22 +37,29 @@ const savedPath = () => {
   return path;
 };
 const eig = () => Float64Array.from([3, 2, 1, 0.5, 0.25, 0.1]);
+const ARG_CHECK = 'an argument-check helper: it throws on bad input by design, with the op name its caller passes';
 const tinyGPT = () => new GPT({ vocabSize: 11, contextLength: 8, dim: D, numLayers: 1, numHeads: 2, positional: 'rope', seed: 1 });
 const memState = (m: FifoMemory) => m.initial(1);
 
 export const nnEntries: readonly Entry[] = [
   exempt('BASELINE_QUANTILES', 'a constant array, not callable'),
   exempt('SAFETENSORS_MAX_HEADER_BYTES', 'a constant number, not callable'),
+  // argument checks for layers and models built on nn/ (as core's expect* helpers)
+  exempt('expectEncodingFits', ARG_CHECK),
+  exempt('expectGenerator', ARG_CHECK),
+  exempt('expectPositions', ARG_CHECK),
+  exempt('expectSize', ARG_CHECK),
+  exempt('expectWeight', ARG_CHECK),
   // Module and Parameter are re-exports of core's (the same objects): their entries live in core.test.ts.
 
   // init
   fn('uniformParameter', () => [[2, 3], 0.1, new Generator(1), 'float32'], [A.shape('shape'), A.real('bound'), gen, A.enum('dtype', { optional: true })]),
   fn('normalParameter', () => [[2, 3], 0.02, new Generator(1), 'float32'], [A.shape('shape'), A.real('std'), gen, A.enum('dtype', { optional: true })]),
   fn('constantParameter', () => [[2, 3], 1, 'float32'], [A.shape('shape'), A.data('value'), A.enum('dtype', { optional: true })]),
-  fn('gpt2Init', () => [new MLP(D, 16, { generator: new Generator(1) }), 2, new Generator(1), /weight/, /fc2/], [A.object('model'), A.size('numLayers'), gen, A.object('select'), A.object('residual')]),
+  fn('gpt2Init', () => [new MLP(D, 16, { generator: new Generator(1) }), 2, new Generator(1), /weight/], [A.object('model'), A.size('numLayers'), gen, A.object('select')]),
 
   // layers
-  cls('Linear', () => [D, 4, { bias: true, generator: new Generator(1) }], [A.size('inFeatures'), A.size('outFeatures'), A.options('options', { bias: A.bool('bias'), generator: gen, dtype })], [
+  cls('Linear', () => [D, 4, { bias: true, generator: new Generator(1) }], [A.size('inFeatures'), A.size('outFeatures'), A.options('options', { bias: A.bool('bias'), generator: gen, dtype, std: A.real('std') })], [
     method('forward', () => [x()], [A.tensor('x')]),
   ]),
   cls('Embedding', () => [11, D, { generator: new Generator(1), std: 0.02 }], [A.size('numEmbeddings'), A.size('dim'), A.options('options', { generator: gen, dtype, std: A.real('std') })], [
