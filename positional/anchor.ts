@@ -14,7 +14,7 @@
  * Masks are 0/1 float32 tensors (1 = may attend) that combine with the nn/ masks by elementwise product.
  */
 import { DTypeError, ShapeError, Tensor, ValueError, describeValue, expectInteger, fmtShape } from '../core/index.js';
-import { checkIntegers, checkOptions, checkTableSize } from './checks.js';
+import { checkIntegers, checkRequiredOptions, checkTableSize } from './checks.js';
 
 export interface PackWithAnchorOptions {
   /** Tokens in the packed window, the anchor included (the reference's `seq_length`). */
@@ -42,8 +42,7 @@ export interface PackedWindow {
  */
 export function packWithAnchor(documents: readonly (readonly number[])[], options: PackWithAnchorOptions): PackedWindow {
   const op = 'packWithAnchor';
-  if (options === undefined) throw new DTypeError(op, 'options must be an options object with windowLength and anchorToken, got undefined', 'options');
-  const o = checkOptions(op, options, ['windowLength', 'anchorToken', 'bosToken']);
+  const o = checkRequiredOptions(op, options, ['windowLength', 'anchorToken', 'bosToken'], 'with windowLength and anchorToken');
   const windowLength = expectInteger(op, 'windowLength', o.windowLength, { min: 1 }); // the anchor plus document tokens
   const anchorToken = expectInteger(op, 'anchorToken', o.anchorToken);
   const bosToken = o.bosToken === undefined ? anchorToken : expectInteger(op, 'bosToken', o.bosToken);
@@ -54,11 +53,10 @@ export function packWithAnchor(documents: readonly (readonly number[])[], option
   let nextId = 1;
   for (let d = 0; d < documents.length && tokens.length < windowLength; d++) {
     const doc = documents[d]!;
+    checkIntegers(op, `documents[${d}]`, doc); // token ids
     const start = doc.length > 0 && doc[0] === bosToken ? 1 : 0;
     for (let j = start; j < doc.length; j++) {
-      const t = doc[j]!;
-      if (!Number.isInteger(t)) throw new ValueError(op, `documents[${d}][${j}] = ${t} is not a token id — documents (token ids are integers)`, 'documents');
-      if (t === anchorToken) {
+      if (doc[j] === anchorToken) {
         throw new ValueError(op, `documents[${d}][${j}] is the anchor token ${anchorToken} — documents (the anchor appears once, at index 0; only a leading BOS is stripped)`, 'documents');
       }
     }
@@ -98,8 +96,7 @@ export interface PackFlashOptions {
  */
 export function packFlashAnchor(documents: readonly (readonly number[])[], options: PackFlashOptions): PackedWindow {
   const op = 'packFlashAnchor';
-  if (options === undefined) throw new DTypeError(op, 'options must be an options object with windowLength and bosToken, got undefined', 'options');
-  const o = checkOptions(op, options, ['windowLength', 'bosToken']);
+  const o = checkRequiredOptions(op, options, ['windowLength', 'bosToken'], 'with windowLength and bosToken');
   const windowLength = expectInteger(op, 'windowLength', o.windowLength, { min: 1 }); // every document's BOS and tokens
   const bosToken = expectInteger(op, 'bosToken', o.bosToken);
   checkDocuments(op, documents);
@@ -108,9 +105,7 @@ export function packFlashAnchor(documents: readonly (readonly number[])[], optio
   let nextId = 1;
   for (let d = 0; d < documents.length && tokens.length < windowLength; d++) {
     const doc = documents[d]!;
-    for (let j = 0; j < doc.length; j++) {
-      if (!Number.isInteger(doc[j])) throw new ValueError(op, `documents[${d}][${j}] = ${doc[j]} is not a token id — documents (token ids are integers)`, 'documents');
-    }
+    checkIntegers(op, `documents[${d}]`, doc); // token ids
     const body = doc.length > 0 && doc[0] === bosToken ? doc.slice(1) : doc;
     if (body.length === 0) continue;
     const seq = [bosToken, ...body].slice(0, windowLength - tokens.length);
@@ -130,9 +125,7 @@ function docIdTensor(op: string, docIds: readonly number[] | Tensor, mask: boole
   }
   const ids = docIds instanceof Tensor ? docIds : new Tensor(Float64Array.from(checkIntegers(op, 'docIds', docIds)), [docIds.length]);
   if (ids.ndim !== 1 && ids.ndim !== 2) throw new ShapeError(op, `docIds must be [T] or [B, T] — docIds=${fmtShape(ids.shape)} (one id per token)`, 'docIds');
-  for (let i = 0; i < ids.size; i++) {
-    if (!Number.isInteger(ids.data[i]!)) throw new ValueError(op, `docIds[${i}] = ${ids.data[i]} is not an integer — docIds (document ids are whole numbers)`, 'docIds');
-  }
+  if (docIds instanceof Tensor) checkIntegers(op, 'docIds', ids.data); // document ids are whole numbers
   const T = ids.shape[ids.ndim - 1]!;
   if (mask) checkTableSize(op, 'docIds', ids.size / Math.max(T, 1), T, T); // the mask is [B, T, T]
   return ids;

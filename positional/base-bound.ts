@@ -18,7 +18,7 @@
  * position whose B is anywhere near its sign change is decided by the exact sum.
  */
 import { ValueError, expectInteger, expectNumber, expectOneOf } from '../core/index.js';
-import { checkBase, checkInvFreq, checkOptions, checkRotaryDim } from './checks.js';
+import { checkBase, checkContextLength, checkInvFreq, checkOptions, checkRotaryDim } from './checks.js';
 import { ropeInvFreq } from './rope.js';
 
 /** B_{m,θ} = Σ_i cos(m·θ_i) (Men et al. 2024, the long-term decay B_{m,θ}; spec §4 (2)); float64, pairs in order. */
@@ -74,7 +74,7 @@ export interface MinimalBaseOptions {
  */
 export function minimalBase(contextLength: number, dim: number, options: MinimalBaseOptions = {}): number {
   const op = 'minimalBase';
-  expectInteger(op, 'contextLength', contextLength, { min: 1 }); // B must stay ≥ 0 for every distance m ≤ L
+  checkContextLength(op, 'contextLength', contextLength); // B must stay ≥ 0 for every distance m ≤ L
   checkRotaryDim(op, 'dim', dim);
   const o = checkOptions(op, options, ['method', 'start', 'top', 'ratio']);
   const method = o.method === undefined ? 'first-hit' : expectOneOf<BaseBoundMethod>(op, 'method', o.method, ['first-hit', 'robust']);

@@ -198,3 +198,17 @@ export function checkHead(op: string, arg: string, x: unknown, headDim: number):
   }
 }
 
+
+/** A string argument (a source text, a name, a layer type). */
+export function checkString(op: string, arg: string, x: unknown): string {
+  if (typeof x !== 'string') throw new DTypeError(op, `${arg} must be a string, got ${describeValue(x)}`, arg);
+  return x;
+}
+
+/**
+ * A positive scale that may be below 1 (p-RoPE's divisor of θ, LongRoPE's max_position_embeddings / L): finite
+ * and > 0. Interpolation factors, which are ≥ 1, use `checkFactor`.
+ */
+export function checkScale(op: string, arg: string, scale: unknown): number {
+  return expectNumber(op, arg, scale, { above: 0 });
+}

@@ -16,8 +16,8 @@
  * Only q and k are rotated; values and the attention output are untouched (spec §6 applies nothing else; the
  * multiaxis spec §11 lists rotating V only for MuseControlLite).
  */
-import { DTypeError, ShapeError, Tensor, ValueError, add, describeValue, expectFiniteValues, expectOptions, expectTensor, fmtShape } from '../core/index.js';
-import { checkBase, checkHead, checkLayout, checkRotaryDim, checkSize } from './checks.js';
+import { ShapeError, Tensor, ValueError, add, expectInteger, expectTensor, fmtShape } from '../core/index.js';
+import { checkBase, checkCount, checkHead, checkLayout, checkPositions, checkRequiredOptions, checkRotaryDim, checkSize, checkString } from './checks.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 import { allocateFrequencies, axisAngles, perHeadFrequencies, sectionAxes } from './multi-axis.js';
 import { invFreqLadder, rotateBy, type PairLayout } from './rope.js';
@@ -73,12 +73,12 @@ export interface DRoPESplit {
   headingHeads: number;
 }
 
-const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+/** The options every DRoPE configuration may carry (dropeSplit refuses others: a misspelt option is not ignored). */
+const SPLIT_KEYS = ['mode', 'headDim', 'base', 'positionPairs', 'headingPairs', 'numHeads', 'headingHeads'] as const;
 
 /** Fill in the defaults of a DRoPE configuration and check it; throws ValueError naming the offending option. */
 export function dropeSplit(options: DRoPEAngleOptions, op = 'dropeSplit'): DRoPESplit {
-  if (options === undefined) throw new DTypeError(op, `options must be an options object with mode and headDim, got undefined`, 'options');
-  expectOptions(op, 'options', options);
+  checkRequiredOptions(op, options, SPLIT_KEYS, 'with mode and headDim');
   const { mode } = options;
   const headDim = checkRotaryDim(op, 'headDim', options.headDim); // channels rotate in pairs
   const base = options.base === undefined ? 10000 : checkBase(op, 'base', options.base);
@@ -96,18 +96,18 @@ export function dropeSplit(options: DRoPEAngleOptions, op = 'dropeSplit'): DRoPE
       positionPairs = 2 * Math.floor(P / 4);
     }
     if (positionPairs === undefined) {
-      if (!isCount(headingPairs)) throw new ValueError(op, `headingPairs must be a non-negative integer — headingPairs=${headingPairs}`, 'headingPairs');
+      headingPairs = checkCount(op, 'headingPairs', headingPairs);
       if (headingPairs > P) throw new ValueError(op, `too many heading pairs — headingPairs=${headingPairs} > pairs=${P} (headDim/2)`, 'headingPairs');
       positionPairs = P - headingPairs;
       if (positionPairs % 2 !== 0) {
         throw new ValueError(op, `the pairs left for (x, y) are odd — pairs=${P} − headingPairs=${headingPairs} = ${positionPairs} (x and y get half each; pass an even positionPairs, the leftover pair passes through)`, 'headingPairs');
       }
     }
-    headingPairs ??= P - positionPairs;
-    if (!isCount(positionPairs) || positionPairs % 2 !== 0) {
-      throw new ValueError(op, `positionPairs must be a non-negative even integer — positionPairs=${positionPairs}, pairs=${P} (x and y get half each)`, 'positionPairs');
+    positionPairs = checkCount(op, 'positionPairs', positionPairs);
+    if (positionPairs % 2 !== 0) {
+      throw new ValueError(op, `positionPairs must be even — positionPairs=${positionPairs}, pairs=${P} (x and y get half each)`, 'positionPairs');
     }
-    if (!isCount(headingPairs)) throw new ValueError(op, `headingPairs must be a non-negative integer — headingPairs=${headingPairs}`, 'headingPairs');
+    headingPairs = headingPairs === undefined ? P - positionPairs : checkCount(op, 'headingPairs', headingPairs);
     if (positionPairs + headingPairs > P) {
       throw new ValueError(op, `too many heading pairs — positionPairs=${positionPairs} + headingPairs=${headingPairs} > pairs=${P} (headDim/2)`, 'headingPairs');
     }
@@ -117,15 +117,11 @@ export function dropeSplit(options: DRoPEAngleOptions, op = 'dropeSplit'): DRoPE
     for (const key of ['positionPairs', 'headingPairs']) {
       if (has(key)) throw new ValueError(op, `${key} is a dimSplit option — mode='headSplit' (use numHeads / headingHeads)`, key);
     }
-    const { numHeads } = options;
-    if (!isCount(numHeads) || numHeads === 0) throw new ValueError(op, `numHeads must be a positive integer — numHeads=${numHeads} (headSplit assigns heads)`, 'numHeads');
+    const numHeads = checkSize(op, 'numHeads', options.numHeads); // headSplit assigns heads
     if (options.headingHeads === undefined && numHeads < 2) {
       throw new ValueError(op, `numHeads is too small for the default headingHeads — numHeads=${numHeads} (⌊H/2⌋ heading heads and at least one position head need H ≥ 2; pass headingHeads)`, 'numHeads');
     }
-    const headingHeads = options.headingHeads ?? Math.floor(numHeads / 2);
-    if (!isCount(headingHeads) || headingHeads > numHeads) {
-      throw new ValueError(op, `too many heading heads — headingHeads=${headingHeads}, numHeads=${numHeads} (0 ≤ headingHeads ≤ numHeads)`, 'headingHeads');
-    }
+    const headingHeads = options.headingHeads === undefined ? Math.floor(numHeads / 2) : expectInteger(op, 'headingHeads', options.headingHeads, { min: 0, max: numHeads });
     if (headingHeads < numHeads && P % 2 !== 0) {
       throw new ValueError(op, `position heads need an even number of pairs — headDim=${headDim}, pairs=${P} (x and y get half each: headDim % 4 = 0)`, 'headDim');
     }
@@ -165,12 +161,12 @@ function frequenciesOf(s: DRoPESplit): Tensor {
   return add(fPos, fHead);
 }
 
+/** Agents: finite positions (checkPositions) [N, 3] or [B, N, 3] of (x, y, heading). */
 function checkAgents(agents: Tensor, op: string, arg = 'agents'): void {
-  if (!(agents instanceof Tensor)) throw new DTypeError(op, `${arg} must be a Tensor [N, 3] or [B, N, 3] of (x, y, heading), got ${describeValue(agents)}`, arg);
+  checkPositions(op, arg, agents);
   if ((agents.ndim !== 2 && agents.ndim !== 3) || agents.shape[agents.ndim - 1] !== 3) {
-    throw new ShapeError(op, `agents must be [N, 3] or [B, N, 3] — agents=${fmtShape(agents.shape)} (last axis = (x, y, heading))`, 'agents');
+    throw new ShapeError(op, `${arg} must be [N, 3] or [B, N, 3] — ${arg}=${fmtShape(agents.shape)} (last axis = (x, y, heading))`, arg);
   }
-  expectFiniteValues(op, arg, agents.data);
 }
 
 /**
@@ -204,10 +200,10 @@ export class DRoPE extends PositionalEncoding {
 
   constructor(options: DRoPEOptions) {
     super();
-    this.split = dropeSplit(options, 'DRoPE');
-    this.layout = checkLayout('DRoPE', options.layout, 'interleaved');
-    if (options.name !== undefined && typeof options.name !== 'string') throw new DTypeError('DRoPE', `name must be a string, got ${describeValue(options.name)}`, 'name');
-    this.name = options.name ?? 'drope';
+    const { layout, name, ...split } = checkRequiredOptions('DRoPE', options, [...SPLIT_KEYS, 'layout', 'name'], 'with mode and headDim');
+    this.split = dropeSplit(split as DRoPEAngleOptions, 'DRoPE');
+    this.layout = checkLayout('DRoPE', layout, 'interleaved');
+    this.name = name === undefined ? 'drope' : checkString('DRoPE', 'name', name);
     this.freqs = frequenciesOf(this.split);
   }
 
@@ -234,13 +230,9 @@ export class DRoPE extends PositionalEncoding {
 
   private rotateAs(arg: string, x: Tensor, positionsArg: string, positions: Positions): Tensor {
     checkHead('DRoPE', arg, x, this.split.headDim);
-    checkAgents(positions, 'DRoPE', positionsArg);
-    if (x.shape[x.ndim - 1] !== this.split.headDim) {
-      throw new ShapeError('DRoPE', `x's last axis must be headDim=${this.split.headDim} — x=${fmtShape(x.shape)}`, 'x');
-    }
-    checkAgents(positions, 'DRoPE', 'positions');
+    checkAgents(positions, 'DRoPE', positionsArg); // checkHead: x [..., T, headDim]
     const T = positions.shape[positions.ndim - 2]!;
-    if (x.ndim < 2 || x.shape[x.ndim - 2] !== T) {
+    if (x.shape[x.ndim - 2] !== T) {
       throw new ShapeError('DRoPE', `one agent per token — x=${fmtShape(x.shape)}, positions=${fmtShape(positions.shape)} (x [..., ${T}, ${this.split.headDim}])`, 'positions');
     }
     let heads = this.split.numHeads;

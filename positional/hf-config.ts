@@ -4,7 +4,7 @@
  * θ_i = rope_theta^(−2i/d) with d = int(head_dim · partial_rotary_factor), then the scaling rule of the rope type.
  */
 import { DTypeError, ValueError, describeValue, expectBoolean, expectNumber, expectOptions, type NumberRule } from '../core/index.js';
-import { checkContextLength, checkSize } from './checks.js';
+import { checkBase, checkContextLength, checkSize, checkString } from './checks.js';
 import { llama3Table } from './llama3.js';
 import { longRopeAttention, longRopeTable } from './longrope.js';
 import { dynamicNtkTable } from './ntk.js';
@@ -116,7 +116,7 @@ export function fromHFConfig(config: HFRopeConfig, options: FromHFConfigOptions 
   if (!isRecord(config)) throw new DTypeError(OP, `config must be an object (the parsed config.json), got ${describeValue(config)}`, 'config');
   const o = expectOptions(OP, 'options', options, ['seqLen', 'layerType', 'strict']);
   const seqLen = o.seqLen === undefined ? undefined : checkContextLength(OP, 'seqLen', o.seqLen);
-  if (o.layerType !== undefined && typeof o.layerType !== 'string') throw new DTypeError(OP, `layerType must be a string, got ${describeValue(o.layerType)}`, 'layerType');
+  if (o.layerType !== undefined) checkString(OP, 'layerType', o.layerType);
   const strict = o.strict === undefined ? false : expectBoolean(OP, 'strict', o.strict);
   checkTopFields(config);
   const { params, where, perLayer } = ropeDict(config, o.layerType);
@@ -124,10 +124,8 @@ export function fromHFConfig(config: HFRopeConfig, options: FromHFConfigOptions 
   const read = new FieldReader(params, where, ropeType);
   const warnings = unknownKeys(params, where, ropeType, strict);
 
-  const base = read.number('rope_theta') ?? topNumber(config, 'rope_theta') ?? 10000;
-  if (!(base > 1)) throw new ValueError(OP, `rope_theta must be a finite number > 1, got ${base} (θ_i = rope_theta^(−2i/d))`, 'rope_theta');
-  const partial = topNumber(config, 'partial_rotary_factor') ?? read.number('partial_rotary_factor') ?? 1;
-  if (!(partial > 0 && partial <= 1)) throw new ValueError(OP, `partial_rotary_factor is outside (0, 1] — partial_rotary_factor=${partial} (the rotated fraction of each head)`, 'partial_rotary_factor');
+  const base = checkBase(OP, 'rope_theta', read.number('rope_theta') ?? topNumber(config, 'rope_theta') ?? 10000); // θ_i = rope_theta^(−2i/d)
+  const partial = expectNumber(OP, 'partial_rotary_factor', topNumber(config, 'partial_rotary_factor') ?? read.number('partial_rotary_factor') ?? 1, TOP_FIELDS.partial_rotary_factor!); // the rotated fraction of each head
   const headDim = headDimOf(config);
   const rotaryDim = Math.trunc(headDim * partial);
   if (!(rotaryDim > 0 && rotaryDim % 2 === 0)) {
@@ -138,8 +136,7 @@ export function fromHFConfig(config: HFRopeConfig, options: FromHFConfigOptions 
     if (m === undefined) {
       throw new ValueError(OP, `rope_type '${ropeType}' is missing max_position_embeddings — config has no max_position_embeddings (${why})`, 'max_position_embeddings');
     }
-    if (!(m > 0)) throw new ValueError(OP, `max_position_embeddings is not positive — max_position_embeddings=${m} (a context length)`, 'max_position_embeddings');
-    return m;
+    return m; // an integer > 0: checkTopFields checked it
   };
   const originalMaxPositions = (): number => {
     const original = (perLayer ? undefined : topNumber(config, 'original_max_position_embeddings')) ?? read.number('original_max_position_embeddings');
@@ -269,18 +266,14 @@ function checkTopFields(config: HFRopeConfig): void {
 function headDimOf(config: HFRopeConfig): number {
   const explicit = topNumber(config, 'qk_rope_head_dim') || topNumber(config, 'head_dim');
   if (explicit !== undefined) {
-    if (!(Number.isInteger(explicit) && explicit > 0)) throw new ValueError(OP, `head_dim is not a positive integer — head_dim=${explicit} (channels per head)`, 'head_dim');
-    return checkSize(OP, 'head_dim', explicit);
+    return checkSize(OP, 'head_dim', explicit); // channels per head
   }
   const hidden = topNumber(config, 'hidden_size');
   const heads = topNumber(config, 'num_attention_heads');
   if (hidden === undefined || heads === undefined) {
     throw new ValueError(OP, `the head size is missing — head_dim=undefined, hidden_size=${hidden}, num_attention_heads=${heads} (give head_dim, or hidden_size and num_attention_heads)`, 'head_dim');
   }
-  if (!(Number.isInteger(hidden) && hidden > 0 && Number.isInteger(heads) && heads > 0)) {
-    throw new ValueError(OP, `head size cannot be derived — hidden_size=${hidden}, num_attention_heads=${heads} (positive integers)`, 'hidden_size');
-  }
-  return Math.floor(hidden / heads);
+  return Math.floor(hidden / heads); // both integers > 0: checkTopFields checked them
 }
 
 /** Reads typed fields of one rope dict; a missing required field names the rope type's keys. */

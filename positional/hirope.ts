@@ -23,7 +23,9 @@
  */
 import { DTypeError, ShapeError, Tensor, ValueError, add, describeValue, expectInteger, expectNumber, expectOneOf, expectTensor, fmtShape, matmul, stack, where } from '../core/index.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
-import { checkAttentionFactor, checkBase, checkHead, checkInvFreq, checkLayout, checkOptions, checkPositions, checkRotaryDim, checkSize, positionsTensor } from './checks.js';
+import {
+  checkAttentionFactor, checkBase, checkHead, checkInvFreq, checkLayout, checkOptions, checkPositions, checkRequiredOptions, checkRotaryDim, checkSize, positionsTensor,
+} from './checks.js';
 import { allocate, axisAngles, sectionsOf } from './multi-axis.js';
 import { anglesOf as rotaryAnglesOf, invFreqLadder, rotateBy, type PairLayout } from './rope.js';
 import { checkSyntax, segmentsOf, type HiropeSegment, type SegmentCodeOptions } from './source-lexer.js';
@@ -196,8 +198,7 @@ function forHeads(angles: Tensor): Tensor {
  */
 export function hiropeScores(q: Tensor, k: Tensor, positions: HiropeLevels | { q: HiropeLevels; k: HiropeLevels }, options: HiropeScoreOptions): Tensor {
   const op = 'hiropeScores';
-  if (options === undefined) throw new DTypeError(op, 'options must be an options object with invFreq, split and window, got undefined', 'options');
-  const o = checkOptions(op, options, ['invFreq', 'split', 'window', 'layout', 'attentionFactor']);
+  const o = checkRequiredOptions(op, options, ['invFreq', 'split', 'window', 'layout', 'attentionFactor'], 'with invFreq, split and window');
   const invFreq = checkInvFreq(op, 'invFreq', o.invFreq);
   const split = checkSplit(op, o.split, invFreq.length);
   const settings: ScoreSettings = {

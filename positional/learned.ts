@@ -1,6 +1,6 @@
 /** Learned absolute position embeddings (GPT-2): a trained vector per position, added to the token embeddings. */
-import { DTypeError, Generator, ShapeError, Tensor, ValueError, describeValue, expectNumber, expectOneOf, fmtShape, indexSelect, randn, Parameter, type DType } from '../core/index.js';
-import { checkGenerator, checkOptions, checkSize, checkTableSize } from './checks.js';
+import { Generator, ShapeError, Tensor, ValueError, expectNumber, expectTensor, expectOneOf, fmtShape, indexSelect, randn, Parameter, type DType } from '../core/index.js';
+import { checkDType, checkGenerator, checkIntegers, checkOptions, checkSize, checkTableSize } from './checks.js';
 import { PositionalEncoding, type Positions } from './encoding.js';
 
 export interface LearnedAbsoluteOptions {
@@ -29,7 +29,7 @@ export class LearnedAbsolute extends PositionalEncoding {
     checkTableSize(op, 'maxPositions × dim', maxPositions, dim);
     const o = checkOptions(op, options, ['generator', 'dtype', 'std', 'beyond']);
     const std = o.std === undefined ? 0.02 : expectNumber(op, 'std', o.std, { min: 0 });
-    const dtype = o.dtype === undefined ? 'float32' : expectOneOf(op, 'dtype', o.dtype, ['float32', 'float64']);
+    const dtype = checkDType(op, 'dtype', o.dtype, 'float32');
     this.beyond = o.beyond === undefined ? 'error' : expectOneOf(op, 'beyond', o.beyond, ['error', 'clamp']);
     const g = checkGenerator(op, 'generator', o.generator, () => new Generator(0));
     this.weight = new Parameter(randn([maxPositions, dim], { std, generator: g, dtype }).data, [maxPositions, dim]);
@@ -37,10 +37,9 @@ export class LearnedAbsolute extends PositionalEncoding {
 
   /** positions [T] or [B, T] → [T, dim] or [B, T, dim]. */
   override inputEmbedding(positions: Positions, dim: number): Tensor {
-    if (!(positions instanceof Tensor)) throw new DTypeError('LearnedAbsolute', `positions must be a Tensor [T] or [B, T], got ${describeValue(positions)}`, 'positions');
+    expectTensor('LearnedAbsolute', 'positions', positions); // ids: checkIntegers below refuses NaN and ±∞ by index
     if (dim !== this.dim) throw new ShapeError('LearnedAbsolute', `model dim ${dim} differs from the table's ${this.dim}`, 'dim');
-    const ids = Array.from(positions.data, (p, i) => {
-      if (!Number.isInteger(p) || p < 0) throw new ValueError('LearnedAbsolute', `positions[${i}] = ${p} is not a non-negative integer`, 'positions');
+    const ids = checkIntegers('LearnedAbsolute', 'positions', positions.data, 0).map((p) => {
       if (p >= this.maxPositions) {
         if (this.beyond === 'clamp') return this.maxPositions - 1;
         throw new ValueError('LearnedAbsolute', `position ${p} ≥ maxPositions=${this.maxPositions} — positions=${fmtShape(positions.shape)} (a learned table has no vector there; use beyond: 'clamp' to reuse the last)`, 'positions');

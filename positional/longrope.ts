@@ -3,8 +3,8 @@
  * `_compute_longrope_parameters` uses `long_factor` once the sequence outgrows the pre-training context L and
  * `short_factor` otherwise, and scales cos and sin by √(1 + ln s / ln L).
  */
-import { ValueError, expectNumber } from '../core/index.js';
-import { checkAttentionFactor, checkBase, checkContextLength, checkCount, checkInvFreq, checkOptions, checkRotaryDim } from './checks.js';
+import { ValueError } from '../core/index.js';
+import { checkAttentionFactor, checkBase, checkContextLength, checkCount, checkInvFreq, checkOptions, checkRotaryDim, checkScale } from './checks.js';
 import { invFreqLadder } from './rope.js';
 
 export interface LongRopeOptions {
@@ -65,7 +65,7 @@ export function longRopeAttentionFactor(options: LongRopeAttentionOptions): numb
 export function longRopeAttention(op: string, options: LongRopeAttentionOptions): number {
   const { factor, originalMaxPositions, attentionFactor } = checkOptions(op, options, ['factor', 'originalMaxPositions', 'attentionFactor']);
   if (attentionFactor !== undefined) return checkAttentionFactor(op, attentionFactor);
-  expectNumber(op, 'factor', factor, { above: 0 }); // s = max_position_embeddings / L
+  checkScale(op, 'factor', factor); // s = max_position_embeddings / L
   checkContextLength(op, 'originalMaxPositions', originalMaxPositions);
   if (originalMaxPositions < 2) throw new ValueError(op, `originalMaxPositions must be ≥ 2 (the factor divides by ln L), got ${originalMaxPositions}`, 'originalMaxPositions');
   return factor <= 1 ? 1 : Math.sqrt(1 + Math.log(factor) / Math.log(originalMaxPositions));

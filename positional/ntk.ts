@@ -5,7 +5,9 @@
  * itself is `applyRotary`, unchanged.
  */
 import { ValueError, type Tensor } from '../core/index.js';
-import { checkBase, checkContextLength, checkFactor, checkHead, checkLayout, checkOptions, checkPositions, checkRotaryDim, checkSize } from './checks.js';
+import {
+  checkBase, checkContextLength, checkFactor, checkHead, checkLayout, checkOptions, checkPositions, checkRequiredOptions, checkRotaryDim, checkSize,
+} from './checks.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 import { anglesOf, invFreqLadder, rotateBy, type PairLayout } from './rope.js';
 
@@ -100,8 +102,7 @@ export class DynamicNTKRoPE extends PositionalEncoding {
     super();
     const op = 'DynamicNTKRoPE';
     checkSize(op, 'headDim', headDim);
-    const o = checkOptions(op, options, ['factor', 'maxPositions', 'rotaryDim', 'base', 'layout']);
-    if (options === undefined) checkFactor(op, 'factor', undefined);
+    const o = checkRequiredOptions(op, options, ['factor', 'maxPositions', 'rotaryDim', 'base', 'layout'], 'with factor and maxPositions');
     this.rotaryDim = o.rotaryDim === undefined ? checkRotaryDim(op, 'headDim', headDim) : checkRotaryDim(op, 'rotaryDim', o.rotaryDim, headDim);
     this.layout = checkLayout(op, o.layout);
     this.base = o.base === undefined ? 10000 : checkBase(op, 'base', o.base);

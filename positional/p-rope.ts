@@ -6,7 +6,7 @@
  * and the rotation is rope.ts's `applyRotary`, through `RoPE`.
  */
 import { expectNumber } from '../core/index.js';
-import { checkBase, checkFactor, checkLayout, checkOptions, checkRotaryDim } from './checks.js';
+import { checkBase, checkLayout, checkOptions, checkRotaryDim, checkScale } from './checks.js';
 import { RoPE, type PairLayout } from './rope.js';
 
 export interface PRopeInvFreqOptions {
@@ -32,7 +32,7 @@ function pRopeTable(op: string, headDim: number, p: number, options: PRopeInvFre
   checkRotaryDim(op, 'headDim', headDim);
   expectNumber(op, 'p', p, { min: 0, max: 1 });
   const base = o.base === undefined ? 10000 : checkBase(op, 'base', o.base);
-  const factor = o.factor === undefined ? 1 : checkFactor(op, 'factor', o.factor, Number.MIN_VALUE);
+  const factor = o.factor === undefined ? 1 : checkScale(op, 'factor', o.factor);
   const kept = Math.floor((p * headDim) / 2);
   const out = new Float64Array(headDim / 2); // the dropped tail stays 0
   // same expression as ropeInvFreq, so p = 1 reproduces RoPE bit for bit; x / 1 is exact

@@ -5,7 +5,7 @@
  * the frequencies: `PSCRoPE` calibrates q and k and then hands them to any base encoding, which rotates them.
  */
 import { DTypeError, Generator, Module, asPartOf, Parameter, ShapeError, Tensor, ValueError, add, describeValue, expectTensor, fmtShape, matmul, mul, silu, tanh, type DType } from '../core/index.js';
-import { checkDType, checkGenerator, checkOptions, checkPositions, checkSize, checkTableSize } from './checks.js';
+import { checkDType, checkGenerator, checkOptions, checkPositions, checkRequiredOptions, checkSize, checkTableSize } from './checks.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 
 export interface PSCOptions {
@@ -142,8 +142,7 @@ export class PSCRoPE extends PositionalEncoding {
   constructor(readonly base: PositionalEncoding, options: PSCRoPEOptions, op = 'PSCRoPE') {
     super();
     if (!(base instanceof PositionalEncoding)) throw new DTypeError(op, `base must be a PositionalEncoding, got ${describeValue(base)}`, 'base');
-    if (options === undefined) throw new DTypeError(op, 'options must be an options object with numHeads and headDim, got undefined', 'options');
-    const o = checkOptions(op, options, ['generator', 'dtype', 'numHeads', 'numKVHeads', 'headDim']);
+    const o = checkRequiredOptions(op, options, ['generator', 'dtype', 'numHeads', 'numKVHeads', 'headDim'], 'with numHeads and headDim');
     const numHeads = checkSize(op, 'numHeads', o.numHeads);
     const numKVHeads = o.numKVHeads === undefined ? numHeads : checkSize(op, 'numKVHeads', o.numKVHeads);
     const headDim = checkSize(op, 'headDim', o.headDim);

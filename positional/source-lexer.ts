@@ -6,8 +6,8 @@
  * lists what it gets wrong). Nothing here knows about RoPE: it maps characters to units, hirope.ts maps units to
  * positions.
  */
-import { DTypeError, describeValue, expectOneOf } from '../core/index.js';
-import { checkOptions } from './checks.js';
+import { expectOneOf } from '../core/index.js';
+import { checkOptions, checkString } from './checks.js';
 
 /** What a top-level unit looks like: a function, a class-like declaration, another block, or the text between. */
 export type HiropeUnitKind = 'function' | 'class' | 'block' | 'gap';
@@ -55,8 +55,7 @@ export interface SegmentCodeOptions {
  */
 export function segmentCode(source: string, options: SegmentCodeOptions = {}): HiropeSegment[] {
   const op = 'segmentCode';
-  if (typeof source !== 'string') throw new DTypeError(op, `source must be a string, got ${describeValue(source)}`, 'source');
-  return segmentsOf(source, checkSyntax(op, checkOptions(op, options, ['syntax']).syntax));
+  return segmentsOf(checkString(op, 'source', source), checkSyntax(op, checkOptions(op, options, ['syntax']).syntax));
 }
 
 /** An optional `syntax` option: 'auto' (default), 'braces' or 'indent'. */

@@ -3,7 +3,7 @@
  * over the pairs that turn between β_fast and β_slow times within the trained context L, plus the attention
  * temperature √(1/t) = 0.1·ln s + 1 that multiplies cos and sin. Semantics follow HF `_compute_yarn_parameters`.
  */
-import { ValueError, expectNumber } from '../core/index.js';
+import { ValueError, expectBoolean, expectNumber } from '../core/index.js';
 import { checkAttentionFactor, checkBase, checkContextLength, checkFactor, checkOptions, checkRotaryDim } from './checks.js';
 import { invFreqLadder } from './rope.js';
 
@@ -137,7 +137,7 @@ function checkYarn(op: string, options: YarnOptions): CheckedYarn {
   if (!(Number.isFinite(betaFast) && betaFast > 0 && Number.isFinite(betaSlow) && betaSlow > 0 && betaFast >= betaSlow)) {
     throw new ValueError(op, `rotation counts are out of order — betaFast=${betaFast}, betaSlow=${betaSlow} (finite, > 0, betaFast ≥ betaSlow)`, 'betaFast');
   }
-  if (typeof truncate !== 'boolean') throw new ValueError(op, `truncate is not a boolean — truncate=${String(truncate)} (round the range to whole pairs or not)`, 'truncate');
+  expectBoolean(op, 'truncate', truncate); // round the correction range to whole pairs or not
   checkYarnScaling(op, options);
   return { dim, base, originalMaxPositions, betaFast, betaSlow, truncate };
 }

@@ -118,13 +118,13 @@ test('packWithAnchor: strips each leading BOS, one anchor at index 0 with doc id
 
 test('packWithAnchor / packFlashAnchor reject bad input with typed errors', () => {
   throwsValueError(() => packWithAnchor([[1, 5, 1]], { windowLength: 8, anchorToken: 1 }), 'packWithAnchor', 'documents'); // anchor inside a document
-  throwsValueError(() => packWithAnchor([[5, 0.5]], { windowLength: 8, anchorToken: 1 }), 'packWithAnchor', 'documents');
+  throwsValueError(() => packWithAnchor([[5, 0.5]], { windowLength: 8, anchorToken: 1 }), 'packWithAnchor', 'documents[0]');
   throwsValueError(() => packWithAnchor([[5]], { windowLength: 0, anchorToken: 1 }), 'packWithAnchor', 'windowLength');
   throwsValueError(() => packWithAnchor([[5]], { windowLength: 2.5, anchorToken: 1 }), 'packWithAnchor', 'windowLength');
   throwsValueError(() => packWithAnchor([[5]], { windowLength: 4, anchorToken: NaN }), 'packWithAnchor', 'anchorToken');
   throwsValueError(() => packWithAnchor([[5]], { windowLength: 4, anchorToken: 1, bosToken: 1.5 }), 'packWithAnchor', 'bosToken');
   throwsValueError(() => packFlashAnchor([[5]], { windowLength: -1, bosToken: 1 }), 'packFlashAnchor', 'windowLength');
-  throwsValueError(() => packFlashAnchor([[5, NaN]], { windowLength: 4, bosToken: 1 }), 'packFlashAnchor', 'documents');
+  throwsValueError(() => packFlashAnchor([[5, NaN]], { windowLength: 4, bosToken: 1 }), 'packFlashAnchor', 'documents[0]');
 });
 
 test('flash engine: each document keeps a BOS at rotary position 0, others global; block-diagonal causal mask', () => {

@@ -333,15 +333,15 @@ test('errors: odd / invalid dims, too many heading pairs or heads, heads not div
   const agents = new Tensor(new Float64Array(6), [2, 3]);
   throwsWith(() => dropeAngles(agents, { mode: 'dimSplit', headDim: 7 }), ValueError, /^dropeAngles: headDim must be even \(channels rotate in pairs\), got 7/, 'headDim');
   throwsWith(() => dropeAngles(agents, { mode: 'dimSplit', headDim: 6 }), ValueError, /too small for the default split/, 'headDim');
-  throwsWith(() => dropeAngles(agents, { mode: 'dimSplit', headDim: 8, positionPairs: 3 }), ValueError, /positionPairs must be a non-negative even integer/, 'positionPairs');
+  throwsWith(() => dropeAngles(agents, { mode: 'dimSplit', headDim: 8, positionPairs: 3 }), ValueError, /positionPairs must be even/, 'positionPairs');
   throwsWith(() => dropeAngles(agents, { mode: 'dimSplit', headDim: 8, positionPairs: 2, headingPairs: 3 }), ValueError, /too many heading pairs/, 'headingPairs');
   throwsWith(() => dropeAngles(agents, { mode: 'dimSplit', headDim: 8, headingPairs: 5 }), ValueError, /too many heading pairs/, 'headingPairs');
   throwsWith(() => dropeAngles(agents, { mode: 'dimSplit', headDim: 8, headingPairs: 1 }), ValueError, /pairs left for \(x, y\) are odd/, 'headingPairs');
   throwsWith(() => dropeAngles(agents, { mode: 'dimSplit', headDim: 8, base: 1 }), ValueError, /base must be a finite number > 1/, 'base');
   throwsWith(() => dropeAngles(agents, { mode: 'headSplit', headDim: 6, numHeads: 2 }), ValueError, /position heads need an even number of pairs/, 'headDim');
-  throwsWith(() => dropeAngles(agents, { mode: 'headSplit', headDim: 8, numHeads: 4, headingHeads: 5 }), ValueError, /too many heading heads/, 'headingHeads');
+  throwsWith(() => dropeAngles(agents, { mode: 'headSplit', headDim: 8, numHeads: 4, headingHeads: 5 }), ValueError, /headingHeads must be an integer ≥ 0 ≤ 4, got 5/, 'headingHeads');
   throwsWith(() => dropeAngles(agents, { mode: 'headSplit', headDim: 8, numHeads: 1 }), ValueError, /too small for the default headingHeads/, 'numHeads');
-  throwsWith(() => dropeAngles(agents, { mode: 'headSplit', headDim: 8, numHeads: 0 }), ValueError, /numHeads must be a positive integer/, 'numHeads');
+  throwsWith(() => dropeAngles(agents, { mode: 'headSplit', headDim: 8, numHeads: 0 }), ValueError, /numHeads must be an integer > 0, got 0/, 'numHeads');
   throwsWith(() => dropeAngles(agents, { mode: 'headSplit', headDim: 8, numHeads: 2, headingPairs: 2 } as unknown as DRoPEOptions), ValueError, /headingPairs is a dimSplit option/, 'headingPairs');
   throwsWith(() => dropeAngles(agents, { mode: 'dimSplit', headDim: 8, numHeads: 2 } as unknown as DRoPEOptions), ValueError, /numHeads is a headSplit option/, 'numHeads');
   throwsWith(() => dropeAngles(agents, { mode: 'polar', headDim: 8 } as unknown as DRoPEOptions), ValueError, /unknown mode — mode='polar'/, 'mode');

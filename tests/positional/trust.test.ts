@@ -11,8 +11,8 @@ import { DTypeError, Generator, ShapeError, Tensor, ValueError, randn, type DTyp
 import {
   DRoPE, DynamicNTKRoPE, FluxRoPE, HiRoPE, HoPE, LearnedAbsolute, MRoPE, MultiAxisRoPE, NoPE, PRoPE, PSC, PSCRoPE, RoPE, RoPEAxial, RoPEMixed,
   VRoPE, VideoRoPE, allocateFrequencies, anchorAttentionMask, applyRotary, createPositional, decayCurve, dropeAngles, flashAnchorPositions,
-  fromHFConfig, hiropeAngles, hiropePositions, hiropeScores, interleavedAxes, longTermDecay, minimalBase, multiAxisAngles, packFlashAnchor,
-  packWithAnchor, perHeadFrequencies, pscCalibrate, pscCoefficient, registerPositional, ropeInvFreq, rotaryAngles, segmentCode, toBFloat16,
+  fromHFConfig, hiropeAngles, hiropePositions, hiropeScores, interleavedAxes, longRopeAttentionFactor, longTermDecay, minimalBase, multiAxisAngles, ntkInvFreq,
+  packFlashAnchor, packWithAnchor, perHeadFrequencies, pRopeInvFreq, pscCalibrate, pscCoefficient, registerPositional, ropeInvFreq, rotaryAngles, segmentCode, toBFloat16,
   withPSC, yarnInvFreq, type HFRopeConfig, type MinimalBaseOptions, type PackWithAnchorOptions, type PositionalFactory, type PositionalSpec,
 } from '../../positional/index.js';
 import { classifyHeader } from '../../positional/source-lexer.js';
@@ -81,6 +81,46 @@ test('one rule for bases and tables: finite base > 1, invFreq entries finite and
     throwsTyped(() => new VRoPE(8, { invFreq }), ValueError, 'VRoPE', ['invFreq[1]']);
     throwsTyped(() => rotaryAngles([0, 1], invFreq), ValueError, 'rotaryAngles', ['invFreq[1]']);
   }
+});
+
+/** fn is refused with `type` and exactly the message `${op}: ${message}`. */
+function refusedWith(fn: () => unknown, type: ErrorClass, op: string, message: string): void {
+  assertRefused(fn, type, op);
+  try {
+    fn();
+  } catch (e) {
+    assert.is((e as Error).message, `${op}: ${message}`);
+  }
+}
+
+test('one check per concept (positional/checks.ts): the same mistake gets the same words from every entry', () => {
+  // a base ≤ 1, in a class, a table function and an HF config
+  for (const [op, fn] of [['RoPE', () => new RoPE(8, { base: 1 })], ['ntkInvFreq', () => ntkInvFreq({ dim: 8, base: 1, factor: 2 })], ['HiRoPE', () => new HiRoPE(8, { base: 1 })]] as const) {
+    refusedWith(fn, ValueError, op, 'base must be a finite number > 1, got 1');
+  }
+  refusedWith(() => fromHFConfig({ head_dim: 8, rope_parameters: { rope_type: 'default', rope_theta: 1 } }), ValueError, 'fromHFConfig', 'rope_theta must be a finite number > 1, got 1');
+  // a scale that may be below 1 but not 0
+  refusedWith(() => pRopeInvFreq(8, 0.5, { factor: 0 }), ValueError, 'pRopeInvFreq', 'factor must be a finite number > 0, got 0');
+  refusedWith(() => longRopeAttentionFactor({ factor: 0, originalMaxPositions: 16 }), ValueError, 'longRopeAttentionFactor', 'factor must be a finite number > 0, got 0');
+  // integer ids: token ids, document ids, learned positions
+  refusedWith(() => packWithAnchor([[5, 0.5]], { windowLength: 8, anchorToken: 1 }), ValueError, 'packWithAnchor', 'documents[0][1] must be an integer, got 0.5');
+  refusedWith(() => packFlashAnchor([[5, 0.5]], { windowLength: 8, bosToken: 1 }), ValueError, 'packFlashAnchor', 'documents[0][1] must be an integer, got 0.5');
+  refusedWith(() => anchorAttentionMask(pos1([0, 0.5])), ValueError, 'anchorAttentionMask', 'docIds[1] must be an integer, got 0.5');
+  refusedWith(() => new LearnedAbsolute(4, 2).inputEmbedding(pos1([0, -1]), 2), ValueError, 'LearnedAbsolute', 'positions[1] must be an integer ≥ 0, got -1');
+  // options that must be given
+  refusedWith(() => new DynamicNTKRoPE(8, undefined as never), DTypeError, 'DynamicNTKRoPE', 'options must be an options object with factor and maxPositions, got undefined');
+  refusedWith(() => new PSCRoPE(new RoPE(8), undefined as never), DTypeError, 'PSCRoPE', 'options must be an options object with numHeads and headDim, got undefined');
+  refusedWith(() => dropeAngles(posA([0, 0, 0], 3), undefined as never), DTypeError, 'dropeAngles', 'options must be an options object with mode and headDim, got undefined');
+  // a misspelt DRoPE option is refused, not ignored
+  refusedWith(() => new DRoPE({ mode: 'dimSplit', headDim: 8, headingPair: 2 } as never), ValueError, 'DRoPE', "options has an unknown option 'headingPair' (known: mode, headDim, base, positionPairs, headingPairs, numHeads, headingHeads, layout, name)");
+  refusedWith(() => dropeAngles(posA([0, 0, 0], 3), { mode: 'dimSplit', headDim: 8, layout: 'half' } as never), ValueError, 'dropeAngles', "options has an unknown option 'layout' (known: mode, headDim, base, positionPairs, headingPairs, numHeads, headingHeads)");
+  // counts, context lengths, flags, strings
+  refusedWith(() => dropeAngles(posA([0, 0, 0], 3), { mode: 'dimSplit', headDim: 8, headingPairs: -1 }), ValueError, 'dropeAngles', 'headingPairs must be an integer ≥ 0, got -1');
+  refusedWith(() => minimalBase(0, 8), ValueError, 'minimalBase', 'contextLength must be an integer > 0, got 0');
+  refusedWith(() => yarnInvFreq({ dim: 8, factor: 4, originalMaxPositions: 32, truncate: 'yes' as never }), DTypeError, 'yarnInvFreq', "truncate must be true or false, got a string 'yes'");
+  refusedWith(() => segmentCode(5 as never), DTypeError, 'segmentCode', 'source must be a string, got 5');
+  refusedWith(() => fromHFConfig({ head_dim: 8 }, { layerType: 5 as never }), DTypeError, 'fromHFConfig', 'layerType must be a string, got 5');
+  refusedWith(() => new DRoPE({ mode: 'dimSplit', headDim: 8, name: 5 as never }), DTypeError, 'DRoPE', 'name must be a string, got 5');
 });
 
 test('a head wider than the encoding is refused, naming both dims; partial rotation only through rotaryDim', () => {
