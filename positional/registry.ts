@@ -1,6 +1,16 @@
 /**
- * Positional encodings by name, so that models and experiments can choose one from a config string.
- * Later variants register here too; `positionalNames()` lists what exists.
+ * Positional encodings by name, so that models and experiments can choose one from a config string (GPT's
+ * `positional`). A name is registered when the encoding works on what a GPT gives it, 1-D token positions, and builds
+ * a table no other name builds: NoPE, learned absolute, RoPE and its context-extension tables (PI, NTK, dynamic NTK,
+ * YaRN, Llama 3), p-RoPE at three fractions, and PSC over RoPE. `positionalNames()` lists them; `registerPositional`
+ * adds more. Left out, and why:
+ * - M-RoPE, VideoRoPE, VRoPE: on 1-D positions (text) their logits are RoPE's; HoPE's are p-RoPE's (its temporal
+ *   pairs are position-free) — tests/positional/registry.test.ts pins both;
+ * - HiRoPE needs two-level positions [T, 2] (token, hierarchy) from segmented source code; RoPEAxial and RoPEMixed
+ *   need (x, y) patch grids (models/vit.ts uses them); DRoPE needs (x, y, heading) agents; FluxRoPE's per-axis
+ *   ladders are for (t, h, w) image latents, and FLUX gives its text tokens id 0 (no position);
+ * - LongRoPE needs per-pair rescale factors found by search for one checkpoint (build it with fromHFConfig);
+ * - AnchorAttention is a packing mask and position ids over plain RoPE (anchor.ts), not an encoding of its own.
  */
 import { DTypeError, Generator, ValueError, asPartOf, describeValue, type DType } from '../core/index.js';
 import { checkBase, checkContextLength, checkDType, checkFactor, checkGenerator, checkOptions, checkSize } from './checks.js';
@@ -34,7 +44,7 @@ export type PositionalFactory = (spec: PositionalSpec) => PositionalEncoding;
 
 const registry = new Map<string, PositionalFactory>([
   ['nope', () => new NoPE()],
-  ['learned', (s) => new LearnedAbsolute(s.contextLength, s.modelDim, { beyond: 'clamp', ...(s.generator ? { generator: s.generator } : {}), ...(s.dtype ? { dtype: s.dtype } : {}) })],
+  ['learned', (s) => new LearnedAbsolute(s.contextLength, s.modelDim, { beyond: 'clamp', generator: s.generator, dtype: s.dtype })],
   ['rope', (s) => new RoPE(s.headDim, { base: s.base ?? 10000 })],
   ['pi', (s) => new RoPE(s.headDim, { invFreq: piInvFreq(ropeInvFreq(s.headDim, s.base ?? 10000), s.scalingFactor ?? 4) })],
   ['ntk', (s) => new RoPE(s.headDim, { invFreq: ntkInvFreq({ dim: s.headDim, base: s.base ?? 10000, factor: s.scalingFactor ?? 4 }) })],
@@ -50,8 +60,8 @@ const registry = new Map<string, PositionalFactory>([
     numHeads: s.modelDim / s.headDim,
     numKVHeads: s.numKVHeads ?? s.modelDim / s.headDim,
     headDim: s.headDim,
-    ...(s.generator ? { generator: s.generator } : {}),
-    ...(s.dtype ? { dtype: s.dtype } : {}),
+    generator: s.generator,
+    dtype: s.dtype,
   })],
   ['llama3', (s) => new RoPE(s.headDim, {
     invFreq: llama3InvFreq({ dim: s.headDim, base: s.base ?? 10000, factor: s.scalingFactor ?? 4, originalMaxPositions: s.contextLength }),
