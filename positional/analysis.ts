@@ -1,13 +1,13 @@
 /**
- * Read-outs of a RoPE frequency table for plots and reports: the wavelength of each pair (RoFormer, spec §0:
- * λ_i = 2π/θ_i, the number of tokens for one full turn) and the long-term decay curve B_m/(d/2) of Men et al. 2024
- * (spec §4), the similar-vs-random attention preference as a function of distance, 1 at m = 0.
+ * Read-outs of a RoPE frequency table for plots and reports: the wavelength of each pair (RoFormer, Su et al. 2021,
+ * §3.2: θ_i = base^(−2i/d); λ_i = 2π/θ_i, the number of tokens for one full turn) and the long-term decay curve
+ * B_m/(d/2) of Men et al. 2024, the similar-vs-random attention preference as a function of distance, 1 at m = 0.
  */
 import { ValueError, expectAllocatable, expectInteger, expectOneOf } from '../core/index.js';
 import { decayAt } from './base-bound.js';
 import { checkInvFreq } from './checks.js';
 
-/** λ_i = 2π/θ_i per pair (spec §0); θ_i = 0 gives Infinity (a pair that never turns). */
+/** λ_i = 2π/θ_i per pair; θ_i = 0 gives Infinity (a pair that never turns). */
 export function pairWavelengths(invFreq: ArrayLike<number>): Float64Array {
   const theta = checkInvFreq('pairWavelengths', 'invFreq', invFreq);
   const out = new Float64Array(theta.length);
@@ -22,7 +22,7 @@ export function pairWavelengths(invFreq: ArrayLike<number>): Float64Array {
 export type DecaySpacing = 'log' | 'linear';
 
 /**
- * [m, B_m/(d/2)] with B_m = Σ_i cos(m·θ_i) (Men et al. 2024, long-term decay; spec §4) at integer distances from 0 to
+ * [m, B_m/(d/2)] with B_m = Σ_i cos(m·θ_i) (Men et al. 2024, long-term decay) at integer distances from 0 to
  * maxDistance inclusive (both always present), at most `points` of them (default 512; distances that round to the
  * same integer appear once), increasing. 'log' (default) spaces m = 1 … maxDistance geometrically after m = 0.
  */

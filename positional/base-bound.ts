@@ -1,5 +1,6 @@
 /**
- * "Base of RoPE Bounds Context Length" (Men, Xu, Wang, Zhang, Lin, Han, Chen; NeurIPS 2024; spec §4). A query should
+ * "Base of RoPE Bounds Context Length" (Men, Xu, Wang, Zhang, Lin, Han, Chen; NeurIPS 2024, arXiv 2405.14591; our
+ * reading and the computed tables: docs/notes/base-bound.md). A query should
  * prefer a similar key to a random one at every distance m ≤ L; under RoPE that preference is proportional to the
  * long-term decay B_{m,θ} = Σ_i cos(m·θ_i), so a base b supports context L iff m0(b) > L, where m0(b) is the first
  * integer m ≥ 0 with B_{m,θ(b)} < 0. The feasible set {b : m0(b) > L} has islands below its final region, so the
@@ -21,7 +22,7 @@ import { ValueError, expectInteger, expectNumber, expectOneOf } from '../core/in
 import { checkBase, checkContextLength, checkInvFreq, checkOptions, checkRotaryDim } from './checks.js';
 import { ropeInvFreq } from './rope.js';
 
-/** B_{m,θ} = Σ_i cos(m·θ_i) (Men et al. 2024, the long-term decay B_{m,θ}; spec §4 (2)); float64, pairs in order. */
+/** B_{m,θ} = Σ_i cos(m·θ_i) (Men et al. 2024, the long-term decay B_{m,θ}); float64, pairs in order. */
 export function longTermDecay(m: number, invFreq: ArrayLike<number>): number {
   expectNumber('longTermDecay', 'm', m); // B is defined for finite distances
   return decayAt(m, checkInvFreq('longTermDecay', 'invFreq', invFreq));
@@ -39,7 +40,7 @@ export interface FirstNegativeOptions {
   limit?: number;
 }
 
-/** m0(b) = min{m ∈ ℤ, m ≥ 0 : Σ_i cos(m·b^(−2i/d)) < 0} (Men et al. 2024; spec §4 (2)); Infinity if none ≤ limit. */
+/** m0(b) = min{m ∈ ℤ, m ≥ 0 : Σ_i cos(m·b^(−2i/d)) < 0} (Men et al. 2024); Infinity if none ≤ limit. */
 export function firstNegativeDistance(base: number, dim: number, options: FirstNegativeOptions = {}): number {
   const op = 'firstNegativeDistance';
   checkBase(op, 'base', base);
@@ -52,7 +53,7 @@ export function firstNegativeDistance(base: number, dim: number, options: FirstN
   return m < 0 ? Infinity : m;
 }
 
-/** How the minimal base is read off the log grid (spec §4 (2)). */
+/** How the minimal base is read off the log grid (docs/notes/base-bound.md: why a grid scan, and why two). */
 export type BaseBoundMethod = 'first-hit' | 'robust';
 
 export interface MinimalBaseOptions {
@@ -68,7 +69,7 @@ export interface MinimalBaseOptions {
 }
 
 /**
- * Minimal RoPE base for context L (Men et al. 2024: b must give m0(b) > L; spec §4 (2)) on the spec's log grids: first-hit
+ * Minimal RoPE base for context L (Men et al. 2024: b must give m0(b) > L) on a log grid: first-hit
  * b = start·ρ^k with the smallest k such that m0(b) > L; robust b = top/ρ^(k*−1) where k* is the first k (going down)
  * with m0(top/ρ^k) ≤ L. Returns the grid point itself (not rounded).
  */

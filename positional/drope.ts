@@ -1,20 +1,21 @@
 /**
  * DRoPE — Directional RoPE (Zhao et al., "DRoPE: Directional Rotary Position Embedding for Efficient Agent
- * Interaction Modeling", arXiv 2503.15029, 2025; multiaxis spec §6). Agents carry (x, y, heading θ). RoPE with a
- * frequency ladder ω_l ∉ ℤ cannot encode an angle: θ and θ + 2π rotate pair l by angles 2πω_l apart. DRoPE's heading
- * block rotates every pair by θ itself (the "uniform identity scalar", frequency 1), so its score term is
- * A·cos(Δθ) + B·sin(Δθ): exactly 2π-periodic and a function of the relative heading only. Combined with 2-D position
- * RoPE on (x, y) (DRoPE-RoPE, paper §IV) attention sees relative displacement and relative heading at O(N) memory.
+ * Interaction Modeling", arXiv 2503.15029, 2025; our choices: docs/notes/drope.md). Agents carry (x, y, heading θ).
+ * RoPE with a frequency ladder ω_l ∉ ℤ cannot encode an angle: θ and θ + 2π rotate pair l by angles 2πω_l apart.
+ * DRoPE's heading block rotates every pair by θ itself (the "uniform identity scalar", frequency 1), so its score
+ * term is A·cos(Δθ) + B·sin(Δθ): exactly 2π-periodic and a function of the relative heading only. Combined with 2-D
+ * position RoPE on (x, y) (DRoPE-RoPE, paper §IV) attention sees relative displacement and relative heading at O(N)
+ * memory.
  *
- * Everything is the multi-axis kernel (spec §0.1) with axes (x, y, heading): φ[n, j] = Σ_a pos[n, a]·F[a, j], where
- * F puts the per-axis RoPE ladder on the x and y pairs and 1 on the heading pairs. Two integrations (the paper's
- * exact split is unverified, spec §6.2), both as configuration:
+ * Everything is the multi-axis kernel (positional/multi-axis.ts) with axes (x, y, heading):
+ * φ[n, j] = Σ_a pos[n, a]·F[a, j], where F puts the per-axis RoPE ladder on the x and y pairs and 1 on the heading
+ * pairs. Two integrations (the paper's §IV combines the two; which split it uses we have not verified), both as
+ * configuration:
  *   - 'dimSplit': inside every head, positionPairs pairs carry (x, y) (first half x, second half y) and the next
  *     headingPairs pairs carry θ; pairs left over pass through (NoPE).
  *   - 'headSplit': the first numHeads − headingHeads heads are position heads (all pairs x/y), the last headingHeads
  *     heads are heading heads (all pairs θ), as per-head frequencies [H, 3, P].
- * Only q and k are rotated; values and the attention output are untouched (spec §6 applies nothing else; the
- * multiaxis spec §11 lists rotating V only for MuseControlLite).
+ * Only q and k are rotated; values and the attention output are untouched.
  */
 import { ShapeError, Tensor, ValueError, add, expectInteger, expectTensor, fmtShape } from '../core/index.js';
 import { checkBase, checkCount, checkHead, checkLayout, checkPositions, checkRequiredOptions, checkRotaryDim, checkSize, checkString } from './checks.js';
@@ -25,13 +26,13 @@ import { invFreqLadder, rotateBy, type PairLayout } from './rope.js';
 /** Axis order of an agent's coordinates: positions [..., 3] = (x, y, heading in radians). */
 export const DROPE_AXES = ['x', 'y', 'heading'] as const;
 
-/** How DRoPE shares the head dimension between 2-D position RoPE and the heading block (spec §6.2). */
+/** How DRoPE shares the head dimension between 2-D position RoPE and the heading block (docs/notes/drope.md). */
 export type DRoPEMode = 'headSplit' | 'dimSplit';
 
 interface DRoPECommonOptions {
   /** Channels per head (even; 2·pairs). */
   headDim: number;
-  /** Base of the per-axis position ladder ω_k = base^(−2k/(2·pairsPerAxis)); default 10000 (spec §6.2). */
+  /** Base of the per-axis position ladder ω_k = base^(−2k/(2·pairsPerAxis)); default 10000 (a choice: docs/notes/drope.md). */
   base?: number;
 }
 
@@ -132,7 +133,7 @@ export function dropeSplit(options: DRoPEAngleOptions, op = 'dropeSplit'): DRoPE
 
 /**
  * Frequencies F over the axes (x, y, heading): [3, P] in dimSplit, [H, 3, P] in headSplit. Position pairs: per-axis
- * RoPE ladder ω_k = base^(−2k/(2·P_axis)) = ropeInvFreq(2·P_axis, base) on x then y (2-D axial RoPE, spec §6.2);
+ * RoPE ladder ω_k = base^(−2k/(2·P_axis)) = ropeInvFreq(2·P_axis, base) on x then y (2-D axial RoPE);
  * heading pairs: F[heading, j] = 1 (DRoPE's uniform identity scalar, paper §III); leftover pairs: 0 (NoPE).
  */
 export function dropeFrequencies(options: DRoPEAngleOptions): Tensor {
@@ -170,7 +171,7 @@ function checkAgents(agents: Tensor, op: string, arg = 'agents'): void {
 }
 
 /**
- * DRoPE angle table φ = agents · F (spec §0.1, §6.2): agents [N, 3] or [B, N, 3] of (x, y, heading in radians) →
+ * DRoPE angle table φ = agents · F (the multi-axis table): agents [N, 3] or [B, N, 3] of (x, y, heading in radians) →
  * dimSplit [N, P] / [B, N, P] (shared by every head), headSplit [H, N, P] / [B, H, N, P]. Heading pairs hold θ_n
  * exactly (frequency 1), position pairs x·ω_k or y·ω_k, leftover pairs 0. Differentiable in the agents.
  */

@@ -1,5 +1,5 @@
 /**
- * positional/anchor.ts — AnchorAttention (Wang et al. 2025; spec §6): the worked mask rows, the mask rule as a
+ * positional/anchor.ts — AnchorAttention (Wang et al. 2025; haonan3/AnchorContext `train.py`): the worked mask rows, the mask rule as a
  * property and against the nn/ masks, flex packing (packWithAnchor) and flash packing cases, equivalence of the flex
  * mask with one anchor and the flash construction through real RoPE attention, and no cross-document gradient.
  */
@@ -34,7 +34,7 @@ function throwsValueError(fn: () => unknown, op: string, arg: string, type: new 
   assert.unreachable(`${op} did not throw`);
 }
 
-test('spec §6 (4.1): doc ids [0,1,1,1,2,2,3] — row 5 sees {0,4,5}, row 0 sees {0}, every row as worked out', () => {
+test('anchor mask (AnchorContext `anchor_attn_mod`): doc ids [0,1,1,1,2,2,3] — row 5 sees {0,4,5}, row 0 sees {0}, every row as worked out', () => {
   const mask = anchorAttentionMask([0, 1, 1, 1, 2, 2, 3]);
   assertShape(mask.shape, [7, 7]);
   assert.is(mask.dtype, 'float32');
@@ -94,7 +94,7 @@ test('packWithAnchor: strips each leading BOS, one anchor at index 0 with doc id
   const docs = [[BOS, 5, 6, 7], [BOS, 8, 9], [BOS, 10]];
   const full = packWithAnchor(docs, { windowLength: 100, anchorToken: BOS });
   assert.equal(full.tokens, [1, 5, 6, 7, 8, 9, 10]);
-  assert.equal(full.docIds, [0, 1, 1, 1, 2, 2, 3]); // the spec's worked ids
+  assert.equal(full.docIds, [0, 1, 1, 1, 2, 2, 3]); // the ids of the worked mask above
   assert.equal(Array.from(full.positions), [0, 1, 2, 3, 4, 5, 6]);
   assert.instance(full.positions, Float64Array);
   assert.equal(visible(anchorAttentionMask(full.docIds), 5), [0, 4, 5]);

@@ -1,7 +1,7 @@
 /**
- * The RoPE base bound (Men et al. 2024; specs/language.md §4): the long-term decay B_m = Σ cos(m·θ_i) and its
- * symmetries, the spec's toy values and existing-base first negatives, the island at L = 131072, the fast scanner
- * against the plain loop, both grid scans against a brute-force scan of every grid point, the spec's table for
+ * The RoPE base bound (Men et al. 2024; docs/notes/base-bound.md): the long-term decay B_m = Σ cos(m·θ_i) and its
+ * symmetries, the toy values and existing-base first negatives, the island at L = 131072, the fast scanner
+ * against the plain loop, both grid scans against a brute-force scan of every grid point, the computed table for
  * L = 1k…8k (the rows to 128k are checked by `scripts/base-bound.ts --table`), the typed errors, and the analysis
  * helpers (wavelengths, decay curve).
  */
@@ -22,7 +22,7 @@ function naiveM0(base: number, dim: number, limit: number): number {
   return Infinity;
 }
 
-/** Every grid point evaluated from m = 0 (spec §4 (2)); NaN when the first-hit scan passes top. */
+/** Every grid point evaluated from m = 0 (m0(b) by the definition, no skipping); NaN when the first-hit scan passes top. */
 function bruteMinimalBase(L: number, dim: number, method: BaseBoundMethod, start: number, top: number, ratio: number): number {
   if (method === 'first-hit') {
     for (let k = 0; ; k++) {
@@ -55,7 +55,7 @@ function throwsValueError(f: () => unknown, arg: string, label: string): void {
 const logUniform = (lo: number, hi: number): fc.Arbitrary<number> =>
   fc.double({ min: Math.log(lo), max: Math.log(hi), noNaN: true }).map((x) => Math.exp(x));
 
-test('B_0 = d/2, |B_m| ≤ d/2, B is even in m (spec §4 (4) 1)', () => {
+test('B_0 = d/2, |B_m| ≤ d/2, B is even in m (B_0 = Σ cos 0; |cos| ≤ 1; cos is even)', () => {
   fc.assert(
     fc.property(fc.constantFrom(2, 4, 8, 16, 64, 128), logUniform(1.01, 1e9), fc.integer({ min: -1e6, max: 1e6 }), (dim, base, m) => {
       const theta = ropeInvFreq(dim, base);
@@ -68,7 +68,7 @@ test('B_0 = d/2, |B_m| ≤ d/2, B is even in m (spec §4 (4) 1)', () => {
   );
 });
 
-test('toy d = 8, base 1e4: B_0…B_5 and the first negative at m = 91 (spec §4 (4) 2)', () => {
+test('toy d = 8, base 1e4: B_0…B_5 and the first negative at m = 91', () => {
   const theta = ropeInvFreq(8, 1e4);
   assertClose(
     [0, 1, 2, 3, 4, 5].map((m) => longTermDecay(m, theta)),
@@ -80,14 +80,14 @@ test('toy d = 8, base 1e4: B_0…B_5 and the first negative at m = 91 (spec §4 
   assert.is(firstNegativeDistance(1e4, 8), 91);
 });
 
-test('existing bases at d = 128: m0(1e4) = 1707, m0(5e5) = 18438, m0(1e6) = 27115 (spec §4 (4) 4)', () => {
+test('existing bases at d = 128: m0(1e4) = 1707, m0(5e5) = 18438, m0(1e6) = 27115', () => {
   assert.is(firstNegativeDistance(1e4, 128), 1707);
   assert.is(firstNegativeDistance(5e5, 128), 18438);
   assert.is(firstNegativeDistance(1e6, 128), 27115);
   assert.is(naiveM0(1e4, 128, 2000), 1707);
 });
 
-test('islands at L = 131072: 4.870e6 is feasible, 0.999× and 1.001× are not (spec §4 (4) 5)', () => {
+test('islands at L = 131072: 4.870e6 is feasible, 0.999× and 1.001× are not (the feasible set is not an interval)', () => {
   const b = 4.87e6;
   assert.ok(firstNegativeDistance(b, 128) > 131072);
   assert.is(firstNegativeDistance(0.999 * b, 128), 97844);
@@ -103,7 +103,7 @@ test('firstNegativeDistance equals the plain loop; limit bounds the scan (Infini
   );
   assert.is(firstNegativeDistance(1e4, 128, { limit: 1707 }), 1707);
   assert.is(firstNegativeDistance(1e4, 128, { limit: 1706 }), Infinity);
-  assert.is(firstNegativeDistance(1e10, 128, { limit: 1 << 20 }), Infinity); // spec: m0(1e10) > 2^20
+  assert.is(firstNegativeDistance(1e10, 128, { limit: 1 << 20 }), Infinity); // the robust scan's default top is feasible up to 2^20
 });
 
 test('both scans equal a brute-force scan of every grid point (islands included)', () => {
@@ -125,7 +125,7 @@ test('both scans equal a brute-force scan of every grid point (islands included)
   );
 });
 
-// spec §4 (5), d = 128: [L, first-hit b (ρ = 1.002 from 1e3), m0 at it, robust b (ρ = 1.005 from 1e10)]
+// computed (docs/notes/base-bound.md), d = 128: [L, first-hit b (ρ = 1.002 from 1e3), m0 at it, robust b (ρ = 1.005 from 1e10)]
 const TABLE: ReadonlyArray<readonly [number, number, number, number]> = [
   [1024, 4.3e3, 1077, 6.043e3],
   [2048, 1.161e4, 2051, 2.277e4],
@@ -133,7 +133,7 @@ const TABLE: ReadonlyArray<readonly [number, number, number, number]> = [
   [8192, 8.39e4, 8592, 3.948e5],
 ];
 
-test('spec table L = 1k…8k at d = 128 within 0.5%; m0(b) > L and m0(b/ρ) ≤ L on the grid (spec §4 (4) 3, (5))', () => {
+test('table L = 1k…8k at d = 128 within 0.5%; m0(b) > L and m0(b/ρ) ≤ L on the grid', () => {
   for (const [L, first, m0First, robust] of TABLE) {
     const bf = minimalBase(L, 128, { method: 'first-hit' });
     const br = minimalBase(L, 128, { method: 'robust' });

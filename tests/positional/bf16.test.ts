@@ -1,5 +1,5 @@
 /**
- * bfloat16 emulation (AnchorAttention, Wang et al. 2025, §3; spec §6): positional/bf16.ts `toBFloat16` — exact values,
+ * bfloat16 emulation (AnchorAttention, Wang et al. 2025, §3): positional/bf16.ts `toBFloat16` — exact values,
  * ties to even, NaN/±∞, overflow at the top, subnormals, and a brute-force nearest-neighbour property on float32 bit
  * patterns — and applyRotary's `precision` option: shifting every position by t leaves ⟨R(m)q, R(n)k⟩ unchanged to
  * < 1e-9 in float64 (positions ≤ 2^20), while bf16 moves it by ≥ 1e-3 (fixed seed) and float32 sits in between.
@@ -157,7 +157,7 @@ function unitRows(g: Generator, N: number, d: number): Tensor {
 
 test('float64: shifting all positions by t changes ⟨R(m)q, R(n)k⟩ by < 1e-9 (positions ≤ 2^20, d = 128, unit q, k)', () => {
   // Rounding m·θ_i (θ_0 = 1, m ≤ 2^20) costs ≤ 2^-33 rad per angle, so four angles bound the change by
-  // ≈ 4.7e-10·‖q‖‖k‖; with unit vectors that is the spec's absolute 1e-9 (N(0,1) vectors in d = 128 reach ~1e-9 itself).
+  // ≈ 4.7e-10·‖q‖‖k‖; with unit vectors that is under the absolute 1e-9 asserted here (N(0,1) vectors in d = 128 reach ~1e-9 itself).
   const invFreq = ropeInvFreq(128);
   const P = 2 ** 20;
   fc.assert(

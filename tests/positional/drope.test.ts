@@ -1,8 +1,8 @@
 /**
- * DRoPE (positional/drope.ts) against multiaxis spec §6: angle tables of both integrations (dimSplit, headSplit),
- * the §6.4 properties for both modes (global heading offset, 2π periodicity of one agent's heading, joint and
+ * DRoPE (positional/drope.ts; Zhao et al. 2025; docs/notes/drope.md): angle tables of both integrations (dimSplit,
+ * headSplit), the heading properties for both modes (global heading offset, 2π periodicity of one agent's heading, joint and
  * per-axis translation of (x, y)), the contrast test (plain multi-frequency RoPE on headings breaks 2π), norm
- * preservation, the §6.5 worked example, GQA kv tables, gradcheck through encodeQK, and errors.
+ * preservation, the worked example of docs/notes/drope.md, GQA kv tables, gradcheck through encodeQK, and errors.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -171,7 +171,7 @@ test('DRoPE rotates q and k only (no value rotation, no logit factor); angles br
   assertShape(enc.angles(randAgents(g, [4])).shape, [4, 4]);
 });
 
-// ── spec §6.4 properties, both modes ──
+// ── heading and translation properties, both modes ──
 
 test('property: adding the same angle to every heading leaves every score unchanged', () => {
   fc.assert(
@@ -252,9 +252,9 @@ test('property: rotation preserves the norm of every q and k row (layouts, modes
   );
 });
 
-// ── spec §6.5 worked example ──
+// ── worked example (docs/notes/drope.md) ──
 
-// q, k = numpy.random.default_rng(2).standard_normal((2, 8)) — reproduces every §6.5 number with the interleaved layout
+// q, k = numpy.random.default_rng(2).standard_normal((2, 8)) — reproduces every number of the worked example with the interleaved layout
 const Q65 = [0.18905338179353307, -0.5227484414807474, -0.41306354339189344, -2.4414673826398556, 1.799707382720902, 1.1441658720372287, -0.32542283686782436, 0.7738065867276614];
 const K65 = [0.28121066979764925, -0.5538228364240524, 0.9775674511260357, -0.31055654665915255, -0.3288239040579627, -0.7921467553588982, 0.45495807124085547, -0.09919805171738795];
 
@@ -264,12 +264,12 @@ function pairScore(enc: PositionalEncoding, q: number[], k: number[], hq: number
   return scores(enc, new Tensor(Float64Array.from(q), [1, 1, 1, d]), new Tensor(Float64Array.from(k), [1, 1, 1, d]), at(hq), at(hk)).item();
 }
 
-test('worked example §6.5: d = 8 heading block, θ = 0.3 vs 1.2, and the plain-RoPE contrast', () => {
+test('worked example: d = 8 heading block, θ = 0.3 vs 1.2, and the plain-RoPE contrast', () => {
   const enc = new DRoPE({ mode: 'dimSplit', headDim: 8, positionPairs: 0, headingPairs: 4, layout: 'interleaved' });
   for (const [hq, hk] of [[0.3, 1.2], [0.3 + TWO_PI, 1.2], [0.8, 1.7]] as const) {
     assertClose([pairScore(enc, Q65, K65, hq, hk)], [-1.5683600467061902], { rtol: 1e-12, atol: 0 }, `DRoPE s(${hq}, ${hk})`);
   }
-  assertClose([pairScore(enc, Q65, K65, 0.3, 1.2)], [-1.56836], { rtol: 0, atol: 5e-7 }, 'spec digits');
+  assertClose([pairScore(enc, Q65, K65, 0.3, 1.2)], [-1.56836], { rtol: 0, atol: 5e-7 }, 'six digits');
   // plain RoPE, ω = [1, 0.1, 0.01, 0.001] on the heading axis
   const plain = new MultiAxisRoPE(allocateFrequencies([2, 2, 2, 2], [1, 0.1, 0.01, 0.001], 3), { layout: 'interleaved' });
   assertClose([pairScore(plain, Q65, K65, 0.3, 1.2)], [-1.406341], { rtol: 0, atol: 5e-7 }, 'plain s(0.3, 1.2)');

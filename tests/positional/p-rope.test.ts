@@ -1,5 +1,5 @@
 /**
- * p-RoPE (positional/p-rope.ts) against spec §3: the HF "proportional" table (worked values, the ⌊p·h/2⌋ rule,
+ * p-RoPE (positional/p-rope.ts; Barbero et al. 2025) against HF `_compute_proportional_rope_parameters`: the HF "proportional" table (worked values, the ⌊p·h/2⌋ rule,
  * factor), p = 1 ⇒ RoPE bit for bit, p = 0 ⇒ identity, kept pairs bit-identical to RoPE, dropped pairs contribute
  * position-independent terms to ⟨q̃_m, k̃_n⟩, relative invariance on the whole vector, norm preservation, errors.
  */
@@ -35,7 +35,7 @@ function droppedChannels(d: number, k: number, layout: PairLayout): number[] {
   return out;
 }
 
-test('pRopeInvFreq: worked values (spec §3, base 1e4, h = 8) and the partial-rotary contrast', () => {
+test('pRopeInvFreq: worked values (base 1e4, h = 8: keep ⌊p·4⌋ of θ = 1, 0.1, 0.01, 0.001) and the partial-rotary contrast', () => {
   assertClose(pRopeInvFreq(8, 0.5), [1, 0.1, 0, 0], { rtol: 1e-15, atol: 0 });
   assertClose(pRopeInvFreq(8, 0.25), [1, 0, 0, 0], { rtol: 1e-15, atol: 0 });
   assertClose(pRopeInvFreq(8, 0.75), [1, 0.1, 0.01, 0], { rtol: 1e-15, atol: 0 });

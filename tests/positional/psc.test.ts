@@ -1,5 +1,5 @@
 /**
- * PSC (positional/psc.ts) against spec §5 and WNQzhu/PSC `Phase`: zero init ⇒ the base method bit for bit (RoPE,
+ * PSC (positional/psc.ts; Zhu et al. 2024) against WNQzhu/PSC `PSC_code/lora_llama.py` (`Phase`): zero init ⇒ the base method bit for bit (RoPE,
  * PI, a YaRN-like table with attention factor, p-RoPE; float64 and float32; grouped-query keys), c ∈ (0.5, 1.5)
  * for any weights, relative invariance with trained-looking weights, the worked toy, the init (U = 0,
  * D ~ U(−1/h, 1/h)), gradcheck of the gate in x, U and D, gradients reaching the module's parameters, errors.
@@ -84,7 +84,7 @@ test('c(x) ∈ [0.5, 1.5] for any weights, strictly inside while the tanh argume
   );
 });
 
-test('worked toy (spec §5): h = 2, U = D = I, x = (1, −1) → c = (1.311856, 0.868680)', () => {
+test('worked toy: h = 2, U = D = I, x = (1, −1) → c = 1 + ½·tanh(SiLU(x)) = (1.311856, 0.868680)', () => {
   const I = tensor([1, 0, 0, 1], [1, 2, 2], { dtype: 'float64' });
   const x = tensor([1, -1], [1, 1, 1, 2], { dtype: 'float64' });
   assertClose(pscCoefficient(x, I, I).data, [1.311856, 0.86868], { atol: 1e-6, rtol: 0 }, 'c');

@@ -1,7 +1,8 @@
 /**
  * The RoPE scaling family (PI, NTK, dynamic NTK, YaRN, Llama-3, LongRoPE) and fromHFConfig: every case of
  * tests/fixtures/rope_scaling.json (HF transformers' own numbers) in both config formats, identity reductions, the
- * worked numbers of specs/language.md §2a–2f, ordering and ramp properties, relative-position invariance with each
+ * worked numbers of each rule on small tables (computed from the formulas in HF `modeling_rope_utils.py` and the
+ * papers cited in positional/{pi,ntk,yarn,llama3,longrope}.ts), ordering and ramp properties, relative-position invariance with each
  * scaled table, DynamicNTKRoPE's update rule, and the errors for bad configs.
  */
 import { readFileSync } from 'node:fs';
@@ -94,7 +95,7 @@ test('identity reductions: factor 1 (PI, NTK, YaRN, Llama-3), dynamic within the
   assertClose([grown[1]! ** -4], [1e4 * 2 ** (8 / 6)], { rtol: 1e-12 }, 'dynamic factor 1 at 2L');
 });
 
-test('§2a PI and §2b NTK-aware worked numbers (d=8, s=4)', () => {
+test('PI (Chen et al. 2023) and NTK-aware (bloc97; YaRN §3.1) worked numbers (d=8, s=4)', () => {
   assertClose(piInvFreq(ropeInvFreq(8), 4), [0.25, 0.025, 0.0025, 0.00025], { rtol: 1e-14 }, 'PI');
   const ntk = ntkInvFreq({ dim: 8, base: 1e4, factor: 4 });
   assertClose([ntk[1]! ** -4], [63496.0421], { rtol: 1e-9 }, "NTK base'");
@@ -103,14 +104,14 @@ test('§2a PI and §2b NTK-aware worked numbers (d=8, s=4)', () => {
   assert.is(ntk[0], 1, 'fastest pair kept');
 });
 
-test('§2c dynamic NTK worked numbers (d=8, s=4, L=2048, ℓ=4096)', () => {
+test('dynamic NTK (HF _compute_dynamic_ntk_parameters) worked numbers (d=8, s=4, L=2048, ℓ=4096)', () => {
   const dyn = dynamicNtkInvFreq({ dim: 8, base: 1e4, factor: 4, maxPositions: 2048, seqLen: 4096 });
   assertClose([dyn[1]! ** -4], [85498.7973], { rtol: 1e-9 }, "dynamic base'");
   assertClose(dyn, [1, 0.0584804, 0.00342, 0.0002], { rtol: 0, atol: 5e-8 }, 'dynamic inv_freq (7 decimals)');
   assertClose([dyn[3]!], [0.001 / 5], { rtol: 1e-14 }, 'slowest pair divided by s·ℓ/L − (s − 1) = 5');
 });
 
-test('§2d YaRN worked numbers: d=8 toy (truncate true and false), Llama-2-like and DeepSeek ranges, mscale', () => {
+test('YaRN (Peng et al. 2023; HF _compute_yarn_parameters) worked numbers: d=8 toy (truncate true and false), Llama-2-like and DeepSeek ranges, mscale', () => {
   const toy: YarnOptions = { dim: 8, base: 1e4, factor: 4, originalMaxPositions: 2048, betaFast: 32, betaSlow: 1 };
   const raw = yarnRamp({ ...toy, truncate: false });
   assertClose([raw.low, raw.high], [1.008, 2.51315], { rtol: 2e-6 }, 'corr_dim(32), corr_dim(1)');
@@ -146,7 +147,7 @@ test('§2d YaRN worked numbers: d=8 toy (truncate true and false), Llama-2-like 
   assert.is(yarnAttentionFactor({ factor: 40, attentionFactor: 0.5, mscale: 1, mscaleAllDim: 2 }), 0.5, 'explicit factor wins');
 });
 
-test('§2e Llama-3: toy bands and the real Llama 3.1 bands (kept 0–28, smoothed 29–34, divided 35–63)', () => {
+test('Llama-3 (HF _compute_llama3_parameters): toy bands and the real Llama 3.1 bands (kept 0–28, smoothed 29–34, divided 35–63)', () => {
   const toy = llama3InvFreq({ dim: 8, base: 1e4, factor: 4, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 64 });
   assertClose(toy, [1, 0.0254648, 0.0025, 0.00025], { rtol: 2e-6 }, 'toy');
   const theta = ropeInvFreq(128, 5e5);
@@ -159,7 +160,7 @@ test('§2e Llama-3: toy bands and the real Llama 3.1 bands (kept 0–28, smoothe
   assertClose([theta[29]!, real[29]!], [2.616099e-3, 2.166571e-3], { rtol: 5e-7 }, 'pair 29');
 });
 
-test('§2f LongRoPE: short up to L, long from exactly L + 1, attention factor √(17/12) for s = 32, L = 4096', () => {
+test('LongRoPE (HF _compute_longrope_parameters): short up to L, long from exactly L + 1, attention factor √(17/12) for s = 32, L = 4096', () => {
   const dim = 8;
   const shortFactor = [1, 1.5, 2, 2.5];
   const longFactor = [1, 3, 5, 7];
@@ -174,7 +175,7 @@ test('§2f LongRoPE: short up to L, long from exactly L + 1, attention factor �
   assert.equal(at(131072), long);
   const af = longRopeAttentionFactor({ factor: 131072 / 4096, originalMaxPositions: 4096 });
   assertClose([af], [Math.sqrt(17 / 12)], { rtol: 1e-15 }, 'Phi-3 factor');
-  assertClose([af], [1.1902381], { rtol: 1e-7 }, 'spec value');
+  assertClose([af], [1.1902381], { rtol: 1e-7 }, '√(1 + ln 32 / ln 4096)');
 });
 
 test('properties: θ/s ≤ θ′ ≤ θ for YaRN and Llama-3, YaRN ramp non-decreasing in [0, 1] with exact end regimes', () => {
