@@ -21,7 +21,7 @@ export {
   pow, reciprocal, relu, rsqrt, sigmoid, silu, sin, softplus, sqrt, square, sub, tanh, where,
   type DropoutOptions, type GeluApproximation,
 } from './ops/elementwise.js';
-export { argmax, argmin, logsumexp, max, mean, min, sum, variance, type Axes, type VarOptions } from './ops/reduce.js';
+export { argmax, argmin, cumsum, logsumexp, max, mean, min, sum, variance, type Axes, type CumsumOptions, type VarOptions } from './ops/reduce.js';
 export { logSoftmax, softmax } from './ops/softmax.js';
 export { matmul, type MatmulOptions } from './ops/matmul.js';
 export {

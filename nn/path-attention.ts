@@ -18,13 +18,10 @@
  */
 import {
   defaultGenerator,
-  DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, concat, defineOp, describeValue, expectInteger, expectNumber,
-  expectOptions, expectTensor, eye, fmtShape, matmul, narrow, noGrad, pad, rand, sum, tril, zeros, type DType, type TypedArray,
+  DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, concat, cumsum, defineOp, describeValue, expectInteger, expectNumber,
+  expectOptions, expectTensor, eye, fmtShape, matmul, narrow, noGrad, pad, rand, sum, tril, unitLowerInverse, zeros, type DType, type TypedArray,
 } from '../core/index.js';
 import { expectSequence, expectSize, expectWeight, optionalBoolean, optionalDType, optionalGenerator } from './checks.js';
-import { allocate } from '../core/dtype.js';
-import { gemm } from '../core/kernels/matmul.js';
-import { unitLowerInverse } from '../core/ops/triangular.js';
 import { KVCache } from './kv-cache.js';
 import { Linear } from './linear.js';
 import { RMSNorm } from './norm.js';
@@ -127,7 +124,7 @@ function scaledSoftmaxLast(scores: Tensor, scale: number): Tensor {
 // ── blockwise UT/WY form (the one used) ──
 
 /**
- * Blockwise PaTH attention (fla `naive_path_attn`; spec §11 steps 1–4). Per chunk of BT tokens with rows W, K, Q, B = diag(β):
+ * Blockwise PaTH attention (fla `fla/ops/path_attn/naive.py::naive_path_attn`, its four steps below). Per chunk of BT tokens with rows W, K, Q, B = diag(β):
  *   T = (I + strictLower(B W Wᵀ))⁻¹                         UT transform: H_b⋯H_a = I − Wᵀ T B W = P (chunk product)
  *   A_local = tril(Q Kᵀ) − tril(Q Wᵀ) · T · strictLower(B W Kᵀ)   scores inside the chunk (diagonal included)
  *   q̂ = Q − tril(Q Wᵀ) T B W,  k̂ = K − (T strictLower(B W Kᵀ))ᵀ W   queries to the chunk start, keys to its end
@@ -169,7 +166,7 @@ export function pathAttention(q: Tensor, k: Tensor, v: Tensor, w: Tensor, beta: 
   }
 
   // 4. G_i − G_j (before the scale, as fla), causal softmax of the scaled logits, values
-  const cum = gate === null ? null : padT(cumsumLastAxis(gate).unsqueeze(-1)).reshape([B, H, G, Tp]); // G = cumsum(g)
+  const cum = gate === null ? null : padT(cumsum(gate, -1).unsqueeze(-1)).reshape([B, H, G, Tp]); // G = cumsum(g)
   let out = blockCausalAttention(blocks, padT(v), cum, { N: B * H * G, G, n, BT, scale }); // [B, H, G, Tp, dv]
   if (Tp !== T) out = narrow(out, 3, 0, T);
   return out.reshape([B, HQ, T, dv]);
@@ -185,8 +182,8 @@ interface BlockLayout {
 }
 
 interface SoftmaxSaved {
-  /** Probabilities, per matrix and query chunk c a [BT, (c + 1)·BT] row block. */
-  P: TypedArray;
+  /** Probabilities per query chunk c: P[c] is [N / G, G·BT, (c + 1)·BT] (rows (g, r) of every kv matrix). */
+  P: Tensor[];
   out: TypedArray;
 }
 
@@ -195,81 +192,93 @@ interface SoftmaxSaved {
  * blocks (block (c, c′) is blocks[c − c′] at index c′), a row block per query chunk that only visits key chunks
  * c′ ≤ c, so neither the [T, T] logits nor the masked half are ever built. Backward as in FlashAttention
  * (Dao et al. 2022, appendix B.2): dV = Pᵀ dO, dP = dO vᵀ, dS = scale·P ⊙ (dP − rowsum(dO ⊙ O)), dG_i += Σ_j dS_ij,
- * dG_j −= Σ_i dS_ij. blocks[s]: [..., n − s, BT, BT]; v: [N / G, n·BT, dv]; cum: [N, n·BT] or null → [..., n·BT, dv].
+ * dG_j −= Σ_i dS_ij. The products are batched matmuls per query chunk, the G query heads of a kv head stacked as rows
+ * [G·BT, width] so that one product covers them. blocks[s]: [..., n − s, BT, BT]; v: [N / G, n·BT, dv];
+ * cum: [N, n·BT] or null → [..., n·BT, dv].
  */
 function blockCausalAttention(blocks: readonly Tensor[], v: Tensor, cum: Tensor | null, layout: BlockLayout): Tensor {
   const { N, G, n, BT, scale } = layout;
   const Tp = n * BT;
   const dv = v.shape[v.ndim - 1]!;
   const bb = BT * BT;
-  const pSize = (bb * n * (n + 1)) / 2; // saved probabilities per matrix
-  const rowBlock = (c: number): number => (bb * c * (c + 1)) / 2; // offset of chunk c's rows in P
-  const S = new Float64Array(BT * Tp);
+  const KV = N / G; // kv matrices
+  const rows = G * BT; // query rows of one kv matrix in a chunk
+  const vKV = v.reshape([KV, Tp, dv]);
+  const vPrefix = (width: number): Tensor => narrow(vKV, 1, 0, width); // keys 0 … width − 1   [KV, width, dv]
+  const S = new Float64Array(Tp); // one row of logits, softmax in float64 whatever the dtype
   const op = defineOp<SoftmaxSaved>({
     name: 'pathAttention.softmax',
     forward: (...inputs) => {
       const dtype = inputs[0]!.dtype;
-      const P = allocate(dtype, N * pSize);
-      const out = allocate(dtype, N * Tp * dv);
-      for (let m = 0; m < N; m++) {
-        const vOff = Math.floor(m / G) * Tp * dv;
-        for (let c = 0; c < n; c++) {
-          const width = (c + 1) * BT;
-          for (let cp = 0; cp <= c; cp++) {
-            const src = blocks[c - cp]!.data;
-            const base = (m * (n - c + cp) + cp) * bb;
-            for (let r = 0; r < BT; r++) for (let j = 0; j < BT; j++) S[r * width + cp * BT + j] = src[base + r * BT + j]!;
-          }
-          const pOff = m * pSize + rowBlock(c);
+      const P: Tensor[] = [];
+      const out = zeros([N * Tp * dv], { dtype }).data;
+      for (let c = 0; c < n; c++) {
+        const width = (c + 1) * BT;
+        const pc = zeros([KV, rows, width], { dtype });
+        for (let m = 0; m < N; m++) {
           for (let r = 0; r < BT; r++) {
+            for (let cp = 0; cp <= c; cp++) {
+              const src = blocks[c - cp]!.data;
+              const base = (m * (n - c + cp) + cp) * bb + r * BT;
+              for (let j = 0; j < BT; j++) S[cp * BT + j] = src[base + j]!;
+            }
             const i = c * BT + r; // global query index: sees key columns 0 … i
             if (cum !== null) {
               const gi = cum.data[m * Tp + i]!;
-              for (let j = 0; j <= i; j++) S[r * width + j] += gi - cum.data[m * Tp + j]!; // s_ij + G_i − G_j
+              for (let j = 0; j <= i; j++) S[j] += gi - cum.data[m * Tp + j]!; // s_ij + G_i − G_j
             }
-            scaledSoftmaxRow(S, r * width, i + 1, scale);
-            const row = pOff + r * width;
-            for (let j = 0; j <= i; j++) P[row + j] = S[r * width + j]!;
-            for (let j = i + 1; j < width; j++) P[row + j] = 0;
+            scaledSoftmaxRow(S, 0, i + 1, scale);
+            const row = (m * BT + r) * width; // m = kv·G + g: row (g, r) of kv matrix kv
+            for (let j = 0; j <= i; j++) pc.data[row + j] = S[j]!; // columns j > i stay 0
           }
-          gemm(BT, dv, width, P, pOff, false, v.data, vOff, false, out, (m * Tp + c * BT) * dv, false);
         }
+        const oc = matmul(pc, vPrefix(width)).data; // [KV, G·BT, dv]
+        for (let m = 0; m < N; m++) out.set(oc.subarray(m * BT * dv, (m + 1) * BT * dv), (m * Tp + c * BT) * dv);
+        P.push(pc);
       }
       return { output: new Tensor(out, [...blocks[0]!.shape.slice(0, -3), Tp, dv]), saved: { P, out } };
     },
     backward: (g, { P, out }, needs) => {
-      const dBlocks = blocks.map((b) => allocate(b.dtype, b.size));
-      const dV = allocate(v.dtype, v.size);
-      const dCum = cum === null ? null : allocate(cum.dtype, cum.size);
+      const dBlocks = blocks.map((b) => zeros([b.size], { dtype: b.dtype }).data);
+      const dV = zeros([v.size], { dtype: v.dtype }).data;
+      const dCum = cum === null ? null : zeros([cum.size], { dtype: cum.dtype }).data;
       const delta = new Float64Array(BT);
-      for (let m = 0; m < N; m++) {
-        const vOff = Math.floor(m / G) * Tp * dv;
-        for (let c = 0; c < n; c++) {
-          const width = (c + 1) * BT;
-          const pOff = m * pSize + rowBlock(c);
+      for (let c = 0; c < n; c++) {
+        const width = (c + 1) * BT;
+        const pc = P[c]!;
+        const gc = zeros([KV, rows, dv], { dtype: g.dtype });
+        for (let m = 0; m < N; m++) gc.data.set(g.data.subarray((m * Tp + c * BT) * dv, (m * Tp + c * BT + BT) * dv), m * BT * dv);
+        const dVc = matmul(pc, gc, { transposeA: true }).data; // Pᵀ dO   [KV, width, dv]
+        for (let kv = 0; kv < KV; kv++) {
+          const to = kv * Tp * dv;
+          const from = kv * width * dv;
+          for (let e = 0; e < width * dv; e++) dV[to + e] += dVc[from + e]!;
+        }
+        const dP = matmul(gc, vPrefix(width), { transposeB: true }).data; // dO vᵀ   [KV, G·BT, width]
+        for (let m = 0; m < N; m++) {
           const gOff = (m * Tp + c * BT) * dv;
           for (let r = 0; r < BT; r++) {
             let dot = 0;
             for (let e = 0; e < dv; e++) dot += g.data[gOff + r * dv + e]! * out[gOff + r * dv + e]!;
             delta[r] = dot; // rowsum(dO ⊙ O) = rowsum(dP ⊙ P)
           }
-          gemm(width, dv, BT, P, pOff, true, g.data, gOff, false, dV, vOff, true); // dV += Pᵀ dO
-          gemm(BT, width, dv, g.data, gOff, false, v.data, vOff, true, S, 0, false); // dP = dO vᵀ
           for (let r = 0; r < BT; r++) {
             const i = c * BT + r;
+            const row = (m * BT + r) * width;
             let rowSum = 0;
-            for (let j = 0; j < width; j++) {
-              const ds = j <= i ? scale * P[pOff + r * width + j]! * (S[r * width + j]! - delta[r]!) : 0;
-              S[r * width + j] = ds;
+            for (let j = 0; j <= i; j++) {
+              const ds = scale * pc.data[row + j]! * (dP[row + j]! - delta[r]!);
+              S[j] = ds;
               rowSum += ds;
               if (dCum !== null) dCum[m * Tp + j] -= ds;
             }
+            for (let j = i + 1; j < width; j++) S[j] = 0;
             if (dCum !== null) dCum[m * Tp + i] += rowSum;
-          }
-          for (let cp = 0; cp <= c; cp++) {
-            const dst = dBlocks[c - cp]!;
-            const base = (m * (n - c + cp) + cp) * bb;
-            for (let r = 0; r < BT; r++) for (let j = 0; j < BT; j++) dst[base + r * BT + j] = S[r * width + cp * BT + j]!;
+            for (let cp = 0; cp <= c; cp++) {
+              const dst = dBlocks[c - cp]!;
+              const base = (m * (n - c + cp) + cp) * bb + r * BT;
+              for (let j = 0; j < BT; j++) dst[base + j] = S[cp * BT + j]!;
+            }
           }
         }
       }
@@ -282,33 +291,13 @@ function blockCausalAttention(blocks: readonly Tensor[], v: Tensor, cum: Tensor 
   return op(...blocks, v, ...(cum === null ? [] : [cum]));
 }
 
-/** Prefix sums along the last axis, G_t = Σ_{s≤t} g_s; backward: suffix sums of the gradient. */
-const cumsumLastAxis = defineOp<null>({
-  name: 'pathAttention.cumsum',
-  forward: (x) => ({ output: scanLast(x, false), saved: null }),
-  backward: (g) => [scanLast(g, true)],
-});
-
-function scanLast(x: Tensor, reverse: boolean): Tensor {
-  const T = x.shape[x.ndim - 1]!;
-  const out = x.data.slice();
-  for (let r = 0; r < out.length; r += T) {
-    let acc = 0;
-    for (let t = 0; t < T; t++) {
-      const i = reverse ? r + T - 1 - t : r + t;
-      acc += out[i]!;
-      out[i] = acc;
-    }
-  }
-  return new Tensor(out, x.shape);
-}
-
 // ── direct definition (readable reference) ──
 
 /**
- * PaTH attention by its definition (spec §11 (2)): for each query i, walk j = i, i−1, …, 0 keeping the explicit d×d
- * product M = H_i H_{i−1} ⋯ H_{j+1} (M = I at j = i; then M ← M H_j, a rank-one update), s_ij = scale·(q_iᵀ M k_j +
- * G_i − G_j), softmax over j ≤ i. O(T²d²) per head, float64 throughout; no autograd. Same arguments as pathAttention.
+ * PaTH attention by its definition (Yang et al. 2025: s_ij = scale·q_iᵀ H_i H_{i−1} ⋯ H_{j+1} k_j, the header's
+ * formula): for each query i, walk j = i, i−1, …, 0 keeping the explicit d×d product M = H_i H_{i−1} ⋯ H_{j+1}
+ * (M = I at j = i; then M ← M H_j, a rank-one update), s_ij = scale·(q_iᵀ M k_j + G_i − G_j), softmax over j ≤ i.
+ * O(T²d²) per head, float64 throughout; no autograd. Same arguments as pathAttention.
  */
 export function pathAttentionDirect(q: Tensor, k: Tensor, v: Tensor, w: Tensor, beta: Tensor, options: PaTHOptions = {}): Tensor {
   const { B, HQ, H, G, T, d, dv, scale, gate } = checkInputs('pathAttentionDirect', q, k, v, w, beta, options);

@@ -48,10 +48,20 @@ export function sumToShape(g: TypedArray, gShape: Shape, target: Shape): TypedAr
   return stridedScatter(out, 0, gShape, broadcastStrides(target, gShape), g, true);
 }
 
-/** dst += src, elementwise (same length); returns dst. */
-export function addInto(dst: TypedArray, src: TypedArray): TypedArray {
-  for (let i = 0; i < dst.length; i++) dst[i] += src[i]!;
-  return dst;
+/**
+ * out[o, k, i] = Σ_{k′ ≤ k} x[o, k′, i] (or Σ_{k′ ≥ k} when `reverse`) for a buffer viewed as [outer, n, inner]:
+ * prefix sums along the middle axis, accumulated in float64 and rounded once per element into `out`.
+ */
+export function scanAxis(x: TypedArray, outer: number, n: number, inner: number, reverse: boolean, out: TypedArray): TypedArray {
+  const acc = new Float64Array(inner);
+  for (let o = 0; o < outer; o++) {
+    acc.fill(0);
+    for (let t = 0; t < n; t++) {
+      const base = (o * n + (reverse ? n - 1 - t : t)) * inner;
+      for (let i = 0; i < inner; i++) out[base + i] = acc[i] += x[base + i]!;
+    }
+  }
+  return out;
 }
 
 /** A new buffer a + b (same length, a's dtype). */

@@ -1,9 +1,12 @@
-/** Reductions over one or several axes, with keepDim. Composite ones (mean, var, logsumexp) reuse sum and max. */
+/**
+ * Reductions over one or several axes, with keepDim. Composite ones (mean, var, logsumexp) reuse sum and max.
+ * And the prefix sum `cumsum`, a reduction that keeps every partial result.
+ */
 import { expectBoolean, expectNumber, expectOptions, expectTensor } from '../args.js';
 import { record } from '../autograd.js';
 import { allocate } from '../dtype.js';
 import { ValueError } from '../errors.js';
-import { reduceAxis, splitAt, type ReduceKind } from '../kernels/reduce.js';
+import { reduceAxis, scanAxis, splitAt, type ReduceKind } from '../kernels/reduce.js';
 import { normAxes, normAxis } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { add, div, eq, exp, log, mul, square, sub } from './elementwise.js';
@@ -151,4 +154,26 @@ export function argmax(x: Tensor, axis?: number, keepDim = false): Tensor {
 /** Index of the first minimum along `axis` (of the flattened tensor if omitted), as float64; NaN wins. */
 export function argmin(x: Tensor, axis?: number, keepDim = false): Tensor {
   return argExtremum('argmin', x, axis, keepDim);
+}
+
+export interface CumsumOptions {
+  /** Sum from the end instead: out_t = Σ_{s ≥ t} x_s (default false). */
+  reverse?: boolean;
+}
+
+/**
+ * Prefix sums along one axis (torch.cumsum): out_t = Σ_{s ≤ t} x_s, or Σ_{s ≥ t} x_s with `reverse`; same shape as
+ * x, accumulated in float64. Backward: ∂L/∂x_s = Σ_{t ≥ s} g_t, the cumsum of g in the other direction — itself a
+ * cumsum, so second derivatives flow through. x [..., n, ...] → [..., n, ...].
+ * @example cumsum(tensor([1, 2, 3]), 0) // [1, 3, 6]; with { reverse: true }: [6, 5, 3]
+ */
+export function cumsum(x: Tensor, axis: number, options: CumsumOptions = {}): Tensor {
+  const op = 'cumsum';
+  expectTensor(op, 'x', x);
+  const ax = normAxis(axis, x.ndim, op);
+  const { reverse = false } = expectOptions(op, 'options', options, ['reverse']);
+  expectBoolean(op, 'options.reverse', reverse);
+  const [outer, n, inner] = splitAt(x.shape, ax);
+  const out = new Tensor(scanAxis(x.data, outer, n, inner, reverse, allocate(x.dtype, x.size)), x.shape);
+  return record(op, out, [x], (g) => [cumsum(g, ax, { reverse: !reverse })], { differentiableBackward: true, saved: [] });
 }

@@ -140,6 +140,7 @@ export const coreEntries: readonly Entry[] = [
   fn('argmax', () => [t(2, 3), 1, false], [X, A.axis('axis', { optional: true }), keepDim]),
   fn('argmin', () => [t(2, 3), 1, false], [X, A.axis('axis', { optional: true }), keepDim]),
   fn('softmax', () => [t(2, 3), -1], [X, A.axis('axis', { optional: true })]),
+  fn('cumsum', () => [t(2, 3), 1, { reverse: false }], [X, A.axis('axis'), A.options('options', { reverse: A.bool('reverse') })]),
   fn('logSoftmax', () => [t(2, 3), -1], [X, A.axis('axis', { optional: true })]),
 
   // linear algebra
