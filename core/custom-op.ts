@@ -1,4 +1,18 @@
-/** User-defined differentiable ops, in the manner of torch.autograd.Function, and functional gradients. */
+/**
+ * User-defined differentiable ops, in the manner of torch.autograd.Function, and functional gradients.
+ *
+ * `record` or `defineOp` — two ways to attach a backward rule:
+ *   - `record(op, out, inputs, backward, { saved, differentiableBackward })` (core/autograd.ts) is how the library's
+ *     own ops do it: the op computes `out` with whatever loops it likes, then records the rule right after. Use it
+ *     inside ropelab for an op with a hand-written rule (every op in core/ops, `applyRotary` in positional/rope.ts,
+ *     `cumsum`): it lets the op say which tensors the rule reads (`saved`, checked against later in-place writes;
+ *     `[]` for rules that read no values) and whether the rule is itself built from differentiable ops
+ *     (`differentiableBackward`, so second derivatives flow through it).
+ *   - `defineOp({ name, forward, backward })` (this file) is for users' custom ops: forward runs without a graph and
+ *     returns { output, saved }, every input is checked to be a Tensor under `name`, and the output is always a fresh
+ *     node. It saves nothing for in-place checks, so inside the library prefer `record`; a fused kernel whose
+ *     forward and backward share state may still use it (nn/path-attention.ts's block softmax).
+ */
 import { describeValue, expectBoolean, expectOptions, expectTensor } from './args.js';
 import { enableGrad, gradientsOf, isGradEnabled, noGrad, record } from './autograd.js';
 import { DTypeError, ShapeError } from './errors.js';

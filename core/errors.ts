@@ -76,14 +76,3 @@ export class GradcheckError extends Error implements ErrorInfo {
     this.element = at.element;
   }
 }
-
-/** Lazy check: the message thunk runs only on failure, so checks cost nothing on the happy path. */
-export function check(
-  cond: boolean,
-  ErrorClass: new (op: string, message: string, arg?: string) => Error,
-  op: string,
-  message: () => string,
-  arg?: string,
-): asserts cond {
-  if (!cond) throw new ErrorClass(op, message(), arg);
-}

@@ -3,6 +3,12 @@
  * by walking the module's own properties in declaration order: a `Parameter` is a parameter, a `Module` is a
  * child, an array of modules is a list of children named `name.0`, `name.1`, …; so `namedParameters()` gives
  * dotted, stable names (`blocks.0.attn.wq.weight`) that checkpoints use.
+ *
+ * Why it lives in core/ and not in nn/: positional/ sits below nn/ (core ← positional ← nn ← models), and its
+ * encodings are Modules — `PositionalEncoding`, the base of every encoding, extends Module so that learnable ones
+ * (LearnedAbsolute's table, PSC's projections) hold Parameters — so the class must be in the one layer positional/
+ * may import. Outside core/ it is imported one
+ * way, from core/index.ts (nn/ and models/ included); tests/layering.test.ts enforces that.
  */
 import { describeValue, expectBoolean, expectOptions, expectShape, expectTensor } from './args.js';
 import { DTYPES, isDType, type DType, type TypedArray } from './dtype.js';

@@ -63,14 +63,6 @@ export function checkedStridesOf(shape: Shape): number[] {
 }
 
 /**
- * A shape argument of the public function `op`: an array of non-negative integers whose product fits in one tensor
- * (`expectShape`); returns the element count.
- */
-export function checkShape(op: string, shape: Shape, arg = 'shape'): number {
-  return expectShape(op, arg, shape);
-}
-
-/**
  * NumPy broadcasting of two shapes: align from the right; sizes must match or be 1.
  * Throws `op: cannot broadcast a=[2,3] with b=[4,3] — dim -2 is 2 vs 4 (sizes must match or be 1)`.
  */

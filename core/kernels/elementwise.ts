@@ -9,7 +9,7 @@ import { DTypeError } from '../errors.js';
 
 export type UnaryFn = (x: number) => number;
 export type BinaryFn = (x: number, y: number) => number;
-export type TernaryFn = (c: number, x: number, y: number) => number;
+type TernaryFn = (c: number, x: number, y: number) => number;
 
 /**
  * A private copy of a self-contained loop `loop` (one that uses only its arguments and globals), with its own inline
@@ -102,22 +102,11 @@ function collapseBroadcast(outShape: Shape, operandShapes: readonly Shape[]): { 
   return { shape, strides };
 }
 
-export function mapUnary(f: UnaryFn, x: TypedArray, out: TypedArray): TypedArray {
-  return unaryLoop(f, x, out);
-}
-
-/** out[i] = f(a[i], b[i]) where a and b are broadcast to outShape. */
-export function mapBinary(f: BinaryFn, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, out: TypedArray, outShape: Shape): TypedArray {
-  if (out.length === 0) return out;
-  const { shape, strides } = collapseBroadcast(outShape, [aShape, bShape]);
-  return binaryLoop(f, a, b, out, shape, strides[0]!, strides[1]!);
-}
-
-export type UnaryKernel = (x: TypedArray, out: TypedArray) => TypedArray;
-export type DerivativeKernel = (g: TypedArray, x: TypedArray, y: TypedArray, out: TypedArray) => TypedArray;
+type UnaryKernel = (x: TypedArray, out: TypedArray) => TypedArray;
+type DerivativeKernel = (g: TypedArray, x: TypedArray, y: TypedArray, out: TypedArray) => TypedArray;
 export type BinaryKernel = (a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, out: TypedArray, outShape: Shape) => TypedArray;
 
-/** mapUnary for one fixed f, on its own compiled loop. */
+/** out[i] = f(x[i]) for one fixed f, on its own compiled loop. */
 export function unaryKernel(f: UnaryFn): UnaryKernel {
   const loop = specialize(unaryLoop);
   return (x, out) => loop(f, x, out);
@@ -129,7 +118,7 @@ export function derivativeKernel(dydx: BinaryFn): DerivativeKernel {
   return (g, x, y, out) => loop(dydx, g, x, y, out);
 }
 
-/** mapBinary for one fixed f, on its own compiled loop. */
+/** out = f(a, b) with a and b broadcast to outShape, for one fixed f, on its own compiled loop. */
 export function binaryKernel(f: BinaryFn): BinaryKernel {
   const loop = specialize(binaryLoop);
   return (a, aShape, b, bShape, out, outShape) => {

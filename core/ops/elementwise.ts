@@ -17,7 +17,7 @@ import { Tensor, type TensorLike } from '../tensor.js';
 // ── helpers ──
 
 /** A plain number becomes a rank-0 tensor of `like`'s dtype. */
-export function asTensor(x: TensorLike, like: Tensor | null, op: string, arg: string): Tensor {
+function asTensor(x: TensorLike, like: Tensor | null, op: string, arg: string): Tensor {
   if (x instanceof Tensor) return x;
   if (typeof x !== 'number') throw new DTypeError(op, `${arg} must be a Tensor or a number, got ${typeof x}`, arg);
   const dtype: DType = like === null ? 'float32' : like.dtype;

@@ -1,12 +1,12 @@
 /**
  * Broadcasting: the shape rule (core/shape.ts, broadcastShapes) and the elementwise kernels that walk broadcast
- * operands (core/kernels/elementwise.ts: mapUnary, mapBinary, mapTernary, forEachRow), against multi-index loops.
+ * operands (core/kernels/elementwise.ts: unaryKernel, binaryKernel, mapTernary, forEachRow), against multi-index loops.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { broadcastShapes, ShapeError } from '../../core/index.js';
-import { forEachRow, mapBinary, mapTernary, mapUnary } from '../../core/kernels/elementwise.js';
+import { binaryKernel, forEachRow, mapTernary, unaryKernel } from '../../core/kernels/elementwise.js';
 import { assertShape } from '../helpers/close.js';
 import { broadcastablePairArb, fcParams, nonBroadcastablePairArb, shapeArb } from '../helpers/fc.js';
 import { naiveBroadcastShape, sizeOfShape, unravel } from '../helpers/oracle.js';
@@ -73,7 +73,7 @@ test('broadcastShapes: equals the naive rule (size-0 dims too), is symmetric, an
   );
 });
 
-test('mapBinary: every element equals f at the naive broadcast read (fast paths and strided path, any output dtype)', () => {
+test('binaryKernel: every element equals f at the naive broadcast read (fast paths and strided path, any output dtype)', () => {
   fc.assert(
     fc.property(kernelPairArb, fc.boolean(), ([sa, sb], out32) => {
       const shape = naiveBroadcastShape(sa, sb)!;
@@ -81,7 +81,7 @@ test('mapBinary: every element equals f at the naive broadcast read (fast paths 
       const b = tagged(sb, 2);
       const out = out32 ? new Float32Array(sizeOfShape(shape)) : new Float64Array(sizeOfShape(shape));
       const f = (x: number, y: number): number => x * 10000 + y; // injective on the tags: a wrong read shows
-      const ret = mapBinary(f, a, sa, b, sb, out, shape);
+      const ret = binaryKernel(f)(a, sa, b, sb, out, shape);
       assert.ok(ret === out, 'returns out');
       const expected = naiveMap(f, { data: a, shape: sa }, { data: b, shape: sb }).data;
       assert.equal(Array.from(out), expected.map((v) => (out32 ? Math.fround(v) : v)), `${fmt(sa)} with ${fmt(sb)}`);
@@ -105,12 +105,12 @@ test('mapTernary: every element equals f at the naive 3-way broadcast read', () 
   );
 });
 
-test('mapUnary: out[i] = f(x[i]), rounding to the output buffer type', () => {
+test('unaryKernel: out[i] = f(x[i]), rounding to the output buffer type', () => {
   fc.assert(
     fc.property(fc.array(fc.double({ noNaN: true, min: -1e6, max: 1e6 }), { maxLength: 64 }), (xs) => {
       const x = Float64Array.from(xs);
       const out = new Float32Array(xs.length);
-      mapUnary((v) => v / 3, x, out);
+      unaryKernel((v) => v / 3)(x, out);
       assert.equal(Array.from(out), xs.map((v) => Math.fround(v / 3)));
     }),
     fcParams(50),
