@@ -1,7 +1,7 @@
 /**
- * The lower bound of the RoPE base for a context length (Men et al. 2024, "Base of RoPE Bounds Context Length";
- * spec §4): the smallest base b whose long-term decay B_m = Σ_i cos(m·b^(−2i/d)) stays ≥ 0 for every m ≤ L, found by
- * the spec's first-hit (upward, ρ = 1.002 from 1e3) and robust (downward, ρ = 1.005 from 1e10) grid scans.
+ * The lower bound of the RoPE base for a context length (Men et al. 2024, "Base of RoPE Bounds Context Length",
+ * arXiv 2405.14591; docs/notes/base-bound.md): the smallest base b whose long-term decay B_m = Σ_i cos(m·b^(−2i/d)) stays ≥ 0 for every m ≤ L, found by
+ * two grid scans, first-hit (upward, ρ = 1.002 from 1e3) and robust (downward, ρ = 1.005 from 1e10) grid scans.
  *
  * Usage: node scripts/run.mjs scripts/base-bound.ts --context 131072 [--dim 128] [--method robust|first-hit|both]
  *        node scripts/run.mjs scripts/base-bound.ts --table [--dim 128]
@@ -14,14 +14,14 @@ const HELP = `usage: node scripts/run.mjs scripts/base-bound.ts --context L [--d
        node scripts/run.mjs scripts/base-bound.ts --table [--dim d]
 
 Minimal RoPE base for context length L (Men et al. 2024): the grid base b whose first negative distance
-m0(b) = min{m : Σ_i cos(m·b^(−2i/d)) < 0} exceeds L. The feasible set has islands, so two grid scans (spec §4):
+m0(b) = min{m : Σ_i cos(m·b^(−2i/d)) < 0} exceeds L. The feasible set has islands, so two grid scans (docs/notes/base-bound.md):
   first-hit  upward from 1e3, ratio 1.002: the first grid base with m0 > L
   robust     downward from 1e10, ratio 1.005: the lowest base with every grid point above it feasible
 
   --context L   context length, a positive integer
   --dim d       rotary dim (default 128)
   --method M    first-hit, robust or both (default both)
-  --table       L = 1k … 128k, both methods, next to the spec's computed values (d = 128 only)
+  --table       L = 1k … 128k, both methods, next to the reference values of docs/notes/base-bound.md (d = 128 only)
   --help        this text
 
 Prints each base with m0 at that base, the paper's fit 0.0424·L^1.628, and the time taken.`;
@@ -44,16 +44,19 @@ function readCommandLine(): Flags {
     check: (f) => {
       if (f.dim % 2 !== 0) throw new FlagError(`base-bound: --dim must be even, got '${f.dim}'`);
       if (!f.table && f.context === undefined) throw new FlagError('base-bound: give --context L or --table (see --help)');
-      if (f.table && f.dim !== 128) throw new FlagError(`base-bound: the spec's table is for --dim 128, got '${f.dim}'`);
+      if (f.table && f.dim !== 128) throw new FlagError(`base-bound: the reference table is for --dim 128, got '${f.dim}'`);
     },
   });
 }
 
-/** The paper's Figure 1 fit b ≈ 0.0424·L^1.628 (spec §4 (2)). */
+/** The paper's Figure 1 fit b ≈ 0.0424·L^1.628 (arXiv 2405.14591, Figure 1). */
 const fit = (L: number): number => 0.0424 * Math.pow(L, 1.628);
 
-/** Spec §4 (5), computed columns at d = 128: [L, first-hit b, m0 at it, robust b]. */
-const SPEC_TABLE: ReadonlyArray<readonly [number, number, number, number]> = [
+/**
+ * Reference values at d = 128, computed independently of this code by the same two scans (listed in
+ * docs/notes/base-bound.md): [L, first-hit b, m0 at it, robust b].
+ */
+const REFERENCE_TABLE: ReadonlyArray<readonly [number, number, number, number]> = [
   [1024, 4.3e3, 1077, 6.043e3],
   [2048, 1.161e4, 2051, 2.277e4],
   [4096, 2.697e4, 4189, 5.904e4],
@@ -88,30 +91,30 @@ function single(L: number, dim: number, method: Flags['method']): void {
 
 function table(): void {
   const rel = (a: number, b: number): string => `${(((a - b) / b) * 100).toFixed(3)}%`.padStart(8);
-  console.log('spec §4 (5), d = 128: first-hit (up from 1e3, ρ = 1.002) and robust (down from 1e10, ρ = 1.005); Δ = (ours − spec)/spec');
-  const head = ['L', 'first-hit', 'spec', 'Δ', 'm0', 'spec m0', 's', 'robust', 'spec', 'Δ', 's', 'fit'];
+  console.log('reference table (docs/notes/base-bound.md), d = 128: first-hit (up from 1e3, ρ = 1.002) and robust (down from 1e10, ρ = 1.005); Δ = (ours − ref)/ref');
+  const head = ['L', 'first-hit', 'ref', 'Δ', 'm0', 'ref m0', 's', 'robust', 'ref', 'Δ', 's', 'fit'];
   const widths = [8, 11, 10, 8, 8, 8, 6, 11, 10, 8, 6, 10];
   const line = (cells: string[]): string => cells.map((c, i) => c.padStart(widths[i]!)).join(' ');
   console.log(line(head));
   let worst = 0;
   const start = performance.now();
-  for (const [L, specFirst, specM0, specRobust] of SPEC_TABLE) {
+  for (const [L, refFirst, refM0, refRobust] of REFERENCE_TABLE) {
     const first = timed(() => minimalBase(L, 128, { method: 'first-hit' }));
     const robust = timed(() => minimalBase(L, 128, { method: 'robust' }));
     const m0 = firstNegativeDistance(first.value, 128);
-    worst = Math.max(worst, Math.abs(first.value / specFirst - 1), Math.abs(robust.value / specRobust - 1));
+    worst = Math.max(worst, Math.abs(first.value / refFirst - 1), Math.abs(robust.value / refRobust - 1));
     console.log(
       line([
         String(L),
         first.value.toExponential(4),
-        specFirst.toExponential(3),
-        rel(first.value, specFirst),
+        refFirst.toExponential(3),
+        rel(first.value, refFirst),
         fmtM0(m0),
-        String(specM0),
+        String(refM0),
         (first.ms / 1000).toFixed(2),
         robust.value.toExponential(4),
-        specRobust.toExponential(3),
-        rel(robust.value, specRobust),
+        refRobust.toExponential(3),
+        rel(robust.value, refRobust),
         (robust.ms / 1000).toFixed(2),
         fit(L).toExponential(2),
       ]),

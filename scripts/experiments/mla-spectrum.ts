@@ -1,5 +1,5 @@
 /**
- * Issue 6 item 3 — the RMT experiment of spec §10 (after Jha & Reagen 2025, arXiv 2507.09394): train small MHA,
+ * Issue 6 item 3 — the random-matrix experiment of Jha & Reagen 2025 (arXiv 2507.09394): train small MHA,
  * MLA-PreRoPE and MLA-Decoupled character-level models on the demo corpus (Moby-Dick) with the same data order and
  * seed, and follow the spectrum of the query–key form W_Q W_Kᵀ of every layer (and head) over training.
  *

@@ -1,10 +1,10 @@
 /**
- * Reader-facing plots of RoPE frequency tables (spec §0, §2d, §4):
+ * Reader-facing plots of RoPE frequency tables (RoFormer §3.3; YaRN §3.2, Peng et al. 2023; Men et al. 2024):
  * - out/rope-wavelengths.svg: wavelength λ_i = 2π/θ_i per pair for base 1e4 and 5e5 at d = 128 (log y), with the
  *   context lengths 4k and 32k as horizontal reference series: pairs above a line never complete a turn within it.
  * - out/rope-decay.svg: the long-term decay B_m/(d/2) = (2/d)·Σ_i cos(m·θ_i) (Men et al. 2024) against distance
  *   (log x) for bases 1e4, 5e5, 1e6 at d = 128, each legend naming its first negative distance m0.
- * - out/yarn-regimes.svg: per-pair θ_i before and after YaRN (Peng et al. 2023; HF semantics, spec §2d) for a
+ * - out/yarn-regimes.svg: per-pair θ_i before and after YaRN (Peng et al. 2023; HF `_compute_yarn_parameters` semantics) for a
  *   Llama-2-like config d = 128, s = 16, L = 4096, base 1e4, the after-values split into the three regimes.
  * Prints a short text summary.
  *
@@ -105,7 +105,7 @@ function yarn(): string {
   return [
     'YaRN regimes (out/yarn-regimes.svg), d = 128, s = 16, L = 4096:',
     `  extrapolated ${count('extrapolated')} (pairs ${span('extrapolated')}), blended ${count('blended')} (${span('blended')}), ` +
-      `interpolated ${count('interpolated')} (${span('interpolated')}); spec §2d: 21 / 25 / 18`,
+      `interpolated ${count('interpolated')} (${span('interpolated')}); by hand from YaRN's eq. 17–18: 21 / 25 / 18`,
   ].join('\n');
 }
 

@@ -1,5 +1,5 @@
 /**
- * V-NIAH-D in miniature: M-RoPE, VideoRoPE, VRoPE and HoPE (multiaxis spec §2–§5) compared on a synthetic
+ * V-NIAH-D in miniature: M-RoPE, VideoRoPE, VRoPE and HoPE (Qwen2-VL §2.1; Wei et al. 2025; Liu et al. 2025; Li et al. 2025) compared on a synthetic
  * needle-in-a-video-haystack task with periodic distractors. Each scheme drives the same tiny transformer, trained
  * with the same budget, data and seed, then evaluated at the training number of frames F and at 2F and 4F.
  *
@@ -23,7 +23,7 @@
  * two adjacent frames. (A diagonal needle rule was tried first: in 400–1000 steps neither VideoRoPE nor M-RoPE left
  * the plateau.)
  *
- * Why V-NIAH-D-like: as in VideoRoPE's V-NIAH-D (Wei et al. 2025; spec §3.2), one needle frame at a random depth of
+ * Why V-NIAH-D-like: as in VideoRoPE's V-NIAH-D (Wei et al., ICML 2025), one needle frame at a random depth of
  * a haystack of frames, the question after the video, and distractors that resemble the needle and answer
  * differently, at fixed frame offsets from the needle ("periodic distractors"; the reference code inserts one at
  * ±200 frames, here one every P frames, so their density stays fixed as the haystack grows). Longer haystacks keep
@@ -33,14 +33,14 @@
  *
  * Positions, from one segment list [{type:'video', grid:[F, H', W']}, {type:'text', length:1}] with
  * spatialMergeSize 1 (the grid already counts LLM tokens); frame τ, row r, column c; the video starts at 0:
- * - mrope     (spec §2, `buildMRopePositions`): (t, h, w) = (τ, r, c); the question at max(F, H', W') on all three
+ * - mrope     (Qwen2-VL `get_rope_index`, `buildMRopePositions`): (t, h, w) = (τ, r, c); the question at max(F, H', W') on all three
  *             rows. Pairs: the s_t fastest read t, the next s_h read h, the s_w slowest read w.
- * - videorope (spec §3, `videoRopePositions`, δ = 2): t = 2τ, h = t + r − ⌊(H'−1)/2⌋,
+ * - videorope (VideoRoPE, `videoRopePositions`, δ = 2): t = 2τ, h = t + r − ⌊(H'−1)/2⌋,
  *             w = t + c − ⌊(W'−1)/2⌋ (diagonal layout); the question at 2(F−1) + 1. Pairs: the fast ones
  *             alternate h, w; the s_t slowest read t.
- * - vrope     (spec §4, `vropePositions`): four axes c0…c3 = b + {r+c, r+(W'−1−c), (H'−1−r)+c,
+ * - vrope     (VRoPE, `vropePositions`): four axes c0…c3 = b + {r+c, r+(W'−1−c), (H'−1−r)+c,
  *             (H'−1−r)+(W'−1−c)}, b = τ(H'+W'−1); the question at F(H'+W'−1). Pair k reads c_{k mod 4}; no t axis.
- * - hope      (spec §5, `hopePositions`): VideoRoPE's layout with spacing γ drawn per sequence from
+ * - hope      (HoPE, `hopePositions`): VideoRoPE's layout with spacing γ drawn per sequence from
  *             {0.5, 0.75, 1, 1.25, 1.5} in training (dynamic temporal scaling) and γ = 0.75 at evaluation
  *             (HOPE_VNIAH_SCALE, the reference's V-NIAH value). Pairs: h/w as VideoRoPE; the s_t slowest unrotated.
  * - nope, rope (optional controls, not run by default): no positions; 1-D RoPE on the flat token index 0…L−1
