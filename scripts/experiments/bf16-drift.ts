@@ -1,6 +1,6 @@
 /**
- * bf16 drift of RoPE logits with absolute position, with and without AnchorAttention's anchor (Wang et al. 2025,
- * "When Precision Meets Position: BFloat16 Breaks Down RoPE in Long-Context Training", §3–4; Wang et al., TMLR 2025).
+ * bf16 drift of RoPE logits with absolute position, with and without AnchorAttention's anchor (Wang et al.,
+ * "When Precision Meets Position: BFloat16 Breaks Down RoPE in Long-Context Training", TMLR 2025, §3–4).
  *
  * In exact arithmetic ⟨R(m)q, R(n)k⟩ = qᵀR(n − m)k (RoFormer eq. 16) depends only on the distance. A bf16 kernel
  * rounds the fp32 angle's cos and sin, the inputs, every product and every sum to 8 significant bits, so the logit at
