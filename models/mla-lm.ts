@@ -13,7 +13,7 @@ import {
 } from '../core/index.js';
 import {
   Embedding, LatentKVCache, Linear, MultiHeadLatentAttention, RMSNorm, SwiGLU, expectGenerator, expectPositions, expectSize, expectWeight,
-  type KVCache, type MLACallOptions, type MLAMode, type MLARope,
+  type KVCache, type MLACallOptions, type MLAMode, type MLARoPE,
 } from '../nn/index.js';
 import type { PairLayout, Positions } from '../positional/index.js';
 import { expectLayerStack, expectTokenIds, optionalCaches } from './checks.js';
@@ -68,7 +68,7 @@ export interface MLALMConfig {
   initializerRange?: number;
   initializer_range?: number;
   /** 'decoupled' (DeepSeek, default) or 'pre-rope' (MLA-PreRoPE). */
-  rope?: MLARope;
+  rope?: MLARoPE;
   /** 'explicit' (default) or 'absorbed'; switch later with setMode. */
   mode?: MLAMode;
   seed?: number;
@@ -93,7 +93,7 @@ export interface ResolvedMLALMConfig {
   tieEmbeddings: boolean;
   attentionBias: boolean;
   initializerRange: number;
-  rope: MLARope;
+  rope: MLARoPE;
   mode: MLAMode;
   seed: number;
   dtype: DType;

@@ -19,7 +19,7 @@ export { formatProgress, train, type ProgressOutput, type TrainOptions, type Tra
 export { generate, sampleFromLogits, type CausalLM, type GenerateOptions, type SampleOptions } from './generate.js';
 export {
   LatentKVCache, MultiHeadLatentAttention, mlaCacheNumbersPerToken, mlaParameterShapes,
-  type LatentKVCacheOptions, type MLACallOptions, type MLADims, type MLAMode, type MLARope, type MultiHeadLatentAttentionOptions,
+  type LatentKVCacheOptions, type MLACallOptions, type MLADims, type MLAMode, type MLARoPE, type MultiHeadLatentAttentionOptions,
 } from './mla.js';
 export { ChunkedAttention, chunkedAttention, type ChunkedAttentionCallOptions, type ChunkedAttentionFnOptions, type ChunkedAttentionOptions } from './chunked-attention.js';
 export { FifoMemory, type FifoMemoryOptions, type FifoState, type MemoryPool } from './fifo-memory.js';

@@ -30,7 +30,7 @@ import { Linear } from './linear.js';
 import { RMSNorm } from './norm.js';
 
 /** Where RoPE enters: DeepSeek's decoupled branch (shared rotary key) or MLA-PreRoPE (per-head rotated keys). */
-export type MLARope = 'decoupled' | 'pre-rope';
+export type MLARoPE = 'decoupled' | 'pre-rope';
 /** 'explicit' materialises per-head keys/values; 'absorbed' attends over the latents with folded projections. */
 export type MLAMode = 'explicit' | 'absorbed';
 
@@ -51,7 +51,7 @@ export interface MLADims {
   /** Per-head value dim dv [v_head_dim]. */
   vHeadDim: number;
   /** Default 'decoupled' (DeepSeek). */
-  rope?: MLARope;
+  rope?: MLARoPE;
   /** Biases on q_a_proj / kv_a_proj_with_mqa / o_proj [attention_bias]; default false. */
   bias?: boolean;
 }
@@ -88,7 +88,7 @@ interface Dims {
   qkNopeHeadDim: number;
   qkRopeHeadDim: number;
   vHeadDim: number;
-  rope: MLARope;
+  rope: MLARoPE;
   bias: boolean;
 }
 
@@ -237,7 +237,7 @@ export class MultiHeadLatentAttention extends Module {
   readonly qkNopeHeadDim: number;
   readonly qkRopeHeadDim: number;
   readonly vHeadDim: number;
-  readonly rope: MLARope;
+  readonly rope: MLARoPE;
   readonly softmaxScale: number;
   /** Without query compression: W^Q [H·(dn+dR), C]. */
   readonly qProj: Linear | null;

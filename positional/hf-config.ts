@@ -10,14 +10,14 @@ import { longRopeAttention, longRopeTable } from './longrope.js';
 import { dynamicNtkTable } from './ntk.js';
 import { piTable } from './pi.js';
 import { invFreqLadder } from './rope.js';
-import { yarnAttention, yarnTable, type YarnOptions } from './yarn.js';
+import { yarnAttention, yarnTable, type YaRNOptions } from './yarn.js';
 
 /** The rope types computed here: HF's 'default' and its scaling rules ('proportional' is p-RoPE, a separate method). */
 export const HF_ROPE_TYPES = ['default', 'linear', 'dynamic', 'yarn', 'llama3', 'longrope'] as const;
-export type HFRopeType = (typeof HF_ROPE_TYPES)[number];
+export type HFRoPEType = (typeof HF_ROPE_TYPES)[number];
 
 /** One rope dict as HF writes it: the legacy `rope_scaling` or the newer `rope_parameters`. */
-export interface HFRopeParameters {
+export interface HFRoPEParameters {
   rope_type?: string | null;
   /** Legacy spelling of rope_type, read only when rope_type is absent. */
   type?: string | null;
@@ -50,7 +50,7 @@ export interface HFRopeParameters {
 }
 
 /** The config.json fields that decide RoPE; every other field is accepted and ignored. */
-export interface HFRopeConfig {
+export interface HFRoPEConfig {
   /** Base when the rope dict has none; default 10000 (HF `default_theta`). */
   rope_theta?: number | null;
   head_dim?: number | null;
@@ -65,9 +65,9 @@ export interface HFRopeConfig {
   /** Phi-3 keeps the pre-training length here; it wins over the rope dict's value. */
   original_max_position_embeddings?: number | null;
   /** Legacy rope dict; wins over rope_parameters when non-empty. */
-  rope_scaling?: HFRopeParameters | null;
+  rope_scaling?: HFRoPEParameters | null;
   /** Newer rope dict, or one dict per layer type ({ full_attention: {…}, sliding_attention: {…} }). */
-  rope_parameters?: HFRopeParameters | Readonly<Record<string, HFRopeParameters>> | null;
+  rope_parameters?: HFRoPEParameters | Readonly<Record<string, HFRoPEParameters>> | null;
   readonly [field: string]: unknown;
 }
 
@@ -80,20 +80,20 @@ export interface FromHFConfigOptions {
   strict?: boolean;
 }
 
-export interface HFRopeSettings {
+export interface HFRoPESettings {
   /** θ′ [rotaryDim/2], float64 (transformers computes these in float32). */
   invFreq: Float64Array;
   /** Multiplier on cos and sin (HF `attention_scaling`); the logits get its square. */
   attentionFactor: number;
   /** Rotated channels per head: int(head_dim · partial_rotary_factor). */
   rotaryDim: number;
-  ropeType: HFRopeType;
+  ropeType: HFRoPEType;
   /** What transformers would warn about: keys of the rope dict that its rope type ignores. */
   warnings: string[];
 }
 
 /** Keys each rope type reads from its dict, as HF's `_validate_*_rope_parameters` list them. */
-const ROPE_KEYS: Record<HFRopeType, { required: readonly string[]; optional: readonly string[] }> = {
+const ROPE_KEYS: Record<HFRoPEType, { required: readonly string[]; optional: readonly string[] }> = {
   default: { required: [], optional: ['rope_theta', 'partial_rotary_factor'] },
   linear: { required: ['factor'], optional: ['rope_theta', 'partial_rotary_factor'] },
   dynamic: { required: ['factor'], optional: ['rope_theta', 'partial_rotary_factor'] },
@@ -112,7 +112,7 @@ const OP = 'fromHFConfig';
  * `rope_scaling` when non-empty, else `rope_parameters` (else plain RoPE); its rope_type falls back to `type`, then
  * 'default'. original_max_position_embeddings comes from the top level, else the dict, else max_position_embeddings.
  */
-export function fromHFConfig(config: HFRopeConfig, options: FromHFConfigOptions = {}): HFRopeSettings {
+export function fromHFConfig(config: HFRoPEConfig, options: FromHFConfigOptions = {}): HFRoPESettings {
   if (!isRecord(config)) throw new DTypeError(OP, `config must be an object (the parsed config.json), got ${describeValue(config)}`, 'config');
   const o = expectOptions(OP, 'options', options, ['seqLen', 'layerType', 'strict']);
   const seqLen = o.seqLen === undefined ? undefined : checkContextLength(OP, 'seqLen', o.seqLen);
@@ -160,7 +160,7 @@ export function fromHFConfig(config: HFRopeConfig, options: FromHFConfigOptions 
       if (!read.has('factor')) read.missing('factor', where);
       const original = originalMaxPositions();
       const factor = read.number('factor') ?? maxPositions('factor null means max_position_embeddings / original') / original; // HF: factor None → max / original
-      const yarn: YarnOptions = {
+      const yarn: YaRNOptions = {
         dim: rotaryDim,
         base,
         factor,
@@ -198,7 +198,7 @@ export function fromHFConfig(config: HFRopeConfig, options: FromHFConfigOptions 
 }
 
 /** The rope dict in use and how to name it in messages; per-layer dicts are resolved by layerType. */
-function ropeDict(config: HFRopeConfig, layerType: string | undefined): { params: Readonly<Record<string, unknown>>; where: string; perLayer: boolean } {
+function ropeDict(config: HFRoPEConfig, layerType: string | undefined): { params: Readonly<Record<string, unknown>>; where: string; perLayer: boolean } {
   const legacy: unknown = config.rope_scaling;
   if (legacy !== undefined && legacy !== null && !isRecord(legacy)) {
     throw new DTypeError(OP, `rope_scaling must be an object, got ${describeValue(legacy)}`, 'rope_scaling');
@@ -224,7 +224,7 @@ function ropeDict(config: HFRopeConfig, layerType: string | undefined): { params
 }
 
 /** Keys of the rope dict that its rope type does not read: warnings (as HF logs them), or an error when strict. */
-function unknownKeys(params: Readonly<Record<string, unknown>>, where: string, ropeType: HFRopeType, strict: boolean): string[] {
+function unknownKeys(params: Readonly<Record<string, unknown>>, where: string, ropeType: HFRoPEType, strict: boolean): string[] {
   const { required, optional } = ROPE_KEYS[ropeType];
   const known = new Set(['rope_type', 'type', ...required, ...optional]);
   const unknown = Object.keys(params).filter((k) => !known.has(k));
@@ -234,13 +234,13 @@ function unknownKeys(params: Readonly<Record<string, unknown>>, where: string, r
   return [`${OP}: ${message}`];
 }
 
-function ropeTypeOf(params: Readonly<Record<string, unknown>>, where: string): HFRopeType {
+function ropeTypeOf(params: Readonly<Record<string, unknown>>, where: string): HFRoPEType {
   const given = params['rope_type'] ?? params['type'] ?? 'default';
   const known: readonly string[] = HF_ROPE_TYPES;
   if (typeof given !== 'string' || !known.includes(given)) {
     throw new ValueError(OP, `unknown rope_type — ${where}.rope_type=${describe(given)} (accepted: ${HF_ROPE_TYPES.join(', ')})`, 'rope_type');
   }
-  return given as HFRopeType;
+  return given as HFRoPEType;
 }
 
 /**
@@ -256,14 +256,14 @@ const TOP_FIELDS: Readonly<Record<string, NumberRule>> = {
   partial_rotary_factor: { above: 0, max: 1 },
 };
 
-function checkTopFields(config: HFRopeConfig): void {
+function checkTopFields(config: HFRoPEConfig): void {
   for (const [key, rule] of Object.entries(TOP_FIELDS)) {
     if (config[key] !== undefined) expectNumber(OP, key, config[key], rule);
   }
 }
 
 /** head_dim as HF's configs resolve it: qk_rope_head_dim (DeepSeek), else head_dim, else hidden_size // num_attention_heads. */
-function headDimOf(config: HFRopeConfig): number {
+function headDimOf(config: HFRoPEConfig): number {
   const explicit = topNumber(config, 'qk_rope_head_dim') || topNumber(config, 'head_dim');
   if (explicit !== undefined) {
     return checkSize(OP, 'head_dim', explicit); // channels per head
@@ -281,7 +281,7 @@ class FieldReader {
   constructor(
     private readonly params: Readonly<Record<string, unknown>>,
     private readonly where: string,
-    private readonly ropeType: HFRopeType,
+    private readonly ropeType: HFRoPEType,
   ) {}
 
   has(key: string): boolean {
@@ -329,7 +329,7 @@ class FieldReader {
   }
 }
 
-function topNumber(config: HFRopeConfig, key: string): number | undefined {
+function topNumber(config: HFRoPEConfig, key: string): number | undefined {
   const v = config[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new ValueError(OP, `config.${key} is not a finite number — ${key}=${describe(v)} (config.json field)`, key);

@@ -28,16 +28,16 @@ import {
 } from './checks.js';
 import { allocate, axisAngles, sectionsOf } from './multi-axis.js';
 import { anglesOf as rotaryAnglesOf, invFreqLadder, rotateBy, type PairLayout } from './rope.js';
-import { checkSyntax, segmentsOf, type HiropeSegment, type SegmentCodeOptions } from './source-lexer.js';
+import { checkSyntax, segmentsOf, type HiRoPESegment, type SegmentCodeOptions } from './source-lexer.js';
 
-export interface HiropeUnit extends HiropeSegment {
+export interface HiRoPEUnit extends HiRoPESegment {
   /** The unit-level position p_hi given to its tokens. */
   index: number;
 }
 
 // ── hierarchical positions ──
 
-export interface HiropePositionsOptions extends SegmentCodeOptions {
+export interface HiRoPEPositionsOptions extends SegmentCodeOptions {
   /** p_tok: 'reset' restarts at 0 in each unit index (default), 'global' counts from the start. */
   tokenIndex?: 'reset' | 'global';
   /** Text between units: 'own' gives it its own running unit index (default), 'previous' the unit's before it. */
@@ -45,7 +45,7 @@ export interface HiropePositionsOptions extends SegmentCodeOptions {
 }
 
 /** Positions of each token at three levels, all float64 of length T (the number of tokens). */
-export interface HiropePositions {
+export interface HiRoPEPositions {
   /** p_tok: token-level position. */
   token: Float64Array;
   /** p_hi: unit-level position (the unit index). */
@@ -53,7 +53,7 @@ export interface HiropePositions {
   /** Global token index 0…T−1 (plain RoPE and the window use it). */
   position: Float64Array;
   /** The segmentation with each segment's unit index; it partitions the source. */
-  units: HiropeUnit[];
+  units: HiRoPEUnit[];
 }
 
 /**
@@ -62,7 +62,7 @@ export interface HiropePositions {
  * per UTF-16 code unit) or the caller's token strings, whose concatenation is the source; a token belongs to the
  * segment holding its first character (an empty token to the one at its offset).
  */
-export function hiropePositions(source: string | readonly string[], options: HiropePositionsOptions = {}): HiropePositions {
+export function hiropePositions(source: string | readonly string[], options: HiRoPEPositionsOptions = {}): HiRoPEPositions {
   const op = 'hiropePositions';
   const o = checkOptions(op, options, ['syntax', 'tokenIndex', 'gaps']);
   const syntax = checkSyntax(op, o.syntax);
@@ -89,7 +89,7 @@ export function hiropePositions(source: string | readonly string[], options: Hir
 
   const segments = segmentsOf(text, syntax);
   let counter = -1;
-  const units: HiropeUnit[] = segments.map((s, ordinal) => {
+  const units: HiRoPEUnit[] = segments.map((s, ordinal) => {
     if (gaps === 'own') return { ...s, index: ordinal };
     if (s.kind !== 'gap') counter++;
     return { ...s, index: Math.max(counter, 0) };
@@ -161,13 +161,13 @@ function levelAngles(op: string, token: unknown, unit: unknown, freqs: Tensor, p
 }
 
 /** Per-token hierarchical positions; `position` (global index, for plain RoPE and the window) defaults to 0…T−1. */
-export interface HiropeLevels {
+export interface HiRoPELevels {
   token: LevelPositions;
   unit: LevelPositions;
   position?: LevelPositions;
 }
 
-export interface HiropeScoreOptions {
+export interface HiRoPEScoreOptions {
   invFreq: ArrayLike<number>;
   /** Pairs i < split rotate with p_tok, i ≥ split with p_hi. */
   split: number;
@@ -191,12 +191,12 @@ function forHeads(angles: Tensor): Tensor {
  * HiRoPE attention logits ⟨q̃_m, k̃_n⟩ (Zhang et al. 2024, §3.2; merged as ReRoPE merges its two passes): plain
  * RoPE with global positions where |m − n| < window, else hierarchical angles with the unit-level distance
  * p_hi(m) − p_hi(n) + window − 1 — all through differentiable ops (applyRotary, matmul, where). q [..., Tq, d],
- * k [..., Tk, d] with the same heads (repeat grouped KV heads first); positions one HiropeLevels for both
+ * k [..., Tk, d] with the same heads (repeat grouped KV heads first); positions one HiRoPELevels for both
  * (self-attention) or { q, k }. Returns raw dot products [..., Tq, Tk]: the caller applies 1/√d, the causal mask
  * and softmax. A pass that the mask never selects is skipped.
  * The windowed form cannot be one rotation of q and k: a pair's angle would have to depend on the other token.
  */
-export function hiropeScores(q: Tensor, k: Tensor, positions: HiropeLevels | { q: HiropeLevels; k: HiropeLevels }, options: HiropeScoreOptions): Tensor {
+export function hiropeScores(q: Tensor, k: Tensor, positions: HiRoPELevels | { q: HiRoPELevels; k: HiRoPELevels }, options: HiRoPEScoreOptions): Tensor {
   const op = 'hiropeScores';
   const o = checkRequiredOptions(op, options, ['invFreq', 'split', 'window', 'layout', 'attentionFactor'], 'with invFreq, split and window');
   const invFreq = checkInvFreq(op, 'invFreq', o.invFreq);
@@ -231,12 +231,12 @@ interface ScoreSettings {
   attentionFactor: number;
 }
 
-/** One HiropeLevels argument: an object with token and unit (and optionally position). */
-function checkLevels(op: string, arg: string, levels: unknown): HiropeLevels {
+/** One HiRoPELevels argument: an object with token and unit (and optionally position). */
+function checkLevels(op: string, arg: string, levels: unknown): HiRoPELevels {
   if (levels === null || typeof levels !== 'object' || Array.isArray(levels) || levels instanceof Tensor) {
     throw new DTypeError(op, `${arg} must be an object { token, unit, position? }, got ${describeValue(levels)}`, arg);
   }
-  return levels as HiropeLevels;
+  return levels as HiRoPELevels;
 }
 
 /** hiropeScores with checked settings; q, k and positions are checked here, under `op`. */
@@ -249,10 +249,10 @@ function scoresOf(op: string, q: unknown, k: unknown, positions: unknown, settin
   if (q.ndim < 2 || k.ndim < 2 || k.shape[k.ndim - 1] !== d || d! < R || q.ndim !== k.ndim || q.shape.slice(0, -2).some((n, i) => n !== k.shape[i])) {
     throw new ShapeError(op, `need q [..., Tq, d] and k [..., Tk, d] with the same leading axes and d ≥ 2·pairs = ${R} — q=${fmtShape(q.shape)}, k=${fmtShape(k.shape)}`, 'q');
   }
-  const pair = checkLevels(op, 'positions', positions) as HiropeLevels | { q: HiropeLevels; k: HiropeLevels };
+  const pair = checkLevels(op, 'positions', positions) as HiRoPELevels | { q: HiRoPELevels; k: HiRoPELevels };
   const split2 = 'q' in pair || 'k' in pair;
-  const qLevels = split2 ? checkLevels(op, 'positions.q', (pair as { q: unknown }).q) : (pair as HiropeLevels);
-  const kLevels = split2 ? checkLevels(op, 'positions.k', (pair as { k: unknown }).k) : (pair as HiropeLevels);
+  const qLevels = split2 ? checkLevels(op, 'positions.q', (pair as { q: unknown }).q) : (pair as HiRoPELevels);
+  const kLevels = split2 ? checkLevels(op, 'positions.k', (pair as { k: unknown }).k) : (pair as HiRoPELevels);
   const qArg = split2 ? 'positions.q.' : 'positions.';
   const kArg = split2 ? 'positions.k.' : 'positions.';
   const Tq = q.shape[q.ndim - 2]!;
@@ -303,8 +303,8 @@ function windowMask(op: string, qPos: Tensor, kPos: Tensor, Tq: number, Tk: numb
   return { tensor: new Tensor(data, shape), any: count > 0, all: count === data.length };
 }
 
-/** HiropeLevels (or plain arrays) → the [T, 2] positions tensor HiRoPE.encodeQK takes: [..., 0] p_tok, [..., 1] p_hi. */
-export function hiropePositionTensor(levels: HiropeLevels): Tensor {
+/** HiRoPELevels (or plain arrays) → the [T, 2] positions tensor HiRoPE.encodeQK takes: [..., 0] p_tok, [..., 1] p_hi. */
+export function hiropePositionTensor(levels: HiRoPELevels): Tensor {
   const op = 'hiropePositionTensor';
   checkLevels(op, 'levels', levels);
   const coords = levelCoordinates(op, levels.token, levels.unit);
@@ -384,7 +384,7 @@ export class HiRoPE extends PositionalEncoding {
   }
 
   /** Windowed HiRoPE logits with this encoding's table, split and window (see hiropeScores). */
-  scores(q: Tensor, k: Tensor, positions: HiropeLevels | { q: HiropeLevels; k: HiropeLevels }): Tensor {
+  scores(q: Tensor, k: Tensor, positions: HiRoPELevels | { q: HiRoPELevels; k: HiRoPELevels }): Tensor {
     checkHead('HiRoPE', 'q', q, this.headDim);
     checkHead('HiRoPE', 'k', k, this.headDim);
     return scoresOf('HiRoPE', q, k, positions, { invFreq: this.invFreq, freqs: this.#freqs, window: this.window, layout: this.layout, attentionFactor: this.attentionFactor });

@@ -18,8 +18,8 @@
 import { DTypeError, Generator, ShapeError, Tensor, ValueError, describeValue, fmtShape } from '../core/index.js';
 import { MultiAxisRoPE, allocate, axisAngles } from './multi-axis.js';
 import {
-  ENCODING_KEYS, FREQUENCY_KEYS, checkSections, encodingOptions, mergeSizeOf, sectionInvFreq, type MRoPEOptions, type MRopeFrequencyOptions,
-  type MRopePositionOptions, type MRopePositions, type MRopeSegment,
+  ENCODING_KEYS, FREQUENCY_KEYS, checkSections, encodingOptions, mergeSizeOf, sectionInvFreq, type MRoPEOptions, type MRoPEFrequencyOptions,
+  type MRoPEPositionOptions, type MRoPEPositions, type MRoPESegment,
 } from './mrope.js';
 import { checkOptions, checkPositions, checkReals, checkRequiredOptions } from './checks.js';
 import { diagonalPositions } from './video-rope.js';
@@ -31,39 +31,39 @@ export const HOPE_TRAINING_SCALES: readonly number[] = [0.5, 0.75, 1, 1.25, 1.5]
 export const HOPE_VNIAH_SCALE = 0.75;
 
 /** What a HoPE pair reads: h, w, or nothing (a zero-frequency NoPE pair, VideoRoPE's temporal slot). */
-export type HopeAxis = 'h' | 'w' | null;
+export type HoPEAxis = 'h' | 'w' | null;
 
 /**
  * Pair → axis map of hybrid frequency allocation (`apply_hybrid_multimodal_rotary_pos_emb`): pair j < S = s_h + s_w
  * reads h when j is even and w when odd; the last s_t pairs read nothing. Only s_t and S matter, as in the
  * reference (it regroups the sections to [s_t, s_h + s_w]).
  */
-export function hopeAxisOfPair(mropeSection: readonly number[]): HopeAxis[] {
+export function hopeAxisOfPair(mropeSection: readonly number[]): HoPEAxis[] {
   return axisOfPair('hopeAxisOfPair', mropeSection);
 }
 
 /** hopeAxisOfPair with `op` naming the caller. */
-function axisOfPair(op: string, mropeSection: unknown): HopeAxis[] {
+function axisOfPair(op: string, mropeSection: unknown): HoPEAxis[] {
   const [st, sh, sw] = checkSections(op, mropeSection);
   const spatial = sh + sw;
-  return Array.from({ length: spatial + st }, (_, j): HopeAxis => (j >= spatial ? null : j % 2 === 0 ? 'h' : 'w'));
+  return Array.from({ length: spatial + st }, (_, j): HoPEAxis => (j >= spatial ? null : j % 2 === 0 ? 'h' : 'w'));
 }
 
 const AXIS_INDEX = { h: 1, w: 2 } as const;
 
 /** F [3, P] of a HoPE head after checking headDim, sections and the frequency fields of `options` under `op`. */
-function frequenciesOf(op: string, headDim: unknown, mropeSection: unknown, options: MRopeFrequencyOptions): { F: Tensor; invFreq: Float64Array } {
+function frequenciesOf(op: string, headDim: unknown, mropeSection: unknown, options: MRoPEFrequencyOptions): { F: Tensor; invFreq: Float64Array } {
   const invFreq = sectionInvFreq(op, headDim, mropeSection, options);
   return { F: allocate(op, axisOfPair(op, mropeSection).map((a) => (a === null ? null : AXIS_INDEX[a])), invFreq, 3), invFreq };
 }
 
 /** F [3, headDim/2] over rows (t, h, w): θ_j on row h (even spatial j) or w (odd), row t and the last s_t pairs 0. */
-export function hopeFrequencies(headDim: number, mropeSection: readonly number[], options: MRopeFrequencyOptions = {}): Tensor {
+export function hopeFrequencies(headDim: number, mropeSection: readonly number[], options: MRoPEFrequencyOptions = {}): Tensor {
   const op = 'hopeFrequencies';
   return frequenciesOf(op, headDim, mropeSection, checkOptions(op, options, FREQUENCY_KEYS)).F;
 }
 
-export interface HopeAnglesOptions extends MRopeFrequencyOptions {
+export interface HoPEAnglesOptions extends MRoPEFrequencyOptions {
   headDim: number;
   /** [s_t, s_h, s_w], summing to headDim/2 ([16, 24, 24] for Qwen2-VL's 128-dim head). */
   mropeSection: readonly number[];
@@ -74,7 +74,7 @@ export interface HopeAnglesOptions extends MRopeFrequencyOptions {
  * [N, 3] or [B, N, 3] as (t, h, w), or [N] for text (the same id on every row) → angles [N, P] / [B, N, P];
  * θ_j = base^(−2j/headDim), base default 1e6. Differentiable in positions.
  */
-export function hopeAngles(positions: Tensor, options: HopeAnglesOptions): Tensor {
+export function hopeAngles(positions: Tensor, options: HoPEAnglesOptions): Tensor {
   const op = 'hopeAngles';
   checkPositions(op, 'positions', positions);
   const o = checkRequiredOptions(op, options, ['headDim', 'mropeSection', ...FREQUENCY_KEYS], '{ headDim, mropeSection }');
@@ -87,18 +87,18 @@ export function hopeAngles(positions: Tensor, options: HopeAnglesOptions): Tenso
 }
 
 /** Training-time dynamic temporal scaling: γ drawn uniformly from `scales` with `generator`, once per vision segment. */
-export interface HopeScaleSampling {
+export interface HoPEScaleSampling {
   generator: Generator;
   /** Default HOPE_TRAINING_SCALES = {0.5, 0.75, 1, 1.25, 1.5}. */
   scales?: readonly number[];
 }
 
-export interface HopePositionOptions extends MRopePositionOptions {
+export interface HoPEPositionOptions extends MRoPEPositionOptions {
   /** γ: a fixed spacing (inference: the caller chooses, e.g. HOPE_VNIAH_SCALE) or a sampler (training). */
-  temporalScale: number | HopeScaleSampling;
+  temporalScale: number | HoPEScaleSampling;
 }
 
-export interface HopePositions extends MRopePositions {
+export interface HoPEPositions extends MRoPEPositions {
   /** γ used by each vision segment, in order. */
   readonly temporalScales: readonly number[];
 }
@@ -131,7 +131,7 @@ export function sampleTemporalScale(generator: Generator, scales: readonly numbe
  * temporal scaling on VideoRoPE's diagonal layout), then base = t-row max + 1 (trailing text may overlap the last
  * frame's h/w ids, as the reference intends). delta = (t-row max + 1) − L (0 for an empty sequence).
  */
-export function hopePositions(segments: readonly MRopeSegment[], options: HopePositionOptions): HopePositions {
+export function hopePositions(segments: readonly MRoPESegment[], options: HoPEPositionOptions): HoPEPositions {
   const op = 'hopePositions';
   const o = checkRequiredOptions(op, options, ['spatialMergeSize', 'temporalScale'], '{ temporalScale }');
   const scale: unknown = o.temporalScale;
@@ -141,10 +141,10 @@ export function hopePositions(segments: readonly MRopeSegment[], options: HopePo
       throw new ValueError(op, `temporalScale is not a finite positive spacing — temporalScale=${scale} (the reference asserts γ > 0 at inference)`, 'temporalScale');
     }
     sample = () => scale;
-  } else if (scale === null || typeof scale !== 'object' || !((scale as HopeScaleSampling).generator instanceof Generator)) {
+  } else if (scale === null || typeof scale !== 'object' || !((scale as HoPEScaleSampling).generator instanceof Generator)) {
     throw new ValueError(op, `temporalScale is neither a spacing γ nor { generator, scales? } — temporalScale=${describeValue(scale)}`, 'temporalScale');
   } else {
-    const sampler = checkOptions(op, scale as HopeScaleSampling, ['generator', 'scales'], 'temporalScale');
+    const sampler = checkOptions(op, scale as HoPEScaleSampling, ['generator', 'scales'], 'temporalScale');
     const scales = checkScales(op, sampler.scales === undefined ? HOPE_TRAINING_SCALES : sampler.scales);
     sample = () => scales[sampler.generator.int(0, scales.length)]!;
   }
@@ -167,7 +167,7 @@ export type HoPEOptions = MRoPEOptions;
 export class HoPE extends MultiAxisRoPE {
   readonly mropeSection: readonly [number, number, number];
   readonly invFreq: Float64Array;
-  readonly axisOfPair: readonly HopeAxis[];
+  readonly axisOfPair: readonly HoPEAxis[];
   /** s_t: the lowest-frequency pairs, zero frequency for every token. */
   readonly temporalPairs: number;
 

@@ -6,24 +6,24 @@ export {
 } from './rope.js';
 export { toBFloat16 } from './bf16.js';
 export { piInvFreq } from './pi.js';
-export { DynamicNTKRoPE, dynamicNtkInvFreq, ntkInvFreq, type DynamicNTKRoPEOptions, type DynamicNtkOptions, type NtkOptions } from './ntk.js';
-export { yarnAttentionFactor, yarnInvFreq, yarnMscale, yarnPairRegimes, yarnRamp, type YarnOptions, type YarnPairRegime } from './yarn.js';
+export { DynamicNTKRoPE, dynamicNtkInvFreq, ntkInvFreq, type DynamicNTKRoPEOptions, type DynamicNtkOptions, type NTKOptions } from './ntk.js';
+export { yarnAttentionFactor, yarnInvFreq, yarnMscale, yarnPairRegimes, yarnRamp, type YaRNOptions, type YaRNPairRegime } from './yarn.js';
 export { llama3InvFreq, type Llama3Options } from './llama3.js';
-export { longRopeAttentionFactor, longRopeInvFreq, type LongRopeAttentionOptions, type LongRopeOptions } from './longrope.js';
+export { longRopeAttentionFactor, longRopeInvFreq, type LongRoPEAttentionOptions, type LongRoPEOptions } from './longrope.js';
 export {
-  HF_ROPE_TYPES, fromHFConfig, type FromHFConfigOptions, type HFRopeConfig, type HFRopeParameters, type HFRopeSettings, type HFRopeType,
+  HF_ROPE_TYPES, fromHFConfig, type FromHFConfigOptions, type HFRoPEConfig, type HFRoPEParameters, type HFRoPESettings, type HFRoPEType,
 } from './hf-config.js';
 export {
   anchorAttentionMask, flashAnchorMask, flashAnchorPositions, packFlashAnchor, packWithAnchor,
   type PackFlashOptions, type PackWithAnchorOptions, type PackedWindow,
 } from './anchor.js';
-export { PRoPE, pRopeInvFreq, type PRoPEOptions, type PRopeInvFreqOptions } from './p-rope.js';
+export { PRoPE, pRopeInvFreq, type PRoPEOptions, type PRoPEInvFreqOptions } from './p-rope.js';
 export { PSC, PSCRoPE, pscCalibrate, pscCoefficient, withPSC, type PSCOptions, type PSCRoPEOptions } from './psc.js';
 export {
-  HiRoPE, hiropeAngles, hiropePositionTensor, hiropePositions, hiropeScores, type HiRoPEOptions, type HiropeLevels, type HiropePositions,
-  type HiropePositionsOptions, type HiropeScoreOptions, type HiropeUnit, type LevelPositions,
+  HiRoPE, hiropeAngles, hiropePositionTensor, hiropePositions, hiropeScores, type HiRoPEOptions, type HiRoPELevels, type HiRoPEPositions,
+  type HiRoPEPositionsOptions, type HiRoPEScoreOptions, type HiRoPEUnit, type LevelPositions,
 } from './hirope.js';
-export { segmentCode, type HiropeSegment, type HiropeSyntax, type HiropeUnitKind, type SegmentCodeOptions } from './source-lexer.js';
+export { segmentCode, type HiRoPESegment, type HiRoPESyntax, type HiRoPEUnitKind, type SegmentCodeOptions } from './source-lexer.js';
 export { firstNegativeDistance, longTermDecay, minimalBase, type BaseBoundMethod, type FirstNegativeOptions, type MinimalBaseOptions } from './base-bound.js';
 export { decayCurve, pairWavelengths, type DecaySpacing } from './analysis.js';
 export { createPositional, positionalNames, registerPositional, type PositionalFactory, type PositionalSpec } from './registry.js';
@@ -37,23 +37,23 @@ export {
 export {
   ROPE_VIT_AXIAL_THETA, ROPE_VIT_MIXED_THETA, RoPEAxial, RoPEMixed, ropeVitAxialAngles, ropeVitAxialFrequencies, ropeVitGrid,
   ropeVitInvFreq, ropeVitMixedAngles, ropeVitMixedFrequencies, type RoPEAxialOptions, type RoPEMixedOptions,
-  type RopeVitAxialAnglesOptions, type RopeVitMixedAnglesOptions, type RopeVitMixedFrequencies, type RopeVitMixedInitOptions,
+  type RoPEViTAxialAnglesOptions, type RoPEViTMixedAnglesOptions, type RoPEViTMixedFrequencies, type RoPEViTMixedInitOptions,
 } from './rope-vit.js';
 export {
   MRoPE, buildMRopePositions, mropeDecodePositions, mropeFrequencies, mropeInvFreq, mropePositionsTensor, segmentTokenCount,
-  type MRoPEOptions, type MRopeFrequencyOptions, type MRopePositionOptions, type MRopePositions, type MRopeSegment,
+  type MRoPEOptions, type MRoPEFrequencyOptions, type MRoPEPositionOptions, type MRoPEPositions, type MRoPESegment,
 } from './mrope.js';
 export {
   VideoRoPE, videoRopeAxisOfPair, videoRopeFrequencies, videoRopePositions,
-  type VideoRoPEOptions, type VideoRopeAxis, type VideoRopePositionOptions,
+  type VideoRoPEOptions, type VideoRoPEAxis, type VideoRoPEPositionOptions,
 } from './video-rope.js';
 export {
   VROPE_AXES, VRoPE, vropeFrequencies, vropePairPositions, vropePositions,
-  type VRoPEOptions, type VRopePositionOptions, type VRopePositions,
+  type VRoPEOptions, type VRoPEPositionOptions, type VRoPEPositions,
 } from './vrope.js';
 export {
   HOPE_TRAINING_SCALES, HOPE_VNIAH_SCALE, HoPE, hopeAngles, hopeAxisOfPair, hopeFrequencies, hopePositions, sampleTemporalScale,
-  type HoPEOptions, type HopeAnglesOptions, type HopeAxis, type HopePositionOptions, type HopePositions, type HopeScaleSampling,
+  type HoPEOptions, type HoPEAnglesOptions, type HoPEAxis, type HoPEPositionOptions, type HoPEPositions, type HoPEScaleSampling,
 } from './hope.js';
 export {
   FLUX_AXES_DIM, FREEFLUX_PROBE_SHIFTS, FluxRoPE, fluxFrequencies, fluxLatentGrid, fluxPositions, fluxShiftImageIds, freeFluxProbe,

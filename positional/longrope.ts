@@ -7,7 +7,7 @@ import { ValueError } from '../core/index.js';
 import { checkAttentionFactor, checkBase, checkContextLength, checkCount, checkInvFreq, checkOptions, checkRotaryDim, checkScale } from './checks.js';
 import { invFreqLadder } from './rope.js';
 
-export interface LongRopeOptions {
+export interface LongRoPEOptions {
   /** Rotary dim d (even). */
   dim: number;
   /** RoPE base; default 10000. */
@@ -22,7 +22,7 @@ export interface LongRopeOptions {
   seqLen?: number;
 }
 
-export interface LongRopeAttentionOptions {
+export interface LongRoPEAttentionOptions {
   /** s = max_position_embeddings / L in Phi-3 (HF derives it so when the config has no factor); > 0. */
   factor: number;
   /** L: the pre-training context. */
@@ -32,12 +32,12 @@ export interface LongRopeAttentionOptions {
 }
 
 /** θ′_i = 1/(λ_i · base^{2i/d}) with λ = longFactor if seqLen > L else shortFactor: [d/2] in float64. */
-export function longRopeInvFreq(options: LongRopeOptions): Float64Array {
+export function longRopeInvFreq(options: LongRoPEOptions): Float64Array {
   return longRopeTable('longRopeInvFreq', options);
 }
 
 /** longRopeInvFreq with `op` naming the public entry in errors (fromHFConfig). */
-export function longRopeTable(op: string, options: LongRopeOptions): Float64Array {
+export function longRopeTable(op: string, options: LongRoPEOptions): Float64Array {
   const o = checkOptions(op, options, ['dim', 'base', 'shortFactor', 'longFactor', 'originalMaxPositions', 'seqLen']);
   const { shortFactor, longFactor, seqLen } = o;
   const dim = checkRotaryDim(op, 'dim', o.dim);
@@ -57,12 +57,12 @@ export function longRopeTable(op: string, options: LongRopeOptions): Float64Arra
 }
 
 /** attentionFactor if given; else 1 for s ≤ 1, otherwise √(1 + ln s / ln L) (Phi-3). */
-export function longRopeAttentionFactor(options: LongRopeAttentionOptions): number {
+export function longRopeAttentionFactor(options: LongRoPEAttentionOptions): number {
   return longRopeAttention('longRopeAttentionFactor', options);
 }
 
 /** longRopeAttentionFactor with `op` naming the public entry in errors. */
-export function longRopeAttention(op: string, options: LongRopeAttentionOptions): number {
+export function longRopeAttention(op: string, options: LongRoPEAttentionOptions): number {
   const { factor, originalMaxPositions, attentionFactor } = checkOptions(op, options, ['factor', 'originalMaxPositions', 'attentionFactor']);
   if (attentionFactor !== undefined) return checkAttentionFactor(op, attentionFactor);
   checkScale(op, 'factor', factor); // s = max_position_embeddings / L

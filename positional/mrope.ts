@@ -29,16 +29,16 @@ import { invFreqLadder, type PairLayout } from './rope.js';
  * t temporal patches (frames / temporal_patch_size for videos, 1 for images), h × w patches before the spatial
  * merge; it contributes t · (h/m) · (w/m) tokens, m = spatialMergeSize.
  */
-export type MRopeSegment =
+export type MRoPESegment =
   | { readonly type: 'text'; readonly length: number }
   | { readonly type: 'image' | 'video'; readonly grid: readonly [number, number, number] };
 
-export interface MRopePositionOptions {
+export interface MRoPEPositionOptions {
   /** m: the vision merger joins m × m patches into one LLM token; default 2 (Qwen2-VL). */
   spatialMergeSize?: number;
 }
 
-export interface MRopePositions {
+export interface MRoPEPositions {
   /** [3][L] position ids, rows t, h, w (row a, token n = ids[a][n]). */
   readonly ids: readonly [Float64Array, Float64Array, Float64Array];
   /** rope_deltas: decoding continues 1-D, the token at sequence index c ≥ L gets c + delta on all three rows. */
@@ -48,7 +48,7 @@ export interface MRopePositions {
 }
 
 /** The LLM grid [t, h/m, w/m] of an image/video segment, after validating it; `op` names the caller in errors. */
-export function llmGrid(segment: MRopeSegment, index: number, spatialMergeSize: number, op: string): [number, number, number] {
+export function llmGrid(segment: MRoPESegment, index: number, spatialMergeSize: number, op: string): [number, number, number] {
   const where = `segments[${index}]`;
   if (segment === null || typeof segment !== 'object') throw new DTypeError(op, `${where} is not a segment object — got ${describeValue(segment)} ({type:'text', length} or {type:'image'|'video', grid:[t,h,w]})`, 'segments');
   if (segment.type !== 'image' && segment.type !== 'video') {
@@ -73,7 +73,7 @@ function textLength(segment: { readonly length: number }, index: number, op: str
 }
 
 /** spatialMergeSize of checked options (positive integer; undefined gives 2, null is refused). */
-export function mergeSizeOf(options: MRopePositionOptions, op: string): number {
+export function mergeSizeOf(options: MRoPEPositionOptions, op: string): number {
   const m: unknown = options.spatialMergeSize;
   if (m === undefined) return 2;
   if (typeof m !== 'number') throw new DTypeError(op, `spatialMergeSize must be a positive integer, got ${describeValue(m)}`, 'spatialMergeSize');
@@ -82,7 +82,7 @@ export function mergeSizeOf(options: MRopePositionOptions, op: string): number {
 }
 
 /** Number of LLM tokens the segments produce. */
-export function segmentTokenCount(segments: readonly MRopeSegment[], options: MRopePositionOptions = {}): number {
+export function segmentTokenCount(segments: readonly MRoPESegment[], options: MRoPEPositionOptions = {}): number {
   const op = 'segmentTokenCount';
   return countTokens(segments, mergeSizeOf(checkOptions(op, options, ['spatialMergeSize']), op), op);
 }
@@ -91,7 +91,7 @@ export function segmentTokenCount(segments: readonly MRopeSegment[], options: MR
  * Tokens of the segments, checked (merge size m); `op` names the caller in errors. With `rows`, the id table
  * [rows][L] a builder will allocate must fit in tensors (checked before anything is allocated).
  */
-export function countTokens(segments: readonly MRopeSegment[], m: number, op: string, rows?: number): number {
+export function countTokens(segments: readonly MRoPESegment[], m: number, op: string, rows?: number): number {
   if (!Array.isArray(segments)) throw new DTypeError(op, `segments is not an array — segments=${describeValue(segments)}`, 'segments');
   const L = segments.reduce((n: number, s, i) => {
     if (s !== null && typeof s === 'object' && s.type === 'text') return n + textLength(s, i, op);
@@ -108,7 +108,7 @@ export function countTokens(segments: readonly MRopeSegment[], m: number, op: st
  * frame τ, row r, column c, enumerated τ-major then row then column; after each segment s = (max id so far) + 1.
  * delta = (max id + 1) − L (0 for an empty sequence).
  */
-export function buildMRopePositions(segments: readonly MRopeSegment[], options: MRopePositionOptions = {}): MRopePositions {
+export function buildMRopePositions(segments: readonly MRoPESegment[], options: MRoPEPositionOptions = {}): MRoPEPositions {
   const op = 'buildMRopePositions';
   const m = mergeSizeOf(checkOptions(op, options, ['spatialMergeSize']), op);
   const L = countTokens(segments, m, op, 3);
@@ -167,7 +167,7 @@ export function mropeDecodePositions(delta: number, start: number, count = 1): T
 
 // ── frequencies ──
 
-export interface MRopeFrequencyOptions {
+export interface MRoPEFrequencyOptions {
   /** θ; default 1e6 (Qwen2-VL's rope_theta). */
   base?: number;
   /** Precomputed inverse frequencies [headDim/2] (overrides base; e.g. a scaled table). */
@@ -179,7 +179,7 @@ export interface MRopeFrequencyOptions {
  * non-negative integers summing to headDim/2 (HF splits the cos/sin table by mrope_section·2). `op` names the
  * caller in errors.
  */
-export function mropeInvFreq(headDim: number, mropeSection: readonly number[], options: MRopeFrequencyOptions = {}, op = 'mropeInvFreq'): Float64Array {
+export function mropeInvFreq(headDim: number, mropeSection: readonly number[], options: MRoPEFrequencyOptions = {}, op = 'mropeInvFreq'): Float64Array {
   if (typeof op !== 'string') throw new DTypeError('mropeInvFreq', `op must be the name of the caller, got ${describeValue(op)}`, 'op');
   return sectionInvFreq(op, headDim, mropeSection, checkOptions(op, options, FREQUENCY_KEYS));
 }
@@ -200,7 +200,7 @@ export function checkSections(op: string, mropeSection: unknown): [number, numbe
  * mropeInvFreq of options whose keys the caller checked (they may hold its own options too): headDim, the sections
  * and the base / invFreq fields are checked under `op`.
  */
-export function sectionInvFreq(op: string, headDim: unknown, mropeSection: unknown, options: MRopeFrequencyOptions): Float64Array {
+export function sectionInvFreq(op: string, headDim: unknown, mropeSection: unknown, options: MRoPEFrequencyOptions): Float64Array {
   const d = checkRotaryDim(op, 'headDim', headDim);
   const sections = checkSections(op, mropeSection);
   const total = sections[0] + sections[1] + sections[2];
@@ -213,7 +213,7 @@ export function sectionInvFreq(op: string, headDim: unknown, mropeSection: unkno
 
 /** F [3, headDim/2]: pair j reads axis t for j < s_t, h for the next s_h pairs, w for the last s_w (HF
  * `apply_multimodal_rotary_pos_emb`, which splits cos/sin into chunks by mrope_section). */
-export function mropeFrequencies(headDim: number, mropeSection: readonly number[], options: MRopeFrequencyOptions = {}): Tensor {
+export function mropeFrequencies(headDim: number, mropeSection: readonly number[], options: MRoPEFrequencyOptions = {}): Tensor {
   const op = 'mropeFrequencies';
   const invFreq = sectionInvFreq(op, headDim, mropeSection, checkOptions(op, options, FREQUENCY_KEYS));
   return allocate(op, sectionsOf(op, mropeSection), invFreq, 3);
@@ -232,7 +232,7 @@ export const ENCODING_KEYS = [...FREQUENCY_KEYS, 'layout', 'attentionFactor'] as
 
 // ── encoding ──
 
-export interface MRoPEOptions extends MRopeFrequencyOptions {
+export interface MRoPEOptions extends MRoPEFrequencyOptions {
   /** Pair layout; default 'half' (rotate-half, as Qwen2-VL). */
   layout?: PairLayout;
   /** Multiplier on rotated q and k (HF attention_scaling); default 1. */

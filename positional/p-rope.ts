@@ -9,7 +9,7 @@ import { expectNumber } from '../core/index.js';
 import { checkBase, checkLayout, checkOptions, checkRotaryDim, checkScale } from './checks.js';
 import { RoPE, type PairLayout } from './rope.js';
 
-export interface PRopeInvFreqOptions {
+export interface PRoPEInvFreqOptions {
   /** RoPE base θ; default 10000. */
   base?: number;
   /** Every frequency is divided by it afterwards (HF's `factor`, i.e. linear interpolation); default 1. */
@@ -22,12 +22,12 @@ export interface PRopeInvFreqOptions {
  * ladder over fewer channels), and the table always has h/2 entries. k is computed as HF's
  * `int(p * h // 2)` = ⌊(p·h)/2⌋. Values are float64 and, for the kept pairs, bit-identical to `ropeInvFreq(h, base)`.
  */
-export function pRopeInvFreq(headDim: number, p: number, options: PRopeInvFreqOptions = {}): Float64Array {
+export function pRopeInvFreq(headDim: number, p: number, options: PRoPEInvFreqOptions = {}): Float64Array {
   return pRopeTable('pRopeInvFreq', headDim, p, options);
 }
 
 /** pRopeInvFreq with `op` naming the public entry in errors. */
-function pRopeTable(op: string, headDim: number, p: number, options: PRopeInvFreqOptions & { layout?: PairLayout }): Float64Array {
+function pRopeTable(op: string, headDim: number, p: number, options: PRoPEInvFreqOptions & { layout?: PairLayout }): Float64Array {
   const o = checkOptions(op, options, ['base', 'factor', 'layout']);
   checkRotaryDim(op, 'headDim', headDim);
   expectNumber(op, 'p', p, { min: 0, max: 1 });
@@ -40,7 +40,7 @@ function pRopeTable(op: string, headDim: number, p: number, options: PRopeInvFre
   return out;
 }
 
-export interface PRoPEOptions extends PRopeInvFreqOptions {
+export interface PRoPEOptions extends PRoPEInvFreqOptions {
   layout?: PairLayout;
 }
 

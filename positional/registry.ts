@@ -22,7 +22,7 @@ import { PRoPE } from './p-rope.js';
 import { piInvFreq } from './pi.js';
 import { PSCRoPE } from './psc.js';
 import { RoPE, ropeInvFreq } from './rope.js';
-import { yarnAttentionFactor, yarnInvFreq, type YarnOptions } from './yarn.js';
+import { yarnAttentionFactor, yarnInvFreq, type YaRNOptions } from './yarn.js';
 
 /** What a factory may need to build an encoding for one model. */
 export interface PositionalSpec {
@@ -50,7 +50,7 @@ const registry = new Map<string, PositionalFactory>([
   ['ntk', (s) => new RoPE(s.headDim, { invFreq: ntkInvFreq({ dim: s.headDim, base: s.base ?? 10000, factor: s.scalingFactor ?? 4 }) })],
   ['dynamic-ntk', (s) => new DynamicNTKRoPE(s.headDim, { base: s.base ?? 10000, factor: s.scalingFactor ?? 4, maxPositions: s.contextLength })],
   ['yarn', (s) => {
-    const o: YarnOptions = { dim: s.headDim, base: s.base ?? 10000, factor: s.scalingFactor ?? 4, originalMaxPositions: s.contextLength };
+    const o: YaRNOptions = { dim: s.headDim, base: s.base ?? 10000, factor: s.scalingFactor ?? 4, originalMaxPositions: s.contextLength };
     return new RoPE(s.headDim, { invFreq: yarnInvFreq(o), attentionFactor: yarnAttentionFactor(o) });
   }],
   ['p-rope-0.25', (s) => new PRoPE(s.headDim, 0.25, { base: s.base ?? 10000 })],

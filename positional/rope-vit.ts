@@ -101,7 +101,7 @@ function axialFrequencies(op: string, dim: unknown, theta: unknown, dtype: DType
   return allocate(op, sectionsOf(op, [Q, Q]), invFreq, 2, dtype);
 }
 
-export interface RopeVitAxialAnglesOptions {
+export interface RoPEViTAxialAnglesOptions {
   /** Head dim d (a multiple of 4). */
   dim: number;
   /** Patch columns (image width / patch size). */
@@ -118,7 +118,7 @@ export interface RopeVitAxialAnglesOptions {
  * RoPE-Axial angles [N, d/2] over the gridW × gridH patch grid (`compute_axial_cis`): φ[n, j] = x_n·ω_j for j < d/4,
  * y_n·ω_{j−d/4} after. cos/sin of this table are the reference's freqs_cis.
  */
-export function ropeVitAxialAngles(options: RopeVitAxialAnglesOptions): Tensor {
+export function ropeVitAxialAngles(options: RoPEViTAxialAnglesOptions): Tensor {
   const op = 'ropeVitAxialAngles';
   const o = checkRequiredOptions(op, options, ['dim', 'gridW', 'gridH', 'theta', 'dtype'], '{ dim, gridW, gridH }');
   const dtype = checkDType(op, 'dtype', o.dtype, 'float64');
@@ -151,7 +151,7 @@ function mixedAngles(op: string, freqsX: unknown, freqsY: unknown, gridW: unknow
   return axisAngles(op, patchGrid(w, h, F.dtype), F);
 }
 
-export interface RopeVitMixedAnglesOptions {
+export interface RoPEViTMixedAnglesOptions {
   /** Column frequencies [heads, d/2] (the reference's freqs[0] for one layer, viewed [heads, d/2]). */
   freqsX: Tensor;
   /** Row frequencies [heads, d/2] (freqs[1]). */
@@ -165,13 +165,13 @@ export interface RopeVitMixedAnglesOptions {
  * `compute_mixed_cis` for one layer). Differentiable in freqsX and freqsY (∂φ[h, n, j]/∂freqsX[h, j] = x_n); the
  * dtype is the frequencies'.
  */
-export function ropeVitMixedAngles(options: RopeVitMixedAnglesOptions): Tensor {
+export function ropeVitMixedAngles(options: RoPEViTMixedAnglesOptions): Tensor {
   const op = 'ropeVitMixedAngles';
   const o = checkRequiredOptions(op, options, ['freqsX', 'freqsY', 'gridW', 'gridH'], '{ freqsX, freqsY, gridW, gridH }');
   return mixedAngles(op, o.freqsX, o.freqsY, o.gridW, o.gridH);
 }
 
-export interface RopeVitMixedInitOptions {
+export interface RoPEViTMixedInitOptions {
   /** Magnitude ladder base: |F[:, j]| = θ^(−4k/d). Default 10. */
   theta?: number;
   /** false: every head axis-aligned (orientation 0), which is RoPE-Axial with this θ. Default true. */
@@ -193,12 +193,12 @@ const MIXED_INIT_KEYS = ['theta', 'rotate', 'orientations', 'generator', 'dtype'
  * half as cos(a + π/2), sin(a + π/2), the same in exact arithmetic; its float32 cos(π/2) ≈ −4.4e-8 residue is not
  * reproduced. Returns [heads, d/2] tensors and the orientations used.
  */
-export function ropeVitMixedFrequencies(numHeads: number, headDim: number, options: RopeVitMixedInitOptions = {}): RopeVitMixedFrequencies {
+export function ropeVitMixedFrequencies(numHeads: number, headDim: number, options: RoPEViTMixedInitOptions = {}): RoPEViTMixedFrequencies {
   const op = 'ropeVitMixedFrequencies';
   return mixedInit(op, numHeads, headDim, checkOptions(op, options, MIXED_INIT_KEYS));
 }
 
-export interface RopeVitMixedFrequencies {
+export interface RoPEViTMixedFrequencies {
   /** [heads, d/2] */
   freqsX: Tensor;
   /** [heads, d/2] */
@@ -208,7 +208,7 @@ export interface RopeVitMixedFrequencies {
 }
 
 /** init_random_2d_freqs with every field of `options` (an object whose keys the caller checked) checked under `op`. */
-function mixedInit(op: string, numHeads: unknown, headDim: unknown, options: RopeVitMixedInitOptions): RopeVitMixedFrequencies {
+function mixedInit(op: string, numHeads: unknown, headDim: unknown, options: RoPEViTMixedInitOptions): RoPEViTMixedFrequencies {
   const H = checkSize(op, 'numHeads', numHeads);
   const mag = ladder(op, headDim, options.theta === undefined ? ROPE_VIT_MIXED_THETA : options.theta, 'headDim');
   const rotate = options.rotate === undefined ? true : expectBoolean(op, 'rotate', options.rotate);
@@ -358,7 +358,7 @@ export class RoPEAxial extends PositionalEncoding {
   }
 }
 
-export interface RoPEMixedOptions extends RopeVitMixedInitOptions {
+export interface RoPEMixedOptions extends RoPEViTMixedInitOptions {
   /** Leading tokens left unrotated (1 for a ViT's class token); default 0. */
   prefixTokens?: number;
 }

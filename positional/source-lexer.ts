@@ -10,20 +10,20 @@ import { expectOneOf } from '../core/index.js';
 import { checkOptions, checkString } from './checks.js';
 
 /** What a top-level unit looks like: a function, a class-like declaration, another block, or the text between. */
-export type HiropeUnitKind = 'function' | 'class' | 'block' | 'gap';
+export type HiRoPEUnitKind = 'function' | 'class' | 'block' | 'gap';
 
-export interface HiropeSegment {
+export interface HiRoPESegment {
   /** Character range [start, end) of the source. */
   start: number;
   end: number;
-  kind: HiropeUnitKind;
+  kind: HiRoPEUnitKind;
 }
 
 /** 'braces': C/Java/JS/TS/Go/Rust-like; 'indent': Python-like; 'auto' guesses from the source. */
-export type HiropeSyntax = 'auto' | 'braces' | 'indent';
+export type HiRoPESyntax = 'auto' | 'braces' | 'indent';
 
 export interface SegmentCodeOptions {
-  syntax?: HiropeSyntax;
+  syntax?: HiRoPESyntax;
 }
 
 /**
@@ -53,24 +53,24 @@ export interface SegmentCodeOptions {
  * nested functions never become units (only the top level is split); tabs and spaces both count as indentation;
  * 'auto' only compares counts of colon-ended block headers with lines that open or close braces.
  */
-export function segmentCode(source: string, options: SegmentCodeOptions = {}): HiropeSegment[] {
+export function segmentCode(source: string, options: SegmentCodeOptions = {}): HiRoPESegment[] {
   const op = 'segmentCode';
   return segmentsOf(checkString(op, 'source', source), checkSyntax(op, checkOptions(op, options, ['syntax']).syntax));
 }
 
 /** An optional `syntax` option: 'auto' (default), 'braces' or 'indent'. */
-export function checkSyntax(op: string, syntax: unknown): HiropeSyntax {
-  return syntax === undefined ? 'auto' : expectOneOf<HiropeSyntax>(op, 'syntax', syntax, ['auto', 'braces', 'indent']);
+export function checkSyntax(op: string, syntax: unknown): HiRoPESyntax {
+  return syntax === undefined ? 'auto' : expectOneOf<HiRoPESyntax>(op, 'syntax', syntax, ['auto', 'braces', 'indent']);
 }
 
 /** segmentCode for a checked source and syntax (hiropePositions segments with it). */
-export function segmentsOf(source: string, syntax: HiropeSyntax): HiropeSegment[] {
+export function segmentsOf(source: string, syntax: HiRoPESyntax): HiRoPESegment[] {
   const resolved = resolveSyntax(source, syntax);
   const raw = resolved === 'indent' ? indentUnits(source) : braceUnits(source);
   return fillGaps(source, raw);
 }
 
-function resolveSyntax(source: string, syntax: HiropeSyntax): 'braces' | 'indent' {
+function resolveSyntax(source: string, syntax: HiRoPESyntax): 'braces' | 'indent' {
   if (syntax === 'braces' || syntax === 'indent') return syntax;
   const colonHeaders = source.match(/^[ \t]*(async[ \t]+def|def|class|if|elif|else|for|while|with|try|except|finally)\b[^\n]*:[ \t]*(#[^\n]*)?$/gm)?.length ?? 0;
   const braceLines = source.match(/(\{[ \t]*$|^[ \t]*\})/gm)?.length ?? 0;
@@ -90,9 +90,9 @@ const CONTINUES = ',([{=+-*/%&|^?:<>.!~';
 const CONTINUATION_START = '{)].,?:=+-*/%&|^<>';
 
 /** Top-level `{…}` units of a brace language (see segmentCode). */
-function braceUnits(src: string): HiropeSegment[] {
+function braceUnits(src: string): HiRoPESegment[] {
   const n = src.length;
-  const units: HiropeSegment[] = [];
+  const units: HiRoPESegment[] = [];
   let mode: LexMode = 'code';
   let depth = 0; // braces
   let paren = 0; // ( and [
@@ -244,7 +244,7 @@ function braceUnits(src: string): HiropeSegment[] {
     close(n);
   }
   // `}\nelse {` (and catch/finally): the continuation joins the unit before it
-  const merged: HiropeSegment[] = [];
+  const merged: HiRoPESegment[] = [];
   for (const u of units) {
     const prev = merged[merged.length - 1];
     if (prev !== undefined && /^\s*$/.test(src.slice(prev.end, u.start)) && /^\s*(else|catch|finally)\b/.test(src.slice(u.start, u.end))) prev.end = u.end;
@@ -257,7 +257,7 @@ function braceUnits(src: string): HiropeSegment[] {
  * Kind of a unit from its header text (before the first `{`, or the first line), comments removed. Linear in the
  * header's length: no pattern here can backtrack over a long run of spaces (`f():      …` or `throws      …`).
  */
-export function classifyHeader(header: string): HiropeUnitKind {
+export function classifyHeader(header: string): HiRoPEUnitKind {
   const h = stripComments(header).trim();
   if (/\b(class|interface|struct|enum|trait|impl|union|record)\b/.test(h)) return 'class';
   if (/^(if|for|while|switch|catch|with|else|do|try|finally|return|unless|until|loop|match)\b/.test(h)) return 'block';
@@ -303,7 +303,7 @@ interface LogicalLine {
 }
 
 /** Top-level units of an indentation language (see segmentCode). */
-function indentUnits(src: string): HiropeSegment[] {
+function indentUnits(src: string): HiRoPESegment[] {
   const n = src.length;
   const logical: LogicalLine[] = [];
   let brackets = 0;
@@ -347,8 +347,8 @@ function indentUnits(src: string): HiropeSegment[] {
     start = end;
   }
 
-  const units: HiropeSegment[] = [];
-  let cur: HiropeSegment | null = null;
+  const units: HiRoPESegment[] = [];
+  let cur: HiRoPESegment | null = null;
   let decoratorStart = -1;
   for (let j = 0; j < logical.length; j++) {
     const L = logical[j]!;
@@ -371,7 +371,7 @@ function indentUnits(src: string): HiropeSegment[] {
     const def = /^(async[ \t]+def|def|class)\b/.exec(L.text);
     const opens = j + 1 < logical.length && logical[j + 1]!.indent > 0;
     if (def !== null || opens) {
-      const kind: HiropeUnitKind = def !== null ? (def[1] === 'class' ? 'class' : 'function') : 'block';
+      const kind: HiRoPEUnitKind = def !== null ? (def[1] === 'class' ? 'class' : 'function') : 'block';
       cur = { start: decoratorStart >= 0 ? decoratorStart : L.start, end: L.end, kind };
     }
     decoratorStart = -1;
@@ -381,10 +381,10 @@ function indentUnits(src: string): HiropeSegment[] {
 }
 
 /** Fill the text between units with 'gap' segments; whitespace-only text joins the unit before (or after) it. */
-function fillGaps(src: string, units: readonly HiropeSegment[]): HiropeSegment[] {
-  const out: HiropeSegment[] = [];
+function fillGaps(src: string, units: readonly HiRoPESegment[]): HiRoPESegment[] {
+  const out: HiRoPESegment[] = [];
   let carry = -1; // leading whitespace waiting for the first segment
-  const push = (s: HiropeSegment): void => {
+  const push = (s: HiRoPESegment): void => {
     if (carry >= 0) {
       s.start = carry;
       carry = -1;

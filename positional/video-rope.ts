@@ -18,11 +18,11 @@ import { DTypeError, Tensor, ValueError, describeValue } from '../core/index.js'
 import { MultiAxisRoPE, allocate } from './multi-axis.js';
 import {
   ENCODING_KEYS, FREQUENCY_KEYS, checkSections, countTokens, encodingOptions, llmGrid, mergeSizeOf, sectionInvFreq, type MRoPEOptions,
-  type MRopeFrequencyOptions, type MRopePositionOptions, type MRopePositions, type MRopeSegment,
+  type MRoPEFrequencyOptions, type MRoPEPositionOptions, type MRoPEPositions, type MRoPESegment,
 } from './mrope.js';
 import { checkOptions } from './checks.js';
 
-export interface VideoRopePositionOptions extends MRopePositionOptions {
+export interface VideoRoPEPositionOptions extends MRoPEPositionOptions {
   /** δ: temporal id step between consecutive frames (temporal patches); default 2 (the reference's value). */
   temporalSpacing?: number;
 }
@@ -33,7 +33,7 @@ export interface VideoRopePositionOptions extends MRopePositionOptions {
  * column c: t = s + δτ, h = s + δτ + r − ⌊(H'−1)/2⌋, w = s + δτ + c − ⌊(W'−1)/2⌋, then s = s + δ(T−1) + 1
  * (t-row max + 1). delta = (t-row max + 1) − L (0 for an empty sequence).
  */
-export function videoRopePositions(segments: readonly MRopeSegment[], options: VideoRopePositionOptions = {}): MRopePositions {
+export function videoRopePositions(segments: readonly MRoPESegment[], options: VideoRoPEPositionOptions = {}): MRoPEPositions {
   const op = 'videoRopePositions';
   const o = checkOptions(op, options, ['spatialMergeSize', 'temporalSpacing']);
   const m = mergeSizeOf(o, op);
@@ -48,7 +48,7 @@ export function videoRopePositions(segments: readonly MRopeSegment[], options: V
  * once per vision segment, in order). Text ids are (text index) + base; frame τ sits at t = (δτ + text) + base, with
  * h and w centred on t; after a block, base = t-row max + 1 (same order of operations as the references).
  */
-export function diagonalPositions(segments: readonly MRopeSegment[], m: number, op: string, spacingOf: (segment: number) => number): MRopePositions {
+export function diagonalPositions(segments: readonly MRoPESegment[], m: number, op: string, spacingOf: (segment: number) => number): MRoPEPositions {
   const L = countTokens(segments, m, op, 3);
   const ids: [Float64Array, Float64Array, Float64Array] = [new Float64Array(L), new Float64Array(L), new Float64Array(L)];
   const offsets: number[] = [];
@@ -85,28 +85,28 @@ export function diagonalPositions(segments: readonly MRopeSegment[], m: number, 
 }
 
 /** Which position row a rotation pair reads. */
-export type VideoRopeAxis = 't' | 'h' | 'w';
+export type VideoRoPEAxis = 't' | 'h' | 'w';
 
 /**
  * LTA pair → axis map for mrope_section [s_t, s_h, s_w] (`apply_m_modify_multimodal_rotary_pos_emb`): pair j reads
  * h if j < s_h + s_w and j is even, w if j < s_h + s_w and j is odd, t for the last s_t pairs (the lowest
  * frequencies). Only the totals matter: [16, 24, 24] gives 24 h, 24 w, 16 t.
  */
-export function videoRopeAxisOfPair(mropeSection: readonly number[]): VideoRopeAxis[] {
+export function videoRopeAxisOfPair(mropeSection: readonly number[]): VideoRoPEAxis[] {
   return axisOfPair('videoRopeAxisOfPair', mropeSection);
 }
 
 /** videoRopeAxisOfPair with `op` naming the caller. */
-function axisOfPair(op: string, mropeSection: unknown): VideoRopeAxis[] {
+function axisOfPair(op: string, mropeSection: unknown): VideoRoPEAxis[] {
   const [st, sh, sw] = checkSections(op, mropeSection);
   const spatial = sh + sw;
-  return Array.from({ length: spatial + st }, (_, j): VideoRopeAxis => (j >= spatial ? 't' : j % 2 === 0 ? 'h' : 'w'));
+  return Array.from({ length: spatial + st }, (_, j): VideoRoPEAxis => (j >= spatial ? 't' : j % 2 === 0 ? 'h' : 'w'));
 }
 
-const AXIS_INDEX: Record<VideoRopeAxis, number> = { t: 0, h: 1, w: 2 };
+const AXIS_INDEX: Record<VideoRoPEAxis, number> = { t: 0, h: 1, w: 2 };
 
 /** F [3, headDim/2] (rows t, h, w) with the LTA allocation; ω_j = base^(−2j/headDim), base default 1e6. */
-export function videoRopeFrequencies(headDim: number, mropeSection: readonly number[], options: MRopeFrequencyOptions = {}): Tensor {
+export function videoRopeFrequencies(headDim: number, mropeSection: readonly number[], options: MRoPEFrequencyOptions = {}): Tensor {
   const op = 'videoRopeFrequencies';
   const invFreq = sectionInvFreq(op, headDim, mropeSection, checkOptions(op, options, FREQUENCY_KEYS));
   return allocate(op, axisOfPair(op, mropeSection).map((a) => AXIS_INDEX[a]), invFreq, 3);
@@ -122,7 +122,7 @@ export type VideoRoPEOptions = MRoPEOptions;
 export class VideoRoPE extends MultiAxisRoPE {
   readonly mropeSection: readonly [number, number, number];
   readonly invFreq: Float64Array;
-  readonly axisOfPair: readonly VideoRopeAxis[];
+  readonly axisOfPair: readonly VideoRoPEAxis[];
 
   constructor(readonly headDim: number, mropeSection: readonly number[], options: VideoRoPEOptions = {}) {
     const op = 'VideoRoPE';

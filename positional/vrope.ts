@@ -17,19 +17,19 @@
  */
 import { ShapeError, Tensor, expectNumber, fmtShape } from '../core/index.js';
 import { MultiAxisRoPE, allocate } from './multi-axis.js';
-import { countTokens, encodingOptions, llmGrid, mergeSizeOf, type MRopePositionOptions, type MRopeSegment } from './mrope.js';
+import { countTokens, encodingOptions, llmGrid, mergeSizeOf, type MRoPEPositionOptions, type MRoPESegment } from './mrope.js';
 import { checkBase, checkInvFreq, checkOptions, checkPositions, checkRotaryDim, checkSize, checkTableSize } from './checks.js';
 import { invFreqLadder, type PairLayout } from './rope.js';
 
 /** Number of VRoPE virtual axes for 2-D frames (2^2 corner-reflected sums). */
 export const VROPE_AXES = 4;
 
-export interface VRopePositionOptions extends MRopePositionOptions {
+export interface VRoPEPositionOptions extends MRoPEPositionOptions {
   /** Id of the first token (the reference's `current_index`, which carries over between calls); default 0. */
   start?: number;
 }
 
-export interface VRopePositions {
+export interface VRoPEPositions {
   /** [4][L] rows c0, c1, c2, c3 (row a, token n = ids[a][n]); a text token has its 1-D index on all four. */
   readonly ids: readonly [Float64Array, Float64Array, Float64Array, Float64Array];
   /** The same as a tensor [L, 4] for `VRoPE` (float64). */
@@ -47,7 +47,7 @@ export interface VRopePositions {
  * c0 = b+i+j, c1 = b+i+(W'−1−j), c2 = b+(H'−1−i)+j, c3 = b+(H'−1−i)+(W'−1−j) (VRoPE's symmetric coordinate
  * transform), then s += T·L_f. Tokens in t-major, then row, then column order. delta = s_final − L.
  */
-export function vropePositions(segments: readonly MRopeSegment[], options: VRopePositionOptions = {}): VRopePositions {
+export function vropePositions(segments: readonly MRoPESegment[], options: VRoPEPositionOptions = {}): VRoPEPositions {
   const op = 'vropePositions';
   const o = checkOptions(op, options, ['spatialMergeSize', 'start']);
   const m = mergeSizeOf(o, op);

@@ -7,7 +7,7 @@ import { ValueError, expectBoolean, expectNumber } from '../core/index.js';
 import { checkAttentionFactor, checkBase, checkContextLength, checkFactor, checkOptions, checkRotaryDim } from './checks.js';
 import { invFreqLadder } from './rope.js';
 
-export interface YarnOptions {
+export interface YaRNOptions {
   /** Rotary dim d (even); the ramp covers its d/2 pairs. */
   dim: number;
   /** RoPE base; default 10000. */
@@ -31,7 +31,7 @@ export interface YarnOptions {
 }
 
 /** How a pair is treated: kept as trained, divided by s, or a blend of the two. */
-export type YarnPairRegime = 'extrapolated' | 'blended' | 'interpolated';
+export type YaRNPairRegime = 'extrapolated' | 'blended' | 'interpolated';
 
 /** HF `get_mscale`: 1 for s ≤ 1, else 0.1·μ·ln s + 1 (YaRN eq. 22 with μ = 1; DeepSeek-V2 uses μ = 0.707). */
 export function yarnMscale(factor: number, mscale = 1): number {
@@ -46,22 +46,22 @@ export function yarnMscale(factor: number, mscale = 1): number {
  * clamped to low ≥ 0 and high ≤ d − 1 (HF clamps to d − 1, not d/2 − 1). γ_i = clamp((i − low)/(high − low), 0, 1),
  * with high − low taken as 0.001 when they are equal. `low` and `high` are returned as clamped, without that 0.001.
  */
-export function yarnRamp(options: YarnOptions): { low: number; high: number; ramp: Float64Array } {
+export function yarnRamp(options: YaRNOptions): { low: number; high: number; ramp: Float64Array } {
   return rampOf('yarnRamp', options);
 }
 
 /** Per pair [d/2]: γ = 0 → 'extrapolated' (θ kept), γ = 1 → 'interpolated' (θ/s), otherwise 'blended'. */
-export function yarnPairRegimes(options: YarnOptions): Array<YarnPairRegime> {
+export function yarnPairRegimes(options: YaRNOptions): Array<YaRNPairRegime> {
   return Array.from(rampOf('yarnPairRegimes', options).ramp, (g) => (g === 0 ? 'extrapolated' : g === 1 ? 'interpolated' : 'blended'));
 }
 
 /** θ′_i = (θ_i/s)·(1 − e_i) + θ_i·e_i with e_i = 1 − γ_i (HF's order of operations): [d/2], float64. */
-export function yarnInvFreq(options: YarnOptions): Float64Array {
+export function yarnInvFreq(options: YaRNOptions): Float64Array {
   return yarnTable('yarnInvFreq', options);
 }
 
 /** yarnInvFreq with `op` naming the public entry in errors (fromHFConfig, the registry). */
-export function yarnTable(op: string, options: YarnOptions): Float64Array {
+export function yarnTable(op: string, options: YaRNOptions): Float64Array {
   const { ramp } = rampOf(op, options);
   const { factor, base = 10000, dim } = options;
   const theta = invFreqLadder(dim, base);
@@ -73,7 +73,7 @@ export function yarnTable(op: string, options: YarnOptions): Float64Array {
   return out;
 }
 
-function rampOf(op: string, options: YarnOptions): { low: number; high: number; ramp: Float64Array } {
+function rampOf(op: string, options: YaRNOptions): { low: number; high: number; ramp: Float64Array } {
   const o = checkYarn(op, options);
   const correctionDim = (turns: number): number => (o.dim * Math.log(o.originalMaxPositions / (turns * 2 * Math.PI))) / (2 * Math.log(o.base));
   let low = correctionDim(o.betaFast);
@@ -95,12 +95,12 @@ function rampOf(op: string, options: YarnOptions): { low: number; high: number; 
  * mscaleAllDim are both given and non-zero, yarnMscale(s, mscale)/yarnMscale(s, mscaleAllDim) (DeepSeek); else
  * yarnMscale(s) = 0.1·ln s + 1. DeepSeek-V2/V3 additionally multiply the softmax scale by yarnMscale(s, mscaleAllDim)².
  */
-export function yarnAttentionFactor(options: Pick<YarnOptions, 'factor' | 'mscale' | 'mscaleAllDim' | 'attentionFactor'>): number {
+export function yarnAttentionFactor(options: Pick<YaRNOptions, 'factor' | 'mscale' | 'mscaleAllDim' | 'attentionFactor'>): number {
   return yarnAttention('yarnAttentionFactor', options);
 }
 
 /** yarnAttentionFactor with `op` naming the public entry in errors. */
-export function yarnAttention(op: string, options: Pick<YarnOptions, 'factor' | 'mscale' | 'mscaleAllDim' | 'attentionFactor'>): number {
+export function yarnAttention(op: string, options: Pick<YaRNOptions, 'factor' | 'mscale' | 'mscaleAllDim' | 'attentionFactor'>): number {
   const o = checkOptions(op, options, YARN_KEYS);
   const { factor, mscale, mscaleAllDim, attentionFactor } = o;
   checkFactor(op, 'factor', factor);
@@ -111,13 +111,13 @@ export function yarnAttention(op: string, options: Pick<YarnOptions, 'factor' | 
 }
 
 /** The optional attention-factor fields: finite mscale and mscaleAllDim, an attentionFactor > 0 (null is refused). */
-function checkYarnScaling(op: string, o: Pick<YarnOptions, 'mscale' | 'mscaleAllDim' | 'attentionFactor'>): void {
+function checkYarnScaling(op: string, o: Pick<YaRNOptions, 'mscale' | 'mscaleAllDim' | 'attentionFactor'>): void {
   if (o.mscale !== undefined) expectNumber(op, 'mscale', o.mscale);
   if (o.mscaleAllDim !== undefined) expectNumber(op, 'mscaleAllDim', o.mscaleAllDim);
   checkAttentionFactor(op, o.attentionFactor);
 }
 
-interface CheckedYarn {
+interface CheckedYaRN {
   dim: number;
   base: number;
   originalMaxPositions: number;
@@ -128,7 +128,7 @@ interface CheckedYarn {
 
 const YARN_KEYS = ['dim', 'base', 'factor', 'originalMaxPositions', 'betaFast', 'betaSlow', 'truncate', 'mscale', 'mscaleAllDim', 'attentionFactor'];
 
-function checkYarn(op: string, options: YarnOptions): CheckedYarn {
+function checkYarn(op: string, options: YaRNOptions): CheckedYaRN {
   const { dim: d, base: b = 10000, factor, originalMaxPositions: L, betaFast = 32, betaSlow = 1, truncate = true } = checkOptions(op, options, YARN_KEYS);
   const dim = checkRotaryDim(op, 'dim', d);
   const base = checkBase(op, 'base', b);

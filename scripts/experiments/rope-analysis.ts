@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { decayCurve, pairWavelengths } from '../../positional/analysis.js';
 import { firstNegativeDistance } from '../../positional/base-bound.js';
 import { ropeInvFreq } from '../../positional/rope.js';
-import { yarnInvFreq, yarnPairRegimes, type YarnOptions, type YarnPairRegime } from '../../positional/yarn.js';
+import { yarnInvFreq, yarnPairRegimes, type YaRNOptions, type YaRNPairRegime } from '../../positional/yarn.js';
 import { readFlags } from '../lib/flags.js';
 import { lineChart, type LineSeries } from '../lib/svg.js';
 
@@ -74,11 +74,11 @@ function decay(): string {
 }
 
 function yarn(): string {
-  const options: YarnOptions = { dim: DIM, base: 1e4, factor: 16, originalMaxPositions: 4096 };
+  const options: YaRNOptions = { dim: DIM, base: 1e4, factor: 16, originalMaxPositions: 4096 };
   const before = ropeInvFreq(DIM, 1e4);
   const after = yarnInvFreq(options);
   const regimes = yarnPairRegimes(options);
-  const regimeSeries = (r: YarnPairRegime): LineSeries => ({
+  const regimeSeries = (r: YaRNPairRegime): LineSeries => ({
     name: `after YaRN: ${r}`,
     points: Array.from(after, (t, i) => (regimes[i] === r ? [i, t] : [i, NaN]) as [number, number]),
   });
@@ -97,8 +97,8 @@ function yarn(): string {
       ],
     }),
   );
-  const count = (r: YarnPairRegime): number => regimes.filter((x) => x === r).length;
-  const span = (r: YarnPairRegime): string => {
+  const count = (r: YaRNPairRegime): number => regimes.filter((x) => x === r).length;
+  const span = (r: YaRNPairRegime): string => {
     const idx = regimes.flatMap((x, i) => (x === r ? [i] : []));
     return idx.length === 0 ? 'none' : `${idx[0]}…${idx[idx.length - 1]}`;
   };

@@ -77,7 +77,7 @@ import { AdamW, Generator, Module, Tensor, crossEntropy, noGrad, stack, warmupCo
 import { Block, Embedding, LayerNorm, Linear, train } from '../../nn/index.js';
 import {
   HOPE_VNIAH_SCALE, HoPE, MRoPE, NoPE, RoPE, VRoPE, VideoRoPE, buildMRopePositions, hopePositions, mropePositionsTensor,
-  videoRopePositions, vropePositions, type MRopeSegment, type PositionalEncoding,
+  videoRopePositions, vropePositions, type MRoPESegment, type PositionalEncoding,
 } from '../../positional/index.js';
 import { choiceFlag, integerFlag, listFlag, numberFlag, readFlags } from '../lib/flags.js';
 import { lineChart } from '../lib/svg.js';
@@ -254,7 +254,7 @@ export function positionBlindAccuracy(batch: NeedleBatch): number {
 // ── positions and encodings ──
 
 /** The segment list every method's builder reads: the video (grid in LLM tokens), then the question. */
-export function segments(frames: number, task: TaskConfig): MRopeSegment[] {
+export function segments(frames: number, task: TaskConfig): MRoPESegment[] {
   return [{ type: 'video', grid: [frames, task.frameH, task.frameW] }, { type: 'text', length: 1 }];
 }
 

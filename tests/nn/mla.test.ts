@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { DTypeError, Generator, ShapeError, Tensor, ValueError, concat, gradcheck, noGrad, randn } from '../../core/index.js';
 import { KVCache } from '../../nn/index.js';
 import {
-  LatentKVCache, MultiHeadLatentAttention, mlaCacheNumbersPerToken, mlaParameterShapes, type MLADims, type MLARope,
+  LatentKVCache, MultiHeadLatentAttention, mlaCacheNumbersPerToken, mlaParameterShapes, type MLADims, type MLARoPE,
 } from '../../nn/mla.js';
 import { assertClose } from '../helpers/close.js';
 import { fcParams } from '../helpers/fc.js';
@@ -28,7 +28,7 @@ const dimsArb = fc.record({
   bias: fc.boolean(),
 });
 
-function mla(dims: Omit<MLADims, 'dim'> & { dim?: number }, seed: number, rope: MLARope = 'decoupled'): MultiHeadLatentAttention {
+function mla(dims: Omit<MLADims, 'dim'> & { dim?: number }, seed: number, rope: MLARoPE = 'decoupled'): MultiHeadLatentAttention {
   return new MultiHeadLatentAttention({ dim: 8, ...dims, rope, generator: new Generator(seed), dtype: 'float64' });
 }
 
@@ -160,7 +160,7 @@ test('DeepSeek-V2 dims give its shapes (tech report §2.1, HF configuration_deep
 
 test('mlaParameterShapes names and shapes every parameter the module allocates (random dims, both RoPE variants)', () => {
   fc.assert(
-    fc.property(dimsArb, fc.constantFrom<MLARope>('decoupled', 'pre-rope'), (dims, rope) => {
+    fc.property(dimsArb, fc.constantFrom<MLARoPE>('decoupled', 'pre-rope'), (dims, rope) => {
       const layer = mla(dims, 0, rope);
       const actual = Object.fromEntries(layer.namedParameters().map(([name, p]) => [name, [...p.shape]]));
       assert.equal(actual, mlaParameterShapes({ dim: 8, ...dims, rope }));

@@ -11,8 +11,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { Generator, Tensor, ValueError, gradcheck, matmul } from '../../core/index.js';
-import { HiRoPE, hiropeAngles, hiropePositionTensor, hiropePositions, hiropeScores, type HiropeLevels } from '../../positional/hirope.js';
-import { segmentCode, type HiropeSegment } from '../../positional/source-lexer.js';
+import { HiRoPE, hiropeAngles, hiropePositionTensor, hiropePositions, hiropeScores, type HiRoPELevels } from '../../positional/hirope.js';
+import { segmentCode, type HiRoPESegment } from '../../positional/source-lexer.js';
 import { RoPE, ropeInvFreq, type PairLayout } from '../../positional/rope.js';
 import { assertClose } from '../helpers/close.js';
 import { fcParams } from '../helpers/fc.js';
@@ -112,7 +112,7 @@ test('outside the window the logits depend only on (Δp_tok, Δp_hi): shifting e
       const k = randTensor(g, [1, 2, T, d]);
       const lv = randomLevels(g, T, reset);
       const split = g.int(0, pairs + 1);
-      const moved: HiropeLevels = { token: lv.token.map((v) => v + a), unit: lv.unit.map((v) => v + b), position: lv.position.map((v) => v + shift) };
+      const moved: HiRoPELevels = { token: lv.token.map((v) => v + a), unit: lv.unit.map((v) => v + b), position: lv.position.map((v) => v + shift) };
       const s0 = hiropeScores(q, k, lv, { invFreq, split, window, layout });
       const s1 = hiropeScores(q, k, moved, { invFreq, split, window, layout });
       assertClose(s1.data, s0.data, { atol: 1e-10, rtol: 1e-10 }, 'logits');
@@ -241,7 +241,7 @@ test('errors: split out of range, mismatched levels, negative window', () => {
 
 // ── segmentation ──
 
-function show(src: string, segs: readonly HiropeSegment[]): Array<[string, string]> {
+function show(src: string, segs: readonly HiRoPESegment[]): Array<[string, string]> {
   return segs.map((s) => [s.kind, src.slice(s.start, s.end)]);
 }
 

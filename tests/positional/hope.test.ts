@@ -15,7 +15,7 @@ import {
 } from '../../positional/hope.js';
 import { PRoPE } from '../../positional/p-rope.js';
 import { RoPE, ropeInvFreq, type PairLayout } from '../../positional/rope.js';
-import { mropePositionsTensor, type MRopeSegment } from '../../positional/mrope.js';
+import { mropePositionsTensor, type MRoPESegment } from '../../positional/mrope.js';
 import { videoRopeAxisOfPair, videoRopePositions } from '../../positional/video-rope.js';
 import { assertClose } from '../helpers/close.js';
 import { fcParams } from '../helpers/fc.js';
@@ -96,11 +96,11 @@ test('hopePositions: text-only ids are 0…L−1 on every row (the reference fal
   assert.is(hopePositions([], { temporalScale: 1 }).delta, 0);
 });
 
-const segmentsArb: fc.Arbitrary<MRopeSegment[]> = fc.array(
+const segmentsArb: fc.Arbitrary<MRoPESegment[]> = fc.array(
   fc.oneof(
-    fc.integer({ min: 0, max: 3 }).map((length): MRopeSegment => ({ type: 'text', length })),
+    fc.integer({ min: 0, max: 3 }).map((length): MRoPESegment => ({ type: 'text', length })),
     fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }))
-      .map(([t, h, w]): MRopeSegment => ({ type: 'video', grid: [t, h, w] })),
+      .map(([t, h, w]): MRoPESegment => ({ type: 'video', grid: [t, h, w] })),
   ),
   { minLength: 1, maxLength: 5 },
 );
@@ -240,7 +240,7 @@ test('HoPE on text-only input: equals RoPE with the s_t lowest frequencies zeroe
 });
 
 test('dynamic temporal scaling: training draws γ ∈ {0.5,…,1.5} once per vision segment from the Generator; inference uses the chosen γ', () => {
-  const segments: MRopeSegment[] = [
+  const segments: MRoPESegment[] = [
     { type: 'text', length: 2 }, { type: 'video', grid: [3, 2, 2] }, { type: 'text', length: 1 },
     { type: 'image', grid: [1, 2, 2] }, { type: 'video', grid: [2, 2, 4] },
   ];

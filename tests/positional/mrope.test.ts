@@ -19,7 +19,7 @@ import { DTypeError, Generator, ShapeError, Tensor, ValueError, noGrad } from '.
 import { KVCache } from '../../nn/kv-cache.js';
 import { MultiHeadAttention } from '../../nn/attention.js';
 import {
-  MRoPE, buildMRopePositions, mropeDecodePositions, mropeFrequencies, mropePositionsTensor, segmentTokenCount, type MRopeSegment,
+  MRoPE, buildMRopePositions, mropeDecodePositions, mropeFrequencies, mropePositionsTensor, segmentTokenCount, type MRoPESegment,
 } from '../../positional/mrope.js';
 import { RoPE, applyRotary, ropeInvFreq } from '../../positional/rope.js';
 import { assertClose } from '../helpers/close.js';
@@ -36,10 +36,10 @@ const sectionArb = (P: number): fc.Arbitrary<[number, number, number]> =>
     return [lo, hi - lo, P - hi];
   });
 
-const segmentArb: fc.Arbitrary<MRopeSegment> = fc.oneof(
-  fc.integer({ min: 0, max: 5 }).map((length): MRopeSegment => ({ type: 'text', length })),
+const segmentArb: fc.Arbitrary<MRoPESegment> = fc.oneof(
+  fc.integer({ min: 0, max: 5 }).map((length): MRoPESegment => ({ type: 'text', length })),
   fc.tuple(fc.constantFrom<'image' | 'video'>('image', 'video'), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }))
-    .map(([type, t, h, w]): MRopeSegment => ({ type, grid: [t, 2 * h, 2 * w] })),
+    .map(([type, t, h, w]): MRoPESegment => ({ type, grid: [t, 2 * h, 2 * w] })),
 );
 
 // ── worked examples ──
@@ -100,8 +100,8 @@ const fixture = JSON.parse(readFileSync(join(process.cwd(), 'tests/fixtures/mrop
   };
 };
 
-function segmentsOf(c: FixtureCase): MRopeSegment[] {
-  return c.segments[0]!.map(([type, v]): MRopeSegment =>
+function segmentsOf(c: FixtureCase): MRoPESegment[] {
+  return c.segments[0]!.map(([type, v]): MRoPESegment =>
     type === 'text' ? { type: 'text', length: v as number } : { type: type as 'image' | 'video', grid: v as [number, number, number] });
 }
 
@@ -264,7 +264,7 @@ test('vision–vision scores depend only on (Δt, Δh, Δw): more preceding text
       fc.array(segmentArb, { maxLength: 2 }),
       fc.integer({ min: 0, max: 1000 }),
       (prefix, extra, [T, H, W], middle, seed) => {
-        const video: MRopeSegment = { type: 'video', grid: [T, 2 * H, 2 * W] };
+        const video: MRoPESegment = { type: 'video', grid: [T, 2 * H, 2 * W] };
         const a = buildMRopePositions([{ type: 'text', length: prefix }, ...middle, video]);
         const b = buildMRopePositions([{ type: 'text', length: prefix + extra }, ...middle, video]);
         const N = T * H * W;
@@ -320,14 +320,14 @@ test('section validation: sum(mropeSection) = headDim/2, three non-negative inte
 
 test('segment validation: grid must be positive integers with h, w divisible by the merge size; text lengths ≥ 0', () => {
   const bad = (segments: unknown, re: RegExp, options = {}): void =>
-    assert.throws(() => buildMRopePositions(segments as MRopeSegment[], options), (e: unknown) => e instanceof ValueError && re.test(e.message));
+    assert.throws(() => buildMRopePositions(segments as MRoPESegment[], options), (e: unknown) => e instanceof ValueError && re.test(e.message));
   bad([{ type: 'image', grid: [1, 3, 4] }], /^buildMRopePositions: segments\[0\]\.grid h, w are not multiples of the merge size/);
   bad([{ type: 'text', length: 1 }, { type: 'video', grid: [0, 2, 2] }], /segments\[1\]\.grid is not three positive integers/);
   bad([{ type: 'video', grid: [1, 2] }], /three positive integers/);
   bad([{ type: 'text', length: -1 }], /segments\[0\]\.length is not a non-negative integer/);
   bad([{ type: 'audio', length: 3 }], /unknown type — type=audio/);
   bad([{ type: 'text', length: 1 }], /spatialMergeSize is not a positive integer/, { spatialMergeSize: 0 });
-  assert.throws(() => buildMRopePositions('text' as unknown as MRopeSegment[]), (e: unknown) => e instanceof DTypeError && /^buildMRopePositions: segments is not an array/.test(e.message));
+  assert.throws(() => buildMRopePositions('text' as unknown as MRoPESegment[]), (e: unknown) => e instanceof DTypeError && /^buildMRopePositions: segments is not an array/.test(e.message));
   // merge size 1: the grid is used as is
   assert.equal(rows(buildMRopePositions([{ type: 'image', grid: [1, 1, 3] }], { spatialMergeSize: 1 }).ids), [[0, 0, 0], [0, 0, 0], [0, 1, 2]]);
   assert.throws(() => mropeDecodePositions(Number.NaN, 0), (e: unknown) => e instanceof ValueError);
@@ -335,7 +335,7 @@ test('segment validation: grid must be positive integers with h, w divisible by 
 });
 
 test('in MultiHeadAttention: prefill with [L, 3] ids, then cached decoding with c + delta, equals one full pass', () => {
-  const segments: MRopeSegment[] = [{ type: 'text', length: 3 }, { type: 'video', grid: [2, 4, 2] }, { type: 'text', length: 2 }];
+  const segments: MRoPESegment[] = [{ type: 'text', length: 3 }, { type: 'video', grid: [2, 4, 2] }, { type: 'text', length: 2 }];
   const extra = 3;
   const full = buildMRopePositions([...segments, { type: 'text', length: extra }]);
   const prompt = buildMRopePositions(segments);

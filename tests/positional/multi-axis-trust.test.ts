@@ -14,7 +14,7 @@ import {
   FluxRoPE, HoPE, MRoPE, RoPEAxial, RoPEMixed, VRoPE, VideoRoPE, buildMRopePositions, fluxFrequencies, fluxLatentGrid, fluxPositions, fluxShiftImageIds,
   freeFluxProbe, hopeAngles, hopeFrequencies, hopePositions, mropeDecodePositions, mropeFrequencies, mropePositionsTensor, ropeVitAxialAngles,
   ropeVitAxialFrequencies, ropeVitGrid, ropeVitInvFreq, ropeVitMixedAngles, ropeVitMixedFrequencies, sampleTemporalScale, segmentTokenCount,
-  videoRopeFrequencies, videoRopePositions, vropeFrequencies, vropePairPositions, vropePositions, type MRopeSegment,
+  videoRopeFrequencies, videoRopePositions, vropeFrequencies, vropePairPositions, vropePositions, type MRoPESegment,
 } from '../../positional/index.js';
 
 type ErrorClass = new (...a: never[]) => Error;
@@ -23,7 +23,7 @@ type ErrorClass = new (...a: never[]) => Error;
 const throwsTyped = (fn: () => unknown, type: ErrorClass, op: string, words: readonly string[] = []): void => assertRefused(fn, type, op, { words });
 
 const f64 = (values: number[], shape: number[]): Tensor => new Tensor(Float64Array.from(values), shape);
-const segments = (): MRopeSegment[] => [{ type: 'text', length: 2 }, { type: 'image', grid: [1, 4, 4] }, { type: 'text', length: 1 }];
+const segments = (): MRoPESegment[] => [{ type: 'text', length: 2 }, { type: 'image', grid: [1, 4, 4] }, { type: 'text', length: 1 }];
 const axes3 = (): Tensor => f64([0, 0, 0, 1, 1, 1, 2, 1, 2], [3, 3]);
 const grid2 = (): Tensor => f64([0, 0, 1, 0, 0, 1], [3, 2]);
 const qk = (d = 8): Tensor => randn([1, 2, 3, d], { dtype: 'float64', generator: new Generator(3) });
@@ -86,7 +86,7 @@ test('sizes too large for one tensor are refused before anything is allocated (a
   throwsTyped(() => mropeDecodePositions(0, 0, BIG), ValueError, 'mropeDecodePositions', [TOO_BIG]);
   throwsTyped(() => vropePairPositions(f64([0, 1, 2, 3], [1, 4]), BIG), ValueError, 'vropePairPositions', [TOO_BIG]);
   throwsTyped(() => fluxPositions({ textLength: 1, height: 2 ** 20, width: 2 ** 20 }), ValueError, 'fluxPositions', [TOO_BIG]);
-  const huge: MRopeSegment[] = [{ type: 'image', grid: [1, 2 ** 20, 2 ** 20] }];
+  const huge: MRoPESegment[] = [{ type: 'image', grid: [1, 2 ** 20, 2 ** 20] }];
   throwsTyped(() => buildMRopePositions(huge, { spatialMergeSize: 1 }), ValueError, 'buildMRopePositions', [TOO_BIG]);
   throwsTyped(() => videoRopePositions(huge, { spatialMergeSize: 1 }), ValueError, 'videoRopePositions', [TOO_BIG]);
   throwsTyped(() => hopePositions(huge, { spatialMergeSize: 1, temporalScale: 1 }), ValueError, 'hopePositions', [TOO_BIG]);

@@ -11,13 +11,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { ShapeError, Tensor, ValueError } from '../../core/index.js';
-import { fromHFConfig, HF_ROPE_TYPES, type HFRopeConfig, type HFRopeParameters } from '../../positional/hf-config.js';
+import { fromHFConfig, HF_ROPE_TYPES, type HFRoPEConfig, type HFRoPEParameters } from '../../positional/hf-config.js';
 import { llama3InvFreq } from '../../positional/llama3.js';
 import { longRopeAttentionFactor, longRopeInvFreq } from '../../positional/longrope.js';
 import { DynamicNTKRoPE, dynamicNtkInvFreq, ntkInvFreq } from '../../positional/ntk.js';
 import { piInvFreq } from '../../positional/pi.js';
 import { RoPE, applyRotary, ropeInvFreq, rotaryAngles, type PairLayout } from '../../positional/rope.js';
-import { yarnAttentionFactor, yarnInvFreq, yarnMscale, yarnPairRegimes, yarnRamp, type YarnOptions } from '../../positional/yarn.js';
+import { yarnAttentionFactor, yarnInvFreq, yarnMscale, yarnPairRegimes, yarnRamp, type YaRNOptions } from '../../positional/yarn.js';
 import { assertClose } from '../helpers/close.js';
 import { fcParams } from '../helpers/fc.js';
 
@@ -30,7 +30,7 @@ interface FixtureCase {
     num_attention_heads: number;
     max_position_embeddings: number;
     seq_len: number | null;
-    rope_parameters_after_standardize: HFRopeParameters & { rope_theta: number };
+    rope_parameters_after_standardize: HFRoPEParameters & { rope_theta: number };
   };
   inv_freq_len: number;
   inv_freq: number[];
@@ -40,13 +40,13 @@ interface FixtureCase {
 const fixture = JSON.parse(readFileSync(join(process.cwd(), 'tests/fixtures/rope_scaling.json'), 'utf8')) as { cases: FixtureCase[] };
 
 /** The config HF's functions saw (README: head_dim, heads 4, hidden 4·head_dim, max positions, rope_parameters). */
-function newFormat(c: FixtureCase): HFRopeConfig {
+function newFormat(c: FixtureCase): HFRoPEConfig {
   const { head_dim, hidden_size, num_attention_heads, max_position_embeddings, rope_parameters_after_standardize } = c.inputs;
   return { head_dim, hidden_size, num_attention_heads, max_position_embeddings, rope_parameters: { ...rope_parameters_after_standardize } };
 }
 
 /** The same config as an older config.json writes it: rope_theta and partial_rotary_factor on top, `type` in rope_scaling. */
-function legacyFormat(c: FixtureCase): HFRopeConfig {
+function legacyFormat(c: FixtureCase): HFRoPEConfig {
   const { rope_type, rope_theta, partial_rotary_factor, ...rest } = c.inputs.rope_parameters_after_standardize;
   const { hidden_size, num_attention_heads, max_position_embeddings } = c.inputs;
   const rope_scaling = rope_type === 'default' ? null : { type: rope_type ?? 'default', ...rest };
@@ -79,7 +79,7 @@ test('identity reductions: factor 1 (PI, NTK, YaRN, Llama-3), dynamic within the
       assert.equal(dynamicNtkInvFreq({ dim, base, factor: 8, maxPositions: 4096, ...(seqLen ? { seqLen } : {}) }), plain, `dynamic seqLen=${seqLen}`);
     }
     for (const truncate of [true, false]) {
-      const opts: YarnOptions = { dim, base, factor: 1, originalMaxPositions: 4096, truncate };
+      const opts: YaRNOptions = { dim, base, factor: 1, originalMaxPositions: 4096, truncate };
       assertClose(yarnInvFreq(opts), plain, { rtol: 1e-15, atol: 0 }, 'yarn');
       assert.is(yarnAttentionFactor(opts), 1);
     }
@@ -112,7 +112,7 @@ test('dynamic NTK (HF _compute_dynamic_ntk_parameters) worked numbers (d=8, s=4,
 });
 
 test('YaRN (Peng et al. 2023; HF _compute_yarn_parameters) worked numbers: d=8 toy (truncate true and false), Llama-2-like and DeepSeek ranges, mscale', () => {
-  const toy: YarnOptions = { dim: 8, base: 1e4, factor: 4, originalMaxPositions: 2048, betaFast: 32, betaSlow: 1 };
+  const toy: YaRNOptions = { dim: 8, base: 1e4, factor: 4, originalMaxPositions: 2048, betaFast: 32, betaSlow: 1 };
   const raw = yarnRamp({ ...toy, truncate: false });
   assertClose([raw.low, raw.high], [1.008, 2.51315], { rtol: 2e-6 }, 'corr_dim(32), corr_dim(1)');
   const cut = yarnRamp(toy);
@@ -125,7 +125,7 @@ test('YaRN (Peng et al. 2023; HF _compute_yarn_parameters) worked numbers: d=8 t
   const af = yarnAttentionFactor(toy);
   assertClose([af, af * af], [1.1386294, 1.296477], { rtol: 1e-7 }, 'attention factor and logit multiplier');
 
-  const llama2: YarnOptions = { dim: 128, base: 1e4, factor: 16, originalMaxPositions: 4096 };
+  const llama2: YaRNOptions = { dim: 128, base: 1e4, factor: 16, originalMaxPositions: 4096 };
   const llama2Raw = yarnRamp({ ...llama2, truncate: false });
   assertClose([llama2Raw.low, llama2Raw.high], [20.944, 45.027], { rtol: 5e-5 }, 'Llama-2 raw range');
   const llama2Range = yarnRamp(llama2);
@@ -190,7 +190,7 @@ test('properties: θ/s ≤ θ′ ≤ θ for YaRN and Llama-3, YaRN ramp non-decr
   });
   fc.assert(
     fc.property(yarnArb, ({ betaGap, ...o }) => {
-      const opts: YarnOptions = { ...o, betaFast: o.betaSlow + betaGap };
+      const opts: YaRNOptions = { ...o, betaFast: o.betaSlow + betaGap };
       const theta = ropeInvFreq(o.dim, o.base);
       const scaled = yarnInvFreq(opts);
       const { ramp } = yarnRamp(opts);
@@ -326,8 +326,8 @@ test('fromHFConfig: HF config semantics (precedence, defaults, aliases, real con
   assert.is(partial.rotaryDim, 40);
   assert.equal(partial.invFreq, ropeInvFreq(40));
   // yarn: factor null → max/original; beta 0/null → 32/1; truncate null → false (Python truthiness); one mscale alone is ignored
-  const yarnBase: HFRopeConfig = { head_dim: 128, max_position_embeddings: 32768 };
-  const yarnOf = (p: HFRopeParameters): ReturnType<typeof fromHFConfig> => fromHFConfig({ ...yarnBase, rope_parameters: { rope_type: 'yarn', original_max_position_embeddings: 4096, ...p } });
+  const yarnBase: HFRoPEConfig = { head_dim: 128, max_position_embeddings: 32768 };
+  const yarnOf = (p: HFRoPEParameters): ReturnType<typeof fromHFConfig> => fromHFConfig({ ...yarnBase, rope_parameters: { rope_type: 'yarn', original_max_position_embeddings: 4096, ...p } });
   assert.equal(yarnOf({ factor: null }), yarnOf({ factor: 8 }));
   assert.equal(yarnOf({ factor: 8, beta_fast: 0, beta_slow: null }), yarnOf({ factor: 8, beta_fast: 32, beta_slow: 1 }));
   assert.equal(yarnOf({ factor: 8, truncate: null }).invFreq, yarnInvFreq({ dim: 128, factor: 8, originalMaxPositions: 4096, truncate: false }));
@@ -348,7 +348,7 @@ test('fromHFConfig: HF config semantics (precedence, defaults, aliases, real con
   });
   assert.equal(l31.invFreq, llama3InvFreq({ dim: 128, base: 5e5, factor: 8, originalMaxPositions: 8192 }));
   // Phi-3 (longrope): original on the top level wins, s = max/original = 32 → √(17/12); long list from seqLen > 4096
-  const phi3: HFRopeConfig = {
+  const phi3: HFRoPEConfig = {
     hidden_size: 3072, num_attention_heads: 32, max_position_embeddings: 131072, original_max_position_embeddings: 4096, rope_theta: 10000.0,
     rope_scaling: { type: 'longrope', short_factor: new Array<number>(48).fill(1.05), long_factor: new Array<number>(48).fill(2), original_max_position_embeddings: 2048 },
   };
@@ -358,7 +358,7 @@ test('fromHFConfig: HF config semantics (precedence, defaults, aliases, real con
   // original_max_position_embeddings defaults to max_position_embeddings (so an implicit yarn factor of 1 is identity)
   assertClose(fromHFConfig({ head_dim: 64, max_position_embeddings: 4096, rope_parameters: { rope_type: 'yarn', factor: null } }).invFreq, theta1e4, { rtol: 1e-15, atol: 0 }, 'implicit factor 1');
   // per-layer rope_parameters (Gemma-3 style) resolved by layerType
-  const perLayer: HFRopeConfig = {
+  const perLayer: HFRoPEConfig = {
     head_dim: 64, max_position_embeddings: 8192, layer_types: ['sliding_attention', 'full_attention'],
     rope_parameters: { sliding_attention: { rope_type: 'default', rope_theta: 10000 }, full_attention: { rope_type: 'linear', factor: 8, rope_theta: 1e6 } },
   };
@@ -387,7 +387,7 @@ test('errors: unknown rope_type lists the accepted ones; missing and mistyped fi
   assert.ok(unknown.message.includes("'su'"));
   assert.is(unknown.arg, 'rope_type');
 
-  const missing: Array<[string, HFRopeConfig, string]> = [
+  const missing: Array<[string, HFRoPEConfig, string]> = [
     ['linear factor', { head_dim: 64, rope_scaling: { type: 'linear' } }, 'factor'],
     ['dynamic factor', { head_dim: 64, max_position_embeddings: 2048, rope_parameters: { rope_type: 'dynamic' } }, 'factor'],
     ['dynamic max', { head_dim: 64, rope_parameters: { rope_type: 'dynamic', factor: 2 } }, 'max_position_embeddings'],
@@ -406,8 +406,8 @@ test('errors: unknown rope_type lists the accepted ones; missing and mistyped fi
   for (const key of ['original_max_position_embeddings', 'beta_fast', 'mscale_all_dim', 'truncate']) assert.ok(listed.message.includes(key), `lists ${key}`);
 
   const bad: Array<[string, () => unknown, string]> = [
-    ['factor string', () => fromHFConfig(JSON.parse('{"head_dim": 64, "rope_scaling": {"type": "linear", "factor": "8"}}') as HFRopeConfig), 'factor'],
-    ['list of strings', () => fromHFConfig(JSON.parse('{"head_dim": 4, "max_position_embeddings": 9, "rope_scaling": {"type": "longrope", "short_factor": ["1", 1], "long_factor": [1, 1]}}') as HFRopeConfig), 'short_factor'],
+    ['factor string', () => fromHFConfig(JSON.parse('{"head_dim": 64, "rope_scaling": {"type": "linear", "factor": "8"}}') as HFRoPEConfig), 'factor'],
+    ['list of strings', () => fromHFConfig(JSON.parse('{"head_dim": 4, "max_position_embeddings": 9, "rope_scaling": {"type": "longrope", "short_factor": ["1", 1], "long_factor": [1, 1]}}') as HFRoPEConfig), 'short_factor'],
     ['odd rotary dim', () => fromHFConfig({ head_dim: 10, partial_rotary_factor: 0.5 }), 'partial_rotary_factor'],
     ['per-layer without layerType', () => fromHFConfig({ head_dim: 8, rope_parameters: { full_attention: { rope_type: 'default' } } }), 'layerType'],
     ['pi factor < 1', () => piInvFreq([1, 0.1], 0.5), 'factor'],

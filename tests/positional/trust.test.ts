@@ -13,7 +13,7 @@ import {
   VRoPE, VideoRoPE, allocateFrequencies, anchorAttentionMask, applyRotary, createPositional, decayCurve, dropeAngles, flashAnchorPositions,
   fromHFConfig, hiropeAngles, hiropePositions, hiropeScores, interleavedAxes, longRopeAttentionFactor, longTermDecay, minimalBase, multiAxisAngles, ntkInvFreq,
   packFlashAnchor, packWithAnchor, perHeadFrequencies, pRopeInvFreq, pscCalibrate, pscCoefficient, registerPositional, ropeInvFreq, rotaryAngles, segmentCode, toBFloat16,
-  withPSC, yarnInvFreq, type HFRopeConfig, type MinimalBaseOptions, type PackWithAnchorOptions, type PositionalFactory, type PositionalSpec,
+  withPSC, yarnInvFreq, type HFRoPEConfig, type MinimalBaseOptions, type PackWithAnchorOptions, type PositionalFactory, type PositionalSpec,
 } from '../../positional/index.js';
 import { classifyHeader } from '../../positional/source-lexer.js';
 import { fcParams } from '../helpers/fc.js';
@@ -162,16 +162,16 @@ const llama = { head_dim: 64, max_position_embeddings: 4096 };
 
 test("fromHFConfig: rope_scaling that is not an object is refused, naming the field", () => {
   for (const [value, words] of [['yarn', "a string 'yarn'"], [4, '4'], [[1, 2], 'an array']] as const) {
-    throwsTyped(() => fromHFConfig({ ...llama, rope_scaling: value } as unknown as HFRopeConfig), DTypeError, 'fromHFConfig', ['rope_scaling must be an object', words]);
-    throwsTyped(() => fromHFConfig({ ...llama, rope_parameters: value } as unknown as HFRopeConfig), DTypeError, 'fromHFConfig', ['rope_parameters must be an object']);
+    throwsTyped(() => fromHFConfig({ ...llama, rope_scaling: value } as unknown as HFRoPEConfig), DTypeError, 'fromHFConfig', ['rope_scaling must be an object', words]);
+    throwsTyped(() => fromHFConfig({ ...llama, rope_parameters: value } as unknown as HFRoPEConfig), DTypeError, 'fromHFConfig', ['rope_parameters must be an object']);
   }
-  throwsTyped(() => fromHFConfig({ ...llama, rope_scaling: 'yarn' } as unknown as HFRopeConfig), DTypeError, 'fromHFConfig', ["rope_scaling must be an object, got a string 'yarn'"]);
+  throwsTyped(() => fromHFConfig({ ...llama, rope_scaling: 'yarn' } as unknown as HFRoPEConfig), DTypeError, 'fromHFConfig', ["rope_scaling must be an object, got a string 'yarn'"]);
   throwsTyped(() => fromHFConfig(null as never), DTypeError, 'fromHFConfig', ['config']);
   throwsTyped(() => fromHFConfig(llama, 3 as never), DTypeError, 'fromHFConfig', ['options']);
 });
 
 test('fromHFConfig: prototype keys are not layer types', () => {
-  const config: HFRopeConfig = { ...llama, rope_parameters: { full_attention: { rope_type: 'linear', factor: 2 }, sliding_attention: { rope_type: 'default' } } };
+  const config: HFRoPEConfig = { ...llama, rope_parameters: { full_attention: { rope_type: 'linear', factor: 2 }, sliding_attention: { rope_type: 'default' } } };
   for (const layerType of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
     throwsTyped(() => fromHFConfig(config, { layerType }), ValueError, 'fromHFConfig', ['layerType', 'full_attention, sliding_attention']);
   }
@@ -179,7 +179,7 @@ test('fromHFConfig: prototype keys are not layer types', () => {
 });
 
 test('fromHFConfig: unknown keys become warnings, and errors with strict; scaling errors say fromHFConfig', () => {
-  const config = { ...llama, rope_scaling: { rope_type: 'linear', factor: 2, facter: 4, low_freq_factor: 1 } } as HFRopeConfig;
+  const config = { ...llama, rope_scaling: { rope_type: 'linear', factor: 2, facter: 4, low_freq_factor: 1 } } as HFRoPEConfig;
   const result = fromHFConfig(config);
   assert.is(result.warnings.length, 1);
   assert.ok(result.warnings[0]!.startsWith('fromHFConfig: '), result.warnings[0]);
@@ -319,7 +319,7 @@ test('what stays valid: window Infinity, fractional positions in DynamicNTK, hea
   const out = ntk.encodeQK(randn([1, 1, 2, 8]), randn([1, 1, 2, 8]), frac, frac); // ℓ = 6.5 grows the table
   assert.is(ntk.cachedSeqLen, 6.5);
   assert.ok(out.q.data.every(Number.isFinite));
-  assert.is(fromHFConfig(bad<HFRopeConfig>({ head_dim: null, hidden_size: 64, num_attention_heads: 8 })).rotaryDim, 8);
+  assert.is(fromHFConfig(bad<HFRoPEConfig>({ head_dim: null, hidden_size: 64, num_attention_heads: 8 })).rotaryDim, 8);
   assert.equal(toBFloat16(NaN), NaN);
   assert.is(applyRotary(q8(), rotaryAngles(pos3(), ropeInvFreq(8)), { layout: 'half', precision: 'float64', scale: 1e300 }).data.some(Number.isNaN), false);
 });

@@ -11,17 +11,17 @@ import fc from 'fast-check';
 import { DTypeError, Generator, Tensor, ValueError, noGrad } from '../../core/index.js';
 import { KVCache } from '../../nn/kv-cache.js';
 import { MultiHeadAttention } from '../../nn/attention.js';
-import { buildMRopePositions, mropeDecodePositions, mropePositionsTensor, segmentTokenCount, type MRopeSegment } from '../../positional/mrope.js';
+import { buildMRopePositions, mropeDecodePositions, mropePositionsTensor, segmentTokenCount, type MRoPESegment } from '../../positional/mrope.js';
 import { RoPE, ropeInvFreq } from '../../positional/rope.js';
 import { VideoRoPE, videoRopeAxisOfPair, videoRopeFrequencies, videoRopePositions } from '../../positional/video-rope.js';
 import { assertClose } from '../helpers/close.js';
 import { fcParams } from '../helpers/fc.js';
 import { bitEqual, randVec, rowScores, rows } from '../helpers/positional.js';
 
-const segmentArb: fc.Arbitrary<MRopeSegment> = fc.oneof(
-  fc.integer({ min: 0, max: 5 }).map((length): MRopeSegment => ({ type: 'text', length })),
+const segmentArb: fc.Arbitrary<MRoPESegment> = fc.oneof(
+  fc.integer({ min: 0, max: 5 }).map((length): MRoPESegment => ({ type: 'text', length })),
   fc.tuple(fc.constantFrom<'image' | 'video'>('image', 'video'), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }))
-    .map(([type, t, h, w]): MRopeSegment => ({ type, grid: [t, 2 * h, 2 * w] })),
+    .map(([type, t, h, w]): MRoPESegment => ({ type, grid: [t, 2 * h, 2 * w] })),
 );
 /** δ: integers, dyadic fractions and arbitrary reals. */
 const spacingArb = fc.oneof(fc.constantFrom(0.5, 0.75, 1, 1.25, 1.5, 2, 3), fc.double({ min: 0.05, max: 4, noNaN: true }));
@@ -29,7 +29,7 @@ const spacingArb = fc.oneof(fc.constantFrom(0.5, 0.75, 1, 1.25, 1.5, 2, 3), fc.d
 // ── worked examples ──
 
 test('videoRopePositions: hand-worked table — [text 2][video T=2, H\'=3, W\'=3][text 2], δ = 2 (default) and δ = 1', () => {
-  const segments: MRopeSegment[] = [{ type: 'text', length: 2 }, { type: 'video', grid: [2, 6, 6] }, { type: 'text', length: 2 }];
+  const segments: MRoPESegment[] = [{ type: 'text', length: 2 }, { type: 'video', grid: [2, 6, 6] }, { type: 'text', length: 2 }];
   const p = videoRopePositions(segments);
   assert.equal(rows(p.ids), [
     [0, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 6],
@@ -150,7 +150,7 @@ test('diagonal layout: each frame\'s centre token has t = h = w; frames step by 
       fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 })),
       spacingArb,
       (prefix, [T, H, W], spacing) => {
-        const seg: MRopeSegment[] = [{ type: 'text', length: prefix }, { type: 'video', grid: [T, 2 * H, 2 * W] }];
+        const seg: MRoPESegment[] = [{ type: 'text', length: prefix }, { type: 'video', grid: [T, 2 * H, 2 * W] }];
         const p = videoRopePositions(seg, { temporalSpacing: spacing });
         const one = videoRopePositions(seg, { temporalSpacing: 1 });
         const s = prefix; // the block starts right after the text
@@ -258,7 +258,7 @@ test('vision–vision scores depend only on (Δt, Δh, Δw): more preceding text
       spacingArb,
       fc.integer({ min: 0, max: 1000 }),
       (prefix, extra, [T, H, W], middle, spacing, seed) => {
-        const video: MRopeSegment = { type: 'video', grid: [T, 2 * H, 2 * W] };
+        const video: MRoPESegment = { type: 'video', grid: [T, 2 * H, 2 * W] };
         const a = videoRopePositions([{ type: 'text', length: prefix }, ...middle, video], { temporalSpacing: spacing });
         const b = videoRopePositions([{ type: 'text', length: prefix + extra }, ...middle, video], { temporalSpacing: spacing });
         const N = T * H * W;
@@ -276,7 +276,7 @@ test('vision–vision scores depend only on (Δt, Δh, Δw): more preceding text
 });
 
 test('VideoRoPE and M-RoPE ids agree on text and differ on vision (same segments)', () => {
-  const segments: MRopeSegment[] = [{ type: 'text', length: 2 }, { type: 'image', grid: [1, 4, 4] }];
+  const segments: MRoPESegment[] = [{ type: 'text', length: 2 }, { type: 'image', grid: [1, 4, 4] }];
   const v = videoRopePositions(segments, { temporalSpacing: 1 });
   const m = buildMRopePositions(segments);
   for (let a = 0; a < 3; a++) assert.equal(Array.from(v.ids[a].subarray(0, 2)), Array.from(m.ids[a].subarray(0, 2)));
@@ -288,18 +288,18 @@ test('VideoRoPE and M-RoPE ids agree on text and differ on vision (same segments
 
 test('validation: temporalSpacing finite and ≥ 0; segment errors name videoRopePositions', () => {
   const bad = (segments: unknown, options: object, re: RegExp): void =>
-    assert.throws(() => videoRopePositions(segments as MRopeSegment[], options), (e: unknown) => e instanceof ValueError && re.test(e.message));
+    assert.throws(() => videoRopePositions(segments as MRoPESegment[], options), (e: unknown) => e instanceof ValueError && re.test(e.message));
   bad([{ type: 'text', length: 1 }], { temporalSpacing: -1 }, /^videoRopePositions: temporalSpacing is not a finite number ≥ 0 — temporalSpacing=-1/);
   bad([{ type: 'text', length: 1 }], { temporalSpacing: Number.NaN }, /temporalSpacing/);
   bad([{ type: 'video', grid: [2, 3, 4] }], {}, /^videoRopePositions: segments\[0\]\.grid h, w are not multiples/);
   bad([{ type: 'text', length: 0.5 }], {}, /^videoRopePositions: segments\[0\]\.length/);
-  assert.throws(() => videoRopePositions(null as unknown as MRopeSegment[]), (e: unknown) => e instanceof DTypeError && /^videoRopePositions: segments is not an array/.test(e.message));
+  assert.throws(() => videoRopePositions(null as unknown as MRoPESegment[]), (e: unknown) => e instanceof DTypeError && /^videoRopePositions: segments is not an array/.test(e.message));
   // δ = 0 is allowed: every frame shares the block's start on t
   assert.equal(rows(videoRopePositions([{ type: 'video', grid: [2, 2, 2] }, { type: 'text', length: 1 }], { temporalSpacing: 0 }).ids), [[0, 0, 1], [0, 0, 1], [0, 0, 1]]);
 });
 
 test('in MultiHeadAttention: prefill with [L, 3] ids (δ = 2), then cached decoding with c + delta, equals one full pass', () => {
-  const segments: MRopeSegment[] = [{ type: 'text', length: 2 }, { type: 'video', grid: [3, 2, 4] }, { type: 'text', length: 2 }];
+  const segments: MRoPESegment[] = [{ type: 'text', length: 2 }, { type: 'video', grid: [3, 2, 4] }, { type: 'text', length: 2 }];
   const extra = 3;
   const full = videoRopePositions([...segments, { type: 'text', length: extra }]);
   const prompt = videoRopePositions(segments);

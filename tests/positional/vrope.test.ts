@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { Generator, Tensor, ValueError } from '../../core/index.js';
 import { RoPE, ropeInvFreq, type PairLayout } from '../../positional/rope.js';
 import { VRoPE, vropeFrequencies, vropePairPositions, vropePositions } from '../../positional/vrope.js';
-import type { MRopeSegment } from '../../positional/mrope.js';
+import type { MRoPESegment } from '../../positional/mrope.js';
 import { assertClose } from '../helpers/close.js';
 import { fcParams } from '../helpers/fc.js';
 import { expectRangeErrors } from '../helpers/positional.js';
@@ -109,11 +109,11 @@ test('vropePairPositions / VRoPE angles: column k is c_{k mod 4} and angle = col
 });
 
 /** Random segment lists: text runs 0..3 tokens, images and videos up to 3 × 3 × 3. */
-const segmentsArb: fc.Arbitrary<MRopeSegment[]> = fc.array(
+const segmentsArb: fc.Arbitrary<MRoPESegment[]> = fc.array(
   fc.oneof(
-    fc.integer({ min: 0, max: 3 }).map((length): MRopeSegment => ({ type: 'text', length })),
+    fc.integer({ min: 0, max: 3 }).map((length): MRoPESegment => ({ type: 'text', length })),
     fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }))
-      .map(([t, h, w]): MRopeSegment => ({ type: t === 1 ? 'image' : 'video', grid: [t, h, w] })),
+      .map(([t, h, w]): MRoPESegment => ({ type: t === 1 ? 'image' : 'video', grid: [t, h, w] })),
   ),
   { minLength: 0, maxLength: 5 },
 );
@@ -246,7 +246,7 @@ test('vropePositions / VRoPE: typed errors', () => {
     [() => vropePositions([{ type: 'text', length: 1.5 }]), /length/],
     [() => vropePositions([{ type: 'video', grid: [2, 0, 3] }], ONE), /grid/],
     [() => vropePositions([{ type: 'video', grid: [2, 3, 3] }]), /merge size/],
-    [() => vropePositions([{ type: 'audio', length: 2 } as unknown as MRopeSegment]), /unknown type/],
+    [() => vropePositions([{ type: 'audio', length: 2 } as unknown as MRoPESegment]), /unknown type/],
     [() => vropePositions([], { start: Number.NaN }), /start/],
     [() => vropePositions([], { spatialMergeSize: 0 }), /spatialMergeSize/],
     [() => vropePairPositions(new Tensor(new Float64Array(6), [2, 3]), 4), /\[\.\.\., L, 4\]/],
