@@ -28,7 +28,7 @@ import {
 } from './checks.js';
 import { allocate, axisAngles, sectionsOf } from './multi-axis.js';
 import { anglesOf as rotaryAnglesOf, invFreqLadder, rotateBy, type PairLayout } from './rope.js';
-import { checkSyntax, segmentsOf, type HiRoPESegment, type SegmentCodeOptions } from './source-lexer.js';
+import { checkSyntax, segmentsOf, type HiRoPESegment, type HiRoPESegmentsOptions } from './source-lexer.js';
 
 export interface HiRoPEUnit extends HiRoPESegment {
   /** The unit-level position p_hi given to its tokens. */
@@ -37,7 +37,7 @@ export interface HiRoPEUnit extends HiRoPESegment {
 
 // ── hierarchical positions ──
 
-export interface HiRoPEPositionsOptions extends SegmentCodeOptions {
+export interface HiRoPEPositionsOptions extends HiRoPESegmentsOptions {
   /** p_tok: 'reset' restarts at 0 in each unit index (default), 'global' counts from the start. */
   tokenIndex?: 'reset' | 'global';
   /** Text between units: 'own' gives it its own running unit index (default), 'previous' the unit's before it. */
@@ -58,7 +58,7 @@ export interface HiRoPEPositions {
 
 /**
  * Hierarchical positions for source code (HiRoPE, Zhang et al. 2024, §3.1): segment `source` into top-level units
- * (`segmentCode`) and give token t its unit index p_hi and its token index p_tok. `source` is a string (one token
+ * (`hiropeSegments`) and give token t its unit index p_hi and its token index p_tok. `source` is a string (one token
  * per UTF-16 code unit) or the caller's token strings, whose concatenation is the source; a token belongs to the
  * segment holding its first character (an empty token to the one at its offset).
  */
@@ -304,8 +304,8 @@ function windowMask(op: string, qPos: Tensor, kPos: Tensor, Tq: number, Tk: numb
 }
 
 /** HiRoPELevels (or plain arrays) → the [T, 2] positions tensor HiRoPE.encodeQK takes: [..., 0] p_tok, [..., 1] p_hi. */
-export function hiropePositionTensor(levels: HiRoPELevels): Tensor {
-  const op = 'hiropePositionTensor';
+export function hiropePositionsTensor(levels: HiRoPELevels): Tensor {
+  const op = 'hiropePositionsTensor';
   checkLevels(op, 'levels', levels);
   const coords = levelCoordinates(op, levels.token, levels.unit);
   if (levels.position !== undefined) asPositions(levels.position, op, 'position'); // not stored, but a bad one is a mistake
@@ -329,7 +329,7 @@ export interface HiRoPEOptions {
 /**
  * HiRoPE as a positional encoding. encodeQK rotates q and k by hierarchical angles — the window-0 form (no
  * token is inside a window of 0), which a single rotation of q and k can express; positions are [T, 2] or
- * [B, T, 2] (p_tok, p_hi), see `hiropePositionTensor`: the multi-axis coordinates of the two levels. The windowed
+ * [B, T, 2] (p_tok, p_hi), see `hiropePositionsTensor`: the multi-axis coordinates of the two levels. The windowed
  * form needs two score passes: `scores()` / `hiropeScores`. (window = ∞ would be plain RoPE with global positions.)
  */
 export class HiRoPE extends PositionalEncoding {
@@ -368,7 +368,7 @@ export class HiRoPE extends PositionalEncoding {
   private anglesAs(arg: string, positions: Positions): Tensor {
     checkPositions('HiRoPE', arg, positions);
     if ((positions.ndim !== 2 && positions.ndim !== 3) || positions.shape[positions.ndim - 1] !== 2) {
-      throw new ShapeError('HiRoPE', `${arg}=${fmtShape(positions.shape)} must be [T, 2] or [B, T, 2] (p_tok, p_hi; see hiropePositionTensor)`, arg);
+      throw new ShapeError('HiRoPE', `${arg}=${fmtShape(positions.shape)} must be [T, 2] or [B, T, 2] (p_tok, p_hi; see hiropePositionsTensor)`, arg);
     }
     return forHeads(axisAngles('HiRoPE', positions, this.#freqs));
   }

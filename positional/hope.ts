@@ -117,8 +117,8 @@ function checkSampler(op: string, arg: string, generator: unknown): asserts gene
 }
 
 /** One draw of dynamic temporal scaling: scales[u], u uniform over the indices (the reference's random.choice). */
-export function sampleTemporalScale(generator: Generator, scales: readonly number[] = HOPE_TRAINING_SCALES): number {
-  const op = 'sampleTemporalScale';
+export function hopeTemporalScale(generator: Generator, scales: readonly number[] = HOPE_TRAINING_SCALES): number {
+  const op = 'hopeTemporalScale';
   checkSampler(op, 'generator', generator);
   const list = checkScales(op, scales);
   return list[generator.int(0, list.length)]!;

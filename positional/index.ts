@@ -20,10 +20,10 @@ export {
 export { PRoPE, pRopeInvFreq, type PRoPEOptions, type PRoPEInvFreqOptions } from './p-rope.js';
 export { PSC, PSCRoPE, pscCalibrate, pscCoefficient, withPSC, type PSCOptions, type PSCRoPEOptions } from './psc.js';
 export {
-  HiRoPE, hiropeAngles, hiropePositionTensor, hiropePositions, hiropeScores, type HiRoPEOptions, type HiRoPELevels, type HiRoPEPositions,
+  HiRoPE, hiropeAngles, hiropePositionsTensor, hiropePositions, hiropeScores, type HiRoPEOptions, type HiRoPELevels, type HiRoPEPositions,
   type HiRoPEPositionsOptions, type HiRoPEScoreOptions, type HiRoPEUnit, type LevelPositions,
 } from './hirope.js';
-export { segmentCode, type HiRoPESegment, type HiRoPESyntax, type HiRoPEUnitKind, type SegmentCodeOptions } from './source-lexer.js';
+export { hiropeSegments, type HiRoPESegment, type HiRoPESyntax, type HiRoPEUnitKind, type HiRoPESegmentsOptions } from './source-lexer.js';
 export { firstNegativeDistance, longTermDecay, minimalBase, type BaseBoundMethod, type FirstNegativeOptions, type MinimalBaseOptions } from './base-bound.js';
 export { decayCurve, pairWavelengths, type DecaySpacing } from './analysis.js';
 export { createPositional, positionalNames, registerPositional, type PositionalFactory, type PositionalSpec } from './registry.js';
@@ -40,7 +40,7 @@ export {
   type RoPEViTAxialAnglesOptions, type RoPEViTMixedAnglesOptions, type RoPEViTMixedFrequencies, type RoPEViTMixedInitOptions,
 } from './rope-vit.js';
 export {
-  MRoPE, buildMRopePositions, mropeDecodePositions, mropeFrequencies, mropeInvFreq, mropePositionsTensor, segmentTokenCount,
+  MRoPE, mropePositions, mropeDecodePositions, mropeFrequencies, mropeInvFreq, mropePositionsTensor, mropeTokenCount,
   type MRoPEOptions, type MRoPEFrequencyOptions, type MRoPEPositionOptions, type MRoPEPositions, type MRoPESegment,
 } from './mrope.js';
 export {
@@ -52,7 +52,7 @@ export {
   type VRoPEOptions, type VRoPEPositionOptions, type VRoPEPositions,
 } from './vrope.js';
 export {
-  HOPE_TRAINING_SCALES, HOPE_VNIAH_SCALE, HoPE, hopeAngles, hopeAxisOfPair, hopeFrequencies, hopePositions, sampleTemporalScale,
+  HOPE_TRAINING_SCALES, HOPE_VNIAH_SCALE, HoPE, hopeAngles, hopeAxisOfPair, hopeFrequencies, hopePositions, hopeTemporalScale,
   type HoPEOptions, type HoPEAnglesOptions, type HoPEAxis, type HoPEPositionOptions, type HoPEPositions, type HoPEScaleSampling,
 } from './hope.js';
 export {

@@ -82,8 +82,8 @@ export function mergeSizeOf(options: MRoPEPositionOptions, op: string): number {
 }
 
 /** Number of LLM tokens the segments produce. */
-export function segmentTokenCount(segments: readonly MRoPESegment[], options: MRoPEPositionOptions = {}): number {
-  const op = 'segmentTokenCount';
+export function mropeTokenCount(segments: readonly MRoPESegment[], options: MRoPEPositionOptions = {}): number {
+  const op = 'mropeTokenCount';
   return countTokens(segments, mergeSizeOf(checkOptions(op, options, ['spatialMergeSize']), op), op);
 }
 
@@ -108,8 +108,8 @@ export function countTokens(segments: readonly MRoPESegment[], m: number, op: st
  * frame τ, row r, column c, enumerated τ-major then row then column; after each segment s = (max id so far) + 1.
  * delta = (max id + 1) − L (0 for an empty sequence).
  */
-export function buildMRopePositions(segments: readonly MRoPESegment[], options: MRoPEPositionOptions = {}): MRoPEPositions {
-  const op = 'buildMRopePositions';
+export function mropePositions(segments: readonly MRoPESegment[], options: MRoPEPositionOptions = {}): MRoPEPositions {
+  const op = 'mropePositions';
   const m = mergeSizeOf(checkOptions(op, options, ['spatialMergeSize']), op);
   const L = countTokens(segments, m, op, 3);
   const ids: [Float64Array, Float64Array, Float64Array] = [new Float64Array(L), new Float64Array(L), new Float64Array(L)];
@@ -240,7 +240,7 @@ export interface MRoPEOptions extends MRoPEFrequencyOptions {
 }
 
 /**
- * M-RoPE for attention: positions [T, 3] (`mropePositionsTensor(buildMRopePositions(…).ids)`), [B, T, 3], or 1-D
+ * M-RoPE for attention: positions [T, 3] (`mropePositionsTensor(mropePositions(…).ids)`), [B, T, 3], or 1-D
  * [T] (text / decoding: the same id on t, h, w). Pair j rotates by pos[axis(j)]·ω_j (`multiAxisAngles` with
  * `mropeFrequencies`; HF `apply_multimodal_rotary_pos_emb`).
  */

@@ -2,7 +2,7 @@
  * A source-code segmenter for HiRoPE's hierarchical positions (positional/hirope.ts): it splits code into its
  * top-level units (functions, class-like declarations, other blocks, and the text between them) with a small lexer
  * and a braces/indentation heuristic. The paper (Zhang et al. 2024, §3.1) extracts the hierarchy with a parser;
- * this file is a dependency-free stand-in that finds the top-level boundaries of ordinary code (`segmentCode`
+ * this file is a dependency-free stand-in that finds the top-level boundaries of ordinary code (`hiropeSegments`
  * lists what it gets wrong). Nothing here knows about RoPE: it maps characters to units, hirope.ts maps units to
  * positions.
  */
@@ -22,7 +22,7 @@ export interface HiRoPESegment {
 /** 'braces': C/Java/JS/TS/Go/Rust-like; 'indent': Python-like; 'auto' guesses from the source. */
 export type HiRoPESyntax = 'auto' | 'braces' | 'indent';
 
-export interface SegmentCodeOptions {
+export interface HiRoPESegmentsOptions {
   syntax?: HiRoPESyntax;
 }
 
@@ -53,8 +53,8 @@ export interface SegmentCodeOptions {
  * nested functions never become units (only the top level is split); tabs and spaces both count as indentation;
  * 'auto' only compares counts of colon-ended block headers with lines that open or close braces.
  */
-export function segmentCode(source: string, options: SegmentCodeOptions = {}): HiRoPESegment[] {
-  const op = 'segmentCode';
+export function hiropeSegments(source: string, options: HiRoPESegmentsOptions = {}): HiRoPESegment[] {
+  const op = 'hiropeSegments';
   return segmentsOf(checkString(op, 'source', source), checkSyntax(op, checkOptions(op, options, ['syntax']).syntax));
 }
 
@@ -63,7 +63,7 @@ export function checkSyntax(op: string, syntax: unknown): HiRoPESyntax {
   return syntax === undefined ? 'auto' : expectOneOf<HiRoPESyntax>(op, 'syntax', syntax, ['auto', 'braces', 'indent']);
 }
 
-/** segmentCode for a checked source and syntax (hiropePositions segments with it). */
+/** hiropeSegments for a checked source and syntax (hiropePositions segments with it). */
 export function segmentsOf(source: string, syntax: HiRoPESyntax): HiRoPESegment[] {
   const resolved = resolveSyntax(source, syntax);
   const raw = resolved === 'indent' ? indentUnits(source) : braceUnits(source);
@@ -89,7 +89,7 @@ const CONTINUES = ',([{=+-*/%&|^?:<>.!~';
 /** A column-0 line starting with one of these continues the statement before it. */
 const CONTINUATION_START = '{)].,?:=+-*/%&|^<>';
 
-/** Top-level `{…}` units of a brace language (see segmentCode). */
+/** Top-level `{…}` units of a brace language (see hiropeSegments). */
 function braceUnits(src: string): HiRoPESegment[] {
   const n = src.length;
   const units: HiRoPESegment[] = [];
@@ -302,7 +302,7 @@ interface LogicalLine {
   text: string;
 }
 
-/** Top-level units of an indentation language (see segmentCode). */
+/** Top-level units of an indentation language (see hiropeSegments). */
 function indentUnits(src: string): HiRoPESegment[] {
   const n = src.length;
   const logical: LogicalLine[] = [];

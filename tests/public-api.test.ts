@@ -10,7 +10,7 @@ import * as positional from '../positional/index.js';
 const CONTRACT: Array<[string, Record<string, unknown>, string]> = [
   ['core', core, 'tensor zeros ones randn Generator Tensor add sub mul div matmul sum mean max exp log softmax logSoftmax reshape permute transpose concat gather noGrad grad gradcheck ShapeError symmetricEigenvalues'],
   ['nn', nn, 'Module Linear Embedding LayerNorm RMSNorm MLP SwiGLU Block MultiHeadAttention scaledDotProductAttention KVCache serializeSafetensors parseSafetensors saveSafetensors loadSafetensors ChunkedAttention FifoMemory MemoryBlock MultiHeadLatentAttention PaTHAttention pathAttention'],
-  ['positional', positional, 'ropeInvFreq rotaryAngles applyRotary RoPE fromHFConfig yarnInvFreq pRopeInvFreq longTermDecay minimalBase PSC hiropePositions anchorAttentionMask toBFloat16 ropeVitAxialAngles ropeVitMixedAngles RoPEMixed buildMRopePositions videoRopePositions videoRopeAxisOfPair vropePositions hopeAngles fluxPositions dropeAngles multiAxisAngles'],
+  ['positional', positional, 'ropeInvFreq rotaryAngles applyRotary RoPE fromHFConfig yarnInvFreq pRopeInvFreq longTermDecay minimalBase PSC hiropePositions anchorAttentionMask toBFloat16 ropeVitAxialAngles ropeVitMixedAngles RoPEMixed mropePositions videoRopePositions videoRopeAxisOfPair vropePositions hopeAngles fluxPositions dropeAngles multiAxisAngles'],
   ['models', models, 'GPT MemoryTransformer MLALM'],
 ];
 

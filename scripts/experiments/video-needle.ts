@@ -33,7 +33,7 @@
  *
  * Positions, from one segment list [{type:'video', grid:[F, H', W']}, {type:'text', length:1}] with
  * spatialMergeSize 1 (the grid already counts LLM tokens); frame τ, row r, column c; the video starts at 0:
- * - mrope     (Qwen2-VL `get_rope_index`, `buildMRopePositions`): (t, h, w) = (τ, r, c); the question at max(F, H', W') on all three
+ * - mrope     (Qwen2-VL `get_rope_index`, `mropePositions`): (t, h, w) = (τ, r, c); the question at max(F, H', W') on all three
  *             rows. Pairs: the s_t fastest read t, the next s_h read h, the s_w slowest read w.
  * - videorope (VideoRoPE, `videoRopePositions`, δ = 2): t = 2τ, h = t + r − ⌊(H'−1)/2⌋,
  *             w = t + c − ⌊(W'−1)/2⌋ (diagonal layout); the question at 2(F−1) + 1. Pairs: the fast ones
@@ -76,7 +76,7 @@ import { pathToFileURL } from 'node:url';
 import { AdamW, Generator, Module, Tensor, crossEntropy, noGrad, stack, warmupCosineLr } from '../../core/index.js';
 import { Block, Embedding, LayerNorm, Linear, train } from '../../nn/index.js';
 import {
-  HOPE_VNIAH_SCALE, HoPE, MRoPE, NoPE, RoPE, VRoPE, VideoRoPE, buildMRopePositions, hopePositions, mropePositionsTensor,
+  HOPE_VNIAH_SCALE, HoPE, MRoPE, NoPE, RoPE, VRoPE, VideoRoPE, mropePositions, hopePositions, mropePositionsTensor,
   videoRopePositions, vropePositions, type MRoPESegment, type PositionalEncoding,
 } from '../../positional/index.js';
 import { choiceFlag, integerFlag, listFlag, numberFlag, readFlags } from '../lib/flags.js';
@@ -290,7 +290,7 @@ export function positionsFor(method: Method, frames: number, task: TaskConfig, o
   const segs = segments(frames, task);
   const merge = { spatialMergeSize: 1 };
   switch (method) {
-    case 'mrope': return mropePositionsTensor(buildMRopePositions(segs, merge).ids);
+    case 'mrope': return mropePositionsTensor(mropePositions(segs, merge).ids);
     case 'videorope': return mropePositionsTensor(videoRopePositions(segs, { ...merge, temporalSpacing: 2 }).ids);
     case 'vrope': return vropePositions(segs, merge).positions;
     case 'hope': {

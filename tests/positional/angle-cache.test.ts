@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { Generator, Tensor, matmul, noGrad, randn } from '../../core/index.js';
 import { RoPE, applyRotary, ropeInvFreq, rotaryAngles } from '../../positional/rope.js';
 import { MultiAxisRoPE, multiAxisAngles } from '../../positional/multi-axis.js';
-import { MRoPE, buildMRopePositions, mropePositionsTensor } from '../../positional/mrope.js';
+import { MRoPE, mropePositions, mropePositionsTensor } from '../../positional/mrope.js';
 import { VideoRoPE } from '../../positional/video-rope.js';
 import { HoPE } from '../../positional/hope.js';
 import { VRoPE } from '../../positional/vrope.js';
@@ -141,7 +141,7 @@ test('applyRotary: an angles tensor changed in place is re-read; angles that req
 // ── the multi-axis family ──
 
 const family = (): [string, MultiAxisRoPE, Tensor][] => {
-  const mrope = mropePositionsTensor(buildMRopePositions([{ type: 'text', length: 2 }, { type: 'image', grid: [1, 4, 4] }]).ids);
+  const mrope = mropePositionsTensor(mropePositions([{ type: 'text', length: 2 }, { type: 'image', grid: [1, 4, 4] }]).ids);
   const grid4 = f64(Array.from({ length: 24 }, (_, i) => (i * 7) % 5), [6, 4]);
   const ids = f64([0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 1, 1], [4, 3]);
   return [

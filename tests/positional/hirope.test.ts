@@ -11,8 +11,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { Generator, Tensor, ValueError, gradcheck, matmul } from '../../core/index.js';
-import { HiRoPE, hiropeAngles, hiropePositionTensor, hiropePositions, hiropeScores, type HiRoPELevels } from '../../positional/hirope.js';
-import { segmentCode, type HiRoPESegment } from '../../positional/source-lexer.js';
+import { HiRoPE, hiropeAngles, hiropePositionsTensor, hiropePositions, hiropeScores, type HiRoPELevels } from '../../positional/hirope.js';
+import { hiropeSegments, type HiRoPESegment } from '../../positional/source-lexer.js';
 import { RoPE, ropeInvFreq, type PairLayout } from '../../positional/rope.js';
 import { assertClose } from '../helpers/close.js';
 import { fcParams } from '../helpers/fc.js';
@@ -86,8 +86,8 @@ test('inside the window the logits are plain RoPE bit for bit; outside they are 
       const scores = hiropeScores(q, k, lv, { invFreq, split, window, layout });
       const plain = plainLogits(q, k, invFreq, layout, lv.position, lv.position);
       const shift = Math.max(window - 1, 0);
-      const qt = hiropePositionTensor({ token: lv.token, unit: lv.unit.map((u) => u + shift) });
-      const e = new HiRoPE(d, { invFreq, split, layout }).encodeQK(q, k, qt, hiropePositionTensor(lv));
+      const qt = hiropePositionsTensor({ token: lv.token, unit: lv.unit.map((u) => u + shift) });
+      const e = new HiRoPE(d, { invFreq, split, layout }).encodeQK(q, k, qt, hiropePositionsTensor(lv));
       const hier = matmul(e.q, e.k, { transposeB: true });
       for (let m = 0; m < T; m++) {
         for (let n = 0; n < T; n++) {
@@ -212,18 +212,18 @@ test('HiRoPE encoding: window-0 form through encodeQK equals hiropeScores; [B, T
   const q = randTensor(g, [B, H, T, d]);
   const k = randTensor(g, [B, H, T, d]);
   const lv = randomLevels(g, T, true);
-  const e = enc.encodeQK(q, k, hiropePositionTensor(lv), hiropePositionTensor(lv));
+  const e = enc.encodeQK(q, k, hiropePositionsTensor(lv), hiropePositionsTensor(lv));
   const viaScores = hiropeScores(q, k, lv, { invFreq: enc.invFreq, split: 2, window: 0 });
   assert.equal(Array.from(matmul(e.q, e.k, { transposeB: true }).data), Array.from(viaScores.data));
   // per-sequence positions [B, T, 2]: sequence 1 uses other levels
   const lv2 = randomLevels(g, T, false);
-  const both = new Tensor(new Float64Array([...hiropePositionTensor(lv).data, ...hiropePositionTensor(lv2).data]), [B, T, 2]);
+  const both = new Tensor(new Float64Array([...hiropePositionsTensor(lv).data, ...hiropePositionsTensor(lv2).data]), [B, T, 2]);
   const eb = enc.encodeQK(q, k, both, both);
-  const one = enc.encodeQK(q.narrow(0, 1, 1), k.narrow(0, 1, 1), hiropePositionTensor(lv2), hiropePositionTensor(lv2));
+  const one = enc.encodeQK(q.narrow(0, 1, 1), k.narrow(0, 1, 1), hiropePositionsTensor(lv2), hiropePositionsTensor(lv2));
   assert.equal(Array.from(eb.q.data.subarray(H * T * d)), Array.from(one.q.data));
   // windowed: encodeQK refuses, scores() merges two passes
   const windowed = new HiRoPE(d, { split: 2, window: 3 });
-  assert.throws(() => windowed.encodeQK(q, k, hiropePositionTensor(lv), hiropePositionTensor(lv)), /HiRoPE\.encodeQK: a window needs two score passes — window=3/);
+  assert.throws(() => windowed.encodeQK(q, k, hiropePositionsTensor(lv), hiropePositionsTensor(lv)), /HiRoPE\.encodeQK: a window needs two score passes — window=3/);
   const ws = windowed.scores(q, k, lv);
   const ref = hiropeScores(q, k, lv, { invFreq: enc.invFreq, split: 2, window: 3 });
   assert.equal(Array.from(ws.data), Array.from(ref.data));
@@ -245,7 +245,7 @@ function show(src: string, segs: readonly HiRoPESegment[]): Array<[string, strin
   return segs.map((s) => [s.kind, src.slice(s.start, s.end)]);
 }
 
-test('segmentCode, TypeScript: functions, classes, blocks; braces in strings, comments, templates and regexes', () => {
+test('hiropeSegments, TypeScript: functions, classes, blocks; braces in strings, comments, templates and regexes', () => {
   const src = [
     "import { x } from './x.js';",
     'const s = "}{";',
@@ -278,7 +278,7 @@ test('segmentCode, TypeScript: functions, classes, blocks; braces in strings, co
     '}',
     '',
   ].join('\n');
-  assert.equal(show(src, segmentCode(src)), [
+  assert.equal(show(src, hiropeSegments(src)), [
     ['gap', "import { x } from './x.js';\nconst s = \"}{\";\n\n/** Doc with { brace */\n"],
     ['function', 'export function add(a: number, b: number): number {\n  const t = `${a} } ${ {b}.b }`; // }\n  return a + b;\n}\n\n'],
     ['class', "export class Foo extends Bar {\n  method() { return /\\{/.test('{'); }\n}\n"],
@@ -289,7 +289,7 @@ test('segmentCode, TypeScript: functions, classes, blocks; braces in strings, co
   ]);
 });
 
-test('segmentCode, Python: def/class units, decorators, else continuation, column-0 text in strings, gaps', () => {
+test('hiropeSegments, Python: def/class units, decorators, else continuation, column-0 text in strings, gaps', () => {
   const src = [
     'import os',
     '',
@@ -314,7 +314,7 @@ test('segmentCode, Python: def/class units, decorators, else continuation, colum
     'def one(): return 1',
     '',
   ].join('\n');
-  const segs = segmentCode(src);
+  const segs = hiropeSegments(src);
   assert.equal(show(src, segs), [
     ['gap', 'import os\n\n'],
     ['function', '@decorator\ndef f(x):\n    """doc\nno indent here\n    """\n    return x\n'],
@@ -337,15 +337,15 @@ test('segmentCode, Python: def/class units, decorators, else continuation, colum
   assert.is(own.token[segs[1]!.start - 1], segs[1]!.start - 1);
 });
 
-test("segmentCode: 'auto' picks the syntax; explicit syntax overrides; unbalanced braces run to the end", () => {
+test("hiropeSegments: 'auto' picks the syntax; explicit syntax overrides; unbalanced braces run to the end", () => {
   const py = 'def f():\n    return {1: 2}\n';
-  assert.equal(segmentCode(py).map((s) => s.kind), ['function']);
+  assert.equal(hiropeSegments(py).map((s) => s.kind), ['function']);
   const c = 'int main(void) {\n  return 0;\n}\n';
-  assert.equal(show(c, segmentCode(c)), [['function', c]]);
+  assert.equal(show(c, hiropeSegments(c)), [['function', c]]);
   const open = 'x = 1;\nfunction f() {\n  if (a) {\n';
-  assert.equal(show(open, segmentCode(open, { syntax: 'braces' })), [['gap', 'x = 1;\n'], ['function', 'function f() {\n  if (a) {\n']]);
-  assert.equal(segmentCode('').length, 0);
-  assert.equal(show('  \n', segmentCode('  \n')), [['gap', '  \n']]);
+  assert.equal(show(open, hiropeSegments(open, { syntax: 'braces' })), [['gap', 'x = 1;\n'], ['function', 'function f() {\n  if (a) {\n']]);
+  assert.equal(hiropeSegments('').length, 0);
+  assert.equal(show('  \n', hiropeSegments('  \n')), [['gap', '  \n']]);
 });
 
 /** Code-like text from fragments that stress the lexers. */

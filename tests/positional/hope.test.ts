@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { Generator, Tensor, ValueError } from '../../core/index.js';
 import {
-  HOPE_TRAINING_SCALES, HOPE_VNIAH_SCALE, HoPE, hopeAngles, hopeAxisOfPair, hopeFrequencies, hopePositions, sampleTemporalScale,
+  HOPE_TRAINING_SCALES, HOPE_VNIAH_SCALE, HoPE, hopeAngles, hopeAxisOfPair, hopeFrequencies, hopePositions, hopeTemporalScale,
 } from '../../positional/hope.js';
 import { PRoPE } from '../../positional/p-rope.js';
 import { RoPE, ropeInvFreq, type PairLayout } from '../../positional/rope.js';
@@ -246,7 +246,7 @@ test('dynamic temporal scaling: training draws γ ∈ {0.5,…,1.5} once per vis
   ];
   const a = hopePositions(segments, { temporalScale: { generator: new Generator(5) }, ...ONE });
   const twin = new Generator(5);
-  const expected = [0, 1, 2].map(() => sampleTemporalScale(twin));
+  const expected = [0, 1, 2].map(() => hopeTemporalScale(twin));
   assert.equal(a.temporalScales, expected, 'k vision segments → k consecutive draws');
   assert.equal(hopePositions(segments, { temporalScale: { generator: new Generator(5) }, ...ONE }).ids, a.ids, 'reproducible');
   // the video's frames step by the drawn γ on the t row
@@ -255,7 +255,7 @@ test('dynamic temporal scaling: training draws γ ∈ {0.5,…,1.5} once per vis
   const g = new Generator(1);
   const seen = new Map<number, number>();
   for (let i = 0; i < 2000; i++) {
-    const v = sampleTemporalScale(g);
+    const v = hopeTemporalScale(g);
     assert.ok(HOPE_TRAINING_SCALES.includes(v), `draw ${v} outside the set`);
     seen.set(v, (seen.get(v) ?? 0) + 1);
   }

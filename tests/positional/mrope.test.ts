@@ -19,7 +19,7 @@ import { DTypeError, Generator, ShapeError, Tensor, ValueError, noGrad } from '.
 import { KVCache } from '../../nn/kv-cache.js';
 import { MultiHeadAttention } from '../../nn/attention.js';
 import {
-  MRoPE, buildMRopePositions, mropeDecodePositions, mropeFrequencies, mropePositionsTensor, segmentTokenCount, type MRoPESegment,
+  MRoPE, mropePositions, mropeDecodePositions, mropeFrequencies, mropePositionsTensor, mropeTokenCount, type MRoPESegment,
 } from '../../positional/mrope.js';
 import { RoPE, applyRotary, ropeInvFreq } from '../../positional/rope.js';
 import { assertClose } from '../helpers/close.js';
@@ -44,8 +44,8 @@ const segmentArb: fc.Arbitrary<MRoPESegment> = fc.oneof(
 
 // ── worked examples ──
 
-test('buildMRopePositions: hand-worked table — [text 2][video T=2, H\'=2, W\'=3][text 2], delta = 7 − 16 = −9', () => {
-  const p = buildMRopePositions([{ type: 'text', length: 2 }, { type: 'video', grid: [2, 4, 6] }, { type: 'text', length: 2 }], { spatialMergeSize: 2 });
+test('mropePositions: hand-worked table — [text 2][video T=2, H\'=2, W\'=3][text 2], delta = 7 − 16 = −9', () => {
+  const p = mropePositions([{ type: 'text', length: 2 }, { type: 'video', grid: [2, 4, 6] }, { type: 'text', length: 2 }], { spatialMergeSize: 2 });
   assert.equal(rows(p.ids), [
     [0, 1, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 5, 6],
     [0, 1, 2, 2, 2, 3, 3, 3, 2, 2, 2, 3, 3, 3, 5, 6],
@@ -116,7 +116,7 @@ test('mrope.json: ours = the legacy (paper-rule) ids on every case; = current HF
     text5_only: { ours: 0, current: 0, legacy: 0 },
   };
   for (const c of fixture.cases) {
-    const ours = buildMRopePositions(segmentsOf(c), { spatialMergeSize: 2 });
+    const ours = mropePositions(segmentsOf(c), { spatialMergeSize: 2 });
     const legacy = idRows(c.legacy_get_rope_index.position_ids);
     const current = idRows(c.position_ids);
     assert.equal(rows(ours.ids), legacy, `${c.name}: paper rule = legacy get_rope_index (${c.legacy_get_rope_index.commit.slice(0, 8)})`);
@@ -131,7 +131,7 @@ test('mrope.json: ours = the legacy (paper-rule) ids on every case; = current HF
 
 test('mrope.json divergent case, explicitly: after video (3,4,4) the current HF code restarts text at 3, the paper rule at 4', () => {
   const c = fixture.cases.find((k) => k.name === 'text1_video3x4x4_text2_image1x2x2_text1')!;
-  const ours = rows(buildMRopePositions(segmentsOf(c)).ids);
+  const ours = rows(mropePositions(segmentsOf(c)).ids);
   const current = idRows(c.position_ids);
   // tokens 0…12 (text 1 + video 3·2·2) agree; the video's t ids reach 3 = max over all rows
   for (let a = 0; a < 3; a++) assert.equal(ours[a]!.slice(0, 13), current[a]!.slice(0, 13));
@@ -145,7 +145,7 @@ test('mrope.json divergent case, explicitly: after video (3,4,4) the current HF 
 test('mrope.json apply: MRoPE(32, [4,6,6], θ=1e4) on the fixture q, k reproduces HF apply_multimodal_rotary_pos_emb', () => {
   const a = fixture.apply;
   const c = fixture.cases.find((k) => k.name === a.uses_position_ids_of)!;
-  const ids = buildMRopePositions(segmentsOf(c)).ids; // = current HF ids for this case
+  const ids = mropePositions(segmentsOf(c)).ids; // = current HF ids for this case
   const positions = mropePositionsTensor(ids);
   const L = positions.shape[0]!;
   const D = a.head_dim;
@@ -187,7 +187,7 @@ test('text-only: ids 0…L−1 on all rows, delta 0, and MRoPE ≡ 1-D rotate-ha
       fc.integer({ min: 0, max: 1000 }),
       ([P, section], L, base, seed) => {
         const d = 2 * P;
-        const p = buildMRopePositions([{ type: 'text', length: L }]);
+        const p = mropePositions([{ type: 'text', length: L }]);
         for (const row of p.ids) bitEqual(row, Float64Array.from({ length: L }, (_, i) => i), 'ids');
         assert.is(p.delta, 0);
         const x = new Tensor(randVec(new Generator(seed), 2 * 3 * L * d), [2, 3, L, d]);
@@ -204,8 +204,8 @@ test('text-only: ids 0…L−1 on all rows, delta 0, and MRoPE ≡ 1-D rotate-ha
 test('segment start rule: each segment begins at (max id over all rows so far) + 1; delta = max + 1 − L', () => {
   fc.assert(
     fc.property(fc.array(segmentArb, { minLength: 1, maxLength: 6 }), (segments) => {
-      const p = buildMRopePositions(segments);
-      const L = segmentTokenCount(segments);
+      const p = mropePositions(segments);
+      const L = mropeTokenCount(segments);
       assert.is(p.ids[0].length, L);
       let max = -1;
       segments.forEach((_, i) => {
@@ -223,10 +223,10 @@ test('segment start rule: each segment begins at (max id over all rows so far) +
 test('delta continuation: decoding positions c + delta equal the ids a trailing text segment would get', () => {
   fc.assert(
     fc.property(fc.array(segmentArb, { minLength: 1, maxLength: 5 }), fc.integer({ min: 1, max: 6 }), (segments, n) => {
-      const p = buildMRopePositions(segments);
+      const p = mropePositions(segments);
       const L = p.ids[0].length;
       fc.pre(L > 0);
-      const longer = buildMRopePositions([...segments, { type: 'text', length: n }]);
+      const longer = mropePositions([...segments, { type: 'text', length: n }]);
       const decode = mropeDecodePositions(p.delta, L, n).data;
       for (let a = 0; a < 3; a++) bitEqual(longer.ids[a].subarray(L), decode, `row ${a}`);
     }),
@@ -265,8 +265,8 @@ test('vision–vision scores depend only on (Δt, Δh, Δw): more preceding text
       fc.integer({ min: 0, max: 1000 }),
       (prefix, extra, [T, H, W], middle, seed) => {
         const video: MRoPESegment = { type: 'video', grid: [T, 2 * H, 2 * W] };
-        const a = buildMRopePositions([{ type: 'text', length: prefix }, ...middle, video]);
-        const b = buildMRopePositions([{ type: 'text', length: prefix + extra }, ...middle, video]);
+        const a = mropePositions([{ type: 'text', length: prefix }, ...middle, video]);
+        const b = mropePositions([{ type: 'text', length: prefix + extra }, ...middle, video]);
         const N = T * H * W;
         const take = (p: typeof a): Tensor => mropePositionsTensor(p.ids.map((r) => r.subarray(r.length - N)));
         const g = new Generator(seed);
@@ -320,16 +320,16 @@ test('section validation: sum(mropeSection) = headDim/2, three non-negative inte
 
 test('segment validation: grid must be positive integers with h, w divisible by the merge size; text lengths ≥ 0', () => {
   const bad = (segments: unknown, re: RegExp, options = {}): void =>
-    assert.throws(() => buildMRopePositions(segments as MRoPESegment[], options), (e: unknown) => e instanceof ValueError && re.test(e.message));
-  bad([{ type: 'image', grid: [1, 3, 4] }], /^buildMRopePositions: segments\[0\]\.grid h, w are not multiples of the merge size/);
+    assert.throws(() => mropePositions(segments as MRoPESegment[], options), (e: unknown) => e instanceof ValueError && re.test(e.message));
+  bad([{ type: 'image', grid: [1, 3, 4] }], /^mropePositions: segments\[0\]\.grid h, w are not multiples of the merge size/);
   bad([{ type: 'text', length: 1 }, { type: 'video', grid: [0, 2, 2] }], /segments\[1\]\.grid is not three positive integers/);
   bad([{ type: 'video', grid: [1, 2] }], /three positive integers/);
   bad([{ type: 'text', length: -1 }], /segments\[0\]\.length is not a non-negative integer/);
   bad([{ type: 'audio', length: 3 }], /unknown type — type=audio/);
   bad([{ type: 'text', length: 1 }], /spatialMergeSize is not a positive integer/, { spatialMergeSize: 0 });
-  assert.throws(() => buildMRopePositions('text' as unknown as MRoPESegment[]), (e: unknown) => e instanceof DTypeError && /^buildMRopePositions: segments is not an array/.test(e.message));
+  assert.throws(() => mropePositions('text' as unknown as MRoPESegment[]), (e: unknown) => e instanceof DTypeError && /^mropePositions: segments is not an array/.test(e.message));
   // merge size 1: the grid is used as is
-  assert.equal(rows(buildMRopePositions([{ type: 'image', grid: [1, 1, 3] }], { spatialMergeSize: 1 }).ids), [[0, 0, 0], [0, 0, 0], [0, 1, 2]]);
+  assert.equal(rows(mropePositions([{ type: 'image', grid: [1, 1, 3] }], { spatialMergeSize: 1 }).ids), [[0, 0, 0], [0, 0, 0], [0, 1, 2]]);
   assert.throws(() => mropeDecodePositions(Number.NaN, 0), (e: unknown) => e instanceof ValueError);
   assert.throws(() => mropeDecodePositions(0, 1.5), (e: unknown) => e instanceof ValueError);
 });
@@ -337,8 +337,8 @@ test('segment validation: grid must be positive integers with h, w divisible by 
 test('in MultiHeadAttention: prefill with [L, 3] ids, then cached decoding with c + delta, equals one full pass', () => {
   const segments: MRoPESegment[] = [{ type: 'text', length: 3 }, { type: 'video', grid: [2, 4, 2] }, { type: 'text', length: 2 }];
   const extra = 3;
-  const full = buildMRopePositions([...segments, { type: 'text', length: extra }]);
-  const prompt = buildMRopePositions(segments);
+  const full = mropePositions([...segments, { type: 'text', length: extra }]);
+  const prompt = mropePositions(segments);
   const L = prompt.ids[0].length;
   const dim = 16;
   const attn = new MultiHeadAttention(dim, { numHeads: 2, positional: new MRoPE(8, [2, 1, 1], { base: 100 }), generator: new Generator(3), dtype: 'float64' });

@@ -11,9 +11,9 @@ import * as assert from 'uvu/assert';
 import { assertRefused } from '../helpers/refusal.js';
 import { DTypeError, Generator, ShapeError, Tensor, ValueError, randn } from '../../core/index.js';
 import {
-  FluxRoPE, HoPE, MRoPE, RoPEAxial, RoPEMixed, VRoPE, VideoRoPE, buildMRopePositions, fluxFrequencies, fluxLatentGrid, fluxPositions, fluxShiftImageIds,
+  FluxRoPE, HoPE, MRoPE, RoPEAxial, RoPEMixed, VRoPE, VideoRoPE, mropePositions, fluxFrequencies, fluxLatentGrid, fluxPositions, fluxShiftImageIds,
   freeFluxProbe, hopeAngles, hopeFrequencies, hopePositions, mropeDecodePositions, mropeFrequencies, mropePositionsTensor, ropeVitAxialAngles,
-  ropeVitAxialFrequencies, ropeVitGrid, ropeVitInvFreq, ropeVitMixedAngles, ropeVitMixedFrequencies, sampleTemporalScale, segmentTokenCount,
+  ropeVitAxialFrequencies, ropeVitGrid, ropeVitInvFreq, ropeVitMixedAngles, ropeVitMixedFrequencies, hopeTemporalScale, mropeTokenCount,
   videoRopeFrequencies, videoRopePositions, vropeFrequencies, vropePairPositions, vropePositions, type MRoPESegment,
 } from '../../positional/index.js';
 
@@ -45,8 +45,8 @@ test('null or non-object options, and null option fields, are refused — not re
     throwsTyped(() => mropeFrequencies(8, [2, 1, 1], wrong(bad)), DTypeError, 'mropeFrequencies', ['options']);
     throwsTyped(() => videoRopeFrequencies(8, [2, 1, 1], wrong(bad)), DTypeError, 'videoRopeFrequencies', ['options']);
     throwsTyped(() => hopeFrequencies(8, [2, 1, 1], wrong(bad)), DTypeError, 'hopeFrequencies', ['options']);
-    throwsTyped(() => buildMRopePositions(segments(), wrong(bad)), DTypeError, 'buildMRopePositions', ['options']);
-    throwsTyped(() => segmentTokenCount(segments(), wrong(bad)), DTypeError, 'segmentTokenCount', ['options']);
+    throwsTyped(() => mropePositions(segments(), wrong(bad)), DTypeError, 'mropePositions', ['options']);
+    throwsTyped(() => mropeTokenCount(segments(), wrong(bad)), DTypeError, 'mropeTokenCount', ['options']);
     throwsTyped(() => videoRopePositions(segments(), wrong(bad)), DTypeError, 'videoRopePositions', ['options']);
     throwsTyped(() => vropePositions(segments(), wrong(bad)), DTypeError, 'vropePositions', ['options']);
   }
@@ -66,7 +66,7 @@ test('null or non-object options, and null option fields, are refused — not re
   throwsTyped(() => ropeVitMixedFrequencies(2, 8, { rotate: wrong(null) }), DTypeError, 'ropeVitMixedFrequencies', ['rotate']);
   throwsTyped(() => ropeVitMixedFrequencies(2, 8, { dtype: wrong('float16') }), ValueError, 'ropeVitMixedFrequencies', ['dtype']);
   throwsTyped(() => ropeVitGrid(3, 2, wrong(null)), ValueError, 'ropeVitGrid', ['dtype']);
-  throwsTyped(() => buildMRopePositions(segments(), { spatialMergeSize: wrong(null) }), DTypeError, 'buildMRopePositions', ['spatialMergeSize']);
+  throwsTyped(() => mropePositions(segments(), { spatialMergeSize: wrong(null) }), DTypeError, 'mropePositions', ['spatialMergeSize']);
   throwsTyped(() => videoRopePositions(segments(), { temporalSpacing: wrong(null) }), DTypeError, 'videoRopePositions', ['temporalSpacing']);
   throwsTyped(() => hopePositions(segments(), { temporalScale: 0.75, spatialMergeSize: wrong(null) }), DTypeError, 'hopePositions', ['spatialMergeSize']);
   throwsTyped(() => vropePositions(segments(), { start: 1.5 }), ValueError, 'vropePositions', ['start']);
@@ -87,12 +87,12 @@ test('sizes too large for one tensor are refused before anything is allocated (a
   throwsTyped(() => vropePairPositions(f64([0, 1, 2, 3], [1, 4]), BIG), ValueError, 'vropePairPositions', [TOO_BIG]);
   throwsTyped(() => fluxPositions({ textLength: 1, height: 2 ** 20, width: 2 ** 20 }), ValueError, 'fluxPositions', [TOO_BIG]);
   const huge: MRoPESegment[] = [{ type: 'image', grid: [1, 2 ** 20, 2 ** 20] }];
-  throwsTyped(() => buildMRopePositions(huge, { spatialMergeSize: 1 }), ValueError, 'buildMRopePositions', [TOO_BIG]);
+  throwsTyped(() => mropePositions(huge, { spatialMergeSize: 1 }), ValueError, 'mropePositions', [TOO_BIG]);
   throwsTyped(() => videoRopePositions(huge, { spatialMergeSize: 1 }), ValueError, 'videoRopePositions', [TOO_BIG]);
   throwsTyped(() => hopePositions(huge, { spatialMergeSize: 1, temporalScale: 1 }), ValueError, 'hopePositions', [TOO_BIG]);
   throwsTyped(() => vropePositions(huge, { spatialMergeSize: 1 }), ValueError, 'vropePositions', [TOO_BIG]);
   // counting allocates nothing: the same segments are counted
-  assert.is(segmentTokenCount(huge, { spatialMergeSize: 1 }), 2 ** 40);
+  assert.is(mropeTokenCount(huge, { spatialMergeSize: 1 }), 2 ** 40);
 });
 
 test('wrong JS types give DTypeErrors at the entry, not TypeErrors from inside', () => {
@@ -104,7 +104,7 @@ test('wrong JS types give DTypeErrors at the entry, not TypeErrors from inside',
   throwsTyped(() => vropePairPositions(wrong(null), 4), DTypeError, 'vropePairPositions', ['positions']);
   throwsTyped(() => vropeFrequencies(wrong(undefined)), DTypeError, 'vropeFrequencies', ['invFreq']);
   throwsTyped(() => hopeAngles(wrong(null), { headDim: 8, mropeSection: [2, 1, 1] }), DTypeError, 'hopeAngles', ['positions']);
-  throwsTyped(() => sampleTemporalScale(wrong(42)), DTypeError, 'sampleTemporalScale', ['generator']);
+  throwsTyped(() => hopeTemporalScale(wrong(42)), DTypeError, 'hopeTemporalScale', ['generator']);
   throwsTyped(() => fluxShiftImageIds(wrong(null), 0, [1, 1]), DTypeError, 'fluxShiftImageIds', ['ids']);
   throwsTyped(() => fluxShiftImageIds(fluxPositions({ textLength: 1, height: 1, width: 2 }), 1, wrong(null)), DTypeError, 'fluxShiftImageIds', ['shift']);
   throwsTyped(() => freeFluxProbe(wrong('rope'), qk(), qk(), fluxPositions({ textLength: 1, height: 1, width: 2 }), { textLength: 1, keys: 'unrotated' }), DTypeError, 'freeFluxProbe', ['rope']);

@@ -12,7 +12,7 @@ import {
   DRoPE, DynamicNTKRoPE, FluxRoPE, HiRoPE, HoPE, LearnedAbsolute, MRoPE, MultiAxisRoPE, NoPE, PRoPE, PSC, PSCRoPE, RoPE, RoPEAxial, RoPEMixed,
   VRoPE, VideoRoPE, allocateFrequencies, anchorAttentionMask, applyRotary, createPositional, decayCurve, dropeAngles, flashAnchorPositions,
   fromHFConfig, hiropeAngles, hiropePositions, hiropeScores, interleavedAxes, longRopeAttentionFactor, longTermDecay, minimalBase, multiAxisAngles, ntkInvFreq,
-  packFlashAnchor, packWithAnchor, perHeadFrequencies, pRopeInvFreq, pscCalibrate, pscCoefficient, registerPositional, ropeInvFreq, rotaryAngles, segmentCode, toBFloat16,
+  packFlashAnchor, packWithAnchor, perHeadFrequencies, pRopeInvFreq, pscCalibrate, pscCoefficient, registerPositional, ropeInvFreq, rotaryAngles, hiropeSegments, toBFloat16,
   withPSC, yarnInvFreq, type HFRoPEConfig, type MinimalBaseOptions, type PackWithAnchorOptions, type PositionalFactory, type PositionalSpec,
 } from '../../positional/index.js';
 import { classifyHeader } from '../../positional/source-lexer.js';
@@ -118,7 +118,7 @@ test('one check per concept (positional/checks.ts): the same mistake gets the sa
   refusedWith(() => dropeAngles(posA([0, 0, 0], 3), { mode: 'dimSplit', headDim: 8, headingPairs: -1 }), ValueError, 'dropeAngles', 'headingPairs must be an integer ≥ 0, got -1');
   refusedWith(() => minimalBase(0, 8), ValueError, 'minimalBase', 'contextLength must be an integer > 0, got 0');
   refusedWith(() => yarnInvFreq({ dim: 8, factor: 4, originalMaxPositions: 32, truncate: 'yes' as never }), DTypeError, 'yarnInvFreq', "truncate must be true or false, got a string 'yes'");
-  refusedWith(() => segmentCode(5 as never), DTypeError, 'segmentCode', 'source must be a string, got 5');
+  refusedWith(() => hiropeSegments(5 as never), DTypeError, 'hiropeSegments', 'source must be a string, got 5');
   refusedWith(() => fromHFConfig({ head_dim: 8 }, { layerType: 5 as never }), DTypeError, 'fromHFConfig', 'layerType must be a string, got 5');
   refusedWith(() => new DRoPE({ mode: 'dimSplit', headDim: 8, name: 5 as never }), DTypeError, 'DRoPE', 'name must be a string, got 5');
 });
@@ -204,7 +204,7 @@ function classifyHeaderOld(header: string): string {
   return 'block';
 }
 
-test('segmentCode header kinds: the linear classifier agrees with the old patterns on generated headers', () => {
+test('hiropeSegments header kinds: the linear classifier agrees with the old patterns on generated headers', () => {
   const piece = fc.constantFrom('f', '(', ')', ':', '->', ' ', '\n', 'throws', 'int', '=', ';', '{', '}', '/*', '*/', '//', '#', '=>', 'a.b', ',', 'class', 'if ', 'fn ', '\t');
   fc.assert(
     fc.property(fc.array(piece, { maxLength: 24 }), (parts) => {
@@ -215,7 +215,7 @@ test('segmentCode header kinds: the linear classifier agrees with the old patter
   );
 });
 
-test('segmentCode stays linear on headers the old patterns backtracked over (long runs of spaces, unclosed comments)', () => {
+test('hiropeSegments stays linear on headers the old patterns backtracked over (long runs of spaces, unclosed comments)', () => {
   // The old patterns took ~0.5 s at 20 kB and grew 4× per doubling: at 400 kB these would take minutes.
   const n = 400_000;
   const cases: Array<[string, string]> = [
@@ -225,7 +225,7 @@ test('segmentCode stays linear on headers the old patterns backtracked over (lon
     [`f(a):${' '.repeat(n)}int {}\n`, 'function'],
   ];
   for (const [src, kind] of cases) {
-    const segments = segmentCode(src, { syntax: 'braces' });
+    const segments = hiropeSegments(src, { syntax: 'braces' });
     assert.is(segments[0]!.kind, kind);
     assert.is(segments[segments.length - 1]!.end, src.length);
   }
@@ -271,7 +271,7 @@ const REFUSED: ReadonlyArray<readonly [string, () => unknown, ErrorClass, string
   ['NoPE.encodeQK NaN position', () => new NoPE().encodeQK(q8(), q8(), new Tensor(Float64Array.from([0, NaN, 2]), [3]), pos3()), ValueError, 'NoPE', 'qPositions'],
   ['longTermDecay invFreq a string', () => longTermDecay(1, bad('abc')), DTypeError, 'longTermDecay', 'invFreq'],
   ['minimalBase options null', () => minimalBase(1024, 8, bad<MinimalBaseOptions>(null)), DTypeError, 'minimalBase', 'options'],
-  ["segmentCode syntax null", () => segmentCode('x', { syntax: bad(null) }), ValueError, 'segmentCode', 'syntax'],
+  ["hiropeSegments syntax null", () => hiropeSegments('x', { syntax: bad(null) }), ValueError, 'hiropeSegments', 'syntax'],
   // anchors
   ['packWithAnchor without options', () => packWithAnchor([[1, 2]], bad<PackWithAnchorOptions>(undefined)), DTypeError, 'packWithAnchor', 'options'],
   ['packWithAnchor bosToken null', () => packWithAnchor([[1, 2]], { windowLength: 4, anchorToken: 0, bosToken: bad(null) }), DTypeError, 'packWithAnchor', 'bosToken'],
@@ -285,7 +285,7 @@ const REFUSED: ReadonlyArray<readonly [string, () => unknown, ErrorClass, string
   ['withPSC numHeads missing (not PSCRoPE:)', () => withPSC(new RoPE(8), bad({ headDim: 8 })), DTypeError, 'withPSC', 'numHeads'],
   ['PSCRoPE.encodeQK positions of another length (not RoPE:)', () => new PSCRoPE(new RoPE(8), { numHeads: 2, headDim: 8 }).encodeQK(q8(), q8(), new Tensor(new Float64Array(4), [4]), pos3()), ShapeError, 'PSCRoPE', 'angles'],
   ['hiropeScores bad layout (not applyRotary:)', () => hiropeScores(q8(), q8(), { token: [0, 1, 2], unit: [0, 0, 1] }, { invFreq: ropeInvFreq(8), split: 2, window: 0, layout: bad('bogus') }), ValueError, 'hiropeScores', 'layout'],
-  ['hiropePositions bad syntax (not segmentCode:)', () => hiropePositions('x', { syntax: bad('bogus') }), ValueError, 'hiropePositions', 'syntax'],
+  ['hiropePositions bad syntax (not hiropeSegments:)', () => hiropePositions('x', { syntax: bad('bogus') }), ValueError, 'hiropePositions', 'syntax'],
   ['HiRoPE.scores positions without token (not hiropeAngles:)', () => new HiRoPE(8).scores(q8(), q8(), bad({ unit: [0, 0, 1] })), DTypeError, 'HiRoPE', 'token'],
   ['perHeadFrequencies invFreq a string (not allocateFrequencies:)', () => perHeadFrequencies([[0, 0, 1, 1]], bad('abc'), 2), DTypeError, 'perHeadFrequencies', 'invFreq'],
   ['allocateFrequencies dtype bogus', () => allocateFrequencies([0, 1], [1, 0.1], 2, bad<DType>('bogus')), ValueError, 'allocateFrequencies', 'dtype'],

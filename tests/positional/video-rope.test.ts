@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { DTypeError, Generator, Tensor, ValueError, noGrad } from '../../core/index.js';
 import { KVCache } from '../../nn/kv-cache.js';
 import { MultiHeadAttention } from '../../nn/attention.js';
-import { buildMRopePositions, mropeDecodePositions, mropePositionsTensor, segmentTokenCount, type MRoPESegment } from '../../positional/mrope.js';
+import { mropePositions, mropeDecodePositions, mropePositionsTensor, mropeTokenCount, type MRoPESegment } from '../../positional/mrope.js';
 import { RoPE, ropeInvFreq } from '../../positional/rope.js';
 import { VideoRoPE, videoRopeAxisOfPair, videoRopeFrequencies, videoRopePositions } from '../../positional/video-rope.js';
 import { assertClose } from '../helpers/close.js';
@@ -181,7 +181,7 @@ test('segment start rule: each segment begins at (previous t-row max) + 1; delta
   fc.assert(
     fc.property(fc.array(segmentArb, { minLength: 1, maxLength: 6 }), spacingArb, (segments, spacing) => {
       const p = videoRopePositions(segments, { temporalSpacing: spacing });
-      const L = segmentTokenCount(segments);
+      const L = mropeTokenCount(segments);
       assert.is(p.ids[0].length, L);
       let tMax = -1;
       let anyMax = -Infinity;
@@ -278,7 +278,7 @@ test('vision–vision scores depend only on (Δt, Δh, Δw): more preceding text
 test('VideoRoPE and M-RoPE ids agree on text and differ on vision (same segments)', () => {
   const segments: MRoPESegment[] = [{ type: 'text', length: 2 }, { type: 'image', grid: [1, 4, 4] }];
   const v = videoRopePositions(segments, { temporalSpacing: 1 });
-  const m = buildMRopePositions(segments);
+  const m = mropePositions(segments);
   for (let a = 0; a < 3; a++) assert.equal(Array.from(v.ids[a].subarray(0, 2)), Array.from(m.ids[a].subarray(0, 2)));
   assert.equal(rows(m.ids).map((r) => r.slice(2)), [[2, 2, 2, 2], [2, 2, 3, 3], [2, 3, 2, 3]]);
   assert.equal(rows(v.ids).map((r) => r.slice(2)), [[2, 2, 2, 2], [2, 2, 3, 3], [2, 3, 2, 3]]); // ⌊(2−1)/2⌋ = 0: no shift

@@ -164,13 +164,13 @@ export const positionalEntries: readonly Entry[] = [
   ]),
 
   // HiRoPE
-  fn('segmentCode', () => ['function f() {\n  return 1;\n}\nclass A {}\n', { syntax: 'auto' }], [A.string('source'), A.options('options', { syntax: A.enum('syntax') })]),
+  fn('hiropeSegments', () => ['function f() {\n  return 1;\n}\nclass A {}\n', { syntax: 'auto' }], [A.string('source'), A.options('options', { syntax: A.enum('syntax') })]),
   fn('hiropePositions', () => ['function f() {\n  return 1;\n}\n', { syntax: 'braces', tokenIndex: 'reset', gaps: 'own' }], [
     A.string('source'), A.options('options', { syntax: A.enum('syntax'), tokenIndex: A.enum('tokenIndex'), gaps: A.enum('gaps') }),
   ]),
   fn('hiropeAngles', () => [[0, 1, 2], [0, 0, 1], invFreq(), 2], [A.reals('token'), A.reals('unit'), A.reals('invFreq'), A.size('split')]),
   fn('hiropeScores', () => [qk(), qk(), levels(), hiScoreOpts()], [A.tensor('q'), A.tensor('k'), A.options('positions', { token: A.reals('token', { required: true }), unit: A.reals('unit', { required: true }) }, { optional: false }), hiScoreSpec]),
-  fn('hiropePositionTensor', () => [levels()], [A.options('levels', { token: A.reals('token', { required: true }), unit: A.reals('unit', { required: true }), position: A.reals('position') }, { optional: false })]),
+  fn('hiropePositionsTensor', () => [levels()], [A.options('levels', { token: A.reals('token', { required: true }), unit: A.reals('unit', { required: true }), position: A.reals('position') }, { optional: false })]),
   cls('HiRoPE', () => [HD, { split: 2, base: 10000, layout: 'half', window: 0, attentionFactor: 1 }], [
     A.size('headDim'),
     A.options('options', { split: A.size('split'), base: A.real('base'), invFreq: A.reals('invFreq'), rotaryDim: A.size('rotaryDim'), layout, window: A.real('window', { infinityOk: true }), attentionFactor: A.real('attentionFactor') }),
@@ -240,8 +240,8 @@ export const positionalEntries: readonly Entry[] = [
 
   // MRoPE family
   cls('MRoPE', () => [HD, [1, 2, 1], { base: 10000 }], [A.size('headDim'), A.ints('mropeSection'), mropeEncOpts], encodingMethods(axes3)),
-  fn('buildMRopePositions', () => [segments(), { spatialMergeSize: 2 }], segArgs),
-  fn('segmentTokenCount', () => [segments(), { spatialMergeSize: 2 }], segArgs),
+  fn('mropePositions', () => [segments(), { spatialMergeSize: 2 }], segArgs),
+  fn('mropeTokenCount', () => [segments(), { spatialMergeSize: 2 }], segArgs),
   fn('mropePositionsTensor', () => [[[0, 1, 2], [0, 1, 1], [0, 0, 1]]], [A.object('ids')]),
   fn('mropeDecodePositions', () => [-2, 5, 3], [A.real('delta'), A.size('start'), A.size('count', { optional: true })]),
   fn('mropeFrequencies', () => [HD, [1, 2, 1], { base: 10000 }], [A.size('headDim'), A.ints('mropeSection'), mropeFreqOpts]),
@@ -263,7 +263,7 @@ export const positionalEntries: readonly Entry[] = [
   fn('hopePositions', () => [segments(), { spatialMergeSize: 2, temporalScale: 0.75 }], [
     A.object('segments'), A.options('options', { spatialMergeSize: A.size('spatialMergeSize'), temporalScale: A.real('temporalScale', { required: true }) }, { optional: false }),
   ]),
-  fn('sampleTemporalScale', () => [new Generator(1), [0.5, 0.75, 1]], [A.object('generator'), opt(A.reals('scales'))]),
+  fn('hopeTemporalScale', () => [new Generator(1), [0.5, 0.75, 1]], [A.object('generator'), opt(A.reals('scales'))]),
 
   // FLUX
   cls('FluxRoPE', () => [[2, 2, 4], { theta: 10000, attentionFactor: 1 }], [opt(A.ints('axesDim')), A.options('options', { theta: A.real('theta'), attentionFactor: A.real('attentionFactor') })], encodingMethods(fluxIds)),
