@@ -371,50 +371,7 @@ export class PaTHCache extends KVCache {
    * append raw k_t, v_t and G_t, then softmax(scale·(q_t·k_j + G_t − G_j)) over the cache. Runs without a graph.
    */
   step(q: Tensor, k: Tensor, v: Tensor, w: Tensor, beta: Tensor, options: PaTHOptions = {}): Tensor {
-    return this.stepAs('PaTHCache.step', q, k, v, w, beta, options);
-  }
-
-  /** step with `op` (the method or function the user called) in the error messages. */
-  stepAs(op: string, q: Tensor, k: Tensor, v: Tensor, w: Tensor, beta: Tensor, options: PaTHOptions = {}): Tensor {
-    const { B, HQ, H, G, T, d, dv, scale, gate } = checkInputs(op, q, k, v, w, beta, options);
-    this.checkContinues(op, { B, H, d, dv, dtype: q.dtype, gated: gate !== null });
-    if (T === 0) return zeros([B, HQ, 0, dv], { dtype: q.dtype });
-    return noGrad(() => {
-      const outs: Tensor[] = [];
-      for (let t = 0; t < T; t++) {
-        const wt = narrow(w, 2, t, 1); // [B, H, 1, d]
-        const bt = narrow(beta, 2, t, 1).unsqueeze(-1); // [B, H, 1, 1]
-        if (this.keys !== null) {
-          this.keys = this.keys.sub(matmul(matmul(this.keys, wt, { transposeB: true }).mul(bt), wt)); // H_t k_j
-        }
-        this.keys = this.keys === null ? narrow(k, 2, t, 1) : concat([this.keys, narrow(k, 2, t, 1)], 2);
-        this.values = this.values === null ? narrow(v, 2, t, 1) : concat([this.values, narrow(v, 2, t, 1)], 2);
-        const L = this.keys.shape[2]!;
-        let scores = matmul(narrow(q, 2, t, 1).reshape([B, H, G, 1, d]), this.keys.unsqueeze(2), { transposeB: true }); // [B, H, G, 1, L]
-        if (gate !== null) {
-          const prev = this.gates === null ? zeros([B, HQ, 1], { dtype: q.dtype }) : narrow(this.gates, 2, L - 2, 1);
-          const gt = prev.add(narrow(gate, 2, t, 1)); // G_t = G_{t−1} + g_t
-          this.gates = this.gates === null ? gt : concat([this.gates, gt], 2);
-          scores = scores.add(gt.reshape([B, H, G, 1, 1])).sub(this.gates.reshape([B, H, G, 1, L])); // + G_t − G_j
-        }
-        const probs = scaledSoftmaxLast(scores, scale); // [B, H, G, 1, L]
-        outs.push(matmul(probs, this.values.unsqueeze(2))); // [B, H, G, 1, dv]
-      }
-      this.position += T;
-      return (T === 1 ? outs[0]! : concat(outs, 3)).reshape([B, HQ, T, dv]);
-    });
-  }
-
-  /** The cache can take tokens of batch B, H key heads of dims d / dv in dtype, with or without a forget gate; `op` is the caller. */
-  checkContinues(op: string, next: { B: number; H: number; d: number; dv: number; dtype: DType; gated: boolean }): void {
-    if (this.keys === null) return;
-    const [b0, h0, , d0] = this.keys.shape;
-    if (b0 !== next.B || h0 !== next.H || d0 !== next.d || this.values!.shape[3] !== next.dv || this.keys.dtype !== next.dtype) {
-      throw new ShapeError(op, `the new tokens [B=${next.B}, H=${next.H}, d=${next.d}, dv=${next.dv}] ${next.dtype} do not continue cached keys=${fmtShape(this.keys.shape)} ${this.keys.dtype} (same B, H, d, dv, dtype)`, 'cache');
-    }
-    if (next.gated !== (this.gates !== null)) {
-      throw new ValueError(op, `forgetGate is ${next.gated ? 'given' : 'missing'} but the cache was filled ${this.gates === null ? 'without' : 'with'} one (be consistent)`, 'forgetGate');
-    }
+    return stepAs('PaTHCache.step', this, q, k, v, w, beta, options);
   }
 
   override reset(): void {
@@ -426,7 +383,50 @@ export class PaTHCache extends KVCache {
 
 /** PaTH attention by recurrent decoding from an empty cache (see PaTHCache.step); same arguments as pathAttention. */
 export function pathAttentionRecurrent(q: Tensor, k: Tensor, v: Tensor, w: Tensor, beta: Tensor, options: PaTHOptions = {}): Tensor {
-  return new PaTHCache().stepAs('pathAttentionRecurrent', q, k, v, w, beta, options);
+  return stepAs('pathAttentionRecurrent', new PaTHCache(), q, k, v, w, beta, options);
+}
+
+/** cache.step with `op` (the method or function the user called) in the error messages. */
+function stepAs(op: string, cache: PaTHCache, q: Tensor, k: Tensor, v: Tensor, w: Tensor, beta: Tensor, options: PaTHOptions = {}): Tensor {
+  const { B, HQ, H, G, T, d, dv, scale, gate } = checkInputs(op, q, k, v, w, beta, options);
+  checkContinues(op, cache, { B, H, d, dv, dtype: q.dtype, gated: gate !== null });
+  if (T === 0) return zeros([B, HQ, 0, dv], { dtype: q.dtype });
+  return noGrad(() => {
+    const outs: Tensor[] = [];
+    for (let t = 0; t < T; t++) {
+      const wt = narrow(w, 2, t, 1); // [B, H, 1, d]
+      const bt = narrow(beta, 2, t, 1).unsqueeze(-1); // [B, H, 1, 1]
+      if (cache.keys !== null) {
+        cache.keys = cache.keys.sub(matmul(matmul(cache.keys, wt, { transposeB: true }).mul(bt), wt)); // H_t k_j
+      }
+      cache.keys = cache.keys === null ? narrow(k, 2, t, 1) : concat([cache.keys, narrow(k, 2, t, 1)], 2);
+      cache.values = cache.values === null ? narrow(v, 2, t, 1) : concat([cache.values, narrow(v, 2, t, 1)], 2);
+      const L = cache.keys.shape[2]!;
+      let scores = matmul(narrow(q, 2, t, 1).reshape([B, H, G, 1, d]), cache.keys.unsqueeze(2), { transposeB: true }); // [B, H, G, 1, L]
+      if (gate !== null) {
+        const prev = cache.gates === null ? zeros([B, HQ, 1], { dtype: q.dtype }) : narrow(cache.gates, 2, L - 2, 1);
+        const gt = prev.add(narrow(gate, 2, t, 1)); // G_t = G_{t−1} + g_t
+        cache.gates = cache.gates === null ? gt : concat([cache.gates, gt], 2);
+        scores = scores.add(gt.reshape([B, H, G, 1, 1])).sub(cache.gates.reshape([B, H, G, 1, L])); // + G_t − G_j
+      }
+      const probs = scaledSoftmaxLast(scores, scale); // [B, H, G, 1, L]
+      outs.push(matmul(probs, cache.values.unsqueeze(2))); // [B, H, G, 1, dv]
+    }
+    cache.position += T;
+    return (T === 1 ? outs[0]! : concat(outs, 3)).reshape([B, HQ, T, dv]);
+  });
+}
+
+/** The cache can take tokens of batch B, H key heads of dims d / dv in dtype, with or without a forget gate; `op` is the caller. */
+function checkContinues(op: string, cache: PaTHCache, next: { B: number; H: number; d: number; dv: number; dtype: DType; gated: boolean }): void {
+  if (cache.keys === null) return;
+  const [b0, h0, , d0] = cache.keys.shape;
+  if (b0 !== next.B || h0 !== next.H || d0 !== next.d || cache.values!.shape[3] !== next.dv || cache.keys.dtype !== next.dtype) {
+    throw new ShapeError(op, `the new tokens [B=${next.B}, H=${next.H}, d=${next.d}, dv=${next.dv}] ${next.dtype} do not continue cached keys=${fmtShape(cache.keys.shape)} ${cache.keys.dtype} (same B, H, d, dv, dtype)`, 'cache');
+  }
+  if (next.gated !== (cache.gates !== null)) {
+    throw new ValueError(op, `forgetGate is ${next.gated ? 'given' : 'missing'} but the cache was filled ${cache.gates === null ? 'without' : 'with'} one (be consistent)`, 'forgetGate');
+  }
 }
 
 // ── the layer ──
@@ -585,7 +585,7 @@ export class PaTHAttention extends Module {
       throw new DTypeError(op, `cache must be a PaTHCache (PaTH transforms cached keys; a plain KVCache cannot), got ${describeValue(cache)}`, 'cache');
     }
     const d = this.headDim;
-    cache.checkContinues(op, { B: x.shape[0]!, H: this.numKVHeads, d, dv: d, dtype: x.dtype, gated: this.gateProj !== null });
+    checkContinues(op, cache, { B: x.shape[0]!, H: this.numKVHeads, d, dv: d, dtype: x.dtype, gated: this.gateProj !== null });
     if (this.wConv !== null) this.wConv.checkCall(op, new Tensor(new Float64Array(0), [x.shape[0]!, 0, this.wConv.channels]).cast(x.dtype), cache.convState);
   }
 

@@ -78,7 +78,12 @@ export interface DRoPESplit {
 const SPLIT_KEYS = ['mode', 'headDim', 'base', 'positionPairs', 'headingPairs', 'numHeads', 'headingHeads'] as const;
 
 /** Fill in the defaults of a DRoPE configuration and check it; throws ValueError naming the offending option. */
-export function dropeSplit(options: DRoPEAngleOptions, op = 'dropeSplit'): DRoPESplit {
+export function dropeSplit(options: DRoPEAngleOptions): DRoPESplit {
+  return splitAs('dropeSplit', options);
+}
+
+/** dropeSplit with errors under `op`, the call the user made (dropeFrequencies, dropeAngles, DRoPE). */
+function splitAs(op: string, options: DRoPEAngleOptions): DRoPESplit {
   checkRequiredOptions(op, options, SPLIT_KEYS, 'with mode and headDim');
   const { mode } = options;
   const headDim = checkRotaryDim(op, 'headDim', options.headDim); // channels rotate in pairs
@@ -137,7 +142,7 @@ export function dropeSplit(options: DRoPEAngleOptions, op = 'dropeSplit'): DRoPE
  * heading pairs: F[heading, j] = 1 (DRoPE's uniform identity scalar, paper §III); leftover pairs: 0 (NoPE).
  */
 export function dropeFrequencies(options: DRoPEAngleOptions): Tensor {
-  return frequenciesOf(dropeSplit(options, 'dropeFrequencies'));
+  return frequenciesOf(splitAs('dropeFrequencies', options));
 }
 
 function frequenciesOf(s: DRoPESplit): Tensor {
@@ -177,7 +182,7 @@ function checkAgents(agents: Tensor, op: string, arg = 'agents'): void {
  */
 export function dropeAngles(agents: Tensor, options: DRoPEAngleOptions): Tensor {
   checkAgents(agents, 'dropeAngles');
-  return axisAngles('dropeAngles', agents, frequenciesOf(dropeSplit(options, 'dropeAngles')));
+  return axisAngles('dropeAngles', agents, frequenciesOf(splitAs('dropeAngles', options)));
 }
 
 export type DRoPEOptions = DRoPEAngleOptions & {
@@ -202,7 +207,7 @@ export class DRoPE extends PositionalEncoding {
   constructor(options: DRoPEOptions) {
     super();
     const { layout, name, ...split } = checkRequiredOptions('DRoPE', options, [...SPLIT_KEYS, 'layout', 'name'], 'with mode and headDim');
-    this.split = dropeSplit(split as DRoPEAngleOptions, 'DRoPE');
+    this.split = splitAs('DRoPE', split as DRoPEAngleOptions);
     this.layout = checkLayout('DRoPE', layout, 'interleaved');
     this.name = name === undefined ? 'drope' : checkString('DRoPE', 'name', name);
     this.freqs = frequenciesOf(this.split);

@@ -18,7 +18,7 @@ export {
   type PackFlashOptions, type PackWithAnchorOptions, type PackedWindow,
 } from './anchor.js';
 export { PRoPE, pRopeInvFreq, type PRoPEOptions, type PRoPEInvFreqOptions } from './p-rope.js';
-export { PSC, PSCRoPE, pscCalibrate, pscCoefficient, withPSC, type PSCOptions, type PSCRoPEOptions } from './psc.js';
+export { PSC, PSCRoPE, pscCalibrate, pscCoefficient, type PSCOptions, type PSCRoPEOptions } from './psc.js';
 export {
   HiRoPE, hiropeAngles, hiropePositionsTensor, hiropePositions, hiropeScores, type HiRoPEOptions, type HiRoPELevels, type HiRoPEPositions,
   type HiRoPEPositionsOptions, type HiRoPEScoreOptions, type HiRoPEUnit, type LevelPositions,

@@ -176,11 +176,10 @@ export interface MRoPEFrequencyOptions {
 
 /**
  * ω_j = base^(−2j/headDim), j < headDim/2 (RoFormer eq. 15), after checking that mropeSection is three
- * non-negative integers summing to headDim/2 (HF splits the cos/sin table by mrope_section·2). `op` names the
- * caller in errors.
+ * non-negative integers summing to headDim/2 (HF splits the cos/sin table by mrope_section·2).
  */
-export function mropeInvFreq(headDim: number, mropeSection: readonly number[], options: MRoPEFrequencyOptions = {}, op = 'mropeInvFreq'): Float64Array {
-  if (typeof op !== 'string') throw new DTypeError('mropeInvFreq', `op must be the name of the caller, got ${describeValue(op)}`, 'op');
+export function mropeInvFreq(headDim: number, mropeSection: readonly number[], options: MRoPEFrequencyOptions = {}): Float64Array {
+  const op = 'mropeInvFreq';
   return sectionInvFreq(op, headDim, mropeSection, checkOptions(op, options, FREQUENCY_KEYS));
 }
 

@@ -56,14 +56,14 @@ export class PSC extends Module {
 
   /** x ⊙ c(x): x [..., H, T, h] (e.g. [B, H, T, h]) → same shape; differentiable in x, U and D. */
   calibrate(x: Tensor): Tensor {
-    return this.calibrateAs('PSC', 'x', x);
+    return calibrateAs('PSC', 'x', this, x);
   }
+}
 
-  /** calibrate with `op` and `arg` naming the public call (PSCRoPE.encodeQK's q and k) in errors. */
-  calibrateAs(op: string, arg: string, x: Tensor): Tensor {
-    checkGateInput(op, arg, x, this.up);
-    return mul(x, coefficientOf(x, this.up, this.down));
-  }
+/** gate.calibrate(x) with `op` and `arg` naming the public call (PSCRoPE.encodeQK's q and k) in errors. */
+function calibrateAs(op: string, arg: string, gate: PSC, x: Tensor): Tensor {
+  checkGateInput(op, arg, x, gate.up);
+  return mul(x, coefficientOf(x, gate.up, gate.down));
 }
 
 /**
@@ -138,9 +138,9 @@ export class PSCRoPE extends PositionalEncoding {
   /** Key gate, numKVHeads heads. */
   readonly kPhase: PSC;
 
-  /** `op`: the call named in argument errors ('PSCRoPE'; `withPSC` passes its own name). */
-  constructor(readonly base: PositionalEncoding, options: PSCRoPEOptions, op = 'PSCRoPE') {
+  constructor(readonly base: PositionalEncoding, options: PSCRoPEOptions) {
     super();
+    const op = 'PSCRoPE';
     if (!(base instanceof PositionalEncoding)) throw new DTypeError(op, `base must be a PositionalEncoding, got ${describeValue(base)}`, 'base');
     const o = checkRequiredOptions(op, options, ['generator', 'dtype', 'numHeads', 'numKVHeads', 'headDim'], 'with numHeads and headDim');
     const numHeads = checkSize(op, 'numHeads', o.numHeads);
@@ -159,17 +159,12 @@ export class PSCRoPE extends PositionalEncoding {
     const op = 'PSCRoPE';
     checkPositions(op, 'qPositions', qPositions);
     checkPositions(op, 'kPositions', kPositions);
-    const qc = this.qPhase.calibrateAs(op, 'q', q);
-    const kc = this.kPhase.calibrateAs(op, 'k', k);
+    const qc = calibrateAs(op, 'q', this.qPhase, q);
+    const kc = calibrateAs(op, 'k', this.kPhase, k);
     return asPartOf(op, () => this.base.encodeQK(qc, kc, qPositions, kPositions));
   }
 
   override inputEmbedding(positions: Positions, dim: number): Tensor | null {
     return this.base.inputEmbedding(positions, dim);
   }
-}
-
-/** `new PSCRoPE(base, options)`: add PSC gates in front of a rotating encoding. */
-export function withPSC(base: PositionalEncoding, options: PSCRoPEOptions): PSCRoPE {
-  return new PSCRoPE(base, options, 'withPSC');
 }

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { DTypeError, Generator, ShapeError, Tensor, gradcheck, matmul, sum, tensor, type DType } from '../../core/index.js';
 import type { PositionalEncoding } from '../../positional/encoding.js';
 import { pRopeInvFreq } from '../../positional/p-rope.js';
-import { PSC, PSCRoPE, pscCalibrate, pscCoefficient, withPSC } from '../../positional/psc.js';
+import { PSC, PSCRoPE, pscCalibrate, pscCoefficient } from '../../positional/psc.js';
 import { RoPE, ropeInvFreq } from '../../positional/rope.js';
 import { assertClose } from '../helpers/close.js';
 import { fcParams } from '../helpers/fc.js';
@@ -129,7 +129,7 @@ test('init: U = 0, D ~ U(−1/h, 1/h) (kaiming_uniform a=√5 on (H, h, h): fan-
   assert.ok(Math.abs(mean) < 0.05 / h, `mean ${mean}`);
   assert.ok(Math.abs(variance * 3 * h * h - 1) < 0.1, `variance ${variance}`);
   assert.ok(Math.max(...d) > 0.95 / h && Math.min(...d) < -0.95 / h);
-  const enc = withPSC(new RoPE(8), { numHeads: 4, numKVHeads: 2, headDim: 8 });
+  const enc = new PSCRoPE(new RoPE(8), { numHeads: 4, numKVHeads: 2, headDim: 8 });
   assert.is(enc.name, 'psc-rope');
   assert.equal(
     enc.namedParameters().map(([n, p]) => `${n}:${p.shape.join('x')}`).sort(),

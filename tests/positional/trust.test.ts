@@ -13,7 +13,7 @@ import {
   VRoPE, VideoRoPE, allocateFrequencies, anchorAttentionMask, applyRotary, createPositional, decayCurve, dropeAngles, flashAnchorPositions,
   fromHFConfig, hiropeAngles, hiropePositions, hiropeScores, interleavedAxes, longRopeAttentionFactor, longTermDecay, minimalBase, multiAxisAngles, ntkInvFreq,
   packFlashAnchor, packWithAnchor, perHeadFrequencies, pRopeInvFreq, pscCalibrate, pscCoefficient, registerPositional, ropeInvFreq, rotaryAngles, hiropeSegments, toBFloat16,
-  withPSC, yarnInvFreq, type HFRoPEConfig, type MinimalBaseOptions, type PackWithAnchorOptions, type PositionalFactory, type PositionalSpec,
+  yarnInvFreq, type HFRoPEConfig, type MinimalBaseOptions, type PackWithAnchorOptions, type PositionalFactory, type PositionalSpec,
 } from '../../positional/index.js';
 import { classifyHeader } from '../../positional/source-lexer.js';
 import { fcParams } from '../helpers/fc.js';
@@ -282,7 +282,6 @@ const REFUSED: ReadonlyArray<readonly [string, () => unknown, ErrorClass, string
   // errors name the call, not an inner helper
   ['pscCoefficient x undefined (not matmul:)', () => pscCoefficient(bad(undefined), randn([2, 8, 8]), randn([2, 8, 8])), DTypeError, 'pscCoefficient', 'x'],
   ['pscCalibrate down of another shape', () => pscCalibrate(q8(), randn([2, 8, 8]), randn([8, 8])), ShapeError, 'pscCalibrate', 'down'],
-  ['withPSC numHeads missing (not PSCRoPE:)', () => withPSC(new RoPE(8), bad({ headDim: 8 })), DTypeError, 'withPSC', 'numHeads'],
   ['PSCRoPE.encodeQK positions of another length (not RoPE:)', () => new PSCRoPE(new RoPE(8), { numHeads: 2, headDim: 8 }).encodeQK(q8(), q8(), new Tensor(new Float64Array(4), [4]), pos3()), ShapeError, 'PSCRoPE', 'angles'],
   ['hiropeScores bad layout (not applyRotary:)', () => hiropeScores(q8(), q8(), { token: [0, 1, 2], unit: [0, 0, 1] }, { invFreq: ropeInvFreq(8), split: 2, window: 0, layout: bad('bogus') }), ValueError, 'hiropeScores', 'layout'],
   ['hiropePositions bad syntax (not hiropeSegments:)', () => hiropePositions('x', { syntax: bad('bogus') }), ValueError, 'hiropePositions', 'syntax'],

@@ -159,9 +159,6 @@ export const positionalEntries: readonly Entry[] = [
   cls('PSCRoPE', () => [new RoPE(HD), { numHeads: 2, headDim: HD, generator: new Generator(1) }], [
     A.object('base'), A.options('options', { numHeads: A.size('numHeads', { required: true }), numKVHeads: A.size('numKVHeads'), headDim: A.size('headDim', { required: true }), generator: A.object('generator'), dtype }, { optional: false }),
   ], encodingMethods(tPos, { angles: false, rotate: false })),
-  fn('withPSC', () => [new RoPE(HD), { numHeads: 2, headDim: HD, generator: new Generator(1) }], [
-    A.object('base'), A.options('options', { numHeads: A.size('numHeads', { required: true }), numKVHeads: A.size('numKVHeads'), headDim: A.size('headDim', { required: true }), generator: A.object('generator'), dtype }, { optional: false }),
-  ]),
 
   // HiRoPE
   fn('hiropeSegments', () => ['function f() {\n  return 1;\n}\nclass A {}\n', { syntax: 'auto' }], [A.string('source'), A.options('options', { syntax: A.enum('syntax') })]),
