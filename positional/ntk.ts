@@ -20,7 +20,7 @@ export interface NTKOptions {
   factor: number;
 }
 
-export interface DynamicNtkOptions extends NTKOptions {
+export interface DynamicNTKOptions extends NTKOptions {
   /** L: the trained context (HF `max_position_embeddings`); up to this length the table is plain RoPE. */
   maxPositions: number;
   /** Current sequence length ℓ (HF: max position id + 1); absent means L, i.e. plain RoPE. */
@@ -37,12 +37,12 @@ export function ntkInvFreq(options: NTKOptions): Float64Array {
  * Dynamic NTK (HF `_compute_dynamic_ntk_parameters`): ℓ = max(seqLen, L), base′ = base·(s·ℓ/L − (s−1))^{d/(d−2)},
  * θ′_i = base′^{−2i/d}. Identity while ℓ ≤ L. Returns [d/2] in float64.
  */
-export function dynamicNtkInvFreq(options: DynamicNtkOptions): Float64Array {
+export function dynamicNtkInvFreq(options: DynamicNTKOptions): Float64Array {
   return dynamicNtkTable('dynamicNtkInvFreq', options);
 }
 
 /** dynamicNtkInvFreq with `op` naming the public entry in errors. */
-export function dynamicNtkTable(op: string, options: DynamicNtkOptions): Float64Array {
+export function dynamicNtkTable(op: string, options: DynamicNTKOptions): Float64Array {
   const { dim, base, factor } = checkNtk(op, options, ['maxPositions', 'seqLen']);
   const maxPositions = checkContextLength(op, 'maxPositions', options.maxPositions);
   const seqLen = options.seqLen === undefined ? undefined : checkContextLength(op, 'seqLen', options.seqLen);
@@ -63,15 +63,13 @@ function checkNtk(op: string, options: NTKOptions, extra: readonly string[] = []
   return { dim, base, factor: checkFactor(op, 'factor', o.factor) };
 }
 
-export interface DynamicNTKRoPEOptions {
-  /** Scaling factor s ≥ 1 (HF `rope_parameters.factor`). */
-  factor: number;
-  /** L: the trained context (HF `max_position_embeddings`). */
-  maxPositions: number;
+/**
+ * DynamicNTKRoPE's options: dynamicNtkInvFreq's factor, maxPositions and base (dim comes from headDim or rotaryDim,
+ * seqLen from the positions of each call), and how the encoding rotates.
+ */
+export interface DynamicNTKRoPEOptions extends Pick<DynamicNTKOptions, 'factor' | 'maxPositions' | 'base'> {
   /** Rotated channels per head (even, ≤ headDim); default all of them. */
   rotaryDim?: number;
-  /** RoPE base before scaling; default 10000. */
-  base?: number;
   /** Channel pairing; default 'half' (HF). */
   layout?: PairLayout;
 }
