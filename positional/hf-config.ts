@@ -150,7 +150,7 @@ export function fromHFConfig(config: HFRoPEConfig, options: FromHFConfigOptions 
     case 'default':
       return { invFreq: plain(), attentionFactor: 1, rotaryDim, ropeType, warnings };
     case 'linear':
-      return { invFreq: piTable(OP, plain(), read.required('factor')), attentionFactor: 1, rotaryDim, ropeType, warnings };
+      return { invFreq: piTable(OP, { dim: rotaryDim, base, factor: read.required('factor') }), attentionFactor: 1, rotaryDim, ropeType, warnings };
     case 'dynamic': {
       const factor = read.required('factor');
       const invFreq = dynamicNtkTable(OP, { dim: rotaryDim, base, factor, maxPositions: maxPositions('dynamic rescales beyond this trained length'), ...(seqLen !== undefined ? { seqLen } : {}) });

@@ -2,11 +2,11 @@
 export { NoPE, PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 export { LearnedAbsolute, type LearnedAbsoluteOptions } from './learned.js';
 export {
-  RoPE, applyRotary, ropeInvFreq, rotaryAngles, type ApplyRotaryOptions, type PairLayout, type RoPEOptions, type RotaryPrecision,
+  RoPE, applyRotary, ropeInvFreq, rotaryAngles, type ApplyRotaryOptions, type PairLayout, type RoPEOptions, type RoPEScalingOptions, type RotaryPrecision,
 } from './rope.js';
 export { toBFloat16 } from './bf16.js';
 export { piInvFreq } from './pi.js';
-export { DynamicNTKRoPE, dynamicNtkInvFreq, ntkInvFreq, type DynamicNTKRoPEOptions, type DynamicNTKOptions, type NTKOptions } from './ntk.js';
+export { DynamicNTKRoPE, dynamicNtkInvFreq, ntkInvFreq, type DynamicNTKRoPEOptions, type DynamicNTKOptions } from './ntk.js';
 export { yarnAttentionFactor, yarnInvFreq, yarnMscale, yarnPairRegimes, yarnRamp, type YaRNOptions, type YaRNPairRegime } from './yarn.js';
 export { llama3InvFreq, type Llama3Options } from './llama3.js';
 export { longRopeAttentionFactor, longRopeInvFreq, type LongRoPEAttentionOptions, type LongRoPEOptions } from './longrope.js';

@@ -6,15 +6,10 @@
  */
 import { ValueError } from '../core/index.js';
 import { checkBase, checkContextLength, checkFactor, checkOptions, checkRotaryDim } from './checks.js';
-import { invFreqLadder } from './rope.js';
+import { invFreqLadder, type RoPEScalingOptions } from './rope.js';
 
-export interface Llama3Options {
-  /** Rotary dim d (even). */
-  dim: number;
-  /** RoPE base; default 10000 (Llama 3 uses 500000). */
-  base?: number;
-  /** Scaling factor s ≥ 1 (Llama 3.1: 8). */
-  factor: number;
+/** llama3InvFreq's options: RoPEScalingOptions (Llama 3.1: base 500000, factor 8) and the wavelength band. */
+export interface Llama3Options extends RoPEScalingOptions {
   /** L: the pre-training context (HF `original_max_position_embeddings`; Llama 3.1: 8192). */
   originalMaxPositions: number;
   /** Wavelengths longer than L/lowFreqFactor are divided by s; default 1. */

@@ -9,26 +9,18 @@ import {
   checkBase, checkContextLength, checkFactor, checkHead, checkLayout, checkOptions, checkPositions, checkRequiredOptions, checkRotaryDim, checkSize,
 } from './checks.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
-import { anglesOf, invFreqLadder, rotateBy, type PairLayout } from './rope.js';
+import { anglesOf, invFreqLadder, rotateBy, type PairLayout, type RoPEScalingOptions } from './rope.js';
 
-export interface NTKOptions {
-  /** Rotary dim d (even, ≥ 4: the exponent is d/(d−2)). */
-  dim: number;
-  /** RoPE base before scaling; default 10000. */
-  base?: number;
-  /** Scaling factor s ≥ 1 (1 gives plain RoPE). */
-  factor: number;
-}
-
-export interface DynamicNTKOptions extends NTKOptions {
+/** dynamicNtkInvFreq's options: RoPEScalingOptions (dim ≥ 4 here: the exponent is d/(d−2)) and the lengths. */
+export interface DynamicNTKOptions extends RoPEScalingOptions {
   /** L: the trained context (HF `max_position_embeddings`); up to this length the table is plain RoPE. */
   maxPositions: number;
   /** Current sequence length ℓ (HF: max position id + 1); absent means L, i.e. plain RoPE. */
   seqLen?: number;
 }
 
-/** Static NTK-aware: θ′_i = (base·s^{d/(d−2)})^{−2i/d}. Returns [d/2] in float64. */
-export function ntkInvFreq(options: NTKOptions): Float64Array {
+/** Static NTK-aware: θ′_i = (base·s^{d/(d−2)})^{−2i/d}, d ≥ 4. Returns [d/2] in float64. */
+export function ntkInvFreq(options: RoPEScalingOptions): Float64Array {
   const { dim, base, factor } = checkNtk('ntkInvFreq', options);
   return invFreqLadder(dim, base * Math.pow(factor, dim / (dim - 2)));
 }
@@ -55,7 +47,7 @@ function dynamicNtkLadder(dim: number, base: number, factor: number, maxPosition
   return invFreqLadder(dim, base * Math.pow((factor * length) / maxPositions - (factor - 1), dim / (dim - 2)));
 }
 
-function checkNtk(op: string, options: NTKOptions, extra: readonly string[] = []): { dim: number; base: number; factor: number } {
+function checkNtk(op: string, options: RoPEScalingOptions, extra: readonly string[] = []): { dim: number; base: number; factor: number } {
   const o = checkOptions(op, options, ['dim', 'base', 'factor', ...extra]);
   const dim = checkRotaryDim(op, 'dim', o.dim);
   if (dim < 4) throw new ValueError(op, `dim must be ≥ 4 (the NTK exponent is d/(d−2)), got ${dim}`, 'dim');

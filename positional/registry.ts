@@ -21,7 +21,7 @@ import { DynamicNTKRoPE, ntkInvFreq } from './ntk.js';
 import { PRoPE } from './p-rope.js';
 import { piInvFreq } from './pi.js';
 import { PSCRoPE } from './psc.js';
-import { RoPE, ropeInvFreq } from './rope.js';
+import { RoPE } from './rope.js';
 import { yarnAttentionFactor, yarnInvFreq, type YaRNOptions } from './yarn.js';
 
 /** What a factory may need to build an encoding for one model. */
@@ -46,7 +46,7 @@ const registry = new Map<string, PositionalFactory>([
   ['nope', () => new NoPE()],
   ['learned', (s) => new LearnedAbsolute(s.contextLength, s.modelDim, { beyond: 'clamp', generator: s.generator, dtype: s.dtype })],
   ['rope', (s) => new RoPE(s.headDim, { base: s.base ?? 10000 })],
-  ['pi', (s) => new RoPE(s.headDim, { invFreq: piInvFreq(ropeInvFreq(s.headDim, s.base ?? 10000), s.scalingFactor ?? 4) })],
+  ['pi', (s) => new RoPE(s.headDim, { invFreq: piInvFreq({ dim: s.headDim, base: s.base ?? 10000, factor: s.scalingFactor ?? 4 }) })],
   ['ntk', (s) => new RoPE(s.headDim, { invFreq: ntkInvFreq({ dim: s.headDim, base: s.base ?? 10000, factor: s.scalingFactor ?? 4 }) })],
   ['dynamic-ntk', (s) => new DynamicNTKRoPE(s.headDim, { base: s.base ?? 10000, factor: s.scalingFactor ?? 4, maxPositions: s.contextLength })],
   ['yarn', (s) => {

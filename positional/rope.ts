@@ -21,6 +21,19 @@ import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.j
 /** Which channels form a rotation pair: 'half' pairs (i, i + d/2) (GPT-NeoX, HF Llama); 'interleaved' pairs (2i, 2i+1) (RoFormer, Meta, DeepSeek). */
 export type PairLayout = 'half' | 'interleaved';
 
+/**
+ * The settings every context-extension rule shares (PI, NTK, dynamic NTK, YaRN, Llama 3): the ladder θ_i =
+ * base^(−2i/dim) it starts from, and the scaling factor s ≥ 1 (1 gives plain RoPE).
+ */
+export interface RoPEScalingOptions {
+  /** Rotary dim d (even). */
+  dim: number;
+  /** RoPE base; default 10000. */
+  base?: number;
+  /** Scaling factor s ≥ 1 (1 gives plain RoPE). */
+  factor: number;
+}
+
 /** θ_i = base^(−2i/dim) for i < dim/2 (RoFormer eq. 15); float64. */
 export function ropeInvFreq(dim: number, base = 10000): Float64Array {
   return invFreqLadder(checkRotaryDim('ropeInvFreq', 'dim', dim), checkBase('ropeInvFreq', 'base', base));

@@ -5,15 +5,10 @@
  */
 import { ValueError, expectBoolean, expectNumber } from '../core/index.js';
 import { checkAttentionFactor, checkBase, checkContextLength, checkFactor, checkOptions, checkRotaryDim } from './checks.js';
-import { invFreqLadder } from './rope.js';
+import { invFreqLadder, type RoPEScalingOptions } from './rope.js';
 
-export interface YaRNOptions {
-  /** Rotary dim d (even); the ramp covers its d/2 pairs. */
-  dim: number;
-  /** RoPE base; default 10000. */
-  base?: number;
-  /** Scaling factor s ≥ 1 (1 gives plain RoPE). */
-  factor: number;
+/** yarnInvFreq's options: RoPEScalingOptions (the ramp covers the d/2 pairs) and YaRN's own. */
+export interface YaRNOptions extends RoPEScalingOptions {
   /** L: the pre-training context (HF `original_max_position_embeddings`), used by the correction range. */
   originalMaxPositions: number;
   /** Pairs turning at least this often within L are kept (extrapolated); default 32. */

@@ -125,7 +125,7 @@ const PINS: Record<string, (pe: PositionalEncoding) => void> = {
     assert.equal([l.maxPositions, l.dim, l.beyond], [CONTEXT, HEAD_DIM * HEADS, 'clamp']);
   },
   rope: (pe) => ropeTable(pe, ropeInvFreq(HEAD_DIM, 500), 1),
-  pi: (pe) => ropeTable(pe, piInvFreq(ropeInvFreq(HEAD_DIM, 500), 3), 1),
+  pi: (pe) => ropeTable(pe, piInvFreq({ dim: HEAD_DIM, base: 500, factor: 3 }), 1),
   ntk: (pe) => ropeTable(pe, ntkInvFreq({ dim: HEAD_DIM, base: 500, factor: 3 }), 1),
   'dynamic-ntk': (pe) => {
     assert.instance(pe, DynamicNTKRoPE);

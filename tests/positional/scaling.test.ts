@@ -73,7 +73,7 @@ test('rope_scaling.json: every HF case through fromHFConfig, new and legacy form
 test('identity reductions: factor 1 (PI, NTK, YaRN, Llama-3), dynamic within the trained length, all-ones LongRoPE', () => {
   for (const [dim, base] of [[8, 1e4], [64, 5e5], [128, 1e4], [96, 1e6]] as const) {
     const plain = ropeInvFreq(dim, base);
-    assert.equal(piInvFreq(plain, 1), plain, 'pi');
+    assert.equal(piInvFreq({ dim, base, factor: 1 }), plain, 'pi');
     assert.equal(ntkInvFreq({ dim, base, factor: 1 }), plain, 'ntk');
     for (const seqLen of [undefined, 1, 2048, 4096]) {
       assert.equal(dynamicNtkInvFreq({ dim, base, factor: 8, maxPositions: 4096, ...(seqLen ? { seqLen } : {}) }), plain, `dynamic seqLen=${seqLen}`);
@@ -96,7 +96,7 @@ test('identity reductions: factor 1 (PI, NTK, YaRN, Llama-3), dynamic within the
 });
 
 test('PI (Chen et al. 2023) and NTK-aware (bloc97; YaRN §3.1) worked numbers (d=8, s=4)', () => {
-  assertClose(piInvFreq(ropeInvFreq(8), 4), [0.25, 0.025, 0.0025, 0.00025], { rtol: 1e-14 }, 'PI');
+  assertClose(piInvFreq({ dim: 8, factor: 4 }), [0.25, 0.025, 0.0025, 0.00025], { rtol: 1e-14 }, 'PI');
   const ntk = ntkInvFreq({ dim: 8, base: 1e4, factor: 4 });
   assertClose([ntk[1]! ** -4], [63496.0421], { rtol: 1e-9 }, "NTK base'");
   assertClose(ntk, [1, 0.0629961, 0.0039685, 0.00025], { rtol: 0, atol: 5e-8 }, 'NTK inv_freq (7 decimals)');
@@ -240,9 +240,8 @@ function score(invFreq: ArrayLike<number>, q: number[], k: number[], m: number, 
 
 test('relative-position invariance ⟨R(m)q, R(n)k⟩ = ⟨R(m+t)q, R(n+t)k⟩ with every scaled table', () => {
   const dim = 16;
-  const plain = ropeInvFreq(dim);
   const tables: Array<[string, Float64Array]> = [
-    ['pi', piInvFreq(plain, 4)],
+    ['pi', piInvFreq({ dim, factor: 4 })],
     ['ntk', ntkInvFreq({ dim, factor: 4 })],
     ['dynamic', dynamicNtkInvFreq({ dim, factor: 4, maxPositions: 512, seqLen: 3000 })],
     ['yarn', yarnInvFreq({ dim, factor: 16, originalMaxPositions: 512, truncate: false })],
@@ -318,8 +317,8 @@ test('fromHFConfig: HF config semantics (precedence, defaults, aliases, real con
   // rope_theta inside rope_parameters wins over the top level; default base 10000; rope_scaling wins over rope_parameters
   assert.equal(fromHFConfig({ head_dim: 64, rope_theta: 5e5, rope_parameters: { rope_type: 'default', rope_theta: 1e4 } }).invFreq, theta1e4);
   assert.equal(fromHFConfig({ hidden_size: 256, num_attention_heads: 4 }).invFreq, theta1e4);
-  assert.equal(fromHFConfig({ head_dim: 64, rope_scaling: {}, rope_parameters: { rope_type: 'linear', factor: 2 } }).invFreq, piInvFreq(theta1e4, 2), 'empty rope_scaling is ignored');
-  assert.equal(fromHFConfig({ head_dim: 64, rope_scaling: { type: 'linear', factor: 4 }, rope_parameters: { rope_type: 'linear', factor: 2 } }).invFreq, piInvFreq(theta1e4, 4));
+  assert.equal(fromHFConfig({ head_dim: 64, rope_scaling: {}, rope_parameters: { rope_type: 'linear', factor: 2 } }).invFreq, piInvFreq({ dim: 64, base: 1e4, factor: 2 }), 'empty rope_scaling is ignored');
+  assert.equal(fromHFConfig({ head_dim: 64, rope_scaling: { type: 'linear', factor: 4 }, rope_parameters: { rope_type: 'linear', factor: 2 } }).invFreq, piInvFreq({ dim: 64, base: 1e4, factor: 4 }));
   assert.is(fromHFConfig({ head_dim: 64, rope_scaling: { rope_type: 'linear', type: 'dynamic', factor: 2 } }).ropeType, 'linear', 'rope_type wins over type');
   // head_dim // heads with truncation, partial rotary int(head_dim · factor), top-level partial factor wins
   const partial = fromHFConfig({ hidden_size: 300, num_attention_heads: 3, partial_rotary_factor: 0.4, rope_parameters: { rope_type: 'default', partial_rotary_factor: 1 } });
@@ -362,7 +361,7 @@ test('fromHFConfig: HF config semantics (precedence, defaults, aliases, real con
     head_dim: 64, max_position_embeddings: 8192, layer_types: ['sliding_attention', 'full_attention'],
     rope_parameters: { sliding_attention: { rope_type: 'default', rope_theta: 10000 }, full_attention: { rope_type: 'linear', factor: 8, rope_theta: 1e6 } },
   };
-  assert.equal(fromHFConfig(perLayer, { layerType: 'full_attention' }).invFreq, piInvFreq(ropeInvFreq(64, 1e6), 8));
+  assert.equal(fromHFConfig(perLayer, { layerType: 'full_attention' }).invFreq, piInvFreq({ dim: 64, base: 1e6, factor: 8 }));
   assert.equal(fromHFConfig(perLayer, { layerType: 'sliding_attention' }).invFreq, theta1e4);
 });
 
@@ -410,7 +409,7 @@ test('errors: unknown rope_type lists the accepted ones; missing and mistyped fi
     ['list of strings', () => fromHFConfig(JSON.parse('{"head_dim": 4, "max_position_embeddings": 9, "rope_scaling": {"type": "longrope", "short_factor": ["1", 1], "long_factor": [1, 1]}}') as HFRoPEConfig), 'short_factor'],
     ['odd rotary dim', () => fromHFConfig({ head_dim: 10, partial_rotary_factor: 0.5 }), 'partial_rotary_factor'],
     ['per-layer without layerType', () => fromHFConfig({ head_dim: 8, rope_parameters: { full_attention: { rope_type: 'default' } } }), 'layerType'],
-    ['pi factor < 1', () => piInvFreq([1, 0.1], 0.5), 'factor'],
+    ['pi factor < 1', () => piInvFreq({ dim: 4, factor: 0.5 }), 'factor'],
     ['ntk dim 2', () => ntkInvFreq({ dim: 2, factor: 2 }), 'dim'],
     ['yarn betas inverted', () => yarnInvFreq({ dim: 8, factor: 4, originalMaxPositions: 2048, betaFast: 1, betaSlow: 32 }), 'betaFast'],
     ['llama3 empty band', () => llama3InvFreq({ dim: 8, factor: 4, originalMaxPositions: 64, lowFreqFactor: 4, highFreqFactor: 4 }), 'highFreqFactor'],

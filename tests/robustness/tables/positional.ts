@@ -96,7 +96,7 @@ export const positionalEntries: readonly Entry[] = [
   fn('toBFloat16', () => [t(2, 3)], [A.tensorLike('x')]),
 
   // scaled frequencies
-  fn('piInvFreq', () => [invFreq(), 4], [A.reals('invFreq'), A.real('factor')]),
+  fn('piInvFreq', () => [{ dim: HD, base: 10000, factor: 4 }], [A.options('options', { dim: A.size('dim', { required: true }), base: A.real('base'), factor: A.real('factor', { required: true }) }, { optional: false })]),
   cls('DynamicNTKRoPE', () => [HD, { factor: 2, maxPositions: 16, base: 10000, layout: 'half' }], [
     A.size('headDim'),
     A.options('options', { factor: A.real('factor', { required: true }), maxPositions: A.size('maxPositions', { required: true }), rotaryDim: A.size('rotaryDim'), base: A.real('base'), layout }, { optional: false }),
