@@ -5,7 +5,7 @@
  */
 import { ValueError, expectAllocatable, expectInteger, expectOneOf } from '../core/index.js';
 import { decayAt } from './base-bound.js';
-import { checkInvFreq } from './checks.js';
+import { checkInvFreq, checkRequiredOptions } from './checks.js';
 
 /** λ_i = 2π/θ_i per pair; θ_i = 0 gives Infinity (a pair that never turns). */
 export function pairWavelengths(invFreq: ArrayLike<number>): Float64Array {
@@ -21,14 +21,24 @@ export function pairWavelengths(invFreq: ArrayLike<number>): Float64Array {
 /** How decayCurve places its distances: log-spaced over [1, maxDistance] (after m = 0), or evenly over [0, maxDistance]. */
 export type DecaySpacing = 'log' | 'linear';
 
+export interface DecayCurveOptions {
+  /** The largest distance m (an integer ≥ 1); always the last point. */
+  maxDistance: number;
+  /** At most this many distances (≥ 2; distances that round to the same integer appear once); default 512. */
+  points?: number;
+  /** Default 'log'. */
+  spacing?: DecaySpacing;
+}
+
 /**
  * [m, B_m/(d/2)] with B_m = Σ_i cos(m·θ_i) (Men et al. 2024, long-term decay) at integer distances from 0 to
  * maxDistance inclusive (both always present), at most `points` of them (default 512; distances that round to the
  * same integer appear once), increasing. 'log' (default) spaces m = 1 … maxDistance geometrically after m = 0.
  */
-export function decayCurve(invFreq: ArrayLike<number>, maxDistance: number, points = 512, spacing: DecaySpacing = 'log'): Array<[number, number]> {
+export function decayCurve(invFreq: ArrayLike<number>, options: DecayCurveOptions): Array<[number, number]> {
   const op = 'decayCurve';
   const theta = checkInvFreq(op, 'invFreq', invFreq);
+  const { maxDistance, points = 512, spacing = 'log' } = checkRequiredOptions(op, options, ['maxDistance', 'points', 'spacing'], 'with maxDistance');
   if (theta.length === 0) throw new ValueError(op, 'no rotation pairs — invFreq.length=0 (B/(d/2) needs d/2 ≥ 1)', 'invFreq');
   expectInteger(op, 'maxDistance', maxDistance, { min: 1 }); // distances are token offsets
   expectInteger(op, 'points', points, { min: 2 }); // both endpoints are drawn

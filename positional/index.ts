@@ -25,7 +25,7 @@ export {
 } from './hirope.js';
 export { hiropeSegments, type HiRoPESegment, type HiRoPESyntax, type HiRoPEUnitKind, type HiRoPESegmentsOptions } from './source-lexer.js';
 export { firstNegativeDistance, longTermDecay, minimalBase, type BaseBoundMethod, type FirstNegativeOptions, type MinimalBaseOptions } from './base-bound.js';
-export { decayCurve, pairWavelengths, type DecaySpacing } from './analysis.js';
+export { decayCurve, pairWavelengths, type DecayCurveOptions, type DecaySpacing } from './analysis.js';
 export { createPositional, positionalNames, registerPositional, type PositionalFactory, type PositionalSpec } from './registry.js';
 export {
   MultiAxisRoPE, allocateFrequencies, interleavedAxes, multiAxisAngles, perHeadFrequencies, sectionAxes, type MultiAxisRoPEOptions,

@@ -55,7 +55,7 @@ function decay(): string {
   for (const base of [1e4, 5e5, 1e6]) {
     const theta = ropeInvFreq(DIM, base);
     const m0 = firstNegativeDistance(base, DIM);
-    series.push({ name: `base ${base.toExponential(0)} (m0 = ${m0})`, points: decayCurve(theta, maxDistance, 1500) });
+    series.push({ name: `base ${base.toExponential(0)} (m0 = ${m0})`, points: decayCurve(theta, { maxDistance, points: 1500 }) });
     lines.push(`  base ${base.toExponential(0)}: first negative B at m0 = ${m0}`);
   }
   series.push({ name: 'zero', points: [[1, 0], [maxDistance, 0]] });

@@ -187,7 +187,7 @@ test('decayCurve: endpoints [0, 1] and [max, B_max/(d/2)], increasing integer di
   const theta = ropeInvFreq(128, 1e4);
   for (const spacing of ['log', 'linear'] as const) {
     for (const [maxDistance, points] of [[4096, 200], [7, 100], [1, 2], [100000, 2]] as const) {
-      const curve = decayCurve(theta, maxDistance, points, spacing);
+      const curve = decayCurve(theta, { maxDistance, points, spacing });
       assert.ok(curve.length >= 2 && curve.length <= points, `${spacing} ${maxDistance}: ${curve.length} points`);
       assert.equal(curve[0], [0, 1]);
       assert.equal(curve[curve.length - 1], [maxDistance, longTermDecay(maxDistance, theta) / 64]);
@@ -198,13 +198,13 @@ test('decayCurve: endpoints [0, 1] and [max, B_max/(d/2)], increasing integer di
       }
     }
   }
-  assert.is(decayCurve(theta, 7, 100, 'linear').length, 8); // every distance 0…7 once
-  const log = decayCurve(theta, 1e6, 62).map(([m]) => m);
+  assert.is(decayCurve(theta, { maxDistance: 7, points: 100, spacing: 'linear' }).length, 8); // every distance 0…7 once
+  const log = decayCurve(theta, { maxDistance: 1e6, points: 62 }).map(([m]) => m);
   assert.equal(log.slice(0, 3), [0, 1, 2]);
   assert.ok(log.includes(1000), 'a decade boundary on the log grid');
-  throwsValueError(() => decayCurve(theta, 0), 'maxDistance', 'maxDistance');
-  throwsValueError(() => decayCurve(theta, 10, 1), 'points', 'points');
-  throwsValueError(() => decayCurve([], 10), 'invFreq', 'empty');
+  throwsValueError(() => decayCurve(theta, { maxDistance: 0 }), 'maxDistance', 'maxDistance');
+  throwsValueError(() => decayCurve(theta, { maxDistance: 10, points: 1 }), 'points', 'points');
+  throwsValueError(() => decayCurve([], { maxDistance: 10 }), 'invFreq', 'empty');
 });
 
 test.run();

@@ -246,7 +246,7 @@ const REFUSED: ReadonlyArray<readonly [string, () => unknown, ErrorClass, string
   ['ropeInvFreq dim 2**40', () => ropeInvFreq(2 ** 40), ValueError, 'ropeInvFreq', 'dim'],
   ['LearnedAbsolute table 2**20 × 2**20', () => new LearnedAbsolute(2 ** 20, 2 ** 20), ValueError, 'LearnedAbsolute', 'maxPositions × dim'],
   ['PSC gates 2**20 × 2**10²', () => new PSC(2 ** 20, 2 ** 10), ValueError, 'PSC', 'numHeads'],
-  ['decayCurve 2**40 points', () => decayCurve(ropeInvFreq(8), 10, 2 ** 40), ValueError, 'decayCurve', 'points'],
+  ['decayCurve 2**40 points', () => decayCurve(ropeInvFreq(8), { maxDistance: 10, points: 2 ** 40 }), ValueError, 'decayCurve', 'points'],
   // lengths are whole numbers of tokens
   ['DynamicNTKRoPE maxPositions 1.5', () => new DynamicNTKRoPE(8, { factor: 2, maxPositions: 1.5 }), ValueError, 'DynamicNTKRoPE', 'maxPositions'],
   ['DynamicNTKRoPE.updateFor 1.5', () => new DynamicNTKRoPE(8, { factor: 2, maxPositions: 16 }).updateFor(1.5), ValueError, 'DynamicNTKRoPE.updateFor', 'seqLen'],

@@ -182,7 +182,7 @@ export const positionalEntries: readonly Entry[] = [
   fn('firstNegativeDistance', () => [10000, HD, { limit: 1000 }], [A.real('base'), A.size('dim'), A.options('options', { limit: A.size('limit') })]),
   fn('minimalBase', () => [64, HD, { method: 'first-hit' }], [A.size('contextLength'), A.size('dim'), A.options('options', { method: A.enum('method'), start: A.real('start'), top: A.real('top'), ratio: A.real('ratio') })]),
   fn('pairWavelengths', () => [invFreq()], [A.reals('invFreq')]),
-  fn('decayCurve', () => [invFreq(), 64, 8, 'log'], [A.reals('invFreq'), A.real('maxDistance'), A.size('points', { optional: true }), A.enum('spacing', { optional: true })]),
+  fn('decayCurve', () => [invFreq(), { maxDistance: 64, points: 8, spacing: 'log' }], [A.reals('invFreq'), A.options('options', { maxDistance: A.real('maxDistance', { required: true }), points: A.size('points'), spacing: A.enum('spacing') }, { optional: false })]),
 
   // registry
   fn('createPositional', () => ['rope', posSpec()], [A.string('name'), posSpecArg]),
