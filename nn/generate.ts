@@ -21,12 +21,15 @@ export interface SampleOptions {
   topK?: number;
   /** Nucleus: keep the smallest set of most probable tokens whose probability sums to ≥ topP (after topK). Default 1. */
   topP?: number;
+  /** Source of randomness; required unless temperature is 0. */
+  generator?: Generator;
 }
+
+/** Checked sampling settings with their defaults filled in. */
+type Sampling = { temperature: number; topK: number; topP: number };
 
 export interface GenerateOptions extends SampleOptions {
   maxNewTokens: number;
-  /** Source of randomness; required unless temperature is 0. */
-  generator?: Generator;
   /** Stop after producing this token (it is included in the result). */
   stopToken?: number;
 }
@@ -72,16 +75,17 @@ export function generate<Caches>(model: CausalLM<Caches>, prompt: readonly numbe
  * to the first topK, then to the shortest prefix whose probability reaches topP; u = generator.random() picks by
  * inverse CDF along that order.
  */
-export function sampleFromLogits(logits: ArrayLike<number>, options: SampleOptions = {}, generator?: Generator): number {
+export function sampleFromLogits(logits: ArrayLike<number>, options: SampleOptions = {}): number {
   const op = 'sampleFromLogits';
-  return sampleToken(op, logits, validateSampling(op, expectOptions(op, 'options', options), generator), generator);
+  const o = expectOptions(op, 'options', options, ['temperature', 'topK', 'topP', 'generator']);
+  return sampleToken(op, logits, validateSampling(op, o, o.generator), o.generator);
 }
 
 /**
  * sampleFromLogits after its options were checked; `op` (sampleFromLogits, generate, or a model's generate) names
  * what is wrong with the logits — in generate they come from the model.
  */
-function sampleToken(op: string, logits: ArrayLike<number>, sample: Required<SampleOptions>, generator: Generator | undefined): number {
+function sampleToken(op: string, logits: ArrayLike<number>, sample: Sampling, generator: Generator | undefined): number {
   const { temperature, topK, topP } = sample;
   if (logits instanceof Tensor || logits === null || typeof logits !== 'object' || typeof logits.length !== 'number') {
     throw new DTypeError(op, `logits must be an array of numbers (a Tensor's .data row), got ${describeValue(logits)}`, 'logits');
@@ -155,7 +159,7 @@ function checkPrompt(op: string, prompt: unknown, vocabSize?: unknown): asserts 
 
 /** generate's options checked with `op` (always generate: a model's own generate method names itself with asPartOf). */
 function checkGenerateOptions(op: string, options: GenerateOptions): {
-  maxNewTokens: number; generator: Generator | undefined; stopToken: number | undefined; sample: Required<SampleOptions>;
+  maxNewTokens: number; generator: Generator | undefined; stopToken: number | undefined; sample: Sampling;
 } {
   if (options === undefined || options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new DTypeError(op, `options must be an object with maxNewTokens, got ${describeValue(options)}`, 'options');
@@ -170,7 +174,7 @@ function checkGenerateOptions(op: string, options: GenerateOptions): {
 }
 
 /** Validated sampling options with defaults. */
-function validateSampling(op: string, options: SampleOptions, generator: Generator | undefined): Required<SampleOptions> {
+function validateSampling(op: string, options: SampleOptions, generator: Generator | undefined): Sampling {
   const { temperature = 1, topK = Infinity, topP = 1 } = options;
   expectNumber(op, 'temperature', temperature, { min: 0 });
   if (topK !== Infinity) expectInteger(op, 'topK', topK, { min: 1 });

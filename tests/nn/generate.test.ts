@@ -66,7 +66,7 @@ test('temperature 0 is argmax (lowest index among ties) and draws nothing from t
   fc.assert(
     fc.property(logitsArb(10, 3, true), (v) => {
       const g = new Generator(5);
-      assert.is(sampleFromLogits(v, { temperature: 0 }, g), argmaxRef(v));
+      assert.is(sampleFromLogits(v, { temperature: 0, generator: g }), argmaxRef(v));
       assert.is(sampleFromLogits(v, { temperature: 0 }), argmaxRef(v)); // no generator needed
       assert.is(g.random(), new Generator(5).random(), 'greedy must not advance the generator');
     }),
@@ -79,8 +79,8 @@ test('topK = 1 and a tiny topP are argmax at any temperature', () => {
     fc.property(logitsArb(10, 3, true), fc.constantFrom(0.3, 1, 5), fc.integer({ min: 0, max: 1e6 }), (v, T, seed) => {
       const g = new Generator(seed);
       for (let r = 0; r < 10; r++) {
-        assert.is(sampleFromLogits(v, { temperature: T, topK: 1 }, g), argmaxRef(v), 'topK=1');
-        assert.is(sampleFromLogits(v, { temperature: T, topP: 1e-12 }, g), argmaxRef(v), 'topP=1e-12');
+        assert.is(sampleFromLogits(v, { temperature: T, topK: 1, generator: g }), argmaxRef(v), 'topK=1');
+        assert.is(sampleFromLogits(v, { temperature: T, topP: 1e-12, generator: g }), argmaxRef(v), 'topP=1e-12');
       }
     }),
     fcParams(60),
@@ -98,7 +98,7 @@ test('empirical frequencies match softmax(logits/T): |f − p| ≤ 5·√(p(1−
   cases.forEach(([v, T], c) => {
     const g = new Generator(1000 + c);
     const counts = new Array<number>(v.length).fill(0);
-    for (let n = 0; n < N; n++) counts[sampleFromLogits(v, { temperature: T }, g)]!++;
+    for (let n = 0; n < N; n++) counts[sampleFromLogits(v, { temperature: T, generator: g })]!++;
     const p = softmaxRef(v, T);
     p.forEach((pi, i) => {
       const f = counts[i]! / N;
@@ -115,7 +115,7 @@ test('top-k and top-p frequencies match the renormalised truncated softmax (same
     const g = new Generator(seed);
     const counts = new Map<number, number>();
     for (let n = 0; n < N; n++) {
-      const t = sampleFromLogits(v, opts, g);
+      const t = sampleFromLogits(v, { ...opts, generator: g });
       counts.set(t, (counts.get(t) ?? 0) + 1);
     }
     const p = softmaxRef(support.map((i) => v[i]!), opts.temperature);
@@ -139,7 +139,7 @@ test('top-k never returns a token outside the k largest logits (ties by index) �
       const allowed = topKSet(v, k);
       const g = new Generator(seed);
       for (let r = 0; r < 30; r++) {
-        const t = sampleFromLogits(v, { temperature: T, topK: k }, g);
+        const t = sampleFromLogits(v, { temperature: T, topK: k, generator: g });
         assert.ok(allowed.has(t), `topK=${k} returned ${t} for logits ${JSON.stringify(v)}`);
       }
     }),
@@ -159,7 +159,7 @@ test('top-p never returns a token outside the nucleus (after top-k) — property
         const allowed = nucleusSet(v, T, k ?? v.length, p);
         const g = new Generator(seed);
         for (let r = 0; r < 30; r++) {
-          const t = sampleFromLogits(v, { temperature: T, topP: p, ...(k !== null ? { topK: k } : {}) }, g);
+          const t = sampleFromLogits(v, { temperature: T, topP: p, ...(k !== null ? { topK: k } : {}), generator: g });
           assert.ok(allowed.has(t), `topP=${p} topK=${k} returned ${t} ∉ {${[...allowed]}} for ${JSON.stringify(v)}`);
         }
       },
@@ -170,21 +170,21 @@ test('top-p never returns a token outside the nucleus (after top-k) — property
 
 test('−∞ logits (masked) are never drawn; NaN, +∞ and all −∞ are errors naming sampleFromLogits', () => {
   const g = new Generator(3);
-  for (let r = 0; r < 200; r++) assert.ok(sampleFromLogits([-Infinity, 0, -Infinity, 1], {}, g) % 2 === 1);
+  for (let r = 0; r < 200; r++) assert.ok(sampleFromLogits([-Infinity, 0, -Infinity, 1], { generator: g }) % 2 === 1);
   const refused = (e: unknown): boolean => e instanceof ValueError && e.arg === 'logits' && e.message.startsWith('sampleFromLogits: logits[1]');
-  assert.throws(() => sampleFromLogits([0, NaN], {}, g), (e: unknown) => refused(e) && /NaN/.test((e as Error).message));
+  assert.throws(() => sampleFromLogits([0, NaN], { generator: g }), (e: unknown) => refused(e) && /NaN/.test((e as Error).message));
   // +∞ is an overflowed model, not a distribution: refused at every temperature (greedy included)
-  assert.throws(() => sampleFromLogits([0, Infinity, 5, Infinity], {}, g), (e: unknown) => refused(e) && /Infinity/.test((e as Error).message));
+  assert.throws(() => sampleFromLogits([0, Infinity, 5, Infinity], { generator: g }), (e: unknown) => refused(e) && /Infinity/.test((e as Error).message));
   assert.throws(() => sampleFromLogits([0, Infinity], { temperature: 0 }), refused);
-  assert.throws(() => sampleFromLogits([-Infinity, -Infinity], {}, g), (e: unknown) => e instanceof ValueError && e.arg === 'logits');
-  assert.throws(() => sampleFromLogits([], {}, g), (e: unknown) => e instanceof ValueError && e.arg === 'logits');
+  assert.throws(() => sampleFromLogits([-Infinity, -Infinity], { generator: g }), (e: unknown) => e instanceof ValueError && e.arg === 'logits');
+  assert.throws(() => sampleFromLogits([], { generator: g }), (e: unknown) => e instanceof ValueError && e.arg === 'logits');
 });
 
 test('sampling is deterministic for a seed (and a float32 row samples like its float64 copy)', () => {
   const v = [0.3, -0.2, 1.1, 0.9, 0, -1, 0.4];
   const draw = (seed: number, row: ArrayLike<number>): number[] => {
     const g = new Generator(seed);
-    return Array.from({ length: 200 }, () => sampleFromLogits(row, { temperature: 0.9, topK: 5, topP: 0.9 }, g));
+    return Array.from({ length: 200 }, () => sampleFromLogits(row, { temperature: 0.9, topK: 5, topP: 0.9, generator: g }));
   };
   assert.equal(draw(42, v), draw(42, v));
   assert.equal(draw(42, Float32Array.from(v)), draw(42, Float32Array.from(v).map(Number)));
@@ -204,7 +204,7 @@ test('sampleFromLogits option errors are ValueErrors naming the option', () => {
     [{ topP: NaN }, 'topP'],
   ];
   for (const [opts, arg] of bad) {
-    assert.throws(() => sampleFromLogits([1, 2], opts, g), (e: unknown) => e instanceof ValueError && e.arg === arg, JSON.stringify(opts));
+    assert.throws(() => sampleFromLogits([1, 2], { ...opts, generator: g }), (e: unknown) => e instanceof ValueError && e.arg === arg, JSON.stringify(opts));
   }
   assert.throws(() => sampleFromLogits([1, 2], { temperature: 1 }), (e: unknown) => e instanceof ValueError && e.arg === 'generator');
 });
@@ -270,7 +270,7 @@ test('generate (sampled, seeded) equals the uncached loop drawing from the same 
   const opts = { temperature: 0.9, topK: 5, topP: 0.95 };
   const got = generate(model, prompt, { maxNewTokens: 10, ...opts, generator: new Generator(7) });
   const g = new Generator(7);
-  const want = uncachedLoop(model, prompt, 10, (row) => sampleFromLogits(row, opts, g));
+  const want = uncachedLoop(model, prompt, 10, (row) => sampleFromLogits(row, { ...opts, generator: g }));
   assert.equal(got, want.tokens);
   assert.equal(generate(model, prompt, { maxNewTokens: 10, ...opts, generator: new Generator(7) }), got, 'same seed, same tokens');
 });

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import {
   FifoMemory, GPT, Generator, qkSpectrum, randn, KVCache, LatentKVCache, Linear, MLP, PaTHCache, RoPE, SGD, Tensor, mseLoss, serializeSafetensors,
 } from '../../../index.js';
-import { A, cls, exempt, fn, method, opt, type ArgSpec, type Entry } from '../harness.js';
+import { A, cls, exempt, fn, method, type ArgSpec, type Entry } from '../harness.js';
 import { ints, t, vals } from './fixtures.js';
 
 const D = 8; // model width
@@ -210,8 +210,8 @@ export const nnEntries: readonly Entry[] = [
       maxNewTokens: A.size('maxNewTokens', { required: true, work: true }), generator: gen, stopToken: A.int('stopToken'), temperature: A.real('temperature'), topK: A.size('topK', { infinityOk: true }), topP: A.real('topP'),
     }, { optional: false }),
   ]),
-  fn('sampleFromLogits', () => [[0.1, 2, -1, 0.5], { temperature: 1, topK: 2, topP: 0.9 }, new Generator(1)], [
-    A.reals('logits'), A.options('options', { temperature: A.real('temperature'), topK: A.size('topK', { infinityOk: true }), topP: A.real('topP') }), opt(gen),
+  fn('sampleFromLogits', () => [[0.1, 2, -1, 0.5], { temperature: 1, topK: 2, topP: 0.9, generator: new Generator(1) }], [
+    A.reals('logits'), A.options('options', { temperature: A.real('temperature'), topK: A.size('topK', { infinityOk: true }), topP: A.real('topP'), generator: gen }),
   ]),
 
   // spectral diagnostics
