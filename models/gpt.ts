@@ -124,7 +124,7 @@ export class GPT extends Module {
     }));
     this.lnF = config.norm === 'rms' ? new RMSNorm(C, { dtype }) : new LayerNorm(C, { dtype });
     this.lmHead = config.tieEmbeddings === false ? new Linear(C, V, { bias: false, std: 0.02, generator: g, dtype }) : null;
-    gpt2Init(this, L, g, /^blocks\..*\.weight$/); // GPT-2 init; the projections the blocks mark residual are scaled
+    gpt2Init(this, { numLayers: L, generator: g, select: /^blocks\..*\.weight$/ }); // GPT-2 init; the projections the blocks mark residual are scaled
   }
 
   /** One empty KV cache per layer. */

@@ -136,7 +136,7 @@ export class MemoryTransformer extends Module {
     })));
     this.lnF = config.norm === 'rms' ? new RMSNorm(C, { dtype }) : new LayerNorm(C, { dtype });
     this.lmHead = config.tieEmbeddings === false ? new Linear(C, V, { bias: false, std: 0.02, generator: g, dtype }) : null;
-    gpt2Init(this, config.numLayers, g, /^blocks\..*\.weight$/); // GPT-2 init; the projections each MemoryBlock marks residual are scaled
+    gpt2Init(this, { numLayers: config.numLayers, generator: g, select: /^blocks\..*\.weight$/ }); // GPT-2 init; the projections each MemoryBlock marks residual are scaled
   }
 
   /** Each layer's initial memory for a batch of B. */

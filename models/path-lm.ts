@@ -142,7 +142,7 @@ export class PaTHLM extends Module {
     this.lmHead = config.tieEmbeddings === false ? new Linear(C, V, { bias: false, std: 0.02, generator: g, dtype }) : null;
     // GPT-2 init of q, k, v, o and the MLP, the marked residual projections scaled; the w path, β and gate keep the
     // layer defaults: at 0.02 a small model's w falls below fla's L2 eps
-    gpt2Init(this, config.numLayers, g, /^blocks\.\d+\.(attn\.(wq|wk|wv|wo)|mlp\.\w+)\.weight$/);
+    gpt2Init(this, { numLayers: config.numLayers, generator: g, select: /^blocks\.\d+\.(attn\.(wq|wk|wv|wo)|mlp\.\w+)\.weight$/ });
   }
 
   /** One empty PaTH cache per layer. */

@@ -6,7 +6,7 @@
  */
 import {
   DTypeError, Generator, Module, defaultGenerator, ShapeError, Tensor, describeValue, expectAllocatable, expectFiniteValues,
-  expectInteger, expectNumber, expectOneOf, expectTensor, fmtShape, type DType,
+  expectInteger, expectNumber, expectOneOf, expectOptions, expectTensor, fmtShape, type DType,
 } from '../core/index.js';
 import { PositionalEncoding } from '../positional/index.js';
 import { KVCache } from './kv-cache.js';
@@ -19,6 +19,14 @@ export function expectSize(op: string, arg: string, x: unknown, min = 1): number
 /** A weight [rows, cols] must fit in one tensor. */
 export function expectWeight(op: string, arg: string, rows: number, cols: number): void {
   expectAllocatable(op, arg, rows * cols, [rows, cols]);
+}
+
+/** An options object that must be given (`needs` says what it must hold, e.g. 'with std and generator'), with only `known` keys. */
+export function expectRequiredOptions<T extends object>(op: string, x: T | undefined, known: readonly string[], needs: string): T {
+  if (x === undefined || x === null || typeof x !== 'object' || Array.isArray(x)) {
+    throw new DTypeError(op, `options must be an options object ${needs}, got ${describeValue(x)}`, 'options');
+  }
+  return expectOptions(op, 'options', x, known);
 }
 
 /** An optional boolean option. */

@@ -24,7 +24,7 @@ export class Embedding extends Module {
     expectWeight(op, 'weight', numEmbeddings, dim);
     const o = expectOptions(op, 'options', options, ['generator', 'dtype', 'std']);
     const std = o.std === undefined ? 1 : expectNumber(op, 'std', o.std, { min: 0 });
-    this.weight = normalParameter([numEmbeddings, dim], std, generatorOrDefault(op, 'generator', o.generator), optionalDType(op, 'dtype', o.dtype));
+    this.weight = normalParameter([numEmbeddings, dim], { std, generator: generatorOrDefault(op, 'generator', o.generator), dtype: optionalDType(op, 'dtype', o.dtype) });
   }
 
   /** ids: a tensor of integer values (any shape) or a flat list, each in [0, numEmbeddings). */

@@ -1,6 +1,8 @@
 /** Public surface of nn/: layers, attention and training utilities built on core/ and positional/. */
 export { Module, Parameter, type LoadStateDictOptions, type LoadStateDictResult } from '../core/index.js';
-export { constantParameter, gpt2Init, normalParameter, uniformParameter } from './init.js';
+export {
+  constantParameter, gpt2Init, normalParameter, uniformParameter, type GPT2InitOptions, type NormalParameterOptions, type UniformParameterOptions,
+} from './init.js';
 /** Argument checks for layers and models built on nn/: each throws a typed error whose message starts with `op`, the call the user made. */
 export { expectEncodingFits, expectGenerator, expectPositions, expectSize, expectWeight } from './checks.js';
 export { Linear, type LinearOptions } from './linear.js';

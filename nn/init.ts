@@ -5,12 +5,21 @@
 import {
   DTypeError, Module, Parameter, describeValue, expectNumber, expectShape, full, rand, randn, type DType, type Generator, type Shape,
 } from '../core/index.js';
-import { expectGenerator, expectSize, optionalDType } from './checks.js';
+import { expectGenerator, expectRequiredOptions, expectSize, optionalDType } from './checks.js';
 import { Linear } from './linear.js'; // a cycle (Linear draws with the initialisers above) that is safe: each is used only when called
 
+export interface UniformParameterOptions {
+  /** Entries are drawn from U(−bound, bound); bound ≥ 0. */
+  bound: number;
+  generator: Generator;
+  /** Default 'float32'. */
+  dtype?: DType;
+}
+
 /** U(−bound, bound): PyTorch's Linear init uses bound = 1/√fanIn (kaiming_uniform with a = √5). shape: any sizes. */
-export function uniformParameter(shape: Shape, bound: number, generator: Generator, dtype: DType = 'float32'): Parameter {
+export function uniformParameter(shape: Shape, options: UniformParameterOptions): Parameter {
   const op = 'uniformParameter';
+  const { bound, generator, dtype = 'float32' } = expectRequiredOptions(op, options, ['bound', 'generator', 'dtype'], 'with bound and generator');
   expectShape(op, 'shape', shape);
   expectNumber(op, 'bound', bound, { min: 0, max: Number.MAX_VALUE / 2 });
   expectGenerator(op, 'generator', generator);
@@ -18,9 +27,18 @@ export function uniformParameter(shape: Shape, bound: number, generator: Generat
   return new Parameter(rand(shape, { low: -bound, high: bound, generator, dtype: dt }).data, shape);
 }
 
+export interface NormalParameterOptions {
+  /** Entries are drawn from N(0, std²); std ≥ 0. */
+  std: number;
+  generator: Generator;
+  /** Default 'float32'. */
+  dtype?: DType;
+}
+
 /** N(0, std²). shape: any sizes. */
-export function normalParameter(shape: Shape, std: number, generator: Generator, dtype: DType = 'float32'): Parameter {
+export function normalParameter(shape: Shape, options: NormalParameterOptions): Parameter {
   const op = 'normalParameter';
+  const { std, generator, dtype = 'float32' } = expectRequiredOptions(op, options, ['std', 'generator', 'dtype'], 'with std and generator');
   expectShape(op, 'shape', shape);
   expectNumber(op, 'std', std, { min: 0 });
   expectGenerator(op, 'generator', generator);
@@ -41,15 +59,24 @@ function expectRegExp(op: string, arg: string, x: unknown): asserts x is RegExp 
   if (!(x instanceof RegExp)) throw new DTypeError(op, `${arg} must be a RegExp over dotted parameter names, got ${describeValue(x)}`, arg);
 }
 
+export interface GPT2InitOptions {
+  /** L, the number of residual blocks (≥ 1): residual projections get std 0.02/√(2L). */
+  numLayers: number;
+  generator: Generator;
+  /** Which weight matrices (by dotted parameter name) are drawn; the others keep their values. */
+  select: RegExp;
+}
+
 /**
  * GPT-2 init (Radford et al. 2019, §2.3) in place: every weight matrix whose dotted name matches `select` is drawn
  * from N(0, 0.02²), in `namedParameters()` order, except the weights of Linears marked `residualProjection` (set by
  * the block that adds their output to the residual stream), drawn from N(0, (0.02/√(2L))²) so that the residual
  * stream's variance does not grow with depth. L = numLayers ≥ 1.
  */
-export function gpt2Init(model: Module, numLayers: number, generator: Generator, select: RegExp): void {
+export function gpt2Init(model: Module, options: GPT2InitOptions): void {
   const op = 'gpt2Init';
   if (!(model instanceof Module)) throw new DTypeError(op, `model must be a Module, got ${describeValue(model)}`, 'model');
+  const { numLayers, generator, select } = expectRequiredOptions(op, options, ['numLayers', 'generator', 'select'], 'with numLayers, generator and select');
   expectSize(op, 'numLayers', numLayers);
   expectGenerator(op, 'generator', generator);
   expectRegExp(op, 'select', select);

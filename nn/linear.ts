@@ -35,13 +35,13 @@ export class Linear extends Module {
     const dtype = optionalDType(op, 'dtype', o.dtype);
     if (o.std !== undefined) {
       const std = expectNumber(op, 'std', o.std, { min: 0 });
-      this.weight = normalParameter([outFeatures, inFeatures], std, g, dtype);
+      this.weight = normalParameter([outFeatures, inFeatures], { std, generator: g, dtype });
       this.bias = bias === false ? null : constantParameter([outFeatures], 0, dtype);
       return;
     }
     const bound = 1 / Math.sqrt(inFeatures);
-    this.weight = uniformParameter([outFeatures, inFeatures], bound, g, dtype);
-    this.bias = bias === false ? null : uniformParameter([outFeatures], bound, g, dtype);
+    this.weight = uniformParameter([outFeatures, inFeatures], { bound, generator: g, dtype });
+    this.bias = bias === false ? null : uniformParameter([outFeatures], { bound, generator: g, dtype });
   }
 
   forward(x: Tensor): Tensor {

@@ -203,21 +203,21 @@ test('layers built without a generator draw from the default generator: two buil
 test('initialisers check their arguments under their own name', () => {
   const g = new Generator(1);
   const bad = null as unknown as never;
-  refuses(() => uniformParameter(bad, 0.1, g), DTypeError, 'uniformParameter', 'uniformParameter(shape = null)');
-  refuses(() => uniformParameter([2, -1], 0.1, g), ShapeError, 'uniformParameter', 'uniformParameter(shape = [2, -1])');
-  refuses(() => uniformParameter([2, 2], -1, g), ValueError, 'uniformParameter', 'uniformParameter(bound = -1)');
-  refuses(() => uniformParameter([2, 2], 0.1, bad), DTypeError, 'uniformParameter', 'uniformParameter(generator = null)');
-  refuses(() => uniformParameter([2, 2], 0.1, g, 'bogus' as never), ValueError, 'uniformParameter', 'uniformParameter(dtype = bogus)');
-  refuses(() => normalParameter([2, 2], Number.NaN, g), ValueError, 'normalParameter', 'normalParameter(std = NaN)');
-  refuses(() => normalParameter([2 ** 20, 2 ** 20], 1, g), ValueError, 'normalParameter', 'normalParameter(shape too large)');
+  refuses(() => uniformParameter(bad, { bound: 0.1, generator: g }), DTypeError, 'uniformParameter', 'uniformParameter(shape = null)');
+  refuses(() => uniformParameter([2, -1], { bound: 0.1, generator: g }), ShapeError, 'uniformParameter', 'uniformParameter(shape = [2, -1])');
+  refuses(() => uniformParameter([2, 2], { bound: -1, generator: g }), ValueError, 'uniformParameter', 'uniformParameter(bound = -1)');
+  refuses(() => uniformParameter([2, 2], { bound: 0.1, generator: bad }), DTypeError, 'uniformParameter', 'uniformParameter(generator = null)');
+  refuses(() => uniformParameter([2, 2], { bound: 0.1, generator: g, dtype: 'bogus' as never }), ValueError, 'uniformParameter', 'uniformParameter(dtype = bogus)');
+  refuses(() => normalParameter([2, 2], { std: Number.NaN, generator: g }), ValueError, 'normalParameter', 'normalParameter(std = NaN)');
+  refuses(() => normalParameter([2 ** 20, 2 ** 20], { std: 1, generator: g }), ValueError, 'normalParameter', 'normalParameter(shape too large)');
   refuses(() => constantParameter([2, 2], 'abc' as never), DTypeError, 'constantParameter', "constantParameter(value = 'abc')");
   const mlp = new MLP(4, 8, { generator: g });
-  refuses(() => gpt2Init(bad, 2, g, /weight/), DTypeError, 'gpt2Init', 'gpt2Init(model = null)');
-  refuses(() => gpt2Init(mlp, 1.5, g, /weight/), ValueError, 'gpt2Init', 'gpt2Init(numLayers = 1.5)');
-  refuses(() => gpt2Init(mlp, 2, bad, /weight/), DTypeError, 'gpt2Init', 'gpt2Init(generator = null)');
-  refuses(() => gpt2Init(mlp, 2, g, 'weight' as never), DTypeError, 'gpt2Init', "gpt2Init(select = 'weight')");
+  refuses(() => gpt2Init(bad, { numLayers: 2, generator: g, select: /weight/ }), DTypeError, 'gpt2Init', 'gpt2Init(model = null)');
+  refuses(() => gpt2Init(mlp, { numLayers: 1.5, generator: g, select: /weight/ }), ValueError, 'gpt2Init', 'gpt2Init(numLayers = 1.5)');
+  refuses(() => gpt2Init(mlp, { numLayers: 2, generator: bad, select: /weight/ }), DTypeError, 'gpt2Init', 'gpt2Init(generator = null)');
+  refuses(() => gpt2Init(mlp, { numLayers: 2, generator: g, select: 'weight' as never }), DTypeError, 'gpt2Init', "gpt2Init(select = 'weight')");
   const before = mlp.fc1.weight.version;
-  gpt2Init(mlp, 2, g, /weight/);
+  gpt2Init(mlp, { numLayers: 2, generator: g, select: /weight/ });
   assert.ok(mlp.fc1.weight.version > before, 'gpt2Init writes in place, so it must bump the parameter version');
 });
 

@@ -336,7 +336,7 @@ test('gpt2Init: weights of Linears marked residualProjection get std 0.02/√(2L
   const L = 8;
   const mlp = new MLP(64, 256, { generator: new Generator(1) });
   mlp.output.residualProjection = true;
-  gpt2Init(mlp, L, new Generator(2), /weight$/);
+  gpt2Init(mlp, { numLayers: L, generator: new Generator(2), select: /weight$/ });
   const std = (w: Tensor) => Math.sqrt(Array.from(w.data).reduce((s, v) => s + v * v, 0) / w.size);
   assertClose([std(mlp.fc1.weight)], [0.02], { rtol: 0.05 }, 'fc1 (not marked)');
   assertClose([std(mlp.fc2.weight)], [0.02 / Math.sqrt(2 * L)], { rtol: 0.05 }, 'fc2 (marked)');

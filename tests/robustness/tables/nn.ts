@@ -53,10 +53,10 @@ export const nnEntries: readonly Entry[] = [
   // Module and Parameter are re-exports of core's (the same objects): their entries live in core.test.ts.
 
   // init
-  fn('uniformParameter', () => [[2, 3], 0.1, new Generator(1), 'float32'], [A.shape('shape'), A.real('bound'), gen, A.enum('dtype', { optional: true })]),
-  fn('normalParameter', () => [[2, 3], 0.02, new Generator(1), 'float32'], [A.shape('shape'), A.real('std'), gen, A.enum('dtype', { optional: true })]),
+  fn('uniformParameter', () => [[2, 3], { bound: 0.1, generator: new Generator(1), dtype: 'float32' }], [A.shape('shape'), A.options('options', { bound: A.real('bound', { required: true }), generator: gen, dtype: A.enum('dtype') }, { optional: false })]),
+  fn('normalParameter', () => [[2, 3], { std: 0.02, generator: new Generator(1), dtype: 'float32' }], [A.shape('shape'), A.options('options', { std: A.real('std', { required: true }), generator: gen, dtype: A.enum('dtype') }, { optional: false })]),
   fn('constantParameter', () => [[2, 3], 1, 'float32'], [A.shape('shape'), A.data('value'), A.enum('dtype', { optional: true })]),
-  fn('gpt2Init', () => [new MLP(D, 16, { generator: new Generator(1) }), 2, new Generator(1), /weight/], [A.object('model'), A.size('numLayers'), gen, A.object('select')]),
+  fn('gpt2Init', () => [new MLP(D, 16, { generator: new Generator(1) }), { numLayers: 2, generator: new Generator(1), select: /weight/ }], [A.object('model'), A.options('options', { numLayers: A.size('numLayers', { required: true }), generator: gen, select: A.object('select') }, { optional: false })]),
 
   // layers
   cls('Linear', () => [D, 4, { bias: true, generator: new Generator(1) }], [A.size('inFeatures'), A.size('outFeatures'), A.options('options', { bias: A.bool('bias'), generator: gen, dtype, std: A.real('std') })], [
