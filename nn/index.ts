@@ -7,8 +7,8 @@ export {
 export { expectEncodingFits, expectGenerator, expectPositions, expectSize, expectWeight } from './checks.js';
 export { Linear, type LinearOptions } from './linear.js';
 export { Embedding, type EmbeddingOptions } from './embedding.js';
-export { LayerNorm, RMSNorm, type NormOptions } from './norm.js';
-export { Dropout, MLP, SwiGLU, type MLPOptions } from './mlp.js';
+export { LayerNorm, RMSNorm, type LayerNormOptions, type RMSNormOptions } from './norm.js';
+export { Dropout, MLP, SwiGLU, type MLPOptions, type SwiGLUOptions } from './mlp.js';
 export { causalMask, combineMasks, documentMask, paddingMask, slidingWindowMask } from './mask.js';
 export { KVCache, type KVCacheOptions } from './kv-cache.js';
 export {
@@ -37,5 +37,5 @@ export {
 } from './spectral-baseline.js';
 export {
   PaTHAttention, PaTHCache, ShortConvolution, pathAttention, pathAttentionDirect, pathAttentionRecurrent,
-  type PaTHAttentionOptions, type PaTHCallOptions, type PaTHOptions,
+  type PaTHAttentionOptions, type PaTHCallOptions, type PaTHOptions, type ShortConvolutionOptions,
 } from './path-attention.js';

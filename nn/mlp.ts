@@ -30,6 +30,9 @@ export interface MLPOptions {
   dtype?: DType;
 }
 
+/** SwiGLU takes MLP's options (its three projections share bias, generator and dtype). */
+export type SwiGLUOptions = MLPOptions;
+
 /** Validated feed-forward sizes and options; `op` names the class the user built. */
 function feedForward(op: string, dim: number, hidden: number, options: MLPOptions | undefined) {
   expectSize(op, 'dim', dim);
@@ -69,7 +72,7 @@ export class SwiGLU extends Module {
   readonly up: Linear;
   readonly down: Linear;
 
-  constructor(dim: number, hidden = Math.round((8 * dim) / 3), options: MLPOptions = {}) {
+  constructor(dim: number, hidden = Math.round((8 * dim) / 3), options: SwiGLUOptions = {}) {
     super();
     const { bias, ...o } = feedForward('SwiGLU', dim, hidden, options);
     const opts = { bias: bias ?? false, ...o };

@@ -3,15 +3,21 @@ import { expectFeatures, expectSize, optionalBoolean, optionalDType } from './ch
 import { constantParameter } from './init.js';
 import { Module, type Parameter } from '../core/index.js';
 
-export interface NormOptions {
+export interface LayerNormOptions {
+  /** Added to the variance; default 1e-5 (LayerNorm), 1e-6 (RMSNorm). */
   eps?: number;
   /** Learn a per-feature scale (and, for LayerNorm, shift). Default true. */
   affine?: boolean;
+  /** With affine: learn the shift too; default true. */
+  bias?: boolean;
   dtype?: DType;
 }
 
+/** RMSNorm has no shift: LayerNorm's options less bias. */
+export type RMSNormOptions = Omit<LayerNormOptions, 'bias'>;
+
 /** Validated norm options: dim an integer ≥ 1, eps finite ≥ 0, affine/bias booleans, dtype a known name. */
-function normOptions(op: string, dim: number, options: (NormOptions & { bias?: boolean }) | undefined, known: readonly string[], eps: number) {
+function normOptions(op: string, dim: number, options: LayerNormOptions | undefined, known: readonly string[], eps: number) {
   expectAllocatable(op, 'dim', expectSize(op, 'dim', dim)); // the scale (and shift) [dim]
   const o = expectOptions(op, 'options', options, known);
   return {
@@ -28,7 +34,7 @@ export class LayerNorm extends Module {
   readonly bias: Parameter | null;
   readonly eps: number;
 
-  constructor(readonly dim: number, options: NormOptions & { bias?: boolean } = {}) {
+  constructor(readonly dim: number, options: LayerNormOptions = {}) {
     super();
     const o = normOptions('LayerNorm', dim, options, ['eps', 'affine', 'dtype', 'bias'], 1e-5);
     this.eps = o.eps;
@@ -47,7 +53,7 @@ export class RMSNorm extends Module {
   readonly weight: Parameter | null;
   readonly eps: number;
 
-  constructor(readonly dim: number, options: NormOptions = {}) {
+  constructor(readonly dim: number, options: RMSNormOptions = {}) {
     super();
     const o = normOptions('RMSNorm', dim, options, ['eps', 'affine', 'dtype'], 1e-6);
     this.eps = o.eps;

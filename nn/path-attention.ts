@@ -431,6 +431,12 @@ function checkContinues(op: string, cache: PaTHCache, next: { B: number; H: numb
 
 // ── the layer ──
 
+export interface ShortConvolutionOptions {
+  generator?: Generator;
+  /** Default 'float32'. */
+  dtype?: DType;
+}
+
 /**
  * Depthwise causal convolution over time followed by SiLU (fla `ShortConvolution`, no bias):
  * y_t = SiLU(Σ_κ W[:, κ] ⊙ u_{t−K+1+κ}), with zeros, or the previous call's last K − 1 inputs, before the first token.
@@ -439,7 +445,7 @@ export class ShortConvolution extends Module {
   /** [channels, kernel]; tap kernel − 1 multiplies the current token (fla's [channels, 1, kernel] without the 1). */
   readonly weight: Parameter;
 
-  constructor(readonly channels: number, readonly kernel: number, options: { generator?: Generator; dtype?: DType } = {}) {
+  constructor(readonly channels: number, readonly kernel: number, options: ShortConvolutionOptions = {}) {
     super();
     const op = 'ShortConvolution';
     expectSize(op, 'channels', channels);
