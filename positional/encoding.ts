@@ -1,6 +1,14 @@
 /**
  * The positional-encoding interface that attention layers call. Every variant (NoPE, learned absolute, RoPE and
  * its relatives) is a Module implementing it, so its learnable parts are found by `parameters()`.
+ *
+ * Which base class an encoding extends: `PositionalEncoding` ← `RoPE` (rope.ts) for a rotary encoding with one 1-D
+ * angle table, positions × inverse frequencies (PRoPE); ← `MultiAxisRoPE` (multi-axis.ts) when the pairs read several
+ * position axes through a frequency matrix F [A, P] or [H, A, P] (MRoPE, VideoRoPE, VRoPE, HoPE, FluxRoPE). The rest
+ * extend `PositionalEncoding` directly: no rotation (NoPE, LearnedAbsolute), a wrapper around another encoding
+ * (PSCRoPE), a table that follows the sequence length (DynamicNTKRoPE), or a form MultiAxisRoPE does not express yet:
+ * kv-head tables in head-split GQA (DRoPE), unrotated prefix tokens and learnable per-head frequencies (RoPEAxial,
+ * RoPEMixed), a windowed two-pass score (HiRoPE).
  */
 import { Module, expectTensor, type Tensor } from '../core/index.js';
 import { checkPositions, checkSize } from './checks.js';
