@@ -209,6 +209,14 @@ test('initialisers check their arguments under their own name', () => {
   refuses(() => uniformParameter([2, 2], { bound: 0.1, generator: bad }), DTypeError, 'uniformParameter', 'uniformParameter(generator = null)');
   refuses(() => uniformParameter([2, 2], { bound: 0.1, generator: g, dtype: 'bogus' as never }), ValueError, 'uniformParameter', 'uniformParameter(dtype = bogus)');
   refuses(() => normalParameter([2, 2], { std: Number.NaN, generator: g }), ValueError, 'normalParameter', 'normalParameter(std = NaN)');
+  // the options object holds required settings: leaving it out says what it must hold, under its own name
+  for (const [call, name, needs] of [
+    [() => uniformParameter([2, 2], undefined as never), 'uniformParameter', 'bound and generator'],
+    [() => normalParameter([2, 2], undefined as never), 'normalParameter', 'std and generator'],
+    [() => gpt2Init(new MLP(4, 8, { generator: g }), undefined as never), 'gpt2Init', 'numLayers, generator and select'],
+  ] as const) {
+    assertRefused(call, DTypeError, name, { arg: 'options', words: [needs], label: `${name}(shape, undefined)` });
+  }
   refuses(() => normalParameter([2 ** 20, 2 ** 20], { std: 1, generator: g }), ValueError, 'normalParameter', 'normalParameter(shape too large)');
   refuses(() => constantParameter([2, 2], 'abc' as never), DTypeError, 'constantParameter', "constantParameter(value = 'abc')");
   const mlp = new MLP(4, 8, { generator: g });
