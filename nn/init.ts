@@ -18,13 +18,7 @@ export interface UniformParameterOptions {
 
 /** U(−bound, bound): PyTorch's Linear init uses bound = 1/√fanIn (kaiming_uniform with a = √5). shape: any sizes. */
 export function uniformParameter(shape: Shape, options: UniformParameterOptions): Parameter {
-  const op = 'uniformParameter';
-  const { bound, generator, dtype = 'float32' } = expectRequiredOptions(op, options, ['bound', 'generator', 'dtype'], 'with bound and generator');
-  expectShape(op, 'shape', shape);
-  expectNumber(op, 'bound', bound, { min: 0, max: Number.MAX_VALUE / 2 });
-  expectGenerator(op, 'generator', generator);
-  const dt = optionalDType(op, 'dtype', dtype);
-  return new Parameter(rand(shape, { low: -bound, high: bound, generator, dtype: dt }).data, shape);
+  return drawnParameter('uniformParameter', shape, options, 'bound', (spread, generator, dtype) => rand(shape, { low: -spread, high: spread, generator, dtype }));
 }
 
 export interface NormalParameterOptions {
@@ -37,13 +31,22 @@ export interface NormalParameterOptions {
 
 /** N(0, std²). shape: any sizes. */
 export function normalParameter(shape: Shape, options: NormalParameterOptions): Parameter {
-  const op = 'normalParameter';
-  const { std, generator, dtype = 'float32' } = expectRequiredOptions(op, options, ['std', 'generator', 'dtype'], 'with std and generator');
+  return drawnParameter('normalParameter', shape, options, 'std', (spread, generator, dtype) => randn(shape, { std: spread, generator, dtype }));
+}
+
+/** The two random initialisers: check shape, the spread (`bound` or `std`, ≥ 0), generator and dtype, then draw. */
+function drawnParameter<K extends 'bound' | 'std'>(
+  op: string,
+  shape: Shape,
+  options: Record<K, number> & { generator: Generator; dtype?: DType },
+  spreadKey: K,
+  draw: (spread: number, generator: Generator, dtype: DType) => { data: Float32Array | Float64Array },
+): Parameter {
+  const o = expectRequiredOptions(op, options, [spreadKey, 'generator', 'dtype'], `with ${spreadKey} and generator`);
   expectShape(op, 'shape', shape);
-  expectNumber(op, 'std', std, { min: 0 });
-  expectGenerator(op, 'generator', generator);
-  const dt = optionalDType(op, 'dtype', dtype);
-  return new Parameter(randn(shape, { std, generator, dtype: dt }).data, shape);
+  const spread = expectNumber(op, spreadKey, o[spreadKey], { min: 0, max: Number.MAX_VALUE / 2 });
+  expectGenerator(op, 'generator', o.generator);
+  return new Parameter(draw(spread, o.generator, optionalDType(op, 'dtype', o.dtype) ?? 'float32').data, shape);
 }
 
 /** Every entry `value` (any number, NaN included: it is data). shape: any sizes. */
