@@ -4,8 +4,11 @@
  * starts with that name. Internal: not exported from models/index.ts. The layers' own checks (sizes, weights,
  * generators, positions) are nn/'s, imported from nn/index.ts; the rest are core's.
  */
-import { DTypeError, MAX_TENSOR_ELEMENTS, ShapeError, ValueError, describeValue, expectTensor, fmtShape, type Tensor } from '../core/index.js';
-import type { KVCache } from '../nn/index.js';
+import {
+  DTypeError, MAX_TENSOR_ELEMENTS, ShapeError, ValueError, describeValue, expectBoolean, expectInteger, expectNumber, expectOneOf, expectTensor, fmtShape,
+  type Tensor,
+} from '../core/index.js';
+import { expectWeight, type KVCache } from '../nn/index.js';
 
 /**
  * A stack of `numLayers` layers, each holding at least `perLayer` parameters (a lower bound the caller gives, e.g.
@@ -44,3 +47,23 @@ export function optionalCaches<C extends KVCache>(
   return x as readonly C[];
 }
 
+
+/** The config fields GPT and PaTHLM share, each optional (their own config types document them). */
+type DecoderFields = Partial<Record<'mlp' | 'norm' | 'dropout' | 'tieEmbeddings' | 'seed' | 'dtype', unknown>>;
+
+/** Check the shared decoder fields, and that the token embedding [V, dim] and a 4·dim MLP can be allocated. */
+export function checkDecoderFields(op: string, c: DecoderFields, vocabSize: number, dim: number): void {
+  if (c.mlp !== undefined) expectOneOf(op, 'mlp', c.mlp, ['gelu', 'swiglu'] as const);
+  if (c.norm !== undefined) expectOneOf(op, 'norm', c.norm, ['layer', 'rms'] as const);
+  if (c.dropout !== undefined) expectNumber(op, 'dropout', c.dropout, { min: 0, below: 1 });
+  if (c.tieEmbeddings !== undefined) expectBoolean(op, 'tieEmbeddings', c.tieEmbeddings);
+  if (c.seed !== undefined) expectSeed(op, c.seed);
+  if (c.dtype !== undefined) expectOneOf(op, 'dtype', c.dtype, ['float32', 'float64'] as const);
+  expectWeight(op, 'wte.weight', vocabSize, dim);
+  expectWeight(op, 'mlp weight', 4 * dim, dim);
+}
+
+/** A model seed: any safe integer. */
+export function expectSeed(op: string, seed: unknown): number {
+  return expectInteger(op, 'seed', seed, { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
+}

@@ -5,12 +5,12 @@
  * The positional encoding is chosen by name from positional/registry.ts.
  */
 import {
-  DTypeError, Generator, Module, ShapeError, Tensor, ValueError, arange, crossEntropy, describeValue, expectAllocatable, expectBoolean, expectInteger,
-  expectNumber, expectOneOf, expectOptions, fmtShape, matmul, type DType,
+  DTypeError, Generator, Module, ShapeError, Tensor, ValueError, arange, crossEntropy, describeValue, expectAllocatable,
+  expectNumber, expectOptions, fmtShape, matmul, type DType,
 } from '../core/index.js';
-import { Block, Embedding, KVCache, LayerNorm, Linear, RMSNorm, expectEncodingFits, expectSize, expectWeight, gpt2Init } from '../nn/index.js';
+import { Block, Embedding, KVCache, LayerNorm, Linear, RMSNorm, expectEncodingFits, expectSize, gpt2Init } from '../nn/index.js';
 import { NoPE, PositionalEncoding, createPositional, positionalNames, type PositionalSpec } from '../positional/index.js';
-import { expectTokenIds, optionalCaches } from './checks.js';
+import { checkDecoderFields, expectTokenIds, optionalCaches } from './checks.js';
 
 const GPT_CONFIG = [
   'vocabSize', 'contextLength', 'dim', 'numLayers', 'numHeads', 'numKVHeads', 'positional', 'ropeBase', 'mlp', 'norm', 'dropout',
@@ -37,14 +37,7 @@ function checkConfig(config: GPTConfig): void {
     throw new ValueError(op, `unknown positional encoding '${c.positional}' (known: ${positionalNames().join(', ')})`, 'positional');
   }
   if (c.ropeBase !== undefined) expectNumber(op, 'ropeBase', c.ropeBase, { above: 1 });
-  if (c.mlp !== undefined) expectOneOf(op, 'mlp', c.mlp, ['gelu', 'swiglu'] as const);
-  if (c.norm !== undefined) expectOneOf(op, 'norm', c.norm, ['layer', 'rms'] as const);
-  if (c.dropout !== undefined) expectNumber(op, 'dropout', c.dropout, { min: 0, below: 1 });
-  if (c.tieEmbeddings !== undefined) expectBoolean(op, 'tieEmbeddings', c.tieEmbeddings);
-  if (c.seed !== undefined) expectInteger(op, 'seed', c.seed, { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
-  if (c.dtype !== undefined) expectOneOf(op, 'dtype', c.dtype, ['float32', 'float64'] as const);
-  expectWeight(op, 'wte.weight', V, C);
-  expectWeight(op, 'mlp weight', 4 * C, C);
+  checkDecoderFields(op, c, V, C);
 }
 
 /** Build registry encoding `name` for a GPT; a spec the encoding refuses is reported as `op`'s error on `positional`. */

@@ -6,14 +6,13 @@
  * B batch, T sequence length, C model dim, V vocabulary size.
  */
 import {
-  DTypeError, Generator, Module, ShapeError, Tensor, ValueError, asPartOf, crossEntropy, describeValue, expectBoolean, expectInteger, expectNumber,
-  expectOneOf, expectOptions, fmtShape, matmul, type DType,
+  DTypeError, Generator, Module, ShapeError, Tensor, ValueError, asPartOf, crossEntropy, describeValue, expectOptions, fmtShape, matmul, type DType,
 } from '../core/index.js';
 import {
-  Dropout, Embedding, LayerNorm, Linear, MLP, PaTHAttention, PaTHCache, RMSNorm, SwiGLU, expectGenerator, expectSize, expectWeight, gpt2Init,
+  Dropout, Embedding, LayerNorm, Linear, MLP, PaTHAttention, PaTHCache, RMSNorm, SwiGLU, expectGenerator, expectSize, gpt2Init,
   type KVCache, type PaTHAttentionOptions,
 } from '../nn/index.js';
-import { expectLayerStack, expectTokenIds, optionalCaches } from './checks.js';
+import { checkDecoderFields, expectLayerStack, expectTokenIds, optionalCaches } from './checks.js';
 
 const PATH_LM_CONFIG = [
   'vocabSize', 'dim', 'numLayers', 'numHeads', 'numKVHeads', 'useForgetGate', 'lowRankW', 'shortConv', 'qkNorm', 'chunkSize', 'mlp', 'norm',
@@ -31,14 +30,7 @@ function checkConfig(op: string, config: PaTHLMConfig): void {
   const V = expectSize(op, 'vocabSize', c.vocabSize);
   const L = expectSize(op, 'numLayers', c.numLayers);
   const dim = expectSize(op, 'dim', c.dim);
-  if (c.mlp !== undefined) expectOneOf(op, 'mlp', c.mlp, ['gelu', 'swiglu'] as const);
-  if (c.norm !== undefined) expectOneOf(op, 'norm', c.norm, ['layer', 'rms'] as const);
-  if (c.dropout !== undefined) expectNumber(op, 'dropout', c.dropout, { min: 0, below: 1 });
-  if (c.tieEmbeddings !== undefined) expectBoolean(op, 'tieEmbeddings', c.tieEmbeddings);
-  if (c.seed !== undefined) expectInteger(op, 'seed', c.seed, { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
-  if (c.dtype !== undefined) expectOneOf(op, 'dtype', c.dtype, ['float32', 'float64'] as const);
-  expectWeight(op, 'wte.weight', V, dim);
-  expectWeight(op, 'mlp weight', 4 * dim, dim);
+  checkDecoderFields(op, c, V, dim);
   expectLayerStack(op, 'numLayers', L, dim * dim);
 }
 

@@ -15,12 +15,12 @@
  * token is left unrotated (prefixTokens: 1) and has no absolute embedding (it is itself a learned vector).
  */
 import {
-  DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, concat, crossEntropy, describeValue, expectAllocatable, expectInteger, expectNumber,
+  DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, concat, crossEntropy, describeValue, expectAllocatable, expectNumber,
   expectOneOf, expectOptions, expectTensor, fmtShape, matmul, randn, type DType,
 } from '../core/index.js';
 import { Block, LayerNorm, Linear, expectSize, expectWeight } from '../nn/index.js';
 import { NoPE, RoPEAxial, RoPEMixed, ropeVitGrid, type PositionalEncoding } from '../positional/index.js';
-import { expectLayerStack } from './checks.js';
+import { expectLayerStack, expectSeed } from './checks.js';
 
 const DTYPES = ['float32', 'float64'] as const;
 
@@ -46,7 +46,7 @@ function checkConfig(config: ViTConfig): void {
   expectWeight(op, 'numClasses', c.numClasses, D);
   expectOneOf(op, 'positional', c.positional, ['rope-axial', 'rope-mixed', 'absolute', 'none'] as const);
   if (c.ropeTheta !== undefined) expectNumber(op, 'ropeTheta', c.ropeTheta, { above: 1 });
-  if (c.seed !== undefined) expectInteger(op, 'seed', c.seed, { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
+  if (c.seed !== undefined) expectSeed(op, c.seed);
   if (c.dtype !== undefined) expectOneOf(op, 'dtype', c.dtype, DTYPES);
   if (c.imageSize !== undefined) {
     const size = typeof c.imageSize === 'number' ? [c.imageSize, c.imageSize] : c.imageSize;
