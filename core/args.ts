@@ -8,6 +8,7 @@
  * fit is a `ShapeError`; a size too large to allocate is a `ValueError`.
  */
 import { AxisError, DTypeError, IndexError, ShapeError, ValueError } from './errors.js';
+import { Generator } from './random.js';
 import { Tensor } from './tensor.js';
 
 /**
@@ -105,6 +106,17 @@ export function expectInteger(op: string, arg: string, x: unknown, rule: Omit<Nu
   return expectNumber(op, arg, x, { ...rule, integer: true });
 }
 
+/** `x` must be a function (a callback, a loss, a rule). */
+export function expectFunction(op: string, arg: string, x: unknown): asserts x is (...args: never[]) => unknown {
+  if (typeof x !== 'function') throw new DTypeError(op, `${arg} must be a function, got ${describeValue(x)}`, arg);
+}
+
+/** `x` must be a `Generator` (callers substitute `defaultGenerator()` for undefined before calling this). */
+export function expectGenerator(op: string, arg: string, x: unknown): Generator {
+  if (!(x instanceof Generator)) throw new DTypeError(op, `${arg} must be a Generator, got ${describeValue(x)}`, arg);
+  return x;
+}
+
 /** `x` must be `true` or `false`. */
 export function expectBoolean(op: string, arg: string, x: unknown): boolean {
   if (typeof x !== 'boolean') throw new DTypeError(op, `${arg} must be true or false, got ${describeValue(x)}`, arg);
@@ -180,7 +192,7 @@ export function expectFiniteValues(op: string, arg: string, data: ArrayLike<numb
  */
 export function asPartOf<T>(op: string, call: () => T): T {
   if (typeof op !== 'string' || op === '') throw new DTypeError('asPartOf', `op must be the name of the call, got ${describeValue(op)}`, 'op');
-  if (typeof call !== 'function') throw new DTypeError('asPartOf', `call must be a function, got ${describeValue(call)}`, 'call');
+  expectFunction('asPartOf', 'call', call);
   try {
     return call();
   } catch (e) {

@@ -1,5 +1,5 @@
 import { AutogradError, DTypeError, ShapeError, ValueError } from './errors.js';
-import { describeValue, expectBoolean, expectOptions, expectTensor } from './args.js';
+import { describeValue, expectBoolean, expectFunction, expectOptions, expectTensor } from './args.js';
 import { addNew, sumToShape } from './kernels/reduce.js';
 import { broadcastsTo, fmtShape, shapesEqual } from './shape.js';
 import { storageVersion, Tensor } from './tensor.js';
@@ -46,7 +46,7 @@ export function isGradEnabled(): boolean {
 
 /** Run `fn` without recording a graph (inference, optimizer updates, backward rules). */
 export function noGrad<T>(fn: () => T): T {
-  checkFunction('noGrad', fn);
+  expectFunction('noGrad', 'fn', fn);
   const prev = gradEnabled;
   gradEnabled = false;
   try {
@@ -58,7 +58,7 @@ export function noGrad<T>(fn: () => T): T {
 
 /** Run `fn` with graph recording on, even inside `noGrad`. */
 export function enableGrad<T>(fn: () => T): T {
-  checkFunction('enableGrad', fn);
+  expectFunction('enableGrad', 'fn', fn);
   const prev = gradEnabled;
   gradEnabled = true;
   try {
@@ -66,10 +66,6 @@ export function enableGrad<T>(fn: () => T): T {
   } finally {
     gradEnabled = prev;
   }
-}
-
-function checkFunction(op: string, fn: unknown): void {
-  if (typeof fn !== 'function') throw new DTypeError(op, `fn must be a function, got ${describeValue(fn)}`, 'fn');
 }
 
 /**
@@ -80,7 +76,7 @@ export function record(op: string, out: Tensor, inputs: readonly Tensor[], backw
   if (typeof op !== 'string') throw new DTypeError('record', `op must be the op's name, got ${describeValue(op)}`, 'op');
   expectTensor('record', 'out', out);
   if (!Array.isArray(inputs)) throw new DTypeError('record', `inputs must be an array of Tensors, got ${describeValue(inputs)}`, 'inputs');
-  checkFunction('record', backward);
+  expectFunction('record', 'backward', backward);
   if (!gradEnabled) return out;
   let needed = false;
   for (const x of inputs) {

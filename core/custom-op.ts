@@ -13,7 +13,7 @@
  *     node. It saves nothing for in-place checks, so inside the library prefer `record`; a fused kernel whose
  *     forward and backward share state may still use it (nn/path-attention.ts's block softmax).
  */
-import { describeValue, expectBoolean, expectOptions, expectTensor } from './args.js';
+import { describeValue, expectBoolean, expectFunction, expectOptions, expectTensor } from './args.js';
 import { enableGrad, gradientsOf, isGradEnabled, noGrad, record } from './autograd.js';
 import { DTypeError, ShapeError } from './errors.js';
 import { fmtShape } from './shape.js';
@@ -66,18 +66,14 @@ export function defineOp<S>(definition: CustomOpDefinition<S>): (...inputs: Tens
  * differentiable ops; a fused kernel's backward throws an AutogradError naming the op.
  */
 export function grad(fn: (...inputs: Tensor[]) => Tensor | readonly Tensor[]): (...inputs: Tensor[]) => Tensor[] {
-  checkFn('grad', fn);
+  expectFunction('grad', 'fn', fn);
   return (...inputs: Tensor[]) => gradAndValue('grad', fn, inputs).grads;
 }
 
 /** The value of a scalar-valued fn together with its gradients (composable as `grad` is). */
 export function valueAndGrad(fn: (...inputs: Tensor[]) => Tensor | readonly Tensor[]): (...inputs: Tensor[]) => { value: Tensor; grads: Tensor[] } {
-  checkFn('valueAndGrad', fn);
+  expectFunction('valueAndGrad', 'fn', fn);
   return (...inputs: Tensor[]) => gradAndValue('valueAndGrad', fn, inputs);
-}
-
-function checkFn(op: string, fn: unknown): void {
-  if (typeof fn !== 'function') throw new DTypeError(op, `fn must be a function, got ${describeValue(fn)}`, 'fn');
 }
 
 /**

@@ -10,9 +10,10 @@
 import {
   DTypeError, Generator, Module, ShapeError, Tensor, ValueError, arange, crossEntropy, describeValue, expectInteger, expectNumber, expectOneOf, fmtShape, matmul,
   type DType,
+  expectGenerator,
 } from '../core/index.js';
 import {
-  Embedding, LatentKVCache, Linear, MultiHeadLatentAttention, RMSNorm, SwiGLU, expectGenerator, expectPositions, expectSize, expectWeight,
+  Embedding, LatentKVCache, Linear, MultiHeadLatentAttention, RMSNorm, SwiGLU, expectPositions, expectSize, expectWeight,
   type KVCache, type MLACallOptions, type MLAMode, type MLARoPE,
 } from '../nn/index.js';
 import type { PairLayout, Positions } from '../positional/index.js';

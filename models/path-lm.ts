@@ -7,9 +7,10 @@
  */
 import {
   DTypeError, Generator, Module, ShapeError, Tensor, ValueError, asPartOf, crossEntropy, describeValue, expectOptions, fmtShape, matmul, type DType,
+  expectGenerator,
 } from '../core/index.js';
 import {
-  Dropout, Embedding, LayerNorm, Linear, MLP, PaTHAttention, PaTHCache, RMSNorm, SwiGLU, expectGenerator, expectSize, gpt2Init,
+  Dropout, Embedding, LayerNorm, Linear, MLP, PaTHAttention, PaTHCache, RMSNorm, SwiGLU, expectSize, gpt2Init,
   type KVCache, type PaTHAttentionOptions,
 } from '../nn/index.js';
 import { checkDecoderFields, expectLayerStack, expectTokenIds, optionalCaches } from './checks.js';

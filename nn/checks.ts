@@ -6,7 +6,7 @@
  */
 import {
   DTypeError, Generator, Module, defaultGenerator, ShapeError, Tensor, describeValue, expectAllocatable, expectFiniteValues,
-  expectInteger, expectNumber, expectOneOf, expectOptions, expectTensor, fmtShape, type DType,
+  expectFunction, expectGenerator, expectInteger, expectNumber, expectOneOf, expectOptions, expectTensor, fmtShape, type DType,
 } from '../core/index.js';
 import { PositionalEncoding } from '../positional/index.js';
 import { KVCache } from './kv-cache.js';
@@ -36,16 +36,9 @@ export function optionalBoolean(op: string, arg: string, x: unknown): boolean | 
   return x;
 }
 
-/** A Generator (required). */
-export function expectGenerator(op: string, arg: string, x: unknown): asserts x is Generator {
-  if (!(x instanceof Generator)) throw new DTypeError(op, `${arg} must be a Generator, got ${describeValue(x)}`, arg);
-}
-
 /** An optional Generator (validated; `undefined` when omitted). */
 export function optionalGenerator(op: string, arg: string, x: unknown): Generator | undefined {
-  if (x === undefined) return undefined;
-  expectGenerator(op, arg, x);
-  return x;
+  return x === undefined ? undefined : expectGenerator(op, arg, x);
 }
 
 /**
@@ -54,9 +47,7 @@ export function optionalGenerator(op: string, arg: string, x: unknown): Generato
  * global RNG do.
  */
 export function generatorOrDefault(op: string, arg: string, x: unknown): Generator {
-  if (x === undefined) return defaultGenerator();
-  expectGenerator(op, arg, x);
-  return x;
+  return x === undefined ? defaultGenerator() : expectGenerator(op, arg, x);
 }
 
 /** An optional size (an integer ≥ `min`, default 1): `undefined` passes, `null` and ±∞ are refused. */
@@ -132,10 +123,6 @@ export function expectModule(op: string, arg: string, x: unknown): asserts x is 
   if (!(x instanceof Module)) throw new DTypeError(op, `${arg} must be a Module, got ${describeValue(x)}`, arg);
 }
 
-/** `x` must be a function. */
-export function expectFunction(op: string, arg: string, x: unknown): void {
-  if (typeof x !== 'function') throw new DTypeError(op, `${arg} must be a function, got ${describeValue(x)}`, arg);
-}
 
 /** An optional function. */
 export function optionalFunction(op: string, arg: string, x: unknown): void {

@@ -5,8 +5,9 @@
  */
 import {
   DTypeError, Module, Optimizer, Tensor, ValueError, clipGradNorm, describeValue, expectInteger, expectNumber, expectOptions, noGrad,
+  expectFunction,
 } from '../core/index.js';
-import { expectFunction, optionalFunction } from './checks.js';
+import { optionalFunction } from './checks.js';
 
 /** Progress after a step. `step` counts completed steps (1…steps); the schedule and lossFn see 0-based steps. */
 export interface TrainProgress {

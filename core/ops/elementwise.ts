@@ -2,7 +2,7 @@
  * Elementwise ops with NumPy broadcasting, forward and backward side by side. Backward rules return gradients
  * shaped like the output; the engine sums broadcast axes down to each input (autograd.ts, fitGradient).
  */
-import { describeValue, expectBoolean, expectNumber, expectOneOf, expectOptions, expectTensor } from '../args.js';
+import { expectBoolean, expectGenerator, expectNumber, expectOneOf, expectOptions, expectTensor } from '../args.js';
 import { isGradEnabled, record } from '../autograd.js';
 import { allocate, isDType, promoteTypes, type DType } from '../dtype.js';
 import { DTypeError, ValueError } from '../errors.js';
@@ -286,7 +286,7 @@ export function dropout(x: Tensor, p: number, options: DropoutOptions = {}): Ten
   checkTensor('dropout', x);
   expectNumber('dropout', 'p', p, { min: 0, below: 1 });
   const { generator = defaultGenerator(), training = true } = expectOptions('dropout', 'options', options, ['generator', 'training']);
-  if (!(generator instanceof Generator)) throw new DTypeError('dropout', `generator must be a Generator, got ${describeValue(generator)}`, 'generator');
+  expectGenerator('dropout', 'generator', generator);
   expectBoolean('dropout', 'training', training);
   if (!training || p === 0) return x;
   const mask = allocate(x.dtype, x.size);

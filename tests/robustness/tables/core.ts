@@ -53,6 +53,8 @@ export const coreEntries: readonly Entry[] = [
   exempt('expectAllocatable', ARG_CHECK),
   exempt('expectBoolean', ARG_CHECK),
   exempt('expectFiniteValues', ARG_CHECK),
+  exempt('expectFunction', ARG_CHECK),
+  exempt('expectGenerator', ARG_CHECK),
   exempt('expectInteger', ARG_CHECK),
   exempt('expectNumber', ARG_CHECK),
   exempt('expectOneOf', ARG_CHECK),

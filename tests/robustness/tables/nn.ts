@@ -46,7 +46,6 @@ export const nnEntries: readonly Entry[] = [
   exempt('SAFETENSORS_MAX_HEADER_BYTES', 'a constant number, not callable'),
   // argument checks for layers and models built on nn/ (as core's expect* helpers)
   exempt('expectEncodingFits', ARG_CHECK),
-  exempt('expectGenerator', ARG_CHECK),
   exempt('expectPositions', ARG_CHECK),
   exempt('expectSize', ARG_CHECK),
   exempt('expectWeight', ARG_CHECK),
