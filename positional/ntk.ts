@@ -115,35 +115,52 @@ export class DynamicNTKRoPE extends PositionalEncoding {
 
   /** Apply HF's update rule for a forward pass whose positions reach seqLen − 1; returns the table now in use. */
   updateFor(seqLen: number): Float64Array {
-    return this.grow(checkContextLength('DynamicNTKRoPE.updateFor', 'seqLen', seqLen));
+    return this.commit(this.stateFor(checkContextLength('DynamicNTKRoPE.updateFor', 'seqLen', seqLen)));
   }
 
-  /** updateFor for a length from checked positions (max position + 1, which may be fractional or ≤ 0). */
-  private grow(seqLen: number): Float64Array {
-    const before = this.longest;
-    if (seqLen > before) {
-      this.table = dynamicNtkLadder(this.rotaryDim, this.base, this.factor, this.maxPositions, seqLen);
-      this.longest = seqLen;
+  /**
+   * HF's update rule for a length from checked positions (max position + 1, which may be fractional or ≤ 0), without
+   * changing anything: the table and longest length a call of that length would leave.
+   */
+  private stateFor(seqLen: number): { table: Float64Array; longest: number } {
+    let table = this.table;
+    let longest = this.longest;
+    if (seqLen > longest) {
+      table = dynamicNtkLadder(this.rotaryDim, this.base, this.factor, this.maxPositions, seqLen);
+      longest = seqLen;
     }
-    if (seqLen < this.maxPositions && before > this.maxPositions) {
-      this.table = this.originalInvFreq;
-      this.longest = this.maxPositions;
+    if (seqLen < this.maxPositions && this.longest > this.maxPositions) {
+      table = this.originalInvFreq;
+      longest = this.maxPositions;
     }
-    return this.table;
+    return { table, longest };
+  }
+
+  private commit(state: { table: Float64Array; longest: number }): Float64Array {
+    this.table = state.table;
+    this.longest = state.longest;
+    return state.table;
   }
 
   /** Angles [T, pairs] (or [B, 1, T, pairs] for positions [B, T]) with the current table; no update. */
   angles(positions: Positions): Tensor {
     checkPositions('DynamicNTKRoPE', 'positions', positions);
-    return this.anglesOf(positions);
+    return anglesFor(positions, this.table);
   }
 
   /** Rotate x [..., T, headDim] by positions [T] (or [B, T] with x [B, H, T, headDim]) with the current table. */
   rotate(x: Tensor, positions: Positions): Tensor {
-    return this.rotateAs('x', x, 'positions', positions);
+    const op = 'DynamicNTKRoPE';
+    checkHead(op, 'x', x, this.headDim);
+    checkPositions(op, 'positions', positions);
+    return this.rotateWith(x, positions, this.table);
   }
 
-  /** Update the table for ℓ = max(q and k positions) + 1 (no update without positions), then rotate q and k with it. */
+  /**
+   * Update the table for ℓ = max(q and k positions) + 1 (no update without positions), then rotate q and k with it.
+   * Both rotations run with the new table before it is kept: a call that fails (positions that miss the sequence)
+   * leaves the state as it was.
+   */
   override encodeQK(q: Tensor, k: Tensor, qPositions: Positions, kPositions: Positions): EncodedQK {
     const op = 'DynamicNTKRoPE';
     checkHead(op, 'q', q, this.headDim);
@@ -151,20 +168,22 @@ export class DynamicNTKRoPE extends PositionalEncoding {
     checkPositions(op, 'qPositions', qPositions);
     checkPositions(op, 'kPositions', kPositions);
     const last = Math.max(maxOf(qPositions), maxOf(kPositions));
-    if (last > -Infinity) this.grow(last + 1);
-    return { q: this.rotateAs('q', q, 'qPositions', qPositions), k: this.rotateAs('k', k, 'kPositions', kPositions) };
+    const next = last > -Infinity ? this.stateFor(last + 1) : { table: this.table, longest: this.longest };
+    const encoded = { q: this.rotateWith(q, qPositions, next.table), k: this.rotateWith(k, kPositions, next.table) };
+    this.commit(next);
+    return encoded;
   }
 
-  private anglesOf(positions: Positions): Tensor {
-    const a = anglesOf(positions, this.table);
-    return positions.ndim === 2 ? a.reshape([positions.shape[0]!, 1, positions.shape[1]!, this.table.length]) : a;
+  /** Rotate checked x by checked positions with `table`; rotateBy refuses positions that miss x's sequence. */
+  private rotateWith(x: Tensor, positions: Positions, table: Float64Array): Tensor {
+    return rotateBy('DynamicNTKRoPE', x, anglesFor(positions, table), { layout: this.layout, rotaryDim: this.rotaryDim });
   }
+}
 
-  private rotateAs(arg: string, x: Tensor, positionsArg: string, positions: Positions): Tensor {
-    checkHead('DynamicNTKRoPE', arg, x, this.headDim);
-    checkPositions('DynamicNTKRoPE', positionsArg, positions);
-    return rotateBy('DynamicNTKRoPE', x, this.anglesOf(positions), { layout: this.layout, rotaryDim: this.rotaryDim });
-  }
+/** Angles [T, pairs], or [B, 1, T, pairs] for positions [B, T], of checked positions with `table`. */
+function anglesFor(positions: Positions, table: Float64Array): Tensor {
+  const a = anglesOf(positions, table);
+  return positions.ndim === 2 ? a.reshape([positions.shape[0]!, 1, positions.shape[1]!, table.length]) : a;
 }
 
 function maxOf(positions: Positions): number {

@@ -312,6 +312,20 @@ test('DynamicNTKRoPE follows HF dynamic_rope_update: grow past the longest lengt
   assert.ok(Math.abs(stale - exact) > 1e-3, `stale cached key changes the logit (${stale} vs ${exact})`);
 });
 
+test('DynamicNTKRoPE.encodeQK: a refused call leaves the table as it was (positions checked before the table grows)', () => {
+  const rope = new DynamicNTKRoPE(8, { factor: 2, maxPositions: 16 });
+  const positions = (T: number): Tensor => new Tensor(Float64Array.from({ length: T }, (_, i) => i), [T]);
+  const x = (T: number): Tensor => new Tensor(Float64Array.from({ length: T * 8 }, (_, i) => Math.sin(0.37 * i)), [1, 1, T, 8]);
+  // 40 positions for a sequence of 4: refused, and the table must not have grown for ℓ = 40
+  assert.throws(() => rope.encodeQK(x(4), x(4), positions(40), positions(40)), (e: unknown) => e instanceof ShapeError && /^DynamicNTKRoPE/.test((e as Error).message));
+  assert.is(rope.cachedSeqLen, 16, 'cachedSeqLen unchanged by the refused call');
+  assert.equal(rope.invFreq, ropeInvFreq(8), 'table unchanged by the refused call');
+  // a valid call with ℓ = 24 ∈ (16, 40) then rotates with the ℓ = 24 table, as a fresh encoding does
+  const fresh = new DynamicNTKRoPE(8, { factor: 2, maxPositions: 16 });
+  assert.equal(rope.encodeQK(x(24), x(24), positions(24), positions(24)).q.data, fresh.encodeQK(x(24), x(24), positions(24), positions(24)).q.data);
+  assert.is(rope.cachedSeqLen, 24);
+});
+
 test('fromHFConfig: HF config semantics (precedence, defaults, aliases, real configs)', () => {
   const theta1e4 = ropeInvFreq(64, 1e4);
   // rope_theta inside rope_parameters wins over the top level; default base 10000; rope_scaling wins over rope_parameters
