@@ -3,7 +3,7 @@ import { describeValue, expectBoolean, expectFunction, expectOptions, expectTens
 import { addNew, sumToShape } from './kernels/reduce.js';
 import { broadcastsTo, fmtShape, shapesEqual } from './shape.js';
 import { storageVersion, Tensor } from './tensor.js';
-import { add, cast } from './ops/elementwise.js';
+import { add, cast, clone } from './ops/elementwise.js';
 import { sum } from './ops/reduce.js';
 import { reshape } from './ops/movement.js';
 
@@ -20,6 +20,8 @@ export interface GradNode {
   savedVersions: readonly number[];
   /** The rule computes with differentiable ops when grad mode is on, so `createGraph` can differentiate it again. */
   readonly differentiableBackward: boolean;
+  /** A fused rule's gradient recorded by `createGraph`: differentiating through it is refused before any rule runs. */
+  readonly refusesBackward: boolean;
 }
 
 /** What `record` may be told about a rule beyond its function. */
@@ -69,20 +71,30 @@ export function enableGrad<T>(fn: () => T): T {
 }
 
 /**
- * Record that `out` was computed by `op` from `inputs`. Called by every differentiable op right after its forward;
- * `backward` closes over whatever the rule needs. Gradients may come back broadcast (the engine sums them down).
+ * Record that `out` was computed by `op` from `inputs` — the public entry for ops written outside core (checked once
+ * here; core's own ops call `recordOp`). `backward` closes over whatever the rule needs. Gradients may come back
+ * broadcast (the engine sums them down).
  */
 export function record(op: string, out: Tensor, inputs: readonly Tensor[], backward: BackwardFn, options: RecordOptions = {}): Tensor {
   if (typeof op !== 'string') throw new DTypeError('record', `op must be the op's name, got ${describeValue(op)}`, 'op');
   expectTensor('record', 'out', out);
   if (!Array.isArray(inputs)) throw new DTypeError('record', `inputs must be an array of Tensors, got ${describeValue(inputs)}`, 'inputs');
+  inputs.forEach((x, i) => expectTensor('record', `inputs[${i}]`, x));
   expectFunction('record', 'backward', backward);
+  const o = expectOptions('record', 'options', options, ['saved', 'differentiableBackward']);
+  if (o.saved !== undefined) {
+    if (!Array.isArray(o.saved)) throw new DTypeError('record', `options.saved must be an array of Tensors, got ${describeValue(o.saved)}`, 'options.saved');
+    o.saved.forEach((x, i) => expectTensor('record', `options.saved[${i}]`, x));
+  }
+  if (o.differentiableBackward !== undefined) expectBoolean('record', 'options.differentiableBackward', o.differentiableBackward);
+  return recordOp(op, out, inputs, backward, o);
+}
+
+/** `record` without argument checks: for core's ops, which build every argument themselves (once per op call). */
+export function recordOp(op: string, out: Tensor, inputs: readonly Tensor[], backward: BackwardFn, options: RecordOptions = NO_OPTIONS): Tensor {
   if (!gradEnabled) return out;
   let needed = false;
-  for (const x of inputs) {
-    if (!(x instanceof Tensor)) throw new DTypeError('record', `inputs must be an array of Tensors, got an element ${describeValue(x)}`, 'inputs');
-    needed ||= x.requiresGrad;
-  }
+  for (let i = 0; i < inputs.length; i++) needed ||= inputs[i]!.requiresGrad;
   if (!needed) return out;
   const saved = options.saved ?? [...inputs, out];
   out.requiresGrad = true;
@@ -93,9 +105,12 @@ export function record(op: string, out: Tensor, inputs: readonly Tensor[], backw
     saved,
     savedVersions: saved.map((t) => storageVersion(t.data)),
     differentiableBackward: options.differentiableBackward ?? false,
+    refusesBackward: false,
   };
   return out;
 }
+
+const NO_OPTIONS: RecordOptions = Object.freeze({});
 
 export interface BackwardOptions {
   /** Keep the graph (and what its rules saved) so that backward can run through it again. Default: createGraph. */
@@ -115,7 +130,8 @@ export interface BackwardOptions {
 export function runBackward(root: Tensor, seed: Tensor | undefined, options: BackwardOptions = {}): void {
   const grads = sweep('Tensor.backward', root, seed, options, null);
   for (const [leaf, g] of grads) {
-    leaf.grad = leaf.grad === null ? (options.createGraph ? g : copyOf(g)) : accumulate(leaf.grad, g, options.createGraph === true);
+    // a fresh tensor per leaf (never a gradient another leaf or the caller also holds), recorded under createGraph
+    leaf.grad = leaf.grad === null ? (options.createGraph ? clone(g) : copyOf(g)) : accumulate(leaf.grad, g, options.createGraph === true);
   }
 }
 
@@ -156,7 +172,7 @@ function sweep(op: string, root: Tensor, seed: Tensor | undefined, options: Back
     g0 = seed;
   }
 
-  const order = topologicalOrder(root);
+  const order = targets === null ? topologicalOrder(root) : onPathsTo(topologicalOrder(root, targets), targets);
   checkRunnable(op, order);
   const grads = new Map<Tensor, Tensor>([[root, g0]]);
   const result = new Map<Tensor, Tensor>();
@@ -174,15 +190,8 @@ function sweep(op: string, root: Tensor, seed: Tensor | undefined, options: Back
         result.set(t, acc === undefined ? g : accumulate(acc, g, createGraph));
       }
       if (node === null) continue;
-      if (t.retainsGrad && targets === null) t.grad = t.grad === null ? (createGraph ? g : copyOf(g)) : accumulate(t.grad, g, createGraph);
-      let inputGrads: ReadonlyArray<Tensor | null>;
-      try {
-        inputGrads = node.backward!(g);
-      } catch (e) {
-        // the guard of a fused rule (guardSecondOrder) does not know which call reached it: name that call
-        if (e instanceof AutogradError && e.op === SECOND_ORDER) throw new AutogradError(op, e.message.slice(SECOND_ORDER.length + 2));
-        throw e;
-      }
+      if (t.retainsGrad && targets === null) t.grad = t.grad === null ? (createGraph ? clone(g) : copyOf(g)) : accumulate(t.grad, g, createGraph);
+      let inputGrads = node.backward!(g);
       if (inputGrads.length !== node.inputs.length) {
         throw new ValueError(op, `backward of ${node.op} returned ${inputGrads.length} gradients for ${node.inputs.length} inputs (one per input, null where none)`);
       }
@@ -207,11 +216,21 @@ function sweep(op: string, root: Tensor, seed: Tensor | undefined, options: Back
   return result;
 }
 
+/** The tensors of `order` from which a target can be reached (only their rules carry gradient to the targets). */
+function onPathsTo(order: readonly Tensor[], targets: ReadonlySet<Tensor>): Tensor[] {
+  const leads = new Set<Tensor>();
+  for (const t of order) {
+    if (targets.has(t) || (t.gradNode !== null && t.gradNode.inputs.some((x) => leads.has(x)))) leads.add(t);
+  }
+  return order.filter((t) => leads.has(t));
+}
+
 /** Before any rule runs: every node on the path still has its rule, and nothing it saved was written in place. */
 function checkRunnable(op: string, order: readonly Tensor[]): void {
   for (const t of order) {
     const node = t.gradNode;
     if (node === null) continue;
+    if (node.refusesBackward) throw new AutogradError(op, secondOrderMessage(node.op.replace(/ \(backward\)$/, '')));
     if (node.backward === null) {
       throw new AutogradError(
         op,
@@ -236,24 +255,33 @@ function checkRunnable(op: string, order: readonly Tensor[]): void {
  * A fused rule's gradients during a `createGraph` pass: correct values, recorded with a rule that refuses to be
  * differentiated again (a silent zero second derivative would be a wrong answer).
  */
-const SECOND_ORDER = 'second-order backward';
+function secondOrderMessage(op: string): string {
+  return `cannot differentiate ${op} twice — its backward is a fused kernel, not built from differentiable ops ` +
+    `(createGraph works through elementwise ops, reductions, matmul, movement, softmax and losses)`;
+}
 
+/**
+ * A fused rule's gradients during a `createGraph` pass: correct values, recorded as nodes that refuse to be
+ * differentiated again (checkRunnable names them before any rule runs: a silent zero second derivative would be a
+ * wrong answer).
+ */
 function guardSecondOrder(node: GradNode, g: Tensor, inputGrads: ReadonlyArray<Tensor | null>): Array<Tensor | null> {
   const sources = [g, ...node.inputs];
   return inputGrads.map((gx) => {
     if (gx === null || gx === undefined) return null;
-    return record(`${node.op} (backward)`, new Tensor(gx.data, gx.shape), sources, () => {
-      throw new AutogradError(
-        SECOND_ORDER,
-        `cannot differentiate ${node.op} twice — its backward is a fused kernel, not built from differentiable ops ` +
-          `(createGraph works through elementwise ops, reductions, matmul, movement, softmax and losses)`,
-      );
+    const out = recordOp(`${node.op} (backward)`, new Tensor(gx.data, gx.shape), sources, () => {
+      throw new AutogradError('backward', secondOrderMessage(node.op)); // unreachable: checkRunnable refuses first
     }, { saved: [] });
+    if (out.gradNode !== null) out.gradNode = { ...out.gradNode, refusesBackward: true };
+    return out;
   });
 }
 
-/** Tensors that require grad, reachable from root, in topological order (inputs before outputs). */
-function topologicalOrder(root: Tensor): Tensor[] {
+/**
+ * Tensors that require grad, reachable from root, in topological order (inputs before outputs); the walk stops at
+ * `stopAt` (the inputs of a functional `grad`: what lies beyond them is the enclosing computation's graph).
+ */
+function topologicalOrder(root: Tensor, stopAt: ReadonlySet<Tensor> | null = null): Tensor[] {
   const order: Tensor[] = [];
   const visited = new Set<Tensor>([root]);
   const stack: Tensor[] = [root];
@@ -261,7 +289,7 @@ function topologicalOrder(root: Tensor): Tensor[] {
   while (stack.length > 0) {
     const top = stack.length - 1;
     const t = stack[top]!;
-    const inputs = t.gradNode === null ? [] : t.gradNode.inputs;
+    const inputs = t.gradNode === null || stopAt?.has(t) ? [] : t.gradNode.inputs;
     const k = next[top]!;
     if (k < inputs.length) {
       next[top] = k + 1;

@@ -4,17 +4,19 @@
  * `record` or `defineOp` — two ways to attach a backward rule:
  *   - `record(op, out, inputs, backward, { saved, differentiableBackward })` (core/autograd.ts) is how the library's
  *     own ops do it: the op computes `out` with whatever loops it likes, then records the rule right after. Use it
- *     inside ropelab for an op with a hand-written rule (every op in core/ops, `applyRotary` in positional/rope.ts,
- *     `cumsum`): it lets the op say which tensors the rule reads (`saved`, checked against later in-place writes;
+ *     inside ropelab for an op with a hand-written rule (`applyRotary` in positional/rope.ts; core's own ops call its
+ *     unchecked twin `recordOp`, since they build every argument themselves): it lets the op say which tensors the rule reads (`saved`, checked against later in-place writes;
  *     `[]` for rules that read no values) and whether the rule is itself built from differentiable ops
  *     (`differentiableBackward`, so second derivatives flow through it).
  *   - `defineOp({ name, forward, backward })` (this file) is for users' custom ops: forward runs without a graph and
  *     returns { output, saved }, every input is checked to be a Tensor under `name`, and the output is always a fresh
- *     node. It saves nothing for in-place checks, so inside the library prefer `record`; a fused kernel whose
- *     forward and backward share state may still use it (nn/path-attention.ts's block softmax).
+ *     node. Its rule is taken to read every input and the output (their in-place writes are refused), and to be
+ *     non-differentiable unless `differentiableBackward` says so. Inside the library prefer `record`, which can say
+ *     exactly what the rule reads; a fused kernel whose forward and backward share state may still use `defineOp`
+ *     (nn/path-attention.ts's block softmax).
  */
 import { describeValue, expectBoolean, expectFunction, expectOptions, expectTensor } from './args.js';
-import { enableGrad, gradientsOf, isGradEnabled, noGrad, record } from './autograd.js';
+import { enableGrad, gradientsOf, isGradEnabled, noGrad, recordOp } from './autograd.js';
 import { DTypeError, ShapeError } from './errors.js';
 import { fmtShape } from './shape.js';
 import { Tensor } from './tensor.js';
@@ -55,7 +57,7 @@ export function defineOp<S>(definition: CustomOpDefinition<S>): (...inputs: Tens
     if (!(output instanceof Tensor)) throw new DTypeError(definition.name, 'forward must return { output: Tensor, saved }', 'forward');
     const result = new Tensor(output.data, output.shape); // a fresh node, even if forward returned an input
     const needs = inputs.map((x) => x.requiresGrad);
-    return record(definition.name, result, inputs, (g) => definition.backward(g, saved, needs), { differentiableBackward });
+    return recordOp(definition.name, result, inputs, (g) => definition.backward(g, saved, needs), { differentiableBackward });
   };
 }
 
@@ -84,7 +86,7 @@ function gradAndValue(op: string, fn: (...inputs: Tensor[]) => Tensor | readonly
   inputs.forEach((x, i) => expectTensor(op, `inputs[${i}]`, x));
   const nested = isGradEnabled() && inputs.some((x) => x.requiresGrad);
   const leaves = inputs.map((x) =>
-    nested && x.requiresGrad ? record('grad input', new Tensor(x.data, x.shape), [x], (g) => [g], { saved: [], differentiableBackward: true }) : new Tensor(x.data, x.shape, true),
+    nested && x.requiresGrad ? recordOp('grad input', new Tensor(x.data, x.shape), [x], (g) => [g], { saved: [], differentiableBackward: true }) : new Tensor(x.data, x.shape, true),
   );
   const returned = enableGrad(() => fn(...leaves));
   const value = Array.isArray(returned) && returned.length === 1 ? returned[0] : returned;

@@ -12,7 +12,7 @@ export {
   arange, eye, fromArray, full, linspace, ones, onesLike, rand, randint, randn, tensor, zeros, zerosLike,
   type RandomOptions, type TensorOptions,
 } from './creation.js';
-export { enableGrad, isGradEnabled, noGrad, record, type BackwardFn, type BackwardOptions, type GradNode } from './autograd.js';
+export { enableGrad, isGradEnabled, noGrad, record, type BackwardFn, type BackwardOptions, type GradNode, type RecordOptions } from './autograd.js';
 export { defineOp, grad, valueAndGrad, type CustomOpDefinition } from './custom-op.js';
 export { gradcheck, type GradcheckOptions } from './gradcheck.js';
 export { specialize } from './kernels/elementwise.js';

@@ -1,7 +1,7 @@
 /** Optimizers that update parameters in place from their `.grad`, gradient clipping, and learning-rate schedules. */
 import { describeValue, expectBoolean, expectInteger, expectNumber, expectOptions } from './args.js';
 import { DTypeError, ShapeError, ValueError } from './errors.js';
-import { fmtShape } from './shape.js';
+import { fmtShape, shapesEqual } from './shape.js';
 import { Tensor } from './tensor.js';
 
 /** `params` of the public function or class `op`: an iterable of distinct Tensors (a module's `parameters()`). */
@@ -55,7 +55,7 @@ export abstract class Optimizer {
       const g: unknown = p.grad;
       if (g === null) return;
       if (!(g instanceof Tensor)) throw new DTypeError(`${this.opName}.step`, `params[${i}].grad must be a Tensor or null, got ${describeValue(g)}`, 'params');
-      if (g.size !== p.size) {
+      if (!shapesEqual(g.shape, p.shape)) {
         throw new ShapeError(`${this.opName}.step`, `params[${i}].grad=${fmtShape(g.shape)} does not match the parameter's ${fmtShape(p.shape)}`, 'params');
       }
     });

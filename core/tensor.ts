@@ -14,7 +14,7 @@ export type NestedArray = number | NestedArray[];
 
 /**
  * Storage versions, as PyTorch's `_version`: one counter per typed array, shared by every tensor over it (views,
- * `detach`). Every in-place write the library makes (optimizers, `loadStateDict`, `Tensor.assign`) bumps it; a
+ * `detach`). Every in-place write the library makes (optimizers, `loadStateDict`, `clipGradNorm`, `gpt2Init`, and `markModified()` for your own writes) bumps it; a
  * backward rule whose saved tensor changed version since it was recorded refuses to run (autograd.ts).
  */
 const storageVersions = new WeakMap<TypedArray, number>();

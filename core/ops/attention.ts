@@ -5,7 +5,7 @@
  *   dV += Pᵀ dO,   dP = dO vᵀ,   dS = P ⊙ (dP − rowsum(dO ⊙ O)),   dQ += scale · dS k,   dK += scale · dSᵀ q.
  */
 import { expectBoolean, expectNumber, expectOptions, expectTensor } from '../args.js';
-import { record } from '../autograd.js';
+import { recordOp } from '../autograd.js';
 import { allocate, type TypedArray } from '../dtype.js';
 import { DTypeError, ShapeError, ValueError } from '../errors.js';
 import { gemm } from '../kernels/matmul.js';
@@ -133,7 +133,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   }
 
   const result = new Tensor(out, [...batch, Tq, dv]);
-  return record('attention', result, [q, k, v], (g) => {
+  return recordOp('attention', result, [q, k, v], (g) => {
     const dq = allocate(q.dtype, q.size);
     const dkBuf = allocate(k.dtype, k.size);
     const dvBuf = allocate(v.dtype, v.size);

@@ -3,7 +3,7 @@
  * shaped like the output; the engine sums broadcast axes down to each input (autograd.ts, fitGradient).
  */
 import { expectBoolean, expectGenerator, expectNumber, expectOneOf, expectOptions, expectTensor } from '../args.js';
-import { isGradEnabled, record } from '../autograd.js';
+import { isGradEnabled, recordOp } from '../autograd.js';
 import { allocate, isDType, promoteTypes, type DType } from '../dtype.js';
 import { DTypeError, ValueError } from '../errors.js';
 import {
@@ -32,6 +32,10 @@ function operands(op: string, a: TensorLike, b: TensorLike): [Tensor, Tensor] {
   return [asTensor(a, tb, op, 'a'), asTensor(b, ta, op, 'b')];
 }
 
+/** Rules written in ops are differentiable again (`createGraph`); those reading no saved value say so. */
+const RULE_OF_OPS = { differentiableBackward: true } as const;
+const RULE_OF_OPS_READING_NOTHING = { differentiableBackward: true, saved: [] } as const;
+
 /** A binary rule is built from these ops, so it is differentiable again (`createGraph`). */
 type BinaryRule = (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Tensor | null, Tensor | null];
 
@@ -40,7 +44,7 @@ function binary(op: string, kernel: BinaryKernel, a: TensorLike, b: TensorLike, 
   const shape = broadcastShapes(x.shape, y.shape, op);
   const out = new Tensor(kernel(x.data, x.shape, y.data, y.shape, allocate(promoteTypes(x.dtype, y.dtype), sizeOf(shape), op), shape), shape);
   if (rule === null) return out;
-  return record(op, out, [x, y], (g) => rule(g, x, y, out), { differentiableBackward: true, ...(readsValues ? {} : { saved: [] }) });
+  return recordOp(op, out, [x, y], (g) => rule(g, x, y, out), readsValues ? RULE_OF_OPS : RULE_OF_OPS_READING_NOTHING);
 }
 
 /**
@@ -63,12 +67,12 @@ function defineUnary(op: string, f: UnaryFn, dydx: BinaryFn, dydxOps: (x: Tensor
   return (x) => {
     checkTensor(op, x);
     const out = new Tensor(forward(x.data, allocate(x.dtype, x.size)), x.shape);
-    return record(
+    return recordOp(
       op,
       out,
       [x],
       (g) => [isGradEnabled() ? mul(g, dydxOps(x, out)) : new Tensor(derivative(g.data, x.data, out.data, allocate(x.dtype, x.size)), x.shape)],
-      { differentiableBackward: true },
+      RULE_OF_OPS,
     );
   };
 }
@@ -145,7 +149,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
     mapTernary(select, cond.data, cond.shape, x.data, x.shape, y.data, y.shape, allocate(promoteTypes(x.dtype, y.dtype), sizeOf(shape)), shape),
     shape,
   );
-  return record('where', out, [x, y], (g) => [x.requiresGrad ? where(cond, g, 0) : null, y.requiresGrad ? where(cond, 0, g) : null], {
+  return recordOp('where', out, [x, y], (g) => [x.requiresGrad ? where(cond, g, 0) : null, y.requiresGrad ? where(cond, 0, g) : null], {
     differentiableBackward: true,
     saved: [cond],
   });
@@ -251,7 +255,7 @@ export function clamp(x: Tensor, min = -Infinity, max = Infinity): Tensor {
     y[i] = v < min ? min : v > max ? max : v;
   }
   const passes = (v: number): number => (v >= min && v <= max ? 1 : 0);
-  return record('clamp', new Tensor(y, x.shape), [x], (g) => {
+  return recordOp('clamp', new Tensor(y, x.shape), [x], (g) => {
     if (isGradEnabled()) return [mul(g, constantOf(x, passes))];
     const gx = allocate(x.dtype, x.size);
     for (let i = 0; i < gx.length; i++) gx[i] = passes(x.data[i]!) * g.data[i]!;
@@ -265,13 +269,13 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   if (!isDType(dtype)) throw new DTypeError('cast', `unknown dtype '${String(dtype)}' (use 'float32' or 'float64')`, 'dtype');
   if (dtype === x.dtype) return x;
   const out = new Tensor(dtype === 'float64' ? Float64Array.from(x.data) : Float32Array.from(x.data), x.shape);
-  return record('cast', out, [x], (g) => [g], { differentiableBackward: true, saved: [] });
+  return recordOp('cast', out, [x], (g) => [g], { differentiableBackward: true, saved: [] });
 }
 
 /** A copy of x (new buffer), differentiable. */
 export function clone(x: Tensor): Tensor {
   checkTensor('clone', x);
-  return record('clone', new Tensor(x.data.slice(), x.shape), [x], (g) => [g], { differentiableBackward: true, saved: [] });
+  return recordOp('clone', new Tensor(x.data.slice(), x.shape), [x], (g) => [g], { differentiableBackward: true, saved: [] });
 }
 
 export interface DropoutOptions {

@@ -1,5 +1,5 @@
 /** Integer indexing: gather (torch.gather), indexSelect (torch.index_select) and scatterAdd (torch.scatter_add). */
-import { record } from '../autograd.js';
+import { recordOp } from '../autograd.js';
 import { allocate, promoteTypes } from '../dtype.js';
 import { describeValue, expectTensor } from '../args.js';
 import { DTypeError, IndexError, ShapeError } from '../errors.js';
@@ -66,7 +66,7 @@ const LINEAR_RULE = { saved: [], differentiableBackward: true } as const;
  * adjoint, so second derivatives flow through gather, indexSelect and scatterAdd.
  */
 function adjoint(op: string, value: Tensor, g: Tensor, forward: (h: Tensor) => Tensor): Tensor {
-  return record(op, value, [g], (h) => [forward(h)], LINEAR_RULE);
+  return recordOp(op, value, [g], (h) => [forward(h)], LINEAR_RULE);
 }
 
 /** out[i][j][k] = x[i][index[i][j][k]][k] for axis 1 (any axis likewise); out has index's shape. */
@@ -78,7 +78,7 @@ export function gather(x: Tensor, axis: number, index: IndexLike): Tensor {
   const offsets = gatherOffsets(x.shape, a, idx);
   const out = allocate(x.dtype, offsets.length);
   for (let i = 0; i < offsets.length; i++) out[i] = x.data[offsets[i]!]!;
-  return record('gather', new Tensor(out, idx.shape), [x], (g) => {
+  return recordOp('gather', new Tensor(out, idx.shape), [x], (g) => {
     const gx = allocate(x.dtype, x.size);
     for (let i = 0; i < offsets.length; i++) gx[offsets[i]!] += g.data[i]!;
     return [adjoint('gather', new Tensor(gx, x.shape), g, (h) => gather(h, axis, index))];
@@ -103,7 +103,7 @@ export function indexSelect(x: Tensor, axis: number, index: IndexLike): Tensor {
       out.set(x.data.subarray(src, src + inner), (o * m + j) * inner);
     }
   }
-  return record('indexSelect', new Tensor(out, shape), [x], (g) => {
+  return recordOp('indexSelect', new Tensor(out, shape), [x], (g) => {
     const gx = allocate(x.dtype, x.size);
     for (let o = 0; o < outer; o++) {
       for (let j = 0; j < m; j++) {
@@ -132,7 +132,7 @@ export function scatterAdd(x: Tensor, axis: number, index: IndexLike, src: Tenso
   const out = allocate(promoteTypes(x.dtype, src.dtype), x.size);
   out.set(x.data);
   for (let i = 0; i < offsets.length; i++) out[offsets[i]!] += src.data[srcOffsets[i]!]!;
-  return record('scatterAdd', new Tensor(out, x.shape), [x, src], (g) => {
+  return recordOp('scatterAdd', new Tensor(out, x.shape), [x, src], (g) => {
     const gsrc = allocate(src.dtype, src.size);
     for (let i = 0; i < offsets.length; i++) gsrc[srcOffsets[i]!] = g.data[offsets[i]!]!;
     const scatterInto = (h: Tensor): Tensor => scatterAdd(new Tensor(allocate(h.dtype, x.size), x.shape), axis, index, h);

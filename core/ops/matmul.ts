@@ -1,6 +1,6 @@
 /** Batched matrix product with NumPy semantics (1-D operands, broadcast batch dimensions), forward and backward. */
 import { expectBoolean, expectOptions, expectTensor } from '../args.js';
-import { isGradEnabled, record } from '../autograd.js';
+import { isGradEnabled, recordOp } from '../autograd.js';
 import { allocate } from '../dtype.js';
 import { DTypeError, ShapeError } from '../errors.js';
 import { forEachRow } from '../kernels/elementwise.js';
@@ -72,7 +72,7 @@ function matmulCore(a: Tensor, b: Tensor, transA: boolean, transB: boolean, show
     });
   }
   const result = new Tensor(out, [...batch, M, N]);
-  return record('matmul', result, [a, b], (g) => [
+  return recordOp('matmul', result, [a, b], (g) => [
     // dA = g·op(B)ᵀ (stored the way A is), dB = op(A)ᵀ·g (stored the way B is); the engine sums broadcast batches
     a.requiresGrad ? (transA ? matmulCore(b, g, transB, true) : matmulCore(g, b, false, !transB)) : null,
     b.requiresGrad ? (batchB.length === 0 && !transA ? sharedMatrixGrad(a, g, transB) : transB ? matmulCore(g, a, true, transA) : matmulCore(a, g, !transA, false)) : null,

@@ -2,7 +2,7 @@
  * Shape ops. Tensors are always contiguous: reshape shares the buffer, every other view-like op (permute, expand,
  * slice, flip, pad) is one strided gather, and its backward scatters the gradient back through the same view.
  */
-import { record } from '../autograd.js';
+import { recordOp } from '../autograd.js';
 import { allocate, promoteTypes, type TypedArray } from '../dtype.js';
 import { describeValue, expectAllocatable, expectNumber, expectTensor } from '../args.js';
 import { AxisError, DTypeError, ShapeError, ValueError } from '../errors.js';
@@ -26,13 +26,13 @@ const MOVEMENT_RULE = { saved: [], differentiableBackward: true } as const;
 /** Materialise a view of x, recording a backward that scatters g through the same view. */
 function gatherView(op: string, x: Tensor, view: View): Tensor {
   const out = gatherRaw(op, x, view);
-  return record(op, out, [x], (g) => [scatterView(op, g, view, x.shape)], MOVEMENT_RULE);
+  return recordOp(op, out, [x], (g) => [scatterView(op, g, view, x.shape)], MOVEMENT_RULE);
 }
 
 /** The adjoint of `gatherView`: g placed at the view inside zeros shaped `shape`; its own adjoint is the gather. */
 function scatterView(op: string, g: Tensor, view: View, shape: readonly number[]): Tensor {
   const out = new Tensor(stridedScatter(allocate(g.dtype, sizeOf(shape), op), view.offset, view.shape, view.strides, g.data, true), shape);
-  return record(op, out, [g], (h) => [gatherView(op, h, view)], MOVEMENT_RULE);
+  return recordOp(op, out, [g], (h) => [gatherView(op, h, view)], MOVEMENT_RULE);
 }
 
 function checkTensor(op: string, x: unknown, arg = 'x'): asserts x is Tensor {
@@ -49,7 +49,7 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
   checkTensor('reshape', x);
   const target = inferShape(x, shape);
   if (shapesEqual(target, x.shape)) return x;
-  return record('reshape', new Tensor(x.data, target), [x], (g) => [reshape(g, x.shape)], MOVEMENT_RULE);
+  return recordOp('reshape', new Tensor(x.data, target), [x], (g) => [reshape(g, x.shape)], MOVEMENT_RULE);
 }
 
 function inferShape(x: Tensor, shape: Shape): number[] {
@@ -94,7 +94,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   const perm = dims.map((d) => normAxis(d, x.ndim, 'permute', 'dims'));
   if (perm.every((d, i) => d === i)) return x;
   const xs = x.strides;
-  return record('permute', gatherRaw('permute', x, { offset: 0, shape: perm.map((d) => x.shape[d]!), strides: perm.map((d) => xs[d]!) }), [x], (g) => {
+  return recordOp('permute', gatherRaw('permute', x, { offset: 0, shape: perm.map((d) => x.shape[d]!), strides: perm.map((d) => xs[d]!) }), [x], (g) => {
     const inverse = new Array<number>(perm.length);
     perm.forEach((d, i) => (inverse[d] = i));
     return [permute(g, inverse)];
@@ -133,7 +133,7 @@ export function expand(x: Tensor, shape: Shape): Tensor {
     }
   }
   if (shapesEqual(target, x.shape)) return x;
-  return record('expand', gatherRaw('expand', x, { offset: 0, shape: target, strides: broadcastStrides(x.shape, target) }), [x], (g) => [g], MOVEMENT_RULE);
+  return recordOp('expand', gatherRaw('expand', x, { offset: 0, shape: target, strides: broadcastStrides(x.shape, target) }), [x], (g) => [g], MOVEMENT_RULE);
 }
 
 /** Drop size-1 axes (all of them, or the given ones, which must have size 1). */
@@ -254,8 +254,8 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[], val
   stridedScatter(data, inner.offset, inner.shape, inner.strides, x.data, false);
   const out = new Tensor(data, shape);
   const crop = (g: Tensor): Tensor =>
-    record('pad', new Tensor(stridedCopy(g.data, inner.offset, inner.shape, inner.strides, allocate(x.dtype, x.size)), x.shape), [g], (h) => [pad(h, pads, 0)], MOVEMENT_RULE);
-  return record('pad', out, [x], (g) => [crop(g)], MOVEMENT_RULE);
+    recordOp('pad', new Tensor(stridedCopy(g.data, inner.offset, inner.shape, inner.strides, allocate(x.dtype, x.size)), x.shape), [g], (h) => [pad(h, pads, 0)], MOVEMENT_RULE);
+  return recordOp('pad', out, [x], (g) => [crop(g)], MOVEMENT_RULE);
 }
 
 function triangle(op: 'tril' | 'triu', x: Tensor, k: number): Tensor {
@@ -273,7 +273,7 @@ function triangle(op: 'tril' | 'triu', x: Tensor, k: number): Tensor {
     }
     return out;
   };
-  return record(op, new Tensor(mask(x.data), x.shape), [x], (g) => [triangle(op, g, k)], MOVEMENT_RULE); // the mask is its own adjoint
+  return recordOp(op, new Tensor(mask(x.data), x.shape), [x], (g) => [triangle(op, g, k)], MOVEMENT_RULE); // the mask is its own adjoint
 }
 
 /** Lower triangle of the last two axes: keep entries with j − i ≤ k. */
@@ -306,7 +306,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
     for (let o = 0; o < outer; o++) data.set(x.data.subarray(o * row, (o + 1) * row), o * rowOut + col);
     col += row;
   }
-  return record('concat', new Tensor(data, shape), xs, (g) => {
+  return recordOp('concat', new Tensor(data, shape), xs, (g) => {
     let start = 0;
     return xs.map((x) => {
       const part = narrow(g, a, start, x.shape[a]!);

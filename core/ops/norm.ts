@@ -1,6 +1,6 @@
 /** Normalisation over the last axis, fused forward and backward (per-row statistics saved for backward). */
 import { expectNumber, expectTensor } from '../args.js';
-import { record } from '../autograd.js';
+import { recordOp } from '../autograd.js';
 import { allocate } from '../dtype.js';
 import { ShapeError, ValueError } from '../errors.js';
 import { fmtShape } from '../shape.js';
@@ -67,7 +67,7 @@ function normalizeLastAxis(op: string, x: Tensor, weight: Tensor | null, bias: T
     }
   }
   const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
-  return record(op, new Tensor(y, x.shape), inputs, (g) => {
+  return recordOp(op, new Tensor(y, x.shape), inputs, (g) => {
     const { dx, dw, db } = normBackward(g, xhat, rstd, w, D, centered);
     const grads: Tensor[] = [new Tensor(dx(x.dtype), x.shape)];
     if (weight !== null) grads.push(new Tensor(dw(weight.dtype), weight.shape));

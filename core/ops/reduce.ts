@@ -3,7 +3,7 @@
  * And the prefix sum `cumsum`, a reduction that keeps every partial result.
  */
 import { expectBoolean, expectNumber, expectOptions, expectTensor } from '../args.js';
-import { record } from '../autograd.js';
+import { recordOp } from '../autograd.js';
 import { allocate } from '../dtype.js';
 import { ValueError } from '../errors.js';
 import { reduceAxis, scanAxis, splitAt, type ReduceKind } from '../kernels/reduce.js';
@@ -48,7 +48,7 @@ function checkReduction(op: string, x: unknown, keepDim: unknown): asserts x is 
 /** Σ over axes. */
 export function sum(x: Tensor, axis?: Axes, keepDim = false): Tensor {
   const { out, keptShape } = reduceRaw('sum', 'sum', x, axis, keepDim);
-  return record('sum', out, [x], (g) => [expand(reshape(g, keptShape), x.shape)], { differentiableBackward: true, saved: [] });
+  return recordOp('sum', out, [x], (g) => [expand(reshape(g, keptShape), x.shape)], { differentiableBackward: true, saved: [] });
 }
 
 /** Arithmetic mean over axes. */
@@ -67,7 +67,7 @@ export function mean(x: Tensor, axis?: Axes, keepDim = false): Tensor {
 
 function extremum(op: 'max' | 'min', x: Tensor, axis: Axes, keepDim: boolean): Tensor {
   const { out, keptShape } = reduceRaw(op, op, x, axis, keepDim);
-  return record(op, out, [x], (g) => {
+  return recordOp(op, out, [x], (g) => {
     // gradient is shared evenly among tied extrema (as torch.amax / torch.amin)
     const hit = eq(x, reshape(out, keptShape));
     const share = div(hit, sum(hit, axis, true));
@@ -175,5 +175,5 @@ export function cumsum(x: Tensor, axis: number, options: CumsumOptions = {}): Te
   expectBoolean(op, 'options.reverse', reverse);
   const [outer, n, inner] = splitAt(x.shape, ax);
   const out = new Tensor(scanAxis(x.data, outer, n, inner, reverse, allocate(x.dtype, x.size)), x.shape);
-  return record(op, out, [x], (g) => [cumsum(g, ax, { reverse: !reverse })], { differentiableBackward: true, saved: [] });
+  return recordOp(op, out, [x], (g) => [cumsum(g, ax, { reverse: !reverse })], { differentiableBackward: true, saved: [] });
 }

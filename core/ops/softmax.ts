@@ -1,6 +1,6 @@
 /** Numerically stable softmax and log-softmax along one axis, fused forward and backward kernels. */
 import { expectTensor } from '../args.js';
-import { isGradEnabled, record } from '../autograd.js';
+import { isGradEnabled, recordOp } from '../autograd.js';
 import { exp, mul, sub } from './elementwise.js';
 import { sum } from './reduce.js';
 import { allocate, type TypedArray } from '../dtype.js';
@@ -39,7 +39,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
   const y = allocate(x.dtype, x.size);
   softmaxLines(x.data, y, outer, n, inner, false);
   const out = new Tensor(y, x.shape);
-  return record('softmax', out, [x], (g) => {
+  return recordOp('softmax', out, [x], (g) => {
     if (isGradEnabled()) return [mul(out, sub(g, sum(mul(g, out), ax, true)))]; // createGraph: the same rule in ops
     const gx = allocate(x.dtype, x.size);
     const gs = g.data;
@@ -60,7 +60,7 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   const y = allocate(x.dtype, x.size);
   softmaxLines(x.data, y, outer, n, inner, true);
   const out = new Tensor(y, x.shape);
-  return record('logSoftmax', out, [x], (g) => {
+  return recordOp('logSoftmax', out, [x], (g) => {
     if (isGradEnabled()) return [sub(g, mul(exp(out), sum(g, ax, true)))]; // createGraph: the same rule in ops
     const gx = allocate(x.dtype, x.size);
     const gs = g.data;

@@ -6,7 +6,7 @@
  *   backward: dT = −T dL T, so dA = strictLower(−Tᵀ G Tᵀ) for the upstream gradient G.
  */
 import { expectTensor } from '../args.js';
-import { record } from '../autograd.js';
+import { recordOp } from '../autograd.js';
 import { allocate } from '../dtype.js';
 import { ShapeError } from '../errors.js';
 import { gemm } from '../kernels/matmul.js';
@@ -39,7 +39,7 @@ export function unitLowerInverse(a: Tensor): Tensor {
     }
   }
   const result = new Tensor(out, a.shape);
-  return record('unitLowerInverse', result, [a], (g) => {
+  return recordOp('unitLowerInverse', result, [a], (g) => {
     const tg = new Float64Array(nn); // Tᵀ G for one matrix
     const da = allocate(a.dtype, a.size);
     const tmp = allocate(a.dtype, nn);

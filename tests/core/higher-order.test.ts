@@ -9,7 +9,7 @@ import {
   add, attention, AutogradError, cos, crossEntropy, div, exp, gelu, grad, gradcheck, layerNorm, log, logSoftmax, matmul, max,
   mean, mseLoss, mul, noGrad, pow, randn, relu, rsqrt, sigmoid, silu, sin, softmax, softplus, sqrt, square, sub, sum, tanh,
   tensor, Tensor, valueAndGrad, Generator, clamp, where, gt, reshape, permute, expand, slice, flip, pad, tril, concat, gather,
-  indexSelect, scatterAdd, SGD, dropout,
+  indexSelect, scatterAdd, SGD, dropout, clipGradNorm, enableGrad, record, DTypeError, ShapeError,
 } from '../../core/index.js';
 import { assertClose } from '../helpers/close.js';
 import { fcParams } from '../helpers/fc.js';
@@ -253,6 +253,67 @@ test('crossEntropy with a −∞ logit gives the log-softmax value and a finite 
 test('toString prints NaN and ±∞ (JSON printed them as null)', () => {
   const s = tensor([NaN, Infinity, -Infinity, 1]).toString();
   assert.ok(s.startsWith('Tensor([NaN,Infinity,-Infinity,1]'), s);
+});
+
+// ── review fixes ──
+
+test('createGraph gives every leaf its own .grad (two leaves of one add shared a buffer, and clipGradNorm scaled it twice)', () => {
+  const x = f64([1, 1], [2], true);
+  const y = f64([1, 1], [2], true);
+  sum(add(x, y)).backward(undefined, { createGraph: true });
+  assert.ok(x.grad !== y.grad, 'distinct tensors');
+  assert.ok(x.grad!.data !== y.grad!.data, 'distinct buffers');
+  clipGradNorm([x, y], 1); // total norm 2 → each grad scaled by 1/2 once
+  assertClose(x.grad!.data, [0.5, 0.5], F64, 'x.grad');
+  assertClose(y.grad!.data, [0.5, 0.5], F64, 'y.grad');
+  const seed = f64([3], []);
+  const leaf = f64([2], [], true);
+  leaf.backward(seed, { createGraph: true });
+  assert.ok(leaf.grad !== seed, 'a leaf root does not take the caller\'s seed tensor as its .grad');
+});
+
+test('grad of a non-leaf whose own graph was freed: the walk stops at grad\'s inputs (it was refused as a second backward)', () => {
+  const w = f64([1.5, -2], [2], true);
+  const y = mul(w, 2);
+  sum(y).backward(); // frees y's node
+  const [g] = enableGrad(() => grad((z: Tensor) => sum(mul(z, z)))(y));
+  assertClose(g!.data, [6, -8], F64, 'd/dz Σz² = 2z');
+  // a captured tensor whose graph was freed is not on any path to grad's input: its rules are neither run nor refused
+  const [h] = grad((z: Tensor) => sum(mul(z, y)))(f64([1, 1], [2]));
+  assertClose(h!.data, Array.from(y.data), F64, 'd/dz Σ z·y = y');
+});
+
+test('crossEntropy under createGraph: an ignored, fully masked row gets gradient 0, not NaN', () => {
+  const logits = f64([0.5, -1, 2, -Infinity, -Infinity, -Infinity], [2, 3], true);
+  crossEntropy(logits, [2, -100]).backward(undefined, { createGraph: true });
+  assert.ok(Array.from(logits.grad!.data).every(Number.isFinite), `finite: ${Array.from(logits.grad!.data)}`);
+  assertClose(Array.from(logits.grad!.data).slice(3), [0, 0, 0], F64, 'ignored row');
+});
+
+test('a second derivative through a fused kernel is refused before any rule runs: the graph is not freed by the refusal', () => {
+  const x = randn([2, 4], { dtype: 'float64', generator: new Generator(5), requiresGrad: true });
+  sum(square(layerNorm(x))).backward(undefined, { createGraph: true });
+  const s = sum(square(x.grad!));
+  const refused = (e: unknown) => e instanceof AutogradError && /cannot differentiate layerNorm twice/.test(e.message) && e.message.startsWith('Tensor.backward:');
+  assert.throws(() => s.backward(), refused);
+  assert.throws(() => s.backward(), refused); // the same refusal, not "a second time — freed"
+});
+
+test('optimizer.step refuses a gradient of the wrong shape even when its size matches', () => {
+  const w = f64([1, 2, 3, 4, 5, 6], [2, 3], true);
+  w.grad = f64([1, 1, 1, 1, 1, 1], [3, 2]);
+  assert.throws(() => new SGD([w], { lr: 0.1 }).step(), (e: unknown) => e instanceof ShapeError && e.message.startsWith('SGD.step:'));
+  assert.equal(Array.from(w.data), [1, 2, 3, 4, 5, 6], 'nothing written');
+});
+
+test('record (the public entry for ops outside core) checks its arguments and options', () => {
+  const x = f64([1], [1], true);
+  const out = () => f64([2], [1]);
+  const isDType = (e: unknown) => e instanceof DTypeError && e.message.startsWith('record:');
+  assert.throws(() => record('myOp', out(), [x], () => [null], { saved: 'x' as unknown as Tensor[] }), isDType);
+  assert.throws(() => record('myOp', out(), [x, 3 as unknown as Tensor], () => [null, null]), isDType);
+  assert.throws(() => record('myOp', out(), [x], () => [null], { differentiableBackward: 1 as unknown as boolean }), isDType);
+  assert.ok(record('myOp', out(), [x], (g) => [g]).requiresGrad);
 });
 
 test.run();
