@@ -225,7 +225,12 @@ export class DRoPE extends PositionalEncoding {
   angles(positions: Positions, heads?: number): Tensor {
     checkAgents(positions, 'DRoPE', 'positions');
     if (heads !== undefined && this.split.mode === 'headSplit') checkSize('DRoPE', 'heads', heads);
-    const phi = axisAngles('DRoPE', positions, this.freqsFor(heads ?? this.split.numHeads));
+    return this.anglesChecked(positions, heads ?? this.split.numHeads);
+  }
+
+  /** angles for checked agents and head count. */
+  private anglesChecked(positions: Positions, heads: number): Tensor {
+    const phi = axisAngles('DRoPE', positions, this.freqsFor(heads));
     return positions.ndim === 3 && this.split.mode === 'dimSplit' ? phi.unsqueeze(1) : phi;
   }
 
@@ -244,9 +249,9 @@ export class DRoPE extends PositionalEncoding {
     let heads = this.split.numHeads;
     if (this.split.mode === 'headSplit') {
       if (x.ndim !== 4) throw new ShapeError('DRoPE', `headSplit needs x [B, heads, T, d] — x=${fmtShape(x.shape)}`, 'x');
-      heads = x.shape[1]!;
+      heads = checkSize('DRoPE', 'heads', x.shape[1]!);
     }
-    return rotateBy('DRoPE', x, this.angles(positions, heads), { layout: this.layout });
+    return rotateBy('DRoPE', x, this.anglesChecked(positions, heads), { layout: this.layout });
   }
 
   override encodeQK(q: Tensor, k: Tensor, qPositions: Positions, kPositions: Positions): EncodedQK {

@@ -205,18 +205,23 @@ export class MultiAxisRoPE extends PositionalEncoding {
   }
 
   rotate(x: Tensor, positions: Positions): Tensor {
-    return this.rotateAs('x', x, 'positions', positions);
+    const op = this.opName();
+    checkHead(op, 'x', x, this.#headDim);
+    checkPositions(op, 'positions', positions);
+    return this.rotateChecked(op, x, positions);
   }
 
   override encodeQK(q: Tensor, k: Tensor, qPositions: Positions, kPositions: Positions): EncodedQK {
-    checkHead(this.opName(), 'k', k, this.#headDim);
-    return { q: this.rotateAs('q', q, 'qPositions', qPositions), k: this.rotateAs('k', k, 'kPositions', kPositions) };
+    const op = this.opName();
+    checkHead(op, 'k', k, this.#headDim); // k first: a wrong k is refused before q is rotated
+    checkHead(op, 'q', q, this.#headDim);
+    checkPositions(op, 'qPositions', qPositions);
+    checkPositions(op, 'kPositions', kPositions);
+    return { q: this.rotateChecked(op, q, qPositions), k: this.rotateChecked(op, k, kPositions) };
   }
 
-  private rotateAs(arg: string, x: Tensor, positionsArg: string, positions: Positions): Tensor {
-    const op = this.opName();
-    checkHead(op, arg, x, this.#headDim);
-    checkPositions(op, positionsArg, positions);
+  /** Rotate checked x by checked positions; rotateBy refuses, under `op`, positions that miss x's sequence. */
+  private rotateChecked(op: string, x: Tensor, positions: Positions): Tensor {
     return rotateBy(op, x, this.tableFor(positions), { layout: this.layout, scale: this.attentionFactor, rotaryDim: this.rotaryDim });
   }
 }

@@ -456,18 +456,23 @@ export class RoPE extends PositionalEncoding {
 
   /** Rotate x [..., T, headDim] by positions [T] (or [B, T] with x [B, H, T, headDim]). */
   rotate(x: Tensor, positions: Positions): Tensor {
-    return this.rotateAs(this.opName(), 'x', x, positions);
+    const op = this.opName();
+    checkHead(op, 'x', x, this.headDim);
+    checkPositions(op, 'positions', positions);
+    return this.rotateChecked(op, x, positions);
   }
 
   override encodeQK(q: Tensor, k: Tensor, qPositions: Positions, kPositions: Positions): EncodedQK {
     const op = this.opName();
-    checkHead(op, 'k', k, this.headDim);
-    return { q: this.rotateAs(op, 'q', q, qPositions), k: this.rotateAs(op, 'k', k, kPositions) };
+    checkHead(op, 'k', k, this.headDim); // k first: a wrong k is refused before q is rotated
+    checkHead(op, 'q', q, this.headDim);
+    checkPositions(op, 'qPositions', qPositions);
+    checkPositions(op, 'kPositions', kPositions);
+    return { q: this.rotateChecked(op, q, qPositions), k: this.rotateChecked(op, k, kPositions) };
   }
 
-  private rotateAs(op: string, arg: string, x: Tensor, positions: Positions): Tensor {
-    checkHead(op, arg, x, this.headDim);
-    checkPositions(op, arg === 'x' ? 'positions' : `${arg}Positions`, positions);
+  /** Rotate checked x by checked positions; rotateBy refuses, under `op`, positions that miss x's sequence. */
+  private rotateChecked(op: string, x: Tensor, positions: Positions): Tensor {
     return rotateBy(op, x, this.cachedAngles(positions), { layout: this.layout, scale: this.attentionFactor, rotaryDim: this.rotaryDim });
   }
 
