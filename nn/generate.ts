@@ -3,6 +3,7 @@
  * single-position forward. Sampling is float64 on the host: temperature, top-k, top-p (nucleus), inverse CDF.
  */
 import { DTypeError, Generator, Module, Tensor, ValueError, describeValue, expectInteger, expectNumber, expectOptions, noGrad } from '../core/index.js';
+import { expectRequiredOptions, optionalGenerator } from './checks.js';
 import type { KVCache } from './kv-cache.js';
 
 /**
@@ -78,7 +79,8 @@ export function generate<Caches>(model: CausalLM<Caches>, prompt: readonly numbe
 export function sampleFromLogits(logits: ArrayLike<number>, options: SampleOptions = {}): number {
   const op = 'sampleFromLogits';
   const o = expectOptions(op, 'options', options, ['temperature', 'topK', 'topP', 'generator']);
-  return sampleToken(op, logits, validateSampling(op, o, o.generator), o.generator);
+  const generator = optionalGenerator(op, 'generator', o.generator);
+  return sampleToken(op, logits, validateSampling(op, o, generator), generator);
 }
 
 /**
@@ -161,27 +163,19 @@ function checkPrompt(op: string, prompt: unknown, vocabSize?: unknown): asserts 
 function checkGenerateOptions(op: string, options: GenerateOptions): {
   maxNewTokens: number; generator: Generator | undefined; stopToken: number | undefined; sample: Sampling;
 } {
-  if (options === undefined || options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new DTypeError(op, `options must be an object with maxNewTokens, got ${describeValue(options)}`, 'options');
-  }
-  const o = expectOptions(op, 'options', options, ['maxNewTokens', 'generator', 'stopToken', 'temperature', 'topK', 'topP']);
+  const o = expectRequiredOptions(op, options, ['maxNewTokens', 'generator', 'stopToken', 'temperature', 'topK', 'topP'], 'with maxNewTokens');
   const maxNewTokens = expectInteger(op, 'maxNewTokens', o.maxNewTokens, { min: 0 });
-  if (o.generator !== undefined && !(o.generator instanceof Generator)) {
-    throw new DTypeError(op, `generator must be a Generator, got ${describeValue(o.generator)}`, 'generator');
-  }
+  const generator = optionalGenerator(op, 'generator', o.generator);
   if (o.stopToken !== undefined) expectInteger(op, 'stopToken', o.stopToken, { min: 0 });
-  return { maxNewTokens, generator: o.generator, stopToken: o.stopToken, sample: validateSampling(op, o, o.generator) };
+  return { maxNewTokens, generator, stopToken: o.stopToken, sample: validateSampling(op, o, generator) };
 }
 
-/** Validated sampling options with defaults. */
+/** Validated sampling options with defaults; `generator` was checked by the caller. */
 function validateSampling(op: string, options: SampleOptions, generator: Generator | undefined): Sampling {
   const { temperature = 1, topK = Infinity, topP = 1 } = options;
   expectNumber(op, 'temperature', temperature, { min: 0 });
   if (topK !== Infinity) expectInteger(op, 'topK', topK, { min: 1 });
   expectNumber(op, 'topP', topP, { above: 0, max: 1 });
-  if (generator !== undefined && !(generator instanceof Generator)) {
-    throw new DTypeError(op, `generator must be a Generator, got ${describeValue(generator)}`, 'generator');
-  }
   if (temperature > 0 && generator === undefined) {
     throw new ValueError(op, `sampling at temperature=${temperature} needs a generator (pass { generator: new Generator(seed) }, or temperature 0 for greedy)`, 'generator');
   }

@@ -306,4 +306,28 @@ test('generate option errors are ValueErrors naming the option', () => {
   cases.forEach(([fn, arg], i) => assert.throws(fn, (e: unknown) => e instanceof ValueError && e.arg === arg && e.op === 'generate', `case ${i} (${arg})`));
 });
 
+test('generate checks its generator once per call, as sampleFromLogits does (a Proxy counts instanceof tests)', () => {
+  const counted = (): { g: Generator; count: () => number } => {
+    let n = 0;
+    const g = new Proxy(new Generator(5), {
+      getPrototypeOf(target) {
+        n++;
+        return Reflect.getPrototypeOf(target);
+      },
+    });
+    return { g, count: () => n };
+  };
+  const V = 4;
+  const model: CausalLM<null> = {
+    forward: (ids) => new Tensor(Float64Array.from({ length: ids.shape[1]! * V }, (_, i) => Math.sin(i)), [1, ids.shape[1]!, V]),
+    newCaches: () => null,
+  };
+  const viaSample = counted();
+  sampleFromLogits([0.1, 0.2, 0.3, 0.4], { generator: viaSample.g });
+  const viaGenerate = counted();
+  generate(model, [1, 2], { maxNewTokens: 1, generator: viaGenerate.g });
+  assert.ok(viaSample.count() > 0, 'the counter sees the check');
+  assert.is(viaGenerate.count(), viaSample.count());
+});
+
 test.run();
