@@ -50,11 +50,6 @@ export function generatorOrDefault(op: string, arg: string, x: unknown): Generat
   return x === undefined ? defaultGenerator() : expectGenerator(op, arg, x);
 }
 
-/** An optional size (an integer ≥ `min`, default 1): `undefined` passes, `null` and ±∞ are refused. */
-export function optionalSize(op: string, arg: string, x: unknown, min = 1): number | undefined {
-  return x === undefined ? undefined : expectSize(op, arg, x, min);
-}
-
 /** An optional dtype name. */
 export function optionalDType(op: string, arg: string, x: unknown): DType | undefined {
   return x === undefined ? undefined : expectOneOf(op, arg, x, ['float32', 'float64'] as const);
@@ -94,7 +89,7 @@ export function expectSequence(op: string, arg: string, x: unknown, dim: number,
 }
 
 /** A tensor's dtype must be the layer's (its weights'): mixing float32 and float64 is refused, not cast silently. */
-export function expectDTypeOf(op: string, arg: string, x: Tensor, dtype: DType | undefined): void {
+function expectDTypeOf(op: string, arg: string, x: Tensor, dtype: DType | undefined): void {
   if (dtype !== undefined && x.dtype !== dtype) {
     throw new DTypeError(op, `${arg} is ${x.dtype} but the layer's weights are ${dtype} (cast one: x.cast('${dtype}') or module.to('${x.dtype}'))`, arg);
   }

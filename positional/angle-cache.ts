@@ -1,8 +1,9 @@
 /**
- * The one angle cache of positional/: every encoding that builds angle tables (RoPE and its scaled subclasses, the
- * multi-axis family MRoPE / VideoRoPE / HoPE / VRoPE / FluxRoPE, RoPE-Axial / RoPE-Mixed) memoises them here, and
- * `applyRotary` memoises cos/sin of each angle table here, so q and k, and every layer sharing one encoding, build
- * the table and its trigonometry once.
+ * The one angle cache of positional/: RoPE and its scaled subclasses, the multi-axis family MRoPE / VideoRoPE /
+ * HoPE / VRoPE / FluxRoPE, and RoPE-Axial / RoPE-Mixed memoise their angle tables here, and `applyRotary` memoises
+ * cos/sin of each angle table here, so q and k, and every layer sharing one encoding, build the table and its
+ * trigonometry once. DRoPE, HiRoPE and DynamicNTKRoPE build their angle tables on every call, without this memo;
+ * only their cos/sin are memoised, through `rotateBy`.
  *
  * The staleness rule, the same for every entry: a hit is served only if the current VALUES of everything the table
  * was computed from equal the values it was computed from — the positions (or the angles, for cos/sin), the
@@ -79,7 +80,7 @@ function valuesOf(x: MemoInput): ArrayLike<number> {
 }
 
 /** Element-wise equality (=== per element, so NaN never matches and a NaN-holding entry is simply recomputed). */
-export function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;

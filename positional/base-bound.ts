@@ -18,8 +18,8 @@
  * Math.cos(m·θ_i) per pair for m ≤ 2^17 (2e-9 at m ≈ 2^24, where the rounding of m·θ_i itself dominates), so every
  * position whose B is anywhere near its sign change is decided by the exact sum.
  */
-import { ValueError, expectInteger, expectNumber, expectOneOf } from '../core/index.js';
-import { checkBase, checkContextLength, checkInvFreq, checkOptions, checkRotaryDim } from './checks.js';
+import { ValueError, expectInteger, expectNumber, expectOneOf, expectOptions } from '../core/index.js';
+import { checkBase, checkContextLength, checkInvFreq, checkRotaryDim } from './checks.js';
 import { ropeInvFreq } from './rope.js';
 
 /** B_{m,θ} = Σ_i cos(m·θ_i) (Men et al. 2024, the long-term decay B_{m,θ}); float64, pairs in order. */
@@ -45,7 +45,7 @@ export function firstNegativeDistance(base: number, dim: number, options: FirstN
   const op = 'firstNegativeDistance';
   checkBase(op, 'base', base);
   checkRotaryDim(op, 'dim', dim);
-  const o = checkOptions(op, options, ['limit']);
+  const o = expectOptions(op, 'options', options, ['limit']);
   const limit = o.limit === undefined ? 2 ** 24 : expectInteger(op, 'limit', o.limit, { min: 0 }); // the largest distance scanned
   const scanner = new DecayScanner(dim / 2);
   scanner.setInvFreq(ropeInvFreq(dim, base));
@@ -77,7 +77,7 @@ export function minimalBase(contextLength: number, dim: number, options: Minimal
   const op = 'minimalBase';
   checkContextLength(op, 'contextLength', contextLength); // B must stay ≥ 0 for every distance m ≤ L
   checkRotaryDim(op, 'dim', dim);
-  const o = checkOptions(op, options, ['method', 'start', 'top', 'ratio']);
+  const o = expectOptions(op, 'options', options, ['method', 'start', 'top', 'ratio']);
   const method = o.method === undefined ? 'first-hit' : expectOneOf<BaseBoundMethod>(op, 'method', o.method, ['first-hit', 'robust']);
   const ratio = o.ratio === undefined ? (method === 'first-hit' ? 1.002 : 1.005) : expectNumber(op, 'ratio', o.ratio, { above: 1 }); // b_k = start·ratio^k
   const top = o.top === undefined ? 1e10 : checkBase(op, 'top', o.top);

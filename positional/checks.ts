@@ -6,8 +6,8 @@
  * core's argument checks and run once at an entry, never inside a kernel's loop.
  */
 import {
-  DTypeError, Generator, ShapeError, Tensor, ValueError, defaultGenerator, describeValue, expectAllocatable, expectFiniteValues, expectNumber, expectOneOf,
-  expectOptions, fmtShape, type DType, type NumberRule,
+  DTypeError, Generator, ShapeError, Tensor, ValueError, defaultGenerator, describeValue, expectAllocatable, expectFiniteValues, expectGenerator, expectNumber,
+  expectOneOf, expectOptions, fmtShape, type DType, type NumberRule,
 } from '../core/index.js';
 import type { PairLayout } from './rope.js';
 
@@ -43,9 +43,7 @@ export function optionalNumber(op: string, arg: string, x: unknown, fallback: nu
 
 /** An optional Generator: `undefined` gives the default generator; null, numbers and other objects are refused. */
 export function checkGenerator(op: string, arg: string, g: unknown, fallback: () => Generator = defaultGenerator): Generator {
-  if (g === undefined) return fallback();
-  if (!(g instanceof Generator)) throw new DTypeError(op, `${arg} must be a Generator, got ${describeValue(g)}`, arg);
-  return g;
+  return g === undefined ? fallback() : expectGenerator(op, arg, g);
 }
 
 /** An optional storage dtype of a table: 'float32' or 'float64' (`fallback` when undefined). */
@@ -112,9 +110,13 @@ export function checkInvFreq(op: string, arg: string, invFreq: unknown, pairs?: 
   return out;
 }
 
-/** Positions: a Tensor of finite values (a NaN or ±∞ position would give NaN rows of q and k). */
+/**
+ * Positions: a Tensor with a sequence axis ([T], [B, T], or an encoding's [T, axes]) of finite values (a NaN or ±∞
+ * position would give NaN rows of q and k). A 0-d tensor is one number, not a sequence, and is refused.
+ */
 export function checkPositions(op: string, arg: string, positions: unknown): asserts positions is Tensor {
   if (!(positions instanceof Tensor)) throw new DTypeError(op, `${arg} must be a Tensor of positions, got ${describeValue(positions)}`, arg);
+  if (positions.ndim === 0) throw new ShapeError(op, `${arg}=${fmtShape(positions.shape)} must have a sequence axis ([T] or [B, T])`, arg);
   expectFiniteValues(op, arg, positions.data);
 }
 
@@ -154,7 +156,7 @@ const MAX_ATTENTION_FACTOR = 1.8e19;
 
 /**
  * An options argument that must be given (its fields are required): undefined is refused as null is, with the
- * fields it needs named; otherwise as `checkOptions`.
+ * fields it needs named; otherwise as core's `expectOptions`.
  */
 export function checkRequiredOptions<T extends object>(op: string, options: T | undefined, known: readonly string[], needs: string, arg = 'options'): T {
   if (options === undefined) throw new DTypeError(op, `${arg} must be an options object ${needs}, got undefined`, arg);
@@ -175,11 +177,6 @@ export function checkReals(op: string, arg: string, list: unknown): Float64Array
     out[i] = v;
   }
   return out;
-}
-
-/** An options argument (undefined → {}), refusing null, numbers, arrays and unknown keys. */
-export function checkOptions<T extends object>(op: string, options: T | undefined, known: readonly string[], arg = 'options'): T {
-  return expectOptions(op, arg, options, known);
 }
 
 /**

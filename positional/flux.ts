@@ -12,12 +12,12 @@
  * image id shifted by (0, Δh, Δw) (text key ids stay 0), and the change of the generated image measures how much
  * that layer depends on position.
  */
-import { DTypeError, ShapeError, Tensor, ValueError, asPartOf, describeValue, expectNumber, fmtShape } from '../core/index.js';
+import { DTypeError, ShapeError, Tensor, ValueError, asPartOf, describeValue, expectNumber, expectOptions, fmtShape } from '../core/index.js';
 import type { EncodedQK } from './encoding.js';
 import { MultiAxisRoPE, allocate, sectionsOf } from './multi-axis.js';
 import { invFreqLadder } from './rope.js';
 import {
-  checkAttentionFactor, checkBase, checkCount, checkHead, checkIntegers, checkOptions, checkPositions, checkReals, checkRequiredOptions,
+  checkAttentionFactor, checkBase, checkCount, checkHead, checkIntegers, checkPositions, checkReals, checkRequiredOptions,
   checkRotaryDim, checkTableSize, optionalNumber,
 } from './checks.js';
 
@@ -136,7 +136,7 @@ export class FluxRoPE extends MultiAxisRoPE {
 
   constructor(axesDim: readonly number[] = FLUX_AXES_DIM, options: FluxRoPEOptions = {}) {
     const op = 'FluxRoPE';
-    const o = checkOptions(op, options, ['theta', 'attentionFactor']);
+    const o = expectOptions(op, 'options', options, ['theta', 'attentionFactor']);
     const F = frequencies(op, axesDim, o.theta === undefined ? 10000 : o.theta);
     super(F, { layout: 'interleaved', attentionFactor: checkAttentionFactor(op, o.attentionFactor), name: 'flux-rope' });
     this.axesDim = [...axesDim];

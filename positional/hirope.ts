@@ -21,10 +21,10 @@
  *   window ≤ 1 shifts nothing, and window 0 is the pure hierarchical form;
  * - `HiRoPE` (one rotation of q and k) is the window-0 form; the windowed form needs `hiropeScores` (two passes).
  */
-import { DTypeError, ShapeError, Tensor, ValueError, add, describeValue, expectInteger, expectNumber, expectOneOf, expectTensor, fmtShape, matmul, stack, where } from '../core/index.js';
+import { DTypeError, ShapeError, Tensor, ValueError, add, describeValue, expectInteger, expectNumber, expectOneOf, expectOptions, expectTensor, fmtShape, matmul, stack, where } from '../core/index.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 import {
-  checkAttentionFactor, checkBase, checkHead, checkInvFreq, checkLayout, checkOptions, checkPositions, checkRequiredOptions, checkRotaryDim, checkSize, positionsTensor,
+  checkAttentionFactor, checkBase, checkHead, checkInvFreq, checkLayout, checkPositions, checkRequiredOptions, checkRotaryDim, checkSize, positionsTensor,
 } from './checks.js';
 import { allocate, axisAngles, sectionsOf } from './multi-axis.js';
 import { anglesOf as rotaryAnglesOf, invFreqLadder, rotateBy, type PairLayout } from './rope.js';
@@ -64,7 +64,7 @@ export interface HiRoPEPositions {
  */
 export function hiropePositions(source: string | readonly string[], options: HiRoPEPositionsOptions = {}): HiRoPEPositions {
   const op = 'hiropePositions';
-  const o = checkOptions(op, options, ['syntax', 'tokenIndex', 'gaps']);
+  const o = expectOptions(op, 'options', options, ['syntax', 'tokenIndex', 'gaps']);
   const syntax = checkSyntax(op, o.syntax);
   const tokenIndex = o.tokenIndex === undefined ? 'reset' : expectOneOf(op, 'tokenIndex', o.tokenIndex, ['reset', 'global']);
   const gaps = o.gaps === undefined ? 'own' : expectOneOf(op, 'gaps', o.gaps, ['own', 'previous']);
@@ -347,7 +347,7 @@ export class HiRoPE extends PositionalEncoding {
     super();
     const op = 'HiRoPE';
     checkSize(op, 'headDim', headDim);
-    const o = checkOptions(op, options, ['split', 'base', 'invFreq', 'rotaryDim', 'layout', 'window', 'attentionFactor']);
+    const o = expectOptions(op, 'options', options, ['split', 'base', 'invFreq', 'rotaryDim', 'layout', 'window', 'attentionFactor']);
     this.rotaryDim = o.rotaryDim === undefined ? checkRotaryDim(op, 'headDim', headDim) : checkRotaryDim(op, 'rotaryDim', o.rotaryDim, headDim);
     const P = this.rotaryDim / 2;
     this.invFreq = o.invFreq !== undefined

@@ -15,13 +15,13 @@
  * Time is still encoded, through the t offset inside h and w; the t row itself never reaches a rotation.
  * Segments, results and defaults are those of ropelab's M-RoPE/VideoRoPE (mrope.ts): spatialMergeSize 2, base 1e6.
  */
-import { DTypeError, Generator, ShapeError, Tensor, ValueError, describeValue, fmtShape } from '../core/index.js';
+import { Generator, ShapeError, Tensor, ValueError, describeValue, expectGenerator, expectOptions, fmtShape } from '../core/index.js';
 import { MultiAxisRoPE, allocate, axisAngles } from './multi-axis.js';
 import {
   ENCODING_KEYS, FREQUENCY_KEYS, checkSections, encodingOptions, mergeSizeOf, sectionInvFreq, type MRoPEOptions, type MRoPEFrequencyOptions,
   type MRoPEPositionOptions, type MRoPEPositions, type MRoPESegment,
 } from './mrope.js';
-import { checkOptions, checkPositions, checkReals, checkRequiredOptions } from './checks.js';
+import { checkPositions, checkReals, checkRequiredOptions } from './checks.js';
 import { diagonalPositions } from './video-rope.js';
 
 /** The spacings dynamic temporal scaling draws from while training (modeling_hope.py `forward`). */
@@ -60,7 +60,7 @@ function frequenciesOf(op: string, headDim: unknown, mropeSection: unknown, opti
 /** F [3, headDim/2] over rows (t, h, w): θ_j on row h (even spatial j) or w (odd), row t and the last s_t pairs 0. */
 export function hopeFrequencies(headDim: number, mropeSection: readonly number[], options: MRoPEFrequencyOptions = {}): Tensor {
   const op = 'hopeFrequencies';
-  return frequenciesOf(op, headDim, mropeSection, checkOptions(op, options, FREQUENCY_KEYS)).F;
+  return frequenciesOf(op, headDim, mropeSection, expectOptions(op, 'options', options, FREQUENCY_KEYS)).F;
 }
 
 export interface HoPEAnglesOptions extends MRoPEFrequencyOptions {
@@ -112,14 +112,10 @@ function checkScales(op: string, scales: unknown): Float64Array {
   return list;
 }
 
-function checkSampler(op: string, arg: string, generator: unknown): asserts generator is Generator {
-  if (!(generator instanceof Generator)) throw new DTypeError(op, `${arg} must be a Generator, got ${describeValue(generator)}`, arg);
-}
-
 /** One draw of dynamic temporal scaling: scales[u], u uniform over the indices (the reference's random.choice). */
 export function hopeTemporalScale(generator: Generator, scales: readonly number[] = HOPE_TRAINING_SCALES): number {
   const op = 'hopeTemporalScale';
-  checkSampler(op, 'generator', generator);
+  expectGenerator(op, 'generator', generator);
   const list = checkScales(op, scales);
   return list[generator.int(0, list.length)]!;
 }
@@ -144,7 +140,7 @@ export function hopePositions(segments: readonly MRoPESegment[], options: HoPEPo
   } else if (scale === null || typeof scale !== 'object' || !((scale as HoPEScaleSampling).generator instanceof Generator)) {
     throw new ValueError(op, `temporalScale is neither a spacing γ nor { generator, scales? } — temporalScale=${describeValue(scale)}`, 'temporalScale');
   } else {
-    const sampler = checkOptions(op, scale as HoPEScaleSampling, ['generator', 'scales'], 'temporalScale');
+    const sampler = expectOptions(op, 'temporalScale', scale as HoPEScaleSampling, ['generator', 'scales']);
     const scales = checkScales(op, sampler.scales === undefined ? HOPE_TRAINING_SCALES : sampler.scales);
     sample = () => scales[sampler.generator.int(0, scales.length)]!;
   }
@@ -173,7 +169,7 @@ export class HoPE extends MultiAxisRoPE {
 
   constructor(readonly headDim: number, mropeSection: readonly number[], options: HoPEOptions = {}) {
     const op = 'HoPE';
-    const o = checkOptions(op, options, ENCODING_KEYS);
+    const o = expectOptions(op, 'options', options, ENCODING_KEYS);
     const { F, invFreq } = frequenciesOf(op, headDim, mropeSection, o);
     super(F, { ...encodingOptions(op, o), name: 'hope', headDim });
     this.mropeSection = [mropeSection[0]!, mropeSection[1]!, mropeSection[2]!];

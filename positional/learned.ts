@@ -1,6 +1,6 @@
 /** Learned absolute position embeddings (GPT-2): a trained vector per position, added to the token embeddings. */
-import { Generator, ShapeError, Tensor, ValueError, expectNumber, expectTensor, expectOneOf, fmtShape, indexSelect, randn, Parameter, type DType } from '../core/index.js';
-import { checkDType, checkGenerator, checkIntegers, checkOptions, checkSize, checkTableSize } from './checks.js';
+import { Generator, ShapeError, Tensor, ValueError, expectNumber, expectTensor, expectOneOf, expectOptions, fmtShape, indexSelect, randn, Parameter, type DType } from '../core/index.js';
+import { checkDType, checkGenerator, checkIntegers, checkSize, checkTableSize } from './checks.js';
 import { PositionalEncoding, type Positions } from './encoding.js';
 
 export interface LearnedAbsoluteOptions {
@@ -27,7 +27,7 @@ export class LearnedAbsolute extends PositionalEncoding {
     checkSize(op, 'maxPositions', maxPositions);
     checkSize(op, 'dim', dim);
     checkTableSize(op, 'maxPositions × dim', maxPositions, dim);
-    const o = checkOptions(op, options, ['generator', 'dtype', 'std', 'beyond']);
+    const o = expectOptions(op, 'options', options, ['generator', 'dtype', 'std', 'beyond']);
     const std = o.std === undefined ? 0.02 : expectNumber(op, 'std', o.std, { min: 0 });
     const dtype = checkDType(op, 'dtype', o.dtype, 'float32');
     this.beyond = o.beyond === undefined ? 'error' : expectOneOf(op, 'beyond', o.beyond, ['error', 'clamp']);

@@ -4,8 +4,8 @@
  * θ′_i = (1 − γ)·θ_i/s + γ·θ_i with γ = (L/λ_i − low_freq_factor)/(high_freq_factor − low_freq_factor).
  * Attention factor 1.
  */
-import { ValueError } from '../core/index.js';
-import { checkBase, checkContextLength, checkFactor, checkOptions, checkRotaryDim } from './checks.js';
+import { ValueError, expectOptions } from '../core/index.js';
+import { checkBase, checkContextLength, checkFactor, checkRotaryDim } from './checks.js';
 import { invFreqLadder, type RoPEScalingOptions } from './rope.js';
 
 /** llama3InvFreq's options: RoPEScalingOptions (Llama 3.1: base 500000, factor 8) and the wavelength band. */
@@ -25,7 +25,7 @@ export function llama3InvFreq(options: Llama3Options): Float64Array {
 
 /** llama3InvFreq with `op` naming the public entry in errors (fromHFConfig, the registry). */
 export function llama3Table(op: string, options: Llama3Options): Float64Array {
-  const o = checkOptions(op, options, ['dim', 'base', 'factor', 'originalMaxPositions', 'lowFreqFactor', 'highFreqFactor']);
+  const o = expectOptions(op, 'options', options, ['dim', 'base', 'factor', 'originalMaxPositions', 'lowFreqFactor', 'highFreqFactor']);
   const { lowFreqFactor = 1, highFreqFactor = 4 } = o;
   const dim = checkRotaryDim(op, 'dim', o.dim);
   const base = o.base === undefined ? 10000 : checkBase(op, 'base', o.base);

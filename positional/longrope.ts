@@ -3,8 +3,8 @@
  * `_compute_longrope_parameters` uses `long_factor` once the sequence outgrows the pre-training context L and
  * `short_factor` otherwise, and scales cos and sin by √(1 + ln s / ln L).
  */
-import { ValueError } from '../core/index.js';
-import { checkAttentionFactor, checkBase, checkContextLength, checkCount, checkInvFreq, checkOptions, checkRotaryDim, checkScale } from './checks.js';
+import { ValueError, expectOptions } from '../core/index.js';
+import { checkAttentionFactor, checkBase, checkContextLength, checkCount, checkInvFreq, checkRotaryDim, checkScale } from './checks.js';
 import { invFreqLadder } from './rope.js';
 
 export interface LongRoPEOptions {
@@ -38,7 +38,7 @@ export function longRopeInvFreq(options: LongRoPEOptions): Float64Array {
 
 /** longRopeInvFreq with `op` naming the public entry in errors (fromHFConfig). */
 export function longRopeTable(op: string, options: LongRoPEOptions): Float64Array {
-  const o = checkOptions(op, options, ['dim', 'base', 'shortFactor', 'longFactor', 'originalMaxPositions', 'seqLen']);
+  const o = expectOptions(op, 'options', options, ['dim', 'base', 'shortFactor', 'longFactor', 'originalMaxPositions', 'seqLen']);
   const { shortFactor, longFactor, seqLen } = o;
   const dim = checkRotaryDim(op, 'dim', o.dim);
   const base = o.base === undefined ? 10000 : checkBase(op, 'base', o.base);
@@ -63,7 +63,7 @@ export function longRopeAttentionFactor(options: LongRoPEAttentionOptions): numb
 
 /** longRopeAttentionFactor with `op` naming the public entry in errors. */
 export function longRopeAttention(op: string, options: LongRoPEAttentionOptions): number {
-  const { factor, originalMaxPositions, attentionFactor } = checkOptions(op, options, ['factor', 'originalMaxPositions', 'attentionFactor']);
+  const { factor, originalMaxPositions, attentionFactor } = expectOptions(op, 'options', options, ['factor', 'originalMaxPositions', 'attentionFactor']);
   if (attentionFactor !== undefined) return checkAttentionFactor(op, attentionFactor);
   checkScale(op, 'factor', factor); // s = max_position_embeddings / L
   checkContextLength(op, 'originalMaxPositions', originalMaxPositions);

@@ -14,10 +14,10 @@
  * - `delta` = max id + 1 − L, unclamped (can be negative), as the current HF code; the legacy code clamped it at 0;
  * - ids are float64 (the builders here and in video-rope.ts share the segment format and the result type).
  */
-import { DTypeError, ShapeError, Tensor, ValueError, describeValue, expectNumber } from '../core/index.js';
+import { DTypeError, ShapeError, Tensor, ValueError, describeValue, expectNumber, expectOptions } from '../core/index.js';
 import { MultiAxisRoPE, allocate, sectionsOf } from './multi-axis.js';
 import {
-  checkAttentionFactor, checkBase, checkCount, checkInvFreq, checkLayout, checkOptions, checkReals, checkRotaryDim, checkTableSize,
+  checkAttentionFactor, checkBase, checkCount, checkInvFreq, checkLayout, checkReals, checkRotaryDim, checkTableSize,
 } from './checks.js';
 import { invFreqLadder, type PairLayout } from './rope.js';
 
@@ -84,7 +84,7 @@ export function mergeSizeOf(options: MRoPEPositionOptions, op: string): number {
 /** Number of LLM tokens the segments produce. */
 export function mropeTokenCount(segments: readonly MRoPESegment[], options: MRoPEPositionOptions = {}): number {
   const op = 'mropeTokenCount';
-  return countTokens(segments, mergeSizeOf(checkOptions(op, options, ['spatialMergeSize']), op), op);
+  return countTokens(segments, mergeSizeOf(expectOptions(op, 'options', options, ['spatialMergeSize']), op), op);
 }
 
 /**
@@ -110,7 +110,7 @@ export function countTokens(segments: readonly MRoPESegment[], m: number, op: st
  */
 export function mropePositions(segments: readonly MRoPESegment[], options: MRoPEPositionOptions = {}): MRoPEPositions {
   const op = 'mropePositions';
-  const m = mergeSizeOf(checkOptions(op, options, ['spatialMergeSize']), op);
+  const m = mergeSizeOf(expectOptions(op, 'options', options, ['spatialMergeSize']), op);
   const L = countTokens(segments, m, op, 3);
   const ids: [Float64Array, Float64Array, Float64Array] = [new Float64Array(L), new Float64Array(L), new Float64Array(L)];
   const offsets: number[] = [];
@@ -180,7 +180,7 @@ export interface MRoPEFrequencyOptions {
  */
 export function mropeInvFreq(headDim: number, mropeSection: readonly number[], options: MRoPEFrequencyOptions = {}): Float64Array {
   const op = 'mropeInvFreq';
-  return sectionInvFreq(op, headDim, mropeSection, checkOptions(op, options, FREQUENCY_KEYS));
+  return sectionInvFreq(op, headDim, mropeSection, expectOptions(op, 'options', options, FREQUENCY_KEYS));
 }
 
 /** The option keys of the frequency functions. */
@@ -214,7 +214,7 @@ export function sectionInvFreq(op: string, headDim: unknown, mropeSection: unkno
  * `apply_multimodal_rotary_pos_emb`, which splits cos/sin into chunks by mrope_section). */
 export function mropeFrequencies(headDim: number, mropeSection: readonly number[], options: MRoPEFrequencyOptions = {}): Tensor {
   const op = 'mropeFrequencies';
-  const invFreq = sectionInvFreq(op, headDim, mropeSection, checkOptions(op, options, FREQUENCY_KEYS));
+  const invFreq = sectionInvFreq(op, headDim, mropeSection, expectOptions(op, 'options', options, FREQUENCY_KEYS));
   return allocate(op, sectionsOf(op, mropeSection), invFreq, 3);
 }
 
@@ -249,7 +249,7 @@ export class MRoPE extends MultiAxisRoPE {
 
   constructor(readonly headDim: number, mropeSection: readonly number[], options: MRoPEOptions = {}) {
     const op = 'MRoPE';
-    const o = checkOptions(op, options, ENCODING_KEYS);
+    const o = expectOptions(op, 'options', options, ENCODING_KEYS);
     const invFreq = sectionInvFreq(op, headDim, mropeSection, o);
     super(allocate(op, sectionsOf(op, mropeSection), invFreq, 3), { ...encodingOptions(op, o), name: 'mrope', headDim });
     this.mropeSection = [mropeSection[0]!, mropeSection[1]!, mropeSection[2]!];

@@ -4,10 +4,10 @@
  * F [A, P], then rotates with applyRotary. Sections, interleaving, zero-frequency (NoPE) pairs and per-head
  * allocations are just ways to build F.
  */
-import { DTypeError, ShapeError, Tensor, ValueError, describeValue, expectFiniteValues, fmtShape, matmul, type DType } from '../core/index.js';
+import { DTypeError, ShapeError, Tensor, ValueError, describeValue, expectFiniteValues, expectOptions, fmtShape, matmul, type DType } from '../core/index.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 import {
-  checkAttentionFactor, checkCount, checkDType, checkHead, checkIntegers, checkInvFreq, checkLayout, checkOptions, checkPositions, checkRotaryDim, checkSize,
+  checkAttentionFactor, checkCount, checkDType, checkHead, checkIntegers, checkInvFreq, checkLayout, checkPositions, checkRotaryDim, checkSize,
   checkTableSize,
 } from './checks.js';
 import { rotateBy, type PairLayout } from './rope.js';
@@ -151,7 +151,7 @@ export class MultiAxisRoPE extends PositionalEncoding {
     super();
     const op = this.opName();
     checkFreqs(op, freqs);
-    const o = checkOptions(op, options, ['layout', 'rotaryDim', 'attentionFactor', 'name', 'headDim']);
+    const o = expectOptions(op, 'options', options, ['layout', 'rotaryDim', 'attentionFactor', 'name', 'headDim']);
     if (o.name !== undefined && typeof o.name !== 'string') throw new DTypeError(op, `name must be a string, got ${describeValue(o.name)}`, 'name');
     this.name = o.name ?? 'multi-axis-rope';
     this.layout = checkLayout(op, o.layout);

@@ -4,9 +4,9 @@
  * the fastest pair (θ′_0 = θ_0) and interpolates the slowest by exactly s (θ′_{d/2−1} = θ_{d/2−1}/s); the rotation
  * itself is `applyRotary`, unchanged.
  */
-import { ValueError, type Tensor } from '../core/index.js';
+import { ValueError, expectOptions, type Tensor } from '../core/index.js';
 import {
-  checkBase, checkContextLength, checkFactor, checkHead, checkLayout, checkOptions, checkPositions, checkRequiredOptions, checkRotaryDim, checkSize,
+  checkBase, checkContextLength, checkFactor, checkHead, checkLayout, checkPositions, checkRequiredOptions, checkRotaryDim, checkSize,
 } from './checks.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 import { anglesOf, invFreqLadder, rotateBy, type PairLayout, type RoPEScalingOptions } from './rope.js';
@@ -48,7 +48,7 @@ function dynamicNtkLadder(dim: number, base: number, factor: number, maxPosition
 }
 
 function checkNtk(op: string, options: RoPEScalingOptions, extra: readonly string[] = []): { dim: number; base: number; factor: number } {
-  const o = checkOptions(op, options, ['dim', 'base', 'factor', ...extra]);
+  const o = expectOptions(op, 'options', options, ['dim', 'base', 'factor', ...extra]);
   const dim = checkRotaryDim(op, 'dim', o.dim);
   if (dim < 4) throw new ValueError(op, `dim must be ≥ 4 (the NTK exponent is d/(d−2)), got ${dim}`, 'dim');
   const base = o.base === undefined ? 10000 : checkBase(op, 'base', o.base);

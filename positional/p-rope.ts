@@ -5,8 +5,8 @@
  * HF's "proportional" RoPE (`_compute_proportional_rope_parameters` in transformers' modeling_rope_utils.py),
  * and the rotation is rope.ts's `applyRotary`, through `RoPE`.
  */
-import { expectNumber } from '../core/index.js';
-import { checkBase, checkLayout, checkOptions, checkRotaryDim, checkScale } from './checks.js';
+import { expectNumber, expectOptions } from '../core/index.js';
+import { checkBase, checkLayout, checkRotaryDim, checkScale } from './checks.js';
 import { RoPE, type PairLayout } from './rope.js';
 
 export interface PRoPEInvFreqOptions {
@@ -28,7 +28,7 @@ export function pRopeInvFreq(headDim: number, p: number, options: PRoPEInvFreqOp
 
 /** pRopeInvFreq with `op` naming the public entry in errors. */
 function pRopeTable(op: string, headDim: number, p: number, options: PRoPEInvFreqOptions & { layout?: PairLayout }): Float64Array {
-  const o = checkOptions(op, options, ['base', 'factor', 'layout']);
+  const o = expectOptions(op, 'options', options, ['base', 'factor', 'layout']);
   checkRotaryDim(op, 'headDim', headDim);
   expectNumber(op, 'p', p, { min: 0, max: 1 });
   const base = o.base === undefined ? 10000 : checkBase(op, 'base', o.base);

@@ -4,8 +4,8 @@
  * frequency rule (PI, NTK, YaRN, LongRoPE, …) can be calibrated during long-context fine-tuning. It never touches
  * the frequencies: `PSCRoPE` calibrates q and k and then hands them to any base encoding, which rotates them.
  */
-import { DTypeError, Generator, Module, asPartOf, Parameter, ShapeError, Tensor, ValueError, add, describeValue, expectTensor, fmtShape, matmul, mul, silu, tanh, type DType } from '../core/index.js';
-import { checkDType, checkGenerator, checkOptions, checkPositions, checkRequiredOptions, checkSize, checkTableSize } from './checks.js';
+import { DTypeError, Generator, Module, asPartOf, Parameter, ShapeError, Tensor, ValueError, add, describeValue, expectOptions, expectTensor, fmtShape, matmul, mul, silu, tanh, type DType } from '../core/index.js';
+import { checkDType, checkGenerator, checkPositions, checkRequiredOptions, checkSize, checkTableSize } from './checks.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 
 export interface PSCOptions {
@@ -36,7 +36,7 @@ export class PSC extends Module {
     checkSize(op, 'numHeads', numHeads);
     checkSize(op, 'headDim', headDim);
     checkTableSize(op, 'numHeads × headDim × headDim', numHeads, headDim, headDim);
-    const o = checkOptions(op, options, ['generator', 'dtype']);
+    const o = expectOptions(op, 'options', options, ['generator', 'dtype']);
     const dtype = checkDType(op, 'dtype', o.dtype, 'float32');
     const g = checkGenerator(op, 'generator', o.generator, () => new Generator(0));
     const n = numHeads * headDim * headDim;

@@ -12,8 +12,8 @@
  * - LongRoPE needs per-pair rescale factors found by search for one checkpoint (build it with fromHFConfig);
  * - AnchorAttention is a packing mask and position ids over plain RoPE (anchor.ts), not an encoding of its own.
  */
-import { DTypeError, Generator, ValueError, asPartOf, describeValue, type DType } from '../core/index.js';
-import { checkBase, checkContextLength, checkDType, checkFactor, checkGenerator, checkOptions, checkSize } from './checks.js';
+import { DTypeError, Generator, ValueError, asPartOf, describeValue, expectFunction, expectOptions, type DType } from '../core/index.js';
+import { checkBase, checkContextLength, checkDType, checkFactor, checkGenerator, checkSize } from './checks.js';
 import { NoPE, type PositionalEncoding } from './encoding.js';
 import { LearnedAbsolute } from './learned.js';
 import { llama3InvFreq } from './llama3.js';
@@ -72,7 +72,7 @@ const registry = new Map<string, PositionalFactory>([
 export function registerPositional(name: string, factory: PositionalFactory): void {
   const op = 'registerPositional';
   if (typeof name !== 'string' || name === '') throw new DTypeError(op, `name must be a non-empty string, got ${describeValue(name)}`, 'name');
-  if (typeof factory !== 'function') throw new DTypeError(op, `factory must be a function (spec) => PositionalEncoding, got ${describeValue(factory)}`, 'factory');
+  expectFunction(op, 'factory', factory);
   registry.set(name, factory);
 }
 
@@ -81,7 +81,7 @@ const SPEC_KEYS = ['headDim', 'modelDim', 'contextLength', 'base', 'scalingFacto
 /** The whole spec, checked once here, so that every factory (also a registered one) gets valid fields. */
 function checkSpec(op: string, spec: unknown): PositionalSpec {
   if (spec === undefined) throw new DTypeError(op, 'spec must be an object with headDim, modelDim and contextLength, got undefined', 'spec');
-  const s = checkOptions(op, spec as PositionalSpec, SPEC_KEYS, 'spec');
+  const s = expectOptions(op, 'spec', spec as PositionalSpec, SPEC_KEYS);
   checkSize(op, 'spec.headDim', s.headDim);
   checkSize(op, 'spec.modelDim', s.modelDim);
   checkContextLength(op, 'spec.contextLength', s.contextLength);

@@ -14,7 +14,7 @@
  * any other prefix token) is not rotated: see `prefixTokens`.
  */
 import {
-  DTypeError, Generator, Parameter, ShapeError, Tensor, ValueError, concat, describeValue, expectAllocatable, expectBoolean, expectFiniteValues, expectNumber,
+  DTypeError, Generator, Parameter, ShapeError, Tensor, ValueError, concat, describeValue, expectAllocatable, expectBoolean, expectFiniteValues, expectNumber, expectOptions,
   fmtShape, stack, zeros, type DType,
 } from '../core/index.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
@@ -22,7 +22,7 @@ import { allocate, axisAngles, sectionsOf } from './multi-axis.js';
 import { rotateBy } from './rope.js';
 import { AngleMemo } from './angle-cache.js';
 import {
-  checkBase, checkCount, checkDType, checkGenerator, checkOptions, checkReals, checkRequiredOptions, checkSize, checkTableSize,
+  checkBase, checkCount, checkDType, checkGenerator, checkReals, checkRequiredOptions, checkSize, checkTableSize,
 } from './checks.js';
 
 /** RoPE-Axial's default θ (`compute_axial_cis`, DeiT-III `rope_axial_*` models). */
@@ -195,7 +195,7 @@ const MIXED_INIT_KEYS = ['theta', 'rotate', 'orientations', 'generator', 'dtype'
  */
 export function ropeVitMixedFrequencies(numHeads: number, headDim: number, options: RoPEViTMixedInitOptions = {}): RoPEViTMixedFrequencies {
   const op = 'ropeVitMixedFrequencies';
-  return mixedInit(op, numHeads, headDim, checkOptions(op, options, MIXED_INIT_KEYS));
+  return mixedInit(op, numHeads, headDim, expectOptions(op, 'options', options, MIXED_INIT_KEYS));
 }
 
 export interface RoPEViTMixedFrequencies {
@@ -307,7 +307,7 @@ export class RoPEAxial extends PositionalEncoding {
   constructor(readonly headDim: number, options: RoPEAxialOptions = {}) {
     super();
     const op = 'RoPEAxial';
-    const o = checkOptions(op, options, ['theta', 'prefixTokens', 'dtype']);
+    const o = expectOptions(op, 'options', options, ['theta', 'prefixTokens', 'dtype']);
     const theta = o.theta === undefined ? ROPE_VIT_AXIAL_THETA : o.theta;
     this.prefixTokens = o.prefixTokens === undefined ? 0 : checkCount(op, 'prefixTokens', o.prefixTokens);
     this.freqs = axialFrequencies(op, headDim, theta, checkDType(op, 'dtype', o.dtype, 'float64'), 'headDim');
@@ -384,7 +384,7 @@ export class RoPEMixed extends PositionalEncoding {
   constructor(readonly numHeads: number, readonly headDim: number, options: RoPEMixedOptions = {}) {
     super();
     const op = 'RoPEMixed';
-    const o = checkOptions(op, options, [...MIXED_INIT_KEYS, 'prefixTokens']);
+    const o = expectOptions(op, 'options', options, [...MIXED_INIT_KEYS, 'prefixTokens']);
     this.prefixTokens = o.prefixTokens === undefined ? 0 : checkCount(op, 'prefixTokens', o.prefixTokens);
     const { freqsX, freqsY } = mixedInit(op, numHeads, headDim, o);
     this.theta = o.theta === undefined ? ROPE_VIT_MIXED_THETA : o.theta;

@@ -15,7 +15,7 @@ import {
 } from '../core/index.js';
 import { AngleMemo } from './angle-cache.js';
 import { toBFloat16 } from './bf16.js';
-import { checkAttentionFactor, checkBase, checkHead, checkInvFreq, checkLayout, checkOptions, checkPositions, checkRotaryDim, checkSize, positionsTensor } from './checks.js';
+import { checkAttentionFactor, checkBase, checkHead, checkInvFreq, checkLayout, checkPositions, checkRotaryDim, checkSize, positionsTensor } from './checks.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 
 /** Which channels form a rotation pair: 'half' pairs (i, i + d/2) (GPT-NeoX, HF Llama); 'interleaved' pairs (2i, 2i+1) (RoFormer, Meta, DeepSeek). */
@@ -425,7 +425,7 @@ export class RoPE extends PositionalEncoding {
     super();
     const op = this.opName();
     checkSize(op, 'headDim', headDim);
-    const o = checkOptions(op, options, ['rotaryDim', 'base', 'layout', 'invFreq', 'attentionFactor']);
+    const o = expectOptions(op, 'options', options, ['rotaryDim', 'base', 'layout', 'invFreq', 'attentionFactor']);
     this.rotaryDim = o.rotaryDim === undefined ? headDim : checkRotaryDim(op, 'rotaryDim', o.rotaryDim, headDim);
     if (this.rotaryDim % 2 !== 0) checkRotaryDim(op, 'headDim', headDim); // the default rotaryDim is the whole head
     this.layout = checkLayout(op, o.layout);

@@ -6,8 +6,8 @@
  * lists what it gets wrong). Nothing here knows about RoPE: it maps characters to units, hirope.ts maps units to
  * positions.
  */
-import { expectOneOf } from '../core/index.js';
-import { checkOptions, checkString } from './checks.js';
+import { expectOneOf, expectOptions } from '../core/index.js';
+import { checkString } from './checks.js';
 
 /** What a top-level unit looks like: a function, a class-like declaration, another block, or the text between. */
 export type HiRoPEUnitKind = 'function' | 'class' | 'block' | 'gap';
@@ -55,7 +55,7 @@ export interface HiRoPESegmentsOptions {
  */
 export function hiropeSegments(source: string, options: HiRoPESegmentsOptions = {}): HiRoPESegment[] {
   const op = 'hiropeSegments';
-  return segmentsOf(checkString(op, 'source', source), checkSyntax(op, checkOptions(op, options, ['syntax']).syntax));
+  return segmentsOf(checkString(op, 'source', source), checkSyntax(op, expectOptions(op, 'options', options, ['syntax']).syntax));
 }
 
 /** An optional `syntax` option: 'auto' (default), 'braces' or 'indent'. */

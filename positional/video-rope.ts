@@ -14,13 +14,12 @@
  * fractional (δ is a float) and negative (centring in a first segment). The reference forms ids in float32; here
  * they are float64, equal whenever δ·τ and the ids are exact in float32 (any dyadic δ at moderate lengths).
  */
-import { DTypeError, Tensor, ValueError, describeValue } from '../core/index.js';
+import { DTypeError, Tensor, ValueError, describeValue, expectOptions } from '../core/index.js';
 import { MultiAxisRoPE, allocate } from './multi-axis.js';
 import {
   ENCODING_KEYS, FREQUENCY_KEYS, checkSections, countTokens, encodingOptions, llmGrid, mergeSizeOf, sectionInvFreq, type MRoPEOptions,
   type MRoPEFrequencyOptions, type MRoPEPositionOptions, type MRoPEPositions, type MRoPESegment,
 } from './mrope.js';
-import { checkOptions } from './checks.js';
 
 export interface VideoRoPEPositionOptions extends MRoPEPositionOptions {
   /** δ: temporal id step between consecutive frames (temporal patches); default 2 (the reference's value). */
@@ -35,7 +34,7 @@ export interface VideoRoPEPositionOptions extends MRoPEPositionOptions {
  */
 export function videoRopePositions(segments: readonly MRoPESegment[], options: VideoRoPEPositionOptions = {}): MRoPEPositions {
   const op = 'videoRopePositions';
-  const o = checkOptions(op, options, ['spatialMergeSize', 'temporalSpacing']);
+  const o = expectOptions(op, 'options', options, ['spatialMergeSize', 'temporalSpacing']);
   const m = mergeSizeOf(o, op);
   const spacing: unknown = o.temporalSpacing === undefined ? 2 : o.temporalSpacing;
   if (typeof spacing !== 'number') throw new DTypeError(op, `temporalSpacing must be a finite number ≥ 0, got ${describeValue(spacing)}`, 'temporalSpacing');
@@ -108,7 +107,7 @@ const AXIS_INDEX: Record<VideoRoPEAxis, number> = { t: 0, h: 1, w: 2 };
 /** F [3, headDim/2] (rows t, h, w) with the LTA allocation; ω_j = base^(−2j/headDim), base default 1e6. */
 export function videoRopeFrequencies(headDim: number, mropeSection: readonly number[], options: MRoPEFrequencyOptions = {}): Tensor {
   const op = 'videoRopeFrequencies';
-  const invFreq = sectionInvFreq(op, headDim, mropeSection, checkOptions(op, options, FREQUENCY_KEYS));
+  const invFreq = sectionInvFreq(op, headDim, mropeSection, expectOptions(op, 'options', options, FREQUENCY_KEYS));
   return allocate(op, axisOfPair(op, mropeSection).map((a) => AXIS_INDEX[a]), invFreq, 3);
 }
 
@@ -126,7 +125,7 @@ export class VideoRoPE extends MultiAxisRoPE {
 
   constructor(readonly headDim: number, mropeSection: readonly number[], options: VideoRoPEOptions = {}) {
     const op = 'VideoRoPE';
-    const o = checkOptions(op, options, ENCODING_KEYS);
+    const o = expectOptions(op, 'options', options, ENCODING_KEYS);
     const invFreq = sectionInvFreq(op, headDim, mropeSection, o);
     const axes = axisOfPair(op, mropeSection);
     super(allocate(op, axes.map((a) => AXIS_INDEX[a]), invFreq, 3), { ...encodingOptions(op, o), name: 'video-rope', headDim });

@@ -15,10 +15,10 @@
  * (default base 1e6 and the 'half' layout, as ropelab's M-RoPE and VideoRoPE — both configurable; the reference
  * does not say). Segments are M-RoPE's (mrope.ts), so one segment list drives M-RoPE, VideoRoPE, HoPE and VRoPE.
  */
-import { ShapeError, Tensor, expectNumber, fmtShape } from '../core/index.js';
+import { ShapeError, Tensor, expectNumber, expectOptions, fmtShape } from '../core/index.js';
 import { MultiAxisRoPE, allocate } from './multi-axis.js';
 import { countTokens, encodingOptions, llmGrid, mergeSizeOf, type MRoPEPositionOptions, type MRoPESegment } from './mrope.js';
-import { checkBase, checkInvFreq, checkOptions, checkPositions, checkRotaryDim, checkSize, checkTableSize } from './checks.js';
+import { checkBase, checkInvFreq, checkPositions, checkRotaryDim, checkSize, checkTableSize } from './checks.js';
 import { invFreqLadder, type PairLayout } from './rope.js';
 
 /** Number of VRoPE virtual axes for 2-D frames (2^2 corner-reflected sums). */
@@ -49,7 +49,7 @@ export interface VRoPEPositions {
  */
 export function vropePositions(segments: readonly MRoPESegment[], options: VRoPEPositionOptions = {}): VRoPEPositions {
   const op = 'vropePositions';
-  const o = checkOptions(op, options, ['spatialMergeSize', 'start']);
+  const o = expectOptions(op, 'options', options, ['spatialMergeSize', 'start']);
   const m = mergeSizeOf(o, op);
   const start = o.start === undefined ? 0 : expectNumber(op, 'start', o.start, { integer: true, min: 0 }); // an id: ids are whole numbers from 0
   const L = countTokens(segments, m, op, VROPE_AXES);
@@ -144,7 +144,7 @@ export class VRoPE extends MultiAxisRoPE {
 
   constructor(readonly headDim: number, options: VRoPEOptions = {}) {
     const op = 'VRoPE';
-    const o = checkOptions(op, options, ['rotaryDim', 'base', 'invFreq', 'layout', 'attentionFactor']);
+    const o = expectOptions(op, 'options', options, ['rotaryDim', 'base', 'invFreq', 'layout', 'attentionFactor']);
     const invFreq = backboneInvFreq(op, headDim, o);
     super(frequenciesOf(op, invFreq), { ...encodingOptions(op, o), rotaryDim: 2 * invFreq.length, name: 'vrope', headDim });
     this.invFreq = invFreq;

@@ -3,8 +3,8 @@
  * over the pairs that turn between β_fast and β_slow times within the trained context L, plus the attention
  * temperature √(1/t) = 0.1·ln s + 1 that multiplies cos and sin. Semantics follow HF `_compute_yarn_parameters`.
  */
-import { ValueError, expectBoolean, expectNumber } from '../core/index.js';
-import { checkAttentionFactor, checkBase, checkContextLength, checkFactor, checkOptions, checkRotaryDim } from './checks.js';
+import { ValueError, expectBoolean, expectNumber, expectOptions } from '../core/index.js';
+import { checkAttentionFactor, checkBase, checkContextLength, checkFactor, checkRotaryDim } from './checks.js';
 import { invFreqLadder, type RoPEScalingOptions } from './rope.js';
 
 /** yarnInvFreq's options: RoPEScalingOptions (the ramp covers the d/2 pairs) and YaRN's own. */
@@ -96,7 +96,7 @@ export function yarnAttentionFactor(options: Pick<YaRNOptions, 'factor' | 'mscal
 
 /** yarnAttentionFactor with `op` naming the public entry in errors. */
 export function yarnAttention(op: string, options: Pick<YaRNOptions, 'factor' | 'mscale' | 'mscaleAllDim' | 'attentionFactor'>): number {
-  const o = checkOptions(op, options, YARN_KEYS);
+  const o = expectOptions(op, 'options', options, YARN_KEYS);
   const { factor, mscale, mscaleAllDim, attentionFactor } = o;
   checkFactor(op, 'factor', factor);
   checkYarnScaling(op, o);
@@ -124,7 +124,7 @@ interface CheckedYaRN {
 const YARN_KEYS = ['dim', 'base', 'factor', 'originalMaxPositions', 'betaFast', 'betaSlow', 'truncate', 'mscale', 'mscaleAllDim', 'attentionFactor'];
 
 function checkYarn(op: string, options: YaRNOptions): CheckedYaRN {
-  const { dim: d, base: b = 10000, factor, originalMaxPositions: L, betaFast = 32, betaSlow = 1, truncate = true } = checkOptions(op, options, YARN_KEYS);
+  const { dim: d, base: b = 10000, factor, originalMaxPositions: L, betaFast = 32, betaSlow = 1, truncate = true } = expectOptions(op, 'options', options, YARN_KEYS);
   const dim = checkRotaryDim(op, 'dim', d);
   const base = checkBase(op, 'base', b);
   checkFactor(op, 'factor', factor);

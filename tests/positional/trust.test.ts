@@ -323,4 +323,11 @@ test('what stays valid: window Infinity, fractional positions in DynamicNTK, hea
   assert.is(applyRotary(q8(), rotaryAngles(pos3(), ropeInvFreq(8)), { layout: 'half', precision: 'float64', scale: 1e300 }).data.some(Number.isNaN), false);
 });
 
+test('0-d positions are one number, not a sequence: refused like nn refuses them (ShapeError naming the call)', () => {
+  const scalar = new Tensor(new Float64Array([3]), []);
+  assertRefused(() => new RoPE(8).angles(scalar), ShapeError, 'RoPE', { arg: 'positions' });
+  assertRefused(() => rotaryAngles(scalar, ropeInvFreq(8)), ShapeError, 'rotaryAngles', { arg: 'positions' });
+  assertRefused(() => new DynamicNTKRoPE(8, { factor: 2, maxPositions: 16 }).angles(scalar), ShapeError, 'DynamicNTKRoPE', { arg: 'positions' });
+});
+
 test.run();
