@@ -45,6 +45,7 @@
  * adds a detach check to every typed-array access in optimized code (20–30% slower here). The micro-kernel reads
  * a plain array of doubles, which that check does not touch.
  */
+import { kernels } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
 
 /** Rows of C per register tile (accumulators c00…c23 live in locals). */
@@ -90,12 +91,35 @@ function ensurePacked(length: number): void {
 }
 
 /**
- * C[M,N] = op(A)·op(B) (or += when accumulate), one matrix. op(A) is A stored row-major as [M,K] (transA=false)
+ * C[M,N] = op(A)·op(B) (or += when accumulate), one matrix, on the active backend (core/backend.ts): its gemm
+ * kernel when it has one and takes the call, else the JS kernel `gemmJs`. Same arguments and contract as gemmJs.
+ */
+export function gemm(
+  M: number,
+  N: number,
+  K: number,
+  a: TypedArray,
+  aOff: number,
+  transA: boolean,
+  b: TypedArray,
+  bOff: number,
+  transB: boolean,
+  c: TypedArray,
+  cOff: number,
+  accumulate: boolean,
+): void {
+  const kernel = kernels.gemm;
+  if (kernel !== undefined && kernel(M, N, K, a, aOff, transA, b, bOff, transB, c, cOff, accumulate)) return;
+  gemmJs(M, N, K, a, aOff, transA, b, bOff, transB, c, cOff, accumulate);
+}
+
+/**
+ * The scalar reference: C[M,N] = op(A)·op(B) (or += when accumulate), one matrix. op(A) is A stored row-major as [M,K] (transA=false)
  * or as [K,M] (transA=true, i.e. A is read transposed); op(B) is B stored [K,N] (transB=false) or [N,K] (transB=true).
  * aOff/bOff/cOff are element offsets into the buffers (batched callers step them). C is row-major [M,N].
  * C must not overlap A or B. K = 0 gives C = 0 (unchanged when accumulating).
  */
-export function gemm(
+export function gemmJs(
   M: number,
   N: number,
   K: number,

@@ -147,6 +147,9 @@ export const coreEntries: readonly Entry[] = [
 
   // linear algebra
   fn('matmul', () => [t(2, 3), t(3, 4), {}], [A.tensor('a'), A.tensor('b'), A.options('options', { transposeA: A.bool('transposeA'), transposeB: A.bool('transposeB') })]),
+  fn('setBackend', () => ['js'], [A.enum('name')]),
+  fn('getBackend', () => [], []),
+  fn('backendNames', () => [], []),
   fn('symmetricEigenvalues', () => [sym(3), { symmetryTolerance: 1e-9 }], [A.tensor('a'), A.options('options', { symmetryTolerance: A.real('symmetryTolerance') })]),
   fn('unitLowerInverse', () => [t(3, 3)], [A.tensor('a')]),
   fn('qr', () => [t64([4, 3]), { mode: 'reduced' }], [A.tensor('a'), A.options('options', { mode: A.enum('mode') })]),

@@ -1,0 +1,92 @@
+/**
+ * Backends: which implementation runs each hot kernel. The scalar JS kernels (core/kernels/) are the reference and
+ * always present; a backend supplies faster implementations of some named kernels, and any kernel it lacks (or a
+ * call it declines: a dtype it does not handle, work too small to pay for its overhead) runs on JS.
+ *
+ *   setBackend('wasm');   // WebAssembly SIMD128 kernels emitted at run time (core/wasm/)
+ *   getBackend();         // 'wasm'
+ *   backendNames();       // ['js', 'wasm'] where this engine has WebAssembly SIMD
+ *
+ * A backend is a name, a check that says why it cannot run here (or null), and a loader that builds its kernels
+ * on first use; `registerBackend` adds one (a gpu.js backend registers the same way). The kernel table `kernels`
+ * is what the kernels' callers read on every call: one property load, undefined = run the JS kernel.
+ *
+ * The default stays 'js' until every kernel of issue #12 has a wasm version and is measured faster; then the
+ * default becomes the fastest backend available at load time.
+ */
+import { ValueError } from './errors.js';
+import { expectOneOf } from './args.js';
+import type { TypedArray } from './dtype.js';
+
+/**
+ * C[M,N] = op(A)·op(B) (or += when accumulate), the contract of `gemm` in core/kernels/matmul.ts. Returns true
+ * when it did the product, false to leave this call to the JS kernel (having written nothing).
+ */
+export type GemmKernel = (
+  M: number, N: number, K: number,
+  a: TypedArray, aOff: number, transA: boolean,
+  b: TypedArray, bOff: number, transB: boolean,
+  c: TypedArray, cOff: number, accumulate: boolean,
+) => boolean;
+
+/** The kernels a backend may supply, by name. */
+export interface Kernels {
+  gemm: GemmKernel;
+}
+
+export interface BackendDefinition {
+  readonly name: string;
+  /** Why this backend cannot run in this engine, or null when it can. */
+  unavailable(): string | null;
+  /** Builds the kernels (compiles modules, allocates memory); called once, on the first `setBackend(name)`. */
+  load(): Partial<Kernels>;
+}
+
+/** The active backend's kernels; a missing one means the JS kernel. Read by the kernels' dispatch. */
+export const kernels: Partial<Kernels> = {};
+
+const registry = new Map<string, BackendDefinition>();
+const loaded = new Map<string, Partial<Kernels>>();
+let active = 'js';
+
+/** Adds a backend; its name must be new. Internal: backends live in core/ (or register from an internal module). */
+export function registerBackend(backend: BackendDefinition): void {
+  if (registry.has(backend.name)) throw new ValueError('registerBackend', `a backend named '${backend.name}' is already registered`, 'backend');
+  registry.set(backend.name, backend);
+}
+
+/** Names of the backends that can run in this engine, 'js' first (it always can). */
+export function backendNames(): string[] {
+  return [...registry.values()].filter((b) => b.unavailable() === null).map((b) => b.name);
+}
+
+/** Name of the active backend ('js' until `setBackend` picks another). */
+export function getBackend(): string {
+  return active;
+}
+
+/**
+ * Makes `name` the backend for every kernel it supplies (the rest stay on JS). Throws a ValueError for a name
+ * that is not a backend, or for one that cannot run here (no WebAssembly, no SIMD), saying why; the active
+ * backend is then unchanged. The first switch to a backend builds its kernels.
+ */
+export function setBackend(name: string): void {
+  const backend = registry.get(expectOneOf('setBackend', 'name', name, [...registry.keys()]))!;
+  const reason = backend.unavailable();
+  if (reason !== null) throw new ValueError('setBackend', `backend '${name}' cannot run here: ${reason} (setBackend('js') runs everywhere)`, 'name');
+  let table = loaded.get(name);
+  if (table === undefined) {
+    try {
+      table = backend.load();
+    } catch (e) {
+      throw new ValueError('setBackend', `backend '${name}' failed to load: ${e instanceof Error ? e.message : String(e)}`, 'name');
+    }
+    loaded.set(name, table);
+  }
+  for (const key of Object.keys(kernels) as (keyof Kernels)[]) delete kernels[key];
+  Object.assign(kernels, table);
+  active = name;
+}
+
+/** The scalar reference kernels: they are the fallback of every table, so the JS backend supplies none. */
+registerBackend({ name: 'js', unavailable: () => null, load: () => ({}) });
