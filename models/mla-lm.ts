@@ -243,18 +243,17 @@ export class MLABlock extends Module {
   /** x: [B, T, C] → [B, T, C]; options: a LatentKVCache and positions, as MultiHeadLatentAttention.forward. */
   forward(x: Tensor, options: MLACallOptions = {}): Tensor {
     const op = 'MLABlock.forward';
-    this.selfAttn.checkCall(op, x, options);
-    return this.run(x, options, op);
+    return runBlock(this, x, this.selfAttn.checkCall(op, x, options), op);
   }
+}
 
-  /**
-   * forward without the checks: MLALM checks ids, positions and caches once at its own entry. `op` (the method the
-   * user called) names what the rotary encoding refuses.
-   */
-  run(x: Tensor, options: MLACallOptions, op = 'MLABlock.forward'): Tensor {
-    const h = x.add(this.selfAttn.forwardChecked(op, this.inputLayernorm.forward(x), options)); // [B, T, C]
-    return h.add(this.mlp.forward(this.postAttentionLayernorm.forward(h))); // [B, T, C]
-  }
+/**
+ * The block on x whose call its attention's checkCall accepted (`checked`, the proof, used up here); `op` (the
+ * method the user called) names what the rotary encoding refuses. File-private: every caller holds a proof.
+ */
+function runBlock(block: MLABlock, x: Tensor, checked: ReturnType<MultiHeadLatentAttention['checkCall']>, op: string): Tensor {
+  const h = x.add(block.selfAttn.forwardChecked(op, block.inputLayernorm.forward(x), checked)); // [B, T, C]
+  return h.add(block.mlp.forward(block.postAttentionLayernorm.forward(h))); // [B, T, C]
 }
 
 /** Satisfies nn/generate.ts's `CausalLM`: `generate(model, prompt, …)` decodes with latent caches. */
@@ -297,14 +296,17 @@ export class MLALM extends Module {
 
   /** ids: [B, T] token ids → logits [B, T, V]. Positions continue from the caches when given. */
   forward(ids: Tensor, options: MLALMForwardOptions = {}): Tensor {
-    this.checkForward('MLALM.forward', ids, options);
+    const op = 'MLALM.forward';
+    this.checkForward(op, ids, options);
     const { caches } = options;
     const T = ids.shape[1]!;
     const offset = caches?.[0]?.position ?? 0;
     const positions = options.positions ?? arange(offset, offset + T, 1, { dtype: 'float64' }); // [T]
     let x = this.embedTokens.forward(ids); // [B, T, C]
+    // every layer's input has x's shape and dtype: all layers are checked (caches included) before any cache grows
+    const checked = this.layers.map((layer, i) => layer.selfAttn.checkCall(op, x, { positions, cache: caches?.[i] as LatentKVCache | undefined }));
     this.layers.forEach((layer, i) => {
-      x = layer.run(x, { positions, cache: caches?.[i] as LatentKVCache | undefined }, 'MLALM.forward'); // [B, T, C]
+      x = runBlock(layer, x, checked[i]!, op); // [B, T, C]
     });
     x = this.norm.forward(x);
     return this.lmHead?.forward(x) ?? matmul(x, this.embedTokens.weight, { transposeB: true }); // [B, T, V]
@@ -321,13 +323,11 @@ export class MLALM extends Module {
     return crossEntropy(this.forward(ids), targets);
   }
 
-  /** ids [B, T] of token ids, positions, and one LatentKVCache per layer that this call can continue. */
+  /** ids [B, T] of token ids, positions, and one LatentKVCache per layer (forward checks that each layer can continue its cache). */
   private checkForward(op: string, ids: unknown, options: MLALMForwardOptions | undefined): asserts ids is Tensor {
     expectTokenIds(op, 'ids', ids, this.config.vocabSize);
     if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new DTypeError(op, `options must be an options object, got ${describeValue(options)}`, 'options');
     if (options.positions !== undefined) expectPositions(op, 'positions', options.positions);
-    const caches = optionalCaches(op, 'caches', options.caches, this.layers.length, LatentKVCache, 'MLA caches latents: use newCaches()');
-    const x = new Tensor(new Float64Array(0), [ids.shape[0]!, 0, this.config.dim]).cast(this.embedTokens.weight.dtype);
-    caches?.forEach((cache, i) => this.layers[i]!.selfAttn.checkCall(op, x, { cache }));
+    optionalCaches(op, 'caches', options.caches, this.layers.length, LatentKVCache, 'MLA caches latents: use newCaches()');
   }
 }

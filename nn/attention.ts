@@ -11,6 +11,7 @@ import { NoPE, type PositionalEncoding, type Positions } from '../positional/ind
 import {
   expectEncodingFits, expectPositions, expectSequence, expectSize, expectWeight, optionalBoolean, optionalCache, optionalDType,
   optionalPositional, generatorOrDefault} from './checks.js';
+import { issueCheckedCall, redeemCheckedCall, type CheckedCall } from './checked-call.js';
 import type { KVCache } from './kv-cache.js';
 import { Linear } from './linear.js';
 import { Module } from '../core/index.js';
@@ -90,11 +91,20 @@ export interface AttentionCallOptions {
   cache?: KVCache;
 }
 
-/** What `MultiHeadAttention.checkCall` resolved: whether the call is causal, and its extra mask (or null). */
-export interface AttentionCallCheck {
+/** The values `MultiHeadAttention.checkCall` resolved for one call. */
+interface AttentionCall {
   causal: boolean;
   mask: Tensor | null;
+  context: Tensor | undefined;
+  positions: Positions | undefined;
+  cache: KVCache | undefined;
 }
+
+/**
+ * @internal What `MultiHeadAttention.checkCall` returns: an opaque, single-use proof of the checked call
+ * (nn/checked-call.ts), which `forwardChecked` alone reads. It cannot be built outside nn/.
+ */
+export type AttentionCallCheck = CheckedCall<AttentionCall>;
 
 export class MultiHeadAttention extends Module {
   readonly numHeads: number;
@@ -140,8 +150,9 @@ export class MultiHeadAttention extends Module {
   }
 
   /**
-   * Check a forward call's x [B, T, C] and options before anything runs (a KV cache is not touched when they are
-   * wrong); `op` is the method the user called (this layer's forward, or a block's). Returns causal and the mask.
+   * @internal Check a forward call's x [B, T, C] and options before anything runs (a KV cache is not touched when
+   * they are wrong); `op` is the method the user called (this layer's forward, or a block's). Returns the proof that
+   * `forwardChecked` needs.
    */
   checkCall(op: string, x: unknown, options: AttentionCallOptions | undefined): AttentionCallCheck {
     expectSequence(op, 'x', x, this.dim, this.wq.weight.dtype);
@@ -172,25 +183,24 @@ export class MultiHeadAttention extends Module {
     if (causal && T > Tk) throw new ShapeError(op, `causal attention needs no more queries than keys — x=${fmtShape(x.shape)}, ${Tk} keys`, 'x');
     const mask = o.mask ?? null;
     if (mask !== null) checkMask(op, 'mask', mask, [B, H, T, Tk]);
-    return { causal, mask };
+    return issueCheckedCall(this, x, { causal, mask, context, positions: o.positions, cache });
   }
 
   /** x: [B, T, C] → [B, T, C]. */
   forward(x: Tensor, options: AttentionCallOptions = {}): Tensor {
     const op = 'MultiHeadAttention.forward';
-    return this.forwardChecked(op, x, options, this.checkCall(op, x, options));
+    return this.forwardChecked(op, x, this.checkCall(op, x, options));
   }
 
   /**
-   * forward for a call that `checkCall(op, …)` already accepted (a block checks its input once, then runs its
-   * attention on norm(x), of the same shape): nothing is checked again, and what the positional encoding refuses
-   * (e.g. positions that do not cover the sequence) is reported under `op`, the method the user called.
+   * @internal forward for a call that `checkCall(op, …)` accepted (a block checks its input once, then runs its
+   * attention on norm(x), of the same shape and dtype): the options are those checked, held by `checked`, which is
+   * used up; what the positional encoding refuses (e.g. positions that do not cover the sequence) is reported under
+   * `op`, the method the user called.
    */
-  forwardChecked(op: string, x: Tensor, options: AttentionCallOptions, checked: AttentionCallCheck): Tensor {
-    const { causal, mask } = checked;
-    const o = options;
+  forwardChecked(op: string, x: Tensor, checked: AttentionCallCheck): Tensor {
+    const { causal, mask, context, positions: given, cache } = redeemCheckedCall(op, this, checked, x);
     const [B, T] = x.shape as [number, number, number];
-    const { context, cache } = o;
     const cross = context !== undefined;
     const source = context ?? x;
     const S = source.shape[1]!;
@@ -203,7 +213,7 @@ export class MultiHeadAttention extends Module {
     let logitScale = 1;
     if (!cross) {
       const start = cache?.position ?? 0;
-      const positions = o.positions ?? arange(start, start + T, 1, { dtype: 'float64' }); // [T]
+      const positions = given ?? arange(start, start + T, 1, { dtype: 'float64' }); // [T]
       const encoded = asPartOf(op, () => this.positional.encodeQK(q, k, positions, positions));
       q = encoded.q;
       k = encoded.k;

@@ -87,7 +87,7 @@ export class Block extends Module {
   /** forward with `op` (the method the user called: Block.forward, or a model's forward) in every error message. */
   forwardAs(op: string, x: Tensor, options: AttentionCallOptions): Tensor {
     const checked = this.attn.checkCall(op, x, options); // once: norm1(x) has x's shape and dtype
-    const h = x.add(this.drop.forward(this.attn.forwardChecked(op, this.norm1.forward(x), options, checked)));
+    const h = x.add(this.drop.forward(this.attn.forwardChecked(op, this.norm1.forward(x), checked)));
     return h.add(this.drop.forward(this.mlp.forward(this.norm2.forward(h))));
   }
 }

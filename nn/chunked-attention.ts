@@ -13,6 +13,7 @@ import { checkAttentionArgs } from './attention.js';
 import {
   expectEncodingFits, expectPositions, expectSequence, expectSize, expectWeight, optionalBoolean, optionalCache, optionalDType, 
   optionalPositional, generatorOrDefault} from './checks.js';
+import { issueCheckedCall, redeemCheckedCall, type CheckedCall } from './checked-call.js';
 import type { KVCache } from './kv-cache.js';
 import { Linear } from './linear.js';
 
@@ -104,6 +105,9 @@ export interface ChunkedAttentionCallOptions {
   cache?: KVCache;
 }
 
+/** @internal What `ChunkedAttention.checkCall` returns: a single-use proof of the checked call (nn/checked-call.ts). */
+export type ChunkedAttentionCallCheck = CheckedCall<{ positions: Positions | undefined; cache: KVCache | undefined }>;
+
 /** Multi-head chunked local attention with RoPE (per head) and its own q/k/v/o projections. x: [B, T, C] → [B, T, C]. */
 export class ChunkedAttention extends Module {
   readonly headDim: number;
@@ -135,8 +139,11 @@ export class ChunkedAttention extends Module {
     this.positional = positional ?? new RoPE(this.headDim);
   }
 
-  /** Check a forward call's x [B, T, C] and options before anything runs; `op` is the method the user called. */
-  checkCall(op: string, x: unknown, options: ChunkedAttentionCallOptions | undefined): void {
+  /**
+   * @internal Check a forward call's x [B, T, C] and options before anything runs; `op` is the method the user
+   * called. Returns the proof that `forwardChecked` needs (nn/checked-call.ts).
+   */
+  checkCall(op: string, x: unknown, options: ChunkedAttentionCallOptions | undefined): ChunkedAttentionCallCheck {
     expectSequence(op, 'x', x, this.dim, this.wq.weight.dtype);
     const o = expectOptions(op, 'options', options, ['positions', 'cache']);
     if (o.positions !== undefined) expectPositions(op, 'positions', o.positions);
@@ -150,28 +157,29 @@ export class ChunkedAttention extends Module {
         throw new ShapeError(op, `options.cache holds keys=${fmtShape(cache.keys.shape)} ${cache.keys.dtype}, which this call cannot continue (needs [${x.shape[0]}, ${this.numHeads}, ·, ${this.headDim}] ${x.dtype})`, 'cache');
       }
     }
+    return issueCheckedCall(this, x, { positions: o.positions, cache });
   }
 
   /** x: [B, T, C] → [B, T, C]. */
   forward(x: Tensor, options: ChunkedAttentionCallOptions = {}): Tensor {
     const op = 'ChunkedAttention.forward';
-    this.checkCall(op, x, options);
-    return this.forwardChecked(op, x, options);
+    return this.forwardChecked(op, x, this.checkCall(op, x, options));
   }
 
   /**
-   * forward for a call that `checkCall(op, …)` already accepted (MemoryBlock checks its input once): nothing is checked
-   * again, and what the positional encoding refuses is reported under `op`, the method the user called.
+   * @internal forward for a call that `checkCall(op, …)` accepted (MemoryBlock checks its input once): the options
+   * are those checked, held by `checked`, which is used up; what the positional encoding refuses is reported under
+   * `op`, the method the user called.
    */
-  forwardChecked(op: string, x: Tensor, options: ChunkedAttentionCallOptions): Tensor {
-    const { cache } = options;
+  forwardChecked(op: string, x: Tensor, checked: ChunkedAttentionCallCheck): Tensor {
+    const { positions: given, cache } = redeemCheckedCall(op, this, checked, x);
     const [B, T] = x.shape as [number, number, number];
     const { numHeads: H, headDim: D } = this;
     const start = cache?.position ?? 0;
     let q = this.wq.forward(x).reshape([B, T, H, D]).transpose(1, 2); // [B, H, T, D]
     let k = this.wk.forward(x).reshape([B, T, H, D]).transpose(1, 2); // [B, H, T, D]
     let v = this.wv.forward(x).reshape([B, T, H, D]).transpose(1, 2); // [B, H, T, D]
-    const positions = options.positions ?? arange(start, start + T, 1, { dtype: 'float64' }); // [T]
+    const positions = given ?? arange(start, start + T, 1, { dtype: 'float64' }); // [T]
     const encoded = asPartOf(op, () => this.positional.encodeQK(q, k, positions, positions));
     q = encoded.q;
     k = encoded.k;

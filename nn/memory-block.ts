@@ -18,6 +18,7 @@ import {
 } from './checks.js';
 import { RoPE, type PositionalEncoding, type Positions } from '../positional/index.js';
 import { MultiHeadAttention } from './attention.js';
+import { issueCheckedCall } from './checked-call.js';
 import { ChunkedAttention } from './chunked-attention.js';
 import { FifoMemory, type FifoState, type MemoryPool } from './fifo-memory.js';
 import type { KVCache } from './kv-cache.js';
@@ -146,7 +147,7 @@ export class MemoryBlock extends Module {
     for (const linear of [...residual, this.mlp.output]) linear.residualProjection = true;
   }
 
-  /** Check a forward call (x [B, S, C], the memory, options) before anything runs; `op` is the method the user called. */
+  /** @internal Check a forward call (x [B, S, C], the memory, options) before anything runs; `op` is the method the user called. */
   checkCall(op: string, x: unknown, memory: FifoState, options: MemoryBlockCallOptions | undefined): void {
     expectSequence(op, 'x', x, this.dim, this.norm1.weight?.dtype ?? this.global.wq.weight.dtype);
     const o = expectOptions(op, 'options', options, ['positions', 'caches']);
@@ -175,7 +176,10 @@ export class MemoryBlock extends Module {
     return this.forwardAs('MemoryBlock.forward', x, memory, options);
   }
 
-  /** forward with `op` (the method the user called: MemoryBlock.forward, or a model's) in every error message. */
+  /**
+   * @internal forward with `op` (the method the user called: MemoryBlock.forward, or a model's) in every error
+   * message; it checks its arguments as forward does.
+   */
   forwardAs(op: string, x: Tensor, memory: FifoState, options: MemoryBlockCallOptions): MemoryBlockOutput {
     this.checkCall(op, x, memory, options);
     const { caches } = options;
@@ -183,9 +187,11 @@ export class MemoryBlock extends Module {
     const start = caches?.global.position ?? 0;
     const positions = options.positions ?? arange(start, start + S, 1, { dtype: 'float64' });
     const h = this.norm1.forward(x); // [B, S, C]
-    // checkCall covered both paths' inputs (x, positions, caches): they run unchecked, their refusals named `op`
-    const oGlobal = this.global.forwardChecked(op, h, { positions, cache: caches?.global }, { causal: true, mask: null }); // [B, S, C]
-    const oLocal = this.local.forwardChecked(op, h, { positions, cache: caches?.local }); // [B, S, C]
+    // checkCall covered both paths' inputs (x, positions, caches): each runs on the proof of that check, its
+    // refusals named `op`
+    const global = issueCheckedCall(this.global, h, { causal: true, mask: null, context: undefined, positions, cache: caches?.global });
+    const oGlobal = this.global.forwardChecked(op, h, global); // [B, S, C]
+    const oLocal = this.local.forwardChecked(op, h, issueCheckedCall(this.local, h, { positions, cache: caches?.local })); // [B, S, C]
     const oMemory = this.memory.read(h, memory); // [B, S, C]
     let a: Tensor;
     if (this.mix !== null) a = this.mix.forward(concat([oGlobal, oLocal, oMemory], 2)); // W_c [o_g; o_c; o_m]

@@ -25,6 +25,7 @@ import {
 import { expectPositions, expectSequence, expectSize, expectWeight, optionalBoolean, optionalDType, optionalGenerator } from './checks.js';
 import { RoPE, type PairLayout, type Positions } from '../positional/index.js';
 import { scaledDotProductAttention } from './attention.js';
+import { issueCheckedCall, redeemCheckedCall, type CheckedCall } from './checked-call.js';
 import { KVCache, type KVCacheOptions } from './kv-cache.js';
 import { Linear } from './linear.js';
 import { RMSNorm } from './norm.js';
@@ -79,6 +80,9 @@ export interface MLACallOptions {
   /** Positions [T] or [B, T]; default offset…offset+T−1 with offset = cache.position (or 0). */
   positions?: Positions;
 }
+
+/** @internal What `MultiHeadLatentAttention.checkCall` returns: a single-use proof of the checked call (nn/checked-call.ts). */
+export type MLACallCheck = CheckedCall<MLACallOptions>;
 
 interface Dims {
   dim: number;
@@ -334,16 +338,16 @@ export class MultiHeadLatentAttention extends Module {
   /** x: [B, T, C] → [B, T, C]. Causal (bottom-right aligned, so it continues a cache). */
   forward(x: Tensor, options: MLACallOptions = {}): Tensor {
     const op = 'MultiHeadLatentAttention.forward';
-    this.checkCall(op, x, options);
-    return this.forwardChecked(op, x, options);
+    return this.forwardChecked(op, x, this.checkCall(op, x, options));
   }
 
   /**
-   * forward for a call that `checkCall(op, …)` already accepted (MLABlock checks its input once, then runs this on
-   * norm(x)): nothing is checked again, and what the rotary encoding refuses is reported under `op`.
+   * @internal forward for a call that `checkCall(op, …)` accepted (MLABlock checks its input once, then runs this on
+   * norm(x)): the options are those checked, held by `checked`, which is used up; what the rotary encoding refuses
+   * is reported under `op`.
    */
-  forwardChecked(op: string, x: Tensor, options: MLACallOptions): Tensor {
-    const { q, k, v } = this.attentionInputs(op, x, options);
+  forwardChecked(op: string, x: Tensor, checked: MLACallCheck): Tensor {
+    const { q, k, v } = this.attentionInputs(op, x, redeemCheckedCall(op, this, checked, x));
     const o = scaledDotProductAttention(q, k, v, { causal: true, scale: this.softmaxScale }); // [B, H, T, dv] explicit, [B, H, T, dc] absorbed
     return this.outputProjection(o); // [B, T, C]
   }
@@ -403,12 +407,16 @@ export class MultiHeadLatentAttention extends Module {
   // ── the two modes ──
 
   /** Project x, extend the cache, and build the fused attention op's q, k, v for the current mode. */
-  /** Check x [B, T, C] and the call's options before anything runs (a wrong call leaves the cache untouched). */
-  checkCall(op: string, x: unknown, options: MLACallOptions | undefined): void {
+  /**
+   * @internal Check x [B, T, C] and the call's options before anything runs (a wrong call leaves the cache
+   * untouched). Returns the proof that `forwardChecked` needs (nn/checked-call.ts).
+   */
+  checkCall(op: string, x: unknown, options: MLACallOptions | undefined): MLACallCheck {
     expectSequence(op, 'x', x, this.dim, this.oProj.weight.dtype);
     const o = expectOptions(op, 'options', options, ['cache', 'positions']);
     if (o.positions !== undefined) expectPositions(op, 'positions', o.positions);
     if (o.cache !== undefined) this.checkCache(op, o.cache, x);
+    return issueCheckedCall(this, x, { positions: o.positions, cache: o.cache });
   }
 
   /** `op`: the method the user called, named by what the rotary encoding refuses (positions that miss the sequence). */

@@ -200,4 +200,17 @@ test('ViT.loss refuses labels with an extra axis; MemoryTransformer.generate nam
   refuses(() => t.generate([1, 2], { maxNewTokens: 1, temperature: 0 }), ValueError, 'MemoryTransformer.generate', 'NaN logits');
 });
 
+test('MLABlock runs only through forward (no public unchecked run), and MLALM.forward checks every layer before any cache grows', () => {
+  const g = new Generator(2);
+  const block = new MLABlock(resolveMLALMConfig(mla), g);
+  assert.is((block as unknown as { run?: unknown }).run, undefined, 'MLABlock.run skipped every check');
+  const model = new MLALM({ ...mla, numLayers: 2 });
+  const fresh = model.newCaches();
+  // layer 1's cache holds 2 tokens of another batch size: refused before layer 0's cache grows
+  model.forward(new Tensor(Float64Array.from([1, 2, 3, 4]), [2, 2]), { caches: [model.newCaches()[0]!, fresh[1]!] });
+  const first = model.newCaches()[0]!;
+  refuses(() => model.forward(new Tensor(Float64Array.from([1, 2]), [1, 2]), { caches: [first, fresh[1]!] }), ShapeError, 'MLALM.forward', 'MLALM.forward(layer 1 cache of batch 2)');
+  assert.is(first.length, 0, "layer 0's cache untouched by the refused call");
+});
+
 test.run();
