@@ -1,6 +1,8 @@
 /**
- * Matmul benchmark (square, transposed and batched products): ropelab's `matmul` op against TF.js (cpu backend
- * = plain JS, wasm backend = XNNPACK, single-threaded in Node) in the same process. Not a test; prints tables.
+ * Matmul benchmark (square, transposed and batched products): ropelab's `matmul` op on its 'js' backend (scalar
+ * kernels) and its 'wasm' backend (SIMD128 kernels emitted at run time, core/wasm/; float32 only, float64 runs on
+ * JS) against TF.js (cpu backend = plain JS, wasm backend = XNNPACK, single-threaded in Node) in the same process.
+ * Not a test; prints tables.
  *
  *   npm run bench:matmul          (after `npm run peers:install`, once)
  *
@@ -8,7 +10,7 @@
  * TF.js timings include `await result.data()` so its lazy execution is counted. GFLOP/s = 2·N³·batch / time.
  * Ratios are speed ratios: > 1 means ropelab is faster.
  */
-import { Generator, matmul, randn, type DType, type MatmulOptions, type Tensor } from '../../core/index.js';
+import { backendNames, Generator, matmul, randn, setBackend, type DType, type MatmulOptions, type Tensor } from '../../core/index.js';
 import { readFlags } from '../lib/flags.js';
 import { fmt, loadTf, medianMs, pairedMediansMs, printEnvironment, printTable, requirePeers, useBackend, type PeerBackend } from './harness.js';
 import type { TfCore } from './tfjs-types.js';
@@ -60,14 +62,26 @@ const dims = ({ n, batch }: Shape, shared = false): number[] => (batch === 0 || 
 
 type Timed = () => unknown | Promise<unknown>;
 
-/** ropelab: one product through the public op. */
-function ropelabProduct(shape: Shape, dtype: DType, variant: Variant): Timed {
+/** ropelab: one product through the public op, on `backend` (the process returns to 'js' after each call). */
+function ropelabProduct(shape: Shape, dtype: DType, variant: Variant, backend: RopelabBackend = 'js'): Timed {
   const generator = new Generator(SEED);
   const a: Tensor = randn(dims(shape), { dtype, generator });
   const b: Tensor = randn(dims(shape, shape.sharedB), { dtype, generator });
   const options: MatmulOptions = { transposeA: variant.transposeA, transposeB: variant.transposeB };
-  return () => matmul(a, b, options);
+  if (backend === 'js') return () => matmul(a, b, options);
+  return () => {
+    setBackend(backend);
+    try {
+      return matmul(a, b, options);
+    } finally {
+      setBackend('js');
+    }
+  };
 }
+
+type RopelabBackend = 'js' | 'wasm';
+/** The 'wasm' backend where this engine has WebAssembly SIMD. */
+const HAS_WASM = backendNames().includes('wasm');
 
 /** TF.js: one float32 product on the current backend, including the read-back of the result. */
 function tfjsProduct(tf: TfCore, shape: Shape, variant: Variant): { run: Timed; dispose: () => void } {
@@ -94,6 +108,8 @@ interface Case extends Shape {
 
 interface Row extends Case {
   ropelab: number;
+  /** ropelab on its wasm backend (null where the engine has no WebAssembly SIMD). */
+  ropelabWasm: number | null;
   tfjs: Record<PeerBackend, number | null>;
 }
 
@@ -107,21 +123,24 @@ function ratioCell(ropelabMs: number, otherMs: number | null): string {
 
 function printRows(rows: readonly Row[]): void {
   printTable(
-    ['case', 'ropelab ms GFLOP/s', 'tfjs-cpu ms GFLOP/s', 'tfjs-wasm ms GFLOP/s', 'rl/cpu', 'rl/wasm'],
+    ['case', 'ropelab js ms GFLOP/s', 'ropelab wasm ms GFLOP/s', 'tfjs-cpu ms GFLOP/s', 'tfjs-wasm ms GFLOP/s', 'rl/cpu', 'rl/wasm', 'rlw/rl', 'rlw/wasm'],
     rows.map((r) => [
       `${r.label} ${r.n} ${r.dtype === 'float32' ? 'f32' : 'f64'}`,
       timeCell(r, r.ropelab),
+      timeCell(r, r.ropelabWasm),
       timeCell(r, r.tfjs.cpu),
       timeCell(r, r.tfjs.wasm),
       ratioCell(r.ropelab, r.tfjs.cpu),
       ratioCell(r.ropelab, r.tfjs.wasm),
+      r.ropelabWasm === null ? 'n/a' : ratioCell(r.ropelabWasm, r.ropelab),
+      r.ropelabWasm === null ? 'n/a' : ratioCell(r.ropelabWasm, r.tfjs.wasm),
     ]),
   );
 }
 
 /**
- * Times every case. ropelab and TF.js cpu run in alternation, one product each per round (pairedMediansMs), so
- * both see the same machine. TF.js wasm comes last: initializing the wasm backend grows WebAssembly memory,
+ * Times every case. ropelab js, ropelab wasm and TF.js cpu run in alternation, one product each per round
+ * (pairedMediansMs), so all see the same machine (ropelab's wasm memory is shared: growing it detaches nothing). TF.js wasm comes last: initializing the wasm backend grows WebAssembly memory,
  * which detaches an ArrayBuffer and invalidates V8's "no detached buffers" protector for the whole process;
  * from then on every typed-array access in optimized JS carries an extra check (20–30% slower here). The
  * matmul micro-kernel reads a plain array, which that check spares; the last line re-times one case after
@@ -132,15 +151,11 @@ async function measureAll(tf: TfCore, cases: readonly Case[]): Promise<Row[]> {
   const cpu = await useBackend(tf, 'cpu');
   for (const c of cases) {
     const { warmup, reps } = repsFor(c.n);
-    const ropelab = ropelabProduct(c, c.dtype, c.variant);
-    if (!cpu || c.dtype !== 'float32') {
-      rows.push({ ...c, ropelab: await medianMs(ropelab, reps, warmup), tfjs: { cpu: null, wasm: null } });
-      continue;
-    }
-    const peer = tfjsProduct(tf, c, c.variant);
-    const [ropelabMs, cpuMs] = await pairedMediansMs([ropelab, peer.run], reps, warmup);
-    peer.dispose();
-    rows.push({ ...c, ropelab: ropelabMs!, tfjs: { cpu: cpuMs!, wasm: null } });
+    const timed = [ropelabProduct(c, c.dtype, c.variant), ...(HAS_WASM ? [ropelabProduct(c, c.dtype, c.variant, 'wasm')] : [])];
+    const peer = cpu && c.dtype === 'float32' ? tfjsProduct(tf, c, c.variant) : null;
+    const ms = await pairedMediansMs(peer ? [...timed, peer.run] : timed, reps, warmup);
+    peer?.dispose();
+    rows.push({ ...c, ropelab: ms[0]!, ropelabWasm: HAS_WASM ? ms[1]! : null, tfjs: { cpu: peer ? ms[ms.length - 1]! : null, wasm: null } });
   }
   if (await useBackend(tf, 'wasm')) {
     for (const row of rows) {
@@ -164,7 +179,7 @@ async function main(): Promise<void> {
   requirePeers('bench:matmul');
   printEnvironment('matmul: ropelab vs TF.js cpu (plain JS) and wasm (XNNPACK, SIMD, one thread) in one process');
   const tf = await loadTf();
-  console.log(`TF.js ${tf.version_core}, float32 only (f64 columns n/a); ratios = tfjs time / ropelab time (> 1: ropelab faster)`);
+  console.log(`TF.js ${tf.version_core}, float32 only (f64 columns n/a); ratios = other's time / ropelab's time (> 1: ropelab faster); rl = ropelab js, rlw = ropelab wasm${HAS_WASM ? '' : ' (n/a: no WebAssembly SIMD here)'}`);
 
   const plain = { batch: 0, sharedB: false };
   const square: Case[] = SIZES.flatMap((n) => DTYPES.map((dtype) => ({ ...plain, label: PLAIN.label, n, dtype, variant: PLAIN })));
@@ -185,7 +200,15 @@ async function main(): Promise<void> {
 
   const single = { ...plain, n: TRANSPOSED_N };
   const after = await timeRopelab(single, 'float32', PLAIN);
-  console.log(`\nropelab A·B ${TRANSPOSED_N} f32 re-timed after TF.js wasm ran: ${after.toFixed(2)} ms, ${gflops(single, after).toFixed(2)} GFLOP/s`);
+  console.log(`\nropelab js A·B ${TRANSPOSED_N} f32 re-timed after TF.js wasm ran: ${after.toFixed(2)} ms, ${gflops(single, after).toFixed(2)} GFLOP/s`);
+  if (HAS_WASM && tf.getBackend() === 'wasm') {
+    // ropelab wasm against TF.js wasm at 512³ f32, alternating in one run (the issue #12 target: ≥ 1.0× on one thread)
+    const { warmup, reps } = repsFor(TRANSPOSED_N);
+    const peer = tfjsProduct(tf, single, PLAIN);
+    const [rlw, tfw] = await pairedMediansMs([ropelabProduct(single, 'float32', PLAIN, 'wasm'), peer.run], reps, warmup);
+    peer.dispose();
+    console.log(`ropelab wasm vs TF.js wasm, A·B ${TRANSPOSED_N} f32, alternating: ${gflops(single, rlw!).toFixed(2)} vs ${gflops(single, tfw!).toFixed(2)} GFLOP/s (${(tfw! / rlw!).toFixed(2)}×)`);
+  }
 }
 
 await main();
