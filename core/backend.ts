@@ -96,7 +96,7 @@ registerBackend({ name: 'js', unavailable: () => null, load: () => ({}) });
 
 /**
  * Below this many multiply-adds (M·N·K) a product stays on JS: packing and the call cost more than SIMD saves
- * (measured on a 2-core Zen 5 under Node 20: JS wins at 8³, wasm from 16³ on, 1.3× there and 3.3× at 64³).
+ * (measured on a 2-core Intel Xeon under Node 20: JS wins at 8³, wasm from 16³ on, 1.3× there and 3.3× at 64³).
  */
 const WASM_GEMM_MIN_WORK = 4096;
 
