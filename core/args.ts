@@ -7,6 +7,7 @@
  * `DTypeError` (a TypeError); a value of the right type outside its range is a `ValueError`; a shape that does not
  * fit is a `ShapeError`; a size too large to allocate is a `ValueError`.
  */
+import type { DType } from './dtype.js';
 import { AxisError, DTypeError, IndexError, ShapeError, ValueError } from './errors.js';
 import { Generator } from './random.js';
 import { Tensor } from './tensor.js';
@@ -151,12 +152,51 @@ export function expectOptions<T extends object>(op: string, arg: string, x: T | 
   return x;
 }
 
+/**
+ * An options argument that must be given (its fields are required): `undefined`, null, a primitive or an array is
+ * refused with `needs`, what it must hold (`'with factor and maxPositions'`), named in the message; otherwise as
+ * `expectOptions` with `known`.
+ */
+export function expectRequiredOptions<T extends object>(op: string, x: T | undefined, known: readonly string[], needs: string, arg = 'options'): T {
+  if (x === undefined || x === null || typeof x !== 'object' || Array.isArray(x)) {
+    throw new DTypeError(op, `${arg} must be an options object ${needs}, got ${describeValue(x)}`, arg);
+  }
+  return expectOptions(op, arg, x, known);
+}
+
+/** An optional dtype name, 'float32' or 'float64'; `undefined` gives `fallback` (itself `undefined` when not given). */
+export function optionalDType(op: string, arg: string, x: unknown): DType | undefined;
+export function optionalDType(op: string, arg: string, x: unknown, fallback: DType): DType;
+export function optionalDType(op: string, arg: string, x: unknown, fallback?: DType): DType | undefined {
+  return x === undefined ? fallback : expectOneOf<DType>(op, arg, x, ['float32', 'float64']);
+}
+
+/**
+ * An optional Generator: `undefined` gives `fallback()` (`undefined` without one; pass `defaultGenerator` for the
+ * global generator); null, numbers and other objects are refused.
+ */
+export function optionalGenerator(op: string, arg: string, x: unknown): Generator | undefined;
+export function optionalGenerator(op: string, arg: string, x: unknown, fallback: () => Generator): Generator;
+export function optionalGenerator(op: string, arg: string, x: unknown, fallback?: () => Generator): Generator | undefined {
+  return x === undefined ? fallback?.() : expectGenerator(op, arg, x);
+}
+
 /** An element count must fit in one typed array (at most `MAX_TENSOR_ELEMENTS`). */
 export function expectAllocatable(op: string, arg: string, elements: number, shape?: readonly number[]): void {
   if (!(elements <= MAX_TENSOR_ELEMENTS)) {
     const what = shape === undefined ? `${elements} elements` : `shape [${shape.join(',')}] (${elements} elements)`;
     throw new ValueError(op, `${arg} needs ${what}, more than one tensor can hold (at most 2³¹ − 1)`, arg);
   }
+}
+
+/**
+ * A size (a layer width, a head count, a sequence length; `min = 0` for a count that may be empty): an integer ≥ `min`
+ * small enough to allocate (2**40 is refused with a ValueError, not left to a RangeError). Returns it.
+ */
+export function expectSize(op: string, arg: string, x: unknown, min = 1): number {
+  const n = expectInteger(op, arg, x, { min });
+  expectAllocatable(op, arg, n);
+  return n;
 }
 
 /**
@@ -182,6 +222,16 @@ export function expectFiniteValues(op: string, arg: string, data: ArrayLike<numb
     const v = data[i]!;
     if (!Number.isFinite(v)) throw new ValueError(op, `${arg} must hold finite numbers, got ${v} at flat index ${i}`, arg);
   }
+}
+
+/**
+ * Positions: a Tensor with a sequence axis ([T], [B, T], or an encoding's [T, axes]) of finite values (a NaN or ±∞
+ * position would give NaN rows of q and k). A 0-d tensor is one number, not a sequence, and is refused.
+ */
+export function expectPositions(op: string, arg: string, x: unknown): asserts x is Tensor {
+  expectTensor(op, arg, x);
+  if (x.ndim === 0) throw new ShapeError(op, `${arg}=[${x.shape.join(',')}] must have a sequence axis ([T] or [B, T])`, arg);
+  expectFiniteValues(op, arg, x.data);
 }
 
 /**

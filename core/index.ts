@@ -3,7 +3,8 @@ export type { DType, TypedArray } from './dtype.js';
 export { AutogradError, AxisError, DTypeError, GradcheckError, IndexError, ShapeError, ValueError, type ErrorInfo } from './errors.js';
 export {
   asPartOf, describeValue, expectAllocatable, expectBoolean, expectFunction, expectGenerator, expectFiniteValues, expectInteger, expectNumber, expectOneOf, expectOptions,
-  expectShape, expectTensor, expectTensorLike, MAX_TENSOR_ELEMENTS, type NumberRule,
+  expectPositions, expectRequiredOptions, expectShape, expectSize, expectTensor, expectTensorLike, MAX_TENSOR_ELEMENTS, optionalDType, optionalGenerator,
+  type NumberRule,
 } from './args.js';
 export { broadcastShapes, checkedFmtShape as fmtShape, checkedSizeOf as sizeOf, checkedStridesOf as stridesOf, type Shape } from './shape.js';
 export { defaultGenerator, Generator, manualSeed } from './random.js';

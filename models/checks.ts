@@ -6,7 +6,7 @@
  */
 import {
   DTypeError, MAX_TENSOR_ELEMENTS, ShapeError, ValueError, describeValue, expectBoolean, expectInteger, expectNumber, expectOneOf, expectTensor, fmtShape,
-  type Tensor,
+  optionalDType, type Tensor,
 } from '../core/index.js';
 import { expectWeight, type KVCache } from '../nn/index.js';
 
@@ -58,7 +58,7 @@ export function checkDecoderFields(op: string, c: DecoderFields, vocabSize: numb
   if (c.dropout !== undefined) expectNumber(op, 'dropout', c.dropout, { min: 0, below: 1 });
   if (c.tieEmbeddings !== undefined) expectBoolean(op, 'tieEmbeddings', c.tieEmbeddings);
   if (c.seed !== undefined) expectSeed(op, c.seed);
-  if (c.dtype !== undefined) expectOneOf(op, 'dtype', c.dtype, ['float32', 'float64'] as const);
+  optionalDType(op, 'dtype', c.dtype);
   expectWeight(op, 'wte.weight', vocabSize, dim);
   expectWeight(op, 'mlp weight', 4 * dim, dim);
 }

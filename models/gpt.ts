@@ -6,9 +6,10 @@
  */
 import {
   DTypeError, Generator, Module, ShapeError, Tensor, ValueError, arange, crossEntropy, describeValue, expectAllocatable,
-  expectNumber, expectOptions, fmtShape, matmul, type DType,
+  expectNumber, expectOptions, fmtShape, matmul,
+  expectSize, type DType,
 } from '../core/index.js';
-import { Block, Embedding, KVCache, LayerNorm, Linear, RMSNorm, expectEncodingFits, expectSize, gpt2Init } from '../nn/index.js';
+import { Block, Embedding, KVCache, LayerNorm, Linear, RMSNorm, expectEncodingFits, gpt2Init } from '../nn/index.js';
 import { NoPE, PositionalEncoding, createPositional, positionalNames, type PositionalSpec } from '../positional/index.js';
 import { checkDecoderFields, expectTokenIds, optionalCaches } from './checks.js';
 

@@ -17,10 +17,10 @@
  */
 import {
   DTypeError, Generator, Module, Tensor, ValueError, asPartOf, concat, crossEntropy, describeValue, expectAllocatable, expectBoolean, expectInteger,
-  expectNumber, expectOneOf, expectOptions, matmul, type DType,
+  expectNumber, expectOptions, expectSize, matmul, optionalDType, type DType,
 } from '../core/index.js';
 import {
-  Embedding, KVCache, LayerNorm, Linear, MemoryBlock, RMSNorm, expectSize, expectWeight, generate, gpt2Init,
+  Embedding, KVCache, LayerNorm, Linear, MemoryBlock, RMSNorm, expectWeight, generate, gpt2Init,
   type CausalLM, type FifoMemory, type FifoState, type GenerateOptions, type MemoryBlockCaches, type MemoryPool, type PathCombine,
 } from '../nn/index.js';
 import { RoPE } from '../positional/index.js';
@@ -110,7 +110,7 @@ export class MemoryTransformer extends Module {
     if (raw.ropeBase !== undefined) expectNumber(op, 'ropeBase', raw.ropeBase, { above: 1 });
     if (raw.tieEmbeddings !== undefined) expectBoolean(op, 'tieEmbeddings', raw.tieEmbeddings);
     if (raw.seed !== undefined) expectInteger(op, 'seed', raw.seed, { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
-    if (raw.dtype !== undefined) expectOneOf(op, 'dtype', raw.dtype, ['float32', 'float64'] as const);
+    optionalDType(op, 'dtype', raw.dtype);
     if (raw.truncateBPTT !== undefined && raw.truncateBPTT !== Infinity) expectSize(op, 'truncateBPTT', raw.truncateBPTT); // Infinity: full BPTT (the default)
     expectWeight(op, 'wte.weight', V, C);
     this.truncateBPTT = config.truncateBPTT ?? Infinity;

@@ -9,11 +9,10 @@
  */
 import {
   DTypeError, Generator, Module, ShapeError, Tensor, ValueError, arange, crossEntropy, describeValue, expectInteger, expectNumber, expectOneOf, fmtShape, matmul,
-  type DType,
-  expectGenerator,
+  expectGenerator, expectPositions, expectSize, optionalDType, type DType,
 } from '../core/index.js';
 import {
-  Embedding, LatentKVCache, Linear, MultiHeadLatentAttention, RMSNorm, SwiGLU, expectPositions, expectSize, expectWeight,
+  Embedding, LatentKVCache, Linear, MultiHeadLatentAttention, RMSNorm, SwiGLU, expectWeight,
   type KVCache, type MLACallOptions, type MLAMode, type MLARoPE,
 } from '../nn/index.js';
 import type { PairLayout, Positions } from '../positional/index.js';
@@ -136,7 +135,7 @@ function resolveAs(op: string, config: MLALMConfig): ResolvedMLALMConfig {
   if (raw['ropeLayout'] !== undefined) expectOneOf(op, 'ropeLayout', raw['ropeLayout'], ['interleaved', 'half'] as const);
   if (raw['rope'] !== undefined) expectOneOf(op, 'rope', raw['rope'], ['decoupled', 'pre-rope'] as const);
   if (raw['mode'] !== undefined) expectOneOf(op, 'mode', raw['mode'], ['explicit', 'absorbed'] as const);
-  if (raw['dtype'] !== undefined) expectOneOf(op, 'dtype', raw['dtype'], DTYPES);
+  optionalDType(op, 'dtype', raw['dtype']);
   const dim = number('dim', 'hidden_size');
   const qLora = either('qLoraRank', 'q_lora_rank');
   const qLoraRank = qLora === undefined || qLora === null ? null : number('qLoraRank', 'q_lora_rank');

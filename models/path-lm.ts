@@ -6,12 +6,12 @@
  * B batch, T sequence length, C model dim, V vocabulary size.
  */
 import {
-  DTypeError, Generator, Module, ShapeError, Tensor, ValueError, asPartOf, crossEntropy, describeValue, expectOptions, fmtShape, matmul, type DType,
+  DTypeError, Generator, Module, ShapeError, Tensor, ValueError, asPartOf, crossEntropy, describeValue, expectOptions, fmtShape, matmul,
+  expectSize, type DType,
   expectGenerator,
 } from '../core/index.js';
 import {
-  Dropout, Embedding, LayerNorm, Linear, MLP, PaTHAttention, PaTHCache, RMSNorm, SwiGLU, expectSize, gpt2Init,
-  type KVCache, type PaTHAttentionOptions,
+  Dropout, Embedding, LayerNorm, Linear, MLP, PaTHAttention, PaTHCache, RMSNorm, SwiGLU, gpt2Init, type KVCache, type PaTHAttentionOptions,
 } from '../nn/index.js';
 import { checkDecoderFields, expectLayerStack, expectTokenIds, optionalCaches } from './checks.js';
 

@@ -16,9 +16,9 @@
  */
 import {
   DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, concat, crossEntropy, describeValue, expectAllocatable, expectNumber,
-  expectOneOf, expectOptions, expectTensor, fmtShape, matmul, randn, type DType,
+  expectOneOf, expectOptions, expectSize, expectTensor, fmtShape, matmul, optionalDType, randn, type DType,
 } from '../core/index.js';
-import { Block, LayerNorm, Linear, expectSize, expectWeight } from '../nn/index.js';
+import { Block, LayerNorm, Linear, expectWeight } from '../nn/index.js';
 import { NoPE, RoPEAxial, RoPEMixed, ropeVitGrid, type PositionalEncoding } from '../positional/index.js';
 import { expectLayerStack, expectSeed } from './checks.js';
 
@@ -47,7 +47,7 @@ function checkConfig(config: ViTConfig): void {
   expectOneOf(op, 'positional', c.positional, ['rope-axial', 'rope-mixed', 'absolute', 'none'] as const);
   if (c.ropeTheta !== undefined) expectNumber(op, 'ropeTheta', c.ropeTheta, { above: 1 });
   if (c.seed !== undefined) expectSeed(op, c.seed);
-  if (c.dtype !== undefined) expectOneOf(op, 'dtype', c.dtype, DTYPES);
+  optionalDType(op, 'dtype', c.dtype);
   if (c.imageSize !== undefined) {
     const size = typeof c.imageSize === 'number' ? [c.imageSize, c.imageSize] : c.imageSize;
     if (!Array.isArray(size) || size.length !== 2) throw new DTypeError(op, `imageSize must be a number or [H, W], got ${describeValue(c.imageSize)}`, 'imageSize');

@@ -5,12 +5,13 @@
  */
 import {
   DTypeError, Generator, ShapeError, Tensor, ValueError, arange, asPartOf, attention, broadcastShapes, describeValue, expectInteger, expectNumber,
-  expectOptions, expectTensor, fmtShape, reshape, type AttentionOptions, type DType,
+  expectOptions, expectTensor, fmtShape, reshape,
+  defaultGenerator, expectPositions, expectSize, optionalDType, optionalGenerator, type AttentionOptions, type DType,
 } from '../core/index.js';
 import { NoPE, type PositionalEncoding, type Positions } from '../positional/index.js';
 import {
-  expectEncodingFits, expectPositions, expectSequence, expectSize, expectWeight, optionalBoolean, optionalCache, optionalDType,
-  optionalPositional, generatorOrDefault} from './checks.js';
+  expectEncodingFits, expectSequence, expectWeight, optionalBoolean, optionalCache, optionalPositional,
+} from './checks.js';
 import { issueCheckedCall, redeemCheckedCall, type CheckedCall } from './checked-call.js';
 import type { KVCache } from './kv-cache.js';
 import { Linear } from './linear.js';
@@ -135,7 +136,7 @@ export class MultiHeadAttention extends Module {
     this.window = o.window === undefined || o.window === Infinity ? Infinity : expectInteger(op, 'window', o.window, { min: 1 });
     const positional = optionalPositional(op, 'positional', o.positional);
     if (positional !== undefined) expectEncodingFits(op, 'positional', positional, this.headDim);
-    const g = generatorOrDefault(op, 'generator', o.generator);
+    const g = optionalGenerator(op, 'generator', o.generator, defaultGenerator);
     const dtype = optionalDType(op, 'dtype', o.dtype);
     expectWeight(op, 'wq.weight', numHeads * this.headDim, dim);
     expectWeight(op, 'wk.weight', numKVHeads * this.headDim, kvDim);

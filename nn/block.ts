@@ -1,11 +1,14 @@
 /** The pre-norm transformer block (GPT-2 / Llama): x + attn(norm(x)), then x + mlp(norm(x)). */
-import { defaultGenerator, Generator, Module, ValueError, expectInteger, expectOneOf, expectOptions, type DType, type Tensor } from '../core/index.js';
+import {
+  defaultGenerator, Generator, Module, ValueError, expectInteger, expectOneOf, expectOptions, expectSize,
+  optionalDType, optionalGenerator, type DType, type Tensor,
+} from '../core/index.js';
 import type { PositionalEncoding } from '../positional/index.js';
 import { MultiHeadAttention, type AttentionCallOptions } from './attention.js';
 import { Dropout, MLP, SwiGLU } from './mlp.js';
 import { LayerNorm, RMSNorm } from './norm.js';
 import {
-  expectEncodingFits, expectSize, expectWeight, optionalBoolean, optionalDType, optionalGenerator, optionalPositional, optionalProbability,
+  expectEncodingFits, expectWeight, optionalBoolean, optionalPositional, optionalProbability,
 } from './checks.js';
 
 const BLOCK_OPTIONS = ['numHeads', 'numKVHeads', 'mlp', 'norm', 'hidden', 'positional', 'window', 'dropout', 'bias', 'generator', 'dtype'] as const;

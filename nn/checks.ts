@@ -1,32 +1,18 @@
 /**
- * Argument checks of nn/'s entries, built on core's (core/args.ts): each runs once at the class or function the user
- * called, never inside a loop, and throws a typed error whose message starts with that name. nn/index.ts exports the
- * five that models built on nn/ need (expectSize, expectWeight, expectGenerator, expectPositions, expectEncodingFits);
- * the rest are internal.
+ * Argument checks of nn/'s entries, built on core's (core/args.ts: expectSize, expectPositions, optionalDType,
+ * optionalGenerator, expectRequiredOptions, … live there, once for the whole library): each runs once at the class or
+ * function the user called, never inside a loop, and throws a typed error whose message starts with that name.
+ * nn/index.ts exports the two that models built on nn/ need (expectWeight, expectEncodingFits); the rest are internal.
  */
 import {
-  DTypeError, Generator, Module, defaultGenerator, ShapeError, Tensor, describeValue, expectAllocatable, expectFiniteValues,
-  expectFunction, expectGenerator, expectInteger, expectNumber, expectOneOf, expectOptions, expectTensor, fmtShape, type DType,
+  DTypeError, Module, ShapeError, Tensor, describeValue, expectAllocatable, expectFunction, expectNumber, expectTensor, fmtShape, type DType,
 } from '../core/index.js';
 import { PositionalEncoding } from '../positional/index.js';
 import { KVCache } from './kv-cache.js';
 
-/** A layer size: an integer ≥ 1 (or ≥ `min`). */
-export function expectSize(op: string, arg: string, x: unknown, min = 1): number {
-  return expectInteger(op, arg, x, { min });
-}
-
 /** A weight [rows, cols] must fit in one tensor. */
 export function expectWeight(op: string, arg: string, rows: number, cols: number): void {
   expectAllocatable(op, arg, rows * cols, [rows, cols]);
-}
-
-/** An options object that must be given (`needs` says what it must hold, e.g. 'with std and generator'), with only `known` keys. */
-export function expectRequiredOptions<T extends object>(op: string, x: T | undefined, known: readonly string[], needs: string): T {
-  if (x === undefined || x === null || typeof x !== 'object' || Array.isArray(x)) {
-    throw new DTypeError(op, `options must be an options object ${needs}, got ${describeValue(x)}`, 'options');
-  }
-  return expectOptions(op, 'options', x, known);
 }
 
 /** An optional boolean option. */
@@ -34,25 +20,6 @@ export function optionalBoolean(op: string, arg: string, x: unknown): boolean | 
   if (x === undefined) return undefined;
   if (typeof x !== 'boolean') throw new DTypeError(op, `${arg} must be true or false, got ${describeValue(x)}`, arg);
   return x;
-}
-
-/** An optional Generator (validated; `undefined` when omitted). */
-export function optionalGenerator(op: string, arg: string, x: unknown): Generator | undefined {
-  return x === undefined ? undefined : expectGenerator(op, arg, x);
-}
-
-/**
- * An optional Generator; when omitted, core's default generator (`defaultGenerator()`: it advances with every draw
- * and `manualSeed(n)` reseeds it), so two layers built without one differ, as PyTorch's layers drawing from the
- * global RNG do.
- */
-export function generatorOrDefault(op: string, arg: string, x: unknown): Generator {
-  return x === undefined ? defaultGenerator() : expectGenerator(op, arg, x);
-}
-
-/** An optional dtype name. */
-export function optionalDType(op: string, arg: string, x: unknown): DType | undefined {
-  return x === undefined ? undefined : expectOneOf(op, arg, x, ['float32', 'float64'] as const);
 }
 
 /** An optional dropout probability in [0, 1). */
@@ -104,13 +71,6 @@ export function expectEncodingFits(op: string, arg: string, positional: Position
   if (typeof own === 'number' && own !== headDim) {
     throw new ShapeError(op, `${arg} '${positional.name}' was built for headDim=${own}, but this layer's heads have headDim=${headDim}`, arg);
   }
-}
-
-/** Positions: a Tensor of at least one axis holding finite numbers (a NaN or ±∞ position would give NaN rows). */
-export function expectPositions(op: string, arg: string, x: unknown): asserts x is Tensor {
-  expectTensor(op, arg, x);
-  if (x.ndim === 0) throw new ShapeError(op, `${arg}=${fmtShape(x.shape)} must have a sequence axis ([T] or [B, T])`, arg);
-  expectFiniteValues(op, arg, x.data);
 }
 
 /** `x` must be a Module. */

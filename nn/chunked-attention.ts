@@ -6,13 +6,14 @@
  * Shape letters: B batch, T length, C model dim, H heads, D head dim, n = ⌈T/chunk⌉ chunks.
  */
 import {
-  Generator, Module, ShapeError, Tensor, ValueError, arange, asPartOf, attention, concat, expectInteger, expectOptions, fmtShape, type DType,
+  Generator, Module, ShapeError, Tensor, ValueError, arange, asPartOf, attention, concat, expectInteger, expectOptions, fmtShape,
+  defaultGenerator, expectPositions, expectSize, optionalDType, optionalGenerator, type DType,
 } from '../core/index.js';
 import { RoPE, type PositionalEncoding, type Positions } from '../positional/index.js';
 import { checkAttentionArgs } from './attention.js';
 import {
-  expectEncodingFits, expectPositions, expectSequence, expectSize, expectWeight, optionalBoolean, optionalCache, optionalDType, 
-  optionalPositional, generatorOrDefault} from './checks.js';
+  expectEncodingFits, expectSequence, expectWeight, optionalBoolean, optionalCache, optionalPositional,
+} from './checks.js';
 import { issueCheckedCall, redeemCheckedCall, type CheckedCall } from './checked-call.js';
 import type { KVCache } from './kv-cache.js';
 import { Linear } from './linear.js';
@@ -130,7 +131,7 @@ export class ChunkedAttention extends Module {
     if (positional !== undefined) expectEncodingFits(op, 'positional', positional, this.headDim);
     const dtype = optionalDType(op, 'dtype', o.dtype);
     expectWeight(op, 'wq.weight', dim, dim);
-    const g = generatorOrDefault(op, 'generator', o.generator);
+    const g = optionalGenerator(op, 'generator', o.generator, defaultGenerator);
     const lin = { bias: optionalBoolean(op, 'bias', o.bias) ?? false, generator: g, dtype };
     this.wq = new Linear(dim, dim, lin);
     this.wk = new Linear(dim, dim, lin);

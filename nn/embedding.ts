@@ -1,7 +1,8 @@
 import {
-  DTypeError, Generator, IndexError, Tensor, describeValue, expectNumber, expectOptions, indexSelect, reshape, type DType, type IndexLike,
+  DTypeError, Generator, IndexError, Tensor, describeValue, expectNumber, expectOptions, indexSelect, reshape,
+  defaultGenerator, expectSize, optionalDType, optionalGenerator, type DType, type IndexLike,
 } from '../core/index.js';
-import { expectSize, expectWeight, optionalDType, generatorOrDefault } from './checks.js';
+import { expectWeight } from './checks.js';
 import { normalParameter } from './init.js';
 import { Module, type Parameter } from '../core/index.js';
 
@@ -24,7 +25,7 @@ export class Embedding extends Module {
     expectWeight(op, 'weight', numEmbeddings, dim);
     const o = expectOptions(op, 'options', options, ['generator', 'dtype', 'std']);
     const std = o.std === undefined ? 1 : expectNumber(op, 'std', o.std, { min: 0 });
-    this.weight = normalParameter([numEmbeddings, dim], { std, generator: generatorOrDefault(op, 'generator', o.generator), dtype: optionalDType(op, 'dtype', o.dtype) });
+    this.weight = normalParameter([numEmbeddings, dim], { std, generator: optionalGenerator(op, 'generator', o.generator, defaultGenerator), dtype: optionalDType(op, 'dtype', o.dtype) });
   }
 
   /** ids: a tensor of integer values (any shape) or a flat list, each in [0, numEmbeddings). */

@@ -13,9 +13,10 @@
 import {
   defaultGenerator,
   DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, attention, concat, describeValue, expectAllocatable, expectInteger, expectNumber,
-  expectOneOf, expectOptions, expectTensor, fmtShape, randn, zeros, type DType,
+  expectOneOf, expectOptions, expectTensor, fmtShape, randn, zeros,
+  expectSize, optionalDType, optionalGenerator, type DType,
 } from '../core/index.js';
-import { expectSize, expectWeight, optionalBoolean, optionalDType, optionalGenerator } from './checks.js';
+import { expectWeight, optionalBoolean } from './checks.js';
 import { Linear } from './linear.js';
 
 /** How a segment [B, S, C] becomes write candidates: one per chunk of `poolSize` tokens (the last chunk may be short). */

@@ -2,8 +2,10 @@
  * Autoregressive sampling with a KV cache: the prompt is encoded once (prefill), then each new token costs one
  * single-position forward. Sampling is float64 on the host: temperature, top-k, top-p (nucleus), inverse CDF.
  */
-import { DTypeError, Generator, Module, Tensor, ValueError, describeValue, expectInteger, expectNumber, expectOptions, noGrad } from '../core/index.js';
-import { expectRequiredOptions, optionalGenerator } from './checks.js';
+import {
+  DTypeError, Generator, Module, Tensor, ValueError, describeValue, expectInteger, expectNumber, expectOptions,
+  noGrad, expectRequiredOptions, optionalGenerator,
+} from '../core/index.js';
 import type { KVCache } from './kv-cache.js';
 
 /**

@@ -4,7 +4,7 @@ export {
   constantParameter, gpt2Init, normalParameter, uniformParameter, type GPT2InitOptions, type NormalParameterOptions, type UniformParameterOptions,
 } from './init.js';
 /** Argument checks for layers and models built on nn/: each throws a typed error whose message starts with `op`, the call the user made. */
-export { expectEncodingFits, expectPositions, expectSize, expectWeight } from './checks.js';
+export { expectEncodingFits, expectWeight } from './checks.js';
 export { Linear, type LinearOptions } from './linear.js';
 export { Embedding, type EmbeddingOptions } from './embedding.js';
 export { LayerNorm, RMSNorm, type LayerNormOptions, type RMSNormOptions } from './norm.js';

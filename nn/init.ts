@@ -3,9 +3,9 @@
  * called, not `rand` or `full`) and draws from the Generator it is given.
  */
 import {
-  DTypeError, Module, Parameter, describeValue, expectGenerator, expectNumber, expectShape, full, rand, randn, type DType, type Generator, type Shape,
+  DTypeError, Module, Parameter, describeValue, expectGenerator, expectNumber, expectShape, full, rand, randn,
+  expectRequiredOptions, expectSize, optionalDType, type DType, type Generator, type Shape,
 } from '../core/index.js';
-import { expectRequiredOptions, expectSize, optionalDType } from './checks.js';
 import { Linear } from './linear.js'; // a cycle (Linear draws with the initialisers above) that is safe: each is used only when called
 
 export interface UniformParameterOptions {

@@ -1,5 +1,8 @@
-import { Generator, Module, expectNumber, expectOptions, matmul, type DType, type Parameter, type Tensor } from '../core/index.js';
-import { expectFeatures, expectSize, expectWeight, optionalBoolean, optionalDType, generatorOrDefault } from './checks.js';
+import {
+  Generator, Module, expectNumber, expectOptions, matmul, defaultGenerator, expectSize, optionalDType,
+  optionalGenerator, type DType, type Parameter, type Tensor,
+} from '../core/index.js';
+import { expectFeatures, expectWeight, optionalBoolean } from './checks.js';
 import { constantParameter, normalParameter, uniformParameter } from './init.js';
 
 export interface LinearOptions {
@@ -31,7 +34,7 @@ export class Linear extends Module {
     expectWeight(op, 'weight', outFeatures, inFeatures);
     const o = expectOptions(op, 'options', options, ['bias', 'generator', 'dtype', 'std']);
     const bias = optionalBoolean(op, 'bias', o.bias);
-    const g = generatorOrDefault(op, 'generator', o.generator);
+    const g = optionalGenerator(op, 'generator', o.generator, defaultGenerator);
     const dtype = optionalDType(op, 'dtype', o.dtype);
     if (o.std !== undefined) {
       const std = expectNumber(op, 'std', o.std, { min: 0 });

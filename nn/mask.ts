@@ -4,9 +4,9 @@
  * `scaledDotProductAttention`, which then skips the masked blocks instead of computing and discarding them.
  */
 import {
-  DTypeError, ShapeError, Tensor, ValueError, describeValue, expectAllocatable, expectFiniteValues, expectInteger, expectTensor, fmtShape, type IndexLike,
+  DTypeError, ShapeError, Tensor, ValueError, describeValue, expectAllocatable, expectFiniteValues, expectInteger, expectTensor, fmtShape,
+  expectSize, type IndexLike,
 } from '../core/index.js';
-import { expectSize } from './checks.js';
 
 /** Tq and Tk: integers 0 ≤ Tq ≤ Tk whose [Tq, Tk] mask fits in one tensor. */
 function maskSizes(op: string, Tq: unknown, Tk: unknown): [number, number] {

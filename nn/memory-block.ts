@@ -10,11 +10,11 @@
  */
 import {
   defaultGenerator,
-  Generator, Module, Parameter, ShapeError, Tensor, ValueError, arange, concat, expectNumber, expectOneOf, expectOptions, fmtShape, zeros, type DType,
+  Generator, Module, Parameter, ShapeError, Tensor, ValueError, arange, concat, expectNumber, expectOneOf, expectOptions, fmtShape, zeros,
+  expectPositions, expectSize, optionalDType, optionalGenerator, type DType,
 } from '../core/index.js';
 import {
-  expectEncodingFits, expectPositions, expectSequence, expectSize, expectWeight, optionalBoolean, optionalCache, optionalDType, optionalGenerator,
-  optionalPositional, optionalProbability,
+  expectEncodingFits, expectSequence, expectWeight, optionalBoolean, optionalCache, optionalPositional, optionalProbability,
 } from './checks.js';
 import { RoPE, type PositionalEncoding, type Positions } from '../positional/index.js';
 import { MultiHeadAttention } from './attention.js';

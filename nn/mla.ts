@@ -20,9 +20,10 @@
 import {
   defaultGenerator,
   DTypeError, Generator, Module, ShapeError, Tensor, ValueError, arange, asPartOf, concat, describeValue, expectInteger, expectNumber, expectOneOf, expectOptions,
-  fmtShape, matmul, noGrad, type DType,
+  fmtShape, matmul, noGrad,
+  expectPositions, expectSize, optionalDType, optionalGenerator, type DType,
 } from '../core/index.js';
-import { expectPositions, expectSequence, expectSize, expectWeight, optionalBoolean, optionalDType, optionalGenerator } from './checks.js';
+import { expectSequence, expectWeight, optionalBoolean } from './checks.js';
 import { RoPE, type PairLayout, type Positions } from '../positional/index.js';
 import { scaledDotProductAttention } from './attention.js';
 import { issueCheckedCall, redeemCheckedCall, type CheckedCall } from './checked-call.js';

@@ -1,5 +1,8 @@
-import { Generator, dropout, expectNumber, expectOptions, expectTensor, gelu, silu, type DType, type Tensor } from '../core/index.js';
-import { expectFeatures, expectSize, expectWeight, optionalBoolean, optionalDType, generatorOrDefault } from './checks.js';
+import {
+  Generator, dropout, expectNumber, expectOptions, expectTensor, gelu, silu, defaultGenerator, expectSize,
+  optionalDType, optionalGenerator, type DType, type Tensor,
+} from '../core/index.js';
+import { expectFeatures, expectWeight, optionalBoolean } from './checks.js';
 import { Linear } from './linear.js';
 import { Module } from '../core/index.js';
 
@@ -15,7 +18,7 @@ export class Dropout extends Module {
     super();
     expectNumber('Dropout', 'p', p, { min: 0, below: 1 });
     const o = expectOptions('Dropout', 'options', options, ['generator']);
-    this.generator = generatorOrDefault('Dropout', 'generator', o.generator);
+    this.generator = optionalGenerator('Dropout', 'generator', o.generator, defaultGenerator);
   }
 
   forward(x: Tensor): Tensor {
@@ -40,7 +43,7 @@ function feedForward(op: string, dim: number, hidden: number, options: MLPOption
   expectWeight(op, dim >= hidden ? 'dim' : 'hidden', hidden, dim); // each projection is [hidden, dim] or [dim, hidden]
   const o = expectOptions(op, 'options', options, ['bias', 'generator', 'dtype']);
   const dtype = optionalDType(op, 'dtype', o.dtype);
-  return { bias: optionalBoolean(op, 'bias', o.bias), generator: generatorOrDefault(op, 'generator', o.generator), dtype };
+  return { bias: optionalBoolean(op, 'bias', o.bias), generator: optionalGenerator(op, 'generator', o.generator, defaultGenerator), dtype };
 }
 
 /** GPT-2 feed-forward: fc2(gelu(fc1(x))). x: [..., dim] → [..., dim]; hidden defaults to 4·dim. */

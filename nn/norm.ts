@@ -1,5 +1,5 @@
-import { expectAllocatable, expectNumber, expectOptions, layerNorm, rmsNorm, type DType, type Tensor } from '../core/index.js';
-import { expectFeatures, expectSize, optionalBoolean, optionalDType } from './checks.js';
+import { expectAllocatable, expectNumber, expectOptions, layerNorm, rmsNorm, expectSize, optionalDType, type DType, type Tensor } from '../core/index.js';
+import { expectFeatures, optionalBoolean } from './checks.js';
 import { constantParameter } from './init.js';
 import { Module, type Parameter } from '../core/index.js';
 

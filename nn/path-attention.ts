@@ -19,9 +19,10 @@
 import {
   defaultGenerator,
   DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, concat, cumsum, defineOp, describeValue, expectInteger, expectNumber,
-  expectOptions, expectTensor, eye, fmtShape, matmul, narrow, noGrad, pad, rand, sum, tril, unitLowerInverse, zeros, type DType, type TypedArray,
+  expectOptions, expectTensor, eye, fmtShape, matmul, narrow, noGrad, pad, rand, sum, tril, unitLowerInverse, zeros,
+  expectSize, optionalDType, optionalGenerator, type DType, type TypedArray,
 } from '../core/index.js';
-import { expectSequence, expectSize, expectWeight, optionalBoolean, optionalDType, optionalGenerator } from './checks.js';
+import { expectSequence, expectWeight, optionalBoolean } from './checks.js';
 import { KVCache } from './kv-cache.js';
 import { Linear } from './linear.js';
 import { RMSNorm } from './norm.js';

@@ -5,8 +5,10 @@
  * same shape (`randomInitBaseline`) or from the spectra of freshly initialised models (`baselineFromSpectra`), as a
  * scale-free multiple of the median.
  */
-import { DTypeError, Generator, ShapeError, Tensor, ValueError, describeValue, expectInteger, expectNumber, expectOptions, fmtShape } from '../core/index.js';
-import { generatorOrDefault } from './checks.js';
+import {
+  DTypeError, Generator, ShapeError, Tensor, ValueError, describeValue, expectInteger, expectNumber, expectOptions,
+  fmtShape, defaultGenerator, optionalGenerator,
+} from '../core/index.js';
 import { expandedQK, headOptions, headSpectra, productSpectrum, type QKSpectrum } from './qk-spectrum.js';
 import { checkedSpectrum, effectiveRank, medianSorted, normalizeByMedian, quantileSorted, stableRank } from './spectral-diagnostics.js';
 
@@ -88,7 +90,7 @@ export function randomInitBaseline(shape: readonly [number, number], init: Basel
   if (o.margin !== undefined) expectNumber(op, 'margin', o.margin, { nonFinite: true });
   const { numHeads = 1, perHead = false, samples = 4, margin = 0.25 } = o;
   const numKVHeads = o.numKVHeads ?? numHeads;
-  const generator = generatorOrDefault(op, 'generator', o.generator);
+  const generator = optionalGenerator(op, 'generator', o.generator, defaultGenerator);
   if (shape.length !== 2 || !shape.every((d) => typeof d === 'number')) {
     throw new ShapeError(op, `weight shape is not [out, in] with positive sizes — shape=[${shape.map((d) => describeValue(d)).join(',')}] (Linear's [H·d_head, d_model])`, 'shape');
   }

@@ -20,7 +20,7 @@
  * of weight norm during training (weight decay, growth) neither creates nor hides spikes. `randomInitBaseline` draws
  * plain i.i.d. W_q, W_k; for composite weights (MLA's W_UQ·W_DQ) pass fresh-init models' spectra to `baselineFromSpectra`.
  */
-import { DTypeError, ShapeError, ValueError, describeValue, expectInteger, expectNumber, expectOptions } from '../core/index.js';
+import { DTypeError, ShapeError, ValueError, describeValue, expectInteger, expectNumber, expectRequiredOptions } from '../core/index.js';
 import { checkLaw, checkSizes, mpLaw, tracyWidomScale } from './marchenko-pastur.js';
 import type { SpectralBaseline } from './spectral-baseline.js';
 
@@ -106,8 +106,7 @@ export function spectralDiagnostics(eigenvalues: ArrayLike<number>, options: Spe
   const lam = checkedSpectrum(op, eigenvalues).sort();
   const count = lam.length;
   if (count === 0) throw new ShapeError(op, 'no eigenvalues — eigenvalues.length=0 (needs p ≥ 1)', 'eigenvalues');
-  if (options === undefined) throw new DTypeError(op, 'options must be an options object with n (the sample count), got undefined', 'options');
-  expectOptions(op, 'options', options, ['n', 'p', 'sigma2', 'baseline', 'edgeMargin']);
+  expectRequiredOptions(op, options, ['n', 'p', 'sigma2', 'baseline', 'edgeMargin'], 'with n (the sample count)');
   const { n, p = count, edgeMargin = 4, baseline } = options;
   expectNumber(op, 'n', n, { nonFinite: true });
   expectNumber(op, 'p', p, { nonFinite: true });

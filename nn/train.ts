@@ -4,8 +4,8 @@
  * Nothing here imports a Node module: the default output is `globalThis.process?.stdout`, absent in a browser.
  */
 import {
-  DTypeError, Module, Optimizer, Tensor, ValueError, clipGradNorm, describeValue, expectInteger, expectNumber, expectOptions, noGrad,
-  expectFunction,
+  DTypeError, Module, Optimizer, Tensor, ValueError, clipGradNorm, describeValue, expectInteger, expectNumber, noGrad,
+  expectFunction, expectRequiredOptions,
 } from '../core/index.js';
 import { optionalFunction } from './checks.js';
 
@@ -234,10 +234,7 @@ function validate(params: unknown, lossFn: unknown, options: TrainOptions): void
     });
   }
   expectFunction(op, 'lossFn', lossFn);
-  if (options === undefined || options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new DTypeError(op, `options must be an object with steps and optimizer, got ${describeValue(options)}`, 'options');
-  }
-  const o = expectOptions(op, 'options', options, TRAIN_OPTIONS);
+  const o = expectRequiredOptions(op, options, TRAIN_OPTIONS, 'with steps and optimizer');
   expectInteger(op, 'steps', o.steps, { min: 0 });
   if (!(o.optimizer instanceof Optimizer)) throw new DTypeError(op, `optimizer must be an Optimizer (SGD, Adam, AdamW), got ${describeValue(o.optimizer)}`, 'optimizer');
   if (o.clipGradNorm !== undefined) expectNumber(op, 'clipGradNorm', o.clipGradNorm, { above: 0 });

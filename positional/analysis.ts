@@ -3,9 +3,9 @@
  * §3.2: θ_i = base^(−2i/d); λ_i = 2π/θ_i, the number of tokens for one full turn) and the long-term decay curve
  * B_m/(d/2) of Men et al. 2024, the similar-vs-random attention preference as a function of distance, 1 at m = 0.
  */
-import { ValueError, expectAllocatable, expectInteger, expectOneOf } from '../core/index.js';
+import { ValueError, expectAllocatable, expectInteger, expectOneOf, expectRequiredOptions } from '../core/index.js';
 import { decayAt } from './base-bound.js';
-import { checkInvFreq, checkRequiredOptions } from './checks.js';
+import { checkInvFreq } from './checks.js';
 
 /** λ_i = 2π/θ_i per pair; θ_i = 0 gives Infinity (a pair that never turns). */
 export function pairWavelengths(invFreq: ArrayLike<number>): Float64Array {
@@ -38,7 +38,7 @@ export interface DecayCurveOptions {
 export function decayCurve(invFreq: ArrayLike<number>, options: DecayCurveOptions): Array<[number, number]> {
   const op = 'decayCurve';
   const theta = checkInvFreq(op, 'invFreq', invFreq);
-  const { maxDistance, points = 512, spacing = 'log' } = checkRequiredOptions(op, options, ['maxDistance', 'points', 'spacing'], 'with maxDistance');
+  const { maxDistance, points = 512, spacing = 'log' } = expectRequiredOptions(op, options, ['maxDistance', 'points', 'spacing'], 'with maxDistance');
   if (theta.length === 0) throw new ValueError(op, 'no rotation pairs — invFreq.length=0 (B/(d/2) needs d/2 ≥ 1)', 'invFreq');
   expectInteger(op, 'maxDistance', maxDistance, { min: 1 }); // distances are token offsets
   expectInteger(op, 'points', points, { min: 2 }); // both endpoints are drawn

@@ -13,8 +13,8 @@
  *   every non-BOS token that has the same rotary position in both.
  * Masks are 0/1 float32 tensors (1 = may attend) that combine with the nn/ masks by elementwise product.
  */
-import { DTypeError, ShapeError, Tensor, ValueError, describeValue, expectInteger, fmtShape } from '../core/index.js';
-import { checkIntegers, checkRequiredOptions, checkTableSize } from './checks.js';
+import { DTypeError, ShapeError, Tensor, ValueError, describeValue, expectInteger, fmtShape, expectRequiredOptions } from '../core/index.js';
+import { checkIntegers, checkTableSize } from './checks.js';
 
 export interface PackWithAnchorOptions {
   /** Tokens in the packed window, the anchor included (the reference's `seq_length`). */
@@ -42,7 +42,7 @@ export interface PackedWindow {
  */
 export function packWithAnchor(documents: readonly (readonly number[])[], options: PackWithAnchorOptions): PackedWindow {
   const op = 'packWithAnchor';
-  const o = checkRequiredOptions(op, options, ['windowLength', 'anchorToken', 'bosToken'], 'with windowLength and anchorToken');
+  const o = expectRequiredOptions(op, options, ['windowLength', 'anchorToken', 'bosToken'], 'with windowLength and anchorToken');
   const windowLength = expectInteger(op, 'windowLength', o.windowLength, { min: 1 }); // the anchor plus document tokens
   const anchorToken = expectInteger(op, 'anchorToken', o.anchorToken);
   const bosToken = o.bosToken === undefined ? anchorToken : expectInteger(op, 'bosToken', o.bosToken);
@@ -96,7 +96,7 @@ export interface PackFlashOptions {
  */
 export function packFlashAnchor(documents: readonly (readonly number[])[], options: PackFlashOptions): PackedWindow {
   const op = 'packFlashAnchor';
-  const o = checkRequiredOptions(op, options, ['windowLength', 'bosToken'], 'with windowLength and bosToken');
+  const o = expectRequiredOptions(op, options, ['windowLength', 'bosToken'], 'with windowLength and bosToken');
   const windowLength = expectInteger(op, 'windowLength', o.windowLength, { min: 1 }); // every document's BOS and tokens
   const bosToken = expectInteger(op, 'bosToken', o.bosToken);
   checkDocuments(op, documents);

@@ -6,8 +6,8 @@
  * core's argument checks and run once at an entry, never inside a kernel's loop.
  */
 import {
-  DTypeError, Generator, ShapeError, Tensor, ValueError, defaultGenerator, describeValue, expectAllocatable, expectFiniteValues, expectGenerator, expectNumber,
-  expectOneOf, expectOptions, fmtShape, type DType, type NumberRule,
+  DTypeError, ShapeError, Tensor, ValueError, describeValue, expectAllocatable, expectFiniteValues, expectNumber, expectOneOf, expectPositions, fmtShape,
+  type NumberRule,
 } from '../core/index.js';
 import type { PairLayout } from './rope.js';
 
@@ -19,36 +19,12 @@ export function checkRotaryDim(op: string, arg: string, dim: unknown, headDim?: 
   return d;
 }
 
-/** A head dim or other channel count: a positive integer small enough to allocate (2**40 is refused, not a RangeError). */
-export function checkSize(op: string, arg: string, n: unknown): number {
-  const v = expectNumber(op, arg, n, { integer: true, above: 0 });
-  expectAllocatable(op, arg, v);
-  return v;
-}
-
-/** A count that may be 0 (a start index, prefix tokens, a window): a non-negative integer small enough to allocate. */
-export function checkCount(op: string, arg: string, n: unknown): number {
-  const v = expectNumber(op, arg, n, { integer: true, min: 0 });
-  expectAllocatable(op, arg, v);
-  return v;
-}
-
 /**
  * An optional number: `undefined` gives `fallback`; anything else (null included: an option set to null is a
  * mistake, not a request for the default) must obey `rule`.
  */
 export function optionalNumber(op: string, arg: string, x: unknown, fallback: number, rule: NumberRule = {}): number {
   return x === undefined ? fallback : expectNumber(op, arg, x, rule);
-}
-
-/** An optional Generator: `undefined` gives the default generator; null, numbers and other objects are refused. */
-export function checkGenerator(op: string, arg: string, g: unknown, fallback: () => Generator = defaultGenerator): Generator {
-  return g === undefined ? fallback() : expectGenerator(op, arg, g);
-}
-
-/** An optional storage dtype of a table: 'float32' or 'float64' (`fallback` when undefined). */
-export function checkDType(op: string, arg: string, dtype: unknown, fallback: DType): DType {
-  return dtype === undefined ? fallback : expectOneOf<DType>(op, arg, dtype, ['float32', 'float64']);
 }
 
 /** An array of integers (sections, axis sizes, ids) each ≥ `min`; returns a plain copy. */
@@ -110,20 +86,10 @@ export function checkInvFreq(op: string, arg: string, invFreq: unknown, pairs?: 
   return out;
 }
 
-/**
- * Positions: a Tensor with a sequence axis ([T], [B, T], or an encoding's [T, axes]) of finite values (a NaN or ±∞
- * position would give NaN rows of q and k). A 0-d tensor is one number, not a sequence, and is refused.
- */
-export function checkPositions(op: string, arg: string, positions: unknown): asserts positions is Tensor {
-  if (!(positions instanceof Tensor)) throw new DTypeError(op, `${arg} must be a Tensor of positions, got ${describeValue(positions)}`, arg);
-  if (positions.ndim === 0) throw new ShapeError(op, `${arg}=${fmtShape(positions.shape)} must have a sequence axis ([T] or [B, T])`, arg);
-  expectFiniteValues(op, arg, positions.data);
-}
-
-/** Positions given as a Tensor or a plain array of numbers, checked as `checkPositions`; returns a Tensor. */
+/** Positions given as a Tensor or a plain array of numbers, checked as core's `expectPositions`; returns a Tensor. */
 export function positionsTensor(op: string, arg: string, positions: unknown): Tensor {
   if (positions instanceof Tensor) {
-    checkPositions(op, arg, positions);
+    expectPositions(op, arg, positions);
     return positions;
   }
   if (!(Array.isArray(positions) || (ArrayBuffer.isView(positions) && !(positions instanceof DataView)))) {
@@ -153,15 +119,6 @@ export function checkAttentionFactor(op: string, factor: unknown): number {
   return factor === undefined ? 1 : expectNumber(op, 'attentionFactor', factor, { above: 0, max: MAX_ATTENTION_FACTOR });
 }
 const MAX_ATTENTION_FACTOR = 1.8e19;
-
-/**
- * An options argument that must be given (its fields are required): undefined is refused as null is, with the
- * fields it needs named; otherwise as core's `expectOptions`.
- */
-export function checkRequiredOptions<T extends object>(op: string, options: T | undefined, known: readonly string[], needs: string, arg = 'options'): T {
-  if (options === undefined) throw new DTypeError(op, `${arg} must be an options object ${needs}, got undefined`, arg);
-  return expectOptions(op, arg, options, known);
-}
 
 /** An array (or typed array) of finite numbers of any sign (angles, offsets); returns a float64 copy. */
 export function checkReals(op: string, arg: string, list: unknown): Float64Array {

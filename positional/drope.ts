@@ -17,8 +17,11 @@
  *     heads are heading heads (all pairs θ), as per-head frequencies [H, 3, P].
  * Only q and k are rotated; values and the attention output are untouched.
  */
-import { ShapeError, Tensor, ValueError, add, expectInteger, expectTensor, fmtShape } from '../core/index.js';
-import { checkBase, checkCount, checkHead, checkLayout, checkPositions, checkRequiredOptions, checkRotaryDim, checkSize, checkString } from './checks.js';
+import {
+  ShapeError, Tensor, ValueError, add, expectInteger, expectTensor, fmtShape, expectPositions, expectRequiredOptions,
+  expectSize,
+} from '../core/index.js';
+import { checkBase, checkHead, checkLayout, checkRotaryDim, checkString } from './checks.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 import { allocateFrequencies, axisAngles, perHeadFrequencies, sectionAxes } from './multi-axis.js';
 import { invFreqLadder, rotateBy, type PairLayout } from './rope.js';
@@ -84,7 +87,7 @@ export function dropeSplit(options: DRoPEAngleOptions): DRoPESplit {
 
 /** dropeSplit with errors under `op`, the call the user made (dropeFrequencies, dropeAngles, DRoPE). */
 function splitAs(op: string, options: DRoPEAngleOptions): DRoPESplit {
-  checkRequiredOptions(op, options, SPLIT_KEYS, 'with mode and headDim');
+  expectRequiredOptions(op, options, SPLIT_KEYS, 'with mode and headDim');
   const { mode } = options;
   const headDim = checkRotaryDim(op, 'headDim', options.headDim); // channels rotate in pairs
   const base = options.base === undefined ? 10000 : checkBase(op, 'base', options.base);
@@ -102,18 +105,18 @@ function splitAs(op: string, options: DRoPEAngleOptions): DRoPESplit {
       positionPairs = 2 * Math.floor(P / 4);
     }
     if (positionPairs === undefined) {
-      headingPairs = checkCount(op, 'headingPairs', headingPairs);
+      headingPairs = expectSize(op, 'headingPairs', headingPairs, 0);
       if (headingPairs > P) throw new ValueError(op, `too many heading pairs — headingPairs=${headingPairs} > pairs=${P} (headDim/2)`, 'headingPairs');
       positionPairs = P - headingPairs;
       if (positionPairs % 2 !== 0) {
         throw new ValueError(op, `the pairs left for (x, y) are odd — pairs=${P} − headingPairs=${headingPairs} = ${positionPairs} (x and y get half each; pass an even positionPairs, the leftover pair passes through)`, 'headingPairs');
       }
     }
-    positionPairs = checkCount(op, 'positionPairs', positionPairs);
+    positionPairs = expectSize(op, 'positionPairs', positionPairs, 0);
     if (positionPairs % 2 !== 0) {
       throw new ValueError(op, `positionPairs must be even — positionPairs=${positionPairs}, pairs=${P} (x and y get half each)`, 'positionPairs');
     }
-    headingPairs = headingPairs === undefined ? P - positionPairs : checkCount(op, 'headingPairs', headingPairs);
+    headingPairs = headingPairs === undefined ? P - positionPairs : expectSize(op, 'headingPairs', headingPairs, 0);
     if (positionPairs + headingPairs > P) {
       throw new ValueError(op, `too many heading pairs — positionPairs=${positionPairs} + headingPairs=${headingPairs} > pairs=${P} (headDim/2)`, 'headingPairs');
     }
@@ -123,7 +126,7 @@ function splitAs(op: string, options: DRoPEAngleOptions): DRoPESplit {
     for (const key of ['positionPairs', 'headingPairs']) {
       if (has(key)) throw new ValueError(op, `${key} is a dimSplit option — mode='headSplit' (use numHeads / headingHeads)`, key);
     }
-    const numHeads = checkSize(op, 'numHeads', options.numHeads); // headSplit assigns heads
+    const numHeads = expectSize(op, 'numHeads', options.numHeads); // headSplit assigns heads
     if (options.headingHeads === undefined && numHeads < 2) {
       throw new ValueError(op, `numHeads is too small for the default headingHeads — numHeads=${numHeads} (⌊H/2⌋ heading heads and at least one position head need H ≥ 2; pass headingHeads)`, 'numHeads');
     }
@@ -169,7 +172,7 @@ function frequenciesOf(s: DRoPESplit): Tensor {
 
 /** Agents: finite positions (checkPositions) [N, 3] or [B, N, 3] of (x, y, heading). */
 function checkAgents(agents: Tensor, op: string, arg = 'agents'): void {
-  checkPositions(op, arg, agents);
+  expectPositions(op, arg, agents);
   if ((agents.ndim !== 2 && agents.ndim !== 3) || agents.shape[agents.ndim - 1] !== 3) {
     throw new ShapeError(op, `${arg} must be [N, 3] or [B, N, 3] — ${arg}=${fmtShape(agents.shape)} (last axis = (x, y, heading))`, arg);
   }
@@ -206,7 +209,7 @@ export class DRoPE extends PositionalEncoding {
 
   constructor(options: DRoPEOptions) {
     super();
-    const { layout, name, ...split } = checkRequiredOptions('DRoPE', options, [...SPLIT_KEYS, 'layout', 'name'], 'with mode and headDim');
+    const { layout, name, ...split } = expectRequiredOptions('DRoPE', options, [...SPLIT_KEYS, 'layout', 'name'], 'with mode and headDim');
     this.split = splitAs('DRoPE', split as DRoPEAngleOptions);
     this.layout = checkLayout('DRoPE', layout, 'interleaved');
     this.name = name === undefined ? 'drope' : checkString('DRoPE', 'name', name);
@@ -224,7 +227,7 @@ export class DRoPE extends PositionalEncoding {
    */
   angles(positions: Positions, heads?: number): Tensor {
     checkAgents(positions, 'DRoPE', 'positions');
-    if (heads !== undefined && this.split.mode === 'headSplit') checkSize('DRoPE', 'heads', heads);
+    if (heads !== undefined && this.split.mode === 'headSplit') expectSize('DRoPE', 'heads', heads);
     return this.anglesChecked(positions, heads ?? this.split.numHeads);
   }
 
@@ -249,7 +252,7 @@ export class DRoPE extends PositionalEncoding {
     let heads = this.split.numHeads;
     if (this.split.mode === 'headSplit') {
       if (x.ndim !== 4) throw new ShapeError('DRoPE', `headSplit needs x [B, heads, T, d] — x=${fmtShape(x.shape)}`, 'x');
-      heads = checkSize('DRoPE', 'heads', x.shape[1]!);
+      heads = expectSize('DRoPE', 'heads', x.shape[1]!);
     }
     return rotateBy('DRoPE', x, this.anglesChecked(positions, heads), { layout: this.layout });
   }

@@ -10,8 +10,7 @@
  * kv-head tables in head-split GQA (DRoPE), unrotated prefix tokens and learnable per-head frequencies (RoPEAxial,
  * RoPEMixed), a windowed two-pass score (HiRoPE).
  */
-import { Module, expectTensor, type Tensor } from '../core/index.js';
-import { checkPositions, checkSize } from './checks.js';
+import { Module, expectTensor, expectPositions, expectSize, type Tensor } from '../core/index.js';
 
 /**
  * Token positions: a float64 tensor [T] shared by the batch, or [B, T] per sequence; multi-axis variants use
@@ -50,8 +49,8 @@ export abstract class PositionalEncoding extends Module {
   /** Additive embedding for the residual stream at the given positions ([T] or [B, T] → [..., dim]), or null. */
   inputEmbedding(positions: Positions, dim: number): Tensor | null {
     const op = 'PositionalEncoding';
-    checkPositions(op, 'positions', positions);
-    checkSize(op, 'dim', dim);
+    expectPositions(op, 'positions', positions);
+    expectSize(op, 'dim', dim);
     return null;
   }
 }
@@ -60,8 +59,8 @@ export abstract class PositionalEncoding extends Module {
 function checkPassThrough(op: string, q: unknown, k: unknown, qPositions: unknown, kPositions: unknown): void {
   expectTensor(op, 'q', q);
   expectTensor(op, 'k', k);
-  checkPositions(op, 'qPositions', qPositions);
-  checkPositions(op, 'kPositions', kPositions);
+  expectPositions(op, 'qPositions', qPositions);
+  expectPositions(op, 'kPositions', kPositions);
 }
 
 /** NoPE: no positional signal at all; causal masking alone tells tokens apart (Kazemnejad et al. 2023). */

@@ -12,13 +12,15 @@
  * image id shifted by (0, Δh, Δw) (text key ids stay 0), and the change of the generated image measures how much
  * that layer depends on position.
  */
-import { DTypeError, ShapeError, Tensor, ValueError, asPartOf, describeValue, expectNumber, expectOptions, fmtShape } from '../core/index.js';
+import {
+  DTypeError, ShapeError, Tensor, ValueError, asPartOf, describeValue, expectNumber, expectOptions, fmtShape,
+  expectPositions, expectRequiredOptions, expectSize,
+} from '../core/index.js';
 import type { EncodedQK } from './encoding.js';
 import { MultiAxisRoPE, allocate, sectionsOf } from './multi-axis.js';
 import { invFreqLadder } from './rope.js';
 import {
-  checkAttentionFactor, checkBase, checkCount, checkHead, checkIntegers, checkPositions, checkReals, checkRequiredOptions,
-  checkRotaryDim, checkTableSize, optionalNumber,
+  checkAttentionFactor, checkBase, checkHead, checkIntegers, checkReals, checkRotaryDim, checkTableSize, optionalNumber,
 } from './checks.js';
 
 /** FLUX.1's axes_dim (FluxTransformer2DModel `axes_dims_rope`): 16 channels for axis 0, 56 for rows, 56 for columns. */
@@ -41,10 +43,10 @@ export interface FluxPositionsOptions {
  */
 export function fluxPositions(options: FluxPositionsOptions): Tensor {
   const op = 'fluxPositions';
-  const o = checkRequiredOptions(op, options, ['textLength', 'height', 'width', 'axis0'], '{ textLength, height, width }');
-  const textLength = checkCount(op, 'textLength', o.textLength);
-  const height = checkCount(op, 'height', o.height);
-  const width = checkCount(op, 'width', o.width);
+  const o = expectRequiredOptions(op, options, ['textLength', 'height', 'width', 'axis0'], '{ textLength, height, width }');
+  const textLength = expectSize(op, 'textLength', o.textLength, 0);
+  const height = expectSize(op, 'height', o.height, 0);
+  const width = expectSize(op, 'width', o.width, 0);
   const axis0 = optionalNumber(op, 'axis0', o.axis0, 0);
   const n = textLength + height * width;
   checkTableSize(op, 'textLength + height × width', n, 3);
@@ -108,7 +110,7 @@ function checkShift(op: string, arg: string, shift: unknown): [number, number] {
 
 /** fluxShiftImageIds with `op` naming the caller and the names its arguments have there. */
 function shiftIds(op: string, ids: unknown, textLength: unknown, shift: unknown, textArg: string, shiftArg: string): Tensor {
-  checkPositions(op, 'ids', ids);
+  expectPositions(op, 'ids', ids);
   if (ids.ndim !== 2 || ids.shape[1] !== 3) throw new ShapeError(op, `ids must be [n, 3] — ids=${fmtShape(ids.shape)}`, 'ids');
   const text = expectNumber(op, textArg, textLength, { integer: true, min: 0, max: ids.shape[0]! });
   const [dh, dw] = checkShift(op, shiftArg, shift);
@@ -164,9 +166,9 @@ export function freeFluxProbe(rope: FluxRoPE, q: Tensor, k: Tensor, ids: Tensor,
   if (!(rope instanceof FluxRoPE)) throw new DTypeError(op, `rope must be a FluxRoPE, got ${describeValue(rope)}`, 'rope');
   checkHead(op, 'q', q, rope.headDim);
   checkHead(op, 'k', k, rope.headDim);
-  checkPositions(op, 'ids', ids);
+  expectPositions(op, 'ids', ids);
   if (ids.ndim !== 2 || ids.shape[1] !== 3) throw new ShapeError(op, `ids must be [n, 3] — ids=${fmtShape(ids.shape)}`, 'ids');
-  const o = checkRequiredOptions(op, options, ['textLength', 'keys'], '{ textLength, keys }');
+  const o = expectRequiredOptions(op, options, ['textLength', 'keys'], '{ textLength, keys }');
   expectNumber(op, 'textLength', o.textLength, { integer: true, min: 0, max: ids.shape[0]! });
   const keys: unknown = o.keys;
   if (keys !== 'unrotated' && !Array.isArray(keys)) throw new DTypeError(op, `keys must be 'unrotated' or a shift [Δh, Δw], got ${describeValue(keys)}`, 'keys');

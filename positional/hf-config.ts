@@ -3,8 +3,8 @@
  * (`standardize_rope_params`, then `ROPE_INIT_FUNCTIONS[rope_type]` in `modeling_rope_utils.py`, v5):
  * θ_i = rope_theta^(−2i/d) with d = int(head_dim · partial_rotary_factor), then the scaling rule of the rope type.
  */
-import { DTypeError, ValueError, describeValue, expectBoolean, expectNumber, expectOptions, type NumberRule } from '../core/index.js';
-import { checkBase, checkContextLength, checkSize, checkString } from './checks.js';
+import { DTypeError, ValueError, describeValue, expectBoolean, expectNumber, expectOptions, expectSize, type NumberRule } from '../core/index.js';
+import { checkBase, checkContextLength, checkString } from './checks.js';
 import { llama3Table } from './llama3.js';
 import { longRopeAttention, longRopeTable } from './longrope.js';
 import { dynamicNtkTable } from './ntk.js';
@@ -266,7 +266,7 @@ function checkTopFields(config: HFRoPEConfig): void {
 function headDimOf(config: HFRoPEConfig): number {
   const explicit = topNumber(config, 'qk_rope_head_dim') || topNumber(config, 'head_dim');
   if (explicit !== undefined) {
-    return checkSize(OP, 'head_dim', explicit); // channels per head
+    return expectSize(OP, 'head_dim', explicit); // channels per head
   }
   const hidden = topNumber(config, 'hidden_size');
   const heads = topNumber(config, 'num_attention_heads');

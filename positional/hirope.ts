@@ -21,10 +21,13 @@
  *   window ≤ 1 shifts nothing, and window 0 is the pure hierarchical form;
  * - `HiRoPE` (one rotation of q and k) is the window-0 form; the windowed form needs `hiropeScores` (two passes).
  */
-import { DTypeError, ShapeError, Tensor, ValueError, add, describeValue, expectInteger, expectNumber, expectOneOf, expectOptions, expectTensor, fmtShape, matmul, stack, where } from '../core/index.js';
+import {
+  DTypeError, ShapeError, Tensor, ValueError, add, describeValue, expectInteger, expectNumber, expectOneOf,
+  expectOptions, expectTensor, fmtShape, matmul, stack, where, expectPositions, expectRequiredOptions, expectSize,
+} from '../core/index.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 import {
-  checkAttentionFactor, checkBase, checkHead, checkInvFreq, checkLayout, checkPositions, checkRequiredOptions, checkRotaryDim, checkSize, positionsTensor,
+  checkAttentionFactor, checkBase, checkHead, checkInvFreq, checkLayout, checkRotaryDim, positionsTensor,
 } from './checks.js';
 import { allocate, axisAngles, sectionsOf } from './multi-axis.js';
 import { anglesOf as rotaryAnglesOf, invFreqLadder, rotateBy, type PairLayout } from './rope.js';
@@ -198,7 +201,7 @@ function forHeads(angles: Tensor): Tensor {
  */
 export function hiropeScores(q: Tensor, k: Tensor, positions: HiRoPELevels | { q: HiRoPELevels; k: HiRoPELevels }, options: HiRoPEScoreOptions): Tensor {
   const op = 'hiropeScores';
-  const o = checkRequiredOptions(op, options, ['invFreq', 'split', 'window', 'layout', 'attentionFactor'], 'with invFreq, split and window');
+  const o = expectRequiredOptions(op, options, ['invFreq', 'split', 'window', 'layout', 'attentionFactor'], 'with invFreq, split and window');
   const invFreq = checkInvFreq(op, 'invFreq', o.invFreq);
   const split = checkSplit(op, o.split, invFreq.length);
   const settings: ScoreSettings = {
@@ -346,7 +349,7 @@ export class HiRoPE extends PositionalEncoding {
   constructor(readonly headDim: number, options: HiRoPEOptions = {}) {
     super();
     const op = 'HiRoPE';
-    checkSize(op, 'headDim', headDim);
+    expectSize(op, 'headDim', headDim);
     const o = expectOptions(op, 'options', options, ['split', 'base', 'invFreq', 'rotaryDim', 'layout', 'window', 'attentionFactor']);
     this.rotaryDim = o.rotaryDim === undefined ? checkRotaryDim(op, 'headDim', headDim) : checkRotaryDim(op, 'rotaryDim', o.rotaryDim, headDim);
     const P = this.rotaryDim / 2;
@@ -366,7 +369,7 @@ export class HiRoPE extends PositionalEncoding {
   }
 
   private anglesAs(arg: string, positions: Positions): Tensor {
-    checkPositions('HiRoPE', arg, positions);
+    expectPositions('HiRoPE', arg, positions);
     if ((positions.ndim !== 2 && positions.ndim !== 3) || positions.shape[positions.ndim - 1] !== 2) {
       throw new ShapeError('HiRoPE', `${arg}=${fmtShape(positions.shape)} must be [T, 2] or [B, T, 2] (p_tok, p_hi; see hiropePositionsTensor)`, arg);
     }

@@ -15,13 +15,16 @@
  * Time is still encoded, through the t offset inside h and w; the t row itself never reaches a rotation.
  * Segments, results and defaults are those of ropelab's M-RoPE/VideoRoPE (mrope.ts): spatialMergeSize 2, base 1e6.
  */
-import { Generator, ShapeError, Tensor, ValueError, describeValue, expectGenerator, expectOptions, fmtShape } from '../core/index.js';
+import {
+  Generator, ShapeError, Tensor, ValueError, describeValue, expectGenerator, expectOptions, fmtShape,
+  expectPositions, expectRequiredOptions,
+} from '../core/index.js';
 import { MultiAxisRoPE, allocate, axisAngles } from './multi-axis.js';
 import {
   ENCODING_KEYS, FREQUENCY_KEYS, checkSections, encodingOptions, mergeSizeOf, sectionInvFreq, type MRoPEOptions, type MRoPEFrequencyOptions,
   type MRoPEPositionOptions, type MRoPEPositions, type MRoPESegment,
 } from './mrope.js';
-import { checkPositions, checkReals, checkRequiredOptions } from './checks.js';
+import { checkReals } from './checks.js';
 import { diagonalPositions } from './video-rope.js';
 
 /** The spacings dynamic temporal scaling draws from while training (modeling_hope.py `forward`). */
@@ -76,8 +79,8 @@ export interface HoPEAnglesOptions extends MRoPEFrequencyOptions {
  */
 export function hopeAngles(positions: Tensor, options: HoPEAnglesOptions): Tensor {
   const op = 'hopeAngles';
-  checkPositions(op, 'positions', positions);
-  const o = checkRequiredOptions(op, options, ['headDim', 'mropeSection', ...FREQUENCY_KEYS], '{ headDim, mropeSection }');
+  expectPositions(op, 'positions', positions);
+  const o = expectRequiredOptions(op, options, ['headDim', 'mropeSection', ...FREQUENCY_KEYS], '{ headDim, mropeSection }');
   const { F } = frequenciesOf(op, o.headDim, o.mropeSection, o);
   if (positions.ndim === 1) return axisAngles(op, positions.unsqueeze(-1).expand([positions.shape[0]!, 3]), F);
   if ((positions.ndim !== 2 && positions.ndim !== 3) || positions.shape[positions.ndim - 1] !== 3) {
@@ -129,7 +132,7 @@ export function hopeTemporalScale(generator: Generator, scales: readonly number[
  */
 export function hopePositions(segments: readonly MRoPESegment[], options: HoPEPositionOptions): HoPEPositions {
   const op = 'hopePositions';
-  const o = checkRequiredOptions(op, options, ['spatialMergeSize', 'temporalScale'], '{ temporalScale }');
+  const o = expectRequiredOptions(op, options, ['spatialMergeSize', 'temporalScale'], '{ temporalScale }');
   const scale: unknown = o.temporalScale;
   let sample: () => number;
   if (typeof scale === 'number') {

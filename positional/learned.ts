@@ -1,6 +1,9 @@
 /** Learned absolute position embeddings (GPT-2): a trained vector per position, added to the token embeddings. */
-import { Generator, ShapeError, Tensor, ValueError, expectNumber, expectTensor, expectOneOf, expectOptions, fmtShape, indexSelect, randn, Parameter, type DType } from '../core/index.js';
-import { checkDType, checkGenerator, checkIntegers, checkSize, checkTableSize } from './checks.js';
+import {
+  Generator, ShapeError, Tensor, ValueError, expectNumber, expectTensor, expectOneOf, expectOptions, fmtShape,
+  indexSelect, randn, Parameter, expectSize, optionalDType, optionalGenerator, type DType,
+} from '../core/index.js';
+import { checkIntegers, checkTableSize } from './checks.js';
 import { PositionalEncoding, type Positions } from './encoding.js';
 
 export interface LearnedAbsoluteOptions {
@@ -24,14 +27,14 @@ export class LearnedAbsolute extends PositionalEncoding {
   constructor(readonly maxPositions: number, readonly dim: number, options: LearnedAbsoluteOptions = {}) {
     super();
     const op = 'LearnedAbsolute';
-    checkSize(op, 'maxPositions', maxPositions);
-    checkSize(op, 'dim', dim);
+    expectSize(op, 'maxPositions', maxPositions);
+    expectSize(op, 'dim', dim);
     checkTableSize(op, 'maxPositions × dim', maxPositions, dim);
     const o = expectOptions(op, 'options', options, ['generator', 'dtype', 'std', 'beyond']);
     const std = o.std === undefined ? 0.02 : expectNumber(op, 'std', o.std, { min: 0 });
-    const dtype = checkDType(op, 'dtype', o.dtype, 'float32');
+    const dtype = optionalDType(op, 'dtype', o.dtype, 'float32');
     this.beyond = o.beyond === undefined ? 'error' : expectOneOf(op, 'beyond', o.beyond, ['error', 'clamp']);
-    const g = checkGenerator(op, 'generator', o.generator, () => new Generator(0));
+    const g = optionalGenerator(op, 'generator', o.generator, () => new Generator(0));
     this.weight = new Parameter(randn([maxPositions, dim], { std, generator: g, dtype }).data, [maxPositions, dim]);
   }
 

@@ -3,8 +3,8 @@
  * `_compute_longrope_parameters` uses `long_factor` once the sequence outgrows the pre-training context L and
  * `short_factor` otherwise, and scales cos and sin by √(1 + ln s / ln L).
  */
-import { ValueError, expectOptions } from '../core/index.js';
-import { checkAttentionFactor, checkBase, checkContextLength, checkCount, checkInvFreq, checkRotaryDim, checkScale } from './checks.js';
+import { ValueError, expectOptions, expectSize } from '../core/index.js';
+import { checkAttentionFactor, checkBase, checkContextLength, checkInvFreq, checkRotaryDim, checkScale } from './checks.js';
 import { invFreqLadder } from './rope.js';
 
 export interface LongRoPEOptions {
@@ -43,7 +43,7 @@ export function longRopeTable(op: string, options: LongRoPEOptions): Float64Arra
   const dim = checkRotaryDim(op, 'dim', o.dim);
   const base = o.base === undefined ? 10000 : checkBase(op, 'base', o.base);
   const originalMaxPositions = checkContextLength(op, 'originalMaxPositions', o.originalMaxPositions);
-  if (seqLen !== undefined) checkCount(op, 'seqLen', seqLen); // max position id + 1
+  if (seqLen !== undefined) expectSize(op, 'seqLen', seqLen, 0); // max position id + 1
   for (const [name, list] of [['shortFactor', shortFactor], ['longFactor', longFactor]] as const) {
     const factors = checkInvFreq(op, name, list, dim / 2); // finite numbers, one per pair
     for (let i = 0; i < factors.length; i++) {

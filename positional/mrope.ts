@@ -14,10 +14,10 @@
  * - `delta` = max id + 1 − L, unclamped (can be negative), as the current HF code; the legacy code clamped it at 0;
  * - ids are float64 (the builders here and in video-rope.ts share the segment format and the result type).
  */
-import { DTypeError, ShapeError, Tensor, ValueError, describeValue, expectNumber, expectOptions } from '../core/index.js';
+import { DTypeError, ShapeError, Tensor, ValueError, describeValue, expectNumber, expectOptions, expectSize } from '../core/index.js';
 import { MultiAxisRoPE, allocate, sectionsOf } from './multi-axis.js';
 import {
-  checkAttentionFactor, checkBase, checkCount, checkInvFreq, checkLayout, checkReals, checkRotaryDim, checkTableSize,
+  checkAttentionFactor, checkBase, checkInvFreq, checkLayout, checkReals, checkRotaryDim, checkTableSize,
 } from './checks.js';
 import { invFreqLadder, type PairLayout } from './rope.js';
 
@@ -161,7 +161,7 @@ export function mropeDecodePositions(delta: number, start: number, count = 1): T
   const op = 'mropeDecodePositions';
   const d = expectNumber(op, 'delta', delta); // fractional for VideoRoPE / HoPE spacings (e.g. γ = 0.75)
   const s = expectNumber(op, 'start', start, { integer: true, min: 0 });
-  const n = checkCount(op, 'count', count);
+  const n = expectSize(op, 'count', count, 0);
   return new Tensor(Float64Array.from({ length: n }, (_, i) => s + i + d), [n]);
 }
 

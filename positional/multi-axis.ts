@@ -4,11 +4,13 @@
  * F [A, P], then rotates with applyRotary. Sections, interleaving, zero-frequency (NoPE) pairs and per-head
  * allocations are just ways to build F.
  */
-import { DTypeError, ShapeError, Tensor, ValueError, describeValue, expectFiniteValues, expectOptions, fmtShape, matmul, type DType } from '../core/index.js';
+import {
+  DTypeError, ShapeError, Tensor, ValueError, describeValue, expectFiniteValues, expectOptions, fmtShape, matmul,
+  expectPositions, expectSize, optionalDType, type DType,
+} from '../core/index.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 import {
-  checkAttentionFactor, checkCount, checkDType, checkHead, checkIntegers, checkInvFreq, checkLayout, checkPositions, checkRotaryDim, checkSize,
-  checkTableSize,
+  checkAttentionFactor, checkHead, checkIntegers, checkInvFreq, checkLayout, checkRotaryDim, checkTableSize,
 } from './checks.js';
 import { rotateBy, type PairLayout } from './rope.js';
 import { AngleMemo } from './angle-cache.js';
@@ -19,7 +21,7 @@ import { AngleMemo } from './angle-cache.js';
  */
 export function multiAxisAngles(positions: Tensor, freqs: Tensor): Tensor {
   const op = 'multiAxisAngles';
-  checkPositions(op, 'positions', positions);
+  expectPositions(op, 'positions', positions);
   checkFreqs(op, freqs);
   return axisAngles(op, positions, freqs);
 }
@@ -58,8 +60,8 @@ export function allocateFrequencies(axisOfPair: readonly (number | null)[], invF
 /** allocateFrequencies with `op` naming the public call in errors; checks every argument (O(P)). */
 export function allocate(op: string, axisOfPair: unknown, invFreq: unknown, numAxes: unknown, dtype: unknown = 'float64'): Tensor {
   const theta = checkInvFreq(op, 'invFreq', invFreq);
-  const A = checkSize(op, 'numAxes', numAxes);
-  const type = checkDType(op, 'dtype', dtype, 'float64');
+  const A = expectSize(op, 'numAxes', numAxes);
+  const type = optionalDType(op, 'dtype', dtype, 'float64');
   checkTableSize(op, 'numAxes × pairs', A, theta.length);
   const F = type === 'float64' ? new Float64Array(A * theta.length) : new Float32Array(A * theta.length);
   fillAllocation(op, 'axisOfPair', axisOfPair, theta, A, F, 0);
@@ -95,8 +97,8 @@ export function sectionsOf(op: string, sections: unknown, arg = 'sections'): num
 /** Interleaved allocation: pair j reads axis j mod numAxes (spreads every axis over all frequency bands). */
 export function interleavedAxes(pairs: number, numAxes: number): number[] {
   const op = 'interleavedAxes';
-  const n = checkCount(op, 'pairs', pairs);
-  const A = checkSize(op, 'numAxes', numAxes);
+  const n = expectSize(op, 'pairs', pairs, 0);
+  const A = expectSize(op, 'numAxes', numAxes);
   return Array.from({ length: n }, (_, j) => j % A);
 }
 
@@ -112,8 +114,8 @@ export function perHeadFrequencies(heads: readonly (readonly (number | null)[] |
 export function perHead(op: string, heads: unknown, invFreq: unknown, numAxes: unknown, dtype: unknown = 'float64'): Tensor {
   if (!Array.isArray(heads)) throw new DTypeError(op, `heads must be an array of per-head assignments (or null), got ${describeValue(heads)}`, 'heads');
   const theta = checkInvFreq(op, 'invFreq', invFreq);
-  const A = checkSize(op, 'numAxes', numAxes);
-  const type = checkDType(op, 'dtype', dtype, 'float64');
+  const A = expectSize(op, 'numAxes', numAxes);
+  const type = optionalDType(op, 'dtype', dtype, 'float64');
   const P = theta.length;
   checkTableSize(op, 'heads × numAxes × pairs', heads.length, A, P);
   const F = type === 'float64' ? new Float64Array(heads.length * A * P) : new Float32Array(heads.length * A * P);
@@ -174,7 +176,7 @@ export class MultiAxisRoPE extends PositionalEncoding {
 
   /** Coordinates [T, A] or [B, T, A]; 1-D positions [T] are copied to every axis (text tokens in M-RoPE). */
   coordinates(positions: Positions): Tensor {
-    checkPositions(this.opName(), 'positions', positions);
+    expectPositions(this.opName(), 'positions', positions);
     return this.coordinatesOf(positions);
   }
 
@@ -188,7 +190,7 @@ export class MultiAxisRoPE extends PositionalEncoding {
 
   /** Angles broadcastable to q/k [B, H, T, ·]: [T, P], [H, T, P], [B, 1, T, P] or [B, H, T, P]. */
   angles(positions: Positions): Tensor {
-    checkPositions(this.opName(), 'positions', positions);
+    expectPositions(this.opName(), 'positions', positions);
     return this.tableFor(positions);
   }
 
@@ -207,7 +209,7 @@ export class MultiAxisRoPE extends PositionalEncoding {
   rotate(x: Tensor, positions: Positions): Tensor {
     const op = this.opName();
     checkHead(op, 'x', x, this.#headDim);
-    checkPositions(op, 'positions', positions);
+    expectPositions(op, 'positions', positions);
     return this.rotateChecked(op, x, positions);
   }
 
@@ -215,8 +217,8 @@ export class MultiAxisRoPE extends PositionalEncoding {
     const op = this.opName();
     checkHead(op, 'k', k, this.#headDim); // k first: a wrong k is refused before q is rotated
     checkHead(op, 'q', q, this.#headDim);
-    checkPositions(op, 'qPositions', qPositions);
-    checkPositions(op, 'kPositions', kPositions);
+    expectPositions(op, 'qPositions', qPositions);
+    expectPositions(op, 'kPositions', kPositions);
     return { q: this.rotateChecked(op, q, qPositions), k: this.rotateChecked(op, k, kPositions) };
   }
 

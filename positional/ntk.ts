@@ -4,9 +4,9 @@
  * the fastest pair (θ′_0 = θ_0) and interpolates the slowest by exactly s (θ′_{d/2−1} = θ_{d/2−1}/s); the rotation
  * itself is `applyRotary`, unchanged.
  */
-import { ValueError, expectOptions, type Tensor } from '../core/index.js';
+import { ValueError, expectOptions, expectPositions, expectRequiredOptions, expectSize, type Tensor } from '../core/index.js';
 import {
-  checkBase, checkContextLength, checkFactor, checkHead, checkLayout, checkPositions, checkRequiredOptions, checkRotaryDim, checkSize,
+  checkBase, checkContextLength, checkFactor, checkHead, checkLayout, checkRotaryDim,
 } from './checks.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 import { anglesOf, invFreqLadder, rotateBy, type PairLayout, type RoPEScalingOptions } from './rope.js';
@@ -91,8 +91,8 @@ export class DynamicNTKRoPE extends PositionalEncoding {
   constructor(readonly headDim: number, options: DynamicNTKRoPEOptions) {
     super();
     const op = 'DynamicNTKRoPE';
-    checkSize(op, 'headDim', headDim);
-    const o = checkRequiredOptions(op, options, ['factor', 'maxPositions', 'rotaryDim', 'base', 'layout'], 'with factor and maxPositions');
+    expectSize(op, 'headDim', headDim);
+    const o = expectRequiredOptions(op, options, ['factor', 'maxPositions', 'rotaryDim', 'base', 'layout'], 'with factor and maxPositions');
     this.rotaryDim = o.rotaryDim === undefined ? checkRotaryDim(op, 'headDim', headDim) : checkRotaryDim(op, 'rotaryDim', o.rotaryDim, headDim);
     this.layout = checkLayout(op, o.layout);
     this.base = o.base === undefined ? 10000 : checkBase(op, 'base', o.base);
@@ -144,7 +144,7 @@ export class DynamicNTKRoPE extends PositionalEncoding {
 
   /** Angles [T, pairs] (or [B, 1, T, pairs] for positions [B, T]) with the current table; no update. */
   angles(positions: Positions): Tensor {
-    checkPositions('DynamicNTKRoPE', 'positions', positions);
+    expectPositions('DynamicNTKRoPE', 'positions', positions);
     return anglesFor(positions, this.table);
   }
 
@@ -152,7 +152,7 @@ export class DynamicNTKRoPE extends PositionalEncoding {
   rotate(x: Tensor, positions: Positions): Tensor {
     const op = 'DynamicNTKRoPE';
     checkHead(op, 'x', x, this.headDim);
-    checkPositions(op, 'positions', positions);
+    expectPositions(op, 'positions', positions);
     return this.rotateWith(x, positions, this.table);
   }
 
@@ -165,8 +165,8 @@ export class DynamicNTKRoPE extends PositionalEncoding {
     const op = 'DynamicNTKRoPE';
     checkHead(op, 'q', q, this.headDim);
     checkHead(op, 'k', k, this.headDim);
-    checkPositions(op, 'qPositions', qPositions);
-    checkPositions(op, 'kPositions', kPositions);
+    expectPositions(op, 'qPositions', qPositions);
+    expectPositions(op, 'kPositions', kPositions);
     const last = Math.max(maxOf(qPositions), maxOf(kPositions));
     const next = last > -Infinity ? this.stateFor(last + 1) : { table: this.table, longest: this.longest };
     const encoded = { q: this.rotateWith(q, qPositions, next.table), k: this.rotateWith(k, kPositions, next.table) };

@@ -4,8 +4,12 @@
  * frequency rule (PI, NTK, YaRN, LongRoPE, …) can be calibrated during long-context fine-tuning. It never touches
  * the frequencies: `PSCRoPE` calibrates q and k and then hands them to any base encoding, which rotates them.
  */
-import { DTypeError, Generator, Module, asPartOf, Parameter, ShapeError, Tensor, ValueError, add, describeValue, expectOptions, expectTensor, fmtShape, matmul, mul, silu, tanh, type DType } from '../core/index.js';
-import { checkDType, checkGenerator, checkPositions, checkRequiredOptions, checkSize, checkTableSize } from './checks.js';
+import {
+  DTypeError, Generator, Module, asPartOf, Parameter, ShapeError, Tensor, ValueError, add, describeValue,
+  expectOptions, expectTensor, fmtShape, matmul, mul, silu, tanh, expectPositions, expectRequiredOptions, expectSize,
+  optionalDType, optionalGenerator, type DType,
+} from '../core/index.js';
+import { checkTableSize } from './checks.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 
 export interface PSCOptions {
@@ -33,12 +37,12 @@ export class PSC extends Module {
   constructor(readonly numHeads: number, readonly headDim: number, options: PSCOptions = {}) {
     super();
     const op = 'PSC';
-    checkSize(op, 'numHeads', numHeads);
-    checkSize(op, 'headDim', headDim);
+    expectSize(op, 'numHeads', numHeads);
+    expectSize(op, 'headDim', headDim);
     checkTableSize(op, 'numHeads × headDim × headDim', numHeads, headDim, headDim);
     const o = expectOptions(op, 'options', options, ['generator', 'dtype']);
-    const dtype = checkDType(op, 'dtype', o.dtype, 'float32');
-    const g = checkGenerator(op, 'generator', o.generator, () => new Generator(0));
+    const dtype = optionalDType(op, 'dtype', o.dtype, 'float32');
+    const g = optionalGenerator(op, 'generator', o.generator, () => new Generator(0));
     const n = numHeads * headDim * headDim;
     const shape = [numHeads, headDim, headDim];
     this.up = new Parameter(dtype === 'float64' ? new Float64Array(n) : new Float32Array(n), shape);
@@ -142,14 +146,14 @@ export class PSCRoPE extends PositionalEncoding {
     super();
     const op = 'PSCRoPE';
     if (!(base instanceof PositionalEncoding)) throw new DTypeError(op, `base must be a PositionalEncoding, got ${describeValue(base)}`, 'base');
-    const o = checkRequiredOptions(op, options, ['generator', 'dtype', 'numHeads', 'numKVHeads', 'headDim'], 'with numHeads and headDim');
-    const numHeads = checkSize(op, 'numHeads', o.numHeads);
-    const numKVHeads = o.numKVHeads === undefined ? numHeads : checkSize(op, 'numKVHeads', o.numKVHeads);
-    const headDim = checkSize(op, 'headDim', o.headDim);
+    const o = expectRequiredOptions(op, options, ['generator', 'dtype', 'numHeads', 'numKVHeads', 'headDim'], 'with numHeads and headDim');
+    const numHeads = expectSize(op, 'numHeads', o.numHeads);
+    const numKVHeads = o.numKVHeads === undefined ? numHeads : expectSize(op, 'numKVHeads', o.numKVHeads);
+    const headDim = expectSize(op, 'headDim', o.headDim);
     checkTableSize(op, 'numHeads × headDim × headDim', numHeads, headDim, headDim);
     if (numHeads % numKVHeads !== 0) throw new ValueError(op, `numKVHeads=${numKVHeads} must divide numHeads=${numHeads}`, 'numKVHeads');
-    const g = checkGenerator(op, 'generator', o.generator, () => new Generator(0));
-    const dtype = checkDType(op, 'dtype', o.dtype, 'float32');
+    const g = optionalGenerator(op, 'generator', o.generator, () => new Generator(0));
+    const dtype = optionalDType(op, 'dtype', o.dtype, 'float32');
     this.qPhase = new PSC(numHeads, headDim, { generator: g, dtype });
     this.kPhase = new PSC(numKVHeads, headDim, { generator: g, dtype });
     this.name = `psc-${base.name}`;
@@ -157,8 +161,8 @@ export class PSCRoPE extends PositionalEncoding {
 
   override encodeQK(q: Tensor, k: Tensor, qPositions: Positions, kPositions: Positions): EncodedQK {
     const op = 'PSCRoPE';
-    checkPositions(op, 'qPositions', qPositions);
-    checkPositions(op, 'kPositions', kPositions);
+    expectPositions(op, 'qPositions', qPositions);
+    expectPositions(op, 'kPositions', kPositions);
     const qc = calibrateAs(op, 'q', this.qPhase, q);
     const kc = calibrateAs(op, 'k', this.kPhase, k);
     return asPartOf(op, () => this.base.encodeQK(qc, kc, qPositions, kPositions));

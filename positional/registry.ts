@@ -12,8 +12,11 @@
  * - LongRoPE needs per-pair rescale factors found by search for one checkpoint (build it with fromHFConfig);
  * - AnchorAttention is a packing mask and position ids over plain RoPE (anchor.ts), not an encoding of its own.
  */
-import { DTypeError, Generator, ValueError, asPartOf, describeValue, expectFunction, expectOptions, type DType } from '../core/index.js';
-import { checkBase, checkContextLength, checkDType, checkFactor, checkGenerator, checkSize } from './checks.js';
+import {
+  DTypeError, Generator, ValueError, asPartOf, describeValue, expectFunction, expectSize,
+  expectRequiredOptions, optionalDType, optionalGenerator, type DType,
+} from '../core/index.js';
+import { checkBase, checkContextLength, checkFactor } from './checks.js';
 import { NoPE, type PositionalEncoding } from './encoding.js';
 import { LearnedAbsolute } from './learned.js';
 import { llama3InvFreq } from './llama3.js';
@@ -80,16 +83,15 @@ const SPEC_KEYS = ['headDim', 'modelDim', 'contextLength', 'base', 'scalingFacto
 
 /** The whole spec, checked once here, so that every factory (also a registered one) gets valid fields. */
 function checkSpec(op: string, spec: unknown): PositionalSpec {
-  if (spec === undefined) throw new DTypeError(op, 'spec must be an object with headDim, modelDim and contextLength, got undefined', 'spec');
-  const s = expectOptions(op, 'spec', spec as PositionalSpec, SPEC_KEYS);
-  checkSize(op, 'spec.headDim', s.headDim);
-  checkSize(op, 'spec.modelDim', s.modelDim);
+  const s = expectRequiredOptions(op, spec as PositionalSpec, SPEC_KEYS, 'with headDim, modelDim and contextLength', 'spec');
+  expectSize(op, 'spec.headDim', s.headDim);
+  expectSize(op, 'spec.modelDim', s.modelDim);
   checkContextLength(op, 'spec.contextLength', s.contextLength);
   if (s.base !== undefined) checkBase(op, 'spec.base', s.base);
   if (s.scalingFactor !== undefined) checkFactor(op, 'spec.scalingFactor', s.scalingFactor);
-  if (s.numKVHeads !== undefined) checkSize(op, 'spec.numKVHeads', s.numKVHeads);
-  if (s.generator !== undefined) checkGenerator(op, 'spec.generator', s.generator);
-  if (s.dtype !== undefined) checkDType(op, 'spec.dtype', s.dtype, 'float32');
+  if (s.numKVHeads !== undefined) expectSize(op, 'spec.numKVHeads', s.numKVHeads);
+  optionalGenerator(op, 'spec.generator', s.generator);
+  optionalDType(op, 'spec.dtype', s.dtype);
   return s;
 }
 

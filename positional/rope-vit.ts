@@ -15,14 +15,15 @@
  */
 import {
   DTypeError, Generator, Parameter, ShapeError, Tensor, ValueError, concat, describeValue, expectAllocatable, expectBoolean, expectFiniteValues, expectNumber, expectOptions,
-  fmtShape, stack, zeros, type DType,
+  fmtShape, stack, zeros,
+  expectRequiredOptions, expectSize, optionalDType, optionalGenerator, type DType,
 } from '../core/index.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 import { allocate, axisAngles, sectionsOf } from './multi-axis.js';
 import { rotateBy } from './rope.js';
 import { AngleMemo } from './angle-cache.js';
 import {
-  checkBase, checkCount, checkDType, checkGenerator, checkReals, checkRequiredOptions, checkSize, checkTableSize,
+  checkBase, checkReals, checkTableSize,
 } from './checks.js';
 
 /** RoPE-Axial's default θ (`compute_axial_cis`, DeiT-III `rope_axial_*` models). */
@@ -43,8 +44,8 @@ function checkHeadDim(op: string, dim: unknown, arg = 'dim'): number {
  * it, fit in one tensor; checked before anything is allocated.
  */
 function checkGrid(op: string, gridW: unknown, gridH: unknown, pairs: number, heads = 1): [number, number] {
-  const w = checkSize(op, 'gridW', gridW);
-  const h = checkSize(op, 'gridH', gridH);
+  const w = expectSize(op, 'gridW', gridW);
+  const h = expectSize(op, 'gridH', gridH);
   checkTableSize(op, 'gridW × gridH', heads, w, h, Math.max(2, pairs));
   return [w, h];
 }
@@ -67,7 +68,7 @@ function patchGrid(gridW: number, gridH: number, dtype: DType): Tensor {
  */
 export function ropeVitGrid(gridW: number, gridH: number, dtype: DType = 'float64'): Tensor {
   const op = 'ropeVitGrid';
-  const type = checkDType(op, 'dtype', dtype, 'float64');
+  const type = optionalDType(op, 'dtype', dtype, 'float64');
   const [w, h] = checkGrid(op, gridW, gridH, 2);
   return patchGrid(w, h, type);
 }
@@ -89,7 +90,7 @@ function ladder(op: string, dim: unknown, theta: unknown, arg = 'dim'): Float64A
 /** Axial F [2, d/2] (RoPE-Axial): F[0, j] = ω_j, F[1, j] = 0 for j < d/4; F[0, j] = 0, F[1, j] = ω_{j−d/4} after. */
 export function ropeVitAxialFrequencies(dim: number, theta: number = ROPE_VIT_AXIAL_THETA, dtype: DType = 'float64'): Tensor {
   const op = 'ropeVitAxialFrequencies';
-  return axialFrequencies(op, dim, theta, checkDType(op, 'dtype', dtype, 'float64'));
+  return axialFrequencies(op, dim, theta, optionalDType(op, 'dtype', dtype, 'float64'));
 }
 
 function axialFrequencies(op: string, dim: unknown, theta: unknown, dtype: DType, arg = 'dim'): Tensor {
@@ -120,8 +121,8 @@ export interface RoPEViTAxialAnglesOptions {
  */
 export function ropeVitAxialAngles(options: RoPEViTAxialAnglesOptions): Tensor {
   const op = 'ropeVitAxialAngles';
-  const o = checkRequiredOptions(op, options, ['dim', 'gridW', 'gridH', 'theta', 'dtype'], '{ dim, gridW, gridH }');
-  const dtype = checkDType(op, 'dtype', o.dtype, 'float64');
+  const o = expectRequiredOptions(op, options, ['dim', 'gridW', 'gridH', 'theta', 'dtype'], '{ dim, gridW, gridH }');
+  const dtype = optionalDType(op, 'dtype', o.dtype, 'float64');
   const F = axialFrequencies(op, o.dim, o.theta === undefined ? ROPE_VIT_AXIAL_THETA : o.theta, dtype);
   const [w, h] = checkGrid(op, o.gridW, o.gridH, F.shape[1]!);
   return axisAngles(op, patchGrid(w, h, dtype), F);
@@ -167,7 +168,7 @@ export interface RoPEViTMixedAnglesOptions {
  */
 export function ropeVitMixedAngles(options: RoPEViTMixedAnglesOptions): Tensor {
   const op = 'ropeVitMixedAngles';
-  const o = checkRequiredOptions(op, options, ['freqsX', 'freqsY', 'gridW', 'gridH'], '{ freqsX, freqsY, gridW, gridH }');
+  const o = expectRequiredOptions(op, options, ['freqsX', 'freqsY', 'gridW', 'gridH'], '{ freqsX, freqsY, gridW, gridH }');
   return mixedAngles(op, o.freqsX, o.freqsY, o.gridW, o.gridH);
 }
 
@@ -209,15 +210,15 @@ export interface RoPEViTMixedFrequencies {
 
 /** init_random_2d_freqs with every field of `options` (an object whose keys the caller checked) checked under `op`. */
 function mixedInit(op: string, numHeads: unknown, headDim: unknown, options: RoPEViTMixedInitOptions): RoPEViTMixedFrequencies {
-  const H = checkSize(op, 'numHeads', numHeads);
+  const H = expectSize(op, 'numHeads', numHeads);
   const mag = ladder(op, headDim, options.theta === undefined ? ROPE_VIT_MIXED_THETA : options.theta, 'headDim');
   const rotate = options.rotate === undefined ? true : expectBoolean(op, 'rotate', options.rotate);
   const given = options.orientations === undefined ? undefined : checkReals(op, 'orientations', options.orientations);
   if (given !== undefined && given.length !== H) {
     throw new ShapeError(op, `${given.length} orientations for ${H} heads — orientations (one angle a_h per head)`, 'orientations');
   }
-  const g = checkGenerator(op, 'generator', options.generator, () => new Generator(0));
-  const dtype = checkDType(op, 'dtype', options.dtype, 'float32');
+  const g = optionalGenerator(op, 'generator', options.generator, () => new Generator(0));
+  const dtype = optionalDType(op, 'dtype', options.dtype, 'float32');
   const Q = mag.length;
   const P = 2 * Q;
   checkTableSize(op, 'numHeads × headDim/2', H, P);
@@ -309,8 +310,8 @@ export class RoPEAxial extends PositionalEncoding {
     const op = 'RoPEAxial';
     const o = expectOptions(op, 'options', options, ['theta', 'prefixTokens', 'dtype']);
     const theta = o.theta === undefined ? ROPE_VIT_AXIAL_THETA : o.theta;
-    this.prefixTokens = o.prefixTokens === undefined ? 0 : checkCount(op, 'prefixTokens', o.prefixTokens);
-    this.freqs = axialFrequencies(op, headDim, theta, checkDType(op, 'dtype', o.dtype, 'float64'), 'headDim');
+    this.prefixTokens = o.prefixTokens === undefined ? 0 : expectSize(op, 'prefixTokens', o.prefixTokens, 0);
+    this.freqs = axialFrequencies(op, headDim, theta, optionalDType(op, 'dtype', o.dtype, 'float64'), 'headDim');
     this.theta = theta;
   }
 
@@ -385,7 +386,7 @@ export class RoPEMixed extends PositionalEncoding {
     super();
     const op = 'RoPEMixed';
     const o = expectOptions(op, 'options', options, [...MIXED_INIT_KEYS, 'prefixTokens']);
-    this.prefixTokens = o.prefixTokens === undefined ? 0 : checkCount(op, 'prefixTokens', o.prefixTokens);
+    this.prefixTokens = o.prefixTokens === undefined ? 0 : expectSize(op, 'prefixTokens', o.prefixTokens, 0);
     const { freqsX, freqsY } = mixedInit(op, numHeads, headDim, o);
     this.theta = o.theta === undefined ? ROPE_VIT_MIXED_THETA : o.theta;
     this.freqsX = new Parameter(freqsX.data, freqsX.shape);

@@ -10,12 +10,12 @@
  * trigonometry once (one staleness rule, stated there).
  */
 import {
-  DTypeError, ShapeError, Tensor, ValueError, describeValue, expectNumber, expectOneOf, expectOptions, expectTensor, fmtShape, record, specialize,
-  type DType, type TypedArray,
+  ShapeError, Tensor, ValueError, describeValue, expectNumber, expectOneOf, expectOptions, expectTensor, fmtShape, record, specialize,
+  expectPositions, expectRequiredOptions, expectSize, optionalDType, type DType, type TypedArray,
 } from '../core/index.js';
 import { AngleMemo } from './angle-cache.js';
 import { toBFloat16 } from './bf16.js';
-import { checkAttentionFactor, checkBase, checkHead, checkInvFreq, checkLayout, checkPositions, checkRotaryDim, checkSize, positionsTensor } from './checks.js';
+import { checkAttentionFactor, checkBase, checkHead, checkInvFreq, checkLayout, checkRotaryDim, positionsTensor } from './checks.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 
 /** Which channels form a rotation pair: 'half' pairs (i, i + d/2) (GPT-NeoX, HF Llama); 'interleaved' pairs (2i, 2i+1) (RoFormer, Meta, DeepSeek). */
@@ -55,7 +55,7 @@ export function rotaryAngles(positions: Positions | ArrayLike<number>, invFreq: 
   const op = 'rotaryAngles';
   const pos = positionsTensor(op, 'positions', positions);
   const { dtype } = expectOptions(op, 'options', options, ['dtype']);
-  if (dtype !== undefined) expectOneOf(op, 'options.dtype', dtype, ['float32', 'float64']);
+  optionalDType(op, 'options.dtype', dtype);
   if (invFreq instanceof Tensor) {
     if (invFreq.ndim !== 1) throw new ShapeError(op, `invFreq=${fmtShape(invFreq.shape)} must be 1-D [pairs]`, 'invFreq');
     checkInvFreq(op, 'invFreq', invFreq.data);
@@ -128,8 +128,7 @@ export function applyRotary(x: Tensor, angles: Tensor, options: ApplyRotaryOptio
   const op = 'applyRotary';
   expectTensor(op, 'x', x);
   expectTensor(op, 'angles', angles);
-  if (options === undefined) throw new DTypeError(op, `options must be an options object with a layout, got undefined`, 'options');
-  expectOptions(op, 'options', options, ['layout', 'precision', 'scale', 'rotaryDim']);
+  expectRequiredOptions(op, options, ['layout', 'precision', 'scale', 'rotaryDim'], 'with a layout');
   if (options.precision !== undefined) expectOneOf(op, 'precision', options.precision, ['float64', 'float32', 'bf16']);
   if (options.scale !== undefined) {
     // In float32/bf16 emulation s·cos φ is rounded to float32: a larger |s| overflows to ±∞ and ∞ − ∞ gives NaN.
@@ -424,7 +423,7 @@ export class RoPE extends PositionalEncoding {
   constructor(readonly headDim: number, options: RoPEOptions = {}) {
     super();
     const op = this.opName();
-    checkSize(op, 'headDim', headDim);
+    expectSize(op, 'headDim', headDim);
     const o = expectOptions(op, 'options', options, ['rotaryDim', 'base', 'layout', 'invFreq', 'attentionFactor']);
     this.rotaryDim = o.rotaryDim === undefined ? headDim : checkRotaryDim(op, 'rotaryDim', o.rotaryDim, headDim);
     if (this.rotaryDim % 2 !== 0) checkRotaryDim(op, 'headDim', headDim); // the default rotaryDim is the whole head
@@ -446,7 +445,7 @@ export class RoPE extends PositionalEncoding {
    * Positions that require grad get a fresh, differentiable table.
    */
   angles(positions: Positions): Tensor {
-    checkPositions(this.opName(), 'positions', positions);
+    expectPositions(this.opName(), 'positions', positions);
     return this.cachedAngles(positions);
   }
 
@@ -458,7 +457,7 @@ export class RoPE extends PositionalEncoding {
   rotate(x: Tensor, positions: Positions): Tensor {
     const op = this.opName();
     checkHead(op, 'x', x, this.headDim);
-    checkPositions(op, 'positions', positions);
+    expectPositions(op, 'positions', positions);
     return this.rotateChecked(op, x, positions);
   }
 
@@ -466,8 +465,8 @@ export class RoPE extends PositionalEncoding {
     const op = this.opName();
     checkHead(op, 'k', k, this.headDim); // k first: a wrong k is refused before q is rotated
     checkHead(op, 'q', q, this.headDim);
-    checkPositions(op, 'qPositions', qPositions);
-    checkPositions(op, 'kPositions', kPositions);
+    expectPositions(op, 'qPositions', qPositions);
+    expectPositions(op, 'kPositions', kPositions);
     return { q: this.rotateChecked(op, q, qPositions), k: this.rotateChecked(op, k, kPositions) };
   }
 

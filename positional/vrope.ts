@@ -15,10 +15,10 @@
  * (default base 1e6 and the 'half' layout, as ropelab's M-RoPE and VideoRoPE — both configurable; the reference
  * does not say). Segments are M-RoPE's (mrope.ts), so one segment list drives M-RoPE, VideoRoPE, HoPE and VRoPE.
  */
-import { ShapeError, Tensor, expectNumber, expectOptions, fmtShape } from '../core/index.js';
+import { ShapeError, Tensor, expectNumber, expectOptions, fmtShape, expectPositions, expectSize } from '../core/index.js';
 import { MultiAxisRoPE, allocate } from './multi-axis.js';
 import { countTokens, encodingOptions, llmGrid, mergeSizeOf, type MRoPEPositionOptions, type MRoPESegment } from './mrope.js';
-import { checkBase, checkInvFreq, checkPositions, checkRotaryDim, checkSize, checkTableSize } from './checks.js';
+import { checkBase, checkInvFreq, checkRotaryDim, checkTableSize } from './checks.js';
 import { invFreqLadder, type PairLayout } from './rope.js';
 
 /** Number of VRoPE virtual axes for 2-D frames (2^2 corner-reflected sums). */
@@ -102,11 +102,11 @@ function frequenciesOf(op: string, invFreq: unknown): Tensor {
  */
 export function vropePairPositions(positions: Tensor, pairs: number): Tensor {
   const op = 'vropePairPositions';
-  checkPositions(op, 'positions', positions);
+  expectPositions(op, 'positions', positions);
   if (positions.ndim < 2 || positions.shape[positions.ndim - 1] !== VROPE_AXES) {
     throw new ShapeError(op, `positions must be [..., L, 4] — positions=${fmtShape(positions.shape)}`, 'positions');
   }
-  checkSize(op, 'pairs', pairs);
+  expectSize(op, 'pairs', pairs);
   const rows = positions.size / VROPE_AXES;
   checkTableSize(op, 'positions rows × pairs', rows, pairs);
   const out = new Float64Array(rows * pairs);
@@ -129,7 +129,7 @@ export interface VRoPEOptions {
 
 /** The ladder of a VRoPE head: `invFreq` if given, else base^(−2k/rotaryDim); checked against headDim. */
 function backboneInvFreq(op: string, headDim: unknown, options: VRoPEOptions): Float64Array {
-  const d = checkSize(op, 'headDim', headDim);
+  const d = expectSize(op, 'headDim', headDim);
   const rotaryDim = options.rotaryDim === undefined ? checkRotaryDim(op, 'headDim', d) : checkRotaryDim(op, 'rotaryDim', options.rotaryDim, d);
   if (options.invFreq === undefined) return invFreqLadder(rotaryDim, options.base === undefined ? 1e6 : checkBase(op, 'base', options.base));
   return checkInvFreq(op, 'invFreq', options.invFreq, rotaryDim / 2);

@@ -6,8 +6,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import {
-  AxisError, DTypeError, GradcheckError, IndexError, ShapeError, ValueError,
-  add, asPartOf, broadcastShapes, expectShape, fmtShape, sizeOf, stridesOf, tensor, zeros,
+  AxisError, DTypeError, Generator, GradcheckError, IndexError, MAX_TENSOR_ELEMENTS, ShapeError, Tensor, ValueError,
+  add, asPartOf, broadcastShapes, defaultGenerator, expectPositions, expectRequiredOptions, expectShape, expectSize, fmtShape,
+  optionalDType, optionalGenerator, sizeOf, stridesOf, tensor, zeros,
 } from '../../core/index.js';
 import { broadcastStrides, broadcastsTo, normAxes, normAxis } from '../../core/shape.js';
 import { broadcastablePairArb, fcParams, nonBroadcastablePairArb, shapeArb } from '../helpers/fc.js';
@@ -183,6 +184,79 @@ test('asPartOf re-prefixes a typed error with the call the user made, keeps its 
   assert.is(asPartOf('Layer.forward', () => 7), 7);
   assert.throws(() => asPartOf('', () => 1), (e: unknown) => e instanceof DTypeError && e.message.startsWith('asPartOf: op'));
   assert.throws(() => asPartOf('x', null as unknown as () => number), (e: unknown) => e instanceof DTypeError && e.message.startsWith('asPartOf: call'));
+});
+
+// ── the argument checks nn/ and positional/ share (core/args.ts): one copy each ──
+
+/** `call` throws a `Ctor` for `arg` whose message is exactly `Op: ${rest}`. */
+function refusedWith(call: () => unknown, Ctor: ErrorCtor, arg: string, rest: string): void {
+  assert.throws(call, (e: unknown) => {
+    if (!(e instanceof Ctor)) throw new Error(`expected ${Ctor.name}, got ${String(e)}`);
+    assert.is(e.message, `Op: ${rest}`);
+    assert.is(e.op, 'Op');
+    assert.is(e.arg, arg);
+    return true;
+  });
+}
+
+test('expectPositions: a Tensor with a sequence axis of finite values; refuses a non-Tensor, a 0-d tensor, NaN/±∞', () => {
+  const p = tensor([0, 1, 2]);
+  assert.not.throws(() => expectPositions('Op', 'positions', p));
+  assert.not.throws(() => expectPositions('Op', 'positions', zeros([2, 3])));
+  refusedWith(() => expectPositions('Op', 'positions', [0, 1, 2]), DTypeError, 'positions', 'positions must be a Tensor, got an array of length 3');
+  refusedWith(() => expectPositions('Op', 'positions', null), DTypeError, 'positions', 'positions must be a Tensor, got null');
+  refusedWith(() => expectPositions('Op', 'positions', new Tensor(new Float64Array([4]), [])), ShapeError, 'positions', 'positions=[] must have a sequence axis ([T] or [B, T])');
+  refusedWith(() => expectPositions('Op', 'qPositions', tensor([0, Number.NaN])), ValueError, 'qPositions', 'qPositions must hold finite numbers, got NaN at flat index 1');
+  refusedWith(() => expectPositions('Op', 'positions', tensor([[0, 1], [2, -Infinity]])), ValueError, 'positions', 'positions must hold finite numbers, got -Infinity at flat index 3');
+});
+
+test('expectRequiredOptions: a given options object of known keys; refuses undefined, null, a number, an array (naming what it needs) and unknown keys', () => {
+  const o = { a: 1 };
+  assert.is(expectRequiredOptions('Op', o, ['a', 'b'], 'with a'), o);
+  for (const [bad, shown] of [[undefined, 'undefined'], [null, 'null'], [5, '5'], [[1], 'an array of length 1']] as const) {
+    refusedWith(() => expectRequiredOptions('Op', bad as never, ['a'], 'with a'), DTypeError, 'options', `options must be an options object with a, got ${shown}`);
+  }
+  refusedWith(() => expectRequiredOptions('Op', undefined as never, ['a'], 'with a and b', 'spec'), DTypeError, 'spec', 'spec must be an options object with a and b, got undefined');
+  refusedWith(() => expectRequiredOptions('Op', { a: 1, c: 2 } as never, ['a', 'b'], 'with a'), ValueError, 'options.c', "options has an unknown option 'c' (known: a, b)");
+  refusedWith(() => expectRequiredOptions('Op', zeros([2]) as never, ['a'], 'with a'), DTypeError, 'options', 'options must be an options object, got Tensor [2] float32');
+});
+
+test('optionalDType: float32 or float64, undefined gives the fallback (undefined without one); anything else is refused', () => {
+  assert.is(optionalDType('Op', 'dtype', 'float64'), 'float64');
+  assert.is(optionalDType('Op', 'dtype', 'float32', 'float64'), 'float32');
+  assert.is(optionalDType('Op', 'dtype', undefined), undefined);
+  assert.is(optionalDType('Op', 'dtype', undefined, 'float32'), 'float32');
+  refusedWith(() => optionalDType('Op', 'dtype', 'float16'), ValueError, 'dtype', "dtype must be one of 'float32', 'float64', got 'float16'");
+  refusedWith(() => optionalDType('Op', 'options.dtype', null, 'float32'), ValueError, 'options.dtype', "options.dtype must be one of 'float32', 'float64', got null");
+});
+
+test('optionalGenerator: a Generator, undefined gives fallback() (undefined without one); null, numbers and plain objects are refused', () => {
+  const g = new Generator(3);
+  let calls = 0;
+  const fallback = () => (calls++, new Generator(9));
+  assert.is(optionalGenerator('Op', 'generator', g), g);
+  assert.is(optionalGenerator('Op', 'generator', g, fallback), g);
+  assert.is(calls, 0, 'the fallback is not called when a generator is given');
+  assert.is(optionalGenerator('Op', 'generator', undefined), undefined);
+  assert.ok(optionalGenerator('Op', 'generator', undefined, fallback) instanceof Generator);
+  assert.is(calls, 1);
+  assert.is(optionalGenerator('Op', 'generator', undefined, defaultGenerator), defaultGenerator());
+  refusedWith(() => optionalGenerator('Op', 'generator', 42, fallback), DTypeError, 'generator', 'generator must be a Generator, got 42');
+  refusedWith(() => optionalGenerator('Op', 'generator', null), DTypeError, 'generator', 'generator must be a Generator, got null');
+  refusedWith(() => optionalGenerator('Op', 'spec.generator', { seed: 1 }), DTypeError, 'spec.generator', 'spec.generator must be a Generator, got an object (Object)');
+});
+
+test('expectSize: an integer ≥ min (1 unless given) that one tensor can hold; refuses other types, fractions, NaN, below min, too large', () => {
+  assert.is(expectSize('Op', 'n', 3), 3);
+  assert.is(expectSize('Op', 'n', 1), 1);
+  assert.is(expectSize('Op', 'n', 0, 0), 0);
+  assert.is(expectSize('Op', 'n', MAX_TENSOR_ELEMENTS), MAX_TENSOR_ELEMENTS);
+  refusedWith(() => expectSize('Op', 'n', '3'), DTypeError, 'n', "n must be an integer ≥ 1, got a string '3'");
+  refusedWith(() => expectSize('Op', 'n', 0), ValueError, 'n', 'n must be an integer ≥ 1, got 0');
+  refusedWith(() => expectSize('Op', 'n', 2.5), ValueError, 'n', 'n must be an integer ≥ 1, got 2.5');
+  refusedWith(() => expectSize('Op', 'n', Number.NaN), ValueError, 'n', 'n must be an integer ≥ 1, got NaN');
+  refusedWith(() => expectSize('Op', 'window', -1, 0), ValueError, 'window', 'window must be an integer ≥ 0, got -1');
+  refusedWith(() => expectSize('Op', 'n', 2 ** 40), ValueError, 'n', 'n needs 1099511627776 elements, more than one tensor can hold (at most 2³¹ − 1)');
 });
 
 test.run();

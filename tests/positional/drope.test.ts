@@ -341,7 +341,7 @@ test('errors: odd / invalid dims, too many heading pairs or heads, heads not div
   throwsWith(() => dropeAngles(agents, { mode: 'headSplit', headDim: 6, numHeads: 2 }), ValueError, /position heads need an even number of pairs/, 'headDim');
   throwsWith(() => dropeAngles(agents, { mode: 'headSplit', headDim: 8, numHeads: 4, headingHeads: 5 }), ValueError, /headingHeads must be an integer ≥ 0 ≤ 4, got 5/, 'headingHeads');
   throwsWith(() => dropeAngles(agents, { mode: 'headSplit', headDim: 8, numHeads: 1 }), ValueError, /too small for the default headingHeads/, 'numHeads');
-  throwsWith(() => dropeAngles(agents, { mode: 'headSplit', headDim: 8, numHeads: 0 }), ValueError, /numHeads must be an integer > 0, got 0/, 'numHeads');
+  throwsWith(() => dropeAngles(agents, { mode: 'headSplit', headDim: 8, numHeads: 0 }), ValueError, /numHeads must be an integer ≥ 1, got 0/, 'numHeads');
   throwsWith(() => dropeAngles(agents, { mode: 'headSplit', headDim: 8, numHeads: 2, headingPairs: 2 } as unknown as DRoPEOptions), ValueError, /headingPairs is a dimSplit option/, 'headingPairs');
   throwsWith(() => dropeAngles(agents, { mode: 'dimSplit', headDim: 8, numHeads: 2 } as unknown as DRoPEOptions), ValueError, /numHeads is a headSplit option/, 'numHeads');
   throwsWith(() => dropeAngles(agents, { mode: 'polar', headDim: 8 } as unknown as DRoPEOptions), ValueError, /unknown mode — mode='polar'/, 'mode');

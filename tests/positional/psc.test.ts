@@ -179,8 +179,8 @@ test('errors: heads or head dim that do not match, dtype mismatch, bad sizes', (
     assert.instance(e, DTypeError);
     assert.match((e as Error).message, /float64 but the PSC weights are float32/);
   }
-  assert.throws(() => new PSC(0, 4), /PSC: numHeads must be an integer > 0/);
-  assert.throws(() => new PSC(2, 2.5), /PSC: headDim must be an integer > 0/);
+  assert.throws(() => new PSC(0, 4), /PSC: numHeads must be an integer ≥ 1/);
+  assert.throws(() => new PSC(2, 2.5), /PSC: headDim must be an integer ≥ 1/);
 });
 
 test.run();

@@ -59,9 +59,16 @@ export const coreEntries: readonly Entry[] = [
   exempt('expectNumber', ARG_CHECK),
   exempt('expectOneOf', ARG_CHECK),
   exempt('expectOptions', ARG_CHECK),
+  exempt('expectPositions', ARG_CHECK),
+  exempt('expectRequiredOptions', ARG_CHECK),
   exempt('expectShape', ARG_CHECK),
+  exempt('expectSize', ARG_CHECK),
   exempt('expectTensor', ARG_CHECK),
   exempt('expectTensorLike', ARG_CHECK),
+  // argument checks named optional*: judged as functions (coverage exempts only expect*); op and arg are any text the
+  // caller passes (the message starts with op), the value is what is checked, the fallback is not a user input
+  fn('optionalDType', () => ['optionalDType', 'dtype', 'float64'], [A.any('op'), A.any('arg'), A.enum('x', { optional: true })]),
+  fn('optionalGenerator', () => ['optionalGenerator', 'generator', new Generator(1)], [A.any('op'), A.any('arg'), A.object('x', { optional: true })]),
   fn('describeValue', () => [t(2)], [A.any('x')]),
 
   // shapes

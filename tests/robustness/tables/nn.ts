@@ -46,8 +46,6 @@ export const nnEntries: readonly Entry[] = [
   exempt('SAFETENSORS_MAX_HEADER_BYTES', 'a constant number, not callable'),
   // argument checks for layers and models built on nn/ (as core's expect* helpers)
   exempt('expectEncodingFits', ARG_CHECK),
-  exempt('expectPositions', ARG_CHECK),
-  exempt('expectSize', ARG_CHECK),
   exempt('expectWeight', ARG_CHECK),
   // Module and Parameter are re-exports of core's (the same objects): their entries live in core.test.ts.
 
