@@ -19,7 +19,7 @@ import { expectOneOf } from './args.js';
 import type { TypedArray } from './dtype.js';
 import { wasmUnavailableReason } from './wasm/features.js';
 import { WasmHeap } from './wasm/heap.js';
-import { WasmSgemm } from './wasm/sgemm.js';
+import { WasmGemm } from './wasm/gemm.js';
 
 /**
  * C[M,N] = op(A)·op(B) (or += when accumulate), the contract of `gemm` in core/kernels/matmul.ts. Returns true
@@ -101,17 +101,20 @@ registerBackend({ name: 'js', unavailable: () => null, load: () => ({}) });
 const WASM_GEMM_MIN_WORK = 4096;
 
 /**
- * WebAssembly SIMD128 kernels (core/wasm/): float32 gemm for now; float64, matrix-vector products (M = 1 or
- * N = 1) and small products stay on JS.
+ * WebAssembly SIMD128 kernels (core/wasm/): gemm, float32 (f32x4) and float64 (f64x2), on one heap; mixed dtypes,
+ * matrix-vector products (M = 1 or N = 1) and small products stay on JS.
  */
 registerBackend({
   name: 'wasm',
   unavailable: wasmUnavailableReason,
   load: () => {
-    const sgemm = new WasmSgemm(new WasmHeap());
+    const heap = new WasmHeap();
+    const sgemm = new WasmGemm(heap, 'float32');
+    const dgemm = new WasmGemm(heap, 'float64');
     return {
       gemm: (M, N, K, a, aOff, transA, b, bOff, transB, c, cOff, accumulate) =>
-        M > 1 && N > 1 && M * N * K >= WASM_GEMM_MIN_WORK && sgemm.gemm(M, N, K, a, aOff, transA, b, bOff, transB, c, cOff, accumulate),
+        M > 1 && N > 1 && M * N * K >= WASM_GEMM_MIN_WORK &&
+        (sgemm.gemm(M, N, K, a, aOff, transA, b, bOff, transB, c, cOff, accumulate) || dgemm.gemm(M, N, K, a, aOff, transA, b, bOff, transB, c, cOff, accumulate)),
     };
   },
 });

@@ -20,6 +20,8 @@ export class WasmHeap {
   readonly shared: boolean;
   /** A float32 view of the whole memory, renewed after every growth. */
   f32: Float32Array;
+  /** A float64 view of the whole memory, renewed with `f32`. */
+  f64: Float64Array;
   /** Free blocks [start, size) in bytes, sorted by start, never adjacent to each other or to `top`. */
   private readonly free: { start: number; size: number }[] = [];
   /** Size of every live block, by start. */
@@ -39,6 +41,7 @@ export class WasmHeap {
     this.shared = memory !== null;
     this.memory = memory ?? new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES });
     this.f32 = new Float32Array(this.memory.buffer);
+    this.f64 = new Float64Array(this.memory.buffer);
   }
 
   /** Live bytes (for tests: everything a kernel allocates it frees). */
@@ -108,5 +111,6 @@ export class WasmHeap {
     // grow at least by half again, so a sequence of growing requests grows the memory O(log) times
     this.memory.grow(Math.min(MAX_PAGES - have / PAGE, Math.max(pages, Math.ceil(have / PAGE / 2))));
     this.f32 = new Float32Array(this.memory.buffer);
+    this.f64 = new Float64Array(this.memory.buffer);
   }
 }

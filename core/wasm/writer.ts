@@ -2,7 +2,7 @@
  * A small WebAssembly module writer: TypeScript emits the bytes of a module at run time, so the repository holds no
  * `.wasm` files and needs no toolchain. It covers what the kernels use: the type, import, function, memory, export
  * and code sections, locals, structured control flow, i32/f32 arithmetic, loads and stores, and the SIMD128
- * opcodes (prefix 0xfd) for f32x4. Encoding follows the WebAssembly Core Specification 2.0, §5 (Binary Format):
+ * opcodes (prefix 0xfd) for f32x4 and f64x2. Encoding follows the WebAssembly Core Specification 2.0, §5 (Binary Format):
  * integers are LEB128 (§5.2.2), sections are id · size · contents (§5.5.2), function bodies are
  * size · locals · expression (§5.5.13). The SIMD opcodes are those of the fixed-width SIMD proposal (merged in 2.0).
  *
@@ -150,6 +150,8 @@ export class FunctionWriter {
   v128Load(offset = 0): this { return this.simd(0x00, ...memarg(4, offset)); }
   /** Loads one f32 and splats it to all four lanes. */
   v128Load32Splat(offset = 0): this { return this.simd(0x09, ...memarg(2, offset)); }
+  /** Loads one f64 and splats it to both lanes. */
+  v128Load64Splat(offset = 0): this { return this.simd(0x0a, ...memarg(3, offset)); }
   v128Store(offset = 0): this { return this.simd(0x0b, ...memarg(4, offset)); }
   /** v128.const of sixteen bytes (all zero by default). */
   v128Const(bytes: readonly number[] = new Array<number>(16).fill(0)): this {
@@ -160,6 +162,8 @@ export class FunctionWriter {
   f32x4ExtractLane(lane: number): this { return this.simd(0x1f, lane); }
   f32x4Add(): this { return this.simd(0xe4); }
   f32x4Mul(): this { return this.simd(0xe6); }
+  f64x2Add(): this { return this.simd(0xf0); }
+  f64x2Mul(): this { return this.simd(0xf2); }
 }
 
 interface FuncEntry {

@@ -1,7 +1,7 @@
 /**
  * Matmul benchmark (square, transposed and batched products): ropelab's `matmul` op on its 'js' backend (scalar
- * kernels) and its 'wasm' backend (SIMD128 kernels emitted at run time, core/wasm/; float32 only, float64 runs on
- * JS) against TF.js (cpu backend = plain JS, wasm backend = XNNPACK, single-threaded in Node) in the same process.
+ * kernels) and its 'wasm' backend (SIMD128 kernels emitted at run time, core/wasm/: SGEMM with f32x4, DGEMM with
+ * f64x2) against TF.js (cpu backend = plain JS, wasm backend = XNNPACK, single-threaded in Node) in the same process.
  * Not a test; prints tables.
  *
  *   npm run bench:matmul          (after `npm run peers:install`, once)
@@ -201,6 +201,12 @@ async function main(): Promise<void> {
   const single = { ...plain, n: TRANSPOSED_N };
   const after = await timeRopelab(single, 'float32', PLAIN);
   console.log(`\nropelab js A·B ${TRANSPOSED_N} f32 re-timed after TF.js wasm ran: ${after.toFixed(2)} ms, ${gflops(single, after).toFixed(2)} GFLOP/s`);
+  if (HAS_WASM) {
+    // ropelab float64: wasm (DGEMM, f64x2) against js at 512³, alternating in one run (TF.js has no float64)
+    const { warmup, reps } = repsFor(TRANSPOSED_N);
+    const [js, wasm] = await pairedMediansMs([ropelabProduct(single, 'float64', PLAIN), ropelabProduct(single, 'float64', PLAIN, 'wasm')], reps, warmup);
+    console.log(`ropelab wasm vs js, A·B ${TRANSPOSED_N} f64, alternating: ${gflops(single, wasm!).toFixed(2)} vs ${gflops(single, js!).toFixed(2)} GFLOP/s (${(js! / wasm!).toFixed(2)}×)`);
+  }
   if (HAS_WASM && tf.getBackend() === 'wasm') {
     // ropelab wasm against TF.js wasm at 512³ f32, alternating in one run (the issue #12 target: ≥ 1.0× on one thread)
     const { warmup, reps } = repsFor(TRANSPOSED_N);

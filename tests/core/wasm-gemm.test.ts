@@ -3,13 +3,14 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { gemmJs } from '../../core/kernels/matmul.js';
 import { WasmHeap } from '../../core/wasm/heap.js';
-import { sgemmModule, WasmSgemm, MR, NR } from '../../core/wasm/sgemm.js';
+import { gemmModule, WasmGemm, SGEMM_TILE, DGEMM_TILE, type GemmDType } from '../../core/wasm/gemm.js';
 import { forceWasmUnavailable } from '../../core/wasm/features.js';
-import { backendNames, getBackend, grad, matmul, randn, setBackend, sum, Generator, ValueError, type Tensor } from '../../core/index.js';
+import { backendNames, getBackend, grad, gradcheck, matmul, randn, setBackend, sum, Generator, ValueError, type Tensor } from '../../core/index.js';
 
 const seed = Number(process.env['FC_SEED'] ?? 42);
 const SENTINEL = 12345.5;
 const U = 2 ** -24; // float32 unit roundoff
+const U64 = 2 ** -53; // float64 unit roundoff
 
 interface Case {
   M: number; N: number; K: number;
@@ -27,7 +28,7 @@ function fillRandom(buf: Float32Array | Float64Array, state: number): void {
 }
 
 /** Σ_p |op(A)[i,p]·op(B)[p,j]| + |C0[i,j]|: the scale of float32 summation error of element (i, j). */
-function errorScale(t: Case, a: Float32Array, b: Float32Array, c0: Float32Array): Float64Array {
+function errorScale(t: Case, a: Float32Array | Float64Array, b: Float32Array | Float64Array, c0: Float32Array | Float64Array): Float64Array {
   const { M, N, K, transA, transB, aOff, bOff, cOff, accumulate } = t;
   const scale = new Float64Array(M * N);
   for (let i = 0; i < M; i++) {
@@ -43,32 +44,37 @@ function errorScale(t: Case, a: Float32Array, b: Float32Array, c0: Float32Array)
 }
 
 /**
- * Runs the wasm SGEMM and the JS gemm on the same random float32 buffers and checks
- *   |wasm − js| ≤ (K + 2)·2⁻²⁴·(Σ_p |a_ip·b_pj| + |c0|)
- * per element: wasm sums K products (and c0) in float32, within γ_{K+1} of the exact value (Higham, "Accuracy and
- * Stability of Numerical Algorithms", 2002, eq. 3.5), and JS sums in float64 and rounds once (≤ 2⁻²⁴ of it). Also
- * checks that nothing outside C's region was written and that the heap is empty after the call.
+ * Runs a wasm GEMM and the JS gemm on the same random buffers of its dtype and checks, per element,
+ *   float32: |wasm − js| ≤ (K + 2)·2⁻²⁴·(Σ_p |a_ip·b_pj| + |c0|)
+ *   float64: |wasm − js| ≤ 2(K + 2)·2⁻⁵³·(Σ_p |a_ip·b_pj| + |c0|)
+ * float32: wasm sums K products (and c0) in float32, within γ_{K+1} of the exact value (Higham, "Accuracy and
+ * Stability of Numerical Algorithms", 2002, eq. 3.5), and JS sums in float64 and rounds once (≤ 2⁻²⁴ of it).
+ * float64: both sum in float64 in different orders (JS: 3 × 4 tiles over 512-deep slabs, wasm: 256-deep), each within
+ * γ_{K+1} of the exact value, so within 2γ_{K+1} of each other. Also checks that nothing outside C's region was
+ * written and that the heap is empty after the call.
  */
-function check(sgemm: WasmSgemm, heap: WasmHeap, t: Case): void {
+function check(kernel: WasmGemm, heap: WasmHeap, t: Case): void {
   const { M, N, K, aOff, bOff, cOff } = t;
-  const a = new Float32Array(aOff + M * K + 3);
-  const b = new Float32Array(bOff + K * N + 3);
-  const c = new Float32Array(cOff + M * N + 3).fill(SENTINEL);
+  const Arr = kernel.dtype === 'float32' ? Float32Array : Float64Array;
+  const a = new Arr(aOff + M * K + 3);
+  const b = new Arr(bOff + K * N + 3);
+  const c = new Arr(cOff + M * N + 3).fill(SENTINEL);
   fillRandom(a, 1 + M * 7 + K);
   fillRandom(b, 2 + N * 11 + K);
   fillRandom(c.subarray(cOff, cOff + M * N), 3 + M + N);
   const want = c.slice();
   const scale = errorScale(t, a, b, want);
   gemmJs(M, N, K, a, aOff, t.transA, b, bOff, t.transB, want, cOff, t.accumulate);
-  assert.ok(sgemm.gemm(M, N, K, a, aOff, t.transA, b, bOff, t.transB, c, cOff, t.accumulate), 'float32 is taken');
-  const label = JSON.stringify(t);
+  assert.ok(kernel.gemm(M, N, K, a, aOff, t.transA, b, bOff, t.transB, c, cOff, t.accumulate), `${kernel.dtype} is taken`);
+  const unit = kernel.dtype === 'float32' ? U : 2 * U64;
+  const label = `${kernel.dtype} ${JSON.stringify(t)}`;
   for (let i = 0; i < c.length; i++) {
     const inside = i >= cOff && i < cOff + M * N;
     if (!inside) {
       if (c[i] !== SENTINEL) assert.unreachable(`${label}: c[${i}] = ${c[i]} outside C was written`);
       continue;
     }
-    const tol = (K + 2) * U * scale[i - cOff]!;
+    const tol = (K + 2) * unit * scale[i - cOff]!;
     const err = Math.abs(c[i]! - want[i]!);
     if (!(err <= tol)) assert.unreachable(`${label}: C[${i - cOff}] = ${c[i]}, js ${want[i]} (|diff| ${err} > ${tol})`);
   }
@@ -76,15 +82,23 @@ function check(sgemm: WasmSgemm, heap: WasmHeap, t: Case): void {
 }
 
 const heap = new WasmHeap();
-const sgemm = new WasmSgemm(heap);
+const sgemm = new WasmGemm(heap, 'float32');
+const dgemm = new WasmGemm(heap, 'float64');
+const kernelsByDType: Record<GemmDType, WasmGemm> = { float32: sgemm, float64: dgemm };
 
-test('the emitted SGEMM module validates, shared and unshared memory', () => {
+test('the emitted SGEMM and DGEMM modules validate, shared and unshared memory', () => {
   assert.ok(heap.shared, 'Node allows a shared memory');
-  assert.ok(WebAssembly.validate(sgemmModule(true)));
-  assert.ok(WebAssembly.validate(sgemmModule(false)));
+  for (const [dtype, tile] of [['float32', SGEMM_TILE], ['float64', DGEMM_TILE]] as const) {
+    assert.ok(WebAssembly.validate(gemmModule(dtype, true, tile.mr, tile.nr)));
+    assert.ok(WebAssembly.validate(gemmModule(dtype, false, tile.mr, tile.nr)));
+  }
+  assert.throws(() => gemmModule('float64', true, 3, 3), /^RangeError: gemmModule: tile 3 × 3 does not fit float64 registers|gemmModule: tile 3 × 3/);
 });
 
-test('wasm SGEMM = js gemm to float32 summation error: shapes with edge strips, K across slabs, transposes, offsets, accumulate', () => {
+for (const dtype of ['float32', 'float64'] as const) {
+  const { mr: MR, nr: NR } = dtype === 'float32' ? SGEMM_TILE : DGEMM_TILE;
+  const kernel = kernelsByDType[dtype];
+  test(`wasm ${dtype} GEMM = js gemm to ${dtype} summation error: shapes with edge strips, K across slabs, transposes, offsets, accumulate`, () => {
   const dim = fc.oneof(fc.integer({ min: 1, max: 2 * MR + 1 }), fc.integer({ min: 1, max: 3 * NR + 5 }), fc.integer({ min: 1, max: 45 }));
   const depth = fc.oneof(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 600 })); // slabs are 256 deep
   const arb = fc.record({
@@ -93,37 +107,44 @@ test('wasm SGEMM = js gemm to float32 summation error: shapes with edge strips, 
     aOff: fc.integer({ min: 0, max: 5 }), bOff: fc.integer({ min: 0, max: 5 }), cOff: fc.integer({ min: 0, max: 5 }),
     accumulate: fc.boolean(),
   });
-  fc.assert(fc.property(arb, (t) => check(sgemm, heap, t)), { seed, numRuns: 150 });
-});
+  fc.assert(fc.property(arb, (t) => check(kernel, heap, t)), { seed, numRuns: 150 });
+  });
 
-test('wasm SGEMM: tall blocks (M past a 128-row block), K = 0, one row or column', () => {
-  const base = { transA: false, transB: false, aOff: 1, bOff: 2, cOff: 3, accumulate: false };
-  check(sgemm, heap, { ...base, M: 133, N: 19, K: 300, transB: true });
-  check(sgemm, heap, { ...base, M: 257, N: 9, K: 7, transA: true, accumulate: true });
-  check(sgemm, heap, { ...base, M: 1, N: 17, K: 5 });
-  check(sgemm, heap, { ...base, M: 17, N: 1, K: 5, accumulate: true });
-  for (const accumulate of [false, true]) {
-    const c = new Float32Array([SENTINEL, 3, 4, 5, 6, SENTINEL]);
-    assert.ok(sgemm.gemm(2, 2, 0, new Float32Array(0), 0, false, new Float32Array(0), 0, false, c, 1, accumulate));
-    assert.equal(Array.from(c), accumulate ? [SENTINEL, 3, 4, 5, 6, SENTINEL] : [SENTINEL, 0, 0, 0, 0, SENTINEL]);
-  }
-});
+  test(`wasm ${dtype} GEMM: tall blocks (M past a 128-row block), K = 0, one row or column`, () => {
+    const base = { transA: false, transB: false, aOff: 1, bOff: 2, cOff: 3, accumulate: false };
+    check(kernel, heap, { ...base, M: 133, N: 19, K: 300, transB: true });
+    check(kernel, heap, { ...base, M: 257, N: 9, K: 7, transA: true, accumulate: true });
+    check(kernel, heap, { ...base, M: 1, N: 17, K: 5 });
+    check(kernel, heap, { ...base, M: 17, N: 1, K: 5, accumulate: true });
+    const Arr = dtype === 'float32' ? Float32Array : Float64Array;
+    for (const accumulate of [false, true]) {
+      const c = new Arr([SENTINEL, 3, 4, 5, 6, SENTINEL]);
+      assert.ok(kernel.gemm(2, 2, 0, new Arr(0), 0, false, new Arr(0), 0, false, c, 1, accumulate));
+      assert.equal(Array.from(c), accumulate ? [SENTINEL, 3, 4, 5, 6, SENTINEL] : [SENTINEL, 0, 0, 0, 0, SENTINEL]);
+    }
+  });
+}
 
-test('wasm SGEMM declines float64 and mixed dtypes, writing nothing', () => {
+test('each wasm GEMM declines the other dtype and mixed dtypes, writing nothing', () => {
   const f32 = new Float32Array(16).fill(1);
   const f64 = new Float64Array(16).fill(1);
+  const c32 = new Float32Array(16).fill(SENTINEL);
   const c64 = new Float64Array(16).fill(SENTINEL);
   assert.not.ok(sgemm.gemm(4, 4, 4, f64, 0, false, f64, 0, false, c64, 0, false));
-  assert.not.ok(sgemm.gemm(4, 4, 4, f32, 0, false, f64, 0, false, f32.slice(), 0, false));
+  assert.not.ok(sgemm.gemm(4, 4, 4, f32, 0, false, f64, 0, false, c32, 0, false));
   assert.not.ok(sgemm.gemm(4, 4, 4, f32, 0, false, f32, 0, false, c64, 0, false));
-  assert.ok(c64.every((x) => x === SENTINEL));
+  assert.not.ok(dgemm.gemm(4, 4, 4, f32, 0, false, f32, 0, false, c32, 0, false));
+  assert.not.ok(dgemm.gemm(4, 4, 4, f64, 0, false, f32, 0, false, c64, 0, false));
+  assert.not.ok(dgemm.gemm(4, 4, 4, f64, 0, false, f64, 0, false, c32, 0, false));
+  assert.ok(c64.every((x) => x === SENTINEL) && c32.every((x) => x === SENTINEL));
 });
 
 test('an unshared heap runs the same kernel (small product: no growth, which would detach its buffer)', () => {
   const own = new WasmHeap(false);
   assert.not.ok(own.shared);
   const bytes = own.memory.buffer.byteLength;
-  check(new WasmSgemm(own), own, { M: 9, N: 13, K: 21, transA: true, transB: false, aOff: 2, bOff: 0, cOff: 1, accumulate: true });
+  check(new WasmGemm(own, 'float32'), own, { M: 9, N: 13, K: 21, transA: true, transB: false, aOff: 2, bOff: 0, cOff: 1, accumulate: true });
+  check(new WasmGemm(own, 'float64'), own, { M: 9, N: 13, K: 21, transA: false, transB: true, aOff: 1, bOff: 3, cOff: 0, accumulate: true });
   assert.is(own.memory.buffer.byteLength, bytes);
 });
 
@@ -189,12 +210,38 @@ test("setBackend('wasm') then matmul (the public op) = js, forward and backward,
   assert.ok(differs, 'the wasm kernel ran (float32 sums round differently from the float64 JS sums)');
 });
 
-test('float64 products on the wasm backend run on js: bit-identical', () => {
+test("setBackend('wasm') then float64 matmul (the public op) = js to float64 summation error, forward and backward", () => {
   const gen = new Generator(12);
-  const a = randn([40, 33], { generator: gen, dtype: 'float64' });
-  const b = randn([33, 50], { generator: gen, dtype: 'float64' });
-  const want = Array.from(matmul(a, b).data);
-  onWasm(() => assert.equal(Array.from(matmul(a, b).data), want));
+  // K = 700 crosses the JS kernel's 512-deep slab (it adds per-slab sums, wasm sums in one run): results differ in
+  // the last bits, which shows the wasm kernel ran
+  const a = randn([2, 40, 700], { generator: gen, dtype: 'float64', requiresGrad: true });
+  const b = randn([700, 50], { generator: gen, dtype: 'float64', requiresGrad: true });
+  const run = (): Tensor[] => {
+    const [ga, gb] = grad((x: Tensor, y: Tensor) => sum(matmul(x, y).square()))(a, b);
+    return [matmul(a, b), matmul(b, a, { transposeA: true, transposeB: true }), ga!, gb!];
+  };
+  const want = run();
+  let got: Tensor[] = [];
+  onWasm(() => {
+    got = run();
+  });
+  // K ≤ 700: 2(K + 2)·2⁻⁵³ relative to Σ|products| is < 2e-13; relative to |value| + 1, 1e-11 is ample for randn data
+  ['A·B batched', 'Bᵀ·Aᵀ', 'dA', 'dB'].forEach((what, i) => assertClose(got[i]!, want[i]!, 1e-11, what));
+  assert.ok(got.every((g) => g.dtype === 'float64'));
+  const differs = got.some((g, i) => g.data.some((x, j) => x !== want[i]!.data[j]));
+  assert.ok(differs, 'the wasm kernel ran (its float64 sums are ordered differently from the JS slabs)');
+});
+
+test("gradcheck of float64 matmul on setBackend('wasm'): plain and both transposes", () => {
+  const gen = new Generator(13);
+  const a = randn([16, 20], { generator: gen, dtype: 'float64', requiresGrad: true });
+  const b = randn([20, 18], { generator: gen, dtype: 'float64', requiresGrad: true });
+  const at = randn([20, 16], { generator: gen, dtype: 'float64', requiresGrad: true });
+  const bt = randn([18, 20], { generator: gen, dtype: 'float64', requiresGrad: true });
+  onWasm(() => {
+    assert.ok(gradcheck((x, y) => matmul(x, y), [a, b]));
+    assert.ok(gradcheck((x, y) => matmul(x, y, { transposeA: true, transposeB: true }), [at, bt]));
+  });
 });
 
 test('with WebAssembly SIMD switched off, setBackend refuses wasm naming why, backendNames drops it, js stays', () => {

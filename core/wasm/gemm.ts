@@ -1,6 +1,7 @@
 /**
- * float32 matrix multiply on WebAssembly SIMD128: C[M,N] (+)= op(A)[M,K] · op(B)[K,N], the contract of the JS
- * `gemm` in core/kernels/matmul.ts (row-major, transposes, element offsets), for Float32Array operands.
+ * Matrix multiply on WebAssembly SIMD128: C[M,N] (+)= op(A)[M,K] · op(B)[K,N], the contract of the JS `gemm` in
+ * core/kernels/matmul.ts (row-major, transposes, element offsets), for Float32Array operands (SGEMM, f32x4
+ * registers) or Float64Array operands (DGEMM, f64x2 registers): one emitter, one packing, two element types.
  *
  * Layout (GotoBLAS, Goto & van de Geijn 2008, "Anatomy of high-performance matrix multiplication", §4): JS packs
  * op(A) and op(B) straight from the caller's arrays into the wasm memory, K cut into slabs of KC:
@@ -15,37 +16,60 @@
  *   for each slab pc (KC deep):
  *     for each row block ic (MC tall):                  its MC × kc part of A (L2)
  *       for each NR-wide strip jr of B:                 its kc × NR part (L1)
- *         panel: for each MR-tall strip of the block:   micro-kernel, MR × NR sums in MR·NR/4 f32x4 locals
+ *         panel: for each MR-tall strip of the block:   micro-kernel, MR × NR sums in MR·NR/lanes v128 locals
  *
  * The emitted `panel` function is the two inner loops; JS runs the outer ones. The first slab overwrites the C
- * tile, later ones load and add, so each element is summed over p in order, in float32 (the JS kernel sums in
- * float64 and rounds once: results agree to float32 summation error, |error| ≤ γ_K Σ_p |a_ip b_pj|).
+ * tile, later ones load and add, so each element is summed over p in order, then added to C when accumulating.
+ * float32: the sums are float32 (the JS kernel sums in float64 and rounds once), so results agree to float32
+ * summation error, |error| ≤ γ_{K+1} Σ_p |a_ip b_pj|. float64: both sum in float64, in different orders, each
+ * within γ_{K+1} of the exact value (Higham 2002, eq. 3.5), so they agree to 2γ_{K+1} Σ_p |a_ip b_pj|.
+ *
+ * Tiles (measured on this 2-core Xeon under Node 20, 512³, one thread): float32 4 × 8 (8 accumulators of f32x4);
+ * float64 3 × 4 (6 accumulators of f64x2) — see DGEMM_TILE for the variants timed.
  *
  * This slice copies operands in and C out on every call (packing is that copy) and frees the blocks after; tensors
- * that live in the wasm memory (no copy) come later, as does float64 (DGEMM with f64x2): the backend leaves float64
- * and mixed dtypes to the JS kernel.
+ * that live in the wasm memory (no copy) come later. Mixed dtypes are left to the JS kernel.
  */
 import type { TypedArray } from '../dtype.js';
 import type { WasmHeap } from './heap.js';
 import { I32, ModuleWriter, V128 } from './writer.js';
 
-/** Rows of C per register tile. */
-export const MR = 4;
-/** Columns of C per register tile: NR / 4 f32x4 vectors per row. */
-export const NR = 8;
-/** Depth of a packed slab: a kc × NR strip of B is 8 KiB (L1). */
+/** Element types of the kernels: float32 (f32x4) and float64 (f64x2). */
+export type GemmDType = 'float32' | 'float64';
+
+interface Element {
+  /** Bytes per element. */
+  readonly bytes: 4 | 8;
+  /** Elements per v128 register. */
+  readonly lanes: 4 | 2;
+}
+const ELEMENT: Record<GemmDType, Element> = { float32: { bytes: 4, lanes: 4 }, float64: { bytes: 8, lanes: 2 } };
+
+/** SGEMM register tile: MR rows × NR columns of C (NR / 4 f32x4 vectors per row). */
+export const SGEMM_TILE = { mr: 4, nr: 8 } as const;
+/**
+ * DGEMM register tile: 3 × 4 (6 f64x2 accumulators + 2 of B + 1 splat of A). Timed at 512³ f64 on this 2-core Xeon,
+ * Node 20, pinned to one core, GFLOP/s over two or three runs: 3 × 4 17.5–18.0, 2 × 8 17.3–17.6, 3 × 6 17.4,
+ * 4 × 4 16.8–17.4, 2 × 6 16.6, 5 × 4 16.1, 3 × 8 15.8, 2 × 4 15.5–15.9, 4 × 6 15.1–15.8, 6 × 4 13.9–14.5,
+ * 8 × 2 13.8–13.9, 4 × 2 13.6 (the JS kernel: 5.1–5.3). Within ~3% the top four tie; 3 × 4 was first in each run.
+ */
+export const DGEMM_TILE = { mr: 3, nr: 4 } as const;
+/** Depth of a packed slab: a kc × NR strip of B is 8 KiB (L1) at either tile. */
 const KC = 256;
-/** Rows of A per block: an MC × KC block is 128 KiB (L2). */
+/** Rows of A per block: an MC × KC block is 128 KiB of float32, 256 KiB of float64 (L2). */
 const MC = 128;
 
 /**
  * The module: imports the heap's memory as env.memory and exports
  * panel(a, b, c, tiles, kc, ldc, load): for t < tiles, C-tile t (+)= A-strip t · B-strip, where A-strip t is at
- * a + t·MR·kc·4 (kc × MR floats), the B strip at b (kc × NR floats), and C-tile t at c + t·MR·ldc (MR rows of NR
- * floats, ldc bytes apart). The tile starts from C when `load` ≠ 0, from zero otherwise. kc ≥ 1.
+ * a + t·MR·kc·e (kc × MR elements of e bytes), the B strip at b (kc × NR elements), and C-tile t at c + t·MR·ldc
+ * (MR rows of NR elements, ldc bytes apart). The tile starts from C when `load` ≠ 0, from zero otherwise. kc ≥ 1.
  */
-export function sgemmModule(shared: boolean, mr = MR, nr = NR): Uint8Array<ArrayBuffer> {
-  const nv = nr / 4;
+export function gemmModule(dtype: GemmDType, shared: boolean, mr: number, nr: number): Uint8Array<ArrayBuffer> {
+  const { bytes: eb, lanes } = ELEMENT[dtype];
+  if (!Number.isInteger(mr) || mr < 1 || !Number.isInteger(nr) || nr < lanes || nr % lanes !== 0) throw new RangeError(`gemmModule: tile ${mr} × ${nr} does not fit ${dtype} registers`);
+  const nv = nr / lanes;
+  const f64 = dtype === 'float64';
   const m = new ModuleWriter();
   m.importMemory('env', 'memory', shared ? { min: 1, max: 65536, shared: true } : { min: 1 });
   m.func('panel', [I32, I32, I32, I32, I32, I32, I32], [], (f) => {
@@ -69,20 +93,24 @@ export function sgemmModule(shared: boolean, mr = MR, nr = NR): Uint8Array<Array
     f.else();
     for (const x of acc) f.v128Const().localSet(x);
     f.end();
-    // pa, pb walk the strips; end = a + kc·MR·4
+    // pa, pb walk the strips; end = a + kc·MR·e
     f.localGet(a).localSet(pa).localGet(b).localSet(pb);
-    f.localGet(a).localGet(kc).i32Const(mr * 4).i32Mul().i32Add().localSet(end);
-    f.loop(); // over p: acc[r][v] += splat(A[p, r]) · B[p, 4v…4v+3]
+    f.localGet(a).localGet(kc).i32Const(mr * eb).i32Mul().i32Add().localSet(end);
+    f.loop(); // over p: acc[r][v] += splat(A[p, r]) · B[p, lanes·v…lanes·v+lanes-1]
     for (let v = 0; v < nv; v++) f.localGet(pb).v128Load(16 * v).localSet(bv[v]!);
     for (let r = 0; r < mr; r++) {
-      f.localGet(pa).v128Load32Splat(4 * r).localSet(av);
+      if (f64) f.localGet(pa).v128Load64Splat(eb * r).localSet(av);
+      else f.localGet(pa).v128Load32Splat(eb * r).localSet(av);
       for (let v = 0; v < nv; v++) {
         const x = acc[r * nv + v]!;
-        f.localGet(x).localGet(av).localGet(bv[v]!).f32x4Mul().f32x4Add().localSet(x);
+        f.localGet(x).localGet(av).localGet(bv[v]!);
+        if (f64) f.f64x2Mul().f64x2Add();
+        else f.f32x4Mul().f32x4Add();
+        f.localSet(x);
       }
     }
-    f.localGet(pb).i32Const(nr * 4).i32Add().localSet(pb);
-    f.localGet(pa).i32Const(mr * 4).i32Add().localTee(pa).localGet(end).i32LtU().brIf(0);
+    f.localGet(pb).i32Const(nr * eb).i32Add().localSet(pb);
+    f.localGet(pa).i32Const(mr * eb).i32Add().localTee(pa).localGet(end).i32LtU().brIf(0);
     f.end();
     // store the tile
     f.localGet(c).localSet(row);
@@ -101,19 +129,24 @@ export function sgemmModule(shared: boolean, mr = MR, nr = NR): Uint8Array<Array
 
 type Panel = (a: number, b: number, c: number, tiles: number, kc: number, ldc: number, load: number) => void;
 
-/** The SGEMM kernel instantiated on one heap. */
-export class WasmSgemm {
+/** A GEMM kernel of one element type instantiated on one heap. */
+export class WasmGemm {
   private readonly panel: Panel;
+  readonly mr: number;
+  readonly nr: number;
 
-  constructor(private readonly heap: WasmHeap, readonly mr = MR, readonly nr = NR) {
-    const module = new WebAssembly.Module(sgemmModule(heap.shared, mr, nr));
+  constructor(private readonly heap: WasmHeap, readonly dtype: GemmDType, tile: { mr: number; nr: number } = dtype === 'float32' ? SGEMM_TILE : DGEMM_TILE) {
+    this.mr = tile.mr;
+    this.nr = tile.nr;
+    const module = new WebAssembly.Module(gemmModule(dtype, heap.shared, this.mr, this.nr));
     const instance = new WebAssembly.Instance(module, { env: { memory: heap.memory } });
     this.panel = instance.exports['panel'] as Panel;
   }
 
   /**
-   * C = op(A)·op(B) (or += when accumulate) for Float32Array operands, as the JS `gemm` (same arguments); returns
-   * false, doing nothing, for any other dtype (the caller runs the JS kernel). C must not overlap A or B.
+   * C = op(A)·op(B) (or += when accumulate) when all three operands are of this kernel's dtype (Float32Array or
+   * Float64Array), as the JS `gemm` (same arguments); returns false, doing nothing, for any other dtype (the caller
+   * runs the JS kernel). C must not overlap A or B.
    */
   gemm(
     M: number, N: number, K: number,
@@ -121,33 +154,36 @@ export class WasmSgemm {
     b: TypedArray, bOff: number, transB: boolean,
     c: TypedArray, cOff: number, accumulate: boolean,
   ): boolean {
-    if (!(a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array)) return false;
+    const Arr = this.dtype === 'float32' ? Float32Array : Float64Array;
+    if (!(a instanceof Arr && b instanceof Arr && c instanceof Arr)) return false;
     if (M === 0 || N === 0) return true;
     if (K === 0) {
       if (!accumulate) c.fill(0, cOff, cOff + M * N);
       return true;
     }
     const { mr, nr, heap } = this;
+    const eb = ELEMENT[this.dtype].bytes;
     const Mp = Math.ceil(M / mr) * mr;
     const Np = Math.ceil(N / nr) * nr;
-    const aPtr = heap.alloc(4 * Mp * K);
-    const bPtr = heap.alloc(4 * K * Np);
-    const cPtr = heap.alloc(4 * Mp * Np);
+    const aPtr = heap.alloc(eb * Mp * K);
+    const bPtr = heap.alloc(eb * K * Np);
+    const cPtr = heap.alloc(eb * Mp * Np);
     try {
-      const mem = heap.f32; // read after the allocations: growth renews the view
-      packStrips(mem, aPtr / 4, a, aOff, transA ? 1 : K, transA ? M : 1, M, K, mr);
-      packStrips(mem, bPtr / 4, b, bOff, transB ? K : 1, transB ? 1 : N, N, K, nr);
+      const mem = this.dtype === 'float32' ? heap.f32 : heap.f64; // read after the allocations: growth renews the views
+      packStrips(mem, aPtr / eb, a, aOff, transA ? 1 : K, transA ? M : 1, M, K, mr);
+      packStrips(mem, bPtr / eb, b, bOff, transB ? K : 1, transB ? 1 : N, N, K, nr);
+      const mc = MC - (MC % mr); // whole strips per block
       for (let p0 = 0; p0 < K; p0 += KC) {
         const kc = Math.min(KC, K - p0);
-        for (let i0 = 0; i0 < Mp; i0 += MC) {
-          const rows = Math.min(MC, Mp - i0);
-          const aBlock = aPtr + 4 * (p0 * Mp + i0 * kc);
+        for (let i0 = 0; i0 < Mp; i0 += mc) {
+          const rows = Math.min(mc, Mp - i0);
+          const aBlock = aPtr + eb * (p0 * Mp + i0 * kc);
           for (let j0 = 0; j0 < Np; j0 += nr) {
-            this.panel(aBlock, bPtr + 4 * (p0 * Np + j0 * kc), cPtr + 4 * (i0 * Np + j0), rows / mr, kc, 4 * Np, p0 > 0 ? 1 : 0);
+            this.panel(aBlock, bPtr + eb * (p0 * Np + j0 * kc), cPtr + eb * (i0 * Np + j0), rows / mr, kc, eb * Np, p0 > 0 ? 1 : 0);
           }
         }
       }
-      copyOut(mem, cPtr / 4, Np, M, N, c, cOff, accumulate);
+      copyOut(mem, cPtr / eb, Np, M, N, c as typeof mem, cOff, accumulate);
     } finally {
       heap.release(cPtr);
       heap.release(bPtr);
@@ -162,7 +198,7 @@ export class WasmSgemm {
  * depth p) is src[off + l·lineStride + p·depthStride]; per KC slab, strips of `width` lines, kc × width each,
  * zero-padded past `count`.
  */
-function packStrips(dst: Float32Array, at: number, src: Float32Array, off: number, lineStride: number, depthStride: number, count: number, depth: number, width: number): void {
+function packStrips(dst: Float32Array | Float64Array, at: number, src: TypedArray, off: number, lineStride: number, depthStride: number, count: number, depth: number, width: number): void {
   let o = at;
   for (let p0 = 0; p0 < depth; p0 += KC) {
     const kc = Math.min(KC, depth - p0);
@@ -187,7 +223,7 @@ function packStrips(dst: Float32Array, at: number, src: Float32Array, off: numbe
 }
 
 /** C[i, j] (+)= mem[from + i·Np + j] for i < M, j < N. */
-function copyOut(mem: Float32Array, from: number, Np: number, M: number, N: number, c: Float32Array, cOff: number, accumulate: boolean): void {
+function copyOut(mem: Float32Array | Float64Array, from: number, Np: number, M: number, N: number, c: Float32Array | Float64Array, cOff: number, accumulate: boolean): void {
   if (!accumulate && Np === N) {
     c.set(mem.subarray(from, from + M * N), cOff);
     return;
