@@ -94,20 +94,7 @@ function ensurePacked(length: number): void {
  * C[M,N] = op(A)·op(B) (or += when accumulate), one matrix, on the active backend (core/backend.ts): its gemm
  * kernel when it has one and takes the call, else the JS kernel `gemmJs`. Same arguments and contract as gemmJs.
  */
-export function gemm(
-  M: number,
-  N: number,
-  K: number,
-  a: TypedArray,
-  aOff: number,
-  transA: boolean,
-  b: TypedArray,
-  bOff: number,
-  transB: boolean,
-  c: TypedArray,
-  cOff: number,
-  accumulate: boolean,
-): void {
+export function gemm(M: number, N: number, K: number, a: TypedArray, aOff: number, transA: boolean, b: TypedArray, bOff: number, transB: boolean, c: TypedArray, cOff: number, accumulate: boolean): void {
   const kernel = kernels.gemm;
   if (kernel !== undefined && kernel(M, N, K, a, aOff, transA, b, bOff, transB, c, cOff, accumulate)) return;
   gemmJs(M, N, K, a, aOff, transA, b, bOff, transB, c, cOff, accumulate);
