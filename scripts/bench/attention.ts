@@ -1,6 +1,8 @@
 /**
- * Attention and LM-training benchmark: ropelab against TF.js (cpu backend = plain JS, wasm backend = XNNPACK,
- * SIMD, single-threaded in Node) in the same run, plus the process's peak RSS. Not a test; prints tables.
+ * Attention and LM-training benchmark: ropelab on its 'js' backend (scalar kernels) and its 'wasm' backend (SIMD128
+ * GEMM for every product, the fused attention's block products included) against TF.js (cpu backend = plain JS,
+ * wasm backend = XNNPACK, SIMD, single-threaded in Node) in the same run, plus the process's peak RSS. Not a test;
+ * prints tables. Without the TF.js peers it says so in one line and times ropelab's two backends against each other.
  *
  *   node scripts/run.mjs scripts/bench/attention.ts
  *
@@ -20,22 +22,26 @@
  * embedding is oneHot(ids) · E in every TF.js variant: the wasm backend lacks gather's gradient
  * (UnsortedSegmentSum), and on cpu the [1024, 65]·[65, 128] product is negligible.
  *
- * Order: ropelab alone first (the equivalence references, every case built and run; its peak RSS), then TF.js in
- * a worker thread (its own V8 isolate, so starting the wasm backend cannot slow ropelab's typed arrays; see
- * harness.ts), peer by peer: for each case, ropelab and the peer alternate one step each per round, and each
- * speedup is the peer's median over ropelab's median from the same rounds (> 1: ropelab faster), so a machine
- * that changes speed during the run affects both sides alike. TF.js times include reading back the loss and every
+ * ropelab wasm is checked against ropelab js before any timing (WASM_RTOL): the small references recomputed on
+ * 'wasm', and the losses of the untimed steps of every timed case (each backend has its own model, same seed).
+ *
+ * Order: ropelab alone first (the equivalence references, every case built and run on each backend; its peak RSS),
+ * then TF.js in a worker thread (its own V8 isolate, so starting the wasm backend cannot slow ropelab's typed
+ * arrays; see harness.ts; ropelab's own wasm memory is shared, so it detaches nothing), peer by peer: for each
+ * case, ropelab js, ropelab wasm and the peer alternate one step each per round, and each speedup is the peer's
+ * median over that ropelab backend's median from the same rounds (> 1: ropelab faster), so a machine that changes
+ * speed during the run affects all sides alike. TF.js times include reading back the loss and every
  * gradient. Peak RSS is process.resourceUsage().maxRSS, a process-wide high-water mark, sampled after each case.
  *
  *   node scripts/run.mjs scripts/bench/attention.ts --check   # only the equivalence checks (seconds)
  */
-import { AdamW, Generator, Tensor, randint, randn } from '../../core/index.js';
+import { AdamW, Generator, Tensor, backendNames, getBackend, randint, randn, setBackend } from '../../core/index.js';
 import { MultiHeadAttention } from '../../nn/index.js';
 import { RoPE } from '../../positional/index.js';
 import { GPT, type GPTConfig } from '../../models/index.js';
 import { Worker, isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { readFlags } from '../lib/flags.js';
-import { fmt, importTf, loadTf, median, pairedMediansMs, printEnvironment, printTable, requirePeers, useBackend, type PeerBackend } from './harness.js';
+import { fmt, importTf, loadTf, median, missingPeers, pairedMediansMs, printEnvironment, printTable, useBackend, type PeerBackend } from './harness.js';
 import type { TfGradSaveFunc, TfScalar, TfTensor, TfUmbrella, TfVariable } from './tfjs-types.js';
 
 type Tf = TfUmbrella;
@@ -69,8 +75,32 @@ const LN_EPS = 1e-5;
 
 /** Relative tolerance of the equivalence checks (float32 on both sides, different summation orders). */
 const CHECK_RTOL = 1e-3;
-/** Targets from the issue, checked at T = 1024 and on the LM step. */
-const TARGET = { cpu: 6, wasm: 1.5 } as const;
+/**
+ * Relative tolerance of ropelab wasm against ropelab js (max |wasm − js| / max |js| per loss and gradient): the
+ * same float32 tensors, but the SIMD GEMM sums in float32 lanes where the JS kernel sums in float64, so products
+ * differ by ~K·2⁻²⁴ relative (K ≤ 512 here: ≤ 3e-5), a little more after softmax, layer norm and one AdamW step.
+ */
+const WASM_RTOL = 1e-4;
+
+/** ropelab's backends timed here: 'js' (the scalar reference) and 'wasm' where this engine has WebAssembly SIMD. */
+type RopelabBackend = 'js' | 'wasm';
+const ROPELAB_BACKENDS: readonly RopelabBackend[] = backendNames().includes('wasm') ? ['js', 'wasm'] : ['js'];
+
+/** Runs fn with `backend` active, then restores the backend that was active before. */
+function onBackend<T>(backend: RopelabBackend, fn: () => T): T {
+  const before = getBackend();
+  setBackend(backend);
+  try {
+    return fn();
+  } finally {
+    setBackend(before);
+  }
+}
+/**
+ * Targets, checked at T = 1024 and on the LM step: cpu and wasm against idiomatic TF.js (set with this bench),
+ * wasmTuned against TF.js wasm tuned (issue #12, which allows both threads).
+ */
+const TARGET = { cpu: 6, wasm: 1.5, wasmTuned: 1.5 } as const;
 
 type CaseId = 'attn256' | 'attn1024' | 'lm';
 const CASES: readonly { id: CaseId; label: string; targeted: boolean }[] = [
@@ -604,58 +634,125 @@ class TfWorker {
 
 // ───────────────────────────── main ─────────────────────────────
 
-/** A timed case on the ropelab side, and how the worker builds the same case from the same data. */
+/** A timed case on the ropelab side (one model per backend, built alike), and how the worker builds it from the same data. */
 interface BenchCase {
-  step: () => number;
+  steps: Record<RopelabBackend, () => number>;
   request: (tuned: boolean) => TfRequest;
 }
 
-/** ropelab alone first: the equivalence references, then every case built and run twice (peak RSS without TF.js). */
-function prepareRopelab(): { cases: Map<CaseId, BenchCase>; attnRef: AttnReference; lmRef: LmReference; lmInit: Map<string, Float32Array> } {
+/** Losses of the two untimed steps of every case, per backend (the bench-size part of the wasm-vs-js check). */
+type WarmLosses = Record<CaseId, Partial<Record<RopelabBackend, number[]>>>;
+
+/**
+ * ropelab alone first: the equivalence references, then every case built and run twice on every backend (peak RSS
+ * without TF.js). Each backend gets its own model from the same seed, so their first steps compute the same math.
+ */
+function prepareRopelab(): { cases: Map<CaseId, BenchCase>; attnRef: AttnReference; lmRef: LmReference; lmInit: Map<string, Float32Array>; warm: WarmLosses } {
   const attnRef = attentionReference(ATTN_CHECK_T);
   const lmRef = lmReference();
   markRss('ropelab: equivalence references');
   const cases = new Map<CaseId, BenchCase>();
+  const warm: WarmLosses = { attn256: {}, attn1024: {}, lm: {} };
+  const stepsOn = (id: CaseId, build: () => () => number): Record<RopelabBackend, () => number> => {
+    const steps: Partial<Record<RopelabBackend, () => number>> = {};
+    for (const backend of ROPELAB_BACKENDS) {
+      const step = onBackend(backend, build);
+      const timed = backend === 'js' ? step : (): number => onBackend(backend, step);
+      warm[id][backend] = [timed(), timed()];
+      steps[backend] = timed;
+    }
+    return steps as Record<RopelabBackend, () => number>;
+  };
   for (const T of ATTN_T) {
+    const id: CaseId = T === 256 ? 'attn256' : 'attn1024';
     const attn = ropelabAttention(T);
-    attn.step();
-    attn.step();
     const { mha, x, r } = attn;
     const data: AttnData = {
       T, x: f32(x), r: f32(r),
       weights: { wq: f32(mha.wq.weight), wk: f32(mha.wk.weight), wv: f32(mha.wv.weight), wo: f32(mha.wo.weight) },
     };
-    cases.set(T === 256 ? 'attn256' : 'attn1024', { step: attn.step, request: (tuned) => ({ kind: 'attention', tuned, data }) });
+    let first = true;
+    const steps = stepsOn(id, () => {
+      if (!first) return ropelabAttention(T).step;
+      first = false;
+      return attn.step;
+    });
+    cases.set(id, { steps, request: (tuned) => ({ kind: 'attention', tuned, data }) });
     markRss(`ropelab: attn T=${T}`);
   }
   const lm = ropelabLm();
   const { ids, targets } = lmBatch(LM_BATCH, LM_T, SEED);
-  lm.step();
-  lm.step();
-  cases.set('lm', { step: lm.step, request: (tuned) => ({ kind: 'lm', tuned, init: lm.init, ids, targets }) });
+  let first = true;
+  const steps = stepsOn('lm', () => {
+    if (!first) return ropelabLm().step;
+    first = false;
+    return lm.step;
+  });
+  cases.set('lm', { steps, request: (tuned) => ({ kind: 'lm', tuned, init: lm.init, ids, targets }) });
   markRss('ropelab: LM step');
-  return { cases, attnRef, lmRef, lmInit: lm.init };
+  return { cases, attnRef, lmRef, lmInit: lm.init, warm };
 }
 
-/** Medians of one ropelab-vs-peer pairing (the same alternating rounds). */
+/**
+ * ropelab wasm against ropelab js, before any timing: the small references (attention loss and the gradients of x
+ * and the four weights; LM loss, every parameter's gradient and the loss after one AdamW step) recomputed on
+ * 'wasm', and the losses of the two untimed steps of every timed case (the second after an update for the LM).
+ */
+function checkWasm(attnRef: AttnReference, lmRef: LmReference, warm: WarmLosses | null): CheckResult {
+  const attn = onBackend('wasm', () => attentionReference(ATTN_CHECK_T));
+  const lm = onBackend('wasm', lmReference);
+  const rel = (a: number, b: number): number => Math.abs(a - b) / Math.abs(b);
+  const attnLossErr = rel(attn.loss, attnRef.loss);
+  const attnGradErr = Math.max(...attn.grads.map((g, i) => relErr(g, attnRef.grads[i]!)));
+  const lm0Err = rel(lm.loss0, lmRef.loss0);
+  const lm1Err = rel(lm.loss1, lmRef.loss1);
+  const lmGradErr = Math.max(...[...lmRef.grads].map(([name, g]) => relErr(lm.grads.get(name)!, g)));
+  const benchErr = warm === null ? 0 : Math.max(...CASES.map(({ id }) => relErr(warm[id].wasm!, warm[id].js!)));
+  const ok = Math.max(attnLossErr, attnGradErr, lm0Err, lm1Err, lmGradErr, benchErr) <= WASM_RTOL;
+  const e = (x: number): string => x.toExponential(1);
+  const summary =
+    `attn T=${ATTN_CHECK_T} loss ${e(attnLossErr)} grads ${e(attnGradErr)}; ` +
+    `LM ${LM_CHECK_B}×${LM_CHECK_T} loss ${e(lm0Err)} grads ${e(lmGradErr)}, after 1 AdamW step ${e(lm1Err)}` +
+    (warm === null ? '' : `; timed cases, losses of 2 steps ${e(benchErr)}`) +
+    ` ${ok ? 'ok' : 'MISMATCH'} (tol ${WASM_RTOL})`;
+  return { ok, summary };
+}
+
+/** Medians of ropelab's backends and one peer (the same alternating rounds). */
 interface Pairing {
-  ropelab: number;
+  ropelab: Partial<Record<RopelabBackend, number>>;
   peer: number;
 }
 
-/** `--check`: only the ropelab-vs-TF.js equivalence checks (a few seconds). */
+/** One line when the TF.js peers are missing, saying what runs without them (`doing`); null when they are installed. */
+function peersMissingLine(doing: string): string | null {
+  const missing = missingPeers();
+  if (missing.length === 0) return null;
+  return `TF.js peers not installed (${missing.join(', ')}): ${doing} — \`npm run peers:install\` adds TF.js`;
+}
+
+/** `--check`: only the equivalence checks, ropelab wasm vs js and every TF.js variant vs ropelab (seconds). */
 async function checkOnly(): Promise<void> {
   const attnRef = attentionReference(ATTN_CHECK_T);
   const lmRef = lmReference();
-  const worker = await TfWorker.start();
   let ok = true;
-  for (const peer of PEERS) {
-    if (!(await worker.call<boolean>({ kind: 'backend', backend: peer.backend }))) continue;
-    const check = await worker.call<CheckResult>({ kind: 'check', tuned: peer.tuned, attnRef, lmRef, lmInit: paramData(new GPT(LM)) });
-    console.log(`check ${peer.label} vs ropelab (rel. err): ${check.summary}`);
+  if (ROPELAB_BACKENDS.includes('wasm')) {
+    const check = checkWasm(attnRef, lmRef, null);
+    console.log(`check ropelab wasm vs ropelab js (rel. err): ${check.summary}`);
     ok &&= check.ok;
+  } else console.log(`ropelab wasm backend unavailable here (${backendNames().join(', ')} only): no wasm check`);
+  const missingLine = peersMissingLine('ropelab checks only');
+  if (missingLine !== null) console.log(missingLine);
+  else {
+    const worker = await TfWorker.start();
+    for (const peer of PEERS) {
+      if (!(await worker.call<boolean>({ kind: 'backend', backend: peer.backend }))) continue;
+      const check = await worker.call<CheckResult>({ kind: 'check', tuned: peer.tuned, attnRef, lmRef, lmInit: paramData(new GPT(LM)) });
+      console.log(`check ${peer.label} vs ropelab (rel. err): ${check.summary}`);
+      ok &&= check.ok;
+    }
+    await worker.stop();
   }
-  await worker.stop();
   process.exitCode = ok ? 0 : 1;
 }
 
@@ -666,53 +763,108 @@ function targetCell(targeted: boolean, s: number, goal: number): string {
 }
 
 async function main(): Promise<void> {
-  printEnvironment('attention fwd+bwd and LM training step: ropelab vs TF.js cpu (plain JS) and wasm (XNNPACK, SIMD, one thread)');
+  printEnvironment('attention fwd+bwd and LM training step: ropelab js and wasm vs TF.js cpu (plain JS) and wasm (XNNPACK, SIMD, one thread)');
+  console.log(`ropelab backends timed: ${ROPELAB_BACKENDS.join(', ')}${ROPELAB_BACKENDS.includes('wasm') ? '' : ' (no WebAssembly SIMD here: wasm columns n/a)'}`);
+  const missingLine = peersMissingLine("timing ropelab's backends only");
+  if (missingLine !== null) console.log(missingLine);
   markRss('start');
-  const { cases, attnRef, lmRef, lmInit } = prepareRopelab();
-
-  const worker = await TfWorker.start();
-  markRss('TF.js worker started');
-  const pairings: Record<CaseId, Partial<Record<PeerId, Pairing>>> = { attn256: {}, attn1024: {}, lm: {} };
+  const { cases, attnRef, lmRef, lmInit, warm } = prepareRopelab();
   const mismatched: string[] = [];
-  for (const peer of PEERS) {
-    if (!(await worker.call<boolean>({ kind: 'backend', backend: peer.backend }))) continue;
-    const check = await worker.call<CheckResult>({ kind: 'check', tuned: peer.tuned, attnRef, lmRef, lmInit });
-    console.log(`check ${peer.label} vs ropelab (rel. err): ${check.summary}`);
-    if (!check.ok) mismatched.push(peer.label);
-    for (const { id, label } of CASES) {
-      const c = cases.get(id)!;
-      await worker.call(c.request(peer.tuned));
-      const { warmup, reps } = repsFor(id, peer.id);
-      const [ropelab, tfjs] = await pairedMediansMs([c.step, () => worker.call({ kind: 'step' })], reps, warmup);
-      await worker.call({ kind: 'release' });
-      pairings[id][peer.id] = { ropelab: ropelab!, peer: tfjs! };
-      markRss(`${peer.label}: ${label}`);
-    }
+  if (ROPELAB_BACKENDS.includes('wasm')) {
+    const check = checkWasm(attnRef, lmRef, warm);
+    console.log(`check ropelab wasm vs ropelab js (rel. err): ${check.summary}`);
+    if (!check.ok) mismatched.push('ropelab wasm');
   }
-  const env = await worker.call<string>({ kind: 'env' });
-  await worker.stop();
+
+  const pairings: Record<CaseId, Partial<Record<PeerId, Pairing>>> = { attn256: {}, attn1024: {}, lm: {} };
+  /** ropelab's backends alone, alternating (when no peer ran). */
+  const alone: Partial<Record<CaseId, Partial<Record<RopelabBackend, number>>>> = {};
+  const timeRopelab = (c: BenchCase): (() => number)[] => ROPELAB_BACKENDS.map((b) => c.steps[b]);
+  const byBackend = (ms: readonly number[]): Partial<Record<RopelabBackend, number>> =>
+    Object.fromEntries(ROPELAB_BACKENDS.map((b, i) => [b, ms[i]!]));
+  let env: string | null = null;
+  if (missingLine === null) {
+    const worker = await TfWorker.start();
+    markRss('TF.js worker started');
+    for (const peer of PEERS) {
+      if (!(await worker.call<boolean>({ kind: 'backend', backend: peer.backend }))) continue;
+      const check = await worker.call<CheckResult>({ kind: 'check', tuned: peer.tuned, attnRef, lmRef, lmInit });
+      console.log(`check ${peer.label} vs ropelab (rel. err): ${check.summary}`);
+      if (!check.ok) mismatched.push(peer.label);
+      for (const { id, label } of CASES) {
+        const c = cases.get(id)!;
+        await worker.call(c.request(peer.tuned));
+        const { warmup, reps } = repsFor(id, peer.id);
+        const ms = await pairedMediansMs([...timeRopelab(c), () => worker.call({ kind: 'step' })], reps, warmup);
+        await worker.call({ kind: 'release' });
+        pairings[id][peer.id] = { ropelab: byBackend(ms), peer: ms.at(-1)! };
+        markRss(`${peer.label}: ${label}`);
+      }
+    }
+    env = await worker.call<string>({ kind: 'env' });
+    await worker.stop();
+  }
+  for (const { id, label } of CASES) {
+    if (Object.keys(pairings[id]).length > 0) continue;
+    const { warmup, reps } = repsFor(id, 'wasm');
+    alone[id] = byBackend(await pairedMediansMs(timeRopelab(cases.get(id)!), reps, warmup));
+    markRss(`ropelab alone: ${label}`);
+  }
+
   console.log(
-    `\n${env}, in a worker thread. tfjs-cpu and tfjs-wasm: idiomatic tf code (batched heads, transposeB); tfjs-wasm tuned: only\n` +
-    'unbatched untransposed 2-D matmuls, forward and backward (wasm\'s fast path). Tokens are embedded as oneHot·E in every TF.js variant.\n' +
-    'Each ratio compares medians from the same rounds, ropelab and that peer alternating one step each; "ropelab ms" is the median\n' +
-    'over the three pairings. Targets: ×cpu, ×wasm.\n',
+    (env === null ? '' : `\n${env}, in a worker thread. tfjs-cpu and tfjs-wasm: idiomatic tf code (batched heads, transposeB); tfjs-wasm tuned: only\n` +
+    'unbatched untransposed 2-D matmuls, forward and backward (wasm\'s fast path). Tokens are embedded as oneHot·E in every TF.js variant.\n') +
+    (env === null
+      ? '\nEach time is a median over rounds in which ropelab js and ropelab wasm alternate one step each; "wasm ÷ js" = js ms / wasm ms\n(> 1: wasm faster).\n'
+      : '\nEach time is a median over rounds in which ropelab js, ropelab wasm and one peer alternate one step each; a ropelab column is the\n' +
+        'median over the pairings (its three peers), "wasm ÷ js" the median of js ms / wasm ms over the same pairings (> 1: wasm faster).\n'),
   );
-  if (mismatched.length > 0) console.log(`WARNING: ${mismatched.join(', ')} did not reproduce ropelab's numbers; those timings compare different math\n`);
+  if (mismatched.length > 0) console.log(`WARNING: ${mismatched.join(', ')} did not reproduce ropelab js's numbers; those timings compare different math\n`);
 
   const ms = (x: number | undefined): string => fmt(x ?? NaN, 1);
-  const speedup = (p: Pairing | undefined): number => (p === undefined ? NaN : p.peer / p.ropelab);
+  /** Per-round medians of one ropelab backend: one per pairing, or the ropelab-only run. */
+  const samples = (id: CaseId, b: RopelabBackend): number[] => {
+    const fromPairs = Object.values(pairings[id]).map((p) => p.ropelab[b]).filter((x): x is number => x !== undefined);
+    const a = alone[id]?.[b];
+    return a === undefined ? fromPairs : [...fromPairs, a];
+  };
+  const wasmOverJs = (id: CaseId): number => {
+    const ratios = [...Object.values(pairings[id]).map((p) => p.ropelab), ...(alone[id] ? [alone[id]] : [])]
+      .filter((r) => r.js !== undefined && r.wasm !== undefined).map((r) => r.js! / r.wasm!);
+    return ratios.length > 0 ? median(ratios) : NaN;
+  };
+  const medianOr = (xs: number[]): number | undefined => (xs.length > 0 ? median(xs) : undefined);
   printTable(
-    ['case', 'ropelab ms', 'tfjs-cpu ms', 'tfjs-wasm ms', 'wasm tuned ms', '× cpu', '× wasm', '× wasm tuned', 'target cpu', 'target wasm'],
-    CASES.map(({ id, label, targeted }) => {
+    ['case', 'ropelab js ms', 'ropelab wasm ms', 'wasm ÷ js', 'tfjs-cpu ms', 'tfjs-wasm ms', 'wasm tuned ms'],
+    CASES.map(({ id, label }) => {
       const p = pairings[id];
-      const ropelab = Object.values(p).map((x) => x.ropelab);
       return [
-        label, ms(ropelab.length > 0 ? median(ropelab) : undefined), ms(p.cpu?.peer), ms(p.wasm?.peer), ms(p.wasmTuned?.peer),
-        fmt(speedup(p.cpu)), fmt(speedup(p.wasm)), fmt(speedup(p.wasmTuned)),
-        targetCell(targeted, speedup(p.cpu), TARGET.cpu), targetCell(targeted, speedup(p.wasm), TARGET.wasm),
+        label, ms(medianOr(samples(id, 'js'))), ms(medianOr(samples(id, 'wasm'))), fmt(wasmOverJs(id)),
+        ms(p.cpu?.peer), ms(p.wasm?.peer), ms(p.wasmTuned?.peer),
       ];
     }),
   );
+
+  if (env !== null) {
+    console.log(
+      'Speedups = peer ms / ropelab ms from the same rounds (> 1: ropelab faster). Targets: ×cpu ≥ 6 and ×wasm ≥ 1.5 (idiomatic\n' +
+      'TF.js, set with this bench); ×wasm tuned ≥ 1.5 (issue #12, which allows both threads; ropelab runs one thread here).\n',
+    );
+    const speedup = (p: Pairing | undefined, b: RopelabBackend): number => (p?.ropelab[b] === undefined ? NaN : p.peer / p.ropelab[b]!);
+    printTable(
+      ['case', 'ropelab', '× cpu', '× wasm', '× wasm tuned', 'target cpu', 'target wasm', 'target wasm tuned'],
+      CASES.flatMap(({ id, label, targeted }) =>
+        ROPELAB_BACKENDS.map((b) => {
+          const p = pairings[id];
+          return [
+            label, b, fmt(speedup(p.cpu, b)), fmt(speedup(p.wasm, b)), fmt(speedup(p.wasmTuned, b)),
+            targetCell(targeted, speedup(p.cpu, b), TARGET.cpu), targetCell(targeted, speedup(p.wasm, b), TARGET.wasm),
+            targetCell(targeted, speedup(p.wasmTuned, b), TARGET.wasmTuned),
+          ];
+        }),
+      ),
+    );
+  }
 
   console.log('peak RSS = process.resourceUsage().maxRSS, a process-wide high-water mark (never falls; the TF.js worker counts too); rss = current RSS at the mark');
   printTable(
@@ -721,23 +873,24 @@ async function main(): Promise<void> {
       m.label, fmt(m.maxRssKiB / MiB, 1), i === 0 ? '' : fmt((m.maxRssKiB - rssMarks[i - 1]!.maxRssKiB) / MiB, 1), fmt(m.rssKiB / MiB, 1),
     ]),
   );
-  const ropelabPeak = rssMarks.filter((m) => m.label.startsWith('ropelab')).at(-1)!.maxRssKiB;
+  const ropelabPeak = rssMarks.filter((m) => m.label.startsWith('ropelab:')).at(-1)!.maxRssKiB;
   const total = rssMarks.at(-1)!.maxRssKiB;
-  console.log(`peak RSS: ropelab alone ${fmt(ropelabPeak / MiB, 1)} MiB (before the TF.js worker started); whole process incl. TF.js ${fmt(total / MiB, 1)} MiB`);
+  console.log(`peak RSS: ropelab alone ${fmt(ropelabPeak / MiB, 1)} MiB (every case on ${ROPELAB_BACKENDS.join(' and ')}, before any TF.js); whole process${env === null ? '' : ' incl. TF.js'} ${fmt(total / MiB, 1)} MiB`);
+  if (mismatched.length > 0) process.exitCode = 1;
 }
 
 const HELP = `usage: npm run bench:attention [-- --check]
 
-Times one attention layer (fwd+bwd) and a GPT training step, ropelab against TF.js cpu and wasm (in a worker thread),
-after checking that both compute the same numbers. Needs the benchmark peers (npm run peers:install).
+Times one attention layer (fwd+bwd) and a GPT training step on ropelab's js and wasm backends, alternating with
+TF.js cpu and wasm (in a worker thread), after checking that all compute the same numbers. Without the benchmark
+peers (npm run peers:install) it says so in one line and times ropelab's backends only.
 
-  --check   only the ropelab-vs-TF.js equivalence checks (seconds)
+  --check   only the equivalence checks: ropelab wasm vs js, TF.js vs ropelab (seconds)
   --help    this text`;
 
 if (!isMainThread && (workerData as { role?: string } | null)?.role === TF_WORKER) await serveTf(parentPort!);
 else {
   const flags = readFlags('bench:attention', HELP, { check: false }, { values: {}, switches: { check: (f) => (f.check = true) } });
-  requirePeers('bench:attention');
   if (flags.check) await checkOnly();
   else await main();
 }

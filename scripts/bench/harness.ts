@@ -67,13 +67,10 @@ export const fmt = (x: number, digits = 2): string => (Number.isFinite(x) ? x.to
 /** The benchmark peers, exactly as `npm run peers:install` installs them (package.json). */
 export const TF_PEERS = ['@tensorflow/tfjs', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm'] as const;
 
-/**
- * Exits with one line on stderr when the TF.js peers are not installed (they are not part of `npm ci`). Call it
- * before any work, in the process that runs the benchmark.
- */
-export function requirePeers(script: string): void {
+/** The TF.js peers that do not resolve from here (none once `npm run peers:install` has run). */
+export function missingPeers(): string[] {
   const require = createRequire(import.meta.url);
-  const missing = TF_PEERS.filter((name) => {
+  return TF_PEERS.filter((name) => {
     try {
       require.resolve(name);
       return false;
@@ -81,6 +78,14 @@ export function requirePeers(script: string): void {
       return true;
     }
   });
+}
+
+/**
+ * Exits with one line on stderr when the TF.js peers are not installed (they are not part of `npm ci`). Call it
+ * before any work, in the process that runs the benchmark.
+ */
+export function requirePeers(script: string): void {
+  const missing = missingPeers();
   if (missing.length === 0) return;
   console.error(`${script}: the benchmark peers are not installed (${missing.join(', ')}) — run \`npm run peers:install\` first`);
   process.exit(2);
