@@ -23,7 +23,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { Generator, Tensor, randn, type DType } from '../../core/index.js';
+import { Generator, Tensor, backendNames, getBackend, randn, type DType } from '../../core/index.js';
 import { applyRotary, ropeInvFreq, rotaryAngles, type PairLayout } from '../../positional/rope.js';
 import { integerFlag, readFlags } from '../lib/flags.js';
 import { fmt, printEnvironment, printTable } from './harness.js';
@@ -112,6 +112,8 @@ function paired(label: string, fn: () => unknown, copy: () => void, warmup = 2):
 async function main(): Promise<void> {
   const warmHeap = process.env[CHILD_ENV] === '1';
   if (!warmHeap) printEnvironment(`applyRotary on x [${SHAPE.join(', ')}] (${N} elements), angles [${T}, ${P}]; median of ${REPS} reps`);
+  // the rotation has no wasm kernel yet: whichever backend is active, these rows run the JS kernels
+  if (!warmHeap) console.log(`ropelab backend: ${getBackend()} (available: ${backendNames().join(', ')}; the rotation runs on JS under every backend)\n`);
   console.log(warmHeap ? '── warm heap (MALLOC_MMAP_MAX_=0: freed buffers are reused) ──' : '── this process (default malloc: every 64 MB output is a fresh mmap) ──');
   console.log(`load average before: ${loadAverage()}\n`);
 
