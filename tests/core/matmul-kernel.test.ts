@@ -2,40 +2,18 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { gemm } from '../../core/kernels/matmul.js';
+import { SENTINEL, fillRandom, gemmBuffers, type GemmCase } from '../helpers/gemm-case.js';
 
 const seed = Number(process.env['FC_SEED'] ?? 42);
 
 /** Tolerances relative to Σ_p |op(A)[i,p]·op(B)[p,j]|, the scale of each element's rounding error. */
 const F64_RTOL = 1e-12;
 const F32_RTOL = 1e-5;
-/** Value written around C's region to catch stores outside it. */
-const SENTINEL = 12345.5;
-
-interface Case {
-  M: number;
-  N: number;
-  K: number;
-  transA: boolean;
-  transB: boolean;
-  aOff: number;
-  bOff: number;
-  cOff: number;
-  accumulate: boolean;
-}
 
 type ArrayCtor = Float32ArrayConstructor | Float64ArrayConstructor;
 
-/** Uniform values in [-1, 1) from a small LCG, so buffers are reproducible from the case alone. */
-function fillRandom(buf: Float32Array | Float64Array, state: number): void {
-  let s = state >>> 0;
-  for (let i = 0; i < buf.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    buf[i] = s / 2 ** 31 - 1;
-  }
-}
-
 /** Naive reference: C[i,j] (+)= Σ_p op(A)[i,p]·op(B)[p,j] in float64, plus the error scale Σ_p |products|. */
-function naive(t: Case, a: ArrayLike<number>, b: ArrayLike<number>, c0: ArrayLike<number>): { c: Float64Array; scale: Float64Array } {
+function naive(t: GemmCase, a: ArrayLike<number>, b: ArrayLike<number>, c0: ArrayLike<number>): { c: Float64Array; scale: Float64Array } {
   const { M, N, K, transA, transB, aOff, bOff, cOff, accumulate } = t;
   const c = new Float64Array(M * N);
   const scale = new Float64Array(M * N);
@@ -57,14 +35,9 @@ function naive(t: Case, a: ArrayLike<number>, b: ArrayLike<number>, c0: ArrayLik
 }
 
 /** Runs gemm on random buffers for one case and checks it against the naive loop and the sentinels. */
-function check(t: Case, Ctor: ArrayCtor, rtol: number): void {
+function check(t: GemmCase, Ctor: ArrayCtor, rtol: number): void {
   const { M, N, K, aOff, bOff, cOff } = t;
-  const a = new Ctor(aOff + M * K + 3);
-  const b = new Ctor(bOff + K * N + 3);
-  const c = new Ctor(cOff + M * N + 3).fill(SENTINEL);
-  fillRandom(a, 1 + M * 7 + K);
-  fillRandom(b, 2 + N * 11 + K);
-  fillRandom(c.subarray(cOff, cOff + M * N), 3 + M + N);
+  const { a, b, c } = gemmBuffers(t, Ctor);
   const c0 = c.slice();
   const want = naive(t, a, b, c0);
   gemm(M, N, K, a, aOff, t.transA, b, bOff, t.transB, c, cOff, t.accumulate);
@@ -84,7 +57,7 @@ function check(t: Case, Ctor: ArrayCtor, rtol: number): void {
 
 const dim = fc.integer({ min: 0, max: 40 });
 /** Mostly small dims; sometimes one dim up to 600 to cross the MC = 96 and KC = 512 block edges. */
-const caseArb: fc.Arbitrary<Case> = fc
+const caseArb: fc.Arbitrary<GemmCase> = fc
   .record({
     M: dim,
     N: dim,

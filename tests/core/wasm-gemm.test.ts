@@ -6,29 +6,14 @@ import { WasmHeap } from '../../core/wasm/heap.js';
 import { gemmModule, WasmGemm, SGEMM_TILE, DGEMM_TILE, type GemmDType } from '../../core/wasm/gemm.js';
 import { forceWasmUnavailable } from '../../core/wasm/features.js';
 import { backendNames, getBackend, grad, gradcheck, matmul, randn, setBackend, sum, Generator, ValueError, type Tensor } from '../../core/index.js';
+import { SENTINEL, gemmBuffers, type GemmCase } from '../helpers/gemm-case.js';
 
 const seed = Number(process.env['FC_SEED'] ?? 42);
-const SENTINEL = 12345.5;
 const U = 2 ** -24; // float32 unit roundoff
 const U64 = 2 ** -53; // float64 unit roundoff
 
-interface Case {
-  M: number; N: number; K: number;
-  transA: boolean; transB: boolean;
-  aOff: number; bOff: number; cOff: number;
-  accumulate: boolean;
-}
-
-function fillRandom(buf: Float32Array | Float64Array, state: number): void {
-  let s = state >>> 0;
-  for (let i = 0; i < buf.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    buf[i] = s / 2 ** 31 - 1;
-  }
-}
-
 /** Σ_p |op(A)[i,p]·op(B)[p,j]| + |C0[i,j]|: the scale of float32 summation error of element (i, j). */
-function errorScale(t: Case, a: Float32Array | Float64Array, b: Float32Array | Float64Array, c0: Float32Array | Float64Array): Float64Array {
+function errorScale(t: GemmCase, a: Float32Array | Float64Array, b: Float32Array | Float64Array, c0: Float32Array | Float64Array): Float64Array {
   const { M, N, K, transA, transB, aOff, bOff, cOff, accumulate } = t;
   const scale = new Float64Array(M * N);
   for (let i = 0; i < M; i++) {
@@ -53,15 +38,10 @@ function errorScale(t: Case, a: Float32Array | Float64Array, b: Float32Array | F
  * γ_{K+1} of the exact value, so within 2γ_{K+1} of each other. Also checks that nothing outside C's region was
  * written and that the heap is empty after the call.
  */
-function check(kernel: WasmGemm, heap: WasmHeap, t: Case): void {
+function check(kernel: WasmGemm, heap: WasmHeap, t: GemmCase): void {
   const { M, N, K, aOff, bOff, cOff } = t;
   const Arr = kernel.dtype === 'float32' ? Float32Array : Float64Array;
-  const a = new Arr(aOff + M * K + 3);
-  const b = new Arr(bOff + K * N + 3);
-  const c = new Arr(cOff + M * N + 3).fill(SENTINEL);
-  fillRandom(a, 1 + M * 7 + K);
-  fillRandom(b, 2 + N * 11 + K);
-  fillRandom(c.subarray(cOff, cOff + M * N), 3 + M + N);
+  const { a, b, c } = gemmBuffers(t, Arr);
   const want = c.slice();
   const scale = errorScale(t, a, b, want);
   gemmJs(M, N, K, a, aOff, t.transA, b, bOff, t.transB, want, cOff, t.accumulate);

@@ -25,13 +25,20 @@ const f32 = (shape: number[], seed = 1): Tensor => randn(shape, { generator: new
 const maxAbsDiff = (a: Tensor, b: Tensor): number => Array.from(a.data).reduce<number>((m, x, i) => Math.max(m, Math.abs(x - b.data[i]!)), 0);
 const positionsWith = (v: number, T: number): Tensor => new Tensor(Float64Array.from({ length: T }, (_, i) => (i === 1 ? v : i)), [T]);
 
+/** Every nn layer that takes positions, at dim 8 with 2 heads (RoPE where the layer takes an encoding). */
+function positionLayers() {
+  return {
+    mha: new MultiHeadAttention(8, { numHeads: 2, positional: new RoPE(4) }),
+    block: new Block(8, { numHeads: 2, positional: new RoPE(4) }),
+    chunked: new ChunkedAttention(8, 2, 2),
+    mla: new MultiHeadLatentAttention({ dim: 8, numHeads: 2, kvLoraRank: 4, qkNopeHeadDim: 2, qkRopeHeadDim: 2, vHeadDim: 2 }),
+    mem: new MemoryBlock(8, { numHeads: 2, chunkSize: 2, memorySlots: 2 }),
+  };
+}
+
 test('NaN / ±∞ positions are refused by every layer taking positions, before anything is computed', () => {
   const x = f32([1, 3, 8]);
-  const mha = new MultiHeadAttention(8, { numHeads: 2, positional: new RoPE(4) });
-  const block = new Block(8, { numHeads: 2, positional: new RoPE(4) });
-  const chunked = new ChunkedAttention(8, 2, 2);
-  const mla = new MultiHeadLatentAttention({ dim: 8, numHeads: 2, kvLoraRank: 4, qkNopeHeadDim: 2, qkRopeHeadDim: 2, vHeadDim: 2 });
-  const mem = new MemoryBlock(8, { numHeads: 2, chunkSize: 2, memorySlots: 2 });
+  const { mha, block, chunked, mla, mem } = positionLayers();
   for (const bad of [NaN, Infinity, -Infinity]) {
     const positions = positionsWith(bad, 3);
     refuses(() => mha.forward(x, { positions }), ValueError, 'MultiHeadAttention.forward', `MHA ${bad}`);
@@ -290,11 +297,7 @@ test('saveSafetensors refuses bad metadata under its own name (not serializeSafe
 
 test('positions the encoding refuses (one too many, an extra axis, none) are named by the method the user called', () => {
   const x = f32([1, 4, 8]);
-  const mha = new MultiHeadAttention(8, { numHeads: 2, positional: new RoPE(4) });
-  const block = new Block(8, { numHeads: 2, positional: new RoPE(4) });
-  const chunked = new ChunkedAttention(8, 2, 2);
-  const mla = new MultiHeadLatentAttention({ dim: 8, numHeads: 2, kvLoraRank: 4, qkNopeHeadDim: 2, qkRopeHeadDim: 2, vHeadDim: 2 });
-  const mem = new MemoryBlock(8, { numHeads: 2, chunkSize: 2, memorySlots: 2 });
+  const { mha, block, chunked, mla, mem } = positionLayers();
   const wrong: Array<[string, Tensor]> = [
     ['T + 1 positions', new Tensor(Float64Array.from([0, 1, 2, 3, 4]), [5])],
     ['an extra leading axis', new Tensor(Float64Array.from([0, 1]), [1, 1, 2])],
