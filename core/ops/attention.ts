@@ -93,7 +93,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   const nb = sizeOf(batch);
   const P = allocate(q.dtype, nb * pSize, 'attention'); // saved probabilities, block by block
   const out = allocate(q.dtype, nb * Tq * dv, 'attention');
-  const S = new Float64Array(ROW_BLOCK * Tk);
+  const S = allocate(q.dtype, ROW_BLOCK * Tk); // q's dtype: every block product then runs on one backend kernel
 
   for (let b = 0; b < nb; b++) {
     const qOff = offsets[0]![b]! * Tq * d;
@@ -137,7 +137,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
     const dq = allocate(q.dtype, q.size);
     const dkBuf = allocate(k.dtype, k.size);
     const dvBuf = allocate(v.dtype, v.size);
-    const dS = new Float64Array(ROW_BLOCK * Tk);
+    const dS = allocate(q.dtype, ROW_BLOCK * Tk);
     const delta = new Float64Array(ROW_BLOCK);
     for (let b = 0; b < nb; b++) {
       const qOff = offsets[0]![b]! * Tq * d;

@@ -33,7 +33,10 @@ interface NaiveOptions {
  * softmax(scale · q kᵀ + mask) v by the definition, one output element at a time. Batch axes broadcast (NumPy
  * rules, via broadcastRead); query i sits at key position p = i + Tk − Tq; key j is visible when the mask there is
  * non-zero, j ≤ p if causal, and p − window < j ≤ p (causal) or |p − j| < window (not causal). A row that sees no
- * key outputs 0. Also returns, per output element, Σ_j P_ij·|v_j| (the scale of rounding error in P·v).
+ * key outputs 0. Also returns, per output element, the scale of its rounding error in float32 units
+ * u = 2⁻²⁴: Σ_j P_ij·|v_j| · (3 + 2(d + 2)·L_i), L_i = max over visible j of scale · Σ_c |q_ic k_jc|. The logits are
+ * float32 sums of d products (error ≤ γ_{d+1}·L_i, then scaled and rounded), a logit error δ moves P_ij by a
+ * relative 2δ at most, and P and O are rounded once each.
  */
 function naiveAttention(q: Arr, k: Arr, v: Arr, o: NaiveOptions = {}): { data: number[]; shape: number[]; scale: number[] } {
   const [Tq, d] = q.shape.slice(-2) as [number, number];
@@ -48,6 +51,7 @@ function naiveAttention(q: Arr, k: Arr, v: Arr, o: NaiveOptions = {}): { data: n
     for (let i = 0; i < Tq; i++) {
       const p = i + Tk - Tq;
       const logits: Array<number | null> = [];
+      let logitMag = 0;
       for (let j = 0; j < Tk; j++) {
         let visible = o.causal ? j <= p : true;
         if (o.window !== undefined) visible &&= o.causal ? p - o.window < j : Math.abs(p - j) < o.window;
@@ -57,8 +61,14 @@ function naiveAttention(q: Arr, k: Arr, v: Arr, o: NaiveOptions = {}): { data: n
           continue;
         }
         let s = 0;
-        for (let c = 0; c < d; c++) s += broadcastRead(q.data, q.shape, [...bi, i, c]) * broadcastRead(k.data, k.shape, [...bi, j, c]);
+        let sAbs = 0;
+        for (let c = 0; c < d; c++) {
+          const qk = broadcastRead(q.data, q.shape, [...bi, i, c]) * broadcastRead(k.data, k.shape, [...bi, j, c]);
+          s += qk;
+          sAbs += Math.abs(qk);
+        }
         logits.push(s * scale);
+        logitMag = Math.max(logitMag, Math.abs(scale) * sAbs);
       }
       const seen = logits.filter((s): s is number => s !== null);
       const m = Math.max(...seen);
@@ -73,15 +83,15 @@ function naiveAttention(q: Arr, k: Arr, v: Arr, o: NaiveOptions = {}): { data: n
           mag += probs[j]! * Math.abs(vj);
         }
         data.push(acc);
-        errScale.push(mag);
+        errScale.push(mag * (3 + 2 * (d + 2) * logitMag));
       }
     }
   }
   return { data, shape: [...batch, Tq, dv], scale: errScale };
 }
 
-/** q kᵀ in float64 (a dozen terms of size ≤ 9) then exp: ≤ 1e-13 of the values; float32 rounds P and O once each. */
-const REL: Record<DType, number> = { float32: 3 * 2 ** -24, float64: 1e-13 };
+/** Multiplies the error scale (in float32 units, see naiveAttention): u for float32; float64 is held far tighter. */
+const REL: Record<DType, number> = { float32: 2 ** -24, float64: 1e-15 };
 const ABS: Record<DType, number> = { float32: 1e-12, float64: 1e-13 };
 
 function checkAgainstNaive(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions, label: string): Tensor {
