@@ -111,17 +111,18 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
         const lo = Number.isFinite(window) ? pos - window + 1 : -Infinity;
         const hi = causal ? pos : Number.isFinite(window) ? pos + window - 1 : Infinity;
         const mRow = maskView === null ? -1 : maskView.offsets[b]! + i * maskView.rowStride;
+        // the scaled logits stay in float64 locals (a large scale overflows float32); S keeps −∞ where hidden
         let m = -Infinity;
         for (let c = 0; c < width; c++) {
           const j = blk.c0 + c;
           const visible = j >= lo && j <= hi && (maskView === null || maskView.data[mRow + j * maskView.colStride]! !== 0);
-          const s = visible ? S[r * width + c]! * scale : -Infinity;
-          S[r * width + c] = s;
-          if (s > m) m = s;
+          if (!visible) S[r * width + c] = -Infinity;
+          else if (S[r * width + c]! * scale > m) m = S[r * width + c]! * scale;
         }
         let z = 0;
         for (let c = 0; c < width; c++) {
-          const e = m === -Infinity ? 0 : Math.exp(S[r * width + c]! - m);
+          const logit = S[r * width + c]!;
+          const e = m === -Infinity || logit === -Infinity ? 0 : Math.exp(logit * scale - m);
           S[r * width + c] = e;
           z += e;
         }
