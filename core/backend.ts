@@ -15,11 +15,12 @@
  * default becomes the fastest backend available at load time.
  */
 import { ValueError } from './errors.js';
-import { expectOneOf } from './args.js';
+import { expectInteger, expectOneOf } from './args.js';
 import type { TypedArray } from './dtype.js';
 import { wasmUnavailableReason } from './wasm/features.js';
 import { WasmHeap } from './wasm/heap.js';
 import { WasmGemm } from './wasm/gemm.js';
+import { ThreadPool, threadsUnavailableReason } from './wasm/threads.js';
 
 /**
  * C[M,N] = op(A)·op(B) (or += when accumulate), the contract of `gemm` in core/kernels/matmul.ts. Returns true
@@ -43,6 +44,13 @@ export interface BackendDefinition {
   unavailable(): string | null;
   /** Builds the kernels (compiles modules, allocates memory); called once, on the first `setBackend(name)`. */
   load(): Partial<Kernels>;
+  /**
+   * Why this backend cannot use `n` threads (n ≥ 2) here, or null when it can; absent = it runs on one thread.
+   * Called after `load`.
+   */
+  threadsUnavailable?(n: number): string | null;
+  /** Uses up to n threads (the calling one included) from the next kernel call on; called after `load`. */
+  setThreads?(n: number): void;
 }
 
 /** The active backend's kernels; a missing one means the JS kernel. Read by the kernels' dispatch. */
@@ -51,6 +59,9 @@ export const kernels: Partial<Kernels> = {};
 const registry = new Map<string, BackendDefinition>();
 const loaded = new Map<string, Partial<Kernels>>();
 let active = 'js';
+let numThreads = 1;
+/** Most threads `setNumThreads` accepts: more than any machine these kernels target, few enough to catch a typo. */
+const MAX_THREADS = 64;
 
 /** Adds a backend; its name must be new. Internal: backends live in core/ (or register from an internal module). */
 export function registerBackend(backend: BackendDefinition): void {
@@ -86,9 +97,34 @@ export function setBackend(name: string): void {
     }
     loaded.set(name, table);
   }
+  if (numThreads > 1 && backend.threadsUnavailable?.(numThreads) === null) backend.setThreads?.(numThreads);
   for (const key of Object.keys(kernels) as (keyof Kernels)[]) delete kernels[key];
   Object.assign(kernels, table);
   active = name;
+}
+
+/**
+ * Lets the active backend's kernels use up to n threads, the calling one included (default 1). Large products
+ * on the wasm backend split by column strips across Node worker_threads or a page's Web Workers (cross-origin
+ * isolated pages only), giving the same result as one thread; small ones stay on the calling thread. Workers
+ * start at the first product that uses them, not here. Throws a ValueError for n not an integer in
+ * 1…${MAX_THREADS}, or n > 1 where the active backend cannot run threads (the JS backend never can), saying why;
+ * the setting is then unchanged. The setting carries over to backends loaded later where they can use it.
+ */
+export function setNumThreads(n: number): void {
+  expectInteger('setNumThreads', 'n', n, { min: 1, max: MAX_THREADS });
+  const backend = registry.get(active)!;
+  if (n > 1) {
+    const reason = backend.threadsUnavailable === undefined ? `backend '${active}' runs on one thread` : backend.threadsUnavailable(n);
+    if (reason !== null) throw new ValueError('setNumThreads', `n=${n} threads cannot run here: ${reason}`, 'n');
+  }
+  numThreads = n;
+  backend.setThreads?.(n);
+}
+
+/** Threads the active backend's kernels may use: the `setNumThreads` setting, or 1 on a backend without threads. */
+export function getNumThreads(): number {
+  return registry.get(active)!.setThreads === undefined ? 1 : numThreads;
 }
 
 /** The scalar reference kernels: they are the fallback of every table, so the JS backend supplies none. */
@@ -101,16 +137,29 @@ registerBackend({ name: 'js', unavailable: () => null, load: () => ({}) });
 const WASM_GEMM_MIN_WORK = 4096;
 
 /**
+ * Below this many multiply-adds a product stays on the calling thread: waking a worker and waiting for it costs
+ * tens of microseconds, about what a 128³ product takes on one thread.
+ */
+const WASM_THREAD_MIN_WORK = 128 * 128 * 128;
+
+let wasmKernels: { heap: WasmHeap; pool: ThreadPool } | null = null;
+
+/**
  * WebAssembly SIMD128 kernels (core/wasm/): gemm, float32 (f32x4) and float64 (f64x2), on one heap; mixed dtypes,
- * matrix-vector products (M = 1 or N = 1) and small products stay on JS.
+ * matrix-vector products (M = 1 or N = 1) and small products stay on JS. Threads: core/wasm/threads.ts.
  */
 registerBackend({
   name: 'wasm',
   unavailable: wasmUnavailableReason,
+  threadsUnavailable: () => threadsUnavailableReason(wasmKernels!.heap),
+  setThreads: (n) => wasmKernels!.pool.resize(n),
   load: () => {
     const heap = new WasmHeap();
     const sgemm = new WasmGemm(heap, 'float32');
     const dgemm = new WasmGemm(heap, 'float64');
+    const pool = new ThreadPool(heap, [sgemm.module, dgemm.module]);
+    sgemm.threads = dgemm.threads = { pool, minWork: WASM_THREAD_MIN_WORK };
+    wasmKernels = { heap, pool };
     return {
       gemm: (M, N, K, a, aOff, transA, b, bOff, transB, c, cOff, accumulate) =>
         M > 1 && N > 1 && M * N * K >= WASM_GEMM_MIN_WORK &&

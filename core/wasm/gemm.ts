@@ -32,6 +32,7 @@
  */
 import type { TypedArray } from '../dtype.js';
 import type { WasmHeap } from './heap.js';
+import type { ThreadPool } from './threads.js';
 import { I32, ModuleWriter, V128 } from './writer.js';
 
 /** Element types of the kernels: float32 (f32x4) and float64 (f64x2). */
@@ -72,7 +73,7 @@ export function gemmModule(dtype: GemmDType, shared: boolean, mr: number, nr: nu
   const f64 = dtype === 'float64';
   const m = new ModuleWriter();
   m.importMemory('env', 'memory', shared ? { min: 1, max: 65536, shared: true } : { min: 1 });
-  m.func('panel', [I32, I32, I32, I32, I32, I32, I32], [], (f) => {
+  const panel = m.func('panel', [I32, I32, I32, I32, I32, I32, I32], [], (f) => {
     const [a, b, c, tiles, kc, ldc, load] = [0, 1, 2, 3, 4, 5, 6];
     const acc = Array.from({ length: mr * nv }, () => f.local(V128));
     const bv = Array.from({ length: nv }, () => f.local(V128));
@@ -124,23 +125,64 @@ export function gemmModule(dtype: GemmDType, shared: boolean, mr: number, nr: nu
     f.br(0);
     f.end().end();
   });
+  m.func('blocked', [I32, I32, I32, I32, I32, I32, I32, I32], [], (f) => {
+    const [a, b, c, Mp, Np, K, s0, s1] = [0, 1, 2, 3, 4, 5, 6, 7];
+    const p0 = f.local(I32);
+    const kc = f.local(I32);
+    const i0 = f.local(I32);
+    const rows = f.local(I32);
+    const j = f.local(I32);
+    const aBlock = f.local(I32);
+    const mc = MC - (MC % mr); // whole strips per block
+    f.i32Const(0).localSet(p0);
+    f.block().loop(); // over slabs: kc = min(KC, K − p0)
+    f.localGet(p0).localGet(K).i32GeU().brIf(1);
+    f.i32Const(KC).localGet(K).localGet(p0).i32Sub().localTee(kc).localGet(kc).i32Const(KC).i32GtU().select().localSet(kc);
+    f.i32Const(0).localSet(i0);
+    f.block().loop(); // over row blocks: rows = min(mc, Mp − i0), aBlock = a + e·(p0·Mp + i0·kc)
+    f.localGet(i0).localGet(Mp).i32GeU().brIf(1);
+    f.i32Const(mc).localGet(Mp).localGet(i0).i32Sub().localTee(rows).localGet(rows).i32Const(mc).i32GtU().select().localSet(rows);
+    f.localGet(a).localGet(p0).localGet(Mp).i32Mul().localGet(i0).localGet(kc).i32Mul().i32Add().i32Const(eb).i32Mul().i32Add().localSet(aBlock);
+    f.localGet(s0).localSet(j);
+    f.block().loop(); // over this call's strips j of B and C
+    f.localGet(j).localGet(s1).i32GeU().brIf(1);
+    f.localGet(aBlock);
+    f.localGet(b).localGet(p0).localGet(Np).i32Mul().localGet(j).i32Const(nr).i32Mul().localGet(kc).i32Mul().i32Add().i32Const(eb).i32Mul().i32Add();
+    f.localGet(c).localGet(i0).localGet(Np).i32Mul().localGet(j).i32Const(nr).i32Mul().i32Add().i32Const(eb).i32Mul().i32Add();
+    f.localGet(rows).i32Const(mr).i32DivU();
+    f.localGet(kc).localGet(Np).i32Const(eb).i32Mul().localGet(p0); // load the C tile unless this is the first slab
+    f.call(panel);
+    f.localGet(j).i32Const(1).i32Add().localSet(j).br(0);
+    f.end().end();
+    f.localGet(i0).i32Const(mc).i32Add().localSet(i0).br(0);
+    f.end().end();
+    f.localGet(p0).i32Const(KC).i32Add().localSet(p0).br(0);
+    f.end().end();
+  });
   return m.bytes();
 }
 
-type Panel = (a: number, b: number, c: number, tiles: number, kc: number, ldc: number, load: number) => void;
+/**
+ * C strips [s0, s1) (each NR columns) of the packed product: for each slab and row block, `panel` over those strips.
+ * Threads split a product by strips: disjoint parts of C, each element summed in the same order as on one thread.
+ */
+export type Blocked = (a: number, b: number, c: number, Mp: number, Np: number, K: number, s0: number, s1: number) => void;
 
 /** A GEMM kernel of one element type instantiated on one heap. */
 export class WasmGemm {
-  private readonly panel: Panel;
+  readonly module: WebAssembly.Module;
+  private readonly blocked: Blocked;
   readonly mr: number;
   readonly nr: number;
+  /** Threads that share products of at least `threadMinWork` multiply-adds (set by the backend); null = this thread. */
+  threads: { pool: ThreadPool; minWork: number } | null = null;
 
   constructor(private readonly heap: WasmHeap, readonly dtype: GemmDType, tile: { mr: number; nr: number } = dtype === 'float32' ? SGEMM_TILE : DGEMM_TILE) {
     this.mr = tile.mr;
     this.nr = tile.nr;
-    const module = new WebAssembly.Module(gemmModule(dtype, heap.shared, this.mr, this.nr));
-    const instance = new WebAssembly.Instance(module, { env: { memory: heap.memory } });
-    this.panel = instance.exports['panel'] as Panel;
+    this.module = new WebAssembly.Module(gemmModule(dtype, heap.shared, this.mr, this.nr));
+    const instance = new WebAssembly.Instance(this.module, { env: { memory: heap.memory } });
+    this.blocked = instance.exports['blocked'] as Blocked;
   }
 
   /**
@@ -172,17 +214,9 @@ export class WasmGemm {
       const mem = this.dtype === 'float32' ? heap.f32 : heap.f64; // read after the allocations: growth renews the views
       packStrips(mem, aPtr / eb, a, aOff, transA ? 1 : K, transA ? M : 1, M, K, mr);
       packStrips(mem, bPtr / eb, b, bOff, transB ? K : 1, transB ? 1 : N, N, K, nr);
-      const mc = MC - (MC % mr); // whole strips per block
-      for (let p0 = 0; p0 < K; p0 += KC) {
-        const kc = Math.min(KC, K - p0);
-        for (let i0 = 0; i0 < Mp; i0 += mc) {
-          const rows = Math.min(mc, Mp - i0);
-          const aBlock = aPtr + eb * (p0 * Mp + i0 * kc);
-          for (let j0 = 0; j0 < Np; j0 += nr) {
-            this.panel(aBlock, bPtr + eb * (p0 * Np + j0 * kc), cPtr + eb * (i0 * Np + j0), rows / mr, kc, eb * Np, p0 > 0 ? 1 : 0);
-          }
-        }
-      }
+      const threads = this.threads;
+      if (threads !== null && threads.pool.size > 1 && M * N * K >= threads.minWork) threads.pool.run(this.module, this.blocked, aPtr, bPtr, cPtr, Mp, Np, K, Np / nr);
+      else this.blocked(aPtr, bPtr, cPtr, Mp, Np, K, 0, Np / nr);
       copyOut(mem, cPtr / eb, Np, M, N, c as typeof mem, cOff, accumulate);
     } finally {
       heap.release(cPtr);

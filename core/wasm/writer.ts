@@ -124,6 +124,12 @@ export class FunctionWriter {
   br(depth: number): this { return this.op(0x0c, ...uleb(depth)); }
   brIf(depth: number): this { return this.op(0x0d, ...uleb(depth)); }
   return(): this { return this.op(0x0f); }
+  /** Calls function `index` (§5.4.1): its arguments on the stack, its results left there. */
+  call(index: number): this { return this.op(0x10, ...uleb(index)); }
+
+  // parametric (§5.4.3)
+  /** a, b, cond → cond ≠ 0 ? a : b. */
+  select(): this { return this.op(0x1b); }
 
   // variables (§5.4.4)
   localGet(i: number): this { return this.op(0x20, ...uleb(i)); }
@@ -139,9 +145,12 @@ export class FunctionWriter {
   i32Eqz(): this { return this.op(0x45); }
   i32Ne(): this { return this.op(0x47); }
   i32LtU(): this { return this.op(0x49); }
+  i32GtU(): this { return this.op(0x4b); }
+  i32GeU(): this { return this.op(0x4f); }
   i32Add(): this { return this.op(0x6a); }
   i32Sub(): this { return this.op(0x6b); }
   i32Mul(): this { return this.op(0x6c); }
+  i32DivU(): this { return this.op(0x6e); }
   f32Add(): this { return this.op(0x92); }
   f32Mul(): this { return this.op(0x94); }
   f32ConvertI32S(): this { return this.op(0xb2); }

@@ -1,0 +1,140 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { WasmHeap } from '../../core/wasm/heap.js';
+import { WasmGemm, type GemmDType } from '../../core/wasm/gemm.js';
+import { ThreadPool, threadsUnavailableReason } from '../../core/wasm/threads.js';
+import { Generator, getBackend, getNumThreads, matmul, randn, setBackend, setNumThreads, ValueError } from '../../core/index.js';
+import { gemmBuffers, type GemmCase } from '../helpers/gemm-case.js';
+import { assertRefused } from '../helpers/refusal.js';
+
+const seed = Number(process.env['FC_SEED'] ?? 42);
+
+// One heap, a single-thread kernel per dtype, and a threaded kernel per dtype that splits every product (minWork 0),
+// so that small fast-check shapes, edge strips included, exercise the split.
+const heap = new WasmHeap();
+const single: Record<GemmDType, WasmGemm> = { float32: new WasmGemm(heap, 'float32'), float64: new WasmGemm(heap, 'float64') };
+const threaded: Record<GemmDType, WasmGemm> = { float32: new WasmGemm(heap, 'float32'), float64: new WasmGemm(heap, 'float64') };
+const pool = new ThreadPool(heap, [threaded.float32.module, threaded.float64.module]);
+threaded.float32.threads = threaded.float64.threads = { pool, minWork: 0 };
+
+/** The product on `threads` threads, bitwise equal to the same kernel on one. */
+function checkSplit(dtype: GemmDType, t: GemmCase, threads: number): void {
+  pool.resize(threads);
+  const Arr = dtype === 'float32' ? Float32Array : Float64Array;
+  const { a, b, c } = gemmBuffers(t, Arr);
+  const want = c.slice();
+  single[dtype].gemm(t.M, t.N, t.K, a, t.aOff, t.transA, b, t.bOff, t.transB, want, t.cOff, t.accumulate);
+  threaded[dtype].gemm(t.M, t.N, t.K, a, t.aOff, t.transA, b, t.bOff, t.transB, c, t.cOff, t.accumulate);
+  for (let i = 0; i < c.length; i++) {
+    if (!Object.is(c[i], want[i])) assert.unreachable(`${dtype} ${threads} threads ${JSON.stringify(t)}: c[${i}] = ${c[i]}, one thread ${want[i]}`);
+  }
+  assert.is(heap.liveBytes, 0, 'every operand block is freed');
+  assert.is(pool.started, threads - 1, 'a worker per extra thread');
+}
+
+for (const dtype of ['float32', 'float64'] as const) {
+  test(`wasm ${dtype} GEMM split over 2 and 3 threads = one thread, bit for bit (disjoint C strips, same sums in the same order)`, () => {
+    const dim = fc.integer({ min: 1, max: 70 });
+    const arb = fc.record({
+      M: dim, N: dim, K: fc.integer({ min: 1, max: 300 }),
+      transA: fc.boolean(), transB: fc.boolean(),
+      aOff: fc.integer({ min: 0, max: 3 }), bOff: fc.integer({ min: 0, max: 3 }), cOff: fc.integer({ min: 0, max: 3 }),
+      accumulate: fc.boolean(),
+    });
+    fc.assert(fc.property(arb, fc.constantFrom(2, 3), (t, n) => checkSplit(dtype, t, n)), { seed, numRuns: 60 });
+  });
+}
+
+test('the workers do their strips: with the calling thread idle, only its own strips of C stay unwritten', () => {
+  pool.resize(3);
+  const { mr, nr } = threaded.float32;
+  const Mp = 2 * mr;
+  const Np = 6 * nr; // 6 strips: 0–1 for the caller, 2–3 and 4–5 for the two workers
+  const K = 3;
+  const a = heap.alloc(4 * Mp * K);
+  const b = heap.alloc(4 * K * Np);
+  const c = heap.alloc(4 * Mp * Np);
+  try {
+    heap.f32.fill(1, a / 4, a / 4 + Mp * K);
+    heap.f32.fill(1, b / 4, b / 4 + K * Np);
+    heap.f32.fill(-1, c / 4, c / 4 + Mp * Np);
+    pool.run(threaded.float32.module, () => undefined, a, b, c, Mp, Np, K, Np / nr);
+    for (let i = 0; i < Mp; i++) {
+      for (let j = 0; j < Np; j++) {
+        const want = j < 2 * nr ? -1 : K; // the caller's strips untouched, the workers' = Σ_p 1·1
+        assert.is(heap.f32[c / 4 + i * Np + j], want, `C[${i}, ${j}]`);
+      }
+    }
+  } finally {
+    heap.release(c);
+    heap.release(b);
+    heap.release(a);
+  }
+});
+
+test('a worker that fails (an out-of-bounds operand) makes the product throw; the pool then works again', () => {
+  pool.resize(2);
+  checkSplit('float32', { M: 20, N: 40, K: 10, transA: false, transB: false, aOff: 0, bOff: 0, cOff: 0, accumulate: false }, 2);
+  const outside = heap.memory.buffer.byteLength; // every address from here on traps
+  const blocked = () => undefined; // the calling thread's part does nothing, so the error can only come from the worker
+  assert.throws(() => pool.run(threaded.float32.module, blocked, outside, outside, outside, 4, 40, 10, 5), /wasm worker thread failed/);
+  checkSplit('float32', { M: 20, N: 40, K: 10, transA: true, transB: true, aOff: 1, bOff: 2, cOff: 3, accumulate: true }, 2);
+});
+
+test('threads need a shared memory: an unshared heap says why', () => {
+  assert.is(threadsUnavailableReason(heap), null);
+  assert.match(threadsUnavailableReason(new WasmHeap(false)) ?? '', /not shared/);
+});
+
+test('setNumThreads / getNumThreads: wasm products on 2 threads equal 1 thread; the JS backend has one thread', () => {
+  const g = new Generator(5);
+  const a = randn([150, 140], { generator: g });
+  const b = randn([140, 130], { generator: g }); // 2.7 M multiply-adds: above the threading threshold
+  assert.is(getBackend(), 'js');
+  assert.is(getNumThreads(), 1);
+  assertRefused(() => setNumThreads(2), ValueError, 'setNumThreads', { arg: 'n', words: ["backend 'js'"] });
+  assert.is(getNumThreads(), 1, 'a refused call changes nothing');
+  setBackend('wasm');
+  try {
+    const one = matmul(a, b);
+    setNumThreads(2);
+    assert.is(getNumThreads(), 2);
+    const two = matmul(a, b);
+    assert.ok(one.data.every((x, i) => Object.is(x, two.data[i])), 'bitwise equal');
+    for (const bad of [0, 1.5, 65, Number.NaN]) assertRefused(() => setNumThreads(bad), ValueError, 'setNumThreads', { arg: 'n' });
+    assert.is(getNumThreads(), 2, 'refused calls leave the setting');
+    setBackend('js');
+    assert.is(getNumThreads(), 1, 'js runs on one thread whatever the setting');
+    setBackend('wasm');
+    assert.is(getNumThreads(), 2, 'the setting carries back to wasm');
+  } finally {
+    setBackend('wasm');
+    setNumThreads(1);
+    setBackend('js');
+  }
+});
+
+test('a process that used worker threads exits when its main thread is done (the workers do not hold it open)', () => {
+  const dir = mkdtempSync(join(process.cwd(), '.cache', 'threads-exit-'));
+  try {
+    const entry = join(dir, 'main.ts');
+    writeFileSync(entry, [
+      `import { matmul, ones, setBackend, setNumThreads } from ${JSON.stringify(join(process.cwd(), 'core/index.ts'))};`,
+      "setBackend('wasm');",
+      'setNumThreads(2);',
+      'console.log(String(matmul(ones([200, 200]), ones([200, 200])).data[0]));', // String: no colour codes
+    ].join('\n'));
+    const run = spawnSync(process.execPath, ['scripts/run.mjs', entry], { encoding: 'utf8', timeout: 30_000 });
+    assert.is(run.error, undefined, `the child ended within 30 s (${String(run.error)})`);
+    assert.is(run.status, 0, run.stderr);
+    assert.is(run.stdout.trim(), '200', 'the product ran');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
