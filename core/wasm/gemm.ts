@@ -3,8 +3,9 @@
  * core/kernels/matmul.ts (row-major, transposes, element offsets), for Float32Array operands (SGEMM, f32x4
  * registers) or Float64Array operands (DGEMM, f64x2 registers): one emitter, one packing, two element types.
  *
- * Layout (GotoBLAS, Goto & van de Geijn 2008, "Anatomy of high-performance matrix multiplication", §4): JS packs
- * op(A) and op(B) straight from the caller's arrays into the wasm memory, K cut into slabs of KC:
+ * Layout (GotoBLAS, Goto & van de Geijn 2008, "Anatomy of high-performance matrix multiplication", §4): A and B
+ * are copied into the wasm memory as they are (one `set` each), then the module's `pack` lays out op(A) and op(B),
+ * K cut into slabs of KC:
  *
  *   A: per slab, MR-row strips, each kc × MR (element (i, p) at p·MR + i)      — Mp × kc per slab
  *   B: per slab, NR-column strips, each kc × NR (element (p, j) at p·NR + j)    — kc × Np per slab
@@ -18,8 +19,10 @@
  *       for each NR-wide strip jr of B:                 its kc × NR part (L1)
  *         panel: for each MR-tall strip of the block:   micro-kernel, MR × NR sums in MR·NR/lanes v128 locals
  *
- * The emitted `panel` function is the two inner loops; JS runs the outer ones. The first slab overwrites the C
- * tile, later ones load and add, so each element is summed over p in order, then added to C when accumulating.
+ * The emitted `panel` function is the two inner loops, `blocked` the outer ones over a range of strips (threads
+ * split a product by strips, core/wasm/threads.ts). When accumulating, C is copied into the padded C buffer first
+ * and every slab loads and adds; otherwise the first slab overwrites the tile. Each element is summed over p in
+ * order, starting from C when accumulating.
  * float32: the sums are float32 (the JS kernel sums in float64 and rounds once), so results agree to float32
  * summation error, |error| ≤ γ_{K+1} Σ_p |a_ip b_pj|. float64: both sum in float64, in different orders, each
  * within γ_{K+1} of the exact value (Higham 2002, eq. 3.5), so they agree to 2γ_{K+1} Σ_p |a_ip b_pj|.
@@ -27,8 +30,8 @@
  * Tiles (measured on this 2-core Xeon under Node 20, 512³, one thread): float32 4 × 8 (8 accumulators of f32x4);
  * float64 3 × 4 (6 accumulators of f64x2) — see DGEMM_TILE for the variants timed.
  *
- * This slice copies operands in and C out on every call (packing is that copy) and frees the blocks after; tensors
- * that live in the wasm memory (no copy) come later. Mixed dtypes are left to the JS kernel.
+ * Every call copies A, B (and C when accumulating) in and C out, and frees its blocks after: tensors do not live in
+ * the wasm memory. Mixed dtypes are left to the JS kernel.
  */
 import type { TypedArray } from '../dtype.js';
 import type { WasmHeap } from './heap.js';
@@ -125,8 +128,8 @@ export function gemmModule(dtype: GemmDType, shared: boolean, mr: number, nr: nu
     f.br(0);
     f.end().end();
   });
-  m.func('blocked', [I32, I32, I32, I32, I32, I32, I32, I32], [], (f) => {
-    const [a, b, c, Mp, Np, K, s0, s1] = [0, 1, 2, 3, 4, 5, 6, 7];
+  m.func('blocked', [I32, I32, I32, I32, I32, I32, I32, I32, I32], [], (f) => {
+    const [a, b, c, Mp, Np, K, s0, s1, accumulate] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
     const p0 = f.local(I32);
     const kc = f.local(I32);
     const i0 = f.local(I32);
@@ -150,11 +153,57 @@ export function gemmModule(dtype: GemmDType, shared: boolean, mr: number, nr: nu
     f.localGet(b).localGet(p0).localGet(Np).i32Mul().localGet(j).i32Const(nr).i32Mul().localGet(kc).i32Mul().i32Add().i32Const(eb).i32Mul().i32Add();
     f.localGet(c).localGet(i0).localGet(Np).i32Mul().localGet(j).i32Const(nr).i32Mul().i32Add().i32Const(eb).i32Mul().i32Add();
     f.localGet(rows).i32Const(mr).i32DivU();
-    f.localGet(kc).localGet(Np).i32Const(eb).i32Mul().localGet(p0); // load the C tile unless this is the first slab
+    f.localGet(kc).localGet(Np).i32Const(eb).i32Mul().localGet(p0).localGet(accumulate).i32Or(); // load C but at a fresh first slab
     f.call(panel);
     f.localGet(j).i32Const(1).i32Add().localSet(j).br(0);
     f.end().end();
     f.localGet(i0).i32Const(mc).i32Add().localSet(i0).br(0);
+    f.end().end();
+    f.localGet(p0).i32Const(KC).i32Add().localSet(p0).br(0);
+    f.end().end();
+  });
+  m.func('pack', [I32, I32, I32, I32, I32, I32, I32], [], (f) => {
+    const [dst, src, lineStride, depthStride, count, depth, width] = [0, 1, 2, 3, 4, 5, 6]; // strides in bytes
+    const p0 = f.local(I32);
+    const kc = f.local(I32);
+    const l0 = f.local(I32);
+    const lines = f.local(I32);
+    const p = f.local(I32);
+    const s = f.local(I32);
+    const i = f.local(I32);
+    f.i32Const(0).localSet(p0);
+    f.block().loop(); // over slabs: kc = min(KC, depth − p0)
+    f.localGet(p0).localGet(depth).i32GeU().brIf(1);
+    f.i32Const(KC).localGet(depth).localGet(p0).i32Sub().localTee(kc).localGet(kc).i32Const(KC).i32GtU().select().localSet(kc);
+    f.i32Const(0).localSet(l0);
+    f.block().loop(); // over strips of `width` lines: lines = min(width, count − l0)
+    f.localGet(l0).localGet(count).i32GeU().brIf(1);
+    f.localGet(width).localGet(count).localGet(l0).i32Sub().localTee(lines).localGet(lines).localGet(width).i32GtU().select().localSet(lines);
+    f.i32Const(0).localSet(p);
+    f.block().loop(); // over the slab's depth
+    f.localGet(p).localGet(kc).i32GeU().brIf(1);
+    f.localGet(src).localGet(l0).localGet(lineStride).i32Mul().i32Add().localGet(p0).localGet(p).i32Add().localGet(depthStride).i32Mul().i32Add().localSet(s);
+    f.i32Const(0).localSet(i);
+    f.block().loop(); // the strip's lines: dst ← src element (line l0 + i, depth p0 + p)
+    f.localGet(i).localGet(lines).i32GeU().brIf(1);
+    f.localGet(dst).localGet(s);
+    if (f64) f.f64Load().f64Store();
+    else f.f32Load().f32Store();
+    f.localGet(dst).i32Const(eb).i32Add().localSet(dst);
+    f.localGet(s).localGet(lineStride).i32Add().localSet(s);
+    f.localGet(i).i32Const(1).i32Add().localSet(i).br(0);
+    f.end().end();
+    f.block().loop(); // zero padding past `count`
+    f.localGet(i).localGet(width).i32GeU().brIf(1);
+    f.localGet(dst);
+    if (f64) f.f64Const(0).f64Store();
+    else f.f32Const(0).f32Store();
+    f.localGet(dst).i32Const(eb).i32Add().localSet(dst);
+    f.localGet(i).i32Const(1).i32Add().localSet(i).br(0);
+    f.end().end();
+    f.localGet(p).i32Const(1).i32Add().localSet(p).br(0);
+    f.end().end();
+    f.localGet(l0).localGet(width).i32Add().localSet(l0).br(0);
     f.end().end();
     f.localGet(p0).i32Const(KC).i32Add().localSet(p0).br(0);
     f.end().end();
@@ -166,12 +215,15 @@ export function gemmModule(dtype: GemmDType, shared: boolean, mr: number, nr: nu
  * C strips [s0, s1) (each NR columns) of the packed product: for each slab and row block, `panel` over those strips.
  * Threads split a product by strips: disjoint parts of C, each element summed in the same order as on one thread.
  */
-export type Blocked = (a: number, b: number, c: number, Mp: number, Np: number, K: number, s0: number, s1: number) => void;
+export type Blocked = (a: number, b: number, c: number, Mp: number, Np: number, K: number, s0: number, s1: number, accumulate: number) => void;
+/** Packs `count` lines, `depth` deep, into strips of `width` lines per KC slab (see the module's doc); strides in bytes. */
+type Pack = (dst: number, src: number, lineStride: number, depthStride: number, count: number, depth: number, width: number) => void;
 
 /** A GEMM kernel of one element type instantiated on one heap. */
 export class WasmGemm {
   readonly module: WebAssembly.Module;
   private readonly blocked: Blocked;
+  private readonly pack: Pack;
   readonly mr: number;
   readonly nr: number;
   /** Threads that share products of at least `threadMinWork` multiply-adds (set by the backend); null = this thread. */
@@ -183,6 +235,7 @@ export class WasmGemm {
     this.module = new WebAssembly.Module(gemmModule(dtype, heap.shared, this.mr, this.nr));
     const instance = new WebAssembly.Instance(this.module, { env: { memory: heap.memory } });
     this.blocked = instance.exports['blocked'] as Blocked;
+    this.pack = instance.exports['pack'] as Pack;
   }
 
   /**
@@ -207,65 +260,32 @@ export class WasmGemm {
     const eb = ELEMENT[this.dtype].bytes;
     const Mp = Math.ceil(M / mr) * mr;
     const Np = Math.ceil(N / nr) * nr;
+    const aSrc = heap.alloc(eb * M * K);
+    const bSrc = heap.alloc(eb * K * N);
     const aPtr = heap.alloc(eb * Mp * K);
     const bPtr = heap.alloc(eb * K * Np);
     const cPtr = heap.alloc(eb * Mp * Np);
     try {
       const mem = this.dtype === 'float32' ? heap.f32 : heap.f64; // read after the allocations: growth renews the views
-      packStrips(mem, aPtr / eb, a, aOff, transA ? 1 : K, transA ? M : 1, M, K, mr);
-      packStrips(mem, bPtr / eb, b, bOff, transB ? K : 1, transB ? 1 : N, N, K, nr);
+      mem.set(a.subarray(aOff, aOff + M * K), aSrc / eb);
+      mem.set(b.subarray(bOff, bOff + K * N), bSrc / eb);
+      this.pack(aPtr, aSrc, eb * (transA ? 1 : K), eb * (transA ? M : 1), M, K, mr);
+      this.pack(bPtr, bSrc, eb * (transB ? K : 1), eb * (transB ? 1 : N), N, K, nr);
+      const c0 = cPtr / eb;
+      if (accumulate) for (let i = 0; i < M; i++) mem.set(c.subarray(cOff + i * N, cOff + (i + 1) * N), c0 + i * Np);
       const threads = this.threads;
-      if (threads !== null && threads.pool.size > 1 && M * N * K >= threads.minWork) threads.pool.run(this.module, this.blocked, aPtr, bPtr, cPtr, Mp, Np, K, Np / nr);
-      else this.blocked(aPtr, bPtr, cPtr, Mp, Np, K, 0, Np / nr);
-      copyOut(mem, cPtr / eb, Np, M, N, c as typeof mem, cOff, accumulate);
+      const acc = accumulate ? 1 : 0;
+      if (threads !== null && threads.pool.size > 1 && M * N * K >= threads.minWork) threads.pool.run(this.module, this.blocked, aPtr, bPtr, cPtr, Mp, Np, K, Np / nr, acc);
+      else this.blocked(aPtr, bPtr, cPtr, Mp, Np, K, 0, Np / nr, acc);
+      if (Np === N) c.set(mem.subarray(c0, c0 + M * N), cOff);
+      else for (let i = 0; i < M; i++) c.set(mem.subarray(c0 + i * Np, c0 + i * Np + N), cOff + i * N);
     } finally {
       heap.release(cPtr);
       heap.release(bPtr);
       heap.release(aPtr);
+      heap.release(bSrc);
+      heap.release(aSrc);
     }
     return true;
-  }
-}
-
-/**
- * Packs `count` lines of an operand, `depth` (= K) deep, into the slab/strip layout at dst[at…]: element (line l,
- * depth p) is src[off + l·lineStride + p·depthStride]; per KC slab, strips of `width` lines, kc × width each,
- * zero-padded past `count`.
- */
-function packStrips(dst: Float32Array | Float64Array, at: number, src: TypedArray, off: number, lineStride: number, depthStride: number, count: number, depth: number, width: number): void {
-  let o = at;
-  for (let p0 = 0; p0 < depth; p0 += KC) {
-    const kc = Math.min(KC, depth - p0);
-    for (let l0 = 0; l0 < count; l0 += width) {
-      const lines = Math.min(width, count - l0);
-      const start = off + l0 * lineStride + p0 * depthStride;
-      if (lineStride === 1 && lines === width) {
-        // the lines are contiguous: each depth step copies `width` neighbours
-        for (let p = 0, s = start; p < kc; p++, s += depthStride, o += width) {
-          for (let i = 0; i < width; i++) dst[o + i] = src[s + i]!;
-        }
-      } else {
-        for (let p = 0, s0 = start; p < kc; p++, s0 += depthStride, o += width) {
-          let s = s0;
-          for (let i = 0; i < lines; i++, s += lineStride) dst[o + i] = src[s]!;
-          for (let i = lines; i < width; i++) dst[o + i] = 0;
-        }
-      }
-    }
-    // strips of a slab: ceil(count / width) of them, kc·width each; `o` has advanced exactly that far
-  }
-}
-
-/** C[i, j] (+)= mem[from + i·Np + j] for i < M, j < N. */
-function copyOut(mem: Float32Array | Float64Array, from: number, Np: number, M: number, N: number, c: Float32Array | Float64Array, cOff: number, accumulate: boolean): void {
-  if (!accumulate && Np === N) {
-    c.set(mem.subarray(from, from + M * N), cOff);
-    return;
-  }
-  for (let i = 0; i < M; i++) {
-    const src = from + i * Np;
-    const dst = cOff + i * N;
-    if (accumulate) for (let j = 0; j < N; j++) c[dst + j] = c[dst + j]! + mem[src + j]!;
-    else c.set(mem.subarray(src, src + N), dst);
   }
 }

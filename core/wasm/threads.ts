@@ -9,7 +9,7 @@
  * then it waits until every worker has stored the job number as done. Parts are disjoint column strips of C, so
  * the result does not depend on the thread count (the same sums in the same order).
  *
- *   control block (Int32Array):  [JOB, DONE, READY, FAILED, KERNEL, a, b, c, Mp, Np, K, s0, s1]
+ *   control block (Int32Array):  [JOB, DONE, READY, FAILED, KERNEL, a, b, c, Mp, Np, K, s0, s1, accumulate]
  *
  * A worker waits on JOB with Atomics.wait (it never returns to its event loop), so Node workers are unref'd: a
  * process whose main thread has finished exits, ending them. A worker that throws stores FAILED and DONE, and the
@@ -25,7 +25,7 @@ const READY = 2;
 const FAILED = 3;
 const KERNEL = 4;
 const ARGS = 5;
-const CONTROL_INTS = ARGS + 8;
+const CONTROL_INTS = ARGS + 9;
 /** How long a Node caller waits for a new worker to instantiate the modules before running without it. */
 const READY_TIMEOUT_MS = 10_000;
 /** A job a worker has not finished after this long is reported as an error rather than waited on for ever. */
@@ -52,7 +52,7 @@ function threadMain(init: ThreadInit): void {
     Atomics.wait(ctl, 0, seen); // JOB
     seen = Atomics.load(ctl, 0);
     try {
-      kernels[ctl[4]!]!(ctl[5]!, ctl[6]!, ctl[7]!, ctl[8]!, ctl[9]!, ctl[10]!, ctl[11]!, ctl[12]!);
+      kernels[ctl[4]!]!(ctl[5]!, ctl[6]!, ctl[7]!, ctl[8]!, ctl[9]!, ctl[10]!, ctl[11]!, ctl[12]!, ctl[13]!);
     } catch {
       Atomics.store(ctl, 3, 1); // FAILED
     }
@@ -141,7 +141,7 @@ export class ThreadPool {
    * Runs the `blocked` kernel of `module` (`own` is the calling thread's instance of it) over strips [0, strips) of a packed product, split into contiguous ranges: the first for
    * the calling thread (`own`), one for each ready worker. Returns when all are done.
    */
-  run(module: WebAssembly.Module, own: Blocked, a: number, b: number, c: number, Mp: number, Np: number, K: number, strips: number): void {
+  run(module: WebAssembly.Module, own: Blocked, a: number, b: number, c: number, Mp: number, Np: number, K: number, strips: number, accumulate: number): void {
     while (this.threads.length < this.target - 1) this.threads.push(this.start());
     const kernel = this.modules.indexOf(module);
     const workers = kernel < 0 ? [] : this.ready();
@@ -150,12 +150,12 @@ export class ThreadPool {
     const job = ++this.job;
     for (let w = 0; w + 1 < parts; w++) {
       const ctl = workers[w]!.control;
-      ctl.set([kernel, a, b, c, Mp, Np, K, bound(w + 1), bound(w + 2)], KERNEL);
+      ctl.set([kernel, a, b, c, Mp, Np, K, bound(w + 1), bound(w + 2), accumulate], KERNEL);
       Atomics.store(ctl, JOB, job);
       Atomics.notify(ctl, JOB);
     }
     try {
-      own(a, b, c, Mp, Np, K, 0, bound(1));
+      own(a, b, c, Mp, Np, K, 0, bound(1), accumulate);
     } finally {
       for (let w = 0; w + 1 < parts; w++) this.await(workers[w]!.control, job);
     }

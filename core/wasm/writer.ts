@@ -139,6 +139,8 @@ export class FunctionWriter {
   // memory (§5.4.6): align is log2 of the natural alignment, a hint only
   f32Load(offset = 0): this { return this.op(0x2a, ...memarg(2, offset)); }
   f32Store(offset = 0): this { return this.op(0x38, ...memarg(2, offset)); }
+  f64Load(offset = 0): this { return this.op(0x2b, ...memarg(3, offset)); }
+  f64Store(offset = 0): this { return this.op(0x39, ...memarg(3, offset)); }
 
   // numeric (§5.4.7)
   i32Const(n: number): this { return this.op(0x41, ...sleb(n)); }
@@ -151,6 +153,15 @@ export class FunctionWriter {
   i32Sub(): this { return this.op(0x6b); }
   i32Mul(): this { return this.op(0x6c); }
   i32DivU(): this { return this.op(0x6e); }
+  i32Or(): this { return this.op(0x72); }
+  f32Const(x: number): this {
+    const bytes = new Uint8Array(new Float32Array([x]).buffer); // IEEE 754 little-endian (§5.2.3)
+    return this.op(0x43, ...bytes);
+  }
+  f64Const(x: number): this {
+    const bytes = new Uint8Array(new Float64Array([x]).buffer); // IEEE 754 little-endian (§5.2.3)
+    return this.op(0x44, ...bytes);
+  }
   f32Add(): this { return this.op(0x92); }
   f32Mul(): this { return this.op(0x94); }
   f32ConvertI32S(): this { return this.op(0xb2); }

@@ -62,7 +62,7 @@ test('the workers do their strips: with the calling thread idle, only its own st
     heap.f32.fill(1, a / 4, a / 4 + Mp * K);
     heap.f32.fill(1, b / 4, b / 4 + K * Np);
     heap.f32.fill(-1, c / 4, c / 4 + Mp * Np);
-    pool.run(threaded.float32.module, () => undefined, a, b, c, Mp, Np, K, Np / nr);
+    pool.run(threaded.float32.module, () => undefined, a, b, c, Mp, Np, K, Np / nr, 0);
     for (let i = 0; i < Mp; i++) {
       for (let j = 0; j < Np; j++) {
         const want = j < 2 * nr ? -1 : K; // the caller's strips untouched, the workers' = Σ_p 1·1
@@ -81,7 +81,7 @@ test('a worker that fails (an out-of-bounds operand) makes the product throw; th
   checkSplit('float32', { M: 20, N: 40, K: 10, transA: false, transB: false, aOff: 0, bOff: 0, cOff: 0, accumulate: false }, 2);
   const outside = heap.memory.buffer.byteLength; // every address from here on traps
   const blocked = () => undefined; // the calling thread's part does nothing, so the error can only come from the worker
-  assert.throws(() => pool.run(threaded.float32.module, blocked, outside, outside, outside, 4, 40, 10, 5), /wasm worker thread failed/);
+  assert.throws(() => pool.run(threaded.float32.module, blocked, outside, outside, outside, 4, 40, 10, 5, 0), /wasm worker thread failed/);
   checkSplit('float32', { M: 20, N: 40, K: 10, transA: true, transB: true, aOff: 1, bOff: 2, cOff: 3, accumulate: true }, 2);
 });
 
