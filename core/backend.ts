@@ -20,7 +20,8 @@ import type { TypedArray } from './dtype.js';
 import { wasmUnavailableReason } from './wasm/features.js';
 import { WasmHeap } from './wasm/heap.js';
 import { WasmGemm } from './wasm/gemm.js';
-import { ThreadPool, threadsUnavailableReason } from './wasm/threads.js';
+import { ThreadPool, availableCores, threadsUnavailableReason } from './wasm/threads.js';
+import { gemmJs } from './kernels/matmul.js';
 
 /**
  * C[M,N] = op(A)·op(B) (or += when accumulate), the contract of `gemm` in core/kernels/matmul.ts. Returns true
@@ -53,15 +54,28 @@ export interface BackendDefinition {
   setThreads?(n: number): void;
 }
 
-/** The active backend's kernels; a missing one means the JS kernel. Read by the kernels' dispatch. */
-export const kernels: Partial<Kernels> = {};
+/**
+ * The active backend's kernels; a missing one means the JS kernel. Read by the kernels' dispatch. Until a backend is
+ * chosen (by `setBackend`, or by the calibration at the first kernel call or `getBackend()`), it holds trampolines
+ * that choose the default and then run the call on it.
+ */
+export const kernels: Partial<Kernels> = {
+  gemm: (...args) => {
+    chooseDefault();
+    return kernels.gemm?.(...args) ?? false;
+  },
+};
 
 const registry = new Map<string, BackendDefinition>();
 const loaded = new Map<string, Partial<Kernels>>();
-let active = 'js';
-let numThreads = 1;
+/** The active backend, or null until the default is chosen. */
+let active: string | null = null;
+/** Threads the kernels may use where the backend can: until `setNumThreads`, the machine's cores, at most 4. */
+let numThreads: number | null = null;
 /** Most threads `setNumThreads` accepts: more than any machine these kernels target, few enough to catch a typo. */
 const MAX_THREADS = 64;
+/** Most threads used by default: beyond 4 these products gain little, and a library should not take a big machine. */
+const DEFAULT_MAX_THREADS = 4;
 
 /** Adds a backend; its name must be new. Internal: backends live in core/ (or register from an internal module). */
 export function registerBackend(backend: BackendDefinition): void {
@@ -74,9 +88,9 @@ export function backendNames(): string[] {
   return [...registry.values()].filter((b) => b.unavailable() === null).map((b) => b.name);
 }
 
-/** Name of the active backend ('js' until `setBackend` picks another). */
+/** Name of the active backend: the one `setBackend` chose, else the default (chosen by calibration on first use). */
 export function getBackend(): string {
-  return active;
+  return active ?? chooseDefault();
 }
 
 /**
@@ -88,23 +102,80 @@ export function setBackend(name: string): void {
   const backend = registry.get(expectOneOf('setBackend', 'name', name, [...registry.keys()]))!;
   const reason = backend.unavailable();
   if (reason !== null) throw new ValueError('setBackend', `backend '${name}' cannot run here: ${reason} (setBackend('js') runs everywhere)`, 'name');
-  let table = loaded.get(name);
+  activate(backend, loadBackend('setBackend', backend));
+}
+
+/** The kernels of `backend`, built on first use; a failure to build is a ValueError of `op`. */
+function loadBackend(op: string, backend: BackendDefinition): Partial<Kernels> {
+  let table = loaded.get(backend.name);
   if (table === undefined) {
     try {
       table = backend.load();
     } catch (e) {
-      throw new ValueError('setBackend', `backend '${name}' failed to load: ${e instanceof Error ? e.message : String(e)}`, 'name');
+      throw new ValueError(op, `backend '${backend.name}' failed to load: ${e instanceof Error ? e.message : String(e)}`, 'name');
     }
-    loaded.set(name, table);
+    loaded.set(backend.name, table);
   }
-  if (numThreads > 1 && backend.threadsUnavailable?.(numThreads) === null) backend.setThreads?.(numThreads);
+  return table;
+}
+
+function activate(backend: BackendDefinition, table: Partial<Kernels>): void {
+  const threads = requestedThreads();
+  if (backend.setThreads !== undefined && backend.threadsUnavailable?.(threads) === null) backend.setThreads(threads);
   for (const key of Object.keys(kernels) as (keyof Kernels)[]) delete kernels[key];
   Object.assign(kernels, table);
-  active = name;
+  active = backend.name;
+}
+
+/** Size of the product the calibration times (float32, square) and how many times (the fastest run counts). */
+const CALIBRATION_SIZE = 96;
+const CALIBRATION_RUNS = 3;
+/** A backend must be this much faster than the one before it to become the default: noise never flips the choice. */
+const CALIBRATION_MARGIN = 1.25;
+
+/** Milliseconds from a monotonic clock where the engine has one (performance.now), else from Date.now. */
+function now(): number {
+  return globalThis.performance?.now() ?? Date.now();
 }
 
 /**
- * Lets the active backend's kernels use up to n threads, the calling one included (default 1). Large products
+ * Chooses the default backend once: every backend that can run here is loaded and its gemm timed on a
+ * ${CALIBRATION_SIZE}³ float32 product against the JS kernel (about 10 ms in all); the fastest by the margin wins,
+ * JS when none does or none loads. Returns its name.
+ */
+function chooseDefault(): string {
+  if (active !== null) return active;
+  const n = CALIBRATION_SIZE;
+  const a = new Float32Array(n * n).map((_, i) => ((i * 7919) % 97) / 97 - 0.5);
+  const c = new Float32Array(n * n);
+  const time = (kernel: GemmKernel | undefined): number => {
+    let best = Infinity;
+    for (let run = 0; run < CALIBRATION_RUNS; run++) {
+      const start = now();
+      if (kernel === undefined || !kernel(n, n, n, a, 0, false, a, 0, true, c, 0, false)) gemmJs(n, n, n, a, 0, false, a, 0, true, c, 0, false);
+      best = Math.min(best, now() - start);
+    }
+    return best;
+  };
+  let best: { backend: BackendDefinition; table: Partial<Kernels>; ms: number } = { backend: registry.get('js')!, table: {}, ms: time(undefined) };
+  for (const backend of registry.values()) {
+    if (backend.name === 'js' || backend.unavailable() !== null) continue;
+    let table: Partial<Kernels>;
+    try {
+      table = loadBackend('getBackend', backend);
+    } catch {
+      continue; // a backend that cannot load is not a default; setBackend(name) reports why
+    }
+    const ms = time(table.gemm);
+    if (ms * CALIBRATION_MARGIN < best.ms) best = { backend, table, ms };
+  }
+  activate(best.backend, best.table);
+  return best.backend.name;
+}
+
+/**
+ * Lets the active backend's kernels use up to n threads, the calling one included (default: the machine's cores,
+ * at most ${DEFAULT_MAX_THREADS}). Large products
  * on the wasm backend split by column strips across Node worker_threads or a page's Web Workers (cross-origin
  * isolated pages only), giving the same result as one thread; small ones stay on the calling thread. Workers
  * start at the first product that uses them, not here. Throws a ValueError for n not an integer in
@@ -113,18 +184,26 @@ export function setBackend(name: string): void {
  */
 export function setNumThreads(n: number): void {
   expectInteger('setNumThreads', 'n', n, { min: 1, max: MAX_THREADS });
-  const backend = registry.get(active)!;
+  const backend = registry.get(getBackend())!;
   if (n > 1) {
-    const reason = backend.threadsUnavailable === undefined ? `backend '${active}' runs on one thread` : backend.threadsUnavailable(n);
+    const reason = backend.threadsUnavailable === undefined ? `backend '${backend.name}' runs on one thread` : backend.threadsUnavailable(n);
     if (reason !== null) throw new ValueError('setNumThreads', `n=${n} threads cannot run here: ${reason}`, 'n');
   }
   numThreads = n;
   backend.setThreads?.(n);
 }
 
-/** Threads the active backend's kernels may use: the `setNumThreads` setting, or 1 on a backend without threads. */
+/** Threads the active backend's kernels may use: the setting (see setNumThreads), or 1 where it cannot use threads. */
 export function getNumThreads(): number {
-  return registry.get(active)!.setThreads === undefined ? 1 : numThreads;
+  const backend = registry.get(getBackend())!;
+  const n = requestedThreads();
+  return backend.setThreads !== undefined && backend.threadsUnavailable?.(n) === null ? n : 1;
+}
+
+/** The `setNumThreads` setting, or by default the machine's cores (at most DEFAULT_MAX_THREADS). */
+function requestedThreads(): number {
+  numThreads ??= Math.max(1, Math.min(DEFAULT_MAX_THREADS, availableCores()));
+  return numThreads;
 }
 
 /** The scalar reference kernels: they are the fallback of every table, so the JS backend supplies none. */

@@ -3,9 +3,9 @@
 // in one process (a private folder per run, so concurrent runs never clobber each other).
 // Usage: node scripts/test.mjs [pattern] [--backend NAME] [--wasm-too]
 //   pattern        filters test files by path, as a regular expression
-//   --backend NAME runs the files under core's backend NAME (node preloads tests/core/backend-setup.ts, which calls
-//                  setBackend before any test file loads;
-//                  ROPELAB_BACKEND=NAME in the environment does the same)
+//   --backend NAME runs the files under core's backend NAME, default 'js' (node preloads tests/core/backend-setup.ts,
+//                  which calls setBackend before any test file loads; ROPELAB_BACKEND=NAME in the environment does
+//                  the same)
 //   --wasm-too     after the run, runs WASM_SUITE again under 'wasm' when this engine has WebAssembly SIMD (one
 //                  line says it ran or why not); the closing line sums both runs
 // FC_SEED=<n> replays fast-check properties with another seed (the default is fixed).
@@ -99,7 +99,8 @@ async function runSuite(match, backendName, tag) {
   return { passed, failed: total - passed + (code !== 0 && total === passed ? 1 : 0), skipped, code: code ?? 1 };
 }
 
-const runs = [await runSuite(pattern, backend, 'main')];
+// the main run pins the JS reference kernels (the default would be the fastest backend, chosen by calibration)
+const runs = [await runSuite(pattern, backend ?? 'js', 'main')];
 if (wasmToo) {
   const missing = wasmSimdMissing();
   if (missing !== null) console.log(`\nwasm backend run skipped: ${missing}`);

@@ -78,11 +78,20 @@ interface WorkerThreadsModule {
   Worker: new (source: string, options: { eval: true; workerData: ThreadInit }) => NodeWorker;
 }
 
-/** Node's worker_threads, loaded synchronously (process.getBuiltinModule, Node ≥ 20.16), or null outside Node. */
+/** A Node built-in module, loaded synchronously (process.getBuiltinModule, Node ≥ 20.16), or undefined outside Node. */
+function nodeBuiltin<T>(id: string): T | undefined {
+  return (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.(id) as T | undefined;
+}
+
+/** Node's worker_threads, or null outside Node. */
 function nodeWorkerThreads(): WorkerThreadsModule | null {
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  const mod = proc?.getBuiltinModule?.('node:worker_threads');
-  return (mod as WorkerThreadsModule | undefined) ?? null;
+  return nodeBuiltin<WorkerThreadsModule>('node:worker_threads') ?? null;
+}
+
+/** Cores this engine reports: os.availableParallelism() in Node, navigator.hardwareConcurrency in a browser, else 1. */
+export function availableCores(): number {
+  const n = nodeBuiltin<{ availableParallelism?: () => number }>('node:os')?.availableParallelism?.() ?? (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+  return Number.isInteger(n) && n >= 1 ? n : 1;
 }
 
 /** Whether this thread may block in Atomics.wait (Node's main thread may; a browser's main thread may not). */

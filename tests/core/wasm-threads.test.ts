@@ -91,6 +91,7 @@ test('threads need a shared memory: an unshared heap says why', () => {
 });
 
 test('setNumThreads / getNumThreads: wasm products on 2 threads equal 1 thread; the JS backend has one thread', () => {
+  // the test runner pins 'js' before any test runs (scripts/test.mjs)
   const g = new Generator(5);
   const a = randn([150, 140], { generator: g });
   const b = randn([140, 130], { generator: g }); // 2.7 M multiply-adds: above the threading threshold
@@ -100,6 +101,7 @@ test('setNumThreads / getNumThreads: wasm products on 2 threads equal 1 thread; 
   assert.is(getNumThreads(), 1, 'a refused call changes nothing');
   setBackend('wasm');
   try {
+    setNumThreads(1);
     const one = matmul(a, b);
     setNumThreads(2);
     assert.is(getNumThreads(), 2);
@@ -118,23 +120,53 @@ test('setNumThreads / getNumThreads: wasm products on 2 threads equal 1 thread; 
   }
 });
 
-test('a process that used worker threads exits when its main thread is done (the workers do not hold it open)', () => {
-  const dir = mkdtempSync(join(process.cwd(), '.cache', 'threads-exit-'));
+/**
+ * Runs `lines` (TypeScript, `core` bound to core/index.ts and `features` to core/wasm/features.ts) in a fresh
+ * process through scripts/run.mjs, which must end within 30 s; returns its stdout, trimmed.
+ */
+function runInChild(lines: readonly string[]): string {
+  const dir = mkdtempSync(join(process.cwd(), '.cache', 'child-'));
   try {
     const entry = join(dir, 'main.ts');
     writeFileSync(entry, [
-      `import { matmul, ones, setBackend, setNumThreads } from ${JSON.stringify(join(process.cwd(), 'core/index.ts'))};`,
-      "setBackend('wasm');",
-      'setNumThreads(2);',
-      'console.log(String(matmul(ones([200, 200]), ones([200, 200])).data[0]));', // String: no colour codes
+      `import * as core from ${JSON.stringify(join(process.cwd(), 'core/index.ts'))};`,
+      `import * as features from ${JSON.stringify(join(process.cwd(), 'core/wasm/features.ts'))};`,
+      'void features;',
+      ...lines,
     ].join('\n'));
     const run = spawnSync(process.execPath, ['scripts/run.mjs', entry], { encoding: 'utf8', timeout: 30_000 });
     assert.is(run.error, undefined, `the child ended within 30 s (${String(run.error)})`);
     assert.is(run.status, 0, run.stderr);
-    assert.is(run.stdout.trim(), '200', 'the product ran');
+    return run.stdout.trim();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+test('a process that used worker threads exits when its main thread is done (the workers do not hold it open)', () => {
+  const out = runInChild([
+    "core.setBackend('wasm');",
+    'core.setNumThreads(2);',
+    'console.log(String(core.matmul(core.ones([200, 200]), core.ones([200, 200])).data[0])); // String: no colour codes',
+  ]);
+  assert.is(out, '200', 'the product ran');
+});
+
+test('the default backend is chosen by calibration at first use: wasm where its SIMD gemm is faster, js without SIMD', () => {
+  // no setBackend: the first product (or getBackend) times each backend's gemm against JS and keeps the fastest
+  const chosen = runInChild([
+    'const first = core.matmul(core.ones([3, 4]), core.ones([4, 5])).data[0];',
+    'console.log(JSON.stringify({ first, backend: core.getBackend(), threads: core.getNumThreads() }));',
+  ]);
+  const { first, backend, threads } = JSON.parse(chosen) as { first: number; backend: string; threads: number };
+  assert.is(first, 4, 'the call that triggered the calibration ran on the chosen backend');
+  assert.is(backend, 'wasm', 'on this engine (SIMD128, Node) the wasm gemm is several times faster than JS at 96³');
+  assert.ok(threads >= 1 && threads <= 4, `default threads ${threads}: the machine's cores, at most 4`);
+  const withoutSimd = runInChild([
+    "features.forceWasmUnavailable('switched off by the test');",
+    'console.log(core.getBackend());',
+  ]);
+  assert.is(withoutSimd, 'js');
 });
 
 test.run();
