@@ -10,13 +10,15 @@ import { build } from 'esbuild';
 import { join } from 'node:path';
 import { createContext, runInContext } from 'node:vm';
 import { GPT, type GPTConfig } from '../models/index.js';
-import { Tensor } from '../core/index.js';
+import { getBackend, setBackend, Tensor } from '../core/index.js';
 
 const CONFIG: GPTConfig = { vocabSize: 11, contextLength: 8, dim: 16, numLayers: 1, numHeads: 2, positional: 'rope', seed: 3 };
 const IDS = [1, 4, 2, 9, 0, 7];
 
 /** What the script run inside the context reports back (plain arrays and strings only). */
 interface BrowserRun {
+  /** The backend the bundle chose by itself (calibration, with Date.now: the context has no performance.now). */
+  backend: string;
   logits: number[];
   reloaded: number[];
   saveError: string;
@@ -25,7 +27,8 @@ interface BrowserRun {
 
 const SCRIPT = `
 (async () => {
-  const { GPT, Tensor, serializeSafetensors, parseSafetensors, saveSafetensors } = ropelab;
+  const { GPT, Tensor, serializeSafetensors, parseSafetensors, saveSafetensors, getBackend } = ropelab;
+  const backend = getBackend();
   const ids = new Tensor(Float64Array.from(IDS), [1, IDS.length]);
   const model = new GPT(CONFIG);
   const logits = Array.from(model.forward(ids).data);
@@ -36,7 +39,7 @@ const SCRIPT = `
   let saveError = '';
   try { await saveSafetensors(model, 'model.safetensors'); } catch (err) { saveError = String(err.message); }
   const globals = ['process', 'require', 'Buffer', 'window'].filter((name) => typeof globalThis[name] !== 'undefined');
-  return { logits, reloaded, saveError, globals };
+  return { backend, logits, reloaded, saveError, globals };
 })()`;
 
 test('the package root bundles for the browser and runs a GPT and safetensors bytes without Node', async () => {
@@ -56,11 +59,17 @@ test('the package root bundles for the browser and runs a GPT and safetensors by
   runInContext(code, context);
   const inner = (await runInContext(SCRIPT, context)) as BrowserRun;
   // arrays made in the context have that realm's Array: copy them into this one before comparing
-  const run: BrowserRun = { logits: Array.from(inner.logits), reloaded: Array.from(inner.reloaded), saveError: inner.saveError, globals: Array.from(inner.globals) };
+  const run: BrowserRun = { backend: inner.backend, logits: Array.from(inner.logits), reloaded: Array.from(inner.reloaded), saveError: inner.saveError, globals: Array.from(inner.globals) };
 
   assert.equal(run.globals, [], 'the context has no Node globals');
-  const want = new GPT(CONFIG).forward(new Tensor(Float64Array.from(IDS), [1, IDS.length]));
-  assert.equal(run.logits, Array.from(want.data), 'the bundled GPT gives the same logits as in Node, bit for bit');
+  const pinned = getBackend();
+  setBackend(run.backend);
+  try {
+    const want = new GPT(CONFIG).forward(new Tensor(Float64Array.from(IDS), [1, IDS.length]));
+    assert.equal(run.logits, Array.from(want.data), `the bundled GPT gives the same logits as in Node on '${run.backend}', bit for bit`);
+  } finally {
+    setBackend(pinned);
+  }
   assert.equal(run.reloaded, run.logits, 'weights survive serializeSafetensors → parseSafetensors → loadStateDict');
   assert.match(run.saveError, /saveSafetensors: needs Node's node:fs\/promises/);
 });

@@ -72,7 +72,6 @@ else self.onmessage = (e) => threadMain(e.data);
 
 interface NodeWorker {
   unref(): void;
-  terminate(): Promise<number>;
 }
 interface WorkerThreadsModule {
   Worker: new (source: string, options: { eval: true; workerData: ThreadInit }) => NodeWorker;
@@ -104,9 +103,9 @@ function canBlock(): boolean {
   }
 }
 
+/** A worker, known by its control block; it lives as long as the process (or page). */
 interface Thread {
   control: Int32Array;
-  stop(): void;
 }
 
 /** Why threads cannot run in this engine with this heap, or null when they can. */
@@ -135,10 +134,12 @@ export class ThreadPool {
     return this.threads.length;
   }
 
-  /** Sets `size` to n (n ≥ 1; the caller has checked it), stopping surplus workers now; new ones start at the next job. */
+  /**
+   * Sets `size` to n (n ≥ 1; the caller has checked it). Missing workers start at the next job that uses them;
+   * surplus ones stay parked in Atomics.wait (no CPU), so that lowering and raising the count costs nothing.
+   */
   resize(n: number): void {
     this.target = n;
-    while (this.threads.length > n - 1) this.threads.pop()!.stop();
   }
 
   /** Workers that have instantiated their modules (a browser's start asynchronously). */
@@ -153,7 +154,7 @@ export class ThreadPool {
   run(module: WebAssembly.Module, own: Blocked, a: number, b: number, c: number, Mp: number, Np: number, K: number, strips: number, accumulate: number): void {
     while (this.threads.length < this.target - 1) this.threads.push(this.start());
     const kernel = this.modules.indexOf(module);
-    const workers = kernel < 0 ? [] : this.ready();
+    const workers = kernel < 0 ? [] : this.ready().slice(0, this.target - 1);
     const parts = Math.min(workers.length + 1, strips);
     const bound = (i: number): number => Math.round((strips * i) / parts);
     const job = ++this.job;
@@ -188,21 +189,14 @@ export class ThreadPool {
     const ctl = new Int32Array(control);
     const init: ThreadInit = { memory: this.heap.memory, modules: this.modules, control };
     const node = nodeWorkerThreads();
-    let stop: () => void;
     if (node !== null) {
       const worker = new node.Worker(workerSource(), { eval: true, workerData: init });
       worker.unref();
-      stop = () => void worker.terminate();
       if (this.blocking) Atomics.wait(ctl, READY, 0, READY_TIMEOUT_MS);
     } else {
-      const url = URL.createObjectURL(new Blob([workerSource()], { type: 'text/javascript' }));
-      const worker = new Worker(url);
+      const worker = new Worker(URL.createObjectURL(new Blob([workerSource()], { type: 'text/javascript' })));
       worker.postMessage(init);
-      stop = () => {
-        worker.terminate();
-        URL.revokeObjectURL(url);
-      };
     }
-    return { control: ctl, stop };
+    return { control: ctl };
   }
 }
