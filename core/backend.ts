@@ -144,9 +144,9 @@ function now(): number {
 }
 
 /**
- * Chooses the default backend once: every backend that can run here is loaded and its gemm timed on a
- * ${CALIBRATION_SIZE}³ float32 product against the JS kernel (30–40 ms in all here, compiling included); the fastest by the margin wins,
- * JS when none does or none loads. Returns its name.
+ * Chooses the default backend once: every backend that can run here is loaded and its gemm timed on a 96³ float32
+ * product against the JS kernel (30–40 ms in all here, compiling included); the fastest by the margin wins, JS when
+ * none does or none loads. Returns its name.
  */
 function chooseDefault(): string {
   if (active !== null) return active;
@@ -183,12 +183,11 @@ function chooseDefault(): string {
 
 /**
  * Lets the active backend's kernels use up to n threads, the calling one included (default: the machine's cores,
- * at most ${DEFAULT_MAX_THREADS}). Large products
- * on the wasm backend split by column strips across Node worker_threads or a page's Web Workers (cross-origin
- * isolated pages only), giving the same result as one thread; small ones stay on the calling thread. Workers
- * start at the first product that uses them, not here. Throws a ValueError for n not an integer in
- * 1…${MAX_THREADS}, or n > 1 where the active backend cannot run threads (the JS backend never can), saying why;
- * the setting is then unchanged. The setting carries over to backends loaded later where they can use it.
+ * at most 4). Products of at least 8M multiply-adds on the wasm backend split by column strips across Node
+ * worker_threads or a page's Web Workers (cross-origin isolated pages only), giving the same result as one thread;
+ * smaller ones stay on the calling thread. Workers start at the first product that uses them, not here. Throws a
+ * ValueError for n not an integer in 1…64, or n > 1 where the active backend cannot run threads (the JS backend
+ * never can), saying why; the setting is then unchanged. It carries over to backends activated later.
  */
 export function setNumThreads(n: number): void {
   expectInteger('setNumThreads', 'n', n, { min: 1, max: MAX_THREADS });
