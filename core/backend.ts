@@ -21,6 +21,7 @@ import { wasmUnavailableReason } from './wasm/features.js';
 import { WasmHeap } from './wasm/heap.js';
 import { WasmGemm } from './wasm/gemm.js';
 import { ThreadPool, availableCores, threadsUnavailableReason } from './wasm/threads.js';
+import { WasmAttention } from './wasm/attention.js';
 import { gemmJs } from './kernels/matmul.js';
 
 /**
@@ -34,9 +35,43 @@ export type GemmKernel = (
   c: TypedArray, cOff: number, accumulate: boolean,
 ) => boolean;
 
-/** The kernels a backend may supply, by name. */
+/** Query rows [i0, i1), the key columns [c0, c1) they can see, and the offset of their probabilities in P. */
+export interface AttentionBlock {
+  readonly i0: number;
+  readonly i1: number;
+  readonly c0: number;
+  readonly c1: number;
+  readonly pOffset: number;
+}
+
+/**
+ * One attention matrix (one batch index) of core/ops/attention.ts: q at qOff ([Tq, d]), k at kOff ([Tk, d]), v at
+ * vOff ([Tk, dv]), the block plan, and the visibility rules (no mask: a mask keeps the JS kernel).
+ */
+export interface AttentionHead {
+  readonly Tq: number;
+  readonly Tk: number;
+  readonly d: number;
+  readonly dv: number;
+  readonly q: TypedArray;
+  readonly qOff: number;
+  readonly k: TypedArray;
+  readonly kOff: number;
+  readonly v: TypedArray;
+  readonly vOff: number;
+  readonly blocks: readonly AttentionBlock[];
+  readonly causal: boolean;
+  readonly window: number;
+  readonly scale: number;
+}
+
+/** The kernels a backend may supply, by name; each returns false (having written nothing) to leave a call to JS. */
 export interface Kernels {
   gemm: GemmKernel;
+  /** Writes the matrix's output (Tq × dv at oOff) and its probabilities (block layout at pOff). */
+  attentionForward: (head: AttentionHead, P: TypedArray, pOff: number, out: TypedArray, oOff: number) => boolean;
+  /** Adds the matrix's gradients into dq, dk, dv (laid out as q, k, v) from P, the output o and its gradient g (at oOff). */
+  attentionBackward: (head: AttentionHead, P: TypedArray, pOff: number, o: TypedArray, g: TypedArray, oOff: number, dq: TypedArray, dk: TypedArray, dv: TypedArray) => boolean;
 }
 
 export interface BackendDefinition {
@@ -60,10 +95,9 @@ export interface BackendDefinition {
  * that choose the default and then run the call on it.
  */
 export const kernels: Partial<Kernels> = {
-  gemm: (...args) => {
-    chooseDefault();
-    return kernels.gemm?.(...args) ?? false;
-  },
+  gemm: (...args) => (chooseDefault(), kernels.gemm?.(...args) ?? false),
+  attentionForward: (...args) => (chooseDefault(), kernels.attentionForward?.(...args) ?? false),
+  attentionBackward: (...args) => (chooseDefault(), kernels.attentionBackward?.(...args) ?? false),
 };
 
 const registry = new Map<string, BackendDefinition>();
@@ -247,7 +281,10 @@ registerBackend({
     const pool = new ThreadPool(heap, [sgemm.module, dgemm.module]);
     sgemm.threads = dgemm.threads = { pool, minWork: WASM_THREAD_MIN_WORK };
     wasmKernels = { heap, pool };
+    const fused = new WasmAttention(heap, sgemm);
     return {
+      attentionForward: (head, P, pOff, out, oOff) => fused.forward(head, P, pOff, out, oOff),
+      attentionBackward: (head, P, pOff, o, g, oOff, dq, dk, dv) => fused.backward(head, P, pOff, o, g, oOff, dq, dk, dv),
       gemm: (M, N, K, a, aOff, transA, b, bOff, transB, c, cOff, accumulate) =>
         M > 1 && N > 1 && M * N * K >= WASM_GEMM_MIN_WORK &&
         (sgemm.gemm(M, N, K, a, aOff, transA, b, bOff, transB, c, cOff, accumulate) || dgemm.gemm(M, N, K, a, aOff, transA, b, bOff, transB, c, cOff, accumulate)),

@@ -9,6 +9,7 @@ import { recordOp } from '../autograd.js';
 import { allocate, type TypedArray } from '../dtype.js';
 import { DTypeError, ShapeError, ValueError } from '../errors.js';
 import { gemm } from '../kernels/matmul.js';
+import { kernels, type AttentionBlock, type AttentionHead } from '../backend.js';
 import { broadcastShapes, broadcastStrides, fmtShape, shapesEqual, sizeOf, type Shape } from '../shape.js';
 import { Tensor } from '../tensor.js';
 
@@ -26,15 +27,7 @@ export interface AttentionOptions {
 /** Query rows per block: small enough that the causal diagonal wastes little, large enough for gemm. */
 const ROW_BLOCK = 32;
 
-interface Block {
-  /** Query rows [i0, i1) and key columns [c0, c1) that any of those rows can see. */
-  i0: number;
-  i1: number;
-  c0: number;
-  c1: number;
-  /** Offset of this block's [i1 − i0, c1 − c0] probabilities in the saved buffer. */
-  pOffset: number;
-}
+type Block = AttentionBlock;
 
 /** Row blocks with the key range each can see, given causal/window limits, and the size of their saved P. */
 function planBlocks(Tq: number, Tk: number, causal: boolean, window: number): { blocks: Block[]; pSize: number } {
@@ -95,10 +88,19 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   const out = allocate(q.dtype, nb * Tq * dv, 'attention');
   const S = allocate(q.dtype, ROW_BLOCK * Tk); // q's dtype: every block product then runs on one backend kernel
 
+  // one matrix of the batch, as the backend kernels take it (core/backend.ts); a mask keeps the JS kernel
+  const head = (b: number): AttentionHead => ({
+    Tq, Tk, d, dv, blocks, causal, window, scale,
+    q: q.data, qOff: offsets[0]![b]! * Tq * d,
+    k: k.data, kOff: offsets[1]![b]! * Tk * d,
+    v: v.data, vOff: offsets[2]![b]! * Tk * dv,
+  });
+
   for (let b = 0; b < nb; b++) {
     const qOff = offsets[0]![b]! * Tq * d;
     const kOff = offsets[1]![b]! * Tk * d;
     const vOff = offsets[2]![b]! * Tk * dv;
+    if (maskView === null && kernels.attentionForward?.(head(b), P, b * pSize, out, b * Tq * dv)) continue;
     for (const blk of blocks) {
       const rows = blk.i1 - blk.i0;
       const width = blk.c1 - blk.c0;
@@ -145,6 +147,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
       const kOff = offsets[1]![b]! * Tk * d;
       const vOff = offsets[2]![b]! * Tk * dv;
       const oOff = b * Tq * dv;
+      if (maskView === null && kernels.attentionBackward?.(head(b), P, b * pSize, out, g.data, oOff, dq, dkBuf, dvBuf)) continue;
       for (const blk of blocks) {
         const rows = blk.i1 - blk.i0;
         const width = blk.c1 - blk.c0;

@@ -217,13 +217,14 @@ export function gemmModule(dtype: GemmDType, shared: boolean, mr: number, nr: nu
  */
 export type Blocked = (a: number, b: number, c: number, Mp: number, Np: number, K: number, s0: number, s1: number, accumulate: number) => void;
 /** Packs `count` lines, `depth` deep, into strips of `width` lines per KC slab (see the module's doc); strides in bytes. */
-type Pack = (dst: number, src: number, lineStride: number, depthStride: number, count: number, depth: number, width: number) => void;
+export type Pack = (dst: number, src: number, lineStride: number, depthStride: number, count: number, depth: number, width: number) => void;
 
 /** A GEMM kernel of one element type instantiated on one heap. */
 export class WasmGemm {
   readonly module: WebAssembly.Module;
-  private readonly blocked: Blocked;
-  private readonly pack: Pack;
+  /** The module's exports on this heap (core/wasm/attention.ts drives them per block). */
+  readonly blocked: Blocked;
+  readonly pack: Pack;
   readonly mr: number;
   readonly nr: number;
   /** Threads that share products of at least `threadMinWork` multiply-adds (set by the backend); null = this thread. */

@@ -146,7 +146,9 @@ export class FunctionWriter {
   i32Const(n: number): this { return this.op(0x41, ...sleb(n)); }
   i32Eqz(): this { return this.op(0x45); }
   i32Ne(): this { return this.op(0x47); }
+  i32LtS(): this { return this.op(0x48); }
   i32LtU(): this { return this.op(0x49); }
+  i32GtS(): this { return this.op(0x4a); }
   i32GtU(): this { return this.op(0x4b); }
   i32GeU(): this { return this.op(0x4f); }
   i32Add(): this { return this.op(0x6a); }
@@ -163,6 +165,11 @@ export class FunctionWriter {
     return this.op(0x44, ...bytes);
   }
   f32Add(): this { return this.op(0x92); }
+  f32Max(): this { return this.op(0x97); }
+  f64Add(): this { return this.op(0xa0); }
+  f64Div(): this { return this.op(0xa3); }
+  f32DemoteF64(): this { return this.op(0xb6); }
+  f64PromoteF32(): this { return this.op(0xbb); }
   f32Mul(): this { return this.op(0x94); }
   f32ConvertI32S(): this { return this.op(0xb2); }
 
@@ -178,7 +185,26 @@ export class FunctionWriter {
     if (bytes.length !== 16) throw new RangeError('v128Const: needs 16 bytes');
     return this.simd(0x0c, ...bytes);
   }
+  /** i8x16.shuffle: lane i of the result is byte lanes[i] of a ‖ b (0–15 from a, 16–31 from b). */
+  i8x16Shuffle(lanes: readonly number[]): this {
+    if (lanes.length !== 16) throw new RangeError('i8x16Shuffle: needs 16 lane indices');
+    return this.simd(0x0d, ...lanes);
+  }
+  i32x4Splat(): this { return this.simd(0x11); }
   f32x4Splat(): this { return this.simd(0x13); }
+  f64x2ExtractLane(lane: number): this { return this.simd(0x21, lane); }
+  i32x4LeS(): this { return this.simd(0x3d); }
+  i32x4GeS(): this { return this.simd(0x3f); }
+  v128And(): this { return this.simd(0x4e); }
+  /** a, b, mask → (a & mask) | (b & ~mask). */
+  v128Bitselect(): this { return this.simd(0x52); }
+  f64x2PromoteLowF32x4(): this { return this.simd(0x5f); }
+  f32x4Nearest(): this { return this.simd(0x6a); }
+  i32x4Shl(): this { return this.simd(0xab); }
+  i32x4Add(): this { return this.simd(0xae); }
+  f32x4Sub(): this { return this.simd(0xe5); }
+  f32x4Max(): this { return this.simd(0xe9); }
+  i32x4TruncSatF32x4S(): this { return this.simd(0xf8); }
   f32x4ExtractLane(lane: number): this { return this.simd(0x1f, lane); }
   f32x4Add(): this { return this.simd(0xe4); }
   f32x4Mul(): this { return this.simd(0xe6); }
