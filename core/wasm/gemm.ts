@@ -171,6 +171,7 @@ export function gemmModule(dtype: GemmDType, shared: boolean, mr: number, nr: nu
     const p = f.local(I32);
     const s = f.local(I32);
     const i = f.local(I32);
+    const vector = f.local(I32);
     f.i32Const(0).localSet(p0);
     f.block().loop(); // over slabs: kc = min(KC, depth − p0)
     f.localGet(p0).localGet(depth).i32GeU().brIf(1);
@@ -179,11 +180,22 @@ export function gemmModule(dtype: GemmDType, shared: boolean, mr: number, nr: nu
     f.block().loop(); // over strips of `width` lines: lines = min(width, count − l0)
     f.localGet(l0).localGet(count).i32GeU().brIf(1);
     f.localGet(width).localGet(count).localGet(l0).i32Sub().localTee(lines).localGet(lines).localGet(width).i32GtU().select().localSet(lines);
+    // vector = lines are neighbours (lineStride = e), the strip is full, and its width·e bytes are whole v128s
+    f.localGet(lineStride).i32Const(eb).i32Eq().localGet(lines).localGet(width).i32Eq().i32And();
+    f.localGet(width).i32Const(eb).i32Mul().i32Const(15).i32And().i32Eqz().i32And().localSet(vector);
     f.i32Const(0).localSet(p);
     f.block().loop(); // over the slab's depth
     f.localGet(p).localGet(kc).i32GeU().brIf(1);
     f.localGet(src).localGet(l0).localGet(lineStride).i32Mul().i32Add().localGet(p0).localGet(p).i32Add().localGet(depthStride).i32Mul().i32Add().localSet(s);
     f.i32Const(0).localSet(i);
+    f.localGet(vector).if(); // a full strip of neighbouring lines: copy its width·e bytes as v128s
+    f.block().loop();
+    f.localGet(i).localGet(width).i32Const(eb).i32Mul().i32GeU().brIf(1);
+    f.localGet(dst).localGet(i).i32Add().localGet(s).localGet(i).i32Add().v128Load().v128Store();
+    f.localGet(i).i32Const(16).i32Add().localSet(i).br(0);
+    f.end().end();
+    f.localGet(dst).localGet(width).i32Const(eb).i32Mul().i32Add().localSet(dst);
+    f.else();
     f.block().loop(); // the strip's lines: dst ← src element (line l0 + i, depth p0 + p)
     f.localGet(i).localGet(lines).i32GeU().brIf(1);
     f.localGet(dst).localGet(s);
@@ -201,6 +213,7 @@ export function gemmModule(dtype: GemmDType, shared: boolean, mr: number, nr: nu
     f.localGet(dst).i32Const(eb).i32Add().localSet(dst);
     f.localGet(i).i32Const(1).i32Add().localSet(i).br(0);
     f.end().end();
+    f.end();
     f.localGet(p).i32Const(1).i32Add().localSet(p).br(0);
     f.end().end();
     f.localGet(l0).localGet(width).i32Add().localSet(l0).br(0);

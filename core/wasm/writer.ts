@@ -145,6 +145,7 @@ export class FunctionWriter {
   // numeric (§5.4.7)
   i32Const(n: number): this { return this.op(0x41, ...sleb(n)); }
   i32Eqz(): this { return this.op(0x45); }
+  i32Eq(): this { return this.op(0x46); }
   i32Ne(): this { return this.op(0x47); }
   i32LtS(): this { return this.op(0x48); }
   i32LtU(): this { return this.op(0x49); }
@@ -155,6 +156,7 @@ export class FunctionWriter {
   i32Sub(): this { return this.op(0x6b); }
   i32Mul(): this { return this.op(0x6c); }
   i32DivU(): this { return this.op(0x6e); }
+  i32And(): this { return this.op(0x71); }
   i32Or(): this { return this.op(0x72); }
   f32Const(x: number): this {
     const bytes = new Uint8Array(new Float32Array([x]).buffer); // IEEE 754 little-endian (§5.2.3)
