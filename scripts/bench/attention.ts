@@ -1,8 +1,8 @@
 /**
  * Attention and LM-training benchmark: ropelab on its 'js' backend (scalar kernels) and its 'wasm' backend (SIMD128
- * GEMM for every product, the fused attention's block products included) against TF.js (cpu backend = plain JS,
+ * GEMM, fused float32 attention) on one thread ('wasm') and two ('wasm×2'), against TF.js (cpu backend = plain JS,
  * wasm backend = XNNPACK, SIMD, single-threaded in Node) in the same run, plus the process's peak RSS. Not a test;
- * prints tables. Without the TF.js peers it says so in one line and times ropelab's two backends against each other.
+ * prints tables. Without the TF.js peers it says so in one line and times ropelab's variants against each other.
  *
  *   node scripts/run.mjs scripts/bench/attention.ts
  *
@@ -35,7 +35,7 @@
  *
  *   node scripts/run.mjs scripts/bench/attention.ts --check   # only the equivalence checks (seconds)
  */
-import { AdamW, Generator, Tensor, backendNames, getBackend, randint, randn, setBackend } from '../../core/index.js';
+import { AdamW, Generator, Tensor, backendNames, getBackend, getNumThreads, randint, randn, setBackend, setNumThreads } from '../../core/index.js';
 import { MultiHeadAttention } from '../../nn/index.js';
 import { RoPE } from '../../positional/index.js';
 import { GPT, type GPTConfig } from '../../models/index.js';
@@ -82,20 +82,40 @@ const CHECK_RTOL = 1e-3;
  */
 const WASM_RTOL = 1e-4;
 
-/** ropelab's backends timed here: 'js' (the scalar reference) and 'wasm' where this engine has WebAssembly SIMD. */
-type RopelabBackend = 'js' | 'wasm';
-const ROPELAB_BACKENDS: readonly RopelabBackend[] = backendNames().includes('wasm') ? ['js', 'wasm'] : ['js'];
+/**
+ * ropelab variants timed here: 'js' (the scalar reference), 'wasm' on one thread and 'wasm×2' on two, where this
+ * engine has WebAssembly SIMD (and worker threads on a shared memory for 'wasm×2').
+ */
+type RopelabVariant = 'js' | 'wasm' | 'wasm×2';
+const SETTING: Record<RopelabVariant, { backend: string; threads: number }> = {
+  js: { backend: 'js', threads: 1 },
+  wasm: { backend: 'wasm', threads: 1 },
+  'wasm×2': { backend: 'wasm', threads: 2 },
+};
 
-/** Runs fn with `backend` active, then restores the backend that was active before. */
-function onBackend<T>(backend: RopelabBackend, fn: () => T): T {
-  const before = getBackend();
-  setBackend(backend);
+/** Runs fn on `variant` (its backend and thread count), then restores the backend and threads active before. */
+function onBackend<T>(variant: RopelabVariant, fn: () => T): T {
+  const before = { backend: getBackend(), threads: getNumThreads() };
+  setBackend(SETTING[variant].backend);
+  setNumThreads(SETTING[variant].threads);
   try {
     return fn();
   } finally {
-    setBackend(before);
+    setBackend(before.backend);
+    setNumThreads(before.threads);
   }
 }
+
+/** Whether the wasm backend can run two threads here (setNumThreads says why not by throwing). */
+function twoThreads(): boolean {
+  try {
+    onBackend('wasm', () => setNumThreads(2));
+    return true;
+  } catch {
+    return false;
+  }
+}
+const VARIANTS: readonly RopelabVariant[] = !backendNames().includes('wasm') ? ['js'] : twoThreads() ? ['js', 'wasm', 'wasm×2'] : ['js', 'wasm'];
 /**
  * Targets, checked at T = 1024 and on the LM step: cpu and wasm against idiomatic TF.js (set with this bench),
  * wasmTuned against TF.js wasm tuned (issue #12, which allows both threads).
@@ -636,12 +656,12 @@ class TfWorker {
 
 /** A timed case on the ropelab side (one model per backend, built alike), and how the worker builds it from the same data. */
 interface BenchCase {
-  steps: Record<RopelabBackend, () => number>;
+  steps: Record<RopelabVariant, () => number>;
   request: (tuned: boolean) => TfRequest;
 }
 
 /** Losses of the two untimed steps of every case, per backend (the bench-size part of the wasm-vs-js check). */
-type WarmLosses = Record<CaseId, Partial<Record<RopelabBackend, number[]>>>;
+type WarmLosses = Record<CaseId, Partial<Record<RopelabVariant, number[]>>>;
 
 /**
  * ropelab alone first: the equivalence references, then every case built and run twice on every backend (peak RSS
@@ -653,15 +673,15 @@ function prepareRopelab(): { cases: Map<CaseId, BenchCase>; attnRef: AttnReferen
   markRss('ropelab: equivalence references');
   const cases = new Map<CaseId, BenchCase>();
   const warm: WarmLosses = { attn256: {}, attn1024: {}, lm: {} };
-  const stepsOn = (id: CaseId, build: () => () => number): Record<RopelabBackend, () => number> => {
-    const steps: Partial<Record<RopelabBackend, () => number>> = {};
-    for (const backend of ROPELAB_BACKENDS) {
+  const stepsOn = (id: CaseId, build: () => () => number): Record<RopelabVariant, () => number> => {
+    const steps: Partial<Record<RopelabVariant, () => number>> = {};
+    for (const backend of VARIANTS) {
       const step = onBackend(backend, build);
-      const timed = backend === 'js' ? step : (): number => onBackend(backend, step);
+      const timed = (): number => onBackend(backend, step);
       warm[id][backend] = [timed(), timed()];
       steps[backend] = timed;
     }
-    return steps as Record<RopelabBackend, () => number>;
+    return steps as Record<RopelabVariant, () => number>;
   };
   for (const T of ATTN_T) {
     const id: CaseId = T === 256 ? 'attn256' : 'attn1024';
@@ -707,7 +727,9 @@ function checkWasm(attnRef: AttnReference, lmRef: LmReference, warm: WarmLosses 
   const lm0Err = rel(lm.loss0, lmRef.loss0);
   const lm1Err = rel(lm.loss1, lmRef.loss1);
   const lmGradErr = Math.max(...[...lmRef.grads].map(([name, g]) => relErr(lm.grads.get(name)!, g)));
-  const benchErr = warm === null ? 0 : Math.max(...CASES.map(({ id }) => relErr(warm[id].wasm!, warm[id].js!)));
+  // the timed cases' losses on every wasm variant (two threads give one thread's numbers bit for bit)
+  const wasmVariants = VARIANTS.filter((v) => v !== 'js');
+  const benchErr = warm === null ? 0 : Math.max(...CASES.flatMap(({ id }) => wasmVariants.map((v) => relErr(warm[id][v]!, warm[id].js!))));
   const ok = Math.max(attnLossErr, attnGradErr, lm0Err, lm1Err, lmGradErr, benchErr) <= WASM_RTOL;
   const e = (x: number): string => x.toExponential(1);
   const summary =
@@ -720,7 +742,7 @@ function checkWasm(attnRef: AttnReference, lmRef: LmReference, warm: WarmLosses 
 
 /** Medians of ropelab's backends and one peer (the same alternating rounds). */
 interface Pairing {
-  ropelab: Partial<Record<RopelabBackend, number>>;
+  ropelab: Partial<Record<RopelabVariant, number>>;
   peer: number;
 }
 
@@ -736,7 +758,7 @@ async function checkOnly(): Promise<void> {
   const attnRef = attentionReference(ATTN_CHECK_T);
   const lmRef = lmReference();
   let ok = true;
-  if (ROPELAB_BACKENDS.includes('wasm')) {
+  if (VARIANTS.includes('wasm')) {
     const check = checkWasm(attnRef, lmRef, null);
     console.log(`check ropelab wasm vs ropelab js (rel. err): ${check.summary}`);
     ok &&= check.ok;
@@ -763,14 +785,14 @@ function targetCell(targeted: boolean, s: number, goal: number): string {
 }
 
 async function main(): Promise<void> {
-  printEnvironment('attention fwd+bwd and LM training step: ropelab js and wasm vs TF.js cpu (plain JS) and wasm (XNNPACK, SIMD, one thread)');
-  console.log(`ropelab backends timed: ${ROPELAB_BACKENDS.join(', ')}${ROPELAB_BACKENDS.includes('wasm') ? '' : ' (no WebAssembly SIMD here: wasm columns n/a)'}`);
+  printEnvironment('attention fwd+bwd and LM training step: ropelab js, wasm and wasm×2 (threads) vs TF.js cpu (plain JS) and wasm (XNNPACK, SIMD, one thread)');
+  console.log(`ropelab backends timed: ${VARIANTS.join(', ')}${VARIANTS.includes('wasm') ? '' : ' (no WebAssembly SIMD here: wasm columns n/a)'}`);
   const missingLine = peersMissingLine("timing ropelab's backends only");
   if (missingLine !== null) console.log(missingLine);
   markRss('start');
   const { cases, attnRef, lmRef, lmInit, warm } = prepareRopelab();
   const mismatched: string[] = [];
-  if (ROPELAB_BACKENDS.includes('wasm')) {
+  if (VARIANTS.includes('wasm')) {
     const check = checkWasm(attnRef, lmRef, warm);
     console.log(`check ropelab wasm vs ropelab js (rel. err): ${check.summary}`);
     if (!check.ok) mismatched.push('ropelab wasm');
@@ -778,10 +800,10 @@ async function main(): Promise<void> {
 
   const pairings: Record<CaseId, Partial<Record<PeerId, Pairing>>> = { attn256: {}, attn1024: {}, lm: {} };
   /** ropelab's backends alone, alternating (when no peer ran). */
-  const alone: Partial<Record<CaseId, Partial<Record<RopelabBackend, number>>>> = {};
-  const timeRopelab = (c: BenchCase): (() => number)[] => ROPELAB_BACKENDS.map((b) => c.steps[b]);
-  const byBackend = (ms: readonly number[]): Partial<Record<RopelabBackend, number>> =>
-    Object.fromEntries(ROPELAB_BACKENDS.map((b, i) => [b, ms[i]!]));
+  const alone: Partial<Record<CaseId, Partial<Record<RopelabVariant, number>>>> = {};
+  const timeRopelab = (c: BenchCase): (() => number)[] => VARIANTS.map((b) => c.steps[b]);
+  const byBackend = (ms: readonly number[]): Partial<Record<RopelabVariant, number>> =>
+    Object.fromEntries(VARIANTS.map((b, i) => [b, ms[i]!]));
   let env: string | null = null;
   if (missingLine === null) {
     const worker = await TfWorker.start();
@@ -815,31 +837,33 @@ async function main(): Promise<void> {
     (env === null ? '' : `\n${env}, in a worker thread. tfjs-cpu and tfjs-wasm: idiomatic tf code (batched heads, transposeB); tfjs-wasm tuned: only\n` +
     'unbatched untransposed 2-D matmuls, forward and backward (wasm\'s fast path). Tokens are embedded as oneHot·E in every TF.js variant.\n') +
     (env === null
-      ? '\nEach time is a median over rounds in which ropelab js and ropelab wasm alternate one step each; "wasm ÷ js" = js ms / wasm ms\n(> 1: wasm faster).\n'
-      : '\nEach time is a median over rounds in which ropelab js, ropelab wasm and one peer alternate one step each; a ropelab column is the\n' +
-        'median over the pairings (its three peers), "wasm ÷ js" the median of js ms / wasm ms over the same pairings (> 1: wasm faster).\n'),
+      ? '\nEach time is a median over rounds in which ropelab js, wasm and wasm×2 (two threads) alternate one step each; "wasm ÷ js" =\njs ms / wasm ms (> 1: wasm faster).\n'
+      : '\nEach time is a median over rounds in which ropelab js, wasm, wasm×2 (two threads) and one peer alternate one step each; a ropelab\n' +
+        'column is the median over the pairings (its three peers), "wasm ÷ js" the median of js ms / wasm ms over the same pairings.\n'),
   );
   if (mismatched.length > 0) console.log(`WARNING: ${mismatched.join(', ')} did not reproduce ropelab js's numbers; those timings compare different math\n`);
 
   const ms = (x: number | undefined): string => fmt(x ?? NaN, 1);
   /** Per-round medians of one ropelab backend: one per pairing, or the ropelab-only run. */
-  const samples = (id: CaseId, b: RopelabBackend): number[] => {
+  const samples = (id: CaseId, b: RopelabVariant): number[] => {
     const fromPairs = Object.values(pairings[id]).map((p) => p.ropelab[b]).filter((x): x is number => x !== undefined);
     const a = alone[id]?.[b];
     return a === undefined ? fromPairs : [...fromPairs, a];
   };
-  const wasmOverJs = (id: CaseId): number => {
+  /** Median over the same rounds of js ms / `variant` ms (> 1: the variant is faster). */
+  const overJs = (id: CaseId, variant: RopelabVariant): number => {
     const ratios = [...Object.values(pairings[id]).map((p) => p.ropelab), ...(alone[id] ? [alone[id]] : [])]
-      .filter((r) => r.js !== undefined && r.wasm !== undefined).map((r) => r.js! / r.wasm!);
+      .filter((r) => r.js !== undefined && r[variant] !== undefined).map((r) => r.js! / r[variant]!);
     return ratios.length > 0 ? median(ratios) : NaN;
   };
   const medianOr = (xs: number[]): number | undefined => (xs.length > 0 ? median(xs) : undefined);
   printTable(
-    ['case', 'ropelab js ms', 'ropelab wasm ms', 'wasm ÷ js', 'tfjs-cpu ms', 'tfjs-wasm ms', 'wasm tuned ms'],
+    ['case', 'ropelab js ms', 'wasm ms', 'wasm×2 ms', 'wasm ÷ js', 'wasm×2 ÷ js', 'tfjs-cpu ms', 'tfjs-wasm ms', 'wasm tuned ms'],
     CASES.map(({ id, label }) => {
       const p = pairings[id];
       return [
-        label, ms(medianOr(samples(id, 'js'))), ms(medianOr(samples(id, 'wasm'))), fmt(wasmOverJs(id)),
+        label, ms(medianOr(samples(id, 'js'))), ms(medianOr(samples(id, 'wasm'))), ms(medianOr(samples(id, 'wasm×2'))),
+        fmt(overJs(id, 'wasm')), fmt(overJs(id, 'wasm×2')),
         ms(p.cpu?.peer), ms(p.wasm?.peer), ms(p.wasmTuned?.peer),
       ];
     }),
@@ -848,13 +872,13 @@ async function main(): Promise<void> {
   if (env !== null) {
     console.log(
       'Speedups = peer ms / ropelab ms from the same rounds (> 1: ropelab faster). Targets: ×cpu ≥ 6 and ×wasm ≥ 1.5 (idiomatic\n' +
-      'TF.js, set with this bench); ×wasm tuned ≥ 1.5 (issue #12, which allows both threads; ropelab runs one thread here).\n',
+      'TF.js, set with this bench); ×wasm tuned ≥ 1.5 (issue #12, which allows both threads: the wasm×2 rows). TF.js wasm runs one thread.\n',
     );
-    const speedup = (p: Pairing | undefined, b: RopelabBackend): number => (p?.ropelab[b] === undefined ? NaN : p.peer / p.ropelab[b]!);
+    const speedup = (p: Pairing | undefined, b: RopelabVariant): number => (p?.ropelab[b] === undefined ? NaN : p.peer / p.ropelab[b]!);
     printTable(
       ['case', 'ropelab', '× cpu', '× wasm', '× wasm tuned', 'target cpu', 'target wasm', 'target wasm tuned'],
       CASES.flatMap(({ id, label, targeted }) =>
-        ROPELAB_BACKENDS.map((b) => {
+        VARIANTS.map((b) => {
           const p = pairings[id];
           return [
             label, b, fmt(speedup(p.cpu, b)), fmt(speedup(p.wasm, b)), fmt(speedup(p.wasmTuned, b)),
@@ -875,7 +899,7 @@ async function main(): Promise<void> {
   );
   const ropelabPeak = rssMarks.filter((m) => m.label.startsWith('ropelab:')).at(-1)!.maxRssKiB;
   const total = rssMarks.at(-1)!.maxRssKiB;
-  console.log(`peak RSS: ropelab alone ${fmt(ropelabPeak / MiB, 1)} MiB (every case on ${ROPELAB_BACKENDS.join(' and ')}, before any TF.js); whole process${env === null ? '' : ' incl. TF.js'} ${fmt(total / MiB, 1)} MiB`);
+  console.log(`peak RSS: ropelab alone ${fmt(ropelabPeak / MiB, 1)} MiB (every case on ${VARIANTS.join(' and ')}, before any TF.js); whole process${env === null ? '' : ' incl. TF.js'} ${fmt(total / MiB, 1)} MiB`);
   if (mismatched.length > 0) process.exitCode = 1;
 }
 
