@@ -35,13 +35,13 @@
  *
  *   node scripts/run.mjs scripts/bench/attention.ts --check   # only the equivalence checks (seconds)
  */
-import { AdamW, Generator, Tensor, backendNames, getBackend, getNumThreads, randint, randn, setBackend, setNumThreads } from '../../core/index.js';
+import { AdamW, Generator, Tensor, backendNames, randint, randn } from '../../core/index.js';
 import { MultiHeadAttention } from '../../nn/index.js';
 import { RoPE } from '../../positional/index.js';
 import { GPT, type GPTConfig } from '../../models/index.js';
 import { Worker, isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { readFlags } from '../lib/flags.js';
-import { fmt, importTf, loadTf, median, missingPeers, pairedMediansMs, printEnvironment, printTable, useBackend, type PeerBackend } from './harness.js';
+import { fmt, importTf, loadTf, median, missingPeers, onRopelab, pairedMediansMs, printEnvironment, printTable, ropelabVariants, useBackend, type PeerBackend, type RopelabVariant } from './harness.js';
 import type { TfGradSaveFunc, TfScalar, TfTensor, TfUmbrella, TfVariable } from './tfjs-types.js';
 
 type Tf = TfUmbrella;
@@ -82,40 +82,7 @@ const CHECK_RTOL = 1e-3;
  */
 const WASM_RTOL = 1e-4;
 
-/**
- * ropelab variants timed here: 'js' (the scalar reference), 'wasm' on one thread and 'wasm×2' on two, where this
- * engine has WebAssembly SIMD (and worker threads on a shared memory for 'wasm×2').
- */
-type RopelabVariant = 'js' | 'wasm' | 'wasm×2';
-const SETTING: Record<RopelabVariant, { backend: string; threads: number }> = {
-  js: { backend: 'js', threads: 1 },
-  wasm: { backend: 'wasm', threads: 1 },
-  'wasm×2': { backend: 'wasm', threads: 2 },
-};
-
-/** Runs fn on `variant` (its backend and thread count), then restores the backend and threads active before. */
-function onBackend<T>(variant: RopelabVariant, fn: () => T): T {
-  const before = { backend: getBackend(), threads: getNumThreads() };
-  setBackend(SETTING[variant].backend);
-  setNumThreads(SETTING[variant].threads);
-  try {
-    return fn();
-  } finally {
-    setBackend(before.backend);
-    setNumThreads(before.threads);
-  }
-}
-
-/** Whether the wasm backend can run two threads here (setNumThreads says why not by throwing). */
-function twoThreads(): boolean {
-  try {
-    onBackend('wasm', () => setNumThreads(2));
-    return true;
-  } catch {
-    return false;
-  }
-}
-const VARIANTS: readonly RopelabVariant[] = !backendNames().includes('wasm') ? ['js'] : twoThreads() ? ['js', 'wasm', 'wasm×2'] : ['js', 'wasm'];
+const VARIANTS = ropelabVariants();
 /**
  * Targets, checked at T = 1024 and on the LM step: cpu and wasm against idiomatic TF.js (set with this bench),
  * wasmTuned against TF.js wasm tuned (issue #12, which allows both threads).
@@ -676,8 +643,8 @@ function prepareRopelab(): { cases: Map<CaseId, BenchCase>; attnRef: AttnReferen
   const stepsOn = (id: CaseId, build: () => () => number): Record<RopelabVariant, () => number> => {
     const steps: Partial<Record<RopelabVariant, () => number>> = {};
     for (const backend of VARIANTS) {
-      const step = onBackend(backend, build);
-      const timed = (): number => onBackend(backend, step);
+      const step = onRopelab(backend, build);
+      const timed = (): number => onRopelab(backend, step);
       warm[id][backend] = [timed(), timed()];
       steps[backend] = timed;
     }
@@ -719,8 +686,8 @@ function prepareRopelab(): { cases: Map<CaseId, BenchCase>; attnRef: AttnReferen
  * 'wasm', and the losses of the two untimed steps of every timed case (the second after an update for the LM).
  */
 function checkWasm(attnRef: AttnReference, lmRef: LmReference, warm: WarmLosses | null): CheckResult {
-  const attn = onBackend('wasm', () => attentionReference(ATTN_CHECK_T));
-  const lm = onBackend('wasm', lmReference);
+  const attn = onRopelab('wasm', () => attentionReference(ATTN_CHECK_T));
+  const lm = onRopelab('wasm', lmReference);
   const rel = (a: number, b: number): number => Math.abs(a - b) / Math.abs(b);
   const attnLossErr = rel(attn.loss, attnRef.loss);
   const attnGradErr = Math.max(...attn.grads.map((g, i) => relErr(g, attnRef.grads[i]!)));

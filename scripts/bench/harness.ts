@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TF_CORE_FUNCTIONS, type TfCore } from './tfjs-types.js';
+import { backendNames, getBackend, getNumThreads, setBackend, setNumThreads } from '../../core/index.js';
 
 export type PeerBackend = 'cpu' | 'wasm';
 
@@ -49,7 +50,7 @@ export async function pairedMediansMs(fns: readonly (() => unknown | Promise<unk
 
 export function printEnvironment(title: string): void {
   const cpu = cpus()[0]?.model ?? 'unknown cpu';
-  console.log(`${title}\nnode ${process.version} · ${cpu} · ${cpus().length} cores · one thread for ropelab\n`);
+  console.log(`${title}\nnode ${process.version} · ${cpu} · ${cpus().length} cores\n`);
 }
 
 /** Print rows as a table with right-aligned columns. */
@@ -127,5 +128,41 @@ export async function useBackend(tf: TfCore, backend: PeerBackend): Promise<bool
   } catch (err) {
     console.warn(`TF.js ${backend} backend unavailable: ${(err as Error).message}`);
     return false;
+  }
+}
+
+/**
+ * ropelab variants the benchmarks time: 'js' (the scalar reference), 'wasm' on one thread and 'wasm×2' on two, where
+ * this engine has WebAssembly SIMD (and worker threads on a shared memory for 'wasm×2'). Each is pinned explicitly:
+ * the default backend and thread count are chosen by calibration.
+ */
+export type RopelabVariant = 'js' | 'wasm' | 'wasm×2';
+const VARIANT_SETTING: Record<RopelabVariant, { backend: string; threads: number }> = {
+  js: { backend: 'js', threads: 1 },
+  wasm: { backend: 'wasm', threads: 1 },
+  'wasm×2': { backend: 'wasm', threads: 2 },
+};
+
+/** Runs fn on `variant` (its backend and thread count), then restores the backend and threads active before. */
+export function onRopelab<T>(variant: RopelabVariant, fn: () => T): T {
+  const before = { backend: getBackend(), threads: getNumThreads() };
+  setBackend(VARIANT_SETTING[variant].backend);
+  setNumThreads(VARIANT_SETTING[variant].threads);
+  try {
+    return fn();
+  } finally {
+    setBackend(before.backend);
+    setNumThreads(before.threads);
+  }
+}
+
+/** The variants this engine can run, 'js' first. */
+export function ropelabVariants(): RopelabVariant[] {
+  if (!backendNames().includes('wasm')) return ['js'];
+  try {
+    onRopelab('wasm×2', () => undefined); // setNumThreads(2) throws, saying why, where threads cannot run
+    return ['js', 'wasm', 'wasm×2'];
+  } catch {
+    return ['js', 'wasm'];
   }
 }
