@@ -22,6 +22,7 @@ import { WasmHeap } from './wasm/heap.js';
 import { WasmGemm } from './wasm/gemm.js';
 import { ThreadPool, availableCores, threadsUnavailableReason } from './wasm/threads.js';
 import { WasmAttention } from './wasm/attention.js';
+import { WasmUnary } from './wasm/unary.js';
 import { gemmJs } from './kernels/matmul.js';
 
 /**
@@ -65,9 +66,14 @@ export interface AttentionHead {
   readonly scale: number;
 }
 
+/** The unary maps a backend may supply (core/ops/elementwise.ts names which op uses which). */
+export type UnaryKernelName = 'exp' | 'sigmoid' | 'silu' | 'geluTanh';
+
 /** The kernels a backend may supply, by name; each returns false (having written nothing) to leave a call to JS. */
 export interface Kernels {
   gemm: GemmKernel;
+  /** out[i] = name(x[i]) over the whole of out (x has out's length). */
+  unary: (name: UnaryKernelName, x: TypedArray, out: TypedArray) => boolean;
   /** Writes the matrix's output (Tq × dv at oOff) and its probabilities (block layout at pOff). */
   attentionForward: (head: AttentionHead, P: TypedArray, pOff: number, out: TypedArray, oOff: number) => boolean;
   /** Adds the matrix's gradients into dq, dk, dv (laid out as q, k, v) from P, the output o and its gradient g (at oOff). */
@@ -96,6 +102,7 @@ export interface BackendDefinition {
  */
 export const kernels: Partial<Kernels> = {
   gemm: (...args) => (chooseDefault(), kernels.gemm?.(...args) ?? false),
+  unary: (...args) => (chooseDefault(), kernels.unary?.(...args) ?? false),
   attentionForward: (...args) => (chooseDefault(), kernels.attentionForward?.(...args) ?? false),
   attentionBackward: (...args) => (chooseDefault(), kernels.attentionBackward?.(...args) ?? false),
 };
@@ -282,7 +289,9 @@ registerBackend({
     sgemm.threads = dgemm.threads = { pool, minWork: WASM_THREAD_MIN_WORK };
     wasmKernels = { heap, pool };
     const fused = new WasmAttention(heap, sgemm);
+    const unary = new WasmUnary(heap);
     return {
+      unary: (name, x, out) => unary.map(name, x, out),
       attentionForward: (head, P, pOff, out, oOff) => fused.forward(head, P, pOff, out, oOff),
       attentionBackward: (head, P, pOff, o, g, oOff, dq, dk, dv) => fused.backward(head, P, pOff, o, g, oOff, dq, dk, dv),
       gemm: (M, N, K, a, aOff, transA, b, bOff, transB, c, cOff, accumulate) =>

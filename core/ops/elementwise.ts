@@ -10,6 +10,7 @@ import {
   binaryKernel, derivativeKernel, mapTernary, unaryKernel, type BinaryFn, type BinaryKernel, type UnaryFn,
 } from '../kernels/elementwise.js';
 import { erf } from '../kernels/special.js';
+import { kernels, type UnaryKernelName } from '../backend.js';
 import { defaultGenerator, Generator } from '../random.js';
 import { broadcastShapes, sizeOf } from '../shape.js';
 import { Tensor, type TensorLike } from '../tensor.js';
@@ -61,12 +62,15 @@ function defineBinary(op: string, f: BinaryFn, rule: BinaryRule | null, readsVal
  * an ordinary backward) and as the same formula in ops (`dydxOps`, used when a `createGraph` backward records
  * the rule, so it can be differentiated again).
  */
-function defineUnary(op: string, f: UnaryFn, dydx: BinaryFn, dydxOps: (x: Tensor, y: Tensor) => Tensor): (x: Tensor) => Tensor {
+function defineUnary(op: string, f: UnaryFn, dydx: BinaryFn, dydxOps: (x: Tensor, y: Tensor) => Tensor, backendKernel?: UnaryKernelName): (x: Tensor) => Tensor {
   const forward = unaryKernel(f);
   const derivative = derivativeKernel(dydx);
   return (x) => {
     checkTensor(op, x);
-    const out = new Tensor(forward(x.data, allocate(x.dtype, x.size)), x.shape);
+    const y = allocate(x.dtype, x.size);
+    // the active backend's map where it has one for this op and takes the call (core/backend.ts), else the JS loop
+    if (backendKernel === undefined || !kernels.unary?.(backendKernel, x.data, y)) forward(x.data, y);
+    const out = new Tensor(y, x.shape);
     return recordOp(
       op,
       out,
@@ -158,7 +162,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
 // ── unary ──
 
 export const neg = defineUnary('neg', (v) => -v, () => -1, (x) => constantOf(x, () => -1));
-export const exp = defineUnary('exp', Math.exp, (_, y) => y, (_, y) => y);
+export const exp = defineUnary('exp', Math.exp, (_, y) => y, (_, y) => y, 'exp');
 export const log = defineUnary('log', Math.log, (v) => 1 / v, (x) => reciprocal(x));
 export const sqrt = defineUnary('sqrt', Math.sqrt, (_, y) => 0.5 / y, (_, y) => div(0.5, y));
 export const rsqrt = defineUnary('rsqrt', (v) => 1 / Math.sqrt(v), (_, y) => -0.5 * y * y * y, (_, y) => mul(-0.5, mul(y, square(y))));
@@ -177,7 +181,7 @@ function sigmoidScalar(v: number): number {
   return e / (1 + e);
 }
 
-export const sigmoid = defineUnary('sigmoid', sigmoidScalar, (_, y) => y * (1 - y), (_, y) => mul(y, sub(1, y)));
+export const sigmoid = defineUnary('sigmoid', sigmoidScalar, (_, y) => y * (1 - y), (_, y) => mul(y, sub(1, y)), 'sigmoid');
 
 /** SiLU / swish: x·σ(x); derivative σ(x)·(1 + x·(1 − σ(x))). */
 export const silu = defineUnary(
@@ -191,6 +195,7 @@ export const silu = defineUnary(
     const s = sigmoid(x);
     return mul(s, add(1, mul(x, sub(1, s))));
   },
+  'silu',
 );
 
 /** softplus(x) = ln(1 + eˣ), computed as max(x, 0) + ln(1 + e^−|x|); derivative σ(x). */
@@ -240,6 +245,7 @@ const geluTanh = defineUnary(
     const s = sigmoid(mul(2 * SQRT_2_OVER_PI, mul(x, add(1, mul(GELU_C, x2))))); // σ(2u), u = √(2/π)(x + 0.044715x³)
     return add(s, mul(mul(mul(2 * SQRT_2_OVER_PI, x), mul(s, sub(1, s))), add(1, mul(3 * GELU_C, x2))));
   },
+  'geluTanh',
 );
 
 /** Clamp into [min, max]; the gradient passes where min ≤ x ≤ max. */

@@ -7,33 +7,16 @@
  * q, k, v (and dO) are copied in once per matrix, P and the outputs copied out; P is saved in the same compact
  * block layout as the JS kernel's, so either backward can follow either forward.
  *
- * Rounding: scores are float32 sums (as on the wasm gemm), the scaled logits float32, exp is a degree-7 polynomial
- * after the usual reduction x = n·ln 2 + r (|r| ≤ ln 2 / 2, error ≲ 2 ulp), and each row's normalizer is summed in
- * float64. Declines (returns false, having written nothing) anything but Float32Array operands and |scale| ≤ 1,
+ * Rounding: scores are float32 sums (as on the wasm gemm), the scaled logits float32, exp that of core/wasm/exp.ts
+ * (a few ulp), and each row's normalizer is summed in float64. Declines (returns false, having written nothing) anything but Float32Array operands and |scale| ≤ 1,
  * beyond which float32 logits could overflow where the JS kernel's float64 ones do not; masks stay on JS.
  */
 import type { AttentionHead } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
 import type { WasmGemm } from './gemm.js';
 import type { WasmHeap } from './heap.js';
+import { emitExp, expScratch, lanes, splat4 } from './exp.js';
 import { F32, I32, ModuleWriter, V128 } from './writer.js';
-
-/** ln 2 split so that n·LN2_HI is exact for |n| ≤ 2⁹ (Cody & Waite): exp(x) = 2ⁿ·exp(x − n·LN2_HI − n·LN2_LO). */
-const LN2_HI = 0.693359375;
-const LN2_LO = -2.12194440e-4;
-/** Below this, float32 exp underflows (2⁻¹²⁶ ≈ e^−87.3): inputs are clamped here, so 2ⁿ stays a normal number. */
-const EXP_MIN = -87;
-/** Taylor coefficients 1/k!, k = 7 … 2, for Horner's rule (|r| ≤ 0.347: the first omitted term is < 6e-9). */
-const EXP_COEFFS = [1 / 5040, 1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2];
-
-/** Sixteen bytes of four little-endian float32 (or int32) lanes. */
-function lanes(values: readonly number[], kind: 'f32' | 'i32'): number[] {
-  const bytes = new Uint8Array(16);
-  const view = new DataView(bytes.buffer);
-  values.forEach((x, i) => (kind === 'f32' ? view.setFloat32(4 * i, x, true) : view.setInt32(4 * i, x, true)));
-  return Array.from(bytes);
-}
-const splat4 = (x: number): number[] => lanes([x, x, x, x], 'f32');
 
 /**
  * The module: imports env.memory and exports
@@ -59,7 +42,6 @@ export function attentionModule(shared: boolean): Uint8Array<ArrayBuffer> {
     const visible = f.local(V128);
     const j = f.local(V128);
     const acc = f.local(V128);
-    const n = f.local(V128);
     const scaleV = f.local(V128);
     const loV = f.local(V128);
     const hiV = f.local(V128);
@@ -82,19 +64,7 @@ export function attentionModule(shared: boolean): Uint8Array<ArrayBuffer> {
       f.localGet(p).i32Const(16).i32Add().localSet(p).br(0);
       f.end().end();
     };
-    // exp of x (all lanes ≤ 0 or −∞) → x: clamp, n = round(x / ln 2), r = x − n ln 2, p(r)·2ⁿ
-    const expX = (): void => {
-      f.localGet(x).v128Const(splat4(EXP_MIN)).f32x4Max().localSet(x);
-      f.localGet(x).v128Const(splat4(Math.LOG2E)).f32x4Mul().f32x4Nearest().localSet(n);
-      f.localGet(x).localGet(n).v128Const(splat4(LN2_HI)).f32x4Mul().f32x4Sub();
-      f.localGet(n).v128Const(splat4(LN2_LO)).f32x4Mul().f32x4Sub().localSet(x); // x ← r
-      f.v128Const(splat4(EXP_COEFFS[0]!)).localSet(acc);
-      for (const c of EXP_COEFFS.slice(1)) f.localGet(acc).localGet(x).f32x4Mul().v128Const(splat4(c)).f32x4Add().localSet(acc);
-      for (let k = 0; k < 2; k++) f.localGet(acc).localGet(x).f32x4Mul().v128Const(splat4(1)).f32x4Add().localSet(acc); // 1/1!, 1/0!
-      // 2ⁿ: (n + 127) << 23 read as float32
-      f.localGet(n).i32x4TruncSatF32x4S().v128Const(lanes([127, 127, 127, 127], 'i32')).i32x4Add().i32Const(23).i32x4Shl();
-      f.localGet(acc).f32x4Mul().localSet(x);
-    };
+    const scratch = expScratch(f);
 
     f.localGet(scale).f32x4Splat().localSet(scaleV);
     f.i32Const(0).localSet(r);
@@ -126,7 +96,7 @@ export function attentionModule(shared: boolean): Uint8Array<ArrayBuffer> {
     overRow(() => {
       scaledLogits();
       f.localGet(x).localGet(rowMax).f32x4Splat().f32x4Sub().localSet(x);
-      expX();
+      emitExp(f, x, scratch);
       f.localGet(x).v128Const().localGet(visible).v128Bitselect().localSet(x);
       f.localGet(p).localGet(x).v128Store();
       f.localGet(sum).localGet(x).f64x2PromoteLowF32x4().f64x2Add();

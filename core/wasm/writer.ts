@@ -202,7 +202,14 @@ export class FunctionWriter {
   v128Bitselect(): this { return this.simd(0x52); }
   f64x2PromoteLowF32x4(): this { return this.simd(0x5f); }
   f32x4Nearest(): this { return this.simd(0x6a); }
+  f32x4Ge(): this { return this.simd(0x46); }
   i32x4Shl(): this { return this.simd(0xab); }
+  i32x4ShrS(): this { return this.simd(0xac); }
+  i32x4Sub(): this { return this.simd(0xb1); }
+  f32x4Abs(): this { return this.simd(0xe0); }
+  f32x4Neg(): this { return this.simd(0xe1); }
+  f32x4Div(): this { return this.simd(0xe7); }
+  f32x4Min(): this { return this.simd(0xe8); }
   i32x4Add(): this { return this.simd(0xae); }
   f32x4Sub(): this { return this.simd(0xe5); }
   f32x4Max(): this { return this.simd(0xe9); }
