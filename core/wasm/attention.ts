@@ -199,8 +199,7 @@ export class WasmAttention {
     const { mr, nr } = gemm;
     const dvP = roundUp(dv, nr);
     const size = this.scratch(h);
-    const ptrs = [4 * Tq * d, 4 * Tk * d, 4 * Tk * dv, 4 * size.aPack, 4 * size.bPack, 4 * size.scores, 4 * (Tq + mr) * dvP].map((bytes) => heap.alloc(bytes));
-    const [qH, kH, vH, aPack, bPack, S, O] = ptrs as [number, number, number, number, number, number, number];
+    const [qH, kH, vH, aPack, bPack, S, O] = heap.allocRegions([4 * Tq * d, 4 * Tk * d, 4 * Tk * dv, 4 * size.aPack, 4 * size.bPack, 4 * size.scores, 4 * (Tq + mr) * dvP]) as [number, number, number, number, number, number, number];
     try {
       this.copyIn(qH, h.q, h.qOff, Tq * d);
       this.copyIn(kH, h.k, h.kOff, Tk * d);
@@ -224,7 +223,7 @@ export class WasmAttention {
         for (let r = blk.i0; r < blk.i1; r++) out.set(f32.subarray(O / 4 + r * dvP, O / 4 + r * dvP + dv), oOff + r * dv);
       }
     } finally {
-      for (const ptr of ptrs.reverse()) heap.release(ptr);
+      heap.release(qH);
     }
     return true;
   }
@@ -241,11 +240,10 @@ export class WasmAttention {
     const dP = roundUp(d, nr);
     const dvP = roundUp(dv, nr);
     const size = this.scratch(h);
-    const ptrs = [
+    const [qH, kH, vH, gH, delta, aPack, bPack, S, dS, dQ, dK, dV] = heap.allocRegions([
       4 * Tq * d, 4 * Tk * d, 4 * Tk * dv, 4 * Tq * dv, 4 * Tq, 4 * size.aPack, 4 * size.bPack, 4 * size.scores, 4 * size.scores,
       4 * (Tq + mr) * dP, 4 * (Tk + mr) * dP, 4 * (Tk + mr) * dvP,
-    ].map((bytes) => heap.alloc(bytes));
-    const [qH, kH, vH, gH, delta, aPack, bPack, S, dS, dQ, dK, dV] = ptrs as [number, number, number, number, number, number, number, number, number, number, number, number];
+    ]) as [number, number, number, number, number, number, number, number, number, number, number, number];
     try {
       this.copyIn(qH, h.q, h.qOff, Tq * d);
       this.copyIn(kH, h.k, h.kOff, Tk * d);
@@ -298,7 +296,7 @@ export class WasmAttention {
       store(dk, h.kOff, dK, dP, Tk, d);
       store(dvOut, h.vOff, dV, dvP, Tk, dv);
     } finally {
-      for (const ptr of ptrs.reverse()) heap.release(ptr);
+      heap.release(qH);
     }
     return true;
   }

@@ -274,11 +274,7 @@ export class WasmGemm {
     const eb = ELEMENT[this.dtype].bytes;
     const Mp = Math.ceil(M / mr) * mr;
     const Np = Math.ceil(N / nr) * nr;
-    const aSrc = heap.alloc(eb * M * K);
-    const bSrc = heap.alloc(eb * K * N);
-    const aPtr = heap.alloc(eb * Mp * K);
-    const bPtr = heap.alloc(eb * K * Np);
-    const cPtr = heap.alloc(eb * Mp * Np);
+    const [aSrc, bSrc, aPtr, bPtr, cPtr] = heap.allocRegions([eb * M * K, eb * K * N, eb * Mp * K, eb * K * Np, eb * Mp * Np]) as [number, number, number, number, number];
     try {
       const mem = this.dtype === 'float32' ? heap.f32 : heap.f64; // read after the allocations: growth renews the views
       mem.set(a.subarray(aOff, aOff + M * K), aSrc / eb);
@@ -294,10 +290,6 @@ export class WasmGemm {
       if (Np === N) c.set(mem.subarray(c0, c0 + M * N), cOff);
       else for (let i = 0; i < M; i++) c.set(mem.subarray(c0 + i * Np, c0 + i * Np + N), cOff + i * N);
     } finally {
-      heap.release(cPtr);
-      heap.release(bPtr);
-      heap.release(aPtr);
-      heap.release(bSrc);
       heap.release(aSrc);
     }
     return true;

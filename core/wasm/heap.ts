@@ -75,6 +75,21 @@ export class WasmHeap {
     return start;
   }
 
+  /**
+   * One block cut into regions of the given byte sizes, each 64-byte aligned; returns their starts. The first start is
+   * the block's: `release(starts[0])` frees them all (one allocation per kernel call instead of one per operand).
+   */
+  allocRegions(sizes: readonly number[]): number[] {
+    const offsets: number[] = [];
+    let total = 0;
+    for (const bytes of sizes) {
+      offsets.push(total);
+      total += Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
+    }
+    const base = this.alloc(total);
+    return offsets.map((o) => base + o);
+  }
+
   /** Returns a block to the free list, merging it with free neighbours (or lowering the top). */
   release(start: number): void {
     const size = this.live.get(start);

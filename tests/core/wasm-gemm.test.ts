@@ -150,6 +150,15 @@ test('WasmHeap: first-fit reuse, merging neighbours, lowering the top, growth ke
   assert.throws(() => h.release(big + 64), /WasmHeap.release: .* is not a live block/);
 });
 
+test('WasmHeap.allocRegions: aligned, disjoint regions in one block that one release frees', () => {
+  const h = new WasmHeap();
+  const [a, b, c] = h.allocRegions([1, 100, 64]);
+  assert.equal([a! % 64, b! - a!, c! - b!], [0, 64, 128], 'each region rounded up to 64 bytes, in order');
+  assert.is(h.liveBytes, 256);
+  h.release(a!);
+  assert.is(h.liveBytes, 0, 'the first start frees the whole block');
+});
+
 /** Runs body on the wasm backend and always returns to js. */
 function onWasm(body: () => void): void {
   setBackend('wasm');
