@@ -57,7 +57,7 @@ const HELP = `usage: npm run demo -- [flags]
 
 Trains one small character-level GPT per positional encoding on Moby-Dick chapters 1–50, samples text from the
 RoPE model, saves it to out/demo.safetensors, and evaluates every model at 1×, 2× and 4× its training context
-(out/extrapolation.svg). Defaults train seven models for ~20–60 s each: about three to four minutes on 2 cores.
+(out/extrapolation.svg). Defaults train seven models for ~6–30 s each, one per core at a time: about a minute on 2 cores.
 
   --steps N       AdamW steps per model (default 80)
   --context T     training context length in characters (default 64)
