@@ -1,8 +1,10 @@
 /**
  * Runs ropelab in a real browser: bundles scripts/lib/browser-scenario.ts (and with it the library, from source)
  * for the browser with esbuild, serves it on localhost, loads it in headless Chromium through playwright-core,
- * and compares what the page computes with the same scenario run here in Node. Not part of `npm test` (CI has no
- * browser); `npm test` bundles for the browser and runs the bundle without Node globals instead.
+ * and compares what the page computes with the same scenario run here in Node. A second, cross-origin isolated page
+ * (COOP/COEP headers, so SharedArrayBuffer exists) runs a wasm product on two threads — Web Workers on the shared
+ * wasm memory — and checks it equals one thread bit for bit. Not part of `npm test` (CI has no browser); `npm test`
+ * bundles for the browser and runs the bundle without Node globals instead.
  *
  *   npm run check:browser                # Chromium from /usr/bin/chromium (Debian: apt-get install chromium)
  *   CHROMIUM=/path/to/chrome npm run check:browser
@@ -20,13 +22,9 @@ const PAGE = '<!doctype html><meta charset="utf-8"><title>ropelab browser check<
 /** Node and Chromium run the same code on the same V8 math, so results should agree to the last bit or nearly. */
 const RTOL = 1e-12;
 
-async function bundleScenario(): Promise<string> {
+async function bundle(contents: string): Promise<string> {
   const result = await build({
-    stdin: {
-      contents: "import { runScenario } from './scripts/lib/browser-scenario.ts';\nwindow.ropelabResult = runScenario();",
-      resolveDir: resolve('.'),
-      loader: 'ts',
-    },
+    stdin: { contents, resolveDir: resolve('.'), loader: 'ts' },
     bundle: true,
     platform: 'browser',
     format: 'esm',
@@ -35,6 +33,49 @@ async function bundleScenario(): Promise<string> {
   });
   return result.outputFiles[0]!.text;
 }
+
+/** What the isolated page reports about the wasm backend's threads. */
+interface ThreadsResult {
+  isolated: boolean;
+  backend: string;
+  threads: number;
+  identical: boolean;
+  /** Best of 5, ms, for one and two threads. */
+  ms1: number;
+  ms2: number;
+  error: string;
+}
+
+/**
+ * The threads page: a 768³ float32 product on one thread, then on two (the worker starts asynchronously in a page,
+ * so the page waits two seconds after the first two-thread product before comparing and timing).
+ */
+const THREADS_SCENARIO = `
+import { Generator, getBackend, getNumThreads, matmul, randn, setBackend, setNumThreads } from './core/index.ts';
+const result = { isolated: globalThis.crossOriginIsolated === true, backend: '', threads: 0, identical: false, ms1: NaN, ms2: NaN, error: '' };
+const best = (f) => { let ms = Infinity; for (let i = 0; i < 5; i++) { const t0 = performance.now(); f(); ms = Math.min(ms, performance.now() - t0); } return ms; };
+try {
+  setBackend('wasm');
+  const g = new Generator(1);
+  const a = randn([768, 768], { generator: g });
+  const b = randn([768, 768], { generator: g });
+  setNumThreads(1);
+  const one = matmul(a, b);
+  setNumThreads(2);
+  matmul(a, b);
+  await new Promise((done) => setTimeout(done, 2000));
+  const two = matmul(a, b);
+  result.identical = one.data.every((x, i) => Object.is(x, two.data[i]));
+  result.backend = getBackend();
+  result.threads = getNumThreads();
+  result.ms2 = best(() => matmul(a, b));
+  setNumThreads(1);
+  result.ms1 = best(() => matmul(a, b));
+} catch (e) {
+  result.error = String(e && e.stack || e);
+}
+window.ropelabThreads = result;
+`;
 
 function maxRelDiff(a: readonly number[], b: readonly number[]): number {
   if (a.length !== b.length) return Infinity;
@@ -53,10 +94,15 @@ async function main(): Promise<void> {
     console.error(`browser-check: no Chromium at ${executablePath} (Debian: apt-get install chromium, or set CHROMIUM=/path/to/chrome)`);
     process.exit(2);
   }
-  const script = await bundleScenario();
+  const script = await bundle("import { runScenario } from './scripts/lib/browser-scenario.ts';\nwindow.ropelabResult = runScenario();");
+  const threadsScript = await bundle(THREADS_SCENARIO);
+  // the threads page is cross-origin isolated: COOP + COEP on the page and its script make SharedArrayBuffer available
+  const isolated = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
   const server = createServer((req, res) => {
     if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
     else if (req.url === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
+    else if (req.url === '/threads') res.writeHead(200, { 'content-type': 'text/html', ...isolated }).end(PAGE.replace('/page.js', '/threads.js'));
+    else if (req.url === '/threads.js') res.writeHead(200, { 'content-type': 'text/javascript', ...isolated }).end(threadsScript);
     else res.writeHead(404).end();
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
@@ -87,6 +133,18 @@ async function main(): Promise<void> {
     for (const [label, diff] of rows) console.log(`  ${label.padEnd(40)} ${diff.toExponential(2)} ${diff <= RTOL ? 'ok' : 'MISMATCH'}`);
     console.log(`  loss ${inBrowser.losses[0]!.toFixed(4)} → ${inBrowser.losses.at(-1)!.toFixed(4)} in the browser`);
     if (rows.some(([, diff]) => !(diff <= RTOL))) process.exitCode = 1;
+
+    const threadsPage = await browser.newPage();
+    await threadsPage.goto(`http://127.0.0.1:${port}/threads`);
+    await threadsPage.waitForFunction(() => 'ropelabThreads' in window, null, { timeout: 60_000 });
+    const t = await threadsPage.evaluate(() => (window as unknown as { ropelabThreads: ThreadsResult }).ropelabThreads);
+    const ok = t.error === '' && t.isolated && t.backend === 'wasm' && t.threads === 2 && t.identical;
+    console.log(
+      `cross-origin isolated page: crossOriginIsolated ${t.isolated}, backend ${t.backend || '—'}, threads ${t.threads}; ` +
+      `768³ f32 on two Web Workers' threads ${t.identical ? '= one thread bit for bit' : 'DIFFERS from one thread'}; ` +
+      `${t.ms1.toFixed(2)} ms on one thread, ${t.ms2.toFixed(2)} ms on two ${ok ? 'ok' : 'FAILED'}${t.error ? `\n  ${t.error}` : ''}`,
+    );
+    if (!ok) process.exitCode = 1;
   } finally {
     await browser.close();
     server.close();
