@@ -272,6 +272,11 @@ const WASM_THREAD_MIN_WORK = 200 * 200 * 200;
 
 let wasmKernels: { heap: WasmHeap; pool: ThreadPool } | null = null;
 
+/** Worker threads of the wasm backend ready to take jobs (0 before it loads). Internal: for tests and checks. */
+export function wasmWorkersReady(): number {
+  return wasmKernels?.pool.readyCount ?? 0;
+}
+
 /**
  * WebAssembly SIMD128 kernels (core/wasm/): gemm, float32 (f32x4) and float64 (f64x2), on one heap; mixed dtypes,
  * matrix-vector products (M = 1 or N = 1) and small products stay on JS. Threads: core/wasm/threads.ts.

@@ -39,6 +39,8 @@ interface ThreadsResult {
   isolated: boolean;
   backend: string;
   threads: number;
+  /** Web Workers that started and took the second half of the products. */
+  workers: number;
   identical: boolean;
   /** Best of 5, ms, for one and two threads. */
   ms1: number;
@@ -52,7 +54,8 @@ interface ThreadsResult {
  */
 const THREADS_SCENARIO = `
 import { Generator, getBackend, getNumThreads, matmul, randn, setBackend, setNumThreads } from './core/index.ts';
-const result = { isolated: globalThis.crossOriginIsolated === true, backend: '', threads: 0, identical: false, ms1: NaN, ms2: NaN, error: '' };
+import { wasmWorkersReady } from './core/backend.ts';
+const result = { isolated: globalThis.crossOriginIsolated === true, backend: '', threads: 0, workers: 0, identical: false, ms1: NaN, ms2: NaN, error: '' };
 const best = (f) => { let ms = Infinity; for (let i = 0; i < 5; i++) { const t0 = performance.now(); f(); ms = Math.min(ms, performance.now() - t0); } return ms; };
 try {
   setBackend('wasm');
@@ -68,6 +71,7 @@ try {
   result.identical = one.data.every((x, i) => Object.is(x, two.data[i]));
   result.backend = getBackend();
   result.threads = getNumThreads();
+  result.workers = wasmWorkersReady();
   result.ms2 = best(() => matmul(a, b));
   setNumThreads(1);
   result.ms1 = best(() => matmul(a, b));
@@ -138,9 +142,9 @@ async function main(): Promise<void> {
     await threadsPage.goto(`http://127.0.0.1:${port}/threads`);
     await threadsPage.waitForFunction(() => 'ropelabThreads' in window, null, { timeout: 60_000 });
     const t = await threadsPage.evaluate(() => (window as unknown as { ropelabThreads: ThreadsResult }).ropelabThreads);
-    const ok = t.error === '' && t.isolated && t.backend === 'wasm' && t.threads === 2 && t.identical;
+    const ok = t.error === '' && t.isolated && t.backend === 'wasm' && t.threads === 2 && t.workers === 1 && t.identical;
     console.log(
-      `cross-origin isolated page: crossOriginIsolated ${t.isolated}, backend ${t.backend || '—'}, threads ${t.threads}; ` +
+      `cross-origin isolated page: crossOriginIsolated ${t.isolated}, backend ${t.backend || '—'}, threads ${t.threads}, Web Workers ready ${t.workers}; ` +
       `768³ f32 on two Web Workers' threads ${t.identical ? '= one thread bit for bit' : 'DIFFERS from one thread'}; ` +
       `${t.ms1.toFixed(2)} ms on one thread, ${t.ms2.toFixed(2)} ms on two ${ok ? 'ok' : 'FAILED'}${t.error ? `\n  ${t.error}` : ''}`,
     );

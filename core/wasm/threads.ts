@@ -142,6 +142,11 @@ export class ThreadPool {
     this.target = n;
   }
 
+  /** How many workers have instantiated their modules and take jobs (tests and checks read it). */
+  get readyCount(): number {
+    return this.ready().length;
+  }
+
   /** Workers that have instantiated their modules (a browser's start asynchronously). */
   private ready(): Thread[] {
     return this.threads.filter((t) => Atomics.load(t.control, READY) === 1);

@@ -33,7 +33,7 @@ function checkSplit(dtype: GemmDType, t: GemmCase, threads: number): void {
     if (!Object.is(c[i], want[i])) assert.unreachable(`${dtype} ${threads} threads ${JSON.stringify(t)}: c[${i}] = ${c[i]}, one thread ${want[i]}`);
   }
   assert.is(heap.liveBytes, 0, 'every operand block is freed');
-  assert.ok(pool.started >= threads - 1, 'a worker per extra thread (parked ones stay)');
+  assert.ok(pool.started >= threads - 1 && pool.readyCount >= threads - 1, 'a ready worker per extra thread (parked ones stay)');
 }
 
 for (const dtype of ['float32', 'float64'] as const) {
