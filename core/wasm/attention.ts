@@ -14,7 +14,7 @@
 import type { AttentionHead } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
 import type { WasmGemm } from './gemm.js';
-import type { WasmHeap } from './heap.js';
+import { heapMemoryImport, type WasmHeap } from './heap.js';
 import { emitExp, expScratch, lanes, splat4 } from './exp.js';
 import { F32, I32, ModuleWriter, V128 } from './writer.js';
 
@@ -27,7 +27,7 @@ import { F32, I32, ModuleWriter, V128 } from './writer.js';
  */
 export function attentionModule(shared: boolean): Uint8Array<ArrayBuffer> {
   const m = new ModuleWriter();
-  m.importMemory('env', 'memory', shared ? { min: 1, max: 65536, shared: true } : { min: 1 });
+  m.importMemory('env', 'memory', heapMemoryImport(shared));
 
   m.func('softmax', [I32, I32, I32, I32, F32, I32, I32, I32, I32], [], (f) => {
     const [S, rows, ld, width, scale, pos0, loOff, hiOff, c0] = [0, 1, 2, 3, 4, 5, 6, 7, 8];

@@ -34,7 +34,7 @@
  * the wasm memory. Mixed dtypes are left to the JS kernel.
  */
 import type { TypedArray } from '../dtype.js';
-import type { WasmHeap } from './heap.js';
+import { heapMemoryImport, type WasmHeap } from './heap.js';
 import type { ThreadPool } from './threads.js';
 import { I32, ModuleWriter, V128 } from './writer.js';
 
@@ -75,7 +75,7 @@ export function gemmModule(dtype: GemmDType, shared: boolean, mr: number, nr: nu
   const nv = nr / lanes;
   const f64 = dtype === 'float64';
   const m = new ModuleWriter();
-  m.importMemory('env', 'memory', shared ? { min: 1, max: 65536, shared: true } : { min: 1 });
+  m.importMemory('env', 'memory', heapMemoryImport(shared));
   const panel = m.func('panel', [I32, I32, I32, I32, I32, I32, I32], [], (f) => {
     const [a, b, c, tiles, kc, ldc, load] = [0, 1, 2, 3, 4, 5, 6];
     const acc = Array.from({ length: mr * nv }, () => f.local(V128));

@@ -5,15 +5,22 @@
  * isolated pages), because growing a shared memory never detaches its buffer. Growing an unshared one detaches the
  * old ArrayBuffer, and once anything in a process detaches a buffer V8 adds a detach check to every typed-array
  * access in optimized code (20–30% slower scalar kernels, see core/kernels/matmul.ts); unshared memory is the
- * fallback. A shared memory will also let worker threads read the same operands (issue #12, two cores).
+ * fallback. A shared memory also lets worker threads read the same operands (core/wasm/threads.ts).
  *
  * Blocks are 64-byte aligned (a cache line; v128 loads want 16). Freed blocks join a sorted free list and merge
  * with their neighbours; a free block at the top lowers the top instead. The memory only grows.
  */
+import type { MemoryLimits } from './writer.js';
+
 const PAGE = 65536;
 const ALIGN = 64;
 /** 4 GiB: the most a 32-bit memory can address. Reserved address space only; pages are committed as it grows. */
 const MAX_PAGES = 65536;
+
+/** Limits under which a kernel module imports a heap's memory as env.memory (a shared import must state the maximum). */
+export function heapMemoryImport(shared: boolean): MemoryLimits {
+  return shared ? { min: 1, max: MAX_PAGES, shared: true } : { min: 1 };
+}
 
 export class WasmHeap {
   readonly memory: WebAssembly.Memory;

@@ -9,7 +9,7 @@
 import type { UnaryKernelName } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
 import { emitExp, expScratch, splat4 } from './exp.js';
-import type { WasmHeap } from './heap.js';
+import { heapMemoryImport, type WasmHeap } from './heap.js';
 import { I32, ModuleWriter, V128 } from './writer.js';
 
 /** Below this many elements the copies cost more than the JS loop. */
@@ -22,7 +22,7 @@ export const UNARY_KERNELS: readonly UnaryKernelName[] = ['exp', 'sigmoid', 'sil
 
 export function unaryModule(shared: boolean): Uint8Array<ArrayBuffer> {
   const m = new ModuleWriter();
-  m.importMemory('env', 'memory', shared ? { min: 1, max: 65536, shared: true } : { min: 1 });
+  m.importMemory('env', 'memory', heapMemoryImport(shared));
   for (const name of UNARY_KERNELS) {
     m.func(name, [I32, I32, I32], [], (f) => {
       const [x, out, vectors] = [0, 1, 2];
