@@ -8,11 +8,12 @@
  *   backendNames();       // ['js', 'wasm'] where this engine has WebAssembly SIMD
  *
  * A backend is a name, a check that says why it cannot run here (or null), and a loader that builds its kernels
- * on first use; `registerBackend` adds one (a gpu.js backend registers the same way). The kernel table `kernels`
- * is what the kernels' callers read on every call: one property load, undefined = run the JS kernel.
+ * on first use, optionally with threads; `registerBackend` adds one (a gpu.js backend registers the same way). The
+ * kernel table `kernels` is what the kernels' callers read on every call: one property load, undefined = run the
+ * JS kernel.
  *
- * The default stays 'js' until every kernel of issue #12 has a wasm version and is measured faster; then the
- * default becomes the fastest backend available at load time.
+ * The default is chosen once, at the first kernel call or `getBackend()`: each available backend's gemm is timed
+ * against the JS kernel and the fastest by a margin wins (chooseDefault). `setBackend` before that skips it.
  */
 import { ValueError } from './errors.js';
 import { expectInteger, expectOneOf } from './args.js';
