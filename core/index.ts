@@ -35,6 +35,6 @@ export { layerNorm, rmsNorm } from './ops/norm.js';
 export { attention, type AttentionOptions } from './ops/attention.js';
 export { unitLowerInverse } from './ops/triangular.js';
 export { crossEntropy, mseLoss, type CrossEntropyOptions, type Reduction } from './ops/loss.js';
-export { qr, symmetricEigenvalues, type QR, type QROptions, type SymmetricEigenOptions } from './linalg.js';
+export { cholesky, kmeans, qr, svd, symmetricEigenvalues, type CholeskyOptions, type KMeansOptions, type KMeansResult, type QR, type QROptions, type SVD, type SymmetricEigenOptions } from './linalg.js';
 export { Module, Parameter, type LoadStateDictOptions, type LoadStateDictResult } from './module.js';
 export { Adam, AdamW, clipGradNorm, Optimizer, SGD, warmupCosineLr, type AdamOptions, type SGDOptions, type WarmupCosineOptions } from './optim.js';

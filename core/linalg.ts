@@ -1,5 +1,5 @@
 /**
- * Dense linear algebra in float64, for analysis rather than training (neither routine records a gradient):
+ * Dense linear algebra in float64, for analysis rather than training (no routine records a gradient):
  *
  * `symmetricEigenvalues`: Householder tridiagonalisation (Golub & Van Loan, Matrix Computations, 4th ed.,
  * Alg. 8.3.1: Q ᵀAQ = T) followed by the implicit QL iteration with the Wilkinson-type shift taken from the
@@ -15,10 +15,11 @@
  * `qr`: thin QR by Householder reflections (GVL Alg. 5.2.1), Q accumulated backward (GVL §5.1.6); backward stable
  * (GVL §5.2.2: Q R = A + E, ‖E‖ ≈ c·m·n·ε·‖A‖, and Q orthonormal to c·m·n·ε).
  */
-import { expectFiniteValues, expectNumber, expectOneOf, expectOptions, expectTensor } from './args.js';
+import { expectFiniteValues, expectInteger, expectNumber, expectOneOf, expectOptions, expectTensor, optionalGenerator } from './args.js';
 import { isGradEnabled } from './autograd.js';
 import { allocate } from './dtype.js';
 import { AutogradError, ShapeError, ValueError } from './errors.js';
+import { defaultGenerator, type Generator } from './random.js';
 import { fmtShape } from './shape.js';
 import { Tensor } from './tensor.js';
 
@@ -30,23 +31,14 @@ export interface SymmetricEigenOptions {
   symmetryTolerance?: number;
 }
 
-/** QL sweeps allowed per eigenvalue before giving up (EISPACK uses 30; convergence is cubic in practice). */
-const MAX_SWEEPS = 60;
-
 /**
- * Eigenvalues of a symmetric [n, n] matrix, ascending, as a Float64Array (n = 0 gives an empty array).
- * Householder tridiagonalisation + implicit shifted QL (GVL Alg. 8.3.1; EISPACK tql1).
+ * The lower triangle (j ≤ i, row-major [n, n]) of (A + Aᵀ)/2 for a square `a`, after checking every entry is finite and
+ * A symmetric to `tolerance`·max|a_ij| (default 1e-10 for float64, 1e-5 for float32: a few float32 ulps of a product
+ * such as XᵀX); also max|a_ij|. Errors are `op`'s.
  */
-export function symmetricEigenvalues(a: Tensor, options?: SymmetricEigenOptions): Float64Array {
-  const op = 'symmetricEigenvalues';
-  expectTensor(op, 'a', a);
-  const opts = expectOptions(op, 'options', options, ['symmetryTolerance']);
-  if (opts.symmetryTolerance !== undefined) expectNumber(op, 'symmetryTolerance', opts.symmetryTolerance, { min: 0 });
-  if (a.ndim !== 2 || a.shape[0] !== a.shape[1]) {
-    throw new ShapeError(op, `matrix is not square — a=${fmtShape(a.shape)} (needs shape [n, n])`, 'a');
-  }
+function symmetricLower(op: string, a: Tensor, tolerance: number | undefined): { w: Float64Array; maxAbs: number } {
   const n = a.shape[0]!;
-  const tol = opts.symmetryTolerance ?? (a.dtype === 'float32' ? 1e-5 : 1e-10);
+  const tol = tolerance ?? (a.dtype === 'float32' ? 1e-5 : 1e-10);
   if (!(tol >= 0)) throw new ValueError(op, `symmetry tolerance is not ≥ 0 — symmetryTolerance=${tol} (a fraction of max |a_ij|)`, 'symmetryTolerance');
   const src = a.data;
   const w = new Float64Array(n * n); // lower triangle (j ≤ i) of (A + Aᵀ)/2, row-major
@@ -81,6 +73,26 @@ export function symmetricEigenvalues(a: Tensor, options?: SymmetricEigenOptions)
       }
     }
   }
+  return { w, maxAbs };
+}
+
+/** QL sweeps allowed per eigenvalue before giving up (EISPACK uses 30; convergence is cubic in practice). */
+const MAX_SWEEPS = 60;
+
+/**
+ * Eigenvalues of a symmetric [n, n] matrix, ascending, as a Float64Array (n = 0 gives an empty array).
+ * Householder tridiagonalisation + implicit shifted QL (GVL Alg. 8.3.1; EISPACK tql1).
+ */
+export function symmetricEigenvalues(a: Tensor, options?: SymmetricEigenOptions): Float64Array {
+  const op = 'symmetricEigenvalues';
+  expectTensor(op, 'a', a);
+  const opts = expectOptions(op, 'options', options, ['symmetryTolerance']);
+  if (opts.symmetryTolerance !== undefined) expectNumber(op, 'symmetryTolerance', opts.symmetryTolerance, { min: 0 });
+  if (a.ndim !== 2 || a.shape[0] !== a.shape[1]) {
+    throw new ShapeError(op, `matrix is not square — a=${fmtShape(a.shape)} (needs shape [n, n])`, 'a');
+  }
+  const n = a.shape[0]!;
+  const { w, maxAbs } = symmetricLower(op, a, opts.symmetryTolerance);
   const d = new Float64Array(n);
   if (maxAbs === 0) return d;
   // Far from 1, scale by a power of two so max |a_ij| ∈ [1, 2): no overflow in squares and the QL deflation test
@@ -395,4 +407,321 @@ function householderQR(a: ArrayLike<number>, m: number, n: number, wantQ: boolea
     if (flip < 0 && q !== null) for (let i = 0; i < m; i++) q[k * m + i] = -q[k * m + i]!;
   }
   return { q, r };
+}
+
+/** The checks every factorization here shares: a tensor, a matrix, no gradient requested (these record none). */
+function expectMatrixWithoutGrad(op: string, a: unknown): asserts a is Tensor {
+  expectTensor(op, 'a', a);
+  if (a.ndim !== 2) throw new ShapeError(op, `a=${fmtShape(a.shape)} is not a matrix (needs shape [m, n])`, 'a');
+  if (a.requiresGrad && isGradEnabled()) {
+    throw new AutogradError(op, `a=${fmtShape(a.shape)} requires grad, but ${op} has no gradient (call it under noGrad, or on a.detach())`, 'a');
+  }
+}
+
+export interface CholeskyOptions {
+  /** As symmetricEigenvalues: largest accepted |a_ij − a_ji| as a fraction of max |a_ij| (default 1e-10; float32 1e-5). */
+  symmetryTolerance?: number;
+}
+
+/**
+ * Cholesky factor of a symmetric positive definite [n, n] matrix: lower triangular L with a positive diagonal and
+ * a = L·Lᵀ, in a's dtype (Cholesky–Banachiewicz in float64, GVL Alg. 4.2.1; backward stable: L·Lᵀ = a + E with
+ * |E| ≤ c·n·ε·|L|·|Lᵀ|, GVL §4.2.7). Reads (a + aᵀ)/2 after checking symmetry; throws a ValueError naming the first
+ * pivot a_jj − Σ_k L_jk² that is not positive (a is not positive definite). Not differentiable (as qr).
+ * @example const l = cholesky(tensor([[4, 2], [2, 3]], { dtype: 'float64' })); // [[2, 0], [1, √2]]
+ */
+export function cholesky(a: Tensor, options?: CholeskyOptions): Tensor {
+  const op = 'cholesky';
+  expectMatrixWithoutGrad(op, a);
+  const opts = expectOptions(op, 'options', options, ['symmetryTolerance']);
+  if (opts.symmetryTolerance !== undefined) expectNumber(op, 'symmetryTolerance', opts.symmetryTolerance, { min: 0 });
+  if (a.shape[0] !== a.shape[1]) throw new ShapeError(op, `matrix is not square — a=${fmtShape(a.shape)} (needs shape [n, n])`, 'a');
+  const n = a.shape[0]!;
+  const out = allocate(a.dtype, n * n, op, 'a');
+  const { w } = symmetricLower(op, a, opts.symmetryTolerance);
+  // w's lower triangle becomes L in place: L_ij = (w_ij − Σ_{k<j} L_ik L_jk) / L_jj, L_jj = √(w_jj − Σ_k L_jk²)
+  for (let i = 0; i < n; i++) {
+    const ri = i * n;
+    for (let j = 0; j <= i; j++) {
+      const rj = j * n;
+      let s = w[ri + j]!;
+      for (let k = 0; k < j; k++) s -= w[ri + k]! * w[rj + k]!;
+      if (i === j) {
+        if (!(s > 0)) {
+          throw new ValueError(op, `a is not positive definite: pivot ${j} is ${s} (a_jj − Σ_k L_jk² must be > 0) — a=${fmtShape(a.shape)}`, 'a');
+        }
+        w[ri + j] = Math.sqrt(s);
+      } else w[ri + j] = s / w[rj + j]!;
+    }
+  }
+  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) out[i * n + j] = w[i * n + j]!;
+  return new Tensor(out, [n, n]);
+}
+
+export interface SVD {
+  /** [m, k] with orthonormal columns, k = min(m, n). */
+  readonly u: Tensor;
+  /** [k] singular values, descending, ≥ 0. */
+  readonly s: Tensor;
+  /** [n, k] with orthonormal columns: a = u·diag(s)·vᵀ. */
+  readonly v: Tensor;
+}
+
+/** Jacobi sweeps allowed before giving up (convergence is quadratic; 256×256 random matrices take 8–10). */
+const MAX_JACOBI_SWEEPS = 60;
+
+/**
+ * Thin singular value decomposition of a [m, n] matrix: a = u·diag(s)·vᵀ with k = min(m, n), s descending. One-sided
+ * Jacobi (Hestenes 1958; Demmel & Veselić 1992, "Jacobi's method is more accurate than QR"): plane rotations
+ * orthogonalize the columns of a (of aᵀ when m < n) until every pair has |cᵢᵀcⱼ| ≤ m·ε·‖cᵢ‖‖cⱼ‖; then s_j = ‖c_j‖ and
+ * u_j = c_j / s_j, and v accumulates the rotations. Float64 throughout, results in a's dtype; a is first divided by a
+ * power of two near max|a_ij| (exact), so no square overflows. Columns of u whose singular value is 0 are completed
+ * to an orthonormal set. Reconstruction and orthogonality hold to a small multiple of n·ε (tests/core/linalg-decomp).
+ * Not differentiable (as qr).
+ * @example const { u, s, v } = svd(randn([6, 4], { dtype: 'float64' })); // u [6, 4], s [4], v [4, 4]
+ */
+export function svd(a: Tensor): SVD {
+  const op = 'svd';
+  expectMatrixWithoutGrad(op, a);
+  const [m0, n0] = a.shape as [number, number];
+  expectFiniteValues(op, 'a', a.data);
+  const wide = m0 < n0; // factor aᵀ = v·diag(s)·uᵀ instead
+  const m = wide ? n0 : m0;
+  const n = wide ? m0 : n0;
+  const uOut = allocate(a.dtype, m0 * Math.min(m0, n0), op, 'a');
+  const vOut = allocate(a.dtype, n0 * Math.min(m0, n0), op, 'a');
+  const sOut = allocate(a.dtype, Math.min(m0, n0), op, 'a');
+  let maxAbs = 0;
+  for (let i = 0; i < a.size; i++) maxAbs = Math.max(maxAbs, Math.abs(a.data[i]!));
+  const unit = maxAbs > 0 ? 2 ** Math.floor(Math.log2(maxAbs)) : 1;
+  // c: the m × n working matrix column-major (column j at j·m), v: n × n column-major, starting at I
+  const c = new Float64Array(m * n);
+  for (let i = 0; i < m0; i++) {
+    for (let j = 0; j < n0; j++) {
+      const x = a.data[i * n0 + j]! / unit;
+      if (wide) c[i * m + j] = x;
+      else c[j * m + i] = x;
+    }
+  }
+  const v = new Float64Array(n * n);
+  for (let j = 0; j < n; j++) v[j * n + j] = 1;
+  // a pair counts as orthogonal when |cₚᵀc_q| ≤ m·ε·‖cₚ‖‖c_q‖ (rounding in the m-term dot products makes a tighter
+  // test unreachable for some pairs: they would rotate for ever by angles of order ε)
+  const eps = 2 ** -53;
+  const orthogonal = m * eps;
+  let converged = n < 2;
+  for (let sweep = 0; sweep < MAX_JACOBI_SWEEPS && !converged; sweep++) {
+    converged = true;
+    for (let p = 0; p < n - 1; p++) {
+      const cp = p * m;
+      for (let q = p + 1; q < n; q++) {
+        const cq = q * m;
+        let alpha = 0;
+        let beta = 0;
+        let gamma = 0;
+        for (let i = 0; i < m; i++) {
+          const x = c[cp + i]!;
+          const y = c[cq + i]!;
+          alpha += x * x;
+          beta += y * y;
+          gamma += x * y;
+        }
+        if (gamma === 0 || Math.abs(gamma) <= orthogonal * Math.sqrt(alpha * beta)) continue;
+        converged = false;
+        // the rotation that zeroes the (p, q) entry of cᵀc (Rutishauser's formulas: |t| ≤ 1, stable)
+        const zeta = (beta - alpha) / (2 * gamma);
+        const t = Math.sign(zeta || 1) / (Math.abs(zeta) + Math.sqrt(1 + zeta * zeta));
+        const cs = 1 / Math.sqrt(1 + t * t);
+        const sn = cs * t;
+        for (let i = 0; i < m; i++) {
+          const x = c[cp + i]!;
+          const y = c[cq + i]!;
+          c[cp + i] = cs * x - sn * y;
+          c[cq + i] = sn * x + cs * y;
+        }
+        const vp = p * n;
+        const vq = q * n;
+        for (let i = 0; i < n; i++) {
+          const x = v[vp + i]!;
+          const y = v[vq + i]!;
+          v[vp + i] = cs * x - sn * y;
+          v[vq + i] = sn * x + cs * y;
+        }
+      }
+    }
+  }
+  if (!converged) throw new ValueError(op, `one-sided Jacobi did not converge in ${MAX_JACOBI_SWEEPS} sweeps — a=${fmtShape(a.shape)}`, 'a');
+  // s_j = ‖c_j‖, descending; u_j = c_j / s_j, with zero columns completed below
+  const norms = Array.from({ length: n }, (_, j) => {
+    let ss = 0;
+    for (let i = 0; i < m; i++) ss += c[j * m + i]! ** 2;
+    return Math.sqrt(ss);
+  });
+  const order = norms.map((_, j) => j).sort((x, y) => norms[y]! - norms[x]! || x - y);
+  const u = new Float64Array(m * n); // column-major, in the sorted order
+  const tiny = n * eps * (norms[order[0]!] ?? 0); // below this a column is numerically zero: its direction is noise
+  let filled = 0;
+  for (const j of order) {
+    if (!(norms[j]! > tiny)) break;
+    for (let i = 0; i < m; i++) u[filled * m + i] = c[j * m + i]! / norms[j]!;
+    filled++;
+  }
+  completeOrthonormal(u, m, filled, n);
+  for (let r = 0; r < n; r++) {
+    const j = order[r]!;
+    sOut[r] = r < filled ? norms[j]! * unit : 0;
+    for (let i = 0; i < m; i++) {
+      const ui = u[r * m + i]!;
+      if (wide) vOut[i * n + r] = ui;
+      else uOut[i * n + r] = ui;
+    }
+    for (let i = 0; i < n; i++) {
+      const vi = v[j * n + i]!;
+      if (wide) uOut[i * n + r] = vi;
+      else vOut[i * n + r] = vi;
+    }
+  }
+  const k = Math.min(m0, n0);
+  return { u: new Tensor(uOut, [m0, k]), s: new Tensor(sOut, [k]), v: new Tensor(vOut, [n0, k]) };
+}
+
+/**
+ * Columns filled…count−1 of the column-major m × count matrix u, given orthonormal columns 0…filled−1: orthonormal
+ * completions, from the unit vectors e_0, e_1, … by Gram–Schmidt applied twice ("twice is enough", Giraud et al. 2005),
+ * skipping those nearly in the span so far.
+ */
+function completeOrthonormal(u: Float64Array, m: number, filled: number, count: number): void {
+  const w = new Float64Array(m);
+  for (let e = 0; filled < count && e < m; e++) {
+    w.fill(0);
+    w[e] = 1;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let j = 0; j < filled; j++) {
+        let dot = 0;
+        for (let i = 0; i < m; i++) dot += u[j * m + i]! * w[i]!;
+        for (let i = 0; i < m; i++) w[i] = w[i]! - dot * u[j * m + i]!;
+      }
+    }
+    let norm = 0;
+    for (let i = 0; i < m; i++) norm += w[i]! * w[i]!;
+    norm = Math.sqrt(norm);
+    if (norm < 0.5) continue; // e is mostly in the span already: a later unit vector completes better
+    for (let i = 0; i < m; i++) u[filled * m + i] = w[i]! / norm;
+    filled++;
+  }
+}
+
+export interface KMeansOptions {
+  /** Stream for the k-means++ seeding (default: the process-wide default generator). */
+  generator?: Generator;
+  /** Lloyd iterations at most (default 100). */
+  maxIter?: number;
+  /** Stop when an iteration lowers the inertia by at most tol × inertia (default 1e-6). */
+  tol?: number;
+}
+
+export interface KMeansResult {
+  /** [k, d] cluster centres, in x's dtype. */
+  readonly centroids: Tensor;
+  /** Cluster of each of the n points (ties go to the lower index). */
+  readonly assignments: Int32Array;
+  /** Σ over points of the squared distance to their centre (float64), after the last assignment. */
+  readonly inertia: number;
+  /** Lloyd iterations run. */
+  readonly iterations: number;
+}
+
+/**
+ * k-means of n points x [n, d] into k clusters: k-means++ seeding (Arthur & Vassilvitskii 2007: the first centre a
+ * uniform point, each next one a point drawn with probability ∝ its squared distance to the nearest centre so far),
+ * then Lloyd iterations (assign each point to its nearest centre, move each centre to its points' mean; a centre
+ * that loses every point stays where it was). Each iteration never raises the inertia. Deterministic for a given
+ * generator state; distances in float64. Not differentiable (refuses x that requires grad, as qr).
+ * @example const { centroids, assignments } = kmeans(points, 16, { generator: new Generator(0) });
+ */
+export function kmeans(x: Tensor, k: number, options?: KMeansOptions): KMeansResult {
+  const op = 'kmeans';
+  expectTensor(op, 'x', x);
+  if (x.ndim !== 2) throw new ShapeError(op, `x=${fmtShape(x.shape)} is not a matrix of points (needs shape [n, d])`, 'x');
+  if (x.requiresGrad && isGradEnabled()) {
+    throw new AutogradError(op, `x=${fmtShape(x.shape)} requires grad, but kmeans has no gradient (call it under noGrad, or on x.detach())`, 'x');
+  }
+  const [n, d] = x.shape as [number, number];
+  expectInteger(op, 'k', k, { min: 1 });
+  if (k > n) throw new ValueError(op, `k=${k} exceeds the number of points n=${n} — x=${fmtShape(x.shape)}`, 'k');
+  const o = expectOptions(op, 'options', options, ['generator', 'maxIter', 'tol']);
+  const generator = optionalGenerator(op, 'options.generator', o.generator, defaultGenerator);
+  const maxIter = o.maxIter === undefined ? 100 : expectInteger(op, 'options.maxIter', o.maxIter, { min: 0 });
+  const tol = o.tol === undefined ? 1e-6 : expectNumber(op, 'options.tol', o.tol, { min: 0 });
+  expectFiniteValues(op, 'x', x.data);
+  const out = allocate(x.dtype, k * d, op, 'k');
+  const data = x.data;
+  const centres = new Float64Array(k * d);
+  const dist2 = (i: number, c: number): number => {
+    let s = 0;
+    for (let t = 0; t < d; t++) s += (data[i * d + t]! - centres[c * d + t]!) ** 2;
+    return s;
+  };
+  // k-means++ seeding; `nearest` holds each point's squared distance to its nearest centre so far
+  const first = generator.int(0, n);
+  for (let t = 0; t < d; t++) centres[t] = data[first * d + t]!;
+  const nearest = new Float64Array(n);
+  for (let i = 0; i < n; i++) nearest[i] = dist2(i, 0);
+  for (let c = 1; c < k; c++) {
+    let total = 0;
+    for (let i = 0; i < n; i++) total += nearest[i]!;
+    let pick = n - 1;
+    if (total > 0) {
+      let target = generator.random() * total;
+      for (let i = 0; i < n; i++) {
+        target -= nearest[i]!;
+        if (target < 0) {
+          pick = i;
+          break;
+        }
+      }
+    } else pick = generator.int(0, n); // every point sits on a centre: any point will do
+    for (let t = 0; t < d; t++) centres[c * d + t] = data[pick * d + t]!;
+    for (let i = 0; i < n; i++) nearest[i] = Math.min(nearest[i]!, dist2(i, c));
+  }
+  // Lloyd
+  const assignments = new Int32Array(n);
+  const assign = (): number => {
+    let inertia = 0;
+    for (let i = 0; i < n; i++) {
+      let best = 0;
+      let bestD = dist2(i, 0);
+      for (let c = 1; c < k; c++) {
+        const dc = dist2(i, c);
+        if (dc < bestD) {
+          bestD = dc;
+          best = c;
+        }
+      }
+      assignments[i] = best;
+      inertia += bestD;
+    }
+    return inertia;
+  };
+  let inertia = assign();
+  let iterations = 0;
+  const sums = new Float64Array(k * d);
+  const counts = new Int32Array(k);
+  while (iterations < maxIter) {
+    sums.fill(0);
+    counts.fill(0);
+    for (let i = 0; i < n; i++) {
+      const c = assignments[i]!;
+      counts[c]!++;
+      for (let t = 0; t < d; t++) sums[c * d + t] += data[i * d + t]!;
+    }
+    for (let c = 0; c < k; c++) if (counts[c]! > 0) for (let t = 0; t < d; t++) centres[c * d + t] = sums[c * d + t]! / counts[c]!;
+    iterations++;
+    const next = assign();
+    const gain = inertia - next;
+    inertia = next;
+    if (!(gain > tol * inertia)) break;
+  }
+  for (let i = 0; i < k * d; i++) out[i] = centres[i]!;
+  return { centroids: new Tensor(out, [k, d]), assignments, inertia, iterations };
 }

@@ -162,6 +162,12 @@ export const coreEntries: readonly Entry[] = [
   fn('symmetricEigenvalues', () => [sym(3), { symmetryTolerance: 1e-9 }], [A.tensor('a'), A.options('options', { symmetryTolerance: A.real('symmetryTolerance') })]),
   fn('unitLowerInverse', () => [t(3, 3)], [A.tensor('a')]),
   fn('qr', () => [t64([4, 3]), { mode: 'reduced' }], [A.tensor('a'), A.options('options', { mode: A.enum('mode') })]),
+  fn('cholesky', () => [sym(3), { symmetryTolerance: 1e-9 }], [A.tensor('a'), A.options('options', { symmetryTolerance: A.real('symmetryTolerance') })]),
+  fn('svd', () => [t64([4, 3])], [A.tensor('a')]),
+  fn('kmeans', () => [t64([6, 2]), 2, { generator: new Generator(1), maxIter: 5, tol: 1e-6 }], [
+    A.tensor('x'), A.size('k', { work: true }),
+    A.options('options', { generator: A.object('generator'), maxIter: A.size('maxIter', { work: true }), tol: A.real('tol') }),
+  ]),
 
   // movement
   fn('reshape', () => [t(2, 3), [3, 2]], [X, A.shape('shape', { inferOk: true })]),
