@@ -3,6 +3,8 @@
  * in blocks of query rows so that causal and sliding-window attention only touch the key columns a block can
  * see (about half the work for causal). Backward (per block, with P the saved probabilities):
  *   dV += Pᵀ dO,   dP = dO vᵀ,   dS = P ⊙ (dP − rowsum(dO ⊙ O)),   dQ += scale · dS k,   dK += scale · dSᵀ q.
+ * Each matrix of the batch goes to the active backend's fused kernels when it has them and takes the call (the wasm
+ * backend: float32 without a mask, core/wasm/attention.ts), in the same block layout; otherwise the loops below run.
  */
 import { expectBoolean, expectNumber, expectOptions, expectTensor } from '../args.js';
 import { recordOp } from '../autograd.js';
