@@ -46,6 +46,7 @@ const SCRIPTS: Record<string, string> = {
   'rope-analysis': 'scripts/experiments/rope-analysis.ts',
   'video-needle': 'scripts/experiments/video-needle.ts',
   'vit-resolution': 'scripts/experiments/vit-resolution.ts',
+  'train:reference': 'scripts/train-reference.ts',
 };
 
 /** The scripts bundled as run.mjs bundles them, into a private folder inside the checkout (packages stay external). */
@@ -96,6 +97,7 @@ const BAD_VALUES: [name: string, args: string[], line: string][] = [
   ['video-needle', ['--period', '1'], "video-needle: --period needs an integer ≥ 2, got '1'"],
   ['vit-resolution', ['--objects', 'huge'], "vit-resolution: --objects must be one of pixel, relative, got 'huge'"],
   ['check:browser', ['--headed'], "check:browser: unknown flag '--headed' (see --help)"],
+  ['train:reference', ['--steps', '0'], "train:reference: --steps needs an integer ≥ 1, got '0'"],
 ];
 
 /** Exit 2, stdout empty (nothing was done), stderr exactly `line` with no stack trace. */
@@ -150,6 +152,19 @@ test('demo --steps 0 evaluates and saves the untrained model and says so (no NaN
     assert.match(run.stdout, /\[rope\] not trained \(--steps 0\): val loss \d+\.\d{3} at initialization/);
     assert.not.match(run.stdout, /NaN/);
     assert.ok(existsSync(join(out, 'demo.safetensors')) && existsSync(join(out, 'extrapolation.svg')), 'writes its files into --out');
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('train:reference --steps 1 trains one step of the reference architecture and writes a checkpoint with its record', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'ropelab-reference-'));
+  try {
+    const file = join(out, 'ref.safetensors');
+    const run = await runScript(SCRIPTS['train:reference']!, ['--steps', '1', '--batch', '1', '--out', file]);
+    assert.is(run.code, 0, run.stderr);
+    assert.match(run.stdout, /val loss \d+\.\d{3} nats\/char \(32 windows of 512\)/);
+    assert.ok(existsSync(file), 'writes the checkpoint');
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -1,0 +1,52 @@
+/**
+ * The reference model of the KV-cache experiments (issue #13): its config, the validation loss it is judged by, and a
+ * loader for the shipped checkpoint (scripts/train-reference.ts trains and writes it).
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Generator, noGrad } from '../../core/index.js';
+import { GPT, type GPTConfig } from '../../models/index.js';
+import { parseSafetensors } from '../../nn/index.js';
+import { sampleBatch } from './corpus.js';
+
+/** Where the shipped checkpoint lives, from the package root. */
+export const REFERENCE_CHECKPOINT = 'data/reference/rope-gpt-512.safetensors';
+
+/**
+ * The architecture: the demo's RoPE GPT, 4 layers of dim 128, 4 heads of 32 with 2 KV heads, context 512, RoPE base
+ * 1730 (λ_max = 2π·1730^(30/32) ≈ 6.8k = 512 / 0.075, the LLaMA-2 regime of reproductions.md G4).
+ */
+export function referenceConfig(vocabSize: number): GPTConfig {
+  return { vocabSize, contextLength: 512, dim: 128, numLayers: 4, numHeads: 4, numKVHeads: 2, positional: 'rope', ropeBase: 1730, seed: 0 };
+}
+
+/** Mean next-character loss over `windows` validation windows of the full context (fixed windows: seed 11). */
+export function referenceValLoss(model: GPT, val: Int32Array, windows: number): number {
+  const g = new Generator(11);
+  const B = 4;
+  let total = 0;
+  let batches = 0;
+  for (let i = 0; i < windows; i += B) {
+    const { x, y } = sampleBatch(val, Math.min(B, windows - i), model.config.contextLength, g);
+    total += noGrad(() => model.loss(x, y).item());
+    batches++;
+  }
+  return total / batches;
+}
+
+export interface ReferenceModel {
+  model: GPT;
+  vocab: string[];
+  /** The training record written with the checkpoint (steps, tokens, seconds, trainLoss, valLoss, trainedWith). */
+  record: Record<string, string>;
+}
+
+/** Loads the checkpoint at `path` (default the shipped one): the model with its weights, vocabulary and record. */
+export function loadReferenceModel(path = resolve(REFERENCE_CHECKPOINT)): ReferenceModel {
+  const { tensors, metadata } = parseSafetensors(readFileSync(path));
+  const config = JSON.parse(metadata['config']!) as GPTConfig;
+  const model = new GPT(config);
+  model.loadStateDict(tensors);
+  const { config: _config, vocab, ...record } = metadata;
+  return { model, vocab: JSON.parse(vocab!) as string[], record };
+}
