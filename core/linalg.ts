@@ -533,20 +533,8 @@ export function svd(a: Tensor): SVD {
         const t = Math.sign(zeta || 1) / (Math.abs(zeta) + Math.sqrt(1 + zeta * zeta));
         const cs = 1 / Math.sqrt(1 + t * t);
         const sn = cs * t;
-        for (let i = 0; i < m; i++) {
-          const x = c[cp + i]!;
-          const y = c[cq + i]!;
-          c[cp + i] = cs * x - sn * y;
-          c[cq + i] = sn * x + cs * y;
-        }
-        const vp = p * n;
-        const vq = q * n;
-        for (let i = 0; i < n; i++) {
-          const x = v[vp + i]!;
-          const y = v[vq + i]!;
-          v[vp + i] = cs * x - sn * y;
-          v[vq + i] = sn * x + cs * y;
-        }
+        rotatePair(c, cp, cq, m, cs, sn);
+        rotatePair(v, p * n, q * n, n, cs, sn);
       }
     }
   }
@@ -583,6 +571,16 @@ export function svd(a: Tensor): SVD {
   }
   const k = Math.min(m0, n0);
   return { u: new Tensor(uOut, [m0, k]), s: new Tensor(sOut, [k]), v: new Tensor(vOut, [n0, k]) };
+}
+
+/** One plane rotation of two length-`len` runs of `a` (at xAt and yAt): x ← cs·x − sn·y, y ← sn·x + cs·y. */
+function rotatePair(a: Float64Array, xAt: number, yAt: number, len: number, cs: number, sn: number): void {
+  for (let i = 0; i < len; i++) {
+    const x = a[xAt + i]!;
+    const y = a[yAt + i]!;
+    a[xAt + i] = cs * x - sn * y;
+    a[yAt + i] = sn * x + cs * y;
+  }
 }
 
 /**
