@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import {
   FifoMemory, GPT, Generator, qkSpectrum, randn, KVCache, LatentKVCache, Linear, MLP, PaTHCache, RoPE, SGD, Tensor, mseLoss, serializeSafetensors,
+  buildQueryAwareCodebook, ropeInvFreq,
 } from '../../../index.js';
 import { A, cls, exempt, fn, method, type ArgSpec, type Entry } from '../harness.js';
-import { ints, t, vals } from './fixtures.js';
+import { ints, t, t64, vals } from './fixtures.js';
 
 const D = 8; // model width
 const T = 4; // tokens
@@ -44,6 +45,13 @@ const memState = (m: FifoMemory) => m.initial(1);
 export const nnEntries: readonly Entry[] = [
   exempt('BASELINE_QUANTILES', 'a constant array, not callable'),
   exempt('SAFETENSORS_MAX_HEADER_BYTES', 'a constant number, not callable'),
+  exempt('A2ATS_DEFAULTS', 'a constant object, not callable'),
+  fn('wropeQuery', () => [t64([3, 4]), ropeInvFreq(4, 100), 8, 'half'], [A.tensor('q'), A.reals('invFreq'), A.real('distance'), A.enum('layout')]),
+  fn('buildQueryAwareCodebook', () => [t64([6, 4]), t64([5, 4]), { size: 2, generator: new Generator(1), maxIter: 5, tol: 1e-4 }], [
+    A.tensor('queries'), A.tensor('keys'),
+    A.options('options', { size: A.size('size', { work: true }), generator: A.object('generator'), maxIter: A.size('maxIter', { work: true }), tol: A.real('tol') }),
+  ]),
+  fn('encodeKeys', () => [buildQueryAwareCodebook(t64([6, 4]), t64([5, 4]), { size: 2, generator: new Generator(1) }), t64([3, 4])], [A.object('codebook'), A.tensor('keys')]),
   // argument checks for layers and models built on nn/ (as core's expect* helpers)
   exempt('expectEncodingFits', ARG_CHECK),
   exempt('expectWeight', ARG_CHECK),

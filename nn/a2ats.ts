@@ -1,0 +1,186 @@
+/**
+ * A²ATS, the scoring half (He, Xing, Wang, Xu, Wu, Zhou, Liu, Xue, Li, ACL Findings 2025; junhuihe-hjh/A2ATS,
+ * `vqkey/models/llama_masked.py` and `vqkey/notebooks/construct_codebooks.py`): windowed RoPE and the query-aware
+ * key codebook that retrieval attention scores cached keys with.
+ *
+ * Windowed RoPE (WRoPE): every cached key outside the local window is scored as if it sat W positions behind the
+ * query. RoPE's relative-position identity makes that one fixed rotation of the query against the pre-RoPE key:
+ *   ⟨R(n + W) q, R(n) k⟩ = ⟨R(W) q, k⟩   for every position n,
+ * so pre-RoPE keys can be quantized once, whatever their position (reference: `wrope_relative_pos` = 2048).
+ *
+ * Query-aware codebook: the quantizer minimizes the error of the scores, E_q[(qᵀ(k − c))²] = (k − c)ᵀ H (k − c) with
+ * H = E[q qᵀ] over R(W)-rotated calibration queries, not ‖k − c‖. With H + 1e-6·I = L Lᵀ (H first divided by
+ * √mean(H²), as the reference does), that is ‖(k − c) L‖²: k-means++ on the whitened keys k·L (max_iter 300,
+ * tol 1e-4 in the reference) gives centroids c̃, a key's code is its nearest c̃, and the codebook the scores use is
+ * c̃ L⁻¹, back in key space.
+ *
+ * The retrieval cache that uses these (top-K per KV head with sinks and the local window exact) is issue #13's next
+ * step; shapes here are per (layer, KV head): queries [N, d], keys [M, d].
+ */
+import {
+  DTypeError, ShapeError, Tensor, ValueError, cholesky, defaultGenerator, describeValue, expectFiniteValues, expectInteger, expectNumber, expectOneOf,
+  expectOptions, expectTensor, fmtShape, kmeans, noGrad, optionalGenerator, type Generator,
+} from '../core/index.js';
+import { applyRotary, type PairLayout } from '../positional/index.js';
+
+/** The reference's defaults (`LLM.__init__` in llama_masked.py; the README's top-K example; codebook size per head). */
+export const A2ATS_DEFAULTS = { localWindow: 64, attentionSinks: 8, wropeDistance: 2048, topK: 0.03, codebookSize: 4096 } as const;
+
+/** Ridge added to the normalized H before its Cholesky factor (construct_codebooks.py). */
+const WHITENING_RIDGE = 1e-6;
+
+/**
+ * R(W)·q: queries q [..., T, d] rotated by the fixed distance W, every row alike: the query side of the WRoPE score
+ * ⟨R(W)q, k⟩ against pre-RoPE keys. invFreq: the encoding's d/2 inverse frequencies; layout as the encoding's.
+ */
+export function wropeQuery(q: Tensor, invFreq: ArrayLike<number>, distance: number, layout: PairLayout): Tensor {
+  const op = 'wropeQuery';
+  expectTensor(op, 'q', q);
+  if (!(Array.isArray(invFreq) || invFreq instanceof Float64Array || invFreq instanceof Float32Array)) {
+    throw new DTypeError(op, `invFreq must be an array of numbers (d/2 inverse frequencies), got ${describeValue(invFreq)}`, 'invFreq');
+  }
+  expectFiniteValues(op, 'invFreq', invFreq);
+  expectNumber(op, 'distance', distance, { min: 0 });
+  expectOneOf(op, 'layout', layout, ['half', 'interleaved']);
+  if (q.ndim < 2) throw new ShapeError(op, `q=${fmtShape(q.shape)} needs at least [T, d]`, 'q');
+  const [T, d] = q.shape.slice(-2) as [number, number];
+  if (invFreq.length * 2 !== d) throw new ShapeError(op, `invFreq has ${invFreq.length} frequencies, q=${fmtShape(q.shape)} has d=${d} (needs d/2)`, 'invFreq');
+  const P = d / 2;
+  const angles = new Float64Array(T * P);
+  for (let t = 0; t < T; t++) for (let i = 0; i < P; i++) angles[t * P + i] = distance * invFreq[i]!;
+  return applyRotary(q, new Tensor(angles, [T, P]), { layout });
+}
+
+export interface QueryAwareCodebookOptions {
+  /** Codewords (default 4096, at most the number of keys). */
+  size?: number;
+  generator?: Generator;
+  /** k-means iterations at most (default 300). */
+  maxIter?: number;
+  /** k-means relative inertia tolerance (default 1e-4). */
+  tol?: number;
+}
+
+export interface QueryAwareCodebook {
+  /** [C, d] codewords in key space: the scores use ⟨R(W)q, codebook[code(k)]⟩. */
+  readonly codebook: Tensor;
+  /** [C, d] the same codewords whitened (codebook·L): keys are assigned to the nearest of these. */
+  readonly whitened: Tensor;
+  /** [d, d] lower L with L·Lᵀ = H/√mean(H²) + 1e-6·I. */
+  readonly whitening: Tensor;
+}
+
+/**
+ * The query-aware codebook of one (layer, KV head) from R(W)-rotated calibration queries [N, d] (those of every
+ * query head that shares the KV head) and pre-RoPE keys [M, d]: whitening by H's Cholesky factor, k-means++ on k·L,
+ * centroids mapped back by L⁻¹. Float64 inside, the keys' dtype out. Not differentiable.
+ */
+export function buildQueryAwareCodebook(queries: Tensor, keys: Tensor, options: QueryAwareCodebookOptions = {}): QueryAwareCodebook {
+  const op = 'buildQueryAwareCodebook';
+  expectTensor(op, 'queries', queries);
+  expectTensor(op, 'keys', keys);
+  if (queries.ndim !== 2 || keys.ndim !== 2 || queries.shape[1] !== keys.shape[1]) {
+    throw new ShapeError(op, `needs queries [N, d] and keys [M, d] with one d — queries=${fmtShape(queries.shape)}, keys=${fmtShape(keys.shape)}`, 'queries');
+  }
+  const o = expectOptions(op, 'options', options, ['size', 'generator', 'maxIter', 'tol']);
+  const [M, d] = keys.shape as [number, number];
+  const size = o.size === undefined ? Math.min(A2ATS_DEFAULTS.codebookSize, M) : expectInteger(op, 'options.size', o.size, { min: 1 });
+  if (size > M) throw new ValueError(op, `options.size=${size} exceeds the ${M} keys — keys=${fmtShape(keys.shape)}`, 'size');
+  const generator = optionalGenerator(op, 'options.generator', o.generator, defaultGenerator);
+  const maxIter = o.maxIter === undefined ? 300 : expectInteger(op, 'options.maxIter', o.maxIter, { min: 0 });
+  const tol = o.tol === undefined ? 1e-4 : expectNumber(op, 'options.tol', o.tol, { min: 0 });
+  expectFiniteValues(op, 'queries', queries.data);
+  expectFiniteValues(op, 'keys', keys.data);
+  return noGrad(() => {
+    const whitening = whiteningOf(op, queries);
+    const L = whitening.data;
+    const whiteKeys = new Float64Array(M * d); // k·L, row by row
+    for (let m = 0; m < M; m++) {
+      for (let j = 0; j < d; j++) {
+        let s = 0;
+        for (let i = j; i < d; i++) s += keys.data[m * d + i]! * L[i * d + j]!; // L lower: L_ij = 0 for i < j
+        whiteKeys[m * d + j] = s;
+      }
+    }
+    const { centroids } = kmeans(new Tensor(whiteKeys, [M, d]), size, { generator, maxIter, tol });
+    // codebook = c̃ L⁻¹: solve c·L = c̃ for each row c (back substitution on Lᵀ, from the last column)
+    const codebook = keys.dtype === 'float64' ? new Float64Array(size * d) : new Float32Array(size * d);
+    const whitened = keys.dtype === 'float64' ? new Float64Array(size * d) : new Float32Array(size * d);
+    const row = new Float64Array(d);
+    for (let c = 0; c < size; c++) {
+      for (let j = d - 1; j >= 0; j--) {
+        let s = centroids.data[c * d + j]!;
+        for (let i = j + 1; i < d; i++) s -= row[i]! * L[i * d + j]!;
+        row[j] = s / L[j * d + j]!;
+      }
+      for (let j = 0; j < d; j++) {
+        codebook[c * d + j] = row[j]!;
+        whitened[c * d + j] = centroids.data[c * d + j]!;
+      }
+    }
+    return { codebook: new Tensor(codebook, [size, d]), whitened: new Tensor(whitened, [size, d]), whitening };
+  });
+}
+
+/** L with L·Lᵀ = H/√mean(H²) + 1e-6·I, H = QᵀQ over the query rows (float64). */
+function whiteningOf(op: string, queries: Tensor): Tensor {
+  const [N, d] = queries.shape as [number, number];
+  const H = new Float64Array(d * d);
+  for (let n = 0; n < N; n++) {
+    for (let i = 0; i < d; i++) {
+      const qi = queries.data[n * d + i]!;
+      for (let j = 0; j <= i; j++) H[i * d + j] += qi * queries.data[n * d + j]!;
+    }
+  }
+  let meanSquare = 0;
+  for (let i = 0; i < d; i++) {
+    for (let j = 0; j <= i; j++) {
+      H[j * d + i] = H[i * d + j]!;
+      meanSquare += (i === j ? 1 : 2) * H[i * d + j]! ** 2;
+    }
+  }
+  meanSquare /= d * d;
+  if (!(meanSquare > 0)) throw new ValueError(op, `the queries are all zero — queries=${fmtShape(queries.shape)} (H = QᵀQ must not vanish)`, 'queries');
+  const norm = Math.sqrt(meanSquare);
+  for (let i = 0; i < d * d; i++) H[i] = H[i]! / norm + (i % (d + 1) === 0 ? WHITENING_RIDGE : 0);
+  return cholesky(new Tensor(H, [d, d]));
+}
+
+/** Code of each pre-RoPE key [M, d]: the index of the nearest whitened codeword to k·L (ties to the lower index). */
+export function encodeKeys(codebook: QueryAwareCodebook, keys: Tensor): Int32Array {
+  const op = 'encodeKeys';
+  const book = expectOptions(op, 'codebook', codebook, ['codebook', 'whitened', 'whitening']);
+  expectTensor(op, 'codebook.whitened', book.whitened);
+  expectTensor(op, 'codebook.whitening', book.whitening);
+  expectTensor(op, 'keys', keys);
+  const [C, d] = codebook.whitened.shape as [number, number];
+  if (codebook.whitened.ndim !== 2 || !(codebook.whitening.ndim === 2 && codebook.whitening.shape[0] === d && codebook.whitening.shape[1] === d)) {
+    throw new ShapeError(op, `codebook.whitened=${fmtShape(codebook.whitened.shape)} and codebook.whitening=${fmtShape(codebook.whitening.shape)} must be [C, d] and [d, d]`, 'codebook');
+  }
+  if (keys.ndim !== 2 || keys.shape[1] !== d) throw new ShapeError(op, `keys=${fmtShape(keys.shape)} must be [M, ${d}] (the codebook's d)`, 'keys');
+  expectFiniteValues(op, 'keys', keys.data);
+  const M = keys.shape[0]!;
+  const L = codebook.whitening.data;
+  const W = codebook.whitened.data;
+  const codes = new Int32Array(M);
+  const white = new Float64Array(d);
+  for (let m = 0; m < M; m++) {
+    for (let j = 0; j < d; j++) {
+      let s = 0;
+      for (let i = j; i < d; i++) s += keys.data[m * d + i]! * L[i * d + j]!;
+      white[j] = s;
+    }
+    let best = 0;
+    let bestD = Infinity;
+    for (let c = 0; c < C; c++) {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += (white[j]! - W[c * d + j]!) ** 2;
+      if (s < bestD) {
+        bestD = s;
+        best = c;
+      }
+    }
+    codes[m] = best;
+  }
+  return codes;
+}

@@ -1,0 +1,111 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { Generator, Tensor, ShapeError, ValueError, randn } from '../../core/index.js';
+import { applyRotary, ropeInvFreq } from '../../positional/index.js';
+import { buildQueryAwareCodebook, encodeKeys, wropeQuery } from '../../nn/index.js';
+import { assertRefused } from '../helpers/refusal.js';
+
+const seed = Number(process.env['FC_SEED'] ?? 42);
+
+/** R(n)·x for one row x [d] at position n. */
+function rotateAt(x: Float64Array, n: number, invFreq: Float64Array, layout: 'half' | 'interleaved'): Float64Array {
+  const angles = new Tensor(Float64Array.from(invFreq, (f) => n * f), [1, invFreq.length]);
+  return applyRotary(new Tensor(x, [1, x.length]), angles, { layout }).data as Float64Array;
+}
+
+const dot = (a: ArrayLike<number>, b: ArrayLike<number>): number => Array.from(a).reduce((s, x, i) => s + x * b[i]!, 0);
+
+test('WRoPE: ⟨R(W)q, k⟩ = ⟨R(n + W)q, R(n)k⟩ for every position n (pre-RoPE keys score at one fixed distance)', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 8 }), fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 0, max: 5000 }), fc.constantFrom('half' as const, 'interleaved' as const),
+      fc.integer({ min: 0, max: 1e6 }),
+      (pairs, n, W, layout, s) => {
+        const d = 2 * pairs;
+        const g = new Generator(s);
+        const q = randn([1, d], { dtype: 'float64', generator: g });
+        const k = randn([1, d], { dtype: 'float64', generator: g });
+        const invFreq = ropeInvFreq(d, 500);
+        const windowed = dot(wropeQuery(q, invFreq, W, layout).data, k.data);
+        const exact = dot(rotateAt(q.data as Float64Array, n + W, invFreq, layout), rotateAt(k.data as Float64Array, n, invFreq, layout));
+        assert.ok(Math.abs(windowed - exact) <= 1e-9 * (1 + Math.abs(exact)), `n ${n} W ${W}: ${windowed} vs ${exact}`);
+      },
+    ),
+    { seed, numRuns: 100 },
+  );
+});
+
+test('query-aware codebook: ‖(k − c)L‖² = (k − c)ᵀH(k − c) with H = L·Lᵀ, and codes are the nearest codewords under H', () => {
+  const g = new Generator(3);
+  const d = 6;
+  // anisotropic queries: H is far from a multiple of I, so the query-aware distance differs from the Euclidean one
+  const q = new Tensor(Float64Array.from(randn([200, d], { dtype: 'float64', generator: g }).data, (x, i) => x * (1 + 3 * (i % d))), [200, d]);
+  const keys = randn([120, d], { dtype: 'float64', generator: g });
+  const cb = buildQueryAwareCodebook(q, keys, { size: 10, generator: new Generator(4) });
+  const L = cb.whitening.data;
+  const H = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) for (let r = 0; r < d; r++) H[i * d + j] += L[i * d + r]! * L[j * d + r]!;
+  // H is the queries' second moment as the reference normalizes it: QᵀQ / √mean((QᵀQ)²) + 1e-6·I
+  const qtq = new Float64Array(d * d);
+  for (let n = 0; n < 200; n++) for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) qtq[i * d + j] += q.data[n * d + i]! * q.data[n * d + j]!;
+  const norm = Math.sqrt(qtq.reduce((acc, x) => acc + x * x, 0) / (d * d));
+  for (let i = 0; i < d * d; i++) {
+    const want = qtq[i]! / norm + (i % (d + 1) === 0 ? 1e-6 : 0);
+    assert.ok(Math.abs(H[i]! - want) <= 1e-12 * (1 + Math.abs(want)), `L·Lᵀ = normalized QᵀQ + 1e-6·I at ${i}: ${H[i]} vs ${want}`);
+  }
+  const codes = encodeKeys(cb, keys);
+  for (let m = 0; m < 120; m++) {
+    const distances = Array.from({ length: 10 }, (_, c) => {
+      const diff = Array.from({ length: d }, (_, j) => keys.data[m * d + j]! - cb.codebook.data[c * d + j]!);
+      let quad = 0;
+      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) quad += diff[i]! * H[i * d + j]! * diff[j]!;
+      let white = 0;
+      for (let j = 0; j < d; j++) {
+        let s = 0;
+        for (let i = 0; i < d; i++) s += diff[i]! * L[i * d + j]!;
+        white += s * s;
+      }
+      assert.ok(Math.abs(quad - white) <= 1e-10 * (1 + quad), `whitening identity: ${quad} vs ${white}`);
+      return quad;
+    });
+    assert.is(codes[m], distances.indexOf(Math.min(...distances)), `key ${m}: code = argmin_c (k − c)ᵀH(k − c)`);
+  }
+});
+
+test('identity quantizer (one codeword per key): codewords are the keys, and the WRoPE score equals the exact RoPE logit at distance W', () => {
+  const g = new Generator(8);
+  const d = 8;
+  const invFreq = ropeInvFreq(d, 1000);
+  const queries = wropeQuery(randn([64, d], { dtype: 'float64', generator: g }), invFreq, 2048, 'half');
+  const keys = randn([16, d], { dtype: 'float64', generator: g });
+  const cb = buildQueryAwareCodebook(queries, keys, { size: 16, generator: new Generator(1) });
+  const codes = encodeKeys(cb, keys);
+  const q = randn([1, d], { dtype: 'float64', generator: g });
+  const rq = wropeQuery(q, invFreq, 2048, 'half').data;
+  for (let m = 0; m < 16; m++) {
+    const code = codes[m]!;
+    for (let j = 0; j < d; j++) assert.ok(Math.abs(cb.codebook.data[code * d + j]! - keys.data[m * d + j]!) <= 1e-10, `key ${m}'s codeword is the key`);
+    const approx = dot(rq, cb.codebook.data.subarray(code * d, (code + 1) * d));
+    const key = keys.data.subarray(m * d, (m + 1) * d) as Float64Array;
+    const exact = dot(rotateAt(q.data as Float64Array, 3000 + 2048, invFreq, 'half'), rotateAt(key, 3000, invFreq, 'half'));
+    assert.ok(Math.abs(approx - exact) <= 1e-9, `key ${m}: ${approx} vs exact logit at distance 2048 ${exact}`);
+  }
+  assert.equal(new Set(codes).size, 16, 'distinct keys get distinct codes');
+});
+
+test('refusals: shapes, sizes, all-zero queries, non-finite keys, a malformed codebook', () => {
+  const q = randn([10, 4], { dtype: 'float64', generator: new Generator(1) });
+  const k = randn([5, 4], { dtype: 'float64', generator: new Generator(2) });
+  assertRefused(() => buildQueryAwareCodebook(q, randn([5, 3]), { size: 2 }), ShapeError, 'buildQueryAwareCodebook', { arg: 'queries' });
+  assertRefused(() => buildQueryAwareCodebook(q, k, { size: 6 }), ValueError, 'buildQueryAwareCodebook', { arg: 'size' });
+  assertRefused(() => buildQueryAwareCodebook(new Tensor(new Float64Array(40), [10, 4]), k, { size: 2 }), ValueError, 'buildQueryAwareCodebook', { arg: 'queries', words: ['zero'] });
+  assertRefused(() => buildQueryAwareCodebook(q, new Tensor(Float64Array.of(NaN, 0, 0, 0), [1, 4]), { size: 1 }), ValueError, 'buildQueryAwareCodebook', { arg: 'keys' });
+  const cb = buildQueryAwareCodebook(q, k, { size: 2, generator: new Generator(3) });
+  assertRefused(() => encodeKeys(cb, randn([3, 5])), ShapeError, 'encodeKeys', { arg: 'keys' });
+  assertRefused(() => encodeKeys({ ...cb, whitening: randn([3, 3]) }, k), ShapeError, 'encodeKeys', { arg: 'codebook' });
+  assertRefused(() => wropeQuery(q, ropeInvFreq(6, 100), 8, 'half'), ShapeError, 'wropeQuery', { arg: 'invFreq' });
+  assertRefused(() => wropeQuery(q, ropeInvFreq(4, 100), -1, 'half'), ValueError, 'wropeQuery', { arg: 'distance' });
+});
+
+test.run();
