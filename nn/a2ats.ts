@@ -14,8 +14,10 @@
  * tol 1e-4 in the reference) gives centroids c̃, a key's code is its nearest c̃, and the codebook the scores use is
  * c̃ L⁻¹, back in key space.
  *
- * The retrieval cache that uses these (top-K per KV head with sinks and the local window exact) is issue #13's next
- * step; shapes here are per (layer, KV head): queries [N, d], keys [M, d].
+ * `retrievalMask` is the selection of one decoding step (sinks and the local window exact, top-K per query head by
+ * the approximate scores, the union per KV head); a retrieval KV cache that keeps codes beside the rotated keys and
+ * runs it inside the models' attention is issue #13's next step. Codebook shapes are per (layer, KV head): queries
+ * [N, d], keys [M, d].
  */
 import {
   DTypeError, ShapeError, Tensor, ValueError, cholesky, defaultGenerator, describeValue, expectFiniteValues, expectInteger, expectNumber, expectOneOf,
@@ -183,4 +185,52 @@ export function encodeKeys(codebook: QueryAwareCodebook, keys: Tensor): Int32Arr
     codes[m] = best;
   }
   return codes;
+}
+
+export interface RetrievalMaskOptions {
+  /** Fraction of the cache each query head retrieves: K = ⌊topK · L⌋ tokens (default 0.03). */
+  topK?: number;
+  /** Most recent tokens always attended exactly (default 64). */
+  localWindow?: number;
+  /** First tokens always attended exactly (default 8). */
+  attentionSinks?: number;
+}
+
+/**
+ * Which cached tokens one decoding step attends to, A²ATS's selection (llama_masked.py): the first `attentionSinks`
+ * and the last `localWindow` tokens always; of the others, each query head's K = ⌊topK · L⌋ best by its approximate
+ * (WRoPE, codebook) scores; and per KV head the union over its query group, so every query head of a group sees the
+ * same tokens (a token is kept if any head of the group chose it). Ties go to the earlier token.
+ * scores: [B, Hq, L], numKVHeads divides Hq → mask [B, Hq, 1, L] of 0/1 for `attention`'s mask option.
+ */
+export function retrievalMask(scores: Tensor, numKVHeads: number, options: RetrievalMaskOptions = {}): Tensor {
+  const op = 'retrievalMask';
+  expectTensor(op, 'scores', scores);
+  if (scores.ndim !== 3) throw new ShapeError(op, `scores=${fmtShape(scores.shape)} must be [B, Hq, L]`, 'scores');
+  const [B, Hq, L] = scores.shape as [number, number, number];
+  expectInteger(op, 'numKVHeads', numKVHeads, { min: 1 });
+  if (Hq % numKVHeads !== 0) throw new ShapeError(op, `numKVHeads=${numKVHeads} must divide the ${Hq} query heads of scores=${fmtShape(scores.shape)}`, 'numKVHeads');
+  const o = expectOptions(op, 'options', options, ['topK', 'localWindow', 'attentionSinks']);
+  const topK = o.topK === undefined ? A2ATS_DEFAULTS.topK : expectNumber(op, 'options.topK', o.topK, { min: 0, max: 1 });
+  const window = o.localWindow === undefined ? A2ATS_DEFAULTS.localWindow : expectInteger(op, 'options.localWindow', o.localWindow, { min: 0 });
+  const sinks = o.attentionSinks === undefined ? A2ATS_DEFAULTS.attentionSinks : expectInteger(op, 'options.attentionSinks', o.attentionSinks, { min: 0 });
+  expectFiniteValues(op, 'scores', scores.data);
+  const K = Math.floor(topK * L);
+  const G = Hq / numKVHeads;
+  const mask = new Float32Array(B * Hq * L);
+  const candidates: number[] = [];
+  for (let t = sinks; t < L - window; t++) candidates.push(t);
+  for (let b = 0; b < B; b++) {
+    for (let kv = 0; kv < numKVHeads; kv++) {
+      const keep = new Uint8Array(L);
+      for (let t = 0; t < L; t++) if (t < sinks || t >= L - window) keep[t] = 1;
+      for (let r = 0; r < G; r++) {
+        const row = (b * Hq + kv * G + r) * L;
+        const best = [...candidates].sort((x, y) => scores.data[row + y]! - scores.data[row + x]! || x - y);
+        for (let i = 0; i < Math.min(K, best.length); i++) keep[best[i]!] = 1;
+      }
+      for (let r = 0; r < G; r++) mask.set(keep, (b * Hq + kv * G + r) * L);
+    }
+  }
+  return new Tensor(mask, [B, Hq, 1, L]);
 }

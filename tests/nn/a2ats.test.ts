@@ -1,9 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { Generator, Tensor, ShapeError, ValueError, randn } from '../../core/index.js';
+import { Generator, Tensor, ShapeError, ValueError, attention, randn } from '../../core/index.js';
 import { applyRotary, ropeInvFreq } from '../../positional/index.js';
-import { buildQueryAwareCodebook, encodeKeys, wropeQuery } from '../../nn/index.js';
+import { buildQueryAwareCodebook, encodeKeys, retrievalMask, wropeQuery } from '../../nn/index.js';
 import { assertRefused } from '../helpers/refusal.js';
 
 const seed = Number(process.env['FC_SEED'] ?? 42);
@@ -94,6 +94,60 @@ test('identity quantizer (one codeword per key): codewords are the keys, and the
   assert.equal(new Set(codes).size, 16, 'distinct keys get distinct codes');
 });
 
+test('retrievalMask: sinks and the local window always, each query head\'s own top-K, one union per KV head (GQA)', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 60 }),
+      fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 10 }), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 1e6 }),
+      (B, Hkv, G, L, sinks, window, kCount, s) => {
+        // topK as a fraction that gives every K from 0 to L (fc.double clusters at 0 and 1, where no selection differs)
+        const topK = Math.min(1, (kCount + 0.5) / L);
+        const Hq = Hkv * G;
+        const scores = randn([B, Hq, L], { dtype: 'float64', generator: new Generator(s) });
+        const mask = retrievalMask(scores, Hkv, { topK, localWindow: window, attentionSinks: sinks });
+        assert.equal(mask.shape, [B, Hq, 1, L]);
+        const K = Math.floor(topK * L);
+        for (let b = 0; b < B; b++) {
+          for (let h = 0; h < Hq; h++) {
+            const row = Array.from(mask.data.subarray((b * Hq + h) * L, (b * Hq + h + 1) * L));
+            const group = Math.floor(h / G) * G;
+            const first = Array.from(mask.data.subarray((b * Hq + group) * L, (b * Hq + group + 1) * L));
+            assert.equal(row, first, 'every query head of a group sees the same tokens');
+            for (let t = 0; t < L; t++) if (t < sinks || t >= L - window) assert.is(row[t], 1, `sink/window token ${t} kept`);
+            const candidates = Array.from({ length: L }, (_, t) => t).filter((t) => t >= sinks && t < L - window);
+            const own = candidates.sort((x, y) => scores.data[(b * Hq + h) * L + y]! - scores.data[(b * Hq + h) * L + x]! || x - y).slice(0, K);
+            for (const t of own) assert.is(row[t], 1, `head ${h}'s own top-${K} token ${t} kept`);
+            const extra = candidates.filter((t) => row[t] === 1).length;
+            assert.ok(extra >= Math.min(K, candidates.length) && extra <= Math.min(G * K, candidates.length), `${extra} retrieved tokens: between K and G·K`);
+          }
+        }
+      },
+    ),
+    { seed, numRuns: 80 },
+  );
+});
+
+test('retrievalMask: with K covering every candidate the step attends to everything, and attention equals full attention exactly', () => {
+  const g = new Generator(5);
+  const [B, Hq, Hkv, L, d] = [1, 4, 2, 40, 8];
+  const q = randn([B, Hq, 1, d], { dtype: 'float64', generator: g });
+  const k = randn([B, Hkv, L, d], { dtype: 'float64', generator: g });
+  const v = randn([B, Hkv, L, d], { dtype: 'float64', generator: g });
+  const expand = (t: Tensor): Tensor => new Tensor(Float64Array.from({ length: B * Hq * L * d }, (_, i) => {
+    const h = Math.floor(i / (L * d)) % Hq;
+    return t.data[Math.floor(h / 2) * L * d + (i % (L * d))]!;
+  }), [B, Hq, L, d]);
+  const scores = randn([B, Hq, L], { dtype: 'float64', generator: g });
+  const mask = retrievalMask(scores, Hkv, { topK: 1, localWindow: 4, attentionSinks: 2 });
+  assert.ok(mask.data.every((x) => x === 1), 'K = L covers every candidate');
+  const full = attention(q, expand(k), expand(v));
+  const retrieved = attention(q, expand(k), expand(v), { mask });
+  assert.equal(Array.from(retrieved.data), Array.from(full.data));
+  // ties: equal scores keep the earliest candidates
+  const flat = retrievalMask(new Tensor(new Float64Array(10), [1, 1, 10]), 1, { topK: 0.2, localWindow: 0, attentionSinks: 0 });
+  assert.equal(Array.from(flat.data), [1, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+});
+
 test('refusals: shapes, sizes, all-zero queries, non-finite keys, a malformed codebook', () => {
   const q = randn([10, 4], { dtype: 'float64', generator: new Generator(1) });
   const k = randn([5, 4], { dtype: 'float64', generator: new Generator(2) });
@@ -106,6 +160,9 @@ test('refusals: shapes, sizes, all-zero queries, non-finite keys, a malformed co
   assertRefused(() => encodeKeys({ ...cb, whitening: randn([3, 3]) }, k), ShapeError, 'encodeKeys', { arg: 'codebook' });
   assertRefused(() => wropeQuery(q, ropeInvFreq(6, 100), 8, 'half'), ShapeError, 'wropeQuery', { arg: 'invFreq' });
   assertRefused(() => wropeQuery(q, ropeInvFreq(4, 100), -1, 'half'), ValueError, 'wropeQuery', { arg: 'distance' });
+  assertRefused(() => retrievalMask(randn([1, 3, 5]), 2), ShapeError, 'retrievalMask', { arg: 'numKVHeads' });
+  assertRefused(() => retrievalMask(randn([3, 5]), 1), ShapeError, 'retrievalMask', { arg: 'scores' });
+  assertRefused(() => retrievalMask(randn([1, 1, 5]), 1, { topK: 1.5 }), ValueError, 'retrievalMask');
 });
 
 test.run();

@@ -51,6 +51,10 @@ export const nnEntries: readonly Entry[] = [
     A.tensor('queries'), A.tensor('keys'),
     A.options('options', { size: A.size('size', { work: true }), generator: A.object('generator'), maxIter: A.size('maxIter', { work: true }), tol: A.real('tol') }),
   ]),
+  fn('retrievalMask', () => [t64([1, 2, 12]), 1, { topK: 0.25, localWindow: 2, attentionSinks: 1 }], [
+    A.tensor('scores'), A.size('numKVHeads'),
+    A.options('options', { topK: A.real('topK'), localWindow: A.size('localWindow', { work: true }), attentionSinks: A.size('attentionSinks', { work: true }) }),
+  ]),
   fn('encodeKeys', () => [buildQueryAwareCodebook(t64([6, 4]), t64([5, 4]), { size: 2, generator: new Generator(1) }), t64([3, 4])], [A.object('codebook'), A.tensor('keys')]),
   // argument checks for layers and models built on nn/ (as core's expect* helpers)
   exempt('expectEncodingFits', ARG_CHECK),
