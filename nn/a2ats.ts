@@ -97,13 +97,7 @@ export function buildQueryAwareCodebook(queries: Tensor, keys: Tensor, options: 
     const whitening = whiteningOf(op, queries);
     const L = whitening.data;
     const whiteKeys = new Float64Array(M * d); // k·L, row by row
-    for (let m = 0; m < M; m++) {
-      for (let j = 0; j < d; j++) {
-        let s = 0;
-        for (let i = j; i < d; i++) s += keys.data[m * d + i]! * L[i * d + j]!; // L lower: L_ij = 0 for i < j
-        whiteKeys[m * d + j] = s;
-      }
-    }
+    for (let m = 0; m < M; m++) whiten(keys.data, m * d, L, d, whiteKeys, m * d);
     const { centroids } = kmeans(new Tensor(whiteKeys, [M, d]), size, { generator, maxIter, tol });
     // codebook = c̃ L⁻¹: solve c·L = c̃ for each row c (back substitution on Lᵀ, from the last column)
     const codebook = keys.dtype === 'float64' ? new Float64Array(size * d) : new Float32Array(size * d);
@@ -148,6 +142,15 @@ function whiteningOf(op: string, queries: Tensor): Tensor {
   return cholesky(new Tensor(H, [d, d]));
 }
 
+/** out[at…at+d) = k·L for the key row k = keys[from…from+d) and the lower triangular L [d, d] (L_ij = 0 for i < j). */
+function whiten(keys: ArrayLike<number>, from: number, L: ArrayLike<number>, d: number, out: Float64Array, at: number): void {
+  for (let j = 0; j < d; j++) {
+    let s = 0;
+    for (let i = j; i < d; i++) s += keys[from + i]! * L[i * d + j]!;
+    out[at + j] = s;
+  }
+}
+
 /** Code of each pre-RoPE key [M, d]: the index of the nearest whitened codeword to k·L (ties to the lower index). */
 export function encodeKeys(codebook: QueryAwareCodebook, keys: Tensor): Int32Array {
   const op = 'encodeKeys';
@@ -167,11 +170,7 @@ export function encodeKeys(codebook: QueryAwareCodebook, keys: Tensor): Int32Arr
   const codes = new Int32Array(M);
   const white = new Float64Array(d);
   for (let m = 0; m < M; m++) {
-    for (let j = 0; j < d; j++) {
-      let s = 0;
-      for (let i = j; i < d; i++) s += keys.data[m * d + i]! * L[i * d + j]!;
-      white[j] = s;
-    }
+    whiten(keys.data, m * d, L, d, white, 0);
     let best = 0;
     let bestD = Infinity;
     for (let c = 0; c < C; c++) {
