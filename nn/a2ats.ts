@@ -24,6 +24,7 @@ import {
   expectOptions, expectTensor, fmtShape, kmeans, noGrad, optionalGenerator, type Generator,
 } from '../core/index.js';
 import { applyRotary, type PairLayout } from '../positional/index.js';
+import { KVCache } from './kv-cache.js';
 
 /** The reference's defaults (`LLM.__init__` in llama_masked.py; the README's top-K example; codebook size per head). */
 export const A2ATS_DEFAULTS = { localWindow: 64, attentionSinks: 8, wropeDistance: 2048, topK: 0.03, codebookSize: 4096 } as const;
@@ -232,4 +233,117 @@ export function retrievalMask(scores: Tensor, numKVHeads: number, options: Retri
     }
   }
   return new Tensor(mask, [B, Hq, 1, L]);
+}
+
+export interface RetrievalKVCacheOptions {
+  /** One query-aware codebook per KV head of the layer (buildQueryAwareCodebook on that head's calibration data). */
+  codebooks: readonly QueryAwareCodebook[];
+  /** The layer's RoPE inverse frequencies (d/2) and pair layout, for R(W)·q. */
+  invFreq: ArrayLike<number>;
+  layout: PairLayout;
+  /** WRoPE distance W (default 2048). */
+  wropeDistance?: number;
+  /** As retrievalMask (defaults 0.03, 64, 8). */
+  topK?: number;
+  localWindow?: number;
+  attentionSinks?: number;
+}
+
+/**
+ * A²ATS retrieval KV cache for one attention layer: a `KVCache` (every rotated key and value is kept exactly) that
+ * also keeps each key's code, from its pre-RoPE key, in its KV head's query-aware codebook. At a decoding step of one
+ * token the layer asks it for `retrieve`: the approximate WRoPE scores ⟨R(W)q, codeword⟩ of every cached token
+ * for each query head, then `retrievalMask` — sinks, local window and top-K per head, the union per KV head — so that
+ * exact attention runs over the selected tokens only (with their true rotated keys). Prefill (several tokens at once)
+ * attends to everything, as the reference does. Pass one per layer in place of the model's `newCaches()`; no
+ * sliding-window eviction (every token stays retrievable).
+ */
+export class RetrievalKVCache extends KVCache {
+  readonly codebooks: readonly QueryAwareCodebook[];
+  readonly invFreq: Float64Array;
+  readonly layout: PairLayout;
+  readonly wropeDistance: number;
+  readonly topK: number;
+  readonly localWindow: number;
+  readonly attentionSinks: number;
+  /** Codes of the cached keys, per (batch, KV head), in cache order. */
+  private codes: number[][] = [];
+
+  constructor(options: RetrievalKVCacheOptions) {
+    super();
+    const op = 'RetrievalKVCache';
+    const o = expectOptions(op, 'options', options, ['codebooks', 'invFreq', 'layout', 'wropeDistance', 'topK', 'localWindow', 'attentionSinks']);
+    if (!Array.isArray(o.codebooks) || o.codebooks.length === 0) throw new DTypeError(op, `options.codebooks must be a non-empty array (one codebook per KV head), got ${describeValue(o.codebooks)}`, 'codebooks');
+    o.codebooks.forEach((cb, i) => {
+      const book = expectOptions(op, `options.codebooks[${i}]`, cb, ['codebook', 'whitened', 'whitening']);
+      for (const field of ['codebook', 'whitened', 'whitening'] as const) expectTensor(op, `options.codebooks[${i}].${field}`, book[field]);
+    });
+    if (!(Array.isArray(o.invFreq) || o.invFreq instanceof Float64Array || o.invFreq instanceof Float32Array)) {
+      throw new DTypeError(op, `options.invFreq must be an array of numbers, got ${describeValue(o.invFreq)}`, 'invFreq');
+    }
+    expectFiniteValues(op, 'options.invFreq', o.invFreq);
+    const d = 2 * o.invFreq.length;
+    o.codebooks.forEach((cb, i) => {
+      if (cb.codebook.ndim !== 2 || cb.codebook.shape[1] !== d) throw new ShapeError(op, `options.codebooks[${i}].codebook=${fmtShape(cb.codebook.shape)} must be [C, ${d}] (d = 2·invFreq.length)`, 'codebooks');
+    });
+    this.codebooks = o.codebooks;
+    this.invFreq = Float64Array.from(o.invFreq);
+    this.layout = expectOneOf(op, 'options.layout', o.layout, ['half', 'interleaved']);
+    this.wropeDistance = o.wropeDistance === undefined ? A2ATS_DEFAULTS.wropeDistance : expectNumber(op, 'options.wropeDistance', o.wropeDistance, { min: 0 });
+    this.topK = o.topK === undefined ? A2ATS_DEFAULTS.topK : expectNumber(op, 'options.topK', o.topK, { min: 0, max: 1 });
+    this.localWindow = o.localWindow === undefined ? A2ATS_DEFAULTS.localWindow : expectInteger(op, 'options.localWindow', o.localWindow, { min: 0 });
+    this.attentionSinks = o.attentionSinks === undefined ? A2ATS_DEFAULTS.attentionSinks : expectInteger(op, 'options.attentionSinks', o.attentionSinks, { min: 0 });
+  }
+
+  /**
+   * Called by the attention layer right after `append` with the same step's pre-RoPE queries [B, Hq, T, d] and keys
+   * [B, Hkv, T, d]: codes the new keys; for a one-token step returns the mask [B, Hq, 1, L] of the tokens to attend
+   * to, for a longer step (prefill) null (attend to all).
+   */
+  retrieve(queries: Tensor, keys: Tensor): Tensor | null {
+    const op = 'RetrievalKVCache.retrieve';
+    expectTensor(op, 'queries', queries);
+    expectTensor(op, 'keys', keys);
+    const [B, Hkv, T, d] = keys.shape as [number, number, number, number];
+    if (keys.ndim !== 4 || Hkv !== this.codebooks.length || queries.ndim !== 4 || queries.shape[0] !== B || queries.shape[1]! % Hkv !== 0 || queries.shape[3] !== d) {
+      throw new ShapeError(op, `needs queries [B, Hq, T, d] and keys [B, ${this.codebooks.length}, T, d] (one codebook per KV head) — queries=${fmtShape(queries.shape)}, keys=${fmtShape(keys.shape)}`, 'keys');
+    }
+    expectFiniteValues(op, 'queries', queries.data);
+    expectFiniteValues(op, 'keys', keys.data);
+    if (this.codes.length === 0) this.codes = Array.from({ length: B * Hkv }, () => []);
+    for (let b = 0; b < B; b++) {
+      for (let kv = 0; kv < Hkv; kv++) {
+        const rows = noGrad(() => keys.narrow(0, b, 1).narrow(1, kv, 1).reshape([T, d]));
+        this.codes[b * Hkv + kv]!.push(...encodeKeys(this.codebooks[kv]!, rows));
+      }
+    }
+    const L = this.codes[0]!.length;
+    if (queries.shape[2] !== 1) return null;
+    const Hq = queries.shape[1]!;
+    const G = Hq / Hkv;
+    const rotated = noGrad(() => wropeQuery(queries.reshape([B * Hq, 1, d]), this.invFreq, this.wropeDistance, this.layout)).data;
+    const scores = new Float64Array(B * Hq * L);
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < Hq; h++) {
+        const kv = Math.floor(h / G);
+        const book = this.codebooks[kv]!.codebook.data;
+        const C = this.codebooks[kv]!.codebook.shape[0]!;
+        const q = (b * Hq + h) * d;
+        const perCode = new Float64Array(C); // ⟨R(W)q, c⟩ for every codeword, then one gather per cached token
+        for (let c = 0; c < C; c++) {
+          let s = 0;
+          for (let j = 0; j < d; j++) s += rotated[q + j]! * book[c * d + j]!;
+          perCode[c] = s;
+        }
+        const codes = this.codes[b * Hkv + kv]!;
+        for (let t = 0; t < L; t++) scores[(b * Hq + h) * L + t] = perCode[codes[t]!]!;
+      }
+    }
+    return retrievalMask(new Tensor(scores, [B, Hq, L]), Hkv, { topK: this.topK, localWindow: this.localWindow, attentionSinks: this.attentionSinks });
+  }
+
+  override reset(): void {
+    super.reset();
+    this.codes = [];
+  }
 }

@@ -5,7 +5,7 @@
  */
 import {
   DTypeError, Generator, ShapeError, Tensor, ValueError, arange, asPartOf, attention, broadcastShapes, describeValue, expectInteger, expectNumber,
-  expectOptions, expectTensor, fmtShape, reshape,
+  expectOptions, expectTensor, fmtShape, mul, reshape,
   defaultGenerator, expectPositions, expectSize, optionalDType, optionalGenerator, type AttentionOptions, type DType,
 } from '../core/index.js';
 import { NoPE, type PositionalEncoding, type Positions } from '../positional/index.js';
@@ -14,6 +14,7 @@ import {
 } from './checks.js';
 import { issueCheckedCall, redeemCheckedCall, type CheckedCall } from './checked-call.js';
 import type { KVCache } from './kv-cache.js';
+import { RetrievalKVCache } from './a2ats.js';
 import { Linear } from './linear.js';
 import { Module } from '../core/index.js';
 
@@ -200,7 +201,9 @@ export class MultiHeadAttention extends Module {
    * `op`, the method the user called.
    */
   forwardChecked(op: string, x: Tensor, checked: AttentionCallCheck): Tensor {
-    const { causal, mask, context, positions: given, cache } = redeemCheckedCall(op, this, checked, x);
+    const call = redeemCheckedCall(op, this, checked, x);
+    const { causal, context, positions: given, cache } = call;
+    let mask = call.mask;
     const [B, T] = x.shape as [number, number, number];
     const cross = context !== undefined;
     const source = context ?? x;
@@ -211,6 +214,7 @@ export class MultiHeadAttention extends Module {
     let k = this.wk.forward(source).reshape([B, S, Hkv, D]).transpose(1, 2); // [B, Hkv, S, D]
     let v = this.wv.forward(source).reshape([B, S, Hkv, D]).transpose(1, 2); // [B, Hkv, S, D]
 
+    const preRoPE = { q, k }; // what an A²ATS retrieval cache codes and scores (nn/a2ats.ts)
     let logitScale = 1;
     if (!cross) {
       const start = cache?.position ?? 0;
@@ -221,6 +225,10 @@ export class MultiHeadAttention extends Module {
       logitScale = encoded.logitScale ?? 1;
     }
     if (cache !== undefined) ({ keys: k, values: v } = cache.append(k, v)); // [B, Hkv, Tk, D]
+    // a retrieval cache selects the tokens a one-token step attends to: [B, H, 1, Tk], combined with the caller's mask
+    const retrieval = !cross && cache instanceof RetrievalKVCache ? cache : null;
+    const retrieved = retrieval === null ? null : asPartOf(op, () => retrieval.retrieve(preRoPE.q, preRoPE.k));
+    if (retrieved !== null) mask = mask === null ? retrieved : mul(mask, retrieved);
 
     const sdpa: AttentionOptions = { causal, scale: logitScale / Math.sqrt(D) };
     if (Number.isFinite(this.window)) sdpa.window = this.window;

@@ -11,7 +11,10 @@ export { LayerNorm, RMSNorm, type LayerNormOptions, type RMSNormOptions } from '
 export { Dropout, MLP, SwiGLU, type MLPOptions, type SwiGLUOptions } from './mlp.js';
 export { causalMask, combineMasks, documentMask, paddingMask, slidingWindowMask } from './mask.js';
 export { KVCache, type KVCacheOptions } from './kv-cache.js';
-export { A2ATS_DEFAULTS, buildQueryAwareCodebook, encodeKeys, retrievalMask, wropeQuery, type QueryAwareCodebook, type QueryAwareCodebookOptions, type RetrievalMaskOptions } from './a2ats.js';
+export {
+  A2ATS_DEFAULTS, RetrievalKVCache, buildQueryAwareCodebook, encodeKeys, retrievalMask, wropeQuery,
+  type QueryAwareCodebook, type QueryAwareCodebookOptions, type RetrievalKVCacheOptions, type RetrievalMaskOptions,
+} from './a2ats.js';
 export {
   MultiHeadAttention, scaledDotProductAttention, type AttentionCallCheck, type AttentionCallOptions, type MultiHeadAttentionOptions,
 } from './attention.js';

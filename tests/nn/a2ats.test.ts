@@ -3,7 +3,9 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { Generator, Tensor, ShapeError, ValueError, attention, randn } from '../../core/index.js';
 import { applyRotary, ropeInvFreq } from '../../positional/index.js';
-import { buildQueryAwareCodebook, encodeKeys, retrievalMask, wropeQuery } from '../../nn/index.js';
+import { KVCache, RetrievalKVCache, buildQueryAwareCodebook, encodeKeys, retrievalMask, wropeQuery } from '../../nn/index.js';
+import { GPT } from '../../models/index.js';
+import { RoPE } from '../../positional/index.js';
 import { assertRefused } from '../helpers/refusal.js';
 
 const seed = Number(process.env['FC_SEED'] ?? 42);
@@ -146,6 +148,37 @@ test('retrievalMask: with K covering every candidate the step attends to everyth
   // ties: equal scores keep the earliest candidates
   const flat = retrievalMask(new Tensor(new Float64Array(10), [1, 1, 10]), 1, { topK: 0.2, localWindow: 0, attentionSinks: 0 });
   assert.equal(Array.from(flat.data), [1, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+});
+
+/** One RetrievalKVCache per layer of `gpt`, with codebooks from random data of its head dim (any codebook will do here). */
+function retrievalCaches(gpt: GPT, options: { topK: number; localWindow: number; attentionSinks: number }): RetrievalKVCache[] {
+  const { numKVHeads = gpt.config.numHeads, numHeads, dim } = gpt.config;
+  const d = dim / numHeads;
+  return gpt.blocks.map((block, layer) => {
+    const rope = block.attn.positional as RoPE;
+    const codebooks = Array.from({ length: numKVHeads }, (_, h) => {
+      const g = new Generator(100 * layer + h);
+      return buildQueryAwareCodebook(randn([32, d], { dtype: 'float64', generator: g }), randn([24, d], { dtype: 'float64', generator: g }), { size: 6, generator: g });
+    });
+    return new RetrievalKVCache({ codebooks, invFreq: rope.invFreq, layout: rope.layout, wropeDistance: 64, ...options });
+  });
+}
+
+test('RetrievalKVCache with K covering every token decodes exactly as KVCache (GQA GPT, prefill then one token at a time)', () => {
+  const gpt = new GPT({ vocabSize: 13, contextLength: 64, dim: 16, numLayers: 2, numHeads: 4, numKVHeads: 2, positional: 'rope', ropeBase: 100, seed: 3, dtype: 'float64' });
+  const ids = Array.from({ length: 30 }, (_, i) => (i * 7 + 3) % 13);
+  const decode = (caches: KVCache[]): number[][] => {
+    const logits: number[][] = [];
+    logits.push(Array.from(gpt.forward(new Tensor(Float64Array.from(ids.slice(0, 10)), [1, 10]), { caches }).data.slice(-13)));
+    for (let t = 10; t < ids.length; t++) logits.push(Array.from(gpt.forward(new Tensor(Float64Array.of(ids[t]!), [1, 1]), { caches }).data));
+    return logits;
+  };
+  const plain = decode(gpt.newCaches());
+  const all = decode(retrievalCaches(gpt, { topK: 1, localWindow: 2, attentionSinks: 1 }));
+  assert.equal(all, plain, 'top-K = every token: the same logits, bit for bit');
+  const few = decode(retrievalCaches(gpt, { topK: 0.1, localWindow: 2, attentionSinks: 1 }));
+  assert.equal(few[0], plain[0], 'prefill attends to everything');
+  assert.ok(few.slice(5).some((row, i) => row.some((x, j) => x !== plain[i + 5]![j])), 'with few tokens retrieved, later steps attend to fewer tokens');
 });
 
 test('refusals: shapes, sizes, all-zero queries, non-finite keys, a malformed codebook', () => {

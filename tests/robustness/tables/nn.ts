@@ -99,6 +99,15 @@ export const nnEntries: readonly Entry[] = [
   cls('KVCache', () => [{ maxLength: 16 }], [A.options('options', { maxLength: A.size('maxLength', { infinityOk: true }) })], [
     method('append', () => [t(1, 2, 1, 4), t(1, 2, 1, 4)], [A.tensor('k'), A.tensor('v')]),
   ]),
+  cls('RetrievalKVCache', () => [{
+    codebooks: [buildQueryAwareCodebook(t64([6, 4]), t64([5, 4]), { size: 2, generator: new Generator(1) })],
+    invFreq: ropeInvFreq(4, 100), layout: 'half', wropeDistance: 64, topK: 0.5, localWindow: 1, attentionSinks: 1,
+  }], [A.options('options', {
+    codebooks: A.object('codebooks'), invFreq: A.reals('invFreq'), layout: A.enum('layout'), wropeDistance: A.real('wropeDistance'),
+    topK: A.real('topK'), localWindow: A.size('localWindow', { work: true }), attentionSinks: A.size('attentionSinks', { work: true }),
+  }, { optional: false })], [
+    method('retrieve', () => [t64([1, 2, 1, 4]), t64([1, 1, 1, 4])], [A.tensor('queries'), A.tensor('keys')]),
+  ]),
   fn('scaledDotProductAttention', () => [bhtd(), bhtd(), bhtd(), { causal: true, scale: 0.5 }], [
     A.tensor('q'), A.tensor('k'), A.tensor('v'),
     A.options('options', { mask: A.tensor('mask', { nullable: true }), causal: A.bool('causal'), window: A.size('window', { infinityOk: true }), scale: A.real('scale') }),
