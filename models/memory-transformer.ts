@@ -238,7 +238,10 @@ export class MemoryTransformer extends Module {
    * a MemoryStream as its decoding state, so one token per step with the segment's KV caches, and memory written
    * when a segment fills. Errors are named `MemoryTransformer.generate`.
    */
-  generate(prompt: readonly number[], options: GenerateOptions): number[] {
+  generate(prompt: readonly number[], options: Omit<GenerateOptions, 'caches'>): number[] {
+    if (options !== null && typeof options === 'object' && 'caches' in options) {
+      throw new ValueError('MemoryTransformer.generate', 'options.caches is not taken: the decoding state is the model\'s own MemoryStream', 'caches');
+    }
     const decoder: CausalLM<MemoryStream> & { config: { vocabSize: number } } = {
       config: this.config,
       newCaches: () => this.newStream(1),

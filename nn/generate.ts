@@ -3,7 +3,7 @@
  * single-position forward. Sampling is float64 on the host: temperature, top-k, top-p (nucleus), inverse CDF.
  */
 import {
-  DTypeError, Generator, Module, Tensor, ValueError, describeValue, expectInteger, expectNumber, expectOptions,
+  DTypeError, Generator, Module, Tensor, ValueError, describeValue, expectFunction, expectInteger, expectNumber, expectOptions,
   noGrad, expectRequiredOptions, optionalGenerator,
 } from '../core/index.js';
 import type { KVCache } from './kv-cache.js';
@@ -31,10 +31,15 @@ export interface SampleOptions {
 /** Checked sampling settings with their defaults filled in. */
 type Sampling = { temperature: number; topK: number; topP: number };
 
-export interface GenerateOptions extends SampleOptions {
+export interface GenerateOptions<Caches = readonly KVCache[]> extends SampleOptions {
   maxNewTokens: number;
   /** Stop after producing this token (it is included in the result). */
   stopToken?: number;
+  /**
+   * Makes the decoding state for this call; default `model.newCaches()`. E.g. one RetrievalKVCache per layer
+   * (nn/a2ats.ts) for A²ATS retrieval attention.
+   */
+  caches?: () => Caches;
 }
 
 /**
@@ -42,13 +47,15 @@ export interface GenerateOptions extends SampleOptions {
  * a Module is put in eval mode for the call (dropout off) and restored after. Deterministic for a given generator
  * state: one `generator.random()` per sampled token, none when greedy.
  */
-export function generate<Caches>(model: CausalLM<Caches>, prompt: readonly number[], options: GenerateOptions): number[] {
+export function generate<Caches>(model: CausalLM<Caches>, prompt: readonly number[], options: GenerateOptions<Caches>): number[] {
   const op = 'generate';
   if (model === null || typeof model !== 'object' || typeof model.forward !== 'function' || typeof model.newCaches !== 'function') {
     throw new DTypeError(op, `model must be a causal LM with forward(ids, { caches }) and newCaches(), got ${describeValue(model)}`, 'model');
   }
   checkPrompt(op, prompt, (model as { config?: { vocabSize?: unknown } }).config?.vocabSize);
   const { maxNewTokens, generator, stopToken, sample } = checkGenerateOptions(op, options);
+  if (options.caches !== undefined) expectFunction(op, 'caches', options.caches);
+  const newCaches = options.caches ?? ((): Caches => model.newCaches());
   if (maxNewTokens === 0) return [];
 
   const module = model instanceof Module ? model : null;
@@ -56,7 +63,7 @@ export function generate<Caches>(model: CausalLM<Caches>, prompt: readonly numbe
   module?.eval();
   try {
     return noGrad(() => {
-      const caches = model.newCaches();
+      const caches = newCaches();
       const out: number[] = [];
       let logits = model.forward(ids(prompt), { caches }); // prefill: [1, P, V]
       for (;;) {
@@ -162,10 +169,10 @@ function checkPrompt(op: string, prompt: unknown, vocabSize?: unknown): asserts 
 }
 
 /** generate's options checked with `op` (always generate: a model's own generate method names itself with asPartOf). */
-function checkGenerateOptions(op: string, options: GenerateOptions): {
+function checkGenerateOptions<Caches>(op: string, options: GenerateOptions<Caches>): {
   maxNewTokens: number; generator: Generator | undefined; stopToken: number | undefined; sample: Sampling;
 } {
-  const o = expectRequiredOptions(op, options, ['maxNewTokens', 'generator', 'stopToken', 'temperature', 'topK', 'topP'], 'with maxNewTokens');
+  const o = expectRequiredOptions(op, options, ['maxNewTokens', 'generator', 'stopToken', 'temperature', 'topK', 'topP', 'caches'], 'with maxNewTokens');
   const maxNewTokens = expectInteger(op, 'maxNewTokens', o.maxNewTokens, { min: 0 });
   const generator = optionalGenerator(op, 'generator', o.generator);
   if (o.stopToken !== undefined) expectInteger(op, 'stopToken', o.stopToken, { min: 0 });

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { Generator, Tensor, ShapeError, ValueError, attention, randn } from '../../core/index.js';
 import { applyRotary, ropeInvFreq } from '../../positional/index.js';
-import { KVCache, RetrievalKVCache, buildQueryAwareCodebook, encodeKeys, retrievalMask, wropeQuery } from '../../nn/index.js';
+import { KVCache, RetrievalKVCache, buildQueryAwareCodebook, encodeKeys, generate, retrievalMask, wropeQuery } from '../../nn/index.js';
 import { GPT } from '../../models/index.js';
 import { RoPE } from '../../positional/index.js';
 import { assertRefused } from '../helpers/refusal.js';
@@ -176,6 +176,10 @@ test('RetrievalKVCache with K covering every token decodes exactly as KVCache (G
   const plain = decode(gpt.newCaches());
   const all = decode(retrievalCaches(gpt, { topK: 1, localWindow: 2, attentionSinks: 1 }));
   assert.equal(all, plain, 'top-K = every token: the same logits, bit for bit');
+  // generate takes the caches as a factory: greedy decoding with retrieval of every token = plain generation
+  const prompt = ids.slice(0, 12);
+  const wanted = generate(gpt, prompt, { maxNewTokens: 15, temperature: 0 });
+  assert.equal(generate(gpt, prompt, { maxNewTokens: 15, temperature: 0, caches: () => retrievalCaches(gpt, { topK: 1, localWindow: 2, attentionSinks: 1 }) }), wanted);
   const few = decode(retrievalCaches(gpt, { topK: 0.1, localWindow: 2, attentionSinks: 1 }));
   assert.equal(few[0], plain[0], 'prefill attends to everything');
   assert.ok(few.slice(5).some((row, i) => row.some((x, j) => x !== plain[i + 5]![j])), 'with few tokens retrieved, later steps attend to fewer tokens');

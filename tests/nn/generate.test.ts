@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { Generator, Tensor, ValueError, noGrad } from '../../core/index.js';
+import { DTypeError, Generator, Tensor, ValueError, noGrad } from '../../core/index.js';
 import { GPT, type GPTConfig } from '../../models/index.js';
 import { generate, sampleFromLogits, type CausalLM } from '../../nn/generate.js';
 import type { KVCache } from '../../nn/kv-cache.js';
@@ -328,6 +328,15 @@ test('generate checks its generator once per call, as sampleFromLogits does (a P
   generate(model, [1, 2], { maxNewTokens: 1, generator: viaGenerate.g });
   assert.ok(viaSample.count() > 0, 'the counter sees the check');
   assert.is(viaGenerate.count(), viaSample.count());
+});
+
+test('options.caches makes the decoding state (once per call); anything but a function is refused', () => {
+  const model = new GPT({ ...CONFIG, seed: 5 });
+  let made = 0;
+  const tokens = generate(model, [1, 2, 3], { maxNewTokens: 4, temperature: 0, caches: () => (made++, model.newCaches()) });
+  assert.is(made, 1, 'the factory made the caches of the call');
+  assert.equal(tokens, generate(model, [1, 2, 3], { maxNewTokens: 4, temperature: 0 }));
+  assert.throws(() => generate(model, [1], { maxNewTokens: 1, temperature: 0, caches: model.newCaches() as never }), (e: unknown) => e instanceof DTypeError && /^generate: caches must be a function/.test((e as Error).message));
 });
 
 test.run();
