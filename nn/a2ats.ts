@@ -296,17 +296,25 @@ export class RetrievalKVCache extends KVCache {
   }
 
   /**
-   * Called by the attention layer right after `append` with the same step's pre-RoPE queries [B, Hq, T, d] and keys
-   * [B, Hkv, T, d]: codes the new keys; for a one-token step returns the mask [B, Hq, 1, L] of the tokens to attend
-   * to, for a longer step (prefill) null (attend to all).
+   * Called by the attention layer just before `append`, with the same step's pre-RoPE queries [B, Hq, T, d] and keys
+   * [B, Hkv, T, d]: codes the new keys; for a one-token step returns the mask [B, Hq, 1, L] (L = the cache's length
+   * after the append) of the tokens to attend to, for a longer step (prefill) null (attend to all). Everything is
+   * checked before the codes change.
    */
   retrieve(queries: Tensor, keys: Tensor): Tensor | null {
     const op = 'RetrievalKVCache.retrieve';
     expectTensor(op, 'queries', queries);
     expectTensor(op, 'keys', keys);
     const [B, Hkv, T, d] = keys.shape as [number, number, number, number];
-    if (keys.ndim !== 4 || Hkv !== this.codebooks.length || queries.ndim !== 4 || queries.shape[0] !== B || queries.shape[1]! % Hkv !== 0 || queries.shape[3] !== d) {
-      throw new ShapeError(op, `needs queries [B, Hq, T, d] and keys [B, ${this.codebooks.length}, T, d] (one codebook per KV head) — queries=${fmtShape(queries.shape)}, keys=${fmtShape(keys.shape)}`, 'keys');
+    if (
+      keys.ndim !== 4 || Hkv !== this.codebooks.length || d !== 2 * this.invFreq.length ||
+      queries.ndim !== 4 || queries.shape[0] !== B || queries.shape[1]! % Hkv !== 0 || queries.shape[2] !== T || queries.shape[3] !== d
+    ) {
+      throw new ShapeError(op, `needs queries [B, Hq, T, ${2 * this.invFreq.length}] and keys [B, ${this.codebooks.length}, T, ${2 * this.invFreq.length}] (one codebook per KV head) — queries=${fmtShape(queries.shape)}, keys=${fmtShape(keys.shape)}`, 'keys');
+    }
+    // the codes must stay in step with the cached keys: retrieve runs before each append (MultiHeadAttention does so)
+    if (this.codes.length > 0 && (this.codes.length !== B * Hkv || this.codes[0]!.length !== this.length)) {
+      throw new ValueError(op, `the cache holds ${this.length} keys for batch ${this.codes.length / Hkv} but ${this.codes[0]!.length} codes, and keys=${fmtShape(keys.shape)} (call retrieve with each step's keys before append, same batch)`, 'keys');
     }
     expectFiniteValues(op, 'queries', queries.data);
     expectFiniteValues(op, 'keys', keys.data);
@@ -314,7 +322,8 @@ export class RetrievalKVCache extends KVCache {
     for (let b = 0; b < B; b++) {
       for (let kv = 0; kv < Hkv; kv++) {
         const rows = noGrad(() => keys.narrow(0, b, 1).narrow(1, kv, 1).reshape([T, d]));
-        this.codes[b * Hkv + kv]!.push(...encodeKeys(this.codebooks[kv]!, rows));
+        const list = this.codes[b * Hkv + kv]!;
+        for (const code of encodeKeys(this.codebooks[kv]!, rows)) list.push(code);
       }
     }
     const L = this.codes[0]!.length;

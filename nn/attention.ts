@@ -224,10 +224,11 @@ export class MultiHeadAttention extends Module {
       k = encoded.k;
       logitScale = encoded.logitScale ?? 1;
     }
-    if (cache !== undefined) ({ keys: k, values: v } = cache.append(k, v)); // [B, Hkv, Tk, D]
-    // a retrieval cache selects the tokens a one-token step attends to: [B, H, 1, Tk], combined with the caller's mask
+    // a retrieval cache codes the new keys and selects the tokens a one-token step attends to ([B, H, 1, Tk], combined
+    // with the caller's mask); it runs before the append, so a call it refuses leaves the cache as it was
     const retrieval = !cross && cache instanceof RetrievalKVCache ? cache : null;
     const retrieved = retrieval === null ? null : asPartOf(op, () => retrieval.retrieve(preRoPE.q, preRoPE.k));
+    if (cache !== undefined) ({ keys: k, values: v } = cache.append(k, v)); // [B, Hkv, Tk, D]
     if (retrieved !== null) mask = mask === null ? retrieved : mul(mask, retrieved);
 
     const sdpa: AttentionOptions = { causal, scale: logitScale / Math.sqrt(D) };

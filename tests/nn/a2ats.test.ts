@@ -185,6 +185,20 @@ test('RetrievalKVCache with K covering every token decodes exactly as KVCache (G
   assert.ok(few.slice(5).some((row, i) => row.some((x, j) => x !== plain[i + 5]![j])), 'with few tokens retrieved, later steps attend to fewer tokens');
 });
 
+test('RetrievalKVCache refuses before changing anything: a codebook count that does not fit the layer, codes out of step', () => {
+  const gpt = new GPT({ vocabSize: 13, contextLength: 64, dim: 16, numLayers: 1, numHeads: 4, numKVHeads: 2, positional: 'rope', ropeBase: 100, seed: 3, dtype: 'float64' });
+  const [good] = retrievalCaches(gpt, { topK: 0.5, localWindow: 1, attentionSinks: 1 });
+  const wrong = new RetrievalKVCache({ codebooks: [good!.codebooks[0]!], invFreq: good!.invFreq, layout: 'half' }); // 1 codebook, 2 KV heads
+  const prompt = new Tensor(Float64Array.of(1, 2, 3), [1, 3]);
+  assert.throws(() => gpt.forward(prompt, { caches: [wrong] }), (e: unknown) => e instanceof ShapeError && /^GPT\.forward: .*one codebook per KV head/.test((e as Error).message));
+  assert.is(wrong.length, 0, 'the refused step cached nothing');
+  assert.is(wrong.position, 0);
+  // a step appended behind the cache's back leaves its codes out of step: the next retrieve says so
+  gpt.forward(prompt, { caches: [good!] });
+  good!.append(randn([1, 2, 1, 4], { dtype: 'float64' }), randn([1, 2, 1, 4], { dtype: 'float64' }));
+  assertRefused(() => good!.retrieve(randn([1, 4, 1, 4], { dtype: 'float64' }), randn([1, 2, 1, 4], { dtype: 'float64' })), ValueError, 'RetrievalKVCache.retrieve', { arg: 'keys', words: ['before append'] });
+});
+
 test('refusals: shapes, sizes, all-zero queries, non-finite keys, a malformed codebook', () => {
   const q = randn([10, 4], { dtype: 'float64', generator: new Generator(1) });
   const k = randn([5, 4], { dtype: 'float64', generator: new Generator(2) });
