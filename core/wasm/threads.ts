@@ -172,12 +172,12 @@ export class ThreadPool {
     try {
       own(a, b, c, Mp, Np, K, 0, bound(1), accumulate);
     } finally {
-      for (let w = 0; w + 1 < parts; w++) this.await(workers[w]!.control, job);
+      for (let w = 0; w + 1 < parts; w++) this.waitFor(workers[w]!.control, job);
     }
   }
 
   /** Waits until the worker has done `job`; throws if it failed or never finishes. */
-  private await(ctl: Int32Array, job: number): void {
+  private waitFor(ctl: Int32Array, job: number): void {
     const start = Date.now();
     while (Atomics.load(ctl, DONE) !== job) {
       if (Date.now() - start > JOB_TIMEOUT_MS) throw new Error(`a wasm worker thread did not finish its part within ${JOB_TIMEOUT_MS / 1000} s`);
