@@ -14,7 +14,7 @@ import { AdamW, Generator, Tensor, getBackend, noGrad, setNumThreads, warmupCosi
 import { GPT, MLALM, MemoryTransformer, PaTHLM } from '../models/index.js';
 import { generate, saveSafetensors, train, type ProgressOutput } from '../nn/index.js';
 import { createPositional, positionalNames } from '../positional/index.js';
-import { loadCorpus, sampleBatch } from './lib/corpus.js';
+import { loadCorpus, sampleBatch, type CharCorpus } from './lib/corpus.js';
 import { FlagError, integerFlag, listFlag, pathFlag, readFlags } from './lib/flags.js';
 import { lineChart } from './lib/svg.js';
 
@@ -140,8 +140,7 @@ const MULTIPLES = [1, 2, 4];
  * Trains model `name` as the demo always has (its own seeds, so the result does not depend on which thread trains it
  * or in what order), evaluates it at 1×, 2×, 4× the context, and returns its numbers (and weights when asked).
  */
-function trainOne(name: string, flags: Flags, withWeights: boolean, output: ProgressOutput): Trained {
-  const corpus = loadCorpus();
+function trainOne(name: string, flags: Flags, corpus: CharCorpus, withWeights: boolean, output: ProgressOutput): Trained {
   const T = flags.context;
   const architecture = ARCHITECTURES[name];
   const model: LanguageModel = architecture
@@ -196,6 +195,7 @@ type FromTrainer = { kind: 'progress'; text: string } | { kind: 'trained'; train
 /** A trainer thread: trains the models the main thread sends, one at a time, on one thread each (the demo's models are small: a thread per model uses the cores better than threads per product). */
 function serveTrainer(port: MessagePort, flags: Flags): void {
   setNumThreads(1);
+  const corpus = loadCorpus();
   port.on('message', (message: ToTrainer) => {
     if (message.kind === 'done') {
       port.close();
@@ -203,7 +203,7 @@ function serveTrainer(port: MessagePort, flags: Flags): void {
     }
     const output: ProgressOutput = { isTTY: false, write: (text) => port.postMessage({ kind: 'progress', text: text.split('\n').filter((l) => l !== '').map((l) => `[${message.name}] ${l}\n`).join('') } satisfies FromTrainer) };
     try {
-      port.postMessage({ kind: 'trained', trained: trainOne(message.name, flags, message.withWeights, output) } satisfies FromTrainer);
+      port.postMessage({ kind: 'trained', trained: trainOne(message.name, flags, corpus, message.withWeights, output) } satisfies FromTrainer);
     } catch (e) {
       port.postMessage({ kind: 'failed', error: e instanceof Error ? (e.stack ?? e.message) : String(e) } satisfies FromTrainer);
     }
