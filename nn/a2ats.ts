@@ -218,21 +218,62 @@ export function retrievalMask(scores: Tensor, numKVHeads: number, options: Retri
   const K = Math.floor(topK * L);
   const G = Hq / numKVHeads;
   const mask = new Float32Array(B * Hq * L);
-  const candidates: number[] = [];
-  for (let t = sinks; t < L - window; t++) candidates.push(t);
+  const heap = new Int32Array(K); // reused by every head: the K best candidates so far, worst at the root
   for (let b = 0; b < B; b++) {
     for (let kv = 0; kv < numKVHeads; kv++) {
       const keep = new Uint8Array(L);
       for (let t = 0; t < L; t++) if (t < sinks || t >= L - window) keep[t] = 1;
       for (let r = 0; r < G; r++) {
-        const row = (b * Hq + kv * G + r) * L;
-        const best = [...candidates].sort((x, y) => scores.data[row + y]! - scores.data[row + x]! || x - y);
-        for (let i = 0; i < Math.min(K, best.length); i++) keep[best[i]!] = 1;
+        const found = bestTokens(scores.data, (b * Hq + kv * G + r) * L, sinks, L - window, heap);
+        for (let i = 0; i < found; i++) keep[heap[i]!] = 1;
       }
       for (let r = 0; r < G; r++) mask.set(keep, (b * Hq + kv * G + r) * L);
     }
   }
   return new Tensor(mask, [B, Hq, 1, L]);
+}
+
+/**
+ * The heap.length best tokens t ∈ [from, to) of the score row at `row` (higher score first, then the earlier token),
+ * left in `heap` (unordered); returns how many were found (fewer when the range is shorter). A min-heap keyed on
+ * "worse" keeps it O(L log K) per head instead of sorting the row.
+ */
+function bestTokens(scores: ArrayLike<number>, row: number, from: number, to: number, heap: Int32Array): number {
+  const K = heap.length;
+  // a is worse than b: lower score, or the same score and a later token
+  const worse = (a: number, b: number): boolean => scores[row + a]! < scores[row + b]! || (scores[row + a] === scores[row + b] && a > b);
+  const siftDown = (size: number, i: number): void => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const rr = l + 1;
+      let w = i;
+      if (l < size && worse(heap[l]!, heap[w]!)) w = l;
+      if (rr < size && worse(heap[rr]!, heap[w]!)) w = rr;
+      if (w === i) return;
+      const tmp = heap[i]!;
+      heap[i] = heap[w]!;
+      heap[w] = tmp;
+      i = w;
+    }
+  };
+  let size = 0;
+  for (let t = from; t < to; t++) {
+    if (size < K) {
+      heap[size] = t; // sift up
+      for (let i = size++; i > 0; ) {
+        const parent = (i - 1) >> 1;
+        if (!worse(heap[i]!, heap[parent]!)) break;
+        const tmp = heap[i]!;
+        heap[i] = heap[parent]!;
+        heap[parent] = tmp;
+        i = parent;
+      }
+    } else if (K > 0 && worse(heap[0]!, t)) {
+      heap[0] = t;
+      siftDown(size, 0);
+    }
+  }
+  return size;
 }
 
 export interface RetrievalKVCacheOptions {
