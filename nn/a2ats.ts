@@ -14,10 +14,10 @@
  * tol 1e-4 in the reference) gives centroids c̃, a key's code is its nearest c̃, and the codebook the scores use is
  * c̃ L⁻¹, back in key space.
  *
- * `retrievalMask` is the selection of one decoding step (sinks and the local window exact, top-K per query head by
- * the approximate scores, the union per KV head); a retrieval KV cache that keeps codes beside the rotated keys and
- * runs it inside the models' attention is issue #13's next step. Codebook shapes are per (layer, KV head): queries
- * [N, d], keys [M, d].
+ * `retrievalMask` is the selection (sinks and the local window exact, top-K per query head by the approximate scores,
+ * the union per KV head); `RetrievalKVCache` keeps each key's code beside the rotated key and runs the selection
+ * inside the models' attention, which then attends exactly to the selected tokens. Codebook shapes are per
+ * (layer, KV head): queries [N, d], keys [M, d].
  */
 import {
   DTypeError, ShapeError, Tensor, ValueError, cholesky, defaultGenerator, describeValue, expectFiniteValues, expectInteger, expectNumber, expectOneOf,
@@ -197,40 +197,60 @@ export interface RetrievalMaskOptions {
 }
 
 /**
- * Which cached tokens one decoding step attends to, A²ATS's selection (llama_masked.py): the first `attentionSinks`
- * and the last `localWindow` tokens always; of the others, each query head's K = ⌊topK · L⌋ best by its approximate
+ * Which cached tokens a query attends to, A²ATS's selection (llama_masked.py): the first `attentionSinks` and the last
+ * `localWindow` of the n tokens it sees always; of the others, each query head's K = ⌊topK · n⌋ best by its approximate
  * (WRoPE, codebook) scores; and per KV head the union over its query group, so every query head of a group sees the
  * same tokens (a token is kept if any head of the group chose it). Ties go to the earlier token.
- * scores: [B, Hq, L], numKVHeads divides Hq → mask [B, Hq, 1, L] of 0/1 for `attention`'s mask option.
+ * scores [B, Hq, L] (one decoding step, n = L) → mask [B, Hq, 1, L]; or scores [B, Hq, T, L] (T queries at the
+ * positions L − T … L − 1, causal as `attention`'s bottom-right alignment: row t sees n = L − T + t + 1 tokens, later
+ * entries are ignored and 0) → mask [B, Hq, T, L]. numKVHeads divides Hq; the mask is 0/1 for `attention`'s mask option.
  */
 export function retrievalMask(scores: Tensor, numKVHeads: number, options: RetrievalMaskOptions = {}): Tensor {
   const op = 'retrievalMask';
   expectTensor(op, 'scores', scores);
-  if (scores.ndim !== 3) throw new ShapeError(op, `scores=${fmtShape(scores.shape)} must be [B, Hq, L]`, 'scores');
-  const [B, Hq, L] = scores.shape as [number, number, number];
+  if (scores.ndim !== 3 && scores.ndim !== 4) throw new ShapeError(op, `scores=${fmtShape(scores.shape)} must be [B, Hq, L] or [B, Hq, T, L]`, 'scores');
+  const [B, Hq] = scores.shape as [number, number];
+  const T = scores.ndim === 4 ? scores.shape[2]! : 1;
+  const L = scores.shape[scores.ndim - 1]!;
+  if (T > L) throw new ShapeError(op, `scores=${fmtShape(scores.shape)} has more queries (${T}) than tokens (${L}) (causal: row t sees L − T + t + 1 tokens)`, 'scores');
   expectInteger(op, 'numKVHeads', numKVHeads, { min: 1 });
   if (Hq % numKVHeads !== 0) throw new ShapeError(op, `numKVHeads=${numKVHeads} must divide the ${Hq} query heads of scores=${fmtShape(scores.shape)}`, 'numKVHeads');
   const o = expectOptions(op, 'options', options, ['topK', 'localWindow', 'attentionSinks']);
-  const topK = o.topK === undefined ? A2ATS_DEFAULTS.topK : expectNumber(op, 'options.topK', o.topK, { min: 0, max: 1 });
-  const window = o.localWindow === undefined ? A2ATS_DEFAULTS.localWindow : expectInteger(op, 'options.localWindow', o.localWindow, { min: 0 });
-  const sinks = o.attentionSinks === undefined ? A2ATS_DEFAULTS.attentionSinks : expectInteger(op, 'options.attentionSinks', o.attentionSinks, { min: 0 });
+  const selection = {
+    topK: o.topK === undefined ? A2ATS_DEFAULTS.topK : expectNumber(op, 'options.topK', o.topK, { min: 0, max: 1 }),
+    localWindow: o.localWindow === undefined ? A2ATS_DEFAULTS.localWindow : expectInteger(op, 'options.localWindow', o.localWindow, { min: 0 }),
+    attentionSinks: o.attentionSinks === undefined ? A2ATS_DEFAULTS.attentionSinks : expectInteger(op, 'options.attentionSinks', o.attentionSinks, { min: 0 }),
+  };
   expectFiniteValues(op, 'scores', scores.data);
-  const K = Math.floor(topK * L);
+  return new Tensor(selectTokens(scores.data, B, Hq, T, L, numKVHeads, selection), [B, Hq, T, L]);
+}
+
+/** retrievalMask's selection on checked arguments: scores [B, Hq, T, L] (row-major) → the 0/1 mask, same layout. */
+function selectTokens(
+  scores: ArrayLike<number>, B: number, Hq: number, T: number, L: number, numKVHeads: number,
+  { topK, localWindow, attentionSinks }: Required<RetrievalMaskOptions>,
+): Float32Array {
   const G = Hq / numKVHeads;
-  const mask = new Float32Array(B * Hq * L);
-  const heap = new Int32Array(K); // reused by every head: the K best candidates so far, worst at the root
+  const mask = new Float32Array(B * Hq * T * L);
+  const heap = new Int32Array(Math.floor(topK * L)); // reused by every row: the K best candidates so far, worst at the root
+  const keep = new Uint8Array(L);
   for (let b = 0; b < B; b++) {
     for (let kv = 0; kv < numKVHeads; kv++) {
-      const keep = new Uint8Array(L);
-      for (let t = 0; t < L; t++) if (t < sinks || t >= L - window) keep[t] = 1;
-      for (let r = 0; r < G; r++) {
-        const found = bestTokens(scores.data, (b * Hq + kv * G + r) * L, sinks, L - window, heap);
-        for (let i = 0; i < found; i++) keep[heap[i]!] = 1;
+      for (let t = 0; t < T; t++) {
+        const n = L - T + t + 1; // tokens this query sees
+        const K = Math.floor(topK * n);
+        const windowStart = Math.max(0, n - localWindow);
+        keep.fill(0);
+        for (let s = 0; s < n; s++) if (s < attentionSinks || s >= windowStart) keep[s] = 1;
+        for (let r = 0; r < G; r++) {
+          const found = bestTokens(scores, ((b * Hq + kv * G + r) * T + t) * L, attentionSinks, windowStart, heap.subarray(0, K));
+          for (let i = 0; i < found; i++) keep[heap[i]!] = 1;
+        }
+        for (let r = 0; r < G; r++) mask.set(keep, ((b * Hq + kv * G + r) * T + t) * L);
       }
-      for (let r = 0; r < G; r++) mask.set(keep, (b * Hq + kv * G + r) * L);
     }
   }
-  return new Tensor(mask, [B, Hq, 1, L]);
+  return mask;
 }
 
 /**
@@ -288,15 +308,21 @@ export interface RetrievalKVCacheOptions {
   topK?: number;
   localWindow?: number;
   attentionSinks?: number;
+  /**
+   * A step of several tokens: 'exact' (default, as the reference) attends to everything causally; 'retrieval' gives
+   * every query its own selection over the tokens it sees, exactly what decoding those tokens one at a time would
+   * select (teacher-forced evaluation of retrieval attention in one forward pass).
+   */
+  prefill?: 'exact' | 'retrieval';
 }
 
 /**
  * A²ATS retrieval KV cache for one attention layer: a `KVCache` (every rotated key and value is kept exactly) that
- * also keeps each key's code, from its pre-RoPE key, in its KV head's query-aware codebook. At a decoding step of one
- * token the layer asks it for `retrieve`: the approximate WRoPE scores ⟨R(W)q, codeword⟩ of every cached token
- * for each query head, then `retrievalMask` — sinks, local window and top-K per head, the union per KV head — so that
- * exact attention runs over the selected tokens only (with their true rotated keys). Prefill (several tokens at once)
- * attends to everything, as the reference does. Pass one per layer in place of the model's `newCaches()`; no
+ * also keeps each key's code, from its pre-RoPE key, in its KV head's query-aware codebook. Before each append the
+ * layer asks it to `retrieve`: the approximate WRoPE scores ⟨R(W)q, codeword⟩ of every cached token for each query
+ * head, then the selection of `retrievalMask` (sinks, local window and top-K per head, the union per KV head); at a
+ * one-token step the layer then gathers the selected keys and values (`gatherSelected`) and runs exact attention over
+ * those only, with their true rotated keys. Pass one per layer in place of the model's `newCaches()`; no
  * sliding-window eviction (every token stays retrievable).
  */
 export class RetrievalKVCache extends KVCache {
@@ -307,13 +333,15 @@ export class RetrievalKVCache extends KVCache {
   readonly topK: number;
   readonly localWindow: number;
   readonly attentionSinks: number;
-  /** Codes of the cached keys, per (batch, KV head), in cache order. */
-  private codes: number[][] = [];
+  readonly prefill: 'exact' | 'retrieval';
+  /** Codes of the cached keys, per (batch, KV head), in cache order: the first `codeCount` of each buffer. */
+  private codes: Int32Array[] = [];
+  private codeCount = 0;
 
   constructor(options: RetrievalKVCacheOptions) {
     super();
     const op = 'RetrievalKVCache';
-    const o = expectOptions(op, 'options', options, ['codebooks', 'invFreq', 'layout', 'wropeDistance', 'topK', 'localWindow', 'attentionSinks']);
+    const o = expectOptions(op, 'options', options, ['codebooks', 'invFreq', 'layout', 'wropeDistance', 'topK', 'localWindow', 'attentionSinks', 'prefill']);
     if (!Array.isArray(o.codebooks) || o.codebooks.length === 0) throw new DTypeError(op, `options.codebooks must be a non-empty array (one codebook per KV head), got ${describeValue(o.codebooks)}`, 'codebooks');
     o.codebooks.forEach((cb, i) => {
       const book = expectOptions(op, `options.codebooks[${i}]`, cb, ['codebook', 'whitened', 'whitening']);
@@ -334,13 +362,14 @@ export class RetrievalKVCache extends KVCache {
     this.topK = o.topK === undefined ? A2ATS_DEFAULTS.topK : expectNumber(op, 'options.topK', o.topK, { min: 0, max: 1 });
     this.localWindow = o.localWindow === undefined ? A2ATS_DEFAULTS.localWindow : expectInteger(op, 'options.localWindow', o.localWindow, { min: 0 });
     this.attentionSinks = o.attentionSinks === undefined ? A2ATS_DEFAULTS.attentionSinks : expectInteger(op, 'options.attentionSinks', o.attentionSinks, { min: 0 });
+    this.prefill = o.prefill === undefined ? 'exact' : expectOneOf(op, 'options.prefill', o.prefill, ['exact', 'retrieval']);
   }
 
   /**
    * Called by the attention layer just before `append`, with the same step's pre-RoPE queries [B, Hq, T, d] and keys
-   * [B, Hkv, T, d]: codes the new keys; for a one-token step returns the mask [B, Hq, 1, L] (L = the cache's length
-   * after the append) of the tokens to attend to, for a longer step (prefill) null (attend to all). Everything is
-   * checked before the codes change.
+   * [B, Hkv, T, d]: codes the new keys and returns the mask [B, Hq, T, L] (L = the cache's length after the append)
+   * of the tokens each query attends to — or null for a step of several tokens with `prefill: 'exact'` (attend to
+   * all). Everything is checked before the codes change.
    */
   retrieve(queries: Tensor, keys: Tensor): Tensor | null {
     const op = 'RetrievalKVCache.retrieve';
@@ -354,46 +383,117 @@ export class RetrievalKVCache extends KVCache {
       throw new ShapeError(op, `needs queries [B, Hq, T, ${2 * this.invFreq.length}] and keys [B, ${this.codebooks.length}, T, ${2 * this.invFreq.length}] (one codebook per KV head) — queries=${fmtShape(queries.shape)}, keys=${fmtShape(keys.shape)}`, 'keys');
     }
     // the codes must stay in step with the cached keys: retrieve runs before each append (MultiHeadAttention does so)
-    if (this.codes.length > 0 && (this.codes.length !== B * Hkv || this.codes[0]!.length !== this.length)) {
-      throw new ValueError(op, `the cache holds ${this.length} keys for batch ${this.codes.length / Hkv} but ${this.codes[0]!.length} codes, and keys=${fmtShape(keys.shape)} (call retrieve with each step's keys before append, same batch)`, 'keys');
+    if (this.codes.length > 0 && (this.codes.length !== B * Hkv || this.codeCount !== this.length)) {
+      throw new ValueError(op, `the cache holds ${this.length} keys for batch ${this.codes.length / Hkv} but ${this.codeCount} codes, and keys=${fmtShape(keys.shape)} (call retrieve with each step's keys before append, same batch)`, 'keys');
     }
     expectFiniteValues(op, 'queries', queries.data);
     expectFiniteValues(op, 'keys', keys.data);
-    if (this.codes.length === 0) this.codes = Array.from({ length: B * Hkv }, () => []);
+    const before = this.codeCount;
+    const L = before + T;
+    const codes = Array.from({ length: B * Hkv }, (_, i) => {
+      const grown = growTo(this.codes[i] ?? new Int32Array(0), L);
+      const rows = noGrad(() => keys.narrow(0, Math.floor(i / Hkv), 1).narrow(1, i % Hkv, 1).reshape([T, d]));
+      grown.set(encodeKeys(this.codebooks[i % Hkv]!, rows), before);
+      return grown;
+    });
+    let mask: Tensor | null = null;
+    if (T === 1 || this.prefill === 'retrieval') {
+      const Hq = queries.shape[1]!;
+      const G = Hq / Hkv;
+      const rotated = noGrad(() => wropeQuery(queries.reshape([B * Hq, T, d]), this.invFreq, this.wropeDistance, this.layout)).data;
+      const scores = new Float64Array(B * Hq * T * L); // row (b, h, t) holds its n = before + t + 1 visible tokens
+      for (let b = 0; b < B; b++) {
+        for (let h = 0; h < Hq; h++) {
+          const kv = Math.floor(h / G);
+          const book = this.codebooks[kv]!.codebook;
+          const C = book.shape[0]!;
+          const tokenCodes = codes[b * Hkv + kv]!;
+          const perCode = new Float64Array(C); // ⟨R(W)q, c⟩ for every codeword, then one gather per visible token
+          for (let t = 0; t < T; t++) {
+            const q = ((b * Hq + h) * T + t) * d;
+            for (let c = 0; c < C; c++) {
+              let s = 0;
+              for (let j = 0; j < d; j++) s += rotated[q + j]! * book.data[c * d + j]!;
+              perCode[c] = s;
+            }
+            const row = ((b * Hq + h) * T + t) * L;
+            for (let s = 0, n = before + t + 1; s < n; s++) scores[row + s] = perCode[tokenCodes[s]!]!;
+          }
+        }
+      }
+      const selection = { topK: this.topK, localWindow: this.localWindow, attentionSinks: this.attentionSinks };
+      mask = new Tensor(selectTokens(scores, B, Hq, T, L, Hkv, selection), [B, Hq, T, L]);
+    }
+    this.codes = codes;
+    this.codeCount = L;
+    return mask;
+  }
+
+  /**
+   * The keys and values a one-token step attends to, compacted: keys [B, Hkv, L, d], values [B, Hkv, L, dv] (the
+   * cache after the append) and the step's mask [B, Hq, 1, L] (from `retrieve`, possibly times the caller's) →
+   * keys [B, Hkv, S, d], values [B, Hkv, S, dv] of the tokens some query head of each KV head's group selected, in
+   * order, and the mask [B, Hq, 1, S] at those tokens (0 on the padding of groups that selected fewer than S).
+   * Attention over these equals attention over everything with the mask, at the cost of S tokens instead of L.
+   */
+  gatherSelected(keys: Tensor, values: Tensor, mask: Tensor): { keys: Tensor; values: Tensor; mask: Tensor } {
+    const op = 'RetrievalKVCache.gatherSelected';
+    expectTensor(op, 'keys', keys);
+    expectTensor(op, 'values', values);
+    expectTensor(op, 'mask', mask);
+    const [B, Hkv, L, d] = keys.shape as [number, number, number, number];
+    const dv = values.shape[3]!;
+    const Hq = mask.shape[1]!;
+    if (
+      keys.ndim !== 4 || values.ndim !== 4 || values.shape[0] !== B || values.shape[1] !== Hkv || values.shape[2] !== L ||
+      mask.ndim !== 4 || mask.shape[0] !== B || Hq % Hkv !== 0 || mask.shape[2] !== 1 || mask.shape[3] !== L
+    ) {
+      throw new ShapeError(op, `needs keys [B, Hkv, L, d], values [B, Hkv, L, dv] and mask [B, Hq, 1, L] — keys=${fmtShape(keys.shape)}, values=${fmtShape(values.shape)}, mask=${fmtShape(mask.shape)}`, 'mask');
+    }
+    const G = Hq / Hkv;
+    const selected: Int32Array[] = [];
+    let S = 0;
     for (let b = 0; b < B; b++) {
       for (let kv = 0; kv < Hkv; kv++) {
-        const rows = noGrad(() => keys.narrow(0, b, 1).narrow(1, kv, 1).reshape([T, d]));
-        const list = this.codes[b * Hkv + kv]!;
-        for (const code of encodeKeys(this.codebooks[kv]!, rows)) list.push(code);
-      }
-    }
-    const L = this.codes[0]!.length;
-    if (queries.shape[2] !== 1) return null;
-    const Hq = queries.shape[1]!;
-    const G = Hq / Hkv;
-    const rotated = noGrad(() => wropeQuery(queries.reshape([B * Hq, 1, d]), this.invFreq, this.wropeDistance, this.layout)).data;
-    const scores = new Float64Array(B * Hq * L);
-    for (let b = 0; b < B; b++) {
-      for (let h = 0; h < Hq; h++) {
-        const kv = Math.floor(h / G);
-        const book = this.codebooks[kv]!.codebook.data;
-        const C = this.codebooks[kv]!.codebook.shape[0]!;
-        const q = (b * Hq + h) * d;
-        const perCode = new Float64Array(C); // ⟨R(W)q, c⟩ for every codeword, then one gather per cached token
-        for (let c = 0; c < C; c++) {
-          let s = 0;
-          for (let j = 0; j < d; j++) s += rotated[q + j]! * book[c * d + j]!;
-          perCode[c] = s;
+        const tokens: number[] = [];
+        for (let s = 0; s < L; s++) {
+          for (let r = 0; r < G; r++) {
+            if (mask.data[(b * Hq + kv * G + r) * L + s] !== 0) {
+              tokens.push(s);
+              break;
+            }
+          }
         }
-        const codes = this.codes[b * Hkv + kv]!;
-        for (let t = 0; t < L; t++) scores[(b * Hq + h) * L + t] = perCode[codes[t]!]!;
+        selected.push(Int32Array.from(tokens));
+        S = Math.max(S, tokens.length);
       }
     }
-    return retrievalMask(new Tensor(scores, [B, Hq, L]), Hkv, { topK: this.topK, localWindow: this.localWindow, attentionSinks: this.attentionSinks });
+    const make = (n: number): Float32Array | Float64Array => (keys.dtype === 'float64' ? new Float64Array(n) : new Float32Array(n));
+    const k = make(B * Hkv * S * d);
+    const v = make(B * Hkv * S * dv);
+    const m = new Float32Array(B * Hq * S);
+    selected.forEach((tokens, i) => {
+      const [b, kv] = [Math.floor(i / Hkv), i % Hkv];
+      tokens.forEach((s, j) => {
+        k.set(keys.data.subarray((i * L + s) * d, (i * L + s + 1) * d), (i * S + j) * d);
+        v.set(values.data.subarray((i * L + s) * dv, (i * L + s + 1) * dv), (i * S + j) * dv);
+        for (let r = 0; r < G; r++) m[(b * Hq + kv * G + r) * S + j] = mask.data[(b * Hq + kv * G + r) * L + s]!;
+      });
+    });
+    return { keys: new Tensor(k, [B, Hkv, S, d]), values: new Tensor(v, [B, Hkv, S, dv]), mask: new Tensor(m, [B, Hq, 1, S]) };
   }
 
   override reset(): void {
     super.reset();
     this.codes = [];
+    this.codeCount = 0;
   }
+}
+
+/** `codes` if it holds n entries, else a copy with room for at least n (capacity doubles: appends are amortized O(1)). */
+function growTo(codes: Int32Array, n: number): Int32Array {
+  if (codes.length >= n) return codes;
+  const grown = new Int32Array(Math.max(n, 2 * codes.length, 64));
+  grown.set(codes);
+  return grown;
 }

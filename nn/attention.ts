@@ -224,12 +224,16 @@ export class MultiHeadAttention extends Module {
       k = encoded.k;
       logitScale = encoded.logitScale ?? 1;
     }
-    // a retrieval cache codes the new keys and selects the tokens a one-token step attends to ([B, H, 1, Tk], combined
-    // with the caller's mask); it runs before the append, so a call it refuses leaves the cache as it was
+    // a retrieval cache codes the new keys and selects the tokens each query attends to ([B, H, T, Tk], combined with
+    // the caller's mask); it runs before the append, so a call it refuses leaves the cache as it was
     const retrieval = !cross && cache instanceof RetrievalKVCache ? cache : null;
     const retrieved = retrieval === null ? null : asPartOf(op, () => retrieval.retrieve(preRoPE.q, preRoPE.k));
     if (cache !== undefined) ({ keys: k, values: v } = cache.append(k, v)); // [B, Hkv, Tk, D]
     if (retrieved !== null) mask = mask === null ? retrieved : mul(mask, retrieved);
+    // a one-token step attends to the selected tokens only, gathered (with a sliding window, positions must stay whole)
+    if (retrieval !== null && retrieved !== null && T === 1 && !Number.isFinite(this.window)) {
+      ({ keys: k, values: v, mask } = retrieval.gatherSelected(k, v, mask!));
+    }
 
     const sdpa: AttentionOptions = { causal, scale: logitScale / Math.sqrt(D) };
     if (Number.isFinite(this.window)) sdpa.window = this.window;

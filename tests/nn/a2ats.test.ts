@@ -185,6 +185,68 @@ test('RetrievalKVCache with K covering every token decodes exactly as KVCache (G
   assert.ok(few.slice(5).some((row, i) => row.some((x, j) => x !== plain[i + 5]![j])), 'with few tokens retrieved, later steps attend to fewer tokens');
 });
 
+test('retrievalMask over T queries: row t is the one-step selection over the L − T + t + 1 tokens it sees, later tokens 0', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 30 }), fc.integer({ min: 0, max: 30 }),
+      fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 6 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 0, max: 1e6 }),
+      (Hkv, G, T, extra, sinks, window, topK, s) => {
+        const [B, Hq, L] = [2, Hkv * G, T + extra];
+        const scores = randn([B, Hq, T, L], { dtype: 'float64', generator: new Generator(s) });
+        const options = { topK, localWindow: window, attentionSinks: sinks };
+        const mask = retrievalMask(scores, Hkv, options);
+        assert.equal(mask.shape, [B, Hq, T, L]);
+        for (let t = 0; t < T; t++) {
+          const n = L - T + t + 1;
+          const prefix = new Tensor(Float64Array.from({ length: B * Hq * n }, (_, i) => scores.data[(Math.floor(i / n) * T + t) * L + (i % n)]!), [B, Hq, n]);
+          const step = retrievalMask(prefix, Hkv, options);
+          for (let row = 0; row < B * Hq; row++) {
+            const got = Array.from(mask.data.subarray((row * T + t) * L, (row * T + t + 1) * L));
+            assert.equal(got.slice(0, n), Array.from(step.data.subarray(row * n, (row + 1) * n)), `row ${row}, query ${t}: the one-step selection over its ${n} tokens`);
+            assert.ok(got.slice(n).every((x) => x === 0), 'tokens after the query are not selected');
+          }
+        }
+      },
+    ),
+    { seed, numRuns: 60 },
+  );
+});
+
+test('gatherSelected: attention over the gathered tokens equals attention over all tokens with the mask (GQA, heads of a group masked differently)', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 0, max: 1e6 }), (Hkv, G, L, s) => {
+      const g = new Generator(s);
+      const [B, Hq, d] = [2, Hkv * G, 4];
+      const q = randn([B, Hkv, G, 1, d], { dtype: 'float64', generator: g });
+      const k = randn([B, Hkv, L, d], { dtype: 'float64', generator: g });
+      const v = randn([B, Hkv, L, 3], { dtype: 'float64', generator: g });
+      // each query head its own random 0/1 row (the last token always kept, so no row is empty)
+      const mask = new Tensor(Float32Array.from({ length: B * Hq * L }, (_, i) => (i % L === L - 1 || g.random() < 0.4 ? 1 : 0)), [B, Hq, 1, L]);
+      const cache = new RetrievalKVCache({ codebooks: Array.from({ length: Hkv }, () => buildQueryAwareCodebook(randn([4, d], { dtype: 'float64', generator: g }), randn([2, d], { dtype: 'float64', generator: g }), { size: 1 })), invFreq: ropeInvFreq(d, 100), layout: 'half' });
+      const gathered = cache.gatherSelected(k, v, mask);
+      const S = gathered.keys.shape[2]!;
+      assert.ok(S <= L, 'never more tokens than cached');
+      const full = attention(q, k.unsqueeze(2), v.unsqueeze(2), { mask: mask.reshape([B, Hkv, G, 1, L]) });
+      const few = attention(q, gathered.keys.unsqueeze(2), gathered.values.unsqueeze(2), { mask: gathered.mask.reshape([B, Hkv, G, 1, S]) });
+      full.data.forEach((x, i) => assert.ok(Math.abs(x - few.data[i]!) <= 1e-12, `output ${i}: ${x} vs ${few.data[i]}`));
+    }),
+    { seed, numRuns: 60 },
+  );
+});
+
+test('RetrievalKVCache prefill \'retrieval\': one teacher-forced forward gives the logits of decoding every token alone with retrieval', () => {
+  const gpt = new GPT({ vocabSize: 13, contextLength: 64, dim: 16, numLayers: 2, numHeads: 4, numKVHeads: 2, positional: 'rope', ropeBase: 100, seed: 5, dtype: 'float64' });
+  const ids = Array.from({ length: 40 }, (_, i) => (i * 5 + 1) % 13);
+  const options = { topK: 0.15, localWindow: 3, attentionSinks: 2 };
+  const steps = retrievalCaches(gpt, options);
+  const stepLogits = ids.flatMap((id) => Array.from(gpt.forward(new Tensor(Float64Array.of(id), [1, 1]), { caches: steps }).data));
+  const teacher = retrievalCaches(gpt, options).map((c) => new RetrievalKVCache({ codebooks: c.codebooks, invFreq: c.invFreq, layout: c.layout, wropeDistance: 64, ...options, prefill: 'retrieval' }));
+  const forced = Array.from(gpt.forward(new Tensor(Float64Array.from(ids), [1, ids.length]), { caches: teacher }).data);
+  forced.forEach((x, i) => assert.ok(Math.abs(x - stepLogits[i]!) <= 1e-12 * (1 + Math.abs(x)), `logit ${i}: ${x} vs ${stepLogits[i]}`));
+  const exact = Array.from(gpt.forward(new Tensor(Float64Array.from(ids), [1, ids.length])).data);
+  assert.ok(exact.some((x, i) => Math.abs(x - forced[i]!) > 1e-6), 'the selection drops tokens: retrieval logits differ from exact attention');
+});
+
 test('RetrievalKVCache refuses before changing anything: a codebook count that does not fit the layer, codes out of step', () => {
   const gpt = new GPT({ vocabSize: 13, contextLength: 64, dim: 16, numLayers: 1, numHeads: 4, numKVHeads: 2, positional: 'rope', ropeBase: 100, seed: 3, dtype: 'float64' });
   const [good] = retrievalCaches(gpt, { topK: 0.5, localWindow: 1, attentionSinks: 1 });
@@ -214,6 +276,10 @@ test('refusals: shapes, sizes, all-zero queries, non-finite keys, a malformed co
   assertRefused(() => retrievalMask(randn([1, 3, 5]), 2), ShapeError, 'retrievalMask', { arg: 'numKVHeads' });
   assertRefused(() => retrievalMask(randn([3, 5]), 1), ShapeError, 'retrievalMask', { arg: 'scores' });
   assertRefused(() => retrievalMask(randn([1, 1, 5]), 1, { topK: 1.5 }), ValueError, 'retrievalMask');
+  assertRefused(() => retrievalMask(randn([1, 1, 6, 5]), 1), ShapeError, 'retrievalMask', { arg: 'scores', words: ['more queries'] });
+  const cache = new RetrievalKVCache({ codebooks: [cb], invFreq: ropeInvFreq(4, 100), layout: 'half' });
+  assertRefused(() => new RetrievalKVCache({ codebooks: [cb], invFreq: ropeInvFreq(4, 100), layout: 'half', prefill: 'all' as 'exact' }), ValueError, 'RetrievalKVCache', { arg: 'options.prefill' });
+  assertRefused(() => cache.gatherSelected(randn([1, 1, 5, 4]), randn([1, 1, 5, 4]), randn([1, 1, 2, 5])), ShapeError, 'RetrievalKVCache.gatherSelected', { arg: 'mask' });
 });
 
 test.run();

@@ -105,8 +105,10 @@ export const nnEntries: readonly Entry[] = [
   }], [A.options('options', {
     codebooks: A.object('codebooks'), invFreq: A.reals('invFreq'), layout: A.enum('layout'), wropeDistance: A.real('wropeDistance'),
     topK: A.real('topK'), localWindow: A.size('localWindow', { work: true }), attentionSinks: A.size('attentionSinks', { work: true }),
+    prefill: A.enum('prefill'),
   }, { optional: false })], [
     method('retrieve', () => [t64([1, 2, 1, 4]), t64([1, 1, 1, 4])], [A.tensor('queries'), A.tensor('keys')]),
+    method('gatherSelected', () => [t64([1, 1, 3, 4]), t64([1, 1, 3, 4]), vals([1, 0, 1], [1, 1, 1, 3])], [A.tensor('keys'), A.tensor('values'), A.tensor('mask')]),
   ]),
   fn('scaledDotProductAttention', () => [bhtd(), bhtd(), bhtd(), { causal: true, scale: 0.5 }], [
     A.tensor('q'), A.tensor('k'), A.tensor('v'),
