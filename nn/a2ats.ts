@@ -241,7 +241,8 @@ function selectTokens(
         const K = Math.floor(topK * n);
         const windowStart = Math.max(0, n - localWindow);
         keep.fill(0);
-        for (let s = 0; s < n; s++) if (s < attentionSinks || s >= windowStart) keep[s] = 1;
+        keep.fill(1, 0, Math.min(attentionSinks, n));
+        keep.fill(1, windowStart, n);
         for (let r = 0; r < G; r++) {
           const found = bestTokens(scores, ((b * Hq + kv * G + r) * T + t) * L, attentionSinks, windowStart, heap.subarray(0, K));
           for (let i = 0; i < found; i++) keep[heap[i]!] = 1;
@@ -288,7 +289,7 @@ function bestTokens(scores: ArrayLike<number>, row: number, from: number, to: nu
         heap[parent] = tmp;
         i = parent;
       }
-    } else if (K > 0 && worse(heap[0]!, t)) {
+    } else if (K > 0 && scores[row + t]! > scores[row + heap[0]!]!) { // worse(heap[0], t): t comes later, so ties keep heap[0]
       heap[0] = t;
       siftDown(size, 0);
     }
@@ -321,8 +322,8 @@ export interface RetrievalKVCacheOptions {
  * also keeps each key's code, from its pre-RoPE key, in its KV head's query-aware codebook. Before each append the
  * layer asks it to `retrieve`: the approximate WRoPE scores ⟨R(W)q, codeword⟩ of every cached token for each query
  * head, then the selection of `retrievalMask` (sinks, local window and top-K per head, the union per KV head); at a
- * one-token step the layer then gathers the selected keys and values (`gatherSelected`) and runs exact attention over
- * those only, with their true rotated keys. Pass one per layer in place of the model's `newCaches()`; no
+ * one-token step the layer then appends with `appendSelected`, which returns only the selected keys and values, and
+ * runs exact attention over those, with their true rotated keys (the cache is never copied whole at such a step). Pass one per layer in place of the model's `newCaches()`; no
  * sliding-window eviction (every token stays retrievable).
  */
 export class RetrievalKVCache extends KVCache {
@@ -334,6 +335,8 @@ export class RetrievalKVCache extends KVCache {
   readonly localWindow: number;
   readonly attentionSinks: number;
   readonly prefill: 'exact' | 'retrieval';
+  /** Mean tokens per (sequence, KV head) that the last `appendSelected` kept (0 before any). */
+  lastGathered = 0;
   /** Codes of the cached keys, per (batch, KV head), in cache order: the first `codeCount` of each buffer. */
   private codes: Int32Array[] = [];
   private codeCount = 0;
@@ -430,63 +433,67 @@ export class RetrievalKVCache extends KVCache {
   }
 
   /**
-   * The keys and values a one-token step attends to, compacted: keys [B, Hkv, L, d], values [B, Hkv, L, dv] (the
-   * cache after the append) and the step's mask [B, Hq, 1, L] (from `retrieve`, possibly times the caller's) →
-   * keys [B, Hkv, S, d], values [B, Hkv, S, dv] of the tokens some query head of each KV head's group selected, in
-   * order, and the mask [B, Hq, 1, S] at those tokens (0 on the padding of groups that selected fewer than S).
-   * Attention over these equals attention over everything with the mask, at the cost of S tokens instead of L.
+   * A one-token step's append, and the keys and values it attends to, compacted: appends k [B, Hkv, 1, d] and
+   * v [B, Hkv, 1, dv] as `append` does (without making the whole cache's tensors), then with the step's mask
+   * [B, Hq, 1, L] (from `retrieve`, possibly times the caller's; L = the length after the append) returns keys
+   * [B, Hkv, S, d] and values [B, Hkv, S, dv] of the tokens some query head of each KV head's group selected, in order,
+   * and the mask [B, Hq, 1, S] at those tokens (0 on the padding of groups that selected fewer than S). Attention over
+   * these equals attention over every cached token with the mask, at the cost of S tokens instead of L.
    */
-  gatherSelected(keys: Tensor, values: Tensor, mask: Tensor): { keys: Tensor; values: Tensor; mask: Tensor } {
-    const op = 'RetrievalKVCache.gatherSelected';
-    expectTensor(op, 'keys', keys);
-    expectTensor(op, 'values', values);
+  appendSelected(k: Tensor, v: Tensor, mask: Tensor): { keys: Tensor; values: Tensor; mask: Tensor } {
+    const op = 'RetrievalKVCache.appendSelected';
+    expectTensor(op, 'k', k);
+    expectTensor(op, 'v', v);
     expectTensor(op, 'mask', mask);
-    const [B, Hkv, L, d] = keys.shape as [number, number, number, number];
-    const dv = values.shape[3]!;
+    const [B, Hkv, T] = k.shape as [number, number, number, number];
+    const L = this.length + T;
     const Hq = mask.shape[1]!;
-    if (
-      keys.ndim !== 4 || values.ndim !== 4 || values.shape[0] !== B || values.shape[1] !== Hkv || values.shape[2] !== L ||
-      mask.ndim !== 4 || mask.shape[0] !== B || Hq % Hkv !== 0 || mask.shape[2] !== 1 || mask.shape[3] !== L
-    ) {
-      throw new ShapeError(op, `needs keys [B, Hkv, L, d], values [B, Hkv, L, dv] and mask [B, Hq, 1, L] — keys=${fmtShape(keys.shape)}, values=${fmtShape(values.shape)}, mask=${fmtShape(mask.shape)}`, 'mask');
+    if (k.ndim !== 4 || T !== 1 || mask.ndim !== 4 || mask.shape[0] !== B || Hq % Hkv !== 0 || mask.shape[2] !== 1 || mask.shape[3] !== L) {
+      throw new ShapeError(op, `needs k [B, Hkv, 1, d] (one token) and mask [B, Hq, 1, L] with L = ${L} (the cache's length after the append) — k=${fmtShape(k.shape)}, mask=${fmtShape(mask.shape)}`, 'mask');
     }
+    this.appendRows(op, k, v);
+    const keys = this.keyRows!;
+    const values = this.valueRows!;
+    const { d, capacity } = keys;
+    const dv = values.d;
     const G = Hq / Hkv;
     const selected: Int32Array[] = [];
     let S = 0;
+    const tokens = new Int32Array(L);
     for (let b = 0; b < B; b++) {
       for (let kv = 0; kv < Hkv; kv++) {
-        const tokens: number[] = [];
+        let count = 0;
+        const first = (b * Hq + kv * G) * L;
         for (let s = 0; s < L; s++) {
-          for (let r = 0; r < G; r++) {
-            if (mask.data[(b * Hq + kv * G + r) * L + s] !== 0) {
-              tokens.push(s);
-              break;
-            }
-          }
+          let any = mask.data[first + s] !== 0;
+          for (let r = 1; r < G && !any; r++) any = mask.data[first + r * L + s] !== 0;
+          if (any) tokens[count++] = s;
         }
-        selected.push(Int32Array.from(tokens));
-        S = Math.max(S, tokens.length);
+        selected.push(tokens.slice(0, count));
+        S = Math.max(S, count);
       }
     }
-    const make = (n: number): Float32Array | Float64Array => (keys.dtype === 'float64' ? new Float64Array(n) : new Float32Array(n));
-    const k = make(B * Hkv * S * d);
-    const v = make(B * Hkv * S * dv);
+    const make = (n: number): Float32Array | Float64Array => (keys.data instanceof Float64Array ? new Float64Array(n) : new Float32Array(n));
+    const kOut = make(B * Hkv * S * d);
+    const vOut = make(B * Hkv * S * dv);
     const m = new Float32Array(B * Hq * S);
-    selected.forEach((tokens, i) => {
+    selected.forEach((rows, i) => {
       const [b, kv] = [Math.floor(i / Hkv), i % Hkv];
-      tokens.forEach((s, j) => {
-        k.set(keys.data.subarray((i * L + s) * d, (i * L + s + 1) * d), (i * S + j) * d);
-        v.set(values.data.subarray((i * L + s) * dv, (i * L + s + 1) * dv), (i * S + j) * dv);
+      rows.forEach((s, j) => {
+        kOut.set(keys.data.subarray((i * capacity + s) * d, (i * capacity + s + 1) * d), (i * S + j) * d);
+        vOut.set(values.data.subarray((i * values.capacity + s) * dv, (i * values.capacity + s + 1) * dv), (i * S + j) * dv);
         for (let r = 0; r < G; r++) m[(b * Hq + kv * G + r) * S + j] = mask.data[(b * Hq + kv * G + r) * L + s]!;
       });
     });
-    return { keys: new Tensor(k, [B, Hkv, S, d]), values: new Tensor(v, [B, Hkv, S, dv]), mask: new Tensor(m, [B, Hq, 1, S]) };
+    this.lastGathered = selected.reduce((sum, rows) => sum + rows.length, 0) / selected.length;
+    return { keys: new Tensor(kOut, [B, Hkv, S, d]), values: new Tensor(vOut, [B, Hkv, S, dv]), mask: new Tensor(m, [B, Hq, 1, S]) };
   }
 
   override reset(): void {
     super.reset();
     this.codes = [];
     this.codeCount = 0;
+    this.lastGathered = 0;
   }
 }
 

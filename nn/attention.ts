@@ -174,10 +174,10 @@ export class MultiHeadAttention extends Module {
     }
     const S = (context ?? x).shape[1]!;
     if (o.positions !== undefined) expectPositions(op, 'positions', o.positions);
-    if (cache !== undefined && cache.keys !== null) {
-      const [b, h, , d] = cache.keys.shape;
-      if (b !== B || h !== Hkv || d !== D || cache.keys.dtype !== x.dtype) {
-        throw new ShapeError(op, `options.cache holds keys=${fmtShape(cache.keys.shape)} ${cache.keys.dtype}, which this call cannot continue (needs [${B}, ${Hkv}, ·, ${D}] ${x.dtype})`, 'cache');
+    if (cache !== undefined && cache.keyShape !== null) {
+      const [b, h, , d] = cache.keyShape;
+      if (b !== B || h !== Hkv || d !== D || cache.dtype !== x.dtype) {
+        throw new ShapeError(op, `options.cache holds keys=${fmtShape(cache.keyShape)} ${cache.dtype}, which this call cannot continue (needs [${B}, ${Hkv}, ·, ${D}] ${x.dtype})`, 'cache');
       }
     }
     const Tk = (cache?.length ?? 0) + S;
@@ -228,11 +228,12 @@ export class MultiHeadAttention extends Module {
     // the caller's mask); it runs before the append, so a call it refuses leaves the cache as it was
     const retrieval = !cross && cache instanceof RetrievalKVCache ? cache : null;
     const retrieved = retrieval === null ? null : asPartOf(op, () => retrieval.retrieve(preRoPE.q, preRoPE.k));
-    if (cache !== undefined) ({ keys: k, values: v } = cache.append(k, v)); // [B, Hkv, Tk, D]
     if (retrieved !== null) mask = mask === null ? retrieved : mul(mask, retrieved);
-    // a one-token step attends to the selected tokens only, gathered (with a sliding window, positions must stay whole)
     if (retrieval !== null && retrieved !== null && T === 1 && !Number.isFinite(this.window)) {
-      ({ keys: k, values: v, mask } = retrieval.gatherSelected(k, v, mask!));
+      // a one-token retrieval step attends to the selected tokens only, gathered (a sliding window needs them all)
+      ({ keys: k, values: v, mask } = retrieval.appendSelected(k, v, mask!)); // [B, Hkv, S, D], mask [B, H, 1, S]
+    } else if (cache !== undefined) {
+      ({ keys: k, values: v } = cache.append(k, v)); // [B, Hkv, Tk, D]
     }
 
     const sdpa: AttentionOptions = { causal, scale: logitScale / Math.sqrt(D) };

@@ -152,10 +152,10 @@ export class ChunkedAttention extends Module {
     if (cache !== undefined && cache.maxLength < this.chunkSize) {
       throw new ValueError(op, `cache.maxLength=${cache.maxLength} < chunkSize=${this.chunkSize} (a query needs up to chunkSize − 1 earlier keys)`, 'cache');
     }
-    if (cache !== undefined && cache.keys !== null) {
-      const [b, h, , d] = cache.keys.shape;
-      if (b !== x.shape[0] || h !== this.numHeads || d !== this.headDim || cache.keys.dtype !== x.dtype) {
-        throw new ShapeError(op, `options.cache holds keys=${fmtShape(cache.keys.shape)} ${cache.keys.dtype}, which this call cannot continue (needs [${x.shape[0]}, ${this.numHeads}, ·, ${this.headDim}] ${x.dtype})`, 'cache');
+    if (cache !== undefined && cache.keyShape !== null) {
+      const [b, h, , d] = cache.keyShape;
+      if (b !== x.shape[0] || h !== this.numHeads || d !== this.headDim || cache.dtype !== x.dtype) {
+        throw new ShapeError(op, `options.cache holds keys=${fmtShape(cache.keyShape)} ${cache.dtype}, which this call cannot continue (needs [${x.shape[0]}, ${this.numHeads}, ·, ${this.headDim}] ${x.dtype})`, 'cache');
       }
     }
     return issueCheckedCall(this, x, { positions: o.positions, cache });

@@ -219,9 +219,9 @@ export class LatentKVCache extends KVCache {
     if (k.shape[0] !== v.shape[0] || k.shape[2] !== v.shape[2] || k.dtype !== v.dtype) {
       throw new ShapeError(op, `rotary keys k=${fmtShape(k.shape)} ${k.dtype} and latents v=${fmtShape(v.shape)} ${v.dtype} differ in batch, length or dtype`, 'v');
     }
-    const cached = this.keys;
-    if (cached !== null && (cached.shape[0] !== k.shape[0] || cached.dtype !== k.dtype)) {
-      throw new ShapeError(op, `k=${fmtShape(k.shape)} ${k.dtype} does not continue the cache's ${fmtShape(cached.shape)} ${cached.dtype} (same batch and dtype)`, 'k');
+    const cached = this.keyShape;
+    if (cached !== null && (cached[0] !== k.shape[0] || this.dtype !== k.dtype)) {
+      throw new ShapeError(op, `k=${fmtShape(k.shape)} ${k.dtype} does not continue the cache's ${fmtShape(cached)} ${this.dtype} (same batch and dtype)`, 'k');
     }
     return super.append(k, v);
   }
@@ -524,8 +524,8 @@ export class MultiHeadLatentAttention extends Module {
         'cache',
       );
     }
-    if (cache.keys !== null && (cache.keys.shape[0] !== x.shape[0] || cache.keys.dtype !== x.dtype)) {
-      throw new ShapeError(op, `cache holds ${fmtShape(cache.keys.shape)} ${cache.keys.dtype} rotary keys, which x=${fmtShape(x.shape)} ${x.dtype} cannot continue (same batch and dtype)`, 'cache');
+    if (cache.keyShape !== null && (cache.keyShape[0] !== x.shape[0] || cache.dtype !== x.dtype)) {
+      throw new ShapeError(op, `cache holds ${fmtShape(cache.keyShape)} ${cache.dtype} rotary keys, which x=${fmtShape(x.shape)} ${x.dtype} cannot continue (same batch and dtype)`, 'cache');
     }
   }
 }

@@ -212,7 +212,7 @@ test('retrievalMask over T queries: row t is the one-step selection over the L â
   );
 });
 
-test('gatherSelected: attention over the gathered tokens equals attention over all tokens with the mask (GQA, heads of a group masked differently)', () => {
+test('appendSelected: attention over the gathered tokens equals attention over all tokens with the mask (GQA, heads of a group masked differently)', () => {
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 0, max: 1e6 }), (Hkv, G, L, s) => {
       const g = new Generator(s);
@@ -223,7 +223,10 @@ test('gatherSelected: attention over the gathered tokens equals attention over a
       // each query head its own random 0/1 row (the last token always kept, so no row is empty)
       const mask = new Tensor(Float32Array.from({ length: B * Hq * L }, (_, i) => (i % L === L - 1 || g.random() < 0.4 ? 1 : 0)), [B, Hq, 1, L]);
       const cache = new RetrievalKVCache({ codebooks: Array.from({ length: Hkv }, () => buildQueryAwareCodebook(randn([4, d], { dtype: 'float64', generator: g }), randn([2, d], { dtype: 'float64', generator: g }), { size: 1 })), invFreq: ropeInvFreq(d, 100), layout: 'half' });
-      const gathered = cache.gatherSelected(k, v, mask);
+      if (L > 1) cache.append(k.narrow(2, 0, L - 1), v.narrow(2, 0, L - 1));
+      const gathered = cache.appendSelected(k.narrow(2, L - 1, 1), v.narrow(2, L - 1, 1), mask);
+      assert.is(cache.length, L, 'the token is cached');
+      assert.equal(Array.from(cache.keys!.data), Array.from(k.data), 'the cache holds every key, the new one last');
       const S = gathered.keys.shape[2]!;
       assert.ok(S <= L, 'never more tokens than cached');
       const full = attention(q, k.unsqueeze(2), v.unsqueeze(2), { mask: mask.reshape([B, Hkv, G, 1, L]) });
@@ -279,7 +282,9 @@ test('refusals: shapes, sizes, all-zero queries, non-finite keys, a malformed co
   assertRefused(() => retrievalMask(randn([1, 1, 6, 5]), 1), ShapeError, 'retrievalMask', { arg: 'scores', words: ['more queries'] });
   const cache = new RetrievalKVCache({ codebooks: [cb], invFreq: ropeInvFreq(4, 100), layout: 'half' });
   assertRefused(() => new RetrievalKVCache({ codebooks: [cb], invFreq: ropeInvFreq(4, 100), layout: 'half', prefill: 'all' as 'exact' }), ValueError, 'RetrievalKVCache', { arg: 'options.prefill' });
-  assertRefused(() => cache.gatherSelected(randn([1, 1, 5, 4]), randn([1, 1, 5, 4]), randn([1, 1, 2, 5])), ShapeError, 'RetrievalKVCache.gatherSelected', { arg: 'mask' });
+  assertRefused(() => cache.appendSelected(randn([1, 1, 1, 4]), randn([1, 1, 1, 4]), randn([1, 1, 2, 1])), ShapeError, 'RetrievalKVCache.appendSelected', { arg: 'mask' });
+  assertRefused(() => cache.appendSelected(randn([1, 1, 1, 4]), randn([1, 1, 1, 4]), randn([1, 1, 1, 3])), ShapeError, 'RetrievalKVCache.appendSelected', { arg: 'mask', words: ['L = 1'] });
+  assert.is(cache.length, 0, 'a refused step appends nothing');
 });
 
 test.run();
