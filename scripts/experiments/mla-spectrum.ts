@@ -24,15 +24,15 @@
  *
  * Usage: node scripts/run.mjs scripts/experiments/mla-spectrum.ts [--steps N] [--every K] [--seed S] [--lr X] [--raw-maps] [--help]
  */
-import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { AdamW, Generator, Tensor, noGrad, warmupCosineLr, type Module } from '../../core/index.js';
 import { loadCorpus, sampleBatch } from '../lib/corpus.js';
 import { GPT, MLALM } from '../../models/index.js';
 import {
-  baselineFromSpectra, qkSpectrum, spectralDiagnostics, train, type QKSpectrum, type SpectralBaseline, type SpectralDiagnostics,
+  MultiHeadAttention, baselineFromSpectra, qkSpectrum, spectralDiagnostics, train, type QKSpectrum, type SpectralBaseline, type SpectralDiagnostics,
 } from '../../nn/index.js';
 import { integerFlag, numberFlag, parseFlags as parseScriptFlags, readFlags, type FlagSpec } from '../lib/flags.js';
+import { isEntryPoint } from '../lib/entry.js';
 import { lineChart, type LineSeries } from '../lib/svg.js';
 
 // ── configuration ─────────────────────────────────────────────────────────────────────────────────────────────────
@@ -142,7 +142,10 @@ export function modelSpectra(model: LanguageModel, variant: Variant, s: ModelSiz
   const bound = layerRankBound(variant, s);
   const pairs: Array<{ wq: Tensor; wk: Tensor }> = [];
   if (model instanceof GPT) {
-    for (const block of model.blocks) pairs.push({ wq: block.attn.wq.weight, wk: block.attn.wk.weight });
+    for (const { attn } of model.blocks) {
+      if (!(attn instanceof MultiHeadAttention)) throw new Error('mla-spectrum: an EliteKV-converted GPT has no W_K to take the spectrum of');
+      pairs.push({ wq: attn.wq.weight, wk: attn.wk.weight });
+    }
   } else if (model instanceof MLALM) {
     const scales = probe === undefined ? null : latentScales(model, probe);
     model.layers.forEach((layer, l) => {
@@ -571,18 +574,4 @@ function main(): void {
   console.log(verdict(summaries).text);
 }
 
-/**
- * True when this module is the program being run, not imported (by a test, or by another script). Bundlers inline
- * imported modules into the entry's file, so import.meta.url alone is not enough: the entry's name must be ours too.
- */
-function isEntryPoint(): boolean {
-  const entry = process.argv[1];
-  if (entry === undefined || !/(^|[\\/])mla-spectrum\.(mjs|js|ts)$/.test(entry)) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) main();
+if (isEntryPoint(import.meta.url, 'mla-spectrum')) main();

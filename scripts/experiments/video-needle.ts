@@ -71,8 +71,7 @@
  * the wrong answers came from; writes out/video-needle.svg. The parts (task, positions, model, training) are
  * exported for tests/scripts/video-needle.test.ts; main runs only when this file is the entry point.
  */
-import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { AdamW, Generator, Module, Tensor, crossEntropy, noGrad, stack, warmupCosineLr } from '../../core/index.js';
 import { Block, Embedding, LayerNorm, Linear, train } from '../../nn/index.js';
 import {
@@ -80,6 +79,7 @@ import {
   videoRopePositions, vropePositions, type MRoPESegment, type PositionalEncoding,
 } from '../../positional/index.js';
 import { choiceFlag, integerFlag, listFlag, numberFlag, readFlags } from '../lib/flags.js';
+import { isEntryPoint } from '../lib/entry.js';
 import { lineChart } from '../lib/svg.js';
 
 // ── the task ──
@@ -524,18 +524,4 @@ function main(): void {
   console.log('wrote out/video-needle.svg');
 }
 
-/**
- * True when this module is the program being run, not imported (by a test, or by another script). Bundlers inline
- * imported modules into the entry's file, so import.meta.url alone is not enough: the entry's name must be ours too.
- */
-function isEntryPoint(): boolean {
-  const entry = process.argv[1];
-  if (entry === undefined || !/(^|[\\/])video-needle\.(mjs|js|ts)$/.test(entry)) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) main();
+if (isEntryPoint(import.meta.url, 'video-needle')) main();
