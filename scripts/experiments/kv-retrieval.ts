@@ -1,0 +1,463 @@
+/**
+ * Issue 13 item 3 — A²ATS retrieval attention (He et al., ACL Findings 2025; junhuihe-hjh/A2ATS) on the shipped
+ * reference model (scripts/lib/reference-model.ts: RoPE GPT, 4 layers, 4 query heads / 2 KV heads of 32, context 512).
+ *
+ * 1. Calibration: `--calibration` training windows of 512 characters run through the model block by block; each layer
+ *    gives its pre-RoPE queries and keys (wq, wk of norm1(x)). Per (layer, KV head) and codebook size, the
+ *    query-aware codebook (`buildQueryAwareCodebook`): H from the WRoPE-rotated queries R(W)q of the KV head's query
+ *    group, Cholesky whitening, k-means++ (at most `--iters` Lloyd iterations; the reference runs up to 300), the
+ *    codebook mapped back to key space.
+ * 2. Quality, on `--windows` validation windows of the full context (the fixed windows of `referenceValLoss`), for every
+ *    codebook size × top-K fraction:
+ *    - val loss with retrieval attention in every layer: one teacher-forced forward with `RetrievalKVCache`s in
+ *      `prefill: 'retrieval'` mode, which gives each position exactly the selection token-by-token decoding would
+ *      (tests/nn/a2ats.test.ts checks this) — sinks 8 and local window 64 exact, K = ⌊topK · n⌋ retrieved per head;
+ *    - per layer, on the exact forward's queries and keys: recall (the fraction of each query head's true top-K
+ *      tokens — by the exact RoPE logits, among the tokens outside sinks and window — that its group's selection
+ *      holds) and the relative output error ‖o_retrieval − o_exact‖ / ‖o_exact‖ of the attention output, over the
+ *      positions that have candidates (n > sinks + window).
+ * 3. Speed: the caches filled with T = 1k, 4k, 16k tokens (the corpus, prefilled in chunks of 512; beyond the training
+ *    length the model extrapolates, which does not change the work), then per-token decode time of the whole model
+ *    with plain `KVCache`s and with `RetrievalKVCache`s, alternating step by step, median over `--decode-steps`;
+ *    the bytes the caches hold, and the key/value bytes a decoding step reads.
+ *
+ * The WRoPE distance W: the reference's 2048 is for Llama-3.1 at 128k context; the reference model has only seen
+ * distances < 512, so the default here is W = 256 (--wrope; 2048 is measured too, as the reference's value).
+ *
+ * Writes out/kv-retrieval.svg (val loss increase vs top-K, one line per codebook size) and
+ * out/kv-retrieval-speed.svg (decode ms/token vs T); `--json` prints the results as one JSON object instead of tables.
+ *
+ * Usage: node scripts/run.mjs scripts/experiments/kv-retrieval.ts [--calibration N] [--windows N] [--codebooks 64,256,1024]
+ *          [--topk 1,3,10] [--wrope 256,2048] [--iters N] [--lengths 1024,4096,16384] [--decode-steps N] [--json] [--help]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Generator, Tensor, attention, crossEntropy, matmul, noGrad } from '../../core/index.js';
+import type { GPT } from '../../models/index.js';
+import {
+  A2ATS_DEFAULTS, KVCache, MultiHeadAttention, RetrievalKVCache, buildQueryAwareCodebook, encodeKeys, retrievalMask, wropeQuery, type QueryAwareCodebook,
+} from '../../nn/index.js';
+import { RoPE } from '../../positional/index.js';
+import { loadCorpus, sampleBatch } from '../lib/corpus.js';
+import { integerFlag, integerListFlag, readFlags } from '../lib/flags.js';
+import { loadReferenceModel } from '../lib/reference-model.js';
+import { isEntryPoint } from '../lib/entry.js';
+import { lineChart } from '../lib/svg.js';
+
+// ── the model's layers, one at a time ─────────────────────────────────────────────────────────────────────────────
+
+/** One layer's attention inputs for a batch: pre-RoPE q [B, Hq, T, d], k [B, Hkv, T, d], and v [B, Hkv, T, d]. */
+export interface LayerQKV {
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+}
+
+/** Runs `ids` [B, T] through `model` exactly, returning every layer's pre-RoPE q, k and its v (no gradients). */
+export function layerInputs(model: GPT, ids: Tensor): LayerQKV[] {
+  return noGrad(() => {
+    const [B, T] = ids.shape as [number, number];
+    const positions = new Tensor(Float64Array.from({ length: T }, (_, t) => t), [T]);
+    let x = model.wte.forward(ids);
+    const absolute = model.positional.inputEmbedding(positions, model.config.dim);
+    if (absolute !== null) x = x.add(absolute);
+    return model.blocks.map((block, i) => {
+      const attn = attentionOf(model, i);
+      const { numHeads: H, numKVHeads: Hkv, headDim: D } = attn;
+      const h = block.norm1.forward(x);
+      const split = (t: Tensor, heads: number): Tensor => t.reshape([B, T, heads, D]).transpose(1, 2);
+      const out = { q: split(attn.wq.forward(h), H), k: split(attn.wk.forward(h), Hkv), v: split(attn.wv.forward(h), Hkv) };
+      x = block.forward(x);
+      return out;
+    });
+  });
+}
+
+/** The attention of layer `i` (the reference model's are plain multi-head attention). */
+function attentionOf(model: GPT, i: number): MultiHeadAttention {
+  const attn = model.blocks[i]!.attn;
+  if (!(attn instanceof MultiHeadAttention)) throw new Error(`kv-retrieval: layer ${i} is not a MultiHeadAttention`);
+  return attn;
+}
+
+/** The RoPE of layer `i` (the reference model's layers each hold one). */
+function ropeOf(model: GPT, i: number): RoPE {
+  const p = attentionOf(model, i).positional;
+  if (!(p instanceof RoPE)) throw new Error(`kv-retrieval: layer ${i} does not use RoPE`);
+  return p;
+}
+
+// ── calibration ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** Per layer, per KV head: the codebook of `size` codewords from the calibration layers' queries and keys. */
+export function calibrate(model: GPT, calibration: readonly LayerQKV[][], size: number, wrope: number, iters: number, seed: number): QueryAwareCodebook[][] {
+  return model.blocks.map((block, layer) => {
+    const { numHeads: H, numKVHeads: Hkv, headDim: d } = block.attn;
+    const G = H / Hkv;
+    const rope = ropeOf(model, layer);
+    return Array.from({ length: Hkv }, (_, kv) => {
+      const queries: number[] = [];
+      const keys: number[] = [];
+      for (const batch of calibration) {
+        const { q, k } = batch[layer]!;
+        const [B, , T] = q.shape as [number, number, number, number];
+        const rotated = wropeQuery(q, rope.invFreq, wrope, rope.layout).data; // [B, H, T, d]
+        for (let b = 0; b < B; b++) {
+          for (let r = 0; r < G; r++) for (const x of rotated.subarray(((b * H + kv * G + r) * T) * d, ((b * H + kv * G + r + 1) * T) * d)) queries.push(x);
+          for (const x of k.data.subarray(((b * Hkv + kv) * T) * d, ((b * Hkv + kv + 1) * T) * d)) keys.push(x);
+        }
+      }
+      const qT = new Tensor(Float64Array.from(queries), [queries.length / d, d]);
+      const kT = new Tensor(Float32Array.from(keys), [keys.length / d, d]);
+      return buildQueryAwareCodebook(qT, kT, { size, maxIter: iters, generator: new Generator(seed + 100 * layer + kv) });
+    });
+  });
+}
+
+/** One RetrievalKVCache per layer with these codebooks and selection. */
+export function retrievalCaches(model: GPT, codebooks: QueryAwareCodebook[][], topK: number, wrope: number, prefill: 'exact' | 'retrieval'): RetrievalKVCache[] {
+  return model.blocks.map((_, layer) => {
+    const rope = ropeOf(model, layer);
+    return new RetrievalKVCache({ codebooks: codebooks[layer]!, invFreq: rope.invFreq, layout: rope.layout, wropeDistance: wrope, topK, prefill });
+  });
+}
+
+// ── quality ───────────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** The validation windows of `referenceValLoss` (seed 11, batches of 4). */
+export function validationBatches(val: Int32Array, windows: number, T: number): Array<{ x: Tensor; y: Tensor }> {
+  const g = new Generator(11);
+  const out: Array<{ x: Tensor; y: Tensor }> = [];
+  for (let i = 0; i < windows; i += 4) out.push(sampleBatch(val, Math.min(4, windows - i), T, g));
+  return out;
+}
+
+/** Mean loss over the batches, exact (no caches) or with fresh caches from `caches()` for each batch. */
+export function meanLoss(model: GPT, batches: ReadonlyArray<{ x: Tensor; y: Tensor }>, caches?: () => KVCache[]): number {
+  let total = 0;
+  for (const { x, y } of batches) total += noGrad(() => crossEntropy(model.forward(x, caches === undefined ? {} : { caches: caches() }), y).item());
+  return total / batches.length;
+}
+
+export interface SelectionQuality {
+  /** Mean over layers, heads and positions with candidates. */
+  recall: number;
+  outputError: number;
+  /** Per layer. */
+  recallByLayer: number[];
+  outputErrorByLayer: number[];
+}
+
+/**
+ * What ranks the candidates: per layer and KV head a codebook (A²ATS), 'exact-keys' (WRoPE against the unquantized
+ * pre-RoPE keys: WRoPE's own error) or 'oracle' (the exact RoPE logits: what top-K alone costs).
+ */
+export type Scorer = QueryAwareCodebook[][] | 'exact-keys' | 'oracle';
+
+/** ⟨R(W)q, c(k)⟩ [B, H, T, T] for q [B, H, T, d] and pre-RoPE k [B, Hkv, T, d] with one codebook per KV head (causal part). */
+function codebookScores(q: Tensor, k: Tensor, books: readonly QueryAwareCodebook[], rope: RoPE, wrope: number, G: number): Float64Array {
+  const [B, H, T, d] = q.shape as [number, number, number, number];
+  const Hkv = H / G;
+  const rotated = wropeQuery(q, rope.invFreq, wrope, rope.layout).data;
+  const scores = new Float64Array(B * H * T * T);
+  for (let b = 0; b < B; b++) {
+    for (let kv = 0; kv < Hkv; kv++) {
+      const book = books[kv]!;
+      const codes = encodeKeys(book, new Tensor(k.data.slice(((b * Hkv + kv) * T) * d, ((b * Hkv + kv + 1) * T) * d), [T, d]));
+      // every query against every codeword in one product, then one gather per (query, key)
+      const rows = new Tensor(rotated.slice(((b * H + kv * G) * T) * d, ((b * H + (kv + 1) * G) * T) * d), [G * T, d]);
+      const perCode = matmul(rows, book.codebook.dtype === rows.dtype ? book.codebook : book.codebook.cast(rows.dtype), { transposeB: true }).data; // [G·T, C]
+      const C = book.codebook.shape[0]!;
+      for (let r = 0; r < G; r++) {
+        for (let t = 0; t < T; t++) {
+          const row = ((b * H + kv * G + r) * T + t) * T;
+          const at = (r * T + t) * C;
+          for (let s = 0; s <= t; s++) scores[row + s] = perCode[at + codes[s]!]!;
+        }
+      }
+    }
+  }
+  return scores;
+}
+
+/**
+ * Recall of the true top-K and the relative attention-output error of the selection, per layer, on the exact forward's
+ * queries and keys (`inputs`: per batch, per layer).
+ */
+export function selectionQuality(model: GPT, inputs: readonly LayerQKV[][], scorer: Scorer, topK: number, wrope: number): SelectionQuality {
+  const sinks = A2ATS_DEFAULTS.attentionSinks;
+  const window = A2ATS_DEFAULTS.localWindow;
+  const recallByLayer: number[] = [];
+  const outputErrorByLayer: number[] = [];
+  model.blocks.forEach((block, layer) => {
+    const { numHeads: H, numKVHeads: Hkv, headDim: d } = block.attn;
+    const G = H / Hkv;
+    const rope = ropeOf(model, layer);
+    let recallSum = 0;
+    let recallCount = 0;
+    let errorSum = 0;
+    let errorCount = 0;
+    for (const batch of inputs) {
+      noGrad(() => {
+        const { q, k, v } = batch[layer]!;
+        const [B, , T] = q.shape as [number, number, number, number];
+        const positions = Float64Array.from({ length: T }, (_, t) => t);
+        const enc = rope.encodeQK(q, k, new Tensor(positions, [T]), new Tensor(positions, [T]));
+        const kx = expandHeads(enc.k, G);
+        const vx = expandHeads(v, G);
+        const logits = matmul(enc.q, kx, { transposeB: true }).data; // [B, H, T, T] exact RoPE logits
+        // the scores the selection ranks by: ⟨R(W)q, c(k)⟩, or ⟨R(W)q, k⟩ (no quantization), or the exact logits
+        let approx: Float64Array | Float32Array;
+        if (scorer === 'oracle') approx = logits;
+        else if (scorer === 'exact-keys') approx = matmul(wropeQuery(q, rope.invFreq, wrope, rope.layout), expandHeads(k, G), { transposeB: true }).data;
+        else approx = codebookScores(q, k, scorer[layer]!, rope, wrope, G);
+        const mask = retrievalMask(new Tensor(approx, [B, H, T, T]), Hkv, { topK, localWindow: window, attentionSinks: sinks });
+        // true top-K per head among the candidates, and the attention outputs with and without selection
+        const exact = attention(enc.q, kx, vx, { causal: true, scale: 1 / Math.sqrt(d) }).data;
+        const retrieved = attention(enc.q, kx, vx, { causal: true, scale: 1 / Math.sqrt(d), mask }).data;
+        for (let b = 0; b < B; b++) {
+          for (let h = 0; h < H; h++) {
+            for (let t = 0; t < T; t++) {
+              const n = t + 1;
+              const end = n - window;
+              if (end <= sinks) continue; // no candidates: the step is exact
+              const row = ((b * H + h) * T + t) * T;
+              const K = Math.floor(topK * n);
+              if (K > 0) {
+                const candidates = Array.from({ length: end - sinks }, (_, i) => sinks + i).sort((x, y) => logits[row + y]! - logits[row + x]! || x - y);
+                let hit = 0;
+                for (const s of candidates.slice(0, K)) hit += mask.data[row + s]!;
+                recallSum += hit / Math.min(K, candidates.length);
+                recallCount++;
+              }
+              let diff = 0;
+              let norm = 0;
+              for (let j = 0; j < d; j++) {
+                const i = ((b * H + h) * T + t) * d + j;
+                diff += (retrieved[i]! - exact[i]!) ** 2;
+                norm += exact[i]! ** 2;
+              }
+              errorSum += Math.sqrt(diff / Math.max(norm, 1e-30));
+              errorCount++;
+            }
+          }
+        }
+      });
+    }
+    recallByLayer.push(recallCount === 0 ? 1 : recallSum / recallCount);
+    outputErrorByLayer.push(errorCount === 0 ? 0 : errorSum / errorCount);
+  });
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return { recall: mean(recallByLayer), outputError: mean(outputErrorByLayer), recallByLayer, outputErrorByLayer };
+}
+
+/** [B, Hkv, T, d] → [B, Hkv·G, T, d]: each KV head repeated for the G query heads of its group. */
+function expandHeads(t: Tensor, G: number): Tensor {
+  const [B, Hkv, T, d] = t.shape as [number, number, number, number];
+  return t.unsqueeze(2).expand([B, Hkv, G, T, d]).reshape([B, Hkv * G, T, d]);
+}
+
+// ── speed ─────────────────────────────────────────────────────────────────────────────────────────────────────────
+
+export interface SpeedRow {
+  length: number;
+  plainMs: number;
+  retrievalMs: number;
+  ratio: number;
+  /** Bytes held: the plain cache's keys and values; the retrieval cache's keys, values and codes (codebooks apart). */
+  plainBytes: number;
+  retrievalBytes: number;
+  codebookBytes: number;
+  /** Key/value bytes one decoding step reads (all layers): every cached token vs the gathered ones, plus the codes. */
+  plainReadBytes: number;
+  retrievalReadBytes: number;
+  /** Mean tokens a KV head attends to per step (sinks, window, retrieved). */
+  attended: number;
+}
+
+/** Decode time per token at each cache length, plain vs retrieval, alternating step by step. */
+export function decodeSpeed(model: GPT, text: Int32Array, codebooks: QueryAwareCodebook[][], topK: number, wrope: number, lengths: readonly number[], steps: number): SpeedRow[] {
+  const chunk = model.config.contextLength;
+  return lengths.map((length) => {
+    const retrieval = retrievalCaches(model, codebooks, topK, wrope, 'exact');
+    noGrad(() => {
+      for (let start = 0; start < length; start += chunk) {
+        const n = Math.min(chunk, length - start);
+        model.forward(new Tensor(Float32Array.from(text.subarray(start, start + n)), [1, n]), { caches: retrieval });
+      }
+    });
+    const plain = retrieval.map((c) => {
+      const p = new KVCache();
+      p.keys = c.keys;
+      p.values = c.values;
+      p.position = c.position;
+      return p;
+    });
+    const times = { plain: [] as number[], retrieval: [] as number[] };
+    let attended = 0;
+    for (let s = 0; s < steps; s++) {
+      const token = new Tensor(Float32Array.of(text[length + s]!), [1, 1]);
+      for (const [name, caches] of (s % 2 === 0 ? [['plain', plain], ['retrieval', retrieval]] : [['retrieval', retrieval], ['plain', plain]]) as Array<['plain' | 'retrieval', KVCache[]]>) {
+        const t0 = performance.now();
+        noGrad(() => model.forward(token, { caches }));
+        times[name].push(performance.now() - t0);
+      }
+      attended += retrieval.reduce((sum, c) => sum + c.lastGathered, 0) / retrieval.length;
+    }
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const bytes = (t: Tensor | null): number => (t === null ? 0 : t.data.byteLength);
+    const plainBytes = plain.reduce((s, c) => s + bytes(c.keys) + bytes(c.values), 0);
+    const codeBytes = retrieval.reduce((s, c) => s + 4 * c.length * c.codebooks.length, 0);
+    const codebookBytes = codebooks.flat().reduce((s, b) => s + b.codebook.data.byteLength + b.whitened.data.byteLength + b.whitening.data.byteLength, 0);
+    const perToken = plainBytes / plain[0]!.length; // key + value bytes of one token, all layers and KV heads
+    const plainMs = median(times.plain);
+    const retrievalMs = median(times.retrieval);
+    return {
+      length, plainMs, retrievalMs, ratio: retrievalMs / plainMs, plainBytes, retrievalBytes: plainBytes + codeBytes, codebookBytes,
+      plainReadBytes: plainBytes, retrievalReadBytes: (attended / steps) * perToken + codeBytes, attended: attended / steps,
+    };
+  });
+}
+
+// ── the experiment ────────────────────────────────────────────────────────────────────────────────────────────────
+
+interface Flags {
+  calibration: number;
+  windows: number;
+  codebooks: number[];
+  topk: number[];
+  wrope: number[];
+  iters: number;
+  lengths: number[];
+  decodeSteps: number;
+  json: boolean;
+}
+
+const HELP = `usage: node scripts/run.mjs scripts/experiments/kv-retrieval.ts [flags]
+
+A²ATS retrieval attention on the reference model: codebook calibration, quality (val loss, recall, output error)
+vs codebook size and top-K, and decode speed vs the plain KV cache.
+
+  --calibration N   training windows of 512 for the codebooks (default 16: 8192 keys per KV head)
+  --windows N       validation windows of 512 (default 16)
+  --codebooks LIST  codebook sizes (default 64,256,1024)
+  --topk LIST       top-K in percent of the context (default 1,3,10)
+  --wrope LIST      WRoPE distances W; the first drives the sweep, the others are measured at the largest codebook
+                    and 3% (default 256,2048)
+  --iters N         k-means iterations at most (default 50)
+  --lengths LIST    cache lengths for the speed table (default 1024,4096,16384)
+  --decode-steps N  decoding steps per length and cache (default 16)
+  --json            print the results as JSON
+  --help            this text`;
+
+export interface QualityRow {
+  codebook: number;
+  topK: number;
+  wrope: number;
+  valLoss: number;
+  increase: number;
+  recall: number;
+  outputError: number;
+  recallByLayer: number[];
+  outputErrorByLayer: number[];
+}
+
+function main(): void {
+  const flags = readFlags<Flags>('kv-retrieval', HELP, {
+    calibration: 16, windows: 16, codebooks: [64, 256, 1024], topk: [1, 3, 10], wrope: [256, 2048], iters: 50, lengths: [1024, 4096, 16384], decodeSteps: 16, json: false,
+  }, {
+    values: {
+      calibration: (f, v) => (f.calibration = integerFlag(v, 1)),
+      windows: (f, v) => (f.windows = integerFlag(v, 1)),
+      codebooks: (f, v) => (f.codebooks = integerListFlag(v, 1)),
+      topk: (f, v) => (f.topk = integerListFlag(v, 0)),
+      wrope: (f, v) => (f.wrope = integerListFlag(v, 0)),
+      iters: (f, v) => (f.iters = integerFlag(v, 0)),
+      lengths: (f, v) => (f.lengths = integerListFlag(v, 1)),
+      'decode-steps': (f, v) => (f.decodeSteps = integerFlag(v, 1)),
+    },
+    switches: { json: (f) => (f.json = true) },
+  });
+  const log = (s: string): void => {
+    if (!flags.json) console.log(s);
+  };
+  const started = performance.now();
+  const corpus = loadCorpus();
+  const { model } = loadReferenceModel();
+  const T = model.config.contextLength;
+  const g = new Generator(5);
+  const calibration = Array.from({ length: Math.ceil(flags.calibration / 4) }, (_, i) => layerInputs(model, sampleBatch(corpus.train, Math.min(4, flags.calibration - 4 * i), T, g).x));
+  const batches = validationBatches(corpus.val, flags.windows, T);
+  const exactInputs = batches.map(({ x }) => layerInputs(model, x));
+  const exactLoss = meanLoss(model, batches);
+  log(`reference model, context ${T}; exact val loss ${exactLoss.toFixed(4)} on ${flags.windows} windows; calibration ${flags.calibration} windows (${flags.calibration * T} keys per KV head)`);
+  log(`sinks ${A2ATS_DEFAULTS.attentionSinks}, local window ${A2ATS_DEFAULTS.localWindow}, k-means ≤ ${flags.iters} iterations\n`);
+
+  const quality: QualityRow[] = [];
+  const books = new Map<string, QueryAwareCodebook[][]>();
+  const runs: Array<{ codebook: number; wrope: number; topks: number[] }> = [
+    ...flags.codebooks.map((codebook) => ({ codebook, wrope: flags.wrope[0]!, topks: flags.topk })),
+    ...flags.wrope.slice(1).map((wrope) => ({ codebook: Math.max(...flags.codebooks), wrope, topks: [3] })),
+  ];
+  for (const { codebook, wrope, topks } of runs) {
+    const t0 = performance.now();
+    const cb = calibrate(model, calibration, codebook, wrope, flags.iters, 7);
+    books.set(`${codebook}/${wrope}`, cb);
+    log(`codebooks of ${codebook} (W = ${wrope}): ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    for (const percent of topks) {
+      const topK = percent / 100;
+      const valLoss = meanLoss(model, batches, () => retrievalCaches(model, cb, topK, wrope, 'retrieval'));
+      const q = selectionQuality(model, exactInputs, cb, topK, wrope);
+      quality.push({ codebook, topK, wrope, valLoss, increase: valLoss / exactLoss - 1, ...q });
+    }
+  }
+  // the two error sources apart, at the first W: WRoPE without quantization, and top-K selection by the exact logits
+  const bounds = flags.topk.flatMap((percent) => (['exact-keys', 'oracle'] as const).map((scorer) => ({ scorer, topK: percent / 100, ...selectionQuality(model, exactInputs, scorer, percent / 100, flags.wrope[0]!) })));
+  log('\nquality at the training context (T = 512): val loss with retrieval attention in every layer');
+  log('| codebook | W | top-K | val loss | increase | recall of true top-K | output error | recall by layer |');
+  log('|---:|---:|---:|---:|---:|---:|---:|---|');
+  for (const r of quality) {
+    log(`| ${r.codebook} | ${r.wrope} | ${(100 * r.topK).toFixed(0)}% | ${r.valLoss.toFixed(4)} | ${(100 * r.increase).toFixed(2)}% | ${r.recall.toFixed(3)} | ${r.outputError.toFixed(4)} | ${r.recallByLayer.map((x) => x.toFixed(2)).join(' ')} |`);
+  }
+  for (const r of bounds) {
+    log(`| ${r.scorer === 'oracle' ? 'oracle: exact logits' : 'none: exact keys'} | ${r.scorer === 'oracle' ? '—' : flags.wrope[0]} | ${(100 * r.topK).toFixed(0)}% | — | — | ${r.recall.toFixed(3)} | ${r.outputError.toFixed(4)} | ${r.recallByLayer.map((x) => x.toFixed(2)).join(' ')} |`);
+  }
+  const largest = Math.max(...flags.codebooks);
+  const target = quality.find((r) => r.codebook === largest && r.wrope === flags.wrope[0] && Math.abs(r.topK - 0.03) < 1e-12);
+  const speedBooks = books.get(`${largest}/${flags.wrope[0]}`)!;
+  log(`\ndecode speed (codebook ${largest}, top-K 3%, W = ${flags.wrope[0]}; median of ${flags.decodeSteps} steps each, alternating)`);
+  const speed = decodeSpeed(model, corpus.train, speedBooks, 0.03, flags.wrope[0]!, flags.lengths, flags.decodeSteps);
+  log('| T | plain ms/token | retrieval ms/token | ratio | tokens attended per KV head | plain cache MB | retrieval cache MB (+ codes) | K/V MB read per step: plain | retrieval (+ codes) |');
+  log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const MB = (b: number): string => (b / 2 ** 20).toFixed(2);
+  for (const r of speed) {
+    log(`| ${r.length} | ${r.plainMs.toFixed(2)} | ${r.retrievalMs.toFixed(2)} | ${r.ratio.toFixed(2)} | ${r.attended.toFixed(0)} | ${MB(r.plainBytes)} | ${MB(r.retrievalBytes)} | ${MB(r.plainReadBytes)} | ${MB(r.retrievalReadBytes)} |`);
+  }
+  log(`codebooks: ${MB(speed[0]?.codebookBytes ?? 0)} MB for all layers and KV heads`);
+  const longest = speed.reduce<SpeedRow | undefined>((a, r) => (a === undefined || r.length > a.length ? r : a), undefined);
+  const qualityMet = target !== undefined && target.increase <= 0.02;
+  const speedMet = longest !== undefined && longest.length >= 16384 && longest.ratio <= 0.5;
+  log('\ntargets (issue 13):');
+  log(`  quality — T = ${T}, top-K 3%: val loss increase ≤ 2%: ${target === undefined ? 'not measured (needs 3 in --topk)' : `${(100 * target.increase).toFixed(2)}% with codebook ${largest} — ${qualityMet ? 'MET' : 'NOT MET'}`}`);
+  log(`  speed   — T = 16k: decode time ≤ 0.5× plain: ${longest === undefined || longest.length < 16384 ? 'not measured (needs 16384 in --lengths)' : `${longest.ratio.toFixed(2)}× — ${speedMet ? 'MET' : 'NOT MET'}`}`);
+
+  mkdirSync('out', { recursive: true });
+  writeFileSync('out/kv-retrieval.svg', lineChart({
+    title: `A²ATS on the reference model (T = ${T}, W = ${flags.wrope[0]}): val loss increase vs top-K`,
+    xLabel: 'top-K (% of the context)', yLabel: 'val loss increase over exact attention (%)',
+    series: flags.codebooks.map((codebook) => ({
+      name: `codebook ${codebook}`,
+      points: quality.filter((r) => r.codebook === codebook && r.wrope === flags.wrope[0]).map((r) => [100 * r.topK, 100 * r.increase] as const),
+    })),
+  }));
+  writeFileSync('out/kv-retrieval-speed.svg', lineChart({
+    title: 'Decode time per token vs cache length (reference model, 1 sequence)', xLabel: 'cached tokens T', yLabel: 'ms per token', logX: true, logY: true,
+    series: [
+      { name: 'plain KVCache', points: speed.map((r) => [r.length, r.plainMs] as const) },
+      { name: `RetrievalKVCache (top-K 3%, codebook ${largest})`, points: speed.map((r) => [r.length, r.retrievalMs] as const) },
+    ],
+  }));
+  log(`\nwrote out/kv-retrieval.svg, out/kv-retrieval-speed.svg (${((performance.now() - started) / 1000).toFixed(0)} s in all)`);
+  if (flags.json) console.log(JSON.stringify({ contextLength: T, exactLoss, windows: flags.windows, calibration: flags.calibration, quality, bounds, speed, targets: { qualityMet, speedMet } }));
+}
+
+if (isEntryPoint(import.meta.url, 'kv-retrieval')) main();
