@@ -233,7 +233,7 @@ function selectTokens(
   const G = Hq / numKVHeads;
   const mask = new Float32Array(B * Hq * T * L);
   const heap = new Int32Array(Math.floor(topK * L)); // reused by every row: the K best candidates so far, worst at the root
-  const keep = new Uint8Array(L);
+  const keep = new Float32Array(L); // the mask's type: copying a row into it is a plain memory copy
   for (let b = 0; b < B; b++) {
     for (let kv = 0; kv < numKVHeads; kv++) {
       for (let t = 0; t < T; t++) {
