@@ -9,7 +9,9 @@ import {
   expectNumber, expectOptions, fmtShape, matmul,
   expectSize, type DType,
 } from '../core/index.js';
-import { Block, Embedding, KVCache, LayerNorm, Linear, RMSNorm, expectEncodingFits, gpt2Init } from '../nn/index.js';
+import {
+  Block, EliteKVAttention, Embedding, KVCache, LayerNorm, Linear, MultiHeadAttention, RMSNorm, expectEncodingFits, gpt2Init,
+} from '../nn/index.js';
 import { NoPE, PositionalEncoding, createPositional, positionalNames, type PositionalSpec } from '../positional/index.js';
 import { checkDecoderFields, expectTokenIds, optionalCaches } from './checks.js';
 
@@ -121,9 +123,9 @@ export class GPT extends Module {
     gpt2Init(this, { numLayers: L, generator: g, select: /^blocks\..*\.weight$/ }); // GPT-2 init; the projections the blocks mark residual are scaled
   }
 
-  /** One empty KV cache per layer. */
+  /** One empty KV cache per layer (a LatentKVCache for a layer that eliteKVConvert converted). */
   newCaches(): KVCache[] {
-    return this.blocks.map(() => new KVCache());
+    return this.blocks.map((block) => (block.attn instanceof EliteKVAttention ? block.attn.newCache() : new KVCache()));
   }
 
   /** ids: [B, T] token ids → logits [B, T, V]. Positions continue from the caches when given. */
@@ -194,8 +196,12 @@ export class GPT extends Module {
       throw new DTypeError(op, `positional must be a PositionalEncoding, a registry name or a function (layer) => encoding, got ${describeValue(positional)}`, 'positional');
     }
     for (const p of layers) expectEncodingFits(op, 'positional', p, this.config.dim / this.config.numHeads);
+    const converted = this.blocks.findIndex((block) => !(block.attn instanceof MultiHeadAttention));
+    if (converted >= 0) throw new ValueError(op, `layer ${converted} is EliteKV-converted: its rotary frequencies belong to its elite pairs and cannot be swapped`, 'positional');
     this.positional = model;
-    this.blocks.forEach((block, i) => (block.attn.positional = layers[i]!));
+    this.blocks.forEach((block, i) => {
+      if (block.attn instanceof MultiHeadAttention) block.attn.positional = layers[i]!;
+    });
   }
 
   /**
@@ -215,9 +221,10 @@ export class GPT extends Module {
     const caches = optionalCaches(op, 'caches', o.caches, this.blocks.length, KVCache, 'use newCaches()');
     caches?.forEach((cache, i) => {
       const attn = this.blocks[i]!.attn;
-      const k = cache.keys;
-      if (k !== null && (k.shape[0] !== ids.shape[0] || k.shape[1] !== attn.numKVHeads || k.shape[3] !== attn.headDim || k.dtype !== attn.wq.weight.dtype)) {
-        throw new ShapeError(op, `caches[${i}] holds keys=${fmtShape(k.shape)} ${k.dtype}, which ids=${fmtShape(ids.shape)} cannot continue (same batch; use newCaches())`, 'caches');
+      const k = cache.keyShape; // the layout, without making the keys' tensor
+      if (attn instanceof EliteKVAttention) attn.checkCache(op, cache, ids.shape[0]!, attn.wq.weight.dtype, `caches[${i}]`, 'caches');
+      else if (k !== null && (k[0] !== ids.shape[0] || k[1] !== attn.numKVHeads || k[3] !== attn.headDim || cache.dtype !== attn.wq.weight.dtype)) {
+        throw new ShapeError(op, `caches[${i}] holds keys=${fmtShape(k)} ${cache.dtype}, which ids=${fmtShape(ids.shape)} cannot continue (same batch; use newCaches())`, 'caches');
       }
       if (cache.position !== caches[0]!.position) throw new ValueError(op, `caches[${i}].position=${cache.position} differs from caches[0]'s ${caches[0]!.position} (use newCaches())`, 'caches');
     });

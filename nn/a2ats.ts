@@ -21,7 +21,7 @@
  */
 import {
   DTypeError, ShapeError, Tensor, ValueError, cholesky, defaultGenerator, describeValue, expectFiniteValues, expectInteger, expectNumber, expectOneOf,
-  expectOptions, expectTensor, fmtShape, kmeans, noGrad, optionalGenerator, type Generator,
+  expectOptions, expectTensor, fmtShape, kmeans, matmul, noGrad, optionalGenerator, type Generator,
 } from '../core/index.js';
 import { applyRotary, type PairLayout } from '../positional/index.js';
 import { KVCache } from './kv-cache.js';
@@ -403,24 +403,22 @@ export class RetrievalKVCache extends KVCache {
     if (T === 1 || this.prefill === 'retrieval') {
       const Hq = queries.shape[1]!;
       const G = Hq / Hkv;
-      const rotated = noGrad(() => wropeQuery(queries.reshape([B * Hq, T, d]), this.invFreq, this.wropeDistance, this.layout)).data;
+      const rotated = noGrad(() => wropeQuery(queries.reshape([B * Hq, T, d]), this.invFreq, this.wropeDistance, this.layout)); // [B·Hq, T, d]
       const scores = new Float64Array(B * Hq * T * L); // row (b, h, t) holds its n = before + t + 1 visible tokens
       for (let b = 0; b < B; b++) {
-        for (let h = 0; h < Hq; h++) {
-          const kv = Math.floor(h / G);
+        for (let kv = 0; kv < Hkv; kv++) {
+          // ⟨R(W)q, c⟩ for every query of the group and every codeword in one product [G·T, C], then one gather per token
           const book = this.codebooks[kv]!.codebook;
           const C = book.shape[0]!;
+          const groupRows = noGrad(() => rotated.narrow(0, b * Hq + kv * G, G).reshape([G * T, d]));
+          const perCode = noGrad(() => matmul(groupRows, book.dtype === groupRows.dtype ? book : book.cast(groupRows.dtype), { transposeB: true })).data;
           const tokenCodes = codes[b * Hkv + kv]!;
-          const perCode = new Float64Array(C); // ⟨R(W)q, c⟩ for every codeword, then one gather per visible token
-          for (let t = 0; t < T; t++) {
-            const q = ((b * Hq + h) * T + t) * d;
-            for (let c = 0; c < C; c++) {
-              let s = 0;
-              for (let j = 0; j < d; j++) s += rotated[q + j]! * book.data[c * d + j]!;
-              perCode[c] = s;
+          for (let r = 0; r < G; r++) {
+            for (let t = 0; t < T; t++) {
+              const row = ((b * Hq + kv * G + r) * T + t) * L;
+              const at = (r * T + t) * C;
+              for (let s = 0, n = before + t + 1; s < n; s++) scores[row + s] = perCode[at + tokenCodes[s]!]!;
             }
-            const row = ((b * Hq + h) * T + t) * L;
-            for (let s = 0, n = before + t + 1; s < n; s++) scores[row + s] = perCode[tokenCodes[s]!]!;
           }
         }
       }

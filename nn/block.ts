@@ -5,6 +5,7 @@ import {
 } from '../core/index.js';
 import type { PositionalEncoding } from '../positional/index.js';
 import { MultiHeadAttention, type AttentionCallOptions } from './attention.js';
+import type { EliteKVAttention } from './elitekv.js';
 import { Dropout, MLP, SwiGLU } from './mlp.js';
 import { LayerNorm, RMSNorm } from './norm.js';
 import {
@@ -53,7 +54,11 @@ export interface BlockOptions {
 
 export class Block extends Module {
   readonly norm1: LayerNorm | RMSNorm;
-  readonly attn: MultiHeadAttention;
+  /**
+   * Swappable: built as a MultiHeadAttention; `eliteKVConvert` puts an EliteKVAttention here (both check a call once
+   * with checkCall and run it with forwardChecked).
+   */
+  attn: MultiHeadAttention | EliteKVAttention;
   readonly norm2: LayerNorm | RMSNorm;
   readonly mlp: MLP | SwiGLU;
   readonly drop: Dropout;

@@ -43,3 +43,7 @@ export {
   PaTHAttention, PaTHCache, ShortConvolution, pathAttention, pathAttentionDirect, pathAttentionRecurrent,
   type PaTHAttentionOptions, type PaTHCallOptions, type PaTHOptions, type ShortConvolutionOptions,
 } from './path-attention.js';
+export {
+  EliteKVAttention, eliteKVCacheRatio, eliteKVConvert, ropeliteSelect, uniformElitePairs,
+  type EliteKVAttentionOptions, type EliteKVCacheRatioOptions, type EliteKVConvertOptions, type EliteKVConvertible, type RoPEliteOptions, type RoPEliteSelection,
+} from './elitekv.js';

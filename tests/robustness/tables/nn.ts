@@ -108,7 +108,7 @@ export const nnEntries: readonly Entry[] = [
     prefill: A.enum('prefill'),
   }, { optional: false })], [
     method('retrieve', () => [t64([1, 2, 1, 4]), t64([1, 1, 1, 4])], [A.tensor('queries'), A.tensor('keys')]),
-    method('gatherSelected', () => [t64([1, 1, 3, 4]), t64([1, 1, 3, 4]), vals([1, 0, 1], [1, 1, 1, 3])], [A.tensor('keys'), A.tensor('values'), A.tensor('mask')]),
+    method('appendSelected', () => [t64([1, 1, 1, 4]), t64([1, 1, 1, 4]), vals([1], [1, 1, 1, 1])], [A.tensor('k'), A.tensor('v'), A.tensor('mask')]),
   ]),
   fn('scaledDotProductAttention', () => [bhtd(), bhtd(), bhtd(), { causal: true, scale: 0.5 }], [
     A.tensor('q'), A.tensor('k'), A.tensor('v'),
@@ -176,6 +176,31 @@ export const nnEntries: readonly Entry[] = [
   ], [
     method('forward', () => [x(), {}], [A.tensor('x'), A.options('options', { cache: A.object('cache'), positions: A.configTensor('positions') })]),
     method('logits', () => [x(), {}], [A.tensor('x'), A.options('options', { cache: A.object('cache'), positions: A.configTensor('positions') })]),
+    method('newCache', () => [{ maxLength: 16 }], [A.options('options', { maxLength: A.size('maxLength', { infinityOk: true }) })]),
+  ]),
+
+  // EliteKV
+  fn('ropeliteSelect', () => [t64([1, 2, 3, 4]), t64([1, 1, 3, 4]), ropeInvFreq(4, 10), 'half', { rounds: 2 }], [
+    A.tensor('q'), A.tensor('k'), A.reals('invFreq'), A.enum('layout'), A.options('options', { rounds: A.size('rounds') }),
+  ]),
+  fn('uniformElitePairs', () => [16, 4], [A.size('numPairs'), A.size('r')]),
+  fn('eliteKVCacheRatio', () => [{ rank: 8, elitePairs: 2, numKVHeads: 2, headDim: 8 }], [
+    A.options('options', {
+      rank: A.size('rank', { required: true }), elitePairs: A.size('elitePairs', { required: true }), numKVHeads: A.size('numKVHeads', { required: true }),
+      headDim: A.size('headDim', { required: true }),
+    }, { optional: false }),
+  ]),
+  fn('eliteKVConvert', () => [tinyGPT(), { elitePairs: [[[0], [1]]], rank: 4 }], [
+    A.object('model'), A.options('options', { elitePairs: A.object('elitePairs', { required: true }), rank: A.size('rank', { required: true }) }, { optional: false }),
+  ]),
+  cls('EliteKVAttention', () => [D, { numHeads: 2, numKVHeads: 1, headDim: 4, elitePairs: [[1]], rank: 3, positional: new RoPE(4), generator: new Generator(1), dtype: 'float32' }], [
+    A.size('dim'),
+    A.options('options', {
+      numHeads: A.size('numHeads', { required: true }), numKVHeads: A.size('numKVHeads'), headDim: A.size('headDim'), elitePairs: A.object('elitePairs', { required: true }),
+      rank: A.size('rank', { required: true }), positional: A.object('positional', { required: true }), generator: gen, dtype,
+    }, { optional: false }),
+  ], [
+    method('forward', () => [x(), { positions: vals([0, 1, 2, 3]) }], [A.tensor('x'), A.options('options', { positions: A.configTensor('positions'), cache: A.object('cache') })]),
     method('newCache', () => [{ maxLength: 16 }], [A.options('options', { maxLength: A.size('maxLength', { infinityOk: true }) })]),
   ]),
 

@@ -1,0 +1,613 @@
+/**
+ * EliteKV (Zhou, Song, Liu, Xi, Jin, Fan, Zhang, Li, Huang 2025; repo CiaranZhou/EliteKV): a RoPE model keeps the
+ * rotation only on a few "elite" rotary pairs per KV head (RoPElite, a greedy search), the other pairs become linear
+ * (NoPE), and the linear keys and the values are compressed jointly into one cached latent (J-LRD), MLA-like.
+ *
+ *  - RoPElite round r (`ropeliteSelect`): A = (R q)(R k)ᵀ/√d over causal entries; L_S = logits with only the pairs in
+ *    S_r rotated; D_j = mean |L_{S∪{j}} − A| for j ∉ S_r; S_{r+1} = S_r ∪ {argmin_j D_j}.
+ *    With per-pair contributions ρ_j (rotated) and u_j (not): L_S = (Σ_j u_j + Σ_{j∈S} Δ_j)/√d, Δ_j = ρ_j − u_j, so
+ *    L_{S∪{j}} − A = (Δ_j − Σ_{i∉S} Δ_i)/√d, with Δ_j(m, t) = (cos δθ_j − 1)(q_a k_a + q_b k_b) + sin δθ_j (q_a k_b − q_b k_a),
+ *    δ = m − t: each candidate costs one pass over the pairs, never a full logit recomputation.
+ *  - Split (convert.py `rank_lh_concat`): W_q → [W_q_rope | W_q_nope] per head, W_k → W_k_rope, W_k_nope.
+ *  - J-LRD: W_kv = [W_k_nope(1) | W_v(1) | … | W_k_nope(Hkv) | W_v(Hkv)] (C × Hkv·((d−2r)+d)) = U S Vᵀ; keep c:
+ *    kvA = U_cᵀ [c, C], kvB = V_c S_c [Hkv·((d−2r)+d), c].
+ *  - Forward: q = [R(m) q_pe | q_nope], k = [R(n) W_k_rope x | k_nope], [k_nope, v] = kvB(kvA x), logits q·kᵀ/√d.
+ *  - Cache per token per layer: c (latent) + 2·r·Hkv (rotated keys) numbers vs 2·Hkv·d: ratio (c + 2r·Hkv)/(2·Hkv·d).
+ *
+ * Adaptations and where the reference code is followed over the spec (language.md §9):
+ *  - GQA: the reference is MHA-only (it views keys with num_heads). A key's rotation belongs to its KV head, so here
+ *    the selection is per KV head, D_j averaged over the query heads of its group (per head for MHA, as the paper).
+ *  - D_j is the reference's mean over all T×T entries of a sequence, masked ones contributing 0 (analysis.py adds the
+ *    same causal bias to both logits): the causal-entry mean times T(T+1)/(2T²), so the same selections.
+ *  - Round 0: the reference's starting rank file (rank_0.py) is all zeros, so its first round scores chunk 0 over and
+ *    over and its first pick is whichever index its tie-breaking argsort puts first. That is a bug, not a method: here
+ *    round 0 scores every candidate, as every later round does (and as the spec describes). Ties go to the lower index.
+ *  - The compact rotary part lists each head's elite pairs in ascending pair order, not in selection order (the
+ *    reference's boolean masks do the same), in the 'half' layout: channels [a(E_0..E_{r−1}) | b(E_0..E_{r−1})].
+ *  - Uniform baseline: torch.linspace(0, P−1, r, dtype=int) on CPU (convert.py `linspace_concat`), step in double,
+ *    the second half counted back from the end, truncated (`uniformElitePairs`).
+ *
+ * Letters: B batch, T new tokens, S attended tokens (cached + new), C model dim, H query heads, Hkv KV heads, G = H/Hkv,
+ * d head dim, P = d/2 pairs, r elite pairs per KV head, dn = d − 2r non-rotary channels, c latent rank.
+ */
+import {
+  DTypeError, Generator, Module, ShapeError, Tensor, ValueError, arange, asPartOf, attention, concat, describeValue, expectFiniteValues, expectInteger,
+  expectOneOf, expectOptions, expectPositions, expectRequiredOptions, expectSize, expectTensor, fmtShape, noGrad, optionalDType, optionalGenerator, svd,
+  type DType,
+} from '../core/index.js';
+import { PositionalEncoding, RoPE, applyRotary, type PairLayout, type Positions } from '../positional/index.js';
+import { MultiHeadAttention, type AttentionCallCheck, type AttentionCallOptions } from './attention.js';
+import { Block } from './block.js';
+import { expectSequence, expectWeight } from './checks.js';
+import { issueCheckedCall, redeemCheckedCall } from './checked-call.js';
+import type { KVCacheOptions } from './kv-cache.js';
+import { Linear } from './linear.js';
+import { LatentKVCache } from './mla.js';
+
+// ── RoPElite ─────────────────────────────────────────────────────────────────────────────────────────────────────
+
+export interface RoPEliteOptions {
+  /** Greedy rounds, one pair per KV head each (default P = d/2: the full ranking). */
+  rounds?: number;
+}
+
+export interface RoPEliteSelection {
+  /** Per KV head, the pairs in the order they were picked (length rounds); the first r are S_r, nested by construction. */
+  readonly pairs: number[][];
+  /**
+   * distances[r][g][j]: D_j of KV head g at round r (before its pick), averaged over sequences and the group's query
+   * heads. Pairs already in S_r are no candidates and hold 0, as the reference stores them.
+   */
+  readonly distances: Float64Array[][];
+}
+
+/** An array of finite numbers (a Float32/64Array or a plain array). */
+function expectNumbers(op: string, arg: string, x: unknown): ArrayLike<number> {
+  if (!(Array.isArray(x) || x instanceof Float64Array || x instanceof Float32Array)) {
+    throw new DTypeError(op, `${arg} must be an array of numbers, got ${describeValue(x)}`, arg);
+  }
+  for (let i = 0; i < x.length; i++) {
+    if (typeof x[i] !== 'number') throw new DTypeError(op, `${arg}[${i}] must be a number, got ${describeValue(x[i])}`, arg);
+  }
+  expectFiniteValues(op, arg, x as ArrayLike<number>);
+  return x as ArrayLike<number>;
+}
+
+/**
+ * RoPElite's greedy selection of elite pairs for one layer, from calibration queries q [N, H, T, d] and keys
+ * k [N, Hkv, T, d] taken before RoPE (N sequences at positions 0…T−1), the layer's inverse frequencies (P = d/2) and
+ * pair layout. Every round adds, per KV head, the pair whose rotation brings the logits closest to the full RoPE
+ * logits given the pairs already kept (see the file header). Float64 inside; not differentiable.
+ */
+export function ropeliteSelect(q: Tensor, k: Tensor, invFreq: ArrayLike<number>, layout: PairLayout, options: RoPEliteOptions = {}): RoPEliteSelection {
+  const op = 'ropeliteSelect';
+  expectTensor(op, 'q', q);
+  expectTensor(op, 'k', k);
+  const theta = expectNumbers(op, 'invFreq', invFreq);
+  expectOneOf(op, 'layout', layout, ['half', 'interleaved'] as const);
+  const o = expectOptions(op, 'options', options, ['rounds']);
+  if (q.ndim !== 4) throw new ShapeError(op, `q=${fmtShape(q.shape)} must be [N, H, T, d]`, 'q');
+  if (k.ndim !== 4) throw new ShapeError(op, `k=${fmtShape(k.shape)} must be [N, Hkv, T, d]`, 'k');
+  const [N, H, T, d] = q.shape as [number, number, number, number];
+  const Hkv = k.shape[1]!;
+  if (k.shape[0] !== N || k.shape[2] !== T || k.shape[3] !== d) {
+    throw new ShapeError(op, `q=${fmtShape(q.shape)} and k=${fmtShape(k.shape)} differ in sequences, length or head dim (k [N, Hkv, T, d])`, 'k');
+  }
+  if (N === 0 || H === 0 || Hkv === 0 || T === 0 || d === 0) throw new ShapeError(op, `q=${fmtShape(q.shape)}, k=${fmtShape(k.shape)} are empty (nothing to calibrate on)`, 'q');
+  if (H % Hkv !== 0) throw new ShapeError(op, `k has ${Hkv} KV heads, which does not divide q's ${H} query heads`, 'k');
+  if (d % 2 !== 0) throw new ShapeError(op, `head dim d=${d} is odd — q=${fmtShape(q.shape)} (rotary channels come in pairs)`, 'q');
+  const P = d / 2;
+  if (theta.length !== P) throw new ShapeError(op, `invFreq has ${theta.length} frequencies, the heads have d/2 = ${P} pairs`, 'invFreq');
+  const rounds = o.rounds === undefined ? P : expectInteger(op, 'rounds', o.rounds, { min: 1, max: P });
+  const G = H / Hkv;
+  const [aOf, bOf] = pairChannels(layout, P);
+
+  // per distance δ and pair j: cos δθ_j − 1 and sin δθ_j
+  const cosM1 = new Float64Array(T * P);
+  const sin = new Float64Array(T * P);
+  for (let delta = 0; delta < T; delta++) {
+    for (let j = 0; j < P; j++) {
+      cosM1[delta * P + j] = Math.cos(delta * theta[j]!) - 1;
+      sin[delta * P + j] = Math.sin(delta * theta[j]!);
+    }
+  }
+  /** One head's rows as pair channels a and b, [T, P] each (float64). */
+  const pairsOf = (x: Tensor, heads: number, n: number, h: number): [Float64Array, Float64Array] => {
+    const a = new Float64Array(T * P);
+    const b = new Float64Array(T * P);
+    const base = (n * heads + h) * T * d;
+    for (let t = 0; t < T; t++) {
+      for (let j = 0; j < P; j++) {
+        a[t * P + j] = x.data[base + t * d + aOf[j]!]!;
+        b[t * P + j] = x.data[base + t * d + bOf[j]!]!;
+      }
+    }
+    return [a, b];
+  };
+
+  const chosen = Array.from({ length: Hkv }, () => new Uint8Array(P));
+  const pairs: number[][] = Array.from({ length: Hkv }, () => []);
+  const distances: Float64Array[][] = [];
+  const delta = new Float64Array(P);
+  const scale = 1 / (Math.sqrt(d) * T * T * N * G);
+  for (let round = 0; round < rounds; round++) {
+    const acc = Array.from({ length: Hkv }, () => new Float64Array(P));
+    for (let n = 0; n < N; n++) {
+      for (let g = 0; g < Hkv; g++) {
+        const inS = chosen[g]!;
+        const sum = acc[g]!;
+        const [ka, kb] = pairsOf(k, Hkv, n, g);
+        for (let h = g * G; h < (g + 1) * G; h++) {
+          const [qa, qb] = pairsOf(q, H, n, h);
+          for (let m = 0; m < T; m++) {
+            for (let t = 0; t <= m; t++) {
+              const tab = (m - t) * P;
+              let rest = 0; // Σ_{i∉S} Δ_i: the kept logit's distance to A, times √d
+              for (let j = 0; j < P; j++) {
+                const qA = qa[m * P + j]!;
+                const qB = qb[m * P + j]!;
+                const kA = ka[t * P + j]!;
+                const kB = kb[t * P + j]!;
+                const dj = cosM1[tab + j]! * (qA * kA + qB * kB) + sin[tab + j]! * (qA * kB - qB * kA);
+                delta[j] = dj;
+                if (inS[j] === 0) rest += dj;
+              }
+              for (let j = 0; j < P; j++) if (inS[j] === 0) sum[j] += Math.abs(delta[j]! - rest);
+            }
+          }
+        }
+      }
+    }
+    distances.push(acc.map((a) => a.map((v) => v * scale)));
+    for (let g = 0; g < Hkv; g++) {
+      let best = -1;
+      for (let j = 0; j < P; j++) if (chosen[g]![j] === 0 && (best < 0 || acc[g]![j]! < acc[g]![best]!)) best = j;
+      chosen[g]![best] = 1;
+      pairs[g]!.push(best);
+    }
+  }
+  return { pairs, distances };
+}
+
+/** Channel indices (a, b) of every pair j: 'half' (j, j + P), 'interleaved' (2j, 2j + 1). */
+function pairChannels(layout: PairLayout, P: number): [Int32Array, Int32Array] {
+  const a = new Int32Array(P);
+  const b = new Int32Array(P);
+  for (let j = 0; j < P; j++) {
+    a[j] = layout === 'half' ? j : 2 * j;
+    b[j] = layout === 'half' ? j + P : 2 * j + 1;
+  }
+  return [a, b];
+}
+
+/**
+ * The reference's uniform baseline: the r pair indices torch.linspace(0, P − 1, r, dtype=int) gives on the CPU —
+ * step = (P − 1)/(r − 1) in double, entry i = start + step·i for i < ⌊r/2⌋ and end − step·(r − 1 − i) after, each
+ * truncated toward 0. The same pairs serve every KV head.
+ */
+export function uniformElitePairs(numPairs: number, r: number): number[] {
+  const op = 'uniformElitePairs';
+  const P = expectSize(op, 'numPairs', numPairs);
+  expectInteger(op, 'r', r, { min: 1, max: P });
+  if (r === 1) return [0];
+  const step = (P - 1) / (r - 1);
+  const half = Math.floor(r / 2);
+  return Array.from({ length: r }, (_, i) => Math.trunc(i < half ? step * i : P - 1 - step * (r - 1 - i)));
+}
+
+export interface EliteKVCacheRatioOptions {
+  /** Latent rank c. */
+  rank: number;
+  /** Elite pairs r per KV head. */
+  elitePairs: number;
+  numKVHeads: number;
+  /** Head dim d (even). */
+  headDim: number;
+}
+
+/** Numbers an EliteKV layer caches per token over a plain KV cache's: (c + 2·r·Hkv) / (2·Hkv·d). */
+export function eliteKVCacheRatio(options: EliteKVCacheRatioOptions): number {
+  const op = 'eliteKVCacheRatio';
+  const o = expectRequiredOptions(op, options, ['rank', 'elitePairs', 'numKVHeads', 'headDim'], 'with rank, elitePairs, numKVHeads and headDim');
+  const c = expectSize(op, 'rank', o.rank);
+  const Hkv = expectSize(op, 'numKVHeads', o.numKVHeads);
+  const d = expectSize(op, 'headDim', o.headDim);
+  if (d % 2 !== 0) throw new ValueError(op, `headDim=${d} is odd (rotary channels come in pairs)`, 'headDim');
+  const r = expectInteger(op, 'elitePairs', o.elitePairs, { min: 1, max: d / 2 });
+  return (c + 2 * r * Hkv) / (2 * Hkv * d);
+}
+
+// ── the converted attention ─────────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Per KV head, r distinct pair indices in [0, P), the same r for every head: returned sorted ascending (the compact
+ * layout's order). `arg` names the argument in errors.
+ */
+function checkElitePairs(op: string, arg: string, x: unknown, numKVHeads: number, numPairs: number): number[][] {
+  if (!Array.isArray(x)) throw new DTypeError(op, `${arg} must be an array of ${numKVHeads} pair lists (one per KV head), got ${describeValue(x)}`, arg);
+  if (x.length !== numKVHeads) throw new ShapeError(op, `${arg} has ${x.length} pair lists for ${numKVHeads} KV heads (one per KV head)`, arg);
+  let r = -1;
+  return x.map((list: unknown, g) => {
+    if (!Array.isArray(list)) throw new DTypeError(op, `${arg}[${g}] must be an array of pair indices, got ${describeValue(list)}`, arg);
+    if (list.length === 0) throw new ValueError(op, `${arg}[${g}] is empty (each KV head keeps at least one rotary pair)`, arg);
+    if (r >= 0 && list.length !== r) throw new ShapeError(op, `${arg}[${g}] has ${list.length} pairs but ${arg}[0] has ${r} (every KV head keeps the same number)`, arg);
+    r = list.length;
+    const seen = new Set<number>();
+    for (const j of list as unknown[]) {
+      if (typeof j !== 'number' || !Number.isInteger(j) || j < 0 || j >= numPairs) {
+        throw new ValueError(op, `${arg}[${g}] holds ${describeValue(j)}, not a pair index (integers in [0, ${numPairs}))`, arg);
+      }
+      if (seen.has(j)) throw new ValueError(op, `${arg}[${g}] holds pair ${j} twice`, arg);
+      seen.add(j);
+    }
+    return [...seen].sort((p, q) => p - q);
+  });
+}
+
+/** The RoPE a converted layer's frequencies come from: whole-head rotation, no attention factor. `what` names it in messages. */
+function checkSourceRoPE(op: string, what: string, x: unknown, headDim: number, arg = what): RoPE {
+  if (!(x instanceof PositionalEncoding)) throw new DTypeError(op, `${what} must be a RoPE, got ${describeValue(x)}`, arg);
+  if (!(x instanceof RoPE)) {
+    throw new ValueError(op, `${what} is '${x.name}', not a RoPE (EliteKV keeps the rotation of a RoPE's elite pairs: it needs invFreq and layout)`, arg);
+  }
+  if (x.headDim !== headDim || x.rotaryDim !== headDim) {
+    throw new ValueError(op, `${what} rotates ${x.rotaryDim} of headDim=${x.headDim} channels; EliteKV needs a RoPE over the whole head of ${headDim}`, arg);
+  }
+  if (x.attentionFactor !== 1) throw new ValueError(op, `${what} has attentionFactor=${x.attentionFactor}; EliteKV supports plain RoPE (factor 1)`, arg);
+  return x;
+}
+
+export interface EliteKVAttentionOptions {
+  numHeads: number;
+  /** Key/value heads (divides numHeads); default numHeads. */
+  numKVHeads?: number;
+  /** Per-head dim d (even); default dim / numHeads. */
+  headDim?: number;
+  /** Per KV head, the r pairs that keep their rotation (indices into positional's pairs); every head the same r. */
+  elitePairs: ReadonlyArray<ReadonlyArray<number>>;
+  /** Latent rank c (kvA: [c, C]). */
+  rank: number;
+  /** The RoPE the layer comes from; its invFreq at each head's elite pairs rotates q_pe and k_pe (whole head, factor 1). */
+  positional: RoPE;
+  generator?: Generator;
+  dtype?: DType;
+}
+
+/**
+ * One EliteKV attention layer (causal self-attention). Parameters, all without bias (Linear layout [out, in]):
+ *  - wq [H·d, C]: the query rows of each head reordered to [pe (2r) | nope (d − 2r)]: pe = the elite pairs' channels
+ *    in the compact 'half' layout [a(E_0..E_{r−1}) | b(E_0..E_{r−1})], nope = the other pairs' a then b channels;
+ *    one matrix (not W_q_rope and W_q_nope apart) so queries cost one product;
+ *  - wkRope [Hkv·2r, C]: the elite key channels, same compact layout;
+ *  - kvA [c, C]: the latent down-projection, whose output is cached;
+ *  - kvB [Hkv·(dn + d), c]: per KV head its non-rotary key channels (dn, in wq's nope order) and its value (d);
+ *  - wo [C, H·d].
+ * Query head h reads KV head ⌊h/G⌋ and is rotated by that KV head's frequencies. Decoding caches are
+ * `LatentKVCache`s (nn/mla.ts) holding the latent (c) and every KV head's rotated key (Hkv·2r) per token.
+ */
+export class EliteKVAttention extends Module {
+  readonly dim: number;
+  readonly numHeads: number;
+  readonly numKVHeads: number;
+  readonly headDim: number;
+  /** Latent rank c. */
+  readonly rank: number;
+  /** Elite pairs r per KV head. */
+  readonly ropePairs: number;
+  /** Per KV head, its elite pairs in ascending order (the compact layout's order). */
+  readonly elitePairs: readonly (readonly number[])[];
+  /** The RoPE the layer was converted from (not swappable: the elite pairs were chosen for its frequencies). */
+  readonly positional: RoPE;
+  readonly wq: Linear;
+  readonly wkRope: Linear;
+  readonly kvA: Linear;
+  readonly kvB: Linear;
+  readonly wo: Linear;
+
+  constructor(dim: number, options: EliteKVAttentionOptions) {
+    super();
+    const op = 'EliteKVAttention';
+    const C = expectSize(op, 'dim', dim);
+    const o = expectRequiredOptions(op, options, ['numHeads', 'numKVHeads', 'headDim', 'elitePairs', 'rank', 'positional', 'generator', 'dtype'], 'with numHeads, elitePairs, rank and positional');
+    const H = expectSize(op, 'numHeads', o.numHeads);
+    const Hkv = o.numKVHeads === undefined ? H : expectSize(op, 'numKVHeads', o.numKVHeads);
+    if (H % Hkv !== 0) throw new ValueError(op, `numKVHeads=${Hkv} must divide numHeads=${H}`, 'numKVHeads');
+    if (o.headDim === undefined && C % H !== 0) throw new ValueError(op, `dim=${C} is not divisible by numHeads=${H} (or pass headDim)`, 'numHeads');
+    const d = o.headDim === undefined ? C / H : expectSize(op, 'headDim', o.headDim);
+    if (d % 2 !== 0) throw new ValueError(op, `headDim=${d} is odd (rotary channels come in pairs)`, 'headDim');
+    const pairs = checkElitePairs(op, 'elitePairs', o.elitePairs, Hkv, d / 2);
+    const r = pairs[0]!.length;
+    const dn = d - 2 * r;
+    expectWeight(op, 'kvB.weight', Hkv * (dn + d), 1);
+    const c = expectSize(op, 'rank', o.rank);
+    this.positional = checkSourceRoPE(op, 'positional', o.positional, d);
+    const g = optionalGenerator(op, 'generator', o.generator, () => new Generator(0)); // never the global stream: conversion overwrites these
+    const dtype = optionalDType(op, 'dtype', o.dtype);
+    expectWeight(op, 'wq.weight', H * d, C);
+    expectWeight(op, 'kvA.weight', c, C);
+    expectWeight(op, 'kvB.weight', Hkv * (dn + d), c);
+    const lin = { bias: false, generator: g, dtype };
+    this.dim = C;
+    this.numHeads = H;
+    this.numKVHeads = Hkv;
+    this.headDim = d;
+    this.rank = c;
+    this.ropePairs = r;
+    this.elitePairs = pairs;
+    this.wq = new Linear(C, H * d, lin);
+    this.wkRope = new Linear(C, Hkv * 2 * r, lin);
+    this.kvA = new Linear(C, c, lin);
+    this.kvB = new Linear(c, Hkv * (dn + d), lin);
+    this.wo = new Linear(H * d, C, lin);
+  }
+
+  /** Numbers this layer caches per token: c + 2·r·Hkv. */
+  get cacheNumbersPerToken(): number {
+    return this.rank + 2 * this.ropePairs * this.numKVHeads;
+  }
+
+  /** An empty decoding cache for this layer: a LatentKVCache of c latent numbers and Hkv rotated keys of 2r per token. */
+  newCache(options: KVCacheOptions = {}): LatentKVCache {
+    const op = 'EliteKVAttention.newCache';
+    const o = expectOptions(op, 'options', options, ['maxLength']);
+    if (o.maxLength !== undefined && o.maxLength !== Infinity) expectInteger(op, 'maxLength', o.maxLength, { min: 1 });
+    return new LatentKVCache({ ...o, kvLoraRank: this.rank, qkRopeHeadDim: 2 * this.ropePairs, ropeKeyHeads: this.numKVHeads });
+  }
+
+  /** x: [B, T, C] → [B, T, C]. Causal; positions default to offset…offset+T−1 with offset = cache.position (or 0). */
+  forward(x: Tensor, options: AttentionCallOptions = {}): Tensor {
+    const op = 'EliteKVAttention.forward';
+    return this.forwardChecked(op, x, this.checkCall(op, x, options));
+  }
+
+  /**
+   * @internal Check x [B, T, C] and the options (positions [T] or [B, T], cache) before anything runs; the same
+   * protocol as MultiHeadAttention's, so a Block holds either. Causal self-attention only: context, mask and causal
+   * are refused as unknown options. Returns the single-use proof `forwardChecked` needs (nn/checked-call.ts).
+   */
+  checkCall(op: string, x: unknown, options: AttentionCallOptions | undefined): AttentionCallCheck {
+    expectSequence(op, 'x', x, this.dim, this.wq.weight.dtype);
+    const o = expectOptions(op, 'options', options, ['positions', 'cache']);
+    const [B, T] = x.shape as [number, number, number];
+    if (o.positions !== undefined) {
+      expectPositions(op, 'positions', o.positions);
+      const p = o.positions.shape;
+      if (!((p.length === 1 && p[0] === T) || (p.length === 2 && p[0] === B && p[1] === T))) {
+        throw new ShapeError(op, `options.positions=${fmtShape(p)} does not fit x=${fmtShape(x.shape)} (positions [${T}] or [${B}, ${T}])`, 'positions');
+      }
+    }
+    if (o.cache !== undefined) this.checkCache(op, o.cache, B, x.dtype);
+    return issueCheckedCall(this, x, { causal: true, mask: null, context: undefined, positions: o.positions, cache: o.cache });
+  }
+
+  /**
+   * @internal A cache this layer can continue, checked under `op` (the call the user made): a LatentKVCache of this
+   * layer's layout (c, 2r, Hkv) that is empty or holds `batch` sequences of `dtype`. `name` is how the message calls
+   * it, `arg` the argument at fault (a model passes 'caches[i]' and 'caches').
+   */
+  checkCache(op: string, cache: unknown, batch: number, dtype: DType, name = 'cache', arg = 'cache'): void {
+    if (!(cache instanceof LatentKVCache)) {
+      throw new DTypeError(op, `${name} must be a LatentKVCache (an EliteKV layer caches latents and rotated keys: use newCache()), got ${describeValue(cache)}`, arg);
+    }
+    const { rank: c, ropePairs: r, numKVHeads: Hkv } = this;
+    if (cache.kvLoraRank !== c || cache.qkRopeHeadDim !== 2 * r || cache.ropeKeyHeads !== Hkv) {
+      throw new ShapeError(
+        op,
+        `${name} has kvLoraRank=${cache.kvLoraRank}, qkRopeHeadDim=${cache.qkRopeHeadDim}, ropeKeyHeads=${cache.ropeKeyHeads}; this layer needs ${c}, ${2 * r}, ${Hkv} (use newCache())`,
+        arg,
+      );
+    }
+    const keys = cache.keyShape; // the rotated keys' layout, without making their tensor
+    if (keys !== null && (keys[0] !== batch || cache.dtype !== dtype)) {
+      throw new ShapeError(op, `${name} holds rotated keys=${fmtShape(keys)} ${cache.dtype}, which a batch of ${batch} ${dtype} sequences cannot continue (use newCache())`, arg);
+    }
+  }
+
+  /**
+   * @internal forward for a call `checkCall(op, …)` accepted (a Block checks x once and runs this on norm(x));
+   * `checked` is used up.
+   */
+  forwardChecked(op: string, x: Tensor, checked: AttentionCallCheck): Tensor {
+    const call = redeemCheckedCall(op, this, checked, x);
+    const cache = call.cache as LatentKVCache | undefined; // checkCall accepted only LatentKVCaches
+    const [B, T] = x.shape as [number, number, number];
+    const { numHeads: H, numKVHeads: Hkv, headDim: d, ropePairs: r } = this;
+    const G = H / Hkv;
+    const dn = d - 2 * r;
+    const start = cache?.position ?? 0;
+    const positions = call.positions ?? arange(start, start + T, 1, { dtype: 'float64' });
+    const angles = this.eliteAngles(positions, T); // [(B,) Hkv, T, r]
+    const rotate = (t: Tensor, a: Tensor): Tensor => asPartOf(op, () => applyRotary(t, a, { layout: 'half' }));
+
+    const q = this.wq.forward(x).reshape([B, T, Hkv, G, d]).permute([0, 2, 3, 1, 4]); // [B, Hkv, G, T, d], each head [pe | nope]
+    const kPe = rotate(this.wkRope.forward(x).reshape([B, T, Hkv, 2 * r]).transpose(1, 2), angles); // R(n) k_pe: [B, Hkv, T, 2r]
+    const latent = this.kvA.forward(x).unsqueeze(1); // [B, 1, T, c]
+    const { latents, ropeKeys } = cache === undefined ? { latents: latent, ropeKeys: kPe } : cache.appendLatent(latent, kPe); // [B, 1, S, c], [B, Hkv, S, 2r]
+    const S = latents.shape[2]!;
+    const kv = this.kvB.forward(latents.squeeze(1)).reshape([B, S, Hkv, dn + d]).transpose(1, 2); // [B, Hkv, S, dn + d]
+    const groupAngles = angles.unsqueeze(angles.ndim - 2); // [(B,) Hkv, 1, T, r]
+    let qh: Tensor;
+    let kh: Tensor;
+    let v: Tensor;
+    if (dn === 0) {
+      qh = rotate(q, groupAngles);
+      kh = ropeKeys;
+      v = kv;
+    } else {
+      const [qPe, qNope] = q.split([2 * r, dn], 4);
+      const [kNope, values] = kv.split([dn, d], 3);
+      qh = concat([rotate(qPe!, groupAngles), qNope!], 4); // [B, Hkv, G, T, d]
+      kh = concat([ropeKeys, kNope!], 3); // [B, Hkv, S, d]
+      v = values!;
+    }
+    const out = attention(qh, kh.unsqueeze(2), v.unsqueeze(2), { causal: true, scale: 1 / Math.sqrt(d) }); // [B, Hkv, G, T, d]
+    return this.wo.forward(out.permute([0, 3, 1, 2, 4]).reshape([B, T, H * d])); // [B, T, C]
+  }
+
+  /** φ = position × θ at each KV head's elite pairs: [Hkv, T, r] for positions [T], [B, Hkv, T, r] for [B, T]. */
+  private eliteAngles(positions: Positions, T: number): Tensor {
+    const { numKVHeads: Hkv, ropePairs: r } = this;
+    const theta = this.positional.invFreq;
+    const Bp = positions.ndim === 2 ? positions.shape[0]! : 1;
+    const data = new Float64Array(Bp * Hkv * T * r);
+    for (let b = 0; b < Bp; b++) {
+      for (let g = 0; g < Hkv; g++) {
+        const pairs = this.elitePairs[g]!;
+        for (let t = 0; t < T; t++) {
+          const m = positions.data[b * T + t]!;
+          for (let j = 0; j < r; j++) data[((b * Hkv + g) * T + t) * r + j] = m * theta[pairs[j]!]!;
+        }
+      }
+    }
+    return new Tensor(data, positions.ndim === 2 ? [Bp, Hkv, T, r] : [Hkv, T, r]);
+  }
+}
+
+// ── conversion ──────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** A GPT-like model: a Module with blocks and a config it can be rebuilt from (`new model.constructor(model.config)`). */
+export type EliteKVConvertible = Module & { readonly blocks: readonly Block[]; readonly config: object };
+
+export interface EliteKVConvertOptions {
+  /** Per layer, per KV head, the elite pair indices (all lists of one length r): from ropeliteSelect or uniformElitePairs. */
+  elitePairs: ReadonlyArray<ReadonlyArray<ReadonlyArray<number>>>;
+  /** Latent rank c of the joint key/value compression, ≤ min(C, Hkv·(2d − 2r)). */
+  rank: number;
+}
+
+/** The converted weights of one layer (float64, Linear layout), by parameter name of EliteKVAttention. */
+type LayerWeights = Record<'wq.weight' | 'wkRope.weight' | 'kvA.weight' | 'kvB.weight' | 'wo.weight', Tensor>;
+
+/**
+ * Convert a RoPE GPT-like model to EliteKV (convert.py `rank_lh_concat`, with J-LRD by thin SVD): returns a new
+ * model — `new model.constructor(model.config)` with the input's state loaded, so the model's class must be
+ * constructible from its config alone (GPT is) — whose every block's attention is an `EliteKVAttention` keeping
+ * `elitePairs[layer][kvHead]` rotated and the keys' other channels and the values in a rank-`rank` latent. The input
+ * is not modified. Every argument is checked before anything is built: each layer must be self-attention with a
+ * plain RoPE over the whole head (positional/'s RoPE: invFreq, layout), no sliding window and unbiased projections.
+ */
+export function eliteKVConvert<M extends EliteKVConvertible>(model: M, options: EliteKVConvertOptions): M {
+  const op = 'eliteKVConvert';
+  const layers = checkConvertible(op, model);
+  const o = expectRequiredOptions(op, options, ['elitePairs', 'rank'], 'with elitePairs and rank');
+  if (!Array.isArray(o.elitePairs)) throw new DTypeError(op, `elitePairs must be an array with one entry per layer, got ${describeValue(o.elitePairs)}`, 'elitePairs');
+  if (o.elitePairs.length !== layers.length) throw new ShapeError(op, `elitePairs has ${o.elitePairs.length} entries for ${layers.length} layers (one per layer)`, 'elitePairs');
+  const pairs = layers.map((attn, i) => checkElitePairs(op, `elitePairs[${i}]`, o.elitePairs[i], attn.numKVHeads, attn.headDim / 2));
+  const r = pairs[0]![0]!.length;
+  pairs.forEach((p, i) => {
+    if (p[0]!.length !== r) throw new ShapeError(op, `elitePairs[${i}] keeps ${p[0]!.length} pairs per KV head, elitePairs[0] keeps ${r} (one r for the model)`, 'elitePairs');
+  });
+  const c = expectSize(op, 'rank', o.rank);
+  layers.forEach((attn, i) => {
+    const { numKVHeads: Hkv, headDim: d, dim: C } = attn;
+    const most = Math.min(C, Hkv * (2 * d - 2 * r));
+    if (c > most) throw new ValueError(op, `rank=${c} is more than layer ${i}'s W_kv [${C}, ${Hkv * (2 * d - 2 * r)}] has singular values (at most ${most})`, 'rank');
+  });
+
+  const weights = noGrad(() => layers.map((attn, i) => asPartOf(op, () => convertLayer(attn, pairs[i]!, c))));
+  const make = model.constructor as new (config: object) => M;
+  const copy = asPartOf(op, () => {
+    const m = new make(model.config);
+    m.loadStateDict(model.stateDict());
+    return m;
+  });
+  if (!Array.isArray(copy.blocks) || copy.blocks.length !== layers.length || !copy.blocks.every((b) => b instanceof Block)) {
+    throw new ValueError(op, `new model.constructor(model.config) did not rebuild the model's ${layers.length} blocks (the class must be constructible from its config)`, 'model');
+  }
+  copy.blocks.forEach((block, i) => {
+    const src = layers[i]!;
+    const rope = src.positional as RoPE;
+    const attn = new EliteKVAttention(src.dim, {
+      numHeads: src.numHeads, numKVHeads: src.numKVHeads, headDim: src.headDim, elitePairs: pairs[i]!, rank: c,
+      positional: new RoPE(src.headDim, { invFreq: rope.invFreq, layout: rope.layout }), dtype: src.wq.weight.dtype,
+    });
+    attn.loadStateDict(weights[i]!);
+    attn.wo.residualProjection = true;
+    block.attn = attn;
+  });
+  copy.train(model.training);
+  return copy;
+}
+
+/** The model's layers' attentions, each convertible; refused (under `op`, on 'model') otherwise. */
+function checkConvertible(op: string, model: unknown): MultiHeadAttention[] {
+  if (!(model instanceof Module)) throw new DTypeError(op, `model must be a Module (a GPT-like model with blocks and a config), got ${describeValue(model)}`, 'model');
+  const m = model as Module & { blocks?: unknown; config?: unknown };
+  if (!Array.isArray(m.blocks) || m.blocks.length === 0 || !m.blocks.every((b) => b instanceof Block)) {
+    throw new ValueError(op, `model.blocks must be a non-empty array of Blocks, got ${describeValue(m.blocks)}`, 'model');
+  }
+  if (m.config === null || typeof m.config !== 'object') throw new ValueError(op, `model.config must be the object the model is built from, got ${describeValue(m.config)}`, 'model');
+  return (m.blocks as Block[]).map((block, i) => {
+    const attn = block.attn;
+    const at = `model.blocks[${i}].attn`;
+    if (!(attn instanceof MultiHeadAttention)) throw new ValueError(op, `${at} is already an ${attn.constructor.name} (convert the original model)`, 'model');
+    if (attn.wk.inFeatures !== attn.dim) throw new ValueError(op, `${at} is a cross-attention layer (kvDim ${attn.wk.inFeatures} ≠ dim ${attn.dim}); EliteKV converts self-attention`, 'model');
+    if (attn.wk.bias !== null || attn.wv.bias !== null || attn.wq.bias !== null || attn.wo.bias !== null) {
+      throw new ValueError(op, `${at} has biased projections; EliteKV converts bias-free q/k/v/o (a key bias would not survive the latent)`, 'model');
+    }
+    if (Number.isFinite(attn.window)) throw new ValueError(op, `${at} has a sliding window of ${attn.window}; EliteKVAttention attends to every cached token`, 'model');
+    if (attn.headDim % 2 !== 0) throw new ValueError(op, `${at} has an odd headDim=${attn.headDim} (rotary channels come in pairs)`, 'model');
+    checkSourceRoPE(op, `${at}.positional`, attn.positional, attn.headDim, 'model');
+    return attn;
+  });
+}
+
+/**
+ * One layer's EliteKV weights from a MultiHeadAttention with RoPE (float64): rows of wq and wk reordered per head,
+ * W_kv assembled and factored by thin SVD, kept to rank c.
+ */
+function convertLayer(attn: MultiHeadAttention, pairs: readonly (readonly number[])[], c: number): LayerWeights {
+  const { numHeads: H, numKVHeads: Hkv, headDim: d, dim: C } = attn;
+  const rope = attn.positional as RoPE;
+  const P = d / 2;
+  const G = H / Hkv;
+  const r = pairs[0]!.length;
+  const dn = d - 2 * r;
+  const [aOf, bOf] = pairChannels(rope.layout, P);
+  /** Per KV head: the channels of its elite pairs (a then b) and of the other pairs (a then b). */
+  const order = pairs.map((elite) => {
+    const kept = new Set(elite);
+    const rest = Array.from({ length: P }, (_, j) => j).filter((j) => !kept.has(j));
+    const pick = (js: readonly number[]): number[] => [...js.map((j) => aOf[j]!), ...js.map((j) => bOf[j]!)];
+    return { pe: pick(elite), nope: pick(rest) };
+  });
+  const wq = attn.wq.weight.data;
+  const wk = attn.wk.weight.data;
+  const wv = attn.wv.weight.data;
+  const rows = (src: ArrayLike<number>, picks: readonly number[]): Float64Array => {
+    const out = new Float64Array(picks.length * C);
+    picks.forEach((row, i) => {
+      for (let j = 0; j < C; j++) out[i * C + j] = src[row * C + j]!;
+    });
+    return out;
+  };
+  const qRows: number[] = [];
+  for (let h = 0; h < H; h++) {
+    const { pe, nope } = order[Math.floor(h / G)]!;
+    for (const ch of [...pe, ...nope]) qRows.push(h * d + ch);
+  }
+  const kRopeRows = order.flatMap(({ pe }, g) => pe.map((ch) => g * d + ch));
+  // W_kvᵀ [n, C], n = Hkv·(dn + d): per KV head its non-rotary key rows, then its value rows
+  const n = Hkv * (dn + d);
+  const kvT = new Float64Array(n * C);
+  for (let g = 0; g < Hkv; g++) {
+    const base = g * (dn + d);
+    kvT.set(rows(wk, order[g]!.nope.map((ch) => g * d + ch)), base * C);
+    kvT.set(rows(wv, Array.from({ length: d }, (_, i) => g * d + i)), (base + dn) * C);
+  }
+  const wkv = new Float64Array(C * n); // W_kv [C, n]
+  for (let i = 0; i < n; i++) for (let j = 0; j < C; j++) wkv[j * n + i] = kvT[i * C + j]!;
+  const { u, s, v } = svd(new Tensor(wkv, [C, n])); // u [C, k], s [k], v [n, k]
+  const k = s.shape[0]!;
+  const kvA = new Float64Array(c * C); // U_cᵀ
+  for (let i = 0; i < c; i++) for (let j = 0; j < C; j++) kvA[i * C + j] = u.data[j * k + i]!;
+  const kvB = new Float64Array(n * c); // V_c S_c
+  for (let i = 0; i < n; i++) for (let j = 0; j < c; j++) kvB[i * c + j] = v.data[i * k + j]! * s.data[j]!;
+  return {
+    'wq.weight': new Tensor(rows(wq, qRows), [H * d, C]),
+    'wkRope.weight': new Tensor(rows(wk, kRopeRows), [Hkv * 2 * r, C]),
+    'kvA.weight': new Tensor(kvA, [c, C]),
+    'kvB.weight': new Tensor(kvB, [n, c]),
+    'wo.weight': new Tensor(Float64Array.from(attn.wo.weight.data), attn.wo.weight.shape.slice()),
+  };
+}

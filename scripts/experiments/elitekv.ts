@@ -1,0 +1,294 @@
+/**
+ * Issue 13 item 4 — EliteKV (Zhou et al. 2025; CiaranZhou/EliteKV) on the shipped reference model
+ * (scripts/lib/reference-model.ts: RoPE GPT, 4 layers, 4 query heads / 2 KV heads of 32, context 512, val loss 1.496).
+ *
+ * 1. Calibration: `--windows` training windows of 512 characters run through the model block by block; each layer gives
+ *    its pre-RoPE queries and keys (wq, wk of norm1(x)), and `ropeliteSelect` ranks every KV head's rotary pairs
+ *    (RoPElite, greedy, averaged over the KV head's query group).
+ * 2. Conversion (`eliteKVConvert`) at KV-cache budgets of 64, 32 and 16 numbers per token per layer (50%, 25%, 12.5% of
+ *    the plain cache's 2·2·32 = 128): each budget b = c + 2·r·Hkv is split several ways (r = k·b/16, k = 1, 2, 3, so the
+ *    rotated keys take a quarter, half or three quarters of it), with RoPElite's elite pairs and with the reference's
+ *    uniform ones (`uniformElitePairs`); every conversion's val loss is measured as converted.
+ * 3. Uptraining: for each budget the split where RoPElite's converted loss is lowest is uptrained, for both selections
+ *    alike, `--steps` AdamW steps of `--batch` × 512 characters (≤ 12 × 8 × 512 = 1% of the reference's 1200 × 8 × 512
+ *    training tokens; the same batches for every run), and measured again. The unconverted model gets the same
+ *    uptraining as a control (more training of the reference itself).
+ *
+ * Target (issue 13): at 25% of the cache, after uptraining, val loss within 3% of the unconverted model's, and RoPElite
+ * ahead of uniform; printed MET / NOT MET. Writes out/elitekv.svg (val loss vs cache ratio); `--json` prints the results
+ * as one JSON object instead of tables.
+ *
+ * Usage: node scripts/run.mjs scripts/experiments/elitekv.ts [--windows N] [--val N] [--steps N] [--batch B] [--lr X]
+ *          [--budgets 64,32,16] [--splits N] [--json] [--help]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { AdamW, Generator, Tensor, concat, noGrad } from '../../core/index.js';
+import { GPT } from '../../models/index.js';
+import { MultiHeadAttention, eliteKVCacheRatio, eliteKVConvert, ropeliteSelect, train, uniformElitePairs } from '../../nn/index.js';
+import { RoPE } from '../../positional/index.js';
+import { loadCorpus, sampleBatch } from '../lib/corpus.js';
+import { integerFlag, integerListFlag, numberFlag, parseFlags as parseScriptFlags, readFlags, type FlagSpec } from '../lib/flags.js';
+import { loadReferenceModel, referenceValLoss } from '../lib/reference-model.js';
+import { isEntryPoint } from '../lib/entry.js';
+import { lineChart } from '../lib/svg.js';
+
+// ── the model's layers ────────────────────────────────────────────────────────────────────────────────────────────
+
+/** A layer's plain attention (the reference model's are all MultiHeadAttention with RoPE). */
+function attentionOf(model: GPT, layer: number): MultiHeadAttention & { positional: RoPE } {
+  const attn = model.blocks[layer]!.attn;
+  if (!(attn instanceof MultiHeadAttention) || !(attn.positional instanceof RoPE)) throw new Error(`elitekv: layer ${layer} is not a RoPE MultiHeadAttention`);
+  return attn as MultiHeadAttention & { positional: RoPE };
+}
+
+/** Every layer's pre-RoPE queries [B, H, T, d] and keys [B, Hkv, T, d] for `ids` [B, T], the blocks run one by one. */
+export function preRoPEQK(model: GPT, ids: Tensor): Array<{ q: Tensor; k: Tensor }> {
+  return noGrad(() => {
+    const [B, T] = ids.shape as [number, number];
+    let x = model.wte.forward(ids); // [B, T, C]; RoPE adds no input embedding
+    return model.blocks.map((block, i) => {
+      const { numHeads: H, numKVHeads: Hkv, headDim: d, wq, wk } = attentionOf(model, i);
+      const h = block.norm1.forward(x);
+      const out = { q: wq.forward(h).reshape([B, T, H, d]).transpose(1, 2), k: wk.forward(h).reshape([B, T, Hkv, d]).transpose(1, 2) };
+      x = block.forward(x);
+      return out;
+    });
+  });
+}
+
+/** RoPElite per layer on the calibration batches: per KV head, the pairs in the order picked (`rounds` of them). */
+export function ropeliteRanking(model: GPT, calibration: readonly Tensor[], rounds: number): number[][][] {
+  const perBatch = calibration.map((ids) => preRoPEQK(model, ids));
+  return model.blocks.map((_, layer) => {
+    const rope = attentionOf(model, layer).positional;
+    const q = concat(perBatch.map((b) => b[layer]!.q), 0);
+    const k = concat(perBatch.map((b) => b[layer]!.k), 0);
+    return ropeliteSelect(q, k, rope.invFreq, rope.layout, { rounds }).pairs;
+  });
+}
+
+/**
+ * The (r, c) splits of a budget of b numbers per token per layer, b = c + 2·r·Hkv: the rotated keys take k/4 of it,
+ * k = 1, 2, 3 (r = k·b/(8·Hkv)), keeping those with an integer 1 ≤ r ≤ d/2 and 1 ≤ c ≤ maxRank.
+ */
+export function splits(budget: number, numKVHeads: number, headDim: number, dim: number): Array<{ r: number; c: number }> {
+  const out: Array<{ r: number; c: number }> = [];
+  for (let k = 1; k <= 3; k++) {
+    const r = (k * budget) / (8 * numKVHeads);
+    const c = budget - 2 * r * numKVHeads;
+    const maxRank = Math.min(dim, numKVHeads * (2 * headDim - 2 * r));
+    if (Number.isInteger(r) && r >= 1 && r <= headDim / 2 && c >= 1 && c <= maxRank) out.push({ r, c });
+  }
+  return out;
+}
+
+// ── the experiment ────────────────────────────────────────────────────────────────────────────────────────────────
+
+export type Selection = 'ropelite' | 'uniform';
+
+export interface Row {
+  budget: number;
+  ratio: number;
+  r: number;
+  c: number;
+  selection: Selection;
+  before: number;
+  /** After uptraining; null for the splits that were not uptrained. */
+  after: number | null;
+}
+
+export interface Results {
+  unconverted: number;
+  /** The unconverted model after the same uptraining (control). */
+  unconvertedUptrained: number;
+  rows: Row[];
+  /** The 25% target: the uptrained RoPElite row at budget 32 within 3% of `unconverted`, and below uniform's. */
+  target: { measured: boolean; ropelite: number | null; uniform: number | null; increase: number | null; met: boolean };
+  settings: { windows: number; val: number; steps: number; batch: number; lr: number; tokens: number; tokenFraction: number };
+  seconds: { calibration: number; conversions: number; uptraining: number; total: number };
+}
+
+export interface Flags {
+  windows: number;
+  val: number;
+  steps: number;
+  batch: number;
+  lr: number;
+  budgets: number[];
+  splits: number;
+  json: boolean;
+}
+
+export const DEFAULT_FLAGS: Flags = { windows: 8, val: 16, steps: 12, batch: 8, lr: 3e-4, budgets: [64, 32, 16], splits: 3, json: false };
+
+const HELP = `usage: node scripts/run.mjs scripts/experiments/elitekv.ts [flags]
+
+EliteKV on the reference model: RoPElite calibration, conversion at KV-cache budgets of 64, 32, 16 numbers per token
+per layer (50%, 25%, 12.5% of 128), RoPElite vs uniform elite pairs, val loss before and after a short uptraining.
+
+  --windows N    training windows of 512 for RoPElite (default 8)
+  --val N        validation windows of 512 (default 16)
+  --steps N      uptraining AdamW steps (default 12; 12 × 8 × 512 is 1% of the reference's training tokens)
+  --batch B      sequences of 512 per uptraining step (default 8)
+  --lr X         uptraining learning rate, constant (default 3e-4)
+  --budgets LIST cache numbers per token per layer (default 64,32,16)
+  --splits N     (r, c) splits tried per budget, at most 3 (default 3)
+  --json         print the results as JSON
+  --help         this text`;
+
+const FLAG_SPEC: FlagSpec<Flags> = {
+  values: {
+    windows: (f, v) => (f.windows = integerFlag(v, 1)),
+    val: (f, v) => (f.val = integerFlag(v, 1)),
+    steps: (f, v) => (f.steps = integerFlag(v, 0)),
+    batch: (f, v) => (f.batch = integerFlag(v, 1)),
+    lr: (f, v) => (f.lr = numberFlag(v, { above: 0 })),
+    budgets: (f, v) => (f.budgets = integerListFlag(v, 1)),
+    splits: (f, v) => (f.splits = Math.min(3, integerFlag(v, 1))),
+  },
+  switches: { json: (f) => (f.json = true) },
+};
+
+export function parseFlags(argv: readonly string[]): Flags | 'help' {
+  return parseScriptFlags<Flags>('elitekv', argv, DEFAULT_FLAGS, FLAG_SPEC);
+}
+
+/** Uptrain `model` in place: `steps` AdamW steps at a constant `lr` on batches drawn by a fixed generator. */
+function uptrain(model: GPT, trainIds: Int32Array, steps: number, batch: number, lr: number): void {
+  if (steps === 0) return;
+  const g = new Generator(17); // the same batches for every run
+  const T = model.config.contextLength;
+  train(model, () => {
+    const { x, y } = sampleBatch(trainIds, batch, T, g);
+    return model.loss(x, y);
+  }, { steps, optimizer: new AdamW(model.parameters(), { lr, weightDecay: 0 }), clipGradNorm: 1, output: null });
+}
+
+/** The whole experiment on `model` (the reference model) and the corpus splits; `log` gets the progress lines. */
+export function runExperiment(model: GPT, corpus: { train: Int32Array; val: Int32Array }, flags: Flags, log: (s: string) => void = () => {}): Results {
+  const started = performance.now();
+  const seconds = (t0: number): number => (performance.now() - t0) / 1000;
+  const T = model.config.contextLength;
+  const { numKVHeads: Hkv, headDim: d, dim: C } = attentionOf(model, 0);
+  const full = 2 * Hkv * d;
+  const unconverted = referenceValLoss(model, corpus.val, flags.val);
+  log(`unconverted val loss ${unconverted.toFixed(4)} (${flags.val} windows of ${T}); plain cache ${full} numbers per token per layer`);
+
+  const t0 = performance.now();
+  const plans = flags.budgets.map((budget) => ({ budget, splits: splits(budget, Hkv, d, C).slice(0, flags.splits) }));
+  const rounds = Math.max(1, ...plans.flatMap((p) => p.splits.map((s) => s.r)));
+  const g = new Generator(5);
+  const calibration = Array.from({ length: Math.ceil(flags.windows / 4) }, (_, i) => sampleBatch(corpus.train, Math.min(4, flags.windows - 4 * i), T, g).x);
+  const ranking = ropeliteRanking(model, calibration, rounds);
+  const calibrationSeconds = seconds(t0);
+  log(`RoPElite: ${flags.windows} windows, ${rounds} rounds, ${calibrationSeconds.toFixed(1)} s; first picks per layer (KV heads): ${ranking.map((l) => l.map((h) => h[0]).join('/')).join(', ')}`);
+
+  const elitePairs = (selection: Selection, r: number): number[][][] =>
+    ranking.map((layer) => layer.map((head) => (selection === 'ropelite' ? head.slice(0, r) : uniformElitePairs(d / 2, r))));
+  const t1 = performance.now();
+  const rows: Row[] = [];
+  for (const { budget, splits: options } of plans) {
+    for (const { r, c } of options) {
+      for (const selection of ['ropelite', 'uniform'] as const) {
+        const converted = eliteKVConvert(model, { elitePairs: elitePairs(selection, r), rank: c });
+        const ratio = eliteKVCacheRatio({ rank: c, elitePairs: r, numKVHeads: Hkv, headDim: d });
+        rows.push({ budget, ratio, r, c, selection, before: referenceValLoss(converted, corpus.val, flags.val), after: null });
+        log(`  ${(100 * ratio).toFixed(1)}% r=${r} c=${c} ${selection}: ${rows.at(-1)!.before.toFixed(4)}`);
+      }
+    }
+  }
+  const conversionSeconds = seconds(t1);
+
+  const t2 = performance.now();
+  const control = new GPT(model.config); // a copy of the unconverted model
+  control.loadStateDict(model.stateDict());
+  uptrain(control, corpus.train, flags.steps, flags.batch, flags.lr);
+  const unconvertedUptrained = referenceValLoss(control, corpus.val, flags.val);
+  log(`control: the unconverted model after the same uptraining: ${unconvertedUptrained.toFixed(4)}`);
+  for (const { budget } of plans) {
+    const candidates = rows.filter((row) => row.budget === budget && row.selection === 'ropelite');
+    if (candidates.length === 0) continue;
+    const best = candidates.reduce((a, b) => (b.before < a.before ? b : a));
+    for (const row of rows.filter((x) => x.budget === budget && x.r === best.r)) {
+      const converted = eliteKVConvert(model, { elitePairs: elitePairs(row.selection, row.r), rank: row.c });
+      uptrain(converted, corpus.train, flags.steps, flags.batch, flags.lr);
+      row.after = referenceValLoss(converted, corpus.val, flags.val);
+      log(`  uptrained ${(100 * row.ratio).toFixed(1)}% r=${row.r} c=${row.c} ${row.selection}: ${row.before.toFixed(4)} → ${row.after.toFixed(4)}`);
+    }
+  }
+  const uptrainingSeconds = seconds(t2);
+
+  const tokens = flags.steps * flags.batch * T;
+  return {
+    unconverted, unconvertedUptrained, rows,
+    target: judgeTarget(rows, unconverted, full / 4),
+    settings: { windows: flags.windows, val: flags.val, steps: flags.steps, batch: flags.batch, lr: flags.lr, tokens, tokenFraction: tokens / (1200 * 8 * T) },
+    seconds: { calibration: calibrationSeconds, conversions: conversionSeconds, uptraining: uptrainingSeconds, total: seconds(started) },
+  };
+}
+
+/**
+ * The issue's target on the uptrained rows of budget `budget` (a quarter of the plain cache): RoPElite's val loss
+ * within 3% of `unconverted`, and below uniform's.
+ */
+export function judgeTarget(rows: readonly Row[], unconverted: number, budget: number): Results['target'] {
+  const uptrained = (selection: Selection): Row | undefined => rows.find((row) => row.budget === budget && row.selection === selection && row.after !== null);
+  const [ropelite, uniform] = [uptrained('ropelite'), uptrained('uniform')];
+  const measured = ropelite !== undefined && uniform !== undefined;
+  const increase = ropelite === undefined ? null : ropelite.after! / unconverted - 1;
+  const met = measured && increase! <= 0.03 && ropelite.after! < uniform.after!;
+  return { measured, ropelite: ropelite?.after ?? null, uniform: uniform?.after ?? null, increase, met };
+}
+
+/** The results table (markdown) and the target line. */
+export function formatResults(res: Results): string {
+  const pct = (v: number): string => `${v >= 0 ? '+' : ''}${(100 * (v / res.unconverted - 1)).toFixed(2)}%`;
+  const lines = [
+    `unconverted: ${res.unconverted.toFixed(4)}; after the same uptraining: ${res.unconvertedUptrained.toFixed(4)} (${pct(res.unconvertedUptrained)})`,
+    '',
+    '| cache ratio | r | c | selection | val loss as converted | over unconverted | after uptraining | over unconverted |',
+    '|---:|---:|---:|---|---:|---:|---:|---:|',
+    ...res.rows.map((row) =>
+      `| ${(100 * row.ratio).toFixed(1)}% | ${row.r} | ${row.c} | ${row.selection} | ${row.before.toFixed(4)} | ${pct(row.before)} | ${row.after === null ? '—' : row.after.toFixed(4)} | ${row.after === null ? '—' : pct(row.after)} |`),
+    '',
+    `uptraining: ${res.settings.steps} steps × ${res.settings.batch} × 512 = ${res.settings.tokens} tokens (${(100 * res.settings.tokenFraction).toFixed(2)}% of the reference's training), AdamW lr ${res.settings.lr}, for the split (r, c) of each budget where RoPElite's converted loss is lowest`,
+  ];
+  const t = res.target;
+  lines.push(
+    `target (issue 13) — 25% cache, after uptraining: val loss within 3% of the unconverted model and RoPElite ahead of uniform: ${
+      t.measured ? `RoPElite ${t.ropelite!.toFixed(4)} (${pct(t.ropelite!)}), uniform ${t.uniform!.toFixed(4)} — ${t.met ? 'MET' : 'NOT MET'}` : 'not measured (needs budget 32 and --steps ≥ 0)'
+    }`,
+  );
+  return lines.join('\n');
+}
+
+/** Val loss vs cache ratio: RoPElite and uniform, as converted and after uptraining (best split per budget), and the unconverted model. */
+export function chart(res: Results): string {
+  const series = (['ropelite', 'uniform'] as const).flatMap((selection) => {
+    const uptrained = res.rows.filter((row) => row.selection === selection && row.after !== null).sort((a, b) => a.ratio - b.ratio);
+    return [
+      { name: `${selection} as converted`, points: uptrained.map((row) => [100 * row.ratio, row.before] as const) },
+      { name: `${selection} uptrained`, points: uptrained.map((row) => [100 * row.ratio, row.after!] as const) },
+    ];
+  });
+  const ratios = res.rows.map((row) => 100 * row.ratio);
+  series.push({ name: 'unconverted (100% cache)', points: [Math.min(...ratios, 100), 100].map((x) => [x, res.unconverted] as const) });
+  return lineChart({ title: 'EliteKV on the reference model: val loss vs KV-cache ratio', xLabel: 'KV cache (% of the plain cache)', yLabel: 'val loss (nats/char)', series });
+}
+
+function main(): void {
+  const flags = readFlags('elitekv', HELP, DEFAULT_FLAGS, FLAG_SPEC);
+  const log = (s: string): void => {
+    if (!flags.json) console.log(s);
+  };
+  const corpus = loadCorpus();
+  const { model } = loadReferenceModel();
+  const res = runExperiment(model, corpus, flags, log);
+  log(`\n${formatResults(res)}`);
+  mkdirSync('out', { recursive: true });
+  writeFileSync('out/elitekv.svg', chart(res));
+  log(`\nwrote out/elitekv.svg; ${res.seconds.calibration.toFixed(0)} s calibration, ${res.seconds.conversions.toFixed(0)} s conversions, ${res.seconds.uptraining.toFixed(0)} s uptraining, ${res.seconds.total.toFixed(0)} s in all`);
+  if (flags.json) console.log(JSON.stringify(res));
+}
+
+if (isEntryPoint(import.meta.url, 'elitekv')) main();

@@ -1,0 +1,381 @@
+/**
+ * EliteKV (nn/elitekv.ts): RoPElite's greedy selection against a brute-force search that recomputes every logit, the
+ * conversion against oracles built from the original weights (per-head partial RoPE; J-LRD by Eckart–Young), the
+ * converted layer's invariants (relative positions, cache decoding, gradients) and what the caches hold.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { DTypeError, Generator, ShapeError, Tensor, ValueError, arange, concat, gradcheck, matmul, noGrad, randn, svd } from '../../core/index.js';
+import { RoPE, applyRotary, ropeInvFreq, type PairLayout } from '../../positional/index.js';
+import {
+  EliteKVAttention, KVCache, LatentKVCache, MultiHeadAttention, eliteKVCacheRatio, eliteKVConvert, generate, ropeliteSelect, uniformElitePairs,
+} from '../../nn/index.js';
+import { GPT, type GPTConfig } from '../../models/index.js';
+import { fcParams } from '../helpers/fc.js';
+import { assertRefused } from '../helpers/refusal.js';
+
+const CONFIG: GPTConfig = { vocabSize: 13, contextLength: 64, dim: 16, numLayers: 2, numHeads: 4, numKVHeads: 2, positional: 'rope', ropeBase: 100, seed: 3, dtype: 'float64' };
+const tinyGPT = (seed = 3, layout: PairLayout = 'half'): GPT => {
+  const m = new GPT({ ...CONFIG, seed });
+  if (layout === 'interleaved') m.setPositional(new RoPE(4, { base: 100, layout }));
+  return m;
+};
+const ids = (n: number, seed: number): Tensor => {
+  const g = new Generator(seed);
+  return new Tensor(Float64Array.from({ length: n }, () => g.int(0, CONFIG.vocabSize)), [1, n]);
+};
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  assert.is(a.length, b.length, 'lengths');
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+};
+const mha = (m: GPT, i: number): MultiHeadAttention => m.blocks[i]!.attn as MultiHeadAttention;
+const elite = (m: GPT, i: number): EliteKVAttention => m.blocks[i]!.attn as EliteKVAttention;
+
+/** Per layer, per KV head: r random distinct pairs of P, in random order. */
+const pairsArb = (layers: number, kvHeads: number, P: number, r: number) =>
+  fc.array(fc.array(fc.shuffledSubarray(Array.from({ length: P }, (_, j) => j), { minLength: r, maxLength: r }), { minLength: kvHeads, maxLength: kvHeads }), {
+    minLength: layers, maxLength: layers,
+  });
+
+// ── oracles ──
+
+/**
+ * The attention of `src` with each KV head g's non-elite pairs unrotated (their θ set to 0 for the keys of head g and
+ * the queries of its group), naive loops in float64: what a full-rank EliteKV conversion must compute.
+ */
+function partialRopeAttention(src: MultiHeadAttention, pairs: readonly (readonly number[])[], x: Tensor, positions: readonly number[]): Tensor {
+  const rope = src.positional as RoPE;
+  const { numHeads: H, numKVHeads: Hkv, headDim: d } = src;
+  const [B, T] = x.shape as [number, number, number];
+  const P = d / 2;
+  const G = H / Hkv;
+  const anglesFor = (heads: number, group: number): Tensor => {
+    const a = new Float64Array(heads * T * P);
+    for (let h = 0; h < heads; h++) {
+      const kept = new Set(pairs[Math.floor(h / group)]!);
+      for (let t = 0; t < T; t++) for (let j = 0; j < P; j++) a[(h * T + t) * P + j] = kept.has(j) ? positions[t]! * rope.invFreq[j]! : 0;
+    }
+    return new Tensor(a, [heads, T, P]);
+  };
+  return noGrad(() => {
+    const q = applyRotary(src.wq.forward(x).reshape([B, T, H, d]).transpose(1, 2), anglesFor(H, G), { layout: rope.layout });
+    const k = applyRotary(src.wk.forward(x).reshape([B, T, Hkv, d]).transpose(1, 2), anglesFor(Hkv, 1), { layout: rope.layout });
+    const v = src.wv.forward(x).reshape([B, T, Hkv, d]).transpose(1, 2);
+    const out = new Float64Array(B * T * H * d); // [B, T, H, d]
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        const g = Math.floor(h / G);
+        for (let m = 0; m < T; m++) {
+          const s = Array.from({ length: m + 1 }, (_, t) => {
+            let dot = 0;
+            for (let i = 0; i < d; i++) dot += q.data[((b * H + h) * T + m) * d + i]! * k.data[((b * Hkv + g) * T + t) * d + i]!;
+            return dot / Math.sqrt(d);
+          });
+          const top = Math.max(...s);
+          const w = s.map((z) => Math.exp(z - top));
+          const Z = w.reduce((p, c) => p + c, 0);
+          for (let i = 0; i < d; i++) {
+            let acc = 0;
+            for (let t = 0; t <= m; t++) acc += (w[t]! / Z) * v.data[((b * Hkv + g) * T + t) * d + i]!;
+            out[((b * T + m) * H + h) * d + i] = acc;
+          }
+        }
+      }
+    }
+    return src.wo.forward(new Tensor(out, [B, T, H * d]));
+  });
+}
+
+/** W_kv [C, Hkv·(dn + d)] built from the original wk, wv: per KV head its non-elite key channels (a then b), then its value. */
+function jointKV(src: MultiHeadAttention, pairs: readonly (readonly number[])[]): Float64Array {
+  const { numKVHeads: Hkv, headDim: d, dim: C } = src;
+  const P = d / 2;
+  const layout = (src.positional as RoPE).layout;
+  const ch = (j: number, second: boolean): number => (layout === 'half' ? j + (second ? P : 0) : 2 * j + (second ? 1 : 0));
+  const cols: Array<[Float64Array | Float32Array, number]> = [];
+  for (let g = 0; g < Hkv; g++) {
+    const rest = Array.from({ length: P }, (_, j) => j).filter((j) => !pairs[g]!.includes(j));
+    for (const second of [false, true]) for (const j of rest) cols.push([src.wk.weight.data, g * d + ch(j, second)]);
+    for (let i = 0; i < d; i++) cols.push([src.wv.weight.data, g * d + i]);
+  }
+  const n = cols.length;
+  const w = new Float64Array(C * n);
+  cols.forEach(([data, row], c) => {
+    for (let i = 0; i < C; i++) w[i * n + c] = data[row * C + i]!;
+  });
+  return w;
+}
+
+/** RoPElite's D_j by brute force: every candidate's full logits recomputed with applyRotary, per KV head given its S. */
+function bruteDistances(q: Tensor, k: Tensor, invFreq: Float64Array, layout: PairLayout, chosen: readonly (readonly number[])[]): number[][] {
+  const [N, H, T, d] = q.shape as [number, number, number, number];
+  const Hkv = k.shape[1]!;
+  const G = H / Hkv;
+  const P = d / 2;
+  const row = (x: Tensor, heads: number, n: number, h: number): Tensor => new Tensor(x.data.slice((n * heads + h) * T * d, (n * heads + h + 1) * T * d), [T, d]);
+  const logits = (qh: Tensor, kh: Tensor, kept: ReadonlySet<number>): Float64Array => {
+    const a = new Tensor(Float64Array.from({ length: T * P }, (_, i) => (kept.has(i % P) ? Math.floor(i / P) * invFreq[i % P]! : 0)), [T, P]);
+    return matmul(applyRotary(qh, a, { layout }), applyRotary(kh, a, { layout }), { transposeB: true }).data as Float64Array;
+  };
+  const all = new Set(Array.from({ length: P }, (_, j) => j));
+  return Array.from({ length: Hkv }, (_, g) =>
+    Array.from({ length: P }, (_, j) => {
+      if (chosen[g]!.includes(j)) return 0;
+      let total = 0;
+      for (let n = 0; n < N; n++) {
+        for (let h = g * G; h < (g + 1) * G; h++) {
+          const qh = row(q, H, n, h);
+          const kh = row(k, Hkv, n, g);
+          const A = logits(qh, kh, all);
+          const L = logits(qh, kh, new Set([...chosen[g]!, j]));
+          for (let m = 0; m < T; m++) for (let t = 0; t <= m; t++) total += Math.abs(L[m * T + t]! - A[m * T + t]!) / Math.sqrt(d);
+        }
+      }
+      return total / (T * T * N * G); // the reference's mean over all T×T entries (masked ones are 0)
+    }),
+  );
+}
+
+// ── RoPElite ──
+
+test('RoPElite: D_j of rounds 0 and 1 equal a brute-force search over full logits, the picks are their argmin, and selections nest', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 1e6 }), fc.constantFrom<PairLayout>('half', 'interleaved'), fc.constantFrom([2, 1], [2, 2], [4, 2]), (s, layout, [H, Hkv]) => {
+      const g = new Generator(s);
+      const d = 8;
+      const q = randn([2, H!, 6, d], { dtype: 'float64', generator: g });
+      const k = randn([2, Hkv!, 6, d], { dtype: 'float64', generator: g });
+      const invFreq = ropeInvFreq(d, 3);
+      const full = ropeliteSelect(q, k, invFreq, layout);
+      let chosen: number[][] = Array.from({ length: Hkv! }, () => []);
+      for (const round of [0, 1]) {
+        const brute = bruteDistances(q, k, invFreq, layout, chosen);
+        for (let h = 0; h < Hkv!; h++) {
+          assert.ok(maxDiff(full.distances[round]![h]!, brute[h]!) <= 1e-12 * (1 + Math.max(...brute[h]!)), `round ${round} head ${h}`);
+          const candidates = brute[h]!.map((v, j) => [v, j] as const).filter(([, j]) => !chosen[h]!.includes(j));
+          const best = candidates.reduce((a, b) => (b[0] < a[0] ? b : a));
+          assert.is(full.pairs[h]![round], best[1], `round ${round} head ${h} picks the argmin`);
+        }
+        chosen = full.pairs.map((p) => p.slice(0, round + 1));
+      }
+      for (const p of full.pairs) assert.equal([...p].sort((a, b) => a - b), [0, 1, 2, 3], 'P rounds rank every pair once');
+      const two = ropeliteSelect(q, k, invFreq, layout, { rounds: 2 });
+      assert.equal(two.pairs, full.pairs.map((p) => p.slice(0, 2)), 'S_2 is the prefix of the full ranking (S_r ⊂ S_{r+1})');
+    }),
+    fcParams(8),
+  );
+});
+
+test('RoPElite: ties go to the lower index (all-zero queries make every D_j 0)', () => {
+  const q = new Tensor(new Float64Array(1 * 2 * 3 * 6), [1, 2, 3, 6]);
+  const k = randn([1, 1, 3, 6], { dtype: 'float64', generator: new Generator(1) });
+  assert.equal(ropeliteSelect(q, k, ropeInvFreq(6, 10), 'half').pairs, [[0, 1, 2]]);
+});
+
+test('uniformElitePairs: torch.linspace(0, P−1, r, dtype=int) as its CPU kernel computes it (double step, two halves, truncation)', () => {
+  assert.equal(uniformElitePairs(64, 12), [0, 5, 11, 17, 22, 28, 34, 40, 45, 51, 57, 63]);
+  assert.equal(uniformElitePairs(16, 4), [0, 5, 10, 15]);
+  assert.equal(uniformElitePairs(16, 3), [0, 7, 15]);
+  assert.equal(uniformElitePairs(16, 6), [0, 3, 6, 9, 12, 15]);
+  assert.equal(uniformElitePairs(16, 16), Array.from({ length: 16 }, (_, j) => j));
+  assert.equal(uniformElitePairs(16, 1), [0]);
+});
+
+// ── conversion ──
+
+test('full rank keeps the attention exact up to the unrotated pairs: EliteKVAttention = attention with each KV head\'s other pairs NoPE', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 1e6 }), fc.constantFrom<PairLayout>('half', 'interleaved'), pairsArb(2, 2, 2, 1), (s, layout, pairs) => {
+      const model = tinyGPT(s % 1000, layout);
+      const C = 16;
+      const rank = Math.min(C, 2 * (2 * 4 - 2)); // rank(W_kv) of a random 16 × 12 matrix: 12
+      const converted = eliteKVConvert(model, { elitePairs: pairs, rank });
+      const x = randn([2, 5, C], { dtype: 'float64', generator: new Generator(s) });
+      for (let i = 0; i < 2; i++) {
+        const got = noGrad(() => elite(converted, i).forward(x)).data;
+        const want = partialRopeAttention(mha(model, i), pairs[i]!, x, [0, 1, 2, 3, 4]).data;
+        assert.ok(maxDiff(got, want) <= 1e-10, `layer ${i}: ${maxDiff(got, want)}`);
+      }
+    }),
+    fcParams(15),
+  );
+});
+
+test('every pair elite + full rank: the converted GQA GPT gives the original logits (1e-10); the original is untouched', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 1e6 }), fc.constantFrom<PairLayout>('half', 'interleaved'), pairsArb(2, 2, 2, 2), (s, layout, pairs) => {
+      const model = tinyGPT(s % 1000, layout);
+      const before = Object.fromEntries(Object.entries(model.stateDict()).map(([name, t]) => [name, Array.from(t.data)]));
+      const x = ids(12, s);
+      const want = noGrad(() => model.forward(x)).data;
+      const converted = eliteKVConvert(model, { elitePairs: pairs, rank: 8 }); // W_kv: [16, 2·4], rank 8
+      assert.ok(converted instanceof GPT && converted !== model);
+      assert.ok(converted.blocks.every((b) => b.attn instanceof EliteKVAttention));
+      assert.ok(model.blocks.every((b) => b.attn instanceof MultiHeadAttention), 'the input keeps its attention');
+      assert.ok(maxDiff(noGrad(() => converted.forward(x)).data, want) <= 1e-10);
+      for (const [name, t] of Object.entries(model.stateDict())) assert.equal(Array.from(t.data), before[name], `${name} unchanged`);
+    }),
+    fcParams(10),
+  );
+});
+
+test('J-LRD: kvB·kvA = W_kvᵀ exactly at c = rank(W_kv); below it, ‖W_kv − W_c‖²_F = Σ discarded s² (Eckart–Young), falling in c', () => {
+  const model = tinyGPT(5);
+  const pairs = [[[1], [0]], [[0], [1]]];
+  const src = mha(model, 0);
+  const w = jointKV(src, pairs[0]!); // [16, 12]
+  const s = Array.from(svd(new Tensor(w, [16, 12])).s.data);
+  let last = Infinity;
+  for (let c = 1; c <= 12; c++) {
+    const layer = elite(eliteKVConvert(model, { elitePairs: pairs, rank: c }), 0);
+    const approx = matmul(layer.kvB.weight, layer.kvA.weight).data; // [12, 16] = W_cᵀ
+    let err = 0;
+    for (let i = 0; i < 16; i++) for (let j = 0; j < 12; j++) err += (approx[j * 16 + i]! - w[i * 12 + j]!) ** 2;
+    const discarded = s.slice(c).reduce((a, v) => a + v * v, 0);
+    assert.ok(Math.abs(err - discarded) <= 1e-10 * (1 + discarded), `c=${c}: error² ${err} vs Σ discarded s² ${discarded}`);
+    assert.ok(err < last || (err <= 1e-20 && last <= 1e-20), `c=${c}: error decreases`);
+    last = err;
+  }
+  assert.ok(last <= 1e-20, 'c = rank(W_kv) = 12 reproduces [k_nope, v] exactly');
+});
+
+test('the converted attention depends only on relative positions: shifting every position by n changes nothing', () => {
+  const model = tinyGPT(7, 'interleaved');
+  const converted = eliteKVConvert(model, { elitePairs: [[[1], [0]], [[0], [1]]], rank: 5 });
+  const layer = elite(converted, 1);
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 10000 }), fc.integer({ min: 0, max: 1e6 }), (n, s) => {
+      const x = randn([2, 6, 16], { dtype: 'float64', generator: new Generator(s) });
+      const at0 = noGrad(() => layer.forward(x)).data;
+      const shifted = noGrad(() => layer.forward(x, { positions: arange(n, n + 6, 1, { dtype: 'float64' }) })).data;
+      const batched = noGrad(() => layer.forward(x, { positions: new Tensor(Float64Array.from({ length: 12 }, (_, i) => n * (i < 6 ? 1 : 2) + (i % 6)), [2, 6]) })).data;
+      assert.ok(maxDiff(shifted, at0) <= 1e-9, `shift ${n}: ${maxDiff(shifted, at0)}`);
+      assert.ok(maxDiff(batched, at0) <= 1e-9, `per-sequence shifts: ${maxDiff(batched, at0)}`);
+    }),
+    fcParams(30),
+  );
+});
+
+test('decoding with the caches (prefill, then one token at a time) gives the full forward\'s logits; generate uses them', () => {
+  const model = tinyGPT(11);
+  const converted = eliteKVConvert(model, { elitePairs: [[[1], [0]], [[0], [1]]], rank: 6 });
+  const x = ids(20, 4);
+  const full = noGrad(() => converted.forward(x)).data;
+  const caches = converted.newCaches();
+  assert.ok(caches.every((c) => c instanceof LatentKVCache));
+  const got: number[] = [];
+  noGrad(() => {
+    got.push(...converted.forward(new Tensor(x.data.slice(0, 8), [1, 8]), { caches }).data);
+    for (let t = 8; t < 20; t++) got.push(...converted.forward(new Tensor(x.data.slice(t, t + 1), [1, 1]), { caches }).data);
+  });
+  assert.ok(maxDiff(got, full) <= 1e-10, `${maxDiff(got, full)}`);
+  // the layer alone: positions continue from its cache when none are given
+  const layer = elite(converted, 1);
+  const xs = randn([2, 9, 16], { dtype: 'float64', generator: new Generator(8) });
+  const whole = noGrad(() => layer.forward(xs)).data;
+  const cache = layer.newCache();
+  const steps = noGrad(() => [layer.forward(xs.narrow(1, 0, 5), { cache }), ...[5, 6, 7, 8].map((t) => layer.forward(xs.narrow(1, t, 1), { cache }))]);
+  const stitched = concat(steps, 1).data;
+  assert.ok(maxDiff(stitched, whole) <= 1e-10, `layer decoding: ${maxDiff(stitched, whole)}`);
+  assert.is(cache.position, 9);
+  // greedy generation with caches = greedy argmax over full forwards
+  const prompt = [1, 2, 3, 4];
+  const seq = [...prompt];
+  for (let i = 0; i < 6; i++) {
+    const logits = noGrad(() => converted.forward(new Tensor(Float64Array.from(seq), [1, seq.length]))).data.slice(-13);
+    seq.push(logits.indexOf(Math.max(...logits)));
+  }
+  assert.equal(generate(converted, prompt, { maxNewTokens: 6, temperature: 0 }), seq.slice(prompt.length));
+});
+
+test('cache ratio: (c + 2·r·Hkv)/(2·Hkv·d) is what the caches hold per token per layer after decoding, against plain KVCaches', () => {
+  const model = tinyGPT(2);
+  for (const [r, c] of [[1, 3], [2, 8], [1, 12]] as const) {
+    const pairs = [0, 1].map(() => [0, 1].map(() => uniformElitePairs(2, r)));
+    const converted = eliteKVConvert(model, { elitePairs: pairs, rank: c });
+    const caches = converted.newCaches();
+    const plain = model.newCaches();
+    noGrad(() => {
+      converted.forward(ids(7, 1), { caches });
+      model.forward(ids(7, 1), { caches: plain });
+    });
+    const ratio = eliteKVCacheRatio({ rank: c, elitePairs: r, numKVHeads: 2, headDim: 4 });
+    assert.is(ratio, (c + 2 * r * 2) / (2 * 2 * 4));
+    caches.forEach((cache, i) => {
+      const lat = cache as LatentKVCache;
+      const held = lat.latents!.size + lat.ropeKeys!.size;
+      const plainHeld = plain[i]!.keys!.size + plain[i]!.values!.size;
+      assert.is(held / 7, c + 2 * r * 2, `layer ${i}: c + 2·r·Hkv numbers per token`);
+      assert.is(plainHeld / 7, 2 * 2 * 4, 'plain: 2·Hkv·d');
+      assert.is(held / plainHeld, ratio);
+      assert.is(lat.numbersPerToken, elite(converted, i).cacheNumbersPerToken);
+    });
+  }
+});
+
+test('gradcheck (float64): EliteKVAttention.forward w.r.t. its input and every parameter, with and without non-rotary channels', () => {
+  for (const pairs of [[[1]], [[0, 1]]]) {
+    const layer = new EliteKVAttention(8, {
+      numHeads: 2, numKVHeads: 1, headDim: 4, elitePairs: pairs, rank: 3, positional: new RoPE(4, { base: 10 }), generator: new Generator(4), dtype: 'float64',
+    });
+    const x = randn([2, 3, 8], { dtype: 'float64', generator: new Generator(5), requiresGrad: true });
+    const positions = new Tensor(Float64Array.of(2, 3, 4, 7, 8, 9), [2, 3]);
+    gradcheck((input) => layer.forward(input!, { positions }).square().sum(), [x], { atol: 1e-6, rtol: 1e-5 });
+    gradcheck(() => layer.forward(x.detach()).square().sum(), layer.parameters(), { atol: 1e-6, rtol: 1e-5 });
+  }
+});
+
+// ── refusals ──
+
+test('refusals: typed errors named after the call and the argument', () => {
+  const q = randn([1, 2, 3, 4], { dtype: 'float64' });
+  const k = randn([1, 1, 3, 4], { dtype: 'float64' });
+  const f = ropeInvFreq(4, 10);
+  assertRefused(() => ropeliteSelect(q, k, f.slice(0, 1), 'half'), ShapeError, 'ropeliteSelect', { arg: 'invFreq' });
+  assertRefused(() => ropeliteSelect(q, randn([1, 3, 3, 4]), f, 'half'), ShapeError, 'ropeliteSelect', { arg: 'k' });
+  assertRefused(() => ropeliteSelect(q, k, f, 'half', { rounds: 3 }), ValueError, 'ropeliteSelect', { arg: 'rounds' });
+  assertRefused(() => ropeliteSelect(q, k, [NaN, 1], 'half'), ValueError, 'ropeliteSelect', { arg: 'invFreq' });
+  assertRefused(() => ropeliteSelect(q, k, f, 'sideways' as PairLayout), ValueError, 'ropeliteSelect', { arg: 'layout' });
+  assertRefused(() => uniformElitePairs(4, 5), ValueError, 'uniformElitePairs', { arg: 'r' });
+  assertRefused(() => eliteKVCacheRatio({ rank: 4, elitePairs: 1, numKVHeads: 2, headDim: 5 }), ValueError, 'eliteKVCacheRatio', { arg: 'headDim' });
+  assertRefused(() => eliteKVCacheRatio({ rank: 4, elitePairs: 3, numKVHeads: 2, headDim: 4 }), ValueError, 'eliteKVCacheRatio', { arg: 'elitePairs' });
+
+  const model = tinyGPT(1);
+  assertRefused(() => eliteKVConvert(model, { elitePairs: [[[0], [1]]], rank: 4 }), ShapeError, 'eliteKVConvert', { arg: 'elitePairs', words: ['2 layers'] });
+  assertRefused(() => eliteKVConvert(model, { elitePairs: [[[0], [1, 0]], [[0], [1]]], rank: 4 }), ShapeError, 'eliteKVConvert', { arg: 'elitePairs[0]' });
+  assertRefused(() => eliteKVConvert(model, { elitePairs: [[[0], [2]], [[0], [1]]], rank: 4 }), ValueError, 'eliteKVConvert', { arg: 'elitePairs[0]' });
+  assertRefused(() => eliteKVConvert(model, { elitePairs: [[[0], [1]], [[0, 1], [1, 0]]], rank: 4 }), ShapeError, 'eliteKVConvert', { arg: 'elitePairs' });
+  assertRefused(() => eliteKVConvert(model, { elitePairs: [[[0], [1]], [[0], [1]]], rank: 13 }), ValueError, 'eliteKVConvert', { arg: 'rank' });
+  assertRefused(() => eliteKVConvert(new GPT({ ...CONFIG, positional: 'nope' }), { elitePairs: [[[0], [1]], [[0], [1]]], rank: 4 }), ValueError, 'eliteKVConvert', { arg: 'model', words: ['not a RoPE'] });
+  assertRefused(() => eliteKVConvert({ blocks: [], config: {} } as never, { elitePairs: [], rank: 4 }), DTypeError, 'eliteKVConvert', { arg: 'model' });
+  const converted = eliteKVConvert(model, { elitePairs: [[[0], [1]], [[0], [1]]], rank: 4 });
+  assertRefused(() => eliteKVConvert(converted, { elitePairs: [[[0], [1]], [[0], [1]]], rank: 4 }), ValueError, 'eliteKVConvert', { arg: 'model', words: ['already'] });
+  const biased = tinyGPT(1);
+  biased.blocks[1]!.attn = new MultiHeadAttention(16, { numHeads: 4, numKVHeads: 2, bias: true, positional: new RoPE(4, { base: 100 }), dtype: 'float64' });
+  assertRefused(() => eliteKVConvert(biased, { elitePairs: [[[0], [1]], [[0], [1]]], rank: 4 }), ValueError, 'eliteKVConvert', { arg: 'model', words: ['bias'] });
+
+  // the converted model's caches and positional encodings
+  assertRefused(() => converted.forward(ids(3, 1), { caches: [new KVCache(), new KVCache()] }), DTypeError, 'GPT.forward', { arg: 'caches', words: ['LatentKVCache'] });
+  const caches = converted.newCaches();
+  noGrad(() => converted.forward(ids(3, 1), { caches }));
+  assertRefused(() => converted.forward(new Tensor(new Float64Array(6), [2, 3]), { caches }), ShapeError, 'GPT.forward', { arg: 'caches', words: ['batch of 2'] });
+  assertRefused(() => converted.setPositional('rope'), ValueError, 'GPT.setPositional', { arg: 'positional', words: ['EliteKV'] });
+
+  // the layer itself
+  const layer = elite(converted, 0);
+  const x = randn([1, 3, 16], { dtype: 'float64' });
+  assertRefused(() => layer.forward(x, { mask: null } as never), ValueError, 'EliteKVAttention.forward', { arg: 'options.mask' });
+  assertRefused(() => layer.forward(x, { positions: arange(0, 4, 1, { dtype: 'float64' }) }), ShapeError, 'EliteKVAttention.forward', { arg: 'positions' });
+  assertRefused(() => layer.forward(x, { cache: new LatentKVCache({ kvLoraRank: 4, qkRopeHeadDim: 4, ropeKeyHeads: 2 }) }), ShapeError, 'EliteKVAttention.forward', { arg: 'cache' });
+  assertRefused(() => layer.forward(x.cast('float32')), DTypeError, 'EliteKVAttention.forward', { arg: 'x' });
+  const opts = { numHeads: 4, numKVHeads: 2, elitePairs: [[0], [1]], rank: 4, positional: new RoPE(4) };
+  assertRefused(() => new EliteKVAttention(16, { ...opts, elitePairs: [[0], [1], [0]] }), ShapeError, 'EliteKVAttention', { arg: 'elitePairs' });
+  assertRefused(() => new EliteKVAttention(16, { ...opts, elitePairs: [[0], [0, 1]] }), ShapeError, 'EliteKVAttention', { arg: 'elitePairs' });
+  assertRefused(() => new EliteKVAttention(16, { ...opts, positional: new RoPE(4, { rotaryDim: 2 }) }), ValueError, 'EliteKVAttention', { arg: 'positional' });
+  assertRefused(() => new EliteKVAttention(16, { ...opts, rank: 0 }), ValueError, 'EliteKVAttention', { arg: 'rank' });
+});
+
+test.run();

@@ -1,0 +1,74 @@
+/**
+ * scripts/experiments/elitekv.ts, smoke level: the pipeline (calibration, RoPElite, conversion at a 25% budget with
+ * both selections, uptraining, the table, the chart) runs on the reference model at tiny settings and reports sane
+ * numbers; plus the budget splits, the pre-RoPE queries/keys it calibrates on, and flag parsing. Importing the script
+ * must not run its main.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Tensor, noGrad } from '../../core/index.js';
+import { MultiHeadAttention, eliteKVCacheRatio } from '../../nn/index.js';
+import { loadCorpus } from '../../scripts/lib/corpus.js';
+import { loadReferenceModel } from '../../scripts/lib/reference-model.js';
+import { DEFAULT_FLAGS, chart, formatResults, judgeTarget, parseFlags, preRoPEQK, runExperiment, splits, type Row } from '../../scripts/experiments/elitekv.js';
+
+test('splits: every (r, c) of a budget fills it exactly, c + 2·r·Hkv = b (reference model: Hkv 2, d 32, C 128)', () => {
+  assert.equal(splits(32, 2, 32, 128), [{ r: 2, c: 24 }, { r: 4, c: 16 }, { r: 6, c: 8 }]);
+  assert.equal(splits(16, 2, 32, 128), [{ r: 1, c: 12 }, { r: 2, c: 8 }, { r: 3, c: 4 }]);
+  assert.equal(splits(64, 2, 32, 128), [{ r: 4, c: 48 }, { r: 8, c: 32 }, { r: 12, c: 16 }]);
+  for (const b of [16, 32, 64]) for (const { r, c } of splits(b, 2, 32, 128)) assert.is(eliteKVCacheRatio({ rank: c, elitePairs: r, numKVHeads: 2, headDim: 32 }), b / 128);
+});
+
+test('the reference model at tiny settings: the whole pipeline runs and reports sane numbers', () => {
+  const corpus = loadCorpus();
+  const { model } = loadReferenceModel();
+  const ids = new Tensor(Float64Array.from(corpus.train.subarray(0, 16)), [1, 16]);
+  const qk = preRoPEQK(model, ids);
+  assert.is(qk.length, 4);
+  assert.equal(qk[0]!.q.shape, [1, 4, 16, 32]);
+  assert.equal(qk[0]!.k.shape, [1, 2, 16, 32]);
+  // layer 0's pre-RoPE keys are wk(norm1(embedding)), computed here directly
+  const h = noGrad(() => model.blocks[0]!.norm1.forward(model.wte.forward(ids)));
+  const attn = model.blocks[0]!.attn;
+  assert.ok(attn instanceof MultiHeadAttention);
+  const k0 = noGrad(() => attn.wk.forward(h)).data;
+  assert.ok(Math.abs(qk[0]!.k.data[0]! - k0[0]!) < 1e-6 && Math.abs(qk[0]!.k.data[32]! - k0[64]!) < 1e-6, 'key of head 0 at t=0 and t=1');
+
+  const res = runExperiment(model, corpus, { ...DEFAULT_FLAGS, windows: 1, val: 1, steps: 1, batch: 1, budgets: [32], splits: 1 });
+  assert.is(res.rows.length, 2);
+  for (const row of res.rows) {
+    assert.is(row.ratio, 0.25);
+    assert.ok(Number.isFinite(row.before) && row.before > res.unconverted, `${row.selection}: converting at 25% costs loss`);
+    assert.ok(row.after !== null && Number.isFinite(row.after) && row.after !== row.before, 'uptrained: one step changes the loss');
+  }
+  assert.ok(res.target.measured);
+  assert.equal(res.target, judgeTarget(res.rows, res.unconverted, 32));
+  assert.is(res.settings.tokens, 512);
+  const table = formatResults(res);
+  assert.match(table, /\| 25\.0% \| 2 \| 24 \| ropelite \|/);
+  assert.match(table, /MET/);
+  assert.match(chart(res), /^<svg/);
+});
+
+test('the target: RoPElite at 25% after uptraining within 3% of the unconverted loss AND below uniform', () => {
+  const row = (selection: 'ropelite' | 'uniform', after: number | null, budget = 32): Row => ({ budget, ratio: budget / 128, r: 4, c: 16, selection, before: 3, after });
+  assert.ok(judgeTarget([row('ropelite', 1.02), row('uniform', 1.05)], 1, 32).met);
+  assert.not.ok(judgeTarget([row('ropelite', 1.02), row('uniform', 1.01)], 1, 32).met, 'uniform ahead');
+  assert.not.ok(judgeTarget([row('ropelite', 1.04), row('uniform', 1.05)], 1, 32).met, 'more than 3% over');
+  assert.not.ok(judgeTarget([row('ropelite', 1.02, 64), row('uniform', 1.05, 64)], 1, 32).measured, 'another budget');
+  assert.not.ok(judgeTarget([row('ropelite', null), row('uniform', 1.05)], 1, 32).measured, 'not uptrained');
+  assert.ok(Math.abs(judgeTarget([row('ropelite', 1.02), row('uniform', 1.05)], 1, 32).increase! - 0.02) < 1e-12);
+});
+
+test('flags: defaults, overrides, --help, and errors', () => {
+  assert.equal(parseFlags([]), DEFAULT_FLAGS);
+  assert.equal(parseFlags(['--windows', '2', '--steps', '0', '--lr', '1e-3', '--budgets', '32', '--splits', '5', '--json']), {
+    ...DEFAULT_FLAGS, windows: 2, steps: 0, lr: 1e-3, budgets: [32], splits: 3, json: true,
+  });
+  assert.is(parseFlags(['--help']), 'help');
+  assert.throws(() => parseFlags(['--windows', '0']), /integer ≥ 1/);
+  assert.throws(() => parseFlags(['--lr', '-1']), /number > 0/);
+  assert.throws(() => parseFlags(['--bogus', '1']), /unknown flag/);
+});
+
+test.run();
