@@ -232,7 +232,8 @@ function selectTokens(
 ): Float32Array {
   const G = Hq / numKVHeads;
   const mask = new Float32Array(B * Hq * T * L);
-  const heap = new Int32Array(Math.floor(topK * L)); // reused by every row: the K best candidates so far, worst at the root
+  const best = new Int32Array(Math.floor(topK * L)); // reused by every row: the K best candidates
+  const work = new Float64Array(L);
   const keep = new Float32Array(L); // the mask's type: copying a row into it is a plain memory copy
   for (let b = 0; b < B; b++) {
     for (let kv = 0; kv < numKVHeads; kv++) {
@@ -244,8 +245,8 @@ function selectTokens(
         keep.fill(1, 0, Math.min(attentionSinks, n));
         keep.fill(1, windowStart, n);
         for (let r = 0; r < G; r++) {
-          const found = bestTokens(scores, ((b * Hq + kv * G + r) * T + t) * L, attentionSinks, windowStart, heap.subarray(0, K));
-          for (let i = 0; i < found; i++) keep[heap[i]!] = 1;
+          const found = bestTokens(scores, ((b * Hq + kv * G + r) * T + t) * L, attentionSinks, windowStart, best.subarray(0, K), work);
+          for (let i = 0; i < found; i++) keep[best[i]!] = 1;
         }
         for (let r = 0; r < G; r++) mask.set(keep, ((b * Hq + kv * G + r) * T + t) * L);
       }
@@ -255,46 +256,47 @@ function selectTokens(
 }
 
 /**
- * The heap.length best tokens t ∈ [from, to) of the score row at `row` (higher score first, then the earlier token),
- * left in `heap` (unordered); returns how many were found (fewer when the range is shorter). A min-heap keyed on
- * "worse" keeps it O(L log K) per head instead of sorting the row.
+ * The K = out.length best tokens t ∈ [from, to) of the score row at `row` (higher score first, then the earlier
+ * token), written to `out` in token order; returns how many (fewer when the range is shorter). O(to − from) expected:
+ * the K-th largest score by quickselect on a copy (`work`), then one pass for the tokens above it and one for ties.
  */
-function bestTokens(scores: ArrayLike<number>, row: number, from: number, to: number, heap: Int32Array): number {
-  const K = heap.length;
-  // a is worse than b: lower score, or the same score and a later token
-  const worse = (a: number, b: number): boolean => scores[row + a]! < scores[row + b]! || (scores[row + a] === scores[row + b] && a > b);
-  const siftDown = (size: number, i: number): void => {
-    for (;;) {
-      const l = 2 * i + 1;
-      const rr = l + 1;
-      let w = i;
-      if (l < size && worse(heap[l]!, heap[w]!)) w = l;
-      if (rr < size && worse(heap[rr]!, heap[w]!)) w = rr;
-      if (w === i) return;
-      const tmp = heap[i]!;
-      heap[i] = heap[w]!;
-      heap[w] = tmp;
-      i = w;
-    }
-  };
-  let size = 0;
-  for (let t = from; t < to; t++) {
-    if (size < K) {
-      heap[size] = t; // sift up
-      for (let i = size++; i > 0; ) {
-        const parent = (i - 1) >> 1;
-        if (!worse(heap[i]!, heap[parent]!)) break;
-        const tmp = heap[i]!;
-        heap[i] = heap[parent]!;
-        heap[parent] = tmp;
-        i = parent;
+function bestTokens(scores: ArrayLike<number>, row: number, from: number, to: number, out: Int32Array, work: Float64Array): number {
+  const n = Math.max(0, to - from);
+  const K = Math.min(out.length, n);
+  if (K === 0) return 0;
+  for (let i = 0; i < n; i++) work[i] = scores[row + from + i]!;
+  const kth = kthLargest(work, n, K);
+  let count = 0;
+  for (let t = from; t < to; t++) if (scores[row + t]! > kth) out[count++] = t;
+  for (let t = from; t < to && count < K; t++) if (scores[row + t] === kth) out[count++] = t; // ties: the earliest
+  return count;
+}
+
+/** The K-th largest of values[0…n) (1 ≤ K ≤ n), reordering them: iterative quickselect, median-of-three pivots. */
+function kthLargest(values: Float64Array, n: number, K: number): number {
+  let lo = 0;
+  let hi = n - 1;
+  const target = K - 1; // index in descending order
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const [a, b, c] = [values[lo]!, values[mid]!, values[hi]!];
+    const pivot = a > b ? (b > c ? b : a > c ? c : a) : a > c ? a : b > c ? c : b;
+    let i = lo;
+    let j = hi;
+    while (i <= j) { // descending: larger values to the left
+      while (values[i]! > pivot) i++;
+      while (values[j]! < pivot) j--;
+      if (i <= j) {
+        const tmp = values[i]!;
+        values[i++] = values[j]!;
+        values[j--] = tmp;
       }
-    } else if (K > 0 && scores[row + t]! > scores[row + heap[0]!]!) { // worse(heap[0], t): t comes later, so ties keep heap[0]
-      heap[0] = t;
-      siftDown(size, 0);
     }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else return values[target]!;
   }
-  return size;
+  return values[target]!;
 }
 
 export interface RetrievalKVCacheOptions {
@@ -404,26 +406,33 @@ export class RetrievalKVCache extends KVCache {
       const Hq = queries.shape[1]!;
       const G = Hq / Hkv;
       const rotated = noGrad(() => wropeQuery(queries.reshape([B * Hq, T, d]), this.invFreq, this.wropeDistance, this.layout)); // [B·Hq, T, d]
-      const scores = new Float64Array(B * Hq * T * L); // row (b, h, t) holds its n = before + t + 1 visible tokens
-      for (let b = 0; b < B; b++) {
-        for (let kv = 0; kv < Hkv; kv++) {
-          // ⟨R(W)q, c⟩ for every query of the group and every codeword in one product [G·T, C], then one gather per token
-          const book = this.codebooks[kv]!.codebook;
-          const C = book.shape[0]!;
-          const groupRows = noGrad(() => rotated.narrow(0, b * Hq + kv * G, G).reshape([G * T, d]));
-          const perCode = noGrad(() => matmul(groupRows, book.dtype === groupRows.dtype ? book : book.cast(groupRows.dtype), { transposeB: true })).data;
-          const tokenCodes = codes[b * Hkv + kv]!;
-          for (let r = 0; r < G; r++) {
-            for (let t = 0; t < T; t++) {
-              const row = ((b * Hq + kv * G + r) * T + t) * L;
-              const at = (r * T + t) * C;
-              for (let s = 0, n = before + t + 1; s < n; s++) scores[row + s] = perCode[at + tokenCodes[s]!]!;
+      // ⟨R(W)q, c⟩ for every query of a KV head's group and every codeword, in one product [G·T, C] per (b, kv)
+      const perCodeOf = (b: number, kv: number): ArrayLike<number> => noGrad(() => {
+        const book = this.codebooks[kv]!.codebook;
+        const groupRows = rotated.narrow(0, b * Hq + kv * G, G).reshape([G * T, d]);
+        return matmul(groupRows, book.dtype === groupRows.dtype ? book : book.cast(groupRows.dtype), { transposeB: true }).data;
+      });
+      const selection = { topK: this.topK, localWindow: this.localWindow, attentionSinks: this.attentionSinks };
+      if (T === 1) {
+        mask = new Tensor(selectStepByCodes(perCodeOf, codes, B, Hq, Hkv, L, this.codebooks.map((c) => c.codebook.shape[0]!), selection), [B, Hq, 1, L]);
+      } else {
+        const scores = new Float64Array(B * Hq * T * L); // row (b, h, t) holds its n = before + t + 1 visible tokens
+        for (let b = 0; b < B; b++) {
+          for (let kv = 0; kv < Hkv; kv++) {
+            const perCode = perCodeOf(b, kv);
+            const C = this.codebooks[kv]!.codebook.shape[0]!;
+            const tokenCodes = codes[b * Hkv + kv]!;
+            for (let r = 0; r < G; r++) {
+              for (let t = 0; t < T; t++) {
+                const row = ((b * Hq + kv * G + r) * T + t) * L;
+                const at = (r * T + t) * C;
+                for (let s = 0, n = before + t + 1; s < n; s++) scores[row + s] = perCode[at + tokenCodes[s]!]!;
+              }
             }
           }
         }
+        mask = new Tensor(selectTokens(scores, B, Hq, T, L, Hkv, selection), [B, Hq, T, L]);
       }
-      const selection = { topK: this.topK, localWindow: this.localWindow, attentionSinks: this.attentionSinks };
-      mask = new Tensor(selectTokens(scores, B, Hq, T, L, Hkv, selection), [B, Hq, T, L]);
     }
     this.codes = codes;
     this.codeCount = L;
@@ -475,14 +484,17 @@ export class RetrievalKVCache extends KVCache {
     const kOut = make(B * Hkv * S * d);
     const vOut = make(B * Hkv * S * dv);
     const m = new Float32Array(B * Hq * S);
-    selected.forEach((rows, i) => {
+    const [kIn, vIn, mIn] = [keys.data, values.data, mask.data];
+    for (let i = 0; i < selected.length; i++) {
+      const rows = selected[i]!;
       const [b, kv] = [Math.floor(i / Hkv), i % Hkv];
-      rows.forEach((s, j) => {
-        kOut.set(keys.data.subarray((i * capacity + s) * d, (i * capacity + s + 1) * d), (i * S + j) * d);
-        vOut.set(values.data.subarray((i * values.capacity + s) * dv, (i * values.capacity + s + 1) * dv), (i * S + j) * dv);
-        for (let r = 0; r < G; r++) m[(b * Hq + kv * G + r) * S + j] = mask.data[(b * Hq + kv * G + r) * L + s]!;
-      });
-    });
+      for (let j = 0; j < rows.length; j++) {
+        const s = rows[j]!;
+        for (let c = 0, from = (i * capacity + s) * d, to = (i * S + j) * d; c < d; c++) kOut[to + c] = kIn[from + c]!;
+        for (let c = 0, from = (i * values.capacity + s) * dv, to = (i * S + j) * dv; c < dv; c++) vOut[to + c] = vIn[from + c]!;
+        for (let r = 0; r < G; r++) m[(b * Hq + kv * G + r) * S + j] = mIn[(b * Hq + kv * G + r) * L + s]!;
+      }
+    }
     this.lastGathered = selected.reduce((sum, rows) => sum + rows.length, 0) / selected.length;
     return { keys: new Tensor(kOut, [B, Hkv, S, d]), values: new Tensor(vOut, [B, Hkv, S, dv]), mask: new Tensor(m, [B, Hq, 1, S]) };
   }
@@ -493,6 +505,74 @@ export class RetrievalKVCache extends KVCache {
     this.codeCount = 0;
     this.lastGathered = 0;
   }
+}
+
+/**
+ * retrievalMask's selection for one decoding step (T = 1, every query sees all L tokens), straight from the codes: a
+ * token's score is its code's, so per KV head one pass counts the candidates of each code, and per query head the
+ * K-th best score is found among the C codewords (sorted, then a binary search on the count of candidates scoring at
+ * least a value) instead of among the L tokens; one pass then keeps the tokens above it and the earliest ties. The
+ * same selection as selectTokens on the gathered scores, in O(L + C log C) per head. → mask data [B, Hq, 1, L].
+ */
+function selectStepByCodes(
+  perCodeOf: (b: number, kv: number) => ArrayLike<number>, codes: readonly Int32Array[], B: number, Hq: number, Hkv: number, L: number,
+  sizes: readonly number[], { topK, localWindow, attentionSinks }: Required<RetrievalMaskOptions>,
+): Float32Array {
+  const G = Hq / Hkv;
+  const mask = new Float32Array(B * Hq * L);
+  const K = Math.floor(topK * L);
+  const windowStart = Math.max(0, L - localWindow);
+  const from = attentionSinks;
+  for (let b = 0; b < B; b++) {
+    for (let kv = 0; kv < Hkv; kv++) {
+      const C = sizes[kv]!;
+      const perCode = perCodeOf(b, kv); // [G, C]
+      const tokenCodes = codes[b * Hkv + kv]!;
+      const keep = mask.subarray((b * Hq + kv * G) * L, (b * Hq + kv * G + 1) * L); // the group's first row
+      keep.fill(1, 0, Math.min(attentionSinks, L));
+      keep.fill(1, windowStart, L);
+      const candidates = Math.max(0, windowStart - from);
+      if (K > 0 && candidates > 0) {
+        const counts = new Int32Array(C);
+        for (let s = from; s < windowStart; s++) counts[tokenCodes[s]!]!++;
+        const sorted = new Float64Array(C);
+        for (let r = 0; r < G; r++) {
+          const at = r * C;
+          if (K >= candidates) {
+            keep.fill(1, from, windowStart);
+            break;
+          }
+          const atLeast = (x: number): number => {
+            let n = 0;
+            for (let c = 0; c < C; c++) if (perCode[at + c]! >= x) n += counts[c]!;
+            return n;
+          };
+          for (let c = 0; c < C; c++) sorted[c] = perCode[at + c]!;
+          sorted.sort(); // ascending: atLeast(sorted[i]) does not increase with i; the K-th best is the last i where it is ≥ K
+          let lo = 0;
+          let hi = C - 1;
+          while (lo < hi) {
+            const mid = (lo + hi + 1) >> 1;
+            if (atLeast(sorted[mid]!) >= K) lo = mid;
+            else hi = mid - 1;
+          }
+          const kth = sorted[lo]!;
+          let ties = K;
+          for (let c = 0; c < C; c++) if (perCode[at + c]! > kth) ties -= counts[c]!;
+          for (let s = from; s < windowStart; s++) {
+            const score = perCode[at + tokenCodes[s]!]!;
+            if (score > kth) keep[s] = 1;
+            else if (score === kth && ties > 0) {
+              keep[s] = 1;
+              ties--;
+            }
+          }
+        }
+      }
+      for (let r = 1; r < G; r++) mask.set(keep, (b * Hq + kv * G + r) * L);
+    }
+  }
+  return mask;
 }
 
 /** `codes` if it holds n entries, else a copy with room for at least n (capacity doubles: appends are amortized O(1)). */

@@ -28,7 +28,7 @@
  * out/kv-retrieval-speed.svg (decode ms/token vs T); `--json` prints the results as one JSON object instead of tables.
  *
  * Usage: node scripts/run.mjs scripts/experiments/kv-retrieval.ts [--calibration N] [--windows N] [--codebooks 64,256,1024]
- *          [--topk 1,3,10] [--wrope 256,2048] [--iters N] [--lengths 1024,4096,16384] [--decode-steps N] [--json] [--help]
+ *          [--topk 1,3,10] [--wrope 256,64,2048] [--iters N] [--lengths 1024,4096,16384] [--decode-steps N] [--json] [--help]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Generator, Tensor, attention, crossEntropy, matmul, noGrad } from '../../core/index.js';
@@ -342,7 +342,7 @@ vs codebook size and top-K, and decode speed vs the plain KV cache.
   --codebooks LIST  codebook sizes (default 64,256,1024)
   --topk LIST       top-K in percent of the context (default 1,3,10)
   --wrope LIST      WRoPE distances W; the first drives the sweep, the others are measured at the largest codebook
-                    and 3% (default 256,2048)
+                    and 3% (default 256,64,2048)
   --iters N         k-means iterations at most (default 50)
   --lengths LIST    cache lengths for the speed table (default 1024,4096,16384)
   --decode-steps N  decoding steps per length and cache (default 16)
@@ -363,7 +363,7 @@ export interface QualityRow {
 
 function main(): void {
   const flags = readFlags<Flags>('kv-retrieval', HELP, {
-    calibration: 16, windows: 16, codebooks: [64, 256, 1024], topk: [1, 3, 10], wrope: [256, 2048], iters: 50, lengths: [1024, 4096, 16384], decodeSteps: 16, json: false,
+    calibration: 16, windows: 16, codebooks: [64, 256, 1024], topk: [1, 3, 10], wrope: [256, 64, 2048], iters: 50, lengths: [1024, 4096, 16384], decodeSteps: 16, json: false,
   }, {
     values: {
       calibration: (f, v) => (f.calibration = integerFlag(v, 1)),

@@ -129,6 +129,21 @@ test('retrievalMask: sinks and the local window always, each query head\'s own t
   );
 });
 
+test('retrievalMask with one query head per KV head and many tied scores: exactly sinks, window and the K best (ties to the earlier token)', () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: -2, max: 2 }), { minLength: 1, maxLength: 80 }), fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 8 }), fc.integer({ min: 0, max: 80 }), (values, sinks, window, kCount) => {
+      const L = values.length;
+      const topK = Math.min(1, (kCount + 0.5) / L);
+      const mask = retrievalMask(new Tensor(Float64Array.from(values), [1, 1, L]), 1, { topK, localWindow: window, attentionSinks: sinks });
+      const candidates = Array.from({ length: L }, (_, t) => t).filter((t) => t >= sinks && t < L - window);
+      const chosen = new Set(candidates.sort((x, y) => values[y]! - values[x]! || x - y).slice(0, Math.floor(topK * L)));
+      const want = Array.from({ length: L }, (_, t) => (t < sinks || t >= L - window || chosen.has(t) ? 1 : 0));
+      assert.equal(Array.from(mask.data), want);
+    }),
+    { seed, numRuns: 300 },
+  );
+});
+
 test('retrievalMask: with K covering every candidate the step attends to everything, and attention equals full attention exactly', () => {
   const g = new Generator(5);
   const [B, Hq, Hkv, L, d] = [1, 4, 2, 40, 8];
@@ -189,9 +204,10 @@ test('retrievalMask over T queries: row t is the one-step selection over the L â
   fc.assert(
     fc.property(
       fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 30 }), fc.integer({ min: 0, max: 30 }),
-      fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 6 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 0, max: 1e6 }),
-      (Hkv, G, T, extra, sinks, window, topK, s) => {
+      fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 1e6 }),
+      (Hkv, G, T, extra, sinks, window, kCount, s) => {
         const [B, Hq, L] = [2, Hkv * G, T + extra];
+        const topK = Math.min(1, (kCount + 0.5) / L); // K from 0 to L over the rows (fc.double clusters at 0 and 1)
         const scores = randn([B, Hq, T, L], { dtype: 'float64', generator: new Generator(s) });
         const options = { topK, localWindow: window, attentionSinks: sinks };
         const mask = retrievalMask(scores, Hkv, options);
@@ -209,6 +225,42 @@ test('retrievalMask over T queries: row t is the one-step selection over the L â
       },
     ),
     { seed, numRuns: 60 },
+  );
+});
+
+test('RetrievalKVCache.retrieve of one token selects exactly what retrievalMask does on âŸ¨R(W)q, codeword(k)âŸ© (codebooks of 1â€“5 words: many ties)', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 5 }),
+      fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 8 }), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 1e6 }),
+      (Hkv, G, L, size, sinks, window, kCount, s) => {
+        const topK = Math.min(1, (kCount + 0.5) / L); // every K from 0 to L (fc.double clusters at 0 and 1)
+        const g = new Generator(s);
+        const [B, Hq, d] = [2, Hkv * G, 4];
+        const invFreq = ropeInvFreq(d, 100);
+        const codebooks = Array.from({ length: Hkv }, () => buildQueryAwareCodebook(randn([8, d], { dtype: 'float64', generator: g }), randn([8, d], { dtype: 'float64', generator: g }), { size, generator: g }));
+        const cache = new RetrievalKVCache({ codebooks, invFreq, layout: 'half', wropeDistance: 16, topK, localWindow: window, attentionSinks: sinks });
+        const keys = randn([B, Hkv, L, d], { dtype: 'float64', generator: g });
+        const q = randn([B, Hq, 1, d], { dtype: 'float64', generator: g });
+        if (L > 1) {
+          cache.retrieve(randn([B, Hq, L - 1, d], { dtype: 'float64', generator: g }), keys.narrow(2, 0, L - 1));
+          cache.append(keys.narrow(2, 0, L - 1), keys.narrow(2, 0, L - 1));
+        }
+        const mask = cache.retrieve(q, keys.narrow(2, L - 1, 1))!;
+        const rotated = wropeQuery(q, invFreq, 16, 'half').data;
+        const scores = new Float64Array(B * Hq * L);
+        for (let b = 0; b < B; b++) {
+          for (let h = 0; h < Hq; h++) {
+            const kv = Math.floor(h / G);
+            const codes = encodeKeys(codebooks[kv]!, keys.narrow(0, b, 1).narrow(1, kv, 1).reshape([L, d]));
+            for (let t = 0; t < L; t++) scores[(b * Hq + h) * L + t] = dot(rotated.subarray((b * Hq + h) * d, (b * Hq + h + 1) * d), codebooks[kv]!.codebook.data.subarray(codes[t]! * d, (codes[t]! + 1) * d));
+          }
+        }
+        const want = retrievalMask(new Tensor(scores, [B, Hq, L]), Hkv, { topK, localWindow: window, attentionSinks: sinks });
+        assert.equal(Array.from(mask.data), Array.from(want.data));
+      },
+    ),
+    { seed, numRuns: 150 },
   );
 });
 
