@@ -412,6 +412,8 @@ function main(): void {
   }
   // the two error sources apart, at the first W: WRoPE without quantization, and top-K selection by the exact logits
   const bounds = flags.topk.flatMap((percent) => (['exact-keys', 'oracle'] as const).map((scorer) => ({ scorer, topK: percent / 100, ...selectionQuality(model, exactInputs, scorer, percent / 100, flags.wrope[0]!) })));
+  // what retrieval adds at all: sinks and the local window alone (top-K 0)
+  const windowOnlyLoss = meanLoss(model, batches, () => retrievalCaches(model, books.values().next().value!, 0, flags.wrope[0]!, 'retrieval'));
   log('\nquality at the training context (T = 512): val loss with retrieval attention in every layer');
   log('| codebook | W | top-K | val loss | increase | recall of true top-K | output error | recall by layer |');
   log('|---:|---:|---:|---:|---:|---:|---:|---|');
@@ -421,6 +423,7 @@ function main(): void {
   for (const r of bounds) {
     log(`| ${r.scorer === 'oracle' ? 'oracle: exact logits' : 'none: exact keys'} | ${r.scorer === 'oracle' ? '—' : flags.wrope[0]} | ${(100 * r.topK).toFixed(0)}% | — | — | ${r.recall.toFixed(3)} | ${r.outputError.toFixed(4)} | ${r.recallByLayer.map((x) => x.toFixed(2)).join(' ')} |`);
   }
+  log(`| none: sinks + window only | — | 0% | ${windowOnlyLoss.toFixed(4)} | ${(100 * (windowOnlyLoss / exactLoss - 1)).toFixed(2)}% | — | — | — |`);
   const largest = Math.max(...flags.codebooks);
   const target = quality.find((r) => r.codebook === largest && r.wrope === flags.wrope[0] && Math.abs(r.topK - 0.03) < 1e-12);
   const speedBooks = books.get(`${largest}/${flags.wrope[0]}`)!;
@@ -457,7 +460,7 @@ function main(): void {
     ],
   }));
   log(`\nwrote out/kv-retrieval.svg, out/kv-retrieval-speed.svg (${((performance.now() - started) / 1000).toFixed(0)} s in all)`);
-  if (flags.json) console.log(JSON.stringify({ contextLength: T, exactLoss, windows: flags.windows, calibration: flags.calibration, quality, bounds, speed, targets: { qualityMet, speedMet } }));
+  if (flags.json) console.log(JSON.stringify({ contextLength: T, exactLoss, windowOnlyLoss, windows: flags.windows, calibration: flags.calibration, quality, bounds, speed, targets: { qualityMet, speedMet } }));
 }
 
 if (isEntryPoint(import.meta.url, 'kv-retrieval')) main();
