@@ -22,45 +22,22 @@
  *          [--budgets 64,32,16] [--splits N] [--json] [--help]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { AdamW, Generator, Tensor, concat, noGrad } from '../../core/index.js';
+import { AdamW, Generator, Tensor, concat } from '../../core/index.js';
 import { GPT } from '../../models/index.js';
-import { MultiHeadAttention, eliteKVCacheRatio, eliteKVConvert, ropeliteSelect, train, uniformElitePairs } from '../../nn/index.js';
-import { RoPE } from '../../positional/index.js';
+import { eliteKVCacheRatio, eliteKVConvert, ropeliteSelect, train, uniformElitePairs } from '../../nn/index.js';
 import { loadCorpus, sampleBatch } from '../lib/corpus.js';
 import { integerFlag, integerListFlag, numberFlag, parseFlags as parseScriptFlags, readFlags, type FlagSpec } from '../lib/flags.js';
-import { loadReferenceModel, referenceValLoss } from '../lib/reference-model.js';
+import { layerInputs, loadReferenceModel, referenceValLoss, ropeAttentionOf } from '../lib/reference-model.js';
 import { isEntryPoint } from '../lib/entry.js';
 import { lineChart } from '../lib/svg.js';
 
 // ── the model's layers ────────────────────────────────────────────────────────────────────────────────────────────
 
-/** A layer's plain attention (the reference model's are all MultiHeadAttention with RoPE). */
-function attentionOf(model: GPT, layer: number): MultiHeadAttention & { positional: RoPE } {
-  const attn = model.blocks[layer]!.attn;
-  if (!(attn instanceof MultiHeadAttention) || !(attn.positional instanceof RoPE)) throw new Error(`elitekv: layer ${layer} is not a RoPE MultiHeadAttention`);
-  return attn as MultiHeadAttention & { positional: RoPE };
-}
-
-/** Every layer's pre-RoPE queries [B, H, T, d] and keys [B, Hkv, T, d] for `ids` [B, T], the blocks run one by one. */
-export function preRoPEQK(model: GPT, ids: Tensor): Array<{ q: Tensor; k: Tensor }> {
-  return noGrad(() => {
-    const [B, T] = ids.shape as [number, number];
-    let x = model.wte.forward(ids); // [B, T, C]; RoPE adds no input embedding
-    return model.blocks.map((block, i) => {
-      const { numHeads: H, numKVHeads: Hkv, headDim: d, wq, wk } = attentionOf(model, i);
-      const h = block.norm1.forward(x);
-      const out = { q: wq.forward(h).reshape([B, T, H, d]).transpose(1, 2), k: wk.forward(h).reshape([B, T, Hkv, d]).transpose(1, 2) };
-      x = block.forward(x);
-      return out;
-    });
-  });
-}
-
 /** RoPElite per layer on the calibration batches: per KV head, the pairs in the order picked (`rounds` of them). */
 export function ropeliteRanking(model: GPT, calibration: readonly Tensor[], rounds: number): number[][][] {
-  const perBatch = calibration.map((ids) => preRoPEQK(model, ids));
+  const perBatch = calibration.map((ids) => layerInputs(model, ids));
   return model.blocks.map((_, layer) => {
-    const rope = attentionOf(model, layer).positional;
+    const rope = ropeAttentionOf(model, layer).positional;
     const q = concat(perBatch.map((b) => b[layer]!.q), 0);
     const k = concat(perBatch.map((b) => b[layer]!.k), 0);
     return ropeliteSelect(q, k, rope.invFreq, rope.layout, { rounds }).pairs;
@@ -169,7 +146,7 @@ export function runExperiment(model: GPT, corpus: { train: Int32Array; val: Int3
   const started = performance.now();
   const seconds = (t0: number): number => (performance.now() - t0) / 1000;
   const T = model.config.contextLength;
-  const { numKVHeads: Hkv, headDim: d, dim: C } = attentionOf(model, 0);
+  const { numKVHeads: Hkv, headDim: d, dim: C } = ropeAttentionOf(model, 0);
   const full = 2 * Hkv * d;
   const unconverted = referenceValLoss(model, corpus.val, flags.val);
   log(`unconverted val loss ${unconverted.toFixed(4)} (${flags.val} windows of ${T}); plain cache ${full} numbers per token per layer`);

@@ -34,56 +34,20 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Generator, Tensor, attention, crossEntropy, matmul, noGrad } from '../../core/index.js';
 import type { GPT } from '../../models/index.js';
 import {
-  A2ATS_DEFAULTS, KVCache, MultiHeadAttention, RetrievalKVCache, buildQueryAwareCodebook, encodeKeys, retrievalMask, wropeQuery, type QueryAwareCodebook,
+  A2ATS_DEFAULTS, KVCache, RetrievalKVCache, buildQueryAwareCodebook, encodeKeys, retrievalMask, wropeQuery, type QueryAwareCodebook,
 } from '../../nn/index.js';
 import { RoPE } from '../../positional/index.js';
 import { loadCorpus, sampleBatch } from '../lib/corpus.js';
 import { integerFlag, integerListFlag, readFlags } from '../lib/flags.js';
-import { loadReferenceModel } from '../lib/reference-model.js';
+import { layerInputs, loadReferenceModel, ropeAttentionOf, type LayerQKV } from '../lib/reference-model.js';
 import { isEntryPoint } from '../lib/entry.js';
 import { lineChart } from '../lib/svg.js';
 
-// ── the model's layers, one at a time ─────────────────────────────────────────────────────────────────────────────
-
-/** One layer's attention inputs for a batch: pre-RoPE q [B, Hq, T, d], k [B, Hkv, T, d], and v [B, Hkv, T, d]. */
-export interface LayerQKV {
-  q: Tensor;
-  k: Tensor;
-  v: Tensor;
-}
-
-/** Runs `ids` [B, T] through `model` exactly, returning every layer's pre-RoPE q, k and its v (no gradients). */
-export function layerInputs(model: GPT, ids: Tensor): LayerQKV[] {
-  return noGrad(() => {
-    const [B, T] = ids.shape as [number, number];
-    const positions = new Tensor(Float64Array.from({ length: T }, (_, t) => t), [T]);
-    let x = model.wte.forward(ids);
-    const absolute = model.positional.inputEmbedding(positions, model.config.dim);
-    if (absolute !== null) x = x.add(absolute);
-    return model.blocks.map((block, i) => {
-      const attn = attentionOf(model, i);
-      const { numHeads: H, numKVHeads: Hkv, headDim: D } = attn;
-      const h = block.norm1.forward(x);
-      const split = (t: Tensor, heads: number): Tensor => t.reshape([B, T, heads, D]).transpose(1, 2);
-      const out = { q: split(attn.wq.forward(h), H), k: split(attn.wk.forward(h), Hkv), v: split(attn.wv.forward(h), Hkv) };
-      x = block.forward(x);
-      return out;
-    });
-  });
-}
-
-/** The attention of layer `i` (the reference model's are plain multi-head attention). */
-function attentionOf(model: GPT, i: number): MultiHeadAttention {
-  const attn = model.blocks[i]!.attn;
-  if (!(attn instanceof MultiHeadAttention)) throw new Error(`kv-retrieval: layer ${i} is not a MultiHeadAttention`);
-  return attn;
-}
+// ── the model's layers ────────────────────────────────────────────────────────────────────────────────────────────
 
 /** The RoPE of layer `i` (the reference model's layers each hold one). */
 function ropeOf(model: GPT, i: number): RoPE {
-  const p = attentionOf(model, i).positional;
-  if (!(p instanceof RoPE)) throw new Error(`kv-retrieval: layer ${i} does not use RoPE`);
-  return p;
+  return ropeAttentionOf(model, i).positional;
 }
 
 // ── calibration ───────────────────────────────────────────────────────────────────────────────────────────────────

@@ -4,9 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Generator, noGrad } from '../../core/index.js';
+import { Generator, Tensor, noGrad } from '../../core/index.js';
 import { GPT, type GPTConfig } from '../../models/index.js';
-import { parseSafetensors } from '../../nn/index.js';
+import { MultiHeadAttention, parseSafetensors } from '../../nn/index.js';
+import { RoPE } from '../../positional/index.js';
 import { sampleBatch } from './corpus.js';
 
 /** Where the shipped checkpoint lives, from the package root. */
@@ -49,4 +50,41 @@ export function loadReferenceModel(path = resolve(REFERENCE_CHECKPOINT)): Refere
   model.loadStateDict(tensors);
   const { config: _config, vocab, ...record } = metadata;
   return { model, vocab: JSON.parse(vocab!) as string[], record };
+}
+
+/** Layer `i`'s attention: the reference model's are MultiHeadAttention with RoPE (a converted model's are refused). */
+export function ropeAttentionOf(model: GPT, i: number): MultiHeadAttention & { positional: RoPE } {
+  const attn = model.blocks[i]!.attn;
+  if (!(attn instanceof MultiHeadAttention) || !(attn.positional instanceof RoPE)) throw new Error(`layer ${i} is not a RoPE MultiHeadAttention`);
+  return attn as MultiHeadAttention & { positional: RoPE };
+}
+
+/** One layer's attention inputs for a batch: pre-RoPE q [B, Hq, T, d], k [B, Hkv, T, d], and v [B, Hkv, T, d]. */
+export interface LayerQKV {
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+}
+
+/**
+ * Runs ids [B, T] (positions 0…T−1) through `model` exactly, block by block, returning every layer's queries and keys
+ * before RoPE and its values (wq, wk, wv of norm1(x)); no gradients. What the KV-cache experiments calibrate on.
+ */
+export function layerInputs(model: GPT, ids: Tensor): LayerQKV[] {
+  return noGrad(() => {
+    const [B, T] = ids.shape as [number, number];
+    const positions = new Tensor(Float64Array.from({ length: T }, (_, t) => t), [T]);
+    let x = model.wte.forward(ids);
+    const absolute = model.positional.inputEmbedding(positions, model.config.dim);
+    if (absolute !== null) x = x.add(absolute);
+    return model.blocks.map((block, i) => {
+      const attn = ropeAttentionOf(model, i);
+      const { numHeads: H, numKVHeads: Hkv, headDim: D } = attn;
+      const h = block.norm1.forward(x);
+      const split = (t: Tensor, heads: number): Tensor => t.reshape([B, T, heads, D]).transpose(1, 2);
+      const out = { q: split(attn.wq.forward(h), H), k: split(attn.wk.forward(h), Hkv), v: split(attn.wv.forward(h), Hkv) };
+      x = block.forward(x);
+      return out;
+    });
+  });
 }

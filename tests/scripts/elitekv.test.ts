@@ -10,7 +10,8 @@ import { Tensor, noGrad } from '../../core/index.js';
 import { MultiHeadAttention, eliteKVCacheRatio } from '../../nn/index.js';
 import { loadCorpus } from '../../scripts/lib/corpus.js';
 import { loadReferenceModel } from '../../scripts/lib/reference-model.js';
-import { DEFAULT_FLAGS, chart, formatResults, judgeTarget, parseFlags, preRoPEQK, runExperiment, splits, type Row } from '../../scripts/experiments/elitekv.js';
+import { DEFAULT_FLAGS, chart, formatResults, judgeTarget, parseFlags, runExperiment, splits, type Row } from '../../scripts/experiments/elitekv.js';
+import { layerInputs } from '../../scripts/lib/reference-model.js';
 
 test('splits: every (r, c) of a budget fills it exactly, c + 2·r·Hkv = b (reference model: Hkv 2, d 32, C 128)', () => {
   assert.equal(splits(32, 2, 32, 128), [{ r: 2, c: 24 }, { r: 4, c: 16 }, { r: 6, c: 8 }]);
@@ -23,7 +24,7 @@ test('the reference model at tiny settings: the whole pipeline runs and reports 
   const corpus = loadCorpus();
   const { model } = loadReferenceModel();
   const ids = new Tensor(Float64Array.from(corpus.train.subarray(0, 16)), [1, 16]);
-  const qk = preRoPEQK(model, ids);
+  const qk = layerInputs(model, ids);
   assert.is(qk.length, 4);
   assert.equal(qk[0]!.q.shape, [1, 4, 16, 32]);
   assert.equal(qk[0]!.k.shape, [1, 2, 16, 32]);

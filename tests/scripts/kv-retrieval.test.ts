@@ -7,8 +7,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Generator } from '../../core/index.js';
 import { loadCorpus, sampleBatch } from '../../scripts/lib/corpus.js';
-import { loadReferenceModel } from '../../scripts/lib/reference-model.js';
-import { calibrate, decodeSpeed, layerInputs, meanLoss, retrievalCaches, selectionQuality } from '../../scripts/experiments/kv-retrieval.js';
+import { layerInputs, loadReferenceModel } from '../../scripts/lib/reference-model.js';
+import { calibrate, decodeSpeed, meanLoss, retrievalCaches, selectionQuality } from '../../scripts/experiments/kv-retrieval.js';
 
 const corpus = loadCorpus();
 const { model } = loadReferenceModel();
