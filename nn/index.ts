@@ -47,3 +47,8 @@ export {
   EliteKVAttention, eliteKVCacheRatio, eliteKVConvert, ropeliteSelect, uniformElitePairs,
   type EliteKVAttentionOptions, type EliteKVCacheRatioOptions, type EliteKVConvertOptions, type EliteKVConvertible, type RoPEliteOptions, type RoPEliteSelection,
 } from './elitekv.js';
+export {
+  ROAD_BASE, RoAdLinear, applyRoAd, roadMatrix, wrapWithRoAd,
+  type ApplyRoAdOptions, type RoAdAdapterOptions, type RoAdAdapterState, type RoAdForwardOptions, type RoAdLinearOptions,
+  type RoAdVariant, type WrapWithRoAdOptions,
+} from './road.js';

@@ -204,6 +204,42 @@ export const nnEntries: readonly Entry[] = [
     method('newCache', () => [{ maxLength: 16 }], [A.options('options', { maxLength: A.size('maxLength', { infinityOk: true }) })]),
   ]),
 
+  // RoAd
+  exempt('ROAD_BASE', 'a constant string, not callable'),
+  fn('applyRoAd', () => [t64([2, 8]), { variant: 'road_1', groupSize: 4, theta: t64([4]), alpha: t64([4]) }], [
+    A.tensor('x'),
+    A.options('options', {
+      variant: A.enum('variant', { required: true }), groupSize: A.size('groupSize', { required: true }),
+      theta: A.configTensor('theta', { required: true }), alpha: A.configTensor('alpha', { required: true }),
+    }, { optional: false }),
+  ]),
+  fn('roadMatrix', () => [{ variant: 'road_4', groupSize: 4, theta: t64([16]), alpha: t64([16]), outFeatures: 8 }], [
+    A.options('options', {
+      variant: A.enum('variant', { required: true }), groupSize: A.size('groupSize', { required: true }),
+      theta: A.configTensor('theta', { required: true }), alpha: A.configTensor('alpha', { required: true }), outFeatures: A.size('outFeatures', { required: true }),
+    }, { optional: false }),
+  ]),
+  cls('RoAdLinear', () => [new Linear(3, 8, { dtype: 'float64', generator: new Generator(1) }), { adapterName: 'a', variant: 'road_2', groupSize: 4, initWeights: false, generator: new Generator(2) }], [
+    A.object('base'),
+    A.options('options', { adapterName: A.string('adapterName'), variant: A.enum('variant'), groupSize: A.size('groupSize'), initWeights: A.bool('initWeights'), generator: gen }),
+  ], [
+    method('forward', () => [t64([2, 3]), { adapterNames: ['a', '__base__'] }], [A.tensor('x'), A.options('options', { adapterNames: A.object('adapterNames') })]),
+    method('addAdapter', () => ['b', { variant: 'road_4', groupSize: 8, initWeights: true, generator: new Generator(3) }], [
+      A.string('name'), A.options('options', { variant: A.enum('variant'), groupSize: A.size('groupSize'), initWeights: A.bool('initWeights'), generator: gen }),
+    ]),
+    method('setActiveAdapter', () => ['a'], [A.string('name')]),
+    method('getAdapter', () => ['a'], [A.string('name')]),
+    method('merge', () => [], []),
+    method('unmerge', (m: { merge(): void }) => (m.merge(), []), []),
+  ]),
+  fn('wrapWithRoAd', () => [tinyGPT(), { select: /attn\.w[qkvo]$/, adapterName: 'a', variant: 'road_1', groupSize: 4, initWeights: false, generator: new Generator(1) }], [
+    A.object('model'),
+    A.options('options', {
+      select: A.object('select', { required: true }), adapterName: A.string('adapterName'), variant: A.enum('variant'), groupSize: A.size('groupSize'),
+      initWeights: A.bool('initWeights'), generator: gen,
+    }, { optional: false }),
+  ]),
+
   // PaTH
   fn('pathAttention', pathArgs, pathSpec),
   fn('pathAttentionDirect', pathArgs, pathSpec),
