@@ -32,7 +32,7 @@
  */
 import {
   DTypeError, Generator, Module, ShapeError, Tensor, ValueError, arange, asPartOf, attention, concat, describeValue, expectFiniteValues, expectInteger,
-  expectOneOf, expectOptions, expectPositions, expectRequiredOptions, expectSize, expectTensor, fmtShape, noGrad, optionalDType, optionalGenerator, svd,
+  expectOneOf, expectOptions, expectPositions, expectRequiredOptions, expectSize, expectTensor, fmtShape, noGrad, optionalDType, optionalGenerator, svd, cholesky,
   type DType,
 } from '../core/index.js';
 import { PositionalEncoding, RoPE, applyRotary, type PairLayout, type Positions } from '../positional/index.js';
@@ -473,6 +473,13 @@ export interface EliteKVConvertOptions {
   elitePairs: ReadonlyArray<ReadonlyArray<ReadonlyArray<number>>>;
   /** Latent rank c of the joint key/value compression, ≤ min(C, Hkv·(2d − 2r)). */
   rank: number;
+  /**
+   * Not in the paper (an addition of ours): per layer, Σ = E[x xᵀ] [C, C] of the attention's input x (norm1's output
+   * on calibration text). Given, J-LRD keeps the rank-c map closest on those inputs, min E‖(W_kvᵀ − B A) x‖², instead
+   * of the closest in weights ‖W_kv − W_c‖_F (the reference's): with Σ + εI = L Lᵀ, the SVD of Lᵀ W_kv = U S Vᵀ gives
+   * kvB = V_c S_c, kvA = U_cᵀ L⁻¹. Σ = I gives the reference's factors.
+   */
+  inputCovariance?: readonly Tensor[];
 }
 
 /** The converted weights of one layer (float64, Linear layout), by parameter name of EliteKVAttention. */
@@ -489,7 +496,7 @@ type LayerWeights = Record<'wq.weight' | 'wkRope.weight' | 'kvA.weight' | 'kvB.w
 export function eliteKVConvert<M extends EliteKVConvertible>(model: M, options: EliteKVConvertOptions): M {
   const op = 'eliteKVConvert';
   const layers = checkConvertible(op, model);
-  const o = expectRequiredOptions(op, options, ['elitePairs', 'rank'], 'with elitePairs and rank');
+  const o = expectRequiredOptions(op, options, ['elitePairs', 'rank', 'inputCovariance'], 'with elitePairs and rank');
   if (!Array.isArray(o.elitePairs)) throw new DTypeError(op, `elitePairs must be an array with one entry per layer, got ${describeValue(o.elitePairs)}`, 'elitePairs');
   if (o.elitePairs.length !== layers.length) throw new ShapeError(op, `elitePairs has ${o.elitePairs.length} entries for ${layers.length} layers (one per layer)`, 'elitePairs');
   const pairs = layers.map((attn, i) => checkElitePairs(op, `elitePairs[${i}]`, o.elitePairs[i], attn.numKVHeads, attn.headDim / 2));
@@ -504,7 +511,8 @@ export function eliteKVConvert<M extends EliteKVConvertible>(model: M, options: 
     if (c > most) throw new ValueError(op, `rank=${c} is more than layer ${i}'s W_kv [${C}, ${Hkv * (2 * d - 2 * r)}] has singular values (at most ${most})`, 'rank');
   });
 
-  const weights = noGrad(() => layers.map((attn, i) => asPartOf(op, () => convertLayer(attn, pairs[i]!, c))));
+  const covariance = o.inputCovariance === undefined ? undefined : checkCovariances(op, o.inputCovariance, layers);
+  const weights = noGrad(() => layers.map((attn, i) => asPartOf(op, () => convertLayer(attn, pairs[i]!, c, covariance?.[i]))));
   const make = model.constructor as new (config: object) => M;
   const copy = asPartOf(op, () => {
     const m = new make(model.config);
@@ -527,6 +535,26 @@ export function eliteKVConvert<M extends EliteKVConvertible>(model: M, options: 
   });
   copy.train(model.training);
   return copy;
+}
+
+/** One finite, symmetric [C, C] input covariance per layer, factored as Σ + εI = L·Lᵀ (ε = 1e-6·mean diag Σ): the L's. */
+function checkCovariances(op: string, x: unknown, layers: readonly MultiHeadAttention[]): Tensor[] {
+  if (!Array.isArray(x)) throw new DTypeError(op, `inputCovariance must be an array of [C, C] tensors (one per layer), got ${describeValue(x)}`, 'inputCovariance');
+  if (x.length !== layers.length) throw new ShapeError(op, `inputCovariance has ${x.length} entries for ${layers.length} layers (one per layer)`, 'inputCovariance');
+  return x.map((sigma: unknown, i) => {
+    expectTensor(op, `inputCovariance[${i}]`, sigma);
+    const C = layers[i]!.dim;
+    if (sigma.ndim !== 2 || sigma.shape[0] !== C || sigma.shape[1] !== C) {
+      throw new ShapeError(op, `inputCovariance[${i}]=${fmtShape(sigma.shape)} must be [${C}, ${C}] (the layer's input dim)`, 'inputCovariance');
+    }
+    expectFiniteValues(op, `inputCovariance[${i}]`, sigma.data);
+    let trace = 0;
+    for (let j = 0; j < C; j++) trace += sigma.data[j * C + j]!;
+    const ridge = 1e-6 * Math.max(trace / C, Number.MIN_VALUE);
+    const regular = new Float64Array(C * C);
+    for (let j = 0; j < C * C; j++) regular[j] = sigma.data[j]! + (j % (C + 1) === 0 ? ridge : 0);
+    return asPartOf(op, () => cholesky(new Tensor(regular, [C, C])));
+  });
 }
 
 /** The model's layers' attentions, each convertible; refused (under `op`, on 'model') otherwise. */
@@ -556,7 +584,7 @@ function checkConvertible(op: string, model: unknown): MultiHeadAttention[] {
  * One layer's EliteKV weights from a MultiHeadAttention with RoPE (float64): rows of wq and wk reordered per head,
  * W_kv assembled and factored by thin SVD, kept to rank c.
  */
-function convertLayer(attn: MultiHeadAttention, pairs: readonly (readonly number[])[], c: number): LayerWeights {
+function convertLayer(attn: MultiHeadAttention, pairs: readonly (readonly number[])[], c: number, whitening?: Tensor): LayerWeights {
   const { numHeads: H, numKVHeads: Hkv, headDim: d, dim: C } = attn;
   const rope = attn.positional as RoPE;
   const P = d / 2;
@@ -597,10 +625,28 @@ function convertLayer(attn: MultiHeadAttention, pairs: readonly (readonly number
   }
   const wkv = new Float64Array(C * n); // W_kv [C, n]
   for (let i = 0; i < n; i++) for (let j = 0; j < C; j++) wkv[j * n + i] = kvT[i * C + j]!;
-  const { u, s, v } = svd(new Tensor(wkv, [C, n])); // u [C, k], s [k], v [n, k]
+  const L = whitening?.data; // lower [C, C], Σ + εI = L·Lᵀ, or none (the reference's weight-space SVD)
+  const factored = new Float64Array(C * n); // Lᵀ W_kv, or W_kv
+  if (L === undefined) factored.set(wkv);
+  else for (let a = 0; a < C; a++) for (let i = 0; i < n; i++) {
+    let sum = 0;
+    for (let b = a; b < C; b++) sum += L[b * C + a]! * wkv[b * n + i]!;
+    factored[a * n + i] = sum;
+  }
+  const { u, s, v } = svd(new Tensor(factored, [C, n])); // u [C, k], s [k], v [n, k]
   const k = s.shape[0]!;
-  const kvA = new Float64Array(c * C); // U_cᵀ
-  for (let i = 0; i < c; i++) for (let j = 0; j < C; j++) kvA[i * C + j] = u.data[j * k + i]!;
+  const kvA = new Float64Array(c * C); // U_cᵀ, or U_cᵀ L⁻¹ (row i: a = u_iᵀ L⁻¹, by back substitution)
+  for (let i = 0; i < c; i++) {
+    if (L === undefined) {
+      for (let j = 0; j < C; j++) kvA[i * C + j] = u.data[j * k + i]!;
+      continue;
+    }
+    for (let j = C - 1; j >= 0; j--) { // a·L = u_i: a_j = (u_ij − Σ_{m>j} a_m L_mj) / L_jj
+      let sum = u.data[j * k + i]!;
+      for (let m = j + 1; m < C; m++) sum -= kvA[i * C + m]! * L[m * C + j]!;
+      kvA[i * C + j] = sum / L[j * C + j]!;
+    }
+  }
   const kvB = new Float64Array(n * c); // V_c S_c
   for (let i = 0; i < n; i++) for (let j = 0; j < c; j++) kvB[i * c + j] = v.data[i * k + j]! * s.data[j]!;
   return {

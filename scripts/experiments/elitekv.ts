@@ -22,26 +22,33 @@
  *          [--budgets 64,32,16] [--splits N] [--json] [--help]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { AdamW, Generator, Tensor, concat } from '../../core/index.js';
+import { AdamW, Generator, Tensor, concat, matmul, noGrad } from '../../core/index.js';
 import { GPT } from '../../models/index.js';
 import { eliteKVCacheRatio, eliteKVConvert, ropeliteSelect, train, uniformElitePairs } from '../../nn/index.js';
 import { loadCorpus, sampleBatch } from '../lib/corpus.js';
-import { integerFlag, integerListFlag, numberFlag, parseFlags as parseScriptFlags, readFlags, type FlagSpec } from '../lib/flags.js';
-import { layerInputs, loadReferenceModel, referenceValLoss, ropeAttentionOf } from '../lib/reference-model.js';
+import { choiceFlag, integerFlag, integerListFlag, numberFlag, parseFlags as parseScriptFlags, readFlags, type FlagSpec } from '../lib/flags.js';
+import { layerInputs, loadReferenceModel, referenceValLoss, ropeAttentionOf, type LayerQKV } from '../lib/reference-model.js';
 import { isEntryPoint } from '../lib/entry.js';
 import { lineChart } from '../lib/svg.js';
 
 // ── the model's layers ────────────────────────────────────────────────────────────────────────────────────────────
 
-/** RoPElite per layer on the calibration batches: per KV head, the pairs in the order picked (`rounds` of them). */
-export function ropeliteRanking(model: GPT, calibration: readonly Tensor[], rounds: number): number[][][] {
-  const perBatch = calibration.map((ids) => layerInputs(model, ids));
+/** RoPElite per layer on the calibration batches' layer inputs: per KV head, the pairs in the order picked (`rounds` of them). */
+export function ropeliteRanking(model: GPT, perBatch: readonly LayerQKV[][], rounds: number): number[][][] {
   return model.blocks.map((_, layer) => {
     const rope = ropeAttentionOf(model, layer).positional;
     const q = concat(perBatch.map((b) => b[layer]!.q), 0);
     const k = concat(perBatch.map((b) => b[layer]!.k), 0);
     return ropeliteSelect(q, k, rope.invFreq, rope.layout, { rounds }).pairs;
   });
+}
+
+/** Per layer, Σ = E[x xᵀ] [C, C] of the attention's input over the calibration tokens (for `--jlrd inputs`). */
+export function inputCovariances(perBatch: readonly LayerQKV[][]): Tensor[] {
+  return perBatch[0]!.map((_, layer) => noGrad(() => {
+    const x = concat(perBatch.map((b) => b[layer]!.x.reshape([-1, b[layer]!.x.shape[2]!])), 0).cast('float64'); // [N, C]
+    return matmul(x, x, { transposeA: true }).mul(1 / x.shape[0]!);
+  }));
 }
 
 /**
@@ -81,7 +88,7 @@ export interface Results {
   rows: Row[];
   /** The 25% target: the uptrained RoPElite row at budget 32 within 3% of `unconverted`, and below uniform's. */
   target: { measured: boolean; ropelite: number | null; uniform: number | null; increase: number | null; met: boolean };
-  settings: { windows: number; val: number; steps: number; batch: number; lr: number; tokens: number; tokenFraction: number };
+  settings: { windows: number; val: number; steps: number; batch: number; lr: number; jlrd: 'weights' | 'inputs'; tokens: number; tokenFraction: number };
   seconds: { calibration: number; conversions: number; uptraining: number; total: number };
 }
 
@@ -93,10 +100,12 @@ export interface Flags {
   lr: number;
   budgets: number[];
   splits: number;
+  /** J-LRD by the weights' SVD (the reference) or by the SVD on the calibration inputs (ours: inputCovariance). */
+  jlrd: 'weights' | 'inputs';
   json: boolean;
 }
 
-export const DEFAULT_FLAGS: Flags = { windows: 8, val: 16, steps: 12, batch: 8, lr: 3e-4, budgets: [64, 32, 16], splits: 3, json: false };
+export const DEFAULT_FLAGS: Flags = { windows: 8, val: 16, steps: 12, batch: 8, lr: 1e-3, budgets: [64, 32, 16], splits: 3, jlrd: 'weights', json: false };
 
 const HELP = `usage: node scripts/run.mjs scripts/experiments/elitekv.ts [flags]
 
@@ -107,9 +116,11 @@ per layer (50%, 25%, 12.5% of 128), RoPElite vs uniform elite pairs, val loss be
   --val N        validation windows of 512 (default 16)
   --steps N      uptraining AdamW steps (default 12; 12 × 8 × 512 is 1% of the reference's training tokens)
   --batch B      sequences of 512 per uptraining step (default 8)
-  --lr X         uptraining learning rate, constant (default 3e-4)
+  --lr X         uptraining learning rate, constant (default 1e-3, the best of 3e-4, 1e-3, 3e-3 at the 25% budget)
   --budgets LIST cache numbers per token per layer (default 64,32,16)
   --splits N     (r, c) splits tried per budget, at most 3 (default 3)
+  --jlrd MODE    'weights' (default): J-LRD by the SVD of W_kv, as the reference; 'inputs' (ours, not the paper's):
+                 the rank-c map closest on the calibration windows' attention inputs (inputCovariance)
   --json         print the results as JSON
   --help         this text`;
 
@@ -122,6 +133,7 @@ const FLAG_SPEC: FlagSpec<Flags> = {
     lr: (f, v) => (f.lr = numberFlag(v, { above: 0 })),
     budgets: (f, v) => (f.budgets = integerListFlag(v, 1)),
     splits: (f, v) => (f.splits = Math.min(3, integerFlag(v, 1))),
+    jlrd: (f, v) => (f.jlrd = choiceFlag(v, ['weights', 'inputs'] as const)),
   },
   switches: { json: (f) => (f.json = true) },
 };
@@ -156,7 +168,9 @@ export function runExperiment(model: GPT, corpus: { train: Int32Array; val: Int3
   const rounds = Math.max(1, ...plans.flatMap((p) => p.splits.map((s) => s.r)));
   const g = new Generator(5);
   const calibration = Array.from({ length: Math.ceil(flags.windows / 4) }, (_, i) => sampleBatch(corpus.train, Math.min(4, flags.windows - 4 * i), T, g).x);
-  const ranking = ropeliteRanking(model, calibration, rounds);
+  const perBatch = calibration.map((ids) => layerInputs(model, ids));
+  const ranking = ropeliteRanking(model, perBatch, rounds);
+  const jlrd = flags.jlrd === 'inputs' ? { inputCovariance: inputCovariances(perBatch) } : {};
   const calibrationSeconds = seconds(t0);
   log(`RoPElite: ${flags.windows} windows, ${rounds} rounds, ${calibrationSeconds.toFixed(1)} s; first picks per layer (KV heads): ${ranking.map((l) => l.map((h) => h[0]).join('/')).join(', ')}`);
 
@@ -167,7 +181,7 @@ export function runExperiment(model: GPT, corpus: { train: Int32Array; val: Int3
   for (const { budget, splits: options } of plans) {
     for (const { r, c } of options) {
       for (const selection of ['ropelite', 'uniform'] as const) {
-        const converted = eliteKVConvert(model, { elitePairs: elitePairs(selection, r), rank: c });
+        const converted = eliteKVConvert(model, { elitePairs: elitePairs(selection, r), rank: c, ...jlrd });
         const ratio = eliteKVCacheRatio({ rank: c, elitePairs: r, numKVHeads: Hkv, headDim: d });
         rows.push({ budget, ratio, r, c, selection, before: referenceValLoss(converted, corpus.val, flags.val), after: null });
         log(`  ${(100 * ratio).toFixed(1)}% r=${r} c=${c} ${selection}: ${rows.at(-1)!.before.toFixed(4)}`);
@@ -187,7 +201,7 @@ export function runExperiment(model: GPT, corpus: { train: Int32Array; val: Int3
     if (candidates.length === 0) continue;
     const best = candidates.reduce((a, b) => (b.before < a.before ? b : a));
     for (const row of rows.filter((x) => x.budget === budget && x.r === best.r)) {
-      const converted = eliteKVConvert(model, { elitePairs: elitePairs(row.selection, row.r), rank: row.c });
+      const converted = eliteKVConvert(model, { elitePairs: elitePairs(row.selection, row.r), rank: row.c, ...jlrd });
       uptrain(converted, corpus.train, flags.steps, flags.batch, flags.lr);
       row.after = referenceValLoss(converted, corpus.val, flags.val);
       log(`  uptrained ${(100 * row.ratio).toFixed(1)}% r=${row.r} c=${row.c} ${row.selection}: ${row.before.toFixed(4)} → ${row.after.toFixed(4)}`);
@@ -199,7 +213,7 @@ export function runExperiment(model: GPT, corpus: { train: Int32Array; val: Int3
   return {
     unconverted, unconvertedUptrained, rows,
     target: judgeTarget(rows, unconverted, full / 4),
-    settings: { windows: flags.windows, val: flags.val, steps: flags.steps, batch: flags.batch, lr: flags.lr, tokens, tokenFraction: tokens / (1200 * 8 * T) },
+    settings: { windows: flags.windows, val: flags.val, steps: flags.steps, batch: flags.batch, lr: flags.lr, jlrd: flags.jlrd, tokens, tokenFraction: tokens / (1200 * 8 * T) },
     seconds: { calibration: calibrationSeconds, conversions: conversionSeconds, uptraining: uptrainingSeconds, total: seconds(started) },
   };
 }
@@ -228,7 +242,7 @@ export function formatResults(res: Results): string {
     ...res.rows.map((row) =>
       `| ${(100 * row.ratio).toFixed(1)}% | ${row.r} | ${row.c} | ${row.selection} | ${row.before.toFixed(4)} | ${pct(row.before)} | ${row.after === null ? '—' : row.after.toFixed(4)} | ${row.after === null ? '—' : pct(row.after)} |`),
     '',
-    `uptraining: ${res.settings.steps} steps × ${res.settings.batch} × 512 = ${res.settings.tokens} tokens (${(100 * res.settings.tokenFraction).toFixed(2)}% of the reference's training), AdamW lr ${res.settings.lr}, for the split (r, c) of each budget where RoPElite's converted loss is lowest`,
+    `uptraining: ${res.settings.steps} steps × ${res.settings.batch} × 512 = ${res.settings.tokens} tokens (${(100 * res.settings.tokenFraction).toFixed(2)}% of the reference's training), AdamW lr ${res.settings.lr}, J-LRD on the ${res.settings.jlrd === 'inputs' ? 'calibration inputs (ours)' : 'weights (the reference)'}, for the split (r, c) of each budget where RoPElite's converted loss is lowest`,
   ];
   const t = res.target;
   lines.push(

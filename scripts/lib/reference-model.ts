@@ -59,16 +59,17 @@ export function ropeAttentionOf(model: GPT, i: number): MultiHeadAttention & { p
   return attn as MultiHeadAttention & { positional: RoPE };
 }
 
-/** One layer's attention inputs for a batch: pre-RoPE q [B, Hq, T, d], k [B, Hkv, T, d], and v [B, Hkv, T, d]. */
+/** One layer's attention inputs for a batch: x = norm1's output [B, T, C], pre-RoPE q [B, Hq, T, d], k [B, Hkv, T, d], v [B, Hkv, T, d]. */
 export interface LayerQKV {
+  x: Tensor;
   q: Tensor;
   k: Tensor;
   v: Tensor;
 }
 
 /**
- * Runs ids [B, T] (positions 0…T−1) through `model` exactly, block by block, returning every layer's queries and keys
- * before RoPE and its values (wq, wk, wv of norm1(x)); no gradients. What the KV-cache experiments calibrate on.
+ * Runs ids [B, T] (positions 0…T−1) through `model` exactly, block by block, returning every layer's attention input
+ * (norm1's output), its queries and keys before RoPE and its values (wq, wk, wv of it); no gradients. What the KV-cache experiments calibrate on.
  */
 export function layerInputs(model: GPT, ids: Tensor): LayerQKV[] {
   return noGrad(() => {
@@ -82,7 +83,7 @@ export function layerInputs(model: GPT, ids: Tensor): LayerQKV[] {
       const { numHeads: H, numKVHeads: Hkv, headDim: D } = attn;
       const h = block.norm1.forward(x);
       const split = (t: Tensor, heads: number): Tensor => t.reshape([B, T, heads, D]).transpose(1, 2);
-      const out = { q: split(attn.wq.forward(h), H), k: split(attn.wk.forward(h), Hkv), v: split(attn.wv.forward(h), Hkv) };
+      const out = { x: h, q: split(attn.wq.forward(h), H), k: split(attn.wk.forward(h), Hkv), v: split(attn.wv.forward(h), Hkv) };
       x = block.forward(x);
       return out;
     });

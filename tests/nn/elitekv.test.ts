@@ -242,6 +242,51 @@ test('J-LRD: kvB·kvA = W_kvᵀ exactly at c = rank(W_kv); below it, ‖W_kv −
   assert.ok(last <= 1e-20, 'c = rank(W_kv) = 12 reproduces [k_nope, v] exactly');
 });
 
+test('J-LRD on inputs (inputCovariance): the rank-c map closest on the calibration inputs, never worse there than the weight SVD; Σ = I gives the reference\'s map', () => {
+  const model = tinyGPT(9);
+  const pairs = [[[1], [0]], [[0], [1]]];
+  const src = mha(model, 0);
+  const w = jointKV(src, pairs[0]!); // W_kv [16, 12]
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 11 }), fc.integer({ min: 0, max: 1e6 }), (c, seed) => {
+      // anisotropic inputs: a few directions dominate, so the input-aware map differs from the weight SVD's
+      const g = new Generator(seed);
+      const mix = randn([16, 16], { dtype: 'float64', generator: g }).data.map((v, i) => v * (i % 16 < 3 ? 10 : 0.3));
+      const X = matmul(randn([200, 16], { dtype: 'float64', generator: g }), new Tensor(mix, [16, 16])); // [N, C]
+      const sigma = matmul(X, X, { transposeA: true }).mul(1 / 200); // [C, C]
+      const covariance = [sigma, sigma];
+      const onInputs = (layer: EliteKVAttention): number => {
+        const wc = matmul(layer.kvB.weight, layer.kvA.weight).data; // [12, 16] ≈ W_kvᵀ
+        let err = 0;
+        for (let nIdx = 0; nIdx < 200; nIdx++) {
+          for (let j = 0; j < 12; j++) {
+            let e = 0;
+            for (let i = 0; i < 16; i++) e += (wc[j * 16 + i]! - w[i * 12 + j]!) * X.data[nIdx * 16 + i]!;
+            err += e * e;
+          }
+        }
+        return err / 200;
+      };
+      const plain = onInputs(elite(eliteKVConvert(model, { elitePairs: pairs, rank: c }), 0));
+      const aware = onInputs(elite(eliteKVConvert(model, { elitePairs: pairs, rank: c, inputCovariance: covariance }), 0));
+      assert.ok(aware <= plain * (1 + 1e-9) + 1e-12, `c=${c}: input-aware error ${aware} > weight-SVD error ${plain}`);
+      if (c <= 6) assert.ok(aware < 0.9 * plain, `c=${c}: on anisotropic inputs the input-aware map is clearly closer (${aware} vs ${plain})`);
+    }),
+    fcParams(20),
+  );
+  const eye = new Tensor(Float64Array.from({ length: 256 }, (_, i) => (i % 17 === 0 ? 1 : 0)), [16, 16]);
+  for (const c of [3, 12]) {
+    const ref = elite(eliteKVConvert(model, { elitePairs: pairs, rank: c }), 0);
+    const withI = elite(eliteKVConvert(model, { elitePairs: pairs, rank: c, inputCovariance: [eye, eye] }), 0);
+    const a = matmul(ref.kvB.weight, ref.kvA.weight).data;
+    const b = matmul(withI.kvB.weight, withI.kvA.weight).data;
+    assert.ok(maxDiff(a, b) <= 1e-9, `c=${c}: Σ = I gives the reference's W_c (${maxDiff(a, b)})`);
+  }
+  assertRefused(() => eliteKVConvert(model, { elitePairs: pairs, rank: 3, inputCovariance: [eye] }), ShapeError, 'eliteKVConvert', { arg: 'inputCovariance' });
+  assertRefused(() => eliteKVConvert(model, { elitePairs: pairs, rank: 3, inputCovariance: [eye, randn([16, 15], { dtype: 'float64' })] }), ShapeError, 'eliteKVConvert', { arg: 'inputCovariance' });
+  assertRefused(() => eliteKVConvert(model, { elitePairs: pairs, rank: 3, inputCovariance: [eye, eye.mul(-1)] }), ValueError, 'eliteKVConvert');
+});
+
 test('the converted attention depends only on relative positions: shifting every position by n changes nothing', () => {
   const model = tinyGPT(7, 'interleaved');
   const converted = eliteKVConvert(model, { elitePairs: [[[1], [0]], [[0], [1]]], rank: 5 });

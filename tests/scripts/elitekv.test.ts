@@ -10,7 +10,7 @@ import { Tensor, noGrad } from '../../core/index.js';
 import { MultiHeadAttention, eliteKVCacheRatio } from '../../nn/index.js';
 import { loadCorpus } from '../../scripts/lib/corpus.js';
 import { loadReferenceModel } from '../../scripts/lib/reference-model.js';
-import { DEFAULT_FLAGS, chart, formatResults, judgeTarget, parseFlags, runExperiment, splits, type Row } from '../../scripts/experiments/elitekv.js';
+import { DEFAULT_FLAGS, chart, formatResults, inputCovariances, judgeTarget, parseFlags, runExperiment, splits, type Row } from '../../scripts/experiments/elitekv.js';
 import { layerInputs } from '../../scripts/lib/reference-model.js';
 
 test('splits: every (r, c) of a budget fills it exactly, c + 2·r·Hkv = b (reference model: Hkv 2, d 32, C 128)', () => {
@@ -35,7 +35,16 @@ test('the reference model at tiny settings: the whole pipeline runs and reports 
   const k0 = noGrad(() => attn.wk.forward(h)).data;
   assert.ok(Math.abs(qk[0]!.k.data[0]! - k0[0]!) < 1e-6 && Math.abs(qk[0]!.k.data[32]! - k0[64]!) < 1e-6, 'key of head 0 at t=0 and t=1');
 
+  const cov = inputCovariances([qk]);
+  const x0 = qk[2]!.x.data;
+  let want = 0;
+  for (let t = 0; t < 16; t++) want += x0[t * 128 + 3]! * x0[t * 128 + 5]!;
+  assert.ok(Math.abs(cov[2]!.data[3 * 128 + 5]! - want / 16) < 1e-9 && cov[2]!.data[3 * 128 + 5] === cov[2]!.data[5 * 128 + 3], 'Σ = E[x xᵀ] of layer 2\'s attention input');
+
   const res = runExperiment(model, corpus, { ...DEFAULT_FLAGS, windows: 1, val: 1, steps: 1, batch: 1, budgets: [32], splits: 1 });
+  const aware = runExperiment(model, corpus, { ...DEFAULT_FLAGS, windows: 1, val: 1, steps: 0, batch: 1, budgets: [32], splits: 1, jlrd: 'inputs' });
+  assert.is(aware.settings.jlrd, 'inputs');
+  aware.rows.forEach((row, i) => assert.ok(row.before !== res.rows[i]!.before, `${row.selection}: J-LRD on the inputs converts differently`));
   assert.is(res.rows.length, 2);
   for (const row of res.rows) {
     assert.is(row.ratio, 0.25);
@@ -63,9 +72,10 @@ test('the target: RoPElite at 25% after uptraining within 3% of the unconverted 
 
 test('flags: defaults, overrides, --help, and errors', () => {
   assert.equal(parseFlags([]), DEFAULT_FLAGS);
-  assert.equal(parseFlags(['--windows', '2', '--steps', '0', '--lr', '1e-3', '--budgets', '32', '--splits', '5', '--json']), {
-    ...DEFAULT_FLAGS, windows: 2, steps: 0, lr: 1e-3, budgets: [32], splits: 3, json: true,
+  assert.equal(parseFlags(['--windows', '2', '--steps', '0', '--lr', '3e-4', '--budgets', '32', '--splits', '5', '--jlrd', 'inputs', '--json']), {
+    ...DEFAULT_FLAGS, windows: 2, steps: 0, lr: 3e-4, budgets: [32], splits: 3, jlrd: 'inputs', json: true,
   });
+  assert.throws(() => parseFlags(['--jlrd', 'svd']), /weights, inputs/);
   assert.is(parseFlags(['--help']), 'help');
   assert.throws(() => parseFlags(['--windows', '0']), /integer ≥ 1/);
   assert.throws(() => parseFlags(['--lr', '-1']), /number > 0/);
