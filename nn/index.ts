@@ -52,3 +52,7 @@ export {
   type ApplyRoAdOptions, type RoAdAdapterOptions, type RoAdAdapterState, type RoAdForwardOptions, type RoAdLinearOptions,
   type RoAdVariant, type WrapWithRoAdOptions,
 } from './road.js';
+export {
+  DecoupledRotaryAttention, RotaryCrossAttention, rotaryCrossPositions,
+  type RotaryBranchOptions, type RotaryCrossAttentionOptions,
+} from './rotary-cross-attention.js';

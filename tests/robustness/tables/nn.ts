@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import {
-  FifoMemory, GPT, Generator, qkSpectrum, randn, KVCache, LatentKVCache, Linear, MLP, PaTHCache, RoPE, SGD, Tensor, mseLoss, serializeSafetensors,
+  FifoMemory, GPT, Generator, qkSpectrum, randn, KVCache, LatentKVCache, Linear, MLP, MultiHeadAttention, PaTHCache, RoPE, SGD, Tensor, mseLoss, serializeSafetensors,
   buildQueryAwareCodebook, ropeInvFreq,
 } from '../../../index.js';
 import { A, cls, exempt, fn, method, type ArgSpec, type Entry } from '../harness.js';
@@ -238,6 +238,29 @@ export const nnEntries: readonly Entry[] = [
       select: A.object('select', { required: true }), adapterName: A.string('adapterName'), variant: A.enum('variant'), groupSize: A.size('groupSize'),
       initWeights: A.bool('initWeights'), generator: gen,
     }, { optional: false }),
+  ]),
+
+  // MuseControlLite: the rotary condition branch and its host wrapper
+  fn('rotaryCrossPositions', () => [4, 8], [A.size('queryLength'), A.size('conditionLength')]),
+  cls('RotaryCrossAttention', () => [{ numHeads: 2, numKVHeads: 1, headDim: 4, condDim: 3, apScale: 1, rope: true, base: 10000, museQuirkLayout: false, generator: new Generator(1), dtype: 'float32' }], [
+    A.options('options', {
+      numHeads: A.size('numHeads', { required: true }), headDim: A.size('headDim', { required: true }), condDim: A.size('condDim', { required: true }),
+      numKVHeads: A.size('numKVHeads'), apScale: A.real('apScale'), rope: A.bool('rope'), base: A.real('base'), museQuirkLayout: A.bool('museQuirkLayout'), generator: gen, dtype,
+    }, { optional: false }),
+  ], [
+    method('forward', () => [t(1, 2, T, 4), t(1, 3, 3)], [A.tensor('q'), A.tensor('condition')]),
+    method('rotate', () => [t(1, 2, T, 4), vals([0, 0.5, 1, 1.5])], [A.tensor('x'), A.configTensor('positions')]),
+  ]),
+  cls('DecoupledRotaryAttention', () => [new MultiHeadAttention(D, { numHeads: 2, generator: new Generator(1) }), { condDim: 3, apScale: 1, rope: true, base: 10000, museQuirkLayout: true, generator: new Generator(2) }], [
+    A.object('host'),
+    A.options('options', {
+      condDim: A.size('condDim', { required: true }), apScale: A.real('apScale'), rope: A.bool('rope'), base: A.real('base'), museQuirkLayout: A.bool('museQuirkLayout'), generator: gen,
+    }, { optional: false }),
+  ], [
+    method('forward', () => [x(), t(1, 3, 3), { causal: false }], [
+      A.tensor('x'), A.tensor('condition'),
+      A.options('options', { context: A.tensor('context'), mask: A.tensor('mask', { nullable: true }), causal: A.bool('causal'), positions: A.configTensor('positions'), cache: A.object('cache') }),
+    ]),
   ]),
 
   // PaTH
