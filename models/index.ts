@@ -4,3 +4,4 @@ export { MLABlock, MLALM, mlaLMParameterName, resolveMLALMConfig, type MLALMConf
 export { MemoryTransformer, type MemoryForwardOptions, type MemoryForwardResult, type MemoryStream, type MemoryTransformerConfig } from './memory-transformer.js';
 export { PaTHBlock, PaTHLM, type PaTHLMConfig, type PaTHLMForwardOptions } from './path-lm.js';
 export { ViT, bilinearResizeMatrix, patchify, type ViTConfig, type ViTPositional } from './vit.js';
+export { MMDiT, fluxAxesFor, type MMDiTConfig, type MMDiTControl, type MMDiTForwardOptions, type MMDiTLossOptions, type MMDiTSampleInputs } from './mmdit.js';

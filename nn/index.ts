@@ -56,3 +56,7 @@ export {
   DecoupledRotaryAttention, RotaryCrossAttention, rotaryCrossPositions,
   type RotaryBranchOptions, type RotaryCrossAttentionOptions,
 } from './rotary-cross-attention.js';
+export {
+  DoubleStreamBlock, JointAttention, SingleStreamBlock, expectJointAttentionHook, type JointAttentionHook, type KeyRoPE, type MMDiTBlockOptions,
+} from './mmdit-block.js';
+export { probeRopeDependency, type RopeManipulation, type RopeProbeModel, type RopeProbeOptions, type RopeProbeResult } from './rope-probe.js';

@@ -32,6 +32,9 @@ const pathlmFields: Record<string, ArgSpec> = {
 const vit = () => ({ imageSize: 8, patchSize: 4, channels: 1, numClasses: 3, dim: 8, depth: 1, numHeads: 2, positional: 'rope-axial', ropeTheta: 100, seed: 1 });
 const memoryTransformer = () => ({ vocabSize: 11, dim: 8, numLayers: 1, numHeads: 2, segmentLength: 4, chunkSize: 2, memorySlots: 4, seed: 1 });
 
+const mmdit = () => ({ imageSize: 4, patchSize: 2, channels: 1, vocabSize: 4, textLength: 2, dim: 6, numHeads: 1, doubleBlocks: 1, singleBlocks: 1, mlpRatio: 1, ropeTheta: 10, seed: 1 });
+const mmText = () => ints([1, 2], [1, 2]);
+
 export const modelsEntries: readonly Entry[] = [
   cls('GPT', () => [gpt()], [
     A.options('config', {
@@ -81,5 +84,24 @@ export const modelsEntries: readonly Entry[] = [
   ]),
   fn('bilinearResizeMatrix', () => [2, 2, 3, 3, 'float32'], [A.size('gh0'), A.size('gw0'), A.size('gh'), A.size('gw'), A.enum('dtype', { optional: true })]),
   fn('patchify', () => [t(1, 1, 8, 8), 4], [A.tensor('images'), A.size('patchSize')]),
+  cls('MMDiT', () => [mmdit()], [
+    A.options('config', {
+      imageSize: A.size('imageSize', { required: true }), patchSize: A.size('patchSize', { required: true }), channels: A.size('channels'),
+      vocabSize: A.size('vocabSize', { required: true }), textLength: A.size('textLength', { required: true }), dim: A.size('dim', { required: true }),
+      numHeads: A.size('numHeads', { required: true }), doubleBlocks: A.size('doubleBlocks', { required: true }), singleBlocks: A.size('singleBlocks', { required: true }),
+      mlpRatio: A.real('mlpRatio'), axesDim: A.ints('axesDim'), ropeTheta: A.real('ropeTheta'), seed: A.int('seed'), dtype,
+    }, { optional: false }),
+  ], [
+    method('forward', () => [t(1, 1, 4, 4), t(1), mmText(), { hooks: () => undefined }], [A.tensor('x'), A.configTensor('t'), A.configTensor('text'), A.options('options', { hooks: A.fn('hooks') })]),
+    method('loss', () => [t(1, 1, 4, 4), mmText(), { generator: new Generator(1), t: t(1).abs(), noise: t(1, 1, 4, 4) }], [
+      A.tensor('x0'), A.configTensor('text'), A.options('options', { generator: A.object('generator'), t: A.configTensor('t'), noise: A.tensor('noise') }),
+    ]),
+    method('generate', () => [{ text: mmText(), noise: t(1, 1, 4, 4), steps: 2 }, () => undefined], [
+      A.options('inputs', { text: A.configTensor('text', { required: true }), noise: A.tensor('noise', { required: true }), steps: A.size('steps', { required: true, work: true }) }, { optional: false }),
+      A.fn('control', { optional: true }),
+    ]),
+    method('positionIds', () => [2, 2], [A.size('gh'), A.size('gw')]),
+  ]),
+  fn('fluxAxesFor', () => [16], [A.size('headDim')]),
 ];
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import {
-  FifoMemory, GPT, Generator, qkSpectrum, randn, KVCache, LatentKVCache, Linear, MLP, MultiHeadAttention, PaTHCache, RoPE, SGD, Tensor, mseLoss, serializeSafetensors,
+  FifoMemory, FluxRoPE, GPT, Generator, MMDiT, fluxPositions, qkSpectrum, randn, KVCache, LatentKVCache, Linear, MLP, MultiHeadAttention, PaTHCache, RoPE, SGD, Tensor, mseLoss, serializeSafetensors,
   buildQueryAwareCodebook, ropeInvFreq,
 } from '../../../index.js';
 import { A, cls, exempt, fn, method, type ArgSpec, type Entry } from '../harness.js';
@@ -41,6 +41,14 @@ const eig = () => Float64Array.from([3, 2, 1, 0.5, 0.25, 0.1]);
 const ARG_CHECK = 'an argument-check helper: it throws on bad input by design, with the op name its caller passes';
 const tinyGPT = () => new GPT({ vocabSize: 11, contextLength: 8, dim: D, numLayers: 1, numHeads: 2, positional: 'rope', seed: 1 });
 const memState = (m: FifoMemory) => m.initial(1);
+
+const mmRope = () => new FluxRoPE([2, 2, 4], { theta: 100 }); // head dim 8 = D with one head
+const mmIds = () => fluxPositions({ textLength: 2, height: 1, width: 2 }); // [4, 3]: 2 text + 2 image tokens
+const mmHook = A.options('hook', { keys: A.enum('keys'), keysValues: A.fn('keysValues') });
+const mmBlockOptions = (): ArgSpec => A.options('options', {
+  numHeads: A.size('numHeads', { required: true }), rope: A.object('rope', { required: true }), mlpRatio: A.real('mlpRatio'), generator: gen, dtype,
+}, { optional: false });
+const tinyMMDiT = () => new MMDiT({ imageSize: 4, patchSize: 2, channels: 1, vocabSize: 4, textLength: 2, dim: 6, numHeads: 1, doubleBlocks: 1, singleBlocks: 1, mlpRatio: 1, seed: 1 });
 
 export const nnEntries: readonly Entry[] = [
   exempt('BASELINE_QUANTILES', 'a constant array, not callable'),
@@ -261,6 +269,22 @@ export const nnEntries: readonly Entry[] = [
       A.tensor('x'), A.tensor('condition'),
       A.options('options', { context: A.tensor('context'), mask: A.tensor('mask', { nullable: true }), causal: A.bool('causal'), positions: A.configTensor('positions'), cache: A.object('cache') }),
     ]),
+  ]),
+
+  // MMDiT (FLUX-shaped joint attention) and the FreeFlux RoPE probe
+  cls('JointAttention', () => [D, { numHeads: 1, rope: mmRope(), generator: new Generator(1) }], [A.size('dim'), mmBlockOptions()], [
+    method('forward', () => [t(1, 2, D), t(1, 2, D), mmIds(), { keys: [1, 0] }], [A.tensor('img'), A.tensor('txt'), A.configTensor('ids'), mmHook]),
+  ]),
+  cls('DoubleStreamBlock', () => [D, { numHeads: 1, rope: mmRope(), mlpRatio: 2, generator: new Generator(1) }], [A.size('dim'), mmBlockOptions()], [
+    method('forward', () => [t(1, 2, D), t(1, 2, D), t(1, D), mmIds(), { keys: 'unrotated' }], [A.tensor('img'), A.tensor('txt'), A.tensor('c'), A.configTensor('ids'), mmHook]),
+  ]),
+  cls('SingleStreamBlock', () => [D, { numHeads: 1, rope: mmRope(), mlpRatio: 2, generator: new Generator(1) }], [A.size('dim'), mmBlockOptions()], [
+    method('forward', () => [t(1, 4, D), t(1, D), mmIds(), 2, { keys: [0.5, 0.5] }], [A.tensor('x'), A.tensor('c'), A.configTensor('ids'), A.size('textLength'), mmHook]),
+  ]),
+  exempt('expectJointAttentionHook', ARG_CHECK),
+  fn('probeRopeDependency', () => [tinyMMDiT(), { text: ints([1, 2], [1, 2]), noise: t(1, 1, 4, 4), steps: 1 }, { layers: [0, 1], manipulations: ['none', [1, 0]], range: 2 }], [
+    A.object('model'), A.any('inputs'),
+    A.options('options', { layers: A.ints('layers'), manipulations: A.any('manipulations'), range: A.real('range') }),
   ]),
 
   // PaTH
