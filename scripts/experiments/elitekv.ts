@@ -22,7 +22,7 @@
  *          [--budgets 64,32,16] [--splits N] [--json] [--help]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { AdamW, Generator, Tensor, concat, matmul, noGrad } from '../../core/index.js';
+import { AdamW, Generator, Tensor, concat, matmul, noGrad, warmupCosineLr } from '../../core/index.js';
 import { GPT } from '../../models/index.js';
 import { eliteKVCacheRatio, eliteKVConvert, ropeliteSelect, train, uniformElitePairs } from '../../nn/index.js';
 import { loadCorpus, sampleBatch } from '../lib/corpus.js';
@@ -116,7 +116,7 @@ per layer (50%, 25%, 12.5% of 128), RoPElite vs uniform elite pairs, val loss be
   --val N        validation windows of 512 (default 16)
   --steps N      uptraining AdamW steps (default 12; 12 × 8 × 512 is 1% of the reference's training tokens)
   --batch B      sequences of 512 per uptraining step (default 8)
-  --lr X         uptraining learning rate, constant (default 1e-3, the best of 3e-4, 1e-3, 3e-3 at the 25% budget)
+  --lr X         uptraining peak learning rate, cosine-decayed to lr/10 (default 1e-3)
   --budgets LIST cache numbers per token per layer (default 64,32,16)
   --splits N     (r, c) splits tried per budget, at most 3 (default 3)
   --jlrd MODE    'weights' (default): J-LRD by the SVD of W_kv, as the reference; 'inputs' (ours, not the paper's):
@@ -142,7 +142,10 @@ export function parseFlags(argv: readonly string[]): Flags | 'help' {
   return parseScriptFlags<Flags>('elitekv', argv, DEFAULT_FLAGS, FLAG_SPEC);
 }
 
-/** Uptrain `model` in place: `steps` AdamW steps at a constant `lr` on batches drawn by a fixed generator. */
+/**
+ * Uptrain `model` in place: `steps` AdamW steps on batches drawn by a fixed generator, the learning rate decaying from
+ * `lr` to lr/10 by a cosine (as the reference model's own training ended; a constant rate undoes some of its training).
+ */
 function uptrain(model: GPT, trainIds: Int32Array, steps: number, batch: number, lr: number): void {
   if (steps === 0) return;
   const g = new Generator(17); // the same batches for every run
@@ -150,7 +153,10 @@ function uptrain(model: GPT, trainIds: Int32Array, steps: number, batch: number,
   train(model, () => {
     const { x, y } = sampleBatch(trainIds, batch, T, g);
     return model.loss(x, y);
-  }, { steps, optimizer: new AdamW(model.parameters(), { lr, weightDecay: 0 }), clipGradNorm: 1, output: null });
+  }, {
+    steps, optimizer: new AdamW(model.parameters(), { lr, weightDecay: 0 }), clipGradNorm: 1, output: null,
+    schedule: (step) => warmupCosineLr(step, { maxLr: lr, warmupSteps: 0, totalSteps: steps, minLr: lr / 10 }),
+  });
 }
 
 /** The whole experiment on `model` (the reference model) and the corpus splits; `log` gets the progress lines. */
@@ -242,7 +248,7 @@ export function formatResults(res: Results): string {
     ...res.rows.map((row) =>
       `| ${(100 * row.ratio).toFixed(1)}% | ${row.r} | ${row.c} | ${row.selection} | ${row.before.toFixed(4)} | ${pct(row.before)} | ${row.after === null ? '—' : row.after.toFixed(4)} | ${row.after === null ? '—' : pct(row.after)} |`),
     '',
-    `uptraining: ${res.settings.steps} steps × ${res.settings.batch} × 512 = ${res.settings.tokens} tokens (${(100 * res.settings.tokenFraction).toFixed(2)}% of the reference's training), AdamW lr ${res.settings.lr}, J-LRD on the ${res.settings.jlrd === 'inputs' ? 'calibration inputs (ours)' : 'weights (the reference)'}, for the split (r, c) of each budget where RoPElite's converted loss is lowest`,
+    `uptraining: ${res.settings.steps} steps × ${res.settings.batch} × 512 = ${res.settings.tokens} tokens (${(100 * res.settings.tokenFraction).toFixed(2)}% of the reference's training), AdamW peak lr ${res.settings.lr} (cosine to lr/10), J-LRD on the ${res.settings.jlrd === 'inputs' ? 'calibration inputs (ours)' : 'weights (the reference)'}, for the split (r, c) of each budget where RoPElite's converted loss is lowest`,
   ];
   const t = res.target;
   lines.push(
