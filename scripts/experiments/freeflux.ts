@@ -386,20 +386,21 @@ export function runEdit(model: MMDiT, cases: readonly EditCase[], noise: Tensor,
 
 /** An SVG heatmap of PSNR: one row per layer, one column per manipulation, darker = lower PSNR (more position-dependent). */
 export function heatmapSvg(result: RopeProbeResult, names: readonly string[], labels: readonly string[]): string {
-  const cell = 56, left = 150, top = 60;
+  const title = 'FreeFlux probe: PSNR (dB) vs unmodified, per layer × key manipulation';
+  const cellW = Math.max(56, 7.5 * Math.max(...names.map((nm) => nm.length)) + 12), cellH = 44, left = 150, top = 60; // columns fit their labels
   const finite = result.psnr.flat().filter(Number.isFinite);
   const lo = Math.min(...finite), hi = Math.max(...finite);
-  const w = left + cell * names.length + 20, h = top + cell * result.layers.length + 40;
+  const w = Math.max(left + cellW * names.length + 20, 8 * title.length + 20, left + 330), h = top + cellH * result.layers.length + 40;
   const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="12">`,
-    `<text x="${w / 2}" y="20" text-anchor="middle" font-size="14">FreeFlux probe: PSNR (dB) vs unmodified, per layer × key manipulation</text>`];
-  names.forEach((nm, j) => parts.push(`<text x="${left + cell * j + cell / 2}" y="${top - 8}" text-anchor="middle">${escapeXml(nm)}</text>`));
+    `<text x="10" y="20" font-size="14">${escapeXml(title)}</text>`];
+  names.forEach((nm, j) => parts.push(`<text x="${left + cellW * j + cellW / 2}" y="${top - 8}" text-anchor="middle">${escapeXml(nm)}</text>`));
   result.layers.forEach((layer, i) => {
-    parts.push(`<text x="${left - 8}" y="${top + cell * i + cell / 2 + 4}" text-anchor="end">${escapeXml(labels[layer] ?? `layer ${layer}`)}</text>`);
+    parts.push(`<text x="${left - 8}" y="${top + cellH * i + cellH / 2 + 4}" text-anchor="end">${escapeXml(labels[layer] ?? `layer ${layer}`)}</text>`);
     result.psnr[i]!.forEach((v, j) => {
       const f = Number.isFinite(v) ? (hi === lo ? 1 : (v - lo) / (hi - lo)) : 1;
       const shade = Math.round(40 + 200 * f);
-      parts.push(`<rect x="${left + cell * j}" y="${top + cell * i}" width="${cell - 2}" height="${cell - 2}" fill="rgb(${shade},${shade},255)"/>`);
-      parts.push(`<text x="${left + cell * j + cell / 2}" y="${top + cell * i + cell / 2 + 4}" text-anchor="middle" fill="${f < 0.5 ? '#fff' : '#000'}">${Number.isFinite(v) ? v.toFixed(1) : '∞'}</text>`);
+      parts.push(`<rect x="${left + cellW * j}" y="${top + cellH * i}" width="${cellW - 2}" height="${cellH - 2}" fill="rgb(${shade},${shade},255)"/>`);
+      parts.push(`<text x="${left + cellW * j + cellW / 2}" y="${top + cellH * i + cellH / 2 + 4}" text-anchor="middle" fill="${f < 0.5 ? '#fff' : '#000'}">${Number.isFinite(v) ? v.toFixed(1) : '∞'}</text>`);
     });
   });
   parts.push(`<text x="${left}" y="${h - 12}" fill="${PALETTE[6]}">darker = lower PSNR = more position-dependent</text></svg>`);

@@ -409,7 +409,7 @@ function main(): void {
 
   mkdirSync('out', { recursive: true });
   writeFileSync('out/kv-retrieval.svg', lineChart({
-    title: `A²ATS on the reference model (T = ${T}, W = ${flags.wrope[0]}): val loss increase vs top-K`,
+    title: `A²ATS at T = ${T}, W = ${flags.wrope[0]}: val loss increase vs top-K`,
     xLabel: 'top-K (% of the context)', yLabel: 'val loss increase over exact attention (%)',
     series: flags.codebooks.map((codebook) => ({
       name: `codebook ${codebook}`,
@@ -417,10 +417,10 @@ function main(): void {
     })),
   }));
   writeFileSync('out/kv-retrieval-speed.svg', lineChart({
-    title: 'Decode time per token vs cache length (reference model, 1 sequence)', xLabel: 'cached tokens T', yLabel: 'ms per token', logX: true, logY: true,
+    title: 'Decode time per token vs cached tokens (one sequence)', xLabel: 'cached tokens T', yLabel: 'ms per token', logX: true, logY: true,
     series: [
       { name: 'plain KVCache', points: speed.map((r) => [r.length, r.plainMs] as const) },
-      { name: `RetrievalKVCache (top-K 3%, codebook ${largest})`, points: speed.map((r) => [r.length, r.retrievalMs] as const) },
+      { name: `retrieval (3%, C ${largest})`, points: speed.map((r) => [r.length, r.retrievalMs] as const) },
     ],
   }));
   log(`\nwrote out/kv-retrieval.svg, out/kv-retrieval-speed.svg (${((performance.now() - started) / 1000).toFixed(0)} s in all)`);
