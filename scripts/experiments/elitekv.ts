@@ -270,7 +270,7 @@ export function chart(res: Results): string {
   });
   const ratios = res.rows.map((row) => 100 * row.ratio);
   series.push({ name: 'unconverted (100% cache)', points: [Math.min(...ratios, 100), 100].map((x) => [x, res.unconverted] as const) });
-  return lineChart({ title: 'EliteKV on the reference model: val loss vs KV-cache ratio', xLabel: 'KV cache (% of the plain cache)', yLabel: 'val loss (nats/char)', series });
+  return lineChart({ title: `EliteKV (J-LRD on the ${res.settings.jlrd}): val loss vs KV-cache ratio`, xLabel: 'KV cache (% of the plain cache)', yLabel: 'val loss (nats/char)', series });
 }
 
 function main(): void {
