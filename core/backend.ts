@@ -6,17 +6,26 @@
  *   setBackend('wasm');   // WebAssembly SIMD128 kernels emitted at run time (core/wasm/)
  *   getBackend();         // 'wasm'
  *   backendNames();       // ['js', 'wasm'] where this engine has WebAssembly SIMD
+ *   await prepareBackend('gpujs');            // imports the optional peer gpu.js (core/gpujs/)
+ *   setBackend('gpujs', { mode: 'webasm' });  // gpu.js kernels compiled for one of its modes
+ *   releaseBackend('gpujs');                  // frees its kernels and textures; the next setBackend rebuilds them
  *
  * A backend is a name, a check that says why it cannot run here (or null), and a loader that builds its kernels
- * on first use, optionally with threads; `registerBackend` adds one (a gpu.js backend registers the same way). The
+ * on first use, optionally with threads, options (`configure`) and a release; `registerBackend` adds one. The
  * kernel table `kernels` is what the kernels' callers read on every call: one property load, undefined = run the
  * JS kernel.
  *
+ * Asynchronous loading: `load` stays synchronous (setBackend and the kernels are synchronous), so a backend that
+ * must import a module first (gpu.js, an optional peer: a dynamic import is the only way to load it lazily, in Node
+ * and in a page) does it in `prepare`, which `await prepareBackend(name)` runs once. Until then its `unavailable()`
+ * says to prepare it, so setBackend throws that reason and the calibration passes it by.
+ *
  * The default is chosen once, at the first kernel call or `getBackend()`: each available backend's gemm is timed
- * against the JS kernel and the fastest by a margin wins (chooseDefault). `setBackend` before that skips it.
+ * against the JS kernel and the fastest by a margin wins (chooseDefault). `setBackend` before that skips it. A backend
+ * prepared after that moment never becomes the default.
  */
-import { ValueError } from './errors.js';
-import { expectInteger, expectOneOf } from './args.js';
+import { DTypeError, ValueError } from './errors.js';
+import { describeValue, expectInteger, expectOneOf, expectOptions } from './args.js';
 import type { TypedArray } from './dtype.js';
 import { wasmUnavailableReason } from './wasm/features.js';
 import { WasmHeap } from './wasm/heap.js';
@@ -25,6 +34,7 @@ import { ThreadPool, availableCores, threadsUnavailableReason } from './wasm/thr
 import { WasmAttention } from './wasm/attention.js';
 import { WasmUnary } from './wasm/unary.js';
 import { gemmJs } from './kernels/matmul.js';
+import { gpujsBackend } from './gpujs/backend.js';
 
 /**
  * C[M,N] = op(A)·op(B) (or += when accumulate), the contract of `gemm` in core/kernels/matmul.ts. Returns true
@@ -81,12 +91,40 @@ export interface Kernels {
   attentionBackward: (head: AttentionHead, P: TypedArray, pOff: number, o: TypedArray, g: TypedArray, oOff: number, dq: TypedArray, dk: TypedArray, dv: TypedArray) => boolean;
 }
 
+/** Options of `setBackend` for backends that take some (the 'gpujs' backend: its gpu.js mode). */
+export interface BackendOptions {
+  /** gpujs: 'gpu' (gpu.js picks; the default), 'cpu', 'webasm', 'webgl', 'webgl2', 'webgpu' or 'headlessgl'. */
+  readonly mode?: string;
+}
+
+/** Options of `prepareBackend`. */
+export interface PrepareOptions {
+  /**
+   * Imports the backend's module instead of the default `import('<module>')` (a page that maps or bundles gpu.js
+   * passes `() => import('gpu.js')` or a function that resolves to an already loaded module).
+   */
+  readonly importModule?: () => Promise<unknown>;
+}
+
 export interface BackendDefinition {
   readonly name: string;
   /** Why this backend cannot run in this engine, or null when it can. */
   unavailable(): string | null;
+  /**
+   * Asynchronous work `load` needs first (a dynamic import), run by `prepareBackend`; rejects with why it failed.
+   * Until it resolved, `unavailable()` must say so. Absent: nothing to prepare.
+   */
+  prepare?(importModule?: () => Promise<unknown>): Promise<void>;
   /** Builds the kernels (compiles modules, allocates memory); called once, on the first `setBackend(name)`. */
   load(): Partial<Kernels>;
+  /** The option names `setBackend(name, options)` accepts (absent: none). */
+  readonly optionNames?: readonly string[];
+  /** Applies setBackend's options (called after `load`); throws why, having changed nothing, when one cannot apply. */
+  configure?(options: BackendOptions): void;
+  /** The options in effect (for getBackendOptions). */
+  options?(): BackendOptions;
+  /** Frees what `load` and `configure` built (compiled kernels, GPU textures); `load` is called again on next use. */
+  release?(): void;
   /**
    * Why this backend cannot use `n` threads (n ≥ 2) here, or null when it can; absent = it runs on one thread.
    * Called after `load`.
@@ -135,16 +173,70 @@ export function getBackend(): string {
   return active ?? chooseDefault();
 }
 
+/** The options the active backend runs with (`{ mode }` for 'gpujs'; `{}` for backends without options). */
+export function getBackendOptions(): BackendOptions {
+  return registry.get(getBackend())!.options?.() ?? {};
+}
+
 /**
- * Makes `name` the backend for every kernel it supplies (the rest stay on JS). Throws a ValueError for a name
- * that is not a backend, or for one that cannot run here (no WebAssembly, no SIMD), saying why; the active
- * backend is then unchanged. The first switch to a backend builds its kernels.
+ * Makes `name` the backend for every kernel it supplies (the rest stay on JS), with its `options` (only 'gpujs'
+ * takes one: `{ mode }`, see BackendOptions). Throws a ValueError for a name that is not a backend, an option it
+ * does not take or cannot apply here (a gpu.js mode this engine lacks), or a backend that cannot run here (no
+ * WebAssembly SIMD; gpu.js not installed, or not yet imported by `await prepareBackend('gpujs')`), saying why; the
+ * active backend is then unchanged. The first switch to a backend builds its kernels.
  */
-export function setBackend(name: string): void {
+export function setBackend(name: string, options?: BackendOptions): void {
   const backend = registry.get(expectOneOf('setBackend', 'name', name, [...registry.keys()]))!;
+  if (backend.optionNames === undefined && options !== undefined && Object.keys(expectOptions('setBackend', 'options', options)).length > 0) {
+    throw new ValueError('setBackend', `backend '${name}' takes no options, got ${Object.keys(options).join(', ')}`, 'options');
+  }
+  expectOptions('setBackend', 'options', options, backend.optionNames ?? []);
+  if (options?.mode !== undefined && typeof options.mode !== 'string') throw new DTypeError('setBackend', `options.mode must be a string, got ${describeValue(options.mode)}`, 'options.mode');
   const reason = backend.unavailable();
   if (reason !== null) throw new ValueError('setBackend', `backend '${name}' cannot run here: ${reason} (setBackend('js') runs everywhere)`, 'name');
-  activate(backend, loadBackend('setBackend', backend));
+  const table = loadBackend('setBackend', backend);
+  if (backend.configure !== undefined) {
+    try {
+      backend.configure(options ?? {});
+    } catch (e) {
+      throw new ValueError('setBackend', `backend '${name}': ${e instanceof Error ? e.message : String(e)}`, 'options.mode');
+    }
+  }
+  activate(backend, table);
+}
+
+/**
+ * Runs the asynchronous preparation a backend needs before `setBackend` (for 'gpujs': imports gpu.js by a dynamic
+ * import, once per process); resolves at once for backends that need none, or once prepared. Rejects with a
+ * ValueError naming the reason and how to fix it (for gpujs: gpu.js is not installed, and the install command).
+ * `options.importModule` replaces the default import (a page that bundles or maps gpu.js).
+ */
+export async function prepareBackend(name: string, options?: PrepareOptions): Promise<void> {
+  const backend = registry.get(expectOneOf('prepareBackend', 'name', name, [...registry.keys()]))!;
+  const { importModule } = expectOptions('prepareBackend', 'options', options, ['importModule']);
+  if (importModule !== undefined && typeof importModule !== 'function') {
+    throw new DTypeError('prepareBackend', `options.importModule must be a function, got ${describeValue(importModule)}`, 'options.importModule');
+  }
+  if (backend.prepare === undefined) return;
+  try {
+    await backend.prepare(importModule);
+  } catch (e) {
+    throw new ValueError('prepareBackend', `backend '${name}' cannot be prepared: ${e instanceof Error ? e.message : String(e)}`, 'name');
+  }
+}
+
+/**
+ * Frees the kernels backend `name` built (for 'gpujs': every compiled gpu.js kernel, its textures and contexts);
+ * the next `setBackend(name)` builds them again. Throws a ValueError for the active backend (switch away first:
+ * releasing it would leave the kernel table pointing at freed kernels) or an unknown name. Does nothing for a
+ * backend that was never loaded.
+ */
+export function releaseBackend(name: string): void {
+  const backend = registry.get(expectOneOf('releaseBackend', 'name', name, [...registry.keys()]))!;
+  if (active === name) throw new ValueError('releaseBackend', `backend '${name}' is active — setBackend another one first`, 'name');
+  if (!loaded.has(name)) return;
+  loaded.delete(name);
+  backend.release?.();
 }
 
 /** The kernels of `backend`, built on first use; a failure to build is a ValueError of `op`. */
@@ -192,11 +284,34 @@ function now(): number {
  */
 function chooseDefault(): string {
   if (active !== null) return active;
+  const { best } = measureBackends();
+  activate(best.backend, best.table);
+  return best.backend.name;
+}
+
+/** One backend's calibration: its ms per CALIBRATION_SIZE³ float32 product (JS's kernel where it declines). */
+export interface CalibrationTime {
+  readonly name: string;
+  readonly ms: number;
+}
+
+/**
+ * Times every backend that can run here as the default's calibration does and returns the times and the backend it
+ * would choose, without changing the active backend. Internal: for tests and benches (the calibration itself runs
+ * once per process).
+ */
+export function calibrate(): { choice: string; times: CalibrationTime[] } {
+  const { best, times } = measureBackends();
+  return { choice: best.backend.name, times };
+}
+
+function measureBackends(): { best: { backend: BackendDefinition; table: Partial<Kernels>; ms: number }; times: CalibrationTime[] } {
   const n = CALIBRATION_SIZE;
   const a = new Float32Array(n * n).map((_, i) => ((i * 7919) % 97) / 97 - 0.5);
   const c = new Float32Array(n * n);
   // mean time per product over at least CALIBRATION_RUNS products and CALIBRATION_MIN_MS (a coarse clock needs it)
   const time = (kernel: GemmKernel | undefined): number => {
+    kernel?.(n, n, n, a, 0, false, a, 0, true, c, 0, false); // warm-up: a kernel compiled at its first call (gpu.js)
     const start = now();
     let runs = 0;
     let elapsed = 0;
@@ -208,6 +323,7 @@ function chooseDefault(): string {
     return elapsed / runs;
   };
   let best: { backend: BackendDefinition; table: Partial<Kernels>; ms: number } = { backend: registry.get('js')!, table: {}, ms: time(undefined) };
+  const times: CalibrationTime[] = [{ name: 'js', ms: best.ms }];
   for (const backend of registry.values()) {
     if (backend.name === 'js' || backend.unavailable() !== null) continue;
     let table: Partial<Kernels>;
@@ -217,10 +333,10 @@ function chooseDefault(): string {
       continue; // a backend that cannot load is not a default; setBackend(name) reports why
     }
     const ms = time(table.gemm);
+    times.push({ name: backend.name, ms });
     if (ms * CALIBRATION_MARGIN < best.ms) best = { backend, table, ms };
   }
-  activate(best.backend, best.table);
-  return best.backend.name;
+  return { best, times };
 }
 
 /**
@@ -306,3 +422,10 @@ registerBackend({
     };
   },
 });
+
+/**
+ * gpu.js kernels (core/gpujs/): float32 gemm, the attention softmax and P·v, and the unary maps, compiled by the
+ * optional peer gpu.js for the mode setBackend('gpujs', { mode }) names. Available after `await
+ * prepareBackend('gpujs')`; the default only where its gemm measured faster at the calibration.
+ */
+registerBackend(gpujsBackend);

@@ -25,7 +25,8 @@ export {
 export { argmax, argmin, cumsum, logsumexp, max, mean, min, sum, variance, type Axes, type CumsumOptions, type VarOptions } from './ops/reduce.js';
 export { logSoftmax, softmax } from './ops/softmax.js';
 export { matmul, type MatmulOptions } from './ops/matmul.js';
-export { backendNames, getBackend, getNumThreads, setBackend, setNumThreads } from './backend.js';
+export { backendNames, getBackend, getBackendOptions, getNumThreads, prepareBackend, releaseBackend, setBackend, setNumThreads } from './backend.js';
+export type { BackendOptions, PrepareOptions } from './backend.js';
 export {
   concat, expand, flatten, flip, narrow, pad, permute, reshape, slice, split, squeeze, stack, transpose, tril, triu, unsqueeze,
   type SliceRange,

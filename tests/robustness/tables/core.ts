@@ -154,7 +154,10 @@ export const coreEntries: readonly Entry[] = [
 
   // linear algebra
   fn('matmul', () => [t(2, 3), t(3, 4), {}], [A.tensor('a'), A.tensor('b'), A.options('options', { transposeA: A.bool('transposeA'), transposeB: A.bool('transposeB') })]),
-  fn('setBackend', () => ['js'], [A.enum('name')]),
+  fn('setBackend', () => ['js'], [A.enum('name'), A.options('options', { mode: A.enum('mode') })]),
+  fn('getBackendOptions', () => [], []),
+  fn('releaseBackend', () => ['gpujs'], [A.enum('name')]),
+  fn('prepareBackend', () => ['js'], [A.enum('name'), A.options('options', { importModule: A.fn('importModule') })]),
   fn('getBackend', () => [], []),
   fn('backendNames', () => [], []),
   fn('setNumThreads', () => [1], [A.int('n')]),
