@@ -111,6 +111,9 @@ interface Thread {
 /** Why threads cannot run in this engine with this heap, or null when they can. */
 export function threadsUnavailableReason(heap: WasmHeap): string | null {
   if (!heap.shared) return 'the wasm memory is not shared (a browser page must be cross-origin isolated for SharedArrayBuffer)';
+  // Chromium makes a shared WebAssembly.Memory on a page that is not cross-origin isolated, but no SharedArrayBuffer
+  // for the threads' control block, and cannot post the memory to a worker
+  if (typeof SharedArrayBuffer !== 'function') return 'SharedArrayBuffer is not available (a browser page must be cross-origin isolated)';
   if (nodeWorkerThreads() === null && typeof Worker !== 'function') return 'this engine has neither worker_threads nor Web Workers';
   return null;
 }
