@@ -3,8 +3,10 @@
 // module in dist/, with its .d.ts and a source map (sources inlined). One file per module, not one bundle per entry,
 // so that a bundler keeps only the modules an import reaches (package.json: "sideEffects": false).
 // Usage: node scripts/build.mjs [--outdir DIR]   (default dist; the package tests build into a temporary folder)
+// The default build also writes the RoPE playground page (docs/playground/: index.html + the esbuild bundle of
+// main.ts, ropelab from source) to out/playground/ — not into dist/, so the package does not ship it.
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const args = process.argv.slice(2);
@@ -24,3 +26,17 @@ try {
   process.exit(1);
 }
 console.log(`built ${outdir}/: one ES module, .d.ts and source map per source file`);
+
+if (args.length === 0) {
+  const { build } = await import('esbuild');
+  const page = 'out/playground';
+  mkdirSync(page, { recursive: true });
+  try {
+    await build({ entryPoints: ['docs/playground/main.ts'], outfile: `${page}/playground.js`, bundle: true, platform: 'browser', format: 'esm', target: 'es2022', logLevel: 'error' });
+  } catch {
+    console.error('build: the playground bundle failed (esbuild errors above)');
+    process.exit(1);
+  }
+  copyFileSync('docs/playground/index.html', `${page}/index.html`);
+  console.log(`built ${page}/: the RoPE playground (index.html + playground.js; npm run playground serves it from source)`);
+}
