@@ -80,6 +80,24 @@ export interface AttentionHead {
 /** The unary maps a backend may supply (core/ops/elementwise.ts names which op uses which). */
 export type UnaryKernelName = 'exp' | 'sigmoid' | 'silu' | 'geluTanh';
 
+/** Which channels form a rotation pair: 'half' pairs (i, i + P), 'interleaved' pairs (2i, 2i + 1) (positional/rope.ts). */
+export type RotaryLayout = 'half' | 'interleaved';
+
+/**
+ * The forward rotation of positional/rope.ts (`applyRotary` with precision 'float64'), the contract of its JS rotate
+ * kernels: x and out are [outer, T, D] (contiguous, the same dtype), cos and sin are [outerA, T, P] tables in
+ * float64, and row (o, t) of x uses angle row j0 = (angleOuter[o]·T + t)·P (t·P when angleOuter is null). For each
+ * pair i < P, with c = cScale·cos[j0 + i] and s = sScale·sin[j0 + i] (computed in float64) and the pair (a, b) =
+ * (i, i + P) for 'half', (2i, 2i + 1) for 'interleaved':
+ *   out_a = x_a·c − x_b·s,   out_b = x_a·s + x_b·c
+ * and channels [2P, D) are copied. (The backward s·R(−φ)g is the same call with sScale = −scale.) Returns false,
+ * having written nothing, to leave the call to the JS kernel.
+ */
+export type RotateKernel = (
+  layout: RotaryLayout, x: TypedArray, out: TypedArray, cos: Float64Array, sin: Float64Array, cScale: number, sScale: number,
+  outer: number, T: number, D: number, P: number, angleOuter: Int32Array | null,
+) => boolean;
+
 /** The kernels a backend may supply, by name; each returns false (having written nothing) to leave a call to JS. */
 export interface Kernels {
   gemm: GemmKernel;
@@ -89,6 +107,15 @@ export interface Kernels {
   attentionForward: (head: AttentionHead, P: TypedArray, pOff: number, out: TypedArray, oOff: number) => boolean;
   /** Adds the matrix's gradients into dq, dk, dv (laid out as q, k, v) from P, the output o and its gradient g (at oOff). */
   attentionBackward: (head: AttentionHead, P: TypedArray, pOff: number, o: TypedArray, g: TypedArray, oOff: number, dq: TypedArray, dk: TypedArray, dv: TypedArray) => boolean;
+  /**
+   * Softmax over the last axis of `rows` contiguous rows of length n (x and out: rows·n elements, the same dtype):
+   *   out[r·n + k] = exp(x[r·n + k] − m_r) / Σ_j exp(x[r·n + j] − m_r),   m_r = max_j x[r·n + j]
+   * (core/ops/softmax.ts's forward). Non-finite inputs (−∞ masks, NaN) keep the JS kernel's semantics, so a backend
+   * that does not reproduce them returns false for them.
+   */
+  softmax: (x: TypedArray, out: TypedArray, rows: number, n: number) => boolean;
+  /** positional/rope.ts's rotation: see RotateKernel. */
+  rotate: RotateKernel;
 }
 
 /** Options of `setBackend` for backends that take some (the 'gpujs' backend: its gpu.js mode). */
@@ -144,7 +171,16 @@ export const kernels: Partial<Kernels> = {
   unary: (...args) => (chooseDefault(), kernels.unary?.(...args) ?? false),
   attentionForward: (...args) => (chooseDefault(), kernels.attentionForward?.(...args) ?? false),
   attentionBackward: (...args) => (chooseDefault(), kernels.attentionBackward?.(...args) ?? false),
+  softmax: (...args) => (chooseDefault(), kernels.softmax?.(...args) ?? false),
+  rotate: (...args) => (chooseDefault(), kernels.rotate?.(...args) ?? false),
 };
+
+/**
+ * The slots of the kernel table that code outside core/ consults (positional/rope.ts's rotation), read-only: one
+ * property load per call, undefined = run the JS kernel. Internal (exported through core/index.ts because
+ * positional/ may import only that).
+ */
+export const backendKernels: Readonly<Pick<Partial<Kernels>, 'rotate'>> = kernels;
 
 const registry = new Map<string, BackendDefinition>();
 const loaded = new Map<string, Partial<Kernels>>();
@@ -424,8 +460,8 @@ registerBackend({
 });
 
 /**
- * gpu.js kernels (core/gpujs/): float32 gemm, the attention softmax and P·v, and the unary maps, compiled by the
- * optional peer gpu.js for the mode setBackend('gpujs', { mode }) names. Available after `await
- * prepareBackend('gpujs')`; the default only where its gemm measured faster at the calibration.
+ * gpu.js kernels (core/gpujs/): float32 gemm, the attention softmax and P·v, the last-axis softmax, the RoPE rotation
+ * and the unary maps, compiled by the optional peer gpu.js for the mode setBackend('gpujs', { mode }) names.
+ * Available after `await prepareBackend('gpujs')`; the default only where its gemm measured faster at the calibration.
  */
 registerBackend(gpujsBackend);

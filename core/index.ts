@@ -27,6 +27,7 @@ export { logSoftmax, softmax } from './ops/softmax.js';
 export { matmul, type MatmulOptions } from './ops/matmul.js';
 export { backendNames, getBackend, getBackendOptions, getNumThreads, prepareBackend, releaseBackend, setBackend, setNumThreads } from './backend.js';
 export type { BackendOptions, PrepareOptions } from './backend.js';
+export { backendKernels, type RotateKernel, type RotaryLayout } from './backend.js';
 export {
   concat, expand, flatten, flip, narrow, pad, permute, reshape, slice, split, squeeze, stack, transpose, tril, triu, unsqueeze,
   type SliceRange,

@@ -11,7 +11,7 @@
  */
 import {
   ShapeError, Tensor, ValueError, describeValue, expectNumber, expectOneOf, expectOptions, expectTensor, fmtShape, record, specialize,
-  expectPositions, expectRequiredOptions, expectSize, optionalDType, type DType, type TypedArray,
+  expectPositions, expectRequiredOptions, expectSize, optionalDType, backendKernels, type DType, type TypedArray,
 } from '../core/index.js';
 import { AngleMemo } from './angle-cache.js';
 import { toBFloat16 } from './bf16.js';
@@ -108,7 +108,8 @@ export interface ApplyRotaryOptions {
   /**
    * 'float32' / 'bf16' round the angle to float32 and then cos, sin, inputs, each product and each sum to the
    * chosen format, as a low-precision kernel would; the backward treats that rounding as the identity.
-   * Default 'float64'.
+   * Default 'float64'. With 'float64', float32 x and a backend that supplies core's `rotate` kernel (setBackend
+   * 'gpujs'), the rotation runs there in float32 arithmetic: within 4·2⁻²⁴·|s|·(|x_a| + |x_b|) of the JS kernel.
    */
   precision?: RotaryPrecision;
   /** Multiplier on the rotated channels (YaRN/LongRoPE attention factor); default 1. */
@@ -152,12 +153,18 @@ export function rotateBy(op: string, x: Tensor, angles: Tensor, options: ApplyRo
   const kernels = KERNELS[x.dtype][layout];
   const { cos, sin } = trigOf(op, angles);
   const y = x.dtype === 'float64' ? new Float64Array(x.size) : new Float32Array(x.size);
-  if (precision === 'float64') kernels.rotate(x.data, y, cos, sin, scale, scale, geo.outer, geo.T, geo.D, geo.P, geo.angleOuter);
+  // the active backend's rotation (core/backend.ts RotateKernel: this kernel's contract) where it has one, else JS
+  const rotate = (src: TypedArray, dst: TypedArray, sScale: number): void => {
+    if (backendKernels.rotate?.(layout, src, dst, cos, sin, scale, sScale, geo.outer, geo.T, geo.D, geo.P, geo.angleOuter) !== true) {
+      kernels.rotate(src, dst, cos, sin, scale, sScale, geo.outer, geo.T, geo.D, geo.P, geo.angleOuter);
+    }
+  };
+  if (precision === 'float64') rotate(x.data, y, scale);
   else rotateRounded(precision === 'bf16' ? toBFloat16 : Math.fround, x.data, y, angles.data, scale, layout === 'half', geo);
   return record('applyRotary', new Tensor(y, x.shape), [x, angles], (g) => {
     const gx = x.dtype === 'float64' ? new Float64Array(x.size) : new Float32Array(x.size);
     if (!angles.requiresGrad) {
-      kernels.rotate(g.data, gx, cos, sin, scale, -scale, geo.outer, geo.T, geo.D, geo.P, geo.angleOuter); // s·R(φ)ᵀ g = s·R(−φ) g
+      rotate(g.data, gx, -scale); // s·R(φ)ᵀ g = s·R(−φ) g
       return [new Tensor(gx, x.shape), null];
     }
     const ga = new Float64Array(angles.size); // accumulated over broadcast rows, in float64

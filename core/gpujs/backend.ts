@@ -82,6 +82,8 @@ export const gpujsBackend: BackendDefinition = {
     gemm: (M, N, K, a, aOff, transA, b, bOff, transB, c, cOff, accumulate) => current().gemm(M, N, K, a, aOff, transA, b, bOff, transB, c, cOff, accumulate),
     unary: (name, x, out) => current().unary(name, x, out),
     attentionForward: (head, P, pOff, out, oOff) => current().attentionForward(head, P, pOff, out, oOff),
+    softmax: (x, out, rows, n) => current().softmax(x, out, rows, n),
+    rotate: (layout, x, out, cos, sin, cScale, sScale, outer, T, D, P, angleOuter) => current().rotate(layout, x, out, cos, sin, cScale, sScale, outer, T, D, P, angleOuter),
   }),
   configure: (options: BackendOptions) => {
     const next = options.mode ?? GPUJS_DEFAULT_MODE;
@@ -95,6 +97,11 @@ export const gpujsBackend: BackendDefinition = {
         k = new GpuJsKernels(gpujs!, next as GpuJsMode);
       } catch (e) {
         throw new Error(`gpu.js mode '${next}' cannot run here: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      const problem = k.readbackProblem(); // e.g. webgpu: its results are not read back synchronously
+      if (problem !== null) {
+        k.dispose();
+        throw new Error(`gpu.js mode '${next}' cannot serve ropelab's synchronous kernels: ${problem}`);
       }
       instances.set(next as GpuJsMode, k);
     }

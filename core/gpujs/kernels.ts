@@ -9,9 +9,13 @@
  *   rowLse:    L[i] = m_i + log Σ_{j visible} exp(S[i,j] − m_i),  m_i = max_{j visible} S[i,j]
  *   probs:     P[i,j] = exp(S[i,j] − L[i]) where visible, else 0          (softmax over visible keys)
  *   unary:     y[i] = exp / sigmoid / silu / geluTanh (x[i])
+ *   softmax:   m_r = max_k x[r,k];  z_r = Σ_k exp(x[r,k] − m_r);  y[r,k] = exp(x[r,k] − m_r) / z_r   (rowMax, rowSum, softmaxProbs)
+ *   rotate:    y_a = x_a·c − x_b·s,  y_b = x_a·s + x_b·c,  c = cScale·cos φ, s = sScale·sin φ   (RoFormer eq. 34;
+ *              pair (a, b) = (i, i + P) 'half' or (2i, 2i + 1) 'interleaved'; channels ≥ 2P copied)
  *
  * Shapes: gemm A is [M,K] ([K,M] transposed), B is [K,N] ([N,K] transposed), C is [M,N]; attention q: [Tq, d],
- * k: [Tk, d], v: [Tk, dv], S and P: [Tq, Tk]. gpu.js computes in float32 (precision 'single'), so these kernels take
+ * k: [Tk, d], v: [Tk, dv], S and P: [Tq, Tk]; softmax x, y: [rows, n]; rotate x, y: [outer, T, D], c and s:
+ * [outerA·T, P] (float32 tables: cScale·cos and sScale·sin, rounded once from float64). gpu.js computes in float32 (precision 'single'), so these kernels take
  * float32 buffers only and decline float64 calls (core/backend.ts then runs the JS kernel).
  *
  * Resources: each kernel is compiled once per instance (dynamic output and arguments, so one compile serves every
@@ -19,7 +23,7 @@
  * in the graphical modes). Outputs are read back as arrays (no pipeline textures outlive a call).
  */
 import type { TypedArray } from '../dtype.js';
-import type { AttentionHead, UnaryKernelName } from '../backend.js';
+import type { AttentionHead, RotaryLayout, UnaryKernelName } from '../backend.js';
 
 /** The gpu.js modes `setBackend('gpujs', { mode })` accepts; 'gpu' lets gpu.js pick (GL where it works, else webasm). */
 export const GPUJS_MODES = ['gpu', 'cpu', 'webasm', 'webgl', 'webgl2', 'webgpu', 'headlessgl'] as const;
@@ -105,6 +109,63 @@ function probsKernel(this: Thread, S: Float32Array, L: Float32Array, Tk: number,
   return p;
 }
 
+function rowMaxKernel(this: Thread, x: Float32Array, n: number): number {
+  const r = this.thread.x;
+  let m = x[r * n]!;
+  for (let k = 1; k < n; k++) m = Math.max(m, x[r * n + k]!);
+  return m;
+}
+
+function rowSumKernel(this: Thread, x: Float32Array, M: Float32Array, n: number): number {
+  const r = this.thread.x;
+  let z = 0;
+  for (let k = 0; k < n; k++) z += Math.exp(x[r * n + k]! - M[r]!);
+  return z;
+}
+
+function softmaxProbsKernel(this: Thread, x: Float32Array, M: Float32Array, Z: Float32Array, n: number): number {
+  const r = Math.floor(this.thread.x / n);
+  return Math.exp(x[this.thread.x]! - M[r]!) / Z[r]!;
+}
+
+/**
+ * One output channel of the rotation: row = (o, t) of x [outer, T, D], channel k; its angle row is aRow[o]·T + t of
+ * the float32 tables c, s [·, P] (already scaled). half = 1 for the 'half' layout, 0 for 'interleaved'.
+ */
+function rotateKernel(this: Thread, x: Float32Array, c: Float32Array, s: Float32Array, aRow: Float32Array, T: number, D: number, P: number, half: number): number {
+  const row = Math.floor(this.thread.x / D);
+  const k = this.thread.x - row * D;
+  const o = Math.floor(row / T);
+  const t = row - o * T;
+  const base = row * D;
+  let y = x[this.thread.x]!;
+  if (k < 2 * P) {
+    let i = k;
+    let second = 0; // 1 for the pair's b channel
+    let ia = base + k;
+    let ib = base + k + P;
+    if (half > 0.5) {
+      if (k >= P) {
+        i = k - P;
+        second = 1;
+        ia = base + i;
+        ib = base + k;
+      }
+    } else {
+      i = Math.floor(k / 2);
+      second = k - 2 * i;
+      ia = base + 2 * i;
+      ib = ia + 1;
+    }
+    const j = (aRow[o]! * T + t) * P + i;
+    const cj = c[j]!;
+    const sj = s[j]!;
+    if (second > 0.5) y = x[ia]! * sj + x[ib]! * cj;
+    else y = x[ia]! * cj - x[ib]! * sj;
+  }
+  return y;
+}
+
 function expKernel(this: Thread, x: Float32Array): number {
   return Math.exp(x[this.thread.x]!);
 }
@@ -128,6 +189,10 @@ const KERNEL_FUNCTIONS = {
   scores: scoresKernel,
   rowLse: rowLseKernel,
   probs: probsKernel,
+  rowMax: rowMaxKernel,
+  rowSum: rowSumKernel,
+  softmaxProbs: softmaxProbsKernel,
+  rotate: rotateKernel,
   exp: expKernel,
   sigmoid: sigmoidKernel,
   silu: siluKernel,
@@ -188,10 +253,62 @@ export class GpuJsKernels {
     return true;
   }
 
+  /**
+   * Why this mode's kernels cannot serve ropelab's synchronous kernel table, or null: one tiny kernel is run and must
+   * hand back a Float32Array at once (gpu.js's webgpu mode answers otherwise, e.g. with a pending result).
+   */
+  readbackProblem(): string | null {
+    try {
+      const out: unknown = this.run('exp', 1, [Float32Array.of(0)]);
+      return out instanceof Float32Array ? null : `its kernels return ${out === null ? 'null' : typeof out === 'object' ? (out as object).constructor?.name ?? 'an object' : typeof out}, not a Float32Array read back at once`;
+    } catch (e) {
+      return `its first kernel failed: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  }
+
   /** y = name(x) elementwise, float32 only. */
   unary(name: UnaryKernelName, x: TypedArray, out: TypedArray): boolean {
     if (!isF32(x) || !isF32(out) || out.length === 0) return false;
     out.set(this.run(name, out.length, [x]).subarray(0, out.length));
+    return true;
+  }
+
+  /**
+   * core/backend.ts's `softmax` contract, float32 only: three kernels (row max, row sum of exp(x − m), probabilities).
+   * Declines (false, nothing written) other dtypes, empty input and any non-finite value (the JS kernel's −∞ / NaN
+   * semantics stay there).
+   */
+  softmax(x: TypedArray, out: TypedArray, rows: number, n: number): boolean {
+    if (!isF32(x) || !isF32(out) || rows === 0 || n === 0) return false;
+    const len = rows * n;
+    for (let i = 0; i < len; i++) if (!Number.isFinite(x[i]!)) return false;
+    const xs = view(x, 0, len);
+    const M = this.run('rowMax', rows, [xs, n]);
+    const Z = this.run('rowSum', rows, [xs, M, n]);
+    out.set(this.run('softmaxProbs', len, [xs, M, Z, n]).subarray(0, len));
+    return true;
+  }
+
+  /**
+   * core/backend.ts's RotateKernel contract, float32 x and out only: c = cScale·cos and s = sScale·sin are rounded
+   * once to float32 tables (the rows the call uses), then one gpu.js thread computes each output channel.
+   */
+  rotate(layout: RotaryLayout, x: TypedArray, out: TypedArray, cos: Float64Array, sin: Float64Array, cScale: number, sScale: number, outer: number, T: number, D: number, P: number, angleOuter: Int32Array | null): boolean {
+    const len = outer * T * D;
+    if (!isF32(x) || !isF32(out) || len === 0) return false;
+    // the angle rows the call reads: outerA·T·P entries (angleOuter's largest row + 1, or one block when shared)
+    let rowsA = 1;
+    if (angleOuter !== null) for (let o = 0; o < outer; o++) rowsA = Math.max(rowsA, angleOuter[o]! + 1);
+    const nA = Math.max(1, rowsA * T * P);
+    const c = new Float32Array(nA);
+    const s = new Float32Array(nA);
+    for (let j = 0; j < rowsA * T * P; j++) {
+      c[j] = cos[j]! * cScale;
+      s[j] = sin[j]! * sScale;
+    }
+    const aRow = new Float32Array(outer);
+    if (angleOuter !== null) aRow.set(angleOuter.subarray(0, outer));
+    out.set(this.run('rotate', len, [view(x, 0, len), c, s, aRow, T, D, P, layout === 'half' ? 1 : 0]).subarray(0, len));
     return true;
   }
 

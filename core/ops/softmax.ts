@@ -1,5 +1,10 @@
-/** Numerically stable softmax and log-softmax along one axis, fused forward and backward kernels. */
+/**
+ * Numerically stable softmax and log-softmax along one axis, fused forward and backward kernels. softmax's forward
+ * over a last axis (inner = 1) goes to the active backend's `softmax` slot when it has one (core/backend.ts: the
+ * 'gpujs' backend, float32), else the JS lines below.
+ */
 import { expectTensor } from '../args.js';
+import { kernels } from '../backend.js';
 import { isGradEnabled, recordOp } from '../autograd.js';
 import { exp, mul, sub } from './elementwise.js';
 import { sum } from './reduce.js';
@@ -37,7 +42,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
   const ax = normAxis(axis, x.ndim, 'softmax');
   const [outer, n, inner] = splitAt(x.shape, ax);
   const y = allocate(x.dtype, x.size);
-  softmaxLines(x.data, y, outer, n, inner, false);
+  if (inner !== 1 || !kernels.softmax?.(x.data, y, outer, n)) softmaxLines(x.data, y, outer, n, inner, false);
   const out = new Tensor(y, x.shape);
   return recordOp('softmax', out, [x], (g) => {
     if (isGradEnabled()) return [mul(out, sub(g, sum(mul(g, out), ax, true)))]; // createGraph: the same rule in ops

@@ -1,13 +1,14 @@
 /**
- * The 'gpujs' backend (core/gpujs/): gpu.js 2.24.1 kernels in its 'cpu' and 'webasm' modes against ropelab's JS
- * kernels, the absent-gpu.js path, modes, release and the calibration. gpu.js is an optional peer: where it is not
+ * The 'gpujs' backend (core/gpujs/): gpu.js 2.24.1 kernels (gemm, attention, the last-axis softmax, the RoPE rotation,
+ * unary maps) in its 'cpu' and 'webasm' modes against ropelab's JS kernels, the absent-gpu.js path, modes, release and the calibration. gpu.js is an optional peer: where it is not
  * installed (or ROPELAB_NO_GPUJS=1 simulates that), the tests that need it are left out with one line saying how to
  * install it; the absent-path tests always run (they inject a failing import).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { attention, gelu, grad, exp, matmul, sigmoid, silu, sum, mul, randn, Generator, ValueError, type Tensor } from '../../core/index.js';
+import { attention, gelu, grad, exp, matmul, sigmoid, silu, softmax, sum, mul, randn, tensor, Generator, ValueError, type Tensor } from '../../core/index.js';
+import { applyRotary, type PairLayout } from '../../positional/rope.js';
 import {
   backendNames, calibrate, getBackend, getBackendOptions, kernels, prepareBackend, releaseBackend, setBackend,
 } from '../../core/backend.js';
@@ -224,6 +225,119 @@ if (HAVE_GPUJS) {
           return want.every((t, i) => Array.from(t.data).every((x, j) => Math.abs(x - got[i]!.data[j]!) <= 1e-4));
         },
       ), { seed, numRuns: 25 });
+    });
+
+    /**
+     * softmax over the last axis against the js backend: per element, with p the JS probability and m the row max,
+     *   |p_gpujs − p| ≤ (n + 4 + 2|x − m|)·2⁻²⁴·p + 2⁻¹²⁶
+     * (a float32 row sum of n terms is within γ_n, exp(x − m) within about (1 + |x − m|)·u of its value; the
+     * subnormal slack covers probabilities that underflow float32 in one and not the other).
+     */
+    test(`softmax (last axis) on gpu.js '${mode}' (${kernelClass}) agrees with the js backend within (n+4+2|x−m|)·2⁻²⁴·p on generated shapes`, () => {
+      onGpuJs(mode, (k) => {
+        const ran = count(k.runs, kernelClass);
+        let cases = 0;
+        fc.assert(fc.property(
+          fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 0, maxLength: 2 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 30 }), fc.integer({ min: 0, max: 1000 }),
+          (lead, n, spread, s) => {
+            const x = mul(randn([...lead, n], { generator: new Generator(s) }), spread); // logits up to ~±4·spread
+            setBackend('js');
+            const want = softmax(x);
+            setBackend('gpujs', { mode });
+            const before = count(k.calls, 'softmaxProbs');
+            const got = softmax(x);
+            assert.is(count(k.calls, 'softmaxProbs') - before, 1, 'one gpu.js softmax per call');
+            cases++;
+            for (let r = 0; r < x.size / n; r++) {
+              const m = Math.max(...Array.from(x.data.subarray(r * n, (r + 1) * n)));
+              for (let j = r * n; j < (r + 1) * n; j++) {
+                const p = want.data[j]!;
+                if (!(Math.abs(got.data[j]! - p) <= (n + 4 + 2 * Math.abs(x.data[j]! - m)) * U * p + 2 ** -126)) return false;
+              }
+            }
+            return true;
+          },
+        ), { seed, numRuns: 60 });
+        assert.is(count(k.runs, kernelClass) - ran, 3 * cases, `every case ran its three kernels on ${kernelClass}`);
+        assert.is(k.runs.size, 1, `only ${kernelClass} ran: ${[...k.runs.keys()].join(', ')}`);
+      });
+    });
+
+    test(`softmax on gpu.js '${mode}' leaves to JS, bit for bit: another axis, −∞ masks, float64`, () => {
+      const x = randn([3, 5, 4], { generator: new Generator(7) });
+      const masked = tensor([[0.5, -Infinity, 2], [-Infinity, -Infinity, -Infinity]]);
+      const x64 = randn([4, 6], { dtype: 'float64', generator: new Generator(8) });
+      const cases: [Tensor, number][] = [[x, 1], [x, 0], [masked, -1], [x64, -1]];
+      const want = cases.map(([t, ax]) => Array.from(softmax(t, ax).data));
+      onGpuJs(mode, (k) => {
+        const before = count(k.calls, 'softmaxProbs');
+        cases.forEach(([t, ax], i) => assert.equal(Array.from(softmax(t, ax).data), want[i]));
+        assert.is(count(k.calls, 'softmaxProbs'), before, 'none of them ran on gpu.js');
+        assert.ok(Number.isNaN(softmax(masked).data[3]!), 'an all −∞ row is NaN, as the JS kernel (and torch)');
+      });
+    });
+
+    /**
+     * applyRotary (precision 'float64', float32 x) forward and its x-gradient against the js backend, both layouts,
+     * angle tables shared, per head or per sequence, partial rotaryDim and a scale s: per channel of a pair (a, b)
+     *   |y_gpujs − y_js| ≤ 4·2⁻²⁴·|s|·(|x_a| + |x_b|)
+     * (c = s·cos φ and s·sin φ rounded once to float32, two float32 products and a sum; the JS kernel rounds once).
+     */
+    test(`rotation (applyRotary, both layouts) on gpu.js '${mode}' (${kernelClass}) agrees with the js backend within 4·2⁻²⁴·|s|·(|x_a|+|x_b|), forward and backward`, () => {
+      onGpuJs(mode, (k) => {
+        const ran = count(k.runs, kernelClass);
+        let calls = 0;
+        fc.assert(fc.property(
+          fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 3 }),
+          fc.constantFrom<PairLayout>('half', 'interleaved'), fc.constantFrom('shared', 'head', 'sequence'), fc.integer({ min: -8, max: 8 }), fc.integer({ min: 0, max: 1000 }),
+          (B, H, T, P, pass, layout, table, s8, seedX) => {
+            const D = 2 * P + pass;
+            const scale = s8 === 0 ? 1 : s8 / 4;
+            const g = new Generator(seedX);
+            const x = randn([B, H, T, D], { generator: g });
+            const aShape = table === 'shared' ? [T, P] : table === 'head' ? [H, T, P] : [B, 1, T, P];
+            const angles = mul(randn(aShape, { dtype: 'float64', generator: g }), 50);
+            const dy = randn([B, H, T, D], { generator: g });
+            const options = { layout, scale, rotaryDim: 2 * P };
+            const run = (): Tensor[] => [applyRotary(x, angles, options), grad((xx: Tensor) => sum(mul(applyRotary(xx, angles, options), dy)))(x)[0]!];
+            setBackend('js');
+            const want = run();
+            setBackend('gpujs', { mode });
+            const before = count(k.calls, 'rotate');
+            const got = run();
+            calls += 3; // the forward, and the forward and backward (sScale = −s) of grad
+            assert.is(count(k.calls, 'rotate') - before, 3, 'the rotation and its x-backward ran on gpu.js');
+            const bOff = layout === 'half' ? P : 1;
+            return [[x, want[0]!, got[0]!], [dy, want[1]!, got[1]!]].every(([input, w, o]) => {
+              for (let row = 0; row < B * H * T; row++) {
+                for (let i = 0; i < P; i++) {
+                  const ia = row * D + (layout === 'half' ? i : 2 * i);
+                  const ib = ia + bOff;
+                  const tol = 4 * U * Math.abs(scale) * (Math.abs(input!.data[ia]!) + Math.abs(input!.data[ib]!));
+                  if (!(Math.abs(o!.data[ia]! - w!.data[ia]!) <= tol && Math.abs(o!.data[ib]! - w!.data[ib]!) <= tol)) return false;
+                }
+                for (let c = 2 * P; c < D; c++) if (o!.data[row * D + c] !== w!.data[row * D + c]) return false;
+              }
+              return true;
+            });
+          },
+        ), { seed, numRuns: 60 });
+        assert.is(count(k.runs, kernelClass) - ran, calls, `every rotation ran on ${kernelClass}`);
+        assert.is(k.runs.size, 1, `only ${kernelClass} ran: ${[...k.runs.keys()].join(', ')}`);
+      });
+    });
+
+    test(`rotation on gpu.js '${mode}' leaves to JS, bit for bit: float64 x, precision 'float32' and 'bf16' emulation`, () => {
+      const x = randn([2, 5, 8], { generator: new Generator(5) });
+      const x64 = randn([2, 5, 8], { dtype: 'float64', generator: new Generator(6) });
+      const angles = randn([5, 4], { dtype: 'float64', generator: new Generator(7) });
+      const cases: [Tensor, 'float64' | 'float32' | 'bf16'][] = [[x64, 'float64'], [x, 'float32'], [x, 'bf16']];
+      const want = cases.map(([t, precision]) => Array.from(applyRotary(t, angles, { layout: 'interleaved', precision }).data));
+      onGpuJs(mode, (k) => {
+        const before = count(k.calls, 'rotate');
+        cases.forEach(([t, precision], i) => assert.equal(Array.from(applyRotary(t, angles, { layout: 'interleaved', precision }).data), want[i]));
+        assert.is(count(k.calls, 'rotate'), before, 'none of them ran on gpu.js');
+      });
     });
 
     test(`exp, sigmoid, silu and gelu(tanh) on gpu.js '${mode}' agree with the js backend within 4·2⁻²⁴·(1 + |y|)`, () => {

@@ -156,6 +156,7 @@ export const coreEntries: readonly Entry[] = [
   fn('matmul', () => [t(2, 3), t(3, 4), {}], [A.tensor('a'), A.tensor('b'), A.options('options', { transposeA: A.bool('transposeA'), transposeB: A.bool('transposeB') })]),
   fn('setBackend', () => ['js'], [A.enum('name'), A.options('options', { mode: A.enum('mode') })]),
   fn('getBackendOptions', () => [], []),
+  exempt('backendKernels', 'a read-only view of the kernel table (an object, not a function): nothing takes arguments'),
   fn('releaseBackend', () => ['gpujs'], [A.enum('name')]),
   fn('prepareBackend', () => ['js'], [A.enum('name'), A.options('options', { importModule: A.fn('importModule') })]),
   fn('getBackend', () => [], []),
