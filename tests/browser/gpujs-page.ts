@@ -11,9 +11,12 @@
  *   attention (out, dq, dk, dv): |Δ| ≤ 1e-4 (values ≤ 4; as tests/core/gpujs.test.ts)
  *   exp, sigmoid, silu, gelu(tanh): |Δ| ≤ UNARY_ULPS·U·(1 + |x|)·(1 + |y|) — GLSL ES 3.00 §8.2 allows exp
  *     (3 + 2|x|) ulp, where the JS kernel is within 1 ulp; the (1 + |x|) term carries that growth.
+ *   softmax (last axis):      |Δ| ≤ (n + 4 + UNARY_ULPS·(1 + |x − m|))·U·p + 2⁻¹²⁶
+ *   RoPE rotation:            |Δ| ≤ 4·U·(|x_a| + |x_b|) on rotated channels; copied channels exact
  */
 import fc from 'fast-check';
-import { attention, exp, gelu, grad, matmul, mul, randn, sigmoid, silu, sum, Generator, type Tensor } from '../../core/index.js';
+import { attention, exp, gelu, grad, matmul, mul, randn, sigmoid, silu, softmax, sum, Generator, type Tensor } from '../../core/index.js';
+import { applyRotary } from '../../positional/index.js';
 import { getBackend, kernels, prepareBackend, releaseBackend, setBackend } from '../../core/backend.js';
 import { gpujsKernels } from '../../core/gpujs/backend.js';
 import type { GpuJsKernels } from '../../core/gpujs/kernels.js';
@@ -203,6 +206,68 @@ function checkUnary(): GpujsCheck {
   return { name: 'exp, sigmoid, silu, gelu(tanh) on 257 values', cases: ops.length, ...w, calls, expectedCalls: ops.length };
 }
 
+/** softmax over the last axis: |Δ| ≤ (n + 4 + UNARY_ULPS·(1 + |x − m|))·U·p + 2⁻¹²⁶ (the Node bound, with GLSL's exp). */
+function checkSoftmax(): GpujsCheck {
+  const cases = fc.sample(fc.tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 1000 })), { seed: SEED + 4, numRuns: 12 });
+  const w = new Worst();
+  let calls = 0;
+  for (const [rows, n, s] of cases) {
+    const x = mul(randn([rows, n], { generator: new Generator(s) }), 4);
+    const want = softmax(x, -1);
+    const got = onGpuJs((k) => {
+      const before = count(k.calls, 'softmaxProbs');
+      const y = softmax(x, -1);
+      calls += count(k.calls, 'softmaxProbs') - before;
+      return y;
+    });
+    for (let r = 0; r < rows; r++) {
+      let m = -Infinity;
+      for (let j = 0; j < n; j++) m = Math.max(m, x.data[r * n + j]!);
+      for (let j = 0; j < n; j++) {
+        const i = r * n + j;
+        const tol = (n + 4 + UNARY_ULPS * (1 + Math.abs(x.data[i]! - m))) * U * want.data[i]! + 2 ** -126;
+        w.note(ratio(Math.abs(got.data[i]! - want.data[i]!), tol), `softmax [${rows}, ${n}] seed ${s} at ${i}: gpujs ${got.data[i]}, js ${want.data[i]}`);
+      }
+    }
+  }
+  return { name: 'softmax over the last axis', cases: cases.length, ...w, calls, expectedCalls: cases.length };
+}
+
+/** RoPE rotation, both layouts, partial rotary dims: |Δ| ≤ 4·U·|s|·(|x_a| + |x_b|), copied channels exact. */
+function checkRotation(): GpujsCheck {
+  const cases = fc.sample(fc.tuple(
+    fc.constantFrom('half' as const, 'interleaved' as const), fc.integer({ min: 1, max: 8 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 1000 }),
+  ), { seed: SEED + 5, numRuns: 12 });
+  const w = new Worst();
+  let calls = 0;
+  for (const [layout, P, extraPairs, T, s] of cases) {
+    const g = new Generator(s);
+    const D = 2 * (P + extraPairs); // rotaryDim 2P of D channels: the rest are copied
+    const x = randn([2, 3, T, D], { generator: g });
+    const angles = mul(randn([T, P], { generator: g, dtype: 'float64' }), 20);
+    const options = { layout, rotaryDim: 2 * P };
+    const want = applyRotary(x, angles, options);
+    const got = onGpuJs((k) => {
+      const before = count(k.calls, 'rotate');
+      const y = applyRotary(x, angles, options);
+      calls += count(k.calls, 'rotate') - before;
+      return y;
+    });
+    const label = `${layout}, x ${JSON.stringify(x.shape)}, rotaryDim ${2 * P}`;
+    for (let i = 0; i < x.size; i++) {
+      const c = i % D;
+      if (c >= 2 * P) {
+        w.note(got.data[i] === want.data[i] ? 0 : Infinity, `${label}: copied channel ${c}`);
+        continue;
+      }
+      const partner = layout === 'half' ? (c < P ? i + P : i - P) : c % 2 === 0 ? i + 1 : i - 1;
+      const tol = 4 * U * (Math.abs(x.data[i]!) + Math.abs(x.data[partner]!)) + 2 ** -126;
+      w.note(ratio(Math.abs(got.data[i]! - want.data[i]!), tol), `${label} at ${i}`);
+    }
+  }
+  return { name: 'RoPE rotation (half and interleaved, partial rotary dims)', cases: cases.length, ...w, calls, expectedCalls: cases.length };
+}
+
 /** For the page: prepares gpujs with the bundled gpu.js, runs every check in PAGE_MODE, then releases it. */
 export async function runGpujsPageChecks(): Promise<GpujsPageResult> {
   const t0 = performance.now();
@@ -211,7 +276,7 @@ export async function runGpujsPageChecks(): Promise<GpujsPageResult> {
     await prepareBackend('gpujs', { importModule: importBundledGpuJs });
     setBackend('js');
     result.backend = onGpuJs(() => getBackend());
-    for (const check of [checkGemm, checkMatmul, checkAttention, checkUnary]) result.checks.push(check());
+    for (const check of [checkGemm, checkMatmul, checkAttention, checkUnary, checkSoftmax, checkRotation]) result.checks.push(check());
     const k = onGpuJs((kern) => kern);
     result.kernelClass = k.kernelClass();
     result.runs = Object.fromEntries(k.runs);

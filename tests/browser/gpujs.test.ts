@@ -1,8 +1,8 @@
 /**
  * The gpu.js backend's WebGL2 kernels in Chromium (issue 15 item 3): tests/browser/gpujs-page.ts runs in the page —
  * gpu.js's browser build bundled and handed to prepareBackend('gpujs', { importModule }), setBackend('gpujs',
- * { mode: 'webgl2' }), then gemm, matmul and batched matmul, attention forward (outputs and gradients) and the unary
- * maps on seeded generated shapes against the JS kernels, within the float32 tolerances stated in that file — and
+ * { mode: 'webgl2' }), then gemm, matmul and batched matmul, attention forward (outputs and gradients), the unary
+ * maps, softmax and the RoPE rotation on seeded generated shapes against the JS kernels, within the float32 tolerances stated in that file — and
  * this side asserts that every check is within them, that each kernel call ran on gpu.js, that the class that ran
  * them is WebGL2Kernel, and that releaseBackend freed them. Headless Chromium here renders WebGL2 with SwiftShader
  * (no GPU).
@@ -36,7 +36,7 @@ if (!browserSuiteSkipped()) {
     const suite = lazyBrowserSuite(missing === null ? [PAGE, GPUJS_BROWSER_BUILD] : [PAGE]);
     test.after(() => suite.close());
 
-    test(`gpu.js WebGL2 kernels in Chromium agree with the JS kernels (gemm, matmul, batched matmul, attention, unary maps) and run on ${KERNEL_CLASS}`, async () => {
+    test(`gpu.js WebGL2 kernels in Chromium agree with the JS kernels (gemm, matmul, batched matmul, attention, unary maps, softmax, RoPE rotation) and run on ${KERNEL_CLASS}`, async () => {
       if (missing !== null) assert.unreachable(`in CI gpu.js must be installed (.ci/run installs the peers): ${missing}`);
       const report = await (await suite.get()).run({ page: 'plain', call: { module: PAGE, export: 'runGpujsPageChecks' }, timeoutMs: 60_000 });
       assert.is(report.error, '');
@@ -46,7 +46,7 @@ if (!browserSuiteSkipped()) {
       assert.is(r.backend, 'gpujs');
       assert.is(r.kernelClass, KERNEL_CLASS, `the compiled kernels are gpu.js's ${KERNEL_CLASS}`);
       assert.equal(Object.keys(r.runs), [KERNEL_CLASS], `every kernel call ran on ${KERNEL_CLASS}: ${JSON.stringify(r.runs)}`);
-      assert.is(r.checks.length, 4);
+      assert.is(r.checks.length, 6);
       const lines: string[] = [];
       for (const c of r.checks) {
         assert.ok(c.cases > 0, `${c.name}: cases ran`);
