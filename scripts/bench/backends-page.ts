@@ -108,6 +108,24 @@ const attentionCase: Case = {
 
 export const CASES: readonly Case[] = [matmulCase(256, 7), matmulCase(512, 3), attentionCase];
 
+/**
+ * Per case of CASES, the median ms of each contender that can run (reasons[i] === null; null for the others), all of
+ * them alternating in every repetition (pairedMediansMs): the measurement of both the Node and the page bench.
+ */
+export async function measureCases(contenders: readonly Contender[], reasons: readonly (string | null)[]): Promise<(number | null)[][]> {
+  const live = contenders.filter((_, i) => reasons[i] === null);
+  const ms: (number | null)[][] = [];
+  for (const kase of CASES) {
+    const fns = live.map((c) => {
+      const run = on(c, kase.make);
+      return () => on(c, run);
+    });
+    const medians = await pairedMediansMs(fns, kase.reps, 1);
+    ms.push(contenders.map((c) => (live.includes(c) ? medians[live.indexOf(c)]! : null)));
+  }
+  return ms;
+}
+
 /** What the page measured: per case, the median ms of each of PAGE_CONTENDERS (null where it cannot run). */
 export interface PageBenchResult {
   userAgent: string;
@@ -141,16 +159,7 @@ export async function runBackendsPage(): Promise<PageBenchResult> {
     while (wasmWorkersReady() < threaded.threads - 1 && performance.now() < deadline) await new Promise((done) => setTimeout(done, 20));
     if (wasmWorkersReady() < threaded.threads - 1) reasons[PAGE_CONTENDERS.indexOf(threaded)] = 'its Web Worker did not start within 20 s';
   }
-  const live = PAGE_CONTENDERS.filter((_, i) => reasons[i] === null);
-  const ms: (number | null)[][] = [];
-  for (const kase of CASES) {
-    const fns = live.map((c) => {
-      const run = on(c, kase.make);
-      return () => on(c, run);
-    });
-    const medians = await pairedMediansMs(fns, kase.reps, 1);
-    ms.push(PAGE_CONTENDERS.map((c) => (live.includes(c) ? medians[live.indexOf(c)]! : null)));
-  }
+  const ms = await measureCases(PAGE_CONTENDERS, reasons);
   return {
     userAgent: navigator.userAgent, crossOriginIsolated: globalThis.crossOriginIsolated === true, gpujs,
     backends: backendNames(), reasons, ms, wallMs: performance.now() - t0,

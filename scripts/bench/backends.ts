@@ -19,8 +19,8 @@ import { GPUJS_VERSION } from '../../core/gpujs/backend.js';
 import { readFlags } from '../lib/flags.js';
 import { isEntryPoint } from '../lib/entry.js';
 import { chromiumMissing, openBrowserPages } from '../lib/chromium.js';
-import { fmt, pairedMediansMs, printEnvironment, printTable } from './harness.js';
-import { CASES, CONTENDERS, GPUJS_BROWSER_BUILD, PAGE_CONTENDERS, on, unavailable, type Contender, type PageBenchResult } from './backends-page.js';
+import { fmt, printEnvironment, printTable } from './harness.js';
+import { CASES, CONTENDERS, GPUJS_BROWSER_BUILD, PAGE_CONTENDERS, measureCases, unavailable, type Contender, type PageBenchResult } from './backends-page.js';
 
 export { CASES, CONTENDERS, type Contender } from './backends-page.js';
 
@@ -52,19 +52,9 @@ async function inNode(): Promise<void> {
     gpujsNote = `gpujs n/a — ${e instanceof Error ? e.message : String(e)}`;
   }
   const reasons = CONTENDERS.map((c) => unavailable(c));
-  const live = CONTENDERS.filter((_, i) => reasons[i] === null);
   console.log(`${gpujsNote}; backends here: ${backendNames().join(', ')}`);
   CONTENDERS.forEach((c, i) => reasons[i] !== null && console.log(`${c.label}: n/a — ${reasons[i]}`));
-  const ms: (number | null)[][] = [];
-  for (const kase of CASES) {
-    const fns = live.map((c) => {
-      const run = on(c, kase.make);
-      return () => on(c, run);
-    });
-    const medians = await pairedMediansMs(fns, kase.reps, 1);
-    ms.push(CONTENDERS.map((c) => (live.includes(c) ? medians[live.indexOf(c)]! : null)));
-  }
-  printResults(CONTENDERS, ms);
+  printResults(CONTENDERS, await measureCases(CONTENDERS, reasons));
 }
 
 async function inPage(): Promise<void> {
