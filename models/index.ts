@@ -5,3 +5,4 @@ export { MemoryTransformer, type MemoryForwardOptions, type MemoryForwardResult,
 export { PaTHBlock, PaTHLM, type PaTHLMConfig, type PaTHLMForwardOptions } from './path-lm.js';
 export { ViT, bilinearResizeMatrix, patchify, type ViTConfig, type ViTPositional } from './vit.js';
 export { MMDiT, fluxAxesFor, type MMDiTConfig, type MMDiTControl, type MMDiTForwardOptions, type MMDiTLossOptions, type MMDiTSampleInputs } from './mmdit.js';
+export { LlamaForCausalLM, loadHFModel, type LlamaForwardOptions, type LlamaHFConfig, type LlamaHFModel, type LlamaOptions } from './llama.js';

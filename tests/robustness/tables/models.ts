@@ -1,5 +1,5 @@
 /** Robustness table for models/: one entry per runtime export (see harness.ts for what each argument kind gets). */
-import { Generator, RoPE, resolveMLALMConfig } from '../../../index.js';
+import { Generator, LlamaForCausalLM, RoPE, resolveMLALMConfig, serializeSafetensors } from '../../../index.js';
 import { A, cls, fn, method, type ArgSpec, type Entry } from '../harness.js';
 import { ints, t } from './fixtures.js';
 
@@ -34,6 +34,19 @@ const memoryTransformer = () => ({ vocabSize: 11, dim: 8, numLayers: 1, numHeads
 
 const mmdit = () => ({ imageSize: 4, patchSize: 2, channels: 1, vocabSize: 4, textLength: 2, dim: 6, numHeads: 1, doubleBlocks: 1, singleBlocks: 1, mlpRatio: 1, ropeTheta: 10, seed: 1 });
 const mmText = () => ints([1, 2], [1, 2]);
+const llama = () => ({
+  vocab_size: 11, hidden_size: 8, intermediate_size: 12, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, attention_bias: true,
+  tie_word_embeddings: false, rope_parameters: { rope_type: 'yarn', rope_theta: 100, factor: 2, original_max_position_embeddings: 4 },
+});
+const llamaSpec: ArgSpec = A.options('config', {
+  vocab_size: A.size('vocab_size', { required: true }), hidden_size: A.size('hidden_size', { required: true }), intermediate_size: A.size('intermediate_size', { required: true }),
+  num_hidden_layers: A.size('num_hidden_layers', { required: true }), num_attention_heads: A.size('num_attention_heads', { required: true }),
+  num_key_value_heads: A.size('num_key_value_heads', { nullable: true }), head_dim: A.size('head_dim', { nullable: true }), rms_norm_eps: A.real('rms_norm_eps'),
+  attention_bias: A.bool('attention_bias'), mlp_bias: A.bool('mlp_bias'), tie_word_embeddings: A.bool('tie_word_embeddings'), initializer_range: A.real('initializer_range'),
+  rope_theta: A.real('rope_theta'), rope_parameters: A.object('rope_parameters', { nullable: true }), rope_scaling: A.object('rope_scaling', { nullable: true }),
+}, { optional: false });
+const llamaOptions = A.options('options', { dtype, seed: A.int('seed') });
+const llamaBytes = () => serializeSafetensors(new LlamaForCausalLM(llama(), { seed: 1 }).toHF().weights, { format: 'pt' });
 
 export const modelsEntries: readonly Entry[] = [
   cls('GPT', () => [gpt()], [
@@ -103,5 +116,11 @@ export const modelsEntries: readonly Entry[] = [
     method('positionIds', () => [2, 2], [A.size('gh'), A.size('gw')]),
   ]),
   fn('fluxAxesFor', () => [16], [A.size('headDim')]),
+  cls('LlamaForCausalLM', () => [llama(), { seed: 1 }], [llamaSpec, llamaOptions], [
+    ...lmMethods,
+    method('newCaches', () => [], []),
+    method('toHF', () => [], []),
+  ]),
+  fn('loadHFModel', () => [llama(), llamaBytes(), { seed: 1 }], [llamaSpec, A.bytes('safetensorsBytes'), llamaOptions]),
 ];
 
