@@ -1,19 +1,37 @@
 /**
  * RoPE frequencies and attention factor from a Hugging Face config.json, with transformers' semantics
- * (`standardize_rope_params`, then `ROPE_INIT_FUNCTIONS[rope_type]` in `modeling_rope_utils.py`, v5):
+ * (`standardize_rope_params`, then `ROPE_INIT_FUNCTIONS[rope_type]` in `modeling_rope_utils.py`, v5; read at
+ * huggingface/transformers main, 2025–26, the version with `_compute_proportional_rope_parameters`):
  * θ_i = rope_theta^(−2i/d) with d = int(head_dim · partial_rotary_factor), then the scaling rule of the rope type.
+ * - proportional (p-RoPE, Gemma-4 full-attention layers): k = int(p·h // 2), θ_i = rope_theta^(−2i/h) for i < k,
+ *   θ_i = 0 for k ≤ i < h/2, all divided by factor (default 1); h = global_head_dim when the config has one
+ *   (Gemma-4 passes `head_dim_key="global_head_dim"`), else head_dim. Attention factor 1.
+ * - legacy spellings: Phi-3's 'su' (and its 'yarn' with short/long factors) = longrope; Qwen2-VL's 'mrope' = default.
+ * - per layer type: rope_parameters keyed by layer type, or Gemma-3's rope_local_base_freq (sliding layers: plain
+ *   RoPE with that base; full layers: the config's rope dict).
+ * - M-RoPE (Qwen2-VL / 2.5-VL `mrope_section` [t, h, w], Qwen3-VL `mrope_interleaved`): pair j reads axis t for
+ *   j < s_t, h for the next s_h, w for the last s_w; interleaved: h if j ≡ 1 (mod 3) and j < 3·s_h, w if
+ *   j ≡ 2 (mod 3) and j < 3·s_w, else t (`apply_interleaved_mrope`).
+ * `ropeFromHFConfig` builds the encoding: RoPE (static tables), DynamicNTKRoPE, HFLongRoPE (short/long switch by
+ * length), PRoPE, MRoPE / MultiAxisRoPE (interleaved).
  */
-import { DTypeError, ValueError, describeValue, expectBoolean, expectNumber, expectOptions, expectSize, type NumberRule } from '../core/index.js';
-import { checkBase, checkContextLength, checkString } from './checks.js';
+import { DTypeError, ValueError, describeValue, expectBoolean, expectNumber, expectOptions, expectPositions, expectRequiredOptions, expectSize, type NumberRule, type Tensor } from '../core/index.js';
+import { checkAttentionFactor, checkBase, checkContextLength, checkLayout, checkString } from './checks.js';
+import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 import { llama3Table } from './llama3.js';
 import { longRopeAttention, longRopeTable } from './longrope.js';
 import { dynamicNtkTable } from './ntk.js';
+import { pRopeInvFreq } from './p-rope.js';
 import { piTable } from './pi.js';
-import { invFreqLadder } from './rope.js';
+import { allocateFrequencies, MultiAxisRoPE, sectionAxes } from './multi-axis.js';
+import { MRoPE } from './mrope.js';
+import { DynamicNTKRoPE } from './ntk.js';
+import { PRoPE } from './p-rope.js';
+import { invFreqLadder, RoPE, type PairLayout } from './rope.js';
 import { yarnAttention, yarnTable, type YaRNOptions } from './yarn.js';
 
-/** The rope types computed here: HF's 'default' and its scaling rules ('proportional' is p-RoPE, a separate method). */
-export const HF_ROPE_TYPES = ['default', 'linear', 'dynamic', 'yarn', 'llama3', 'longrope'] as const;
+/** The rope types computed here: HF's 'default', its scaling rules and 'proportional' (p-RoPE). */
+export const HF_ROPE_TYPES = ['default', 'linear', 'dynamic', 'yarn', 'llama3', 'longrope', 'proportional'] as const;
 export type HFRoPEType = (typeof HF_ROPE_TYPES)[number];
 
 /** One rope dict as HF writes it: the legacy `rope_scaling` or the newer `rope_parameters`. */
@@ -47,6 +65,10 @@ export interface HFRoPEParameters {
   short_factor?: readonly number[] | null;
   /** longrope: [d/2] */
   long_factor?: readonly number[] | null;
+  /** M-RoPE (Qwen2-VL, Qwen2.5-VL, Qwen3-VL): pairs per axis [t, h, w], summing to rotaryDim/2. */
+  mrope_section?: readonly number[] | null;
+  /** Qwen3-VL: axes interleaved over the pairs instead of contiguous sections. */
+  mrope_interleaved?: boolean | null;
 }
 
 /** The config.json fields that decide RoPE; every other field is accepted and ignored. */
@@ -66,6 +88,10 @@ export interface HFRoPEConfig {
   original_max_position_embeddings?: number | null;
   /** Legacy rope dict; wins over rope_parameters when non-empty. */
   rope_scaling?: HFRoPEParameters | null;
+  /** Gemma-3: base of the sliding-window layers (plain RoPE); layerType 'sliding_attention' reads it. */
+  rope_local_base_freq?: number | null;
+  /** Gemma-4: head size of the full-attention layers, read by rope_type 'proportional'. */
+  global_head_dim?: number | null;
   /** Newer rope dict, or one dict per layer type ({ full_attention: {…}, sliding_attention: {…} }). */
   rope_parameters?: HFRoPEParameters | Readonly<Record<string, HFRoPEParameters>> | null;
   readonly [field: string]: unknown;
@@ -88,8 +114,14 @@ export interface HFRoPESettings {
   /** Rotated channels per head: int(head_dim · partial_rotary_factor). */
   rotaryDim: number;
   ropeType: HFRoPEType;
-  /** What transformers would warn about: keys of the rope dict that its rope type ignores. */
+  /** What transformers would warn about: keys of the rope dict that its rope type ignores, legacy spellings read. */
   warnings: string[];
+  /** Channels per head of q and k (for proportional: the head the table spans; rotaryDim = headDim there). */
+  headDim: number;
+  /** M-RoPE pairs per axis [t, h, w] when the rope dict has mrope_section. */
+  mropeSection?: [number, number, number];
+  /** Qwen3-VL's interleaved M-RoPE (true only with mropeSection). */
+  mropeInterleaved?: boolean;
 }
 
 /** Keys each rope type reads from its dict, as HF's `_validate_*_rope_parameters` list them. */
@@ -103,9 +135,26 @@ const ROPE_KEYS: Record<HFRoPEType, { required: readonly string[]; optional: rea
   },
   llama3: { required: ['factor', 'original_max_position_embeddings', 'low_freq_factor', 'high_freq_factor'], optional: ['rope_theta', 'partial_rotary_factor'] },
   longrope: { required: ['short_factor', 'long_factor', 'original_max_position_embeddings'], optional: ['rope_theta', 'partial_rotary_factor', 'factor', 'attention_factor'] },
+  proportional: { required: [], optional: ['rope_theta', 'partial_rotary_factor', 'factor'] },
 };
 
-const OP = 'fromHFConfig';
+/** Keys any rope type may carry (HF lists them in the models' ignore_keys_at_rope_validation). */
+const MROPE_KEYS = ['mrope_section', 'mrope_interleaved'] as const;
+
+/** The public function whose call is running (fromHFConfig or ropeFromHFConfig): it starts every error message. */
+let OP = 'fromHFConfig';
+
+/** What ropeFromHFConfig needs beyond the settings: the scaling rule's own parameters. */
+interface Resolved {
+  settings: HFRoPESettings;
+  base: number;
+  factor?: number;
+  maxPositions?: number;
+  originalMaxPositions?: number;
+  shortFactor?: readonly number[];
+  longFactor?: readonly number[];
+  p?: number;
+}
 
 /**
  * θ′, attention factor and rotary dim for the config's rope type, as transformers computes them. The rope dict is
@@ -113,21 +162,39 @@ const OP = 'fromHFConfig';
  * 'default'. original_max_position_embeddings comes from the top level, else the dict, else max_position_embeddings.
  */
 export function fromHFConfig(config: HFRoPEConfig, options: FromHFConfigOptions = {}): HFRoPESettings {
+  return resolve(config, options).settings;
+}
+
+function resolve(config: HFRoPEConfig, options: FromHFConfigOptions): Resolved {
   if (!isRecord(config)) throw new DTypeError(OP, `config must be an object (the parsed config.json), got ${describeValue(config)}`, 'config');
   const o = expectOptions(OP, 'options', options, ['seqLen', 'layerType', 'strict']);
   const seqLen = o.seqLen === undefined ? undefined : checkContextLength(OP, 'seqLen', o.seqLen);
   if (o.layerType !== undefined) checkString(OP, 'layerType', o.layerType);
   const strict = o.strict === undefined ? false : expectBoolean(OP, 'strict', o.strict);
   checkTopFields(config);
-  const { params, where, perLayer } = ropeDict(config, o.layerType);
-  const ropeType = ropeTypeOf(params, where);
+  const { params, where, perLayer, local } = ropeDict(config, o.layerType);
+  const { ropeType, alias } = ropeTypeOf(params, where);
   const read = new FieldReader(params, where, ropeType);
-  const warnings = unknownKeys(params, where, ropeType, strict);
+  const warnings = [...alias, ...unknownKeys(params, where, ropeType, strict)];
 
-  const base = checkBase(OP, 'rope_theta', read.number('rope_theta') ?? topNumber(config, 'rope_theta') ?? 10000); // θ_i = rope_theta^(−2i/d)
+  const base = local !== undefined ? local : checkBase(OP, 'rope_theta', read.number('rope_theta') ?? topNumber(config, 'rope_theta') ?? 10000); // θ_i = rope_theta^(−2i/d)
   const partial = expectNumber(OP, 'partial_rotary_factor', topNumber(config, 'partial_rotary_factor') ?? read.number('partial_rotary_factor') ?? 1, TOP_FIELDS.partial_rotary_factor!); // the rotated fraction of each head
+  if (ropeType === 'proportional') {
+    // p-RoPE: the table spans the whole head (global_head_dim on Gemma-4); the dropped pairs get frequency 0
+    const global = topNumber(config, 'global_head_dim');
+    const headDim = global !== undefined ? expectSize(OP, 'global_head_dim', global) : headDimOf(config);
+    if (headDim % 2 !== 0) throw new ValueError(OP, `rope_type 'proportional' needs an even head size — head_dim=${headDim} (channels rotate in pairs)`, 'head_dim');
+    const factor = read.number('factor') ?? 1;
+    const invFreq = pRopeInvFreq(headDim, partial, { base, factor });
+    return { settings: { invFreq, attentionFactor: 1, rotaryDim: headDim, ropeType, warnings, headDim, ...mropeOf(read, headDim) }, base, factor, p: partial };
+  }
   const headDim = headDimOf(config);
   const rotaryDim = Math.trunc(headDim * partial);
+  const done = (invFreq: Float64Array, attentionFactor: number, extra: Omit<Resolved, 'settings' | 'base'> = {}): Resolved => ({
+    settings: { invFreq, attentionFactor, rotaryDim, ropeType, warnings, headDim, ...mropeOf(read, rotaryDim) },
+    base,
+    ...extra,
+  });
   if (!(rotaryDim > 0 && rotaryDim % 2 === 0)) {
     throw new ValueError(OP, `rotary dim is not a positive even integer — int(head_dim · partial_rotary_factor) = int(${headDim} · ${partial}) = ${rotaryDim} (channels rotate in pairs)`, 'partial_rotary_factor');
   }
@@ -148,13 +215,14 @@ export function fromHFConfig(config: HFRoPEConfig, options: FromHFConfigOptions 
   const plain = (): Float64Array => invFreqLadder(rotaryDim, base);
   switch (ropeType) {
     case 'default':
-      return { invFreq: plain(), attentionFactor: 1, rotaryDim, ropeType, warnings };
+      return done(plain(), 1);
     case 'linear':
-      return { invFreq: piTable(OP, { dim: rotaryDim, base, factor: read.required('factor') }), attentionFactor: 1, rotaryDim, ropeType, warnings };
+      return done(piTable(OP, { dim: rotaryDim, base, factor: read.required('factor') }), 1);
     case 'dynamic': {
       const factor = read.required('factor');
-      const invFreq = dynamicNtkTable(OP, { dim: rotaryDim, base, factor, maxPositions: maxPositions('dynamic rescales beyond this trained length'), ...(seqLen !== undefined ? { seqLen } : {}) });
-      return { invFreq, attentionFactor: 1, rotaryDim, ropeType, warnings };
+      const trained = maxPositions('dynamic rescales beyond this trained length');
+      const invFreq = dynamicNtkTable(OP, { dim: rotaryDim, base, factor, maxPositions: trained, ...(seqLen !== undefined ? { seqLen } : {}) });
+      return done(invFreq, 1, { factor, maxPositions: trained });
     }
     case 'yarn': {
       if (!read.has('factor')) read.missing('factor', where);
@@ -172,7 +240,7 @@ export function fromHFConfig(config: HFRoPEConfig, options: FromHFConfigOptions 
         ...optional('mscaleAllDim', read.number('mscale_all_dim')),
         ...optional('attentionFactor', read.number('attention_factor')),
       };
-      return { invFreq: yarnTable(OP, yarn), attentionFactor: yarnAttention(OP, yarn), rotaryDim, ropeType, warnings };
+      return done(yarnTable(OP, yarn), yarnAttention(OP, yarn));
     }
     case 'llama3': {
       const invFreq = llama3Table(OP, {
@@ -183,7 +251,7 @@ export function fromHFConfig(config: HFRoPEConfig, options: FromHFConfigOptions 
         lowFreqFactor: read.required('low_freq_factor'),
         highFreqFactor: read.required('high_freq_factor'),
       });
-      return { invFreq, attentionFactor: 1, rotaryDim, ropeType, warnings };
+      return done(invFreq, 1);
     }
     case 'longrope': {
       const shortFactor = read.list('short_factor');
@@ -192,13 +260,172 @@ export function fromHFConfig(config: HFRoPEConfig, options: FromHFConfigOptions 
       const factor = read.number('factor') ?? maxPositions('without factor, s = max_position_embeddings / original') / original; // HF: Phi-3 derives s from the two lengths
       const invFreq = longRopeTable(OP, { dim: rotaryDim, base, shortFactor, longFactor, originalMaxPositions: original, ...(seqLen !== undefined ? { seqLen } : {}) });
       const attentionFactor = longRopeAttention(OP, { factor, originalMaxPositions: original, ...optional('attentionFactor', read.number('attention_factor')) });
-      return { invFreq, attentionFactor, rotaryDim, ropeType, warnings };
+      return done(invFreq, attentionFactor, { factor, originalMaxPositions: original, shortFactor, longFactor });
     }
   }
 }
 
+export interface RoPEFromHFConfigOptions {
+  /** Which entry of a per-layer rope dict to use ('full_attention' / 'sliding_attention'; Gemma-3's rope_local_base_freq). */
+  layerType?: string;
+  /** Channel pairing of q and k; default 'half' (HF's rotate_half). */
+  layout?: PairLayout;
+  /** As fromHFConfig: refuse keys the rope type does not read. */
+  strict?: boolean;
+}
+
+/**
+ * The positional encoding a transformers model builds from this config, ready for attention: RoPE with the static
+ * table (default, linear, yarn, llama3; attention factor included), DynamicNTKRoPE (HF's `dynamic_rope_update` state
+ * machine), HFLongRoPE (short factors up to original_max_position_embeddings, long ones beyond), PRoPE (proportional)
+ * or, with mrope_section, MRoPE / a MultiAxisRoPE with Qwen3-VL's interleaved axes. Its inverse frequencies equal
+ * `fromHFConfig(config, { layerType })`'s (for dynamic and longrope: at lengths within the trained context).
+ * M-RoPE with a length-dependent rope type (dynamic, longrope) is refused.
+ */
+export function ropeFromHFConfig(config: HFRoPEConfig, options: RoPEFromHFConfigOptions = {}): PositionalEncoding {
+  const previous = OP;
+  OP = 'ropeFromHFConfig';
+  try {
+    const o = expectOptions(OP, 'options', options, ['layerType', 'layout', 'strict']);
+    const layout = checkLayout(OP, o.layout);
+    const r = resolve(config, { ...(o.layerType !== undefined ? { layerType: o.layerType } : {}), ...(o.strict !== undefined ? { strict: o.strict } : {}) });
+    const s = r.settings;
+    if (s.mropeSection !== undefined) {
+      if (s.ropeType === 'dynamic' || s.ropeType === 'longrope') {
+        throw new ValueError(OP, `M-RoPE with a length-dependent rope_type is not supported — rope_type='${s.ropeType}', mrope_section=[${s.mropeSection.join(', ')}] (use a static rope type)`, 'rope_type');
+      }
+      const axes = s.mropeInterleaved ? interleavedMRoPEAxes(s.mropeSection) : sectionAxes(s.mropeSection);
+      if (!s.mropeInterleaved && s.rotaryDim === s.headDim) return new MRoPE(s.headDim, s.mropeSection, { invFreq: s.invFreq, attentionFactor: s.attentionFactor, layout });
+      return new MultiAxisRoPE(allocateFrequencies(axes, s.invFreq, 3), {
+        layout, attentionFactor: s.attentionFactor, rotaryDim: s.rotaryDim, headDim: s.headDim, name: s.mropeInterleaved ? 'mrope-interleaved' : 'mrope',
+      });
+    }
+    switch (s.ropeType) {
+      case 'dynamic':
+        return new DynamicNTKRoPE(s.headDim, { factor: r.factor!, maxPositions: r.maxPositions!, base: r.base, rotaryDim: s.rotaryDim, layout });
+      case 'longrope':
+        return new HFLongRoPE(s.headDim, {
+          rotaryDim: s.rotaryDim, base: r.base, shortFactor: r.shortFactor!, longFactor: r.longFactor!, originalMaxPositions: r.originalMaxPositions!, attentionFactor: s.attentionFactor, layout,
+        });
+      case 'proportional':
+        return new PRoPE(s.headDim, r.p!, { base: r.base, factor: r.factor!, layout });
+      default:
+        return new RoPE(s.headDim, { rotaryDim: s.rotaryDim, invFreq: s.invFreq, attentionFactor: s.attentionFactor, layout });
+    }
+  } finally {
+    OP = previous;
+  }
+}
+
+/** Qwen3-VL `apply_interleaved_mrope`: pair j reads h if j ≡ 1 (mod 3) and j < 3·s_h, w if j ≡ 2 (mod 3) and j < 3·s_w, else t. */
+function interleavedMRoPEAxes(section: readonly [number, number, number]): number[] {
+  const pairs = section[0] + section[1] + section[2];
+  return Array.from({ length: pairs }, (_, j) => (j % 3 === 1 && j < 3 * section[1] ? 1 : j % 3 === 2 && j < 3 * section[2] ? 2 : 0));
+}
+
+export interface HFLongRoPEOptions {
+  shortFactor: readonly number[];
+  longFactor: readonly number[];
+  /** L: the pre-training length; longFactor applies once ℓ = max position + 1 exceeds it. */
+  originalMaxPositions: number;
+  base?: number;
+  rotaryDim?: number;
+  /** Multiplier on cos and sin (HF attention_scaling, longRopeAttentionFactor); default 1. */
+  attentionFactor?: number;
+  layout?: PairLayout;
+}
+
+/**
+ * LongRoPE as transformers runs it (Phi-3, `longrope_frequency_update`): each call uses the short-factor table while
+ * ℓ = max(q, k positions) + 1 ≤ L and the long-factor table beyond; the attention factor is the same for both.
+ * Stateless: the choice depends only on the positions of the call. KV-cache caveat: keys cached while ℓ ≤ L were
+ * rotated with the short table; once ℓ exceeds L the queries use the long table, so those cached keys no longer match
+ * (HF behaves the same; rebuild the cache — re-rotate the keys with `rotate(k, kPositions, ℓ)` — when crossing L).
+ */
+export class HFLongRoPE extends PositionalEncoding {
+  readonly name: string = 'longrope';
+  readonly originalMaxPositions: number;
+  /** Short-factor table, [rotaryDim/2]. */
+  readonly shortInvFreq: Float64Array;
+  /** Long-factor table, [rotaryDim/2]. */
+  readonly longInvFreq: Float64Array;
+  readonly #short: LongRoPETable;
+  readonly #long: LongRoPETable;
+
+  constructor(readonly headDim: number, options: HFLongRoPEOptions) {
+    super();
+    const op = 'HFLongRoPE';
+    expectSize(op, 'headDim', headDim);
+    const o = expectRequiredOptions(op, options, ['shortFactor', 'longFactor', 'originalMaxPositions', 'base', 'rotaryDim', 'attentionFactor', 'layout'], 'with shortFactor, longFactor and originalMaxPositions');
+    const rotaryDim = o.rotaryDim === undefined ? headDim : o.rotaryDim;
+    const base = o.base === undefined ? 10000 : o.base;
+    this.originalMaxPositions = checkContextLength(op, 'originalMaxPositions', o.originalMaxPositions);
+    const table = { dim: rotaryDim, base, shortFactor: o.shortFactor, longFactor: o.longFactor, originalMaxPositions: this.originalMaxPositions };
+    this.shortInvFreq = longRopeTable(op, { ...table, seqLen: this.originalMaxPositions });
+    this.longInvFreq = longRopeTable(op, { ...table, seqLen: this.originalMaxPositions + 1 });
+    const rope = { rotaryDim, layout: checkLayout(op, o.layout), attentionFactor: checkAttentionFactor(op, o.attentionFactor) };
+    this.#short = new LongRoPETable(headDim, { ...rope, invFreq: this.shortInvFreq });
+    this.#long = new LongRoPETable(headDim, { ...rope, invFreq: this.longInvFreq });
+  }
+
+  /** The table a call reaching length seqLen uses: short while seqLen ≤ originalMaxPositions, else long. */
+  invFreqFor(seqLen: number): Float64Array {
+    return this.#for(checkContextLength('HFLongRoPE.invFreqFor', 'seqLen', seqLen)).invFreq;
+  }
+
+  /** Angles [T, pairs] (or [B, 1, T, pairs]) with the table for ℓ = max position + 1. */
+  angles(positions: Positions): Tensor {
+    expectPositions('HFLongRoPE', 'positions', positions);
+    return this.#for(maxOf(positions) + 1).angles(positions);
+  }
+
+  /** Rotate x [..., T, headDim] by positions with the table for ℓ = seqLen (default: max position + 1). */
+  rotate(x: Tensor, positions: Positions, seqLen?: number): Tensor {
+    expectPositions('HFLongRoPE', 'positions', positions);
+    const l = seqLen === undefined ? maxOf(positions) + 1 : checkContextLength('HFLongRoPE', 'seqLen', seqLen);
+    return this.#for(l).rotate(x, positions);
+  }
+
+  override encodeQK(q: Tensor, k: Tensor, qPositions: Positions, kPositions: Positions): EncodedQK {
+    expectPositions('HFLongRoPE', 'qPositions', qPositions);
+    expectPositions('HFLongRoPE', 'kPositions', kPositions);
+    return this.#for(Math.max(maxOf(qPositions), maxOf(kPositions)) + 1).encodeQK(q, k, qPositions, kPositions);
+  }
+
+  #for(seqLen: number): LongRoPETable {
+    return seqLen > this.originalMaxPositions ? this.#long : this.#short;
+  }
+}
+
+/** One of HFLongRoPE's two tables as a RoPE whose errors name HFLongRoPE. */
+class LongRoPETable extends RoPE {
+  protected override opName(): string {
+    return 'HFLongRoPE';
+  }
+}
+
+function maxOf(positions: Positions): number {
+  let m = -Infinity;
+  for (let i = 0; i < positions.size; i++) m = Math.max(m, positions.data[i]!);
+  return m;
+}
+
+/** mrope_section / mrope_interleaved of the rope dict, checked against the rotated pairs. */
+function mropeOf(read: FieldReader, rotaryDim: number): { mropeSection?: [number, number, number]; mropeInterleaved?: boolean } {
+  const interleaved = read.has('mrope_interleaved') ? read.flag('mrope_interleaved') : false;
+  if (!read.has('mrope_section') || read.raw('mrope_section') === null) {
+    if (interleaved) throw new ValueError(OP, `mrope_interleaved is true but ${read.where} has no mrope_section (give the pairs per axis [t, h, w])`, 'mrope_section');
+    return {};
+  }
+  const s = read.list('mrope_section');
+  if (s.length !== 3 || s.some((v) => !Number.isInteger(v) || v < 0) || s[0]! + s[1]! + s[2]! !== rotaryDim / 2) {
+    throw new ValueError(OP, `mrope_section is not three non-negative integers summing to the rotated pairs — mrope_section=[${s.join(', ')}], rotary dim ${rotaryDim} (sum must be ${rotaryDim / 2})`, 'mrope_section');
+  }
+  return { mropeSection: [s[0]!, s[1]!, s[2]!], mropeInterleaved: interleaved };
+}
+
 /** The rope dict in use and how to name it in messages; per-layer dicts are resolved by layerType. */
-function ropeDict(config: HFRoPEConfig, layerType: string | undefined): { params: Readonly<Record<string, unknown>>; where: string; perLayer: boolean } {
+function ropeDict(config: HFRoPEConfig, layerType: string | undefined): { params: Readonly<Record<string, unknown>>; where: string; perLayer: boolean; local?: number } {
   const legacy: unknown = config.rope_scaling;
   if (legacy !== undefined && legacy !== null && !isRecord(legacy)) {
     throw new DTypeError(OP, `rope_scaling must be an object, got ${describeValue(legacy)}`, 'rope_scaling');
@@ -206,11 +433,23 @@ function ropeDict(config: HFRoPEConfig, layerType: string | undefined): { params
   const useLegacy = isRecord(legacy) && Object.keys(legacy).length > 0;
   const where = useLegacy ? 'rope_scaling' : 'rope_parameters';
   const raw: unknown = useLegacy ? legacy : config.rope_parameters;
-  if (raw === undefined || raw === null) return { params: {}, where, perLayer: false };
+  if (raw === undefined || raw === null) {
+    if (layerType !== undefined && topNumber(config, 'rope_local_base_freq') !== undefined) return ropeDict({ ...config, rope_parameters: {} }, layerType);
+    return { params: {}, where, perLayer: false };
+  }
   if (!isRecord(raw)) throw new DTypeError(OP, `${where} must be an object, got ${describeValue(raw)}`, where);
   const values = Object.values(raw);
   const perLayer = values.length > 0 && values.every(isRecord);
   if (!perLayer) {
+    const localBase = topNumber(config, 'rope_local_base_freq');
+    if (layerType !== undefined && localBase !== undefined) {
+      // Gemma-3: sliding layers use plain RoPE with rope_local_base_freq, full layers the config's rope dict
+      if (layerType === 'sliding_attention') return { params: { rope_type: 'default' }, where: 'rope_local_base_freq (sliding_attention)', perLayer: true, local: checkBase(OP, 'rope_local_base_freq', localBase) };
+      if (layerType !== 'full_attention') {
+        throw new ValueError(OP, `config has rope_local_base_freq (Gemma-3 style) — layerType='${layerType}' (one of: full_attention, sliding_attention)`, 'layerType');
+      }
+      return { params: raw, where, perLayer: false };
+    }
     if (layerType !== undefined) {
       throw new ValueError(OP, `layerType was given but ${where} is one dict for all layers — layerType='${layerType}' (omit layerType)`, 'layerType');
     }
@@ -226,7 +465,7 @@ function ropeDict(config: HFRoPEConfig, layerType: string | undefined): { params
 /** Keys of the rope dict that its rope type does not read: warnings (as HF logs them), or an error when strict. */
 function unknownKeys(params: Readonly<Record<string, unknown>>, where: string, ropeType: HFRoPEType, strict: boolean): string[] {
   const { required, optional } = ROPE_KEYS[ropeType];
-  const known = new Set(['rope_type', 'type', ...required, ...optional]);
+  const known = new Set(['rope_type', 'type', ...required, ...optional, ...MROPE_KEYS]);
   const unknown = Object.keys(params).filter((k) => !known.has(k));
   if (unknown.length === 0) return [];
   const message = `${where} has keys that rope_type '${ropeType}' does not read: ${unknown.join(', ')} (it reads: ${[...required, ...optional].join(', ')})`;
@@ -234,13 +473,20 @@ function unknownKeys(params: Readonly<Record<string, unknown>>, where: string, r
   return [`${OP}: ${message}`];
 }
 
-function ropeTypeOf(params: Readonly<Record<string, unknown>>, where: string): HFRoPEType {
+/**
+ * The rope type, with the legacy spellings transformers' model configs rewrite: Phi-3's 'su' (and 'yarn' when the
+ * dict has short_factor and long_factor, as Phi3Config does) → 'longrope'; Qwen2-VL's 'mrope' → 'default'.
+ */
+function ropeTypeOf(params: Readonly<Record<string, unknown>>, where: string): { ropeType: HFRoPEType; alias: string[] } {
   const given = params['rope_type'] ?? params['type'] ?? 'default';
+  const phi3Yarn = given === 'yarn' && params['short_factor'] !== undefined && params['long_factor'] !== undefined;
+  const aliased = given === 'su' || phi3Yarn ? 'longrope' : given === 'mrope' ? 'default' : undefined;
+  if (aliased !== undefined) return { ropeType: aliased, alias: [`${OP}: ${where}.rope_type='${String(given)}' is a legacy spelling, read as '${aliased}' (as transformers does)`] };
   const known: readonly string[] = HF_ROPE_TYPES;
   if (typeof given !== 'string' || !known.includes(given)) {
-    throw new ValueError(OP, `unknown rope_type — ${where}.rope_type=${describe(given)} (accepted: ${HF_ROPE_TYPES.join(', ')})`, 'rope_type');
+    throw new ValueError(OP, `unknown rope_type — ${where}.rope_type=${describe(given)} (accepted: ${HF_ROPE_TYPES.join(', ')}; legacy: su, mrope)`, 'rope_type');
   }
-  return given as HFRoPEType;
+  return { ropeType: given as HFRoPEType, alias: [] };
 }
 
 /**
@@ -254,6 +500,8 @@ const TOP_FIELDS: Readonly<Record<string, NumberRule>> = {
   num_attention_heads: { integer: true, above: 0 },
   max_position_embeddings: { integer: true, above: 0 },
   partial_rotary_factor: { above: 0, max: 1 },
+  rope_local_base_freq: { above: 1 },
+  global_head_dim: { integer: true, above: 0 },
 };
 
 function checkTopFields(config: HFRoPEConfig): void {
@@ -280,12 +528,16 @@ function headDimOf(config: HFRoPEConfig): number {
 class FieldReader {
   constructor(
     private readonly params: Readonly<Record<string, unknown>>,
-    private readonly where: string,
+    readonly where: string,
     private readonly ropeType: HFRoPEType,
   ) {}
 
   has(key: string): boolean {
     return Object.prototype.hasOwnProperty.call(this.params, key);
+  }
+
+  raw(key: string): unknown {
+    return this.params[key];
   }
 
   /** A finite number, or undefined when absent or null. */

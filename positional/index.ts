@@ -11,7 +11,8 @@ export { yarnAttentionFactor, yarnInvFreq, yarnMscale, yarnPairRegimes, yarnRamp
 export { llama3InvFreq, type Llama3Options } from './llama3.js';
 export { longRopeAttentionFactor, longRopeInvFreq, type LongRoPEAttentionOptions, type LongRoPEOptions } from './longrope.js';
 export {
-  HF_ROPE_TYPES, fromHFConfig, type FromHFConfigOptions, type HFRoPEConfig, type HFRoPEParameters, type HFRoPESettings, type HFRoPEType,
+  HF_ROPE_TYPES, HFLongRoPE, fromHFConfig, ropeFromHFConfig, type FromHFConfigOptions, type HFLongRoPEOptions, type HFRoPEConfig, type HFRoPEParameters,
+  type HFRoPESettings, type HFRoPEType, type RoPEFromHFConfigOptions,
 } from './hf-config.js';
 export {
   anchorAttentionMask, flashAnchorMask, flashAnchorPositions, packFlashAnchor, packWithAnchor,

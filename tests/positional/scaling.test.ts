@@ -395,9 +395,9 @@ function valueError(fn: () => unknown, label: string): ValueError {
 }
 
 test('errors: unknown rope_type lists the accepted ones; missing and mistyped fields are named', () => {
-  const unknown = valueError(() => fromHFConfig({ head_dim: 64, rope_scaling: { type: 'su', factor: 2 } }), 'unknown type');
+  const unknown = valueError(() => fromHFConfig({ head_dim: 64, rope_scaling: { type: 'ntk-by-parts', factor: 2 } }), 'unknown type');
   for (const name of HF_ROPE_TYPES) assert.ok(unknown.message.includes(name), `lists ${name}: ${unknown.message}`);
-  assert.ok(unknown.message.includes("'su'"));
+  assert.ok(unknown.message.includes("'ntk-by-parts'"));
   assert.is(unknown.arg, 'rope_type');
 
   const missing: Array<[string, HFRoPEConfig, string]> = [

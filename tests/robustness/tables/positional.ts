@@ -135,6 +135,20 @@ export const positionalEntries: readonly Entry[] = [
     }, { optional: false }),
     A.options('options', { seqLen: A.size('seqLen'), layerType: A.string('layerType') }),
   ]),
+  cls('HFLongRoPE', () => [HD, { shortFactor: [1, 1, 1, 1], longFactor: [1, 2, 3, 4], originalMaxPositions: 16, base: 10000, layout: 'half' }], [
+    A.size('headDim'),
+    A.options('options', {
+      shortFactor: A.reals('shortFactor', { required: true }), longFactor: A.reals('longFactor', { required: true }), originalMaxPositions: A.size('originalMaxPositions', { required: true }),
+      rotaryDim: A.size('rotaryDim'), base: A.real('base'), attentionFactor: A.real('attentionFactor'), layout,
+    }, { optional: false }),
+  ], [...encodingMethods(tPos), method('invFreqFor', () => [40], [A.size('seqLen')])]),
+  fn('ropeFromHFConfig', () => [hfConfig(), { layout: 'half' }], [
+    A.options('config', {
+      rope_theta: A.real('rope_theta'), head_dim: A.size('head_dim'), max_position_embeddings: A.size('max_position_embeddings'),
+      rope_scaling: A.options('rope_scaling', { rope_type: A.enum('rope_type'), factor: A.real('factor'), original_max_position_embeddings: A.size('original_max_position_embeddings') }, { nullable: true }),
+    }, { optional: false }),
+    A.options('options', { layerType: A.string('layerType'), layout }),
+  ]),
   cls('PRoPE', () => [HD, 0.5, { base: 10000, factor: 1, layout: 'half' }], [A.size('headDim'), A.real('p'), A.options('options', { base: A.real('base'), factor: A.real('factor'), layout })], encodingMethods(tPos)),
   fn('pRopeInvFreq', () => [HD, 0.5, { base: 10000, factor: 1 }], [A.size('headDim'), A.real('p'), A.options('options', { base: A.real('base'), factor: A.real('factor') })]),
 
