@@ -15,7 +15,7 @@
  * `ropeFromHFConfig` builds the encoding: RoPE (static tables), DynamicNTKRoPE, HFLongRoPE (short/long switch by
  * length), PRoPE, MRoPE / MultiAxisRoPE (interleaved).
  */
-import { DTypeError, ValueError, describeValue, expectBoolean, expectNumber, expectOptions, expectPositions, expectRequiredOptions, expectSize, type NumberRule, type Tensor } from '../core/index.js';
+import { DTypeError, ValueError, asPartOf, describeValue, expectBoolean, expectNumber, expectOptions, expectPositions, expectRequiredOptions, expectSize, type NumberRule, type Tensor } from '../core/index.js';
 import { checkAttentionFactor, checkBase, checkContextLength, checkLayout, checkString } from './checks.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 import { llama3Table } from './llama3.js';
@@ -142,7 +142,7 @@ const ROPE_KEYS: Record<HFRoPEType, { required: readonly string[]; optional: rea
 const MROPE_KEYS = ['mrope_section', 'mrope_interleaved'] as const;
 
 /** The public function whose call is running (fromHFConfig or ropeFromHFConfig): it starts every error message. */
-let OP = 'fromHFConfig';
+const OP = 'fromHFConfig';
 
 /** What ropeFromHFConfig needs beyond the settings: the scaling rule's own parameters. */
 interface Resolved {
@@ -283,16 +283,16 @@ export interface RoPEFromHFConfigOptions {
  * M-RoPE with a length-dependent rope type (dynamic, longrope) is refused.
  */
 export function ropeFromHFConfig(config: HFRoPEConfig, options: RoPEFromHFConfigOptions = {}): PositionalEncoding {
-  const previous = OP;
-  OP = 'ropeFromHFConfig';
-  try {
-    const o = expectOptions(OP, 'options', options, ['layerType', 'layout', 'strict']);
-    const layout = checkLayout(OP, o.layout);
+  const op = 'ropeFromHFConfig';
+  const o = expectOptions(op, 'options', options, ['layerType', 'layout', 'strict']);
+  const layout = checkLayout(op, o.layout);
+  // the config is read and the encoding built as fromHFConfig does; what they refuse is reported as this call's error
+  return asPartOf(op, () => {
     const r = resolve(config, { ...(o.layerType !== undefined ? { layerType: o.layerType } : {}), ...(o.strict !== undefined ? { strict: o.strict } : {}) });
     const s = r.settings;
     if (s.mropeSection !== undefined) {
       if (s.ropeType === 'dynamic' || s.ropeType === 'longrope') {
-        throw new ValueError(OP, `M-RoPE with a length-dependent rope_type is not supported — rope_type='${s.ropeType}', mrope_section=[${s.mropeSection.join(', ')}] (use a static rope type)`, 'rope_type');
+        throw new ValueError(op, `M-RoPE with a length-dependent rope_type is not supported — rope_type='${s.ropeType}', mrope_section=[${s.mropeSection.join(', ')}] (use a static rope type)`, 'rope_type');
       }
       const axes = s.mropeInterleaved ? interleavedMRoPEAxes(s.mropeSection) : sectionAxes(s.mropeSection);
       if (!s.mropeInterleaved && s.rotaryDim === s.headDim) return new MRoPE(s.headDim, s.mropeSection, { invFreq: s.invFreq, attentionFactor: s.attentionFactor, layout });
@@ -312,9 +312,7 @@ export function ropeFromHFConfig(config: HFRoPEConfig, options: RoPEFromHFConfig
       default:
         return new RoPE(s.headDim, { rotaryDim: s.rotaryDim, invFreq: s.invFreq, attentionFactor: s.attentionFactor, layout });
     }
-  } finally {
-    OP = previous;
-  }
+  });
 }
 
 /** Qwen3-VL `apply_interleaved_mrope`: pair j reads h if j ≡ 1 (mod 3) and j < 3·s_h, w if j ≡ 2 (mod 3) and j < 3·s_w, else t. */
