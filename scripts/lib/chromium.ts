@@ -107,6 +107,16 @@ export function htmlPage(script: string, options: { isolated?: boolean; title?: 
 }
 
 /** A server on 127.0.0.1 (a free port); `origin` is its http://127.0.0.1:port. */
+/** launchChromium for pages `server` serves: if Chromium cannot start, the server is stopped before the error goes on. */
+export async function launchChromiumFor(server: PageServer): Promise<ChromiumSession> {
+  try {
+    return await launchChromium();
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+}
+
 export interface PageServer {
   readonly origin: string;
   close(): Promise<void>;
@@ -203,13 +213,7 @@ export async function openBrowserPages(entries: readonly string[], options: { de
   routes.set('/plain', htmlPage(entryRoute(PAGE_ENTRY), { before, title: 'ropelab browser suite' }));
   routes.set('/isolated', htmlPage(entryRoute(PAGE_ENTRY), { before, title: 'ropelab browser suite (isolated)', isolated: true }));
   const server = await servePages(routes);
-  let chromium: ChromiumSession;
-  try {
-    chromium = await launchChromium();
-  } catch (err) {
-    await server.close();
-    throw err;
-  }
+  const chromium = await launchChromiumFor(server);
   return {
     chromium,
     server,

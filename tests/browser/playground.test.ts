@@ -14,9 +14,8 @@ import {
   yarnAttentionFactor, yarnInvFreq, yarnPairRegimes,
 } from '../../positional/index.js';
 import type { PlaygroundState } from '../../docs/playground/main.js';
-import { launchChromium, type ChromiumSession } from '../../scripts/lib/chromium.js';
+import { launchChromiumFor, type ChromiumSession, type PageServer } from '../../scripts/lib/chromium.js';
 import { servePlayground } from '../../scripts/playground.js';
-import type { PageServer } from '../../scripts/lib/chromium.js';
 import { browserSuiteSkipped } from './harness.js';
 
 const SHOTS = 'out/playground-test';
@@ -90,13 +89,7 @@ if (!browserSuiteSkipped()) {
   const open = (): Promise<{ chromium: ChromiumSession; server: PageServer; page: Page }> =>
     (opened ??= (async () => {
       const server = await servePlayground();
-      let chromium: ChromiumSession;
-      try {
-        chromium = await launchChromium();
-      } catch (err) {
-        await server.close();
-        throw err;
-      }
+      const chromium = await launchChromiumFor(server);
       const page = await chromium.newPage();
       await page.setViewportSize({ width: 1400, height: 1300 });
       const errors: string[] = [];
