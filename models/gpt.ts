@@ -10,10 +10,11 @@ import {
   expectSize, type DType,
 } from '../core/index.js';
 import {
-  Block, EliteKVAttention, Embedding, KVCache, LayerNorm, Linear, MultiHeadAttention, RMSNorm, expectEncodingFits, gpt2Init,
+  Block, EliteKVAttention, Embedding, KVCache, LayerNorm, Linear, MultiHeadAttention, RMSNorm, gpt2Init,
 } from '../nn/index.js';
-import { NoPE, PositionalEncoding, createPositional, positionalNames, type PositionalSpec } from '../positional/index.js';
+import { PositionalEncoding, positionalNames, type PositionalSpec } from '../positional/index.js';
 import { checkDecoderFields, expectTokenIds, optionalCaches } from './checks.js';
+import { layerEncodings, type PositionalChoice } from './positional-choice.js';
 
 const GPT_CONFIG = [
   'vocabSize', 'contextLength', 'dim', 'numLayers', 'numHeads', 'numKVHeads', 'positional', 'ropeBase', 'mlp', 'norm', 'dropout',
@@ -41,16 +42,6 @@ function checkConfig(config: GPTConfig): void {
   }
   if (c.ropeBase !== undefined) expectNumber(op, 'ropeBase', c.ropeBase, { above: 1 });
   checkDecoderFields(op, c, V, C);
-}
-
-/** Build registry encoding `name` for a GPT; a spec the encoding refuses is reported as `op`'s error on `positional`. */
-function buildPositional(op: string, name: string, spec: PositionalSpec): PositionalEncoding {
-  try {
-    return createPositional(name, spec);
-  } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    throw new ValueError(op, `positional encoding '${name}' cannot be built for headDim=${spec.headDim}, dim=${spec.modelDim} — ${message}`, 'positional');
-  }
 }
 
 export interface GPTConfig {
@@ -106,7 +97,7 @@ export class GPT extends Module {
       headDim: C / numHeads, modelDim: C, contextLength: config.contextLength, base: config.ropeBase ?? 10000, generator: g,
       numKVHeads: config.numKVHeads ?? numHeads, dtype,
     };
-    const perLayer = this.encodingsWithSpec('GPT', config.positional, this.spec, L);
+    const perLayer = layerEncodings('GPT', config.positional, this.spec, L);
     this.positional = perLayer.model;
     this.blocks = Array.from({ length: L }, (_, i) => new Block(C, {
       numHeads,
@@ -164,54 +155,15 @@ export class GPT extends Module {
    *   layers: pass a registry name (a new instance per layer, built with this model's spec, as the constructor
    *   does) or a function layer index → a new instance; the model-level encoding becomes NoPE.
    */
-  setPositional(positional: PositionalEncoding | string | ((layer: number) => PositionalEncoding)): void {
+  setPositional(positional: PositionalChoice): void {
     const op = 'GPT.setPositional';
-    const L = this.blocks.length;
-    let model: PositionalEncoding;
-    let layers: PositionalEncoding[];
-    if (typeof positional === 'string') {
-      if (!positionalNames().includes(positional)) {
-        throw new ValueError(op, `unknown positional encoding '${positional}' (known: ${positionalNames().join(', ')})`, 'positional');
-      }
-      const dtype = this.wte.weight.dtype;
-      ({ model, layers } = this.encodingsWithSpec(op, positional, { ...this.spec, dtype }));
-    } else if (positional instanceof PositionalEncoding) {
-      if (positional.scope === 'layer' && L > 1) {
-        throw new ValueError(op, `'${positional.name}' is 'layer'-scoped (per-layer learnable parts) and cannot be shared by ${L} layers — pass its registry name or a function (layer) => new encoding`, 'positional');
-      }
-      model = positional.scope === 'model' ? positional : new NoPE();
-      layers = new Array<PositionalEncoding>(L).fill(positional);
-    } else if (typeof positional === 'function') {
-      layers = Array.from({ length: L }, (_, i) => {
-        const p: unknown = positional(i);
-        if (!(p instanceof PositionalEncoding)) throw new DTypeError(op, `positional(${i}) returned ${describeValue(p)}, not a PositionalEncoding`, 'positional');
-        return p;
-      });
-      const shared = layers.every((p) => p === layers[0]);
-      if (layers.some((p, i) => p.scope === 'layer' && layers.indexOf(p) !== i)) {
-        throw new ValueError(op, "the function returned one 'layer'-scoped encoding for several layers (each layer needs its own instance)", 'positional');
-      }
-      model = shared && layers[0]!.scope === 'model' ? layers[0]! : new NoPE();
-    } else {
-      throw new DTypeError(op, `positional must be a PositionalEncoding, a registry name or a function (layer) => encoding, got ${describeValue(positional)}`, 'positional');
-    }
-    for (const p of layers) expectEncodingFits(op, 'positional', p, this.config.dim / this.config.numHeads);
+    const { model, layers } = layerEncodings(op, positional, { ...this.spec, dtype: this.wte.weight.dtype }, this.blocks.length);
     const converted = this.blocks.findIndex((block) => !(block.attn instanceof MultiHeadAttention));
     if (converted >= 0) throw new ValueError(op, `layer ${converted} is EliteKV-converted: its rotary frequencies belong to its elite pairs and cannot be swapped`, 'positional');
     this.positional = model;
     this.blocks.forEach((block, i) => {
       if (block.attn instanceof MultiHeadAttention) block.attn.positional = layers[i]!;
     });
-  }
-
-  /**
-   * The encodings of registry name `name` for L layers: 'model' scope → one instance for every layer and the
-   * model-level slot; 'layer' scope → a new instance per layer (its own learnable parts), NoPE at the model level.
-   */
-  private encodingsWithSpec(op: string, name: string, spec: PositionalSpec, L = this.blocks.length): { model: PositionalEncoding; layers: PositionalEncoding[] } {
-    const first = buildPositional(op, name, spec);
-    if (first.scope === 'model') return { model: first, layers: new Array<PositionalEncoding>(L).fill(first) };
-    return { model: new NoPE(), layers: Array.from({ length: L }, (_, i) => (i === 0 ? first : buildPositional(op, name, spec))) };
   }
 
   /** ids [B, T] of token ids, and one KVCache per layer that this call can continue. */

@@ -6,3 +6,4 @@ export { PaTHBlock, PaTHLM, type PaTHLMConfig, type PaTHLMForwardOptions } from 
 export { ViT, bilinearResizeMatrix, patchify, type ViTConfig, type ViTPositional } from './vit.js';
 export { MMDiT, fluxAxesFor, type MMDiTConfig, type MMDiTControl, type MMDiTForwardOptions, type MMDiTLossOptions, type MMDiTSampleInputs } from './mmdit.js';
 export { LlamaForCausalLM, loadHFModel, type LlamaForwardOptions, type LlamaHFConfig, type LlamaHFModel, type LlamaOptions } from './llama.js';
+export { type LayerEncodings, type PositionalChoice } from './positional-choice.js';

@@ -14,16 +14,21 @@
  *   h ← h + o(RMSNorm₁(h));  h ← h + W_down(silu(W_gate x) ⊙ W_up x), x = RMSNorm₂(h)   (biases iff mlp_bias)
  *   logits = RMSNorm_f(h) W_headᵀ, W_head = embed_tokens when tie_word_embeddings  [B, T, V]
  *
- * Rotation is HF's rotate_half layout ('half': channel i pairs with i + D/2). Length-dependent rope types
- * ('dynamic', 'longrope': HF's `dynamic_rope_update`) are refused: their frequencies change with the sequence.
+ * Rotation is HF's rotate_half layout ('half': channel i pairs with i + D/2), the encoding ropeFromHFConfig builds:
+ * the length-dependent rope types follow HF's `dynamic_rope_update` per forward call (dynamic NTK rescales once the
+ * call's positions pass max_position_embeddings; longrope switches to long_factor past the original length), with
+ * HF's KV-cache behaviour (keys keep the rotation they were cached with). Any other positional encoding (a registry
+ * name, an instance, one per layer) can replace it for experiments (`positional`, `setPositional`); such a model
+ * trains and decodes, but toHF refuses it: transformers would rotate with the config's rope instead.
  */
 import {
-  DTypeError, Generator, Module, ShapeError, Tensor, ValueError, arange, crossEntropy, describeValue, expectOptions,
+  DTypeError, Generator, Module, ShapeError, Tensor, ValueError, arange, asPartOf, crossEntropy, describeValue, expectOptions,
   fmtShape, matmul, optionalDType, type DType,
 } from '../core/index.js';
 import { Embedding, KVCache, Linear, MultiHeadAttention, RMSNorm, SwiGLU, expectWeight, parseSafetensors } from '../nn/index.js';
-import { RoPE, fromHFConfig, type HFRoPEConfig } from '../positional/index.js';
+import { fromHFConfig, ropeFromHFConfig, type HFRoPEConfig, type PositionalEncoding, type PositionalSpec } from '../positional/index.js';
 import { expectLayerStack, expectSeed, expectTokenIds, optionalCaches } from './checks.js';
+import { layerEncodings, type PositionalChoice } from './positional-choice.js';
 
 /**
  * The config.json fields LlamaForCausalLM reads (HF's names); every other field is kept (toHF writes it back) and
@@ -51,6 +56,8 @@ export interface LlamaHFConfig extends HFRoPEConfig {
   hidden_act?: string;
   /** Std of the N(0, σ²) init of a freshly built model; default 0.02. */
   initializer_range?: number;
+  /** Default 2048 (LlamaConfig's); a registry encoding given as `positional` takes it as its training context. */
+  max_position_embeddings?: number | null;
   model_type?: string;
 }
 
@@ -68,6 +75,7 @@ interface ResolvedLlama {
   mlpBias: boolean;
   tied: boolean;
   initializerRange: number;
+  maxPositions: number;
 }
 
 export interface LlamaOptions {
@@ -75,6 +83,12 @@ export interface LlamaOptions {
   dtype?: DType;
   /** Seed of a freshly built model's init (fromHF overwrites every parameter); default 0. */
   seed?: number;
+  /**
+   * Use this encoding instead of the config's rope settings: a registry name (built with head_dim, hidden_size and
+   * max_position_embeddings as the training context), an instance, or a function layer → encoding (GPT's rules).
+   * Default: the config's rope (HF's). toHF refuses a model that does not use the config's rope.
+   */
+  positional?: PositionalChoice;
 }
 
 export interface LlamaForwardOptions {
@@ -164,6 +178,7 @@ function resolveConfig(op: string, config: unknown): ResolvedLlama {
     mlpBias: flag('mlp_bias', false),
     tied: flag('tie_word_embeddings', false),
     initializerRange: real('initializer_range', 0.02, 0),
+    maxPositions: size('max_position_embeddings', 2048),
   };
   expectWeight(op, 'embed_tokens.weight', vocabSize, dim);
   expectWeight(op, 'q_proj.weight', numHeads * headDim, dim);
@@ -172,10 +187,14 @@ function resolveConfig(op: string, config: unknown): ResolvedLlama {
   return r;
 }
 
-/** dtype (default float32) and seed (default 0) of LlamaOptions. */
-function resolveOptions(op: string, options: unknown): { dtype: DType; seed: number } {
-  const o = expectOptions(op, 'options', options as LlamaOptions | undefined, ['dtype', 'seed']);
-  return { dtype: optionalDType(op, 'dtype', o.dtype) ?? 'float32', seed: o.seed === undefined ? 0 : expectSeed(op, o.seed) };
+/** dtype (default float32), seed (default 0) and positional (default: the config's rope) of LlamaOptions. */
+function resolveOptions(op: string, options: unknown): { dtype: DType; seed: number; positional?: PositionalChoice } {
+  const o = expectOptions(op, 'options', options as LlamaOptions | undefined, ['dtype', 'seed', 'positional']);
+  return {
+    dtype: optionalDType(op, 'dtype', o.dtype) ?? 'float32',
+    seed: o.seed === undefined ? 0 : expectSeed(op, o.seed),
+    ...(o.positional !== undefined ? { positional: o.positional } : {}),
+  };
 }
 
 /** A deep copy of config.json's object (what toHF writes back); a config JSON cannot hold is refused. */
@@ -187,23 +206,28 @@ function jsonCopy(op: string, config: LlamaHFConfig): LlamaHFConfig {
   }
 }
 
-/** The RoPE encoding the config's rope settings give (fromHFConfig), in HF's rotate_half layout. */
-function ropeOf(op: string, config: LlamaHFConfig, headDim: number): RoPE {
+/**
+ * The encoding the config's rope settings give, as transformers' Llama builds it (ropeFromHFConfig, rotate_half
+ * layout): RoPE with the static table, DynamicNTKRoPE, HFLongRoPE or PRoPE. Refused: what fromHFConfig refuses,
+ * partial rotary (Llama rotates the whole head) and M-RoPE sections (not Llama's).
+ */
+function ropeOf(op: string, config: LlamaHFConfig, headDim: number): PositionalEncoding {
   let settings: ReturnType<typeof fromHFConfig>;
+  let rope: PositionalEncoding;
   try {
     settings = fromHFConfig(config);
+    rope = ropeFromHFConfig(config);
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     throw new ValueError(op, `config's rope settings are refused — ${message}`, 'rope_parameters');
   }
-  const { invFreq, attentionFactor, rotaryDim, ropeType } = settings;
-  if (ropeType === 'dynamic' || ropeType === 'longrope') {
-    throw new ValueError(op, `rope_type '${ropeType}' changes its frequencies with the sequence length (HF's dynamic_rope_update); LlamaForCausalLM supports default, linear, yarn and llama3`, 'rope_type');
+  if (settings.mropeSection !== undefined) {
+    throw new ValueError(op, `mrope_section=[${settings.mropeSection.join(', ')}] is multimodal RoPE (Qwen2-VL), not Llama's 1-D positions`, 'mrope_section');
   }
-  if (rotaryDim !== headDim) {
-    throw new ValueError(op, `partial rotary is not Llama's — int(head_dim · partial_rotary_factor) = ${rotaryDim}, head_dim=${headDim} (Llama rotates the whole head)`, 'partial_rotary_factor');
+  if (settings.rotaryDim !== headDim) {
+    throw new ValueError(op, `partial rotary is not Llama's — int(head_dim · partial_rotary_factor) = ${settings.rotaryDim}, head_dim=${headDim} (Llama rotates the whole head)`, 'partial_rotary_factor');
   }
-  return new RoPE(headDim, { layout: 'half', invFreq, attentionFactor });
+  return rope;
 }
 
 /** One pre-norm decoder layer (HF `LlamaDecoderLayer`): x [B, T, C] → [B, T, C]. */
@@ -213,11 +237,11 @@ class LlamaDecoderLayer extends Module {
   readonly postAttentionLayernorm: RMSNorm;
   readonly mlp: SwiGLU;
 
-  constructor(r: ResolvedLlama, rope: RoPE, generator: Generator, dtype: DType) {
+  constructor(r: ResolvedLlama, positional: PositionalEncoding, generator: Generator, dtype: DType) {
     super();
     this.inputLayernorm = new RMSNorm(r.dim, { eps: r.eps, dtype });
     this.selfAttn = new MultiHeadAttention(r.dim, {
-      numHeads: r.numHeads, numKVHeads: r.numKVHeads, headDim: r.headDim, bias: r.attentionBias, positional: rope, generator, dtype,
+      numHeads: r.numHeads, numKVHeads: r.numKVHeads, headDim: r.headDim, bias: r.attentionBias, positional, generator, dtype,
     });
     this.postAttentionLayernorm = new RMSNorm(r.dim, { eps: r.eps, dtype });
     this.mlp = new SwiGLU(r.dim, r.hidden, { bias: r.mlpBias, generator, dtype });
@@ -233,22 +257,29 @@ export class LlamaForCausalLM extends Module {
   readonly norm: RMSNorm;
   /** Untied output head [V, C]; null when tie_word_embeddings (the head is embedTokens.weight). */
   readonly lmHead: Linear | null;
-  /** The rotary encoding every layer uses (built from the config's rope settings). */
-  readonly rope: RoPE;
+  /** The encoding the config's rope settings give (HF's); the layers use it unless `positional` replaced it. */
+  readonly rope: PositionalEncoding;
+  /** The model-level encoding in use: `rope`, or a replacement's (its input embedding is added to the tokens). */
+  positional: PositionalEncoding;
   private readonly resolved: ResolvedLlama;
+  /** What a registry name given as `positional` is built with. */
+  private readonly spec: PositionalSpec;
 
   /** A freshly initialised model (HF `_init_weights`: weights ~ N(0, initializer_range²), biases 0, norms 1). */
   constructor(config: LlamaHFConfig, options: LlamaOptions = {}) {
     super();
     const op = 'LlamaForCausalLM';
     const r = resolveConfig(op, config);
-    const { dtype, seed } = resolveOptions(op, options);
+    const { dtype, seed, positional } = resolveOptions(op, options);
     this.rope = ropeOf(op, config, r.headDim);
     this.config = Object.freeze(jsonCopy(op, config));
     this.resolved = r;
     const g = new Generator(seed);
+    this.spec = { headDim: r.headDim, modelDim: r.dim, contextLength: r.maxPositions, numKVHeads: r.numKVHeads, generator: g, dtype };
+    const chosen = positional === undefined ? { model: this.rope, layers: new Array<PositionalEncoding>(r.numLayers).fill(this.rope) } : layerEncodings(op, positional, this.spec, r.numLayers);
+    this.positional = chosen.model;
     this.embedTokens = new Embedding(r.vocabSize, r.dim, { generator: g, std: r.initializerRange, dtype });
-    this.layers = Array.from({ length: r.numLayers }, () => new LlamaDecoderLayer(r, this.rope, g, dtype));
+    this.layers = chosen.layers.map((p) => new LlamaDecoderLayer(r, p, g, dtype));
     this.norm = new RMSNorm(r.dim, { eps: r.eps, dtype });
     this.lmHead = r.tied ? null : new Linear(r.dim, r.vocabSize, { bias: false, std: r.initializerRange, generator: g, dtype });
     for (const [name, p] of this.namedParameters()) {
@@ -268,12 +299,21 @@ export class LlamaForCausalLM extends Module {
 
   /**
    * config.json's object and the weights under HF's state-dict names (copies; what save_pretrained writes: a tied
-   * model has no lm_head.weight), so transformers' LlamaForCausalLM loads them. fromHF(toHF()) is bit-exact.
+   * model has no lm_head.weight), so transformers' LlamaForCausalLM loads them; the config gains model_type 'llama'
+   * and architectures ['LlamaForCausalLM'] when it lacks them. fromHF(toHF()) is bit-exact. Refused when a layer
+   * does not use the config's rope (`positional` / setPositional replaced it).
    */
   toHF(): LlamaHFModel {
+    const op = 'LlamaForCausalLM.toHF';
+    const other = this.layers.findIndex((layer) => layer.selfAttn.positional !== this.rope);
+    if (other >= 0) {
+      throw new ValueError(op, `layer ${other} uses positional encoding '${this.layers[other]!.selfAttn.positional.name}', not the config's rope settings: transformers would rotate with the config's rope and give other logits (setPositional(model.rope) restores it)`, 'positional');
+    }
     const weights: Record<string, Tensor> = {};
     for (const [name, p] of this.namedParameters()) weights[hfName(name)] = new Tensor(p.data.slice(), p.shape);
-    return { config: JSON.parse(JSON.stringify(this.config)) as LlamaHFConfig, weights };
+    // what transformers' Auto classes read to pick the architecture, when the config did not say
+    const config = { model_type: 'llama', architectures: ['LlamaForCausalLM'], ...(JSON.parse(JSON.stringify(this.config)) as LlamaHFConfig) };
+    return { config, weights };
   }
 
   /** One empty KV cache per layer. */
@@ -289,6 +329,8 @@ export class LlamaForCausalLM extends Module {
     const offset = caches?.[0]?.position ?? 0;
     const positions = arange(offset, offset + T, 1, { dtype: 'float64' }); // [T]
     let x = this.embedTokens.forward(ids); // [B, T, C]
+    const absolute = this.positional.inputEmbedding(positions, this.resolved.dim); // [T, C] or null (RoPE: null)
+    if (absolute !== null) x = x.add(absolute);
     // every layer's input has x's shape and dtype: all are checked (caches included) before any cache grows
     const checked = this.layers.map((layer, i) => layer.selfAttn.checkCall(op, x, { positions, cache: caches?.[i] }));
     this.layers.forEach((layer, i) => {
@@ -308,6 +350,19 @@ export class LlamaForCausalLM extends Module {
       throw new ShapeError(op, `targets=${fmtShape(targets.shape)} must have the shape of ids=${fmtShape(ids.shape)} (one next token per position)`, 'targets');
     }
     return crossEntropy(this.forward(ids), targets);
+  }
+
+  /**
+   * Use another positional encoding (GPT.setPositional's rules: a registry name, an instance, a function layer →
+   * encoding), e.g. a context-extension rule at evaluation; `setPositional(model.rope)` restores the config's.
+   */
+  setPositional(positional: PositionalChoice): void {
+    const op = 'LlamaForCausalLM.setPositional';
+    const { model, layers } = positional === this.rope
+      ? { model: this.rope, layers: new Array<PositionalEncoding>(this.layers.length).fill(this.rope) }
+      : layerEncodings(op, positional, { ...this.spec, dtype: this.embedTokens.weight.dtype }, this.layers.length);
+    this.positional = model;
+    this.layers.forEach((layer, i) => (layer.selfAttn.positional = layers[i]!));
   }
 
   /** ids [B, T] of token ids, and one KVCache per layer at one position. */
@@ -387,8 +442,11 @@ function fromHFAs(op: string, config: LlamaHFConfig, weights: unknown, options: 
     }
     state[ours] = t;
   }
-  const model = new LlamaForCausalLM(config, options);
-  model.loadStateDict(state);
+  const model = asPartOf(op, () => new LlamaForCausalLM(config, options)); // what remains to refuse is `positional`
+  // the checkpoint fills every parameter but a replacement encoding's own (a learned table, PSC's gates keep their init)
+  const unfilled = [...model.namedParameters()].map(([name]) => name).filter((name) => !Object.hasOwn(state, name) && !/(^|\.)positional\./.test(name));
+  if (unfilled.length > 0) throw new Error(`${op}: internal error — no checkpoint tensor maps to ${unfilled.join(', ')}`);
+  model.loadStateDict(state, { strict: false });
   return model;
 }
 

@@ -1,8 +1,9 @@
 /**
  * npm run demo — the main job. Trains small character-level models on Moby-Dick (scripts/data/, public domain): a
- * GPT per positional encoding and the MLA / PaTH / memory-augmented architectures, one model per core at a time on
- * trainer threads (each model keeps its own seeds, so the numbers do not depend on the thread count); prints
- * train/val loss, samples text from the RoPE GPT and saves it to out/demo.safetensors; then evaluates every model at
+ * GPT per positional encoding, a Hugging Face Llama and the MLA / PaTH / memory-augmented architectures, one model per
+ * core at a time on trainer threads (each model keeps its own seeds, so the numbers do not depend on the thread count);
+ * prints train/val loss, samples text from the RoPE GPT and saves it to out/demo.safetensors, saves the Llama in HF's
+ * format to out/llama-hf/ (config.json + model.safetensors); then evaluates every model at
  * 1×, 2× and 4× its training context (plus training-free PI/NTK/YaRN on the RoPE GPT) and writes the table to
  * out/extrapolation.svg. Run with --help for the flags.
  */
@@ -11,8 +12,8 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker, isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { AdamW, Generator, Tensor, getBackend, noGrad, setNumThreads, warmupCosineLr, type Module } from '../core/index.js';
-import { GPT, MLALM, MemoryTransformer, PaTHLM } from '../models/index.js';
-import { generate, saveSafetensors, train, type ProgressOutput } from '../nn/index.js';
+import { GPT, LlamaForCausalLM, MLALM, MemoryTransformer, PaTHLM, type LlamaHFConfig } from '../models/index.js';
+import { generate, saveSafetensors, serializeSafetensors, train, type ProgressOutput } from '../nn/index.js';
 import { createPositional, positionalNames } from '../positional/index.js';
 import { loadCorpus, sampleBatch, type CharCorpus } from './lib/corpus.js';
 import { FlagError, integerFlag, listFlag, pathFlag, readFlags } from './lib/flags.js';
@@ -35,8 +36,22 @@ interface Flags {
 /** What the demo needs of a model: its parameters and a next-token loss. */
 type LanguageModel = Module & { loss(ids: Tensor, targets: Tensor): Tensor };
 
-/** The attention architectures compared beside the GPT positional encodings (issue: MLA, PaTH, memory). */
+/**
+ * The demo's Hugging Face Llama (RMSNorm, SwiGLU, GQA with half the heads for keys/values, RoPE base 10000, tied
+ * head), as the config.json that out/llama-hf/ gets: transformers' LlamaForCausalLM.from_pretrained loads it.
+ */
+function llamaConfig(f: Flags, vocabSize: number): LlamaHFConfig {
+  return {
+    model_type: 'llama', architectures: ['LlamaForCausalLM'], vocab_size: vocabSize, hidden_size: f.dim,
+    intermediate_size: 16 * Math.ceil((f.dim * 8) / 3 / 16), num_hidden_layers: f.layers, num_attention_heads: f.heads,
+    num_key_value_heads: f.heads % 2 === 0 ? f.heads / 2 : f.heads, max_position_embeddings: f.context, rms_norm_eps: 1e-5,
+    rope_theta: 10000, tie_word_embeddings: true, torch_dtype: 'float32',
+  };
+}
+
+/** The attention architectures compared beside the GPT positional encodings (issue: MLA, PaTH, memory; HF Llama). */
 const ARCHITECTURES: Record<string, (f: Flags, vocabSize: number) => LanguageModel> = {
+  llama: (f, V) => new LlamaForCausalLM(llamaConfig(f, V), { seed: f.seed }),
   // DeepSeek-style latent attention with decoupled RoPE; the latent is half the model width
   mla: (f, V) => new MLALM({
     vocabSize: V, dim: f.dim, numLayers: f.layers, numHeads: f.heads, kvLoraRank: f.dim / 2,
@@ -51,13 +66,15 @@ const ARCHITECTURES: Record<string, (f: Flags, vocabSize: number) => LanguageMod
   }),
 };
 
-const DEFAULT_MODELS = ['nope', 'learned', 'rope', 'p-rope-0.75', 'mla', 'path', 'memory'];
+const DEFAULT_MODELS = ['nope', 'learned', 'rope', 'p-rope-0.75', 'llama', 'mla', 'path', 'memory'];
 
 const HELP = `usage: npm run demo -- [flags]
 
 Trains one small character-level GPT per positional encoding on Moby-Dick chapters 1–50, samples text from the
-RoPE model, saves it to out/demo.safetensors, and evaluates every model at 1×, 2× and 4× its training context
-(out/extrapolation.svg). Defaults train seven models for ~6–30 s each, one per core at a time: about a minute on 2 cores.
+RoPE model, saves it to out/demo.safetensors, saves the Llama in Hugging Face's format (out/llama-hf/: config.json
+and model.safetensors, which transformers' LlamaForCausalLM.from_pretrained loads), and evaluates every model at 1×,
+2× and 4× its training context (out/extrapolation.svg). Defaults train eight models for ~6–30 s each, one per core at
+a time: about a minute on 2 cores.
 
   --steps N       AdamW steps per model (default 80)
   --context T     training context length in characters (default 64)
@@ -68,7 +85,7 @@ RoPE model, saves it to out/demo.safetensors, and evaluates every model at 1×, 
   --seed S        seed for weights, batches and sampling (default 0)
   --models a,b    what to train: GPT positional encodings (nope, learned, rope, p-rope-0.75, …) and
                   architectures (${Object.keys(ARCHITECTURES).join(', ')}); default all of ${DEFAULT_MODELS.join(',')}
-  --out DIR       where demo.safetensors and extrapolation.svg go (default out)
+  --out DIR       where demo.safetensors, llama-hf/ and extrapolation.svg go (default out)
   --threads N     models trained at once, one per trainer thread (default: the cores, here ${availableParallelism()})
   --help          this text`;
 
@@ -224,7 +241,7 @@ async function trainAll(flags: Flags, threads: number, sampled: string): Promise
     const worker = new Worker(new URL(import.meta.url), { workerData: { role: TRAINER, flags } });
     const next = (): void => {
       const name = queue.shift();
-      worker.postMessage((name === undefined ? { kind: 'done' } : { kind: 'train', name, withWeights: name === sampled }) satisfies ToTrainer);
+      worker.postMessage((name === undefined ? { kind: 'done' } : { kind: 'train', name, withWeights: name === sampled || name === 'llama' }) satisfies ToTrainer);
     };
     worker.on('message', (message: FromTrainer) => {
       if (message.kind === 'progress') process.stdout.write(message.text);
@@ -281,7 +298,21 @@ async function main(): Promise<void> {
   mkdirSync(flags.out, { recursive: true });
   const weightsFile = join(flags.out, 'demo.safetensors');
   await saveSafetensors(main, weightsFile, { config: JSON.stringify(main.config), vocab: JSON.stringify(corpus.vocab) });
-  console.log(`saved ${weightsFile}\n`);
+  console.log(`saved ${weightsFile}`);
+  const llama = trained.find((t) => t.name === 'llama');
+  if (llama !== undefined) {
+    // the trained Llama in Hugging Face's format: config.json + model.safetensors under HF's state-dict names
+    const model = new LlamaForCausalLM(llamaConfig(flags, corpus.vocab.length));
+    model.loadStateDict(Object.fromEntries(llama.weights!.map((w) => [w.name, new Tensor(w.data, w.shape)])));
+    const { config, weights } = model.toHF();
+    const dir = join(flags.out, 'llama-hf');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    writeFileSync(join(dir, 'model.safetensors'), serializeSafetensors(weights, { format: 'pt' }));
+    writeFileSync(join(dir, 'vocab.json'), `${JSON.stringify(corpus.vocab)}\n`); // token id → character (not an HF tokenizer)
+    console.log(`saved ${dir}/ (Hugging Face format: transformers' LlamaForCausalLM.from_pretrained('${dir}') loads it; vocab.json maps ids to characters)`);
+  }
+  console.log();
 
   const rows = trained.flatMap((t) => t.rows.slice(0, 1)).concat(trained.flatMap((t) => t.rows.slice(1)));
   console.log(`validation loss at 1×, 2×, 4× the training context (${T}); rope+X rescale the RoPE model's frequencies by X with factor = eval/train length:`);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AdamW, ShapeError, Tensor, ValueError, gradcheck, noGrad, concat } from '../../core/index.js';
+import { RoPE, positionalNames } from '../../positional/index.js';
 import { parseSafetensors, serializeSafetensors } from '../../nn/safetensors.js';
 import { LlamaForCausalLM, loadHFModel, type LlamaHFConfig } from '../../models/llama.js';
 import { randomTokens } from '../helpers/lm.js';
@@ -122,11 +123,11 @@ test('fromHF refuses a missing tensor, a transposed down_proj, an untied model w
   refuse(() => LlamaForCausalLM.fromHF(configOf(tied), { ...tw, 'lm_head.weight': emb.mul(2) }), ValueError, /differs/, 'tied lm_head that differs');
 });
 
-test('fromHF refuses length-dependent and partial rotary configs, and a non-Llama activation, naming the field', () => {
+test('fromHF refuses partial rotary and M-RoPE configs, and a non-Llama activation, naming the field', () => {
   const c = configOf(fixture.cases[0]!);
   const w = weightsOf(fixture.cases[0]!);
   const cases: Array<[LlamaHFConfig, RegExp]> = [
-    [{ ...c, rope_parameters: { rope_type: 'dynamic', rope_theta: 1e4, factor: 2 } }, /dynamic/],
+    [{ ...c, rope_parameters: { rope_type: 'default', rope_theta: 1e4, mrope_section: [2, 1, 1] } }, /mrope_section/],
     [{ ...c, partial_rotary_factor: 0.5 }, /partial rotary/],
     [{ ...c, hidden_act: 'gelu' }, /hidden_act/],
     [{ ...c, rope_parameters: { rope_type: 'nope' } }, /rope_type/],
@@ -134,6 +135,72 @@ test('fromHF refuses length-dependent and partial rotary configs, and a non-Llam
   for (const [cfg, pattern] of cases) {
     assert.throws(() => LlamaForCausalLM.fromHF(cfg, w), (e: Error) => e instanceof ValueError && /^LlamaForCausalLM\.fromHF: /.test(e.message) && pattern.test(e.message));
   }
+});
+
+/** A model of case 0's checkpoint whose layers rotate with `invFreq` (half layout) and attention factor `s`. */
+function withTable(invFreq: Float64Array, s: number): LlamaForCausalLM {
+  return LlamaForCausalLM.fromHF(configOf(fixture.cases[0]!), weightsOf(fixture.cases[0]!), { positional: new RoPE(8, { layout: 'half', invFreq, attentionFactor: s }) });
+}
+
+test("dynamic NTK follows HF's dynamic_rope_update per call: plain within max_position_embeddings, NTK base for the call's length beyond, plain again below it", () => {
+  const c = fixture.cases[0]!;
+  const w = weightsOf(c);
+  const D = 8;
+  const plain = (base: number): Float64Array => Float64Array.from({ length: D / 2 }, (_, i) => base ** (-2 * i / D));
+  const dynamic = LlamaForCausalLM.fromHF({ ...configOf(c), max_position_embeddings: 8, rope_parameters: { rope_type: 'dynamic', rope_theta: 1e4, factor: 2 } }, w);
+  // HF _compute_dynamic_ntk_parameters at seq_len 12: base · (factor·12/8 − (factor − 1))^(D/(D−2))
+  const grownBase = 1e4 * (2 * 12 / 8 - 1) ** (D / (D - 2));
+  assertLogits(noGrad(() => dynamic.forward(ids)).data, noGrad(() => withTable(plain(grownBase), 1).forward(ids)).data, c.max_abs_logit, 'dynamic, 12 > 8 positions');
+  // HF resets to the plain table only when seq_len < max_position_embeddings (strictly): 7 positions
+  const short = ids.narrow(1, 0, 7);
+  const fixed = noGrad(() => withTable(plain(1e4), 1).forward(short)).data;
+  assertLogits(noGrad(() => dynamic.forward(short)).data, fixed, c.max_abs_logit, 'dynamic, back within 7 < 8 positions');
+  const different = noGrad(() => withTable(plain(grownBase), 1).forward(short)).data;
+  assert.ok(fixed.some((v, i) => Math.abs(v - different[i]!) > 1e-3), 'the two tables give different logits (the test can tell them apart)');
+});
+
+test('longrope uses short_factor while the call reaches at most original_max_position_embeddings and long_factor beyond, with √(1 + ln s / ln L)', () => {
+  const c = fixture.cases[0]!;
+  const shortFactor = [1, 1.1, 1.3, 1.6];
+  const longFactor = [1, 2, 4, 8];
+  const model = LlamaForCausalLM.fromHF({ ...configOf(c), max_position_embeddings: 32, rope_parameters: { rope_type: 'longrope', rope_theta: 1e4, short_factor: shortFactor, long_factor: longFactor, original_max_position_embeddings: 8 } }, weightsOf(c));
+  const table = (ext: number[]): Float64Array => Float64Array.from(ext, (e, i) => 1 / (e * 1e4 ** (2 * i / 8)));
+  const s = Math.sqrt(1 + Math.log(32 / 8) / Math.log(8));
+  const short = ids.narrow(1, 0, 8);
+  assertLogits(noGrad(() => model.forward(short)).data, noGrad(() => withTable(table(shortFactor), s).forward(short)).data, c.max_abs_logit, 'longrope, 8 positions: short');
+  assertLogits(noGrad(() => model.forward(ids)).data, noGrad(() => withTable(table(longFactor), s).forward(ids)).data, c.max_abs_logit, 'longrope, 12 positions: long');
+});
+
+test('every registered positional encoding replaces the config rope: the model trains (finite grads everywhere), decodes with caches as the full forward, and toHF refuses it until setPositional(model.rope)', () => {
+  const config: LlamaHFConfig = { ...tinyConfig, max_position_embeddings: 16 };
+  const batch = randomTokens(7, 2, 7, 11);
+  const [inp, tgt] = [batch.narrow(1, 0, 6), batch.narrow(1, 1, 6)];
+  for (const name of positionalNames()) {
+    const model = new LlamaForCausalLM(config, { positional: name, seed: 5, dtype: 'float64' });
+    assert.ok(model.layers.every((layer) => layer.selfAttn.positional !== model.rope), `${name}: the layers use the replacement`);
+    const loss = model.loss(inp, tgt);
+    loss.backward();
+    for (const [pname, p] of model.namedParameters()) assert.ok(p.grad !== null && p.grad.data.every(Number.isFinite), `${name}: ${pname} has a finite gradient`);
+    const full = noGrad(() => model.forward(inp));
+    const caches = model.newCaches();
+    for (let t = 0; t < 6; t++) {
+      const step = noGrad(() => model.forward(inp.narrow(1, t, 1), { caches }));
+      for (let b = 0; b < 2; b++) {
+        for (let v = 0; v < 11; v++) {
+          const want = full.data[(b * 6 + t) * 11 + v]!;
+          assert.ok(Math.abs(step.data[b * 11 + v]! - want) < 1e-9, `${name}: decoding step ${t} equals the full forward`);
+        }
+      }
+    }
+    assert.throws(() => model.toHF(), (e: Error) => e instanceof ValueError && /^LlamaForCausalLM\.toHF: .*not the config's rope/.test(e.message), `${name}: toHF refuses`);
+  }
+  const model = new LlamaForCausalLM(config, { positional: 'learned', seed: 5 });
+  model.setPositional(model.rope);
+  const saved = model.toHF();
+  const back = LlamaForCausalLM.fromHF(saved.config, saved.weights);
+  assert.equal(Array.from(noGrad(() => back.forward(inp)).data), Array.from(noGrad(() => model.forward(inp)).data), 'restored: the saved model gives its logits');
+  assert.throws(() => new LlamaForCausalLM(config, { positional: 'no-such' }), (e: Error) => e instanceof ValueError && /^LlamaForCausalLM: unknown positional encoding 'no-such'/.test(e.message));
+  assert.throws(() => model.setPositional(42 as never), (e: Error) => /^LlamaForCausalLM\.setPositional: positional must be/.test(e.message));
 });
 
 const tinyConfig: LlamaHFConfig = {

@@ -9,7 +9,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadHFModel, type LlamaHFConfig } from '../../models/index.js';
+import { serializeSafetensors } from '../../nn/index.js';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
@@ -83,7 +85,7 @@ function runThroughRunner(script: string, args: readonly string[]): Promise<Run>
 /** A bad value per script (or a bad combination), and the whole line it must print. */
 const BAD_VALUES: [name: string, args: string[], line: string][] = [
   ['demo', ['--steps', 'x'], "demo: --steps needs an integer ≥ 0, got 'x'"],
-  ['demo', ['--models', 'rope,alibi'], "demo: --models takes a comma-separated list of nope, learned, rope, pi, ntk, dynamic-ntk, yarn, p-rope-0.25, p-rope-0.5, p-rope-0.75, psc-rope, llama3, mla, path, memory (unknown: alibi), got 'rope,alibi'"],
+  ['demo', ['--models', 'rope,alibi'], "demo: --models takes a comma-separated list of nope, learned, rope, pi, ntk, dynamic-ntk, yarn, p-rope-0.25, p-rope-0.5, p-rope-0.75, psc-rope, llama3, llama, mla, path, memory (unknown: alibi), got 'rope,alibi'"],
   ['demo', ['--dim', '30', '--heads', '4'], "demo: --dim must be a multiple of --heads (4), got '30'"],
   ['base-bound', ['--dim', '3', '--context', '4096'], "base-bound: --dim must be even, got '3'"],
   ['base-bound', [], 'base-bound: give --context L or --table (see --help)'],
@@ -143,15 +145,21 @@ test('--help prints the usage on stdout and exits 0, for every script', async ()
   });
 });
 
-test('demo --steps 0 evaluates and saves the untrained model and says so (no NaN loss)', async () => {
+test('demo --steps 0 evaluates and saves the untrained models and says so (no NaN loss); the Llama in HF format loads back', async () => {
   const out = mkdtempSync(join(tmpdir(), 'ropelab-demo-'));
   try {
-    const run = await runThroughRunner(SCRIPTS['demo']!, ['--steps', '0', '--models', 'rope', '--dim', '8', '--heads', '2', '--layers', '1', '--context', '8', '--out', out]);
+    const run = await runThroughRunner(SCRIPTS['demo']!, ['--steps', '0', '--models', 'rope,llama', '--dim', '8', '--heads', '2', '--layers', '1', '--context', '8', '--out', out]);
     assert.is(run.code, 0, run.stderr);
     assert.match(run.stdout, /--steps 0: no training; every model is evaluated, sampled and saved at its random initialization/);
     assert.match(run.stdout, /\[rope\] not trained \(--steps 0\): val loss \d+\.\d{3} at initialization/);
     assert.not.match(run.stdout, /NaN/);
     assert.ok(existsSync(join(out, 'demo.safetensors')) && existsSync(join(out, 'extrapolation.svg')), 'writes its files into --out');
+    const config = JSON.parse(readFileSync(join(out, 'llama-hf', 'config.json'), 'utf8')) as LlamaHFConfig;
+    const vocab = JSON.parse(readFileSync(join(out, 'llama-hf', 'vocab.json'), 'utf8')) as string[];
+    assert.equal([config.model_type, config.hidden_size, config.num_hidden_layers, config.vocab_size], ['llama', 8, 1, vocab.length], 'config.json describes the demo Llama');
+    const bytes = readFileSync(join(out, 'llama-hf', 'model.safetensors'));
+    const model = loadHFModel(config, bytes);
+    assert.equal(Buffer.from(serializeSafetensors(model.toHF().weights, { format: 'pt' })), bytes, 'model.safetensors holds exactly what toHF gives (HF names, F32)');
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

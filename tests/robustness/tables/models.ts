@@ -36,16 +36,17 @@ const mmdit = () => ({ imageSize: 4, patchSize: 2, channels: 1, vocabSize: 4, te
 const mmText = () => ints([1, 2], [1, 2]);
 const llama = () => ({
   vocab_size: 11, hidden_size: 8, intermediate_size: 12, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, attention_bias: true,
-  tie_word_embeddings: false, rope_parameters: { rope_type: 'yarn', rope_theta: 100, factor: 2, original_max_position_embeddings: 4 },
+  tie_word_embeddings: false, max_position_embeddings: 16, rope_parameters: { rope_type: 'yarn', rope_theta: 100, factor: 2, original_max_position_embeddings: 4 },
 });
 const llamaSpec: ArgSpec = A.options('config', {
   vocab_size: A.size('vocab_size', { required: true }), hidden_size: A.size('hidden_size', { required: true }), intermediate_size: A.size('intermediate_size', { required: true }),
   num_hidden_layers: A.size('num_hidden_layers', { required: true }), num_attention_heads: A.size('num_attention_heads', { required: true }),
   num_key_value_heads: A.size('num_key_value_heads', { nullable: true }), head_dim: A.size('head_dim', { nullable: true }), rms_norm_eps: A.real('rms_norm_eps'),
   attention_bias: A.bool('attention_bias'), mlp_bias: A.bool('mlp_bias'), tie_word_embeddings: A.bool('tie_word_embeddings'), initializer_range: A.real('initializer_range'),
+  max_position_embeddings: A.size('max_position_embeddings', { nullable: true }),
   rope_theta: A.real('rope_theta'), rope_parameters: A.object('rope_parameters', { nullable: true }), rope_scaling: A.object('rope_scaling', { nullable: true }),
 }, { optional: false });
-const llamaOptions = A.options('options', { dtype, seed: A.int('seed') });
+const llamaOptions = A.options('options', { dtype, seed: A.int('seed'), positional: A.object('positional') });
 const llamaBytes = () => serializeSafetensors(new LlamaForCausalLM(llama(), { seed: 1 }).toHF().weights, { format: 'pt' });
 
 export const modelsEntries: readonly Entry[] = [
@@ -120,6 +121,7 @@ export const modelsEntries: readonly Entry[] = [
     ...lmMethods,
     method('newCaches', () => [], []),
     method('toHF', () => [], []),
+    method('setPositional', () => [new RoPE(4)], [A.object('positional')]),
   ]),
   fn('loadHFModel', () => [llama(), llamaBytes(), { seed: 1 }], [llamaSpec, A.bytes('safetensorsBytes'), llamaOptions]),
 ];
