@@ -84,8 +84,9 @@ export interface LlamaOptions {
   /** Seed of a freshly built model's init (fromHF overwrites every parameter); default 0. */
   seed?: number;
   /**
-   * Use this encoding instead of the config's rope settings: a registry name (built with head_dim, hidden_size and
-   * max_position_embeddings as the training context), an instance, or a function layer → encoding (GPT's rules).
+   * Use this encoding instead of the config's rope settings: a registry name (built with head_dim, hidden_size, the
+   * config's rope_theta and max_position_embeddings as the training context), an instance, or a function layer →
+   * encoding (GPT's rules).
    * Default: the config's rope (HF's). toHF refuses a model that does not use the config's rope.
    */
   positional?: PositionalChoice;
@@ -211,7 +212,7 @@ function jsonCopy(op: string, config: LlamaHFConfig): LlamaHFConfig {
  * layout): RoPE with the static table, DynamicNTKRoPE, HFLongRoPE or PRoPE. Refused: what fromHFConfig refuses,
  * partial rotary (Llama rotates the whole head) and M-RoPE sections (not Llama's).
  */
-function ropeOf(op: string, config: LlamaHFConfig, headDim: number): PositionalEncoding {
+function ropeOf(op: string, config: LlamaHFConfig, headDim: number): { rope: PositionalEncoding; base: number } {
   let settings: ReturnType<typeof fromHFConfig>;
   let rope: PositionalEncoding;
   try {
@@ -227,7 +228,7 @@ function ropeOf(op: string, config: LlamaHFConfig, headDim: number): PositionalE
   if (settings.rotaryDim !== headDim) {
     throw new ValueError(op, `partial rotary is not Llama's — int(head_dim · partial_rotary_factor) = ${settings.rotaryDim}, head_dim=${headDim} (Llama rotates the whole head)`, 'partial_rotary_factor');
   }
-  return rope;
+  return { rope, base: settings.base };
 }
 
 /** One pre-norm decoder layer (HF `LlamaDecoderLayer`): x [B, T, C] → [B, T, C]. */
@@ -271,11 +272,12 @@ export class LlamaForCausalLM extends Module {
     const op = 'LlamaForCausalLM';
     const r = resolveConfig(op, config);
     const { dtype, seed, positional } = resolveOptions(op, options);
-    this.rope = ropeOf(op, config, r.headDim);
+    const { rope, base } = ropeOf(op, config, r.headDim);
+    this.rope = rope;
     this.config = Object.freeze(jsonCopy(op, config));
     this.resolved = r;
     const g = new Generator(seed);
-    this.spec = { headDim: r.headDim, modelDim: r.dim, contextLength: r.maxPositions, numKVHeads: r.numKVHeads, generator: g, dtype };
+    this.spec = { headDim: r.headDim, modelDim: r.dim, contextLength: r.maxPositions, base, numKVHeads: r.numKVHeads, generator: g, dtype };
     const chosen = positional === undefined ? { model: this.rope, layers: new Array<PositionalEncoding>(r.numLayers).fill(this.rope) } : layerEncodings(op, positional, this.spec, r.numLayers);
     this.positional = chosen.model;
     this.embedTokens = new Embedding(r.vocabSize, r.dim, { generator: g, std: r.initializerRange, dtype });

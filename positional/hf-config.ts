@@ -7,6 +7,10 @@
  *   θ_i = 0 for k ≤ i < h/2, all divided by factor (default 1); h = global_head_dim when the config has one
  *   (Gemma-4 passes `head_dim_key="global_head_dim"`), else head_dim. Attention factor 1.
  * - legacy spellings: Phi-3's 'su' (and its 'yarn' with short/long factors) = longrope; Qwen2-VL's 'mrope' = default.
+ * - multimodal configs (Gemma-3, Llava, …) nest the text model under `text_config` (HF: `get_text_config()`): it is read
+ *   when the top level has no RoPE field; both levels with differing RoPE fields are refused. Fields a model type's HF
+ *   config class fills by default and its published config.json omits (gemma3_text: rope_theta 1e6,
+ *   rope_local_base_freq 1e4, head_dim 256, max_position_embeddings 131072) take those defaults, each one warned.
  * - per layer type: rope_parameters keyed by layer type, or Gemma-3's rope_local_base_freq (sliding layers: plain
  *   RoPE with that base; full layers: the config's rope dict).
  * - M-RoPE (Qwen2-VL / 2.5-VL `mrope_section` [t, h, w], Qwen3-VL `mrope_interleaved`): pair j reads axis t for
@@ -94,6 +98,10 @@ export interface HFRoPEConfig {
   global_head_dim?: number | null;
   /** Newer rope dict, or one dict per layer type ({ full_attention: {…}, sliding_attention: {…} }). */
   rope_parameters?: HFRoPEParameters | Readonly<Record<string, HFRoPEParameters>> | null;
+  /** Multimodal configs: the text model's config, read when the top level has no RoPE field. */
+  text_config?: HFRoPEConfig | null;
+  /** Selects HF's class defaults for fields the published config.json omits (gemma3_text). */
+  model_type?: string | null;
   readonly [field: string]: unknown;
 }
 
@@ -118,6 +126,8 @@ export interface HFRoPESettings {
   warnings: string[];
   /** Channels per head of q and k (for proportional: the head the table spans; rotaryDim = headDim there). */
   headDim: number;
+  /** The RoPE base b the table starts from (θ_i = b^(−2i/rotaryDim) before scaling): rope_theta, or rope_local_base_freq for Gemma-3's sliding layers. */
+  base: number;
   /** M-RoPE pairs per axis [t, h, w] when the rope dict has mrope_section. */
   mropeSection?: [number, number, number];
   /** Qwen3-VL's interleaved M-RoPE (true only with mropeSection). */
@@ -165,9 +175,10 @@ export function fromHFConfig(config: HFRoPEConfig, options: FromHFConfigOptions 
   return resolve(config, options).settings;
 }
 
-function resolve(config: HFRoPEConfig, options: FromHFConfigOptions): Resolved {
-  if (!isRecord(config)) throw new DTypeError(OP, `config must be an object (the parsed config.json), got ${describeValue(config)}`, 'config');
+function resolve(given: HFRoPEConfig, options: FromHFConfigOptions): Resolved {
+  if (!isRecord(given)) throw new DTypeError(OP, `config must be an object (the parsed config.json), got ${describeValue(given)}`, 'config');
   const o = expectOptions(OP, 'options', options, ['seqLen', 'layerType', 'strict']);
+  const { config, notes } = textConfigOf(given);
   const seqLen = o.seqLen === undefined ? undefined : checkContextLength(OP, 'seqLen', o.seqLen);
   if (o.layerType !== undefined) checkString(OP, 'layerType', o.layerType);
   const strict = o.strict === undefined ? false : expectBoolean(OP, 'strict', o.strict);
@@ -175,7 +186,11 @@ function resolve(config: HFRoPEConfig, options: FromHFConfigOptions): Resolved {
   const { params, where, perLayer, local } = ropeDict(config, o.layerType);
   const { ropeType, alias } = ropeTypeOf(params, where);
   const read = new FieldReader(params, where, ropeType);
-  const warnings = [...alias, ...unknownKeys(params, where, ropeType, strict)];
+  const warnings = [...notes, ...alias, ...unknownKeys(params, where, ropeType, strict)];
+  const localBase = topNumber(config, 'rope_local_base_freq');
+  if (o.layerType === undefined && localBase !== undefined) {
+    warnings.push(`${OP}: rope_local_base_freq=${localBase} gives the sliding_attention layers plain RoPE with that base; without layerType these are the full_attention layers' settings`);
+  }
 
   const base = local !== undefined ? local : checkBase(OP, 'rope_theta', read.number('rope_theta') ?? topNumber(config, 'rope_theta') ?? 10000); // θ_i = rope_theta^(−2i/d)
   const partial = expectNumber(OP, 'partial_rotary_factor', topNumber(config, 'partial_rotary_factor') ?? read.number('partial_rotary_factor') ?? 1, TOP_FIELDS.partial_rotary_factor!); // the rotated fraction of each head
@@ -186,12 +201,12 @@ function resolve(config: HFRoPEConfig, options: FromHFConfigOptions): Resolved {
     if (headDim % 2 !== 0) throw new ValueError(OP, `rope_type 'proportional' needs an even head size — head_dim=${headDim} (channels rotate in pairs)`, 'head_dim');
     const factor = read.number('factor') ?? 1;
     const invFreq = pRopeInvFreq(headDim, partial, { base, factor });
-    return { settings: { invFreq, attentionFactor: 1, rotaryDim: headDim, ropeType, warnings, headDim, ...mropeOf(read, headDim) }, base, factor, p: partial };
+    return { settings: { invFreq, attentionFactor: 1, rotaryDim: headDim, ropeType, warnings, headDim, base, ...mropeOf(read, headDim) }, base, factor, p: partial };
   }
   const headDim = headDimOf(config);
   const rotaryDim = Math.trunc(headDim * partial);
   const done = (invFreq: Float64Array, attentionFactor: number, extra: Omit<Resolved, 'settings' | 'base'> = {}): Resolved => ({
-    settings: { invFreq, attentionFactor, rotaryDim, ropeType, warnings, headDim, ...mropeOf(read, rotaryDim) },
+    settings: { invFreq, attentionFactor, rotaryDim, ropeType, warnings, headDim, base, ...mropeOf(read, rotaryDim) },
     base,
     ...extra,
   });
@@ -422,6 +437,64 @@ function mropeOf(read: FieldReader, rotaryDim: number): { mropeSection?: [number
   return { mropeSection: [s[0]!, s[1]!, s[2]!], mropeInterleaved: interleaved };
 }
 
+/** Top-level fields that decide RoPE: where one is set, the top level describes the text model itself. */
+const ROPE_FIELDS = [
+  'rope_theta', 'rope_scaling', 'rope_parameters', 'head_dim', 'hidden_size', 'num_attention_heads', 'qk_rope_head_dim', 'partial_rotary_factor',
+  'max_position_embeddings', 'original_max_position_embeddings', 'rope_local_base_freq', 'global_head_dim',
+] as const;
+
+/**
+ * HF config-class defaults of the RoPE fields that published config.json files leave out, by model_type
+ * (transformers `Gemma3TextConfig`: rope_theta 1e6, rope_local_base_freq 1e4, head_dim 256, max_position_embeddings
+ * 131072 — google/gemma-3-4b-it's text_config names none of them).
+ */
+const MODEL_TYPE_DEFAULTS: Readonly<Record<string, Readonly<Record<string, number>>>> = {
+  gemma3_text: { rope_theta: 1_000_000, rope_local_base_freq: 10_000, head_dim: 256, max_position_embeddings: 131_072 },
+};
+
+/**
+ * The text model's config, as transformers' `get_text_config()` finds it: `text_config` when the top level sets no RoPE
+ * field, else the top level (a text_config that only repeats the top level's RoPE fields is fine; one that differs, or
+ * adds RoPE fields the top level lacks, is refused as ambiguous). Then the model type's HF defaults for omitted fields.
+ */
+function textConfigOf(config: HFRoPEConfig): { config: HFRoPEConfig; notes: string[] } {
+  const text: unknown = config.text_config;
+  const notes: string[] = [];
+  let chosen = config;
+  let prefix = '';
+  if (text !== undefined && text !== null) {
+    if (!isRecord(text)) throw new DTypeError(OP, `text_config must be an object, got ${describeValue(text)}`, 'text_config');
+    const set = (c: Readonly<Record<string, unknown>>): string[] => ROPE_FIELDS.filter((k) => c[k] !== undefined && c[k] !== null);
+    const top = set(config);
+    const inner = set(text);
+    if (top.length === 0) {
+      chosen = text as HFRoPEConfig;
+      prefix = 'text_config.';
+      if (inner.length > 0 || text['model_type'] !== undefined) notes.push(`${OP}: the top level has no RoPE field; read text_config (the text model's config, as transformers' get_text_config() does)`);
+    } else if (inner.length > 0) {
+      const clash = inner.filter((k) => !top.includes(k) || JSON.stringify(text[k]) !== JSON.stringify(config[k]));
+      if (clash.length > 0) {
+        const k = clash[0]!;
+        throw new ValueError(
+          OP,
+          `config sets RoPE fields both at the top level and in text_config, and they differ — ${k}: top level ${describe(config[k])}, text_config ${describe(text[k])} (keep one of them, or pass config.text_config)`,
+          `text_config.${k}`,
+        );
+      }
+    }
+  }
+  const modelType = chosen['model_type'];
+  const defaults = typeof modelType === 'string' ? MODEL_TYPE_DEFAULTS[modelType] : undefined;
+  if (defaults === undefined) return { config: chosen, notes };
+  const filled: Record<string, unknown> = { ...chosen };
+  for (const [k, v] of Object.entries(defaults)) {
+    if (chosen[k] !== undefined) continue;
+    filled[k] = v;
+    notes.push(`${OP}: ${prefix}${k} is absent; model_type '${String(modelType)}' takes transformers' default ${v}`);
+  }
+  return { config: filled as HFRoPEConfig, notes };
+}
+
 /** The rope dict in use and how to name it in messages; per-layer dicts are resolved by layerType. */
 function ropeDict(config: HFRoPEConfig, layerType: string | undefined): { params: Readonly<Record<string, unknown>>; where: string; perLayer: boolean; local?: number } {
   const legacy: unknown = config.rope_scaling;
@@ -476,10 +549,11 @@ function unknownKeys(params: Readonly<Record<string, unknown>>, where: string, r
  * dict has short_factor and long_factor, as Phi3Config does) → 'longrope'; Qwen2-VL's 'mrope' → 'default'.
  */
 function ropeTypeOf(params: Readonly<Record<string, unknown>>, where: string): { ropeType: HFRoPEType; alias: string[] } {
+  const key = params['rope_type'] !== undefined && params['rope_type'] !== null ? 'rope_type' : 'type';
   const given = params['rope_type'] ?? params['type'] ?? 'default';
   const phi3Yarn = given === 'yarn' && params['short_factor'] !== undefined && params['long_factor'] !== undefined;
   const aliased = given === 'su' || phi3Yarn ? 'longrope' : given === 'mrope' ? 'default' : undefined;
-  if (aliased !== undefined) return { ropeType: aliased, alias: [`${OP}: ${where}.rope_type='${String(given)}' is a legacy spelling, read as '${aliased}' (as transformers does)`] };
+  if (aliased !== undefined) return { ropeType: aliased, alias: [`${OP}: ${where}.${key}='${String(given)}' is a legacy spelling, read as '${aliased}' (as transformers does)`] };
   const known: readonly string[] = HF_ROPE_TYPES;
   if (typeof given !== 'string' || !known.includes(given)) {
     throw new ValueError(OP, `unknown rope_type — ${where}.rope_type=${describe(given)} (accepted: ${HF_ROPE_TYPES.join(', ')}; legacy: su, mrope)`, 'rope_type');

@@ -194,6 +194,8 @@ test('every registered positional encoding replaces the config rope: the model t
     }
     assert.throws(() => model.toHF(), (e: Error) => e instanceof ValueError && /^LlamaForCausalLM\.toHF: .*not the config's rope/.test(e.message), `${name}: toHF refuses`);
   }
+  const plainRope = new LlamaForCausalLM(config, { positional: 'rope' }).layers[0]!.selfAttn.positional as RoPE;
+  assert.ok(Math.abs(plainRope.invFreq[1]! - 100 ** -0.5) < 1e-15, `a registry encoding starts from the config's rope_theta (100): θ_1 = ${plainRope.invFreq[1]}`);
   const model = new LlamaForCausalLM(config, { positional: 'learned', seed: 5 });
   model.setPositional(model.rope);
   const saved = model.toHF();

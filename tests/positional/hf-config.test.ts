@@ -68,6 +68,11 @@ test('Gemma-3 rope_local_base_freq: sliding layers plain RoPE with it, full laye
   const full = fromHFConfig(gemma3, { layerType: 'full_attention' });
   assert.is(full.ropeType, 'linear');
   close(full.invFreq, [1 / 8, Math.pow(1e6, -0.25) / 8, Math.pow(1e6, -0.5) / 8, Math.pow(1e6, -0.75) / 8], 'full');
+  assert.is(full.warnings.length, 0, 'layerType given: nothing to warn about');
+  assert.equal([sliding.base, full.base], [1e4, 1e6], 'base: rope_local_base_freq for sliding layers, rope_theta for full ones');
+  const unnamed = fromHFConfig(gemma3);
+  assert.equal(Array.from(unnamed.invFreq), Array.from(full.invFreq), 'without layerType: the full_attention settings');
+  assert.ok(unnamed.warnings.some((w) => /rope_local_base_freq=10000 .*without layerType these are the full_attention layers' settings/.test(w)), 'and a warning says so');
   close(fromHFConfig({ head_dim: 8, rope_local_base_freq: 100 }, { layerType: 'sliding_attention' }).invFreq, [1, 0.1, 0.01, 0.001].map((v) => Math.pow(v, 0.5)), 'no rope dict');
 });
 
@@ -130,6 +135,38 @@ test('unknown keys are reported (strict refuses them); refusals name the call an
   for (const [label, fn, re] of refused) assert.throws(fn, (e: unknown) => e instanceof Error && re.test(e.message), label);
   // after a refused ropeFromHFConfig call, fromHFConfig names itself again
   assert.throws(() => fromHFConfig({ head_dim: 8, rope_scaling: { type: 'ntk-by-parts' } }), (e: unknown) => /^fromHFConfig: /.test((e as Error).message));
+});
+
+test('text_config: read when the top level has no RoPE field; a duplicate is fine; differing RoPE fields are refused', () => {
+  const text: HFRoPEConfig = { head_dim: 8, rope_theta: 1e4, rope_scaling: { rope_type: 'linear', factor: 2 } };
+  const nested = fromHFConfig({ model_type: 'llava', vision_config: { hidden_size: 4 }, text_config: text });
+  close(nested.invFreq, [0.5, 0.05, 0.005, 0.0005], 'nested');
+  assert.ok(nested.warnings.some((w) => w.includes('read text_config')), nested.warnings.join('; '));
+  // a text_config that only repeats the top level's fields (re-saved Qwen2-VL configs) changes nothing
+  assert.equal(fromHFConfig({ ...text, text_config: { ...text } }).invFreq, fromHFConfig(text).invFreq);
+  const clash = (config: HFRoPEConfig, key: string): void =>
+    assert.throws(() => fromHFConfig(config), (e: unknown) => e instanceof ValueError && e.message.startsWith('fromHFConfig: config sets RoPE fields both') && e.message.includes(`— ${key}:`), key);
+  clash({ ...text, text_config: { ...text, rope_theta: 100 } }, 'rope_theta'); // same field, different value
+  clash({ head_dim: 8, text_config: { head_dim: 8, rope_theta: 1e4 } }, 'rope_theta'); // a field only text_config sets
+  assert.throws(() => fromHFConfig({ head_dim: 8, text_config: 'x' as never }), (e: unknown) => /^fromHFConfig: text_config must be an object/.test((e as Error).message));
+});
+
+test("model_type defaults: gemma3_text fills omitted rope_theta / rope_local_base_freq / head_dim from Gemma3TextConfig; other types don't", () => {
+  const gemma: HFRoPEConfig = { model_type: 'gemma3_text', hidden_size: 2560, rope_scaling: { rope_type: 'linear', factor: 8 } };
+  const full = fromHFConfig(gemma, { layerType: 'full_attention' });
+  assert.is(full.headDim, 256);
+  close([full.invFreq[0]!, full.invFreq[1]!], [1 / 8, Math.pow(1e6, -2 / 256) / 8], 'full: θ 1e6 / 8');
+  close([fromHFConfig(gemma, { layerType: 'sliding_attention' }).invFreq[1]!], [Math.pow(1e4, -2 / 256)], 'sliding: θ 1e4');
+  assert.ok(full.warnings.some((w) => w.includes("rope_theta is absent; model_type 'gemma3_text'")), full.warnings.join('; '));
+  // without the model type the same fields are not guessed
+  assert.throws(() => fromHFConfig({ ...gemma, model_type: 'llama' }), (e: unknown) => /^fromHFConfig: the head size is missing/.test((e as Error).message));
+});
+
+test("legacy spelling warnings name the key the config used ('type' vs 'rope_type')", () => {
+  const w = fromHFConfig(phi3('su'), { seqLen: 17 }).warnings.join('; ');
+  assert.ok(w.includes("rope_scaling.type='su'"), w);
+  const v = fromHFConfig({ ...phi3('x'), rope_scaling: { ...phi3('x').rope_scaling!, rope_type: 'su' } }, { seqLen: 17 }).warnings.join('; ');
+  assert.ok(v.includes("rope_scaling.rope_type='su'"), v);
 });
 
 test.run();
