@@ -18,6 +18,10 @@ export {
   anchorAttentionMask, flashAnchorMask, flashAnchorPositions, packFlashAnchor, packWithAnchor,
   type PackFlashOptions, type PackWithAnchorOptions, type PackedWindow,
 } from './anchor.js';
+export {
+  ROPE_BUG_CLASSES, ROPE_DUMP_NAMES, verifyRoPEDump, type RoPEBugClass, type RoPEDiagnosis, type RoPEDumpCheck, type RoPEVerifyCandidate,
+  type RoPEVerifyReport, type VerifyRoPEOptions,
+} from './conformance.js';
 export { PRoPE, pRopeInvFreq, type PRoPEOptions, type PRoPEInvFreqOptions } from './p-rope.js';
 export { PSC, PSCRoPE, pscCalibrate, pscCoefficient, type PSCOptions, type PSCRoPEOptions } from './psc.js';
 export {

@@ -1,6 +1,6 @@
 /** Robustness table for positional/: one entry per runtime export (see harness.ts for what each argument kind gets). */
 import {
-  DRoPE, FluxRoPE, Generator, HiRoPE, MultiAxisRoPE, NoPE, PositionalEncoding, RoPE, Tensor, fluxPositions, hiropePositions, ropeInvFreq,
+  DRoPE, FluxRoPE, Generator, HiRoPE, MultiAxisRoPE, NoPE, PositionalEncoding, RoPE, Tensor, fluxPositions, fromHFConfig, hiropePositions, ropeInvFreq,
 } from '../../../index.js';
 import { A, cls, exempt, fn, method, opt, type ArgSpec, type Entry, type MethodEntry } from '../harness.js';
 import { pos, t, vals } from './fixtures.js';
@@ -142,6 +142,16 @@ export const positionalEntries: readonly Entry[] = [
       rotaryDim: A.size('rotaryDim'), base: A.real('base'), attentionFactor: A.real('attentionFactor'), layout,
     }, { optional: false }),
   ], [...encodingMethods(tPos), method('invFreqFor', () => [40], [A.size('seqLen')])]),
+  fn('verifyRoPEDump', () => [hfConfig(), { inv_freq: new Tensor(fromHFConfig(hfConfig()).invFreq, [HD / 2]), cos: vals(Array.from({ length: 2 * HD }, () => 0.5), [2, HD]) }, { layout: 'half', tolerance: 1e-5 }], [
+    A.options('config', {
+      rope_theta: A.real('rope_theta'), head_dim: A.size('head_dim'), max_position_embeddings: A.size('max_position_embeddings'),
+      rope_scaling: A.options('rope_scaling', { rope_type: A.enum('rope_type'), factor: A.real('factor'), original_max_position_embeddings: A.size('original_max_position_embeddings') }, { nullable: true }),
+    }, { optional: false }),
+    A.object('dump'),
+    A.options('options', { layerType: A.string('layerType'), layout, tolerance: A.real('tolerance') }),
+  ]),
+  exempt('ROPE_BUG_CLASSES', CONSTANT),
+  exempt('ROPE_DUMP_NAMES', CONSTANT),
   fn('ropeFromHFConfig', () => [hfConfig(), { layout: 'half' }], [
     A.options('config', {
       rope_theta: A.real('rope_theta'), head_dim: A.size('head_dim'), max_position_embeddings: A.size('max_position_embeddings'),
