@@ -401,7 +401,6 @@ function* variants(ctx: Context, config: HFRoPEConfig, layerOpt: { layerType?: s
   }
 
   // partial-rotary denominator
-  const cfg = config as Record<string, unknown>;
   if (s.ropeType === 'proportional') {
     const k = s.invFreq.findIndex((x) => x === 0);
     if (k >= 2) {
@@ -418,7 +417,8 @@ function* variants(ctx: Context, config: HFRoPEConfig, layerOpt: { layerType?: s
   }
 
   // another scaling regime
-  const dict = activeDict(config, layerOpt.layerType);
+  // one dict for every layer (a per-layer dict is not swapped)
+  const dict = layerOpt.layerType === undefined && (s.ropeDict === null || s.ropeDict === 'rope_scaling' || s.ropeDict === 'rope_parameters') ? s.ropeParameters : undefined;
   if (dict !== undefined) {
     for (const type of ['default', 'linear', 'dynamic', 'yarn', 'llama3', 'longrope'] as const) {
       if (type === s.ropeType) continue;
@@ -434,7 +434,7 @@ function* variants(ctx: Context, config: HFRoPEConfig, layerOpt: { layerType?: s
   if (encoding instanceof HFLongRoPE && ell !== undefined) {
     const L = encoding.originalMaxPositions;
     const long = ell > L;
-    const maxPositions = typeof cfg['max_position_embeddings'] === 'number' ? cfg['max_position_embeddings'] : undefined;
+    const maxPositions = s.maxPositionEmbeddings;
     const why = long
       ? `short factors at length ${ell} > original_max_position_embeddings ${L}${maxPositions !== undefined && ell <= maxPositions ? ` (switched by max_position_embeddings ${maxPositions}?)` : ''}${ctx.d.T <= L ? ` (or by the token count ${ctx.d.T} instead of max position + 1)` : ''}`
       : `long factors at length ${ell} ≤ original_max_position_embeddings ${L}${ell === L ? ' (switched with ≥ instead of >)' : ''}`;
@@ -460,29 +460,12 @@ function* variants(ctx: Context, config: HFRoPEConfig, layerOpt: { layerType?: s
   }
 }
 
-/** The rope dict fromHFConfig reads (one dict; none for per-layer dicts, where regime swaps are not tried). */
-function activeDict(config: HFRoPEConfig, layerType: string | undefined): HFRoPEParameters | undefined {
-  if (layerType !== undefined) return undefined;
-  const legacy = config.rope_scaling;
-  if (isRecord(legacy) && Object.keys(legacy).length > 0) return legacy as HFRoPEParameters;
-  const params = config.rope_parameters;
-  if (params === undefined || params === null) return {};
-  if (!isRecord(params)) return undefined;
-  const values = Object.values(params);
-  if (values.length > 0 && values.every(isRecord)) return undefined;
-  return params as HFRoPEParameters;
-}
-
 function tryOr<T>(f: () => T): T | undefined {
   try {
     return f();
   } catch {
     return undefined; // a variant the config cannot express is simply not a candidate
   }
-}
-
-function isRecord(v: unknown): v is Readonly<Record<string, unknown>> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** The float16 value nearest to x (round to nearest, ties to even; subnormals below 2⁻¹⁴; overflow to ±∞). */

@@ -128,6 +128,26 @@ export interface HFRoPESettings {
   headDim: number;
   /** The RoPE base b the table starts from (θ_i = b^(−2i/rotaryDim) before scaling): rope_theta, or rope_local_base_freq for Gemma-3's sliding layers. */
   base: number;
+  /**
+   * Where the rope settings were read: 'rope_scaling', 'rope_parameters', 'rope_parameters.<layer type>' or
+   * 'rope_local_base_freq (sliding_attention)'; null when the config has no rope dict (plain RoPE from rope_theta).
+   */
+  ropeDict: string | null;
+  /** The rope dict in force, as the config gives it ({} when none). */
+  ropeParameters: Readonly<HFRoPEParameters>;
+  /** max_position_embeddings of the (text) config, when it has one. */
+  maxPositionEmbeddings?: number;
+  /** The scaling factor s the rope type reads or derives (linear, dynamic, yarn, llama3, longrope, proportional). */
+  factor?: number;
+  /** The pre-training length L the rule scales from (yarn, llama3, longrope). */
+  originalMaxPositions?: number;
+  /** longrope: the two lists of per-pair factors, [rotaryDim/2] each. */
+  shortFactor?: readonly number[];
+  longFactor?: readonly number[];
+  /** proportional: the rotated fraction p of the head. */
+  partialRotaryFactor?: number;
+  /** M-RoPE: the position axis (0 t, 1 h, 2 w) each rotated pair reads, [rotaryDim/2]. */
+  mropeAxes?: number[];
   /** M-RoPE pairs per axis [t, h, w] when the rope dict has mrope_section. */
   mropeSection?: [number, number, number];
   /** Qwen3-VL's interleaved M-RoPE (true only with mropeSection). */
@@ -154,17 +174,8 @@ const MROPE_KEYS = ['mrope_section', 'mrope_interleaved'] as const;
 /** The public function whose call is running (fromHFConfig or ropeFromHFConfig): it starts every error message. */
 const OP = 'fromHFConfig';
 
-/** What ropeFromHFConfig needs beyond the settings: the scaling rule's own parameters. */
-interface Resolved {
-  settings: HFRoPESettings;
-  base: number;
-  factor?: number;
-  maxPositions?: number;
-  originalMaxPositions?: number;
-  shortFactor?: readonly number[];
-  longFactor?: readonly number[];
-  p?: number;
-}
+/** The scaling rule's own parameters, as fromHFConfig reports them. */
+type ScalingFields = Pick<HFRoPESettings, 'factor' | 'originalMaxPositions' | 'shortFactor' | 'longFactor' | 'partialRotaryFactor'>;
 
 /**
  * θ′, attention factor and rotary dim for the config's rope type, as transformers computes them. The rope dict is
@@ -172,10 +183,10 @@ interface Resolved {
  * 'default'. original_max_position_embeddings comes from the top level, else the dict, else max_position_embeddings.
  */
 export function fromHFConfig(config: HFRoPEConfig, options: FromHFConfigOptions = {}): HFRoPESettings {
-  return resolve(config, options).settings;
+  return resolve(config, options);
 }
 
-function resolve(given: HFRoPEConfig, options: FromHFConfigOptions): Resolved {
+function resolve(given: HFRoPEConfig, options: FromHFConfigOptions): HFRoPESettings {
   if (!isRecord(given)) throw new DTypeError(OP, `config must be an object (the parsed config.json), got ${describeValue(given)}`, 'config');
   const o = expectOptions(OP, 'options', options, ['seqLen', 'layerType', 'strict']);
   const { config, notes } = textConfigOf(given);
@@ -192,6 +203,10 @@ function resolve(given: HFRoPEConfig, options: FromHFConfigOptions): Resolved {
     warnings.push(`${OP}: rope_local_base_freq=${localBase} gives the sliding_attention layers plain RoPE with that base; without layerType these are the full_attention layers' settings`);
   }
 
+  const ropeDictName = local !== undefined || Object.keys(params).length > 0 || (where === 'rope_parameters' && isRecord(config.rope_parameters)) ? where : null;
+  const ropeParameters = { ...params } as HFRoPEParameters;
+  const maxPositionEmbeddings = topNumber(config, 'max_position_embeddings');
+  const common = { ropeType, warnings, ropeDict: ropeDictName, ropeParameters, ...optional('maxPositionEmbeddings', maxPositionEmbeddings) };
   const base = local !== undefined ? local : checkBase(OP, 'rope_theta', read.number('rope_theta') ?? topNumber(config, 'rope_theta') ?? 10000); // θ_i = rope_theta^(−2i/d)
   const partial = expectNumber(OP, 'partial_rotary_factor', topNumber(config, 'partial_rotary_factor') ?? read.number('partial_rotary_factor') ?? 1, TOP_FIELDS.partial_rotary_factor!); // the rotated fraction of each head
   if (ropeType === 'proportional') {
@@ -201,14 +216,12 @@ function resolve(given: HFRoPEConfig, options: FromHFConfigOptions): Resolved {
     if (headDim % 2 !== 0) throw new ValueError(OP, `rope_type 'proportional' needs an even head size — head_dim=${headDim} (channels rotate in pairs)`, 'head_dim');
     const factor = read.number('factor') ?? 1;
     const invFreq = pRopeInvFreq(headDim, partial, { base, factor });
-    return { settings: { invFreq, attentionFactor: 1, rotaryDim: headDim, ropeType, warnings, headDim, base, ...mropeOf(read, headDim) }, base, factor, p: partial };
+    return { invFreq, attentionFactor: 1, rotaryDim: headDim, headDim, base, ...common, factor, partialRotaryFactor: partial, ...mropeOf(read, headDim) };
   }
   const headDim = headDimOf(config);
   const rotaryDim = Math.trunc(headDim * partial);
-  const done = (invFreq: Float64Array, attentionFactor: number, extra: Omit<Resolved, 'settings' | 'base'> = {}): Resolved => ({
-    settings: { invFreq, attentionFactor, rotaryDim, ropeType, warnings, headDim, base, ...mropeOf(read, rotaryDim) },
-    base,
-    ...extra,
+  const done = (invFreq: Float64Array, attentionFactor: number, scaling: ScalingFields = {}): HFRoPESettings => ({
+    invFreq, attentionFactor, rotaryDim, headDim, base, ...common, ...scaling, ...mropeOf(read, rotaryDim),
   });
   if (!(rotaryDim > 0 && rotaryDim % 2 === 0)) {
     throw new ValueError(OP, `rotary dim is not a positive even integer — int(head_dim · partial_rotary_factor) = int(${headDim} · ${partial}) = ${rotaryDim} (channels rotate in pairs)`, 'partial_rotary_factor');
@@ -231,13 +244,15 @@ function resolve(given: HFRoPEConfig, options: FromHFConfigOptions): Resolved {
   switch (ropeType) {
     case 'default':
       return done(plain(), 1);
-    case 'linear':
-      return done(piTable(OP, { dim: rotaryDim, base, factor: read.required('factor') }), 1);
+    case 'linear': {
+      const factor = read.required('factor');
+      return done(piTable(OP, { dim: rotaryDim, base, factor }), 1, { factor });
+    }
     case 'dynamic': {
       const factor = read.required('factor');
       const trained = maxPositions('dynamic rescales beyond this trained length');
       const invFreq = dynamicNtkTable(OP, { dim: rotaryDim, base, factor, maxPositions: trained, ...(seqLen !== undefined ? { seqLen } : {}) });
-      return done(invFreq, 1, { factor, maxPositions: trained });
+      return done(invFreq, 1, { factor });
     }
     case 'yarn': {
       if (!read.has('factor')) read.missing('factor', where);
@@ -255,18 +270,20 @@ function resolve(given: HFRoPEConfig, options: FromHFConfigOptions): Resolved {
         ...optional('mscaleAllDim', read.number('mscale_all_dim')),
         ...optional('attentionFactor', read.number('attention_factor')),
       };
-      return done(yarnTable(OP, yarn), yarnAttention(OP, yarn));
+      return done(yarnTable(OP, yarn), yarnAttention(OP, yarn), { factor, originalMaxPositions: original });
     }
     case 'llama3': {
+      const factor = read.required('factor');
+      const original = originalMaxPositions();
       const invFreq = llama3Table(OP, {
         dim: rotaryDim,
         base,
-        factor: read.required('factor'),
-        originalMaxPositions: originalMaxPositions(),
+        factor,
+        originalMaxPositions: original,
         lowFreqFactor: read.required('low_freq_factor'),
         highFreqFactor: read.required('high_freq_factor'),
       });
-      return done(invFreq, 1);
+      return done(invFreq, 1, { factor, originalMaxPositions: original });
     }
     case 'longrope': {
       const shortFactor = read.list('short_factor');
@@ -303,13 +320,12 @@ export function ropeFromHFConfig(config: HFRoPEConfig, options: RoPEFromHFConfig
   const layout = checkLayout(op, o.layout);
   // the config is read and the encoding built as fromHFConfig does; what they refuse is reported as this call's error
   return asPartOf(op, () => {
-    const r = resolve(config, { ...(o.layerType !== undefined ? { layerType: o.layerType } : {}), ...(o.strict !== undefined ? { strict: o.strict } : {}) });
-    const s = r.settings;
+    const s = resolve(config, { ...(o.layerType !== undefined ? { layerType: o.layerType } : {}), ...(o.strict !== undefined ? { strict: o.strict } : {}) });
     if (s.mropeSection !== undefined) {
       if (s.ropeType === 'dynamic' || s.ropeType === 'longrope') {
         throw new ValueError(op, `M-RoPE with a length-dependent rope_type is not supported — rope_type='${s.ropeType}', mrope_section=[${s.mropeSection.join(', ')}] (use a static rope type)`, 'rope_type');
       }
-      const axes = s.mropeInterleaved ? interleavedMRoPEAxes(s.mropeSection) : sectionAxes(s.mropeSection);
+      const axes = s.mropeAxes!;
       if (!s.mropeInterleaved && s.rotaryDim === s.headDim) return new MRoPE(s.headDim, s.mropeSection, { invFreq: s.invFreq, attentionFactor: s.attentionFactor, layout });
       return new MultiAxisRoPE(allocateFrequencies(axes, s.invFreq, 3), {
         layout, attentionFactor: s.attentionFactor, rotaryDim: s.rotaryDim, headDim: s.headDim, name: s.mropeInterleaved ? 'mrope-interleaved' : 'mrope',
@@ -317,13 +333,13 @@ export function ropeFromHFConfig(config: HFRoPEConfig, options: RoPEFromHFConfig
     }
     switch (s.ropeType) {
       case 'dynamic':
-        return new DynamicNTKRoPE(s.headDim, { factor: r.factor!, maxPositions: r.maxPositions!, base: r.base, rotaryDim: s.rotaryDim, layout });
+        return new DynamicNTKRoPE(s.headDim, { factor: s.factor!, maxPositions: s.maxPositionEmbeddings!, base: s.base, rotaryDim: s.rotaryDim, layout });
       case 'longrope':
         return new HFLongRoPE(s.headDim, {
-          rotaryDim: s.rotaryDim, base: r.base, shortFactor: r.shortFactor!, longFactor: r.longFactor!, originalMaxPositions: r.originalMaxPositions!, attentionFactor: s.attentionFactor, layout,
+          rotaryDim: s.rotaryDim, base: s.base, shortFactor: s.shortFactor!, longFactor: s.longFactor!, originalMaxPositions: s.originalMaxPositions!, attentionFactor: s.attentionFactor, layout,
         });
       case 'proportional':
-        return new PRoPE(s.headDim, r.p!, { base: r.base, factor: r.factor!, layout });
+        return new PRoPE(s.headDim, s.partialRotaryFactor!, { base: s.base, factor: s.factor!, layout });
       default:
         return new RoPE(s.headDim, { rotaryDim: s.rotaryDim, invFreq: s.invFreq, attentionFactor: s.attentionFactor, layout });
     }
@@ -424,7 +440,7 @@ function maxOf(positions: Positions): number {
 }
 
 /** mrope_section / mrope_interleaved of the rope dict, checked against the rotated pairs. */
-function mropeOf(read: FieldReader, rotaryDim: number): { mropeSection?: [number, number, number]; mropeInterleaved?: boolean } {
+function mropeOf(read: FieldReader, rotaryDim: number): Pick<HFRoPESettings, 'mropeSection' | 'mropeInterleaved' | 'mropeAxes'> {
   const interleaved = read.has('mrope_interleaved') ? read.flag('mrope_interleaved') : false;
   if (!read.has('mrope_section') || read.raw('mrope_section') === null) {
     if (interleaved) throw new ValueError(OP, `mrope_interleaved is true but ${read.where} has no mrope_section (give the pairs per axis [t, h, w])`, 'mrope_section');
@@ -434,7 +450,8 @@ function mropeOf(read: FieldReader, rotaryDim: number): { mropeSection?: [number
   if (s.length !== 3 || s.some((v) => !Number.isInteger(v) || v < 0) || s[0]! + s[1]! + s[2]! !== rotaryDim / 2) {
     throw new ValueError(OP, `mrope_section is not three non-negative integers summing to the rotated pairs — mrope_section=[${s.join(', ')}], rotary dim ${rotaryDim} (sum must be ${rotaryDim / 2})`, 'mrope_section');
   }
-  return { mropeSection: [s[0]!, s[1]!, s[2]!], mropeInterleaved: interleaved };
+  const section: [number, number, number] = [s[0]!, s[1]!, s[2]!];
+  return { mropeSection: section, mropeInterleaved: interleaved, mropeAxes: interleaved ? interleavedMRoPEAxes(section) : sectionAxes(section) };
 }
 
 /** Top-level fields that decide RoPE: where one is set, the top level describes the text model itself. */

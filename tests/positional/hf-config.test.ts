@@ -169,4 +169,27 @@ test("legacy spelling warnings name the key the config used ('type' vs 'rope_typ
   assert.ok(v.includes("rope_scaling.rope_type='su'"), v);
 });
 
+test("fromHFConfig reports the rule's own parameters: where the dict was read, base, factor, lengths, LongRoPE lists, p, M-RoPE axes", () => {
+  const pick = (c: HFRoPEConfig, o: { layerType?: string; seqLen?: number } = {}): unknown => {
+    const s = fromHFConfig(c, o);
+    return { ropeDict: s.ropeDict, base: s.base, factor: s.factor, original: s.originalMaxPositions, max: s.maxPositionEmbeddings, p: s.partialRotaryFactor, axes: s.mropeAxes };
+  };
+  const none = { factor: undefined, original: undefined, p: undefined, axes: undefined };
+  assert.equal(pick({ head_dim: 8, rope_theta: 500 }), { ...none, ropeDict: null, base: 500, max: undefined });
+  assert.equal(pick({ head_dim: 8, max_position_embeddings: 64, rope_parameters: { rope_type: 'linear', factor: 2, rope_theta: 100 } }), { ...none, ropeDict: 'rope_parameters', base: 100, factor: 2, max: 64 });
+  assert.equal(pick({ head_dim: 8, max_position_embeddings: 64, rope_scaling: { type: 'dynamic', factor: 3 } }), { ...none, ropeDict: 'rope_scaling', base: 1e4, factor: 3, max: 64 });
+  assert.equal(pick({ head_dim: 8, max_position_embeddings: 64, rope_scaling: { rope_type: 'yarn', factor: null, original_max_position_embeddings: 16 } }), { ...none, ropeDict: 'rope_scaling', base: 1e4, factor: 4, original: 16, max: 64 }, 'yarn: s = max / original');
+  assert.equal(pick({ head_dim: 8, rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 32 } }), { ...none, ropeDict: 'rope_scaling', base: 1e4, factor: 8, original: 32, max: undefined });
+  const longrope = fromHFConfig({ head_dim: 8, max_position_embeddings: 64, original_max_position_embeddings: 16, rope_scaling: { type: 'longrope', short_factor: [1, 1, 2, 2], long_factor: [1, 2, 4, 8] } });
+  assert.equal([longrope.factor, longrope.originalMaxPositions, longrope.shortFactor, longrope.longFactor], [4, 16, [1, 1, 2, 2], [1, 2, 4, 8]]);
+  assert.equal(pick({ head_dim: 16, rope_parameters: { rope_type: 'proportional', partial_rotary_factor: 0.25, rope_theta: 100 } }), { ...none, ropeDict: 'rope_parameters', base: 100, factor: 1, p: 0.25, max: undefined });
+  const gemma: HFRoPEConfig = { head_dim: 8, rope_theta: 1e6, rope_local_base_freq: 1e4, rope_scaling: { rope_type: 'linear', factor: 8 } };
+  assert.equal(pick(gemma, { layerType: 'sliding_attention' }), { ...none, ropeDict: 'rope_local_base_freq (sliding_attention)', base: 1e4, max: undefined });
+  assert.equal(pick({ model_type: 'gemma3', text_config: { model_type: 'gemma3_text', rope_scaling: { rope_type: 'linear', factor: 8 } } }, { layerType: 'full_attention' }),
+    { ...none, ropeDict: 'rope_scaling', base: 1e6, factor: 8, max: 131072 }, "Gemma-3's nested text_config with Gemma3TextConfig's defaults");
+  assert.equal(fromHFConfig({ head_dim: 16, rope_scaling: { type: 'mrope', mrope_section: [2, 3, 3] } }).mropeAxes, [0, 0, 1, 1, 1, 2, 2, 2], 'sections: contiguous axes');
+  assert.equal(fromHFConfig({ head_dim: 16, rope_parameters: { rope_type: 'default', mrope_section: [2, 3, 3], mrope_interleaved: true } }).mropeAxes, [0, 1, 2, 0, 1, 2, 0, 1], 'Qwen3-VL: interleaved t, h, w');
+  assert.equal(fromHFConfig({ head_dim: 8, rope_scaling: { rope_type: 'linear', factor: 2, rope_theta: 50 } }).ropeParameters, { rope_type: 'linear', factor: 2, rope_theta: 50 });
+});
+
 test.run();

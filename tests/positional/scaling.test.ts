@@ -1,6 +1,6 @@
 /**
  * The RoPE scaling family (PI, NTK, dynamic NTK, YaRN, Llama-3, LongRoPE) and fromHFConfig: every case of
- * tests/fixtures/rope_scaling.json (HF transformers' own numbers) in both config formats, identity reductions, the
+ * tests/fixtures/rope_scaling.json (HF transformers' own numbers, p-RoPE / Gemma-4 included) in both config formats, identity reductions, the
  * worked numbers of each rule on small tables (computed from the formulas in HF `modeling_rope_utils.py` and the
  * papers cited in positional/{pi,ntk,yarn,llama3,longrope}.ts), ordering and ramp properties, relative-position invariance with each
  * scaled table, DynamicNTKRoPE's update rule, and the errors for bad configs.
@@ -11,7 +11,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { ShapeError, Tensor, ValueError } from '../../core/index.js';
-import { fromHFConfig, HF_ROPE_TYPES, type HFRoPEConfig, type HFRoPEParameters } from '../../positional/hf-config.js';
+import { fromHFConfig, HF_ROPE_TYPES, ropeFromHFConfig, type HFRoPEConfig, type HFRoPEParameters } from '../../positional/hf-config.js';
+import { PRoPE } from '../../positional/p-rope.js';
 import { llama3InvFreq } from '../../positional/llama3.js';
 import { longRopeAttentionFactor, longRopeInvFreq } from '../../positional/longrope.js';
 import { DynamicNTKRoPE, dynamicNtkInvFreq, ntkInvFreq } from '../../positional/ntk.js';
@@ -30,6 +31,11 @@ interface FixtureCase {
     num_attention_heads: number;
     max_position_embeddings: number;
     seq_len: number | null;
+    /** Gemma-4 style cases: head size of the full-attention layers, the layer type read, one type per layer. */
+    global_head_dim?: number;
+    layer_type?: string;
+    layer_types?: string[];
+    /** One dict, or (with layer_type) one dict per layer type. */
     rope_parameters_after_standardize: HFRoPEParameters & { rope_theta: number };
   };
   inv_freq_len: number;
@@ -41,8 +47,11 @@ const fixture = JSON.parse(readFileSync(join(process.cwd(), 'tests/fixtures/rope
 
 /** The config HF's functions saw (README: head_dim, heads 4, hidden 4·head_dim, max positions, rope_parameters). */
 function newFormat(c: FixtureCase): HFRoPEConfig {
-  const { head_dim, hidden_size, num_attention_heads, max_position_embeddings, rope_parameters_after_standardize } = c.inputs;
-  return { head_dim, hidden_size, num_attention_heads, max_position_embeddings, rope_parameters: { ...rope_parameters_after_standardize } };
+  const { head_dim, hidden_size, num_attention_heads, max_position_embeddings, rope_parameters_after_standardize, global_head_dim, layer_types } = c.inputs;
+  return {
+    head_dim, hidden_size, num_attention_heads, max_position_embeddings, rope_parameters: structuredClone(rope_parameters_after_standardize),
+    ...(global_head_dim !== undefined ? { global_head_dim } : {}), ...(layer_types !== undefined ? { layer_types } : {}),
+  };
 }
 
 /** The same config as an older config.json writes it: rope_theta and partial_rotary_factor on top, `type` in rope_scaling. */
@@ -54,18 +63,38 @@ function legacyFormat(c: FixtureCase): HFRoPEConfig {
 }
 
 const seqLenOf = (c: FixtureCase): { seqLen?: number } => (c.inputs.seq_len === null ? {} : { seqLen: c.inputs.seq_len });
+const layerTypeOf = (c: FixtureCase): { layerType?: string } => (c.inputs.layer_type === undefined ? {} : { layerType: c.inputs.layer_type });
+/** Per-layer-type rope dicts (Gemma-4) have no legacy rope_scaling spelling: transformers reads them in the new format only. */
+const forms = (c: FixtureCase): (readonly [string, HFRoPEConfig])[] =>
+  c.inputs.layer_type === undefined ? [['rope_parameters', newFormat(c)], ['rope_scaling', legacyFormat(c)]] : [['rope_parameters', newFormat(c)]];
 
 test('rope_scaling.json: every HF case through fromHFConfig, new and legacy formats, to float32 precision', () => {
-  assert.is(fixture.cases.length, 18);
+  assert.is(fixture.cases.length, 29);
   for (const c of fixture.cases) {
-    for (const [form, config] of [['rope_parameters', newFormat(c)], ['rope_scaling', legacyFormat(c)]] as const) {
-      const got = fromHFConfig(config, seqLenOf(c));
+    for (const [form, config] of forms(c)) {
+      const got = fromHFConfig(config, { ...seqLenOf(c), ...layerTypeOf(c) });
       const label = `${c.name} (${form})`;
       assert.is(got.ropeType, c.rope_type, label);
       assert.is(got.rotaryDim, 2 * c.inv_freq_len, label);
       // HF rounds 2i/d, each power and quotient to float32, so exact values sit up to 3.5e-7 away (fixtures README)
       assertClose(got.invFreq, c.inv_freq, { rtol: 1e-6, atol: 0 }, `${label} inv_freq`);
       assertClose([got.attentionFactor], [c.attention_factor], { rtol: 1e-15, atol: 0 }, `${label} attention factor`);
+    }
+  }
+});
+
+test('rope_scaling.json: the proportional (p-RoPE) cases through ropeFromHFConfig give a PRoPE with HF\'s table', () => {
+  const cases = fixture.cases.filter((c) => c.rope_type === 'proportional');
+  assert.is(cases.length, 11);
+  for (const c of cases) {
+    for (const [form, config] of forms(c)) {
+      const label = `${c.name} (${form})`;
+      const rope = ropeFromHFConfig(config, layerTypeOf(c));
+      assert.instance(rope, PRoPE, label);
+      const p = rope as PRoPE;
+      assert.is(p.invFreq.length, c.inv_freq_len, label);
+      assert.is(p.keptPairs, c.inv_freq.filter((x) => x !== 0).length, `${label} kept pairs`);
+      assertClose(p.invFreq, c.inv_freq, { rtol: 1e-6, atol: 0 }, `${label} inv_freq`);
     }
   }
 });
@@ -341,8 +370,9 @@ test('fromHFConfig: HF config semantics (precedence, defaults, aliases, real con
   // yarn: factor null → max/original; beta 0/null → 32/1; truncate null → false (Python truthiness); one mscale alone is ignored
   const yarnBase: HFRoPEConfig = { head_dim: 128, max_position_embeddings: 32768 };
   const yarnOf = (p: HFRoPEParameters): ReturnType<typeof fromHFConfig> => fromHFConfig({ ...yarnBase, rope_parameters: { rope_type: 'yarn', original_max_position_embeddings: 4096, ...p } });
-  assert.equal(yarnOf({ factor: null }), yarnOf({ factor: 8 }));
-  assert.equal(yarnOf({ factor: 8, beta_fast: 0, beta_slow: null }), yarnOf({ factor: 8, beta_fast: 32, beta_slow: 1 }));
+  const table = (s: ReturnType<typeof fromHFConfig>): unknown => [Array.from(s.invFreq), s.attentionFactor, s.factor, s.originalMaxPositions];
+  assert.equal(table(yarnOf({ factor: null })), table(yarnOf({ factor: 8 })));
+  assert.equal(table(yarnOf({ factor: 8, beta_fast: 0, beta_slow: null })), table(yarnOf({ factor: 8, beta_fast: 32, beta_slow: 1 })));
   assert.equal(yarnOf({ factor: 8, truncate: null }).invFreq, yarnInvFreq({ dim: 128, factor: 8, originalMaxPositions: 4096, truncate: false }));
   assert.is(yarnOf({ factor: 8, mscale: 0.707 }).attentionFactor, yarnMscale(8));
   assert.is(yarnOf({ factor: 8, mscale: 0.707, mscale_all_dim: 0 }).attentionFactor, yarnMscale(8), 'mscale_all_dim 0 counts as absent');
