@@ -8,6 +8,7 @@
  */
 import { ValueError } from '../core/index.js';
 import { firstNegativeDistance, minimalBase, type BaseBoundMethod } from '../positional/base-bound.js';
+import { baseBoundFit as fit, boundRows, formatBoundRow, formatM0 } from '../cli/bound.js';
 import { FlagError, choiceFlag, integerFlag, readFlags } from './lib/flags.js';
 
 const HELP = `usage: node scripts/run.mjs scripts/base-bound.ts --context L [--dim d] [--method first-hit|robust|both]
@@ -49,9 +50,6 @@ function readCommandLine(): Flags {
   });
 }
 
-/** The paper's Figure 1 fit b ≈ 0.0424·L^1.628 (arXiv 2405.14591, Figure 1). */
-const fit = (L: number): number => 0.0424 * Math.pow(L, 1.628);
-
 /**
  * Reference values at d = 128, computed independently of this code by the same two scans (listed in
  * docs/notes/base-bound.md): [L, first-hit b, m0 at it, robust b].
@@ -73,20 +71,11 @@ function timed<T>(f: () => T): { value: T; ms: number } {
   return { value, ms: performance.now() - t0 };
 }
 
-function fmtM0(m0: number): string {
-  return Number.isFinite(m0) ? String(m0) : '> 2^24';
-}
-
+/** One line per method (the same rows as `ropelab bound`, cli/bound.ts). */
 function single(L: number, dim: number, method: Flags['method']): void {
   const methods: BaseBoundMethod[] = method === 'both' ? ['first-hit', 'robust'] : [method];
   console.log(`minimal RoPE base for context L = ${L}, d = ${dim}   (fit 0.0424·L^1.628 = ${fit(L).toExponential(3)})`);
-  for (const m of methods) {
-    const { value: b, ms } = timed(() => minimalBase(L, dim, { method: m }));
-    const m0 = firstNegativeDistance(b, dim, { limit: Math.max(2 ** 24, 4 * L) });
-    console.log(
-      `  ${m.padEnd(9)}  b = ${b.toExponential(4)}   m0(b) = ${fmtM0(m0)}   b/fit = ${(b / fit(L)).toFixed(3)}   ${(ms / 1000).toFixed(2)} s`,
-    );
-  }
+  for (const row of boundRows(L, dim, methods)) console.log(formatBoundRow(row, true));
 }
 
 function table(): void {
@@ -109,7 +98,7 @@ function table(): void {
         first.value.toExponential(4),
         refFirst.toExponential(3),
         rel(first.value, refFirst),
-        fmtM0(m0),
+        formatM0(Number.isFinite(m0) ? m0 : null),
         String(refM0),
         (first.ms / 1000).toFixed(2),
         robust.value.toExponential(4),

@@ -10,6 +10,10 @@ export interface LineSeries {
   name: string;
   /** [x, y] pairs, drawn in the given order; a non-finite pair breaks the line (a gap). */
   points: ReadonlyArray<readonly [number, number]>;
+  /** A CSS colour (e.g. '#0072B2'); default: the series' place in PALETTE. */
+  color?: string;
+  /** An SVG stroke-dasharray ('' for solid, '6 3' dashed); default: solid for the first PALETTE.length series. */
+  dash?: string;
 }
 
 export interface LineChartOptions {
@@ -117,7 +121,7 @@ export function lineChart(options: LineChartOptions): string {
 
   // series: one polyline per unbroken run of usable points, plus markers
   series.forEach((s, i) => {
-    const { color, dash } = styleOf(i);
+    const { color, dash } = styleOf(s, i);
     const runs: string[][] = [[]];
     const dots: string[] = [];
     for (const p of s.points) {
@@ -130,10 +134,10 @@ export function lineChart(options: LineChartOptions): string {
       dots.push(xy);
     }
     const showMarkers = markers === 'auto' ? dots.length <= 100 : markers;
-    out.push(`<g class="series" data-name="${escapeXml(s.name)}" stroke="${color}" fill="${color}">`);
+    out.push(`<g class="series" data-name="${escapeXml(s.name)}" stroke="${escapeXml(color)}" fill="${escapeXml(color)}">`);
     for (const run of runs) {
       if (run.length >= 2) {
-        out.push(`<polyline fill="none" stroke-width="1.75" stroke-linejoin="round"${dash ? ` stroke-dasharray="${dash}"` : ''} points="${run.join(' ')}"/>`);
+        out.push(`<polyline fill="none" stroke-width="1.75" stroke-linejoin="round"${dash ? ` stroke-dasharray="${escapeXml(dash)}"` : ''} points="${run.join(' ')}"/>`);
       }
     }
     if (showMarkers || runs.every((r) => r.length < 2)) {
@@ -149,11 +153,11 @@ export function lineChart(options: LineChartOptions): string {
   if (series.length > 0) {
     out.push('<g class="legend">');
     series.forEach((s, i) => {
-      const { color, dash } = styleOf(i);
+      const { color, dash } = styleOf(s, i);
       const y = y0 + 8 + i * 18;
       const lx = x1 + 16;
       out.push(
-        `<line x1="${num(lx)}" y1="${num(y)}" x2="${num(lx + 24)}" y2="${num(y)}" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>` +
+        `<line x1="${num(lx)}" y1="${num(y)}" x2="${num(lx + 24)}" y2="${num(y)}" stroke="${escapeXml(color)}" stroke-width="2"${dash ? ` stroke-dasharray="${escapeXml(dash)}"` : ''}/>` +
           `<text x="${num(lx + 30)}" y="${num(y)}" dy="0.32em">${escapeXml(s.name)}</text>`,
       );
     });
@@ -163,8 +167,9 @@ export function lineChart(options: LineChartOptions): string {
   return `${out.join('\n')}\n`;
 }
 
-function styleOf(i: number): { color: string; dash: string } {
-  return { color: PALETTE[i % PALETTE.length]!, dash: DASHES[Math.floor(i / PALETTE.length) % DASHES.length]! };
+/** The series' own colour and dash, else PALETTE by its place (repeated dashed after PALETTE.length series). */
+function styleOf(s: LineSeries, i: number): { color: string; dash: string } {
+  return { color: s.color ?? PALETTE[i % PALETTE.length]!, dash: s.dash ?? DASHES[Math.floor(i / PALETTE.length) % DASHES.length]! };
 }
 
 /** Data value → pixel, linear in the value or its log10. */

@@ -5,16 +5,19 @@
  * - bundles `import { ropeInvFreq } from 'ropelab'` with esbuild (minified, tree-shaken): ≤ 2 KB gzipped, because
  *   dist/ keeps one ES module per source file and package.json says "sideEffects": false;
  * - type-checks against the .d.ts files under TypeScript's node16, nodenext and bundler resolutions (and from a
- *   CommonJS file under nodenext), with a @ts-expect-error proving the types are real, not `any`.
+ *   CommonJS file under nodenext), with a @ts-expect-error proving the types are real, not `any`;
+ * - runs the `ropelab` command (dist/cli.js, directly and through npm's bin link node_modules/.bin/ropelab): the same
+ *   JSON as runCli in-process, --help exit 0, a bad flag exit 2 in one line, demo refused without a checkout.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { runCli } from '../../cli.js';
 
 const ROOT = process.cwd();
 const TMP = mkdtempSync(join(tmpdir(), 'ropelab-package-'));
@@ -125,6 +128,41 @@ test('TypeScript finds the types under node16, nodenext and bundler resolution, 
   check('node16', 'node16', 'node16', { 'index.ts': consumer }, 'module');
   check('nodenext', 'nodenext', 'nodenext', { 'index.ts': consumer, 'legacy.cts': cjsConsumer }, 'module');
   check('bundler', 'esnext', 'bundler', { 'index.ts': consumer }, 'module');
+});
+
+test('the ropelab command of the built package: dist/cli.js and the npm bin link give runCli\'s JSON; --help 0, a bad flag 2', async () => {
+  buildPackage();
+  const cli = join(PACKAGE, 'dist', 'cli.js');
+  assert.match(readFileSync(cli, 'utf8'), /^#!\/usr\/bin\/env node\n/, 'dist/cli.js starts with the shebang');
+  mkdirSync(join(TMP, 'node_modules', '.bin'), { recursive: true });
+  const bin = join(TMP, 'node_modules', '.bin', 'ropelab');
+  symlinkSync('../ropelab/dist/cli.js', bin);
+  writeFileSync(join(TMP, 'config.json'), JSON.stringify({ head_dim: 16, max_position_embeddings: 8192, rope_theta: 10000, rope_scaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 2048 } }));
+  const { FORCE_COLOR: _color, ...env } = process.env;
+  const run = (file: string, args: readonly string[]) => spawnSync(process.execPath, [file, ...args], { cwd: TMP, encoding: 'utf8', env });
+  let expected = '';
+  const code = await runCli(['freqs', '--config', join(TMP, 'config.json'), '--json'], { stdout: (t) => (expected += `${t}\n`), stderr: (t) => assert.unreachable(t) });
+  assert.is(code, 0);
+  for (const file of [cli, bin]) {
+    const json = run(file, ['freqs', '--config', join(TMP, 'config.json'), '--json']);
+    assert.is(json.status, 0, `${file}: ${json.stderr}`);
+    assert.is(json.stdout, expected, `${file} freqs --json equals runCli's`);
+  }
+  const help = run(bin, ['--help']);
+  assert.is(help.status, 0, help.stderr);
+  assert.match(help.stdout, /^usage: ropelab <command>/);
+  const refusals: [string[], RegExp][] = [
+    [['freqs', '--config', join(TMP, 'config.json'), '--seq-len', 'x'], /^ropelab freqs: --seq-len needs an integer ≥ 1, got 'x'$/],
+    [['demo'], /^ropelab demo: needs a ropelab checkout with its dev dependencies \(the installed package has no scripts\/ and no esbuild\): git clone /],
+  ];
+  for (const [args, line] of refusals) {
+    const bad = run(bin, args);
+    assert.is(bad.status, 2, `${args.join(' ')}: ${bad.stderr}`);
+    assert.is(bad.stdout, '');
+    const lines = bad.stderr.split('\n').filter((l) => l !== '');
+    assert.is(lines.length, 1, bad.stderr);
+    assert.match(lines[0]!, line);
+  }
 });
 
 test.run();

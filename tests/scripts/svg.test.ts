@@ -56,6 +56,25 @@ test('a complete SVG document: starts with <svg, well-formed, title, axis labels
   assert.is(svg.match(/<circle /g)?.length, 60, 'a marker per point');
 });
 
+test('a series may set its own colour and dash, used by its line and its legend entry; the others keep the palette', () => {
+  const svg = lineChart({
+    title: 't',
+    series: [
+      { name: 'scaled', points: series(5, (i) => i), color: '#123456' },
+      { name: 'plain', points: series(5, (i) => 2 * i), color: '#123456', dash: '6 3' },
+      { name: 'third', points: series(5, (i) => 3 * i) },
+    ],
+  });
+  assertWellFormed(svg);
+  const colours = [...svg.matchAll(/<g class="series" data-name="[^"]*" stroke="([^"]+)"/g)].map((m) => m[1]);
+  assert.equal(colours, ['#123456', '#123456', PALETTE[2]]);
+  const lineDashes = [...svg.matchAll(/<polyline[^>]*?(?: stroke-dasharray="([^"]+)")? points=/g)].map((m) => m[1] ?? '');
+  assert.equal(lineDashes, ['', '6 3', '']);
+  const legend = svg.slice(svg.indexOf('<g class="legend">'));
+  const entries = [...legend.matchAll(/<line [^>]*stroke="([^"]+)" stroke-width="2"(?: stroke-dasharray="([^"]+)")?\/>/g)].map((m) => [m[1], m[2] ?? '']);
+  assert.equal(entries, [['#123456', ''], ['#123456', '6 3'], [PALETTE[2], '']]);
+});
+
 test('text is escaped (& < > ") in title, labels, legend and attributes', () => {
   const nasty = 'a & b <c> "d"';
   const svg = lineChart({ title: nasty, xLabel: nasty, yLabel: nasty, series: [{ name: nasty, points: [[0, 1], [1, 2]] }] });
