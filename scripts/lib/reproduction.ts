@@ -1,0 +1,48 @@
+/**
+ * What one reproduction of a paper's headline claim is (issue 17; protocols in ../shared/specs/reproductions.md): the
+ * claim as its source states it, our toy setup in one line, the success criterion written before any run, and a `run`
+ * that trains and measures ≥ 3 seeds per arm and returns a verdict by that criterion (scripts/lib/stats.ts:
+ * judgeOrdering). `npm run reproduce` (scripts/reproduce.ts) runs them, writes out/<name>.json and out/<name>.svg,
+ * prints the table, and writes docs/results.md from what they returned; `--quick` runs each in seconds for the test
+ * suite's smoke test (its verdict then means nothing and is not reported as one).
+ */
+import type { Verdict } from './stats.js';
+
+export interface ReproductionRunOptions {
+  /** A short run (seconds) that exercises every code path; its numbers are not evidence. */
+  quick: boolean;
+  /** Reports progress: `done` of `total` units of work (e.g. training steps over all arms and seeds). */
+  progress: (done: number, total: number, note?: string) => void;
+}
+
+export interface ReproductionResult {
+  verdict: Verdict;
+  /** Our result in one line of numbers: mean (min–max over seeds) per arm. */
+  summary: string;
+  /** Why this verdict (judgeOrdering's reason, or the positive control that failed). */
+  reason: string;
+  /** The full table the runner prints (plain text, one row per arm or condition). */
+  table: string;
+  /** The chart (scripts/lib/svg.ts), or null when a table says it all. */
+  svg: string | null;
+  /** Everything measured, written to out/<name>.json. */
+  data: unknown;
+}
+
+export interface Reproduction {
+  /** `npm run reproduce <name>`; out/<name>.json and out/<name>.svg. */
+  name: string;
+  /** Paper (authors, venue, year). */
+  paper: string;
+  /** The claim as the source states it, with the source's own numbers. */
+  claim: string;
+  /** Our toy setup in one line (data, model, steps, seeds, metric). */
+  setup: string;
+  /** The success criterion, stated before the run (the predicted ordering, the margin, the positive control). */
+  criterion: string;
+  /** What would count against the claim at this scale. */
+  falsifier: string;
+  /** Minutes a full run takes on 2 cores (the runner's ETA before the first progress report). */
+  minutes: number;
+  run(options: ReproductionRunOptions): Promise<ReproductionResult>;
+}

@@ -1,0 +1,21 @@
+/**
+ * The registry of issue 17's reproductions (scripts/reproduce.ts runs them; each module under scripts/experiments/
+ * exports its `Reproduction`), in the order of the spec's table (../shared/specs/reproductions.md §0), and the spec's
+ * protocols that have none yet, which docs/results.md lists as not run.
+ */
+import type { Reproduction } from './lib/reproduction.js';
+
+export const REPRODUCTIONS: readonly Reproduction[] = [];
+
+/** The spec's protocols with no reproduction here yet. */
+export const NOT_YET_RUN: ReadonlyArray<{ paper: string; section: string }> = [
+  { paper: 'Round and Round We Go! (p-RoPE; frequency roles)', section: '§4 (#3)' },
+  { paper: 'When Precision Meets Position: BFloat16 Breaks Down RoPE (AnchorAttention)', section: '§6 (#5)' },
+  { paper: 'PSC — Phase Shift Calibration', section: '§7 (#6)' },
+  { paper: 'HiRoPE — hierarchical positions for code', section: '§8 (#7)' },
+  { paper: 'RoPE-ViT (objects scale with resolution)', section: '§9 (#8)' },
+  { paper: 'VideoRoPE / VRoPE / HoPE (needle beyond the training length)', section: '§10 (#9)' },
+  { paper: 'Recurrent memory + chunked attention (recall across segments)', section: '§13 (#12)' },
+  { paper: 'MLA spectra (≥ 6 layers, checkpoints, random-init null)', section: '§14 (#13)' },
+  { paper: 'A²ATS, EliteKV, RoAd, FreeFlux (the issues 13–14 experiments, not yet wrapped with 3 seeds)', section: '§15' },
+];

@@ -1,0 +1,88 @@
+/**
+ * scripts/reproduce.ts, the runner of issue 17's reproductions: the progress line and its ETA, the records and charts
+ * it writes, the table, the results page (a quick run never reaches it), and — the suite's smoke test — every
+ * registered reproduction in --quick mode returns a well-formed result.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Reproduction, ReproductionResult } from '../../scripts/lib/reproduction.js';
+import { formatDuration, progressLine, reproduce, resultsPage, summaryTable, writeResults, type ReproduceIO, type ReproductionRecord } from '../../scripts/reproduce.js';
+
+/** An io with a clock the test advances. */
+function fakeIO(): ReproduceIO & { lines: string[]; progressLines: string[]; clock: { t: number } } {
+  const clock = { t: 0 };
+  const lines: string[] = [];
+  const progressLines: string[] = [];
+  return { lines, progressLines, clock, out: (l) => lines.push(l), progress: (l) => progressLines.push(l), now: () => clock.t };
+}
+
+function fake(name: string, verdict: ReproductionResult['verdict'], io: { clock: { t: number } }, svg: string | null = '<svg xmlns="http://www.w3.org/2000/svg"/>'): Reproduction {
+  return {
+    name, paper: `Paper ${name}`, claim: 'A beats B | by a lot', setup: 'toy', criterion: 'A < B in every seed', falsifier: 'B ≤ A', minutes: 2,
+    run: async ({ progress }) => {
+      for (let step = 1; step <= 10; step++) {
+        io.clock.t += 1000; // 1 s per step
+        progress(step, 10, `step ${step}`);
+      }
+      return { verdict, summary: `A 1.0 (0.9–1.1) vs B 2.0`, reason: 'because', table: 'arm │ loss\nA │ 1.0', svg, data: { steps: 10 } };
+    },
+  };
+}
+
+test('formatDuration and the progress line: percent, elapsed and ETA = elapsed · (1 − f)/f (the estimate before any progress)', () => {
+  assert.equal([formatDuration(0), formatDuration(59.4), formatDuration(65), formatDuration(3600), formatDuration(NaN)], ['0s', '59s', '1m05s', '60m00s', '?']);
+  assert.is(progressLine('x', 1, 4, 30, 600), '[x]  25%  30s elapsed, ETA 1m30s');
+  assert.is(progressLine('x', 0, 4, 30, 600, 'warming up'), '[x]   0%  30s elapsed, ETA 9m30s  warming up');
+  assert.is(progressLine('x', 4, 4, 80, 600), '[x] 100%  1m20s elapsed, ETA 0s');
+});
+
+test('reproduce runs each in order, throttles progress to one line per 2 s (and the last), writes <name>.json and .svg, prints the table', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ropelab-reproduce-'));
+  try {
+    const io = fakeIO();
+    const records = await reproduce([fake('alpha', 'reproduced', io), fake('beta', 'partly', io, null)], { quick: false, outDir: dir }, io);
+    assert.equal(records.map((r) => [r.name, r.verdict, r.seconds]), [['alpha', 'reproduced', 10], ['beta', 'partly', 10]]);
+    assert.is(io.progressLines.filter((l) => l.startsWith('[alpha]')).length, 6, 'steps 1, 3, 5, 7, 9 and the last');
+    assert.match(io.progressLines.at(-1)!, /^\[beta\] 100% {2}10s elapsed, ETA 0s {2}step 10$/);
+    const saved = JSON.parse(readFileSync(join(dir, 'alpha.json'), 'utf8')) as ReproductionRecord;
+    assert.equal([saved.claim, saved.criterion, saved.command, saved.quick, saved.data], ['A beats B | by a lot', 'A < B in every seed', 'npm run reproduce -- alpha', false, { steps: 10 }]);
+    assert.ok(existsSync(join(dir, 'alpha.svg')) && !existsSync(join(dir, 'beta.svg')), 'a chart only where one was returned');
+    assert.match(io.lines.at(-1)!, /alpha +│ reproduced +│ 10s +│ A 1\.0/);
+    assert.match(summaryTable(records.map((r) => ({ ...r, quick: true }))), /alpha +│ \(quick: no verdict\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the results page: one row per full run with its verdict and command, escaped cells, charts linked, the protocols not run listed', () => {
+  const base = { paper: 'P', claim: 'x | y', setup: 's', criterion: 'c', falsifier: 'f', quick: false, seconds: 75, date: '2026-12-07', summary: 'A 1 vs B 2', reason: 'r', table: 't', data: null };
+  const page = resultsPage([
+    { ...base, name: 'one', verdict: 'reproduced', command: 'npm run reproduce -- one' },
+    { ...base, name: 'two', verdict: 'not reproduced', command: 'npm run reproduce -- two' },
+  ], new Set(['one']), [{ paper: 'Later paper', section: '§9' }]);
+  assert.match(page, /Verdicts: 1 reproduced, 0 partly, 1 not reproduced, of 2 run\./);
+  assert.match(page, /\| \*\*P\*\*: x \\\| y \| s \| A 1 vs B 2 \(\[chart\]\(results\/one\.svg\)\) \| \*\*reproduced\*\* — r \| `npm run reproduce -- one` \(1m15s, 2026-12-07\) \|/);
+  assert.not.match(page, /results\/two\.svg/);
+  assert.match(page, /## Not run yet[\s\S]*- Later paper — spec §9/);
+});
+
+test('writeResults takes only full runs (a quick record is not evidence) and copies their charts', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ropelab-results-'));
+  try {
+    const out = join(dir, 'out');
+    const docs = join(dir, 'docs');
+    mkdirSync(out);
+    const names = writeResults(out, docs);
+    assert.equal(names, [], 'no records yet');
+    assert.match(readFileSync(join(docs, 'results.md'), 'utf8'), /of 0 run/);
+    writeFileSync(join(out, 'ignored.json'), '{}'); // not a registered name: never read
+    assert.equal(writeResults(out, docs), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
