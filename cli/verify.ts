@@ -1,8 +1,8 @@
 /**
  * `ropelab verify`: check another implementation's RoPE against ropelab's reference for a config.json and, when they
  * differ, name the known porting bug that explains it (positional/conformance.ts: verifyRoPEDump, where the dump's
- * naming convention and the bug classes are documented). The dump is a safetensors file (F32, F64, BF16, F16; I64 and
- * I32 position tensors are read as float64, exactly below 2⁵³) or a JSON object { name: nested number arrays | number }.
+ * naming convention and the bug classes are documented). The dump is a safetensors file (F32, F64, BF16, F16; integer
+ * position tensors are read as float64, exactly) or a JSON object { name: nested number arrays | number }.
  * Exit status: 0 the dump conforms, 1 it does not (the diagnosis, or "no known cause"), 2 a bad argument, an unreadable
  * file or a refused config (a FlagError or the library's typed error, printed by cli.ts).
  */
@@ -159,46 +159,10 @@ function jsonDump(path: string, value: unknown): Record<string, Tensor> {
   return out;
 }
 
-/**
- * safetensors bytes → tensors with parseSafetensors; integer tensors (HF's int64 position_ids, cache_position,
- * rope_deltas), which it does not read, are first rewritten in a copy as float64 (I64) / float32 (I32) of the same
- * byte size, so the header keeps its length and offsets.
- */
+/** safetensors bytes → tensors (parseSafetensors reads HF's int64 positions as float64, exactly). */
 function readSafetensorsDump(path: string, bytes: Buffer): Record<string, Tensor> {
-  const copy = new Uint8Array(bytes);
-  if (copy.length >= 8) {
-    const view = new DataView(copy.buffer);
-    const n = Number(view.getBigUint64(0, true));
-    if (n > 0 && 8 + n <= copy.length) {
-      const text = new TextDecoder().decode(copy.subarray(8, 8 + n));
-      let header: unknown;
-      try {
-        header = JSON.parse(text);
-      } catch {
-        header = undefined; // parseSafetensors reports the bad header
-      }
-      if (typeof header === 'object' && header !== null) {
-        let edited = text;
-        for (const entry of Object.values(header as Record<string, unknown>)) {
-          const e = entry as { dtype?: unknown; data_offsets?: unknown };
-          if ((e.dtype !== 'I64' && e.dtype !== 'I32') || !Array.isArray(e.data_offsets)) continue;
-          const [b, end] = e.data_offsets as [number, number];
-          const at = 8 + n;
-          if (!(Number.isInteger(b) && Number.isInteger(end) && 0 <= b && b <= end && at + end <= copy.length)) continue;
-          const wide = e.dtype === 'I64';
-          for (let off = at + b; off + (wide ? 8 : 4) <= at + end; off += wide ? 8 : 4) {
-            if (wide) view.setFloat64(off, Number(view.getBigInt64(off, true)), true);
-            else view.setFloat32(off, view.getInt32(off, true), true);
-          }
-        }
-        edited = edited.replace(/"dtype"\s*:\s*"I64"/g, (m) => m.replace('I64', 'F64')).replace(/"dtype"\s*:\s*"I32"/g, (m) => m.replace('I32', 'F32'));
-        const encoded = new TextEncoder().encode(edited);
-        if (encoded.length === n) copy.set(encoded, 8);
-      }
-    }
-  }
   try {
-    return parseSafetensors(copy).tensors;
+    return parseSafetensors(bytes).tensors;
   } catch (e) {
     if (e instanceof ValueError || e instanceof DTypeError) throw new FlagError(`ropelab ${NAME}: --dump '${path}' is not a readable safetensors file (${e.message})`);
     throw e;

@@ -12,7 +12,9 @@
  * in the reference's enum order (F64 before F32 before BF16 before F16), then by name (byte order); their data is
  * packed in that same order with no gaps.
  *
- * The reader accepts F32, F64 (kept as is), and BF16, F16 (widened exactly to float32). It validates what the
+ * The reader accepts F32, F64 (kept as is), BF16, F16 (widened exactly to float32), and the integer dtypes I64, I32,
+ * I16, I8, U64, U32, U16, U8 and BOOL (HF's int64 position ids and buffers: widened to float64, exact; a 64-bit value
+ * beyond ±2⁵³, which float64 cannot hold, is refused). It validates what the
  * reference validates (`read_metadata` + `Metadata::validate`: header ≤ 100 MB, UTF-8, JSON, offsets that cover
  * the data buffer exactly, without gaps or overlaps, and byte lengths that match dtype and shape) plus what the
  * format forbids but serde accepts silently (duplicate keys, non-string metadata values), and throws a typed
@@ -26,11 +28,15 @@ const PARSE = 'parseSafetensors';
 /** The reference's MAX_HEADER_SIZE: larger headers are refused (a guard against hostile files). */
 export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
 
+/** What the writer writes; the reader also takes the integer dtypes. */
 type FileDType = 'F64' | 'F32' | 'BF16' | 'F16';
-const ITEMSIZE: Readonly<Record<FileDType, number>> = { F64: 8, F32: 4, BF16: 2, F16: 2 };
+type IntDType = 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
+const ITEMSIZE: Readonly<Record<FileDType | IntDType, number>> = {
+  F64: 8, F32: 4, BF16: 2, F16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
+};
 /** Position in the reference's `Dtype` enum (its derived Ord); the writer sorts by it, descending. */
 const DTYPE_RANK: Readonly<Record<FileDType, number>> = { F16: 0, BF16: 1, F32: 2, F64: 3 };
-const ACCEPTED = 'accepted: F32, F64, BF16, F16';
+const ACCEPTED = 'accepted: F32, F64, BF16, F16, and I64, I32, I16, I8, U64, U32, U16, U8, BOOL as float64';
 
 /** JSON nesting deeper than this is refused (a valid header nests 3 deep) so a hostile header cannot blow the stack. */
 const MAX_JSON_DEPTH = 64;
@@ -136,7 +142,7 @@ export function serializeSafetensors(
 
 interface TensorEntry {
   name: string;
-  dtype: FileDType;
+  dtype: FileDType | IntDType;
   shape: number[];
   begin: number;
   end: number;
@@ -145,7 +151,7 @@ interface TensorEntry {
 /**
  * Tensors and metadata of a safetensors file, given as any ArrayBufferView (a Node Buffer from readFileSync, a
  * Uint8Array at any byteOffset, a DataView) or an ArrayBuffer. F32/F64 tensors come back as float32/float64, BF16/F16 widened
- * (exactly) to float32; every tensor owns its data (copied out of `bytes`). Throws ValueError / ShapeError /
+ * (exactly) to float32, integer and BOOL tensors as float64 (exact; a 64-bit integer beyond ±2⁵³ is refused); every tensor owns its data (copied out of `bytes`). Throws ValueError / ShapeError /
  * DTypeError (op 'parseSafetensors') for any malformed, truncated or unsupported file, and never returns part of one.
  */
 export function parseSafetensors(input: ArrayBufferView | ArrayBuffer): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
@@ -261,7 +267,7 @@ function readEntry(name: string, value: unknown): TensorEntry {
   }
   const [begin, end] = offsets as [number, number];
   if (end < begin) throw new ValueError(PARSE, `${where} has data_offsets=[${begin},${end}] with end before begin`, 'bytes');
-  return { name, dtype: dtype as FileDType, shape: shape as number[], begin, end };
+  return { name, dtype: dtype as FileDType | IntDType, shape: shape as number[], begin, end };
 }
 
 /** A tensor that owns a fresh copy of bytes[start, end) in host order (any alignment, any host endianness). */
@@ -273,12 +279,41 @@ function decode(bytes: Uint8Array, start: number, end: number, e: TensorEntry): 
     if (!LITTLE_ENDIAN_HOST) swapBytes(copy, 0, copy.length, size);
     return new Tensor(e.dtype === 'F64' ? new Float64Array(copy.buffer) : new Float32Array(copy.buffer), e.shape);
   }
+  if (e.dtype !== 'BF16' && e.dtype !== 'F16') return decodeIntegers(bytes, start, end, e);
   const count = (end - start) / 2;
   const out = new Float32Array(count);
   const bits = new Uint32Array(out.buffer); // host order, as out's floats are
   for (let i = 0, p = start; i < count; i++, p += 2) {
     const h = bytes[p]! | (bytes[p + 1]! << 8);
     bits[i] = e.dtype === 'BF16' ? h << 16 : halfToFloatBits(h);
+  }
+  return new Tensor(out, e.shape);
+}
+
+/** An integer or BOOL tensor as float64 (exact); a 64-bit value beyond ±2⁵³ is refused. */
+function decodeIntegers(bytes: Uint8Array, start: number, end: number, e: TensorEntry): Tensor {
+  const view = new DataView(bytes.buffer, bytes.byteOffset + start, end - start);
+  const size = ITEMSIZE[e.dtype];
+  const out = new Float64Array((end - start) / size);
+  for (let i = 0; i < out.length; i++) {
+    const at = i * size;
+    switch (e.dtype) {
+      case 'I64':
+      case 'U64': {
+        const v = e.dtype === 'I64' ? view.getBigInt64(at, true) : view.getBigUint64(at, true);
+        if (v > 9007199254740992n || v < -9007199254740992n) {
+          throw new ValueError(PARSE, `tensor ${JSON.stringify(e.name)} (${e.dtype}) holds ${v} at flat index ${i}, beyond ±2⁵³: float64 cannot hold it exactly`, 'bytes');
+        }
+        out[i] = Number(v);
+        break;
+      }
+      case 'I32': out[i] = view.getInt32(at, true); break;
+      case 'U32': out[i] = view.getUint32(at, true); break;
+      case 'I16': out[i] = view.getInt16(at, true); break;
+      case 'U16': out[i] = view.getUint16(at, true); break;
+      case 'I8': out[i] = view.getInt8(at); break;
+      default: out[i] = view.getUint8(at); // U8, BOOL
+    }
   }
   return new Tensor(out, e.shape);
 }

@@ -364,7 +364,7 @@ test('corrupt headers: each failure is a typed error that names parseSafetensors
   throwsTyped(() => parseSafetensors(rawFile('{"__metadata__":{"k":{"x":"y"}}}')), V, /metadata values must be strings/, 'nested metadata');
   throwsTyped(() => parseSafetensors(rawFile('{"__metadata__":["k"]}')), V, /__metadata__ must be an object/, 'array metadata');
 
-  throwsTyped(() => parseSafetensors(rawFile(`{"a":${entry('I32', '[1]', '[0,4]')}}`, new Uint8Array(4))), DTypeError, /dtype "I32", which is not supported \(accepted: F32, F64, BF16, F16\)/, 'I32');
+  throwsTyped(() => parseSafetensors(rawFile(`{"a":${entry('C64', '[1]', '[0,8]')}}`, new Uint8Array(8))), DTypeError, /dtype "C64", which is not supported \(accepted: F32, F64, BF16, F16, and I64, I32/, 'C64');
   throwsTyped(() => parseSafetensors(rawFile(`{"a":${entry('float32', '[1]', '[0,4]')}}`, new Uint8Array(4))), DTypeError, /not supported/, 'float32 spelling');
   throwsTyped(() => parseSafetensors(rawFile('{"a":[1]}')), V, /tensor "a" must be an object/, 'entry not an object');
   throwsTyped(() => parseSafetensors(rawFile('{"a":{"shape":[1],"data_offsets":[0,4]}}', new Uint8Array(4))), V, /tensor "a" has dtype missing/, 'no dtype');
@@ -554,6 +554,26 @@ test('loadSafetensors strict vs non-strict: missing and unexpected names; dtype 
     assert.equal(Array.from(m.w.data), [1.5, 2.5, 3.5, 4.5]);
     assert.equal(Array.from(m.b.data), [1, 2]);
   });
+});
+
+test('integer and BOOL tensors (HF\'s int64 position ids) are read as float64, exactly; a 64-bit value beyond ±2⁵³ is refused', () => {
+  const data = new Uint8Array(8 * 3 + 4 * 2 + 2 + 1 + 1);
+  const view = new DataView(data.buffer);
+  [0n, -5n, 2n ** 53n].forEach((v, i) => view.setBigInt64(8 * i, v, true));
+  view.setInt32(24, -2147483648, true);
+  view.setUint32(28, 4294967295, true);
+  view.setInt16(32, -300, true);
+  data[34] = 0xff; // I8 −1
+  data[35] = 1; // BOOL true
+  const header = `{"i64":${entry('I64', '[3]', '[0,24]')},"i32":${entry('I32', '[1]', '[24,28]')},"u32":${entry('U32', '[1]', '[28,32]')},"i16":${entry('I16', '[1]', '[32,34]')},"i8":${entry('I8', '[1]', '[34,35]')},"b":${entry('BOOL', '[1]', '[35,36]')}}`;
+  const { tensors } = parseSafetensors(rawFile(header, data));
+  assert.equal(Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, [t.dtype, Array.from(t.data)]])), {
+    i64: ['float64', [0, -5, 2 ** 53]], i32: ['float64', [-2147483648]], u32: ['float64', [4294967295]], i16: ['float64', [-300]], i8: ['float64', [-1]], b: ['float64', [1]],
+  });
+  const big = new Uint8Array(8);
+  new DataView(big.buffer).setBigInt64(0, 2n ** 53n + 1n, true);
+  throwsTyped(() => parseSafetensors(rawFile(`{"a":${entry('I64', '[1]', '[0,8]')}}`, big)), ValueError, /tensor "a" \(I64\) holds 9007199254740993 at flat index 0, beyond ±2⁵³/, 'I64 beyond 2^53');
+  throwsTyped(() => parseSafetensors(rawFile(`{"a":${entry('I64', '[2]', '[0,8]')}}`, big)), ShapeError, /needs 16 bytes/, 'I64 item size');
 });
 
 test.run();
