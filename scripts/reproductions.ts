@@ -3,9 +3,10 @@
  * exports its `Reproduction`), in the order of the spec's table (../shared/specs/reproductions.md §0), and the spec's
  * protocols that have none yet, which docs/results.md lists as not run.
  */
+import { reproduction as dropeHeading } from './experiments/drope-heading.js';
 import type { Reproduction } from './lib/reproduction.js';
 
-export const REPRODUCTIONS: readonly Reproduction[] = [];
+export const REPRODUCTIONS: readonly Reproduction[] = [dropeHeading];
 
 /** The spec's protocols with no reproduction here yet. */
 export const NOT_YET_RUN: ReadonlyArray<{ paper: string; section: string }> = [
