@@ -25,9 +25,15 @@
  * the no-RoPE arm); printed MET / NOT MET. Writes out/control.svg (accuracy vs branch-training step, per arm, mean
  * over seeds); `--json` prints the results as one JSON object instead of tables.
  *
- * Usage: node scripts/run.mjs scripts/experiments/control.ts [--seeds N] [--steps N] [--pretrain N] [--batch B] [--lr X]
- *          [--control Lc] [--rate 2|0.5|…] [--classes K] [--keep P] [--dim C] [--layers L] [--heads H] [--eval N]
- *          [--quirk] [--json] [--help]
+ * Reproduction (issue 17, ../shared/specs/reproductions.md §15d; `reproduction` below, run by `npm run reproduce
+ * control`): the spec's sizes (REPRODUCTION_FLAGS: T = 64 output frames, the melody at half the frame rate, Lc = 32,
+ * 12 pitch classes), 3 seeds, verdict by scripts/lib/stats.ts judgeOrdering — RoPE branch above no-RoPE branch, and as
+ * the positive control RoPE branch above the frozen backbone alone (the branch has learned to read the control). The
+ * command line's `--spec` starts from those sizes, `--quick` from tiny ones (seconds; numbers mean nothing).
+ *
+ * Usage: node scripts/run.mjs scripts/experiments/control.ts [--spec | --quick] [--seeds N] [--steps N] [--pretrain N]
+ *          [--batch B] [--lr X] [--control Lc] [--rate 2|0.5|…] [--classes K] [--keep P] [--dim C] [--layers L]
+ *          [--heads H] [--eval N] [--quirk] [--json] [--help]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { AdamW, Generator, Module, Tensor, argmax, crossEntropy, noGrad } from '../../core/index.js';
@@ -36,6 +42,8 @@ import { DecoupledRotaryAttention } from '../../nn/index.js';
 import { RoPE } from '../../positional/index.js';
 import { FlagError, integerFlag, numberFlag, parseFlags as parseScriptFlags, readFlags, type FlagSpec } from '../lib/flags.js';
 import { isEntryPoint } from '../lib/entry.js';
+import type { Reproduction } from '../lib/reproduction.js';
+import { judgeOrdering, type OrderingJudgement, type Verdict } from '../lib/stats.js';
 import { lineChart } from '../lib/svg.js';
 
 // ── the task ──────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -214,6 +222,12 @@ export const DEFAULT_FLAGS: Flags = {
   dim: 32, layers: 2, heads: 2, eval: 256, quirk: false, json: false,
 };
 
+/** The reproduction's settings: the spec's §15d toy (T = 64 output frames, the melody at half rate: Lc = 32; 12 pitch classes). */
+export const REPRODUCTION_FLAGS: Flags = { ...DEFAULT_FLAGS, control: 32, rate: 2, classes: 12 };
+
+/** `--quick`: every code path in a second or two; the numbers mean nothing. */
+export const QUICK_FLAGS: Flags = { ...DEFAULT_FLAGS, seeds: 3, steps: 3, pretrain: 2, batch: 2, control: 4, classes: 4, dim: 8, layers: 1, heads: 2, eval: 8 };
+
 export interface ArmRun {
   arm: Arm;
   seed: number;
@@ -264,6 +278,8 @@ RoPE in the branch vs the same branch without, over seeds.
   --heads H      heads (default 2; head dim C/H must be even)
   --eval N       evaluation sequences (default 256)
   --quirk        also run the reference's museQuirkLayout map as a third arm
+  --spec         start from the reproduction's settings (spec §15d: --control 32 --classes 12), 3 seeds
+  --quick        start from tiny settings that run in seconds (a smoke test; the numbers mean nothing)
   --json         print the results as JSON
   --help         this text`;
 
@@ -283,11 +299,16 @@ const FLAG_SPEC: FlagSpec<Flags> = {
     heads: (f, v) => (f.heads = integerFlag(v, 1)),
     eval: (f, v) => (f.eval = integerFlag(v, 1)),
   },
-  switches: { quirk: (f) => (f.quirk = true), json: (f) => (f.json = true) },
+  switches: { quirk: (f) => (f.quirk = true), json: (f) => (f.json = true), spec: () => {}, quick: () => {} },
 };
 
+/** The settings a command line starts from: --quick → QUICK_FLAGS, --spec → REPRODUCTION_FLAGS, else DEFAULT_FLAGS. */
+function startingFlags(argv: readonly string[]): Flags {
+  return argv.includes('--quick') ? QUICK_FLAGS : argv.includes('--spec') ? REPRODUCTION_FLAGS : DEFAULT_FLAGS;
+}
+
 export function parseFlags(argv: readonly string[]): Flags | 'help' {
-  return parseScriptFlags<Flags>('control', argv, DEFAULT_FLAGS, FLAG_SPEC);
+  return parseScriptFlags<Flags>('control', argv, startingFlags(argv), FLAG_SPEC);
 }
 
 /** Cross-flag rules: an integer Lq ≥ 1 and an even head dim. */
@@ -300,8 +321,11 @@ export function checkFlags(f: Flags): string | null {
 
 const EVAL_SEED = 99991;
 
-/** The whole experiment; `log` gets the progress lines. */
-export function runExperiment(flags: Flags, log: (s: string) => void = () => {}): Results {
+/**
+ * The whole experiment; `log` gets the progress lines, `progress(done, total)` counts optimizer steps (pretraining and
+ * every arm's branch training, over all seeds).
+ */
+export function runExperiment(flags: Flags, log: (s: string) => void = () => {}, progress: (done: number, total: number, note?: string) => void = () => {}): Results {
   const problem = checkFlags(flags);
   if (problem !== null) throw new Error(problem);
   const started = performance.now();
@@ -313,6 +337,8 @@ export function runExperiment(flags: Flags, log: (s: string) => void = () => {})
   const runs: ArmRun[] = [];
   let trainable = 0;
   let frozen = 0;
+  const total = flags.seeds * (flags.pretrain + arms.length * flags.steps);
+  let done = 0;
   for (let s = 0; s < flags.seeds; s++) {
     const seed = 1 + s;
     // 1. pretrain the backbone without the control, then keep its weights
@@ -322,7 +348,11 @@ export function runExperiment(flags: Flags, log: (s: string) => void = () => {})
       train(base.backboneParameters(), () => {
         const batch = makeBatch(flags, flags.batch, pre);
         return crossEntropy(base.forward(batch.input, null), batch.target);
-      }, { steps: flags.pretrain, optimizer: new AdamW(base.backboneParameters(), { lr: flags.lr, weightDecay: 0 }), clipGradNorm: 1, output: null });
+      }, {
+        steps: flags.pretrain, optimizer: new AdamW(base.backboneParameters(), { lr: flags.lr, weightDecay: 0 }), clipGradNorm: 1, output: null,
+        onStep: (p) => progress(done + p.step, total, `seed ${seed}: backbone`),
+      });
+      done += flags.pretrain;
     }
     const state = base.stateDict();
     backbone.push(accuracy(base, evalBatches, false).all);
@@ -345,8 +375,10 @@ export function runExperiment(flags: Flags, log: (s: string) => void = () => {})
         steps: flags.steps, optimizer: new AdamW(params, { lr: flags.lr, weightDecay: 0 }), clipGradNorm: 1, output: null,
         onStep: (p) => {
           if (p.step % every === 0 || p.step === flags.steps) curve.push([p.step, accuracy(model, curveBatches, true).all]);
+          progress(done + p.step, total, `seed ${seed}: ${arm} branch`);
         },
       });
+      done += flags.steps;
       const acc = accuracy(model, evalBatches, true);
       runs.push({ arm, seed, accuracy: acc.all, corruptedAccuracy: acc.corrupted, curve, finalLoss: result.losses.at(-1) ?? NaN });
       log(`  ${arm.padEnd(5)} control accuracy ${(100 * acc.all).toFixed(1)}% (corrupted steps ${(100 * acc.corrupted).toFixed(1)}%), final loss ${(result.losses.at(-1) ?? NaN).toFixed(3)}`);
@@ -420,24 +452,92 @@ export function chart(res: Results): string {
   return lineChart({ title: 'Control accuracy: rotary vs plain condition branch (mean over seeds)', xLabel: 'branch-training step', yLabel: 'control accuracy (%)', series });
 }
 
+/** The reproduction's verdict (issue 17): judgeOrdering on the final control accuracies, and the positive control. */
+export interface ReproductionJudgement {
+  verdict: Verdict;
+  reason: string;
+  /** RoPE branch vs no-RoPE branch (higher is better): the claim. */
+  claim: OrderingJudgement;
+  /** RoPE branch vs the frozen backbone alone: the positive control, which must be 'reproduced'. */
+  control: OrderingJudgement;
+}
+
+export function judgeReproduction(res: Results): ReproductionJudgement {
+  const of = (arm: Arm): number[] => res.runs.filter((r) => r.arm === arm).map((r) => r.accuracy);
+  const claim = judgeOrdering({ rope: of('rope'), none: of('none') }, ['rope', 'none'], 'higher');
+  const control = judgeOrdering({ rope: of('rope'), backbone: res.backbone }, ['rope', 'backbone'], 'higher');
+  if (control.verdict !== 'reproduced') {
+    return {
+      verdict: 'not reproduced',
+      reason: `positive control failed — the RoPE branch is not clearly above the frozen backbone alone (${control.reason}), so the toy cannot show what a branch adds; RoPE vs no-RoPE branch: ${claim.verdict} — ${claim.reason}`,
+      claim, control,
+    };
+  }
+  return { verdict: claim.verdict, reason: `control accuracy, RoPE branch vs no-RoPE branch: ${claim.reason}; positive control (RoPE branch above the backbone alone) passed`, claim, control };
+}
+
+/** The judgement as lines under the table. */
+export function formatJudgement(j: ReproductionJudgement): string {
+  const gap = (o: OrderingJudgement): string => o.gaps.map((g) => `${g.better} − ${g.worse} = ${(100 * g.gap).toFixed(1)} points (margin ${(100 * g.margin).toFixed(1)}), seeds in order: ${o.seedsInOrder.map((ok) => (ok ? 'yes' : 'no')).join('/')}`).join('; ');
+  return [
+    `criterion (issue 17) — RoPE branch above no-RoPE branch: ${gap(j.claim)} → ${j.claim.verdict}`,
+    `positive control — RoPE branch above the frozen backbone alone: ${gap(j.control)} → ${j.control.verdict === 'reproduced' ? 'passed' : 'FAILED'}`,
+    `verdict: ${j.verdict} — ${j.reason}`,
+  ].join('\n');
+}
+
+const pctOf = (xs: readonly number[]): string => {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  return `${pct(mean)} (${pct(Math.min(...xs))}–${pct(Math.max(...xs))})`;
+};
+
+export const reproduction: Reproduction = {
+  name: 'control',
+  paper: 'Tsai, Wu, Lee, Yang, Chen, Cheng, Yang: MuseControlLite: Multifunctional Music Generation with Lightweight Conditioners (ICML 2025; arXiv 2506.18729)',
+  claim:
+    'A frozen Stable Audio Open DiT gets a decoupled cross-attention branch (new W_k\u2032, W_v\u2032, zero-initialised output) for time-varying conditions; adding RoPE to that decoupled cross-attention raises melody control accuracy from 56.6 % to 61.1 %, with 85M trainable parameters (6.75× fewer than ControlNet\u2019s 572M).',
+  setup:
+    `Toy melody denoising: a 2-block dim-32 transformer pretrained ${REPRODUCTION_FLAGS.pretrain} steps to denoise a corrupted pitch sequence (T = ${outputLength(REPRODUCTION_FLAGS)} frames, ${REPRODUCTION_FLAGS.classes} classes, half the inputs random), then frozen; a decoupled cross-attention branch per block reads the melody at half rate (Lc = ${REPRODUCTION_FLAGS.control}), trained ${REPRODUCTION_FLAGS.steps} steps, with RoPE on q/k/v vs none; frame-wise control accuracy on ${REPRODUCTION_FLAGS.eval} fresh sequences, ${REPRODUCTION_FLAGS.seeds} seeds (CLI: control.ts --spec).`,
+  criterion:
+    'Control accuracy (fraction of output frames whose argmax is the melody\u2019s pitch class) after branch training, RoPE branch > no-RoPE branch, judged by judgeOrdering (higher is better): in every seed and with the mean gap above twice the larger seed range → reproduced; means in order only → partly. Seed i shares the backbone, the branch init and the batches across arms. Positive control: RoPE branch > frozen backbone alone by the same rule (judgeOrdering must say reproduced), else the branch has not learned to read the control and the verdict is not reproduced.',
+  falsifier: 'The no-RoPE branch matches or beats the RoPE branch (gap within the seed range) while the positive control passes: a branch without positions aligns the melody just as well.',
+  minutes: 6,
+  async run({ quick, progress }) {
+    const flags = quick ? QUICK_FLAGS : REPRODUCTION_FLAGS;
+    const res = runExperiment(flags, () => {}, progress);
+    const j = judgeReproduction(res);
+    const of = (arm: Arm): number[] => res.runs.filter((r) => r.arm === arm).map((r) => r.accuracy);
+    return {
+      verdict: j.verdict,
+      summary: `control accuracy: RoPE branch ${pctOf(of('rope'))}, no-RoPE branch ${pctOf(of('none'))}, frozen backbone alone ${pctOf(res.backbone)}`,
+      reason: j.reason,
+      table: `${formatResults(res, flags)}\n${formatJudgement(j)}`,
+      svg: chart(res),
+      data: { flags, ...res, judgement: j },
+    };
+  },
+};
+
 function main(): void {
-  const flags = readFlags('control', HELP, DEFAULT_FLAGS, {
+  const argv = process.argv.slice(2);
+  const flags = readFlags('control', HELP, startingFlags(argv), {
     ...FLAG_SPEC,
     check: (f) => {
       const problem = checkFlags(f);
       if (problem !== null) throw new FlagError(problem);
     },
-  });
+  }, argv);
   const log = (s: string): void => {
     if (!flags.json) console.log(s);
   };
-  log(`node scripts/run.mjs scripts/experiments/control.ts ${process.argv.slice(2).join(' ')}`.trimEnd());
+  log(`node scripts/run.mjs scripts/experiments/control.ts ${argv.join(' ')}`.trimEnd());
   const res = runExperiment(flags, log);
-  log(`\n${formatResults(res, flags)}`);
+  const judgement = judgeReproduction(res);
+  log(`\n${formatResults(res, flags)}\n${formatJudgement(judgement)}`);
   mkdirSync('out', { recursive: true });
   writeFileSync('out/control.svg', chart(res));
   log(`\nwrote out/control.svg; ${res.seconds.total.toFixed(0)} s in all`);
-  if (flags.json) console.log(JSON.stringify({ flags, ...res }));
+  if (flags.json) console.log(JSON.stringify({ flags, ...res, judgement }));
 }
 
 if (isEntryPoint(import.meta.url, 'control')) main();

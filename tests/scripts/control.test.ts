@@ -2,15 +2,32 @@
  * scripts/experiments/control.ts, smoke level: the task's batches (targets follow the control at frame ⌊i·Lc/Lq⌋ at
  * both rates, corruption flags honest), the pipeline (pretraining, frozen backbone, branch training per arm, the
  * table, the chart) at tiny settings in seconds, the target rule, and flag parsing. Importing the script must not
- * run its main.
+ * run its main. Issue 17: the reproduction's verdict rule (judgeOrdering on RoPE vs no-RoPE, the positive control RoPE
+ * vs the backbone alone) and `reproduction.run({ quick: true })` end to end.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Generator } from '../../core/index.js';
 import {
-  ControlModel, DEFAULT_FLAGS, accuracy, alignedFrame, chart, checkFlags, formatResults, judgeTarget, makeBatch, outputLength, parseFlags, runExperiment,
-  type ArmSummary, type Flags,
+  ControlModel, DEFAULT_FLAGS, QUICK_FLAGS, REPRODUCTION_FLAGS, accuracy, alignedFrame, chart, checkFlags, formatJudgement, formatResults, judgeReproduction,
+  judgeTarget, makeBatch, outputLength, parseFlags, reproduction, runExperiment, type ArmRun, type ArmSummary, type Flags, type Results,
 } from '../../scripts/experiments/control.js';
+
+/** Tag nesting check on the markup: every open tag closed in order, no stray < or unescaped &. */
+function assertWellFormed(svg: string): void {
+  assert.ok(svg.startsWith('<svg'), 'an <svg> document');
+  const stack: string[] = [];
+  for (const m of svg.matchAll(/<(\/?)([a-zA-Z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>/g)) {
+    const [, close, name, , selfClose] = m;
+    if (selfClose) continue;
+    if (close) assert.is(stack.pop(), name, `closing </${name}>`);
+    else stack.push(name!);
+  }
+  assert.equal(stack, [], 'unclosed tags');
+  assert.not.ok(/[<>]/.test(svg.replace(/<[^>]*>/g, '')), 'stray angle bracket in text');
+  assert.not.ok(/&(?!(amp|lt|gt|quot|#39);)/.test(svg), 'unescaped &');
+  assert.not.ok(/NaN|Infinity/.test(svg), 'no NaN or Infinity');
+}
 
 test('makeBatch: the target at step i is the control\'s pitch class at frame ⌊i·Lc/Lq⌋ (rates 2 and 0.5), inputs kept or flagged', () => {
   for (const rate of [2, 0.5, 1]) {
@@ -81,8 +98,53 @@ test('the target: every RoPE seed above every no-RoPE seed, and the mean gap wid
   assert.ok(Math.abs(judgeTarget(arm('rope', 0.9, 0.95), arm('none', 0.6, 0.62)).margin - 0.28) < 1e-12);
 });
 
+/** Results with the given final accuracies per seed (only what judgeReproduction reads). */
+function fakeResults(rope: number[], none: number[], backbone: number[]): Results {
+  const run = (arm: 'rope' | 'none', accuracy: number, i: number): ArmRun => ({ arm, seed: i + 1, accuracy, corruptedAccuracy: accuracy, curve: [], finalLoss: 0 });
+  return { backbone, runs: [...rope.map((a, i) => run('rope', a, i)), ...none.map((a, i) => run('none', a, i))] } as unknown as Results;
+}
+
+test('the reproduction verdict: RoPE vs no-RoPE by judgeOrdering, and not reproduced whenever the positive control (RoPE above the backbone alone) fails', () => {
+  const good = judgeReproduction(fakeResults([0.9, 0.92, 0.95], [0.7, 0.69, 0.71], [0.65, 0.66, 0.64]));
+  assert.is(good.verdict, 'reproduced');
+  assert.is(good.control.verdict, 'reproduced');
+  assert.match(formatJudgement(good), /verdict: reproduced/);
+  const seedBreaks = judgeReproduction(fakeResults([0.9, 0.68, 0.95], [0.7, 0.69, 0.71], [0.6, 0.6, 0.6]));
+  assert.is(seedBreaks.claim.verdict, 'partly');
+  assert.is(seedBreaks.verdict, 'not reproduced', 'RoPE\'s wide seed range (0.27) also fails the positive control: its gap over the backbone (0.24) is under twice that range');
+  const narrow = judgeReproduction(fakeResults([0.72, 0.73, 0.74], [0.7, 0.69, 0.71], [0.3, 0.3, 0.31]));
+  assert.is(narrow.verdict, 'partly', 'in order in every seed, gap 0.03 below twice the range 0.04');
+  const noBranch = judgeReproduction(fakeResults([0.9, 0.92, 0.95], [0.7, 0.69, 0.71], [0.9, 0.91, 0.95]));
+  assert.is(noBranch.verdict, 'not reproduced');
+  assert.match(noBranch.reason, /positive control failed/);
+  assert.is(judgeReproduction(fakeResults([0.6, 0.6, 0.6], [0.7, 0.69, 0.71], [0.3, 0.3, 0.3])).verdict, 'not reproduced');
+});
+
+test('reproduction --quick: a well-formed result in seconds (fields, finite numbers, progress to the total, the SVG well-formed)', async () => {
+  const seen: Array<[number, number]> = [];
+  const started = performance.now();
+  const r = await reproduction.run({ quick: true, progress: (done, total) => seen.push([done, total]) });
+  assert.ok(performance.now() - started < 10_000, 'seconds');
+  assert.is(reproduction.name, 'control');
+  assert.ok(['reproduced', 'partly', 'not reproduced'].includes(r.verdict));
+  for (const field of [r.summary, r.reason, r.table, reproduction.claim, reproduction.setup, reproduction.criterion, reproduction.falsifier]) assert.ok(field.length > 20);
+  assert.match(reproduction.claim, /56\.6 % to 61\.1 %/);
+  assert.match(r.table, /positive control/);
+  assert.match(r.summary, /RoPE branch \d+\.\d%/);
+  assertWellFormed(r.svg!);
+  const total = QUICK_FLAGS.seeds * (QUICK_FLAGS.pretrain + 2 * QUICK_FLAGS.steps);
+  assert.equal(seen.at(-1), [total, total]);
+  assert.ok(seen.every(([d], i) => i === 0 || d >= seen[i - 1]![0]), 'progress never goes back');
+  const data = r.data as Results;
+  assert.is(data.runs.length, 2 * QUICK_FLAGS.seeds);
+  assert.ok(data.runs.every((x) => Number.isFinite(x.accuracy) && Number.isFinite(x.finalLoss)));
+});
+
 test('flags: defaults, overrides, cross-flag rules, --help, and errors', () => {
   assert.equal(parseFlags([]), DEFAULT_FLAGS);
+  assert.equal(parseFlags(['--spec']), REPRODUCTION_FLAGS);
+  assert.equal(parseFlags(['--quick', '--steps', '5']), { ...QUICK_FLAGS, steps: 5 });
+  assert.equal([REPRODUCTION_FLAGS.control, outputLength(REPRODUCTION_FLAGS), REPRODUCTION_FLAGS.classes, REPRODUCTION_FLAGS.seeds], [32, 64, 12, 3], 'the spec\'s §15d toy');
   assert.equal(parseFlags(['--seeds', '2', '--rate', '0.5', '--keep', '0.3', '--quirk', '--json']), { ...DEFAULT_FLAGS, seeds: 2, rate: 0.5, keep: 0.3, quirk: true, json: true });
   assert.is(parseFlags(['--help']), 'help');
   assert.is(checkFlags(DEFAULT_FLAGS), null);
