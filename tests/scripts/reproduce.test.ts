@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Reproduction, ReproductionResult } from '../../scripts/lib/reproduction.js';
 import { formatDuration, progressLine, reproduce, resultsPage, summaryTable, writeResults, type ReproduceIO, type ReproductionRecord } from '../../scripts/reproduce.js';
+import { NOT_YET_RUN, REPRODUCTIONS } from '../../scripts/reproductions.js';
 
 /** An io with a clock the test advances. */
 function fakeIO(): ReproduceIO & { lines: string[]; progressLines: string[]; clock: { t: number } } {
@@ -80,9 +81,32 @@ test('writeResults takes only full runs (a quick record is not evidence) and cop
     assert.match(readFileSync(join(docs, 'results.md'), 'utf8'), /of 0 run/);
     writeFileSync(join(out, 'ignored.json'), '{}'); // not a registered name: never read
     assert.equal(writeResults(out, docs), []);
+    const name = REPRODUCTIONS[0]!.name;
+    const record = { name, paper: 'P', claim: 'c', setup: 's', criterion: 'k', falsifier: 'f', seconds: 1, date: '2026-12-07', command: 'x', verdict: 'reproduced', summary: 'S', reason: 'R', table: 'T', data: null };
+    writeFileSync(join(out, `${name}.json`), JSON.stringify({ ...record, quick: true }));
+    assert.equal(writeResults(out, docs), [], 'a quick record is not evidence');
+    writeFileSync(join(out, `${name}.json`), JSON.stringify({ ...record, quick: false }));
+    writeFileSync(join(out, `${name}.svg`), '<svg/>');
+    assert.equal(writeResults(out, docs), [name]);
+    assert.ok(existsSync(join(docs, 'results', `${name}.svg`)), 'its chart is copied');
+    assert.match(readFileSync(join(docs, 'results.md'), 'utf8'), /of 1 run/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("every registered reproduction states its claim, setup, criterion and falsifier, lives in scripts/experiments/<name>.ts and has a test running its --quick mode", () => {
+  assert.ok(REPRODUCTIONS.length >= 3, `registered: ${REPRODUCTIONS.map((r) => r.name).join(', ')}`);
+  assert.is(new Set(REPRODUCTIONS.map((r) => r.name)).size, REPRODUCTIONS.length, 'names are unique');
+  for (const r of REPRODUCTIONS) {
+    for (const field of ['paper', 'claim', 'setup', 'criterion', 'falsifier'] as const) assert.ok(r[field].trim().length > 20, `${r.name}.${field} says something`);
+    assert.ok(r.minutes > 0 && Number.isFinite(r.minutes), `${r.name}.minutes`);
+    assert.ok(existsSync(join('scripts/experiments', `${r.name}.ts`)), `scripts/experiments/${r.name}.ts`);
+    const testFile = join('tests/scripts', `${r.name}.test.ts`);
+    assert.ok(existsSync(testFile) && /quick/.test(readFileSync(testFile, 'utf8')), `${testFile} runs the quick mode`);
+  }
+  const shown = new Set(NOT_YET_RUN.map((p) => p.paper));
+  assert.is(shown.size, NOT_YET_RUN.length);
 });
 
 test.run();
