@@ -23,6 +23,11 @@ export interface TrainProgress {
   etaSeconds: number;
   /** The most recent evaluation, if any has run. */
   valLoss?: number;
+  /**
+   * The step (completed steps) at which valLoss was measured; the progress line names it when it is not this step,
+   * so an older evaluation is never shown as if it were current (`val 2.4100 (step 26)`).
+   */
+  valStep?: number;
 }
 
 /** Where progress goes: a TTY gets one line rewritten in place, anything else gets plain lines. */
@@ -49,7 +54,7 @@ export interface TrainOptions {
   evaluate?: () => number;
   /** Default: only at the end. */
   evalEvery?: number;
-  /** Plain-line logging interval when not a TTY (default max(1, round(steps/20))). */
+  /** Plain-line logging interval when not a TTY (default max(1, round(steps/20))); a step that evaluates is logged too. */
   logEvery?: number;
   /** Default `process.stdout` where it exists (Node), else silent; null = silent. */
   output?: ProgressOutput | null;
@@ -167,7 +172,11 @@ export function train(params: Module | readonly Tensor[], lossFn: (step: number)
         tokensPerSecond: tokensPerStep > 0 && secondsPerStep > 0 ? tokensPerStep / secondsPerStep : 0,
         etaSeconds: remaining * secondsPerStep + evalsLeft * (evals > 0 ? evalSeconds / evals : 0),
       };
-      if (valLosses.length > 0) progress.valLoss = valLosses[valLosses.length - 1]!.loss;
+      if (valLosses.length > 0) {
+        const latest = valLosses[valLosses.length - 1]!;
+        progress.valLoss = latest.loss;
+        progress.valStep = latest.step;
+      }
 
       if (output != null) {
         if (tty) {
@@ -179,7 +188,7 @@ export function train(params: Module | readonly Tensor[], lossFn: (step: number)
             output.write(`\r${line}\x1b[K${last ? '\n' : ''}`);
             lineOpen = !last;
           }
-        } else if (last || done % logEvery === 0) {
+        } else if (last || evaluated || done % logEvery === 0) {
           output.write(`${progressLine(progress, secondsPerStep)}\n`);
         }
       }
@@ -194,9 +203,11 @@ export function train(params: Module | readonly Tensor[], lossFn: (step: number)
 }
 
 /**
- * `step 120/400 │ loss 2.3456 │ val 2.4100 │ lr 3.0e-4 │ 12.3k tok/s │ ETA 0:45` (it/s when tokens are not counted).
- * `p` is a TrainProgress (step and steps integers ≥ 0, lr finite, tokensPerSecond and etaSeconds finite ≥ 0; loss
- * and valLoss any number: a NaN loss prints as NaN); secondsPerStep, when given, finite ≥ 0.
+ * `step 120/400 │ loss 2.3456 │ val 2.4100 │ lr 3.0e-4 │ 12.3k tok/s │ ETA 0:45` (it/s when tokens are not counted);
+ * `val 2.4100 (step 100)` when the evaluation shown ran at an earlier step (valStep ≠ step).
+ * `p` is a TrainProgress (step and steps integers ≥ 0, valStep an integer in [0, step], lr finite, tokensPerSecond
+ * and etaSeconds finite ≥ 0; loss and valLoss any number: a NaN loss prints as NaN); secondsPerStep, when given,
+ * finite ≥ 0.
  */
 export function formatProgress(p: TrainProgress, secondsPerStep?: number): string {
   const op = 'formatProgress';
@@ -205,6 +216,7 @@ export function formatProgress(p: TrainProgress, secondsPerStep?: number): strin
   expectInteger(op, 'p.steps', p.steps, { min: 0 });
   expectNumber(op, 'p.loss', p.loss, { nonFinite: true });
   if (p.valLoss !== undefined) expectNumber(op, 'p.valLoss', p.valLoss, { nonFinite: true });
+  if (p.valStep !== undefined) expectInteger(op, 'p.valStep', p.valStep, { min: 0, max: p.step });
   expectNumber(op, 'p.lr', p.lr);
   expectNumber(op, 'p.tokensPerSecond', p.tokensPerSecond, { min: 0 });
   expectNumber(op, 'p.etaSeconds', p.etaSeconds, { min: 0 });
@@ -215,7 +227,7 @@ export function formatProgress(p: TrainProgress, secondsPerStep?: number): strin
 /** formatProgress without the checks: train's own progress, built from checked numbers, once per logged step. */
 function progressLine(p: TrainProgress, secondsPerStep: number | undefined): string {
   const parts = [`step ${p.step}/${p.steps}`, `loss ${p.loss.toFixed(4)}`];
-  if (p.valLoss !== undefined) parts.push(`val ${p.valLoss.toFixed(4)}`);
+  if (p.valLoss !== undefined) parts.push(`val ${p.valLoss.toFixed(4)}${p.valStep !== undefined && p.valStep !== p.step ? ` (step ${p.valStep})` : ''}`);
   parts.push(`lr ${p.lr.toExponential(1)}`);
   if (p.tokensPerSecond > 0) parts.push(`${si(p.tokensPerSecond)} tok/s`);
   else if (secondsPerStep !== undefined && secondsPerStep > 0) parts.push(`${si(1 / secondsPerStep)} it/s`);

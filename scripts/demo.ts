@@ -1,23 +1,39 @@
 /**
- * npm run demo — the main job. Trains small character-level models on Moby-Dick (scripts/data/, public domain): a
- * GPT per positional encoding, a Hugging Face Llama and the MLA / PaTH / memory-augmented architectures, one model per
- * core at a time on trainer threads (each model keeps its own seeds, so the numbers do not depend on the thread count);
- * prints train/val loss, samples text from the RoPE GPT and saves it to out/demo.safetensors, saves the Llama in HF's
- * format to out/llama-hf/ (config.json + model.safetensors); then evaluates every model at
- * 1×, 2× and 4× its training context (plus training-free PI/NTK/YaRN on the RoPE GPT) and writes the table to
- * out/extrapolation.svg. Run with --help for the flags.
+ * npm run demo — the main job. Trains small character-level models on Moby-Dick (scripts/data/, public domain), one
+ * model per core at a time on trainer threads (each model keeps its own seeds, so the numbers do not depend on the
+ * thread count), long enough to write readable text, and shows what the position encoding does beyond the training
+ * length:
+ *
+ * - the models (default): a RoPE GPT, a NoPE GPT (no position encoding: attention is causal, nothing more) and a
+ *   Hugging Face Llama with the same RoPE base; `--models` adds learned absolute positions, p-RoPE, MLA, PaTH, the
+ *   memory transformer and the other registered encodings;
+ * - the RoPE base is regime-matched (reproductions.md §1.3 G4): toy heads (d_head 16) and a 64-character context
+ *   with base 10000 leave the slowest pairs almost still, i.e. NoPE-like, and the context-extension rules then have
+ *   nothing to do. G4 picks b so that the slowest pair's wavelength λ_max = 2π·b^((d−2)/d) is L/0.0753 — LLaMA-2's
+ *   ratio (4096 / (2π·10000^(126/128))) — so b = (L/(2π·0.0753))^(d/(d−2)) ≈ 274 for d = 16, L = 64: the fastest pair
+ *   turns ~10 times within the context, the slowest 0.075 of a turn, and at 2× and 4× L the middle pairs reach
+ *   angles they never saw in training;
+ * - the table and out/extrapolation.svg: loss on the last L characters of windows of 1×, 2×, 4× L (so the characters
+ *   scored sit at positions the model never trained on), for every model, plus the RoPE GPT with its frequencies
+ *   rescaled by the training-free rules with s = window/L: PI θ/s, NTK-aware b·s^(d/(d−2)), YaRN (NTK-by-parts with
+ *   α = 1, β = 4 — G5: YaRN's LLaMA β = 32 leaves no pair untouched at toy scale — and cos/sin × (0.1·ln s + 1));
+ * - samples from the RoPE GPT, reading at most its training context (a sliding window), and saves it to
+ *   out/demo.safetensors; the Llama goes to out/llama-hf/ in HF's format (config.json + model.safetensors).
+ * Run with --help for the flags.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker, isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { AdamW, Generator, Tensor, getBackend, noGrad, setNumThreads, warmupCosineLr, type Module } from '../core/index.js';
+import { AdamW, Generator, Tensor, crossEntropy, getBackend, noGrad, setNumThreads, warmupCosineLr, type Module } from '../core/index.js';
 import { GPT, LlamaForCausalLM, MLALM, MemoryTransformer, PaTHLM, type LlamaHFConfig } from '../models/index.js';
-import { generate, saveSafetensors, serializeSafetensors, train, type ProgressOutput } from '../nn/index.js';
-import { createPositional, positionalNames } from '../positional/index.js';
+import { sampleFromLogits, saveSafetensors, serializeSafetensors, train, type ProgressOutput } from '../nn/index.js';
+import { RoPE, ntkInvFreq, piInvFreq, positionalNames, yarnAttentionFactor, yarnInvFreq } from '../positional/index.js';
 import { loadCorpus, sampleBatch, type CharCorpus } from './lib/corpus.js';
-import { FlagError, integerFlag, listFlag, pathFlag, readFlags } from './lib/flags.js';
-import { lineChart } from './lib/svg.js';
+import { isEntryPoint } from './lib/entry.js';
+import { FlagError, integerFlag, listFlag, numberFlag, pathFlag, readFlags } from './lib/flags.js';
+import { PALETTE, lineChart } from './lib/svg.js';
+import { regimeMatchedBase } from './lib/toy-data.js';
 
 interface Flags {
   steps: number;
@@ -26,6 +42,8 @@ interface Flags {
   dim: number;
   layers: number;
   heads: number;
+  /** RoPE base of the GPTs and the Llama; null = G4's regime-matched base for --context and the head dim. */
+  base: number | null;
   seed: number;
   models: string[];
   out: string;
@@ -33,11 +51,17 @@ interface Flags {
   threads: number;
 }
 
-/** What the demo needs of a model: its parameters and a next-token loss. */
-type LanguageModel = Module & { loss(ids: Tensor, targets: Tensor): Tensor };
+/** LLaMA-2's L/λ_max: 4096 / (2π·10000^(126/128)) ≈ 0.0753 (reproductions.md §1.3 G4). */
+/** The RoPE base the run uses: --base, or G4's. */
+function ropeBase(f: Flags): number {
+  return f.base ?? regimeMatchedBase(f.dim / f.heads, f.context);
+}
+
+/** What the demo needs of a model: its parameters, logits and a next-token loss. */
+type LanguageModel = Module & { forward(ids: Tensor): Tensor; loss(ids: Tensor, targets: Tensor): Tensor };
 
 /**
- * The demo's Hugging Face Llama (RMSNorm, SwiGLU, GQA with half the heads for keys/values, RoPE base 10000, tied
+ * The demo's Hugging Face Llama (RMSNorm, SwiGLU, GQA with half the heads for keys/values, the run's RoPE base, tied
  * head), as the config.json that out/llama-hf/ gets: transformers' LlamaForCausalLM.from_pretrained loads it.
  */
 function llamaConfig(f: Flags, vocabSize: number): LlamaHFConfig {
@@ -45,14 +69,14 @@ function llamaConfig(f: Flags, vocabSize: number): LlamaHFConfig {
     model_type: 'llama', architectures: ['LlamaForCausalLM'], vocab_size: vocabSize, hidden_size: f.dim,
     intermediate_size: 16 * Math.ceil((f.dim * 8) / 3 / 16), num_hidden_layers: f.layers, num_attention_heads: f.heads,
     num_key_value_heads: f.heads % 2 === 0 ? f.heads / 2 : f.heads, max_position_embeddings: f.context, rms_norm_eps: 1e-5,
-    rope_theta: 10000, tie_word_embeddings: true, torch_dtype: 'float32',
+    rope_theta: ropeBase(f), tie_word_embeddings: true, torch_dtype: 'float32',
   };
 }
 
-/** The attention architectures compared beside the GPT positional encodings (issue: MLA, PaTH, memory; HF Llama). */
+/** The attention architectures that can be compared beside the GPT positional encodings (MLA, PaTH, memory; HF Llama). */
 const ARCHITECTURES: Record<string, (f: Flags, vocabSize: number) => LanguageModel> = {
   llama: (f, V) => new LlamaForCausalLM(llamaConfig(f, V), { seed: f.seed }),
-  // DeepSeek-style latent attention with decoupled RoPE; the latent is half the model width
+  // DeepSeek-style latent attention with decoupled RoPE (its own base 10000); the latent is half the model width
   mla: (f, V) => new MLALM({
     vocabSize: V, dim: f.dim, numLayers: f.layers, numHeads: f.heads, kvLoraRank: f.dim / 2,
     qkNopeHeadDim: f.dim / f.heads / 2, qkRopeHeadDim: f.dim / f.heads / 2, vHeadDim: f.dim / f.heads, seed: f.seed,
@@ -66,31 +90,40 @@ const ARCHITECTURES: Record<string, (f: Flags, vocabSize: number) => LanguageMod
   }),
 };
 
-const DEFAULT_MODELS = ['nope', 'learned', 'rope', 'p-rope-0.75', 'llama', 'mla', 'path', 'memory'];
+const DEFAULT_MODELS = ['rope', 'nope', 'llama'];
+
+/** Default steps: enough for the 2-layer, dim-64 models to write words (val ≈ 1.9 nats/char). */
+const DEFAULT_STEPS = 600;
 
 const HELP = `usage: npm run demo -- [flags]
 
-Trains one small character-level GPT per positional encoding on Moby-Dick chapters 1–50, samples text from the
-RoPE model, saves it to out/demo.safetensors, saves the Llama in Hugging Face's format (out/llama-hf/: config.json
-and model.safetensors, which transformers' LlamaForCausalLM.from_pretrained loads), and evaluates every model at 1×,
-2× and 4× its training context (out/extrapolation.svg). Defaults train eight models for ~6–30 s each, one per core at
-a time: about a minute on 2 cores.
+Trains small character-level models on Moby-Dick chapters 1–50 — by default a RoPE GPT, a NoPE GPT and a Hugging
+Face Llama, with a regime-matched RoPE base — then shows what happens beyond the training length: the loss on the
+last --context characters of windows of 1×, 2×, 4× --context, for each model and for the RoPE GPT with PI, NTK and
+YaRN rescaling (no training), as a table and out/extrapolation.svg. Samples text from the RoPE GPT, saves it to
+out/demo.safetensors, and saves the Llama in Hugging Face's format (out/llama-hf/: config.json and
+model.safetensors, which transformers' LlamaForCausalLM.from_pretrained loads). About 3 minutes on 2 cores.
 
-  --steps N       AdamW steps per model (default 80)
+  --steps N       AdamW steps per model (default ${DEFAULT_STEPS})
   --context T     training context length in characters (default 64)
   --batch B       sequences per step (default 16)
   --dim C         model width (default 64)
   --layers L      transformer blocks (default 2)
   --heads H       attention heads (default 4)
+  --base B        RoPE base (default: regime-matched to --context and the head dim, reproductions.md G4: 274 for
+                  the defaults; 10000 puts the slow pairs out of reach of the context and hides the effect)
   --seed S        seed for weights, batches and sampling (default 0)
-  --models a,b    what to train: GPT positional encodings (nope, learned, rope, p-rope-0.75, …) and
-                  architectures (${Object.keys(ARCHITECTURES).join(', ')}); default all of ${DEFAULT_MODELS.join(',')}
+  --models a,b    what to train: GPT positional encodings (rope, nope, learned, p-rope-0.75, …) and
+                  architectures (${Object.keys(ARCHITECTURES).join(', ')}); default ${DEFAULT_MODELS.join(',')}
   --out DIR       where demo.safetensors, llama-hf/ and extrapolation.svg go (default out)
   --threads N     models trained at once, one per trainer thread (default: the cores, here ${availableParallelism()})
   --help          this text`;
 
 function readCommandLine(): Flags {
-  const defaults: Flags = { steps: 80, context: 64, batch: 16, dim: 64, layers: 2, heads: 4, seed: 0, models: [...DEFAULT_MODELS], out: 'out', threads: availableParallelism() };
+  const defaults: Flags = {
+    steps: DEFAULT_STEPS, context: 64, batch: 16, dim: 64, layers: 2, heads: 4, base: null, seed: 0, models: [...DEFAULT_MODELS], out: 'out',
+    threads: availableParallelism(),
+  };
   const encodings = positionalNames();
   return readFlags<Flags>('demo', HELP, defaults, {
     values: {
@@ -100,6 +133,7 @@ function readCommandLine(): Flags {
       dim: (f, v) => (f.dim = integerFlag(v, 1)),
       layers: (f, v) => (f.layers = integerFlag(v, 1)),
       heads: (f, v) => (f.heads = integerFlag(v, 1)),
+      base: (f, v) => (f.base = numberFlag(v, { above: 1 })),
       seed: (f, v) => (f.seed = integerFlag(v, 0)),
       models: (f, v) => (f.models = listFlag(v, [...encodings, ...Object.keys(ARCHITECTURES)])),
       out: (f, v) => (f.out = pathFlag(v)),
@@ -122,16 +156,23 @@ function readCommandLine(): Flags {
   });
 }
 
-/** Mean validation loss over fixed windows of length T (the same windows for every model). */
-function evalLoss(model: LanguageModel, data: Int32Array, T: number, windows: number, seed: number): number {
+/**
+ * Mean next-character loss on the last `scored` positions of `windows` fixed validation windows of `length` characters
+ * (the same windows for every model and rule: they depend only on `seed`). With length = scored it is the plain
+ * validation loss; with length = m·L and scored = L it scores only the characters at positions (m − 1)·L … m·L − 1.
+ */
+function evalLoss(model: LanguageModel, data: Int32Array, length: number, scored: number, windows: number, seed: number): number {
   const g = new Generator(seed);
-  let total = 0;
   const B = 4;
+  let total = 0;
+  let batches = 0;
   for (let i = 0; i < windows; i += B) {
-    const { x, y } = sampleBatch(data, B, T, g);
-    total += noGrad(() => model.loss(x, y).item());
+    const { x, y } = sampleBatch(data, B, length, g);
+    if (scored < length) for (let b = 0; b < B; b++) y.data.fill(-100, b * length, b * length + length - scored); // ignored (crossEntropy's ignoreIndex)
+    total += noGrad(() => crossEntropy(model.forward(x), y).item());
+    batches++;
   }
-  return total / Math.ceil(windows / B);
+  return total / batches;
 }
 
 /** One trained model as a trainer thread reports it: its numbers, and its weights when the main thread needs them. */
@@ -143,31 +184,48 @@ interface Trained {
   valLoss: number;
   /** Validation loss at initialization (--steps 0 only). */
   initLoss: number;
+  /** Wall-clock seconds of training. */
   seconds: number;
-  /** Validation loss at 1×, 2×, 4× the context: this model's row, and for the RoPE GPT its rope+pi/ntk/yarn rows. */
+  /** Loss on the last L characters of windows of 1×, 2×, 4× L: this model's row, and for the RoPE GPT its rope+pi/ntk/yarn rows. */
   rows: Array<{ name: string; losses: number[] }>;
   /** The GPT's state dict (data and shape per name), for the model the main thread samples from and saves. */
   weights: Array<{ name: string; shape: number[]; data: Float32Array | Float64Array }> | null;
 }
 
-/** Evaluation contexts, as multiples of the training context. */
+/** Evaluation windows, as multiples of the training context. */
 const MULTIPLES = [1, 2, 4];
+/** Validation windows per evaluation (fixed: the same for every model and rule). */
+const EVAL_WINDOWS = 64;
 
 /**
- * Trains model `name` as the demo always has (its own seeds, so the result does not depend on which thread trains it
- * or in what order), evaluates it at 1×, 2×, 4× the context, and returns its numbers (and weights when asked).
+ * The training-free context-extension rules applied to the RoPE GPT for a window of s·L (s = 1: plain RoPE): PI,
+ * NTK-aware, YaRN with G5's toy-scale ramp (α = 1, β = 4).
+ */
+function extensionRule(rule: 'pi' | 'ntk' | 'yarn', headDim: number, base: number, L: number, s: number): RoPE {
+  if (rule === 'pi') return new RoPE(headDim, { invFreq: piInvFreq({ dim: headDim, base, factor: s }) });
+  if (rule === 'ntk') return new RoPE(headDim, { invFreq: ntkInvFreq({ dim: headDim, base, factor: s }) });
+  const o = { dim: headDim, base, factor: s, originalMaxPositions: L, betaFast: 4, betaSlow: 1 };
+  return new RoPE(headDim, { invFreq: yarnInvFreq(o), attentionFactor: yarnAttentionFactor(o) });
+}
+
+/**
+ * Trains model `name` (its own seeds, so the result does not depend on which thread trains it or in what order),
+ * evaluates it at 1×, 2×, 4× the context, and returns its numbers (and weights when asked).
  */
 function trainOne(name: string, flags: Flags, corpus: CharCorpus, withWeights: boolean, output: ProgressOutput): Trained {
   const T = flags.context;
+  const base = ropeBase(flags);
   const architecture = ARCHITECTURES[name];
   const model: LanguageModel = architecture
     ? architecture(flags, corpus.vocab.length)
-    : new GPT({ vocabSize: corpus.vocab.length, contextLength: T, dim: flags.dim, numLayers: flags.layers, numHeads: flags.heads, positional: name, seed: flags.seed });
+    : new GPT({ vocabSize: corpus.vocab.length, contextLength: T, dim: flags.dim, numLayers: flags.layers, numHeads: flags.heads, positional: name, ropeBase: base, seed: flags.seed });
   const trained: Trained = { name, parameters: model.numParameters(), trainLoss: NaN, valLoss: NaN, initLoss: NaN, seconds: 0, rows: [], weights: null };
-  if (flags.steps === 0) trained.initLoss = evalLoss(model, corpus.val, T, 32, 7);
+  const validation = (): number => evalLoss(model, corpus.val, T, T, 32, 7);
+  if (flags.steps === 0) trained.initLoss = validation();
   else {
     const g = new Generator(flags.seed + 1);
     const optimizer = new AdamW(model.parameters(), { lr: 3e-3, weightDecay: 0.01 });
+    const logEvery = Math.max(1, Math.round(flags.steps / 6));
     const result = train(model, () => {
       const { x, y } = sampleBatch(corpus.train, flags.batch, T, g);
       return model.loss(x, y);
@@ -175,10 +233,11 @@ function trainOne(name: string, flags: Flags, corpus: CharCorpus, withWeights: b
       steps: flags.steps,
       optimizer,
       clipGradNorm: 1,
-      schedule: (step) => warmupCosineLr(step, { maxLr: 3e-3, warmupSteps: Math.min(20, flags.steps), totalSteps: flags.steps, minLr: 3e-4 }),
+      schedule: (step) => warmupCosineLr(step, { maxLr: 3e-3, warmupSteps: Math.min(30, flags.steps), totalSteps: flags.steps, minLr: 3e-4 }),
       tokensPerStep: flags.batch * T,
-      evaluate: () => evalLoss(model, corpus.val, T, 32, 7),
-      evalEvery: Math.max(1, Math.floor(flags.steps / 3)),
+      evaluate: validation,
+      evalEvery: 2 * logEvery, // every other progress line shows a fresh validation loss; train() marks the others with their step
+      logEvery,
       output,
     });
     const last = result.losses.slice(-10);
@@ -186,20 +245,20 @@ function trainOne(name: string, flags: Flags, corpus: CharCorpus, withWeights: b
     trained.valLoss = result.valLosses[result.valLosses.length - 1]?.loss ?? NaN;
     trained.seconds = result.seconds;
   }
-  trained.rows.push({ name, losses: MULTIPLES.map((m) => evalLoss(model, corpus.val, m * T, 32, 11)) });
+  trained.rows.push({ name, losses: MULTIPLES.map((m) => evalLoss(model, corpus.val, m * T, T, EVAL_WINDOWS, 11)) });
   if (model instanceof GPT && name === 'rope') {
-    // training-free context extension of the RoPE model: its frequencies rescaled with factor = eval / train length
-    const spec = { headDim: flags.dim / flags.heads, modelDim: flags.dim, contextLength: T };
-    for (const rule of ['pi', 'ntk', 'yarn']) {
+    // training-free context extension of the RoPE model: its frequencies rescaled with s = window / training length
+    const headDim = flags.dim / flags.heads;
+    for (const rule of ['pi', 'ntk', 'yarn'] as const) {
       trained.rows.push({
         name: `rope+${rule}`,
         losses: MULTIPLES.map((m) => {
-          model.setPositional(createPositional(rule, { ...spec, scalingFactor: m }));
-          return evalLoss(model, corpus.val, m * T, 32, 11);
+          model.setPositional(extensionRule(rule, headDim, base, T, m));
+          return evalLoss(model, corpus.val, m * T, T, EVAL_WINDOWS, 11);
         }),
       });
     }
-    model.setPositional(model.positional);
+    model.setPositional(new RoPE(headDim, { base }));
   }
   if (withWeights) trained.weights = Object.entries(model.stateDict()).map(([key, t]) => ({ name: key, shape: [...t.shape], data: t.data.slice() }));
   return trained;
@@ -228,7 +287,7 @@ function serveTrainer(port: MessagePort, flags: Flags): void {
 }
 
 /** Heaviest first, so that two threads finish close together (PaTH and the memory transformer take longest). */
-const COST_ORDER = ['path', 'memory', 'mla'];
+const COST_ORDER = ['path', 'memory', 'mla', 'llama'];
 
 /**
  * Trains every model on `threads` trainer threads, each taking the next model when it finishes one, printing their
@@ -269,13 +328,36 @@ function rank(name: string): number {
 
 const TRAINER = 'demo-trainer';
 
+/**
+ * `count` characters sampled from `model` after `prompt`, reading at most the last `context` characters (a sliding
+ * window: the model never sees a position it was not trained on). Temperature 0.6, top-k 10.
+ */
+function sampleText(model: GPT, prompt: readonly number[], count: number, context: number, generator: Generator): number[] {
+  const ids = [...prompt];
+  noGrad(() => {
+    for (let i = 0; i < count; i++) {
+      const window = ids.slice(-context);
+      const logits = model.forward(new Tensor(Float32Array.from(window), [1, window.length])); // [1, t, V]
+      const V = logits.shape[2]!;
+      ids.push(sampleFromLogits(logits.data.subarray((window.length - 1) * V, window.length * V), { temperature: 0.6, topK: 10, generator }));
+    }
+  });
+  return ids.slice(prompt.length);
+}
+
 async function main(): Promise<void> {
   const flags = readCommandLine();
+  const cpuStart = process.cpuUsage();
   const corpus = loadCorpus();
   const T = flags.context;
+  const base = ropeBase(flags);
+  const headDim = flags.dim / flags.heads;
   const threads = Math.min(flags.threads, flags.models.length);
   console.log(`ropelab demo: char-level language models on Moby-Dick (${corpus.train.length + corpus.val.length} chars, vocab ${corpus.vocab.length})`);
-  console.log(`model: ${flags.layers} layers, dim ${flags.dim}, ${flags.heads} heads, context ${T}; ${flags.steps} steps × batch ${flags.batch}`);
+  console.log(`model: ${flags.layers} layers, dim ${flags.dim}, ${flags.heads} heads (d_head ${headDim}), context ${T}; ${flags.steps} steps × batch ${flags.batch}`);
+  console.log(flags.base === null
+    ? `RoPE base ${base.toFixed(0)}, regime-matched (reproductions.md G4): its slowest pair's wavelength 2π·b^(${headDim - 2}/${headDim}) = ${(2 * Math.PI * Math.pow(base, (headDim - 2) / headDim)).toFixed(0)} is ${T}/0.0753, LLaMA-2's ratio`
+    : `RoPE base ${base} (--base)`);
   console.log(`${flags.models.length} model${flags.models.length === 1 ? '' : 's'} on ${threads} trainer thread${threads === 1 ? '' : 's'}, ${getBackend()} kernels`);
   if (flags.steps === 0) console.log('--steps 0: no training; every model is evaluated, sampled and saved at its random initialization');
   console.log();
@@ -287,14 +369,12 @@ async function main(): Promise<void> {
   console.log(`\n${trained.map((t) => `[${t.name}] ${flags.steps === 0 ? `val loss at init ${t.initLoss.toFixed(3)}` : `train ${t.trainLoss.toFixed(3)}, val ${t.valLoss.toFixed(3)}, ${t.seconds.toFixed(1)} s`}`).join('\n')}\n`);
 
   const source = trained.find((t) => t.name === sampled)!;
-  const main = new GPT({ vocabSize: corpus.vocab.length, contextLength: T, dim: flags.dim, numLayers: flags.layers, numHeads: flags.heads, positional: sampled, seed: flags.seed });
+  const main = new GPT({ vocabSize: corpus.vocab.length, contextLength: T, dim: flags.dim, numLayers: flags.layers, numHeads: flags.heads, positional: sampled, ropeBase: base, seed: flags.seed });
   main.loadStateDict(Object.fromEntries(source.weights!.map((w) => [w.name, new Tensor(w.data, w.shape)])));
   const prompt = 'Call me Ishmael. ';
   const index = new Map(corpus.vocab.map((c, i) => [c, i]));
-  const sample = generate(main, Array.from(prompt, (c) => index.get(c)!), {
-    maxNewTokens: 240, temperature: 0.8, topK: 20, generator: new Generator(flags.seed + 2),
-  });
-  console.log(`sample from the ${main.config.positional} model:\n${prompt}${sample.map((i) => corpus.vocab[i]).join('')}\n`);
+  const sample = sampleText(main, Array.from(prompt, (c) => index.get(c)!), 300, T, new Generator(flags.seed + 2));
+  console.log(`sample from the ${main.config.positional} model (temperature 0.6, top-k 10, reading the last ${T} characters):\n${prompt}${sample.map((i) => corpus.vocab[i]).join('')}\n`);
   mkdirSync(flags.out, { recursive: true });
   const weightsFile = join(flags.out, 'demo.safetensors');
   await saveSafetensors(main, weightsFile, { config: JSON.stringify(main.config), vocab: JSON.stringify(corpus.vocab) });
@@ -314,21 +394,38 @@ async function main(): Promise<void> {
   }
   console.log();
 
-  const rows = trained.flatMap((t) => t.rows.slice(0, 1)).concat(trained.flatMap((t) => t.rows.slice(1)));
-  console.log(`validation loss at 1×, 2×, 4× the training context (${T}); rope+X rescale the RoPE model's frequencies by X with factor = eval/train length:`);
-  console.log(` model       │ ${MULTIPLES.map((m) => `${m}× (${m * T})`.padStart(10)).join(' │ ')}`);
-  console.log(`─────────────┼─${MULTIPLES.map(() => '─'.repeat(10)).join('─┼─')}`);
-  for (const r of rows) console.log(` ${r.name.padEnd(11)} │ ${r.losses.map((l) => l.toFixed(3).padStart(10)).join(' │ ')}`);
+  const rows = trained.flatMap((t) => t.rows);
+  const header = MULTIPLES.map((m) => `${m}× (${m * T})`.padStart(10));
+  console.log(`loss (nats/char) on the last ${T} characters of validation windows of 1×, 2×, 4× the training context ${T}, i.e. on`);
+  console.log(`positions ${MULTIPLES.map((m) => `${(m - 1) * T}–${m * T - 1}`).join(', ')}; rope+X: the RoPE model with its frequencies rescaled by rule X for s = window/${T}, no training:`);
+  console.log(` model       │ ${header.join(' │ ')} │ 4× − 1×`);
+  console.log(`─────────────┼─${header.map(() => '─'.repeat(10)).join('─┼─')}─┼─────────`);
+  for (const r of rows) console.log(` ${r.name.padEnd(11)} │ ${r.losses.map((l) => l.toFixed(3).padStart(10)).join(' │ ')} │ ${(r.losses[2]! - r.losses[0]!).toFixed(3).padStart(7)}`);
+  const rise = (name: string): string => {
+    const r = rows.find((row) => row.name === name);
+    return r === undefined ? '' : (r.losses[2]! - r.losses[0]!).toFixed(2);
+  };
+  if (flags.steps > 0 && flags.models.includes('rope')) {
+    const nope = rows.find((row) => row.name === 'nope');
+    console.log(`\nreading it (4× − 1×): past ${T} plain RoPE meets rotation angles it never saw in training (${rise('rope')}); NTK and YaRN slow`);
+    console.log(`its slow pairs down to angles it saw, without retraining (${rise('rope+ntk')}, ${rise('rope+yarn')}); PI slows the fast pairs too (${rise('rope+pi')})${nope === undefined ? '' : `;\nNoPE has no angles to leave behind (${rise('nope')}, at ${nope.losses[0]!.toFixed(2)} on 1×)`}`);
+  }
   const chartFile = join(flags.out, 'extrapolation.svg');
+  // x in multiples of the training context on a linear axis, so that the axis spans exactly 1×…4×; the rescaled
+  // RoPE rows are dashed beside the solid trained models, so lines stay apart in grey print too
+  const dashes: Record<string, string> = { 'rope+pi': '6 3', 'rope+ntk': '2 3', 'rope+yarn': '9 3 2 3' };
+  const colors: Record<string, string> = { llama: '#000000' }; // not the palette's sky blue next to RoPE's blue
   writeFileSync(chartFile, lineChart({
-    title: `Moby-Dick char LM: validation loss vs evaluation context (trained at ${T})`,
-    xLabel: 'evaluation context (characters)',
-    yLabel: 'validation loss (nats/char)',
-    logX: true,
-    series: rows.map((r) => ({ name: r.name, points: r.losses.map((l, i) => [MULTIPLES[i]! * T, l] as [number, number]) })),
+    title: `Char LMs trained on ${T} characters of Moby-Dick, read past that length`,
+    xLabel: `window read, in training contexts (1× = ${T} chars); loss on its last ${T} chars`,
+    yLabel: 'loss (nats/char, lower is better)',
+    series: rows.map((r, i) => ({ name: r.name, color: colors[r.name] ?? PALETTE[i % PALETTE.length], dash: dashes[r.name] ?? '', points: r.losses.map((l, i) => [MULTIPLES[i]!, l] as [number, number]) })),
+    width: 760,
+    height: 460,
   }));
-  console.log(`\nwrote ${chartFile}`);
+  const cpu = process.cpuUsage(cpuStart);
+  console.log(`\nwrote ${chartFile}; CPU time ${((cpu.user + cpu.system) / 1e6).toFixed(0)} s (user + system, all threads)`);
 }
 
 if (!isMainThread && (workerData as { role?: string } | null)?.role === TRAINER) serveTrainer(parentPort!, (workerData as { flags: Flags }).flags);
-else await main();
+else if (isEntryPoint(import.meta.url, 'demo')) await main();

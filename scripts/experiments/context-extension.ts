@@ -50,17 +50,7 @@ import { isEntryPoint } from '../lib/entry.js';
 import type { Reproduction, ReproductionResult } from '../lib/reproduction.js';
 import { judgeOrdering, summarize, type OrderingJudgement, type Verdict } from '../lib/stats.js';
 import { lineChart, type LineSeries } from '../lib/svg.js';
-import { MarkovText, RETRIEVAL_BLOCK, TOY_VOCAB, retrievalEpisode } from '../lib/toy-data.js';
-
-// ── the regime ────────────────────────────────────────────────────────────────────────────────────────────────────
-
-/** LLaMA-2's L/λ_max: 4096 / (2π·10000^{126/128}) ≈ 0.0753 (G4). */
-export const LLAMA2_CONTEXT_PER_WAVELENGTH = 4096 / (2 * Math.PI * Math.pow(10000, 126 / 128));
-
-/** G4: the base b whose slowest wavelength λ_max = 2π·b^{(d−2)/d} puts L/λ_max at LLaMA-2's value. */
-export function regimeMatchedBase(headDim: number, trainLength: number): number {
-  return Math.pow(trainLength / (2 * Math.PI * LLAMA2_CONTEXT_PER_WAVELENGTH), headDim / (headDim - 2));
-}
+import { MarkovText, RETRIEVAL_BLOCK, TOY_VOCAB, regimeMatchedBase, retrievalEpisode } from '../lib/toy-data.js';
 
 // ── data ──────────────────────────────────────────────────────────────────────────────────────────────────────────
 

@@ -9,6 +9,10 @@
  *   `QUERY k v1 v2 v3`; the model must copy the three digits. Distance = position(QUERY) − position(MARK k).
  *   Distractor blocks carry other keys.
  *
+ * - G4, the regime-matched RoPE base: toy heads are small and contexts short, so base 10000 leaves the slow pairs
+ *   nearly still (NoPE-like) over the context; regimeMatchedBase picks the base that gives LLaMA-2's ratio of context to
+ *   slowest wavelength.
+ *
  * Vocabulary (64 tokens): 0–47 letters (keys are letters 0–15), 48–57 digits, 58 BOS, 59 MARK, 60 QUERY, 61 SEP,
  * 62–63 spare. Every sequence starts with BOS.
  */
@@ -169,4 +173,16 @@ export function retrievalEpisode(options: RetrievalEpisodeOptions): RetrievalEpi
     place(free[g.int(0, free.length)]!, other, [digit(), digit(), digit()]);
   }
   return { tokens, key, values, markPosition, queryPosition, answerPositions: [queryPosition + 2, queryPosition + 3, queryPosition + 4] };
+}
+
+/** LLaMA-2's L/λ_max: 4096 / (2π·10000^(126/128)) ≈ 0.0753 (G4). */
+export const LLAMA2_CONTEXT_PER_WAVELENGTH = 4096 / (2 * Math.PI * Math.pow(10000, 126 / 128));
+
+/**
+ * G4: the base b whose slowest wavelength λ_max = 2π·b^((d−2)/d) puts L/λ_max at LLaMA-2's value; ≈ 400 for d = 32 at
+ * L = 128, ≈ 274 for d = 16 at L = 64. (A head of 2 has one pair at θ = 1 whatever the base: 10000 then.)
+ */
+export function regimeMatchedBase(headDim: number, contextLength: number): number {
+  if (headDim <= 2) return 10000;
+  return Math.pow(contextLength / (2 * Math.PI * LLAMA2_CONTEXT_PER_WAVELENGTH), headDim / (headDim - 2));
 }

@@ -10,7 +10,7 @@ import {
   Generator, Parameter, SGD, Tensor, ValueError, isGradEnabled, matmul, mseLoss, randn, sqrt, warmupCosineLr,
 } from '../../core/index.js';
 import { Linear } from '../../nn/linear.js';
-import { train, type ProgressOutput, type TrainProgress } from '../../nn/train.js';
+import { formatProgress, train, type ProgressOutput, type TrainProgress } from '../../nn/train.js';
 
 const N = 32;
 const TRUE_W = [1.5, -2, 0.5];
@@ -167,6 +167,38 @@ test('non-TTY output: a plain line every logEvery steps and at the end, no \\r o
   const dflt = sink(false);
   train([w, b], lossFn, { steps: 40, optimizer: new SGD([w, b], { lr: 0.1 }), output: dflt });
   assert.is(dflt.writes.length, 20, 'default logEvery = steps/20');
+});
+
+test('progress never shows an older evaluation as current: each evaluation is logged when it runs, later lines name its step', () => {
+  // evalEvery 7 is not a multiple of logEvery 5: evaluations at 7, 14 and 20 (the end), plain lines every 5 steps
+  const { w, b, lossFn } = regression();
+  const out = sink(false);
+  let evals = 0;
+  const progress: TrainProgress[] = [];
+  train([w, b], lossFn, {
+    steps: 20, logEvery: 5, evalEvery: 7, optimizer: new SGD([w, b], { lr: 0.1 }), output: out,
+    evaluate: () => ++evals, onStep: (p) => progress.push(p), // the k-th evaluation returns k, so a line shows which it printed
+  });
+  const lines = out.writes.join('').split('\n').filter((l) => l !== '');
+  const val = (l: string): string | undefined => /│ (val [^│]*) │/.exec(l)?.[1];
+  assert.equal(lines.map((l) => [/^step (\d+)\/20 │/.exec(l)?.[1], val(l)]), [
+    ['5', undefined],
+    ['7', 'val 1.0000'], // logged at the step that evaluated, though 7 is not a multiple of logEvery
+    ['10', 'val 1.0000 (step 7)'], // an earlier evaluation says when it ran
+    ['14', 'val 2.0000'],
+    ['15', 'val 2.0000 (step 14)'],
+    ['20', 'val 3.0000'],
+  ]);
+  assert.equal(progress.map((p) => p.valStep), [...Array(6).fill(undefined), ...Array(7).fill(7), ...Array(6).fill(14), 20]);
+  assert.is(formatProgress({ ...progress[9]!, tokensPerSecond: 0, etaSeconds: 0 }).includes('│ val 1.0000 (step 7) │'), true);
+  assert.is(formatProgress({ ...progress[6]!, tokensPerSecond: 0, etaSeconds: 0 }).includes('│ val 1.0000 │'), true, 'a fresh evaluation has no step note');
+  assert.throws(() => formatProgress({ ...progress[9]!, valStep: 11 }), (e: unknown) => e instanceof ValueError && e.arg === 'p.valStep', 'valStep after step');
+
+  const tty = sink(true);
+  train([w, b], lossFn, { steps: 20, evalEvery: 7, optimizer: new SGD([w, b], { lr: 0.1 }), output: tty, evaluate: () => 0.5 });
+  const drawn = tty.writes.map((s) => s.replace(/^\r/, '').replace(/\x1b\[K\n?$/, ''));
+  const at = (step: number): string => drawn.filter((l) => l.startsWith(`step ${step}/20 │`)).at(-1) ?? '';
+  assert.ok(at(7).includes('│ val 0.5000 │'), `a TTY redraws at each evaluation: ${at(7)}`);
 });
 
 test('evaluate runs every evalEvery steps and at the end, under noGrad, with a Module in eval mode', () => {

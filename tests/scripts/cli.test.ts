@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadHFModel, type LlamaHFConfig } from '../../models/index.js';
 import { serializeSafetensors } from '../../nn/index.js';
+import { regimeMatchedBase } from '../../scripts/lib/toy-data.js';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
@@ -154,12 +155,44 @@ test('demo --steps 0 evaluates and saves the untrained models and says so (no Na
     assert.match(run.stdout, /\[rope\] not trained \(--steps 0\): val loss \d+\.\d{3} at initialization/);
     assert.not.match(run.stdout, /NaN/);
     assert.ok(existsSync(join(out, 'demo.safetensors')) && existsSync(join(out, 'extrapolation.svg')), 'writes its files into --out');
+    const base = regimeMatchedBase(4, 8);
+    assert.ok(run.stdout.includes(`RoPE base ${base.toFixed(0)}, regime-matched`), 'prints the G4 base it uses');
+    // the table: the RoPE GPT, its three training-free rescalings and the Llama, each at 1×, 2×, 4× the context
+    const rows = [...run.stdout.matchAll(/^ (\S+) +│ +(\d+\.\d{3}) │ +(\d+\.\d{3}) │ +(\d+\.\d{3}) │ +-?\d+\.\d{3}$/gm)].map((m) => m[1]);
+    assert.equal(rows, ['rope', 'rope+pi', 'rope+ntk', 'rope+yarn', 'llama'], run.stdout);
     const config = JSON.parse(readFileSync(join(out, 'llama-hf', 'config.json'), 'utf8')) as LlamaHFConfig;
     const vocab = JSON.parse(readFileSync(join(out, 'llama-hf', 'vocab.json'), 'utf8')) as string[];
     assert.equal([config.model_type, config.hidden_size, config.num_hidden_layers, config.vocab_size], ['llama', 8, 1, vocab.length], 'config.json describes the demo Llama');
+    assert.is(config.rope_theta, base, 'the Llama has the GPTs\' regime-matched base');
     const bytes = readFileSync(join(out, 'llama-hf', 'model.safetensors'));
     const model = loadHFModel(config, bytes);
     assert.equal(Buffer.from(serializeSafetensors(model.toHF().weights, { format: 'pt' })), bytes, 'model.safetensors holds exactly what toHF gives (HF names, F32)');
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('demo: the regime-matched RoPE base gives L/λ_max of LLaMA-2 (G4): LLaMA-2 itself comes back as 10000', () => {
+  assert.ok(Math.abs(regimeMatchedBase(128, 4096) / 10000 - 1) < 1e-12, `${regimeMatchedBase(128, 4096)}`);
+  for (const [d, L] of [[16, 64], [32, 128], [16, 128]] as const) {
+    const lambdaMax = 2 * Math.PI * Math.pow(regimeMatchedBase(d, L), (d - 2) / d);
+    assert.ok(Math.abs(L / lambdaMax - 4096 / (2 * Math.PI * Math.pow(10000, 126 / 128))) < 1e-12, `d ${d}, L ${L}: L/λ_max = ${L / lambdaMax}`);
+  }
+  assert.is(Math.round(regimeMatchedBase(32, 128)), 393, 'the spec\'s b ≈ 400 for d_head 32, L = 128');
+  assert.is(Math.round(regimeMatchedBase(16, 64)), 273, 'the demo\'s default');
+});
+
+test('demo progress lines never show an old validation loss as current: fresh on evaluation steps, else marked with its step', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'ropelab-demo-'));
+  try {
+    const run = await runScript(SCRIPTS['demo']!, ['--steps', '6', '--models', 'rope', '--dim', '8', '--heads', '2', '--layers', '1', '--context', '8', '--batch', '2', '--out', out]);
+    assert.is(run.code, 0, run.stderr);
+    const lines = [...run.stdout.matchAll(/^\[rope\] step (\d+)\/6 │ loss [\d.]+ │ (?:val ([\d.]+)(?: \(step (\d+)\))? │ )?/gm)];
+    assert.equal(lines.map((m) => m[1]), ['1', '2', '3', '4', '5', '6'], run.stdout); // logEvery 1, evalEvery 2 at 6 steps
+    const final = /\[rope\] \d+ parameters: train loss [\d.]+, val loss ([\d.]+)/.exec(run.stdout)?.[1];
+    assert.equal(lines.map((m) => [m[2] === undefined ? null : m[3] ?? m[1]]), [[null], ['2'], ['2'], ['4'], ['4'], ['6']], 'the step each val was measured at');
+    assert.is(Number(lines[5]![2]).toFixed(3), final, 'the last line shows the final validation loss');
+    assert.is(lines[2]![2], lines[1]![2], 'step 3 shows step 2\'s value, marked as such');
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

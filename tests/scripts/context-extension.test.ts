@@ -14,9 +14,10 @@ import { RoPE, invFreqLadder } from '../../positional/rope.js';
 import { ntkInvFreq } from '../../positional/ntk.js';
 import { yarnPairRegimes } from '../../positional/yarn.js';
 import {
-  ARMS, LLAMA2_CONTEXT_PER_WAVELENGTH, LongRoPELite, armEncoding, armInvFreq, dynamicTextLoss, kMax, lambdaGrid, mixedBatch, passkeyDistances,
-  passkeyHits, passkeyTrials, regimeMatchedBase, reproduction, searchLongRoPE, textLoss, textSequence, tokenLosses, type ArmSpec, type LongRoPEParams,
+  ARMS, LongRoPELite, armEncoding, armInvFreq, dynamicTextLoss, kMax, lambdaGrid, mixedBatch, passkeyDistances,
+  passkeyHits, passkeyTrials, reproduction, searchLongRoPE, textLoss, textSequence, tokenLosses, type ArmSpec, type LongRoPEParams,
 } from '../../scripts/experiments/context-extension.js';
+import { LLAMA2_CONTEXT_PER_WAVELENGTH, regimeMatchedBase } from '../../scripts/lib/toy-data.js';
 import { MarkovText, RETRIEVAL_BLOCK, TOY_VOCAB } from '../../scripts/lib/toy-data.js';
 import { assertClose } from '../helpers/close.js';
 import { fcParams } from '../helpers/fc.js';

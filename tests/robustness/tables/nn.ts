@@ -329,6 +329,7 @@ export const nnEntries: readonly Entry[] = [
     A.options('p', {
       step: A.size('step', { required: true }), steps: A.size('steps', { required: true }), loss: A.data('loss', { required: true }), lr: A.real('lr', { required: true }),
       tokensPerSecond: A.real('tokensPerSecond', { required: true }), etaSeconds: A.real('etaSeconds', { required: true }), valLoss: A.data('valLoss'),
+      valStep: A.size('valStep'),
     }, { optional: false }),
     A.real('secondsPerStep', { optional: true }),
   ]),
