@@ -28,14 +28,17 @@ export interface ReproductionRecord extends Pick<Reproduction, 'name' | 'paper' 
 export interface ReproduceIO {
   /** Results and tables. */
   out(line: string): void;
-  /** Progress lines (throttled). */
-  progress(line: string): void;
+  /** A progress line (throttled to one per `progressEvery` ms, and the last); `final` when the work is done. */
+  progress(line: string, final: boolean): void;
+  progressEvery: number;
   now(): number;
 }
 
+/** A terminal redraws one progress line every second; a log gets a line every 30 s. */
 const processIO: ReproduceIO = {
   out: (line) => console.log(line),
-  progress: (line) => process.stderr.write(`${line}\n`),
+  progress: (line, final) => process.stderr.write(process.stderr.isTTY ? `\r${line}\x1b[K${final ? '\n' : ''}` : `${line}\n`),
+  progressEvery: process.stderr.isTTY ? 1000 : 30000,
   now: () => performance.now(),
 };
 
@@ -56,7 +59,7 @@ export function progressLine(name: string, done: number, total: number, elapsed:
   return `[${name}] ${(100 * fraction).toFixed(0).padStart(3)}%  ${formatDuration(elapsed)} elapsed, ETA ${formatDuration(eta)}${note !== undefined ? `  ${note}` : ''}`;
 }
 
-/** Runs one reproduction with throttled progress lines (at most one per 2 s, and the last); returns its record and chart. */
+/** Runs one reproduction with throttled progress lines (at most one per io.progressEvery ms, and the last); returns its record and chart. */
 export async function runOne(r: Reproduction, quick: boolean, io: ReproduceIO): Promise<{ record: ReproductionRecord; svg: string | null }> {
   const start = io.now();
   let lastPrint = -Infinity;
@@ -64,9 +67,9 @@ export async function runOne(r: Reproduction, quick: boolean, io: ReproduceIO): 
     quick,
     progress: (done, total, note) => {
       const t = io.now();
-      if (t - lastPrint < 2000 && done < total) return;
+      if (t - lastPrint < io.progressEvery && done < total) return;
       lastPrint = t;
-      io.progress(progressLine(r.name, done, total, (t - start) / 1000, quick ? 0 : r.minutes * 60, note));
+      io.progress(progressLine(r.name, done, total, (t - start) / 1000, quick ? 0 : r.minutes * 60, note), done >= total);
     },
   });
   const seconds = (io.now() - start) / 1000;

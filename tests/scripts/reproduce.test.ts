@@ -17,7 +17,7 @@ function fakeIO(): ReproduceIO & { lines: string[]; progressLines: string[]; clo
   const clock = { t: 0 };
   const lines: string[] = [];
   const progressLines: string[] = [];
-  return { lines, progressLines, clock, out: (l) => lines.push(l), progress: (l) => progressLines.push(l), now: () => clock.t };
+  return { lines, progressLines, clock, out: (l) => lines.push(l), progress: (l) => progressLines.push(l), progressEvery: 2000, now: () => clock.t };
 }
 
 function fake(name: string, verdict: ReproductionResult['verdict'], io: { clock: { t: number } }, svg: string | null = '<svg xmlns="http://www.w3.org/2000/svg"/>'): Reproduction {
