@@ -6,10 +6,11 @@
 import { reproduction as contextExtension } from './experiments/context-extension.js';
 import { reproduction as control } from './experiments/control.js';
 import { reproduction as dropeHeading } from './experiments/drope-heading.js';
+import { reproduction as pathState } from './experiments/path-state.js';
 import { reproduction as roformerMlm } from './experiments/roformer-mlm.js';
 import type { Reproduction } from './lib/reproduction.js';
 
-export const REPRODUCTIONS: readonly Reproduction[] = [roformerMlm, contextExtension, dropeHeading, control];
+export const REPRODUCTIONS: readonly Reproduction[] = [roformerMlm, contextExtension, dropeHeading, pathState, control];
 
 /** The spec's protocols with no reproduction here yet. */
 export const NOT_YET_RUN: ReadonlyArray<{ paper: string; section: string }> = [
