@@ -21,6 +21,7 @@ import { LLAMA2_CONTEXT_PER_WAVELENGTH, regimeMatchedBase } from '../../scripts/
 import { MarkovText, RETRIEVAL_BLOCK, TOY_VOCAB } from '../../scripts/lib/toy-data.js';
 import { assertClose } from '../helpers/close.js';
 import { fcParams } from '../helpers/fc.js';
+import { assertWellFormedSvg } from '../helpers/svg.js';
 
 const text = new MarkovText();
 const spec = (factor: number): ArmSpec => ({ headDim: 16, base: regimeMatchedBase(16, 128), trainLength: 128, factor, alpha: 1, beta: 4 });
@@ -207,19 +208,6 @@ test('passkeyHits scores a trial only when all three digits are the argmax at th
   assert.is(passkeyHits(model, trials, T).length, 3);
 });
 
-/** Every tag closed in order; no stray brackets in text (the chart's SVG parses). */
-function assertWellFormed(svg: string): void {
-  const stack: string[] = [];
-  for (const m of svg.matchAll(/<(\/?)([a-zA-Z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>/g)) {
-    const [, close, name, , selfClose] = m;
-    if (selfClose) continue;
-    if (close) assert.is(stack.pop(), name, `closing </${name}>`);
-    else stack.push(name!);
-  }
-  assert.equal(stack, [], 'unclosed tags');
-  assert.not.ok(/[<>]/.test(svg.replace(/<[^>]*>/g, '')), 'stray angle bracket');
-}
-
 test('--quick as the runner calls it: every arm at every length, finite numbers, a verdict, an SVG that parses', async () => {
   const seen: number[] = [];
   const res = await reproduction.run({ quick: true, progress: (done, total) => seen.push(done / total) });
@@ -240,7 +228,7 @@ test('--quick as the runner calls it: every arm at every length, finite numbers,
     }
   }
   assert.ok(res.svg !== null && res.svg.startsWith('<svg'));
-  assertWellFormed(res.svg!);
+  assertWellFormedSvg(res.svg!);
   assert.is((res.svg!.match(/<polyline/g) ?? []).length, ARMS.length, 'one line per arm');
 });
 

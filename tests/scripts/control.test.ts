@@ -12,22 +12,7 @@ import {
   ControlModel, DEFAULT_FLAGS, QUICK_FLAGS, REPRODUCTION_FLAGS, accuracy, alignedFrame, chart, checkFlags, formatJudgement, formatResults, judgeReproduction,
   judgeTarget, makeBatch, outputLength, parseFlags, reproduction, runExperiment, type ArmRun, type ArmSummary, type Flags, type Results,
 } from '../../scripts/experiments/control.js';
-
-/** Tag nesting check on the markup: every open tag closed in order, no stray < or unescaped &. */
-function assertWellFormed(svg: string): void {
-  assert.ok(svg.startsWith('<svg'), 'an <svg> document');
-  const stack: string[] = [];
-  for (const m of svg.matchAll(/<(\/?)([a-zA-Z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>/g)) {
-    const [, close, name, , selfClose] = m;
-    if (selfClose) continue;
-    if (close) assert.is(stack.pop(), name, `closing </${name}>`);
-    else stack.push(name!);
-  }
-  assert.equal(stack, [], 'unclosed tags');
-  assert.not.ok(/[<>]/.test(svg.replace(/<[^>]*>/g, '')), 'stray angle bracket in text');
-  assert.not.ok(/&(?!(amp|lt|gt|quot|#39);)/.test(svg), 'unescaped &');
-  assert.not.ok(/NaN|Infinity/.test(svg), 'no NaN or Infinity');
-}
+import { assertWellFormedSvg } from '../helpers/svg.js';
 
 test('makeBatch: the target at step i is the control\'s pitch class at frame ⌊i·Lc/Lq⌋ (rates 2 and 0.5), inputs kept or flagged', () => {
   for (const rate of [2, 0.5, 1]) {
@@ -129,7 +114,7 @@ test('reproduction --quick: a well-formed result in seconds (fields, finite numb
   assert.match(reproduction.claim, /56\.6 % to 61\.1 %/);
   assert.match(r.table, /positive control/);
   assert.match(r.summary, /RoPE branch \d+\.\d%/);
-  assertWellFormed(r.svg!);
+  assertWellFormedSvg(r.svg!);
   const total = QUICK_FLAGS.seeds * (QUICK_FLAGS.pretrain + 2 * QUICK_FLAGS.steps);
   assert.equal(seen.at(-1), [total, total]);
   assert.ok(seen.every(([d], i) => i === 0 || d >= seen[i - 1]![0]), 'progress never goes back');

@@ -18,24 +18,9 @@ import {
   reproduction, verdictOf, wrapAngle, type Arm, type ArmRun, type Flags,
 } from '../../scripts/experiments/drope-heading.js';
 import { fcParams } from '../helpers/fc.js';
+import { assertWellFormedSvg } from '../helpers/svg.js';
 
 const TWO_PI = 2 * Math.PI;
-
-/** Tag nesting check on the markup: every open tag closed in order, no stray < or unescaped &. */
-function assertWellFormed(svg: string): void {
-  assert.ok(svg.startsWith('<svg'), 'an <svg> document');
-  const stack: string[] = [];
-  for (const m of svg.matchAll(/<(\/?)([a-zA-Z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>/g)) {
-    const [, close, name, , selfClose] = m;
-    if (selfClose) continue;
-    if (close) assert.is(stack.pop(), name, `closing </${name}>`);
-    else stack.push(name!);
-  }
-  assert.equal(stack, [], 'unclosed tags');
-  assert.not.ok(/[<>]/.test(svg.replace(/<[^>]*>/g, '')), 'stray angle bracket in text');
-  assert.not.ok(/&(?!(amp|lt|gt|quot|#39);)/.test(svg), 'unescaped &');
-  assert.not.ok(/NaN|Infinity/.test(svg), 'no NaN or Infinity');
-}
 
 test('wrapAngle and headingClass on known values', () => {
   for (const [x, w] of [[0, 0], [3 * Math.PI / 2, -Math.PI / 2], [-3 * Math.PI / 2, Math.PI / 2], [TWO_PI - 0.1, -0.1], [Math.PI, -Math.PI], [5 * TWO_PI + 1, 1]]) {
@@ -225,7 +210,7 @@ test('reproduction --quick: a well-formed result in seconds (fields, finite numb
   for (const field of [r.summary, r.reason, r.table, reproduction.paper, reproduction.claim, reproduction.setup, reproduction.criterion, reproduction.falsifier]) assert.ok(field.length > 20);
   for (const label of ['(a) RoPE on ψ', '(a′) RoPE on ψ, no k=0 pair', '(b) DRoPE', '(c) absolute', '(d) none']) assert.ok(r.table.includes(`| ${label}`), label);
   assert.not.match(r.summary, /NaN/);
-  assertWellFormed(r.svg!);
+  assertWellFormedSvg(r.svg!);
   const total = ARMS.length * QUICK_FLAGS.seeds * QUICK_FLAGS.steps;
   assert.equal(seen.at(-1), [total, total], 'progress ends at the total');
   const data = r.data as ReturnType<typeof judge>;
@@ -237,7 +222,7 @@ test('reproduction --quick: a well-formed result in seconds (fields, finite numb
   }
   for (const v of [...data.k0Share.init, ...data.k0Share.final]) assert.ok(v > 0 && v < 1);
   assert.ok(JSON.parse(JSON.stringify(r.data)) !== null, 'the data serialises');
-  assertWellFormed(chart(data));
+  assertWellFormedSvg(chart(data));
 });
 
 test('flags: defaults, --quick, overrides, the head-dim and agents rules, --help, errors', () => {

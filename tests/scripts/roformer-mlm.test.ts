@@ -15,26 +15,11 @@ import {
 } from '../../scripts/experiments/roformer-mlm.js';
 import { MarkovText, TOY_VOCAB } from '../../scripts/lib/toy-data.js';
 import { fcParams } from '../helpers/fc.js';
+import { assertWellFormedSvg } from '../helpers/svg.js';
 
 const text = new MarkovText();
 const firstOrder = new FirstOrderMarkovText();
 const L = TOY_VOCAB.letters;
-
-/** Tag nesting check on the markup: every open tag closed in order, no stray < or unescaped &. */
-function assertWellFormed(svg: string): void {
-  assert.ok(svg.startsWith('<svg'), 'an <svg> document');
-  const stack: string[] = [];
-  for (const m of svg.matchAll(/<(\/?)([a-zA-Z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>/g)) {
-    const [, close, name, , selfClose] = m;
-    if (selfClose) continue;
-    if (close) assert.is(stack.pop(), name, `closing </${name}>`);
-    else stack.push(name!);
-  }
-  assert.equal(stack, [], 'unclosed tags');
-  assert.not.ok(/[<>]/.test(svg.replace(/<[^>]*>/g, '')), 'stray angle bracket in text');
-  assert.not.ok(/&(?!(amp|lt|gt|quot|#39);)/.test(svg), 'unescaped &');
-  assert.not.ok(/NaN|Infinity/.test(svg), 'no NaN or Infinity');
-}
 
 test('makeMLMBatch: only selected positions are scored, unselected inputs are the clean letters, selected ones MASK / a letter; rates 15 % and 80/10/10', () => {
   fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 30 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 2, max: 40 }), (seed, B, T) => {
@@ -200,7 +185,7 @@ test('reproduction --quick: a well-formed result in seconds (fields, finite numb
   assert.match(r.table, /\| learned APE \|/);
   assert.match(r.table, /\| NoPE \|/);
   assert.not.match(r.summary, /NaN/);
-  assertWellFormed(r.svg!);
+  assertWellFormedSvg(r.svg!);
   const total = ARMS.length * QUICK_FLAGS.seeds * QUICK_FLAGS.steps;
   assert.equal(seen.at(-1), [total, total], 'progress ends at the total');
   const data = r.data as { runs: Array<{ finalCE: number; curve: Array<[number, number]> }>; baselines: { unigram: number; bayes: number } };

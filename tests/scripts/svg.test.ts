@@ -8,22 +8,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { PALETTE, escapeXml, lineChart, type LineChartOptions } from '../../scripts/lib/svg.js';
 import { fcParams } from '../helpers/fc.js';
-
-/** Tag nesting check on the markup (comments/CDATA are not emitted): every open tag closed in order. */
-function assertWellFormed(svg: string): void {
-  const stack: string[] = [];
-  for (const m of svg.matchAll(/<(\/?)([a-zA-Z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>/g)) {
-    const [, close, name, , selfClose] = m;
-    if (selfClose) continue;
-    if (close) assert.is(stack.pop(), name, `closing </${name}>`);
-    else stack.push(name!);
-  }
-  assert.equal(stack, [], 'unclosed tags');
-  // no stray < or & outside tags and entities
-  const text = svg.replace(/<[^>]*>/g, '');
-  assert.not.ok(/[<>]/.test(text), 'stray angle bracket in text');
-  assert.not.ok(/&(?!(amp|lt|gt|quot|#39);)/.test(svg), 'unescaped &');
-}
+import { assertWellFormedSvg } from '../helpers/svg.js';
 
 function ticks(svg: string, axis: 'x' | 'y'): Array<{ value: number; pos: number; label: string }> {
   const re = new RegExp(`<g class="tick" data-axis="${axis}" data-value="([^"]+)"><line x1="([^"]+)" y1="([^"]+)"[^>]*/><text[^>]*>([^<]*)</text></g>`, 'g');
@@ -45,7 +30,7 @@ test('a complete SVG document: starts with <svg, well-formed, title, axis labels
   });
   assert.ok(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"'));
   assert.ok(svg.trimEnd().endsWith('</svg>'));
-  assertWellFormed(svg);
+  assertWellFormedSvg(svg);
   assert.is(svg.match(/<polyline /g)?.length, 3);
   assert.is(svg.match(/<g class="series"/g)?.length, 3);
   for (const name of ['rope', 'nope', 'alibi']) assert.ok(svg.includes(`>${name}</text>`), `legend ${name}`);
@@ -65,7 +50,7 @@ test('a series may set its own colour and dash, used by its line and its legend 
       { name: 'third', points: series(5, (i) => 3 * i) },
     ],
   });
-  assertWellFormed(svg);
+  assertWellFormedSvg(svg);
   const colours = [...svg.matchAll(/<g class="series" data-name="[^"]*" stroke="([^"]+)"/g)].map((m) => m[1]);
   assert.equal(colours, ['#123456', '#123456', PALETTE[2]]);
   const lineDashes = [...svg.matchAll(/<polyline[^>]*?(?: stroke-dasharray="([^"]+)")? points=/g)].map((m) => m[1] ?? '');
@@ -78,7 +63,7 @@ test('a series may set its own colour and dash, used by its line and its legend 
 test('text is escaped (& < > ") in title, labels, legend and attributes', () => {
   const nasty = 'a & b <c> "d"';
   const svg = lineChart({ title: nasty, xLabel: nasty, yLabel: nasty, series: [{ name: nasty, points: [[0, 1], [1, 2]] }] });
-  assertWellFormed(svg);
+  assertWellFormedSvg(svg);
   assert.not.ok(svg.includes(nasty));
   assert.ok(svg.includes('a &amp; b &lt;c&gt; &quot;d&quot;'));
   assert.ok(svg.includes(`data-name="${escapeXml(nasty)}"`));
@@ -94,7 +79,7 @@ test('non-finite points are skipped as gaps and never print NaN or Infinity', ()
       { name: 'whole', points: [[0, 2], [6, 3]] },
     ],
   });
-  assertWellFormed(svg);
+  assertWellFormedSvg(svg);
   assert.not.ok(/NaN|Infinity/.test(svg));
   const groups = svg.split('<g class="series"').slice(1);
   assert.is(groups[0]!.match(/<polyline /g)?.length, 1, 'gappy: [0,1]-[1,2] is a line; 3 and 5 are isolated points'); // runs: {0,1}, {3}, {5}
@@ -116,7 +101,7 @@ test('no NaN/Infinity and well-formed for arbitrary inputs (property)', () => {
       (ss, logX, logY) => {
         const svg = lineChart({ title: 'p', xLabel: 'x', yLabel: 'y', series: ss, logX, logY });
         assert.not.ok(/NaN|Infinity|undefined/.test(svg), svg);
-        assertWellFormed(svg);
+        assertWellFormedSvg(svg);
       },
     ),
     fcParams(150),
@@ -150,7 +135,7 @@ test('linear axes: 1-2-5 ticks, evenly spaced, covering the data', () => {
 test('log axes place ticks at powers of ten, evenly spaced in pixels', () => {
   const pts: Array<[number, number]> = [[1, 0.002], [30, 0.5], [4000, 7]];
   const svg = lineChart({ title: 't', logX: true, logY: true, series: [{ name: 's', points: pts }] });
-  assertWellFormed(svg);
+  assertWellFormedSvg(svg);
   const x = ticks(svg, 'x');
   assert.equal(x.map((v) => v.value), [1, 10, 100, 1000, 10000]);
   assert.equal(x.map((v) => v.label), ['1', '10', '100', '1000', '10000']);
