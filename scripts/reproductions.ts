@@ -3,6 +3,7 @@
  * exports its `Reproduction`), in the order of the spec's table (../shared/specs/reproductions.md §0), and the spec's
  * protocols that have none yet, which docs/results.md lists as not run.
  */
+import { reproduction as baseBoundRetrieval } from './experiments/base-bound-retrieval.js';
 import { reproduction as contextExtension } from './experiments/context-extension.js';
 import { reproduction as control } from './experiments/control.js';
 import { reproduction as dropeHeading } from './experiments/drope-heading.js';
@@ -10,7 +11,7 @@ import { reproduction as pathState } from './experiments/path-state.js';
 import { reproduction as roformerMlm } from './experiments/roformer-mlm.js';
 import type { Reproduction } from './lib/reproduction.js';
 
-export const REPRODUCTIONS: readonly Reproduction[] = [roformerMlm, contextExtension, dropeHeading, pathState, control];
+export const REPRODUCTIONS: readonly Reproduction[] = [roformerMlm, contextExtension, baseBoundRetrieval, dropeHeading, pathState, control];
 
 /** The spec's protocols with no reproduction here yet. */
 export const NOT_YET_RUN: ReadonlyArray<{ paper: string; section: string }> = [
