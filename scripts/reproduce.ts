@@ -7,7 +7,7 @@
  * is, so reproductions can be run one at a time. `--quick` runs each in seconds (the test suite's smoke test); its
  * numbers are not evidence, so a quick run never writes docs/.
  *
- * Usage: npm run reproduce -- [name…] [--quick] [--results] [--out DIR] [--list] [--help]
+ * Usage: npm run reproduce -- [name…] [--quick] [--results | --results-only] [--out DIR] [--list] [--help]
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -130,17 +130,19 @@ interface Flags {
   names: string[];
   quick: boolean;
   results: boolean;
+  resultsOnly: boolean;
   list: boolean;
   out: string;
 }
 
-const HELP = `usage: npm run reproduce -- [name…] [--quick] [--results] [--out DIR] [--list]
+const HELP = `usage: npm run reproduce -- [name…] [--quick] [--results | --results-only] [--out DIR] [--list]
 
 Runs the reproductions of the seed papers' claims (all, or the named ones: ${REPRODUCTIONS.map((r) => r.name).join(', ')}),
 one after another with a progress line and an ETA; writes DIR/<name>.json and DIR/<name>.svg and prints the table.
 
   --quick      a seconds-long run of each (the test suite's smoke test; its numbers are not evidence)
   --results    then write docs/results.md (and docs/results/<name>.svg) from every full run's DIR/<name>.json
+  --results-only  write docs/results.md from DIR/*.json without running anything
   --out DIR    where the .json and .svg go (default out)
   --list       print the reproductions with their estimated minutes and exit
   --help       this text`;
@@ -158,13 +160,14 @@ function readCommandLine(argv: readonly string[]): Flags {
     }
   }
   const known = REPRODUCTIONS.map((r) => r.name);
-  return readFlags<Flags>('reproduce', HELP, { names, quick: false, results: false, list: false, out: 'out' }, {
+  return readFlags<Flags>('reproduce', HELP, { names, quick: false, results: false, resultsOnly: false, list: false, out: 'out' }, {
     values: { out: (f, v) => (f.out = pathFlag(v)) },
-    switches: { quick: (f) => (f.quick = true), results: (f) => (f.results = true), list: (f) => (f.list = true) },
+    switches: { quick: (f) => (f.quick = true), results: (f) => (f.results = true), 'results-only': (f) => (f.resultsOnly = true), list: (f) => (f.list = true) },
     check: (f) => {
       const unknown = f.names.filter((n) => !known.includes(n));
       if (unknown.length > 0) throw new FlagError(`reproduce: unknown reproduction '${unknown[0]}' (one of ${known.join(', ')})`);
-      if (f.quick && f.results) throw new FlagError('reproduce: --results takes full runs; a --quick run is not evidence');
+      if (f.quick && (f.results || f.resultsOnly)) throw new FlagError('reproduce: --results takes full runs; a --quick run is not evidence');
+      if (f.resultsOnly && f.names.length > 0) throw new FlagError('reproduce: --results-only runs nothing; give no names (or use --results)');
     },
   }, flagArgs);
 }
@@ -212,9 +215,11 @@ async function main(): Promise<void> {
     for (const r of REPRODUCTIONS) console.log(`${r.name.padEnd(22)} ~${r.minutes} min  ${r.paper}`);
     return;
   }
-  const list = flags.names.length === 0 ? REPRODUCTIONS : REPRODUCTIONS.filter((r) => flags.names.includes(r.name));
-  await reproduce(list, { quick: flags.quick, outDir: flags.out });
-  if (flags.results) {
+  if (!flags.resultsOnly) {
+    const list = flags.names.length === 0 ? REPRODUCTIONS : REPRODUCTIONS.filter((r) => flags.names.includes(r.name));
+    await reproduce(list, { quick: flags.quick, outDir: flags.out });
+  }
+  if (flags.results || flags.resultsOnly) {
     const written = writeResults(flags.out, 'docs');
     console.log(`\nwrote docs/results.md (${written.length} reproduction${written.length === 1 ? '' : 's'}: ${written.join(', ')})`);
   }
