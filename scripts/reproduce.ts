@@ -189,11 +189,28 @@ export async function reproduce(list: readonly Reproduction[], options: { quick:
   return records;
 }
 
-/** docs/results.md from the full-run records in `outDir` of every registered reproduction; returns the names written. */
-export function writeResults(outDir: string, docsDir: string): string[] {
+/** Whether `x` has every field a ReproductionRecord has (a file another tool wrote under out/ may not). */
+function isRecord(x: unknown): boolean {
+  if (typeof x !== 'object' || x === null) return false;
+  const r = x as Record<string, unknown>;
+  const strings = ['name', 'paper', 'claim', 'setup', 'criterion', 'falsifier', 'date', 'command', 'verdict', 'summary', 'reason', 'table'];
+  return strings.every((k) => typeof r[k] === 'string') && typeof r['quick'] === 'boolean' && typeof r['seconds'] === 'number';
+}
+
+/**
+ * docs/results.md from the full-run records in `outDir` of every registered reproduction; returns the names written.
+ * A file that is not a record is left out with a warning.
+ */
+export function writeResults(outDir: string, docsDir: string, warn: (line: string) => void = (line) => console.error(line)): string[] {
   const records = REPRODUCTIONS.map((r) => join(outDir, `${r.name}.json`))
     .filter((file) => existsSync(file))
-    .map((file) => JSON.parse(readFileSync(file, 'utf8')) as ReproductionRecord)
+    .map((file) => ({ file, record: JSON.parse(readFileSync(file, 'utf8')) as unknown }))
+    .filter(({ file, record }) => {
+      const ok = isRecord(record);
+      if (!ok) warn(`reproduce: ${file} is not a record of npm run reproduce (left out of docs/results.md)`);
+      return ok;
+    })
+    .map(({ record }) => record as ReproductionRecord)
     .filter((record) => !record.quick);
   mkdirSync(join(docsDir, 'results'), { recursive: true });
   const svgs = new Set<string>();

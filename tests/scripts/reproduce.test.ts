@@ -81,6 +81,10 @@ test('writeResults takes only full runs (a quick record is not evidence) and cop
     assert.match(readFileSync(join(docs, 'results.md'), 'utf8'), /of 0 run/);
     writeFileSync(join(out, 'ignored.json'), '{}'); // not a registered name: never read
     assert.equal(writeResults(out, docs), []);
+    const warnings: string[] = [];
+    writeFileSync(join(out, `${REPRODUCTIONS[0]!.name}.json`), '{"runs": []}'); // another tool's file under the name
+    assert.equal(writeResults(out, docs, (w) => warnings.push(w)), [], 'not a record: left out');
+    assert.match(warnings.join('\n'), /is not a record of npm run reproduce/);
     const name = REPRODUCTIONS[0]!.name;
     const record = { name, paper: 'P', claim: 'c', setup: 's', criterion: 'k', falsifier: 'f', seconds: 1, date: '2026-12-07', command: 'x', verdict: 'reproduced', summary: 'S', reason: 'R', table: 'T', data: null };
     writeFileSync(join(out, `${name}.json`), JSON.stringify({ ...record, quick: true }));
