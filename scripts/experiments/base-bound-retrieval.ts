@@ -39,7 +39,7 @@ import { integerFlag, integerListFlag, readFlags } from '../lib/flags.js';
 import type { Reproduction, ReproductionResult } from '../lib/reproduction.js';
 import { judgeOrdering, summarize, type OrderingJudgement, type Verdict } from '../lib/stats.js';
 import { lineChart } from '../lib/svg.js';
-import { MarkovText, RETRIEVAL_BLOCK, TOY_VOCAB } from '../lib/toy-data.js';
+import { MarkovText, RETRIEVAL_BLOCK, TOY_VOCAB, textDocument } from '../lib/toy-data.js';
 
 // ── data ──────────────────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -97,10 +97,7 @@ export function multiQueryEpisode(options: MultiQueryOptions): MultiQueryEpisode
       throw new RangeError(`multiQueryEpisode: distances must be integers in [${RETRIEVAL_BLOCK}, ${longest}] for length ${length}, got ${d}`);
     }
   }
-  const text = options.text ?? new MarkovText();
-  const tokens = new Int32Array(length);
-  tokens[0] = TOY_VOCAB.BOS;
-  tokens.set(text.sample(length - 1, g), 1);
+  const tokens = textDocument(length, g, options.text);
   const occupied = new Uint8Array(length);
   occupied[0] = 1;
   const free = (at: number): boolean => {
@@ -144,14 +141,6 @@ export function multiQueryEpisode(options: MultiQueryOptions): MultiQueryEpisode
     queries.push({ key, values, markPosition: mark, queryPosition: query, distance, answerPositions: [query + 2, query + 3, query + 4] });
   }
   return { tokens, queries };
-}
-
-/** G1 text: BOS + `length − 1` letters of the chain. */
-export function textSequence(length: number, g: Generator, text: MarkovText): Int32Array {
-  const tokens = new Int32Array(length);
-  tokens[0] = TOY_VOCAB.BOS;
-  tokens.set(text.sample(length - 1, g), 1);
-  return tokens;
 }
 
 /** Rows of T + 1 tokens → inputs [B, T] and next-token targets (flat [B·T]). */
@@ -283,7 +272,7 @@ const EVAL_BATCH = 16;
 
 function makeEvalSet(s: Settings, text: MarkovText): EvalSet {
   const g = new Generator(777_001);
-  const textRows = Array.from({ length: s.evalText }, () => textSequence(s.context + 1, g, text));
+  const textRows = Array.from({ length: s.evalText }, () => textDocument(s.context + 1, g, text));
   const chunks = <T>(xs: T[]): T[][] => Array.from({ length: Math.ceil(xs.length / EVAL_BATCH) }, (_, i) => xs.slice(i * EVAL_BATCH, (i + 1) * EVAL_BATCH));
   const textBatches = chunks(textRows).map((rows) => {
     const batch = toBatch(rows);
@@ -348,7 +337,7 @@ function runArm(s: Settings, base: number, seed: number, text: MarkovText, evalS
   const warmup = Math.max(1, Math.round(s.steps / 20));
   const result = train(model, () => {
     const rows: Int32Array[] = [];
-    for (let i = 0; i < half; i++) rows.push(textSequence(s.context + 1, g, text));
+    for (let i = 0; i < half; i++) rows.push(textDocument(s.context + 1, g, text));
     for (let i = half; i < s.batch; i++) rows.push(multiQueryEpisode({ length: s.context + 1, pairs: s.pairs, generator: g, text }).tokens);
     const { ids, targets } = toBatch(rows);
     return crossEntropy(model.forward(ids), targets);

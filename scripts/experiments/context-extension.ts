@@ -50,17 +50,9 @@ import { isEntryPoint } from '../lib/entry.js';
 import type { Reproduction, ReproductionResult } from '../lib/reproduction.js';
 import { judgeOrdering, summarize, type OrderingJudgement, type Verdict } from '../lib/stats.js';
 import { lineChart, type LineSeries } from '../lib/svg.js';
-import { MarkovText, RETRIEVAL_BLOCK, TOY_VOCAB, regimeMatchedBase, retrievalEpisode } from '../lib/toy-data.js';
+import { MarkovText, RETRIEVAL_BLOCK, TOY_VOCAB, regimeMatchedBase, retrievalEpisode, textDocument } from '../lib/toy-data.js';
 
 // ── data ──────────────────────────────────────────────────────────────────────────────────────────────────────────
-
-/** BOS and `length − 1` letters of G1. */
-export function textSequence(length: number, g: Generator, text: MarkovText): Int32Array {
-  const seq = new Int32Array(length);
-  seq[0] = TOY_VOCAB.BOS;
-  seq.set(text.sample(length - 1, g), 1);
-  return seq;
-}
 
 /** A training or held-out batch: ids [B, T], next-token targets [B·T] and loss weights [B·T]. */
 export interface WeightedBatch {
@@ -79,7 +71,7 @@ export function mixedBatch(B: number, T: number, g: Generator, text: MarkovText,
   const answers: number[][] = [];
   for (let b = 0; b < B; b++) {
     if (b < B - episodes) {
-      seqs.push(textSequence(T + 1, g, text));
+      seqs.push(textDocument(T + 1, g, text));
       answers.push([]);
     } else {
       const e = retrievalEpisode({ length: T + 1, distance: g.int(RETRIEVAL_BLOCK, T - RETRIEVAL_BLOCK + 1), generator: g, text });
@@ -490,7 +482,7 @@ export function runExperiment(flags: Flags, progress: (done: number, total: numb
   const distances: Record<number, number[]> = Object.fromEntries(lengths.map((T) => [T, passkeyDistances(T, flags.distances)]));
   const evalSets = Object.fromEntries(lengths.map((T) => {
     const g = new Generator(EVAL_SEED + T);
-    return [T, { text: Array.from({ length: flags.text }, () => textSequence(T + 1, g, text)), trials: passkeyTrials(T, distances[T]!, flags.trials, g, text) }];
+    return [T, { text: Array.from({ length: flags.text }, () => textDocument(T + 1, g, text)), trials: passkeyTrials(T, distances[T]!, flags.trials, g, text) }];
   })) as Record<number, { text: Int32Array[]; trials: PasskeyTrial[] }>;
   const searchSets = Object.fromEntries(lengths.filter((T) => T > L).map((T) => {
     const g = new Generator(SEARCH_SEED + T);
@@ -498,7 +490,7 @@ export function runExperiment(flags: Flags, progress: (done: number, total: numb
     const answers: number[] = [];
     const spread = passkeyDistances(T, Math.ceil(flags.searchSequences / 2));
     for (let i = 0; i < flags.searchSequences; i++) {
-      if (i % 2 === 0) seqs.push(textSequence(T + 1, g, text));
+      if (i % 2 === 0) seqs.push(textDocument(T + 1, g, text));
       else {
         const e = retrievalEpisode({ length: T + 1, distance: spread[(i - 1) / 2]!, generator: g, text });
         seqs.push(e.tokens);

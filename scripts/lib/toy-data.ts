@@ -107,6 +107,15 @@ export class MarkovText {
   }
 }
 
+/** A text document: BOS and `length − 1` letters of the chain, [length] token ids. */
+export function textDocument(length: number, g: Generator, text: MarkovText = new MarkovText()): Int32Array {
+  if (!Number.isInteger(length) || length < 1) throw new RangeError(`textDocument: length must be an integer ≥ 1 (BOS and the letters), got ${length}`);
+  const tokens = new Int32Array(length);
+  tokens[0] = TOY_VOCAB.BOS;
+  tokens.set(text.sample(length - 1, g), 1);
+  return tokens;
+}
+
 export interface RetrievalEpisodeOptions {
   /** Sequence length, BOS and the closing `QUERY k v1 v2 v3` included. */
   length: number;
@@ -147,10 +156,7 @@ export function retrievalEpisode(options: RetrievalEpisodeOptions): RetrievalEpi
     throw new RangeError(`retrievalEpisode: distance must be ≥ ${RETRIEVAL_BLOCK} and leave room for BOS — distance=${distance}, length=${length} (at most ${length - RETRIEVAL_BLOCK - 1})`);
   }
   if (distractors > TOY_VOCAB.keys - 1) throw new RangeError(`retrievalEpisode: at most ${TOY_VOCAB.keys - 1} distractors (one per other key), got ${distractors}`);
-  const text = options.text ?? new MarkovText();
-  const tokens = new Int32Array(length);
-  tokens[0] = TOY_VOCAB.BOS;
-  tokens.set(text.sample(length - 1, g), 1);
+  const tokens = textDocument(length, g, options.text);
   const occupied = new Uint8Array(length);
   occupied[0] = 1;
   const digit = (): number => TOY_VOCAB.firstDigit + g.int(0, TOY_VOCAB.digits);

@@ -10,9 +10,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Generator } from '../../core/index.js';
 import {
-  THRESHOLD, boundLength, effectiveLength, judge, multiQueryEpisode, reproduction, scoreQueries, spearman, textSequence, type ArmRun, type Settings,
+  THRESHOLD, boundLength, effectiveLength, judge, multiQueryEpisode, reproduction, scoreQueries, spearman, type ArmRun, type Settings,
 } from '../../scripts/experiments/base-bound-retrieval.js';
-import { MarkovText, RETRIEVAL_BLOCK, TOY_VOCAB } from '../../scripts/lib/toy-data.js';
+import { MarkovText, RETRIEVAL_BLOCK, TOY_VOCAB, textDocument } from '../../scripts/lib/toy-data.js';
 import { fcParams } from '../helpers/fc.js';
 
 const text = new MarkovText();
@@ -64,7 +64,7 @@ test('multiQueryEpisode: drawn distances cover [5, maxDistance] (every distance 
   assert.throws(() => multiQueryEpisode({ length: 41, pairs: 1, distances: [4], generator: g, text }), /distances/);
   assert.throws(() => multiQueryEpisode({ length: 41, pairs: 0, generator: g, text }), /pairs 1–16/);
   assert.throws(() => multiQueryEpisode({ length: 20, pairs: 2, distances: [14, 14], generator: g, text }), /no room for pair 1/);
-  const t = textSequence(30, new Generator(1), text);
+  const t = textDocument(30, new Generator(1), text);
   assert.is(t[0], TOY_VOCAB.BOS);
   assert.ok(Array.from(t.subarray(1)).every((v) => v < TOY_VOCAB.letters));
   assert.ok(Number.isFinite(text.logLikelihood(t.subarray(1))), 'the text is the chain');

@@ -15,10 +15,9 @@ import { ntkInvFreq } from '../../positional/ntk.js';
 import { yarnPairRegimes } from '../../positional/yarn.js';
 import {
   ARMS, LongRoPELite, armEncoding, armInvFreq, dynamicTextLoss, kMax, lambdaGrid, mixedBatch, passkeyDistances,
-  passkeyHits, passkeyTrials, reproduction, searchLongRoPE, textLoss, textSequence, tokenLosses, type ArmSpec, type LongRoPEParams,
+  passkeyHits, passkeyTrials, reproduction, searchLongRoPE, textLoss, tokenLosses, type ArmSpec, type LongRoPEParams,
 } from '../../scripts/experiments/context-extension.js';
-import { LLAMA2_CONTEXT_PER_WAVELENGTH, regimeMatchedBase } from '../../scripts/lib/toy-data.js';
-import { MarkovText, RETRIEVAL_BLOCK, TOY_VOCAB } from '../../scripts/lib/toy-data.js';
+import { LLAMA2_CONTEXT_PER_WAVELENGTH, MarkovText, RETRIEVAL_BLOCK, TOY_VOCAB, regimeMatchedBase, textDocument } from '../../scripts/lib/toy-data.js';
 import { assertClose } from '../helpers/close.js';
 import { fcParams } from '../helpers/fc.js';
 import { assertWellFormedSvg } from '../helpers/svg.js';
@@ -153,10 +152,10 @@ test('dynamicTextLoss: at T = L it is the plain loss; beyond L it scores every p
   const s: ArmSpec = { headDim: 8, base: regimeMatchedBase(8, 16), trainLength: 16, factor: 4, alpha: 1, beta: 4 };
   const model = new GPT({ vocabSize: 64, contextLength: 16, dim: 16, numLayers: 1, numHeads: 2, positional: 'rope', ropeBase: s.base, seed: 3 });
   const g = new Generator(9);
-  const short = [textSequence(17, g, text), textSequence(17, g, text)];
+  const short = [textDocument(17, g, text), textDocument(17, g, text)];
   const plain = textLoss(model, short, 16);
   assertClose([dynamicTextLoss(model, short, 16, { ...s, factor: 1 }, 8)], [plain], { rtol: 1e-6 });
-  const long = [textSequence(65, g, text), textSequence(65, g, text)];
+  const long = [textDocument(65, g, text), textDocument(65, g, text)];
   let tokens = 0;
   const dyn = dynamicTextLoss(model, long, 64, s, 16, (n) => (tokens += n));
   assert.is(tokens, 2 * (16 + 32 + 48 + 64), 'prefixes 16, 32, 48, 64');
