@@ -4,6 +4,7 @@
  * protocols that have none yet, which docs/results.md lists as not run.
  */
 import { reproduction as baseBoundRetrieval } from './experiments/base-bound-retrieval.js';
+import { reproduction as bf16Shift } from './experiments/bf16-shift.js';
 import { reproduction as contextExtension } from './experiments/context-extension.js';
 import { reproduction as control } from './experiments/control.js';
 import { reproduction as dropeHeading } from './experiments/drope-heading.js';
@@ -11,12 +12,11 @@ import { reproduction as pathState } from './experiments/path-state.js';
 import { reproduction as roformerMlm } from './experiments/roformer-mlm.js';
 import type { Reproduction } from './lib/reproduction.js';
 
-export const REPRODUCTIONS: readonly Reproduction[] = [roformerMlm, contextExtension, baseBoundRetrieval, dropeHeading, pathState, control];
+export const REPRODUCTIONS: readonly Reproduction[] = [roformerMlm, contextExtension, baseBoundRetrieval, bf16Shift, dropeHeading, pathState, control];
 
 /** The spec's protocols with no reproduction here yet. */
 export const NOT_YET_RUN: ReadonlyArray<{ paper: string; section: string }> = [
   { paper: 'Round and Round We Go! (p-RoPE; frequency roles)', section: '§4 (#3)' },
-  { paper: 'When Precision Meets Position: BFloat16 Breaks Down RoPE (AnchorAttention)', section: '§6 (#5)' },
   { paper: 'PSC — Phase Shift Calibration', section: '§7 (#6)' },
   { paper: 'HiRoPE — hierarchical positions for code', section: '§8 (#7)' },
   { paper: 'RoPE-ViT (objects scale with resolution)', section: '§9 (#8)' },
