@@ -8,11 +8,12 @@ import { reproduction as bf16Shift } from './experiments/bf16-shift.js';
 import { reproduction as contextExtension } from './experiments/context-extension.js';
 import { reproduction as control } from './experiments/control.js';
 import { reproduction as dropeHeading } from './experiments/drope-heading.js';
+import { reproduction as memoryRecall } from './experiments/memory-recall.js';
 import { reproduction as pathState } from './experiments/path-state.js';
 import { reproduction as roformerMlm } from './experiments/roformer-mlm.js';
 import type { Reproduction } from './lib/reproduction.js';
 
-export const REPRODUCTIONS: readonly Reproduction[] = [roformerMlm, contextExtension, baseBoundRetrieval, bf16Shift, dropeHeading, pathState, control];
+export const REPRODUCTIONS: readonly Reproduction[] = [roformerMlm, contextExtension, baseBoundRetrieval, bf16Shift, dropeHeading, pathState, memoryRecall, control];
 
 /** The spec's protocols with no reproduction here yet. */
 export const NOT_YET_RUN: ReadonlyArray<{ paper: string; section: string }> = [
@@ -21,7 +22,6 @@ export const NOT_YET_RUN: ReadonlyArray<{ paper: string; section: string }> = [
   { paper: 'HiRoPE — hierarchical positions for code', section: '§8 (#7)' },
   { paper: 'RoPE-ViT (objects scale with resolution)', section: '§9 (#8)' },
   { paper: 'VideoRoPE / VRoPE / HoPE (needle beyond the training length)', section: '§10 (#9)' },
-  { paper: 'Recurrent memory + chunked attention (recall across segments)', section: '§13 (#12)' },
   { paper: 'MLA spectra (≥ 6 layers, checkpoints, random-init null)', section: '§14 (#13)' },
   { paper: 'A²ATS, EliteKV, RoAd, FreeFlux (the issues 13–14 experiments, not yet wrapped with 3 seeds)', section: '§15' },
 ];
