@@ -14,22 +14,7 @@ import {
   reproduction, type ArmRun, type Results, type TaskShape,
 } from '../../scripts/experiments/memory-recall.js';
 import { MarkovText, TOY_VOCAB } from '../../scripts/lib/toy-data.js';
-
-/** Tag nesting check on the markup: every open tag closed in order, no stray < or unescaped &. */
-function assertWellFormed(svg: string): void {
-  assert.ok(svg.startsWith('<svg'), 'an <svg> document');
-  const stack: string[] = [];
-  for (const m of svg.matchAll(/<(\/?)([a-zA-Z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>/g)) {
-    const [, close, name, , selfClose] = m;
-    if (selfClose) continue;
-    if (close) assert.is(stack.pop(), name, `closing </${name}>`);
-    else stack.push(name!);
-  }
-  assert.equal(stack, [], 'unclosed tags');
-  assert.not.ok(/[<>]/.test(svg.replace(/<[^>]*>/g, '')), 'stray angle bracket in text');
-  assert.not.ok(/&(?!(amp|lt|gt|quot|#39);)/.test(svg), 'unescaped &');
-  assert.not.ok(/NaN|Infinity/.test(svg), 'no NaN or Infinity');
-}
+import { assertWellFormedSvg } from '../helpers/svg.js';
 
 const text = new MarkovText();
 
@@ -147,7 +132,7 @@ test('reproduction --quick: a well-formed result in seconds (fields, finite numb
   for (const field of [r.summary, r.reason, r.table, reproduction.claim, reproduction.setup, reproduction.criterion, reproduction.falsifier]) assert.ok(field.length > 20);
   assert.match(r.table, /positive control/);
   assert.match(r.summary, /gated FIFO \d+\.\d%/);
-  assertWellFormed(r.svg!);
+  assertWellFormedSvg(r.svg!);
   const total = QUICK_FLAGS.seeds * 3 * QUICK_FLAGS.steps;
   assert.equal(seen.at(-1), [total, total]);
   const data = r.data as Results;
