@@ -295,26 +295,26 @@ function decodeIntegers(bytes: Uint8Array, start: number, end: number, e: Tensor
   const view = new DataView(bytes.buffer, bytes.byteOffset + start, end - start);
   const size = ITEMSIZE[e.dtype];
   const out = new Float64Array((end - start) / size);
-  for (let i = 0; i < out.length; i++) {
-    const at = i * size;
-    switch (e.dtype) {
-      case 'I64':
-      case 'U64': {
-        const v = e.dtype === 'I64' ? view.getBigInt64(at, true) : view.getBigUint64(at, true);
-        if (v > 9007199254740992n || v < -9007199254740992n) {
-          throw new ValueError(PARSE, `tensor ${JSON.stringify(e.name)} (${e.dtype}) holds ${v} at flat index ${i}, beyond ±2⁵³: float64 cannot hold it exactly`, 'bytes');
-        }
-        out[i] = Number(v);
-        break;
+  if (e.dtype === 'I64' || e.dtype === 'U64') {
+    const signed = e.dtype === 'I64';
+    for (let i = 0; i < out.length; i++) {
+      const v = signed ? view.getBigInt64(i * 8, true) : view.getBigUint64(i * 8, true);
+      if (v > 9007199254740992n || v < -9007199254740992n) {
+        throw new ValueError(PARSE, `tensor ${JSON.stringify(e.name)} (${e.dtype}) holds ${v} at flat index ${i}, beyond ±2⁵³: float64 cannot hold it exactly`, 'bytes');
       }
-      case 'I32': out[i] = view.getInt32(at, true); break;
-      case 'U32': out[i] = view.getUint32(at, true); break;
-      case 'I16': out[i] = view.getInt16(at, true); break;
-      case 'U16': out[i] = view.getUint16(at, true); break;
-      case 'I8': out[i] = view.getInt8(at); break;
-      default: out[i] = view.getUint8(at); // U8, BOOL
+      out[i] = Number(v);
     }
+    return new Tensor(out, e.shape);
   }
+  // one reader per dtype, chosen once (U8 and BOOL are bytes)
+  const read: (at: number) => number = {
+    I32: (at: number) => view.getInt32(at, true),
+    U32: (at: number) => view.getUint32(at, true),
+    I16: (at: number) => view.getInt16(at, true),
+    U16: (at: number) => view.getUint16(at, true),
+    I8: (at: number) => view.getInt8(at),
+  }[e.dtype as 'I32' | 'U32' | 'I16' | 'U16' | 'I8'] ?? ((at: number) => view.getUint8(at));
+  for (let i = 0; i < out.length; i++) out[i] = read(i * size);
   return new Tensor(out, e.shape);
 }
 

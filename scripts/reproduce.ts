@@ -120,7 +120,7 @@ export function resultsPage(records: readonly ReproductionRecord[], svgs: Readon
   }
   if (notYetRun.length > 0) {
     out.push('## Not run yet', '', 'The spec\'s protocols that have no reproduction here yet (issue 17 stays open until each is run):', '');
-    for (const p of notYetRun) out.push(`- ${p.paper} — spec ${p.section}`);
+    for (const p of notYetRun) out.push(`- ${p.paper}${p.section !== '' ? ` — spec ${p.section}` : ''}`);
     out.push('');
   }
   return out.join('\n');

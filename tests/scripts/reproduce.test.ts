@@ -93,7 +93,10 @@ test('writeResults takes only full runs (a quick record is not evidence) and cop
     writeFileSync(join(out, `${name}.svg`), '<svg/>');
     assert.equal(writeResults(out, docs), [name]);
     assert.ok(existsSync(join(docs, 'results', `${name}.svg`)), 'its chart is copied');
-    assert.match(readFileSync(join(docs, 'results.md'), 'utf8'), /of 1 run/);
+    const page = readFileSync(join(docs, 'results.md'), 'utf8');
+    assert.match(page, /of 1 run/);
+    const other = REPRODUCTIONS[1]!.name;
+    assert.match(page, new RegExp(`\\(\`${other}\`: implemented, no full run recorded\\)\n`), 'a registered reproduction without a run is listed, with no empty spec section');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
