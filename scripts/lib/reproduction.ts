@@ -44,5 +44,11 @@ export interface Reproduction {
   falsifier: string;
   /** Minutes a full run takes on 2 cores (the runner's ETA before the first progress report). */
   minutes: number;
+  /**
+   * Earlier full runs of this protocol, oldest first, when it was changed and run again: each says when it ran, what
+   * it found (its verdict and why), and what was changed before the next run and why. A rerun never hides the run
+   * before it: docs/results.md shows this list with the result.
+   */
+  history?: readonly string[];
   run(options: ReproductionRunOptions): Promise<ReproductionResult>;
 }

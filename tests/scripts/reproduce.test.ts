@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Reproduction, ReproductionResult } from '../../scripts/lib/reproduction.js';
-import { formatDuration, progressLine, reproduce, resultsPage, summaryTable, writeResults, type ReproduceIO, type ReproductionRecord } from '../../scripts/reproduce.js';
+import { formatDuration, progressLine, reproduce, resultsPage, runOne, summaryTable, writeResults, type ReproduceIO, type ReproductionRecord } from '../../scripts/reproduce.js';
 import { NOT_YET_RUN, REPRODUCTIONS } from '../../scripts/reproductions.js';
 
 /** An io with a clock the test advances. */
@@ -68,6 +68,19 @@ test('the results page: one row per full run with its verdict and command, escap
   assert.match(page, /\| \*\*P\*\*: x \\\| y \| s \| A 1 vs B 2 \(\[chart\]\(results\/one\.svg\)\) \| \*\*reproduced\*\* — r \| `npm run reproduce -- one` \(1m15s, 2026-12-07\) \|/);
   assert.not.match(page, /results\/two\.svg/);
   assert.match(page, /## Not run yet[\s\S]*- Later paper — spec §9/);
+});
+
+test('a rerun keeps its earlier runs: the record carries the history and the page shows it under the result', async () => {
+  const io = fakeIO();
+  const history = ['2026-12-07: not reproduced (the control failed); then 2000 steps instead of 600'];
+  const { record } = await runOne({ ...fake('again', 'reproduced', io), history }, false, io);
+  assert.equal(record.history, history);
+  const { record: plain } = await runOne(fake('plain', 'reproduced', io), false, io);
+  assert.not.ok('history' in plain);
+  const page = resultsPage([record, plain], new Set());
+  assert.match(page, /\*\*reproduced\*\* — because \(a rerun: the earlier run is in its section\)/);
+  assert.match(page, /## again[\s\S]*\*\*Earlier runs of this protocol\*\*[^\n]*\n\n- 2026-12-07: not reproduced \(the control failed\); then 2000 steps instead of 600\n[\s\S]*## plain/);
+  assert.equal(page.match(/Earlier runs of this protocol/g)?.length, 1);
 });
 
 test('writeResults takes only full runs (a quick record is not evidence) and copies their charts', () => {
