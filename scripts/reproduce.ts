@@ -18,7 +18,7 @@ import type { Verdict } from './lib/stats.js';
 import { NOT_YET_RUN, REPRODUCTIONS } from './reproductions.js';
 
 /** What out/<name>.json holds: the reproduction's statement, what its run returned (but the chart), and how it ran. */
-export interface ReproductionRecord extends Pick<Reproduction, 'name' | 'paper' | 'claim' | 'setup' | 'criterion' | 'falsifier' | 'history'>, Omit<ReproductionResult, 'svg'> {
+export interface ReproductionRecord extends Pick<Reproduction, 'name' | 'paper' | 'claim' | 'setup' | 'criterion' | 'falsifier' | 'history' | 'examination'>, Omit<ReproductionResult, 'svg'> {
   quick: boolean;
   seconds: number;
   date: string;
@@ -74,7 +74,8 @@ export async function runOne(r: Reproduction, quick: boolean, io: ReproduceIO): 
   });
   const seconds = (io.now() - start) / 1000;
   const record: ReproductionRecord = {
-    name: r.name, paper: r.paper, claim: r.claim, setup: r.setup, criterion: r.criterion, falsifier: r.falsifier, ...(r.history !== undefined ? { history: r.history } : {}), quick, seconds,
+    name: r.name, paper: r.paper, claim: r.claim, setup: r.setup, criterion: r.criterion, falsifier: r.falsifier, ...(r.history !== undefined ? { history: r.history } : {}),
+    ...(r.examination !== undefined ? { examination: r.examination } : {}), quick, seconds,
     date: new Date().toISOString().slice(0, 10), command: `npm run reproduce -- ${r.name}${quick ? ' --quick' : ''}`,
     verdict: result.verdict, summary: result.summary, reason: result.reason, table: result.table, data: result.data,
   };
@@ -117,6 +118,7 @@ export function resultsPage(records: readonly ReproductionRecord[], svgs: Readon
     out.push(`## ${r.name}`, '', `**Claim.** ${r.paper}: ${r.claim}`, '', `**Setup.** ${r.setup}`, '', `**Criterion (before the run).** ${r.criterion}`, '',
       `**Falsifier.** ${r.falsifier}`, '', `**Result: ${r.verdict}.** ${r.reason}`, '', '```', r.table, '```', '');
     if (svgs.has(r.name)) out.push(`![${r.name}](results/${r.name}.svg)`, '');
+    if (r.examination !== undefined) out.push(`**Why, and what would settle it.** ${r.examination}`, '');
     if ((r.history?.length ?? 0) > 0) out.push('**Earlier runs of this protocol** (oldest first; each says what changed before the next run):', '', ...r.history!.map((h) => `- ${h}`), '');
   }
   if (notYetRun.length > 0) {

@@ -50,5 +50,11 @@ export interface Reproduction {
    * before it: docs/results.md shows this list with the result.
    */
   history?: readonly string[];
+  /**
+   * Where a claim did not reproduce (or only partly): what examining the result showed — the positive control, the
+   * scale, a bug on our side — with its numbers, and what experiment would settle it. Written after looking at the
+   * run; it never changes the verdict.
+   */
+  examination?: string;
   run(options: ReproductionRunOptions): Promise<ReproductionResult>;
 }

@@ -70,17 +70,22 @@ test('the results page: one row per full run with its verdict and command, escap
   assert.match(page, /## Not run yet[\s\S]*- Later paper — spec §9/);
 });
 
-test('a rerun keeps its earlier runs: the record carries the history and the page shows it under the result', async () => {
+test('a rerun keeps its earlier runs and an examined result says why: the record carries both and the page shows them under the result', async () => {
   const io = fakeIO();
   const history = ['2026-12-07: not reproduced (the control failed); then 2000 steps instead of 600'];
-  const { record } = await runOne({ ...fake('again', 'reproduced', io), history }, false, io);
+  const examination = 'the control arm had not converged; 3× the steps would settle it';
+  const { record } = await runOne({ ...fake('again', 'reproduced', io), history, examination }, false, io);
   assert.equal(record.history, history);
+  assert.is(record.examination, examination);
   const { record: plain } = await runOne(fake('plain', 'reproduced', io), false, io);
   assert.not.ok('history' in plain);
+  assert.not.ok('examination' in plain);
   const page = resultsPage([record, plain], new Set());
   assert.match(page, /\*\*reproduced\*\* — because \(a rerun: the earlier run is in its section\)/);
   assert.match(page, /## again[\s\S]*\*\*Earlier runs of this protocol\*\*[^\n]*\n\n- 2026-12-07: not reproduced \(the control failed\); then 2000 steps instead of 600\n[\s\S]*## plain/);
   assert.equal(page.match(/Earlier runs of this protocol/g)?.length, 1);
+  assert.match(page, /```\n\n\*\*Why, and what would settle it\.\*\* the control arm had not converged; 3× the steps would settle it\n/);
+  assert.equal(page.match(/Why, and what would settle it/g)?.length, 1);
 });
 
 test('writeResults takes only full runs (a quick record is not evidence) and copies their charts', () => {
