@@ -89,14 +89,20 @@ function fakeResults(rope: number[], none: number[], backbone: number[]): Result
   return { backbone, runs: [...rope.map((a, i) => run('rope', a, i)), ...none.map((a, i) => run('none', a, i))] } as unknown as Results;
 }
 
-test('the reproduction verdict: RoPE vs no-RoPE by judgeOrdering, and not reproduced whenever the positive control (RoPE above the backbone alone) fails', () => {
+test('the reproduction verdict: RoPE vs no-RoPE by judgeOrdering, and not reproduced whenever the positive control (RoPE ≥ 10 points above the backbone alone in every seed) fails', () => {
   const good = judgeReproduction(fakeResults([0.9, 0.92, 0.95], [0.7, 0.69, 0.71], [0.65, 0.66, 0.64]));
   assert.is(good.verdict, 'reproduced');
-  assert.is(good.control.verdict, 'reproduced');
-  assert.match(formatJudgement(good), /verdict: reproduced/);
+  assert.ok(good.control);
+  assert.match(formatJudgement(good), /passed\nverdict: reproduced/);
+  const spread = judgeReproduction(fakeResults([0.9, 0.75, 0.95], [0.7, 0.69, 0.71], [0.6, 0.6, 0.6]));
+  assert.ok(spread.control, 'gains 30, 15, 35 points');
+  assert.is(spread.verdict, 'partly', 'in order in every seed, but the gap (0.167) is under twice the RoPE range (0.2)');
   const seedBreaks = judgeReproduction(fakeResults([0.9, 0.68, 0.95], [0.7, 0.69, 0.71], [0.6, 0.6, 0.6]));
   assert.is(seedBreaks.claim.verdict, 'partly');
-  assert.is(seedBreaks.verdict, 'not reproduced', 'RoPE\'s wide seed range (0.27) also fails the positive control: its gap over the backbone (0.24) is under twice that range');
+  assert.not.ok(seedBreaks.control, 'seed 2 gains 8 points < 10');
+  assert.is(seedBreaks.verdict, 'not reproduced');
+  assert.match(seedBreaks.reason, /positive control failed[^;]*30\.0, 8\.0, 35\.0 points/);
+  assert.equal(seedBreaks.controlGains.map((g) => Math.round(1000 * g)), [300, 80, 350]);
   const narrow = judgeReproduction(fakeResults([0.72, 0.73, 0.74], [0.7, 0.69, 0.71], [0.3, 0.3, 0.31]));
   assert.is(narrow.verdict, 'partly', 'in order in every seed, gap 0.03 below twice the range 0.04');
   const noBranch = judgeReproduction(fakeResults([0.9, 0.92, 0.95], [0.7, 0.69, 0.71], [0.9, 0.91, 0.95]));
