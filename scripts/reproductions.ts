@@ -8,12 +8,18 @@ import { reproduction as bf16Shift } from './experiments/bf16-shift.js';
 import { reproduction as contextExtension } from './experiments/context-extension.js';
 import { reproduction as control } from './experiments/control.js';
 import { reproduction as dropeHeading } from './experiments/drope-heading.js';
+import { reproduction as elitekv } from './experiments/elitekv.js';
+import { reproduction as freeflux } from './experiments/freeflux.js';
+import { reproduction as kvRetrieval } from './experiments/kv-retrieval.js';
 import { reproduction as memoryRecall } from './experiments/memory-recall.js';
 import { reproduction as pathState } from './experiments/path-state.js';
+import { reproduction as roadFinetune } from './experiments/road-finetune.js';
 import { reproduction as roformerMlm } from './experiments/roformer-mlm.js';
 import type { Reproduction } from './lib/reproduction.js';
 
-export const REPRODUCTIONS: readonly Reproduction[] = [roformerMlm, contextExtension, baseBoundRetrieval, bf16Shift, dropeHeading, pathState, memoryRecall, control];
+export const REPRODUCTIONS: readonly Reproduction[] = [
+  roformerMlm, contextExtension, baseBoundRetrieval, bf16Shift, dropeHeading, pathState, memoryRecall, kvRetrieval, elitekv, roadFinetune, control, freeflux,
+];
 
 /** The spec's protocols with no reproduction here yet. */
 export const NOT_YET_RUN: ReadonlyArray<{ paper: string; section: string }> = [
@@ -23,5 +29,4 @@ export const NOT_YET_RUN: ReadonlyArray<{ paper: string; section: string }> = [
   { paper: 'RoPE-ViT (objects scale with resolution)', section: '§9 (#8)' },
   { paper: 'VideoRoPE / VRoPE / HoPE (needle beyond the training length)', section: '§10 (#9)' },
   { paper: 'MLA spectra (≥ 6 layers, checkpoints, random-init null)', section: '§14 (#13)' },
-  { paper: 'A²ATS, EliteKV, RoAd, FreeFlux (the issues 13–14 experiments, not yet wrapped with 3 seeds)', section: '§15' },
 ];

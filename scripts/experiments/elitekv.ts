@@ -18,6 +18,11 @@
  * ahead of uniform; printed MET / NOT MET. Writes out/elitekv.svg (val loss vs cache ratio); `--json` prints the results
  * as one JSON object instead of tables.
  *
+ * Reproduction (issue 17, ../shared/specs/reproductions.md §15b; `reproduction` below, run by `npm run reproduce
+ * elitekv`): at 25 % cache (r = 4, c = 16, fixed in advance), RoPElite vs uniform vs the 4 slowest pairs, each
+ * uptrained 16 steps × 8 × 128 characters; 3 seeds (RoPElite's calibration windows, uptraining batch order); verdict
+ * by judgeOrdering on the uptrained val loss, the positive control being the unconverted model (same uptraining) ahead.
+ *
  * Usage: node scripts/run.mjs scripts/experiments/elitekv.ts [--windows N] [--val N] [--steps N] [--batch B] [--lr X]
  *          [--budgets 64,32,16] [--splits N] [--json] [--help]
  */
@@ -29,6 +34,8 @@ import { loadCorpus, sampleBatch } from '../lib/corpus.js';
 import { choiceFlag, integerFlag, integerListFlag, numberFlag, parseFlags as parseScriptFlags, readFlags, type FlagSpec } from '../lib/flags.js';
 import { layerInputs, loadReferenceModel, referenceValLoss, ropeAttentionOf, type LayerQKV } from '../lib/reference-model.js';
 import { isEntryPoint } from '../lib/entry.js';
+import type { Reproduction } from '../lib/reproduction.js';
+import { judgeOrdering, type OrderingJudgement, type Verdict } from '../lib/stats.js';
 import { lineChart } from '../lib/svg.js';
 
 // ── the model's layers ────────────────────────────────────────────────────────────────────────────────────────────
@@ -146,10 +153,9 @@ export function parseFlags(argv: readonly string[]): Flags | 'help' {
  * Uptrain `model` in place: `steps` AdamW steps on batches drawn by a fixed generator, the learning rate decaying from
  * `lr` to lr/10 by a cosine (as the reference model's own training ended; a constant rate undoes some of its training).
  */
-function uptrain(model: GPT, trainIds: Int32Array, steps: number, batch: number, lr: number): void {
+function uptrain(model: GPT, trainIds: Int32Array, steps: number, batch: number, lr: number, T = model.config.contextLength, batchSeed = 17): void {
   if (steps === 0) return;
-  const g = new Generator(17); // the same batches for every run
-  const T = model.config.contextLength;
+  const g = new Generator(batchSeed); // the same batches for every run with this seed
   train(model, () => {
     const { x, y } = sampleBatch(trainIds, batch, T, g);
     return model.loss(x, y);
@@ -272,6 +278,159 @@ export function chart(res: Results): string {
   series.push({ name: 'unconverted (100% cache)', points: [Math.min(...ratios, 100), 100].map((x) => [x, res.unconverted] as const) });
   return lineChart({ title: `EliteKV (J-LRD on the ${res.settings.jlrd}): val loss vs KV-cache ratio`, xLabel: 'KV cache (% of the plain cache)', yLabel: 'val loss (nats/char)', series });
 }
+
+// ── reproduction (issue 17, ../shared/specs/reproductions.md §15b) ──────────────────────────────────────────────────
+
+/** The pair selections compared at one cache ratio: RoPElite's greedy picks, the reference's uniform ones, and the r slowest pairs. */
+export type EliteArm = 'ropelite' | 'uniform' | 'lowest-freq';
+export const ELITE_ARMS: readonly EliteArm[] = ['ropelite', 'uniform', 'lowest-freq'];
+
+export interface EliteSettings {
+  seeds: number;
+  /** RoPElite calibration windows (training split, drawn per seed) and their length. */
+  windows: number;
+  calibrationContext: number;
+  /** Fixed validation windows of 512 (referenceValLoss). */
+  val: number;
+  /** Cache budget (numbers per token per layer, of 128) and its split: r rotated pairs per KV head, latent rank c. */
+  budget: number;
+  r: number;
+  c: number;
+  /** Uptraining: AdamW steps × batch windows of `context` characters, peak lr (cosine to lr/10); batch order per seed. */
+  steps: number;
+  batch: number;
+  context: number;
+  lr: number;
+}
+
+/** 25 % cache (32 of 128 numbers), the middle split r = 4, c = 16; 16 uptraining steps × 8 × 128 characters. */
+export const ELITE_FULL: EliteSettings = { seeds: 3, windows: 4, calibrationContext: 512, val: 8, budget: 32, r: 4, c: 16, steps: 16, batch: 8, context: 128, lr: 1e-3 };
+export const ELITE_QUICK: EliteSettings = { seeds: 3, windows: 1, calibrationContext: 64, val: 1, budget: 32, r: 4, c: 16, steps: 1, batch: 1, context: 16, lr: 1e-3 };
+
+/** The r slowest pairs (the highest indices: θ_i = b^(−2i/d) falls with i). */
+export function lowestFrequencyPairs(numPairs: number, r: number): number[] {
+  return Array.from({ length: r }, (_, i) => numPairs - r + i);
+}
+
+export interface EliteSeedRun {
+  seed: number;
+  /** Val loss per arm as converted and after uptraining; the unconverted model after the same uptraining (control). */
+  before: Record<EliteArm, number>;
+  after: Record<EliteArm, number>;
+  unconvertedUptrained: number;
+  /** RoPElite's picks per layer and KV head. */
+  picks: number[][][];
+}
+
+export function runEliteSeed(model: GPT, corpus: { train: Int32Array; val: Int32Array }, s: EliteSettings, seed: number): EliteSeedRun {
+  const { headDim: d } = ropeAttentionOf(model, 0);
+  const g = new Generator(5000 + seed);
+  const calibration = Array.from({ length: Math.ceil(s.windows / 4) }, (_, i) => layerInputs(model, sampleBatch(corpus.train, Math.min(4, s.windows - 4 * i), s.calibrationContext, g).x));
+  const ranking = ropeliteRanking(model, calibration, s.r);
+  const picks = ranking.map((layer) => layer.map((head) => head.slice(0, s.r)));
+  const pairsOf = (arm: EliteArm): number[][][] =>
+    arm === 'ropelite' ? picks : ranking.map((layer) => layer.map(() => (arm === 'uniform' ? uniformElitePairs(d / 2, s.r) : lowestFrequencyPairs(d / 2, s.r))));
+  const before = {} as Record<EliteArm, number>;
+  const after = {} as Record<EliteArm, number>;
+  for (const arm of ELITE_ARMS) {
+    const converted = eliteKVConvert(model, { elitePairs: pairsOf(arm), rank: s.c });
+    before[arm] = referenceValLoss(converted, corpus.val, s.val);
+    uptrain(converted, corpus.train, s.steps, s.batch, s.lr, s.context, 17 + 1000 * seed);
+    after[arm] = referenceValLoss(converted, corpus.val, s.val);
+  }
+  const control = new GPT(model.config);
+  control.loadStateDict(model.stateDict());
+  uptrain(control, corpus.train, s.steps, s.batch, s.lr, s.context, 17 + 1000 * seed);
+  return { seed, before, after, unconvertedUptrained: referenceValLoss(control, corpus.val, s.val), picks };
+}
+
+export interface EliteJudgement {
+  verdict: Verdict;
+  reason: string;
+  /** RoPElite < uniform after uptraining (the claim). */
+  claim: OrderingJudgement;
+  /** Reported: RoPElite < uniform as converted; RoPElite < lowest-freq after uptraining. */
+  asConverted: OrderingJudgement;
+  lowest: OrderingJudgement;
+  /** Positive control: the unconverted model (same uptraining) < RoPElite after uptraining: the compression costs loss. */
+  control: OrderingJudgement;
+}
+
+export function judgeElite(runs: readonly EliteSeedRun[]): EliteJudgement {
+  const after = (a: EliteArm): number[] => runs.map((r) => r.after[a]);
+  const claim = judgeOrdering({ ropelite: after('ropelite'), uniform: after('uniform') }, ['ropelite', 'uniform'], 'lower');
+  const asConverted = judgeOrdering({ ropelite: runs.map((r) => r.before.ropelite), uniform: runs.map((r) => r.before.uniform) }, ['ropelite', 'uniform'], 'lower');
+  const lowest = judgeOrdering({ ropelite: after('ropelite'), 'lowest-freq': after('lowest-freq') }, ['ropelite', 'lowest-freq'], 'lower');
+  const control = judgeOrdering({ unconverted: runs.map((r) => r.unconvertedUptrained), ropelite: after('ropelite') }, ['unconverted', 'ropelite'], 'lower');
+  const extra = `as converted: ${asConverted.verdict}; RoPElite vs lowest-freq after uptraining: ${lowest.verdict}`;
+  if (control.verdict !== 'reproduced') {
+    return { verdict: 'not reproduced', reason: `positive control failed — the unconverted model is not clearly ahead of RoPElite at 25 % (${control.reason}), so the cache budget leaves nothing for the selection to decide; RoPElite vs uniform: ${claim.verdict} — ${claim.reason}; ${extra}`, claim, asConverted, lowest, control };
+  }
+  return { verdict: claim.verdict, reason: `val loss after uptraining at 25 % cache, RoPElite < uniform: ${claim.reason}; ${extra}; positive control passed`, claim, asConverted, lowest, control };
+}
+
+export function formatElite(runs: readonly EliteSeedRun[], s: EliteSettings, j: EliteJudgement): string {
+  const f = (v: number): string => v.toFixed(4);
+  const stat = (xs: number[]): string => `${f(xs.reduce((a, b) => a + b, 0) / xs.length)} (${f(Math.min(...xs))}–${f(Math.max(...xs))})`;
+  const gaps = (o: OrderingJudgement): string => o.gaps.map((g) => `${g.better} − ${g.worse} = ${g.gap.toFixed(4)} (margin ${g.margin.toFixed(4)})`).join('; ') + `, seeds in order: ${o.seedsInOrder.map((ok) => (ok ? 'yes' : 'no')).join('/')}`;
+  return [
+    `reference model; cache ${s.budget} of 128 numbers per token per layer (${(100 * s.budget / 128).toFixed(1)} %): r = ${s.r} rotated pairs per KV head, J-LRD rank c = ${s.c}; RoPElite on ${s.windows} windows of ${s.calibrationContext}; uptraining ${s.steps} AdamW steps × ${s.batch} × ${s.context} characters (${s.steps * s.batch * s.context} tokens), peak lr ${s.lr} cosine to lr/10; val ${s.val} fixed windows of 512`,
+    '',
+    `| arm | as converted ${runs.map((r) => `s${r.seed}`).join(' / ')} | mean (min–max) | after uptraining ${runs.map((r) => `s${r.seed}`).join(' / ')} | mean (min–max) |`,
+    '|---|---|---:|---|---:|',
+    ...ELITE_ARMS.map((a) => `| ${a} | ${runs.map((r) => f(r.before[a])).join(' / ')} | ${stat(runs.map((r) => r.before[a]))} | ${runs.map((r) => f(r.after[a])).join(' / ')} | ${stat(runs.map((r) => r.after[a]))} |`),
+    `| unconverted (100 %) | — | — | ${runs.map((r) => f(r.unconvertedUptrained)).join(' / ')} | ${stat(runs.map((r) => r.unconvertedUptrained))} |`,
+    '',
+    `RoPElite picks (layer: KV heads), seed ${runs[0]!.seed}: ${runs[0]!.picks.map((l, i) => `${i}: ${l.map((h) => h.join(',')).join(' | ')}`).join('; ')}`,
+    `criterion — RoPElite < uniform after uptraining: ${gaps(j.claim)} → ${j.claim.verdict}`,
+    `reported — RoPElite < uniform as converted: ${gaps(j.asConverted)} → ${j.asConverted.verdict}; RoPElite < lowest-freq after uptraining: ${gaps(j.lowest)} → ${j.lowest.verdict}`,
+    `positive control — unconverted < RoPElite after the same uptraining: ${gaps(j.control)} → ${j.control.verdict === 'reproduced' ? 'passed' : 'FAILED'}`,
+    `verdict: ${j.verdict} — ${j.reason}`,
+  ].join('\n');
+}
+
+export const reproduction: Reproduction = {
+  name: 'elitekv',
+  paper: 'Zhou et al.: EliteKV: Scalable KV Cache Compression via RoPE Frequency Selection and Joint Low-Rank Projection (2025; arXiv 2503.01586)',
+  claim:
+    'RoPElite finds each head\u2019s frequency preference and keeps rotation only on the selected pairs; with joint low-rank projection of K and V (J-LRD) and uptraining on 0.6 % of the original tokens, LLaMA2-7B/13B reach a 25 % KV cache with negligible loss (12.5 % ≈ GQA at 50 %); the greedy search restores one pair at a time, picking the one minimising mean |logits_partial − logits_fullRoPE| (CiaranZhou/EliteKV RoPElite/analysis.py).',
+  setup:
+    `Shipped reference char-LM (4 layers, 2 KV heads of 32, context 512), converted to a 25 % cache (r = ${ELITE_FULL.r} rotated pairs per KV head, J-LRD rank ${ELITE_FULL.c}) with RoPElite (${ELITE_FULL.windows} calibration windows per seed) vs uniform vs the ${ELITE_FULL.r} slowest pairs; ${ELITE_FULL.steps}-step uptraining (${ELITE_FULL.steps * ELITE_FULL.batch * ELITE_FULL.context} tokens); val loss on ${ELITE_FULL.val} fixed windows; 3 seeds (calibration windows and uptraining batch order; one pretrained model).`,
+  criterion:
+    'Val loss (nats/char) after uptraining at 25 % cache, RoPElite < uniform (the reference\u2019s torch.linspace pairs), judged by judgeOrdering (lower better): every seed in order and the mean gap above twice the larger seed range → reproduced; means in order only → partly. Seed i shares calibration windows (RoPElite\u2019s input) and uptraining batches across arms; the split (r = 4, c = 16) is fixed in advance (the middle of the three 25 % splits). Reported, not in the verdict: the same comparison as converted, and RoPElite vs the r slowest pairs. Positive control: the unconverted model after the same uptraining beats RoPElite at 25 % (judgeOrdering must say reproduced) — else the compression is free here and no selection can matter. Seeds do not vary the pretrained model: model-to-model variance is not covered.',
+  falsifier: 'With the positive control passing, uniform pairs match or beat RoPElite\u2019s after uptraining (gap within the seed range or reversed): per-head frequency selection buys nothing at this scale.',
+  minutes: 3,
+  async run({ quick, progress }) {
+    const s = quick ? ELITE_QUICK : ELITE_FULL;
+    const corpus = loadCorpus();
+    const { model } = loadReferenceModel();
+    const runs: EliteSeedRun[] = [];
+    progress(0, s.seeds, 'seed 1');
+    for (let i = 0; i < s.seeds; i++) {
+      runs.push(runEliteSeed(model, corpus, s, i + 1));
+      progress(i + 1, s.seeds, `seed ${i + 1} done`);
+    }
+    const j = judgeElite(runs);
+    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const stat = (xs: number[]): string => `${mean(xs).toFixed(4)} (${Math.min(...xs).toFixed(4)}–${Math.max(...xs).toFixed(4)})`;
+    const svg = lineChart({
+      title: `EliteKV at ${(100 * s.budget / 128).toFixed(0)} % cache: val loss (mean of ${s.seeds} seeds)`,
+      xLabel: 'stage (0 = as converted, 1 = after uptraining)', yLabel: 'val loss (nats/char)',
+      series: [
+        ...ELITE_ARMS.map((a) => ({ name: a, points: [[0, mean(runs.map((r) => r.before[a]))], [1, mean(runs.map((r) => r.after[a]))]] as Array<readonly [number, number]> })),
+        { name: 'unconverted (uptrained)', points: [[0, mean(runs.map((r) => r.unconvertedUptrained))], [1, mean(runs.map((r) => r.unconvertedUptrained))]] },
+      ],
+    });
+    return {
+      verdict: j.verdict,
+      summary: `val loss after uptraining at 25 % cache: ${ELITE_ARMS.map((a) => `${a} ${stat(runs.map((r) => r.after[a]))}`).join(', ')}; unconverted ${stat(runs.map((r) => r.unconvertedUptrained))}`,
+      reason: j.reason,
+      table: formatElite(runs, s, j),
+      svg,
+      data: { settings: s, runs, judgement: j },
+    };
+  },
+};
 
 function main(): void {
   const flags = readFlags('elitekv', HELP, DEFAULT_FLAGS, FLAG_SPEC);

@@ -10,17 +10,26 @@
  * on the original text (what the adaptation costs the old task; RoAd keeps the base weights, so its base task is one
  * `setActiveAdapter`/'__base__' away and this column shows the adapted model as is), training wall time.
  *
+ * Reproduction (issue 17, ../shared/specs/reproductions.md §15c; `reproduction` below, run by `npm run reproduce
+ * road-finetune`): RoAd1 on q, k, v, o (1536 parameters) vs LoRA r = 1 on k, v (1536: matched; LoRALinear here, the
+ * library has none) vs full fine-tuning, 3 seeds (batch order, LoRA init); "RoAd ≈ LoRA" = within δ = 10 % of full
+ * fine-tuning's gain, two one-sided judgeOrdering calls; and RoAd's pilot statistic after full fine-tuning — the
+ * angle vs the relative magnitude change of the block outputs, with the isotropic null.
+ *
  * Usage: node scripts/run.mjs scripts/experiments/road-finetune.ts [--steps N] [--batch B] [--context T] [--val N]
  *          [--lr-road X] [--lr-full X] [--variant road_1|road_2|road_4] [--group-size G] [--json] [--help]
  */
-import { AdamW, Generator, noGrad, type Tensor } from '../../core/index.js';
+import { AdamW, Generator, Module, Parameter, matmul, noGrad, type Tensor } from '../../core/index.js';
 import type { GPT } from '../../models/index.js';
-import { train } from '../../nn/index.js';
+import { Linear, normalParameter, train } from '../../nn/index.js';
 import { wrapWithRoAd, type RoAdVariant } from '../../nn/index.js';
 import { loadCorpus, sampleBatch } from '../lib/corpus.js';
 import { isEntryPoint } from '../lib/entry.js';
 import { FlagError, choiceFlag, integerFlag, numberFlag, parseFlags as parseScriptFlags, readFlags, type FlagSpec } from '../lib/flags.js';
 import { loadReferenceModel } from '../lib/reference-model.js';
+import type { Reproduction } from '../lib/reproduction.js';
+import { judgeOrdering, type OrderingJudgement, type Verdict } from '../lib/stats.js';
+import { lineChart } from '../lib/svg.js';
 
 export type Arm = 'none' | 'road' | 'full';
 
@@ -165,6 +174,263 @@ export function formatResults(res: Results): string {
   ];
   return lines.join('\n');
 }
+
+// ── reproduction (issue 17, ../shared/specs/reproductions.md §15c) ──────────────────────────────────────────────────
+
+/**
+ * LoRA (Hu et al., ICLR 2022) around a frozen Linear, for the matched-parameter comparison only (the library has no
+ * LoRA): y = base(x) + (x Aᵀ) Bᵀ, A [r, in] ~ N(0, 1/in), B [out, r] = 0 (PEFT's init: starts at the base model),
+ * scale 1. It keeps Linear's surface (weight, bias, inFeatures, outFeatures) so it can stand where a Linear stands.
+ */
+export class LoRALinear extends Module {
+  readonly loraA: Parameter;
+  readonly loraB: Parameter;
+
+  constructor(readonly base: Linear, rank: number, g: Generator) {
+    super();
+    this.loraA = normalParameter([rank, base.inFeatures], { std: 1 / Math.sqrt(base.inFeatures), generator: g, dtype: base.weight.dtype });
+    this.loraB = new Parameter(base.weight.dtype === 'float64' ? new Float64Array(base.outFeatures * rank) : new Float32Array(base.outFeatures * rank), [base.outFeatures, rank]);
+  }
+
+  get weight(): Parameter {
+    return this.base.weight;
+  }
+
+  get inFeatures(): number {
+    return this.base.inFeatures;
+  }
+
+  get outFeatures(): number {
+    return this.base.outFeatures;
+  }
+
+  /** x: [..., in] → [..., out]. */
+  forward(x: Tensor): Tensor {
+    return this.base.forward(x).add(matmul(matmul(x, this.loraA, { transposeB: true }), this.loraB, { transposeB: true }));
+  }
+}
+
+/** Freeze `model` and put a rank-`rank` LoRA around every attention Linear named in `which` (e.g. ['wk', 'wv']). */
+export function wrapWithLoRA(model: GPT, which: readonly string[], rank: number, g: Generator): number {
+  for (const p of model.parameters()) p.requiresGrad = false;
+  let added = 0;
+  for (const block of model.blocks) {
+    const attn = block.attn as unknown as Record<string, unknown>;
+    for (const name of which) {
+      const base = attn[name];
+      if (!(base instanceof Linear)) throw new Error(`wrapWithLoRA: attn.${name} is not a Linear`);
+      const lora = new LoRALinear(base, rank, g);
+      attn[name] = lora;
+      added += lora.loraA.size + lora.loraB.size;
+    }
+  }
+  return added;
+}
+
+/** Hidden states after every block, [layer] → [B·T, C] flat, of ids x [B, T]. */
+export function blockOutputs(model: GPT, x: Tensor): Float32Array[] {
+  return noGrad(() => {
+    let h = model.wte.forward(x);
+    return model.blocks.map((block) => {
+      h = block.forward(h);
+      return Float32Array.from(h.data);
+    });
+  });
+}
+
+/**
+ * RoAd's pilot statistic: how the fine-tuned model's hidden states h′ differ from the original's h, token by token,
+ * as a relative change in magnitude |‖h′‖ − ‖h‖| / ‖h‖ and a change in angle ∠(h, h′) (radians; the tangential
+ * displacement per unit norm, so the two are comparable). Also the isotropic null: the same displacement ‖h′ − h‖ in
+ * a uniformly random direction (what dimension alone gives). Means over tokens and layers.
+ */
+export function angleMagnitude(before: readonly Float32Array[], after: readonly Float32Array[], C: number, g: Generator): { angle: number; magnitude: number; nullAngle: number; nullMagnitude: number } {
+  let angle = 0, magnitude = 0, nullAngle = 0, nullMagnitude = 0, n = 0;
+  const u = new Float64Array(C);
+  const stats = (h: ArrayLike<number>, at: number, h2: ArrayLike<number>, at2: number): [number, number] => {
+    let a = 0, b = 0, ab = 0;
+    for (let j = 0; j < C; j++) {
+      a += h[at + j]! ** 2;
+      b += h2[at2 + j]! ** 2;
+      ab += h[at + j]! * h2[at2 + j]!;
+    }
+    const na = Math.sqrt(a), nb = Math.sqrt(b);
+    return [Math.abs(nb - na) / na, Math.acos(Math.max(-1, Math.min(1, ab / (na * nb))))];
+  };
+  before.forEach((h, layer) => {
+    const h2 = after[layer]!;
+    for (let at = 0; at < h.length; at += C) {
+      const [m, a] = stats(h, at, h2, at);
+      magnitude += m;
+      angle += a;
+      let dist = 0, un = 0;
+      for (let j = 0; j < C; j++) {
+        dist += (h2[at + j]! - h[at + j]!) ** 2;
+        u[j] = g.normal();
+        un += u[j]! ** 2;
+      }
+      const scale = Math.sqrt(dist / un);
+      const moved = Float64Array.from({ length: C }, (_, j) => h[at + j]! + scale * u[j]!);
+      const [nm, na] = stats(h, at, moved, 0);
+      nullMagnitude += nm;
+      nullAngle += na;
+      n++;
+    }
+  });
+  return { angle: angle / n, magnitude: magnitude / n, nullAngle: nullAngle / n, nullMagnitude: nullMagnitude / n };
+}
+
+export type FineTuneArm = 'road' | 'lora' | 'full';
+export const FINE_TUNE_ARMS: readonly FineTuneArm[] = ['road', 'lora', 'full'];
+
+export interface RoAdSettings {
+  seeds: number;
+  steps: number;
+  batch: number;
+  context: number;
+  val: number;
+  lrAdapter: number;
+  lrFull: number;
+  /** Equivalence margin as a fraction of full fine-tuning's mean gain over the frozen model. */
+  margin: number;
+}
+
+export const ROAD_FULL: RoAdSettings = { seeds: 3, steps: 50, batch: 8, context: 64, val: 32, lrAdapter: 5e-3, lrFull: 1e-3, margin: 0.1 };
+export const ROAD_QUICK: RoAdSettings = { seeds: 3, steps: 1, batch: 1, context: 16, val: 2, lrAdapter: 5e-3, lrFull: 1e-3, margin: 0.1 };
+
+export interface RoAdSeedRun {
+  seed: number;
+  /** Reversed-text val loss per arm after training. */
+  loss: Record<FineTuneArm, number>;
+  trainable: Record<FineTuneArm, number>;
+  /** After full fine-tuning: angle vs magnitude change of the block outputs on the reversed val windows, and the isotropic null. */
+  change: { angle: number; magnitude: number; nullAngle: number; nullMagnitude: number };
+}
+
+/** One seed: the batch order (all arms alike) and LoRA's init vary; the frozen model is the shipped one. */
+export function runRoAdSeed(load: () => GPT, corpus: { train: Int32Array; val: Int32Array }, s: RoAdSettings, seed: number, progress: (steps: number) => void = () => {}): RoAdSeedRun {
+  const trainIds = reversed(corpus.train);
+  const shiftedVal = reversed(corpus.val);
+  const loss = {} as Record<FineTuneArm, number>;
+  const trainable = {} as Record<FineTuneArm, number>;
+  let change: RoAdSeedRun['change'] = { angle: NaN, magnitude: NaN, nullAngle: NaN, nullMagnitude: NaN };
+  for (const arm of FINE_TUNE_ARMS) {
+    const model = load();
+    if (arm === 'road') wrapWithRoAd(model, { select: /attn\.w[qkvo]$/, variant: 'road_1', groupSize: 32 });
+    if (arm === 'lora') wrapWithLoRA(model, ['wk', 'wv'], 1, new Generator(9000 + seed));
+    const params = model.parameters().filter((p) => p.requiresGrad);
+    trainable[arm] = params.reduce((n, p) => n + p.size, 0);
+    const g = new Generator(17 + 1000 * seed);
+    train(model, () => {
+      const { x, y } = sampleBatch(trainIds, s.batch, s.context, g);
+      return model.loss(x, y);
+    }, { steps: s.steps, optimizer: new AdamW(params, { lr: arm === 'full' ? s.lrFull : s.lrAdapter, weightDecay: 0 }), clipGradNorm: 1, output: null, onStep: () => progress(1) });
+    loss[arm] = valLoss(model, shiftedVal, s.val, s.context);
+    if (arm === 'full') {
+      const { x } = sampleBatch(shiftedVal, Math.min(4, s.val), s.context, new Generator(11));
+      change = angleMagnitude(blockOutputs(load(), x), blockOutputs(model, x), model.config.dim, new Generator(7000 + seed));
+    }
+  }
+  return { seed, loss, trainable, change };
+}
+
+export interface RoAdJudgement {
+  verdict: Verdict;
+  reason: string;
+  /** The equivalence margin δ (nats/char) and the two one-sided judgements: road < lora + δ and lora < road + δ. */
+  delta: number;
+  roadNotWorse: OrderingJudgement;
+  loraNotWorse: OrderingJudgement;
+  /** angle > 3 × magnitude after full fine-tuning (the pilot statistic). */
+  angle: OrderingJudgement;
+  /** Positive controls: each adapter beats the frozen model on the new task. */
+  roadLearns: OrderingJudgement;
+  loraLearns: OrderingJudgement;
+}
+
+const worst = (vs: readonly Verdict[]): Verdict => (vs.includes('not reproduced') ? 'not reproduced' : vs.includes('partly') ? 'partly' : 'reproduced');
+
+export function judgeRoAd(runs: readonly RoAdSeedRun[], none: number, margin: number): RoAdJudgement {
+  const of = (a: FineTuneArm): number[] => runs.map((r) => r.loss[a]);
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const delta = margin * Math.max(0, none - mean(of('full')));
+  const roadNotWorse = judgeOrdering({ 'road − δ': of('road').map((v) => v - delta), lora: of('lora') }, ['road − δ', 'lora'], 'lower');
+  const loraNotWorse = judgeOrdering({ 'lora − δ': of('lora').map((v) => v - delta), road: of('road') }, ['lora − δ', 'road'], 'lower');
+  const angle = judgeOrdering({ angle: runs.map((r) => r.change.angle), '3 × magnitude': runs.map((r) => 3 * r.change.magnitude) }, ['angle', '3 × magnitude'], 'higher');
+  const frozen = runs.map(() => none);
+  const roadLearns = judgeOrdering({ road: of('road'), frozen }, ['road', 'frozen'], 'lower');
+  const loraLearns = judgeOrdering({ lora: of('lora'), frozen }, ['lora', 'frozen'], 'lower');
+  const equivalence = worst([roadNotWorse.verdict, loraNotWorse.verdict]);
+  const parts = `RoAd ≈ LoRA within δ = ${delta.toFixed(4)} nats/char: ${equivalence} (road < lora + δ: ${roadNotWorse.reason}; lora < road + δ: ${loraNotWorse.reason}); angle > 3 × magnitude: ${angle.verdict} — ${angle.reason}`;
+  if (roadLearns.verdict !== 'reproduced' || loraLearns.verdict !== 'reproduced') {
+    return { verdict: 'not reproduced', reason: `positive control failed — an adapter does not clearly beat the frozen model on the reversed text (RoAd: ${roadLearns.reason}; LoRA: ${loraLearns.reason}); ${parts}`, delta, roadNotWorse, loraNotWorse, angle, roadLearns, loraLearns };
+  }
+  return { verdict: worst([equivalence, angle.verdict]), reason: `${parts}; positive control passed`, delta, roadNotWorse, loraNotWorse, angle, roadLearns, loraLearns };
+}
+
+export function formatRoAd(runs: readonly RoAdSeedRun[], none: number, s: RoAdSettings, j: RoAdJudgement): string {
+  const f = (v: number): string => v.toFixed(4);
+  const stat = (xs: number[]): string => `${f(xs.reduce((a, b) => a + b, 0) / xs.length)} (${f(Math.min(...xs))}–${f(Math.max(...xs))})`;
+  const gaps = (o: OrderingJudgement): string => o.gaps.map((g) => `${g.better} vs ${g.worse}: gap ${g.gap.toFixed(4)} (margin ${g.margin.toFixed(4)})`).join('; ') + `, seeds in order: ${o.seedsInOrder.map((ok) => (ok ? 'yes' : 'no')).join('/')}`;
+  const label: Record<FineTuneArm, string> = { road: 'RoAd1 on q, k, v, o', lora: 'LoRA r = 1 on k, v', full: 'full fine-tuning' };
+  return [
+    `reference model adapted to the corpus read backwards: ${s.steps} AdamW steps × ${s.batch} windows of ${s.context} (batch order per seed, the same for every arm), lr adapters ${s.lrAdapter}, full ${s.lrFull}; val ${s.val} fixed windows of ${s.context}`,
+    '',
+    `| arm | trainable | val loss (reversed) ${runs.map((r) => `s${r.seed}`).join(' / ')} | mean (min–max) |`,
+    '|---|---:|---|---:|',
+    `| frozen reference | 0 | ${runs.map(() => f(none)).join(' / ')} | ${f(none)} |`,
+    ...FINE_TUNE_ARMS.map((a) => `| ${label[a]} | ${runs[0]!.trainable[a]} | ${runs.map((r) => f(r.loss[a])).join(' / ')} | ${stat(runs.map((r) => r.loss[a]))} |`),
+    '',
+    `after full fine-tuning, block outputs on reversed val windows — angle (rad) ${runs.map((r) => r.change.angle.toFixed(4)).join(' / ')}, relative magnitude change ${runs.map((r) => r.change.magnitude.toFixed(4)).join(' / ')}, ratio ${runs.map((r) => (r.change.angle / r.change.magnitude).toFixed(1)).join(' / ')}; isotropic null (same displacement, random direction): ratio ${runs.map((r) => (r.change.nullAngle / r.change.nullMagnitude).toFixed(1)).join(' / ')}`,
+    `criterion — RoAd ≈ LoRA (δ = ${s.margin} × full fine-tuning's gain = ${j.delta.toFixed(4)}): ${gaps(j.roadNotWorse)}; ${gaps(j.loraNotWorse)} → ${worst([j.roadNotWorse.verdict, j.loraNotWorse.verdict])}`,
+    `criterion — angle > 3 × magnitude after full fine-tuning: ${gaps(j.angle)} → ${j.angle.verdict}`,
+    `positive control — each adapter beats the frozen model: RoAd ${gaps(j.roadLearns)} → ${j.roadLearns.verdict === 'reproduced' ? 'passed' : 'FAILED'}; LoRA ${gaps(j.loraLearns)} → ${j.loraLearns.verdict === 'reproduced' ? 'passed' : 'FAILED'}`,
+    `verdict: ${j.verdict} — ${j.reason}`,
+  ].join('\n');
+}
+
+export const reproduction: Reproduction = {
+  name: 'road-finetune',
+  paper: 'Liao, Monz: 3-in-1: 2D Rotary Adaptation for Efficient Finetuning, Efficient Batching and Composability (RoAd; NeurIPS 2024; arXiv 2409.00119)',
+  claim:
+    'RoAd learns 2×2 rotations (+ scale) on pairs of hidden dimensions of linear-layer outputs; with < 0.1 % trainable parameters it reaches "optimal performance" on GLUE, 8 commonsense and 4 arithmetic tasks, comparable to LoRA, and serves heterogeneous batches with element-wise ops at 2× LoRA\u2019s throughput; its pilot study (Fig. 2) finds that fine-tuning changes the angle of representations more than their magnitude (the retrieved text gives the comparison, not its numbers).',
+  setup:
+    `Shipped reference char-LM adapted to the corpus read backwards: RoAd1 on q, k, v, o (1536 parameters) vs LoRA r = 1 on k, v (1536, matched) vs full fine-tuning (≈ 0.8M), ${ROAD_FULL.steps} steps × ${ROAD_FULL.batch} × ${ROAD_FULL.context} characters; reversed-text val loss; angle vs magnitude change of the block outputs after full FT; 3 seeds (batch order, LoRA init; one pretrained model).`,
+  criterion:
+    'Defined before the run: "RoAd ≈ LoRA" means equal within δ = 10 % of full fine-tuning\u2019s mean gain on the reversed-text val loss (δ = 0.1 × (frozen − mean full)), tested as two one-sided judgeOrdering calls (road − δ < lora and lora − δ < road, lower better); both reproduced → ≈ holds; the weaker of the two otherwise. "Angle ≫ magnitude" means the mean angle (radians) between the original and the fully fine-tuned model\u2019s block outputs exceeds 3 × their mean relative magnitude change, judged by judgeOrdering (higher). The verdict is the weaker of the two. Seed i shares the batch order across arms. Positive control: each adapter beats the frozen model (judgeOrdering reproduced), else the task is not learnable in this budget and the verdict is not reproduced. The isotropic null (the same displacement in a random direction) is reported next to the angle statistic. Seeds do not vary the pretrained model: model-to-model variance is not covered.',
+  falsifier: 'With the positive control passing, RoAd and LoRA differ by more than δ (either way) in every seed, or full fine-tuning changes magnitude as much as angle (angle ≤ 3 × magnitude).',
+  minutes: 2,
+  async run({ quick, progress }) {
+    const s = quick ? ROAD_QUICK : ROAD_FULL;
+    const corpus = loadCorpus();
+    const load = (): GPT => loadReferenceModel().model;
+    const none = valLoss(load(), reversed(corpus.val), s.val, s.context);
+    const total = s.seeds * FINE_TUNE_ARMS.length * s.steps;
+    let done = 0;
+    progress(0, total, 'seed 1');
+    const runs: RoAdSeedRun[] = [];
+    for (let i = 0; i < s.seeds; i++) runs.push(runRoAdSeed(load, corpus, s, i + 1, (n) => progress((done += n), total, `seed ${i + 1}`)));
+    const j = judgeRoAd(runs, none, s.margin);
+    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const stat = (xs: number[]): string => `${mean(xs).toFixed(4)} (${Math.min(...xs).toFixed(4)}–${Math.max(...xs).toFixed(4)})`;
+    const svg = lineChart({
+      title: 'RoAd vs LoRA vs full FT: reversed-text val loss',
+      xLabel: 'seed', yLabel: 'val loss, reversed text (nats/char)',
+      series: [
+        { name: 'frozen reference', points: runs.map((r) => [r.seed, none] as const) },
+        ...FINE_TUNE_ARMS.map((a) => ({ name: a === 'road' ? 'RoAd1 (1536 params)' : a === 'lora' ? 'LoRA r=1 on k,v (1536)' : 'full fine-tuning', points: runs.map((r) => [r.seed, r.loss[a]] as const) })),
+      ],
+    });
+    return {
+      verdict: j.verdict,
+      summary: `reversed-text val loss: frozen ${none.toFixed(4)}, ${FINE_TUNE_ARMS.map((a) => `${a} ${stat(runs.map((r) => r.loss[a]))}`).join(', ')}; after full FT angle ${stat(runs.map((r) => r.change.angle))} rad vs magnitude ${stat(runs.map((r) => r.change.magnitude))}`,
+      reason: j.reason,
+      table: formatRoAd(runs, none, s, j),
+      svg,
+      data: { settings: s, none, runs, judgement: j },
+    };
+  },
+};
 
 function main(): void {
   const flags = readFlags('road-finetune', HELP, DEFAULT_FLAGS, FLAG_SPEC);

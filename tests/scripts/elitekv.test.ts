@@ -12,6 +12,8 @@ import { loadCorpus } from '../../scripts/lib/corpus.js';
 import { loadReferenceModel } from '../../scripts/lib/reference-model.js';
 import { DEFAULT_FLAGS, chart, formatResults, inputCovariances, judgeTarget, parseFlags, runExperiment, splits, type Row } from '../../scripts/experiments/elitekv.js';
 import { layerInputs } from '../../scripts/lib/reference-model.js';
+import { assertWellFormedSvg } from '../helpers/svg.js';
+import { ELITE_ARMS, ELITE_QUICK, judgeElite, lowestFrequencyPairs, reproduction, type EliteSeedRun } from '../../scripts/experiments/elitekv.js';
 
 test('splits: every (r, c) of a budget fills it exactly, c + 2·r·Hkv = b (reference model: Hkv 2, d 32, C 128)', () => {
   assert.equal(splits(32, 2, 32, 128), [{ r: 2, c: 24 }, { r: 4, c: 16 }, { r: 6, c: 8 }]);
@@ -80,6 +82,40 @@ test('flags: defaults, overrides, --help, and errors', () => {
   assert.throws(() => parseFlags(['--windows', '0']), /integer ≥ 1/);
   assert.throws(() => parseFlags(['--lr', '-1']), /number > 0/);
   assert.throws(() => parseFlags(['--bogus', '1']), /unknown flag/);
+});
+
+
+test('lowestFrequencyPairs: the r slowest pairs (highest indices)', () => {
+  assert.equal(lowestFrequencyPairs(16, 4), [12, 13, 14, 15]);
+  assert.equal(lowestFrequencyPairs(16, 1), [15]);
+});
+
+test('judgeElite: RoPElite < uniform decides, unless the positive control (unconverted ahead) fails', () => {
+  const run = (seed: number, after: Record<string, number>, unconverted: number): EliteSeedRun => ({
+    seed, before: { ropelite: 2, uniform: 2.2, 'lowest-freq': 2.5 }, after: after as EliteSeedRun['after'], unconvertedUptrained: unconverted, picks: [],
+  });
+  const good = [1, 2, 3].map((s) => run(s, { ropelite: 1.6 + s / 1000, uniform: 1.7, 'lowest-freq': 1.9 }, 1.5));
+  assert.is(judgeElite(good).verdict, 'reproduced');
+  assert.is(judgeElite([1, 2, 3].map((s) => run(s, { ropelite: 1.75, uniform: 1.7, 'lowest-freq': 1.9 }, 1.5))).verdict, 'not reproduced');
+  const free = judgeElite([1, 2, 3].map((s) => run(s, { ropelite: 1.6, uniform: 1.7, 'lowest-freq': 1.9 }, 1.6 + s / 100)));
+  assert.is(free.verdict, 'not reproduced');
+  assert.match(free.reason, /positive control failed/);
+});
+
+test('reproduction --quick: a well-formed result (fields, finite numbers, every arm, the SVG)', async () => {
+  const r = await reproduction.run({ quick: true, progress: () => {} });
+  assert.is(reproduction.name, 'elitekv');
+  for (const field of [r.summary, r.reason, r.table, reproduction.claim, reproduction.setup, reproduction.criterion, reproduction.falsifier]) assert.ok(field.length > 20);
+  assert.match(reproduction.claim, /0\.6 %/);
+  const data = r.data as { runs: EliteSeedRun[] };
+  assert.is(data.runs.length, ELITE_QUICK.seeds);
+  for (const run of data.runs) {
+    for (const a of ELITE_ARMS) assert.ok(Number.isFinite(run.before[a]) && Number.isFinite(run.after[a]) && run.after[a] !== run.before[a], `${a}: uptraining moves the loss`);
+    assert.ok(run.picks.every((layer) => layer.every((head) => head.length === ELITE_QUICK.r)));
+  }
+  assert.ok(data.runs[0]!.after.ropelite !== data.runs[1]!.after.ropelite, 'seeds differ');
+  assert.match(r.table, /positive control/);
+  assertWellFormedSvg(r.svg!);
 });
 
 test.run();

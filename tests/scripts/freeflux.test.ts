@@ -11,6 +11,8 @@ import {
   MODEL, PAD, PLACES, SIZE, TEXT_LENGTH, analyse, detect, drawScene, editCases, heatmapSvg, imagesSvg, injectionHook, makeBatch, outside,
   placeTokens, promptOf, psnr, renderScene, scaledManipulations, scorePrompts, tokenOf, trainModel,
 } from '../../scripts/experiments/freeflux.js';
+import { assertWellFormedSvg } from '../helpers/svg.js';
+import { judgeProbe, reproduction, rmsOfPsnr, spearman, type ProbeSeedRun } from '../../scripts/experiments/freeflux.js';
 
 test('scenes: the detector finds every drawn object in its quadrant with its shape, and nothing elsewhere', () => {
   const g = new Generator(1);
@@ -80,6 +82,48 @@ test('pipeline at tiny settings: train 2 steps, probe, edit, pictures', () => {
   const svg = heatmapSvg(a.probeResult, ['a', 'b', 'c', 'd'], ['l0', 'l1']);
   assert.ok(svg.startsWith('<svg') && svg.includes('l1') && svg.endsWith('</svg>'));
   assert.ok(imagesSvg([{ label: 'x', images: a.source }], 't').includes('<rect'));
+});
+
+
+test('spearman: ±1 for monotone, known value for a permutation, ties averaged', () => {
+  assert.is(spearman([0, 1, 2, 3, 4, 5], [1, 2, 5, 7, 8, 20]), 1);
+  assert.is(spearman([0, 1, 2, 3, 4, 5], [9, 7, 5, 3, 2, 1]), -1);
+  // one adjacent swap of 6: 1 − 6·2/(6·35)
+  assert.ok(Math.abs(spearman([0, 1, 2, 3, 4, 5], [1, 3, 2, 4, 5, 6]) - (1 - 12 / 210)) < 1e-12);
+  assert.ok(Math.abs(spearman([0, 1, 2, 3], [1, 2, 2, 3]) - Math.sqrt(0.9)) < 1e-12, 'a tie in the middle: ranks 0, 1.5, 1.5, 3');
+  assert.is(spearman([0, 1, 2], [4, 4, 4]), 0);
+});
+
+test('rmsOfPsnr: RMS change of a PSNR at range 2', () => {
+  assert.ok(Math.abs(rmsOfPsnr(10 * Math.log10(4 / 0.01)) - 0.1) < 1e-12);
+  assert.is(rmsOfPsnr(Infinity), 0);
+});
+
+test('judgeProbe: non-monotone and heterogeneous in every seed → reproduced; a monotone seed or a failed control → not', () => {
+  const run = (seed: number, sensitivity: number[], found = 0.9): ProbeSeedRun => ({
+    seed, finalLoss: 0.1, found, psnr: [], sensitivity, spearman: spearman([0, 1, 2, 3, 4, 5], sensitivity), spread: Math.max(...sensitivity) / Math.min(...sensitivity),
+  });
+  const bumpy = [1, 2, 3].map((s) => run(s, [0.1, 0.5, 0.05, 0.4, 0.1, 0.3 + s / 1000]));
+  assert.is(judgeProbe(bumpy).verdict, 'reproduced');
+  assert.is(judgeProbe([1, 2, 3].map((s) => run(s, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6 + s / 1000]))).verdict, 'not reproduced');
+  assert.is(judgeProbe([1, 2, 3].map((s) => run(s, [0.6 + s / 1000, 0.5, 0.4, 0.3, 0.2, 0.1]))).verdict, 'not reproduced', 'monotone falling is monotone too');
+  const blind = judgeProbe([1, 2, 3].map((s) => run(s, [0.1, 0.5, 0.05, 0.4, 0.1, 0.3], 0.2)));
+  assert.is(blind.verdict, 'not reproduced');
+  assert.match(blind.reason, /positive control failed/);
+});
+
+test('reproduction --quick: a well-formed result (fields, finite numbers, a sensitivity per layer, the SVG)', async () => {
+  const r = await reproduction.run({ quick: true, progress: () => {} });
+  assert.is(reproduction.name, 'freeflux');
+  for (const field of [r.summary, r.reason, r.table, reproduction.claim, reproduction.setup, reproduction.criterion, reproduction.falsifier]) assert.ok(field.length > 20);
+  const data = r.data as { runs: ProbeSeedRun[] };
+  assert.is(data.runs.length, 3);
+  for (const run of data.runs) {
+    assert.is(run.sensitivity.length, 2);
+    assert.ok(run.sensitivity.every((v) => Number.isFinite(v) && v >= 0) && Math.abs(run.spearman) <= 1 && run.found >= 0 && run.found <= 1);
+  }
+  assert.match(r.table, /positive control/);
+  assertWellFormedSvg(r.svg!);
 });
 
 test.run();
