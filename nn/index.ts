@@ -52,6 +52,7 @@ export {
   type ApplyRoAdOptions, type RoAdAdapterOptions, type RoAdAdapterState, type RoAdForwardOptions, type RoAdLinearOptions,
   type RoAdVariant, type WrapWithRoAdOptions,
 } from './road.js';
+export { LoRALinear, wrapWithLoRA, type LoRALinearOptions, type WrapWithLoRAOptions } from './lora.js';
 export {
   DecoupledRotaryAttention, RotaryCrossAttention, rotaryCrossPositions,
   type RotaryBranchOptions, type RotaryCrossAttentionOptions,

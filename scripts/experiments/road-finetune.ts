@@ -11,18 +11,17 @@
  * `setActiveAdapter`/'__base__' away and this column shows the adapted model as is), training wall time.
  *
  * Reproduction (issue 17, ../shared/specs/reproductions.md §15c; `reproduction` below, run by `npm run reproduce
- * road-finetune`): RoAd1 on q, k, v, o (1536 parameters) vs LoRA r = 1 on k, v (1536: matched; LoRALinear here, the
- * library has none) vs full fine-tuning, 3 seeds (batch order, LoRA init); "RoAd ≈ LoRA" = within δ = 10 % of full
- * fine-tuning's gain, two one-sided judgeOrdering calls; and RoAd's pilot statistic after full fine-tuning — the
- * angle vs the relative magnitude change of the block outputs, with the isotropic null.
+ * road-finetune`): RoAd1 on q, k, v, o (1536 parameters) vs LoRA r = 1 on k, v (1536: matched; nn/lora.ts, γ = 1)
+ * vs full fine-tuning, 3 seeds (batch order, LoRA init); "RoAd ≈ LoRA" = within δ = 10 % of full fine-tuning's gain,
+ * two one-sided judgeOrdering calls; and RoAd's pilot statistic after full fine-tuning — the angle vs the relative
+ * magnitude change of the block outputs, with the isotropic null.
  *
  * Usage: node scripts/run.mjs scripts/experiments/road-finetune.ts [--steps N] [--batch B] [--context T] [--val N]
  *          [--lr-road X] [--lr-full X] [--variant road_1|road_2|road_4] [--group-size G] [--json] [--help]
  */
-import { AdamW, Generator, Module, Parameter, matmul, noGrad, type Tensor } from '../../core/index.js';
+import { AdamW, Generator, noGrad, type Tensor } from '../../core/index.js';
 import type { GPT } from '../../models/index.js';
-import { Linear, normalParameter, train } from '../../nn/index.js';
-import { wrapWithRoAd, type RoAdVariant } from '../../nn/index.js';
+import { train, wrapWithLoRA, wrapWithRoAd, type RoAdVariant } from '../../nn/index.js';
 import { loadCorpus, sampleBatch } from '../lib/corpus.js';
 import { isEntryPoint } from '../lib/entry.js';
 import { FlagError, choiceFlag, integerFlag, numberFlag, parseFlags as parseScriptFlags, readFlags, type FlagSpec } from '../lib/flags.js';
@@ -177,56 +176,6 @@ export function formatResults(res: Results): string {
 
 // ── reproduction (issue 17, ../shared/specs/reproductions.md §15c) ──────────────────────────────────────────────────
 
-/**
- * LoRA (Hu et al., ICLR 2022) around a frozen Linear, for the matched-parameter comparison only (the library has no
- * LoRA): y = base(x) + (x Aᵀ) Bᵀ, A [r, in] ~ N(0, 1/in), B [out, r] = 0 (PEFT's init: starts at the base model),
- * scale 1. It keeps Linear's surface (weight, bias, inFeatures, outFeatures) so it can stand where a Linear stands.
- */
-export class LoRALinear extends Module {
-  readonly loraA: Parameter;
-  readonly loraB: Parameter;
-
-  constructor(readonly base: Linear, rank: number, g: Generator) {
-    super();
-    this.loraA = normalParameter([rank, base.inFeatures], { std: 1 / Math.sqrt(base.inFeatures), generator: g, dtype: base.weight.dtype });
-    this.loraB = new Parameter(base.weight.dtype === 'float64' ? new Float64Array(base.outFeatures * rank) : new Float32Array(base.outFeatures * rank), [base.outFeatures, rank]);
-  }
-
-  get weight(): Parameter {
-    return this.base.weight;
-  }
-
-  get inFeatures(): number {
-    return this.base.inFeatures;
-  }
-
-  get outFeatures(): number {
-    return this.base.outFeatures;
-  }
-
-  /** x: [..., in] → [..., out]. */
-  forward(x: Tensor): Tensor {
-    return this.base.forward(x).add(matmul(matmul(x, this.loraA, { transposeB: true }), this.loraB, { transposeB: true }));
-  }
-}
-
-/** Freeze `model` and put a rank-`rank` LoRA around every attention Linear named in `which` (e.g. ['wk', 'wv']). */
-export function wrapWithLoRA(model: GPT, which: readonly string[], rank: number, g: Generator): number {
-  for (const p of model.parameters()) p.requiresGrad = false;
-  let added = 0;
-  for (const block of model.blocks) {
-    const attn = block.attn as unknown as Record<string, unknown>;
-    for (const name of which) {
-      const base = attn[name];
-      if (!(base instanceof Linear)) throw new Error(`wrapWithLoRA: attn.${name} is not a Linear`);
-      const lora = new LoRALinear(base, rank, g);
-      attn[name] = lora;
-      added += lora.loraA.size + lora.loraB.size;
-    }
-  }
-  return added;
-}
-
 /** Hidden states after every block, [layer] → [B·T, C] flat, of ids x [B, T]. */
 export function blockOutputs(model: GPT, x: Tensor): Float32Array[] {
   return noGrad(() => {
@@ -280,6 +229,9 @@ export function angleMagnitude(before: readonly Float32Array[], after: readonly 
   return { angle: angle / n, magnitude: magnitude / n, nullAngle: nullAngle / n, nullMagnitude: nullMagnitude / n };
 }
 
+/** LoRA's layers in the matched comparison: W_k and W_v of every block (rank 1, γ = 1: as many parameters as RoAd1 on q, k, v, o). */
+export const LORA_TARGETS = /attn\.w[kv]$/;
+
 export type FineTuneArm = 'road' | 'lora' | 'full';
 export const FINE_TUNE_ARMS: readonly FineTuneArm[] = ['road', 'lora', 'full'];
 
@@ -317,7 +269,7 @@ export function runRoAdSeed(load: () => GPT, corpus: { train: Int32Array; val: I
   for (const arm of FINE_TUNE_ARMS) {
     const model = load();
     if (arm === 'road') wrapWithRoAd(model, { select: /attn\.w[qkvo]$/, variant: 'road_1', groupSize: 32 });
-    if (arm === 'lora') wrapWithLoRA(model, ['wk', 'wv'], 1, new Generator(9000 + seed));
+    if (arm === 'lora') wrapWithLoRA(model, { select: LORA_TARGETS, rank: 1, alpha: 1, generator: new Generator(9000 + seed) });
     const params = model.parameters().filter((p) => p.requiresGrad);
     trainable[arm] = params.reduce((n, p) => n + p.size, 0);
     const g = new Generator(17 + 1000 * seed);

@@ -10,9 +10,9 @@ import { loadCorpus } from '../../scripts/lib/corpus.js';
 import { loadReferenceModel } from '../../scripts/lib/reference-model.js';
 import { DEFAULT_FLAGS, formatResults, parseFlags, reversed, runExperiment } from '../../scripts/experiments/road-finetune.js';
 import { Generator, Tensor, noGrad } from '../../core/index.js';
-import { wrapWithRoAd } from '../../nn/index.js';
+import { wrapWithLoRA, wrapWithRoAd } from '../../nn/index.js';
 import { assertWellFormedSvg } from '../helpers/svg.js';
-import { FINE_TUNE_ARMS, angleMagnitude, judgeRoAd, reproduction, wrapWithLoRA, type RoAdSeedRun } from '../../scripts/experiments/road-finetune.js';
+import { FINE_TUNE_ARMS, LORA_TARGETS, angleMagnitude, judgeRoAd, reproduction, type RoAdSeedRun } from '../../scripts/experiments/road-finetune.js';
 
 test('reversed: the text read backwards', () => {
   assert.equal(Array.from(reversed(Int32Array.from([1, 2, 3, 4]))), [4, 3, 2, 1]);
@@ -51,7 +51,7 @@ test('LoRA r = 1 on k, v: as many parameters as RoAd1 on q, k, v, o, and the bas
   const { model } = loadReferenceModel();
   const x = new Tensor(Float64Array.from(corpus.val.subarray(0, 16)), [1, 16]);
   const before = noGrad(() => model.forward(x)).data;
-  const added = wrapWithLoRA(model, ['wk', 'wv'], 1, new Generator(1));
+  const added = wrapWithLoRA(model, { select: LORA_TARGETS, rank: 1, alpha: 1, generator: new Generator(1) }).reduce((n, [, l]) => n + l.loraA.size + l.loraB.size, 0);
   assert.is(added, 4 * (128 + 64) * 2);
   assert.is(model.parameters().filter((p) => p.requiresGrad).reduce((n, p) => n + p.size, 0), added, 'only the LoRA factors train');
   const after = noGrad(() => model.forward(x)).data;

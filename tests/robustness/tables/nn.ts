@@ -248,6 +248,19 @@ export const nnEntries: readonly Entry[] = [
     }, { optional: false }),
   ]),
 
+  // LoRA: the low-rank update around a frozen Linear
+  cls('LoRALinear', () => [new Linear(3, 8, { dtype: 'float64', generator: new Generator(1) }), { rank: 2, alpha: 4, rsLoRA: false, generator: new Generator(2) }], [
+    A.object('base'),
+    A.options('options', { rank: A.size('rank', { required: true }), alpha: A.real('alpha'), rsLoRA: A.bool('rsLoRA'), generator: gen }, { optional: false }),
+  ], [
+    method('forward', () => [t64([2, 3])], [A.tensor('x')]),
+    method('deltaWeight', () => [], []),
+  ]),
+  fn('wrapWithLoRA', () => [tinyGPT(), { select: /attn\.w[qkvo]$/, rank: 2, alpha: 4, rsLoRA: true, generator: new Generator(1) }], [
+    A.object('model'),
+    A.options('options', { select: A.object('select', { required: true }), rank: A.size('rank', { required: true }), alpha: A.real('alpha'), rsLoRA: A.bool('rsLoRA'), generator: gen }, { optional: false }),
+  ]),
+
   // MuseControlLite: the rotary condition branch and its host wrapper
   fn('rotaryCrossPositions', () => [4, 8], [A.size('queryLength'), A.size('conditionLength')]),
   cls('RotaryCrossAttention', () => [{ numHeads: 2, numKVHeads: 1, headDim: 4, condDim: 3, apScale: 1, rope: true, base: 10000, museQuirkLayout: false, generator: new Generator(1), dtype: 'float32' }], [
