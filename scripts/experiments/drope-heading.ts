@@ -470,7 +470,7 @@ export function judge(flags: Flags, runs: readonly ArmRun[], seconds: number): R
   const concentrated = mean(k0Share.finalMax) >= 2 * k0Share.uniform;
   const triggered = aPrimeMatches || (aEveryStep && !concentrated);
   const why = aPrimeMatches
-    ? `RoPE-without-k0 matches DRoPE on the wrap-around subset (${pct(summary['rope-no-k0'].wrap.mean)} vs ${pct(summary.drope.wrap.mean)})`
+    ? `RoPE-without-k0 ${summary['rope-no-k0'].wrap.mean >= summary.drope.wrap.mean ? 'is at or above' : 'is within the rule\'s reach of'} DRoPE on the wrap-around subset: ${pct(summary['rope-no-k0'].wrap.mean)} vs ${pct(summary.drope.wrap.mean)}, gap ${(100 * (summary.drope.wrap.mean - summary['rope-no-k0'].wrap.mean)).toFixed(1)} points ≤ max(1, twice the larger seed range) = ${(100 * Math.max(0.01, 2 * Math.max(summary['rope-no-k0'].wrap.range, summary.drope.wrap.range))).toFixed(1)}; behind DRoPE in ${of('rope-no-k0').filter((r, i) => r.accuracy.wrap < of('drope')[i]!.accuracy.wrap).length} of ${of('drope').length} seeds`
     : aEveryStep && !concentrated
       ? `RoPE matches DRoPE at every step (wrap) without concentrating q/k norm in pair k=0 (max share ${mean(k0Share.finalMax).toFixed(3)} < 2/P = ${(2 * k0Share.uniform).toFixed(3)})`
       : `not triggered: RoPE-without-k0 below DRoPE on the wrap-around subset, and ${aEveryStep ? `RoPE keeps up with DRoPE but concentrates norm in k=0 (max share ${mean(k0Share.finalMax).toFixed(3)} ≥ ${(2 * k0Share.uniform).toFixed(3)})` : 'RoPE falls behind DRoPE at some step'}`;
