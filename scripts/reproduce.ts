@@ -201,6 +201,17 @@ function isRecord(x: unknown): boolean {
 }
 
 /**
+ * The record with its reproduction's current `examination` and `history`: both are written after a run (what examining
+ * it showed; the runs before it), so the registry's text replaces what the record carried when it ran.
+ */
+function withCurrentNotes(record: ReproductionRecord, registry: readonly Reproduction[] = REPRODUCTIONS): ReproductionRecord {
+  const r = registry.find((x) => x.name === record.name);
+  if (r === undefined) return record;
+  const { examination: _e, history: _h, ...rest } = record;
+  return { ...rest, ...(r.history !== undefined ? { history: r.history } : {}), ...(r.examination !== undefined ? { examination: r.examination } : {}) };
+}
+
+/**
  * docs/results.md from the full-run records in `outDir` of every registered reproduction; returns the names written.
  * A file that is not a record is left out with a warning.
  */
@@ -213,7 +224,7 @@ export function writeResults(outDir: string, docsDir: string, warn: (line: strin
       if (!ok) warn(`reproduce: ${file} is not a record of npm run reproduce (left out of docs/results.md)`);
       return ok;
     })
-    .map(({ record }) => record as ReproductionRecord)
+    .map(({ record }) => withCurrentNotes(record as ReproductionRecord))
     .filter((record) => !record.quick);
   mkdirSync(join(docsDir, 'results'), { recursive: true });
   const svgs = new Set<string>();

@@ -552,6 +552,18 @@ export const reproduction: Reproduction = {
   falsifier: 'RoPE-without-k0 matches DRoPE on the wrap-around subset (within twice the seed range or 1 point); or RoPE (with k=0) matches ' +
     'DRoPE at every evaluated step without concentrating q/k norm in pair k=0 (largest share < 2/P).',
   minutes: 15,
+  examination:
+    'The verdict is "partly" only because RoPE-without-k0 varies so much between seeds (wrap-around 35.4 %, 82.3 %, 43.4 % after 400 steps): ' +
+    'it trails DRoPE by 16–63 points in every seed, but twice its 47-point seed range is more than the 45-point mean gap. To see whether that arm ' +
+    'fails for a structural reason (the spec\'s expectation: without the unit-frequency pair no channel is 2π-periodic, so wrap-around pairs are ' +
+    'ambiguous) or only learns slowly, the same (a′) model was trained 5× longer (2000 steps × 32 scenes, seeds 1–3, otherwise unchanged; ' +
+    '.cache diagnostic, not a registered run): its wrap-around accuracy reached 97.1 %, 95.4 %, 94.9 % (overall 98.3 %, 97.2 %, 96.9 %), near ' +
+    'DRoPE\'s 98.7 % at 400 steps. So at this scale the non-periodic pairs CAN encode the heading classes — over the bounded range of raw ' +
+    'differences (−2π, 2π) the wrapped class is an ordinary function that slower frequencies separate — and what DRoPE buys is speed: in the ' +
+    'registered run DRoPE was ahead of full RoPE on wrap-around accuracy averaged over training in every seed by more than twice the seed ' +
+    'range (the secondary ordering, reproduced). The part of the claim that says standard RoPE "cannot" encode relative heading did not ' +
+    'reproduce; "learns it slower" did. Settling the periodicity claim itself would need inputs whose raw heading difference is unbounded ' +
+    '(e.g. headings accumulated over turns, ψ ∈ [0, 2πk) for growing k), where no finite frequency set can separate the wrapped classes without the unit pair.',
   async run({ quick, progress }): Promise<ReproductionResult> {
     const flags = quick ? QUICK_FLAGS : DEFAULT_FLAGS;
     const res = runExperiment(flags, progress);

@@ -513,6 +513,17 @@ export const reproduction: Reproduction = {
     '(A) PaTH\'s sparse+dense read-error rate ≥ RoPE\'s (evidence against); RoPE ≈ 0 on every set in every seed means the glitches are too rare to see at this scale. ' +
     '(B) RoPE-2L ≥ 95 % at n = 128 (the spec\'s falsifier), or PaTH-1L no better than RoPE-2L at n = 128 with its control passed.',
   minutes: 25,
+  examination:
+    'Both positive controls failed because the protocol was scaled down too far (400 steps, d 32), and single-seed pilots (.cache diagnostics, ' +
+    'not registered runs) show where. (A) Flip-flop at the spec\'s 1200 steps (otherwise unchanged, seed 1): RoPE\'s read error is 0.00 % ID, ' +
+    '0.00 % sparse, 0.17 % dense and PaTH\'s 0/0/0 — PaTH\'s training loss is below 0.01 by step 120, RoPE\'s only after ~600 — so at 1200 steps ' +
+    'the control passes, but at T = 64 RoPE\'s sporadic glitches are nearly absent: the spec\'s own caveat (the glitch tail may be too rare at toy ' +
+    'scale). Settling it needs the spec\'s T = 192 (or 512) and thousands of evaluation sequences; here one 1200-step PaTH run took 15 minutes on a ' +
+    'shared core, so three seeds of all arms did not fit this session. (B) Shell game: trained on 32-move games, PaTH-1L\'s loss stays at ln 5 = 1.609 ' +
+    '(uniform over the cups) for all 1500 steps — the short-game signal is 1/32 of the loss and no arm escapes the plateau. On games of ≤ 4 moves both ' +
+    'learn (600 steps: RoPE-2L 82 %, PaTH-1L 68 % at n ≤ 4), so the pipeline is sound; with a curriculum from 4 to 32 moves over 900 of 1500 steps PaTH-1L ' +
+    'reaches 80 % at n ≤ 4 but 17.6 % at n = 32 (chance 20 %): it did not find the one-reflection-per-move solution the theorem guarantees exists. ' +
+    'Settling it: the spec\'s budget (d 64, batch 64, 1500 steps) and longer, or several PaTH layers, with a length curriculum — beyond this session\'s compute.',
   async run(options: ReproductionRunOptions): Promise<ReproductionResult> {
     setNumThreads(1);
     const res = runAll(options.quick ? QUICK : FULL, options.progress);

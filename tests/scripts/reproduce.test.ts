@@ -115,6 +115,13 @@ test('writeResults takes only full runs (a quick record is not evidence) and cop
     assert.match(page, /of 1 run/);
     const other = REPRODUCTIONS[1]!.name;
     assert.match(page, new RegExp(`\\(\`${other}\`: implemented, no full run recorded\\)\n`), 'a registered reproduction without a run is listed, with no empty spec section');
+    // an examination is written after the run: the page shows the registry's current text, not the record's
+    const examined = REPRODUCTIONS.find((r) => r.examination !== undefined)!;
+    writeFileSync(join(out, `${examined.name}.json`), JSON.stringify({ ...record, name: examined.name, quick: false, examination: 'stale text' }));
+    writeResults(out, docs);
+    const withNotes = readFileSync(join(docs, 'results.md'), 'utf8');
+    assert.ok(withNotes.includes(`**Why, and what would settle it.** ${examined.examination!}`), 'the registry\'s examination');
+    assert.not.ok(withNotes.includes('stale text'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
