@@ -17,16 +17,16 @@ import { reproduction as pathState } from './experiments/path-state.js';
 import { reproduction as pscCalibration } from './experiments/psc-calibration.js';
 import { reproduction as roadFinetune } from './experiments/road-finetune.js';
 import { reproduction as roformerMlm } from './experiments/roformer-mlm.js';
+import { reproduction as videoNeedle } from './experiments/video-needle.js';
 import { reproduction as vitResolution } from './experiments/vit-resolution.js';
 import type { Reproduction } from './lib/reproduction.js';
 
 export const REPRODUCTIONS: readonly Reproduction[] = [
-  roformerMlm, contextExtension, baseBoundRetrieval, bf16Shift, pscCalibration, hiropeCode, vitResolution, dropeHeading, pathState, memoryRecall, kvRetrieval, elitekv, roadFinetune, control, freeflux,
+  roformerMlm, contextExtension, baseBoundRetrieval, bf16Shift, pscCalibration, hiropeCode, vitResolution, videoNeedle, dropeHeading, pathState, memoryRecall, kvRetrieval, elitekv, roadFinetune, control, freeflux,
 ];
 
 /** The spec's protocols with no reproduction here yet. */
 export const NOT_YET_RUN: ReadonlyArray<{ paper: string; section: string }> = [
   { paper: 'Round and Round We Go! (p-RoPE; frequency roles)', section: '§4 (#3)' },
-  { paper: 'VideoRoPE / VRoPE / HoPE (needle beyond the training length)', section: '§10 (#9)' },
   { paper: 'MLA spectra (≥ 6 layers, checkpoints, random-init null)', section: '§14 (#13)' },
 ];
