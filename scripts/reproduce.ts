@@ -201,14 +201,19 @@ function isRecord(x: unknown): boolean {
 }
 
 /**
- * The record with its reproduction's current `examination` and `history`: both are written after a run (what examining
- * it showed; the runs before it), so the registry's text replaces what the record carried when it ran.
+ * The record with its reproduction's current statement of the source (`paper`, `claim`) and notes (`examination`,
+ * `history`): none of them is a measurement — the notes are written after a run, and a corrected citation must reach
+ * the page without a rerun — so the registry's text replaces what the record carried when it ran. Setup, criterion
+ * and every number stay as run.
  */
-function withCurrentNotes(record: ReproductionRecord, registry: readonly Reproduction[] = REPRODUCTIONS): ReproductionRecord {
-  const r = registry.find((x) => x.name === record.name);
+function withCurrentNotes(record: ReproductionRecord): ReproductionRecord {
+  const r = REPRODUCTIONS.find((x) => x.name === record.name);
   if (r === undefined) return record;
   const { examination: _e, history: _h, ...rest } = record;
-  return { ...rest, ...(r.history !== undefined ? { history: r.history } : {}), ...(r.examination !== undefined ? { examination: r.examination } : {}) };
+  return {
+    ...rest, paper: r.paper, claim: r.claim,
+    ...(r.history !== undefined ? { history: r.history } : {}), ...(r.examination !== undefined ? { examination: r.examination } : {}),
+  };
 }
 
 /**

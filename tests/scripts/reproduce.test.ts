@@ -122,6 +122,7 @@ test('writeResults takes only full runs (a quick record is not evidence) and cop
     const withNotes = readFileSync(join(docs, 'results.md'), 'utf8');
     assert.ok(withNotes.includes(`**Why, and what would settle it.** ${examined.examination!}`), 'the registry\'s examination');
     assert.not.ok(withNotes.includes('stale text'));
+    assert.ok(withNotes.includes(`**${examined.paper}**: ${examined.claim}`), 'the registry\'s citation and claim, not the record\'s');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
