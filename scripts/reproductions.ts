@@ -13,6 +13,7 @@ import { reproduction as freeflux } from './experiments/freeflux.js';
 import { reproduction as hiropeCode } from './experiments/hirope-code.js';
 import { reproduction as kvRetrieval } from './experiments/kv-retrieval.js';
 import { reproduction as memoryRecall } from './experiments/memory-recall.js';
+import { reproduction as mlaSpectrum } from './experiments/mla-spectrum.js';
 import { reproduction as pathState } from './experiments/path-state.js';
 import { reproduction as pscCalibration } from './experiments/psc-calibration.js';
 import { reproduction as roadFinetune } from './experiments/road-finetune.js';
@@ -22,11 +23,10 @@ import { reproduction as vitResolution } from './experiments/vit-resolution.js';
 import type { Reproduction } from './lib/reproduction.js';
 
 export const REPRODUCTIONS: readonly Reproduction[] = [
-  roformerMlm, contextExtension, baseBoundRetrieval, bf16Shift, pscCalibration, hiropeCode, vitResolution, videoNeedle, dropeHeading, pathState, memoryRecall, kvRetrieval, elitekv, roadFinetune, control, freeflux,
+  roformerMlm, contextExtension, baseBoundRetrieval, bf16Shift, pscCalibration, hiropeCode, vitResolution, videoNeedle, dropeHeading, pathState, memoryRecall, mlaSpectrum, kvRetrieval, elitekv, roadFinetune, control, freeflux,
 ];
 
 /** The spec's protocols with no reproduction here yet. */
 export const NOT_YET_RUN: ReadonlyArray<{ paper: string; section: string }> = [
   { paper: 'Round and Round We Go! (p-RoPE; frequency roles)', section: '§4 (#3)' },
-  { paper: 'MLA spectra (≥ 6 layers, checkpoints, random-init null)', section: '§14 (#13)' },
 ];
