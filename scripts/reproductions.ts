@@ -8,6 +8,7 @@ import { reproduction as bf16Shift } from './experiments/bf16-shift.js';
 import { reproduction as contextExtension } from './experiments/context-extension.js';
 import { reproduction as control } from './experiments/control.js';
 import { reproduction as dropeHeading } from './experiments/drope-heading.js';
+import { reproduction as dropeInteraction } from './experiments/drope-interaction.js';
 import { reproduction as elitekv } from './experiments/elitekv.js';
 import { reproduction as freeflux } from './experiments/freeflux.js';
 import { reproduction as hiropeCode } from './experiments/hirope-code.js';
@@ -23,7 +24,7 @@ import { reproduction as vitResolution } from './experiments/vit-resolution.js';
 import type { Reproduction } from './lib/reproduction.js';
 
 export const REPRODUCTIONS: readonly Reproduction[] = [
-  roformerMlm, contextExtension, baseBoundRetrieval, bf16Shift, pscCalibration, hiropeCode, vitResolution, videoNeedle, dropeHeading, pathState, memoryRecall, mlaSpectrum, kvRetrieval, elitekv, roadFinetune, control, freeflux,
+  roformerMlm, contextExtension, baseBoundRetrieval, bf16Shift, pscCalibration, hiropeCode, vitResolution, videoNeedle, dropeHeading, dropeInteraction, pathState, memoryRecall, mlaSpectrum, kvRetrieval, elitekv, roadFinetune, control, freeflux,
 ];
 
 /** The spec's protocols with no reproduction here yet. */
