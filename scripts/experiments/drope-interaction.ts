@@ -624,9 +624,9 @@ export const reproduction: Reproduction = {
   falsifier: 'DRoPE-RoPE no better than scene-centric (its mean accuracy at or below scene-centric\'s).',
   minutes: 4.5,
   examination: 'The positive control failed at this scale: the RPE upper bound reached 72.6 % (71.9–73.5 %), not 85 %, so the toy did not ' +
-    'learn the task well enough to judge the claim (majority class 45.6 %). Every arm was still improving at step 300 (mean accuracy ' +
+    'learn the task well enough to judge the claim (majority class 45.6 %). Every arm was still creeping up at step 300 (mean accuracy ' +
     'over the last tenth of the run: RPE 72.8 → 73.0 %, DRoPE-RoPE 61.9 → 62.2 %, RoPE-2D 56.5 → 56.7 %, scene-centric 53.6 → 54.2 %, ' +
-    'with the cosine schedule already at its floor), i.e. 300 steps × 32 scenes under-trains every arm; the predicted ordering ' +
+    'with the cosine schedule already at its floor), so a longer schedule would lift them, but whether RPE then reaches 85 % is open; the predicted ordering ' +
     'DRoPE-RoPE > RoPE-2D + abs ψ > scene-centric held in all 3 seeds (gaps 5.4 and 2.4 points; DRoPE-RoPE vs scene-centric 7.9 points ' +
     'against a margin of 11.4 from DRoPE-RoPE\'s seed range 59.8–65.5 %). The full run took 4.5 min on one pinned core, so ≈ 540 steps ' +
     'would fit the 8-minute budget; what would settle it: the same protocol with ≥ 1000 steps (≈ 15 min) — if RPE then passes 85 %, ' +
