@@ -1,6 +1,6 @@
 /**
- * Issue 17, reproduction #5 (../shared/specs/reproductions.md §6): Wang, Chen, Lu, Kim, Lu, Wen, Li, Yin, Neiswanger,
- * Liu, Niu, Li, "When Precision Meets Position: BFloat16 Breaks Down RoPE in Long-Context Training" (TMLR 2025;
+ * Issue 17, reproduction #5 (../shared/specs/reproductions.md §6): Haonan Wang, Qian Liu, Chao Du, Tongyao Zhu,
+ * Cunxiao Du, Kenji Kawaguchi, Tianyu Pang, "When Precision Meets Position: BFloat16 Breaks Down RoPE in Long-Context Training" (TMLR 2025;
  * arXiv 2411.13476v2 §2.1–2.2, App. B; reference haonan3/AnchorContext) — the faithful measurement of the *shift
  * invariance* violation, replacing scripts/experiments/bf16-drift.ts (random N(0, 1) q/k, flat in position).
  *
@@ -549,7 +549,7 @@ export function chart(res: Results): string {
 
 export const reproduction: Reproduction = {
   name: 'bf16-shift',
-  paper: 'Wang, Chen, Lu, Kim, Lu, Wen, Li, Yin, Neiswanger, Liu, Niu, Li: When Precision Meets Position: BFloat16 Breaks Down RoPE in Long-Context Training (TMLR 2025; arXiv 2411.13476)',
+  paper: 'Wang, Liu, Du, Zhu, Du, Kawaguchi, Pang: When Precision Meets Position: BFloat16 Breaks Down RoPE in Long-Context Training (TMLR 2025; arXiv 2411.13476)',
   claim:
     'RoPE attention should not change when all positions are shifted, but in BF16 it does: for pretrained LLaMA-2-7B the discrepancy D(Δ1, Δ2 = 16) (Eq. 4, summed post-softmax attention differences, 50 sequences of 4096 tokens, Δ1 from 0 to 2000) is large in BF16, ≈ 0 for the same weights in FP32, and small for a random init in BF16 ("pretraining amplifies the discrepancy"); the first token contributes most of it, and the first-key logit discrepancy grows with sequence length (Fig. 1; figures only, no numbers given).',
   setup:
