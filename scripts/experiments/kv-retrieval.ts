@@ -525,7 +525,7 @@ function fmtGap(x: number): string {
 
 export const reproduction: Reproduction = {
   name: 'kv-retrieval',
-  paper: 'He, Yao, Zhang, Huang, Zhang, Yu, Liu, Gong: A²ATS: Retrieval-Based KV Cache Reduction via Windowed Rotary Position Embedding and Query-Aware Vector Quantization (ACL Findings 2025; arXiv 2502.12665)',
+  paper: 'He, Xing, Wang, Xu, Wu, Zhou, Liu, Xue, Li: A²ATS: Retrieval-Based KV Cache Reduction via Windowed Rotary Position Embedding and Query-Aware Vector Quantization (ACL Findings 2025; arXiv 2502.12665)',
   claim:
     'Windowed RoPE decouples the positional dependency from query and key states after position embedding, so keys can be vector-quantised with shared codebooks; query-aware VQ optimises the attention-score approximation directly; the top-K tokens (topk = 0.03) are retrieved and attended exactly — lower performance degradation than other retrieval methods with similar or lower overhead, up to 2.7× throughput (Llama-3.1-8B).',
   setup:
