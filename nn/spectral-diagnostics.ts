@@ -1,6 +1,6 @@
 /**
- * Random-matrix diagnostics of attention weights (after Jha & Reagen 2025, "Spectral analysis of multi-head latent
- * attention", arXiv 2507.09394, who track Marchenko–Pastur spikes of the W_Q W_Kᵀ Gram matrix through training): the
+ * Random-matrix diagnostics of attention weights (after Jha & Reagen 2025, "A Random Matrix Theory Perspective on the
+ * Learning Dynamics of Multi-head Latent Attention", arXiv 2507.09394, who track Marchenko–Pastur spikes of the W_Q W_Kᵀ Gram matrix through training): the
  * spectrum of the query–key bilinear form G = W_Q W_Kᵀ per layer and per head, compared with the Marchenko–Pastur (MP)
  * law and, because a product of two random matrices is NOT MP, with a random-init baseline of the same shape.
  * The topics live in four files:
@@ -54,6 +54,7 @@ export function stableRank(eigenvalues: ArrayLike<number>): number {
 
 // ── per-spectrum diagnostics ──────────────────────────────────────────────────────────────────────────────────────
 
+/** Options of `spectralDiagnostics`: `n`, `p`, `sigma2`, `baseline`, `edgeMargin`. */
 export interface SpectralDiagnosticsOptions {
   /** Samples (rows) n of the n × p matrix whose XᵀX/n gave the eigenvalues; for W_Q W_Kᵀ, `qkSpectrum`'s n. */
   n: number;
@@ -67,6 +68,10 @@ export interface SpectralDiagnosticsOptions {
   edgeMargin?: number;
 }
 
+/**
+ * What `spectralDiagnostics` reads from one spectrum: the Marchenko–Pastur fit, the eigenvalues beyond its edge
+ * (spikes), effective and stable rank.
+ */
 export interface SpectralDiagnostics {
   /** Number of eigenvalues p. */
   readonly count: number;

@@ -1,6 +1,6 @@
 /**
- * The random-matrix experiment of Jha & Reagen 2025 ("Spectral analysis of multi-head latent attention", ICML 2025
- * HiLD workshop, arXiv 2507.09394): train MHA, MLA-PreRoPE and MLA-Decoupled character-level models on the demo
+ * The random-matrix experiment of Jha & Reagen 2025 ("A Random Matrix Theory Perspective on the Learning Dynamics of Multi-head Latent Attention",
+ * ICML 2025 HiLD workshop, arXiv 2507.09394): train MHA, MLA-PreRoPE and MLA-Decoupled character-level models on the demo
  * corpus (Moby-Dick) with the same data order and seed, and follow the spectrum of the query–key form W_Q W_Kᵀ of
  * every layer (and head) over training, against an EMPIRICAL random-init null (issue 6 item 3; issue 17 protocol #13,
  * ../shared/specs/reproductions.md §14).
@@ -721,7 +721,7 @@ export function rankChart(res: Pick<Results, 'runs' | 'sizes'>): string {
 
 export const reproduction: Reproduction = {
   name: 'mla-spectrum',
-  paper: 'Jha, Reagen: Marchenko–Pastur spectral analysis of multi-head latent attention (ICML 2025 HiLD workshop, 2025; arXiv 2507.09394)',
+  paper: 'Jha, Reagen: A Random Matrix Theory Perspective on the Learning Dynamics of Multi-head Latent Attention (ICML 2025 HiLD workshop; arXiv 2507.09394)',
   claim:
     'Marchenko–Pastur diagnostics of the W_Q W_Kᵀ Gram matrix throughout training: MHA and MLA-PreRoPE (rotary before compression) show sharp, early spikes in specific layers that persist and propagate, coinciding with rank collapse; only MLA-Decoupled (one rotary sub-vector shared across heads) prevents the cascade and keeps broad spectral support. (The abstract gives no numbers; model size and fit procedure not retrieved.)',
   setup:
