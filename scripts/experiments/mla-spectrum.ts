@@ -2,8 +2,8 @@
  * The random-matrix experiment of Jha & Reagen 2025 ("A Random Matrix Theory Perspective on the Learning Dynamics of
  * Multi-head Latent Attention", ICML 2025 HiLD workshop, arXiv 2507.09394): train MHA, MLA-PreRoPE and MLA-Decoupled
  * character-level models on the demo corpus (Moby-Dick) with the same data order and seed, and follow the spectrum of
- * the query–key form W_Q W_Kᵀ of every layer (and head) over training, against an EMPIRICAL random-init null (issue 6 item 3; issue 17 protocol #13,
- * ../shared/specs/reproductions.md §14).
+ * the query–key form W_Q W_Kᵀ of every layer (and head) over training, against an EMPIRICAL random-init null (issue 6
+ * item 3; issue 17 protocol #13, ../shared/specs/reproductions.md §14).
  *
  * Models (only the attention differs): pre-norm RMSNorm + SwiGLU blocks, `--layers` deep (default 6: the paper's
  * spikes "propagate across layers", which two layers cannot show), RoPE base regime-matched to the context
