@@ -42,6 +42,7 @@ export interface RecordOptions {
 
 let gradEnabled = true;
 
+/** Whether ops record the autograd graph now: false inside `noGrad`, true otherwise (and inside `enableGrad`). */
 export function isGradEnabled(): boolean {
   return gradEnabled;
 }
@@ -112,6 +113,7 @@ export function recordOp(op: string, out: Tensor, inputs: readonly Tensor[], bac
 
 const NO_OPTIONS: RecordOptions = Object.freeze({});
 
+/** Options of `Tensor.backward`: `retainGraph`, `createGraph`. */
 export interface BackwardOptions {
   /** Keep the graph (and what its rules saved) so that backward can run through it again. Default: createGraph. */
   retainGraph?: boolean;

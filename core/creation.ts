@@ -12,11 +12,13 @@ import { checkIntRange, defaultGenerator, Generator } from './random.js';
 import { fmtShape, type Shape } from './shape.js';
 import { Tensor, type NestedArray } from './tensor.js';
 
+/** Options of the tensor creators (`tensor`, `full`, `zeros`, `ones`, …): `dtype`, `requiresGrad`. */
 export interface TensorOptions {
   dtype?: DType;
   requiresGrad?: boolean;
 }
 
+/** Options of the random creators (`rand`, `randn`, `randint`): `generator`. */
 export interface RandomOptions extends TensorOptions {
   generator?: Generator;
 }
@@ -98,10 +100,12 @@ export function full(shape: Shape, value: number, options?: TensorOptions): Tens
   return filled('full', shape, value, options);
 }
 
+/** A tensor of `shape` filled with 0 (float32 unless `options.dtype` says otherwise). */
 export function zeros(shape: Shape, options?: TensorOptions): Tensor {
   return filled('zeros', shape, 0, options);
 }
 
+/** A tensor of `shape` filled with 1 (float32 unless `options.dtype` says otherwise). */
 export function ones(shape: Shape, options?: TensorOptions): Tensor {
   return filled('ones', shape, 1, options);
 }

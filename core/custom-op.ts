@@ -21,6 +21,7 @@ import { DTypeError, ShapeError } from './errors.js';
 import { fmtShape } from './shape.js';
 import { Tensor } from './tensor.js';
 
+/** An op defined by its forward and backward functions, for `defineOp`; `S` is what forward saves for backward. */
 export interface CustomOpDefinition<S> {
   /** Shown in error messages and gradient-shape checks. */
   name: string;

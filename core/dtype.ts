@@ -3,6 +3,7 @@ import { ValueError } from './errors.js';
 
 /** Floating-point storage types: every tensor is a contiguous Float32Array or Float64Array. */
 export type DType = 'float32' | 'float64';
+/** The storage of a tensor's `data`: Float32Array for 'float32', Float64Array for 'float64'. */
 export type TypedArray = Float32Array | Float64Array;
 
 export const DTYPES: readonly DType[] = ['float32', 'float64'];

@@ -3,6 +3,10 @@
  *   `op: what is wrong — arg=[shape] (rule)`
  * e.g. `add: cannot broadcast a=[2,3] with b=[4,3] — dim -2 is 2 vs 4 (sizes must match or be 1)`.
  */
+/**
+ * What every typed error carries besides its message: the op the user called and, when one argument is at fault, its
+ * name.
+ */
 export interface ErrorInfo {
   /** The public op that rejected its input. */
   readonly op: string;

@@ -10,6 +10,7 @@ import { DTypeError, GradcheckError, ShapeError, ValueError } from './errors.js'
 import { fmtShape, shapesEqual, stridesOf, type Shape } from './shape.js';
 import { Tensor } from './tensor.js';
 
+/** Options of `gradcheck`: `eps`, `atol`, `rtol`. */
 export interface GradcheckOptions {
   /** Finite-difference step. Default 1e-6. */
   eps?: number;

@@ -23,6 +23,7 @@ import { defaultGenerator, type Generator } from './random.js';
 import { fmtShape } from './shape.js';
 import { Tensor } from './tensor.js';
 
+/** Options of `symmetricEigenvalues`: `symmetryTolerance`. */
 export interface SymmetricEigenOptions {
   /**
    * Largest accepted |a_ij − a_ji| as a fraction of max |a_ij| (default 1e-10 for float64 input, 1e-5 for float32,
@@ -305,6 +306,7 @@ export interface QR {
   readonly r: Tensor;
 }
 
+/** Options of `qr`: `mode`. */
 export interface QROptions {
   /**
    * 'reduced' (default): q and r. 'r': r alone (NumPy's mode='r'), about half the work — enough for singular values,
@@ -418,6 +420,7 @@ function expectMatrixWithoutGrad(op: string, a: unknown): asserts a is Tensor {
   }
 }
 
+/** Options of `cholesky`: `symmetryTolerance`. */
 export interface CholeskyOptions {
   /** As symmetricEigenvalues: largest accepted |a_ij − a_ji| as a fraction of max |a_ij| (default 1e-10; float32 1e-5). */
   symmetryTolerance?: number;
@@ -458,6 +461,9 @@ export function cholesky(a: Tensor, options?: CholeskyOptions): Tensor {
   return new Tensor(out, [n, n]);
 }
 
+/**
+ * A thin singular value decomposition a = u·diag(s)·vᵀ of a [m, n] matrix, k = min(m, n): u [m, k], s [k], v [n, k].
+ */
 export interface SVD {
   /** [m, k] with orthonormal columns, k = min(m, n). */
   readonly u: Tensor;
@@ -609,6 +615,7 @@ function completeOrthonormal(u: Float64Array, m: number, filled: number, count: 
   }
 }
 
+/** Options of `kmeans`: `generator`, `maxIter`, `tol`. */
 export interface KMeansOptions {
   /** Stream for the k-means++ seeding (default: the process-wide default generator). */
   generator?: Generator;
@@ -618,6 +625,7 @@ export interface KMeansOptions {
   tol?: number;
 }
 
+/** What `kmeans` returns: the centres [k, d], each point's cluster, the inertia and the iterations run. */
 export interface KMeansResult {
   /** [k, d] cluster centres, in x's dtype. */
   readonly centroids: Tensor;

@@ -35,16 +35,25 @@ export class Parameter extends Tensor {
   }
 }
 
+/** Options of `Module.loadStateDict`: `strict`. */
 export interface LoadStateDictOptions {
   /** Require exactly the module's parameter names (default true). Non-strict loads what matches and reports the rest. */
   strict?: boolean;
 }
 
+/**
+ * What a non-strict `Module.loadStateDict` reports: parameters the dict lacked (`missing`) and dict entries that name
+ * no parameter (`unexpected`).
+ */
 export interface LoadStateDictResult {
   missing: string[];
   unexpected: string[];
 }
 
+/**
+ * The base of every layer and model: finds its parameters and children by walking its own fields, switches train/eval,
+ * and saves and loads state dicts by dotted parameter names.
+ */
 export abstract class Module {
   /** Training mode (dropout active, caches off); switch with train()/eval(). */
   training = true;

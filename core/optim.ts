@@ -81,6 +81,7 @@ export abstract class Optimizer {
   }
 }
 
+/** Options of `SGD`: `lr`, `momentum`, `dampening`, `nesterov`, `weightDecay`. */
 export interface SGDOptions {
   lr: number;
   momentum?: number;
@@ -128,6 +129,7 @@ export class SGD extends Optimizer {
   }
 }
 
+/** Options of `Adam` and `AdamW`: `lr`, `betas`, `eps`, `weightDecay`. */
 export interface AdamOptions {
   lr?: number;
   betas?: readonly [number, number];
@@ -217,6 +219,7 @@ export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number): number 
   return norm;
 }
 
+/** Options of `warmupCosineLr`: `maxLr`, `warmupSteps`, `totalSteps`, `minLr`. */
 export interface WarmupCosineOptions {
   /** Peak learning rate, reached at the end of warmup. */
   maxLr: number;

@@ -22,6 +22,10 @@ export function checkIntRange(op: string, low: unknown, high: unknown): void {
   }
 }
 
+/**
+ * A seeded random stream (xoshiro128**, seeded through splitmix32) that gives the same numbers on every platform; pass
+ * one to random ops and initializers to make them reproducible.
+ */
 export class Generator {
   private s0 = 0;
   private s1 = 0;

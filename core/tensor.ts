@@ -10,6 +10,7 @@ import * as R from './ops/reduce.js';
 import * as S from './ops/softmax.js';
 import { fmtShape, sizeOf, stridesOf, type Shape } from './shape.js';
 
+/** A tensor's values as nested JS arrays (`toArray()`): a number for rank 0, arrays nested once per axis otherwise. */
 export type NestedArray = number | NestedArray[];
 
 /**

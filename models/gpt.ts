@@ -44,6 +44,10 @@ function checkConfig(config: GPTConfig): void {
   checkDecoderFields(op, c, V, C);
 }
 
+/**
+ * The configuration of a `GPT`: `vocabSize`, `contextLength`, `dim`, `numLayers`, `numHeads`, `numKVHeads`,
+ * `positional`, `ropeBase`, `mlp`, `norm`, `dropout`, `tieEmbeddings`, `seed`, `dtype`.
+ */
 export interface GPTConfig {
   vocabSize: number;
   /** Training context length (the learned table's size; scaling rules' original length). */
@@ -68,11 +72,16 @@ export interface GPTConfig {
   dtype?: DType;
 }
 
+/** Options of `GPT.forward`: `caches`, one KV cache per layer, for incremental decoding. */
 export interface GPTForwardOptions {
   /** One KVCache per layer (from newCaches()) for incremental decoding. */
   caches?: readonly KVCache[];
 }
 
+/**
+ * A decoder-only transformer language model (nanoGPT-style): token embedding, pre-norm blocks with the chosen
+ * positional encoding, final norm and head; ids [B, T] → logits [B, T, V].
+ */
 export class GPT extends Module {
   readonly config: Readonly<GPTConfig>;
   readonly wte: Embedding;

@@ -78,6 +78,7 @@ interface ResolvedLlama {
   maxPositions: number;
 }
 
+/** Options of `loadHFModel` and `LlamaForCausalLM`: `dtype` of the weights and `seed` of any random initialisation. */
 export interface LlamaOptions {
   /** Parameter dtype; default 'float32' (HF's checkpoints here are float32). */
   dtype?: DType;
@@ -92,6 +93,7 @@ export interface LlamaOptions {
   positional?: PositionalChoice;
 }
 
+/** Options of `LlamaForCausalLM.forward`: `caches`, one KV cache per layer, for incremental decoding. */
 export interface LlamaForwardOptions {
   /** One KVCache per layer (from newCaches()) for token-by-token decoding; positions continue from them. */
   caches?: readonly KVCache[];

@@ -31,6 +31,11 @@ const MEMORY_TRANSFORMER_CONFIG = [
   'memoryInit', 'ropeBase', 'mlp', 'norm', 'dropout', 'tieEmbeddings', 'seed', 'dtype',
 ] as const;
 
+/**
+ * The configuration of a `MemoryTransformer`: `vocabSize`, `dim`, `numLayers`, `numHeads`, `segmentLength`,
+ * `chunkSize`, `memorySlots`, `combine`, `truncateBPTT`, `gate`, `pool`, `memoryInit`, `ropeBase`, `mlp`, `norm`,
+ * `dropout`, `tieEmbeddings`, `seed`, `dtype`.
+ */
 export interface MemoryTransformerConfig {
   vocabSize: number;
   dim: number;
@@ -63,11 +68,13 @@ export interface MemoryTransformerConfig {
   dtype?: DType;
 }
 
+/** Options of `MemoryTransformer.forward`: `memory`, the memory state per layer to start from. */
 export interface MemoryForwardOptions {
   /** Memory per layer to start from (from an earlier call); default initialMemory(B). */
   memory?: readonly FifoState[];
 }
 
+/** The logits [B, T, V] and each layer's memory state after the last segment. */
 export interface MemoryForwardResult {
   /** [B, T, V]. */
   logits: Tensor;
@@ -85,6 +92,11 @@ export interface MemoryStream {
   filled: number;
 }
 
+/**
+ * A recurrent memory-augmented transformer (after Kashyap 2025): the sequence runs in segments of S tokens through
+ * `MemoryBlock` layers, and only each layer's FIFO memory carries information across segments; ids [B, T] → logits [B,
+ * T, V].
+ */
 export class MemoryTransformer extends Module {
   readonly config: Readonly<MemoryTransformerConfig>;
   readonly truncateBPTT: number;

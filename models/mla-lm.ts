@@ -209,6 +209,7 @@ export function mlaLMParameterName(hfName: string): string {
     .replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
+/** Options of `MLALM.forward`: `caches`, one latent KV cache per layer, for incremental decoding, and `positions`. */
 export interface MLALMForwardOptions {
   /** One LatentKVCache per layer (from newCaches()) for incremental decoding. */
   caches?: readonly KVCache[];

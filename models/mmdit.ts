@@ -34,6 +34,10 @@ const MMDIT_CONFIG = [
   'axesDim', 'ropeTheta', 'seed', 'dtype',
 ] as const;
 
+/**
+ * The configuration of an `MMDiT`: `imageSize`, `patchSize`, `channels`, `vocabSize`, `textLength`, `dim`, `numHeads`,
+ * `doubleBlocks`, `singleBlocks`, `mlpRatio`, `axesDim`, `ropeTheta`, `seed`, `dtype`.
+ */
 export interface MMDiTConfig {
   /** H = W of the training images; forward takes any multiple of patchSize. */
   imageSize: number;
@@ -110,11 +114,13 @@ function checkConfig(config: MMDiTConfig): { channels: number; headDim: number; 
   return { channels, headDim, axesDim };
 }
 
+/** Options of `MMDiT.forward`: `hooks`, joint-attention hooks per block (the control path, nn/mmdit-block.ts). */
 export interface MMDiTForwardOptions {
   /** Attention layer ℓ's hook (FreeFlux's probe/edit); undefined for a normal layer. */
   hooks?: (layer: number) => JointAttentionHook | undefined;
 }
 
+/** Options of `MMDiT.loss`: the Generator, or fixed times `t` and `noise` (for tests and evaluation). */
 export interface MMDiTLossOptions {
   /** Draws t and ε when they are not given; default the global generator. */
   generator?: Generator;
@@ -124,6 +130,7 @@ export interface MMDiTLossOptions {
   noise?: Tensor;
 }
 
+/** The inputs of `MMDiT.generate`: `text`, `noise`, `steps`. */
 export interface MMDiTSampleInputs {
   /** Prompts: token ids [B, L]. */
   text: Tensor;
@@ -145,6 +152,10 @@ function unpatchify(tokens: Tensor, C: number, gh: number, gw: number, p: number
     .reshape([B, C, gh * p, gw * p]);
 }
 
+/**
+ * A tiny FLUX-style MMDiT on pixels: text and image tokens through double- then single-stream blocks with FLUX 3-axis
+ * RoPE, trained by rectified-flow matching and sampled with Euler steps; x [B, C, H, W] → velocity [B, C, H, W].
+ */
 export class MMDiT extends Module {
   readonly config: Readonly<MMDiTConfig>;
   readonly channels: number;

@@ -35,6 +35,10 @@ function checkConfig(op: string, config: PaTHLMConfig): void {
   expectLayerStack(op, 'numLayers', L, dim * dim);
 }
 
+/**
+ * The configuration of a `PaTHLM`: `vocabSize`, `dim`, `numLayers`, `numHeads`, `numKVHeads`, `useForgetGate`,
+ * `lowRankW`, `shortConv`, `qkNorm`, `chunkSize`, `mlp`, `norm`, `dropout`, `tieEmbeddings`, `seed`, `dtype`.
+ */
 export interface PaTHLMConfig {
   vocabSize: number;
   dim: number;
@@ -63,6 +67,7 @@ export interface PaTHLMConfig {
   dtype?: DType;
 }
 
+/** Options of `PaTHLM.forward`: `caches`, one PaTH cache per layer, for incremental decoding. */
 export interface PaTHLMForwardOptions {
   /** One PaTHCache per layer (from newCaches()) for incremental decoding. */
   caches?: readonly KVCache[];
@@ -114,6 +119,10 @@ export class PaTHBlock extends Module {
   }
 }
 
+/**
+ * A decoder-only language model with PaTH attention (Yang et al. 2025) and no positional encoding: position enters only
+ * through data-dependent Householder transforms; ids [B, T] → logits [B, T, V].
+ */
 export class PaTHLM extends Module {
   readonly config: Readonly<PaTHLMConfig>;
   readonly wte: Embedding;

@@ -56,8 +56,13 @@ function checkConfig(config: ViTConfig): void {
   expectWeight(op, 'patchEmbed.weight', D, channels * p * p);
 }
 
+/** The ViT's position signal: RoPE-Axial, RoPE-Mixed (Heo et al. 2024), learned absolute embeddings, or none. */
 export type ViTPositional = 'rope-axial' | 'rope-mixed' | 'absolute' | 'none';
 
+/**
+ * The configuration of a `ViT`: `imageSize`, `patchSize`, `channels`, `numClasses`, `dim`, `depth`, `numHeads`,
+ * `mlpRatio`, `positional`, `ropeTheta`, `seed`, `dtype`.
+ */
 export interface ViTConfig {
   /** Training image size: H = W = imageSize, or [H, W]. Sizes the 'absolute' table (required there); forward takes any size. */
   imageSize?: number | readonly [number, number];
@@ -141,6 +146,10 @@ function expectTensorBatch(op: string, images: unknown): number {
   return images.shape[0]!;
 }
 
+/**
+ * A small Vision Transformer (Dosovitskiy et al. 2021) with a choice of 2-D position signal: images [B, C, H, W] →
+ * class logits [B, classes].
+ */
 export class ViT extends Module {
   readonly config: Readonly<ViTConfig>;
   /** Linear patch embedding (a stride-p convolution): C·p·p → D. */

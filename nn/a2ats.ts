@@ -54,6 +54,7 @@ export function wropeQuery(q: Tensor, invFreq: ArrayLike<number>, distance: numb
   return applyRotary(q, new Tensor(angles, [T, P]), { layout });
 }
 
+/** Options of `buildQueryAwareCodebook`: `size`, `generator`, `maxIter`, `tol`. */
 export interface QueryAwareCodebookOptions {
   /** Codewords (default 4096, at most the number of keys). */
   size?: number;
@@ -64,6 +65,10 @@ export interface QueryAwareCodebookOptions {
   tol?: number;
 }
 
+/**
+ * A²ATS's query-aware vector-quantisation codebook for one KV head: the codewords [C, d] in key space, their whitened
+ * copies and the whitening [d, d].
+ */
 export interface QueryAwareCodebook {
   /** [C, d] codewords in key space: the scores use ⟨R(W)q, codebook[code(k)]⟩. */
   readonly codebook: Tensor;
@@ -187,6 +192,7 @@ export function encodeKeys(codebook: QueryAwareCodebook, keys: Tensor): Int32Arr
   return codes;
 }
 
+/** Options of `retrievalMask`: `topK`, `localWindow`, `attentionSinks`. */
 export interface RetrievalMaskOptions {
   /** Fraction of the cache each query head retrieves: K = ⌊topK · L⌋ tokens (default 0.03). */
   topK?: number;
@@ -299,6 +305,10 @@ function kthLargest(values: Float64Array, n: number, K: number): number {
   return values[target]!;
 }
 
+/**
+ * Options of `RetrievalKVCache`: `codebooks`, `invFreq`, `layout`, `wropeDistance`, `topK`, `localWindow`,
+ * `attentionSinks`, `prefill`.
+ */
 export interface RetrievalKVCacheOptions {
   /** One query-aware codebook per KV head of the layer (buildQueryAwareCodebook on that head's calibration data). */
   codebooks: readonly QueryAwareCodebook[];

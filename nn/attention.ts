@@ -62,6 +62,10 @@ export function checkMask(op: string, arg: string, mask: unknown, scores: readon
   if (!ok) throw new ShapeError(op, `${arg}=${fmtShape(mask.shape)} must broadcast to scores=${fmtShape(scores)} (sizes 1 or equal, at most ${scores.length} axes)`, arg);
 }
 
+/**
+ * Options of `MultiHeadAttention`: `numHeads`, `numKVHeads`, `headDim`, `kvDim`, `bias`, `positional`, `window`,
+ * `generator`, `dtype`.
+ */
 export interface MultiHeadAttentionOptions {
   numHeads: number;
   /** Key/value heads for grouped-query attention (divides numHeads); default numHeads (MHA); 1 = MQA. */
@@ -80,6 +84,7 @@ export interface MultiHeadAttentionOptions {
   dtype?: DType;
 }
 
+/** Options of a `MultiHeadAttention` call: `context`, `mask`, `causal`, `positions`, `cache`. */
 export interface AttentionCallOptions {
   /** Key/value source [B, S, kvDim] for cross-attention; default x itself (self-attention). */
   context?: Tensor;
@@ -108,6 +113,10 @@ interface AttentionCall {
  */
 export type AttentionCallCheck = CheckedCall<AttentionCall>;
 
+/**
+ * Multi-head attention with grouped-query heads, its q/k/v/o projections, a pluggable positional encoding, optional KV
+ * cache and cross-attention: x [B, T, C] → [B, T, C].
+ */
 export class MultiHeadAttention extends Module {
   readonly numHeads: number;
   readonly numKVHeads: number;

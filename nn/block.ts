@@ -36,6 +36,10 @@ export function checkBlockOptions(op: string, dim: number, options: BlockOptions
   optionalDType(op, 'dtype', o.dtype);
 }
 
+/**
+ * Options of `Block`: `numHeads`, `numKVHeads`, `mlp`, `norm`, `hidden`, `positional`, `window`, `dropout`, `bias`,
+ * `generator`, `dtype`.
+ */
 export interface BlockOptions {
   numHeads: number;
   numKVHeads?: number;
@@ -52,6 +56,9 @@ export interface BlockOptions {
   dtype?: DType;
 }
 
+/**
+ * The pre-norm transformer block (GPT-2 / Llama): x + attn(norm₁(x)), then x + mlp(norm₂(x)); x [B, T, C] → [B, T, C].
+ */
 export class Block extends Module {
   readonly norm1: LayerNorm | RMSNorm;
   /**

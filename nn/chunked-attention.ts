@@ -18,6 +18,7 @@ import { issueCheckedCall, redeemCheckedCall, type CheckedCall } from './checked
 import type { KVCache } from './kv-cache.js';
 import { Linear } from './linear.js';
 
+/** Options of `chunkedAttention`: `causal`, `scale`, `offset`. */
 export interface ChunkedAttentionFnOptions {
   /** Causal inside each chunk (default true); false = every query sees its whole chunk. */
   causal?: boolean;
@@ -90,6 +91,7 @@ function chunkBatch(q: Tensor, k: Tensor, v: Tensor, C: number, causal: boolean,
   return padRows === 0 ? flat : flat.narrow(flat.ndim - 2, 0, T);
 }
 
+/** Options of `ChunkedAttention`: `positional`, `bias`, `generator`, `dtype`. */
 export interface ChunkedAttentionOptions {
   /** Positional encoding of q and k; default RoPE(headDim) (positions from the start of the sequence/segment). */
   positional?: PositionalEncoding;
@@ -99,6 +101,7 @@ export interface ChunkedAttentionOptions {
   dtype?: DType;
 }
 
+/** Options of a `ChunkedAttention` call: `positions`, `cache`. */
 export interface ChunkedAttentionCallOptions {
   /** Query positions [T] or [B, T] for the encoding; default offset…offset+T−1, offset = cache.position (or 0). */
   positions?: Positions;

@@ -46,11 +46,16 @@ import { LatentKVCache } from './mla.js';
 
 // ── RoPElite ─────────────────────────────────────────────────────────────────────────────────────────────────────
 
+/** Options of `ropeliteSelect`: `rounds`. */
 export interface RoPEliteOptions {
   /** Greedy rounds, one pair per KV head each (default P = d/2: the full ranking). */
   rounds?: number;
 }
 
+/**
+ * What `ropeliteSelect` returns: the elite frequency pairs chosen per KV head (`pairs`) and the `distances` they were
+ * ranked by.
+ */
 export interface RoPEliteSelection {
   /** Per KV head, the pairs in the order they were picked (length rounds); the first r are S_r, nested by construction. */
   readonly pairs: number[][];
@@ -195,6 +200,7 @@ export function uniformElitePairs(numPairs: number, r: number): number[] {
   return Array.from({ length: r }, (_, i) => Math.trunc(i < half ? step * i : P - 1 - step * (r - 1 - i)));
 }
 
+/** Options of `eliteKVCacheRatio`: `rank`, `elitePairs`, `numKVHeads`, `headDim`. */
 export interface EliteKVCacheRatioOptions {
   /** Latent rank c. */
   rank: number;
@@ -257,6 +263,10 @@ function checkSourceRoPE(op: string, what: string, x: unknown, headDim: number, 
   return x;
 }
 
+/**
+ * Options of `EliteKVAttention`: `numHeads`, `numKVHeads`, `headDim`, `elitePairs`, `rank`, `positional`, `generator`,
+ * `dtype`.
+ */
 export interface EliteKVAttentionOptions {
   numHeads: number;
   /** Key/value heads (divides numHeads); default numHeads. */
@@ -468,6 +478,7 @@ export class EliteKVAttention extends Module {
 /** A GPT-like model: a Module with blocks and a config it can be rebuilt from (`new model.constructor(model.config)`). */
 export type EliteKVConvertible = Module & { readonly blocks: readonly Block[]; readonly config: object };
 
+/** Options of `eliteKVConvert`: `elitePairs`, `rank`, `inputCovariance`. */
 export interface EliteKVConvertOptions {
   /** Per layer, per KV head, the elite pair indices (all lists of one length r): from ropeliteSelect or uniformElitePairs. */
   elitePairs: ReadonlyArray<ReadonlyArray<ReadonlyArray<number>>>;

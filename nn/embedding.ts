@@ -6,6 +6,7 @@ import { expectWeight } from './checks.js';
 import { normalParameter } from './init.js';
 import { Module, type Parameter } from '../core/index.js';
 
+/** Options of `Embedding`: `generator`, `dtype`, `std`. */
 export interface EmbeddingOptions {
   generator?: Generator;
   dtype?: DType;

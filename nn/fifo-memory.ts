@@ -28,6 +28,7 @@ export interface FifoState {
   readonly head: number;
 }
 
+/** Options of `FifoMemory`: `numHeads`, `pool`, `poolSize`, `gate`, `init`, `bias`, `generator`, `dtype`. */
 export interface FifoMemoryOptions {
   /** Heads of the read attention (divides dim); default 1. */
   numHeads?: number;
@@ -45,6 +46,11 @@ export interface FifoMemoryOptions {
   dtype?: DType;
 }
 
+/**
+ * Gated FIFO memory bank (Kashyap 2025): N slots of width C carried across segments; a write pools the segment into
+ * candidates that each replace the oldest slot through a gate, a read is attention from the segment's queries to the
+ * slots.
+ */
 export class FifoMemory extends Module {
   readonly numHeads: number;
   readonly headDim: number;

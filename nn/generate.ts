@@ -17,6 +17,7 @@ export interface CausalLM<Caches = readonly KVCache[]> {
   newCaches(): Caches;
 }
 
+/** Options of `sampleFromLogits`: `temperature`, `topK`, `topP`, `generator`. */
 export interface SampleOptions {
   /** Softmax temperature; default 1. 0 = greedy (argmax, lowest index on ties; needs no generator). */
   temperature?: number;
@@ -31,6 +32,7 @@ export interface SampleOptions {
 /** Checked sampling settings with their defaults filled in. */
 type Sampling = { temperature: number; topK: number; topP: number };
 
+/** Options of `generate`: `maxNewTokens`, `stopToken`, `caches`. */
 export interface GenerateOptions<Caches = readonly KVCache[]> extends SampleOptions {
   maxNewTokens: number;
   /** Stop after producing this token (it is included in the result). */

@@ -8,6 +8,7 @@ import {
 } from '../core/index.js';
 import { Linear } from './linear.js'; // a cycle (Linear draws with the initialisers above) that is safe: each is used only when called
 
+/** Options of `uniformParameter`: `bound`, `generator`, `dtype`. */
 export interface UniformParameterOptions {
   /** Entries are drawn from U(−bound, bound); bound ≥ 0. */
   bound: number;
@@ -21,6 +22,7 @@ export function uniformParameter(shape: Shape, options: UniformParameterOptions)
   return drawnParameter('uniformParameter', shape, options, 'bound', (spread, generator, dtype) => rand(shape, { low: -spread, high: spread, generator, dtype }));
 }
 
+/** Options of `normalParameter`: `std`, `generator`, `dtype`. */
 export interface NormalParameterOptions {
   /** Entries are drawn from N(0, std²); std ≥ 0. */
   std: number;
@@ -62,6 +64,7 @@ function expectRegExp(op: string, arg: string, x: unknown): asserts x is RegExp 
   if (!(x instanceof RegExp)) throw new DTypeError(op, `${arg} must be a RegExp over dotted parameter names, got ${describeValue(x)}`, arg);
 }
 
+/** Options of `gpt2Init`: `numLayers`, `generator`, `select`. */
 export interface GPT2InitOptions {
   /** L, the number of residual blocks (≥ 1): residual projections get std 0.02/√(2L). */
   numLayers: number;

@@ -9,6 +9,7 @@
  */
 import { ShapeError, Tensor, ValueError, expectOptions, expectTensor, fmtShape, type DType } from '../core/index.js';
 
+/** Options of `KVCache`: `maxLength`. */
 export interface KVCacheOptions {
   /** Keep only the most recent maxLength keys and values (sliding-window eviction). Default: keep all. */
   maxLength?: number;
@@ -25,6 +26,11 @@ export interface CacheRows {
   view: Tensor | null;
 }
 
+/**
+ * Key/value cache for incremental decoding: `append(k, v)` stores k and v [B, H, T, d] (keys already position-encoded)
+ * and returns every cached key and value [B, H, L, d]; `position` counts all tokens seen, so positions stay right after
+ * a sliding window evicts the oldest.
+ */
 export class KVCache {
   /** Tokens seen so far: the position of the next token. */
   position = 0;

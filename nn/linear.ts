@@ -5,6 +5,7 @@ import {
 import { expectFeatures, expectWeight, optionalBoolean } from './checks.js';
 import { constantParameter, normalParameter, uniformParameter } from './init.js';
 
+/** Options of `Linear`: `bias`, `generator`, `dtype`, `std`. */
 export interface LinearOptions {
   bias?: boolean;
   generator?: Generator;

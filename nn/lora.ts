@@ -22,6 +22,7 @@ import { expectFeatures, expectModule, optionalBoolean } from './checks.js';
 import { constantParameter, uniformParameter } from './init.js';
 import { Linear } from './linear.js';
 
+/** Options of `LoRALinear`: `rank`, `alpha`, `rsLoRA`, `generator`. */
 export interface LoRALinearOptions {
   /** r: the update's rank, 1 ≤ r ≤ min(in, out). */
   rank: number;
@@ -97,6 +98,7 @@ export class LoRALinear extends Module {
   }
 }
 
+/** Options of `wrapWithLoRA`: `select`. */
 export interface WrapWithLoRAOptions extends LoRALinearOptions {
   /** Which Linears to wrap, by dotted module name (`blocks.0.attn.wq`): e.g. /attn\.w[qkvo]$/. */
   select: RegExp;

@@ -9,6 +9,7 @@ import { ValueError, expectNumber } from '../core/index.js';
 
 // ── Marchenko–Pastur law ──────────────────────────────────────────────────────────────────────────────────────────
 
+/** The support [lower, upper] of the Marchenko–Pastur law for an aspect ratio γ and variance σ². */
 export interface MarchenkoPasturEdges {
   /** λ− = σ²(1 − √γ)². */
   readonly lower: number;

@@ -29,6 +29,10 @@ import { LayerNorm, RMSNorm } from './norm.js';
 /** How the three path outputs merge: W_c over their concatenation, or a learned convex combination. */
 export type PathCombine = 'projection' | 'weights';
 
+/**
+ * Options of `MemoryBlock`: `numHeads`, `chunkSize`, `memorySlots`, `combine`, `positional`, `gate`, `pool`,
+ * `memoryInit`, `mlp`, `norm`, `hidden`, `dropout`, `bias`, `generator`, `dtype`.
+ */
 export interface MemoryBlockOptions {
   numHeads: number;
   /** Tokens per local-attention chunk; also the pooling size of memory candidates (one candidate per chunk). */
@@ -62,6 +66,7 @@ export interface MemoryBlockCaches {
   local: KVCache;
 }
 
+/** Options of a `MemoryBlock` call: `positions`, `caches`. */
 export interface MemoryBlockCallOptions {
   /** Positions of x's tokens for RoPE; default offset…offset+S−1, offset = caches.global.position (or 0). */
   positions?: Positions;
@@ -69,6 +74,7 @@ export interface MemoryBlockCallOptions {
   caches?: MemoryBlockCaches;
 }
 
+/** What a `MemoryBlock` call returns: the output y [B, S, C] and the pooled candidates for the memory write. */
 export interface MemoryBlockOutput {
   /** [B, S, C] the block's output. */
   y: Tensor;
@@ -105,6 +111,10 @@ function checkMemoryBlockOptions(op: string, dim: number, options: MemoryBlockOp
   optionalDType(op, 'dtype', o.dtype);
 }
 
+/**
+ * The memory transformer's block: pre-norm global causal attention, chunked local attention and a FIFO-memory read
+ * combined, then an MLP; x [B, S, C] → y [B, S, C], plus the candidates for the next memory write.
+ */
 export class MemoryBlock extends Module {
   readonly combine: PathCombine;
   readonly norm1: LayerNorm | RMSNorm;

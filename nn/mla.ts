@@ -58,6 +58,10 @@ export interface MLADims {
   bias?: boolean;
 }
 
+/**
+ * Options of `MultiHeadLatentAttention`: `mode`, `ropeBase`, `ropeLayout`, `rotary`, `softmaxScale`, `normEps`,
+ * `generator`, `dtype`.
+ */
 export interface MultiHeadLatentAttentionOptions extends MLADims {
   /** Default 'explicit'; switch later with `mla.mode = 'absorbed'`. */
   mode?: MLAMode;
@@ -75,6 +79,7 @@ export interface MultiHeadLatentAttentionOptions extends MLADims {
   dtype?: DType;
 }
 
+/** Options of a `MultiHeadLatentAttention` call: `cache`, `positions`. */
 export interface MLACallOptions {
   /** Incremental decoding: the new tokens' latents (and rotary keys) are appended, attention covers all cached. */
   cache?: LatentKVCache;
@@ -149,6 +154,7 @@ export function mlaCacheNumbersPerToken(dims: MLADims): number {
   return d.kvLoraRank + (d.rope === 'decoupled' ? 1 : d.numHeads) * d.qkRopeHeadDim;
 }
 
+/** Options of `LatentKVCache`: `kvLoraRank`, `qkRopeHeadDim`, `ropeKeyHeads`. */
 export interface LatentKVCacheOptions extends KVCacheOptions {
   kvLoraRank: number;
   qkRopeHeadDim: number;
@@ -234,6 +240,11 @@ interface AttentionInputs {
   v: Tensor;
 }
 
+/**
+ * Multi-head Latent Attention (DeepSeek-V2): keys and values up-projected from one compressed latent per token, with a
+ * decoupled RoPE key shared by the heads, so a cache stores kvLoraRank + qkRopeHeadDim numbers per token; x [B, T, dim]
+ * → [B, T, dim].
+ */
 export class MultiHeadLatentAttention extends Module {
   readonly dim: number;
   readonly numHeads: number;

@@ -27,6 +27,7 @@ export class Dropout extends Module {
   }
 }
 
+/** Options of `MLP`: `bias`, `generator`, `dtype`. */
 export interface MLPOptions {
   bias?: boolean;
   generator?: Generator;

@@ -49,6 +49,10 @@ export interface JointAttentionHook {
   keysValues?: (k: Tensor, v: Tensor) => { k: Tensor; v: Tensor };
 }
 
+/**
+ * Options of the MMDiT blocks (`DoubleStreamBlock`, `SingleStreamBlock`, `JointAttention`): `numHeads`, `rope`,
+ * `mlpRatio`, `generator`, `dtype`.
+ */
 export interface MMDiTBlockOptions {
   numHeads: number;
   /** The joint attention's RoPE; its headDim (Σ axesDim) must be dim / numHeads. */

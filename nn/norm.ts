@@ -3,6 +3,7 @@ import { expectFeatures, optionalBoolean } from './checks.js';
 import { constantParameter } from './init.js';
 import { Module, type Parameter } from '../core/index.js';
 
+/** Options of `LayerNorm`: `eps`, `affine`, `bias`, `dtype`. */
 export interface LayerNormOptions {
   /** Added to the variance; default 1e-5 (LayerNorm), 1e-6 (RMSNorm). */
   eps?: number;

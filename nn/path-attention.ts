@@ -27,6 +27,7 @@ import { KVCache } from './kv-cache.js';
 import { Linear } from './linear.js';
 import { RMSNorm } from './norm.js';
 
+/** Options of `pathAttention` and its direct and recurrent forms: `scale`, `chunkSize`, `forgetGate`. */
 export interface PaTHOptions {
   /** Logit scale; default 1/√d. */
   scale?: number;
@@ -432,6 +433,7 @@ function checkContinues(op: string, cache: PaTHCache, next: { B: number; H: numb
 
 // ── the layer ──
 
+/** Options of `ShortConvolution`: `generator`, `dtype`. */
 export interface ShortConvolutionOptions {
   generator?: Generator;
   /** Default 'float32'. */
@@ -486,6 +488,10 @@ export class ShortConvolution extends Module {
   }
 }
 
+/**
+ * Options of `PaTHAttention`: `numHeads`, `numKVHeads`, `useForgetGate`, `lowRankW`, `shortConv`, `qkNorm`,
+ * `chunkSize`, `generator`, `dtype`.
+ */
 export interface PaTHAttentionOptions {
   numHeads: number;
   /** Key/value heads (grouped-query attention; divides numHeads); default numHeads. w and β are per key/value head. */
@@ -504,6 +510,7 @@ export interface PaTHAttentionOptions {
   dtype?: DType;
 }
 
+/** Options of a `PaTHAttention` call: `cache`. */
 export interface PaTHCallOptions {
   /** Decoding state: the new tokens are attended recurrently (PaTHCache.step), without a graph. */
   cache?: PaTHCache;

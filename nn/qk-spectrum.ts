@@ -7,6 +7,7 @@ import { ShapeError, Tensor, ValueError, expectBoolean, expectFiniteValues, expe
 
 // ── W_Q W_Kᵀ spectra ──────────────────────────────────────────────────────────────────────────────────────────────
 
+/** Options of `qkSpectrum`: `numHeads`, `numKVHeads`, `perHead`. */
 export interface QKSpectrumOptions {
   /** Query heads H; W_q is [H·d_head, d_model] (default 1). */
   numHeads?: number;
@@ -25,6 +26,7 @@ export interface QKSpectrum {
   readonly p: number;
 }
 
+/** What `qkSpectrum` returns: the spectrum of the layer's W_Q W_Kᵀ and of each head's. */
 export interface QKSpectra {
   /** G = W_qᵀ W_k (keys repeated per group), the layer's whole bilinear form. */
   readonly layer: QKSpectrum;

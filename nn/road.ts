@@ -46,6 +46,10 @@ import {
 import { expectFeatures, expectModule, optionalBoolean } from './checks.js';
 import { Linear } from './linear.js';
 
+/**
+ * RoAd's variants (Liao et al. 2024), by how many angles θ and scales α the adapter learns: 'road_1' one per
+ * output pair, 'road_2' one per output element, 'road_4' two per output element (see the file header).
+ */
 export type RoAdVariant = 'road_1' | 'road_2' | 'road_4';
 const VARIANTS: readonly RoAdVariant[] = ['road_1', 'road_2', 'road_4'];
 
@@ -179,6 +183,7 @@ function roadKernel(x: Tensor, c: Tensor, s: Tensor, rows: readonly number[] | n
   });
 }
 
+/** Options of `applyRoAd` and `roadMatrix`: `variant`, `groupSize`, `theta`, `alpha`. */
 export interface ApplyRoAdOptions {
   variant: RoAdVariant;
   /** g: even, divides out; element i of a group pairs with i + g/2. */
@@ -299,6 +304,7 @@ class RoAdAdapter extends Module implements RoAdAdapterState {
 /** The adapters by name: own enumerable properties, so parameter names read `adapters.<name>.theta`. */
 class RoAdAdapters extends Module {}
 
+/** Options of one RoAd adapter: `variant`, `groupSize`, `initWeights`, `generator`. */
 export interface RoAdAdapterOptions {
   /** Default 'road_1'. */
   variant?: RoAdVariant;
@@ -310,11 +316,13 @@ export interface RoAdAdapterOptions {
   generator?: Generator;
 }
 
+/** Options of `RoAdLinear`: `adapterName`. */
 export interface RoAdLinearOptions extends RoAdAdapterOptions {
   /** The first adapter's name, made active (default 'default', as PEFT). */
   adapterName?: string;
 }
 
+/** Options of a `RoAdLinear` call: `adapterNames`. */
 export interface RoAdForwardOptions {
   /** One adapter name per row of x's first axis ('__base__' = the base layer alone): a mixed-adapter batch. */
   adapterNames?: readonly string[];
@@ -556,6 +564,7 @@ export class RoAdLinear extends Module {
 
 // ── wrapping a model ─────────────────────────────────────────────────────────────────────────────────────────────
 
+/** Options of `wrapWithRoAd`: `select`. */
 export interface WrapWithRoAdOptions extends RoAdLinearOptions {
   /** Which Linears to wrap, by dotted module name (`blocks.0.attn.wq`): e.g. /attn\.w[qkvo]$/. */
   select: RegExp;

@@ -30,6 +30,7 @@ export interface RopeProbeModel<I> {
   generate(inputs: I, control?: (layer: number, step: number) => JointAttentionHook | undefined): Tensor;
 }
 
+/** Options of `probeRopeDependency`: `layers`, `manipulations`, `range`. */
 export interface RopeProbeOptions {
   /** Layers to probe; default all. */
   layers?: readonly number[];
@@ -39,6 +40,10 @@ export interface RopeProbeOptions {
   range?: number;
 }
 
+/**
+ * What `probeRopeDependency` returns: the layers and manipulations probed, the unmodified output, the PSNR of each
+ * (layer, manipulation) against it, and each layer's score and the ranking.
+ */
 export interface RopeProbeResult {
   layers: number[];
   manipulations: RopeManipulation[];

@@ -75,6 +75,7 @@ export interface RotaryBranchOptions {
   generator?: Generator;
 }
 
+/** Options of `RotaryCrossAttention`: `numHeads`, `headDim`, `numKVHeads`, `dtype`. */
 export interface RotaryCrossAttentionOptions extends RotaryBranchOptions {
   /** Query heads H (of the host's queries). */
   numHeads: number;

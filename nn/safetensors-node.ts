@@ -61,11 +61,13 @@ export async function saveSafetensors(module: Module, path: string, metadata?: R
   }
 }
 
+/** Options of `loadSafetensors`: `strict`. */
 export interface LoadSafetensorsOptions {
   /** Require the file's tensor names to be exactly the module's parameter names (default true). */
   strict?: boolean;
 }
 
+/** What `loadSafetensors` reports: the file's metadata and, for non-strict loads, the missing and unexpected names. */
 export interface LoadSafetensorsResult {
   /** The header's `__metadata__` ({} when absent). */
   metadata: Record<string, string>;

@@ -18,6 +18,7 @@ import { checkedSpectrum, effectiveRank, medianSorted, normalizeByMedian, quanti
  */
 export type BaselineInit = 'linear' | { readonly kind: 'normal'; readonly std: number } | { readonly kind: 'uniform'; readonly bound: number };
 
+/** Options of `randomInitBaseline`: `numHeads`, `numKVHeads`, `perHead`, `samples`, `generator`, `margin`. */
 export interface RandomInitBaselineOptions {
   numHeads?: number;
   numKVHeads?: number;

@@ -38,6 +38,10 @@ export interface ProgressOutput {
   columns?: number;
 }
 
+/**
+ * Options of `train`: `steps`, `optimizer`, `clipGradNorm`, `schedule`, `tokensPerStep`, `evaluate`, `evalEvery`,
+ * `logEvery`, `output`, `onStep`.
+ */
 export interface TrainOptions {
   steps: number;
   optimizer: Optimizer;
@@ -61,6 +65,7 @@ export interface TrainOptions {
   onStep?: (p: TrainProgress) => void;
 }
 
+/** What `train` returns: the loss of every step, the evaluations and the wall-clock seconds. */
 export interface TrainResult {
   /** Training loss of every step. */
   losses: number[];

@@ -21,6 +21,7 @@ export function pairWavelengths(invFreq: ArrayLike<number>): Float64Array {
 /** How decayCurve places its distances: log-spaced over [1, maxDistance] (after m = 0), or evenly over [0, maxDistance]. */
 export type DecaySpacing = 'log' | 'linear';
 
+/** Options of `decayCurve`: `maxDistance`, `points`, `spacing`. */
 export interface DecayCurveOptions {
   /** The largest distance m (an integer ≥ 1); always the last point. */
   maxDistance: number;

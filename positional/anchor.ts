@@ -16,6 +16,7 @@
 import { DTypeError, ShapeError, Tensor, ValueError, describeValue, expectInteger, fmtShape, expectRequiredOptions } from '../core/index.js';
 import { checkIntegers, checkTableSize } from './checks.js';
 
+/** Options of `packWithAnchor`: `windowLength`, `anchorToken`, `bosToken`. */
 export interface PackWithAnchorOptions {
   /** Tokens in the packed window, the anchor included (the reference's `seq_length`). */
   windowLength: number;
@@ -25,6 +26,7 @@ export interface PackWithAnchorOptions {
   bosToken?: number;
 }
 
+/** One packed training window (AnchorAttention): its tokens, document ids and rotary positions, each of length T. */
 export interface PackedWindow {
   /** [T] token ids: the anchor, then the documents in order, truncated to the window. */
   tokens: number[];
@@ -81,6 +83,7 @@ function checkDocuments(op: string, documents: unknown): void {
   });
 }
 
+/** Options of `packFlashAnchor`: `windowLength`, `bosToken`. */
 export interface PackFlashOptions {
   /** Tokens in the packed window, every document's BOS included. */
   windowLength: number;

@@ -35,6 +35,7 @@ export function decayAt(m: number, invFreq: ArrayLike<number>): number {
   return s;
 }
 
+/** Options of `firstNegativeDistance`: `limit`. */
 export interface FirstNegativeOptions {
   /** Largest distance examined; default 2^24. Returns Infinity when B ≥ 0 on all of [0, limit]. */
   limit?: number;
@@ -56,6 +57,7 @@ export function firstNegativeDistance(base: number, dim: number, options: FirstN
 /** How the minimal base is read off the log grid (docs/notes/base-bound.md: why a grid scan, and why two). */
 export type BaseBoundMethod = 'first-hit' | 'robust';
 
+/** Options of `minimalBase`: `method`, `start`, `top`, `ratio`. */
 export interface MinimalBaseOptions {
   /** 'first-hit' (default): scan b_k = start·ratio^k upward, return the first b with m0(b) > L.
    *  'robust': scan b_k = top/ratio^k downward, return the lowest b such that every grid point at or above it is feasible. */

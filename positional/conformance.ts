@@ -57,11 +57,13 @@ const OP = 'verifyRoPEDump';
 export const ROPE_BUG_CLASSES = [
   'pair-layout', 'low-precision-frequencies', 'attention-factor', 'partial-rotary-denominator', 'scaling-regime', 'longrope-switch', 'mrope-decode-ids', 'position-offset',
 ] as const;
+/** One of `ROPE_BUG_CLASSES`: a known kind of RoPE implementation bug `verifyRoPEDump` can recognise. */
 export type RoPEBugClass = (typeof ROPE_BUG_CLASSES)[number];
 
 /** The tensor names a dump may hold (see the file header for shapes). */
 export const ROPE_DUMP_NAMES = ['inv_freq', 'position_ids', 'cache_position', 'rope_deltas', 'seq_len', 'attention_scaling', 'cos', 'sin', 'q', 'k', 'q_embed', 'k_embed'] as const;
 
+/** Options of `verifyRoPEDump`: `layerType`, `layout`, `tolerance`. */
 export interface VerifyRoPEOptions {
   /** Which entry of a per-layer rope dict (as fromHFConfig). */
   layerType?: string;
@@ -71,6 +73,10 @@ export interface VerifyRoPEOptions {
   tolerance?: number;
 }
 
+/**
+ * One tensor of a dump compared with ropelab's reference: its name, shape, largest error and whether it is within
+ * tolerance.
+ */
 export interface RoPEDumpCheck {
   name: string;
   shape: number[];
@@ -81,6 +87,9 @@ export interface RoPEDumpCheck {
   ok: boolean;
 }
 
+/**
+ * A bug class that explains a failing dump: applying it to ropelab's reference brings the residual within tolerance.
+ */
 export interface RoPEDiagnosis {
   cause: RoPEBugClass;
   /** The variant of the bug that fits, in words. */
@@ -91,12 +100,17 @@ export interface RoPEDiagnosis {
   residualAfter: number;
 }
 
+/** A bug class tried on a failing dump and the residual it leaves (the candidates that did not explain it). */
 export interface RoPEVerifyCandidate {
   cause: RoPEBugClass;
   detail: string;
   residual: number;
 }
 
+/**
+ * What `verifyRoPEDump` returns: whether every check passed, each tensor's check, and for a failing dump the diagnosis
+ * and the candidates tried.
+ */
 export interface RoPEVerifyReport {
   /** Every check within tolerance. */
   ok: boolean;

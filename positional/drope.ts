@@ -39,6 +39,10 @@ interface DRoPECommonOptions {
   base?: number;
 }
 
+/**
+ * DRoPE's 'dimSplit' mode: within each head, `positionPairs` pairs rotate with the position (x, y) and `headingPairs`
+ * with the heading angle.
+ */
 export interface DRoPEDimSplitOptions extends DRoPECommonOptions {
   mode: 'dimSplit';
   /**
@@ -50,6 +54,10 @@ export interface DRoPEDimSplitOptions extends DRoPECommonOptions {
   headingPairs?: number;
 }
 
+/**
+ * DRoPE's 'headSplit' mode: of `numHeads` heads, `headingHeads` rotate with the heading angle and the others with the
+ * position (x, y).
+ */
 export interface DRoPEHeadSplitOptions extends DRoPECommonOptions {
   mode: 'headSplit';
   /** Query heads H; the angle table is per head. */
@@ -188,6 +196,7 @@ export function dropeAngles(agents: Tensor, options: DRoPEAngleOptions): Tensor 
   return axisAngles('dropeAngles', agents, frequenciesOf(splitAs('dropeAngles', options)));
 }
 
+/** Options of `DRoPE`: the angle options (mode and split, frequencies) plus the pair layout and a display name. */
 export type DRoPEOptions = DRoPEAngleOptions & {
   /** Pair layout of applyRotary; default 'interleaved' (pairs (2j, 2j+1): the heading block is contiguous channels). */
   layout?: PairLayout;

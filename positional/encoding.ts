@@ -18,6 +18,10 @@ import { Module, expectTensor, expectPositions, expectSize, type Tensor } from '
  */
 export type Positions = Tensor;
 
+/**
+ * What `PositionalEncoding.encodeQK` returns: q [B, H, Tq, d] and k [B, Hkv, Tk, d] after the encoding, and an optional
+ * multiplier on the attention logits.
+ */
 export interface EncodedQK {
   /** q: [B, H, Tq, d] after the encoding. */
   q: Tensor;
@@ -27,6 +31,11 @@ export interface EncodedQK {
   logitScale?: number;
 }
 
+/**
+ * The base of every position encoding: `encodeQK` takes q [B, H, Tq, d] and k [B, Hkv, Tk, d] with their positions and
+ * returns them encoded (rotated, for RoPE variants) with an optional logit scale; `encodeInput` adds an absolute signal
+ * to x [B, T, C] where the encoding has one.
+ */
 export abstract class PositionalEncoding extends Module {
   /** Short name used in tables and configs ('nope', 'learned', 'rope', …). */
   abstract readonly name: string;

@@ -26,6 +26,7 @@ import {
 /** FLUX.1's axes_dim (FluxTransformer2DModel `axes_dims_rope`): 16 channels for axis 0, 56 for rows, 56 for columns. */
 export const FLUX_AXES_DIM: readonly number[] = [16, 56, 56];
 
+/** Options of `fluxPositions`: `textLength`, `height`, `width`, `axis0`. */
 export interface FluxPositionsOptions {
   /** Text tokens before the image (T5 sequence length, 512 for FLUX.1-dev); ids all zero. */
   textLength: number;
@@ -125,6 +126,7 @@ function shiftIds(op: string, ids: unknown, textLength: unknown, shift: unknown,
 /** The key manipulations of the FreeFlux probe: no RoPE on keys, and image-id shifts (Δh, Δw). */
 export const FREEFLUX_PROBE_SHIFTS: readonly (readonly [number, number])[] = [[10, 10], [0, 20], [64, 0]];
 
+/** Options of `FluxRoPE`: `theta`, `attentionFactor`. */
 export interface FluxRoPEOptions {
   /** RoPE base of every axis ladder; default 10000. */
   theta?: number;
@@ -150,6 +152,7 @@ export class FluxRoPE extends MultiAxisRoPE {
   }
 }
 
+/** Options of `freeFluxProbe`: `textLength`, `keys`. */
 export interface FreeFluxProbeOptions {
   /** Text tokens at the start of the joint sequence (their key ids stay 0). */
   textLength: number;

@@ -36,6 +36,7 @@ import { yarnAttention, yarnTable, type YaRNOptions } from './yarn.js';
 
 /** The rope types computed here: HF's 'default', its scaling rules and 'proportional' (p-RoPE). */
 export const HF_ROPE_TYPES = ['default', 'linear', 'dynamic', 'yarn', 'llama3', 'longrope', 'proportional'] as const;
+/** One of `HF_ROPE_TYPES`: a HF `rope_type` ropelab computes. */
 export type HFRoPEType = (typeof HF_ROPE_TYPES)[number];
 
 /** One rope dict as HF writes it: the legacy `rope_scaling` or the newer `rope_parameters`. */
@@ -105,6 +106,7 @@ export interface HFRoPEConfig {
   readonly [field: string]: unknown;
 }
 
+/** Options of `fromHFConfig`: `seqLen`, `layerType`, `strict`. */
 export interface FromHFConfigOptions {
   /** Current sequence length (max position id + 1): dynamic rescales beyond max_position_embeddings; longrope switches to long_factor beyond the original length. */
   seqLen?: number;
@@ -114,6 +116,10 @@ export interface FromHFConfigOptions {
   strict?: boolean;
 }
 
+/**
+ * A HF config's rope settings resolved to numbers (`fromHFConfig`): inverse frequencies [rotaryDim/2], attention
+ * factor, rotary dim, rope type and the rest an encoding needs.
+ */
 export interface HFRoPESettings {
   /** θ′ [rotaryDim/2], float64 (transformers computes these in float32). */
   invFreq: Float64Array;
@@ -297,6 +303,7 @@ function resolve(given: HFRoPEConfig, options: FromHFConfigOptions): HFRoPESetti
   }
 }
 
+/** Options of `ropeFromHFConfig`: `layerType`, `layout`, `strict`. */
 export interface RoPEFromHFConfigOptions {
   /** Which entry of a per-layer rope dict to use ('full_attention' / 'sliding_attention'; Gemma-3's rope_local_base_freq). */
   layerType?: string;
@@ -352,6 +359,10 @@ function interleavedMRoPEAxes(section: readonly [number, number, number]): numbe
   return Array.from({ length: pairs }, (_, j) => (j % 3 === 1 && j < 3 * section[1] ? 1 : j % 3 === 2 && j < 3 * section[2] ? 2 : 0));
 }
 
+/**
+ * Options of `HFLongRoPE`: `shortFactor`, `longFactor`, `originalMaxPositions`, `base`, `rotaryDim`, `attentionFactor`,
+ * `layout`.
+ */
 export interface HFLongRoPEOptions {
   shortFactor: readonly number[];
   longFactor: readonly number[];

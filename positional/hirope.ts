@@ -33,6 +33,10 @@ import { allocate, axisAngles, sectionsOf } from './multi-axis.js';
 import { anglesOf as rotaryAnglesOf, invFreqLadder, rotateBy, type PairLayout } from './rope.js';
 import { checkSyntax, segmentsOf, type HiRoPESegment, type HiRoPESegmentsOptions } from './source-lexer.js';
 
+/**
+ * A source unit as HiRoPE numbers it: a `HiRoPESegment` (character range and kind) and the unit-level position `index`
+ * its tokens get.
+ */
 export interface HiRoPEUnit extends HiRoPESegment {
   /** The unit-level position p_hi given to its tokens. */
   index: number;
@@ -40,6 +44,7 @@ export interface HiRoPEUnit extends HiRoPESegment {
 
 // ── hierarchical positions ──
 
+/** Options of `hiropePositions` (`tokenIndex`, `gaps`), besides those of `hiropeSegments` it extends. */
 export interface HiRoPEPositionsOptions extends HiRoPESegmentsOptions {
   /** p_tok: 'reset' restarts at 0 in each unit index (default), 'global' counts from the start. */
   tokenIndex?: 'reset' | 'global';
@@ -170,6 +175,7 @@ export interface HiRoPELevels {
   position?: LevelPositions;
 }
 
+/** Options of `hiropeScores`: `invFreq`, `split`, `window`, `layout`, `attentionFactor`. */
 export interface HiRoPEScoreOptions {
   invFreq: ArrayLike<number>;
   /** Pairs i < split rotate with p_tok, i ≥ split with p_hi. */
@@ -315,6 +321,7 @@ export function hiropePositionsTensor(levels: HiRoPELevels): Tensor {
   return coords;
 }
 
+/** Options of `HiRoPE`: `split`, `base`, `invFreq`, `rotaryDim`, `layout`, `window`, `attentionFactor`. */
 export interface HiRoPEOptions {
   /** Token-level pairs s (pairs i < s use p_tok); default ⌊pairs/2⌋. */
   split?: number;

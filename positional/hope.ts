@@ -66,6 +66,7 @@ export function hopeFrequencies(headDim: number, mropeSection: readonly number[]
   return frequenciesOf(op, headDim, mropeSection, expectOptions(op, 'options', options, FREQUENCY_KEYS)).F;
 }
 
+/** Options of `hopeAngles`: `headDim`, `mropeSection`. */
 export interface HoPEAnglesOptions extends MRoPEFrequencyOptions {
   headDim: number;
   /** [s_t, s_h, s_w], summing to headDim/2 ([16, 24, 24] for Qwen2-VL's 128-dim head). */
@@ -96,11 +97,13 @@ export interface HoPEScaleSampling {
   scales?: readonly number[];
 }
 
+/** Options of `hopePositions`: `temporalScale`. */
 export interface HoPEPositionOptions extends MRoPEPositionOptions {
   /** γ: a fixed spacing (inference: the caller chooses, e.g. HOPE_VNIAH_SCALE) or a sampler (training). */
   temporalScale: number | HoPEScaleSampling;
 }
 
+/** HoPE's position ids: `MRoPEPositions` (rows, delta, offsets) plus the temporal scale γ each vision segment used. */
 export interface HoPEPositions extends MRoPEPositions {
   /** γ used by each vision segment, in order. */
   readonly temporalScales: readonly number[];
@@ -156,6 +159,7 @@ export function hopePositions(segments: readonly MRoPESegment[], options: HoPEPo
   return { ...positions, temporalScales };
 }
 
+/** Options of `HoPE`: the same as `MRoPE`'s. */
 export type HoPEOptions = MRoPEOptions;
 
 /**

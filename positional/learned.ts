@@ -6,6 +6,7 @@ import {
 import { checkIntegers, checkTableSize } from './checks.js';
 import { PositionalEncoding, type Positions } from './encoding.js';
 
+/** Options of `LearnedAbsolute`: `generator`, `dtype`, `std`, `beyond`. */
 export interface LearnedAbsoluteOptions {
   generator?: Generator;
   dtype?: DType;
@@ -18,6 +19,10 @@ export interface LearnedAbsoluteOptions {
   beyond?: 'error' | 'clamp';
 }
 
+/**
+ * Learned absolute position embeddings (GPT-2): a trained [maxPositions, dim] table whose row for each position is
+ * added to the input x [B, T, dim]; q and k pass through unchanged.
+ */
 export class LearnedAbsolute extends PositionalEncoding {
   readonly name = 'learned';
   /** [maxPositions, dim] */

@@ -7,6 +7,7 @@ import { ValueError, expectOptions, expectSize } from '../core/index.js';
 import { checkAttentionFactor, checkBase, checkContextLength, checkInvFreq, checkRotaryDim, checkScale } from './checks.js';
 import { invFreqLadder } from './rope.js';
 
+/** Options of `longRopeInvFreq`: `dim`, `base`, `shortFactor`, `longFactor`, `originalMaxPositions`, `seqLen`. */
 export interface LongRoPEOptions {
   /** Rotary dim d (even). */
   dim: number;
@@ -22,6 +23,7 @@ export interface LongRoPEOptions {
   seqLen?: number;
 }
 
+/** Options of `longRopeAttentionFactor`: `factor`, `originalMaxPositions`, `attentionFactor`. */
 export interface LongRoPEAttentionOptions {
   /** s = max_position_embeddings / L in Phi-3 (HF derives it so when the config has no factor); > 0. */
   factor: number;

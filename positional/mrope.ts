@@ -33,11 +33,16 @@ export type MRoPESegment =
   | { readonly type: 'text'; readonly length: number }
   | { readonly type: 'image' | 'video'; readonly grid: readonly [number, number, number] };
 
+/** Options of `mropePositions` and `mropeTokenCount`: `spatialMergeSize`. */
 export interface MRoPEPositionOptions {
   /** m: the vision merger joins m × m patches into one LLM token; default 2 (Qwen2-VL). */
   spatialMergeSize?: number;
 }
 
+/**
+ * Qwen2-VL's 3-row position ids (t, h, w) for a sequence of text and vision segments, and the delta decoding continues
+ * from.
+ */
 export interface MRoPEPositions {
   /** [3][L] position ids, rows t, h, w (row a, token n = ids[a][n]). */
   readonly ids: readonly [Float64Array, Float64Array, Float64Array];
@@ -167,6 +172,7 @@ export function mropeDecodePositions(delta: number, start: number, count = 1): T
 
 // ── frequencies ──
 
+/** Options of `mropeInvFreq` and `mropeFrequencies`: `base`, `invFreq`. */
 export interface MRoPEFrequencyOptions {
   /** θ; default 1e6 (Qwen2-VL's rope_theta). */
   base?: number;
@@ -231,6 +237,7 @@ export const ENCODING_KEYS = [...FREQUENCY_KEYS, 'layout', 'attentionFactor'] as
 
 // ── encoding ──
 
+/** Options of `MRoPE`: `layout` and `attentionFactor`, besides the frequency options it extends. */
 export interface MRoPEOptions extends MRoPEFrequencyOptions {
   /** Pair layout; default 'half' (rotate-half, as Qwen2-VL). */
   layout?: PairLayout;

@@ -125,6 +125,7 @@ export function perHead(op: string, heads: unknown, invFreq: unknown, numAxes: u
   return new Tensor(F, [heads.length, A, P]);
 }
 
+/** Options of `MultiAxisRoPE`: `layout`, `rotaryDim`, `attentionFactor`, `name`, `headDim`. */
 export interface MultiAxisRoPEOptions {
   layout?: PairLayout;
   /** Rotated channels per head (2·pairs); the rest pass through. Default 2·P. */

@@ -9,6 +9,7 @@ import { expectNumber, expectOptions } from '../core/index.js';
 import { checkBase, checkLayout, checkRotaryDim, checkScale } from './checks.js';
 import { RoPE, type PairLayout } from './rope.js';
 
+/** Options of `pRopeInvFreq`: `base` and `factor`, p-RoPE's fraction of rotating pairs. */
 export interface PRoPEInvFreqOptions {
   /** RoPE base θ; default 10000. */
   base?: number;
@@ -40,6 +41,7 @@ function pRopeTable(op: string, headDim: number, p: number, options: PRoPEInvFre
   return out;
 }
 
+/** Options of `PRoPE`: those of `pRopeInvFreq` it extends, plus `layout`, the pair layout. */
 export interface PRoPEOptions extends PRoPEInvFreqOptions {
   layout?: PairLayout;
 }

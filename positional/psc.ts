@@ -12,6 +12,7 @@ import {
 import { checkTableSize } from './checks.js';
 import { PositionalEncoding, type EncodedQK, type Positions } from './encoding.js';
 
+/** Options of `PSC`, the phase-shift calibration module: `generator`, `dtype`. */
 export interface PSCOptions {
   /** Draws the D init; default `new Generator(0)`. */
   generator?: Generator;
@@ -119,6 +120,7 @@ function coefficientOf(x: Tensor, up: Tensor, down: Tensor): Tensor {
   return add(1, mul(0.5, tanh(matmul(silu(matmul(x, up)), down))));
 }
 
+/** Options of `PSCRoPE`: `numHeads`, `numKVHeads`, `headDim`. */
 export interface PSCRoPEOptions extends PSCOptions {
   numHeads: number;
   /** Key/value heads (grouped-query attention); default numHeads. */

@@ -43,6 +43,10 @@ export interface PositionalSpec {
   dtype?: DType;
 }
 
+/**
+ * Builds an encoding for a model's `PositionalSpec` (head dim, model dim, context length, …); registered by name with
+ * `registerPositional`.
+ */
 export type PositionalFactory = (spec: PositionalSpec) => PositionalEncoding;
 
 const registry = new Map<string, PositionalFactory>([
@@ -95,6 +99,10 @@ function checkSpec(op: string, spec: unknown): PositionalSpec {
   return s;
 }
 
+/**
+ * The names `createPositional` accepts: the built-in encodings and any added with `registerPositional`, in registration
+ * order.
+ */
 export function positionalNames(): string[] {
   return [...registry.keys()];
 }

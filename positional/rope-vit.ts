@@ -102,6 +102,7 @@ function axialFrequencies(op: string, dim: unknown, theta: unknown, dtype: DType
   return allocate(op, sectionsOf(op, [Q, Q]), invFreq, 2, dtype);
 }
 
+/** Options of `ropeVitAxialAngles`: `dim`, `gridW`, `gridH`, `theta`, `dtype`. */
 export interface RoPEViTAxialAnglesOptions {
   /** Head dim d (a multiple of 4). */
   dim: number;
@@ -152,6 +153,7 @@ function mixedAngles(op: string, freqsX: unknown, freqsY: unknown, gridW: unknow
   return axisAngles(op, patchGrid(w, h, F.dtype), F);
 }
 
+/** Options of `ropeVitMixedAngles`: `freqsX`, `freqsY`, `gridW`, `gridH`. */
 export interface RoPEViTMixedAnglesOptions {
   /** Column frequencies [heads, d/2] (the reference's freqs[0] for one layer, viewed [heads, d/2]). */
   freqsX: Tensor;
@@ -172,6 +174,7 @@ export function ropeVitMixedAngles(options: RoPEViTMixedAnglesOptions): Tensor {
   return mixedAngles(op, o.freqsX, o.freqsY, o.gridW, o.gridH);
 }
 
+/** Options of `ropeVitMixedFrequencies`: `theta`, `rotate`, `orientations`, `generator`, `dtype`. */
 export interface RoPEViTMixedInitOptions {
   /** Magnitude ladder base: |F[:, j]| = θ^(−4k/d). Default 10. */
   theta?: number;
@@ -199,6 +202,10 @@ export function ropeVitMixedFrequencies(numHeads: number, headDim: number, optio
   return mixedInit(op, numHeads, headDim, expectOptions(op, 'options', options, MIXED_INIT_KEYS));
 }
 
+/**
+ * RoPE-Mixed's initial learned frequencies: per head, magnitudes along a random orientation a_h, split into x and y
+ * parts [heads, d/2].
+ */
 export interface RoPEViTMixedFrequencies {
   /** [heads, d/2] */
   freqsX: Tensor;
@@ -283,6 +290,7 @@ function checkHeadVectors(op: string, arg: string, x: unknown, headDim: number):
   }
 }
 
+/** Options of `RoPEAxial`: `theta`, `prefixTokens`, `dtype`. */
 export interface RoPEAxialOptions {
   /** Default 100. */
   theta?: number;
@@ -359,6 +367,7 @@ export class RoPEAxial extends PositionalEncoding {
   }
 }
 
+/** Options of `RoPEMixed`: `prefixTokens`. */
 export interface RoPEMixedOptions extends RoPEViTMixedInitOptions {
   /** Leading tokens left unrotated (1 for a ViT's class token); default 0. */
   prefixTokens?: number;

@@ -103,6 +103,7 @@ export function anglesOf(pos: Tensor, invFreq: ArrayLike<number> | Tensor, dtype
 /** Arithmetic of the rotation: exact (float64, then stored), or emulating float32 or bfloat16 kernels. */
 export type RotaryPrecision = 'float64' | 'float32' | 'bf16';
 
+/** Options of `applyRotary`: `layout`, `precision`, `scale`, `rotaryDim`. */
 export interface ApplyRotaryOptions {
   layout: PairLayout;
   /**
@@ -407,6 +408,7 @@ function rotateRounded(round: (v: number) => number, xs: ArrayLike<number>, out:
 
 // ── RoPE ──
 
+/** Options of `RoPE`: `rotaryDim`, `base`, `layout`, `invFreq`, `attentionFactor`. */
 export interface RoPEOptions {
   /** Rotated channels per head (even, ≤ headDim); default all of them. */
   rotaryDim?: number;

@@ -12,6 +12,7 @@ import { checkString } from './checks.js';
 /** What a top-level unit looks like: a function, a class-like declaration, another block, or the text between. */
 export type HiRoPEUnitKind = 'function' | 'class' | 'block' | 'gap';
 
+/** A character range [start, end) of a source file and the kind of unit it is. */
 export interface HiRoPESegment {
   /** Character range [start, end) of the source. */
   start: number;
@@ -22,6 +23,7 @@ export interface HiRoPESegment {
 /** 'braces': C/Java/JS/TS/Go/Rust-like; 'indent': Python-like; 'auto' guesses from the source. */
 export type HiRoPESyntax = 'auto' | 'braces' | 'indent';
 
+/** Options of `hiropeSegments`: `syntax`. */
 export interface HiRoPESegmentsOptions {
   syntax?: HiRoPESyntax;
 }

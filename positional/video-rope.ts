@@ -21,6 +21,7 @@ import {
   type MRoPEFrequencyOptions, type MRoPEPositionOptions, type MRoPEPositions, type MRoPESegment,
 } from './mrope.js';
 
+/** Options of `videoRopePositions`: `temporalSpacing`. */
 export interface VideoRoPEPositionOptions extends MRoPEPositionOptions {
   /** δ: temporal id step between consecutive frames (temporal patches); default 2 (the reference's value). */
   temporalSpacing?: number;
@@ -111,6 +112,7 @@ export function videoRopeFrequencies(headDim: number, mropeSection: readonly num
   return allocate(op, axisOfPair(op, mropeSection).map((a) => AXIS_INDEX[a]), invFreq, 3);
 }
 
+/** Options of `VideoRoPE`: the same as `MRoPE`'s. */
 export type VideoRoPEOptions = MRoPEOptions;
 
 /**

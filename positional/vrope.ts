@@ -24,11 +24,16 @@ import { invFreqLadder, type PairLayout } from './rope.js';
 /** Number of VRoPE virtual axes for 2-D frames (2^2 corner-reflected sums). */
 export const VROPE_AXES = 4;
 
+/** Options of `vropePositions`: `start`. */
 export interface VRoPEPositionOptions extends MRoPEPositionOptions {
   /** Id of the first token (the reference's `current_index`, which carries over between calls); default 0. */
   start?: number;
 }
 
+/**
+ * VRoPE's 4-axis position ids for a sequence of text and vision segments, as rows and as a tensor [L, 4], and the delta
+ * decoding continues from.
+ */
 export interface VRoPEPositions {
   /** [4][L] rows c0, c1, c2, c3 (row a, token n = ids[a][n]); a text token has its 1-D index on all four. */
   readonly ids: readonly [Float64Array, Float64Array, Float64Array, Float64Array];
@@ -114,6 +119,7 @@ export function vropePairPositions(positions: Tensor, pairs: number): Tensor {
   return new Tensor(out, [...positions.shape.slice(0, -1), pairs]);
 }
 
+/** Options of `VRoPE`: `rotaryDim`, `base`, `invFreq`, `layout`, `attentionFactor`. */
 export interface VRoPEOptions {
   /** Rotated channels per head (even, ≤ headDim); default headDim. */
   rotaryDim?: number;

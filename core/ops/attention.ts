@@ -15,6 +15,7 @@ import { kernels, type AttentionBlock, type AttentionHead } from '../backend.js'
 import { broadcastShapes, broadcastStrides, fmtShape, shapesEqual, sizeOf, type Shape } from '../shape.js';
 import { Tensor } from '../tensor.js';
 
+/** Options of the fused `attention` op: `mask`, `causal`, `window`, `scale`. */
 export interface AttentionOptions {
   /** 0/1 tensor broadcastable to [..., Tq, Tk]; non-zero = may attend. */
   mask?: Tensor | null;

@@ -94,10 +94,13 @@ function constantOf(x: Tensor, value: (v: number) => number): Tensor {
 
 // ── binary arithmetic ──
 
+/** a + b elementwise, broadcast; a or b may be a number. The output has the broadcast shape and dtype of the inputs. */
 export const add = defineBinary('add', (x, y) => x + y, (g) => [g, g], false);
 
+/** a − b elementwise, broadcast; a or b may be a number. The output has the broadcast shape and dtype of the inputs. */
 export const sub = defineBinary('sub', (x, y) => x - y, (g) => [g, neg(g)], false);
 
+/** a · b elementwise, broadcast; a or b may be a number. The output has the broadcast shape and dtype of the inputs. */
 export const mul = defineBinary('mul', (x, y) => x * y, (g, x, y) => [
   x.requiresGrad ? mul(g, y) : null,
   y.requiresGrad ? mul(g, x) : null,
@@ -136,11 +139,17 @@ export const minimum = defineBinary('minimum', (x, y) => (x < y || x !== x ? x :
 
 // ── comparisons (0/1 results, no gradient) ──
 
+/** 1 where a = b, else 0, elementwise with broadcasting (not differentiable). */
 export const eq = defineBinary('eq', (x, y) => +(x === y), null);
+/** 1 where a ≠ b, else 0, elementwise with broadcasting (not differentiable). */
 export const ne = defineBinary('ne', (x, y) => +(x !== y), null);
+/** 1 where a < b, else 0, elementwise with broadcasting (not differentiable). */
 export const lt = defineBinary('lt', (x, y) => +(x < y), null);
+/** 1 where a ≤ b, else 0, elementwise with broadcasting (not differentiable). */
 export const le = defineBinary('le', (x, y) => +(x <= y), null);
+/** 1 where a > b, else 0, elementwise with broadcasting (not differentiable). */
 export const gt = defineBinary('gt', (x, y) => +(x > y), null);
+/** 1 where a ≥ b, else 0, elementwise with broadcasting (not differentiable). */
 export const ge = defineBinary('ge', (x, y) => +(x >= y), null);
 
 /** where(cond, a, b): a where cond ≠ 0, else b; all three broadcast together. */
@@ -161,16 +170,27 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
 
 // ── unary ──
 
+/** −x elementwise. */
 export const neg = defineUnary('neg', (v) => -v, () => -1, (x) => constantOf(x, () => -1));
+/** eˣ elementwise. */
 export const exp = defineUnary('exp', Math.exp, (_, y) => y, (_, y) => y, 'exp');
+/** The natural logarithm ln x elementwise (−∞ at 0, NaN below). */
 export const log = defineUnary('log', Math.log, (v) => 1 / v, (x) => reciprocal(x));
+/** √x elementwise. */
 export const sqrt = defineUnary('sqrt', Math.sqrt, (_, y) => 0.5 / y, (_, y) => div(0.5, y));
+/** 1/√x elementwise. */
 export const rsqrt = defineUnary('rsqrt', (v) => 1 / Math.sqrt(v), (_, y) => -0.5 * y * y * y, (_, y) => mul(-0.5, mul(y, square(y))));
+/** 1/x elementwise. */
 export const reciprocal = defineUnary('reciprocal', (v) => 1 / v, (_, y) => -y * y, (_, y) => neg(square(y)));
+/** |x| elementwise (its gradient is sign(x), 0 at 0). */
 export const abs = defineUnary('abs', Math.abs, (v) => Math.sign(v), (x) => constantOf(x, Math.sign));
+/** sin x elementwise (radians). */
 export const sin = defineUnary('sin', Math.sin, Math.cos, (x) => cos(x));
+/** cos x elementwise (radians). */
 export const cos = defineUnary('cos', Math.cos, (v) => -Math.sin(v), (x) => neg(sin(x)));
+/** tanh x elementwise. */
 export const tanh = defineUnary('tanh', Math.tanh, (_, y) => 1 - y * y, (_, y) => sub(1, square(y)));
+/** x² elementwise. */
 export const square = defineUnary('square', (v) => v * v, (v) => 2 * v, (x) => mul(2, x));
 /** max(x, 0); NaN propagates (as torch.relu). */
 export const relu = defineUnary('relu', (v) => (v > 0 || Number.isNaN(v) ? v : 0), (v) => (v > 0 ? 1 : 0), (x) => constantOf(x, (v) => (v > 0 ? 1 : 0)));
@@ -181,6 +201,7 @@ function sigmoidScalar(v: number): number {
   return e / (1 + e);
 }
 
+/** σ(x) = 1/(1 + e⁻ˣ) elementwise. */
 export const sigmoid = defineUnary('sigmoid', sigmoidScalar, (_, y) => y * (1 - y), (_, y) => mul(y, sub(1, y)), 'sigmoid');
 
 /** SiLU / swish: x·σ(x); derivative σ(x)·(1 + x·(1 − σ(x))). */
@@ -201,6 +222,7 @@ export const silu = defineUnary(
 /** softplus(x) = ln(1 + eˣ), computed as max(x, 0) + ln(1 + e^−|x|); derivative σ(x). */
 export const softplus = defineUnary('softplus', (v) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v))), sigmoidScalar, (x) => sigmoid(x));
 
+/** How `gelu` is computed: 'none' the exact x·Φ(x) with the normal CDF, 'tanh' the tanh approximation of GPT-2. */
 export type GeluApproximation = 'none' | 'tanh';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
@@ -284,6 +306,7 @@ export function clone(x: Tensor): Tensor {
   return recordOp('clone', new Tensor(x.data.slice(), x.shape), [x], (g) => [g], { differentiableBackward: true, saved: [] });
 }
 
+/** Options of `dropout`: `generator`, `training`. */
 export interface DropoutOptions {
   /** Where the mask is drawn from; default the process-wide generator (`defaultGenerator()`, `manualSeed`). */
   generator?: Generator;

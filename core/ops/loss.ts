@@ -10,8 +10,13 @@ import { reshape } from './movement.js';
 import { softmax } from './softmax.js';
 import { mean, sum } from './reduce.js';
 
+/**
+ * How a loss reduces its per-element values: 'mean' (over the counted elements), 'sum', or 'none' (one value per
+ * element).
+ */
 export type Reduction = 'mean' | 'sum' | 'none';
 
+/** Options of `crossEntropy`: `ignoreIndex`, `labelSmoothing`, `reduction`. */
 export interface CrossEntropyOptions {
   /** Targets equal to this contribute nothing and are left out of the mean. Default −100 (as PyTorch). */
   ignoreIndex?: number;

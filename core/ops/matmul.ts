@@ -9,6 +9,7 @@ import { broadcastShapes, broadcastStrides, fmtShape, sizeOf, type Shape } from 
 import { Tensor } from '../tensor.js';
 import { reshape } from './movement.js';
 
+/** Options of `matmul`: `transposeA`, `transposeB`. */
 export interface MatmulOptions {
   /** Use the transpose of a's last two axes (no copy is made). */
   transposeA?: boolean;

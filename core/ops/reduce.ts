@@ -85,6 +85,7 @@ export function min(x: Tensor, axis?: Axes, keepDim = false): Tensor {
   return extremum('min', x, axis, keepDim);
 }
 
+/** Options of `variance` (and `Tensor.var`): `keepDim`, `correction`. */
 export interface VarOptions {
   keepDim?: boolean;
   /** Subtracted from the count in the denominator: 1 = unbiased (default, as torch.var), 0 = population. */
@@ -156,6 +157,7 @@ export function argmin(x: Tensor, axis?: number, keepDim = false): Tensor {
   return argExtremum('argmin', x, axis, keepDim);
 }
 
+/** Options of `cumsum`: `reverse`. */
 export interface CumsumOptions {
   /** Sum from the end instead: out_t = Σ_{s ≥ t} x_s (default false). */
   reverse?: boolean;
