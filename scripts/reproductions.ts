@@ -16,6 +16,7 @@ import { reproduction as kvRetrieval } from './experiments/kv-retrieval.js';
 import { reproduction as memoryRecall } from './experiments/memory-recall.js';
 import { reproduction as mlaSpectrum } from './experiments/mla-spectrum.js';
 import { reproduction as pathState } from './experiments/path-state.js';
+import { reproduction as propeFrequency } from './experiments/prope-frequency.js';
 import { reproduction as pscCalibration } from './experiments/psc-calibration.js';
 import { reproduction as roadFinetune } from './experiments/road-finetune.js';
 import { reproduction as roformerMlm } from './experiments/roformer-mlm.js';
@@ -24,10 +25,9 @@ import { reproduction as vitResolution } from './experiments/vit-resolution.js';
 import type { Reproduction } from './lib/reproduction.js';
 
 export const REPRODUCTIONS: readonly Reproduction[] = [
-  roformerMlm, contextExtension, baseBoundRetrieval, bf16Shift, pscCalibration, hiropeCode, vitResolution, videoNeedle, dropeHeading, dropeInteraction, pathState, memoryRecall, mlaSpectrum, kvRetrieval, elitekv, roadFinetune, control, freeflux,
+  roformerMlm, contextExtension, propeFrequency, baseBoundRetrieval, bf16Shift, pscCalibration, hiropeCode, vitResolution, videoNeedle,
+  dropeHeading, dropeInteraction, pathState, memoryRecall, mlaSpectrum, kvRetrieval, elitekv, roadFinetune, control, freeflux,
 ];
 
-/** The spec's protocols with no reproduction here yet. */
-export const NOT_YET_RUN: ReadonlyArray<{ paper: string; section: string }> = [
-  { paper: 'Round and Round We Go! (p-RoPE; frequency roles)', section: '§4 (#3)' },
-];
+/** The spec's protocols with no reproduction here yet (none: every protocol has one). */
+export const NOT_YET_RUN: ReadonlyArray<{ paper: string; section: string }> = [];
