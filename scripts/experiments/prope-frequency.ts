@@ -790,6 +790,14 @@ export const reproduction: Reproduction = {
     'With the control passing, RoPE recalls as well as or better than 0.75-RoPE beyond the training length (means not in order); for Part A, no '
     + 'separation of f̄ between positional and semantic heads (rank test p > 0.1, seeds pooled).',
   minutes: 8,
+  examination:
+    'Why the positive control failed: no arm learned the MARK/QUERY recall at all (9–11 % at the training length, chance 10 %), so neither ' +
+    'the p-RoPE sweep nor the head typing (0 positional and 0 semantic heads found) could show anything. Pilots before the run stayed at the ' +
+    'chance loss ln 10 for 400–600 steps (d 32 and d 64, lr 3e-3 to 1e-2, 4 or 6 pairs). It is the same failure as base-bound-retrieval\'s ' +
+    'and context-extension\'s (see their examinations): the engine learns induction fast on dense copying, but a recall lookup supervised ' +
+    'on a few answer tokens inside filler needs thousands of steps (answer-only multi-query recall reached 39 % after 1500 steps in a ' +
+    'diagnostic). What would settle it: the spec\'s 1000+ steps at d 128 (about 10× this budget), or answer-dominated training long enough ' +
+    'for recall at T to pass 80 % before the arms are compared.',
   async run({ quick, progress }) {
     return toResult(runExperiment(quick ? QUICK : FULL, progress));
   },
