@@ -70,6 +70,20 @@ test('import and require() of the root and of a subpath give the same working ex
   assert.is(keys('require'), imported, 'require() sees every export (plus none)');
 });
 
+test("'ropelab/testing' runs a property checker once fast-check (its optional peer) is installed; the root never needs it", () => {
+  buildPackage();
+  // the consumer has no fast-check yet: the root and the library subpaths load without it
+  assert.is(node(['--input-type=module'], "import { RoPE } from 'ropelab/positional'; import * as r from 'ropelab'; console.log(typeof RoPE, typeof r.Tensor);"), 'function function');
+  symlinkSync(join(ROOT, 'node_modules', 'fast-check'), join(TMP, 'node_modules', 'fast-check'), 'dir');
+  const out = node(['--input-type=module'], [
+    "import { checkRelativePositionInvariance } from 'ropelab/testing';",
+    "import { RoPE } from 'ropelab/positional';",
+    "const r = checkRelativePositionInvariance(new RoPE(8), { headDim: 8, numRuns: 20, seed: 1 });",
+    'console.log(r.property, r.pass);',
+  ].join(' '));
+  assert.match(out, /relative.* true$/i);
+});
+
 test(`import { ropeInvFreq } bundles to ≤ ${ONE_FUNCTION_GZIP_BYTES} bytes gzipped (minified, tree-shaken), and runs`, async () => {
   buildPackage();
   const bundle = async (contents: string): Promise<string> => {

@@ -490,7 +490,8 @@ async function runCase(entry: Exclude<Entry, { type: 'exempt' }>, c: Case): Prom
   return out('ok', 'returned a finite result');
 }
 
-const rootExports = rootNamespace as unknown as Record<string, unknown>;
+/** Where the entries' names are looked up: the package root, or a subpath entry's surface (robustnessSuite sets it). */
+let rootExports = rootNamespace as unknown as Record<string, unknown>;
 
 // ───────────────────────────── worker protocol ─────────────────────────────
 
@@ -607,10 +608,12 @@ export function formatFailures(outcomes: readonly Outcome[]): string {
 
 /**
  * Register one uvu test per entry of `entries` (the test process), or serve their calls (a child process). Call it from
- * each folder's test file with that file's `import.meta.url`. With ROBUSTNESS_REPORT=<file>, every outcome is
+ * each folder's test file with that file's `import.meta.url`; a subpath entry that the root does not re-export (e.g.
+ * ropelab/testing) passes its own `surface`. With ROBUSTNESS_REPORT=<file>, every outcome is
  * appended to that file as a JSON line (tests/robustness/write-report.mjs turns it into the failure list).
  */
-export function robustnessSuite(folder: string, entries: readonly Entry[], moduleUrl: string): void {
+export function robustnessSuite(folder: string, entries: readonly Entry[], moduleUrl: string, surface?: Record<string, unknown>): void {
+  if (surface !== undefined) rootExports = surface;
   if (process.env[CHILD_ENV] === '1') {
     serveEntries(entries);
     return;
