@@ -10,7 +10,7 @@
  *
  * Data (scripts/lib/toy-data.ts, plus one generator here):
  * - G1 text: BOS + the second-order Markov chain (entropy rate 0.898 nats/token, the floor of the text loss);
- * - multi-query KV retrieval (`multiQueryEpisode`, the spec's "multi-key, multi-query" G2 variant): G1 filler with
+ * - multi-query KV retrieval (scripts/lib/toy-data.ts `multiQueryEpisode`, the spec's "multi-key, multi-query" G2 variant): G1 filler with
  *   `pairs` blocks `MARK k v1 v2 v3` (distinct keys k) and, for each, a later block `QUERY k v1 v2 v3` at an exactly
  *   chosen distance position(QUERY) − position(MARK); training distances are uniform over [5, T − 5], so every
  *   distance is trained. The other pairs are the distractors of each query.
@@ -39,109 +39,10 @@ import { integerFlag, integerListFlag, readFlags } from '../lib/flags.js';
 import type { Reproduction, ReproductionResult } from '../lib/reproduction.js';
 import { judgeOrdering, summarize, type OrderingJudgement, type Verdict } from '../lib/stats.js';
 import { lineChart } from '../lib/svg.js';
-import { MarkovText, RETRIEVAL_BLOCK, TOY_VOCAB, textDocument } from '../lib/toy-data.js';
+import { MarkovText, TOY_VOCAB, multiQueryEpisode, textDocument, type MultiQuery } from '../lib/toy-data.js';
 
 // ── data ──────────────────────────────────────────────────────────────────────────────────────────────────────────
 
-export interface RetrievalQuery {
-  key: number;
-  values: [number, number, number];
-  markPosition: number;
-  queryPosition: number;
-  /** queryPosition − markPosition. */
-  distance: number;
-  /** The three answer digits' positions: queryPosition + 2 … + 4. */
-  answerPositions: [number, number, number];
-}
-
-export interface MultiQueryEpisode {
-  /** [length] token ids: BOS, G1 filler, the MARK and QUERY blocks. */
-  tokens: Int32Array;
-  /** One per pair, in the order of `distances` (the controlled ones first). */
-  queries: RetrievalQuery[];
-}
-
-export interface MultiQueryOptions {
-  /** Tokens, BOS included. */
-  length: number;
-  /** Keys marked (distinct), each queried once: 1–16. */
-  pairs: number;
-  /** Distances of the first pairs (each ≥ 5); the others are drawn uniformly from [5, maxDistance]. */
-  distances?: readonly number[];
-  /** Largest drawn distance; default length − 6 (a MARK right after BOS, its QUERY closing the sequence). */
-  maxDistance?: number;
-  generator: Generator;
-  text?: MarkovText;
-}
-
-/** How often a drawn distance is redrawn when its pair finds no room, before it is drawn among those with room. */
-const PLACEMENT_TRIES = 50;
-
-/**
- * Multi-key, multi-query retrieval: `pairs` blocks `MARK k v1 v2 v3` with distinct keys and, for each, a block
- * `QUERY k v1 v2 v3` exactly `distance` tokens later, in G1 filler; blocks never overlap. The controlled pairs are
- * placed first; one that finds no room throws. A drawn distance without room is redrawn (uniform while the sequence
- * is roomy, so every distance is trained); failing that, it is drawn among the distances that still have room.
- */
-export function multiQueryEpisode(options: MultiQueryOptions): MultiQueryEpisode {
-  const { length, pairs, generator: g } = options;
-  const distances = options.distances ?? [];
-  const maxDistance = options.maxDistance ?? length - RETRIEVAL_BLOCK - 1;
-  if (!Number.isInteger(length) || !Number.isInteger(pairs) || pairs < 1 || pairs > TOY_VOCAB.keys) {
-    throw new RangeError(`multiQueryEpisode: length and pairs must be integers, pairs 1–${TOY_VOCAB.keys}, got ${length}, ${pairs}`);
-  }
-  if (distances.length > pairs) throw new RangeError(`multiQueryEpisode: ${distances.length} distances for ${pairs} pairs`);
-  const longest = length - RETRIEVAL_BLOCK - 1;
-  for (const d of [...distances, maxDistance]) {
-    if (!Number.isInteger(d) || d < RETRIEVAL_BLOCK || d > longest) {
-      throw new RangeError(`multiQueryEpisode: distances must be integers in [${RETRIEVAL_BLOCK}, ${longest}] for length ${length}, got ${d}`);
-    }
-  }
-  const tokens = textDocument(length, g, options.text);
-  const occupied = new Uint8Array(length);
-  occupied[0] = 1;
-  const free = (at: number): boolean => {
-    for (let i = at; i < at + RETRIEVAL_BLOCK; i++) if (i >= length || occupied[i] === 1) return false;
-    return true;
-  };
-  const keys = Array.from({ length: TOY_VOCAB.keys }, (_, i) => i);
-  const queries: RetrievalQuery[] = [];
-  // mark starts s at which both blocks (s and s + d) are free
-  const startsFor = (d: number): number[] => {
-    const starts: number[] = [];
-    for (let s = 1; s + d + RETRIEVAL_BLOCK <= length; s++) if (free(s) && free(s + d)) starts.push(s);
-    return starts;
-  };
-  for (let p = 0; p < pairs; p++) {
-    const controlled = p < distances.length;
-    let distance = controlled ? distances[p]! : g.int(RETRIEVAL_BLOCK, maxDistance + 1);
-    let starts = startsFor(distance);
-    // a drawn distance without room is redrawn; after PLACEMENT_TRIES, drawn among the distances that have room
-    for (let attempt = 1; !controlled && starts.length === 0 && attempt < PLACEMENT_TRIES; attempt++) {
-      distance = g.int(RETRIEVAL_BLOCK, maxDistance + 1);
-      starts = startsFor(distance);
-    }
-    if (!controlled && starts.length === 0) {
-      const open: number[] = [];
-      for (let d = RETRIEVAL_BLOCK; d <= maxDistance; d++) if (startsFor(d).length > 0) open.push(d);
-      if (open.length > 0) {
-        distance = open[g.int(0, open.length)]!;
-        starts = startsFor(distance);
-      }
-    }
-    if (starts.length === 0) throw new RangeError(`multiQueryEpisode: no room for pair ${p} (of ${pairs}) in length ${length}${controlled ? ` at distance ${distance}` : ''}`);
-    const mark = starts[g.int(0, starts.length)]!;
-    const query = mark + distance;
-    const key = keys.splice(g.int(0, keys.length), 1)[0]!;
-    const values: [number, number, number] = [0, 1, 2].map(() => TOY_VOCAB.firstDigit + g.int(0, TOY_VOCAB.digits)) as [number, number, number];
-    tokens.set([TOY_VOCAB.MARK, key, ...values], mark);
-    tokens.set([TOY_VOCAB.QUERY, key, ...values], query);
-    occupied.fill(1, mark, mark + RETRIEVAL_BLOCK);
-    occupied.fill(1, query, query + RETRIEVAL_BLOCK);
-    queries.push({ key, values, markPosition: mark, queryPosition: query, distance, answerPositions: [query + 2, query + 3, query + 4] });
-  }
-  return { tokens, queries };
-}
 
 /** Rows of T + 1 tokens → inputs [B, T] and next-token targets (flat [B·T]). */
 function toBatch(rows: readonly Int32Array[]): { ids: Tensor; targets: Int32Array } {
@@ -265,7 +166,7 @@ export function spearman(x: readonly number[], y: readonly number[]): number {
 interface EvalSet {
   text: { ids: Tensor; targets: Int32Array }[];
   /** Per distance: batches of episodes and, per batch, the controlled query of each row. */
-  retrieval: Array<Array<{ ids: Tensor; queries: RetrievalQuery[] }>>;
+  retrieval: Array<Array<{ ids: Tensor; queries: MultiQuery[] }>>;
 }
 
 const EVAL_BATCH = 16;
@@ -292,7 +193,7 @@ function makeEvalSet(s: Settings, text: MarkovText): EvalSet {
  * Queries answered right, given the argmax predictions `pred` [B, T] of a batch (the prediction at t is for token
  * t + 1) and the query of each row: `first` counts a right first digit, `exact` all three.
  */
-export function scoreQueries(pred: ArrayLike<number>, T: number, queries: readonly RetrievalQuery[]): { first: number; exact: number } {
+export function scoreQueries(pred: ArrayLike<number>, T: number, queries: readonly MultiQuery[]): { first: number; exact: number } {
   let first = 0;
   let exact = 0;
   queries.forEach((q, b) => {

@@ -44,7 +44,7 @@ import { integerFlag, readFlags } from '../lib/flags.js';
 import type { Reproduction, ReproductionResult } from '../lib/reproduction.js';
 import { judgeOrdering, summarize, type OrderingJudgement, type Verdict } from '../lib/stats.js';
 import { lineChart } from '../lib/svg.js';
-import { MarkovText, TOY_VOCAB, textDocument } from '../lib/toy-data.js';
+import { MarkovText, TOY_VOCAB, multiQueryEpisode, textDocument, type MultiQuery, type MultiQueryEpisode } from '../lib/toy-data.js';
 
 // ── vocabulary, base ──────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -73,104 +73,6 @@ export function gemmaRegimeBase(headDim: number, contextLength: number): number 
 
 // ── data ──────────────────────────────────────────────────────────────────────────────────────────────────────────
 
-export interface RecallQuery {
-  /** Key token (RECALL_VOCAB.firstKey …). */
-  key: number;
-  /** Value token (a digit). */
-  value: number;
-  markPosition: number;
-  queryPosition: number;
-  /** queryPosition − markPosition. */
-  distance: number;
-  /** Where the value stands after the query's key: queryPosition + 2 (predicted from queryPosition + 1). */
-  answerPosition: number;
-}
-
-export interface RecallEpisode {
-  /** [length] token ids: BOS, G1 filler, the MARK and QUERY blocks. */
-  tokens: Int32Array;
-  /** One per pair, the controlled ones first. */
-  queries: RecallQuery[];
-}
-
-export interface RecallEpisodeOptions {
-  /** Tokens, BOS included. */
-  length: number;
-  /** Keys marked (distinct) and each queried once: 1–16. */
-  pairs: number;
-  /** Distances of the first pairs (each in [3, length − 4]); the others uniform in [3, maxDistance]. */
-  distances?: readonly number[];
-  /** Largest drawn distance; default length − 4 (a MARK right after BOS, its QUERY closing the sequence). */
-  maxDistance?: number;
-  generator: Generator;
-  text?: MarkovText;
-}
-
-/** How often a drawn distance is redrawn when its pair finds no room, before one with room is drawn. */
-const PLACEMENT_TRIES = 50;
-
-/**
- * Associative recall in G1 text: `pairs` blocks `MARK k v` (distinct keys of their own, never in the filler) and, for
- * each, `QUERY k v` exactly `distance` tokens later; blocks never overlap. The controlled pairs are placed first (one
- * without room throws); a drawn distance without room is redrawn, then drawn among the distances that have room.
- */
-export function recallEpisode(options: RecallEpisodeOptions): RecallEpisode {
-  const { length, pairs, generator: g } = options;
-  const distances = options.distances ?? [];
-  const longest = length - RECALL_BLOCK - 1;
-  const maxDistance = options.maxDistance ?? longest;
-  if (!Number.isInteger(length) || !Number.isInteger(pairs) || pairs < 1 || pairs > RECALL_VOCAB.keys) {
-    throw new RangeError(`recallEpisode: length and pairs must be integers, pairs 1–${RECALL_VOCAB.keys}, got ${length}, ${pairs}`);
-  }
-  if (distances.length > pairs) throw new RangeError(`recallEpisode: ${distances.length} distances for ${pairs} pairs`);
-  for (const d of [...distances, maxDistance]) {
-    if (!Number.isInteger(d) || d < RECALL_BLOCK || d > longest) {
-      throw new RangeError(`recallEpisode: distances must be integers in [${RECALL_BLOCK}, ${longest}] for length ${length}, got ${d}`);
-    }
-  }
-  const tokens = textDocument(length, g, options.text);
-  const occupied = new Uint8Array(length);
-  occupied[0] = 1;
-  const free = (at: number): boolean => {
-    for (let i = at; i < at + RECALL_BLOCK; i++) if (i >= length || occupied[i] === 1) return false;
-    return true;
-  };
-  const startsFor = (d: number): number[] => {
-    const starts: number[] = [];
-    for (let s = 1; s + d + RECALL_BLOCK <= length; s++) if (free(s) && free(s + d)) starts.push(s);
-    return starts;
-  };
-  const keys = Array.from({ length: RECALL_VOCAB.keys }, (_, i) => RECALL_VOCAB.firstKey + i);
-  const queries: RecallQuery[] = [];
-  for (let p = 0; p < pairs; p++) {
-    const controlled = p < distances.length;
-    let distance = controlled ? distances[p]! : g.int(RECALL_BLOCK, maxDistance + 1);
-    let starts = startsFor(distance);
-    for (let attempt = 1; !controlled && starts.length === 0 && attempt < PLACEMENT_TRIES; attempt++) {
-      distance = g.int(RECALL_BLOCK, maxDistance + 1);
-      starts = startsFor(distance);
-    }
-    if (!controlled && starts.length === 0) {
-      const open: number[] = [];
-      for (let d = RECALL_BLOCK; d <= maxDistance; d++) if (startsFor(d).length > 0) open.push(d);
-      if (open.length > 0) {
-        distance = open[g.int(0, open.length)]!;
-        starts = startsFor(distance);
-      }
-    }
-    if (starts.length === 0) throw new RangeError(`recallEpisode: no room for pair ${p} (of ${pairs}) in length ${length}${controlled ? ` at distance ${distance}` : ''}`);
-    const mark = starts[g.int(0, starts.length)]!;
-    const query = mark + distance;
-    const key = keys.splice(g.int(0, keys.length), 1)[0]!;
-    const value = TOY_VOCAB.firstDigit + g.int(0, TOY_VOCAB.digits);
-    tokens.set([TOY_VOCAB.MARK, key, value], mark);
-    tokens.set([TOY_VOCAB.QUERY, key, value], query);
-    occupied.fill(1, mark, mark + RECALL_BLOCK);
-    occupied.fill(1, query, query + RECALL_BLOCK);
-    queries.push({ key, value, markPosition: mark, queryPosition: query, distance, answerPosition: query + 2 });
-  }
-  return { tokens, queries };
-}
 
 /** The repeated-token probe of Prop. 5.2: `length` copies of one letter (no BOS: every token the same, as in the proof). */
 export function repeatedTokenProbe(length: number, letter = 0): Int32Array {
@@ -359,7 +261,7 @@ export function classifyHead(offsetMass: number, markMass: number): HeadType {
 }
 
 /** Part A on held-out episodes at the training length: every head's type, attention statistics and frequency index. */
-export function analyseHeads(model: GPT, episodes: readonly RecallEpisode[]): HeadReport[] {
+export function analyseHeads(model: GPT, episodes: readonly MultiQueryEpisode[]): HeadReport[] {
   const ids = toBatch(episodes.map((e) => e.tokens)).ids;
   const [B, T] = ids.shape as [number, number];
   const layers = layerAttention(model, ids);
@@ -449,8 +351,8 @@ export function mannWhitneyLess(x: readonly number[], y: readonly number[]): { u
 interface EvalSet {
   text: Array<{ ids: Tensor; targets: Int32Array }>;
   /** cells[i]: one (length, distance) cell: batches with the controlled query of each row. */
-  cells: Array<{ multiple: number; length: number; distance: number; batches: Array<{ ids: Tensor; queries: RecallQuery[] }> }>;
-  analysis: RecallEpisode[];
+  cells: Array<{ multiple: number; length: number; distance: number; batches: Array<{ ids: Tensor; queries: MultiQuery[] }> }>;
+  analysis: MultiQueryEpisode[];
 }
 
 const EVAL_BATCH = 24;
@@ -472,19 +374,19 @@ function makeEvalSet(s: Settings, text: MarkovText): EvalSet {
     const length = multiple * T;
     for (const distance of s.evalDistances) {
       if (distance > length - RECALL_BLOCK - 1) continue;
-      const episodes = Array.from({ length: s.evalEpisodes }, () => recallEpisode({ length: length + 1, pairs: s.pairs, distances: [distance], maxDistance: Math.min(length - RECALL_BLOCK, T - RECALL_BLOCK - 1), generator: g, text }));
+      const episodes = Array.from({ length: s.evalEpisodes }, () => multiQueryEpisode({ length: length + 1, pairs: s.pairs, distances: [distance], maxDistance: Math.min(length - RECALL_BLOCK, T - RECALL_BLOCK - 1), generator: g, text, values: 1, firstKey: RECALL_VOCAB.firstKey }));
       cells.push({ multiple, length, distance, batches: chunks(episodes).map((eps) => ({ ids: toBatch(eps.map((e) => e.tokens)).ids, queries: eps.map((e) => e.queries[0]!) })) });
     }
   }
-  const analysis = Array.from({ length: s.analysisEpisodes }, () => recallEpisode({ length: T + 1, pairs: s.pairs, generator: g, text }));
+  const analysis = Array.from({ length: s.analysisEpisodes }, () => multiQueryEpisode({ length: T + 1, pairs: s.pairs, generator: g, text, values: 1, firstKey: RECALL_VOCAB.firstKey }));
   return { text: textBatches, cells, analysis };
 }
 
 /** Queries whose value is the argmax at the position before it: predictions [B·T] (argmax per position). */
-export function scoreRecall(predictions: ArrayLike<number>, T: number, queries: readonly RecallQuery[]): number {
+export function scoreRecall(predictions: ArrayLike<number>, T: number, queries: readonly MultiQuery[]): number {
   let hit = 0;
   queries.forEach((q, b) => {
-    if (predictions[b * T + q.answerPosition - 1] === q.value) hit++;
+    if (predictions[b * T + q.answerPositions[0]! - 1] === q.values[0]) hit++;
   });
   return hit;
 }
@@ -527,8 +429,8 @@ export function runArm(s: Settings, arm: Arm, seed: number, base: number, text: 
   const warmup = Math.max(1, Math.round(s.steps / 20));
   const V = RECALL_VOCAB.size;
   const result = train(model, () => {
-    const episodes = Array.from({ length: s.batch }, () => recallEpisode({ length: s.context + 1, pairs: s.pairs, generator: g, text }));
-    const batch = toBatch(episodes.map((e) => e.tokens), episodes.map((e) => e.queries.map((q) => q.answerPosition)), s.answerWeight);
+    const episodes = Array.from({ length: s.batch }, () => multiQueryEpisode({ length: s.context + 1, pairs: s.pairs, generator: g, text, values: 1, firstKey: RECALL_VOCAB.firstKey }));
+    const batch = toBatch(episodes.map((e) => e.tokens), episodes.map((e) => e.queries.map((q) => q.answerPositions[0]!)), s.answerWeight);
     const [B, T] = batch.ids.shape as [number, number];
     const ce = crossEntropy(model.forward(batch.ids).reshape([B * T, V]), batch.targets, { reduction: 'none' });
     const total = batch.weights.reduce((a, w) => a + w, 0);

@@ -192,3 +192,118 @@ export function regimeMatchedBase(headDim: number, contextLength: number): numbe
   if (headDim <= 2) return 10000;
   return Math.pow(contextLength / (2 * Math.PI * LLAMA2_CONTEXT_PER_WAVELENGTH), headDim / (headDim - 2));
 }
+
+// ── G2, multi-query: several keys marked, each queried once ─────────────────────────────────────────────────────
+
+export interface MultiQuery {
+  key: number;
+  /** The value digits (token ids), `values` of them. */
+  values: number[];
+  markPosition: number;
+  queryPosition: number;
+  /** queryPosition − markPosition. */
+  distance: number;
+  /** The answer digits' positions: queryPosition + 2, …. */
+  answerPositions: number[];
+}
+
+export interface MultiQueryEpisode {
+  /** [length] token ids: BOS, G1 filler, the MARK and QUERY blocks. */
+  tokens: Int32Array;
+  /** One per pair, in the order of `distances` (the controlled ones first). */
+  queries: MultiQuery[];
+}
+
+export interface MultiQueryOptions {
+  /** Tokens, BOS included. */
+  length: number;
+  /** Keys marked (distinct), each queried once: 1–16. */
+  pairs: number;
+  /** Value digits per block, 1–3 (default 3: `MARK k v1 v2 v3`, the G2 block). */
+  values?: number;
+  /**
+   * The first of the 16 key tokens (default 0: the letters 0–15, which the filler also uses). A model vocabulary that
+   * adds 16 tokens after TOY_VOCAB.size can pass TOY_VOCAB.size for keys that never occur in the filler.
+   */
+  firstKey?: number;
+  /** Distances of the first pairs (each ≥ the block length); the others are drawn uniformly up to maxDistance. */
+  distances?: readonly number[];
+  /** Largest drawn distance; default length − block − 1 (a MARK right after BOS, its QUERY closing the sequence). */
+  maxDistance?: number;
+  generator: Generator;
+  text?: MarkovText;
+}
+
+/** How often a drawn distance is redrawn when its pair finds no room, before it is drawn among those with room. */
+const PLACEMENT_TRIES = 50;
+
+/**
+ * G2, multi-key multi-query (the spec's "multi-key, multi-query" variant; Zoology's MQAR in filler): `pairs` blocks
+ * `MARK k v…` with distinct keys and, for each, a block `QUERY k v…` exactly `distance` tokens later, in G1 filler;
+ * blocks never overlap. The controlled pairs are placed first; one that finds no room throws. A drawn distance without
+ * room is redrawn (uniform while the sequence is roomy, so every distance is trained); failing that, it is drawn among
+ * the distances that still have room.
+ */
+export function multiQueryEpisode(options: MultiQueryOptions): MultiQueryEpisode {
+  const { length, pairs, generator: g } = options;
+  const valueCount = options.values ?? 3;
+  const firstKey = options.firstKey ?? 0;
+  if (!Number.isInteger(valueCount) || valueCount < 1 || valueCount > 3) throw new RangeError(`multiQueryEpisode: values must be 1, 2 or 3, got ${valueCount}`);
+  if (!Number.isInteger(firstKey) || firstKey < 0) throw new RangeError(`multiQueryEpisode: firstKey must be an integer ≥ 0, got ${firstKey}`);
+  const block = 2 + valueCount;
+  const distances = options.distances ?? [];
+  const longest = length - block - 1;
+  const maxDistance = options.maxDistance ?? longest;
+  if (!Number.isInteger(length) || !Number.isInteger(pairs) || pairs < 1 || pairs > TOY_VOCAB.keys) {
+    throw new RangeError(`multiQueryEpisode: length and pairs must be integers, pairs 1–${TOY_VOCAB.keys}, got ${length}, ${pairs}`);
+  }
+  if (distances.length > pairs) throw new RangeError(`multiQueryEpisode: ${distances.length} distances for ${pairs} pairs`);
+  for (const d of [...distances, maxDistance]) {
+    if (!Number.isInteger(d) || d < block || d > longest) {
+      throw new RangeError(`multiQueryEpisode: distances must be integers in [${block}, ${longest}] for length ${length}, got ${d}`);
+    }
+  }
+  const tokens = textDocument(length, g, options.text);
+  const occupied = new Uint8Array(length);
+  occupied[0] = 1;
+  const free = (at: number): boolean => {
+    for (let i = at; i < at + block; i++) if (i >= length || occupied[i] === 1) return false;
+    return true;
+  };
+  const keys = Array.from({ length: TOY_VOCAB.keys }, (_, i) => firstKey + i);
+  const queries: MultiQuery[] = [];
+  // mark starts s at which both blocks (s and s + d) are free
+  const startsFor = (d: number): number[] => {
+    const starts: number[] = [];
+    for (let s = 1; s + d + block <= length; s++) if (free(s) && free(s + d)) starts.push(s);
+    return starts;
+  };
+  for (let p = 0; p < pairs; p++) {
+    const controlled = p < distances.length;
+    let distance = controlled ? distances[p]! : g.int(block, maxDistance + 1);
+    let starts = startsFor(distance);
+    for (let attempt = 1; !controlled && starts.length === 0 && attempt < PLACEMENT_TRIES; attempt++) {
+      distance = g.int(block, maxDistance + 1);
+      starts = startsFor(distance);
+    }
+    if (!controlled && starts.length === 0) {
+      const open: number[] = [];
+      for (let d = block; d <= maxDistance; d++) if (startsFor(d).length > 0) open.push(d);
+      if (open.length > 0) {
+        distance = open[g.int(0, open.length)]!;
+        starts = startsFor(distance);
+      }
+    }
+    if (starts.length === 0) throw new RangeError(`multiQueryEpisode: no room for pair ${p} (of ${pairs}) in length ${length}${controlled ? ` at distance ${distance}` : ''}`);
+    const mark = starts[g.int(0, starts.length)]!;
+    const query = mark + distance;
+    const key = keys.splice(g.int(0, keys.length), 1)[0]!;
+    const values = Array.from({ length: valueCount }, () => TOY_VOCAB.firstDigit + g.int(0, TOY_VOCAB.digits));
+    tokens.set([TOY_VOCAB.MARK, key, ...values], mark);
+    tokens.set([TOY_VOCAB.QUERY, key, ...values], query);
+    occupied.fill(1, mark, mark + block);
+    occupied.fill(1, query, query + block);
+    queries.push({ key, values, markPosition: mark, queryPosition: query, distance, answerPositions: values.map((_, i) => query + 2 + i) });
+  }
+  return { tokens, queries };
+}

@@ -10,9 +10,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Generator } from '../../core/index.js';
 import {
-  THRESHOLD, boundLength, effectiveLength, judge, multiQueryEpisode, reproduction, scoreQueries, spearman, type ArmRun, type Settings,
+  THRESHOLD, boundLength, effectiveLength, judge, reproduction, scoreQueries, spearman, type ArmRun, type Settings,
 } from '../../scripts/experiments/base-bound-retrieval.js';
-import { MarkovText, RETRIEVAL_BLOCK, TOY_VOCAB, textDocument } from '../../scripts/lib/toy-data.js';
+import { MarkovText, RETRIEVAL_BLOCK, TOY_VOCAB, multiQueryEpisode, textDocument } from '../../scripts/lib/toy-data.js';
 import { fcParams } from '../helpers/fc.js';
 import { assertWellFormedSvg } from '../helpers/svg.js';
 

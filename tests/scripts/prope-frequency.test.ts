@@ -15,21 +15,24 @@ import { MultiHeadAttention } from '../../nn/attention.js';
 import { ropeInvFreq, pRopeInvFreq, RoPE } from '../../positional/index.js';
 import {
   ARMS, CONTROL_THRESHOLD, FULL, GEMMA_CONTEXT_PER_WAVELENGTH, RECALL_BLOCK, RECALL_VOCAB, armEncoding, chunkNorms, classifyHead, frequencyIndex,
-  gemmaRegimeBase, judge, layerAttention, mannWhitneyLess, probeOffsetMass, recallEpisode, repeatedTokenProbe, reproduction, reversedInvFreq,
+  gemmaRegimeBase, judge, layerAttention, mannWhitneyLess, probeOffsetMass, repeatedTokenProbe, reproduction, reversedInvFreq,
   scoreRecall, type Arm, type ArmRun, type HeadReport, type Settings,
 } from '../../scripts/experiments/prope-frequency.js';
-import { MarkovText, TOY_VOCAB } from '../../scripts/lib/toy-data.js';
+import { MarkovText, TOY_VOCAB, multiQueryEpisode, type MultiQueryOptions } from '../../scripts/lib/toy-data.js';
+
+/** This experiment's recall episodes: one value digit per block, keys of their own (never in the filler). */
+const recall = (o: Omit<MultiQueryOptions, 'values' | 'firstKey'>) => multiQueryEpisode({ ...o, values: 1, firstKey: RECALL_VOCAB.firstKey });
 import { fcParams } from '../helpers/fc.js';
 import { assertWellFormedSvg } from '../helpers/svg.js';
 
 const text = new MarkovText();
 
-test('recallEpisode: each QUERY k v has exactly one earlier MARK k v at the requested distance; keys never in the filler; blocks disjoint', () => {
+test('multiQueryEpisode with one value and keys of their own (this experiment\'s recall): each QUERY k v has exactly one earlier MARK k v at the requested distance; keys never in the filler; blocks disjoint', () => {
   fc.assert(fc.property(fc.integer({ min: 24, max: 160 }), fc.integer({ min: 1, max: 8 }), fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: 2 ** 30 }), (length, wanted, at, seed) => {
     const pairs = Math.min(wanted, Math.floor(length / 14)) || 1; // room for every pair however the earlier ones fall
     const longest = length - RECALL_BLOCK - 1;
     const controlled = RECALL_BLOCK + (at % (longest - RECALL_BLOCK + 1));
-    const e = recallEpisode({ length, pairs, distances: [controlled], generator: new Generator(seed), text });
+    const e = recall({ length, pairs, distances: [controlled], generator: new Generator(seed), text });
     const x = e.tokens;
     assert.is(x.length, length);
     assert.is(x[0], TOY_VOCAB.BOS);
@@ -40,11 +43,11 @@ test('recallEpisode: each QUERY k v has exactly one earlier MARK k v at the requ
     for (const q of e.queries) {
       assert.is(q.queryPosition - q.markPosition, q.distance);
       assert.ok(q.key >= RECALL_VOCAB.firstKey && q.key < RECALL_VOCAB.size, 'a key token of its own');
-      assert.ok(q.value >= TOY_VOCAB.firstDigit && q.value < TOY_VOCAB.firstDigit + TOY_VOCAB.digits, 'a digit value');
-      assert.equal(Array.from(x.subarray(q.markPosition, q.markPosition + RECALL_BLOCK)), [TOY_VOCAB.MARK, q.key, q.value]);
-      assert.equal(Array.from(x.subarray(q.queryPosition, q.queryPosition + RECALL_BLOCK)), [TOY_VOCAB.QUERY, q.key, q.value]);
-      assert.is(q.answerPosition, q.queryPosition + 2);
-      assert.is(x[q.answerPosition], q.value);
+      assert.ok(q.values[0] >= TOY_VOCAB.firstDigit && q.values[0] < TOY_VOCAB.firstDigit + TOY_VOCAB.digits, 'a digit value');
+      assert.equal(Array.from(x.subarray(q.markPosition, q.markPosition + RECALL_BLOCK)), [TOY_VOCAB.MARK, q.key, q.values[0]]);
+      assert.equal(Array.from(x.subarray(q.queryPosition, q.queryPosition + RECALL_BLOCK)), [TOY_VOCAB.QUERY, q.key, q.values[0]]);
+      assert.is(q.answerPositions[0]!, q.queryPosition + 2);
+      assert.is(x[q.answerPositions[0]!], q.values[0]);
       for (const start of [q.markPosition, q.queryPosition]) {
         for (let i = start; i < start + RECALL_BLOCK; i++) {
           assert.is(covered[i], 0, `blocks overlap at ${i}`);
@@ -58,16 +61,16 @@ test('recallEpisode: each QUERY k v has exactly one earlier MARK k v at the requ
   }), fcParams(200));
 });
 
-test('recallEpisode: drawn distances cover [3, maxDistance]; refusals', () => {
+test('multiQueryEpisode with one value and keys of their own (this experiment\'s recall): drawn distances cover [3, maxDistance]; refusals', () => {
   const g = new Generator(3);
   const seen = new Set<number>();
-  for (let i = 0; i < 300; i++) for (const q of recallEpisode({ length: 33, pairs: 3, generator: g, text }).queries) seen.add(q.distance);
+  for (let i = 0; i < 300; i++) for (const q of recall({ length: 33, pairs: 3, generator: g, text }).queries) seen.add(q.distance);
   for (let d = RECALL_BLOCK; d <= 29; d++) assert.ok(seen.has(d), `distance ${d} drawn`);
-  for (const q of recallEpisode({ length: 200, pairs: 4, maxDistance: 20, distances: [150], generator: g, text }).queries.slice(1)) assert.ok(q.distance <= 20);
-  assert.throws(() => recallEpisode({ length: 33, pairs: 1, distances: [30], generator: g, text }), /distances must be integers in \[3, 29\]/);
-  assert.throws(() => recallEpisode({ length: 33, pairs: 1, distances: [2], generator: g, text }), /distances/);
-  assert.throws(() => recallEpisode({ length: 33, pairs: 17, generator: g, text }), /pairs 1–16/);
-  assert.throws(() => recallEpisode({ length: 14, pairs: 2, distances: [9, 9], generator: g, text }), /no room for pair 1/);
+  for (const q of recall({ length: 200, pairs: 4, maxDistance: 20, distances: [150], generator: g, text }).queries.slice(1)) assert.ok(q.distance <= 20);
+  assert.throws(() => recall({ length: 33, pairs: 1, distances: [30], generator: g, text }), /distances must be integers in \[3, 29\]/);
+  assert.throws(() => recall({ length: 33, pairs: 1, distances: [2], generator: g, text }), /distances/);
+  assert.throws(() => recall({ length: 33, pairs: 17, generator: g, text }), /pairs 1–16/);
+  assert.throws(() => recall({ length: 14, pairs: 2, distances: [9, 9], generator: g, text }), /no room for pair 1/);
 });
 
 test('gemmaRegimeBase: 424 for d_head 32 at L = 256 (the spec rounds the regime to 1 rad: 370); the slowest pair turns Gemma-7B\'s 0.88 rad over the context', () => {
@@ -165,7 +168,7 @@ test('layerAttention: its probabilities, applied to v, give each layer\'s own fo
     const attn = block.attn as MultiHeadAttention;
     for (const w of [attn.wq.weight, attn.wk.weight]) for (let i = 0; i < w.data.length; i++) w.data[i] = 30 * w.data[i]!;
   }
-  const e = recallEpisode({ length: 16, pairs: 2, generator: new Generator(2), text });
+  const e = recall({ length: 16, pairs: 2, generator: new Generator(2), text });
   const ids = new Tensor(Float64Array.from(e.tokens), [1, 16]);
   const layers = layerAttention(model, ids);
   noGrad(() => {
@@ -202,7 +205,7 @@ test('repeated-token probe (Prop. 5.2): NoPE attends uniformly, so its offset �
 
 test('scoreRecall: a next-token predictor scores every query, one that repeats the current token none', () => {
   const T = 40;
-  const episodes = Array.from({ length: 5 }, (_, i) => recallEpisode({ length: T + 1, pairs: 2, distances: [10 + i], generator: new Generator(i), text }));
+  const episodes = Array.from({ length: 5 }, (_, i) => recall({ length: T + 1, pairs: 2, distances: [10 + i], generator: new Generator(i), text }));
   const next = new Int32Array(5 * T);
   const same = new Int32Array(5 * T);
   episodes.forEach((e, b) => {
