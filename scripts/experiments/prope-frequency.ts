@@ -73,7 +73,6 @@ export function gemmaRegimeBase(headDim: number, contextLength: number): number 
 
 // ── data ──────────────────────────────────────────────────────────────────────────────────────────────────────────
 
-
 /** The repeated-token probe of Prop. 5.2: `length` copies of one letter (no BOS: every token the same, as in the proof). */
 export function repeatedTokenProbe(length: number, letter = 0): Int32Array {
   return new Int32Array(length).fill(letter);
