@@ -418,10 +418,11 @@ export const reproduction: Reproduction = {
     '64 tokens, keys never in the filler, first-order filler, 2 layers d 32, answers weighted ×1–×5 in the full next-token loss, lr 3e-3 or ' +
     '1e-2): 3–16 % at 600 steps — one fixed digit whatever the key — while the loss on plain text rose from 1.7 to 1.9–2.2 nats. It is not the ' +
     'engine: the same 2-layer d 32 RoPE GPT copies a repeated random 16-token sequence to 100 % within ~150 steps. It is the supervision: trained' +
-    ' on MQAR alone with the loss on the answers only (batch 32), it reaches 38.7 % after 1500 steps with the loss still falling (1.55 nats), so ' +
-    'retrieval forms, but several times slower than this protocol\'s budget. What would settle it: answer-only (or answer-dominated) training on ' +
-    'dense multi-query episodes for ≥ 3000–5000 steps per arm, with a text-only stream for the perplexity metric — about 1–2 CPU-hours for all ' +
-    'arms and seeds here, beyond this session.',
+    ' on multi-query recall alone with the loss on the answers only (4 pairs, 1 digit, batch 32), it reaches 38.7 % after 1500 ' +
+    'steps in first-order filler and, in the second-order filler of scripts/lib/toy-data.ts, 31.6 % after 1500 and 49.4 % after 4000 steps ' +
+    '(loss 1.07 nats and still falling; 6.3 minutes on one core): retrieval forms, but an order of magnitude slower than this protocol\'s ' +
+    'budget. What would settle it: answer-only (or answer-dominated) training on dense multi-query episodes for ≥ 10 000 steps per arm, with a ' +
+    'text-only stream for the perplexity metric — several CPU-hours for all arms and seeds here, beyond this session.',
   async run({ quick, progress }) {
     return toResult(runExperiment(quick ? QUICK : FULL, progress));
   },

@@ -696,8 +696,8 @@ export const reproduction: Reproduction = {
     'the p-RoPE sweep nor the head typing (0 positional and 0 semantic heads found) could show anything. Pilots before the run stayed at the ' +
     'chance loss ln 10 for 400–600 steps (d 32 and d 64, lr 3e-3 to 1e-2, 4 or 6 pairs). It is the same failure as base-bound-retrieval\'s ' +
     'and context-extension\'s (see their examinations): the engine learns induction fast on dense copying, but a recall lookup supervised ' +
-    'on a few answer tokens inside filler needs thousands of steps (answer-only multi-query recall reached 39 % after 1500 steps in a ' +
-    'diagnostic). What would settle it: the spec\'s 1000+ steps at d 128 (about 10× this budget), or answer-dominated training long enough ' +
+    'on a few answer tokens inside filler needs thousands of steps (answer-only multi-query recall reached 31.6 % after 1500 and 49.4 % ' +
+    'after 4000 steps in a diagnostic). What would settle it: the spec\'s 1000+ steps at d 128 (about 10× this budget), or answer-dominated training long enough ' +
     'for recall at T to pass 80 % before the arms are compared.',
   async run({ quick, progress }) {
     return toResult(runExperiment(quick ? QUICK : FULL, progress));
