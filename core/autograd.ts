@@ -22,6 +22,8 @@ export interface GradNode {
   readonly differentiableBackward: boolean;
   /** A fused rule's gradient recorded by `createGraph`: differentiating through it is refused before any rule runs. */
   readonly refusesBackward: boolean;
+  /** Called once when the rule and what it saved are freed (engine-private buffers go back to core/buffer-pool.ts). */
+  release: (() => void) | null;
 }
 
 /** What `record` may be told about a rule beyond its function. */
@@ -38,6 +40,12 @@ export interface RecordOptions {
    * throw an AutogradError naming the op.
    */
   differentiableBackward?: boolean;
+}
+
+/** Core's ops may also say what to do when the rule is freed (not part of the public `record`). */
+export interface CoreRecordOptions extends RecordOptions {
+  /** Called once when a backward pass without `retainGraph` has run the rule and frees it. */
+  release?: () => void;
 }
 
 let gradEnabled = true;
@@ -92,7 +100,7 @@ export function record(op: string, out: Tensor, inputs: readonly Tensor[], backw
 }
 
 /** `record` without argument checks: for core's ops, which build every argument themselves (once per op call). */
-export function recordOp(op: string, out: Tensor, inputs: readonly Tensor[], backward: BackwardFn, options: RecordOptions = NO_OPTIONS): Tensor {
+export function recordOp(op: string, out: Tensor, inputs: readonly Tensor[], backward: BackwardFn, options: CoreRecordOptions = NO_OPTIONS): Tensor {
   if (!gradEnabled) return out;
   let needed = false;
   for (let i = 0; i < inputs.length; i++) needed ||= inputs[i]!.requiresGrad;
@@ -107,6 +115,7 @@ export function recordOp(op: string, out: Tensor, inputs: readonly Tensor[], bac
     savedVersions: saved.map((t) => storageVersion(t.data)),
     differentiableBackward: options.differentiableBackward ?? false,
     refusesBackward: false,
+    release: options.release ?? null,
   };
   return out;
 }
@@ -210,6 +219,9 @@ function sweep(op: string, root: Tensor, seed: Tensor | undefined, options: Back
         node.backward = null;
         node.inputs = [];
         node.saved = [];
+        const release = node.release;
+        node.release = null;
+        release?.();
       }
     }
   } finally {

@@ -29,6 +29,14 @@ try {
 } catch {
   process.exit(2); // esbuild has printed what is wrong (a missing file, a syntax error)
 }
-const result = spawnSync(process.execPath, ['--enable-source-maps', outfile, ...args], { stdio: 'inherit', cwd: process.cwd() });
+// glibc gives freed memory back to the kernel (large buffers are mapped per allocation, the heap's free top is trimmed),
+// and every page of it then costs a fault (~10–15 µs) when touched again. A training loop frees and reallocates the
+// same sizes every step, so our scripts keep freed memory mapped: the T = 512 LM step of `npm run bench:memory` paid
+// ~7 000 faults per step without this. A GLIBC_TUNABLES of your own is left as it is; other platforms ignore it.
+const env = { ...process.env };
+if (process.platform === 'linux' && env.GLIBC_TUNABLES === undefined) {
+  env.GLIBC_TUNABLES = 'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=18446744073709551615';
+}
+const result = spawnSync(process.execPath, ['--enable-source-maps', outfile, ...args], { stdio: 'inherit', cwd: process.cwd(), env });
 rmSync(outdir, { recursive: true, force: true });
 process.exit(result.status ?? 1);

@@ -9,6 +9,7 @@
 import { expectBoolean, expectNumber, expectOptions, expectTensor } from '../args.js';
 import { recordOp } from '../autograd.js';
 import { allocate, type TypedArray } from '../dtype.js';
+import { giveBuffer, takeBuffer } from '../buffer-pool.js';
 import { DTypeError, ShapeError, ValueError } from '../errors.js';
 import { gemm } from '../kernels/matmul.js';
 import { kernels, type AttentionBlock, type AttentionHead } from '../backend.js';
@@ -87,9 +88,10 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
 
   const { blocks, pSize } = planBlocks(Tq, Tk, causal, window);
   const nb = sizeOf(batch);
-  const P = allocate(q.dtype, nb * pSize, 'attention'); // saved probabilities, block by block
+  // saved probabilities, block by block: engine-private, so pooled (back when the backward has run; core/buffer-pool.ts)
+  const P = takeBuffer(q.dtype, nb * pSize, 'attention', 'q');
   const out = allocate(q.dtype, nb * Tq * dv, 'attention');
-  const S = allocate(q.dtype, ROW_BLOCK * Tk); // q's dtype: every block product then runs on one backend kernel
+  const S = takeBuffer(q.dtype, ROW_BLOCK * Tk, 'attention', 'k'); // q's dtype: every block product then runs on one backend kernel
 
   // one matrix of the batch, as the backend kernels take it (core/backend.ts); a mask keeps the JS kernel
   const head = (b: number): AttentionHead => ({
@@ -137,13 +139,13 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
       gemm(rows, dv, width, P, pOff, false, v.data, vOff + blk.c0 * dv, false, out, (b * Tq + blk.i0) * dv, false);
     }
   }
+  giveBuffer(S);
 
-  const result = new Tensor(out, [...batch, Tq, dv]);
-  return recordOp('attention', result, [q, k, v], (g) => {
+  const result = recordOp('attention', new Tensor(out, [...batch, Tq, dv]), [q, k, v], (g) => {
     const dq = allocate(q.dtype, q.size);
     const dkBuf = allocate(k.dtype, k.size);
     const dvBuf = allocate(v.dtype, v.size);
-    const dS = allocate(q.dtype, ROW_BLOCK * Tk);
+    const dS = takeBuffer(q.dtype, ROW_BLOCK * Tk, 'attention', 'k');
     const delta = new Float64Array(ROW_BLOCK);
     for (let b = 0; b < nb; b++) {
       const qOff = offsets[0]![b]! * Tq * d;
@@ -174,8 +176,11 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
         gemm(width, d, rows, dS, 0, true, q.data, qOff + blk.i0 * d, false, dkBuf, kOff + blk.c0 * d, true); // dK += dSᵀ q
       }
     }
+    giveBuffer(dS);
     return [new Tensor(dq, q.shape), new Tensor(dkBuf, k.shape), new Tensor(dvBuf, v.shape)];
-  });
+  }, { release: () => giveBuffer(P) });
+  if (result.gradNode === null) giveBuffer(P); // no graph recorded: nothing reads P again
+  return result;
 }
 
 /** For each batch index of `batch`, the index of the matrix each operand (broadcast) reads. */

@@ -1,6 +1,7 @@
 /** Losses: fused cross-entropy over logits (class axis last) and mean squared error. */
 import { describeValue, expectInteger, expectNumber, expectOneOf, expectOptions, expectTensor } from '../args.js';
 import { isGradEnabled, recordOp } from '../autograd.js';
+import { giveBuffer, takeBuffer } from '../buffer-pool.js';
 import { allocate } from '../dtype.js';
 import { DTypeError, IndexError, ShapeError, ValueError } from '../errors.js';
 import { broadcastShapes, fmtShape, shapesEqual, sizeOf } from '../shape.js';
@@ -64,7 +65,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor | ArrayLike<number>
   }
 
   const x = logits.data;
-  const probs = allocate('float64', logits.size);
+  const probs = takeBuffer('float64', logits.size, 'crossEntropy', 'logits'); // engine-private: pooled (core/buffer-pool.ts)
   const losses = new Float64Array(rows);
   const eps = labelSmoothing;
   for (let r = 0; r < rows; r++) {
@@ -102,7 +103,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor | ArrayLike<number>
     out = new Tensor(d, []);
   }
 
-  return recordOp('crossEntropy', out, [logits], (g) => {
+  const result = recordOp('crossEntropy', out, [logits], (g) => {
     if (isGradEnabled()) {
       // createGraph: dlogits = (softmax(logits) − q)·scale in ops, q the smoothed one-hot (0 on ignored rows)
       const q = allocate(logits.dtype, logits.size);
@@ -127,7 +128,9 @@ export function crossEntropy(logits: Tensor, targets: Tensor | ArrayLike<number>
       gx[base + target[r]!] -= (1 - eps) * scale;
     }
     return [new Tensor(gx, logits.shape)];
-  }, { differentiableBackward: true, saved: [logits] });
+  }, { differentiableBackward: true, saved: [logits], release: () => giveBuffer(probs) });
+  if (result.gradNode === null) giveBuffer(probs); // no graph recorded: nothing reads probs again
+  return result;
 }
 
 /** Mean squared error (a − b)², reduced by mean (default), sum or none. */

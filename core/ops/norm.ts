@@ -1,6 +1,7 @@
 /** Normalisation over the last axis, fused forward and backward (per-row statistics saved for backward). */
 import { expectNumber, expectTensor } from '../args.js';
 import { recordOp } from '../autograd.js';
+import { giveBuffer, takeBuffer } from '../buffer-pool.js';
 import { allocate } from '../dtype.js';
 import { ShapeError, ValueError } from '../errors.js';
 import { fmtShape } from '../shape.js';
@@ -44,7 +45,7 @@ function normalizeLastAxis(op: string, x: Tensor, weight: Tensor | null, bias: T
   checkAffine(op, x, bias, 'bias');
   const D = x.shape[x.ndim - 1]!;
   const rows = D === 0 ? 0 : x.size / D;
-  const xhat = new Float64Array(x.size);
+  const xhat = takeBuffer('float64', x.size, op, 'x') as Float64Array; // engine-private: pooled (core/buffer-pool.ts)
   const rstd = new Float64Array(rows);
   const y = allocate(x.dtype, x.size);
   const w = weight?.data;
@@ -67,13 +68,15 @@ function normalizeLastAxis(op: string, x: Tensor, weight: Tensor | null, bias: T
     }
   }
   const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
-  return recordOp(op, new Tensor(y, x.shape), inputs, (g) => {
+  const result = recordOp(op, new Tensor(y, x.shape), inputs, (g) => {
     const { dx, dw, db } = normBackward(g, xhat, rstd, w, D, centered);
     const grads: Tensor[] = [new Tensor(dx(x.dtype), x.shape)];
     if (weight !== null) grads.push(new Tensor(dw(weight.dtype), weight.shape));
     if (bias !== null) grads.push(new Tensor(db(bias.dtype), bias.shape));
     return grads;
-  });
+  }, { release: () => giveBuffer(xhat) });
+  if (result.gradNode === null) giveBuffer(xhat); // no graph recorded: nothing reads x̂ again
+  return result;
 }
 
 /** Shared backward of the two norms; `centered` adds LayerNorm's −mean(ĝ) term. Buffers are built on demand. */
