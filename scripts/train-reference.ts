@@ -18,13 +18,14 @@ import { AdamW, Generator, getBackend, getNumThreads, noGrad, warmupCosineLr } f
 import { GPT, type GPTConfig } from '../models/index.js';
 import { saveSafetensors, train } from '../nn/index.js';
 import { loadCorpus, sampleBatch } from './lib/corpus.js';
-import { integerFlag, pathFlag, readFlags } from './lib/flags.js';
-import { REFERENCE_CHECKPOINT, referenceConfig, referenceValLoss } from './lib/reference-model.js';
+import { choiceFlag, integerFlag, pathFlag, readFlags } from './lib/flags.js';
+import { REFERENCE_CHECKPOINT, REFERENCE_MHA_CHECKPOINT, referenceConfig, referenceValLoss } from './lib/reference-model.js';
 
 interface Flags {
   steps: number;
   batch: number;
   seed: number;
+  kvHeads: number;
   out: string;
 }
 
@@ -36,20 +37,23 @@ RoPE base 1730) on the demo corpus and saves it with its config, vocabulary and 
   --steps N   AdamW steps (default 1200: about 30 minutes on 2 cores)
   --batch B   sequences of 512 characters per step (default 8)
   --seed S    seed for weights and batches (default 0)
-  --out FILE  where to write the checkpoint (default ${REFERENCE_CHECKPOINT})
+  --kv-heads H  key/value heads: 2 (GQA, the default) or 4 (MHA; EliteKV's paper setting)
+  --out FILE  where to write the checkpoint (default ${REFERENCE_CHECKPOINT}, or ${REFERENCE_MHA_CHECKPOINT} with --kv-heads 4)
   --help      this text`;
 
 async function main(): Promise<void> {
-  const flags = readFlags<Flags>('train:reference', HELP, { steps: 1200, batch: 8, seed: 0, out: REFERENCE_CHECKPOINT }, {
+  const flags = readFlags<Flags>('train:reference', HELP, { steps: 1200, batch: 8, seed: 0, kvHeads: 2, out: '' }, {
     values: {
       steps: (f, v) => (f.steps = integerFlag(v, 1)),
       batch: (f, v) => (f.batch = integerFlag(v, 1)),
       seed: (f, v) => (f.seed = integerFlag(v, 0)),
+      'kv-heads': (f, v) => (f.kvHeads = choiceFlag(v, ['2', '4']) === '4' ? 4 : 2),
       out: (f, v) => (f.out = pathFlag(v)),
     },
   });
+  if (flags.out === '') flags.out = flags.kvHeads === 4 ? REFERENCE_MHA_CHECKPOINT : REFERENCE_CHECKPOINT;
   const corpus = loadCorpus();
-  const config: GPTConfig = { ...referenceConfig(corpus.vocab.length), seed: flags.seed };
+  const config: GPTConfig = { ...referenceConfig(corpus.vocab.length, flags.kvHeads), seed: flags.seed };
   const model = new GPT(config);
   const T = config.contextLength;
   console.log(`reference model: ${model.numParameters()} parameters, ${JSON.stringify(config)}`);
@@ -80,7 +84,7 @@ async function main(): Promise<void> {
     seconds: result.seconds.toFixed(0),
     trainLoss: trainLoss.toFixed(4),
     valLoss: valLoss.toFixed(4),
-    trainedWith: `npm run train:reference -- --steps ${flags.steps} --batch ${flags.batch} --seed ${flags.seed} (${getBackend()}, ${getNumThreads()} threads)`,
+    trainedWith: `npm run train:reference -- --steps ${flags.steps} --batch ${flags.batch} --seed ${flags.seed}${flags.kvHeads === 4 ? ' --kv-heads 4' : ''} (${getBackend()}, ${getNumThreads()} threads)`,
   });
   console.log(`\ntrain loss ${trainLoss.toFixed(3)}, val loss ${valLoss.toFixed(3)} nats/char (32 windows of ${T}); ${result.seconds.toFixed(0)} s; wrote ${flags.out}`);
 }

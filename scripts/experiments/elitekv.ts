@@ -1,16 +1,18 @@
 /**
  * Issue 13 item 4 — EliteKV (Zhou et al. 2025; CiaranZhou/EliteKV) on the shipped reference model
- * (scripts/lib/reference-model.ts: RoPE GPT, 4 layers, 4 query heads / 2 KV heads of 32, context 512, val loss 1.496).
+ * (scripts/lib/reference-model.ts: RoPE GPT, 4 layers, 4 query heads / 2 KV heads of 32, context 512, val loss 1.496),
+ * or with `--model mha` its twin with 4 KV heads (val loss 1.495): the paper converts MHA models, whose plain cache is
+ * 2·d_model numbers per token and layer; the GQA model's is d_model, so a given ratio leaves it half as many numbers.
  *
  * 1. Calibration: `--windows` training windows of 512 characters run through the model block by block; each layer gives
  *    its pre-RoPE queries and keys (wq, wk of norm1(x)), and `ropeliteSelect` ranks every KV head's rotary pairs
  *    (RoPElite, greedy, averaged over the KV head's query group).
  * 2. Conversion (`eliteKVConvert`) at KV-cache budgets of 64, 32 and 16 numbers per token per layer (50%, 25%, 12.5% of
- *    the plain cache's 2·2·32 = 128): each budget b = c + 2·r·Hkv is split several ways (r = k·b/16, k = 1, 2, 3, so the
- *    rotated keys take a quarter, half or three quarters of it), with RoPElite's elite pairs and with the reference's
- *    uniform ones (`uniformElitePairs`); every conversion's val loss is measured as converted.
+ *    the plain cache's 2·2·32 = 128; 128, 64, 32 of 256 for MHA): each budget b = c + 2·r·Hkv is split several ways
+ *    (r = k·b/(8·Hkv), k = 1, 2, 3, so the rotated keys take a quarter, half or three quarters of it), with RoPElite's
+ *    elite pairs and with the reference's uniform ones (`uniformElitePairs`); every conversion's val loss is measured as converted.
  * 3. Uptraining: for each budget the split where RoPElite's converted loss is lowest is uptrained, for both selections
- *    alike, `--steps` AdamW steps of `--batch` × 512 characters (≤ 12 × 8 × 512 = 1% of the reference's 1200 × 8 × 512
+ *    alike, `--steps` AdamW steps of `--batch` × 512 characters (96 × 1 × 512 = 1% of the reference's 1200 × 8 × 512
  *    training tokens; the same batches for every run), and measured again. The unconverted model gets the same
  *    uptraining as a control (more training of the reference itself).
  *
@@ -23,16 +25,17 @@
  * uptrained 16 steps × 8 × 128 characters; 3 seeds (RoPElite's calibration windows, uptraining batch order); verdict
  * by judgeOrdering on the uptrained val loss, the positive control being the unconverted model (same uptraining) ahead.
  *
- * Usage: node scripts/run.mjs scripts/experiments/elitekv.ts [--windows N] [--val N] [--steps N] [--batch B] [--lr X]
- *          [--budgets 64,32,16] [--splits N] [--json] [--help]
+ * Usage: node scripts/run.mjs scripts/experiments/elitekv.ts [--model gqa|mha] [--windows N] [--val N] [--steps N]
+ *          [--batch B] [--context T] [--lr X] [--budgets 64,32,16] [--splits N] [--jlrd weights|inputs] [--json] [--help]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { AdamW, Generator, Tensor, concat, matmul, noGrad, warmupCosineLr } from '../../core/index.js';
 import { GPT } from '../../models/index.js';
 import { eliteKVCacheRatio, eliteKVConvert, ropeliteSelect, train, uniformElitePairs } from '../../nn/index.js';
 import { loadCorpus, sampleBatch } from '../lib/corpus.js';
 import { choiceFlag, integerFlag, integerListFlag, numberFlag, parseFlags as parseScriptFlags, readFlags, type FlagSpec } from '../lib/flags.js';
-import { layerInputs, loadReferenceModel, referenceValLoss, ropeAttentionOf, type LayerQKV } from '../lib/reference-model.js';
+import { REFERENCE_CHECKPOINT, REFERENCE_MHA_CHECKPOINT, layerInputs, loadReferenceModel, referenceValLoss, ropeAttentionOf, type LayerQKV } from '../lib/reference-model.js';
 import { isEntryPoint } from '../lib/entry.js';
 import type { Reproduction } from '../lib/reproduction.js';
 import { judgeOrdering, type OrderingJudgement, type Verdict } from '../lib/stats.js';
@@ -93,9 +96,9 @@ export interface Results {
   /** The unconverted model after the same uptraining (control). */
   unconvertedUptrained: number;
   rows: Row[];
-  /** The 25% target: the uptrained RoPElite row at budget 32 within 3% of `unconverted`, and below uniform's. */
+  /** The 25% target: the uptrained RoPElite row at a quarter of the plain cache within 3% of `unconverted`, and below uniform's. */
   target: { measured: boolean; ropelite: number | null; uniform: number | null; increase: number | null; met: boolean };
-  settings: { windows: number; val: number; steps: number; batch: number; lr: number; jlrd: 'weights' | 'inputs'; tokens: number; tokenFraction: number };
+  settings: { kvHeads: number; windows: number; val: number; steps: number; batch: number; context: number; lr: number; jlrd: 'weights' | 'inputs'; tokens: number; tokenFraction: number };
   seconds: { calibration: number; conversions: number; uptraining: number; total: number };
 }
 
@@ -104,28 +107,37 @@ export interface Flags {
   val: number;
   steps: number;
   batch: number;
+  /** Uptraining window length; null: the model's context (512). Validation always runs on full 512 windows. */
+  context: number | null;
   lr: number;
-  budgets: number[];
+  /** Cache budgets in numbers per token per layer; null: a half, a quarter and an eighth of the plain cache. */
+  budgets: number[] | null;
   splits: number;
+  /** Which shipped reference model: 'gqa' (2 KV heads, the default) or 'mha' (4 KV heads, the paper's setting). */
+  model: 'gqa' | 'mha';
   /** J-LRD by the weights' SVD (the reference) or by the SVD on the calibration inputs (ours: inputCovariance). */
   jlrd: 'weights' | 'inputs';
   json: boolean;
 }
 
-export const DEFAULT_FLAGS: Flags = { windows: 8, val: 16, steps: 12, batch: 8, lr: 1e-3, budgets: [64, 32, 16], splits: 3, jlrd: 'weights', json: false };
+export const DEFAULT_FLAGS: Flags = { windows: 8, val: 16, steps: 96, batch: 1, context: null, lr: 5e-4, budgets: null, splits: 3, model: 'gqa', jlrd: 'weights', json: false };
 
 const HELP = `usage: node scripts/run.mjs scripts/experiments/elitekv.ts [flags]
 
-EliteKV on the reference model: RoPElite calibration, conversion at KV-cache budgets of 64, 32, 16 numbers per token
-per layer (50%, 25%, 12.5% of 128), RoPElite vs uniform elite pairs, val loss before and after a short uptraining.
+EliteKV on the reference model: RoPElite calibration, conversion at KV-cache budgets of 50%, 25%, 12.5% of the plain
+cache (64, 32, 16 numbers per token per layer of 128 for the GQA model; 128, 64, 32 of 256 for the MHA one), RoPElite
+vs uniform elite pairs, val loss before and after a short uptraining.
 
   --windows N    training windows of 512 for RoPElite (default 8)
   --val N        validation windows of 512 (default 16)
-  --steps N      uptraining AdamW steps (default 12; 12 × 8 × 512 is 1% of the reference's training tokens)
-  --batch B      sequences of 512 per uptraining step (default 8)
-  --lr X         uptraining peak learning rate, cosine-decayed to lr/10 (default 1e-3)
-  --budgets LIST cache numbers per token per layer (default 64,32,16)
+  --steps N      uptraining AdamW steps (default 96; 96 × 1 × 512 is 1% of the reference's training tokens)
+  --batch B      sequences per uptraining step (default 1: at a fixed token budget more, smaller steps recover more)
+  --context T    characters per uptraining sequence (default 512, the model's context)
+  --lr X         uptraining peak learning rate, cosine-decayed to lr/10 (default 5e-4)
+  --budgets LIST cache numbers per token per layer (default: a half, a quarter, an eighth of the plain cache)
   --splits N     (r, c) splits tried per budget, at most 3 (default 3)
+  --model M      'gqa' (default): the shipped reference model, 2 KV heads; 'mha': the same model trained with 4 KV heads
+                 (data/reference/rope-gpt-512-mha.safetensors), the setting of the paper (LLaMA-2, MHA)
   --jlrd MODE    'weights' (default): J-LRD by the SVD of W_kv, as the reference; 'inputs' (ours, not the paper's):
                  the rank-c map closest on the calibration windows' attention inputs (inputCovariance)
   --json         print the results as JSON
@@ -137,9 +149,11 @@ const FLAG_SPEC: FlagSpec<Flags> = {
     val: (f, v) => (f.val = integerFlag(v, 1)),
     steps: (f, v) => (f.steps = integerFlag(v, 0)),
     batch: (f, v) => (f.batch = integerFlag(v, 1)),
+    context: (f, v) => (f.context = integerFlag(v, 2)),
     lr: (f, v) => (f.lr = numberFlag(v, { above: 0 })),
     budgets: (f, v) => (f.budgets = integerListFlag(v, 1)),
     splits: (f, v) => (f.splits = Math.min(3, integerFlag(v, 1))),
+    model: (f, v) => (f.model = choiceFlag(v, ['gqa', 'mha'] as const)),
     jlrd: (f, v) => (f.jlrd = choiceFlag(v, ['weights', 'inputs'] as const)),
   },
   switches: { json: (f) => (f.json = true) },
@@ -176,7 +190,7 @@ export function runExperiment(model: GPT, corpus: { train: Int32Array; val: Int3
   log(`unconverted val loss ${unconverted.toFixed(4)} (${flags.val} windows of ${T}); plain cache ${full} numbers per token per layer`);
 
   const t0 = performance.now();
-  const plans = flags.budgets.map((budget) => ({ budget, splits: splits(budget, Hkv, d, C).slice(0, flags.splits) }));
+  const plans = (flags.budgets ?? [full / 2, full / 4, full / 8]).map((budget) => ({ budget, splits: splits(budget, Hkv, d, C).slice(0, flags.splits) }));
   const rounds = Math.max(1, ...plans.flatMap((p) => p.splits.map((s) => s.r)));
   const g = new Generator(5);
   const calibration = Array.from({ length: Math.ceil(flags.windows / 4) }, (_, i) => sampleBatch(corpus.train, Math.min(4, flags.windows - 4 * i), T, g).x);
@@ -205,7 +219,8 @@ export function runExperiment(model: GPT, corpus: { train: Int32Array; val: Int3
   const t2 = performance.now();
   const control = new GPT(model.config); // a copy of the unconverted model
   control.loadStateDict(model.stateDict());
-  uptrain(control, corpus.train, flags.steps, flags.batch, flags.lr);
+  const uptrainContext = flags.context ?? T;
+  uptrain(control, corpus.train, flags.steps, flags.batch, flags.lr, uptrainContext);
   const unconvertedUptrained = referenceValLoss(control, corpus.val, flags.val);
   log(`control: the unconverted model after the same uptraining: ${unconvertedUptrained.toFixed(4)}`);
   for (const { budget } of plans) {
@@ -214,18 +229,18 @@ export function runExperiment(model: GPT, corpus: { train: Int32Array; val: Int3
     const best = candidates.reduce((a, b) => (b.before < a.before ? b : a));
     for (const row of rows.filter((x) => x.budget === budget && x.r === best.r)) {
       const converted = eliteKVConvert(model, { elitePairs: elitePairs(row.selection, row.r), rank: row.c, ...jlrd });
-      uptrain(converted, corpus.train, flags.steps, flags.batch, flags.lr);
+      uptrain(converted, corpus.train, flags.steps, flags.batch, flags.lr, uptrainContext);
       row.after = referenceValLoss(converted, corpus.val, flags.val);
       log(`  uptrained ${(100 * row.ratio).toFixed(1)}% r=${row.r} c=${row.c} ${row.selection}: ${row.before.toFixed(4)} → ${row.after.toFixed(4)}`);
     }
   }
   const uptrainingSeconds = seconds(t2);
 
-  const tokens = flags.steps * flags.batch * T;
+  const tokens = flags.steps * flags.batch * uptrainContext;
   return {
     unconverted, unconvertedUptrained, rows,
     target: judgeTarget(rows, unconverted, full / 4),
-    settings: { windows: flags.windows, val: flags.val, steps: flags.steps, batch: flags.batch, lr: flags.lr, jlrd: flags.jlrd, tokens, tokenFraction: tokens / (1200 * 8 * T) },
+    settings: { kvHeads: Hkv, windows: flags.windows, val: flags.val, steps: flags.steps, batch: flags.batch, context: uptrainContext, lr: flags.lr, jlrd: flags.jlrd, tokens, tokenFraction: tokens / (1200 * 8 * T) },
     seconds: { calibration: calibrationSeconds, conversions: conversionSeconds, uptraining: uptrainingSeconds, total: seconds(started) },
   };
 }
@@ -254,12 +269,12 @@ export function formatResults(res: Results): string {
     ...res.rows.map((row) =>
       `| ${(100 * row.ratio).toFixed(1)}% | ${row.r} | ${row.c} | ${row.selection} | ${row.before.toFixed(4)} | ${pct(row.before)} | ${row.after === null ? '—' : row.after.toFixed(4)} | ${row.after === null ? '—' : pct(row.after)} |`),
     '',
-    `uptraining: ${res.settings.steps} steps × ${res.settings.batch} × 512 = ${res.settings.tokens} tokens (${(100 * res.settings.tokenFraction).toFixed(2)}% of the reference's training), AdamW peak lr ${res.settings.lr} (cosine to lr/10), J-LRD on the ${res.settings.jlrd === 'inputs' ? 'calibration inputs (ours)' : 'weights (the reference)'}, for the split (r, c) of each budget where RoPElite's converted loss is lowest`,
+    `uptraining: ${res.settings.steps} steps × ${res.settings.batch} × ${res.settings.context} = ${res.settings.tokens} tokens (${(100 * res.settings.tokenFraction).toFixed(2)}% of the reference's training), AdamW peak lr ${res.settings.lr} (cosine to lr/10), J-LRD on the ${res.settings.jlrd === 'inputs' ? 'calibration inputs (ours)' : 'weights (the reference)'}, for the split (r, c) of each budget where RoPElite's converted loss is lowest`,
   ];
   const t = res.target;
   lines.push(
     `target (issue 13) — 25% cache, after uptraining: val loss within 3% of the unconverted model and RoPElite ahead of uniform: ${
-      t.measured ? `RoPElite ${t.ropelite!.toFixed(4)} (${pct(t.ropelite!)}), uniform ${t.uniform!.toFixed(4)} — ${t.met ? 'MET' : 'NOT MET'}` : 'not measured (needs budget 32 and --steps ≥ 0)'
+      t.measured ? `RoPElite ${t.ropelite!.toFixed(4)} (${pct(t.ropelite!)}), uniform ${t.uniform!.toFixed(4)} — ${t.met ? 'MET' : 'NOT MET'}` : 'not measured (needs a budget of a quarter of the plain cache)'
     }`,
   );
   return lines.join('\n');
@@ -276,7 +291,7 @@ export function chart(res: Results): string {
   });
   const ratios = res.rows.map((row) => 100 * row.ratio);
   series.push({ name: 'unconverted (100% cache)', points: [Math.min(...ratios, 100), 100].map((x) => [x, res.unconverted] as const) });
-  return lineChart({ title: `EliteKV (J-LRD on the ${res.settings.jlrd}): val loss vs KV-cache ratio`, xLabel: 'KV cache (% of the plain cache)', yLabel: 'val loss (nats/char)', series });
+  return lineChart({ title: `EliteKV, ${res.settings.kvHeads} KV heads (J-LRD on the ${res.settings.jlrd}): val loss vs KV-cache ratio`, xLabel: 'KV cache (% of the plain cache)', yLabel: 'val loss (nats/char)', series });
 }
 
 // ── reproduction (issue 17, ../shared/specs/reproductions.md §15b) ──────────────────────────────────────────────────
@@ -438,12 +453,13 @@ function main(): void {
     if (!flags.json) console.log(s);
   };
   const corpus = loadCorpus();
-  const { model } = loadReferenceModel();
+  const { model } = loadReferenceModel(resolve(flags.model === 'mha' ? REFERENCE_MHA_CHECKPOINT : REFERENCE_CHECKPOINT));
   const res = runExperiment(model, corpus, flags, log);
   log(`\n${formatResults(res)}`);
   mkdirSync('out', { recursive: true });
-  writeFileSync('out/elitekv.svg', chart(res));
-  log(`\nwrote out/elitekv.svg; ${res.seconds.calibration.toFixed(0)} s calibration, ${res.seconds.conversions.toFixed(0)} s conversions, ${res.seconds.uptraining.toFixed(0)} s uptraining, ${res.seconds.total.toFixed(0)} s in all`);
+  const svgPath = flags.model === 'mha' ? 'out/elitekv-mha.svg' : 'out/elitekv.svg';
+  writeFileSync(svgPath, chart(res));
+  log(`\nwrote ${svgPath}; ${res.seconds.calibration.toFixed(0)} s calibration, ${res.seconds.conversions.toFixed(0)} s conversions, ${res.seconds.uptraining.toFixed(0)} s uptraining, ${res.seconds.total.toFixed(0)} s in all`);
   if (flags.json) console.log(JSON.stringify(res));
 }
 

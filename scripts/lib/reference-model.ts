@@ -12,13 +12,15 @@ import { sampleBatch } from './corpus.js';
 
 /** Where the shipped checkpoint lives, from the package root. */
 export const REFERENCE_CHECKPOINT = 'data/reference/rope-gpt-512.safetensors';
+/** The same model with 4 KV heads (MHA, the paper setting of EliteKV), trained the same way (`--kv-heads 4`). */
+export const REFERENCE_MHA_CHECKPOINT = 'data/reference/rope-gpt-512-mha.safetensors';
 
 /**
- * The architecture: the demo's RoPE GPT, 4 layers of dim 128, 4 heads of 32 with 2 KV heads, context 512, RoPE base
- * 1730 (λ_max = 2π·1730^(30/32) ≈ 6.8k = 512 / 0.075, the LLaMA-2 regime of reproductions.md G4).
+ * The architecture: the demo's RoPE GPT, 4 layers of dim 128, 4 heads of 32 with 2 KV heads (`numKVHeads`; 4 is
+ * the MHA variant), context 512, RoPE base 1730 (λ_max = 2π·1730^(30/32) ≈ 6.8k = 512 / 0.075, the LLaMA-2 regime of reproductions.md G4).
  */
-export function referenceConfig(vocabSize: number): GPTConfig {
-  return { vocabSize, contextLength: 512, dim: 128, numLayers: 4, numHeads: 4, numKVHeads: 2, positional: 'rope', ropeBase: 1730, seed: 0 };
+export function referenceConfig(vocabSize: number, numKVHeads = 2): GPTConfig {
+  return { vocabSize, contextLength: 512, dim: 128, numLayers: 4, numHeads: 4, numKVHeads, positional: 'rope', ropeBase: 1730, seed: 0 };
 }
 
 /** Mean next-character loss over `windows` validation windows of the full context (fixed windows: seed 11). */

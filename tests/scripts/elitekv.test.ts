@@ -43,11 +43,13 @@ test('the reference model at tiny settings: the whole pipeline runs and reports 
   for (let t = 0; t < 16; t++) want += x0[t * 128 + 3]! * x0[t * 128 + 5]!;
   assert.ok(Math.abs(cov[2]!.data[3 * 128 + 5]! - want / 16) < 1e-9 && cov[2]!.data[3 * 128 + 5] === cov[2]!.data[5 * 128 + 3], 'Σ = E[x xᵀ] of layer 2\'s attention input');
 
-  const res = runExperiment(model, corpus, { ...DEFAULT_FLAGS, windows: 1, val: 1, steps: 1, batch: 1, budgets: [32], splits: 1 });
+  const res = runExperiment(model, corpus, { ...DEFAULT_FLAGS, windows: 1, val: 1, steps: 1, batch: 1, context: 64, budgets: [32], splits: 1 });
   const aware = runExperiment(model, corpus, { ...DEFAULT_FLAGS, windows: 1, val: 1, steps: 0, batch: 1, budgets: [32], splits: 1, jlrd: 'inputs' });
   assert.is(aware.settings.jlrd, 'inputs');
   aware.rows.forEach((row, i) => assert.ok(row.before !== res.rows[i]!.before, `${row.selection}: J-LRD on the inputs converts differently`));
   assert.is(res.rows.length, 2);
+  const byDefault = runExperiment(model, corpus, { ...DEFAULT_FLAGS, windows: 1, val: 1, steps: 0, batch: 1, budgets: null, splits: 1 });
+  assert.equal([...new Set(byDefault.rows.map((row) => row.budget))], [64, 32, 16], 'default budgets: a half, a quarter, an eighth of 2·Hkv·d = 128');
   for (const row of res.rows) {
     assert.is(row.ratio, 0.25);
     assert.ok(Number.isFinite(row.before) && row.before > res.unconverted, `${row.selection}: converting at 25% costs loss`);
@@ -55,11 +57,12 @@ test('the reference model at tiny settings: the whole pipeline runs and reports 
   }
   assert.ok(res.target.measured);
   assert.equal(res.target, judgeTarget(res.rows, res.unconverted, 32));
-  assert.is(res.settings.tokens, 512);
+  assert.is(res.settings.tokens, 64, 'one step of one 64-character window');
   const table = formatResults(res);
   assert.match(table, /\| 25\.0% \| 2 \| 24 \| ropelite \|/);
   assert.match(table, /MET/);
   assert.match(chart(res), /^<svg/);
+  assert.match(chart(res), /EliteKV, 2 KV heads \(J-LRD on the weights\)/, 'the title names the model and the J-LRD');
 });
 
 test('the target: RoPElite at 25% after uptraining within 3% of the unconverted loss AND below uniform', () => {
@@ -74,10 +77,11 @@ test('the target: RoPElite at 25% after uptraining within 3% of the unconverted 
 
 test('flags: defaults, overrides, --help, and errors', () => {
   assert.equal(parseFlags([]), DEFAULT_FLAGS);
-  assert.equal(parseFlags(['--windows', '2', '--steps', '0', '--lr', '3e-4', '--budgets', '32', '--splits', '5', '--jlrd', 'inputs', '--json']), {
-    ...DEFAULT_FLAGS, windows: 2, steps: 0, lr: 3e-4, budgets: [32], splits: 3, jlrd: 'inputs', json: true,
+  assert.equal(parseFlags(['--windows', '2', '--steps', '0', '--lr', '3e-4', '--budgets', '32', '--splits', '5', '--jlrd', 'inputs', '--model', 'mha', '--context', '128', '--json']), {
+    ...DEFAULT_FLAGS, windows: 2, steps: 0, lr: 3e-4, budgets: [32], splits: 3, jlrd: 'inputs', model: 'mha', context: 128, json: true,
   });
   assert.throws(() => parseFlags(['--jlrd', 'svd']), /weights, inputs/);
+  assert.throws(() => parseFlags(['--model', 'gqa4']), /gqa, mha/);
   assert.is(parseFlags(['--help']), 'help');
   assert.throws(() => parseFlags(['--windows', '0']), /integer ≥ 1/);
   assert.throws(() => parseFlags(['--lr', '-1']), /number > 0/);

@@ -1,5 +1,5 @@
 /**
- * The shipped reference checkpoint (data/reference/, written by `npm run train:reference`): it loads in the reference
+ * The shipped reference checkpoints (data/reference/, written by `npm run train:reference`, GQA and `--kv-heads 4`): it loads in the reference
  * architecture, carries its training record, and has learned the corpus — its validation loss is far below both an
  * untrained model's and the demo's 80-step models' (2.4–3.0 nats/char), and close to the loss it recorded.
  */
@@ -7,13 +7,15 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GPT } from '../../models/index.js';
 import { loadCorpus } from '../../scripts/lib/corpus.js';
-import { loadReferenceModel, referenceConfig, referenceValLoss } from '../../scripts/lib/reference-model.js';
+import { resolve } from 'node:path';
+import { REFERENCE_CHECKPOINT, REFERENCE_MHA_CHECKPOINT, loadReferenceModel, referenceConfig, referenceValLoss } from '../../scripts/lib/reference-model.js';
 
-test('the reference checkpoint loads with its config, vocabulary and training record, and has learned the corpus', () => {
+for (const [name, path, kvHeads] of [['GQA', REFERENCE_CHECKPOINT, 2], ['MHA', REFERENCE_MHA_CHECKPOINT, 4]] as const) {
+test(`the ${name} reference checkpoint loads with its config, vocabulary and training record, and has learned the corpus`, () => {
   const corpus = loadCorpus();
-  const { model, vocab, record } = loadReferenceModel();
+  const { model, vocab, record } = loadReferenceModel(resolve(path));
   assert.equal(vocab, corpus.vocab, 'the corpus vocabulary');
-  assert.equal({ ...model.config, seed: 0 }, { ...referenceConfig(corpus.vocab.length), seed: 0 }, 'the reference architecture');
+  assert.equal({ ...model.config, seed: 0 }, { ...referenceConfig(corpus.vocab.length, kvHeads), seed: 0 }, 'the reference architecture');
   for (const key of ['steps', 'tokens', 'seconds', 'trainLoss', 'valLoss', 'trainedWith']) assert.ok(record[key] !== undefined, `record has ${key}`);
   const recorded = Number(record['valLoss']);
   const loss = referenceValLoss(model, corpus.val, 8);
@@ -22,5 +24,6 @@ test('the reference checkpoint loads with its config, vocabulary and training re
   const untrained = new GPT({ ...model.config, seed: 1 });
   assert.ok(referenceValLoss(untrained, corpus.val, 4) > loss + 1.5, 'an untrained model of the same shape is far worse');
 });
+}
 
 test.run();
