@@ -40,7 +40,7 @@ const pattern = args[0] ? new RegExp(args[0]) : null;
  * Files that run a second time under 'wasm' with --wasm-too: the products, attention, layers and a model, all
  * compared with tolerances that allow float32 sums.
  */
-const WASM_SUITE = /^tests\/(core\/(matmul|higher-order|attention)|nn\/(attention|layers|mla|path-attention)|models\/gpt)\.test\.ts$/;
+const WASM_SUITE = /^tests\/(core\/(matmul|higher-order|attention|buffer-pool)|nn\/(attention|layers|mla|path-attention)|models\/gpt)\.test\.ts$/;
 
 /** Why WebAssembly SIMD128 is missing here, or null: validates the probe of core/wasm/features.ts (v128.const). */
 function wasmSimdMissing() {
