@@ -6,6 +6,7 @@
 import { reproduction as baseBoundRetrieval } from './experiments/base-bound-retrieval.js';
 import { reproduction as bf16Shift } from './experiments/bf16-shift.js';
 import { reproduction as contextExtension } from './experiments/context-extension.js';
+import { reproduction as contextExtensionFt } from './experiments/context-extension-ft.js';
 import { reproduction as control } from './experiments/control.js';
 import { reproduction as dropeHeading } from './experiments/drope-heading.js';
 import { reproduction as dropeInteraction } from './experiments/drope-interaction.js';
@@ -25,7 +26,7 @@ import { reproduction as vitResolution } from './experiments/vit-resolution.js';
 import type { Reproduction } from './lib/reproduction.js';
 
 export const REPRODUCTIONS: readonly Reproduction[] = [
-  roformerMlm, contextExtension, propeFrequency, baseBoundRetrieval, bf16Shift, pscCalibration, hiropeCode, vitResolution, videoNeedle,
+  roformerMlm, contextExtension, contextExtensionFt, propeFrequency, baseBoundRetrieval, bf16Shift, pscCalibration, hiropeCode, vitResolution, videoNeedle,
   dropeHeading, dropeInteraction, pathState, memoryRecall, mlaSpectrum, kvRetrieval, elitekv, roadFinetune, control, freeflux,
 ];
 

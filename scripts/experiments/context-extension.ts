@@ -27,7 +27,7 @@
  * three digits right under teacher forcing) at `--distances` distances evenly spaced in [5, L′ − 5], `--trials` each;
  * k_max as PI defines it: the largest distance k such that every distance k′ ≤ k has ≥ 20 % success.
  *
- * Stage C (fine-tuning at 512) is left out: Stage A + B take the whole compute budget (see `setup`).
+ * Stage C (fine-tuning at 512) is its own reproduction, context-extension-ft.ts, on the same Stage-A models (`pretrainBase`).
  *
  * Usage: node scripts/run.mjs scripts/experiments/context-extension.ts [--quick] [--seeds N] [--steps N] [--json] [--help]
  *          [--batch B] [--lr X] [--distances N] [--trials N] [--text N] [--answer-weight W] [--sweeps N]
@@ -302,7 +302,7 @@ export function passkeyHits(model: GPT, trials: readonly PasskeyTrial[], T: numb
 }
 
 /** Accuracy per distance (trials grouped by their distance, in `distances` order). */
-function accuracyByDistance(trials: readonly PasskeyTrial[], hits: readonly boolean[], distances: readonly number[]): number[] {
+export function accuracyByDistance(trials: readonly PasskeyTrial[], hits: readonly boolean[], distances: readonly number[]): number[] {
   return distances.map((d) => {
     const mine = hits.filter((_, i) => trials[i]!.distance === d);
     return mine.filter(Boolean).length / mine.length;
@@ -471,6 +471,27 @@ export const CONTROL_THRESHOLD = 0.9;
 
 const RANK: Record<Verdict, number> = { 'not reproduced': 0, partly: 1, reproduced: 2 };
 
+/**
+ * Stage A for one seed: a GPT with RoPE at the regime-matched base trained `flags.steps` steps at L on the mix
+ * (`mixedBatch`, warm-up then a cosine to 10 % of lr), returned in eval mode with its per-step losses. `onStep` gets
+ * each step's number and loss. The fine-tuning reproduction (context-extension-ft.ts) starts from the same model.
+ */
+export function pretrainBase(flags: Flags, seed: number, text: MarkovText, onStep: (step: number, loss: number) => void = () => {}): { model: GPT; losses: number[] } {
+  const L = flags.trainLength;
+  const base = regimeMatchedBase(flags.dim / flags.heads, L);
+  const model = new GPT({ vocabSize: TOY_VOCAB.size, contextLength: L, dim: flags.dim, numLayers: flags.layers, numHeads: flags.heads, positional: 'rope', ropeBase: base, seed });
+  const g = new Generator(seed * 7919 + 1);
+  const warmup = Math.max(1, Math.round(flags.steps / 20));
+  const schedule = (step: number): number => flags.lr * Math.min(1, (step + 1) / warmup) * (0.55 + 0.45 * Math.cos((Math.PI * step) / Math.max(1, flags.steps)));
+  const episodes = Math.round(flags.episodes * flags.batch);
+  const result = train(model, () => weightedLoss(model, mixedBatch(flags.batch, L, g, text, flags.answerWeight, episodes)), {
+    steps: flags.steps, optimizer: new AdamW(model.parameters(), { lr: flags.lr, weightDecay: 0 }), clipGradNorm: 1, schedule, output: null,
+    onStep: (p) => onStep(p.step, p.loss),
+  });
+  model.eval();
+  return { model, losses: result.losses };
+}
+
 /** The whole experiment; `progress` gets (done, total) in token-forward units, `log` the progress lines. */
 export function runExperiment(flags: Flags, progress: (done: number, total: number, note?: string) => void = () => {}, log: (s: string) => void = () => {}): Results {
   const started = performance.now();
@@ -521,20 +542,11 @@ export function runExperiment(flags: Flags, progress: (done: number, total: numb
     const seed = flags.firstSeed + s;
     const t0 = performance.now();
     // Stage A
-    const model = new GPT({ vocabSize: TOY_VOCAB.size, contextLength: L, dim: flags.dim, numLayers: flags.layers, numHeads: flags.heads, positional: 'rope', ropeBase: base, seed });
-    const g = new Generator(seed * 7919 + 1);
-    const warmup = Math.max(1, Math.round(flags.steps / 20));
-    const schedule = (step: number): number => flags.lr * Math.min(1, (step + 1) / warmup) * (0.55 + 0.45 * Math.cos((Math.PI * step) / Math.max(1, flags.steps)));
-    const episodes = Math.round(flags.episodes * flags.batch);
-    const result = train(model, () => weightedLoss(model, mixedBatch(flags.batch, L, g, text, flags.answerWeight, episodes)), {
-      steps: flags.steps, optimizer: new AdamW(model.parameters(), { lr: flags.lr, weightDecay: 0 }), clipGradNorm: 1, schedule, output: null,
-      onStep: (p) => {
-        tick(3 * flags.batch * L, `seed ${seed}: pretraining`);
-        if (p.step % Math.max(1, Math.round(flags.steps / 10)) === 0) log(`  seed ${seed} step ${p.step}: loss ${p.loss.toFixed(3)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
-      },
+    const { model, losses } = pretrainBase(flags, seed, text, (step, loss) => {
+      tick(3 * flags.batch * L, `seed ${seed}: pretraining`);
+      if (step % Math.max(1, Math.round(flags.steps / 10)) === 0) log(`  seed ${seed} step ${step}: loss ${loss.toFixed(3)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     });
-    log(`seed ${seed}: pretrained ${flags.steps} steps at L = ${L}, loss ${result.losses[0]?.toFixed(3)} → ${result.losses.at(-1)?.toFixed(3)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
-    model.eval();
+    log(`seed ${seed}: pretrained ${flags.steps} steps at L = ${L}, loss ${losses[0]?.toFixed(3)} → ${losses.at(-1)?.toFixed(3)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     // Stage B
     const measures = {} as SeedRun['measures'];
     const longrope = {} as SeedRun['longrope'];
@@ -574,7 +586,7 @@ export function runExperiment(flags: Flags, progress: (done: number, total: numb
       log(`    longrope-lite λ = [${search.params.lambda.map((v) => +v.toFixed(3)).join(', ')}], n̂ = ${search.params.leading}, factor ${search.params.attentionFactor.toFixed(3)} (${search.evaluations} evaluations)`);
     }
     model.setPositional(new RoPE(headDim, { base }));
-    runs.push({ seed, trainLoss: [result.losses[0] ?? NaN, result.losses.at(-1) ?? NaN], measures, longrope, seconds: (performance.now() - t0) / 1000 });
+    runs.push({ seed, trainLoss: [losses[0] ?? NaN, losses.at(-1) ?? NaN], measures, longrope, seconds: (performance.now() - t0) / 1000 });
   }
   return assemble(flags, runs, (performance.now() - started) / 1000);
 }
@@ -712,7 +724,7 @@ export const reproduction: Reproduction = {
   name: 'context-extension',
   paper: 'PI (Chen et al., arXiv 2306.15595, 2023); NTK-aware (bloc97, 2023) and dynamic NTK (emozilla, 2023); YaRN (Peng et al., ICLR 2024); Llama-3 scaling (Meta, 2024); LongRoPE (Ding et al., ICML 2024)',
   claim: 'Zero-shot beyond the training length, plain RoPE extrapolation fails (LLaMA perplexity > 10³) while PI stays finite (LLaMA-7B→8192, PG19 ppl 16.10 at step 0, 7.12 after 200 FT steps, passkey k_max = L′ after 200 steps); NTK-aware and YaRN are better than PI without fine-tuning (YaRN, non-FT LLaMA-7B s = 8, Proof-pile ppl: PI > 10 at all lengths, NTK 4.64/4.27/4.24 at 2k/4k/8k, YaRN 4.37/3.95/3.81); LongRoPE\'s searched per-pair λ beats PI/dynamic-NTK/YaRN zero-shot (LLaMA2-7B PG19 8k: 9.37 vs 10.65/10.21/32.64).',
-  setup: 'GPT 2L d64 4×16, RoPE base 602 (G4: LLaMA-2\'s L/λ_max at L = 128), 800 steps × 16 × 128 on passkey episodes in G1 filler (answers ×5); zero-shot at L′ = 256, 512 (s = L′/128) for 8 arms; passkey 16 distances × 8 trials, text loss on 16 sequences; 3 seeds; Stage C (fine-tuning) left out for compute',
+  setup: 'GPT 2L d64 4×16, RoPE base 602 (G4: LLaMA-2\'s L/λ_max at L = 128), 800 steps × 16 × 128 on passkey episodes in G1 filler (answers ×5); zero-shot at L′ = 256, 512 (s = L′/128) for 8 arms; passkey 16 distances × 8 trials, text loss on 16 sequences; 3 seeds; Stage C (fine-tuning) is the context-extension-ft reproduction',
   criterion: `Stated before the run: at L′ = 512, passkey accuracy (mean over 16 distances) yarn > pi > extrapolation and ntk-by-parts > pi > extrapolation; text loss yarn < pi < extrapolation and ntk-by-parts < pi < extrapolation; each judged by judgeOrdering (every seed in order, every mean gap > 2× the larger seed range); the verdict is the weakest of the four. Positive control: the base model (every arm at L′ = 128) retrieves the passkey ≥ 90 % in every seed, else 'not reproduced'.`,
   falsifier: 'Plain extrapolation matches or beats PI at L′ = 512 (passkey or text loss), or PI matches or beats YaRN / NTK-by-parts — with the positive control passing, so the toy can retrieve within its training length.',
   minutes: 12,

@@ -111,7 +111,16 @@ test('writeResults takes only full runs (a quick record is not evidence) and cop
     writeFileSync(join(out, `${name}.svg`), '<svg/>');
     assert.equal(writeResults(out, docs), [name]);
     assert.ok(existsSync(join(docs, 'results', `${name}.svg`)), 'its chart is copied');
+    assert.ok(existsSync(join(docs, 'results', `${name}.json`)), 'and its record, to be committed with the page');
     const page = readFileSync(join(docs, 'results.md'), 'utf8');
+    // a clean checkout has no out/: the committed record still makes the page, and a quick run does not shadow it
+    rmSync(join(out, `${name}.json`));
+    rmSync(join(out, `${name}.svg`));
+    assert.equal(writeResults(out, docs), [name], 'from docs/results/<name>.json');
+    assert.is(readFileSync(join(docs, 'results.md'), 'utf8'), page, 'the same page');
+    writeFileSync(join(out, `${name}.json`), JSON.stringify({ ...record, quick: true }));
+    assert.equal(writeResults(out, docs), [name], 'a quick record in out/ does not hide the committed full run');
+    rmSync(join(out, `${name}.json`));
     assert.match(page, /of 1 run/);
     const other = REPRODUCTIONS[1]!.name;
     assert.match(page, new RegExp(`\\(\`${other}\`: implemented, no full run recorded\\)\n`), 'a registered reproduction without a run is listed, with no empty spec section');
