@@ -216,6 +216,16 @@ export const reproduction: Reproduction = {
     'Stated before the run: text loss at L′ = 512 (lower better), by judgeOrdering (every seed in order, every mean gap > 2× the larger seed range): after 25 steps yarn < pi < direct FT (interpolation adapts faster; YaRN fastest), and after 200 steps pi < direct FT; the verdict is the weaker of the two. Positive control: fine-tuning lowers every arm\u2019s text loss (step 200 below step 0) in every seed, else \u2018not reproduced\u2019. Passkey accuracy and k_max are reported, not judged: the base models retrieve nothing at L (context-extension\u2019s control), so the spec\u2019s k_max-vs-steps comparison cannot be made here.',
   falsifier: 'With the control passing, direct fine-tuning matches or beats PI at 200 steps, or PI/YaRN are not ahead of direct FT after 25 steps: interpolation buys no fine-tuning efficiency at this scale.',
   minutes: 20,
+  examination:
+    'A real negative at this scale, not a failed toy: fine-tuning works for every arm (control passed), and PI is the slowest to adapt, behind ' +
+    'even plain RoPE — text loss at 512 after 25 steps: YaRN 1.169, NTK 1.218, Llama-3 1.206, direct FT 1.740, PI 3.597; after 200 steps: YaRN ' +
+    '1.085, NTK and Llama-3 1.091, direct FT 1.111, PI 1.609, in every seed. What separates the arms is what they do to the fast pairs. PI divides ' +
+    'every frequency by s = 4, so the fast pairs that carry the filler\u2019s local (second-order Markov) structure lose the resolution the model ' +
+    'learned and must be relearned; YaRN, NTK-by-parts-style Llama-3 and NTK keep them (nearly) as trained, and plain RoPE keeps them exactly — ' +
+    'its fast pairs turn full circles within L = 128, so only the pairs with wavelengths beyond 128 meet angles they never saw. The zero-shot losses (step 0: PI 4.86 against YaRN 1.62) show the same ' +
+    'split before any training. The claim\u2019s other half, PI\u2019s passkey k_max after fine-tuning, could not be tested: the base models ' +
+    'retrieve nothing (0 % at every checkpoint here too). What would settle it: the spec\u2019s base models that retrieve (see context-extension), ' +
+    'and PI fine-tuned for the paper\u2019s 1000 steps at a text mix whose structure is not all local.',
   async run({ quick, progress }) {
     setNumThreads(1);
     return toResult(runFineTuning(quick ? FT_QUICK : FT_FULL, progress));
