@@ -1,10 +1,10 @@
 /**
  * Engine-private scratch buffers, reused instead of allocated fresh.
  *
- * Fresh memory costs a page fault per 4 KiB on first touch (about 15 µs each on these machines), and a large typed
- * array is fresh memory every time: the allocator maps it from the kernel and unmaps it when freed. The fused
- * attention's saved probabilities are the biggest such buffer of a training step (18 MB per layer at batch 8, 4 heads,
- * T = 512, causal), so a step paid ~10 000 faults for them. Buffers taken here come back when their last reader is
+ * Fresh memory costs a page fault per 4 KiB on first touch (about 10–15 µs each on these machines), and a large
+ * typed array is often fresh memory: the allocator maps it from the kernel per allocation, or trims freed memory back
+ * to it. The fused attention's saved probabilities are the biggest such buffer of a training step (18 MB per layer at
+ * batch 8, 4 heads, T = 512, causal: up to 4 600 pages each step). Buffers taken here come back when their last reader is
  * done (the attention hands P back when its backward has run, or at once when no graph was recorded) and the next
  * call of the same size gets the same memory.
  *
@@ -66,7 +66,7 @@ export function giveBuffer(buf: TypedArray): void {
   }
 }
 
-/** What the pool did so far (for benchmarks and tests): reuses, fresh allocations, and the bytes waiting now. */
+/** What the pool did so far (for tests): reuses, fresh allocations, and the bytes waiting now. */
 export function bufferPoolStats(): { hits: number; misses: number; pooledBytes: number } {
   return { hits, misses, pooledBytes };
 }
