@@ -11,7 +11,7 @@ import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadHFModel, type LlamaHFConfig } from '../../models/index.js';
-import { serializeSafetensors } from '../../nn/index.js';
+import { parseSafetensors, serializeSafetensors } from '../../nn/index.js';
 import { regimeMatchedBase } from '../../scripts/lib/toy-data.js';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -101,6 +101,7 @@ const BAD_VALUES: [name: string, args: string[], line: string][] = [
   ['vit-resolution', ['--objects', 'huge'], "vit-resolution: --objects must be one of pixel, relative, got 'huge'"],
   ['check:browser', ['--headed'], "check:browser: unknown flag '--headed' (see --help)"],
   ['train:reference', ['--steps', '0'], "train:reference: --steps needs an integer ≥ 1, got '0'"],
+  ['train:reference', ['--kv-heads', '3'], "train:reference: --kv-heads must be one of 2, 4, got '3'"],
 ];
 
 /** Exit 2, stdout empty (nothing was done), stderr exactly `line` with no stack trace. */
@@ -202,10 +203,13 @@ test('train:reference --steps 1 trains one step of the reference architecture an
   const out = mkdtempSync(join(tmpdir(), 'ropelab-reference-'));
   try {
     const file = join(out, 'ref.safetensors');
-    const run = await runScript(SCRIPTS['train:reference']!, ['--steps', '1', '--batch', '1', '--out', file]);
+    const run = await runScript(SCRIPTS['train:reference']!, ['--steps', '1', '--batch', '1', '--kv-heads', '4', '--out', file]);
     assert.is(run.code, 0, run.stderr);
     assert.match(run.stdout, /val loss \d+\.\d{3} nats\/char \(32 windows of 512\)/);
     assert.ok(existsSync(file), 'writes the checkpoint');
+    const { metadata } = parseSafetensors(readFileSync(file));
+    assert.is((JSON.parse(metadata['config']!) as { numKVHeads: number }).numKVHeads, 4, '--kv-heads 4: the MHA twin');
+    assert.match(metadata['trainedWith']!, /--kv-heads 4/);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
