@@ -32,7 +32,8 @@ try {
 // glibc gives freed memory back to the kernel (large buffers are mapped per allocation, the heap's free top is trimmed),
 // and every page of it then costs a fault (~10–15 µs) when touched again. A training loop frees and reallocates the
 // same sizes every step, so our scripts keep freed memory mapped: the T = 512 LM step of `npm run bench:memory` paid
-// 1 000–12 000 faults per step without this, 0–3 with it. A GLIBC_TUNABLES of your own is left as it is; other platforms ignore it.
+// 1 000–12 000 faults per step without this, 0–3 with it. A GLIBC_TUNABLES of your own is left as it is; other
+// platforms ignore it.
 const env = { ...process.env };
 if (process.platform === 'linux' && env.GLIBC_TUNABLES === undefined) {
   env.GLIBC_TUNABLES = 'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=18446744073709551615';
