@@ -12,7 +12,7 @@
  * caller for as long as it likes, so op outputs and gradients are never pooled (reusing them could silently overwrite
  * live data). Everything here is exact-size (a steady loop asks for the same sizes), zeroed on reuse, and bounded.
  */
-import { allocate, type DType, type TypedArray } from './dtype.js';
+import { allocate, dtypeOf, type DType, type TypedArray } from './dtype.js';
 
 /** At most this many bytes wait in the pool; beyond it the oldest buffers are dropped to the garbage collector. */
 const MAX_POOLED_BYTES = 256 * 1024 * 1024;
@@ -51,7 +51,7 @@ export function takeBuffer(dtype: DType, length: number, op: string, arg = 'leng
  */
 export function giveBuffer(buf: TypedArray): void {
   if (buf.byteLength < 64 * 1024 || buf.byteLength > MAX_POOLED_BYTES) return;
-  const key = keyOf(buf instanceof Float64Array ? 'float64' : 'float32', buf.length);
+  const key = keyOf(dtypeOf(buf), buf.length);
   const list = free.get(key);
   if (list === undefined) free.set(key, [buf]);
   else if (list.includes(buf)) return; // given twice: keep one entry, or two callers would share it
@@ -60,7 +60,7 @@ export function giveBuffer(buf: TypedArray): void {
   pooledBytes += buf.byteLength;
   while (pooledBytes > MAX_POOLED_BYTES) {
     const old = order.shift()!;
-    const oldList = free.get(keyOf(old instanceof Float64Array ? 'float64' : 'float32', old.length))!;
+    const oldList = free.get(keyOf(dtypeOf(old), old.length))!;
     oldList.splice(oldList.indexOf(old), 1);
     pooledBytes -= old.byteLength;
   }
