@@ -77,6 +77,20 @@ export interface AttentionHead {
   readonly scale: number;
 }
 
+/**
+ * Saved attention probabilities that live in a backend's own memory, for `count` matrices (Kernels.attentionResident):
+ * the forward leaves P there and the backward reads it there, so P is never copied out or in. Its forward and
+ * backward always run (the backend took the call when it returned this object).
+ */
+export interface ResidentProbabilities {
+  /** attentionForward of matrix b (0 ≤ b < count): writes out (Tq × dv at oOff) and keeps the matrix's P. */
+  forward(b: number, head: AttentionHead, out: TypedArray, oOff: number): void;
+  /** attentionBackward of matrix b from its kept P: adds the gradients into dq, dk, dv (laid out as q, k, v). */
+  backward(b: number, head: AttentionHead, o: TypedArray, g: TypedArray, oOff: number, dq: TypedArray, dk: TypedArray, dv: TypedArray): void;
+  /** Frees the memory; called when nothing reads P any more. A second call does nothing. */
+  release(): void;
+}
+
 /** The unary maps a backend may supply (core/ops/elementwise.ts names which op uses which). */
 export type UnaryKernelName = 'exp' | 'sigmoid' | 'silu' | 'geluTanh';
 
@@ -107,6 +121,11 @@ export interface Kernels {
   attentionForward: (head: AttentionHead, P: TypedArray, pOff: number, out: TypedArray, oOff: number) => boolean;
   /** Adds the matrix's gradients into dq, dk, dv (laid out as q, k, v) from P, the output o and its gradient g (at oOff). */
   attentionBackward: (head: AttentionHead, P: TypedArray, pOff: number, o: TypedArray, g: TypedArray, oOff: number, dq: TypedArray, dk: TypedArray, dv: TypedArray) => boolean;
+  /**
+   * Room for the probabilities of `count` matrices like `head` in the backend's own memory (no copy of P either way),
+   * or null to leave P in a JS buffer for attentionForward/attentionBackward.
+   */
+  attentionResident: (head: AttentionHead, count: number) => ResidentProbabilities | null;
   /**
    * Softmax over the last axis of `rows` contiguous rows of length n (x and out: rows·n elements, the same dtype):
    *   out[r·n + k] = exp(x[r·n + k] − m_r) / Σ_j exp(x[r·n + j] − m_r),   m_r = max_j x[r·n + j]
@@ -171,6 +190,7 @@ export const kernels: Partial<Kernels> = {
   unary: (...args) => (chooseDefault(), kernels.unary?.(...args) ?? false),
   attentionForward: (...args) => (chooseDefault(), kernels.attentionForward?.(...args) ?? false),
   attentionBackward: (...args) => (chooseDefault(), kernels.attentionBackward?.(...args) ?? false),
+  attentionResident: (...args) => (chooseDefault(), kernels.attentionResident?.(...args) ?? null),
   softmax: (...args) => (chooseDefault(), kernels.softmax?.(...args) ?? false),
   rotate: (...args) => (chooseDefault(), kernels.rotate?.(...args) ?? false),
 };
@@ -423,11 +443,22 @@ const WASM_GEMM_MIN_WORK = 4096;
  */
 const WASM_THREAD_MIN_WORK = 200 * 200 * 200;
 
-let wasmKernels: { heap: WasmHeap; pool: ThreadPool } | null = null;
+let wasmKernels: { heap: WasmHeap; pool: ThreadPool; fused: WasmAttention } | null = null;
 
 /** Worker threads of the wasm backend ready to take jobs (0 before it loads). Internal: for tests and checks. */
 export function wasmWorkersReady(): number {
   return wasmKernels?.pool.readyCount ?? 0;
+}
+
+/**
+ * The wasm backend's saved attention probabilities: bytes in its heap now, and the limit beyond which P goes to JS
+ * buffers; `limit` sets a new one (0: P never lives in the heap). Internal: for tests and benchmarks; the backend
+ * must have loaded.
+ */
+export function wasmResidentProbabilities(limit?: number): { bytes: number; limit: number } {
+  if (wasmKernels === null) throw new ValueError('wasmResidentProbabilities', "the wasm backend has not loaded — setBackend('wasm') first");
+  if (limit !== undefined) wasmKernels.fused.residentLimit = expectInteger('wasmResidentProbabilities', 'limit', limit, { min: 0 });
+  return { bytes: wasmKernels.fused.residentBytes, limit: wasmKernels.fused.residentLimit };
 }
 
 /**
@@ -445,13 +476,14 @@ registerBackend({
     const dgemm = new WasmGemm(heap, 'float64');
     const pool = new ThreadPool(heap, [sgemm.module, dgemm.module]);
     sgemm.threads = dgemm.threads = { pool, minWork: WASM_THREAD_MIN_WORK };
-    wasmKernels = { heap, pool };
     const fused = new WasmAttention(heap, sgemm);
+    wasmKernels = { heap, pool, fused };
     const unary = new WasmUnary(heap);
     return {
       unary: (name, x, out) => unary.map(name, x, out),
       attentionForward: (head, P, pOff, out, oOff) => fused.forward(head, P, pOff, out, oOff),
       attentionBackward: (head, P, pOff, o, g, oOff, dq, dk, dv) => fused.backward(head, P, pOff, o, g, oOff, dq, dk, dv),
+      attentionResident: (head, count) => fused.resident(head, count),
       gemm: (M, N, K, a, aOff, transA, b, bOff, transB, c, cOff, accumulate) =>
         M > 1 && N > 1 && M * N * K >= WASM_GEMM_MIN_WORK &&
         (sgemm.gemm(M, N, K, a, aOff, transA, b, bOff, transB, c, cOff, accumulate) || dgemm.gemm(M, N, K, a, aOff, transA, b, bOff, transB, c, cOff, accumulate)),

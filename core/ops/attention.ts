@@ -5,6 +5,8 @@
  *   dV += Pᵀ dO,   dP = dO vᵀ,   dS = P ⊙ (dP − rowsum(dO ⊙ O)),   dQ += scale · dS k,   dK += scale · dSᵀ q.
  * Each matrix of the batch goes to the active backend's fused kernels when it has them and takes the call (the wasm
  * backend: float32 without a mask, core/wasm/attention.ts), in the same block layout; otherwise the loops below run.
+ * The wasm backend keeps P in its own memory instead (up to a bound): never copied, and read by that backend's
+ * backward even if another backend is active by the time it runs.
  */
 import { expectBoolean, expectNumber, expectOptions, expectTensor } from '../args.js';
 import { recordOp } from '../autograd.js';
@@ -12,7 +14,7 @@ import { allocate, type TypedArray } from '../dtype.js';
 import { giveBuffer, takeBuffer } from '../buffer-pool.js';
 import { DTypeError, ShapeError, ValueError } from '../errors.js';
 import { gemm } from '../kernels/matmul.js';
-import { kernels, type AttentionBlock, type AttentionHead } from '../backend.js';
+import { kernels, type AttentionBlock, type AttentionHead, type ResidentProbabilities } from '../backend.js';
 import { broadcastShapes, broadcastStrides, fmtShape, shapesEqual, sizeOf, type Shape } from '../shape.js';
 import { Tensor } from '../tensor.js';
 
@@ -27,6 +29,12 @@ export interface AttentionOptions {
   /** Logit scale; default 1/√d. */
   scale?: number;
 }
+
+/**
+ * Frees a backend's saved probabilities when their graph is collected without a backward (a forward recorded for
+ * gradients that never came): a backstop only — a backward frees them at once, and a backend holds a bounded amount.
+ */
+const unreachableGraphs = new FinalizationRegistry<ResidentProbabilities>((saved) => saved.release());
 
 /** Query rows per block: small enough that the causal diagonal wastes little, large enough for gemm. */
 const ROW_BLOCK = 32;
@@ -88,10 +96,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
 
   const { blocks, pSize } = planBlocks(Tq, Tk, causal, window);
   const nb = sizeOf(batch);
-  // saved probabilities, block by block: engine-private, so pooled (back when the backward has run; core/buffer-pool.ts)
-  const P = takeBuffer(q.dtype, nb * pSize, 'attention', 'q');
   const out = allocate(q.dtype, nb * Tq * dv, 'attention');
-  const S = takeBuffer(q.dtype, ROW_BLOCK * Tk, 'attention', 'k'); // q's dtype: every block product then runs on one backend kernel
 
   // one matrix of the batch, as the backend kernels take it (core/backend.ts); a mask keeps the JS kernel
   const head = (b: number): AttentionHead => ({
@@ -100,6 +105,34 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
     k: k.data, kOff: offsets[1]![b]! * Tk * d,
     v: v.data, vOff: offsets[2]![b]! * Tk * dv,
   });
+
+  // P in the backend's own memory when it offers room (wasm, float32, no mask): its kernels then run every matrix
+  const resident = maskView === null && nb > 0 ? kernels.attentionResident?.(head(0), nb) ?? null : null;
+  if (resident !== null) {
+    try {
+      for (let b = 0; b < nb; b++) resident.forward(b, head(b), out, b * Tq * dv);
+    } catch (e) {
+      resident.release();
+      throw e;
+    }
+    const result = recordOp('attention', new Tensor(out, [...batch, Tq, dv]), [q, k, v], (g) => {
+      const grads = [allocate(q.dtype, q.size), allocate(k.dtype, k.size), allocate(v.dtype, v.size)] as const;
+      for (let b = 0; b < nb; b++) resident.backward(b, head(b), out, g.data, b * Tq * dv, ...grads);
+      return [new Tensor(grads[0], q.shape), new Tensor(grads[1], k.shape), new Tensor(grads[2], v.shape)];
+    }, {
+      release: () => {
+        unreachableGraphs.unregister(resident);
+        resident.release();
+      },
+    });
+    if (result.gradNode === null) resident.release(); // no graph recorded: nothing reads P again
+    else unreachableGraphs.register(result.gradNode, resident, resident);
+    return result;
+  }
+
+  // saved probabilities, block by block: engine-private, so pooled (back when the backward has run; core/buffer-pool.ts)
+  const P = takeBuffer(q.dtype, nb * pSize, 'attention', 'q');
+  const S = takeBuffer(q.dtype, ROW_BLOCK * Tk, 'attention', 'k'); // q's dtype: every block product then runs on one backend kernel
 
   for (let b = 0; b < nb; b++) {
     const qOff = offsets[0]![b]! * Tq * d;

@@ -4,14 +4,16 @@
  * `blocked`), with the masked softmax and its backward emitted here, so that a block's scores never leave the
  * wasm memory. O = softmax(scale · q kᵀ) v (Vaswani et al. 2017, eq. 1); per block, backward
  *   dV += Pᵀ dO,   dP = dO vᵀ,   dS = scale · P ⊙ (dP − rowsum(dO ⊙ O)),   dQ += dS k,   dK += dSᵀ q.
- * q, k, v (and dO) are copied in once per matrix, P and the outputs copied out; P is saved in the same compact
- * block layout as the JS kernel's, so either backward can follow either forward.
+ * q, k, v (and dO) are copied in once per matrix and the outputs copied out. The saved probabilities P live in one of
+ * two places: in the heap (`resident`: each block's scores are computed, normalized and later read back in place, so P
+ * is never copied), or, when the op passes a JS buffer, copied out in the compact block layout of the JS kernel's
+ * (either backward can then follow either forward).
  *
  * Rounding: scores are float32 sums (as on the wasm gemm), the scaled logits float32, exp that of core/wasm/exp.ts
  * (a few ulp), and each row's normalizer is summed in float64. Declines (returns false, having written nothing) anything but Float32Array operands and |scale| ≤ 1,
  * beyond which float32 logits could overflow where the JS kernel's float64 ones do not; masks stay on JS.
  */
-import type { AttentionHead } from '../backend.js';
+import type { AttentionHead, ResidentProbabilities } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
 import type { WasmGemm } from './gemm.js';
 import { heapMemoryImport, type WasmHeap } from './heap.js';
@@ -151,10 +153,61 @@ function visibleRange(causal: boolean, window: number): { lo: number; hi: number
 
 const roundUp = (n: number, to: number): number => Math.ceil(n / to) * to;
 
+/**
+ * Where one matrix's probabilities are saved: a JS buffer in the compact block layout of core/ops/attention.ts (P from
+ * pOff), or the heap (block i's scores at `address` + 4·offsets[i], Mp × Np as the block product writes them).
+ */
+type SavedAt = { readonly P: TypedArray; readonly pOff: number } | { readonly address: number; readonly offsets: readonly number[] };
+
+/** By default at most this many bytes of saved probabilities live in the heap at once; beyond it P goes to JS buffers. */
+const RESIDENT_LIMIT = 256 * 1024 * 1024;
+
+/**
+ * The saved probabilities of `count` matrices in one heap block: matrix b at address + 4·b·perMatrix, its block i
+ * `offsets[i]` elements further. Freed once, by `release`.
+ */
+class HeapProbabilities implements ResidentProbabilities {
+  private address: number | null;
+
+  constructor(
+    private readonly owner: WasmAttention,
+    address: number,
+    private readonly perMatrix: number,
+    private readonly offsets: readonly number[],
+    private readonly bytes: number,
+  ) {
+    this.address = address;
+  }
+
+  private at(b: number): SavedAt {
+    if (this.address === null) throw new Error('HeapProbabilities: used after release (an engine bug)');
+    return { address: this.address + 4 * b * this.perMatrix, offsets: this.offsets };
+  }
+
+  forward(b: number, h: AttentionHead, out: TypedArray, oOff: number): void {
+    this.owner.runForward(h, this.at(b), out, oOff);
+  }
+
+  backward(b: number, h: AttentionHead, o: TypedArray, g: TypedArray, oOff: number, dq: TypedArray, dk: TypedArray, dv: TypedArray): void {
+    this.owner.runBackward(h, this.at(b), o, g, oOff, dq, dk, dv);
+  }
+
+  release(): void {
+    if (this.address === null) return;
+    this.owner.freeResident(this.address, this.bytes);
+    this.address = null;
+  }
+}
+
 /** The fused float32 attention kernels on one heap, driving `gemm`'s pack and blocked per block. */
 export class WasmAttention {
   private readonly softmax: Softmax;
   private readonly dsoftmax: DSoftmax;
+
+  /** Bytes of saved probabilities the heap may hold at once (`resident` returns null beyond it). */
+  residentLimit = RESIDENT_LIMIT;
+  /** Bytes of saved probabilities in the heap now. */
+  residentBytes = 0;
 
   constructor(private readonly heap: WasmHeap, private readonly gemm: WasmGemm) {
     const instance = new WebAssembly.Instance(new WebAssembly.Module(attentionModule(heap.shared)), { env: { memory: heap.memory } });
@@ -189,43 +242,86 @@ export class WasmAttention {
   }
 
   /**
+   * Room in the heap for the probabilities of `count` matrices shaped like `h`, for the op to save P without copies
+   * (its forward and backward then always run here); null when these kernels decline `h` or the heap already holds
+   * `residentLimit` bytes of them (the op then keeps P in a JS buffer).
+   */
+  resident(h: AttentionHead, count: number): ResidentProbabilities | null {
+    if (this.declines(h)) return null;
+    const { mr, nr } = this.gemm;
+    const offsets: number[] = [];
+    let perMatrix = 0;
+    for (const b of h.blocks) {
+      offsets.push(perMatrix);
+      perMatrix += roundUp(b.i1 - b.i0, mr) * roundUp(b.c1 - b.c0, nr);
+    }
+    const bytes = 4 * perMatrix * count;
+    if (this.residentBytes + bytes > this.residentLimit) return null;
+    let address: number;
+    try {
+      address = this.heap.alloc(bytes);
+    } catch {
+      return null; // the 4 GiB a wasm memory addresses are taken: P goes to a JS buffer, whose size the op checks
+    }
+    this.residentBytes += bytes;
+    return new HeapProbabilities(this, address, perMatrix, offsets, bytes);
+  }
+
+  /** Frees a block of saved probabilities (HeapProbabilities.release). */
+  freeResident(address: number, bytes: number): void {
+    this.heap.release(address);
+    this.residentBytes -= bytes;
+  }
+
+  /**
    * Forward of one matrix: out[oOff…] (Tq × dv) and the saved probabilities P[pOff…] in the block layout. Returns
    * false, writing nothing, when it declines.
    */
   forward(h: AttentionHead, P: TypedArray, pOff: number, out: TypedArray, oOff: number): boolean {
     if (this.declines(h)) return false;
+    this.runForward(h, { P, pOff }, out, oOff);
+    return true;
+  }
+
+  /** The forward of a matrix these kernels take, P saved where `saved` says. */
+  runForward(h: AttentionHead, saved: SavedAt, out: TypedArray, oOff: number): void {
     const { heap, gemm } = this;
     const { Tq, Tk, d, dv } = h;
     const { mr, nr } = gemm;
     const dvP = roundUp(dv, nr);
     const size = this.scratch(h);
-    const [qH, kH, vH, aPack, bPack, S, O] = heap.allocRegions([4 * Tq * d, 4 * Tk * d, 4 * Tk * dv, 4 * size.aPack, 4 * size.bPack, 4 * size.scores, 4 * (Tq + mr) * dvP]) as [number, number, number, number, number, number, number];
+    const inHeap = 'address' in saved;
+    const [qH, kH, vH, aPack, bPack, S, O] = heap.allocRegions([
+      4 * Tq * d, 4 * Tk * d, 4 * Tk * dv, 4 * size.aPack, 4 * size.bPack, inHeap ? 0 : 4 * size.scores, 4 * (Tq + mr) * dvP,
+    ]) as [number, number, number, number, number, number, number];
     try {
       this.copyIn(qH, h.q, h.qOff, Tq * d);
       this.copyIn(kH, h.k, h.kOff, Tk * d);
       this.copyIn(vH, h.v, h.vOff, Tk * dv);
       const range = visibleRange(h.causal, h.window);
-      for (const blk of h.blocks) {
+      h.blocks.forEach((blk, i) => {
         const rows = blk.i1 - blk.i0;
         const width = blk.c1 - blk.c0;
-        if (width === 0) continue; // no visible keys: the rows of `out` stay 0
+        if (width === 0) return; // no visible keys: the rows of `out` stay 0
         const Mp = roundUp(rows, mr);
         const Np = roundUp(width, nr);
+        const scores = inHeap ? saved.address + 4 * saved.offsets[i]! : S; // P in place when it lives in the heap
         gemm.pack(aPack, qH + 4 * blk.i0 * d, 4 * d, 4, rows, d, mr);
         gemm.pack(bPack, kH + 4 * blk.c0 * d, 4 * d, 4, width, d, nr);
-        gemm.blocked(aPack, bPack, S, Mp, Np, d, 0, Np / nr, 0);
-        this.softmax(S, rows, 4 * Np, width, h.scale, blk.i0 + Tk - Tq, range.lo, range.hi, blk.c0);
+        gemm.blocked(aPack, bPack, scores, Mp, Np, d, 0, Np / nr, 0);
+        this.softmax(scores, rows, 4 * Np, width, h.scale, blk.i0 + Tk - Tq, range.lo, range.hi, blk.c0);
         const f32 = heap.f32;
-        for (let r = 0; r < rows; r++) P.set(f32.subarray(S / 4 + r * Np, S / 4 + r * Np + width), pOff + blk.pOffset + r * width);
-        gemm.pack(aPack, S, 4 * Np, 4, rows, width, mr);
+        if (!inHeap) {
+          for (let r = 0; r < rows; r++) saved.P.set(f32.subarray(S / 4 + r * Np, S / 4 + r * Np + width), saved.pOff + blk.pOffset + r * width);
+        }
+        gemm.pack(aPack, scores, 4 * Np, 4, rows, width, mr);
         gemm.pack(bPack, vH + 4 * blk.c0 * dv, 4, 4 * dv, dv, width, nr);
         gemm.blocked(aPack, bPack, O + 4 * blk.i0 * dvP, Mp, dvP, width, 0, dvP / nr, 0);
         for (let r = blk.i0; r < blk.i1; r++) out.set(f32.subarray(O / 4 + r * dvP, O / 4 + r * dvP + dv), oOff + r * dv);
-      }
+      });
     } finally {
       heap.release(qH);
     }
-    return true;
   }
 
   /**
@@ -234,14 +330,21 @@ export class WasmAttention {
    */
   backward(h: AttentionHead, P: TypedArray, pOff: number, o: TypedArray, g: TypedArray, oOff: number, dq: TypedArray, dk: TypedArray, dvOut: TypedArray): boolean {
     if (this.declines(h) || !(g instanceof Float32Array)) return false;
+    this.runBackward(h, { P, pOff }, o, g, oOff, dq, dk, dvOut);
+    return true;
+  }
+
+  /** The backward of a matrix these kernels take, from P saved where `saved` says. */
+  runBackward(h: AttentionHead, saved: SavedAt, o: TypedArray, g: TypedArray, oOff: number, dq: TypedArray, dk: TypedArray, dvOut: TypedArray): void {
     const { heap, gemm } = this;
     const { Tq, Tk, d, dv } = h;
     const { mr, nr } = gemm;
     const dP = roundUp(d, nr);
     const dvP = roundUp(dv, nr);
     const size = this.scratch(h);
+    const inHeap = 'address' in saved;
     const [qH, kH, vH, gH, delta, aPack, bPack, S, dS, dQ, dK, dV] = heap.allocRegions([
-      4 * Tq * d, 4 * Tk * d, 4 * Tk * dv, 4 * Tq * dv, 4 * Tq, 4 * size.aPack, 4 * size.bPack, 4 * size.scores, 4 * size.scores,
+      4 * Tq * d, 4 * Tk * d, 4 * Tk * dv, 4 * Tq * dv, 4 * Tq, 4 * size.aPack, 4 * size.bPack, inHeap ? 0 : 4 * size.scores, 4 * size.scores,
       4 * (Tq + mr) * dP, 4 * (Tk + mr) * dP, 4 * (Tk + mr) * dvP,
     ]) as [number, number, number, number, number, number, number, number, number, number, number, number];
     try {
@@ -262,23 +365,27 @@ export class WasmAttention {
       load(dQ, dP, dq, h.qOff, Tq, d);
       load(dK, dP, dk, h.kOff, Tk, d);
       load(dV, dvP, dvOut, h.vOff, Tk, dv);
-      for (const blk of h.blocks) {
+      h.blocks.forEach((blk, i) => {
         const rows = blk.i1 - blk.i0;
         const width = blk.c1 - blk.c0;
-        if (width === 0) continue;
+        if (width === 0) return;
         const Mp = roundUp(rows, mr);
         const Mw = roundUp(width, mr);
         const Np = roundUp(width, nr);
-        for (let r = 0; r < rows; r++) f32.set(P.subarray(pOff + blk.pOffset + r * width, pOff + blk.pOffset + (r + 1) * width), S / 4 + r * Np);
+        const probs = inHeap ? saved.address + 4 * saved.offsets[i]! : S; // read in place when P lives in the heap
+        if (!inHeap) {
+          const { P, pOff } = saved;
+          for (let r = 0; r < rows; r++) f32.set(P.subarray(pOff + blk.pOffset + r * width, pOff + blk.pOffset + (r + 1) * width), S / 4 + r * Np);
+        }
         // dV[c0…] += Pᵀ dO
-        gemm.pack(aPack, S, 4, 4 * Np, width, rows, mr);
+        gemm.pack(aPack, probs, 4, 4 * Np, width, rows, mr);
         gemm.pack(bPack, gH + 4 * blk.i0 * dv, 4, 4 * dv, dv, rows, nr);
         gemm.blocked(aPack, bPack, dV + 4 * blk.c0 * dvP, Mw, dvP, rows, 0, dvP / nr, 1);
         // dP = dO vᵀ, then dS = scale · P ⊙ (dP − δ)
         gemm.pack(aPack, gH + 4 * blk.i0 * dv, 4 * dv, 4, rows, dv, mr);
         gemm.pack(bPack, vH + 4 * blk.c0 * dv, 4 * dv, 4, width, dv, nr);
         gemm.blocked(aPack, bPack, dS, Mp, Np, dv, 0, Np / nr, 0);
-        this.dsoftmax(dS, S, delta + 4 * blk.i0, rows, 4 * Np, Math.ceil(width / 4), h.scale);
+        this.dsoftmax(dS, probs, delta + 4 * blk.i0, rows, 4 * Np, Math.ceil(width / 4), h.scale);
         // dQ[i0…] += dS k
         gemm.pack(aPack, dS, 4 * Np, 4, rows, width, mr);
         gemm.pack(bPack, kH + 4 * blk.c0 * d, 4, 4 * d, d, width, nr);
@@ -287,7 +394,7 @@ export class WasmAttention {
         gemm.pack(aPack, dS, 4, 4 * Np, width, rows, mr);
         gemm.pack(bPack, qH + 4 * blk.i0 * d, 4, 4 * d, d, rows, nr);
         gemm.blocked(aPack, bPack, dK + 4 * blk.c0 * dP, Mw, dP, rows, 0, dP / nr, 1);
-      }
+      });
       f32 = heap.f32;
       const store = (dst: TypedArray, at: number, ptr: number, ld: number, rows: number, cols: number): void => {
         for (let r = 0; r < rows; r++) dst.set(f32.subarray(ptr / 4 + r * ld, ptr / 4 + r * ld + cols), at + r * cols);
@@ -298,6 +405,5 @@ export class WasmAttention {
     } finally {
       heap.release(qH);
     }
-    return true;
   }
 }

@@ -4,7 +4,10 @@ import fc from 'fast-check';
 import { WasmHeap } from '../../core/wasm/heap.js';
 import { WasmGemm } from '../../core/wasm/gemm.js';
 import { WasmAttention, attentionModule } from '../../core/wasm/attention.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { attention, grad, mul, randn, setBackend, sum, Generator, type Tensor } from '../../core/index.js';
+import { wasmResidentProbabilities } from '../../core/backend.js';
 import { makeTensor } from '../helpers/oracle-elementwise.js';
 import type { AttentionHead } from '../../core/backend.js';
 
@@ -150,6 +153,125 @@ test('a row that sees no key outputs 0 on the fused kernel too (window past the 
     const out = attention(q, k, v, { window: 2 });
     assert.equal(Array.from(out.data.slice(0, 9)), new Array(9).fill(0));
     assert.ok(out.data.slice(9).every((x) => Number.isFinite(x) && x !== 0), 'the later rows see keys');
+  } finally {
+    setBackend('js');
+  }
+});
+
+/** Bytes of saved probabilities in the wasm backend's heap (it must be loaded). */
+const residentBytes = (): number => wasmResidentProbabilities().bytes;
+
+test('P in the wasm heap: out and gradients bit for bit those of P copied to a JS buffer; the heap holds P only while a backward can read it', () => {
+  setBackend('wasm');
+  const limit = wasmResidentProbabilities().limit;
+  const arb = fc.record({
+    Tq: fc.integer({ min: 1, max: 70 }),
+    extra: fc.integer({ min: 0, max: 40 }),
+    d: fc.integer({ min: 1, max: 12 }),
+    dv: fc.integer({ min: 1, max: 12 }),
+    heads: fc.integer({ min: 1, max: 3 }),
+    causal: fc.boolean(),
+    window: fc.oneof(fc.constant(Infinity), fc.integer({ min: 1, max: 12 })),
+    seedValue: fc.integer({ min: 0, max: 1000 }),
+  });
+  try {
+    fc.assert(
+      fc.property(arb, ({ Tq, extra, d, dv, heads, causal, window, seedValue }) => {
+        const Tk = causal ? Tq + extra : Math.max(1, Tq + extra - 20);
+        const g = new Generator(seedValue);
+        const q = randn([2, heads, Tq, d], { generator: g });
+        const k = randn([2, heads, Tk, d], { generator: g });
+        const v = randn([2, heads, Tk, dv], { generator: g });
+        const r = randn([2, heads, Tq, dv], { generator: g });
+        const before = residentBytes();
+        // `held`: the bytes of P in the heap between the forward and its backward
+        const run = (): { values: Tensor[]; held: number } => {
+          let held = -1;
+          const grads = grad((a: Tensor, b: Tensor, c: Tensor) => {
+            const o = attention(a, b, c, { causal, window });
+            held = residentBytes() - before;
+            return sum(mul(o, r));
+          })(q, k, v);
+          return { values: [attention(q, k, v, { causal, window }), ...grads], held };
+        };
+        wasmResidentProbabilities(limit);
+        const inHeap = run();
+        assert.ok(inHeap.held >= 4 * 2 * heads * Tq, `P (${inHeap.held} bytes) was in the heap until the backward`);
+        assert.is(residentBytes(), before, 'the backward freed it, and an unrecorded forward held none');
+        wasmResidentProbabilities(0);
+        const copied = run();
+        assert.is(copied.held, 0, 'limit 0: P in a JS buffer');
+        ['out', 'dq', 'dk', 'dv'].forEach((name, i) => assert.equal(inHeap.values[i]!.data, copied.values[i]!.data, name));
+      }),
+      { seed, numRuns: 40 },
+    );
+  } finally {
+    wasmResidentProbabilities(limit);
+    setBackend('js');
+  }
+});
+
+test('P in the wasm heap: past the limit P goes to a JS buffer (same values); a graph recorded on wasm differentiates after setBackend(js)', () => {
+  setBackend('wasm');
+  const limit = wasmResidentProbabilities().limit;
+  try {
+    const g = new Generator(5);
+    const leaves = [randn([3, 2, 40, 8], { generator: g }), randn([3, 2, 40, 8], { generator: g }), randn([3, 2, 40, 8], { generator: g })];
+    const loss = (a: Tensor, b: Tensor, c: Tensor): Tensor => sum(mul(attention(a, b, c, { causal: true }), a));
+    const want = grad(loss)(...(leaves as [Tensor, Tensor, Tensor]));
+    // room for one graph's P but not two: the first forward keeps P in the heap, the second gets a JS buffer
+    const one = (() => {
+      const before = residentBytes();
+      for (const t of leaves) t.requiresGrad = true;
+      const l = loss(...(leaves as [Tensor, Tensor, Tensor]));
+      const bytes = residentBytes() - before;
+      l.backward();
+      for (const t of leaves) t.grad = null;
+      return bytes;
+    })();
+    assert.ok(one > 0);
+    wasmResidentProbabilities(residentBytes() + one);
+    const first = loss(...(leaves as [Tensor, Tensor, Tensor]));
+    const held = residentBytes();
+    const second = loss(...(leaves as [Tensor, Tensor, Tensor]));
+    assert.is(residentBytes(), held, 'the second P did not fit: it is in a JS buffer');
+    second.backward(); // on wasm, from P in a JS buffer
+    leaves.forEach((t, j) => {
+      assert.equal(t.grad!.data, want[j]!.data, `leaf ${j}, P in a JS buffer`);
+      t.grad = null;
+    });
+    setBackend('js'); // the first graph's backward still runs on the wasm heap its P lives in: wasm's values, bit for bit
+    first.backward();
+    leaves.forEach((t, j) => assert.equal(t.grad!.data, want[j]!.data, `leaf ${j}, P in the heap, backward after setBackend('js')`));
+    setBackend('wasm');
+    assert.is(residentBytes(), held - one, 'both backwards freed what they held');
+    for (const t of leaves) t.requiresGrad = false;
+  } finally {
+    wasmResidentProbabilities(limit);
+    setBackend('js');
+  }
+});
+
+test('P in the wasm heap: a recorded forward that never gets a backward frees its P when the graph is collected', async () => {
+  setFlagsFromString('--expose-gc');
+  const collect = runInNewContext('gc') as () => void;
+  const collectGarbage = async (): Promise<void> => {
+    collect();
+    await new Promise((done) => setTimeout(done, 10));
+  };
+  setBackend('wasm');
+  try {
+    await collectGarbage(); // graphs an earlier test dropped
+    const before = residentBytes();
+    (() => {
+      const g = new Generator(8);
+      const [q, k, v] = [0, 1, 2].map(() => randn([2, 2, 64, 8], { generator: g }));
+      q!.requiresGrad = true;
+      attention(q!, k!, v!, { causal: true }); // recorded, then dropped
+      assert.ok(residentBytes() > before);
+    })();
+    for (let tries = 0; tries < 50 && residentBytes() > before; tries++) await collectGarbage();
+    assert.is(residentBytes(), before, 'the finalizer freed P');
   } finally {
     setBackend('js');
   }
