@@ -2,7 +2,7 @@
  * scripts/experiments/base-bound-retrieval.ts (issue 17, protocol #4 A): the multi-query retrieval generator (every
  * QUERY k v1 v2 v3 has exactly one earlier MARK k with the same digits, at exactly the requested distance; blocks
  * never overlap; the filler is G1 text), the bound L_θ against a direct sum of cosines, the effective length and
- * Spearman's ρ on known inputs, the verdict rules, and the --quick run (the suite's smoke test) returning a
+ * Spearman's ρ on known inputs, the verdict rules, the answer-only targets of the episode rows, and the --quick run (the suite's smoke test) returning a
  * well-formed result.
  */
 import fc from 'fast-check';
@@ -10,7 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Generator } from '../../core/index.js';
 import {
-  THRESHOLD, boundLength, effectiveLength, judge, reproduction, scoreQueries, spearman, type ArmRun, type Settings,
+  THRESHOLD, answerTargets, boundLength, effectiveLength, judge, reproduction, scoreQueries, spearman, type ArmRun, type Settings,
 } from '../../scripts/experiments/base-bound-retrieval.js';
 import { MarkovText, RETRIEVAL_BLOCK, TOY_VOCAB, multiQueryEpisode, textDocument } from '../../scripts/lib/toy-data.js';
 import { fcParams } from '../helpers/fc.js';
@@ -87,6 +87,26 @@ test('scoreQueries: a predictor of the next token scores every query, one that r
   assert.equal(scoreQueries(same, T, queries), { first: 0, exact: 0 }, 'the key after QUERY is a letter, never the digit');
   next[queries[0]!.answerPositions[2] - 1] = queries[0]!.values[2] === TOY_VOCAB.firstDigit ? TOY_VOCAB.firstDigit + 1 : TOY_VOCAB.firstDigit;
   assert.equal(scoreQueries(next, T, queries), { first: 6, exact: 5 });
+});
+
+test('answerTargets: the episode rows are scored on their answer digits only, each target the digit the next position holds', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 4 }), (seed, pairs, rows) => {
+      const T = 64; // the run's context and at most its pairs: there is always room
+      const g = new Generator(seed);
+      const episodes = Array.from({ length: rows }, () => multiQueryEpisode({ length: T + 1, pairs, generator: g, text, firstKey: TOY_VOCAB.size }));
+      const { ids, targets } = answerTargets(episodes, T);
+      assert.equal(ids.shape, [rows, T]);
+      const want = new Int32Array(rows * T).fill(-1);
+      episodes.forEach((e, b) => {
+        for (const q of e.queries) q.answerPositions.forEach((p, j) => (want[b * T + p - 1] = q.values[j]!));
+        for (let t = 0; t < T; t++) assert.is(ids.data[b * T + t], e.tokens[t], 'inputs are the episode');
+      });
+      assert.equal(targets, want);
+      assert.is(targets.filter((x) => x >= 0).length, rows * pairs * 3, 'three digits per query');
+    }),
+    fcParams(50),
+  );
 });
 
 test('boundLength: L_θ is the last m before Σ_i cos(m·b^(−2i/d)) first turns negative', () => {
