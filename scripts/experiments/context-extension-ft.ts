@@ -2,8 +2,9 @@
  * Issue 17 — context extension with short fine-tuning: Stage C of ../shared/specs/reproductions.md §3, the half of
  * the protocol that context-extension.ts (Stages A and B, zero-shot) leaves out.
  *
- * Stage A is context-extension.ts's, unchanged (`pretrainBase`: GPT 2L d64 4×16, RoPE base 602 = G4's LLaMA-2 regime
- * at L = 128, 800 steps on passkey episodes in G1 filler, seeds 1–3), so both reproductions start from the same models.
+ * Stage A is the first protocol of context-extension.ts (`pretrainBase` with FIRST_PROTOCOL_FLAGS: GPT 2L d64 4×16,
+ * RoPE base 602 = G4's LLaMA-2 regime at L = 128, 800 steps on passkey episodes in G1 filler, seeds 1–3), the models
+ * this reproduction ran on; context-extension's second protocol trains others.
  * Stage C: each arm's table for s = L′/L = 4 is swapped in (`armEncoding`) and the model is fine-tuned at L′ = 512 —
  * direct FT (plain RoPE, `extrapolation`), PI, NTK-aware, YaRN, Llama-3 — on the same mix at depths up to 500, batch
  * 4 × 512, AdamW lr 2e-4 constant after 10 warm-up steps, the same batches for every arm of a seed. At 0, 25, 50, 100
@@ -27,7 +28,7 @@ import { judgeOrdering, summarize, type OrderingJudgement, type Verdict } from '
 import { lineChart } from '../lib/svg.js';
 import { MarkovText, regimeMatchedBase, textDocument } from '../lib/toy-data.js';
 import {
-  DEFAULT_FLAGS as STAGE_A_FLAGS, QUICK_FLAGS as STAGE_A_QUICK, accuracyByDistance, armEncoding, kMax, mixedBatch, passkeyDistances,
+  FIRST_PROTOCOL_FLAGS as STAGE_A_FLAGS, QUICK_FLAGS,  accuracyByDistance, armEncoding, kMax, mixedBatch, passkeyDistances,
   passkeyHits, passkeyTrials, pretrainBase, textLoss, weightedLoss, type ArmSpec, type Flags as StageAFlags, type PasskeyTrial,
 } from './context-extension.js';
 
@@ -53,6 +54,8 @@ export interface FtSettings {
 }
 
 export const FT_FULL: FtSettings = { stageA: STAGE_A_FLAGS, length: 512, steps: 200, checkpoints: [0, 25, 50, 100, 200], batch: 4, lr: 2e-4, warmup: 10, text: 16, distances: 16, trials: 8 };
+/** The quick Stage A with the first protocol's loss (every row a passkey episode, answers ×5 in the full loss). */
+const STAGE_A_QUICK = { ...QUICK_FLAGS, answerWeight: STAGE_A_FLAGS.answerWeight, fillerWeight: STAGE_A_FLAGS.fillerWeight, episodes: STAGE_A_FLAGS.episodes };
 export const FT_QUICK: FtSettings = { stageA: STAGE_A_QUICK, length: 64, steps: 2, checkpoints: [0, 1, 2], batch: 2, lr: 2e-4, warmup: 1, text: 2, distances: 4, trials: 2 };
 
 /** One arm at one checkpoint. */
@@ -90,7 +93,7 @@ export function fineTuneArms(model: GPT, s: FtSettings, seed: number, text: Mark
     };
     const curve = s.checkpoints.includes(0) ? [measure(0)] : [];
     const g = new Generator(seed * 104729 + 3); // the same batches for every arm of this seed
-    train(tuned, () => weightedLoss(tuned, mixedBatch(s.batch, s.length, g, text, s.stageA.answerWeight, episodes)), {
+    train(tuned, () => weightedLoss(tuned, mixedBatch(s.batch, s.length, g, text, s.stageA.answerWeight, episodes, s.stageA.fillerWeight)), {
       steps: s.steps, optimizer: new AdamW(tuned.parameters(), { lr: s.lr, weightDecay: 0 }), clipGradNorm: 1, output: null,
       schedule: (step) => s.lr * Math.min(1, (step + 1) / s.warmup),
       onStep: (p) => {
