@@ -17,7 +17,7 @@ import { FlagError } from '../scripts/lib/flags.js';
 import { processIO, type CliCommand, type CliIO } from './command.js';
 
 /** Modules of scripts/bench/ that are libraries of the benchmarks, not benchmarks: `ropelab bench` does not list them. */
-export const BENCH_HELPERS: readonly string[] = ['harness', 'timing', 'tfjs-types', 'backends-page'];
+export const BENCH_HELPERS: readonly string[] = ['harness', 'timing', 'tfjs-types', 'tf-rope', 'backends-page'];
 
 
 /** The ropelab package folder holding this module (the checkout, or node_modules/ropelab), or null. */

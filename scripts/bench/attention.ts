@@ -39,9 +39,10 @@ import { AdamW, Generator, Tensor, backendNames, randint, randn } from '../../co
 import { MultiHeadAttention } from '../../nn/index.js';
 import { RoPE } from '../../positional/index.js';
 import { GPT, type GPTConfig } from '../../models/index.js';
-import { Worker, isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { readFlags } from '../lib/flags.js';
-import { fmt, importTf, loadTf, median, missingPeers, onRopelab, pairedMediansMs, printEnvironment, printTable, ropelabVariants, useBackend, type PeerBackend, type RopelabVariant } from './harness.js';
+import { PeerWorker, fmt, loadTfUmbrella, median, missingPeers, onRopelab, pairedMediansMs, printEnvironment, printTable, ropelabVariants, servePeer, useBackend, type PeerBackend, type RopelabVariant } from './harness.js';
+import { tfRope } from './tf-rope.js';
 import type { TfGradSaveFunc, TfScalar, TfTensor, TfUmbrella, TfVariable } from './tfjs-types.js';
 
 type Tf = TfUmbrella;
@@ -263,12 +264,6 @@ function lmReference(): LmReference {
 }
 
 // ───────────────────────────── TF.js ─────────────────────────────
-
-/** RoPE, half layout: x [..., T, D] with cos/sin [T, D/2] → (a cos − b sin, a sin + b cos). */
-function tfRope(tf: Tf, x: TfTensor, cos: TfTensor, sin: TfTensor): TfTensor {
-  const [a, b] = tf.split(x, 2, -1) as [TfTensor, TfTensor];
-  return tf.concat([tf.sub(tf.mul(a, cos), tf.mul(b, sin)), tf.add(tf.mul(a, sin), tf.mul(b, cos))], -1);
-}
 
 /** Additive causal mask [T, T]: 0 on and below the diagonal, −1e9 above. */
 function tfCausalMask(tf: Tf, T: number): TfTensor {
@@ -507,17 +502,6 @@ interface CheckResult {
   summary: string;
 }
 
-/** The `@tensorflow/tfjs` umbrella (for its gradients) with the cpu and wasm backends registered. */
-async function loadTfUmbrella(): Promise<Tf> {
-  const tf = await importTf<Tf>('@tensorflow/tfjs');
-  // harness.loadTf imports tfjs-core and the backends; Node resolves both packages to the same CommonJS tfjs-core
-  // the umbrella uses, so the wasm backend registers on the engine whose ops have gradients
-  const core = await loadTf();
-  if (core.engine() !== tf.engine()) throw new Error('@tensorflow/tfjs and @tensorflow/tfjs-core resolved to different copies');
-  tf.enableProdMode(); // silences the "install tfjs-node" banner
-  return tf;
-}
-
 // ───────────────────────────── TF.js worker ─────────────────────────────
 
 /** workerData.role of the worker thread that runs TF.js. */
@@ -532,7 +516,6 @@ type TfRequest =
   | { kind: 'step' }
   | { kind: 'release' }
   | { kind: 'env' };
-type TfReply = { ok: true; value: unknown } | { ok: false; error: string };
 
 /** Worker side: loads TF.js, says 'ready', then serves requests one at a time; a prepared case is kept for 'step'. */
 async function serveTf(port: MessagePort): Promise<void> {
@@ -567,56 +550,7 @@ async function serveTf(port: MessagePort): Promise<void> {
         return `TF.js ${tf.version.tfjs}; wasm SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')}, threads ${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')}`;
     }
   };
-  let queue = Promise.resolve();
-  port.on('message', (req: TfRequest) => {
-    queue = queue.then(async () => {
-      try {
-        port.postMessage({ ok: true, value: await handle(req) } satisfies TfReply);
-      } catch (err) {
-        port.postMessage({ ok: false, error: (err as Error).stack ?? String(err) } satisfies TfReply);
-      }
-    });
-  });
-  port.postMessage({ ok: true, value: 'ready' } satisfies TfReply);
-}
-
-/**
- * Main side of the TF.js worker. TF.js runs in its own thread, i.e. its own V8 isolate: starting the wasm backend
- * detaches an ArrayBuffer, which slows every typed-array access in that isolate (see harness.ts), and this keeps
- * ropelab's thread out of it, so ropelab and each TF.js backend can be timed in alternation.
- */
-class TfWorker {
-  private readonly worker = new Worker(new URL(import.meta.url), { workerData: { role: TF_WORKER } });
-  private readonly waiting: ((reply: TfReply) => void)[] = [];
-
-  private constructor() {
-    this.worker.on('message', (reply: TfReply) => this.waiting.shift()?.(reply));
-    this.worker.on('error', (err) => {
-      for (const w of this.waiting.splice(0)) w({ ok: false, error: err.stack ?? String(err) });
-    });
-  }
-
-  static async start(): Promise<TfWorker> {
-    const w = new TfWorker();
-    await w.reply();
-    return w;
-  }
-
-  call<T>(req: TfRequest): Promise<T> {
-    const reply = this.reply() as Promise<T>;
-    this.worker.postMessage(req);
-    return reply;
-  }
-
-  async stop(): Promise<void> {
-    await this.worker.terminate();
-  }
-
-  private reply(): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push((r) => (r.ok ? resolve(r.value) : reject(new Error(`TF.js worker: ${r.error}`))));
-    });
-  }
+  servePeer(port, handle);
 }
 
 // ───────────────────────────── main ─────────────────────────────
@@ -733,7 +667,7 @@ async function checkOnly(): Promise<void> {
   const missingLine = peersMissingLine('ropelab checks only');
   if (missingLine !== null) console.log(missingLine);
   else {
-    const worker = await TfWorker.start();
+    const worker = await PeerWorker.start<TfRequest>(new URL(import.meta.url), TF_WORKER);
     for (const peer of PEERS) {
       if (!(await worker.call<boolean>({ kind: 'backend', backend: peer.backend }))) continue;
       const check = await worker.call<CheckResult>({ kind: 'check', tuned: peer.tuned, attnRef, lmRef, lmInit: paramData(new GPT(LM)) });
@@ -773,7 +707,7 @@ async function main(): Promise<void> {
     Object.fromEntries(VARIANTS.map((b, i) => [b, ms[i]!]));
   let env: string | null = null;
   if (missingLine === null) {
-    const worker = await TfWorker.start();
+    const worker = await PeerWorker.start<TfRequest>(new URL(import.meta.url), TF_WORKER);
     markRss('TF.js worker started');
     for (const peer of PEERS) {
       if (!(await worker.call<boolean>({ kind: 'backend', backend: peer.backend }))) continue;

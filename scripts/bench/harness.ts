@@ -4,10 +4,11 @@
  * `npm ci`: `npm run peers:install` adds the exact versions in package.json's `peers:install` script.
  */
 import { cpus } from 'node:os';
+import { Worker, type MessagePort } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { TF_CORE_FUNCTIONS, type TfCore } from './tfjs-types.js';
+import { TF_CORE_FUNCTIONS, type TfCore, type TfUmbrella } from './tfjs-types.js';
 import { backendNames, getBackend, getNumThreads, setBackend, setNumThreads } from '../../core/index.js';
 
 export type PeerBackend = 'cpu' | 'wasm';
@@ -83,6 +84,77 @@ export async function loadTf(): Promise<TfCore> {
   const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
   wasm.setWasmPaths(`${pathToFileURL(wasmDir).href}/`);
   return tf;
+}
+
+/** The `@tensorflow/tfjs` umbrella (for its gradients) with the cpu and wasm backends registered. */
+export async function loadTfUmbrella(): Promise<TfUmbrella> {
+  const tf = await importTf<TfUmbrella>('@tensorflow/tfjs');
+  // loadTf imports tfjs-core and the backends; Node resolves both packages to the same CommonJS tfjs-core the
+  // umbrella uses, so the wasm backend registers on the engine whose ops have gradients
+  const core = await loadTf();
+  if (core.engine() !== tf.engine()) throw new Error('@tensorflow/tfjs and @tensorflow/tfjs-core resolved to different copies');
+  tf.enableProdMode(); // silences the "install tfjs-node" banner
+  return tf;
+}
+
+/** A reply of a peer worker (PeerWorker / servePeer): one per request, in order. */
+type PeerReply = { ok: true; value: unknown } | { ok: false; error: string };
+
+/**
+ * Main side of a worker thread that runs TF.js. TF.js runs in its own thread, i.e. its own V8 isolate: starting its
+ * wasm backend detaches an ArrayBuffer, which slows every typed-array access in that isolate (see loadTf), and this
+ * keeps ropelab's thread out of it, so ropelab and each TF.js backend can be timed in alternation. The worker runs
+ * `script` (the benchmark's own bundle, `new URL(import.meta.url)`) with workerData { role }, and answers through
+ * servePeer.
+ */
+export class PeerWorker<Request> {
+  private readonly waiting: ((reply: PeerReply) => void)[] = [];
+
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (reply: PeerReply) => this.waiting.shift()?.(reply));
+    worker.on('error', (err) => {
+      for (const w of this.waiting.splice(0)) w({ ok: false, error: err.stack ?? String(err) });
+    });
+  }
+
+  /** Starts the worker and waits for its 'ready'. */
+  static async start<Request>(script: URL, role: string): Promise<PeerWorker<Request>> {
+    const w = new PeerWorker<Request>(new Worker(script, { workerData: { role } }));
+    await w.reply();
+    return w;
+  }
+
+  /** Sends one request; resolves to the worker's answer, rejects with its error. */
+  call<T>(req: Request): Promise<T> {
+    const reply = this.reply() as Promise<T>;
+    this.worker.postMessage(req);
+    return reply;
+  }
+
+  async stop(): Promise<void> {
+    await this.worker.terminate();
+  }
+
+  private reply(): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push((r) => (r.ok ? resolve(r.value) : reject(new Error(`TF.js worker: ${r.error}`))));
+    });
+  }
+}
+
+/** Worker side of a PeerWorker: says 'ready', then answers each request with `handle`'s value (or its error), one at a time. */
+export function servePeer<Request>(port: MessagePort, handle: (req: Request) => Promise<unknown>): void {
+  let queue = Promise.resolve();
+  port.on('message', (req: Request) => {
+    queue = queue.then(async () => {
+      try {
+        port.postMessage({ ok: true, value: await handle(req) } satisfies PeerReply);
+      } catch (err) {
+        port.postMessage({ ok: false, error: (err as Error).stack ?? String(err) } satisfies PeerReply);
+      }
+    });
+  });
+  port.postMessage({ ok: true, value: 'ready' } satisfies PeerReply);
 }
 
 export async function useBackend(tf: TfCore, backend: PeerBackend): Promise<boolean> {
