@@ -41,7 +41,7 @@ import { RoPE } from '../../positional/index.js';
 import { GPT, type GPTConfig } from '../../models/index.js';
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { readFlags } from '../lib/flags.js';
-import { PeerWorker, fmt, loadTfUmbrella, median, missingPeers, onRopelab, pairedMediansMs, printEnvironment, printTable, ropelabVariants, servePeer, useBackend, type PeerBackend, type RopelabVariant } from './harness.js';
+import { PeerWorker, fmt, loadTfUmbrella, median, relErr, missingPeers, onRopelab, pairedMediansMs, printEnvironment, printTable, ropelabVariants, servePeer, useBackend, type PeerBackend, type RopelabVariant } from './harness.js';
 import { tfRope } from './tf-rope.js';
 import type { TfGradSaveFunc, TfScalar, TfTensor, TfUmbrella, TfVariable } from './tfjs-types.js';
 
@@ -171,17 +171,6 @@ function transposed(a: Float32Array, rows: number, cols: number): Float32Array {
 
 function f32(t: Tensor): Float32Array {
   return Float32Array.from(t.data);
-}
-
-/** max |a − b| / max |b|. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num = Math.max(num, Math.abs(a[i]! - b[i]!));
-    den = Math.max(den, Math.abs(b[i]!));
-  }
-  return num / (den || 1);
 }
 
 // ───────────────────────────── ropelab ─────────────────────────────

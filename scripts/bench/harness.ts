@@ -15,6 +15,17 @@ export type PeerBackend = 'cpu' | 'wasm';
 
 export { fmt, median, medianMs, pairedMediansMs } from './timing.js';
 
+/** max |a − b| / max |b|: how far a result is from a reference, relative to the reference's size. */
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num = Math.max(num, Math.abs(a[i]! - b[i]!));
+    den = Math.max(den, Math.abs(b[i]!));
+  }
+  return den === 0 ? num : num / den;
+}
+
 export function printEnvironment(title: string): void {
   const cpu = cpus()[0]?.model ?? 'unknown cpu';
   console.log(`${title}\nnode ${process.version} · ${cpu} · ${cpus().length} cores\n`);

@@ -33,7 +33,7 @@ import { Generator, Tensor, backendNames, getBackend, mul, randn, sum, type DTyp
 import { applyRotary, ropeInvFreq, rotaryAngles, type PairLayout } from '../../positional/rope.js';
 import { integerFlag, readFlags } from '../lib/flags.js';
 import {
-  PeerWorker, fmt, loadTfUmbrella, missingPeers, onRopelab, pairedMediansMs, printEnvironment, printTable, ropelabVariants, servePeer, useBackend,
+  PeerWorker, fmt, loadTfUmbrella, missingPeers, relErr, onRopelab, pairedMediansMs, printEnvironment, printTable, ropelabVariants, servePeer, useBackend,
   type PeerBackend, type RopelabVariant,
 } from './harness.js';
 import { tfRope } from './tf-rope.js';
@@ -247,17 +247,6 @@ const PEERS: readonly { backend: PeerBackend; tuned: boolean; label: string }[] 
   { backend: 'wasm', tuned: false, label: 'tfjs-wasm' },
   { backend: 'wasm', tuned: true, label: 'tfjs-wasm tuned' },
 ];
-
-/** max |a − b| / max |b|. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0;
-  let size = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    size = Math.max(size, Math.abs(b[i]!));
-  }
-  return diff / size;
-}
 
 /** The same math (and its gradient) on ropelab and TF.js before any timing: within float32 rounding. */
 const CHECK_RTOL = 1e-5;
