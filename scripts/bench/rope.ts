@@ -11,7 +11,7 @@
  * rows show it). The first table runs with glibc's defaults; the second with freed memory kept mapped (what
  * scripts/run.mjs sets for every npm script: MALLOC_MMAP_MAX_=0 and a high trim threshold), so that the rows time the
  * kernels; --one-heap prints only the second. The third, in the warm-heap child, times the rotation (half layout,
- * float32) forward and forward + backward against TF.js cpu and wasm (a worker thread, its own isolate; see
+ * float32, on x [1, 8, 4096, 128]: PEER_SHAPE) forward and forward + backward against TF.js cpu and wasm (a worker thread, its own isolate; see
  * harness.ts), alternating: ropelab js, wasm and wasm×2 (two threads) — the same JS rotation kernel under each, since
  * the wasm backend has none (measured not to pay: the copies in and out would take most of what SIMD saves) — and
  * TF.js written as one would (split, four products, concat; cos/sin [T, D/2] broadcast) and written for XNNPACK's
@@ -40,6 +40,11 @@ import { tfRope } from './tf-rope.js';
 import type { TfTensor, TfUmbrella } from './tfjs-types.js';
 
 const SHAPE: readonly number[] = [1, 32, 4096, 128];
+/**
+ * The shape of the TF.js comparison: 8 heads instead of 32 (16 MB a tensor). At SHAPE, TF.js wasm's forward + backward
+ * aborts: its intermediates and gradients outgrow the memory of tfjs-backend-wasm.
+ */
+const PEER_SHAPE: readonly number[] = [1, 8, SHAPE[2]!, SHAPE[3]!];
 const T = SHAPE[2]!;
 const D = SHAPE[3]!;
 const P = D / 2;
@@ -221,7 +226,7 @@ async function serveTfRope(port: MessagePort): Promise<void> {
         return null;
       }
       case 'forward': {
-        const out = tfRope(tf, current().x, current().cos, current().sin);
+        const out = tf.tidy(() => tfRope(tf, current().x, current().cos, current().sin)); // its intermediates freed, as a TF.js user writes it
         const values = await out.data();
         out.dispose();
         return req.values ? values : null;
@@ -305,7 +310,7 @@ async function peerTable(): Promise<void> {
     console.log(`check vs ropelab (rel. err, tol ${CHECK_RTOL}): ${checks.join('; ')}`);
     if (usable.some((p) => p.backend === 'wasm')) console.log(`TF.js ${await worker.call<string>({ kind: 'wasmFlags' })} (one thread in Node)`);
 
-    const big = problem(SHAPE);
+    const big = problem(PEER_SHAPE);
     const reps = Math.min(REPS, 5);
     const cases = [
       { label: 'forward', ours: () => forward(big), theirs: { kind: 'forward', values: false } as const },
@@ -332,12 +337,13 @@ async function peerTable(): Promise<void> {
       rows.push([c.label, ...variants.map((v) => fmt(medianOf(ours.get(v)!))), ...PEERS.map((p) => fmt(peerMs[usable.indexOf(p)] ?? NaN))]);
       variants.forEach((v, i) => speedRows.push([c.label, v, ...PEERS.map((p) => (usable.includes(p) ? speed[i]![usable.indexOf(p)]! : 'n/a'))]));
     }
-    console.log(`x [${SHAPE.join(', ')}] float32, half layout; ropelab's angles table cached (as for k after q), TF.js's cos/sin made before timing`);
+    console.log(`x [${PEER_SHAPE.join(', ')}] float32, half layout; ropelab's angles table cached (as for k after q), TF.js's cos/sin made before timing`);
     printTable(['case', ...variants.map((v) => `ropelab ${v} ms`), ...PEERS.map((p) => `${p.label} ms`)], rows);
     printTable(['case', 'ropelab', ...PEERS.map((p) => `× ${p.label}`)], speedRows);
     console.log(
       `Each time is a median over ${reps} rounds in which every ropelab variant and one peer alternate; a ropelab column is the median over its\n` +
-      'pairings, a speedup = peer ms / ropelab ms from the same rounds (> 1: ropelab faster). js, wasm and wasm×2 run the same JS rotation kernel.\n',
+      'pairings, a speedup = peer ms / ropelab ms from the same rounds (> 1: ropelab faster). js, wasm and wasm×2 run the same JS rotation kernel:\n' +
+      'their differences are noise (js runs first in each round, after the peer, and tends to pay for collecting the round before).\n',
     );
   } finally {
     await worker.stop();
