@@ -445,6 +445,17 @@ export const reproduction: Reproduction = {
     '1 head (d_head 64) 38–77 % at 5000 steps; dim 64 / 2 heads 88–97 % at 4000 and 94–100 % at 5000 steps (413 s on one core). No other base ' +
     'was trained before the run.',
   ],
+  examination:
+    'The second protocol\'s control failed too, for a different reason: the keyed lookup formed in only 2 of the 12 runs within 5000 steps. ' +
+    'Base 1000 seed 1 retrieved 94–99 % at every distance and base 200 seed 3 100 %; the other ten sat on a plateau of 26–74 % (above ' +
+    'chance, 10 %: they copy a digit from some MARK block without matching its key), base 1000 at 47–51 % (seed 2) and 51–74 % (seed 3). ' +
+    'The one-seed pilot that set this protocol (base 1000, seed 1: 94–100 % at 5000 steps) was the lucky seed: when the lookup forms is a ' +
+    'seed-dependent transition, and a single pilot overstated how reliably it forms. The text loss was flat across bases (1.055–1.116 nats, ' +
+    'spread 1.2 %), as the claim\'s "superficial" long context predicts, but with retrieval unlearned in most runs that says nothing about ' +
+    'the bound. One observation against a strict reading at this scale, not a verdict: base 200 (L_θ = 40) retrieved 100 % out to distance 56 ' +
+    'in seed 3 — past its bound. What would settle it: training until the lookup has formed in every run before the arms are compared ' +
+    '(a fixed accuracy at d = 8 as the stopping rule, or ≥ 15 000 steps: 20–25 minutes per run here, 4–5 hours for 12 runs on one core), or ' +
+    'many more seeds with the effective length compared only among runs that pass the control at the shortest distance.',
   async run({ quick, progress }) {
     return toResult(runExperiment(quick ? QUICK : FULL, progress));
   },
