@@ -11,8 +11,9 @@
  * rows show it). The first table runs with glibc's defaults; the second with freed memory kept mapped (what
  * scripts/run.mjs sets for every npm script: MALLOC_MMAP_MAX_=0 and a high trim threshold), so that the rows time the
  * kernels; --one-heap prints only the second. The third, in the warm-heap child, times the rotation (half layout,
- * float32, on x [1, 8, 4096, 128]: PEER_SHAPE) forward and forward + backward against TF.js cpu and wasm (a worker thread, its own isolate; see
- * harness.ts), alternating: ropelab js, wasm and wasm×2 (two threads) — the same JS rotation kernel under each, since
+ * float32, on x [1, 8, 4096, 128]: PEER_SHAPE) forward and forward + backward against TF.js cpu and wasm (a worker
+ * thread, its own isolate; see harness.ts), alternating: ropelab js, wasm and wasm×2 (two threads) — the same JS
+ * rotation kernel under each, since
  * the wasm backend has none (measured not to pay: the copies in and out would take most of what SIMD saves) — and
  * TF.js written as one would (split, four products, concat; cos/sin [T, D/2] broadcast) and written for XNNPACK's
  * fast path ("tuned": cos/sin expanded to the full shape once, outside the timed calls, so no product broadcasts).
