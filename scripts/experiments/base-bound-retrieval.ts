@@ -448,7 +448,8 @@ export const reproduction: Reproduction = {
   examination:
     'The second protocol\'s control failed too, for a different reason: the keyed lookup formed in only 2 of the 12 runs within 5000 steps. ' +
     'Base 1000 seed 1 retrieved 94–99 % at every distance and base 200 seed 3 100 %; the other ten sat on a plateau of 26–74 % (above ' +
-    'chance, 10 %: they copy a digit from some MARK block without matching its key), base 1000 at 47–51 % (seed 2) and 51–74 % (seed 3). ' +
+    'chance, 10 %: they copy a digit from some MARK block without matching its key; base 20 seed 3 alone reached 95 % at d = 8), base ' +
+    '1000 at 34–51 % (seed 2) and 51–74 % (seed 3). ' +
     'The one-seed pilot that set this protocol (base 1000, seed 1: 94–100 % at 5000 steps) was the lucky seed: when the lookup forms is a ' +
     'seed-dependent transition, and a single pilot overstated how reliably it forms. The text loss was flat across bases (1.055–1.116 nats, ' +
     'spread 1.2 %), as the claim\'s "superficial" long context predicts, but with retrieval unlearned in most runs that says nothing about ' +
