@@ -10,7 +10,7 @@
  *
  * Usage: npm run reproduce -- [name…] [--quick] [--results | --results-only] [--out DIR] [--list] [--help]
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isEntryPoint } from './lib/entry.js';
 import { FlagError, pathFlag, readFlags } from './lib/flags.js';
@@ -218,6 +218,9 @@ function withCurrentNotes(record: ReproductionRecord): ReproductionRecord {
   };
 }
 
+/** A record and its chart count as one run's when their files were written within this many ms of each other. */
+const SAME_RUN_MS = 60_000;
+
 /**
  * docs/results.md from the full-run records of every registered reproduction — in `outDir`, else the copy committed
  * in `docsDir`/results/ — which it copies there with the charts; returns the names written. A file that is not a
@@ -246,9 +249,14 @@ export function writeResults(outDir: string, docsDir: string, warn: (line: strin
   const svgs = new Set<string>();
   for (const record of records) {
     if (!fromOut.has(record.name)) continue;
-    copyFileSync(join(outDir, `${record.name}.json`), join(docsDir, 'results', `${record.name}.json`));
+    const json = join(outDir, `${record.name}.json`);
+    copyFileSync(json, join(docsDir, 'results', `${record.name}.json`));
     const svg = join(outDir, `${record.name}.svg`);
-    if (existsSync(svg)) copyFileSync(svg, join(docsDir, 'results', `${record.name}.svg`));
+    if (!existsSync(svg)) continue;
+    // only the chart the same run wrote (runOne's caller writes both at once): an experiment's own command, quick or
+    // not, also writes out/<name>.svg, and that chart would silently replace the run's
+    if (Math.abs(statSync(svg).mtimeMs - statSync(json).mtimeMs) <= SAME_RUN_MS) copyFileSync(svg, join(docsDir, 'results', `${record.name}.svg`));
+    else warn(`reproduce: ${svg} was not written with ${json} (another run wrote it): the chart in docs/results/ is kept`);
   }
   for (const record of records) if (existsSync(join(docsDir, 'results', `${record.name}.svg`))) svgs.add(record.name);
   const missing = REPRODUCTIONS.filter((r) => !records.some((record) => record.name === r.name)).map((r) => ({ paper: `${r.paper} (\`${r.name}\`: implemented, no full run recorded)`, section: '' }));

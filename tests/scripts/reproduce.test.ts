@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Reproduction, ReproductionResult } from '../../scripts/lib/reproduction.js';
@@ -88,7 +88,7 @@ test('a rerun keeps its earlier runs and an examined result says why: the record
   assert.equal(page.match(/Why, and what would settle it/g)?.length, 1);
 });
 
-test('writeResults takes only full runs (a quick record is not evidence) and copies their charts', () => {
+test('writeResults takes only full runs (a quick record is not evidence) and copies their charts, not another run\'s', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ropelab-results-'));
   try {
     const out = join(dir, 'out');
@@ -113,6 +113,14 @@ test('writeResults takes only full runs (a quick record is not evidence) and cop
     assert.ok(existsSync(join(docs, 'results', `${name}.svg`)), 'its chart is copied');
     assert.ok(existsSync(join(docs, 'results', `${name}.json`)), 'and its record, to be committed with the page');
     const page = readFileSync(join(docs, 'results.md'), 'utf8');
+    // a chart another run left in out/ (an experiment's own command writes one too) never replaces the run's
+    writeFileSync(join(out, `${name}.svg`), '<svg id="other run"/>');
+    const anHourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(join(out, `${name}.svg`), anHourAgo, anHourAgo);
+    const chartWarnings: string[] = [];
+    assert.equal(writeResults(out, docs, (w) => chartWarnings.push(w)), [name]);
+    assert.is(readFileSync(join(docs, 'results', `${name}.svg`), 'utf8'), '<svg/>', 'the run\'s chart is kept');
+    assert.match(chartWarnings.join('\n'), /was not written with .* the chart in docs\/results\/ is kept/);
     // a clean checkout has no out/: the committed record still makes the page, and a quick run does not shadow it
     rmSync(join(out, `${name}.json`));
     rmSync(join(out, `${name}.svg`));
