@@ -34,7 +34,7 @@ import { Generator, Tensor, backendNames, getBackend, mul, randn, sum, type DTyp
 import { applyRotary, ropeInvFreq, rotaryAngles, type PairLayout } from '../../positional/rope.js';
 import { integerFlag, readFlags } from '../lib/flags.js';
 import {
-  PeerWorker, fmt, loadTfUmbrella, missingPeers, relErr, onRopelab, pairedMediansMs, printEnvironment, printTable, ropelabVariants, servePeer, useBackend,
+  PeerWorker, fmt, loadTfUmbrella, median, missingPeers, relErr, onRopelab, pairedMediansMs, printEnvironment, printTable, ropelabVariants, servePeer, useBackend,
   type PeerBackend, type RopelabVariant,
 } from './harness.js';
 import { tfRope } from './tf-rope.js';
@@ -105,8 +105,6 @@ interface Row {
   /** The plain-loop copy, timed alternately with this row's reps. */
   copyMs: number;
 }
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /**
  * Median times of `fn` and of the copy loop, run alternately (copy, fn, copy, fn, …) after warm-up, so that both
@@ -334,8 +332,8 @@ async function peerTable(): Promise<void> {
           speed[i]!.push(fmt(peerTime / ms[i]!));
         });
       }
-      const medianOf = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-      rows.push([c.label, ...variants.map((v) => fmt(medianOf(ours.get(v)!))), ...PEERS.map((p) => fmt(peerMs[usable.indexOf(p)] ?? NaN))]);
+      const over = (xs: number[]): number => (xs.length > 0 ? median(xs) : NaN); // no usable peer: no pairing
+      rows.push([c.label, ...variants.map((v) => fmt(over(ours.get(v)!))), ...PEERS.map((p) => fmt(peerMs[usable.indexOf(p)] ?? NaN))]);
       variants.forEach((v, i) => speedRows.push([c.label, v, ...PEERS.map((p) => (usable.includes(p) ? speed[i]![usable.indexOf(p)]! : 'n/a'))]));
     }
     console.log(`x [${PEER_SHAPE.join(', ')}] float32, half layout; ropelab's angles table cached (as for k after q), TF.js's cos/sin made before timing`);

@@ -28,7 +28,7 @@ import { judgeOrdering, summarize, type OrderingJudgement, type Verdict } from '
 import { lineChart } from '../lib/svg.js';
 import { MarkovText, regimeMatchedBase, textDocument } from '../lib/toy-data.js';
 import {
-  FIRST_PROTOCOL_FLAGS as STAGE_A_FLAGS, QUICK_FLAGS,  accuracyByDistance, armEncoding, kMax, mixedBatch, passkeyDistances,
+  FIRST_PROTOCOL_FLAGS as STAGE_A_FLAGS, QUICK_FLAGS, accuracyByDistance, armEncoding, kMax, mixedBatch, passkeyDistances,
   passkeyHits, passkeyTrials, pretrainBase, textLoss, weightedLoss, type ArmSpec, type Flags as StageAFlags, type PasskeyTrial,
 } from './context-extension.js';
 
@@ -242,8 +242,9 @@ export const reproduction: Reproduction = {
 
 const HELP = `usage: node scripts/run.mjs scripts/experiments/context-extension-ft.ts [--quick] [--json]
 
-Context extension, Stage C: context-extension's base models fine-tuned at L′ = 512 with direct FT, PI, NTK-aware, YaRN
-and Llama-3 tables; text loss and passkey at 0/25/50/100/200 steps, 3 seeds. Writes out/context-extension-ft.svg.
+Context extension, Stage C: the base models of context-extension's first protocol fine-tuned at L′ = 512 with direct
+FT, PI, NTK-aware, YaRN and Llama-3 tables; text loss and passkey at 0/25/50/100/200 steps, 3 seeds. Writes
+out/context-extension-ft.svg.
 
   --quick   tiny sizes, seconds (every code path; the numbers mean nothing)
   --json    print the results as JSON
