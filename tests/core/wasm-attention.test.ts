@@ -264,17 +264,20 @@ test('P in the wasm heap: a recorded forward that never gets a backward frees it
   };
   setBackend('wasm');
   try {
-    await collectGarbage(); // graphs an earlier test dropped
+    await collectGarbage(); // graphs an earlier test dropped (one may still be freed later: see below)
     const before = residentBytes();
+    let mine = 0;
     (() => {
       const g = new Generator(8);
-      const [q, k, v] = [0, 1, 2].map(() => randn([2, 2, 64, 8], { generator: g }));
+      const [q, k, v] = [0, 1, 2].map(() => randn([4, 4, 256, 8], { generator: g }));
       q!.requiresGrad = true;
       attention(q!, k!, v!, { causal: true }); // recorded, then dropped
-      assert.ok(residentBytes() > before);
+      mine = residentBytes() - before;
     })();
+    // this graph's P is far larger than anything left over, so the heap can only fall back to `before` if it was freed
+    assert.ok(mine > before, `P took ${mine} bytes, more than the ${before} held before`);
     for (let tries = 0; tries < 50 && residentBytes() > before; tries++) await collectGarbage();
-    assert.is(residentBytes(), before, 'the finalizer freed P');
+    assert.ok(residentBytes() <= before, `the finalizer freed P: ${residentBytes()} bytes left, ${before} before it`);
   } finally {
     setBackend('js');
   }
