@@ -26,7 +26,8 @@
  * by judgeOrdering on the uptrained val loss, the positive control being the unconverted model (same uptraining) ahead.
  *
  * Usage: node scripts/run.mjs scripts/experiments/elitekv.ts [--model gqa|mha] [--windows N] [--val N] [--steps N]
- *          [--batch B] [--context T] [--lr X] [--budgets 64,32,16] [--splits N] [--jlrd weights|inputs] [--json] [--help]
+ *          [--batch B] [--context T] [--lr X] [--budgets 64,32,16] [--splits N] [--jlrd weights|inputs]
+ *          [--uptrain lm|distill] [--json] [--help]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -98,7 +99,7 @@ export interface Results {
   rows: Row[];
   /** The 25% target: the uptrained RoPElite row at a quarter of the plain cache within 3% of `unconverted`, and below uniform's. */
   target: { measured: boolean; ropelite: number | null; uniform: number | null; increase: number | null; met: boolean };
-  settings: { kvHeads: number; windows: number; val: number; steps: number; batch: number; context: number; lr: number; jlrd: 'weights' | 'inputs'; tokens: number; tokenFraction: number };
+  settings: { kvHeads: number; windows: number; val: number; steps: number; batch: number; context: number; lr: number; jlrd: 'weights' | 'inputs'; uptrain: Uptraining; tokens: number; tokenFraction: number };
   seconds: { calibration: number; conversions: number; uptraining: number; total: number };
 }
 
@@ -117,10 +118,15 @@ export interface Flags {
   model: 'gqa' | 'mha';
   /** J-LRD by the weights' SVD (the reference) or by the SVD on the calibration inputs (ours: inputCovariance). */
   jlrd: 'weights' | 'inputs';
+  /** Uptraining loss: next-token cross-entropy (the paper's) or distillation from the unconverted model (ours). */
+  uptrain: Uptraining;
   json: boolean;
 }
 
-export const DEFAULT_FLAGS: Flags = { windows: 8, val: 16, steps: 96, batch: 1, context: null, lr: 5e-4, budgets: null, splits: 3, model: 'gqa', jlrd: 'weights', json: false };
+/** 'lm': next-token cross-entropy, as the paper uptrains; 'distill' (ours): KL to the unconverted model's next-token distribution. */
+export type Uptraining = 'lm' | 'distill';
+
+export const DEFAULT_FLAGS: Flags = { windows: 8, val: 16, steps: 96, batch: 1, context: null, lr: 5e-4, budgets: null, splits: 3, model: 'gqa', jlrd: 'weights', uptrain: 'lm', json: false };
 
 const HELP = `usage: node scripts/run.mjs scripts/experiments/elitekv.ts [flags]
 
@@ -140,6 +146,8 @@ vs uniform elite pairs, val loss before and after a short uptraining.
                  (data/reference/rope-gpt-512-mha.safetensors), the setting of the paper (LLaMA-2, MHA)
   --jlrd MODE    'weights' (default): J-LRD by the SVD of W_kv, as the reference; 'inputs' (ours, not the paper's):
                  the rank-c map closest on the calibration windows' attention inputs (inputCovariance)
+  --uptrain MODE 'lm' (default): next-token cross-entropy, as the paper; 'distill' (ours, not the paper's): the KL
+                 divergence to the unconverted model's next-character distribution on the same windows
   --json         print the results as JSON
   --help         this text`;
 
@@ -155,6 +163,7 @@ const FLAG_SPEC: FlagSpec<Flags> = {
     splits: (f, v) => (f.splits = Math.min(3, integerFlag(v, 1))),
     model: (f, v) => (f.model = choiceFlag(v, ['gqa', 'mha'] as const)),
     jlrd: (f, v) => (f.jlrd = choiceFlag(v, ['weights', 'inputs'] as const)),
+    uptrain: (f, v) => (f.uptrain = choiceFlag(v, ['lm', 'distill'] as const)),
   },
   switches: { json: (f) => (f.json = true) },
 };
@@ -164,15 +173,25 @@ export function parseFlags(argv: readonly string[]): Flags | 'help' {
 }
 
 /**
+ * Distillation loss (Hinton et al. 2015, temperature 1): mean over positions of KL(p_teacher ‖ p_student) up to the
+ * teacher's entropy, −Σ_v p_teacher(v)·log p_student(v). ids: [B, T]; the teacher runs without gradients.
+ */
+export function distillationLoss(student: GPT, teacher: GPT, ids: Tensor): Tensor {
+  const target = noGrad(() => teacher.forward(ids).softmax(-1)); // [B, T, V]
+  return student.forward(ids).logSoftmax(-1).mul(target).sum(-1).mean().neg();
+}
+
+/**
  * Uptrain `model` in place: `steps` AdamW steps on batches drawn by a fixed generator, the learning rate decaying from
  * `lr` to lr/10 by a cosine (as the reference model's own training ended; a constant rate undoes some of its training).
+ * With a `teacher` the loss is `distillationLoss` to it on the same windows, else next-token cross-entropy.
  */
-function uptrain(model: GPT, trainIds: Int32Array, steps: number, batch: number, lr: number, T = model.config.contextLength, batchSeed = 17): void {
+function uptrain(model: GPT, trainIds: Int32Array, steps: number, batch: number, lr: number, T = model.config.contextLength, batchSeed = 17, teacher: GPT | null = null): void {
   if (steps === 0) return;
   const g = new Generator(batchSeed); // the same batches for every run with this seed
   train(model, () => {
     const { x, y } = sampleBatch(trainIds, batch, T, g);
-    return model.loss(x, y);
+    return teacher === null ? model.loss(x, y) : distillationLoss(model, teacher, x);
   }, {
     steps, optimizer: new AdamW(model.parameters(), { lr, weightDecay: 0 }), clipGradNorm: 1, output: null,
     schedule: (step) => warmupCosineLr(step, { maxLr: lr, warmupSteps: 0, totalSteps: steps, minLr: lr / 10 }),
@@ -220,7 +239,8 @@ export function runExperiment(model: GPT, corpus: { train: Int32Array; val: Int3
   const control = new GPT(model.config); // a copy of the unconverted model
   control.loadStateDict(model.stateDict());
   const uptrainContext = flags.context ?? T;
-  uptrain(control, corpus.train, flags.steps, flags.batch, flags.lr, uptrainContext);
+  const teacher = flags.uptrain === 'distill' ? model : null;
+  uptrain(control, corpus.train, flags.steps, flags.batch, flags.lr, uptrainContext, 17, teacher);
   const unconvertedUptrained = referenceValLoss(control, corpus.val, flags.val);
   log(`control: the unconverted model after the same uptraining: ${unconvertedUptrained.toFixed(4)}`);
   for (const { budget } of plans) {
@@ -229,7 +249,7 @@ export function runExperiment(model: GPT, corpus: { train: Int32Array; val: Int3
     const best = candidates.reduce((a, b) => (b.before < a.before ? b : a));
     for (const row of rows.filter((x) => x.budget === budget && x.r === best.r)) {
       const converted = eliteKVConvert(model, { elitePairs: elitePairs(row.selection, row.r), rank: row.c, ...jlrd });
-      uptrain(converted, corpus.train, flags.steps, flags.batch, flags.lr, uptrainContext);
+      uptrain(converted, corpus.train, flags.steps, flags.batch, flags.lr, uptrainContext, 17, teacher);
       row.after = referenceValLoss(converted, corpus.val, flags.val);
       log(`  uptrained ${(100 * row.ratio).toFixed(1)}% r=${row.r} c=${row.c} ${row.selection}: ${row.before.toFixed(4)} → ${row.after.toFixed(4)}`);
     }
@@ -240,7 +260,7 @@ export function runExperiment(model: GPT, corpus: { train: Int32Array; val: Int3
   return {
     unconverted, unconvertedUptrained, rows,
     target: judgeTarget(rows, unconverted, full / 4),
-    settings: { kvHeads: Hkv, windows: flags.windows, val: flags.val, steps: flags.steps, batch: flags.batch, context: uptrainContext, lr: flags.lr, jlrd: flags.jlrd, tokens, tokenFraction: tokens / (1200 * 8 * T) },
+    settings: { kvHeads: Hkv, windows: flags.windows, val: flags.val, steps: flags.steps, batch: flags.batch, context: uptrainContext, lr: flags.lr, jlrd: flags.jlrd, uptrain: flags.uptrain, tokens, tokenFraction: tokens / (1200 * 8 * T) },
     seconds: { calibration: calibrationSeconds, conversions: conversionSeconds, uptraining: uptrainingSeconds, total: seconds(started) },
   };
 }
@@ -269,7 +289,7 @@ export function formatResults(res: Results): string {
     ...res.rows.map((row) =>
       `| ${(100 * row.ratio).toFixed(1)}% | ${row.r} | ${row.c} | ${row.selection} | ${row.before.toFixed(4)} | ${pct(row.before)} | ${row.after === null ? '—' : row.after.toFixed(4)} | ${row.after === null ? '—' : pct(row.after)} |`),
     '',
-    `uptraining: ${res.settings.steps} steps × ${res.settings.batch} × ${res.settings.context} = ${res.settings.tokens} tokens (${(100 * res.settings.tokenFraction).toFixed(2)}% of the reference's training), AdamW peak lr ${res.settings.lr} (cosine to lr/10), J-LRD on the ${res.settings.jlrd === 'inputs' ? 'calibration inputs (ours)' : 'weights (the reference)'}, for the split (r, c) of each budget where RoPElite's converted loss is lowest`,
+    `uptraining: ${res.settings.steps} steps × ${res.settings.batch} × ${res.settings.context} = ${res.settings.tokens} tokens (${(100 * res.settings.tokenFraction).toFixed(2)}% of the reference's training), AdamW peak lr ${res.settings.lr} (cosine to lr/10), ${res.settings.uptrain === 'distill' ? 'loss: distillation from the unconverted model (ours)' : 'loss: next-token cross-entropy (the paper\'s)'}, J-LRD on the ${res.settings.jlrd === 'inputs' ? 'calibration inputs (ours)' : 'weights (the reference)'}, for the split (r, c) of each budget where RoPElite's converted loss is lowest`,
   ];
   const t = res.target;
   lines.push(

@@ -6,11 +6,11 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Tensor, noGrad } from '../../core/index.js';
-import { MultiHeadAttention, eliteKVCacheRatio } from '../../nn/index.js';
-import { loadCorpus } from '../../scripts/lib/corpus.js';
+import { Generator, Tensor, noGrad } from '../../core/index.js';
+import { MultiHeadAttention, eliteKVCacheRatio, eliteKVConvert, uniformElitePairs } from '../../nn/index.js';
+import { loadCorpus, sampleBatch } from '../../scripts/lib/corpus.js';
 import { loadReferenceModel } from '../../scripts/lib/reference-model.js';
-import { DEFAULT_FLAGS, chart, formatResults, inputCovariances, judgeTarget, parseFlags, runExperiment, splits, type Row } from '../../scripts/experiments/elitekv.js';
+import { DEFAULT_FLAGS, chart, distillationLoss, formatResults, inputCovariances, judgeTarget, parseFlags, runExperiment, splits, type Row } from '../../scripts/experiments/elitekv.js';
 import { layerInputs } from '../../scripts/lib/reference-model.js';
 import { assertWellFormedSvg } from '../helpers/svg.js';
 import { ELITE_ARMS, ELITE_QUICK, judgeElite, lowestFrequencyPairs, reproduction, type EliteSeedRun } from '../../scripts/experiments/elitekv.js';
@@ -65,6 +65,27 @@ test('the reference model at tiny settings: the whole pipeline runs and reports 
   assert.match(chart(res), /EliteKV, 2 KV heads \(J-LRD on the weights\)/, 'the title names the model and the J-LRD');
 });
 
+test('--uptrain distill: the loss is the cross-entropy to the teacher\'s distribution, and the experiment uptrains with it', () => {
+  const { model } = loadReferenceModel();
+  const corpus = loadCorpus();
+  const ids = sampleBatch(corpus.train, 1, 32, new Generator(3)).x;
+  const p = noGrad(() => model.forward(ids).softmax(-1)).data; // [1, 32, V]
+  const V = model.config.vocabSize;
+  let entropy = 0;
+  for (let i = 0; i < p.length; i++) entropy -= p[i]! > 0 ? p[i]! * Math.log(p[i]!) : 0;
+  entropy /= p.length / V;
+  const self = noGrad(() => distillationLoss(model, model, ids).item());
+  assert.ok(Math.abs(self - entropy) < 1e-4 * entropy, `a model distilled to itself scores the teacher's entropy: ${self} vs ${entropy}`);
+  const student = eliteKVConvert(model, { elitePairs: model.blocks.map(() => [uniformElitePairs(16, 2), uniformElitePairs(16, 2)]), rank: 8 });
+  assert.ok(noGrad(() => distillationLoss(student, model, ids).item()) > self + 0.1, 'another student scores above the entropy (Gibbs)');
+
+  const res = runExperiment(model, corpus, { ...DEFAULT_FLAGS, windows: 1, val: 1, steps: 1, batch: 1, context: 64, budgets: [32], splits: 1, uptrain: 'distill' });
+  assert.is(res.settings.uptrain, 'distill');
+  assert.ok(Math.abs(res.unconvertedUptrained - res.unconverted) < 2e-3, `the control, distilled to itself, barely moves (a cross-entropy step moves it 0.04): ${res.unconvertedUptrained} vs ${res.unconverted}`);
+  for (const row of res.rows) assert.ok(row.after !== null && Number.isFinite(row.after) && row.after !== row.before, `${row.selection}: one distillation step moves the loss`);
+  assert.match(formatResults(res), /distillation from the unconverted model/);
+});
+
 test('the target: RoPElite at 25% after uptraining within 3% of the unconverted loss AND below uniform', () => {
   const row = (selection: 'ropelite' | 'uniform', after: number | null, budget = 32): Row => ({ budget, ratio: budget / 128, r: 4, c: 16, selection, before: 3, after });
   assert.ok(judgeTarget([row('ropelite', 1.02), row('uniform', 1.05)], 1, 32).met);
@@ -77,11 +98,12 @@ test('the target: RoPElite at 25% after uptraining within 3% of the unconverted 
 
 test('flags: defaults, overrides, --help, and errors', () => {
   assert.equal(parseFlags([]), DEFAULT_FLAGS);
-  assert.equal(parseFlags(['--windows', '2', '--steps', '0', '--lr', '3e-4', '--budgets', '32', '--splits', '5', '--jlrd', 'inputs', '--model', 'mha', '--context', '128', '--json']), {
-    ...DEFAULT_FLAGS, windows: 2, steps: 0, lr: 3e-4, budgets: [32], splits: 3, jlrd: 'inputs', model: 'mha', context: 128, json: true,
+  assert.equal(parseFlags(['--windows', '2', '--steps', '0', '--lr', '3e-4', '--budgets', '32', '--splits', '5', '--jlrd', 'inputs', '--model', 'mha', '--context', '128', '--uptrain', 'distill', '--json']), {
+    ...DEFAULT_FLAGS, windows: 2, steps: 0, lr: 3e-4, budgets: [32], splits: 3, jlrd: 'inputs', model: 'mha', context: 128, uptrain: 'distill', json: true,
   });
   assert.throws(() => parseFlags(['--jlrd', 'svd']), /weights, inputs/);
   assert.throws(() => parseFlags(['--model', 'gqa4']), /gqa, mha/);
+  assert.throws(() => parseFlags(['--uptrain', 'kd']), /lm, distill/);
   assert.is(parseFlags(['--help']), 'help');
   assert.throws(() => parseFlags(['--windows', '0']), /integer ≥ 1/);
   assert.throws(() => parseFlags(['--lr', '-1']), /number > 0/);
