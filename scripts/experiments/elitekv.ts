@@ -14,7 +14,8 @@
  * 3. Uptraining: for each budget the split where RoPElite's converted loss is lowest is uptrained, for both selections
  *    alike, `--steps` AdamW steps of `--batch` × 512 characters (96 × 1 × 512 = 1% of the reference's 1200 × 8 × 512
  *    training tokens; the same batches for every run), and measured again. The unconverted model gets the same
- *    uptraining as a control (more training of the reference itself).
+ *    uptraining as a control (more training of the reference itself). The loss is next-token cross-entropy, as the
+ *    paper's; `--uptrain distill` (ours) uses the KL divergence to the unconverted model on the same windows instead.
  *
  * Target (issue 13): at 25% of the cache, after uptraining, val loss within 3% of the unconverted model's, and RoPElite
  * ahead of uniform; printed MET / NOT MET. Writes out/elitekv.svg (val loss vs cache ratio); `--json` prints the results
