@@ -32,7 +32,7 @@
  */
 import {
   DTypeError, Generator, Module, ShapeError, Tensor, ValueError, arange, asPartOf, attention, concat, describeValue, expectFiniteValues, expectInteger,
-  expectOneOf, expectOptions, expectPositions, expectRequiredOptions, expectSize, expectTensor, fmtShape, noGrad, optionalDType, optionalGenerator, svd, cholesky,
+  expectOneOf, expectOptions, expectPositions, expectRequiredOptions, expectSize, expectTensor, fmtShape, matmul, noGrad, optionalDType, optionalGenerator, svd, cholesky,
   type DType,
 } from '../core/index.js';
 import { PositionalEncoding, RoPE, applyRotary, type PairLayout, type Positions } from '../positional/index.js';
@@ -42,7 +42,7 @@ import { expectSequence, expectWeight } from './checks.js';
 import { issueCheckedCall, redeemCheckedCall } from './checked-call.js';
 import type { KVCacheOptions } from './kv-cache.js';
 import { Linear } from './linear.js';
-import { LatentKVCache } from './mla.js';
+import { LatentKVCache, type MLAMode } from './mla.js';
 
 // ── RoPElite ─────────────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -281,6 +281,11 @@ export interface EliteKVAttentionOptions {
   positional: RoPE;
   generator?: Generator;
   dtype?: DType;
+  /**
+   * 'explicit' (default) expands every cached latent into its keys and values each call; 'absorbed' scores and averages
+   * the latents themselves (MLA's absorption), which a decoding step with a long cache needs. Same result, either way.
+   */
+  mode?: MLAMode;
 }
 
 /**
@@ -318,7 +323,7 @@ export class EliteKVAttention extends Module {
     super();
     const op = 'EliteKVAttention';
     const C = expectSize(op, 'dim', dim);
-    const o = expectRequiredOptions(op, options, ['numHeads', 'numKVHeads', 'headDim', 'elitePairs', 'rank', 'positional', 'generator', 'dtype'], 'with numHeads, elitePairs, rank and positional');
+    const o = expectRequiredOptions(op, options, ['numHeads', 'numKVHeads', 'headDim', 'elitePairs', 'rank', 'positional', 'generator', 'dtype', 'mode'], 'with numHeads, elitePairs, rank and positional');
     const H = expectSize(op, 'numHeads', o.numHeads);
     const Hkv = o.numKVHeads === undefined ? H : expectSize(op, 'numKVHeads', o.numKVHeads);
     if (H % Hkv !== 0) throw new ValueError(op, `numKVHeads=${Hkv} must divide numHeads=${H}`, 'numKVHeads');
@@ -349,7 +354,20 @@ export class EliteKVAttention extends Module {
     this.kvA = new Linear(C, c, lin);
     this.kvB = new Linear(c, Hkv * (dn + d), lin);
     this.wo = new Linear(H * d, C, lin);
+    this.mode = o.mode ?? 'explicit';
   }
+
+  get mode(): MLAMode {
+    return this.#mode;
+  }
+
+  /** Switch between 'explicit' and 'absorbed' at any time (same weights, same result up to rounding). */
+  set mode(mode: MLAMode) {
+    expectOneOf('EliteKVAttention', 'mode', mode, ['explicit', 'absorbed'] as const);
+    this.#mode = mode;
+  }
+
+  #mode: MLAMode = 'explicit';
 
   /** Numbers this layer caches per token: c + 2·r·Hkv. */
   get cacheNumbersPerToken(): number {
@@ -434,8 +452,20 @@ export class EliteKVAttention extends Module {
     const latent = this.kvA.forward(x).unsqueeze(1); // [B, 1, T, c]
     const { latents, ropeKeys } = cache === undefined ? { latents: latent, ropeKeys: kPe } : cache.appendLatent(latent, kPe); // [B, 1, S, c], [B, Hkv, S, 2r]
     const S = latents.shape[2]!;
-    const kv = this.kvB.forward(latents.squeeze(1)).reshape([B, S, Hkv, dn + d]).transpose(1, 2); // [B, Hkv, S, dn + d]
     const groupAngles = angles.unsqueeze(angles.ndim - 2); // [(B,) Hkv, 1, T, r]
+    if (this.mode === 'absorbed') {
+      // MLA's absorption (DeepSeek-V2 §2.1.2) per KV head g: q_nopeᵀ(W_k,g c) = (W_k,gᵀ q_nope)ᵀ c and Σ p·(W_v,g c) = W_v,g Σ p·c
+      const [wk, wv] = this.kvB.weight.reshape([Hkv, dn + d, this.rank]).split([dn, d], 1); // [Hkv, dn, c], [Hkv, d, c]
+      const [qPe, qNope] = dn === 0 ? [q, null] : q.split([2 * r, dn], 4);
+      const qRope = rotate(qPe!, groupAngles); // [B, Hkv, G, T, 2r]
+      const qLatent = qNope === null ? null : matmul(qNope, wk!.unsqueeze(1)); // W_k,gᵀ q_nope: [B, Hkv, G, T, c]
+      const qh = qLatent === null ? qRope : concat([qRope, qLatent], 4); // [B, Hkv, G, T, 2r (+ c)]
+      const kh = qLatent === null ? ropeKeys : concat([ropeKeys, latents.expand([B, Hkv, S, this.rank])], 3); // [B, Hkv, S, 2r (+ c)]
+      const outLatent = attention(qh, kh.unsqueeze(2), latents.unsqueeze(2), { causal: true, scale: 1 / Math.sqrt(d) }); // Σ_t p_t c_t: [B, Hkv, G, T, c]
+      const out = matmul(outLatent, wv!.unsqueeze(1), { transposeB: true }); // W_v,g Σ p·c: [B, Hkv, G, T, d]
+      return this.wo.forward(out.permute([0, 3, 1, 2, 4]).reshape([B, T, H * d])); // [B, T, C]
+    }
+    const kv = this.kvB.forward(latents.squeeze(1)).reshape([B, S, Hkv, dn + d]).transpose(1, 2); // [B, Hkv, S, dn + d]
     let qh: Tensor;
     let kh: Tensor;
     let v: Tensor;

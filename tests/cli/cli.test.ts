@@ -469,7 +469,7 @@ test('bench and experiment list the scripts of scripts/bench (without the helper
   assert.not.match(bench.stdout, /names:.*\bharness\b/);
   const experiment = await cli(['experiment', '--help']);
   assert.ok(experiment.stdout.includes(`names: ${files('scripts/experiments').join(', ')}\n`), experiment.stdout);
-  assertRefused(await cli(['bench', 'harness']), /^ropelab bench: unknown bench 'harness' \(one of attention, backends, long-context, matmul, memory, ops, road, rope\)$/, 'a helper is not a bench');
+  assertRefused(await cli(['bench', 'harness']), /^ropelab bench: unknown bench 'harness' \(one of attention, backends, decode, long-context, matmul, memory, ops, road, rope\)$/, 'a helper is not a bench');
   assertRefused(await cli(['experiment']), new RegExp(`^ropelab experiment: give a name, one of ${files('scripts/experiments').join(', ')} \\(see --help\\)$`), 'no name');
 });
 

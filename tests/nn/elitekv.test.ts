@@ -336,6 +336,37 @@ test('decoding with the caches (prefill, then one token at a time) gives the ful
   assert.equal(generate(converted, prompt, { maxNewTokens: 6, temperature: 0 }), seq.slice(prompt.length));
 });
 
+test('absorbed mode: scoring and averaging the latents gives the explicit mode\'s output, full and decoding, with and without non-rotary channels', () => {
+  for (const pairs of [[[1], [0]], [[0, 1], [1, 0]]]) {
+    const layer = new EliteKVAttention(16, {
+      numHeads: 4, numKVHeads: 2, headDim: 4, elitePairs: pairs, rank: 5, positional: new RoPE(4, { base: 10 }), generator: new Generator(6), dtype: 'float64',
+    });
+    const absorbed = new EliteKVAttention(16, {
+      numHeads: 4, numKVHeads: 2, headDim: 4, elitePairs: pairs, rank: 5, positional: new RoPE(4, { base: 10 }), generator: new Generator(6), dtype: 'float64', mode: 'absorbed',
+    });
+    assert.is(layer.mode, 'explicit');
+    assert.is(absorbed.mode, 'absorbed');
+    const xs = randn([2, 9, 16], { dtype: 'float64', generator: new Generator(8) });
+    const positions = new Tensor(Float64Array.from({ length: 18 }, (_, i) => (i < 9 ? i + 3 : 2 * (i - 9))), [2, 9]);
+    const want = noGrad(() => layer.forward(xs, { positions })).data;
+    assert.ok(maxDiff(noGrad(() => absorbed.forward(xs, { positions })).data, want) <= 1e-12, 'full forward');
+    const cache = absorbed.newCache();
+    const steps = noGrad(() => [absorbed.forward(xs.narrow(1, 0, 5), { cache }), ...[5, 6, 7, 8].map((t) => absorbed.forward(xs.narrow(1, t, 1), { cache }))]);
+    layer.mode = 'explicit';
+    assert.ok(maxDiff(concat(steps, 1).data, noGrad(() => layer.forward(xs)).data) <= 1e-12, 'absorbed decoding = explicit full forward');
+    layer.mode = 'absorbed';
+    assert.ok(maxDiff(noGrad(() => layer.forward(xs, { positions })).data, want) <= 1e-12, 'the setter switches the same weights');
+    const x = randn([1, 3, 16], { dtype: 'float64', generator: new Generator(5), requiresGrad: true });
+    gradcheck((input) => layer.forward(input!).square().sum(), [x], { atol: 1e-6, rtol: 1e-5 });
+    gradcheck(() => layer.forward(x.detach()).square().sum(), layer.parameters(), { atol: 1e-6, rtol: 1e-5 });
+  }
+  // a converted GPT decodes the same in either mode
+  const converted = eliteKVConvert(tinyGPT(11), { elitePairs: [[[1], [0]], [[0], [1]]], rank: 6 });
+  const explicitTokens = generate(converted, [1, 2, 3, 4], { maxNewTokens: 6, temperature: 0 });
+  converted.blocks.forEach((_, i) => (elite(converted, i).mode = 'absorbed'));
+  assert.equal(generate(converted, [1, 2, 3, 4], { maxNewTokens: 6, temperature: 0 }), explicitTokens);
+});
+
 test('cache ratio: (c + 2·r·Hkv)/(2·Hkv·d) is what the caches hold per token per layer after decoding, against plain KVCaches', () => {
   const model = tinyGPT(2);
   for (const [r, c] of [[1, 3], [2, 8], [1, 12]] as const) {
@@ -421,6 +452,9 @@ test('refusals: typed errors named after the call and the argument', () => {
   assertRefused(() => new EliteKVAttention(16, { ...opts, elitePairs: [[0], [0, 1]] }), ShapeError, 'EliteKVAttention', { arg: 'elitePairs' });
   assertRefused(() => new EliteKVAttention(16, { ...opts, positional: new RoPE(4, { rotaryDim: 2 }) }), ValueError, 'EliteKVAttention', { arg: 'positional' });
   assertRefused(() => new EliteKVAttention(16, { ...opts, rank: 0 }), ValueError, 'EliteKVAttention', { arg: 'rank' });
+  assertRefused(() => new EliteKVAttention(16, { ...opts, mode: 'fused' as never }), ValueError, 'EliteKVAttention', { arg: 'mode' });
+  assertRefused(() => (layer.mode = 'fused' as never), ValueError, 'EliteKVAttention', { arg: 'mode' });
+  assert.is(layer.mode, 'explicit', 'a refused mode leaves the layer as it was');
 });
 
 test.run();
