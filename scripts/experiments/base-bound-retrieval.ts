@@ -454,9 +454,15 @@ export const reproduction: Reproduction = {
     'seed-dependent transition, and a single pilot overstated how reliably it forms. The text loss was flat across bases (1.055–1.116 nats, ' +
     'spread 1.2 %), as the claim\'s "superficial" long context predicts, but with retrieval unlearned in most runs that says nothing about ' +
     'the bound. One observation against a strict reading at this scale, not a verdict: base 200 (L_θ = 40) retrieved 100 % out to distance 56 ' +
-    'in seed 3 — past its bound. What would settle it: training until the lookup has formed in every run before the arms are compared ' +
-    '(a fixed accuracy at d = 8 as the stopping rule, or ≥ 15 000 steps: 20–25 minutes per run here, 4–5 hours for 12 runs on one core), or ' +
-    'many more seeds with the effective length compared only among runs that pass the control at the shortest distance.',
+    'in seed 3 — past its bound. Longer training alone does not settle it: a later diagnostic (2026-12-07, .cache, not a registered run) ' +
+    'trained two plateaued arms of seed 2, base 1000 and base 50, for 15 000 steps with the same recipe (its cosine stretched to 15 000), ' +
+    'checking first-digit accuracy on 64 episodes per distance every 1000 steps. Neither formed the lookup: at 15 000 steps d = 8/32/56 gave ' +
+    '73/58/100 % (base 1000) and 67/63/100 % (base 50), drifting up from 78/47/63 % and 80/45/59 % at 5000. The 100 % at d = 56 is positional ' +
+    '(at T = 64 that MARK block is at the start of the sequence), not a lookup. So the stopping rule would not end and ≥ 15 000 steps is ' +
+    'not enough. What would settle it is a toy in which the lookup forms reliably: the two runs where it formed did so by 5000 steps, so ' +
+    'it is reachable. Candidates, each to be checked on several seeds before registering: a third layer or more heads per layer (the ' +
+    'lookup needs a previous-token head composed with a matching head), or a curriculum from one pair to three. Then the 4 bases × 3 seeds ' +
+    'again, with the effective length compared only among runs that pass the control at the shortest distance.',
   async run({ quick, progress }) {
     return toResult(runExperiment(quick ? QUICK : FULL, progress));
   },
