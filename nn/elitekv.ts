@@ -265,7 +265,7 @@ function checkSourceRoPE(op: string, what: string, x: unknown, headDim: number, 
 
 /**
  * Options of `EliteKVAttention`: `numHeads`, `numKVHeads`, `headDim`, `elitePairs`, `rank`, `positional`, `generator`,
- * `dtype`.
+ * `dtype`, `mode`.
  */
 export interface EliteKVAttentionOptions {
   numHeads: number;
@@ -357,6 +357,7 @@ export class EliteKVAttention extends Module {
     this.mode = o.mode ?? 'explicit';
   }
 
+  /** 'explicit' expands the cached latents into keys and values each call; 'absorbed' scores and averages them directly. */
   get mode(): MLAMode {
     return this.#mode;
   }
