@@ -460,9 +460,10 @@ export const reproduction: Reproduction = {
     '73/58/100 % (base 1000) and 67/63/100 % (base 50), drifting up from 78/47/63 % and 80/45/59 % at 5000. The 100 % at d = 56 is positional ' +
     '(at T = 64 that MARK block is at the start of the sequence), not a lookup. So the stopping rule would not end and ≥ 15 000 steps is ' +
     'not enough. What would settle it is a toy in which the lookup forms reliably: the two runs where it formed did so by 5000 steps, so ' +
-    'it is reachable. Candidates, each to be checked on several seeds before registering: a third layer or more heads per layer (the ' +
-    'lookup needs a previous-token head composed with a matching head), or a curriculum from one pair to three. Then the 4 bases × 3 seeds ' +
-    'again, with the effective length compared only among runs that pass the control at the shortest distance.',
+    'it is reachable. A third layer did not help (diagnostic, base 1000, seeds 2 and 3, 5000 steps: 52/31/64 % and 42/53/91 % at ' +
+    'd = 8/32/56). Candidates left, each to be checked on several seeds before registering: more heads per layer (the lookup needs a ' +
+    'previous-token head composed with a matching head) or a curriculum from one pair to three. Then the 4 bases × 3 seeds again, with ' +
+    'the effective length compared only among runs that pass the control at the shortest distance.',
   async run({ quick, progress }) {
     return toResult(runExperiment(quick ? QUICK : FULL, progress));
   },
