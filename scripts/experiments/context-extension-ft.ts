@@ -4,7 +4,7 @@
  *
  * Stage A is the first protocol of context-extension.ts (`pretrainBase` with FIRST_PROTOCOL_FLAGS: GPT 2L d64 4×16,
  * RoPE base 602 = G4's LLaMA-2 regime at L = 128, 800 steps on passkey episodes in G1 filler, seeds 1–3), the models
- * this reproduction ran on; context-extension's second protocol trains others.
+ * this reproduction ran on; context-extension's later protocols train others.
  * Stage C: each arm's table for s = L′/L = 4 is swapped in (`armEncoding`) and the model is fine-tuned at L′ = 512 —
  * direct FT (plain RoPE, `extrapolation`), PI, NTK-aware, YaRN, Llama-3 — on the same mix at depths up to 500, batch
  * 4 × 512, AdamW lr 2e-4 constant after 10 warm-up steps, the same batches for every arm of a seed. At 0, 25, 50, 100

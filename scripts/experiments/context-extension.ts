@@ -9,7 +9,8 @@
  * Markov text rows and G2 passkey rows (`MARK k v1 v2 v3` at a distance uniform in [5, L − 5] before the closing
  * `QUERY k v1 v2 v3`), 4 and 12 of every 16. The loss is answer-dominated: every token of the text rows weighs 1, the
  * three answer tokens of a passkey row `--answer-weight` (14 ≈ 512 text tokens / 36 answers, so the two halves weigh
- * alike) and its filler `--filler-weight` (0).
+ * alike) and its filler `--filler-weight` (0); 5000 AdamW steps of 16 × 128 at peak lr 1.5e-3 (the third protocol; the
+ * second ran 3000 at 3e-3 and one seed did not learn the text).
  *   b is matched by G4's rule: L/λ_max equals LLaMA-2's 4096/(2π·10000^{126/128}) = 0.0753, λ_max = 2π·b^{(d−2)/d},
  *   so b = (L/(2π·0.0753))^{d/(d−2)} — 393 for d_head 32 (the spec's ≈ 400, used here), 602 for d_head 16.
  * The first protocol (FIRST_PROTOCOL_FLAGS: 4 heads of 16, every row a passkey episode with answers ×5 in the full

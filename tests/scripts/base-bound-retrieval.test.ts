@@ -2,8 +2,8 @@
  * scripts/experiments/base-bound-retrieval.ts (issue 17, protocol #4 A): the multi-query retrieval generator (every
  * QUERY k v1 v2 v3 has exactly one earlier MARK k with the same digits, at exactly the requested distance; blocks
  * never overlap; the filler is G1 text), the bound L_θ against a direct sum of cosines, the effective length and
- * Spearman's ρ on known inputs, the verdict rules, the answer-only targets of the episode rows, and the --quick run (the suite's smoke test) returning a
- * well-formed result.
+ * Spearman's ρ on known inputs, the verdict rules, the answer-only targets of the episode rows, and the --quick run
+ * (the suite's smoke test) returning a well-formed result.
  */
 import fc from 'fast-check';
 import { test } from 'uvu';
