@@ -32,7 +32,7 @@ import { RoPE } from '../../positional/rope.js';
 import { isEntryPoint } from '../lib/entry.js';
 import { readFlags } from '../lib/flags.js';
 import type { Reproduction, ReproductionResult } from '../lib/reproduction.js';
-import { judgeOrdering, summarize, type OrderingJudgement, type Verdict } from '../lib/stats.js';
+import { judgeOrdering, meanRange, summarize, type OrderingJudgement, type Verdict } from '../lib/stats.js';
 import { lineChart } from '../lib/svg.js';
 import { MarkovText, regimeMatchedBase, textDocument } from '../lib/toy-data.js';
 import { THRESHOLD, TEXT_TOLERANCE, boundLength, effectiveLength } from './base-bound-retrieval.js';
@@ -233,11 +233,6 @@ export function runBoundFt(s: BoundFtSettings, progress: (done: number, total: n
 
 // ── report ────────────────────────────────────────────────────────────────────────────────────────────────────────
 
-/** "mean (min–max)" over the seeds. */
-const stat = (xs: readonly number[], digits = 3): string => {
-  const { mean, min, max } = summarize(xs);
-  return `${mean.toFixed(digits)} (${min.toFixed(digits)}–${max.toFixed(digits)})`;
-};
 const armName = (res: BoundFtResults, arm: Arm): string => `base ${+res.bases[arm].toPrecision(3)}${arm === 'kept' ? ' (kept)' : ''}`;
 const meanCurve = (runs: readonly BoundFtSeedRun[], arm: Arm, i: number, n: number): number[] =>
   Array.from({ length: n }, (_, j) => runs.reduce((a, r) => a + r.curves[arm][i]!.accuracy[j]!, 0) / runs.length);
@@ -248,7 +243,7 @@ export function formatBoundFt(res: BoundFtResults): string {
   const rows = ARMS.map((arm) => {
     const at = (i: number): BoundFtMeasure[] => runs.map((r) => r.curves[arm][i]!);
     const beyond = (i: number): number[] => at(i).map((m) => 100 * accuracyBeyond(res.distances, m.accuracy, s.beyond));
-    return `| ${armName(res, arm)} | ${res.bounds[arm]} | ${stat(at(0).map((m) => m.textLoss))} | ${stat(at(last).map((m) => m.textLoss))} | ${stat(beyond(0), 0)} | ${stat(beyond(last), 0)} | ${at(last).map((m) => m.effectiveLength.toFixed(0)).join(', ')} | ${meanCurve(runs, arm, last, res.distances.length).map((a) => (100 * a).toFixed(0)).join(' ')} |`;
+    return `| ${armName(res, arm)} | ${res.bounds[arm]} | ${meanRange(at(0).map((m) => m.textLoss))} | ${meanRange(at(last).map((m) => m.textLoss))} | ${meanRange(beyond(0), (v) => v.toFixed(0))} | ${meanRange(beyond(last), (v) => v.toFixed(0))} | ${at(last).map((m) => m.effectiveLength.toFixed(0)).join(', ')} | ${meanCurve(runs, arm, last, res.distances.length).map((a) => (100 * a).toFixed(0)).join(' ')} |`;
   });
   return [
     `Stage A as context-extension (L = ${s.stageA.trainLength}, ${s.stageA.steps} steps, base ${+res.bases.kept.toPrecision(3)}, seeds ${runs.map((r) => r.seed).join(', ')}); fine-tuning at L′ = ${s.length}: ${s.steps} AdamW steps × ${s.batch} × ${s.length}, peak lr ${s.lr}; text loss on ${s.text} G1 sequences, passkey ${s.distances} distances × ${s.trials} trials`,
@@ -281,7 +276,7 @@ function toResult(res: BoundFtResults): ReproductionResult {
   const last = res.settings.checkpoints.length - 1;
   const part = (arm: Arm): string => {
     const m = res.runs.map((r) => r.curves[arm][last]!);
-    return `${armName(res, arm)}: passkey beyond ${res.settings.beyond} ${stat(m.map((x) => 100 * accuracyBeyond(res.distances, x.accuracy, res.settings.beyond)), 0)} %, text ${stat(m.map((x) => x.textLoss))}`;
+    return `${armName(res, arm)}: passkey beyond ${res.settings.beyond} ${meanRange(m.map((x) => 100 * accuracyBeyond(res.distances, x.accuracy, res.settings.beyond)), (v) => v.toFixed(0))} %, text ${meanRange(m.map((x) => x.textLoss))}`;
   };
   return { verdict: res.judgement.verdict, summary: ARMS.map(part).join('; '), reason: res.judgement.reason, table: formatBoundFt(res), svg: chartBoundFt(res), data: res };
 }

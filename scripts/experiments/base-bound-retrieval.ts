@@ -41,7 +41,7 @@ import { firstNegativeDistance } from '../../positional/base-bound.js';
 import { isEntryPoint } from '../lib/entry.js';
 import { integerFlag, integerListFlag, readFlags } from '../lib/flags.js';
 import type { Reproduction, ReproductionResult } from '../lib/reproduction.js';
-import { judgeOrdering, summarize, type OrderingJudgement, type Verdict } from '../lib/stats.js';
+import { judgeOrdering, meanRange, summarize, type OrderingJudgement, type Verdict } from '../lib/stats.js';
 import { lineChart } from '../lib/svg.js';
 import { MarkovText, TOY_VOCAB, multiQueryEpisode, textDocument, type MultiQuery, type MultiQueryEpisode } from '../lib/toy-data.js';
 
@@ -354,10 +354,7 @@ export function judge(s: Settings, headDim: number, bounds: number[], entropyRat
 
 // ── report ────────────────────────────────────────────────────────────────────────────────────────────────────────
 
-const range = (xs: number[], digits: number): string => {
-  const a = summarize(xs);
-  return `${a.mean.toFixed(digits)} (${a.min.toFixed(digits)}–${a.max.toFixed(digits)})`;
-};
+const range = (xs: number[], digits: number): string => meanRange(xs, (v) => v.toFixed(digits));
 
 export function formatTable(res: Results): string {
   const { settings: s } = res;

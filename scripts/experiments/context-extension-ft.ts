@@ -24,7 +24,7 @@ import { train } from '../../nn/train.js';
 import { readFlags } from '../lib/flags.js';
 import { isEntryPoint } from '../lib/entry.js';
 import type { Reproduction, ReproductionResult } from '../lib/reproduction.js';
-import { judgeOrdering, summarize, type OrderingJudgement, type Verdict } from '../lib/stats.js';
+import { judgeOrdering, meanRange, summarize, type OrderingJudgement, type Verdict } from '../lib/stats.js';
 import { lineChart } from '../lib/svg.js';
 import { MarkovText, regimeMatchedBase, textDocument } from '../lib/toy-data.js';
 import {
@@ -167,18 +167,13 @@ export function runFineTuning(s: FtSettings, progress: (done: number, total: num
   return { settings: s, distances, runs, judgement: judgeFineTuning(runs, s.checkpoints), seconds: (performance.now() - started) / 1000 };
 }
 
-/** "mean (min–max)" over the seeds. */
-const stat = (xs: readonly number[], digits = 3): string => {
-  const { mean, min, max } = summarize(xs);
-  return `${mean.toFixed(digits)} (${min.toFixed(digits)}–${max.toFixed(digits)})`;
-};
 /** An arm's name in tables: direct fine-tuning keeps plain RoPE's (`extrapolation`) table. */
 const label = (arm: FtArm): string => (arm === 'extrapolation' ? 'direct FT' : arm);
 
 export function formatFineTuning(res: FtResults): string {
   const { settings: s, runs, judgement: j } = res;
   const gaps = (o: OrderingJudgement): string => `${o.gaps.map((g) => `${g.better} − ${g.worse} = ${g.gap.toFixed(4)} (margin ${g.margin.toFixed(4)})`).join('; ')}, seeds in order: ${o.seedsInOrder.map((ok) => (ok ? 'yes' : 'no')).join('/')}`;
-  const rows = FT_ARMS.map((arm) => `| ${label(arm)} | ${s.checkpoints.map((_, i) => stat(lossAt(runs, arm, i))).join(' | ')} | ${s.checkpoints.map((_, i) => stat(runs.map((r) => 100 * r.curves[arm][i]!.passkey), 0)).join(' / ')} |`);
+  const rows = FT_ARMS.map((arm) => `| ${label(arm)} | ${s.checkpoints.map((_, i) => meanRange(lossAt(runs, arm, i))).join(' | ')} | ${s.checkpoints.map((_, i) => meanRange(runs.map((r) => 100 * r.curves[arm][i]!.passkey), (v) => v.toFixed(0))).join(' / ')} |`);
   return [
     `Stage A as context-extension (L = ${s.stageA.trainLength}, ${s.stageA.steps} steps, seeds ${runs.map((r) => r.seed).join(', ')}); fine-tuning at L′ = ${s.length}: ${s.steps} AdamW steps × ${s.batch} × ${s.length}, lr ${s.lr} after ${s.warmup} warm-up steps; text loss on ${s.text} G1 sequences, passkey ${s.distances} distances × ${s.trials} trials`,
     '',
@@ -205,7 +200,7 @@ function toResult(res: FtResults): ReproductionResult {
   const last = res.settings.checkpoints.length - 1;
   return {
     verdict: res.judgement.verdict,
-    summary: `text loss at L′ = ${res.settings.length} after ${res.settings.checkpoints.at(-1)} fine-tuning steps: ${FT_ARMS.map((arm) => `${label(arm)} ${stat(lossAt(res.runs, arm, last))}`).join(', ')}`,
+    summary: `text loss at L′ = ${res.settings.length} after ${res.settings.checkpoints.at(-1)} fine-tuning steps: ${FT_ARMS.map((arm) => `${label(arm)} ${meanRange(lossAt(res.runs, arm, last))}`).join(', ')}`,
     reason: res.judgement.reason,
     table: formatFineTuning(res),
     svg: chartFineTuning(res),

@@ -49,7 +49,7 @@ import {
 import { FlagError, integerFlag, numberFlag, parseFlags as parseScriptFlags, readFlags, type FlagSpec } from '../lib/flags.js';
 import { isEntryPoint } from '../lib/entry.js';
 import type { Reproduction, ReproductionResult } from '../lib/reproduction.js';
-import { judgeOrdering, summarize, type OrderingJudgement, type Verdict } from '../lib/stats.js';
+import { judgeOrdering, meanRange, type OrderingJudgement, type Verdict } from '../lib/stats.js';
 import { lineChart, type LineSeries } from '../lib/svg.js';
 import { regimeMatchedBase } from '../lib/toy-data.js';
 
@@ -642,10 +642,7 @@ export function judgeReproduction(res: Pick<Results, 'runs' | 'bigram'>): Reprod
 
 // ── report ────────────────────────────────────────────────────────────────────────────────────────────────────────
 
-const range = (xs: readonly number[], digits: number): string => {
-  const s = summarize(xs);
-  return `${s.mean.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
-};
+const range = (xs: readonly number[], digits: number): string => meanRange(xs, (v) => v.toFixed(digits));
 
 /** The tables (markdown): the null, the headline per seed, the per-layer picture. */
 export function formatResults(res: Results, flags: Flags): string {

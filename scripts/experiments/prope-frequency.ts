@@ -42,7 +42,7 @@ import { NoPE, PRoPE, RoPE, ropeInvFreq, type PositionalEncoding } from '../../p
 import { isEntryPoint } from '../lib/entry.js';
 import { integerFlag, readFlags } from '../lib/flags.js';
 import type { Reproduction, ReproductionResult } from '../lib/reproduction.js';
-import { judgeOrdering, summarize, type OrderingJudgement, type Verdict } from '../lib/stats.js';
+import { judgeOrdering, meanRange, summarize, type OrderingJudgement, type Verdict } from '../lib/stats.js';
 import { lineChart } from '../lib/svg.js';
 import { MarkovText, TOY_VOCAB, multiQueryEpisode, textDocument, type MultiQuery, type MultiQueryEpisode } from '../lib/toy-data.js';
 
@@ -606,8 +606,7 @@ function judgePartA(ropeRuns: ArmRun[], headDim: number): PartA {
 const range = (xs: number[], digits: number, scale = 1): string => {
   const finite = xs.filter(Number.isFinite);
   if (finite.length === 0) return 'n/a';
-  const a = summarize(finite.map((x) => x * scale));
-  return `${a.mean.toFixed(digits)} (${a.min.toFixed(digits)}–${a.max.toFixed(digits)})`;
+  return meanRange(finite.map((x) => x * scale), (v) => v.toFixed(digits));
 };
 
 export function formatTable(res: Results): string {

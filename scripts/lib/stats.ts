@@ -28,6 +28,12 @@ export function summarize(values: readonly number[]): ArmSummary {
   return { n: values.length, mean: values.reduce((a, b) => a + b, 0) / values.length, min, max, range: max - min };
 }
 
+/** "mean (min–max)" of an arm's per-seed values, each written by `format` (default: 3 decimals); the tables' cell. */
+export function meanRange(values: readonly number[], format: (v: number) => string = (v) => v.toFixed(3)): string {
+  const { mean, min, max } = summarize(values);
+  return `${format(mean)} (${format(min)}–${format(max)})`;
+}
+
 export type Verdict = 'reproduced' | 'partly' | 'not reproduced';
 
 export interface OrderingJudgement {

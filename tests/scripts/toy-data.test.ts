@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Generator } from '../../core/index.js';
-import { judgeOrdering, summarize } from '../../scripts/lib/stats.js';
+import { judgeOrdering, meanRange, summarize } from '../../scripts/lib/stats.js';
 import { MarkovText, RETRIEVAL_BLOCK, TOY_VOCAB, retrievalEpisode } from '../../scripts/lib/toy-data.js';
 import { fcParams } from '../helpers/fc.js';
 
@@ -65,10 +65,13 @@ test("the Markov text's per-token log-likelihood converges to its entropy rate �
   assert.not.equal(Array.from(new MarkovText({ tableSeed: 1 }).successors.subarray(0, 30)), Array.from(text.successors.subarray(0, 30)));
 });
 
-test('summarize and judgeOrdering on known inputs', () => {
+test('summarize, meanRange and judgeOrdering on known inputs', () => {
   assert.equal(summarize([1, 3, 2]), { n: 3, mean: 2, min: 1, max: 3, range: 2 });
   assert.throws(() => summarize([]), /non-empty/);
   assert.throws(() => summarize([1, NaN]), /finite/);
+  assert.is(meanRange([1, 3, 2.5]), '2.167 (1.000–3.000)');
+  assert.is(meanRange([0.5, 0.25], (v) => `${100 * v} %`), '37.5 % (25 %–50 %)');
+  assert.throws(() => meanRange([]), /summarize: values must be a non-empty list/);
   // losses: A < B < C in every seed with gaps 1.0 and 1.0 ≫ 2 × range 0.2
   const clear = judgeOrdering({ A: [1, 1.1, 1.2], B: [2, 2.1, 2.2], C: [3, 3.05, 3.1] }, ['A', 'B', 'C'], 'lower');
   assert.is(clear.verdict, 'reproduced', clear.reason);
