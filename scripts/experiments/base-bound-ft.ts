@@ -301,6 +301,18 @@ export const reproduction: Reproduction = {
     'With the control passing, base 50 retrieves about as far as base 1.6e5 (no ordering beyond the seed spread), or far past a few tens of tokens; ' +
     'or its text loss at 512 is clearly worse (then the failure is not superficial).',
   minutes: 65,
+  examination:
+    'Half of the claim reproduced by a wide margin, and the half that failed is one seed\u2019s text loss. The control passed (base 1.6e5: ' +
+    '98.0/100.0/98.8 % over all distances at 512). Retrieval beyond 64 tokens: base 50 7 % (3–14), base 1.6e5 99 % (98–100), in every seed ' +
+    '(gap 92.4 points, margin 23.2); base 50 fails even nearer than the prediction (52 % at d = 5, effective length 0/17/0), while its every ' +
+    'period fits in 512 — no angle it never saw, as the paper\u2019s "no OOD" methods. The text loss at 512 is what capped the verdict: base 50 ' +
+    '1.040 (0.974–1.164) against 0.976 (0.969–0.982), 6.5 % above, but per seed the gap is +0.5 %, +0.5 % and +18.5 %: seed 3\u2019s base-50 arm ' +
+    'started furthest away (zero-shot 5.69 nats, its Stage-A model is the one that extrapolates worst, cf. context-extension) and was still ' +
+    'falling at 300 steps (1.41, 1.21, 1.16 at 100/200/300). So in two seeds the long context is exactly "superficial" (same text loss, no ' +
+    'retrieval); in the third 300 steps were too few for the text. What would settle it: the same protocol with a longer fine-tune (600 steps), ' +
+    'judged the same way. Also seen: the kept base 393 (L_θ = 85) retrieves 71 % (56–91) beyond 64 after direct fine-tuning, with effective ' +
+    'lengths 151/489/0 — past its bound in two seeds, as the paper\u2019s own remark that the bound "is not very strict" (stacked layers) allows; ' +
+    'L_θ orders the three bases\u2019 retrieval here but is not a hard limit.',
   async run({ quick, progress }) {
     setNumThreads(1);
     return toResult(runBoundFt(quick ? BOUND_FT_QUICK : BOUND_FT_FULL, progress));
