@@ -309,8 +309,10 @@ export const reproduction: Reproduction = {
     '1.040 (0.974–1.164) against 0.976 (0.969–0.982), 6.5 % above, but per seed the gap is +0.5 %, +0.5 % and +18.5 %: seed 3\u2019s base-50 arm ' +
     'started furthest away (zero-shot 5.69 nats, its Stage-A model is the one that extrapolates worst, cf. context-extension) and was still ' +
     'falling at 300 steps (1.41, 1.21, 1.16 at 100/200/300). So in two seeds the long context is exactly "superficial" (same text loss, no ' +
-    'retrieval); in the third 300 steps were too few for the text. What would settle it: the same protocol with a longer fine-tune (600 steps), ' +
-    'judged the same way. Also seen: the kept base 393 (L_θ = 85) retrieves 71 % (56–91) beyond 64 after direct fine-tuning, with effective ' +
+    'retrieval); in the third 300 steps were too few for the text. A longer fine-tune narrows it but does not close it: a diagnostic after ' +
+    'the run (.cache, not registered) fine-tuned seed 3\u2019s base-50 and base-1.6e5 arms for 600 steps (cosine stretched to 600): text 1.061 ' +
+    'against 0.970 (+9.4 %), passkey beyond 64 32 % against 100 %. So for that seed the small base costs text loss too, at least within 600 ' +
+    'steps; what would settle whether it is superficial there is a fine-tune run to convergence, judged the same way. Also seen: the kept base 393 (L_θ = 85) retrieves 71 % (56–91) beyond 64 after direct fine-tuning, with effective ' +
     'lengths 151/489/0 — past its bound in two seeds, as the paper\u2019s own remark that the bound "is not very strict" (stacked layers) allows; ' +
     'L_θ orders the three bases\u2019 retrieval here but is not a hard limit.',
   async run({ quick, progress }) {
