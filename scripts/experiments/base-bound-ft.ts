@@ -25,9 +25,8 @@
  * Usage: node scripts/run.mjs scripts/experiments/base-bound-ft.ts [--quick] [--json] [--help]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { AdamW, Generator, setNumThreads } from '../../core/index.js';
+import { Generator, setNumThreads } from '../../core/index.js';
 import { GPT } from '../../models/gpt.js';
-import { train } from '../../nn/train.js';
 import { RoPE } from '../../positional/rope.js';
 import { isEntryPoint } from '../lib/entry.js';
 import { readFlags } from '../lib/flags.js';
@@ -37,8 +36,8 @@ import { lineChart } from '../lib/svg.js';
 import { MarkovText, regimeMatchedBase, textDocument } from '../lib/toy-data.js';
 import { THRESHOLD, TEXT_TOLERANCE, boundLength, effectiveLength } from './base-bound-retrieval.js';
 import {
-  DEFAULT_FLAGS, QUICK_FLAGS, accuracyByDistance, mixedBatch, passkeyDistances, passkeyHits, passkeyTrials, pretrainBase, textLoss, weightedLoss,
-  type Flags as StageAFlags, type PasskeyTrial,
+  DEFAULT_FLAGS, QUICK_FLAGS, accuracyByDistance, fineTuneCopy, passkeyDistances, passkeyHits, passkeyTrials, pretrainBase, textLoss,
+  type FineTuning, type Flags as StageAFlags, type PasskeyTrial,
 } from './context-extension.js';
 
 /** The arms: the small base (all periods inside L′, L_θ ≪ L′), the pretraining base kept, and a base above the bound. */
@@ -112,32 +111,16 @@ const EVAL_SEED = 57721;
 export function fineTuneBases(model: GPT, s: BoundFtSettings, seed: number, text: MarkovText, evalText: readonly Int32Array[], trials: readonly PasskeyTrial[], distances: readonly number[], tick: () => void = () => {}): Record<Arm, BoundFtMeasure[]> {
   const headDim = s.stageA.dim / s.stageA.heads;
   const bases = armBases(s);
-  const episodes = Math.round(s.stageA.episodes * s.batch);
-  const schedule = (step: number): number => s.lr * Math.min(1, (step + 1) / s.warmup) * (0.55 + 0.45 * Math.cos((Math.PI * step) / Math.max(1, s.steps)));
-  const curves = {} as Record<Arm, BoundFtMeasure[]>;
-  for (const arm of ARMS) {
-    const tuned = new GPT(model.config);
-    tuned.loadStateDict(model.stateDict());
-    tuned.setPositional(new RoPE(headDim, { base: bases[arm] }));
-    const measure = (step: number): BoundFtMeasure => {
-      tuned.eval();
-      const accuracy = accuracyByDistance(trials, passkeyHits(tuned, trials, s.length), distances);
-      const m = { step, textLoss: textLoss(tuned, evalText, s.length), accuracy, effectiveLength: effectiveLength(distances, accuracy) };
-      tuned.train();
-      return m;
-    };
-    const curve = s.checkpoints.includes(0) ? [measure(0)] : [];
-    const g = new Generator(seed * 104723 + 5); // the same batches for every arm of this seed
-    train(tuned, () => weightedLoss(tuned, mixedBatch(s.batch, s.length, g, text, s.stageA.answerWeight, episodes, s.stageA.fillerWeight)), {
-      steps: s.steps, optimizer: new AdamW(tuned.parameters(), { lr: s.lr, weightDecay: 0 }), clipGradNorm: 1, schedule, output: null,
-      onStep: (p) => {
-        tick();
-        if (s.checkpoints.includes(p.step)) curve.push(measure(p.step));
-      },
-    });
-    curves[arm] = curve;
-  }
-  return curves;
+  const fineTuning: FineTuning = {
+    stageA: s.stageA, batch: s.batch, length: s.length, steps: s.steps, lr: s.lr, checkpoints: s.checkpoints,
+    schedule: (step) => s.lr * Math.min(1, (step + 1) / s.warmup) * (0.55 + 0.45 * Math.cos((Math.PI * step) / Math.max(1, s.steps))),
+  };
+  const measure = (tuned: GPT, step: number): BoundFtMeasure => {
+    const accuracy = accuracyByDistance(trials, passkeyHits(tuned, trials, s.length), distances);
+    return { step, textLoss: textLoss(tuned, evalText, s.length), accuracy, effectiveLength: effectiveLength(distances, accuracy) };
+  };
+  // new Generator(…) per arm: the same batches for every arm of this seed
+  return Object.fromEntries(ARMS.map((arm) => [arm, fineTuneCopy(model, new RoPE(headDim, { base: bases[arm] }), fineTuning, text, new Generator(seed * 104723 + 5), measure, tick)])) as Record<Arm, BoundFtMeasure[]>;
 }
 
 export interface BoundFtJudgement {

@@ -18,9 +18,8 @@
  * Usage: node scripts/run.mjs scripts/experiments/context-extension-ft.ts [--quick] [--json] [--help]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { AdamW, Generator, setNumThreads } from '../../core/index.js';
+import { Generator, setNumThreads } from '../../core/index.js';
 import { GPT } from '../../models/gpt.js';
-import { train } from '../../nn/train.js';
 import { readFlags } from '../lib/flags.js';
 import { isEntryPoint } from '../lib/entry.js';
 import type { Reproduction, ReproductionResult } from '../lib/reproduction.js';
@@ -28,8 +27,8 @@ import { judgeOrdering, meanRange, summarize, type OrderingJudgement, type Verdi
 import { lineChart } from '../lib/svg.js';
 import { MarkovText, regimeMatchedBase, textDocument } from '../lib/toy-data.js';
 import {
-  FIRST_PROTOCOL_FLAGS as STAGE_A_FLAGS, QUICK_FLAGS, accuracyByDistance, armEncoding, kMax, mixedBatch, passkeyDistances,
-  passkeyHits, passkeyTrials, pretrainBase, textLoss, weightedLoss, type ArmSpec, type Flags as StageAFlags, type PasskeyTrial,
+  FIRST_PROTOCOL_FLAGS as STAGE_A_FLAGS, QUICK_FLAGS, accuracyByDistance, armEncoding, fineTuneCopy, kMax, passkeyDistances,
+  passkeyHits, passkeyTrials, pretrainBase, textLoss, type ArmSpec, type FineTuning, type Flags as StageAFlags, type PasskeyTrial,
 } from './context-extension.js';
 
 /** The fine-tuning arms: direct FT keeps plain RoPE (the `extrapolation` table). */
@@ -81,29 +80,16 @@ export function fineTuneArms(model: GPT, s: FtSettings, seed: number, text: Mark
   const L = s.stageA.trainLength;
   const headDim = s.stageA.dim / s.stageA.heads;
   const spec: ArmSpec = { headDim, base: regimeMatchedBase(headDim, L), trainLength: L, factor: s.length / L, alpha: s.stageA.alpha, beta: s.stageA.beta };
-  const episodes = Math.round(s.stageA.episodes * s.batch);
-  const curves = {} as Record<FtArm, FtMeasure[]>;
-  for (const arm of FT_ARMS) {
-    const tuned = new GPT(model.config);
-    tuned.loadStateDict(model.stateDict());
-    tuned.setPositional(armEncoding(arm, spec));
-    const measure = (step: number): FtMeasure => {
-      const accuracy = accuracyByDistance(trials, passkeyHits(tuned, trials, s.length), distances);
-      return { step, textLoss: textLoss(tuned, evalText, s.length), passkey: accuracy.reduce((a, b) => a + b, 0) / accuracy.length, kMax: kMax(distances, accuracy) };
-    };
-    const curve = s.checkpoints.includes(0) ? [measure(0)] : [];
-    const g = new Generator(seed * 104729 + 3); // the same batches for every arm of this seed
-    train(tuned, () => weightedLoss(tuned, mixedBatch(s.batch, s.length, g, text, s.stageA.answerWeight, episodes, s.stageA.fillerWeight)), {
-      steps: s.steps, optimizer: new AdamW(tuned.parameters(), { lr: s.lr, weightDecay: 0 }), clipGradNorm: 1, output: null,
-      schedule: (step) => s.lr * Math.min(1, (step + 1) / s.warmup),
-      onStep: (p) => {
-        tick();
-        if (s.checkpoints.includes(p.step)) curve.push(measure(p.step));
-      },
-    });
-    curves[arm] = curve;
-  }
-  return curves;
+  const fineTuning: FineTuning = {
+    stageA: s.stageA, batch: s.batch, length: s.length, steps: s.steps, lr: s.lr, checkpoints: s.checkpoints,
+    schedule: (step) => s.lr * Math.min(1, (step + 1) / s.warmup),
+  };
+  const measure = (tuned: GPT, step: number): FtMeasure => {
+    const accuracy = accuracyByDistance(trials, passkeyHits(tuned, trials, s.length), distances);
+    return { step, textLoss: textLoss(tuned, evalText, s.length), passkey: accuracy.reduce((a, b) => a + b, 0) / accuracy.length, kMax: kMax(distances, accuracy) };
+  };
+  // new Generator(…) per arm: the same batches for every arm of this seed
+  return Object.fromEntries(FT_ARMS.map((arm) => [arm, fineTuneCopy(model, armEncoding(arm, spec), fineTuning, text, new Generator(seed * 104729 + 3), measure, tick)])) as Record<FtArm, FtMeasure[]>;
 }
 
 export interface FtJudgement {

@@ -507,6 +507,47 @@ export function pretrainBase(flags: Flags, seed: number, text: MarkovText, onSte
   return { model, losses: result.losses };
 }
 
+/** How `fineTuneCopy` trains: `steps` AdamW steps (no weight decay, gradients clipped to 1) of `batch` × `length` rows of the mix. */
+export interface FineTuning {
+  /** Stage A's flags: the mix (episodes, answer and filler weights). */
+  stageA: Flags;
+  batch: number;
+  length: number;
+  steps: number;
+  lr: number;
+  schedule: (step: number) => number;
+  /** Steps after which the copy is measured (0: before any step). */
+  checkpoints: readonly number[];
+}
+
+/**
+ * A copy of `model` with `encoding` swapped in, fine-tuned on the Stage-A mix of `text` at `length` (the rows drawn by
+ * `generator`: arms given equally seeded generators see the same batches), and `measure`d in eval mode at each
+ * checkpoint; returns the measures in checkpoint order. `tick` is called after every step. The fine-tuning
+ * reproductions (context-extension-ft.ts, base-bound-ft.ts) run every arm through it.
+ */
+export function fineTuneCopy<M>(model: GPT, encoding: PositionalEncoding, f: FineTuning, text: MarkovText, generator: Generator, measure: (tuned: GPT, step: number) => M, tick: () => void = () => {}): M[] {
+  const tuned = new GPT(model.config);
+  tuned.loadStateDict(model.stateDict());
+  tuned.setPositional(encoding);
+  const measured = (step: number): M => {
+    tuned.eval();
+    const m = measure(tuned, step);
+    tuned.train();
+    return m;
+  };
+  const curve = f.checkpoints.includes(0) ? [measured(0)] : [];
+  const episodes = Math.round(f.stageA.episodes * f.batch);
+  train(tuned, () => weightedLoss(tuned, mixedBatch(f.batch, f.length, generator, text, f.stageA.answerWeight, episodes, f.stageA.fillerWeight)), {
+    steps: f.steps, optimizer: new AdamW(tuned.parameters(), { lr: f.lr, weightDecay: 0 }), clipGradNorm: 1, schedule: f.schedule, output: null,
+    onStep: (p) => {
+      tick();
+      if (f.checkpoints.includes(p.step)) curve.push(measured(p.step));
+    },
+  });
+  return curve;
+}
+
 /** The whole experiment; `progress` gets (done, total) in token-forward units, `log` the progress lines. */
 export function runExperiment(flags: Flags, progress: (done: number, total: number, note?: string) => void = () => {}, log: (s: string) => void = () => {}): Results {
   const started = performance.now();
