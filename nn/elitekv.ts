@@ -7,12 +7,19 @@
  *    S_r rotated; D_j = mean |L_{S∪{j}} − A| for j ∉ S_r; S_{r+1} = S_r ∪ {argmin_j D_j}.
  *    With per-pair contributions ρ_j (rotated) and u_j (not): L_S = (Σ_j u_j + Σ_{j∈S} Δ_j)/√d, Δ_j = ρ_j − u_j, so
  *    L_{S∪{j}} − A = (Δ_j − Σ_{i∉S} Δ_i)/√d, with Δ_j(m, t) = (cos δθ_j − 1)(q_a k_a + q_b k_b) + sin δθ_j (q_a k_b − q_b k_a),
- *    δ = m − t: each candidate costs one pass over the pairs, never a full logit recomputation.
+ *    δ = m − t: each candidate costs one pass over the pairs, never a full logit recomputation. With `rest: 'mean'`,
+ *    u_j is the mean rotation's c̄_j·A_j + s̄_j·B_j, so (cos δθ_j − 1, sin δθ_j) become (cos δθ_j − c̄_j, sin δθ_j − s̄_j).
  *  - Split (convert.py `rank_lh_concat`): W_q → [W_q_rope | W_q_nope] per head, W_k → W_k_rope, W_k_nope.
  *  - J-LRD: W_kv = [W_k_nope(1) | W_v(1) | … | W_k_nope(Hkv) | W_v(Hkv)] (C × Hkv·((d−2r)+d)) = U S Vᵀ; keep c:
  *    kvA = U_cᵀ [c, C], kvB = V_c S_c [Hkv·((d−2r)+d), c].
  *  - Forward: q = [R(m) q_pe | q_nope], k = [R(n) W_k_rope x | k_nope], [k_nope, v] = kvB(kvA x), logits q·kᵀ/√d.
  *  - Cache per token per layer: c (latent) + 2·r·Hkv (rotated keys) numbers vs 2·Hkv·d: ratio (c + 2r·Hkv)/(2·Hkv·d).
+ *  - Mean rotation (ours, not the paper's; `meanRotation`, options `rest: 'mean'` and `meanRotationContext`): a
+ *    non-elite pair's contribution ρ_j = cos δθ_j·A_j + sin δθ_j·B_j (A_j = q_a k_a + q_b k_b, B_j = q_a k_b − q_b k_a)
+ *    is replaced by c̄_j·A_j + s̄_j·B_j with (c̄_j, s̄_j) = E[(cos δθ_j, sin δθ_j)] over the causal entries of a
+ *    T-token context, instead of by A_j (the reference's NoPE, c̄ = 1, s̄ = 0): a fast pair, whose rotation averages
+ *    out, is then dropped rather than kept at its δ = 0 value; a slow one stays near NoPE. It is folded into W_q_nope
+ *    (q_a ← c̄ q_a − s̄ q_b, q_b ← s̄ q_a + c̄ q_b), so the cache and the forward are unchanged.
  *
  * Adaptations and where the reference code is followed over the spec (language.md §9):
  *  - GQA: the reference is MHA-only (it views keys with num_heads). A key's rotation belongs to its KV head, so here
@@ -46,10 +53,16 @@ import { LatentKVCache, type MLAMode } from './mla.js';
 
 // ── RoPElite ─────────────────────────────────────────────────────────────────────────────────────────────────────
 
-/** Options of `ropeliteSelect`: `rounds`. */
+/** Options of `ropeliteSelect`: `rounds`, `rest`. */
 export interface RoPEliteOptions {
   /** Greedy rounds, one pair per KV head each (default P = d/2: the full ranking). */
   rounds?: number;
+  /**
+   * What the pairs not (yet) selected contribute to the partial logits: 'nope' (default, the reference's) their
+   * unrotated product; 'mean' (ours) their mean rotation over the calibration context (`meanRotation(invFreq, T)`),
+   * the replacement `eliteKVConvert` makes with `meanRotationContext: T`.
+   */
+  rest?: 'nope' | 'mean';
 }
 
 /**
@@ -90,7 +103,7 @@ export function ropeliteSelect(q: Tensor, k: Tensor, invFreq: ArrayLike<number>,
   expectTensor(op, 'k', k);
   const theta = expectNumbers(op, 'invFreq', invFreq);
   expectOneOf(op, 'layout', layout, ['half', 'interleaved'] as const);
-  const o = expectOptions(op, 'options', options, ['rounds']);
+  const o = expectOptions(op, 'options', options, ['rounds', 'rest']);
   if (q.ndim !== 4) throw new ShapeError(op, `q=${fmtShape(q.shape)} must be [N, H, T, d]`, 'q');
   if (k.ndim !== 4) throw new ShapeError(op, `k=${fmtShape(k.shape)} must be [N, Hkv, T, d]`, 'k');
   const [N, H, T, d] = q.shape as [number, number, number, number];
@@ -104,16 +117,18 @@ export function ropeliteSelect(q: Tensor, k: Tensor, invFreq: ArrayLike<number>,
   const P = d / 2;
   if (theta.length !== P) throw new ShapeError(op, `invFreq has ${theta.length} frequencies, the heads have d/2 = ${P} pairs`, 'invFreq');
   const rounds = o.rounds === undefined ? P : expectInteger(op, 'rounds', o.rounds, { min: 1, max: P });
+  const rest = o.rest === undefined ? 'nope' : expectOneOf(op, 'rest', o.rest, ['nope', 'mean'] as const);
   const G = H / Hkv;
   const [aOf, bOf] = pairChannels(layout, P);
 
-  // per distance δ and pair j: cos δθ_j − 1 and sin δθ_j
-  const cosM1 = new Float64Array(T * P);
-  const sin = new Float64Array(T * P);
+  // per distance δ and pair j: cos δθ_j − c̄_j and sin δθ_j − s̄_j, the rest's replacement being (c̄, s̄) = (1, 0) (NoPE) or the mean rotation
+  const mean = rest === 'mean' ? meanRotationOf(theta, T) : null;
+  const cosOff = new Float64Array(T * P);
+  const sinOff = new Float64Array(T * P);
   for (let delta = 0; delta < T; delta++) {
     for (let j = 0; j < P; j++) {
-      cosM1[delta * P + j] = Math.cos(delta * theta[j]!) - 1;
-      sin[delta * P + j] = Math.sin(delta * theta[j]!);
+      cosOff[delta * P + j] = Math.cos(delta * theta[j]!) - (mean === null ? 1 : mean.cos[j]!);
+      sinOff[delta * P + j] = Math.sin(delta * theta[j]!) - (mean === null ? 0 : mean.sin[j]!);
     }
   }
   /** One head's rows as pair channels a and b, [T, P] each (float64). */
@@ -153,7 +168,7 @@ export function ropeliteSelect(q: Tensor, k: Tensor, invFreq: ArrayLike<number>,
                 const qB = qb[m * P + j]!;
                 const kA = ka[t * P + j]!;
                 const kB = kb[t * P + j]!;
-                const dj = cosM1[tab + j]! * (qA * kA + qB * kB) + sin[tab + j]! * (qA * kB - qB * kA);
+                const dj = cosOff[tab + j]! * (qA * kA + qB * kB) + sinOff[tab + j]! * (qA * kB - qB * kA);
                 delta[j] = dj;
                 if (inS[j] === 0) rest += dj;
               }
@@ -172,6 +187,46 @@ export function ropeliteSelect(q: Tensor, k: Tensor, invFreq: ArrayLike<number>,
     }
   }
   return { pairs, distances };
+}
+
+/** Per pair, the mean of cos δθ_j and of sin δθ_j over a causal context (`meanRotation`). */
+export interface MeanRotation {
+  readonly cos: Float64Array;
+  readonly sin: Float64Array;
+}
+
+/**
+ * Each pair's mean rotation over the causal entries of a context of `context` tokens (ours, not the paper's; see the
+ * file header): c̄_j = (1/T) Σ_{m<T} (1/(m+1)) Σ_{δ=0}^{m} cos δθ_j, and s̄_j the same with sin — every query m weighs
+ * alike and its keys t ≤ m uniformly (δ = m − t). (c̄_j, s̄_j) is the constant that replaces pair j's rotation in the
+ * logits, c̄_j·A_j + s̄_j·B_j for cos δθ_j·A_j + sin δθ_j·B_j: about (1, 0) for a pair too slow to turn in the
+ * context, about (0, 0) for one that turns many times.
+ */
+export function meanRotation(invFreq: ArrayLike<number>, context: number): MeanRotation {
+  const op = 'meanRotation';
+  const theta = expectNumbers(op, 'invFreq', invFreq);
+  const T = expectInteger(op, 'context', context, { min: 1, max: 1 << 24 });
+  return meanRotationOf(theta, T);
+}
+
+/** meanRotation on checked arguments: Σ_m 1/(m+1) Σ_{δ≤m} f(δ) = Σ_δ f(δ)·(H_T − H_δ), H_n the n-th harmonic number. */
+function meanRotationOf(theta: ArrayLike<number>, T: number): MeanRotation {
+  const P = theta.length;
+  const cos = new Float64Array(P);
+  const sin = new Float64Array(P);
+  let tail = 0; // Σ_{m=δ}^{T−1} 1/(m+1): the weight of distance δ
+  for (let delta = T - 1; delta >= 0; delta--) {
+    tail += 1 / (delta + 1);
+    for (let j = 0; j < P; j++) {
+      cos[j] += Math.cos(delta * theta[j]!) * tail;
+      sin[j] += Math.sin(delta * theta[j]!) * tail;
+    }
+  }
+  for (let j = 0; j < P; j++) {
+    cos[j] /= T;
+    sin[j] /= T;
+  }
+  return { cos, sin };
 }
 
 /** Channel indices (a, b) of every pair j: 'half' (j, j + P), 'interleaved' (2j, 2j + 1). */
@@ -509,7 +564,7 @@ export class EliteKVAttention extends Module {
 /** A GPT-like model: a Module with blocks and a config it can be rebuilt from (`new model.constructor(model.config)`). */
 export type EliteKVConvertible = Module & { readonly blocks: readonly Block[]; readonly config: object };
 
-/** Options of `eliteKVConvert`: `elitePairs`, `rank`, `inputCovariance`. */
+/** Options of `eliteKVConvert`: `elitePairs`, `rank`, `inputCovariance`, `meanRotationContext`. */
 export interface EliteKVConvertOptions {
   /** Per layer, per KV head, the elite pair indices (all lists of one length r): from ropeliteSelect or uniformElitePairs. */
   elitePairs: ReadonlyArray<ReadonlyArray<ReadonlyArray<number>>>;
@@ -522,6 +577,12 @@ export interface EliteKVConvertOptions {
    * kvB = V_c S_c, kvA = U_cᵀ L⁻¹. Σ = I gives the reference's factors.
    */
   inputCovariance?: readonly Tensor[];
+  /**
+   * Not in the paper (ours): given T, each non-elite pair's rotation is replaced by its mean over the causal entries
+   * of a T-token context (`meanRotation(invFreq, T)`, folded into the query weights) instead of by the identity (the
+   * reference's NoPE). Pass the context the model serves, e.g. its training length.
+   */
+  meanRotationContext?: number;
 }
 
 /** The converted weights of one layer (float64, Linear layout), by parameter name of EliteKVAttention. */
@@ -538,7 +599,7 @@ type LayerWeights = Record<'wq.weight' | 'wkRope.weight' | 'kvA.weight' | 'kvB.w
 export function eliteKVConvert<M extends EliteKVConvertible>(model: M, options: EliteKVConvertOptions): M {
   const op = 'eliteKVConvert';
   const layers = checkConvertible(op, model);
-  const o = expectRequiredOptions(op, options, ['elitePairs', 'rank', 'inputCovariance'], 'with elitePairs and rank');
+  const o = expectRequiredOptions(op, options, ['elitePairs', 'rank', 'inputCovariance', 'meanRotationContext'], 'with elitePairs and rank');
   if (!Array.isArray(o.elitePairs)) throw new DTypeError(op, `elitePairs must be an array with one entry per layer, got ${describeValue(o.elitePairs)}`, 'elitePairs');
   if (o.elitePairs.length !== layers.length) throw new ShapeError(op, `elitePairs has ${o.elitePairs.length} entries for ${layers.length} layers (one per layer)`, 'elitePairs');
   const pairs = layers.map((attn, i) => checkElitePairs(op, `elitePairs[${i}]`, o.elitePairs[i], attn.numKVHeads, attn.headDim / 2));
@@ -554,7 +615,11 @@ export function eliteKVConvert<M extends EliteKVConvertible>(model: M, options: 
   });
 
   const covariance = o.inputCovariance === undefined ? undefined : checkCovariances(op, o.inputCovariance, layers);
-  const weights = noGrad(() => layers.map((attn, i) => asPartOf(op, () => convertLayer(attn, pairs[i]!, c, covariance?.[i]))));
+  const meanContext = o.meanRotationContext === undefined ? undefined : expectInteger(op, 'meanRotationContext', o.meanRotationContext, { min: 1, max: 1 << 24 });
+  const weights = noGrad(() => layers.map((attn, i) => asPartOf(op, () => {
+    const mean = meanContext === undefined ? undefined : meanRotationOf((attn.positional as RoPE).invFreq, meanContext);
+    return convertLayer(attn, pairs[i]!, c, covariance?.[i], mean);
+  })));
   const make = model.constructor as new (config: object) => M;
   const copy = asPartOf(op, () => {
     const m = new make(model.config);
@@ -624,9 +689,10 @@ function checkConvertible(op: string, model: unknown): MultiHeadAttention[] {
 
 /**
  * One layer's EliteKV weights from a MultiHeadAttention with RoPE (float64): rows of wq and wk reordered per head,
- * W_kv assembled and factored by thin SVD, kept to rank c.
+ * W_kv assembled and factored by thin SVD, kept to rank c; with `mean`, each non-elite query pair multiplied by its
+ * mean rotation (q_a ← c̄ q_a − s̄ q_b, q_b ← s̄ q_a + c̄ q_b).
  */
-function convertLayer(attn: MultiHeadAttention, pairs: readonly (readonly number[])[], c: number, whitening?: Tensor): LayerWeights {
+function convertLayer(attn: MultiHeadAttention, pairs: readonly (readonly number[])[], c: number, whitening?: Tensor, mean?: MeanRotation): LayerWeights {
   const { numHeads: H, numKVHeads: Hkv, headDim: d, dim: C } = attn;
   const rope = attn.positional as RoPE;
   const P = d / 2;
@@ -639,7 +705,7 @@ function convertLayer(attn: MultiHeadAttention, pairs: readonly (readonly number
     const kept = new Set(elite);
     const rest = Array.from({ length: P }, (_, j) => j).filter((j) => !kept.has(j));
     const pick = (js: readonly number[]): number[] => [...js.map((j) => aOf[j]!), ...js.map((j) => bOf[j]!)];
-    return { pe: pick(elite), nope: pick(rest) };
+    return { pe: pick(elite), nope: pick(rest), rest };
   });
   const wq = attn.wq.weight.data;
   const wk = attn.wk.weight.data;
@@ -655,6 +721,22 @@ function convertLayer(attn: MultiHeadAttention, pairs: readonly (readonly number
   for (let h = 0; h < H; h++) {
     const { pe, nope } = order[Math.floor(h / G)]!;
     for (const ch of [...pe, ...nope]) qRows.push(h * d + ch);
+  }
+  const wqConverted = rows(wq, qRows); // [H·d, C], each head [pe (2r) | nope a's (P − r) | nope b's (P − r)]
+  if (mean !== undefined) {
+    for (let h = 0; h < H; h++) {
+      const { rest } = order[Math.floor(h / G)]!;
+      rest.forEach((j, i) => {
+        const a = (h * d + 2 * r + i) * C;
+        const b = (h * d + 2 * r + rest.length + i) * C;
+        const [cj, sj] = [mean.cos[j]!, mean.sin[j]!];
+        for (let x = 0; x < C; x++) {
+          const [qa, qb] = [wqConverted[a + x]!, wqConverted[b + x]!];
+          wqConverted[a + x] = cj * qa - sj * qb;
+          wqConverted[b + x] = sj * qa + cj * qb;
+        }
+      });
+    }
   }
   const kRopeRows = order.flatMap(({ pe }, g) => pe.map((ch) => g * d + ch));
   // W_kvᵀ [n, C], n = Hkv·(dn + d): per KV head its non-rotary key rows, then its value rows
@@ -692,7 +774,7 @@ function convertLayer(attn: MultiHeadAttention, pairs: readonly (readonly number
   const kvB = new Float64Array(n * c); // V_c S_c
   for (let i = 0; i < n; i++) for (let j = 0; j < c; j++) kvB[i * c + j] = v.data[i * k + j]! * s.data[j]!;
   return {
-    'wq.weight': new Tensor(rows(wq, qRows), [H * d, C]),
+    'wq.weight': new Tensor(wqConverted, [H * d, C]),
     'wkRope.weight': new Tensor(rows(wk, kRopeRows), [Hkv * 2 * r, C]),
     'kvA.weight': new Tensor(kvA, [c, C]),
     'kvB.weight': new Tensor(kvB, [n, c]),

@@ -44,8 +44,8 @@ export {
   type PaTHAttentionOptions, type PaTHCallOptions, type PaTHOptions, type ShortConvolutionOptions,
 } from './path-attention.js';
 export {
-  EliteKVAttention, eliteKVCacheRatio, eliteKVConvert, ropeliteSelect, uniformElitePairs,
-  type EliteKVAttentionOptions, type EliteKVCacheRatioOptions, type EliteKVConvertOptions, type EliteKVConvertible, type RoPEliteOptions, type RoPEliteSelection,
+  EliteKVAttention, eliteKVCacheRatio, eliteKVConvert, meanRotation, ropeliteSelect, uniformElitePairs,
+  type EliteKVAttentionOptions, type MeanRotation, type EliteKVCacheRatioOptions, type EliteKVConvertOptions, type EliteKVConvertible, type RoPEliteOptions, type RoPEliteSelection,
 } from './elitekv.js';
 export {
   ROAD_BASE, RoAdLinear, applyRoAd, roadMatrix, wrapWithRoAd,

@@ -28,7 +28,7 @@
  *
  * Usage: node scripts/run.mjs scripts/experiments/elitekv.ts [--model gqa|mha] [--windows N] [--val N] [--steps N]
  *          [--batch B] [--context T] [--lr X] [--budgets 64,32,16] [--splits N] [--jlrd weights|inputs]
- *          [--uptrain lm|distill] [--json] [--help]
+ *          [--uptrain lm|distill] [--rest nope|mean] [--json] [--help]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -45,13 +45,16 @@ import { lineChart } from '../lib/svg.js';
 
 // ── the model's layers ────────────────────────────────────────────────────────────────────────────────────────────
 
-/** RoPElite per layer on the calibration batches' layer inputs: per KV head, the pairs in the order picked (`rounds` of them). */
-export function ropeliteRanking(model: GPT, perBatch: readonly LayerQKV[][], rounds: number): number[][][] {
+/**
+ * RoPElite per layer on the calibration batches' layer inputs: per KV head, the pairs in the order picked (`rounds` of
+ * them); `rest` is ropeliteSelect's (what the unselected pairs contribute: NoPE, or their mean rotation).
+ */
+export function ropeliteRanking(model: GPT, perBatch: readonly LayerQKV[][], rounds: number, rest: Rest = 'nope'): number[][][] {
   return model.blocks.map((_, layer) => {
     const rope = ropeAttentionOf(model, layer).positional;
     const q = concat(perBatch.map((b) => b[layer]!.q), 0);
     const k = concat(perBatch.map((b) => b[layer]!.k), 0);
-    return ropeliteSelect(q, k, rope.invFreq, rope.layout, { rounds }).pairs;
+    return ropeliteSelect(q, k, rope.invFreq, rope.layout, { rounds, rest }).pairs;
   });
 }
 
@@ -97,10 +100,12 @@ export interface Results {
   unconverted: number;
   /** The unconverted model after the same uptraining (control). */
   unconvertedUptrained: number;
+  /** RoPElite's ranking per layer and KV head: the pairs in the order picked (as many rounds as the largest r). */
+  ranking: number[][][];
   rows: Row[];
   /** The 25% target: the uptrained RoPElite row at a quarter of the plain cache within 3% of `unconverted`, and below uniform's. */
   target: { measured: boolean; ropelite: number | null; uniform: number | null; increase: number | null; met: boolean };
-  settings: { kvHeads: number; windows: number; val: number; steps: number; batch: number; context: number; lr: number; jlrd: 'weights' | 'inputs'; uptrain: Uptraining; tokens: number; tokenFraction: number };
+  settings: { kvHeads: number; windows: number; val: number; steps: number; batch: number; context: number; lr: number; jlrd: 'weights' | 'inputs'; uptrain: Uptraining; rest: Rest; tokens: number; tokenFraction: number };
   seconds: { calibration: number; conversions: number; uptraining: number; total: number };
 }
 
@@ -121,13 +126,18 @@ export interface Flags {
   jlrd: 'weights' | 'inputs';
   /** Uptraining loss: next-token cross-entropy (the paper's) or distillation from the unconverted model (ours). */
   uptrain: Uptraining;
+  /** What replaces the non-elite pairs' rotation, in the selection and the conversion: the identity (the reference's NoPE) or their mean rotation (ours). */
+  rest: Rest;
   json: boolean;
 }
+
+/** 'nope': non-elite pairs unrotated, as the reference; 'mean' (ours): their mean rotation over the context (nn/elitekv.ts `meanRotation`). */
+export type Rest = 'nope' | 'mean';
 
 /** 'lm': next-token cross-entropy, as the paper uptrains; 'distill' (ours): KL to the unconverted model's next-token distribution. */
 export type Uptraining = 'lm' | 'distill';
 
-export const DEFAULT_FLAGS: Flags = { windows: 8, val: 16, steps: 96, batch: 1, context: null, lr: 5e-4, budgets: null, splits: 3, model: 'gqa', jlrd: 'weights', uptrain: 'lm', json: false };
+export const DEFAULT_FLAGS: Flags = { windows: 8, val: 16, steps: 96, batch: 1, context: null, lr: 5e-4, budgets: null, splits: 3, model: 'gqa', jlrd: 'weights', uptrain: 'lm', rest: 'nope', json: false };
 
 const HELP = `usage: node scripts/run.mjs scripts/experiments/elitekv.ts [flags]
 
@@ -149,6 +159,8 @@ vs uniform elite pairs, val loss before and after a short uptraining.
                  the rank-c map closest on the calibration windows' attention inputs (inputCovariance)
   --uptrain MODE 'lm' (default): next-token cross-entropy, as the paper; 'distill' (ours, not the paper's): the KL
                  divergence to the unconverted model's next-character distribution on the same windows
+  --rest MODE    'nope' (default): the non-elite pairs unrotated, as the reference; 'mean' (ours, not the paper's):
+                 replaced by their mean rotation over the 512-character context, in RoPElite's search and the conversion
   --json         print the results as JSON
   --help         this text`;
 
@@ -165,6 +177,7 @@ const FLAG_SPEC: FlagSpec<Flags> = {
     model: (f, v) => (f.model = choiceFlag(v, ['gqa', 'mha'] as const)),
     jlrd: (f, v) => (f.jlrd = choiceFlag(v, ['weights', 'inputs'] as const)),
     uptrain: (f, v) => (f.uptrain = choiceFlag(v, ['lm', 'distill'] as const)),
+    rest: (f, v) => (f.rest = choiceFlag(v, ['nope', 'mean'] as const)),
   },
   switches: { json: (f) => (f.json = true) },
 };
@@ -215,8 +228,11 @@ export function runExperiment(model: GPT, corpus: { train: Int32Array; val: Int3
   const g = new Generator(5);
   const calibration = Array.from({ length: Math.ceil(flags.windows / 4) }, (_, i) => sampleBatch(corpus.train, Math.min(4, flags.windows - 4 * i), T, g).x);
   const perBatch = calibration.map((ids) => layerInputs(model, ids));
-  const ranking = ropeliteRanking(model, perBatch, rounds);
-  const jlrd = flags.jlrd === 'inputs' ? { inputCovariance: inputCovariances(perBatch) } : {};
+  const ranking = ropeliteRanking(model, perBatch, rounds, flags.rest);
+  const conversion = {
+    ...(flags.jlrd === 'inputs' ? { inputCovariance: inputCovariances(perBatch) } : {}),
+    ...(flags.rest === 'mean' ? { meanRotationContext: T } : {}),
+  };
   const calibrationSeconds = seconds(t0);
   log(`RoPElite: ${flags.windows} windows, ${rounds} rounds, ${calibrationSeconds.toFixed(1)} s; first picks per layer (KV heads): ${ranking.map((l) => l.map((h) => h[0]).join('/')).join(', ')}`);
 
@@ -227,7 +243,7 @@ export function runExperiment(model: GPT, corpus: { train: Int32Array; val: Int3
   for (const { budget, splits: options } of plans) {
     for (const { r, c } of options) {
       for (const selection of ['ropelite', 'uniform'] as const) {
-        const converted = eliteKVConvert(model, { elitePairs: elitePairs(selection, r), rank: c, ...jlrd });
+        const converted = eliteKVConvert(model, { elitePairs: elitePairs(selection, r), rank: c, ...conversion });
         const ratio = eliteKVCacheRatio({ rank: c, elitePairs: r, numKVHeads: Hkv, headDim: d });
         rows.push({ budget, ratio, r, c, selection, before: referenceValLoss(converted, corpus.val, flags.val), after: null });
         log(`  ${(100 * ratio).toFixed(1)}% r=${r} c=${c} ${selection}: ${rows.at(-1)!.before.toFixed(4)}`);
@@ -249,7 +265,7 @@ export function runExperiment(model: GPT, corpus: { train: Int32Array; val: Int3
     if (candidates.length === 0) continue;
     const best = candidates.reduce((a, b) => (b.before < a.before ? b : a));
     for (const row of rows.filter((x) => x.budget === budget && x.r === best.r)) {
-      const converted = eliteKVConvert(model, { elitePairs: elitePairs(row.selection, row.r), rank: row.c, ...jlrd });
+      const converted = eliteKVConvert(model, { elitePairs: elitePairs(row.selection, row.r), rank: row.c, ...conversion });
       uptrain(converted, corpus.train, flags.steps, flags.batch, flags.lr, uptrainContext, 17, teacher);
       row.after = referenceValLoss(converted, corpus.val, flags.val);
       log(`  uptrained ${(100 * row.ratio).toFixed(1)}% r=${row.r} c=${row.c} ${row.selection}: ${row.before.toFixed(4)} → ${row.after.toFixed(4)}`);
@@ -259,9 +275,9 @@ export function runExperiment(model: GPT, corpus: { train: Int32Array; val: Int3
 
   const tokens = flags.steps * flags.batch * uptrainContext;
   return {
-    unconverted, unconvertedUptrained, rows,
+    unconverted, unconvertedUptrained, ranking, rows,
     target: judgeTarget(rows, unconverted, full / 4),
-    settings: { kvHeads: Hkv, windows: flags.windows, val: flags.val, steps: flags.steps, batch: flags.batch, context: uptrainContext, lr: flags.lr, jlrd: flags.jlrd, uptrain: flags.uptrain, tokens, tokenFraction: tokens / (1200 * 8 * T) },
+    settings: { kvHeads: Hkv, windows: flags.windows, val: flags.val, steps: flags.steps, batch: flags.batch, context: uptrainContext, lr: flags.lr, jlrd: flags.jlrd, uptrain: flags.uptrain, rest: flags.rest, tokens, tokenFraction: tokens / (1200 * 8 * T) },
     seconds: { calibration: calibrationSeconds, conversions: conversionSeconds, uptraining: uptrainingSeconds, total: seconds(started) },
   };
 }
@@ -290,7 +306,7 @@ export function formatResults(res: Results): string {
     ...res.rows.map((row) =>
       `| ${(100 * row.ratio).toFixed(1)}% | ${row.r} | ${row.c} | ${row.selection} | ${row.before.toFixed(4)} | ${pct(row.before)} | ${row.after === null ? '—' : row.after.toFixed(4)} | ${row.after === null ? '—' : pct(row.after)} |`),
     '',
-    `uptraining: ${res.settings.steps} steps × ${res.settings.batch} × ${res.settings.context} = ${res.settings.tokens} tokens (${(100 * res.settings.tokenFraction).toFixed(2)}% of the reference's training), AdamW peak lr ${res.settings.lr} (cosine to lr/10), ${res.settings.uptrain === 'distill' ? 'loss: distillation from the unconverted model (ours)' : 'loss: next-token cross-entropy (the paper\'s)'}, J-LRD on the ${res.settings.jlrd === 'inputs' ? 'calibration inputs (ours)' : 'weights (the reference)'}, for the split (r, c) of each budget where RoPElite's converted loss is lowest`,
+    `uptraining: ${res.settings.steps} steps × ${res.settings.batch} × ${res.settings.context} = ${res.settings.tokens} tokens (${(100 * res.settings.tokenFraction).toFixed(2)}% of the reference's training), AdamW peak lr ${res.settings.lr} (cosine to lr/10), ${res.settings.uptrain === 'distill' ? 'loss: distillation from the unconverted model (ours)' : 'loss: next-token cross-entropy (the paper\'s)'}, J-LRD on the ${res.settings.jlrd === 'inputs' ? 'calibration inputs (ours)' : 'weights (the reference)'}, non-elite pairs ${res.settings.rest === 'mean' ? 'replaced by their mean rotation (ours)' : 'unrotated (the reference)'}, for the split (r, c) of each budget where RoPElite's converted loss is lowest`,
   ];
   const t = res.target;
   lines.push(

@@ -9,7 +9,8 @@ import fc from 'fast-check';
 import { DTypeError, Generator, ShapeError, Tensor, ValueError, arange, concat, gradcheck, matmul, noGrad, randn, svd } from '../../core/index.js';
 import { RoPE, applyRotary, ropeInvFreq, type PairLayout } from '../../positional/index.js';
 import {
-  EliteKVAttention, KVCache, LatentKVCache, MultiHeadAttention, eliteKVCacheRatio, eliteKVConvert, generate, ropeliteSelect, uniformElitePairs,
+  EliteKVAttention, KVCache, LatentKVCache, MultiHeadAttention, eliteKVCacheRatio, eliteKVConvert, generate, meanRotation, ropeliteSelect, uniformElitePairs,
+  type MeanRotation,
 } from '../../nn/index.js';
 import { GPT, type GPTConfig } from '../../models/index.js';
 import { fcParams } from '../helpers/fc.js';
@@ -44,9 +45,10 @@ const pairsArb = (layers: number, kvHeads: number, P: number, r: number) =>
 
 /**
  * The attention of `src` with each KV head g's non-elite pairs unrotated (their θ set to 0 for the keys of head g and
- * the queries of its group), naive loops in float64: what a full-rank EliteKV conversion must compute.
+ * the queries of its group), naive loops in float64: what a full-rank EliteKV conversion must compute. With `mean`,
+ * those pairs' logit terms are c̄_j·A_j + s̄_j·B_j instead of A_j (A_j = q_a k_a + q_b k_b, B_j = q_a k_b − q_b k_a).
  */
-function partialRopeAttention(src: MultiHeadAttention, pairs: readonly (readonly number[])[], x: Tensor, positions: readonly number[]): Tensor {
+function partialRopeAttention(src: MultiHeadAttention, pairs: readonly (readonly number[])[], x: Tensor, positions: readonly number[], mean?: MeanRotation): Tensor {
   const rope = src.positional as RoPE;
   const { numHeads: H, numKVHeads: Hkv, headDim: d } = src;
   const [B, T] = x.shape as [number, number, number];
@@ -64,14 +66,23 @@ function partialRopeAttention(src: MultiHeadAttention, pairs: readonly (readonly
     const q = applyRotary(src.wq.forward(x).reshape([B, T, H, d]).transpose(1, 2), anglesFor(H, G), { layout: rope.layout });
     const k = applyRotary(src.wk.forward(x).reshape([B, T, Hkv, d]).transpose(1, 2), anglesFor(Hkv, 1), { layout: rope.layout });
     const v = src.wv.forward(x).reshape([B, T, Hkv, d]).transpose(1, 2);
+    const ch = (j: number, second: boolean): number => (rope.layout === 'half' ? j + (second ? P : 0) : 2 * j + (second ? 1 : 0));
+    /** Pair j's logit term for query row qi and key row ki: ρ_j when elite (both rotated), else A_j or c̄·A_j + s̄·B_j. */
+    const term = (qi: number, ki: number, j: number, kept: boolean): number => {
+      const [qa, qb] = [q.data[qi + ch(j, false)]!, q.data[qi + ch(j, true)]!];
+      const [ka, kb] = [k.data[ki + ch(j, false)]!, k.data[ki + ch(j, true)]!];
+      const [A, Bt] = [qa * ka + qb * kb, qa * kb - qb * ka];
+      return kept || mean === undefined ? A : mean.cos[j]! * A + mean.sin[j]! * Bt;
+    };
     const out = new Float64Array(B * T * H * d); // [B, T, H, d]
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         const g = Math.floor(h / G);
         for (let m = 0; m < T; m++) {
+          const kept = new Set(pairs[g]!);
           const s = Array.from({ length: m + 1 }, (_, t) => {
             let dot = 0;
-            for (let i = 0; i < d; i++) dot += q.data[((b * H + h) * T + m) * d + i]! * k.data[((b * Hkv + g) * T + t) * d + i]!;
+            for (let j = 0; j < P; j++) dot += term(((b * H + h) * T + m) * d, ((b * Hkv + g) * T + t) * d, j, kept.has(j));
             return dot / Math.sqrt(d);
           });
           const top = Math.max(...s);
@@ -109,16 +120,29 @@ function jointKV(src: MultiHeadAttention, pairs: readonly (readonly number[])[])
   return w;
 }
 
-/** RoPElite's D_j by brute force: every candidate's full logits recomputed with applyRotary, per KV head given its S. */
-function bruteDistances(q: Tensor, k: Tensor, invFreq: Float64Array, layout: PairLayout, chosen: readonly (readonly number[])[]): number[][] {
+/**
+ * RoPElite's D_j by brute force: every candidate's full logits recomputed with applyRotary, per KV head given its S;
+ * with `mean`, each unselected pair's query channels are first mapped by its mean rotation (the conversion's fold).
+ */
+function bruteDistances(q: Tensor, k: Tensor, invFreq: Float64Array, layout: PairLayout, chosen: readonly (readonly number[])[], mean?: MeanRotation): number[][] {
   const [N, H, T, d] = q.shape as [number, number, number, number];
   const Hkv = k.shape[1]!;
   const G = H / Hkv;
   const P = d / 2;
   const row = (x: Tensor, heads: number, n: number, h: number): Tensor => new Tensor(x.data.slice((n * heads + h) * T * d, (n * heads + h + 1) * T * d), [T, d]);
+  const ch = (j: number, second: boolean): number => (layout === 'half' ? j + (second ? P : 0) : 2 * j + (second ? 1 : 0));
   const logits = (qh: Tensor, kh: Tensor, kept: ReadonlySet<number>): Float64Array => {
     const a = new Tensor(Float64Array.from({ length: T * P }, (_, i) => (kept.has(i % P) ? Math.floor(i / P) * invFreq[i % P]! : 0)), [T, P]);
-    return matmul(applyRotary(qh, a, { layout }), applyRotary(kh, a, { layout }), { transposeB: true }).data as Float64Array;
+    const qm = Float64Array.from(qh.data);
+    if (mean !== undefined) {
+      for (let t = 0; t < T; t++) for (let j = 0; j < P; j++) {
+        if (kept.has(j)) continue;
+        const [qa, qb] = [qh.data[t * d + ch(j, false)]!, qh.data[t * d + ch(j, true)]!];
+        qm[t * d + ch(j, false)] = mean.cos[j]! * qa - mean.sin[j]! * qb;
+        qm[t * d + ch(j, true)] = mean.sin[j]! * qa + mean.cos[j]! * qb;
+      }
+    }
+    return matmul(applyRotary(new Tensor(qm, [T, d]), a, { layout }), applyRotary(kh, a, { layout }), { transposeB: true }).data as Float64Array;
   };
   const all = new Set(Array.from({ length: P }, (_, j) => j));
   return Array.from({ length: Hkv }, (_, g) =>
@@ -143,16 +167,17 @@ function bruteDistances(q: Tensor, k: Tensor, invFreq: Float64Array, layout: Pai
 
 test('RoPElite: D_j of rounds 0 and 1 equal a brute-force search over full logits, the picks are their argmin, and selections nest', () => {
   fc.assert(
-    fc.property(fc.integer({ min: 0, max: 1e6 }), fc.constantFrom<PairLayout>('half', 'interleaved'), fc.constantFrom([2, 1], [2, 2], [4, 2]), (s, layout, [H, Hkv]) => {
+    fc.property(fc.integer({ min: 0, max: 1e6 }), fc.constantFrom<PairLayout>('half', 'interleaved'), fc.constantFrom([2, 1], [2, 2], [4, 2]), fc.constantFrom('nope', 'mean' as const), (s, layout, [H, Hkv], rest) => {
       const g = new Generator(s);
       const d = 8;
       const q = randn([2, H!, 6, d], { dtype: 'float64', generator: g });
       const k = randn([2, Hkv!, 6, d], { dtype: 'float64', generator: g });
       const invFreq = ropeInvFreq(d, 3);
-      const full = ropeliteSelect(q, k, invFreq, layout);
+      const full = ropeliteSelect(q, k, invFreq, layout, { rest });
+      const mean = rest === 'mean' ? meanRotation(invFreq, 6) : undefined;
       let chosen: number[][] = Array.from({ length: Hkv! }, () => []);
       for (const round of [0, 1]) {
-        const brute = bruteDistances(q, k, invFreq, layout, chosen);
+        const brute = bruteDistances(q, k, invFreq, layout, chosen, mean);
         for (let h = 0; h < Hkv!; h++) {
           assert.ok(maxDiff(full.distances[round]![h]!, brute[h]!) <= 1e-12 * (1 + Math.max(...brute[h]!)), `round ${round} head ${h}`);
           const candidates = brute[h]!.map((v, j) => [v, j] as const).filter(([, j]) => !chosen[h]!.includes(j));
@@ -162,7 +187,7 @@ test('RoPElite: D_j of rounds 0 and 1 equal a brute-force search over full logit
         chosen = full.pairs.map((p) => p.slice(0, round + 1));
       }
       for (const p of full.pairs) assert.equal([...p].sort((a, b) => a - b), [0, 1, 2, 3], 'P rounds rank every pair once');
-      const two = ropeliteSelect(q, k, invFreq, layout, { rounds: 2 });
+      const two = ropeliteSelect(q, k, invFreq, layout, { rounds: 2, rest });
       assert.equal(two.pairs, full.pairs.map((p) => p.slice(0, 2)), 'S_2 is the prefix of the full ranking (S_r ⊂ S_{r+1})');
     }),
     fcParams(8),
@@ -184,6 +209,35 @@ test('uniformElitePairs: torch.linspace(0, P−1, r, dtype=int) as its CPU kerne
   assert.equal(uniformElitePairs(16, 1), [0]);
 });
 
+test('meanRotation: the mean of the RoPE logit of unit pair vectors (applyRotary) over the causal entries, each query alike; (1, 0) at T = 1 or θ = 0', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 40 }), fc.array(fc.double({ min: 0, max: 4, noNaN: true }), { minLength: 1, maxLength: 4 }), fc.constantFrom<PairLayout>('half', 'interleaved'), (T, theta, layout) => {
+      const P = theta.length;
+      const d = 2 * P;
+      const got = meanRotation(theta, T);
+      const angles = new Tensor(Float64Array.from({ length: T * P }, (_, i) => Math.floor(i / P) * theta[i % P]!), [T, P]);
+      const ch = (j: number, second: boolean): number => (layout === 'half' ? j + (second ? P : 0) : 2 * j + (second ? 1 : 0));
+      for (let j = 0; j < P; j++) {
+        // q = e_a of pair j at every position; k = e_a gives A = 1, B = 0 (logit cos δθ), k = e_b gives A = 0, B = 1 (sin δθ)
+        const unit = (second: boolean): Tensor => new Tensor(Float64Array.from({ length: T * d }, (_, i) => (i % d === ch(j, second) ? 1 : 0)), [T, d]);
+        const q = applyRotary(unit(false), angles, { layout });
+        for (const [second, want] of [[false, got.cos[j]!], [true, got.sin[j]!]] as const) {
+          const l = matmul(q, applyRotary(unit(second), angles, { layout }), { transposeB: true }).data;
+          let mean = 0;
+          for (let m = 0; m < T; m++) for (let t = 0; t <= m; t++) mean += l[m * T + t]! / ((m + 1) * T);
+          assert.ok(Math.abs(mean - want) <= 1e-12, `pair ${j} ${second ? 'sin' : 'cos'}: ${mean} vs ${want}`);
+        }
+      }
+    }),
+    fcParams(30),
+  );
+  assert.equal([...meanRotation([0.3, 2, 0], 1).cos, ...meanRotation([0.3, 2, 0], 1).sin], [1, 1, 1, 0, 0, 0], 'T = 1: only δ = 0');
+  const still = meanRotation([0], 100);
+  assert.ok(Math.abs(still.cos[0]! - 1) <= 1e-12 && still.sin[0] === 0, `θ = 0 never turns: ${still.cos[0]}, ${still.sin[0]}`);
+  const fast = meanRotation([Math.PI], 512); // cos δπ alternates ±1: its mean is small
+  assert.ok(Math.abs(fast.cos[0]!) < 0.01, `a fast pair's mean vanishes: ${fast.cos[0]}`);
+});
+
 // ── conversion ──
 
 test('full rank keeps the attention exact up to the unrotated pairs: EliteKVAttention = attention with each KV head\'s other pairs NoPE', () => {
@@ -201,6 +255,29 @@ test('full rank keeps the attention exact up to the unrotated pairs: EliteKVAtte
       }
     }),
     fcParams(15),
+  );
+});
+
+test('meanRotationContext: full rank gives the attention whose non-elite pair terms are c̄·A + s̄·B (meanRotation); T = 1 is the NoPE conversion', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 1e6 }), fc.constantFrom<PairLayout>('half', 'interleaved'), pairsArb(2, 2, 4, 2), fc.integer({ min: 2, max: 64 }), (s, layout, pairs, context) => {
+      // head dim 8 (P = 4, r = 2): two non-elite pairs per head, so their rows' order matters
+      const model = new GPT({ ...CONFIG, dim: 32, seed: s % 1000 });
+      model.setPositional(new RoPE(8, { base: 100, layout }));
+      const rank = 24; // rank(W_kv) of a random 32 × 2·((8 − 4) + 8) matrix
+      const converted = eliteKVConvert(model, { elitePairs: pairs, rank, meanRotationContext: context });
+      const x = randn([2, 5, 32], { dtype: 'float64', generator: new Generator(s) });
+      for (let i = 0; i < 2; i++) {
+        const mean = meanRotation((mha(model, i).positional as RoPE).invFreq, context);
+        const got = noGrad(() => elite(converted, i).forward(x)).data;
+        const want = partialRopeAttention(mha(model, i), pairs[i]!, x, [0, 1, 2, 3, 4], mean).data;
+        assert.ok(maxDiff(got, want) <= 1e-10, `layer ${i}: ${maxDiff(got, want)}`);
+      }
+      const nope = eliteKVConvert(model, { elitePairs: pairs, rank });
+      const one = eliteKVConvert(model, { elitePairs: pairs, rank, meanRotationContext: 1 });
+      assert.equal(one.stateDict()['blocks.0.attn.wq.weight']!.data, nope.stateDict()['blocks.0.attn.wq.weight']!.data, 'T = 1: (c̄, s̄) = (1, 0), the NoPE conversion');
+    }),
+    fcParams(10),
   );
 });
 
@@ -415,6 +492,12 @@ test('refusals: typed errors named after the call and the argument', () => {
   assertRefused(() => ropeliteSelect(q, k, f, 'half', { rounds: 3 }), ValueError, 'ropeliteSelect', { arg: 'rounds' });
   assertRefused(() => ropeliteSelect(q, k, [NaN, 1], 'half'), ValueError, 'ropeliteSelect', { arg: 'invFreq' });
   assertRefused(() => ropeliteSelect(q, k, f, 'sideways' as PairLayout), ValueError, 'ropeliteSelect', { arg: 'layout' });
+  assertRefused(() => ropeliteSelect(q, k, f, 'half', { rest: 'zero' as never }), ValueError, 'ropeliteSelect', { arg: 'rest' });
+  assertRefused(() => meanRotation(null as never, 4), DTypeError, 'meanRotation', { arg: 'invFreq' });
+  assertRefused(() => meanRotation([1, Infinity], 4), ValueError, 'meanRotation', { arg: 'invFreq' });
+  assertRefused(() => meanRotation(f, 0), ValueError, 'meanRotation', { arg: 'context' });
+  assertRefused(() => meanRotation(f, 2.5), ValueError, 'meanRotation', { arg: 'context' });
+  assertRefused(() => meanRotation(f, 2 ** 30), ValueError, 'meanRotation', { arg: 'context' });
   assertRefused(() => uniformElitePairs(4, 5), ValueError, 'uniformElitePairs', { arg: 'r' });
   assertRefused(() => eliteKVCacheRatio({ rank: 4, elitePairs: 1, numKVHeads: 2, headDim: 5 }), ValueError, 'eliteKVCacheRatio', { arg: 'headDim' });
   assertRefused(() => eliteKVCacheRatio({ rank: 4, elitePairs: 3, numKVHeads: 2, headDim: 4 }), ValueError, 'eliteKVCacheRatio', { arg: 'elitePairs' });
@@ -425,6 +508,8 @@ test('refusals: typed errors named after the call and the argument', () => {
   assertRefused(() => eliteKVConvert(model, { elitePairs: [[[0], [2]], [[0], [1]]], rank: 4 }), ValueError, 'eliteKVConvert', { arg: 'elitePairs[0]' });
   assertRefused(() => eliteKVConvert(model, { elitePairs: [[[0], [1]], [[0, 1], [1, 0]]], rank: 4 }), ShapeError, 'eliteKVConvert', { arg: 'elitePairs' });
   assertRefused(() => eliteKVConvert(model, { elitePairs: [[[0], [1]], [[0], [1]]], rank: 13 }), ValueError, 'eliteKVConvert', { arg: 'rank' });
+  assertRefused(() => eliteKVConvert(model, { elitePairs: [[[0], [1]], [[0], [1]]], rank: 4, meanRotationContext: 0 }), ValueError, 'eliteKVConvert', { arg: 'meanRotationContext' });
+  assertRefused(() => eliteKVConvert(model, { elitePairs: [[[0], [1]], [[0], [1]]], rank: 4, meanRotationContext: NaN }), ValueError, 'eliteKVConvert', { arg: 'meanRotationContext' });
   assertRefused(() => eliteKVConvert(new GPT({ ...CONFIG, positional: 'nope' }), { elitePairs: [[[0], [1]], [[0], [1]]], rank: 4 }), ValueError, 'eliteKVConvert', { arg: 'model', words: ['not a RoPE'] });
   assertRefused(() => eliteKVConvert({ blocks: [], config: {} } as never, { elitePairs: [], rank: 4 }), DTypeError, 'eliteKVConvert', { arg: 'model' });
   const converted = eliteKVConvert(model, { elitePairs: [[[0], [1]], [[0], [1]]], rank: 4 });

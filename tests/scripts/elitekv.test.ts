@@ -47,6 +47,12 @@ test('the reference model at tiny settings: the whole pipeline runs and reports 
   const aware = runExperiment(model, corpus, { ...DEFAULT_FLAGS, windows: 1, val: 1, steps: 0, batch: 1, budgets: [32], splits: 1, jlrd: 'inputs' });
   assert.is(aware.settings.jlrd, 'inputs');
   aware.rows.forEach((row, i) => assert.ok(row.before !== res.rows[i]!.before, `${row.selection}: J-LRD on the inputs converts differently`));
+  const mean = runExperiment(model, corpus, { ...DEFAULT_FLAGS, windows: 1, val: 1, steps: 0, batch: 1, budgets: [32], splits: 1, rest: 'mean' });
+  assert.is(mean.settings.rest, 'mean');
+  assert.is(res.ranking.length, 4, 'a ranking per layer');
+  assert.not.equal(mean.ranking, res.ranking, 'RoPElite searches with the mean rotation as the rest');
+  mean.rows.forEach((row, i) => assert.ok(row.before < res.rows[i]!.before, `${row.selection}: the mean rotation converts better than NoPE (${row.before} vs ${res.rows[i]!.before})`));
+  assert.match(formatResults(mean), /replaced by their mean rotation/);
   assert.is(res.rows.length, 2);
   const byDefault = runExperiment(model, corpus, { ...DEFAULT_FLAGS, windows: 1, val: 1, steps: 0, batch: 1, budgets: null, splits: 1 });
   assert.equal([...new Set(byDefault.rows.map((row) => row.budget))], [64, 32, 16], 'default budgets: a half, a quarter, an eighth of 2·Hkv·d = 128');
@@ -98,12 +104,13 @@ test('the target: RoPElite at 25% after uptraining within 3% of the unconverted 
 
 test('flags: defaults, overrides, --help, and errors', () => {
   assert.equal(parseFlags([]), DEFAULT_FLAGS);
-  assert.equal(parseFlags(['--windows', '2', '--steps', '0', '--lr', '3e-4', '--budgets', '32', '--splits', '5', '--jlrd', 'inputs', '--model', 'mha', '--context', '128', '--uptrain', 'distill', '--json']), {
-    ...DEFAULT_FLAGS, windows: 2, steps: 0, lr: 3e-4, budgets: [32], splits: 3, jlrd: 'inputs', model: 'mha', context: 128, uptrain: 'distill', json: true,
+  assert.equal(parseFlags(['--windows', '2', '--steps', '0', '--lr', '3e-4', '--budgets', '32', '--splits', '5', '--jlrd', 'inputs', '--model', 'mha', '--context', '128', '--uptrain', 'distill', '--rest', 'mean', '--json']), {
+    ...DEFAULT_FLAGS, windows: 2, steps: 0, lr: 3e-4, budgets: [32], splits: 3, jlrd: 'inputs', model: 'mha', context: 128, uptrain: 'distill', rest: 'mean', json: true,
   });
   assert.throws(() => parseFlags(['--jlrd', 'svd']), /weights, inputs/);
   assert.throws(() => parseFlags(['--model', 'gqa4']), /gqa, mha/);
   assert.throws(() => parseFlags(['--uptrain', 'kd']), /lm, distill/);
+  assert.throws(() => parseFlags(['--rest', 'zero']), /nope, mean/);
   assert.is(parseFlags(['--help']), 'help');
   assert.throws(() => parseFlags(['--windows', '0']), /integer ≥ 1/);
   assert.throws(() => parseFlags(['--lr', '-1']), /number > 0/);

@@ -188,9 +188,10 @@ export const nnEntries: readonly Entry[] = [
   ]),
 
   // EliteKV
-  fn('ropeliteSelect', () => [t64([1, 2, 3, 4]), t64([1, 1, 3, 4]), ropeInvFreq(4, 10), 'half', { rounds: 2 }], [
-    A.tensor('q'), A.tensor('k'), A.reals('invFreq'), A.enum('layout'), A.options('options', { rounds: A.size('rounds') }),
+  fn('ropeliteSelect', () => [t64([1, 2, 3, 4]), t64([1, 1, 3, 4]), ropeInvFreq(4, 10), 'half', { rounds: 2, rest: 'mean' }], [
+    A.tensor('q'), A.tensor('k'), A.reals('invFreq'), A.enum('layout'), A.options('options', { rounds: A.size('rounds'), rest: A.enum('rest') }),
   ]),
+  fn('meanRotation', () => [ropeInvFreq(4, 10), 8], [A.reals('invFreq'), A.size('context')]),
   fn('uniformElitePairs', () => [16, 4], [A.size('numPairs'), A.size('r')]),
   fn('eliteKVCacheRatio', () => [{ rank: 8, elitePairs: 2, numKVHeads: 2, headDim: 8 }], [
     A.options('options', {
@@ -198,8 +199,10 @@ export const nnEntries: readonly Entry[] = [
       headDim: A.size('headDim', { required: true }),
     }, { optional: false }),
   ]),
-  fn('eliteKVConvert', () => [tinyGPT(), { elitePairs: [[[0], [1]]], rank: 4 }], [
-    A.object('model'), A.options('options', { elitePairs: A.object('elitePairs', { required: true }), rank: A.size('rank', { required: true }) }, { optional: false }),
+  fn('eliteKVConvert', () => [tinyGPT(), { elitePairs: [[[0], [1]]], rank: 4, meanRotationContext: 16 }], [
+    A.object('model'), A.options('options', {
+      elitePairs: A.object('elitePairs', { required: true }), rank: A.size('rank', { required: true }), meanRotationContext: A.size('meanRotationContext'),
+    }, { optional: false }),
   ]),
   cls('EliteKVAttention', () => [D, { numHeads: 2, numKVHeads: 1, headDim: 4, elitePairs: [[1]], rank: 3, positional: new RoPE(4), generator: new Generator(1), dtype: 'float32' }], [
     A.size('dim'),
