@@ -39,4 +39,4 @@ export { unitLowerInverse } from './ops/triangular.js';
 export { crossEntropy, mseLoss, type CrossEntropyOptions, type Reduction } from './ops/loss.js';
 export { cholesky, kmeans, qr, svd, symmetricEigenvalues, type CholeskyOptions, type KMeansOptions, type KMeansResult, type QR, type QROptions, type SVD, type SymmetricEigenOptions } from './linalg.js';
 export { Module, Parameter, type LoadStateDictOptions, type LoadStateDictResult } from './module.js';
-export { Adam, AdamW, clipGradNorm, Optimizer, SGD, warmupCosineLr, type AdamOptions, type SGDOptions, type WarmupCosineOptions } from './optim.js';
+export { Adam, AdamW, clipGradNorm, Optimizer, SGD, warmupCosineLr, type AdamOptions, type OptimizerParams, type ParamGroup, type SGDOptions, type WarmupCosineOptions } from './optim.js';

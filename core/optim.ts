@@ -4,6 +4,40 @@ import { DTypeError, ShapeError, ValueError } from './errors.js';
 import { fmtShape, shapesEqual } from './shape.js';
 import { Tensor } from './tensor.js';
 
+/**
+ * A group of parameters that an optimizer updates with its learning rate times `lrScale` (torch's parameter groups,
+ * with the rate relative so that one schedule drives every group): `new AdamW([{ params: a, lrScale: 1 },
+ * { params: b, lrScale: 0.2 }], { lr: 1e-3 })`.
+ */
+export interface ParamGroup {
+  params: Iterable<Tensor>;
+  /** The group's learning rate over the optimizer's `lr`: a finite number ≥ 0. */
+  lrScale: number;
+}
+
+/** What optimizers take: parameters (a module's `parameters()`), or parameter groups each with its own lrScale. */
+export type OptimizerParams = Iterable<Tensor> | readonly ParamGroup[];
+
+/**
+ * The optimizer `op`'s params as one flat list of distinct Tensors and each one's lrScale: a plain iterable of
+ * Tensors (every scale 1), or an array of parameter groups `{ params, lrScale }`.
+ */
+function paramGroups(op: string, params: unknown): { list: Tensor[]; scales: Float64Array } {
+  const isGroup = (x: unknown): boolean => x !== null && typeof x === 'object' && !(x instanceof Tensor) && 'params' in x;
+  if (!Array.isArray(params) || params.length === 0 || !params.some(isGroup)) {
+    const list = tensorList(op, params);
+    return { list, scales: new Float64Array(list.length).fill(1) };
+  }
+  const groups = params.map((group: unknown, i) => {
+    if (!isGroup(group)) throw new DTypeError(op, `params[${i}] must be a parameter group { params, lrScale } like the others, got ${describeValue(group)}`, 'params');
+    const g = expectOptions(op, `params[${i}]`, group as ParamGroup, ['params', 'lrScale']);
+    const lrScale = expectNumber(op, `params[${i}].lrScale`, g.lrScale, { min: 0 });
+    return { tensors: tensorList(op, g.params), lrScale };
+  });
+  const list = tensorList(op, groups.flatMap((g) => g.tensors)); // refuses a parameter in two groups
+  return { list, scales: Float64Array.from(groups.flatMap((g) => g.tensors.map(() => g.lrScale))) };
+}
+
 /** `params` of the public function or class `op`: an iterable of distinct Tensors (a module's `parameters()`). */
 function tensorList(op: string, params: unknown): Tensor[] {
   if (params === null || params === undefined || typeof params === 'string' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
@@ -28,17 +62,27 @@ function checkLr(op: string, lr: unknown): number {
 /**
  * Common surface: a parameter list, a mutable learning rate, `step()` and `zeroGrad()`. Every write `step()` makes
  * to a parameter is followed by `markModified()`, so a backward through a graph recorded before the step refuses to
- * run instead of returning gradients of values that no longer exist.
+ * run instead of returning gradients of values that no longer exist. Parameters given in groups (`ParamGroup`) are
+ * updated with lr times their group's lrScale (`lrOf`).
  */
 export abstract class Optimizer {
   readonly params: readonly Tensor[];
+  /** Per parameter (in `params` order), its group's lrScale; 1 for parameters not given in groups. */
+  readonly lrScales: readonly number[];
   private lrValue: number;
   private readonly opName: string;
 
-  constructor(op: string, params: Iterable<Tensor>, lr: number) {
+  constructor(op: string, params: OptimizerParams, lr: number) {
     this.opName = op;
-    this.params = tensorList(op, params);
+    const { list, scales } = paramGroups(op, params);
+    this.params = list;
+    this.lrScales = [...scales];
     this.lrValue = checkLr(op, lr);
+  }
+
+  /** The learning rate of parameter `index` (in `params` order): lr × its lrScale. */
+  protected lrOf(index: number): number {
+    return this.lrValue * this.lrScales[index]!;
   }
 
   /** The learning rate; assigning a value that is not a finite number ≥ 0 throws a ValueError. */
@@ -100,7 +144,7 @@ export class SGD extends Optimizer {
   private readonly buffers = new Map<number, Float64Array>();
 
   /** `new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 })`; `lr` is required. */
-  constructor(params: Iterable<Tensor>, options: SGDOptions) {
+  constructor(params: OptimizerParams, options: SGDOptions) {
     if (options === undefined) throw new ValueError('SGD', 'options are required: new SGD(params, { lr, momentum?, dampening?, nesterov?, weightDecay? })', 'options');
     const opts = expectOptions('SGD', 'options', options, ['lr', 'momentum', 'dampening', 'nesterov', 'weightDecay']);
     super('SGD', params, opts.lr);
@@ -114,7 +158,8 @@ export class SGD extends Optimizer {
   }
 
   protected update(p: Tensor, g: Float32Array | Float64Array, index: number): void {
-    const { momentum: mu, dampening, nesterov, weightDecay: wd, lr } = this;
+    const { momentum: mu, dampening, nesterov, weightDecay: wd } = this;
+    const lr = this.lrOf(index);
     const w = p.data;
     const first = !this.buffers.has(index);
     const buf = mu !== 0 ? this.stateOf(this.buffers, index, w.length) : null;
@@ -151,7 +196,7 @@ export class Adam extends Optimizer {
   private readonly steps = new Map<number, number>();
 
   /** `new Adam(model.parameters(), { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 })` (all optional). */
-  constructor(params: Iterable<Tensor>, options?: AdamOptions, name = 'Adam') {
+  constructor(params: OptimizerParams, options?: AdamOptions, name = 'Adam') {
     const opts = expectOptions(name, 'options', options, ['lr', 'betas', 'eps', 'weightDecay']);
     super(name, params, opts.lr === undefined ? 1e-3 : opts.lr);
     const betas = opts.betas === undefined ? [0.9, 0.999] : opts.betas;
@@ -169,7 +214,8 @@ export class Adam extends Optimizer {
 
   protected update(p: Tensor, g: Float32Array | Float64Array, index: number): void {
     const [b1, b2] = this.betas;
-    const { lr, eps, weightDecay: wd, decoupled } = this;
+    const { eps, weightDecay: wd, decoupled } = this;
+    const lr = this.lrOf(index);
     const w = p.data;
     const m = this.stateOf(this.m, index, w.length);
     const v = this.stateOf(this.v, index, w.length);
@@ -193,7 +239,7 @@ export class Adam extends Optimizer {
 export class AdamW extends Adam {
   protected override readonly decoupled = true;
 
-  constructor(params: Iterable<Tensor>, options?: AdamOptions) {
+  constructor(params: OptimizerParams, options?: AdamOptions) {
     super(params, { weightDecay: 0.01, ...expectOptions('AdamW', 'options', options, ['lr', 'betas', 'eps', 'weightDecay']) }, 'AdamW');
   }
 }

@@ -28,7 +28,8 @@
  *
  * Usage: node scripts/run.mjs scripts/experiments/elitekv.ts [--model gqa|mha] [--windows N] [--val N] [--steps N]
  *          [--batch B] [--context T] [--lr X] [--budgets 64,32,16] [--splits N] [--jlrd weights|inputs]
- *          [--uptrain lm|distill] [--rest nope|mean] [--json] [--help]
+ *          [--uptrain lm|distill] [--rest nope|mean]
+ *          [--other-lr-scale S] [--json] [--help]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -105,7 +106,7 @@ export interface Results {
   rows: Row[];
   /** The 25% target: the uptrained RoPElite row at a quarter of the plain cache within 3% of `unconverted`, and below uniform's. */
   target: { measured: boolean; ropelite: number | null; uniform: number | null; increase: number | null; met: boolean };
-  settings: { kvHeads: number; windows: number; val: number; steps: number; batch: number; context: number; lr: number; jlrd: 'weights' | 'inputs'; uptrain: Uptraining; rest: Rest; tokens: number; tokenFraction: number };
+  settings: { kvHeads: number; windows: number; val: number; steps: number; batch: number; context: number; lr: number; jlrd: 'weights' | 'inputs'; uptrain: Uptraining; rest: Rest; otherLrScale: number; tokens: number; tokenFraction: number };
   seconds: { calibration: number; conversions: number; uptraining: number; total: number };
 }
 
@@ -128,6 +129,8 @@ export interface Flags {
   uptrain: Uptraining;
   /** What replaces the non-elite pairs' rotation, in the selection and the conversion: the identity (the reference's NoPE) or their mean rotation (ours). */
   rest: Rest;
+  /** Uptraining lr of every parameter outside the attention layers, as a fraction of `lr` (1: one rate for all). */
+  otherLrScale: number;
   json: boolean;
 }
 
@@ -137,7 +140,7 @@ export type Rest = 'nope' | 'mean';
 /** 'lm': next-token cross-entropy, as the paper uptrains; 'distill' (ours): KL to the unconverted model's next-token distribution. */
 export type Uptraining = 'lm' | 'distill';
 
-export const DEFAULT_FLAGS: Flags = { windows: 8, val: 16, steps: 96, batch: 1, context: null, lr: 5e-4, budgets: null, splits: 3, model: 'gqa', jlrd: 'weights', uptrain: 'lm', rest: 'nope', json: false };
+export const DEFAULT_FLAGS: Flags = { windows: 8, val: 16, steps: 96, batch: 1, context: null, lr: 5e-4, budgets: null, splits: 3, model: 'gqa', jlrd: 'weights', uptrain: 'lm', rest: 'nope', otherLrScale: 1, json: false };
 
 const HELP = `usage: node scripts/run.mjs scripts/experiments/elitekv.ts [flags]
 
@@ -161,6 +164,8 @@ vs uniform elite pairs, val loss before and after a short uptraining.
                  divergence to the unconverted model's next-character distribution on the same windows
   --rest MODE    'nope' (default): the non-elite pairs unrotated, as the reference; 'mean' (ours, not the paper's):
                  replaced by their mean rotation over the 512-character context, in RoPElite's search and the conversion
+  --other-lr-scale S  uptraining lr of every parameter outside the attention layers (embeddings, norms, MLPs) as a
+                 fraction of --lr (default 1); below 1 they move less while the converted attention relearns
   --json         print the results as JSON
   --help         this text`;
 
@@ -178,6 +183,7 @@ const FLAG_SPEC: FlagSpec<Flags> = {
     jlrd: (f, v) => (f.jlrd = choiceFlag(v, ['weights', 'inputs'] as const)),
     uptrain: (f, v) => (f.uptrain = choiceFlag(v, ['lm', 'distill'] as const)),
     rest: (f, v) => (f.rest = choiceFlag(v, ['nope', 'mean'] as const)),
+    'other-lr-scale': (f, v) => (f.otherLrScale = numberFlag(v, { atLeast: 0 })),
   },
   switches: { json: (f) => (f.json = true) },
 };
@@ -195,20 +201,39 @@ export function distillationLoss(student: GPT, teacher: GPT, ids: Tensor): Tenso
   return student.forward(ids).logSoftmax(-1).mul(target).sum(-1).mean().neg();
 }
 
+/** How `uptrain` trains: `steps` AdamW steps of `batch` windows of `context` characters drawn by Generator(`batchSeed`). */
+export interface UptrainOptions {
+  steps: number;
+  batch: number;
+  context: number;
+  /** Peak learning rate, cosine-decayed to lr/10. */
+  lr: number;
+  batchSeed: number;
+  /** Distil from this model (`distillationLoss`); null: next-token cross-entropy. */
+  teacher: GPT | null;
+  /** The learning rate of every parameter outside the blocks' attention layers, as a fraction of lr (default 1). */
+  otherLrScale?: number;
+}
+
 /**
- * Uptrain `model` in place: `steps` AdamW steps on batches drawn by a fixed generator, the learning rate decaying from
- * `lr` to lr/10 by a cosine (as the reference model's own training ended; a constant rate undoes some of its training).
- * With a `teacher` the loss is `distillationLoss` to it on the same windows, else next-token cross-entropy.
+ * Uptrain `model` in place: AdamW on batches drawn by a fixed generator, the learning rate decaying from lr to lr/10
+ * by a cosine (as the reference model's own training ended; a constant rate undoes some of its training). The
+ * attention layers (the converted ones) train at that rate, every other parameter at `otherLrScale` times it.
  */
-function uptrain(model: GPT, trainIds: Int32Array, steps: number, batch: number, lr: number, T = model.config.contextLength, batchSeed = 17, teacher: GPT | null = null): void {
-  if (steps === 0) return;
-  const g = new Generator(batchSeed); // the same batches for every run with this seed
+export function uptrain(model: GPT, trainIds: Int32Array, o: UptrainOptions): void {
+  if (o.steps === 0) return;
+  const g = new Generator(o.batchSeed); // the same batches for every run with this seed
+  const attention = new Set(model.blocks.flatMap((block) => block.attn.parameters()));
+  const groups = [
+    { params: [...attention], lrScale: 1 },
+    { params: model.parameters().filter((p) => !attention.has(p)), lrScale: o.otherLrScale ?? 1 },
+  ];
   train(model, () => {
-    const { x, y } = sampleBatch(trainIds, batch, T, g);
-    return teacher === null ? model.loss(x, y) : distillationLoss(model, teacher, x);
+    const { x, y } = sampleBatch(trainIds, o.batch, o.context, g);
+    return o.teacher === null ? model.loss(x, y) : distillationLoss(model, o.teacher, x);
   }, {
-    steps, optimizer: new AdamW(model.parameters(), { lr, weightDecay: 0 }), clipGradNorm: 1, output: null,
-    schedule: (step) => warmupCosineLr(step, { maxLr: lr, warmupSteps: 0, totalSteps: steps, minLr: lr / 10 }),
+    steps: o.steps, optimizer: new AdamW(groups, { lr: o.lr, weightDecay: 0 }), clipGradNorm: 1, output: null,
+    schedule: (step) => warmupCosineLr(step, { maxLr: o.lr, warmupSteps: 0, totalSteps: o.steps, minLr: o.lr / 10 }),
   });
 }
 
@@ -257,7 +282,8 @@ export function runExperiment(model: GPT, corpus: { train: Int32Array; val: Int3
   control.loadStateDict(model.stateDict());
   const uptrainContext = flags.context ?? T;
   const teacher = flags.uptrain === 'distill' ? model : null;
-  uptrain(control, corpus.train, flags.steps, flags.batch, flags.lr, uptrainContext, 17, teacher);
+  const uptraining = { steps: flags.steps, batch: flags.batch, context: uptrainContext, lr: flags.lr, batchSeed: 17, teacher, otherLrScale: flags.otherLrScale };
+  uptrain(control, corpus.train, uptraining);
   const unconvertedUptrained = referenceValLoss(control, corpus.val, flags.val);
   log(`control: the unconverted model after the same uptraining: ${unconvertedUptrained.toFixed(4)}`);
   for (const { budget } of plans) {
@@ -266,7 +292,7 @@ export function runExperiment(model: GPT, corpus: { train: Int32Array; val: Int3
     const best = candidates.reduce((a, b) => (b.before < a.before ? b : a));
     for (const row of rows.filter((x) => x.budget === budget && x.r === best.r)) {
       const converted = eliteKVConvert(model, { elitePairs: elitePairs(row.selection, row.r), rank: row.c, ...conversion });
-      uptrain(converted, corpus.train, flags.steps, flags.batch, flags.lr, uptrainContext, 17, teacher);
+      uptrain(converted, corpus.train, uptraining);
       row.after = referenceValLoss(converted, corpus.val, flags.val);
       log(`  uptrained ${(100 * row.ratio).toFixed(1)}% r=${row.r} c=${row.c} ${row.selection}: ${row.before.toFixed(4)} → ${row.after.toFixed(4)}`);
     }
@@ -277,7 +303,7 @@ export function runExperiment(model: GPT, corpus: { train: Int32Array; val: Int3
   return {
     unconverted, unconvertedUptrained, ranking, rows,
     target: judgeTarget(rows, unconverted, full / 4),
-    settings: { kvHeads: Hkv, windows: flags.windows, val: flags.val, steps: flags.steps, batch: flags.batch, context: uptrainContext, lr: flags.lr, jlrd: flags.jlrd, uptrain: flags.uptrain, rest: flags.rest, tokens, tokenFraction: tokens / (1200 * 8 * T) },
+    settings: { kvHeads: Hkv, windows: flags.windows, val: flags.val, steps: flags.steps, batch: flags.batch, context: uptrainContext, lr: flags.lr, jlrd: flags.jlrd, uptrain: flags.uptrain, rest: flags.rest, otherLrScale: flags.otherLrScale, tokens, tokenFraction: tokens / (1200 * 8 * T) },
     seconds: { calibration: calibrationSeconds, conversions: conversionSeconds, uptraining: uptrainingSeconds, total: seconds(started) },
   };
 }
@@ -306,7 +332,7 @@ export function formatResults(res: Results): string {
     ...res.rows.map((row) =>
       `| ${(100 * row.ratio).toFixed(1)}% | ${row.r} | ${row.c} | ${row.selection} | ${row.before.toFixed(4)} | ${pct(row.before)} | ${row.after === null ? '—' : row.after.toFixed(4)} | ${row.after === null ? '—' : pct(row.after)} |`),
     '',
-    `uptraining: ${res.settings.steps} steps × ${res.settings.batch} × ${res.settings.context} = ${res.settings.tokens} tokens (${(100 * res.settings.tokenFraction).toFixed(2)}% of the reference's training), AdamW peak lr ${res.settings.lr} (cosine to lr/10), ${res.settings.uptrain === 'distill' ? 'loss: distillation from the unconverted model (ours)' : 'loss: next-token cross-entropy (the paper\'s)'}, J-LRD on the ${res.settings.jlrd === 'inputs' ? 'calibration inputs (ours)' : 'weights (the reference)'}, non-elite pairs ${res.settings.rest === 'mean' ? 'replaced by their mean rotation (ours)' : 'unrotated (the reference)'}, for the split (r, c) of each budget where RoPElite's converted loss is lowest`,
+    `uptraining: ${res.settings.steps} steps × ${res.settings.batch} × ${res.settings.context} = ${res.settings.tokens} tokens (${(100 * res.settings.tokenFraction).toFixed(2)}% of the reference's training), AdamW peak lr ${res.settings.lr} (cosine to lr/10${res.settings.otherLrScale === 1 ? '' : `; ${res.settings.otherLrScale}× that outside the attention layers`}), ${res.settings.uptrain === 'distill' ? 'loss: distillation from the unconverted model (ours)' : 'loss: next-token cross-entropy (the paper\'s)'}, J-LRD on the ${res.settings.jlrd === 'inputs' ? 'calibration inputs (ours)' : 'weights (the reference)'}, non-elite pairs ${res.settings.rest === 'mean' ? 'replaced by their mean rotation (ours)' : 'unrotated (the reference)'}, for the split (r, c) of each budget where RoPElite's converted loss is lowest`,
   ];
   const t = res.target;
   lines.push(
@@ -382,17 +408,18 @@ export function runEliteSeed(model: GPT, corpus: { train: Int32Array; val: Int32
   const picks = ranking.map((layer) => layer.map((head) => head.slice(0, s.r)));
   const pairsOf = (arm: EliteArm): number[][][] =>
     arm === 'ropelite' ? picks : ranking.map((layer) => layer.map(() => (arm === 'uniform' ? uniformElitePairs(d / 2, s.r) : lowestFrequencyPairs(d / 2, s.r))));
+  const uptraining = { steps: s.steps, batch: s.batch, context: s.context, lr: s.lr, batchSeed: 17 + 1000 * seed, teacher: null };
   const before = {} as Record<EliteArm, number>;
   const after = {} as Record<EliteArm, number>;
   for (const arm of ELITE_ARMS) {
     const converted = eliteKVConvert(model, { elitePairs: pairsOf(arm), rank: s.c });
     before[arm] = referenceValLoss(converted, corpus.val, s.val);
-    uptrain(converted, corpus.train, s.steps, s.batch, s.lr, s.context, 17 + 1000 * seed);
+    uptrain(converted, corpus.train, uptraining);
     after[arm] = referenceValLoss(converted, corpus.val, s.val);
   }
   const control = new GPT(model.config);
   control.loadStateDict(model.stateDict());
-  uptrain(control, corpus.train, s.steps, s.batch, s.lr, s.context, 17 + 1000 * seed);
+  uptrain(control, corpus.train, uptraining);
   return { seed, before, after, unconvertedUptrained: referenceValLoss(control, corpus.val, s.val), picks };
 }
 

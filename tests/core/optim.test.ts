@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { Adam, AdamW, SGD, Tensor, ValueError, clipGradNorm, tensor, warmupCosineLr, type Optimizer } from '../../core/index.js';
+import { Adam, AdamW, DTypeError, SGD, Tensor, ValueError, clipGradNorm, tensor, warmupCosineLr, type Optimizer, type ParamGroup } from '../../core/index.js';
 import { assertClose } from '../helpers/close.js';
 import { fcParams, valuesArb } from '../helpers/fc.js';
 
@@ -144,6 +144,33 @@ test('AdamW (decoupled weight decay) matches the published update loop; its defa
     }),
     fcParams(60),
   );
+});
+
+test('parameter groups: each group steps at lr × its lrScale (the published loops at that rate), whatever lr a schedule sets', () => {
+  fc.assert(
+    fc.property(runArb, adamHyperArb, fc.double({ min: 0, max: 2, noNaN: true }), fc.double({ min: 0, max: 2, noNaN: true }), (run, h, s0, s1) => {
+      const grouped = (make: (groups: ParamGroup[]) => Optimizer): number[][][] =>
+        drive((ps) => make([{ params: [ps[0]!], lrScale: s0 }, { params: [ps[1]!], lrScale: s1 }]), run);
+      const at = (scale: number): Run => ({ ...run, lrs: run.lrs.map((lr) => lr * scale) });
+      const check = (name: string, got: number[][][], want0: number[][][], want1: number[][][]): void =>
+        got.forEach((step, t) => {
+          assertClose(step[0]!, want0[t]![0]!, TOL, `${name} step ${t + 1}, group 0 (lrScale ${s0})`);
+          assertClose(step[1]!, want1[t]![1]!, TOL, `${name} step ${t + 1}, group 1 (lrScale ${s1})`);
+        });
+      const adam = { betas: [h.b1, h.b2] as [number, number], eps: h.eps, weightDecay: h.weightDecay };
+      check('AdamW', grouped((g) => new AdamW(g, adam)), adamReference(at(s0), h, true), adamReference(at(s1), h, true));
+      check('Adam', grouped((g) => new Adam(g, adam)), adamReference(at(s0), h, false), adamReference(at(s1), h, false));
+      const sgd = { momentum: 0.9, dampening: 0, nesterov: true, weightDecay: h.weightDecay };
+      check('SGD', grouped((g) => new SGD(g, { lr: 0, ...sgd })), sgdReference(at(s0), sgd), sgdReference(at(s1), sgd));
+    }),
+    fcParams(40),
+  );
+  const [a, b, c] = [f64([1]), f64([2]), f64([3])];
+  const opt = new AdamW([{ params: [a, b], lrScale: 0.5 }, { params: [c], lrScale: 2 }]);
+  assert.equal(opt.params, [a, b, c], 'one flat parameter list, in group order');
+  assert.equal(opt.lrScales, [0.5, 0.5, 2]);
+  assert.equal(new SGD([a, b], { lr: 1 }).lrScales, [1, 1], 'plain parameters: every scale 1');
+  assert.equal(new SGD([], { lr: 1 }).params, [], 'no parameters');
 });
 
 test('Adam\'s first step moves every coordinate with a non-zero gradient by ≈ lr against its sign (m̂/√v̂ = sign g)', () => {
@@ -293,10 +320,18 @@ test('bad options → ValueError naming the option', () => {
     ['warmupCosineLr', 'totalSteps', () => warmupCosineLr(0, { maxLr: 1, warmupSteps: 0, totalSteps: 0 })],
     ['warmupCosineLr', 'warmupSteps', () => warmupCosineLr(0, { maxLr: 1, warmupSteps: Number.NaN, totalSteps: 4 })],
     ['warmupCosineLr', 'step', () => warmupCosineLr(-1, { maxLr: 1, warmupSteps: 2, totalSteps: 4 })],
+    ['AdamW', 'params[0].lrScale', () => new AdamW([{ params: p, lrScale: -1 }])],
+    ['SGD', 'params[1].lrScale', () => new SGD([{ params: p, lrScale: 1 }, { params: [f64([2])], lrScale: Number.NaN }], { lr: 0.1 })],
+    ['Adam', 'params', () => new Adam([{ params: p, lrScale: 1 }, { params: p, lrScale: 2 }])],
   ];
   for (const [op, arg, make] of cases) {
     assert.throws(make, (e: unknown) => e instanceof ValueError && e.op === op && e.arg === arg && e.message.startsWith(`${op}: `), `${op} ${arg}`);
   }
+  const typed = (make: () => unknown, op: string, arg: string): void =>
+    assert.throws(make, (e: unknown) => e instanceof DTypeError && e.op === op && e.arg === arg && e.message.startsWith(`${op}: `), `${op} ${arg}`);
+  typed(() => new AdamW([{ params: p, lrScale: 1 }, f64([2])] as never), 'AdamW', 'params');
+  typed(() => new AdamW([{ params: p } as never]), 'AdamW', 'params[0].lrScale');
+  typed(() => new SGD([{ params: null as never, lrScale: 1 }], { lr: 1 }), 'SGD', 'params');
 });
 
 test.run();

@@ -10,7 +10,7 @@ import { Generator, Tensor, noGrad } from '../../core/index.js';
 import { MultiHeadAttention, eliteKVCacheRatio, eliteKVConvert, uniformElitePairs } from '../../nn/index.js';
 import { loadCorpus, sampleBatch } from '../../scripts/lib/corpus.js';
 import { loadReferenceModel } from '../../scripts/lib/reference-model.js';
-import { DEFAULT_FLAGS, chart, distillationLoss, formatResults, inputCovariances, judgeTarget, parseFlags, runExperiment, splits, type Row } from '../../scripts/experiments/elitekv.js';
+import { DEFAULT_FLAGS, chart, distillationLoss, formatResults, inputCovariances, judgeTarget, parseFlags, runExperiment, splits, uptrain, type Row } from '../../scripts/experiments/elitekv.js';
 import { layerInputs } from '../../scripts/lib/reference-model.js';
 import { assertWellFormedSvg } from '../helpers/svg.js';
 import { ELITE_ARMS, ELITE_QUICK, judgeElite, lowestFrequencyPairs, reproduction, type EliteSeedRun } from '../../scripts/experiments/elitekv.js';
@@ -92,6 +92,22 @@ test('--uptrain distill: the loss is the cross-entropy to the teacher\'s distrib
   assert.match(formatResults(res), /distillation from the unconverted model/);
 });
 
+test('uptrain with otherLrScale: the attention layers move at lr, every other parameter at that fraction of it (0: not at all)', () => {
+  const corpus = loadCorpus();
+  const run = (scale: number): { attention: boolean[]; others: boolean[] } => {
+    const { model } = loadReferenceModel();
+    const attention = new Set(model.blocks.flatMap((b) => b.attn.parameters()));
+    const before = model.parameters().map((p) => Float64Array.from(p.data));
+    uptrain(model, corpus.train, { steps: 2, batch: 1, context: 16, lr: 1e-3, batchSeed: 3, teacher: null, otherLrScale: scale });
+    const moved = model.parameters().map((p, i) => p.data.some((v, j) => v !== before[i]![j]));
+    return { attention: moved.filter((_, i) => attention.has(model.parameters()[i]!)), others: moved.filter((_, i) => !attention.has(model.parameters()[i]!)) };
+  };
+  const frozen = run(0);
+  assert.ok(frozen.attention.length > 0 && frozen.attention.every(Boolean), 'every attention parameter moves');
+  assert.ok(frozen.others.length > 0 && !frozen.others.some(Boolean), 'scale 0: nothing outside the attention layers moves');
+  assert.ok(run(0.2).others.some(Boolean), 'scale 0.2: the others move too');
+});
+
 test('the target: RoPElite at 25% after uptraining within 3% of the unconverted loss AND below uniform', () => {
   const row = (selection: 'ropelite' | 'uniform', after: number | null, budget = 32): Row => ({ budget, ratio: budget / 128, r: 4, c: 16, selection, before: 3, after });
   assert.ok(judgeTarget([row('ropelite', 1.02), row('uniform', 1.05)], 1, 32).met);
@@ -104,13 +120,14 @@ test('the target: RoPElite at 25% after uptraining within 3% of the unconverted 
 
 test('flags: defaults, overrides, --help, and errors', () => {
   assert.equal(parseFlags([]), DEFAULT_FLAGS);
-  assert.equal(parseFlags(['--windows', '2', '--steps', '0', '--lr', '3e-4', '--budgets', '32', '--splits', '5', '--jlrd', 'inputs', '--model', 'mha', '--context', '128', '--uptrain', 'distill', '--rest', 'mean', '--json']), {
-    ...DEFAULT_FLAGS, windows: 2, steps: 0, lr: 3e-4, budgets: [32], splits: 3, jlrd: 'inputs', model: 'mha', context: 128, uptrain: 'distill', rest: 'mean', json: true,
+  assert.equal(parseFlags(['--windows', '2', '--steps', '0', '--lr', '3e-4', '--budgets', '32', '--splits', '5', '--jlrd', 'inputs', '--model', 'mha', '--context', '128', '--uptrain', 'distill', '--rest', 'mean', '--other-lr-scale', '0.2', '--json']), {
+    ...DEFAULT_FLAGS, windows: 2, steps: 0, lr: 3e-4, budgets: [32], splits: 3, jlrd: 'inputs', model: 'mha', context: 128, uptrain: 'distill', rest: 'mean', otherLrScale: 0.2, json: true,
   });
   assert.throws(() => parseFlags(['--jlrd', 'svd']), /weights, inputs/);
   assert.throws(() => parseFlags(['--model', 'gqa4']), /gqa, mha/);
   assert.throws(() => parseFlags(['--uptrain', 'kd']), /lm, distill/);
   assert.throws(() => parseFlags(['--rest', 'zero']), /nope, mean/);
+  assert.throws(() => parseFlags(['--other-lr-scale', '-0.5']), /number ≥ 0/);
   assert.is(parseFlags(['--help']), 'help');
   assert.throws(() => parseFlags(['--windows', '0']), /integer ≥ 1/);
   assert.throws(() => parseFlags(['--lr', '-1']), /number > 0/);
