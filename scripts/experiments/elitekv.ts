@@ -29,7 +29,7 @@
  * Usage: node scripts/run.mjs scripts/experiments/elitekv.ts [--model gqa|mha] [--windows N] [--val N] [--steps N]
  *          [--batch B] [--context T] [--lr X] [--budgets 64,32,16] [--splits N] [--jlrd weights|inputs]
  *          [--uptrain lm|distill] [--rest nope|mean]
- *          [--other-lr-scale S] [--json] [--help]
+ *          [--other-lr-scale S] [--temperature τ] [--json] [--help]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -106,7 +106,7 @@ export interface Results {
   rows: Row[];
   /** The 25% target: the uptrained RoPElite row at a quarter of the plain cache within 3% of `unconverted`, and below uniform's. */
   target: { measured: boolean; ropelite: number | null; uniform: number | null; increase: number | null; met: boolean };
-  settings: { kvHeads: number; windows: number; val: number; steps: number; batch: number; context: number; lr: number; jlrd: 'weights' | 'inputs'; uptrain: Uptraining; rest: Rest; otherLrScale: number; tokens: number; tokenFraction: number };
+  settings: { kvHeads: number; windows: number; val: number; steps: number; batch: number; context: number; lr: number; jlrd: 'weights' | 'inputs'; uptrain: Uptraining; rest: Rest; otherLrScale: number; temperature: number; tokens: number; tokenFraction: number };
   seconds: { calibration: number; conversions: number; uptraining: number; total: number };
 }
 
@@ -131,6 +131,8 @@ export interface Flags {
   rest: Rest;
   /** Uptraining lr of every parameter outside the attention layers, as a fraction of `lr` (1: one rate for all). */
   otherLrScale: number;
+  /** Distillation temperature τ (with `--uptrain distill`). */
+  temperature: number;
   json: boolean;
 }
 
@@ -140,7 +142,7 @@ export type Rest = 'nope' | 'mean';
 /** 'lm': next-token cross-entropy, as the paper uptrains; 'distill' (ours): KL to the unconverted model's next-token distribution. */
 export type Uptraining = 'lm' | 'distill';
 
-export const DEFAULT_FLAGS: Flags = { windows: 8, val: 16, steps: 96, batch: 1, context: null, lr: 5e-4, budgets: null, splits: 3, model: 'gqa', jlrd: 'weights', uptrain: 'lm', rest: 'nope', otherLrScale: 1, json: false };
+export const DEFAULT_FLAGS: Flags = { windows: 8, val: 16, steps: 96, batch: 1, context: null, lr: 5e-4, budgets: null, splits: 3, model: 'gqa', jlrd: 'weights', uptrain: 'lm', rest: 'nope', otherLrScale: 1, temperature: 1, json: false };
 
 const HELP = `usage: node scripts/run.mjs scripts/experiments/elitekv.ts [flags]
 
@@ -166,6 +168,8 @@ vs uniform elite pairs, val loss before and after a short uptraining.
                  replaced by their mean rotation over the 512-character context, in RoPElite's search and the conversion
   --other-lr-scale S  uptraining lr of every parameter outside the attention layers (embeddings, norms, MLPs) as a
                  fraction of --lr (default 1); below 1 they move less while the converted attention relearns
+  --temperature τ  distillation temperature (default 1; with --uptrain distill): both next-character distributions
+                 are softmax(logits/τ), the loss scaled by τ²
   --json         print the results as JSON
   --help         this text`;
 
@@ -184,6 +188,7 @@ const FLAG_SPEC: FlagSpec<Flags> = {
     uptrain: (f, v) => (f.uptrain = choiceFlag(v, ['lm', 'distill'] as const)),
     rest: (f, v) => (f.rest = choiceFlag(v, ['nope', 'mean'] as const)),
     'other-lr-scale': (f, v) => (f.otherLrScale = numberFlag(v, { atLeast: 0 })),
+    temperature: (f, v) => (f.temperature = numberFlag(v, { above: 0 })),
   },
   switches: { json: (f) => (f.json = true) },
 };
@@ -193,12 +198,13 @@ export function parseFlags(argv: readonly string[]): Flags | 'help' {
 }
 
 /**
- * Distillation loss (Hinton et al. 2015, temperature 1): mean over positions of KL(p_teacher ‖ p_student) up to the
- * teacher's entropy, −Σ_v p_teacher(v)·log p_student(v). ids: [B, T]; the teacher runs without gradients.
+ * Distillation loss (Hinton et al. 2015 §2, temperature τ): mean over positions of KL(p_teacher ‖ p_student) up to the
+ * teacher's entropy, −τ²·Σ_v p_teacher(v)·log p_student(v) with both distributions softmax(logits/τ); the τ² keeps the
+ * gradients' scale as τ changes. ids: [B, T]; the teacher runs without gradients.
  */
-export function distillationLoss(student: GPT, teacher: GPT, ids: Tensor): Tensor {
-  const target = noGrad(() => teacher.forward(ids).softmax(-1)); // [B, T, V]
-  return student.forward(ids).logSoftmax(-1).mul(target).sum(-1).mean().neg();
+export function distillationLoss(student: GPT, teacher: GPT, ids: Tensor, temperature = 1): Tensor {
+  const target = noGrad(() => teacher.forward(ids).mul(1 / temperature).softmax(-1)); // [B, T, V]
+  return student.forward(ids).mul(1 / temperature).logSoftmax(-1).mul(target).sum(-1).mean().mul(-temperature * temperature);
 }
 
 /** How `uptrain` trains: `steps` AdamW steps of `batch` windows of `context` characters drawn by Generator(`batchSeed`). */
@@ -211,6 +217,8 @@ export interface UptrainOptions {
   batchSeed: number;
   /** Distil from this model (`distillationLoss`); null: next-token cross-entropy. */
   teacher: GPT | null;
+  /** Distillation temperature τ (default 1). */
+  temperature?: number;
   /** The learning rate of every parameter outside the blocks' attention layers, as a fraction of lr (default 1). */
   otherLrScale?: number;
 }
@@ -230,7 +238,7 @@ export function uptrain(model: GPT, trainIds: Int32Array, o: UptrainOptions): vo
   ];
   train(model, () => {
     const { x, y } = sampleBatch(trainIds, o.batch, o.context, g);
-    return o.teacher === null ? model.loss(x, y) : distillationLoss(model, o.teacher, x);
+    return o.teacher === null ? model.loss(x, y) : distillationLoss(model, o.teacher, x, o.temperature);
   }, {
     steps: o.steps, optimizer: new AdamW(groups, { lr: o.lr, weightDecay: 0 }), clipGradNorm: 1, output: null,
     schedule: (step) => warmupCosineLr(step, { maxLr: o.lr, warmupSteps: 0, totalSteps: o.steps, minLr: o.lr / 10 }),
@@ -282,7 +290,7 @@ export function runExperiment(model: GPT, corpus: { train: Int32Array; val: Int3
   control.loadStateDict(model.stateDict());
   const uptrainContext = flags.context ?? T;
   const teacher = flags.uptrain === 'distill' ? model : null;
-  const uptraining = { steps: flags.steps, batch: flags.batch, context: uptrainContext, lr: flags.lr, batchSeed: 17, teacher, otherLrScale: flags.otherLrScale };
+  const uptraining = { steps: flags.steps, batch: flags.batch, context: uptrainContext, lr: flags.lr, batchSeed: 17, teacher, temperature: flags.temperature, otherLrScale: flags.otherLrScale };
   uptrain(control, corpus.train, uptraining);
   const unconvertedUptrained = referenceValLoss(control, corpus.val, flags.val);
   log(`control: the unconverted model after the same uptraining: ${unconvertedUptrained.toFixed(4)}`);
@@ -303,7 +311,7 @@ export function runExperiment(model: GPT, corpus: { train: Int32Array; val: Int3
   return {
     unconverted, unconvertedUptrained, ranking, rows,
     target: judgeTarget(rows, unconverted, full / 4),
-    settings: { kvHeads: Hkv, windows: flags.windows, val: flags.val, steps: flags.steps, batch: flags.batch, context: uptrainContext, lr: flags.lr, jlrd: flags.jlrd, uptrain: flags.uptrain, rest: flags.rest, otherLrScale: flags.otherLrScale, tokens, tokenFraction: tokens / (1200 * 8 * T) },
+    settings: { kvHeads: Hkv, windows: flags.windows, val: flags.val, steps: flags.steps, batch: flags.batch, context: uptrainContext, lr: flags.lr, jlrd: flags.jlrd, uptrain: flags.uptrain, rest: flags.rest, otherLrScale: flags.otherLrScale, temperature: flags.temperature, tokens, tokenFraction: tokens / (1200 * 8 * T) },
     seconds: { calibration: calibrationSeconds, conversions: conversionSeconds, uptraining: uptrainingSeconds, total: seconds(started) },
   };
 }
@@ -332,7 +340,7 @@ export function formatResults(res: Results): string {
     ...res.rows.map((row) =>
       `| ${(100 * row.ratio).toFixed(1)}% | ${row.r} | ${row.c} | ${row.selection} | ${row.before.toFixed(4)} | ${pct(row.before)} | ${row.after === null ? '—' : row.after.toFixed(4)} | ${row.after === null ? '—' : pct(row.after)} |`),
     '',
-    `uptraining: ${res.settings.steps} steps × ${res.settings.batch} × ${res.settings.context} = ${res.settings.tokens} tokens (${(100 * res.settings.tokenFraction).toFixed(2)}% of the reference's training), AdamW peak lr ${res.settings.lr} (cosine to lr/10${res.settings.otherLrScale === 1 ? '' : `; ${res.settings.otherLrScale}× that outside the attention layers`}), ${res.settings.uptrain === 'distill' ? 'loss: distillation from the unconverted model (ours)' : 'loss: next-token cross-entropy (the paper\'s)'}, J-LRD on the ${res.settings.jlrd === 'inputs' ? 'calibration inputs (ours)' : 'weights (the reference)'}, non-elite pairs ${res.settings.rest === 'mean' ? 'replaced by their mean rotation (ours)' : 'unrotated (the reference)'}, for the split (r, c) of each budget where RoPElite's converted loss is lowest`,
+    `uptraining: ${res.settings.steps} steps × ${res.settings.batch} × ${res.settings.context} = ${res.settings.tokens} tokens (${(100 * res.settings.tokenFraction).toFixed(2)}% of the reference's training), AdamW peak lr ${res.settings.lr} (cosine to lr/10${res.settings.otherLrScale === 1 ? '' : `; ${res.settings.otherLrScale}× that outside the attention layers`}), ${res.settings.uptrain === 'distill' ? `loss: distillation from the unconverted model (ours${res.settings.temperature === 1 ? '' : `, temperature ${res.settings.temperature}`})` : 'loss: next-token cross-entropy (the paper\'s)'}, J-LRD on the ${res.settings.jlrd === 'inputs' ? 'calibration inputs (ours)' : 'weights (the reference)'}, non-elite pairs ${res.settings.rest === 'mean' ? 'replaced by their mean rotation (ours)' : 'unrotated (the reference)'}, for the split (r, c) of each budget where RoPElite's converted loss is lowest`,
   ];
   const t = res.target;
   lines.push(

@@ -82,6 +82,12 @@ test('--uptrain distill: the loss is the cross-entropy to the teacher\'s distrib
   entropy /= p.length / V;
   const self = noGrad(() => distillationLoss(model, model, ids).item());
   assert.ok(Math.abs(self - entropy) < 1e-4 * entropy, `a model distilled to itself scores the teacher's entropy: ${self} vs ${entropy}`);
+  const soft = noGrad(() => model.forward(ids).mul(0.5).softmax(-1)).data; // τ = 2
+  let softEntropy = 0;
+  for (let i = 0; i < soft.length; i++) softEntropy -= soft[i]! > 0 ? soft[i]! * Math.log(soft[i]!) : 0;
+  softEntropy /= soft.length / V;
+  const selfAt2 = noGrad(() => distillationLoss(model, model, ids, 2).item());
+  assert.ok(Math.abs(selfAt2 - 4 * softEntropy) < 1e-4 * softEntropy, `at τ = 2: τ² times the entropy of softmax(logits/τ): ${selfAt2} vs ${4 * softEntropy}`);
   const student = eliteKVConvert(model, { elitePairs: model.blocks.map(() => [uniformElitePairs(16, 2), uniformElitePairs(16, 2)]), rank: 8 });
   assert.ok(noGrad(() => distillationLoss(student, model, ids).item()) > self + 0.1, 'another student scores above the entropy (Gibbs)');
 
@@ -90,6 +96,9 @@ test('--uptrain distill: the loss is the cross-entropy to the teacher\'s distrib
   assert.ok(Math.abs(res.unconvertedUptrained - res.unconverted) < 2e-3, `the control, distilled to itself, barely moves (a cross-entropy step moves it 0.04): ${res.unconvertedUptrained} vs ${res.unconverted}`);
   for (const row of res.rows) assert.ok(row.after !== null && Number.isFinite(row.after) && row.after !== row.before, `${row.selection}: one distillation step moves the loss`);
   assert.match(formatResults(res), /distillation from the unconverted model/);
+  const hot = runExperiment(model, corpus, { ...DEFAULT_FLAGS, windows: 1, val: 1, steps: 1, batch: 1, context: 64, budgets: [32], splits: 1, uptrain: 'distill', temperature: 2 });
+  hot.rows.forEach((row, i) => assert.ok(row.after !== res.rows[i]!.after, `${row.selection}: uptraining at τ = 2 differs from τ = 1`));
+  assert.match(formatResults(hot), /temperature 2/);
 });
 
 test('uptrain with otherLrScale: the attention layers move at lr, every other parameter at that fraction of it (0: not at all)', () => {
@@ -120,14 +129,15 @@ test('the target: RoPElite at 25% after uptraining within 3% of the unconverted 
 
 test('flags: defaults, overrides, --help, and errors', () => {
   assert.equal(parseFlags([]), DEFAULT_FLAGS);
-  assert.equal(parseFlags(['--windows', '2', '--steps', '0', '--lr', '3e-4', '--budgets', '32', '--splits', '5', '--jlrd', 'inputs', '--model', 'mha', '--context', '128', '--uptrain', 'distill', '--rest', 'mean', '--other-lr-scale', '0.2', '--json']), {
-    ...DEFAULT_FLAGS, windows: 2, steps: 0, lr: 3e-4, budgets: [32], splits: 3, jlrd: 'inputs', model: 'mha', context: 128, uptrain: 'distill', rest: 'mean', otherLrScale: 0.2, json: true,
+  assert.equal(parseFlags(['--windows', '2', '--steps', '0', '--lr', '3e-4', '--budgets', '32', '--splits', '5', '--jlrd', 'inputs', '--model', 'mha', '--context', '128', '--uptrain', 'distill', '--rest', 'mean', '--other-lr-scale', '0.2', '--temperature', '2', '--json']), {
+    ...DEFAULT_FLAGS, windows: 2, steps: 0, lr: 3e-4, budgets: [32], splits: 3, jlrd: 'inputs', model: 'mha', context: 128, uptrain: 'distill', rest: 'mean', otherLrScale: 0.2, temperature: 2, json: true,
   });
   assert.throws(() => parseFlags(['--jlrd', 'svd']), /weights, inputs/);
   assert.throws(() => parseFlags(['--model', 'gqa4']), /gqa, mha/);
   assert.throws(() => parseFlags(['--uptrain', 'kd']), /lm, distill/);
   assert.throws(() => parseFlags(['--rest', 'zero']), /nope, mean/);
   assert.throws(() => parseFlags(['--other-lr-scale', '-0.5']), /number ≥ 0/);
+  assert.throws(() => parseFlags(['--temperature', '0']), /number > 0/);
   assert.is(parseFlags(['--help']), 'help');
   assert.throws(() => parseFlags(['--windows', '0']), /integer ≥ 1/);
   assert.throws(() => parseFlags(['--lr', '-1']), /number > 0/);
