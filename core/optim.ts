@@ -22,11 +22,11 @@ export type OptimizerParams = Iterable<Tensor> | readonly ParamGroup[];
  * The optimizer `op`'s params as one flat list of distinct Tensors and each one's lrScale: a plain iterable of
  * Tensors (every scale 1), or an array of parameter groups `{ params, lrScale }`.
  */
-function paramGroups(op: string, params: unknown): { list: Tensor[]; scales: Float64Array } {
+function paramGroups(op: string, params: unknown): { list: Tensor[]; scales: number[] } {
   const isGroup = (x: unknown): boolean => x !== null && typeof x === 'object' && !(x instanceof Tensor) && 'params' in x;
   if (!Array.isArray(params) || params.length === 0 || !params.some(isGroup)) {
     const list = tensorList(op, params);
-    return { list, scales: new Float64Array(list.length).fill(1) };
+    return { list, scales: list.map(() => 1) };
   }
   const groups = params.map((group: unknown, i) => {
     if (!isGroup(group)) throw new DTypeError(op, `params[${i}] must be a parameter group { params, lrScale } like the others, got ${describeValue(group)}`, 'params');
@@ -35,7 +35,7 @@ function paramGroups(op: string, params: unknown): { list: Tensor[]; scales: Flo
     return { tensors: tensorList(op, g.params), lrScale };
   });
   const list = tensorList(op, groups.flatMap((g) => g.tensors)); // refuses a parameter in two groups
-  return { list, scales: Float64Array.from(groups.flatMap((g) => g.tensors.map(() => g.lrScale))) };
+  return { list, scales: groups.flatMap((g) => g.tensors.map(() => g.lrScale)) };
 }
 
 /** `params` of the public function or class `op`: an iterable of distinct Tensors (a module's `parameters()`). */
@@ -76,7 +76,7 @@ export abstract class Optimizer {
     this.opName = op;
     const { list, scales } = paramGroups(op, params);
     this.params = list;
-    this.lrScales = [...scales];
+    this.lrScales = scales;
     this.lrValue = checkLr(op, lr);
   }
 
