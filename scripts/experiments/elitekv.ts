@@ -35,7 +35,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AdamW, Generator, Tensor, concat, matmul, noGrad, warmupCosineLr } from '../../core/index.js';
 import { GPT } from '../../models/index.js';
-import { eliteKVCacheRatio, eliteKVConvert, ropeliteSelect, train, uniformElitePairs } from '../../nn/index.js';
+import { eliteKVCacheRatio, eliteKVConvert, ropeliteSelect, train, uniformElitePairs, type RoPEliteOptions } from '../../nn/index.js';
 import { loadCorpus, sampleBatch } from '../lib/corpus.js';
 import { choiceFlag, integerFlag, integerListFlag, numberFlag, parseFlags as parseScriptFlags, readFlags, type FlagSpec } from '../lib/flags.js';
 import { REFERENCE_CHECKPOINT, REFERENCE_MHA_CHECKPOINT, layerInputs, loadReferenceModel, referenceValLoss, ropeAttentionOf, type LayerQKV } from '../lib/reference-model.js';
@@ -137,7 +137,7 @@ export interface Flags {
 }
 
 /** 'nope': non-elite pairs unrotated, as the reference; 'mean' (ours): their mean rotation over the context (nn/elitekv.ts `meanRotation`). */
-export type Rest = 'nope' | 'mean';
+export type Rest = NonNullable<RoPEliteOptions['rest']>;
 
 /** 'lm': next-token cross-entropy, as the paper uptrains; 'distill' (ours): KL to the unconverted model's next-token distribution. */
 export type Uptraining = 'lm' | 'distill';

@@ -43,6 +43,9 @@ const pairsArb = (layers: number, kvHeads: number, P: number, r: number) =>
 
 // ── oracles ──
 
+/** Channel of pair j (of P) in `layout`: its first ('a') or second ('b') channel. */
+const pairChannel = (layout: PairLayout, P: number, j: number, second: boolean): number => (layout === 'half' ? j + (second ? P : 0) : 2 * j + (second ? 1 : 0));
+
 /**
  * The attention of `src` with each KV head g's non-elite pairs unrotated (their θ set to 0 for the keys of head g and
  * the queries of its group), naive loops in float64: what a full-rank EliteKV conversion must compute. With `mean`,
@@ -66,7 +69,7 @@ function partialRopeAttention(src: MultiHeadAttention, pairs: readonly (readonly
     const q = applyRotary(src.wq.forward(x).reshape([B, T, H, d]).transpose(1, 2), anglesFor(H, G), { layout: rope.layout });
     const k = applyRotary(src.wk.forward(x).reshape([B, T, Hkv, d]).transpose(1, 2), anglesFor(Hkv, 1), { layout: rope.layout });
     const v = src.wv.forward(x).reshape([B, T, Hkv, d]).transpose(1, 2);
-    const ch = (j: number, second: boolean): number => (rope.layout === 'half' ? j + (second ? P : 0) : 2 * j + (second ? 1 : 0));
+    const ch = (j: number, second: boolean): number => pairChannel(rope.layout, P, j, second);
     /** Pair j's logit term for query row qi and key row ki: ρ_j when elite (both rotated), else A_j or c̄·A_j + s̄·B_j. */
     const term = (qi: number, ki: number, j: number, kept: boolean): number => {
       const [qa, qb] = [q.data[qi + ch(j, false)]!, q.data[qi + ch(j, true)]!];
@@ -105,7 +108,7 @@ function jointKV(src: MultiHeadAttention, pairs: readonly (readonly number[])[])
   const { numKVHeads: Hkv, headDim: d, dim: C } = src;
   const P = d / 2;
   const layout = (src.positional as RoPE).layout;
-  const ch = (j: number, second: boolean): number => (layout === 'half' ? j + (second ? P : 0) : 2 * j + (second ? 1 : 0));
+  const ch = (j: number, second: boolean): number => pairChannel(layout, P, j, second);
   const cols: Array<[Float64Array | Float32Array, number]> = [];
   for (let g = 0; g < Hkv; g++) {
     const rest = Array.from({ length: P }, (_, j) => j).filter((j) => !pairs[g]!.includes(j));
@@ -130,7 +133,7 @@ function bruteDistances(q: Tensor, k: Tensor, invFreq: Float64Array, layout: Pai
   const G = H / Hkv;
   const P = d / 2;
   const row = (x: Tensor, heads: number, n: number, h: number): Tensor => new Tensor(x.data.slice((n * heads + h) * T * d, (n * heads + h + 1) * T * d), [T, d]);
-  const ch = (j: number, second: boolean): number => (layout === 'half' ? j + (second ? P : 0) : 2 * j + (second ? 1 : 0));
+  const ch = (j: number, second: boolean): number => pairChannel(layout, P, j, second);
   const logits = (qh: Tensor, kh: Tensor, kept: ReadonlySet<number>): Float64Array => {
     const a = new Tensor(Float64Array.from({ length: T * P }, (_, i) => (kept.has(i % P) ? Math.floor(i / P) * invFreq[i % P]! : 0)), [T, P]);
     const qm = Float64Array.from(qh.data);
@@ -216,7 +219,7 @@ test('meanRotation: the mean of the RoPE logit of unit pair vectors (applyRotary
       const d = 2 * P;
       const got = meanRotation(theta, T);
       const angles = new Tensor(Float64Array.from({ length: T * P }, (_, i) => Math.floor(i / P) * theta[i % P]!), [T, P]);
-      const ch = (j: number, second: boolean): number => (layout === 'half' ? j + (second ? P : 0) : 2 * j + (second ? 1 : 0));
+      const ch = (j: number, second: boolean): number => pairChannel(layout, P, j, second);
       for (let j = 0; j < P; j++) {
         // q = e_a of pair j at every position; k = e_a gives A = 1, B = 0 (logit cos δθ), k = e_b gives A = 0, B = 1 (sin δθ)
         const unit = (second: boolean): Tensor => new Tensor(Float64Array.from({ length: T * d }, (_, i) => (i % d === ch(j, second) ? 1 : 0)), [T, d]);
