@@ -4,7 +4,9 @@
  * protocols that have none yet, which docs/results.md lists as not run.
  */
 import { reproduction as baseBoundFt } from './experiments/base-bound-ft.js';
+import { reproduction as baseBoundFtLong } from './experiments/base-bound-ft-long.js';
 import { reproduction as baseBoundRetrieval } from './experiments/base-bound-retrieval.js';
+import { reproduction as baseBoundWindow } from './experiments/base-bound-window.js';
 import { reproduction as bf16Shift } from './experiments/bf16-shift.js';
 import { reproduction as contextExtension } from './experiments/context-extension.js';
 import { reproduction as contextExtensionFt } from './experiments/context-extension-ft.js';
@@ -27,7 +29,7 @@ import { reproduction as vitResolution } from './experiments/vit-resolution.js';
 import type { Reproduction } from './lib/reproduction.js';
 
 export const REPRODUCTIONS: readonly Reproduction[] = [
-  roformerMlm, contextExtension, contextExtensionFt, propeFrequency, baseBoundRetrieval, baseBoundFt, bf16Shift, pscCalibration, hiropeCode, vitResolution, videoNeedle,
+  roformerMlm, contextExtension, contextExtensionFt, propeFrequency, baseBoundRetrieval, baseBoundWindow, baseBoundFt, baseBoundFtLong, bf16Shift, pscCalibration, hiropeCode, vitResolution, videoNeedle,
   dropeHeading, dropeInteraction, pathState, memoryRecall, mlaSpectrum, kvRetrieval, elitekv, roadFinetune, control, freeflux,
 ];
 

@@ -255,7 +255,7 @@ export function chartBoundFt(res: BoundFtResults): string {
   });
 }
 
-function toResult(res: BoundFtResults): ReproductionResult {
+export function toResult(res: BoundFtResults): ReproductionResult {
   const last = res.settings.checkpoints.length - 1;
   const part = (arm: Arm): string => {
     const m = res.runs.map((r) => r.curves[arm][last]!);
