@@ -118,6 +118,20 @@ test('fineTuneBases: step 0 is the Stage-A model under each arm\'s base; arms sh
   assert.equal(again, curves, 'deterministic');
 });
 
+test('fineTuneBases: the arms of a seed see the same batches (two arms with the same base end identical), other seeds other batches', () => {
+  const s = { ...BOUND_FT_QUICK, smallBase: 1e4, largeBase: 1e4 };
+  const text = new MarkovText();
+  const { model } = pretrainBase(s.stageA, 1, text);
+  const g = new Generator(5);
+  const distances = passkeyDistances(s.length, s.distances);
+  const evalText = Array.from({ length: s.text }, () => textDocument(s.length + 1, g, text));
+  const trials = passkeyTrials(s.length, distances, s.trials, g, text);
+  const curves = fineTuneBases(model, s, 1, text, evalText, trials, distances);
+  assert.equal(curves.small, curves.large, 'same start, same base, same batches');
+  const other = fineTuneBases(model, s, 2, text, evalText, trials, distances);
+  assert.is.not(other.small.at(-1)!.textLoss, curves.small.at(-1)!.textLoss, 'the seed sets the batches');
+});
+
 test('the quick run and the reproduction entry', async () => {
   const res = runBoundFt(BOUND_FT_QUICK);
   assert.is(res.runs.length, BOUND_FT_QUICK.stageA.seeds);
