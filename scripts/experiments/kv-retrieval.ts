@@ -28,7 +28,8 @@
  * out/kv-retrieval-speed.svg (decode ms/token vs T); `--json` prints the results as one JSON object instead of tables.
  *
  * Reproduction (issue 17, ../shared/specs/reproductions.md §15a; `reproduction` below, run by `npm run reproduce
- * kv-retrieval`): per seed (calibration windows, k-means inits, eval windows; the model is the shipped one), four
+ * kv-retrieval`): per seed (calibration windows, k-means inits; the eval windows and the model are the same for every
+ * seed), four
  * ways of ranking the candidates from VQ'd keys (codebook 64) — VQ of post-RoPE keys, VQ of pre-RoPE keys (position
  * ignored), WRoPE + plain VQ, WRoPE + query-aware VQ — at top-K 3 %: softmax-mass recall of the candidates (primary)
  * and val loss with retrieval attention in every layer (secondary); the oracle (exact logits) and a random selection
@@ -312,7 +313,7 @@ export interface VqSettings {
   seeds: number;
   /** Calibration windows of `context` characters (training split), drawn per seed. */
   calibration: number;
-  /** Evaluation windows (validation split), drawn per seed. */
+  /** Evaluation windows (validation split), the same for every seed. */
   windows: number;
   context: number;
   codebook: number;
@@ -419,7 +420,10 @@ export interface VqSeedRun {
   loss: Record<RecallArm | 'exact' | 'window-only', number>;
 }
 
-/** One seed: calibration windows and k-means inits (seed), evaluation windows (seed); the model is the shipped one. */
+/**
+ * One seed: calibration windows and k-means inits (seed); the evaluation windows and the model are the same for every
+ * seed, so the seed range measures what the seed varies, not window-to-window variance shared by every arm.
+ */
 export function runVqSeed(model: GPT, corpus: { train: Int32Array; val: Int32Array }, s: VqSettings, seed: number): VqSeedRun {
   const T = s.context;
   const sinks = A2ATS_DEFAULTS.attentionSinks;
@@ -431,7 +435,7 @@ export function runVqSeed(model: GPT, corpus: { train: Int32Array; val: Int32Arr
     plain: plainCodebooks(model, calibration, s.codebook, s.iters, 7 * seed, false),
     qa: calibrate(model, calibration, s.codebook, s.wrope, s.iters, 7 * seed),
   };
-  const evalG = new Generator(2000 + seed);
+  const evalG = new Generator(2000);
   const batches = Array.from({ length: Math.ceil(s.windows / 4) }, (_, i) => sampleBatch(corpus.val, Math.min(4, s.windows - 4 * i), T, evalG));
   const scores = (arm: RecallArm, layer: number, st: LayerState, noise: Generator): Tensor => {
     const { numHeads: H, numKVHeads: Hkv, headDim: d } = model.blocks[layer]!.attn;
@@ -503,7 +507,7 @@ export function formatVq(runs: readonly VqSeedRun[], s: VqSettings, j: VqJudgeme
   const stat = (xs: number[], f: (v: number) => string): string => `${f(xs.reduce((a, b) => a + b, 0) / xs.length)} (${f(Math.min(...xs))}–${f(Math.max(...xs))})`;
   const r3 = (v: number): string => v.toFixed(3);
   const lines = [
-    `reference model (4 layers, 4 q / 2 KV heads of 32, context 512); windows of ${s.context}; codebook ${s.codebook} per (layer, KV head), k-means ≤ ${s.iters} iterations on ${s.calibration} calibration windows; top-K ${(100 * s.topK).toFixed(0)} %, sinks ${A2ATS_DEFAULTS.attentionSinks} + window ${A2ATS_DEFAULTS.localWindow} exact, W = ${s.wrope}; ${s.windows} eval windows per seed`,
+    `reference model (4 layers, 4 q / 2 KV heads of 32, context 512); windows of ${s.context}; codebook ${s.codebook} per (layer, KV head), k-means ≤ ${s.iters} iterations on ${s.calibration} calibration windows; top-K ${(100 * s.topK).toFixed(0)} %, sinks ${A2ATS_DEFAULTS.attentionSinks} + window ${A2ATS_DEFAULTS.localWindow} exact, W = ${s.wrope}; ${s.windows} eval windows (the same for every seed)`,
     '',
     `| selection | mass recall ${runs.map((r) => `s${r.seed}`).join(' / ')} | mean (min–max) | val loss ${runs.map((r) => `s${r.seed}`).join(' / ')} | mean (min–max) |`,
     '|---|---|---:|---|---:|',
@@ -529,20 +533,31 @@ export const reproduction: Reproduction = {
   claim:
     'Windowed RoPE decouples the positional dependency from query and key states after position embedding, so keys can be vector-quantised with shared codebooks; query-aware VQ optimises the attention-score approximation directly; the top-K tokens (topk = 0.03) are retrieved and attended exactly — lower performance degradation than other retrieval methods with similar or lower overhead, up to 2.7× throughput (Llama-3.1-8B).',
   setup:
-    `Shipped reference char-LM (4 layers, context 512); per seed ${VQ_FULL.calibration} calibration windows and ${VQ_FULL.windows} eval windows of 512, codebook ${VQ_FULL.codebook}/KV head; candidates ranked by VQ of post-RoPE keys, VQ of pre-RoPE keys, WRoPE (W = ${VQ_FULL.wrope}) + plain VQ, WRoPE + query-aware VQ; top-K 3 %; softmax-mass recall and val loss; 3 seeds (calibration data, k-means init, eval windows; one pretrained model).`,
+    `Shipped reference char-LM (4 layers, context 512); per seed ${VQ_FULL.calibration} calibration windows, and ${VQ_FULL.windows} eval windows of 512 shared by all seeds; codebook ${VQ_FULL.codebook}/KV head; candidates ranked by VQ of post-RoPE keys, VQ of pre-RoPE keys, WRoPE (W = ${VQ_FULL.wrope}) + plain VQ, WRoPE + query-aware VQ; top-K 3 %; softmax-mass recall and val loss; 3 seeds (calibration data, k-means init; one pretrained model, the same eval windows).`,
   criterion:
     'Primary metric: softmax-mass recall (the exact attention mass of the retained candidates over that of all candidates, mean over heads, positions with candidates and layers). Predicted order (higher better): wrope+qa > wrope > best naive, where best naive is per seed the better of post-rope and pre-rope (the spec predicts (4) > (3) > (2), (1), no order between the two naive arms); judged by judgeOrdering — every seed in order and each mean gap above twice the larger seed range → reproduced; means in order only → partly. Secondary, reported but not in the verdict: val loss with retrieval attention in every layer, same order (lower better). Seed i shares calibration windows, k-means inits and eval windows across arms. Positive controls (both must be reproduced by judgeOrdering): the oracle top-K (exact logits) beats a random selection on mass recall (attention is concentrated enough for selection to matter) and exact attention beats sinks + window only on val loss (the retrieved tokens matter); if either fails the verdict is not reproduced. Seeds do not vary the pretrained model: model-to-model variance is not covered.',
   falsifier: 'With the positive controls passing, WRoPE + query-aware VQ does not recall more softmax mass than WRoPE with plain VQ, or WRoPE does not beat VQ of post-/pre-RoPE keys.',
   minutes: 2,
+  history: [
+    '2026-12-07, first run (each seed drew its own 4 evaluation windows; 136 s): not reproduced — the positive control failed: exact ' +
+    'attention beat sinks + window only by 2.13e-3 nats in every seed, but the val loss\u2019s seed range (0.239 nats, 1.46–1.58 over ' +
+    'the seeds\u2019 windows) was window-to-window variance shared by every arm, not noise between arms. Mass recall: post-RoPE 0.247, ' +
+    'pre-RoPE 0.093, WRoPE 0.127, WRoPE + query-aware 0.131 (oracle 0.568, random 0.099): the means not in the predicted order (WRoPE ' +
+    'vs best naive: gap −0.120). Changed before this rerun, as that run\u2019s examination named: the evaluation windows are the same ' +
+    'for every seed, so the seeds vary the calibration windows and k-means inits only. Nothing else.',
+  ],
   examination:
-    'Why (our reading of the run): the shipped character model barely uses tokens beyond its local window — exact attention beats ' +
-    'sinks + window only by 0.002 nats (in every seed; the control failed only because each seed draws its own evaluation windows, so ' +
-    'the seed range, 0.24 nats, measures window-to-window variance, not noise between arms: a design flaw of this protocol, left as ' +
-    'pre-registered). Its far attention is mostly positional, so the selection that keeps position — VQ of post-RoPE keys — recovers the ' +
-    'most softmax mass (0.247), while rules that drop position for far keys do not: pre-RoPE VQ is at random (0.093 vs 0.099) and ' +
-    'WRoPE barely above it (0.127; query-aware VQ adds 0.004 in every seed). A²ATS targets LLMs whose far attention retrieves content. ' +
-    'What would settle it: a model whose far tokens matter (a retrieval-trained toy — see base-bound-retrieval\'s examination for why ' +
-    'ours do not learn retrieval yet), with the evaluation windows fixed across seeds.',
+    'Why (our reading of the rerun): the shipped character model does not use tokens beyond its local window. On the same 4 windows ' +
+    'for every seed, exact attention is 0.0014 nats worse than sinks + window only (1.4665 against 1.4652), and a random top-3 % ' +
+    'selection is as good as any arm (1.4655); in the first run, on each seed\u2019s own windows, exact was 0.002 nats better. So the far ' +
+    'tokens move the loss by about ±0.002 nats, with a sign that depends on the windows: no selection can matter on val loss, and the ' +
+    'control now fails for that reason rather than for the first run\u2019s seed-range artefact. The primary metric does not depend on it ' +
+    'and stands as a measured negative: the model\u2019s far attention is mostly positional, so the selection that keeps position, VQ of ' +
+    'post-RoPE keys, recovers the most softmax mass (0.248), while the rules that drop position for far keys do not. Pre-RoPE VQ is below ' +
+    'random (0.091 against 0.098), and WRoPE is barely above it (0.121). Query-aware VQ adds 0.003 in every seed, less than twice its ' +
+    'seed range. A²ATS targets LLMs whose far attention retrieves content. What would settle it: a model whose far tokens matter (a ' +
+    'retrieval-trained toy at a context where retrieval spans hundreds of tokens; base-bound-retrieval\u2019s models retrieve across ' +
+    'only 64), evaluated on windows fixed across seeds, as now.',
   async run({ quick, progress }) {
     const s = quick ? VQ_QUICK : VQ_FULL;
     const corpus = loadCorpus();
