@@ -83,10 +83,15 @@ export interface Scenes {
   wrap: Uint8Array;
 }
 
-/** B scenes of N agents (N/2 pairs at random slots), headings uniform in [0, 2π). */
-export function makeScenes(B: number, N: number, g: Generator): Scenes {
+/**
+ * B scenes of N agents (N/2 pairs at random slots), headings uniform in [0, 2π·turns): with turns > 1 a heading is
+ * accumulated over several turns, so the raw difference ranges over (−2π·turns, 2π·turns) while the label still
+ * depends on it only modulo 2π.
+ */
+export function makeScenes(B: number, N: number, g: Generator, turns = 1): Scenes {
   if (!Number.isInteger(N) || N < 2 || N % 2 !== 0) throw new RangeError(`makeScenes: N must be an even integer ≥ 2, got ${N}`);
   if (!Number.isInteger(B) || B < 1) throw new RangeError(`makeScenes: B must be an integer ≥ 1, got ${B}`);
+  if (!Number.isInteger(turns) || turns < 1) throw new RangeError(`makeScenes: turns must be an integer ≥ 1, got ${turns}`);
   const total = B * N;
   const s: Scenes = {
     B, N, pairId: new Int32Array(total), partner: new Int32Array(total), role: new Float64Array(total), speed: new Float64Array(total),
@@ -109,7 +114,7 @@ export function makeScenes(B: number, N: number, g: Generator): Scenes {
     }
     for (let i = 0; i < N; i++) {
       s.speed[b * N + i] = g.random();
-      s.heading[b * N + i] = g.random() * TWO_PI;
+      s.heading[b * N + i] = g.random() * TWO_PI * turns;
     }
     for (let i = 0; i < N; i++) {
       const raw = s.heading[b * N + s.partner[b * N + i]!]! - s.heading[b * N + i]!;
@@ -280,12 +285,16 @@ export interface Flags {
   heads: number;
   agents: number;
   eval: number;
+  /** Headings uniform in [0, 2π·turns) (1: one turn, the spec's protocol A). */
+  turns: number;
+  /** The arms trained (every arm by default; rope, rope-no-k0 and drope are always needed: the verdict reads them). */
+  arms: Arm[];
   json: boolean;
 }
 
-export const DEFAULT_FLAGS: Flags = { seeds: 3, steps: 400, batch: 32, lr: 3e-3, dim: 64, layers: 2, heads: 4, agents: 16, eval: 512, json: false };
+export const DEFAULT_FLAGS: Flags = { seeds: 3, steps: 400, batch: 32, lr: 3e-3, dim: 64, layers: 2, heads: 4, agents: 16, eval: 512, turns: 1, arms: [...ARMS], json: false };
 /** The smoke test's sizes: every code path in a few seconds (numbers are not evidence). */
-export const QUICK_FLAGS: Flags = { seeds: 3, steps: 3, batch: 2, lr: 3e-3, dim: 16, layers: 1, heads: 2, agents: 4, eval: 8, json: false };
+export const QUICK_FLAGS: Flags = { seeds: 3, steps: 3, batch: 2, lr: 3e-3, dim: 16, layers: 1, heads: 2, agents: 4, eval: 8, turns: 1, arms: [...ARMS], json: false };
 
 const HELP = `usage: node scripts/run.mjs scripts/experiments/drope-heading.ts [flags]
 
@@ -304,6 +313,8 @@ wrap-around subset (|raw difference| > π), 3 seeds.
   --heads H      heads (default 4; head dim C/H must be even)
   --agents N     agents per scene, N/2 pairs (default 16)
   --eval N       evaluation scenes (default 512)
+  --turns K      headings uniform in [0, 2πK) (default 1)
+  --arms LIST    arms to train, comma-separated (default all: ${ARMS.join(',')}; rope, rope-no-k0, drope required)
   --json         print the results as JSON
   --help         this text`;
 
@@ -318,12 +329,23 @@ const FLAG_SPEC: FlagSpec<Flags> = {
     heads: (f, v) => (f.heads = integerFlag(v, 1)),
     agents: (f, v) => (f.agents = integerFlag(v, 2)),
     eval: (f, v) => (f.eval = integerFlag(v, 1)),
+    turns: (f, v) => (f.turns = integerFlag(v, 1)),
+    arms: (f, v) => (f.arms = armsFlag(v)),
   },
   switches: {
     quick: (f) => Object.assign(f, { ...QUICK_FLAGS, json: f.json }),
     json: (f) => (f.json = true),
   },
 };
+
+/** `--arms`: known arm names, each once. */
+function armsFlag(v: string): Arm[] {
+  const names = v.split(',');
+  const unknown = names.find((n) => !(ARMS as readonly string[]).includes(n));
+  if (unknown !== undefined) throw new FlagError(`drope-heading: --arms takes names among ${ARMS.join(', ')}, got '${unknown}'`);
+  if (new Set(names).size !== names.length) throw new FlagError(`drope-heading: --arms lists an arm twice: '${v}'`);
+  return ARMS.filter((a) => names.includes(a));
+}
 
 export function parseFlags(argv: readonly string[]): Flags | 'help' {
   return parseScriptFlags<Flags>('drope-heading', argv, DEFAULT_FLAGS, FLAG_SPEC);
@@ -333,6 +355,8 @@ export function parseFlags(argv: readonly string[]): Flags | 'help' {
 export function checkFlags(f: Flags): string | null {
   if (f.dim % f.heads !== 0 || (f.dim / f.heads) % 2 !== 0) return `drope-heading: --dim / --heads must be an even integer (got ${f.dim} / ${f.heads})`;
   if (f.agents % 2 !== 0) return `drope-heading: --agents must be even (pairs), got ${f.agents}`;
+  const missing = (['rope', 'rope-no-k0', 'drope'] as const).filter((a) => !f.arms.includes(a));
+  if (missing.length > 0) return `drope-heading: --arms must include rope, rope-no-k0 and drope (the verdict reads them); missing ${missing.join(', ')}`;
   return null;
 }
 
@@ -350,8 +374,8 @@ export interface ArmRun {
 export interface Results {
   flags: Flags;
   runs: ArmRun[];
-  /** Per arm: mean and min–max over seeds of the final accuracy (all, wrap, rest). */
-  summary: Record<Arm, { all: ArmSummary; wrap: ArmSummary; rest: ArmSummary }>;
+  /** Per arm trained: mean and min–max over seeds of the final accuracy (all, wrap, rest). */
+  summary: Partial<Record<Arm, { all: ArmSummary; wrap: ArmSummary; rest: ArmSummary }>>;
   /** The pre-registered judgement: wrap-around accuracy, DRoPE > RoPE-without-k0. */
   primary: OrderingJudgement;
   /** Reported, not the verdict: DRoPE > RoPE on the mean wrap-around accuracy over the curve (learning speed). */
@@ -379,8 +403,8 @@ function k0Of(shares: number[][][]): { mean: number; max: number } {
 /** The evaluation scenes (fixed by EVAL_SEED) and the quarter-size set the curves use. */
 export function evaluationScenes(flags: Flags): { evalScenes: Scenes[]; curveScenes: Scenes[] } {
   const evalG = new Generator(EVAL_SEED);
-  const evalScenes = Array.from({ length: Math.ceil(flags.eval / 128) }, (_, i) => makeScenes(Math.min(128, flags.eval - 128 * i), flags.agents, evalG));
-  const curveScenes = [makeScenes(Math.max(1, Math.ceil(flags.eval / 4)), flags.agents, new Generator(EVAL_SEED + 1))];
+  const evalScenes = Array.from({ length: Math.ceil(flags.eval / 128) }, (_, i) => makeScenes(Math.min(128, flags.eval - 128 * i), flags.agents, evalG, flags.turns));
+  const curveScenes = [makeScenes(Math.max(1, Math.ceil(flags.eval / 4)), flags.agents, new Generator(EVAL_SEED + 1), flags.turns)];
   return { evalScenes, curveScenes };
 }
 
@@ -396,7 +420,7 @@ export function trainArm(flags: Flags, arm: Arm, seed: number, scenes: { evalSce
   const optimizer = new AdamW(model.parameters(), { lr: flags.lr, weightDecay: 0.01 });
   const warmupSteps = Math.min(flags.steps, Math.max(1, Math.round(flags.steps / 20)));
   const result = train(model, () => {
-    const batch = makeScenes(flags.batch, flags.agents, g);
+    const batch = makeScenes(flags.batch, flags.agents, g, flags.turns);
     return crossEntropy(model.forward(batch), batch.label);
   }, {
     steps: flags.steps, optimizer, clipGradNorm: 1, output: null,
@@ -418,12 +442,12 @@ export function runExperiment(flags: Flags, progress: (done: number, total: numb
   const started = performance.now();
   const scenes = evaluationScenes(flags);
   const runs: ArmRun[] = [];
-  const total = flags.seeds * ARMS.length * flags.steps;
+  const total = flags.seeds * flags.arms.length * flags.steps;
   const every = Math.max(1, Math.round(flags.steps / 10));
   let done = 0;
   for (let s = 0; s < flags.seeds; s++) {
     const seed = 1 + s;
-    for (const arm of ARMS) {
+    for (const arm of flags.arms) {
       const run = trainArm(flags, arm, seed, scenes, (step) => {
         done++;
         if (step % every === 0 || step === flags.steps) progress(done, total, `seed ${seed} ${arm} step ${step}`);
@@ -440,7 +464,7 @@ export function runExperiment(flags: Flags, progress: (done: number, total: numb
 /** The statistics, the control, the falsifier: everything decided from the runs by the pre-registered rules. */
 export function judge(flags: Flags, runs: readonly ArmRun[], seconds: number): Results {
   const of = (arm: Arm): ArmRun[] => runs.filter((r) => r.arm === arm).sort((a, b) => a.seed - b.seed);
-  const summary = Object.fromEntries(ARMS.map((arm) => [arm, {
+  const summary = Object.fromEntries(flags.arms.map((arm) => [arm, {
     all: summarizeValues(of(arm).map((r) => r.accuracy.all)),
     wrap: summarizeValues(of(arm).map((r) => r.accuracy.wrap)),
     rest: summarizeValues(of(arm).map((r) => r.accuracy.rest)),
@@ -463,14 +487,14 @@ export function judge(flags: Flags, runs: readonly ArmRun[], seconds: number): R
   // norm in k = 0. "Matches": within twice the larger seed range (at least 1 point) of DRoPE's mean; "concentrating":
   // (a)'s largest pair-0 share (over layers and heads) at least twice the uniform 1/P, in the mean over seeds.
   const near = (a: ArmSummary, b: ArmSummary): boolean => Math.abs(a.mean - b.mean) <= Math.max(0.01, 2 * Math.max(a.range, b.range));
-  const aPrimeMatches = summary['rope-no-k0'].wrap.mean >= summary.drope.wrap.mean || near(summary['rope-no-k0'].wrap, summary.drope.wrap);
+  const aPrimeMatches = summary['rope-no-k0']!.wrap.mean >= summary.drope!.wrap.mean || near(summary['rope-no-k0']!.wrap, summary.drope!.wrap);
   const curveAt = (arm: Arm, i: number): number => mean(of(arm).map((r) => r.curve[i]!.wrap));
   const steps = of('drope')[0]!.curve.length;
   const aEveryStep = Array.from({ length: steps - 1 }, (_, i) => i + 1).every((i) => curveAt('rope', i) >= curveAt('drope', i) - 0.01);
   const concentrated = mean(k0Share.finalMax) >= 2 * k0Share.uniform;
   const triggered = aPrimeMatches || (aEveryStep && !concentrated);
   const why = aPrimeMatches
-    ? `RoPE-without-k0 ${summary['rope-no-k0'].wrap.mean >= summary.drope.wrap.mean ? 'is at or above' : 'is within the rule\'s reach of'} DRoPE on the wrap-around subset: ${pct(summary['rope-no-k0'].wrap.mean)} vs ${pct(summary.drope.wrap.mean)}, gap ${(100 * (summary.drope.wrap.mean - summary['rope-no-k0'].wrap.mean)).toFixed(1)} points ≤ max(1, twice the larger seed range) = ${(100 * Math.max(0.01, 2 * Math.max(summary['rope-no-k0'].wrap.range, summary.drope.wrap.range))).toFixed(1)}; behind DRoPE in ${of('rope-no-k0').filter((r, i) => r.accuracy.wrap < of('drope')[i]!.accuracy.wrap).length} of ${of('drope').length} seeds`
+    ? `RoPE-without-k0 ${summary['rope-no-k0']!.wrap.mean >= summary.drope!.wrap.mean ? 'is at or above' : 'is within the rule\'s reach of'} DRoPE on the wrap-around subset: ${pct(summary['rope-no-k0']!.wrap.mean)} vs ${pct(summary.drope!.wrap.mean)}, gap ${(100 * (summary.drope!.wrap.mean - summary['rope-no-k0']!.wrap.mean)).toFixed(1)} points ≤ max(1, twice the larger seed range) = ${(100 * Math.max(0.01, 2 * Math.max(summary['rope-no-k0']!.wrap.range, summary.drope!.wrap.range))).toFixed(1)}; behind DRoPE in ${of('rope-no-k0').filter((r, i) => r.accuracy.wrap < of('drope')[i]!.accuracy.wrap).length} of ${of('drope').length} seeds`
     : aEveryStep && !concentrated
       ? `RoPE matches DRoPE at every step (wrap) without concentrating q/k norm in pair k=0 (max share ${mean(k0Share.finalMax).toFixed(3)} < 2/P = ${(2 * k0Share.uniform).toFixed(3)})`
       : `not triggered: RoPE-without-k0 below DRoPE on the wrap-around subset, and ${aEveryStep ? `RoPE keeps up with DRoPE but concentrates norm in k=0 (max share ${mean(k0Share.finalMax).toFixed(3)} ≥ ${(2 * k0Share.uniform).toFixed(3)})` : 'RoPE falls behind DRoPE at some step'}`;
@@ -499,12 +523,12 @@ export function formatResults(res: Results): string {
   const P = f.dim / f.heads / 2;
   const ks = res.k0Share;
   return [
-    `task: ${f.agents} agents (${f.agents / 2} pairs) per scene, headings uniform in [0, 2π), label = class of wrap(ψ_partner − ψ_self); wrap-around subset = |raw difference| > π`,
+    `task: ${f.agents} agents (${f.agents / 2} pairs) per scene, headings uniform in [0, ${f.turns === 1 ? '' : `${f.turns}·`}2π), label = class of wrap(ψ_partner − ψ_self); wrap-around subset = |raw difference| > π`,
     `model: ${f.layers} blocks, dim ${f.dim}, ${f.heads} heads (d_head ${f.dim / f.heads}, ${P} pairs), ${f.steps} AdamW steps × ${f.batch} scenes, lr ${f.lr} (warmup + cosine); eval ${f.eval} scenes`,
     '',
     `| arm | ${seeds.map((s) => `seed ${s} all / wrap`).join(' | ')} | all: mean (min–max) | wrap-around: mean (min–max) | rest: mean |`,
     `|---|${seeds.map(() => '---:').join('|')}|---:|---:|---:|`,
-    ...ARMS.map((arm) => `| ${ARM_LABELS[arm]} | ${seeds.map((s) => cell(arm, s)).join(' | ')} | ${range(res.summary[arm].all)} | ${range(res.summary[arm].wrap)} | ${pct(res.summary[arm].rest.mean)} |`),
+    ...f.arms.map((arm) => `| ${ARM_LABELS[arm]} | ${seeds.map((s) => cell(arm, s)).join(' | ')} | ${range(res.summary[arm]!.all)} | ${range(res.summary[arm]!.wrap)} | ${pct(res.summary[arm]!.rest.mean)} |`),
     '',
     `(a) share of q/k squared norm in pair k=0 (uniform 1/P = ${ks.uniform.toFixed(3)}): mean over layers and heads, init → final: ${ks.init.map((v, i) => `${v.toFixed(3)} → ${ks.final[i]!.toFixed(3)}`).join(', ')}; largest head ${ks.finalMax.map((v) => v.toFixed(3)).join(', ')}`,
     `pre-registered: wrap-around accuracy DRoPE > RoPE-without-k0 — ${res.primary.verdict}: ${res.primary.reason} (gap ${(100 * res.primary.gaps[0]!.gap).toFixed(1)} points, margin ${(100 * res.primary.gaps[0]!.margin).toFixed(1)})`,
@@ -516,7 +540,7 @@ export function formatResults(res: Results): string {
 
 /** Accuracy vs step, mean over seeds: wrap-around subset solid, all agents dashed, one colour per arm. */
 export function chart(res: Results): string {
-  const series = ARMS.flatMap((arm, a) => {
+  const series = res.flags.arms.map((arm) => [arm, ARMS.indexOf(arm)] as const).flatMap(([arm, a]) => {
     const mine = res.runs.filter((r) => r.arm === arm);
     const line = (key: 'wrap' | 'all'): Array<readonly [number, number]> =>
       mine[0]!.curve.map((c, i) => [c.step, 100 * mean(mine.map((r) => r.curve[i]![key]))] as const);
@@ -528,7 +552,7 @@ export function chart(res: Results): string {
   return lineChart({ title: 'Relative-heading accuracy: wrap-around subset (solid) and all agents (dashed), mean of seeds', xLabel: 'training step', yLabel: 'accuracy (%)', series, width: 960, height: 520 });
 }
 
-const CLAIM = 'Standard RoPE with distinct frequencies is not 2π-periodic in an angle, so it cannot encode relative heading; DRoPE ' +
+export const CLAIM = 'Standard RoPE with distinct frequencies is not 2π-periodic in an angle, so it cannot encode relative heading; DRoPE ' +
   'rotates every 2-D block by the heading with the same unit frequency ("a uniform identity scalar"), so q·k depends on Δψ exactly ' +
   'and periodically; as DRoPE-RoPE it gives relative position + heading at O(N) memory vs O(N²) for RPE, with state-of-the-art ' +
   'minADE on Waymo Motion (arXiv 2503.15029 abstract; exact numbers not retrieved).';
@@ -537,6 +561,19 @@ function setupOf(f: Flags): string {
   return `${f.agents} agents in pairs, predict the class of wrap(ψ_partner − ψ_self) (4 classes); heading via RoPE on ψ / RoPE without the θ=1 pair / ` +
     `DRoPE / (cos ψ, sin ψ) features / none; ${f.layers}-layer d${f.dim} ${f.heads}-head transformer, ${f.steps} steps × ${f.batch} scenes, ` +
     `${f.seeds} seeds; accuracy overall and on the wrap-around subset (|raw Δψ| > π), ${f.eval} eval scenes`;
+}
+
+/** What the runner records of a run: the verdict, a one-line summary per arm, the table and the chart. */
+export function reproductionResult(res: Results): ReproductionResult {
+  const { verdict, reason } = verdictOf(res);
+  const arm = (a: Arm): string => `${a} all ${pct(res.summary[a]!.all.mean)}, wrap ${pct(res.summary[a]!.wrap.mean)} (${pct(res.summary[a]!.wrap.min)}–${pct(res.summary[a]!.wrap.max)})`;
+  return {
+    verdict, reason,
+    summary: res.flags.arms.map(arm).join('; ') + `; (a) k=0 norm share ${mean(res.k0Share.final).toFixed(3)} (uniform ${res.k0Share.uniform.toFixed(3)})`,
+    table: formatResults(res),
+    svg: chart(res),
+    data: res,
+  };
 }
 
 /** The runner's entry (scripts/lib/reproduction.ts). */
@@ -565,17 +602,7 @@ export const reproduction: Reproduction = {
     'reproduce; "learns it slower" did. Settling the periodicity claim itself would need inputs whose raw heading difference is unbounded ' +
     '(e.g. headings accumulated over turns, ψ ∈ [0, 2πk) for growing k), where no finite frequency set can separate the wrapped classes without the unit pair.',
   async run({ quick, progress }): Promise<ReproductionResult> {
-    const flags = quick ? QUICK_FLAGS : DEFAULT_FLAGS;
-    const res = runExperiment(flags, progress);
-    const { verdict, reason } = verdictOf(res);
-    const arm = (a: Arm): string => `${a} all ${pct(res.summary[a].all.mean)}, wrap ${pct(res.summary[a].wrap.mean)} (${pct(res.summary[a].wrap.min)}–${pct(res.summary[a].wrap.max)})`;
-    return {
-      verdict, reason,
-      summary: ARMS.map(arm).join('; ') + `; (a) k=0 norm share ${mean(res.k0Share.final).toFixed(3)} (uniform ${res.k0Share.uniform.toFixed(3)})`,
-      table: formatResults(res),
-      svg: chart(res),
-      data: res,
-    };
+    return reproductionResult(runExperiment(quick ? QUICK_FLAGS : DEFAULT_FLAGS, progress));
   },
 };
 

@@ -30,11 +30,11 @@ test('wrapAngle and headingClass on known values', () => {
   assert.equal(CLASSES, ['same', 'left', 'opposite', 'right']);
 });
 
-test('makeScenes (property): pairs, roles, partners, headings in [0, 2π), the label is the class of the wrapped difference, wrap ⇔ |raw| > π, the partner sees the mirror', () => {
+test('makeScenes (property): pairs, roles, partners, headings in [0, 2π·turns), the label is the class of the wrapped difference, wrap ⇔ |raw| > π, the partner sees the mirror', () => {
   const mirror = [0, 3, 2, 1]; // same ↔ same, left ↔ right, opposite ↔ opposite
-  fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 30 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 10 }), (seed, B, pairs) => {
+  fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 30 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 10 }), fc.integer({ min: 1, max: 8 }), (seed, B, pairs, turns) => {
     const N = 2 * pairs;
-    const s = makeScenes(B, N, new Generator(seed));
+    const s = makeScenes(B, N, new Generator(seed), turns);
     for (let b = 0; b < B; b++) {
       const members = Array.from({ length: pairs }, () => [] as number[]);
       for (let i = 0; i < N; i++) members[s.pairId[b * N + i]!]!.push(i);
@@ -47,14 +47,16 @@ test('makeScenes (property): pairs, roles, partners, headings in [0, 2π), the l
       for (let i = 0; i < N; i++) {
         const ψ = s.heading[b * N + i]!;
         const j = s.partner[b * N + i]!;
-        assert.ok(ψ >= 0 && ψ < TWO_PI && s.speed[b * N + i]! >= 0 && s.speed[b * N + i]! < 1);
+        assert.ok(ψ >= 0 && ψ < TWO_PI * turns && s.speed[b * N + i]! >= 0 && s.speed[b * N + i]! < 1);
         const raw = s.heading[b * N + j]! - ψ;
         const delta = Math.atan2(Math.sin(raw), Math.cos(raw)); // an independent wrap
         const expected = Math.abs(delta) < Math.PI / 4 ? 0 : Math.abs(delta) > 3 * Math.PI / 4 ? 2 : delta > 0 ? 1 : 3;
         assert.is(s.label[b * N + i], expected, `label of Δψ = ${delta}`);
         assert.is(s.wrap[b * N + i], Math.abs(raw) > Math.PI ? 1 : 0);
-        if (s.wrap[b * N + i] === 1) assert.ok(Math.abs(Math.abs(raw - delta) - TWO_PI) < 1e-9, 'a wrap-around pair: raw and wrapped differ by 2π');
-        else assert.ok(Math.abs(raw - delta) < 1e-9, 'otherwise raw = wrapped');
+        const periods = (raw - delta) / TWO_PI;
+        assert.ok(Math.abs(periods - Math.round(periods)) < 1e-9 && Math.abs(periods) <= turns, 'raw and wrapped differ by whole turns');
+        if (s.wrap[b * N + i] === 0) assert.ok(Math.abs(raw - delta) < 1e-9, 'no wrap-around: raw = wrapped');
+        else if (turns === 1) assert.ok(Math.abs(Math.abs(raw - delta) - TWO_PI) < 1e-9, 'one turn: a wrap-around pair differs by exactly 2π');
         assert.is(s.wrap[b * N + j], s.wrap[b * N + i], 'both members wrap or neither');
         assert.is(s.label[b * N + j], mirror[s.label[b * N + i]!], "the partner's label is the mirror");
       }
@@ -71,6 +73,21 @@ test('makeScenes: balanced classes, a quarter of agents in the wrap-around subse
   assert.ok(Math.abs(wrap - 0.25) < 0.01, `wrap share ${wrap}`);
   assert.not.equal(Array.from(makeScenes(1, 16, new Generator(1)).heading), Array.from(makeScenes(1, 16, new Generator(2)).heading));
   assert.throws(() => makeScenes(1, 3, new Generator(1)), /even/);
+});
+
+test('makeScenes with turns: one turn by default (the same draws), the wrap-around share (1 − 1/2K)², classes still balanced; bad turns refused', () => {
+  assert.equal(makeScenes(3, 8, new Generator(5)), makeScenes(3, 8, new Generator(5), 1), 'drope-heading\'s scenes unchanged');
+  for (const turns of [2, 8]) {
+    const s = makeScenes(2000, 16, new Generator(turns), turns);
+    const wrap = s.wrap.reduce((a, b) => a + b, 0) / s.wrap.length;
+    assert.ok(Math.abs(wrap - (1 - 1 / (2 * turns)) ** 2) < 0.01, `turns ${turns}: wrap share ${wrap}`);
+    const counts = [0, 0, 0, 0];
+    for (const c of s.label) counts[c]!++;
+    for (const c of counts) assert.ok(Math.abs(c / s.label.length - 0.25) < 0.01, `turns ${turns}: class share ${c / s.label.length}`);
+    assert.ok(Math.max(...s.heading) > TWO_PI * (turns - 0.1), 'headings reach the last turn');
+  }
+  assert.throws(() => makeScenes(1, 4, new Generator(1), 0), /makeScenes: turns must be an integer ≥ 1, got 0/);
+  assert.throws(() => makeScenes(1, 4, new Generator(1), 1.5), /turns/);
 });
 
 /** Score q̃·k̃ of one query and one key (one head) at headings ψq, ψk through an arm's encoding. */
@@ -241,6 +258,11 @@ test('flags: defaults, --quick, overrides, the head-dim and agents rules, --help
   assert.match(checkFlags({ ...DEFAULT_FLAGS, agents: 5 }) ?? '', /even/);
   assert.throws(() => parseFlags(['--seeds', '0']), /integer ≥ 1/);
   assert.throws(() => parseFlags(['--bogus', '1']), /unknown flag/);
+  assert.equal(parseFlags(['--turns', '8', '--arms', 'drope,rope,rope-no-k0']), { ...DEFAULT_FLAGS, turns: 8, arms: ['rope', 'rope-no-k0', 'drope'] }, 'arms in the table\'s order');
+  assert.throws(() => parseFlags(['--turns', '0']), /integer ≥ 1/);
+  assert.throws(() => parseFlags(['--arms', 'rope,nope']), /--arms takes names among rope, rope-no-k0, drope, abs, none, got 'nope'/);
+  assert.throws(() => parseFlags(['--arms', 'rope,rope']), /twice/);
+  assert.match(checkFlags({ ...DEFAULT_FLAGS, arms: ['rope', 'drope', 'abs'] }) ?? '', /--arms must include rope, rope-no-k0 and drope .* missing rope-no-k0/);
 });
 
 test.run();
