@@ -599,8 +599,11 @@ export const reproduction: Reproduction = {
     'differences (−2π, 2π) the wrapped class is an ordinary function that slower frequencies separate — and what DRoPE buys is speed: in the ' +
     'registered run DRoPE was ahead of full RoPE on wrap-around accuracy averaged over training in every seed by more than twice the seed ' +
     'range (the secondary ordering, reproduced). The part of the claim that says standard RoPE "cannot" encode relative heading did not ' +
-    'reproduce; "learns it slower" did. Settling the periodicity claim itself would need inputs whose raw heading difference is unbounded ' +
-    '(e.g. headings accumulated over turns, ψ ∈ [0, 2πk) for growing k), where no finite frequency set can separate the wrapped classes without the unit pair.',
+    'reproduce; "learns it slower" did. The periodicity claim itself needs raw heading differences that span many periods, and ' +
+    'drope-turns runs exactly that (headings over 8 turns, 2000 steps, the same rule; reproduced): there RoPE-without-k0 stays at chance ' +
+    '(wrap-around 32.4 %, 25.1 %, 25.1 %; chance 25 %), while DRoPE and full RoPE reach 99.1–99.4 %, full RoPE by moving 36–41 % of its ' +
+    'q/k norm into the unit pair (uniform 12.5 %). So "cannot" holds once the heading difference is unbounded, and over one turn what ' +
+    'DRoPE buys is speed.',
   async run({ quick, progress }): Promise<ReproductionResult> {
     return reproductionResult(runExperiment(quick ? QUICK_FLAGS : DEFAULT_FLAGS, progress));
   },
