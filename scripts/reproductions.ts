@@ -13,6 +13,7 @@ import { reproduction as contextExtensionFt } from './experiments/context-extens
 import { reproduction as control } from './experiments/control.js';
 import { reproduction as dropeHeading } from './experiments/drope-heading.js';
 import { reproduction as dropeInteraction } from './experiments/drope-interaction.js';
+import { reproduction as dropeInteractionLong } from './experiments/drope-interaction-long.js';
 import { reproduction as dropeTurns } from './experiments/drope-turns.js';
 import { reproduction as elitekv } from './experiments/elitekv.js';
 import { reproduction as freeflux } from './experiments/freeflux.js';
@@ -31,7 +32,7 @@ import type { Reproduction } from './lib/reproduction.js';
 
 export const REPRODUCTIONS: readonly Reproduction[] = [
   roformerMlm, contextExtension, contextExtensionFt, propeFrequency, baseBoundRetrieval, baseBoundWindow, baseBoundFt, baseBoundFtLong, bf16Shift, pscCalibration, hiropeCode, vitResolution, videoNeedle,
-  dropeHeading, dropeTurns, dropeInteraction, pathState, memoryRecall, mlaSpectrum, kvRetrieval, elitekv, roadFinetune, control, freeflux,
+  dropeHeading, dropeTurns, dropeInteraction, dropeInteractionLong, pathState, memoryRecall, mlaSpectrum, kvRetrieval, elitekv, roadFinetune, control, freeflux,
 ];
 
 /** The spec's protocols with no reproduction here yet (none: every protocol has one). */

@@ -600,15 +600,28 @@ export function chart(res: Results): string {
   return lineChart({ title: 'Interaction count (0/1/2/3+): accuracy vs training step, mean of seeds', xLabel: 'training step', yLabel: 'accuracy (%)', series, width: 900, height: 500 });
 }
 
-const CLAIM = 'DRoPE rotates every 2-D block of its heading part by the heading with the same unit frequency, so q·k depends on the ' +
+export const CLAIM = 'DRoPE rotates every 2-D block of its heading part by the heading with the same unit frequency, so q·k depends on the ' +
   'relative heading exactly and periodically; combined with 2-D RoPE on positions (DRoPE-RoPE) it gives relative position + heading ' +
   'at O(N) space instead of the O(N²) of RPE-based query-centric models, with state-of-the-art minADE on Waymo Motion and lower ' +
   'memory/FLOPs than RPE (arXiv 2503.15029 abstract; exact numbers not retrieved).';
 
-function setupOf(f: Flags): string {
+export function setupOf(f: Flags): string {
   return `${f.agents} agents on a two-way road in a ${SIDE} m square, scene rotated/shifted; label = #agents within ${RADIUS} m, in front, oncoming ` +
     `(0/1/2/3+); scene-centric vs RoPE-2D + abs ψ vs DRoPE-RoPE (dimSplit, 1/${POS_SCALE} m) vs O(N²) RPE; ${f.layers}-layer d${f.dim} ${f.heads}-head ` +
     `transformer, ${f.steps} steps × ${f.batch} scenes, ${f.seeds} seeds; accuracy on ${f.eval} eval scenes; analytic attention-side memory`;
+}
+
+/** What the runner records of a run: the verdict, a one-line summary per arm, the table and the chart. */
+export function reproductionResult(res: Results): ReproductionResult {
+  const { verdict, reason } = verdictOf(res);
+  const arm = (a: Arm): string => `${a} ${pct(res.summary[a].mean)} (${pct(res.summary[a].min)}–${pct(res.summary[a].max)})`;
+  return {
+    verdict, reason,
+    summary: ARMS.map(arm).join('; ') + `; majority class ${pct(res.majority)}; extra memory/layer/scene at N=${res.flags.agents}: rotary ${fmtCount(res.memory.drope.extra)} vs RPE ${fmtCount(res.memory.rpe.extra)}`,
+    table: formatResults(res),
+    svg: chart(res),
+    data: res,
+  };
 }
 
 /** The runner's entry (scripts/lib/reproduction.ts). */
@@ -632,17 +645,7 @@ export const reproduction: Reproduction = {
     'would fit the 8-minute budget; what would settle it: the same protocol with ≥ 1000 steps (≈ 15 min) — if RPE then passes 85 %, ' +
     'the DRoPE-RoPE vs scene-centric gap and DRoPE-RoPE\'s distance to RPE can be judged.',
   async run({ quick, progress }): Promise<ReproductionResult> {
-    const flags = quick ? QUICK_FLAGS : DEFAULT_FLAGS;
-    const res = runExperiment(flags, progress);
-    const { verdict, reason } = verdictOf(res);
-    const arm = (a: Arm): string => `${a} ${pct(res.summary[a].mean)} (${pct(res.summary[a].min)}–${pct(res.summary[a].max)})`;
-    return {
-      verdict, reason,
-      summary: ARMS.map(arm).join('; ') + `; majority class ${pct(res.majority)}; extra memory/layer/scene at N=${flags.agents}: rotary ${fmtCount(res.memory.drope.extra)} vs RPE ${fmtCount(res.memory.rpe.extra)}`,
-      table: formatResults(res),
-      svg: chart(res),
-      data: res,
-    };
+    return reproductionResult(runExperiment(quick ? QUICK_FLAGS : DEFAULT_FLAGS, progress));
   },
 };
 
