@@ -33,7 +33,7 @@
  * control: DRoPE ≥ 90 % overall accuracy in every seed (else 'not reproduced: positive control failed').
  *
  * Usage: node scripts/run.mjs scripts/experiments/drope-heading.ts [--quick] [--seeds N] [--steps N] [--batch B]
- *          [--lr X] [--dim C] [--layers L] [--heads H] [--agents N] [--eval N] [--json] [--help]
+ *          [--lr X] [--dim C] [--layers L] [--heads H] [--agents N] [--eval N] [--turns K] [--arms LIST] [--json] [--help]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { AdamW, Generator, Module, Tensor, argmax, crossEntropy, noGrad, setNumThreads, warmupCosineLr } from '../../core/index.js';
