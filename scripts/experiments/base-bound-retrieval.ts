@@ -467,7 +467,10 @@ export const reproduction: Reproduction = {
     'learned the text best in every seed (1.061–1.078), and the larger bases ended higher in some seeds (200 and 1000 in seeds 2 and 3, 50 in ' +
     'seed 3: 1.24–1.37; every base 1.065–1.078 in seed 1) — slower text learning with fewer fast pairs, not a cost of a small base. What would settle the from-scratch claim: this protocol at ' +
     'the spec\u2019s L = 512, with bases on both sides of the window (slowest wavelength 2π·b^{30/32} below and above 512: b ≈ 50–100 against ' +
-    '≥ 200); about 8× the cost per step (a few hours on 2 cores), not run. (This run was split over two processes, 6 runs each, with the ' +
+    '≥ 200); about 8× the cost per step (a few hours on 2 cores), not run. The cheaper test of the same reading, bases whose every pair turns ' +
+    'inside T = 64 (base-bound-window: bases 4 and 8), refuted it: base 8 retrieves 100 % at every distance in every seed too. With a ' +
+    'distractor MARK block, the models retrieve at about the rate of picking one of the two blocks, so they do not match keys at all. ' +
+    'One pair per row lets a model find the only MARK block without the key-matched score that B_{m,θ} bounds, so this protocol cannot test the bound (see base-bound-window). (This run was split over two processes, 6 runs each, with the ' +
     'reproduction\u2019s own runArms and joined with its judge: each run depends only on its base and seed, so the record is what one ' +
     'process writes; its time is the runs\u2019 sum, with three processes sharing 2 cores.)',
   async run({ quick, progress }) {
