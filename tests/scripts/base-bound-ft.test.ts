@@ -13,7 +13,7 @@ import { MarkovText, regimeMatchedBase, textDocument } from '../../scripts/lib/t
 import { passkeyDistances, passkeyTrials, pretrainBase, textLoss } from '../../scripts/experiments/context-extension.js';
 import {
   ARMS, BOUND_FT_FULL, BOUND_FT_QUICK, accuracyBeyond, armBases, fineTuneBases, formatBoundFt, judgeBoundFt, reproduction, runBoundFt,
-  type Arm, type BoundFtMeasure, type BoundFtSeedRun,
+  type Arm, type BoundFtMeasure, type BoundFtSeedRun, type BoundFtSettings,
 } from '../../scripts/experiments/base-bound-ft.js';
 
 const DISTANCES = [8, 40, 72, 104];
@@ -93,14 +93,20 @@ test('armBases: the kept arm is Stage A\'s regime-matched base; the full run\'s 
   assert.is(bases.kept, regimeMatchedBase(32, 128));
 });
 
-test('fineTuneBases: step 0 is the Stage-A model under each arm\'s base; arms share a start; runs repeat exactly', () => {
-  const s = BOUND_FT_QUICK;
+/** A quick Stage-A model (seed 1) and the evaluation data fineTuneBases measures on. */
+function quickStart(s: BoundFtSettings) {
   const text = new MarkovText();
   const { model } = pretrainBase(s.stageA, 1, text);
   const g = new Generator(5);
   const distances = passkeyDistances(s.length, s.distances);
   const evalText = Array.from({ length: s.text }, () => textDocument(s.length + 1, g, text));
   const trials = passkeyTrials(s.length, distances, s.trials, g, text);
+  return { text, model, distances, evalText, trials };
+}
+
+test('fineTuneBases: step 0 is the Stage-A model under each arm\'s base; arms share a start; runs repeat exactly', () => {
+  const s = BOUND_FT_QUICK;
+  const { text, model, distances, evalText, trials } = quickStart(s);
   const curves = fineTuneBases(model, s, 1, text, evalText, trials, distances);
   const headDim = s.stageA.dim / s.stageA.heads;
   const bases = armBases(s);
@@ -120,12 +126,7 @@ test('fineTuneBases: step 0 is the Stage-A model under each arm\'s base; arms sh
 
 test('fineTuneBases: the arms of a seed see the same batches (two arms with the same base end identical), other seeds other batches', () => {
   const s = { ...BOUND_FT_QUICK, smallBase: 1e4, largeBase: 1e4 };
-  const text = new MarkovText();
-  const { model } = pretrainBase(s.stageA, 1, text);
-  const g = new Generator(5);
-  const distances = passkeyDistances(s.length, s.distances);
-  const evalText = Array.from({ length: s.text }, () => textDocument(s.length + 1, g, text));
-  const trials = passkeyTrials(s.length, distances, s.trials, g, text);
+  const { text, model, distances, evalText, trials } = quickStart(s);
   const curves = fineTuneBases(model, s, 1, text, evalText, trials, distances);
   assert.equal(curves.small, curves.large, 'same start, same base, same batches');
   const other = fineTuneBases(model, s, 2, text, evalText, trials, distances);
