@@ -11,12 +11,10 @@
  *
  * Usage: node scripts/run.mjs scripts/experiments/base-bound-ft-long.ts [--quick] [--json] [--help]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { setNumThreads } from '../../core/index.js';
 import { isEntryPoint } from '../lib/entry.js';
-import { readFlags } from '../lib/flags.js';
-import type { Reproduction, ReproductionResult } from '../lib/reproduction.js';
-import { BOUND_FT_FULL, BOUND_FT_QUICK, chartBoundFt, formatBoundFt, reproduction as protocolB, runBoundFt, toResult, type BoundFtResults, type BoundFtSettings } from './base-bound-ft.js';
+import { reproductionMain, type Reproduction, type ReproductionResult } from '../lib/reproduction.js';
+import { BOUND_FT_FULL, BOUND_FT_QUICK, reproduction as protocolB, runBoundFt, toResult, type BoundFtResults, type BoundFtSettings } from './base-bound-ft.js';
 
 export const BOUND_FT_LONG: BoundFtSettings = { ...BOUND_FT_FULL, steps: 1200, checkpoints: [0, 300, 600, 900, 1200] };
 
@@ -80,19 +78,4 @@ Writes out/base-bound-ft-long.svg.
   --json    print the results as JSON
   --help    this text`;
 
-function main(): void {
-  const flags = readFlags<{ quick: boolean; json: boolean }>('base-bound-ft-long', HELP, { quick: false, json: false }, {
-    values: {},
-    switches: { quick: (f) => (f.quick = true), json: (f) => (f.json = true) },
-  });
-  setNumThreads(1);
-  const log = (line: string): void => (flags.json ? console.error(line) : console.log(line));
-  const res = runBoundFt(flags.quick ? BOUND_FT_QUICK : BOUND_FT_LONG, () => {}, log);
-  log(`\n${formatBoundFt(res)}\n${textCurves(res)}`);
-  mkdirSync('out', { recursive: true });
-  writeFileSync('out/base-bound-ft-long.svg', chartBoundFt(res));
-  log(`\nwrote out/base-bound-ft-long.svg; ${res.seconds.toFixed(0)} s in all`);
-  if (flags.json) console.log(JSON.stringify(res));
-}
-
-if (isEntryPoint(import.meta.url, 'base-bound-ft-long')) main();
+if (isEntryPoint(import.meta.url, 'base-bound-ft-long')) await reproductionMain(reproduction, HELP);

@@ -31,7 +31,7 @@ import { RoPE } from '../../positional/rope.js';
 import { isEntryPoint } from '../lib/entry.js';
 import { readFlags } from '../lib/flags.js';
 import type { Reproduction, ReproductionResult } from '../lib/reproduction.js';
-import { judgeOrdering, meanRange, summarize, type OrderingJudgement, type Verdict } from '../lib/stats.js';
+import { judgeOrdering, meanRange, summarize, weakestVerdict, type OrderingJudgement, type Verdict } from '../lib/stats.js';
 import { lineChart } from '../lib/svg.js';
 import { MarkovText, regimeMatchedBase, textDocument } from '../lib/toy-data.js';
 import { THRESHOLD, TEXT_TOLERANCE, boundLength, effectiveLength } from './base-bound-retrieval.js';
@@ -136,8 +136,6 @@ export interface BoundFtJudgement {
   text: { small: number; large: number; ratio: number; passed: boolean };
 }
 
-const RANK: Record<Verdict, number> = { 'not reproduced': 0, partly: 1, reproduced: 2 };
-const lower = (a: Verdict, b: Verdict): Verdict => (RANK[a] <= RANK[b] ? a : b);
 
 /** The last checkpoint's measure of `arm`, one per seed. */
 const final = (runs: readonly BoundFtSeedRun[], arm: Arm): BoundFtMeasure[] => runs.map((r) => r.curves[arm].at(-1)!);
@@ -166,11 +164,11 @@ export function judgeBoundFt(runs: readonly BoundFtSeedRun[], distances: readonl
   let verdict = retrieval.verdict;
   const caveats: string[] = [];
   if (!smallFails.passed) {
-    verdict = lower(verdict, 'partly');
+    verdict = weakestVerdict(verdict, 'partly');
     caveats.push(`but the small base retrieves past ${beyond} tokens (effective length ${lengths.map((l) => l.toFixed(0)).join('/')})`);
   }
   if (!text.passed) {
-    verdict = lower(verdict, 'partly');
+    verdict = weakestVerdict(verdict, 'partly');
     caveats.push(`but the small base's text loss is ${(100 * (text.ratio - 1)).toFixed(1)} % above the large base's (> ${100 * TEXT_TOLERANCE} %): not superficial`);
   }
   const reason = [`control passed; retrieval beyond ${beyond}, large > small: ${retrieval.reason}`, ...caveats].join('; ');

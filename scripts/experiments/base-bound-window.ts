@@ -14,13 +14,11 @@
  *
  * Usage: node scripts/run.mjs scripts/experiments/base-bound-window.ts [--quick] [--json] [--help]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { pairWavelengths } from '../../positional/analysis.js';
 import { ropeInvFreq } from '../../positional/rope.js';
 import { isEntryPoint } from '../lib/entry.js';
-import { readFlags } from '../lib/flags.js';
-import type { Reproduction, ReproductionResult } from '../lib/reproduction.js';
-import { judgeOrdering, meanRange, summarize, type OrderingJudgement, type Verdict } from '../lib/stats.js';
+import { reproductionMain, type Reproduction, type ReproductionResult } from '../lib/reproduction.js';
+import { judgeOrdering, meanRange, summarize, weakestVerdict, type OrderingJudgement, type Verdict } from '../lib/stats.js';
 import { lineChart } from '../lib/svg.js';
 import { FULL, QUICK, TEXT_TOLERANCE, THRESHOLD, boundLength, runArms, type ArmRun, type Settings } from './base-bound-retrieval.js';
 
@@ -54,9 +52,6 @@ export interface WindowJudgement {
   textRatios: Array<{ base: number; ratio: number; passed: boolean }>;
 }
 
-const RANK: Record<Verdict, number> = { 'not reproduced': 0, partly: 1, reproduced: 2 };
-const weakest = (verdicts: readonly Verdict[]): Verdict => verdicts.reduce((a, b) => (RANK[a] <= RANK[b] ? a : b));
-
 /**
  * The pre-registered verdict. Control failed → not reproduced. Else the weakest of the orderings "reference > b" on the
  * effective length, one per base b below the window; lowered to at most 'partly' when some such base's text loss is
@@ -81,11 +76,11 @@ export function judgeWindow(w: WindowSettings, runs: readonly ArmRun[]): WindowJ
     const reason = `the positive control failed: base ${w.control} retrieves only ${(100 * control.minMeanAccuracy).toFixed(1)} % (mean over seeds) at its worst distance, below ${100 * THRESHOLD} %`;
     return { verdict: 'not reproduced', reason, control, orderings, textRatios };
   }
-  let verdict = weakest(orderings.map((o) => o.ordering.verdict));
+  let verdict = weakestVerdict(...orderings.map((o) => o.ordering.verdict));
   const parts = orderings.map((o) => `${name(w.reference)} > ${name(o.base)}: ${o.ordering.reason}`);
   const costly = textRatios.filter((t) => !t.passed);
   if (costly.length > 0) {
-    verdict = weakest([verdict, 'partly']);
+    verdict = weakestVerdict(verdict, 'partly');
     parts.push(`but the text loss is not superficially fine (${costly.map((t) => `${name(t.base)} ${(100 * (t.ratio - 1)).toFixed(1)} %`).join(', ')} above ${name(w.reference)}'s, tolerance ${100 * TEXT_TOLERANCE} %)`);
   }
   return { verdict, reason: `control passed; effective length, ${parts.join('; ')}`, control, orderings, textRatios };
@@ -227,20 +222,4 @@ Base bound, protocol A′: base-bound-retrieval's toy with bases whose every rot
   --json    print the results as JSON
   --help    this text`;
 
-function main(): void {
-  const flags = readFlags<{ quick: boolean; json: boolean }>('base-bound-window', HELP, { quick: false, json: false }, {
-    values: {},
-    switches: { quick: (f) => (f.quick = true), json: (f) => (f.json = true) },
-  });
-  const log = (line: string): void => (flags.json ? console.error(line) : console.log(line));
-  const res = runWindow(flags.quick ? WINDOW_QUICK : WINDOW_FULL, (done, total, note) => {
-    if (note?.includes(':') === true) log(`  ${done}/${total} ${note}`);
-  });
-  log(`\n${formatWindow(res)}`);
-  mkdirSync('out', { recursive: true });
-  writeFileSync('out/base-bound-window.svg', chartWindow(res));
-  log(`\nwrote out/base-bound-window.svg; ${res.seconds.toFixed(0)} s in all`);
-  if (flags.json) console.log(JSON.stringify(res));
-}
-
-if (isEntryPoint(import.meta.url, 'base-bound-window')) main();
+if (isEntryPoint(import.meta.url, 'base-bound-window')) await reproductionMain(reproduction, HELP);

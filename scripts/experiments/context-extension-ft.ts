@@ -23,7 +23,7 @@ import { GPT } from '../../models/gpt.js';
 import { readFlags } from '../lib/flags.js';
 import { isEntryPoint } from '../lib/entry.js';
 import type { Reproduction, ReproductionResult } from '../lib/reproduction.js';
-import { judgeOrdering, meanRange, summarize, type OrderingJudgement, type Verdict } from '../lib/stats.js';
+import { VERDICT_RANK, judgeOrdering, meanRange, summarize, type OrderingJudgement, type Verdict } from '../lib/stats.js';
 import { lineChart } from '../lib/svg.js';
 import { MarkovText, regimeMatchedBase, textDocument } from '../lib/toy-data.js';
 import {
@@ -103,7 +103,6 @@ export interface FtJudgement {
   control: { passed: boolean; failures: string[] };
 }
 
-const RANK: Record<Verdict, number> = { 'not reproduced': 0, partly: 1, reproduced: 2 };
 
 /** Text loss of `arm` at checkpoint index `i`, one value per seed. */
 const lossAt = (runs: readonly FtSeedRun[], arm: FtArm, i: number): number[] => runs.map((r) => r.curves[arm][i]!.textLoss);
@@ -118,7 +117,7 @@ export function judgeFineTuning(runs: readonly FtSeedRun[], checkpoints: readonl
   if (!control.passed) {
     return { verdict: 'not reproduced', reason: `positive control failed — fine-tuning did not lower the text loss at L′ for ${failures.join(', ')}`, early, late, control };
   }
-  const weakest = RANK[early.verdict] <= RANK[late.verdict] ? { name: `after ${checkpoints[first]} steps, yarn < pi < direct FT`, j: early } : { name: `after ${checkpoints[last]} steps, pi < direct FT`, j: late };
+  const weakest = VERDICT_RANK[early.verdict] <= VERDICT_RANK[late.verdict] ? { name: `after ${checkpoints[first]} steps, yarn < pi < direct FT`, j: early } : { name: `after ${checkpoints[last]} steps, pi < direct FT`, j: late };
   return { verdict: weakest.j.verdict, reason: `control passed (fine-tuning lowers every arm's loss); weakest ordering '${weakest.name}': ${weakest.j.reason}`, early, late, control };
 }
 

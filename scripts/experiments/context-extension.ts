@@ -53,7 +53,7 @@ import { yarnAttentionFactor, yarnInvFreq } from '../../positional/yarn.js';
 import { integerFlag, numberFlag, readFlags } from '../lib/flags.js';
 import { isEntryPoint } from '../lib/entry.js';
 import type { Reproduction, ReproductionResult } from '../lib/reproduction.js';
-import { judgeOrdering, summarize, type OrderingJudgement, type Verdict } from '../lib/stats.js';
+import { VERDICT_RANK, judgeOrdering, summarize, type OrderingJudgement, type Verdict } from '../lib/stats.js';
 import { lineChart, type LineSeries } from '../lib/svg.js';
 import { MarkovText, RETRIEVAL_BLOCK, TOY_VOCAB, regimeMatchedBase, retrievalEpisode, textDocument } from '../lib/toy-data.js';
 
@@ -484,7 +484,6 @@ export const PREDICTIONS: ReadonlyArray<{ key: string; metric: 'passkey' | 'text
 /** The positive control: the base model's passkey accuracy at L′ = L, in every seed. */
 export const CONTROL_THRESHOLD = 0.9;
 
-const RANK: Record<Verdict, number> = { 'not reproduced': 0, partly: 1, reproduced: 2 };
 
 /**
  * Stage A for one seed: a GPT with RoPE at the regime-matched base trained `flags.steps` steps at L on the mix
@@ -662,7 +661,7 @@ export function assemble(flags: Flags, runs: SeedRun[], seconds: number): Result
   }));
   const controlAcc = runs.map((r) => r.measures[L]!.extrapolation.passkey);
   const control = { passed: controlAcc.every((a) => a >= CONTROL_THRESHOLD), accuracy: controlAcc };
-  const weakest = Object.entries(judgements).reduce((w, e) => (RANK[e[1].verdict] < RANK[w[1].verdict] ? e : w));
+  const weakest = Object.entries(judgements).reduce((w, e) => (VERDICT_RANK[e[1].verdict] < VERDICT_RANK[w[1].verdict] ? e : w));
   const verdict: Verdict = control.passed ? weakest[1].verdict : 'not reproduced';
   const reason = !control.passed
     ? `the positive control failed: the base model's passkey accuracy at L′ = ${L} is ${controlAcc.map(pct).join(', ')} over the seeds (needs ≥ ${pct(CONTROL_THRESHOLD)} in every seed), so the toy cannot show the claim`

@@ -8,12 +8,10 @@
  *
  * Usage: node scripts/run.mjs scripts/experiments/drope-interaction-long.ts [--quick] [--json] [--help]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { setNumThreads } from '../../core/index.js';
 import { isEntryPoint } from '../lib/entry.js';
-import { readFlags } from '../lib/flags.js';
-import type { Reproduction } from '../lib/reproduction.js';
-import { CLAIM, DEFAULT_FLAGS, QUICK_FLAGS, chart, formatResults, reproduction as protocolB, reproductionResult, runExperiment, setupOf, verdictOf, type Flags } from './drope-interaction.js';
+import { reproductionMain, type Reproduction } from '../lib/reproduction.js';
+import { CLAIM, DEFAULT_FLAGS, QUICK_FLAGS, reproduction as protocolB, reproductionResult, runExperiment, setupOf, type Flags } from './drope-interaction.js';
 
 export const INTERACTION_LONG: Flags = { ...DEFAULT_FLAGS, steps: 1200 };
 
@@ -49,20 +47,4 @@ DRoPE-RoPE and the O(N²) RPE model, 3 seeds. Writes out/drope-interaction-long.
   --json    print the results as JSON
   --help    this text`;
 
-function main(): void {
-  const flags = readFlags<{ quick: boolean; json: boolean }>('drope-interaction-long', HELP, { quick: false, json: false }, {
-    values: {},
-    switches: { quick: (f) => (f.quick = true), json: (f) => (f.json = true) },
-  });
-  setNumThreads(1);
-  const log = (line: string): void => (flags.json ? console.error(line) : console.log(line));
-  const res = runExperiment(flags.quick ? QUICK_FLAGS : INTERACTION_LONG, () => {}, log);
-  const { verdict, reason } = verdictOf(res);
-  log(`\n${formatResults(res)}\n\nverdict: ${verdict} — ${reason}`);
-  mkdirSync('out', { recursive: true });
-  writeFileSync('out/drope-interaction-long.svg', chart(res));
-  log(`\nwrote out/drope-interaction-long.svg; ${res.seconds.toFixed(0)} s in all`);
-  if (flags.json) console.log(JSON.stringify({ ...res, verdict, reason }));
-}
-
-if (isEntryPoint(import.meta.url, 'drope-interaction-long')) main();
+if (isEntryPoint(import.meta.url, 'drope-interaction-long')) await reproductionMain(reproduction, HELP);

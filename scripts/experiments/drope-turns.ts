@@ -13,12 +13,10 @@
  *
  * Usage: node scripts/run.mjs scripts/experiments/drope-turns.ts [--quick] [--json] [--help]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { setNumThreads } from '../../core/index.js';
 import { isEntryPoint } from '../lib/entry.js';
-import { readFlags } from '../lib/flags.js';
-import type { Reproduction } from '../lib/reproduction.js';
-import { CLAIM, DEFAULT_FLAGS, QUICK_FLAGS, chart, formatResults, reproduction as protocolA, reproductionResult, runExperiment, verdictOf, type Flags } from './drope-heading.js';
+import { reproductionMain, type Reproduction } from '../lib/reproduction.js';
+import { CLAIM, DEFAULT_FLAGS, QUICK_FLAGS, reproduction as protocolA, reproductionResult, runExperiment, type Flags } from './drope-heading.js';
 
 export const TURNS_FLAGS: Flags = { ...DEFAULT_FLAGS, turns: 8, steps: 2000, arms: ['rope', 'rope-no-k0', 'drope'] };
 export const TURNS_QUICK: Flags = { ...QUICK_FLAGS, turns: 8, arms: ['rope', 'rope-no-k0', 'drope'] };
@@ -60,20 +58,4 @@ DRoPE, ${F.steps} steps, 3 seeds; accuracy overall and on the wrap-around subset
   --json    print the results as JSON
   --help    this text`;
 
-function main(): void {
-  const flags = readFlags<{ quick: boolean; json: boolean }>('drope-turns', HELP, { quick: false, json: false }, {
-    values: {},
-    switches: { quick: (f) => (f.quick = true), json: (f) => (f.json = true) },
-  });
-  setNumThreads(1);
-  const log = (line: string): void => (flags.json ? console.error(line) : console.log(line));
-  const res = runExperiment(flags.quick ? TURNS_QUICK : TURNS_FLAGS, () => {}, log);
-  const { verdict, reason } = verdictOf(res);
-  log(`\n${formatResults(res)}\n\nverdict: ${verdict} — ${reason}`);
-  mkdirSync('out', { recursive: true });
-  writeFileSync('out/drope-turns.svg', chart(res));
-  log(`\nwrote out/drope-turns.svg; ${res.seconds.toFixed(0)} s in all`);
-  if (flags.json) console.log(JSON.stringify({ ...res, verdict, reason }));
-}
-
-if (isEntryPoint(import.meta.url, 'drope-turns')) main();
+if (isEntryPoint(import.meta.url, 'drope-turns')) await reproductionMain(reproduction, HELP);

@@ -61,7 +61,7 @@ import { RoPE, invFreqLadder, type PairLayout } from '../../positional/rope.js';
 import { integerFlag, numberFlag, readFlags } from '../lib/flags.js';
 import { isEntryPoint } from '../lib/entry.js';
 import type { Reproduction, ReproductionResult } from '../lib/reproduction.js';
-import { judgeOrdering, summarize, type OrderingJudgement, type Verdict } from '../lib/stats.js';
+import { VERDICT_RANK, judgeOrdering, summarize, weakestVerdict, type OrderingJudgement, type Verdict } from '../lib/stats.js';
 import { lineChart, type LineSeries } from '../lib/svg.js';
 import { regimeMatchedBase } from '../lib/toy-data.js';
 
@@ -552,7 +552,6 @@ export const PREDICTIONS: ReadonlyArray<{ key: string; metric: 'textLoss' | 'rec
   { key: 'far RECALL: hirope > rerope', metric: 'recallFar', order: ['hirope', 'rerope'] },
 ];
 
-const RANK: Record<Verdict, number> = { 'not reproduced': 0, partly: 1, reproduced: 2 };
 
 /** The evaluation files at each L′ (shared by every seed and arm). */
 export function evalSets(flags: Flags): Record<number, EvalSet> {
@@ -671,7 +670,7 @@ export function assemble(flags: Flags, base: number, floors: Results['floors'], 
   const half = (metric: 'textLoss' | 'recallFar', control: number[], threshold: number, what: string): ClaimHalf => {
     const keys = PREDICTIONS.filter((p) => p.metric === metric).map((p) => p.key);
     const controlPassed = control.every((v) => v >= threshold);
-    const weakest = keys.reduce((w, k) => (RANK[judgements[k]!.verdict] < RANK[judgements[w]!.verdict] ? k : w));
+    const weakest = keys.reduce((w, k) => (VERDICT_RANK[judgements[k]!.verdict] < VERDICT_RANK[judgements[w]!.verdict] ? k : w));
     const controlText = `control (origin's ${what} at L′ = ${L} ≥ ${pct(threshold)} in every seed): ${control.map(pct).join(', ')}`;
     if (!controlPassed) return { keys, controlPassed, control, verdict: 'not reproduced', reason: `${controlText} — FAILED, so the toy cannot show this half (orderings as measured: ${keys.map((k) => `${k}: ${judgements[k]!.verdict}`).join('; ')})` };
     const j = judgements[weakest]!;
@@ -681,10 +680,9 @@ export function assemble(flags: Flags, base: number, floors: Results['floors'], 
   const recall = half('recallFar', runs.map((r) => orZero(r.measures[L]!.origin.recallFar)), CONTROL.recallFar, 'far-RECALL accuracy');
   const halves = [text, recall];
   const tested = halves.filter((h) => h.controlPassed);
-  const weaker = (a: Verdict, b: Verdict): Verdict => (RANK[a] <= RANK[b] ? a : b);
   const verdict: Verdict = tested.length === 0 ? 'not reproduced'
-    : tested.length === 1 ? weaker(tested[0]!.verdict, 'partly')
-      : weaker(text.verdict, recall.verdict);
+    : tested.length === 1 ? weakestVerdict(tested[0]!.verdict, 'partly')
+      : weakestVerdict(text.verdict, recall.verdict);
   const reason = `text loss at L′ = ${longest}: ${text.verdict} — ${text.reason}; far RECALL at L′ = ${longest}: ${recall.verdict} — ${recall.reason}`
     + (tested.length === 1 ? ` (one half untestable: at most partly)` : '');
   return { flags, base, floors, runs, judgements, halves: { text, recall }, verdict, reason, seconds };

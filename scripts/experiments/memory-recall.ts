@@ -34,7 +34,7 @@ import { MemoryTransformer } from '../../models/memory-transformer.js';
 import { FlagError, integerFlag, numberFlag, parseFlags as parseScriptFlags, readFlags, type FlagSpec } from '../lib/flags.js';
 import { isEntryPoint } from '../lib/entry.js';
 import type { Reproduction } from '../lib/reproduction.js';
-import { judgeOrdering, type OrderingJudgement, type Verdict } from '../lib/stats.js';
+import { judgeOrdering, weakestVerdict, type OrderingJudgement, type Verdict } from '../lib/stats.js';
 import { lineChart } from '../lib/svg.js';
 import { MarkovText, TOY_VOCAB, regimeMatchedBase } from '../lib/toy-data.js';
 
@@ -347,8 +347,6 @@ export interface ReproductionJudgement {
   control: { min: Record<Arm, number>; passed: boolean };
 }
 
-const RANK: Readonly<Record<Verdict, number>> = { reproduced: 2, partly: 1, 'not reproduced': 0 };
-const worst = (...vs: Verdict[]): Verdict => vs.reduce((a, b) => (RANK[b] < RANK[a] ? b : a));
 
 /**
  * The pre-registered verdict: positive control (every arm, every seed, gap-0 recall ≥ 90 %) else 'not reproduced';
@@ -366,7 +364,7 @@ export function judgeReproduction(res: Results): ReproductionJudgement {
   const gateVerdict: Verdict = gate.verdict === 'reproduced' ? 'not reproduced' : gate.verdict === 'partly' ? 'partly' : 'reproduced';
   const min = Object.fromEntries(ARMS.map((arm) => [arm, Math.min(...res.runs.filter((r) => r.arm === arm).map((r) => r.accuracy[0]!))])) as Record<Arm, number>;
   const control = { min, passed: ARMS.every((arm) => min[arm] >= 0.9) };
-  const claim = worst(fifo.verdict, gated.verdict, gateVerdict);
+  const claim = weakestVerdict(fifo.verdict, gated.verdict, gateVerdict);
   const parts = `FIFO > no memory: ${fifo.verdict} (${fifo.reason}); gated FIFO > no memory: ${gated.verdict} (${gated.reason}); gated FIFO ≥ FIFO: ${gateVerdict} (FIFO over gated: ${gate.reason})`;
   if (!control.passed) {
     const failed = ARMS.filter((arm) => min[arm] < 0.9).map((arm) => `${ARM_NAMES[arm]} ${pct(min[arm])}`).join(', ');

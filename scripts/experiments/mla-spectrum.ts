@@ -49,7 +49,7 @@ import {
 import { FlagError, integerFlag, numberFlag, parseFlags as parseScriptFlags, readFlags, type FlagSpec } from '../lib/flags.js';
 import { isEntryPoint } from '../lib/entry.js';
 import type { Reproduction, ReproductionResult } from '../lib/reproduction.js';
-import { judgeOrdering, meanRange, type OrderingJudgement, type Verdict } from '../lib/stats.js';
+import { judgeOrdering, meanRange, weakestVerdict, type OrderingJudgement, type Verdict } from '../lib/stats.js';
 import { lineChart, type LineSeries } from '../lib/svg.js';
 import { regimeMatchedBase } from '../lib/toy-data.js';
 
@@ -601,8 +601,6 @@ export interface ReproductionJudgement {
   controlPassed: boolean;
 }
 
-const VERDICT_RANK: Readonly<Record<Verdict, number>> = { reproduced: 2, partly: 1, 'not reproduced': 0 };
-const weaker = (a: Verdict, b: Verdict): Verdict => (VERDICT_RANK[a] <= VERDICT_RANK[b] ? a : b);
 
 /**
  * The pre-registered rule: positive control failed → not reproduced. Else the headline verdict is the weaker of
@@ -620,8 +618,8 @@ export function judgeReproduction(res: Pick<Results, 'runs' | 'bigram'>): Reprod
   const rankVsPreRope = judgeOrdering({ 'mla-decoupled': rank('mla-decoupled'), 'mla-prerope': rank('mla-prerope') }, ['mla-decoupled', 'mla-prerope'], 'higher');
   const failing = res.runs.filter((r) => !(r.valLoss < res.bigram));
   const controlPassed = failing.length === 0;
-  const headline = weaker(spikesVsMha.verdict, spikesVsPreRope.verdict);
-  const rankVerdict = weaker(rankVsMha.verdict, rankVsPreRope.verdict);
+  const headline = weakestVerdict(spikesVsMha.verdict, spikesVsPreRope.verdict);
+  const rankVerdict = weakestVerdict(rankVsMha.verdict, rankVsPreRope.verdict);
   const parts =
     `spikes above the null (late, Σ layers): Decoupled vs MHA — ${spikesVsMha.reason}; Decoupled vs PreRoPE — ${spikesVsPreRope.reason}; ` +
     `stable rank over the null (secondary): Decoupled vs MHA — ${rankVsMha.reason}; Decoupled vs PreRoPE — ${rankVsPreRope.reason}`;

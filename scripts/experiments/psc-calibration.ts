@@ -38,7 +38,7 @@ import { yarnAttentionFactor, yarnInvFreq } from '../../positional/yarn.js';
 import { isEntryPoint } from '../lib/entry.js';
 import { FlagError, integerFlag, numberFlag, readFlags } from '../lib/flags.js';
 import type { Reproduction, ReproductionResult } from '../lib/reproduction.js';
-import { judgeOrdering, summarize, type OrderingJudgement, type Verdict } from '../lib/stats.js';
+import { VERDICT_RANK, judgeOrdering, summarize, type OrderingJudgement, type Verdict } from '../lib/stats.js';
 import { lineChart, type LineSeries } from '../lib/svg.js';
 import { MarkovText, TOY_VOCAB, regimeMatchedBase, textDocument } from '../lib/toy-data.js';
 
@@ -339,7 +339,6 @@ export function runExperiment(flags: Flags, progress: (done: number, total: numb
   return assemble(flags, runs, rMatched, trainable, (performance.now() - started) / 1000);
 }
 
-const RANK: Record<Verdict, number> = { 'not reproduced': 0, partly: 1, reproduced: 2 };
 
 /**
  * The pre-registered judgements: per method and s, lora+psc < lora and lora+psc < lora-matched (text loss at L′,
@@ -366,7 +365,7 @@ export function assemble(flags: Flags, runs: SeedRun[], rMatched: number, traina
   const fineTuning = Object.fromEntries(METHODS.map((m) => [`${label(m)} ×${sMax}: lora < zero-shot`, judgeOrdering({ lora: of(m, sMax, 'lora'), 'zero-shot': of(m, sMax, 'zeroShot') }, ['lora', 'zero-shot'], 'lower')]));
   const ftPassed = Object.values(fineTuning).every((j) => j.verdict === 'reproduced');
   const passed = learned && ftPassed;
-  const weakest = Object.entries(judgements).reduce((w, e) => (RANK[e[1].verdict] < RANK[w[1].verdict] ? e : w));
+  const weakest = Object.entries(judgements).reduce((w, e) => (VERDICT_RANK[e[1].verdict] < VERDICT_RANK[w[1].verdict] ? e : w));
   const verdict: Verdict = passed ? weakest[1].verdict : 'not reproduced';
   const failedControls = [
     ...(learned ? [] : [`the base model's loss at t ≥ 2 (${runs.map((r) => r.baseContextual.toFixed(3)).join(', ')}) is not below the first-order entropy ${h1.toFixed(3)} in every seed, so it does not use position 2`]),

@@ -93,7 +93,7 @@ import {
 import { FlagError, choiceFlag, integerFlag, listFlag, numberFlag, parseFlags, type FlagSpec } from '../lib/flags.js';
 import { isEntryPoint } from '../lib/entry.js';
 import type { Reproduction } from '../lib/reproduction.js';
-import { judgeOrdering, summarize, type OrderingJudgement, type Verdict } from '../lib/stats.js';
+import { judgeOrdering, summarize, weakestVerdict, type OrderingJudgement, type Verdict } from '../lib/stats.js';
 import { lineChart } from '../lib/svg.js';
 
 // ── the task ──
@@ -911,8 +911,6 @@ export function runReproduction(cfg: ReproConfig, log: (s: string) => void = () 
 
 // ── the verdict (written before the full run) ──
 
-const VERDICT_RANK: Record<Verdict, number> = { reproduced: 2, partly: 1, 'not reproduced': 0 };
-const weakest = (vs: readonly Verdict[]): Verdict => vs.reduce((a, b) => (VERDICT_RANK[b] < VERDICT_RANK[a] ? b : a));
 
 /** Positive control: each of these arms' mean V-NIAH accuracy at the training length must reach this. */
 export const CONTROL_ARMS: readonly Method[] = ['mrope', 'videorope', 'hope'];
@@ -958,7 +956,7 @@ export function judgeVniah(res: ReproResults): VniahJudgement {
   }, ['br', 'tl'], 'higher');
   if (has('hope-nodts')) secondary[`(c) V-NIAH-D at ${res.config.testFrames[last]} frames: HoPE > HoPE without DTS (γ ≡ 1)`] = order(['hope', 'hope-nodts'], dAt(last), 'higher');
   if (has('videorope-dts')) secondary[`(c) V-NIAH-D at ${res.config.testFrames[last]} frames: HoPE > low-but-nonzero t frequency (VideoRoPE + DTS)`] = order(['hope', 'videorope-dts'], dAt(last), 'higher');
-  const claim = weakest([headline.videorope.verdict, headline.hope.verdict]);
+  const claim = weakestVerdict(headline.videorope.verdict, headline.hope.verdict);
   const F = res.config.testFrames[last];
   const why = `VideoRoPE vs M-RoPE: ${headline.videorope.verdict} (${headline.videorope.reason}); HoPE vs M-RoPE: ${headline.hope.verdict} (${headline.hope.reason})`;
   if (!passed) {

@@ -6,6 +6,8 @@
  * prints the table, and writes docs/results.md from what they returned; `--quick` runs each in seconds for the test
  * suite's smoke test (its verdict then means nothing and is not reported as one).
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { readFlags } from './flags.js';
 import type { Verdict } from './stats.js';
 
 export interface ReproductionRunOptions {
@@ -57,4 +59,34 @@ export interface Reproduction {
    */
   examination?: string;
   run(options: ReproductionRunOptions): Promise<ReproductionResult>;
+}
+
+/**
+ * The command line of an experiment script that is one reproduction at fixed settings: `--quick`, `--json`, `--help`.
+ * Runs it with a progress line on stderr at most every 30 s, prints its table and verdict, writes out/<name>.svg; with
+ * `--json` the table goes to stderr and stdout holds `{ verdict, reason, summary, data }`.
+ */
+export async function reproductionMain(r: Reproduction, help: string, argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+  const flags = readFlags<{ quick: boolean; json: boolean }>(r.name, help, { quick: false, json: false }, {
+    values: {},
+    switches: { quick: (f) => (f.quick = true), json: (f) => (f.json = true) },
+  }, argv);
+  const log = (line: string): void => (flags.json ? console.error(line) : console.log(line));
+  let last = -Infinity;
+  const result = await r.run({
+    quick: flags.quick,
+    progress: (done, total, note) => {
+      const now = performance.now();
+      if (now - last < 30_000 && done < total) return;
+      last = now;
+      console.error(`[${r.name}] ${total > 0 ? Math.round((100 * done) / total) : 0}%${note === undefined ? '' : `  ${note}`}`);
+    },
+  });
+  log(`${result.table}\n\n[${r.name}] ${result.verdict}: ${result.reason}`);
+  if (result.svg !== null) {
+    mkdirSync('out', { recursive: true });
+    writeFileSync(`out/${r.name}.svg`, result.svg);
+    log(`wrote out/${r.name}.svg`);
+  }
+  if (flags.json) console.log(JSON.stringify({ verdict: result.verdict, reason: result.reason, summary: result.summary, data: result.data }));
 }

@@ -36,6 +36,15 @@ export function meanRange(values: readonly number[], format: (v: number) => stri
 
 export type Verdict = 'reproduced' | 'partly' | 'not reproduced';
 
+/** Each verdict's strength, for picking the weakest of several judgements: not reproduced < partly < reproduced. */
+export const VERDICT_RANK: Readonly<Record<Verdict, number>> = { 'not reproduced': 0, partly: 1, reproduced: 2 };
+
+/** The weakest of the verdicts: a claim judged in parts holds only as far as its weakest part. */
+export function weakestVerdict(...verdicts: Verdict[]): Verdict {
+  if (verdicts.length === 0) throw new RangeError('weakestVerdict: give at least one verdict');
+  return verdicts.reduce((w, v) => (VERDICT_RANK[v] < VERDICT_RANK[w] ? v : w));
+}
+
 export interface OrderingJudgement {
   verdict: Verdict;
   /** Per seed index: whether that seed's values follow the predicted ordering. */

@@ -22,9 +22,9 @@ interface Run {
   stderr: string;
 }
 
-function runNode(argv: readonly string[]): Promise<Run> {
+function runNode(argv: readonly string[], cwd = process.cwd()): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, argv, { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, argv, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -50,6 +50,7 @@ const SCRIPTS: Record<string, string> = {
   'rope-analysis': 'scripts/experiments/rope-analysis.ts',
   'video-needle': 'scripts/experiments/video-needle.ts',
   'vit-resolution': 'scripts/experiments/vit-resolution.ts',
+  'drope-turns': 'scripts/experiments/drope-turns.ts',
   'train:reference': 'scripts/train-reference.ts',
 };
 
@@ -172,6 +173,22 @@ test('demo --steps 0 evaluates and saves the untrained models and says so (no Na
     assert.equal(Buffer.from(serializeSafetensors(model.toHF().weights, { format: 'pt' })), bytes, 'model.safetensors holds exactly what toHF gives (HF names, F32)');
   } finally {
     rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('a one-reproduction experiment (reproductionMain): --quick --json prints the verdict and data as JSON, the table on stderr, and writes out/<name>.svg', async () => {
+  const cwd = mkdtempSync(join(tmpdir(), 'ropelab-repro-'));
+  try {
+    const run = await runNode([join(BUNDLES, 'experiments', 'drope-turns.mjs'), '--quick', '--json'], cwd);
+    assert.is(run.code, 0, run.stderr);
+    const out = JSON.parse(run.stdout) as { verdict: string; reason: string; summary: string; data: { flags: { turns: number } } };
+    assert.ok(['reproduced', 'partly', 'not reproduced'].includes(out.verdict) && out.reason.length > 0 && out.summary.length > 0);
+    assert.is(out.data.flags.turns, 8);
+    assert.match(run.stderr, /\| arm \|/, 'the table on stderr');
+    assert.match(run.stderr, /\[drope-turns\] (reproduced|partly|not reproduced): /);
+    assert.match(readFileSync(join(cwd, 'out', 'drope-turns.svg'), 'utf8'), /^<svg/);
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
   }
 });
 

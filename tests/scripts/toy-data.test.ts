@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Generator } from '../../core/index.js';
-import { judgeOrdering, meanRange, summarize } from '../../scripts/lib/stats.js';
+import { VERDICT_RANK, judgeOrdering, meanRange, summarize, weakestVerdict } from '../../scripts/lib/stats.js';
 import { MarkovText, RETRIEVAL_BLOCK, TOY_VOCAB, retrievalEpisode } from '../../scripts/lib/toy-data.js';
 import { fcParams } from '../helpers/fc.js';
 
@@ -93,6 +93,15 @@ test('summarize, meanRange and judgeOrdering on known inputs', () => {
   assert.is(judgeOrdering({ A: [1, 1], B: [1, 1] }, ['A', 'B'], 'lower').verdict, 'not reproduced', 'a tie is not an ordering');
   assert.throws(() => judgeOrdering({ A: [1, 2] }, ['A', 'B'], 'lower'), /no values: B/);
   assert.throws(() => judgeOrdering({ A: [1, 2], B: [1] }, ['A', 'B'], 'lower'), /one value per seed/);
+});
+
+test('weakestVerdict: the weakest of any number of verdicts, in any order; none is refused', () => {
+  assert.is(weakestVerdict('reproduced'), 'reproduced');
+  assert.is(weakestVerdict('reproduced', 'partly'), 'partly');
+  assert.is(weakestVerdict('partly', 'reproduced', 'not reproduced', 'partly'), 'not reproduced');
+  assert.is(weakestVerdict('not reproduced', 'reproduced'), 'not reproduced');
+  assert.ok(VERDICT_RANK['not reproduced'] < VERDICT_RANK.partly && VERDICT_RANK.partly < VERDICT_RANK.reproduced);
+  assert.throws(() => weakestVerdict(), /weakestVerdict: give at least one verdict/);
 });
 
 test.run();
