@@ -20,6 +20,15 @@
  *    T-token context, instead of by A_j (the reference's NoPE, c̄ = 1, s̄ = 0): a fast pair, whose rotation averages
  *    out, is then dropped rather than kept at its δ = 0 value; a slow one stays near NoPE. It is folded into W_q_nope
  *    (q_a ← c̄ q_a − s̄ q_b, q_b ← s̄ q_a + c̄ q_b), so the cache and the forward are unchanged.
+ *  - Attention-weighted mean rotation (ours; `attentionMeanRotation`, `eliteKVConvert`'s `restRotation`): per query
+ *    head, (c̄_hj, s̄_hj) = E_m Σ_{t≤m} p_mt (cos δθ_j, sin δθ_j) under the original attention p on calibration text,
+ *    the least-squares constant for R(δθ_j) where the head actually looks, instead of uniformly over the context.
+ *  - Mean key (ours; `meanKey`, `eliteKVConvert`'s `inputMean`): with k = μ + k̃ (μ = E[k] over calibration text),
+ *    q·R(δθ)·k = q·R(δθ)·μ + q·R(δθ)·k̃ ≈ q·R(δθ)·μ + q·M·k̃ for each non-elite pair, M its replacement rotation. The
+ *    first term depends on the query and δ only, so it is kept exactly at no cache cost: the mean key rotated by the
+ *    key's position, R(n)μ, against the rotated non-elite query channels. q·M·k̃ = q·M·k − q·M·μ, and q·M·μ is the
+ *    same for every key of a query, which softmax ignores: the latent path is unchanged. Trained keys carry most of
+ *    their energy in μ (50–90 % on most pairs of the reference model), which is what this keeps.
  *
  * Adaptations and where the reference code is followed over the spec (language.md §9):
  *  - GQA: the reference is MHA-only (it views keys with num_heads). A key's rotation belongs to its KV head, so here
@@ -38,7 +47,7 @@
  * d head dim, P = d/2 pairs, r elite pairs per KV head, dn = d − 2r non-rotary channels, c latent rank.
  */
 import {
-  DTypeError, Generator, Module, ShapeError, Tensor, ValueError, arange, asPartOf, attention, concat, describeValue, expectFiniteValues, expectInteger,
+  DTypeError, Generator, Module, Parameter, ShapeError, Tensor, ValueError, arange, asPartOf, attention, concat, describeValue, expectBoolean, expectFiniteValues, expectInteger, isGradEnabled,
   expectOneOf, expectOptions, expectPositions, expectRequiredOptions, expectSize, expectTensor, fmtShape, matmul, noGrad, optionalDType, optionalGenerator, svd, cholesky,
   type DType,
 } from '../core/index.js';
@@ -91,19 +100,12 @@ function expectNumbers(op: string, arg: string, x: unknown): ArrayLike<number> {
   return x as ArrayLike<number>;
 }
 
-/**
- * RoPElite's greedy selection of elite pairs for one layer, from calibration queries q [N, H, T, d] and keys
- * k [N, Hkv, T, d] taken before RoPE (N sequences at positions 0…T−1), the layer's inverse frequencies (P = d/2) and
- * pair layout. Every round adds, per KV head, the pair whose rotation brings the logits closest to the full RoPE
- * logits given the pairs already kept (see the file header). Float64 inside; not differentiable.
- */
-export function ropeliteSelect(q: Tensor, k: Tensor, invFreq: ArrayLike<number>, layout: PairLayout, options: RoPEliteOptions = {}): RoPEliteSelection {
-  const op = 'ropeliteSelect';
+/** Calibration queries q [N, H, T, d] and keys k [N, Hkv, T, d] (before RoPE), invFreq (d/2) and layout, checked under `op`. */
+function checkCalibration(op: string, q: unknown, k: unknown, invFreq: unknown, layout: unknown): { N: number; H: number; Hkv: number; T: number; d: number; P: number; theta: ArrayLike<number> } {
   expectTensor(op, 'q', q);
   expectTensor(op, 'k', k);
   const theta = expectNumbers(op, 'invFreq', invFreq);
   expectOneOf(op, 'layout', layout, ['half', 'interleaved'] as const);
-  const o = expectOptions(op, 'options', options, ['rounds', 'rest']);
   if (q.ndim !== 4) throw new ShapeError(op, `q=${fmtShape(q.shape)} must be [N, H, T, d]`, 'q');
   if (k.ndim !== 4) throw new ShapeError(op, `k=${fmtShape(k.shape)} must be [N, Hkv, T, d]`, 'k');
   const [N, H, T, d] = q.shape as [number, number, number, number];
@@ -116,6 +118,19 @@ export function ropeliteSelect(q: Tensor, k: Tensor, invFreq: ArrayLike<number>,
   if (d % 2 !== 0) throw new ShapeError(op, `head dim d=${d} is odd — q=${fmtShape(q.shape)} (rotary channels come in pairs)`, 'q');
   const P = d / 2;
   if (theta.length !== P) throw new ShapeError(op, `invFreq has ${theta.length} frequencies, the heads have d/2 = ${P} pairs`, 'invFreq');
+  return { N, H, Hkv, T, d, P, theta };
+}
+
+/**
+ * RoPElite's greedy selection of elite pairs for one layer, from calibration queries q [N, H, T, d] and keys
+ * k [N, Hkv, T, d] taken before RoPE (N sequences at positions 0…T−1), the layer's inverse frequencies (P = d/2) and
+ * pair layout. Every round adds, per KV head, the pair whose rotation brings the logits closest to the full RoPE
+ * logits given the pairs already kept (see the file header). Float64 inside; not differentiable.
+ */
+export function ropeliteSelect(q: Tensor, k: Tensor, invFreq: ArrayLike<number>, layout: PairLayout, options: RoPEliteOptions = {}): RoPEliteSelection {
+  const op = 'ropeliteSelect';
+  const { N, H, Hkv, T, d, P, theta } = checkCalibration(op, q, k, invFreq, layout);
+  const o = expectOptions(op, 'options', options, ['rounds', 'rest']);
   const rounds = o.rounds === undefined ? P : expectInteger(op, 'rounds', o.rounds, { min: 1, max: P });
   const rest = o.rest === undefined ? 'nope' : expectOneOf(op, 'rest', o.rest, ['nope', 'mean'] as const);
   const G = H / Hkv;
@@ -131,19 +146,7 @@ export function ropeliteSelect(q: Tensor, k: Tensor, invFreq: ArrayLike<number>,
       sinOff[delta * P + j] = Math.sin(delta * theta[j]!) - (mean === null ? 0 : mean.sin[j]!);
     }
   }
-  /** One head's rows as pair channels a and b, [T, P] each (float64). */
-  const pairsOf = (x: Tensor, heads: number, n: number, h: number): [Float64Array, Float64Array] => {
-    const a = new Float64Array(T * P);
-    const b = new Float64Array(T * P);
-    const base = (n * heads + h) * T * d;
-    for (let t = 0; t < T; t++) {
-      for (let j = 0; j < P; j++) {
-        a[t * P + j] = x.data[base + t * d + aOf[j]!]!;
-        b[t * P + j] = x.data[base + t * d + bOf[j]!]!;
-      }
-    }
-    return [a, b];
-  };
+  const pairsOf = (x: Tensor, heads: number, n: number, h: number): [Float64Array, Float64Array] => headPairs(x, heads, n, h, aOf, bOf);
 
   const chosen = Array.from({ length: Hkv }, () => new Uint8Array(P));
   const pairs: number[][] = Array.from({ length: Hkv }, () => []);
@@ -189,6 +192,22 @@ export function ropeliteSelect(q: Tensor, k: Tensor, invFreq: ArrayLike<number>,
   return { pairs, distances };
 }
 
+/** Sequence n, head h of x [N, heads, T, d] as its pairs' channels a and b, [T, P] each (float64). */
+function headPairs(x: Tensor, heads: number, n: number, h: number, aOf: Int32Array, bOf: Int32Array): [Float64Array, Float64Array] {
+  const [T, d] = [x.shape[2]!, x.shape[3]!];
+  const P = d / 2;
+  const a = new Float64Array(T * P);
+  const b = new Float64Array(T * P);
+  const base = (n * heads + h) * T * d;
+  for (let t = 0; t < T; t++) {
+    for (let j = 0; j < P; j++) {
+      a[t * P + j] = x.data[base + t * d + aOf[j]!]!;
+      b[t * P + j] = x.data[base + t * d + bOf[j]!]!;
+    }
+  }
+  return [a, b];
+}
+
 /** Per pair, the mean of cos δθ_j and of sin δθ_j over a causal context (`meanRotation`). */
 export interface MeanRotation {
   readonly cos: Float64Array;
@@ -227,6 +246,68 @@ function meanRotationOf(theta: ArrayLike<number>, T: number): MeanRotation {
     sin[j] /= T;
   }
   return { cos, sin };
+}
+
+/**
+ * Each pair's rotation averaged under the model's own attention (ours, not the paper's), per query head, from
+ * calibration queries q [N, H, T, d] and keys k [N, Hkv, T, d] taken before RoPE: (c̄_hj, s̄_hj) =
+ * (1/(N·T)) Σ_n Σ_m Σ_{t≤m} p_mt·(cos δθ_j, sin δθ_j), δ = m − t, with p_mt = softmax over t ≤ m of the full RoPE
+ * logits (R(m)q_m)·(R(t)k_t)/√d of head h. It is the constant closest, in mean square under each query's attention,
+ * to the rotation R(δθ_j) it replaces (`eliteKVConvert`'s `restRotation`): it weighs the distances the head attends
+ * to, where `meanRotation` weighs every causal entry alike (zero queries attend uniformly and give exactly
+ * meanRotation(invFreq, T)). Float64 inside; not differentiable.
+ */
+export function attentionMeanRotation(q: Tensor, k: Tensor, invFreq: ArrayLike<number>, layout: PairLayout): MeanRotation[] {
+  const op = 'attentionMeanRotation';
+  const { N, H, Hkv, T, d, P, theta } = checkCalibration(op, q, k, invFreq, layout);
+  const G = H / Hkv;
+  const [aOf, bOf] = pairChannels(layout, P);
+  const cosTab = new Float64Array(T * P); // cos δθ_j, sin δθ_j per distance δ
+  const sinTab = new Float64Array(T * P);
+  for (let delta = 0; delta < T; delta++) {
+    for (let j = 0; j < P; j++) {
+      cosTab[delta * P + j] = Math.cos(delta * theta[j]!);
+      sinTab[delta * P + j] = Math.sin(delta * theta[j]!);
+    }
+  }
+  const scale = 1 / Math.sqrt(d);
+  const p = new Float64Array(T); // one query's attention over its keys t ≤ m
+  return Array.from({ length: H }, (_, h) => {
+    const cos = new Float64Array(P);
+    const sin = new Float64Array(P);
+    for (let n = 0; n < N; n++) {
+      const [qa, qb] = headPairs(q, H, n, h, aOf, bOf);
+      const [ka, kb] = headPairs(k, Hkv, n, Math.floor(h / G), aOf, bOf);
+      for (let m = 0; m < T; m++) {
+        let top = -Infinity;
+        for (let t = 0; t <= m; t++) {
+          const tab = (m - t) * P;
+          let logit = 0;
+          for (let j = 0; j < P; j++) {
+            const [qA, qB, kA, kB] = [qa[m * P + j]!, qb[m * P + j]!, ka[t * P + j]!, kb[t * P + j]!];
+            logit += cosTab[tab + j]! * (qA * kA + qB * kB) + sinTab[tab + j]! * (qA * kB - qB * kA);
+          }
+          p[t] = logit * scale;
+          if (p[t]! > top) top = p[t]!;
+        }
+        let z = 0;
+        for (let t = 0; t <= m; t++) z += (p[t] = Math.exp(p[t]! - top));
+        for (let t = 0; t <= m; t++) {
+          const w = p[t]! / z;
+          const tab = (m - t) * P;
+          for (let j = 0; j < P; j++) {
+            cos[j] += w * cosTab[tab + j]!;
+            sin[j] += w * sinTab[tab + j]!;
+          }
+        }
+      }
+    }
+    for (let j = 0; j < P; j++) {
+      cos[j] /= N * T;
+      sin[j] /= N * T;
+    }
+    return { cos, sin };
+  });
 }
 
 /** Channel indices (a, b) of every pair j: 'half' (j, j + P), 'interleaved' (2j, 2j + 1). */
@@ -341,6 +422,16 @@ export interface EliteKVAttentionOptions {
    * the latents themselves (MLA's absorption), which a decoding step with a long cache needs. Same result, either way.
    */
   mode?: MLAMode;
+  /**
+   * Ours, not the paper's (default false): each KV head's non-elite pairs keep a constant key, the mean key μ, rotated
+   * by each cached token's position: the logits gain q_restᵀ R((m − n)θ) μ for query m and key n, where q_rest is the
+   * query's non-elite channels (their own rows, `wqRest`). That term needs no cache (a function of the query and the
+   * distance), so the cache stays c + 2·r·Hkv numbers per token; it gives back the part of each dropped pair's
+   * rotation that does not depend on the key's content. Adds `wqRest` [H·2(P − r), C] and `keyMean` [Hkv, 2(P − r)]
+   * (each head's pairs in the compact 'half' layout, ascending) when some pair is not elite. With a cache, positions
+   * must continue it (the cached tokens' positions are 0…S−1; they are not stored).
+   */
+  meanKey?: boolean;
 }
 
 /**
@@ -352,6 +443,8 @@ export interface EliteKVAttentionOptions {
  *  - kvA [c, C]: the latent down-projection, whose output is cached;
  *  - kvB [Hkv·(dn + d), c]: per KV head its non-rotary key channels (dn, in wq's nope order) and its value (d);
  *  - wo [C, H·d].
+ *  - with `meanKey` (ours): wqRest [H·2(P − r), C], each head's non-elite query channels as the original wq has them
+ *    (compact 'half' layout), and keyMean [Hkv, 2(P − r)], each KV head's mean key on those pairs.
  * Query head h reads KV head ⌊h/G⌋ and is rotated by that KV head's frequencies. Decoding caches are
  * `LatentKVCache`s (nn/mla.ts) holding the latent (c) and every KV head's rotated key (Hkv·2r) per token.
  */
@@ -373,12 +466,18 @@ export class EliteKVAttention extends Module {
   readonly kvA: Linear;
   readonly kvB: Linear;
   readonly wo: Linear;
+  /** With `meanKey` (and a non-elite pair): the non-elite query channels' own rows; else null. */
+  readonly wqRest: Linear | null;
+  /** With `meanKey` (and a non-elite pair): each KV head's mean key on its non-elite pairs, [Hkv, 2(P − r)]; else null. */
+  readonly keyMean: Parameter | null;
+  /** Per KV head, its non-elite pairs in ascending order (keyMean's and wqRest's order). */
+  readonly restPairs: readonly (readonly number[])[];
 
   constructor(dim: number, options: EliteKVAttentionOptions) {
     super();
     const op = 'EliteKVAttention';
     const C = expectSize(op, 'dim', dim);
-    const o = expectRequiredOptions(op, options, ['numHeads', 'numKVHeads', 'headDim', 'elitePairs', 'rank', 'positional', 'generator', 'dtype', 'mode'], 'with numHeads, elitePairs, rank and positional');
+    const o = expectRequiredOptions(op, options, ['numHeads', 'numKVHeads', 'headDim', 'elitePairs', 'rank', 'positional', 'generator', 'dtype', 'mode', 'meanKey'], 'with numHeads, elitePairs, rank and positional');
     const H = expectSize(op, 'numHeads', o.numHeads);
     const Hkv = o.numKVHeads === undefined ? H : expectSize(op, 'numKVHeads', o.numKVHeads);
     if (H % Hkv !== 0) throw new ValueError(op, `numKVHeads=${Hkv} must divide numHeads=${H}`, 'numKVHeads');
@@ -393,6 +492,7 @@ export class EliteKVAttention extends Module {
     this.positional = checkSourceRoPE(op, 'positional', o.positional, d);
     const g = optionalGenerator(op, 'generator', o.generator, () => new Generator(0)); // never the global stream: conversion overwrites these
     const dtype = optionalDType(op, 'dtype', o.dtype);
+    const meanKey = o.meanKey === undefined ? false : expectBoolean(op, 'meanKey', o.meanKey);
     expectWeight(op, 'wq.weight', H * d, C);
     expectWeight(op, 'kvA.weight', c, C);
     expectWeight(op, 'kvB.weight', Hkv * (dn + d), c);
@@ -409,6 +509,11 @@ export class EliteKVAttention extends Module {
     this.kvA = new Linear(C, c, lin);
     this.kvB = new Linear(c, Hkv * (dn + d), lin);
     this.wo = new Linear(H * d, C, lin);
+    this.restPairs = pairs.map((elite) => Array.from({ length: d / 2 }, (_, j) => j).filter((j) => !elite.includes(j)));
+    const withMeanKey = meanKey && dn > 0;
+    if (withMeanKey) expectWeight(op, 'wqRest.weight', H * dn, C);
+    this.wqRest = withMeanKey ? new Linear(C, H * dn, lin) : null;
+    this.keyMean = withMeanKey ? new Parameter(dtype === 'float64' ? new Float64Array(Hkv * dn) : new Float32Array(Hkv * dn), [Hkv, dn]) : null;
     this.mode = o.mode ?? 'explicit';
   }
 
@@ -461,6 +566,15 @@ export class EliteKVAttention extends Module {
       }
     }
     if (o.cache !== undefined) this.checkCache(op, o.cache, B, x.dtype);
+    if (this.keyMean !== null && o.cache !== undefined && o.positions !== undefined) {
+      const start = (o.cache as LatentKVCache).position;
+      const p = o.positions.data;
+      for (let i = 0; i < p.length; i++) {
+        if (p[i] !== start + (i % T)) {
+          throw new ValueError(op, `options.positions must continue the cache (${start}…${start + T - 1} for each sequence), got ${p[i]} at index ${i}: a layer with mean keys rotates them by the cached tokens' positions, which are 0…S−1 (not stored)`, 'positions');
+        }
+      }
+    }
     return issueCheckedCall(this, x, { causal: true, mask: null, context: undefined, positions: o.positions, cache: o.cache });
   }
 
@@ -500,7 +614,7 @@ export class EliteKVAttention extends Module {
     const dn = d - 2 * r;
     const start = cache?.position ?? 0;
     const positions = call.positions ?? arange(start, start + T, 1, { dtype: 'float64' });
-    const angles = this.eliteAngles(positions, T); // [(B,) Hkv, T, r]
+    const angles = this.anglesAt(positions, this.elitePairs); // [(B,) Hkv, T, r]
     const rotate = (t: Tensor, a: Tensor): Tensor => asPartOf(op, () => applyRotary(t, a, { layout: 'half' }));
 
     const q = this.wq.forward(x).reshape([B, T, Hkv, G, d]).permute([0, 2, 3, 1, 4]); // [B, Hkv, G, T, d], each head [pe | nope]
@@ -509,14 +623,16 @@ export class EliteKVAttention extends Module {
     const { latents, ropeKeys } = cache === undefined ? { latents: latent, ropeKeys: kPe } : cache.appendLatent(latent, kPe); // [B, 1, S, c], [B, Hkv, S, 2r]
     const S = latents.shape[2]!;
     const groupAngles = angles.unsqueeze(angles.ndim - 2); // [(B,) Hkv, 1, T, r]
+    const keys = cache === undefined ? positions : start + T - S; // the attended tokens' positions, or the first of S in a row (a sliding cache dropped the oldest)
+    const rest = this.meanKeyTerm(x, positions, keys, S, rotate); // R(m) q_rest and R(n) μ, or null
     if (this.mode === 'absorbed') {
       // MLA's absorption (DeepSeek-V2 §2.1.2) per KV head g: q_nopeᵀ(W_k,g c) = (W_k,gᵀ q_nope)ᵀ c and Σ p·(W_v,g c) = W_v,g Σ p·c
       const [wk, wv] = this.kvB.weight.reshape([Hkv, dn + d, this.rank]).split([dn, d], 1); // [Hkv, dn, c], [Hkv, d, c]
       const [qPe, qNope] = dn === 0 ? [q, null] : q.split([2 * r, dn], 4);
       const qRope = rotate(qPe!, groupAngles); // [B, Hkv, G, T, 2r]
       const qLatent = qNope === null ? null : matmul(qNope, wk!.unsqueeze(1)); // W_k,gᵀ q_nope: [B, Hkv, G, T, c]
-      const qh = qLatent === null ? qRope : concat([qRope, qLatent], 4); // [B, Hkv, G, T, 2r (+ c)]
-      const kh = qLatent === null ? ropeKeys : concat([ropeKeys, latents.expand([B, Hkv, S, this.rank])], 3); // [B, Hkv, S, 2r (+ c)]
+      const qh = concat([qRope, ...(qLatent === null ? [] : [qLatent]), ...(rest === null ? [] : [rest.q])], 4); // [B, Hkv, G, T, 2r (+ c) (+ dn)]
+      const kh = concat([ropeKeys, ...(qLatent === null ? [] : [latents.expand([B, Hkv, S, this.rank])]), ...(rest === null ? [] : [rest.k])], 3); // [B, Hkv, S, 2r (+ c) (+ dn)]
       const outLatent = attention(qh, kh.unsqueeze(2), latents.unsqueeze(2), { causal: true, scale: 1 / Math.sqrt(d) }); // Σ_t p_t c_t: [B, Hkv, G, T, c]
       const out = matmul(outLatent, wv!.unsqueeze(1), { transposeB: true }); // W_v,g Σ p·c: [B, Hkv, G, T, d]
       return this.wo.forward(out.permute([0, 3, 1, 2, 4]).reshape([B, T, H * d])); // [B, T, C]
@@ -532,30 +648,100 @@ export class EliteKVAttention extends Module {
     } else {
       const [qPe, qNope] = q.split([2 * r, dn], 4);
       const [kNope, values] = kv.split([dn, d], 3);
-      qh = concat([rotate(qPe!, groupAngles), qNope!], 4); // [B, Hkv, G, T, d]
-      kh = concat([ropeKeys, kNope!], 3); // [B, Hkv, S, d]
+      qh = concat([rotate(qPe!, groupAngles), qNope!, ...(rest === null ? [] : [rest.q])], 4); // [B, Hkv, G, T, d (+ dn)]
+      kh = concat([ropeKeys, kNope!, ...(rest === null ? [] : [rest.k])], 3); // [B, Hkv, S, d (+ dn)]
       v = values!;
     }
     const out = attention(qh, kh.unsqueeze(2), v.unsqueeze(2), { causal: true, scale: 1 / Math.sqrt(d) }); // [B, Hkv, G, T, d]
     return this.wo.forward(out.permute([0, 3, 1, 2, 4]).reshape([B, T, H * d])); // [B, T, C]
   }
 
-  /** φ = position × θ at each KV head's elite pairs: [Hkv, T, r] for positions [T], [B, Hkv, T, r] for [B, T]. */
-  private eliteAngles(positions: Positions, T: number): Tensor {
-    const { numKVHeads: Hkv, ropePairs: r } = this;
-    const theta = this.positional.invFreq;
-    const Bp = positions.ndim === 2 ? positions.shape[0]! : 1;
-    const data = new Float64Array(Bp * Hkv * T * r);
-    for (let b = 0; b < Bp; b++) {
-      for (let g = 0; g < Hkv; g++) {
-        const pairs = this.elitePairs[g]!;
-        for (let t = 0; t < T; t++) {
-          const m = positions.data[b * T + t]!;
-          for (let j = 0; j < r; j++) data[((b * Hkv + g) * T + t) * r + j] = m * theta[pairs[j]!]!;
+  /**
+   * The mean-key term's two sides (null without mean keys): the queries' non-elite channels rotated at the query
+   * positions, q [B, Hkv, G, T, dn], and the mean keys rotated at the key positions, k [B, Hkv, S, dn]; their product
+   * is q_restᵀ R((m − n)θ) μ.
+   */
+  private meanKeyTerm(x: Tensor, queryPositions: Positions, keys: Positions | number, S: number, rotate: (t: Tensor, a: Tensor) => Tensor): { q: Tensor; k: Tensor } | null {
+    if (this.wqRest === null || this.keyMean === null) return null;
+    const [B, T] = x.shape as [number, number, number];
+    const { numKVHeads: Hkv, numHeads: H } = this;
+    const dn = this.keyMean.shape[1]!;
+    const qRest = this.wqRest.forward(x).reshape([B, T, Hkv, H / Hkv, dn]).permute([0, 2, 3, 1, 4]); // [B, Hkv, G, T, dn]
+    const q = rotate(qRest, this.anglesAt(queryPositions, this.restPairs).unsqueeze(-3)); // R(m) q_rest
+    let k: Tensor;
+    if (typeof keys === 'number' && !isGradEnabled()) {
+      k = this.rotatedMeanKeys(keys, S); // decoding: from the cos/sin table, no trigonometry per step
+    } else {
+      const at = typeof keys === 'number' ? arange(keys, keys + S, 1, { dtype: 'float64' }) : keys;
+      const mean = this.keyMean.unsqueeze(1).expand([Hkv, S, dn]);
+      k = rotate(at.ndim === 2 ? mean.unsqueeze(0).expand([B, Hkv, S, dn]) : mean, this.anglesAt(at, this.restPairs)); // R(n) μ
+    }
+    return { q, k: k.ndim === 4 ? k : k.unsqueeze(0).expand([B, Hkv, S, dn]) }; // k: [B, Hkv, S, dn]
+  }
+
+  /** cos and sin of n·θ_j at each KV head's non-elite pairs for positions n < length, [length, Hkv, P − r] each. */
+  #restTrig: { length: number; cos: Float64Array; sin: Float64Array } | null = null;
+
+  /**
+   * R(n)μ for positions n = first…first+count−1, [Hkv, count, 2(P − r)] in the layer's dtype, without a graph (for
+   * decoding): each KV head's mean key rotated by cos nθ_j and sin nθ_j read from a table that grows by doubling, like
+   * RoPE's cached cos/sin (a function of positions only, not part of the KV cache). The same values as applyRotary's.
+   */
+  private rotatedMeanKeys(first: number, count: number): Tensor {
+    const Hkv = this.numKVHeads;
+    const nr = this.restPairs[0]!.length;
+    const width = Hkv * nr;
+    const need = first + count;
+    if (this.#restTrig === null || this.#restTrig.length < need) {
+      const length = Math.max(need, 2 * (this.#restTrig?.length ?? 0), 256);
+      const [cos, sin] = [new Float64Array(length * width), new Float64Array(length * width)];
+      const theta = this.positional.invFreq;
+      for (let n = 0; n < length; n++) {
+        for (let g = 0; g < Hkv; g++) {
+          for (let j = 0; j < nr; j++) {
+            const phi = n * theta[this.restPairs[g]![j]!]!;
+            cos[n * width + g * nr + j] = Math.cos(phi);
+            sin[n * width + g * nr + j] = Math.sin(phi);
+          }
+        }
+      }
+      this.#restTrig = { length, cos, sin };
+    }
+    const { cos, sin } = this.#restTrig;
+    const mu = this.keyMean!.data; // [Hkv, 2nr]: a's then b's
+    const out = this.wq.weight.dtype === 'float64' ? new Float64Array(Hkv * count * 2 * nr) : new Float32Array(Hkv * count * 2 * nr);
+    for (let g = 0; g < Hkv; g++) {
+      for (let i = 0; i < count; i++) {
+        const row = (first + i) * width + g * nr;
+        const at = (g * count + i) * 2 * nr;
+        for (let j = 0; j < nr; j++) {
+          const [c, s, a, b] = [cos[row + j]!, sin[row + j]!, mu[g * 2 * nr + j]!, mu[g * 2 * nr + nr + j]!];
+          out[at + j] = a * c - b * s;
+          out[at + nr + j] = a * s + b * c;
         }
       }
     }
-    return new Tensor(data, positions.ndim === 2 ? [Bp, Hkv, T, r] : [Hkv, T, r]);
+    return new Tensor(out, [Hkv, count, 2 * nr]);
+  }
+
+  /** φ = position × θ at each KV head's `pairs`: [Hkv, T, n] for positions [T], [B, Hkv, T, n] for [B, T] (n pairs per head). */
+  private anglesAt(positions: Positions, pairs: readonly (readonly number[])[]): Tensor {
+    const Hkv = this.numKVHeads;
+    const n = pairs[0]!.length;
+    const theta = this.positional.invFreq;
+    const T = positions.shape.at(-1)!;
+    const Bp = positions.ndim === 2 ? positions.shape[0]! : 1;
+    const data = new Float64Array(Bp * Hkv * T * n);
+    for (let b = 0; b < Bp; b++) {
+      for (let g = 0; g < Hkv; g++) {
+        const own = pairs[g]!;
+        for (let t = 0; t < T; t++) {
+          const m = positions.data[b * T + t]!;
+          for (let j = 0; j < n; j++) data[((b * Hkv + g) * T + t) * n + j] = m * theta[own[j]!]!;
+        }
+      }
+    }
+    return new Tensor(data, positions.ndim === 2 ? [Bp, Hkv, T, n] : [Hkv, T, n]);
   }
 }
 
@@ -583,10 +769,24 @@ export interface EliteKVConvertOptions {
    * reference's NoPE). Pass the context the model serves, e.g. its training length.
    */
   meanRotationContext?: number;
+  /**
+   * Ours, not the paper's: per layer, per query head, the (c̄_j, s̄_j) that replace each non-elite pair's rotation,
+   * e.g. `attentionMeanRotation` of the layer's calibration queries and keys (the rotation averaged where the head
+   * attends); folded into the query weights as `meanRotationContext`'s, which it replaces (give one of the two).
+   */
+  restRotation?: ReadonlyArray<ReadonlyArray<MeanRotation>>;
+  /**
+   * Ours, not the paper's: per layer, E[x] [C] of the attention's input (norm1's output on calibration text). Given,
+   * the converted layers have mean keys (`EliteKVAttention`'s `meanKey`): each KV head's non-elite pairs keep the key
+   * μ = W_k,rest·E[x] rotated by position, so the logits keep q_restᵀ R(δθ) μ, the content-free part of the dropped
+   * rotation, at no cache cost. The content part, q·M·k with M the rest's replacement rotation, is what the latent
+   * carries, so q·R(δθ)·k is approximated by q·R(δθ)·μ + q·M·(k − μ) up to a per-query constant, which softmax ignores.
+   */
+  inputMean?: readonly Tensor[];
 }
 
 /** The converted weights of one layer (float64, Linear layout), by parameter name of EliteKVAttention. */
-type LayerWeights = Record<'wq.weight' | 'wkRope.weight' | 'kvA.weight' | 'kvB.weight' | 'wo.weight', Tensor>;
+type LayerWeights = Partial<Record<'wqRest.weight' | 'keyMean', Tensor>> & Record<'wq.weight' | 'wkRope.weight' | 'kvA.weight' | 'kvB.weight' | 'wo.weight', Tensor>;
 
 /**
  * Convert a RoPE GPT-like model to EliteKV (convert.py `rank_lh_concat`, with J-LRD by thin SVD): returns a new
@@ -599,7 +799,7 @@ type LayerWeights = Record<'wq.weight' | 'wkRope.weight' | 'kvA.weight' | 'kvB.w
 export function eliteKVConvert<M extends EliteKVConvertible>(model: M, options: EliteKVConvertOptions): M {
   const op = 'eliteKVConvert';
   const layers = checkConvertible(op, model);
-  const o = expectRequiredOptions(op, options, ['elitePairs', 'rank', 'inputCovariance', 'meanRotationContext'], 'with elitePairs and rank');
+  const o = expectRequiredOptions(op, options, ['elitePairs', 'rank', 'inputCovariance', 'meanRotationContext', 'restRotation', 'inputMean'], 'with elitePairs and rank');
   if (!Array.isArray(o.elitePairs)) throw new DTypeError(op, `elitePairs must be an array with one entry per layer, got ${describeValue(o.elitePairs)}`, 'elitePairs');
   if (o.elitePairs.length !== layers.length) throw new ShapeError(op, `elitePairs has ${o.elitePairs.length} entries for ${layers.length} layers (one per layer)`, 'elitePairs');
   const pairs = layers.map((attn, i) => checkElitePairs(op, `elitePairs[${i}]`, o.elitePairs[i], attn.numKVHeads, attn.headDim / 2));
@@ -616,9 +816,15 @@ export function eliteKVConvert<M extends EliteKVConvertible>(model: M, options: 
 
   const covariance = o.inputCovariance === undefined ? undefined : checkCovariances(op, o.inputCovariance, layers);
   const meanContext = o.meanRotationContext === undefined ? undefined : expectInteger(op, 'meanRotationContext', o.meanRotationContext, { min: 1, max: 1 << 24 });
+  if (meanContext !== undefined && o.restRotation !== undefined) {
+    throw new ValueError(op, 'meanRotationContext and restRotation both replace the non-elite pairs\' rotation: give one of them', 'restRotation');
+  }
+  const restRotation = o.restRotation === undefined ? undefined : checkRestRotations(op, o.restRotation, layers);
+  const inputMean = o.inputMean === undefined ? undefined : checkInputMeans(op, o.inputMean, layers);
   const weights = noGrad(() => layers.map((attn, i) => asPartOf(op, () => {
-    const mean = meanContext === undefined ? undefined : meanRotationOf((attn.positional as RoPE).invFreq, meanContext);
-    return convertLayer(attn, pairs[i]!, c, covariance?.[i], mean);
+    const uniform = meanContext === undefined ? undefined : meanRotationOf((attn.positional as RoPE).invFreq, meanContext);
+    const rotations = restRotation?.[i] ?? (uniform === undefined ? undefined : Array.from({ length: attn.numHeads }, () => uniform));
+    return convertLayer(attn, pairs[i]!, c, covariance?.[i], rotations, inputMean?.[i]);
   })));
   const make = model.constructor as new (config: object) => M;
   const copy = asPartOf(op, () => {
@@ -634,7 +840,7 @@ export function eliteKVConvert<M extends EliteKVConvertible>(model: M, options: 
     const rope = src.positional as RoPE;
     const attn = new EliteKVAttention(src.dim, {
       numHeads: src.numHeads, numKVHeads: src.numKVHeads, headDim: src.headDim, elitePairs: pairs[i]!, rank: c,
-      positional: new RoPE(src.headDim, { invFreq: rope.invFreq, layout: rope.layout }), dtype: src.wq.weight.dtype,
+      positional: new RoPE(src.headDim, { invFreq: rope.invFreq, layout: rope.layout }), dtype: src.wq.weight.dtype, meanKey: inputMean !== undefined,
     });
     attn.loadStateDict(weights[i]!);
     attn.wo.residualProjection = true;
@@ -664,6 +870,39 @@ function checkCovariances(op: string, x: unknown, layers: readonly MultiHeadAtte
   });
 }
 
+/** Per layer, per query head, a MeanRotation of the layer's P pairs (finite cos and sin). */
+function checkRestRotations(op: string, x: unknown, layers: readonly MultiHeadAttention[]): MeanRotation[][] {
+  if (!Array.isArray(x)) throw new DTypeError(op, `restRotation must be an array (per layer, per query head, { cos, sin }), got ${describeValue(x)}`, 'restRotation');
+  if (x.length !== layers.length) throw new ShapeError(op, `restRotation has ${x.length} entries for ${layers.length} layers (one per layer)`, 'restRotation');
+  return x.map((heads: unknown, i) => {
+    const { numHeads: H, headDim: d } = layers[i]!;
+    if (!Array.isArray(heads) || heads.length !== H) {
+      throw new ShapeError(op, `restRotation[${i}] must hold one { cos, sin } per query head (${H}), got ${describeValue(heads)}`, 'restRotation');
+    }
+    return heads.map((rot: unknown, h) => {
+      const at = `restRotation[${i}][${h}]`;
+      if (rot === null || typeof rot !== 'object') throw new DTypeError(op, `${at} must be { cos, sin }, got ${describeValue(rot)}`, 'restRotation');
+      const { cos, sin } = rot as { cos?: unknown; sin?: unknown };
+      const [c, s] = [expectNumbers(op, `${at}.cos`, cos), expectNumbers(op, `${at}.sin`, sin)];
+      if (c.length !== d / 2 || s.length !== d / 2) throw new ShapeError(op, `${at} has ${c.length} cos and ${s.length} sin for the ${d / 2} pairs of a head`, 'restRotation');
+      return { cos: Float64Array.from(c), sin: Float64Array.from(s) };
+    });
+  });
+}
+
+/** Per layer, a finite [C] mean of the attention's input. */
+function checkInputMeans(op: string, x: unknown, layers: readonly MultiHeadAttention[]): Tensor[] {
+  if (!Array.isArray(x)) throw new DTypeError(op, `inputMean must be an array of [C] tensors (one per layer), got ${describeValue(x)}`, 'inputMean');
+  if (x.length !== layers.length) throw new ShapeError(op, `inputMean has ${x.length} entries for ${layers.length} layers (one per layer)`, 'inputMean');
+  return x.map((mean: unknown, i) => {
+    expectTensor(op, `inputMean[${i}]`, mean);
+    const C = layers[i]!.dim;
+    if (mean.ndim !== 1 || mean.shape[0] !== C) throw new ShapeError(op, `inputMean[${i}]=${fmtShape(mean.shape)} must be [${C}] (the layer's input dim)`, 'inputMean');
+    expectFiniteValues(op, `inputMean[${i}]`, mean.data);
+    return mean;
+  });
+}
+
 /** The model's layers' attentions, each convertible; refused (under `op`, on 'model') otherwise. */
 function checkConvertible(op: string, model: unknown): MultiHeadAttention[] {
   if (!(model instanceof Module)) throw new DTypeError(op, `model must be a Module (a GPT-like model with blocks and a config), got ${describeValue(model)}`, 'model');
@@ -689,10 +928,11 @@ function checkConvertible(op: string, model: unknown): MultiHeadAttention[] {
 
 /**
  * One layer's EliteKV weights from a MultiHeadAttention with RoPE (float64): rows of wq and wk reordered per head,
- * W_kv assembled and factored by thin SVD, kept to rank c; with `mean`, each non-elite query pair multiplied by its
- * mean rotation (q_a ← c̄ q_a − s̄ q_b, q_b ← s̄ q_a + c̄ q_b).
+ * W_kv assembled and factored by thin SVD, kept to rank c; with `rotations` (per query head), each non-elite query
+ * pair multiplied by its replacement rotation (q_a ← c̄ q_a − s̄ q_b, q_b ← s̄ q_a + c̄ q_b); with `inputMean`, the
+ * mean-key weights: the non-elite query rows as they are, and each KV head's mean key W_k,rest·E[x].
  */
-function convertLayer(attn: MultiHeadAttention, pairs: readonly (readonly number[])[], c: number, whitening?: Tensor, mean?: MeanRotation): LayerWeights {
+function convertLayer(attn: MultiHeadAttention, pairs: readonly (readonly number[])[], c: number, whitening?: Tensor, rotations?: readonly MeanRotation[], inputMean?: Tensor): LayerWeights {
   const { numHeads: H, numKVHeads: Hkv, headDim: d, dim: C } = attn;
   const rope = attn.positional as RoPE;
   const P = d / 2;
@@ -723,9 +963,11 @@ function convertLayer(attn: MultiHeadAttention, pairs: readonly (readonly number
     for (const ch of [...pe, ...nope]) qRows.push(h * d + ch);
   }
   const wqConverted = rows(wq, qRows); // [H·d, C], each head [pe (2r) | nope a's (P − r) | nope b's (P − r)]
-  if (mean !== undefined) {
+  const wqRest = inputMean === undefined || dn === 0 ? undefined : rows(wqConverted, Array.from({ length: H * dn }, (_, i) => Math.floor(i / dn) * d + 2 * r + (i % dn))); // before the fold
+  if (rotations !== undefined) {
     for (let h = 0; h < H; h++) {
       const { rest } = order[Math.floor(h / G)]!;
+      const mean = rotations[h]!;
       rest.forEach((j, i) => {
         const a = (h * d + 2 * r + i) * C;
         const b = (h * d + 2 * r + rest.length + i) * C;
@@ -773,7 +1015,21 @@ function convertLayer(attn: MultiHeadAttention, pairs: readonly (readonly number
   }
   const kvB = new Float64Array(n * c); // V_c S_c
   for (let i = 0; i < n; i++) for (let j = 0; j < c; j++) kvB[i * c + j] = v.data[i * k + j]! * s.data[j]!;
+  const meanKey: Partial<LayerWeights> = {};
+  if (wqRest !== undefined && inputMean !== undefined) {
+    const keyMean = new Float64Array(Hkv * dn); // per KV head W_k,rest·E[x], its nope channels' order
+    for (let g = 0; g < Hkv; g++) {
+      order[g]!.nope.forEach((ch, i) => {
+        let sum = 0;
+        for (let x = 0; x < C; x++) sum += wk[(g * d + ch) * C + x]! * inputMean.data[x]!;
+        keyMean[g * dn + i] = sum;
+      });
+    }
+    meanKey['wqRest.weight'] = new Tensor(wqRest, [H * dn, C]);
+    meanKey.keyMean = new Tensor(keyMean, [Hkv, dn]);
+  }
   return {
+    ...meanKey,
     'wq.weight': new Tensor(wqConverted, [H * d, C]),
     'wkRope.weight': new Tensor(rows(wk, kRopeRows), [Hkv * 2 * r, C]),
     'kvA.weight': new Tensor(kvA, [c, C]),

@@ -44,7 +44,7 @@ export {
   type PaTHAttentionOptions, type PaTHCallOptions, type PaTHOptions, type ShortConvolutionOptions,
 } from './path-attention.js';
 export {
-  EliteKVAttention, eliteKVCacheRatio, eliteKVConvert, meanRotation, ropeliteSelect, uniformElitePairs,
+  EliteKVAttention, attentionMeanRotation, eliteKVCacheRatio, eliteKVConvert, meanRotation, ropeliteSelect, uniformElitePairs,
   type EliteKVAttentionOptions, type MeanRotation, type EliteKVCacheRatioOptions, type EliteKVConvertOptions, type EliteKVConvertible, type RoPEliteOptions, type RoPEliteSelection,
 } from './elitekv.js';
 export {

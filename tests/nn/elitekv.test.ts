@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { DTypeError, Generator, ShapeError, Tensor, ValueError, arange, concat, gradcheck, matmul, noGrad, randn, svd } from '../../core/index.js';
 import { RoPE, applyRotary, ropeInvFreq, type PairLayout } from '../../positional/index.js';
 import {
-  EliteKVAttention, KVCache, LatentKVCache, MultiHeadAttention, eliteKVCacheRatio, eliteKVConvert, generate, meanRotation, ropeliteSelect, uniformElitePairs,
+  EliteKVAttention, KVCache, LatentKVCache, MultiHeadAttention, attentionMeanRotation, eliteKVCacheRatio, eliteKVConvert, generate, meanRotation, ropeliteSelect, uniformElitePairs,
   type MeanRotation,
 } from '../../nn/index.js';
 import { GPT, type GPTConfig } from '../../models/index.js';
@@ -48,10 +48,14 @@ const pairChannel = (layout: PairLayout, P: number, j: number, second: boolean):
 
 /**
  * The attention of `src` with each KV head g's non-elite pairs unrotated (their θ set to 0 for the keys of head g and
- * the queries of its group), naive loops in float64: what a full-rank EliteKV conversion must compute. With `mean`,
- * those pairs' logit terms are c̄_j·A_j + s̄_j·B_j instead of A_j (A_j = q_a k_a + q_b k_b, B_j = q_a k_b − q_b k_a).
+ * the queries of its group), naive loops in float64: what a full-rank EliteKV conversion must compute. With `mean`
+ * (one for every query head, or one per query head), those pairs' logit terms are c̄_j·A_j + s̄_j·B_j instead of A_j
+ * (A_j = q_a k_a + q_b k_b, B_j = q_a k_b − q_b k_a). With `keyMeans` (per KV head, a key of d channels in the source
+ * layout), each non-elite pair's term also gains cos δθ_j·A_j(q, μ) + sin δθ_j·B_j(q, μ), the mean key's rotated product.
  */
-function partialRopeAttention(src: MultiHeadAttention, pairs: readonly (readonly number[])[], x: Tensor, positions: readonly number[], mean?: MeanRotation): Tensor {
+function partialRopeAttention(
+  src: MultiHeadAttention, pairs: readonly (readonly number[])[], x: Tensor, positions: readonly number[], mean?: MeanRotation | readonly MeanRotation[], keyMeans?: readonly ArrayLike<number>[],
+): Tensor {
   const rope = src.positional as RoPE;
   const { numHeads: H, numKVHeads: Hkv, headDim: d } = src;
   const [B, T] = x.shape as [number, number, number];
@@ -70,12 +74,21 @@ function partialRopeAttention(src: MultiHeadAttention, pairs: readonly (readonly
     const k = applyRotary(src.wk.forward(x).reshape([B, T, Hkv, d]).transpose(1, 2), anglesFor(Hkv, 1), { layout: rope.layout });
     const v = src.wv.forward(x).reshape([B, T, Hkv, d]).transpose(1, 2);
     const ch = (j: number, second: boolean): number => pairChannel(rope.layout, P, j, second);
-    /** Pair j's logit term for query row qi and key row ki: ρ_j when elite (both rotated), else A_j or c̄·A_j + s̄·B_j. */
-    const term = (qi: number, ki: number, j: number, kept: boolean): number => {
+    /**
+     * Pair j's logit term for query row qi (head h) and key row ki (KV head g) at distance δ: ρ_j when elite (both
+     * rotated), else A_j or c̄·A_j + s̄·B_j, plus the mean key's rotated product.
+     */
+    const term = (qi: number, ki: number, j: number, kept: boolean, h: number, g: number, delta: number): number => {
       const [qa, qb] = [q.data[qi + ch(j, false)]!, q.data[qi + ch(j, true)]!];
       const [ka, kb] = [k.data[ki + ch(j, false)]!, k.data[ki + ch(j, true)]!];
       const [A, Bt] = [qa * ka + qb * kb, qa * kb - qb * ka];
-      return kept || mean === undefined ? A : mean.cos[j]! * A + mean.sin[j]! * Bt;
+      if (kept) return A;
+      const rot = mean === undefined ? undefined : 'cos' in mean ? mean : mean[h]!;
+      const content = rot === undefined ? A : rot.cos[j]! * A + rot.sin[j]! * Bt;
+      if (keyMeans === undefined) return content;
+      const [ma, mb] = [keyMeans[g]![ch(j, false)]!, keyMeans[g]![ch(j, true)]!];
+      const phi = delta * rope.invFreq[j]!;
+      return content + Math.cos(phi) * (qa * ma + qb * mb) + Math.sin(phi) * (qa * mb - qb * ma);
     };
     const out = new Float64Array(B * T * H * d); // [B, T, H, d]
     for (let b = 0; b < B; b++) {
@@ -85,7 +98,7 @@ function partialRopeAttention(src: MultiHeadAttention, pairs: readonly (readonly
           const kept = new Set(pairs[g]!);
           const s = Array.from({ length: m + 1 }, (_, t) => {
             let dot = 0;
-            for (let j = 0; j < P; j++) dot += term(((b * H + h) * T + m) * d, ((b * Hkv + g) * T + t) * d, j, kept.has(j));
+            for (let j = 0; j < P; j++) dot += term(((b * H + h) * T + m) * d, ((b * Hkv + g) * T + t) * d, j, kept.has(j), h, g, positions[m]! - positions[t]!);
             return dot / Math.sqrt(d);
           });
           const top = Math.max(...s);
@@ -284,6 +297,156 @@ test('meanRotationContext: full rank gives the attention whose non-elite pair te
   );
 });
 
+test('attentionMeanRotation: the rotation averaged under each head\'s causal softmax of the full RoPE logits (applyRotary oracle); zero queries give meanRotation', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 1e6 }), fc.constantFrom<PairLayout>('half', 'interleaved'), fc.integer({ min: 1, max: 7 }), (s, layout, T) => {
+      const [N, H, Hkv, d] = [2, 4, 2, 6];
+      const P = d / 2;
+      const g = new Generator(s);
+      const q = randn([N, H, T, d], { dtype: 'float64', generator: g }).mul(2);
+      const k = randn([N, Hkv, T, d], { dtype: 'float64', generator: g });
+      const invFreq = ropeInvFreq(d, 7);
+      const angles = new Tensor(Float64Array.from({ length: T * P }, (_, i) => Math.floor(i / P) * invFreq[i % P]!), [T, P]);
+      const qr = applyRotary(q, angles, { layout });
+      const kr = applyRotary(k, angles, { layout });
+      const got = attentionMeanRotation(q, k, invFreq, layout);
+      assert.is(got.length, H);
+      for (let h = 0; h < H; h++) {
+        const want = { cos: new Float64Array(P), sin: new Float64Array(P) };
+        for (let n = 0; n < N; n++) {
+          for (let m = 0; m < T; m++) {
+            const logits = Array.from({ length: m + 1 }, (_, t) => {
+              let dot = 0;
+              for (let i = 0; i < d; i++) dot += qr.data[((n * H + h) * T + m) * d + i]! * kr.data[((n * Hkv + Math.floor(h / 2)) * T + t) * d + i]!;
+              return dot / Math.sqrt(d);
+            });
+            const top = Math.max(...logits);
+            const w = logits.map((z) => Math.exp(z - top));
+            const Z = w.reduce((a, b) => a + b, 0);
+            for (let t = 0; t <= m; t++) {
+              for (let j = 0; j < P; j++) {
+                want.cos[j] += (w[t]! / Z) * Math.cos((m - t) * invFreq[j]!) / (N * T);
+                want.sin[j] += (w[t]! / Z) * Math.sin((m - t) * invFreq[j]!) / (N * T);
+              }
+            }
+          }
+        }
+        assert.ok(maxDiff(got[h]!.cos, want.cos) <= 1e-12 && maxDiff(got[h]!.sin, want.sin) <= 1e-12, `head ${h}`);
+      }
+      const uniform = attentionMeanRotation(q.mul(0), k, invFreq, layout);
+      const mean = meanRotation(invFreq, T);
+      for (const rot of uniform) assert.ok(maxDiff(rot.cos, mean.cos) <= 1e-12 && maxDiff(rot.sin, mean.sin) <= 1e-12, 'zero queries: uniform attention');
+    }),
+    fcParams(20),
+  );
+});
+
+/** Scale every layer's wq and wk by 20, so that the logits, and any error in them, move the attention (at init they barely do). */
+const sharpen = (model: GPT): void => {
+  model.blocks.forEach((_, i) => {
+    for (const w of [mha(model, i).wq.weight.data, mha(model, i).wk.weight.data]) for (let j = 0; j < w.length; j++) w[j] = w[j]! * 20;
+  });
+};
+
+/** Per KV head, W_k's rows of that head (d channels, the source layout) times m: the keys' mean for inputs of mean m. */
+const keyMeansOf = (src: MultiHeadAttention, m: Tensor): Float64Array[] =>
+  Array.from({ length: src.numKVHeads }, (_, g) => Float64Array.from({ length: src.headDim }, (_, ch) => {
+    let sum = 0;
+    for (let x = 0; x < src.dim; x++) sum += src.wk.weight.data[(g * src.headDim + ch) * src.dim + x]! * m.data[x]!;
+    return sum;
+  }));
+
+test('restRotation + inputMean: full rank gives the attention whose non-elite pair terms are c̄_h·A + s̄_h·B plus the mean key\'s rotated product', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 1e6 }), fc.constantFrom<PairLayout>('half', 'interleaved'), pairsArb(2, 2, 4, 2), (s, layout, pairs) => {
+      const model = new GPT({ ...CONFIG, dim: 32, seed: s % 1000 });
+      model.setPositional(new RoPE(8, { base: 100, layout }));
+      sharpen(model);
+      const g = new Generator(s);
+      const restRotation = [0, 1].map(() => [0, 1, 2, 3].map(() => ({ cos: Float64Array.from({ length: 4 }, () => 2 * g.random() - 1), sin: Float64Array.from({ length: 4 }, () => 2 * g.random() - 1) })));
+      const inputMean = [0, 1].map(() => randn([32], { dtype: 'float64', generator: g }));
+      const converted = eliteKVConvert(model, { elitePairs: pairs, rank: 24, restRotation, inputMean });
+      const x = randn([2, 5, 32], { dtype: 'float64', generator: g });
+      const positions = [3, 4, 5, 6, 7];
+      for (let i = 0; i < 2; i++) {
+        const layer = elite(converted, i);
+        assert.ok(layer.keyMean !== null && layer.wqRest !== null, 'mean-key parameters');
+        const got = noGrad(() => layer.forward(x, { positions: arange(3, 8, 1, { dtype: 'float64' }) })).data;
+        const want = partialRopeAttention(mha(model, i), pairs[i]!, x, positions, restRotation[i]!, keyMeansOf(mha(model, i), inputMean[i]!)).data;
+        assert.ok(maxDiff(got, want) <= 1e-10, `layer ${i}: ${maxDiff(got, want)}`);
+      }
+      // the same rotation for every head is meanRotationContext's conversion
+      const mean = meanRotation((mha(model, 0).positional as RoPE).invFreq, 40);
+      const perHead = eliteKVConvert(model, { elitePairs: pairs, rank: 24, restRotation: [0, 1].map(() => [0, 1, 2, 3].map(() => mean)) });
+      const byContext = eliteKVConvert(model, { elitePairs: pairs, rank: 24, meanRotationContext: 40 });
+      assert.equal(perHead.stateDict()['blocks.1.attn.wq.weight']!.data, byContext.stateDict()['blocks.1.attn.wq.weight']!.data);
+    }),
+    fcParams(8),
+  );
+});
+
+test('mean keys are exact when every key\'s non-elite channels are constant: the full-rank conversion gives the original attention (and without them it does not)', () => {
+  const model = tinyGPT(5);
+  sharpen(model);
+  const src = mha(model, 0);
+  const pairs = [[[1], [0]], [[0], [1]]];
+  // the non-elite pair of each KV head reads only input channel 0, which the inputs hold at 1: its key is one constant
+  for (let g = 0; g < 2; g++) {
+    const rest = 1 - pairs[0]![g]![0]!;
+    for (const ch of [rest, rest + 2]) for (let x = 1; x < 16; x++) src.wk.weight.data[(g * 4 + ch) * 16 + x] = 0;
+  }
+  const x = randn([2, 6, 16], { dtype: 'float64', generator: new Generator(9) });
+  for (let i = 0; i < 12; i++) x.data[i * 16] = 1;
+  const inputMean = [x.reshape([12, 16]).mean(0), x.reshape([12, 16]).mean(0)];
+  const want = noGrad(() => src.forward(x)).data;
+  for (const rotation of [{ meanRotationContext: 30 }, {}]) {
+    const converted = eliteKVConvert(model, { elitePairs: pairs, rank: 12, inputMean, ...rotation });
+    const got = noGrad(() => elite(converted, 0).forward(x)).data;
+    assert.ok(maxDiff(got, want) <= 1e-10, `${JSON.stringify(rotation)}: ${maxDiff(got, want)}`);
+  }
+  const without = eliteKVConvert(model, { elitePairs: pairs, rank: 12 });
+  assert.ok(maxDiff(noGrad(() => elite(without, 0).forward(x)).data, want) > 1e-3, 'NoPE alone loses the constant key\'s rotation');
+});
+
+test('mean keys: decoding with a cache (explicit and absorbed) gives the full forward, the output depends only on relative positions, and the cache holds c + 2·r·Hkv', () => {
+  for (const pairs of [[[1, 3], [0, 2]], [[0, 1, 2, 3], [3, 2, 1, 0]]]) {
+    const make = (mode: 'explicit' | 'absorbed'): EliteKVAttention => {
+      const layer = new EliteKVAttention(16, {
+        numHeads: 4, numKVHeads: 2, headDim: 8, elitePairs: pairs, rank: 5, positional: new RoPE(8, { base: 10 }), generator: new Generator(6), dtype: 'float64', mode, meanKey: true,
+      });
+      if (layer.keyMean !== null) layer.keyMean.data.set(randn(layer.keyMean.shape, { dtype: 'float64', generator: new Generator(2) }).data);
+      return layer;
+    };
+    const [layer, absorbed] = [make('explicit'), make('absorbed')];
+    const r = pairs[0]!.length;
+    assert.is(layer.keyMean === null, r === 4, 'no mean key when every pair is elite');
+    const xs = randn([2, 9, 16], { dtype: 'float64', generator: new Generator(8) });
+    const whole = noGrad(() => layer.forward(xs)).data;
+    for (const l of [layer, absorbed]) {
+      const cache = l.newCache();
+      const steps = noGrad(() => [l.forward(xs.narrow(1, 0, 5), { cache, positions: arange(0, 5, 1, { dtype: 'float64' }) }), ...[5, 6, 7, 8].map((t) => l.forward(xs.narrow(1, t, 1), { cache }))]);
+      assert.ok(maxDiff(concat(steps, 1).data, whole) <= 1e-12, `${l.mode} decoding: ${maxDiff(concat(steps, 1).data, whole)}`);
+      const recorded = l.newCache(); // with gradients on, the rotated mean keys come from applyRotary instead of the table
+      const gradSteps = [l.forward(xs.narrow(1, 0, 5), { cache: recorded }), ...[5, 6, 7, 8].map((t) => l.forward(xs.narrow(1, t, 1), { cache: recorded }))];
+      assert.ok(maxDiff(concat(gradSteps, 1).data, whole) <= 1e-12, `${l.mode} decoding with gradients: ${maxDiff(concat(gradSteps, 1).data, whole)}`);
+      assert.is(cache.numbersPerToken, 5 + 2 * r * 2);
+      assert.is(l.cacheNumbersPerToken, 5 + 2 * r * 2);
+    }
+    // a sliding cache of 4 (a step attends to the 4 kept and the new one): the last step sees tokens 4…8, as a fresh call at positions 4…8 does
+    const fresh = noGrad(() => layer.forward(xs.narrow(1, 4, 5), { positions: arange(4, 9, 1, { dtype: 'float64' }) }).narrow(1, 4, 1)).data;
+    for (const gradients of [false, true]) {
+      const sliding = layer.newCache({ maxLength: 4 });
+      const decode = (): Tensor => [0, 1, 2, 3, 4, 5, 6, 7, 8].map((t) => layer.forward(xs.narrow(1, t, 1), { cache: sliding })).at(-1)!;
+      const last = (gradients ? decode() : noGrad(decode)).data;
+      assert.ok(maxDiff(last, fresh) <= 1e-12, `sliding cache, gradients ${gradients}: ${maxDiff(last, fresh)}`);
+    }
+    const shifted = noGrad(() => layer.forward(xs, { positions: arange(40, 49, 1, { dtype: 'float64' }) })).data;
+    const perSequence = noGrad(() => absorbed.forward(xs, { positions: new Tensor(Float64Array.from({ length: 18 }, (_, i) => (i < 9 ? 7 : 100) + (i % 9)), [2, 9]) })).data;
+    assert.ok(maxDiff(shifted, whole) <= 1e-10, `shift: ${maxDiff(shifted, whole)}`);
+    assert.ok(maxDiff(perSequence, whole) <= 1e-10, `per-sequence shifts: ${maxDiff(perSequence, whole)}`);
+  }
+});
+
 test('every pair elite + full rank: the converted GQA GPT gives the original logits (1e-10); the original is untouched', () => {
   fc.assert(
     fc.property(fc.integer({ min: 0, max: 1e6 }), fc.constantFrom<PairLayout>('half', 'interleaved'), pairsArb(2, 2, 2, 2), (s, layout, pairs) => {
@@ -472,11 +635,13 @@ test('cache ratio: (c + 2·r·Hkv)/(2·Hkv·d) is what the caches hold per token
   }
 });
 
-test('gradcheck (float64): EliteKVAttention.forward w.r.t. its input and every parameter, with and without non-rotary channels', () => {
-  for (const pairs of [[[1]], [[0, 1]]]) {
+test('gradcheck (float64): EliteKVAttention.forward w.r.t. its input and every parameter, with and without non-rotary channels and mean keys', () => {
+  for (const [pairs, meanKey, mode] of [[[[1]], false, 'explicit'], [[[0, 1]], false, 'explicit'], [[[1]], true, 'explicit'], [[[1]], true, 'absorbed']] as const) {
     const layer = new EliteKVAttention(8, {
-      numHeads: 2, numKVHeads: 1, headDim: 4, elitePairs: pairs, rank: 3, positional: new RoPE(4, { base: 10 }), generator: new Generator(4), dtype: 'float64',
+      numHeads: 2, numKVHeads: 1, headDim: 4, elitePairs: pairs, rank: 3, positional: new RoPE(4, { base: 10 }), generator: new Generator(4), dtype: 'float64', meanKey, mode,
     });
+    if (layer.keyMean !== null) layer.keyMean.data.set([0.7, -1.2]);
+    assert.is(layer.parameters().length, meanKey ? 7 : 5);
     const x = randn([2, 3, 8], { dtype: 'float64', generator: new Generator(5), requiresGrad: true });
     const positions = new Tensor(Float64Array.of(2, 3, 4, 7, 8, 9), [2, 3]);
     gradcheck((input) => layer.forward(input!, { positions }).square().sum(), [x], { atol: 1e-6, rtol: 1e-5 });
@@ -543,6 +708,33 @@ test('refusals: typed errors named after the call and the argument', () => {
   assertRefused(() => new EliteKVAttention(16, { ...opts, mode: 'fused' as never }), ValueError, 'EliteKVAttention', { arg: 'mode' });
   assertRefused(() => (layer.mode = 'fused' as never), ValueError, 'EliteKVAttention', { arg: 'mode' });
   assert.is(layer.mode, 'explicit', 'a refused mode leaves the layer as it was');
+  assertRefused(() => new EliteKVAttention(16, { ...opts, meanKey: 1 as never }), DTypeError, 'EliteKVAttention', { arg: 'meanKey' });
+
+  // mean keys and the rest's rotation
+  const two = [[[0], [1]], [[0], [1]]];
+  const mean16 = [randn([16], { dtype: 'float64' }), randn([16], { dtype: 'float64' })];
+  const rot = { cos: Float64Array.of(1, 0), sin: Float64Array.of(0, 1) };
+  const perHead = [0, 1].map(() => [rot, rot, rot, rot]);
+  assertRefused(() => eliteKVConvert(model, { elitePairs: two, rank: 4, restRotation: perHead, meanRotationContext: 8 }), ValueError, 'eliteKVConvert', { arg: 'restRotation', words: ['one of them'] });
+  assertRefused(() => eliteKVConvert(model, { elitePairs: two, rank: 4, restRotation: [perHead[0]!] }), ShapeError, 'eliteKVConvert', { arg: 'restRotation' });
+  assertRefused(() => eliteKVConvert(model, { elitePairs: two, rank: 4, restRotation: [[rot, rot], [rot, rot]] }), ShapeError, 'eliteKVConvert', { arg: 'restRotation', words: ['query head'] });
+  assertRefused(() => eliteKVConvert(model, { elitePairs: two, rank: 4, restRotation: [perHead[0]!, [rot, rot, rot, { cos: Float64Array.of(1), sin: Float64Array.of(0) }]] }), ShapeError, 'eliteKVConvert', { arg: 'restRotation', words: ['restRotation[1][3]'] });
+  assertRefused(() => eliteKVConvert(model, { elitePairs: two, rank: 4, restRotation: [perHead[0]!, [rot, rot, rot, { cos: Float64Array.of(1, NaN), sin: Float64Array.of(0, 0) }]] }), ValueError, 'eliteKVConvert', { arg: 'restRotation[1][3].cos' });
+  assertRefused(() => eliteKVConvert(model, { elitePairs: two, rank: 4, restRotation: [perHead[0]!, [rot, rot, rot, null as never]] }), DTypeError, 'eliteKVConvert', { arg: 'restRotation' });
+  assertRefused(() => eliteKVConvert(model, { elitePairs: two, rank: 4, inputMean: [mean16[0]!] }), ShapeError, 'eliteKVConvert', { arg: 'inputMean' });
+  assertRefused(() => eliteKVConvert(model, { elitePairs: two, rank: 4, inputMean: [mean16[0]!, randn([15], { dtype: 'float64' })] }), ShapeError, 'eliteKVConvert', { arg: 'inputMean' });
+  assertRefused(() => eliteKVConvert(model, { elitePairs: two, rank: 4, inputMean: [mean16[0]!, new Tensor(new Float64Array(16).fill(Infinity), [16])] }), ValueError, 'eliteKVConvert', { arg: 'inputMean[1]' });
+  const withMeanKey = elite(eliteKVConvert(model, { elitePairs: two, rank: 4, inputMean: mean16 }), 0);
+  const cache = withMeanKey.newCache();
+  noGrad(() => withMeanKey.forward(x, { cache }));
+  assertRefused(() => withMeanKey.forward(x, { cache, positions: arange(0, 3, 1, { dtype: 'float64' }) }), ValueError, 'EliteKVAttention.forward', { arg: 'positions', words: ['continue the cache'] });
+  assert.is(cache.position, 3, 'a refused call leaves the cache as it was');
+  noGrad(() => withMeanKey.forward(x, { cache, positions: arange(3, 6, 1, { dtype: 'float64' }) }));
+  assert.is(cache.position, 6);
+  assertRefused(() => attentionMeanRotation(q, k, f.slice(0, 1), 'half'), ShapeError, 'attentionMeanRotation', { arg: 'invFreq' });
+  assertRefused(() => attentionMeanRotation(q, randn([2, 1, 3, 4]), f, 'half'), ShapeError, 'attentionMeanRotation', { arg: 'k' });
+  assertRefused(() => attentionMeanRotation(null as never, k, f, 'half'), DTypeError, 'attentionMeanRotation', { arg: 'q' });
+  assertRefused(() => attentionMeanRotation(q, k, f, 'diagonal' as PairLayout), ValueError, 'attentionMeanRotation', { arg: 'layout' });
 });
 
 test.run();

@@ -192,6 +192,7 @@ export const nnEntries: readonly Entry[] = [
     A.tensor('q'), A.tensor('k'), A.reals('invFreq'), A.enum('layout'), A.options('options', { rounds: A.size('rounds'), rest: A.enum('rest') }),
   ]),
   fn('meanRotation', () => [ropeInvFreq(4, 10), 8], [A.reals('invFreq'), A.size('context')]),
+  fn('attentionMeanRotation', () => [t64([1, 2, 3, 4]), t64([1, 1, 3, 4]), ropeInvFreq(4, 10), 'half'], [A.tensor('q'), A.tensor('k'), A.reals('invFreq'), A.enum('layout')]),
   fn('uniformElitePairs', () => [16, 4], [A.size('numPairs'), A.size('r')]),
   fn('eliteKVCacheRatio', () => [{ rank: 8, elitePairs: 2, numKVHeads: 2, headDim: 8 }], [
     A.options('options', {
@@ -199,16 +200,21 @@ export const nnEntries: readonly Entry[] = [
       headDim: A.size('headDim', { required: true }),
     }, { optional: false }),
   ]),
-  fn('eliteKVConvert', () => [tinyGPT(), { elitePairs: [[[0], [1]]], rank: 4, meanRotationContext: 16 }], [
+  // meanRotationContext, which excludes restRotation, is refused in tests/nn/elitekv.test.ts
+  fn('eliteKVConvert', () => [tinyGPT(), {
+    elitePairs: [[[0], [1]]], rank: 4, inputMean: [t64([D])],
+    restRotation: [[0, 1].map(() => ({ cos: Float64Array.of(0.5, 1), sin: Float64Array.of(0.5, 0) }))],
+  }], [
     A.object('model'), A.options('options', {
-      elitePairs: A.object('elitePairs', { required: true }), rank: A.size('rank', { required: true }), meanRotationContext: A.size('meanRotationContext'),
+      elitePairs: A.object('elitePairs', { required: true }), rank: A.size('rank', { required: true }), inputMean: A.tensors('inputMean'),
+      restRotation: A.object('restRotation'),
     }, { optional: false }),
   ]),
-  cls('EliteKVAttention', () => [D, { numHeads: 2, numKVHeads: 1, headDim: 4, elitePairs: [[1]], rank: 3, positional: new RoPE(4), generator: new Generator(1), dtype: 'float32' }], [
+  cls('EliteKVAttention', () => [D, { numHeads: 2, numKVHeads: 1, headDim: 4, elitePairs: [[1]], rank: 3, positional: new RoPE(4), generator: new Generator(1), dtype: 'float32', meanKey: true }], [
     A.size('dim'),
     A.options('options', {
       numHeads: A.size('numHeads', { required: true }), numKVHeads: A.size('numKVHeads'), headDim: A.size('headDim'), elitePairs: A.object('elitePairs', { required: true }),
-      rank: A.size('rank', { required: true }), positional: A.object('positional', { required: true }), generator: gen, dtype,
+      rank: A.size('rank', { required: true }), positional: A.object('positional', { required: true }), generator: gen, dtype, meanKey: A.bool('meanKey'),
     }, { optional: false }),
   ], [
     method('forward', () => [x(), { positions: vals([0, 1, 2, 3]) }], [A.tensor('x'), A.options('options', { positions: A.configTensor('positions'), cache: A.object('cache') })]),
