@@ -28,14 +28,14 @@
  *
  * Usage: node scripts/run.mjs scripts/experiments/elitekv.ts [--model gqa|mha] [--windows N] [--val N] [--steps N]
  *          [--batch B] [--context T] [--lr X] [--budgets 64,32,16] [--splits N] [--jlrd weights|inputs]
- *          [--uptrain lm|distill] [--rest nope|mean]
- *          [--other-lr-scale S] [--temperature τ] [--json] [--help]
+ *          [--uptrain lm|distill] [--rest nope|mean|attention] [--mean-key]
+ *          [--other-lr-scale S] [--temperature τ] [--seed S] [--json] [--help]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AdamW, Generator, Tensor, concat, matmul, noGrad, warmupCosineLr } from '../../core/index.js';
 import { GPT } from '../../models/index.js';
-import { eliteKVCacheRatio, eliteKVConvert, ropeliteSelect, train, uniformElitePairs, type RoPEliteOptions } from '../../nn/index.js';
+import { attentionMeanRotation, eliteKVCacheRatio, eliteKVConvert, ropeliteSelect, train, uniformElitePairs, type MeanRotation } from '../../nn/index.js';
 import { loadCorpus, sampleBatch } from '../lib/corpus.js';
 import { choiceFlag, integerFlag, integerListFlag, numberFlag, parseFlags as parseScriptFlags, readFlags, type FlagSpec } from '../lib/flags.js';
 import { REFERENCE_CHECKPOINT, REFERENCE_MHA_CHECKPOINT, layerInputs, loadReferenceModel, referenceValLoss, ropeAttentionOf, type LayerQKV } from '../lib/reference-model.js';
@@ -50,12 +50,35 @@ import { lineChart } from '../lib/svg.js';
  * RoPElite per layer on the calibration batches' layer inputs: per KV head, the pairs in the order picked (`rounds` of
  * them); `rest` is ropeliteSelect's (what the unselected pairs contribute: NoPE, or their mean rotation).
  */
-export function ropeliteRanking(model: GPT, perBatch: readonly LayerQKV[][], rounds: number, rest: Rest = 'nope'): number[][][] {
+export function ropeliteRanking(model: GPT, perBatch: readonly LayerQKV[][], rounds: number, rest: 'nope' | 'mean' = 'nope'): number[][][] {
   return model.blocks.map((_, layer) => {
     const rope = ropeAttentionOf(model, layer).positional;
     const q = concat(perBatch.map((b) => b[layer]!.q), 0);
     const k = concat(perBatch.map((b) => b[layer]!.k), 0);
     return ropeliteSelect(q, k, rope.invFreq, rope.layout, { rounds, rest }).pairs;
+  });
+}
+
+/** Per layer, E[x] [C] of the attention's input over the calibration tokens (float64; for `--mean-key`). */
+export function inputMeans(perBatch: readonly LayerQKV[][]): Tensor[] {
+  return perBatch[0]!.map((_, layer) => noGrad(() => concat(perBatch.map((b) => b[layer]!.x.reshape([-1, b[layer]!.x.shape[2]!])), 0).cast('float64').mean(0)));
+}
+
+/**
+ * The calibration batches with every key minus its mean over all calibration tokens (per KV head and channel): with
+ * mean keys the conversion keeps R(δθ)·μ of each non-elite pair, so what RoPElite's search must weigh is the rotation
+ * of the rest, k − μ.
+ */
+export function centredKeys(perBatch: readonly LayerQKV[][]): LayerQKV[][] {
+  const means = perBatch[0]!.map((_, layer) => noGrad(() => concat(perBatch.map((b) => b[layer]!.k), 0).mean([0, 2], true))); // [1, Hkv, 1, d]
+  return perBatch.map((b) => b.map((qkv, layer) => ({ ...qkv, k: noGrad(() => qkv.k.sub(means[layer]!)) })));
+}
+
+/** Per layer, `attentionMeanRotation` of its calibration queries and keys (for `--rest attention`). */
+export function attentionRotations(model: GPT, perBatch: readonly LayerQKV[][]): MeanRotation[][] {
+  return model.blocks.map((_, layer) => {
+    const rope = ropeAttentionOf(model, layer).positional;
+    return attentionMeanRotation(concat(perBatch.map((b) => b[layer]!.q), 0), concat(perBatch.map((b) => b[layer]!.k), 0), rope.invFreq, rope.layout);
   });
 }
 
@@ -106,7 +129,7 @@ export interface Results {
   rows: Row[];
   /** The 25% target: the uptrained RoPElite row at a quarter of the plain cache within 3% of `unconverted`, and below uniform's. */
   target: { measured: boolean; ropelite: number | null; uniform: number | null; increase: number | null; met: boolean };
-  settings: { kvHeads: number; windows: number; val: number; steps: number; batch: number; context: number; lr: number; jlrd: 'weights' | 'inputs'; uptrain: Uptraining; rest: Rest; otherLrScale: number; temperature: number; tokens: number; tokenFraction: number };
+  settings: { kvHeads: number; windows: number; val: number; steps: number; batch: number; context: number; lr: number; jlrd: 'weights' | 'inputs'; uptrain: Uptraining; rest: Rest; meanKey: boolean; otherLrScale: number; temperature: number; seed: number; tokens: number; tokenFraction: number };
   seconds: { calibration: number; conversions: number; uptraining: number; total: number };
 }
 
@@ -127,22 +150,33 @@ export interface Flags {
   jlrd: 'weights' | 'inputs';
   /** Uptraining loss: next-token cross-entropy (the paper's) or distillation from the unconverted model (ours). */
   uptrain: Uptraining;
-  /** What replaces the non-elite pairs' rotation, in the selection and the conversion: the identity (the reference's NoPE) or their mean rotation (ours). */
+  /**
+   * What replaces the non-elite pairs' rotation: the identity (the reference's NoPE), their mean rotation over the
+   * context (ours), or their rotation averaged under the model's attention (ours; the search then uses the context mean).
+   */
   rest: Rest;
+  /** Mean keys (ours): each non-elite pair keeps its key's mean rotated by position (eliteKVConvert's inputMean); the search runs on centred keys. */
+  meanKey: boolean;
   /** Uptraining lr of every parameter outside the attention layers, as a fraction of `lr` (1: one rate for all). */
   otherLrScale: number;
   /** Distillation temperature τ (with `--uptrain distill`). */
   temperature: number;
+  /** Seed of the calibration windows (Generator(5 + seed)) and of the uptraining batches (17 + 1000·seed); 0 is the recorded run. */
+  seed: number;
   json: boolean;
 }
 
-/** 'nope': non-elite pairs unrotated, as the reference; 'mean' (ours): their mean rotation over the context (nn/elitekv.ts `meanRotation`). */
-export type Rest = NonNullable<RoPEliteOptions['rest']>;
+/**
+ * 'nope': non-elite pairs unrotated, as the reference; 'mean' (ours): their mean rotation over the context
+ * (nn/elitekv.ts `meanRotation`); 'attention' (ours): their rotation averaged under each head's attention on the
+ * calibration windows (`attentionMeanRotation`).
+ */
+export type Rest = 'nope' | 'mean' | 'attention';
 
 /** 'lm': next-token cross-entropy, as the paper uptrains; 'distill' (ours): KL to the unconverted model's next-token distribution. */
 export type Uptraining = 'lm' | 'distill';
 
-export const DEFAULT_FLAGS: Flags = { windows: 8, val: 16, steps: 96, batch: 1, context: null, lr: 5e-4, budgets: null, splits: 3, model: 'gqa', jlrd: 'weights', uptrain: 'lm', rest: 'nope', otherLrScale: 1, temperature: 1, json: false };
+export const DEFAULT_FLAGS: Flags = { windows: 8, val: 16, steps: 96, batch: 1, context: null, lr: 5e-4, budgets: null, splits: 3, model: 'gqa', jlrd: 'weights', uptrain: 'lm', rest: 'nope', meanKey: false, otherLrScale: 1, temperature: 1, seed: 0, json: false };
 
 const HELP = `usage: node scripts/run.mjs scripts/experiments/elitekv.ts [flags]
 
@@ -165,11 +199,18 @@ vs uniform elite pairs, val loss before and after a short uptraining.
   --uptrain MODE 'lm' (default): next-token cross-entropy, as the paper; 'distill' (ours, not the paper's): the KL
                  divergence to the unconverted model's next-character distribution on the same windows
   --rest MODE    'nope' (default): the non-elite pairs unrotated, as the reference; 'mean' (ours, not the paper's):
-                 replaced by their mean rotation over the 512-character context, in RoPElite's search and the conversion
+                 replaced by their mean rotation over the 512-character context, in RoPElite's search and the conversion;
+                 'attention' (ours): in the conversion, by their rotation averaged under each head's attention on the
+                 calibration windows (attentionMeanRotation), the search using the context mean
+  --mean-key     (ours, not the paper's) each non-elite pair keeps its key's calibration mean, rotated by position: the
+                 logits keep q_restᵀ R(δθ) μ at no cache cost (eliteKVConvert's inputMean); RoPElite then searches on
+                 keys minus that mean
   --other-lr-scale S  uptraining lr of every parameter outside the attention layers (embeddings, norms, MLPs) as a
                  fraction of --lr (default 1); below 1 they move less while the converted attention relearns
   --temperature τ  distillation temperature (default 1; with --uptrain distill): both next-character distributions
                  are softmax(logits/τ), the loss scaled by τ²
+  --seed S       calibration windows and uptraining batches drawn with seed S (default 0; the pretrained model and
+                 the validation windows stay the same)
   --json         print the results as JSON
   --help         this text`;
 
@@ -186,11 +227,12 @@ const FLAG_SPEC: FlagSpec<Flags> = {
     model: (f, v) => (f.model = choiceFlag(v, ['gqa', 'mha'] as const)),
     jlrd: (f, v) => (f.jlrd = choiceFlag(v, ['weights', 'inputs'] as const)),
     uptrain: (f, v) => (f.uptrain = choiceFlag(v, ['lm', 'distill'] as const)),
-    rest: (f, v) => (f.rest = choiceFlag(v, ['nope', 'mean'] as const)),
+    rest: (f, v) => (f.rest = choiceFlag(v, ['nope', 'mean', 'attention'] as const)),
     'other-lr-scale': (f, v) => (f.otherLrScale = numberFlag(v, { atLeast: 0 })),
     temperature: (f, v) => (f.temperature = numberFlag(v, { above: 0 })),
+    seed: (f, v) => (f.seed = integerFlag(v, 0)),
   },
-  switches: { json: (f) => (f.json = true) },
+  switches: { json: (f) => (f.json = true), 'mean-key': (f) => (f.meanKey = true) },
 };
 
 export function parseFlags(argv: readonly string[]): Flags | 'help' {
@@ -258,13 +300,15 @@ export function runExperiment(model: GPT, corpus: { train: Int32Array; val: Int3
   const t0 = performance.now();
   const plans = (flags.budgets ?? [full / 2, full / 4, full / 8]).map((budget) => ({ budget, splits: splits(budget, Hkv, d, C).slice(0, flags.splits) }));
   const rounds = Math.max(1, ...plans.flatMap((p) => p.splits.map((s) => s.r)));
-  const g = new Generator(5);
+  const g = new Generator(5 + flags.seed);
   const calibration = Array.from({ length: Math.ceil(flags.windows / 4) }, (_, i) => sampleBatch(corpus.train, Math.min(4, flags.windows - 4 * i), T, g).x);
   const perBatch = calibration.map((ids) => layerInputs(model, ids));
-  const ranking = ropeliteRanking(model, perBatch, rounds, flags.rest);
+  const ranking = ropeliteRanking(model, flags.meanKey ? centredKeys(perBatch) : perBatch, rounds, flags.rest === 'nope' ? 'nope' : 'mean');
   const conversion = {
     ...(flags.jlrd === 'inputs' ? { inputCovariance: inputCovariances(perBatch) } : {}),
     ...(flags.rest === 'mean' ? { meanRotationContext: T } : {}),
+    ...(flags.rest === 'attention' ? { restRotation: attentionRotations(model, perBatch) } : {}),
+    ...(flags.meanKey ? { inputMean: inputMeans(perBatch) } : {}),
   };
   const calibrationSeconds = seconds(t0);
   log(`RoPElite: ${flags.windows} windows, ${rounds} rounds, ${calibrationSeconds.toFixed(1)} s; first picks per layer (KV heads): ${ranking.map((l) => l.map((h) => h[0]).join('/')).join(', ')}`);
@@ -290,7 +334,7 @@ export function runExperiment(model: GPT, corpus: { train: Int32Array; val: Int3
   control.loadStateDict(model.stateDict());
   const uptrainContext = flags.context ?? T;
   const teacher = flags.uptrain === 'distill' ? model : null;
-  const uptraining = { steps: flags.steps, batch: flags.batch, context: uptrainContext, lr: flags.lr, batchSeed: 17, teacher, temperature: flags.temperature, otherLrScale: flags.otherLrScale };
+  const uptraining = { steps: flags.steps, batch: flags.batch, context: uptrainContext, lr: flags.lr, batchSeed: 17 + 1000 * flags.seed, teacher, temperature: flags.temperature, otherLrScale: flags.otherLrScale };
   uptrain(control, corpus.train, uptraining);
   const unconvertedUptrained = referenceValLoss(control, corpus.val, flags.val);
   log(`control: the unconverted model after the same uptraining: ${unconvertedUptrained.toFixed(4)}`);
@@ -311,7 +355,7 @@ export function runExperiment(model: GPT, corpus: { train: Int32Array; val: Int3
   return {
     unconverted, unconvertedUptrained, ranking, rows,
     target: judgeTarget(rows, unconverted, full / 4),
-    settings: { kvHeads: Hkv, windows: flags.windows, val: flags.val, steps: flags.steps, batch: flags.batch, context: uptrainContext, lr: flags.lr, jlrd: flags.jlrd, uptrain: flags.uptrain, rest: flags.rest, otherLrScale: flags.otherLrScale, temperature: flags.temperature, tokens, tokenFraction: tokens / (1200 * 8 * T) },
+    settings: { kvHeads: Hkv, windows: flags.windows, val: flags.val, steps: flags.steps, batch: flags.batch, context: uptrainContext, lr: flags.lr, jlrd: flags.jlrd, uptrain: flags.uptrain, rest: flags.rest, meanKey: flags.meanKey, otherLrScale: flags.otherLrScale, temperature: flags.temperature, seed: flags.seed, tokens, tokenFraction: tokens / (1200 * 8 * T) },
     seconds: { calibration: calibrationSeconds, conversions: conversionSeconds, uptraining: uptrainingSeconds, total: seconds(started) },
   };
 }
@@ -329,6 +373,12 @@ export function judgeTarget(rows: readonly Row[], unconverted: number, budget: n
   return { measured, ropelite: ropelite?.after ?? null, uniform: uniform?.after ?? null, increase, met };
 }
 
+const REST_WORDS: Record<Rest, string> = {
+  nope: 'unrotated (the reference)',
+  mean: 'replaced by their mean rotation over the context (ours)',
+  attention: 'replaced by their rotation averaged under the attention (ours)',
+};
+
 /** The results table (markdown) and the target line. */
 export function formatResults(res: Results): string {
   const pct = (v: number): string => `${v >= 0 ? '+' : ''}${(100 * (v / res.unconverted - 1)).toFixed(2)}%`;
@@ -340,7 +390,7 @@ export function formatResults(res: Results): string {
     ...res.rows.map((row) =>
       `| ${(100 * row.ratio).toFixed(1)}% | ${row.r} | ${row.c} | ${row.selection} | ${row.before.toFixed(4)} | ${pct(row.before)} | ${row.after === null ? '—' : row.after.toFixed(4)} | ${row.after === null ? '—' : pct(row.after)} |`),
     '',
-    `uptraining: ${res.settings.steps} steps × ${res.settings.batch} × ${res.settings.context} = ${res.settings.tokens} tokens (${(100 * res.settings.tokenFraction).toFixed(2)}% of the reference's training), AdamW peak lr ${res.settings.lr} (cosine to lr/10${res.settings.otherLrScale === 1 ? '' : `; ${res.settings.otherLrScale}× that outside the attention layers`}), ${res.settings.uptrain === 'distill' ? `loss: distillation from the unconverted model (ours${res.settings.temperature === 1 ? '' : `, temperature ${res.settings.temperature}`})` : 'loss: next-token cross-entropy (the paper\'s)'}, J-LRD on the ${res.settings.jlrd === 'inputs' ? 'calibration inputs (ours)' : 'weights (the reference)'}, non-elite pairs ${res.settings.rest === 'mean' ? 'replaced by their mean rotation (ours)' : 'unrotated (the reference)'}, for the split (r, c) of each budget where RoPElite's converted loss is lowest`,
+    `uptraining: ${res.settings.steps} steps × ${res.settings.batch} × ${res.settings.context} = ${res.settings.tokens} tokens (${(100 * res.settings.tokenFraction).toFixed(2)}% of the reference's training), AdamW peak lr ${res.settings.lr} (cosine to lr/10${res.settings.otherLrScale === 1 ? '' : `; ${res.settings.otherLrScale}× that outside the attention layers`}), ${res.settings.uptrain === 'distill' ? `loss: distillation from the unconverted model (ours${res.settings.temperature === 1 ? '' : `, temperature ${res.settings.temperature}`})` : 'loss: next-token cross-entropy (the paper\'s)'}, J-LRD on the ${res.settings.jlrd === 'inputs' ? 'calibration inputs (ours)' : 'weights (the reference)'}, non-elite pairs ${REST_WORDS[res.settings.rest]}${res.settings.meanKey ? ' plus their rotated mean key (ours)' : ''}, for the split (r, c) of each budget where RoPElite's converted loss is lowest`,
   ];
   const t = res.target;
   lines.push(

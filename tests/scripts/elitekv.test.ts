@@ -10,7 +10,7 @@ import { Generator, Tensor, noGrad } from '../../core/index.js';
 import { MultiHeadAttention, eliteKVCacheRatio, eliteKVConvert, uniformElitePairs } from '../../nn/index.js';
 import { loadCorpus, sampleBatch } from '../../scripts/lib/corpus.js';
 import { loadReferenceModel } from '../../scripts/lib/reference-model.js';
-import { DEFAULT_FLAGS, chart, distillationLoss, formatResults, inputCovariances, judgeTarget, parseFlags, runExperiment, splits, uptrain, type Row } from '../../scripts/experiments/elitekv.js';
+import { DEFAULT_FLAGS, attentionRotations, centredKeys, chart, distillationLoss, formatResults, inputCovariances, inputMeans, judgeTarget, parseFlags, runExperiment, splits, uptrain, type Row } from '../../scripts/experiments/elitekv.js';
 import { layerInputs } from '../../scripts/lib/reference-model.js';
 import { assertWellFormedSvg } from '../helpers/svg.js';
 import { ELITE_ARMS, ELITE_QUICK, judgeElite, lowestFrequencyPairs, reproduction, type EliteSeedRun } from '../../scripts/experiments/elitekv.js';
@@ -53,6 +53,16 @@ test('the reference model at tiny settings: the whole pipeline runs and reports 
   assert.not.equal(mean.ranking, res.ranking, 'RoPElite searches with the mean rotation as the rest');
   mean.rows.forEach((row, i) => assert.ok(row.before < res.rows[i]!.before, `${row.selection}: the mean rotation converts better than NoPE (${row.before} vs ${res.rows[i]!.before})`));
   assert.match(formatResults(mean), /replaced by their mean rotation/);
+  const aware2 = runExperiment(model, corpus, { ...DEFAULT_FLAGS, windows: 1, val: 1, steps: 0, batch: 1, budgets: [32], splits: 1, rest: 'attention', meanKey: true });
+  assert.equal([aware2.settings.rest, aware2.settings.meanKey], ['attention', true]);
+  assert.not.equal(aware2.ranking, mean.ranking, 'RoPElite searches on keys minus their mean');
+  aware2.rows.forEach((row, i) => assert.ok(row.before < mean.rows[i]!.before, `${row.selection}: the attention's mean rotation with mean keys converts better than the context mean (${row.before} vs ${mean.rows[i]!.before})`));
+  assert.match(formatResults(aware2), /averaged under the attention \(ours\) plus their rotated mean key/);
+  const meanKeyOnly = runExperiment(model, corpus, { ...DEFAULT_FLAGS, windows: 1, val: 1, steps: 0, batch: 1, budgets: [32], splits: 1, rest: 'nope', meanKey: true });
+  aware2.rows.forEach((row, i) => assert.ok(row.before < meanKeyOnly.rows[i]!.before, `${row.selection}: with mean keys, the attention's mean rotation converts better than NoPE (${row.before} vs ${meanKeyOnly.rows[i]!.before})`));
+  const reseeded = runExperiment(model, corpus, { ...DEFAULT_FLAGS, windows: 1, val: 1, steps: 0, batch: 1, budgets: [32], splits: 1, jlrd: 'inputs', seed: 1 });
+  assert.is(reseeded.unconverted, aware.unconverted, 'the same validation windows');
+  reseeded.rows.forEach((row, i) => assert.ok(row.before !== aware.rows[i]!.before, `${row.selection}: --seed draws other calibration windows, so J-LRD on the inputs converts differently`));
   assert.is(res.rows.length, 2);
   const byDefault = runExperiment(model, corpus, { ...DEFAULT_FLAGS, windows: 1, val: 1, steps: 0, batch: 1, budgets: null, splits: 1 });
   assert.equal([...new Set(byDefault.rows.map((row) => row.budget))], [64, 32, 16], 'default budgets: a half, a quarter, an eighth of 2·Hkv·d = 128');
@@ -117,6 +127,28 @@ test('uptrain with otherLrScale: the attention layers move at lr, every other pa
   assert.ok(run(0.2).others.some(Boolean), 'scale 0.2: the others move too');
 });
 
+test('inputMeans, centredKeys, attentionRotations: the calibration statistics of --mean-key and --rest attention', () => {
+  const { model } = loadReferenceModel();
+  const corpus = loadCorpus();
+  const perBatch = [0, 1].map((i) => layerInputs(model, new Tensor(Float64Array.from(corpus.train.subarray(100 * i, 100 * i + 12)), [1, 12])));
+  const means = inputMeans(perBatch);
+  let want = 0;
+  for (const b of perBatch) for (let t = 0; t < 12; t++) want += b[1]!.x.data[t * 128 + 7]!;
+  assert.ok(Math.abs(means[1]!.data[7]! - want / 24) < 1e-9, 'E[x] over both batches');
+  assert.equal(means[1]!.shape, [128]);
+  const centred = centredKeys(perBatch);
+  for (const [g, ch] of [[0, 0], [1, 31]] as const) {
+    let sum = 0;
+    for (const b of centred) for (let t = 0; t < 12; t++) sum += b[2]!.k.data[(g * 12 + t) * 32 + ch]!;
+    assert.ok(Math.abs(sum) < 1e-4, `layer 2, KV head ${g}, channel ${ch}: the centred keys sum to 0 (${sum})`);
+  }
+  assert.ok(Math.abs(centred[0]![2]!.k.data[5]! - perBatch[0]![2]!.k.data[5]!) > 1e-6, 'keys moved');
+  assert.is(centred[0]![2]!.q, perBatch[0]![2]!.q, 'queries untouched');
+  const rotations = attentionRotations(model, perBatch);
+  assert.equal([rotations.length, rotations[0]!.length, rotations[0]![0]!.cos.length], [4, 4, 16]);
+  assert.ok(rotations.flat().every((r) => r.cos.every((c, j) => Math.hypot(c, r.sin[j]!) <= 1 + 1e-12)), 'an average of unit rotations');
+});
+
 test('the target: RoPElite at 25% after uptraining within 3% of the unconverted loss AND below uniform', () => {
   const row = (selection: 'ropelite' | 'uniform', after: number | null, budget = 32): Row => ({ budget, ratio: budget / 128, r: 4, c: 16, selection, before: 3, after });
   assert.ok(judgeTarget([row('ropelite', 1.02), row('uniform', 1.05)], 1, 32).met);
@@ -132,6 +164,7 @@ test('flags: defaults, overrides, --help, and errors', () => {
   assert.equal(parseFlags(['--windows', '2', '--steps', '0', '--lr', '3e-4', '--budgets', '32', '--splits', '5', '--jlrd', 'inputs', '--model', 'mha', '--context', '128', '--uptrain', 'distill', '--rest', 'mean', '--other-lr-scale', '0.2', '--temperature', '2', '--json']), {
     ...DEFAULT_FLAGS, windows: 2, steps: 0, lr: 3e-4, budgets: [32], splits: 3, jlrd: 'inputs', model: 'mha', context: 128, uptrain: 'distill', rest: 'mean', otherLrScale: 0.2, temperature: 2, json: true,
   });
+  assert.equal(parseFlags(['--rest', 'attention', '--mean-key', '--seed', '2']), { ...DEFAULT_FLAGS, rest: 'attention', meanKey: true, seed: 2 });
   assert.throws(() => parseFlags(['--jlrd', 'svd']), /weights, inputs/);
   assert.throws(() => parseFlags(['--model', 'gqa4']), /gqa, mha/);
   assert.throws(() => parseFlags(['--uptrain', 'kd']), /lm, distill/);
