@@ -35,7 +35,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AdamW, Generator, Tensor, concat, matmul, noGrad, warmupCosineLr } from '../../core/index.js';
 import { GPT } from '../../models/index.js';
-import { attentionMeanRotation, eliteKVCacheRatio, eliteKVConvert, ropeliteSelect, train, uniformElitePairs, type MeanRotation } from '../../nn/index.js';
+import { attentionMeanRotation, eliteKVCacheRatio, eliteKVConvert, ropeliteSelect, train, uniformElitePairs, type MeanRotation, type RoPEliteOptions } from '../../nn/index.js';
 import { loadCorpus, sampleBatch } from '../lib/corpus.js';
 import { choiceFlag, integerFlag, integerListFlag, numberFlag, parseFlags as parseScriptFlags, readFlags, type FlagSpec } from '../lib/flags.js';
 import { REFERENCE_CHECKPOINT, REFERENCE_MHA_CHECKPOINT, layerInputs, loadReferenceModel, referenceValLoss, ropeAttentionOf, type LayerQKV } from '../lib/reference-model.js';
@@ -50,7 +50,7 @@ import { lineChart } from '../lib/svg.js';
  * RoPElite per layer on the calibration batches' layer inputs: per KV head, the pairs in the order picked (`rounds` of
  * them); `rest` is ropeliteSelect's (what the unselected pairs contribute: NoPE, or their mean rotation).
  */
-export function ropeliteRanking(model: GPT, perBatch: readonly LayerQKV[][], rounds: number, rest: 'nope' | 'mean' = 'nope'): number[][][] {
+export function ropeliteRanking(model: GPT, perBatch: readonly LayerQKV[][], rounds: number, rest: NonNullable<RoPEliteOptions['rest']> = 'nope'): number[][][] {
   return model.blocks.map((_, layer) => {
     const rope = ropeAttentionOf(model, layer).positional;
     const q = concat(perBatch.map((b) => b[layer]!.q), 0);
