@@ -104,6 +104,8 @@ function expectNumbers(op: string, arg: string, x: unknown): ArrayLike<number> {
 function checkCalibration(op: string, q: unknown, k: unknown, invFreq: unknown, layout: unknown): { N: number; H: number; Hkv: number; T: number; d: number; P: number; theta: ArrayLike<number> } {
   expectTensor(op, 'q', q);
   expectTensor(op, 'k', k);
+  expectFiniteValues(op, 'q', q.data);
+  expectFiniteValues(op, 'k', k.data);
   const theta = expectNumbers(op, 'invFreq', invFreq);
   expectOneOf(op, 'layout', layout, ['half', 'interleaved'] as const);
   if (q.ndim !== 4) throw new ShapeError(op, `q=${fmtShape(q.shape)} must be [N, H, T, d]`, 'q');
@@ -670,7 +672,7 @@ export class EliteKVAttention extends Module {
     const q = rotate(qRest, this.anglesAt(queryPositions, this.restPairs).unsqueeze(-3)); // R(m) q_rest
     let k: Tensor;
     if (typeof keys === 'number' && !isGradEnabled()) {
-      k = this.rotatedMeanKeys(keys, S); // decoding: from the cos/sin table, no trigonometry per step
+      k = this.rotatedMeanKeys(keys, S); // decoding: no trigonometry per cached token
     } else {
       const at = typeof keys === 'number' ? arange(keys, keys + S, 1, { dtype: 'float64' }) : keys;
       const mean = this.keyMean.unsqueeze(1).expand([Hkv, S, dn]);
@@ -679,45 +681,29 @@ export class EliteKVAttention extends Module {
     return { q, k: k.ndim === 4 ? k : k.unsqueeze(0).expand([B, Hkv, S, dn]) }; // k: [B, Hkv, S, dn]
   }
 
-  /** cos and sin of n·θ_j at each KV head's non-elite pairs for positions n < length, [length, Hkv, P − r] each. */
-  #restTrig: { length: number; cos: Float64Array; sin: Float64Array } | null = null;
-
   /**
    * R(n)μ for positions n = first…first+count−1, [Hkv, count, 2(P − r)] in the layer's dtype, without a graph (for
-   * decoding): each KV head's mean key rotated by cos nθ_j and sin nθ_j read from a table that grows by doubling, like
-   * RoPE's cached cos/sin (a function of positions only, not part of the KV cache). The same values as applyRotary's.
+   * decoding): each KV head's mean key rotated to `first` by cos/sin, then on by one position at a time with the
+   * angle-addition step (c, s) ← (c·cos θ − s·sin θ, s·cos θ + c·sin θ) in float64, so a step computes no
+   * trigonometry per cached token and keeps no table (drift ~count·2⁻⁵³, far below float32's rounding).
    */
   private rotatedMeanKeys(first: number, count: number): Tensor {
     const Hkv = this.numKVHeads;
     const nr = this.restPairs[0]!.length;
-    const width = Hkv * nr;
-    const need = first + count;
-    if (this.#restTrig === null || this.#restTrig.length < need) {
-      const length = Math.max(need, 2 * (this.#restTrig?.length ?? 0), 256);
-      const [cos, sin] = [new Float64Array(length * width), new Float64Array(length * width)];
-      const theta = this.positional.invFreq;
-      for (let n = 0; n < length; n++) {
-        for (let g = 0; g < Hkv; g++) {
-          for (let j = 0; j < nr; j++) {
-            const phi = n * theta[this.restPairs[g]![j]!]!;
-            cos[n * width + g * nr + j] = Math.cos(phi);
-            sin[n * width + g * nr + j] = Math.sin(phi);
-          }
-        }
-      }
-      this.#restTrig = { length, cos, sin };
-    }
-    const { cos, sin } = this.#restTrig;
+    const theta = this.positional.invFreq;
     const mu = this.keyMean!.data; // [Hkv, 2nr]: a's then b's
     const out = this.wq.weight.dtype === 'float64' ? new Float64Array(Hkv * count * 2 * nr) : new Float32Array(Hkv * count * 2 * nr);
     for (let g = 0; g < Hkv; g++) {
-      for (let i = 0; i < count; i++) {
-        const row = (first + i) * width + g * nr;
-        const at = (g * count + i) * 2 * nr;
-        for (let j = 0; j < nr; j++) {
-          const [c, s, a, b] = [cos[row + j]!, sin[row + j]!, mu[g * 2 * nr + j]!, mu[g * 2 * nr + nr + j]!];
+      for (let j = 0; j < nr; j++) {
+        const step = theta[this.restPairs[g]![j]!]!;
+        const [cosStep, sinStep] = [Math.cos(step), Math.sin(step)];
+        let [c, s] = [Math.cos(first * step), Math.sin(first * step)];
+        const [a, b] = [mu[g * 2 * nr + j]!, mu[g * 2 * nr + nr + j]!];
+        for (let i = 0; i < count; i++) {
+          const at = (g * count + i) * 2 * nr;
           out[at + j] = a * c - b * s;
           out[at + nr + j] = a * s + b * c;
+          [c, s] = [c * cosStep - s * sinStep, s * cosStep + c * sinStep];
         }
       }
     }

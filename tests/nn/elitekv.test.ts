@@ -426,7 +426,7 @@ test('mean keys: decoding with a cache (explicit and absorbed) gives the full fo
       const cache = l.newCache();
       const steps = noGrad(() => [l.forward(xs.narrow(1, 0, 5), { cache, positions: arange(0, 5, 1, { dtype: 'float64' }) }), ...[5, 6, 7, 8].map((t) => l.forward(xs.narrow(1, t, 1), { cache }))]);
       assert.ok(maxDiff(concat(steps, 1).data, whole) <= 1e-12, `${l.mode} decoding: ${maxDiff(concat(steps, 1).data, whole)}`);
-      const recorded = l.newCache(); // with gradients on, the rotated mean keys come from applyRotary instead of the table
+      const recorded = l.newCache(); // with gradients on, the rotated mean keys come from applyRotary instead of the angle-addition steps
       const gradSteps = [l.forward(xs.narrow(1, 0, 5), { cache: recorded }), ...[5, 6, 7, 8].map((t) => l.forward(xs.narrow(1, t, 1), { cache: recorded }))];
       assert.ok(maxDiff(concat(gradSteps, 1).data, whole) <= 1e-12, `${l.mode} decoding with gradients: ${maxDiff(concat(gradSteps, 1).data, whole)}`);
       assert.is(cache.numbersPerToken, 5 + 2 * r * 2);
@@ -735,6 +735,12 @@ test('refusals: typed errors named after the call and the argument', () => {
   assertRefused(() => attentionMeanRotation(q, randn([2, 1, 3, 4]), f, 'half'), ShapeError, 'attentionMeanRotation', { arg: 'k' });
   assertRefused(() => attentionMeanRotation(null as never, k, f, 'half'), DTypeError, 'attentionMeanRotation', { arg: 'q' });
   assertRefused(() => attentionMeanRotation(q, k, f, 'diagonal' as PairLayout), ValueError, 'attentionMeanRotation', { arg: 'layout' });
+  const nanQ = q.mul(1);
+  nanQ.data[3] = NaN;
+  const infK = k.mul(1);
+  infK.data[0] = Infinity;
+  assertRefused(() => attentionMeanRotation(nanQ, k, f, 'half'), ValueError, 'attentionMeanRotation', { arg: 'q' });
+  assertRefused(() => ropeliteSelect(q, infK, f, 'half'), ValueError, 'ropeliteSelect', { arg: 'k' });
 });
 
 test.run();
