@@ -340,9 +340,32 @@ function now(): number {
  */
 function chooseDefault(): string {
   if (active !== null) return active;
-  const { best } = measureBackends();
+  const { best, times } = measureBackends();
+  defaultCalibration = times;
   activate(best.backend, best.table);
   return best.backend.name;
+}
+
+let defaultCalibration: readonly CalibrationTime[] | null = null;
+
+/**
+ * The times the default's calibration measured in this process (js first), or null before it ran or when setBackend
+ * came first. Internal: lets a test check the choice against the rule without timing anything itself.
+ */
+export function defaultCalibrationTimes(): readonly CalibrationTime[] | null {
+  return defaultCalibration;
+}
+
+/** The calibration's rule: a backend timed at `ms` replaces the best so far (at `bestMs`) only when faster by the margin. */
+function beats(ms: number, bestMs: number): boolean {
+  return ms * CALIBRATION_MARGIN < bestMs;
+}
+
+/** The backend the calibration rule picks from `times` (js first, then in registry order). Internal: for tests. */
+export function chooseByTimes(times: readonly CalibrationTime[]): string {
+  let best = times[0]!;
+  for (const t of times.slice(1)) if (beats(t.ms, best.ms)) best = t;
+  return best.name;
 }
 
 /** One backend's calibration: its ms per CALIBRATION_SIZE³ float32 product (JS's kernel where it declines). */
@@ -390,7 +413,7 @@ function measureBackends(): { best: { backend: BackendDefinition; table: Partial
     }
     const ms = time(table.gemm);
     times.push({ name: backend.name, ms });
-    if (ms * CALIBRATION_MARGIN < best.ms) best = { backend, table, ms };
+    if (beats(ms, best.ms)) best = { backend, table, ms };
   }
   return { best, times };
 }

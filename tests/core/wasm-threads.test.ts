@@ -8,6 +8,7 @@ import { WasmHeap } from '../../core/wasm/heap.js';
 import { WasmGemm, type GemmDType } from '../../core/wasm/gemm.js';
 import { ThreadPool, threadsUnavailableReason } from '../../core/wasm/threads.js';
 import { Generator, getBackend, getNumThreads, matmul, randn, setBackend, setNumThreads, ValueError } from '../../core/index.js';
+import { chooseByTimes, type CalibrationTime } from '../../core/backend.js';
 import { gemmBuffers, type GemmCase } from '../helpers/gemm-case.js';
 import { assertRefused } from '../helpers/refusal.js';
 
@@ -152,15 +153,26 @@ test('a process that used worker threads exits when its main thread is done (the
   assert.is(out, '200', 'the product ran');
 });
 
-test('the default backend is chosen by calibration at first use: wasm where its SIMD gemm is faster, js without SIMD', () => {
+test('chooseByTimes: js unless a backend is faster by the margin (1.25×), each later one against the best so far', () => {
+  assert.is(chooseByTimes([{ name: 'js', ms: 10 }, { name: 'wasm', ms: 2 }]), 'wasm');
+  assert.is(chooseByTimes([{ name: 'js', ms: 10 }, { name: 'wasm', ms: 8.5 }]), 'js', 'faster, but not by the margin');
+  assert.is(chooseByTimes([{ name: 'js', ms: 10 }, { name: 'wasm', ms: 5 }, { name: 'gpujs', ms: 4.5 }]), 'wasm', 'gpujs is not 1.25× faster than wasm');
+  assert.is(chooseByTimes([{ name: 'js', ms: 10 }, { name: 'wasm', ms: 5 }, { name: 'gpujs', ms: 3 }]), 'gpujs');
+  assert.is(chooseByTimes([{ name: 'js', ms: 1 }]), 'js');
+});
+
+test('the default backend is chosen by calibration at first use: the fastest by the margin among the timed backends, js without SIMD', () => {
   // no setBackend: the first product (or getBackend) times each backend's gemm against JS and keeps the fastest
   const chosen = runInChild([
+    `import * as backendModule from ${JSON.stringify(join(process.cwd(), 'core/backend.ts'))};`,
     'const first = core.matmul(core.ones([3, 4]), core.ones([4, 5])).data[0];',
-    'console.log(JSON.stringify({ first, backend: core.getBackend(), threads: core.getNumThreads() }));',
+    'console.log(JSON.stringify({ first, backend: core.getBackend(), threads: core.getNumThreads(), times: backendModule.defaultCalibrationTimes() }));',
   ]);
-  const { first, backend, threads } = JSON.parse(chosen) as { first: number; backend: string; threads: number };
+  const { first, backend, threads, times } = JSON.parse(chosen) as { first: number; backend: string; threads: number; times: CalibrationTime[] };
   assert.is(first, 4, 'the call that triggered the calibration ran on the chosen backend');
-  assert.is(backend, 'wasm', 'on this engine (SIMD128, Node) the wasm gemm is several times faster than JS at 96³');
+  // which backend wins is a timing (a benchmark's business); that the rule picked it from what it measured is not
+  assert.equal(times.map((t) => t.name), ['js', 'wasm'], 'on this engine (SIMD128, Node) js and wasm were timed');
+  assert.is(backend, chooseByTimes(times), `the rule's choice from the measured times ${JSON.stringify(times)}`);
   assert.ok(threads >= 1 && threads <= 4, `default threads ${threads}: the machine's cores, at most 4`);
   const withoutSimd = runInChild([
     "features.forceWasmUnavailable('switched off by the test');",
